@@ -1,0 +1,174 @@
+/**
+ * The contract between the CDK stack, the state machine and the Lambda handlers: environment variable
+ * names, state names, task payloads and results, and the inventory item. Workflow state holds
+ * identifiers only (ARNs, version ids, serials, dates, counts), never key material.
+ */
+import type { ResolvedExportRequest } from './schemas';
+
+/** Environment variables the stack sets on the functions. */
+export const ENV = {
+  TABLE_NAME: 'TABLE_NAME',
+  /** Secrets are created under `<prefix>/...`; the node policy is scoped to that prefix. */
+  SECRET_NAME_PREFIX: 'SECRET_NAME_PREFIX',
+  /** KMS key (ARN) that encrypts the certificate secrets. */
+  SECRET_KMS_KEY_ID: 'SECRET_KMS_KEY_ID',
+  /** Name of the Install-ACMCertificate SSM document. */
+  DOCUMENT_NAME: 'DOCUMENT_NAME',
+  /** CloudWatch log group that receives Run Command output. */
+  COMMAND_LOG_GROUP: 'COMMAND_LOG_GROUP',
+  /** SendCommand delivery timeout (seconds). */
+  COMMAND_TIMEOUT_SECONDS: 'COMMAND_TIMEOUT_SECONDS',
+  STATE_MACHINE_ARN: 'STATE_MACHINE_ARN',
+} as const;
+
+/** State names of the export workflow (local mode and tests address states by these names). */
+export const STATES = {
+  exportCertificate: 'ExportCertificate',
+  installOnNodes: 'InstallOnNodes',
+  afterInstall: 'InstallStarted?',
+  initPoll: 'InitPoll',
+  waitForNodes: 'WaitForNodes',
+  checkInstall: 'CheckInstallStatus',
+  pollResult: 'InstallFinished?',
+  notifyFailure: 'NotifyFailure',
+  failed: 'ExportFailed',
+  succeeded: 'ExportSucceeded',
+  dryRunDone: 'DryRunDone',
+  superseded: 'Superseded',
+} as const;
+
+/** Execution input: the API body (or the stored target options, for a renewal). */
+export type WorkflowInput = ResolvedExportRequest | Record<string, unknown>;
+
+/** Payload of the ExportCertificate task. */
+export interface ExportTaskPayload {
+  input: unknown;
+  executionArn: string;
+}
+
+/** Result of acm-export, stored at `$.export`. */
+export interface ExportTaskResult {
+  secretArn: string;
+  secretVersionId: string;
+  serial: string;
+  notAfter: string;
+  keyAlgorithm: string;
+  domainNames: string[];
+}
+
+/** Payload of the InstallOnNodes task. */
+export interface InstallTaskPayload {
+  input: unknown;
+  export: ExportTaskResult;
+  executionArn: string;
+  executionStartTime: string;
+}
+
+/** Result of ssm-run, stored at `$.install`. */
+export interface InstallTaskResult {
+  /** `Sent` when a command went out; `DryRun` and `Superseded` end the workflow without installing. */
+  outcome: 'Sent' | 'DryRun' | 'Superseded';
+  commandId?: string;
+  /** Nodes the command targets (DryRun: the matching nodes found). */
+  targetCount: number;
+  /** DryRun only: the ids of the matching managed nodes. */
+  nodeIds?: string[];
+  /** Superseded only: the newer execution that already owns the inventory item. */
+  supersededBy?: string;
+}
+
+/** Status-poll state, stored at `$.poll`. */
+export interface PollState {
+  status: 'InProgress' | 'Succeeded' | 'Failed';
+  attempt: number;
+  /** Seconds the next Wait state waits (grows with each attempt, capped). */
+  waitSeconds: number;
+  targetCount?: number;
+  completedCount?: number;
+  errorCount?: number;
+  deliveryTimedOutCount?: number;
+  /** Failed only: one short line per failed node (no secrets). */
+  failures?: NodeFailure[];
+  /** Failed only: a one-line summary used in the alert. */
+  reason?: string;
+}
+
+export interface NodeFailure {
+  instanceId: string;
+  status: string;
+  line: string;
+}
+
+/** Payload of the CheckInstallStatus task. */
+export interface StatusTaskPayload {
+  input: unknown;
+  export: ExportTaskResult;
+  install: InstallTaskResult;
+  poll: PollState;
+  executionArn: string;
+  executionStartTime: string;
+}
+
+/** The first poll state (set by a Pass state before the first wait). */
+export const INITIAL_POLL: PollState = { status: 'InProgress', attempt: 0, waitSeconds: 2 };
+
+/** Polling backoff: first wait, growth factor, cap (seconds). */
+export const POLL_BACKOFF = { firstSeconds: 2, factor: 2, capSeconds: 30 } as const;
+
+/** Whole-execution timeout of the workflow (seconds). */
+export const WORKFLOW_TIMEOUT_SECONDS = 3600;
+
+/** DynamoDB inventory: one item per (certificate, target). */
+export const INVENTORY = {
+  partitionKey: 'certificateArn',
+  sortKey: 'target',
+  byTargetIndex: 'ByTarget',
+  byExpiryIndex: 'ByExpiry',
+  /** Constant partition of the ByExpiry index, so "all targets ordered by expiry" is a Query, not a Scan. */
+  itemTypeAttribute: 'itemType',
+  itemTypeValue: 'target',
+  expiryAttribute: 'certExpiryDate',
+} as const;
+
+/** Sort key of a target: `<TagKey>=<TagValue>` (tag keys cannot contain "="). */
+export function targetKey(tagKey: string, tagValue: string): string {
+  return `${tagKey}=${tagValue}`;
+}
+
+export function parseTargetKey(target: string): { tagKey: string; tagValue: string } {
+  const at = target.indexOf('=');
+  if (at <= 0) throw new Error(`not a target key: ${target.slice(0, 80)}`);
+  return { tagKey: target.slice(0, at), tagValue: target.slice(at + 1) };
+}
+
+export interface InventoryItem {
+  certificateArn: string;
+  target: string;
+  itemType: 'target';
+  certName: string;
+  targetTagKey: string;
+  targetTagValue: string;
+  certDir: string;
+  keyDir: string;
+  service: string;
+  verifyPort: number;
+  maxConcurrency: string;
+  maxErrors: string;
+  certExpiryDate: string;
+  lastExportedDate: string;
+  /** Start time of the execution that last exported; an older execution never overwrites a newer one. */
+  lastExportStartedAt: string;
+  lastSerial: string;
+  lastSecretArn: string;
+  lastSecretVersionId: string;
+  lastExecutionArn: string;
+  lastDeployStatus?: 'InProgress' | 'Succeeded' | 'Failed';
+  lastDeployedDate?: string;
+}
+
+/** Tags put on every certificate secret, so node roles can be scoped by target (ABAC). */
+export const SECRET_TAGS = {
+  certificateArn: 'acm-export:certificate-arn',
+  targetTagKey: 'acm-export:target-tag-key',
+  targetTagValue: 'acm-export:target-tag-value',
+} as const;

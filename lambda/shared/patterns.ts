@@ -1,0 +1,132 @@
+/**
+ * The one source of truth for every externally supplied value: the API's JSON schema, the zod schemas the
+ * Lambdas and the CLI validate with, and the install document's `allowedPattern`s are all built from here.
+ *
+ * Patterns use only the regex subset shared by JavaScript, API Gateway's JSON-schema validator and SSM's
+ * `allowedPattern` (no look-around, no flags), and are anchored with ^ and $.
+ */
+
+export interface FieldRule {
+  /** Anchored regular expression the whole value must match. */
+  readonly pattern: string;
+  /** Upper bound on the length in characters (enforced separately from the pattern). */
+  readonly maxLength: number;
+  /** Human-readable rule, used in error messages (never the rejected value). */
+  readonly rule: string;
+}
+
+const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+const PARTITION = 'aws(-[a-z]+)*';
+const REGION = '[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}';
+/** One path component: starts with a letter, digit or underscore, so `.`, `..` and `-rf` can never appear. */
+const PATH_COMPONENT = '[A-Za-z0-9_][A-Za-z0-9._-]{0,63}';
+
+/** ARN of an ACM certificate. Narrow it to one partition/region/account with {@link certificateArnRule}. */
+export function certificateArnRule(scope: { partition?: string; region?: string; account?: string } = {}): FieldRule {
+  const partition = scope.partition ?? PARTITION;
+  const region = scope.region ?? REGION;
+  const account = scope.account ?? '[0-9]{12}';
+  return {
+    pattern: `^arn:${partition}:acm:${region}:${account}:certificate/${UUID}$`,
+    maxLength: 2048,
+    rule:
+      scope.region || scope.account
+        ? `must be the ARN of an ACM certificate in ${scope.region ?? 'this region'} and ${scope.account ? `account ${scope.account}` : 'this account'}`
+        : 'must be the ARN of an ACM certificate (arn:aws:acm:<region>:<account>:certificate/<id>)',
+  };
+}
+
+export const FIELD_RULES = {
+  CertificateArn: certificateArnRule(),
+  CertName: {
+    pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$',
+    maxLength: 64,
+    rule: 'must be a plain file name stem: 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit',
+  },
+  TargetTagKey: {
+    pattern: '^[A-Za-z0-9_.:/@-]{1,128}$',
+    maxLength: 128,
+    rule: 'must be a tag key of 1-128 letters, digits or "_.:/@-" that does not start with "aws:"',
+  },
+  TargetTagValue: {
+    pattern: '^[A-Za-z0-9_.:/=+@-]([A-Za-z0-9_.:/=+@ -]{0,254}[A-Za-z0-9_.:/=+@-])?$',
+    maxLength: 256,
+    rule: 'must be a tag value of 1-256 letters, digits, spaces or "_.:/=+@-", not starting or ending with a space',
+  },
+  CertDir: {
+    pattern: `^(/${PATH_COMPONENT}){1,16}$`,
+    maxLength: 255,
+    rule: 'must be an absolute directory path without "..", whose components start with a letter, digit or "_"',
+  },
+  KeyDir: {
+    pattern: `^(/${PATH_COMPONENT}){1,16}$`,
+    maxLength: 255,
+    rule: 'must be an absolute directory path without "..", whose components start with a letter, digit or "_"',
+  },
+  HooksDir: {
+    pattern: `^(/${PATH_COMPONENT}){1,16}$`,
+    maxLength: 255,
+    rule: 'must be an absolute directory path without "..", whose components start with a letter, digit or "_"',
+  },
+  Service: {
+    pattern: '^(none|nginx|apache2|httpd)$',
+    maxLength: 7,
+    rule: 'must be one of none, nginx, apache2, httpd',
+  },
+  VerifyPort: {
+    pattern: '^(0|[1-9][0-9]{0,4})$',
+    maxLength: 5,
+    rule: 'must be a TCP port from 1 to 65535, or 0 to skip verification',
+  },
+  MaxConcurrency: {
+    pattern: '^([1-9][0-9]{0,3}|[1-9][0-9]?%|100%)$',
+    maxLength: 5,
+    rule: 'must be a number of nodes (1-9999) or a percentage (1%-100%)',
+  },
+  MaxErrors: {
+    pattern: '^(0|[1-9][0-9]{0,3}|[0-9]%|[1-9][0-9]%|100%)$',
+    maxLength: 5,
+    rule: 'must be a number of nodes (0-9999) or a percentage (0%-100%)',
+  },
+  KeyGroup: {
+    pattern: '^([a-z_][a-z0-9_-]{0,31})?$',
+    maxLength: 32,
+    rule: 'must be empty (key readable by root only) or a POSIX group name',
+  },
+  SecretId: {
+    pattern: `^arn:${PARTITION}:secretsmanager:${REGION}:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}$`,
+    maxLength: 2048,
+    rule: 'must be the ARN of a Secrets Manager secret',
+  },
+  SecretVersionId: {
+    pattern: `^${UUID}$`,
+    maxLength: 36,
+    rule: 'must be a Secrets Manager version id (a lower-case UUID)',
+  },
+  Region: {
+    pattern: `^${REGION}$`,
+    maxLength: 32,
+    rule: 'must be an AWS region name such as eu-west-1',
+  },
+} as const satisfies Record<string, FieldRule>;
+
+export type FieldName = keyof typeof FIELD_RULES;
+
+/** Tag keys with this prefix (any case) are reserved by AWS and cannot be set by users. */
+export const RESERVED_TAG_PREFIX = /^aws:/i;
+
+/** Defaults of the optional install options (the document's defaults are the same values). */
+export const INSTALL_DEFAULTS = {
+  CertDir: '/etc/ssl/certs',
+  KeyDir: '/etc/ssl/private',
+  HooksDir: '/etc/acm-export/hooks.d',
+  Service: 'none',
+  VerifyPort: 0,
+  KeyGroup: '',
+  MaxConcurrency: '10%',
+  MaxErrors: '0',
+  DryRun: false,
+} as const;
+
+/** Largest request body the API accepts, in bytes. */
+export const MAX_REQUEST_BYTES = 8192;

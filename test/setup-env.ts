@@ -1,0 +1,12 @@
+// Tests run offline: keep the CDK and the AWS SDK from reaching out, and give the SDK a region and fake credentials.
+process.env.CDK_DISABLE_VERSION_CHECK = 'true';
+process.env.CDK_DISABLE_CLI_TELEMETRY = 'true';
+process.env.AWS_REGION ??= 'us-east-1';
+process.env.AWS_ACCESS_KEY_ID ??= 'AKIDTESTONLY';
+process.env.AWS_SECRET_ACCESS_KEY ??= 'test-secret-only';
+process.env.AWS_EC2_METADATA_DISABLED = 'true';
+process.env.POWERTOOLS_DEV ??= 'false';
+process.env.POWERTOOLS_METRICS_NAMESPACE ??= 'AcmExport';
+process.env.POWERTOOLS_SERVICE_NAME ??= 'acm-export-test';
+// aws-local-stepfunctions 3.0.0 calls Promise.withResolvers (Node 22); Node 20 needs this shim.
+import '../local/polyfills';
