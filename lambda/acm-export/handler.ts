@@ -1,4 +1,47 @@
-// Placeholder entry point; the handler's behaviour is built over lambda/shared/.
-export const handler = async (): Promise<never> => {
-  throw new Error('acm-export: not implemented yet');
+/**
+ * ExportCertificate task: validates the execution input against this function's partition, region and
+ * account, exports the certificate into one new secret version and returns identifiers only.
+ */
+import type { Context } from 'aws-lambda';
+import { client } from '../shared/clients';
+import { ENV, ExportTaskPayload, ExportTaskResult } from '../shared/contract';
+import { requireEnv } from '../shared/env';
+import { ExportDeps, exportCertificate } from '../shared/export-certificate';
+import { certificateArnOf, correlationFromPayload, countTerminalFailure, info, resolveDeps } from '../shared/handler-support';
+import { METRIC, count, observe } from '../shared/powertools';
+import { exportTaskPayloadSchema, parsePayload, parseWorkflowInput, scopeFromExecutionArn } from '../shared/workflow';
+
+export type AcmExportDeps = Omit<ExportDeps, 'scope' | 'log'> & { region: string };
+
+const factories = {
+  acm: () => client('acm'),
+  secrets: () => client('secrets'),
+  secretNamePrefix: () => requireEnv(ENV.SECRET_NAME_PREFIX),
+  kmsKeyId: () => requireEnv(ENV.SECRET_KMS_KEY_ID),
+  region: () => requireEnv('AWS_REGION'),
+  random: () => undefined,
 };
+
+export function createHandler(overrides: Partial<AcmExportDeps> = {}) {
+  return async (payload: ExportTaskPayload | unknown, context?: Context): Promise<ExportTaskResult> => {
+    const { correlationId, executionArn } = correlationFromPayload(payload);
+    const certificateArn = certificateArnOf(payload);
+    return observe('ExportCertificate', context, correlationId, { executionArn, certificateArn }, async () => {
+      try {
+        const deps = resolveDeps<AcmExportDeps>(overrides, factories);
+        const task = parsePayload(exportTaskPayloadSchema, payload, 'payload');
+        const scope = scopeFromExecutionArn(task.executionArn, deps.region);
+        const request = parseWorkflowInput(task.input, scope);
+        count(METRIC.exportsStarted);
+        const result = await exportCertificate(request, task.executionArn, { ...deps, scope, log: info });
+        info('export stored', { secretArn: result.secretArn, secretVersionId: result.secretVersionId, serial: result.serial });
+        return result;
+      } catch (error) {
+        countTerminalFailure(error);
+        throw error;
+      }
+    });
+  };
+}
+
+export const handler = createHandler();

@@ -1,4 +1,52 @@
-// Placeholder entry point; the handler's behaviour is built over lambda/shared/.
-export const handler = async (): Promise<never> => {
-  throw new Error('acm-renew: not implemented yet');
+/**
+ * EventBridge target for "ACM Certificate Available": starts one export execution per inventory target of
+ * a renewed, exportable certificate. Other events are logged and ignored.
+ */
+import type { Context } from 'aws-lambda';
+import { client } from '../shared/clients';
+import { ENV } from '../shared/contract';
+import { requireEnv } from '../shared/env';
+import { info, peek, resolveDeps } from '../shared/handler-support';
+import { METRIC, count, observe } from '../shared/powertools';
+import { RenewDeps, RenewResult, parseAcmEvent, renew } from '../shared/renew';
+import { ArnScope } from '../shared/workflow';
+
+export type AcmRenewDeps = Omit<RenewDeps, 'log'> & { region: string };
+
+const factories = {
+  acm: () => client('acm'),
+  sfn: () => client('sfn'),
+  ddb: () => client('ddb'),
+  tableName: () => requireEnv(ENV.TABLE_NAME),
+  stateMachineArn: () => requireEnv(ENV.STATE_MACHINE_ARN),
+  region: () => requireEnv('AWS_REGION'),
 };
+
+/** Partition and account of the stack (from the state machine ARN), region of the function. */
+function stackScope(stateMachineArn: string, region: string): ArnScope {
+  const m = /^arn:(aws(?:-[a-z]+)*):states:([a-z0-9-]+):([0-9]{12}):stateMachine:/.exec(stateMachineArn);
+  if (!m) throw new Error(`${ENV.STATE_MACHINE_ARN} is not a state machine ARN`);
+  return { partition: m[1], region: region || m[2], account: m[3] };
+}
+
+export function createHandler(overrides: Partial<AcmRenewDeps> = {}) {
+  return async (event: unknown, context?: Context): Promise<RenewResult> => {
+    const eventId = peek(event, 'id');
+    return observe('AcmRenew', context, eventId?.slice(0, 128), {}, async () => {
+      const deps = resolveDeps<AcmRenewDeps>(overrides, factories);
+      const parsed = parseAcmEvent(event);
+      const certificateArn = parsed.resources[0];
+      info('ACM event received', { certificateArn, detailType: parsed['detail-type'], action: parsed.detail?.Action ?? '' });
+      const result = await renew(parsed, stackScope(deps.stateMachineArn, deps.region), { ...deps, log: info });
+      if (result.ignored) {
+        info('event ignored', { certificateArn, reason: result.ignored.slice(0, 300) });
+        if (result.ignoredCode === 'CertificateNotExportable') count(METRIC.renewalsIgnored);
+      }
+      count(METRIC.renewalsTriggered, result.started);
+      info('renewal handled', { certificateArn, started: result.started, alreadyStarted: result.alreadyStarted, targets: result.targets, skipped: result.skipped });
+      return result;
+    });
+  };
+}
+
+export const handler = createHandler();

@@ -1,4 +1,88 @@
-// Placeholder entry point; the handler's behaviour is built over lambda/shared/.
-export const handler = async (): Promise<never> => {
-  throw new Error('export-api: not implemented yet');
+/**
+ * REST API (proxy integration) for the read side: `GET /exports/{exportId}` and `GET /certificates`.
+ * Every response is JSON; 4xx messages name the field and the rule, never echo a value.
+ */
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { ErrorResponse } from '../shared/api-types';
+import { client } from '../shared/clients';
+import { ENV } from '../shared/contract';
+import { requireEnv } from '../shared/env';
+import { AcmExportError, InvalidInput } from '../shared/errors';
+import { EXPORT_ID_PATTERN, ExportStatusDeps, exportStatus } from '../shared/export-status';
+import { resolveDeps } from '../shared/handler-support';
+import { InventoryDeps } from '../shared/inventory';
+import { listCertificates, parseListQuery } from '../shared/list-certificates';
+import { logger, observe } from '../shared/powertools';
+
+export type ExportApiDeps = ExportStatusDeps & InventoryDeps & { now?: () => Date };
+
+const factories = {
+  sfn: () => client('sfn'),
+  ddb: () => client('ddb'),
+  stateMachineArn: () => requireEnv(ENV.STATE_MACHINE_ARN),
+  tableName: () => requireEnv(ENV.TABLE_NAME),
+  now: () => undefined,
 };
+
+const HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' };
+
+function respond(statusCode: number, body: unknown): APIGatewayProxyResult {
+  return { statusCode, headers: HEADERS, body: JSON.stringify(body) };
+}
+
+function fail(statusCode: number, message: string): APIGatewayProxyResult {
+  const body: ErrorResponse = { message };
+  return respond(statusCode, body);
+}
+
+type Route = { name: 'status'; exportId: string | undefined } | { name: 'certificates' } | undefined;
+
+function route(event: Pick<APIGatewayProxyEvent, 'resource' | 'path' | 'pathParameters'>): Route {
+  const resource = event.resource ?? '';
+  const path = (event.path ?? '').replace(/\/+$/, '');
+  if (resource === '/exports/{exportId}') return { name: 'status', exportId: event.pathParameters?.exportId ?? undefined };
+  if (resource === '/certificates') return { name: 'certificates' };
+  const m = /^\/exports\/([^/]*)$/.exec(path);
+  if (m) return { name: 'status', exportId: safeDecode(m[1]) };
+  if (path === '/certificates') return { name: 'certificates' };
+  return undefined;
+}
+
+function safeDecode(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
+export function createHandler(overrides: Partial<ExportApiDeps> = {}) {
+  return async (event: APIGatewayProxyEvent, context?: Context): Promise<APIGatewayProxyResult> => {
+    const requestId = event?.requestContext?.requestId;
+    return observe('ExportApi', context, requestId, {}, async () => {
+      const r = route(event ?? ({} as APIGatewayProxyEvent));
+      if (!r) return fail(404, 'no such resource');
+      if (event.httpMethod !== 'GET') return fail(405, `method not allowed: use GET`);
+      try {
+        const deps = resolveDeps<ExportApiDeps>(overrides, factories);
+        if (r.name === 'status') {
+          const exportId = r.exportId ?? '';
+          if (!EXPORT_ID_PATTERN.test(exportId)) {
+            return fail(400, 'exportId: must be an execution name of 1-80 letters, digits, ".", "_" or "-"');
+          }
+          const status = await exportStatus(exportId, deps);
+          return status.found ? respond(200, status.body) : fail(404, `no export with id ${exportId}`);
+        }
+        const query = parseListQuery(event.queryStringParameters);
+        return respond(200, await listCertificates(query, deps));
+      } catch (error) {
+        if (error instanceof InvalidInput) return fail(400, error.message);
+        if (error instanceof AcmExportError && error.name === 'Throttled') return fail(429, 'too many requests; try again later');
+        logger.error('request failed', { errorName: error instanceof Error ? error.name : 'unknown' });
+        return fail(500, 'internal error');
+      }
+    });
+  };
+}
+
+export const handler = createHandler();

@@ -35,6 +35,9 @@ export const STATES = {
   succeeded: 'ExportSucceeded',
   dryRunDone: 'DryRunDone',
   superseded: 'Superseded',
+  /** Pass states that set `$.error` before NotifyFailure when a Choice (which cannot Catch) finds a failure. */
+  recordInstallFailure: 'RecordInstallFailure',
+  recordUnexpectedOutcome: 'RecordUnexpectedOutcome',
 } as const;
 
 /** Execution input: the API body (or the stored target options, for a renewal). */

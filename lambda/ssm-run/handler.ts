@@ -1,4 +1,61 @@
-// Placeholder entry point; the handler's behaviour is built over lambda/shared/.
-export const handler = async (): Promise<never> => {
-  throw new Error('ssm-run: not implemented yet');
+/**
+ * InstallOnNodes task: records the export in the inventory (unless a newer export owns the target) and
+ * sends the install document to the tagged nodes; DryRun only reports the matching nodes.
+ */
+import type { Context } from 'aws-lambda';
+import { client } from '../shared/clients';
+import { ENV, InstallTaskPayload, InstallTaskResult } from '../shared/contract';
+import { requireEnv } from '../shared/env';
+import { certificateArnOf, correlationFromPayload, countTerminalFailure, info, resolveDeps } from '../shared/handler-support';
+import { METRIC, count, observe } from '../shared/powertools';
+import { InstallDeps, runInstall } from '../shared/run-install';
+import { installTaskPayloadSchema, parsePayload, parseWorkflowInput, scopeFromExecutionArn } from '../shared/workflow';
+
+export type SsmRunDeps = Omit<InstallDeps, 'log'>;
+
+/** Default SendCommand delivery timeout when COMMAND_TIMEOUT_SECONDS is not set. */
+export const DEFAULT_COMMAND_TIMEOUT_SECONDS = 600;
+
+function timeoutFromEnv(): number {
+  const raw = process.env[ENV.COMMAND_TIMEOUT_SECONDS];
+  if (!raw) return DEFAULT_COMMAND_TIMEOUT_SECONDS;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 30 || n > 2592000) throw new Error(`${ENV.COMMAND_TIMEOUT_SECONDS} must be an integer from 30 to 2592000`);
+  return n;
+}
+
+const factories = {
+  ssm: () => client('ssm'),
+  ddb: () => client('ddb'),
+  tableName: () => requireEnv(ENV.TABLE_NAME),
+  documentName: () => requireEnv(ENV.DOCUMENT_NAME),
+  logGroupName: () => requireEnv(ENV.COMMAND_LOG_GROUP),
+  timeoutSeconds: timeoutFromEnv,
+  region: () => requireEnv('AWS_REGION'),
+  now: () => undefined,
 };
+
+export function createHandler(overrides: Partial<SsmRunDeps> = {}) {
+  return async (payload: InstallTaskPayload | unknown, context?: Context): Promise<InstallTaskResult> => {
+    const { correlationId, executionArn } = correlationFromPayload(payload);
+    return observe('InstallOnNodes', context, correlationId, { executionArn, certificateArn: certificateArnOf(payload) }, async () => {
+      try {
+        const deps = resolveDeps<SsmRunDeps>(overrides, factories);
+        const task = parsePayload(installTaskPayloadSchema, payload, 'payload');
+        const input = parseWorkflowInput(task.input, scopeFromExecutionArn(task.executionArn, deps.region));
+        const result = await runInstall(
+          { input, export: task.export, executionArn: task.executionArn, executionStartTime: task.executionStartTime },
+          { ...deps, log: info },
+        );
+        info('install task done', { outcome: result.outcome, targetCount: result.targetCount, commandId: result.commandId ?? '' });
+        if (result.outcome === 'DryRun' || result.outcome === 'Superseded') count(METRIC.exportsSucceeded);
+        return result;
+      } catch (error) {
+        countTerminalFailure(error);
+        throw error;
+      }
+    });
+  };
+}
+
+export const handler = createHandler();

@@ -1,0 +1,214 @@
+/**
+ * acm-export logic: check the certificate, export it with a fresh passphrase and store certificate, chain,
+ * encrypted key and passphrase as ONE new version of the (certificate, target) secret. Returns identifiers
+ * only. The ExportCertificate response and the secret value never leave this module.
+ */
+import {
+  ACMClient,
+  CertificateDetail,
+  DescribeCertificateCommand,
+  ExportCertificateCommand,
+} from '@aws-sdk/client-acm';
+import {
+  CreateSecretCommand,
+  DescribeSecretCommand,
+  DescribeSecretCommandOutput,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import { ExportTaskResult, SECRET_TAGS, targetKey } from './contract';
+import {
+  CertificateNotExportable,
+  CertificateNotFound,
+  CertificateNotIssued,
+  CertificateOutOfScope,
+  rethrowThrottling,
+} from './errors';
+import { RandomBytes, deterministicUuid, generatePassphrase, sha256Hex } from './passphrase';
+import type { ResolvedExportRequest } from './schemas';
+import { formatSecret } from './secret-format';
+import { ArnScope, parseCertificateArn, tagValue } from './workflow';
+
+export interface ExportDeps {
+  acm: ACMClient;
+  secrets: SecretsManagerClient;
+  /** `SECRET_NAME_PREFIX` */
+  secretNamePrefix: string;
+  /** `SECRET_KMS_KEY_ID` */
+  kmsKeyId: string;
+  scope: ArnScope;
+  random?: RandomBytes;
+  log?: (message: string, keys?: Record<string, string | number | boolean>) => void;
+}
+
+/** Secret name of a (certificate, target): `<prefix>/<certificate id>/<first 16 hex of sha256(target)>`. */
+export function secretName(prefix: string, certificateArn: string, target: string): string {
+  const parts = parseCertificateArn(certificateArn);
+  if (!parts) throw new CertificateNotFound('CertificateArn: not an ACM certificate ARN');
+  return `${prefix.replace(/\/+$/, '')}/${parts.certificateId}/${sha256Hex(target).slice(0, 16)}`;
+}
+
+/** ClientRequestToken (= VersionId) of the secret version written by an execution. */
+export function secretVersionToken(executionArn: string): string {
+  return deterministicUuid(executionArn);
+}
+
+function errorName(error: unknown): string {
+  return error instanceof Error ? error.name : '';
+}
+
+/** DescribeCertificate plus the checks that make an export possible. */
+export async function describeExportable(acm: ACMClient, certificateArn: string, scope: ArnScope): Promise<CertificateDetail> {
+  const parts = parseCertificateArn(certificateArn);
+  if (!parts) throw new CertificateNotFound('CertificateArn: not an ACM certificate ARN');
+  if (parts.partition !== scope.partition || parts.region !== scope.region || parts.account !== scope.account) {
+    throw new CertificateOutOfScope(
+      `certificate ${certificateArn} is not in ${scope.partition}/${scope.region}/${scope.account}, where this stack runs`,
+    );
+  }
+  let detail: CertificateDetail | undefined;
+  try {
+    detail = (await acm.send(new DescribeCertificateCommand({ CertificateArn: certificateArn }))).Certificate;
+  } catch (error) {
+    const name = errorName(error);
+    if (name === 'ResourceNotFoundException' || name === 'InvalidArnException') {
+      throw new CertificateNotFound(`certificate ${certificateArn} was not found in this account and region`, { cause: error });
+    }
+    rethrowThrottling(error, 'acm:DescribeCertificate');
+  }
+  if (!detail) throw new CertificateNotFound(`certificate ${certificateArn} was not found in this account and region`);
+  if (detail.Status !== 'ISSUED') {
+    throw new CertificateNotIssued(`certificate ${certificateArn} is ${detail.Status ?? 'in an unknown state'}, not ISSUED`);
+  }
+  if (detail.Options?.Export !== 'ENABLED') {
+    throw new CertificateNotExportable(
+      `certificate ${certificateArn} was not requested with Options.Export=ENABLED (export cannot be enabled later; request a new exportable certificate)`,
+    );
+  }
+  return detail;
+}
+
+function resultFrom(detail: CertificateDetail, secretArn: string, secretVersionId: string): ExportTaskResult {
+  const domainNames = [...new Set([detail.DomainName, ...(detail.SubjectAlternativeNames ?? [])].filter((d): d is string => !!d))];
+  return {
+    secretArn,
+    secretVersionId,
+    serial: detail.Serial ?? '',
+    notAfter: detail.NotAfter ? detail.NotAfter.toISOString() : '',
+    keyAlgorithm: detail.KeyAlgorithm ?? '',
+    domainNames,
+  };
+}
+
+async function describeSecret(secrets: SecretsManagerClient, name: string): Promise<DescribeSecretCommandOutput | undefined> {
+  try {
+    return await secrets.send(new DescribeSecretCommand({ SecretId: name }));
+  } catch (error) {
+    if (errorName(error) === 'ResourceNotFoundException') return undefined;
+    return rethrowThrottling(error, 'secretsmanager:DescribeSecret');
+  }
+}
+
+export async function exportCertificate(
+  request: ResolvedExportRequest,
+  executionArn: string,
+  deps: ExportDeps,
+): Promise<ExportTaskResult> {
+  const log = deps.log ?? (() => undefined);
+  const certificateArn = request.CertificateArn;
+  const detail = await describeExportable(deps.acm, certificateArn, deps.scope);
+
+  const target = targetKey(request.TargetTagKey, request.TargetTagValue);
+  const name = secretName(deps.secretNamePrefix, certificateArn, target);
+  const token = secretVersionToken(executionArn);
+
+  // A retried task finds its own version already written: return it without exporting (and paying) again.
+  const existing = await describeSecret(deps.secrets, name);
+  if (existing?.ARN && existing.VersionIdsToStages?.[token]) {
+    log('secret version already written by this execution; not exporting again', { secretArn: existing.ARN, secretVersionId: token });
+    return resultFrom(detail, existing.ARN, token);
+  }
+
+  const passphrase = generatePassphrase(deps.random);
+  let secretString: string;
+  try {
+    const exported = await deps.acm.send(
+      new ExportCertificateCommand({ CertificateArn: certificateArn, Passphrase: new TextEncoder().encode(passphrase) }),
+    );
+    secretString = formatSecret({
+      certificate: exported.Certificate ?? '',
+      chain: exported.CertificateChain ?? '',
+      encryptedPrivateKey: exported.PrivateKey ?? '',
+      passphrase,
+    });
+  } catch (error) {
+    const errName = errorName(error);
+    // Never pass on the SDK error object or its message: keep only the name.
+    if (errName === 'ResourceNotFoundException' || errName === 'InvalidArnException') {
+      throw new CertificateNotFound(`certificate ${certificateArn} was not found when exporting`);
+    }
+    if (errName === 'RequestInProgressException') {
+      throw new CertificateNotIssued(`certificate ${certificateArn} is still being issued`);
+    }
+    if (errName === 'ValidationException') {
+      throw new CertificateNotExportable(`ACM refused to export certificate ${certificateArn} (ValidationException)`);
+    }
+    rethrowThrottling(error, 'acm:ExportCertificate');
+    throw error; // unreachable: rethrowThrottling always throws
+  }
+  log('certificate exported', { certificateArn });
+
+  const written = await writeVersion(deps, { name, token, secretString, request, target, exists: existing !== undefined });
+  return resultFrom(detail, written.arn, written.versionId);
+}
+
+async function writeVersion(
+  deps: ExportDeps,
+  v: { name: string; token: string; secretString: string; request: ResolvedExportRequest; target: string; exists: boolean },
+): Promise<{ arn: string; versionId: string }> {
+  const put = async (): Promise<{ arn: string; versionId: string } | undefined> => {
+    try {
+      const out = await deps.secrets.send(
+        new PutSecretValueCommand({ SecretId: v.name, SecretString: v.secretString, ClientRequestToken: v.token }),
+      );
+      return { arn: out.ARN ?? '', versionId: out.VersionId ?? v.token };
+    } catch (error) {
+      const name = errorName(error);
+      if (name === 'ResourceNotFoundException') return undefined;
+      if (name === 'ResourceExistsException') {
+        // This token's version was written by a concurrent attempt of the same task: use it.
+        const again = await describeSecret(deps.secrets, v.name);
+        if (again?.ARN && again.VersionIdsToStages?.[v.token]) return { arn: again.ARN, versionId: v.token };
+      }
+      return rethrowThrottling(error, 'secretsmanager:PutSecretValue');
+    }
+  };
+  const create = async (): Promise<{ arn: string; versionId: string } | undefined> => {
+    try {
+      const out = await deps.secrets.send(
+        new CreateSecretCommand({
+          Name: v.name,
+          Description: `ACM certificate export for ${v.request.CertName} (${v.target.slice(0, 200)})`.slice(0, 2048),
+          KmsKeyId: deps.kmsKeyId,
+          SecretString: v.secretString,
+          ClientRequestToken: v.token,
+          Tags: [
+            { Key: SECRET_TAGS.certificateArn, Value: tagValue(v.request.CertificateArn) },
+            { Key: SECRET_TAGS.targetTagKey, Value: tagValue(v.request.TargetTagKey) },
+            { Key: SECRET_TAGS.targetTagValue, Value: tagValue(v.request.TargetTagValue) },
+          ],
+        }),
+      );
+      return { arn: out.ARN ?? '', versionId: out.VersionId ?? v.token };
+    } catch (error) {
+      if (errorName(error) === 'ResourceExistsException') return undefined; // created meanwhile: put instead
+      return rethrowThrottling(error, 'secretsmanager:CreateSecret');
+    }
+  };
+
+  const first = v.exists ? await put() : await create();
+  if (first) return first;
+  const second = v.exists ? await create() : await put();
+  if (second) return second;
+  throw new Error(`could not write secret ${v.name}: it was deleted and re-created concurrently`);
+}

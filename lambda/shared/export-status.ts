@@ -1,0 +1,188 @@
+/**
+ * `GET /exports/{exportId}`: the state of one export execution, from DescribeExecution and its (paginated)
+ * history: phase, per-phase timestamps, node counts and, for a failure, one line per failed node and the
+ * execution's error. Identifiers, dates and counts only.
+ */
+import {
+  DescribeExecutionCommand,
+  DescribeExecutionCommandOutput,
+  GetExecutionHistoryCommand,
+  GetExecutionHistoryCommandOutput,
+  HistoryEvent,
+  SFNClient,
+} from '@aws-sdk/client-sfn';
+import type { ExportPhase, ExportStatusResponse } from './api-types';
+import { ExportTaskResult, InstallTaskResult, PollState, STATES, targetKey } from './contract';
+import { rethrowThrottling } from './errors';
+import { safeLine } from './check-status';
+
+export interface ExportStatusDeps {
+  sfn: SFNClient;
+  stateMachineArn: string;
+}
+
+/** Execution names: what Step Functions accepts and the API/renewals generate (no ':' or whitespace). */
+export const EXPORT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$/;
+
+export function executionArnFor(stateMachineArn: string, exportId: string): string {
+  return `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${exportId}`;
+}
+
+type Json = Record<string, unknown>;
+
+function parseJson(text: string | undefined): Json | undefined {
+  if (!text) return undefined;
+  try {
+    const value: unknown = JSON.parse(text);
+    return value && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A Lambda invoke result may come wrapped as `{ Payload, StatusCode }` (non-payloadResponseOnly tasks). */
+function unwrap(value: Json | undefined): Json | undefined {
+  if (value && 'Payload' in value && 'StatusCode' in value && value.Payload && typeof value.Payload === 'object') {
+    return value.Payload as Json;
+  }
+  return value;
+}
+
+function str(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+async function allEvents(sfn: SFNClient, executionArn: string): Promise<HistoryEvent[]> {
+  const events: HistoryEvent[] = [];
+  let token: string | undefined;
+  do {
+    let page: GetExecutionHistoryCommandOutput;
+    try {
+      page = await sfn.send(
+        new GetExecutionHistoryCommand({ executionArn, reverseOrder: false, maxResults: 1000, nextToken: token }),
+      );
+    } catch (error) {
+      return rethrowThrottling(error, 'states:GetExecutionHistory');
+    }
+    events.push(...(page.events ?? []));
+    token = page.nextToken;
+  } while (token);
+  return events;
+}
+
+/** Error name and message of a failed execution; a Lambda error cause (JSON) is reduced to its message. */
+function executionError(error: string | undefined, cause: string | undefined): { name: string; message: string } {
+  const parsed = parseJson(cause);
+  const message = str(parsed?.errorMessage) ?? str(parsed?.Cause) ?? str(parsed?.reason) ?? cause ?? '';
+  return { name: (str(parsed?.errorType) ?? error ?? 'Error').slice(0, 100), message: safeLine(message) };
+}
+
+export type ExportStatusResult = { found: true; body: ExportStatusResponse } | { found: false };
+
+export async function exportStatus(exportId: string, deps: ExportStatusDeps): Promise<ExportStatusResult> {
+  const executionArn = executionArnFor(deps.stateMachineArn, exportId);
+  let execution: DescribeExecutionCommandOutput;
+  try {
+    execution = await deps.sfn.send(new DescribeExecutionCommand({ executionArn }));
+  } catch (error) {
+    if (error instanceof Error && error.name === 'ExecutionDoesNotExist') return { found: false };
+    return rethrowThrottling(error, 'states:DescribeExecution');
+  }
+  const events = await allEvents(deps.sfn, executionArn);
+
+  const phases: ExportStatusResponse['phases'] = {};
+  let current: string | undefined;
+  let lastEntered: string | undefined;
+  let exported: Partial<ExportTaskResult> | undefined;
+  let install: Partial<InstallTaskResult> | undefined;
+  let poll: Partial<PollState> | undefined;
+  let error: { name: string; message: string } | undefined;
+
+  const take = (state: string | undefined, result: Json | undefined): void => {
+    if (!result) return;
+    if (state === STATES.exportCertificate) exported = result as Partial<ExportTaskResult>;
+    if (state === STATES.installOnNodes) install = result as Partial<InstallTaskResult>;
+    if (state === STATES.checkInstall) poll = result as Partial<PollState>;
+  };
+  const takeState = (state: Json | undefined): void => {
+    if (!state) return;
+    if (state.export && typeof state.export === 'object') exported = state.export as Partial<ExportTaskResult>;
+    if (state.install && typeof state.install === 'object') install = state.install as Partial<InstallTaskResult>;
+    if (state.poll && typeof state.poll === 'object') poll = state.poll as Partial<PollState>;
+  };
+
+  for (const event of events) {
+    const at = event.timestamp?.toISOString();
+    const entered = event.stateEnteredEventDetails?.name;
+    if (entered) {
+      current = entered;
+      lastEntered = entered;
+      if (entered === STATES.exportCertificate) phases.exportStarted ??= at;
+      if (entered === STATES.installOnNodes) phases.installStarted ??= at;
+      if (entered === STATES.waitForNodes) phases.pollingStarted ??= at;
+    }
+    const taskOutput = event.lambdaFunctionSucceededEventDetails?.output ?? event.taskSucceededEventDetails?.output;
+    if (taskOutput) take(current, unwrap(parseJson(taskOutput)));
+    const exited = event.stateExitedEventDetails;
+    if (exited?.name && [STATES.exportCertificate, STATES.installOnNodes, STATES.checkInstall].includes(exited.name as never)) {
+      takeState(parseJson(exited.output));
+    }
+    if (event.executionFailedEventDetails) {
+      error = executionError(event.executionFailedEventDetails.error, event.executionFailedEventDetails.cause);
+    }
+    if (event.executionTimedOutEventDetails) {
+      error = executionError(event.executionTimedOutEventDetails.error ?? 'States.Timeout', event.executionTimedOutEventDetails.cause);
+    }
+    if (event.executionAbortedEventDetails) {
+      error = executionError(event.executionAbortedEventDetails.error ?? 'Aborted', event.executionAbortedEventDetails.cause);
+    }
+    if (event.type && /^Execution(Succeeded|Failed|TimedOut|Aborted)$/.test(event.type)) phases.finished = at;
+  }
+  takeState(parseJson(execution.output));
+
+  const input = parseJson(execution.input) ?? {};
+  const status = (execution.status ?? 'RUNNING') as ExportStatusResponse['status'];
+  if (!phases.finished && execution.stopDate) phases.finished = execution.stopDate.toISOString();
+  const finalInstall = install as Partial<InstallTaskResult> | undefined;
+  const finalPoll = poll as Partial<PollState> | undefined;
+  const finalExport = exported as Partial<ExportTaskResult> | undefined;
+
+  let phase: ExportPhase;
+  if (status === 'SUCCEEDED') {
+    phase = finalInstall?.outcome === 'DryRun' ? 'DryRun' : finalInstall?.outcome === 'Superseded' ? 'Superseded' : 'Succeeded';
+  } else if (status === 'RUNNING') {
+    phase = !lastEntered || lastEntered === STATES.exportCertificate ? 'Exporting' : lastEntered === STATES.installOnNodes ? 'Installing' : 'Polling';
+  } else {
+    phase = 'Failed';
+  }
+  if (phase === 'Failed' && !error && finalPoll?.reason) error = { name: 'InstallFailed', message: safeLine(finalPoll.reason) };
+
+  const tagKey = str(input.TargetTagKey);
+  const tagValue = str(input.TargetTagValue);
+  const total = finalPoll?.targetCount ?? finalInstall?.targetCount ?? 0;
+  const body: ExportStatusResponse = {
+    exportId,
+    executionArn,
+    status,
+    phase,
+    startDate: (execution.startDate ?? new Date(0)).toISOString(),
+    ...(execution.stopDate ? { stopDate: execution.stopDate.toISOString() } : {}),
+    phases,
+    certificateArn: str(input.CertificateArn),
+    certName: str(input.CertName),
+    target: tagKey !== undefined && tagValue !== undefined ? targetKey(tagKey, tagValue) : undefined,
+    serial: str(finalExport?.serial),
+    notAfter: str(finalExport?.notAfter),
+    commandId: str(finalInstall?.commandId),
+    nodes: {
+      total,
+      completed: finalPoll?.completedCount ?? 0,
+      failed: (finalPoll?.errorCount ?? 0) + (finalPoll?.deliveryTimedOutCount ?? 0),
+    },
+    failures: phase === 'Failed'
+      ? (finalPoll?.failures ?? []).slice(0, 50).map((f) => ({ instanceId: String(f.instanceId), status: String(f.status), line: safeLine(String(f.line)) }))
+      : [],
+    ...(error ? { error } : {}),
+  };
+  return { found: true, body: JSON.parse(JSON.stringify(body)) as ExportStatusResponse };
+}

@@ -1,0 +1,81 @@
+/**
+ * One Logger, Metrics and Tracer per process, plus the wrapper every handler uses: correlation id,
+ * identifier-only log keys, a subsegment per invocation when tracing is on, and a metrics flush per
+ * invocation. Nothing secret is ever passed to these.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+import type { Context } from 'aws-lambda';
+import { AcmExportError } from './errors';
+
+const serviceName = process.env.POWERTOOLS_SERVICE_NAME ?? 'acm-export';
+
+export const logger = new Logger({ serviceName });
+export const metrics = new Metrics({ serviceName, namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'AcmExport' });
+export const tracer = new Tracer({ serviceName });
+
+/** Metric names published by the functions. */
+export const METRIC = {
+  exportsStarted: 'ExportsStarted',
+  exportsSucceeded: 'ExportsSucceeded',
+  exportsFailed: 'ExportsFailed',
+  nodesUpdated: 'NodesUpdated',
+  nodesFailed: 'NodesFailed',
+  renewalsTriggered: 'RenewalsTriggered',
+  renewalsIgnored: 'RenewalsIgnored',
+} as const;
+
+export function count(name: (typeof METRIC)[keyof typeof METRIC], value = 1): void {
+  if (value > 0) metrics.addMetric(name, MetricUnit.Count, value);
+}
+
+/** Execution name of a Step Functions execution ARN (its last `:` field). */
+export function executionName(executionArn: string): string {
+  return executionArn.slice(executionArn.lastIndexOf(':') + 1);
+}
+
+/**
+ * Runs one invocation with structured logging, tracing and metrics. `correlationId` is the execution name
+ * or event id; `keys` holds identifiers only (ARNs, ids).
+ */
+export async function observe<T>(
+  name: string,
+  context: Context | undefined,
+  correlationId: string | undefined,
+  keys: Record<string, string | undefined>,
+  work: () => Promise<T>,
+): Promise<T> {
+  if (context) logger.addContext(context);
+  logger.resetKeys();
+  if (correlationId) logger.setCorrelationId(correlationId);
+  const defined = Object.fromEntries(Object.entries(keys).filter(([, v]) => v !== undefined)) as Record<string, string>;
+  logger.appendKeys(defined);
+  metrics.captureColdStartMetric(context?.functionName);
+
+  const parent = tracer.isTracingEnabled() ? tracer.getSegment() : undefined;
+  const segment = parent?.addNewSubsegment(`## ${name}`);
+  if (segment) {
+    tracer.setSegment(segment);
+    tracer.annotateColdStart();
+    tracer.addServiceNameAnnotation();
+  }
+  try {
+    return await work();
+  } catch (error) {
+    const err = error instanceof Error ? error : new Error('non-error thrown');
+    // Name and message only: our messages carry identifiers; SDK errors are reduced to their name.
+    logger.error(`${name} failed`, { errorName: err.name, errorMessage: safeMessage(err) });
+    segment?.addError(err, true);
+    throw error;
+  } finally {
+    segment?.close();
+    if (parent) tracer.setSegment(parent);
+    metrics.publishStoredMetrics();
+  }
+}
+
+/** Our typed errors' messages are safe; anything else is reported by name only. */
+export function safeMessage(error: Error): string {
+  return error instanceof AcmExportError ? error.message.slice(0, 500) : `(${error.name})`;
+}

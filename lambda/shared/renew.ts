@@ -1,0 +1,146 @@
+/**
+ * acm-renew logic: on "ACM Certificate Available" with Action RENEWAL, confirm the certificate is issued and
+ * exportable, Query its targets in the inventory and start one export execution per target with that
+ * target's stored options. Execution names are derived from certificate, target and event id, so a
+ * redelivered event starts nothing new.
+ */
+import { ACMClient } from '@aws-sdk/client-acm';
+import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { z } from 'zod';
+import { InventoryItem } from './contract';
+import { AcmExportError, InvalidInput, rethrowThrottling } from './errors';
+import { describeExportable } from './export-certificate';
+import { InventoryDeps, targetsOfCertificate } from './inventory';
+import { sha256Hex } from './passphrase';
+import { ExportRequest, exportRequestSchema, formatIssues } from './schemas';
+import { ArnScope, parseCertificateArn } from './workflow';
+
+export interface RenewDeps extends InventoryDeps {
+  acm: ACMClient;
+  sfn: SFNClient;
+  /** `STATE_MACHINE_ARN` */
+  stateMachineArn: string;
+  log?: (message: string, keys?: Record<string, string | number | boolean>) => void;
+}
+
+export const acmEventSchema = z.object({
+  id: z.string({ error: 'is required' }).min(1).max(128),
+  'detail-type': z.string({ error: 'is required' }).max(128),
+  source: z.literal('aws.acm', { error: 'must be aws.acm' }),
+  account: z.string().regex(/^[0-9]{12}$/, { error: 'must be a 12-digit account id' }).optional(),
+  region: z.string().max(32).optional(),
+  resources: z
+    .array(z.string().max(2048))
+    .min(1, { error: 'must name the certificate ARN' })
+    .refine((r) => parseCertificateArn(r[0]) !== undefined, { error: 'the first resource must be an ACM certificate ARN' }),
+  detail: z.looseObject({ Action: z.string().max(64).optional() }).optional(),
+});
+export type AcmEvent = z.infer<typeof acmEventSchema>;
+
+export interface RenewResult {
+  /** Executions started by this invocation. */
+  started: number;
+  /** Executions that already existed (a redelivered event). */
+  alreadyStarted: number;
+  /** Inventory targets of the certificate. */
+  targets: number;
+  /** Targets whose stored options no longer validate (skipped, logged). */
+  skipped: number;
+  executionArns: string[];
+  /** Why nothing was started, when the event is not a renewal of an exportable certificate with targets. */
+  ignored?: string;
+  /** Machine-readable form of `ignored`. */
+  ignoredCode?: 'NotARenewal' | 'CertificateNotExportable' | 'NoTargets';
+}
+
+/** `renew-` + 40 hex of sha256(certificate, target, event id): ≤80 characters, valid as an execution name. */
+export function renewalExecutionName(certificateArn: string, target: string, eventId: string): string {
+  return `renew-${sha256Hex(`${certificateArn}\n${target}\n${eventId}`).slice(0, 40)}`;
+}
+
+/** The execution input for a stored target: the published API names, with its stored install options. */
+export function inputFromItem(item: InventoryItem): ExportRequest {
+  return {
+    CertificateArn: item.certificateArn,
+    CertName: item.certName,
+    TargetTagKey: item.targetTagKey,
+    TargetTagValue: item.targetTagValue,
+    CertDir: item.certDir,
+    KeyDir: item.keyDir,
+    Service: item.service as ExportRequest['Service'],
+    VerifyPort: item.verifyPort,
+    MaxConcurrency: item.maxConcurrency,
+    MaxErrors: item.maxErrors,
+  };
+}
+
+export function parseAcmEvent(event: unknown): AcmEvent {
+  const parsed = acmEventSchema.safeParse(event);
+  if (!parsed.success) throw new InvalidInput(`event: ${formatIssues(parsed.error)}`);
+  return parsed.data;
+}
+
+export async function renew(event: AcmEvent, scope: ArnScope, deps: RenewDeps): Promise<RenewResult> {
+  const log = deps.log ?? (() => undefined);
+  const certificateArn = event.resources[0];
+  const none = (ignoredCode: RenewResult['ignoredCode'], ignored: string): RenewResult => ({
+    started: 0,
+    alreadyStarted: 0,
+    targets: 0,
+    skipped: 0,
+    executionArns: [],
+    ignored,
+    ignoredCode,
+  });
+
+  if (event['detail-type'] !== 'ACM Certificate Available') {
+    return none('NotARenewal', `detail-type is ${event['detail-type'].replace(/[^A-Za-z0-9 ._-]/g, '?')}, not ACM Certificate Available`);
+  }
+  if (event.detail?.Action !== 'RENEWAL') {
+    return none('NotARenewal', `Action is ${(event.detail?.Action ?? 'missing').replace(/[^A-Za-z0-9_-]/g, '?')}, not RENEWAL`);
+  }
+
+  try {
+    await describeExportable(deps.acm, certificateArn, scope);
+  } catch (error) {
+    if (error instanceof AcmExportError && error.name !== 'Throttled') return none('CertificateNotExportable', `${error.name}: ${error.message}`);
+    throw error;
+  }
+
+  const items = await targetsOfCertificate(deps, certificateArn);
+  const result: RenewResult = { started: 0, alreadyStarted: 0, targets: items.length, skipped: 0, executionArns: [] };
+  if (items.length === 0) {
+    result.ignored = 'the certificate has no targets in the inventory';
+    result.ignoredCode = 'NoTargets';
+    return result;
+  }
+
+  const schema = exportRequestSchema(scope);
+  let firstError: unknown;
+  for (const item of items) {
+    const parsed = schema.safeParse(inputFromItem(item));
+    if (!parsed.success) {
+      result.skipped++;
+      log('stored target options no longer validate; skipped', { target: item.target, problem: formatIssues(parsed.error) });
+      continue;
+    }
+    const name = renewalExecutionName(certificateArn, item.target, event.id);
+    try {
+      const out = await deps.sfn.send(
+        new StartExecutionCommand({ stateMachineArn: deps.stateMachineArn, name, input: JSON.stringify(parsed.data) }),
+      );
+      result.started++;
+      if (out.executionArn) result.executionArns.push(out.executionArn);
+    } catch (error) {
+      if (error instanceof ExecutionAlreadyExists || (error instanceof Error && error.name === 'ExecutionAlreadyExists')) {
+        result.alreadyStarted++;
+        continue;
+      }
+      // Keep going for the other targets; the event is retried afterwards (names make that safe).
+      firstError ??= error;
+      log('could not start the renewal export for a target', { target: item.target, errorName: (error as Error).name ?? 'Error' });
+    }
+  }
+  if (firstError !== undefined) rethrowThrottling(firstError, 'states:StartExecution');
+  return result;
+}
