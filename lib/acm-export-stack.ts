@@ -1,0 +1,77 @@
+import { CfnOutput, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { CertificateSecrets } from './constructs/certificate-secrets';
+import { ExportApi } from './constructs/export-api';
+import { ExportWorkflow } from './constructs/export-workflow';
+import { InstallDocument } from './constructs/install-document';
+import { Inventory } from './constructs/inventory';
+import { NodeAccess } from './constructs/node-access';
+import { Notifications } from './constructs/notifications';
+import { RenewalTrigger } from './constructs/renewal-trigger';
+
+export interface AcmExportStackProps extends StackProps {
+  /** Subscribed to the alert topic when set. @default no subscription */
+  readonly alertEmail?: string;
+  /** Applies to the table, keys and log groups. @default RemovalPolicy.RETAIN */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/** Stack output ids (the CLI discovers the endpoint from ApiUrl). */
+export const OUTPUTS = {
+  apiUrl: 'ApiUrl',
+  stateMachineArn: 'StateMachineArn',
+  tableName: 'TableName',
+  documentName: 'DocumentName',
+  nodePolicyArn: 'NodePolicyArn',
+  alertTopicArn: 'AlertTopicArn',
+} as const;
+
+export class AcmExportStack extends Stack {
+  public readonly inventory: Inventory;
+  public readonly secrets: CertificateSecrets;
+  public readonly installDocument: InstallDocument;
+  public readonly notifications: Notifications;
+  public readonly workflow: ExportWorkflow;
+  public readonly exportApi: ExportApi;
+  public readonly renewalTrigger: RenewalTrigger;
+  public readonly nodeAccess: NodeAccess;
+
+  constructor(scope: Construct, id: string, props: AcmExportStackProps = {}) {
+    super(scope, id, props);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+
+    this.inventory = new Inventory(this, 'Inventory', { removalPolicy });
+    this.secrets = new CertificateSecrets(this, 'CertificateSecrets', { removalPolicy });
+    this.installDocument = new InstallDocument(this, 'InstallDocument', { removalPolicy });
+    this.notifications = new Notifications(this, 'Notifications', { alertEmail: props.alertEmail, removalPolicy });
+    this.workflow = new ExportWorkflow(this, 'ExportWorkflow', {
+      inventory: this.inventory,
+      secrets: this.secrets,
+      installDocument: this.installDocument,
+      alertTopic: this.notifications.topic,
+      removalPolicy,
+    });
+    this.notifications.alertOnExecutionEnd(this.workflow.stateMachine);
+    this.exportApi = new ExportApi(this, 'ExportApi', {
+      stateMachine: this.workflow.stateMachine,
+      readHandler: this.workflow.exportApiFunction,
+      removalPolicy,
+    });
+    this.renewalTrigger = new RenewalTrigger(this, 'RenewalTrigger', { handler: this.workflow.acmRenewFunction });
+    this.nodeAccess = new NodeAccess(this, 'NodeAccess', {
+      secretArnPattern: this.secrets.secretArnPattern,
+      secretsKey: this.secrets.key,
+      commandLogGroup: this.installDocument.commandLogGroup,
+    });
+
+    new CfnOutput(this, OUTPUTS.apiUrl, { value: this.exportApi.api.url, description: 'Export API base URL (SigV4)' });
+    new CfnOutput(this, OUTPUTS.stateMachineArn, { value: this.workflow.stateMachine.stateMachineArn });
+    new CfnOutput(this, OUTPUTS.tableName, { value: this.inventory.table.tableName });
+    new CfnOutput(this, OUTPUTS.documentName, { value: this.installDocument.documentName });
+    new CfnOutput(this, OUTPUTS.nodePolicyArn, {
+      value: this.nodeAccess.policy.managedPolicyArn,
+      description: 'Attach to the instance role of every node that receives certificates',
+    });
+    new CfnOutput(this, OUTPUTS.alertTopicArn, { value: this.notifications.topic.topicArn });
+  }
+}

@@ -1,0 +1,364 @@
+import { Arn, ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { ENV, INITIAL_POLL, STATES, WORKFLOW_TIMEOUT_SECONDS } from '../../lambda/shared/contract';
+import { RETRYABLE_ERRORS } from '../../lambda/shared/errors';
+import { CertificateSecrets } from './certificate-secrets';
+import { InstallDocument } from './install-document';
+import { Inventory } from './inventory';
+import { NodeFunction } from './node-function';
+import { acknowledgeWildcardResource } from '../nag';
+
+export interface ExportWorkflowProps {
+  readonly inventory: Inventory;
+  readonly secrets: CertificateSecrets;
+  readonly installDocument: InstallDocument;
+  /** Topic the NotifyFailure state publishes to. */
+  readonly alertTopic: sns.ITopic;
+  /** @default RemovalPolicy.RETAIN (log groups) */
+  readonly removalPolicy?: RemovalPolicy;
+  /** SendCommand delivery timeout, seconds. @default 600 */
+  readonly commandTimeoutSeconds?: number;
+}
+
+/** Task retry on throttling: the handlers turn SDK throttling into `Throttled` after the SDK's own retries. */
+export const TASK_RETRY: sfn.RetryProps = {
+  errors: [...RETRYABLE_ERRORS, 'Lambda.TooManyRequestsException'],
+  interval: Duration.seconds(2),
+  backoffRate: 2,
+  maxAttempts: 6,
+  jitterStrategy: sfn.JitterType.FULL,
+};
+
+/** Fixed error name of the Fail state when an install reports failed nodes. */
+const CERTIFICATE_WILDCARD_REASON =
+  'Certificates of this account and region only: which certificate is exported is chosen per request (validated by the API against this partition, region and account); ACM has no finer resource scope.';
+
+export const INSTALL_FAILED_ERROR = 'InstallFailed';
+/** Fixed error name when ssm-run returns an outcome the workflow does not know. */
+export const UNEXPECTED_OUTCOME_ERROR = 'UnexpectedInstallOutcome';
+
+/**
+ * The five functions and the STANDARD export workflow:
+ * ExportCertificate → InstallOnNodes → (DryRun | Superseded | Sent → wait/poll loop) → success,
+ * or NotifyFailure (SNS) → ExportFailed. State carries identifiers only (ARNs, version ids, counts).
+ */
+export class ExportWorkflow extends Construct {
+  public readonly acmExportFunction: NodeFunction;
+  public readonly ssmRunFunction: NodeFunction;
+  public readonly statusCheckFunction: NodeFunction;
+  public readonly acmRenewFunction: NodeFunction;
+  public readonly exportApiFunction: NodeFunction;
+  public readonly stateMachine: sfn.StateMachine;
+  public readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: ExportWorkflowProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    const { inventory } = props;
+    const { table } = inventory;
+    const logRemovalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    // Any certificate of this account and region: which one is exported comes from the request, which the
+    // API validates against this stack's partition, region and account; ACM has no finer resource scope.
+    const certificateArns = Arn.format({ service: 'acm', resource: 'certificate', resourceName: '*' }, stack);
+
+    this.acmExportFunction = new NodeFunction(this, 'AcmExport', {
+      handlerDir: 'acm-export',
+      description: 'Exports an ACM certificate into a new version of its Secrets Manager secret',
+      timeout: Duration.seconds(60),
+      logRemovalPolicy,
+      environment: {
+        [ENV.SECRET_NAME_PREFIX]: props.secrets.namePrefix,
+        [ENV.SECRET_KMS_KEY_ID]: props.secrets.key.keyArn,
+      },
+    });
+    this.acmExportFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['acm:DescribeCertificate', 'acm:ExportCertificate'],
+        resources: [certificateArns],
+      }),
+    );
+    this.acmExportFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: [
+          'secretsmanager:CreateSecret',
+          'secretsmanager:PutSecretValue',
+          'secretsmanager:DescribeSecret',
+          'secretsmanager:GetSecretValue',
+          'secretsmanager:TagResource',
+        ],
+        resources: [props.secrets.secretArnPattern],
+      }),
+    );
+    props.secrets.key.grant(this.acmExportFunction, 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:Decrypt');
+    acknowledgeWildcardResource(this.acmExportFunction.executionRole, certificateArns, CERTIFICATE_WILDCARD_REASON);
+    acknowledgeWildcardResource(
+      this.acmExportFunction.executionRole,
+      props.secrets.secretArnPattern,
+      'Only the secrets under this stack\'s name prefix; the function creates one secret per target at run time, so names are not known at deploy time.',
+    );
+
+    const commandTimeoutSeconds = props.commandTimeoutSeconds ?? 600;
+    this.ssmRunFunction = new NodeFunction(this, 'SsmRun', {
+      handlerDir: 'ssm-run',
+      description: 'Records the target in the inventory and sends Install-ACMCertificate to the tagged nodes',
+      timeout: Duration.seconds(60),
+      logRemovalPolicy,
+      environment: {
+        [ENV.TABLE_NAME]: table.tableName,
+        [ENV.DOCUMENT_NAME]: props.installDocument.documentName,
+        [ENV.COMMAND_LOG_GROUP]: props.installDocument.commandLogGroup.logGroupName,
+        [ENV.COMMAND_TIMEOUT_SECONDS]: String(commandTimeoutSeconds),
+      },
+    });
+    inventory.grantReadWriteData(this.ssmRunFunction);
+    this.ssmRunFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['ssm:SendCommand'],
+        resources: [
+          props.installDocument.documentArn,
+          // Targets are chosen by tag at run time, so the node part is a wildcard (EC2 and hybrid nodes).
+          Arn.format({ service: 'ec2', resource: 'instance', resourceName: '*' }, stack),
+          Arn.format({ service: 'ssm', resource: 'managed-instance', resourceName: '*' }, stack),
+        ],
+      }),
+    );
+    this.ssmRunFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        // DescribeInstanceInformation (dry run: which nodes match the tag) has no resource-level permissions.
+        actions: ['ssm:DescribeInstanceInformation'],
+        resources: ['*'],
+      }),
+    );
+    for (const nodes of ['instance', 'managed-instance']) {
+      acknowledgeWildcardResource(
+        this.ssmRunFunction.executionRole,
+        Arn.format({ service: nodes === 'instance' ? 'ec2' : 'ssm', resource: nodes, resourceName: '*' }, stack),
+        'SendCommand targets nodes by tag at run time (EC2 instances and hybrid mi-* nodes of this account and region); the document itself is pinned to this stack\'s document ARN.',
+      );
+    }
+    acknowledgeWildcardResource(
+      this.ssmRunFunction.executionRole,
+      '*',
+      'ssm:DescribeInstanceInformation has no resource-level permissions (AWS requires "*"); xray:Put* likewise.',
+    );
+
+    this.statusCheckFunction = new NodeFunction(this, 'StatusCheck', {
+      handlerDir: 'status-check',
+      description: 'Counts the install results of a command and records the deploy status',
+      logRemovalPolicy,
+      environment: { [ENV.TABLE_NAME]: table.tableName },
+    });
+    inventory.grantWriteData(this.statusCheckFunction);
+    this.statusCheckFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        // ListCommands and ListCommandInvocations have no resource-level permissions.
+        actions: ['ssm:ListCommands', 'ssm:ListCommandInvocations'],
+        resources: ['*'],
+      }),
+    );
+    acknowledgeWildcardResource(
+      this.statusCheckFunction.executionRole,
+      '*',
+      'ssm:ListCommands and ssm:ListCommandInvocations have no resource-level permissions (AWS requires "*"); xray:Put* likewise.',
+    );
+
+    const alertTopic = props.alertTopic;
+    this.logGroup = new logs.LogGroup(this, 'StateMachineLogs', {
+      retention: logs.RetentionDays.ONE_YEAR,
+      removalPolicy: logRemovalPolicy,
+    });
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      comment: 'Export an ACM certificate and install it on the nodes of a tag target',
+      definitionBody: sfn.DefinitionBody.fromChainable(
+        buildDefinition(this, {
+          acmExport: this.acmExportFunction,
+          ssmRun: this.ssmRunFunction,
+          statusCheck: this.statusCheckFunction,
+          alertTopic,
+        }),
+      ),
+      timeout: Duration.seconds(WORKFLOW_TIMEOUT_SECONDS),
+      tracingEnabled: true,
+      // ALL events make the log an audit trail; execution data stays out of it (defence in depth).
+      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
+    });
+    acknowledgeWildcardResource(
+      this.stateMachine.role,
+      '*',
+      'Added by logging and tracing: logs:*LogDelivery*/PutResourcePolicy/Describe* and xray:* have no resource-level permissions.',
+    );
+    for (const fn of [this.acmExportFunction, this.ssmRunFunction, this.statusCheckFunction]) {
+      acknowledgeWildcardResource(
+        this.stateMachine.role,
+        `${fn.functionArn}:*`,
+        'Added by LambdaInvoke: versions and aliases of this stack\'s own function only.',
+      );
+    }
+
+    this.acmRenewFunction = new NodeFunction(this, 'AcmRenew', {
+      handlerDir: 'acm-renew',
+      description: 'On an ACM renewal, starts one export per inventory target of the certificate',
+      timeout: Duration.seconds(60),
+      logRemovalPolicy,
+      environment: {
+        [ENV.TABLE_NAME]: table.tableName,
+        [ENV.STATE_MACHINE_ARN]: this.stateMachine.stateMachineArn,
+      },
+    });
+    this.acmRenewFunction.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['acm:DescribeCertificate'], resources: [certificateArns] }),
+    );
+    acknowledgeWildcardResource(this.acmRenewFunction.executionRole, certificateArns, CERTIFICATE_WILDCARD_REASON);
+    inventory.grantReadData(this.acmRenewFunction);
+    this.stateMachine.grantStartExecution(this.acmRenewFunction);
+
+    this.exportApiFunction = new NodeFunction(this, 'ExportApi', {
+      handlerDir: 'export-api',
+      description: 'Serves GET /exports/{exportId} and GET /certificates',
+      timeout: Duration.seconds(15),
+      logRemovalPolicy,
+      environment: {
+        [ENV.TABLE_NAME]: table.tableName,
+        [ENV.STATE_MACHINE_ARN]: this.stateMachine.stateMachineArn,
+      },
+    });
+    inventory.grantReadData(this.exportApiFunction);
+    // Only the two read calls the status endpoint makes, on this machine's executions (grantRead would add
+    // List*/Describe* on "*").
+    const executions = Arn.format(
+      {
+        service: 'states',
+        resource: 'execution',
+        resourceName: `${this.stateMachine.stateMachineName}:*`,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      },
+      stack,
+    );
+    this.exportApiFunction.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['states:DescribeExecution', 'states:GetExecutionHistory'], resources: [executions] }),
+    );
+    acknowledgeWildcardResource(
+      this.exportApiFunction.executionRole,
+      executions,
+      'Executions of this stack\'s state machine only; the execution name is the export id chosen per request.',
+    );
+  }
+}
+
+interface DefinitionParts {
+  acmExport: NodeFunction;
+  ssmRun: NodeFunction;
+  statusCheck: NodeFunction;
+  alertTopic: sns.ITopic;
+}
+
+const executionInput = sfn.JsonPath.objectAt('$$.Execution.Input');
+const executionArn = sfn.JsonPath.stringAt('$$.Execution.Id');
+const executionStartTime = sfn.JsonPath.stringAt('$$.Execution.StartTime');
+
+function buildDefinition(scope: Construct, parts: DefinitionParts): sfn.IChainable {
+  const failed = new sfn.Fail(scope, STATES.failed, {
+    comment: 'Error and cause come from $.error (a Catch result, or set by a Record* state)',
+    errorPath: '$.error.Error',
+    causePath: '$.error.Cause',
+  });
+  const notifyFailure = new tasks.SnsPublish(scope, STATES.notifyFailure, {
+    topic: parts.alertTopic,
+    subject: 'acm-export: certificate export failed',
+    // Identifiers only: the execution, its input (ARN, target, install options) and the error.
+    message: sfn.TaskInput.fromObject({
+      alert: 'acm-export: certificate export failed; nodes may still hold the previous certificate',
+      executionArn,
+      startTime: executionStartTime,
+      input: executionInput,
+      error: sfn.JsonPath.objectAt('$.error'),
+    }),
+    resultPath: sfn.JsonPath.DISCARD,
+  });
+  notifyFailure.addRetry({ errors: ['States.TaskFailed'], interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 3 });
+  // If even the alert cannot be sent, still fail with the original error.
+  notifyFailure.addCatch(failed, { errors: ['States.ALL'], resultPath: '$.notifyError' });
+  notifyFailure.next(failed);
+
+  const lambdaTask = (id: string, fn: NodeFunction, payload: Record<string, unknown>, resultPath: string) => {
+    const task = new tasks.LambdaInvoke(scope, id, {
+      lambdaFunction: fn,
+      payload: sfn.TaskInput.fromObject(payload),
+      payloadResponseOnly: true,
+      resultPath,
+      taskTimeout: sfn.Timeout.duration(Duration.minutes(2)),
+    });
+    task.addRetry(TASK_RETRY);
+    task.addCatch(notifyFailure, { errors: ['States.ALL'], resultPath: '$.error' });
+    return task;
+  };
+
+  const exportCertificate = lambdaTask(
+    STATES.exportCertificate,
+    parts.acmExport,
+    { input: executionInput, executionArn },
+    '$.export',
+  );
+  const installOnNodes = lambdaTask(
+    STATES.installOnNodes,
+    parts.ssmRun,
+    { input: executionInput, export: sfn.JsonPath.objectAt('$.export'), executionArn, executionStartTime },
+    '$.install',
+  );
+  const checkInstall = lambdaTask(
+    STATES.checkInstall,
+    parts.statusCheck,
+    {
+      input: executionInput,
+      export: sfn.JsonPath.objectAt('$.export'),
+      install: sfn.JsonPath.objectAt('$.install'),
+      poll: sfn.JsonPath.objectAt('$.poll'),
+      executionArn,
+      executionStartTime,
+    },
+    '$.poll',
+  );
+
+  const initPoll = new sfn.Pass(scope, STATES.initPoll, {
+    result: sfn.Result.fromObject({ ...INITIAL_POLL }),
+    resultPath: '$.poll',
+  });
+  // The loop is bounded by the workflow timeout; status-check grows $.poll.waitSeconds up to its cap.
+  const waitForNodes = new sfn.Wait(scope, STATES.waitForNodes, {
+    time: sfn.WaitTime.secondsPath('$.poll.waitSeconds'),
+  });
+  // A Choice cannot Catch, so failures found by polling get their $.error here before the alert.
+  const recordInstallFailure = new sfn.Pass(scope, STATES.recordInstallFailure, {
+    parameters: { Error: INSTALL_FAILED_ERROR, 'Cause.$': 'States.JsonToString($.poll)' },
+    resultPath: '$.error',
+  }).next(notifyFailure);
+  const recordUnexpectedOutcome = new sfn.Pass(scope, STATES.recordUnexpectedOutcome, {
+    parameters: { Error: UNEXPECTED_OUTCOME_ERROR, 'Cause.$': 'States.JsonToString($.install)' },
+    resultPath: '$.error',
+  }).next(notifyFailure);
+
+  // Guards first: a comparison on a missing path would be a States.Runtime error no Catch sees.
+  const pollResult = new sfn.Choice(scope, STATES.pollResult)
+    .when(sfn.Condition.isNotPresent('$.poll.status'), recordInstallFailure)
+    .when(sfn.Condition.stringEquals('$.poll.status', 'InProgress'), waitForNodes)
+    .when(sfn.Condition.stringEquals('$.poll.status', 'Succeeded'), new sfn.Succeed(scope, STATES.succeeded))
+    .otherwise(recordInstallFailure);
+
+  const afterInstall = new sfn.Choice(scope, STATES.afterInstall)
+    .when(sfn.Condition.isNotPresent('$.install.outcome'), recordUnexpectedOutcome)
+    .when(sfn.Condition.stringEquals('$.install.outcome', 'DryRun'), new sfn.Succeed(scope, STATES.dryRunDone))
+    .when(sfn.Condition.stringEquals('$.install.outcome', 'Superseded'), new sfn.Succeed(scope, STATES.superseded))
+    .when(
+      sfn.Condition.stringEquals('$.install.outcome', 'Sent'),
+      initPoll.next(waitForNodes).next(checkInstall).next(pollResult),
+    )
+    .otherwise(recordUnexpectedOutcome);
+
+  return exportCertificate.next(installOnNodes).next(afterInstall);
+}

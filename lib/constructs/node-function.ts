@@ -1,0 +1,96 @@
+import * as path from 'node:path';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, NodejsFunctionProps, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { REASONS, acknowledgeWildcardResource } from '../nag';
+
+/** Repository root: handlers live under `lambda/<name>/handler.ts`. */
+const PROJECT_ROOT = path.join(__dirname, '..', '..');
+
+/**
+ * Newest non-deprecated Node.js runtime this aws-cdk-lib knows. Looked up by name so an older
+ * aws-cdk-lib without NODEJS_24_X still compiles and falls back to 22.
+ */
+export const NODE_RUNTIME: lambda.Runtime =
+  (lambda.Runtime as unknown as Record<string, lambda.Runtime | undefined>).NODEJS_24_X ?? lambda.Runtime.NODEJS_22_X;
+
+/** Powertools metrics namespace shared by every function of the stack. */
+export const METRICS_NAMESPACE = 'AcmExport';
+
+export interface NodeFunctionProps
+  extends Omit<NodejsFunctionProps, 'entry' | 'runtime' | 'architecture' | 'tracing' | 'logGroup' | 'role'> {
+  /** Folder under `lambda/` holding `handler.ts`, e.g. `acm-export`. Also the Powertools service name. */
+  readonly handlerDir: string;
+  /** @default RemovalPolicy.RETAIN */
+  readonly logRemovalPolicy?: RemovalPolicy;
+  /** @default RetentionDays.THREE_MONTHS */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * Every Lambda of the stack goes through this: Node.js (newest), arm64, X-Ray, JSON logs into an explicit
+ * log group, local esbuild bundling (no Docker), and its own role that may write only to that log group
+ * (instead of the AWSLambdaBasicExecutionRole managed policy, which allows every log group).
+ */
+export class NodeFunction extends NodejsFunction {
+  /** The function's log group (also reachable as `logGroup`, typed as ILogGroup there). */
+  public readonly functionLogGroup: logs.LogGroup;
+  /** The function's own role (same as `role`, without the optional type). */
+  public readonly executionRole: iam.Role;
+
+  constructor(scope: Construct, id: string, props: NodeFunctionProps) {
+    const { handlerDir, logRemovalPolicy, logRetention, environment, bundling, ...rest } = props;
+    const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
+      retention: logRetention ?? logs.RetentionDays.THREE_MONTHS,
+      removalPolicy: logRemovalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    const role = new iam.Role(scope, `${id}Role`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Execution role of the ${handlerDir} function (${Stack.of(scope).stackName})`,
+    });
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [logGroup.logGroupArn],
+      }),
+    );
+    super(scope, id, {
+      entry: path.join(PROJECT_ROOT, 'lambda', handlerDir, 'handler.ts'),
+      handler: 'handler',
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
+      runtime: NODE_RUNTIME,
+      architecture: lambda.Architecture.ARM_64,
+      tracing: lambda.Tracing.ACTIVE,
+      memorySize: 512,
+      timeout: Duration.seconds(30),
+      loggingFormat: lambda.LoggingFormat.JSON,
+      applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
+      systemLogLevelV2: lambda.SystemLogLevel.WARN,
+      logGroup,
+      role,
+      bundling: {
+        // Local esbuild only: bundling must work offline and without Docker.
+        forceDockerBundling: false,
+        format: OutputFormat.CJS,
+        minify: true,
+        sourceMap: true,
+        ...bundling,
+      },
+      ...rest,
+      environment: {
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_SERVICE_NAME: handlerDir,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+        ...environment,
+      },
+    });
+    this.functionLogGroup = logGroup;
+    this.executionRole = role;
+    acknowledgeWildcardResource(role, '*', REASONS.xray);
+  }
+}

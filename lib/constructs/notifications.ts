@@ -1,0 +1,105 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+
+export interface NotificationsProps {
+  /** Address subscribed to the alert topic (it must confirm the subscription). @default no subscription */
+  readonly alertEmail?: string;
+  /** @default RemovalPolicy.RETAIN */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/** ACM events that need a human: forwarded to the alert topic with a readable message. */
+export const ACM_ALERT_DETAIL_TYPES = [
+  'ACM Certificate Renewal Action Required',
+  'ACM Certificate Approaching Expiration',
+] as const;
+
+/** Execution end states alerted by EventBridge. FAILED is alerted by the workflow itself (NotifyFailure). */
+export const ALERTED_EXECUTION_STATUSES = ['TIMED_OUT', 'ABORTED'] as const;
+
+/**
+ * The alert topic (KMS-encrypted, TLS only) and the EventBridge rules that feed it. The topic key is
+ * separate from the data keys because its key policy must let EventBridge use it.
+ */
+export class Notifications extends Construct {
+  public readonly topic: sns.Topic;
+  public readonly key: kms.Key;
+
+  constructor(scope: Construct, id: string, props: NotificationsProps = {}) {
+    super(scope, id);
+    this.key = new kms.Key(this, 'Key', {
+      description: 'Encrypts the acm-export alert topic',
+      enableKeyRotation: true,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    // EventBridge publishes to an encrypted topic only if the key policy lets it encrypt with the key.
+    this.key.grant(new iam.ServicePrincipal('events.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
+    this.topic = new sns.Topic(this, 'Topic', {
+      displayName: 'acm-export alerts',
+      masterKey: this.key,
+      enforceSSL: true,
+    });
+    if (props.alertEmail) {
+      this.topic.addSubscription(new subscriptions.EmailSubscription(props.alertEmail));
+    }
+
+    const certificate = events.EventField.fromPath('$.resources[0]');
+    const region = events.EventField.fromPath('$.region');
+    new events.Rule(this, 'RenewalActionRequired', {
+      description: 'ACM cannot renew a certificate by itself: alert',
+      eventPattern: { source: ['aws.acm'], detailType: [ACM_ALERT_DETAIL_TYPES[0]] },
+      targets: [
+        new targets.SnsTopic(this.topic, {
+          message: events.RuleTargetInput.fromText(
+            `ACM cannot renew certificate ${certificate} (${events.EventField.fromPath('$.detail.CommonName')}) ` +
+              `in ${region} by itself: ${events.EventField.fromPath('$.detail.RenewalStatusReason')}; ` +
+              `${events.EventField.fromPath('$.detail.DaysToExpiry')} days to expiry.`,
+          ),
+        }),
+      ],
+    });
+    new events.Rule(this, 'ApproachingExpiration', {
+      description: 'A certificate approaches expiry: alert',
+      eventPattern: { source: ['aws.acm'], detailType: [ACM_ALERT_DETAIL_TYPES[1]] },
+      targets: [
+        new targets.SnsTopic(this.topic, {
+          message: events.RuleTargetInput.fromText(
+            `Certificate ${certificate} (${events.EventField.fromPath('$.detail.CommonName')}) in ${region} ` +
+              `expires in ${events.EventField.fromPath('$.detail.DaysToExpiry')} days.`,
+          ),
+        }),
+      ],
+    });
+  }
+
+  /**
+   * Alerts when an execution of the workflow times out or is aborted. FAILED executions are not forwarded:
+   * the workflow publishes its own, more precise alert before failing (NotifyFailure), and forwarding
+   * FAILED here too would alert twice.
+   */
+  alertOnExecutionEnd(stateMachine: sfn.IStateMachine): events.Rule {
+    return new events.Rule(this, 'ExecutionEnded', {
+      description: 'An export workflow execution timed out or was aborted: alert',
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: { status: [...ALERTED_EXECUTION_STATUSES], stateMachineArn: [stateMachine.stateMachineArn] },
+      },
+      targets: [
+        new targets.SnsTopic(this.topic, {
+          message: events.RuleTargetInput.fromText(
+            `acm-export execution ${events.EventField.fromPath('$.detail.executionArn')} ended with status ` +
+              `${events.EventField.fromPath('$.detail.status')}; nodes may hold the previous certificate.`,
+          ),
+        }),
+      ],
+    });
+  }
+}
