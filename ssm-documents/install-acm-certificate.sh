@@ -1,0 +1,556 @@
+#!/usr/bin/env bash
+# Install-ACMCertificate: install one exported ACM certificate on this node.
+#
+# Fetches exactly one Secrets Manager version (acm-export secret format: a passphrase block, the leaf
+# certificate, the chain in order, the encrypted PKCS#8 key), decrypts the key in a private temp dir,
+# validates everything, writes the files atomically, tests and reloads the web server, runs the deploy
+# hooks, checks the served serial, and restores the previous files if any of that fails.
+#
+# Input: environment variables only, never text spliced into this script.
+#   Document parameters (interpolationType ENV_VAR, SSM Agent >= 3.3.2746.0):
+#     SSM_CertName SSM_SecretId SSM_SecretVersionId SSM_Region           required
+#     SSM_CertDir SSM_KeyDir SSM_KeyGroup SSM_Service SSM_HooksDir SSM_VerifyPort
+#                                                                        optional, document defaults
+#   Not document parameters (local mode, tests):
+#     ACM_EXPORT_NGINX_CONF      nginx configuration to test and reload (`nginx -c FILE -t`,
+#                                `nginx -c FILE -s reload`); when set, systemd is not used for nginx
+#     ACM_EXPORT_VERIFY_SECONDS  how long to retry the served-serial check (default 10)
+#     ACM_EXPORT_LOCK_SECONDS    how long to wait for another install of the same CertName (default 300)
+#     AWS_SSM_INSTANCE_ID        node id in the result line (set by the SSM Agent; else `uname -n`)
+#     TMPDIR                     where the private work directory is created
+#
+# Output: progress lines "acm-export: ..." on stderr. On success exactly one JSON line on stdout:
+#   {"node","certName","serial","notAfter","names":[...],"files":{"cert","chain","fullchain","key"},
+#    "service","reloaded":bool,"verified":bool}
+#   serial is as openssl prints it: upper-case hex without colons (ACM shows lower-case with colons).
+# On failure the last stderr line is "acm-export: FAILED at <step>: <reason>" and the exit code names
+# the step: 10 parameters, 11 preflight, 12 lock, 13 decrypt, 14 validate, 15 install, 16 configtest,
+# 17 reload, 18 hooks, 19 verify, 20 internal error, 21 failed and the rollback was incomplete.
+#
+# Files: CertDir/<CertName>.crt (leaf), .chain.pem, .fullchain.pem; KeyDir/<CertName>.key (0600 root,
+# or 0640 root:KeyGroup). The set replaced by a successful install is kept as <file>.prev. During a run
+# the old files are hard-linked as .<file>.acm-export-rollback (removed when the run ends). Installs of
+# one CertName are serialized with flock on KeyDir/.<CertName>.acm-export.lock.
+set -Eeuo pipefail
+umask 077
+export LC_ALL=C
+PATH="${PATH:-/usr/bin:/bin}:/usr/local/sbin:/usr/sbin:/sbin"
+if [ "${BASH_VERSINFO[0]:-0}" -lt 4 ]; then
+  echo "acm-export: FAILED at preflight: bash 4 or later is required" >&2
+  exit 11
+fi
+
+# ---------------------------------------------------------------------------------------------------
+# Parameter rules: identical to FIELD_RULES in lambda/shared/patterns.ts (a test compares them).
+declare -rA RE=(
+  [CertName]='^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$'
+  [SecretId]='^arn:aws(-[a-z]+)*:secretsmanager:[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}$'
+  [SecretVersionId]='^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+  [Region]='^[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}$'
+  [CertDir]='^(/[A-Za-z0-9_][A-Za-z0-9._-]{0,63}){1,16}$'
+  [KeyDir]='^(/[A-Za-z0-9_][A-Za-z0-9._-]{0,63}){1,16}$'
+  [KeyGroup]='^([a-z_][a-z0-9_-]{0,31})?$'
+  [Service]='^(none|nginx|apache2|httpd)$'
+  [HooksDir]='^(/[A-Za-z0-9_][A-Za-z0-9._-]{0,63}){1,16}$'
+  [VerifyPort]='^(0|[1-9][0-9]{0,4})$'
+)
+declare -rA MAX=(
+  [CertName]=64 [SecretId]=2048 [SecretVersionId]=36 [Region]=32 [CertDir]=255
+  [KeyDir]=255 [KeyGroup]=32 [Service]=7 [HooksDir]=255 [VerifyPort]=5
+)
+# Defaults: identical to the document's parameter defaults (a test compares them).
+declare -rA DEFAULT=(
+  [CertDir]='/etc/ssl/certs'
+  [KeyDir]='/etc/ssl/private'
+  [KeyGroup]=''
+  [Service]='none'
+  [HooksDir]='/etc/acm-export/hooks.d'
+  [VerifyPort]='0'
+)
+
+STEP=parameters
+REPORTED=
+WORK=
+LOCK_FD=9
+HOOK_SECONDS=120
+declare -a PENDING=()          # staged temp files beside the live files, removed on every exit path
+declare -a LIVE=()             # live file paths, in install order
+declare -a RENAMED=()          # 1 when this run renamed a new file onto LIVE[i]
+FILES_TOUCHED=0
+RELOAD_ATTEMPTED=0
+
+log() { printf 'acm-export: %s\n' "$*" >&2; }
+
+step_code() {
+  case $1 in
+    parameters) echo 10 ;; preflight) echo 11 ;; lock) echo 12 ;; decrypt) echo 13 ;;
+    validate) echo 14 ;; install) echo 15 ;; configtest) echo 16 ;; reload) echo 17 ;;
+    hooks) echo 18 ;; verify) echo 19 ;; *) echo 20 ;;
+  esac
+}
+
+# One line of tool output, safe to print: control characters replaced, length capped.
+one_line() {
+  local text
+  text=$(tail -n "${2:-1}" -- "$1" 2>/dev/null | tr -c '[:print:]' ' ' || true)
+  text=${text#"${text%%[! ]*}"}
+  printf '%s' "${text:0:300}"
+}
+
+backup_of() { printf '%s/.%s.acm-export-rollback' "${1%/*}" "${1##*/}"; }
+
+# Put the previous files back (or remove new files that had no predecessor). Returns non-zero if
+# anything could not be restored.
+restore_files() {
+  local i dest backup ok=0
+  for i in "${!LIVE[@]}"; do
+    dest=${LIVE[$i]}
+    backup=$(backup_of "$dest")
+    if [ -e "$backup" ] || [ -L "$backup" ]; then
+      if [ "$backup" -ef "$dest" ]; then
+        rm -f -- "$backup" || ok=1
+      else
+        mv -f -- "$backup" "$dest" || ok=1
+      fi
+    elif [ "${RENAMED[$i]:-0}" = 1 ]; then
+      rm -f -- "$dest" || ok=1
+    fi
+  done
+  return "$ok"
+}
+
+# Undo whatever this run changed: files first, then the server if it was reloaded. Prints a suffix
+# for the failure line.
+rollback() {
+  local note="" incomplete=0
+  if [ "$FILES_TOUCHED" = 1 ]; then
+    if restore_files; then
+      note="; rolled back to the previous files"
+    else
+      note="; ROLLBACK INCOMPLETE: could not restore every previous file"
+      incomplete=1
+    fi
+    sync -- "$CertDir" "$KeyDir" 2>/dev/null || true
+    if [ "$RELOAD_ATTEMPTED" = 1 ] && [ "$Service" != none ]; then
+      if service_configtest && service_reload; then
+        note="$note and reloaded $Service"
+      else
+        note="$note; ROLLBACK INCOMPLETE: reloading $Service with the previous files failed: $(one_line "$WORK/service.out")"
+        incomplete=1
+      fi
+    fi
+  fi
+  ROLLBACK_NOTE=$note
+  return "$incomplete"
+}
+
+fail() {
+  local step=$1 code
+  shift
+  code=$(step_code "$step")
+  REPORTED=1
+  set +e
+  ROLLBACK_NOTE=""
+  if ! rollback; then code=21; fi
+  log "FAILED at $step: $*$ROLLBACK_NOTE"
+  exit "$code"
+}
+
+on_exit() {
+  local rc=$?
+  set +e
+  trap - ERR
+  if [ "$rc" -ne 0 ] && [ -z "$REPORTED" ]; then
+    REPORTED=1
+    ROLLBACK_NOTE=""
+    local code
+    code=$(step_code "$STEP")
+    [ "$STEP" = parameters ] || [ "$STEP" = preflight ] || code=20
+    if ! rollback; then code=21; fi
+    log "FAILED at $STEP: unexpected error (status $rc near line ${ERR_LINE:-?})$ROLLBACK_NOTE"
+    rc=$code
+  fi
+  local f
+  for f in "${PENDING[@]}"; do rm -f -- "$f"; done
+  if [ -n "$WORK" ]; then rm -rf -- "$WORK"; fi
+  exit "$rc"
+}
+trap on_exit EXIT
+trap 'ERR_LINE=$LINENO' ERR
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------------------------------------------
+# parameters: every value is re-checked here even though the document's allowedPatterns already did.
+problems=()
+check_param() { # name value
+  local name=$1 value=$2
+  if [ "${#value}" -gt "${MAX[$name]}" ] || ! [[ $value =~ ${RE[$name]} ]]; then
+    problems+=("SSM_$name does not match its allowedPattern ${RE[$name]} (at most ${MAX[$name]} characters)")
+  fi
+}
+
+missing=()
+for name in CertName SecretId SecretVersionId Region; do
+  var="SSM_$name"
+  if [ -z "${!var+set}" ]; then missing+=("$var"); fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  fail parameters "${missing[*]} not set: this document passes its parameters as environment variables (interpolationType ENV_VAR), which needs SSM Agent >= 3.3.2746.0; update the agent on this node"
+fi
+
+CertName=${SSM_CertName-}
+SecretId=${SSM_SecretId-}
+SecretVersionId=${SSM_SecretVersionId-}
+Region=${SSM_Region-}
+CertDir=${SSM_CertDir-${DEFAULT[CertDir]}}
+KeyDir=${SSM_KeyDir-${DEFAULT[KeyDir]}}
+KeyGroup=${SSM_KeyGroup-${DEFAULT[KeyGroup]}}
+Service=${SSM_Service-${DEFAULT[Service]}}
+HooksDir=${SSM_HooksDir-${DEFAULT[HooksDir]}}
+VerifyPort=${SSM_VerifyPort-${DEFAULT[VerifyPort]}}
+
+for name in CertName SecretId SecretVersionId Region CertDir KeyDir KeyGroup Service HooksDir VerifyPort; do
+  check_param "$name" "${!name}"
+done
+if [[ $VerifyPort =~ ${RE[VerifyPort]} ]] && [ "$VerifyPort" -gt 65535 ]; then
+  problems+=("SSM_VerifyPort must be at most 65535")
+fi
+for name in CertDir KeyDir HooksDir; do
+  case "/${!name}/" in */../* | */./*) problems+=("SSM_$name must not contain . or .. components") ;; esac
+done
+verify_seconds=${ACM_EXPORT_VERIFY_SECONDS:-10}
+lock_seconds=${ACM_EXPORT_LOCK_SECONDS:-300}
+[[ $verify_seconds =~ ^[0-9]{1,4}$ ]] || problems+=("ACM_EXPORT_VERIFY_SECONDS must be a whole number of seconds")
+[[ $lock_seconds =~ ^[0-9]{1,5}$ ]] || problems+=("ACM_EXPORT_LOCK_SECONDS must be a whole number of seconds")
+nginx_conf=${ACM_EXPORT_NGINX_CONF:-}
+if [ -n "$nginx_conf" ] && ! [[ $nginx_conf =~ ^/[A-Za-z0-9/._-]+$ && -f $nginx_conf ]]; then
+  problems+=("ACM_EXPORT_NGINX_CONF must be the absolute path of an existing nginx configuration file")
+fi
+if [ "${#problems[@]}" -gt 0 ]; then
+  for p in "${problems[@]}"; do log "parameters: $p"; done
+  fail parameters "${#problems[@]} invalid parameter value(s); nothing was changed"
+fi
+
+IS_ROOT=0
+if [ "$(id -u)" = 0 ]; then IS_ROOT=1; fi
+CERT_FILE="$CertDir/$CertName.crt"
+CHAIN_FILE="$CertDir/$CertName.chain.pem"
+FULLCHAIN_FILE="$CertDir/$CertName.fullchain.pem"
+KEY_FILE="$KeyDir/$CertName.key"
+LIVE=("$CERT_FILE" "$CHAIN_FILE" "$FULLCHAIN_FILE" "$KEY_FILE")
+
+# ---------------------------------------------------------------------------------------------------
+STEP=preflight
+problems=()
+for tool in openssl awk flock mktemp sync timeout stat date; do
+  command -v "$tool" >/dev/null 2>&1 || problems+=("$tool is not installed")
+done
+if command -v openssl >/dev/null 2>&1 && ! [[ $(openssl version 2>/dev/null) =~ ^OpenSSL\ (1\.1\.1|[3-9]\.) ]]; then
+  problems+=("OpenSSL 1.1.1 or later is required (found: $(openssl version 2>/dev/null | tr -c '[:print:]' ' '))")
+fi
+if ! command -v aws >/dev/null 2>&1; then
+  problems+=("AWS CLI v2 is not installed (aws not found on PATH)")
+elif ! [[ $(aws --version 2>&1 </dev/null) =~ ^aws-cli/2\. ]]; then
+  problems+=("AWS CLI v2 is required (aws --version does not report aws-cli/2)")
+fi
+case $Service in
+  nginx) command -v nginx >/dev/null 2>&1 || problems+=("Service=nginx but nginx is not on PATH") ;;
+  apache2 | httpd)
+    APACHECTL=$(command -v apachectl || command -v apache2ctl || true)
+    [ -n "$APACHECTL" ] || problems+=("Service=$Service but apachectl is not on PATH") ;;
+esac
+if [ -n "$KeyGroup" ] && ! getent group "$KeyGroup" >/dev/null 2>&1; then
+  problems+=("KeyGroup $KeyGroup does not exist on this node")
+fi
+check_dir() { # name dir
+  local d=$2
+  while [ ! -e "$d" ] && [ "$d" != / ]; do d=${d%/*}; d=${d:-/}; done
+  if [ ! -d "$d" ]; then
+    problems+=("$1 $2 is not a directory ($d is in the way)")
+  elif [ ! -w "$d" ]; then
+    problems+=("$1 $2 is not writable")
+  fi
+}
+check_dir CertDir "$CertDir"
+check_dir KeyDir "$KeyDir"
+if [ "$IS_ROOT" = 1 ] && [ -d "$HooksDir" ]; then
+  hooks_perm=$(stat -L -c '%u %a' -- "$HooksDir")
+  if [ "${hooks_perm%% *}" != 0 ] || (( 8#${hooks_perm##* } & 8#022 )); then
+    problems+=("HooksDir $HooksDir must be owned by root and not writable by group or others")
+  fi
+fi
+if [ "${#problems[@]}" -eq 0 ]; then
+  WORK=$(mktemp -d)
+  if ! aws secretsmanager get-secret-value --region "$Region" --secret-id "$SecretId" \
+    --version-id "$SecretVersionId" --query SecretString --output text \
+    >"$WORK/secret" 2>"$WORK/aws.err" </dev/null; then
+    problems+=("cannot read the secret version: $(one_line "$WORK/aws.err")")
+  elif [ ! -s "$WORK/secret" ]; then
+    problems+=("the secret version has no SecretString")
+  fi
+fi
+if [ "${#problems[@]}" -gt 0 ]; then
+  for p in "${problems[@]}"; do log "preflight: $p"; done
+  fail preflight "${#problems[@]} problem(s); nothing was changed"
+fi
+log "preflight ok: secret version $SecretVersionId read for $CertName"
+
+# ---------------------------------------------------------------------------------------------------
+# decrypt: split the PEM blocks, check the passphrase shape, decrypt the key (passphrase via fd 3).
+STEP=decrypt
+counts=$(awk -v dir="$WORK" '
+  { sub(/\r$/, "") }
+  /^-----BEGIN [A-Z0-9 ]+-----$/ {
+    if (label != "") bad = 1
+    label = substr($0, 12, length($0) - 16); body = ""; next
+  }
+  /^-----END [A-Z0-9 ]+-----$/ {
+    if (substr($0, 10, length($0) - 14) != label) { bad = 1; label = ""; next }
+    if (label == "ACM EXPORT PASSPHRASE") { np++; f = dir "/pass"; printf "%s", body > f; close(f) }
+    else if (label == "CERTIFICATE") { nc++; f = dir "/cert" nc ".pem"; printf "-----BEGIN CERTIFICATE-----\n%s-----END CERTIFICATE-----\n", body > f; close(f) }
+    else if (label == "ENCRYPTED PRIVATE KEY") { nk++; f = dir "/key.enc.pem"; printf "-----BEGIN ENCRYPTED PRIVATE KEY-----\n%s-----END ENCRYPTED PRIVATE KEY-----\n", body > f; close(f) }
+    else other++
+    label = ""; next
+  }
+  label != "" { body = body $0 "\n" }
+  END { printf "%d %d %d %d %d\n", np, nc, nk, other, bad + (label != "") }
+' "$WORK/secret")
+read -r n_pass n_cert n_key n_other n_bad <<<"$counts"
+rm -f -- "$WORK/secret"
+if [ "$n_pass" != 1 ] || [ "$n_key" != 1 ] || [ "$n_cert" -lt 1 ] || [ "$n_other" != 0 ] || [ "$n_bad" != 0 ]; then
+  fail decrypt "the secret is not in the acm-export format (found $n_pass passphrase, $n_cert certificate, $n_key encrypted key, $n_other other and $n_bad malformed PEM blocks)"
+fi
+if ! grep -Eqx '[A-Za-z0-9_-]{4,128}' "$WORK/pass" || [ "$(wc -l <"$WORK/pass")" != 1 ]; then
+  fail decrypt "the passphrase block of the secret is malformed"
+fi
+if ! openssl pkey -in "$WORK/key.enc.pem" -passin fd:3 -out "$WORK/key.pem" 3<"$WORK/pass" 2>"$WORK/openssl.err"; then
+  fail decrypt "could not decrypt the private key with the passphrase stored beside it (wrong passphrase or damaged key)"
+fi
+rm -f -- "$WORK/pass" "$WORK/key.enc.pem"
+
+# ---------------------------------------------------------------------------------------------------
+# validate: before any live file is touched.
+STEP=validate
+LEAF="$WORK/cert1.pem"
+for ((i = 1; i <= n_cert; i++)); do
+  openssl x509 -noout -in "$WORK/cert$i.pem" 2>/dev/null || fail validate "certificate block $i of the secret is not a valid X.509 certificate"
+done
+if [ "$n_cert" -lt 2 ]; then fail validate "the secret holds no certificate chain"; fi
+key_pub=$(openssl pkey -in "$WORK/key.pem" -pubout -outform DER 2>/dev/null | od -An -tx1 | tr -d ' \n')
+cert_pub=$(openssl x509 -in "$LEAF" -noout -pubkey 2>/dev/null | openssl pkey -pubin -outform DER 2>/dev/null | od -An -tx1 | tr -d ' \n')
+if [ -z "$key_pub" ] || [ "$key_pub" != "$cert_pub" ]; then
+  fail validate "the private key does not match the certificate"
+fi
+unset key_pub cert_pub
+if ! openssl x509 -in "$LEAF" -noout -checkend 0 >/dev/null 2>&1; then
+  fail validate "the certificate has expired ($(openssl x509 -in "$LEAF" -noout -enddate | sed 's/^notAfter=//'))"
+fi
+for ((i = 1; i < n_cert; i++)); do
+  if ! openssl verify -no-CAfile -no-CApath -partial_chain -trusted "$WORK/cert$((i + 1)).pem" \
+    "$WORK/cert$i.pem" >"$WORK/verify.out" 2>&1; then
+    fail validate "the chain is not in order or does not verify: certificate $((i + 1)) did not issue certificate $i ($(one_line "$WORK/verify.out" 2))"
+  fi
+done
+SERIAL=$(openssl x509 -in "$LEAF" -noout -serial | sed 's/^serial=//')
+[[ $SERIAL =~ ^[0-9A-F]{1,80}$ ]] || fail validate "unexpected serial number format"
+not_after_raw=$(openssl x509 -in "$LEAF" -noout -enddate | sed 's/^notAfter=//')
+NOT_AFTER=$(date -u -d "$not_after_raw" '+%Y-%m-%dT%H:%M:%SZ' 2>/dev/null) || NOT_AFTER=$not_after_raw
+[[ $NOT_AFTER =~ ^[A-Za-z0-9:\ -]+$ ]] || fail validate "unexpected notAfter format"
+NAMES=()
+san=$(openssl x509 -in "$LEAF" -noout -ext subjectAltName 2>/dev/null | sed 1d | tr ',' '\n' | sed 's/^ *//')
+while IFS= read -r entry; do
+  case $entry in
+    DNS:*) NAMES+=("${entry#DNS:}") ;;
+    "") ;;
+  esac
+done <<<"$san"
+if [ "${#NAMES[@]}" -eq 0 ]; then
+  cn=$(openssl x509 -in "$LEAF" -noout -subject -nameopt multiline 2>/dev/null | sed -n 's/^ *commonName *= *//p' | head -n1)
+  if [ -n "$cn" ]; then NAMES=("$cn"); fi
+fi
+if [ "${#NAMES[@]}" -eq 0 ]; then fail validate "the certificate names no DNS name"; fi
+for n in "${NAMES[@]}"; do
+  [[ $n =~ ^(\*\.)?[A-Za-z0-9_]([A-Za-z0-9_.-]{0,252})$ ]] || fail validate "the certificate holds a name that is not a DNS name"
+done
+log "validated $CertName: serial $SERIAL, not after $NOT_AFTER, ${#NAMES[@]} name(s), chain of $((n_cert - 1))"
+
+# ---------------------------------------------------------------------------------------------------
+# install: stage all four files beside the live ones, then keep the old ones and rename into place.
+STEP=install
+make_dir() { # dir mode [group]
+  if [ ! -d "$1" ]; then
+    (umask 022 && mkdir -p -- "$1")
+    if [ -n "${3:-}" ]; then chgrp -- "$3" "$1"; fi
+    chmod "$2" -- "$1"
+    log "created $1"
+  fi
+}
+make_dir "$CertDir" 0755
+if [ -n "$KeyGroup" ]; then make_dir "$KeyDir" 0710 "$KeyGroup"; else make_dir "$KeyDir" 0700; fi
+
+STEP=lock
+exec 9>>"$KeyDir/.$CertName.acm-export.lock"
+if ! flock -n "$LOCK_FD"; then
+  log "another install of $CertName is running on this node; waiting up to ${lock_seconds}s"
+  flock -w "$lock_seconds" "$LOCK_FD" || fail lock "another install of $CertName held the lock for more than ${lock_seconds}s"
+fi
+
+STEP=install
+: >"$WORK/chain.pem"
+for ((i = 2; i <= n_cert; i++)); do cat -- "$WORK/cert$i.pem" >>"$WORK/chain.pem"; done
+cat -- "$LEAF" "$WORK/chain.pem" >"$WORK/fullchain.pem"
+
+stage() { # src dest mode group -> sets STAGED
+  local dir=${2%/*}
+  STAGED=$(mktemp -- "$dir/.$CertName.acm-export.XXXXXXXX")
+  PENDING+=("$STAGED")
+  cat -- "$1" >"$STAGED"
+  if [ "$IS_ROOT" = 1 ]; then chown "0:${4:-0}" -- "$STAGED"; elif [ -n "$4" ]; then chgrp -- "$4" "$STAGED"; fi
+  chmod "$3" -- "$STAGED"
+  sync -- "$STAGED"
+}
+key_mode=0600
+if [ -n "$KeyGroup" ]; then key_mode=0640; fi
+declare -a STAGED_FILES=()
+stage "$LEAF" "$CERT_FILE" 0644 ""
+STAGED_FILES+=("$STAGED")
+stage "$WORK/chain.pem" "$CHAIN_FILE" 0644 ""
+STAGED_FILES+=("$STAGED")
+stage "$WORK/fullchain.pem" "$FULLCHAIN_FILE" 0644 ""
+STAGED_FILES+=("$STAGED")
+stage "$WORK/key.pem" "$KEY_FILE" "$key_mode" "$KeyGroup"
+STAGED_FILES+=("$STAGED")
+rm -f -- "$WORK/key.pem"
+
+FILES_TOUCHED=1
+for i in "${!LIVE[@]}"; do
+  dest=${LIVE[$i]}
+  backup=$(backup_of "$dest")
+  if [ -e "$backup" ] || [ -L "$backup" ]; then
+    log "kept $backup from an interrupted earlier run as the rollback copy"
+  elif [ -e "$dest" ] || [ -L "$dest" ]; then
+    ln -P -- "$dest" "$backup" || fail install "could not keep a rollback copy of $dest"
+  fi
+done
+for i in "${!LIVE[@]}"; do
+  mv -f -- "${STAGED_FILES[$i]}" "${LIVE[$i]}" || fail install "could not rename the new file onto ${LIVE[$i]}"
+  RENAMED[i]=1
+done
+PENDING=()
+sync -- "$CertDir" "$KeyDir"
+log "installed $CERT_FILE, $CHAIN_FILE, $FULLCHAIN_FILE and $KEY_FILE"
+
+# ---------------------------------------------------------------------------------------------------
+# Service: configuration test, reload (systemd when it runs the service, else the server's own).
+nginx_cmd() {
+  if [ -n "$nginx_conf" ]; then nginx -c "$nginx_conf" "$@"; else nginx "$@"; fi
+}
+systemd_runs() {
+  [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$1.service"
+}
+service_configtest() {
+  case $Service in
+    nginx) nginx_cmd -t ;;
+    apache2 | httpd) "$APACHECTL" configtest ;;
+    *) true ;;
+  esac >"$WORK/service.out" 2>&1 </dev/null 9>&-
+}
+service_reload() {
+  case $Service in
+    nginx)
+      if [ -z "$nginx_conf" ] && systemd_runs nginx; then systemctl reload nginx.service; else nginx_cmd -s reload; fi ;;
+    apache2 | httpd)
+      if systemd_runs "$Service"; then systemctl reload "$Service.service"; else "$APACHECTL" graceful; fi ;;
+    *) true ;;
+  esac >"$WORK/service.out" 2>&1 </dev/null 9>&-
+}
+
+RELOADED=false
+if [ "$Service" != none ]; then
+  STEP=configtest
+  service_configtest || fail configtest "$Service configuration test failed: $(one_line "$WORK/service.out")"
+  STEP=reload
+  RELOAD_ATTEMPTED=1
+  service_reload || fail reload "$Service reload failed: $(one_line "$WORK/service.out")"
+  RELOADED=true
+  log "reloaded $Service"
+fi
+
+# ---------------------------------------------------------------------------------------------------
+# hooks: root-owned executables in HooksDir, in lexical order, certbot deploy-hook style.
+STEP=hooks
+if [ -d "$HooksDir" ]; then
+  for hook in "$HooksDir"/*; do
+    [ -e "$hook" ] || continue
+    hook_name=$(printf '%s' "${hook##*/}" | tr -c '[:alnum:]._-' '?')
+    if [ ! -f "$hook" ] || [ ! -x "$hook" ]; then
+      log "hook $hook_name skipped: not an executable file"
+      continue
+    fi
+    if [ "$IS_ROOT" = 1 ]; then
+      hook_perm=$(stat -L -c '%u %a' -- "$hook")
+      if [ "${hook_perm%% *}" != 0 ] || (( 8#${hook_perm##* } & 8#022 )); then
+        log "hook $hook_name skipped: not owned by root or writable by group or others"
+        continue
+      fi
+    fi
+    log "running hook $hook_name"
+    hook_rc=0
+    ACM_EXPORT_CERT=$CERT_FILE ACM_EXPORT_CHAIN=$CHAIN_FILE ACM_EXPORT_FULLCHAIN=$FULLCHAIN_FILE \
+      ACM_EXPORT_KEY=$KEY_FILE ACM_EXPORT_CERT_NAME=$CertName ACM_EXPORT_SERIAL=$SERIAL \
+      timeout "$HOOK_SECONDS" "$hook" </dev/null >&2 9>&- || hook_rc=$?
+    if [ "$hook_rc" -ne 0 ]; then fail hooks "hook $hook_name exited with status $hook_rc"; fi
+  done
+fi
+
+# ---------------------------------------------------------------------------------------------------
+# verify: the served serial on 127.0.0.1:VerifyPort (SNI = first name) must be the new one.
+VERIFIED=false
+if [ "$VerifyPort" != 0 ]; then
+  STEP=verify
+  sni=${NAMES[0]}
+  if [[ $sni == \*.* ]]; then sni="acm-export-verify.${sni#\*.}"; fi
+  deadline=$((SECONDS + verify_seconds))
+  served=""
+  while :; do
+    served=$( (timeout 5 openssl s_client -connect "127.0.0.1:$VerifyPort" -servername "$sni" </dev/null 2>/dev/null || true) |
+      openssl x509 -noout -serial 2>/dev/null | sed 's/^serial=//' || true)
+    if [ "$served" = "$SERIAL" ] || [ "$SECONDS" -ge "$deadline" ]; then break; fi
+    sleep 0.2
+  done
+  if [ "$served" != "$SERIAL" ]; then
+    if [[ $served =~ ^[0-9A-F]{1,80}$ ]]; then
+      fail verify "127.0.0.1:$VerifyPort serves serial $served for $sni, not the new $SERIAL"
+    fi
+    fail verify "no certificate could be read from 127.0.0.1:$VerifyPort for $sni within ${verify_seconds}s"
+  fi
+  VERIFIED=true
+  log "verified: 127.0.0.1:$VerifyPort serves serial $SERIAL for $sni"
+fi
+
+# ---------------------------------------------------------------------------------------------------
+# Done: the replaced set becomes <file>.prev; print the result.
+STEP=finish
+for dest in "${LIVE[@]}"; do
+  backup=$(backup_of "$dest")
+  if [ -e "$backup" ] || [ -L "$backup" ]; then mv -f -- "$backup" "$dest.prev"; fi
+done
+FILES_TOUCHED=0
+sync -- "$CertDir" "$KeyDir"
+
+json_str() {
+  local s=$1
+  s=${s//\\/\\\\}
+  s=${s//\"/\\\"}
+  s=$(printf '%s' "$s" | tr -d '\000-\037')
+  printf '"%s"' "$s"
+}
+node=${AWS_SSM_INSTANCE_ID:-$(uname -n)}
+names_json=""
+for n in "${NAMES[@]}"; do names_json="$names_json${names_json:+,}$(json_str "$n")"; done
+printf '{"node":%s,"certName":%s,"serial":%s,"notAfter":%s,"names":[%s],"files":{"cert":%s,"chain":%s,"fullchain":%s,"key":%s},"service":%s,"reloaded":%s,"verified":%s}\n' \
+  "$(json_str "$node")" "$(json_str "$CertName")" "$(json_str "$SERIAL")" "$(json_str "$NOT_AFTER")" "$names_json" \
+  "$(json_str "$CERT_FILE")" "$(json_str "$CHAIN_FILE")" "$(json_str "$FULLCHAIN_FILE")" "$(json_str "$KEY_FILE")" \
+  "$(json_str "$Service")" "$RELOADED" "$VERIFIED"

@@ -1,0 +1,81 @@
+/**
+ * A stand-in `aws` executable for running the install script without AWS. Put `binDir` first on PATH.
+ * It answers exactly two invocations and fails on anything else:
+ *   aws --version                      -> "aws-cli/2.99.0 ..." (the script's preflight wants CLI v2)
+ *   aws secretsmanager get-secret-value --region R --secret-id ID --version-id V \
+ *       --query SecretString --output text
+ *                                      -> the SecretString stored for (R, ID, V), plus a newline like
+ *                                         the real CLI; unknown -> ResourceNotFoundException, exit 254
+ * Every call's arguments are recorded; read them with calls().
+ */
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+
+export interface SecretVersion {
+  region: string;
+  secretId: string;
+  versionId: string;
+  secretString: string;
+}
+
+export interface FakeAws {
+  /** Directory holding the `aws` executable. */
+  readonly binDir: string;
+  /** Stores a secret version the fake will return. */
+  addSecretVersion(version: SecretVersion): void;
+  /** Arguments of every call so far, oldest first. */
+  calls(): string[][];
+}
+
+const SCRIPT = `#!/usr/bin/env bash
+# Test double for the AWS CLI (see test/helpers/fake-aws.ts).
+set -u
+store=$(cd "$(dirname "$0")/.." && pwd)/store
+printf '%s\\037' "$@" >>"$store/calls"
+printf '\\n' >>"$store/calls"
+if [ "$#" -eq 1 ] && [ "$1" = --version ]; then
+  echo "aws-cli/2.99.0 Python/3.12.0 Linux/test exe/x86_64.test-double"
+  exit 0
+fi
+if [ "$#" -eq 12 ] && [ "$1" = secretsmanager ] && [ "$2" = get-secret-value ] && [ "$3" = --region ] &&
+  [ "$5" = --secret-id ] && [ "$7" = --version-id ] && [ "$9" = --query ] && [ "\${10}" = SecretString ] &&
+  [ "\${11}" = --output ] && [ "\${12}" = text ]; then
+  if [[ $8 =~ ^[0-9a-f-]{36}$ ]] && [ -f "$store/$8.secret" ] &&
+    [ "$(cat "$store/$8.region")" = "$4" ] && [ "$(cat "$store/$8.id")" = "$6" ]; then
+    cat "$store/$8.secret"
+    printf '\\n'
+    exit 0
+  fi
+  echo "An error occurred (ResourceNotFoundException) when calling the GetSecretValue operation: Secrets Manager can't find the specified secret value for VersionId: $8" >&2
+  exit 254
+fi
+echo "aws (test double): unsupported invocation" >&2
+exit 252
+`;
+
+/** Creates the fake under `dir` (which must exist and be private to the test). */
+export function createFakeAws(dir: string): FakeAws {
+  const binDir = path.join(dir, 'bin');
+  const store = path.join(dir, 'store');
+  mkdirSync(binDir, { recursive: true });
+  mkdirSync(store, { recursive: true });
+  writeFileSync(path.join(binDir, 'aws'), SCRIPT);
+  chmodSync(path.join(binDir, 'aws'), 0o755);
+  appendFileSync(path.join(store, 'calls'), '');
+  return {
+    binDir,
+    addSecretVersion({ region, secretId, versionId, secretString }) {
+      writeFileSync(path.join(store, `${versionId}.region`), region);
+      writeFileSync(path.join(store, `${versionId}.id`), secretId);
+      writeFileSync(path.join(store, `${versionId}.secret`), secretString);
+    },
+    calls() {
+      const file = path.join(store, 'calls');
+      if (!existsSync(file)) return [];
+      return readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => line.split('\x1f').slice(0, -1));
+    },
+  };
+}

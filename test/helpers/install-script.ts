@@ -1,0 +1,91 @@
+/**
+ * Runs the real Install-ACMCertificate script (ssm-documents/install-acm-certificate.sh) with bash, the
+ * way the SSM Agent does with ENV_VAR interpolation: each document parameter becomes SSM_<Name>.
+ *
+ *   const r = await runInstall({ params: { CertName: 'site', ... }, path: [fakeAws.binDir], tmpDir });
+ *   r.code; r.result?.serial;   // result = the parsed JSON line on success
+ *
+ * Only PATH, TMPDIR, HOME and what you pass reach the script.
+ */
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+
+export const INSTALL_SCRIPT_PATH = path.join(__dirname, '..', '..', 'ssm-documents', 'install-acm-certificate.sh');
+
+/** Document parameters (values exactly as Run Command would pass them). */
+export type InstallParams = Partial<
+  Record<'CertName' | 'SecretId' | 'SecretVersionId' | 'Region' | 'CertDir' | 'KeyDir' | 'KeyGroup' | 'Service' | 'HooksDir' | 'VerifyPort', string>
+>;
+
+/** The success line (see the script header). */
+export interface InstallResult {
+  node: string;
+  certName: string;
+  serial: string;
+  notAfter: string;
+  names: string[];
+  files: { cert: string; chain: string; fullchain: string; key: string };
+  service: string;
+  reloaded: boolean;
+  verified: boolean;
+}
+
+export interface InstallRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+  /** Parsed JSON line when the run succeeded. */
+  result?: InstallResult;
+  /** The final `acm-export: FAILED at ...` line, if any. */
+  failure?: string;
+}
+
+/** Exit codes of the script, by failed step. */
+export const EXIT = {
+  parameters: 10, preflight: 11, lock: 12, decrypt: 13, validate: 14, install: 15, configtest: 16,
+  reload: 17, hooks: 18, verify: 19, internal: 20, rollbackIncomplete: 21,
+} as const;
+
+export interface RunInstallOptions {
+  params: InstallParams;
+  /** Directories put before the inherited PATH (e.g. the fake aws). */
+  path?: string[];
+  /** TMPDIR for the script's private work directory. */
+  tmpDir?: string;
+  /** Extra environment (e.g. ACM_EXPORT_NGINX_CONF). */
+  env?: Record<string, string>;
+}
+
+export function installEnv(options: RunInstallOptions): Record<string, string> {
+  const env: Record<string, string> = {
+    PATH: [...(options.path ?? []), process.env.PATH ?? '/usr/bin:/bin'].join(':'),
+    HOME: process.env.HOME ?? '/root',
+  };
+  if (options.tmpDir) env.TMPDIR = options.tmpDir;
+  for (const [name, value] of Object.entries(options.params)) {
+    if (value !== undefined) env[`SSM_${name}`] = value;
+  }
+  return { ...env, ...options.env };
+}
+
+export function runInstall(options: RunInstallOptions): Promise<InstallRun> {
+  const started = process.hrtime.bigint();
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', [INSTALL_SCRIPT_PATH], { env: installEnv(options), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.once('error', reject);
+    child.once('close', (code) => {
+      const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+      const lines = stderr.trimEnd().split('\n');
+      const last = lines[lines.length - 1] ?? '';
+      const run: InstallRun = { code, stdout, stderr, durationMs };
+      if (last.startsWith('acm-export: FAILED at ')) run.failure = last;
+      if (code === 0) run.result = JSON.parse(stdout) as InstallResult;
+      resolve(run);
+    });
+  });
+}

@@ -1,0 +1,117 @@
+/** Shared set-up for the install script tests: a temp root, a test CA, the fake aws and a secret store. */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { formatSecret, type CertificateBundle } from '../../lambda/shared/secret-format';
+import { createFakeAws, type FakeAws } from '../helpers/fake-aws';
+import { runInstall, type InstallParams, type InstallRun } from '../helpers/install-script';
+import { createTestCa, issueCertificate, type IssueOptions, type IssuedCertificate, type TestCa } from '../helpers/pki';
+
+export const REGION = 'eu-west-1';
+export const SECRET_ID = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:acm-export/site-AbC123';
+
+export interface Fixture {
+  root: string;
+  ca: TestCa;
+  aws: FakeAws;
+  /** TMPDIR given to the script; must be empty after every run. */
+  tmpDir: string;
+  /** Every secret-ish string handed out, to scan output for. */
+  secrets: string[];
+  /** Issues a certificate and stores it as a new secret version; returns it with its version id. */
+  publish(options: IssueOptions, tamper?: (bundle: CertificateBundle) => CertificateBundle): IssuedCertificate & { versionId: string };
+  /** Stores an arbitrary SecretString as a new version. */
+  publishRaw(secretString: string): string;
+  /** Document parameters for a version, installing into root/<slot>/{certs,private,hooks.d}. */
+  params(versionId: string, slot?: string, extra?: InstallParams): InstallParams;
+  run(params: InstallParams, env?: Record<string, string>): Promise<InstallRun>;
+  cleanup(): void;
+}
+
+export function createFixture(name: string): Fixture {
+  const root = mkdtempSync(path.join(tmpdir(), `acm-export-${name}-`));
+  const tmpDir = path.join(root, 'tmp');
+  mkdirSync(tmpDir);
+  const ca = createTestCa(path.join(root, 'ca'));
+  const aws = createFakeAws(path.join(root, 'aws'));
+  const secrets: string[] = [];
+  const publishRaw = (secretString: string) => {
+    const versionId = randomUUID();
+    aws.addSecretVersion({ region: REGION, secretId: SECRET_ID, versionId, secretString });
+    return versionId;
+  };
+  return {
+    root,
+    ca,
+    aws,
+    tmpDir,
+    secrets,
+    publish(options, tamper = (b) => b) {
+      const issued = issueCertificate(ca, options);
+      secrets.push(issued.passphrase, issued.privateKey, issued.encryptedPrivateKey);
+      const bundle = tamper({
+        certificate: issued.certificate,
+        chain: issued.chain,
+        encryptedPrivateKey: issued.encryptedPrivateKey,
+        passphrase: issued.passphrase,
+      });
+      return { ...issued, versionId: publishRaw(formatSecret(bundle)) };
+    },
+    publishRaw,
+    params(versionId, slot = 'node', extra = {}) {
+      return {
+        CertName: 'site',
+        SecretId: SECRET_ID,
+        SecretVersionId: versionId,
+        Region: REGION,
+        CertDir: path.join(root, slot, 'certs'),
+        KeyDir: path.join(root, slot, 'private'),
+        HooksDir: path.join(root, slot, 'hooks.d'),
+        Service: 'none',
+        VerifyPort: '0',
+        KeyGroup: '',
+        ...extra,
+      };
+    },
+    run(params, env = {}) {
+      return runInstall({ params, path: [aws.binDir], tmpDir, env });
+    },
+    cleanup() {
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Lines of base64 from PEM bodies (and raw passphrases) that must never appear in output. */
+export function secretFragments(secrets: string[]): string[] {
+  const out: string[] = [];
+  for (const s of secrets) {
+    if (!s.includes('-----')) {
+      out.push(s);
+      continue;
+    }
+    for (const line of s.split('\n')) if (/^[A-Za-z0-9+/=]{40,}$/.test(line)) out.push(line.slice(0, 40));
+  }
+  return out;
+}
+
+/** Files under dir, relative, sorted (for "nothing else was written" checks). */
+export function listTree(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string, rel: string) => {
+    let entries;
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      out.push(r);
+      if (e.isDirectory()) walk(path.join(d, e.name), r);
+    }
+  };
+  walk(dir, '');
+  return out.sort();
+}
