@@ -1,0 +1,638 @@
+/**
+ * Emulated SSM Run Command: a registry of managed nodes (mi-…), registered Command documents, and
+ * SendCommand / ListCommands / ListCommandInvocations / GetCommandInvocation with the service's
+ * parameter validation, MaxConcurrency / MaxErrors, delivery and execution timeouts, and aggregate status.
+ * Running a step on a node is delegated to the node's executor (see local/nodes).
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { SsmCommandDocument } from '../../ssm-documents/load';
+import { AwsServiceError } from './errors';
+import { epochSeconds, Input, paginate, type JsonObject } from './input';
+import type { EmulatedService } from './server';
+
+/** What a node does when a document step reaches it. */
+export interface StepRequest {
+  commandId: string;
+  stepName: string;
+  /** The step's runCommand lines joined with newlines, `{{ }}` already interpolated. */
+  script: string;
+  /** Every document parameter with defaults applied. */
+  parameters: Record<string, string>;
+  /** `SSM_<Name>` variables for parameters declared with `interpolationType: ENV_VAR` (as the agent sets them). */
+  environment: Record<string, string>;
+  timeoutMs: number;
+  workingDirectory?: string;
+}
+
+export interface StepResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
+
+export interface NodeExecutor {
+  /** False → commands are not delivered (they stay Pending until the delivery timeout). */
+  isOnline(): boolean;
+  runStep(request: StepRequest): Promise<StepResult>;
+}
+
+export interface ManagedNode {
+  instanceId: string;
+  name: string;
+  tags: Record<string, string>;
+  executor: NodeExecutor;
+  registeredAt: Date;
+}
+
+type InvocationStatus = 'Pending' | 'InProgress' | 'Success' | 'Cancelled' | 'TimedOut' | 'Failed';
+
+interface PluginResult {
+  name: string;
+  status: InvocationStatus;
+  statusDetails: string;
+  responseCode: number;
+  stdout: string;
+  stderr: string;
+  start?: Date;
+  end?: Date;
+}
+
+interface Invocation {
+  instanceId: string;
+  instanceName: string;
+  status: InvocationStatus;
+  statusDetails: string;
+  responseCode: number;
+  plugins: PluginResult[];
+  start?: Date;
+  end?: Date;
+}
+
+interface Command {
+  commandId: string;
+  documentName: string;
+  comment?: string;
+  parameters: Record<string, string[]>;
+  instanceIds: string[];
+  targets: { Key: string; Values: string[] }[];
+  requestedAt: Date;
+  expiresAfter: Date;
+  maxConcurrency: string;
+  maxErrors: string;
+  timeoutSeconds: number;
+  invocations: Invocation[];
+  cloudWatchOutputConfig?: JsonObject;
+  done: Promise<void>;
+}
+
+const TERMINAL: InvocationStatus[] = ['Success', 'Cancelled', 'TimedOut', 'Failed'];
+const PARAM_TYPES = new Set(['String', 'StringList', 'Boolean', 'Integer', 'MapList', 'StringMap']);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export interface SsmOptions {
+  region: string;
+  accountId: string;
+  /** Real milliseconds per emulated second for delivery and execution timeouts (default 1000). */
+  msPerSecond?: number;
+}
+
+export class SsmService {
+  readonly nodes = new Map<string, ManagedNode>();
+  readonly documents = new Map<string, { content: SsmCommandDocument; createdAt: Date }>();
+  private readonly commands = new Map<string, Command>();
+
+  constructor(private readonly options: SsmOptions) {}
+
+  service(): EmulatedService {
+    return {
+      targetPrefix: 'AmazonSSM',
+      signingName: 'ssm',
+      namespace: 'com.amazonaws.ssm',
+      operations: {
+        DescribeInstanceInformation: (i) => this.describeInstanceInformation(new Input(i)),
+        SendCommand: (i) => this.sendCommand(new Input(i)),
+        ListCommands: (i) => this.listCommands(new Input(i)),
+        ListCommandInvocations: (i) => this.listCommandInvocations(new Input(i)),
+        GetCommandInvocation: (i) => this.getCommandInvocation(new Input(i)),
+        ListTagsForResource: (i) => this.listTagsForResource(new Input(i)),
+        DescribeDocument: (i) => this.describeDocument(new Input(i)),
+      },
+    };
+  }
+
+  // ---- local API --------------------------------------------------------------------------------
+
+  static newInstanceId(): string {
+    return `mi-${randomBytes(9).toString('hex').slice(0, 17)}`;
+  }
+
+  registerNode(node: { instanceId?: string; name: string; tags: Record<string, string>; executor: NodeExecutor }): ManagedNode {
+    const instanceId = node.instanceId ?? SsmService.newInstanceId();
+    if (!/^mi-[0-9a-f]{17}$/.test(instanceId)) throw new Error(`not a managed node id: ${instanceId}`);
+    const managed: ManagedNode = { ...node, instanceId, registeredAt: new Date() };
+    this.nodes.set(instanceId, managed);
+    return managed;
+  }
+
+  deregisterNode(instanceId: string): void {
+    this.nodes.delete(instanceId);
+  }
+
+  registerDocument(name: string, content: SsmCommandDocument): void {
+    if (!/^[a-zA-Z0-9_.-]{3,128}$/.test(name)) throw new Error(`invalid document name: ${name}`);
+    if (content.schemaVersion !== '2.2') throw new Error('only schemaVersion 2.2 Command documents are supported');
+    for (const [p, def] of Object.entries(content.parameters ?? {})) {
+      if (!PARAM_TYPES.has(def.type)) throw new Error(`document parameter ${p}: unsupported type ${def.type}`);
+      if (def.allowedPattern) new RegExp(def.allowedPattern);
+    }
+    this.documents.set(name, { content, createdAt: new Date() });
+  }
+
+  /** Resolves when every invocation of the command is terminal. */
+  async waitForCommand(commandId: string): Promise<void> {
+    const c = this.commands.get(commandId);
+    if (!c) throw new Error(`unknown command ${commandId}`);
+    await c.done;
+  }
+
+  // ---- DescribeInstanceInformation --------------------------------------------------------------
+
+  private nodeMatches(node: ManagedNode, key: string, values: string[]): boolean {
+    if (key === 'InstanceIds') return values.includes(node.instanceId);
+    if (key === 'tag-key') return values.some((v) => v in node.tags);
+    if (key.startsWith('tag:')) {
+      const tagValue = node.tags[key.slice(4)];
+      return tagValue !== undefined && values.includes(tagValue);
+    }
+    if (key === 'PingStatus') return values.includes(node.executor.isOnline() ? 'Online' : 'ConnectionLost');
+    if (key === 'PlatformTypes') return values.includes('Linux');
+    if (key === 'ResourceType') return values.includes('ManagedInstance');
+    if (key === 'AgentVersion') return values.includes('3.3.2746.0');
+    throw new AwsServiceError('InvalidInstanceInformationFilterValue', `The filter key ${key.slice(0, 80)} is not valid.`);
+  }
+
+  private describeInstanceInformation(input: Input): JsonObject {
+    const filters = (input.optList('Filters') ?? []).map((f) => ({ key: String(f.Key), values: Array.isArray(f.Values) ? (f.Values as string[]) : [] }));
+    const legacy = (input.optList('InstanceInformationFilterList') ?? []).map((f) => ({ key: String(f.key), values: Array.isArray(f.valueSet) ? (f.valueSet as string[]) : [] }));
+    const all = [...filters, ...legacy];
+    for (const f of all) if (f.values.length === 0) throw new AwsServiceError('InvalidFilterValue', `Filter ${f.key.slice(0, 80)} requires at least one value.`);
+    const maxResults = input.optNumber('MaxResults', { min: 5, max: 50 });
+    const nodes = [...this.nodes.values()].sort((a, b) => a.instanceId.localeCompare(b.instanceId)).filter((n) => all.every((f) => this.nodeMatches(n, f.key, f.values)));
+    const { page, nextToken } = paginate(nodes, maxResults, input.optString('NextToken'), 50);
+    return {
+      InstanceInformationList: page.map((n) => ({
+        InstanceId: n.instanceId,
+        PingStatus: n.executor.isOnline() ? 'Online' : 'ConnectionLost',
+        LastPingDateTime: epochSeconds(new Date()),
+        AgentVersion: '3.3.2746.0',
+        IsLatestVersion: true,
+        PlatformType: 'Linux',
+        PlatformName: 'Local',
+        PlatformVersion: '1',
+        ResourceType: 'ManagedInstance',
+        IPAddress: '127.0.0.1',
+        ComputerName: n.name,
+        Name: n.name,
+        RegistrationDate: epochSeconds(n.registeredAt),
+        SourceId: n.instanceId,
+        SourceType: 'AWS::SSM::ManagedInstance',
+      })),
+      ...(nextToken ? { NextToken: nextToken } : {}),
+    };
+  }
+
+  private listTagsForResource(input: Input): JsonObject {
+    const type = input.string('ResourceType');
+    const id = input.string('ResourceId');
+    const node = this.nodes.get(id);
+    if (type !== 'ManagedInstance' || !node) throw new AwsServiceError('InvalidResourceId', 'The resource ID is not valid. Verify that you entered the correct ID and try again.');
+    return { TagList: Object.entries(node.tags).map(([Key, Value]) => ({ Key, Value })) };
+  }
+
+  private describeDocument(input: Input): JsonObject {
+    const name = input.string('Name');
+    const doc = this.documents.get(name);
+    if (!doc) throw new AwsServiceError('InvalidDocument', 'The specified document does not exist.');
+    return {
+      Document: {
+        Name: name,
+        DocumentType: 'Command',
+        DocumentFormat: 'YAML',
+        SchemaVersion: doc.content.schemaVersion,
+        DocumentVersion: '1',
+        LatestVersion: '1',
+        DefaultVersion: '1',
+        Status: 'Active',
+        PlatformTypes: ['Linux', 'MacOS'],
+        CreatedDate: epochSeconds(doc.createdAt),
+        Parameters: Object.entries(doc.content.parameters ?? {}).map(([Name, p]) => ({
+          Name,
+          Type: p.type,
+          ...(p.description !== undefined ? { Description: p.description } : {}),
+          ...(p.default !== undefined ? { DefaultValue: String(p.default) } : {}),
+        })),
+      },
+    };
+  }
+
+  // ---- SendCommand ------------------------------------------------------------------------------
+
+  private resolveParameters(doc: SsmCommandDocument, given: Record<string, unknown>): { values: Record<string, string>; lists: Record<string, string[]> } {
+    const declared = doc.parameters ?? {};
+    const invalid = (message: string): AwsServiceError => new AwsServiceError('InvalidParameters', message);
+    for (const name of Object.keys(given)) if (!(name in declared)) throw invalid(`Parameter "${name.slice(0, 128)}" is not defined in the document.`);
+    const values: Record<string, string> = {};
+    const lists: Record<string, string[]> = {};
+    for (const [name, def] of Object.entries(declared)) {
+      const raw = given[name];
+      let list: string[];
+      if (raw === undefined) {
+        if (def.default === undefined) throw invalid(`Parameter "${name}" is required but was not provided.`);
+        list = Array.isArray(def.default) ? (def.default as unknown[]).map(String) : [String(def.default)];
+      } else {
+        if (!Array.isArray(raw) || raw.some((v) => typeof v !== 'string')) throw invalid(`Parameter "${name}" must be a list of strings.`);
+        list = raw as string[];
+        if (def.type !== 'StringList' && def.type !== 'MapList' && list.length !== 1) throw invalid(`Parameter "${name}" requires exactly one value.`);
+        const pattern = def.allowedPattern ? new RegExp(def.allowedPattern) : undefined;
+        for (const v of list) {
+          if (pattern && !pattern.test(v)) throw invalid(`Parameter "${name}" failed to satisfy constraint: Parameter value does not match pattern ${def.allowedPattern}`);
+          if (def.allowedValues && !def.allowedValues.includes(v)) throw invalid(`Parameter "${name}" failed to satisfy constraint: Parameter value is not one of the allowed values.`);
+          if (def.maxChars !== undefined && v.length > def.maxChars) throw invalid(`Parameter "${name}" failed to satisfy constraint: Parameter value is longer than ${def.maxChars} characters.`);
+          if (def.type === 'Integer' && !/^-?\d+$/.test(v)) throw invalid(`Parameter "${name}" failed to satisfy constraint: Parameter value is not an integer.`);
+          if (def.type === 'Boolean' && !/^(true|false)$/.test(v)) throw invalid(`Parameter "${name}" failed to satisfy constraint: Parameter value is not a boolean.`);
+        }
+      }
+      lists[name] = list;
+      values[name] = def.type === 'StringList' ? list.join(',') : (list[0] ?? '');
+    }
+    return { values, lists };
+  }
+
+  private resolveTargets(input: Input): { nodes: ManagedNode[]; instanceIds: string[]; targets: { Key: string; Values: string[] }[] } {
+    const instanceIds = input.optStringList('InstanceIds') ?? [];
+    const targets = (input.optList('Targets') ?? []).map((t) => ({ Key: String(t.Key), Values: Array.isArray(t.Values) ? (t.Values as unknown[]).map(String) : [] }));
+    if (instanceIds.length && targets.length) throw new AwsServiceError('InvalidParameters', 'Specify either InstanceIds or Targets, not both.');
+    if (!instanceIds.length && !targets.length) throw new AwsServiceError('InvalidParameters', 'Specify InstanceIds or Targets.');
+    if (instanceIds.length > 50) throw new AwsServiceError('ValidationException', 'InstanceIds: Member must have length less than or equal to 50');
+    if (targets.length > 5) throw new AwsServiceError('ValidationException', 'Targets: Member must have length less than or equal to 5');
+    if (instanceIds.length) {
+      const unknown = instanceIds.filter((id) => !this.nodes.has(id));
+      if (unknown.length) throw new AwsServiceError('InvalidInstanceId', `Instances [[${unknown.join(', ').slice(0, 200)}]] not in a valid state for account ${this.options.accountId}`);
+      return { nodes: [...new Set(instanceIds)].map((id) => this.nodes.get(id)!), instanceIds, targets };
+    }
+    for (const t of targets) {
+      if (t.Values.length === 0 || t.Values.length > 50) throw new AwsServiceError('ValidationException', 'Target values: Member must have length between 1 and 50');
+      if (t.Key !== 'InstanceIds' && t.Key !== 'tag-key' && !/^tag:.{1,128}$/.test(t.Key))
+        throw new AwsServiceError('InvalidTarget', `Target key ${t.Key.slice(0, 80)} is not supported.`);
+    }
+    const nodes = [...this.nodes.values()].sort((a, b) => a.instanceId.localeCompare(b.instanceId)).filter((n) => targets.every((t) => this.nodeMatches(n, t.Key, t.Values)));
+    return { nodes, instanceIds: [], targets };
+  }
+
+  private sendCommand(input: Input): JsonObject {
+    const documentName = input.string('DocumentName', { pattern: /^[a-zA-Z0-9_\-.:/]{3,128}$/ });
+    const docName = documentName.includes(':document/') ? documentName.slice(documentName.indexOf(':document/') + 10) : documentName;
+    const doc = this.documents.get(docName);
+    if (!doc) throw new AwsServiceError('InvalidDocument', 'Document with name ' + docName + ' does not exist.');
+    const version = input.optString('DocumentVersion');
+    if (version !== undefined && !['$DEFAULT', '$LATEST', '1'].includes(version)) throw new AwsServiceError('InvalidDocumentVersion', 'The document version is not valid or does not exist.');
+    const maxConcurrency = input.optString('MaxConcurrency', { min: 1, max: 7, pattern: /^([1-9][0-9]*|[1-9][0-9]%|[1-9]%|100%)$/ }) ?? '50';
+    const maxErrors = input.optString('MaxErrors', { min: 1, max: 7, pattern: /^([1-9][0-9]*|[0]|[1-9][0-9]%|[0-9]%|100%)$/ }) ?? '0';
+    const timeoutSeconds = input.optNumber('TimeoutSeconds', { min: 30, max: 2592000 }) ?? 3600;
+    const comment = input.optString('Comment', { max: 100 });
+    const given = input.optObject('Parameters') ?? {};
+    const { lists } = this.resolveParameters(doc.content, given);
+    const { nodes, instanceIds, targets } = this.resolveTargets(input);
+    const requestedAt = new Date();
+    const command: Command = {
+      commandId: randomUUID(),
+      documentName: docName,
+      ...(comment !== undefined ? { comment } : {}),
+      parameters: Object.fromEntries(Object.keys(given).map((k) => [k, lists[k]])),
+      instanceIds,
+      targets,
+      requestedAt,
+      expiresAfter: new Date(requestedAt.getTime() + timeoutSeconds * 1000),
+      maxConcurrency,
+      maxErrors,
+      timeoutSeconds,
+      invocations: nodes.map((n) => ({ instanceId: n.instanceId, instanceName: n.name, status: 'Pending', statusDetails: 'Pending', responseCode: -1, plugins: [] })),
+      ...(input.optObject('CloudWatchOutputConfig') ? { cloudWatchOutputConfig: input.optObject('CloudWatchOutputConfig') } : {}),
+      done: Promise.resolve(),
+    };
+    this.commands.set(command.commandId, command);
+    command.done = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.dispatch(command, doc.content));
+    return { Command: this.commandShape(command) };
+  }
+
+  private limit(value: string, total: number, min: number): number {
+    if (value.endsWith('%')) return Math.max(min, Math.floor((Number(value.slice(0, -1)) * total) / 100));
+    return Number(value);
+  }
+
+  private async dispatch(command: Command, doc: SsmCommandDocument): Promise<void> {
+    const total = command.invocations.length;
+    const concurrency = Math.max(1, this.limit(command.maxConcurrency, total, 1));
+    const maxErrors = this.limit(command.maxErrors, total, 0);
+    const queue = [...command.invocations];
+    let errors = 0;
+    const worker = async (): Promise<void> => {
+      for (let inv = queue.shift(); inv; inv = queue.shift()) {
+        if (errors > maxErrors) {
+          inv.status = 'Cancelled';
+          inv.statusDetails = 'Cancelled';
+          continue;
+        }
+        await this.runInvocation(command, doc, inv);
+        if (inv.status === 'Failed' || inv.statusDetails === 'Execution Timed Out') errors++;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, total) }, () => worker()));
+  }
+
+  private async runInvocation(command: Command, doc: SsmCommandDocument, inv: Invocation): Promise<void> {
+    const node = this.nodes.get(inv.instanceId);
+    const msPerSecond = this.options.msPerSecond ?? 1000;
+    const deliveryDeadline = Date.now() + command.timeoutSeconds * msPerSecond;
+    while (!node || !node.executor.isOnline()) {
+      if (Date.now() >= deliveryDeadline) {
+        inv.status = 'TimedOut';
+        inv.statusDetails = 'Delivery Timed Out';
+        inv.end = new Date();
+        return;
+      }
+      await sleep(Math.min(50, Math.max(1, deliveryDeadline - Date.now())));
+    }
+    inv.status = 'InProgress';
+    inv.statusDetails = 'In Progress';
+    inv.start = new Date();
+    const { values } = this.resolveParameters(doc, command.parameters);
+    const environment: Record<string, string> = {};
+    for (const [name, def] of Object.entries(doc.parameters ?? {})) if (def.interpolationType === 'ENV_VAR') environment[`SSM_${name}`] = values[name];
+    let failed = false;
+    let timedOut = false;
+    for (const step of doc.mainSteps) {
+      const plugin: PluginResult = { name: step.name, status: 'Pending', statusDetails: 'Pending', responseCode: -1, stdout: '', stderr: '' };
+      inv.plugins.push(plugin);
+      const pre = step.precondition?.StringEquals;
+      if (step.action !== 'aws:runShellScript' || (pre && !pre.some((v) => v.toLowerCase() === 'linux'))) {
+        plugin.status = 'Success';
+        plugin.statusDetails = 'Success';
+        plugin.responseCode = 0;
+        plugin.stdout = pre ? 'Step execution skipped due to unsatisfied preconditions: platformType' : `Step execution skipped: action ${step.action} is not supported locally`;
+        continue;
+      }
+      if (failed) {
+        plugin.status = 'Cancelled';
+        plugin.statusDetails = 'Cancelled';
+        continue;
+      }
+      const script = step.inputs.runCommand.join('\n').replace(/\{\{\s*([A-Za-z0-9_.]+)\s*\}\}/g, (m, p: string) => (p in values ? values[p] : m));
+      let stepTimeout = Number(step.inputs.timeoutSeconds ?? 3600);
+      if (!Number.isInteger(stepTimeout) || stepTimeout < 5 || stepTimeout > 172800) stepTimeout = 3600;
+      plugin.status = 'InProgress';
+      plugin.statusDetails = 'In Progress';
+      plugin.start = new Date();
+      let result: StepResult;
+      try {
+        result = await node.executor.runStep({
+          commandId: command.commandId,
+          stepName: step.name,
+          script,
+          parameters: values,
+          environment,
+          timeoutMs: stepTimeout * msPerSecond,
+          ...(step.inputs.workingDirectory ? { workingDirectory: step.inputs.workingDirectory } : {}),
+        });
+      } catch (err) {
+        result = { exitCode: 1, stdout: '', stderr: `failed to run step: ${err instanceof Error ? err.message : String(err)}`, timedOut: false };
+      }
+      plugin.end = new Date();
+      plugin.stdout = result.stdout;
+      plugin.stderr = result.stderr;
+      plugin.responseCode = result.timedOut ? -1 : result.exitCode;
+      if (result.timedOut) {
+        plugin.status = 'TimedOut';
+        plugin.statusDetails = 'Execution Timed Out';
+        failed = timedOut = true;
+      } else if (result.exitCode !== 0) {
+        plugin.status = 'Failed';
+        plugin.statusDetails = 'Failed';
+        failed = true;
+      } else {
+        plugin.status = 'Success';
+        plugin.statusDetails = 'Success';
+      }
+    }
+    inv.end = new Date();
+    const ran = inv.plugins.filter((p) => p.start);
+    inv.responseCode = ran.length ? ran[ran.length - 1].responseCode : 0;
+    if (timedOut) {
+      inv.status = 'TimedOut';
+      inv.statusDetails = 'Execution Timed Out';
+    } else if (failed) {
+      inv.status = 'Failed';
+      inv.statusDetails = 'Failed';
+    } else {
+      inv.status = 'Success';
+      inv.statusDetails = 'Success';
+    }
+  }
+
+  // ---- aggregate status -------------------------------------------------------------------------
+
+  private aggregate(c: Command): { status: string; details: string; completed: number; errors: number; deliveryTimedOut: number } {
+    const inv = c.invocations;
+    const completed = inv.filter((i) => TERMINAL.includes(i.status)).length;
+    const failed = inv.filter((i) => i.status === 'Failed').length;
+    const execTimedOut = inv.filter((i) => i.statusDetails === 'Execution Timed Out').length;
+    const deliveryTimedOut = inv.filter((i) => i.statusDetails === 'Delivery Timed Out').length;
+    const errors = failed + execTimedOut;
+    const base = { completed, errors, deliveryTimedOut };
+    if (inv.length === 0) return { status: 'Success', details: 'Success', ...base };
+    if (completed < inv.length) {
+      const started = inv.some((i) => i.status !== 'Pending');
+      return started ? { status: 'InProgress', details: 'In Progress', ...base } : { status: 'Pending', details: 'Pending', ...base };
+    }
+    const threshold = Math.max(1, this.limit(c.maxErrors, inv.length, 0));
+    if (errors >= threshold) {
+      return execTimedOut >= threshold && failed === 0 ? { status: 'TimedOut', details: 'Execution Timed Out', ...base } : { status: 'Failed', details: 'Failed', ...base };
+    }
+    if (deliveryTimedOut >= threshold && errors === 0) return { status: 'TimedOut', details: 'Delivery Timed Out', ...base };
+    if (inv.every((i) => i.status === 'Success')) return { status: 'Success', details: 'Success', ...base };
+    return { status: 'Failed', details: 'Incomplete', ...base };
+  }
+
+  private commandShape(c: Command): JsonObject {
+    const agg = this.aggregate(c);
+    return {
+      CommandId: c.commandId,
+      DocumentName: c.documentName,
+      DocumentVersion: '$DEFAULT',
+      ...(c.comment !== undefined ? { Comment: c.comment } : {}),
+      ExpiresAfter: epochSeconds(c.expiresAfter),
+      Parameters: c.parameters,
+      InstanceIds: c.instanceIds,
+      Targets: c.targets,
+      RequestedDateTime: epochSeconds(c.requestedAt),
+      Status: agg.status,
+      StatusDetails: agg.details,
+      OutputS3Region: this.options.region,
+      OutputS3BucketName: '',
+      OutputS3KeyPrefix: '',
+      MaxConcurrency: c.maxConcurrency,
+      MaxErrors: c.maxErrors,
+      TargetCount: c.invocations.length,
+      CompletedCount: agg.completed,
+      ErrorCount: agg.errors,
+      DeliveryTimedOutCount: agg.deliveryTimedOut,
+      ServiceRole: '',
+      NotificationConfig: { NotificationArn: '', NotificationEvents: [], NotificationType: '' },
+      CloudWatchOutputConfig: c.cloudWatchOutputConfig ?? { CloudWatchLogGroupName: '', CloudWatchOutputEnabled: false },
+      TimeoutSeconds: c.timeoutSeconds,
+      TriggeredAlarms: [],
+    };
+  }
+
+  private findCommand(commandId: string): Command {
+    const c = this.commands.get(commandId);
+    if (!c) throw new AwsServiceError('InvalidCommandId', 'The specified command ID is not valid.');
+    return c;
+  }
+
+  private listCommands(input: Input): JsonObject {
+    const commandId = input.optString('CommandId', { min: 36, max: 36 });
+    const instanceId = input.optString('InstanceId');
+    const filters = input.optList('Filters') ?? [];
+    let list = commandId ? [this.findCommand(commandId)] : [...this.commands.values()].reverse();
+    if (instanceId) list = list.filter((c) => c.invocations.some((i) => i.instanceId === instanceId));
+    for (const f of filters) {
+      const key = String(f.key);
+      const value = String(f.value);
+      list = list.filter((c) => {
+        const agg = this.aggregate(c);
+        switch (key) {
+          case 'Status':
+            return agg.status === value || (value === 'Incomplete' && agg.details === 'Incomplete') || (value === 'NoInstancesInTag' && c.invocations.length === 0);
+          case 'DocumentName':
+            return c.documentName === value;
+          case 'ExecutionStage':
+            return value === 'Executing' ? agg.completed < c.invocations.length : agg.completed === c.invocations.length;
+          case 'InvokedAfter':
+            return c.requestedAt.getTime() >= Date.parse(value);
+          case 'InvokedBefore':
+            return c.requestedAt.getTime() <= Date.parse(value);
+          default:
+            throw new AwsServiceError('InvalidFilterKey', `The filter key ${key.slice(0, 40)} is not valid.`);
+        }
+      });
+    }
+    const { page, nextToken } = paginate(list, input.optNumber('MaxResults', { min: 1, max: 50 }), input.optString('NextToken'), 50);
+    return { Commands: page.map((c) => this.commandShape(c)), ...(nextToken ? { NextToken: nextToken } : {}) };
+  }
+
+  private pluginOutput(p: PluginResult): string {
+    const out = p.stderr ? `${p.stdout}\n----------ERROR-------\n${p.stderr}` : p.stdout;
+    return out.length > 2500 ? out.slice(0, 2500) : out;
+  }
+
+  private listCommandInvocations(input: Input): JsonObject {
+    const commandId = input.optString('CommandId', { min: 36, max: 36 });
+    const instanceId = input.optString('InstanceId');
+    const details = input.optBoolean('Details') ?? false;
+    const filters = input.optList('Filters') ?? [];
+    const commands = commandId ? [this.findCommand(commandId)] : [...this.commands.values()].reverse();
+    let rows = commands.flatMap((c) => c.invocations.map((inv) => ({ c, inv })));
+    if (instanceId) rows = rows.filter((r) => r.inv.instanceId === instanceId);
+    for (const f of filters) {
+      const key = String(f.key);
+      const value = String(f.value);
+      if (key !== 'Status' && key !== 'DocumentName' && key !== 'InvokedAfter' && key !== 'InvokedBefore')
+        throw new AwsServiceError('InvalidFilterKey', `The filter key ${key.slice(0, 40)} is not valid.`);
+      rows = rows.filter(({ c, inv }) =>
+        key === 'Status'
+          ? inv.status === value || inv.statusDetails.replace(/ /g, '') === value
+          : key === 'DocumentName'
+            ? c.documentName === value
+            : key === 'InvokedAfter'
+              ? c.requestedAt.getTime() >= Date.parse(value)
+              : c.requestedAt.getTime() <= Date.parse(value),
+      );
+    }
+    const { page, nextToken } = paginate(rows, input.optNumber('MaxResults', { min: 1, max: 50 }), input.optString('NextToken'), 50);
+    return {
+      CommandInvocations: page.map(({ c, inv }) => ({
+        CommandId: c.commandId,
+        InstanceId: inv.instanceId,
+        InstanceName: inv.instanceName,
+        ...(c.comment !== undefined ? { Comment: c.comment } : {}),
+        DocumentName: c.documentName,
+        DocumentVersion: '$DEFAULT',
+        RequestedDateTime: epochSeconds(c.requestedAt),
+        Status: inv.status,
+        StatusDetails: inv.statusDetails,
+        TraceOutput: '',
+        StandardOutputUrl: '',
+        StandardErrorUrl: '',
+        CommandPlugins: details
+          ? inv.plugins.map((p) => ({
+              Name: p.name,
+              Status: p.status,
+              StatusDetails: p.statusDetails,
+              ResponseCode: p.responseCode,
+              ...(p.start ? { ResponseStartDateTime: epochSeconds(p.start) } : {}),
+              ...(p.end ? { ResponseFinishDateTime: epochSeconds(p.end) } : {}),
+              Output: this.pluginOutput(p),
+              StandardOutputUrl: '',
+              StandardErrorUrl: '',
+              OutputS3Region: this.options.region,
+              OutputS3BucketName: '',
+              OutputS3KeyPrefix: '',
+            }))
+          : [],
+        ServiceRole: '',
+        NotificationConfig: { NotificationArn: '', NotificationEvents: [], NotificationType: '' },
+        CloudWatchOutputConfig: c.cloudWatchOutputConfig ?? { CloudWatchLogGroupName: '', CloudWatchOutputEnabled: false },
+      })),
+      ...(nextToken ? { NextToken: nextToken } : {}),
+    };
+  }
+
+  private getCommandInvocation(input: Input): JsonObject {
+    const commandId = input.string('CommandId', { min: 36, max: 36 });
+    const instanceId = input.string('InstanceId');
+    const pluginName = input.optString('PluginName', { min: 4 });
+    const c = this.commands.get(commandId);
+    if (!c) throw new AwsServiceError('InvalidCommandId', 'The specified command ID is not valid.');
+    const inv = c.invocations.find((i) => i.instanceId === instanceId);
+    if (!inv) throw new AwsServiceError('InvocationDoesNotExist', 'An invocation does not exist for the specified command ID and instance ID.');
+    const doc = this.documents.get(c.documentName)?.content;
+    if (!pluginName && doc && doc.mainSteps.length > 1) throw new AwsServiceError('InvalidPluginName', 'The plugin name is not valid: the document has more than one step, specify PluginName.');
+    const plugin = pluginName ? inv.plugins.find((p) => p.name === pluginName) : inv.plugins[0];
+    if (pluginName && doc && !doc.mainSteps.some((s) => s.name === pluginName)) throw new AwsServiceError('InvalidPluginName', 'The plugin name is not valid.');
+    const status = plugin?.status ?? inv.status;
+    const details = plugin?.statusDetails ?? inv.statusDetails;
+    const start = plugin?.start;
+    const end = plugin?.end;
+    return {
+      CommandId: commandId,
+      InstanceId: instanceId,
+      ...(c.comment !== undefined ? { Comment: c.comment } : {}),
+      DocumentName: c.documentName,
+      DocumentVersion: '$DEFAULT',
+      PluginName: plugin?.name ?? doc?.mainSteps[0]?.name ?? '',
+      ResponseCode: plugin?.responseCode ?? -1,
+      ExecutionStartDateTime: start ? start.toISOString() : '',
+      ExecutionElapsedTime: start && end ? `PT${((end.getTime() - start.getTime()) / 1000).toFixed(3)}S` : '',
+      ExecutionEndDateTime: end ? end.toISOString() : '',
+      Status: status,
+      StatusDetails: details,
+      StandardOutputContent: (plugin?.stdout ?? '').slice(0, 24000),
+      StandardOutputUrl: '',
+      StandardErrorContent: (plugin?.stderr ?? '').slice(0, 8000),
+      StandardErrorUrl: '',
+      CloudWatchOutputConfig: c.cloudWatchOutputConfig ?? { CloudWatchLogGroupName: '', CloudWatchOutputEnabled: false },
+    };
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * Fault switches of local mode, settable from the environment (read once at start) or programmatically.
+ *
+ *   ACM_EXPORT_LOCAL_THROTTLE         "ExportCertificate=2,ssm:SendCommand=1"  next N calls → ThrottlingException
+ *   ACM_EXPORT_LOCAL_NOT_EXPORTABLE   "app.example.test,..."  certificates for these domains (or ARNs) are not exportable
+ *   ACM_EXPORT_LOCAL_PENDING          "app.example.test,..."  certificates for these domains (or ARNs) stay PENDING_VALIDATION
+ *   ACM_EXPORT_LOCAL_FAIL_INSTALL     "node-2,..."            the install on these nodes fails (a failing hook)
+ *   ACM_EXPORT_LOCAL_FAIL_CONFIG_TEST "node-2,..."            the node's service config test fails (broken nginx config)
+ *   ACM_EXPORT_LOCAL_DELAY_NODE       "node-2=1500,..."       the node sleeps N ms before running a command
+ *   ACM_EXPORT_LOCAL_OFFLINE          "node-3,..."            the node never picks up commands (→ DeliveryTimedOut)
+ * Nodes are named by local name (node-1...) or managed node id (mi-...).
+ */
+export interface NodeFaults {
+  failInstall?: boolean;
+  failConfigTest?: boolean;
+  delayMs?: number;
+  offline?: boolean;
+}
+
+export interface FaultSpec {
+  throttle: Record<string, number>;
+  notExportable: string[];
+  pending: string[];
+  nodes: Record<string, NodeFaults>;
+}
+
+export const FAULT_ENV = {
+  throttle: 'ACM_EXPORT_LOCAL_THROTTLE',
+  notExportable: 'ACM_EXPORT_LOCAL_NOT_EXPORTABLE',
+  pending: 'ACM_EXPORT_LOCAL_PENDING',
+  failInstall: 'ACM_EXPORT_LOCAL_FAIL_INSTALL',
+  failConfigTest: 'ACM_EXPORT_LOCAL_FAIL_CONFIG_TEST',
+  delayNode: 'ACM_EXPORT_LOCAL_DELAY_NODE',
+  offline: 'ACM_EXPORT_LOCAL_OFFLINE',
+} as const;
+
+function list(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+function pairs(value: string | undefined, name: string): [string, number][] {
+  return list(value).map((item) => {
+    const at = item.lastIndexOf('=');
+    const n = Number(item.slice(at + 1));
+    if (at <= 0 || !Number.isInteger(n) || n < 0) throw new Error(`${name}: expected NAME=NUMBER items, got "${item}"`);
+    return [item.slice(0, at), n];
+  });
+}
+
+export function faultsFromEnv(env: NodeJS.ProcessEnv = process.env): FaultSpec {
+  const spec: FaultSpec = {
+    throttle: Object.fromEntries(pairs(env[FAULT_ENV.throttle], FAULT_ENV.throttle)),
+    notExportable: list(env[FAULT_ENV.notExportable]),
+    pending: list(env[FAULT_ENV.pending]),
+    nodes: {},
+  };
+  const node = (name: string): NodeFaults => (spec.nodes[name] ??= {});
+  for (const n of list(env[FAULT_ENV.failInstall])) node(n).failInstall = true;
+  for (const n of list(env[FAULT_ENV.failConfigTest])) node(n).failConfigTest = true;
+  for (const n of list(env[FAULT_ENV.offline])) node(n).offline = true;
+  for (const [n, ms] of pairs(env[FAULT_ENV.delayNode], FAULT_ENV.delayNode)) node(n).delayMs = ms;
+  return spec;
+}
+
+/** Throttling switch shared by all emulated services: `throttle('ExportCertificate', 2)`. */
+export class Throttles {
+  private readonly remaining = new Map<string, number>();
+
+  /** `operation` is `Op` (any service) or `service:Op` with service acm|secretsmanager|ssm. */
+  throttle(operation: string, count: number): void {
+    if (count <= 0) this.remaining.delete(operation);
+    else this.remaining.set(operation, count);
+  }
+
+  clear(): void {
+    this.remaining.clear();
+  }
+
+  /** Consumes one throttle for this call, if any is armed. */
+  take(service: string, operation: string): boolean {
+    for (const key of [`${service}:${operation}`, operation]) {
+      const n = this.remaining.get(key);
+      if (n !== undefined && n > 0) {
+        if (n === 1) this.remaining.delete(key);
+        else this.remaining.set(key, n - 1);
+        return true;
+      }
+    }
+    return false;
+  }
+}
