@@ -71,7 +71,7 @@ export async function observe<T>(
   } finally {
     segment?.close();
     if (parent) tracer.setSegment(parent);
-    metrics.publishStoredMetrics();
+    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
   }
 }
 
