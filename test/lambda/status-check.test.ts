@@ -1,0 +1,154 @@
+import { ListCommandInvocationsCommand, ListCommandsCommand, SSMClient, SendCommandCommand, DescribeInstanceInformationCommand } from '@aws-sdk/client-ssm';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-jest';
+import { createHandler as createStatusHandler } from '../../lambda/status-check/handler';
+import { createHandler as createInstallHandler } from '../../lambda/ssm-run/handler';
+import { INITIAL_POLL, InstallTaskResult, PollState } from '../../lambda/shared/contract';
+import { pollWaitSeconds } from '../../lambda/shared/backoff';
+import { safeLine } from '../../lambda/shared/check-status';
+import { CERT_ARN, COMMAND_ID, EXPORT_RESULT, INPUT, executionArn, startInventory } from './support';
+
+const ssm = mockClient(SSMClient);
+let inventory: Awaited<ReturnType<typeof startInventory>>;
+let status: ReturnType<typeof createStatusHandler>;
+let install: ReturnType<typeof createInstallHandler>;
+const NOW = new Date('2026-11-20T10:05:00.000Z');
+const SENT: InstallTaskResult = { outcome: 'Sent', commandId: COMMAND_ID, targetCount: 2 };
+
+beforeAll(async () => {
+  inventory = await startInventory();
+  const common = { ddb: inventory.ddb, tableName: inventory.tableName, region: 'us-east-1', now: () => NOW };
+  status = createStatusHandler(common);
+  install = createInstallHandler({ ...common, documentName: 'Doc', logGroupName: '/logs', timeoutSeconds: 600 });
+});
+afterAll(async () => inventory.stop());
+
+let n = 0;
+function freshInput() {
+  n++;
+  return { ...INPUT, CertificateArn: CERT_ARN.replace(/[0-9a-f]{4}$/, n.toString(16).padStart(4, '0')) };
+}
+
+function payload(input: object, poll: PollState = INITIAL_POLL, name = 'exec-1') {
+  return { input, export: EXPORT_RESULT, install: SENT, poll, executionArn: executionArn(name), executionStartTime: '2026-11-20T10:00:00.000Z' };
+}
+
+/** Puts the inventory item in place the way the install task does. */
+async function installed(input: object, name = 'exec-1', start = '2026-11-20T10:00:00.000Z') {
+  ssm.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [{ InstanceId: 'i-0123456789abcdef0' }] });
+  ssm.on(SendCommandCommand).resolves({ Command: { CommandId: COMMAND_ID } });
+  await install({ input, export: EXPORT_RESULT, executionArn: executionArn(name), executionStartTime: start });
+  ssm.reset();
+}
+
+async function stored(certificateArn: string) {
+  return (await inventory.ddb.send(new GetCommand({ TableName: inventory.tableName, Key: { certificateArn, target: 'Role=web' } }))).Item;
+}
+
+beforeEach(() => ssm.reset());
+
+describe('status-check', () => {
+  test('in progress: one ListCommands call, counts, and a growing capped wait', async () => {
+    ssm.on(ListCommandsCommand).resolves({ Commands: [{ CommandId: COMMAND_ID, Status: 'InProgress', StatusDetails: 'In Progress', TargetCount: 4, CompletedCount: 1, ErrorCount: 0, DeliveryTimedOutCount: 0 }] });
+    const input = freshInput();
+    const first = await status(payload(input));
+    expect(first).toEqual({ status: 'InProgress', attempt: 1, waitSeconds: 4, targetCount: 4, completedCount: 1, errorCount: 0, deliveryTimedOutCount: 0 });
+    expect(ssm).toHaveReceivedCommandTimes(ListCommandsCommand, 1);
+    expect(ssm).toHaveReceivedCommandWith(ListCommandsCommand, { CommandId: COMMAND_ID });
+    expect(ssm).not.toHaveReceivedCommand(ListCommandInvocationsCommand);
+    const later = await status(payload(input, { ...first, attempt: 9 }));
+    expect(later.waitSeconds).toBe(30);
+    expect([0, 1, 2, 3, 4, 5].map((a) => pollWaitSeconds(a))).toEqual([2, 4, 8, 16, 30, 30]);
+  });
+
+  test('success on every node: Succeeded, and the inventory records it', async () => {
+    const input = freshInput();
+    await installed(input);
+    ssm.on(ListCommandsCommand).resolves({ Commands: [{ Status: 'Success', StatusDetails: 'Success', TargetCount: 2, CompletedCount: 2, ErrorCount: 0, DeliveryTimedOutCount: 0 }] });
+    const result = await status(payload(input, { ...INITIAL_POLL, attempt: 2 }));
+    expect(result).toMatchObject({ status: 'Succeeded', attempt: 3, targetCount: 2, completedCount: 2 });
+    expect(result.failures).toBeUndefined();
+    expect(await stored(input.CertificateArn)).toMatchObject({ lastDeployStatus: 'Succeeded', lastDeployedDate: NOW.toISOString() });
+  });
+
+  test('a failed command lists only failed invocations, paginated, one safe line per node', async () => {
+    const input = freshInput();
+    await installed(input);
+    ssm.on(ListCommandsCommand).resolves({ Commands: [{ Status: 'Failed', StatusDetails: 'Failed', TargetCount: 3, CompletedCount: 3, ErrorCount: 2, DeliveryTimedOutCount: 0 }] });
+    ssm.on(ListCommandInvocationsCommand, { Filters: [{ key: 'Status', value: 'Failed' }] })
+      .resolvesOnce({
+        CommandInvocations: [{ InstanceId: 'i-00000000000000001', Status: 'Failed', StatusDetails: 'Failed', CommandPlugins: [{ Status: 'Failed', Output: 'step 1\nnginx -t failed: bad config\n\n' }] }],
+        NextToken: 'next',
+      })
+      .resolvesOnce({
+        CommandInvocations: [{ InstanceId: 'mi-00000000000000002', Status: 'Failed', StatusDetails: 'Failed', CommandPlugins: [{ Status: 'Failed', Output: '-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIFHDBOBgkqhkiG9w0BBQ0wQTApBgkqhkiG9w0BBQwwHAQI' }] }],
+      });
+    const result = await status(payload(input));
+    expect(result.status).toBe('Failed');
+    expect(result.failures).toEqual([
+      { instanceId: 'i-00000000000000001', status: 'Failed', line: 'nginx -t failed: bad config' },
+      { instanceId: 'mi-00000000000000002', status: 'Failed', line: '(output withheld: it looks like key or certificate material)' },
+    ]);
+    expect(result.reason).toContain('2 of 3 nodes failed');
+    expect(ssm).toHaveReceivedCommandTimes(ListCommandsCommand, 1);
+    const calls = ssm.commandCalls(ListCommandInvocationsCommand).map((c) => c.args[0].input);
+    expect(calls[0]).toMatchObject({ CommandId: COMMAND_ID, Details: true, Filters: [{ key: 'Status', value: 'Failed' }] });
+    expect(calls[1]).toMatchObject({ NextToken: 'next' });
+    expect(calls.length).toBe(2); // two failures expected, two found: no further status queried
+    expect(await stored(input.CertificateArn)).toMatchObject({ lastDeployStatus: 'Failed' });
+  });
+
+  test.each([
+    ['TimedOut', 'Delivery Timed Out', { ErrorCount: 0, DeliveryTimedOutCount: 1 }],
+    ['Success', 'Incomplete', { ErrorCount: 1, DeliveryTimedOutCount: 0 }],
+    ['Cancelled', 'Cancelled', { ErrorCount: 0, DeliveryTimedOutCount: 0 }],
+  ])('terminal %s / %s is Failed', async (cmdStatus, details, errs) => {
+    ssm.on(ListCommandsCommand).resolves({ Commands: [{ Status: cmdStatus as never, StatusDetails: details, TargetCount: 2, CompletedCount: 2, ...errs }] });
+    ssm.on(ListCommandInvocationsCommand).resolves({ CommandInvocations: [] });
+    const result = await status(payload(freshInput()));
+    expect(result.status).toBe('Failed');
+    expect(result.reason).toContain(details);
+  });
+
+  test('a command that matched zero nodes fails at the first poll, naming the tag', async () => {
+    ssm.on(ListCommandsCommand).resolves({ Commands: [{ Status: 'Success', StatusDetails: 'Success', TargetCount: 0, CompletedCount: 0, ErrorCount: 0, DeliveryTimedOutCount: 0 }] });
+    const result = await status(payload(freshInput()));
+    expect(result).toMatchObject({ status: 'Failed', attempt: 1, reason: 'no managed node matches tag Role=web' });
+    expect(ssm).not.toHaveReceivedCommand(ListCommandInvocationsCommand);
+  });
+
+  test('a superseded run does not overwrite the newer run\'s status', async () => {
+    const input = freshInput();
+    await installed(input, 'older', '2026-11-20T10:00:00.000Z');
+    await installed(input, 'newer', '2026-11-20T11:00:00.000Z');
+    ssm.on(ListCommandsCommand).resolves({ Commands: [{ Status: 'Success', StatusDetails: 'Success', TargetCount: 1, CompletedCount: 1, ErrorCount: 0, DeliveryTimedOutCount: 0 }] });
+    const result = await status(payload(input, INITIAL_POLL, 'older'));
+    expect(result.status).toBe('Succeeded');
+    expect(await stored(input.CertificateArn)).toMatchObject({ lastExecutionArn: executionArn('newer'), lastDeployStatus: 'InProgress' });
+  });
+
+  test('a command not yet visible is pending for a few polls, then a failure', async () => {
+    ssm.on(ListCommandsCommand).resolves({ Commands: [] });
+    expect((await status(payload(freshInput()))).status).toBe('InProgress');
+    const late = await status(payload(freshInput(), { ...INITIAL_POLL, attempt: 5 }));
+    expect(late.status).toBe('Failed');
+  });
+
+  test('throttling is Throttled; a payload without a sent command is InvalidInput', async () => {
+    ssm.on(ListCommandsCommand).rejects(Object.assign(new Error('x'), { name: 'ThrottlingException' }));
+    await expect(status(payload(freshInput()))).rejects.toMatchObject({ name: 'Throttled' });
+    await expect(status({ ...payload(freshInput()), install: { outcome: 'DryRun', targetCount: 1 } })).rejects.toMatchObject({ name: 'InvalidInput' });
+    await expect(status({ ...payload(freshInput()), poll: { status: 'Nope' } })).rejects.toMatchObject({
+      name: 'InvalidInput',
+      message: expect.stringContaining('poll.status'),
+    });
+  });
+
+  test('safeLine trims, strips control characters and withholds key-like text', () => {
+    expect(safeLine('a\n  last line \u0007 \n')).toBe('last line');
+    expect(safeLine('word '.repeat(80))).toHaveLength(200);
+    expect(safeLine('passphrase is Zm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFy')).toMatch(/withheld/);
+    expect(safeLine(undefined)).toBe('');
+  });
+});
