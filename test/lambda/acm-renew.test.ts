@@ -1,0 +1,154 @@
+import { ACMClient, DescribeCertificateCommand } from '@aws-sdk/client-acm';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-jest';
+import { createHandler } from '../../lambda/acm-renew/handler';
+import { InventoryItem } from '../../lambda/shared/contract';
+import { renewalExecutionName } from '../../lambda/shared/renew';
+import { CERT_ARN, STATE_MACHINE_ARN, executionArn, issuedCertificate } from './support';
+
+const acm = mockClient(ACMClient);
+const sfn = mockClient(SFNClient);
+const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+const ddbMock = mockClient(ddb);
+const handler = createHandler({ ddb, tableName: 'Inventory', stateMachineArn: STATE_MACHINE_ARN, region: 'us-east-1' });
+
+function event(over: Record<string, unknown> = {}, detail: Record<string, unknown> = { Action: 'RENEWAL', CertificateType: 'AMAZON_ISSUED' }) {
+  return {
+    version: '0',
+    id: 'e1f2a3b4-0000-1111-2222-333344445555',
+    'detail-type': 'ACM Certificate Available',
+    source: 'aws.acm',
+    account: '111122223333',
+    time: '2026-11-20T10:00:00Z',
+    region: 'us-east-1',
+    resources: [CERT_ARN],
+    detail,
+    ...over,
+  };
+}
+
+function item(tagValue: string, over: Partial<InventoryItem> = {}): InventoryItem {
+  return {
+    certificateArn: CERT_ARN,
+    target: `Role=${tagValue}`,
+    itemType: 'target',
+    certName: 'www',
+    targetTagKey: 'Role',
+    targetTagValue: tagValue,
+    certDir: '/etc/nginx/tls',
+    keyDir: '/etc/nginx/tls/private',
+    service: 'nginx',
+    verifyPort: 443,
+    maxConcurrency: '2',
+    maxErrors: '0',
+    certExpiryDate: '2027-06-01T00:00:00.000Z',
+    lastExportedDate: '2026-11-01T00:00:00.000Z',
+    lastExportStartedAt: '2026-11-01T00:00:00.000Z',
+    lastSerial: '01',
+    lastSecretArn: 'arn',
+    lastSecretVersionId: 'v',
+    lastExecutionArn: executionArn('old'),
+    lastDeployStatus: 'Succeeded',
+    ...over,
+  };
+}
+
+beforeEach(() => {
+  acm.reset();
+  sfn.reset();
+  ddbMock.reset();
+  acm.on(DescribeCertificateCommand).resolves({ Certificate: issuedCertificate() });
+  ddbMock.on(QueryCommand)
+    .resolvesOnce({ Items: [item('web')], LastEvaluatedKey: { certificateArn: CERT_ARN, target: 'Role=web' } })
+    .resolvesOnce({ Items: [item('api')] });
+  sfn.on(StartExecutionCommand).callsFake((input: { name: string }) => ({ executionArn: executionArn(input.name), startDate: new Date() }));
+});
+
+describe('acm-renew', () => {
+  test('starts one execution per stored target (all Query pages) with the stored options and a deterministic name', async () => {
+    const result = await handler(event());
+    expect(result).toMatchObject({ started: 2, alreadyStarted: 0, targets: 2, skipped: 0 });
+    expect(ddbMock).toHaveReceivedCommandTimes(QueryCommand, 2);
+    expect(ddbMock.commandCalls(QueryCommand)[1].args[0].input.ExclusiveStartKey).toEqual({ certificateArn: CERT_ARN, target: 'Role=web' });
+    const starts = sfn.commandCalls(StartExecutionCommand).map((c) => c.args[0].input);
+    expect(starts[0]).toMatchObject({ stateMachineArn: STATE_MACHINE_ARN, name: renewalExecutionName(CERT_ARN, 'Role=web', event().id) });
+    expect(starts[0].name).toMatch(/^renew-[0-9a-f]{40}$/);
+    expect(JSON.parse(starts[0].input as string)).toEqual({
+      CertificateArn: CERT_ARN,
+      CertName: 'www',
+      TargetTagKey: 'Role',
+      TargetTagValue: 'web',
+      CertDir: '/etc/nginx/tls',
+      KeyDir: '/etc/nginx/tls/private',
+      Service: 'nginx',
+      VerifyPort: 443,
+      MaxConcurrency: '2',
+      MaxErrors: '0',
+    });
+    expect(starts[1].name).not.toBe(starts[0].name);
+  });
+
+  test('a redelivered event starts nothing new: ExecutionAlreadyExists counts as started', async () => {
+    sfn.on(StartExecutionCommand).rejects(new ExecutionAlreadyExists({ message: 'exists', $metadata: {} }));
+    const result = await handler(event());
+    expect(result).toMatchObject({ started: 0, alreadyStarted: 2, targets: 2 });
+  });
+
+  test('the same event id gives the same names; another event id gives new ones', () => {
+    expect(renewalExecutionName(CERT_ARN, 'Role=web', 'a')).toBe(renewalExecutionName(CERT_ARN, 'Role=web', 'a'));
+    expect(renewalExecutionName(CERT_ARN, 'Role=web', 'a')).not.toBe(renewalExecutionName(CERT_ARN, 'Role=web', 'b'));
+    expect(renewalExecutionName(CERT_ARN, 'Role=web', 'a').length).toBeLessThanOrEqual(80);
+  });
+
+  test.each([
+    [{ 'detail-type': 'ACM Certificate Approaching Expiration' }, { DaysToExpiry: 30 }],
+    [{}, { Action: 'ISSUANCE' }],
+    [{}, { Action: 'IMPORT' }],
+  ])('non-renewal events are ignored without AWS calls (%p %p)', async (over, detail) => {
+    const result = await handler(event(over, detail));
+    expect(result.started).toBe(0);
+    expect(result.ignoredCode).toBe('NotARenewal');
+    expect(acm).not.toHaveReceivedAnyCommand();
+    expect(sfn).not.toHaveReceivedAnyCommand();
+  });
+
+  test.each([
+    [{ Options: { Export: 'DISABLED' } }, 'CertificateNotExportable'],
+    [{ Status: 'EXPIRED' }, 'CertificateNotIssued'],
+  ])('a certificate that is not exportable/issued is ignored (%p)', async (over, name) => {
+    acm.on(DescribeCertificateCommand).resolves({ Certificate: issuedCertificate(over) });
+    const result = await handler(event());
+    expect(result).toMatchObject({ started: 0, ignoredCode: 'CertificateNotExportable', ignored: expect.stringContaining(name) });
+    expect(ddbMock).not.toHaveReceivedAnyCommand();
+    expect(sfn).not.toHaveReceivedAnyCommand();
+  });
+
+  test('a certificate with no inventory targets starts nothing', async () => {
+    ddbMock.reset();
+    ddbMock.on(QueryCommand).resolves({ Items: [] });
+    expect(await handler(event())).toMatchObject({ started: 0, targets: 0, ignoredCode: 'NoTargets' });
+  });
+
+  test('a stored target that no longer validates is skipped, the others start', async () => {
+    ddbMock.reset();
+    ddbMock.on(QueryCommand).resolves({ Items: [item('web', { certDir: 'relative/path' }), item('api')] });
+    expect(await handler(event())).toMatchObject({ started: 1, skipped: 1, targets: 2 });
+  });
+
+  test('a throttled start is retried by EventBridge after trying every target', async () => {
+    sfn.on(StartExecutionCommand)
+      .rejectsOnce(Object.assign(new Error('slow'), { name: 'ThrottlingException' }))
+      .callsFake((input: { name: string }) => ({ executionArn: executionArn(input.name) }));
+    await expect(handler(event())).rejects.toMatchObject({ name: 'Throttled' });
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 2);
+  });
+
+  test('malformed events are InvalidInput naming the field', async () => {
+    await expect(handler(event({ source: 'aws.ec2' }))).rejects.toMatchObject({ name: 'InvalidInput', message: expect.stringContaining('source: must be aws.acm') });
+    await expect(handler(event({ resources: ['arn:aws:s3:::bucket'] }))).rejects.toMatchObject({ message: expect.stringContaining('resources') });
+    await expect(handler(event({ resources: [] }))).rejects.toMatchObject({ name: 'InvalidInput' });
+  });
+});
