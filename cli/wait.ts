@@ -1,0 +1,147 @@
+/** Waiting for an export: poll GET /exports/{id} with a growing interval and show progress. */
+import type { ExportStatusResponse } from '../lambda/shared/api-types';
+import type { ApiClient } from './api-client';
+import type { CliIo, OutputStream } from './context';
+import { ApiError, apiErrorToCli, CliError } from './errors';
+import { formatElapsed, printJson, shortDate } from './output';
+
+export const FIRST_POLL_MS = 1000;
+const GROWTH = 1.5;
+/** Consecutive transient failures (network, 404 just after start, 429, 5xx) tolerated while polling. */
+const MAX_TRANSIENT_ERRORS = 3;
+
+const FAILED_STATUSES = new Set<ExportStatusResponse['status']>(['FAILED', 'TIMED_OUT', 'ABORTED', 'PENDING_REDRIVE']);
+
+export function isFinished(status: ExportStatusResponse): boolean {
+  return status.status !== 'RUNNING';
+}
+
+/** 0 for a finished successful export (and a running one), 1 for a failed one. */
+export function exitCodeFor(status: ExportStatusResponse): number {
+  return FAILED_STATUSES.has(status.status) ? 1 : 0;
+}
+
+export function exportPath(exportId: string): string {
+  if (!/^[^\s/?#]{1,128}$/.test(exportId)) {
+    throw new CliError('reading EXPORT_ID', 'it is not an export id', 'Pass the id printed by "acm-export export" (an execution name).');
+  }
+  return `/exports/${encodeURIComponent(exportId)}`;
+}
+
+export async function getStatus(api: ApiClient, exportId: string): Promise<ExportStatusResponse> {
+  const path = exportPath(exportId);
+  try {
+    return await api.request<ExportStatusResponse>('GET', path);
+  } catch (error) {
+    throw error instanceof ApiError ? apiErrorToCli(error, `GET ${path}`) : error;
+  }
+}
+
+/** One progress line: phase, nodes done/failed/total, elapsed. */
+export function progressLine(status: ExportStatusResponse, now: number): string {
+  const started = Date.parse(status.startDate);
+  const end = status.stopDate ? Date.parse(status.stopDate) : now;
+  const elapsed = Number.isFinite(started) ? formatElapsed(end - started) : '?';
+  const { total, completed, failed } = status.nodes;
+  return `${status.phase.padEnd(10)}  nodes ${completed}/${total} done, ${failed} failed  ${elapsed}`;
+}
+
+/** The end of a report: what happened, and for a failure one line per failed node. */
+export function summaryLines(status: ExportStatusResponse): string[] {
+  const lines: string[] = [];
+  const id = status.exportId;
+  if (status.status === 'RUNNING') {
+    lines.push(`export ${id} is running (${status.phase})`);
+  } else if (status.phase === 'DryRun') {
+    lines.push(`dry run ${id}: ${status.nodes.total} node(s) match ${status.target ?? 'the target'}; nothing was exported or installed`);
+  } else if (status.phase === 'Superseded') {
+    lines.push(`export ${id} stopped: a newer export of the same target owns it; nothing was installed by this one`);
+  } else if (FAILED_STATUSES.has(status.status)) {
+    const error = status.error ? `: ${status.error.name}: ${status.error.message}` : '';
+    lines.push(`export ${id} ${status.status} in phase ${status.phase}${error}`);
+    for (const failure of status.failures.slice(0, 50)) lines.push(`  ${failure.instanceId}  ${failure.status}  ${failure.line}`);
+    if (status.failures.length > 50) lines.push(`  … and ${status.failures.length - 50} more`);
+  } else {
+    const cert = status.serial ? `, serial ${status.serial}, expires ${shortDate(status.notAfter)}` : '';
+    lines.push(`export ${id} succeeded: installed on ${status.nodes.completed}/${status.nodes.total} node(s)${cert}`);
+  }
+  return lines;
+}
+
+/** Human description of a status (the `status` command without --wait). */
+export function describeStatus(status: ExportStatusResponse, now: number): string[] {
+  const lines = [
+    `export      ${status.exportId}`,
+    `status      ${status.status} (${status.phase})`,
+    `progress    ${progressLine(status, now).replace(/^\S+\s+/, '')}`,
+  ];
+  if (status.certName || status.certificateArn) lines.push(`certificate ${status.certName ?? '-'}  ${status.certificateArn ?? ''}`.trimEnd());
+  if (status.target) lines.push(`target      ${status.target}`);
+  if (status.serial) lines.push(`serial      ${status.serial}  expires ${shortDate(status.notAfter)}`);
+  if (status.commandId) lines.push(`command     ${status.commandId}`);
+  return [...lines, ...(status.status === 'RUNNING' ? [] : summaryLines(status))];
+}
+
+function isTransient(error: unknown): boolean {
+  if (error instanceof ApiError) return error.status === 404 || error.status === 429 || error.status >= 500;
+  return error instanceof CliError && error.why.startsWith('cannot reach');
+}
+
+class Progress {
+  private last = '';
+  private open = false;
+  constructor(
+    private readonly out: OutputStream,
+    private readonly enabled: boolean,
+  ) {}
+
+  show(line: string, key: string): void {
+    if (!this.enabled) return;
+    if (this.out.isTTY) {
+      this.out.write(`\r\x1b[2K${line}`);
+      this.open = true;
+    } else if (key !== this.last) {
+      this.out.write(`${line}\n`);
+    }
+    this.last = key;
+  }
+
+  end(): void {
+    if (this.open) this.out.write('\n');
+    this.open = false;
+  }
+}
+
+/** Polls until the export finishes; prints progress (human mode) and the outcome. Returns the exit code. */
+export async function waitForExport(api: ApiClient, exportId: string, io: CliIo, options: { json?: boolean; maxIntervalMs?: number } = {}): Promise<number> {
+  const maxInterval = options.maxIntervalMs ?? 5000;
+  const path = exportPath(exportId);
+  const progress = new Progress(io.stdout, !options.json);
+  let interval = Math.min(FIRST_POLL_MS, maxInterval);
+  let errors = 0;
+  for (;;) {
+    let status: ExportStatusResponse;
+    try {
+      status = await api.request<ExportStatusResponse>('GET', path);
+      errors = 0;
+    } catch (error) {
+      errors += 1;
+      if (!isTransient(error) || errors > MAX_TRANSIENT_ERRORS) {
+        progress.end();
+        throw error instanceof ApiError ? apiErrorToCli(error, `GET ${path}`) : error;
+      }
+      await io.sleep(interval);
+      continue;
+    }
+    const { completed, failed, total } = status.nodes;
+    progress.show(progressLine(status, io.now()), `${status.phase} ${completed} ${failed} ${total}`);
+    if (isFinished(status)) {
+      progress.end();
+      if (options.json) printJson(io.stdout, status);
+      else io.stdout.write(`${summaryLines(status).join('\n')}\n`);
+      return exitCodeFor(status);
+    }
+    await io.sleep(interval);
+    interval = Math.min(Math.round(interval * GROWTH), maxInterval);
+  }
+}
