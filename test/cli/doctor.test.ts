@@ -1,0 +1,294 @@
+/**
+ * `acm-export doctor` against local HTTPS servers with certificates generated here: a root CA (trusted via --ca),
+ * an intermediate, and one leaf per failure case, plus one site that passes every check.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { CertificateTargetView } from '../../lambda/shared/api-types';
+import { runCli, type CliRun } from './helpers/cli-runner';
+import { startFakeApi } from './helpers/fake-api';
+import { daysFromNow, intermediate, leaf, selfSigned, type Issued, type LeafOptions } from './helpers/pki';
+import { closedPort, startSite, type Site, type SiteOptions } from './helpers/sites';
+
+const HOST = 'www.example.test';
+const ARN = 'arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666';
+
+interface Report {
+  url: string;
+  checks: { id: string; status: 'pass' | 'warn' | 'fail'; reason: string; fix: string | null }[];
+  exitCode: number;
+}
+
+let root: Issued;
+let inter: Issued;
+let caFile: string;
+const sites: Site[] = [];
+
+beforeAll(async () => {
+  root = await selfSigned('Doctor Test Root CA');
+  inter = await intermediate(root, 'Doctor Test Intermediate CA');
+  const dir = mkdtempSync(join(tmpdir(), 'acm-export-doctor-'));
+  caFile = join(dir, 'root.pem');
+  writeFileSync(caFile, root.certPem);
+});
+
+afterAll(async () => {
+  await Promise.all(sites.map((site) => site.close()));
+});
+
+/** A site whose leaf is issued by the intermediate, served with the intermediate, 2 SCTs, redirecting HTTP. */
+async function site(leafOptions: LeafOptions = {}, options: Partial<SiteOptions> & { chain?: 'full' | 'leaf' } = {}): Promise<{ site: Site; cert: Issued }> {
+  const cert = await leaf(inter, { dnsNames: [HOST], scts: 2, ...leafOptions });
+  const started = await startSite({ key: cert.keyPem, cert: options.chain === 'leaf' ? cert.certPem : cert.certPem + inter.certPem, ...options });
+  sites.push(started);
+  return { site: started, cert };
+}
+
+async function doctor(target: Site, extra: string[] = [], host = HOST, withCa = true): Promise<{ run: CliRun; report: Report; status: Record<string, string> }> {
+  const url = `https://${host}:${target.httpsPort}/`;
+  const run = await runCli([
+    '--json',
+    'doctor',
+    url,
+    '--resolve',
+    `${host}:${target.httpsPort}:127.0.0.1`,
+    ...(withCa ? ['--ca', caFile] : []),
+    '--http-port',
+    String(target.httpPort),
+    '--timeout',
+    '5000',
+    ...extra,
+  ]);
+  const report = JSON.parse(run.stdout) as Report;
+  return { run, report, status: Object.fromEntries(report.checks.map((check) => [check.id, check.status])) };
+}
+
+function check(report: Report, id: string) {
+  const found = report.checks.find((c) => c.id === id);
+  if (!found) throw new Error(`no ${id} check`);
+  return found;
+}
+
+const ALL_PASS = { name: 'pass', validity: 'pass', chain: 'pass', sct: 'pass', protocol: 'pass', 'http-redirect': 'pass', 'mixed-content': 'pass' };
+
+describe('acm-export doctor', () => {
+  test('a correctly configured site passes every check (exit 0)', async () => {
+    const { site: s } = await site();
+    const { run, report, status } = await doctor(s);
+    expect(status).toEqual(ALL_PASS);
+    expect(report.exitCode).toBe(0);
+    expect(run.code).toBe(0);
+    expect(report.url).toBe(`https://${HOST}:${s.httpsPort}/`);
+    for (const c of report.checks) expect(c.fix).toBeNull();
+    expect(check(report, 'chain').reason).toContain('Doctor Test Intermediate CA <- Doctor Test Root CA');
+    expect(check(report, 'sct').reason).toContain('2 Signed Certificate Timestamps');
+    expect(check(report, 'http-redirect').reason).toMatch(/answers 301 -> https:\/\//);
+  });
+
+  test('human output lists each check with its status, and fixes for the others', async () => {
+    const { site: s } = await site({}, { http: 'serve' });
+    const url = `https://${HOST}:${s.httpsPort}/`;
+    const run = await runCli(['doctor', url, '--resolve', `${HOST}:${s.httpsPort}:127.0.0.1`, '--ca', caFile, '--http-port', String(s.httpPort)]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain(`doctor ${url}\n  certificate CN=${HOST}, serial `);
+    expect(run.stdout).toMatch(/^PASS {2}name {11}www\.example\.test matches the certificate name www\.example\.test$/m);
+    expect(run.stdout).toMatch(/^FAIL {2}http-redirect {2}http:\/\/www\.example\.test:\d+\/ answers 200 without redirecting/m);
+    expect(run.stdout).toMatch(/^ {21}fix: Answer plain HTTP with a permanent redirect/m);
+    expect(run.stdout).toMatch(/1 failed, 0 warning\(s\)\n$/);
+  });
+
+  test('wrong name: the certificate is for another host (fail)', async () => {
+    const { site: s } = await site({ dnsNames: ['other.example.test'] });
+    const { run, report, status } = await doctor(s);
+    expect(status).toEqual({ ...ALL_PASS, name: 'fail' });
+    expect(run.code).toBe(1);
+    expect(check(report, 'name').reason).toBe('www.example.test does not match any certificate name (other.example.test)');
+    expect(check(report, 'name').fix).toContain('subject alternative name');
+  });
+
+  test('a wildcard covers exactly one label: *.example.test passes for www, fails for a.b', async () => {
+    const { site: s } = await site({ dnsNames: ['*.example.test'] });
+    expect((await doctor(s)).status.name).toBe('pass');
+    const deep = await doctor(s, [], 'a.b.example.test');
+    expect(deep.status.name).toBe('fail');
+    expect(deep.run.code).toBe(1);
+    expect(check(deep.report, 'name').reason).toBe('a.b.example.test is not covered: the wildcard *.example.test covers exactly one label (like x.example.test), not a.b.example.test');
+    const apex = await doctor(s, [], 'example.test');
+    expect(check(apex.report, 'name').reason).toContain('does not cover the bare domain example.test');
+  });
+
+  test('expired certificate: validity fails, the chain itself is still trusted', async () => {
+    const { site: s } = await site({ notBefore: daysFromNow(-100), notAfter: daysFromNow(-2) });
+    const { run, report, status } = await doctor(s);
+    expect(status).toEqual({ ...ALL_PASS, validity: 'fail' });
+    expect(run.code).toBe(1);
+    expect(check(report, 'validity').reason).toMatch(/^the certificate expired .* \(2 day\(s\) ago\)$/);
+    expect(check(report, 'validity').fix).toContain('acm-export renew');
+  });
+
+  test('not yet valid certificate (fail)', async () => {
+    const { site: s } = await site({ notBefore: daysFromNow(2), notAfter: daysFromNow(90) });
+    const { report, status } = await doctor(s);
+    expect(status.validity).toBe('fail');
+    expect(check(report, 'validity').reason).toMatch(/^the certificate is not valid yet: it starts /);
+    expect(report.exitCode).toBe(1);
+  });
+
+  test('expiring within 30 days is a warning only (exit 2)', async () => {
+    const { site: s } = await site({ notAfter: daysFromNow(10.5) });
+    const { run, report, status } = await doctor(s);
+    expect(status).toEqual({ ...ALL_PASS, validity: 'warn' });
+    expect(check(report, 'validity').reason).toMatch(/^the certificate expires in 10 day\(s\)/);
+    expect(run.code).toBe(2);
+  });
+
+  test('self-signed certificate (chain fails)', async () => {
+    const self = await selfSigned(HOST, { ca: false, dnsNames: [HOST] });
+    const s = await startSite({ key: self.keyPem, cert: self.certPem });
+    sites.push(s);
+    const { report, status } = await doctor(s);
+    expect(status.chain).toBe('fail');
+    expect(check(report, 'chain').reason).toBe(`self-signed certificate (${HOST} issued itself): no browser trusts it`);
+    expect(report.exitCode).toBe(1);
+  });
+
+  test('missing intermediate: the server sends only the leaf (chain fails, fullchain suggested)', async () => {
+    const { site: s } = await site({}, { chain: 'leaf' });
+    const { report, status } = await doctor(s);
+    expect(status).toEqual({ ...ALL_PASS, chain: 'fail' });
+    expect(check(report, 'chain').reason).toBe(
+      'incomplete chain: the server sent only the leaf certificate (no intermediates), and its issuer Doctor Test Intermediate CA is not a trusted root',
+    );
+    expect(check(report, 'chain').fix).toContain('.fullchain.pem');
+  });
+
+  test('unknown issuer: a private CA the client does not trust (chain fails)', async () => {
+    const { site: s } = await site();
+    const { report, status } = await doctor(s, [], HOST, false);
+    expect(status.chain).toBe('fail');
+    expect(check(report, 'chain').reason).toMatch(/^unknown issuer: .* ends at Doctor Test Root CA, which is neither sent by the server nor a trusted root \(the server sent 2 certificates\)$/);
+    expect(check(report, 'chain').fix).toContain('--ca FILE');
+  });
+
+  test('a root the server sends itself is still not trusted', async () => {
+    const { site: s } = await site({}, {});
+    const cert = await leaf(inter, { dnsNames: [HOST], scts: 2 });
+    const withRoot = await startSite({ key: cert.keyPem, cert: cert.certPem + inter.certPem + root.certPem });
+    sites.push(withRoot);
+    const { report } = await doctor(withRoot, [], HOST, false);
+    expect(check(report, 'chain').reason).toMatch(/^untrusted root: the chain ends at the self-signed Doctor Test Root CA/);
+    expect(s.httpsPort).toBeGreaterThan(0);
+  });
+
+  test('no SCTs: a warning (exit 2); one SCT is also a warning', async () => {
+    const { site: none } = await site({ scts: 0 });
+    const noSct = await doctor(none);
+    expect(noSct.status).toEqual({ ...ALL_PASS, sct: 'warn' });
+    expect(noSct.run.code).toBe(2);
+    expect(check(noSct.report, 'sct').reason).toContain('no Signed Certificate Timestamps embedded');
+    expect(check(noSct.report, 'sct').reason).toContain('TLS extension');
+    const { site: one } = await site({ scts: 1 });
+    expect((await doctor(one)).status.sct).toBe('warn');
+  });
+
+  test('plain HTTP served without a redirect fails; nothing on the HTTP port is a warning', async () => {
+    const { site: serve } = await site({}, { http: 'serve' });
+    const served = await doctor(serve);
+    expect(served.status).toEqual({ ...ALL_PASS, 'http-redirect': 'fail' });
+    expect(served.run.code).toBe(1);
+    const { site: none } = await site({}, { http: 'none' });
+    const closed = await doctor(none);
+    expect(closed.status).toEqual({ ...ALL_PASS, 'http-redirect': 'warn' });
+    expect(check(closed.report, 'http-redirect').reason).toContain('ECONNREFUSED');
+  });
+
+  test('mixed content: http:// scripts and styles fail and are listed (up to 5)', async () => {
+    const html = [
+      '<html><head>',
+      '<link rel="canonical" href="http://www.example.test/">',
+      '<link rel="stylesheet" href="http://cdn.example.test/a.css">',
+      '<script src="http://cdn.example.test/a.js"></script>',
+      '</head><body>',
+      '<a href="http://www.example.test/plain">ok</a>',
+      ...[1, 2, 3, 4, 5].map((n) => `<img src="http://img.example.test/${n}.png">`),
+      '<form action="http://www.example.test/login"></form>',
+      '</body></html>',
+    ].join('\n');
+    const { site: s } = await site({}, { html });
+    const { report, status, run } = await doctor(s);
+    expect(status).toEqual({ ...ALL_PASS, 'mixed-content': 'fail' });
+    expect(run.code).toBe(1);
+    const reason = check(report, 'mixed-content').reason;
+    expect(reason).toMatch(/^8 http:\/\/ sub-resource\(s\)/);
+    expect(reason).toContain('<link href> http://cdn.example.test/a.css, <script src> http://cdn.example.test/a.js, <img src> http://img.example.test/1.png');
+    expect(reason).toContain('and 3 more');
+    expect(reason).not.toContain('canonical');
+    expect(reason).not.toContain('/plain');
+  });
+
+  test('mixed content: only images is a warning; upgrade-insecure-requests passes', async () => {
+    const html = '<html><body><img src="http://img.example.test/logo.png"></body></html>';
+    const { site: images } = await site({}, { html });
+    expect((await doctor(images)).status['mixed-content']).toBe('warn');
+    const { site: upgraded } = await site({}, { html, headers: { 'content-security-policy': 'upgrade-insecure-requests' } });
+    expect((await doctor(upgraded)).status['mixed-content']).toBe('pass');
+  });
+
+  test('drift: --expect-serial in ACM or OpenSSL form, leading zeros ignored', async () => {
+    const { site: s } = await site({ serial: '0a1b2c3d4e5f' });
+    const match = await doctor(s, ['--expect-serial', '0a:1b:2c:3d:4e:5f']);
+    expect(match.status).toEqual({ ...ALL_PASS, drift: 'pass' });
+    expect(match.run.code).toBe(0);
+    expect((await doctor(s, ['--expect-serial', 'A1B2C3D4E5F'])).status.drift).toBe('pass');
+    const mismatch = await doctor(s, ['--expect-serial', '0A:1B:2C:3D:4E:60']);
+    expect(mismatch.status.drift).toBe('fail');
+    expect(mismatch.run.code).toBe(1);
+    expect(check(mismatch.report, 'drift').reason).toBe('the server presents serial A1B2C3D4E5F, but the expected serial (--expect-serial) is A1B2C3D4E60');
+  });
+
+  test('drift with --arn reads the last exported serial from the API', async () => {
+    const { site: s } = await site({ serial: '7f00aa' });
+    const row = { certificateArn: ARN, certName: 'www', target: 'Role=web', lastSerial: '7f:00:aa' } as CertificateTargetView;
+    const api = await startFakeApi([(request) => (request.path === '/certificates' ? { status: 200, body: { items: [row] } } : undefined)]);
+    try {
+      const url = `https://${HOST}:${s.httpsPort}/`;
+      const args = (arn: string) => ['--endpoint', api.url, '--json', 'doctor', url, '--resolve', `${HOST}:${s.httpsPort}:127.0.0.1`, '--ca', caFile, '--http-port', String(s.httpPort), '--arn', arn];
+      const run = await runCli(args(ARN));
+      expect(run.code).toBe(0);
+      expect((JSON.parse(run.stdout) as Report).checks.find((c) => c.id === 'drift')).toEqual({
+        id: 'drift',
+        status: 'pass',
+        reason: `the server presents serial 7F00AA, as expected (last export of ${ARN})`,
+        fix: null,
+      });
+      const unknown = await runCli(args(ARN.replace('0a1b2c3d', 'ffffffff')));
+      expect(unknown.code).toBe(2);
+      expect((JSON.parse(unknown.stdout) as Report).checks.find((c) => c.id === 'drift')).toMatchObject({ status: 'warn' });
+      expect(api.rejected).toBe(0);
+      expect(api.requests.map((request) => request.path)).toEqual(['/certificates', '/certificates']);
+    } finally {
+      await api.close();
+    }
+  });
+
+  test('nothing listening: a single connect failure (exit 1)', async () => {
+    const port = await closedPort();
+    const { report, run } = await doctor({ httpsPort: port, httpPort: port, close: async () => undefined });
+    expect(run.code).toBe(1);
+    expect(report.checks).toHaveLength(1);
+    expect(report.checks[0]).toMatchObject({ id: 'connect', status: 'fail' });
+    expect(report.checks[0].reason).toContain('ECONNREFUSED');
+  });
+
+  test('bad arguments are one-line errors: --resolve for another host, --expect-serial with --arn, http:// URL', async () => {
+    const bad = await runCli(['doctor', 'https://www.example.test/', '--resolve', 'other.example.test:443:127.0.0.1']);
+    expect(bad).toMatchObject({ code: 1, stdout: '' });
+    expect(bad.stderr).toBe("acm-export: reading --resolve: other.example.test:443 does not match the URL's www.example.test:443. Use --resolve www.example.test:443:ADDR.\n");
+    const both = await runCli(['doctor', 'https://www.example.test/', '--expect-serial', '01', '--arn', ARN]);
+    expect(both.code).toBe(1);
+    expect(both.stderr).toMatch(/invalid command line: option '--expect-serial <serial>' cannot be used with option '--arn <arn>'/);
+    const plain = await runCli(['doctor', 'http://www.example.test/']);
+    expect(plain.stderr).toMatch(/^acm-export: reading URL: http:\/\/ is not HTTPS/);
+  });
+});
