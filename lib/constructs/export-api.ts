@@ -134,6 +134,9 @@ export class ExportApi extends Construct {
       },
     });
 
+    // The stack exports the URL once, as ApiUrl; drop RestApi's own auto-named output.
+    this.api.node.tryRemoveChild('Endpoint');
+
     const validator = this.api.addRequestValidator('Validator', {
       requestValidatorName: 'body-and-parameters',
       validateRequestBody: true,

@@ -1,0 +1,46 @@
+import { App, CfnResource, Stack } from 'aws-cdk-lib';
+import { IConstruct } from 'constructs';
+import { Template } from 'aws-cdk-lib/assertions';
+import { AcmExportStack, AcmExportStackProps } from '../../lib/acm-export-stack';
+
+export const ACCOUNT = '123456789012';
+export const REGION = 'eu-west-1';
+
+/** A stack with a fixed environment; bundling is skipped (one test in nag.test.ts bundles for real). */
+export function buildStack(props: AcmExportStackProps = {}): { stack: AcmExportStack; template: Template } {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new AcmExportStack(app, 'AcmExport', { env: { account: ACCOUNT, region: REGION }, ...props });
+  return { stack, template: Template.fromStack(stack) };
+}
+
+export interface PolicyStatementJson {
+  Effect: string;
+  Action: string | string[];
+  Resource?: unknown;
+  Condition?: Record<string, Record<string, unknown>>;
+  Principal?: unknown;
+}
+
+export function asArray<T>(value: T | T[] | undefined): T[] {
+  if (value === undefined) return [];
+  return Array.isArray(value) ? value : [value];
+}
+
+/** Every identity-policy statement (inline and managed) with the logical id of its policy. */
+export function identityStatements(template: Template): { policy: string; statement: PolicyStatementJson }[] {
+  const out: { policy: string; statement: PolicyStatementJson }[] = [];
+  for (const type of ['AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy']) {
+    for (const [policy, resource] of Object.entries(template.findResources(type))) {
+      const statements = (resource.Properties.PolicyDocument as { Statement: PolicyStatementJson[] }).Statement;
+      for (const statement of statements) out.push({ policy, statement });
+    }
+  }
+  return out;
+}
+
+/** Logical id of a construct's CloudFormation resource (its default child, or itself). */
+export function logicalId(construct: IConstruct): string {
+  const resource = CfnResource.isCfnResource(construct) ? construct : construct.node.defaultChild;
+  if (!resource || !CfnResource.isCfnResource(resource)) throw new Error(`${construct.node.path} has no CfnResource`);
+  return Stack.of(resource).resolve(resource.logicalId) as string;
+}

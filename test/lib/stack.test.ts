@@ -1,0 +1,461 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { ENV, INVENTORY, WORKFLOW_TIMEOUT_SECONDS } from '../../lambda/shared/contract';
+import { OUTPUTS } from '../../lib/acm-export-stack';
+import { ACCOUNT, REGION, asArray, buildStack, identityStatements, logicalId } from './fixture';
+
+const { stack, template } = buildStack();
+
+describe('inventory', () => {
+  test('table: keys, GSIs, on-demand, PITR, encrypted with the inventory CMK', () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [
+        { AttributeName: INVENTORY.partitionKey, KeyType: 'HASH' },
+        { AttributeName: INVENTORY.sortKey, KeyType: 'RANGE' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: {
+        SSEEnabled: true,
+        SSEType: 'KMS',
+        KMSMasterKeyId: { 'Fn::GetAtt': [logicalId(stack.inventory.key), 'Arn'] },
+      },
+      GlobalSecondaryIndexes: Match.arrayWith([
+        Match.objectLike({
+          IndexName: INVENTORY.byTargetIndex,
+          KeySchema: [
+            { AttributeName: INVENTORY.sortKey, KeyType: 'HASH' },
+            { AttributeName: INVENTORY.partitionKey, KeyType: 'RANGE' },
+          ],
+        }),
+        Match.objectLike({
+          IndexName: INVENTORY.byExpiryIndex,
+          KeySchema: [
+            { AttributeName: INVENTORY.itemTypeAttribute, KeyType: 'HASH' },
+            { AttributeName: INVENTORY.expiryAttribute, KeyType: 'RANGE' },
+          ],
+        }),
+      ]),
+    });
+  });
+
+  test('retained by default, destroyable on request', () => {
+    template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    const destroyable = buildStack({ removalPolicy: (jest.requireActual('aws-cdk-lib') as typeof import('aws-cdk-lib')).RemovalPolicy.DESTROY });
+    destroyable.template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
+  });
+});
+
+describe('KMS', () => {
+  test('three customer managed keys (inventory, secrets, alerts), all with rotation', () => {
+    const keys = template.findResources('AWS::KMS::Key');
+    expect(Object.keys(keys)).toHaveLength(3);
+    for (const key of Object.values(keys)) expect(key.Properties.EnableKeyRotation).toBe(true);
+  });
+
+  test('the alert key lets EventBridge encrypt messages for the topic', () => {
+    template.hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Principal: { Service: 'events.amazonaws.com' },
+            Action: Match.arrayWith(['kms:Decrypt', 'kms:GenerateDataKey*']),
+          }),
+        ]),
+      },
+    });
+  });
+});
+
+describe('secrets', () => {
+  const secretArns = {
+    'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:secretsmanager:${REGION}:${ACCOUNT}:secret:acm-export/AcmExport/*`]],
+  };
+
+  test('acm-export may create and write only this stack\'s secrets, encrypted with the secrets key', () => {
+    const role = logicalId(stack.workflow.acmExportFunction.executionRole);
+    const statements = identityStatements(template).filter(({ policy }) =>
+      JSON.stringify(template.toJSON().Resources[policy].Properties.Roles ?? []).includes(role),
+    );
+    const byAction = (action: string) => statements.filter(({ statement }) => asArray(statement.Action).includes(action));
+    for (const action of ['secretsmanager:CreateSecret', 'secretsmanager:PutSecretValue', 'secretsmanager:TagResource']) {
+      const found = byAction(action);
+      expect(found).toHaveLength(1);
+      expect(found[0].statement.Resource).toEqual(secretArns);
+    }
+    const kms = byAction('kms:GenerateDataKey');
+    expect(kms).toHaveLength(1);
+    expect(kms[0].statement.Resource).toEqual({ 'Fn::GetAtt': [logicalId(stack.secrets.key), 'Arn'] });
+    expect(asArray(kms[0].statement.Action).sort()).toEqual(['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey']);
+  });
+
+  test('functions get the prefix and the key through the environment', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          [ENV.SECRET_NAME_PREFIX]: 'acm-export/AcmExport',
+          [ENV.SECRET_KMS_KEY_ID]: { 'Fn::GetAtt': [logicalId(stack.secrets.key), 'Arn'] },
+        }),
+      },
+    });
+  });
+
+  test('node policy: read this stack\'s secrets, decrypt only via Secrets Manager, write install output', () => {
+    const policy = template.findResources('AWS::IAM::ManagedPolicy');
+    expect(Object.keys(policy)).toHaveLength(1);
+    const statements = Object.values(policy)[0].Properties.PolicyDocument.Statement;
+    expect(statements).toEqual([
+      { Sid: 'ReadCertificateSecrets', Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: secretArns },
+      {
+        Sid: 'DecryptCertificateSecrets',
+        Effect: 'Allow',
+        Action: 'kms:Decrypt',
+        Resource: { 'Fn::GetAtt': [logicalId(stack.secrets.key), 'Arn'] },
+        Condition: {
+          StringEquals: { 'kms:ViaService': `secretsmanager.${REGION}.amazonaws.com` },
+          StringLike: { 'kms:EncryptionContext:SecretARN': secretArns },
+        },
+      },
+      {
+        Sid: 'WriteInstallOutput',
+        Effect: 'Allow',
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
+        Resource: { 'Fn::GetAtt': [logicalId(stack.installDocument.commandLogGroup), 'Arn'] },
+      },
+    ]);
+  });
+});
+
+describe('IAM', () => {
+  test('"*" resources only for APIs without resource-level permissions (exact list)', () => {
+    const wildcardActions = new Set<string>();
+    for (const { statement } of identityStatements(template)) {
+      if (asArray(statement.Resource).includes('*')) asArray(statement.Action).forEach((a) => wildcardActions.add(a));
+    }
+    expect([...wildcardActions].sort()).toEqual(
+      [
+        // X-Ray (active tracing on the functions and the state machine)
+        'xray:GetSamplingRules',
+        'xray:GetSamplingTargets',
+        'xray:PutTelemetryRecords',
+        'xray:PutTraceSegments',
+        // Step Functions log delivery to CloudWatch Logs
+        'logs:CreateLogDelivery',
+        'logs:DeleteLogDelivery',
+        'logs:DescribeLogGroups',
+        'logs:DescribeResourcePolicies',
+        'logs:GetLogDelivery',
+        'logs:ListLogDeliveries',
+        'logs:PutResourcePolicy',
+        'logs:UpdateLogDelivery',
+        // ssm-run (dry run) and status-check
+        'ssm:DescribeInstanceInformation',
+        'ssm:ListCommandInvocations',
+        'ssm:ListCommands',
+      ].sort(),
+    );
+  });
+
+  test('no wildcard actions except the KMS ones the table grant adds', () => {
+    const wildcardActions = new Set<string>();
+    for (const { statement } of identityStatements(template)) {
+      asArray(statement.Action).filter((a) => a.includes('*')).forEach((a) => wildcardActions.add(a));
+    }
+    expect([...wildcardActions].sort()).toEqual(['kms:GenerateDataKey*', 'kms:ReEncrypt*']);
+  });
+
+  test('SendCommand: this stack\'s document and nodes of this account and region only', () => {
+    const send = identityStatements(template).filter(({ statement }) => asArray(statement.Action).includes('ssm:SendCommand'));
+    expect(send).toHaveLength(1);
+    const resources = JSON.stringify(send[0].statement.Resource);
+    expect(resources).toContain(`:ec2:${REGION}:${ACCOUNT}:instance/*`);
+    expect(resources).toContain(`:ssm:${REGION}:${ACCOUNT}:managed-instance/*`);
+    expect(resources).toContain(`:ssm:${REGION}:${ACCOUNT}:document/`);
+    expect(resources).toContain(logicalId(stack.installDocument.document));
+  });
+
+  test('ACM permissions are limited to certificates of this account and region', () => {
+    const acm = identityStatements(template).filter(({ statement }) => asArray(statement.Action).some((a) => a.startsWith('acm:')));
+    expect(acm.length).toBe(2);
+    for (const { statement } of acm) {
+      expect(statement.Resource).toEqual({
+        'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:acm:${REGION}:${ACCOUNT}:certificate/*`]],
+      });
+    }
+  });
+
+  test('no AWS managed policies on function roles (each writes only to its own log group)', () => {
+    for (const fn of [stack.workflow.acmExportFunction, stack.workflow.ssmRunFunction, stack.workflow.exportApiFunction]) {
+      const role = template.toJSON().Resources[logicalId(fn.executionRole)];
+      expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    }
+  });
+});
+
+describe('Lambda functions', () => {
+  test('five functions: Node.js 24, arm64, X-Ray, JSON logs into an explicit log group', () => {
+    const functions = template.findResources('AWS::Lambda::Function');
+    expect(Object.keys(functions)).toHaveLength(5);
+    for (const fn of Object.values(functions)) {
+      expect(fn.Properties.Runtime).toBe('nodejs24.x');
+      expect(fn.Properties.Architectures).toEqual(['arm64']);
+      expect(fn.Properties.TracingConfig).toEqual({ Mode: 'Active' });
+      expect(fn.Properties.LoggingConfig).toMatchObject({ LogFormat: 'JSON', LogGroup: { Ref: expect.any(String) } });
+      expect(fn.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME).toEqual(expect.any(String));
+    }
+  });
+
+  test('log groups have a retention', () => {
+    for (const group of Object.values(template.findResources('AWS::Logs::LogGroup'))) {
+      expect(group.Properties.RetentionInDays).toBeGreaterThan(0);
+    }
+  });
+});
+
+describe('state machine', () => {
+  test('STANDARD, timeout, tracing, logging ALL without execution data', () => {
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineType: 'STANDARD',
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: {
+        Level: 'ALL',
+        IncludeExecutionData: false,
+        Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: Match.anyValue() } }],
+      },
+    });
+    const definition = JSON.stringify(template.findResources('AWS::StepFunctions::StateMachine'));
+    expect(definition).toContain(`\\"TimeoutSeconds\\":${WORKFLOW_TIMEOUT_SECONDS}`);
+  });
+
+  test('acm-renew may start executions; export-api may only describe executions of this machine', () => {
+    const statements = identityStatements(template).map(({ statement }) => statement);
+    const start = statements.filter((s) => asArray(s.Action).includes('states:StartExecution'));
+    expect(start).toHaveLength(2); // acm-renew and the API's integration role
+    for (const s of start) expect(s.Resource).toEqual({ Ref: logicalId(stack.workflow.stateMachine) });
+    const describe = statements.filter((s) => asArray(s.Action).includes('states:DescribeExecution'));
+    expect(describe).toHaveLength(1);
+    expect(asArray(describe[0].Action).sort()).toEqual(['states:DescribeExecution', 'states:GetExecutionHistory']);
+    expect(JSON.stringify(describe[0].Resource)).toContain(`:states:${REGION}:${ACCOUNT}:execution:`);
+  });
+});
+
+describe('API', () => {
+  test('every method requires AWS_IAM and a request validator', () => {
+    const methods = Object.values(template.findResources('AWS::ApiGateway::Method'));
+    expect(methods).toHaveLength(3);
+    for (const method of methods) {
+      expect(method.Properties.AuthorizationType).toBe('AWS_IAM');
+      expect(method.Properties.RequestValidatorId).toEqual({ Ref: expect.any(String) });
+    }
+  });
+
+  test('the validator checks body and parameters', () => {
+    template.resourceCountIs('AWS::ApiGateway::RequestValidator', 1);
+    template.hasResourceProperties('AWS::ApiGateway::RequestValidator', {
+      ValidateRequestBody: true,
+      ValidateRequestParameters: true,
+    });
+  });
+
+  test('stage: throttling, JSON access logs, execution logs without data trace, X-Ray', () => {
+    template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      StageName: 'v1',
+      TracingEnabled: true,
+      AccessLogSetting: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('"requestId":"\\$context.requestId"') },
+      MethodSettings: [
+        Match.objectLike({
+          HttpMethod: '*',
+          ResourcePath: '/*',
+          ThrottlingRateLimit: 10,
+          ThrottlingBurstLimit: 20,
+          LoggingLevel: 'INFO',
+          DataTraceEnabled: false,
+        }),
+      ],
+    });
+    const format = Object.values(template.findResources('AWS::ApiGateway::Stage'))[0].Properties.AccessLogSetting.Format;
+    expect(() => JSON.parse(format)).not.toThrow();
+  });
+
+  test('POST /exports starts the STANDARD machine through a StartExecution-only role', () => {
+    const post = Object.values(template.findResources('AWS::ApiGateway::Method', { Properties: { HttpMethod: 'POST' } }));
+    expect(post).toHaveLength(1);
+    const integration = post[0].Properties.Integration;
+    expect(integration.Type).toBe('AWS');
+    expect(integration.PassthroughBehavior).toBe('NEVER');
+    expect(integration.Credentials).toEqual({ 'Fn::GetAtt': [logicalId(stack.exportApi.startExecutionRole), 'Arn'] });
+    expect(JSON.stringify(integration.Uri)).toContain(':states:action/StartExecution');
+    const requestTemplate = JSON.stringify(integration.RequestTemplates['application/json']);
+    expect(requestTemplate).toContain('\\"name\\": \\"$context.requestId\\"');
+    expect(requestTemplate).toContain("$util.escapeJavaScript($input.json('$'))");
+    expect(integration.IntegrationResponses.map((r: { StatusCode: string; SelectionPattern?: string }) => [r.StatusCode, r.SelectionPattern])).toEqual([
+      ['200', undefined],
+      ['400', '4\\d{2}'],
+      ['500', '5\\d{2}'],
+    ]);
+    const ok = integration.IntegrationResponses[0].ResponseTemplates['application/json'];
+    expect(ok).toContain('"exportId": "$context.requestId"');
+    expect(ok).toContain('"executionArn": "$body.executionArn"');
+    const rolePolicy = identityStatements(template).filter(({ policy }) =>
+      JSON.stringify(template.toJSON().Resources[policy].Properties.Roles ?? []).includes(logicalId(stack.exportApi.startExecutionRole)),
+    );
+    expect(rolePolicy.map(({ statement }) => statement.Action)).toEqual(['states:StartExecution']);
+  });
+
+  test('request model: generated from the shared rules, scoped to this account and region', () => {
+    const models = Object.values(template.findResources('AWS::ApiGateway::Model'));
+    expect(models).toHaveLength(1);
+    const schema = stack.resolve(models[0].Properties.Schema);
+    expect(schema.additionalProperties).toBe(false);
+    expect(schema.required).toEqual(['CertificateArn', 'CertName', 'TargetTagKey', 'TargetTagValue']);
+    // Resolved by CloudFormation at deploy time: only certificates of the stack's partition, region, account.
+    expect(schema.properties.CertificateArn.pattern).toEqual({
+      'Fn::Join': [
+        '',
+        [
+          '^arn:',
+          { Ref: 'AWS::Partition' },
+          ':acm:',
+          { Ref: 'AWS::Region' },
+          ':',
+          { Ref: 'AWS::AccountId' },
+          ':certificate/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$',
+        ],
+      ],
+    });
+    expect(schema.properties.TargetTagKey.not).toEqual({ pattern: '^[aA][wW][sS]:' });
+    expect(schema.properties.VerifyPort).toEqual({ type: 'integer', minimum: 0, maximum: 65535 });
+    expect(schema.properties.Service.enum).toEqual(['none', 'nginx', 'apache2', 'httpd']);
+    for (const [name, property] of Object.entries(schema.properties as Record<string, { type: string; maxLength?: number }>)) {
+      if (property.type === 'string' && !('enum' in property)) expect([name, property.maxLength]).toEqual([name, expect.any(Number)]);
+    }
+  });
+
+  test('GET routes: required path parameter, optional query strings, Lambda proxy', () => {
+    template.hasResourceProperties('AWS::ApiGateway::Method', {
+      HttpMethod: 'GET',
+      RequestParameters: { 'method.request.path.exportId': true },
+      Integration: { Type: 'AWS_PROXY' },
+    });
+    template.hasResourceProperties('AWS::ApiGateway::Method', {
+      HttpMethod: 'GET',
+      RequestParameters: {
+        'method.request.querystring.expiringWithinDays': false,
+        'method.request.querystring.limit': false,
+        'method.request.querystring.nextToken': false,
+      },
+      Integration: { Type: 'AWS_PROXY' },
+    });
+  });
+
+  test('gateway responses are JSON {"message": ...}', () => {
+    const expected: Record<string, string> = {
+      BAD_REQUEST_BODY: '400',
+      BAD_REQUEST_PARAMETERS: '400',
+      ACCESS_DENIED: '403',
+      MISSING_AUTHENTICATION_TOKEN: '403',
+    };
+    for (const [type, status] of Object.entries(expected)) {
+      template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+        ResponseType: type,
+        StatusCode: status,
+        ResponseTemplates: { 'application/json': Match.stringLikeRegexp('^\\{"message": ') },
+      });
+    }
+    const bodyError = Object.values(
+      template.findResources('AWS::ApiGateway::GatewayResponse', { Properties: { ResponseType: 'BAD_REQUEST_BODY' } }),
+    )[0].Properties.ResponseTemplates['application/json'];
+    expect(() => JSON.parse(bodyError)).not.toThrow();
+  });
+});
+
+describe('events', () => {
+  test('renewal rule → acm-renew with retry policy and an encrypted, TLS-only DLQ', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { source: ['aws.acm'], 'detail-type': ['ACM Certificate Available'], detail: { Action: ['RENEWAL'] } },
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [logicalId(stack.workflow.acmRenewFunction), 'Arn'] },
+          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [logicalId(stack.renewalTrigger.deadLetterQueue), 'Arn'] } },
+          RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 21600 },
+        }),
+      ],
+    });
+    template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+
+  test('ACM alerts go to the topic with a readable message', () => {
+    for (const detailType of ['ACM Certificate Renewal Action Required', 'ACM Certificate Approaching Expiration']) {
+      template.hasResourceProperties('AWS::Events::Rule', {
+        EventPattern: { source: ['aws.acm'], 'detail-type': [detailType] },
+        Targets: [
+          Match.objectLike({
+            Arn: { Ref: logicalId(stack.notifications.topic) },
+            InputTransformer: { InputPathsMap: Match.objectLike({ 'resources-0-': '$.resources[0]' }), InputTemplate: Match.anyValue() },
+          }),
+        ],
+      });
+    }
+  });
+
+  test('timed-out and aborted executions alert; FAILED does not (the workflow alerts itself)', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.states'],
+        'detail-type': ['Step Functions Execution Status Change'],
+        detail: { status: ['TIMED_OUT', 'ABORTED'], stateMachineArn: [{ Ref: logicalId(stack.workflow.stateMachine) }] },
+      },
+      Targets: [Match.objectLike({ Arn: { Ref: logicalId(stack.notifications.topic) }, InputTransformer: Match.anyValue() })],
+    });
+  });
+
+  test('alert topic: KMS, TLS only, e-mail subscription only when configured', () => {
+    template.hasResourceProperties('AWS::SNS::Topic', {
+      KmsMasterKeyId: { 'Fn::GetAtt': [logicalId(stack.notifications.key), 'Arn'] },
+    });
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+    template.resourceCountIs('AWS::SNS::Subscription', 0);
+    const withEmail = buildStack({ alertEmail: 'ops@example.com' });
+    withEmail.template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
+  });
+});
+
+describe('install document and outputs', () => {
+  test('Command document, new versions on update, no fixed name', () => {
+    template.resourceCountIs('AWS::SSM::Document', 1);
+    const document = Object.values(template.findResources('AWS::SSM::Document'))[0];
+    expect(document.Properties).toMatchObject({ DocumentType: 'Command', UpdateMethod: 'NewVersion' });
+    expect(document.Properties.Name).toBeUndefined();
+    expect(document.Properties.Content.schemaVersion).toBe('2.2');
+  });
+
+  test('ssm-run gets the document name, the output log group and a command timeout', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          [ENV.DOCUMENT_NAME]: { Ref: logicalId(stack.installDocument.document) },
+          [ENV.COMMAND_LOG_GROUP]: { Ref: logicalId(stack.installDocument.commandLogGroup) },
+          [ENV.COMMAND_TIMEOUT_SECONDS]: '600',
+          [ENV.TABLE_NAME]: { Ref: logicalId(stack.inventory.table) },
+        }),
+      },
+    });
+  });
+
+  test('outputs', () => {
+    expect(Object.keys(template.toJSON().Outputs).sort()).toEqual(Object.values(OUTPUTS).sort());
+  });
+});
