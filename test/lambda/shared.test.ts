@@ -1,0 +1,67 @@
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { deterministicUuid, generatePassphrase } from '../../lambda/shared/passphrase';
+import { parseWorkflowInput, scopeFromExecutionArn, tagValue } from '../../lambda/shared/workflow';
+import { INSTALL_DEFAULTS } from '../../lambda/shared/patterns';
+import { CERT_ARN, INPUT, executionArn } from './support';
+
+describe('shared helpers', () => {
+  test('passphrases are 43 URL-safe characters from 32 random bytes, different each time', () => {
+    const a = generatePassphrase();
+    expect(a).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(a).not.toMatch(/[#$%]/);
+    expect(generatePassphrase()).not.toBe(a);
+    expect(() => generatePassphrase(() => new Uint8Array(8))).toThrow('wrong number of bytes');
+  });
+
+  test('deterministic UUIDs are lower-case RFC 9562 v8 UUIDs', () => {
+    const id = deterministicUuid('seed');
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(deterministicUuid('seed')).toBe(id);
+  });
+
+  test('tag values are sanitized and truncated to the tag rules', () => {
+    expect(tagValue('a#b$c')).toBe('a_b_c');
+    expect(tagValue('x'.repeat(300))).toHaveLength(256);
+    expect(tagValue(CERT_ARN)).toBe(CERT_ARN);
+  });
+
+  test('the execution input gets defaults and is scoped to the execution ARN\'s account and the function region', () => {
+    const scope = scopeFromExecutionArn(executionArn(), 'us-east-1');
+    expect(scope).toEqual({ partition: 'aws', region: 'us-east-1', account: '111122223333' });
+    expect(parseWorkflowInput(INPUT, scope)).toEqual({
+      ...INPUT,
+      CertDir: INSTALL_DEFAULTS.CertDir,
+      KeyDir: INSTALL_DEFAULTS.KeyDir,
+      Service: 'none',
+      VerifyPort: 0,
+      MaxConcurrency: '10%',
+      MaxErrors: '0',
+      DryRun: false,
+    });
+    expect(() => parseWorkflowInput(INPUT, { ...scope, region: 'eu-west-1' })).toThrow(expect.objectContaining({ name: 'CertificateOutOfScope' }));
+    expect(() => parseWorkflowInput({ ...INPUT, CertificateArn: 'arn:aws:acm:x' }, scope)).toThrow(expect.objectContaining({ name: 'InvalidInput' }));
+    expect(() => parseWorkflowInput('not an object', scope)).toThrow('request body must be a JSON object');
+  });
+});
+
+describe('code base rules', () => {
+  const files = (dir: string): string[] =>
+    readdirSync(dir).flatMap((name) => {
+      const p = path.join(dir, name);
+      return statSync(p).isDirectory() ? files(p) : p.endsWith('.ts') ? [p] : [];
+    });
+  const lambdaFiles = files(path.join(__dirname, '../../lambda'));
+
+  test('no Scan anywhere in the Lambda code', () => {
+    expect(lambdaFiles.length).toBeGreaterThan(10);
+    for (const file of lambdaFiles) expect([file, /ScanCommand|ScanInput|\.scan\(|paginateScan/.test(readFileSync(file, 'utf8'))]).toEqual([file, false]);
+  });
+
+  test('the pure logic never reads the environment', () => {
+    const logic = ['export-certificate', 'run-install', 'check-status', 'renew', 'export-status', 'list-certificates', 'inventory'];
+    for (const name of logic) {
+      expect([name, readFileSync(path.join(__dirname, `../../lambda/shared/${name}.ts`), 'utf8').includes('process.env')]).toEqual([name, false]);
+    }
+  });
+});
