@@ -214,11 +214,14 @@ VerifyPort=${SSM_VerifyPort-${DEFAULT[VerifyPort]}}
 for name in CertName SecretId SecretVersionId Region CertDir KeyDir KeyGroup Service HooksDir VerifyPort; do
   check_param "$name" "${!name}"
 done
+# Belt and braces beyond the patterns (each only if the pattern itself passed).
 if [[ $VerifyPort =~ ${RE[VerifyPort]} ]] && [ "$VerifyPort" -gt 65535 ]; then
   problems+=("SSM_VerifyPort must be at most 65535")
 fi
 for name in CertDir KeyDir HooksDir; do
-  case "/${!name}/" in */../* | */./*) problems+=("SSM_$name must not contain . or .. components") ;; esac
+  if [[ ${!name} =~ ${RE[$name]} ]]; then
+    case "${!name}/" in */../* | */./*) problems+=("SSM_$name must not contain . or .. components") ;; esac
+  fi
 done
 verify_seconds=${ACM_EXPORT_VERIFY_SECONDS:-10}
 lock_seconds=${ACM_EXPORT_LOCK_SECONDS:-300}

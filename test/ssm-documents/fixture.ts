@@ -115,3 +115,23 @@ export function listTree(dir: string): string[] {
   walk(dir, '');
   return out.sort();
 }
+
+/** Values that must never get past any parameter's pattern. */
+export const HOSTILE_VALUES: Record<string, string> = {
+  semicolon: 'a;id',
+  commandSubstitution: '$(id)',
+  backticks: '`id`',
+  relativeTraversal: '../../etc/passwd',
+  absoluteTraversal: '/etc/ssl/../../root',
+  newline: 'site\nid',
+  trailingNewline: '/etc/ssl/certs\n',
+  nul: 'site\u0000id',
+  long: 'a'.repeat(300),
+  longPath: `/${'a'.repeat(300)}`,
+  optionLike: '-rf',
+  cyrillicLookAlike: 'sit\u0435',
+  fullwidthSlash: '\uff0fetc\uff0fssl',
+  fullwidthDigit: '44\uff13',
+  pipe: 'nginx|id',
+  space: 'none id',
+};

@@ -1,0 +1,185 @@
+/**
+ * Offline checks of the Install-ACMCertificate document and its script: schema 2.2 rules, parameter
+ * patterns equal to FIELD_RULES (in the YAML and in the script's own copy), hostile values rejected,
+ * shellcheck clean, and no `{{ }}` interpolation anywhere.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { FIELD_RULES, INSTALL_DEFAULTS } from '../../lambda/shared/patterns';
+import { INSTALL_DOCUMENT_PATH, loadInstallDocument } from '../../ssm-documents/load';
+import { INSTALL_SCRIPT_PATH } from '../helpers/install-script';
+import { HOSTILE_VALUES } from './fixture';
+
+const PARAMETERS = ['CertName', 'SecretId', 'SecretVersionId', 'Region', 'CertDir', 'KeyDir', 'KeyGroup', 'Service', 'HooksDir', 'VerifyPort'] as const;
+const REQUIRED = ['CertName', 'SecretId', 'SecretVersionId', 'Region'];
+type Param = (typeof PARAMETERS)[number];
+
+const doc = loadInstallDocument();
+const raw = parse(readFileSync(INSTALL_DOCUMENT_PATH, 'utf8')) as { mainSteps: { inputs: { runCommand: string[] } }[] };
+const script = readFileSync(INSTALL_SCRIPT_PATH, 'utf8');
+
+/** The script's own copy of the rules: `[Name]='pattern'` in `declare -rA RE=(...)`, MAX and DEFAULT likewise. */
+function scriptTable(table: 'RE' | 'MAX' | 'DEFAULT'): Record<string, string> {
+  const block = new RegExp(`declare -rA ${table}=\\(\\n?([\\s\\S]*?)\\n\\)`).exec(script);
+  if (!block) throw new Error(`no ${table} table in the script`);
+  const out: Record<string, string> = {};
+  for (const m of block[1].matchAll(/\[(\w+)\]=('([^']*)'|(\S+))/g)) out[m[1]] = m[3] ?? m[4];
+  return out;
+}
+
+/** Runs bash's own regex engine (as the script does: LC_ALL=C, [[ =~ ]]) on many cases in one process. */
+function bashAccepts(cases: { pattern: string; max: number; value: string }[]): boolean[] {
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '', LC_ALL: 'C', N: String(cases.length) };
+  cases.forEach((c, i) => Object.assign(env, { [`P${i}`]: c.pattern, [`M${i}`]: String(c.max), [`V${i}`]: c.value }));
+  const loop = 'for ((i = 0; i < N; i++)); do p=P$i m=M$i v=V$i; val=${!v}; if [ "${#val}" -le "${!m}" ] && [[ $val =~ ${!p} ]]; then echo 1; else echo 0; fi; done';
+  const r = spawnSync('bash', ['-c', loop], { env, encoding: 'utf8' });
+  return r.stdout.trim().split('\n').map((l) => l === '1');
+}
+
+describe('document structure', () => {
+  test('schema 2.2 command document with a description', () => {
+    expect(doc.schemaVersion).toBe('2.2');
+    expect(doc.description).toEqual(expect.stringContaining('ACM'));
+    expect(Object.keys(doc).sort()).toEqual(['description', 'mainSteps', 'parameters', 'schemaVersion']);
+  });
+
+  test('exactly the designed parameters, all String, ENV_VAR, with pattern and maxChars from FIELD_RULES', () => {
+    expect(Object.keys(doc.parameters).sort()).toEqual([...PARAMETERS].sort());
+    for (const name of PARAMETERS) {
+      const p = doc.parameters[name];
+      expect({ name, type: p.type, interpolationType: p.interpolationType }).toEqual({ name, type: 'String', interpolationType: 'ENV_VAR' });
+      expect({ name, allowedPattern: p.allowedPattern }).toEqual({ name, allowedPattern: FIELD_RULES[name].pattern });
+      expect({ name, maxChars: p.maxChars }).toEqual({ name, maxChars: FIELD_RULES[name].maxLength });
+      expect(p.description).toBeTruthy();
+    }
+  });
+
+  test('required parameters have no default; optional ones default to INSTALL_DEFAULTS', () => {
+    for (const name of REQUIRED) expect(doc.parameters[name].default).toBeUndefined();
+    for (const name of ['CertDir', 'KeyDir', 'KeyGroup', 'Service', 'HooksDir', 'VerifyPort'] as const) {
+      expect({ name, default: doc.parameters[name].default }).toEqual({ name, default: String(INSTALL_DEFAULTS[name]) });
+    }
+    expect(doc.parameters.Service.allowedValues).toEqual(['none', 'nginx', 'apache2', 'httpd']);
+  });
+
+  test('one Linux-only aws:runShellScript step with a timeout', () => {
+    expect(doc.mainSteps).toHaveLength(1);
+    const [step] = doc.mainSteps;
+    expect(step.action).toBe('aws:runShellScript');
+    expect(step.name).toMatch(/^[A-Za-z0-9_.-]+$/);
+    expect(step.precondition).toEqual({ StringEquals: ['platformType', 'Linux'] });
+    expect(Number(step.inputs.timeoutSeconds)).toBeGreaterThanOrEqual(5);
+    expect(Number(step.inputs.timeoutSeconds)).toBeLessThanOrEqual(172800);
+    expect(raw.mainSteps[0].inputs.runCommand).toEqual(['#include install-acm-certificate.sh']);
+  });
+
+  test('runCommand is the script, starting with its bash shebang (the agent runs it via sh -c <file>)', () => {
+    const lines = doc.mainSteps[0].inputs.runCommand;
+    expect(lines[0]).toBe('#!/usr/bin/env bash');
+    expect(lines.join('\n')).toBe(script.replace(/\n$/, ''));
+    expect(script).toMatch(/^set -Eeuo pipefail$/m);
+  });
+
+  test('no {{ }} interpolation anywhere: values arrive only as SSM_<Name> environment variables', () => {
+    const text = doc.mainSteps[0].inputs.runCommand.join('\n');
+    expect(text).not.toContain('{{');
+    expect(readFileSync(INSTALL_DOCUMENT_PATH, 'utf8')).not.toContain('{{');
+    for (const name of PARAMETERS) expect(script).toContain(`SSM_${name}`);
+  });
+
+  test('the document stays well under the SSM size limit (64 KB)', () => {
+    expect(Buffer.byteLength(JSON.stringify(doc))).toBeLessThan(64 * 1024);
+  });
+});
+
+describe('parameter patterns', () => {
+  const re = scriptTable('RE');
+  const max = scriptTable('MAX');
+  const defaults = scriptTable('DEFAULT');
+
+  test("the script's own copy of the patterns, lengths and defaults is identical to FIELD_RULES and the document", () => {
+    for (const name of PARAMETERS) {
+      expect({ name, pattern: re[name] }).toEqual({ name, pattern: FIELD_RULES[name].pattern });
+      expect({ name, max: Number(max[name]) }).toEqual({ name, max: FIELD_RULES[name].maxLength });
+    }
+    for (const [name, value] of Object.entries(defaults)) {
+      expect({ name, value }).toEqual({ name, value: doc.parameters[name].default });
+    }
+    expect(Object.keys(defaults).sort()).toEqual(['CertDir', 'HooksDir', 'KeyDir', 'KeyGroup', 'Service', 'VerifyPort']);
+  });
+
+  test('patterns compile, are anchored, and accept realistic values', () => {
+    const good: Record<Param, string[]> = {
+      CertName: ['www.example.com', 'site', 'a', 'api_example-com.2026'],
+      SecretId: ['arn:aws:secretsmanager:eu-west-1:123456789012:secret:acm-export/www.example.com-AbC123'],
+      SecretVersionId: ['0d5f8a7e-1b2c-4d3e-8f9a-0b1c2d3e4f5a'],
+      Region: ['eu-west-1', 'us-gov-west-1', 'ap-southeast-5'],
+      CertDir: ['/etc/ssl/certs', '/etc/nginx/ssl', '/opt/app_1/tls'],
+      KeyDir: ['/etc/ssl/private', '/etc/pki/tls/private'],
+      KeyGroup: ['', 'ssl-cert', 'www-data'],
+      Service: ['none', 'nginx', 'apache2', 'httpd'],
+      HooksDir: ['/etc/acm-export/hooks.d'],
+      VerifyPort: ['0', '443', '8443', '65535'],
+    };
+    const cases = PARAMETERS.flatMap((name) => good[name].map((value) => ({ name, value, pattern: FIELD_RULES[name].pattern, max: FIELD_RULES[name].maxLength })));
+    const bash = bashAccepts(cases);
+    cases.forEach(({ name, value, pattern }, i) => {
+      expect(pattern.startsWith('^') && pattern.endsWith('$')).toBe(true);
+      expect({ name, value, js: new RegExp(pattern).test(value), bash: bash[i] }).toEqual({ name, value, js: true, bash: true });
+    });
+  });
+
+  test('every hostile value is rejected by every pattern, in JavaScript and in bash', () => {
+    const cases = PARAMETERS.flatMap((name) =>
+      Object.entries(HOSTILE_VALUES).map(([label, value]) => ({ name, label, value, pattern: FIELD_RULES[name].pattern, max: FIELD_RULES[name].maxLength })));
+    for (const { name, label, value, pattern, max } of cases) {
+      expect({ name, label, js: new RegExp(pattern).test(value) && value.length <= max }).toEqual({ name, label, js: false });
+    }
+    // NUL cannot reach a process's environment at all (execve strings end at NUL): bash checks the rest.
+    const viaEnv = cases.filter((c) => !c.value.includes('\u0000'));
+    const bash = bashAccepts(viaEnv);
+    expect(bash).toHaveLength(viaEnv.length);
+    viaEnv.forEach(({ name, label }, i) => expect({ name, label, bash: bash[i] }).toEqual({ name, label, bash: false }));
+  });
+
+  test('paths with . or .. components and names starting with a dot or dash are rejected', () => {
+    const dir = new RegExp(FIELD_RULES.CertDir.pattern);
+    for (const bad of ['/etc/ssl/..', '/etc/./ssl', '/..', '/.hidden', 'etc/ssl', '/', '//etc', '/etc/ssl/', '/-rf']) expect({ bad, ok: dir.test(bad) }).toEqual({ bad, ok: false });
+    const name = new RegExp(FIELD_RULES.CertName.pattern);
+    for (const bad of ['.site', '..', '-rf', 'a/b', 'a b', '']) expect({ bad, ok: name.test(bad) }).toEqual({ bad, ok: false });
+  });
+
+  test('Service allowedValues are exactly what its pattern accepts', () => {
+    const regex = new RegExp(FIELD_RULES.Service.pattern);
+    for (const v of doc.parameters.Service.allowedValues ?? []) expect(regex.test(v)).toBe(true);
+    for (const v of ['None', 'NGINX', 'apache', 'lighttpd', '']) expect(regex.test(v)).toBe(false);
+  });
+});
+
+describe('shell', () => {
+  test('shellcheck is clean', () => {
+    const r = spawnSync('shellcheck', ['--shell=bash', '--severity=style', INSTALL_SCRIPT_PATH], { encoding: 'utf8' });
+    if (r.error) throw new Error(`shellcheck is not installed: ${r.error.message}`);
+    expect(r.stdout + r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+
+  test('bash can parse the script', () => {
+    const r = spawnSync('bash', ['-n', INSTALL_SCRIPT_PATH], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+
+  test('the passphrase never goes to openssl on the command line, only by fd or env', () => {
+    expect(script).not.toMatch(/-pass(in|out)\s+pass:/);
+    expect(script).not.toMatch(/openssl rsa\b/);
+    expect(script).toMatch(/openssl pkey .*-passin fd:3/);
+  });
+
+  test('the secret is fetched with exactly the designed aws invocation', () => {
+    expect(script.replace(/\\\n\s*/g, '')).toContain(
+      'aws secretsmanager get-secret-value --region "$Region" --secret-id "$SecretId" --version-id "$SecretVersionId" --query SecretString --output text',
+    );
+  });
+});

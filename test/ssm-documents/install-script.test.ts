@@ -1,0 +1,365 @@
+/**
+ * The real install script run with bash against a temporary root (Service=none): files, modes, result
+ * line, validation before any live file is touched, rollback copies, parameter hardening, locking,
+ * no secret in the output, and the private temp dir removed on every exit path.
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { EXIT, runInstall, type InstallRun } from '../helpers/install-script';
+import { createFixture, HOSTILE_VALUES, listTree, REGION, SECRET_ID, secretFragments, type Fixture } from './fixture';
+
+let f: Fixture;
+const runs: InstallRun[] = [];
+
+beforeAll(() => {
+  f = createFixture('script');
+});
+afterAll(() => f.cleanup());
+
+async function run(...args: Parameters<Fixture['run']>): Promise<InstallRun> {
+  const r = await f.run(...args);
+  runs.push(r);
+  return r;
+}
+
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const rel of listTree(dir)) {
+    const p = path.join(dir, rel);
+    const st = statSync(p);
+    out[rel] = st.isFile() ? `${st.ino}:${st.mode.toString(8)}:${readFileSync(p, 'utf8')}` : 'dir';
+  }
+  return out;
+}
+
+afterEach(() => {
+  // The private work dir is gone after every run, successful or not.
+  expect(readdirSync(f.tmpDir)).toEqual([]);
+});
+
+describe('fresh install', () => {
+  test('writes leaf, chain, fullchain and key with the right modes and prints one JSON line', async () => {
+    const cert = f.publish({ names: ['www.example.test', 'example.test'], keyAlgorithm: 'EC_prime256v1' });
+    const params = f.params(cert.versionId, 'fresh');
+    const r = await run(params, { AWS_SSM_INSTANCE_ID: 'mi-0123456789abcdef0' });
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n').filter(Boolean)).toHaveLength(1);
+    const certDir = params.CertDir!;
+    const keyDir = params.KeyDir!;
+    expect(r.result).toEqual({
+      node: 'mi-0123456789abcdef0',
+      certName: 'site',
+      serial: cert.serial,
+      notAfter: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
+      names: ['www.example.test', 'example.test'],
+      files: {
+        cert: path.join(certDir, 'site.crt'),
+        chain: path.join(certDir, 'site.chain.pem'),
+        fullchain: path.join(certDir, 'site.fullchain.pem'),
+        key: path.join(keyDir, 'site.key'),
+      },
+      service: 'none',
+      reloaded: false,
+      verified: false,
+    });
+    expect(new Date(r.result!.notAfter).getTime()).toBeGreaterThan(Date.now());
+    expect(readFileSync(path.join(certDir, 'site.crt'), 'utf8')).toBe(cert.certificate);
+    expect(readFileSync(path.join(certDir, 'site.chain.pem'), 'utf8')).toBe(cert.chain);
+    expect(readFileSync(path.join(certDir, 'site.fullchain.pem'), 'utf8')).toBe(cert.certificate + cert.chain);
+    const key = readFileSync(path.join(keyDir, 'site.key'), 'utf8');
+    expect(key).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
+    // Same key as issued: compare the public halves.
+    const pub = (pem: string) => execFileSync('openssl', ['pkey', '-pubout'], { input: pem, encoding: 'utf8' });
+    expect(pub(key)).toBe(pub(cert.privateKey));
+    expect(statSync(path.join(keyDir, 'site.key')).mode & 0o777).toBe(0o600);
+    expect(statSync(keyDir).mode & 0o777).toBe(0o700);
+    for (const name of ['site.crt', 'site.chain.pem', 'site.fullchain.pem']) expect(statSync(path.join(certDir, name)).mode & 0o777).toBe(0o644);
+    if (process.getuid?.() === 0) expect(statSync(path.join(keyDir, 'site.key')).uid).toBe(0);
+    // Nothing but the four files (and the lock file) in the target dirs; no .prev on a fresh install.
+    expect(readdirSync(certDir).sort()).toEqual(['site.chain.pem', 'site.crt', 'site.fullchain.pem']);
+    expect(readdirSync(keyDir).sort()).toEqual(['.site.acm-export.lock', 'site.key']);
+    // The exact aws invocation.
+    expect(f.aws.calls()).toContainEqual([
+      'secretsmanager', 'get-secret-value', '--region', REGION, '--secret-id', SECRET_ID,
+      '--version-id', cert.versionId, '--query', 'SecretString', '--output', 'text',
+    ]);
+  });
+
+  test.each(['RSA_2048', 'EC_prime256v1', 'EC_secp384r1'] as const)('installs a %s key', async (keyAlgorithm) => {
+    const cert = f.publish({ names: [`${keyAlgorithm.toLowerCase().replace(/_/g, '-')}.example.test`], keyAlgorithm });
+    const params = f.params(cert.versionId, `alg-${keyAlgorithm}`);
+    const r = await run(params);
+    expect(r.code).toBe(0);
+    expect(r.result?.serial).toBe(cert.serial);
+    const text = execFileSync('openssl', ['pkey', '-in', path.join(params.KeyDir!, 'site.key'), '-noout', '-text'], { encoding: 'utf8' });
+    expect(text).toContain(keyAlgorithm === 'RSA_2048' ? '2048 bit' : keyAlgorithm === 'EC_prime256v1' ? 'P-256' : 'P-384');
+  });
+
+  test('KeyGroup makes the key 0640 to that group', async () => {
+    const group = readFileSync('/etc/group', 'utf8').split('\n').map((l) => l.split(':')).find((g) => g[0] !== 'root' && /^[a-z_][a-z0-9_-]*$/.test(g[0]));
+    if (!group || process.getuid?.() !== 0) return; // needs root to chgrp to an arbitrary group
+    const cert = f.publish({ names: ['group.example.test'] });
+    const params = f.params(cert.versionId, 'group', { KeyGroup: group[0] });
+    const r = await run(params);
+    expect(r.code).toBe(0);
+    const st = statSync(path.join(params.KeyDir!, 'site.key'));
+    expect(st.mode & 0o777).toBe(0o640);
+    expect(st.gid).toBe(Number(group[2]));
+    expect(st.uid).toBe(0);
+  });
+});
+
+describe('replacement', () => {
+  test('replaces the set, keeps the previous one as .prev, and runs hooks in order with the new paths', async () => {
+    const first = f.publish({ names: ['replace.example.test'] });
+    const params = f.params(first.versionId, 'replace');
+    expect((await run(params)).code).toBe(0);
+    const hooks = params.HooksDir!;
+    mkdirSync(hooks, { recursive: true, mode: 0o755 });
+    const log = path.join(f.root, 'replace-hooks.log');
+    const hook = (name: string, body: string, mode = 0o755) => {
+      writeFileSync(path.join(hooks, name), `#!/bin/sh\n${body}\n`);
+      chmodSync(path.join(hooks, name), mode);
+    };
+    hook('20-second', `echo "20 $ACM_EXPORT_CERT_NAME $ACM_EXPORT_SERIAL" >>${log}`);
+    hook('10-first', `echo "10 $ACM_EXPORT_CERT $ACM_EXPORT_CHAIN $ACM_EXPORT_FULLCHAIN $ACM_EXPORT_KEY" >>${log}; test -s "$ACM_EXPORT_KEY"`);
+    hook('30-not-executable', `echo "30" >>${log}`, 0o644);
+    hook('40-group-writable', `echo "40" >>${log}`, 0o775);
+    const second = f.publish({ names: ['replace.example.test'], keyAlgorithm: 'RSA_2048' });
+    const r = await run({ ...params, SecretVersionId: second.versionId });
+    expect(r.code).toBe(0);
+    expect(r.result?.serial).toBe(second.serial);
+    const d = params.CertDir!;
+    expect(readFileSync(path.join(d, 'site.crt'), 'utf8')).toBe(second.certificate);
+    expect(readFileSync(path.join(d, 'site.crt.prev'), 'utf8')).toBe(first.certificate);
+    expect(readFileSync(path.join(d, 'site.fullchain.pem.prev'), 'utf8')).toBe(first.certificate + first.chain);
+    expect(statSync(path.join(params.KeyDir!, 'site.key.prev')).mode & 0o777).toBe(0o600);
+    expect(readdirSync(d).filter((n) => n.startsWith('.'))).toEqual([]);
+    const lines = readFileSync(log, 'utf8').trim().split('\n');
+    const expected40 = process.getuid?.() === 0 ? [] : ['40'];
+    expect(lines).toEqual([
+      `10 ${path.join(d, 'site.crt')} ${path.join(d, 'site.chain.pem')} ${path.join(d, 'site.fullchain.pem')} ${path.join(params.KeyDir!, 'site.key')}`,
+      `20 site ${second.serial}`,
+      ...expected40,
+    ]);
+    expect(r.stderr).toContain('hook 30-not-executable skipped');
+  });
+
+  test('a failing hook rolls the files back and names the step', async () => {
+    const first = f.publish({ names: ['hookfail.example.test'] });
+    const params = f.params(first.versionId, 'hookfail');
+    expect((await run(params)).code).toBe(0);
+    const before = snapshot(path.join(f.root, 'hookfail'));
+    mkdirSync(params.HooksDir!, { recursive: true, mode: 0o755 });
+    writeFileSync(path.join(params.HooksDir!, '50-fail'), '#!/bin/sh\nexit 3\n', { mode: 0o755 });
+    const second = f.publish({ names: ['hookfail.example.test'] });
+    const r = await run({ ...params, SecretVersionId: second.versionId });
+    expect(r.code).toBe(EXIT.hooks);
+    expect(r.failure).toBe('acm-export: FAILED at hooks: hook 50-fail exited with status 3; rolled back to the previous files');
+    const after = snapshot(path.join(f.root, 'hookfail'));
+    delete after['hooks.d'];
+    delete after['hooks.d/50-fail'];
+    expect(after).toEqual(before);
+  });
+});
+
+describe('validation happens before any live file is touched', () => {
+  let params: ReturnType<Fixture['params']>;
+  let before: Record<string, string>;
+  beforeAll(async () => {
+    const good = f.publish({ names: ['valid.example.test'] });
+    params = f.params(good.versionId, 'validate');
+    expect((await run(params)).code).toBe(0);
+    before = snapshot(path.join(f.root, 'validate'));
+  });
+  afterEach(() => expect(snapshot(path.join(f.root, 'validate'))).toEqual(before));
+
+  test('wrong passphrase', async () => {
+    const bad = f.publish({ names: ['valid.example.test'] }, (b) => ({ ...b, passphrase: 'not-the-passphrase' }));
+    const r = await run({ ...params, SecretVersionId: bad.versionId });
+    expect(r.code).toBe(EXIT.decrypt);
+    expect(r.failure).toMatch(/^acm-export: FAILED at decrypt: could not decrypt the private key/);
+  });
+
+  test('key does not match the certificate', async () => {
+    const other = f.publish({ names: ['other.example.test'] });
+    const bad = f.publish({ names: ['valid.example.test'] }, (b) => ({ ...b, encryptedPrivateKey: other.encryptedPrivateKey, passphrase: other.passphrase }));
+    const r = await run({ ...params, SecretVersionId: bad.versionId });
+    expect(r.code).toBe(EXIT.validate);
+    expect(r.failure).toBe('acm-export: FAILED at validate: the private key does not match the certificate');
+  });
+
+  test('expired certificate', async () => {
+    const bad = f.publish({ names: ['valid.example.test'], expired: true });
+    const r = await run({ ...params, SecretVersionId: bad.versionId });
+    expect(r.code).toBe(EXIT.validate);
+    expect(r.failure).toMatch(/^acm-export: FAILED at validate: the certificate has expired \(Feb  1 00:00:00 2020 GMT\)$/);
+  });
+
+  test('chain out of order', async () => {
+    const bad = f.publish({ names: ['valid.example.test'] }, (b) => ({ ...b, chain: f.ca.rootCertificate + f.ca.intermediateCertificate }));
+    const r = await run({ ...params, SecretVersionId: bad.versionId });
+    expect(r.code).toBe(EXIT.validate);
+    expect(r.failure).toMatch(/^acm-export: FAILED at validate: the chain is not in order/);
+  });
+
+  test('chain from another CA', async () => {
+    const bad = f.publish({ names: ['valid.example.test'] }, (b) => ({ ...b, chain: b.chain.replace(f.ca.intermediateCertificate, f.ca.rootCertificate) }));
+    const r = await run({ ...params, SecretVersionId: bad.versionId });
+    expect(r.code).toBe(EXIT.validate);
+  });
+
+  test('a secret that is not in the acm-export format', async () => {
+    const versionId = f.publishRaw('{"certificate":"not pem"}');
+    const r = await run({ ...params, SecretVersionId: versionId });
+    expect(r.code).toBe(EXIT.decrypt);
+    expect(r.failure).toMatch(/^acm-export: FAILED at decrypt: the secret is not in the acm-export format/);
+  });
+
+  test('an unknown secret version fails preflight with the CLI error', async () => {
+    const r = await run({ ...params, SecretVersionId: '00000000-0000-4000-8000-000000000000' });
+    expect(r.code).toBe(EXIT.preflight);
+    expect(r.stderr).toContain('acm-export: preflight: cannot read the secret version: An error occurred (ResourceNotFoundException)');
+    expect(r.failure).toBe('acm-export: FAILED at preflight: 1 problem(s); nothing was changed');
+  });
+});
+
+describe('preflight', () => {
+  test('missing SSM_ variables mean an SSM Agent without ENV_VAR interpolation', async () => {
+    const r = await runInstall({ params: {}, path: [f.aws.binDir], tmpDir: f.tmpDir });
+    runs.push(r);
+    expect(r.code).toBe(EXIT.parameters);
+    expect(r.failure).toContain('SSM_CertName SSM_SecretId SSM_SecretVersionId SSM_Region not set');
+    expect(r.failure).toContain('SSM Agent >= 3.3.2746.0');
+    expect(f.aws.calls().length).toBeGreaterThan(0); // earlier tests called it; this one must not add calls
+  });
+
+  test('no AWS CLI v2, a missing service binary and an unknown group: one line per problem', async () => {
+    const bin = path.join(f.root, 'aws-v1-bin');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(path.join(bin, 'aws'), '#!/bin/sh\necho "aws-cli/1.18.0 Python/2.7"\n', { mode: 0o755 });
+    const cert = f.publish({ names: ['pre.example.test'] });
+    const params = f.params(cert.versionId, 'pre', { Service: 'httpd', KeyGroup: 'no-such-group-xyz' });
+    const r = await runInstall({ params, path: [bin], tmpDir: f.tmpDir, env: { PATH: `${bin}:/usr/bin:/bin` } });
+    runs.push(r);
+    expect(r.code).toBe(EXIT.preflight);
+    const problems = r.stderr.split('\n').filter((l) => l.startsWith('acm-export: preflight: '));
+    expect(problems).toEqual([
+      'acm-export: preflight: AWS CLI v2 is required (aws --version does not report aws-cli/2)',
+      'acm-export: preflight: Service=httpd but apachectl is not on PATH',
+      'acm-export: preflight: KeyGroup no-such-group-xyz does not exist on this node',
+    ]);
+    expect(r.failure).toBe('acm-export: FAILED at preflight: 3 problem(s); nothing was changed');
+    expect(existsSync(path.join(f.root, 'pre'))).toBe(false);
+  });
+
+  test('a target path blocked by a file', async () => {
+    const cert = f.publish({ names: ['blocked.example.test'] });
+    writeFileSync(path.join(f.root, 'blocked-file'), '');
+    const r = await run(f.params(cert.versionId, 'blocked', { CertDir: path.join(f.root, 'blocked-file', 'certs') }));
+    expect(r.code).toBe(EXIT.preflight);
+    expect(r.stderr).toContain(`acm-export: preflight: CertDir ${path.join(f.root, 'blocked-file', 'certs')} is not a directory`);
+  });
+});
+
+describe('hostile parameter values forced past the patterns', () => {
+  const names = ['CertName', 'SecretId', 'SecretVersionId', 'Region', 'CertDir', 'KeyDir', 'KeyGroup', 'Service', 'HooksDir', 'VerifyPort'] as const;
+
+  test('are refused before anything runs: no code executed, no aws call, nothing written', async () => {
+    const cert = f.publish({ names: ['hostile.example.test'] });
+    const base = f.params(cert.versionId, 'hostile');
+    const canary = path.join(f.root, 'canary');
+    const values: Record<string, string> = {};
+    for (const [label, value] of Object.entries(HOSTILE_VALUES)) {
+      if (value.includes('\u0000')) continue; // cannot be put into an environment at all (see below)
+      values[label] = value;
+    }
+    Object.assign(values, {
+      touchSubst: `$(touch ${canary})`,
+      touchBackticks: `\`touch ${canary}\``,
+      touchSemicolon: `a;touch ${canary}`,
+      touchNewline: `site\ntouch ${canary}`,
+      absTouch: `/tmp;touch ${canary}`,
+      outside: `${f.root}/hostile/../escaped`,
+    });
+    const callsBefore = f.aws.calls().length;
+    const treeBefore = listTree(f.root);
+    const cases = names.flatMap((name) => Object.values(values).map((value) => ({ ...base, [name]: value })));
+    const results: InstallRun[] = [];
+    for (let i = 0; i < cases.length; i += 8) results.push(...(await Promise.all(cases.slice(i, i + 8).map((c) => run(c)))));
+    for (const r of results) {
+      expect({ code: r.code, failure: r.failure }).toEqual({
+        code: EXIT.parameters,
+        failure: 'acm-export: FAILED at parameters: 1 invalid parameter value(s); nothing was changed',
+      });
+      expect(r.stdout).toBe('');
+    }
+    expect(existsSync(canary)).toBe(false);
+    expect(f.aws.calls()).toHaveLength(callsBefore);
+    expect(listTree(f.root).filter((p) => !p.startsWith('aws/') && !p.startsWith('ca/'))).toEqual(
+      treeBefore.filter((p) => !p.startsWith('aws/') && !p.startsWith('ca/')),
+    );
+    // The rejected value is never echoed back (it could carry terminal escapes).
+    for (const r of results) expect(r.stderr).not.toContain('touch');
+  }, 120_000);
+
+  test('NUL bytes cannot reach the script: the environment itself refuses them', async () => {
+    const base = f.params('00000000-0000-4000-8000-000000000000', 'nul');
+    await expect(runInstall({ params: { ...base, CertName: 'a\u0000b' }, tmpDir: f.tmpDir })).rejects.toThrow(/null bytes/);
+  });
+
+  test('VerifyPort above 65535 and ACM_EXPORT_* overrides are validated too', async () => {
+    const cert = f.publish({ names: ['port.example.test'] });
+    const r = await run(f.params(cert.versionId, 'port', { VerifyPort: '70000' }), {
+      ACM_EXPORT_NGINX_CONF: 'relative/nginx.conf',
+      ACM_EXPORT_VERIFY_SECONDS: '$(id)',
+    });
+    expect(r.code).toBe(EXIT.parameters);
+    expect(r.stderr).toContain('SSM_VerifyPort must be at most 65535');
+    expect(r.stderr).toContain('ACM_EXPORT_NGINX_CONF must be the absolute path');
+    expect(r.stderr).toContain('ACM_EXPORT_VERIFY_SECONDS must be a whole number');
+  });
+});
+
+describe('concurrency', () => {
+  test('concurrent installs of one certificate serialize instead of failing or interleaving', async () => {
+    const params = f.params('00000000-0000-4000-8000-000000000000', 'concurrent');
+    mkdirSync(params.HooksDir!, { recursive: true, mode: 0o755 });
+    const log = path.join(f.root, 'concurrent.log');
+    writeFileSync(path.join(params.HooksDir!, '10-slow'),
+      `#!/bin/sh\necho "start $ACM_EXPORT_SERIAL" >>${log}\nsleep 0.5\necho "end $ACM_EXPORT_SERIAL" >>${log}\n`, { mode: 0o755 });
+    const certs = [0, 1, 2].map(() => f.publish({ names: ['concurrent.example.test'] }));
+    const results = await Promise.all(certs.map((c) => run({ ...params, SecretVersionId: c.versionId })));
+    for (const r of results) expect(r.code).toBe(0);
+    const lines = readFileSync(log, 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(6);
+    for (let i = 0; i < 6; i += 2) {
+      const serial = lines[i].replace('start ', '');
+      expect(lines[i + 1]).toBe(`end ${serial}`);
+    }
+    const last = lines[5].replace('end ', '');
+    expect(readFileSync(path.join(params.CertDir!, 'site.crt'), 'utf8')).toBe(certs.find((c) => c.serial === last)!.certificate);
+  });
+});
+
+describe('output hygiene', () => {
+  test('no key, passphrase or certificate body was printed by any run in this file', () => {
+    expect(runs.length).toBeGreaterThan(20);
+    const fragments = secretFragments(f.secrets);
+    expect(fragments.length).toBeGreaterThan(10);
+    for (const r of runs) {
+      const out = r.stdout + r.stderr;
+      expect(out).not.toContain('-----BEGIN');
+      for (const fragment of fragments) expect(out.includes(fragment)).toBe(false);
+    }
+  });
+
+  test('every failed run ends with exactly one FAILED line and prints nothing on stdout', () => {
+    for (const r of runs.filter((x) => x.code !== 0)) {
+      expect(r.stdout).toBe('');
+      expect(r.stderr.split('\n').filter((l) => l.includes('FAILED at'))).toHaveLength(1);
+      expect(r.failure).toBeDefined();
+    }
+  });
+});
