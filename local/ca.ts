@@ -11,7 +11,10 @@ import * as path from 'node:path';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+
+type CryptoKey = webcrypto.CryptoKey;
+type CryptoKeyPair = webcrypto.CryptoKeyPair;
 
 export type LocalKeyAlgorithm = 'RSA_2048' | 'EC_prime256v1' | 'EC_secp384r1';
 export const KEY_ALGORITHMS: readonly LocalKeyAlgorithm[] = ['RSA_2048', 'EC_prime256v1', 'EC_secp384r1'];
@@ -43,7 +46,7 @@ interface StoredCa {
   intermediateKeyPem: string;
 }
 
-function keyParams(alg: LocalKeyAlgorithm): RsaHashedKeyGenParams | EcKeyGenParams {
+function keyParams(alg: LocalKeyAlgorithm): webcrypto.RsaHashedKeyGenParams | webcrypto.EcKeyGenParams {
   switch (alg) {
     case 'RSA_2048':
       return { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' };
@@ -54,7 +57,7 @@ function keyParams(alg: LocalKeyAlgorithm): RsaHashedKeyGenParams | EcKeyGenPara
   }
 }
 
-const CA_ALG: EcdsaParams & EcKeyImportParams = { name: 'ECDSA', namedCurve: 'P-384', hash: 'SHA-384' };
+const CA_ALG: webcrypto.EcdsaParams & webcrypto.EcKeyImportParams = { name: 'ECDSA', namedCurve: 'P-384', hash: 'SHA-384' };
 
 async function generate(alg: LocalKeyAlgorithm | 'CA'): Promise<CryptoKeyPair> {
   const params = alg === 'CA' ? CA_ALG : keyParams(alg);
@@ -210,4 +213,20 @@ export class LocalCa {
 export function encryptPrivateKey(privateKeyPem: string | KeyObject, passphrase: Buffer): string {
   const key = typeof privateKeyPem === 'string' ? createPrivateKey(privateKeyPem) : privateKeyPem;
   return key.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase }).toString();
+}
+
+/** A self-signed placeholder certificate a node serves before its first install. */
+export async function selfSignedPlaceholder(commonName: string): Promise<{ certificatePem: string; privateKeyPem: string }> {
+  const keys = await generate('EC_prime256v1');
+  const now = Date.now();
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: randomSerial(),
+    name: `CN=${commonName}`,
+    notBefore: new Date(now - DAY_MS),
+    notAfter: new Date(now + 30 * DAY_MS),
+    keys,
+    signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' } as webcrypto.EcdsaParams,
+    extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: commonName }])],
+  });
+  return { certificatePem: `${cert.toString('pem')}\n`, privateKeyPem: await pkcs8Pem(keys.privateKey) };
 }

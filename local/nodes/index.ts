@@ -1,0 +1,390 @@
+/**
+ * Local managed nodes. A node is a directory `<root>/nodes/<id>/` with tags and its own HTTPS server
+ * on 127.0.0.1: real nginx when `nginx` is on PATH (own prefix, config, pid and logs in the node
+ * directory), otherwise a built-in Node HTTPS server that an `nginx` shim tests and reloads.
+ *
+ * Running a document step on a node = `bash -c <script>` with the parameters as the SSM agent passes
+ * them (SSM_<Name> environment variables), except that path parameters (CertDir, KeyDir, HooksDir) are
+ * mapped inside the node directory and VerifyPort is mapped to the node's own HTTPS port, plus
+ * AWS_SSM_INSTANCE_ID, ACM_EXPORT_NGINX_CONF and a PATH whose first entry holds the node's `aws` shim.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import * as path from 'node:path';
+import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
+import { selfSignedPlaceholder } from '../ca';
+import type { LocalCredentials } from '../credentials';
+import type { NodeFaults } from '../faults';
+import type { AwsEmulator } from '../aws-emulator';
+import { SsmService, type NodeExecutor, type StepRequest, type StepResult } from '../aws-emulator/ssm';
+import { writeAwsShim, writeNginxShim } from './shims';
+
+export type NodeServerKind = 'nginx' | 'builtin';
+
+export interface LocalNodeOptions {
+  /** Local-mode root; the node lives in `<root>/nodes/<id>/`. */
+  root: string;
+  /** Local name (node-1, ...); also the nginx server_name and the SSM ComputerName. */
+  name: string;
+  tags: Record<string, string>;
+  /** Emulator the node's `aws` shim talks to. */
+  aws: { endpoint: string; region: string; credentials: LocalCredentials };
+  /** File stem the HTTPS server serves (`<CertDir>/<certName>.fullchain.pem`, `<KeyDir>/<certName>.key`). Default `site`. */
+  certName?: string;
+  /** `auto` (default): nginx when on PATH, else builtin. */
+  server?: NodeServerKind | 'auto';
+  /** Reuse this managed node id (otherwise read from the node directory, or new). */
+  instanceId?: string;
+  faults?: NodeFaults;
+  /** Extra environment for every step (e.g. ACM_EXPORT_VERIFY_SECONDS). */
+  env?: Record<string, string>;
+}
+
+/** Parameters that name a path on the node: mapped under `<node>/root`. */
+export const PATH_PARAMETERS = ['CertDir', 'KeyDir', 'HooksDir'] as const;
+const DEFAULT_DIRS = { CertDir: '/etc/ssl/certs', KeyDir: '/etc/ssl/private', HooksDir: '/etc/acm-export/hooks.d' } as const;
+const FAULT_HOOK = '50-local-fault-fail-install';
+const MAX_OUTPUT = 1024 * 1024;
+
+export function nginxAvailable(): boolean {
+  return spawnSync('sh', ['-c', 'command -v nginx'], { stdio: 'ignore' }).status === 0;
+}
+
+async function freePort(): Promise<number> {
+  const srv = createNetServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const { port } = srv.address() as AddressInfo;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export class LocalNode implements NodeExecutor {
+  readonly instanceId: string;
+  readonly dir: string;
+  readonly rootDir: string;
+  readonly certName: string;
+  readonly serverKind: NodeServerKind;
+  port = 0;
+  faults: NodeFaults;
+  private https?: HttpsServer;
+  private control?: HttpServer;
+  private controlPort = 0;
+  private nginxStarted = false;
+
+  constructor(private readonly options: LocalNodeOptions) {
+    const nodesDir = path.join(options.root, 'nodes');
+    let id = options.instanceId;
+    if (!id && existsSync(nodesDir)) {
+      for (const entry of readdirSync(nodesDir)) {
+        const meta = path.join(nodesDir, entry, 'node.json');
+        if (existsSync(meta) && (JSON.parse(readFileSync(meta, 'utf8')) as { name: string }).name === options.name) id = entry;
+      }
+    }
+    this.instanceId = id ?? SsmService.newInstanceId();
+    this.dir = path.join(nodesDir, this.instanceId);
+    this.rootDir = path.join(this.dir, 'root');
+    this.certName = options.certName ?? 'site';
+    const kind = options.server ?? 'auto';
+    this.serverKind = kind === 'auto' ? (nginxAvailable() ? 'nginx' : 'builtin') : kind;
+    this.faults = { ...(options.faults ?? {}) };
+  }
+
+  get name(): string {
+    return this.options.name;
+  }
+
+  get tags(): Record<string, string> {
+    return this.options.tags;
+  }
+
+  /** Node-side path of a document path parameter value. */
+  mapPath(value: string): string {
+    return path.join(this.rootDir, value);
+  }
+
+  get certDir(): string {
+    return this.mapPath(DEFAULT_DIRS.CertDir);
+  }
+
+  get keyDir(): string {
+    return this.mapPath(DEFAULT_DIRS.KeyDir);
+  }
+
+  get hooksDir(): string {
+    return this.mapPath(DEFAULT_DIRS.HooksDir);
+  }
+
+  get confPath(): string {
+    return path.join(this.dir, 'server', this.serverKind === 'nginx' ? 'nginx.conf' : 'server.json');
+  }
+
+  private get certFile(): string {
+    return path.join(this.certDir, `${this.certName}.fullchain.pem`);
+  }
+
+  private get keyFile(): string {
+    return path.join(this.keyDir, `${this.certName}.key`);
+  }
+
+  async start(): Promise<void> {
+    for (const d of [this.dir, path.join(this.dir, 'bin'), path.join(this.dir, 'server', 'tmp'), path.join(this.dir, 'work')]) mkdirSync(d, { recursive: true, mode: 0o755 });
+    mkdirSync(this.certDir, { recursive: true, mode: 0o755 });
+    mkdirSync(this.keyDir, { recursive: true, mode: 0o700 });
+    mkdirSync(this.hooksDir, { recursive: true, mode: 0o755 });
+    writeFileSync(path.join(this.dir, 'node.json'), JSON.stringify({ instanceId: this.instanceId, name: this.name, tags: this.tags }, null, 2));
+    writeAwsShim(path.join(this.dir, 'bin', 'aws'));
+    if (this.serverKind === 'builtin') writeNginxShim(path.join(this.dir, 'bin', 'nginx'));
+    if (!existsSync(this.certFile) || !existsSync(this.keyFile)) {
+      const placeholder = await selfSignedPlaceholder(`${this.name}.local`);
+      writeFileSync(this.certFile, placeholder.certificatePem, { mode: 0o644 });
+      writeFileSync(this.keyFile, placeholder.privateKeyPem, { mode: 0o600 });
+    }
+    this.port = await freePort();
+    if (this.serverKind === 'nginx') await this.startNginx();
+    else await this.startBuiltin();
+    this.applyFaults();
+  }
+
+  // ---- servers ----------------------------------------------------------------------------------
+
+  private nginxConf(broken: boolean): string {
+    const s = path.join(this.dir, 'server');
+    return [
+      'daemon on;',
+      'worker_processes 1;',
+      `pid ${s}/nginx.pid;`,
+      `error_log ${s}/error.log warn;`,
+      'events { worker_connections 64; }',
+      'http {',
+      '  access_log off;',
+      `  client_body_temp_path ${s}/tmp/body;`,
+      `  proxy_temp_path ${s}/tmp/proxy;`,
+      `  fastcgi_temp_path ${s}/tmp/fastcgi;`,
+      `  uwsgi_temp_path ${s}/tmp/uwsgi;`,
+      `  scgi_temp_path ${s}/tmp/scgi;`,
+      '  server {',
+      `    listen 127.0.0.1:${this.port} ssl;`,
+      `    server_name ${this.name};`,
+      `    ssl_certificate ${this.certFile};`,
+      `    ssl_certificate_key ${this.keyFile};`,
+      `    location / { default_type text/plain; return 200 "${this.name}\\n"; }`,
+      '  }',
+      ...(broken ? ['  local_fault_switch_breaks_this_config on;'] : []),
+      '}',
+      '',
+    ].join('\n');
+  }
+
+  private writeConf(): void {
+    const broken = this.faults.failConfigTest === true;
+    if (this.serverKind === 'nginx') writeFileSync(this.confPath, this.nginxConf(broken));
+    else
+      writeFileSync(
+        this.confPath,
+        broken ? '{ "broken by a local fault switch": ' : JSON.stringify({ port: this.port, controlPort: this.controlPort, certificate: this.certFile, certificateKey: this.keyFile }),
+      );
+  }
+
+  private async startNginx(): Promise<void> {
+    this.writeConf();
+    const s = path.join(this.dir, 'server');
+    const r = spawnSync('nginx', ['-p', `${s}/`, '-e', `${s}/error.log`, '-c', this.confPath], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`nginx failed to start for ${this.name}: ${(r.stderr || r.stdout || '').trim().slice(0, 500)}`);
+    this.nginxStarted = true;
+    await this.waitForPort();
+  }
+
+  private async waitForPort(): Promise<void> {
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      try {
+        await this.servedCertificate();
+        return;
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await sleep(25);
+      }
+    }
+  }
+
+  private loadBuiltinContext(): { cert: Buffer; key: Buffer } {
+    const cfg = JSON.parse(readFileSync(this.confPath, 'utf8')) as { certificate: string; certificateKey: string };
+    return { cert: readFileSync(cfg.certificate), key: readFileSync(cfg.certificateKey) };
+  }
+
+  private async startBuiltin(): Promise<void> {
+    this.control = createHttpServer((req, res) => {
+      if (req.method === 'POST' && req.url === '/reload') {
+        try {
+          this.https!.setSecureContext(this.loadBuiltinContext());
+          res.writeHead(200).end('reloaded\n');
+        } catch (err) {
+          res.writeHead(500).end(err instanceof Error ? err.message : 'reload failed');
+        }
+      } else res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => this.control!.listen(0, '127.0.0.1', resolve));
+    this.controlPort = (this.control.address() as AddressInfo).port;
+    this.writeConf();
+    this.https = createHttpsServer({ ...this.loadBuiltinContext() }, (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end(`${this.name}\n`);
+    });
+    await new Promise<void>((resolve) => this.https!.listen(this.port, '127.0.0.1', resolve));
+  }
+
+  async stop(): Promise<void> {
+    if (this.serverKind === 'nginx' && this.nginxStarted) {
+      const pidFile = path.join(this.dir, 'server', 'nginx.pid');
+      const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : NaN;
+      if (Number.isInteger(pid) && pid > 0) {
+        try {
+          process.kill(pid, 'SIGQUIT');
+        } catch {
+          /* already gone */
+        }
+        const deadline = Date.now() + 5000;
+        while (Date.now() < deadline) {
+          try {
+            process.kill(pid, 0);
+            await sleep(20);
+          } catch {
+            break;
+          }
+        }
+      }
+      this.nginxStarted = false;
+    }
+    if (this.https) {
+      this.https.closeAllConnections();
+      await new Promise<void>((resolve) => this.https!.close(() => resolve()));
+      this.https = undefined;
+    }
+    if (this.control) {
+      this.control.closeAllConnections();
+      await new Promise<void>((resolve) => this.control!.close(() => resolve()));
+      this.control = undefined;
+    }
+  }
+
+  /** The certificate the node serves now (TLS handshake to its port with SNI). */
+  servedCertificate(servername = this.name, ca?: string): Promise<PeerCertificate & { authorized: boolean; authorizationError?: string }> {
+    return new Promise((resolve, reject) => {
+      const socket = tlsConnect({ host: '127.0.0.1', port: this.port, servername, rejectUnauthorized: false, ...(ca ? { ca } : {}) }, () => {
+        const cert = socket.getPeerCertificate();
+        const result = Object.assign(cert, { authorized: socket.authorized, ...(socket.authorizationError ? { authorizationError: String(socket.authorizationError) } : {}) });
+        socket.end();
+        resolve(result);
+      });
+      socket.setTimeout(3000, () => socket.destroy(new Error('TLS handshake timed out')));
+      socket.on('error', reject);
+    });
+  }
+
+  // ---- faults -----------------------------------------------------------------------------------
+
+  setFaults(faults: NodeFaults): void {
+    this.faults = { ...faults };
+    this.applyFaults();
+  }
+
+  private applyFaults(): void {
+    const hook = path.join(this.hooksDir, FAULT_HOOK);
+    if (this.faults.failInstall) writeFileSync(hook, '#!/bin/sh\necho "local fault switch: this node\'s install fails" >&2\nexit 1\n', { mode: 0o755 });
+    else rmSync(hook, { force: true });
+    this.writeConf();
+  }
+
+  // ---- NodeExecutor -----------------------------------------------------------------------------
+
+  isOnline(): boolean {
+    return this.faults.offline !== true;
+  }
+
+  environmentFor(request: StepRequest): Record<string, string> {
+    const env: Record<string, string> = {
+      PATH: `${path.join(this.dir, 'bin')}:${process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin'}`,
+      HOME: process.env.HOME ?? this.dir,
+      LANG: 'C.UTF-8',
+      TMPDIR: path.join(this.dir, 'work'),
+      AWS_SSM_INSTANCE_ID: this.instanceId,
+      AWS_SSM_REGION_NAME: this.options.aws.region,
+      AWS_REGION: this.options.aws.region,
+      AWS_ENDPOINT_URL: this.options.aws.endpoint,
+      AWS_ACCESS_KEY_ID: this.options.aws.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: this.options.aws.credentials.secretAccessKey,
+      ACM_EXPORT_LOCAL_SDK_SM: require.resolve('@aws-sdk/client-secrets-manager'),
+      ACM_EXPORT_NGINX_CONF: this.confPath,
+      ...(this.options.env ?? {}),
+    };
+    for (const [k, v] of Object.entries(request.environment)) {
+      const param = k.slice(4);
+      if ((PATH_PARAMETERS as readonly string[]).includes(param) && v.startsWith('/')) env[k] = this.mapPath(v);
+      else if (param === 'VerifyPort' && v !== '0') env[k] = String(this.port);
+      else env[k] = v;
+    }
+    return env;
+  }
+
+  async runStep(request: StepRequest): Promise<StepResult> {
+    if (this.faults.delayMs) await sleep(this.faults.delayMs);
+    const env = this.environmentFor(request);
+    for (const p of PATH_PARAMETERS) {
+      const v = env[`SSM_${p}`];
+      if (v) mkdirSync(v, { recursive: true, mode: p === 'KeyDir' ? 0o700 : 0o755 });
+    }
+    return new Promise<StepResult>((resolve) => {
+      const child = spawn('bash', ['-c', request.script], {
+        env,
+        cwd: request.workingDirectory ? this.mapPath(request.workingDirectory) : path.join(this.dir, 'work'),
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      let timedOut = false;
+      child.stdout.on('data', (d: Buffer) => {
+        if (stdout.length < MAX_OUTPUT) stdout += d.toString('utf8');
+      });
+      child.stderr.on('data', (d: Buffer) => {
+        if (stderr.length < MAX_OUTPUT) stderr += d.toString('utf8');
+      });
+      const timer = setTimeout(() => {
+        timedOut = true;
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }, request.timeoutMs);
+      child.on('error', (err) => {
+        clearTimeout(timer);
+        resolve({ exitCode: 127, stdout, stderr: `${stderr}${err.message}\n`, timedOut: false });
+      });
+      child.on('close', (code, signal) => {
+        clearTimeout(timer);
+        resolve({ exitCode: code ?? (signal ? 128 : 1), stdout, stderr, timedOut });
+      });
+    });
+  }
+}
+
+/** Starts a node, applies the emulator's fault switches for it (by name or id) and registers it with SSM. */
+export async function startLocalNode(emulator: AwsEmulator, options: Omit<LocalNodeOptions, 'aws'>): Promise<LocalNode> {
+  const node = new LocalNode({ ...options, aws: { endpoint: emulator.endpoint, region: emulator.region, credentials: emulator.credentials } });
+  const envFaults = { ...(emulator.faults.nodes[node.name] ?? {}), ...(emulator.faults.nodes[node.instanceId] ?? {}) };
+  node.faults = { ...envFaults, ...node.faults };
+  await node.start();
+  emulator.ssm.registerNode({ instanceId: node.instanceId, name: node.name, tags: node.tags, executor: node });
+  return node;
+}
+
+/** Starts `count` nodes named node-1..node-N with the same tags. */
+export async function startLocalNodes(emulator: AwsEmulator, options: Omit<LocalNodeOptions, 'aws' | 'name'> & { count: number }): Promise<LocalNode[]> {
+  const { count, ...rest } = options;
+  return Promise.all(Array.from({ length: count }, (_, i) => startLocalNode(emulator, { ...rest, name: `node-${i + 1}` })));
+}
