@@ -163,6 +163,27 @@ describe('acm-export doctor', () => {
     expect(check(report, 'chain').fix).toContain('.fullchain.pem');
   });
 
+  test('leaf only, but the intermediate is in the local trust store: a warning that other clients will fail', async () => {
+    const { site: s } = await site({}, { chain: 'leaf' });
+    const bundle = join(mkdtempSync(join(tmpdir(), 'acm-export-doctor-')), 'bundle.pem');
+    writeFileSync(bundle, root.certPem + inter.certPem);
+    const url = `https://${HOST}:${s.httpsPort}/`;
+    const run = await runCli(['--json', 'doctor', url, '--resolve', `${HOST}:${s.httpsPort}:127.0.0.1`, '--ca', bundle, '--http-port', String(s.httpPort)]);
+    const report = JSON.parse(run.stdout) as Report;
+    expect(check(report, 'chain')).toMatchObject({ status: 'warn', reason: expect.stringContaining('the server sent only the leaf certificate (no intermediates)') });
+    expect(run.code).toBe(2);
+  });
+
+  test('an IP address URL is checked against IP names (no SNI)', async () => {
+    const cert = await leaf(inter, { dnsNames: [HOST], ipAddresses: ['127.0.0.1'], scts: 2 });
+    const s = await startSite({ key: cert.keyPem, cert: cert.certPem + inter.certPem });
+    sites.push(s);
+    const run = await runCli(['--json', 'doctor', `https://127.0.0.1:${s.httpsPort}/`, '--ca', caFile, '--http-port', String(s.httpPort)]);
+    const report = JSON.parse(run.stdout) as Report;
+    expect(check(report, 'name')).toMatchObject({ status: 'pass', reason: '127.0.0.1 is an IP address in the certificate' });
+    expect(run.code).toBe(0);
+  });
+
   test('unknown issuer: a private CA the client does not trust (chain fails)', async () => {
     const { site: s } = await site();
     const { report, status } = await doctor(s, [], HOST, false);
