@@ -97,6 +97,18 @@ one_line() {
   printf '%s' "${text:0:300}"
 }
 
+# The most telling line of a server's output: its first error line, else its last line.
+reason_line() {
+  local line
+  line=$(grep -m1 -E '\[(emerg|alert|crit|error)\]|AH[0-9]{5}|[Ss]yntax error|[Ff]ailed' -- "$1" 2>/dev/null || true)
+  if [ -n "$line" ]; then
+    printf '%s\n' "$line" >"$1.reason"
+    one_line "$1.reason"
+  else
+    one_line "$1"
+  fi
+}
+
 backup_of() { printf '%s/.%s.acm-export-rollback' "${1%/*}" "${1##*/}"; }
 
 # Put the previous files back (or remove new files that had no predecessor). Returns non-zero if
@@ -135,7 +147,7 @@ rollback() {
       if service_configtest && service_reload; then
         note="$note and reloaded $Service"
       else
-        note="$note; ROLLBACK INCOMPLETE: reloading $Service with the previous files failed: $(one_line "$WORK/service.out")"
+        note="$note; ROLLBACK INCOMPLETE: reloading $Service with the previous files failed: $(reason_line "$WORK/service.out")"
         incomplete=1
       fi
     fi
@@ -473,10 +485,10 @@ service_reload() {
 RELOADED=false
 if [ "$Service" != none ]; then
   STEP=configtest
-  service_configtest || fail configtest "$Service configuration test failed: $(one_line "$WORK/service.out")"
+  service_configtest || fail configtest "$Service configuration test failed: $(reason_line "$WORK/service.out")"
   STEP=reload
   RELOAD_ATTEMPTED=1
-  service_reload || fail reload "$Service reload failed: $(one_line "$WORK/service.out")"
+  service_reload || fail reload "$Service reload failed: $(reason_line "$WORK/service.out")"
   RELOADED=true
   log "reloaded $Service"
 fi

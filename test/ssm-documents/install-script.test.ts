@@ -194,7 +194,7 @@ describe('validation happens before any live file is touched', () => {
     const bad = f.publish({ names: ['valid.example.test'], expired: true });
     const r = await run({ ...params, SecretVersionId: bad.versionId });
     expect(r.code).toBe(EXIT.validate);
-    expect(r.failure).toMatch(/^acm-export: FAILED at validate: the certificate has expired \(Feb  1 00:00:00 2020 GMT\)$/);
+    expect(r.failure).toMatch(/^acm-export: FAILED at validate: the certificate has expired \(Feb {2}1 00:00:00 2020 GMT\)$/);
   });
 
   test('chain out of order', async () => {

@@ -1,0 +1,213 @@
+/**
+ * The real install script against a real nginx serving 127.0.0.1 on free ports (its own prefix,
+ * config and pid file under a temp dir): replacement verified over TLS, RSA and EC keys, failures
+ * that must leave the old certificate served, and rollback after reload.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { EXIT, type InstallParams, type InstallRun } from '../helpers/install-script';
+import { servedSerial, startNginx, type TestNginx } from '../helpers/nginx';
+import { createFixture, secretFragments, type Fixture } from './fixture';
+
+const NAME = 'www.example.test';
+let f: Fixture;
+let nginx: TestNginx;
+let params: InstallParams;
+let env: Record<string, string>;
+let current: string; // serial nginx should be serving on ports[0]
+const runs: InstallRun[] = [];
+
+async function run(overrides: InstallParams = {}, extraEnv: Record<string, string> = {}): Promise<InstallRun> {
+  const r = await f.run({ ...params, ...overrides }, { ...env, ...extraEnv });
+  runs.push(r);
+  return r;
+}
+
+/** Served serial once it equals `expected` (reloads are asynchronous), or the last one seen. */
+async function servedEventually(expected: string, ms = 5000): Promise<string> {
+  const deadline = Date.now() + ms;
+  let seen = servedSerial(nginx.ports[0], NAME);
+  while (seen !== expected && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    seen = servedSerial(nginx.ports[0], NAME);
+  }
+  return seen;
+}
+
+function liveFiles(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of [params.CertDir!, params.KeyDir!]) {
+    for (const name of ['site.crt', 'site.chain.pem', 'site.fullchain.pem', 'site.key']) {
+      try {
+        out[name] = readFileSync(path.join(p, name), 'utf8');
+      } catch {
+        /* not in this dir */
+      }
+    }
+  }
+  return out;
+}
+
+beforeAll(async () => {
+  f = createFixture('nginx');
+  // A first certificate installed without a server, so nginx has something to start with.
+  const first = f.publish({ names: [NAME, 'example.test'] });
+  params = f.params(first.versionId, 'web');
+  const r = await f.run(params);
+  expect(r.code).toBe(0);
+  // A decoy server on a second port, for the verify-mismatch case.
+  const decoy = f.publish({ names: [NAME] });
+  const decoyDir = path.join(f.root, 'decoy');
+  mkdirSync(decoyDir, { recursive: true });
+  writeFileSync(path.join(decoyDir, 'fullchain.pem'), decoy.certificate + decoy.chain);
+  writeFileSync(path.join(decoyDir, 'key.pem'), decoy.privateKey, { mode: 0o600 });
+  nginx = await startNginx({
+    dir: path.join(f.root, 'nginx'),
+    servers: [
+      { certificate: path.join(params.CertDir!, 'site.fullchain.pem'), key: path.join(params.KeyDir!, 'site.key') },
+      { certificate: path.join(decoyDir, 'fullchain.pem'), key: path.join(decoyDir, 'key.pem') },
+    ],
+  });
+  params = { ...params, Service: 'nginx', VerifyPort: String(nginx.ports[0]) };
+  env = { ACM_EXPORT_NGINX_CONF: nginx.conf, ACM_EXPORT_VERIFY_SECONDS: '5' };
+  current = first.serial;
+  expect(servedSerial(nginx.ports[0], NAME)).toBe(first.serial);
+}, 120_000);
+
+afterAll(async () => {
+  await nginx?.stop();
+  f?.cleanup();
+});
+
+afterEach(() => {
+  expect(execFileSync('ls', ['-A', f.tmpDir], { encoding: 'utf8' })).toBe('');
+});
+
+describe('successful installs are served', () => {
+  test('replacement: nginx is tested, reloaded, and serves the new serial (verified over TLS)', async () => {
+    const next = f.publish({ names: [NAME, 'example.test'] });
+    const r = await run({ SecretVersionId: next.versionId });
+    expect(r.code).toBe(0);
+    expect(r.result).toMatchObject({ serial: next.serial, service: 'nginx', reloaded: true, verified: true, names: [NAME, 'example.test'] });
+    expect(next.serial).not.toBe(current);
+    expect(servedSerial(nginx.ports[0], NAME)).toBe(next.serial);
+    current = next.serial;
+  });
+
+  test.each(['RSA_2048', 'EC_prime256v1', 'EC_secp384r1'] as const)('%s key served after install', async (keyAlgorithm) => {
+    const next = f.publish({ names: [NAME], keyAlgorithm });
+    const r = await run({ SecretVersionId: next.versionId });
+    expect(r.code).toBe(0);
+    expect(r.result?.verified).toBe(true);
+    expect(servedSerial(nginx.ports[0], NAME)).toBe(next.serial);
+    current = next.serial;
+  });
+
+  test('a wildcard first name is verified with a concrete SNI name', async () => {
+    const next = f.publish({ names: ['*.example.test', NAME] });
+    const r = await run({ SecretVersionId: next.versionId });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('for acm-export-verify.example.test');
+    current = next.serial;
+  });
+});
+
+describe('failures leave the old certificate served', () => {
+  test('wrong passphrase: fails at decrypt, nothing touched', async () => {
+    const before = liveFiles();
+    const bad = f.publish({ names: [NAME] }, (b) => ({ ...b, passphrase: 'wrong-passphrase-0000' }));
+    const r = await run({ SecretVersionId: bad.versionId });
+    expect(r.code).toBe(EXIT.decrypt);
+    expect(liveFiles()).toEqual(before);
+    expect(servedSerial(nginx.ports[0], NAME)).toBe(current);
+  });
+
+  test('key/cert mismatch: fails at validate before touching files', async () => {
+    const before = liveFiles();
+    const other = f.publish({ names: ['other.example.test'] });
+    const bad = f.publish({ names: [NAME] }, (b) => ({ ...b, encryptedPrivateKey: other.encryptedPrivateKey, passphrase: other.passphrase }));
+    const r = await run({ SecretVersionId: bad.versionId });
+    expect(r.code).toBe(EXIT.validate);
+    expect(liveFiles()).toEqual(before);
+    expect(servedSerial(nginx.ports[0], NAME)).toBe(current);
+  });
+
+  test('nginx -t fails (bad configuration): files rolled back, no reload, old certificate served', async () => {
+    const before = liveFiles();
+    const broken = path.join(nginx.includeDir, 'broken.conf');
+    writeFileSync(broken, 'this_is_not_a_directive on;\n');
+    try {
+      const next = f.publish({ names: [NAME] });
+      const r = await run({ SecretVersionId: next.versionId });
+      expect(r.code).toBe(EXIT.configtest);
+      expect(r.failure).toMatch(/^acm-export: FAILED at configtest: nginx configuration test failed: .*unknown directive "this_is_not_a_directive".*; rolled back to the previous files$/);
+      expect(liveFiles()).toEqual(before);
+      expect(servedSerial(nginx.ports[0], NAME)).toBe(current);
+    } finally {
+      rmSync(broken);
+    }
+  });
+
+  test('a hook fails after the reload: files rolled back, nginx reloaded again, old certificate served', async () => {
+    const before = liveFiles();
+    mkdirSync(params.HooksDir!, { recursive: true, mode: 0o755 });
+    const hook = path.join(params.HooksDir!, '50-fail');
+    writeFileSync(hook, '#!/bin/sh\necho "deploy hook saw $ACM_EXPORT_SERIAL" >&2\nexit 7\n', { mode: 0o755 });
+    try {
+      const next = f.publish({ names: [NAME] });
+      const r = await run({ SecretVersionId: next.versionId });
+      expect(r.code).toBe(EXIT.hooks);
+      expect(r.stderr).toContain(`deploy hook saw ${next.serial}`);
+      expect(r.failure).toBe('acm-export: FAILED at hooks: hook 50-fail exited with status 7; rolled back to the previous files and reloaded nginx');
+      expect(liveFiles()).toEqual(before);
+      expect(await servedEventually(current)).toBe(current);
+    } finally {
+      rmSync(hook);
+    }
+  });
+
+  test('verify mismatch (port serves another certificate): rollback, reload, old certificate served', async () => {
+    const before = liveFiles();
+    const next = f.publish({ names: [NAME] });
+    const r = await run({ SecretVersionId: next.versionId, VerifyPort: String(nginx.ports[1]) }, { ACM_EXPORT_VERIFY_SECONDS: '2' });
+    expect(r.code).toBe(EXIT.verify);
+    expect(r.failure).toMatch(new RegExp(`^acm-export: FAILED at verify: 127\\.0\\.0\\.1:${nginx.ports[1]} serves serial [0-9A-F]+ for ${NAME.replace(/\./g, '\\.')}, not the new ${next.serial}; rolled back to the previous files and reloaded nginx$`));
+    expect(liveFiles()).toEqual(before);
+    expect(await servedEventually(current)).toBe(current);
+  });
+
+  test('a hook that breaks the configuration and fails: files restored, the failed re-reload is reported (exit 21)', async () => {
+    const before = liveFiles();
+    mkdirSync(params.HooksDir!, { recursive: true, mode: 0o755 });
+    const hook = path.join(params.HooksDir!, '60-break');
+    const broken = path.join(nginx.includeDir, 'hook-broken.conf');
+    writeFileSync(hook, `#!/bin/sh\necho 'broken_by_hook on;' >${broken}\nexit 1\n`, { mode: 0o755 });
+    try {
+      const next = f.publish({ names: [NAME] });
+      const r = await run({ SecretVersionId: next.versionId });
+      expect(r.code).toBe(EXIT.rollbackIncomplete);
+      expect(r.failure).toMatch(/^acm-export: FAILED at hooks: hook 60-break exited with status 1; rolled back to the previous files; ROLLBACK INCOMPLETE: reloading nginx with the previous files failed: .*broken_by_hook/);
+      expect(liveFiles()).toEqual(before);
+      // nginx kept the configuration it had: the new certificate, until someone fixes and reloads.
+      expect(servedSerial(nginx.ports[0], NAME)).toBe(next.serial);
+    } finally {
+      rmSync(hook);
+      rmSync(broken, { force: true });
+      execFileSync('nginx', ['-c', nginx.conf, '-s', 'reload'], { stdio: 'ignore' });
+    }
+    expect(await servedEventually(current)).toBe(current);
+  });
+});
+
+describe('output hygiene', () => {
+ test('no key, passphrase or certificate body was printed', () => {
+  expect(runs.length).toBeGreaterThan(8);
+  const fragments = secretFragments(f.secrets);
+  for (const r of runs) {
+    const out = r.stdout + r.stderr;
+    expect(out).not.toContain('-----BEGIN');
+    for (const fragment of fragments) expect(out.includes(fragment)).toBe(false);
+  }
+});
+});
