@@ -22,7 +22,9 @@ import {
   commonName,
   certDates,
   exitCodeOf,
+  header,
   type CheckResult,
+  type HttpAnswer,
 } from './checks';
 import { httpGet, tlsHandshake, type Target } from './probe';
 
@@ -143,7 +145,7 @@ export async function diagnose(url: URL, options: DoctorOptions, expected: Expec
   const httpUrl = `http://${url.hostname}${options.httpPort === 80 ? '' : `:${options.httpPort}`}${target.path}`;
   const [redirect, page] = await Promise.all([
     httpGet(target, 'http', options.httpPort, options.timeout),
-    httpGet(target, 'https', port, options.timeout),
+    fetchPage(target, url, options.timeout),
   ]);
 
   const checks: CheckResult[] = [
@@ -159,6 +161,21 @@ export async function diagnose(url: URL, options: DoctorOptions, expected: Expec
   else if (expected && 'serials' in expected) checks.push(checkDrift(leaf.serialNumber, expected.serials, expected.source));
   else if (expected) checks.push(expected);
   return { url: url.toString(), checks, exitCode: exitCodeOf(checks), leaf };
+}
+
+/** GETs the page over HTTPS, following up to 3 redirects that stay on the same origin. */
+async function fetchPage(target: Target, url: URL, timeoutMs: number): Promise<HttpAnswer> {
+  let current = target;
+  let answer = await httpGet(current, 'https', current.port, timeoutMs);
+  for (let hop = 0; hop < 3 && answer.ok && [301, 302, 303, 307, 308].includes(answer.status); hop += 1) {
+    const location = header(answer.headers, 'location');
+    if (!location) break;
+    const next = new URL(location, new URL(current.path, url));
+    if (next.origin !== url.origin) break;
+    current = { ...current, path: `${next.pathname}${next.search}` };
+    answer = await httpGet(current, 'https', current.port, timeoutMs);
+  }
+  return answer;
 }
 
 const LABEL: Record<CheckResult['status'], string> = { pass: 'PASS', warn: 'WARN', fail: 'FAIL' };

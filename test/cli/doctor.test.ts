@@ -256,6 +256,13 @@ describe('acm-export doctor', () => {
     expect((await doctor(upgraded)).status['mixed-content']).toBe('pass');
   });
 
+  test('mixed content is looked for after same-origin redirects of the page', async () => {
+    const { site: s } = await site({}, { html: '<script src="http://cdn.example.test/x.js"></script>', rootRedirect: '/home' });
+    const { report, status } = await doctor(s);
+    expect(status['mixed-content']).toBe('fail');
+    expect(check(report, 'mixed-content').reason).toContain('<script src> http://cdn.example.test/x.js');
+  });
+
   test('drift: --expect-serial in ACM or OpenSSL form, leading zeros ignored', async () => {
     const { site: s } = await site({ serial: '0a1b2c3d4e5f' });
     const match = await doctor(s, ['--expect-serial', '0a:1b:2c:3d:4e:5f']);

@@ -11,6 +11,8 @@ export interface SiteOptions {
   headers?: Record<string, string>;
   /** Plain-HTTP side: redirect to https (default), serve the page unencrypted, or nothing listening. */
   http?: 'redirect' | 'serve' | 'none';
+  /** HTTPS side answers "/" with a 302 to this path (same origin). */
+  rootRedirect?: string;
 }
 
 export interface Site {
@@ -36,7 +38,12 @@ export async function closedPort(): Promise<number> {
 
 export async function startSite(options: SiteOptions): Promise<Site> {
   const html = options.html ?? PAGE;
-  const secure = https.createServer({ key: options.key, cert: options.cert }, (_req, res) => {
+  const secure = https.createServer({ key: options.key, cert: options.cert }, (req, res) => {
+    if (options.rootRedirect && req.url === '/') {
+      res.writeHead(302, { location: options.rootRedirect });
+      res.end();
+      return;
+    }
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', ...options.headers });
     res.end(html);
   });
