@@ -343,15 +343,18 @@ function buildDefinition(scope: Construct, parts: DefinitionParts): sfn.IChainab
     resultPath: '$.error',
   }).next(notifyFailure);
 
-  // Guards first: a comparison on a missing path would be a States.Runtime error no Catch sees.
+  // Guards first: a comparison on a missing path would be a States.Runtime error no Catch sees. Written as
+  // Not(IsPresent true), which means the same as IsPresent false but also runs on aws-local-stepfunctions
+  // 3.0.0 (its IsPresent false never matches).
+  const absent = (path: string) => sfn.Condition.not(sfn.Condition.isPresent(path));
   const pollResult = new sfn.Choice(scope, STATES.pollResult)
-    .when(sfn.Condition.isNotPresent('$.poll.status'), recordInstallFailure)
+    .when(absent('$.poll.status'), recordInstallFailure)
     .when(sfn.Condition.stringEquals('$.poll.status', 'InProgress'), waitForNodes)
     .when(sfn.Condition.stringEquals('$.poll.status', 'Succeeded'), new sfn.Succeed(scope, STATES.succeeded))
     .otherwise(recordInstallFailure);
 
   const afterInstall = new sfn.Choice(scope, STATES.afterInstall)
-    .when(sfn.Condition.isNotPresent('$.install.outcome'), recordUnexpectedOutcome)
+    .when(absent('$.install.outcome'), recordUnexpectedOutcome)
     .when(sfn.Condition.stringEquals('$.install.outcome', 'DryRun'), new sfn.Succeed(scope, STATES.dryRunDone))
     .when(sfn.Condition.stringEquals('$.install.outcome', 'Superseded'), new sfn.Succeed(scope, STATES.superseded))
     .when(

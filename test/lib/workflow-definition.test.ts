@@ -1,0 +1,270 @@
+// aws-local-stepfunctions needs Promise.withResolvers (Node 22); the polyfill must load first.
+import '../../local/polyfills';
+import { ExecutionError, StateMachine } from 'aws-local-stepfunctions';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import type { ExportTaskResult, InstallTaskResult, PollState } from '../../lambda/shared/contract';
+import { INITIAL_POLL, STATES, WORKFLOW_TIMEOUT_SECONDS } from '../../lambda/shared/contract';
+import { RETRYABLE_ERRORS } from '../../lambda/shared/errors';
+import { AslDefinition, renderIntrinsics, renderStateMachineDefinition } from '../../lib/render-definition';
+import { buildStack } from './fixture';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const aslValidator = require('asl-validator') as (definition: unknown) => { isValid: boolean; errorsText: (sep?: string) => string };
+
+const { stack, template } = buildStack();
+const fromStack = renderStateMachineDefinition(stack);
+const fromTemplate = renderStateMachineDefinition(template.toJSON());
+
+const REQUEST = {
+  CertificateArn: 'arn:aws:acm:us-east-1:111111111111:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0',
+  CertName: 'www',
+  TargetTagKey: 'Role',
+  TargetTagValue: 'web',
+};
+const EXPORTED: ExportTaskResult = {
+  secretArn: 'arn:aws:secretsmanager:us-east-1:111111111111:secret:acm-export/AcmExport/www-AbCdEf',
+  secretVersionId: '00000000-0000-4000-8000-000000000001',
+  serial: '0a:0b',
+  notAfter: '2027-06-01T00:00:00.000Z',
+  keyAlgorithm: 'RSA_2048',
+  domainNames: ['www.example.com'],
+};
+
+type Handler = (input: Record<string, unknown>) => Promise<unknown>;
+
+function taskError(name: string, message: string): Error {
+  const error = new Error(message);
+  error.name = name;
+  return error;
+}
+
+/** Runs the rendered definition with every task overridden; waits and retries take no time. */
+function run(handlers: Partial<Record<string, Handler>>) {
+  const calls: Record<string, Record<string, unknown>[]> = {};
+  const record = (name: string): Handler => async (input) => {
+    (calls[name] ??= []).push(input);
+    const handler = handlers[name];
+    if (!handler) throw new Error(`no handler for ${name}`);
+    return handler(input);
+  };
+  const machine = new StateMachine(fromStack as never, { validationOptions: { checkArn: false } });
+  const execution = machine.run(REQUEST, {
+    overrides: {
+      taskResourceLocalHandlers: {
+        [STATES.exportCertificate]: record(STATES.exportCertificate),
+        [STATES.installOnNodes]: record(STATES.installOnNodes),
+        [STATES.checkInstall]: record(STATES.checkInstall),
+        [STATES.notifyFailure]: record(STATES.notifyFailure),
+      } as never,
+      waitTimeOverrides: { [STATES.waitForNodes]: 0 },
+      retryIntervalOverrides: {
+        [STATES.exportCertificate]: 0,
+        [STATES.installOnNodes]: 0,
+        [STATES.checkInstall]: 0,
+        [STATES.notifyFailure]: 0,
+      },
+    },
+    context: { Execution: { Id: 'arn:aws:states:us-east-1:111111111111:execution:sm:req-1', StartTime: '2026-11-23T10:00:00.000Z' } },
+  });
+  return { execution, calls };
+}
+
+const sent: InstallTaskResult = { outcome: 'Sent', commandId: 'cmd-1', targetCount: 2 };
+
+describe('rendered definition', () => {
+  test('stack and template renderings are the same concrete ASL', () => {
+    expect(fromTemplate).toEqual(fromStack);
+    expect(JSON.stringify(fromStack)).not.toMatch(/Fn::|"Ref"/);
+    expect(fromStack.States[STATES.exportCertificate].Resource).toMatch(/^arn:aws:lambda:us-east-1:111111111111:function:/);
+  });
+
+  test('is valid ASL (asl-validator)', () => {
+    const result = aslValidator(fromStack);
+    expect(result.errorsText('\n')).toBe('');
+    expect(result.isValid).toBe(true);
+  });
+
+  test('is valid ASL straight from a synthesized template file', () => {
+    const file = path.join(__dirname, '..', '..', 'cdk.out', 'AcmExport.template.json');
+    let definition: AslDefinition;
+    try {
+      definition = renderStateMachineDefinition(JSON.parse(readFileSync(file, 'utf8')));
+    } catch {
+      return; // no cdk.out yet: covered by the in-memory rendering above
+    }
+    expect(aslValidator(definition).isValid).toBe(true);
+  });
+
+  test('has exactly the contract state names, a timeout, and starts with the export', () => {
+    const expected = Object.values(STATES).sort();
+    expect(Object.keys(fromStack.States).sort()).toEqual(expected);
+    expect(fromStack.StartAt).toBe(STATES.exportCertificate);
+    expect(fromStack.TimeoutSeconds).toBe(WORKFLOW_TIMEOUT_SECONDS);
+  });
+
+  test('every Lambda task retries throttling with backoff and catches everything into NotifyFailure', () => {
+    for (const name of [STATES.exportCertificate, STATES.installOnNodes, STATES.checkInstall]) {
+      const state = fromStack.States[name] as { Retry: { ErrorEquals: string[]; BackoffRate?: number; MaxAttempts?: number }[]; Catch: unknown[] };
+      const throttling = state.Retry.find((r) => r.ErrorEquals.includes(RETRYABLE_ERRORS[0]));
+      expect(throttling).toMatchObject({ BackoffRate: 2, MaxAttempts: 6, IntervalSeconds: 2, JitterStrategy: 'FULL' });
+      expect(state.Retry.some((r) => r.ErrorEquals.includes('Lambda.ServiceException'))).toBe(true);
+      expect(state.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: STATES.notifyFailure }]);
+    }
+  });
+
+  test('task payloads carry identifiers from the context object', () => {
+    expect(fromStack.States[STATES.installOnNodes].Parameters).toEqual({
+      'input.$': '$$.Execution.Input',
+      'export.$': '$.export',
+      'executionArn.$': '$$.Execution.Id',
+      'executionStartTime.$': '$$.Execution.StartTime',
+    });
+    expect(fromStack.States[STATES.initPoll]).toMatchObject({ Type: 'Pass', Result: INITIAL_POLL, ResultPath: '$.poll' });
+    expect(fromStack.States[STATES.waitForNodes]).toMatchObject({ Type: 'Wait', SecondsPath: '$.poll.waitSeconds' });
+  });
+
+  test('renderIntrinsics rejects what it cannot render', () => {
+    expect(() => renderIntrinsics({ 'Fn::ImportValue': 'x' })).toThrow(/cannot render/);
+  });
+});
+
+describe('running the real definition locally', () => {
+  test('success: export, install, poll until the nodes finish', async () => {
+    let polls = 0;
+    const { execution, calls } = run({
+      [STATES.exportCertificate]: async () => EXPORTED,
+      [STATES.installOnNodes]: async () => sent,
+      [STATES.checkInstall]: async (input) => {
+        polls += 1;
+        const poll = input.poll as PollState;
+        return { ...poll, attempt: poll.attempt + 1, waitSeconds: poll.waitSeconds * 2, status: polls < 3 ? 'InProgress' : 'Succeeded' };
+      },
+    });
+    const output = (await execution.result) as Record<string, unknown>;
+    expect(output).toMatchObject({ export: EXPORTED, install: sent, poll: { status: 'Succeeded', attempt: 3 } });
+    expect(calls[STATES.exportCertificate]).toEqual([
+      { input: REQUEST, executionArn: 'arn:aws:states:us-east-1:111111111111:execution:sm:req-1' },
+    ]);
+    expect(calls[STATES.installOnNodes][0]).toEqual({
+      input: REQUEST,
+      export: EXPORTED,
+      executionArn: 'arn:aws:states:us-east-1:111111111111:execution:sm:req-1',
+      // aws-local-stepfunctions sets $$.Execution.StartTime itself (the context override does not replace it).
+      executionStartTime: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
+    });
+    expect(calls[STATES.checkInstall][0]).toMatchObject({ install: sent, poll: INITIAL_POLL, export: EXPORTED });
+    expect(calls[STATES.checkInstall]).toHaveLength(3);
+    expect(calls[STATES.notifyFailure]).toBeUndefined();
+  });
+
+  test('DryRun ends after InstallOnNodes without polling', async () => {
+    const { execution, calls } = run({
+      [STATES.exportCertificate]: async () => EXPORTED,
+      [STATES.installOnNodes]: async () => ({ outcome: 'DryRun', targetCount: 1, nodeIds: ['i-0123456789abcdef0'] }),
+    });
+    await expect(execution.result).resolves.toMatchObject({ install: { outcome: 'DryRun' } });
+    expect(calls[STATES.checkInstall]).toBeUndefined();
+  });
+
+  test('Superseded ends without polling', async () => {
+    const { execution, calls } = run({
+      [STATES.exportCertificate]: async () => EXPORTED,
+      [STATES.installOnNodes]: async () => ({ outcome: 'Superseded', targetCount: 0, supersededBy: 'arn:x' }),
+    });
+    await expect(execution.result).resolves.toMatchObject({ install: { outcome: 'Superseded' } });
+    expect(calls[STATES.checkInstall]).toBeUndefined();
+  });
+
+  test('throttling is retried, then the export succeeds', async () => {
+    let attempts = 0;
+    const { execution, calls } = run({
+      [STATES.exportCertificate]: async () => {
+        attempts += 1;
+        if (attempts < 3) throw taskError('Throttled', 'ExportCertificate was throttled');
+        return EXPORTED;
+      },
+      [STATES.installOnNodes]: async () => ({ outcome: 'DryRun', targetCount: 0, nodeIds: [] }),
+    });
+    await expect(execution.result).resolves.toMatchObject({ export: EXPORTED });
+    expect(calls[STATES.exportCertificate]).toHaveLength(3);
+  });
+
+  test('a terminal task error alerts once and fails with that error', async () => {
+    const { execution, calls } = run({
+      [STATES.exportCertificate]: async () => {
+        throw taskError('CertificateNotExportable', 'certificate was not requested with Export=ENABLED');
+      },
+      [STATES.notifyFailure]: async () => ({ MessageId: 'm-1' }),
+    });
+    const error = await execution.result.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(ExecutionError);
+    expect((error as ExecutionError & { cause: Error }).cause.name).toBe('CertificateNotExportable');
+    expect(calls[STATES.exportCertificate]).toHaveLength(1); // terminal: no retry
+    expect(calls[STATES.notifyFailure]).toHaveLength(1);
+    const alert = calls[STATES.notifyFailure][0] as { Message: Record<string, unknown>; Subject: string };
+    expect(alert.Subject).toBe('acm-export: certificate export failed');
+    expect(alert.Message).toMatchObject({
+      executionArn: 'arn:aws:states:us-east-1:111111111111:execution:sm:req-1',
+      input: REQUEST,
+      error: { Error: 'CertificateNotExportable' },
+    });
+  });
+
+  test('failed nodes: RecordInstallFailure sets $.error, alert, fail with InstallFailed', async () => {
+    const { execution, calls } = run({
+      [STATES.exportCertificate]: async () => EXPORTED,
+      [STATES.installOnNodes]: async () => sent,
+      [STATES.checkInstall]: async () => ({
+        status: 'Failed',
+        attempt: 1,
+        waitSeconds: 4,
+        reason: '1 of 2 nodes failed',
+        failures: [{ instanceId: 'i-0123456789abcdef0', status: 'Failed', line: 'nginx -t failed' }],
+      }),
+      [STATES.notifyFailure]: async () => ({ MessageId: 'm-2' }),
+    });
+    const error = (await execution.result.then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as ExecutionError & { cause: Error };
+    expect(error.cause.name).toBe('InstallFailed');
+    expect(error.cause.message).toContain('1 of 2 nodes failed');
+    const alert = calls[STATES.notifyFailure][0] as { Message: { error: { Error: string; Cause: string } } };
+    expect(alert.Message.error.Error).toBe('InstallFailed');
+    expect(JSON.parse(alert.Message.error.Cause)).toMatchObject({ status: 'Failed', reason: '1 of 2 nodes failed' });
+  });
+
+  test('an unknown install outcome is alerted, not silently ignored', async () => {
+    const { execution, calls } = run({
+      [STATES.exportCertificate]: async () => EXPORTED,
+      [STATES.installOnNodes]: async () => ({ targetCount: 0 }),
+      [STATES.notifyFailure]: async () => ({ MessageId: 'm-3' }),
+    });
+    const error = (await execution.result.then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as ExecutionError & { cause: Error };
+    expect(error.cause.name).toBe('UnexpectedInstallOutcome');
+    expect(calls[STATES.notifyFailure]).toHaveLength(1);
+  });
+
+  test('if the alert itself fails, the execution still fails with the original error', async () => {
+    const { execution } = run({
+      [STATES.exportCertificate]: async () => {
+        throw taskError('CertificateNotFound', 'no such certificate');
+      },
+      [STATES.notifyFailure]: async () => {
+        throw taskError('SNS.AuthorizationErrorException', 'denied');
+      },
+    });
+    const error = (await execution.result.then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as ExecutionError & { cause: Error };
+    expect(error.cause.name).toBe('CertificateNotFound');
+  });
+});
