@@ -1,0 +1,46 @@
+import { App, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { AcmExportStack } from './acm-export-stack';
+
+/** Context keys the app reads (cdk.json or `-c key=value`). */
+export const CONTEXT = {
+  stackName: 'acm-export:stackName',
+  alertEmail: 'acm-export:alertEmail',
+  removalPolicy: 'acm-export:removalPolicy',
+} as const;
+
+export const DEFAULT_STACK_NAME = 'AcmExport';
+
+function contextString(app: App, key: string): string | undefined {
+  const value: unknown = app.node.tryGetContext(key);
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string') throw new Error(`context ${key} must be a string`);
+  return value;
+}
+
+function removalPolicyFrom(value: string | undefined): RemovalPolicy {
+  switch (value ?? 'retain') {
+    case 'retain':
+      return RemovalPolicy.RETAIN;
+    case 'destroy':
+      return RemovalPolicy.DESTROY;
+    default:
+      throw new Error(`context ${CONTEXT.removalPolicy} must be "retain" or "destroy"`);
+  }
+}
+
+/**
+ * Adds the one stack to the app, configured from context, with cdk-nag AwsSolutions checks: any
+ * finding not acknowledged (with a reason) in the construct that owns it fails the synth.
+ */
+export function configureApp(app: App): AcmExportStack {
+  const stack = new AcmExportStack(app, contextString(app, CONTEXT.stackName) ?? DEFAULT_STACK_NAME, {
+    description: 'acm-export: export ACM certificates and install them on tagged EC2 and hybrid nodes',
+    // Account and region come from the CDK environment (credentials/profile), or stay deploy-time values.
+    env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
+    alertEmail: contextString(app, CONTEXT.alertEmail),
+    removalPolicy: removalPolicyFrom(contextString(app, CONTEXT.removalPolicy)),
+  });
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return stack;
+}
