@@ -7,6 +7,11 @@
 export interface StartExportResponse {
   exportId: string;
   executionArn: string;
+  /**
+   * When the export was accepted. The deployed API answers POST /exports with a mapping template (no
+   * Lambda), which cannot format dates: there it is the API request time in epoch milliseconds as a decimal
+   * string (e.g. "1795452830752"). Clients accept both forms: `/^\d+$/.test(s) ? new Date(Number(s)) : new Date(s)`.
+   */
   startDate: string;
 }
 
