@@ -49,6 +49,7 @@ export class AcmExportStack extends Stack {
       secrets: this.secrets,
       installDocument: this.installDocument,
       alertTopic: this.notifications.topic,
+      alertTopicKey: this.notifications.key,
       removalPolicy,
     });
     this.notifications.alertOnExecutionEnd(this.workflow.stateMachine);

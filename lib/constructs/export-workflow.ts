@@ -1,5 +1,6 @@
 import { Arn, ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -19,6 +20,8 @@ export interface ExportWorkflowProps {
   readonly installDocument: InstallDocument;
   /** Topic the NotifyFailure state publishes to. */
   readonly alertTopic: sns.ITopic;
+  /** Key of the alert topic: publishing to an SSE-KMS topic needs the publisher to use the key. */
+  readonly alertTopicKey: kms.IKey;
   /** @default RemovalPolicy.RETAIN (log groups) */
   readonly removalPolicy?: RemovalPolicy;
   /** SendCommand delivery timeout, seconds. @default 600 */
@@ -193,6 +196,8 @@ export class ExportWorkflow extends Construct {
       '*',
       'Added by logging and tracing: logs:*LogDelivery*/PutResourcePolicy/Describe* and xray:* have no resource-level permissions.',
     );
+    // Topic.grantPublish (used by SnsPublish) does not cover the topic's key; SNS needs both to publish.
+    props.alertTopicKey.grant(this.stateMachine, 'kms:Decrypt', 'kms:GenerateDataKey');
     for (const fn of [this.acmExportFunction, this.ssmRunFunction, this.statusCheckFunction]) {
       acknowledgeWildcardResource(
         this.stateMachine.role,

@@ -1,3 +1,4 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { ENV, INVENTORY, WORKFLOW_TIMEOUT_SECONDS } from '../../lambda/shared/contract';
 import { OUTPUTS } from '../../lib/acm-export-stack';
@@ -41,7 +42,7 @@ describe('inventory', () => {
 
   test('retained by default, destroyable on request', () => {
     template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
-    const destroyable = buildStack({ removalPolicy: (jest.requireActual('aws-cdk-lib') as typeof import('aws-cdk-lib')).RemovalPolicy.DESTROY });
+    const destroyable = buildStack({ removalPolicy: RemovalPolicy.DESTROY });
     destroyable.template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
   });
 });
@@ -225,6 +226,16 @@ describe('state machine', () => {
     });
     const definition = JSON.stringify(template.findResources('AWS::StepFunctions::StateMachine'));
     expect(definition).toContain(`\\"TimeoutSeconds\\":${WORKFLOW_TIMEOUT_SECONDS}`);
+  });
+
+  test('the workflow may publish alerts: sns:Publish on the topic and the topic key', () => {
+    const statements = identityStatements(template).map(({ statement }) => statement);
+    const publish = statements.filter((s) => asArray(s.Action).includes('sns:Publish'));
+    expect(publish).toHaveLength(1);
+    expect(publish[0].Resource).toEqual({ Ref: logicalId(stack.notifications.topic) });
+    const key = statements.filter((s) => JSON.stringify(s.Resource) === JSON.stringify({ 'Fn::GetAtt': [logicalId(stack.notifications.key), 'Arn'] }));
+    expect(key).toHaveLength(1);
+    expect(asArray(key[0].Action).sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
   });
 
   test('acm-renew may start executions; export-api may only describe executions of this machine', () => {
