@@ -259,7 +259,7 @@ LIVE=("$CERT_FILE" "$CHAIN_FILE" "$FULLCHAIN_FILE" "$KEY_FILE")
 # ---------------------------------------------------------------------------------------------------
 STEP=preflight
 problems=()
-for tool in openssl awk flock mktemp sync timeout stat date; do
+for tool in openssl awk sed grep flock mktemp sync timeout stat date; do
   command -v "$tool" >/dev/null 2>&1 || problems+=("$tool is not installed")
 done
 if command -v openssl >/dev/null 2>&1 && ! [[ $(openssl version 2>/dev/null) =~ ^OpenSSL\ (1\.1\.1|[3-9]\.) ]]; then
@@ -349,18 +349,24 @@ rm -f -- "$WORK/pass" "$WORK/key.enc.pem"
 # validate: before any live file is touched.
 STEP=validate
 LEAF="$WORK/cert1.pem"
-for ((i = 1; i <= n_cert; i++)); do
-  openssl x509 -noout -in "$WORK/cert$i.pem" 2>/dev/null || fail validate "certificate block $i of the secret is not a valid X.509 certificate"
-done
 if [ "$n_cert" -lt 2 ]; then fail validate "the secret holds no certificate chain"; fi
-key_pub=$(openssl pkey -in "$WORK/key.pem" -pubout -outform DER 2>/dev/null | od -An -tx1 | tr -d ' \n')
-cert_pub=$(openssl x509 -in "$LEAF" -noout -pubkey 2>/dev/null | openssl pkey -pubin -outform DER 2>/dev/null | od -An -tx1 | tr -d ' \n')
-if [ -z "$key_pub" ] || [ "$key_pub" != "$cert_pub" ]; then
+# One openssl call for the leaf: serial, notAfter, names, public key, and (exit status) not expired.
+expired=0
+openssl x509 -in "$LEAF" -noout -serial -enddate -ext subjectAltName -pubkey -checkend 0 \
+  >"$WORK/leaf.txt" 2>/dev/null || expired=1
+SERIAL=$(sed -n 's/^serial=//p' "$WORK/leaf.txt")
+not_after_raw=$(sed -n 's/^notAfter=//p' "$WORK/leaf.txt")
+if [ -z "$SERIAL" ] || [ -z "$not_after_raw" ]; then
+  fail validate "the first certificate block of the secret is not a valid X.509 certificate"
+fi
+[[ $SERIAL =~ ^[0-9A-F]{1,80}$ ]] || fail validate "unexpected serial number format"
+sed -n '/^-----BEGIN PUBLIC KEY-----$/,/^-----END PUBLIC KEY-----$/p' "$WORK/leaf.txt" >"$WORK/cert.pub"
+openssl pkey -in "$WORK/key.pem" -pubout -out "$WORK/key.pub" 2>/dev/null || : >"$WORK/key.pub"
+if [ ! -s "$WORK/key.pub" ] || [ "$(<"$WORK/key.pub")" != "$(<"$WORK/cert.pub")" ]; then
   fail validate "the private key does not match the certificate"
 fi
-unset key_pub cert_pub
-if ! openssl x509 -in "$LEAF" -noout -checkend 0 >/dev/null 2>&1; then
-  fail validate "the certificate has expired ($(openssl x509 -in "$LEAF" -noout -enddate | sed 's/^notAfter=//'))"
+if [ "$expired" = 1 ]; then
+  fail validate "the certificate has expired ($not_after_raw)"
 fi
 for ((i = 1; i < n_cert; i++)); do
   if ! openssl verify -no-CAfile -no-CApath -partial_chain -trusted "$WORK/cert$((i + 1)).pem" \
@@ -368,19 +374,15 @@ for ((i = 1; i < n_cert; i++)); do
     fail validate "the chain is not in order or does not verify: certificate $((i + 1)) did not issue certificate $i ($(one_line "$WORK/verify.out" 2))"
   fi
 done
-SERIAL=$(openssl x509 -in "$LEAF" -noout -serial | sed 's/^serial=//')
-[[ $SERIAL =~ ^[0-9A-F]{1,80}$ ]] || fail validate "unexpected serial number format"
-not_after_raw=$(openssl x509 -in "$LEAF" -noout -enddate | sed 's/^notAfter=//')
 NOT_AFTER=$(date -u -d "$not_after_raw" '+%Y-%m-%dT%H:%M:%SZ' 2>/dev/null) || NOT_AFTER=$not_after_raw
 [[ $NOT_AFTER =~ ^[A-Za-z0-9:\ -]+$ ]] || fail validate "unexpected notAfter format"
 NAMES=()
-san=$(openssl x509 -in "$LEAF" -noout -ext subjectAltName 2>/dev/null | sed 1d | tr ',' '\n' | sed 's/^ *//')
-while IFS= read -r entry; do
-  case $entry in
-    DNS:*) NAMES+=("${entry#DNS:}") ;;
-    "") ;;
-  esac
-done <<<"$san"
+san=$(sed -n '/^X509v3 Subject Alternative Name:/{n;p;}' "$WORK/leaf.txt")
+IFS=',' read -r -a san_entries <<<"$san"
+for entry in "${san_entries[@]}"; do
+  entry=${entry#"${entry%%[! ]*}"}
+  case $entry in DNS:*) NAMES+=("${entry#DNS:}") ;; esac
+done
 if [ "${#NAMES[@]}" -eq 0 ]; then
   cn=$(openssl x509 -in "$LEAF" -noout -subject -nameopt multiline 2>/dev/null | sed -n 's/^ *commonName *= *//p' | head -n1)
   if [ -n "$cn" ]; then NAMES=("$cn"); fi
@@ -533,7 +535,7 @@ if [ "$VerifyPort" != 0 ]; then
     served=$( (timeout 5 openssl s_client -connect "127.0.0.1:$VerifyPort" -servername "$sni" </dev/null 2>/dev/null || true) |
       openssl x509 -noout -serial 2>/dev/null | sed 's/^serial=//' || true)
     if [ "$served" = "$SERIAL" ] || [ "$SECONDS" -ge "$deadline" ]; then break; fi
-    sleep 0.2
+    sleep 0.1
   done
   if [ "$served" != "$SERIAL" ]; then
     if [[ $served =~ ^[0-9A-F]{1,80}$ ]]; then
@@ -559,7 +561,7 @@ json_str() {
   local s=$1
   s=${s//\\/\\\\}
   s=${s//\"/\\\"}
-  s=$(printf '%s' "$s" | tr -d '\000-\037')
+  s=${s//[$'\001'-$'\037']/}
   printf '"%s"' "$s"
 }
 node=${AWS_SSM_INSTANCE_ID:-$(uname -n)}
