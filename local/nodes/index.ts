@@ -180,8 +180,9 @@ export class LocalNode implements NodeExecutor {
     ].join('\n');
   }
 
-  private writeConf(): void {
-    const broken = this.faults.failConfigTest === true;
+  /** Writes the server config; the config-test fault breaks it (a running server keeps its loaded config). */
+  private writeConf(intact = false): void {
+    const broken = !intact && this.faults.failConfigTest === true;
     if (this.serverKind === 'nginx') writeFileSync(this.confPath, this.nginxConf(broken));
     else
       writeFileSync(
@@ -191,7 +192,7 @@ export class LocalNode implements NodeExecutor {
   }
 
   private async startNginx(): Promise<void> {
-    this.writeConf();
+    this.writeConf(true);
     const s = path.join(this.dir, 'server');
     const r = spawnSync('nginx', ['-p', `${s}/`, '-e', `${s}/error.log`, '-c', this.confPath], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`nginx failed to start for ${this.name}: ${(r.stderr || r.stdout || '').trim().slice(0, 500)}`);
@@ -230,7 +231,7 @@ export class LocalNode implements NodeExecutor {
     });
     await new Promise<void>((resolve) => this.control!.listen(0, '127.0.0.1', resolve));
     this.controlPort = (this.control.address() as AddressInfo).port;
-    this.writeConf();
+    this.writeConf(true);
     this.https = createHttpsServer({ ...this.loadBuiltinContext() }, (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/plain' }).end(`${this.name}\n`);
     });

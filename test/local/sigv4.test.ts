@@ -1,0 +1,55 @@
+import { Sha256 } from '@aws-crypto/sha256-js';
+import { HttpRequest } from '@smithy/protocol-http';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { LOCAL_CREDENTIALS } from '../../local/credentials';
+import { verifySigV4, type IncomingSignedRequest } from '../../local/sigv4';
+
+const HOST = '127.0.0.1:8123';
+
+async function signed(opts: { body?: string; path?: string; query?: Record<string, string>; secret?: string; date?: Date; service?: string } = {}): Promise<IncomingSignedRequest> {
+  const body = opts.body ?? '{"certificateArn":"x"}';
+  const request = new HttpRequest({
+    method: 'POST',
+    protocol: 'http:',
+    hostname: '127.0.0.1',
+    port: 8123,
+    path: opts.path ?? '/exports',
+    query: opts.query ?? {},
+    headers: { host: HOST, 'content-type': 'application/json' },
+    body,
+  });
+  const signer = new SignatureV4({
+    credentials: { accessKeyId: LOCAL_CREDENTIALS.accessKeyId, secretAccessKey: opts.secret ?? LOCAL_CREDENTIALS.secretAccessKey },
+    region: 'us-east-1',
+    service: opts.service ?? 'execute-api',
+    sha256: Sha256,
+  });
+  const out = await signer.sign(request, opts.date ? { signingDate: opts.date } : {});
+  const qs = new URLSearchParams(opts.query ?? {}).toString();
+  return { method: 'POST', url: `${out.path}${qs ? `?${qs}` : ''}`, headers: out.headers, body };
+}
+
+const options = { credentials: LOCAL_CREDENTIALS, service: 'execute-api', region: 'us-east-1' };
+
+test('accepts a correctly signed request (with path and query)', async () => {
+  await expect(verifySigV4(await signed(), options)).resolves.toMatchObject({ ok: true, service: 'execute-api' });
+  await expect(verifySigV4(await signed({ path: '/exports/abc-123', query: { limit: '5', next: 'a b' } }), options)).resolves.toMatchObject({ ok: true });
+});
+
+test('rejects unsigned, tampered, wrongly signed, foreign and stale requests', async () => {
+  const good = await signed();
+  const unsigned = { ...good, headers: { host: HOST, 'content-type': 'application/json' } };
+  await expect(verifySigV4(unsigned, options)).resolves.toMatchObject({ ok: false, reason: 'MissingAuthenticationToken' });
+  await expect(verifySigV4({ ...good, body: '{"certificateArn":"y"}' }, options)).resolves.toMatchObject({ ok: false, reason: 'InvalidSignature' });
+  await expect(verifySigV4({ ...good, url: '/exports/other' }, options)).resolves.toMatchObject({ ok: false, reason: 'InvalidSignature' });
+  await expect(verifySigV4({ ...good, headers: { ...good.headers, 'content-type': 'text/plain' } }, options)).resolves.toMatchObject({ ok: false, reason: 'InvalidSignature' });
+  await expect(verifySigV4(await signed({ secret: 'wrong' }), options)).resolves.toMatchObject({ ok: false, reason: 'InvalidSignature' });
+  const foreignKey = { ...good, headers: { ...good.headers, authorization: String(good.headers.authorization).replace(LOCAL_CREDENTIALS.accessKeyId, 'AKIAOTHERKEY') } };
+  await expect(verifySigV4(foreignKey, options)).resolves.toMatchObject({ ok: false, reason: 'UnrecognizedClient' });
+  await expect(verifySigV4(await signed({ service: 'ssm' }), options)).resolves.toMatchObject({ ok: false, reason: 'WrongScope' });
+  await expect(verifySigV4(await signed({ date: new Date(Date.now() - 20 * 60_000) }), options)).resolves.toMatchObject({ ok: false, reason: 'SignatureExpired' });
+  await expect(verifySigV4({ ...good, headers: { ...good.headers, authorization: 'AWS4-HMAC-SHA256 garbage' } }, options)).resolves.toMatchObject({
+    ok: false,
+    reason: 'IncompleteSignature',
+  });
+});
