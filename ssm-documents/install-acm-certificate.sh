@@ -94,6 +94,7 @@ one_line() {
   local text
   text=$(tail -n "${2:-1}" -- "$1" 2>/dev/null | tr -c '[:print:]' ' ' || true)
   text=${text#"${text%%[! ]*}"}
+  text=${text%"${text##*[! ]}"}
   printf '%s' "${text:0:300}"
 }
 
@@ -415,6 +416,10 @@ if ! flock -n "$LOCK_FD"; then
 fi
 
 STEP=install
+# Staged files left by a run that was killed (e.g. at the step timeout) are removed under the lock.
+for stale in "$CertDir/.$CertName.acm-export."???????? "$KeyDir/.$CertName.acm-export."????????; do
+  if [ -f "$stale" ]; then rm -f -- "$stale"; fi
+done
 : >"$WORK/chain.pem"
 for ((i = 2; i <= n_cert; i++)); do cat -- "$WORK/cert$i.pem" >>"$WORK/chain.pem"; done
 cat -- "$LEAF" "$WORK/chain.pem" >"$WORK/fullchain.pem"

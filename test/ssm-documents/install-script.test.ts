@@ -164,6 +164,61 @@ describe('replacement', () => {
   });
 });
 
+describe('interrupted runs', () => {
+  test('after a run killed mid-install, the next failure restores the last complete set, and stale staged files go', async () => {
+    const good = f.publish({ names: ['crash.example.test'] });
+    const params = f.params(good.versionId, 'crash');
+    expect((await run(params)).code).toBe(0);
+    const certDir = params.CertDir!;
+    const keyDir = params.KeyDir!;
+    const files = [path.join(certDir, 'site.crt'), path.join(certDir, 'site.chain.pem'), path.join(certDir, 'site.fullchain.pem'), path.join(keyDir, 'site.key')];
+    const complete = Object.fromEntries(files.map((p) => [p, readFileSync(p, 'utf8')]));
+    // Simulate a run killed after keeping its rollback links and renaming only the leaf.
+    for (const p of files) execFileSync('ln', [p, path.join(path.dirname(p), `.${path.basename(p)}.acm-export-rollback`)]);
+    const half = f.publish({ names: ['crash.example.test'] });
+    execFileSync('sh', ['-c', 'cat >"$1.new" && mv "$1.new" "$1"', 'sh', files[0]], { input: half.certificate });
+    writeFileSync(path.join(keyDir, '.site.acm-export.AbCdEfGh'), 'staged by the killed run');
+    // The next run fails at a hook: it must go back to the complete set, not to the mixed one.
+    mkdirSync(params.HooksDir!, { recursive: true, mode: 0o755 });
+    writeFileSync(path.join(params.HooksDir!, '10-fail'), '#!/bin/sh\nexit 1\n', { mode: 0o755 });
+    const next = f.publish({ names: ['crash.example.test'] });
+    const r = await run({ ...params, SecretVersionId: next.versionId });
+    expect(r.code).toBe(EXIT.hooks);
+    expect(r.stderr).toContain('from an interrupted earlier run as the rollback copy');
+    expect(Object.fromEntries(files.map((p) => [p, readFileSync(p, 'utf8')]))).toEqual(complete);
+    expect(readdirSync(certDir).filter((n) => n.startsWith('.'))).toEqual([]);
+    expect(readdirSync(keyDir).filter((n) => n.startsWith('.'))).toEqual(['.site.acm-export.lock']);
+  });
+});
+
+describe('apache2 / httpd', () => {
+  test('configtest then graceful through apachectl when systemd does not run the service', async () => {
+    const bin = path.join(f.root, 'apache-bin');
+    mkdirSync(bin, { recursive: true });
+    const log = path.join(f.root, 'apachectl.log');
+    writeFileSync(path.join(bin, 'apachectl'), `#!/bin/sh\necho "$*" >>${log}\n[ "$1" != configtest ] || [ ! -e ${log}.fail ] || { echo "AH00526: Syntax error on line 3" >&2; exit 1; }\n`, { mode: 0o755 });
+    const cert = f.publish({ names: ['apache.example.test'] });
+    const params = f.params(cert.versionId, 'apache', { Service: 'apache2' });
+    const ok = await runInstall({ params, path: [bin, f.aws.binDir], tmpDir: f.tmpDir });
+    runs.push(ok);
+    expect(ok.code).toBe(0);
+    expect(ok.result).toMatchObject({ service: 'apache2', reloaded: true });
+    const systemd = existsSync('/run/systemd/system');
+    if (!systemd) expect(readFileSync(log, 'utf8')).toBe('configtest\ngraceful\n');
+    // A failing configtest rolls back without a reload.
+    writeFileSync(`${log}.fail`, '');
+    writeFileSync(log, '');
+    const before = snapshot(path.join(f.root, 'apache'));
+    const next = f.publish({ names: ['apache.example.test'] });
+    const bad = await runInstall({ params: { ...params, Service: 'httpd', SecretVersionId: next.versionId }, path: [bin, f.aws.binDir], tmpDir: f.tmpDir });
+    runs.push(bad);
+    expect(bad.code).toBe(EXIT.configtest);
+    expect(bad.failure).toBe('acm-export: FAILED at configtest: httpd configuration test failed: AH00526: Syntax error on line 3; rolled back to the previous files');
+    expect(snapshot(path.join(f.root, 'apache'))).toEqual(before);
+    if (!systemd) expect(readFileSync(log, 'utf8')).toBe('configtest\n');
+  });
+});
+
 describe('validation happens before any live file is touched', () => {
   let params: ReturnType<Fixture['params']>;
   let before: Record<string, string>;
