@@ -25,7 +25,8 @@
 #   serial is as openssl prints it: upper-case hex without colons (ACM shows lower-case with colons).
 # On failure the last stderr line is "acm-export: FAILED at <step>: <reason>" and the exit code names
 # the step: 10 parameters, 11 preflight, 12 lock, 13 decrypt, 14 validate, 15 install, 16 configtest,
-# 17 reload, 18 hooks, 19 verify, 20 internal error, 21 failed and the rollback was incomplete.
+# 17 reload, 18 hooks, 19 verify, 20 finish (internal error), 21 failed and the rollback was incomplete.
+# An unexpected command failure inside a step reports that step ("unexpected error ... near line N").
 #
 # Files: CertDir/<CertName>.crt (leaf), .chain.pem, .fullchain.pem; KeyDir/<CertName>.key (0600 root,
 # or 0640 root:KeyGroup). The set replaced by a successful install is kept as <file>.prev. During a run
@@ -178,7 +179,6 @@ on_exit() {
     ROLLBACK_NOTE=""
     local code
     code=$(step_code "$STEP")
-    [ "$STEP" = parameters ] || [ "$STEP" = preflight ] || code=20
     if ! rollback; then code=21; fi
     log "FAILED at $STEP: unexpected error (status $rc near line ${ERR_LINE:-?})$ROLLBACK_NOTE"
     rc=$code
@@ -555,12 +555,14 @@ fi
 # ---------------------------------------------------------------------------------------------------
 # Done: the replaced set becomes <file>.prev; print the result.
 STEP=finish
+FILES_TOUCHED=0
 for dest in "${LIVE[@]}"; do
   backup=$(backup_of "$dest")
-  if [ -e "$backup" ] || [ -L "$backup" ]; then mv -f -- "$backup" "$dest.prev"; fi
+  if [ -e "$backup" ] || [ -L "$backup" ]; then
+    mv -f -- "$backup" "$dest.prev" || log "warning: could not keep the previous file as $dest.prev"
+  fi
 done
-FILES_TOUCHED=0
-sync -- "$CertDir" "$KeyDir"
+sync -- "$CertDir" "$KeyDir" || true
 
 json_str() {
   local s=$1

@@ -3,10 +3,10 @@
  * line, validation before any live file is touched, rollback copies, parameter hardening, locking,
  * no secret in the output, and the private temp dir removed on every exit path.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { EXIT, runInstall, type InstallRun } from '../helpers/install-script';
+import { EXIT, INSTALL_SCRIPT_PATH, installEnv, runInstall, type InstallRun } from '../helpers/install-script';
 import { createFixture, HOSTILE_VALUES, listTree, REGION, SECRET_ID, secretFragments, type Fixture } from './fixture';
 
 let f: Fixture;
@@ -188,6 +188,33 @@ describe('interrupted runs', () => {
     expect(Object.fromEntries(files.map((p) => [p, readFileSync(p, 'utf8')]))).toEqual(complete);
     expect(readdirSync(certDir).filter((n) => n.startsWith('.'))).toEqual([]);
     expect(readdirSync(keyDir).filter((n) => n.startsWith('.'))).toEqual(['.site.acm-export.lock']);
+  });
+});
+
+describe('signals', () => {
+  test('SIGTERM during the hooks: files rolled back, temp dir removed, the step named', async () => {
+    const good = f.publish({ names: ['term.example.test'] });
+    const params = f.params(good.versionId, 'term');
+    expect((await run(params)).code).toBe(0);
+    const before = snapshot(path.join(f.root, 'term'));
+    mkdirSync(params.HooksDir!, { recursive: true, mode: 0o755 });
+    const started = path.join(f.root, 'term-hook-started');
+    writeFileSync(path.join(params.HooksDir!, '10-slow'), `#!/bin/sh\ntouch ${started}\nsleep 1\n`, { mode: 0o755 });
+    const next = f.publish({ names: ['term.example.test'] });
+    const child = spawn('bash', [INSTALL_SCRIPT_PATH], {
+      env: installEnv({ params: { ...params, SecretVersionId: next.versionId }, path: [f.aws.binDir], tmpDir: f.tmpDir }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    while (!existsSync(started)) await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    expect(code).toBe(EXIT.hooks);
+    expect(stderr.trimEnd().split('\n').pop()).toMatch(/^acm-export: FAILED at hooks: unexpected error \(status 143 .*\); rolled back to the previous files$/);
+    const after = snapshot(path.join(f.root, 'term'));
+    for (const k of Object.keys(after)) if (k.startsWith('hooks.d')) delete after[k];
+    expect(after).toEqual(before);
   });
 });
 
