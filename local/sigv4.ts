@@ -121,6 +121,8 @@ export async function verifySigV4(req: IncomingSignedRequest, options: VerifyOpt
     service: auth.service,
     sha256: Sha256,
     uriEscapePath: auth.service !== 's3',
+    // sign exactly the headers the client signed: never add x-amz-content-sha256 on our side
+    applyChecksum: false,
   });
   const signed = await signer.sign(request, { signingDate, signingRegion: auth.region, signingService: auth.service });
   const expected = parseAuthorization(String(signed.headers.authorization ?? signed.headers.Authorization ?? ''));
