@@ -540,7 +540,7 @@ if [ "$VerifyPort" != 0 ]; then
     served=$( (timeout 5 openssl s_client -connect "127.0.0.1:$VerifyPort" -servername "$sni" </dev/null 2>/dev/null || true) |
       openssl x509 -noout -serial 2>/dev/null | sed 's/^serial=//' || true)
     if [ "$served" = "$SERIAL" ] || [ "$SECONDS" -ge "$deadline" ]; then break; fi
-    sleep 0.1
+    sleep 0.05
   done
   if [ "$served" != "$SERIAL" ]; then
     if [[ $served =~ ^[0-9A-F]{1,80}$ ]]; then

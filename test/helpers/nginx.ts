@@ -94,7 +94,9 @@ export async function startNginx(options: { dir: string; servers: NginxServer[] 
     writeFileSync(conf, config(dir, servers, ports, includeDir));
     const child: ChildProcess = spawn('nginx', ['-c', conf, '-e', path.join(dir, 'error.log')], { stdio: 'ignore' });
     let exited = false;
+    let spawnError: Error | undefined;
     child.once('exit', () => { exited = true; });
+    child.once('error', (err) => { exited = true; spawnError = err; });
     const deadline = Date.now() + 10_000;
     while (!exited && Date.now() < deadline) {
       const up = await Promise.all(ports.map(canConnect));
@@ -109,6 +111,7 @@ export async function startNginx(options: { dir: string; servers: NginxServer[] 
       }
       await sleep(50);
     }
+    if (spawnError) throw new Error(`cannot run nginx (install nginx-light): ${spawnError.message}`);
     await stopChild(child);
     if (attempt >= 4) {
       throw new Error(`nginx did not start: ${readFileSync(path.join(dir, 'error.log'), 'utf8').slice(-2000)}`);
