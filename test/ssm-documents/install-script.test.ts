@@ -107,6 +107,9 @@ describe('fresh install', () => {
     expect(st.mode & 0o777).toBe(0o640);
     expect(st.gid).toBe(Number(group[2]));
     expect(st.uid).toBe(0);
+    // A key dir the script creates lets the group through (and nothing more).
+    const dir = statSync(params.KeyDir!);
+    expect([dir.mode & 0o777, dir.gid]).toEqual([0o710, Number(group[2])]);
   });
 });
 
