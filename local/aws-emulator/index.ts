@@ -15,13 +15,13 @@ import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION, type LocalCredential
 import { faultsFromEnv, Throttles, type FaultSpec } from '../faults';
 import { AcmService } from './acm';
 import { SecretsManagerService } from './secrets';
-import { JsonProtocolServer, type ApiRecord } from './server';
+import { JsonProtocolServer, type ApiRecord, type EmulatedService } from './server';
 import { SsmService } from './ssm';
 
 export { AcmService, type AcmCertificateAvailableEvent } from './acm';
 export { SecretsManagerService } from './secrets';
 export { SsmService, type ManagedNode, type NodeExecutor, type StepRequest, type StepResult } from './ssm';
-export type { ApiRecord } from './server';
+export type { ApiRecord, EmulatedService, Operation } from './server';
 export { AwsServiceError } from './errors';
 
 /** Name the install document is registered under in local mode. */
@@ -122,6 +122,11 @@ export class AwsEmulator {
   /** The next `count` calls of `operation` (`Op` or `service:Op`) fail with ThrottlingException. */
   throttle(operation: string, count: number): void {
     this.throttles.throttle(operation, count);
+  }
+
+  /** Serves another emulated service on this endpoint (local Step Functions uses it). */
+  addService(service: EmulatedService): void {
+    this.server.addService(service);
   }
 
   callCount(operation: string): number {

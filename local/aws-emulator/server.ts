@@ -21,6 +21,8 @@ export interface EmulatedService {
   readonly signingName: string;
   /** Error namespace used in `__type`, e.g. `com.amazonaws.acm`. */
   readonly namespace: string;
+  /** AWS JSON protocol version (default 1.1; Step Functions speaks 1.0). */
+  readonly jsonVersion?: '1.0' | '1.1';
   readonly operations: Readonly<Record<string, Operation>>;
 }
 
@@ -89,6 +91,12 @@ export class JsonProtocolServer {
 
   resetCallCounts(): void {
     this.calls.clear();
+  }
+
+  /** Serves one more service on the same port (e.g. local Step Functions). */
+  addService(service: EmulatedService): void {
+    if (this.options.services.some((s) => s.targetPrefix === service.targetPrefix)) throw new Error(`service ${service.targetPrefix} is already served`);
+    this.options.services.push(service);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -160,7 +168,7 @@ export class JsonProtocolServer {
       record.response = output;
       const payload = JSON.stringify(output);
       res.writeHead(200, {
-        'content-type': 'application/x-amz-json-1.1',
+        'content-type': `application/x-amz-json-${service.jsonVersion ?? '1.1'}`,
         'content-length': Buffer.byteLength(payload),
         'x-amzn-requestid': requestId,
       });
@@ -180,7 +188,7 @@ export class JsonProtocolServer {
       record.error = { type: err.type, message: err.message };
     }
     res.writeHead(err.statusCode, {
-      'content-type': 'application/x-amz-json-1.1',
+      'content-type': `application/x-amz-json-${service?.jsonVersion ?? '1.1'}`,
       'content-length': Buffer.byteLength(payload),
       'x-amzn-requestid': requestId,
       'x-amzn-errortype': `${err.type}:`,

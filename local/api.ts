@@ -1,0 +1,220 @@
+/**
+ * The local export API: the routes, request validation and responses of the deployed API Gateway stage
+ * (lib/constructs/export-api.ts), on 127.0.0.1 under `/<stage>/`.
+ *
+ *   POST /exports            SigV4 (execute-api) → JSON body ≤ 64 KiB, application/json only (415), validated
+ *                            with the API's schema (400) → StartExecution (name = request id) →
+ *                            {exportId, executionArn, startDate}
+ *   GET  /exports/{exportId} → export-api handler (proxy event)
+ *   GET  /certificates       → export-api handler (proxy event)
+ *   POST /_local/renew       local control: {certificateArn} → re-issue + "ACM Certificate Available" event
+ *   POST /_local/faults      local control: fault switches (see LocalFaultRequest)
+ *
+ * Every request must be signed with the local key pair, else 403 and nothing runs.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import type { StartExportResponse } from '../lambda/shared/api-types';
+import { exportRequestSchema } from '../lambda/shared/schemas';
+import type { LocalCredentials } from './credentials';
+import { verifySigV4 } from './sigv4';
+
+export const LOCAL_STAGE = 'v1';
+/** Largest accepted request body (an accepted ExportRequest is a few kilobytes). */
+export const MAX_API_BODY = 64 * 1024;
+
+const BAD_BODY = 'request body does not match the ExportRequest schema (see the API reference for the field rules)';
+
+/** One API call as answered (for leak scans and tests). */
+export interface ApiCallRecord {
+  time: string;
+  requestId: string;
+  method: string;
+  path: string;
+  statusCode: number;
+  responseBody: string;
+}
+
+export interface LocalApiControl {
+  renew(certificateArn: string): Promise<unknown>;
+  faults(request: unknown): Promise<unknown>;
+}
+
+export interface LocalApiOptions {
+  port?: number;
+  region: string;
+  account: string;
+  credentials: LocalCredentials;
+  stateMachineArn: string;
+  sfn: SFNClient;
+  readHandler: (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
+  control: LocalApiControl;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class LocalApi {
+  readonly calls: ApiCallRecord[] = [];
+  private readonly server: Server;
+  private port = 0;
+
+  constructor(private readonly options: LocalApiOptions) {
+    this.server = createServer((req, res) => {
+      void this.handle(req, res);
+    });
+    this.server.keepAliveTimeout = 1000;
+  }
+
+  async listen(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.options.port ?? 0, '127.0.0.1', () => resolve());
+    });
+    this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  /** Base URL of the stage, e.g. `http://127.0.0.1:4510/v1/`. */
+  get endpoint(): string {
+    return `http://127.0.0.1:${this.port}/${LOCAL_STAGE}/`;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private send(res: ServerResponse, record: ApiCallRecord, statusCode: number, body: unknown): void {
+    const payload = typeof body === 'string' ? body : JSON.stringify(body);
+    record.statusCode = statusCode;
+    record.responseBody = payload;
+    this.calls.push(record);
+    res.writeHead(statusCode, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), 'x-amzn-requestid': record.requestId });
+    res.end(payload);
+  }
+
+  private async readBody(req: IncomingMessage): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_API_BODY) throw new HttpError(413, 'Request Too Long');
+      chunks.push(chunk as Buffer);
+    }
+    return Buffer.concat(chunks);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const requestId = randomUUID();
+    const started = Date.now();
+    const url = req.url ?? '/';
+    const method = (req.method ?? 'GET').toUpperCase();
+    const record: ApiCallRecord = { time: new Date(started).toISOString(), requestId, method, path: url.split('?')[0].slice(0, 300), statusCode: 0, responseBody: '' };
+    try {
+      let body: Buffer;
+      try {
+        body = await this.readBody(req);
+      } catch (error) {
+        if (error instanceof HttpError) {
+          req.resume();
+          return this.send(res, record, error.statusCode, { message: error.message });
+        }
+        throw error;
+      }
+      const verdict = await verifySigV4({ method, url, headers: req.headers, body }, { credentials: this.options.credentials, service: 'execute-api', region: this.options.region });
+      if (!verdict.ok) return this.send(res, record, 403, { message: verdict.message });
+
+      const [rawPath, rawQuery = ''] = url.split('?', 2);
+      const prefix = `/${LOCAL_STAGE}`;
+      if (!rawPath.startsWith(`${prefix}/`)) return this.send(res, record, 403, { message: 'Missing Authentication Token' });
+      const route = rawPath.slice(prefix.length).replace(/\/+$/, '') || '/';
+
+      if (route === '/exports' && method === 'POST') return this.send(res, record, ...(await this.startExport(req, body, requestId, started)));
+      const statusMatch = /^\/exports\/([^/]+)$/.exec(route);
+      if ((statusMatch || route === '/certificates') && method === 'GET') {
+        const query = new URLSearchParams(rawQuery);
+        const queryStringParameters: Record<string, string> = {};
+        for (const [k, v] of query) queryStringParameters[k] = v;
+        const event = {
+          resource: statusMatch ? '/exports/{exportId}' : '/certificates',
+          path: route,
+          httpMethod: 'GET',
+          headers: {},
+          multiValueHeaders: {},
+          queryStringParameters: Object.keys(queryStringParameters).length ? queryStringParameters : null,
+          multiValueQueryStringParameters: null,
+          pathParameters: statusMatch ? { exportId: safeDecode(statusMatch[1]) } : null,
+          stageVariables: null,
+          body: null,
+          isBase64Encoded: false,
+          requestContext: { requestId, stage: LOCAL_STAGE, httpMethod: 'GET', resourcePath: statusMatch ? '/exports/{exportId}' : '/certificates' },
+        } as unknown as APIGatewayProxyEvent;
+        const result = await this.options.readHandler(event);
+        return this.send(res, record, result.statusCode, result.body);
+      }
+      if (route.startsWith('/_local/') && method === 'POST') {
+        const input = parseJson(body);
+        if (route === '/_local/renew') {
+          const arn = input && typeof input === 'object' ? (input as { certificateArn?: unknown }).certificateArn : undefined;
+          if (typeof arn !== 'string') return this.send(res, record, 400, { message: 'certificateArn: is required' });
+          return this.send(res, record, 200, await this.options.control.renew(arn));
+        }
+        if (route === '/_local/faults') return this.send(res, record, 200, await this.options.control.faults(input));
+      }
+      // API Gateway answers unknown resources and methods of an IAM API like this.
+      return this.send(res, record, 403, { message: 'Missing Authentication Token' });
+    } catch (error) {
+      if (error instanceof HttpError) return this.send(res, record, error.statusCode, { message: error.message });
+      const name = error instanceof Error ? error.name : 'Error';
+      return this.send(res, record, 500, { message: `internal error (${name.replace(/[^A-Za-z0-9]/g, '')})` });
+    }
+  }
+
+  private async startExport(req: IncomingMessage, body: Buffer, requestId: string, started: number): Promise<[number, unknown]> {
+    const contentType = String(req.headers['content-type'] ?? 'application/json').split(';')[0].trim().toLowerCase();
+    // passthroughBehavior NEVER: only application/json has a mapping template.
+    if (contentType !== 'application/json') return [415, { message: 'Unsupported Media Type' }];
+    const parsed = parseJson(body);
+    if (parsed === undefined) return [400, { message: BAD_BODY }];
+    const check = exportRequestSchema({ partition: 'aws', region: this.options.region, account: this.options.account }).safeParse(parsed);
+    if (!check.success) return [400, { message: BAD_BODY }];
+    try {
+      const out = await this.options.sfn.send(
+        // The mapping template passes the body as received ($input.json('$')), named after the request id.
+        new StartExecutionCommand({ stateMachineArn: this.options.stateMachineArn, name: requestId, input: JSON.stringify(parsed) }),
+      );
+      const response: StartExportResponse = { exportId: requestId, executionArn: out.executionArn ?? '', startDate: String(started) };
+      return [200, response];
+    } catch (error) {
+      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode ?? 500;
+      const message = error instanceof Error ? error.message : 'StartExecution failed';
+      return [status >= 400 && status < 500 ? 400 : 500, { message }];
+    }
+  }
+}
+
+function parseJson(body: Buffer): unknown {
+  if (body.length === 0) return undefined;
+  try {
+    return JSON.parse(body.toString('utf8')) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}

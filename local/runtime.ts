@@ -1,0 +1,386 @@
+/**
+ * Embedded local mode: the whole product on one machine.
+ *
+ *   const local = await startLocalMode({ nodes: 3, tags: { Role: 'web' } });
+ *   // local.apiEndpoint, local.credentials → sign requests for execute-api (the CLI's api client does)
+ *   await local.close();
+ *
+ * Parts: the AWS emulator (ACM with a local CA, Secrets Manager, SSM, and Step Functions on the same
+ * endpoint); dynalite with the inventory table exactly as the stack defines it (persisted under stateDir);
+ * the real Lambda handlers in-process, configured by environment like the deployed functions, with SDK
+ * clients pointed at the local endpoints; the real state machine definition from the stack, run by
+ * aws-local-stepfunctions; the local API; and the local nodes.
+ */
+import './polyfills';
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { ACMClient } from '@aws-sdk/client-acm';
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { ENV, INITIAL_POLL, STATES } from '../lambda/shared/contract';
+import type { RenewResult } from '../lambda/shared/renew';
+import { loadInstallDocument } from '../ssm-documents/load';
+import { LocalApi, type ApiCallRecord } from './api';
+import { LOCAL_INSTALL_DOCUMENT_NAME, startAwsEmulator, type AcmCertificateAvailableEvent, type AwsEmulator } from './aws-emulator';
+import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION, type LocalCredentials } from './credentials';
+import { faultsFromEnv, type FaultSpec, type NodeFaults } from './faults';
+import { captureHandlerLogs, type HandlerLogSink } from './handler-logs';
+import { nginxAvailable, startLocalNodes, type LocalNode, type NodeServerKind } from './nodes';
+import { LocalStepFunctions, type LocalTask } from './stepfunctions';
+import { buildStackModel, readTemplate, stackModel, type LocalStackModel, type TableShape } from './template';
+
+export const LOCAL_STACK_NAME = 'AcmExport';
+export const LOCAL_TABLE_NAME = 'AcmExport-Inventory';
+export const DEFAULT_CERT_NAME = 'site';
+
+export interface LocalModeOptions {
+  /** Port of the local API (default: a free port). */
+  port?: number;
+  /** Number of local nodes (default 3). */
+  nodes?: number;
+  /** Tags of every node (default Role=web). */
+  tags?: Record<string, string>;
+  /** File stem the nodes' HTTPS servers serve (default `site`): export with this CertName to see it served. */
+  certName?: string;
+  /** Persist everything (CA, certificates, secrets, inventory, nodes) here; a temporary directory when omitted. */
+  stateDir?: string;
+  /** `auto`: nginx when installed, else the built-in HTTPS server; `never`: always the built-in one. */
+  nginx?: 'auto' | 'never';
+  /** Real milliseconds per second of the workflow's waits and retry intervals (default 50). */
+  waitScale?: number;
+  /** Real milliseconds per emulated second of SSM timeouts (default 50). */
+  ssmMsPerSecond?: number;
+  /** Fault switches (default: the ACM_EXPORT_LOCAL_* environment variables). */
+  faults?: FaultSpec;
+  /** Use this synthesized template instead of building the stack in-process. */
+  templateFile?: string;
+}
+
+/** Body of `POST /_local/faults` and argument of {@link LocalMode.setFaults}. */
+export interface LocalFaultRequest {
+  /** Next N calls of an operation (`Op` or `service:Op`) are throttled. */
+  throttle?: Record<string, number>;
+  /** Certificates of these domains (or these ARNs) become non-exportable. */
+  notExportable?: string[];
+  /** Certificates of these domains (or these ARNs) go to / leave PENDING_VALIDATION. */
+  pending?: Record<string, boolean>;
+  /** Per node (name or managed node id): replaces that node's fault switches. */
+  nodes?: Record<string, NodeFaults>;
+}
+
+/** An SNS publish of the NotifyFailure state, recorded instead of sent. */
+export interface LocalAlert {
+  time: string;
+  topicArn: string;
+  subject?: string;
+  message: unknown;
+}
+
+export class LocalModeError extends Error {}
+
+/** Fails with one clear line when a tool the nodes need is missing. */
+export function checkPrerequisites(): void {
+  for (const [tool, hint] of [
+    ['bash', 'install bash (e.g. "apt-get install bash")'],
+    ['openssl', 'install openssl (e.g. "apt-get install openssl" or "brew install openssl")'],
+  ] as const) {
+    if (spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status !== 0) {
+      throw new LocalModeError(`local mode needs ${tool} on PATH to run the install script on the local nodes: ${hint}`);
+    }
+  }
+}
+
+async function listen(server: Server): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+type AnyHandler = (payload: unknown) => Promise<unknown>;
+
+export class LocalMode {
+  private closed = false;
+
+  private constructor(
+    /** SNS publishes of the NotifyFailure state (also in logs/alerts.log). */
+    readonly alerts: readonly LocalAlert[],
+    readonly root: string,
+    private readonly temporaryRoot: boolean,
+    readonly aws: AwsEmulator,
+    readonly stepFunctions: LocalStepFunctions,
+    readonly api: LocalApi,
+    readonly nodes: LocalNode[],
+    readonly model: LocalStackModel,
+    readonly stateMachineArn: string,
+    readonly certName: string,
+    readonly tags: Record<string, string>,
+    readonly ddb: DynamoDBDocumentClient,
+    private readonly dynalite: Server,
+    private readonly clients: { destroy(): void }[],
+    private readonly logs: HandlerLogSink,
+    private readonly restoreEnv: () => void,
+    private readonly acmRenewHandler: AnyHandler,
+  ) {}
+
+  static async start(options: LocalModeOptions = {}): Promise<LocalMode> {
+    checkPrerequisites();
+    const region = LOCAL_REGION;
+    const account = LOCAL_ACCOUNT_ID;
+    const credentials: LocalCredentials = LOCAL_CREDENTIALS;
+    const temporaryRoot = !options.stateDir;
+    const root = options.stateDir ? path.resolve(options.stateDir) : mkdtempSync(path.join(tmpdir(), 'acm-export-local-'));
+    mkdirSync(root, { recursive: true, mode: 0o700 });
+    mkdirSync(path.join(root, 'logs'), { recursive: true, mode: 0o700 });
+
+    const model = options.templateFile ? stackModel(readTemplate(options.templateFile)) : buildStackModel(LOCAL_STACK_NAME, account, region);
+    const faults = options.faults ?? faultsFromEnv();
+    const aws = await startAwsEmulator({
+      stateDir: options.stateDir ? root : undefined,
+      faults,
+      ssmMsPerSecond: options.ssmMsPerSecond ?? 50,
+      documents: { [LOCAL_INSTALL_DOCUMENT_NAME]: loadInstallDocument() },
+    });
+
+    // dynalite: leveldb under the state dir, or in memory.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const dynaliteFactory = require('dynalite') as (opts: { createTableMs: number; deleteTableMs: number; updateTableMs: number; path?: string }) => Server;
+    const dynalite = dynaliteFactory({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(options.stateDir ? { path: path.join(root, 'dynamodb') } : {}) });
+    const ddbPort = await listen(dynalite);
+    const sdkBase = { region, credentials: { ...credentials } };
+    const rawDdb = new DynamoDBClient({ ...sdkBase, endpoint: `http://127.0.0.1:${ddbPort}` });
+    await ensureTable(rawDdb, LOCAL_TABLE_NAME, model.table);
+    const ddb = DynamoDBDocumentClient.from(rawDdb, { marshallOptions: { removeUndefinedValues: true } });
+
+    // The handlers' environment, as the stack sets it on the functions (local values for the resources).
+    const stateMachineArn = `arn:aws:states:${region}:${account}:stateMachine:${LOCAL_STACK_NAME}-ExportWorkflow`;
+    const env: Record<string, string> = {
+      AWS_REGION: region,
+      [ENV.TABLE_NAME]: LOCAL_TABLE_NAME,
+      [ENV.DOCUMENT_NAME]: LOCAL_INSTALL_DOCUMENT_NAME,
+      [ENV.SECRET_NAME_PREFIX]: model.literalEnvironment[ENV.SECRET_NAME_PREFIX] ?? `acm-export/${LOCAL_STACK_NAME}`,
+      [ENV.SECRET_KMS_KEY_ID]: `arn:aws:kms:${region}:${account}:key/00000000-0000-4000-8000-00000000c0de`,
+      [ENV.COMMAND_LOG_GROUP]: `/aws/ssm/${LOCAL_STACK_NAME}-install`,
+      [ENV.COMMAND_TIMEOUT_SECONDS]: model.literalEnvironment[ENV.COMMAND_TIMEOUT_SECONDS] ?? '600',
+      [ENV.STATE_MACHINE_ARN]: stateMachineArn,
+    };
+    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, env);
+    const restoreEnv = (): void => {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    };
+
+    const awsConfig = aws.clientConfig();
+    const acm = new ACMClient(awsConfig);
+    const secrets = new SecretsManagerClient(awsConfig);
+    const ssm = new SSMClient(awsConfig);
+    const sfn = new SFNClient(awsConfig);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { setClients } = require('../lambda/shared/clients') as typeof import('../lambda/shared/clients');
+    setClients({ acm, secrets, ssm, sfn, ddb });
+    const logs = captureHandlerLogs(path.join(root, 'logs', 'handlers.log'));
+
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    const acmExport = (require('../lambda/acm-export/handler') as { handler: AnyHandler }).handler;
+    const ssmRun = (require('../lambda/ssm-run/handler') as { handler: AnyHandler }).handler;
+    const statusCheck = (require('../lambda/status-check/handler') as { handler: AnyHandler }).handler;
+    const exportApi = (require('../lambda/export-api/handler') as { handler: (e: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> }).handler;
+    const acmRenew = (require('../lambda/acm-renew/handler') as { handler: AnyHandler }).handler;
+    /* eslint-enable @typescript-eslint/no-require-imports */
+
+    const alerts: LocalAlert[] = [];
+    const alertLog = path.join(root, 'logs', 'alerts.log');
+    // Lambda receives and returns JSON: round-trip both ways.
+    const lambda = (fn: AnyHandler, state: string): LocalTask => ({
+      kind: 'lambda',
+      resource: String(model.definition.States[state]?.Resource ?? `arn:aws:lambda:${region}:${account}:function:${state}`),
+      run: async (payload) => JSON.parse(JSON.stringify((await fn(JSON.parse(JSON.stringify(payload)))) ?? null)) as unknown,
+    });
+    const stepFunctions = new LocalStepFunctions({
+      definition: model.definition,
+      stateMachineArn,
+      roleArn: `arn:aws:iam::${account}:role/${LOCAL_STACK_NAME}-Workflow`,
+      msPerSecond: options.waitScale ?? 50,
+      // The first WaitForNodes follows InitPoll's waitSeconds.
+      defaultWaitSeconds: INITIAL_POLL.waitSeconds,
+      tasks: {
+        [STATES.exportCertificate]: lambda(acmExport, STATES.exportCertificate),
+        [STATES.installOnNodes]: lambda(ssmRun, STATES.installOnNodes),
+        [STATES.checkInstall]: lambda(statusCheck, STATES.checkInstall),
+        [STATES.notifyFailure]: {
+          kind: 'service',
+          resource: 'arn:aws:states:::sns:publish',
+          run: async (payload) => {
+            const p = (payload ?? {}) as { TopicArn?: string; Subject?: string; Message?: unknown };
+            const alert: LocalAlert = { time: new Date().toISOString(), topicArn: String(p.TopicArn ?? ''), subject: p.Subject, message: p.Message };
+            alerts.push(alert);
+            appendFileSync(alertLog, `${JSON.stringify(alert)}\n`, { mode: 0o600 });
+            return { MessageId: randomUUID() };
+          },
+        },
+      },
+      waitSecondsFrom: (state, output) =>
+        state === STATES.checkInstall && output && typeof output === 'object' && typeof (output as { waitSeconds?: unknown }).waitSeconds === 'number'
+          ? (output as { waitSeconds: number }).waitSeconds
+          : undefined,
+    });
+    aws.addService(stepFunctions.service());
+
+    const serverKind: NodeServerKind | 'auto' = options.nginx === 'never' ? 'builtin' : 'auto';
+    const tags = options.tags ?? { Role: 'web' };
+    const certName = options.certName ?? DEFAULT_CERT_NAME;
+    const nodes = await startLocalNodes(aws, {
+      root,
+      count: options.nodes ?? 3,
+      tags,
+      certName,
+      server: serverKind,
+      env: { ACM_EXPORT_VERIFY_SECONDS: '5' },
+    });
+
+    const ref: { mode?: LocalMode } = {};
+    const api = new LocalApi({
+      port: options.port,
+      region,
+      account,
+      credentials,
+      stateMachineArn,
+      sfn,
+      readHandler: exportApi,
+      control: {
+        renew: async (arn) => ref.mode!.renew(arn),
+        faults: async (request) => {
+          ref.mode!.setFaults(request as LocalFaultRequest);
+          return { ok: true };
+        },
+      },
+    });
+    try {
+      await api.listen();
+    } catch (error) {
+      await Promise.all(nodes.map((n) => n.stop()));
+      await aws.close();
+      throw new LocalModeError(`cannot listen on 127.0.0.1:${options.port ?? 0} (${error instanceof Error ? error.message : String(error)})`);
+    }
+    const mode = new LocalMode(alerts, root, temporaryRoot, aws, stepFunctions, api, nodes, model, stateMachineArn, certName, tags, ddb, dynalite, [acm, secrets, ssm, sfn, ddb], logs, restoreEnv, acmRenew);
+    ref.mode = mode;
+    writeFileSync(path.join(root, 'endpoint.json'), JSON.stringify({ endpoint: api.endpoint, region, accessKeyId: credentials.accessKeyId }), { mode: 0o600 });
+    return mode;
+  }
+
+  get region(): string {
+    return this.aws.region;
+  }
+
+  get accountId(): string {
+    return this.aws.accountId;
+  }
+
+  get credentials(): LocalCredentials {
+    return this.aws.credentials;
+  }
+
+  /** Base URL of the local API stage (sign for execute-api with {@link credentials}). */
+  get apiEndpoint(): string {
+    return this.api.endpoint;
+  }
+
+  /** Endpoint of the emulated AWS services (ACM, Secrets Manager, SSM, Step Functions). */
+  get awsEndpoint(): string {
+    return this.aws.endpoint;
+  }
+
+  get serverKind(): NodeServerKind {
+    return this.nodes[0]?.serverKind ?? (nginxAvailable() ? 'nginx' : 'builtin');
+  }
+
+  /** Every line the handlers logged (Powertools JSON and metrics). */
+  get handlerLogs(): readonly string[] {
+    return this.logs.lines;
+  }
+
+  get apiCalls(): readonly ApiCallRecord[] {
+    return this.api.calls;
+  }
+
+  /** Re-issues the certificate (new key, new serial) and delivers ACM's renewal event to the acm-renew handler. */
+  async renew(certificateArn: string): Promise<{ event: AcmCertificateAvailableEvent; result: RenewResult }> {
+    const event = await this.aws.acm.renew(certificateArn);
+    const result = await this.deliverEvent(event);
+    return { event, result };
+  }
+
+  /** Delivers an EventBridge event to the acm-renew handler (as the renewal rule's target would). */
+  async deliverEvent(event: unknown): Promise<RenewResult> {
+    return (await this.acmRenewHandler(JSON.parse(JSON.stringify(event)))) as RenewResult;
+  }
+
+  setFaults(request: LocalFaultRequest): void {
+    for (const [op, n] of Object.entries(request.throttle ?? {})) this.aws.throttle(op, n);
+    for (const d of request.notExportable ?? []) this.aws.acm.makeNotExportable(d);
+    for (const [d, pending] of Object.entries(request.pending ?? {})) void this.aws.acm.setPending(d, pending);
+    for (const [name, faults] of Object.entries(request.nodes ?? {})) {
+      const node = this.nodes.find((n) => n.name === name || n.instanceId === name);
+      if (!node) throw new LocalModeError(`no local node named ${name}`);
+      node.setFaults(faults);
+    }
+  }
+
+  node(name: string): LocalNode {
+    const node = this.nodes.find((n) => n.name === name || n.instanceId === name);
+    if (!node) throw new LocalModeError(`no local node named ${name}`);
+    return node;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.stepFunctions.close();
+    await this.api.close();
+    await Promise.allSettled(this.nodes.map((n) => n.stop()));
+    await this.aws.close();
+    for (const c of this.clients) c.destroy();
+    await new Promise<void>((resolve) => this.dynalite.close(() => resolve()));
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { setClients } = require('../lambda/shared/clients') as typeof import('../lambda/shared/clients');
+    setClients({ acm: undefined, secrets: undefined, ssm: undefined, sfn: undefined, ddb: undefined });
+    this.logs.restore();
+    this.restoreEnv();
+    if (this.temporaryRoot && existsSync(this.root)) rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+async function ensureTable(ddb: DynamoDBClient, tableName: string, shape: TableShape): Promise<void> {
+  try {
+    await ddb.send(new DescribeTableCommand({ TableName: tableName }));
+    return;
+  } catch (error) {
+    if (!(error instanceof Error) || error.name !== 'ResourceNotFoundException') throw error;
+  }
+  await ddb.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: shape.KeySchema,
+      AttributeDefinitions: shape.AttributeDefinitions,
+      ...(shape.GlobalSecondaryIndexes.length ? { GlobalSecondaryIndexes: shape.GlobalSecondaryIndexes } : {}),
+    }),
+  );
+}
+
+export function startLocalMode(options: LocalModeOptions = {}): Promise<LocalMode> {
+  return LocalMode.start(options);
+}

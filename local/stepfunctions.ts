@@ -1,0 +1,373 @@
+/**
+ * Local Step Functions: the real state machine definition (rendered from the synthesized template) run by
+ * aws-local-stepfunctions, behind the StartExecution / DescribeExecution / GetExecutionHistory /
+ * ListExecutions / StopExecution operations of the AWS JSON 1.0 protocol, so the unmodified SFN SDK client
+ * (export-api and acm-renew handlers, the local API) talks to it like to the service.
+ *
+ * Task states are overridden by name with local functions (the real Lambda handlers, called with the task
+ * payload as Lambda would receive it); the history records what the service records for Lambda tasks
+ * (LambdaFunctionScheduled/Started/Succeeded/Failed, with a Lambda-style JSON cause) and SNS tasks.
+ * Waits and retry intervals are shortened by `msPerSecond` (real milliseconds per definition second),
+ * never by changing the definition.
+ */
+import './polyfills';
+import { randomUUID } from 'node:crypto';
+import { StateMachine } from 'aws-local-stepfunctions';
+import type { AslDefinition } from '../lib/render-definition';
+import { AwsServiceError } from './aws-emulator/errors';
+import { Input, paginate, type JsonObject } from './aws-emulator/input';
+import type { EmulatedService } from './aws-emulator/server';
+
+export type TaskFunction = (payload: unknown) => Promise<unknown>;
+
+export interface LocalTask {
+  /** `lambda` tasks get Lambda history events and a Lambda-style error cause; `service` tasks TaskScheduled/TaskSucceeded. */
+  kind: 'lambda' | 'service';
+  /** Resource ARN shown in the history. */
+  resource: string;
+  run: TaskFunction;
+}
+
+export interface LocalStepFunctionsOptions {
+  definition: AslDefinition;
+  stateMachineArn: string;
+  roleArn?: string;
+  /** Task states run locally, by state name. Every Task state of the definition must be listed. */
+  tasks: Record<string, LocalTask>;
+  /** Real milliseconds per second of Wait states and retry intervals (default 1000 = real time). */
+  msPerSecond?: number;
+  /** Seconds of a `SecondsPath` wait before any task has said otherwise. */
+  defaultWaitSeconds?: number;
+  /** Called with the output of every task, to follow `SecondsPath` waits (state name → seconds). */
+  waitSecondsFrom?: (stateName: string, taskOutput: unknown) => number | undefined;
+}
+
+export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+
+export interface HistoryEvent {
+  id: number;
+  previousEventId: number;
+  timestamp: number;
+  type: string;
+  [details: string]: unknown;
+}
+
+export interface LocalExecution {
+  executionArn: string;
+  name: string;
+  input: string;
+  status: ExecutionStatus;
+  startDate: Date;
+  stopDate?: Date;
+  output?: string;
+  error?: string;
+  cause?: string;
+  history: HistoryEvent[];
+  done: Promise<void>;
+  abort: () => void;
+}
+
+const NAME_CHARS = /^[^\s<>{}[\]?*"#%\\^|~`$&,;:/]{1,80}$/;
+/** Execution names: 1-80 characters, none of whitespace, brackets, wildcards, `"#%\^|~`$&,;:/` or control characters. */
+const validName = (name: string): boolean => NAME_CHARS.test(name) && !/\p{Cc}/u.test(name);
+const MAX_INPUT = 256 * 1024;
+const STATE_EVENT_TYPES = new Set(['Task', 'Pass', 'Wait', 'Choice', 'Succeed', 'Fail', 'Map', 'Parallel']);
+
+const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Lambda's error cause: `{"errorType","errorMessage"}` as a JSON string. */
+function lambdaCause(error: Error): string {
+  return JSON.stringify({ errorType: error.name, errorMessage: error.message });
+}
+
+export class LocalStepFunctions {
+  readonly executions = new Map<string, LocalExecution>();
+  private readonly machine: StateMachine;
+  private readonly msPerSecond: number;
+  private closed = false;
+
+  constructor(private readonly options: LocalStepFunctionsOptions) {
+    for (const [name, state] of Object.entries(options.definition.States)) {
+      if (state.Type === 'Task' && !options.tasks[name]) throw new Error(`local Step Functions: no local task for state ${name}`);
+    }
+    this.machine = new StateMachine(options.definition as never, { validationOptions: { checkArn: false } });
+    this.msPerSecond = options.msPerSecond ?? 1000;
+  }
+
+  get stateMachineArn(): string {
+    return this.options.stateMachineArn;
+  }
+
+  service(): EmulatedService {
+    return {
+      targetPrefix: 'AWSStepFunctions',
+      signingName: 'states',
+      namespace: 'com.amazonaws.states',
+      jsonVersion: '1.0',
+      operations: {
+        StartExecution: (i) => this.startExecution(new Input(i)),
+        DescribeExecution: (i) => this.describeExecution(new Input(i)),
+        GetExecutionHistory: (i) => this.getExecutionHistory(new Input(i)),
+        ListExecutions: (i) => this.listExecutions(new Input(i)),
+        StopExecution: (i) => this.stopExecution(new Input(i)),
+      },
+    };
+  }
+
+  /** Resolves when the execution has ended. */
+  async waitFor(executionArn: string): Promise<LocalExecution> {
+    const execution = this.executions.get(executionArn);
+    if (!execution) throw new Error(`unknown execution ${executionArn}`);
+    await execution.done;
+    return execution;
+  }
+
+  /** Resolves when every execution has ended. */
+  async idle(): Promise<void> {
+    for (;;) {
+      const running = [...this.executions.values()].filter((e) => e.status === 'RUNNING');
+      if (running.length === 0) return;
+      await Promise.all(running.map((e) => e.done));
+    }
+  }
+
+  /** Aborts running executions (shutdown). */
+  close(): void {
+    this.closed = true;
+    for (const e of this.executions.values()) if (e.status === 'RUNNING') e.abort();
+  }
+
+  // ---- operations -------------------------------------------------------------------------------
+
+  private findExecution(input: Input): LocalExecution {
+    const arn = input.string('executionArn', { min: 1, max: 2048 });
+    if (!/^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[^:]+:[^:]+$/.test(arn)) throw new AwsServiceError('InvalidArn', `Invalid Arn: '${arn.slice(0, 200)}'`);
+    const execution = this.executions.get(arn);
+    if (!execution) throw new AwsServiceError('ExecutionDoesNotExist', `Execution Does Not Exist: '${arn.slice(0, 200)}'`);
+    return execution;
+  }
+
+  private checkStateMachine(arn: string): void {
+    if (!/^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[^:]+$/.test(arn)) throw new AwsServiceError('InvalidArn', `Invalid Arn: '${arn.slice(0, 200)}'`);
+    if (arn !== this.options.stateMachineArn) throw new AwsServiceError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${arn.slice(0, 200)}'`);
+  }
+
+  private startExecution(input: Input): JsonObject {
+    if (this.closed) throw new AwsServiceError('ServiceUnavailable', 'local mode is shutting down', 503);
+    this.checkStateMachine(input.string('stateMachineArn', { min: 1, max: 2048 }));
+    const name = input.optString('name') ?? randomUUID();
+    if (!validName(name)) throw new AwsServiceError('InvalidName', `Invalid Name: '${name.slice(0, 100)}'`);
+    const text = input.optString('input') ?? '{}';
+    if (Buffer.byteLength(text) > MAX_INPUT) throw new AwsServiceError('InvalidExecutionInput', 'Execution input exceeds the maximum size of 262144 bytes.');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new AwsServiceError('InvalidExecutionInput', 'Invalid State Machine Execution Input: the input is not valid JSON.');
+    }
+    const executionArn = `${this.options.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+    const existing = this.executions.get(executionArn);
+    if (existing) {
+      // As the service (STANDARD): same name and input while running → the same execution; otherwise a conflict.
+      if (existing.status === 'RUNNING' && existing.input === text) return { executionArn, startDate: existing.startDate.getTime() / 1000 };
+      throw new AwsServiceError('ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`);
+    }
+    const execution = this.run(executionArn, name, text, parsed);
+    return { executionArn, startDate: execution.startDate.getTime() / 1000 };
+  }
+
+  private describeExecution(input: Input): JsonObject {
+    const e = this.findExecution(input);
+    return {
+      executionArn: e.executionArn,
+      stateMachineArn: this.options.stateMachineArn,
+      name: e.name,
+      status: e.status,
+      startDate: e.startDate.getTime() / 1000,
+      ...(e.stopDate ? { stopDate: e.stopDate.getTime() / 1000 } : {}),
+      input: e.input,
+      inputDetails: { included: true },
+      ...(e.output !== undefined ? { output: e.output, outputDetails: { included: true } } : {}),
+      ...(e.error !== undefined ? { error: e.error } : {}),
+      ...(e.cause !== undefined ? { cause: e.cause } : {}),
+    };
+  }
+
+  private getExecutionHistory(input: Input): JsonObject {
+    const e = this.findExecution(input);
+    const reverse = input.body.reverseOrder === true;
+    const events = reverse ? [...e.history].reverse() : e.history;
+    const { page, nextToken } = paginate(events, input.optNumber('maxResults', { min: 0, max: 1000 }) || undefined, input.optString('nextToken'), 1000);
+    return { events: page.map((ev) => ({ ...ev, timestamp: ev.timestamp / 1000 })), ...(nextToken ? { nextToken } : {}) };
+  }
+
+  private listExecutions(input: Input): JsonObject {
+    this.checkStateMachine(input.string('stateMachineArn'));
+    const filter = input.optString('statusFilter');
+    const all = [...this.executions.values()].filter((e) => !filter || e.status === filter).sort((a, b) => b.startDate.getTime() - a.startDate.getTime());
+    const { page, nextToken } = paginate(all, input.optNumber('maxResults', { min: 0, max: 1000 }) || undefined, input.optString('nextToken'), 100);
+    return {
+      executions: page.map((e) => ({
+        executionArn: e.executionArn,
+        stateMachineArn: this.options.stateMachineArn,
+        name: e.name,
+        status: e.status,
+        startDate: e.startDate.getTime() / 1000,
+        ...(e.stopDate ? { stopDate: e.stopDate.getTime() / 1000 } : {}),
+      })),
+      ...(nextToken ? { nextToken } : {}),
+    };
+  }
+
+  private stopExecution(input: Input): JsonObject {
+    const e = this.findExecution(input);
+    if (e.status === 'RUNNING') e.abort();
+    return { stopDate: Date.now() / 1000 };
+  }
+
+  // ---- running ----------------------------------------------------------------------------------
+
+  private run(executionArn: string, name: string, text: string, input: unknown): LocalExecution {
+    const history: HistoryEvent[] = [];
+    const add = (type: string, details: Record<string, unknown> = {}): number => {
+      const id = history.length + 1;
+      history.push({ id, previousEventId: id - 1, timestamp: Date.now(), type, ...details });
+      return id;
+    };
+    const scale = this.msPerSecond / 1000;
+    let waitSeconds: number | undefined;
+
+    const taskHandlers: Record<string, (payload: unknown) => Promise<unknown>> = {};
+    for (const [stateName, task] of Object.entries(this.options.tasks)) {
+      taskHandlers[stateName] = async (payload: unknown) => {
+        // Let the event-log reader record the state entry first.
+        await tick();
+        const json = JSON.stringify(payload);
+        if (task.kind === 'lambda') {
+          add('LambdaFunctionScheduled', { lambdaFunctionScheduledEventDetails: { resource: task.resource, input: json, inputDetails: { truncated: false }, timeoutInSeconds: 120 } });
+          add('LambdaFunctionStarted');
+        } else {
+          const [, , service = 'service', , , ...rest] = task.resource.split(':');
+          add('TaskScheduled', { taskScheduledEventDetails: { resourceType: service, resource: rest.join(':') || 'task', region: 'local', parameters: json } });
+          add('TaskStarted', { taskStartedEventDetails: { resourceType: service, resource: rest.join(':') || 'task' } });
+        }
+        try {
+          const result = await task.run(payload);
+          const out = JSON.stringify(result ?? null);
+          if (task.kind === 'lambda') add('LambdaFunctionSucceeded', { lambdaFunctionSucceededEventDetails: { output: out, outputDetails: { truncated: false } } });
+          else add('TaskSucceeded', { taskSucceededEventDetails: { resourceType: 'sns', resource: 'publish', output: out } });
+          const seconds = this.options.waitSecondsFrom?.(stateName, result);
+          if (seconds !== undefined) waitSeconds = seconds;
+          return result;
+        } catch (err) {
+          const error = err instanceof Error ? err : new Error(String(err));
+          const cause = task.kind === 'lambda' ? lambdaCause(error) : error.message;
+          if (task.kind === 'lambda') add('LambdaFunctionFailed', { lambdaFunctionFailedEventDetails: { error: error.name, cause } });
+          else add('TaskFailed', { taskFailedEventDetails: { resourceType: 'sns', resource: 'publish', error: error.name, cause } });
+          const rethrown = new Error(cause);
+          rethrown.name = error.name;
+          throw rethrown;
+        }
+      };
+    }
+
+    // Waits: a Wait state with SecondsPath follows the seconds the last task asked for; others their Seconds.
+    const waitTimeOverrides: Record<string, number> = {};
+    for (const [stateName, state] of Object.entries(this.options.definition.States)) {
+      if (state.Type !== 'Wait') continue;
+      const fixed = typeof state.Seconds === 'number' ? state.Seconds : undefined;
+      Object.defineProperty(waitTimeOverrides, stateName, {
+        enumerable: true,
+        get: () => Math.round((fixed ?? waitSeconds ?? this.options.defaultWaitSeconds ?? 1) * 1000 * scale),
+      });
+    }
+    const retryIntervalOverrides: Record<string, number[]> = {};
+    for (const [stateName, state] of Object.entries(this.options.definition.States)) {
+      const retry = state.Retry as { IntervalSeconds?: number }[] | undefined;
+      if (retry) retryIntervalOverrides[stateName] = retry.map((r) => Math.round((r.IntervalSeconds ?? 1) * 1000 * scale));
+    }
+
+    const startDate = new Date();
+    const running = this.machine.run(input as never, {
+      overrides: { taskResourceLocalHandlers: taskHandlers as never, waitTimeOverrides, retryIntervalOverrides },
+      context: { Execution: { Id: executionArn, Name: name, RoleArn: this.options.roleArn ?? '' } } as never,
+      noThrowOnAbort: true,
+    });
+    let aborted = false;
+    const abort = (): void => {
+      aborted = true;
+      running.abort();
+    };
+    const execution: LocalExecution = { executionArn, name, input: text, status: 'RUNNING', startDate, history, done: Promise.resolve(), abort };
+    this.executions.set(executionArn, execution);
+
+    const reader = (async () => {
+      for await (const ev of running.eventLogs) {
+        const e = ev as unknown as { type: string; state?: { name: string; type: string; input: unknown; output?: unknown }; input?: unknown; output?: unknown; Error?: string; Cause?: unknown };
+        switch (e.type) {
+          case 'ExecutionStarted':
+            add('ExecutionStarted', { executionStartedEventDetails: { input: text, inputDetails: { truncated: false }, roleArn: this.options.roleArn ?? '' } });
+            break;
+          case 'StateEntered':
+            if (e.state && STATE_EVENT_TYPES.has(e.state.type)) add(`${e.state.type}StateEntered`, { stateEnteredEventDetails: { name: e.state.name, input: JSON.stringify(e.state.input), inputDetails: { truncated: false } } });
+            break;
+          case 'StateExited':
+            if (e.state && STATE_EVENT_TYPES.has(e.state.type)) add(`${e.state.type}StateExited`, { stateExitedEventDetails: { name: e.state.name, output: JSON.stringify(e.state.output ?? null), outputDetails: { truncated: false } } });
+            break;
+          case 'ExecutionSucceeded':
+            add('ExecutionSucceeded', { executionSucceededEventDetails: { output: JSON.stringify(e.output ?? null), outputDetails: { truncated: false } } });
+            break;
+          case 'ExecutionFailed':
+            add('ExecutionFailed', { executionFailedEventDetails: { error: e.Error ?? 'States.Runtime', cause: typeof e.Cause === 'string' ? e.Cause : JSON.stringify(e.Cause ?? '') } });
+            break;
+          case 'ExecutionTimeout':
+            add('ExecutionTimedOut', { executionTimedOutEventDetails: { error: 'States.Timeout' } });
+            break;
+          case 'ExecutionAborted':
+            add('ExecutionAborted', { executionAbortedEventDetails: {} });
+            break;
+          default:
+            // StateFailed / StateRetried / StateCaught have no history event of their own in the service.
+            break;
+        }
+      }
+    })();
+
+    execution.done = running.result.then(
+      (output) => {
+        if (execution.status !== 'RUNNING') return;
+        if (aborted) execution.status = 'ABORTED';
+        else {
+          execution.status = 'SUCCEEDED';
+          execution.output = JSON.stringify(output);
+        }
+      },
+      (err: unknown) => {
+        const error = err instanceof Error ? err : new Error(String(err));
+        if (error.name === 'ExecutionTimeoutError') {
+          execution.status = 'TIMED_OUT';
+          execution.error = 'States.Timeout';
+        } else {
+          execution.status = 'FAILED';
+          const inner = (error as Error & { cause?: unknown }).cause;
+          const source = inner instanceof Error ? inner : error;
+          execution.error = source.name === 'ExecutionError' ? 'States.Runtime' : source.name;
+          execution.cause = source.message;
+        }
+      },
+    ).then(async () => {
+      await reader;
+      const last = history[history.length - 1]?.type;
+      if (execution.status === 'FAILED') {
+        const failed = [...history].reverse().find((h) => h.type === 'ExecutionFailed')?.executionFailedEventDetails as { error?: string; cause?: string } | undefined;
+        if (failed) {
+          execution.error = failed.error;
+          execution.cause = failed.cause;
+        }
+      }
+      if (execution.status === 'RUNNING') execution.status = last === 'ExecutionAborted' ? 'ABORTED' : 'SUCCEEDED';
+      execution.stopDate = new Date();
+    });
+    return execution;
+  }
+}
