@@ -9,5 +9,6 @@ import { registerDoctor } from './doctor/command';
 import { registerExport } from './export';
 import { registerRenew } from './renew';
 import { registerStatus } from './status';
+import { registerLocalCommands } from '../local/cli';
 
-export const COMMAND_MODULES: readonly CommandModule[] = [registerExport, registerStatus, registerCertificates, registerRenew, registerDoctor];
+export const COMMAND_MODULES: readonly CommandModule[] = [registerExport, registerStatus, registerCertificates, registerRenew, registerDoctor, registerLocalCommands];

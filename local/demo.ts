@@ -10,6 +10,7 @@ import type { ExportStatusResponse, StartExportResponse } from '../lambda/shared
 import { ApiClient } from '../cli/api-client';
 import type { CliIo } from '../cli/context';
 import { validateExportRequest } from '../cli/export';
+import { nginxAvailable } from './nodes';
 import { startLocalMode, type LocalMode, type LocalModeOptions } from './runtime';
 
 export interface DemoSummary {
@@ -44,7 +45,7 @@ export async function runDemo(io: Pick<CliIo, 'stdout' | 'fetch'>, options: Demo
   const ssm = new SSMClient(local.aws.clientConfig());
   try {
     const startup = Date.now() - t0;
-    const serverName = local.serverKind === 'nginx' ? 'nginx' : 'built-in Node HTTPS server (nginx is not installed)';
+    const serverName = local.serverKind === 'nginx' ? 'nginx' : `the built-in Node HTTPS server (${nginxAvailable() ? 'nginx not used' : 'nginx is not installed'})`;
     say(`local mode up in ${ms(startup)}: ${local.nodes.length} nodes tagged Role=web, each serving HTTPS with ${serverName}`);
     for (const n of local.nodes) say(`  ${n.name}  ${n.instanceId}  https://127.0.0.1:${n.port}/`);
     say(`  API ${local.apiEndpoint} (region ${local.region}, SigV4 with the local key ${local.credentials.accessKeyId})`);
@@ -140,6 +141,7 @@ async function follow(local: LocalMode, api: ApiClient, ssm: SSMClient, exportId
     if (status.status !== 'RUNNING') {
       if (status.status !== 'SUCCEEDED') {
         const why = status.error ? `${status.error.name}: ${status.error.message}` : status.status;
+        for (const f of status.failures) say(`    ${local.nodes.find((n) => n.instanceId === f.instanceId)?.name ?? f.instanceId}  ${f.status}: ${f.line}`);
         throw new Error(`export ${exportId} ended ${status.status}: ${why}`);
       }
       return status;
