@@ -76,8 +76,21 @@ export async function benchCompletion(options: { msPerSecond: number; finishTime
       `Measured: the rendered definition run by aws-local-stepfunctions with the real status-check logic against the local SSM emulator and a 10-node virtual fleet; poll counts matched the computation in every case, latencies within ${worstDeviation.toFixed(2)} s (task and HTTP time, scaled up by 1000/${options.msPerSecond}).`,
     );
   }
-  notes.push('Backoff wins most on short rollouts; at the cap (30 s) it polls half as often as the 15-s loop, so a long rollout can be seen up to 30 s late instead of 15 s, in exchange for fewer transitions and calls.');
+  const cap = POLL_BACKOFF.capSeconds;
+  notes.push(
+    `Trade-off: backoff sees a short rollout sooner (done by 6 s: at most 4 s late, vs up to ${BASELINE_WAIT_SECONDS} s), but once the wait reaches its ${cap}-s cap it polls half as often as the fixed loop, so a rollout longer than ${cap} s is seen up to ${cap} s late (mean ${cap / 2} s) instead of up to ${BASELINE_WAIT_SECONDS} s (mean ${BASELINE_WAIT_SECONDS / 2} s). ` +
+      `Polls (so transitions and ListCommands calls): ours more for rollouts up to ${transitionBreakEven(ours, baseline)} s, never more after that (${detectCompletion(ours, 300).polls.length} vs ${detectCompletion(baseline, 300).polls.length} polls for a 300-s rollout).`,
+  );
   return rows;
+}
+
+/** The first whole second from which ours never polls more often than the baseline (up to an hour). */
+export function transitionBreakEven(ours: AslDefinition, baseline: AslDefinition, horizon = 3600): number {
+  let last = 0;
+  for (let t = 1; t <= horizon; t++) {
+    if (detectCompletion(ours, t).polls.length > detectCompletion(baseline, t).polls.length) last = t;
+  }
+  return last;
 }
 
 function round2(x: number): number {

@@ -1,0 +1,148 @@
+/** The benchmark's pure computations: statistics, the table, and completion detection from the definition. */
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { checkStatus } from '../../lambda/shared/check-status';
+import { INITIAL_POLL, POLL_BACKOFF, STATES, type PollState } from '../../lambda/shared/contract';
+import { withDefaults } from '../../lambda/shared/schemas';
+import { renderStateMachineDefinition } from '../../lib/render-definition';
+import { transitionBreakEven } from '../../bench/completion';
+import { detectCompletion, meanLatency, nextInProgressPoll, pollLoop, readPath, waitSecondsOf, withFixedWait, writePath } from '../../bench/polling';
+import { renderTable, row } from '../../bench/report';
+import { inventoryTableInput } from '../../bench/stack';
+import { formatNumber, formatRatio, mean, median, ratio } from '../../bench/stats';
+import { parseArgs, SECTIONS } from '../../bench/run';
+import { buildStack } from '../lib/fixture';
+
+const { stack, template } = buildStack();
+const asl = renderStateMachineDefinition(stack);
+const fixed = withFixedWait(asl, 15);
+
+describe('stats', () => {
+  test('median of odd and even lists, unsorted input left alone', () => {
+    const xs = [5, 1, 3];
+    expect(median(xs)).toBe(3);
+    expect(xs).toEqual([5, 1, 3]);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(median([7])).toBe(7);
+    expect(() => median([])).toThrow(/empty/);
+    expect(mean([1, 2, 3, 6])).toBe(3);
+  });
+
+  test('ratio is baseline/ours; above 1 means ours is lower (better)', () => {
+    expect(ratio(2, 10)).toBe(5);
+    expect(ratio(10, 2)).toBe(0.2);
+    expect(ratio(0, 0)).toBe(1);
+    expect(ratio(0, 5)).toBeUndefined();
+    expect(ratio(undefined, 5)).toBeUndefined();
+    expect(ratio(1, Number.NaN)).toBeUndefined();
+  });
+
+  test('formatting', () => {
+    expect(formatRatio(undefined)).toBe('n/a');
+    expect(formatRatio(1)).toBe('1x');
+    expect(formatRatio(0.85)).toBe('0.85x');
+    expect(formatRatio(2.5)).toBe('2.5x');
+    expect(formatRatio(40)).toBe('40x');
+    expect(formatRatio(1933.3)).toBe('1,933x');
+    expect(formatNumber(50000)).toBe('50,000');
+    expect(formatNumber(3.14159)).toBe('3.14');
+    expect(formatNumber(0.5)).toBe('0.50');
+    expect(formatNumber(214.4)).toBe('214');
+  });
+});
+
+describe('report', () => {
+  test('rows carry the ratio; the table shows n/a, skipped sections and notes', () => {
+    const r = row('s', 'calls per poll', 'calls', 1, 40, '2,000 nodes');
+    expect(r).toEqual({ section: 's', metric: 'calls per poll', unit: 'calls', ours: 1, baseline: 40, ratio: 40, note: '2,000 nodes' });
+    const table = renderTable([
+      { name: 's', title: 'S', rows: [r, row('s', 'install', 'ms', 300, undefined)], notes: ['a note'], durationMs: 1 },
+      { name: 'e2e', title: 'End to end', rows: [], notes: [], durationMs: 0, skipped: 'local mode not available' },
+    ]);
+    expect(table).toContain('| 1 | calls per poll (2,000 nodes) | 1 calls | 40 calls | 40x |');
+    expect(table).toContain('| 1 | install | 300 ms | n/a | n/a |');
+    expect(table).toContain('| 2 | End to end | skipped: local mode not available | | |');
+    expect(table).toContain('- 1. a note');
+  });
+});
+
+describe('run arguments', () => {
+  test('--json, --quick, --only (repeated or comma-separated); unknown ones rejected', () => {
+    expect(parseArgs([])).toEqual({ json: false, quick: false, only: [] });
+    expect(parseArgs(['--json', '--quick', '--only', 'renewal,completion', '--only=e2e'])).toEqual({ json: true, quick: true, only: ['renewal', 'completion', 'e2e'] });
+    expect(() => parseArgs(['--only', 'nope'])).toThrow(/unknown section nope/);
+    expect(() => parseArgs(['--fast'])).toThrow(/unknown argument/);
+    expect(SECTIONS.map((s) => s.name)).toEqual(['renewal', 'completion', 'control-plane', 'install', 'cold-start', 'e2e']);
+  });
+});
+
+describe('inventory table from the template', () => {
+  test('key schema and indexes as the stack defines them', () => {
+    const input = inventoryTableInput(template.toJSON() as never, 'T');
+    expect(input.KeySchema).toEqual([
+      { AttributeName: 'certificateArn', KeyType: 'HASH' },
+      { AttributeName: 'target', KeyType: 'RANGE' },
+    ]);
+    expect(input.GlobalSecondaryIndexes?.map((g) => g.IndexName).sort()).toEqual(['ByExpiry', 'ByTarget']);
+    expect(input.BillingMode).toBe('PAY_PER_REQUEST');
+  });
+});
+
+describe('completion detection from the rendered definition', () => {
+  test('paths and waits', () => {
+    expect(readPath({ poll: { waitSeconds: 4 } }, '$.poll.waitSeconds')).toBe(4);
+    expect(readPath({}, '$.poll.waitSeconds')).toBeUndefined();
+    expect(writePath({ a: 1, poll: { x: 1 } }, '$.poll.waitSeconds', 8)).toEqual({ a: 1, poll: { x: 1, waitSeconds: 8 } });
+    expect(waitSecondsOf({ Type: 'Wait', Seconds: 15 }, {})).toBe(15);
+    expect(waitSecondsOf({ Type: 'Wait', SecondsPath: '$.poll.waitSeconds' }, { poll: { waitSeconds: 2 } })).toBe(2);
+    expect(() => waitSecondsOf({ Type: 'Wait', SecondsPath: '$.x' }, {})).toThrow(/not a non-negative integer/);
+    expect(() => waitSecondsOf({ Type: 'Pass' }, {})).toThrow(/not a Wait/);
+  });
+
+  test('the loop is found in the real definition; the baseline only changes the Wait', () => {
+    const loop = pollLoop(asl);
+    expect(loop.wait).toMatchObject({ SecondsPath: '$.poll.waitSeconds' });
+    expect(loop.init.Result).toEqual(INITIAL_POLL);
+    expect(fixed.States[STATES.waitForNodes]).toEqual({ Type: 'Wait', Seconds: 15, Next: STATES.checkInstall });
+    expect({ ...fixed.States, [STATES.waitForNodes]: undefined }).toEqual({ ...asl.States, [STATES.waitForNodes]: undefined });
+    expect(asl.States[STATES.waitForNodes]).toMatchObject({ SecondsPath: '$.poll.waitSeconds' }); // not mutated
+  });
+
+  test('backoff schedule: 2, 6, 14, 30, then every 30 s (POLL_BACKOFF 2·2^n capped at 30)', () => {
+    expect(POLL_BACKOFF).toEqual({ firstSeconds: 2, factor: 2, capSeconds: 30 });
+    expect(detectCompletion(asl, 5)).toEqual({ polls: [2, 6], detectedAt: 6, latency: 1 });
+    expect(detectCompletion(asl, 20)).toEqual({ polls: [2, 6, 14, 30], detectedAt: 30, latency: 10 });
+    expect(detectCompletion(asl, 60).polls).toEqual([2, 6, 14, 30, 60]);
+    expect(detectCompletion(asl, 61)).toMatchObject({ detectedAt: 90, latency: 29 });
+    expect(detectCompletion(asl, 300).polls).toHaveLength(13);
+    expect(detectCompletion(asl, 0.5)).toMatchObject({ detectedAt: 2, latency: 1.5 });
+  });
+
+  test('fixed 15-second loop', () => {
+    expect(detectCompletion(fixed, 5)).toEqual({ polls: [15], detectedAt: 15, latency: 10 });
+    expect(detectCompletion(fixed, 20)).toMatchObject({ detectedAt: 30, latency: 10 });
+    expect(detectCompletion(fixed, 60).polls).toEqual([15, 30, 45, 60]);
+    expect(detectCompletion(fixed, 300).polls).toHaveLength(20);
+    expect(meanLatency(fixed, 300, 0.1)).toBeCloseTo(7.45, 2);
+  });
+
+  test('the in-progress step matches the status-check logic (checkStatus with a running command)', async () => {
+    const running = { CommandId: 'c', Status: 'InProgress', StatusDetails: 'In Progress', TargetCount: 3, CompletedCount: 1, ErrorCount: 0, DeliveryTimedOutCount: 0 };
+    const ssm = { send: async () => ({ Commands: [running] }) } as unknown as SSMClient;
+    const ddb = { send: async () => ({}) } as unknown as DynamoDBDocumentClient;
+    const input = withDefaults({ CertificateArn: 'arn:aws:acm:us-east-1:111111111111:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0', CertName: 'www', TargetTagKey: 'Role', TargetTagValue: 'web' });
+    let poll: PollState = { ...INITIAL_POLL };
+    for (let i = 0; i < 8; i++) {
+      const real = await checkStatus({ input, commandId: 'c', poll, executionArn: 'arn:aws:states:us-east-1:111111111111:execution:sm:x' }, { ssm, ddb, tableName: 't' });
+      const computed = nextInProgressPoll(poll);
+      expect({ status: real.status, attempt: real.attempt, waitSeconds: real.waitSeconds }).toEqual(computed);
+      poll = real;
+    }
+  });
+});
+
+describe('transition break-even', () => {
+  test('ours polls more often only for rollouts up to 75 s (6 polls by 90 s vs 5 by 75 s)', () => {
+    expect(transitionBreakEven(asl, fixed, 600)).toBe(75);
+  });
+});
