@@ -1,0 +1,94 @@
+/**
+ * End to end through local mode: the real handlers, the real state machine definition, the real install
+ * script on 3 local nodes (nginx when installed), the signed local API.
+ */
+import type { ApiClient } from '../../cli/api-client';
+import { startLocalNode, type LocalNode } from '../../local/nodes';
+import { startLocalMode, type LocalMode } from '../../local/runtime';
+import { apiClient, currentSerial, exportBody, finished, installedPairMatches, leaks, requestCertificate, servedSerial, startExport, type KeyAlgorithm } from './support';
+
+let local: LocalMode;
+let api: ApiClient;
+let edge: LocalNode;
+
+beforeAll(async () => {
+  local = await startLocalMode({ nodes: 3, tags: { Role: 'web' }, waitScale: 20, ssmMsPerSecond: 20, faults: { throttle: {}, notExportable: [], pending: [], nodes: {} } });
+  api = apiClient(local);
+  // A second target: one node tagged Role=edge.
+  edge = await startLocalNode(local.aws, { root: local.root, name: 'edge-1', tags: { Role: 'edge' }, certName: local.certName, env: { ACM_EXPORT_VERIFY_SECONDS: '5' } });
+});
+
+afterAll(async () => {
+  await edge?.stop();
+  await local?.close();
+});
+
+describe.each<[KeyAlgorithm, string]>([
+  ['RSA_2048', 'rsa.e2e.example.test'],
+  ['EC_prime256v1', 'ec.e2e.example.test'],
+])('export to 3 nodes (%s)', (algorithm, domain) => {
+  test(`every node serves the exported ${algorithm} certificate with a valid chain; inventory recorded`, async () => {
+    const arn = await requestCertificate(local, domain, algorithm);
+    const started = await startExport(api, exportBody(local, arn));
+    expect(started).toEqual({ exportId: expect.stringMatching(/^[0-9a-f-]{36}$/), executionArn: expect.stringContaining(`:execution:`), startDate: expect.stringMatching(/^\d{13}$/) });
+    const status = await finished(local, api, started.executionArn);
+    expect(status).toMatchObject({ status: 'SUCCEEDED', phase: 'Succeeded', nodes: { total: 3, completed: 3, failed: 0 }, certificateArn: arn });
+    const serial = currentSerial(local, arn);
+    for (const node of local.nodes) {
+      expect({ node: node.name, ...(await servedSerial(local, node, domain)) }).toEqual({ node: node.name, serial, authorized: true });
+      expect(installedPairMatches(local, node)).toEqual({ serial, matches: true });
+    }
+    const { items } = await api.listCertificates({});
+    expect(items.find((i) => i.certificateArn === arn)).toMatchObject({ target: 'Role=web', lastDeployStatus: 'Succeeded', lastSerial: local.aws.acm.current(arn)!.serial });
+  });
+});
+
+test('renewal redeploys the new serial on every node of every target; the same event 3 times starts one execution per target', async () => {
+  const domain = 'renew.e2e.example.test';
+  const arn = await requestCertificate(local, domain, 'EC_secp384r1');
+  const web = await startExport(api, exportBody(local, arn));
+  const edgeExport = await startExport(api, exportBody(local, arn, { TargetTagValue: 'edge' }));
+  expect((await finished(local, api, web.executionArn)).status).toBe('SUCCEEDED');
+  expect((await finished(local, api, edgeExport.executionArn)).status).toBe('SUCCEEDED');
+  const before = currentSerial(local, arn);
+
+  const event = await local.aws.acm.renew(arn);
+  const results = [];
+  for (let i = 0; i < 3; i++) results.push(await local.deliverEvent(event));
+  // Like the service, StartExecution with the name and input of a RUNNING execution returns that execution
+  // (counted as started), and ExecutionAlreadyExists once it has ended: either way nothing new starts.
+  expect(results[0]).toMatchObject({ started: 2, alreadyStarted: 0, targets: 2 });
+  for (const r of results) expect(r.started + r.alreadyStarted).toBe(2);
+  expect(new Set(results.flatMap((r) => r.executionArns)).size).toBe(2);
+  const renewals = [...local.stepFunctions.executions.values()].filter((e) => e.name.startsWith('renew-') && JSON.parse(e.input).CertificateArn === arn);
+  expect(renewals).toHaveLength(2);
+  for (const r of renewals) expect((await finished(local, api, r.executionArn)).status).toBe('SUCCEEDED');
+
+  const after = currentSerial(local, arn);
+  expect(after).not.toBe(before);
+  for (const node of [...local.nodes, edge]) {
+    expect({ node: node.name, ...(await servedSerial(local, node, domain)) }).toEqual({ node: node.name, serial: after, authorized: true });
+  }
+});
+
+test('5 concurrent exports of the same certificate all succeed; every node ends with an intact, matching key and certificate', async () => {
+  const domain = 'concurrent.e2e.example.test';
+  const arn = await requestCertificate(local, domain);
+  const started = await Promise.all(Array.from({ length: 5 }, () => startExport(api, exportBody(local, arn))));
+  expect(new Set(started.map((s) => s.exportId)).size).toBe(5);
+  const statuses = await Promise.all(started.map((s) => finished(local, api, s.executionArn)));
+  expect(statuses.map((s) => s.status)).toEqual(Array(5).fill('SUCCEEDED'));
+  const serial = currentSerial(local, arn);
+  for (const node of local.nodes) {
+    expect({ node: node.name, ...installedPairMatches(local, node) }).toEqual({ node: node.name, serial, matches: true });
+    expect((await servedSerial(local, node, domain)).serial).toBe(serial);
+  }
+  // Each export wrote one secret version; each version's key opens with that version's passphrase.
+  const exportsOfThisCert = local.aws.records.filter((r) => r.operation === 'ExportCertificate' && (r.request as { CertificateArn?: string }).CertificateArn === arn && r.statusCode === 200);
+  expect(exportsOfThisCert).toHaveLength(5);
+});
+
+test('no private key, passphrase or certificate body in any execution history, handler log, SSM parameter, API response or alert', () => {
+  expect(local.handlerLogs.length).toBeGreaterThan(10);
+  expect(leaks(local)).toEqual([]);
+});

@@ -1,0 +1,141 @@
+/** End to end through local mode: failure paths, throttling, and what the API refuses. */
+import type { ApiClient } from '../../cli/api-client';
+import { STATES } from '../../lambda/shared/contract';
+import { startLocalMode, type LocalMode } from '../../local/runtime';
+import { apiClient, currentSerial, exportBody, finished, leaks, rawRequest, requestCertificate, servedSerial, startExport } from './support';
+
+let local: LocalMode;
+let api: ApiClient;
+
+beforeAll(async () => {
+  local = await startLocalMode({ nodes: 3, tags: { Role: 'web' }, waitScale: 20, ssmMsPerSecond: 20, faults: { throttle: {}, notExportable: [], pending: [], nodes: {} } });
+  api = apiClient(local);
+});
+
+afterAll(async () => {
+  await local?.close();
+});
+
+const executionCount = (): number => local.stepFunctions.executions.size;
+const lambdaCalls = (executionArn: string, state: string): number => {
+  const history = local.stepFunctions.executions.get(executionArn)!.history;
+  let current = '';
+  let n = 0;
+  for (const e of history) {
+    const entered = (e.stateEnteredEventDetails as { name?: string } | undefined)?.name;
+    if (entered) current = entered;
+    if (e.type === 'LambdaFunctionScheduled' && current === state) n++;
+  }
+  return n;
+};
+
+test("one node's install fails: it keeps serving its old valid certificate, the execution fails naming it, an alert is published, the others are updated", async () => {
+  const domain = 'partial.e2e.example.test';
+  const arn = await requestCertificate(local, domain);
+  const first = await startExport(api, exportBody(local, arn));
+  expect((await finished(local, api, first.executionArn)).status).toBe('SUCCEEDED');
+  const oldSerial = currentSerial(local, arn);
+  await local.aws.acm.renew(arn); // new serial, not yet deployed
+
+  // The fault switch through the signed local control endpoint.
+  expect((await api.request('POST', '/_local/faults', { body: { nodes: { 'node-2': { failInstall: true } } } }))).toEqual({ ok: true });
+  const alertsBefore = local.alerts.length;
+  try {
+    const second = await startExport(api, exportBody(local, arn, { MaxErrors: '1' }));
+    const status = await finished(local, api, second.executionArn);
+    const failing = local.node('node-2');
+    expect(status).toMatchObject({ status: 'FAILED', phase: 'Failed', nodes: { total: 3, failed: 1 } });
+    expect(status.failures).toEqual([expect.objectContaining({ instanceId: failing.instanceId, status: 'Failed' })]);
+    expect(status.error?.message ?? '').toMatch(/1 of 3 nodes failed/);
+
+    const newSerial = currentSerial(local, arn);
+    expect(await servedSerial(local, failing, domain)).toEqual({ serial: oldSerial, authorized: true });
+    for (const name of ['node-1', 'node-3']) expect(await servedSerial(local, local.node(name), domain)).toEqual({ serial: newSerial, authorized: true });
+
+    expect(local.alerts.length).toBe(alertsBefore + 1);
+    const alert = local.alerts[local.alerts.length - 1];
+    expect(JSON.stringify(alert.message)).toContain(second.executionArn);
+    expect(JSON.stringify(alert.message)).toContain(failing.instanceId);
+  } finally {
+    local.setFaults({ nodes: { 'node-2': {} } });
+  }
+});
+
+test('no node matches the tag: the execution fails within one poll', async () => {
+  const arn = await requestCertificate(local, 'nobody.e2e.example.test');
+  const started = await startExport(api, exportBody(local, arn, { TargetTagValue: 'no-such-fleet' }));
+  const status = await finished(local, api, started.executionArn);
+  expect(status).toMatchObject({ status: 'FAILED', nodes: { total: 0 } });
+  expect(status.error?.message ?? '').toMatch(/no managed node .*Role=no-such-fleet/);
+  expect(lambdaCalls(started.executionArn, STATES.checkInstall)).toBeLessThanOrEqual(1);
+  expect(local.stepFunctions.executions.get(started.executionArn)!.history.filter((e) => e.type === 'WaitStateEntered').length).toBeLessThanOrEqual(1);
+});
+
+test('ACM throttling is retried (SDK, then the workflow) and the export succeeds', async () => {
+  const domain = 'throttled.e2e.example.test';
+  const arn = await requestCertificate(local, domain);
+  local.aws.resetCallCounts();
+  // More throttles than the SDK's own 3 attempts: the task fails with Throttled once and the state retries.
+  local.setFaults({ throttle: { 'acm:ExportCertificate': 4 } });
+  const started = await startExport(api, exportBody(local, arn));
+  const status = await finished(local, api, started.executionArn);
+  expect(status.status).toBe('SUCCEEDED');
+  expect(local.aws.callCount('acm:ExportCertificate')).toBe(5);
+  expect(lambdaCalls(started.executionArn, STATES.exportCertificate)).toBe(2);
+  for (const node of local.nodes) expect((await servedSerial(local, node, domain)).serial).toBe(currentSerial(local, arn));
+});
+
+describe('refused requests start nothing', () => {
+  let arn: string;
+  beforeAll(async () => {
+    arn = await requestCertificate(local, 'refused.e2e.example.test');
+  });
+
+  test('unsigned, wrongly signed, unknown key, tampered body → 403', async () => {
+    const body = JSON.stringify(exportBody(local, arn));
+    const before = executionCount();
+    const cases = [
+      await rawRequest(local, 'POST', '/exports', { body, contentType: 'application/json', credentials: null }),
+      await rawRequest(local, 'POST', '/exports', { body, contentType: 'application/json', credentials: { accessKeyId: local.credentials.accessKeyId, secretAccessKey: 'not-the-local-secret-key-000000000000000' } }),
+      await rawRequest(local, 'POST', '/exports', { body, contentType: 'application/json', credentials: { accessKeyId: 'AKIAOTHERKEY00000000', secretAccessKey: local.credentials.secretAccessKey } }),
+      await rawRequest(local, 'POST', '/exports', { body, contentType: 'application/json', tamper: true }),
+      await rawRequest(local, 'GET', '/certificates', { credentials: null }),
+    ];
+    expect(cases.map((c) => c.status)).toEqual([403, 403, 403, 403, 403]);
+    for (const c of cases) expect(JSON.parse(c.body)).toEqual({ message: expect.any(String) });
+    expect(executionCount()).toBe(before);
+  });
+
+  test('malformed or hostile bodies → 400 (415 for non-JSON, 413 when too large), nothing echoed', async () => {
+    const before = executionCount();
+    const good = exportBody(local, arn);
+    const hostile: [string, string, number][] = [
+      ['not json', '{"CertificateArn": ', 400],
+      ['array', '[]', 400],
+      ['empty object', '{}', 400],
+      ['unknown field', JSON.stringify({ ...good, Extra: 'x' }), 400],
+      ['shell in CertName', JSON.stringify({ ...good, CertName: 'x;rm -rf /' }), 400],
+      ['path traversal', JSON.stringify({ ...good, CertDir: '/etc/../root' }), 400],
+      ['reserved tag key', JSON.stringify({ ...good, TargetTagKey: 'aws:cloudformation:stack-name' }), 400],
+      ['other account', JSON.stringify({ ...good, CertificateArn: arn.replace('000000000000', '123456789012') }), 400],
+      ['port out of range', JSON.stringify({ ...good, VerifyPort: 70000 }), 400],
+      ['key material pasted', JSON.stringify({ ...good, CertName: '-----BEGIN PRIVATE KEY-----' }), 400],
+      ['prototype pollution', '{"__proto__": {"polluted": true}, "CertName": "x"}', 400],
+      ['huge', JSON.stringify({ ...good, CertName: 'a'.repeat(100_000) }), 413],
+    ];
+    for (const [what, body, expected] of hostile) {
+      const res = await rawRequest(local, 'POST', '/exports', { body, contentType: 'application/json' });
+      expect({ what, status: res.status }).toEqual({ what, status: expected });
+      expect(res.body).not.toContain('rm -rf');
+      expect(res.body).not.toContain('BEGIN PRIVATE KEY');
+    }
+    const plain = await rawRequest(local, 'POST', '/exports', { body: JSON.stringify(good), contentType: 'text/plain' });
+    expect(plain.status).toBe(415);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(executionCount()).toBe(before);
+  });
+});
+
+test('no private key, passphrase or certificate body in any execution history, handler log, SSM parameter, API response or alert', () => {
+  expect(leaks(local)).toEqual([]);
+});
