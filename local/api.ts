@@ -174,6 +174,8 @@ export class LocalApi {
       return this.send(res, record, 403, { message: 'Missing Authentication Token' });
     } catch (error) {
       if (error instanceof HttpError) return this.send(res, record, error.statusCode, { message: error.message });
+      // Local control calls report the emulator's own errors (unknown certificate, bad fault switch).
+      if (record.path.includes('/_local/') && error instanceof Error) return this.send(res, record, 400, { message: `${error.name}: ${error.message}`.slice(0, 300) });
       const name = error instanceof Error ? error.name : 'Error';
       return this.send(res, record, 500, { message: `internal error (${name.replace(/[^A-Za-z0-9]/g, '')})` });
     }
