@@ -1,37 +1,57 @@
 #!/usr/bin/env bash
 # Install-ACMCertificate: install one exported ACM certificate on this node.
 #
-# Fetches exactly one Secrets Manager version (acm-export secret format: a passphrase block, the leaf
-# certificate, the chain in order, the encrypted PKCS#8 key), decrypts the key in a private temp dir,
-# validates everything, writes the files atomically, tests and reloads the web server, runs the deploy
-# hooks, checks the served serial, and restores the previous files if any of that fails.
+# Fetches exactly one Secrets Manager version (acm-export secret format: a passphrase block, an optional
+# PFX passphrase block, the leaf certificate, the chain in order, the encrypted PKCS#8 key), decrypts the
+# key in a private temp dir, validates everything, writes the files atomically, tests and reloads the web
+# server, runs the deploy hooks, checks the served serial, and restores the previous files if any of that
+# fails.
+#
+# Two modes: a push names the version (SecretVersionId); a State Manager association names the stage
+# (SecretVersionStage=AWSCURRENT), which is resolved to a version id first, then fetched like a push.
+# Either way the run is idempotent: when the live files (content, owner, group, mode) already hold that
+# version and the server serves its serial, nothing is written and nothing is reloaded ("changed": false).
+# After every run past parameter validation the node's state is written as custom inventory
+# (Custom:AcmExportCertificate, one entry per CertName, no secrets) for the SSM Agent to collect.
 #
 # Input: environment variables only, never text spliced into this script.
 #   Document parameters (interpolationType ENV_VAR, SSM Agent >= 3.3.2746.0):
-#     SSM_CertName SSM_SecretId SSM_SecretVersionId SSM_Region           required
-#     SSM_CertDir SSM_KeyDir SSM_KeyGroup SSM_Service SSM_HooksDir SSM_VerifyPort
+#     SSM_CertName SSM_SecretId SSM_Region                               required
+#     SSM_SecretVersionId | SSM_SecretVersionStage                       exactly one of the two non-empty
+#     SSM_CertDir SSM_KeyDir SSM_KeyGroup SSM_Service SSM_HooksDir SSM_VerifyPort SSM_KeyOwner
+#     SSM_KeyMode SSM_CertOwner SSM_CertGroup SSM_CertMode SSM_Pkcs12 SSM_CombinedPem SSM_Target
 #                                                                        optional, document defaults
 #   Not document parameters (local mode, tests):
 #     ACM_EXPORT_NGINX_CONF      nginx configuration to test and reload (`nginx -c FILE -t`,
 #                                `nginx -c FILE -s reload`); when set, systemd is not used for nginx
 #     ACM_EXPORT_VERIFY_SECONDS  how long to retry the served-serial check (default 10)
 #     ACM_EXPORT_LOCK_SECONDS    how long to wait for another install of the same CertName (default 300)
-#     AWS_SSM_INSTANCE_ID        node id in the result line (set by the SSM Agent; else `uname -n`)
+#     AWS_SSM_INSTANCE_ID        node id in the result line (set by the SSM Agent; else `uname -n`), and
+#                                the custom inventory location /var/lib/amazon/ssm/<id>/inventory/custom
+#                                (written only when the agent's /var/lib/amazon/ssm/<id> exists)
+#     ACM_EXPORT_INVENTORY_DIR   where to write AcmExportCertificate.json instead (local mode, tests)
+#     ACM_EXPORT_STATE_DIR       per-certificate state (default /var/lib/acm-export, or
+#                                ACM_EXPORT_INVENTORY_DIR/.acm-export-state when that is set)
 #     TMPDIR                     where the private work directory is created
 #
 # Output: progress lines "acm-export: ..." on stderr. On success exactly one JSON line on stdout:
-#   {"node","certName","serial","notAfter","names":[...],"files":{"cert","chain","fullchain","key"},
-#    "service","reloaded":bool,"verified":bool}
+#   {"node","certName","serial","notAfter","names":[...],"files":{"cert","chain","fullchain","key"
+#    [,"combined"][,"pkcs12"]},"service","reloaded":bool,"verified":bool,"changed":bool,"secretVersionId"}
 #   serial is as openssl prints it: upper-case hex without colons (ACM shows lower-case with colons).
 # On failure the last stderr line is "acm-export: FAILED at <step>: <reason>" and the exit code names
 # the step: 10 parameters, 11 preflight, 12 lock, 13 decrypt, 14 validate, 15 install, 16 configtest,
 # 17 reload, 18 hooks, 19 verify, 20 finish (internal error), 21 failed and the rollback was incomplete.
 # An unexpected command failure inside a step reports that step ("unexpected error ... near line N").
 #
-# Files: CertDir/<CertName>.crt (leaf), .chain.pem, .fullchain.pem; KeyDir/<CertName>.key (0600 root,
-# or 0640 root:KeyGroup). The set replaced by a successful install is kept as <file>.prev. During a run
-# the old files are hard-linked as .<file>.acm-export-rollback (removed when the run ends). Installs of
-# one CertName are serialized with flock on KeyDir/.<CertName>.acm-export.lock.
+# Files: CertDir/<CertName>.crt (leaf), .chain.pem, .fullchain.pem (CertOwner:CertGroup, CertMode);
+# KeyDir/<CertName>.key (KeyOwner:KeyGroup, KeyMode: 0600, or 0640 with KeyGroup), and with the same
+# owner and mode KeyDir/<CertName>.combined.pem (key + full chain, CombinedPem=true) and
+# KeyDir/<CertName>.p12 (PKCS#12 with key, leaf and chain, AES-256-CBC/PBKDF2/SHA-256 MAC, Pkcs12=true;
+# its passphrase is the secret version's PFX passphrase block). The set replaced by a successful install
+# is kept as <file>.prev. During a run the old files are hard-linked as .<file>.acm-export-rollback
+# (removed when the run ends). All runs for one CertName and KeyDir (pushes and association runs alike)
+# are serialized with flock on KeyDir/.<CertName>.acm-export.lock; the idempotency check, the writes, the
+# reload, the hooks and the verification all happen under it.
 set -Eeuo pipefail
 umask 077
 export LC_ALL=C
@@ -46,7 +66,8 @@ fi
 declare -rA RE=(
   [CertName]='^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$'
   [SecretId]='^arn:aws(-[a-z]+)*:secretsmanager:[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}$'
-  [SecretVersionId]='^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+  [SecretVersionId]='^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?$'
+  [SecretVersionStage]='^(AWSCURRENT)?$'
   [Region]='^[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}$'
   [CertDir]='^(/[A-Za-z0-9_][A-Za-z0-9._-]{0,63}){1,16}$'
   [KeyDir]='^(/[A-Za-z0-9_][A-Za-z0-9._-]{0,63}){1,16}$'
@@ -54,10 +75,20 @@ declare -rA RE=(
   [Service]='^(none|nginx|apache2|httpd)$'
   [HooksDir]='^(/[A-Za-z0-9_][A-Za-z0-9._-]{0,63}){1,16}$'
   [VerifyPort]='^(0|[1-9][0-9]{0,4})$'
+  [KeyOwner]='^([a-z_][a-z0-9_-]{0,31})?$'
+  [KeyMode]='^(0600|0640|0400|0440)?$'
+  [CertOwner]='^([a-z_][a-z0-9_-]{0,31})?$'
+  [CertGroup]='^([a-z_][a-z0-9_-]{0,31})?$'
+  [CertMode]='^(0644|0640|0444|0440|0600|0400)$'
+  [Pkcs12]='^(true|false)$'
+  [CombinedPem]='^(true|false)$'
+  [Target]='^([A-Za-z0-9_.:/@-]{1,128}=[A-Za-z0-9_.:/=+@-]([A-Za-z0-9_.:/=+@ -]{0,254}[A-Za-z0-9_.:/=+@-])?)?$'
 )
 declare -rA MAX=(
   [CertName]=64 [SecretId]=2048 [SecretVersionId]=36 [Region]=32 [CertDir]=255
-  [KeyDir]=255 [KeyGroup]=32 [Service]=7 [HooksDir]=255 [VerifyPort]=5
+  [KeyDir]=255 [KeyGroup]=32 [Service]=7 [HooksDir]=255 [VerifyPort]=5 [SecretVersionStage]=10
+  [KeyOwner]=32 [KeyMode]=4 [CertOwner]=32 [CertGroup]=32 [CertMode]=4 [Pkcs12]=5 [CombinedPem]=5
+  [Target]=385
 )
 # Defaults: identical to the document's parameter defaults (a test compares them).
 declare -rA DEFAULT=(
@@ -67,6 +98,16 @@ declare -rA DEFAULT=(
   [Service]='none'
   [HooksDir]='/etc/acm-export/hooks.d'
   [VerifyPort]='0'
+  [SecretVersionId]=''
+  [SecretVersionStage]=''
+  [KeyOwner]=''
+  [KeyMode]=''
+  [CertOwner]=''
+  [CertGroup]=''
+  [CertMode]='0644'
+  [Pkcs12]='false'
+  [CombinedPem]='false'
+  [Target]=''
 )
 
 STEP=parameters
@@ -79,6 +120,8 @@ declare -a LIVE=()             # live file paths, in install order
 declare -a RENAMED=()          # 1 when this run renamed a new file onto LIVE[i]
 FILES_TOUCHED=0
 RELOAD_ATTEMPTED=0
+REPORT_READY=0                 # 1 once the parameters are valid: failures are then reported as inventory
+SERVED=""                      # serial served on VerifyPort, when it was read
 
 log() { printf 'acm-export: %s\n' "$*" >&2; }
 
@@ -110,6 +153,61 @@ reason_line() {
     one_line "$1"
   fi
 }
+
+json_str() {
+  local s=$1
+  s=${s//\\/\\\\}
+  s=${s//\"/\\\"}
+  s=${s//[$'\001'-$'\037']/}
+  printf '"%s"' "$s"
+}
+
+# Custom inventory: one fragment per CertName under the state dir, assembled into the one file per type
+# that the SSM Agent's inventory collection (AWS-GatherSoftwareInventory, customInventory enabled) reads.
+# What the node has installed and serves; never key material. Best effort: never changes the outcome.
+INVENTORY_TYPE=AcmExportCertificate
+report_inventory() { # installed|unchanged|failed [step]
+  [ "$REPORT_READY" = 1 ] || return 0
+  if [ -z "$inventory_dir" ]; then
+    log "custom inventory not written: no SSM Agent directory for this node (AWS_SSM_INSTANCE_ID unset or /var/lib/amazon/ssm/<id> missing)"
+    return 0
+  fi
+  local status=$1 step=${2:-} serial="" not_after="" installed_at="" version=$SecretVersionId verified=false
+  local frag_dir="$state_dir/inventory" frag tmp
+  frag="$frag_dir/$CertName.json"
+  if [ -f "$CERT_FILE" ] && [ ! -L "$CERT_FILE" ]; then
+    serial=$(openssl x509 -in "$CERT_FILE" -noout -serial 2>/dev/null | sed 's/^serial=//')
+    not_after=$(openssl x509 -in "$CERT_FILE" -noout -enddate 2>/dev/null | sed 's/^notAfter=//')
+    not_after=$(date -u -d "$not_after" '+%Y-%m-%dT%H:%M:%SZ' 2>/dev/null || true)
+    installed_at=$(date -u -r "$CERT_FILE" '+%Y-%m-%dT%H:%M:%SZ')
+  fi
+  [[ $serial =~ ^[0-9A-F]{1,80}$ ]] || serial=""
+  if [ "$status" = failed ]; then
+    # The live files are the previous ones: keep the version id recorded when they were installed.
+    version=$(grep -Eo '"SecretVersionId":"[0-9a-f-]{36}"' "$frag" 2>/dev/null | grep -Eo '[0-9a-f-]{36}' || true)
+  elif [ "${VERIFIED:-false}" = true ]; then
+    verified=true
+  fi
+  (umask 022 && mkdir -p -- "$frag_dir" "$inventory_dir") || return 1
+  tmp=$(mktemp -- "$frag_dir/.$CertName.XXXXXXXX") || return 1
+  printf '{"CertName":%s,"Target":%s,"SecretId":%s,"SecretVersionId":%s,"Serial":%s,"ServedSerial":%s,"NotAfter":%s,"Verified":"%s","InstalledAt":%s,"LastRun":%s,"FailedStep":%s,"LastRunAt":%s,"Service":%s,"Node":%s}\n' \
+    "$(json_str "$CertName")" "$(json_str "$Target")" "$(json_str "$SecretId")" "$(json_str "$version")" \
+    "$(json_str "$serial")" "$(json_str "$SERVED")" "$(json_str "$not_after")" "$verified" "$(json_str "$installed_at")" \
+    "$(json_str "$status")" "$(json_str "$step")" "$(json_str "$(date -u '+%Y-%m-%dT%H:%M:%SZ')")" \
+    "$(json_str "$Service")" "$(json_str "$node_id")" >"$tmp" || { rm -f -- "$tmp"; return 1; }
+  chmod 0644 -- "$tmp" && mv -f -- "$tmp" "$frag" || return 1
+  (
+    exec 8>>"$frag_dir/.lock"
+    flock -w 30 8 || exit 1
+    out=$(mktemp -- "$inventory_dir/.$INVENTORY_TYPE.XXXXXXXX") || exit 1
+    awk -v type="$INVENTORY_TYPE" 'BEGIN { printf "{\"SchemaVersion\":\"1.0\",\"TypeName\":\"Custom:%s\",\"Content\":[", type }
+      FNR == 1 { if (n++) printf ","; printf "%s", $0 }
+      END { print "]}" }' "$frag_dir"/*.json >"$out" &&
+      chmod 0644 -- "$out" && mv -f -- "$out" "$inventory_dir/$INVENTORY_TYPE.json" || { rm -f -- "$out"; exit 1; }
+  ) || return 1
+  log "custom inventory: Custom:$INVENTORY_TYPE entry for $CertName written ($status)"
+}
+report_or_warn() { report_inventory "$@" || log "warning: could not write the custom inventory"; }
 
 backup_of() { printf '%s/.%s.acm-export-rollback' "${1%/*}" "${1##*/}"; }
 
@@ -166,6 +264,7 @@ fail() {
   set +e
   ROLLBACK_NOTE=""
   if ! rollback; then code=21; fi
+  report_or_warn failed "$step"
   log "FAILED at $step: $*$ROLLBACK_NOTE"
   exit "$code"
 }
@@ -180,6 +279,7 @@ on_exit() {
     local code
     code=$(step_code "$STEP")
     if ! rollback; then code=21; fi
+    report_or_warn failed "$STEP"
     log "FAILED at $STEP: unexpected error (status $rc near line ${ERR_LINE:-?})$ROLLBACK_NOTE"
     rc=$code
   fi
@@ -207,6 +307,8 @@ check_param() { # name value
 missing=()
 for name in CertName SecretId SecretVersionId Region; do
   var="SSM_$name"
+  # A version id or, in association mode, a stage.
+  if [ "$name" = SecretVersionId ] && [ -n "${SSM_SecretVersionStage+set}" ]; then continue; fi
   if [ -z "${!var+set}" ]; then missing+=("$var"); fi
 done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -216,6 +318,7 @@ fi
 CertName=${SSM_CertName-}
 SecretId=${SSM_SecretId-}
 SecretVersionId=${SSM_SecretVersionId-}
+SecretVersionStage=${SSM_SecretVersionStage-}
 Region=${SSM_Region-}
 CertDir=${SSM_CertDir-${DEFAULT[CertDir]}}
 KeyDir=${SSM_KeyDir-${DEFAULT[KeyDir]}}
@@ -223,10 +326,24 @@ KeyGroup=${SSM_KeyGroup-${DEFAULT[KeyGroup]}}
 Service=${SSM_Service-${DEFAULT[Service]}}
 HooksDir=${SSM_HooksDir-${DEFAULT[HooksDir]}}
 VerifyPort=${SSM_VerifyPort-${DEFAULT[VerifyPort]}}
+KeyOwner=${SSM_KeyOwner-${DEFAULT[KeyOwner]}}
+KeyMode=${SSM_KeyMode-${DEFAULT[KeyMode]}}
+CertOwner=${SSM_CertOwner-${DEFAULT[CertOwner]}}
+CertGroup=${SSM_CertGroup-${DEFAULT[CertGroup]}}
+CertMode=${SSM_CertMode-${DEFAULT[CertMode]}}
+Pkcs12=${SSM_Pkcs12-${DEFAULT[Pkcs12]}}
+CombinedPem=${SSM_CombinedPem-${DEFAULT[CombinedPem]}}
+Target=${SSM_Target-${DEFAULT[Target]}}
 
-for name in CertName SecretId SecretVersionId Region CertDir KeyDir KeyGroup Service HooksDir VerifyPort; do
+for name in CertName SecretId SecretVersionId SecretVersionStage Region CertDir KeyDir KeyGroup Service HooksDir \
+  VerifyPort KeyOwner KeyMode CertOwner CertGroup CertMode Pkcs12 CombinedPem Target; do
   check_param "$name" "${!name}"
 done
+if [ -n "$SecretVersionId" ] && [ -n "$SecretVersionStage" ]; then
+  problems+=("give exactly one of SSM_SecretVersionId (push) and SSM_SecretVersionStage (association), not both")
+elif [ -z "$SecretVersionId" ] && [ -z "$SecretVersionStage" ]; then
+  problems+=("give exactly one of SSM_SecretVersionId (push) and SSM_SecretVersionStage (association)")
+fi
 # Belt and braces beyond the patterns (each only if the pattern itself passed).
 if [[ $VerifyPort =~ ${RE[VerifyPort]} ]] && [ "$VerifyPort" -gt 65535 ]; then
   problems+=("SSM_VerifyPort must be at most 65535")
@@ -244,9 +361,27 @@ nginx_conf=${ACM_EXPORT_NGINX_CONF:-}
 if [ -n "$nginx_conf" ] && ! [[ $nginx_conf =~ ^/[A-Za-z0-9/._-]+$ && -f $nginx_conf ]]; then
   problems+=("ACM_EXPORT_NGINX_CONF must be the absolute path of an existing nginx configuration file")
 fi
+inventory_dir=${ACM_EXPORT_INVENTORY_DIR:-}
+state_dir=${ACM_EXPORT_STATE_DIR:-}
+if [ -z "$state_dir" ]; then
+  if [ -n "$inventory_dir" ]; then state_dir="$inventory_dir/.acm-export-state"; else state_dir=/var/lib/acm-export; fi
+fi
+node_id=${AWS_SSM_INSTANCE_ID:-}
+for name in inventory_dir state_dir; do
+  if [ -n "${!name}" ] && ! [[ ${!name} =~ ^(/[A-Za-z0-9_][A-Za-z0-9._-]{0,63}){1,32}$ ]]; then
+    problems+=("${name^^} must be an absolute directory path without . or .. components")
+  fi
+done
+if [ -n "$node_id" ] && ! [[ $node_id =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$ ]]; then
+  problems+=("AWS_SSM_INSTANCE_ID is not a managed node id")
+fi
 if [ "${#problems[@]}" -gt 0 ]; then
   for p in "${problems[@]}"; do log "parameters: $p"; done
   fail parameters "${#problems[@]} invalid parameter value(s); nothing was changed"
+fi
+# The agent's own directory must already exist: never create it on a machine without an SSM Agent.
+if [ -z "$inventory_dir" ] && [ -n "$node_id" ] && [ -d "/var/lib/amazon/ssm/$node_id" ]; then
+  inventory_dir="/var/lib/amazon/ssm/$node_id/inventory/custom"
 fi
 
 IS_ROOT=0
@@ -255,7 +390,15 @@ CERT_FILE="$CertDir/$CertName.crt"
 CHAIN_FILE="$CertDir/$CertName.chain.pem"
 FULLCHAIN_FILE="$CertDir/$CertName.fullchain.pem"
 KEY_FILE="$KeyDir/$CertName.key"
+COMBINED_FILE="$KeyDir/$CertName.combined.pem"
+P12_FILE="$KeyDir/$CertName.p12"
 LIVE=("$CERT_FILE" "$CHAIN_FILE" "$FULLCHAIN_FILE" "$KEY_FILE")
+if [ "$CombinedPem" = true ]; then LIVE+=("$COMBINED_FILE"); fi
+if [ "$Pkcs12" = true ]; then LIVE+=("$P12_FILE"); fi
+if [ -z "$KeyMode" ]; then
+  if [ -n "$KeyGroup" ]; then KeyMode=0640; else KeyMode=0600; fi
+fi
+REPORT_READY=1
 
 # ---------------------------------------------------------------------------------------------------
 STEP=preflight
@@ -277,9 +420,20 @@ case $Service in
     APACHECTL=$(command -v apachectl || command -v apache2ctl || true)
     [ -n "$APACHECTL" ] || problems+=("Service=$Service but apachectl is not on PATH") ;;
 esac
-if [ -n "$KeyGroup" ] && ! getent group "$KeyGroup" >/dev/null 2>&1; then
-  problems+=("KeyGroup $KeyGroup does not exist on this node")
-fi
+for name in KeyGroup CertGroup; do
+  if [ -n "${!name}" ] && ! getent group "${!name}" >/dev/null 2>&1; then
+    problems+=("$name ${!name} does not exist on this node")
+  fi
+done
+for name in KeyOwner CertOwner; do
+  if [ -n "${!name}" ]; then
+    if ! getent passwd "${!name}" >/dev/null 2>&1; then
+      problems+=("$name ${!name} does not exist on this node")
+    elif [ "$IS_ROOT" != 1 ] && [ "$(id -u "${!name}")" != "$(id -u)" ]; then
+      problems+=("$name ${!name} needs the script to run as root")
+    fi
+  fi
+done
 check_dir() { # name dir
   local d=$2
   while [ ! -e "$d" ] && [ "$d" != / ]; do d=${d%/*}; d=${d:-/}; done
@@ -297,8 +451,23 @@ if [ "$IS_ROOT" = 1 ] && [ -d "$HooksDir" ]; then
     problems+=("HooksDir $HooksDir must be owned by root and not writable by group or others")
   fi
 fi
+export AWS_PAGER=""
 if [ "${#problems[@]}" -eq 0 ]; then
   WORK=$(mktemp -d)
+  # Association mode: resolve the stage to the version id first, then fetch exactly that version.
+  if [ -n "$SecretVersionStage" ]; then
+    if ! aws secretsmanager get-secret-value --region "$Region" --secret-id "$SecretId" \
+      --version-stage "$SecretVersionStage" --output json >"$WORK/current.json" 2>"$WORK/aws.err" </dev/null; then
+      problems+=("cannot read the $SecretVersionStage version of the secret: $(one_line "$WORK/aws.err")")
+    else
+      SecretVersionId=$(grep -Eo '"VersionId": *"[0-9a-f-]{36}"' "$WORK/current.json" | head -n1 | grep -Eo '[0-9a-f-]{36}' || true)
+      [[ $SecretVersionId =~ ${RE[SecretVersionId]} && -n $SecretVersionId ]] ||
+        problems+=("the $SecretVersionStage version of the secret has no version id")
+    fi
+    rm -f -- "$WORK/current.json"
+  fi
+fi
+if [ "${#problems[@]}" -eq 0 ]; then
   if ! aws secretsmanager get-secret-value --region "$Region" --secret-id "$SecretId" \
     --version-id "$SecretVersionId" --query SecretString --output text \
     >"$WORK/secret" 2>"$WORK/aws.err" </dev/null; then
@@ -325,21 +494,30 @@ counts=$(awk -v dir="$WORK" '
   /^-----END [A-Z0-9 ]+-----$/ {
     if (substr($0, 10, length($0) - 14) != label) { bad = 1; label = ""; next }
     if (label == "ACM EXPORT PASSPHRASE") { np++; f = dir "/pass"; printf "%s", body > f; close(f) }
+    else if (label == "ACM EXPORT PFX PASSPHRASE") { npfx++; f = dir "/pfxpass"; printf "%s", body > f; close(f) }
     else if (label == "CERTIFICATE") { nc++; f = dir "/cert" nc ".pem"; printf "-----BEGIN CERTIFICATE-----\n%s-----END CERTIFICATE-----\n", body > f; close(f) }
     else if (label == "ENCRYPTED PRIVATE KEY") { nk++; f = dir "/key.enc.pem"; printf "-----BEGIN ENCRYPTED PRIVATE KEY-----\n%s-----END ENCRYPTED PRIVATE KEY-----\n", body > f; close(f) }
     else other++
     label = ""; next
   }
   label != "" { body = body $0 "\n" }
-  END { printf "%d %d %d %d %d\n", np, nc, nk, other, bad + (label != "") }
+  END { printf "%d %d %d %d %d %d\n", np, nc, nk, other, bad + (label != ""), npfx }
 ' "$WORK/secret")
-read -r n_pass n_cert n_key n_other n_bad <<<"$counts"
+read -r n_pass n_cert n_key n_other n_bad n_pfx <<<"$counts"
 rm -f -- "$WORK/secret"
-if [ "$n_pass" != 1 ] || [ "$n_key" != 1 ] || [ "$n_cert" -lt 1 ] || [ "$n_other" != 0 ] || [ "$n_bad" != 0 ]; then
+if [ "$n_pass" != 1 ] || [ "$n_key" != 1 ] || [ "$n_cert" -lt 1 ] || [ "$n_other" != 0 ] || [ "$n_bad" != 0 ] || [ "$n_pfx" -gt 1 ]; then
   fail decrypt "the secret is not in the acm-export format (found $n_pass passphrase, $n_cert certificate, $n_key encrypted key, $n_other other and $n_bad malformed PEM blocks)"
 fi
 if ! grep -Eqx '[A-Za-z0-9_-]{4,128}' "$WORK/pass" || [ "$(wc -l <"$WORK/pass")" != 1 ]; then
   fail decrypt "the passphrase block of the secret is malformed"
+fi
+if [ "$Pkcs12" = true ]; then
+  if [ "$n_pfx" != 1 ]; then
+    fail decrypt "Pkcs12=true but secret version $SecretVersionId holds no PFX passphrase; export again with Pkcs12 enabled for this target"
+  fi
+  if ! grep -Eqx '[A-Za-z0-9_-]{4,128}' "$WORK/pfxpass" || [ "$(wc -l <"$WORK/pfxpass")" != 1 ]; then
+    fail decrypt "the PFX passphrase block of the secret is malformed"
+  fi
 fi
 if ! openssl pkey -in "$WORK/key.enc.pem" -passin fd:3 -out "$WORK/key.pem" 3<"$WORK/pass" 2>"$WORK/openssl.err"; then
   fail decrypt "could not decrypt the private key with the passphrase stored beside it (wrong passphrase or damaged key)"
@@ -395,7 +573,8 @@ done
 log "validated $CertName: serial $SERIAL, not after $NOT_AFTER, ${#NAMES[@]} name(s), chain of $((n_cert - 1))"
 
 # ---------------------------------------------------------------------------------------------------
-# install: stage all four files beside the live ones, then keep the old ones and rename into place.
+# install: under the lock, compare the live files with the new set (nothing to do when they match);
+# otherwise stage every file beside the live one, keep the old ones and rename into place.
 STEP=install
 make_dir() { # dir mode [group]
   if [ ! -d "$1" ]; then
@@ -405,8 +584,17 @@ make_dir() { # dir mode [group]
     log "created $1"
   fi
 }
+# Who owns what: root (or, when not run as root, the current user) unless the profile names someone.
+uid_of() { if [ -n "$1" ]; then id -u "$1"; elif [ "$IS_ROOT" = 1 ]; then echo 0; else id -u; fi; }
+gid_of() { if [ -n "$1" ]; then getent group "$1" | cut -d: -f3; elif [ "$IS_ROOT" = 1 ]; then echo 0; else id -g; fi; }
+CERT_UID=$(uid_of "$CertOwner")
+CERT_GID=$(gid_of "$CertGroup")
+KEY_UID=$(uid_of "$KeyOwner")
+KEY_GID=$(gid_of "$KeyGroup")
+key_dir_group=$KeyGroup
+if [ -z "$key_dir_group" ] && [ -n "$KeyOwner" ]; then key_dir_group=$(id -gn "$KeyOwner"); fi
 make_dir "$CertDir" 0755
-if [ -n "$KeyGroup" ]; then make_dir "$KeyDir" 0710 "$KeyGroup"; else make_dir "$KeyDir" 0700; fi
+if [ -n "$key_dir_group" ]; then make_dir "$KeyDir" 0710 "$key_dir_group"; else make_dir "$KeyDir" 0700; fi
 
 STEP=lock
 exec 9>>"$KeyDir/.$CertName.acm-export.lock"
@@ -423,46 +611,105 @@ done
 : >"$WORK/chain.pem"
 for ((i = 2; i <= n_cert; i++)); do cat -- "$WORK/cert$i.pem" >>"$WORK/chain.pem"; done
 cat -- "$LEAF" "$WORK/chain.pem" >"$WORK/fullchain.pem"
+if [ "$CombinedPem" = true ]; then cat -- "$WORK/key.pem" "$WORK/fullchain.pem" >"$WORK/combined.pem"; fi
 
-stage() { # src dest mode group -> sets STAGED
+# Desired state of each live file: source in WORK, owner, group, mode (same order as LIVE).
+declare -a SRC=("$LEAF" "$WORK/chain.pem" "$WORK/fullchain.pem" "$WORK/key.pem")
+declare -a OWN=("$CERT_UID:$CERT_GID" "$CERT_UID:$CERT_GID" "$CERT_UID:$CERT_GID" "$KEY_UID:$KEY_GID")
+declare -a MODE=("$CertMode" "$CertMode" "$CertMode" "$KeyMode")
+if [ "$CombinedPem" = true ]; then SRC+=("$WORK/combined.pem"); OWN+=("$KEY_UID:$KEY_GID"); MODE+=("$KeyMode"); fi
+if [ "$Pkcs12" = true ]; then SRC+=("$WORK/bundle.p12"); OWN+=("$KEY_UID:$KEY_GID"); MODE+=("$KeyMode"); fi
+
+# A PKCS#12 file is never byte-identical twice (random salts), so it matches when it opens with the
+# passphrase and holds this leaf and a key for it.
+p12_matches() { # file
+  openssl pkcs12 -in "$1" -passin fd:3 -nokeys -clcerts -out "$WORK/p12.crt" 3<"$WORK/pfxpass" 2>/dev/null &&
+    openssl pkcs12 -in "$1" -passin fd:3 -nocerts -nodes -out "$WORK/p12.key" 3<"$WORK/pfxpass" 2>/dev/null &&
+    [ "$(openssl x509 -in "$WORK/p12.crt" -noout -fingerprint -sha256 2>/dev/null)" = \
+      "$(openssl x509 -in "$LEAF" -noout -fingerprint -sha256 2>/dev/null)" ] &&
+    [ "$(openssl pkey -in "$WORK/p12.key" -pubout 2>/dev/null)" = "$(<"$WORK/cert.pub")" ]
+}
+served_serial() {
+  (timeout 5 openssl s_client -connect "127.0.0.1:$VerifyPort" -servername "$VERIFY_SNI" </dev/null 2>/dev/null || true) |
+    openssl x509 -noout -serial 2>/dev/null | sed 's/^serial=//' || true
+}
+VERIFY_SNI=${NAMES[0]}
+if [[ $VERIFY_SNI == \*.* ]]; then VERIFY_SNI="acm-export-verify.${VERIFY_SNI#\*.}"; fi
+# Which live file differs from the desired state (empty: none).
+out_of_sync() {
+  local i dest
+  for i in "${!LIVE[@]}"; do
+    dest=${LIVE[$i]}
+    if [ -L "$dest" ] || [ ! -f "$dest" ]; then echo "$dest is missing"; return; fi
+    if [ "$(stat -c '%u:%g:%a' -- "$dest")" != "${OWN[$i]}:${MODE[$i]#0}" ]; then echo "$dest has another owner, group or mode"; return; fi
+    if [ "$dest" = "$P12_FILE" ]; then
+      p12_matches "$dest" || { echo "$dest does not hold this certificate and key"; return; }
+    elif ! cmp -s -- "${SRC[$i]}" "$dest"; then
+      echo "$dest differs"; return
+    fi
+  done
+  if [ "$VerifyPort" != 0 ]; then
+    SERVED=$(served_serial)
+    if [ "$SERVED" != "$SERIAL" ]; then echo "127.0.0.1:$VerifyPort serves ${SERVED:-no certificate}, not $SERIAL"; return; fi
+  fi
+}
+out_of_sync >"$WORK/drift"
+drift=$(<"$WORK/drift")
+if [ -z "$drift" ]; then
+  log "unchanged: the live files already hold serial $SERIAL (version $SecretVersionId); nothing written, nothing reloaded"
+  CHANGED=false
+  RELOADED=false
+  VERIFIED=false
+  if [ "$VerifyPort" != 0 ]; then VERIFIED=true; fi
+else
+  log "installing: $drift"
+  CHANGED=true
+fi
+
+stage() { # src dest mode uid:gid -> sets STAGED
   local dir=${2%/*}
   STAGED=$(mktemp -- "$dir/.$CertName.acm-export.XXXXXXXX")
   PENDING+=("$STAGED")
   cat -- "$1" >"$STAGED"
-  if [ "$IS_ROOT" = 1 ]; then chown "0:${4:-0}" -- "$STAGED"; elif [ -n "$4" ]; then chgrp -- "$4" "$STAGED"; fi
+  if [ "$IS_ROOT" = 1 ]; then chown "$4" -- "$STAGED"; elif [ "${4#*:}" != "$(id -g)" ]; then chgrp -- "${4#*:}" "$STAGED"; fi
   chmod "$3" -- "$STAGED"
   sync -- "$STAGED"
 }
-key_mode=0600
-if [ -n "$KeyGroup" ]; then key_mode=0640; fi
-declare -a STAGED_FILES=()
-stage "$LEAF" "$CERT_FILE" 0644 ""
-STAGED_FILES+=("$STAGED")
-stage "$WORK/chain.pem" "$CHAIN_FILE" 0644 ""
-STAGED_FILES+=("$STAGED")
-stage "$WORK/fullchain.pem" "$FULLCHAIN_FILE" 0644 ""
-STAGED_FILES+=("$STAGED")
-stage "$WORK/key.pem" "$KEY_FILE" "$key_mode" "$KeyGroup"
-STAGED_FILES+=("$STAGED")
-rm -f -- "$WORK/key.pem"
-
-FILES_TOUCHED=1
-for i in "${!LIVE[@]}"; do
-  dest=${LIVE[$i]}
-  backup=$(backup_of "$dest")
-  if [ -e "$backup" ] || [ -L "$backup" ]; then
-    log "kept $backup from an interrupted earlier run as the rollback copy"
-  elif [ -e "$dest" ] || [ -L "$dest" ]; then
-    ln -P -- "$dest" "$backup" || fail install "could not keep a rollback copy of $dest"
+if [ "$CHANGED" = true ]; then
+  if [ "$Pkcs12" = true ]; then
+    # Modern encryption on OpenSSL 1.1.1 and 3.x alike; the passphrase goes in on fd 3, never argv.
+    if ! openssl pkcs12 -export -in "$LEAF" -certfile "$WORK/chain.pem" -inkey "$WORK/key.pem" -name "$CertName" \
+      -keypbe AES-256-CBC -certpbe AES-256-CBC -macalg sha256 -passout fd:3 -out "$WORK/bundle.p12" \
+      3<"$WORK/pfxpass" 2>"$WORK/openssl.err"; then
+      fail install "could not build the PKCS#12 bundle: $(one_line "$WORK/openssl.err")"
+    fi
   fi
-done
-for i in "${!LIVE[@]}"; do
-  mv -f -- "${STAGED_FILES[$i]}" "${LIVE[$i]}" || fail install "could not rename the new file onto ${LIVE[$i]}"
-  RENAMED[i]=1
-done
-PENDING=()
-sync -- "$CertDir" "$KeyDir"
-log "installed $CERT_FILE, $CHAIN_FILE, $FULLCHAIN_FILE and $KEY_FILE"
+  declare -a STAGED_FILES=()
+  for i in "${!LIVE[@]}"; do
+    stage "${SRC[$i]}" "${LIVE[$i]}" "${MODE[$i]}" "${OWN[$i]}"
+    STAGED_FILES+=("$STAGED")
+  done
+  rm -f -- "$WORK/key.pem" "$WORK/combined.pem" "$WORK/bundle.p12"
+
+  FILES_TOUCHED=1
+  for i in "${!LIVE[@]}"; do
+    dest=${LIVE[$i]}
+    backup=$(backup_of "$dest")
+    if [ -e "$backup" ] || [ -L "$backup" ]; then
+      log "kept $backup from an interrupted earlier run as the rollback copy"
+    elif [ -e "$dest" ] || [ -L "$dest" ]; then
+      ln -P -- "$dest" "$backup" || fail install "could not keep a rollback copy of $dest"
+    fi
+  done
+  for i in "${!LIVE[@]}"; do
+    mv -f -- "${STAGED_FILES[$i]}" "${LIVE[$i]}" || fail install "could not rename the new file onto ${LIVE[$i]}"
+    RENAMED[i]=1
+  done
+  PENDING=()
+  sync -- "$CertDir" "$KeyDir"
+  log "installed ${LIVE[*]}"
+fi
+rm -f -- "$WORK/key.pem" "$WORK/combined.pem" "$WORK/p12.key"
 
 # ---------------------------------------------------------------------------------------------------
 # Service: configuration test, reload (systemd when it runs the service, else the server's own).
@@ -489,6 +736,7 @@ service_reload() {
   esac >"$WORK/service.out" 2>&1 </dev/null 9>&-
 }
 
+if [ "$CHANGED" = true ]; then
 RELOADED=false
 if [ "$Service" != none ]; then
   STEP=configtest
@@ -522,6 +770,8 @@ if [ -d "$HooksDir" ]; then
     hook_rc=0
     ACM_EXPORT_CERT=$CERT_FILE ACM_EXPORT_CHAIN=$CHAIN_FILE ACM_EXPORT_FULLCHAIN=$FULLCHAIN_FILE \
       ACM_EXPORT_KEY=$KEY_FILE ACM_EXPORT_CERT_NAME=$CertName ACM_EXPORT_SERIAL=$SERIAL \
+      ACM_EXPORT_COMBINED=$([ "$CombinedPem" = true ] && echo "$COMBINED_FILE") \
+      ACM_EXPORT_PKCS12=$([ "$Pkcs12" = true ] && echo "$P12_FILE") \
       timeout "$HOOK_SECONDS" "$hook" </dev/null >&2 9>&- || hook_rc=$?
     if [ "$hook_rc" -ne 0 ]; then fail hooks "hook $hook_name exited with status $hook_rc"; fi
   done
@@ -549,8 +799,10 @@ if [ "$VerifyPort" != 0 ]; then
     fail verify "no certificate could be read from 127.0.0.1:$VerifyPort for $sni within ${verify_seconds}s"
   fi
   VERIFIED=true
+  SERVED=$served
   log "verified: 127.0.0.1:$VerifyPort serves serial $SERIAL for $sni"
 fi
+fi # CHANGED
 
 # ---------------------------------------------------------------------------------------------------
 # Done: the replaced set becomes <file>.prev; print the result.
@@ -564,17 +816,15 @@ for dest in "${LIVE[@]}"; do
 done
 sync -- "$CertDir" "$KeyDir" || true
 
-json_str() {
-  local s=$1
-  s=${s//\\/\\\\}
-  s=${s//\"/\\\"}
-  s=${s//[$'\001'-$'\037']/}
-  printf '"%s"' "$s"
-}
-node=${AWS_SSM_INSTANCE_ID:-$(uname -n)}
+if [ "$CHANGED" = true ]; then report_or_warn installed; else report_or_warn unchanged; fi
+
+node=${node_id:-$(uname -n)}
 names_json=""
 for n in "${NAMES[@]}"; do names_json="$names_json${names_json:+,}$(json_str "$n")"; done
-printf '{"node":%s,"certName":%s,"serial":%s,"notAfter":%s,"names":[%s],"files":{"cert":%s,"chain":%s,"fullchain":%s,"key":%s},"service":%s,"reloaded":%s,"verified":%s}\n' \
+extra_files=""
+if [ "$CombinedPem" = true ]; then extra_files="$extra_files,\"combined\":$(json_str "$COMBINED_FILE")"; fi
+if [ "$Pkcs12" = true ]; then extra_files="$extra_files,\"pkcs12\":$(json_str "$P12_FILE")"; fi
+printf '{"node":%s,"certName":%s,"serial":%s,"notAfter":%s,"names":[%s],"files":{"cert":%s,"chain":%s,"fullchain":%s,"key":%s%s},"service":%s,"reloaded":%s,"verified":%s,"changed":%s,"secretVersionId":%s}\n' \
   "$(json_str "$node")" "$(json_str "$CertName")" "$(json_str "$SERIAL")" "$(json_str "$NOT_AFTER")" "$names_json" \
-  "$(json_str "$CERT_FILE")" "$(json_str "$CHAIN_FILE")" "$(json_str "$FULLCHAIN_FILE")" "$(json_str "$KEY_FILE")" \
-  "$(json_str "$Service")" "$RELOADED" "$VERIFIED"
+  "$(json_str "$CERT_FILE")" "$(json_str "$CHAIN_FILE")" "$(json_str "$FULLCHAIN_FILE")" "$(json_str "$KEY_FILE")" "$extra_files" \
+  "$(json_str "$Service")" "$RELOADED" "$VERIFIED" "$CHANGED" "$(json_str "$SecretVersionId")"

@@ -130,6 +130,8 @@ export async function exportCertificate(
   }
 
   const passphrase = generatePassphrase(deps.random);
+  // The PKCS#12 bundle gets a passphrase of its own (never the key's), stored in the same version.
+  const pfxPassphrase = request.Pkcs12 ? generatePassphrase(deps.random) : undefined;
   let secretString: string;
   try {
     const exported = await deps.acm.send(
@@ -140,6 +142,7 @@ export async function exportCertificate(
       chain: exported.CertificateChain ?? '',
       encryptedPrivateKey: exported.PrivateKey ?? '',
       passphrase,
+      ...(pfxPassphrase === undefined ? {} : { pfxPassphrase }),
     });
   } catch (error) {
     const errName = errorName(error);

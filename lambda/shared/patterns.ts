@@ -20,6 +20,18 @@ const PARTITION = 'aws(-[a-z]+)*';
 const REGION = '[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}';
 /** One path component: starts with a letter, digit or underscore, so `.`, `..` and `-rf` can never appear. */
 const PATH_COMPONENT = '[A-Za-z0-9_][A-Za-z0-9._-]{0,63}';
+/** Bodies of the tag key and tag value rules (shared by TargetTagKey/TargetTagValue and Target). */
+const TAG_KEY_BODY = '[A-Za-z0-9_.:/@-]{1,128}';
+const TAG_VALUE_BODY = '[A-Za-z0-9_.:/=+@-]([A-Za-z0-9_.:/=+@ -]{0,254}[A-Za-z0-9_.:/=+@-])?';
+/** POSIX user or group name (the portable subset useradd/groupadd accept by default). */
+const POSIX_NAME = '[a-z_][a-z0-9_-]{0,31}';
+/**
+ * State Manager rate expressions: at least every 30 minutes is the service minimum; SSM wants the singular
+ * unit for 1 (`rate(1 hour)`, `rate(1 day)`). Cron expressions are not accepted here (a stricter, smaller
+ * surface; ApplyOnlyAtCronInterval stays false either way).
+ */
+const RATE_EXPRESSION =
+  'rate\\(((3[0-9]|[4-9][0-9]|[1-9][0-9]{2,3}) minutes|1 hour|([2-9]|[1-9][0-9]{1,2}) hours|1 day|([2-9]|[1-9][0-9]) days)\\)';
 
 /** ARN of an ACM certificate. Narrow it to one partition/region/account with {@link certificateArnRule}. */
 export function certificateArnRule(scope: { partition?: string; region?: string; account?: string } = {}): FieldRule {
@@ -44,12 +56,12 @@ export const FIELD_RULES = {
     rule: 'must be a plain file name stem: 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit',
   },
   TargetTagKey: {
-    pattern: '^[A-Za-z0-9_.:/@-]{1,128}$',
+    pattern: `^${TAG_KEY_BODY}$`,
     maxLength: 128,
     rule: 'must be a tag key of 1-128 letters, digits or "_.:/@-" that does not start with "aws:"',
   },
   TargetTagValue: {
-    pattern: '^[A-Za-z0-9_.:/=+@-]([A-Za-z0-9_.:/=+@ -]{0,254}[A-Za-z0-9_.:/=+@-])?$',
+    pattern: `^${TAG_VALUE_BODY}$`,
     maxLength: 256,
     rule: 'must be a tag value of 1-256 letters, digits, spaces or "_.:/=+@-", not starting or ending with a space',
   },
@@ -89,19 +101,77 @@ export const FIELD_RULES = {
     rule: 'must be a number of nodes (0-9999) or a percentage (0%-100%)',
   },
   KeyGroup: {
-    pattern: '^([a-z_][a-z0-9_-]{0,31})?$',
+    pattern: `^(${POSIX_NAME})?$`,
     maxLength: 32,
     rule: 'must be empty (key readable by root only) or a POSIX group name',
+  },
+  KeyOwner: {
+    pattern: `^(${POSIX_NAME})?$`,
+    maxLength: 32,
+    rule: 'must be empty (root) or a POSIX user name',
+  },
+  /** Empty: 0600, or 0640 when KeyGroup is set. Also the mode of the combined PEM and the PKCS#12 bundle. */
+  KeyMode: {
+    pattern: '^(0600|0640|0400|0440)?$',
+    maxLength: 4,
+    rule: 'must be empty (0600, or 0640 with KeyGroup) or one of 0600, 0640, 0400, 0440',
+  },
+  CertOwner: {
+    pattern: `^(${POSIX_NAME})?$`,
+    maxLength: 32,
+    rule: 'must be empty (root) or a POSIX user name',
+  },
+  CertGroup: {
+    pattern: `^(${POSIX_NAME})?$`,
+    maxLength: 32,
+    rule: 'must be empty (root) or a POSIX group name',
+  },
+  CertMode: {
+    pattern: '^(0644|0640|0444|0440|0600|0400)$',
+    maxLength: 4,
+    rule: 'must be one of 0644, 0640, 0444, 0440, 0600, 0400',
+  },
+  /** Also write <CertName>.p12 (PKCS#12: key, leaf and chain) protected by the secret's PFX passphrase. */
+  Pkcs12: {
+    pattern: '^(true|false)$',
+    maxLength: 5,
+    rule: 'must be true or false',
+  },
+  /** Also write KeyDir/<CertName>.combined.pem (key + full chain, e.g. for HAProxy). */
+  CombinedPem: {
+    pattern: '^(true|false)$',
+    maxLength: 5,
+    rule: 'must be true or false',
+  },
+  /** `<TagKey>=<TagValue>` of the target; reported in the node's custom inventory. Empty: not reported. */
+  Target: {
+    pattern: `^(${TAG_KEY_BODY}=${TAG_VALUE_BODY})?$`,
+    maxLength: 385,
+    rule: 'must be empty or <TagKey>=<TagValue>',
+  },
+  ConvergenceSchedule: {
+    pattern: `^${RATE_EXPRESSION}$`,
+    maxLength: 20,
+    rule: 'must be a State Manager rate expression of at least 30 minutes, e.g. rate(12 hours), rate(1 day)',
   },
   SecretId: {
     pattern: `^arn:${PARTITION}:secretsmanager:${REGION}:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}$`,
     maxLength: 2048,
     rule: 'must be the ARN of a Secrets Manager secret',
   },
+  /**
+   * Empty only in association mode (SecretVersionStage=AWSCURRENT); the install document needs exactly one
+   * of the two. Workflow results require a non-empty id (see workflow.ts).
+   */
   SecretVersionId: {
-    pattern: `^${UUID}$`,
+    pattern: `^(${UUID})?$`,
     maxLength: 36,
     rule: 'must be a Secrets Manager version id (a lower-case UUID)',
+  },
+  SecretVersionStage: {
+    pattern: '^(AWSCURRENT)?$',
+    maxLength: 10,
+    rule: 'must be empty or AWSCURRENT',
   },
   Region: {
     pattern: `^${REGION}$`,
@@ -123,10 +193,20 @@ export const INSTALL_DEFAULTS = {
   Service: 'none',
   VerifyPort: 0,
   KeyGroup: '',
+  KeyOwner: '',
+  KeyMode: '',
+  CertOwner: '',
+  CertGroup: '',
+  CertMode: '0644',
+  Pkcs12: false,
+  CombinedPem: false,
   MaxConcurrency: '10%',
   MaxErrors: '0',
   DryRun: false,
 } as const;
+
+/** Schedule of the convergence association when neither the request nor the stack sets one. */
+export const DEFAULT_CONVERGENCE_SCHEDULE = 'rate(12 hours)';
 
 /** Largest request body the API accepts, in bytes. */
 export const MAX_REQUEST_BYTES = 8192;

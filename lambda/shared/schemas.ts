@@ -35,7 +35,21 @@ export const installOptionsShape = {
   MaxConcurrency: field('MaxConcurrency').optional(),
   MaxErrors: field('MaxErrors').optional(),
   DryRun: z.boolean({ error: 'must be true or false' }).optional(),
+  // Output profile of the target: who owns the files, their modes, and extra formats.
+  KeyOwner: field('KeyOwner').optional(),
+  KeyGroup: field('KeyGroup').optional(),
+  KeyMode: field('KeyMode').optional(),
+  CertOwner: field('CertOwner').optional(),
+  CertGroup: field('CertGroup').optional(),
+  CertMode: field('CertMode').optional(),
+  Pkcs12: z.boolean({ error: 'must be true or false' }).optional(),
+  CombinedPem: z.boolean({ error: 'must be true or false' }).optional(),
+  /** Schedule of the target's convergence association; default: the stack's (rate(12 hours) unless configured). */
+  ConvergenceSchedule: field('ConvergenceSchedule').optional(),
 };
+
+/** Names of the output-profile options (stored per target, passed to the document). */
+export const OUTPUT_PROFILE_FIELDS = ['KeyOwner', 'KeyGroup', 'KeyMode', 'CertOwner', 'CertGroup', 'CertMode', 'Pkcs12', 'CombinedPem'] as const;
 
 /** Body of `POST /exports` (the API's published field names). Unknown fields are rejected. */
 export function exportRequestSchema(scope: { partition?: string; region?: string; account?: string } = {}) {
@@ -54,11 +68,22 @@ export function exportRequestSchema(scope: { partition?: string; region?: string
 export const ExportRequestSchema = exportRequestSchema();
 export type ExportRequest = z.infer<typeof ExportRequestSchema>;
 
-/** An export request with every default filled in: what the workflow actually runs with. */
-export type ResolvedExportRequest = Required<ExportRequest>;
+/**
+ * An export request with every default filled in: what the workflow actually runs with. ConvergenceSchedule
+ * stays optional: its default is the stack's, known only to ssm-run.
+ */
+export type ResolvedExportRequest = Required<Omit<ExportRequest, 'ConvergenceSchedule'>> & Pick<ExportRequest, 'ConvergenceSchedule'>;
 
 export function withDefaults(request: ExportRequest): ResolvedExportRequest {
   return {
+    KeyOwner: INSTALL_DEFAULTS.KeyOwner,
+    KeyGroup: INSTALL_DEFAULTS.KeyGroup,
+    KeyMode: INSTALL_DEFAULTS.KeyMode,
+    CertOwner: INSTALL_DEFAULTS.CertOwner,
+    CertGroup: INSTALL_DEFAULTS.CertGroup,
+    CertMode: INSTALL_DEFAULTS.CertMode,
+    Pkcs12: INSTALL_DEFAULTS.Pkcs12,
+    CombinedPem: INSTALL_DEFAULTS.CombinedPem,
     CertDir: INSTALL_DEFAULTS.CertDir,
     KeyDir: INSTALL_DEFAULTS.KeyDir,
     Service: INSTALL_DEFAULTS.Service,

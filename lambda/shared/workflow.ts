@@ -56,7 +56,7 @@ const isoDate = z.string({ error: 'must be an ISO-8601 date' }).refine((v) => !N
 
 export const exportTaskResultSchema = z.object({
   secretArn: field('SecretId'),
-  secretVersionId: field('SecretVersionId'),
+  secretVersionId: field('SecretVersionId').min(1, { error: 'is required' }),
   serial: z.string().max(256),
   notAfter: isoDate,
   keyAlgorithm: z.string().max(64),

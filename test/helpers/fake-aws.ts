@@ -1,13 +1,18 @@
 /**
  * A stand-in `aws` executable for running the install script without AWS. Put `binDir` first on PATH.
- * It answers exactly two invocations and fails on anything else:
+ * It answers exactly three invocations and fails on anything else:
  *   aws --version                      -> "aws-cli/2.99.0 ..." (the script's preflight wants CLI v2)
  *   aws secretsmanager get-secret-value --region R --secret-id ID --version-id V \
  *       --query SecretString --output text
  *                                      -> the SecretString stored for (R, ID, V), plus a newline like
  *                                         the real CLI; unknown -> ResourceNotFoundException, exit 254
+ *   aws secretsmanager get-secret-value --region R --secret-id ID --version-stage AWSCURRENT --output json
+ *                                      -> the whole response as JSON (ARN, Name, VersionId, SecretString,
+ *                                         VersionStages, CreatedDate) of the version last marked current
+ *                                         for ID with setCurrent() (or the last one added)
  * Every call's arguments are recorded; read them with calls().
  */
+import { createHash } from 'node:crypto';
 import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
@@ -23,6 +28,8 @@ export interface FakeAws {
   readonly binDir: string;
   /** Stores a secret version the fake will return. */
   addSecretVersion(version: SecretVersion): void;
+  /** Moves AWSCURRENT of the version's secret to this version (addSecretVersion does it too). */
+  setCurrent(versionId: string): void;
   /** Arguments of every call so far, oldest first. */
   calls(): string[][];
 }
@@ -49,9 +56,28 @@ if [ "$#" -eq 12 ] && [ "$1" = secretsmanager ] && [ "$2" = get-secret-value ] &
   echo "An error occurred (ResourceNotFoundException) when calling the GetSecretValue operation: Secrets Manager can't find the specified secret value for VersionId: $8" >&2
   exit 254
 fi
+if [ "$#" -eq 10 ] && [ "$1" = secretsmanager ] && [ "$2" = get-secret-value ] && [ "$3" = --region ] &&
+  [ "$5" = --secret-id ] && [ "$7" = --version-stage ] && [ "$8" = AWSCURRENT ] && [ "$9" = --output ] &&
+  [ "\${10}" = json ]; then
+  key=$(printf '%s' "$4 $6" | sha256sum | cut -c1-32)
+  if [ -f "$store/current-$key" ]; then
+    v=$(cat "$store/current-$key")
+    # SecretString JSON-escaped the way the CLI prints it (the secret is ASCII PEM text).
+    s=$(awk '{ gsub(/\\/, "\\\\"); gsub(/"/, "\\\\\\""); printf "%s\\n", $0 }' "$store/$v.secret")
+    printf '{\n    "ARN": "%s",\n    "Name": "test",\n    "VersionId": "%s",\n    "SecretString": "%s",\n    "VersionStages": [\n        "AWSCURRENT"\n    ],\n    "CreatedDate": "2026-01-01T00:00:00+00:00"\n}\n' "$6" "$v" "$s"
+    exit 0
+  fi
+  echo "An error occurred (ResourceNotFoundException) when calling the GetSecretValue operation: Secrets Manager can't find the specified secret." >&2
+  exit 254
+fi
 echo "aws (test double): unsupported invocation" >&2
 exit 252
 `;
+
+/** Same key the script computes: first 32 hex of sha256("<region> <secret id>"). */
+function currentKey(region: string, secretId: string): string {
+  return createHash('sha256').update(`${region} ${secretId}`).digest('hex').slice(0, 32);
+}
 
 /** Creates the fake under `dir` (which must exist and be private to the test). */
 export function createFakeAws(dir: string): FakeAws {
@@ -68,6 +94,12 @@ export function createFakeAws(dir: string): FakeAws {
       writeFileSync(path.join(store, `${versionId}.region`), region);
       writeFileSync(path.join(store, `${versionId}.id`), secretId);
       writeFileSync(path.join(store, `${versionId}.secret`), secretString);
+      writeFileSync(path.join(store, `current-${currentKey(region, secretId)}`), versionId);
+    },
+    setCurrent(versionId) {
+      const region = readFileSync(path.join(store, `${versionId}.region`), 'utf8');
+      const secretId = readFileSync(path.join(store, `${versionId}.id`), 'utf8');
+      writeFileSync(path.join(store, `current-${currentKey(region, secretId)}`), versionId);
     },
     calls() {
       const file = path.join(store, 'calls');

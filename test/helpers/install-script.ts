@@ -13,9 +13,11 @@ import * as path from 'node:path';
 export const INSTALL_SCRIPT_PATH = path.join(__dirname, '..', '..', 'ssm-documents', 'install-acm-certificate.sh');
 
 /** Document parameters (values exactly as Run Command would pass them). */
-export type InstallParams = Partial<
-  Record<'CertName' | 'SecretId' | 'SecretVersionId' | 'Region' | 'CertDir' | 'KeyDir' | 'KeyGroup' | 'Service' | 'HooksDir' | 'VerifyPort', string>
->;
+export const DOCUMENT_PARAMETERS = [
+  'CertName', 'SecretId', 'SecretVersionId', 'SecretVersionStage', 'Region', 'CertDir', 'KeyDir', 'KeyGroup', 'KeyOwner',
+  'KeyMode', 'CertOwner', 'CertGroup', 'CertMode', 'Pkcs12', 'CombinedPem', 'Target', 'Service', 'HooksDir', 'VerifyPort',
+] as const;
+export type InstallParams = Partial<Record<(typeof DOCUMENT_PARAMETERS)[number], string>>;
 
 /** The success line (see the script header). */
 export interface InstallResult {
@@ -24,10 +26,13 @@ export interface InstallResult {
   serial: string;
   notAfter: string;
   names: string[];
-  files: { cert: string; chain: string; fullchain: string; key: string };
+  files: { cert: string; chain: string; fullchain: string; key: string; combined?: string; pkcs12?: string };
   service: string;
   reloaded: boolean;
   verified: boolean;
+  /** False when the live files already held this version and nothing was written or reloaded. */
+  changed: boolean;
+  secretVersionId: string;
 }
 
 export interface InstallRun {

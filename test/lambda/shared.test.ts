@@ -38,6 +38,15 @@ describe('shared helpers', () => {
       MaxConcurrency: '10%',
       MaxErrors: '0',
       DryRun: false,
+      // Output profile defaults: root-owned files, key 0600 (derived on the node), certificates 0644.
+      KeyOwner: '',
+      KeyGroup: '',
+      KeyMode: '',
+      CertOwner: '',
+      CertGroup: '',
+      CertMode: '0644',
+      Pkcs12: false,
+      CombinedPem: false,
     });
     expect(() => parseWorkflowInput(INPUT, { ...scope, region: 'eu-west-1' })).toThrow(expect.objectContaining({ name: 'CertificateOutOfScope' }));
     expect(() => parseWorkflowInput({ ...INPUT, CertificateArn: 'arn:aws:acm:x' }, scope)).toThrow(expect.objectContaining({ name: 'InvalidInput' }));

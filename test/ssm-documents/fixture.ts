@@ -75,7 +75,9 @@ export function createFixture(name: string): Fixture {
       };
     },
     run(params, env = {}) {
-      return runInstall({ params, path: [aws.binDir], tmpDir, env });
+      // Custom inventory goes under the test root, never to the machine's /var/lib.
+      const where = { ACM_EXPORT_INVENTORY_DIR: path.join(root, 'inventory'), ACM_EXPORT_STATE_DIR: path.join(root, 'state') };
+      return runInstall({ params, path: [aws.binDir], tmpDir, env: { ...where, ...env } });
     },
     cleanup() {
       rmSync(root, { recursive: true, force: true });

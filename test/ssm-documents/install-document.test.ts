@@ -8,11 +8,13 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { FIELD_RULES, INSTALL_DEFAULTS } from '../../lambda/shared/patterns';
 import { INSTALL_DOCUMENT_PATH, loadInstallDocument } from '../../ssm-documents/load';
-import { INSTALL_SCRIPT_PATH } from '../helpers/install-script';
+import { DOCUMENT_PARAMETERS, INSTALL_SCRIPT_PATH } from '../helpers/install-script';
 import { HOSTILE_VALUES } from './fixture';
 
-const PARAMETERS = ['CertName', 'SecretId', 'SecretVersionId', 'Region', 'CertDir', 'KeyDir', 'KeyGroup', 'Service', 'HooksDir', 'VerifyPort'] as const;
-const REQUIRED = ['CertName', 'SecretId', 'SecretVersionId', 'Region'];
+const PARAMETERS = DOCUMENT_PARAMETERS;
+/** SecretVersionId and SecretVersionStage are each optional; the script wants exactly one of them. */
+const REQUIRED = ['CertName', 'SecretId', 'Region'];
+const OPTIONAL = PARAMETERS.filter((name) => !REQUIRED.includes(name));
 type Param = (typeof PARAMETERS)[number];
 
 const doc = loadInstallDocument();
@@ -57,9 +59,10 @@ describe('document structure', () => {
 
   test('required parameters have no default; optional ones default to INSTALL_DEFAULTS', () => {
     for (const name of REQUIRED) expect(doc.parameters[name].default).toBeUndefined();
-    for (const name of ['CertDir', 'KeyDir', 'KeyGroup', 'Service', 'HooksDir', 'VerifyPort'] as const) {
+    for (const name of ['CertDir', 'KeyDir', 'KeyGroup', 'Service', 'HooksDir', 'VerifyPort', 'KeyOwner', 'KeyMode', 'CertOwner', 'CertGroup', 'CertMode', 'Pkcs12', 'CombinedPem'] as const) {
       expect({ name, default: doc.parameters[name].default }).toEqual({ name, default: String(INSTALL_DEFAULTS[name]) });
     }
+    for (const name of ['SecretVersionId', 'SecretVersionStage', 'Target'] as const) expect({ name, default: doc.parameters[name].default }).toEqual({ name, default: '' });
     expect(doc.parameters.Service.allowedValues).toEqual(['none', 'nginx', 'apache2', 'httpd']);
   });
 
@@ -106,14 +109,23 @@ describe('parameter patterns', () => {
     for (const [name, value] of Object.entries(defaults)) {
       expect({ name, value }).toEqual({ name, value: doc.parameters[name].default });
     }
-    expect(Object.keys(defaults).sort()).toEqual(['CertDir', 'HooksDir', 'KeyDir', 'KeyGroup', 'Service', 'VerifyPort']);
+    expect(Object.keys(defaults).sort()).toEqual([...OPTIONAL].sort());
   });
 
   test('patterns compile, are anchored, and accept realistic values', () => {
     const good: Record<Param, string[]> = {
       CertName: ['www.example.com', 'site', 'a', 'api_example-com.2026'],
       SecretId: ['arn:aws:secretsmanager:eu-west-1:123456789012:secret:acm-export/www.example.com-AbC123'],
-      SecretVersionId: ['0d5f8a7e-1b2c-4d3e-8f9a-0b1c2d3e4f5a'],
+      SecretVersionId: ['0d5f8a7e-1b2c-4d3e-8f9a-0b1c2d3e4f5a', ''],
+      SecretVersionStage: ['AWSCURRENT', ''],
+      KeyOwner: ['', 'www-data', 'haproxy'],
+      KeyMode: ['', '0600', '0640', '0400', '0440'],
+      CertOwner: ['', 'www-data'],
+      CertGroup: ['', 'ssl-cert'],
+      CertMode: ['0644', '0640', '0444', '0440', '0600', '0400'],
+      Pkcs12: ['true', 'false'],
+      CombinedPem: ['true', 'false'],
+      Target: ['', 'Role=web', 'acm-export:fleet=web servers', 'aws:autoscaling:groupName=my-asg-1'],
       Region: ['eu-west-1', 'us-gov-west-1', 'ap-southeast-5'],
       CertDir: ['/etc/ssl/certs', '/etc/nginx/ssl', '/opt/app_1/tls'],
       KeyDir: ['/etc/ssl/private', '/etc/pki/tls/private'],
@@ -148,6 +160,17 @@ describe('parameter patterns', () => {
     for (const bad of ['/etc/ssl/..', '/etc/./ssl', '/..', '/.hidden', 'etc/ssl', '/', '//etc', '/etc/ssl/', '/-rf']) expect({ bad, ok: dir.test(bad) }).toEqual({ bad, ok: false });
     const name = new RegExp(FIELD_RULES.CertName.pattern);
     for (const bad of ['.site', '..', '-rf', 'a/b', 'a b', '']) expect({ bad, ok: name.test(bad) }).toEqual({ bad, ok: false });
+  });
+
+  test('modes are limited to sane octal values; booleans and the stage accept nothing else', () => {
+    const mode = (name: 'KeyMode' | 'CertMode') => new RegExp(FIELD_RULES[name].pattern);
+    for (const bad of ['0777', '0666', '0755', '644', '4755', '0o600', '1600', '06000']) {
+      expect({ bad, key: mode('KeyMode').test(bad), cert: mode('CertMode').test(bad) }).toEqual({ bad, key: false, cert: false });
+    }
+    for (const bad of ['0644', '0444']) expect({ bad, key: mode('KeyMode').test(bad) }).toEqual({ bad, key: false });
+    for (const bad of ['True', '1', 'yes', '']) expect(new RegExp(FIELD_RULES.Pkcs12.pattern).test(bad)).toBe(false);
+    for (const bad of ['AWSPREVIOUS', 'AWSPENDING', 'awscurrent']) expect(new RegExp(FIELD_RULES.SecretVersionStage.pattern).test(bad)).toBe(false);
+    for (const bad of ['root:root', 'Www', '1user', 'a'.repeat(33)]) expect(new RegExp(FIELD_RULES.KeyOwner.pattern).test(bad)).toBe(false);
   });
 
   test('Service allowedValues are exactly what its pattern accepts', () => {

@@ -200,6 +200,57 @@ describe('failures leave the old certificate served', () => {
   });
 });
 
+describe('convergence (association mode)', () => {
+  /** nginx logs "signal 1 (SIGHUP) received ..., reconfiguring" (notice level) once per reload. */
+  const reloads = () => (nginx.errorLog().match(/signal 1 \(SIGHUP\) received/g) ?? []).length;
+  // What the agent passes for an association: SecretVersionId left at its document default ('').
+  const association = (): InstallParams => ({ SecretVersionId: '', SecretVersionStage: 'AWSCURRENT', Target: 'Role=web' });
+
+  test('the current version already served: nothing written, nginx not reloaded, served serial verified', async () => {
+    const next = f.publish({ names: [NAME] }); // becomes AWSCURRENT in the fake
+    const pushed = await run({ SecretVersionId: next.versionId });
+    expect(pushed.result).toMatchObject({ changed: true, reloaded: true, verified: true });
+    current = next.serial;
+    await new Promise((r) => setTimeout(r, 300)); // let nginx log the reload before counting
+    const before = { reloads: reloads(), files: liveFiles() };
+    for (let i = 0; i < 3; i++) {
+      const r = await run(association());
+      expect(r.code).toBe(0);
+      expect(r.result).toMatchObject({ serial: next.serial, changed: false, reloaded: false, verified: true, secretVersionId: next.versionId });
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    expect(reloads()).toBe(before.reloads);
+    expect(liveFiles()).toEqual(before.files);
+    expect(servedSerial(nginx.ports[0], NAME)).toBe(next.serial);
+  });
+
+  test('files tampered with: the next association run repairs them, reloads once and verifies', async () => {
+    const fullchain = path.join(params.CertDir!, 'site.fullchain.pem');
+    const good = readFileSync(fullchain, 'utf8');
+    writeFileSync(fullchain, good.replace(/\n-----END CERTIFICATE-----\n$/, '\n-----END CERTIFICATE-----\n\n'));
+    const before = reloads();
+    const r = await run(association());
+    expect(r.code).toBe(0);
+    expect(r.result).toMatchObject({ changed: true, reloaded: true, verified: true });
+    expect(readFileSync(fullchain, 'utf8')).toBe(good);
+    await new Promise((res) => setTimeout(res, 300));
+    expect(reloads()).toBe(before + 1);
+  });
+
+  test('served serial differs although the files match (server never reloaded): reload, no rewrite needed but verified', async () => {
+    const next = f.publish({ names: [NAME] });
+    // Put the new files in place behind nginx's back (no reload), as a manual copy would.
+    const pushedNoReload = await run({ SecretVersionId: next.versionId, Service: 'none', VerifyPort: '0' });
+    expect(pushedNoReload.result).toMatchObject({ changed: true, reloaded: false });
+    expect(servedSerial(nginx.ports[0], NAME)).toBe(current);
+    const r = await run(association());
+    expect(r.code).toBe(0);
+    expect(r.result).toMatchObject({ serial: next.serial, changed: true, reloaded: true, verified: true });
+    expect(await servedEventually(next.serial)).toBe(next.serial);
+    current = next.serial;
+  });
+});
+
 describe('output hygiene', () => {
  test('no key, passphrase or certificate body was printed', () => {
   expect(runs.length).toBeGreaterThan(8);

@@ -62,6 +62,8 @@ describe('fresh install', () => {
       service: 'none',
       reloaded: false,
       verified: false,
+      changed: true,
+      secretVersionId: cert.versionId,
     });
     expect(new Date(r.result!.notAfter).getTime()).toBeGreaterThan(Date.now());
     expect(readFileSync(path.join(certDir, 'site.crt'), 'utf8')).toBe(cert.certificate);

@@ -1,0 +1,286 @@
+/**
+ * Convergence behaviour of the real install script (no web server): association mode (AWSCURRENT), the
+ * idempotent second run, repair of tampered files, output profiles (owner/group/mode, PKCS#12, combined
+ * PEM) and the custom inventory file the SSM Agent collects.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import * as path from 'node:path';
+import { EXIT, type InstallParams, type InstallRun } from '../helpers/install-script';
+import { createFixture, secretFragments, type Fixture } from './fixture';
+
+let f: Fixture;
+const runs: InstallRun[] = [];
+const isRoot = process.getuid?.() === 0;
+
+beforeAll(() => {
+  f = createFixture('converge');
+});
+afterAll(() => f.cleanup());
+
+async function run(params: InstallParams, env: Record<string, string> = {}): Promise<InstallRun> {
+  const r = await f.run(params, env);
+  runs.push(r);
+  return r;
+}
+
+/** Document parameters of an association: the stage instead of a version id. */
+function associationParams(slot: string, extra: InstallParams = {}): InstallParams {
+  const { SecretVersionId: _unused, ...rest } = f.params('unused', slot, extra);
+  void _unused;
+  return { ...rest, SecretVersionStage: 'AWSCURRENT', Target: 'Role=web', ...extra };
+}
+
+/** Custom inventory location (and its state) of one simulated node. */
+function inventoryEnv(slot: string, nodeId?: string): Record<string, string> {
+  const dir = path.join(f.root, slot, 'inventory');
+  return { ACM_EXPORT_INVENTORY_DIR: dir, ACM_EXPORT_STATE_DIR: `${dir}-state`, ...(nodeId ? { AWS_SSM_INSTANCE_ID: nodeId } : {}) };
+}
+
+function inventoryFile(dir: string): { SchemaVersion: string; TypeName: string; Content: Record<string, string>[] } {
+  return JSON.parse(readFileSync(path.join(dir, 'AcmExportCertificate.json'), 'utf8'));
+}
+
+function mtimes(dir: string, names: string[]): number[] {
+  return names.map((n) => statSync(path.join(dir, n)).mtimeMs);
+}
+
+const pfxPassphrase = () => randomBytes(24).toString('base64url');
+
+describe('association mode (SecretVersionStage=AWSCURRENT)', () => {
+  const slot = 'assoc';
+  let first: ReturnType<Fixture['publish']>;
+
+  test('installs the current version, names it, and reports it as custom inventory', async () => {
+    first = f.publish({ names: ['www.example.test'] });
+    const inventoryDir = path.join(f.root, slot, 'inventory');
+    const r = await run(associationParams(slot), inventoryEnv(slot, 'i-0123456789abcdef0'));
+    expect(r.code).toBe(0);
+    expect(r.result).toMatchObject({ serial: first.serial, changed: true, secretVersionId: first.versionId, node: 'i-0123456789abcdef0' });
+    // The stage is resolved to a version id first; then exactly that version is fetched.
+    const calls = f.aws.calls().slice(-2);
+    expect(calls[0]).toEqual(expect.arrayContaining(['--version-stage', 'AWSCURRENT', '--output', 'json']));
+    expect(calls[1]).toEqual(expect.arrayContaining(['--version-id', first.versionId, '--query', 'SecretString']));
+
+    const inv = inventoryFile(inventoryDir);
+    expect(inv.SchemaVersion).toBe('1.0');
+    expect(inv.TypeName).toBe('Custom:AcmExportCertificate');
+    expect(inv.Content).toHaveLength(1);
+    const entry = inv.Content[0];
+    expect(entry).toEqual({
+      CertName: 'site',
+      Target: 'Role=web',
+      SecretId: expect.stringMatching(/^arn:aws:secretsmanager:/),
+      SecretVersionId: first.versionId,
+      Serial: first.serial,
+      ServedSerial: '',
+      NotAfter: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
+      Verified: 'false',
+      InstalledAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
+      LastRun: 'installed',
+      FailedStep: '',
+      LastRunAt: expect.stringMatching(/Z$/),
+      Service: 'none',
+      Node: 'i-0123456789abcdef0',
+    });
+    // Every value is a string (the custom inventory Content is a list of string maps), at most 50 keys.
+    for (const value of Object.values(entry)) expect(typeof value).toBe('string');
+    expect(Object.keys(entry).length).toBeLessThanOrEqual(50);
+    expect(statSync(path.join(inventoryDir, 'AcmExportCertificate.json')).mode & 0o777).toBe(0o644);
+  });
+
+  test('a second run with the same version changes nothing (no file rewritten) and says so', async () => {
+    const inventoryDir = path.join(f.root, slot, 'inventory');
+    const certDir = path.join(f.root, slot, 'certs');
+    const keyDir = path.join(f.root, slot, 'private');
+    const before = [...mtimes(certDir, ['site.crt', 'site.chain.pem', 'site.fullchain.pem']), ...mtimes(keyDir, ['site.key'])];
+    const r = await run(associationParams(slot), inventoryEnv(slot, 'i-0123456789abcdef0'));
+    expect(r.code).toBe(0);
+    expect(r.result).toMatchObject({ serial: first.serial, changed: false, reloaded: false });
+    expect(r.stderr).toContain('unchanged:');
+    const after = [...mtimes(certDir, ['site.crt', 'site.chain.pem', 'site.fullchain.pem']), ...mtimes(keyDir, ['site.key'])];
+    expect(after).toEqual(before);
+    expect(existsSync(path.join(certDir, 'site.crt.prev'))).toBe(false);
+    const entry = inventoryFile(inventoryDir).Content[0];
+    expect(entry.LastRun).toBe('unchanged');
+    expect(entry.SecretVersionId).toBe(first.versionId);
+  });
+
+  test('a pinned push of the installed version is idempotent too', async () => {
+    const r = await run({ ...f.params(first.versionId, slot), Target: 'Role=web' });
+    expect(r.code).toBe(0);
+    expect(r.result).toMatchObject({ changed: false });
+  });
+
+  test('tampered files and modes are repaired by the next run', async () => {
+    const certDir = path.join(f.root, slot, 'certs');
+    const keyDir = path.join(f.root, slot, 'private');
+    writeFileSync(path.join(certDir, 'site.chain.pem'), 'tampered\n');
+    chmodSync(path.join(keyDir, 'site.key'), 0o644);
+    const r = await run(associationParams(slot));
+    expect(r.code).toBe(0);
+    expect(r.result).toMatchObject({ changed: true, serial: first.serial });
+    expect(readFileSync(path.join(certDir, 'site.chain.pem'), 'utf8')).toBe(first.chain);
+    expect(statSync(path.join(keyDir, 'site.key')).mode & 0o777).toBe(0o600);
+  });
+
+  test('a new current version is picked up without naming it', async () => {
+    const second = f.publish({ names: ['www.example.test'] });
+    const r = await run(associationParams(slot));
+    expect(r.code).toBe(0);
+    expect(r.result).toMatchObject({ serial: second.serial, changed: true, secretVersionId: second.versionId });
+    expect(readFileSync(path.join(f.root, slot, 'certs', 'site.crt'), 'utf8')).toBe(second.certificate);
+  });
+
+  test('both or neither of SecretVersionId and SecretVersionStage is a parameter error', async () => {
+    const both = await run({ ...associationParams(slot), SecretVersionId: first.versionId });
+    expect(both.code).toBe(EXIT.parameters);
+    expect(both.stderr).toContain('exactly one of SSM_SecretVersionId (push) and SSM_SecretVersionStage (association), not both');
+    const neither = await run({ ...associationParams(slot), SecretVersionStage: '' });
+    expect(neither.code).toBe(EXIT.parameters);
+  });
+
+  test('a failed run is reported in the custom inventory with the live (previous) serial', async () => {
+    const inventoryDir = path.join(f.root, slot, 'inventory');
+    const live = readFileSync(path.join(f.root, slot, 'certs', 'site.crt'), 'utf8');
+    const liveSerial = execFileSync('openssl', ['x509', '-noout', '-serial'], { input: live, encoding: 'utf8' }).trim().replace(/^serial=/, '');
+    f.publish({ names: ['www.example.test'] }, (b) => ({ ...b, passphrase: 'wrong-passphrase-0123456789' }));
+    const r = await run(associationParams(slot), inventoryEnv(slot, 'i-0123456789abcdef0'));
+    expect(r.code).toBe(EXIT.decrypt);
+    expect(r.failure).toMatch(/^acm-export: FAILED at decrypt:/);
+    const entry = inventoryFile(inventoryDir).Content[0];
+    expect(entry).toMatchObject({ LastRun: 'failed', FailedStep: 'decrypt', Serial: liveSerial, Verified: 'false' });
+  });
+});
+
+describe('custom inventory', () => {
+  test('one entry per certificate on the node, updated in place', async () => {
+    const slot = 'multi';
+    const inventoryDir = path.join(f.root, slot, 'inventory');
+    const env = inventoryEnv(slot);
+    const a = f.publish({ names: ['a.example.test'] });
+    const b = f.publish({ names: ['b.example.test'] });
+    expect((await run(f.params(a.versionId, slot, { CertName: 'alpha' }), env)).code).toBe(0);
+    expect((await run(f.params(b.versionId, slot, { CertName: 'beta' }), env)).code).toBe(0);
+    expect((await run(f.params(a.versionId, slot, { CertName: 'alpha' }), env)).code).toBe(0);
+    const content = inventoryFile(inventoryDir).Content;
+    expect(content.map((c) => c.CertName).sort()).toEqual(['alpha', 'beta']);
+    expect(content.find((c) => c.CertName === 'alpha')).toMatchObject({ Serial: a.serial, LastRun: 'unchanged' });
+    expect(content.find((c) => c.CertName === 'beta')).toMatchObject({ Serial: b.serial, LastRun: 'installed' });
+  });
+
+  test('without an SSM Agent directory and no override, nothing is written outside the target dirs', async () => {
+    const cert = f.publish({ names: ['www.example.test'] });
+    const r = await run(f.params(cert.versionId, 'noagent'), { ACM_EXPORT_INVENTORY_DIR: '', ACM_EXPORT_STATE_DIR: '', AWS_SSM_INSTANCE_ID: 'i-0fedcba9876543210' });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('custom inventory not written');
+    expect(existsSync('/var/lib/amazon/ssm/i-0fedcba9876543210')).toBe(false);
+  });
+});
+
+describe('output profiles', () => {
+  test('PKCS#12 bundle opens with the PFX passphrase and holds the key, the leaf and the chain', async () => {
+    const pfx = pfxPassphrase();
+    f.secrets.push(pfx);
+    const cert = f.publish({ names: ['www.example.test'], keyAlgorithm: 'EC_secp384r1' }, (b) => ({ ...b, pfxPassphrase: pfx }));
+    const params = f.params(cert.versionId, 'p12', { Pkcs12: 'true' });
+    const r = await run(params);
+    expect(r.code).toBe(0);
+    const p12 = path.join(params.KeyDir!, 'site.p12');
+    expect(r.result?.files.pkcs12).toBe(p12);
+    expect(statSync(p12).mode & 0o777).toBe(0o600);
+    const env = { ...process.env, PFX: pfx };
+    const certs = execFileSync('openssl', ['pkcs12', '-in', p12, '-passin', 'env:PFX', '-nokeys'], { env, encoding: 'utf8' });
+    const blocks = certs.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    expect(blocks.length).toBe(1 + (cert.chain.match(/BEGIN CERTIFICATE/g) ?? []).length);
+    const key = execFileSync('openssl', ['pkcs12', '-in', p12, '-passin', 'env:PFX', '-nocerts', '-nodes'], { env, encoding: 'utf8' });
+    const pub = (pem: string) => execFileSync('openssl', ['pkey', '-pubout'], { input: pem, encoding: 'utf8' });
+    expect(pub(key)).toBe(pub(cert.privateKey));
+    // Modern protection: AES-256-CBC with PBKDF2 (what -info reports for PBES2), SHA-256 MAC.
+    const info = execFileSync('openssl', ['pkcs12', '-in', p12, '-passin', 'env:PFX', '-info', '-noout'], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    void info;
+    const infoErr = execFileSync('sh', ['-c', 'openssl pkcs12 -in "$1" -passin env:PFX -info -noout 2>&1', 'sh', p12], { env, encoding: 'utf8' });
+    expect(infoErr).toMatch(/PBES2, PBKDF2, AES-256-CBC/);
+    expect(infoErr).toMatch(/MAC: sha256/);
+    expect(() => execFileSync('openssl', ['pkcs12', '-in', p12, '-passin', 'pass:wrong', '-nokeys'], { stdio: 'ignore' })).toThrow();
+
+    // A second run does not rebuild the bundle (salts differ every time, so equality is by content).
+    const mtime = statSync(p12).mtimeMs;
+    const again = await run(params);
+    expect(again.result).toMatchObject({ changed: false });
+    expect(statSync(p12).mtimeMs).toBe(mtime);
+  });
+
+  test('Pkcs12=true with a secret version that has no PFX passphrase fails before touching files', async () => {
+    const cert = f.publish({ names: ['www.example.test'] });
+    const r = await run(f.params(cert.versionId, 'nopfx', { Pkcs12: 'true' }));
+    expect(r.code).toBe(EXIT.decrypt);
+    expect(r.failure).toContain('holds no PFX passphrase');
+    expect(existsSync(path.join(f.root, 'nopfx', 'certs'))).toBe(false);
+  });
+
+  test('combined PEM is the key followed by the full chain, with the key\'s mode', async () => {
+    const cert = f.publish({ names: ['www.example.test'] });
+    const params = f.params(cert.versionId, 'combined', { CombinedPem: 'true', KeyMode: '0400' });
+    const r = await run(params);
+    expect(r.code).toBe(0);
+    const combined = path.join(params.KeyDir!, 'site.combined.pem');
+    expect(r.result?.files.combined).toBe(combined);
+    const text = readFileSync(combined, 'utf8');
+    const key = readFileSync(path.join(params.KeyDir!, 'site.key'), 'utf8');
+    expect(text).toBe(key + cert.certificate + cert.chain);
+    expect(statSync(combined).mode & 0o777).toBe(0o400);
+    expect(statSync(path.join(params.KeyDir!, 'site.key')).mode & 0o777).toBe(0o400);
+  });
+
+  (isRoot ? test : test.skip)('owner, group and mode of the certificate and key files are applied (root)', async () => {
+    const cert = f.publish({ names: ['www.example.test'] });
+    const params = f.params(cert.versionId, 'owners', {
+      CertOwner: 'daemon', CertGroup: 'daemon', CertMode: '0640', KeyOwner: 'nobody', KeyGroup: 'daemon', KeyMode: '0440', CombinedPem: 'true',
+    });
+    const r = await run(params);
+    expect(r.code).toBe(0);
+    const id = (flag: string, name: string) => Number(execFileSync('id', [flag, name], { encoding: 'utf8' }).trim());
+    const gid = (name: string) => Number(execFileSync('getent', ['group', name], { encoding: 'utf8' }).split(':')[2]);
+    for (const name of ['site.crt', 'site.chain.pem', 'site.fullchain.pem']) {
+      const st = statSync(path.join(params.CertDir!, name));
+      expect({ name, uid: st.uid, gid: st.gid, mode: st.mode & 0o777 }).toEqual({ name, uid: id('-u', 'daemon'), gid: gid('daemon'), mode: 0o640 });
+    }
+    for (const name of ['site.key', 'site.combined.pem']) {
+      const st = statSync(path.join(params.KeyDir!, name));
+      expect({ name, uid: st.uid, gid: st.gid, mode: st.mode & 0o777 }).toEqual({ name, uid: id('-u', 'nobody'), gid: gid('daemon'), mode: 0o440 });
+    }
+    // The key directory lets the key's group in, no one else.
+    const dir = statSync(params.KeyDir!);
+    expect({ gid: dir.gid, mode: dir.mode & 0o777 }).toEqual({ gid: gid('daemon'), mode: 0o710 });
+    // Same profile again: nothing to do. Owner changed behind its back: repaired.
+    expect((await run(params)).result).toMatchObject({ changed: false });
+    execFileSync('chown', ['root', path.join(params.KeyDir!, 'site.key')]);
+    const repaired = await run(params);
+    expect(repaired.result).toMatchObject({ changed: true });
+    expect(statSync(path.join(params.KeyDir!, 'site.key')).uid).toBe(id('-u', 'nobody'));
+  });
+
+  test('an unknown owner is a preflight problem', async () => {
+    const cert = f.publish({ names: ['www.example.test'] });
+    const r = await run(f.params(cert.versionId, 'badowner', { KeyOwner: 'no_such_user_x' }));
+    expect(r.code).toBe(EXIT.preflight);
+    expect(r.stderr).toContain('KeyOwner no_such_user_x does not exist on this node');
+  });
+});
+
+describe('output hygiene', () => {
+  test('no key, passphrase or certificate body in any output or in the inventory files', () => {
+    const fragments = secretFragments(f.secrets);
+    const inventories = ['assoc', 'multi'].map((slot) => readFileSync(path.join(f.root, slot, 'inventory', 'AcmExportCertificate.json'), 'utf8'));
+    for (const text of [...runs.flatMap((r) => [r.stdout, r.stderr]), ...inventories]) {
+      for (const fragment of fragments) expect(text.includes(fragment)).toBe(false);
+      expect(text).not.toMatch(/BEGIN (ENCRYPTED )?PRIVATE KEY|BEGIN CERTIFICATE/);
+    }
+  });
+
+  test('the temp dir is empty after every run', () => {
+    expect(execFileSync('ls', ['-A', f.tmpDir], { encoding: 'utf8' })).toBe('');
+  });
+});
