@@ -24,7 +24,7 @@ export class VirtualNode implements NodeExecutor {
    */
   constructor(
     private readonly finishAt: (request: StepRequest) => number = () => 0,
-    private readonly gate?: Promise<void>,
+    private readonly gate?: Promise<void> | ((request: StepRequest) => Promise<void>),
   ) {}
 
   isOnline(): boolean {
@@ -35,7 +35,7 @@ export class VirtualNode implements NodeExecutor {
     this.steps++;
     const delay = this.finishAt(request) - Date.now();
     if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
-    if (this.gate) await this.gate;
+    if (this.gate) await (typeof this.gate === 'function' ? this.gate(request) : this.gate);
     this.finishedAt = Date.now();
     return { exitCode: 0, stdout: 'virtual install done', stderr: '', timedOut: false };
   }
@@ -47,11 +47,12 @@ export function addVirtualNodes(
   count: number,
   tags: Record<string, string>,
   finishAt?: (request: StepRequest, index: number) => number,
-  gate?: Promise<void>,
+  gate?: Promise<void> | ((request: StepRequest, index: number) => Promise<void>),
 ): VirtualNode[] {
   const nodes: VirtualNode[] = [];
   for (let i = 0; i < count; i++) {
-    const node = new VirtualNode(finishAt ? (request) => finishAt(request, i) : undefined, gate);
+    const nodeGate = typeof gate === 'function' ? (request: StepRequest) => gate(request, i) : gate;
+    const node = new VirtualNode(finishAt ? (request) => finishAt(request, i) : undefined, nodeGate);
     aws.ssm.registerNode({ name: `virtual-${i}`, tags, executor: node });
     nodes.push(node);
   }
