@@ -1,12 +1,15 @@
 /**
- * REST API (proxy integration) for the read side: `GET /exports/{exportId}` and `GET /certificates`.
+ * REST API (proxy integration): `GET /exports/{exportId}`, `GET /certificates` (with `?nodes=true` the
+ * per-node reports from SSM Inventory) and `DELETE /certificates/{certificateArn}/targets/{target}`.
  * Every response is JSON; 4xx messages name the field and the rule, never echo a value.
  */
+import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { ErrorResponse } from '../shared/api-types';
 import { client } from '../shared/clients';
 import { ENV } from '../shared/contract';
 import { requireEnv } from '../shared/env';
+import { deleteTarget, parseDeleteTarget } from '../shared/delete-target';
 import { AcmExportError, InvalidInput } from '../shared/errors';
 import { EXPORT_ID_PATTERN, ExportStatusDeps, exportStatus } from '../shared/export-status';
 import { resolveDeps } from '../shared/handler-support';
@@ -14,10 +17,11 @@ import { InventoryDeps } from '../shared/inventory';
 import { listCertificates, parseListQuery } from '../shared/list-certificates';
 import { logger, observe } from '../shared/powertools';
 
-export type ExportApiDeps = ExportStatusDeps & InventoryDeps & { now?: () => Date };
+export type ExportApiDeps = ExportStatusDeps & InventoryDeps & { now?: () => Date; ssm: SSMClient };
 
 const factories = {
   sfn: () => client('sfn'),
+  ssm: () => client('ssm'),
   ddb: () => client('ddb'),
   stateMachineArn: () => requireEnv(ENV.STATE_MACHINE_ARN),
   tableName: () => requireEnv(ENV.TABLE_NAME),
@@ -35,18 +39,30 @@ function fail(statusCode: number, message: string): APIGatewayProxyResult {
   return respond(statusCode, body);
 }
 
-type Route = { name: 'status'; exportId: string | undefined } | { name: 'certificates' } | undefined;
+type Route =
+  | { name: 'status'; exportId: string | undefined }
+  | { name: 'certificates' }
+  | { name: 'target'; pathParameters: Record<string, string | undefined> }
+  | undefined;
+
+const TARGET_RESOURCE = '/certificates/{certificateArn}/targets/{target}';
 
 function route(event: Pick<APIGatewayProxyEvent, 'resource' | 'path' | 'pathParameters'>): Route {
   const resource = event.resource ?? '';
   const path = (event.path ?? '').replace(/\/+$/, '');
   if (resource === '/exports/{exportId}') return { name: 'status', exportId: event.pathParameters?.exportId ?? undefined };
   if (resource === '/certificates') return { name: 'certificates' };
+  if (resource === TARGET_RESOURCE) return { name: 'target', pathParameters: event.pathParameters ?? {} };
   const m = /^\/exports\/([^/]*)$/.exec(path);
   if (m) return { name: 'status', exportId: safeDecode(m[1]) };
   if (path === '/certificates') return { name: 'certificates' };
+  // Raw path (local mode, or a proxy that does not fill `resource`): both segments stay URL-encoded.
+  const t = /^\/certificates\/([^/]+)\/targets\/([^/]+)$/.exec(path);
+  if (t) return { name: 'target', pathParameters: { certificateArn: t[1], target: t[2] } };
   return undefined;
 }
+
+const METHODS: Record<NonNullable<Route>['name'], string> = { status: 'GET', certificates: 'GET', target: 'DELETE' };
 
 function safeDecode(segment: string): string | undefined {
   try {
@@ -62,7 +78,7 @@ export function createHandler(overrides: Partial<ExportApiDeps> = {}) {
     return observe('ExportApi', context, requestId, {}, async () => {
       const r = route(event ?? ({} as APIGatewayProxyEvent));
       if (!r) return fail(404, 'no such resource');
-      if (event.httpMethod !== 'GET') return fail(405, `method not allowed: use GET`);
+      if (event.httpMethod !== METHODS[r.name]) return fail(405, `method not allowed: use ${METHODS[r.name]}`);
       try {
         const deps = resolveDeps<ExportApiDeps>(overrides, factories);
         if (r.name === 'status') {
@@ -72,6 +88,11 @@ export function createHandler(overrides: Partial<ExportApiDeps> = {}) {
           }
           const status = await exportStatus(exportId, deps);
           return status.found ? respond(200, status.body) : fail(404, `no export with id ${exportId}`);
+        }
+        if (r.name === 'target') {
+          const request = parseDeleteTarget(r.pathParameters, event.queryStringParameters);
+          const deleted = await deleteTarget(request, deps);
+          return deleted.found ? respond(200, deleted.body) : fail(404, `no target ${request.target} for ${request.certificateArn}`);
         }
         const query = parseListQuery(event.queryStringParameters);
         return respond(200, await listCertificates(query, deps));

@@ -65,10 +65,57 @@ export interface CertificateTargetView {
   verifyPort: number;
   maxConcurrency: string;
   maxErrors: string;
+  /** Output profile (this API fills in the defaults; optional for clients of older deployments). */
+  keyOwner?: string;
+  keyGroup?: string;
+  keyMode?: string;
+  certOwner?: string;
+  certGroup?: string;
+  certMode?: string;
+  pkcs12?: boolean;
+  combinedPem?: boolean;
+  /** Schedule of the target's convergence association, and its id once the workflow created it. */
+  convergenceSchedule?: string;
+  associationId?: string;
+  /** Only with `?nodes=true`: what each node reported (custom SSM Inventory), and the drift summary. */
+  nodes?: NodeView[];
+  nodesInSync?: number;
+  nodesDrifting?: number;
 }
 
-/** `GET /certificates?expiringWithinDays=N&limit=N&nextToken=T` → 200. */
+/** One node's report for a target (`GET /certificates?nodes=true`). No secrets: serials and dates. */
+export interface NodeView {
+  nodeId: string;
+  /** Serial of the installed files (OpenSSL form: upper-case hex). */
+  serial: string;
+  /** Serial served on the verify port at the node's last run; empty when not checked. */
+  servedSerial: string;
+  notAfter: string;
+  verified: boolean;
+  installedAt: string;
+  /** installed | unchanged | failed (then failedStep names the step). */
+  lastRun: string;
+  failedStep?: string;
+  lastRunAt: string;
+  secretVersionId: string;
+  /** When the SSM Agent collected the report. */
+  capturedAt: string;
+  /** Whether what it serves (or holds) is the target's lastSerial. */
+  inSync: boolean;
+}
+
+/** `GET /certificates?expiringWithinDays=N&limit=N&nextToken=T&nodes=true` → 200. */
 export interface ListCertificatesResponse {
   items: CertificateTargetView[];
   nextToken?: string;
+}
+
+/** `DELETE /certificates/{certificateArn}/targets/{target}` → 200 (404 when neither item nor association exists). */
+export interface DeleteTargetResponse {
+  certificateArn: string;
+  target: string;
+  inventoryItemDeleted: boolean;
+  associationDeleted: boolean;
+  /** Always false: installed files stay on the nodes. */
+  filesRemoved: false;
 }

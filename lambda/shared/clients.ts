@@ -7,6 +7,7 @@ import { ACMClient } from '@aws-sdk/client-acm';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { tracer } from './powertools';
@@ -17,6 +18,7 @@ export interface AwsClients {
   ssm: SSMClient;
   ddb: DynamoDBDocumentClient;
   sfn: SFNClient;
+  sns: SNSClient;
 }
 
 const cache: Partial<AwsClients> = {};
@@ -34,6 +36,7 @@ const factories: { [K in keyof AwsClients]: () => AwsClients[K] } = {
       marshallOptions: { removeUndefinedValues: true },
     }),
   sfn: () => traced(new SFNClient({})),
+  sns: () => traced(new SNSClient({})),
 };
 
 /** The shared client for `name`, created on first use. */

@@ -19,6 +19,12 @@ export const ENV = {
   /** SendCommand delivery timeout (seconds). */
   COMMAND_TIMEOUT_SECONDS: 'COMMAND_TIMEOUT_SECONDS',
   STATE_MACHINE_ARN: 'STATE_MACHINE_ARN',
+  /** Default schedule of the convergence associations (a rate expression; FIELD_RULES.ConvergenceSchedule). */
+  CONVERGENCE_SCHEDULE: 'CONVERGENCE_SCHEDULE',
+  /** SNS topic of the drift alerts. */
+  ALERT_TOPIC_ARN: 'ALERT_TOPIC_ARN',
+  /** Minutes after an export during which its target is not checked for drift (rollout in progress). */
+  DRIFT_GRACE_MINUTES: 'DRIFT_GRACE_MINUTES',
 } as const;
 
 /** State names of the export workflow (local mode and tests address states by these names). */
@@ -78,6 +84,10 @@ export interface InstallTaskResult {
   nodeIds?: string[];
   /** Superseded only: the newer execution that already owns the inventory item. */
   supersededBy?: string;
+  /** Sent only: the target's convergence association (created or updated by this task). */
+  associationId?: string;
+  /** Sent only: why the association could not be created or updated (the push went out anyway). */
+  associationError?: string;
 }
 
 /** Status-poll state, stored at `$.poll`. */
@@ -167,6 +177,19 @@ export interface InventoryItem {
   lastExecutionArn: string;
   lastDeployStatus?: 'InProgress' | 'Succeeded' | 'Failed';
   lastDeployedDate?: string;
+  // Output profile (absent on items written before profiles existed: the defaults apply).
+  keyOwner?: string;
+  keyGroup?: string;
+  keyMode?: string;
+  certOwner?: string;
+  certGroup?: string;
+  certMode?: string;
+  pkcs12?: boolean;
+  combinedPem?: boolean;
+  /** Schedule of the convergence association. */
+  convergenceSchedule?: string;
+  /** Id of the target's State Manager association (set by the workflow). */
+  associationId?: string;
 }
 
 /** Tags put on every certificate secret, so node roles can be scoped by target (ABAC). */

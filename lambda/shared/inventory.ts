@@ -2,7 +2,7 @@
  * The certificate inventory (one item per certificate and target). Every read is a GetItem or a Query on
  * the table or one of its indexes; there is no Scan.
  */
-import { DynamoDBDocumentClient, GetCommand, QueryCommand, QueryCommandOutput, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, QueryCommand, QueryCommandOutput, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { INVENTORY, InventoryItem } from './contract';
 import { rethrowThrottling } from './errors';
 
@@ -11,7 +11,7 @@ export interface InventoryDeps {
   tableName: string;
 }
 
-type ExportFields = Omit<InventoryItem, 'certificateArn' | 'target' | 'itemType' | 'lastDeployedDate'>;
+type ExportFields = Omit<InventoryItem, 'certificateArn' | 'target' | 'itemType' | 'lastDeployedDate' | 'associationId'>;
 
 function isConditionFailure(error: unknown): boolean {
   return error instanceof Error && error.name === 'ConditionalCheckFailedException';
@@ -25,7 +25,7 @@ export async function recordExport(
   deps: InventoryDeps,
   key: { certificateArn: string; target: string },
   fields: ExportFields,
-): Promise<{ applied: true } | { applied: false; newerExecutionArn: string }> {
+): Promise<{ applied: true; item: InventoryItem } | { applied: false; newerExecutionArn: string }> {
   const values: Record<string, unknown> = { ...fields, [INVENTORY.itemTypeAttribute]: INVENTORY.itemTypeValue };
   const names: Record<string, string> = {};
   const attrs: Record<string, unknown> = {};
@@ -39,7 +39,7 @@ export async function recordExport(
   names['#started'] = 'lastExportStartedAt';
   attrs[':startedAt'] = fields.lastExportStartedAt;
   try {
-    await deps.ddb.send(
+    const out = await deps.ddb.send(
       new UpdateCommand({
         TableName: deps.tableName,
         Key: { [INVENTORY.partitionKey]: key.certificateArn, [INVENTORY.sortKey]: key.target },
@@ -47,9 +47,10 @@ export async function recordExport(
         ConditionExpression: 'attribute_not_exists(#started) OR #started <= :startedAt',
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: attrs,
+        ReturnValues: 'ALL_NEW',
       }),
     );
-    return { applied: true };
+    return { applied: true, item: (out.Attributes ?? { ...fields, ...key }) as InventoryItem };
   } catch (error) {
     if (!isConditionFailure(error)) return rethrowThrottling(error, 'dynamodb:UpdateItem');
   }
@@ -101,6 +102,50 @@ export async function recordDeployOutcome(
   } catch (error) {
     if (isConditionFailure(error)) return false;
     return rethrowThrottling(error, 'dynamodb:UpdateItem');
+  }
+}
+
+/** Stores the target's association id, only while `executionArn` still owns the item. */
+export async function recordAssociation(
+  deps: InventoryDeps,
+  key: { certificateArn: string; target: string },
+  executionArn: string,
+  associationId: string,
+): Promise<boolean> {
+  try {
+    await deps.ddb.send(
+      new UpdateCommand({
+        TableName: deps.tableName,
+        Key: { [INVENTORY.partitionKey]: key.certificateArn, [INVENTORY.sortKey]: key.target },
+        UpdateExpression: 'SET #assoc = :assoc',
+        ConditionExpression: '#owner = :arn',
+        ExpressionAttributeNames: { '#assoc': 'associationId', '#owner': 'lastExecutionArn' },
+        ExpressionAttributeValues: { ':assoc': associationId, ':arn': executionArn },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    return rethrowThrottling(error, 'dynamodb:UpdateItem');
+  }
+}
+
+/** Removes a target's item. Returns the deleted item, if there was one. */
+export async function deleteItem(
+  deps: InventoryDeps,
+  key: { certificateArn: string; target: string },
+): Promise<InventoryItem | undefined> {
+  try {
+    const out = await deps.ddb.send(
+      new DeleteCommand({
+        TableName: deps.tableName,
+        Key: { [INVENTORY.partitionKey]: key.certificateArn, [INVENTORY.sortKey]: key.target },
+        ReturnValues: 'ALL_OLD',
+      }),
+    );
+    return out.Attributes as InventoryItem | undefined;
+  } catch (error) {
+    return rethrowThrottling(error, 'dynamodb:DeleteItem');
   }
 }
 

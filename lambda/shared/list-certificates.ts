@@ -3,19 +3,26 @@
  * paginated with an opaque `nextToken` (base64url of the index key).
  */
 import { z } from 'zod';
-import type { CertificateTargetView, ListCertificatesResponse } from './api-types';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import type { CertificateTargetView, ListCertificatesResponse, NodeView } from './api-types';
+import { findDrift } from './drift';
+import { nodeReportsForSecret, observationOf } from './node-reports';
+import { profileFromItem } from './run-install';
 import { INVENTORY, InventoryItem } from './contract';
 import { InvalidInput } from './errors';
 import { InventoryDeps, targetsByExpiry } from './inventory';
 import { certificateArnRule } from './patterns';
 
-export const LIST_LIMITS = { defaultLimit: 50, maxLimit: 100, maxExpiringWithinDays: 3650 } as const;
+/** With nodes=true every row costs one paginated GetInventory, hence the smaller default page. */
+export const LIST_LIMITS = { defaultLimit: 50, maxLimit: 100, maxExpiringWithinDays: 3650, defaultNodesLimit: 20, nodesConcurrency: 5 } as const;
 const DAY_MS = 86_400_000;
 
 export interface ListCertificatesQuery {
   limit: number;
   expiringWithinDays?: number;
   startKey?: Record<string, string>;
+  /** Add each target's per-node reports (custom SSM Inventory). */
+  nodes?: boolean;
 }
 
 const integerParam = (name: string, min: number, max: number) =>
@@ -53,9 +60,14 @@ export function decodeNextToken(token: string): Record<string, string> {
 /** Validates the query string; unknown parameters are rejected. */
 export function parseListQuery(params: Record<string, string | undefined> | null | undefined): ListCertificatesQuery {
   const p = params ?? {};
-  const unknown = Object.keys(p).filter((k) => !['limit', 'expiringWithinDays', 'nextToken'].includes(k));
+  const unknown = Object.keys(p).filter((k) => !['limit', 'expiringWithinDays', 'nextToken', 'nodes'].includes(k));
   if (unknown.length > 0) throw new InvalidInput(`${unknown[0].replace(/[^A-Za-z0-9_.-]/g, '?').slice(0, 40)}: is not a known query parameter`);
   const query: ListCertificatesQuery = { limit: LIST_LIMITS.defaultLimit };
+  if (p.nodes !== undefined) {
+    if (p.nodes !== 'true' && p.nodes !== 'false') throw new InvalidInput('nodes: must be true or false');
+    query.nodes = p.nodes === 'true';
+    if (query.nodes) query.limit = LIST_LIMITS.defaultNodesLimit;
+  }
   if (p.limit !== undefined) {
     const r = integerParam('limit', 1, LIST_LIMITS.maxLimit).safeParse(p.limit);
     if (!r.success) throw new InvalidInput(`limit: must be an integer from 1 to ${LIST_LIMITS.maxLimit}`);
@@ -95,19 +107,78 @@ export function toView(item: InventoryItem, now: Date): CertificateTargetView {
     verifyPort: item.verifyPort,
     maxConcurrency: item.maxConcurrency,
     maxErrors: item.maxErrors,
+    ...profileView(item),
+    ...(item.convergenceSchedule ? { convergenceSchedule: item.convergenceSchedule } : {}),
+    ...(item.associationId ? { associationId: item.associationId } : {}),
   };
+}
+
+function profileView(item: InventoryItem) {
+  const p = profileFromItem(item);
+  return {
+    keyOwner: p.keyOwner,
+    keyGroup: p.keyGroup,
+    keyMode: p.keyMode,
+    certOwner: p.certOwner,
+    certGroup: p.certGroup,
+    certMode: p.certMode,
+    pkcs12: p.pkcs12,
+    combinedPem: p.combinedPem,
+  };
+}
+
+/** The target's nodes as they reported themselves, compared with its lastSerial (the shared drift rule). */
+export async function nodesOf(ssm: SSMClient, item: InventoryItem): Promise<Pick<CertificateTargetView, 'nodes' | 'nodesInSync' | 'nodesDrifting'>> {
+  if (!item.lastSecretArn) return { nodes: [], nodesInSync: 0, nodesDrifting: 0 };
+  const reports = await nodeReportsForSecret(ssm, item.lastSecretArn);
+  const drift = findDrift(item.lastSerial, reports.map(observationOf));
+  const inSync = new Set(drift.inSync);
+  const nodes: NodeView[] = reports.map((r) => ({
+    nodeId: r.nodeId,
+    serial: r.serial,
+    servedSerial: r.servedSerial,
+    notAfter: r.notAfter,
+    verified: r.verified,
+    installedAt: r.installedAt,
+    lastRun: r.lastRun,
+    ...(r.failedStep ? { failedStep: r.failedStep } : {}),
+    lastRunAt: r.lastRunAt,
+    secretVersionId: r.secretVersionId,
+    capturedAt: r.capturedAt,
+    inSync: inSync.has(r.nodeId),
+  }));
+  return { nodes, nodesInSync: drift.inSync.length, nodesDrifting: drift.drifting.length };
+}
+
+/** Maps with at most `limit` calls in flight. */
+async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
 }
 
 export async function listCertificates(
   query: ListCertificatesQuery,
-  deps: InventoryDeps & { now?: () => Date },
+  deps: InventoryDeps & { now?: () => Date; ssm?: SSMClient },
 ): Promise<ListCertificatesResponse> {
   const now = (deps.now ?? (() => new Date()))();
   const until =
     query.expiringWithinDays === undefined ? undefined : new Date(now.getTime() + query.expiringWithinDays * DAY_MS).toISOString();
   const page = await targetsByExpiry(deps, { until, limit: query.limit, startKey: query.startKey });
+  const ssm = deps.ssm;
+  const items =
+    query.nodes && ssm
+      ? await mapLimited(page.items, LIST_LIMITS.nodesConcurrency, async (item) => ({ ...toView(item, now), ...(await nodesOf(ssm, item)) }))
+      : page.items.map((item) => toView(item, now));
   return {
-    items: page.items.map((item) => toView(item, now)),
+    items,
     ...(page.lastKey ? { nextToken: encodeNextToken(page.lastKey) } : {}),
   };
 }

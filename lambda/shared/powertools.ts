@@ -24,10 +24,18 @@ export const METRIC = {
   nodesFailed: 'NodesFailed',
   renewalsTriggered: 'RenewalsTriggered',
   renewalsIgnored: 'RenewalsIgnored',
+  driftingNodes: 'DriftingNodes',
+  driftingTargets: 'DriftingTargets',
+  associationFailures: 'AssociationFailures',
 } as const;
 
 export function count(name: (typeof METRIC)[keyof typeof METRIC], value = 1): void {
   if (value > 0) metrics.addMetric(name, MetricUnit.Count, value);
+}
+
+/** A gauge-like count published even when it is zero (e.g. DriftingNodes: zero is the good news). */
+export function gauge(name: (typeof METRIC)[keyof typeof METRIC], value: number): void {
+  metrics.addMetric(name, MetricUnit.Count, value);
 }
 
 /** Execution name of a Step Functions execution ARN (its last `:` field). */

@@ -71,6 +71,16 @@ export function inputFromItem(item: InventoryItem): ExportRequest {
     VerifyPort: item.verifyPort,
     MaxConcurrency: item.maxConcurrency,
     MaxErrors: item.maxErrors,
+    // Output profile and schedule, when stored (older items get the defaults).
+    ...(item.keyOwner !== undefined ? { KeyOwner: item.keyOwner } : {}),
+    ...(item.keyGroup !== undefined ? { KeyGroup: item.keyGroup } : {}),
+    ...(item.keyMode !== undefined ? { KeyMode: item.keyMode } : {}),
+    ...(item.certOwner !== undefined ? { CertOwner: item.certOwner } : {}),
+    ...(item.certGroup !== undefined ? { CertGroup: item.certGroup } : {}),
+    ...(item.certMode !== undefined ? { CertMode: item.certMode } : {}),
+    ...(item.pkcs12 !== undefined ? { Pkcs12: item.pkcs12 } : {}),
+    ...(item.combinedPem !== undefined ? { CombinedPem: item.combinedPem } : {}),
+    ...(item.convergenceSchedule !== undefined ? { ConvergenceSchedule: item.convergenceSchedule } : {}),
   };
 }
 

@@ -9,9 +9,11 @@ import {
   SSMClient,
   SendCommandCommand,
 } from '@aws-sdk/client-ssm';
-import { ExportTaskResult, InstallTaskResult, targetKey } from './contract';
-import { NoMatchingNodes, isThrottling, rethrowThrottling } from './errors';
-import { InventoryDeps, recordDeployOutcome, recordExport } from './inventory';
+import { upsertAssociation } from './associations';
+import { ExportTaskResult, InstallTaskResult, InventoryItem, targetKey } from './contract';
+import { AcmExportError, NoMatchingNodes, isThrottling, rethrowThrottling } from './errors';
+import { InventoryDeps, recordAssociation, recordDeployOutcome, recordExport } from './inventory';
+import { DEFAULT_CONVERGENCE_SCHEDULE, INSTALL_DEFAULTS } from './patterns';
 import type { ResolvedExportRequest } from './schemas';
 
 export interface InstallDeps extends InventoryDeps {
@@ -24,6 +26,8 @@ export interface InstallDeps extends InventoryDeps {
   timeoutSeconds: number;
   /** Region the nodes fetch the secret from. */
   region: string;
+  /** `CONVERGENCE_SCHEDULE`: schedule of the associations when the request sets none. */
+  convergenceSchedule?: string;
   now?: () => Date;
   log?: (message: string, keys?: Record<string, string | number | boolean>) => void;
 }
@@ -58,19 +62,104 @@ export async function matchingNodes(ssm: SSMClient, tagKey: string, tagValue: st
   return ids;
 }
 
-/** The document parameters: each a one-element list of strings; identifiers and options only. */
-export function commandParameters(request: InstallRequest, region: string): Record<string, string[]> {
-  const i = request.input;
+/** How a target's files are installed: paths, service, verification and the output profile. */
+export interface TargetProfile {
+  certName: string;
+  targetTagKey: string;
+  targetTagValue: string;
+  certDir: string;
+  keyDir: string;
+  service: string;
+  verifyPort: number;
+  keyOwner: string;
+  keyGroup: string;
+  keyMode: string;
+  certOwner: string;
+  certGroup: string;
+  certMode: string;
+  pkcs12: boolean;
+  combinedPem: boolean;
+}
+
+export function profileFromRequest(i: ResolvedExportRequest): TargetProfile {
   return {
-    CertName: [i.CertName],
-    SecretId: [request.export.secretArn],
-    SecretVersionId: [request.export.secretVersionId],
-    Region: [region],
-    CertDir: [i.CertDir],
-    KeyDir: [i.KeyDir],
-    Service: [i.Service],
-    VerifyPort: [String(i.VerifyPort)],
+    certName: i.CertName,
+    targetTagKey: i.TargetTagKey,
+    targetTagValue: i.TargetTagValue,
+    certDir: i.CertDir,
+    keyDir: i.KeyDir,
+    service: i.Service,
+    verifyPort: i.VerifyPort,
+    keyOwner: i.KeyOwner,
+    keyGroup: i.KeyGroup,
+    keyMode: i.KeyMode,
+    certOwner: i.CertOwner,
+    certGroup: i.CertGroup,
+    certMode: i.CertMode,
+    pkcs12: i.Pkcs12,
+    combinedPem: i.CombinedPem,
   };
+}
+
+/** The stored profile of an inventory item (defaults for items written before profiles existed). */
+export function profileFromItem(item: InventoryItem): TargetProfile {
+  return {
+    certName: item.certName,
+    targetTagKey: item.targetTagKey,
+    targetTagValue: item.targetTagValue,
+    certDir: item.certDir,
+    keyDir: item.keyDir,
+    service: item.service,
+    verifyPort: item.verifyPort,
+    keyOwner: item.keyOwner ?? INSTALL_DEFAULTS.KeyOwner,
+    keyGroup: item.keyGroup ?? INSTALL_DEFAULTS.KeyGroup,
+    keyMode: item.keyMode ?? INSTALL_DEFAULTS.KeyMode,
+    certOwner: item.certOwner ?? INSTALL_DEFAULTS.CertOwner,
+    certGroup: item.certGroup ?? INSTALL_DEFAULTS.CertGroup,
+    certMode: item.certMode ?? INSTALL_DEFAULTS.CertMode,
+    pkcs12: item.pkcs12 ?? INSTALL_DEFAULTS.Pkcs12,
+    combinedPem: item.combinedPem ?? INSTALL_DEFAULTS.CombinedPem,
+  };
+}
+
+/**
+ * The install document's parameters: each a one-element list of strings; identifiers and options only.
+ * A push names the exact version; an association names the stage (AWSCURRENT) and leaves SecretVersionId
+ * at its default.
+ */
+export function documentParameters(
+  profile: TargetProfile,
+  secret: { secretArn: string; versionId: string } | { secretArn: string; stage: 'AWSCURRENT' },
+  region: string,
+): Record<string, string[]> {
+  return {
+    CertName: [profile.certName],
+    SecretId: [secret.secretArn],
+    ...('versionId' in secret ? { SecretVersionId: [secret.versionId] } : { SecretVersionStage: [secret.stage] }),
+    Region: [region],
+    CertDir: [profile.certDir],
+    KeyDir: [profile.keyDir],
+    Service: [profile.service],
+    VerifyPort: [String(profile.verifyPort)],
+    KeyOwner: [profile.keyOwner],
+    KeyGroup: [profile.keyGroup],
+    KeyMode: [profile.keyMode],
+    CertOwner: [profile.certOwner],
+    CertGroup: [profile.certGroup],
+    CertMode: [profile.certMode],
+    Pkcs12: [String(profile.pkcs12)],
+    CombinedPem: [String(profile.combinedPem)],
+    Target: [targetKey(profile.targetTagKey, profile.targetTagValue)],
+  };
+}
+
+/** The push's parameters (the exact version this export wrote). */
+export function commandParameters(request: InstallRequest, region: string): Record<string, string[]> {
+  return documentParameters(
+    profileFromRequest(request.input),
+    { secretArn: request.export.secretArn, versionId: request.export.secretVersionId },
+    region,
+  );
 }
 
 function executionName(executionArn: string): string {
@@ -102,6 +191,15 @@ export async function runInstall(request: InstallRequest, deps: InstallDeps): Pr
     keyDir: i.KeyDir,
     service: i.Service,
     verifyPort: i.VerifyPort,
+    keyOwner: i.KeyOwner,
+    keyGroup: i.KeyGroup,
+    keyMode: i.KeyMode,
+    certOwner: i.CertOwner,
+    certGroup: i.CertGroup,
+    certMode: i.CertMode,
+    pkcs12: i.Pkcs12,
+    combinedPem: i.CombinedPem,
+    convergenceSchedule: i.ConvergenceSchedule ?? deps.convergenceSchedule ?? DEFAULT_CONVERGENCE_SCHEDULE,
     maxConcurrency: i.MaxConcurrency,
     maxErrors: i.MaxErrors,
     certExpiryDate: request.export.notAfter,
@@ -117,6 +215,10 @@ export async function runInstall(request: InstallRequest, deps: InstallDeps): Pr
     log('a newer export already owns this target; not installing', { supersededBy: claim.newerExecutionArn });
     return { outcome: 'Superseded', targetCount: 0, supersededBy: claim.newerExecutionArn };
   }
+
+  // Convergence first (nothing sent yet, so a throttled task retries cleanly). Any other failure is
+  // reported in the result and the logs but does not hold back the push: renewals must still deploy.
+  const association = await ensureAssociation(request, claim.item, key, deps, log);
 
   let commandId: string | undefined;
   let responseTargets = 0;
@@ -144,5 +246,38 @@ export async function runInstall(request: InstallRequest, deps: InstallDeps): Pr
   }
   if (!commandId) throw new Error('ssm:SendCommand returned no command id');
   log('install command sent', { commandId, targetCount: nodes.length });
-  return { outcome: 'Sent', commandId, targetCount: Math.max(nodes.length, responseTargets) };
+  return { outcome: 'Sent', commandId, targetCount: Math.max(nodes.length, responseTargets), ...association };
+}
+
+async function ensureAssociation(
+  request: InstallRequest,
+  item: InventoryItem,
+  key: { certificateArn: string; target: string },
+  deps: InstallDeps,
+  log: NonNullable<InstallDeps['log']>,
+): Promise<{ associationId: string } | { associationError: string }> {
+  const i = request.input;
+  try {
+    const { associationId, action } = await upsertAssociation(
+      {
+        certificateArn: key.certificateArn,
+        target: key.target,
+        tagKey: i.TargetTagKey,
+        tagValue: i.TargetTagValue,
+        parameters: documentParameters(profileFromRequest(i), { secretArn: request.export.secretArn, stage: 'AWSCURRENT' }, deps.region),
+        schedule: item.convergenceSchedule ?? i.ConvergenceSchedule ?? deps.convergenceSchedule ?? DEFAULT_CONVERGENCE_SCHEDULE,
+        maxConcurrency: i.MaxConcurrency,
+      },
+      deps,
+      item.associationId,
+    );
+    if (associationId !== item.associationId) await recordAssociation(deps, key, request.executionArn, associationId);
+    log(`convergence association ${action}`, { associationId });
+    return { associationId };
+  } catch (error) {
+    if (isThrottling(error) || (error instanceof AcmExportError && error.name === 'Throttled')) throw error;
+    const name = error instanceof Error ? error.name : 'Error';
+    log('could not create or update the convergence association; the push goes out anyway', { errorName: name });
+    return { associationError: `${name}: the convergence association could not be created or updated` };
+  }
 }

@@ -69,6 +69,8 @@ export const installTaskResultSchema = z.object({
   targetCount: z.number().int().min(0),
   nodeIds: z.array(z.string()).optional(),
   supersededBy: z.string().optional(),
+  associationId: z.string().max(64).optional(),
+  associationError: z.string().max(500).optional(),
 }) satisfies z.ZodType<InstallTaskResult>;
 
 const nodeFailureSchema = z.object({ instanceId: z.string(), status: z.string(), line: z.string() });

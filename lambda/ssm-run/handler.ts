@@ -32,6 +32,7 @@ const factories = {
   logGroupName: () => requireEnv(ENV.COMMAND_LOG_GROUP),
   timeoutSeconds: timeoutFromEnv,
   region: () => requireEnv('AWS_REGION'),
+  convergenceSchedule: () => process.env[ENV.CONVERGENCE_SCHEDULE] || undefined,
   now: () => undefined,
 };
 

@@ -1,4 +1,12 @@
-import { DescribeInstanceInformationCommand, SSMClient, SendCommandCommand } from '@aws-sdk/client-ssm';
+import {
+  CreateAssociationCommand,
+  DescribeInstanceInformationCommand,
+  ListAssociationsCommand,
+  SSMClient,
+  SendCommandCommand,
+  UpdateAssociationCommand,
+} from '@aws-sdk/client-ssm';
+import { associationName } from '../../lambda/shared/associations';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
@@ -41,13 +49,18 @@ beforeEach(() => {
   ssm.reset();
   ssm.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [{ InstanceId: 'i-0123456789abcdef0' }, { InstanceId: 'mi-0123456789abcdef0' }] });
   ssm.on(SendCommandCommand).resolves({ Command: { CommandId: COMMAND_ID, TargetCount: 0 } });
+  ssm.on(ListAssociationsCommand).resolves({ Associations: [] });
+  ssm.on(CreateAssociationCommand).resolves({ AssociationDescription: { AssociationId: ASSOCIATION_ID } });
+  ssm.on(UpdateAssociationCommand).resolves({ AssociationDescription: { AssociationId: ASSOCIATION_ID } });
 });
+
+const ASSOCIATION_ID = '0f1e2d3c-4b5a-4969-8877-665544332211';
 
 describe('ssm-run', () => {
   test('records the export and sends the document to the tag with identifier-only parameters', async () => {
     const input = freshInput({ Service: 'nginx', VerifyPort: 443 });
     const result = await handler({ ...installPayload(), input });
-    expect(result).toEqual({ outcome: 'Sent', commandId: COMMAND_ID, targetCount: 2 });
+    expect(result).toEqual({ outcome: 'Sent', commandId: COMMAND_ID, targetCount: 2, associationId: ASSOCIATION_ID });
     expect(ssm).toHaveReceivedCommandWith(DescribeInstanceInformationCommand, { Filters: [{ Key: 'tag:Role', Values: ['web'] }] });
     const send = ssm.commandCalls(SendCommandCommand)[0].args[0].input;
     expect(send).toEqual({
@@ -62,6 +75,15 @@ describe('ssm-run', () => {
         KeyDir: ['/etc/ssl/private'],
         Service: ['nginx'],
         VerifyPort: ['443'],
+        KeyOwner: [''],
+        KeyGroup: [''],
+        KeyMode: [''],
+        CertOwner: [''],
+        CertGroup: [''],
+        CertMode: ['0644'],
+        Pkcs12: ['false'],
+        CombinedPem: ['false'],
+        Target: ['Role=web'],
       },
       MaxConcurrency: '10%',
       MaxErrors: '0',
@@ -166,5 +188,105 @@ describe('ssm-run', () => {
       message: expect.stringContaining('MaxErrors: must be a number of nodes'),
     });
     expect(ssm).not.toHaveReceivedAnyCommand();
+  });
+});
+
+describe('convergence association', () => {
+  test('first export: one association on the same tag, AWSCURRENT, default schedule, id stored in the inventory', async () => {
+    const input = freshInput({ KeyOwner: 'haproxy', KeyMode: '0640', CombinedPem: true, Pkcs12: true, CertMode: '0444' });
+    const result = await handler({ ...installPayload(), input });
+    expect(result.associationId).toBe(ASSOCIATION_ID);
+    expect(ssm).toHaveReceivedCommandWith(ListAssociationsCommand, {
+      AssociationFilterList: [{ key: 'AssociationName', value: associationName(input.CertificateArn, 'Role=web') }],
+    });
+    const create = ssm.commandCalls(CreateAssociationCommand)[0].args[0].input;
+    expect(create).toEqual({
+      Name: 'Install-ACMCertificate-Test',
+      DocumentVersion: '$DEFAULT',
+      AssociationName: associationName(input.CertificateArn, 'Role=web'),
+      Targets: [{ Key: 'tag:Role', Values: ['web'] }],
+      Parameters: expect.objectContaining({
+        SecretId: [SECRET_ARN],
+        SecretVersionStage: ['AWSCURRENT'],
+        KeyOwner: ['haproxy'],
+        KeyMode: ['0640'],
+        CertMode: ['0444'],
+        CombinedPem: ['true'],
+        Pkcs12: ['true'],
+        Target: ['Role=web'],
+      }),
+      ScheduleExpression: 'rate(12 hours)',
+      MaxConcurrency: '10%',
+      MaxErrors: '100%',
+      ComplianceSeverity: 'HIGH',
+      SyncCompliance: 'AUTO',
+    });
+    expect(create.Parameters).not.toHaveProperty('SecretVersionId');
+    expect(create).not.toHaveProperty('ApplyOnlyAtCronInterval'); // rate expressions: the default (false) applies
+    // The push still names the exact version.
+    expect(ssm.commandCalls(SendCommandCommand)[0].args[0].input.Parameters?.SecretVersionId).toEqual([EXPORT_RESULT.secretVersionId]);
+    expect(await item(input.CertificateArn)).toMatchObject({
+      associationId: ASSOCIATION_ID,
+      convergenceSchedule: 'rate(12 hours)',
+      keyOwner: 'haproxy',
+      combinedPem: true,
+      pkcs12: true,
+    });
+    // Association before the push: nothing is sent if the association step is throttled and retried.
+    const order = ssm.calls().map((c) => c.args[0].constructor.name);
+    expect(order.indexOf('CreateAssociationCommand')).toBeLessThan(order.indexOf('SendCommandCommand'));
+  });
+
+  test('next export of the same target updates the stored association (no list, no second one)', async () => {
+    const input = freshInput({ ConvergenceSchedule: 'rate(1 day)' });
+    await handler({ ...installPayload({ name: 'exec-a', start: '2026-11-20T10:00:00.000Z' }), input });
+    ssm.resetHistory();
+    await handler({ ...installPayload({ name: 'exec-b', start: '2026-11-20T11:00:00.000Z' }), input });
+    expect(ssm).toHaveReceivedCommandTimes(ListAssociationsCommand, 0);
+    expect(ssm).toHaveReceivedCommandTimes(CreateAssociationCommand, 0);
+    expect(ssm).toHaveReceivedCommandWith(UpdateAssociationCommand, {
+      AssociationId: ASSOCIATION_ID,
+      ScheduleExpression: 'rate(1 day)',
+      AssociationName: associationName(input.CertificateArn, 'Role=web'),
+    });
+  });
+
+  test('an association found by name (a retried task) is updated, not duplicated', async () => {
+    const input = freshInput();
+    ssm.on(ListAssociationsCommand).resolves({ Associations: [{ AssociationId: 'found-by-name-0001', AssociationName: associationName(input.CertificateArn, 'Role=web') }] });
+    ssm.on(UpdateAssociationCommand).resolves({ AssociationDescription: { AssociationId: 'found-by-name-0001' } });
+    const result = await handler({ ...installPayload(), input });
+    expect(result.associationId).toBe('found-by-name-0001');
+    expect(ssm).toHaveReceivedCommandTimes(CreateAssociationCommand, 0);
+    expect(await item(input.CertificateArn)).toMatchObject({ associationId: 'found-by-name-0001' });
+  });
+
+  test('a stored association deleted behind our back is created again', async () => {
+    const input = freshInput();
+    await handler({ ...installPayload({ name: 'exec-c', start: '2026-11-20T10:00:00.000Z' }), input });
+    const gone = Object.assign(new Error('gone'), { name: 'AssociationDoesNotExist' });
+    ssm.on(UpdateAssociationCommand).rejects(gone);
+    ssm.on(CreateAssociationCommand).resolves({ AssociationDescription: { AssociationId: 'recreated-0002' } });
+    const result = await handler({ ...installPayload({ name: 'exec-d', start: '2026-11-20T11:00:00.000Z' }), input });
+    expect(result.associationId).toBe('recreated-0002');
+    expect(await item(input.CertificateArn)).toMatchObject({ associationId: 'recreated-0002' });
+  });
+
+  test('throttling retries the task before anything is sent; other errors do not block the push', async () => {
+    const throttled = Object.assign(new Error('slow down'), { name: 'ThrottlingException' });
+    ssm.on(CreateAssociationCommand).rejects(throttled);
+    await expect(handler({ ...installPayload(), input: freshInput() })).rejects.toMatchObject({ name: 'Throttled' });
+    expect(ssm).toHaveReceivedCommandTimes(SendCommandCommand, 0);
+
+    ssm.on(CreateAssociationCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }));
+    const result = await handler({ ...installPayload(), input: freshInput() });
+    expect(result).toMatchObject({ outcome: 'Sent', commandId: COMMAND_ID });
+    expect(result.associationError).toBe('AccessDeniedException: the convergence association could not be created or updated');
+  });
+
+  test('dry run creates no association', async () => {
+    await handler({ ...installPayload(), input: freshInput({ DryRun: true }) });
+    expect(ssm).toHaveReceivedCommandTimes(CreateAssociationCommand, 0);
+    expect(ssm).toHaveReceivedCommandTimes(ListAssociationsCommand, 0);
   });
 });

@@ -1,0 +1,48 @@
+/**
+ * Scheduled drift check: compares the serial each node reports (custom SSM Inventory) with the inventory's
+ * current serial, publishes one alert per drifting target and the DriftingNodes metric (zero included).
+ */
+import type { Context } from 'aws-lambda';
+import { client } from '../shared/clients';
+import { ENV } from '../shared/contract';
+import { DEFAULT_DRIFT_GRACE_MINUTES, DriftCheckDeps, DriftCheckResult, checkDrift } from '../shared/drift-check';
+import { requireEnv } from '../shared/env';
+import { info, resolveDeps } from '../shared/handler-support';
+import { METRIC, gauge, observe } from '../shared/powertools';
+
+export type DriftHandlerDeps = Omit<DriftCheckDeps, 'log'>;
+
+function graceFromEnv(): number {
+  const raw = process.env[ENV.DRIFT_GRACE_MINUTES];
+  if (!raw) return DEFAULT_DRIFT_GRACE_MINUTES;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 10080) throw new Error(`${ENV.DRIFT_GRACE_MINUTES} must be an integer from 0 to 10080`);
+  return n;
+}
+
+const factories = {
+  ddb: () => client('ddb'),
+  ssm: () => client('ssm'),
+  sns: () => client('sns'),
+  tableName: () => requireEnv(ENV.TABLE_NAME),
+  topicArn: () => requireEnv(ENV.ALERT_TOPIC_ARN),
+  graceMinutes: graceFromEnv,
+  now: () => undefined,
+};
+
+export function createHandler(overrides: Partial<DriftHandlerDeps> = {}) {
+  return async (event: { id?: string } | unknown, context?: Context): Promise<Omit<DriftCheckResult, 'driftingTargets'> & { driftingTargets: number }> => {
+    const eventId = event && typeof event === 'object' && typeof (event as { id?: unknown }).id === 'string' ? (event as { id: string }).id.slice(0, 128) : undefined;
+    return observe('DriftCheck', context, eventId, {}, async () => {
+      const deps = resolveDeps<DriftHandlerDeps>(overrides, factories);
+      const result = await checkDrift({ ...deps, log: info });
+      gauge(METRIC.driftingNodes, result.driftingNodes);
+      gauge(METRIC.driftingTargets, result.driftingTargets.length);
+      const summary = { ...result, driftingTargets: result.driftingTargets.length };
+      info('drift check done', summary);
+      return summary;
+    });
+  };
+}
+
+export const handler = createHandler();

@@ -1,0 +1,138 @@
+/**
+ * Convergence: ONE State Manager association per (certificate, target) that runs the install document on
+ * the target's tag with SecretVersionStage=AWSCURRENT, on a schedule and whenever a new matching node comes
+ * online (ApplyOnlyAtCronInterval stays false, the default: the association also runs right after it is
+ * created or updated, and when the tag's targets change). The document is idempotent, so runs on nodes that
+ * already have the current version change nothing.
+ *
+ * SSM APIs used (what a local emulator must implement):
+ * - ListAssociations { AssociationFilterList: [{ key: 'AssociationName', value }], MaxResults, NextToken }
+ *   → { Associations: [{ AssociationId, AssociationName, Name, ... }], NextToken }
+ * - CreateAssociation { Name (document), DocumentVersion: '$DEFAULT', AssociationName, Targets: [{ Key:
+ *   'tag:<k>', Values: [v] }], Parameters: { Name: [value] }, ScheduleExpression: 'rate(...)',
+ *   MaxConcurrency, MaxErrors, ComplianceSeverity, SyncCompliance } → { AssociationDescription: { AssociationId } }
+ * - UpdateAssociation { AssociationId, ...the same fields } → { AssociationDescription }; error
+ *   AssociationDoesNotExist when it was deleted meanwhile (then it is created again)
+ * - DeleteAssociation { AssociationId } (AssociationDoesNotExist is success)
+ */
+import {
+  CreateAssociationCommand,
+  DeleteAssociationCommand,
+  ListAssociationsCommand,
+  ListAssociationsCommandOutput,
+  SSMClient,
+  UpdateAssociationCommand,
+} from '@aws-sdk/client-ssm';
+import { rethrowThrottling } from './errors';
+import { sha256Hex } from './passphrase';
+
+/**
+ * An association run keeps going when a node fails: each node rolls back on its own failure, and the
+ * drift check reports nodes that stay behind, so one broken node must not hold back the rest of the fleet.
+ */
+export const ASSOCIATION_MAX_ERRORS = '100%';
+
+/** `acm-export-` + 40 hex of sha256(certificate, target): stable, valid as an AssociationName. */
+export function associationName(certificateArn: string, target: string): string {
+  return `acm-export-${sha256Hex(`${certificateArn}\n${target}`).slice(0, 40)}`;
+}
+
+export interface AssociationSpec {
+  certificateArn: string;
+  target: string;
+  tagKey: string;
+  tagValue: string;
+  /** Document parameters (association mode: SecretVersionStage=AWSCURRENT, no SecretVersionId). */
+  parameters: Record<string, string[]>;
+  schedule: string;
+  maxConcurrency: string;
+}
+
+export interface AssociationDeps {
+  ssm: SSMClient;
+  documentName: string;
+}
+
+function errorName(error: unknown): string {
+  return error instanceof Error ? error.name : '';
+}
+
+/** Fields shared by CreateAssociation and UpdateAssociation (Update resets every field it is not given). */
+export function associationFields(spec: AssociationSpec, documentName: string) {
+  return {
+    Name: documentName,
+    DocumentVersion: '$DEFAULT',
+    AssociationName: associationName(spec.certificateArn, spec.target),
+    Targets: [{ Key: `tag:${spec.tagKey}`, Values: [spec.tagValue] }],
+    Parameters: spec.parameters,
+    ScheduleExpression: spec.schedule,
+    // Rate expressions do not take ApplyOnlyAtCronInterval (the API rejects it for them); its default,
+    // false, is what convergence needs: run at once, on schedule and when new nodes match the tag.
+    MaxConcurrency: spec.maxConcurrency,
+    MaxErrors: ASSOCIATION_MAX_ERRORS,
+    ComplianceSeverity: 'HIGH' as const,
+    SyncCompliance: 'AUTO' as const,
+  };
+}
+
+/** The id of the association with this name, if any (ListAssociations filtered by name, all pages). */
+export async function findAssociation(ssm: SSMClient, name: string): Promise<string | undefined> {
+  let token: string | undefined;
+  do {
+    let page: ListAssociationsCommandOutput;
+    try {
+      page = await ssm.send(
+        new ListAssociationsCommand({ AssociationFilterList: [{ key: 'AssociationName', value: name }], MaxResults: 50, NextToken: token }),
+      );
+    } catch (error) {
+      return rethrowThrottling(error, 'ssm:ListAssociations');
+    }
+    const found = (page.Associations ?? []).find((a) => a.AssociationName === name && a.AssociationId);
+    if (found?.AssociationId) return found.AssociationId;
+    token = page.NextToken;
+  } while (token);
+  return undefined;
+}
+
+/**
+ * Creates the target's association, or updates it when it exists (by the id stored in the inventory, else
+ * by its name, so a retried task never creates a second one).
+ */
+export async function upsertAssociation(
+  spec: AssociationSpec,
+  deps: AssociationDeps,
+  knownId?: string,
+): Promise<{ associationId: string; action: 'created' | 'updated' }> {
+  const fields = associationFields(spec, deps.documentName);
+  const id = knownId ?? (await findAssociation(deps.ssm, fields.AssociationName));
+  if (id) {
+    try {
+      const out = await deps.ssm.send(new UpdateAssociationCommand({ AssociationId: id, ...fields }));
+      return { associationId: out.AssociationDescription?.AssociationId ?? id, action: 'updated' };
+    } catch (error) {
+      if (errorName(error) !== 'AssociationDoesNotExist') rethrowThrottling(error, 'ssm:UpdateAssociation');
+      // Deleted meanwhile (by hand or by DELETE .../targets/...): create it again below.
+    }
+  }
+  try {
+    const out = await deps.ssm.send(new CreateAssociationCommand(fields));
+    const associationId = out.AssociationDescription?.AssociationId;
+    if (!associationId) throw new Error('ssm:CreateAssociation returned no association id');
+    return { associationId, action: 'created' };
+  } catch (error) {
+    return rethrowThrottling(error, 'ssm:CreateAssociation');
+  }
+}
+
+/** Deletes the target's association (by id, else by name). Returns false when there was none. */
+export async function removeAssociation(ssm: SSMClient, name: string, knownId?: string): Promise<boolean> {
+  const id = knownId ?? (await findAssociation(ssm, name));
+  if (!id) return false;
+  try {
+    await ssm.send(new DeleteAssociationCommand({ AssociationId: id }));
+    return true;
+  } catch (error) {
+    if (errorName(error) === 'AssociationDoesNotExist') return knownId ? removeAssociation(ssm, name) : false;
+    return rethrowThrottling(error, 'ssm:DeleteAssociation');
+  }
+}

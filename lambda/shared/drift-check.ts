@@ -1,0 +1,111 @@
+/**
+ * drift-check logic (scheduled): for every target in the inventory (a Query on the ByExpiry index, never a
+ * Scan), read its nodes' reports from SSM Inventory and compare what they serve with the inventory's
+ * lastSerial. ONE alert per drifting target (node ids, what they serve, since when), no secrets.
+ */
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { InventoryItem } from './contract';
+import { DriftFinding, findDrift, normalizeSerial } from './drift';
+import { rethrowThrottling } from './errors';
+import { InventoryDeps, targetsByExpiry } from './inventory';
+import { nodeReportsForSecret, observationOf } from './node-reports';
+
+export interface DriftCheckDeps extends InventoryDeps {
+  ssm: SSMClient;
+  sns: SNSClient;
+  /** `ALERT_TOPIC_ARN` */
+  topicArn: string;
+  /** Targets exported less than this many minutes ago are skipped (their rollout may still be running). */
+  graceMinutes: number;
+  now?: () => Date;
+  log?: (message: string, keys?: Record<string, string | number | boolean>) => void;
+}
+
+export interface TargetDrift {
+  certificateArn: string;
+  certName: string;
+  target: string;
+  expectedSerial: string;
+  nodesReporting: number;
+  drifting: DriftFinding[];
+}
+
+export interface DriftCheckResult {
+  targetsChecked: number;
+  targetsSkipped: number;
+  nodesReporting: number;
+  driftingNodes: number;
+  driftingTargets: TargetDrift[];
+  alertsSent: number;
+}
+
+export const DEFAULT_DRIFT_GRACE_MINUTES = 120;
+const MAX_NODES_IN_ALERT = 50;
+
+/** The alert of one drifting target: subject ≤ 100 characters, a JSON message of identifiers only. */
+export function driftAlert(drift: TargetDrift, checkedAt: string): { subject: string; message: string } {
+  const n = drift.drifting.length;
+  const subject = `acm-export: ${n} node(s) not serving ${drift.certName} (${drift.target})`.slice(0, 100);
+  const message = {
+    alert: `${n} of ${drift.nodesReporting} reporting node(s) of target ${drift.target} do not serve the current certificate ${drift.certName}`,
+    certificateArn: drift.certificateArn,
+    certName: drift.certName,
+    target: drift.target,
+    expectedSerial: normalizeSerial(drift.expectedSerial),
+    checkedAt,
+    drifting: drift.drifting.slice(0, MAX_NODES_IN_ALERT),
+    ...(n > MAX_NODES_IN_ALERT ? { moreDriftingNodes: n - MAX_NODES_IN_ALERT } : {}),
+    fix: 'The convergence association re-installs the current version at its next run; to act now, run "acm-export renew <certificateArn>". Nodes that stay behind: check their SSM Agent and the association output.',
+  };
+  return { subject, message: JSON.stringify(message, null, 2) };
+}
+
+function skip(item: InventoryItem, now: Date, graceMinutes: number): string | undefined {
+  if (!item.lastSecretArn || !item.lastSerial) return 'no completed export';
+  const exported = Date.parse(item.lastExportedDate);
+  if (!Number.isNaN(exported) && now.getTime() - exported < graceMinutes * 60_000) return 'exported within the grace period';
+  return undefined;
+}
+
+export async function checkDrift(deps: DriftCheckDeps): Promise<DriftCheckResult> {
+  const log = deps.log ?? (() => undefined);
+  const now = (deps.now ?? (() => new Date()))();
+  const result: DriftCheckResult = { targetsChecked: 0, targetsSkipped: 0, nodesReporting: 0, driftingNodes: 0, driftingTargets: [], alertsSent: 0 };
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await targetsByExpiry(deps, { limit: 100, startKey });
+    for (const item of page.items) {
+      const reason = skip(item, now, deps.graceMinutes);
+      if (reason) {
+        result.targetsSkipped++;
+        continue;
+      }
+      result.targetsChecked++;
+      const reports = await nodeReportsForSecret(deps.ssm, item.lastSecretArn);
+      result.nodesReporting += reports.length;
+      const { drifting } = findDrift(item.lastSerial, reports.map(observationOf));
+      if (drifting.length === 0) continue;
+      const drift: TargetDrift = {
+        certificateArn: item.certificateArn,
+        certName: item.certName,
+        target: item.target,
+        expectedSerial: item.lastSerial,
+        nodesReporting: reports.length,
+        drifting,
+      };
+      result.driftingTargets.push(drift);
+      result.driftingNodes += drifting.length;
+      const alert = driftAlert(drift, now.toISOString());
+      try {
+        await deps.sns.send(new PublishCommand({ TopicArn: deps.topicArn, Subject: alert.subject, Message: alert.message }));
+        result.alertsSent++;
+      } catch (error) {
+        rethrowThrottling(error, 'sns:Publish');
+      }
+      log('drifting target alerted', { certificateArn: item.certificateArn, target: item.target, driftingNodes: drifting.length });
+    }
+    startKey = page.lastKey;
+  } while (startKey);
+  return result;
+}

@@ -1,0 +1,96 @@
+/**
+ * Per-node state from SSM Inventory: the install document writes one Custom:AcmExportCertificate entry per
+ * certificate on the node (see ssm-documents/install-acm-certificate.sh), which the SSM Agent's inventory
+ * collection uploads. One paginated GetInventory per target (filtered on the target's secret ARN), never
+ * one call per node.
+ *
+ * SSM API used: GetInventory { Filters: [{ Key: 'Custom:AcmExportCertificate.SecretId', Values: [arn],
+ * Type: 'Equal' }], ResultAttributes: [{ TypeName: 'Custom:AcmExportCertificate' }], MaxResults, NextToken }
+ * → { Entities: [{ Id: <node id>, Data: { 'Custom:AcmExportCertificate': { CaptureTime, Content: [{...}] } } }],
+ * NextToken }.
+ */
+import { GetInventoryCommand, GetInventoryCommandOutput, SSMClient } from '@aws-sdk/client-ssm';
+import { rethrowThrottling } from './errors';
+import type { Observation } from './drift';
+
+export const CUSTOM_INVENTORY_TYPE = 'Custom:AcmExportCertificate';
+
+/** One node's entry for one certificate (all values are strings in SSM Inventory). */
+export interface NodeReport {
+  nodeId: string;
+  certName: string;
+  target: string;
+  secretId: string;
+  secretVersionId: string;
+  /** Serial of the installed certificate file (OpenSSL form). */
+  serial: string;
+  /** Serial served on VerifyPort at the last run; empty when not checked. */
+  servedSerial: string;
+  notAfter: string;
+  verified: boolean;
+  /** When the installed files were written. */
+  installedAt: string;
+  /** installed | unchanged | failed */
+  lastRun: string;
+  failedStep: string;
+  lastRunAt: string;
+  /** When the SSM Agent collected the entry. */
+  capturedAt: string;
+}
+
+const text = (value: unknown, max = 512): string => (typeof value === 'string' ? value.slice(0, max) : '');
+
+export function parseReport(nodeId: string, entry: Record<string, string>, capturedAt: string): NodeReport {
+  return {
+    nodeId,
+    certName: text(entry.CertName, 64),
+    target: text(entry.Target, 385),
+    secretId: text(entry.SecretId, 2048),
+    secretVersionId: text(entry.SecretVersionId, 36),
+    serial: text(entry.Serial, 80),
+    servedSerial: text(entry.ServedSerial, 80),
+    notAfter: text(entry.NotAfter, 40),
+    verified: entry.Verified === 'true',
+    installedAt: text(entry.InstalledAt, 40),
+    lastRun: text(entry.LastRun, 16),
+    failedStep: text(entry.FailedStep, 16),
+    lastRunAt: text(entry.LastRunAt, 40),
+    capturedAt: text(capturedAt, 40),
+  };
+}
+
+/** Every node's report for one target (its secret ARN), across all pages. */
+export async function nodeReportsForSecret(ssm: SSMClient, secretArn: string): Promise<NodeReport[]> {
+  const reports: NodeReport[] = [];
+  let token: string | undefined;
+  do {
+    let page: GetInventoryCommandOutput;
+    try {
+      page = await ssm.send(
+        new GetInventoryCommand({
+          Filters: [{ Key: `${CUSTOM_INVENTORY_TYPE}.SecretId`, Values: [secretArn], Type: 'Equal' }],
+          ResultAttributes: [{ TypeName: CUSTOM_INVENTORY_TYPE }],
+          MaxResults: 100,
+          NextToken: token,
+        }),
+      );
+    } catch (error) {
+      return rethrowThrottling(error, 'ssm:GetInventory');
+    }
+    for (const entity of page.Entities ?? []) {
+      const item = entity.Data?.[CUSTOM_INVENTORY_TYPE];
+      if (!entity.Id || !item) continue;
+      // The filter selects nodes; a node may hold several certificates: keep only this target's entry.
+      for (const entry of item.Content ?? []) {
+        if (entry.SecretId === secretArn) reports.push(parseReport(entity.Id, entry, item.CaptureTime ?? ''));
+      }
+    }
+    token = page.NextToken;
+  } while (token);
+  return reports;
+}
+
+/** What a node serves for the drift comparison: the served serial when it was checked, else its files'. */
+export function observationOf(report: NodeReport): Observation {
+  return { nodeId: report.nodeId, serial: report.servedSerial || report.serial, ...(report.installedAt ? { since: report.installedAt } : {}) };
+}
