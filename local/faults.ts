@@ -6,8 +6,13 @@
  *   ACM_EXPORT_LOCAL_PENDING          "app.example.test,..."  certificates for these domains (or ARNs) stay PENDING_VALIDATION
  *   ACM_EXPORT_LOCAL_FAIL_INSTALL     "node-2,..."            the install on these nodes fails (a failing hook)
  *   ACM_EXPORT_LOCAL_FAIL_CONFIG_TEST "node-2,..."            the node's service config test fails (broken nginx config)
- *   ACM_EXPORT_LOCAL_DELAY_NODE       "node-2=1500,..."       the node sleeps N ms before running a command
+ *   ACM_EXPORT_LOCAL_DELAY_NODE       "node-2=1500,..."       the node sleeps N ms before running a command; the sleep
+ *                                                             counts against the step's execution timeout (→ TimedOut)
  *   ACM_EXPORT_LOCAL_OFFLINE          "node-3,..."            the node never picks up commands (→ DeliveryTimedOut)
+ *   ACM_EXPORT_LOCAL_STALE_RELOAD     "node-2,..."            the node's reload succeeds but its HTTPS server keeps
+ *                                                             serving the certificate it had (→ verify mismatch)
+ *   ACM_EXPORT_LOCAL_FAIL_CALL        "secretsmanager:PutSecretValue=1,..."  next N calls fail with a non-retryable
+ *                                                             service error (see {@link failureFor})
  * Nodes are named by local name (node-1...) or managed node id (mi-...).
  */
 export interface NodeFaults {
@@ -15,6 +20,8 @@ export interface NodeFaults {
   failConfigTest?: boolean;
   delayMs?: number;
   offline?: boolean;
+  /** Reload is acknowledged but the HTTPS server keeps serving what it served before. */
+  staleReload?: boolean;
 }
 
 export interface FaultSpec {
@@ -22,6 +29,8 @@ export interface FaultSpec {
   notExportable: string[];
   pending: string[];
   nodes: Record<string, NodeFaults>;
+  /** Next N calls of an operation (`Op` or `service:Op`) fail with a non-retryable service error. */
+  fail?: Record<string, number>;
 }
 
 export const FAULT_ENV = {
@@ -32,6 +41,8 @@ export const FAULT_ENV = {
   failConfigTest: 'ACM_EXPORT_LOCAL_FAIL_CONFIG_TEST',
   delayNode: 'ACM_EXPORT_LOCAL_DELAY_NODE',
   offline: 'ACM_EXPORT_LOCAL_OFFLINE',
+  staleReload: 'ACM_EXPORT_LOCAL_STALE_RELOAD',
+  failCall: 'ACM_EXPORT_LOCAL_FAIL_CALL',
 } as const;
 
 function list(value: string | undefined): string[] {
@@ -62,6 +73,9 @@ export function faultsFromEnv(env: NodeJS.ProcessEnv = process.env): FaultSpec {
   for (const n of list(env[FAULT_ENV.failConfigTest])) node(n).failConfigTest = true;
   for (const n of list(env[FAULT_ENV.offline])) node(n).offline = true;
   for (const [n, ms] of pairs(env[FAULT_ENV.delayNode], FAULT_ENV.delayNode)) node(n).delayMs = ms;
+  for (const n of list(env[FAULT_ENV.staleReload])) node(n).staleReload = true;
+  const fail = pairs(env[FAULT_ENV.failCall], FAULT_ENV.failCall);
+  if (fail.length) spec.fail = Object.fromEntries(fail);
   return spec;
 }
 
@@ -79,6 +93,11 @@ export class Throttles {
     this.remaining.clear();
   }
 
+  /** Armed calls not consumed yet, by operation key (tests check a switch took effect). */
+  armed(): Record<string, number> {
+    return Object.fromEntries(this.remaining);
+  }
+
   /** Consumes one throttle for this call, if any is armed. */
   take(service: string, operation: string): boolean {
     for (const key of [`${service}:${operation}`, operation]) {
@@ -91,4 +110,15 @@ export class Throttles {
     }
     return false;
   }
+}
+
+/**
+ * The error a failing call answers with: what the service returns when the call cannot be served and a
+ * retry would not help (Secrets Manager: the KMS key cannot encrypt the value; others: a 400 validation
+ * error), so neither the SDK nor the workflow retries it.
+ */
+export function failureFor(service: string): { type: string; message: string; statusCode: number } {
+  if (service === 'secretsmanager')
+    return { type: 'EncryptionFailure', message: "Secrets Manager can't encrypt the protected secret text using the provided KMS key (local fault switch).", statusCode: 400 };
+  return { type: 'ValidationException', message: 'The request failed (local fault switch).', statusCode: 400 };
 }

@@ -32,7 +32,7 @@ import { loadInstallDocument } from '../ssm-documents/load';
 import { LocalApi, type ApiCallRecord } from './api';
 import { LOCAL_INSTALL_DOCUMENT_NAME, startAwsEmulator, type AcmCertificateAvailableEvent, type AwsEmulator } from './aws-emulator';
 import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION, type LocalCredentials } from './credentials';
-import { faultsFromEnv, type FaultSpec, type NodeFaults } from './faults';
+import { failureFor, faultsFromEnv, type FaultSpec, type NodeFaults } from './faults';
 import { captureHandlerLogs, type HandlerLogSink } from './handler-logs';
 import { nginxAvailable, startLocalNodes, type LocalNode, type NodeServerKind } from './nodes';
 import { LocalStepFunctions, type LocalTask } from './stepfunctions';
@@ -75,6 +75,8 @@ export interface LocalFaultRequest {
   pending?: Record<string, boolean>;
   /** Per node (name or managed node id): replaces that node's fault switches. */
   nodes?: Record<string, NodeFaults>;
+  /** Next N calls of an operation (`Op` or `service:Op`) fail with a non-retryable service error. */
+  fail?: Record<string, number>;
 }
 
 /** An SNS publish of the NotifyFailure state, recorded instead of sent. */
@@ -159,6 +161,7 @@ export class LocalMode {
     const ddbPort = await listen(dynalite);
     const sdkBase = { region, credentials: { ...credentials } };
     const rawDdb = new DynamoDBClient({ ...sdkBase, endpoint: `http://127.0.0.1:${ddbPort}` });
+    armDynamoDbFaults(rawDdb, aws);
     await ensureTable(rawDdb, LOCAL_TABLE_NAME, model.table);
     const ddb = DynamoDBDocumentClient.from(rawDdb, { marshallOptions: { removeUndefinedValues: true } });
 
@@ -330,6 +333,7 @@ export class LocalMode {
 
   setFaults(request: LocalFaultRequest): void {
     for (const [op, n] of Object.entries(request.throttle ?? {})) this.aws.throttle(op, n);
+    for (const [op, n] of Object.entries(request.fail ?? {})) this.aws.fail(op, n);
     for (const d of request.notExportable ?? []) this.aws.acm.makeNotExportable(d);
     for (const [d, pending] of Object.entries(request.pending ?? {})) void this.aws.acm.setPending(d, pending);
     for (const [name, faults] of Object.entries(request.nodes ?? {})) {
@@ -361,6 +365,32 @@ export class LocalMode {
     this.restoreEnv();
     if (this.temporaryRoot && existsSync(this.root)) rmSync(this.root, { recursive: true, force: true });
   }
+}
+
+/**
+ * The throttle and fail switches for the inventory's DynamoDB calls (`dynamodb:UpdateItem`, ...): dynalite
+ * has none, so they act in the client, after its retry step (the SDK retries a throttle as it would
+ * ProvisionedThroughputExceededException from DynamoDB).
+ */
+function armDynamoDbFaults(ddb: DynamoDBClient, aws: AwsEmulator): void {
+  ddb.middlewareStack.add(
+    (next, context) => async (args) => {
+      const operation = String(context.commandName ?? '').replace(/Command$/, '');
+      if (aws.throttles.take('dynamodb', operation)) {
+        throw Object.assign(new Error('The level of configured provisioned throughput for the table was exceeded (local fault switch).'), {
+          name: 'ProvisionedThroughputExceededException',
+          $fault: 'client',
+          $metadata: { httpStatusCode: 400 },
+        });
+      }
+      if (aws.failures.take('dynamodb', operation)) {
+        const f = failureFor('dynamodb');
+        throw Object.assign(new Error(f.message), { name: f.type, $fault: 'client', $metadata: { httpStatusCode: f.statusCode } });
+      }
+      return next(args);
+    },
+    { step: 'finalizeRequest', priority: 'low', name: 'localFaultSwitches' },
+  );
 }
 
 async function ensureTable(ddb: DynamoDBClient, tableName: string, shape: TableShape): Promise<void> {

@@ -52,6 +52,8 @@ export interface SdkClientConfig {
 
 export class AwsEmulator {
   readonly throttles = new Throttles();
+  /** Armed call failures (fault switch `fail`). */
+  readonly failures = new Throttles();
   private server!: JsonProtocolServer;
   private port = 0;
   private saveTimer: NodeJS.Timeout | undefined;
@@ -90,11 +92,13 @@ export class AwsEmulator {
       secrets.restore(state.secrets);
     }
     for (const [op, n] of Object.entries(faults.throttle)) emulator.throttles.throttle(op, n);
+    for (const [op, n] of Object.entries(faults.fail ?? {})) emulator.failures.throttle(op, n);
     for (const [name, doc] of Object.entries(options.documents ?? {})) ssm.registerDocument(name, doc);
     emulator.server = new JsonProtocolServer({
       services: [acm.service(), secrets.service(), ssm.service()],
       credentials,
       throttles: emulator.throttles,
+      failures: emulator.failures,
       ...(options.verifySignatures !== undefined ? { verifySignatures: options.verifySignatures } : {}),
     });
     emulator.port = await emulator.server.listen(options.port ?? 0);
@@ -122,6 +126,11 @@ export class AwsEmulator {
   /** The next `count` calls of `operation` (`Op` or `service:Op`) fail with ThrottlingException. */
   throttle(operation: string, count: number): void {
     this.throttles.throttle(operation, count);
+  }
+
+  /** The next `count` calls of `operation` (`Op` or `service:Op`) fail with a non-retryable service error. */
+  fail(operation: string, count: number): void {
+    this.failures.throttle(operation, count);
   }
 
   /** Serves another emulated service on this endpoint (local Step Functions uses it). */

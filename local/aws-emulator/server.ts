@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { LocalCredentials } from '../credentials';
-import type { Throttles } from '../faults';
+import { failureFor, type Throttles } from '../faults';
 import { parseAuthorization, verifySigV4 } from '../sigv4';
 import { AwsServiceError } from './errors';
 import type { JsonObject } from './input';
@@ -43,6 +43,8 @@ export interface ServerOptions {
   services: EmulatedService[];
   credentials: LocalCredentials;
   throttles: Throttles;
+  /** Armed call failures (fault switch `fail`), counted like throttles. */
+  failures?: Throttles;
   /** Full signature check (default true); the access key id is always checked. */
   verifySignatures?: boolean;
 }
@@ -162,6 +164,10 @@ export class JsonProtocolServer {
     if (!operation) return this.sendError(res, new AwsServiceError('UnknownOperationException', `Operation ${opName} is not supported by the local emulator.`), record, service);
     if (this.options.throttles.take(service.signingName, opName)) {
       return this.sendError(res, new AwsServiceError('ThrottlingException', 'Rate exceeded'), record, service);
+    }
+    if (this.options.failures?.take(service.signingName, opName)) {
+      const f = failureFor(service.signingName);
+      return this.sendError(res, new AwsServiceError(f.type, f.message, f.statusCode), record, service);
     }
     try {
       const output = await operation(input);

@@ -63,6 +63,13 @@ async function freePort(): Promise<number> {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+function withoutDir(pathList: string | undefined, dir: string): string {
+  return (pathList ?? '/usr/local/bin:/usr/bin:/bin')
+    .split(':')
+    .filter((d) => d && path.resolve(d) !== dir)
+    .join(':');
+}
+
 export class LocalNode implements NodeExecutor {
   readonly instanceId: string;
   readonly dir: string;
@@ -221,6 +228,11 @@ export class LocalNode implements NodeExecutor {
   private async startBuiltin(): Promise<void> {
     this.control = createHttpServer((req, res) => {
       if (req.method === 'POST' && req.url === '/reload') {
+        // Fault switch: the reload is acknowledged, the server keeps what it serves.
+        if (this.faults.staleReload) {
+          res.writeHead(200).end('reloaded\n');
+          return;
+        }
         try {
           this.https!.setSecureContext(this.loadBuiltinContext());
           res.writeHead(200).end('reloaded\n');
@@ -297,7 +309,37 @@ export class LocalNode implements NodeExecutor {
     const hook = path.join(this.hooksDir, FAULT_HOOK);
     if (this.faults.failInstall) writeFileSync(hook, '#!/bin/sh\necho "local fault switch: this node\'s install fails" >&2\nexit 1\n', { mode: 0o755 });
     else rmSync(hook, { force: true });
+    if (this.serverKind === 'nginx') this.writeStaleReloadWrapper();
     this.writeConf();
+  }
+
+  /**
+   * nginx: the stale-reload switch puts an `nginx` first on the node's PATH that acknowledges
+   * `-s reload` without signalling the server and passes everything else to the real nginx.
+   */
+  private writeStaleReloadWrapper(): void {
+    const wrapper = path.join(this.dir, 'bin', 'nginx');
+    if (!this.faults.staleReload) {
+      rmSync(wrapper, { force: true });
+      return;
+    }
+    const real = spawnSync('sh', ['-c', 'command -v nginx'], { encoding: 'utf8', env: { ...process.env, PATH: withoutDir(process.env.PATH, path.join(this.dir, 'bin')) } }).stdout.trim();
+    if (!real) throw new Error('staleReload: nginx is not on PATH');
+    writeFileSync(
+      wrapper,
+      [
+        '#!/bin/sh',
+        '# local fault switch: reload is acknowledged but not applied',
+        'prev=',
+        'for a in "$@"; do',
+        '  if [ "$prev" = "-s" ] && [ "$a" = "reload" ]; then exit 0; fi',
+        '  prev=$a',
+        'done',
+        `exec '${real.replace(/'/g, "'\\''")}' "$@"`,
+        '',
+      ].join('\n'),
+      { mode: 0o755 },
+    );
   }
 
   // ---- NodeExecutor -----------------------------------------------------------------------------
@@ -332,7 +374,14 @@ export class LocalNode implements NodeExecutor {
   }
 
   async runStep(request: StepRequest): Promise<StepResult> {
-    if (this.faults.delayMs) await sleep(this.faults.delayMs);
+    // A slow node: the delay is part of the step, so it counts against the step's execution timeout.
+    const delayMs = this.faults.delayMs ?? 0;
+    if (delayMs >= request.timeoutMs) {
+      await sleep(request.timeoutMs);
+      return { exitCode: -1, stdout: '', stderr: '', timedOut: true };
+    }
+    if (delayMs > 0) await sleep(delayMs);
+    const timeoutMs = request.timeoutMs - delayMs;
     const env = this.environmentFor(request);
     for (const p of PATH_PARAMETERS) {
       const v = env[`SSM_${p}`];
@@ -361,7 +410,7 @@ export class LocalNode implements NodeExecutor {
         } catch {
           /* gone */
         }
-      }, request.timeoutMs);
+      }, timeoutMs);
       child.on('error', (err) => {
         clearTimeout(timer);
         resolve({ exitCode: 127, stdout, stderr: `${stderr}${err.message}\n`, timedOut: false });

@@ -1,0 +1,250 @@
+/**
+ * Hostile corpus: malformed and malicious export requests, each sent SIGNED to the local API. Every one
+ * must be refused with a 4xx whose message does not echo the hostile value, and start nothing: no
+ * execution, no SendCommand, no file written on any node. The shared validation (the same rules the CLI
+ * and the Lambdas use) must name the offending field for each one.
+ */
+import type { ApiClient } from '../../cli/api-client';
+import { FIELD_RULES } from '../../lambda/shared/patterns';
+import { exportRequestSchema, formatIssues } from '../../lambda/shared/schemas';
+import { MAX_API_BODY } from '../../local/api';
+import { startLocalMode, type LocalMode } from '../../local/runtime';
+import { apiClient, exportBody, finished, rawRequest, requestCertificate, startExport } from '../e2e/support';
+import { changedFiles, executionCount, nodeFiles } from '../helpers/reliability';
+
+interface HostileCase {
+  name: string;
+  /** The raw body as sent. */
+  body: string;
+  contentType?: string;
+  /** Status the API must answer with. */
+  status: 400 | 413 | 415;
+  /** Field the validation message must name (JSON bodies that are objects). */
+  field?: string;
+  /** Hostile text that must not come back in any message. */
+  needle?: string;
+}
+
+let local: LocalMode;
+let api: ApiClient;
+let arn: string;
+let good: Record<string, unknown>;
+
+beforeAll(async () => {
+  local = await startLocalMode({ nodes: 2, tags: { Role: 'web' }, waitScale: 20, ssmMsPerSecond: 20, faults: { throttle: {}, notExportable: [], pending: [], nodes: {} } });
+  api = apiClient(local);
+  arn = await requestCertificate(local, 'hostile.reliability.example.test');
+  good = exportBody(local, arn);
+});
+
+afterAll(async () => {
+  await local?.close();
+});
+
+const META = [';id', '$(id)', '`id`', '|id', '&id', '>x'];
+
+function corpus(): HostileCase[] {
+  const cases: HostileCase[] = [];
+  const json = (name: string, body: unknown, field: string | undefined, needle?: string): void => {
+    cases.push({ name, body: JSON.stringify(body), status: 400, ...(field ? { field } : {}), ...(needle !== undefined ? { needle } : {}) });
+  };
+  const withField = (field: string, value: unknown, name: string, needle?: string): void =>
+    json(`${field}: ${name}`, { ...good, [field]: value }, field, needle ?? (typeof value === 'string' ? value : undefined));
+
+  // Shell metacharacters in every string field (on top of a valid value, so only the metacharacter is wrong).
+  const stringBases: Record<string, string> = {
+    CertificateArn: arn,
+    CertName: 'site',
+    TargetTagKey: 'Role',
+    TargetTagValue: 'web',
+    CertDir: '/etc/ssl/certs',
+    KeyDir: '/etc/ssl/private',
+    Service: 'nginx',
+    MaxConcurrency: '100%',
+    MaxErrors: '0',
+  };
+  for (const [field, base] of Object.entries(stringBases)) {
+    for (const meta of META) withField(field, `${base}${meta}`, `shell metacharacter ${meta}`, meta);
+  }
+  // Path traversal and non-canonical paths.
+  for (const field of ['CertDir', 'KeyDir']) {
+    for (const p of ['../../etc/passwd', '/etc/ssl/../../root', 'etc/ssl/certs', '//etc/ssl', '/etc/ssl/..', '/etc/./ssl', '/etc/ssl/', '/-rf/x']) {
+      withField(field, p, `path ${p}`);
+    }
+  }
+  withField('CertName', '../../etc/cron.d/x', 'traversal in the file stem', '../');
+  withField('CertName', '.hidden', 'dot file stem');
+  withField('CertName', 'a/b', 'slash in the file stem');
+  // Control characters and look-alikes.
+  withField('CertName', 'site\nid', 'newline', 'site\nid');
+  withField('TargetTagValue', 'web\r\nX-Injected: 1', 'CRLF', 'X-Injected');
+  withField('CertDir', '/etc/ssl\u0000/x', 'NUL', '\u0000');
+  withField('Service', 'nginx\n', 'trailing newline');
+  withField('CertDir', '/etc\uFF0Fssl', 'fullwidth solidus', '\uFF0F');
+  withField('Service', 'ngin\u0445', 'Cyrillic look-alike', 'ngin\u0445');
+  withField('CertName', 's\u0456te', 'Cyrillic i', 's\u0456te');
+  withField('TargetTagKey', 'R\u043Ele', 'Cyrillic o', 'R\u043Ele');
+  withField('CertName', 'si\u200Bte', 'zero-width space', '\u200B');
+  withField('CertName', 'site\u202Egnp', 'right-to-left override', '\u202E');
+  // Oversize fields (the body stays under the size limit: the field rule refuses them).
+  withField('CertName', 'a'.repeat(301), '301 characters');
+  withField('TargetTagKey', 'k'.repeat(300), '300 characters');
+  withField('TargetTagValue', 'v'.repeat(10_000), '10 kB string');
+  withField('CertDir', `/${'d'.repeat(10_000)}`, '10 kB path');
+  withField('CertificateArn', `${arn}${'0'.repeat(3000)}`, 'ARN with 3000 trailing characters');
+  // Wrong types.
+  withField('CertName', 123, 'number');
+  withField('CertName', ['site'], 'array');
+  withField('CertName', { name: 'site' }, 'object');
+  withField('CertName', null, 'null');
+  withField('TargetTagValue', true, 'boolean');
+  withField('VerifyPort', '443', 'number as string');
+  withField('VerifyPort', 443.5, 'fraction');
+  withField('VerifyPort', -1, 'negative');
+  withField('VerifyPort', 70000, 'out of range');
+  withField('DryRun', 'true', 'boolean as string', ''); // the rule itself says "true or false"
+  withField('DryRun', 1, 'boolean as number');
+  withField('Service', ['nginx'], 'enum in an array');
+  // Missing required fields, each one.
+  for (const field of ['CertificateArn', 'CertName', 'TargetTagKey', 'TargetTagValue']) {
+    const body = { ...good };
+    delete body[field];
+    json(`missing ${field}`, body, field);
+  }
+  // Extra and look-alike field names (unknown fields are rejected, whatever new optional fields appear).
+  for (const extra of ['Extra', 'certName', 'Command', 'Parameters', 'SecretId', 'commands', '$(id)', 'constructor']) {
+    json(`extra field ${extra}`, { ...good, [extra]: 'x;id' }, extra.replace(/[^A-Za-z0-9_.-]/g, '?'), 'x;id');
+  }
+  cases.push({ name: 'extra field __proto__', body: `{${JSON.stringify(good).slice(1, -1)},"__proto__":{"polluted":true}}`, status: 400, field: '__proto__' });
+  // ARNs of other services, regions, partitions, accounts, and look-alikes.
+  const id = arn.slice(arn.lastIndexOf('/') + 1);
+  const region = local.region;
+  const account = local.accountId;
+  for (const [name, value] of [
+    ['IAM role', `arn:aws:iam::${account}:role/admin`],
+    ['S3 object', 'arn:aws:s3:::bucket/key'],
+    ['Secrets Manager secret', `arn:aws:secretsmanager:${region}:${account}:secret:x-AbCdEf`],
+    ['ACM PCA', `arn:aws:acm-pca:${region}:${account}:certificate-authority/${id}`],
+    ['other region', `arn:aws:acm:eu-west-1:${account}:certificate/${id}`],
+    ['other partition aws-cn', `arn:aws-cn:acm:${region}:${account}:certificate/${id}`],
+    ['other partition aws-us-gov', `arn:aws-us-gov:acm:${region}:${account}:certificate/${id}`],
+    ['other account', `arn:aws:acm:${region}:123456789012:certificate/${id}`],
+    ['traversal after the prefix', `arn:aws:acm:${region}:${account}:certificate/../x`],
+    ['upper-case UUID', `arn:aws:acm:${region}:${account}:certificate/${id.toUpperCase()}`],
+    ['trailing newline', `${arn}\n`],
+    ['leading space', ` ${arn}`],
+    ['extra path segment', `${arn}/x`],
+    ['wildcards', 'arn:aws:acm:*:*:certificate/*'],
+    ['Cyrillic a in acm', `arn:aws:\u0430cm:${region}:${account}:certificate/${id}`],
+    ['empty', ''],
+  ] as const) {
+    withField('CertificateArn', value, name, value.length >= 3 && value !== arn ? value : undefined);
+  }
+  // Reserved tag keys.
+  for (const key of ['aws:cloudformation:stack-name', 'AWS:Role', 'Aws:x', 'aWs:ec2:fleet']) withField('TargetTagKey', key, `reserved ${key}`);
+  // Bodies that are not a JSON object.
+  const notObject = (name: string, body: string): void => {
+    cases.push({ name, body, status: 400, field: '(body)' });
+  };
+  for (const [name, body] of [
+    ['form encoded', 'CertName=site&CertificateArn=x'],
+    ['truncated JSON', '{"CertificateArn": '],
+    ['empty body', ''],
+    ['null', 'null'],
+    ['array', '[]'],
+    ['array of a valid request', `[${JSON.stringify(good)}]`],
+    ['string', '"$(id)"'],
+    ['number', '42'],
+    ['boolean', 'true'],
+    ['byte order mark', `\uFEFF${JSON.stringify(good)}`],
+    ['deep nesting', `${'['.repeat(5000)}${']'.repeat(5000)}`],
+    ['single quotes', JSON.stringify(good).replace(/"/g, "'")],
+  ] as const)
+    notObject(name, body);
+  // Wrong content types (the body itself is valid).
+  for (const ct of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', 'application/json-patch+json']) {
+    cases.push({ name: `content type ${ct}`, body: JSON.stringify(good), contentType: ct, status: 415 });
+  }
+  // Bodies over the limit.
+  cases.push({ name: 'body just over the limit', body: JSON.stringify({ ...good, CertName: 'a'.repeat(MAX_API_BODY) }), status: 413 });
+  cases.push({ name: '1 MB body', body: JSON.stringify({ ...good, Padding: 'p'.repeat(1024 * 1024) }), status: 413 });
+  // Duplicate keys: the last one wins in JSON, so a hostile last value must be refused.
+  cases.push({ name: 'duplicate CertName, hostile last', body: `${JSON.stringify(good).slice(0, -1)},"CertName":"site;id"}`, status: 400, field: 'CertName', needle: 'site;id' });
+  cases.push({ name: 'duplicate CertDir, traversal last', body: `${JSON.stringify(good).slice(0, -1)},"CertDir":"/etc/ssl/certs","CertDir":"/etc/../root"}`, status: 400, field: 'CertDir', needle: '/etc/../root' });
+  return cases;
+}
+
+/** The field-naming message of the shared validation (what the CLI and the Lambdas report). */
+function validationMessage(body: string): string | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  const check = exportRequestSchema({ partition: 'aws', region: local.region, account: local.accountId }).safeParse(parsed);
+  return check.success ? '' : formatIssues(check.error);
+}
+
+test('every hostile request is refused with a 4xx, echoes nothing and starts nothing', async () => {
+  const cases = corpus();
+  expect(cases.length).toBeGreaterThanOrEqual(60);
+  // The base body itself is valid: every case differs from an accepted request by its hostile part only.
+  expect(validationMessage(JSON.stringify(good))).toBe('');
+
+  local.aws.resetCallCounts();
+  const executionsBefore = await executionCount(local);
+  const filesBefore = nodeFiles(local);
+  const problems: string[] = [];
+  let rejected = 0;
+  for (const c of cases) {
+    const res = await rawRequest(local, 'POST', '/exports', { body: c.body, contentType: c.contentType ?? 'application/json' });
+    let message = '';
+    try {
+      message = String((JSON.parse(res.body) as { message?: unknown }).message ?? '');
+    } catch {
+      problems.push(`${c.name}: response is not a JSON {message}`);
+    }
+    if (res.status >= 400 && res.status < 500) rejected++;
+    if (res.status !== c.status) problems.push(`${c.name}: status ${res.status}, expected ${c.status}`);
+    const expected =
+      c.status === 413 ? /too (long|large)/i : c.status === 415 ? /unsupported media type/i : /request body does not match the ExportRequest schema/;
+    if (!expected.test(message)) problems.push(`${c.name}: message "${message.slice(0, 120)}"`);
+    if (c.needle && (res.body.includes(c.needle) || res.body.includes(JSON.stringify(c.needle).slice(1, -1)))) problems.push(`${c.name}: the response echoes the hostile value`);
+    if (c.status === 400) {
+      const detail = validationMessage(c.body);
+      if (detail === '') problems.push(`${c.name}: the shared validation accepts it`);
+      if (detail !== undefined && c.field) {
+        const names = c.field === '(body)' ? /request body must be a JSON object/ : new RegExp(`(^|; )${c.field.replace(/[$?()]/g, '\\$&')}: `);
+        if (!names.test(detail)) problems.push(`${c.name}: validation message "${detail.slice(0, 120)}" does not name ${c.field}`);
+        if (c.needle && detail.includes(c.needle)) problems.push(`${c.name}: the validation message echoes the hostile value`);
+      }
+    }
+  }
+  const executions = (await executionCount(local)) - executionsBefore;
+  const commands = local.aws.callCount('ssm:SendCommand');
+  const files = changedFiles(filesBefore, nodeFiles(local));
+  console.log(`hostile corpus: ${cases.length} requests, ${rejected} rejected with 4xx, ${executions} executions, ${commands} commands, ${files.length} files`);
+  expect(problems).toEqual([]);
+  expect(rejected).toBe(cases.length);
+  expect(executions).toBe(0);
+  expect(commands).toBe(0);
+  expect(files).toEqual([]);
+  expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+});
+
+test('positive control: the same harness sees an accepted request start an execution (dry run: no command, no file)', async () => {
+  local.aws.resetCallCounts();
+  const before = await executionCount(local);
+  const filesBefore = nodeFiles(local);
+  const started = await startExport(api, { ...good, DryRun: true });
+  expect((await finished(local, api, started.executionArn)).status).toBe('SUCCEEDED');
+  expect(await executionCount(local)).toBe(before + 1);
+  expect(local.aws.callCount('ssm:SendCommand')).toBe(0);
+  expect(changedFiles(filesBefore, nodeFiles(local))).toEqual([]);
+});
+
+test('the field rules the corpus relies on are the shared ones', () => {
+  // A guard against the corpus silently testing nothing: every field it targets has a rule or a schema entry.
+  for (const f of ['CertName', 'TargetTagKey', 'TargetTagValue', 'CertDir', 'KeyDir', 'MaxConcurrency', 'MaxErrors'] as const) expect(FIELD_RULES[f].pattern).toMatch(/^\^.*\$$/);
+});
