@@ -1,6 +1,7 @@
 import { CfnOutput, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { CertificateSecrets } from './constructs/certificate-secrets';
+import { DriftCheck } from './constructs/drift-check';
 import { ExportApi } from './constructs/export-api';
 import { ExportWorkflow } from './constructs/export-workflow';
 import { InstallDocument } from './constructs/install-document';
@@ -14,6 +15,14 @@ export interface AcmExportStackProps extends StackProps {
   readonly alertEmail?: string;
   /** Applies to the table, keys and log groups. @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
+  /** Default schedule of the per-target convergence associations. @default 'rate(12 hours)' */
+  readonly convergenceSchedule?: string;
+  /**
+   * Create an AWS-GatherSoftwareInventory association (all managed nodes, custom inventory enabled) so
+   * per-node state reaches SSM Inventory. Off by default: most accounts already collect inventory, and a
+   * node should have only one inventory association. @default false
+   */
+  readonly gatherInventory?: boolean;
 }
 
 /** Stack output ids (the CLI discovers the endpoint from ApiUrl). */
@@ -35,6 +44,7 @@ export class AcmExportStack extends Stack {
   public readonly exportApi: ExportApi;
   public readonly renewalTrigger: RenewalTrigger;
   public readonly nodeAccess: NodeAccess;
+  public readonly driftCheck: DriftCheck;
 
   constructor(scope: Construct, id: string, props: AcmExportStackProps = {}) {
     super(scope, id, props);
@@ -51,11 +61,19 @@ export class AcmExportStack extends Stack {
       alertTopic: this.notifications.topic,
       alertTopicKey: this.notifications.key,
       removalPolicy,
+      convergenceSchedule: props.convergenceSchedule,
     });
     this.notifications.alertOnExecutionEnd(this.workflow.stateMachine);
     this.exportApi = new ExportApi(this, 'ExportApi', {
       stateMachine: this.workflow.stateMachine,
       readHandler: this.workflow.exportApiFunction,
+      removalPolicy,
+    });
+    this.driftCheck = new DriftCheck(this, 'DriftCheck', {
+      inventory: this.inventory,
+      alertTopic: this.notifications.topic,
+      alertTopicKey: this.notifications.key,
+      gatherInventory: props.gatherInventory,
       removalPolicy,
     });
     this.renewalTrigger = new RenewalTrigger(this, 'RenewalTrigger', { handler: this.workflow.acmRenewFunction });

@@ -7,6 +7,10 @@ export const CONTEXT = {
   stackName: 'acm-export:stackName',
   alertEmail: 'acm-export:alertEmail',
   removalPolicy: 'acm-export:removalPolicy',
+  /** Default schedule of the convergence associations, e.g. "rate(6 hours)". */
+  convergenceSchedule: 'acm-export:convergenceSchedule',
+  /** "true" to create an AWS-GatherSoftwareInventory association with custom inventory enabled. */
+  gatherInventory: 'acm-export:gatherInventory',
 } as const;
 
 export const DEFAULT_STACK_NAME = 'AcmExport';
@@ -29,6 +33,13 @@ function removalPolicyFrom(value: string | undefined): RemovalPolicy {
   }
 }
 
+function booleanFrom(app: App, key: string): boolean {
+  const value: unknown = app.node.tryGetContext(key);
+  if (value === undefined || value === null || value === '' || value === false || value === 'false') return false;
+  if (value === true || value === 'true') return true;
+  throw new Error(`context ${key} must be "true" or "false"`);
+}
+
 /**
  * Adds the one stack to the app, configured from context, with cdk-nag AwsSolutions checks: any
  * finding not acknowledged (with a reason) in the construct that owns it fails the synth.
@@ -40,6 +51,8 @@ export function configureApp(app: App): AcmExportStack {
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
     alertEmail: contextString(app, CONTEXT.alertEmail),
     removalPolicy: removalPolicyFrom(contextString(app, CONTEXT.removalPolicy)),
+    convergenceSchedule: contextString(app, CONTEXT.convergenceSchedule),
+    gatherInventory: booleanFrom(app, CONTEXT.gatherInventory),
   });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return stack;

@@ -52,6 +52,15 @@ export function exportRequestJsonSchema(): apigw.JsonSchema {
       MaxConcurrency: stringField(FIELD_RULES.MaxConcurrency),
       MaxErrors: stringField(FIELD_RULES.MaxErrors),
       DryRun: { type: apigw.JsonSchemaType.BOOLEAN },
+      KeyOwner: stringField(FIELD_RULES.KeyOwner),
+      KeyGroup: stringField(FIELD_RULES.KeyGroup),
+      KeyMode: stringField(FIELD_RULES.KeyMode),
+      CertOwner: stringField(FIELD_RULES.CertOwner),
+      CertGroup: stringField(FIELD_RULES.CertGroup),
+      CertMode: stringField(FIELD_RULES.CertMode),
+      Pkcs12: { type: apigw.JsonSchemaType.BOOLEAN },
+      CombinedPem: { type: apigw.JsonSchemaType.BOOLEAN },
+      ConvergenceSchedule: stringField(FIELD_RULES.ConvergenceSchedule),
     },
   };
 }
@@ -83,7 +92,9 @@ const START_EXECUTION_ERROR_TEMPLATE = '{"message": $input.json(\'$.message\')}'
  *
  * - POST /exports            → Step Functions StartExecution (direct integration, STANDARD machine)
  * - GET  /exports/{exportId} → export-api function (proxy)
- * - GET  /certificates       → export-api function (proxy)
+ * - GET  /certificates       → export-api function (proxy; `?nodes=true` adds per-node serials)
+ * - DELETE /certificates/{certificateArn}/targets/{target} → export-api function (proxy): removes the
+ *   target's convergence association and inventory item (URL-encoded ARN and `<TagKey>=<TagValue>`)
  */
 export class ExportApi extends Construct {
   public readonly api: apigw.RestApi;
@@ -243,14 +254,29 @@ export class ExportApi extends Construct {
       requestValidator: validator,
       requestParameters: { 'method.request.path.exportId': true },
     });
-    this.api.root.addResource('certificates').addMethod('GET', readIntegration, {
+    const certificates = this.api.root.addResource('certificates');
+    certificates.addMethod('GET', readIntegration, {
       authorizationType: apigw.AuthorizationType.IAM,
       requestValidator: validator,
       requestParameters: {
         'method.request.querystring.expiringWithinDays': false,
         'method.request.querystring.limit': false,
         'method.request.querystring.nextToken': false,
+        'method.request.querystring.nodes': false,
       },
     });
+    certificates
+      .addResource('{certificateArn}')
+      .addResource('targets')
+      .addResource('{target}')
+      .addMethod('DELETE', readIntegration, {
+        authorizationType: apigw.AuthorizationType.IAM,
+        requestValidator: validator,
+        requestParameters: {
+          'method.request.path.certificateArn': true,
+          'method.request.path.target': true,
+          'method.request.querystring.removeFiles': false,
+        },
+      });
   }
 }

@@ -43,7 +43,7 @@ test('the app synthesizes with real (local esbuild) bundling and zero unacknowle
   // Every function was bundled to a single index.js by the local esbuild.
   const assets = readdirSync(outdir).filter((name) => name.startsWith('asset.'));
   const bundles = assets.filter((name) => existsSync(path.join(outdir, name, 'index.js')));
-  expect(bundles).toHaveLength(5);
+  expect(bundles).toHaveLength(6); // five workflow/API functions and drift-check
   expect(stack.stackName).toBe('AcmExport');
 });
 

@@ -151,6 +151,9 @@ describe('IAM', () => {
         'logs:UpdateLogDelivery',
         // ssm-run (dry run) and status-check
         'ssm:DescribeInstanceInformation',
+        // ssm-run and export-api (find a target's association by name), export-api and drift-check (node reports)
+        'ssm:ListAssociations',
+        'ssm:GetInventory',
         'ssm:ListCommandInvocations',
         'ssm:ListCommands',
       ].sort(),
@@ -194,9 +197,9 @@ describe('IAM', () => {
 });
 
 describe('Lambda functions', () => {
-  test('five functions: Node.js 24, arm64, X-Ray, JSON logs into an explicit log group', () => {
+  test('six functions: Node.js 24, arm64, X-Ray, JSON logs into an explicit log group', () => {
     const functions = template.findResources('AWS::Lambda::Function');
-    expect(Object.keys(functions)).toHaveLength(5);
+    expect(Object.keys(functions)).toHaveLength(6);
     for (const fn of Object.values(functions)) {
       expect(fn.Properties.Runtime).toBe('nodejs24.x');
       expect(fn.Properties.Architectures).toEqual(['arm64']);
@@ -231,11 +234,11 @@ describe('state machine', () => {
   test('the workflow may publish alerts: sns:Publish on the topic and the topic key', () => {
     const statements = identityStatements(template).map(({ statement }) => statement);
     const publish = statements.filter((s) => asArray(s.Action).includes('sns:Publish'));
-    expect(publish).toHaveLength(1);
-    expect(publish[0].Resource).toEqual({ Ref: logicalId(stack.notifications.topic) });
+    expect(publish).toHaveLength(2); // the workflow's NotifyFailure and the drift check
+    for (const s of publish) expect(s.Resource).toEqual({ Ref: logicalId(stack.notifications.topic) });
     const key = statements.filter((s) => JSON.stringify(s.Resource) === JSON.stringify({ 'Fn::GetAtt': [logicalId(stack.notifications.key), 'Arn'] }));
-    expect(key).toHaveLength(1);
-    expect(asArray(key[0].Action).sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
+    expect(key.length).toBeGreaterThanOrEqual(2);
+    for (const k of key) expect(asArray(k.Action).every((a) => ['kms:Decrypt', 'kms:GenerateDataKey', 'kms:GenerateDataKey*'].includes(a))).toBe(true);
   });
 
   test('acm-renew may start executions; export-api may only describe executions of this machine', () => {
@@ -253,7 +256,7 @@ describe('state machine', () => {
 describe('API', () => {
   test('every method requires AWS_IAM and a request validator', () => {
     const methods = Object.values(template.findResources('AWS::ApiGateway::Method'));
-    expect(methods).toHaveLength(3);
+    expect(methods).toHaveLength(4);
     for (const method of methods) {
       expect(method.Properties.AuthorizationType).toBe('AWS_IAM');
       expect(method.Properties.RequestValidatorId).toEqual({ Ref: expect.any(String) });
@@ -468,5 +471,119 @@ describe('install document and outputs', () => {
 
   test('outputs', () => {
     expect(Object.keys(template.toJSON().Outputs).sort()).toEqual(Object.values(OUTPUTS).sort());
+  });
+});
+
+describe('fleet convergence', () => {
+  const statementsOf = (fn: { executionRole: unknown }) => {
+    const role = logicalId(fn.executionRole as never);
+    return identityStatements(template)
+      .filter(({ policy }) => {
+        const roles = template.findResources('AWS::IAM::Policy')[policy]?.Properties.Roles as { Ref: string }[] | undefined;
+        return roles?.some((r) => r.Ref === role);
+      })
+      .map(({ statement }) => statement);
+  };
+  const associationArn = `arn:aws:ssm:${REGION}:${ACCOUNT}:association/*`;
+  /** A resource (string or Fn::Join) as one flat string, AWS::Partition read as "aws". */
+  const flat = (value: unknown): string => {
+    if (typeof value === 'string') return value;
+    const join = (value as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
+    if (join) return join[1].map((part) => ((part as { Ref?: string }).Ref === 'AWS::Partition' ? 'aws' : typeof part === 'string' ? part : `<${JSON.stringify(part)}>`)).join(join[0]);
+    return JSON.stringify(value);
+  };
+
+  test('ssm-run may create and update associations of this stack\'s document only; ListAssociations is the only "*"', () => {
+    const statements = statementsOf(stack.workflow.ssmRunFunction);
+    const assoc = statements.filter((s) => asArray(s.Action).some((a) => /Association$/.test(a) && a !== 'ssm:ListAssociations'));
+    expect(assoc).toHaveLength(1);
+    expect(asArray(assoc[0].Action).sort()).toEqual(['ssm:CreateAssociation', 'ssm:UpdateAssociation']);
+    const resources = asArray(assoc[0].Resource).map(flat);
+    expect(resources).toEqual(expect.arrayContaining([expect.stringContaining(`arn:aws:ssm:${REGION}:${ACCOUNT}:document/`), associationArn]));
+    expect(resources).not.toContain('*');
+    expect(statements.some((s) => asArray(s.Action).includes('ssm:DeleteAssociation'))).toBe(false);
+    const list = statements.filter((s) => asArray(s.Action).includes('ssm:ListAssociations'));
+    expect(list).toHaveLength(1);
+    expect(list[0].Resource).toBe('*');
+  });
+
+  test('ssm-run gets the default convergence schedule; a bad schedule fails the synth', () => {
+    const fn = template.findResources('AWS::Lambda::Function')[logicalId(stack.workflow.ssmRunFunction)];
+    expect(fn.Properties.Environment.Variables[ENV.CONVERGENCE_SCHEDULE]).toBe('rate(12 hours)');
+    const custom = buildStack({ convergenceSchedule: 'rate(1 day)' });
+    const customFn = custom.template.findResources('AWS::Lambda::Function')[logicalId(custom.stack.workflow.ssmRunFunction)];
+    expect(customFn.Properties.Environment.Variables[ENV.CONVERGENCE_SCHEDULE]).toBe('rate(1 day)');
+    expect(() => buildStack({ convergenceSchedule: 'rate(5 minutes)' })).toThrow(/convergenceSchedule/);
+  });
+
+  test('export-api may delete associations (not create) and read inventory; DeleteItem via the table grant', () => {
+    const statements = statementsOf(stack.workflow.exportApiFunction);
+    const del = statements.filter((s) => asArray(s.Action).includes('ssm:DeleteAssociation'));
+    expect(del).toHaveLength(1);
+    expect(asArray(del[0].Action)).toEqual(['ssm:DeleteAssociation']);
+    expect(asArray(del[0].Resource).map(flat)).not.toContain('*');
+    expect(statements.some((s) => asArray(s.Action).some((a) => a === 'ssm:CreateAssociation' || a === 'ssm:UpdateAssociation'))).toBe(false);
+    expect(statements.some((s) => asArray(s.Action).includes('dynamodb:DeleteItem'))).toBe(true);
+    const star = statements.filter((s) => s.Resource === '*').flatMap((s) => asArray(s.Action));
+    expect(star.filter((a) => a.startsWith('ssm:')).sort()).toEqual(['ssm:GetInventory', 'ssm:ListAssociations']);
+  });
+
+  test('DELETE /certificates/{certificateArn}/targets/{target}: IAM auth, validator, both path parameters required, proxied', () => {
+    const methods = Object.values(template.findResources('AWS::ApiGateway::Method')).filter((m) => m.Properties.HttpMethod === 'DELETE');
+    expect(methods).toHaveLength(1);
+    expect(methods[0].Properties).toMatchObject({
+      AuthorizationType: 'AWS_IAM',
+      RequestValidatorId: { Ref: expect.any(String) },
+      RequestParameters: { 'method.request.path.certificateArn': true, 'method.request.path.target': true, 'method.request.querystring.removeFiles': false },
+      Integration: { Type: 'AWS_PROXY' },
+    });
+    template.hasResourceProperties('AWS::ApiGateway::Resource', { PathPart: '{target}' });
+    template.hasResourceProperties('AWS::ApiGateway::Resource', { PathPart: '{certificateArn}' });
+    template.hasResourceProperties('AWS::ApiGateway::Method', {
+      HttpMethod: 'GET',
+      RequestParameters: Match.objectLike({ 'method.request.querystring.nodes': false }),
+    });
+  });
+
+  test('request model accepts the output profile and the schedule with the shared patterns', () => {
+    const model = Object.values(template.findResources('AWS::ApiGateway::Model'))[0];
+    const props = model.Properties.Schema.properties;
+    expect(props.KeyMode.pattern).toBe('^(0600|0640|0400|0440)?$');
+    expect(props.CertMode.pattern).toBe('^(0644|0640|0444|0440|0600|0400)$');
+    expect(props.Pkcs12).toEqual({ type: 'boolean' });
+    expect(props.CombinedPem).toEqual({ type: 'boolean' });
+    expect(props.ConvergenceSchedule.pattern).toMatch(/^\^rate/);
+  });
+
+  test('drift check: hourly schedule → function; reads the inventory, GetInventory, publishes to the alert topic', () => {
+    const fnId = logicalId(stack.driftCheck.function);
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 hour)',
+      State: 'ENABLED',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [fnId, 'Arn'] }, RetryPolicy: Match.objectLike({ MaximumRetryAttempts: 2 }) })],
+    });
+    const fn = template.findResources('AWS::Lambda::Function')[fnId];
+    expect(fn.Properties.Environment.Variables).toMatchObject({
+      [ENV.TABLE_NAME]: { Ref: expect.any(String) },
+      [ENV.ALERT_TOPIC_ARN]: { Ref: logicalId(stack.notifications.topic) },
+      [ENV.DRIFT_GRACE_MINUTES]: '120',
+    });
+    const statements = statementsOf(stack.driftCheck.function);
+    expect(statements.find((s) => asArray(s.Action).includes('sns:Publish'))?.Resource).toEqual({ Ref: logicalId(stack.notifications.topic) });
+    expect(statements.find((s) => asArray(s.Action).includes('ssm:GetInventory'))?.Resource).toBe('*');
+    // Read-only on the inventory.
+    const ddb = statements.flatMap((s) => asArray(s.Action)).filter((a) => a.startsWith('dynamodb:'));
+    expect(ddb.some((a) => /Put|Update|Delete|Write/.test(a))).toBe(false);
+  });
+
+  test('inventory collection association only on request, with custom inventory enabled', () => {
+    template.resourceCountIs('AWS::SSM::Association', 0);
+    const withInventory = buildStack({ gatherInventory: true }).template;
+    withInventory.hasResourceProperties('AWS::SSM::Association', {
+      Name: 'AWS-GatherSoftwareInventory',
+      Targets: [{ Key: 'InstanceIds', Values: ['*'] }],
+      Parameters: { customInventory: ['Enabled'] },
+      ScheduleExpression: 'rate(30 minutes)',
+    });
   });
 });
