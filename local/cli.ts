@@ -42,6 +42,14 @@ export const registerLocalCommands: CommandModule = (program, context) => {
     .description(
       'Local mode: the real handlers and state machine definition, local ACM/Secrets Manager/SSM/Step Functions,\n' +
         'DynamoDB (dynalite), a signed local API and local nodes serving HTTPS (nginx when installed).',
+    )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ acm-export local demo
+  $ acm-export local up --nodes 2 --tag Role=web
+  $ acm-export local renew ARN     # while "local up" runs, in another shell`,
     );
 
   local
@@ -50,7 +58,15 @@ export const registerLocalCommands: CommandModule = (program, context) => {
     .option('--port <n>', 'port of the local API (default: a free port)', integerOption('--port', 1, 65535))
     .option('--nodes <n>', 'number of local nodes', integerOption('--nodes', 1, 20), 3)
     .option('--tag <key=value>', 'tag of every node', 'Role=web')
-    .option('--state-dir <dir>', `keep state here across restarts (default ${DEFAULT_STATE_DIR})`, DEFAULT_STATE_DIR)
+    .option('--state-dir <dir>', 'keep state here across restarts', DEFAULT_STATE_DIR)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ acm-export local up
+  $ acm-export local up --nodes 2 --port 4510 --tag App=shop
+  $ acm-export local up --state-dir ./local-state   # a restart with the same dir keeps the inventory`,
+    )
     .action(async (options: { port?: number; nodes: number; tag: string; stateDir: string }, command: Command) => {
       const { json } = context.globals(command);
       const { key, value } = parseTag(options.tag);
@@ -102,6 +118,13 @@ export const registerLocalCommands: CommandModule = (program, context) => {
     .description('renew a certificate in the running local mode: new serial, "ACM Certificate Available" to the renewal handler')
     .argument('<certificate-arn>', 'ARN of the local certificate')
     .option('--state-dir <dir>', 'state dir of the running "local up"', DEFAULT_STATE_DIR)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ acm-export local renew arn:aws:acm:us-east-1:000000000000:certificate/0a1b2c3d-1111-2222-3333-444455556666
+  $ acm-export --endpoint http://127.0.0.1:4510/v1/ local renew ARN`,
+    )
     .action(async (arn: string, options: { stateDir: string }, command: Command) => {
       const globals = context.globals(command);
       const check = field('CertificateArn').safeParse(arn);
@@ -130,6 +153,14 @@ export const registerLocalCommands: CommandModule = (program, context) => {
     .description('start local mode with 3 nodes, export a certificate, renew it, verify both over TLS, print a summary')
     .option('--json', 'print the summary as JSON on the last line')
     .option('--builtin-server', 'use the built-in HTTPS server on the nodes even when nginx is installed')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ acm-export local demo
+  $ acm-export local demo --json | tail -n 1
+  $ acm-export local demo --builtin-server`,
+    )
     .action(async (options: { json?: boolean; builtinServer?: boolean }, command: Command) => {
       const json = options.json ?? context.globals(command).json;
       try {

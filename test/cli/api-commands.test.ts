@@ -413,11 +413,14 @@ describe('acm-export API commands', () => {
       const help = await runCli(['--help']);
       expect(help.code).toBe(0);
       expect(help.stdout).toContain('Usage: acm-export');
-      for (const command of ['export', 'status', 'certificates', 'renew', 'doctor']) {
-        const result = await runCli([command, '--help']);
+      for (const command of [['export'], ['status'], ['certificates'], ['renew'], ['doctor'], ['local'], ['local', 'up'], ['local', 'renew'], ['local', 'demo']]) {
+        const result = await runCli([...command, '--help']);
         expect(result.code).toBe(0);
         expect(result.stdout).toContain('Examples:');
       }
+      const up = (await runCli(['local', 'up', '--help'])).stdout;
+      const stateDirHelp = up.slice(up.indexOf('--state-dir'), up.indexOf('-h, --help'));
+      expect(stateDirHelp.match(/default/g)).toHaveLength(1);
       expect((await runCli(['--version'])).stdout).toBe('0.1.0\n');
     });
 
