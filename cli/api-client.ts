@@ -10,7 +10,7 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
-import type { ListCertificatesResponse, CertificateTargetView } from '../lambda/shared/api-types';
+import type { DeleteTargetResponse, ListCertificatesResponse, CertificateTargetView } from '../lambda/shared/api-types';
 import type { CliIo, Credentials, CredentialsProvider, GlobalOptions } from './context';
 import { ApiError, CliError, errorMessage, oneLine } from './errors';
 
@@ -42,7 +42,7 @@ export class ApiClient {
     return this.config.endpoint.toString();
   }
 
-  async request<T>(method: 'GET' | 'POST', route: string, options: { query?: Record<string, string | undefined>; body?: unknown } = {}): Promise<T> {
+  async request<T>(method: 'GET' | 'POST' | 'DELETE', route: string, options: { query?: Record<string, string | undefined>; body?: unknown } = {}): Promise<T> {
     const base = this.config.endpoint;
     const path = `${base.pathname.replace(/\/+$/, '')}${route}`;
     const query: Record<string, string> = {};
@@ -100,7 +100,7 @@ export class ApiClient {
   }
 
   /** Every inventory row, following `nextToken`. */
-  async allCertificates(query: { expiringWithinDays?: number } = {}): Promise<CertificateTargetView[]> {
+  async allCertificates(query: { expiringWithinDays?: number; nodes?: boolean } = {}): Promise<CertificateTargetView[]> {
     const items: CertificateTargetView[] = [];
     let nextToken: string | undefined;
     for (let page = 0; page < 1000; page += 1) {
@@ -112,14 +112,20 @@ export class ApiClient {
     return items;
   }
 
-  listCertificates(query: { expiringWithinDays?: number; nextToken?: string; limit?: number }): Promise<ListCertificatesResponse> {
+  listCertificates(query: { expiringWithinDays?: number; nextToken?: string; limit?: number; nodes?: boolean }): Promise<ListCertificatesResponse> {
     return this.request<ListCertificatesResponse>('GET', '/certificates', {
       query: {
         expiringWithinDays: query.expiringWithinDays === undefined ? undefined : String(query.expiringWithinDays),
         limit: query.limit === undefined ? undefined : String(query.limit),
         nextToken: query.nextToken,
+        nodes: query.nodes ? 'true' : undefined,
       },
     });
+  }
+
+  /** `DELETE /certificates/{certificateArn}/targets/{target}` (both URL-encoded as one path segment each). */
+  deleteTarget(certificateArn: string, target: string): Promise<DeleteTargetResponse> {
+    return this.request<DeleteTargetResponse>('DELETE', `/certificates/${encodeURIComponent(certificateArn)}/targets/${encodeURIComponent(target)}`);
   }
 }
 

@@ -20,11 +20,35 @@ export function certificateRows(items: CertificateTargetView[]): string[][] {
 
 export const CERTIFICATE_HEADERS = ['NAME', 'ARN', 'TARGET', 'SERIAL', 'EXPIRES', 'DAYS LEFT', 'LAST DEPLOY'];
 
+export const NODE_HEADERS = ['NAME', 'TARGET', 'NODE', 'SERIAL', 'SERVED', 'VERIFIED', 'IN SYNC', 'LAST RUN', 'INSTALLED'];
+
+/** One row per node report (certificates --nodes); targets without reports get one "-" row. */
+export function nodeRows(items: CertificateTargetView[]): string[][] {
+  return items.flatMap((item) => {
+    const nodes = item.nodes ?? [];
+    if (nodes.length === 0) return [[item.certName, item.target, '(no node reports yet)', '-', '-', '-', '-', '-', '-']];
+    return nodes.map((n) => [
+      item.certName,
+      item.target,
+      n.nodeId,
+      n.serial || '-',
+      n.servedSerial || '-',
+      n.verified ? 'yes' : 'no',
+      n.inSync ? 'yes' : 'NO',
+      n.lastRun === 'failed' ? `failed (${n.failedStep || '?'})` : n.lastRun || '-',
+      shortDate(n.installedAt),
+    ]);
+  });
+}
+
 /** Lists inventory rows; one page unless `all`. API errors become one-line CLI errors. */
-export async function listInventory(api: ApiClient, options: { expiringWithinDays?: number; all?: boolean }): Promise<ListCertificatesResponse> {
+export async function listInventory(
+  api: ApiClient,
+  options: { expiringWithinDays?: number; all?: boolean; nodes?: boolean },
+): Promise<ListCertificatesResponse> {
   try {
-    if (options.all) return { items: await api.allCertificates({ expiringWithinDays: options.expiringWithinDays }) };
-    return await api.listCertificates({ expiringWithinDays: options.expiringWithinDays });
+    if (options.all) return { items: await api.allCertificates({ expiringWithinDays: options.expiringWithinDays, nodes: options.nodes }) };
+    return await api.listCertificates({ expiringWithinDays: options.expiringWithinDays, nodes: options.nodes });
   } catch (error) {
     throw error instanceof ApiError ? apiErrorToCli(error, 'GET /certificates') : error;
   }
@@ -38,23 +62,30 @@ export const registerCertificates: CommandModule = (program, context) => {
     .description('List the inventory: one row per certificate and target, with serial, expiry and the last deployment.')
     .option('--expiring-within <days>', 'only certificates that expire within this many days', integerOption('--expiring-within', 0, 3650))
     .option('--all', 'follow every page (default: the first page only)')
+    .option('--nodes', 'also show every node\'s reported serial (SSM Inventory) and whether it is in sync')
     .addHelpText(
       'after',
       `
 Examples:
   $ acm-export --stack AcmExport certificates --all
-  $ acm-export --stack AcmExport certificates --expiring-within 30 --json`,
+  $ acm-export --stack AcmExport certificates --expiring-within 30 --json
+  $ acm-export --stack AcmExport certificates --nodes`,
     )
-    .action(async (options: { expiringWithin?: number; all?: boolean }, command: Command) => {
+    .action(async (options: { expiringWithin?: number; all?: boolean; nodes?: boolean }, command: Command) => {
       const globals = context.globals(command);
       const api = await context.api(command);
-      const result = await listInventory(api, { expiringWithinDays: options.expiringWithin, all: options.all });
+      const result = await listInventory(api, { expiringWithinDays: options.expiringWithin, all: options.all, nodes: options.nodes });
       if (globals.json) {
         printJson(context.io.stdout, result);
       } else if (result.items.length === 0) {
         context.io.stdout.write(options.expiringWithin === undefined ? 'no certificates exported yet\n' : `no certificates expire within ${options.expiringWithin} days\n`);
       } else {
         context.io.stdout.write(renderTable(CERTIFICATE_HEADERS, certificateRows(result.items)));
+        if (options.nodes) {
+          context.io.stdout.write(`\n${renderTable(NODE_HEADERS, nodeRows(result.items))}`);
+          const drifting = result.items.reduce((n, item) => n + (item.nodesDrifting ?? 0), 0);
+          if (drifting > 0) context.io.stdout.write(`${drifting} node(s) do not serve the last exported certificate\n`);
+        }
         if (result.nextToken) context.io.stdout.write('(more rows: run with --all to list every page)\n');
       }
       context.exit(0);

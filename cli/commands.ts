@@ -9,6 +9,7 @@ import { registerDoctor } from './doctor/command';
 import { registerExport } from './export';
 import { registerRenew } from './renew';
 import { registerStatus } from './status';
+import { registerTargets } from './targets';
 import { registerLocalCommands } from '../local/cli';
 
-export const COMMAND_MODULES: readonly CommandModule[] = [registerExport, registerStatus, registerCertificates, registerRenew, registerDoctor, registerLocalCommands];
+export const COMMAND_MODULES: readonly CommandModule[] = [registerExport, registerStatus, registerCertificates, registerRenew, registerTargets, registerDoctor, registerLocalCommands];

@@ -20,6 +20,15 @@ interface ExportOptions {
   dryRun?: boolean;
   wait?: boolean;
   pollMax?: number;
+  keyOwner?: string;
+  keyGroup?: string;
+  keyMode?: string;
+  certOwner?: string;
+  certGroup?: string;
+  certMode?: string;
+  pkcs12?: boolean;
+  combinedPem?: boolean;
+  convergenceSchedule?: string;
 }
 
 /** Which command-line option sets which API field (used to point at the option in error messages). */
@@ -35,6 +44,15 @@ export const OPTION_FOR_FIELD: Record<string, string> = {
   MaxConcurrency: '--max-concurrency',
   MaxErrors: '--max-errors',
   DryRun: '--dry-run',
+  KeyOwner: '--key-owner',
+  KeyGroup: '--key-group',
+  KeyMode: '--key-mode',
+  CertOwner: '--cert-owner',
+  CertGroup: '--cert-group',
+  CertMode: '--cert-mode',
+  Pkcs12: '--pkcs12',
+  CombinedPem: '--combined-pem',
+  ConvergenceSchedule: '--convergence-schedule',
 };
 
 /** Splits `Key=Value` at the first "=" (tag keys cannot contain "="). */
@@ -62,6 +80,15 @@ export function buildExportRequest(options: ExportOptions): Record<string, unkno
     MaxConcurrency: options.maxConcurrency,
     MaxErrors: options.maxErrors,
     DryRun: options.dryRun ? true : undefined,
+    KeyOwner: options.keyOwner,
+    KeyGroup: options.keyGroup,
+    KeyMode: options.keyMode,
+    CertOwner: options.certOwner,
+    CertGroup: options.certGroup,
+    CertMode: options.certMode,
+    Pkcs12: options.pkcs12 ? true : undefined,
+    CombinedPem: options.combinedPem ? true : undefined,
+    ConvergenceSchedule: options.convergenceSchedule,
   };
   return Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined));
 }
@@ -106,6 +133,15 @@ export const registerExport: CommandModule = (program, context) => {
     .option('--verify-port <port>', 'after install, check the certificate served on this local port (0 = skip)')
     .option('--max-concurrency <n|%>', 'how many nodes install at once (default 10%)')
     .option('--max-errors <n|%>', 'failures allowed before the rollout stops (default 0)')
+    .option('--key-owner <user>', 'owner of the key, combined PEM and PKCS#12 files (default root)')
+    .option('--key-group <group>', 'group of the key files (default root; the key becomes 0640)')
+    .option('--key-mode <mode>', 'mode of the key files: 0600, 0640, 0400 or 0440')
+    .option('--cert-owner <user>', 'owner of the certificate files (default root)')
+    .option('--cert-group <group>', 'group of the certificate files (default root)')
+    .option('--cert-mode <mode>', 'mode of the certificate files: 0644 (default), 0640, 0444, 0440, 0600 or 0400')
+    .option('--pkcs12', 'also write <name>.p12 (key, certificate and chain; its passphrase is stored in the same secret version)')
+    .option('--combined-pem', 'also write <name>.combined.pem (key + full chain, e.g. for HAProxy)')
+    .option('--convergence-schedule <rate>', 'how often nodes are re-checked and repaired, e.g. "rate(6 hours)" (default: the stack\'s, rate(12 hours))')
     .option('--dry-run', 'list the matching nodes, export and install nothing')
     .option('--wait', 'show progress until the export ends; exit 1 if it fails')
     .option('--poll-max <seconds>', 'longest pause between status polls with --wait', integerOption('--poll-max', 1, 60), 5)

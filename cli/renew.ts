@@ -22,6 +22,22 @@ export function requestForTarget(item: CertificateTargetView, dryRun = false): R
     VerifyPort: item.verifyPort,
     MaxConcurrency: item.maxConcurrency,
     MaxErrors: item.maxErrors,
+    // Output profile and schedule, when the API returns them (older deployments do not).
+    ...Object.fromEntries(
+      (
+        [
+          ['KeyOwner', item.keyOwner],
+          ['KeyGroup', item.keyGroup],
+          ['KeyMode', item.keyMode],
+          ['CertOwner', item.certOwner],
+          ['CertGroup', item.certGroup],
+          ['CertMode', item.certMode],
+          ['Pkcs12', item.pkcs12],
+          ['CombinedPem', item.combinedPem],
+          ['ConvergenceSchedule', item.convergenceSchedule],
+        ] as const
+      ).filter(([, v]) => v !== undefined),
+    ),
     ...(dryRun ? { DryRun: true } : {}),
   };
 }

@@ -4,6 +4,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
+import { findDrift, normalizeSerial } from '../../lambda/shared/drift';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail';
 export type CheckId = 'connect' | 'name' | 'validity' | 'chain' | 'sct' | 'protocol' | 'http-redirect' | 'mixed-content' | 'drift';
@@ -417,16 +418,15 @@ export function checkMixedContent(answer: HttpAnswer, pageUrl: string): CheckRes
 // ---------------------------------------------------------------------------------------------------------------
 // Drift
 
-/** `0a:1b:2c` (ACM), `0A1B2C` (OpenSSL), `0x0a1b2c` → `A1B2C`: hex, upper case, no separators or leading zeros. */
-export function normalizeSerial(serial: string): string {
-  const hex = serial.trim().replace(/^0x/i, '').replace(/[\s:.-]/g, '').toUpperCase();
-  return hex.replace(/^0+(?=.)/, '');
-}
+/** The same normalization the drift-check function uses (lambda/shared/drift.ts). */
+export { normalizeSerial };
 
+/** One server compared with the expected serial(s) by the shared drift rule (the scheduled drift check's). */
 export function checkDrift(servedSerial: string, expected: string[], source: string): CheckResult {
+  const drift = findDrift(expected, [{ nodeId: 'server', serial: servedSerial }]);
   const served = normalizeSerial(servedSerial);
-  const wanted = [...new Set(expected.map(normalizeSerial))];
-  if (wanted.includes(served)) return result('drift', 'pass', `the server presents serial ${served}, as expected (${source})`);
+  const wanted = drift.expected;
+  if (drift.drifting.length === 0) return result('drift', 'pass', `the server presents serial ${served}, as expected (${source})`);
   return result(
     'drift',
     'fail',
