@@ -64,6 +64,21 @@ describe('acm-export', () => {
     expect(JSON.stringify(result)).not.toContain(passphrase);
   });
 
+  test('Pkcs12 profile: the same version gets a PFX passphrase of its own; no profile, no PFX block', async () => {
+    const withPfx = await handler(payload({ ...INPUT, Pkcs12: true }));
+    const secret = sm.commandCalls(CreateSecretCommand)[0].args[0].input.SecretString as string;
+    const bundle = parseSecret(secret);
+    expect(bundle.pfxPassphrase).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(bundle.pfxPassphrase).not.toBe(bundle.passphrase);
+    expect(secret).toContain('-----BEGIN ACM EXPORT PFX PASSPHRASE-----');
+    expect(JSON.stringify(withPfx)).not.toContain(bundle.pfxPassphrase as string);
+    sm.resetHistory();
+    await handler(payload(INPUT, 'exec-2'));
+    const plain = sm.commandCalls(CreateSecretCommand)[0].args[0].input.SecretString as string;
+    expect(plain).not.toContain('PFX PASSPHRASE');
+    expect(parseSecret(plain).pfxPassphrase).toBeUndefined();
+  });
+
   test('later exports put a new version on the existing secret', async () => {
     sm.on(DescribeSecretCommand).resolves({ ARN: SECRET_ARN, VersionIdsToStages: { 'older-version': ['AWSCURRENT'] } });
     const result = await handler(payload());
