@@ -2,6 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { acknowledge } from '../nag';
@@ -19,9 +20,21 @@ export const RENEWAL_EVENT_PATTERN: events.EventPattern = {
   detail: { Action: ['RENEWAL'] },
 };
 
+/** Async invocation of acm-renew: Lambda's own retries of a run that throws (2 is the maximum). */
+export const RENEW_ASYNC_RETRY_ATTEMPTS = 2;
+/** Async invocation of acm-renew: how long Lambda keeps an event it could not process yet. */
+export const RENEW_MAX_EVENT_AGE = Duration.hours(6);
+
 /**
- * Starts the re-export of a certificate when ACM renews it. Failed deliveries are retried by EventBridge
- * and then kept in a dead-letter queue, so a renewal is never silently lost.
+ * Starts the re-export of a certificate when ACM renews it. A renewal event is never dropped, whichever
+ * side fails:
+ * - EventBridge cannot deliver it (Lambda throttled or unavailable): EventBridge retries, then puts the
+ *   event into the dead-letter queue (target DLQ);
+ * - acm-renew receives it but throws (e.g. StartExecution keeps failing after the SDK's retries): the
+ *   invoke is asynchronous, so Lambda retries it {@link RENEW_ASYNC_RETRY_ATTEMPTS} times and then sends
+ *   the event, with the error, to the same queue (on-failure destination).
+ * Either way the event stays in the queue for 14 days; re-sending it is safe, because execution names are
+ * derived from the event id.
  */
 export class RenewalTrigger extends Construct {
   public readonly rule: events.Rule;
@@ -38,7 +51,7 @@ export class RenewalTrigger extends Construct {
     acknowledge(
       this.deadLetterQueue,
       'AwsSolutions-SQS3',
-      'This queue is itself the dead-letter queue of the renewal rule target; a DLQ of a DLQ would only move the problem.',
+      'This queue is itself the dead-letter queue of the renewal rule target and of acm-renew\'s failed async invocations; a DLQ of a DLQ would only move the problem.',
     );
     this.rule = new events.Rule(this, 'Rule', {
       description: 'ACM renewed a certificate: re-export it to its inventory targets',
@@ -50,6 +63,12 @@ export class RenewalTrigger extends Construct {
           maxEventAge: Duration.hours(6),
         }),
       ],
+    });
+    // The rule target's DLQ only covers delivery; failures of the function itself go here too.
+    props.handler.configureAsyncInvoke({
+      retryAttempts: RENEW_ASYNC_RETRY_ATTEMPTS,
+      maxEventAge: RENEW_MAX_EVENT_AGE,
+      onFailure: new destinations.SqsDestination(this.deadLetterQueue),
     });
   }
 }
