@@ -405,6 +405,25 @@ describe('events', () => {
     });
   });
 
+  test('acm-renew failures after delivery are not dropped: async retries, then the renewal DLQ', () => {
+    const queueArn = { 'Fn::GetAtt': [logicalId(stack.renewalTrigger.deadLetterQueue), 'Arn'] };
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: logicalId(stack.workflow.acmRenewFunction) },
+      Qualifier: '$LATEST',
+      MaximumRetryAttempts: 2,
+      MaximumEventAgeInSeconds: 21600,
+      DestinationConfig: { OnFailure: { Destination: queueArn } },
+    });
+    const role = logicalId(stack.workflow.acmRenewFunction.executionRole);
+    const send = identityStatements(template).filter(
+      ({ policy, statement }) =>
+        asArray(statement.Action).includes('sqs:SendMessage') &&
+        JSON.stringify(template.toJSON().Resources[policy].Properties.Roles ?? []).includes(role),
+    );
+    expect(send).toHaveLength(1);
+    expect(send[0].statement.Resource).toEqual(queueArn);
+  });
+
   test('ACM alerts go to the topic with a readable message', () => {
     for (const detailType of ['ACM Certificate Renewal Action Required', 'ACM Certificate Approaching Expiration']) {
       template.hasResourceProperties('AWS::Events::Rule', {
