@@ -21,8 +21,14 @@ export const ACM_ALERT_DETAIL_TYPES = [
   'ACM Certificate Approaching Expiration',
 ] as const;
 
-/** Execution end states alerted by EventBridge. FAILED is alerted by the workflow itself (NotifyFailure). */
-export const ALERTED_EXECUTION_STATUSES = ['TIMED_OUT', 'ABORTED'] as const;
+/**
+ * Execution end states alerted by EventBridge. FAILED is included although the workflow publishes its own
+ * alert (NotifyFailure, with the failed nodes' lines) before failing: an execution can also fail without
+ * passing through NotifyFailure (a States.Runtime error in a Pass, Choice or Wait state, or NotifyFailure
+ * itself failing), and such a failure must not go unnoticed. A failure that did pass through NotifyFailure
+ * therefore produces two alerts; the FAILED message says so.
+ */
+export const ALERTED_EXECUTION_STATUSES = ['FAILED', 'TIMED_OUT', 'ABORTED'] as const;
 
 /**
  * The alert topic (KMS-encrypted, TLS only) and the EventBridge rules that feed it. The topic key is
@@ -80,26 +86,43 @@ export class Notifications extends Construct {
   }
 
   /**
-   * Alerts when an execution of the workflow times out or is aborted. FAILED executions are not forwarded:
-   * the workflow publishes its own, more precise alert before failing (NotifyFailure), and forwarding
-   * FAILED here too would alert twice.
+   * Alerts when an execution of the workflow fails, times out or is aborted (see
+   * {@link ALERTED_EXECUTION_STATUSES} for why FAILED is forwarded too). Returns the two rules: FAILED, and
+   * TIMED_OUT/ABORTED, each with its own message.
    */
-  alertOnExecutionEnd(stateMachine: sfn.IStateMachine): events.Rule {
-    return new events.Rule(this, 'ExecutionEnded', {
-      description: 'An export workflow execution timed out or was aborted: alert',
-      eventPattern: {
-        source: ['aws.states'],
-        detailType: ['Step Functions Execution Status Change'],
-        detail: { status: [...ALERTED_EXECUTION_STATUSES], stateMachineArn: [stateMachine.stateMachineArn] },
-      },
+  alertOnExecutionEnd(stateMachine: sfn.IStateMachine): { failed: events.Rule; ended: events.Rule } {
+    const executionArn = events.EventField.fromPath('$.detail.executionArn');
+    const executionName = events.EventField.fromPath('$.detail.name');
+    const pattern = (status: readonly string[]): events.EventPattern => ({
+      source: ['aws.states'],
+      detailType: ['Step Functions Execution Status Change'],
+      detail: { status: [...status], stateMachineArn: [stateMachine.stateMachineArn] },
+    });
+    const failed = new events.Rule(this, 'ExecutionFailed', {
+      description: 'An export workflow execution failed (also when it failed before or in NotifyFailure): alert',
+      eventPattern: pattern(['FAILED']),
       targets: [
         new targets.SnsTopic(this.topic, {
           message: events.RuleTargetInput.fromText(
-            `acm-export execution ${events.EventField.fromPath('$.detail.executionArn')} ended with status ` +
+            `acm-export execution ${executionName} failed (${executionArn}); nodes may hold the previous ` +
+              'certificate. A detailed alert with the failed nodes\' lines may also have been sent by the workflow; ' +
+              'if not, the execution failed before it could send one: see its history.',
+          ),
+        }),
+      ],
+    });
+    const ended = new events.Rule(this, 'ExecutionEnded', {
+      description: 'An export workflow execution timed out or was aborted: alert',
+      eventPattern: pattern(['TIMED_OUT', 'ABORTED']),
+      targets: [
+        new targets.SnsTopic(this.topic, {
+          message: events.RuleTargetInput.fromText(
+            `acm-export execution ${executionName} (${executionArn}) ended with status ` +
               `${events.EventField.fromPath('$.detail.status')}; nodes may hold the previous certificate.`,
           ),
         }),
       ],
     });
+    return { failed, ended };
   }
 }

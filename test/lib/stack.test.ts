@@ -438,15 +438,24 @@ describe('events', () => {
     }
   });
 
-  test('timed-out and aborted executions alert; FAILED does not (the workflow alerts itself)', () => {
-    template.hasResourceProperties('AWS::Events::Rule', {
-      EventPattern: {
-        source: ['aws.states'],
-        'detail-type': ['Step Functions Execution Status Change'],
-        detail: { status: ['TIMED_OUT', 'ABORTED'], stateMachineArn: [{ Ref: logicalId(stack.workflow.stateMachine) }] },
-      },
-      Targets: [Match.objectLike({ Arn: { Ref: logicalId(stack.notifications.topic) }, InputTransformer: Match.anyValue() })],
+  test('failed executions alert too (also those that never reached NotifyFailure), with their own message', () => {
+    const rules = template.findResources('AWS::Events::Rule', {
+      Properties: { EventPattern: { source: ['aws.states'], 'detail-type': ['Step Functions Execution Status Change'] } },
     });
+    const byStatus = Object.values(rules).map((rule) => ({
+      status: rule.Properties.EventPattern.detail.status as string[],
+      machine: rule.Properties.EventPattern.detail.stateMachineArn,
+      target: rule.Properties.Targets[0],
+    }));
+    expect(byStatus.map((r) => r.status).sort()).toEqual([['FAILED'], ['TIMED_OUT', 'ABORTED']]);
+    for (const rule of byStatus) {
+      expect(rule.machine).toEqual([{ Ref: logicalId(stack.workflow.stateMachine) }]);
+      expect(rule.target.Arn).toEqual({ Ref: logicalId(stack.notifications.topic) });
+      expect(rule.target.InputTransformer.InputPathsMap).toMatchObject({ 'detail-name': '$.detail.name', 'detail-executionArn': '$.detail.executionArn' });
+    }
+    const failed = byStatus.find((r) => r.status[0] === 'FAILED')!.target.InputTransformer.InputTemplate as string;
+    expect(failed).toContain('execution <detail-name> failed');
+    expect(failed).toMatch(/detailed alert with the failed nodes' lines may also have been sent by the workflow/);
   });
 
   test('alert topic: KMS, TLS only, e-mail subscription only when configured', () => {
