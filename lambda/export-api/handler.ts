@@ -1,6 +1,7 @@
 /**
- * REST API (proxy integration): `GET /exports/{exportId}`, `GET /certificates` (with `?nodes=true` the
- * per-node reports from SSM Inventory) and `DELETE /certificates/{certificateArn}/targets/{target}`.
+ * REST API (proxy integration): `POST /exports` (validate, then StartExecution), `GET /exports/{exportId}`,
+ * `GET /certificates` (with `?nodes=true` the per-node reports from SSM Inventory) and
+ * `DELETE /certificates/{certificateArn}/targets/{target}`.
  * Every response is JSON; 4xx messages name the field and the rule, never echo a value.
  */
 import type { SSMClient } from '@aws-sdk/client-ssm';
@@ -15,7 +16,9 @@ import { EXPORT_ID_PATTERN, ExportStatusDeps, exportStatus } from '../shared/exp
 import { resolveDeps } from '../shared/handler-support';
 import { InventoryDeps } from '../shared/inventory';
 import { listCertificates, parseListQuery } from '../shared/list-certificates';
+import { info } from '../shared/handler-support';
 import { logger, observe } from '../shared/powertools';
+import { startExport } from '../shared/start-export';
 
 export type ExportApiDeps = ExportStatusDeps & InventoryDeps & { now?: () => Date; ssm: SSMClient };
 
@@ -40,6 +43,7 @@ function fail(statusCode: number, message: string): APIGatewayProxyResult {
 }
 
 type Route =
+  | { name: 'start' }
   | { name: 'status'; exportId: string | undefined }
   | { name: 'certificates' }
   | { name: 'target'; pathParameters: Record<string, string | undefined> }
@@ -50,6 +54,7 @@ const TARGET_RESOURCE = '/certificates/{certificateArn}/targets/{target}';
 function route(event: Pick<APIGatewayProxyEvent, 'resource' | 'path' | 'pathParameters'>): Route {
   const resource = event.resource ?? '';
   const path = (event.path ?? '').replace(/\/+$/, '');
+  if (resource === '/exports' || (!resource && path === '/exports')) return { name: 'start' };
   if (resource === '/exports/{exportId}') return { name: 'status', exportId: event.pathParameters?.exportId ?? undefined };
   if (resource === '/certificates') return { name: 'certificates' };
   if (resource === TARGET_RESOURCE) return { name: 'target', pathParameters: event.pathParameters ?? {} };
@@ -62,7 +67,13 @@ function route(event: Pick<APIGatewayProxyEvent, 'resource' | 'path' | 'pathPara
   return undefined;
 }
 
-const METHODS: Record<NonNullable<Route>['name'], string> = { status: 'GET', certificates: 'GET', target: 'DELETE' };
+const METHODS: Record<NonNullable<Route>['name'], string> = { start: 'POST', status: 'GET', certificates: 'GET', target: 'DELETE' };
+
+/** Media type of the request body; a request without Content-Type is taken as JSON. */
+function contentType(headers: APIGatewayProxyEvent['headers'] | null | undefined): string {
+  const entry = Object.entries(headers ?? {}).find(([name]) => name.toLowerCase() === 'content-type');
+  return String(entry?.[1] ?? 'application/json').split(';')[0].trim().toLowerCase();
+}
 
 function safeDecode(segment: string): string | undefined {
   try {
@@ -81,6 +92,14 @@ export function createHandler(overrides: Partial<ExportApiDeps> = {}) {
       if (event.httpMethod !== METHODS[r.name]) return fail(405, `method not allowed: use ${METHODS[r.name]}`);
       try {
         const deps = resolveDeps<ExportApiDeps>(overrides, factories);
+        if (r.name === 'start') {
+          if (contentType(event.headers) !== 'application/json') return fail(415, 'Unsupported Media Type: send application/json');
+          const started = await startExport(
+            { body: event.body, isBase64Encoded: event.isBase64Encoded, requestId },
+            { sfn: deps.sfn, stateMachineArn: deps.stateMachineArn, now: deps.now, log: info },
+          );
+          return respond(started.statusCode, started.body);
+        }
         if (r.name === 'status') {
           const exportId = r.exportId ?? '';
           if (!EXPORT_ID_PATTERN.test(exportId)) {
