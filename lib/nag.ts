@@ -47,8 +47,6 @@ export function acknowledgeWildcardAction(scope: IConstruct, action: string, rea
 
 export const REASONS = {
   xray: 'xray:PutTraceSegments/PutTelemetryRecords (added by active tracing) have no resource-level permissions; AWS requires "*".',
-  tableIndexes:
-    'Only the GSIs of this stack\'s inventory table (<table ARN>/index/*), added by the table grant; queries use the ByTarget and ByExpiry indexes.',
   kmsGrantActions:
-    'Added by the inventory table grant: kms:GenerateDataKey*/ReEncrypt* on the inventory key only (a single key ARN, not "*").',
+    'Added by the inventory write grants (the key actions DynamoDB item writes need, as the table\'s own grants add them): kms:GenerateDataKey*/ReEncrypt* on the inventory key only (a single key ARN, not "*").',
 } as const;

@@ -6,7 +6,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
-import { ENV } from '../../lambda/shared/contract';
+import { ENV, INVENTORY } from '../../lambda/shared/contract';
 import { DEFAULT_DRIFT_GRACE_MINUTES } from '../../lambda/shared/drift-check';
 import { acknowledgeWildcardAction, acknowledgeWildcardResource } from '../nag';
 import { Inventory } from './inventory';
@@ -56,7 +56,8 @@ export class DriftCheck extends Construct {
         [ENV.DRIFT_GRACE_MINUTES]: String(props.graceMinutes ?? DEFAULT_DRIFT_GRACE_MINUTES),
       },
     });
-    props.inventory.grantReadData(this.function);
+    // targetsByExpiry only: Query on the ByExpiry index.
+    props.inventory.grantQuery(this.function, [INVENTORY.byExpiryIndex]);
     props.alertTopic.grantPublish(this.function);
     props.alertTopicKey.grant(this.function, 'kms:Decrypt', 'kms:GenerateDataKey');
     acknowledgeWildcardAction(

@@ -6,7 +6,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { ENV, INITIAL_POLL, STATES, WORKFLOW_TIMEOUT_SECONDS } from '../../lambda/shared/contract';
+import { ENV, INITIAL_POLL, INVENTORY, STATES, WORKFLOW_TIMEOUT_SECONDS } from '../../lambda/shared/contract';
 import { DEFAULT_CONVERGENCE_SCHEDULE, FIELD_RULES } from '../../lambda/shared/patterns';
 import { RETRYABLE_ERRORS } from '../../lambda/shared/errors';
 import { CertificateSecrets } from './certificate-secrets';
@@ -106,13 +106,15 @@ export class ExportWorkflow extends Construct {
           'secretsmanager:CreateSecret',
           'secretsmanager:PutSecretValue',
           'secretsmanager:DescribeSecret',
-          'secretsmanager:GetSecretValue',
           'secretsmanager:TagResource',
         ],
         resources: [props.secrets.secretArnPattern],
       }),
     );
-    props.secrets.key.grant(this.acmExportFunction, 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:Decrypt');
+    // Secrets Manager encrypts a new version under the CMK with a data key generated for the caller (and
+    // decrypts the current one to compare on a retried ClientRequestToken): GenerateDataKey and Decrypt.
+    // The function never reads a secret value back and never calls kms:Encrypt itself.
+    props.secrets.key.grant(this.acmExportFunction, 'kms:GenerateDataKey', 'kms:Decrypt');
     acknowledgeWildcardResource(this.acmExportFunction.executionRole, certificateArns, CERTIFICATE_WILDCARD_REASON);
     acknowledgeWildcardResource(
       this.acmExportFunction.executionRole,
@@ -141,7 +143,9 @@ export class ExportWorkflow extends Construct {
         [ENV.CONVERGENCE_SCHEDULE]: convergenceSchedule,
       },
     });
-    inventory.grantReadWriteData(this.ssmRunFunction);
+    // recordExport/recordAssociation/recordDeployOutcome (UpdateItem; GetItem when a newer export owns the item).
+    inventory.grantUpdate(this.ssmRunFunction);
+    inventory.grantGetItem(this.ssmRunFunction);
     this.ssmRunFunction.addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'ConvergenceAssociations',
@@ -193,7 +197,8 @@ export class ExportWorkflow extends Construct {
       logRemovalPolicy,
       environment: { [ENV.TABLE_NAME]: table.tableName },
     });
-    inventory.grantWriteData(this.statusCheckFunction);
+    // recordDeployOutcome only (a conditional UpdateItem).
+    inventory.grantUpdate(this.statusCheckFunction);
     this.statusCheckFunction.addToRolePolicy(
       new iam.PolicyStatement({
         // ListCommands and ListCommandInvocations have no resource-level permissions.
@@ -257,7 +262,8 @@ export class ExportWorkflow extends Construct {
       new iam.PolicyStatement({ actions: ['acm:DescribeCertificate'], resources: [certificateArns] }),
     );
     acknowledgeWildcardResource(this.acmRenewFunction.executionRole, certificateArns, CERTIFICATE_WILDCARD_REASON);
-    inventory.grantReadData(this.acmRenewFunction);
+    // targetsOfCertificate: Query on the partition key (never a Scan).
+    inventory.grantQuery(this.acmRenewFunction, ['table']);
     this.stateMachine.grantStartExecution(this.acmRenewFunction);
 
     this.exportApiFunction = new NodeFunction(this, 'ExportApi', {
@@ -271,8 +277,10 @@ export class ExportWorkflow extends Construct {
         [ENV.STATE_MACHINE_ARN]: this.stateMachine.stateMachineArn,
       },
     });
-    // Reads, and DeleteItem for DELETE .../targets/{target}.
-    inventory.grantReadWriteData(this.exportApiFunction);
+    // GET /certificates queries ByExpiry; DELETE .../targets/{target} reads the item, then deletes it.
+    inventory.grantQuery(this.exportApiFunction, [INVENTORY.byExpiryIndex]);
+    inventory.grantGetItem(this.exportApiFunction);
+    inventory.grantDelete(this.exportApiFunction);
     this.exportApiFunction.addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'DeleteTargetAssociation',

@@ -87,7 +87,11 @@ describe('secrets', () => {
     const kms = byAction('kms:GenerateDataKey');
     expect(kms).toHaveLength(1);
     expect(kms[0].statement.Resource).toEqual({ 'Fn::GetAtt': [logicalId(stack.secrets.key), 'Arn'] });
-    expect(asArray(kms[0].statement.Action).sort()).toEqual(['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey']);
+    expect(asArray(kms[0].statement.Action).sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
+    // It writes secrets but never reads one back, and Secrets Manager (not the function) encrypts.
+    const actions = statements.flatMap(({ statement }) => asArray(statement.Action));
+    expect(actions).not.toContain('secretsmanager:GetSecretValue');
+    expect(actions).not.toContain('kms:Encrypt');
   });
 
   test('functions get the prefix and the key through the environment', () => {
@@ -166,6 +170,65 @@ describe('IAM', () => {
       asArray(statement.Action).filter((a) => a.includes('*')).forEach((a) => wildcardActions.add(a));
     }
     expect([...wildcardActions].sort()).toEqual(['kms:GenerateDataKey*', 'kms:ReEncrypt*']);
+  });
+
+  /** Logical ids of every function's execution role, read from the template (not from a hand-kept list). */
+  const functionRoles = (): string[] =>
+    Object.values(template.findResources('AWS::Lambda::Function')).map((fn) => {
+      const role = fn.Properties.Role as { 'Fn::GetAtt': [string, string] };
+      return role['Fn::GetAtt'][0];
+    });
+  const actionsOfRole = (role: string): string[] =>
+    identityStatements(template)
+      .filter(({ policy }) => (template.toJSON().Resources[policy].Properties.Roles as { Ref: string }[] | undefined)?.some((r) => r.Ref === role))
+      .flatMap(({ statement }) => asArray(statement.Action));
+  const dynamoActionsOf = (fn: { executionRole: unknown }) =>
+    [...new Set(actionsOfRole(logicalId(fn.executionRole as never)).filter((a) => a.startsWith('dynamodb:')))].sort();
+
+  test('inventory: each function gets exactly the item actions its code calls; none may Scan or batch-write', () => {
+    expect(functionRoles()).toHaveLength(6);
+    for (const role of functionRoles()) {
+      const actions = actionsOfRole(role);
+      for (const forbidden of ['dynamodb:Scan', 'dynamodb:BatchWriteItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:GetRecords', 'dynamodb:*']) {
+        expect([role, actions.includes(forbidden)]).toEqual([role, false]);
+      }
+    }
+    expect(dynamoActionsOf(stack.workflow.acmExportFunction)).toEqual([]);
+    expect(dynamoActionsOf(stack.workflow.ssmRunFunction)).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
+    expect(dynamoActionsOf(stack.workflow.statusCheckFunction)).toEqual(['dynamodb:UpdateItem']);
+    expect(dynamoActionsOf(stack.workflow.acmRenewFunction)).toEqual(['dynamodb:Query']);
+    expect(dynamoActionsOf(stack.workflow.exportApiFunction)).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Query']);
+    expect(dynamoActionsOf(stack.driftCheck.function)).toEqual(['dynamodb:Query']);
+  });
+
+  test('inventory Query is scoped to the table or the one index each function uses', () => {
+    const table = { 'Fn::GetAtt': [logicalId(stack.inventory.table), 'Arn'] };
+    const byExpiry = { 'Fn::Join': ['', [table, `/index/${INVENTORY.byExpiryIndex}`]] };
+    const queryResources = (fn: { executionRole: unknown }) => {
+      const role = logicalId(fn.executionRole as never);
+      return identityStatements(template)
+        .filter(({ policy }) => (template.toJSON().Resources[policy].Properties.Roles as { Ref: string }[] | undefined)?.some((r) => r.Ref === role))
+        .filter(({ statement }) => asArray(statement.Action).includes('dynamodb:Query'))
+        .flatMap(({ statement }) => asArray(statement.Resource));
+    };
+    expect(queryResources(stack.workflow.acmRenewFunction)).toEqual([table]);
+    expect(queryResources(stack.workflow.exportApiFunction)).toEqual([byExpiry]);
+    expect(queryResources(stack.driftCheck.function)).toEqual([byExpiry]);
+    // Readers may decrypt with the inventory key; only writers may also encrypt with it.
+    const inventoryKey = JSON.stringify({ 'Fn::GetAtt': [logicalId(stack.inventory.key), 'Arn'] });
+    const keyActions = (fn: { executionRole: unknown }) => {
+      const role = logicalId(fn.executionRole as never);
+      return identityStatements(template)
+        .filter(({ policy }) => (template.toJSON().Resources[policy].Properties.Roles as { Ref: string }[] | undefined)?.some((r) => r.Ref === role))
+        .filter(({ statement }) => JSON.stringify(statement.Resource) === inventoryKey)
+        .flatMap(({ statement }) => asArray(statement.Action))
+        .sort();
+    };
+    expect(keyActions(stack.workflow.acmRenewFunction)).toEqual(['kms:Decrypt', 'kms:DescribeKey']);
+    expect(keyActions(stack.driftCheck.function)).toEqual(['kms:Decrypt', 'kms:DescribeKey']);
+    expect(keyActions(stack.workflow.statusCheckFunction)).toEqual(
+      ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey*', 'kms:ReEncrypt*'].sort(),
+    );
   });
 
   test('SendCommand: this stack\'s document and nodes of this account and region only', () => {
@@ -544,7 +607,7 @@ describe('fleet convergence', () => {
     expect(() => buildStack({ convergenceSchedule: 'rate(5 minutes)' })).toThrow(/convergenceSchedule/);
   });
 
-  test('export-api may delete associations (not create) and read inventory; DeleteItem via the table grant', () => {
+  test('export-api may delete associations (not create) and delete inventory items', () => {
     const statements = statementsOf(stack.workflow.exportApiFunction);
     const del = statements.filter((s) => asArray(s.Action).includes('ssm:DeleteAssociation'));
     expect(del).toHaveLength(1);
