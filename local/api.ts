@@ -2,9 +2,10 @@
  * The local export API: the routes, request validation and responses of the deployed API Gateway stage
  * (lib/constructs/export-api.ts), on 127.0.0.1 under `/<stage>/`.
  *
- *   POST /exports            SigV4 (execute-api) → JSON body ≤ 64 KiB, application/json only (415), validated
- *                            with the API's schema (400) → StartExecution (name = request id) →
- *                            {exportId, executionArn, startDate}
+ *   POST /exports            SigV4 (execute-api) → body ≤ 64 KiB (413) → application/json only (415) → the
+ *                            structural model of the deployed API (400 with the same fixed message) →
+ *                            export-api handler (proxy event): zod validation (400 naming field and rule),
+ *                            StartExecution (name = request id) → {exportId, executionArn, startDate}
  *   GET  /exports/{exportId} → export-api handler (proxy event)
  *   GET  /certificates       → export-api handler (proxy event)
  *   POST /_local/renew       local control: {certificateArn} → re-issue + "ACM Certificate Available" event
@@ -16,9 +17,8 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import type { StartExportResponse } from '../lambda/shared/api-types';
-import { exportRequestSchema } from '../lambda/shared/schemas';
+import type { SFNClient } from '@aws-sdk/client-sfn';
+import { exportRequestStructure, matchesStructure, structuralErrorMessage } from '../lambda/shared/api-model';
 import type { LocalCredentials } from './credentials';
 import { verifySigV4 } from './sigv4';
 
@@ -26,7 +26,9 @@ export const LOCAL_STAGE = 'v1';
 /** Largest accepted request body (an accepted ExportRequest is a few kilobytes). */
 export const MAX_API_BODY = 64 * 1024;
 
-const BAD_BODY = 'request body does not match the ExportRequest schema (see the API reference for the field rules)';
+/** The deployed API's request model and its BAD_REQUEST_BODY message (lib/constructs/export-api.ts). */
+const STRUCTURE = exportRequestStructure();
+const BAD_BODY = structuralErrorMessage(STRUCTURE);
 
 /** One API call as answered (for leak scans and tests). */
 export interface ApiCallRecord {
@@ -48,8 +50,11 @@ export interface LocalApiOptions {
   region: string;
   account: string;
   credentials: LocalCredentials;
-  stateMachineArn: string;
-  sfn: SFNClient;
+  /** Unused: the export-api handler starts executions with its own client and environment. */
+  stateMachineArn?: string;
+  /** Unused (see stateMachineArn). */
+  sfn?: SFNClient;
+  /** The export-api handler: POST /exports, GET /exports/{exportId}, GET /certificates. */
   readHandler: (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
   control: LocalApiControl;
 }
@@ -138,7 +143,7 @@ export class LocalApi {
       if (!rawPath.startsWith(`${prefix}/`)) return this.send(res, record, 403, { message: 'Missing Authentication Token' });
       const route = rawPath.slice(prefix.length).replace(/\/+$/, '') || '/';
 
-      if (route === '/exports' && method === 'POST') return this.send(res, record, ...(await this.startExport(req, body, requestId, started)));
+      if (route === '/exports' && method === 'POST') return this.send(res, record, ...(await this.startExport(req, body, requestId)));
       const statusMatch = /^\/exports\/([^/]+)$/.exec(route);
       if ((statusMatch || route === '/certificates') && method === 'GET') {
         const query = new URLSearchParams(rawQuery);
@@ -181,26 +186,28 @@ export class LocalApi {
     }
   }
 
-  private async startExport(req: IncomingMessage, body: Buffer, requestId: string, started: number): Promise<[number, unknown]> {
+  /** What API Gateway does before the integration (content type, model), then the proxy integration. */
+  private async startExport(req: IncomingMessage, body: Buffer, requestId: string): Promise<[number, unknown]> {
     const contentType = String(req.headers['content-type'] ?? 'application/json').split(';')[0].trim().toLowerCase();
-    // passthroughBehavior NEVER: only application/json has a mapping template.
     if (contentType !== 'application/json') return [415, { message: 'Unsupported Media Type' }];
-    const parsed = parseJson(body);
-    if (parsed === undefined) return [400, { message: BAD_BODY }];
-    const check = exportRequestSchema({ partition: 'aws', region: this.options.region, account: this.options.account }).safeParse(parsed);
-    if (!check.success) return [400, { message: BAD_BODY }];
-    try {
-      const out = await this.options.sfn.send(
-        // The mapping template passes the body as received ($input.json('$')), named after the request id.
-        new StartExecutionCommand({ stateMachineArn: this.options.stateMachineArn, name: requestId, input: JSON.stringify(parsed) }),
-      );
-      const response: StartExportResponse = { exportId: requestId, executionArn: out.executionArn ?? '', startDate: String(started) };
-      return [200, response];
-    } catch (error) {
-      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode ?? 500;
-      const message = error instanceof Error ? error.message : 'StartExecution failed';
-      return [status >= 400 && status < 500 ? 400 : 500, { message }];
-    }
+    if (!matchesStructure(parseJson(body), STRUCTURE)) return [400, { message: BAD_BODY }];
+    const text = body.toString('utf8');
+    const event = {
+      resource: '/exports',
+      path: '/exports',
+      httpMethod: 'POST',
+      headers: { 'content-type': String(req.headers['content-type'] ?? 'application/json') },
+      multiValueHeaders: {},
+      queryStringParameters: null,
+      multiValueQueryStringParameters: null,
+      pathParameters: null,
+      stageVariables: null,
+      body: text,
+      isBase64Encoded: false,
+      requestContext: { requestId, stage: LOCAL_STAGE, httpMethod: 'POST', resourcePath: '/exports' },
+    } as unknown as APIGatewayProxyEvent;
+    const result = await this.options.readHandler(event);
+    return [result.statusCode, result.body];
   }
 }
 

@@ -1,0 +1,230 @@
+import { DescribeExecutionCommand, ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-jest';
+import { createHandler } from '../../lambda/export-api/handler';
+import type { StartExportResponse } from '../../lambda/shared/api-types';
+import { MAX_REQUEST_BYTES } from '../../lambda/shared/patterns';
+import {
+  INTERNAL,
+  LIMIT_EXCEEDED,
+  NOT_AN_OBJECT,
+  THROTTLED,
+  TOO_LARGE,
+  executionNameFor,
+  scopeFromStateMachineArn,
+  startExport,
+} from '../../lambda/shared/start-export';
+import { ACCOUNT, CERT_ARN, INPUT, REGION, STATE_MACHINE_ARN, executionArn } from './support';
+
+const sfn = mockClient(SFNClient);
+const REQUEST_ID = 'c0ffee00-1234-4abc-8def-0123456789ab';
+const STARTED = new Date('2026-12-01T10:00:00.123Z');
+const logs: { message: string; keys?: Record<string, unknown> }[] = [];
+const deps = () => ({
+  sfn: sfn as unknown as SFNClient,
+  stateMachineArn: STATE_MACHINE_ARN,
+  now: () => new Date('2026-12-01T10:00:05.000Z'),
+  log: (message: string, keys?: Record<string, string | number | boolean>) => logs.push({ message, keys }),
+});
+
+beforeEach(() => {
+  sfn.reset();
+  logs.length = 0;
+});
+
+function post(body: string | null, over: Partial<APIGatewayProxyEvent> = {}): APIGatewayProxyEvent {
+  return {
+    httpMethod: 'POST',
+    path: '/exports',
+    resource: '/exports',
+    headers: { 'Content-Type': 'application/json; charset=utf-8' },
+    body,
+    isBase64Encoded: false,
+    pathParameters: null,
+    queryStringParameters: null,
+    requestContext: { requestId: REQUEST_ID },
+    ...over,
+  } as unknown as APIGatewayProxyEvent;
+}
+
+const handler = createHandler({ stateMachineArn: STATE_MACHINE_ARN, sfn: sfn as unknown as SFNClient, tableName: 'unused' });
+
+describe('POST /exports through the export-api handler', () => {
+  test('starts one execution named after the request id, with the body as sent; 200 with an ISO startDate', async () => {
+    sfn.on(StartExecutionCommand).resolves({ executionArn: executionArn(REQUEST_ID), startDate: STARTED });
+    const body = { ...INPUT, CertDir: '/srv/tls', VerifyPort: 443, Pkcs12: true, ConvergenceSchedule: 'rate(1 day)' };
+    const res = await handler(post(JSON.stringify(body)));
+    expect(res.statusCode).toBe(200);
+    expect(res.headers?.['content-type']).toBe('application/json');
+    const out = JSON.parse(res.body) as StartExportResponse;
+    expect(out).toEqual({ exportId: REQUEST_ID, executionArn: executionArn(REQUEST_ID), startDate: '2026-12-01T10:00:00.123Z' });
+    expect(out.startDate).toBe(new Date(out.startDate).toISOString());
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 1);
+    const call = sfn.commandCalls(StartExecutionCommand)[0].args[0].input;
+    expect(call.stateMachineArn).toBe(STATE_MACHINE_ARN);
+    expect(call.name).toBe(REQUEST_ID);
+    // Published PascalCase names, no defaults filled in.
+    expect(JSON.parse(call.input ?? '')).toEqual(body);
+  });
+
+  test('a request without Content-Type is JSON; another media type is 415 and starts nothing', async () => {
+    sfn.on(StartExecutionCommand).resolves({ executionArn: executionArn(REQUEST_ID), startDate: STARTED });
+    expect((await handler(post(JSON.stringify(INPUT), { headers: {} }))).statusCode).toBe(200);
+    sfn.reset();
+    const res = await handler(post(JSON.stringify(INPUT), { headers: { 'content-type': 'text/plain' } }));
+    expect(res.statusCode).toBe(415);
+    expect(JSON.parse(res.body)).toEqual({ message: expect.stringMatching(/Unsupported Media Type/) });
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 0);
+  });
+
+  test('GET /exports is 405', async () => {
+    expect((await handler(post(null, { httpMethod: 'GET' }))).statusCode).toBe(405);
+  });
+
+  test.each([
+    ['invalid JSON', '{"CertificateArn": '],
+    ['empty body', ''],
+    ['no body', null],
+    ['array', '[]'],
+    ['string', '"x"'],
+    ['null', 'null'],
+  ])('%s → 400 "%s"', async (_what, body) => {
+    const res = await handler(post(body));
+    expect(res.statusCode).toBe(400);
+    expect(JSON.parse(res.body)).toEqual({ message: NOT_AN_OBJECT });
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 0);
+  });
+
+  test('a body over MAX_REQUEST_BYTES → 400 too large, checked before parsing', async () => {
+    const res = await handler(post(JSON.stringify({ ...INPUT, CertName: 'a'.repeat(MAX_REQUEST_BYTES) })));
+    expect(res.statusCode).toBe(400);
+    expect(JSON.parse(res.body)).toEqual({ message: TOO_LARGE });
+    expect(TOO_LARGE).toMatch(/too large/);
+  });
+
+  test('base64 bodies are decoded', async () => {
+    sfn.on(StartExecutionCommand).resolves({ executionArn: executionArn(REQUEST_ID), startDate: STARTED });
+    const res = await handler(post(Buffer.from(JSON.stringify(INPUT)).toString('base64'), { isBase64Encoded: true }));
+    expect(res.statusCode).toBe(200);
+  });
+
+  test.each([
+    ['shell metacharacters', { CertName: 'www;id' }, 'CertName', 'www;id'],
+    ['path traversal', { CertDir: '/etc/../root' }, 'CertDir', '/etc/../root'],
+    ['reserved tag key', { TargetTagKey: 'aws:secret' }, 'TargetTagKey', 'aws:secret'],
+    ['port out of range', { VerifyPort: 70000 }, 'VerifyPort', '70000'],
+    ['key material', { CertName: '-----BEGIN PRIVATE KEY-----MIIE' }, 'CertName', 'BEGIN PRIVATE KEY'],
+    ['bad schedule', { ConvergenceSchedule: 'rate(1 minute)' }, 'ConvergenceSchedule', 'rate(1 minute)'],
+    ['bad key mode', { KeyMode: '0777' }, 'KeyMode', '0777'],
+    ['wrong type', { Pkcs12: 'yes' }, 'Pkcs12', 'yes'],
+  ])('%s → 400 naming %s and its rule, never the value', async (_what, over, field, needle) => {
+    const res = await handler(post(JSON.stringify({ ...INPUT, ...over })));
+    expect(res.statusCode).toBe(400);
+    const { message } = JSON.parse(res.body) as { message: string };
+    expect(message).toMatch(new RegExp(`^${field}: \\S`));
+    expect(res.body).not.toContain(needle);
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 0);
+  });
+
+  test('several problems are all named; a missing field and an unknown field are named too', async () => {
+    const body: Record<string, unknown> = { ...INPUT, CertDir: 'relative', Service: 'iis', 'Sneaky$(id)': 1 };
+    delete body.TargetTagValue;
+    const { message } = JSON.parse((await handler(post(JSON.stringify(body)))).body) as { message: string };
+    expect(message).toContain('TargetTagValue: is required');
+    expect(message).toContain('CertDir: must be an absolute directory path');
+    expect(message).toContain('Service: must be one of none, nginx, apache2, httpd');
+    expect(message).toContain('Sneaky??id?: is not a known field');
+    expect(message).not.toContain('$(id)');
+  });
+
+  test('certificates of another account, region or partition are refused by name', async () => {
+    for (const arn of [
+      CERT_ARN.replace(ACCOUNT, '999999999999'),
+      CERT_ARN.replace(REGION, 'eu-west-1'),
+      CERT_ARN.replace('arn:aws:', 'arn:aws-cn:'),
+    ]) {
+      const res = await handler(post(JSON.stringify({ ...INPUT, CertificateArn: arn })));
+      expect(res.statusCode).toBe(400);
+      expect(JSON.parse(res.body).message).toBe(`CertificateArn: must be the ARN of an ACM certificate in ${REGION} and account ${ACCOUNT}`);
+    }
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 0);
+  });
+
+  test('throttling → 429 with a clear message; the execution limit → 429', async () => {
+    sfn.on(StartExecutionCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+    let res = await handler(post(JSON.stringify(INPUT)));
+    expect([res.statusCode, JSON.parse(res.body).message]).toEqual([429, THROTTLED]);
+    sfn.on(StartExecutionCommand).rejects(Object.assign(new Error('limit'), { name: 'ExecutionLimitExceeded' }));
+    res = await handler(post(JSON.stringify(INPUT)));
+    expect([res.statusCode, JSON.parse(res.body).message]).toEqual([429, LIMIT_EXCEEDED]);
+  });
+
+  test('any other failure → 500 with a generic message (the AWS message is not passed on)', async () => {
+    sfn.on(StartExecutionCommand).rejects(Object.assign(new Error(`bad input ${INPUT.CertName} secret-ish detail`), { name: 'InvalidExecutionInput' }));
+    const res = await handler(post(JSON.stringify(INPUT)));
+    expect(res.statusCode).toBe(500);
+    expect(JSON.parse(res.body)).toEqual({ message: INTERNAL });
+    expect(res.body).not.toContain('secret-ish');
+  });
+});
+
+describe('startExport', () => {
+  test('a client retry of the same request (ExecutionAlreadyExists, same input) answers with that execution', async () => {
+    const input = JSON.stringify(INPUT);
+    sfn.on(StartExecutionCommand).rejects(new ExecutionAlreadyExists({ message: 'Execution Already Exists', $metadata: {} }));
+    sfn.on(DescribeExecutionCommand).resolves({ executionArn: executionArn(REQUEST_ID), input, startDate: STARTED, status: 'SUCCEEDED' });
+    const out = await startExport({ body: input, requestId: REQUEST_ID }, deps());
+    expect(out).toEqual({ statusCode: 200, body: { exportId: REQUEST_ID, executionArn: executionArn(REQUEST_ID), startDate: STARTED.toISOString() } });
+    expect(sfn).toHaveReceivedCommandWith(DescribeExecutionCommand, { executionArn: executionArn(REQUEST_ID) });
+  });
+
+  test('the same name with another input → 409, nothing else started', async () => {
+    sfn.on(StartExecutionCommand).rejects(Object.assign(new Error('exists'), { name: 'ExecutionAlreadyExists' }));
+    sfn.on(DescribeExecutionCommand).resolves({ executionArn: executionArn(REQUEST_ID), input: JSON.stringify({ ...INPUT, CertName: 'other' }), startDate: STARTED });
+    const out = await startExport({ body: JSON.stringify(INPUT), requestId: REQUEST_ID }, deps());
+    expect(out.statusCode).toBe(409);
+    expect((out.body as { message: string }).message).toMatch(/^exportId: /);
+  });
+
+  test('DescribeExecution throttled after ExecutionAlreadyExists → 429', async () => {
+    sfn.on(StartExecutionCommand).rejects(Object.assign(new Error('exists'), { name: 'ExecutionAlreadyExists' }));
+    sfn.on(DescribeExecutionCommand).rejects(Object.assign(new Error('slow'), { name: 'ThrottlingException' }));
+    expect((await startExport({ body: JSON.stringify(INPUT), requestId: REQUEST_ID }, deps())).statusCode).toBe(429);
+  });
+
+  test('without a startDate in the answer, startDate is now (ISO 8601)', async () => {
+    sfn.on(StartExecutionCommand).resolves({ executionArn: executionArn(REQUEST_ID) });
+    const out = await startExport({ body: JSON.stringify(INPUT), requestId: REQUEST_ID }, deps());
+    expect((out.body as StartExportResponse).startDate).toBe('2026-12-01T10:00:05.000Z');
+  });
+
+  test('a request id that is not a valid execution name becomes a UUID derived from it', async () => {
+    sfn.on(StartExecutionCommand).callsFake((input: { name: string }) => ({ executionArn: executionArn(input.name), startDate: STARTED }));
+    const odd = 'id with spaces:and/colons';
+    const out = await startExport({ body: JSON.stringify(INPUT), requestId: odd }, deps());
+    const name = sfn.commandCalls(StartExecutionCommand)[0].args[0].input.name ?? '';
+    expect(name).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect((out.body as StartExportResponse).exportId).toBe(name);
+    expect(executionNameFor(odd)).toBe(name);
+    expect(executionNameFor('x'.repeat(81))).not.toBe(name);
+    expect(executionNameFor(undefined)).toMatch(/^[0-9a-f-]{36}$/);
+    expect(executionNameFor(REQUEST_ID)).toBe(REQUEST_ID);
+  });
+
+  test('logs identifiers only', async () => {
+    sfn.on(StartExecutionCommand).resolves({ executionArn: executionArn(REQUEST_ID), startDate: STARTED });
+    await startExport({ body: JSON.stringify({ ...INPUT, CertName: 'www' }), requestId: REQUEST_ID }, deps());
+    expect(logs).toEqual([{ message: 'export started', keys: { exportId: REQUEST_ID, executionArn: executionArn(REQUEST_ID), certificateArn: CERT_ARN, target: 'Role=web' } }]);
+  });
+
+  test('the scope comes from the state machine ARN', () => {
+    expect(scopeFromStateMachineArn(STATE_MACHINE_ARN)).toEqual({ partition: 'aws', region: REGION, account: ACCOUNT });
+    expect(scopeFromStateMachineArn('arn:aws-us-gov:states:us-gov-west-1:123456789012:stateMachine:M')).toEqual({
+      partition: 'aws-us-gov',
+      region: 'us-gov-west-1',
+      account: '123456789012',
+    });
+    expect(() => scopeFromStateMachineArn('nope')).toThrow(/STATE_MACHINE_ARN/);
+  });
+});
