@@ -66,7 +66,7 @@ export class AcmExportStack extends Stack {
     this.notifications.alertOnExecutionEnd(this.workflow.stateMachine);
     this.exportApi = new ExportApi(this, 'ExportApi', {
       stateMachine: this.workflow.stateMachine,
-      readHandler: this.workflow.exportApiFunction,
+      handler: this.workflow.exportApiFunction,
       removalPolicy,
     });
     this.driftCheck = new DriftCheck(this, 'DriftCheck', {

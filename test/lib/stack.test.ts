@@ -304,10 +304,10 @@ describe('state machine', () => {
     for (const k of key) expect(asArray(k.Action).every((a) => ['kms:Decrypt', 'kms:GenerateDataKey', 'kms:GenerateDataKey*'].includes(a))).toBe(true);
   });
 
-  test('acm-renew may start executions; export-api may only describe executions of this machine', () => {
+  test('acm-renew and export-api may start executions; export-api may describe only executions of this machine', () => {
     const statements = identityStatements(template).map(({ statement }) => statement);
     const start = statements.filter((s) => asArray(s.Action).includes('states:StartExecution'));
-    expect(start).toHaveLength(2); // acm-renew and the API's integration role
+    expect(start).toHaveLength(2); // acm-renew and export-api (POST /exports)
     for (const s of start) expect(s.Resource).toEqual({ Ref: logicalId(stack.workflow.stateMachine) });
     const describe = statements.filter((s) => asArray(s.Action).includes('states:DescribeExecution'));
     expect(describe).toHaveLength(1);
@@ -352,60 +352,6 @@ describe('API', () => {
     });
     const format = Object.values(template.findResources('AWS::ApiGateway::Stage'))[0].Properties.AccessLogSetting.Format;
     expect(() => JSON.parse(format)).not.toThrow();
-  });
-
-  test('POST /exports starts the STANDARD machine through a StartExecution-only role', () => {
-    const post = Object.values(template.findResources('AWS::ApiGateway::Method', { Properties: { HttpMethod: 'POST' } }));
-    expect(post).toHaveLength(1);
-    const integration = post[0].Properties.Integration;
-    expect(integration.Type).toBe('AWS');
-    expect(integration.PassthroughBehavior).toBe('NEVER');
-    expect(integration.Credentials).toEqual({ 'Fn::GetAtt': [logicalId(stack.exportApi.startExecutionRole), 'Arn'] });
-    expect(JSON.stringify(integration.Uri)).toContain(':states:action/StartExecution');
-    const requestTemplate = JSON.stringify(integration.RequestTemplates['application/json']);
-    expect(requestTemplate).toContain('\\"name\\": \\"$context.requestId\\"');
-    expect(requestTemplate).toContain("$util.escapeJavaScript($input.json('$'))");
-    expect(integration.IntegrationResponses.map((r: { StatusCode: string; SelectionPattern?: string }) => [r.StatusCode, r.SelectionPattern])).toEqual([
-      ['200', undefined],
-      ['400', '4\\d{2}'],
-      ['500', '5\\d{2}'],
-    ]);
-    const ok = integration.IntegrationResponses[0].ResponseTemplates['application/json'];
-    expect(ok).toContain('"exportId": "$context.requestId"');
-    expect(ok).toContain('"executionArn": "$body.executionArn"');
-    const rolePolicy = identityStatements(template).filter(({ policy }) =>
-      JSON.stringify(template.toJSON().Resources[policy].Properties.Roles ?? []).includes(logicalId(stack.exportApi.startExecutionRole)),
-    );
-    expect(rolePolicy.map(({ statement }) => statement.Action)).toEqual(['states:StartExecution']);
-  });
-
-  test('request model: generated from the shared rules, scoped to this account and region', () => {
-    const models = Object.values(template.findResources('AWS::ApiGateway::Model'));
-    expect(models).toHaveLength(1);
-    const schema = stack.resolve(models[0].Properties.Schema);
-    expect(schema.additionalProperties).toBe(false);
-    expect(schema.required).toEqual(['CertificateArn', 'CertName', 'TargetTagKey', 'TargetTagValue']);
-    // Resolved by CloudFormation at deploy time: only certificates of the stack's partition, region, account.
-    expect(schema.properties.CertificateArn.pattern).toEqual({
-      'Fn::Join': [
-        '',
-        [
-          '^arn:',
-          { Ref: 'AWS::Partition' },
-          ':acm:',
-          { Ref: 'AWS::Region' },
-          ':',
-          { Ref: 'AWS::AccountId' },
-          ':certificate/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$',
-        ],
-      ],
-    });
-    expect(schema.properties.TargetTagKey.not).toEqual({ pattern: '^[aA][wW][sS]:' });
-    expect(schema.properties.VerifyPort).toEqual({ type: 'integer', minimum: 0, maximum: 65535 });
-    expect(schema.properties.Service.enum).toEqual(['none', 'nginx', 'apache2', 'httpd']);
-    for (const [name, property] of Object.entries(schema.properties as Record<string, { type: string; maxLength?: number }>)) {
-      if (property.type === 'string' && !('enum' in property)) expect([name, property.maxLength]).toEqual([name, expect.any(Number)]);
-    }
   });
 
   test('GET routes: required path parameter, optional query strings, Lambda proxy', () => {
@@ -634,16 +580,6 @@ describe('fleet convergence', () => {
       HttpMethod: 'GET',
       RequestParameters: Match.objectLike({ 'method.request.querystring.nodes': false }),
     });
-  });
-
-  test('request model accepts the output profile and the schedule with the shared patterns', () => {
-    const model = Object.values(template.findResources('AWS::ApiGateway::Model'))[0];
-    const props = model.Properties.Schema.properties;
-    expect(props.KeyMode.pattern).toBe('^(0600|0640|0400|0440)?$');
-    expect(props.CertMode.pattern).toBe('^(0644|0640|0444|0440|0600|0400)$');
-    expect(props.Pkcs12).toEqual({ type: 'boolean' });
-    expect(props.CombinedPem).toEqual({ type: 'boolean' });
-    expect(props.ConvergenceSchedule.pattern).toMatch(/^\^rate/);
   });
 
   test('drift check: hourly schedule → function; reads the inventory, GetInventory, publishes to the alert topic', () => {
