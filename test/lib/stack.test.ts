@@ -2,7 +2,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { ENV, INVENTORY, WORKFLOW_TIMEOUT_SECONDS } from '../../lambda/shared/contract';
 import { OUTPUTS } from '../../lib/acm-export-stack';
-import { ACCOUNT, REGION, asArray, buildStack, identityStatements, logicalId } from './fixture';
+import { ACCOUNT, PolicyStatementJson, REGION, asArray, buildStack, identityStatements, logicalId } from './fixture';
 
 const { stack, template } = buildStack();
 
@@ -54,17 +54,52 @@ describe('KMS', () => {
     for (const key of Object.values(keys)) expect(key.Properties.EnableKeyRotation).toBe(true);
   });
 
-  test('the alert key lets EventBridge encrypt messages for the topic', () => {
+  test('the alert key lets EventBridge encrypt messages for the topic, only for rules of this account and region', () => {
     template.hasResourceProperties('AWS::KMS::Key', {
       KeyPolicy: {
         Statement: Match.arrayWith([
           Match.objectLike({
             Principal: { Service: 'events.amazonaws.com' },
             Action: Match.arrayWith(['kms:Decrypt', 'kms:GenerateDataKey*']),
+            Condition: {
+              StringEquals: { 'aws:SourceAccount': ACCOUNT },
+              ArnLike: { 'aws:SourceArn': { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:events:${REGION}:${ACCOUNT}:rule/*`]] } },
+            },
           }),
         ]),
       },
     });
+  });
+
+  test('confused deputy: every service principal in a key, topic or queue policy is conditioned on its source', () => {
+    const policies: { id: string; statements: PolicyStatementJson[] }[] = [];
+    for (const [id, key] of Object.entries(template.findResources('AWS::KMS::Key'))) policies.push({ id, statements: key.Properties.KeyPolicy.Statement });
+    for (const type of ['AWS::SNS::TopicPolicy', 'AWS::SQS::QueuePolicy']) {
+      for (const [id, policy] of Object.entries(template.findResources(type))) policies.push({ id, statements: policy.Properties.PolicyDocument.Statement });
+    }
+    const serviceStatements = policies.flatMap(({ id, statements }) =>
+      statements.filter((st) => st.Effect === 'Allow' && JSON.stringify(st.Principal ?? {}).includes('"Service"')).map((st) => ({ id, st })),
+    );
+    expect(serviceStatements.length).toBeGreaterThanOrEqual(3); // alert key, alert topic, renewal DLQ
+    for (const { id, st } of serviceStatements) {
+      const conditions = JSON.stringify(st.Condition ?? {});
+      expect([id, /aws:SourceArn|aws:SourceAccount/.test(conditions)]).toEqual([id, true]);
+    }
+  });
+
+  test('alert topic: EventBridge may publish only for this account and exactly this stack\'s alert rules', () => {
+    const policy = Object.values(template.findResources('AWS::SNS::TopicPolicy'))[0].Properties.PolicyDocument.Statement as PolicyStatementJson[];
+    const events = policy.filter((st) => JSON.stringify(st.Principal ?? {}).includes('events.amazonaws.com'));
+    expect(events).toHaveLength(1);
+    expect(events[0].Action).toBe('sns:Publish');
+    expect(events[0].Condition?.StringEquals).toEqual({ 'aws:SourceAccount': ACCOUNT });
+    const topicArn = { Ref: logicalId(stack.notifications.topic) };
+    const alertRules = Object.entries(template.findResources('AWS::Events::Rule'))
+      .filter(([, rule]) => JSON.stringify(rule.Properties.Targets ?? []).includes(JSON.stringify(topicArn)))
+      .map(([id]) => ({ 'Fn::GetAtt': [id, 'Arn'] }));
+    expect(alertRules).toHaveLength(4); // two ACM alerts, FAILED, TIMED_OUT/ABORTED
+    expect(asArray(events[0].Condition?.ArnEquals['aws:SourceArn'])).toEqual(expect.arrayContaining(alertRules));
+    expect(asArray(events[0].Condition?.ArnEquals['aws:SourceArn'])).toHaveLength(4);
   });
 });
 
