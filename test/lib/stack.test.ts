@@ -286,10 +286,24 @@ describe('IAM', () => {
     }
   });
 
-  test('no AWS managed policies on function roles (each writes only to its own log group)', () => {
-    for (const fn of [stack.workflow.acmExportFunction, stack.workflow.ssmRunFunction, stack.workflow.exportApiFunction]) {
-      const role = template.toJSON().Resources[logicalId(fn.executionRole)];
-      expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+  test('no AWS managed policies on any function role (each writes only to its own log group)', () => {
+    const roles = functionRoles();
+    // Every function of the stack, found in the template, so a new function cannot be missed.
+    expect(roles).toHaveLength(Object.keys(template.findResources('AWS::Lambda::Function')).length);
+    expect(new Set(roles).size).toBe(roles.length); // one role per function
+    for (const fn of [stack.workflow.acmRenewFunction, stack.workflow.statusCheckFunction, stack.driftCheck.function]) {
+      expect(roles).toContain(logicalId(fn.executionRole));
+    }
+    for (const id of roles) {
+      const role = template.toJSON().Resources[id];
+      expect([id, role.Type, role.Properties.ManagedPolicyArns]).toEqual([id, 'AWS::IAM::Role', undefined]);
+      const logs = identityStatements(template).filter(
+        ({ policy, statement }) =>
+          (template.toJSON().Resources[policy].Properties.Roles as { Ref: string }[] | undefined)?.some((r) => r.Ref === id) &&
+          asArray(statement.Action).includes('logs:PutLogEvents'),
+      );
+      expect(logs).toHaveLength(1);
+      expect(JSON.stringify(logs[0].statement.Resource)).not.toContain('*');
     }
   });
 });
