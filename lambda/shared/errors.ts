@@ -1,6 +1,8 @@
 /**
  * Typed errors. The Lambda runtime reports `error.name` as the error type, and the state machine's
- * Retry/Catch blocks match on these names, so each class sets `name` to its own class name.
+ * Retry/Catch blocks match on these names, so each class sets `name` to its own class name (the bundles
+ * are built with esbuild's keepNames, so minification does not rename them). Code that needs a name as a
+ * string takes it from the class (`Throttled.name`), never from a copy of the literal.
  * Messages carry identifiers only: never a key, passphrase or certificate body.
  */
 export class AcmExportError extends Error {
@@ -22,24 +24,19 @@ export class CertificateNotExportable extends AcmExportError {}
 export class CertificateOutOfScope extends AcmExportError {}
 /** No managed node carries the target tag. */
 export class NoMatchingNodes extends AcmExportError {}
-/** At least one node failed to install; the message names the nodes. */
+/**
+ * At least one node failed to install. No function throws it: the workflow's RecordInstallFailure state
+ * raises it by name ({@link INSTALL_FAILED_ERROR}) when polling finds failed nodes.
+ */
 export class InstallFailed extends AcmExportError {}
 /** An AWS API kept throttling after the SDK's own retries; the state machine retries with backoff. */
 export class Throttled extends AcmExportError {}
 
 /** Error names the state machine retries with backoff. */
-export const RETRYABLE_ERRORS = ['Throttled'] as const;
+export const RETRYABLE_ERRORS: readonly string[] = [Throttled.name];
 
-/** Error names that end an export with an alert (everything typed above except Throttled). */
-export const TERMINAL_ERRORS = [
-  'InvalidInput',
-  'CertificateNotFound',
-  'CertificateNotIssued',
-  'CertificateNotExportable',
-  'CertificateOutOfScope',
-  'NoMatchingNodes',
-  'InstallFailed',
-] as const;
+/** Error of the workflow's Fail state when an install reports failed nodes (also shown by GET /exports). */
+export const INSTALL_FAILED_ERROR: string = InstallFailed.name;
 
 const THROTTLING_NAMES = new Set([
   'ThrottlingException',

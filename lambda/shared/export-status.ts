@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/client-sfn';
 import type { ExportPhase, ExportStatusResponse } from './api-types';
 import { ExportTaskResult, InstallTaskResult, PollState, STATES, targetKey } from './contract';
-import { rethrowThrottling } from './errors';
+import { INSTALL_FAILED_ERROR, rethrowThrottling } from './errors';
 import { safeLine } from './check-status';
 
 export interface ExportStatusDeps {
@@ -155,7 +155,7 @@ export async function exportStatus(exportId: string, deps: ExportStatusDeps): Pr
   } else {
     phase = 'Failed';
   }
-  if (phase === 'Failed' && !error && finalPoll?.reason) error = { name: 'InstallFailed', message: safeLine(finalPoll.reason) };
+  if (phase === 'Failed' && !error && finalPoll?.reason) error = { name: INSTALL_FAILED_ERROR, message: safeLine(finalPoll.reason) };
 
   const tagKey = str(input.TargetTagKey);
   const tagValue = str(input.TargetTagValue);

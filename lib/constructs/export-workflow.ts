@@ -8,7 +8,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { ENV, INITIAL_POLL, INVENTORY, STATES, WORKFLOW_TIMEOUT_SECONDS } from '../../lambda/shared/contract';
 import { DEFAULT_CONVERGENCE_SCHEDULE, FIELD_RULES } from '../../lambda/shared/patterns';
-import { RETRYABLE_ERRORS } from '../../lambda/shared/errors';
+import { INSTALL_FAILED_ERROR, RETRYABLE_ERRORS } from '../../lambda/shared/errors';
 import { CertificateSecrets } from './certificate-secrets';
 import { InstallDocument } from './install-document';
 import { Inventory } from './inventory';
@@ -52,11 +52,12 @@ export const TASK_RETRY: sfn.RetryProps = {
   jitterStrategy: sfn.JitterType.FULL,
 };
 
-/** Fixed error name of the Fail state when an install reports failed nodes. */
+/** Why the ACM statements use `certificate/*` (of this account and region): acknowledged with cdk-nag. */
 const CERTIFICATE_WILDCARD_REASON =
   'Certificates of this account and region only: which certificate is exported is chosen per request (validated by the API against this partition, region and account); ACM has no finer resource scope.';
 
-export const INSTALL_FAILED_ERROR = 'InstallFailed';
+/** Error name of the Fail state when an install reports failed nodes: the InstallFailed class's name. */
+export { INSTALL_FAILED_ERROR };
 /** Fixed error name when ssm-run returns an outcome the workflow does not know. */
 export const UNEXPECTED_OUTCOME_ERROR = 'UnexpectedInstallOutcome';
 

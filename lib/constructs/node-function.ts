@@ -77,6 +77,9 @@ export class NodeFunction extends NodejsFunction {
         forceDockerBundling: false,
         format: OutputFormat.CJS,
         minify: true,
+        // Typed errors name themselves after their class (`new.target.name`) and the workflow's Retry/Catch
+        // match those names: minification must not rename classes.
+        keepNames: true,
         sourceMap: true,
         ...bundling,
       },

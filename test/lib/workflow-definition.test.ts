@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { ExportTaskResult, InstallTaskResult, PollState } from '../../lambda/shared/contract';
 import { INITIAL_POLL, STATES, WORKFLOW_TIMEOUT_SECONDS } from '../../lambda/shared/contract';
-import { RETRYABLE_ERRORS } from '../../lambda/shared/errors';
+import * as errors from '../../lambda/shared/errors';
+import { INSTALL_FAILED_ERROR, InstallFailed, RETRYABLE_ERRORS, Throttled } from '../../lambda/shared/errors';
 import { AslDefinition, renderIntrinsics, renderStateMachineDefinition } from '../../lib/render-definition';
 import { buildStack } from './fixture';
 
@@ -236,6 +237,15 @@ describe('running the real definition locally', () => {
     const alert = calls[STATES.notifyFailure][0] as { Message: { error: { Error: string; Cause: string } } };
     expect(alert.Message.error.Error).toBe('InstallFailed');
     expect(JSON.parse(alert.Message.error.Cause)).toMatchObject({ status: 'Failed', reason: '1 of 2 nodes failed' });
+  });
+
+  test('error names are single-sourced from the error classes; no unused name lists', () => {
+    expect(INSTALL_FAILED_ERROR).toBe(new InstallFailed('x').name);
+    expect(INSTALL_FAILED_ERROR).toBe(InstallFailed.name);
+    expect(RETRYABLE_ERRORS).toEqual([new Throttled('x').name]);
+    const record = fromStack.States[STATES.recordInstallFailure] as { Parameters: { Error: string } };
+    expect(record.Parameters.Error).toBe(InstallFailed.name);
+    expect(Object.keys(errors)).not.toContain('TERMINAL_ERRORS');
   });
 
   test('an unknown install outcome is alerted, not silently ignored', async () => {
