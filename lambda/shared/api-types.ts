@@ -8,9 +8,9 @@ export interface StartExportResponse {
   exportId: string;
   executionArn: string;
   /**
-   * When the export was accepted. The deployed API answers POST /exports with a mapping template (no
-   * Lambda), which cannot format dates: there it is the API request time in epoch milliseconds as a decimal
-   * string (e.g. "1795452830752"). Clients accept both forms: `/^\d+$/.test(s) ? new Date(Number(s)) : new Date(s)`.
+   * When the execution started, ISO 8601 in UTC (e.g. "2026-12-01T10:00:00.123Z"), from StartExecution.
+   * Deployments from before POST /exports went through the export-api function answered with epoch
+   * milliseconds as a decimal string; clients still accept both: `/^\d+$/.test(s) ? new Date(Number(s)) : new Date(s)`.
    */
   startDate: string;
 }

@@ -30,7 +30,7 @@ describe.each<[KeyAlgorithm, string]>([
   test(`every node serves the exported ${algorithm} certificate with a valid chain; inventory recorded`, async () => {
     const arn = await requestCertificate(local, domain, algorithm);
     const started = await startExport(api, exportBody(local, arn));
-    expect(started).toEqual({ exportId: expect.stringMatching(/^[0-9a-f-]{36}$/), executionArn: expect.stringContaining(`:execution:`), startDate: expect.stringMatching(/^\d{13}$/) });
+    expect(started).toEqual({ exportId: expect.stringMatching(/^[0-9a-f-]{36}$/), executionArn: expect.stringContaining(`:execution:`), startDate: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/) });
     const status = await finished(local, api, started.executionArn);
     expect(status).toMatchObject({ status: 'SUCCEEDED', phase: 'Succeeded', nodes: { total: 3, completed: 3, failed: 0 }, certificateArn: arn });
     const serial = currentSerial(local, arn);

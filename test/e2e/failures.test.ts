@@ -1,5 +1,6 @@
 /** End to end through local mode: failure paths, throttling, and what the API refuses. */
 import type { ApiClient } from '../../cli/api-client';
+import { structuralErrorMessage } from '../../lambda/shared/api-model';
 import { STATES } from '../../lambda/shared/contract';
 import { startLocalMode, type LocalMode } from '../../local/runtime';
 import { apiClient, currentSerial, exportBody, finished, leaks, rawRequest, requestCertificate, servedSerial, startExport } from './support';
@@ -106,26 +107,32 @@ describe('refused requests start nothing', () => {
     expect(executionCount()).toBe(before);
   });
 
-  test('malformed or hostile bodies → 400 (415 for non-JSON, 413 when too large), nothing echoed', async () => {
+  test('malformed or hostile bodies → 400 naming the field (the fixed structural message when the shape is wrong; 415 for non-JSON, 413 when too large), nothing echoed', async () => {
     const before = executionCount();
     const good = exportBody(local, arn);
-    const hostile: [string, string, number][] = [
-      ['not json', '{"CertificateArn": ', 400],
-      ['array', '[]', 400],
-      ['empty object', '{}', 400],
-      ['unknown field', JSON.stringify({ ...good, Extra: 'x' }), 400],
-      ['shell in CertName', JSON.stringify({ ...good, CertName: 'x;rm -rf /' }), 400],
-      ['path traversal', JSON.stringify({ ...good, CertDir: '/etc/../root' }), 400],
-      ['reserved tag key', JSON.stringify({ ...good, TargetTagKey: 'aws:cloudformation:stack-name' }), 400],
-      ['other account', JSON.stringify({ ...good, CertificateArn: arn.replace('000000000000', '123456789012') }), 400],
-      ['port out of range', JSON.stringify({ ...good, VerifyPort: 70000 }), 400],
-      ['key material pasted', JSON.stringify({ ...good, CertName: '-----BEGIN PRIVATE KEY-----' }), 400],
-      ['prototype pollution', '{"__proto__": {"polluted": true}, "CertName": "x"}', 400],
-      ['huge', JSON.stringify({ ...good, CertName: 'a'.repeat(100_000) }), 413],
+    const structural = structuralErrorMessage();
+    const hostile: [string, string, number, string | RegExp][] = [
+      ['not json', '{"CertificateArn": ', 400, structural],
+      ['array', '[]', 400, structural],
+      ['empty object', '{}', 400, structural],
+      ['unknown field', JSON.stringify({ ...good, Extra: 'x' }), 400, structural],
+      ['wrong type', JSON.stringify({ ...good, DryRun: 'yes' }), 400, structural],
+      ['shell in CertName', JSON.stringify({ ...good, CertName: 'x;rm -rf /' }), 400, /^CertName: must be a plain file name stem/],
+      ['path traversal', JSON.stringify({ ...good, CertDir: '/etc/../root' }), 400, /^CertDir: must be an absolute directory path without "\.\."/],
+      ['reserved tag key', JSON.stringify({ ...good, TargetTagKey: 'aws:cloudformation:stack-name' }), 400, /^TargetTagKey: must not start with "aws:"/],
+      ['other account', JSON.stringify({ ...good, CertificateArn: arn.replace('000000000000', '123456789012') }), 400, /^CertificateArn: must be the ARN of an ACM certificate in /],
+      ['port out of range', JSON.stringify({ ...good, VerifyPort: 70000 }), 400, /^VerifyPort: must be an integer from 0 to 65535$/],
+      ['key material pasted', JSON.stringify({ ...good, CertName: '-----BEGIN PRIVATE KEY-----' }), 400, /^CertName: /],
+      ['prototype pollution', '{"__proto__": {"polluted": true}, "CertName": "x"}', 400, structural],
+      ['over the function\'s size limit', JSON.stringify({ ...good, TargetTagValue: 'v'.repeat(9000) }), 400, /^request body is too large/],
+      ['huge', JSON.stringify({ ...good, CertName: 'a'.repeat(100_000) }), 413, /too (long|large)/i],
     ];
-    for (const [what, body, expected] of hostile) {
+    for (const [what, body, expected, message] of hostile) {
       const res = await rawRequest(local, 'POST', '/exports', { body, contentType: 'application/json' });
       expect({ what, status: res.status }).toEqual({ what, status: expected });
+      const answered = (JSON.parse(res.body) as { message: string }).message;
+      if (typeof message === 'string') expect({ what, answered }).toEqual({ what, answered: message });
+      else expect({ what, answered }).toEqual({ what, answered: expect.stringMatching(message) });
       expect(res.body).not.toContain('rm -rf');
       expect(res.body).not.toContain('BEGIN PRIVATE KEY');
     }

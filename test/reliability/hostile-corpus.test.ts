@@ -1,12 +1,15 @@
 /**
  * Hostile corpus: malformed and malicious export requests, each sent SIGNED to the local API. Every one
- * must be refused with a 4xx whose message does not echo the hostile value, and start nothing: no
- * execution, no SendCommand, no file written on any node. The shared validation (the same rules the CLI
- * and the Lambdas use) must name the offending field for each one.
+ * must be refused with a 4xx whose message names the offending field (or, when the body fails the API's
+ * structural model, is the fixed message listing every field; or says the body is too large or of the
+ * wrong media type) and does not echo the hostile value, and start nothing: no execution, no SendCommand,
+ * no file written on any node.
  */
 import type { ApiClient } from '../../cli/api-client';
-import { FIELD_RULES } from '../../lambda/shared/patterns';
+import { exportRequestStructure, matchesStructure, structuralErrorMessage } from '../../lambda/shared/api-model';
+import { FIELD_RULES, MAX_REQUEST_BYTES } from '../../lambda/shared/patterns';
 import { exportRequestSchema, formatIssues } from '../../lambda/shared/schemas';
+import { TOO_LARGE } from '../../lambda/shared/start-export';
 import { MAX_API_BODY } from '../../local/api';
 import { startLocalMode, type LocalMode } from '../../local/runtime';
 import { apiClient, exportBody, finished, rawRequest, requestCertificate, startExport } from '../e2e/support';
@@ -89,8 +92,8 @@ function corpus(): HostileCase[] {
   // Oversize fields (the body stays under the size limit: the field rule refuses them).
   withField('CertName', 'a'.repeat(301), '301 characters');
   withField('TargetTagKey', 'k'.repeat(300), '300 characters');
-  withField('TargetTagValue', 'v'.repeat(10_000), '10 kB string');
-  withField('CertDir', `/${'d'.repeat(10_000)}`, '10 kB path');
+  withField('TargetTagValue', 'v'.repeat(5_000), '5 kB string');
+  withField('CertDir', `/${'d'.repeat(5_000)}`, '5 kB path');
   withField('CertificateArn', `${arn}${'0'.repeat(3000)}`, 'ARN with 3000 trailing characters');
   // Wrong types.
   withField('CertName', 123, 'number');
@@ -165,13 +168,29 @@ function corpus(): HostileCase[] {
   for (const ct of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', 'application/json-patch+json']) {
     cases.push({ name: `content type ${ct}`, body: JSON.stringify(good), contentType: ct, status: 415 });
   }
-  // Bodies over the limit.
+  // Bodies over the limit: the function's (a 400 that says so) and the gateway's (413).
+  cases.push({ name: 'body over MAX_REQUEST_BYTES', body: JSON.stringify({ ...good, TargetTagValue: 'v'.repeat(MAX_REQUEST_BYTES) }), status: 400, field: '(size)' });
   cases.push({ name: 'body just over the limit', body: JSON.stringify({ ...good, CertName: 'a'.repeat(MAX_API_BODY) }), status: 413 });
   cases.push({ name: '1 MB body', body: JSON.stringify({ ...good, Padding: 'p'.repeat(1024 * 1024) }), status: 413 });
   // Duplicate keys: the last one wins in JSON, so a hostile last value must be refused.
   cases.push({ name: 'duplicate CertName, hostile last', body: `${JSON.stringify(good).slice(0, -1)},"CertName":"site;id"}`, status: 400, field: 'CertName', needle: 'site;id' });
   cases.push({ name: 'duplicate CertDir, traversal last', body: `${JSON.stringify(good).slice(0, -1)},"CertDir":"/etc/ssl/certs","CertDir":"/etc/../root"}`, status: 400, field: 'CertDir', needle: '/etc/../root' });
   return cases;
+}
+
+const STRUCTURE = exportRequestStructure();
+const STRUCTURAL_MESSAGE = structuralErrorMessage(STRUCTURE);
+
+/** Which check refuses a 400 body first: the API's structural model, the function's size limit, or zod. */
+function layer(body: string): 'structure' | 'size' | 'fields' {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return 'structure';
+  }
+  if (!matchesStructure(parsed, STRUCTURE)) return 'structure';
+  return Buffer.byteLength(body) > MAX_REQUEST_BYTES ? 'size' : 'fields';
 }
 
 /** The field-naming message of the shared validation (what the CLI and the Lambdas report). */
@@ -196,6 +215,7 @@ test('every hostile request is refused with a 4xx, echoes nothing and starts not
   const executionsBefore = await executionCount(local);
   const filesBefore = nodeFiles(local);
   const problems: string[] = [];
+  const layers = { structure: 0, size: 0, fields: 0 };
   let rejected = 0;
   for (const c of cases) {
     const res = await rawRequest(local, 'POST', '/exports', { body: c.body, contentType: c.contentType ?? 'application/json' });
@@ -207,14 +227,32 @@ test('every hostile request is refused with a 4xx, echoes nothing and starts not
     }
     if (res.status >= 400 && res.status < 500) rejected++;
     if (res.status !== c.status) problems.push(`${c.name}: status ${res.status}, expected ${c.status}`);
-    const expected =
-      c.status === 413 ? /too (long|large)/i : c.status === 415 ? /unsupported media type/i : /request body does not match the ExportRequest schema/;
-    if (!expected.test(message)) problems.push(`${c.name}: message "${message.slice(0, 120)}"`);
+    if (c.status === 413) {
+      if (!/too (long|large)/i.test(message)) problems.push(`${c.name}: message "${message.slice(0, 120)}"`);
+    } else if (c.status === 415) {
+      if (!/unsupported media type/i.test(message)) problems.push(`${c.name}: message "${message.slice(0, 120)}"`);
+    } else {
+      const refusedBy = layer(c.body);
+      layers[refusedBy]++;
+      if (refusedBy === 'structure') {
+        // The API's fixed message: a JSON object, every field by name and JSON type, no other fields.
+        if (message !== STRUCTURAL_MESSAGE) problems.push(`${c.name}: structural failure answered "${message.slice(0, 120)}"`);
+        const known = c.field !== undefined && Object.prototype.hasOwnProperty.call(STRUCTURE.properties, c.field);
+        if (known && !message.includes(c.field!)) problems.push(`${c.name}: message does not name ${c.field}`);
+      } else if (refusedBy === 'size') {
+        if (message !== TOO_LARGE) problems.push(`${c.name}: oversize body answered "${message.slice(0, 120)}"`);
+      } else {
+        // zod in the export-api function: "<Field>: <rule>", exactly the shared validation's message.
+        const detail = validationMessage(c.body);
+        if (message !== detail) problems.push(`${c.name}: message "${message.slice(0, 120)}", expected "${String(detail).slice(0, 120)}"`);
+        if (c.field && !new RegExp(`(^|; )${c.field.replace(/[$?()]/g, '\\$&')}: `).test(message)) problems.push(`${c.name}: message does not name ${c.field}`);
+      }
+    }
     if (c.needle && (res.body.includes(c.needle) || res.body.includes(JSON.stringify(c.needle).slice(1, -1)))) problems.push(`${c.name}: the response echoes the hostile value`);
     if (c.status === 400) {
       const detail = validationMessage(c.body);
       if (detail === '') problems.push(`${c.name}: the shared validation accepts it`);
-      if (detail !== undefined && c.field) {
+      if (detail !== undefined && c.field && c.field !== '(size)') {
         const names = c.field === '(body)' ? /request body must be a JSON object/ : new RegExp(`(^|; )${c.field.replace(/[$?()]/g, '\\$&')}: `);
         if (!names.test(detail)) problems.push(`${c.name}: validation message "${detail.slice(0, 120)}" does not name ${c.field}`);
         if (c.needle && detail.includes(c.needle)) problems.push(`${c.name}: the validation message echoes the hostile value`);
@@ -224,7 +262,10 @@ test('every hostile request is refused with a 4xx, echoes nothing and starts not
   const executions = (await executionCount(local)) - executionsBefore;
   const commands = local.aws.callCount('ssm:SendCommand');
   const files = changedFiles(filesBefore, nodeFiles(local));
-  console.log(`hostile corpus: ${cases.length} requests, ${rejected} rejected with 4xx, ${executions} executions, ${commands} commands, ${files.length} files`);
+  console.log(
+    `hostile corpus: ${cases.length} requests, ${rejected} rejected with 4xx (structural model ${layers.structure}, field rules ${layers.fields}, ` +
+      `size ${layers.size}, other ${cases.length - layers.structure - layers.fields - layers.size}), ${executions} executions, ${commands} commands, ${files.length} files`,
+  );
   expect(problems).toEqual([]);
   expect(rejected).toBe(cases.length);
   expect(executions).toBe(0);
