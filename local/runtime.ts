@@ -14,7 +14,7 @@
 import './polyfills';
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -34,7 +34,7 @@ import { LOCAL_INSTALL_DOCUMENT_NAME, startAwsEmulator, type AcmCertificateAvail
 import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION, type LocalCredentials } from './credentials';
 import { failureFor, faultsFromEnv, type FaultSpec, type NodeFaults } from './faults';
 import { captureHandlerLogs, type HandlerLogSink } from './handler-logs';
-import { nginxAvailable, startLocalNodes, type LocalNode, type NodeServerKind } from './nodes';
+import { nginxAvailable, startLocalNode, type LocalNode, type NodeServerKind } from './nodes';
 import { LocalStepFunctions, type LocalTask } from './stepfunctions';
 import { buildStackModel, readTemplate, stackModel, type LocalStackModel, type TableShape } from './template';
 
@@ -63,6 +63,22 @@ export interface LocalModeOptions {
   faults?: FaultSpec;
   /** Use this synthesized template instead of building the stack in-process. */
   templateFile?: string;
+  /**
+   * Also write the endpoint file here (besides `<root>/endpoint.json`), e.g. a per-user file that
+   * `acm-export local renew` reads; removed on close while it still names this instance.
+   */
+  endpointFile?: string;
+}
+
+/** Content of `endpoint.json`: how `acm-export local renew` finds a running local mode. */
+export interface LocalEndpointFile {
+  endpoint: string;
+  region: string;
+  accessKeyId: string;
+  pid: number;
+  root: string;
+  /** Unique per start: close() removes a shared endpoint file only while it still names this instance. */
+  instance: string;
 }
 
 /** Body of `POST /_local/faults` and argument of {@link LocalMode.setFaults}. */
@@ -112,7 +128,7 @@ async function listen(server: Server): Promise<number> {
 type AnyHandler = (payload: unknown) => Promise<unknown>;
 
 export class LocalMode {
-  private closed = false;
+  private closing?: Promise<void>;
 
   private constructor(
     /** SNS publishes of the NotifyFailure state (also in logs/alerts.log). */
@@ -133,15 +149,39 @@ export class LocalMode {
     private readonly logs: HandlerLogSink,
     private readonly restoreEnv: () => void,
     private readonly acmRenewHandler: AnyHandler,
+    private readonly endpointFiles: { path: string; instance: string }[],
   ) {}
 
+  /**
+   * Starts every part. When a part fails to start, everything already started is stopped again (servers,
+   * nodes' nginx, dynalite), process.env and the handlers' clients are restored and a temporary root is
+   * removed before the error propagates.
+   */
   static async start(options: LocalModeOptions = {}): Promise<LocalMode> {
     checkPrerequisites();
+    const temporaryRoot = !options.stateDir;
+    const root = options.stateDir ? path.resolve(options.stateDir) : mkdtempSync(path.join(tmpdir(), 'acm-export-local-'));
+    // Undo steps of what has started so far, run in reverse order when a later step fails.
+    const undo: (() => unknown)[] = [];
+    if (temporaryRoot) undo.push(() => rmSync(root, { recursive: true, force: true }));
+    try {
+      return await LocalMode.startParts(root, temporaryRoot, options, undo);
+    } catch (error) {
+      for (const step of undo.reverse()) {
+        try {
+          await step();
+        } catch {
+          // keep undoing the rest
+        }
+      }
+      throw error;
+    }
+  }
+
+  private static async startParts(root: string, temporaryRoot: boolean, options: LocalModeOptions, undo: (() => unknown)[]): Promise<LocalMode> {
     const region = LOCAL_REGION;
     const account = LOCAL_ACCOUNT_ID;
     const credentials: LocalCredentials = LOCAL_CREDENTIALS;
-    const temporaryRoot = !options.stateDir;
-    const root = options.stateDir ? path.resolve(options.stateDir) : mkdtempSync(path.join(tmpdir(), 'acm-export-local-'));
     mkdirSync(root, { recursive: true, mode: 0o700 });
     mkdirSync(path.join(root, 'logs'), { recursive: true, mode: 0o700 });
 
@@ -153,14 +193,17 @@ export class LocalMode {
       ssmMsPerSecond: options.ssmMsPerSecond ?? 50,
       documents: { [LOCAL_INSTALL_DOCUMENT_NAME]: loadInstallDocument() },
     });
+    undo.push(() => aws.close());
 
     // dynalite: leveldb under the state dir, or in memory.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const dynaliteFactory = require('dynalite') as (opts: { createTableMs: number; deleteTableMs: number; updateTableMs: number; path?: string }) => Server;
     const dynalite = dynaliteFactory({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(options.stateDir ? { path: path.join(root, 'dynamodb') } : {}) });
+    undo.push(() => closeDynalite(dynalite));
     const ddbPort = await listen(dynalite);
     const sdkBase = { region, credentials: { ...credentials } };
     const rawDdb = new DynamoDBClient({ ...sdkBase, endpoint: `http://127.0.0.1:${ddbPort}` });
+    undo.push(() => rawDdb.destroy());
     armDynamoDbFaults(rawDdb, aws);
     await ensureTable(rawDdb, LOCAL_TABLE_NAME, model.table);
     const ddb = DynamoDBDocumentClient.from(rawDdb, { marshallOptions: { removeUndefinedValues: true } });
@@ -178,23 +221,29 @@ export class LocalMode {
       [ENV.STATE_MACHINE_ARN]: stateMachineArn,
     };
     const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-    Object.assign(process.env, env);
     const restoreEnv = (): void => {
       for (const [k, v] of Object.entries(saved)) {
         if (v === undefined) delete process.env[k];
         else process.env[k] = v;
       }
     };
+    undo.push(restoreEnv);
+    Object.assign(process.env, env);
 
     const awsConfig = aws.clientConfig();
     const acm = new ACMClient(awsConfig);
     const secrets = new SecretsManagerClient(awsConfig);
     const ssm = new SSMClient(awsConfig);
     const sfn = new SFNClient(awsConfig);
+    undo.push(() => {
+      for (const c of [acm, secrets, ssm, sfn]) c.destroy();
+    });
+    undo.push(resetHandlerClients);
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { setClients } = require('../lambda/shared/clients') as typeof import('../lambda/shared/clients');
     setClients({ acm, secrets, ssm, sfn, ddb });
     const logs = captureHandlerLogs(path.join(root, 'logs', 'handlers.log'));
+    undo.push(() => logs.restore());
 
     /* eslint-disable @typescript-eslint/no-require-imports */
     const acmExport = (require('../lambda/acm-export/handler') as { handler: AnyHandler }).handler;
@@ -240,19 +289,26 @@ export class LocalMode {
           ? (output as { waitSeconds: number }).waitSeconds
           : undefined,
     });
+    undo.push(() => stepFunctions.close());
     aws.addService(stepFunctions.service());
 
     const serverKind: NodeServerKind | 'auto' = options.nginx === 'never' ? 'builtin' : 'auto';
     const tags = options.tags ?? { Role: 'web' };
     const certName = options.certName ?? DEFAULT_CERT_NAME;
-    const nodes = await startLocalNodes(aws, {
-      root,
-      count: options.nodes ?? 3,
-      tags,
-      certName,
-      server: serverKind,
-      env: { ACM_EXPORT_VERIFY_SECONDS: '5' },
-    });
+    // One by one rather than startLocalNodes (Promise.all): when one node fails, the others are still
+    // starting; wait for all of them so that every node that did start is stopped again.
+    const starts = await Promise.allSettled(
+      Array.from({ length: options.nodes ?? 3 }, (_, i) =>
+        startLocalNode(aws, { root, name: `node-${i + 1}`, tags, certName, server: serverKind, env: { ACM_EXPORT_VERIFY_SECONDS: '5' } }),
+      ),
+    );
+    const nodes = starts.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    undo.push(() => Promise.allSettled(nodes.map((n) => n.stop())));
+    const failedNode = starts.findIndex((r) => r.status === 'rejected');
+    if (failedNode >= 0) {
+      const reason = (starts[failedNode] as PromiseRejectedResult).reason as unknown;
+      throw new LocalModeError(`local node node-${failedNode + 1} failed to start (${reason instanceof Error ? reason.message : String(reason)})`);
+    }
 
     const ref: { mode?: LocalMode } = {};
     const api = new LocalApi({
@@ -274,13 +330,17 @@ export class LocalMode {
     try {
       await api.listen();
     } catch (error) {
-      await Promise.all(nodes.map((n) => n.stop()));
-      await aws.close();
       throw new LocalModeError(`cannot listen on 127.0.0.1:${options.port ?? 0} (${error instanceof Error ? error.message : String(error)})`);
     }
-    const mode = new LocalMode(alerts, root, temporaryRoot, aws, stepFunctions, api, nodes, model, stateMachineArn, certName, tags, ddb, dynalite, [acm, secrets, ssm, sfn, ddb], logs, restoreEnv, acmRenew);
+    undo.push(() => api.close());
+    const endpointInfo: LocalEndpointFile = { endpoint: api.endpoint, region, accessKeyId: credentials.accessKeyId, pid: process.pid, root, instance: randomUUID() };
+    const endpointFiles = [path.join(root, ENDPOINT_FILE), ...(options.endpointFile ? [path.resolve(options.endpointFile)] : [])].map((p) => ({ path: p, instance: endpointInfo.instance }));
+    for (const f of endpointFiles) {
+      undo.push(() => removeEndpointFile(f.path, f.instance));
+      writeFileSync(f.path, `${JSON.stringify(endpointInfo)}\n`, { mode: 0o600 });
+    }
+    const mode = new LocalMode(alerts, root, temporaryRoot, aws, stepFunctions, api, nodes, model, stateMachineArn, certName, tags, ddb, dynalite, [acm, secrets, ssm, sfn, ddb], logs, restoreEnv, acmRenew, endpointFiles);
     ref.mode = mode;
-    writeFileSync(path.join(root, 'endpoint.json'), JSON.stringify({ endpoint: api.endpoint, region, accessKeyId: credentials.accessKeyId }), { mode: 0o600 });
     return mode;
   }
 
@@ -349,22 +409,48 @@ export class LocalMode {
     return node;
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+  /** Stops everything; a temporary root is removed. Idempotent: every call resolves when the first one is done. */
+  close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    // First, so that `acm-export local renew` says "not running" from now on.
+    for (const f of this.endpointFiles) removeEndpointFile(f.path, f.instance);
     this.stepFunctions.close();
     await this.api.close();
     await Promise.allSettled(this.nodes.map((n) => n.stop()));
     await this.aws.close();
     for (const c of this.clients) c.destroy();
-    await new Promise<void>((resolve) => this.dynalite.close(() => resolve()));
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { setClients } = require('../lambda/shared/clients') as typeof import('../lambda/shared/clients');
-    setClients({ acm: undefined, secrets: undefined, ssm: undefined, sfn: undefined, ddb: undefined });
+    await closeDynalite(this.dynalite);
+    resetHandlerClients();
     this.logs.restore();
     this.restoreEnv();
     if (this.temporaryRoot && existsSync(this.root)) rmSync(this.root, { recursive: true, force: true });
   }
+}
+
+/** Name of the endpoint file in the local-mode root. */
+export const ENDPOINT_FILE = 'endpoint.json';
+
+/** Removes an endpoint file if it still names this instance (another local mode may have replaced it). */
+function removeEndpointFile(file: string, instance: string): void {
+  try {
+    if ((JSON.parse(readFileSync(file, 'utf8')) as Partial<LocalEndpointFile>).instance === instance) rmSync(file, { force: true });
+  } catch {
+    // gone or unreadable: nothing of ours to remove
+  }
+}
+
+function closeDynalite(dynalite: Server): Promise<void> {
+  return new Promise<void>((resolve) => dynalite.close(() => resolve()));
+}
+
+function resetHandlerClients(): void {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { setClients } = require('../lambda/shared/clients') as typeof import('../lambda/shared/clients');
+  setClients({ acm: undefined, secrets: undefined, ssm: undefined, sfn: undefined, ddb: undefined });
 }
 
 /**
