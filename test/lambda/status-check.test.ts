@@ -1,5 +1,6 @@
 import { ListCommandInvocationsCommand, ListCommandsCommand, SSMClient, SendCommandCommand, DescribeInstanceInformationCommand } from '@aws-sdk/client-ssm';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { createHandler as createStatusHandler } from '../../lambda/status-check/handler';
@@ -150,5 +151,42 @@ describe('status-check', () => {
     expect(safeLine('word '.repeat(80))).toHaveLength(200);
     expect(safeLine('passphrase is Zm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFy')).toMatch(/withheld/);
     expect(safeLine(undefined)).toBe('');
+  });
+
+  describe('key-material filter', () => {
+    const WITHHELD = /withheld/;
+    test('withholds PEM armour, PEM body lines (RSA and EC, encrypted PKCS#8 as ACM exports) and base64 blobs', () => {
+      const keys = [
+        generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey,
+        generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey,
+      ].map((key) => key.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'test-only' }).toString());
+      for (const pem of keys) {
+        const lines = pem.trim().split('\n');
+        expect(safeLine(lines[0])).toMatch(WITHHELD); // -----BEGIN ENCRYPTED PRIVATE KEY-----
+        expect(safeLine(pem)).toMatch(WITHHELD); // last line: -----END ...
+        for (const body of lines.slice(1, -1).filter((l) => l.length === 64)) {
+          expect([body.slice(0, 8), safeLine(`unexpected output: ${body}`)]).toEqual([body.slice(0, 8), expect.stringMatching(WITHHELD)]);
+        }
+        // The first body line decodes as DER wherever it is cut.
+        expect(safeLine(`line ${lines[1].slice(0, 44)}`)).toMatch(WITHHELD);
+      }
+      expect(safeLine(randomBytes(150).toString('base64'))).toMatch(WITHHELD);
+      expect(safeLine(`token=${randomBytes(32).toString('base64url')}`)).toMatch(WITHHELD); // a passphrase: 43 characters
+      // Fixed base64 with several '/' (a PEM line that happens to contain many).
+      expect(safeLine('Zk9v/YmFy/ZmZx/QmFyYmF6/UXV4eA9Ab3Ja/QmFzZTY0/TGluZQ==/YWJjZGVmZ2hpams9')).toMatch(WITHHELD);
+    });
+
+    test('keeps ordinary failure lines with long paths', () => {
+      const lines = [
+        'nginx: [emerg] cannot load certificate "/tmp/acm-export.Xa81kdQ2/etc/ssl/certs/site.fullchain.pem": BIO_new_file() failed',
+        'nginx: [emerg] cannot load certificate "/var/lib/acm-export/staging/certificates/production-web/site/fullchain.pem"',
+        "openssl: error:0200100D:system library:fopen:Permission denied:crypto/bio/bss_file.c:69:fopen('/etc/ssl/private/www-example-com-production-frontend.key','r')",
+        'install failed: /opt/AcmExport/Hooks2024/ReloadWebServers/PostInstallHooks/restart-nginx-and-php-fpm exited 1',
+        'verify failed: port 443 serves serial 0a1b2c3d4e5f60718293a4b5c6d7e8f901234567, expected 0a1b2c3d4e5f60718293a4b5c6d7e8f901234568',
+        'apache2: AH00526: Syntax error on line 12 of /etc/apache2/sites-enabled/000-default-le-ssl-production.conf',
+        'rolled back: secret arn:aws:secretsmanager:eu-west-1:123456789012:secret:acm-export/AcmExport/www-AbCdEf not readable',
+      ];
+      for (const line of lines) expect(safeLine(line)).toBe(line.length > 200 ? `${line.slice(0, 197)}...` : line);
+    });
   });
 });
