@@ -125,8 +125,14 @@ export interface StatusTaskPayload {
 /** The first poll state (set by a Pass state before the first wait). */
 export const INITIAL_POLL: PollState = { status: 'InProgress', attempt: 0, waitSeconds: 2 };
 
-/** Polling backoff: first wait, growth factor, cap (seconds). */
-export const POLL_BACKOFF = { firstSeconds: 2, factor: 2, capSeconds: 30 } as const;
+/**
+ * Polling backoff: first wait, growth factor, cap (seconds): waits 2, 4, 8, 10, 10, ... The cap decides
+ * how late a longer rollout is seen. With 10 s, completion is detected 4.9 s after the last node finishes
+ * on average (finish uniform in (0, 300] s), against 7.45 s for a fixed 15-s loop and 14 s with a 30-s cap.
+ * Trade-off: long rollouts poll more often than the 15-s loop (3 state transitions per poll at $0.000025
+ * each, and one ListCommands call): a 300-s rollout takes 32 polls instead of 20, about $0.0009 more.
+ */
+export const POLL_BACKOFF = { firstSeconds: 2, factor: 2, capSeconds: 10 } as const;
 
 /** Whole-execution timeout of the workflow (seconds). */
 export const WORKFLOW_TIMEOUT_SECONDS = 3600;

@@ -108,14 +108,20 @@ describe('completion detection from the rendered definition', () => {
     expect(asl.States[STATES.waitForNodes]).toMatchObject({ SecondsPath: '$.poll.waitSeconds' }); // not mutated
   });
 
-  test('backoff schedule: 2, 6, 14, 30, then every 30 s (POLL_BACKOFF 2·2^n capped at 30)', () => {
-    expect(POLL_BACKOFF).toEqual({ firstSeconds: 2, factor: 2, capSeconds: 30 });
+  test('backoff schedule: polls at 2, 6, 14, 24, then every 10 s (POLL_BACKOFF 2·2^n capped at 10)', () => {
+    expect(POLL_BACKOFF).toEqual({ firstSeconds: 2, factor: 2, capSeconds: 10 });
     expect(detectCompletion(asl, 5)).toEqual({ polls: [2, 6], detectedAt: 6, latency: 1 });
-    expect(detectCompletion(asl, 20)).toEqual({ polls: [2, 6, 14, 30], detectedAt: 30, latency: 10 });
-    expect(detectCompletion(asl, 60).polls).toEqual([2, 6, 14, 30, 60]);
-    expect(detectCompletion(asl, 61)).toMatchObject({ detectedAt: 90, latency: 29 });
-    expect(detectCompletion(asl, 300).polls).toHaveLength(13);
+    expect(detectCompletion(asl, 20)).toEqual({ polls: [2, 6, 14, 24], detectedAt: 24, latency: 4 });
+    expect(detectCompletion(asl, 60).polls).toEqual([2, 6, 14, 24, 34, 44, 54, 64]);
+    expect(detectCompletion(asl, 61)).toMatchObject({ detectedAt: 64, latency: 3 });
+    expect(detectCompletion(asl, 300).polls).toHaveLength(32);
     expect(detectCompletion(asl, 0.5)).toMatchObject({ detectedAt: 2, latency: 1.5 });
+  });
+
+  test('mean completion latency over finish times in (0, 300] s: 4.9 s with the 10-s cap, 1.5x better than the 15-s loop', () => {
+    const ours = meanLatency(asl, 300, 0.1);
+    expect(ours).toBeCloseTo(4.9, 1);
+    expect(meanLatency(fixed, 300, 0.1) / ours).toBeGreaterThan(1.5);
   });
 
   test('fixed 15-second loop', () => {
@@ -142,7 +148,9 @@ describe('completion detection from the rendered definition', () => {
 });
 
 describe('transition break-even', () => {
-  test('ours polls more often only for rollouts up to 75 s (6 polls by 90 s vs 5 by 75 s)', () => {
-    expect(transitionBreakEven(asl, fixed, 600)).toBe(75);
+  test('with a 10-s cap (< 15 s) ours polls more often at every length: no break-even within the horizon', () => {
+    expect(transitionBreakEven(asl, fixed, 600)).toBe(600);
+    // 300-s rollout: 32 polls vs 20, 3 state transitions each.
+    expect((detectCompletion(asl, 300).polls.length - detectCompletion(fixed, 300).polls.length) * 3).toBe(36);
   });
 });

@@ -59,8 +59,8 @@ describe('status-check', () => {
     expect(ssm).toHaveReceivedCommandWith(ListCommandsCommand, { CommandId: COMMAND_ID });
     expect(ssm).not.toHaveReceivedCommand(ListCommandInvocationsCommand);
     const later = await status(payload(input, { ...first, attempt: 9 }));
-    expect(later.waitSeconds).toBe(30);
-    expect([0, 1, 2, 3, 4, 5].map((a) => pollWaitSeconds(a))).toEqual([2, 4, 8, 16, 30, 30]);
+    expect(later.waitSeconds).toBe(10);
+    expect([0, 1, 2, 3, 4, 5].map((a) => pollWaitSeconds(a))).toEqual([2, 4, 8, 10, 10, 10]);
   });
 
   test('success on every node: Succeeded, and the inventory records it', async () => {
