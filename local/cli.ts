@@ -1,7 +1,8 @@
 /**
  * `acm-export local up|renew|demo`: the local-mode command group (registered in cli/commands.ts).
  */
-import { readFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import type { CommandModule } from '../cli/command';
@@ -13,26 +14,105 @@ import { printJson } from '../cli/output';
 import { field } from '../lambda/shared/schemas';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './credentials';
 import { runDemo } from './demo';
-import { LocalModeError, startLocalMode, type LocalMode } from './runtime';
-
-const DEFAULT_STATE_DIR = '.acm-export-local';
+import { ENDPOINT_FILE, LocalModeError, startLocalMode, type LocalEndpointFile, type LocalMode } from './runtime';
 
 function localError(what: string, error: unknown): never {
   if (error instanceof LocalModeError) throw new CliError(what, error.message, 'Fix the cause above and try again.');
   throw error;
 }
 
-/** Resolves when SIGINT or SIGTERM arrives. */
-function untilSignal(): Promise<string> {
-  return new Promise((resolve) => {
-    const onSignal = (signal: string): void => {
+/**
+ * Per-user directory where a running `local up` announces its endpoint (`endpoint.json`, removed when it
+ * stops): how `local renew` finds it without flags, whatever state dir it uses.
+ */
+export function localRunDir(): string {
+  const user = typeof process.getuid === 'function' ? String(process.getuid()) : userInfo().username.replace(/[^A-Za-z0-9_.-]/g, '_');
+  return path.join(tmpdir(), `acm-export-run-${user}`);
+}
+
+/** The run directory must be a real directory of this user, not a link or someone else's. */
+function checkRunDir(dir: string): void {
+  const st = lstatSync(dir);
+  const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
+  if (!st.isDirectory() || st.isSymbolicLink() || (uid !== undefined && st.uid !== uid))
+    throw new LocalModeError(`${dir} is not a directory owned by this user; remove it and try again`);
+}
+
+const SIGNAL_EXIT_CODES: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
+
+interface SignalGuard {
+  /** The local mode being started (its close() runs on a signal, after the start ends). */
+  track(starting: Promise<LocalMode>): void;
+  /** A signal arrived: local mode is being stopped and the process exits when that is done. */
+  readonly signalled: boolean;
+  /** Removes the handlers (the command ended without a signal). */
+  dispose(): void;
+}
+
+/**
+ * Ctrl-C and SIGTERM stop local mode cleanly, also while it is still starting: registered before the start,
+ * so a signal during startup waits for the start to end (or fail, which cleans up itself), then closes
+ * everything (nginx masters, servers, a temporary state dir with the CA and keys) and exits 130 / 143.
+ * A second signal exits at once.
+ */
+function guardSignals(stderr: { write(text: string): unknown }): SignalGuard {
+  let starting: Promise<LocalMode> | undefined;
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    const code = SIGNAL_EXIT_CODES[signal] ?? 1;
+    if (signalled) {
+      stderr.write(`${signal} again: exiting without waiting for local mode to stop\n`);
+      process.exit(code);
+    }
+    signalled = true;
+    stderr.write(`${signal}: stopping local mode…\n`);
+    void (async () => {
+      const mode = await starting?.catch(() => undefined);
+      try {
+        await mode?.close();
+        stderr.write('local mode stopped\n');
+      } catch (error) {
+        stderr.write(`acm-export: stopping local mode failed: ${error instanceof Error ? error.message : String(error)}\n`);
+      }
+      process.exit(code);
+    })();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    track: (promise) => {
+      starting = promise;
+    },
+    get signalled() {
+      return signalled;
+    },
+    dispose: () => {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
-      resolve(signal);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
+    },
+  };
+}
+
+/** Never settles: the signal handler exits the process once local mode is stopped. */
+const untilExit = (): Promise<never> => new Promise<never>(() => undefined);
+
+/** Reads an endpoint file; undefined when there is none or its process is gone (e.g. killed with -9). */
+function readEndpointFile(file: string): LocalEndpointFile | undefined {
+  let info: LocalEndpointFile;
+  try {
+    info = JSON.parse(readFileSync(file, 'utf8')) as LocalEndpointFile;
+  } catch {
+    return undefined;
+  }
+  if (typeof info.endpoint !== 'string') return undefined;
+  if (Number.isInteger(info.pid)) {
+    try {
+      process.kill(info.pid, 0);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ESRCH') return undefined;
+    }
+  }
+  return info;
 }
 
 export const registerLocalCommands: CommandModule = (program, context) => {
@@ -58,7 +138,7 @@ Examples:
     .option('--port <n>', 'port of the local API (default: a free port)', integerOption('--port', 1, 65535))
     .option('--nodes <n>', 'number of local nodes', integerOption('--nodes', 1, 20), 3)
     .option('--tag <key=value>', 'tag of every node', 'Role=web')
-    .option('--state-dir <dir>', 'keep state here across restarts', DEFAULT_STATE_DIR)
+    .option('--state-dir <dir>', 'keep state (CA, certificates, secrets, inventory, nodes) here across restarts (default: a temporary directory, removed on exit)')
     .addHelpText(
       'after',
       `
@@ -67,15 +147,24 @@ Examples:
   $ acm-export local up --nodes 2 --port 4510 --tag App=shop
   $ acm-export local up --state-dir ./local-state   # a restart with the same dir keeps the inventory`,
     )
-    .action(async (options: { port?: number; nodes: number; tag: string; stateDir: string }, command: Command) => {
+    .action(async (options: { port?: number; nodes: number; tag: string; stateDir?: string }, command: Command) => {
       const { json } = context.globals(command);
       const { key, value } = parseTag(options.tag);
+      const runDir = localRunDir();
+      const guard = guardSignals(context.io.stderr);
       let mode: LocalMode;
       try {
-        mode = await startLocalMode({ port: options.port, nodes: options.nodes, tags: { [key]: value }, stateDir: options.stateDir });
+        mkdirSync(runDir, { recursive: true, mode: 0o700 });
+        checkRunDir(runDir);
+        const starting = startLocalMode({ port: options.port, nodes: options.nodes, tags: { [key]: value }, stateDir: options.stateDir, endpointFile: path.join(runDir, ENDPOINT_FILE) });
+        guard.track(starting);
+        mode = await starting;
       } catch (error) {
+        if (guard.signalled) return untilExit();
+        guard.dispose();
         localError('starting local mode', error);
       }
+      if (guard.signalled) return untilExit();
       const info = {
         endpoint: mode.apiEndpoint,
         region: mode.region,
@@ -83,6 +172,7 @@ Examples:
         secretAccessKey: mode.credentials.secretAccessKey,
         awsEndpoint: mode.awsEndpoint,
         stateDir: mode.root,
+        persistent: options.stateDir !== undefined,
         server: mode.serverKind,
         nodes: mode.nodes.map((n) => ({ name: n.name, instanceId: n.instanceId, https: `https://127.0.0.1:${n.port}/`, tags: n.tags })),
       };
@@ -91,7 +181,7 @@ Examples:
         const out = (line: string): void => {
           context.io.stdout.write(`${line}\n`);
         };
-        out(`acm-export local mode is up (state in ${mode.root})`);
+        out(`acm-export local mode is up (state in ${mode.root}${options.stateDir === undefined ? ', temporary: removed on exit; pass --state-dir DIR to keep it' : ''})`);
         out(`  API endpoint       ${mode.apiEndpoint}`);
         out(`  region             ${mode.region}`);
         out(`  access key id      ${mode.credentials.accessKeyId}`);
@@ -106,36 +196,45 @@ Examples:
         out(`  acm-export local renew <certificate-arn>`);
         out('Press Ctrl-C to stop.');
       }
-      const signal = await untilSignal();
-      context.io.stderr.write(`${signal}: stopping local mode…\n`);
-      await mode.close();
-      context.io.stderr.write('local mode stopped\n');
-      context.exit(0);
+      // Runs until SIGINT/SIGTERM: the guard stops local mode and exits 130/143.
+      return untilExit();
     });
 
   local
     .command('renew')
     .description('renew a certificate in the running local mode: new serial, "ACM Certificate Available" to the renewal handler')
     .argument('<certificate-arn>', 'ARN of the local certificate')
-    .option('--state-dir <dir>', 'state dir of the running "local up"', DEFAULT_STATE_DIR)
+    .option('--state-dir <dir>', 'state dir of the running "local up" (default: the one "local up" announces for this user)')
     .addHelpText(
       'after',
       `
 Examples:
   $ acm-export local renew arn:aws:acm:us-east-1:000000000000:certificate/0a1b2c3d-1111-2222-3333-444455556666
+  $ acm-export local renew --state-dir ./local-state ARN
   $ acm-export --endpoint http://127.0.0.1:4510/v1/ local renew ARN`,
     )
-    .action(async (arn: string, options: { stateDir: string }, command: Command) => {
+    .action(async (arn: string, options: { stateDir?: string }, command: Command) => {
       const globals = context.globals(command);
       const check = field('CertificateArn').safeParse(arn);
       if (!check.success) throw new CliError('reading the ARN', check.error.issues[0]?.message ?? 'not a certificate ARN', 'Pass the full certificate ARN.');
       let endpoint = globals.endpoint;
       if (!endpoint) {
-        try {
-          endpoint = (JSON.parse(readFileSync(path.join(options.stateDir, 'endpoint.json'), 'utf8')) as { endpoint: string }).endpoint;
-        } catch {
-          throw new CliError('finding local mode', `no running "acm-export local up" found in ${options.stateDir}`, 'Start "acm-export local up" first, or pass --endpoint or --state-dir.');
+        const file = path.join(options.stateDir ?? localRunDir(), ENDPOINT_FILE);
+        if (options.stateDir === undefined) {
+          try {
+            checkRunDir(path.dirname(file));
+          } catch (error) {
+            if ((error as NodeJS.ErrnoException).code !== 'ENOENT') localError('finding local mode', error);
+          }
         }
+        const info = readEndpointFile(file);
+        if (!info)
+          throw new CliError(
+            'finding local mode',
+            `no running local mode (${options.stateDir === undefined ? 'no "acm-export local up" is running for this user' : `no "acm-export local up" is running with --state-dir ${options.stateDir}`})`,
+            'Start "acm-export local up" first, or pass --endpoint URL (printed by "local up").',
+          );
+        endpoint = info.endpoint;
       }
       const api = new ApiClient({ endpoint: new URL(endpoint), region: LOCAL_REGION, credentials: { ...LOCAL_CREDENTIALS }, fetch: context.io.fetch });
       const result = await api.request<{ result: { started: number; alreadyStarted: number; executionArns: string[]; ignored?: string } }>('POST', '/_local/renew', { body: { certificateArn: arn } });
@@ -163,11 +262,17 @@ Examples:
     )
     .action(async (options: { json?: boolean; builtinServer?: boolean }, command: Command) => {
       const json = options.json ?? context.globals(command).json;
+      const guard = guardSignals(context.io.stderr);
       try {
-        await runDemo(context.io, { json, nginx: options.builtinServer ? 'never' : 'auto' });
+        await runDemo(context.io, { json, nginx: options.builtinServer ? 'never' : 'auto', onStart: (starting) => guard.track(starting) });
       } catch (error) {
+        // Interrupted: the demo fails because local mode is being stopped; the guard exits.
+        if (guard.signalled) return untilExit();
+        guard.dispose();
         localError('running the demo', error);
       }
+      if (guard.signalled) return untilExit();
+      guard.dispose();
       context.exit(0);
     });
 };

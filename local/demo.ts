@@ -26,6 +26,8 @@ export interface DemoSummary {
 export interface DemoOptions extends Pick<LocalModeOptions, 'nginx' | 'stateDir' | 'waitScale'> {
   json?: boolean;
   nodes?: number;
+  /** Called with the start of local mode as it begins (the CLI closes it on Ctrl-C, even mid-start). */
+  onStart?: (starting: Promise<LocalMode>) => void;
 }
 
 const POLL_MS = 50;
@@ -40,7 +42,9 @@ export async function runDemo(io: Pick<CliIo, 'stdout' | 'fetch'>, options: Demo
     io.stdout.write(`${line}\n`);
   };
   const t0 = Date.now();
-  const local = await startLocalMode({ nodes: options.nodes ?? 3, tags: { Role: 'web' }, nginx: options.nginx ?? 'auto', stateDir: options.stateDir, waitScale: options.waitScale });
+  const starting = startLocalMode({ nodes: options.nodes ?? 3, tags: { Role: 'web' }, nginx: options.nginx ?? 'auto', stateDir: options.stateDir, waitScale: options.waitScale });
+  options.onStart?.(starting);
+  const local = await starting;
   const acm = new ACMClient(local.aws.clientConfig());
   const ssm = new SSMClient(local.aws.clientConfig());
   try {
