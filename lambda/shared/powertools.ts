@@ -19,6 +19,10 @@ export const tracer = new Tracer({ serviceName });
 export const METRIC = {
   exportsStarted: 'ExportsStarted',
   exportsSucceeded: 'ExportsSucceeded',
+  /**
+   * Failures a function sees (typed task errors, polls that find failed nodes). Timed-out, aborted and
+   * crashed executions are not counted here: AWS/States ExecutionsFailed/TimedOut/Aborted count those.
+   */
   exportsFailed: 'ExportsFailed',
   nodesUpdated: 'NodesUpdated',
   nodesFailed: 'NodesFailed',

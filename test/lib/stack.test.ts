@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { ENV, INVENTORY, WORKFLOW_TIMEOUT_SECONDS } from '../../lambda/shared/contract';
@@ -530,6 +532,15 @@ describe('events', () => {
     template.resourceCountIs('AWS::SNS::Subscription', 0);
     const withEmail = buildStack({ alertEmail: 'ops@example.com' });
     withEmail.template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
+  });
+});
+
+describe('observability', () => {
+  test('README says what ExportsFailed misses and which metrics count every unsuccessful execution', () => {
+    const readme = readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
+    const notes = readme.slice(readme.indexOf('## Security'), readme.indexOf('## Costs'));
+    expect(notes).toMatch(/`ExportsFailed` counts only the failures a function sees/);
+    for (const metric of ['ExecutionsFailed', 'ExecutionsTimedOut', 'ExecutionsAborted']) expect(notes).toContain(`\`${metric}\``);
   });
 });
 
