@@ -11,7 +11,8 @@
  *   POST /_local/renew       local control: {certificateArn} → re-issue + "ACM Certificate Available" event
  *   POST /_local/faults      local control: fault switches (see LocalFaultRequest)
  *
- * Every request must be signed with the local key pair, else 403 and nothing runs.
+ * Every request must be signed with the local key pair, else 403 and nothing runs (400 when the request
+ * target is not valid percent-encoding, so it cannot be checked).
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -136,7 +137,8 @@ export class LocalApi {
         throw error;
       }
       const verdict = await verifySigV4({ method, url, headers: req.headers, body }, { credentials: this.options.credentials, service: 'execute-api', region: this.options.region });
-      if (!verdict.ok) return this.send(res, record, 403, { message: verdict.message });
+      // A target that cannot be decoded is the client's error (400), any other failed check is 403.
+      if (!verdict.ok) return this.send(res, record, verdict.reason === 'MalformedRequest' ? 400 : 403, { message: verdict.message });
 
       const [rawPath, rawQuery = ''] = url.split('?', 2);
       const prefix = `/${LOCAL_STAGE}`;

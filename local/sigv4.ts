@@ -35,7 +35,9 @@ export type VerifyFailure =
   | 'UnrecognizedClient'
   | 'InvalidSignature'
   | 'SignatureExpired'
-  | 'WrongScope';
+  | 'WrongScope'
+  /** The request target cannot be canonicalized (invalid percent-encoding): a client error, answer 400. */
+  | 'MalformedRequest';
 
 export type VerifyResult =
   | { ok: true; accessKeyId: string; service: string; region: string }
@@ -90,18 +92,23 @@ export async function verifySigV4(req: IncomingSignedRequest, options: VerifyOpt
   }
   const [rawPath, rawQuery = ''] = req.url.split('?', 2);
   const query: Record<string, string | string[]> = {};
-  for (const part of rawQuery.split('&').filter(Boolean)) {
-    const eq = part.indexOf('=');
-    const k = decodeURIComponent((eq < 0 ? part : part.slice(0, eq)).replace(/\+/g, '%20'));
-    const v = eq < 0 ? '' : decodeURIComponent(part.slice(eq + 1).replace(/\+/g, '%20'));
-    const prev = query[k];
-    query[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+  // decodeURIComponent throws URIError on `%zz` or a lone `%`: a malformed request, not a server error.
+  try {
+    for (const part of rawQuery.split('&').filter(Boolean)) {
+      const eq = part.indexOf('=');
+      const k = decodeURIComponent((eq < 0 ? part : part.slice(0, eq)).replace(/\+/g, '%20'));
+      const v = eq < 0 ? '' : decodeURIComponent(part.slice(eq + 1).replace(/\+/g, '%20'));
+      const prev = query[k];
+      query[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+    }
+  } catch {
+    return { ok: false, reason: 'MalformedRequest', message: 'The query string is not valid percent-encoding.', accessKeyId: auth.accessKeyId, service: auth.service };
   }
   let path: string;
   try {
     path = decodeURIComponent(rawPath || '/');
   } catch {
-    return { ok: false, reason: 'InvalidSignature', message: 'The request path is not valid percent-encoding.' };
+    return { ok: false, reason: 'MalformedRequest', message: 'The request path is not valid percent-encoding.', accessKeyId: auth.accessKeyId, service: auth.service };
   }
   const request = new HttpRequest({
     method: req.method.toUpperCase(),

@@ -1,6 +1,8 @@
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
+import type { SFNClient } from '@aws-sdk/client-sfn';
+import { LocalApi } from '../../local/api';
 import { LOCAL_CREDENTIALS } from '../../local/credentials';
 import { verifySigV4, type IncomingSignedRequest } from '../../local/sigv4';
 
@@ -55,4 +57,45 @@ test('rejects unsigned, tampered, wrongly signed, foreign and stale requests', a
     ok: false,
     reason: 'IncompleteSignature',
   });
+});
+
+test('a request target that is not valid percent-encoding is MalformedRequest, not an exception', async () => {
+  const good = await signed();
+  for (const url of ['/exports?q=%zz', '/exports?%zz=1', '/exports?q=%', '/exports?a=1&b=%E0%A4%A', '/ex%zzports']) {
+    await expect(verifySigV4({ ...good, url }, options)).resolves.toMatchObject({ ok: false, reason: 'MalformedRequest', message: expect.stringContaining('not valid percent-encoding') });
+  }
+});
+
+test('the local API answers a signed request with a %zz query 400 with a clear message, and starts nothing', async () => {
+  const sfnSend = jest.fn();
+  const readHandler = jest.fn();
+  const control = { renew: jest.fn(), faults: jest.fn() };
+  const api = new LocalApi({
+    region: 'us-east-1',
+    account: '000000000000',
+    credentials: LOCAL_CREDENTIALS,
+    stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:Test',
+    sfn: { send: sfnSend } as unknown as SFNClient,
+    readHandler,
+    control,
+  });
+  await api.listen();
+  try {
+    const url = new URL('certificates', api.endpoint);
+    const signer = new SignatureV4({ credentials: LOCAL_CREDENTIALS, region: 'us-east-1', service: 'execute-api', sha256: Sha256 });
+    const request = await signer.sign(
+      new HttpRequest({ method: 'GET', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: url.pathname, query: { expiringWithin: '30' }, headers: { host: url.host } }),
+    );
+    const headers = Object.fromEntries(Object.entries(request.headers).filter(([k]) => k !== 'host'));
+    for (const target of [`${url.pathname}?expiringWithin=%zz`, `${url.pathname}?%zz`]) {
+      const res = await fetch(`http://${url.host}${target}`, { headers });
+      expect(res.status).toBe(400);
+      expect(await res.json()).toEqual({ message: 'The query string is not valid percent-encoding.' });
+    }
+    expect(sfnSend).not.toHaveBeenCalled();
+    expect(readHandler).not.toHaveBeenCalled();
+    expect(api.calls.map((c) => c.statusCode)).toEqual([400, 400]);
+  } finally {
+    await api.close();
+  }
 });
