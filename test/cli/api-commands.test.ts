@@ -1,7 +1,7 @@
 /**
  * export / status / certificates / renew against a local API stand-in that verifies SigV4 signatures.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CertificateTargetView, ExportStatusResponse, ListCertificatesResponse, StartExportResponse } from '../../lambda/shared/api-types';
@@ -68,6 +68,12 @@ function statusSequence(sequence: ExportStatusResponse[]): Route {
   let index = 0;
   return get('/exports/exp-1', () => ({ status: 200, body: sequence[Math.min(index++, sequence.length - 1)] }));
 }
+
+/** Temporary directories of this file, removed after the suite. */
+const tempDirs: string[] = [];
+afterAll(() => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
 
 describe('acm-export API commands', () => {
   let api: FakeApi | undefined;
@@ -397,6 +403,7 @@ describe('acm-export API commands', () => {
 
     test('region: --region, execute-api host, env, then the profile', () => {
       const dir = mkdtempSync(join(tmpdir(), 'acm-export-cli-'));
+      tempDirs.push(dir);
       const config = join(dir, 'config');
       writeFileSync(config, '[default]\nregion = eu-central-1\n\n[profile ops]\n# comment\nregion=ap-southeast-2\n');
       const env = { AWS_CONFIG_FILE: config };

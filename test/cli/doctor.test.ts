@@ -2,7 +2,7 @@
  * `acm-export doctor` against local HTTPS servers with certificates generated here: a root CA (trusted via --ca),
  * an intermediate, and one leaf per failure case, plus one site that passes every check.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CertificateTargetView } from '../../lambda/shared/api-types';
@@ -24,17 +24,24 @@ let root: Issued;
 let inter: Issued;
 let caFile: string;
 const sites: Site[] = [];
+/** Temporary directories of this file, removed after the suite. */
+const tempDirs: string[] = [];
+const tempDir = (): string => {
+  const dir = mkdtempSync(join(tmpdir(), 'acm-export-doctor-'));
+  tempDirs.push(dir);
+  return dir;
+};
 
 beforeAll(async () => {
   root = await selfSigned('Doctor Test Root CA');
   inter = await intermediate(root, 'Doctor Test Intermediate CA');
-  const dir = mkdtempSync(join(tmpdir(), 'acm-export-doctor-'));
-  caFile = join(dir, 'root.pem');
+  caFile = join(tempDir(), 'root.pem');
   writeFileSync(caFile, root.certPem);
 });
 
 afterAll(async () => {
   await Promise.all(sites.map((site) => site.close()));
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 });
 
 /** A site whose leaf is issued by the intermediate, served with the intermediate, 2 SCTs, redirecting HTTP. */
@@ -165,7 +172,7 @@ describe('acm-export doctor', () => {
 
   test('leaf only, but the intermediate is in the local trust store: a warning that other clients will fail', async () => {
     const { site: s } = await site({}, { chain: 'leaf' });
-    const bundle = join(mkdtempSync(join(tmpdir(), 'acm-export-doctor-')), 'bundle.pem');
+    const bundle = join(tempDir(), 'bundle.pem');
     writeFileSync(bundle, root.certPem + inter.certPem);
     const url = `https://${HOST}:${s.httpsPort}/`;
     const run = await runCli(['--json', 'doctor', url, '--resolve', `${HOST}:${s.httpsPort}:127.0.0.1`, '--ca', bundle, '--http-port', String(s.httpPort)]);
