@@ -26,6 +26,8 @@
 #                                `nginx -c FILE -s reload`); when set, systemd is not used for nginx
 #     ACM_EXPORT_VERIFY_SECONDS  how long to retry the served-serial check (default 10)
 #     ACM_EXPORT_LOCK_SECONDS    how long to wait for another install of the same CertName (default 300)
+#     ACM_EXPORT_ALLOW_STICKY_ANCESTOR  1: as root, accept targets below a sticky world-writable
+#                                directory such as /tmp (see "Directory trust"; default 0)
 #     AWS_SSM_INSTANCE_ID        node id in the result line (set by the SSM Agent; else `uname -n`), and
 #                                the custom inventory location /var/lib/amazon/ssm/<id>/inventory/custom
 #                                (written only when the agent's /var/lib/amazon/ssm/<id> exists)
@@ -52,6 +54,22 @@
 # (removed when the run ends). All runs for one CertName and KeyDir (pushes and association runs alike)
 # are serialized with flock on KeyDir/.<CertName>.acm-export.lock; the idempotency check, the writes, the
 # reload, the hooks and the verification all happen under it.
+#
+# Directory trust (preflight, before anything is written): as root, CertDir, KeyDir and HooksDir and every
+# directory on the way to them from / (symbolic links resolved, each link owned by root too) must be
+# owned by root and not writable by group or others; anything else is refused with one line per problem
+# (exit 11), because whoever can change one of those directories could swap a staged file, the lock or a
+# rollback link for a symbolic link between two steps and make root write, chown or chmod any file.
+# Sticky world-writable directories (/tmp) count as writable by others, so targets below /tmp are
+# refused too. Not as root (local mode, tests), the same walk accepts directories owned by root or the
+# current user, and a sticky world-writable directory ends it: only the owner of an entry there may
+# rename or remove it, so the directories from the target up to (not including) the nearest sticky
+# world-writable one are checked, and the target must not be that directory or be created directly in
+# it. ACM_EXPORT_ALLOW_STICKY_ANCESTOR=1 (not a document parameter) applies that sticky rule as root
+# too, for test and local-mode roots under /tmp. Beyond the check, file operations do not follow
+# symbolic links: staged files are re-checked (regular file, owner, mode, one link) before the rename,
+# chown/chgrp use -h, renames and rollback links use -T, and a live, .prev or rollback name that is a
+# symbolic link or not a regular file is refused; so is a lock file that is one.
 set -Eeuo pipefail
 umask 077
 export LC_ALL=C
@@ -195,7 +213,7 @@ report_inventory() { # installed|unchanged|failed [step]
     "$(json_str "$serial")" "$(json_str "$SERVED")" "$(json_str "$not_after")" "$verified" "$(json_str "$installed_at")" \
     "$(json_str "$status")" "$(json_str "$step")" "$(json_str "$(date -u '+%Y-%m-%dT%H:%M:%SZ')")" \
     "$(json_str "$Service")" "$(json_str "$node_id")" >"$tmp" || { rm -f -- "$tmp"; return 1; }
-  chmod 0644 -- "$tmp" && mv -f -- "$tmp" "$frag" || return 1
+  chmod 0644 -- "$tmp" && mv -fT -- "$tmp" "$frag" || return 1
   (
     exec 8>>"$frag_dir/.lock"
     flock -w 30 8 || exit 1
@@ -203,7 +221,7 @@ report_inventory() { # installed|unchanged|failed [step]
     awk -v type="$INVENTORY_TYPE" 'BEGIN { printf "{\"SchemaVersion\":\"1.0\",\"TypeName\":\"Custom:%s\",\"Content\":[", type }
       FNR == 1 { if (n++) printf ","; printf "%s", $0 }
       END { print "]}" }' "$frag_dir"/*.json >"$out" &&
-      chmod 0644 -- "$out" && mv -f -- "$out" "$inventory_dir/$INVENTORY_TYPE.json" || { rm -f -- "$out"; exit 1; }
+      chmod 0644 -- "$out" && mv -fT -- "$out" "$inventory_dir/$INVENTORY_TYPE.json" || { rm -f -- "$out"; exit 1; }
   ) || return 1
   log "custom inventory: Custom:$INVENTORY_TYPE entry for $CertName written ($status)"
 }
@@ -222,7 +240,7 @@ restore_files() {
       if [ "$backup" -ef "$dest" ]; then
         rm -f -- "$backup" || ok=1
       else
-        mv -f -- "$backup" "$dest" || ok=1
+        mv -fT -- "$backup" "$dest" || ok=1
       fi
     elif [ "${RENAMED[$i]:-0}" = 1 ]; then
       rm -f -- "$dest" || ok=1
@@ -357,6 +375,7 @@ verify_seconds=${ACM_EXPORT_VERIFY_SECONDS:-10}
 lock_seconds=${ACM_EXPORT_LOCK_SECONDS:-300}
 [[ $verify_seconds =~ ^[0-9]{1,4}$ ]] || problems+=("ACM_EXPORT_VERIFY_SECONDS must be a whole number of seconds")
 [[ $lock_seconds =~ ^[0-9]{1,5}$ ]] || problems+=("ACM_EXPORT_LOCK_SECONDS must be a whole number of seconds")
+[[ ${ACM_EXPORT_ALLOW_STICKY_ANCESTOR:-0} =~ ^[01]$ ]] || problems+=("ACM_EXPORT_ALLOW_STICKY_ANCESTOR must be 0 or 1")
 nginx_conf=${ACM_EXPORT_NGINX_CONF:-}
 if [ -n "$nginx_conf" ] && ! [[ $nginx_conf =~ ^/[A-Za-z0-9/._-]+$ && -f $nginx_conf ]]; then
   problems+=("ACM_EXPORT_NGINX_CONF must be the absolute path of an existing nginx configuration file")
@@ -445,6 +464,69 @@ check_dir() { # name dir
 }
 check_dir CertDir "$CertDir"
 check_dir KeyDir "$KeyDir"
+# Directory trust: nobody but root (or, when not run as root, the current user) may be able to change
+# any directory on the way to the files this run writes, or they could swap a staged file, the lock or a
+# rollback link for a symlink between two of this script's steps. Walks the path from / the way the
+# kernel resolves it (symlinks followed and checked, their own owner included).
+MY_UID=$(id -u)
+trusted_uid() { [ "$1" = 0 ] || { [ "$IS_ROOT" != 1 ] && [ "$1" = "$MY_UID" ]; }; }
+check_tree() { # name path
+  local name=$1 rest=${2#/} cur=/ comp next link hops=0 info uid mode sticky=0 who=root
+  local -a found=() kept=()  # found: since the walk last (re)started at /, kept: earlier walks
+  if [ "$IS_ROOT" != 1 ]; then who="root or uid $MY_UID"; fi
+  while :; do
+    # cur is a real directory (no symlink in its path); judge it.
+    info=$(stat -c '%u %a' -- "$cur" 2>/dev/null) || { found+=("cannot inspect $cur"); break; }
+    uid=${info% *}
+    mode=${info#* }
+    sticky=0
+    if [ "$sticky_ok" = 1 ] && (( (8#$mode & 01002) == 01002 )); then
+      # Sticky and world-writable (/tmp): only the owner of an entry may rename or remove it, so what is
+      # above it no longer matters; what is below it must still pass (header: "Directory trust").
+      found=()
+      sticky=1
+    else
+      trusted_uid "$uid" || found+=("$cur is owned by uid $uid, not by $who")
+      if (( 8#$mode & 022 )); then found+=("$cur is writable by group or others (mode $mode)"); fi
+    fi
+    while :; do
+      [ -n "$rest" ] || break 2
+      comp=${rest%%/*}
+      if [ "$comp" = "$rest" ]; then rest=""; else rest=${rest#*/}; fi
+      case $comp in
+        '' | .) continue ;;
+        ..) cur=${cur%/*}; cur=${cur:-/}; continue ;;
+      esac
+      next=${cur%/}/$comp
+      if [ -L "$next" ]; then
+        hops=$((hops + 1))
+        if [ "$hops" -gt 40 ]; then found+=("too many symbolic links below $cur"); break 2; fi
+        uid=$(stat -c '%u' -- "$next" 2>/dev/null || echo '?')
+        trusted_uid "$uid" || found+=("symbolic link $next is owned by uid $uid, not by $who")
+        link=$(readlink -- "$next") || { found+=("cannot read symbolic link $next"); break 2; }
+        case $link in
+          /*) # start again at /, judging it again; what was found so far stands
+            kept+=("${found[@]}"); found=(); cur=/; rest=${link#/}${rest:+/$rest}; break ;;
+          *) rest=$link${rest:+/$rest}; continue ;;
+        esac
+      fi
+      # A missing component ends the walk: the rest is created by this run inside cur.
+      [ -d "$next" ] || break 2
+      cur=$next
+      break
+    done
+  done
+  if [ "$sticky" = 1 ]; then
+    found+=("$cur is a world-writable directory; $name must be a directory below it owned by $who")
+  fi
+  local p
+  for p in "${kept[@]}" "${found[@]}"; do problems+=("$name $2 is not safe to write as uid $MY_UID: $p"); done
+}
+sticky_ok=0
+if [ "$IS_ROOT" != 1 ] || [ "${ACM_EXPORT_ALLOW_STICKY_ANCESTOR:-0}" = 1 ]; then sticky_ok=1; fi
+check_tree CertDir "$CertDir"
+check_tree KeyDir "$KeyDir"
+check_tree HooksDir "$HooksDir"
 if [ "$IS_ROOT" = 1 ] && [ -d "$HooksDir" ]; then
   hooks_perm=$(stat -L -c '%u %a' -- "$HooksDir")
   if [ "${hooks_perm%% *}" != 0 ] || (( 8#${hooks_perm##* } & 8#022 )); then
@@ -579,7 +661,8 @@ STEP=install
 make_dir() { # dir mode [group]
   if [ ! -d "$1" ]; then
     (umask 022 && mkdir -p -- "$1")
-    if [ -n "${3:-}" ]; then chgrp -- "$3" "$1"; fi
+    [ ! -L "$1" ] || fail install "$1 turned into a symbolic link while it was being created"
+    if [ -n "${3:-}" ]; then chgrp -h -- "$3" "$1"; fi
     chmod "$2" -- "$1"
     log "created $1"
   fi
@@ -597,13 +680,29 @@ make_dir "$CertDir" 0755
 if [ -n "$key_dir_group" ]; then make_dir "$KeyDir" 0710 "$key_dir_group"; else make_dir "$KeyDir" 0700; fi
 
 STEP=lock
-exec 9>>"$KeyDir/.$CertName.acm-export.lock"
+# Never open the lock through a symbolic link or anything but a regular file (a FIFO would block).
+LOCK_FILE="$KeyDir/.$CertName.acm-export.lock"
+if [ -L "$LOCK_FILE" ] || { [ -e "$LOCK_FILE" ] && [ ! -f "$LOCK_FILE" ]; }; then
+  fail lock "$LOCK_FILE is a symbolic link or not a regular file; refusing to open it"
+fi
+exec 9>>"$LOCK_FILE"
+if [ -L "$LOCK_FILE" ] || ! [ /dev/fd/9 -ef "$LOCK_FILE" ]; then
+  fail lock "$LOCK_FILE was replaced while it was being opened"
+fi
 if ! flock -n "$LOCK_FD"; then
   log "another install of $CertName is running on this node; waiting up to ${lock_seconds}s"
   flock -w "$lock_seconds" "$LOCK_FD" || fail lock "another install of $CertName held the lock for more than ${lock_seconds}s"
 fi
 
 STEP=install
+# A live name (or its rollback or .prev name) that is a symbolic link is refused, never written through
+# or silently replaced: the files this run owns are regular files in CertDir and KeyDir.
+for dest in "${LIVE[@]}"; do
+  for name in "$dest" "$(backup_of "$dest")" "$dest.prev"; do
+    if [ -L "$name" ]; then fail install "$name is a symbolic link; refusing to replace it (nothing was changed)"; fi
+    if [ -e "$name" ] && [ ! -f "$name" ]; then fail install "$name is not a regular file; refusing to replace it (nothing was changed)"; fi
+  done
+done
 # Staged files left by a run that was killed (e.g. at the step timeout) are removed under the lock.
 for stale in "$CertDir/.$CertName.acm-export."???????? "$KeyDir/.$CertName.acm-export."????????; do
   if [ -f "$stale" ]; then rm -f -- "$stale"; fi
@@ -666,13 +765,21 @@ else
   CHANGED=true
 fi
 
+# Staged files are created by mktemp (O_EXCL, mode 0600); each later step by path re-checks that the name
+# is still our regular file (never a symbolic link), and the final owner/mode/link count is verified.
+staged_intact() { # file uid:gid mode
+  [ ! -L "$1" ] && [ -f "$1" ] && [ "$(stat -c '%u:%g:%a:%h' -- "$1")" = "$2:${3#0}:1" ]
+}
 stage() { # src dest mode uid:gid -> sets STAGED
   local dir=${2%/*}
   STAGED=$(mktemp -- "$dir/.$CertName.acm-export.XXXXXXXX")
   PENDING+=("$STAGED")
+  staged_intact "$STAGED" "$MY_UID:$(id -g)" 0600 || fail install "staged file $STAGED was replaced before it was written"
   cat -- "$1" >"$STAGED"
-  if [ "$IS_ROOT" = 1 ]; then chown "$4" -- "$STAGED"; elif [ "${4#*:}" != "$(id -g)" ]; then chgrp -- "${4#*:}" "$STAGED"; fi
+  if [ "$IS_ROOT" = 1 ]; then chown -h "$4" -- "$STAGED"; elif [ "${4#*:}" != "$(id -g)" ]; then chgrp -h -- "${4#*:}" "$STAGED"; fi
+  [ ! -L "$STAGED" ] || fail install "staged file $STAGED was replaced by a symbolic link"
   chmod "$3" -- "$STAGED"
+  staged_intact "$STAGED" "$4" "$3" || fail install "staged file $STAGED was changed by someone else"
   sync -- "$STAGED"
 }
 if [ "$CHANGED" = true ]; then
@@ -697,12 +804,13 @@ if [ "$CHANGED" = true ]; then
     backup=$(backup_of "$dest")
     if [ -e "$backup" ] || [ -L "$backup" ]; then
       log "kept $backup from an interrupted earlier run as the rollback copy"
-    elif [ -e "$dest" ] || [ -L "$dest" ]; then
-      ln -P -- "$dest" "$backup" || fail install "could not keep a rollback copy of $dest"
+    elif [ -e "$dest" ]; then
+      ln -PT -- "$dest" "$backup" || fail install "could not keep a rollback copy of $dest"
     fi
   done
   for i in "${!LIVE[@]}"; do
-    mv -f -- "${STAGED_FILES[$i]}" "${LIVE[$i]}" || fail install "could not rename the new file onto ${LIVE[$i]}"
+    staged_intact "${STAGED_FILES[$i]}" "${OWN[$i]}" "${MODE[$i]}" || fail install "staged file ${STAGED_FILES[$i]} was changed by someone else"
+    mv -fT -- "${STAGED_FILES[$i]}" "${LIVE[$i]}" || fail install "could not rename the new file onto ${LIVE[$i]}"
     RENAMED[i]=1
   done
   PENDING=()
@@ -811,7 +919,7 @@ FILES_TOUCHED=0
 for dest in "${LIVE[@]}"; do
   backup=$(backup_of "$dest")
   if [ -e "$backup" ] || [ -L "$backup" ]; then
-    mv -f -- "$backup" "$dest.prev" || log "warning: could not keep the previous file as $dest.prev"
+    mv -fT -- "$backup" "$dest.prev" || log "warning: could not keep the previous file as $dest.prev"
   fi
 done
 sync -- "$CertDir" "$KeyDir" || true

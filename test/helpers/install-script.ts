@@ -5,7 +5,7 @@
  *   const r = await runInstall({ params: { CertName: 'site', ... }, path: [fakeAws.binDir], tmpDir });
  *   r.code; r.result?.serial;   // result = the parsed JSON line on success
  *
- * Only PATH, TMPDIR, HOME and what you pass reach the script.
+ * Only PATH, TMPDIR, HOME, ACM_EXPORT_ALLOW_STICKY_ANCESTOR=1 and what you pass reach the script.
  */
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
@@ -68,6 +68,9 @@ export function installEnv(options: RunInstallOptions): Record<string, string> {
     HOME: process.env.HOME ?? '/root',
   };
   if (options.tmpDir) env.TMPDIR = options.tmpDir;
+  // Test roots live under os.tmpdir() (sticky, world-writable): as root the script refuses targets below
+  // such a directory unless told otherwise (see "Directory trust" in the script). Override with '0'.
+  env.ACM_EXPORT_ALLOW_STICKY_ANCESTOR = '1';
   for (const [name, value] of Object.entries(options.params)) {
     if (value !== undefined) env[`SSM_${name}`] = value;
   }

@@ -4,7 +4,7 @@
  * no secret in the output, and the private temp dir removed on every exit path.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { EXIT, INSTALL_SCRIPT_PATH, installEnv, runInstall, type InstallRun } from '../helpers/install-script';
 import { createFixture, HOSTILE_VALUES, listTree, REGION, SECRET_ID, secretFragments, type Fixture } from './fixture';
@@ -347,6 +347,117 @@ describe('preflight', () => {
     const r = await run(f.params(cert.versionId, 'blocked', { CertDir: path.join(f.root, 'blocked-file', 'certs') }));
     expect(r.code).toBe(EXIT.preflight);
     expect(r.stderr).toContain(`acm-export: preflight: CertDir ${path.join(f.root, 'blocked-file', 'certs')} is not a directory`);
+  });
+});
+
+describe('directory trust: no directory on the way to the files may be changed by anyone but root', () => {
+  const asRoot = process.getuid?.() === 0;
+  /** Runs as root only; elsewhere the test is reported as skipped, with the reason in its name. */
+  const rootTest = asRoot ? test : test.skip;
+  const NOBODY = 65534;
+  const refused = (r: InstallRun, needle: string) => {
+    expect(r.code).toBe(EXIT.preflight);
+    expect(r.failure).toMatch(/^acm-export: FAILED at preflight: \d+ problem\(s\); nothing was changed$/);
+    expect(r.stderr).toContain(needle);
+    expect(r.stdout).toBe('');
+  };
+
+  rootTest('as root: a CertDir inside a directory owned by nobody is refused before anything is written (skipped when not root)', async () => {
+    const cert = f.publish({ names: ['trust.example.test'] });
+    const parent = path.join(f.root, 'trust-nobody');
+    mkdirSync(parent, { mode: 0o755 });
+    chownSync(parent, NOBODY, NOBODY);
+    const params = f.params(cert.versionId, 'trust-nobody-slot', { CertDir: path.join(parent, 'certs') });
+    const calls = f.aws.calls().length;
+    const r = await run(params);
+    refused(r, `acm-export: preflight: CertDir ${path.join(parent, 'certs')} is not safe to write as uid 0: ${parent} is owned by uid ${NOBODY}, not by root`);
+    expect(readdirSync(parent)).toEqual([]);
+    expect(existsSync(params.KeyDir!)).toBe(false);
+    expect(f.aws.calls().slice(calls).filter((c) => c[1] === "get-secret-value")).toEqual([]); // refused before the secret is read
+  });
+
+  rootTest('as root: targets below a sticky world-writable directory such as /tmp are refused unless explicitly allowed (skipped when not root)', async () => {
+    const cert = f.publish({ names: ['trust.example.test'] });
+    const params = f.params(cert.versionId, 'trust-sticky');
+    const r = await run(params, { ACM_EXPORT_ALLOW_STICKY_ANCESTOR: '0' });
+    const sticky = path.dirname(f.root); // os.tmpdir()
+    refused(r, `is writable by group or others (mode ${(statSync(sticky).mode & 0o7777).toString(8)})`);
+    expect(r.stderr).toContain(`KeyDir ${params.KeyDir} is not safe to write as uid 0: ${sticky} is writable by group or others`);
+    expect(existsSync(path.join(f.root, 'trust-sticky'))).toBe(false);
+  });
+
+  rootTest('as root: a symbolic link on the way owned by someone else is refused (skipped when not root)', async () => {
+    const cert = f.publish({ names: ['trust.example.test'] });
+    const real = path.join(f.root, 'trust-link-real');
+    mkdirSync(real, { mode: 0o755 });
+    const link = path.join(f.root, 'trust-link');
+    symlinkSync(real, link);
+    lchownSync(link, NOBODY, NOBODY);
+    const r = await run(f.params(cert.versionId, 'trust-link-slot', { CertDir: path.join(link, 'certs') }));
+    refused(r, `symbolic link ${link} is owned by uid ${NOBODY}, not by root`);
+    expect(readdirSync(real)).toEqual([]);
+  });
+
+  test('a CertDir inside a group- or world-writable (0777, not sticky) directory is refused', async () => {
+    const cert = f.publish({ names: ['trust.example.test'] });
+    const parent = path.join(f.root, 'trust-0777');
+    mkdirSync(parent);
+    chmodSync(parent, 0o777);
+    const r = await run(f.params(cert.versionId, 'trust-0777-slot', { CertDir: path.join(parent, 'certs') }));
+    refused(r, `${parent} is writable by group or others (mode 777)`);
+    expect(readdirSync(parent)).toEqual([]);
+  });
+
+  test('a target that is itself a sticky world-writable directory is refused, also where the sticky rule applies', async () => {
+    const cert = f.publish({ names: ['trust.example.test'] });
+    const tmpLike = path.join(f.root, 'trust-tmp-like');
+    mkdirSync(tmpLike);
+    chmodSync(tmpLike, 0o1777);
+    const r1 = await run(f.params(cert.versionId, 'trust-tmp-like-slot', { CertDir: tmpLike }));
+    refused(r1, `${tmpLike} is a world-writable directory`);
+    const r2 = await run(f.params(cert.versionId, 'trust-tmp-like-slot', { CertDir: path.join(tmpLike, 'certs') }));
+    refused(r2, `${tmpLike} is a world-writable directory`);
+    expect(readdirSync(tmpLike)).toEqual([]);
+  });
+
+  test('a live file name that is a symbolic link is refused, not written through: the file it points to is untouched', async () => {
+    const first = f.publish({ names: ['trust.example.test'] });
+    const params = f.params(first.versionId, 'trust-symlink');
+    expect((await run(params)).code).toBe(0);
+    const victim = path.join(f.root, 'trust-victim');
+    writeFileSync(victim, 'victim: root-only content\n', { mode: 0o600 });
+    const victimBefore = statSync(victim);
+    for (const live of [path.join(params.CertDir!, 'site.crt'), path.join(params.KeyDir!, 'site.key'), path.join(params.CertDir!, 'site.fullchain.pem.prev')]) {
+      const saved = existsSync(live) ? readFileSync(live) : undefined;
+      rmSync(live, { force: true });
+      symlinkSync(victim, live);
+      const next = f.publish({ names: ['trust.example.test'] });
+      const r = await run({ ...params, SecretVersionId: next.versionId });
+      expect(r.code).toBe(EXIT.install);
+      expect(r.failure).toBe(`acm-export: FAILED at install: ${live} is a symbolic link; refusing to replace it (nothing was changed)`);
+      expect(lstatSync(live).isSymbolicLink()).toBe(true);
+      rmSync(live);
+      if (saved) writeFileSync(live, saved);
+    }
+    const victimAfter = statSync(victim);
+    expect(readFileSync(victim, 'utf8')).toBe('victim: root-only content\n');
+    expect([victimAfter.mode, victimAfter.uid, victimAfter.gid, victimAfter.mtimeMs]).toEqual([victimBefore.mode, victimBefore.uid, victimBefore.gid, victimBefore.mtimeMs]);
+  });
+
+  test('a lock file that is a symbolic link is refused, not opened', async () => {
+    const first = f.publish({ names: ['trust.example.test'] });
+    const params = f.params(first.versionId, 'trust-lock');
+    expect((await run(params)).code).toBe(0);
+    const lock = path.join(params.KeyDir!, '.site.acm-export.lock');
+    const victim = path.join(f.root, 'trust-lock-victim-does-not-exist');
+    rmSync(lock);
+    symlinkSync(victim, lock);
+    const next = f.publish({ names: ['trust.example.test'] });
+    const r = await run({ ...params, SecretVersionId: next.versionId });
+    expect(r.code).toBe(EXIT.lock);
+    expect(r.failure).toBe(`acm-export: FAILED at lock: ${lock} is a symbolic link or not a regular file; refusing to open it`);
+    expect(existsSync(victim)).toBe(false); // `>>` through the link would have created it
+    expect(readFileSync(path.join(params.CertDir!, 'site.crt'), 'utf8')).toBe(first.certificate);
   });
 });
 
