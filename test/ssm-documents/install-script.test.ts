@@ -6,7 +6,8 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { EXIT, INSTALL_SCRIPT_PATH, installEnv, runInstall, type InstallRun } from '../helpers/install-script';
+import { loadInstallDocument } from '../../ssm-documents/load';
+import { DOCUMENT_PARAMETERS, EXIT, INSTALL_SCRIPT_PATH, installEnv, runInstall, type InstallParams, type InstallRun } from '../helpers/install-script';
 import { createFixture, HOSTILE_VALUES, listTree, REGION, SECRET_ID, secretFragments, type Fixture } from './fixture';
 
 let f: Fixture;
@@ -462,9 +463,15 @@ describe('directory trust: no directory on the way to the files may be changed b
 });
 
 describe('hostile parameter values forced past the patterns', () => {
-  const names = ['CertName', 'SecretId', 'SecretVersionId', 'Region', 'CertDir', 'KeyDir', 'KeyGroup', 'Service', 'HooksDir', 'VerifyPort'] as const;
+  // Every parameter the document declares, so a new parameter is covered without touching this test.
+  const names = Object.keys(loadInstallDocument().parameters);
 
-  test('are refused before anything runs: no code executed, no aws call, nothing written', async () => {
+  test('every document parameter is covered (the list comes from the document)', () => {
+    expect(names.length).toBeGreaterThanOrEqual(19);
+    expect([...names].sort()).toEqual([...DOCUMENT_PARAMETERS].sort());
+  });
+
+  test('are refused before anything runs: no code executed, no aws call, nothing written, the parameter named, the value never echoed', async () => {
     const cert = f.publish({ names: ['hostile.example.test'] });
     const base = f.params(cert.versionId, 'hostile');
     const canary = path.join(f.root, 'canary');
@@ -480,27 +487,44 @@ describe('hostile parameter values forced past the patterns', () => {
       touchNewline: `site\ntouch ${canary}`,
       absTouch: `/tmp;touch ${canary}`,
       outside: `${f.root}/hostile/../escaped`,
+      long300: 'x'.repeat(300),
+      homoglyphSlash: '\u2215etc\u2215passwd',
     });
     const callsBefore = f.aws.calls().length;
     const treeBefore = listTree(f.root);
-    const cases = names.flatMap((name) => Object.values(values).map((value) => ({ ...base, [name]: value })));
-    const results: InstallRun[] = [];
-    for (let i = 0; i < cases.length; i += 8) results.push(...(await Promise.all(cases.slice(i, i + 8).map((c) => run(c)))));
-    for (const r of results) {
-      expect({ code: r.code, failure: r.failure }).toEqual({
+    const cases = names.flatMap((name) => Object.values(values).map((value) => {
+      // SecretVersionStage replaces SecretVersionId (exactly one of them), so that only one value is wrong.
+      const params: InstallParams = { ...base, [name]: value };
+      if (name === 'SecretVersionStage') delete params.SecretVersionId;
+      return { name, value, params };
+    }));
+    expect(cases.length).toBe(names.length * Object.keys(values).length);
+    const results: { name: string; value: string; r: InstallRun }[] = [];
+    for (let i = 0; i < cases.length; i += 8) {
+      const batch = cases.slice(i, i + 8);
+      const rs = await Promise.all(batch.map((c) => run(c.params)));
+      rs.forEach((r, j) => results.push({ name: batch[j].name, value: batch[j].value, r }));
+    }
+    for (const { name, value, r } of results) {
+      expect({ name, value, code: r.code, failure: r.failure, stdout: r.stdout }).toEqual({
+        name,
+        value,
         code: EXIT.parameters,
         failure: 'acm-export: FAILED at parameters: 1 invalid parameter value(s); nothing was changed',
+        stdout: '',
       });
-      expect(r.stdout).toBe('');
+      const lines = r.stderr.trimEnd().split('\n');
+      expect({ name, lines: lines.length }).toEqual({ name, lines: 2 });
+      expect(lines[0]).toMatch(new RegExp(`^acm-export: parameters: SSM_${name} does not match its allowedPattern `));
+      // The rejected value is never echoed back (it could carry terminal escapes or a second line).
+      expect({ name, value, echoed: r.stderr.includes(value) || r.stderr.includes('touch') }).toEqual({ name, value, echoed: false });
     }
     expect(existsSync(canary)).toBe(false);
     expect(f.aws.calls()).toHaveLength(callsBefore);
     expect(listTree(f.root).filter((p) => !p.startsWith('aws/') && !p.startsWith('ca/'))).toEqual(
       treeBefore.filter((p) => !p.startsWith('aws/') && !p.startsWith('ca/')),
     );
-    // The rejected value is never echoed back (it could carry terminal escapes).
-    for (const r of results) expect(r.stderr).not.toContain('touch');
-  }, 120_000);
+  }, 300_000);
 
   test('NUL bytes cannot reach the script: the environment itself refuses them', async () => {
     const base = f.params('00000000-0000-4000-8000-000000000000', 'nul');
