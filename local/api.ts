@@ -8,8 +8,12 @@
  *                            StartExecution (name = request id) → {exportId, executionArn, startDate}
  *   GET  /exports/{exportId} → export-api handler (proxy event)
  *   GET  /certificates       → export-api handler (proxy event)
+ *   DELETE /certificates/{certificateArn}/targets/{target}
+ *                            → export-api handler (proxy event; path parameters URL-decoded, as API Gateway)
  *   POST /_local/renew       local control: {certificateArn} → re-issue + "ACM Certificate Available" event
  *   POST /_local/faults      local control: fault switches (see LocalFaultRequest)
+ *   POST /_local/drift-check local control: run the drift-check handler now → its summary
+ *   POST /_local/associations/run  local control: run every convergence association now
  *
  * Every request must be signed with the local key pair, else 403 and nothing runs (400 when the request
  * target is not valid percent-encoding, so it cannot be checked).
@@ -44,6 +48,8 @@ export interface ApiCallRecord {
 export interface LocalApiControl {
   renew(certificateArn: string): Promise<unknown>;
   faults(request: unknown): Promise<unknown>;
+  driftCheck?(): Promise<unknown>;
+  runAssociations?(): Promise<unknown>;
 }
 
 export interface LocalApiOptions {
@@ -55,7 +61,7 @@ export interface LocalApiOptions {
   stateMachineArn?: string;
   /** Unused (see stateMachineArn). */
   sfn?: SFNClient;
-  /** The export-api handler: POST /exports, GET /exports/{exportId}, GET /certificates. */
+  /** The export-api handler: POST /exports, GET /exports/{exportId}, GET /certificates, DELETE .../targets/{target}. */
   readHandler: (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
   control: LocalApiControl;
 }
@@ -168,6 +174,29 @@ export class LocalApi {
         const result = await this.options.readHandler(event);
         return this.send(res, record, result.statusCode, result.body);
       }
+      const targetMatch = /^\/certificates\/([^/]+)\/targets\/([^/]+)$/.exec(route);
+      if (targetMatch && method === 'DELETE') {
+        const query = new URLSearchParams(rawQuery);
+        const queryStringParameters: Record<string, string> = {};
+        for (const [k, v] of query) queryStringParameters[k] = v;
+        const resource = '/certificates/{certificateArn}/targets/{target}';
+        const event = {
+          resource,
+          path: route,
+          httpMethod: 'DELETE',
+          headers: {},
+          multiValueHeaders: {},
+          queryStringParameters: Object.keys(queryStringParameters).length ? queryStringParameters : null,
+          multiValueQueryStringParameters: null,
+          pathParameters: { certificateArn: safeDecode(targetMatch[1]), target: safeDecode(targetMatch[2]) },
+          stageVariables: null,
+          body: null,
+          isBase64Encoded: false,
+          requestContext: { requestId, stage: LOCAL_STAGE, httpMethod: 'DELETE', resourcePath: resource },
+        } as unknown as APIGatewayProxyEvent;
+        const result = await this.options.readHandler(event);
+        return this.send(res, record, result.statusCode, result.body);
+      }
       if (route.startsWith('/_local/') && method === 'POST') {
         const input = parseJson(body);
         if (route === '/_local/renew') {
@@ -176,6 +205,8 @@ export class LocalApi {
           return this.send(res, record, 200, await this.options.control.renew(arn));
         }
         if (route === '/_local/faults') return this.send(res, record, 200, await this.options.control.faults(input));
+        if (route === '/_local/drift-check' && this.options.control.driftCheck) return this.send(res, record, 200, await this.options.control.driftCheck());
+        if (route === '/_local/associations/run' && this.options.control.runAssociations) return this.send(res, record, 200, await this.options.control.runAssociations());
       }
       // API Gateway answers unknown resources and methods of an IAM API like this.
       return this.send(res, record, 403, { message: 'Missing Authentication Token' });

@@ -23,6 +23,7 @@ import { ACMClient } from '@aws-sdk/client-acm';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import type { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
@@ -59,6 +60,17 @@ export interface LocalModeOptions {
   waitScale?: number;
   /** Real milliseconds per emulated second of SSM timeouts (default 50). */
   ssmMsPerSecond?: number;
+  /**
+   * Real milliseconds per emulated second of the convergence associations' schedules (default: ssmMsPerSecond;
+   * at 50 a rate(12 hours) runs every 36 minutes; {@link LocalMode.runAssociations} runs them at once).
+   */
+  associationMsPerSecond?: number;
+  /** The workflow's SendCommand delivery timeout (COMMAND_TIMEOUT_SECONDS, 30..2592000; default the stack's). */
+  commandTimeoutSeconds?: number;
+  /** DRIFT_GRACE_MINUTES of the drift check (default 0: targets are checked right after an export). */
+  driftGraceMinutes?: number;
+  /** Run the drift check every N real milliseconds (the stack runs it hourly); off when omitted. */
+  driftCheckIntervalMs?: number;
   /** Fault switches (default: the ACM_EXPORT_LOCAL_* environment variables). */
   faults?: FaultSpec;
   /** Use this synthesized template instead of building the stack in-process. */
@@ -95,7 +107,26 @@ export interface LocalFaultRequest {
   fail?: Record<string, number>;
 }
 
-/** An SNS publish of the NotifyFailure state, recorded instead of sent. */
+/** Argument of {@link LocalMode.addNode}. */
+export interface AddNodeOptions {
+  /** Local name (default node-<N+1>). */
+  name?: string;
+  /** Tags (default: the local mode's tags). */
+  tags?: Record<string, string>;
+  faults?: NodeFaults;
+}
+
+/** What {@link LocalMode.runDriftCheck} returns: the drift-check handler's summary. */
+export interface LocalDriftCheckResult {
+  targetsChecked: number;
+  targetsSkipped: number;
+  nodesReporting: number;
+  driftingNodes: number;
+  driftingTargets: number;
+  alertsSent: number;
+}
+
+/** An SNS publish (NotifyFailure state, drift check, ...), recorded instead of sent. */
 export interface LocalAlert {
   time: string;
   topicArn: string;
@@ -150,7 +181,11 @@ export class LocalMode {
     private readonly restoreEnv: () => void,
     private readonly acmRenewHandler: AnyHandler,
     private readonly endpointFiles: { path: string; instance: string }[],
+    private readonly parts: { driftCheck: (event: unknown) => Promise<LocalDriftCheckResult>; serverKind: NodeServerKind | 'auto'; nodeEnv: Record<string, string> },
   ) {}
+
+  private driftTimer?: NodeJS.Timeout;
+  private driftRun?: Promise<LocalDriftCheckResult>;
 
   /**
    * Starts every part. When a part fails to start, everything already started is stopped again (servers,
@@ -191,6 +226,7 @@ export class LocalMode {
       stateDir: options.stateDir ? root : undefined,
       faults,
       ssmMsPerSecond: options.ssmMsPerSecond ?? 50,
+      associationMsPerSecond: options.associationMsPerSecond ?? options.ssmMsPerSecond ?? 50,
       documents: { [LOCAL_INSTALL_DOCUMENT_NAME]: loadInstallDocument() },
     });
     undo.push(() => aws.close());
@@ -219,7 +255,10 @@ export class LocalMode {
       [ENV.COMMAND_LOG_GROUP]: `/aws/ssm/${LOCAL_STACK_NAME}-install`,
       [ENV.COMMAND_TIMEOUT_SECONDS]: model.literalEnvironment[ENV.COMMAND_TIMEOUT_SECONDS] ?? '600',
       [ENV.STATE_MACHINE_ARN]: stateMachineArn,
+      [ENV.ALERT_TOPIC_ARN]: `arn:aws:sns:${region}:${account}:${LOCAL_STACK_NAME}-Alerts`,
+      [ENV.DRIFT_GRACE_MINUTES]: String(options.driftGraceMinutes ?? 0),
     };
+    if (options.commandTimeoutSeconds !== undefined) env[ENV.COMMAND_TIMEOUT_SECONDS] = String(options.commandTimeoutSeconds);
     const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
     const restoreEnv = (): void => {
       for (const [k, v] of Object.entries(saved)) {
@@ -251,10 +290,20 @@ export class LocalMode {
     const statusCheck = (require('../lambda/status-check/handler') as { handler: AnyHandler }).handler;
     const exportApi = (require('../lambda/export-api/handler') as { handler: (e: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> }).handler;
     const acmRenew = (require('../lambda/acm-renew/handler') as { handler: AnyHandler }).handler;
+    const driftCheckModule = require('../lambda/drift-check/handler') as typeof import('../lambda/drift-check/handler');
     /* eslint-enable @typescript-eslint/no-require-imports */
 
     const alerts: LocalAlert[] = [];
     const alertLog = path.join(root, 'logs', 'alerts.log');
+    const recordAlert = (p: { TopicArn?: unknown; Subject?: unknown; Message?: unknown }): { MessageId: string } => {
+      const alert: LocalAlert = { time: new Date().toISOString(), topicArn: String(p.TopicArn ?? ''), subject: typeof p.Subject === 'string' ? p.Subject : undefined, message: p.Message };
+      alerts.push(alert);
+      appendFileSync(alertLog, `${JSON.stringify(alert)}\n`, { mode: 0o600 });
+      return { MessageId: randomUUID() };
+    };
+    // The drift check publishes with an SNS client: local mode records its publishes as alerts.
+    const localSns = { send: async (command: { input?: Record<string, unknown> }) => recordAlert(command.input ?? {}), destroy: () => undefined } as unknown as SNSClient;
+    const driftCheck = driftCheckModule.createHandler({ sns: localSns }) as (event: unknown) => Promise<LocalDriftCheckResult>;
     // Lambda receives and returns JSON: round-trip both ways.
     const lambda = (fn: AnyHandler, state: string): LocalTask => ({
       kind: 'lambda',
@@ -275,13 +324,7 @@ export class LocalMode {
         [STATES.notifyFailure]: {
           kind: 'service',
           resource: 'arn:aws:states:::sns:publish',
-          run: async (payload) => {
-            const p = (payload ?? {}) as { TopicArn?: string; Subject?: string; Message?: unknown };
-            const alert: LocalAlert = { time: new Date().toISOString(), topicArn: String(p.TopicArn ?? ''), subject: p.Subject, message: p.Message };
-            alerts.push(alert);
-            appendFileSync(alertLog, `${JSON.stringify(alert)}\n`, { mode: 0o600 });
-            return { MessageId: randomUUID() };
-          },
+          run: async (payload) => recordAlert((payload ?? {}) as { TopicArn?: unknown; Subject?: unknown; Message?: unknown }),
         },
       },
       waitSecondsFrom: (state, output) =>
@@ -295,11 +338,12 @@ export class LocalMode {
     const serverKind: NodeServerKind | 'auto' = options.nginx === 'never' ? 'builtin' : 'auto';
     const tags = options.tags ?? { Role: 'web' };
     const certName = options.certName ?? DEFAULT_CERT_NAME;
+    const nodeEnv = { ACM_EXPORT_VERIFY_SECONDS: '5' };
     // One by one rather than startLocalNodes (Promise.all): when one node fails, the others are still
     // starting; wait for all of them so that every node that did start is stopped again.
     const starts = await Promise.allSettled(
       Array.from({ length: options.nodes ?? 3 }, (_, i) =>
-        startLocalNode(aws, { root, name: `node-${i + 1}`, tags, certName, server: serverKind, env: { ACM_EXPORT_VERIFY_SECONDS: '5' } }),
+        startLocalNode(aws, { root, name: `node-${i + 1}`, tags, certName, server: serverKind, env: nodeEnv }),
       ),
     );
     const nodes = starts.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
@@ -325,6 +369,11 @@ export class LocalMode {
           ref.mode!.setFaults(request as LocalFaultRequest);
           return { ok: true };
         },
+        driftCheck: async () => ref.mode!.runDriftCheck(),
+        runAssociations: async () => {
+          await ref.mode!.runAssociations();
+          return { ok: true, associations: aws.ssm.associations.ids().length };
+        },
       },
     });
     try {
@@ -339,8 +388,13 @@ export class LocalMode {
       undo.push(() => removeEndpointFile(f.path, f.instance));
       writeFileSync(f.path, `${JSON.stringify(endpointInfo)}\n`, { mode: 0o600 });
     }
-    const mode = new LocalMode(alerts, root, temporaryRoot, aws, stepFunctions, api, nodes, model, stateMachineArn, certName, tags, ddb, dynalite, [acm, secrets, ssm, sfn, ddb], logs, restoreEnv, acmRenew, endpointFiles);
+    const mode = new LocalMode(alerts, root, temporaryRoot, aws, stepFunctions, api, nodes, model, stateMachineArn, certName, tags, ddb, dynalite, [acm, secrets, ssm, sfn, ddb], logs, restoreEnv, acmRenew, endpointFiles, {
+      driftCheck,
+      serverKind,
+      nodeEnv,
+    });
     ref.mode = mode;
+    if (options.driftCheckIntervalMs !== undefined) mode.startDriftSchedule(options.driftCheckIntervalMs);
     return mode;
   }
 
@@ -403,6 +457,64 @@ export class LocalMode {
     }
   }
 
+  /**
+   * Starts another node (a new managed node registers with SSM): associations whose targets match its tags
+   * are applied to it at once. Resolves when the node serves (not when the association runs are done: see
+   * {@link waitForAssociations}).
+   */
+  async addNode(options: AddNodeOptions = {}): Promise<LocalNode> {
+    if (this.closing) throw new LocalModeError('local mode is closing');
+    const name = options.name ?? `node-${this.nodes.length + 1}`;
+    if (this.nodes.some((n) => n.name === name)) throw new LocalModeError(`a local node named ${name} exists`);
+    const node = await startLocalNode(this.aws, {
+      root: this.root,
+      name,
+      tags: options.tags ?? this.tags,
+      certName: this.certName,
+      server: this.parts.serverKind,
+      env: this.parts.nodeEnv,
+      ...(options.faults ? { faults: options.faults } : {}),
+    });
+    this.nodes.push(node);
+    return node;
+  }
+
+  /** Brings a node offline (commands and association runs wait) or online (waiting association runs start). */
+  setNodeOnline(name: string, online: boolean): void {
+    const node = this.node(name);
+    node.setFaults({ ...node.faults, offline: !online });
+  }
+
+  /** Runs every convergence association (or one) on its targets now, as its schedule would; resolves when done. */
+  runAssociations(associationId?: string): Promise<void> {
+    return this.aws.ssm.associations.runNow(associationId);
+  }
+
+  /** Resolves when no association run is in progress. */
+  waitForAssociations(): Promise<void> {
+    return this.aws.ssm.associations.idle();
+  }
+
+  /**
+   * Runs the real drift-check handler once (the stack schedules it hourly): it reads the nodes' custom
+   * inventory, records one alert per drifting target in {@link alerts} and logs the DriftingNodes metric.
+   * Concurrent calls share one run.
+   */
+  runDriftCheck(): Promise<LocalDriftCheckResult> {
+    this.driftRun ??= this.parts.driftCheck({ id: randomUUID(), source: 'aws.events', 'detail-type': 'Scheduled Event' }).finally(() => {
+      this.driftRun = undefined;
+    });
+    return this.driftRun;
+  }
+
+  /** Runs the drift check every `intervalMs` (errors are logged by the handler and otherwise ignored). */
+  startDriftSchedule(intervalMs: number): void {
+    if (!Number.isInteger(intervalMs) || intervalMs < 100) throw new LocalModeError('the drift check interval must be at least 100 ms');
+    if (this.driftTimer) clearInterval(this.driftTimer);
+    this.driftTimer = setInterval(() => void this.runDriftCheck().catch(() => undefined), intervalMs);
+    this.driftTimer.unref();
+  }
+
   node(name: string): LocalNode {
     const node = this.nodes.find((n) => n.name === name || n.instanceId === name);
     if (!node) throw new LocalModeError(`no local node named ${name}`);
@@ -418,8 +530,13 @@ export class LocalMode {
   private async doClose(): Promise<void> {
     // First, so that `acm-export local renew` says "not running" from now on.
     for (const f of this.endpointFiles) removeEndpointFile(f.path, f.instance);
+    if (this.driftTimer) clearInterval(this.driftTimer);
     this.stepFunctions.close();
+    this.aws.ssm.close();
     await this.api.close();
+    await this.driftRun?.catch(() => undefined);
+    // Association runs in progress finish first (they write into the node directories), for at most 15 s.
+    await Promise.race([this.aws.ssm.associations.idle(), new Promise((r) => setTimeout(r, 15_000).unref())]);
     await Promise.allSettled(this.nodes.map((n) => n.stop()));
     await this.aws.close();
     for (const c of this.clients) c.destroy();

@@ -104,9 +104,12 @@ export async function verifySigV4(req: IncomingSignedRequest, options: VerifyOpt
   } catch {
     return { ok: false, reason: 'MalformedRequest', message: 'The query string is not valid percent-encoding.', accessKeyId: auth.accessKeyId, service: auth.service };
   }
-  let path: string;
+  // The canonical path is built from the path as sent (still percent-encoded): the signer escapes it once
+  // more, which is the double encoding AWS uses for every service but S3 (an encoded "/" in a segment
+  // stays part of that segment). It must be valid percent-encoding all the same.
+  const path = rawPath || '/';
   try {
-    path = decodeURIComponent(rawPath || '/');
+    decodeURIComponent(path);
   } catch {
     return { ok: false, reason: 'MalformedRequest', message: 'The request path is not valid percent-encoding.', accessKeyId: auth.accessKeyId, service: auth.service };
   }

@@ -20,7 +20,9 @@ import { SsmService } from './ssm';
 
 export { AcmService, type AcmCertificateAvailableEvent } from './acm';
 export { SecretsManagerService } from './secrets';
-export { SsmService, type ManagedNode, type NodeExecutor, type StepRequest, type StepResult } from './ssm';
+export { SsmService, type CustomInventoryItem, type ManagedNode, type NodeExecutor, type StepRequest, type StepResult } from './ssm';
+export { StateManager, type AssociationRun, type AssociationRunReason } from './associations';
+export { InventoryStore } from './inventory';
 export type { ApiRecord, EmulatedService, Operation } from './server';
 export { AwsServiceError } from './errors';
 
@@ -38,6 +40,8 @@ export interface AwsEmulatorOptions {
   faults?: FaultSpec;
   /** Real milliseconds per emulated second for SSM delivery/execution timeouts (default 1000). */
   ssmMsPerSecond?: number;
+  /** Real milliseconds per emulated second of State Manager association schedules (default: ssmMsPerSecond). */
+  associationMsPerSecond?: number;
   /** Check full SigV4 signatures (default true). The access key id is always checked. */
   verifySignatures?: boolean;
   /** Documents to register at start, by name. */
@@ -82,7 +86,9 @@ export class AwsEmulator {
     const onChange = (): void => ref.emulator?.scheduleSave();
     const acm = new AcmService({ ca, region, accountId, notExportable: faults.notExportable, pending: faults.pending, onChange });
     const secrets = new SecretsManagerService({ region, accountId, onChange });
-    const ssm = new SsmService({ region, accountId, ...(options.ssmMsPerSecond !== undefined ? { msPerSecond: options.ssmMsPerSecond } : {}) });
+    const ssm = new SsmService({ region, accountId, ...(options.ssmMsPerSecond !== undefined ? { msPerSecond: options.ssmMsPerSecond } : {}),
+      ...(options.associationMsPerSecond !== undefined ? { associationMsPerSecond: options.associationMsPerSecond } : {}),
+    });
     const stateFile = dir ? path.join(dir, 'state.json') : undefined;
     const emulator = new AwsEmulator(region, accountId, credentials, ca, acm, secrets, ssm, faults, stateFile);
     ref.emulator = emulator;
@@ -172,6 +178,7 @@ export class AwsEmulator {
       clearTimeout(this.saveTimer);
       this.saveTimer = undefined;
     }
+    this.ssm.close();
     this.saveNow();
     await this.server.close();
   }

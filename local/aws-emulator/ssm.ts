@@ -8,6 +8,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { SsmCommandDocument } from '../../ssm-documents/load';
 import { AwsServiceError } from './errors';
 import { epochSeconds, Input, paginate, type JsonObject } from './input';
+import { InventoryStore } from './inventory';
+import { StateManager } from './associations';
 import type { EmulatedService } from './server';
 
 /** What a node does when a document step reaches it. */
@@ -35,6 +37,18 @@ export interface NodeExecutor {
   /** False → commands are not delivered (they stay Pending until the delivery timeout). */
   isOnline(): boolean;
   runStep(request: StepRequest): Promise<StepResult>;
+  /**
+   * The node's custom inventory files (what the SSM Agent's inventory collection uploads), read after each
+   * run on the node and at registration; undefined when the node keeps none.
+   */
+  collectInventory?(): CustomInventoryItem[] | undefined;
+}
+
+/** One custom inventory file as the install script writes it (`{SchemaVersion, TypeName, Content}`). */
+export interface CustomInventoryItem {
+  SchemaVersion: string;
+  TypeName: string;
+  Content: Record<string, string>[];
 }
 
 export interface ManagedNode {
@@ -45,7 +59,7 @@ export interface ManagedNode {
   registeredAt: Date;
 }
 
-type InvocationStatus = 'Pending' | 'InProgress' | 'Success' | 'Cancelled' | 'TimedOut' | 'Failed';
+export type InvocationStatus = 'Pending' | 'InProgress' | 'Success' | 'Cancelled' | 'TimedOut' | 'Failed';
 
 interface PluginResult {
   name: string;
@@ -58,7 +72,7 @@ interface PluginResult {
   end?: Date;
 }
 
-interface Invocation {
+export interface Invocation {
   instanceId: string;
   instanceName: string;
   status: InvocationStatus;
@@ -69,7 +83,7 @@ interface Invocation {
   end?: Date;
 }
 
-interface Command {
+export interface Command {
   commandId: string;
   documentName: string;
   comment?: string;
@@ -84,6 +98,8 @@ interface Command {
   invocations: Invocation[];
   cloudWatchOutputConfig?: JsonObject;
   done: Promise<void>;
+  /** Set for the runs of a State Manager association (not listed by the Run Command APIs). */
+  associationId?: string;
 }
 
 const TERMINAL: InvocationStatus[] = ['Success', 'Cancelled', 'TimedOut', 'Failed'];
@@ -95,14 +111,46 @@ export interface SsmOptions {
   accountId: string;
   /** Real milliseconds per emulated second for delivery and execution timeouts (default 1000). */
   msPerSecond?: number;
+  /** Real milliseconds per emulated second of association schedules (default: msPerSecond). */
+  associationMsPerSecond?: number;
 }
 
 export class SsmService {
   readonly nodes = new Map<string, ManagedNode>();
   readonly documents = new Map<string, { content: SsmCommandDocument; createdAt: Date }>();
   private readonly commands = new Map<string, Command>();
+  /** Custom inventory collected from the nodes (GetInventory). */
+  readonly inventory = new InventoryStore();
+  /** State Manager associations (Create/Update/Delete/Describe/ListAssociations). */
+  readonly associations: StateManager;
 
-  constructor(private readonly options: SsmOptions) {}
+  constructor(private readonly options: SsmOptions) {
+    this.associations = new StateManager({
+      region: options.region,
+      accountId: options.accountId,
+      msPerSecond: options.associationMsPerSecond ?? options.msPerSecond ?? 1000,
+      nodes: () => [...this.nodes.values()],
+      matches: (node, targets) => targets.every((t) => this.nodeMatches(node, t.Key, t.Values)),
+      document: (name) => this.documents.get(name)?.content,
+      resolveParameters: (doc, given) => this.resolveParameters(doc, given).lists,
+      run: (command, doc) => this.runAssociationCommand(command, doc),
+    });
+  }
+
+  /** Runs one association command (one node) through the same path as SendCommand. */
+  private async runAssociationCommand(command: Command, doc: SsmCommandDocument): Promise<void> {
+    this.associationCommands.set(command.commandId, command);
+    if (this.associationCommands.size > 2000) this.associationCommands.delete(this.associationCommands.keys().next().value!);
+    await this.dispatch(command, doc);
+  }
+
+  /** Commands of association runs, by id (not listed by ListCommands, as in SSM). */
+  readonly associationCommands = new Map<string, Command>();
+
+  /** Stops the association scheduler. */
+  close(): void {
+    this.associations.close();
+  }
 
   service(): EmulatedService {
     return {
@@ -117,6 +165,12 @@ export class SsmService {
         GetCommandInvocation: (i) => this.getCommandInvocation(new Input(i)),
         ListTagsForResource: (i) => this.listTagsForResource(new Input(i)),
         DescribeDocument: (i) => this.describeDocument(new Input(i)),
+        CreateAssociation: (i) => this.associations.create(new Input(i)),
+        UpdateAssociation: (i) => this.associations.update(new Input(i)),
+        DeleteAssociation: (i) => this.associations.delete(new Input(i)),
+        DescribeAssociation: (i) => this.associations.describe(new Input(i)),
+        ListAssociations: (i) => this.associations.list(new Input(i)),
+        GetInventory: (i) => this.inventory.getInventory(new Input(i)),
       },
     };
   }
@@ -132,11 +186,17 @@ export class SsmService {
     if (!/^mi-[0-9a-f]{17}$/.test(instanceId)) throw new Error(`not a managed node id: ${instanceId}`);
     const managed: ManagedNode = { ...node, instanceId, registeredAt: new Date() };
     this.nodes.set(instanceId, managed);
+    // What the agent finds on disk at start (a restarted node keeps its custom inventory).
+    this.inventory.collect(instanceId, node.executor);
+    // A new node that matches an association's targets gets it applied (now, or when it comes online).
+    this.associations.nodeRegistered(managed);
     return managed;
   }
 
   deregisterNode(instanceId: string): void {
     this.nodes.delete(instanceId);
+    this.inventory.forget(instanceId);
+    this.associations.nodeDeregistered(instanceId);
   }
 
   registerDocument(name: string, content: SsmCommandDocument): void {
@@ -158,7 +218,7 @@ export class SsmService {
 
   // ---- DescribeInstanceInformation --------------------------------------------------------------
 
-  private nodeMatches(node: ManagedNode, key: string, values: string[]): boolean {
+  nodeMatches(node: ManagedNode, key: string, values: string[]): boolean {
     if (key === 'InstanceIds') return values.includes(node.instanceId);
     if (key === 'tag-key') return values.some((v) => v in node.tags);
     if (key.startsWith('tag:')) {
@@ -438,6 +498,7 @@ export class SsmService {
       inv.status = 'Success';
       inv.statusDetails = 'Success';
     }
+    this.inventory.collect(inv.instanceId, node.executor);
   }
 
   // ---- aggregate status -------------------------------------------------------------------------

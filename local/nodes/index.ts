@@ -6,10 +6,15 @@
  * Running a document step on a node = `bash -c <script>` with the parameters as the SSM agent passes
  * them (SSM_<Name> environment variables), except that path parameters (CertDir, KeyDir, HooksDir) are
  * mapped inside the node directory and VerifyPort is mapped to the node's own HTTPS port, plus
- * AWS_SSM_INSTANCE_ID, ACM_EXPORT_NGINX_CONF and a PATH whose first entry holds the node's `aws` shim.
+ * AWS_SSM_INSTANCE_ID, ACM_EXPORT_NGINX_CONF, ACM_EXPORT_INVENTORY_DIR / ACM_EXPORT_STATE_DIR (the node's
+ * custom inventory, collected by the emulator after every run) and a PATH whose first entry holds the
+ * node's `aws` shim. The script creates CertDir, KeyDir and HooksDir itself and checks that nobody but
+ * the running user (or root) can change them or any directory above them up to the nearest sticky
+ * world-writable one (/tmp), so every directory local mode creates is 0755 (0700 for keys) and owned by
+ * the user; ACM_EXPORT_ALLOW_STICKY_ANCESTOR=1 lets the script (when run as root) accept roots under /tmp.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
@@ -19,7 +24,7 @@ import { selfSignedPlaceholder } from '../ca';
 import type { LocalCredentials } from '../credentials';
 import type { NodeFaults } from '../faults';
 import type { AwsEmulator } from '../aws-emulator';
-import { SsmService, type NodeExecutor, type StepRequest, type StepResult } from '../aws-emulator/ssm';
+import { SsmService, type CustomInventoryItem, type NodeExecutor, type StepRequest, type StepResult } from '../aws-emulator/ssm';
 import { writeAwsShim, writeNginxShim } from './shims';
 
 export type NodeServerKind = 'nginx' | 'builtin';
@@ -82,6 +87,8 @@ export class LocalNode implements NodeExecutor {
   private control?: HttpServer;
   private controlPort = 0;
   private nginxStarted = false;
+  private builtinReloads = 0;
+  private nginxReloadBase = 0;
 
   constructor(private readonly options: LocalNodeOptions) {
     const nodesDir = path.join(options.root, 'nodes');
@@ -138,11 +145,35 @@ export class LocalNode implements NodeExecutor {
     return path.join(this.keyDir, `${this.certName}.key`);
   }
 
+  /** Custom inventory directory (ACM_EXPORT_INVENTORY_DIR) and the script's state (ACM_EXPORT_STATE_DIR). */
+  get inventoryDir(): string {
+    return path.join(this.dir, 'inventory');
+  }
+
+  get stateDir(): string {
+    return path.join(this.dir, 'state');
+  }
+
+  /**
+   * Starts the node's HTTPS server. When anything fails after the server was launched (nginx daemonizes),
+   * the server is stopped again before the error propagates.
+   */
   async start(): Promise<void> {
-    for (const d of [this.dir, path.join(this.dir, 'bin'), path.join(this.dir, 'server', 'tmp'), path.join(this.dir, 'work')]) mkdirSync(d, { recursive: true, mode: 0o755 });
-    mkdirSync(this.certDir, { recursive: true, mode: 0o755 });
-    mkdirSync(this.keyDir, { recursive: true, mode: 0o700 });
-    mkdirSync(this.hooksDir, { recursive: true, mode: 0o755 });
+    try {
+      await this.startServer();
+    } catch (error) {
+      await this.stop().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async startServer(): Promise<void> {
+    // Every directory from the nodes directory down is created 0755 (keys 0700) whatever the umask:
+    // the install script refuses directories that others could change.
+    for (const d of [path.join(this.options.root, 'nodes'), this.dir, path.join(this.dir, 'bin'), path.join(this.dir, 'server'), path.join(this.dir, 'server', 'tmp'), path.join(this.dir, 'work')]) ensureDir(d, 0o755);
+    // The server needs a certificate before the first install: a placeholder in the default locations.
+    ensureDirs(this.rootDir, this.certDir, 0o755);
+    ensureDirs(this.rootDir, this.keyDir, 0o700);
     writeFileSync(path.join(this.dir, 'node.json'), JSON.stringify({ instanceId: this.instanceId, name: this.name, tags: this.tags }, null, 2));
     writeAwsShim(path.join(this.dir, 'bin', 'aws'));
     if (this.serverKind === 'builtin') writeNginxShim(path.join(this.dir, 'bin', 'nginx'));
@@ -165,7 +196,7 @@ export class LocalNode implements NodeExecutor {
       'daemon on;',
       'worker_processes 1;',
       `pid ${s}/nginx.pid;`,
-      `error_log ${s}/error.log warn;`,
+      `error_log ${s}/error.log notice;`,
       'events { worker_connections 64; }',
       'http {',
       '  access_log off;',
@@ -204,6 +235,7 @@ export class LocalNode implements NodeExecutor {
     const r = spawnSync('nginx', ['-p', `${s}/`, '-e', `${s}/error.log`, '-c', this.confPath], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`nginx failed to start for ${this.name}: ${(r.stderr || r.stdout || '').trim().slice(0, 500)}`);
     this.nginxStarted = true;
+    this.nginxReloadBase = this.nginxReloadsLogged();
     await this.waitForPort();
   }
 
@@ -235,6 +267,7 @@ export class LocalNode implements NodeExecutor {
         }
         try {
           this.https!.setSecureContext(this.loadBuiltinContext());
+          this.builtinReloads++;
           res.writeHead(200).end('reloaded\n');
         } catch (err) {
           res.writeHead(500).end(err instanceof Error ? err.message : 'reload failed');
@@ -307,6 +340,7 @@ export class LocalNode implements NodeExecutor {
 
   private applyFaults(): void {
     const hook = path.join(this.hooksDir, FAULT_HOOK);
+    if (this.faults.failInstall) ensureDirs(this.rootDir, this.hooksDir, 0o755);
     if (this.faults.failInstall) writeFileSync(hook, '#!/bin/sh\necho "local fault switch: this node\'s install fails" >&2\nexit 1\n', { mode: 0o755 });
     else rmSync(hook, { force: true });
     if (this.serverKind === 'nginx') this.writeStaleReloadWrapper();
@@ -342,7 +376,45 @@ export class LocalNode implements NodeExecutor {
     );
   }
 
+  /**
+   * How many times the HTTPS server reloaded since the node started: SIGHUPs nginx logged ("reconfiguring"),
+   * or reloads the built-in server applied.
+   */
+  reloadCount(): number {
+    if (this.serverKind === 'builtin') return this.builtinReloads;
+    return this.nginxReloadsLogged() - this.nginxReloadBase;
+  }
+
+  private nginxReloadsLogged(): number {
+    const log = path.join(this.dir, 'server', 'error.log');
+    if (!existsSync(log)) return 0;
+    return readFileSync(log, 'utf8').split('\n').filter((l) => /signal 1 \(SIGHUP\) received.*reconfiguring/.test(l)).length;
+  }
+
+  /** Reloads the HTTPS server with the files it is configured with (as an operator would after editing them). */
+  async reload(): Promise<void> {
+    const reloadsBefore = this.reloadCount();
+    const env = { ...process.env, PATH: `${path.join(this.dir, 'bin')}:${process.env.PATH ?? '/usr/bin:/bin'}`, ACM_EXPORT_NGINX_CONF: this.confPath };
+    const args = this.serverKind === 'nginx' ? ['-p', `${path.join(this.dir, 'server')}/`, '-c', this.confPath, '-s', 'reload'] : ['-c', this.confPath, '-s', 'reload'];
+    const r = spawnSync('nginx', args, { encoding: 'utf8', env });
+    if (r.status !== 0) throw new Error(`reload of ${this.name} failed: ${(r.stderr || '').trim().slice(0, 300)}`);
+    const started = Date.now();
+    // nginx applies a reload asynchronously: wait until the master logged it (up to 5 s).
+    if (this.serverKind === 'nginx') while (Date.now() - started < 5000 && this.reloadCount() === reloadsBefore) await sleep(20);
+  }
+
   // ---- NodeExecutor -----------------------------------------------------------------------------
+
+  /** The custom inventory file the install script wrote (`<inventory dir>/AcmExportCertificate.json`). */
+  collectInventory(): CustomInventoryItem[] | undefined {
+    if (!existsSync(this.inventoryDir)) return undefined;
+    const items: CustomInventoryItem[] = [];
+    for (const entry of readdirSync(this.inventoryDir)) {
+      if (!entry.endsWith('.json') || entry.startsWith('.')) continue;
+      items.push(JSON.parse(readFileSync(path.join(this.inventoryDir, entry), 'utf8')) as CustomInventoryItem);
+    }
+    return items;
+  }
 
   isOnline(): boolean {
     return this.faults.offline !== true;
@@ -362,6 +434,9 @@ export class LocalNode implements NodeExecutor {
       AWS_SECRET_ACCESS_KEY: this.options.aws.credentials.secretAccessKey,
       ACM_EXPORT_LOCAL_SDK_SM: require.resolve('@aws-sdk/client-secrets-manager'),
       ACM_EXPORT_NGINX_CONF: this.confPath,
+      ACM_EXPORT_INVENTORY_DIR: this.inventoryDir,
+      ACM_EXPORT_STATE_DIR: this.stateDir,
+      ACM_EXPORT_ALLOW_STICKY_ANCESTOR: '1',
       ...(this.options.env ?? {}),
     };
     for (const [k, v] of Object.entries(request.environment)) {
@@ -383,10 +458,6 @@ export class LocalNode implements NodeExecutor {
     if (delayMs > 0) await sleep(delayMs);
     const timeoutMs = request.timeoutMs - delayMs;
     const env = this.environmentFor(request);
-    for (const p of PATH_PARAMETERS) {
-      const v = env[`SSM_${p}`];
-      if (v) mkdirSync(v, { recursive: true, mode: p === 'KeyDir' ? 0o700 : 0o755 });
-    }
     return new Promise<StepResult>((resolve) => {
       const child = spawn('bash', ['-c', request.script], {
         env,
@@ -436,5 +507,32 @@ export async function startLocalNode(emulator: AwsEmulator, options: Omit<LocalN
 /** Starts `count` nodes named node-1..node-N with the same tags. */
 export async function startLocalNodes(emulator: AwsEmulator, options: Omit<LocalNodeOptions, 'aws' | 'name'> & { count: number }): Promise<LocalNode[]> {
   const { count, ...rest } = options;
-  return Promise.all(Array.from({ length: count }, (_, i) => startLocalNode(emulator, { ...rest, name: `node-${i + 1}` })));
+  const starts = await Promise.allSettled(Array.from({ length: count }, (_, i) => startLocalNode(emulator, { ...rest, name: `node-${i + 1}` })));
+  const started = starts.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = starts.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    // Wait for all of them (above), then stop and forget every node that did start.
+    await Promise.allSettled(started.map((n) => n.stop()));
+    for (const n of started) emulator.ssm.deregisterNode(n.instanceId);
+    throw failed.reason;
+  }
+  return started;
+}
+
+/** Creates `dir` (and missing parents) and sets its mode, whatever the umask. */
+function ensureDir(dir: string, mode: number): void {
+  mkdirSync(dir, { recursive: true, mode });
+  if ((statSync(dir).mode & 0o7777) !== mode) chmodSync(dir, mode);
+}
+
+/** Creates every directory from `base` down to `dir`: 0755, the last one `mode`. */
+function ensureDirs(base: string, dir: string, mode: number): void {
+  const rel = path.relative(base, dir);
+  let cur = base;
+  ensureDir(cur, 0o755);
+  const parts = rel.split(path.sep).filter(Boolean);
+  parts.forEach((p, i) => {
+    cur = path.join(cur, p);
+    ensureDir(cur, i === parts.length - 1 ? mode : 0o755);
+  });
 }
