@@ -40,6 +40,8 @@
 #   {"node","certName","serial","notAfter","names":[...],"files":{"cert","chain","fullchain","key"
 #    [,"combined"][,"pkcs12"]},"service","reloaded":bool,"verified":bool,"changed":bool,"secretVersionId"}
 #   serial is as openssl prints it: upper-case hex without colons (ACM shows lower-case with colons).
+#   A version older than the installed certificate adds ,"skipped":"older than installed",
+#   "installedSerial","installedNotAfter" (serial, notAfter and secretVersionId stay the requested ones).
 # On failure the last stderr line is "acm-export: FAILED at <step>: <reason>" and the exit code names
 # the step: 10 parameters, 11 preflight, 12 lock, 13 decrypt, 14 validate, 15 install, 16 configtest,
 # 17 reload, 18 hooks, 19 verify, 20 finish (internal error), 21 failed and the rollback was incomplete.
@@ -54,6 +56,17 @@
 # (removed when the run ends). All runs for one CertName and KeyDir (pushes and association runs alike)
 # are serialized with flock on KeyDir/.<CertName>.acm-export.lock; the idempotency check, the writes, the
 # reload, the hooks and the verification all happen under it.
+#
+# Older versions: a certificate whose notAfter is earlier than that of the certificate installed for the
+# same CertName (and whose serial differs) is never installed: the run prints "acm-export: skipped: ..."
+# and succeeds with "changed": false and "skipped": "older than installed", writes nothing, reloads
+# nothing, and reports LastRun "skipped" with the installed version in the custom inventory. Such a run
+# is a late pinned push (its command waited for an offline node, or was retried) arriving after a newer
+# version was installed by a later push or the association; installing it would undo the renewal, and
+# failing it would alert on a node that already holds the newer certificate and that no retry could
+# "fix". The workflow already ends an older export as Superseded before it sends anything; this covers
+# the commands already sent. To go back to an older certificate on purpose, remove the live files for
+# that CertName first.
 #
 # Directory trust (preflight, before anything is written): as root, CertDir, KeyDir and HooksDir and every
 # directory on the way to them from / (symbolic links resolved, each link owned by root too) must be
@@ -200,7 +213,7 @@ report_inventory() { # installed|unchanged|failed [step]
     installed_at=$(date -u -r "$CERT_FILE" '+%Y-%m-%dT%H:%M:%SZ')
   fi
   [[ $serial =~ ^[0-9A-F]{1,80}$ ]] || serial=""
-  if [ "$status" = failed ]; then
+  if [ "$status" = failed ] || [ "$status" = skipped ]; then
     # The live files are the previous ones: keep the version id recorded when they were installed.
     version=$(grep -Eo '"SecretVersionId":"[0-9a-f-]{36}"' "$frag" 2>/dev/null | grep -Eo '[0-9a-f-]{36}' || true)
   elif [ "${VERIFIED:-false}" = true ]; then
@@ -752,9 +765,35 @@ out_of_sync() {
     if [ "$SERVED" != "$SERIAL" ]; then echo "127.0.0.1:$VerifyPort serves ${SERVED:-no certificate}, not $SERIAL"; return; fi
   fi
 }
-out_of_sync >"$WORK/drift"
-drift=$(<"$WORK/drift")
-if [ -z "$drift" ]; then
+# Never downgrade (see "Older versions" in the header): a certificate that expires before the one installed
+# for this CertName (another serial) is not installed; the run succeeds with "changed": false.
+SKIPPED=""
+INSTALLED_SERIAL=""
+INSTALLED_NOT_AFTER=""
+if [ -f "$CERT_FILE" ] && [ ! -L "$CERT_FILE" ]; then
+  installed=$(openssl x509 -in "$CERT_FILE" -noout -serial -enddate 2>/dev/null || true)
+  inst_serial=$(sed -n 's/^serial=//p' <<<"$installed")
+  inst_epoch=$(date -u -d "$(sed -n 's/^notAfter=//p' <<<"$installed")" +%s 2>/dev/null || true)
+  new_epoch=$(date -u -d "$not_after_raw" +%s 2>/dev/null || true)
+  if [[ $inst_serial =~ ^[0-9A-F]{1,80}$ && $inst_epoch =~ ^[0-9]+$ && $new_epoch =~ ^[0-9]+$ ]] &&
+    [ "$inst_serial" != "$SERIAL" ] && [ "$new_epoch" -lt "$inst_epoch" ]; then
+    SKIPPED="older than installed"
+    INSTALLED_SERIAL=$inst_serial
+    INSTALLED_NOT_AFTER=$(date -u -d "@$inst_epoch" '+%Y-%m-%dT%H:%M:%SZ')
+  fi
+fi
+if [ -n "$SKIPPED" ]; then
+  drift=""
+  log "skipped: serial $SERIAL (version $SecretVersionId, not after $NOT_AFTER) is older than the installed serial $INSTALLED_SERIAL (not after $INSTALLED_NOT_AFTER); nothing written, nothing reloaded"
+else
+  out_of_sync >"$WORK/drift"
+  drift=$(<"$WORK/drift")
+fi
+if [ -n "$SKIPPED" ]; then
+  CHANGED=false
+  RELOADED=false
+  VERIFIED=false
+elif [ -z "$drift" ]; then
   log "unchanged: the live files already hold serial $SERIAL (version $SecretVersionId); nothing written, nothing reloaded"
   CHANGED=false
   RELOADED=false
@@ -924,7 +963,9 @@ for dest in "${LIVE[@]}"; do
 done
 sync -- "$CertDir" "$KeyDir" || true
 
-if [ "$CHANGED" = true ]; then report_or_warn installed; else report_or_warn unchanged; fi
+if [ -n "$SKIPPED" ]; then report_or_warn skipped
+elif [ "$CHANGED" = true ]; then report_or_warn installed
+else report_or_warn unchanged; fi
 
 node=${node_id:-$(uname -n)}
 names_json=""
@@ -932,7 +973,11 @@ for n in "${NAMES[@]}"; do names_json="$names_json${names_json:+,}$(json_str "$n
 extra_files=""
 if [ "$CombinedPem" = true ]; then extra_files="$extra_files,\"combined\":$(json_str "$COMBINED_FILE")"; fi
 if [ "$Pkcs12" = true ]; then extra_files="$extra_files,\"pkcs12\":$(json_str "$P12_FILE")"; fi
-printf '{"node":%s,"certName":%s,"serial":%s,"notAfter":%s,"names":[%s],"files":{"cert":%s,"chain":%s,"fullchain":%s,"key":%s%s},"service":%s,"reloaded":%s,"verified":%s,"changed":%s,"secretVersionId":%s}\n' \
+skipped_json=""
+if [ -n "$SKIPPED" ]; then
+  skipped_json=",\"skipped\":$(json_str "$SKIPPED"),\"installedSerial\":$(json_str "$INSTALLED_SERIAL"),\"installedNotAfter\":$(json_str "$INSTALLED_NOT_AFTER")"
+fi
+printf '{"node":%s,"certName":%s,"serial":%s,"notAfter":%s,"names":[%s],"files":{"cert":%s,"chain":%s,"fullchain":%s,"key":%s%s},"service":%s,"reloaded":%s,"verified":%s,"changed":%s,"secretVersionId":%s%s}\n' \
   "$(json_str "$node")" "$(json_str "$CertName")" "$(json_str "$SERIAL")" "$(json_str "$NOT_AFTER")" "$names_json" \
   "$(json_str "$CERT_FILE")" "$(json_str "$CHAIN_FILE")" "$(json_str "$FULLCHAIN_FILE")" "$(json_str "$KEY_FILE")" "$extra_files" \
-  "$(json_str "$Service")" "$RELOADED" "$VERIFIED" "$CHANGED" "$(json_str "$SecretVersionId")"
+  "$(json_str "$Service")" "$RELOADED" "$VERIFIED" "$CHANGED" "$(json_str "$SecretVersionId")" "$skipped_json"

@@ -33,6 +33,10 @@ export interface InstallResult {
   /** False when the live files already held this version and nothing was written or reloaded. */
   changed: boolean;
   secretVersionId: string;
+  /** Set when the requested certificate expires before the installed one (never downgraded). */
+  skipped?: 'older than installed';
+  installedSerial?: string;
+  installedNotAfter?: string;
 }
 
 export interface InstallRun {

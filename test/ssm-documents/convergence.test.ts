@@ -154,6 +154,56 @@ describe('association mode (SecretVersionStage=AWSCURRENT)', () => {
   });
 });
 
+describe('never downgrade: a late push of an older version', () => {
+  const slot = 'downgrade';
+  const env = () => inventoryEnv(slot, 'i-0aaaaaaaaaaaaaaa1');
+  const files = ['site.crt', 'site.chain.pem', 'site.fullchain.pem'];
+
+  test('a certificate that expires before the installed one is skipped: success, changed false, nothing written, inventory keeps the installed version', async () => {
+    const older = f.publish({ names: ['down.example.test'], days: 30 }); // exported first
+    const newer = f.publish({ names: ['down.example.test'], days: 90 }); // the renewal, installed first
+    const params = f.params(newer.versionId, slot, { Target: 'Role=web' });
+    expect((await run(params, env())).result).toMatchObject({ serial: newer.serial, changed: true });
+    const certDir = params.CertDir!;
+    const before = { content: files.map((n) => readFileSync(path.join(certDir, n), 'utf8')), mtimes: mtimes(certDir, files), key: readFileSync(path.join(params.KeyDir!, 'site.key'), 'utf8') };
+
+    const late = await run({ ...params, SecretVersionId: older.versionId }, env());
+    expect(late.code).toBe(0);
+    expect(late.result).toMatchObject({
+      serial: older.serial, secretVersionId: older.versionId, changed: false, reloaded: false, verified: false,
+      skipped: 'older than installed', installedSerial: newer.serial, installedNotAfter: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
+    });
+    expect(new Date(late.result!.installedNotAfter!).getTime()).toBeGreaterThan(new Date(late.result!.notAfter).getTime());
+    expect(late.stderr).toMatch(new RegExp(`acm-export: skipped: serial ${older.serial} \\(version ${older.versionId}, not after [^)]+\\) is older than the installed serial ${newer.serial} \\(not after [^)]+\\); nothing written, nothing reloaded`));
+    expect(files.map((n) => readFileSync(path.join(certDir, n), 'utf8'))).toEqual(before.content);
+    expect(mtimes(certDir, files)).toEqual(before.mtimes);
+    expect(readFileSync(path.join(params.KeyDir!, 'site.key'), 'utf8')).toBe(before.key);
+    expect(existsSync(path.join(certDir, 'site.crt.prev'))).toBe(false);
+    const entry = inventoryFile(path.join(f.root, slot, 'inventory')).Content[0];
+    expect(entry).toMatchObject({ LastRun: 'skipped', Serial: newer.serial, SecretVersionId: newer.versionId, FailedStep: '' });
+  });
+
+  test('the same serial again is the ordinary idempotent run, and a newer certificate still installs', async () => {
+    const params = f.params('unused', slot, { Target: 'Role=web' });
+    const installed = readFileSync(path.join(params.CertDir!, 'site.crt'), 'utf8');
+    const renewal = f.publish({ names: ['down.example.test'], days: 120 });
+    const r = await run({ ...params, SecretVersionId: renewal.versionId }, env());
+    expect(r.result).toMatchObject({ serial: renewal.serial, changed: true });
+    expect(r.result?.skipped).toBeUndefined();
+    expect(readFileSync(path.join(params.CertDir!, 'site.crt.prev'), 'utf8')).toBe(installed);
+    const same = await run({ ...params, SecretVersionId: renewal.versionId }, env());
+    expect(same.result).toMatchObject({ serial: renewal.serial, changed: false });
+    expect(same.result?.skipped).toBeUndefined();
+  });
+
+  test('an association whose AWSCURRENT was moved back to an older version skips too', async () => {
+    const older = f.publish({ names: ['down.example.test'], days: 10 }); // now AWSCURRENT in the fake
+    const r = await run(associationParams(slot), env());
+    expect(r.code).toBe(0);
+    expect(r.result).toMatchObject({ serial: older.serial, changed: false, skipped: 'older than installed' });
+  });
+});
+
 describe('custom inventory', () => {
   test('one entry per certificate on the node, updated in place', async () => {
     const slot = 'multi';
