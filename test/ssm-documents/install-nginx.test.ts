@@ -3,11 +3,11 @@
  * config and pid file under a temp dir): replacement verified over TLS, RSA and EC keys, failures
  * that must leave the old certificate served, and rollback after reload.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { EXIT, type InstallParams, type InstallRun } from '../helpers/install-script';
-import { servedSerial, startNginx, type TestNginx } from '../helpers/nginx';
+import { freePort, servedSerial, startNginx, type TestNginx } from '../helpers/nginx';
 import { createFixture, secretFragments, type Fixture } from './fixture';
 
 const NAME = 'www.example.test';
@@ -102,6 +102,40 @@ describe('successful installs are served', () => {
     expect(r.result?.verified).toBe(true);
     expect(servedSerial(nginx.ports[0], NAME)).toBe(next.serial);
     current = next.serial;
+  });
+
+  test('first-ever install of a new CertName with Service=nginx: its server block only passes nginx -t once the files exist', async () => {
+    const FRESH = 'fresh.example.test';
+    const port = await freePort();
+    const fresh = f.publish({ names: [FRESH] });
+    const crt = path.join(params.CertDir!, 'fresh.fullchain.pem');
+    const key = path.join(params.KeyDir!, 'fresh.key');
+    expect([existsSync(crt), existsSync(key)]).toEqual([false, false]);
+    // nginx already serves the other certificate; its configuration now names files that do not exist yet.
+    writeFileSync(path.join(nginx.includeDir, 'fresh.conf'), [
+      'server {',
+      `  listen 127.0.0.1:${port} ssl;`,
+      `  server_name ${FRESH};`,
+      `  ssl_certificate ${crt};`,
+      `  ssl_certificate_key ${key};`,
+      '  return 200 "fresh\\n";',
+      '}',
+      '',
+    ].join('\n'));
+    const before = spawnSync('nginx', ['-c', nginx.conf, '-t'], { encoding: 'utf8' });
+    expect(before.status).not.toBe(0);
+    expect(before.stderr).toContain('fresh.fullchain.pem');
+    expect(servedSerial(port, FRESH)).toBe('');
+
+    const r = await run({ CertName: 'fresh', SecretVersionId: fresh.versionId, VerifyPort: String(port) });
+    expect(r.code).toBe(0);
+    expect(r.result).toMatchObject({ certName: 'fresh', serial: fresh.serial, service: 'nginx', changed: true, reloaded: true, verified: true });
+    expect(r.stderr).toContain('installing: ');
+    expect(existsSync(`${crt}.prev`)).toBe(false); // nothing to keep on a first install
+    expect(spawnSync('nginx', ['-c', nginx.conf, '-t']).status).toBe(0);
+    expect(servedSerial(port, FRESH)).toBe(fresh.serial);
+    // The server block that was already there still serves its own certificate.
+    expect(servedSerial(nginx.ports[0], NAME)).toBe(current);
   });
 
   test('a wildcard first name is verified with a concrete SNI name', async () => {
