@@ -14,6 +14,12 @@
 # After every run past parameter validation the node's state is written as custom inventory
 # (Custom:AcmExportCertificate, one entry per CertName, no secrets) for the SSM Agent to collect.
 #
+# Requires bash 4 or later on the node (with coreutils, util-linux flock, openssl >= 1.1.1, AWS CLI v2).
+# The preflight reports every other missing tool, but it cannot report a missing bash: it is bash. The
+# SSM Agent runs the runCommand lines as a file through `sh -c`, so the kernel follows the first line
+# (#!/usr/bin/env bash); without bash the command fails with env's own "No such file or directory" and
+# exit code 127, before any "acm-export:" line. bash 3 (no associative arrays) exits 11 with one line.
+#
 # Input: environment variables only, never text spliced into this script.
 #   Document parameters (interpolationType ENV_VAR, SSM Agent >= 3.3.2746.0):
 #     SSM_CertName SSM_SecretId SSM_Region                               required

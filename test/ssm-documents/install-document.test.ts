@@ -4,7 +4,9 @@
  * shellcheck clean, and no `{{ }}` interpolation anywhere.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { parse } from 'yaml';
 import { FIELD_RULES, INSTALL_DEFAULTS } from '../../lambda/shared/patterns';
 import { INSTALL_DOCUMENT_PATH, loadInstallDocument } from '../../ssm-documents/load';
@@ -82,6 +84,28 @@ describe('document structure', () => {
     expect(lines[0]).toBe('#!/usr/bin/env bash');
     expect(lines.join('\n')).toBe(script.replace(/\n$/, ''));
     expect(script).toMatch(/^set -Eeuo pipefail$/m);
+  });
+
+  test('bash is a documented requirement: a node without it fails with 127 before any acm-export line', () => {
+    // What the script cannot report itself is said in its header and in the README's Security section.
+    const header = script.slice(0, script.indexOf('\nset -Eeuo pipefail'));
+    expect(header).toMatch(/Requires bash 4 or later on the node/);
+    expect(header).toMatch(/cannot report a missing bash/);
+    const readme = readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
+    const security = readme.slice(readme.indexOf('\n## Security\n'), readme.indexOf('\n## ', readme.indexOf('\n## Security\n') + 1));
+    expect(security).toMatch(/^- Nodes need bash 4 or later:[^]*cannot report a missing bash/m);
+    // As the agent runs it (sh -c <file>) on a node where no bash is found: exit 127, no acm-export line.
+    const dir = mkdtempSync(path.join(tmpdir(), 'acm-export-nobash-'));
+    try {
+      const file = path.join(dir, '_script.sh');
+      writeFileSync(file, `${doc.mainSteps[0].inputs.runCommand.join('\n')}\n`, { mode: 0o700 });
+      const r = spawnSync('/bin/sh', ['-c', file], { env: { PATH: path.join(dir, 'empty') }, encoding: 'utf8' });
+      expect(r.status).toBe(127);
+      expect(r.stderr).toMatch(/bash/);
+      expect(r.stderr).not.toContain('acm-export:');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('no {{ }} interpolation anywhere: values arrive only as SSM_<Name> environment variables', () => {
