@@ -64,7 +64,7 @@
 # reload, the hooks and the verification all happen under it.
 #
 # Older versions: a certificate whose notAfter is earlier than that of the certificate installed for the
-# same CertName (and whose serial differs) is never installed: the run prints "acm-export: skipped: ..."
+# same CertName (and whose serial differs, with the same DNS names) is never installed: the run prints "acm-export: skipped: ..."
 # and succeeds with "changed": false and "skipped": "older than installed", writes nothing, reloads
 # nothing, and reports LastRun "skipped" with the installed version in the custom inventory. Such a run
 # is a late pinned push (its command waited for an offline node, or was retried) arriving after a newer
@@ -771,8 +771,8 @@ out_of_sync() {
     if [ "$SERVED" != "$SERIAL" ]; then echo "127.0.0.1:$VerifyPort serves ${SERVED:-no certificate}, not $SERIAL"; return; fi
   fi
 }
-# Never downgrade (see "Older versions" in the header): a certificate that expires before the one installed
-# for this CertName (another serial) is not installed; the run succeeds with "changed": false.
+# Never downgrade (see "Older versions" in the header): a renewal of the installed certificate (same names,
+# another serial) that expires before it is not installed; the run succeeds with "changed": false.
 SKIPPED=""
 INSTALLED_SERIAL=""
 INSTALLED_NOT_AFTER=""
@@ -781,8 +781,13 @@ if [ -f "$CERT_FILE" ] && [ ! -L "$CERT_FILE" ]; then
   inst_serial=$(sed -n 's/^serial=//p' <<<"$installed")
   inst_epoch=$(date -u -d "$(sed -n 's/^notAfter=//p' <<<"$installed")" +%s 2>/dev/null || true)
   new_epoch=$(date -u -d "$not_after_raw" +%s 2>/dev/null || true)
+  # Only a renewal of the same certificate (same DNS names) can be "older": a CertName pointed at a
+  # different certificate is a deliberate switch and is installed whatever its expiry.
+  inst_names=$(openssl x509 -in "$CERT_FILE" -noout -ext subjectAltName 2>/dev/null | tr ',' '\n' |
+    sed -n 's/^[[:space:]]*DNS://p' | sort -u | tr '\n' ' ')
+  new_names=$(printf '%s\n' "${NAMES[@]}" | sort -u | tr '\n' ' ')
   if [[ $inst_serial =~ ^[0-9A-F]{1,80}$ && $inst_epoch =~ ^[0-9]+$ && $new_epoch =~ ^[0-9]+$ ]] &&
-    [ "$inst_serial" != "$SERIAL" ] && [ "$new_epoch" -lt "$inst_epoch" ]; then
+    [ "$inst_serial" != "$SERIAL" ] && [ "$new_epoch" -lt "$inst_epoch" ] && [ "$inst_names" = "$new_names" ]; then
     SKIPPED="older than installed"
     INSTALLED_SERIAL=$inst_serial
     INSTALLED_NOT_AFTER=$(date -u -d "@$inst_epoch" '+%Y-%m-%dT%H:%M:%SZ')

@@ -30,7 +30,7 @@ export interface NodeReport {
   verified: boolean;
   /** When the installed files were written. */
   installedAt: string;
-  /** installed | unchanged | failed */
+  /** installed | unchanged | skipped (an older version arrived late) | failed */
   lastRun: string;
   failedStep: string;
   lastRunAt: string;

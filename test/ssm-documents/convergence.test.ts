@@ -202,6 +202,15 @@ describe('never downgrade: a late push of an older version', () => {
     expect(r.code).toBe(0);
     expect(r.result).toMatchObject({ serial: older.serial, changed: false, skipped: 'older than installed' });
   });
+
+  test('a different certificate (other names) for the same CertName installs even when it expires sooner', async () => {
+    const params = f.params('unused', slot, { Target: 'Role=web' });
+    const other = f.publish({ names: ['switched.example.test'], days: 5 });
+    const r = await run({ ...params, SecretVersionId: other.versionId }, env());
+    expect(r.code).toBe(0);
+    expect(r.result).toMatchObject({ serial: other.serial, changed: true, names: ['switched.example.test'] });
+    expect(r.result?.skipped).toBeUndefined();
+  });
 });
 
 describe('custom inventory', () => {
