@@ -93,7 +93,7 @@ export interface NodeView {
   notAfter: string;
   verified: boolean;
   installedAt: string;
-  /** installed | unchanged | failed (then failedStep names the step). */
+  /** installed | unchanged | skipped (an older version arrived late) | failed (then failedStep names the step). */
   lastRun: string;
   failedStep?: string;
   lastRunAt: string;
