@@ -184,21 +184,7 @@ export async function runInstall(request: InstallRequest, deps: InstallDeps): Pr
 
   const key = { certificateArn: i.CertificateArn, target: targetKey(i.TargetTagKey, i.TargetTagValue) };
   const claim = await recordExport(deps, key, {
-    certName: i.CertName,
-    targetTagKey: i.TargetTagKey,
-    targetTagValue: i.TargetTagValue,
-    certDir: i.CertDir,
-    keyDir: i.KeyDir,
-    service: i.Service,
-    verifyPort: i.VerifyPort,
-    keyOwner: i.KeyOwner,
-    keyGroup: i.KeyGroup,
-    keyMode: i.KeyMode,
-    certOwner: i.CertOwner,
-    certGroup: i.CertGroup,
-    certMode: i.CertMode,
-    pkcs12: i.Pkcs12,
-    combinedPem: i.CombinedPem,
+    ...profileFromRequest(i),
     convergenceSchedule: i.ConvergenceSchedule ?? deps.convergenceSchedule ?? DEFAULT_CONVERGENCE_SCHEDULE,
     maxConcurrency: i.MaxConcurrency,
     maxErrors: i.MaxErrors,
