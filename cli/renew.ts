@@ -8,38 +8,11 @@ import { CliError, errorMessage } from './errors';
 import { startExport, validateExportRequest } from './export';
 import { printJson } from './output';
 import { listInventory } from './certificates';
+import { inputFromItem } from '../lambda/shared/renew';
 
 /** The export request that repeats a stored target with its stored install options. */
 export function requestForTarget(item: CertificateTargetView, dryRun = false): Record<string, unknown> {
-  return {
-    CertificateArn: item.certificateArn,
-    CertName: item.certName,
-    TargetTagKey: item.targetTagKey,
-    TargetTagValue: item.targetTagValue,
-    CertDir: item.certDir,
-    KeyDir: item.keyDir,
-    Service: item.service,
-    VerifyPort: item.verifyPort,
-    MaxConcurrency: item.maxConcurrency,
-    MaxErrors: item.maxErrors,
-    // Output profile and schedule, when the API returns them (older deployments do not).
-    ...Object.fromEntries(
-      (
-        [
-          ['KeyOwner', item.keyOwner],
-          ['KeyGroup', item.keyGroup],
-          ['KeyMode', item.keyMode],
-          ['CertOwner', item.certOwner],
-          ['CertGroup', item.certGroup],
-          ['CertMode', item.certMode],
-          ['Pkcs12', item.pkcs12],
-          ['CombinedPem', item.combinedPem],
-          ['ConvergenceSchedule', item.convergenceSchedule],
-        ] as const
-      ).filter(([, v]) => v !== undefined),
-    ),
-    ...(dryRun ? { DryRun: true } : {}),
-  };
+  return { ...inputFromItem(item), ...(dryRun ? { DryRun: true } : {}) };
 }
 
 interface RenewResult {

@@ -58,8 +58,28 @@ export function renewalExecutionName(certificateArn: string, target: string, eve
   return `renew-${sha256Hex(`${certificateArn}\n${target}\n${eventId}`).slice(0, 40)}`;
 }
 
+/** What is stored for a target: an inventory item, or its view in `GET /certificates`. */
+export type StoredTarget = Pick<
+  InventoryItem,
+  | 'certificateArn' | 'certName' | 'targetTagKey' | 'targetTagValue' | 'certDir' | 'keyDir' | 'service' | 'verifyPort'
+  | 'maxConcurrency' | 'maxErrors' | 'keyOwner' | 'keyGroup' | 'keyMode' | 'certOwner' | 'certGroup' | 'certMode'
+  | 'pkcs12' | 'combinedPem' | 'convergenceSchedule'
+>;
+
 /** The execution input for a stored target: the published API names, with its stored install options. */
-export function inputFromItem(item: InventoryItem): ExportRequest {
+export function inputFromItem(item: StoredTarget): ExportRequest {
+  // Output profile and schedule, when stored (older items get the defaults).
+  const optional = {
+    KeyOwner: item.keyOwner,
+    KeyGroup: item.keyGroup,
+    KeyMode: item.keyMode,
+    CertOwner: item.certOwner,
+    CertGroup: item.certGroup,
+    CertMode: item.certMode,
+    Pkcs12: item.pkcs12,
+    CombinedPem: item.combinedPem,
+    ConvergenceSchedule: item.convergenceSchedule,
+  };
   return {
     CertificateArn: item.certificateArn,
     CertName: item.certName,
@@ -71,16 +91,7 @@ export function inputFromItem(item: InventoryItem): ExportRequest {
     VerifyPort: item.verifyPort,
     MaxConcurrency: item.maxConcurrency,
     MaxErrors: item.maxErrors,
-    // Output profile and schedule, when stored (older items get the defaults).
-    ...(item.keyOwner !== undefined ? { KeyOwner: item.keyOwner } : {}),
-    ...(item.keyGroup !== undefined ? { KeyGroup: item.keyGroup } : {}),
-    ...(item.keyMode !== undefined ? { KeyMode: item.keyMode } : {}),
-    ...(item.certOwner !== undefined ? { CertOwner: item.certOwner } : {}),
-    ...(item.certGroup !== undefined ? { CertGroup: item.certGroup } : {}),
-    ...(item.certMode !== undefined ? { CertMode: item.certMode } : {}),
-    ...(item.pkcs12 !== undefined ? { Pkcs12: item.pkcs12 } : {}),
-    ...(item.combinedPem !== undefined ? { CombinedPem: item.combinedPem } : {}),
-    ...(item.convergenceSchedule !== undefined ? { ConvergenceSchedule: item.convergenceSchedule } : {}),
+    ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined)),
   };
 }
 
