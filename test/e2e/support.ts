@@ -39,6 +39,9 @@ export async function startExport(api: ApiClient, body: Record<string, unknown>)
 /** Waits for the execution to end, then returns its status as the API reports it. */
 export async function finished(local: LocalMode, api: ApiClient, executionArn: string): Promise<ExportStatusResponse> {
   await local.stepFunctions.waitFor(executionArn);
+  // The export also creates or updates the target's convergence association, whose runs install on the
+  // same (online) nodes; wait for them so callers inspect the nodes at rest, not mid-install.
+  await local.waitForAssociations();
   const id = executionArn.slice(executionArn.lastIndexOf(':') + 1);
   return api.request<ExportStatusResponse>('GET', `/exports/${encodeURIComponent(id)}`);
 }

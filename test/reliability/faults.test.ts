@@ -130,6 +130,9 @@ afterAll(async () => {
 });
 
 async function servedAll(domain: string): Promise<ServedCheck[]> {
+  // The export also creates or updates the target's convergence association, whose runs install on the
+  // same nodes (serialized with the push by the node lock). Check the nodes at rest, not mid-install.
+  await local.waitForAssociations();
   return Promise.all(local.nodes.map((n) => checkServed(local, n, domain)));
 }
 
@@ -178,6 +181,9 @@ test.each(CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
     status = ended ? execution.status : `RUNNING after ${budget / 1000} s`;
     reason = `${execution.error ?? ''} ${execution.cause ?? ''}`;
   } finally {
+    // The export's convergence association runs on the same nodes: let those runs meet the same faults
+    // before clearing them, so the faulty node's outcome does not depend on which run took its lock first.
+    await local.waitForAssociations();
     const unused = { ...local.aws.throttles.armed(), ...local.aws.failures.armed() };
     if (Object.keys(unused).length) problems.push(`fault switch not consumed: ${JSON.stringify(unused)}`);
     clearFaults();
