@@ -283,6 +283,10 @@ rollback() {
     if [ "$RELOAD_ATTEMPTED" = 1 ] && [ "$Service" != none ]; then
       if service_configtest && service_reload; then
         note="$note and reloaded $Service"
+        # A reload takes effect asynchronously: report failure only once the previous certificate is served again.
+        if [ "$VerifyPort" != 0 ] && [ -f "$CERT_FILE" ] && ! wait_served "$(openssl x509 -in "$CERT_FILE" -noout -serial 2>/dev/null | sed 's/^serial=//')"; then
+          note="$note; 127.0.0.1:$VerifyPort did not serve the previous certificate again within ${verify_seconds}s"
+        fi
       else
         note="$note; ROLLBACK INCOMPLETE: reloading $Service with the previous files failed: $(reason_line "$WORK/service.out")"
         incomplete=1
@@ -750,6 +754,14 @@ p12_matches() { # file
 served_serial() {
   (timeout 5 openssl s_client -connect "127.0.0.1:$VerifyPort" -servername "$VERIFY_SNI" </dev/null 2>/dev/null || true) |
     openssl x509 -noout -serial 2>/dev/null | sed 's/^serial=//' || true
+}
+# Waits (up to ACM_EXPORT_VERIFY_SECONDS) until 127.0.0.1:VerifyPort serves the given serial.
+wait_served() { # serial
+  local deadline=$((SECONDS + verify_seconds))
+  while [ "$(served_serial)" != "$1" ]; do
+    [ "$SECONDS" -lt "$deadline" ] || return 1
+    sleep 0.05
+  done
 }
 VERIFY_SNI=${NAMES[0]}
 if [[ $VERIFY_SNI == \*.* ]]; then VERIFY_SNI="acm-export-verify.${VERIFY_SNI#\*.}"; fi

@@ -206,7 +206,7 @@ describe('failures leave the old certificate served', () => {
     const next = f.publish({ names: [NAME] });
     const r = await run({ SecretVersionId: next.versionId, VerifyPort: String(nginx.ports[1]) }, { ACM_EXPORT_VERIFY_SECONDS: '2' });
     expect(r.code).toBe(EXIT.verify);
-    expect(r.failure).toMatch(new RegExp(`^acm-export: FAILED at verify: 127\\.0\\.0\\.1:${nginx.ports[1]} serves serial [0-9A-F]+ for ${NAME.replace(/\./g, '\\.')}, not the new ${next.serial}; rolled back to the previous files and reloaded nginx$`));
+    expect(r.failure).toMatch(new RegExp(`^acm-export: FAILED at verify: 127\\.0\\.0\\.1:${nginx.ports[1]} serves serial [0-9A-F]+ for ${NAME.replace(/\./g, '\\.')}, not the new ${next.serial}; rolled back to the previous files and reloaded nginx; 127\\.0\\.0\\.1:${nginx.ports[1]} did not serve the previous certificate again within 2s$`));
     expect(liveFiles()).toEqual(before);
     expect(await servedEventually(current)).toBe(current);
   });
