@@ -544,7 +544,7 @@ export class LocalMode {
     resetHandlerClients();
     this.logs.restore();
     this.restoreEnv();
-    if (this.temporaryRoot && existsSync(this.root)) rmSync(this.root, { recursive: true, force: true });
+    if (this.temporaryRoot && existsSync(this.root)) rmSync(this.root, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   }
 }
 

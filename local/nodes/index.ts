@@ -13,7 +13,7 @@
  * world-writable one (/tmp), so every directory local mode creates is 0755 (0700 for keys) and owned by
  * the user; ACM_EXPORT_ALLOW_STICKY_ANCESTOR=1 lets the script (when run as root) accept roots under /tmp.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
@@ -159,6 +159,7 @@ export class LocalNode implements NodeExecutor {
    * the server is stopped again before the error propagates.
    */
   async start(): Promise<void> {
+    this.stopped = false;
     try {
       await this.startServer();
     } catch (error) {
@@ -283,7 +284,26 @@ export class LocalNode implements NodeExecutor {
     await new Promise<void>((resolve) => this.https!.listen(this.port, '127.0.0.1', resolve));
   }
 
+  /** Scripts running on this node (pushes and association runs), stopped with the node. */
+  private readonly runningScripts = new Set<ChildProcess>();
+  private stopped = false;
+
   async stop(): Promise<void> {
+    this.stopped = true;
+    // A script still installing would keep writing into the node directory while it is being removed.
+    await Promise.allSettled(
+      [...this.runningScripts].map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            child.once('close', () => resolve());
+            try {
+              process.kill(-child.pid!, 'SIGKILL');
+            } catch {
+              resolve();
+            }
+          }),
+      ),
+    );
     if (this.serverKind === 'nginx' && this.nginxStarted) {
       const pidFile = path.join(this.dir, 'server', 'nginx.pid');
       const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : NaN;
@@ -456,6 +476,8 @@ export class LocalNode implements NodeExecutor {
       return { exitCode: -1, stdout: '', stderr: '', timedOut: true };
     }
     if (delayMs > 0) await sleep(delayMs);
+    // A stopped node runs nothing more (commands still being dispatched while local mode shuts down).
+    if (this.stopped) return { exitCode: 1, stdout: '', stderr: 'the node was stopped\n', timedOut: false };
     const timeoutMs = request.timeoutMs - delayMs;
     const env = this.environmentFor(request);
     return new Promise<StepResult>((resolve) => {
@@ -465,6 +487,7 @@ export class LocalNode implements NodeExecutor {
         detached: true,
         stdio: ['ignore', 'pipe', 'pipe'],
       });
+      this.runningScripts.add(child);
       let stdout = '';
       let stderr = '';
       let timedOut = false;
@@ -483,10 +506,12 @@ export class LocalNode implements NodeExecutor {
         }
       }, timeoutMs);
       child.on('error', (err) => {
+        this.runningScripts.delete(child);
         clearTimeout(timer);
         resolve({ exitCode: 127, stdout, stderr: `${stderr}${err.message}\n`, timedOut: false });
       });
       child.on('close', (code, signal) => {
+        this.runningScripts.delete(child);
         clearTimeout(timer);
         resolve({ exitCode: code ?? (signal ? 128 : 1), stdout, stderr, timedOut });
       });
