@@ -13,6 +13,7 @@ import { associationName } from '../../lambda/shared/associations';
 import type { LocalNode } from '../../local/nodes';
 import { startLocalMode, type LocalMode } from '../../local/runtime';
 import { apiClient, currentSerial, exportBody, finished, installedPairMatches, requestCertificate, servedSerial, startExport } from './support';
+import { normalizeSerial } from '../../lambda/shared/drift';
 
 jest.setTimeout(90_000);
 
@@ -117,7 +118,8 @@ test('10-node fleet, 3 offline during a renewal: the export ends, the drift chec
   const message = JSON.parse(String(alert[0].message)) as { target: string; drifting: { nodeId: string; serves: string }[] };
   expect(message.target).toBe(TARGET);
   expect(message.drifting.map((d) => d.nodeId).sort()).toEqual(offline.map((n) => n.instanceId).sort());
-  expect(new Set(message.drifting.map((d) => d.serves))).toEqual(new Set([oldSerial]));
+  // Alerts show serials normalized like the comparison (no leading zeros): compare in that form.
+  expect(new Set(message.drifting.map((d) => normalizeSerial(d.serves)))).toEqual(new Set([normalizeSerial(oldSerial)]));
 
   // The export is over; the 3 come online and their pending association runs install the current version.
   const reloadsOnline = reloads();
@@ -205,7 +207,7 @@ test('a tampered node whose repair run fails is reported drifting (one alert nam
   expect(alerts).toHaveLength(1);
   expect(alerts[0].subject).toContain(TARGET);
   const message = JSON.parse(String(alerts[0].message)) as { drifting: { nodeId: string; serves: string }[] };
-  expect(message.drifting).toEqual([expect.objectContaining({ nodeId: node.instanceId, serves: tampered })]);
+  expect(message.drifting.map((d) => ({ nodeId: d.nodeId, serves: normalizeSerial(d.serves) }))).toEqual([{ nodeId: node.instanceId, serves: normalizeSerial(tampered) }]);
   const metric = local.handlerLogs.slice(logsBefore).find((l) => l.includes('"DriftingNodes"') && l.includes('_aws'));
   expect(metric && (JSON.parse(metric) as { DriftingNodes: number }).DriftingNodes).toBe(1);
 

@@ -79,6 +79,17 @@ export interface ServedCheck {
  * certificate), the chain checked against the local root, the validity window, and the installed files.
  */
 export async function checkServed(local: LocalMode, node: LocalNode, servername: string): Promise<ServedCheck> {
+  // nginx applies a reload asynchronously (new workers take over gracefully): give the last reload of a
+  // rollback a few seconds to take effect before comparing what is served with what is installed.
+  let check = await checkServedOnce(local, node, servername);
+  for (const deadline = Date.now() + 5000; !check.diskIsServed && Date.now() < deadline; ) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    check = await checkServedOnce(local, node, servername);
+  }
+  return check;
+}
+
+async function checkServedOnce(local: LocalMode, node: LocalNode, servername: string): Promise<ServedCheck> {
   const base: ServedCheck = { node: node.name, serial: '', chainValid: false, inValidity: false, keyMatches: false, diskIsServed: false };
   try {
     let peer = await node.servedCertificate(servername, local.aws.ca.rootPem);
