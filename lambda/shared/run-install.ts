@@ -63,23 +63,13 @@ export async function matchingNodes(ssm: SSMClient, tagKey: string, tagValue: st
 }
 
 /** How a target's files are installed: paths, service, verification and the output profile. */
-export interface TargetProfile {
-  certName: string;
-  targetTagKey: string;
-  targetTagValue: string;
-  certDir: string;
-  keyDir: string;
-  service: string;
-  verifyPort: number;
-  keyOwner: string;
-  keyGroup: string;
-  keyMode: string;
-  certOwner: string;
-  certGroup: string;
-  certMode: string;
-  pkcs12: boolean;
-  combinedPem: boolean;
-}
+export type TargetProfile = Required<
+  Pick<
+    InventoryItem,
+    | 'certName' | 'targetTagKey' | 'targetTagValue' | 'certDir' | 'keyDir' | 'service' | 'verifyPort'
+    | 'keyOwner' | 'keyGroup' | 'keyMode' | 'certOwner' | 'certGroup' | 'certMode' | 'pkcs12' | 'combinedPem'
+  >
+>;
 
 export function profileFromRequest(i: ResolvedExportRequest): TargetProfile {
   return {
