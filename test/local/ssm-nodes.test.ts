@@ -199,7 +199,13 @@ describe('the real install document end to end', () => {
     }
     const failed = invocations.find((i) => i.InstanceId === fleet[2].instanceId)!;
     expect(failed.Status).toBe('Failed');
-    expect((await fleet[2].servedCertificate('shop.example.test')).serialNumber).toBe(before.serialNumber);
+    // The rollback's reload applies asynchronously in nginx: allow it a few seconds to take effect.
+    let served = (await fleet[2].servedCertificate('shop.example.test')).serialNumber;
+    for (const deadline = Date.now() + 5000; served !== before.serialNumber && Date.now() < deadline; ) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      served = (await fleet[2].servedCertificate('shop.example.test')).serialNumber;
+    }
+    expect(served).toBe(before.serialNumber);
     const agg = (await ssmClient.send(new ListCommandsCommand({ CommandId: sent.Command!.CommandId }))).Commands![0];
     expect(agg).toMatchObject({ TargetCount: 3, CompletedCount: 3, ErrorCount: 1 });
     fleet[2].setFaults({});
