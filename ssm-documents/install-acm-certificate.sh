@@ -101,6 +101,7 @@ fi
 # ---------------------------------------------------------------------------------------------------
 # Parameter rules: identical to FIELD_RULES in lambda/shared/patterns.ts (a test compares them).
 declare -rA RE=(
+  [Action]='^(install|report|remove)$'
   [CertName]='^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$'
   [SecretId]='^arn:aws(-[a-z]+)*:secretsmanager:[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}$'
   [SecretVersionId]='^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?$'
@@ -122,13 +123,14 @@ declare -rA RE=(
   [Target]='^([A-Za-z0-9_.:/@-]{1,128}=[A-Za-z0-9_.:/=+@-]([A-Za-z0-9_.:/=+@ -]{0,254}[A-Za-z0-9_.:/=+@-])?)?$'
 )
 declare -rA MAX=(
-  [CertName]=64 [SecretId]=2048 [SecretVersionId]=36 [Region]=32 [CertDir]=255
+  [Action]=7 [CertName]=64 [SecretId]=2048 [SecretVersionId]=36 [Region]=32 [CertDir]=255
   [KeyDir]=255 [KeyGroup]=32 [Service]=7 [HooksDir]=255 [VerifyPort]=5 [SecretVersionStage]=10
   [KeyOwner]=32 [KeyMode]=4 [CertOwner]=32 [CertGroup]=32 [CertMode]=4 [Pkcs12]=5 [CombinedPem]=5
   [Target]=385
 )
 # Defaults: identical to the document's parameter defaults (a test compares them).
 declare -rA DEFAULT=(
+  [Action]='install'
   [CertDir]='/etc/ssl/certs'
   [KeyDir]='/etc/ssl/private'
   [KeyGroup]=''

@@ -37,6 +37,14 @@ export function associationName(certificateArn: string, target: string): string 
   return `acm-export-${sha256Hex(`${certificateArn}\n${target}`).slice(0, 40)}`;
 }
 
+/**
+ * The target's report association (install document with Action=report): `acm-export-report-` + the same
+ * 40 hex. It changes nothing on the nodes; it refreshes their custom inventory between install runs.
+ */
+export function reportAssociationName(certificateArn: string, target: string): string {
+  return `acm-export-report-${sha256Hex(`${certificateArn}\n${target}`).slice(0, 40)}`;
+}
+
 export interface AssociationSpec {
   certificateArn: string;
   target: string;

@@ -196,6 +196,8 @@ export interface InventoryItem {
   convergenceSchedule?: string;
   /** Id of the target's State Manager association (set by the workflow). */
   associationId?: string;
+  /** Id of the target's report association (Action=report, set by the workflow). */
+  reportAssociationId?: string;
 }
 
 /** Tags put on every certificate secret, so node roles can be scoped by target (ABAC). */

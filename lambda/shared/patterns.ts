@@ -173,6 +173,15 @@ export const FIELD_RULES = {
     maxLength: 10,
     rule: 'must be empty or AWSCURRENT',
   },
+  /**
+   * What the install document does: install (the default), report (write the node's custom inventory of
+   * what it holds and serves, change nothing) or remove (delete the target's files; see the script header).
+   */
+  Action: {
+    pattern: '^(install|report|remove)$',
+    maxLength: 7,
+    rule: 'must be one of install, report, remove',
+  },
   Region: {
     pattern: `^${REGION}$`,
     maxLength: 32,
@@ -207,6 +216,12 @@ export const INSTALL_DEFAULTS = {
 
 /** Schedule of the convergence association when neither the request nor the stack sets one. */
 export const DEFAULT_CONVERGENCE_SCHEDULE = 'rate(12 hours)';
+
+/**
+ * Schedule of the per-target report associations (Action=report): how often nodes re-read what they hold
+ * and serve, so the drift check sees files changed between install runs.
+ */
+export const DEFAULT_DRIFT_REPORT_SCHEDULE = 'rate(1 hour)';
 
 /** Largest request body the API accepts, in bytes. */
 export const MAX_REQUEST_BYTES = 8192;

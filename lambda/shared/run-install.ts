@@ -112,20 +112,23 @@ export function profileFromItem(item: InventoryItem): TargetProfile {
   };
 }
 
+/** Which version a run installs (a push: the exact version; an association: the stage), or another action. */
+export type DocumentSecret =
+  | { secretArn: string; versionId: string }
+  | { secretArn: string; stage: 'AWSCURRENT' }
+  | { secretArn: string; action: 'report' | 'remove' };
+
 /**
  * The install document's parameters: each a one-element list of strings; identifiers and options only.
  * A push names the exact version; an association names the stage (AWSCURRENT) and leaves SecretVersionId
- * at its default.
+ * at its default; report and remove runs name neither (Action=report|remove).
  */
-export function documentParameters(
-  profile: TargetProfile,
-  secret: { secretArn: string; versionId: string } | { secretArn: string; stage: 'AWSCURRENT' },
-  region: string,
-): Record<string, string[]> {
+export function documentParameters(profile: TargetProfile, secret: DocumentSecret, region: string): Record<string, string[]> {
   return {
+    ...('action' in secret ? { Action: [secret.action] } : {}),
     CertName: [profile.certName],
     SecretId: [secret.secretArn],
-    ...('versionId' in secret ? { SecretVersionId: [secret.versionId] } : { SecretVersionStage: [secret.stage] }),
+    ...('versionId' in secret ? { SecretVersionId: [secret.versionId] } : 'stage' in secret ? { SecretVersionStage: [secret.stage] } : {}),
     Region: [region],
     CertDir: [profile.certDir],
     KeyDir: [profile.keyDir],

@@ -14,7 +14,7 @@ export const INSTALL_SCRIPT_PATH = path.join(__dirname, '..', '..', 'ssm-documen
 
 /** Document parameters (values exactly as Run Command would pass them). */
 export const DOCUMENT_PARAMETERS = [
-  'CertName', 'SecretId', 'SecretVersionId', 'SecretVersionStage', 'Region', 'CertDir', 'KeyDir', 'KeyGroup', 'KeyOwner',
+  'Action', 'CertName', 'SecretId', 'SecretVersionId', 'SecretVersionStage', 'Region', 'CertDir', 'KeyDir', 'KeyGroup', 'KeyOwner',
   'KeyMode', 'CertOwner', 'CertGroup', 'CertMode', 'Pkcs12', 'CombinedPem', 'Target', 'Service', 'HooksDir', 'VerifyPort',
 ] as const;
 export type InstallParams = Partial<Record<(typeof DOCUMENT_PARAMETERS)[number], string>>;
