@@ -1,9 +1,13 @@
 /**
- * Convergence: ONE State Manager association per (certificate, target) that runs the install document on
- * the target's tag with SecretVersionStage=AWSCURRENT, on a schedule and whenever a new matching node comes
- * online (ApplyOnlyAtCronInterval stays false, the default: the association also runs right after it is
- * created or updated, and when the tag's targets change). The document is idempotent, so runs on nodes that
- * already have the current version change nothing.
+ * Convergence: TWO State Manager associations per (certificate, target), both running the install document
+ * on the target's tag (ApplyOnlyAtCronInterval stays false, the default: an association also runs right
+ * after it is created or updated, and when the tag's targets change):
+ * - the install association (SecretVersionStage=AWSCURRENT), on the convergence schedule and whenever a new
+ *   matching node comes online. The document is idempotent, so runs on nodes that already have the current
+ *   version change nothing;
+ * - the report association (Action=report), on the shorter drift-report schedule: it changes nothing and
+ *   only refreshes the node's custom inventory, so files changed between install runs reach the drift check
+ *   before the next install run repairs them.
  *
  * SSM APIs used (what a local emulator must implement):
  * - ListAssociations { AssociationFilterList: [{ key: 'AssociationName', value }], MaxResults, NextToken }
@@ -45,12 +49,29 @@ export function reportAssociationName(certificateArn: string, target: string): s
   return `acm-export-report-${sha256Hex(`${certificateArn}\n${target}`).slice(0, 40)}`;
 }
 
+/** The two associations of a target. */
+export type AssociationKind = 'install' | 'report';
+
+/**
+ * Per kind: the association's name, and the compliance severity a failed run reports. A failed install run
+ * leaves a node on an old or missing certificate (HIGH); a failed report run only leaves what the node holds
+ * unknown until the next run of either association (MEDIUM).
+ */
+export const ASSOCIATION_KINDS = {
+  install: { name: associationName, complianceSeverity: 'HIGH' },
+  report: { name: reportAssociationName, complianceSeverity: 'MEDIUM' },
+} as const satisfies Record<AssociationKind, { name: (certificateArn: string, target: string) => string; complianceSeverity: string }>;
+
 export interface AssociationSpec {
+  kind: AssociationKind;
   certificateArn: string;
   target: string;
   tagKey: string;
   tagValue: string;
-  /** Document parameters (association mode: SecretVersionStage=AWSCURRENT, no SecretVersionId). */
+  /**
+   * Document parameters (install: SecretVersionStage=AWSCURRENT, no SecretVersionId; report: Action=report,
+   * neither).
+   */
   parameters: Record<string, string[]>;
   schedule: string;
   maxConcurrency: string;
@@ -70,7 +91,7 @@ export function associationFields(spec: AssociationSpec, documentName: string) {
   return {
     Name: documentName,
     DocumentVersion: '$DEFAULT',
-    AssociationName: associationName(spec.certificateArn, spec.target),
+    AssociationName: ASSOCIATION_KINDS[spec.kind].name(spec.certificateArn, spec.target),
     Targets: [{ Key: `tag:${spec.tagKey}`, Values: [spec.tagValue] }],
     Parameters: spec.parameters,
     ScheduleExpression: spec.schedule,
@@ -78,7 +99,7 @@ export function associationFields(spec: AssociationSpec, documentName: string) {
     // false, is what convergence needs: run at once, on schedule and when new nodes match the tag.
     MaxConcurrency: spec.maxConcurrency,
     MaxErrors: ASSOCIATION_MAX_ERRORS,
-    ComplianceSeverity: 'HIGH' as const,
+    ComplianceSeverity: ASSOCIATION_KINDS[spec.kind].complianceSeverity,
     SyncCompliance: 'AUTO' as const,
   };
 }
@@ -103,8 +124,8 @@ export async function findAssociation(ssm: SSMClient, name: string): Promise<str
 }
 
 /**
- * Creates the target's association, or updates it when it exists (by the id stored in the inventory, else
- * by its name, so a retried task never creates a second one).
+ * Creates one of the target's associations, or updates it when it exists (by the id stored in the
+ * inventory, else by its name, so a retried task never creates a second one).
  */
 export async function upsertAssociation(
   spec: AssociationSpec,

@@ -21,6 +21,8 @@ export const ENV = {
   STATE_MACHINE_ARN: 'STATE_MACHINE_ARN',
   /** Default schedule of the convergence associations (a rate expression; FIELD_RULES.ConvergenceSchedule). */
   CONVERGENCE_SCHEDULE: 'CONVERGENCE_SCHEDULE',
+  /** Schedule of the report associations (Action=report; a rate expression; FIELD_RULES.ConvergenceSchedule). */
+  DRIFT_REPORT_SCHEDULE: 'DRIFT_REPORT_SCHEDULE',
   /** SNS topic of the drift alerts. */
   ALERT_TOPIC_ARN: 'ALERT_TOPIC_ARN',
   /** Minutes after an export during which its target is not checked for drift (rollout in progress). */
@@ -88,6 +90,10 @@ export interface InstallTaskResult {
   associationId?: string;
   /** Sent only: why the association could not be created or updated (the push went out anyway). */
   associationError?: string;
+  /** Sent only: the target's report association (Action=report; created or updated by this task). */
+  reportAssociationId?: string;
+  /** Sent only: why the report association could not be created or updated (the push went out anyway). */
+  reportAssociationError?: string;
 }
 
 /** Status-poll state, stored at `$.poll`. */

@@ -1,7 +1,10 @@
 /**
  * drift-check logic (scheduled): for every target in the inventory (a Query on the ByExpiry index, never a
- * Scan), read its nodes' reports from SSM Inventory and compare what they serve with the inventory's
- * lastSerial. ONE alert per drifting target (node ids, what they serve, since when), no secrets.
+ * Scan), read its nodes' reports from SSM Inventory and compare what they serve and hold with the
+ * inventory's lastSerial (findDrift). The reports are refreshed by every install run and, between install
+ * runs, by the target's report association (Action=report), so files changed by hand show up within its
+ * schedule. ONE alert per drifting target (node ids, what they serve and hold, the problem their files
+ * have, since when), no secrets.
  */
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -29,6 +32,10 @@ export interface TargetDrift {
   expectedSerial: string;
   nodesReporting: number;
   drifting: DriftFinding[];
+  /** The target's install association (repairs the nodes at its next run), when known. */
+  associationId?: string;
+  /** The target's report association (refreshes the reports between install runs), when known. */
+  reportAssociationId?: string;
 }
 
 export interface DriftCheckResult {
@@ -46,17 +53,25 @@ const MAX_NODES_IN_ALERT = 50;
 /** The alert of one drifting target: subject ≤ 100 characters, a JSON message of identifiers only. */
 export function driftAlert(drift: TargetDrift, checkedAt: string): { subject: string; message: string } {
   const n = drift.drifting.length;
-  const subject = `acm-export: ${n} node(s) not serving ${drift.certName} (${drift.target})`.slice(0, 100);
+  const subject = `acm-export: ${n} node(s) drifting from ${drift.certName} (${drift.target})`.slice(0, 100);
+  const runNow = drift.associationId ? `aws ssm start-associations-once --association-ids ${drift.associationId}` : undefined;
   const message = {
-    alert: `${n} of ${drift.nodesReporting} reporting node(s) of target ${drift.target} do not serve the current certificate ${drift.certName}`,
+    alert: `${n} of ${drift.nodesReporting} reporting node(s) of target ${drift.target} do not serve and hold the current certificate ${drift.certName} as a consistent set of files`,
+    detectedBy:
+      'The target\'s report association (Action=report, changes nothing on the nodes), which refreshes the nodes\' own reports (custom SSM Inventory) between install runs; install runs refresh them too.',
     certificateArn: drift.certificateArn,
     certName: drift.certName,
     target: drift.target,
     expectedSerial: normalizeSerial(drift.expectedSerial),
     checkedAt,
+    ...(drift.associationId ? { associationId: drift.associationId } : {}),
+    ...(drift.reportAssociationId ? { reportAssociationId: drift.reportAssociationId } : {}),
     drifting: drift.drifting.slice(0, MAX_NODES_IN_ALERT),
     ...(n > MAX_NODES_IN_ALERT ? { moreDriftingNodes: n - MAX_NODES_IN_ALERT } : {}),
-    fix: 'The convergence association re-installs the current version at its next run; to act now, run "acm-export renew <certificateArn>". Nodes that stay behind: check their SSM Agent and the association output.',
+    fix:
+      'The install association re-installs the current version on these nodes at its next run. To act now: ' +
+      (runNow ? `run it once ("${runNow}"), or ` : '') +
+      'run "acm-export renew <certificateArn>" (a new export pushed to the target). Nodes that stay behind: check their SSM Agent and the association output.',
   };
   return { subject, message: JSON.stringify(message, null, 2) };
 }
@@ -93,6 +108,8 @@ export async function checkDrift(deps: DriftCheckDeps): Promise<DriftCheckResult
         expectedSerial: item.lastSerial,
         nodesReporting: reports.length,
         drifting,
+        ...(item.associationId ? { associationId: item.associationId } : {}),
+        ...(item.reportAssociationId ? { reportAssociationId: item.reportAssociationId } : {}),
       };
       result.driftingTargets.push(drift);
       result.driftingNodes += drifting.length;

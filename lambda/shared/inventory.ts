@@ -11,7 +11,7 @@ export interface InventoryDeps {
   tableName: string;
 }
 
-type ExportFields = Omit<InventoryItem, 'certificateArn' | 'target' | 'itemType' | 'lastDeployedDate' | 'associationId'>;
+type ExportFields = Omit<InventoryItem, 'certificateArn' | 'target' | 'itemType' | 'lastDeployedDate' | 'associationId' | 'reportAssociationId'>;
 
 function isConditionFailure(error: unknown): boolean {
   return error instanceof Error && error.name === 'ConditionalCheckFailedException';
@@ -105,22 +105,36 @@ export async function recordDeployOutcome(
   }
 }
 
-/** Stores the target's association id, only while `executionArn` still owns the item. */
+/**
+ * Stores the ids of the target's associations (install: `associationId`, report: `reportAssociationId`;
+ * only those given), only while `executionArn` still owns the item.
+ */
 export async function recordAssociation(
   deps: InventoryDeps,
   key: { certificateArn: string; target: string },
   executionArn: string,
-  associationId: string,
+  ids: Partial<Pick<InventoryItem, 'associationId' | 'reportAssociationId'>>,
 ): Promise<boolean> {
+  const names: Record<string, string> = { '#owner': 'lastExecutionArn' };
+  const values: Record<string, string> = { ':arn': executionArn };
+  const sets: string[] = [];
+  for (const attribute of ['associationId', 'reportAssociationId'] as const) {
+    const id = ids[attribute];
+    if (id === undefined) continue;
+    names[`#${attribute}`] = attribute;
+    values[`:${attribute}`] = id;
+    sets.push(`#${attribute} = :${attribute}`);
+  }
+  if (sets.length === 0) return true;
   try {
     await deps.ddb.send(
       new UpdateCommand({
         TableName: deps.tableName,
         Key: { [INVENTORY.partitionKey]: key.certificateArn, [INVENTORY.sortKey]: key.target },
-        UpdateExpression: 'SET #assoc = :assoc',
+        UpdateExpression: `SET ${sets.join(', ')}`,
         ConditionExpression: '#owner = :arn',
-        ExpressionAttributeNames: { '#assoc': 'associationId', '#owner': 'lastExecutionArn' },
-        ExpressionAttributeValues: { ':assoc': associationId, ':arn': executionArn },
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
       }),
     );
     return true;

@@ -110,6 +110,7 @@ export function toView(item: InventoryItem, now: Date): CertificateTargetView {
     ...profileView(item),
     ...(item.convergenceSchedule ? { convergenceSchedule: item.convergenceSchedule } : {}),
     ...(item.associationId ? { associationId: item.associationId } : {}),
+    ...(item.reportAssociationId ? { reportAssociationId: item.reportAssociationId } : {}),
   };
 }
 
@@ -127,7 +128,10 @@ function profileView(item: InventoryItem) {
   };
 }
 
-/** The target's nodes as they reported themselves, compared with its lastSerial (the shared drift rule). */
+/**
+ * The target's nodes as they reported themselves, compared with its lastSerial (the shared drift rule:
+ * served and installed serial expected, no problem with the files).
+ */
 export async function nodesOf(ssm: SSMClient, item: InventoryItem): Promise<Pick<CertificateTargetView, 'nodes' | 'nodesInSync' | 'nodesDrifting'>> {
   if (!item.lastSecretArn) return { nodes: [], nodesInSync: 0, nodesDrifting: 0 };
   const reports = await nodeReportsForSecret(ssm, item.lastSecretArn);
@@ -143,6 +147,8 @@ export async function nodesOf(ssm: SSMClient, item: InventoryItem): Promise<Pick
     lastRun: r.lastRun,
     ...(r.failedStep ? { failedStep: r.failedStep } : {}),
     lastRunAt: r.lastRunAt,
+    ...(r.checkedAt ? { checkedAt: r.checkedAt } : {}),
+    ...(r.problem ? { problem: r.problem } : {}),
     secretVersionId: r.secretVersionId,
     capturedAt: r.capturedAt,
     inSync: inSync.has(r.nodeId),

@@ -1,7 +1,10 @@
 /**
  * Per-node state from SSM Inventory: the install document writes one Custom:AcmExportCertificate entry per
  * certificate on the node (see ssm-documents/install-acm-certificate.sh), which the SSM Agent's inventory
- * collection uploads. One paginated GetInventory per target (filtered on the target's secret ARN), never
+ * collection uploads. Install runs (push and install association) and report runs (the report association,
+ * Action=report) both rewrite it: a report run refreshes Serial, ServedSerial, NotAfter, Verified,
+ * InstalledAt, CheckedAt and Problem and keeps the last install run's LastRun, LastRunAt, FailedStep and
+ * SecretVersionId. One paginated GetInventory per target (filtered on the target's secret ARN), never
  * one call per node.
  *
  * SSM API used: GetInventory { Filters: [{ Key: 'Custom:AcmExportCertificate.SecretId', Values: [arn],
@@ -34,11 +37,17 @@ export interface NodeReport {
   lastRun: string;
   failedStep: string;
   lastRunAt: string;
+  /** When the node last looked at its files and served certificate (any run, install or report); empty from older scripts. */
+  checkedAt: string;
+  /** Empty, or one line saying why the files are not a consistent set (missing file, key not matching the certificate). */
+  problem: string;
   /** When the SSM Agent collected the entry. */
   capturedAt: string;
 }
 
 const text = (value: unknown, max = 512): string => (typeof value === 'string' ? value.slice(0, max) : '');
+/** Free text from the node: control characters (line breaks included) become spaces, trimmed, bounded. */
+const oneLine = (value: unknown, max: number): string => text(value, max).replace(/\p{Cc}+/gu, ' ').trim();
 
 export function parseReport(nodeId: string, entry: Record<string, string>, capturedAt: string): NodeReport {
   return {
@@ -55,6 +64,8 @@ export function parseReport(nodeId: string, entry: Record<string, string>, captu
     lastRun: text(entry.LastRun, 16),
     failedStep: text(entry.FailedStep, 16),
     lastRunAt: text(entry.LastRunAt, 40),
+    checkedAt: text(entry.CheckedAt, 40),
+    problem: oneLine(entry.Problem, 300),
     capturedAt: text(capturedAt, 40),
   };
 }
@@ -90,7 +101,17 @@ export async function nodeReportsForSecret(ssm: SSMClient, secretArn: string): P
   return reports;
 }
 
-/** What a node serves for the drift comparison: the served serial when it was checked, else its files'. */
+/**
+ * What a node serves and holds, for the drift comparison: the served serial when it was checked, else its
+ * files'; the serial of its files; and the problem its last run found in them.
+ */
 export function observationOf(report: NodeReport): Observation {
-  return { nodeId: report.nodeId, serial: report.servedSerial || report.serial, ...(report.installedAt ? { since: report.installedAt } : {}) };
+  return {
+    nodeId: report.nodeId,
+    serial: report.servedSerial || report.serial,
+    holds: report.serial,
+    ...(report.problem ? { problem: report.problem } : {}),
+    ...(report.installedAt ? { since: report.installedAt } : {}),
+    ...(report.checkedAt ? { checkedAt: report.checkedAt } : {}),
+  };
 }

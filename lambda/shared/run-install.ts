@@ -1,7 +1,8 @@
 /**
  * ssm-run logic: find the managed nodes carrying the target tag, claim the inventory item for this export
- * (an older export arriving late is Superseded), then send the install document to the tag. Parameters are
- * identifiers and options only; the node fetches the secret version itself.
+ * (an older export arriving late is Superseded), upsert the target's install and report associations, then
+ * send the install document to the tag. Parameters are identifiers and options only; the node fetches the
+ * secret version itself.
  */
 import {
   DescribeInstanceInformationCommand,
@@ -9,11 +10,11 @@ import {
   SSMClient,
   SendCommandCommand,
 } from '@aws-sdk/client-ssm';
-import { upsertAssociation } from './associations';
+import { AssociationKind, AssociationSpec, upsertAssociation } from './associations';
 import { ExportTaskResult, InstallTaskResult, InventoryItem, targetKey } from './contract';
 import { AcmExportError, NoMatchingNodes, isThrottling, rethrowThrottling } from './errors';
 import { InventoryDeps, recordAssociation, recordDeployOutcome, recordExport } from './inventory';
-import { DEFAULT_CONVERGENCE_SCHEDULE, INSTALL_DEFAULTS } from './patterns';
+import { DEFAULT_CONVERGENCE_SCHEDULE, DEFAULT_DRIFT_REPORT_SCHEDULE, INSTALL_DEFAULTS } from './patterns';
 import type { ResolvedExportRequest } from './schemas';
 
 export interface InstallDeps extends InventoryDeps {
@@ -26,8 +27,10 @@ export interface InstallDeps extends InventoryDeps {
   timeoutSeconds: number;
   /** Region the nodes fetch the secret from. */
   region: string;
-  /** `CONVERGENCE_SCHEDULE`: schedule of the associations when the request sets none. */
+  /** `CONVERGENCE_SCHEDULE`: schedule of the install associations when the request sets none. */
   convergenceSchedule?: string;
+  /** `DRIFT_REPORT_SCHEDULE`: schedule of the report associations (default DEFAULT_DRIFT_REPORT_SCHEDULE). */
+  reportSchedule?: string;
   now?: () => Date;
   log?: (message: string, keys?: Record<string, string | number | boolean>) => void;
 }
@@ -197,7 +200,7 @@ export async function runInstall(request: InstallRequest, deps: InstallDeps): Pr
 
   // Convergence first (nothing sent yet, so a throttled task retries cleanly). Any other failure is
   // reported in the result and the logs but does not hold back the push: renewals must still deploy.
-  const association = await ensureAssociation(request, claim.item, key, deps, log);
+  const associations = await ensureAssociations(request, claim.item, key, deps, log);
 
   let commandId: string | undefined;
   let responseTargets = 0;
@@ -225,38 +228,79 @@ export async function runInstall(request: InstallRequest, deps: InstallDeps): Pr
   }
   if (!commandId) throw new Error('ssm:SendCommand returned no command id');
   log('install command sent', { commandId, targetCount: nodes.length });
-  return { outcome: 'Sent', commandId, targetCount: Math.max(nodes.length, responseTargets), ...association };
+  return { outcome: 'Sent', commandId, targetCount: Math.max(nodes.length, responseTargets), ...associations };
 }
 
-async function ensureAssociation(
+type AssociationOutcome = Pick<InstallTaskResult, 'associationId' | 'associationError' | 'reportAssociationId' | 'reportAssociationError'>;
+
+const ASSOCIATION_LABEL: Record<AssociationKind, string> = { install: 'convergence association', report: 'report association' };
+
+/**
+ * Upserts the target's install association (AWSCURRENT on the convergence schedule) and its report
+ * association (Action=report on the drift-report schedule), then stores their ids. Throttling is rethrown
+ * (the task retries; an association created meanwhile is found again by its name); any other failure of
+ * either is reported in the result and does not hold back the push, nor the other association.
+ */
+async function ensureAssociations(
   request: InstallRequest,
   item: InventoryItem,
   key: { certificateArn: string; target: string },
   deps: InstallDeps,
   log: NonNullable<InstallDeps['log']>,
-): Promise<{ associationId: string } | { associationError: string }> {
+): Promise<AssociationOutcome> {
   const i = request.input;
+  const profile = profileFromRequest(i);
+  const secretArn = request.export.secretArn;
+  const base = { certificateArn: key.certificateArn, target: key.target, tagKey: i.TargetTagKey, tagValue: i.TargetTagValue, maxConcurrency: i.MaxConcurrency };
+  const install = await upsertOne(
+    'install',
+    {
+      ...base,
+      parameters: documentParameters(profile, { secretArn, stage: 'AWSCURRENT' }, deps.region),
+      schedule: item.convergenceSchedule ?? i.ConvergenceSchedule ?? deps.convergenceSchedule ?? DEFAULT_CONVERGENCE_SCHEDULE,
+    },
+    item.associationId,
+    deps,
+    log,
+  );
+  const report = await upsertOne(
+    'report',
+    {
+      ...base,
+      parameters: documentParameters(profile, { secretArn, action: 'report' }, deps.region),
+      schedule: deps.reportSchedule ?? DEFAULT_DRIFT_REPORT_SCHEDULE,
+    },
+    item.reportAssociationId,
+    deps,
+    log,
+  );
+  const changed = {
+    ...(install.id && install.id !== item.associationId ? { associationId: install.id } : {}),
+    ...(report.id && report.id !== item.reportAssociationId ? { reportAssociationId: report.id } : {}),
+  };
+  if (Object.keys(changed).length > 0) await recordAssociation(deps, key, request.executionArn, changed);
+  return {
+    ...(install.id ? { associationId: install.id } : { associationError: install.error }),
+    ...(report.id ? { reportAssociationId: report.id } : { reportAssociationError: report.error }),
+  };
+}
+
+async function upsertOne(
+  kind: AssociationKind,
+  spec: Omit<AssociationSpec, 'kind'>,
+  knownId: string | undefined,
+  deps: InstallDeps,
+  log: NonNullable<InstallDeps['log']>,
+): Promise<{ id: string; error?: undefined } | { id?: undefined; error: string }> {
+  const label = ASSOCIATION_LABEL[kind];
   try {
-    const { associationId, action } = await upsertAssociation(
-      {
-        certificateArn: key.certificateArn,
-        target: key.target,
-        tagKey: i.TargetTagKey,
-        tagValue: i.TargetTagValue,
-        parameters: documentParameters(profileFromRequest(i), { secretArn: request.export.secretArn, stage: 'AWSCURRENT' }, deps.region),
-        schedule: item.convergenceSchedule ?? i.ConvergenceSchedule ?? deps.convergenceSchedule ?? DEFAULT_CONVERGENCE_SCHEDULE,
-        maxConcurrency: i.MaxConcurrency,
-      },
-      deps,
-      item.associationId,
-    );
-    if (associationId !== item.associationId) await recordAssociation(deps, key, request.executionArn, associationId);
-    log(`convergence association ${action}`, { associationId });
-    return { associationId };
+    const { associationId, action } = await upsertAssociation({ kind, ...spec }, deps, knownId);
+    log(`${label} ${action}`, { associationId, schedule: spec.schedule });
+    return { id: associationId };
   } catch (error) {
     if (isThrottling(error) || (error instanceof AcmExportError && error.name === 'Throttled')) throw error;
     const name = error instanceof Error ? error.name : 'Error';
-    log('could not create or update the convergence association; the push goes out anyway', { errorName: name });
-    return { associationError: `${name}: the convergence association could not be created or updated` };
+    log(`could not create or update the ${label}; the push goes out anyway`, { errorName: name });
+    return { error: `${name}: the ${label} could not be created or updated` };
   }
 }

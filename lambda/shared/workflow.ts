@@ -71,6 +71,8 @@ export const installTaskResultSchema = z.object({
   supersededBy: z.string().optional(),
   associationId: z.string().max(64).optional(),
   associationError: z.string().max(500).optional(),
+  reportAssociationId: z.string().max(64).optional(),
+  reportAssociationError: z.string().max(500).optional(),
 }) satisfies z.ZodType<InstallTaskResult>;
 
 const nodeFailureSchema = z.object({ instanceId: z.string(), status: z.string(), line: z.string() });

@@ -33,6 +33,7 @@ const factories = {
   timeoutSeconds: timeoutFromEnv,
   region: () => requireEnv('AWS_REGION'),
   convergenceSchedule: () => process.env[ENV.CONVERGENCE_SCHEDULE] || undefined,
+  reportSchedule: () => process.env[ENV.DRIFT_REPORT_SCHEDULE] || undefined,
   now: () => undefined,
 };
 

@@ -6,7 +6,7 @@ import {
   SendCommandCommand,
   UpdateAssociationCommand,
 } from '@aws-sdk/client-ssm';
-import { associationName } from '../../lambda/shared/associations';
+import { associationName, reportAssociationName } from '../../lambda/shared/associations';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
@@ -50,17 +50,23 @@ beforeEach(() => {
   ssm.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [{ InstanceId: 'i-0123456789abcdef0' }, { InstanceId: 'mi-0123456789abcdef0' }] });
   ssm.on(SendCommandCommand).resolves({ Command: { CommandId: COMMAND_ID, TargetCount: 0 } });
   ssm.on(ListAssociationsCommand).resolves({ Associations: [] });
-  ssm.on(CreateAssociationCommand).resolves({ AssociationDescription: { AssociationId: ASSOCIATION_ID } });
-  ssm.on(UpdateAssociationCommand).resolves({ AssociationDescription: { AssociationId: ASSOCIATION_ID } });
+  ssm.on(CreateAssociationCommand).callsFake((input: { AssociationName?: string }) => ({ AssociationDescription: { AssociationId: idFor(input.AssociationName) } }));
+  ssm.on(UpdateAssociationCommand).callsFake((input: { AssociationId?: string }) => ({ AssociationDescription: { AssociationId: input.AssociationId } }));
 });
 
 const ASSOCIATION_ID = '0f1e2d3c-4b5a-4969-8877-665544332211';
+const REPORT_ASSOCIATION_ID = '0f1e2d3c-4b5a-4969-8877-6655443322ff';
+/** The id SSM gives the install or the report association (by its name). */
+const idFor = (name = ''): string => (name.startsWith('acm-export-report-') ? REPORT_ASSOCIATION_ID : ASSOCIATION_ID);
+/** The CreateAssociation inputs for one of the two associations (by name). */
+const associationCalls = (command: typeof CreateAssociationCommand, name: string) =>
+  ssm.commandCalls(command).map((c) => c.args[0].input).filter((input) => input.AssociationName === name);
 
 describe('ssm-run', () => {
   test('records the export and sends the document to the tag with identifier-only parameters', async () => {
     const input = freshInput({ Service: 'nginx', VerifyPort: 443 });
     const result = await handler({ ...installPayload(), input });
-    expect(result).toEqual({ outcome: 'Sent', commandId: COMMAND_ID, targetCount: 2, associationId: ASSOCIATION_ID });
+    expect(result).toEqual({ outcome: 'Sent', commandId: COMMAND_ID, targetCount: 2, associationId: ASSOCIATION_ID, reportAssociationId: REPORT_ASSOCIATION_ID });
     expect(ssm).toHaveReceivedCommandWith(DescribeInstanceInformationCommand, { Filters: [{ Key: 'tag:Role', Values: ['web'] }] });
     const send = ssm.commandCalls(SendCommandCommand)[0].args[0].input;
     expect(send).toEqual({
@@ -199,7 +205,7 @@ describe('convergence association', () => {
     expect(ssm).toHaveReceivedCommandWith(ListAssociationsCommand, {
       AssociationFilterList: [{ key: 'AssociationName', value: associationName(input.CertificateArn, 'Role=web') }],
     });
-    const create = ssm.commandCalls(CreateAssociationCommand)[0].args[0].input;
+    const [create] = associationCalls(CreateAssociationCommand, associationName(input.CertificateArn, 'Role=web'));
     expect(create).toEqual({
       Name: 'Install-ACMCertificate-Test',
       DocumentVersion: '$DEFAULT',
@@ -232,33 +238,137 @@ describe('convergence association', () => {
       combinedPem: true,
       pkcs12: true,
     });
-    // Association before the push: nothing is sent if the association step is throttled and retried.
+    // Associations before the push: nothing is sent if the association step is throttled and retried.
     const order = ssm.calls().map((c) => c.args[0].constructor.name);
-    expect(order.indexOf('CreateAssociationCommand')).toBeLessThan(order.indexOf('SendCommandCommand'));
+    expect(order.lastIndexOf('CreateAssociationCommand')).toBeLessThan(order.indexOf('SendCommandCommand'));
   });
 
-  test('next export of the same target updates the stored association (no list, no second one)', async () => {
+  test('first export: a second, report association on the same tag: Action=report, no version or stage, hourly by default, id stored', async () => {
+    const input = freshInput({ Service: 'nginx', VerifyPort: 8443, KeyOwner: 'haproxy', ConvergenceSchedule: 'rate(1 day)' });
+    const result = await handler({ ...installPayload(), input });
+    expect(result).toMatchObject({ associationId: ASSOCIATION_ID, reportAssociationId: REPORT_ASSOCIATION_ID });
+    expect(ssm).toHaveReceivedCommandTimes(CreateAssociationCommand, 2);
+    const install = associationCalls(CreateAssociationCommand, associationName(input.CertificateArn, 'Role=web'))[0];
+    const [report] = associationCalls(CreateAssociationCommand, reportAssociationName(input.CertificateArn, 'Role=web'));
+    expect(report).toEqual({
+      Name: 'Install-ACMCertificate-Test',
+      DocumentVersion: '$DEFAULT',
+      AssociationName: reportAssociationName(input.CertificateArn, 'Role=web'),
+      Targets: [{ Key: 'tag:Role', Values: ['web'] }],
+      Parameters: { ...install.Parameters, Action: ['report'], SecretVersionStage: undefined },
+      ScheduleExpression: 'rate(1 hour)',
+      MaxConcurrency: '10%',
+      MaxErrors: '100%',
+      ComplianceSeverity: 'MEDIUM',
+      SyncCompliance: 'AUTO',
+    });
+    expect(report.Parameters).not.toHaveProperty('SecretVersionId');
+    expect(report.Parameters).not.toHaveProperty('SecretVersionStage');
+    expect(report.Parameters).toMatchObject({ Service: ['nginx'], VerifyPort: ['8443'], KeyOwner: ['haproxy'], Target: ['Role=web'], SecretId: [SECRET_ARN] });
+    // The request's schedule is the install association's; the report association keeps the stack's.
+    expect(install).toMatchObject({ ScheduleExpression: 'rate(1 day)', ComplianceSeverity: 'HIGH' });
+    expect(await item(input.CertificateArn)).toMatchObject({ associationId: ASSOCIATION_ID, reportAssociationId: REPORT_ASSOCIATION_ID });
+    expect(ssm).toHaveReceivedCommandWith(ListAssociationsCommand, {
+      AssociationFilterList: [{ key: 'AssociationName', value: reportAssociationName(input.CertificateArn, 'Role=web') }],
+    });
+  });
+
+  test('the report schedule comes from DRIFT_REPORT_SCHEDULE (or deps.reportSchedule)', async () => {
+    const fromDeps = createHandler({
+      ddb: inventory.ddb, tableName: inventory.tableName, documentName: 'Install-ACMCertificate-Test', logGroupName: '/acm-export/commands',
+      timeoutSeconds: 600, region: 'us-east-1', now: () => NOW, reportSchedule: 'rate(30 minutes)',
+    });
+    const input = freshInput();
+    await fromDeps({ ...installPayload(), input });
+    expect(associationCalls(CreateAssociationCommand, reportAssociationName(input.CertificateArn, 'Role=web'))[0].ScheduleExpression).toBe('rate(30 minutes)');
+
+    ssm.resetHistory();
+    const saved = process.env.DRIFT_REPORT_SCHEDULE;
+    process.env.DRIFT_REPORT_SCHEDULE = 'rate(2 hours)';
+    try {
+      const fromEnv = createHandler({
+        ddb: inventory.ddb, tableName: inventory.tableName, documentName: 'Install-ACMCertificate-Test', logGroupName: '/acm-export/commands',
+        timeoutSeconds: 600, region: 'us-east-1', now: () => NOW,
+      });
+      const other = freshInput();
+      await fromEnv({ ...installPayload(), input: other });
+      expect(associationCalls(CreateAssociationCommand, reportAssociationName(other.CertificateArn, 'Role=web'))[0].ScheduleExpression).toBe('rate(2 hours)');
+      expect(associationCalls(CreateAssociationCommand, associationName(other.CertificateArn, 'Role=web'))[0].ScheduleExpression).toBe('rate(12 hours)');
+    } finally {
+      if (saved === undefined) delete process.env.DRIFT_REPORT_SCHEDULE;
+      else process.env.DRIFT_REPORT_SCHEDULE = saved;
+    }
+  });
+
+  test('a report association that cannot be created does not hold back the push nor the install association', async () => {
+    ssm.on(CreateAssociationCommand).callsFake((input: { AssociationName?: string }) => {
+      if (input.AssociationName?.startsWith('acm-export-report-')) throw Object.assign(new Error('denied'), { name: 'AccessDeniedException' });
+      return { AssociationDescription: { AssociationId: ASSOCIATION_ID } };
+    });
+    const input = freshInput();
+    const result = await handler({ ...installPayload(), input });
+    expect(result).toEqual({
+      outcome: 'Sent', commandId: COMMAND_ID, targetCount: 2, associationId: ASSOCIATION_ID,
+      reportAssociationError: 'AccessDeniedException: the report association could not be created or updated',
+    });
+    expect(ssm).toHaveReceivedCommandTimes(SendCommandCommand, 1);
+    const stored = await item(input.CertificateArn);
+    expect(stored).toMatchObject({ associationId: ASSOCIATION_ID });
+    expect(stored).not.toHaveProperty('reportAssociationId');
+
+    // The next export creates it.
+    ssm.on(CreateAssociationCommand).callsFake((i: { AssociationName?: string }) => ({ AssociationDescription: { AssociationId: idFor(i.AssociationName) } }));
+    ssm.resetHistory();
+    const next = await handler({ ...installPayload({ name: 'exec-later', start: '2026-11-20T11:00:00.000Z' }), input });
+    expect(next).toMatchObject({ associationId: ASSOCIATION_ID, reportAssociationId: REPORT_ASSOCIATION_ID });
+    expect(ssm).toHaveReceivedCommandWith(UpdateAssociationCommand, { AssociationId: ASSOCIATION_ID });
+    expect(associationCalls(CreateAssociationCommand, reportAssociationName(input.CertificateArn, 'Role=web'))).toHaveLength(1);
+    expect(await item(input.CertificateArn)).toMatchObject({ associationId: ASSOCIATION_ID, reportAssociationId: REPORT_ASSOCIATION_ID });
+  });
+
+  test('a throttled report association retries the task before anything is sent', async () => {
+    ssm.on(CreateAssociationCommand).callsFake((input: { AssociationName?: string }) => {
+      if (input.AssociationName?.startsWith('acm-export-report-')) throw Object.assign(new Error('slow down'), { name: 'ThrottlingException' });
+      return { AssociationDescription: { AssociationId: ASSOCIATION_ID } };
+    });
+    await expect(handler({ ...installPayload(), input: freshInput() })).rejects.toMatchObject({ name: 'Throttled' });
+    expect(ssm).toHaveReceivedCommandTimes(SendCommandCommand, 0);
+  });
+
+  test('next export of the same target updates both stored associations (no list, no second ones)', async () => {
     const input = freshInput({ ConvergenceSchedule: 'rate(1 day)' });
     await handler({ ...installPayload({ name: 'exec-a', start: '2026-11-20T10:00:00.000Z' }), input });
     ssm.resetHistory();
     await handler({ ...installPayload({ name: 'exec-b', start: '2026-11-20T11:00:00.000Z' }), input });
     expect(ssm).toHaveReceivedCommandTimes(ListAssociationsCommand, 0);
     expect(ssm).toHaveReceivedCommandTimes(CreateAssociationCommand, 0);
+    expect(ssm).toHaveReceivedCommandTimes(UpdateAssociationCommand, 2);
     expect(ssm).toHaveReceivedCommandWith(UpdateAssociationCommand, {
       AssociationId: ASSOCIATION_ID,
       ScheduleExpression: 'rate(1 day)',
       AssociationName: associationName(input.CertificateArn, 'Role=web'),
     });
+    expect(ssm).toHaveReceivedCommandWith(UpdateAssociationCommand, {
+      AssociationId: REPORT_ASSOCIATION_ID,
+      ScheduleExpression: 'rate(1 hour)',
+      AssociationName: reportAssociationName(input.CertificateArn, 'Role=web'),
+      Parameters: expect.objectContaining({ Action: ['report'] }),
+    });
   });
 
-  test('an association found by name (a retried task) is updated, not duplicated', async () => {
+  test('associations found by name (a retried task) are updated, not duplicated', async () => {
     const input = freshInput();
-    ssm.on(ListAssociationsCommand).resolves({ Associations: [{ AssociationId: 'found-by-name-0001', AssociationName: associationName(input.CertificateArn, 'Role=web') }] });
-    ssm.on(UpdateAssociationCommand).resolves({ AssociationDescription: { AssociationId: 'found-by-name-0001' } });
+    const existing = [
+      { AssociationId: 'found-by-name-0001', AssociationName: associationName(input.CertificateArn, 'Role=web') },
+      { AssociationId: 'found-by-name-0002', AssociationName: reportAssociationName(input.CertificateArn, 'Role=web') },
+    ];
+    ssm.on(ListAssociationsCommand).callsFake((i: { AssociationFilterList?: { value?: string }[] }) => ({
+      Associations: existing.filter((a) => a.AssociationName === i.AssociationFilterList?.[0]?.value),
+    }));
     const result = await handler({ ...installPayload(), input });
-    expect(result.associationId).toBe('found-by-name-0001');
+    expect(result).toMatchObject({ associationId: 'found-by-name-0001', reportAssociationId: 'found-by-name-0002' });
     expect(ssm).toHaveReceivedCommandTimes(CreateAssociationCommand, 0);
-    expect(await item(input.CertificateArn)).toMatchObject({ associationId: 'found-by-name-0001' });
+    expect(await item(input.CertificateArn)).toMatchObject({ associationId: 'found-by-name-0001', reportAssociationId: 'found-by-name-0002' });
   });
 
   test('a stored association deleted behind our back is created again', async () => {
@@ -266,10 +376,10 @@ describe('convergence association', () => {
     await handler({ ...installPayload({ name: 'exec-c', start: '2026-11-20T10:00:00.000Z' }), input });
     const gone = Object.assign(new Error('gone'), { name: 'AssociationDoesNotExist' });
     ssm.on(UpdateAssociationCommand).rejects(gone);
-    ssm.on(CreateAssociationCommand).resolves({ AssociationDescription: { AssociationId: 'recreated-0002' } });
+    ssm.on(CreateAssociationCommand).callsFake((i: { AssociationName?: string }) => ({ AssociationDescription: { AssociationId: `recreated-${idFor(i.AssociationName).slice(-4)}` } }));
     const result = await handler({ ...installPayload({ name: 'exec-d', start: '2026-11-20T11:00:00.000Z' }), input });
-    expect(result.associationId).toBe('recreated-0002');
-    expect(await item(input.CertificateArn)).toMatchObject({ associationId: 'recreated-0002' });
+    expect(result).toMatchObject({ associationId: 'recreated-2211', reportAssociationId: 'recreated-22ff' });
+    expect(await item(input.CertificateArn)).toMatchObject({ associationId: 'recreated-2211', reportAssociationId: 'recreated-22ff' });
   });
 
   test('throttling retries the task before anything is sent; other errors do not block the push', async () => {
@@ -282,6 +392,7 @@ describe('convergence association', () => {
     const result = await handler({ ...installPayload(), input: freshInput() });
     expect(result).toMatchObject({ outcome: 'Sent', commandId: COMMAND_ID });
     expect(result.associationError).toBe('AccessDeniedException: the convergence association could not be created or updated');
+    expect(result.reportAssociationError).toBe('AccessDeniedException: the report association could not be created or updated');
   });
 
   test('dry run creates no association', async () => {
