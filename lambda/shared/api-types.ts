@@ -77,6 +77,8 @@ export interface CertificateTargetView {
   /** Schedule of the target's convergence association, and its id once the workflow created it. */
   convergenceSchedule?: string;
   associationId?: string;
+  /** Id of the target's report association (Action=report, on the stack's drift-report schedule). */
+  reportAssociationId?: string;
   /** Only with `?nodes=true`: what each node reported (custom SSM Inventory), and the drift summary. */
   nodes?: NodeView[];
   nodesInSync?: number;
@@ -97,10 +99,17 @@ export interface NodeView {
   lastRun: string;
   failedStep?: string;
   lastRunAt: string;
+  /**
+   * When the node last looked at its files and what it serves (its last install or report run); absent
+   * when its install document predates report runs.
+   */
+  checkedAt?: string;
+  /** Only when its files are not a consistent set: one line (a missing file, a key that does not match). */
+  problem?: string;
   secretVersionId: string;
   /** When the SSM Agent collected the report. */
   capturedAt: string;
-  /** Whether what it serves (or holds) is the target's lastSerial. */
+  /** Whether what it serves and what its files hold are the target's lastSerial, with no problem. */
   inSync: boolean;
 }
 
