@@ -20,13 +20,13 @@ export function certificateRows(items: CertificateTargetView[]): string[][] {
 
 export const CERTIFICATE_HEADERS = ['NAME', 'ARN', 'TARGET', 'SERIAL', 'EXPIRES', 'DAYS LEFT', 'LAST DEPLOY'];
 
-export const NODE_HEADERS = ['NAME', 'TARGET', 'NODE', 'SERIAL', 'SERVED', 'VERIFIED', 'IN SYNC', 'LAST RUN', 'INSTALLED'];
+export const NODE_HEADERS = ['NAME', 'TARGET', 'NODE', 'SERIAL', 'SERVED', 'VERIFIED', 'IN SYNC', 'LAST RUN', 'INSTALLED', 'CHECKED'];
 
 /** One row per node report (certificates --nodes); targets without reports get one "-" row. */
 export function nodeRows(items: CertificateTargetView[]): string[][] {
   return items.flatMap((item) => {
     const nodes = item.nodes ?? [];
-    if (nodes.length === 0) return [[item.certName, item.target, '(no node reports yet)', '-', '-', '-', '-', '-', '-']];
+    if (nodes.length === 0) return [[item.certName, item.target, '(no node reports yet)', '-', '-', '-', '-', '-', '-', '-']];
     return nodes.map((n) => [
       item.certName,
       item.target,
@@ -37,8 +37,20 @@ export function nodeRows(items: CertificateTargetView[]): string[][] {
       n.inSync ? 'yes' : 'NO',
       n.lastRun === 'failed' ? `failed (${n.failedStep || '?'})` : n.lastRun || '-',
       shortDate(n.installedAt),
+      n.checkedAt ? shortTime(n.checkedAt) : '-',
     ]);
   });
+}
+
+/** `2026-11-20T10:04:05.123Z` → `2026-11-20 10:04` (when nodes last looked, to the minute). */
+function shortTime(iso: string): string {
+  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})/.exec(iso);
+  return m ? `${m[1]} ${m[2]}` : iso.slice(0, 16);
+}
+
+/** One line per node whose files are not a consistent set (the problem its last run found). */
+export function problemLines(items: CertificateTargetView[]): string[] {
+  return items.flatMap((item) => (item.nodes ?? []).filter((n) => n.problem).map((n) => `${n.nodeId} (${item.certName}, ${item.target}): ${n.problem}`));
 }
 
 /** Lists inventory rows; one page unless `all`. API errors become one-line CLI errors. */
@@ -62,7 +74,7 @@ export const registerCertificates: CommandModule = (program, context) => {
     .description('List the inventory: one row per certificate and target, with serial, expiry and the last deployment.')
     .option('--expiring-within <days>', 'only certificates that expire within this many days', integerOption('--expiring-within', 0, 3650))
     .option('--all', 'follow every page (default: the first page only)')
-    .option('--nodes', 'also show every node\'s reported serial (SSM Inventory) and whether it is in sync')
+    .option('--nodes', 'also show every node\'s reported serials (SSM Inventory), when it last checked, and whether it is in sync')
     .addHelpText(
       'after',
       `
@@ -83,8 +95,9 @@ Examples:
         context.io.stdout.write(renderTable(CERTIFICATE_HEADERS, certificateRows(result.items)));
         if (options.nodes) {
           context.io.stdout.write(`\n${renderTable(NODE_HEADERS, nodeRows(result.items))}`);
+          for (const line of problemLines(result.items)) context.io.stdout.write(`problem: ${line}\n`);
           const drifting = result.items.reduce((n, item) => n + (item.nodesDrifting ?? 0), 0);
-          if (drifting > 0) context.io.stdout.write(`${drifting} node(s) do not serve the last exported certificate\n`);
+          if (drifting > 0) context.io.stdout.write(`${drifting} node(s) do not serve and hold the last exported certificate as a consistent set of files\n`);
         }
         if (result.nextToken) context.io.stdout.write('(more rows: run with --all to list every page)\n');
       }

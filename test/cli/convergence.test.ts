@@ -36,13 +36,17 @@ describe('fleet convergence commands', () => {
     api = undefined;
   });
 
-  test('certificates --nodes asks for nodes=true and prints one row per node, drifting ones marked', async () => {
+  test('certificates --nodes asks for nodes=true and prints one row per node, drifting ones marked, problems below', async () => {
     const body: ListCertificatesResponse = {
       items: [
         row({
-          nodes: [node('i-0123456789abcdef0', '0A1B2C3D', true), node('mi-0123456789abcdef0', '5E0F', false, { lastRun: 'failed', failedStep: 'verify' })],
+          nodes: [
+            node('i-0123456789abcdef0', '0A1B2C3D', true, { checkedAt: '2026-11-21T11:00:07Z' }),
+            node('mi-0123456789abcdef0', '5E0F', false, { lastRun: 'failed', failedStep: 'verify' }),
+            node('i-0123456789abcdef1', '0A1B2C3D', false, { checkedAt: '2026-11-21T11:00:09Z', problem: 'the key does not match the certificate' }),
+          ],
           nodesInSync: 1,
-          nodesDrifting: 1,
+          nodesDrifting: 2,
         }),
         row({ target: 'Role=api', targetTagValue: 'api', nodes: [], nodesInSync: 0, nodesDrifting: 0 }),
       ],
@@ -54,11 +58,13 @@ describe('fleet convergence commands', () => {
     expect(api.requests[0].query).toEqual({ nodes: 'true' });
     const lines = result.stdout.trimEnd().split('\n');
     const header = lines.findIndex((l) => l.startsWith('NAME') && l.includes('NODE'));
-    expect(lines[header]).toMatch(/^NAME\s+TARGET\s+NODE\s+SERIAL\s+SERVED\s+VERIFIED\s+IN SYNC\s+LAST RUN\s+INSTALLED$/);
-    expect(lines[header + 1]).toMatch(/^www\s+Role=web\s+i-0123456789abcdef0\s+0A1B2C3D\s+0A1B2C3D\s+yes\s+yes\s+unchanged\s+2026-11-20$/);
-    expect(lines[header + 2]).toMatch(/^www\s+Role=web\s+mi-0123456789abcdef0\s+5E0F\s+5E0F\s+yes\s+NO\s+failed \(verify\)/);
-    expect(lines[header + 3]).toContain('(no node reports yet)');
-    expect(result.stdout).toContain('1 node(s) do not serve the last exported certificate');
+    expect(lines[header]).toMatch(/^NAME\s+TARGET\s+NODE\s+SERIAL\s+SERVED\s+VERIFIED\s+IN SYNC\s+LAST RUN\s+INSTALLED\s+CHECKED$/);
+    expect(lines[header + 1]).toMatch(/^www\s+Role=web\s+i-0123456789abcdef0\s+0A1B2C3D\s+0A1B2C3D\s+yes\s+yes\s+unchanged\s+2026-11-20\s+2026-11-21 11:00$/);
+    expect(lines[header + 2]).toMatch(/^www\s+Role=web\s+mi-0123456789abcdef0\s+5E0F\s+5E0F\s+yes\s+NO\s+failed \(verify\)\s+2026-11-20\s+-$/);
+    expect(lines[header + 3]).toMatch(/^www\s+Role=web\s+i-0123456789abcdef1\s+0A1B2C3D\s+0A1B2C3D\s+yes\s+NO\s+unchanged\s+2026-11-20\s+2026-11-21 11:00$/);
+    expect(lines[header + 4]).toContain('(no node reports yet)');
+    expect(result.stdout).toContain('problem: i-0123456789abcdef1 (www, Role=web): the key does not match the certificate\n');
+    expect(result.stdout).toContain('2 node(s) do not serve and hold the last exported certificate as a consistent set of files');
     expect(api.rejected).toBe(0);
 
     const json = await runCli(['--endpoint', api.url, '--json', 'certificates', '--nodes', '--all']);
