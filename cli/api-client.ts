@@ -42,6 +42,11 @@ export class ApiClient {
     return this.config.endpoint.toString();
   }
 
+  /** Region the requests are signed for (the stack's region). */
+  get region(): string {
+    return this.config.region;
+  }
+
   async request<T>(method: 'GET' | 'POST' | 'DELETE', route: string, options: { query?: Record<string, string | undefined>; body?: unknown } = {}): Promise<T> {
     const base = this.config.endpoint;
     const path = `${base.pathname.replace(/\/+$/, '')}${route}`;
@@ -123,9 +128,14 @@ export class ApiClient {
     });
   }
 
-  /** `DELETE /certificates/{certificateArn}/targets/{target}` (both URL-encoded as one path segment each). */
-  deleteTarget(certificateArn: string, target: string): Promise<DeleteTargetResponse> {
-    return this.request<DeleteTargetResponse>('DELETE', `/certificates/${encodeURIComponent(certificateArn)}/targets/${encodeURIComponent(target)}`);
+  /**
+   * `DELETE /certificates/{certificateArn}/targets/{target}` (both URL-encoded as one path segment each);
+   * `removeFiles` adds `?removeFiles=true` (the nodes remove the installed files, asynchronously).
+   */
+  deleteTarget(certificateArn: string, target: string, options: { removeFiles?: boolean } = {}): Promise<DeleteTargetResponse> {
+    return this.request<DeleteTargetResponse>('DELETE', `/certificates/${encodeURIComponent(certificateArn)}/targets/${encodeURIComponent(target)}`, {
+      query: { removeFiles: options.removeFiles ? 'true' : undefined },
+    });
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * REST API (proxy integration): `POST /exports` (validate, then StartExecution), `GET /exports/{exportId}`,
  * `GET /certificates` (with `?nodes=true` the per-node reports from SSM Inventory) and
- * `DELETE /certificates/{certificateArn}/targets/{target}`.
+ * `DELETE /certificates/{certificateArn}/targets/{target}` (with `?removeFiles=true` it also sends the install
+ * document's remove run to the target's nodes).
  * Every response is JSON; 4xx messages name the field and the rule, never echo a value.
  */
 import type { SSMClient } from '@aws-sdk/client-ssm';
@@ -9,8 +10,8 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import type { ErrorResponse } from '../shared/api-types';
 import { client } from '../shared/clients';
 import { ENV } from '../shared/contract';
-import { requireEnv } from '../shared/env';
-import { deleteTarget, parseDeleteTarget } from '../shared/delete-target';
+import { commandTimeoutSeconds, requireEnv } from '../shared/env';
+import { RemoveCommandSettings, deleteTarget, parseDeleteTarget } from '../shared/delete-target';
 import { AcmExportError, InvalidInput } from '../shared/errors';
 import { EXPORT_ID_PATTERN, ExportStatusDeps, exportStatus } from '../shared/export-status';
 import { resolveDeps } from '../shared/handler-support';
@@ -20,7 +21,18 @@ import { info } from '../shared/handler-support';
 import { logger, observe } from '../shared/powertools';
 import { startExport } from '../shared/start-export';
 
-export type ExportApiDeps = ExportStatusDeps & InventoryDeps & { now?: () => Date; ssm: SSMClient };
+export type ExportApiDeps = ExportStatusDeps &
+  InventoryDeps & { now?: () => Date; ssm: SSMClient; removeCommand: () => RemoveCommandSettings };
+
+/** The remove run's settings, read when a DELETE asks for the files to be removed (the other routes need none). */
+function removeCommandFromEnv(): RemoveCommandSettings {
+  return {
+    documentName: requireEnv(ENV.DOCUMENT_NAME),
+    logGroupName: requireEnv(ENV.COMMAND_LOG_GROUP),
+    timeoutSeconds: commandTimeoutSeconds(),
+    region: requireEnv('AWS_REGION'),
+  };
+}
 
 const factories = {
   sfn: () => client('sfn'),
@@ -28,6 +40,7 @@ const factories = {
   ddb: () => client('ddb'),
   stateMachineArn: () => requireEnv(ENV.STATE_MACHINE_ARN),
   tableName: () => requireEnv(ENV.TABLE_NAME),
+  removeCommand: () => removeCommandFromEnv,
   now: () => undefined,
 };
 
@@ -111,7 +124,13 @@ export function createHandler(overrides: Partial<ExportApiDeps> = {}) {
         if (r.name === 'target') {
           const request = parseDeleteTarget(r.pathParameters, event.queryStringParameters);
           const deleted = await deleteTarget(request, deps);
-          return deleted.found ? respond(200, deleted.body) : fail(404, `no target ${request.target} for ${request.certificateArn}`);
+          if (deleted.found) return respond(200, deleted.body);
+          return fail(
+            404,
+            deleted.noRecord
+              ? `no target ${request.target} for ${request.certificateArn} in the inventory: without its record (certificate name, directories) no files can be removed; nothing was changed (DELETE without removeFiles removes any leftover association)`
+              : `no target ${request.target} for ${request.certificateArn}`,
+          );
         }
         const query = parseListQuery(event.queryStringParameters);
         return respond(200, await listCertificates(query, deps));

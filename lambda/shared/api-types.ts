@@ -119,12 +119,37 @@ export interface ListCertificatesResponse {
   nextToken?: string;
 }
 
-/** `DELETE /certificates/{certificateArn}/targets/{target}` → 200 (404 when neither item nor association exists). */
+/**
+ * What `DELETE ...?removeFiles=true` did about the installed files. The removal runs asynchronously on the
+ * nodes: follow it by its command id (`aws ssm list-command-invocations --command-id <id> --details`) or in
+ * the Run Command output log group.
+ */
+export type FilesRemoval =
+  | {
+      /** removeFiles was not true: the installed files stay on the nodes. */
+      requested: false;
+    }
+  | {
+      requested: true;
+      /** The remove run (install document, Action=remove) was sent to the target's tag. */
+      status: 'Sent';
+      commandId: string;
+      /** CloudWatch log group that receives each node's output of the run. */
+      logGroupName: string;
+    };
+
+/**
+ * `DELETE /certificates/{certificateArn}/targets/{target}[?removeFiles=true|false]` → 200 (404 when neither
+ * the inventory item nor an association exists; with removeFiles=true, 404 whenever the inventory item is
+ * missing, because only the item says which files were installed).
+ */
 export interface DeleteTargetResponse {
   certificateArn: string;
   target: string;
   inventoryItemDeleted: boolean;
+  /** The install (convergence) association was found and deleted. */
   associationDeleted: boolean;
-  /** Always false: installed files stay on the nodes. */
-  filesRemoved: false;
+  /** The report association (Action=report) was found and deleted. */
+  reportAssociationDeleted: boolean;
+  filesRemoval: FilesRemoval;
 }

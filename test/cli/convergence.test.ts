@@ -73,7 +73,7 @@ describe('fleet convergence commands', () => {
 
   test('targets delete sends a signed DELETE with the ARN and target URL-encoded; untarget is the same', async () => {
     const seen: string[] = [];
-    const reply: DeleteTargetResponse = { certificateArn: ARN, target: 'tier:app=web 1', inventoryItemDeleted: true, associationDeleted: true, filesRemoved: false };
+    const reply: DeleteTargetResponse = { certificateArn: ARN, target: 'tier:app=web 1', inventoryItemDeleted: true, associationDeleted: true, reportAssociationDeleted: true, filesRemoval: { requested: false } };
     const route: Route = (r) => {
       if (r.method !== 'DELETE') return undefined;
       seen.push(r.path);
@@ -83,7 +83,8 @@ describe('fleet convergence commands', () => {
     const result = await runCli(['--endpoint', api.url, 'targets', 'delete', ARN, '--tag', 'tier:app=web 1']);
     expect(result.code).toBe(0);
     expect(seen[0]).toBe(`/certificates/${encodeURIComponent(ARN)}/targets/${encodeURIComponent('tier:app=web 1')}`);
-    expect(result.stdout).toContain('association deleted, inventory item deleted; installed files were left on the nodes');
+    expect(result.stdout).toContain('association deleted, report association deleted, inventory item deleted; installed files were left on the nodes');
+    expect(api.requests[0].query).toEqual({});
     expect(api.rejected).toBe(0); // the signature over the encoded path verifies
 
     const json = await runCli(['--endpoint', api.url, '--json', 'untarget', ARN, '--tag', 'tier:app=web 1']);

@@ -226,16 +226,18 @@ describe('export API', () => {
       queryStringParameters: query,
     });
 
-  test('DELETE removes the association (stored id) and the inventory item; files stay', async () => {
-    const extra = item(5, { target: 'tier:app=web 5', targetTagKey: 'tier:app', targetTagValue: 'web 5' });
+  test('DELETE removes both associations (stored ids) and the inventory item; files stay', async () => {
+    const extra = item(5, { target: 'tier:app=web 5', targetTagKey: 'tier:app', targetTagValue: 'web 5', reportAssociationId: 'report-0005' });
     await inventory.ddb.send(new PutCommand({ TableName: inventory.tableName, Item: extra }));
     ssm.on(DeleteAssociationCommand).resolves({});
     const res = await api()(del(extra.certificateArn, extra.target));
     expect(res.statusCode).toBe(200);
     expect(JSON.parse(res.body) as DeleteTargetResponse).toEqual({
-      certificateArn: extra.certificateArn, target: 'tier:app=web 5', inventoryItemDeleted: true, associationDeleted: true, filesRemoved: false,
+      certificateArn: extra.certificateArn, target: 'tier:app=web 5', inventoryItemDeleted: true, associationDeleted: true, reportAssociationDeleted: true,
+      filesRemoval: { requested: false },
     });
     expect(ssm).toHaveReceivedCommandWith(DeleteAssociationCommand, { AssociationId: 'assoc-0005' });
+    expect(ssm).toHaveReceivedCommandWith(DeleteAssociationCommand, { AssociationId: 'report-0005' });
     expect(ssm).toHaveReceivedCommandTimes(ListAssociationsCommand, 0);
     const gone = await inventory.ddb.send(new GetCommand({ TableName: inventory.tableName, Key: { certificateArn: extra.certificateArn, target: extra.target } }));
     expect(gone.Item).toBeUndefined();
@@ -254,15 +256,15 @@ describe('export API', () => {
     expect(ssm).toHaveReceivedCommandWith(DeleteAssociationCommand, { AssociationId: 'by-name-6' });
   });
 
-  test('DELETE validates: bad ARN, bad target, removeFiles=true, wrong method; never echoes the value', async () => {
+  test('DELETE validates: bad ARN, bad target, removeFiles other than true/false, wrong method; never echoes the value', async () => {
     const bad = await api()(del('arn:aws:acm:x;id', 'Role=web'));
     expect(bad.statusCode).toBe(400);
     expect(bad.body).not.toContain(';id');
     expect((await api()(del(certArn(1), 'no-equals-sign'))).statusCode).toBe(400);
     expect((await api()(del(certArn(1), 'aws:cloudformation:stack-name=x'))).statusCode).toBe(400);
-    const files = await api()(del(certArn(1), 'Role=web1', { removeFiles: 'true' }));
+    const files = await api()(del(certArn(1), 'Role=web1', { removeFiles: 'TRUE;x' }));
     expect(files.statusCode).toBe(400);
-    expect(JSON.parse(files.body).message).toContain('removeFiles');
+    expect(JSON.parse(files.body).message).toBe('removeFiles: must be true or false');
     expect((await api()({ ...del(certArn(1), 'Role=web1'), httpMethod: 'GET' })).statusCode).toBe(405);
   });
 });

@@ -1,0 +1,297 @@
+/**
+ * DELETE /certificates/{certificateArn}/targets/{target}?removeFiles=true through the export-api handler
+ * (dynalite inventory, mocked SSM): both associations are deleted before the remove run is sent, the run's
+ * parameters are identifiers that pass the document's rules, a failed send keeps the item for a retry, and
+ * without removeFiles=true nothing is sent.
+ */
+import {
+  DeleteAssociationCommand,
+  ListAssociationsCommand,
+  SSMClient,
+  SendCommandCommand,
+  type SendCommandCommandInput,
+} from '@aws-sdk/client-ssm';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-jest';
+import { createHandler } from '../../lambda/export-api/handler';
+import type { DeleteTargetResponse } from '../../lambda/shared/api-types';
+import { associationName, reportAssociationName } from '../../lambda/shared/associations';
+import { ENV, InventoryItem } from '../../lambda/shared/contract';
+import { REMOVE_MAX_ERRORS, parseDeleteTarget } from '../../lambda/shared/delete-target';
+import { FIELD_RULES, type FieldName } from '../../lambda/shared/patterns';
+import { ACCOUNT, CERT_ARN, COMMAND_ID, REGION, SECRET_ARN, STATE_MACHINE_ARN, executionArn, startInventory } from './support';
+
+const ssm = mockClient(SSMClient);
+const DOCUMENT = 'AcmExport-InstallDocument-0123ABCD';
+const LOG_GROUP = 'AcmExport-InstallDocumentCommandOutput-0123ABCD';
+const SETTINGS = { documentName: DOCUMENT, logGroupName: LOG_GROUP, timeoutSeconds: 900, region: REGION };
+
+let inventory: Awaited<ReturnType<typeof startInventory>>;
+
+beforeAll(async () => {
+  inventory = await startInventory();
+});
+afterAll(async () => inventory.stop());
+beforeEach(() => ssm.reset());
+
+let serial = 0;
+/** A fresh target (own certificate ARN) with both association ids stored. */
+async function storeItem(over: Partial<InventoryItem> = {}): Promise<InventoryItem> {
+  serial += 1;
+  const n = String(serial).padStart(4, '0');
+  const item: InventoryItem = {
+    certificateArn: CERT_ARN.replace(/[0-9a-f]{4}$/, n),
+    target: 'tier:app=web 1',
+    itemType: 'target',
+    certName: 'www',
+    targetTagKey: 'tier:app',
+    targetTagValue: 'web 1',
+    certDir: '/etc/ssl/certs',
+    keyDir: '/etc/ssl/private',
+    service: 'nginx',
+    verifyPort: 443,
+    maxConcurrency: '25%',
+    maxErrors: '0',
+    certExpiryDate: '2027-06-01T00:00:00.000Z',
+    lastExportedDate: '2026-11-30T00:00:00.000Z',
+    lastExportStartedAt: '2026-11-30T00:00:00.000Z',
+    lastSerial: '0a:1b:2c:3d',
+    lastSecretArn: SECRET_ARN,
+    lastSecretVersionId: '11111111-2222-4333-8444-555555555555',
+    lastExecutionArn: executionArn(`e${n}`),
+    keyGroup: 'ssl-cert',
+    keyMode: '0640',
+    combinedPem: true,
+    associationId: `assoc-${n}`,
+    reportAssociationId: `report-${n}`,
+    ...over,
+  };
+  await inventory.ddb.send(new PutCommand({ TableName: inventory.tableName, Item: item }));
+  return item;
+}
+
+async function stored(item: InventoryItem): Promise<InventoryItem | undefined> {
+  const out = await inventory.ddb.send(new GetCommand({ TableName: inventory.tableName, Key: { certificateArn: item.certificateArn, target: item.target } }));
+  return out.Item as InventoryItem | undefined;
+}
+
+function api(over: Record<string, unknown> = {}) {
+  return createHandler({
+    ddb: inventory.ddb,
+    tableName: inventory.tableName,
+    stateMachineArn: STATE_MACHINE_ARN,
+    ssm: new SSMClient({ region: REGION }),
+    removeCommand: () => SETTINGS,
+    ...over,
+  });
+}
+
+function del(item: Pick<InventoryItem, 'certificateArn' | 'target'>, query: Record<string, string> | null): APIGatewayProxyEvent {
+  return {
+    httpMethod: 'DELETE',
+    resource: '/certificates/{certificateArn}/targets/{target}',
+    path: `/certificates/${encodeURIComponent(item.certificateArn)}/targets/${encodeURIComponent(item.target)}`,
+    pathParameters: { certificateArn: encodeURIComponent(item.certificateArn), target: encodeURIComponent(item.target) },
+    queryStringParameters: query,
+    requestContext: { requestId: 'r-1' },
+  } as unknown as APIGatewayProxyEvent;
+}
+
+/** The SSM operations in the order they were sent. */
+function ssmCalls(): string[] {
+  return ssm.calls().map((c) => (c.args[0] as { constructor: { name: string } }).constructor.name.replace(/Command$/, ''));
+}
+
+function sentInput(): SendCommandCommandInput {
+  const calls = ssm.commandCalls(SendCommandCommand);
+  expect(calls).toHaveLength(1);
+  return calls[0].args[0].input;
+}
+
+describe('DELETE ?removeFiles=true', () => {
+  test('deletes the install and the report association, THEN sends the remove run, THEN deletes the item', async () => {
+    const item = await storeItem();
+    ssm.on(DeleteAssociationCommand).resolves({});
+    ssm.on(SendCommandCommand).resolves({ Command: { CommandId: COMMAND_ID, TargetCount: 0 } });
+    const res = await api()(del(item, { removeFiles: 'true' }));
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(res.body) as DeleteTargetResponse).toEqual({
+      certificateArn: item.certificateArn,
+      target: item.target,
+      inventoryItemDeleted: true,
+      associationDeleted: true,
+      reportAssociationDeleted: true,
+      filesRemoval: { requested: true, status: 'Sent', commandId: COMMAND_ID, logGroupName: LOG_GROUP },
+    });
+    expect(ssmCalls()).toEqual(['DeleteAssociation', 'DeleteAssociation', 'SendCommand']);
+    const deleted = ssm.commandCalls(DeleteAssociationCommand).map((c) => c.args[0].input.AssociationId);
+    expect(deleted).toEqual([item.associationId, item.reportAssociationId]);
+    expect(await stored(item)).toBeUndefined();
+  });
+
+  test('the remove run: the install document on the item\'s tag, its MaxConcurrency, MaxErrors 100%, the delivery settings', async () => {
+    const item = await storeItem();
+    ssm.on(DeleteAssociationCommand).resolves({});
+    ssm.on(SendCommandCommand).resolves({ Command: { CommandId: COMMAND_ID } });
+    expect((await api()(del(item, { removeFiles: 'true' }))).statusCode).toBe(200);
+    const input = sentInput();
+    expect(input).toMatchObject({
+      DocumentName: DOCUMENT,
+      Targets: [{ Key: 'tag:tier:app', Values: ['web 1'] }],
+      MaxConcurrency: '25%',
+      MaxErrors: REMOVE_MAX_ERRORS,
+      TimeoutSeconds: 900,
+      CloudWatchOutputConfig: { CloudWatchLogGroupName: LOG_GROUP, CloudWatchOutputEnabled: true },
+    });
+    expect(REMOVE_MAX_ERRORS).toBe('100%');
+    expect(input.Comment!.length).toBeLessThanOrEqual(100);
+    expect(input.Parameters).toMatchObject({
+      Action: ['remove'],
+      CertName: ['www'],
+      SecretId: [SECRET_ARN],
+      Region: [REGION],
+      CertDir: ['/etc/ssl/certs'],
+      KeyDir: ['/etc/ssl/private'],
+      Service: ['nginx'],
+      Target: ['tier:app=web 1'],
+      KeyGroup: ['ssl-cert'],
+      KeyMode: ['0640'],
+      CombinedPem: ['true'],
+    });
+  });
+
+  test('its parameters are identifiers only, each passing the document\'s rule; no version, stage or secret material', async () => {
+    const item = await storeItem();
+    ssm.on(DeleteAssociationCommand).resolves({});
+    ssm.on(SendCommandCommand).resolves({ Command: { CommandId: COMMAND_ID } });
+    expect((await api()(del(item, { removeFiles: 'true' }))).statusCode).toBe(200);
+    const parameters = sentInput().Parameters!;
+    expect(parameters.SecretVersionId).toBeUndefined();
+    expect(parameters.SecretVersionStage).toBeUndefined();
+    for (const [name, values] of Object.entries(parameters)) {
+      expect(name in FIELD_RULES).toBe(true);
+      const rule = FIELD_RULES[name as FieldName];
+      expect(values).toHaveLength(1);
+      expect({ name, ok: values[0].length <= rule.maxLength && new RegExp(rule.pattern).test(values[0]) }).toEqual({ name, ok: true });
+    }
+    const text = JSON.stringify(sentInput());
+    expect(text).not.toMatch(/-----BEGIN|PRIVATE KEY|passphrase|AWSCURRENT/i);
+    expect(text).not.toContain(item.lastSecretVersionId);
+  });
+
+  test('SendCommand fails: 500, the item stays; repeating the request sends the run and deletes the item', async () => {
+    const item = await storeItem();
+    ssm.on(DeleteAssociationCommand).resolves({});
+    ssm.on(SendCommandCommand).rejects(Object.assign(new Error('document not found'), { name: 'InvalidDocument' }));
+    const first = await api()(del(item, { removeFiles: 'true' }));
+    expect(first.statusCode).toBe(500);
+    expect(first.body).not.toContain('document not found');
+    expect(await stored(item)).toMatchObject({ certName: 'www', associationId: item.associationId });
+
+    // The associations are gone now: their stored ids answer AssociationDoesNotExist, their names find nothing.
+    ssm.reset();
+    ssm.on(DeleteAssociationCommand).rejects(Object.assign(new Error('gone'), { name: 'AssociationDoesNotExist' }));
+    ssm.on(ListAssociationsCommand).resolves({ Associations: [] });
+    ssm.on(SendCommandCommand).resolves({ Command: { CommandId: COMMAND_ID } });
+    const retry = await api()(del(item, { removeFiles: 'true' }));
+    expect(retry.statusCode).toBe(200);
+    expect(JSON.parse(retry.body)).toMatchObject({
+      associationDeleted: false,
+      reportAssociationDeleted: false,
+      inventoryItemDeleted: true,
+      filesRemoval: { requested: true, commandId: COMMAND_ID },
+    });
+    expect(ssm).toHaveReceivedCommandWith(ListAssociationsCommand, { AssociationFilterList: [{ key: 'AssociationName', value: associationName(item.certificateArn, item.target) }] });
+    expect(ssm).toHaveReceivedCommandWith(ListAssociationsCommand, { AssociationFilterList: [{ key: 'AssociationName', value: reportAssociationName(item.certificateArn, item.target) }] });
+    expect(await stored(item)).toBeUndefined();
+  });
+
+  test('SendCommand throttled: 429 (try again), the item stays', async () => {
+    const item = await storeItem();
+    ssm.on(DeleteAssociationCommand).resolves({});
+    ssm.on(SendCommandCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } }));
+    const res = await api()(del(item, { removeFiles: 'true' }));
+    expect(res.statusCode).toBe(429);
+    expect(await stored(item)).toBeDefined();
+  });
+
+  test('a failing association delete stops before the run: nothing sent, the item stays', async () => {
+    const item = await storeItem();
+    ssm.on(DeleteAssociationCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }));
+    expect((await api()(del(item, { removeFiles: 'true' }))).statusCode).toBe(500);
+    expect(ssm).toHaveReceivedCommandTimes(SendCommandCommand, 0);
+    expect(await stored(item)).toBeDefined();
+  });
+
+  test('no inventory item: 404 saying there is no record of what was installed; nothing deleted or sent', async () => {
+    const missing = { certificateArn: CERT_ARN.replace(/[0-9a-f]{4}$/, 'ffff'), target: 'Role=web' };
+    ssm.on(ListAssociationsCommand).resolves({ Associations: [{ AssociationId: 'left-over', AssociationName: associationName(missing.certificateArn, missing.target) }] });
+    const res = await api()(del(missing, { removeFiles: 'true' }));
+    expect(res.statusCode).toBe(404);
+    expect(JSON.parse(res.body).message).toMatch(/no target Role=web .* in the inventory: without its record .* no files can be removed; nothing was changed/);
+    expect(ssm.calls()).toHaveLength(0);
+  });
+
+  test('the settings come from the environment only when files are removed; a missing variable changes nothing', async () => {
+    const saved = { ...process.env };
+    try {
+      delete process.env[ENV.DOCUMENT_NAME];
+      const item = await storeItem();
+      ssm.on(DeleteAssociationCommand).resolves({});
+      ssm.on(SendCommandCommand).resolves({ Command: { CommandId: COMMAND_ID } });
+      const fromEnv = api({ removeCommand: undefined });
+      expect((await fromEnv(del(item, { removeFiles: 'true' }))).statusCode).toBe(500);
+      expect(ssm.calls()).toHaveLength(0);
+      expect(await stored(item)).toBeDefined();
+
+      Object.assign(process.env, { [ENV.DOCUMENT_NAME]: DOCUMENT, [ENV.COMMAND_LOG_GROUP]: LOG_GROUP, [ENV.COMMAND_TIMEOUT_SECONDS]: '120', AWS_REGION: 'eu-central-1' });
+      expect((await fromEnv(del(item, { removeFiles: 'true' }))).statusCode).toBe(200);
+      expect(sentInput()).toMatchObject({ DocumentName: DOCUMENT, TimeoutSeconds: 120, Parameters: expect.objectContaining({ Region: ['eu-central-1'] }) });
+    } finally {
+      process.env = saved;
+    }
+  });
+});
+
+describe('DELETE without removeFiles=true', () => {
+  test.each([[null], [{ removeFiles: 'false' }]])('query %j: both associations and the item go, nothing is sent', async (query) => {
+    const item = await storeItem();
+    ssm.on(DeleteAssociationCommand).resolves({});
+    const res = await api({ removeCommand: () => { throw new Error('not needed'); } })(del(item, query));
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(res.body)).toMatchObject({ associationDeleted: true, reportAssociationDeleted: true, inventoryItemDeleted: true, filesRemoval: { requested: false } });
+    expect(ssm).toHaveReceivedCommandTimes(SendCommandCommand, 0);
+    expect(await stored(item)).toBeUndefined();
+  });
+
+  test('a report association left without an item is found by name and deleted (200); nothing at all is 404', async () => {
+    const orphan = { certificateArn: `arn:aws:acm:${REGION}:${ACCOUNT}:certificate/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2beeee`, target: 'Role=web' };
+    ssm.on(ListAssociationsCommand).callsFake((input: { AssociationFilterList: { value: string }[] }) =>
+      input.AssociationFilterList[0].value === reportAssociationName(orphan.certificateArn, orphan.target)
+        ? { Associations: [{ AssociationId: 'report-orphan', AssociationName: input.AssociationFilterList[0].value }] }
+        : { Associations: [] },
+    );
+    ssm.on(DeleteAssociationCommand).resolves({});
+    const res = await api()(del(orphan, null));
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(res.body)).toMatchObject({ associationDeleted: false, reportAssociationDeleted: true, inventoryItemDeleted: false });
+    expect(ssm).toHaveReceivedCommandWith(DeleteAssociationCommand, { AssociationId: 'report-orphan' });
+    ssm.reset();
+    ssm.on(ListAssociationsCommand).resolves({ Associations: [] });
+    expect((await api()(del(orphan, null))).statusCode).toBe(404);
+  });
+});
+
+describe('parseDeleteTarget: removeFiles', () => {
+  const path = { certificateArn: encodeURIComponent(CERT_ARN), target: 'Role%3Dweb' };
+  test('true and false (or absent) are the only values; anything else is a 400 naming the rule, never the value', () => {
+    expect(parseDeleteTarget(path, { removeFiles: 'true' }).removeFiles).toBe(true);
+    expect(parseDeleteTarget(path, { removeFiles: 'false' }).removeFiles).toBe(false);
+    expect(parseDeleteTarget(path, null).removeFiles).toBe(false);
+    for (const value of ['TRUE', '1', 'yes', '', 'true;rm -rf /']) {
+      expect(() => parseDeleteTarget(path, { removeFiles: value })).toThrow(/^removeFiles: must be true or false$/);
+    }
+  });
+});
