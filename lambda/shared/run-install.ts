@@ -13,6 +13,7 @@ import {
 import { AssociationKind, AssociationSpec, upsertAssociation } from './associations';
 import { ExportTaskResult, InstallTaskResult, InventoryItem, targetKey } from './contract';
 import { AcmExportError, NoMatchingNodes, isThrottling, rethrowThrottling } from './errors';
+import { installCommandInput } from './install-command';
 import { InventoryDeps, recordAssociation, recordDeployOutcome, recordExport } from './inventory';
 import { DEFAULT_CONVERGENCE_SCHEDULE, DEFAULT_DRIFT_REPORT_SCHEDULE, INSTALL_DEFAULTS } from './patterns';
 import type { ResolvedExportRequest } from './schemas';
@@ -206,16 +207,16 @@ export async function runInstall(request: InstallRequest, deps: InstallDeps): Pr
   let responseTargets = 0;
   try {
     const out = await deps.ssm.send(
-      new SendCommandCommand({
-        DocumentName: deps.documentName,
-        Targets: [{ Key: `tag:${i.TargetTagKey}`, Values: [i.TargetTagValue] }],
-        Parameters: commandParameters(request, deps.region),
-        MaxConcurrency: i.MaxConcurrency,
-        MaxErrors: i.MaxErrors,
-        TimeoutSeconds: deps.timeoutSeconds,
-        CloudWatchOutputConfig: { CloudWatchLogGroupName: deps.logGroupName, CloudWatchOutputEnabled: true },
-        Comment: `acm-export ${executionName(request.executionArn)}`.slice(0, 100),
-      }),
+      new SendCommandCommand(
+        installCommandInput(deps, {
+          tagKey: i.TargetTagKey,
+          tagValue: i.TargetTagValue,
+          parameters: commandParameters(request, deps.region),
+          maxConcurrency: i.MaxConcurrency,
+          maxErrors: i.MaxErrors,
+          comment: `acm-export ${executionName(request.executionArn)}`,
+        }),
+      ),
     );
     commandId = out.Command?.CommandId;
     responseTargets = out.Command?.TargetCount ?? 0;

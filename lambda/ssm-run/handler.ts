@@ -5,7 +5,7 @@
 import type { Context } from 'aws-lambda';
 import { client } from '../shared/clients';
 import { ENV, InstallTaskPayload, InstallTaskResult } from '../shared/contract';
-import { requireEnv } from '../shared/env';
+import { commandTimeoutSeconds, requireEnv } from '../shared/env';
 import { certificateArnOf, correlationFromPayload, countTerminalFailure, info, resolveDeps } from '../shared/handler-support';
 import { METRIC, count, observe } from '../shared/powertools';
 import { InstallDeps, runInstall } from '../shared/run-install';
@@ -13,24 +13,13 @@ import { installTaskPayloadSchema, parsePayload, parseWorkflowInput, scopeFromEx
 
 export type SsmRunDeps = Omit<InstallDeps, 'log'>;
 
-/** Default SendCommand delivery timeout when COMMAND_TIMEOUT_SECONDS is not set. */
-export const DEFAULT_COMMAND_TIMEOUT_SECONDS = 600;
-
-function timeoutFromEnv(): number {
-  const raw = process.env[ENV.COMMAND_TIMEOUT_SECONDS];
-  if (!raw) return DEFAULT_COMMAND_TIMEOUT_SECONDS;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 30 || n > 2592000) throw new Error(`${ENV.COMMAND_TIMEOUT_SECONDS} must be an integer from 30 to 2592000`);
-  return n;
-}
-
 const factories = {
   ssm: () => client('ssm'),
   ddb: () => client('ddb'),
   tableName: () => requireEnv(ENV.TABLE_NAME),
   documentName: () => requireEnv(ENV.DOCUMENT_NAME),
   logGroupName: () => requireEnv(ENV.COMMAND_LOG_GROUP),
-  timeoutSeconds: timeoutFromEnv,
+  timeoutSeconds: commandTimeoutSeconds,
   region: () => requireEnv('AWS_REGION'),
   convergenceSchedule: () => process.env[ENV.CONVERGENCE_SCHEDULE] || undefined,
   reportSchedule: () => process.env[ENV.DRIFT_REPORT_SCHEDULE] || undefined,
