@@ -276,6 +276,10 @@ export class ExportWorkflow extends Construct {
       environment: {
         [ENV.TABLE_NAME]: table.tableName,
         [ENV.STATE_MACHINE_ARN]: this.stateMachine.stateMachineArn,
+        // DELETE .../targets/{target}?removeFiles=true sends the install document's remove run.
+        [ENV.DOCUMENT_NAME]: props.installDocument.documentName,
+        [ENV.COMMAND_LOG_GROUP]: props.installDocument.commandLogGroup.logGroupName,
+        [ENV.COMMAND_TIMEOUT_SECONDS]: String(commandTimeoutSeconds),
       },
     });
     // GET /certificates queries ByExpiry; DELETE .../targets/{target} reads the item, then deletes it.
@@ -287,6 +291,15 @@ export class ExportWorkflow extends Construct {
         sid: 'DeleteTargetAssociation',
         actions: ['ssm:DeleteAssociation'],
         resources: [associationArns, props.installDocument.documentArn, ...nodeArns],
+      }),
+    );
+    // removeFiles=true: the remove run is this stack's install document, sent to the target's tag (the nodes'
+    // instance roles write its output to the command log group; the sender needs no logs permission).
+    this.exportApiFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'RemoveTargetFiles',
+        actions: ['ssm:SendCommand'],
+        resources: [props.installDocument.documentArn, ...nodeArns],
       }),
     );
     this.exportApiFunction.addToRolePolicy(
@@ -311,7 +324,7 @@ export class ExportWorkflow extends Construct {
       acknowledgeWildcardResource(
         this.exportApiFunction.executionRole,
         arn,
-        'DeleteAssociation of a tag-targeted association may be evaluated against the nodes it targets (EC2 and hybrid nodes of this account and region).',
+        'DeleteAssociation of a tag-targeted association may be evaluated against the nodes it targets, and the remove run (SendCommand of this stack\'s document only) targets nodes by tag at run time (EC2 and hybrid nodes of this account and region).',
       );
     }
     // Only the two read calls the status endpoint makes, on this machine's executions (grantRead would add

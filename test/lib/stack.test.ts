@@ -268,14 +268,20 @@ describe('IAM', () => {
     );
   });
 
-  test('SendCommand: this stack\'s document and nodes of this account and region only', () => {
+  test('SendCommand: ssm-run (install push) and export-api (remove run) only; this stack\'s document and nodes of this account and region only', () => {
     const send = identityStatements(template).filter(({ statement }) => asArray(statement.Action).includes('ssm:SendCommand'));
-    expect(send).toHaveLength(1);
-    const resources = JSON.stringify(send[0].statement.Resource);
-    expect(resources).toContain(`:ec2:${REGION}:${ACCOUNT}:instance/*`);
-    expect(resources).toContain(`:ssm:${REGION}:${ACCOUNT}:managed-instance/*`);
-    expect(resources).toContain(`:ssm:${REGION}:${ACCOUNT}:document/`);
-    expect(resources).toContain(logicalId(stack.installDocument.document));
+    expect(send).toHaveLength(2);
+    const holders = send.map(({ policy }) => (template.toJSON().Resources[policy].Properties.Roles as { Ref: string }[]).map((r) => r.Ref)).flat().sort();
+    expect(holders).toEqual([logicalId(stack.workflow.ssmRunFunction.executionRole), logicalId(stack.workflow.exportApiFunction.executionRole)].sort());
+    for (const { statement } of send) {
+      expect(asArray(statement.Action)).toEqual(['ssm:SendCommand']);
+      expect(asArray(statement.Resource)).toHaveLength(3);
+      const resources = JSON.stringify(statement.Resource);
+      expect(resources).toContain(`:ec2:${REGION}:${ACCOUNT}:instance/*`);
+      expect(resources).toContain(`:ssm:${REGION}:${ACCOUNT}:managed-instance/*`);
+      expect(resources).toContain(`:ssm:${REGION}:${ACCOUNT}:document/`);
+      expect(resources).toContain(logicalId(stack.installDocument.document));
+    }
   });
 
   test('ACM permissions are limited to certificates of this account and region', () => {
@@ -613,6 +619,24 @@ describe('fleet convergence', () => {
     expect(() => buildStack({ convergenceSchedule: 'rate(5 minutes)' })).toThrow(/convergenceSchedule/);
   });
 
+  test('ssm-run gets the drift-report schedule (default hourly, prop overrides); a bad one fails the synth naming the prop', () => {
+    const fn = template.findResources('AWS::Lambda::Function')[logicalId(stack.workflow.ssmRunFunction)];
+    expect(fn.Properties.Environment.Variables[ENV.DRIFT_REPORT_SCHEDULE]).toBe('rate(1 hour)');
+    const custom = buildStack({ driftReportSchedule: 'rate(30 minutes)' });
+    const customFn = custom.template.findResources('AWS::Lambda::Function')[logicalId(custom.stack.workflow.ssmRunFunction)];
+    expect(customFn.Properties.Environment.Variables).toMatchObject({ [ENV.DRIFT_REPORT_SCHEDULE]: 'rate(30 minutes)', [ENV.CONVERGENCE_SCHEDULE]: 'rate(12 hours)' });
+    for (const bad of ['rate(5 minutes)', 'cron(0 * * * ? *)', 'rate(1 hour) ']) {
+      expect(() => buildStack({ driftReportSchedule: bad })).toThrow(/^driftReportSchedule .* must be/);
+    }
+  });
+
+  test('the report association needs no other permission: same create/update statement (the stack\'s document, association ids), no second one', () => {
+    const statements = statementsOf(stack.workflow.ssmRunFunction);
+    const writes = statements.filter((s) => asArray(s.Action).some((a) => a === 'ssm:CreateAssociation' || a === 'ssm:UpdateAssociation'));
+    expect(writes).toHaveLength(1);
+    expect(asArray(writes[0].Resource).map(flat)).toEqual(expect.arrayContaining([associationArn]));
+  });
+
   test('export-api may delete associations (not create) and delete inventory items', () => {
     const statements = statementsOf(stack.workflow.exportApiFunction);
     const del = statements.filter((s) => asArray(s.Action).includes('ssm:DeleteAssociation'));
@@ -623,6 +647,32 @@ describe('fleet convergence', () => {
     expect(statements.some((s) => asArray(s.Action).includes('dynamodb:DeleteItem'))).toBe(true);
     const star = statements.filter((s) => s.Resource === '*').flatMap((s) => asArray(s.Action));
     expect(star.filter((a) => a.startsWith('ssm:')).sort()).toEqual(['ssm:GetInventory', 'ssm:ListAssociations']);
+  });
+
+  test('export-api sends the remove run (removeFiles=true): SendCommand of this stack\'s document, the delivery settings in its environment, no logs permission', () => {
+    const statements = statementsOf(stack.workflow.exportApiFunction);
+    const send = statements.filter((s) => asArray(s.Action).includes('ssm:SendCommand'));
+    expect(send).toHaveLength(1);
+    expect(asArray(send[0].Action)).toEqual(['ssm:SendCommand']);
+    const resources = asArray(send[0].Resource).map(flat);
+    expect(resources).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining(`arn:aws:ssm:${REGION}:${ACCOUNT}:document/`),
+        `arn:aws:ec2:${REGION}:${ACCOUNT}:instance/*`,
+        `arn:aws:ssm:${REGION}:${ACCOUNT}:managed-instance/*`,
+      ]),
+    );
+    expect(resources).toHaveLength(3);
+    // The nodes write the run's output to the log group; the sender needs nothing from CloudWatch Logs
+    // (its own log group is written by the Lambda service through the function's log configuration).
+    const logs = statements.flatMap((s) => asArray(s.Action)).filter((a) => a.startsWith('logs:'));
+    expect(logs.every((a) => a === 'logs:CreateLogStream' || a === 'logs:PutLogEvents')).toBe(true);
+    const fn = template.findResources('AWS::Lambda::Function')[logicalId(stack.workflow.exportApiFunction)];
+    const ssmRun = template.findResources('AWS::Lambda::Function')[logicalId(stack.workflow.ssmRunFunction)];
+    for (const name of [ENV.DOCUMENT_NAME, ENV.COMMAND_LOG_GROUP, ENV.COMMAND_TIMEOUT_SECONDS]) {
+      expect(fn.Properties.Environment.Variables[name]).toEqual(ssmRun.Properties.Environment.Variables[name]);
+    }
+    expect(fn.Properties.Environment.Variables[ENV.DOCUMENT_NAME]).toEqual({ Ref: logicalId(stack.installDocument.document) });
   });
 
   test('DELETE /certificates/{certificateArn}/targets/{target}: IAM auth, validator, both path parameters required, proxied', () => {
