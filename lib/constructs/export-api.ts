@@ -50,7 +50,8 @@ export function exportRequestJsonSchema(structure: StructuralSchema = exportRequ
  * - GET  /exports/{exportId} → export-api function (proxy)
  * - GET  /certificates       → export-api function (proxy; `?nodes=true` adds per-node serials)
  * - DELETE /certificates/{certificateArn}/targets/{target} → export-api function (proxy): removes the
- *   target's convergence association and inventory item (URL-encoded ARN and `<TagKey>=<TagValue>`)
+ *   target's install and report associations and inventory item (URL-encoded ARN and `<TagKey>=<TagValue>`);
+ *   `?removeFiles=true` also sends the nodes the install document's remove run
  */
 export class ExportApi extends Construct {
   public readonly api: apigw.RestApi;
