@@ -18,6 +18,11 @@ export interface AcmExportStackProps extends StackProps {
   /** Default schedule of the per-target convergence associations. @default 'rate(12 hours)' */
   readonly convergenceSchedule?: string;
   /**
+   * Schedule of the per-target report associations (Action=report): how often nodes refresh their custom
+   * inventory between install runs, so the drift check sees files changed by hand. @default 'rate(1 hour)'
+   */
+  readonly driftReportSchedule?: string;
+  /**
    * Create an AWS-GatherSoftwareInventory association (all managed nodes, custom inventory enabled) so
    * per-node state reaches SSM Inventory. Off by default: most accounts already collect inventory, and a
    * node should have only one inventory association. @default false
@@ -62,6 +67,7 @@ export class AcmExportStack extends Stack {
       alertTopicKey: this.notifications.key,
       removalPolicy,
       convergenceSchedule: props.convergenceSchedule,
+      driftReportSchedule: props.driftReportSchedule,
     });
     this.notifications.alertOnExecutionEnd(this.workflow.stateMachine);
     this.exportApi = new ExportApi(this, 'ExportApi', {

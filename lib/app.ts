@@ -9,6 +9,8 @@ export const CONTEXT = {
   removalPolicy: 'acm-export:removalPolicy',
   /** Default schedule of the convergence associations, e.g. "rate(6 hours)". */
   convergenceSchedule: 'acm-export:convergenceSchedule',
+  /** Schedule of the report associations (drift between install runs), e.g. "rate(30 minutes)". */
+  driftReportSchedule: 'acm-export:driftReportSchedule',
   /** "true" to create an AWS-GatherSoftwareInventory association with custom inventory enabled. */
   gatherInventory: 'acm-export:gatherInventory',
 } as const;
@@ -52,6 +54,7 @@ export function configureApp(app: App): AcmExportStack {
     alertEmail: contextString(app, CONTEXT.alertEmail),
     removalPolicy: removalPolicyFrom(contextString(app, CONTEXT.removalPolicy)),
     convergenceSchedule: contextString(app, CONTEXT.convergenceSchedule),
+    driftReportSchedule: contextString(app, CONTEXT.driftReportSchedule),
     gatherInventory: booleanFrom(app, CONTEXT.gatherInventory),
   });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

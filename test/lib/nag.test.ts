@@ -1,10 +1,12 @@
-import { App, Stack } from 'aws-cdk-lib';
+import { App, CfnElement, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { Validations } from 'aws-cdk-lib';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { ENV } from '../../lambda/shared/contract';
 import { CONTEXT, configureApp } from '../../lib/app';
 
 interface ValidationReport {
@@ -63,6 +65,18 @@ test('an unacknowledged wildcard fails the synth (the checks are really on)', ()
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   expect(() => app.synth()).toThrow();
   expect(findings(outdir)).toContain('AwsSolutions-IAM5[Resource::*] @ Probe/Role/DefaultPolicy/Resource');
+});
+
+test('context: schedules of the install and report associations reach ssm-run; a bad report schedule fails', () => {
+  const app = new App({
+    context: { 'aws:cdk:bundling-stacks': [], [CONTEXT.convergenceSchedule]: 'rate(6 hours)', [CONTEXT.driftReportSchedule]: 'rate(45 minutes)' },
+  });
+  const stack = configureApp(app);
+  const fn = stack.workflow.ssmRunFunction.node.defaultChild as CfnElement;
+  const env = Template.fromStack(stack).findResources('AWS::Lambda::Function')[stack.getLogicalId(fn)].Properties.Environment.Variables as Record<string, unknown>;
+  expect(env).toMatchObject({ [ENV.CONVERGENCE_SCHEDULE]: 'rate(6 hours)', [ENV.DRIFT_REPORT_SCHEDULE]: 'rate(45 minutes)' });
+  const bad = new App({ context: { 'aws:cdk:bundling-stacks': [], [CONTEXT.driftReportSchedule]: 'rate(10 minutes)' } });
+  expect(() => configureApp(bad)).toThrow(/driftReportSchedule/);
 });
 
 test('context: stack name and removal policy', () => {
