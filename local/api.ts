@@ -13,7 +13,7 @@
  *   POST /_local/renew       local control: {certificateArn} → re-issue + "ACM Certificate Available" event
  *   POST /_local/faults      local control: fault switches (see LocalFaultRequest)
  *   POST /_local/drift-check local control: run the drift-check handler now → its summary
- *   POST /_local/associations/run  local control: run every convergence association now
+ *   POST /_local/associations/run  local control: run every association now (install and report)
  *
  * Every request must be signed with the local key pair, else 403 and nothing runs (400 when the request
  * target is not valid percent-encoding, so it cannot be checked).

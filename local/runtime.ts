@@ -61,8 +61,9 @@ export interface LocalModeOptions {
   /** Real milliseconds per emulated second of SSM timeouts (default 50). */
   ssmMsPerSecond?: number;
   /**
-   * Real milliseconds per emulated second of the convergence associations' schedules (default: ssmMsPerSecond;
-   * at 50 a rate(12 hours) runs every 36 minutes; {@link LocalMode.runAssociations} runs them at once).
+   * Real milliseconds per emulated second of the associations' schedules (default: ssmMsPerSecond; at 50 an
+   * install association's rate(12 hours) runs every 36 minutes and a report association's rate(1 hour) every 3
+   * minutes; {@link LocalMode.runAssociations} runs them at once).
    */
   associationMsPerSecond?: number;
   /** The workflow's SendCommand delivery timeout (COMMAND_TIMEOUT_SECONDS, 30..2592000; default the stack's). */
@@ -259,6 +260,10 @@ export class LocalMode {
       [ENV.DRIFT_GRACE_MINUTES]: String(options.driftGraceMinutes ?? 0),
     };
     if (options.commandTimeoutSeconds !== undefined) env[ENV.COMMAND_TIMEOUT_SECONDS] = String(options.commandTimeoutSeconds);
+    // The association schedules of the stack (its defaults unless a template sets others).
+    for (const name of [ENV.CONVERGENCE_SCHEDULE, ENV.DRIFT_REPORT_SCHEDULE]) {
+      if (model.literalEnvironment[name]) env[name] = model.literalEnvironment[name];
+    }
     const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
     const restoreEnv = (): void => {
       for (const [k, v] of Object.entries(saved)) {
@@ -485,7 +490,10 @@ export class LocalMode {
     node.setFaults({ ...node.faults, offline: !online });
   }
 
-  /** Runs every convergence association (or one) on its targets now, as its schedule would; resolves when done. */
+  /**
+   * Runs every association (each target's install and report associations), or the one with this id, on its
+   * targets now, as its schedule would; resolves when done.
+   */
   runAssociations(associationId?: string): Promise<void> {
     return this.aws.ssm.associations.runNow(associationId);
   }
