@@ -14,6 +14,15 @@
 # After every run past parameter validation the node's state is written as custom inventory
 # (Custom:AcmExportCertificate, one entry per CertName, no secrets) for the SSM Agent to collect.
 #
+# Action (default install) selects two more runs, which read no secret and take the same lock:
+#   report  changes nothing: re-reads the live files (serial; a Problem when one is missing, the key does
+#           not match the certificate or the full chain is not leaf + chain) and the served serial, and
+#           rewrites the entry (CheckedAt, Problem; LastRun, LastRunAt, FailedStep and SecretVersionId stay
+#           those of the last install run). Run by the per-target report association between installs,
+#           so the drift check sees files changed by hand.
+#   remove  deletes every file an install of CertName writes (see "Files", whatever the profile) and their
+#           .prev copies, and the entry; see run_remove below.
+#
 # Requires bash 4 or later on the node (with coreutils, util-linux flock, openssl >= 1.1.1, AWS CLI v2).
 # The preflight reports every other missing tool, but it cannot report a missing bash: it is bash. The
 # SSM Agent runs the runCommand lines as a file through `sh -c`, so the kernel follows the first line
@@ -23,15 +32,16 @@
 # Input: environment variables only, never text spliced into this script.
 #   Document parameters (interpolationType ENV_VAR, SSM Agent >= 3.3.2746.0):
 #     SSM_CertName SSM_SecretId SSM_Region                               required
-#     SSM_SecretVersionId | SSM_SecretVersionStage                       exactly one of the two non-empty
-#     SSM_CertDir SSM_KeyDir SSM_KeyGroup SSM_Service SSM_HooksDir SSM_VerifyPort SSM_KeyOwner
+#     SSM_SecretVersionId | SSM_SecretVersionStage                       install: exactly one of the two
+#                                                                        non-empty; report, remove: neither
+#     SSM_Action SSM_CertDir SSM_KeyDir SSM_KeyGroup SSM_Service SSM_HooksDir SSM_VerifyPort SSM_KeyOwner
 #     SSM_KeyMode SSM_CertOwner SSM_CertGroup SSM_CertMode SSM_Pkcs12 SSM_CombinedPem SSM_Target
 #                                                                        optional, document defaults
 #   Not document parameters (local mode, tests):
 #     ACM_EXPORT_NGINX_CONF      nginx configuration to test and reload (`nginx -c FILE -t`,
 #                                `nginx -c FILE -s reload`); when set, systemd is not used for nginx
 #     ACM_EXPORT_VERIFY_SECONDS  how long to retry the served-serial check (default 10)
-#     ACM_EXPORT_LOCK_SECONDS    how long to wait for another install of the same CertName (default 300)
+#     ACM_EXPORT_LOCK_SECONDS    how long to wait for another run for the same CertName (default 300)
 #     ACM_EXPORT_ALLOW_STICKY_ANCESTOR  1: as root, accept targets below a sticky world-writable
 #                                directory such as /tmp (see "Directory trust"; default 0)
 #     AWS_SSM_INSTANCE_ID        node id in the result line (set by the SSM Agent; else `uname -n`), and
@@ -48,6 +58,8 @@
 #   serial is as openssl prints it: upper-case hex without colons (ACM shows lower-case with colons).
 #   A version older than the installed certificate adds ,"skipped":"older than installed",
 #   "installedSerial","installedNotAfter" (serial, notAfter and secretVersionId stay the requested ones).
+#   report: {"node","certName","action":"report","serial","servedSerial","problem"} (exit 0 whatever it
+#   found); remove: {"node","certName","action":"remove","removed":[paths],"changed":bool}.
 # On failure the last stderr line is "acm-export: FAILED at <step>: <reason>" and the exit code names
 # the step: 10 parameters, 11 preflight, 12 lock, 13 decrypt, 14 validate, 15 install, 16 configtest,
 # 17 reload, 18 hooks, 19 verify, 20 finish (internal error), 21 failed and the rollback was incomplete.
@@ -161,6 +173,8 @@ FILES_TOUCHED=0
 RELOAD_ATTEMPTED=0
 REPORT_READY=0                 # 1 once the parameters are valid: failures are then reported as inventory
 SERVED=""                      # serial served on VerifyPort, when it was read
+PROBLEM=""                     # what is wrong with the live files (report), one line; empty: nothing
+Action=install                 # until the parameters are read
 
 log() { printf 'acm-export: %s\n' "$*" >&2; }
 
@@ -205,14 +219,20 @@ json_str() {
 # that the SSM Agent's inventory collection (AWS-GatherSoftwareInventory, customInventory enabled) reads.
 # What the node has installed and serves; never key material. Best effort: never changes the outcome.
 INVENTORY_TYPE=AcmExportCertificate
-report_inventory() { # installed|unchanged|failed [step]
+# A field of this CertName's current fragment (identifiers, tokens and times only).
+fragment_field() { # name
+  grep -Eo "\"$1\":\"[^\"]*\"" "$state_dir/inventory/$CertName.json" 2>/dev/null | head -n1 | sed 's/^"[^"]*":"//; s/"$//' || true
+}
+report_inventory() { # installed|unchanged|skipped|failed|report [step]
   [ "$REPORT_READY" = 1 ] || return 0
   if [ -z "$inventory_dir" ]; then
     log "custom inventory not written: no SSM Agent directory for this node (AWS_SSM_INSTANCE_ID unset or /var/lib/amazon/ssm/<id> missing)"
     return 0
   fi
   local status=$1 step=${2:-} serial="" not_after="" installed_at="" version=$SecretVersionId verified=false
-  local frag_dir="$state_dir/inventory" frag tmp
+  local now run_at frag_dir="$state_dir/inventory" frag tmp
+  now=$(date -u '+%Y-%m-%dT%H:%M:%SZ')
+  run_at=$now
   frag="$frag_dir/$CertName.json"
   if [ -f "$CERT_FILE" ] && [ ! -L "$CERT_FILE" ]; then
     serial=$(openssl x509 -in "$CERT_FILE" -noout -serial 2>/dev/null | sed 's/^serial=//')
@@ -221,32 +241,238 @@ report_inventory() { # installed|unchanged|failed [step]
     installed_at=$(date -u -r "$CERT_FILE" '+%Y-%m-%dT%H:%M:%SZ')
   fi
   [[ $serial =~ ^[0-9A-F]{1,80}$ ]] || serial=""
-  if [ "$status" = failed ] || [ "$status" = skipped ]; then
-    # The live files are the previous ones: keep the version id recorded when they were installed.
-    version=$(grep -Eo '"SecretVersionId":"[0-9a-f-]{36}"' "$frag" 2>/dev/null | grep -Eo '[0-9a-f-]{36}' || true)
-  elif [ "${VERIFIED:-false}" = true ]; then
-    verified=true
-  fi
+  case $status in
+    failed | skipped)
+      # The live files are the previous ones: keep the version id recorded when they were installed.
+      version=$(fragment_field SecretVersionId) ;;
+    report)
+      # A report is not an install run: the last install run's outcome stays as it was recorded.
+      version=$(fragment_field SecretVersionId)
+      status=$(fragment_field LastRun)
+      step=$(fragment_field FailedStep)
+      run_at=$(fragment_field LastRunAt)
+      if [ "${VERIFIED:-false}" = true ]; then verified=true; fi ;;
+    *) if [ "${VERIFIED:-false}" = true ]; then verified=true; fi ;;
+  esac
   (umask 022 && mkdir -p -- "$frag_dir" "$inventory_dir") || return 1
   tmp=$(mktemp -- "$frag_dir/.$CertName.XXXXXXXX") || return 1
-  printf '{"CertName":%s,"Target":%s,"SecretId":%s,"SecretVersionId":%s,"Serial":%s,"ServedSerial":%s,"NotAfter":%s,"Verified":"%s","InstalledAt":%s,"LastRun":%s,"FailedStep":%s,"LastRunAt":%s,"Service":%s,"Node":%s}\n' \
+  printf '{"CertName":%s,"Target":%s,"SecretId":%s,"SecretVersionId":%s,"Serial":%s,"ServedSerial":%s,"NotAfter":%s,"Verified":"%s","InstalledAt":%s,"LastRun":%s,"FailedStep":%s,"LastRunAt":%s,"CheckedAt":%s,"Problem":%s,"Service":%s,"Node":%s}\n' \
     "$(json_str "$CertName")" "$(json_str "$Target")" "$(json_str "$SecretId")" "$(json_str "$version")" \
     "$(json_str "$serial")" "$(json_str "$SERVED")" "$(json_str "$not_after")" "$verified" "$(json_str "$installed_at")" \
-    "$(json_str "$status")" "$(json_str "$step")" "$(json_str "$(date -u '+%Y-%m-%dT%H:%M:%SZ')")" \
+    "$(json_str "$status")" "$(json_str "$step")" "$(json_str "$run_at")" "$(json_str "$now")" "$(json_str "$PROBLEM")" \
     "$(json_str "$Service")" "$(json_str "$node_id")" >"$tmp" || { rm -f -- "$tmp"; return 1; }
   chmod 0644 -- "$tmp" && mv -fT -- "$tmp" "$frag" || return 1
+  assemble_inventory || return 1
+  log "custom inventory: Custom:$INVENTORY_TYPE entry for $CertName written (${1})"
+}
+# The one file the agent reads: every CertName's fragment (none: an empty list, so removals show).
+assemble_inventory() {
+  local frag_dir="$state_dir/inventory"
+  (umask 022 && mkdir -p -- "$frag_dir" "$inventory_dir") || return 1
   (
     exec 8>>"$frag_dir/.lock"
     flock -w 30 8 || exit 1
+    shopt -s nullglob
+    frags=("$frag_dir"/*.json)
     out=$(mktemp -- "$inventory_dir/.$INVENTORY_TYPE.XXXXXXXX") || exit 1
-    awk -v type="$INVENTORY_TYPE" 'BEGIN { printf "{\"SchemaVersion\":\"1.0\",\"TypeName\":\"Custom:%s\",\"Content\":[", type }
-      FNR == 1 { if (n++) printf ","; printf "%s", $0 }
-      END { print "]}" }' "$frag_dir"/*.json >"$out" &&
-      chmod 0644 -- "$out" && mv -fT -- "$out" "$inventory_dir/$INVENTORY_TYPE.json" || { rm -f -- "$out"; exit 1; }
-  ) || return 1
-  log "custom inventory: Custom:$INVENTORY_TYPE entry for $CertName written ($status)"
+    if ! {
+      printf '{"SchemaVersion":"1.0","TypeName":"Custom:%s","Content":[' "$INVENTORY_TYPE"
+      if [ "${#frags[@]}" -gt 0 ]; then awk 'FNR == 1 { if (n++) printf ","; printf "%s", $0 }' "${frags[@]}"; fi
+      printf ']}\n'
+    } >"$out" || ! chmod 0644 -- "$out" || ! mv -fT -- "$out" "$inventory_dir/$INVENTORY_TYPE.json"; then
+      rm -f -- "$out"
+      exit 1
+    fi
+  )
 }
 report_or_warn() { report_inventory "$@" || log "warning: could not write the custom inventory"; }
+
+# Service: configuration test, reload (systemd when it runs the service, else the server's own).
+nginx_cmd() {
+  if [ -n "$nginx_conf" ]; then nginx -c "$nginx_conf" "$@"; else nginx "$@"; fi
+}
+systemd_runs() {
+  [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$1.service"
+}
+service_configtest() {
+  case $Service in
+    nginx) nginx_cmd -t ;;
+    apache2 | httpd) "$APACHECTL" configtest ;;
+    *) true ;;
+  esac >"$WORK/service.out" 2>&1 </dev/null 9>&-
+}
+service_reload() {
+  case $Service in
+    nginx)
+      if [ -z "$nginx_conf" ] && systemd_runs nginx; then systemctl reload nginx.service; else nginx_cmd -s reload; fi ;;
+    apache2 | httpd)
+      if systemd_runs "$Service"; then systemctl reload "$Service.service"; else "$APACHECTL" graceful; fi ;;
+    *) true ;;
+  esac >"$WORK/service.out" 2>&1 </dev/null 9>&-
+}
+
+served_serial() {
+  (timeout 5 openssl s_client -connect "127.0.0.1:$VerifyPort" -servername "$VERIFY_SNI" </dev/null 2>/dev/null || true) |
+    openssl x509 -noout -serial 2>/dev/null | sed 's/^serial=//' || true
+}
+# Waits (up to ACM_EXPORT_VERIFY_SECONDS) until 127.0.0.1:VerifyPort serves the given serial.
+wait_served() { # serial
+  local deadline=$((SECONDS + verify_seconds))
+  while [ "$(served_serial)" != "$1" ]; do
+    [ "$SECONDS" -lt "$deadline" ] || return 1
+    sleep 0.05
+  done
+}
+
+# The per-CertName lock that serializes pushes, association runs, reports and removals on this node.
+take_lock() {
+  # Never open the lock through a symbolic link or anything but a regular file (a FIFO would block).
+  LOCK_FILE="$KeyDir/.$CertName.acm-export.lock"
+  if [ -L "$LOCK_FILE" ] || { [ -e "$LOCK_FILE" ] && [ ! -f "$LOCK_FILE" ]; }; then
+    fail lock "$LOCK_FILE is a symbolic link or not a regular file; refusing to open it"
+  fi
+  exec 9>>"$LOCK_FILE"
+  if [ -L "$LOCK_FILE" ] || ! [ /dev/fd/9 -ef "$LOCK_FILE" ]; then
+    fail lock "$LOCK_FILE was replaced while it was being opened"
+  fi
+  if ! flock -n "$LOCK_FD"; then
+    log "another run for $CertName is in progress on this node; waiting up to ${lock_seconds}s"
+    flock -w "$lock_seconds" "$LOCK_FD" || fail lock "another run for $CertName held the lock for more than ${lock_seconds}s"
+  fi
+}
+
+# A live name (or its rollback or .prev name) that is a symbolic link is refused, never written through,
+# removed or silently replaced: the files acm-export owns are regular files in CertDir and KeyDir.
+check_live_names() { # verb
+  local dest name
+  for dest in "${LIVE[@]}"; do
+    for name in "$dest" "$(backup_of "$dest")" "$dest.prev"; do
+      if [ -L "$name" ]; then fail install "$name is a symbolic link; refusing to $1 it (nothing was changed)"; fi
+      if [ -e "$name" ] && [ ! -f "$name" ]; then fail install "$name is not a regular file; refusing to $1 it (nothing was changed)"; fi
+    done
+  done
+}
+# Staged files left by a run that was killed (e.g. at the step timeout) are removed under the lock.
+remove_stale_staged() {
+  local stale
+  for stale in "$CertDir/.$CertName.acm-export."???????? "$KeyDir/.$CertName.acm-export."????????; do
+    if [ -f "$stale" ]; then rm -f -- "$stale"; fi
+  done
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Action=report: what this node holds and serves for CertName, as custom inventory. Changes no file and
+# reloads nothing; the last install run's outcome (LastRun, LastRunAt, FailedStep, SecretVersionId) stays.
+run_report() {
+  STEP=lock
+  if [ -d "$KeyDir" ]; then take_lock; fi
+  STEP=finish
+  local dest sni present=0
+  local -a missing=()
+  for dest in "${LIVE[@]}"; do
+    if [ -L "$dest" ] || { [ -e "$dest" ] && [ ! -f "$dest" ]; }; then
+      PROBLEM=${PROBLEM:-"$dest is not a regular file"}
+      present=1
+    elif [ -e "$dest" ]; then
+      present=1
+    else
+      missing+=("$dest")
+    fi
+  done
+  if [ "$present" = 0 ]; then
+    PROBLEM="not installed"
+  elif [ "${#missing[@]}" -gt 0 ]; then
+    PROBLEM=${PROBLEM:-"missing ${missing[*]}"}
+  fi
+  local serial=""
+  if [ -z "$PROBLEM" ]; then
+    # The set must be consistent: the key belongs to the certificate, the full chain is leaf + chain.
+    serial=$(openssl x509 -in "$CERT_FILE" -noout -serial 2>/dev/null | sed 's/^serial=//' || true)
+    openssl x509 -in "$CERT_FILE" -noout -pubkey >"$WORK/cert.pub" 2>/dev/null || : >"$WORK/cert.pub"
+    openssl pkey -in "$KEY_FILE" -pubout -out "$WORK/key.pub" 2>/dev/null || : >"$WORK/key.pub"
+    if [ -z "$serial" ]; then
+      PROBLEM="$CERT_FILE is not a certificate"
+    elif [ ! -s "$WORK/key.pub" ] || ! cmp -s -- "$WORK/key.pub" "$WORK/cert.pub"; then
+      PROBLEM="the key does not match the certificate"
+    elif ! cat -- "$CERT_FILE" "$CHAIN_FILE" | cmp -s -- - "$FULLCHAIN_FILE"; then
+      PROBLEM="$FULLCHAIN_FILE is not the certificate followed by the chain"
+    fi
+  fi
+  VERIFIED=false
+  if [ "$VerifyPort" != 0 ] && [ -f "$CERT_FILE" ] && [ ! -L "$CERT_FILE" ]; then
+    serial=${serial:-$(openssl x509 -in "$CERT_FILE" -noout -serial 2>/dev/null | sed 's/^serial=//' || true)}
+    sni=$(openssl x509 -in "$CERT_FILE" -noout -ext subjectAltName 2>/dev/null | tr ',' '\n' | sed -n 's/^[[:space:]]*DNS://p' | head -n1 || true)
+    if [[ $sni == \*.* ]]; then sni="acm-export-verify.${sni#\*.}"; fi
+    [[ $sni =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}$ ]] || sni=localhost
+    VERIFY_SNI=$sni
+    SERVED=$(served_serial)
+    [[ $SERVED =~ ^[0-9A-F]{1,80}$ ]] || SERVED=""
+    if [ -n "$serial" ] && [ "$SERVED" = "$serial" ]; then VERIFIED=true; fi
+  fi
+  report_or_warn report
+  log "report: $CertName holds serial ${serial:-none}${SERVED:+, 127.0.0.1:$VerifyPort serves $SERVED}${PROBLEM:+; problem: $PROBLEM}"
+  printf '{"node":%s,"certName":%s,"action":"report","serial":%s,"servedSerial":%s,"problem":%s}\n' \
+    "$(json_str "${node_id:-$(uname -n)}")" "$(json_str "$CertName")" "$(json_str "$serial")" "$(json_str "$SERVED")" "$(json_str "$PROBLEM")"
+  exit 0
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Action=remove: delete every file an install of CertName writes, and their .prev copies, once the web
+# server's configuration test passes without them (else everything is put back and the run fails at
+# configtest: the server still uses them). Never reloads: a server whose configuration no longer names the
+# files does not need them. Refuses when this node recorded CertName as installed from another secret.
+# The empty lock file stays (removing a lock another run may be waiting on would let two runs in at once).
+run_remove() {
+  STEP=lock
+  if [ -d "$KeyDir" ]; then take_lock; fi
+  STEP=install
+  local owner dest backup i
+  local -a gone=()
+  owner=$(fragment_field SecretId)
+  if [ -n "$owner" ] && [ "$owner" != "$SecretId" ]; then
+    fail install "$CertName on this node was installed from another secret ($owner); nothing was removed"
+  fi
+  check_live_names remove
+  for dest in "${LIVE[@]}"; do
+    backup=$(backup_of "$dest")
+    if [ -e "$backup" ]; then
+      fail install "$backup was left by an interrupted run (the next install run resolves it); nothing was removed"
+    fi
+  done
+  remove_stale_staged
+  # Move the live files aside (hard links kept as rollback copies), then test the server without them.
+  FILES_TOUCHED=1
+  for i in "${!LIVE[@]}"; do
+    dest=${LIVE[$i]}
+    [ -e "$dest" ] || continue
+    ln -PT -- "$dest" "$(backup_of "$dest")" || fail install "could not keep a rollback copy of $dest"
+    rm -f -- "$dest" || fail install "could not remove $dest"
+    gone+=("$dest")
+  done
+  if [ "${#gone[@]}" -gt 0 ] && [ "$Service" != none ]; then
+    STEP=configtest
+    service_configtest ||
+      fail configtest "$Service configuration test fails without the files, so the server still uses them (point it at other files first): $(reason_line "$WORK/service.out")"
+  fi
+  STEP=finish
+  for dest in "${LIVE[@]}"; do
+    rm -f -- "$(backup_of "$dest")"
+    if [ -f "$dest.prev" ]; then rm -f -- "$dest.prev" && gone+=("$dest.prev"); fi
+  done
+  FILES_TOUCHED=0
+  sync -- "$CertDir" "$KeyDir" 2>/dev/null || true
+  if [ -n "$inventory_dir" ] && [ -e "$state_dir/inventory/$CertName.json" ]; then
+    rm -f -- "$state_dir/inventory/$CertName.json"
+    assemble_inventory || log "warning: could not write the custom inventory"
+  fi
+  local removed_json="" changed=false f
+  for f in "${gone[@]}"; do removed_json="$removed_json${removed_json:+,}$(json_str "$f")"; done
+  if [ "${#gone[@]}" -gt 0 ]; then changed=true; fi
+  log "removed ${#gone[@]} file(s) of $CertName${gone[*]:+: ${gone[*]}}"
+  printf '{"node":%s,"certName":%s,"action":"remove","removed":[%s],"changed":%s}\n' \
+    "$(json_str "${node_id:-$(uname -n)}")" "$(json_str "$CertName")" "$removed_json" "$changed"
+  exit 0
+}
 
 backup_of() { printf '%s/.%s.acm-export-rollback' "${1%/*}" "${1##*/}"; }
 
@@ -307,7 +533,8 @@ fail() {
   set +e
   ROLLBACK_NOTE=""
   if ! rollback; then code=21; fi
-  report_or_warn failed "$step"
+  # Only an install run is recorded as failed: a report or a removal that failed left the entry as it was.
+  if [ "$Action" = install ]; then report_or_warn failed "$step"; fi
   log "FAILED at $step: $*$ROLLBACK_NOTE"
   exit "$code"
 }
@@ -322,7 +549,7 @@ on_exit() {
     local code
     code=$(step_code "$STEP")
     if ! rollback; then code=21; fi
-    report_or_warn failed "$STEP"
+    if [ "$Action" = install ]; then report_or_warn failed "$STEP"; fi
     log "FAILED at $STEP: unexpected error (status $rc near line ${ERR_LINE:-?})$ROLLBACK_NOTE"
     rc=$code
   fi
@@ -347,11 +574,12 @@ check_param() { # name value
   fi
 }
 
+Action=${SSM_Action-${DEFAULT[Action]}}
 missing=()
 for name in CertName SecretId SecretVersionId Region; do
   var="SSM_$name"
-  # A version id or, in association mode, a stage.
-  if [ "$name" = SecretVersionId ] && [ -n "${SSM_SecretVersionStage+set}" ]; then continue; fi
+  # A version id or, in association mode, a stage; report and remove runs take neither.
+  if [ "$name" = SecretVersionId ] && { [ -n "${SSM_SecretVersionStage+set}" ] || [ "$Action" = report ] || [ "$Action" = remove ]; }; then continue; fi
   if [ -z "${!var+set}" ]; then missing+=("$var"); fi
 done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -378,11 +606,15 @@ Pkcs12=${SSM_Pkcs12-${DEFAULT[Pkcs12]}}
 CombinedPem=${SSM_CombinedPem-${DEFAULT[CombinedPem]}}
 Target=${SSM_Target-${DEFAULT[Target]}}
 
-for name in CertName SecretId SecretVersionId SecretVersionStage Region CertDir KeyDir KeyGroup Service HooksDir \
+for name in Action CertName SecretId SecretVersionId SecretVersionStage Region CertDir KeyDir KeyGroup Service HooksDir \
   VerifyPort KeyOwner KeyMode CertOwner CertGroup CertMode Pkcs12 CombinedPem Target; do
   check_param "$name" "${!name}"
 done
-if [ -n "$SecretVersionId" ] && [ -n "$SecretVersionStage" ]; then
+if [ "$Action" = report ] || [ "$Action" = remove ]; then
+  if [ -n "$SecretVersionId" ] || [ -n "$SecretVersionStage" ]; then
+    problems+=("Action=$Action takes neither SSM_SecretVersionId nor SSM_SecretVersionStage")
+  fi
+elif [ -n "$SecretVersionId" ] && [ -n "$SecretVersionStage" ]; then
   problems+=("give exactly one of SSM_SecretVersionId (push) and SSM_SecretVersionStage (association), not both")
 elif [ -z "$SecretVersionId" ] && [ -z "$SecretVersionStage" ]; then
   problems+=("give exactly one of SSM_SecretVersionId (push) and SSM_SecretVersionStage (association)")
@@ -439,6 +671,8 @@ P12_FILE="$KeyDir/$CertName.p12"
 LIVE=("$CERT_FILE" "$CHAIN_FILE" "$FULLCHAIN_FILE" "$KEY_FILE")
 if [ "$CombinedPem" = true ]; then LIVE+=("$COMBINED_FILE"); fi
 if [ "$Pkcs12" = true ]; then LIVE+=("$P12_FILE"); fi
+# A removal takes every file an install of CertName may have written, whatever the profile says now.
+if [ "$Action" = remove ]; then LIVE=("$CERT_FILE" "$CHAIN_FILE" "$FULLCHAIN_FILE" "$KEY_FILE" "$COMBINED_FILE" "$P12_FILE"); fi
 if [ -z "$KeyMode" ]; then
   if [ -n "$KeyGroup" ]; then KeyMode=0640; else KeyMode=0600; fi
 fi
@@ -453,23 +687,29 @@ done
 if command -v openssl >/dev/null 2>&1 && ! [[ $(openssl version 2>/dev/null) =~ ^OpenSSL\ (1\.1\.1|[3-9]\.) ]]; then
   problems+=("OpenSSL 1.1.1 or later is required (found: $(openssl version 2>/dev/null | tr -c '[:print:]' ' '))")
 fi
-if ! command -v aws >/dev/null 2>&1; then
+# Only an install reads the secret; only an install or a removal tests the server's configuration.
+if [ "$Action" != install ]; then
+  :
+elif ! command -v aws >/dev/null 2>&1; then
   problems+=("AWS CLI v2 is not installed (aws not found on PATH)")
 elif ! [[ $(aws --version 2>&1 </dev/null) =~ ^aws-cli/2\. ]]; then
   problems+=("AWS CLI v2 is required (aws --version does not report aws-cli/2)")
 fi
-case $Service in
-  nginx) command -v nginx >/dev/null 2>&1 || problems+=("Service=nginx but nginx is not on PATH") ;;
-  apache2 | httpd)
+case $Action:$Service in
+  report:*) ;;
+  *:nginx) command -v nginx >/dev/null 2>&1 || problems+=("Service=nginx but nginx is not on PATH") ;;
+  *:apache2 | *:httpd)
     APACHECTL=$(command -v apachectl || command -v apache2ctl || true)
     [ -n "$APACHECTL" ] || problems+=("Service=$Service but apachectl is not on PATH") ;;
 esac
 for name in KeyGroup CertGroup; do
+  [ "$Action" = install ] || break
   if [ -n "${!name}" ] && ! getent group "${!name}" >/dev/null 2>&1; then
     problems+=("$name ${!name} does not exist on this node")
   fi
 done
 for name in KeyOwner CertOwner; do
+  [ "$Action" = install ] || break
   if [ -n "${!name}" ]; then
     if ! getent passwd "${!name}" >/dev/null 2>&1; then
       problems+=("$name ${!name} does not exist on this node")
@@ -559,8 +799,8 @@ if [ "$IS_ROOT" = 1 ] && [ -d "$HooksDir" ]; then
   fi
 fi
 export AWS_PAGER=""
-if [ "${#problems[@]}" -eq 0 ]; then
-  WORK=$(mktemp -d)
+if [ "${#problems[@]}" -eq 0 ]; then WORK=$(mktemp -d); fi
+if [ "${#problems[@]}" -eq 0 ] && [ "$Action" = install ]; then
   # Association mode: resolve the stage to the version id first, then fetch exactly that version.
   if [ -n "$SecretVersionStage" ]; then
     if ! aws secretsmanager get-secret-value --region "$Region" --secret-id "$SecretId" \
@@ -574,7 +814,7 @@ if [ "${#problems[@]}" -eq 0 ]; then
     rm -f -- "$WORK/current.json"
   fi
 fi
-if [ "${#problems[@]}" -eq 0 ]; then
+if [ "${#problems[@]}" -eq 0 ] && [ "$Action" = install ]; then
   if ! aws secretsmanager get-secret-value --region "$Region" --secret-id "$SecretId" \
     --version-id "$SecretVersionId" --query SecretString --output text \
     >"$WORK/secret" 2>"$WORK/aws.err" </dev/null; then
@@ -587,6 +827,10 @@ if [ "${#problems[@]}" -gt 0 ]; then
   for p in "${problems[@]}"; do log "preflight: $p"; done
   fail preflight "${#problems[@]} problem(s); nothing was changed"
 fi
+case $Action in
+  report) run_report ;;
+  remove) run_remove ;;
+esac
 log "preflight ok: secret version $SecretVersionId read for $CertName"
 
 # ---------------------------------------------------------------------------------------------------
@@ -705,33 +949,12 @@ make_dir "$CertDir" 0755
 if [ -n "$key_dir_group" ]; then make_dir "$KeyDir" 0710 "$key_dir_group"; else make_dir "$KeyDir" 0700; fi
 
 STEP=lock
-# Never open the lock through a symbolic link or anything but a regular file (a FIFO would block).
-LOCK_FILE="$KeyDir/.$CertName.acm-export.lock"
-if [ -L "$LOCK_FILE" ] || { [ -e "$LOCK_FILE" ] && [ ! -f "$LOCK_FILE" ]; }; then
-  fail lock "$LOCK_FILE is a symbolic link or not a regular file; refusing to open it"
-fi
-exec 9>>"$LOCK_FILE"
-if [ -L "$LOCK_FILE" ] || ! [ /dev/fd/9 -ef "$LOCK_FILE" ]; then
-  fail lock "$LOCK_FILE was replaced while it was being opened"
-fi
-if ! flock -n "$LOCK_FD"; then
-  log "another install of $CertName is running on this node; waiting up to ${lock_seconds}s"
-  flock -w "$lock_seconds" "$LOCK_FD" || fail lock "another install of $CertName held the lock for more than ${lock_seconds}s"
-fi
+take_lock
+
 
 STEP=install
-# A live name (or its rollback or .prev name) that is a symbolic link is refused, never written through
-# or silently replaced: the files this run owns are regular files in CertDir and KeyDir.
-for dest in "${LIVE[@]}"; do
-  for name in "$dest" "$(backup_of "$dest")" "$dest.prev"; do
-    if [ -L "$name" ]; then fail install "$name is a symbolic link; refusing to replace it (nothing was changed)"; fi
-    if [ -e "$name" ] && [ ! -f "$name" ]; then fail install "$name is not a regular file; refusing to replace it (nothing was changed)"; fi
-  done
-done
-# Staged files left by a run that was killed (e.g. at the step timeout) are removed under the lock.
-for stale in "$CertDir/.$CertName.acm-export."???????? "$KeyDir/.$CertName.acm-export."????????; do
-  if [ -f "$stale" ]; then rm -f -- "$stale"; fi
-done
+check_live_names replace
+remove_stale_staged
 : >"$WORK/chain.pem"
 for ((i = 2; i <= n_cert; i++)); do cat -- "$WORK/cert$i.pem" >>"$WORK/chain.pem"; done
 cat -- "$LEAF" "$WORK/chain.pem" >"$WORK/fullchain.pem"
@@ -752,18 +975,6 @@ p12_matches() { # file
     [ "$(openssl x509 -in "$WORK/p12.crt" -noout -fingerprint -sha256 2>/dev/null)" = \
       "$(openssl x509 -in "$LEAF" -noout -fingerprint -sha256 2>/dev/null)" ] &&
     [ "$(openssl pkey -in "$WORK/p12.key" -pubout 2>/dev/null)" = "$(<"$WORK/cert.pub")" ]
-}
-served_serial() {
-  (timeout 5 openssl s_client -connect "127.0.0.1:$VerifyPort" -servername "$VERIFY_SNI" </dev/null 2>/dev/null || true) |
-    openssl x509 -noout -serial 2>/dev/null | sed 's/^serial=//' || true
-}
-# Waits (up to ACM_EXPORT_VERIFY_SECONDS) until 127.0.0.1:VerifyPort serves the given serial.
-wait_served() { # serial
-  local deadline=$((SECONDS + verify_seconds))
-  while [ "$(served_serial)" != "$1" ]; do
-    [ "$SECONDS" -lt "$deadline" ] || return 1
-    sleep 0.05
-  done
 }
 VERIFY_SNI=${NAMES[0]}
 if [[ $VERIFY_SNI == \*.* ]]; then VERIFY_SNI="acm-export-verify.${VERIFY_SNI#\*.}"; fi
@@ -883,30 +1094,6 @@ if [ "$CHANGED" = true ]; then
 fi
 rm -f -- "$WORK/key.pem" "$WORK/combined.pem" "$WORK/p12.key"
 
-# ---------------------------------------------------------------------------------------------------
-# Service: configuration test, reload (systemd when it runs the service, else the server's own).
-nginx_cmd() {
-  if [ -n "$nginx_conf" ]; then nginx -c "$nginx_conf" "$@"; else nginx "$@"; fi
-}
-systemd_runs() {
-  [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$1.service"
-}
-service_configtest() {
-  case $Service in
-    nginx) nginx_cmd -t ;;
-    apache2 | httpd) "$APACHECTL" configtest ;;
-    *) true ;;
-  esac >"$WORK/service.out" 2>&1 </dev/null 9>&-
-}
-service_reload() {
-  case $Service in
-    nginx)
-      if [ -z "$nginx_conf" ] && systemd_runs nginx; then systemctl reload nginx.service; else nginx_cmd -s reload; fi ;;
-    apache2 | httpd)
-      if systemd_runs "$Service"; then systemctl reload "$Service.service"; else "$APACHECTL" graceful; fi ;;
-    *) true ;;
-  esac >"$WORK/service.out" 2>&1 </dev/null 9>&-
-}
 
 if [ "$CHANGED" = true ]; then
 RELOADED=false

@@ -1,7 +1,9 @@
 /**
  * Loads the Install-ACMCertificate document. The shell logic lives in its own file so it can be
  * shellchecked and run directly in tests; the YAML names it with an `#include <file>` line in a step's
- * `runCommand`, which is replaced here by the file's lines.
+ * `runCommand`, which is replaced here by the file's lines, without its comment-only and blank lines: the
+ * commented source stays in the repository, and the document stays well under SSM's 64 KB content limit.
+ * The first line (the shebang) is kept. The script has no multi-line string whose lines start with "#".
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -35,13 +37,21 @@ export interface SsmCommandDocument {
   mainSteps: SsmDocumentStep[];
 }
 
+/** The lines of a script as a document step runs them: the shebang, then every line that is not a comment or blank. */
+export function scriptLines(script: string): string[] {
+  return script
+    .replace(/\n$/, '')
+    .split('\n')
+    .filter((line, i) => i === 0 || !/^\s*(#|$)/.test(line));
+}
+
 export function loadInstallDocument(file = INSTALL_DOCUMENT_PATH): SsmCommandDocument {
   const doc = parse(readFileSync(file, 'utf8')) as SsmCommandDocument;
   for (const step of doc.mainSteps) {
     step.inputs.runCommand = step.inputs.runCommand.flatMap((line) => {
       const include = INCLUDE.exec(line.trim());
       if (!include) return [line];
-      return readFileSync(path.join(path.dirname(file), include[1]), 'utf8').replace(/\n$/, '').split('\n');
+      return scriptLines(readFileSync(path.join(path.dirname(file), include[1]), 'utf8'));
     });
   }
   return doc;

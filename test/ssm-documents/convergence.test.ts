@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import * as path from 'node:path';
 import { EXIT, type InstallParams, type InstallRun } from '../helpers/install-script';
 import { createFixture, secretFragments, type Fixture } from './fixture';
@@ -81,6 +81,8 @@ describe('association mode (SecretVersionStage=AWSCURRENT)', () => {
       LastRun: 'installed',
       FailedStep: '',
       LastRunAt: expect.stringMatching(/Z$/),
+      CheckedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
+      Problem: '',
       Service: 'none',
       Node: 'i-0123456789abcdef0',
     });
@@ -329,10 +331,180 @@ describe('output profiles', () => {
   });
 });
 
+/** Parameters of a report or remove run: no version, no stage. */
+function actionParams(action: 'report' | 'remove', slot: string, extra: InstallParams = {}): InstallParams {
+  const { SecretVersionId: _unused, ...rest } = f.params('unused', slot);
+  void _unused;
+  return { ...rest, Action: action, Target: 'Role=web', ...extra };
+}
+
+function fileState(dir: string, names: string[]): Record<string, { content: string; mtime: number } | undefined> {
+  return Object.fromEntries(
+    names.map((n) => {
+      const file = path.join(dir, n);
+      return [n, existsSync(file) ? { content: readFileSync(file, 'utf8'), mtime: statSync(file).mtimeMs } : undefined];
+    }),
+  );
+}
+
+describe('Action=report', () => {
+  const slot = 'report';
+  const node = 'i-0bbbbbbbbbbbbbbb1';
+  const certDir = () => path.join(f.root, slot, 'certs');
+  const keyDir = () => path.join(f.root, slot, 'private');
+  const snapshot = () => ({ ...fileState(certDir(), ['site.crt', 'site.chain.pem', 'site.fullchain.pem']), ...fileState(keyDir(), ['site.key']) });
+  let installed: ReturnType<Fixture['publish']>;
+
+  test('on a node that never installed: exit 0, Problem "not installed", no serial, nothing created', async () => {
+    const r = await run(actionParams('report', slot), inventoryEnv(slot, node));
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ node, certName: 'site', action: 'report', serial: '', servedSerial: '', problem: 'not installed' });
+    expect(existsSync(certDir())).toBe(false);
+    expect(existsSync(keyDir())).toBe(false);
+    expect(inventoryFile(path.join(f.root, slot, 'inventory')).Content[0]).toMatchObject({ Serial: '', Problem: 'not installed', LastRun: '' });
+  });
+
+  test('after an install: reports the live serial, reads no secret, writes no file, keeps the install run\'s outcome', async () => {
+    installed = f.publish({ names: ['report.example.test'] });
+    expect((await run(associationParams(slot), inventoryEnv(slot, node))).code).toBe(0);
+    const inventoryDir = path.join(f.root, slot, 'inventory');
+    const before = inventoryFile(inventoryDir).Content[0];
+    const files = snapshot();
+    const awsCalls = f.aws.calls().length;
+    await new Promise((r) => setTimeout(r, 1100)); // CheckedAt has one-second resolution
+    const r = await run(actionParams('report', slot), inventoryEnv(slot, node));
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ node, certName: 'site', action: 'report', serial: installed.serial, servedSerial: '', problem: '' });
+    expect(f.aws.calls()).toHaveLength(awsCalls);
+    expect(snapshot()).toEqual(files);
+    const after = inventoryFile(inventoryDir).Content[0];
+    expect(after).toEqual({ ...before, CheckedAt: expect.any(String) });
+    expect(after.LastRun).toBe('installed');
+    expect(after.CheckedAt > before.CheckedAt).toBe(true);
+  });
+
+  test('a certificate copied over the live one by hand: its serial and "the key does not match the certificate"; nothing repaired', async () => {
+    const other = f.publish({ names: ['report.example.test'] });
+    writeFileSync(path.join(certDir(), 'site.crt'), other.certificate);
+    const files = snapshot();
+    const r = await run(actionParams('report', slot), inventoryEnv(slot, node));
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ serial: other.serial, problem: 'the key does not match the certificate' });
+    expect(snapshot()).toEqual(files);
+    expect(inventoryFile(path.join(f.root, slot, 'inventory')).Content[0]).toMatchObject({ Serial: other.serial, Problem: 'the key does not match the certificate', LastRun: 'installed' });
+    writeFileSync(path.join(certDir(), 'site.crt'), installed.certificate);
+  });
+
+  test('a full chain that is not leaf + chain, and a missing key, are problems too', async () => {
+    const fullchain = path.join(certDir(), 'site.fullchain.pem');
+    const saved = readFileSync(fullchain, 'utf8');
+    writeFileSync(fullchain, installed.chain);
+    let r = await run(actionParams('report', slot), inventoryEnv(slot, node));
+    expect(JSON.parse(r.stdout)).toMatchObject({ serial: installed.serial, problem: `${fullchain} is not the certificate followed by the chain` });
+    writeFileSync(fullchain, saved);
+    const key = path.join(keyDir(), 'site.key');
+    const keyText = readFileSync(key, 'utf8');
+    rmSync(key);
+    r = await run(actionParams('report', slot), inventoryEnv(slot, node));
+    expect(JSON.parse(r.stdout)).toMatchObject({ problem: `missing ${key}` });
+    writeFileSync(key, keyText, { mode: 0o600 });
+    r = await run(actionParams('report', slot), inventoryEnv(slot, node));
+    expect(JSON.parse(r.stdout)).toMatchObject({ serial: installed.serial, problem: '' });
+  });
+
+  test('a version or a stage with Action=report is a parameter error', async () => {
+    for (const extra of [{ SecretVersionId: installed.versionId }, { SecretVersionStage: 'AWSCURRENT' }]) {
+      const r = await run(actionParams('report', slot, extra), inventoryEnv(slot, node));
+      expect(r.code).toBe(EXIT.parameters);
+      expect(r.stderr).toContain('Action=report takes neither SSM_SecretVersionId nor SSM_SecretVersionStage');
+    }
+    const bad = await run(actionParams('report', slot, { Action: 'repair' }), inventoryEnv(slot, node));
+    expect(bad.code).toBe(EXIT.parameters);
+    // A failed report is not an install run: the entry still says what the last install did.
+    expect(inventoryFile(path.join(f.root, slot, 'inventory')).Content[0]).toMatchObject({ LastRun: 'installed', FailedStep: '' });
+  });
+});
+
+describe('Action=remove', () => {
+  const slot = 'remove';
+  const node = 'i-0ccccccccccccccc1';
+  const certDir = () => path.join(f.root, slot, 'certs');
+  const keyDir = () => path.join(f.root, slot, 'private');
+  const profile: InstallParams = { CombinedPem: 'true', Pkcs12: 'true' };
+
+  test('removes every file of CertName and their .prev copies, and its inventory entry; other certificates stay', async () => {
+    const inventoryDir = path.join(f.root, slot, 'inventory');
+    f.publish({ names: ['remove.example.test'] }, (b) => ({ ...b, pfxPassphrase: pfxPassphrase() }));
+    expect((await run(associationParams(slot, profile), inventoryEnv(slot, node))).code).toBe(0);
+    f.publish({ names: ['remove.example.test'] }, (b) => ({ ...b, pfxPassphrase: pfxPassphrase() }));
+    expect((await run(associationParams(slot, profile), inventoryEnv(slot, node))).code).toBe(0);
+    // Another certificate on the same node, in the same directories.
+    expect((await run(associationParams(slot, { ...profile, CertName: 'other' }), inventoryEnv(slot, node))).code).toBe(0);
+    const live = [
+      ...['site.crt', 'site.chain.pem', 'site.fullchain.pem'].map((n) => path.join(certDir(), n)),
+      ...['site.key', 'site.combined.pem', 'site.p12'].map((n) => path.join(keyDir(), n)),
+    ];
+    for (const file of [...live, ...live.map((l) => `${l}.prev`)]) expect(existsSync(file)).toBe(true);
+    expect(inventoryFile(inventoryDir).Content.map((c) => c.CertName).sort()).toEqual(['other', 'site']);
+
+    const r = await run(actionParams('remove', slot), inventoryEnv(slot, node));
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.stdout) as { action: string; removed: string[]; changed: boolean; certName: string; node: string };
+    expect(result).toMatchObject({ node, certName: 'site', action: 'remove', changed: true });
+    expect(result.removed.sort()).toEqual([...live, ...live.map((l) => `${l}.prev`)].sort());
+    for (const file of result.removed) expect(existsSync(file)).toBe(false);
+    expect(execFileSync('ls', ['-A', certDir()], { encoding: 'utf8' }).split('\n').filter((n) => n.startsWith('site'))).toEqual([]);
+    // The other certificate is untouched; the inventory lists only it.
+    expect(existsSync(path.join(certDir(), 'other.crt'))).toBe(true);
+    expect(existsSync(path.join(keyDir(), 'other.key'))).toBe(true);
+    expect(inventoryFile(inventoryDir).Content.map((c) => c.CertName)).toEqual(['other']);
+  });
+
+  test('again: nothing to remove, success with changed false', async () => {
+    const r = await run(actionParams('remove', slot), inventoryEnv(slot, node));
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ action: 'remove', removed: [], changed: false });
+  });
+
+  test('the last certificate removed leaves an empty inventory list (so the removal shows)', async () => {
+    const inventoryDir = path.join(f.root, slot, 'inventory');
+    const r = await run(actionParams('remove', slot, { CertName: 'other' }), inventoryEnv(slot, node));
+    expect(r.code).toBe(0);
+    expect(inventoryFile(inventoryDir).Content).toEqual([]);
+  });
+
+  test('refused when this node recorded CertName as installed from another secret: nothing removed', async () => {
+    const own = 'remove-owner';
+    f.publish({ names: ['owner.example.test'] });
+    expect((await run(associationParams(own), inventoryEnv(own, node))).code).toBe(0);
+    const otherSecret = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:acm-export/someone-else-AbCdEf';
+    const r = await run(actionParams('remove', own, { SecretId: otherSecret }), inventoryEnv(own, node));
+    expect(r.code).toBe(EXIT.install);
+    expect(r.failure).toMatch(/^acm-export: FAILED at install: site on this node was installed from another secret \(arn:aws:secretsmanager:[^)]+\); nothing was removed$/);
+    expect(existsSync(path.join(f.root, own, 'certs', 'site.crt'))).toBe(true);
+    expect(existsSync(path.join(f.root, own, 'private', 'site.key'))).toBe(true);
+    expect(inventoryFile(path.join(f.root, own, 'inventory')).Content.map((c) => c.CertName)).toEqual(['site']);
+  });
+
+  test('a live name that is a symbolic link is refused, nothing removed', async () => {
+    const own = 'remove-link';
+    f.publish({ names: ['link.example.test'] });
+    expect((await run(associationParams(own), inventoryEnv(own, node))).code).toBe(0);
+    const chain = path.join(f.root, own, 'certs', 'site.chain.pem');
+    rmSync(chain);
+    execFileSync('ln', ['-s', path.join(f.root, own, 'private', 'site.key'), chain]);
+    const r = await run(actionParams('remove', own), inventoryEnv(own, node));
+    expect(r.code).toBe(EXIT.install);
+    expect(r.failure).toBe(`acm-export: FAILED at install: ${chain} is a symbolic link; refusing to remove it (nothing was changed)`);
+    expect(existsSync(path.join(f.root, own, 'private', 'site.key'))).toBe(true);
+    expect(existsSync(path.join(f.root, own, 'certs', 'site.crt'))).toBe(true);
+  });
+});
+
 describe('output hygiene', () => {
   test('no key, passphrase or certificate body in any output or in the inventory files', () => {
     const fragments = secretFragments(f.secrets);
-    const inventories = ['assoc', 'multi'].map((slot) => readFileSync(path.join(f.root, slot, 'inventory', 'AcmExportCertificate.json'), 'utf8'));
+    const inventories = ['assoc', 'multi', 'report', 'remove'].map((slot) => readFileSync(path.join(f.root, slot, 'inventory', 'AcmExportCertificate.json'), 'utf8'));
     for (const text of [...runs.flatMap((r) => [r.stdout, r.stderr]), ...inventories]) {
       for (const fragment of fragments) expect(text.includes(fragment)).toBe(false);
       expect(text).not.toMatch(/BEGIN (ENCRYPTED )?PRIVATE KEY|BEGIN CERTIFICATE/);

@@ -66,6 +66,7 @@ describe('document structure', () => {
     }
     for (const name of ['SecretVersionId', 'SecretVersionStage', 'Target'] as const) expect({ name, default: doc.parameters[name].default }).toEqual({ name, default: '' });
     expect(doc.parameters.Service.allowedValues).toEqual(['none', 'nginx', 'apache2', 'httpd']);
+    expect(doc.parameters.Action).toMatchObject({ default: 'install', allowedValues: ['install', 'report', 'remove'] });
   });
 
   test('one Linux-only aws:runShellScript step with a timeout', () => {
@@ -79,11 +80,15 @@ describe('document structure', () => {
     expect(raw.mainSteps[0].inputs.runCommand).toEqual(['#include install-acm-certificate.sh']);
   });
 
-  test('runCommand is the script, starting with its bash shebang (the agent runs it via sh -c <file>)', () => {
+  test('runCommand is the script without its comment-only and blank lines, starting with its bash shebang (the agent runs it via sh -c <file>)', () => {
     const lines = doc.mainSteps[0].inputs.runCommand;
     expect(lines[0]).toBe('#!/usr/bin/env bash');
-    expect(lines.join('\n')).toBe(script.replace(/\n$/, ''));
-    expect(script).toMatch(/^set -Eeuo pipefail$/m);
+    const code = script.replace(/\n$/, '').split('\n').filter((l) => !/^\s*(#|$)/.test(l));
+    expect(lines.slice(1)).toEqual(code);
+    expect(lines).toContain('set -Eeuo pipefail');
+    // Still a valid bash program.
+    const r = spawnSync('bash', ['-n'], { input: lines.join('\n'), encoding: 'utf8' });
+    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
   });
 
   test('bash is a documented requirement: a node without it fails with 127 before any acm-export line', () => {
@@ -138,6 +143,7 @@ describe('parameter patterns', () => {
 
   test('patterns compile, are anchored, and accept realistic values', () => {
     const good: Record<Param, string[]> = {
+      Action: ['install', 'report', 'remove'],
       CertName: ['www.example.com', 'site', 'a', 'api_example-com.2026'],
       SecretId: ['arn:aws:secretsmanager:eu-west-1:123456789012:secret:acm-export/www.example.com-AbC123'],
       SecretVersionId: ['0d5f8a7e-1b2c-4d3e-8f9a-0b1c2d3e4f5a', ''],

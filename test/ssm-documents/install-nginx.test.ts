@@ -285,6 +285,56 @@ describe('convergence (association mode)', () => {
   });
 });
 
+describe('report and remove actions with nginx', () => {
+  const reloads = () => (nginx.errorLog().match(/signal 1 \(SIGHUP\) received/g) ?? []).length;
+  const action = (name: 'report' | 'remove', extra: InstallParams = {}): InstallParams => ({ Action: name, SecretVersionId: '', Target: 'Role=web', ...extra });
+
+  test('report: the served serial over TLS, verified, no reload; a server still on an old certificate shows it', async () => {
+    await new Promise((r) => setTimeout(r, 300));
+    const before = { reloads: reloads(), files: liveFiles() };
+    let r = await run(action('report'));
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ action: 'report', serial: current, servedSerial: current, problem: '' });
+    // New files behind nginx's back (no reload): the files hold one serial, the server serves another.
+    const next = f.publish({ names: [NAME] });
+    expect((await run({ SecretVersionId: next.versionId, Service: 'none', VerifyPort: '0' })).result).toMatchObject({ changed: true, reloaded: false });
+    r = await run(action('report'));
+    expect(JSON.parse(r.stdout)).toMatchObject({ serial: next.serial, servedSerial: current, problem: '' });
+    await new Promise((res) => setTimeout(res, 300));
+    expect(reloads()).toBe(before.reloads);
+    // Repaired by an install run (the files are right; the server is reloaded).
+    expect((await run({ SecretVersionId: next.versionId })).result).toMatchObject({ changed: true, reloaded: true, verified: true });
+    current = next.serial;
+  });
+
+  test('remove while nginx still uses the files: fails at configtest with its reason, every file put back, still served', async () => {
+    const before = liveFiles();
+    const prev = readFileSync(path.join(params.CertDir!, 'site.crt.prev'), 'utf8');
+    const r = await run(action('remove'));
+    expect(r.code).toBe(EXIT.configtest);
+    expect(r.failure).toMatch(/^acm-export: FAILED at configtest: nginx configuration test fails without the files, so the server still uses them \(point it at other files first\): .*site\.(fullchain\.pem|key).*; rolled back to the previous files$/);
+    expect(liveFiles()).toEqual(before);
+    expect(readFileSync(path.join(params.CertDir!, 'site.crt.prev'), 'utf8')).toBe(prev);
+    expect(servedSerial(nginx.ports[0], NAME)).toBe(current);
+    expect(spawnSync('nginx', ['-c', nginx.conf, '-t']).status).toBe(0);
+  });
+
+  test('remove of a certificate nginx no longer uses: configtest passes, files gone, no reload', async () => {
+    const cert = f.publish({ names: ['unused.example.test'] });
+    expect((await run({ CertName: 'unused', SecretVersionId: cert.versionId, VerifyPort: '0' })).code).toBe(0);
+    await new Promise((res) => setTimeout(res, 300));
+    const before = reloads();
+    const r = await run(action('remove', { CertName: 'unused' }));
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ certName: 'unused', action: 'remove', changed: true });
+    expect(existsSync(path.join(params.CertDir!, 'unused.crt'))).toBe(false);
+    expect(existsSync(path.join(params.KeyDir!, 'unused.key'))).toBe(false);
+    await new Promise((res) => setTimeout(res, 300));
+    expect(reloads()).toBe(before);
+    expect(servedSerial(nginx.ports[0], NAME)).toBe(current);
+  });
+});
+
 describe('output hygiene', () => {
  test('no key, passphrase or certificate body was printed', () => {
   expect(runs.length).toBeGreaterThan(8);
