@@ -102,6 +102,9 @@ export interface Command {
   associationId?: string;
 }
 
+/** Shortest execution timeout of a document step in local mode, real milliseconds (see runStep's call). */
+export const MIN_STEP_TIMEOUT_MS = 20_000;
+
 const TERMINAL: InvocationStatus[] = ['Success', 'Cancelled', 'TimedOut', 'Failed'];
 const PARAM_TYPES = new Set(['String', 'StringList', 'Boolean', 'Integer', 'MapList', 'StringMap']);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -462,7 +465,10 @@ export class SsmService {
           script,
           parameters: values,
           environment,
-          timeoutMs: stepTimeout * msPerSecond,
+          // Scaled like every emulated duration, but never below what the script itself waits in real
+          // seconds (another run's lock, served-serial checks): a scaled 600-second step would otherwise be
+          // killed while legitimately waiting for the run before it.
+          timeoutMs: Math.max(stepTimeout * msPerSecond, Math.min(stepTimeout * 1000, MIN_STEP_TIMEOUT_MS)),
           ...(step.inputs.workingDirectory ? { workingDirectory: step.inputs.workingDirectory } : {}),
         });
       } catch (err) {
