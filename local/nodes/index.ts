@@ -13,7 +13,7 @@
  * world-writable one (/tmp), so every directory local mode creates is 0755 (0700 for keys) and owned by
  * the user; ACM_EXPORT_ALLOW_STICKY_ANCESTOR=1 lets the script (when run as root) accept roots under /tmp.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
@@ -416,8 +416,14 @@ export class LocalNode implements NodeExecutor {
     const reloadsBefore = this.reloadCount();
     const env = { ...process.env, PATH: `${path.join(this.dir, 'bin')}:${process.env.PATH ?? '/usr/bin:/bin'}`, ACM_EXPORT_NGINX_CONF: this.confPath };
     const args = this.serverKind === 'nginx' ? ['-p', `${path.join(this.dir, 'server')}/`, '-c', this.confPath, '-s', 'reload'] : ['-c', this.confPath, '-s', 'reload'];
-    const r = spawnSync('nginx', args, { encoding: 'utf8', env });
-    if (r.status !== 0) throw new Error(`reload of ${this.name} failed: ${(r.stderr || '').trim().slice(0, 300)}`);
+    // Asynchronous: the built-in server answers the reload from this very process's event loop (a
+    // synchronous spawn would deadlock); bounded, so a server that never answers fails the caller.
+    const r = await new Promise<{ ok: boolean; stderr: string }>((resolve) => {
+      execFile('nginx', args, { encoding: 'utf8', env, timeout: 15_000, killSignal: 'SIGKILL' }, (error, _stdout, stderr) =>
+        resolve({ ok: !error, stderr: stderr || error?.message || '' }),
+      );
+    });
+    if (!r.ok) throw new Error(`reload of ${this.name} failed: ${r.stderr.trim().slice(0, 300)}`);
     const started = Date.now();
     // nginx applies a reload asynchronously: wait until the master logged it (up to 5 s).
     if (this.serverKind === 'nginx') while (Date.now() - started < 5000 && this.reloadCount() === reloadsBefore) await sleep(20);

@@ -78,6 +78,7 @@ if (signal === 'reload') {
     res.on('data', (d) => (body += d));
     res.on('end', () => (res.statusCode === 200 ? process.exit(0) : die('reload failed: ' + body)));
   });
+  req.setTimeout(10000, () => req.destroy(new Error('no answer from the server within 10 s')));
   req.on('error', (e) => die('reload failed: ' + e.message));
   req.end();
 } else die('local nginx shim supports only -t and -s reload');

@@ -214,3 +214,10 @@ describe('the real install document end to end', () => {
     ssmClient.destroy();
   });
 });
+
+test('an operator reload of a built-in server node completes (the server answers from this process) and counts', async () => {
+  const node = nodes[0];
+  const before = node.reloadCount();
+  await node.reload();
+  expect(node.reloadCount()).toBe(before + 1);
+});
