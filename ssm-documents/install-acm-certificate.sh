@@ -173,6 +173,7 @@ FILES_TOUCHED=0
 RELOAD_ATTEMPTED=0
 REPORT_READY=0                 # 1 once the parameters are valid: failures are then reported as inventory
 SERVED=""                      # serial served on VerifyPort, when it was read
+LAST_SERVED=""                 # the serial wait_served saw last
 PROBLEM=""                     # what is wrong with the live files (report), one line; empty: nothing
 Action=install                 # until the parameters are read
 
@@ -311,16 +312,24 @@ service_reload() {
   esac >"$WORK/service.out" 2>&1 </dev/null 9>&-
 }
 
+# The SNI name the served-serial check sends for a certificate's first DNS name (a wildcard gets a
+# concrete name below it).
+sni_for() { # name
+  if [[ $1 == \*.* ]]; then printf 'acm-export-verify.%s' "${1#\*.}"; else printf '%s' "$1"; fi
+}
 served_serial() {
   (timeout 5 openssl s_client -connect "127.0.0.1:$VerifyPort" -servername "$VERIFY_SNI" </dev/null 2>/dev/null || true) |
     openssl x509 -noout -serial 2>/dev/null | sed 's/^serial=//' || true
 }
 # Waits (up to ACM_EXPORT_VERIFY_SECONDS) until 127.0.0.1:VerifyPort serves the given serial.
+# LAST_SERVED: the serial seen last.
 wait_served() { # serial
   local deadline=$((SECONDS + verify_seconds))
-  while [ "$(served_serial)" != "$1" ]; do
+  LAST_SERVED=$(served_serial)
+  while [ "$LAST_SERVED" != "$1" ]; do
     [ "$SECONDS" -lt "$deadline" ] || return 1
     sleep 0.05
+    LAST_SERVED=$(served_serial)
   done
 }
 
@@ -385,9 +394,12 @@ run_report() {
     PROBLEM=${PROBLEM:-"missing ${missing[*]}"}
   fi
   local serial=""
+  if [ -f "$CERT_FILE" ] && [ ! -L "$CERT_FILE" ]; then
+    serial=$(openssl x509 -in "$CERT_FILE" -noout -serial 2>/dev/null | sed 's/^serial=//' || true)
+    [[ $serial =~ ^[0-9A-F]{1,80}$ ]] || serial=""
+  fi
   if [ -z "$PROBLEM" ]; then
     # The set must be consistent: the key belongs to the certificate, the full chain is leaf + chain.
-    serial=$(openssl x509 -in "$CERT_FILE" -noout -serial 2>/dev/null | sed 's/^serial=//' || true)
     openssl x509 -in "$CERT_FILE" -noout -pubkey >"$WORK/cert.pub" 2>/dev/null || : >"$WORK/cert.pub"
     openssl pkey -in "$KEY_FILE" -pubout -out "$WORK/key.pub" 2>/dev/null || : >"$WORK/key.pub"
     if [ -z "$serial" ]; then
@@ -399,15 +411,13 @@ run_report() {
     fi
   fi
   VERIFIED=false
-  if [ "$VerifyPort" != 0 ] && [ -f "$CERT_FILE" ] && [ ! -L "$CERT_FILE" ]; then
-    serial=${serial:-$(openssl x509 -in "$CERT_FILE" -noout -serial 2>/dev/null | sed 's/^serial=//' || true)}
+  if [ "$VerifyPort" != 0 ] && [ -n "$serial" ]; then
     sni=$(openssl x509 -in "$CERT_FILE" -noout -ext subjectAltName 2>/dev/null | tr ',' '\n' | sed -n 's/^[[:space:]]*DNS://p' | head -n1 || true)
-    if [[ $sni == \*.* ]]; then sni="acm-export-verify.${sni#\*.}"; fi
-    [[ $sni =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}$ ]] || sni=localhost
-    VERIFY_SNI=$sni
+    [[ $sni =~ ^(\*\.)?[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}$ ]] || sni=localhost
+    VERIFY_SNI=$(sni_for "$sni")
     SERVED=$(served_serial)
     [[ $SERVED =~ ^[0-9A-F]{1,80}$ ]] || SERVED=""
-    if [ -n "$serial" ] && [ "$SERVED" = "$serial" ]; then VERIFIED=true; fi
+    if [ "$SERVED" = "$serial" ]; then VERIFIED=true; fi
   fi
   report_or_warn report
   log "report: $CertName holds serial ${serial:-none}${SERVED:+, 127.0.0.1:$VerifyPort serves $SERVED}${PROBLEM:+; problem: $PROBLEM}"
@@ -976,8 +986,7 @@ p12_matches() { # file
       "$(openssl x509 -in "$LEAF" -noout -fingerprint -sha256 2>/dev/null)" ] &&
     [ "$(openssl pkey -in "$WORK/p12.key" -pubout 2>/dev/null)" = "$(<"$WORK/cert.pub")" ]
 }
-VERIFY_SNI=${NAMES[0]}
-if [[ $VERIFY_SNI == \*.* ]]; then VERIFY_SNI="acm-export-verify.${VERIFY_SNI#\*.}"; fi
+VERIFY_SNI=$(sni_for "${NAMES[0]}")
 # Which live file differs from the desired state (empty: none).
 out_of_sync() {
   local i dest
@@ -1141,25 +1150,15 @@ fi
 VERIFIED=false
 if [ "$VerifyPort" != 0 ]; then
   STEP=verify
-  sni=${NAMES[0]}
-  if [[ $sni == \*.* ]]; then sni="acm-export-verify.${sni#\*.}"; fi
-  deadline=$((SECONDS + verify_seconds))
-  served=""
-  while :; do
-    served=$( (timeout 5 openssl s_client -connect "127.0.0.1:$VerifyPort" -servername "$sni" </dev/null 2>/dev/null || true) |
-      openssl x509 -noout -serial 2>/dev/null | sed 's/^serial=//' || true)
-    if [ "$served" = "$SERIAL" ] || [ "$SECONDS" -ge "$deadline" ]; then break; fi
-    sleep 0.05
-  done
-  if [ "$served" != "$SERIAL" ]; then
-    if [[ $served =~ ^[0-9A-F]{1,80}$ ]]; then
-      fail verify "127.0.0.1:$VerifyPort serves serial $served for $sni, not the new $SERIAL"
+  if ! wait_served "$SERIAL"; then
+    if [[ $LAST_SERVED =~ ^[0-9A-F]{1,80}$ ]]; then
+      fail verify "127.0.0.1:$VerifyPort serves serial $LAST_SERVED for $VERIFY_SNI, not the new $SERIAL"
     fi
-    fail verify "no certificate could be read from 127.0.0.1:$VerifyPort for $sni within ${verify_seconds}s"
+    fail verify "no certificate could be read from 127.0.0.1:$VerifyPort for $VERIFY_SNI within ${verify_seconds}s"
   fi
   VERIFIED=true
-  SERVED=$served
-  log "verified: 127.0.0.1:$VerifyPort serves serial $SERIAL for $sni"
+  SERVED=$SERIAL
+  log "verified: 127.0.0.1:$VerifyPort serves serial $SERIAL for $VERIFY_SNI"
 fi
 fi # CHANGED
 
