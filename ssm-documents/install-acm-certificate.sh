@@ -809,7 +809,14 @@ if [ "$IS_ROOT" = 1 ] && [ -d "$HooksDir" ]; then
   fi
 fi
 export AWS_PAGER=""
-if [ "${#problems[@]}" -eq 0 ]; then WORK=$(mktemp -d); fi
+if [ "${#problems[@]}" -eq 0 ]; then
+  # A run killed at its execution timeout runs no EXIT trap: its private work directory (which may hold
+  # the decrypted key while it waited for the lock) is removed by a later run once it is older than any
+  # run can last (the document's step timeout is 600 s).
+  find "${TMPDIR:-/tmp}" -mindepth 1 -maxdepth 1 -type d -name 'acm-export-work.*' -user "$MY_UID" -mmin +60 \
+    -exec rm -rf -- {} + 2>/dev/null || true
+  WORK=$(mktemp -d -t acm-export-work.XXXXXXXX)
+fi
 if [ "${#problems[@]}" -eq 0 ] && [ "$Action" = install ]; then
   # Association mode: resolve the stage to the version id first, then fetch exactly that version.
   if [ -n "$SecretVersionStage" ]; then

@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { EXIT, type InstallParams, type InstallRun } from '../helpers/install-script';
 import { createFixture, secretFragments, type Fixture } from './fixture';
@@ -498,6 +498,23 @@ describe('Action=remove', () => {
     expect(r.failure).toBe(`acm-export: FAILED at install: ${chain} is a symbolic link; refusing to remove it (nothing was changed)`);
     expect(existsSync(path.join(f.root, own, 'private', 'site.key'))).toBe(true);
     expect(existsSync(path.join(f.root, own, 'certs', 'site.crt'))).toBe(true);
+  });
+});
+
+describe('work directories of killed runs', () => {
+  test('a later run removes one older than an hour (a run killed at its timeout leaves it); a recent one stays', async () => {
+    const stale = path.join(f.tmpDir, 'acm-export-work.killed01');
+    const recent = path.join(f.tmpDir, 'acm-export-work.running1');
+    for (const dir of [stale, recent]) {
+      mkdirSync(dir);
+      writeFileSync(path.join(dir, 'key.pem'), 'left by a killed run\n');
+    }
+    execFileSync('touch', ['-d', '2 hours ago', stale]);
+    const r = await run(actionParams('report', 'report'), inventoryEnv('report', 'i-0bbbbbbbbbbbbbbb1'));
+    expect(r.code).toBe(0);
+    expect(existsSync(stale)).toBe(false);
+    expect(existsSync(recent)).toBe(true);
+    rmSync(recent, { recursive: true });
   });
 });
 
