@@ -77,25 +77,26 @@ export async function getItem(
 }
 
 /**
- * Records the outcome of an install, but only while `executionArn` still owns the item (a superseded run
- * must not overwrite the newer one's status). Returns false when it no longer owns it.
+ * Sets attributes of a target's item, but only while `executionArn` still owns it (a superseded run must not
+ * overwrite the newer one's state). Returns false when it no longer owns it.
  */
-export async function recordDeployOutcome(
+async function updateOwnedItem(
   deps: InventoryDeps,
   key: { certificateArn: string; target: string },
   executionArn: string,
-  outcome: { status: 'Succeeded' | 'Failed'; at: string },
+  attributes: Record<string, string>,
 ): Promise<boolean> {
-  const setDate = outcome.status === 'Succeeded';
+  const fields = Object.keys(attributes);
+  if (fields.length === 0) return true;
   try {
     await deps.ddb.send(
       new UpdateCommand({
         TableName: deps.tableName,
         Key: { [INVENTORY.partitionKey]: key.certificateArn, [INVENTORY.sortKey]: key.target },
-        UpdateExpression: setDate ? 'SET #status = :status, #deployed = :at' : 'SET #status = :status',
+        UpdateExpression: `SET ${fields.map((f) => `#${f} = :${f}`).join(', ')}`,
         ConditionExpression: '#owner = :arn',
-        ExpressionAttributeNames: { '#status': 'lastDeployStatus', '#owner': 'lastExecutionArn', ...(setDate ? { '#deployed': 'lastDeployedDate' } : {}) },
-        ExpressionAttributeValues: { ':status': outcome.status, ':arn': executionArn, ...(setDate ? { ':at': outcome.at } : {}) },
+        ExpressionAttributeNames: { '#owner': 'lastExecutionArn', ...Object.fromEntries(fields.map((f) => [`#${f}`, f])) },
+        ExpressionAttributeValues: { ':arn': executionArn, ...Object.fromEntries(fields.map((f) => [`:${f}`, attributes[f]])) },
       }),
     );
     return true;
@@ -106,42 +107,37 @@ export async function recordDeployOutcome(
 }
 
 /**
+ * Records the outcome of an install (and, on success, its date), only while `executionArn` still owns the
+ * item. Returns false when it no longer owns it.
+ */
+export function recordDeployOutcome(
+  deps: InventoryDeps,
+  key: { certificateArn: string; target: string },
+  executionArn: string,
+  outcome: { status: 'Succeeded' | 'Failed'; at: string },
+): Promise<boolean> {
+  return updateOwnedItem(deps, key, executionArn, {
+    lastDeployStatus: outcome.status,
+    ...(outcome.status === 'Succeeded' ? { lastDeployedDate: outcome.at } : {}),
+  });
+}
+
+/**
  * Stores the ids of the target's associations (install: `associationId`, report: `reportAssociationId`;
  * only those given), only while `executionArn` still owns the item.
  */
-export async function recordAssociation(
+export function recordAssociation(
   deps: InventoryDeps,
   key: { certificateArn: string; target: string },
   executionArn: string,
   ids: Partial<Pick<InventoryItem, 'associationId' | 'reportAssociationId'>>,
 ): Promise<boolean> {
-  const names: Record<string, string> = { '#owner': 'lastExecutionArn' };
-  const values: Record<string, string> = { ':arn': executionArn };
-  const sets: string[] = [];
-  for (const attribute of ['associationId', 'reportAssociationId'] as const) {
-    const id = ids[attribute];
-    if (id === undefined) continue;
-    names[`#${attribute}`] = attribute;
-    values[`:${attribute}`] = id;
-    sets.push(`#${attribute} = :${attribute}`);
-  }
-  if (sets.length === 0) return true;
-  try {
-    await deps.ddb.send(
-      new UpdateCommand({
-        TableName: deps.tableName,
-        Key: { [INVENTORY.partitionKey]: key.certificateArn, [INVENTORY.sortKey]: key.target },
-        UpdateExpression: `SET ${sets.join(', ')}`,
-        ConditionExpression: '#owner = :arn',
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (isConditionFailure(error)) return false;
-    return rethrowThrottling(error, 'dynamodb:UpdateItem');
-  }
+  return updateOwnedItem(
+    deps,
+    key,
+    executionArn,
+    Object.fromEntries(Object.entries(ids).filter((entry): entry is [string, string] => typeof entry[1] === 'string')),
+  );
 }
 
 /** Removes a target's item. Returns the deleted item, if there was one. */
