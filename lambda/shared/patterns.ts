@@ -18,8 +18,14 @@ export interface FieldRule {
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 const PARTITION = 'aws(-[a-z]+)*';
 const REGION = '[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}';
-/** One path component: starts with a letter, digit or underscore, so `.`, `..` and `-rf` can never appear. */
-const PATH_COMPONENT = '[A-Za-z0-9_][A-Za-z0-9._-]{0,63}';
+/**
+ * One path component: starts with a letter, digit or underscore, so `.`, `..` and `-rf` can never appear.
+ * Unbounded on purpose: the SSM Agent compiles `allowedPattern` with Go's regexp (RE2), which rejects nested
+ * counted repetition whose product exceeds 1000 (`({0,63}){1,16}` is 1008); the field's maxLength bounds it.
+ */
+const PATH_COMPONENT = '[A-Za-z0-9_][A-Za-z0-9._-]*';
+/** An absolute directory path of such components. */
+const ABSOLUTE_PATH = `^(/${PATH_COMPONENT})+$`;
 /** Bodies of the tag key and tag value rules (shared by TargetTagKey/TargetTagValue and Target). */
 const TAG_KEY_BODY = '[A-Za-z0-9_.:/@-]{1,128}';
 const TAG_VALUE_BODY = '[A-Za-z0-9_.:/=+@-]([A-Za-z0-9_.:/=+@ -]{0,254}[A-Za-z0-9_.:/=+@-])?';
@@ -66,17 +72,17 @@ export const FIELD_RULES = {
     rule: 'must be a tag value of 1-256 letters, digits, spaces or "_.:/=+@-", not starting or ending with a space',
   },
   CertDir: {
-    pattern: `^(/${PATH_COMPONENT}){1,16}$`,
+    pattern: ABSOLUTE_PATH,
     maxLength: 255,
     rule: 'must be an absolute directory path without "..", whose components start with a letter, digit or "_"',
   },
   KeyDir: {
-    pattern: `^(/${PATH_COMPONENT}){1,16}$`,
+    pattern: ABSOLUTE_PATH,
     maxLength: 255,
     rule: 'must be an absolute directory path without "..", whose components start with a letter, digit or "_"',
   },
   HooksDir: {
-    pattern: `^(/${PATH_COMPONENT}){1,16}$`,
+    pattern: ABSOLUTE_PATH,
     maxLength: 255,
     rule: 'must be an absolute directory path without "..", whose components start with a letter, digit or "_"',
   },
