@@ -81,7 +81,7 @@ export async function nodeReportsForSecret(ssm: SSMClient, secretArn: string): P
         new GetInventoryCommand({
           Filters: [{ Key: `${CUSTOM_INVENTORY_TYPE}.SecretId`, Values: [secretArn], Type: 'Equal' }],
           ResultAttributes: [{ TypeName: CUSTOM_INVENTORY_TYPE }],
-          MaxResults: 100,
+          MaxResults: 50,
           NextToken: token,
         }),
       );
