@@ -1,7 +1,7 @@
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import { Stack } from 'aws-cdk-lib';
+import { ArnFormat, Stack } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { acknowledgeWildcardResource } from '../nag';
 
@@ -23,7 +23,15 @@ export class NodeAccess extends Construct {
 
   constructor(scope: Construct, id: string, props: NodeAccessProps) {
     super(scope, id);
-    const region = Stack.of(this).region;
+    const stack = Stack.of(this);
+    const region = stack.region;
+    // CreateLogGroup is authorized on the group's own ARN; the stream calls on `<group ARN>:*`.
+    const commandLogGroupArn = stack.formatArn({
+      service: 'logs',
+      resource: 'log-group',
+      resourceName: props.commandLogGroup.logGroupName,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
     this.policy = new iam.ManagedPolicy(this, 'Policy', {
       description: 'Lets a node fetch and decrypt the certificates acm-export installs on it',
       statements: [
@@ -42,13 +50,25 @@ export class NodeAccess extends Construct {
             StringLike: { 'kms:EncryptionContext:SecretARN': props.secretArnPattern },
           },
         }),
+        // The SSM Agent streams Run Command output only after it has found the group (DescribeLogGroups by
+        // name prefix) or created it (CreateLogGroup); with both denied it silently stops streaming.
         new iam.PolicyStatement({
           sid: 'WriteInstallOutput',
-          actions: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
-          resources: [props.commandLogGroup.logGroupArn],
+          actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
+          resources: [commandLogGroupArn, props.commandLogGroup.logGroupArn],
+        }),
+        new iam.PolicyStatement({
+          sid: 'FindInstallOutputGroup',
+          actions: ['logs:DescribeLogGroups'],
+          resources: ['*'],
         }),
       ],
     });
+    acknowledgeWildcardResource(
+      this.policy,
+      '*',
+      'logs:DescribeLogGroups has no resource-level permissions (AWS requires "*"); the SSM Agent calls it to find the output log group before streaming Run Command output. It returns group metadata only, never log events.',
+    );
     acknowledgeWildcardResource(
       this.policy,
       props.secretArnPattern,

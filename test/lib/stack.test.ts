@@ -161,9 +161,23 @@ describe('secrets', () => {
       {
         Sid: 'WriteInstallOutput',
         Effect: 'Allow',
-        Action: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
-        Resource: { 'Fn::GetAtt': [logicalId(stack.installDocument.commandLogGroup), 'Arn'] },
+        Action: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
+        Resource: [
+          {
+            'Fn::Join': [
+              '',
+              [
+                'arn:',
+                { Ref: 'AWS::Partition' },
+                `:logs:${REGION}:${ACCOUNT}:log-group:`,
+                { Ref: logicalId(stack.installDocument.commandLogGroup) },
+              ],
+            ],
+          },
+          { 'Fn::GetAtt': [logicalId(stack.installDocument.commandLogGroup), 'Arn'] },
+        ],
       },
+      { Sid: 'FindInstallOutputGroup', Effect: 'Allow', Action: 'logs:DescribeLogGroups', Resource: '*' },
     ]);
   });
 });
