@@ -9,6 +9,7 @@ import type { SsmCommandDocument } from '../../ssm-documents/load';
 import { AwsServiceError } from './errors';
 import { epochSeconds, Input, paginate, type JsonObject } from './input';
 import { InventoryStore } from './inventory';
+import { compileRe2, Re2PatternError, type Re2Pattern } from './re2';
 import { StateManager } from './associations';
 import type { EmulatedService } from './server';
 
@@ -108,6 +109,8 @@ export const MIN_STEP_TIMEOUT_MS = 20_000;
 const TERMINAL: InvocationStatus[] = ['Success', 'Cancelled', 'TimedOut', 'Failed'];
 const PARAM_TYPES = new Set(['String', 'StringList', 'Boolean', 'Integer', 'MapList', 'StringMap']);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** A parameter's default as the list of values it stands for (a StringList default is a YAML list). */
+const defaultValues = (value: unknown): string[] => (Array.isArray(value) ? value.map(String) : [String(value)]);
 
 export interface SsmOptions {
   region: string;
@@ -207,7 +210,19 @@ export class SsmService {
     if (content.schemaVersion !== '2.2') throw new Error('only schemaVersion 2.2 Command documents are supported');
     for (const [p, def] of Object.entries(content.parameters ?? {})) {
       if (!PARAM_TYPES.has(def.type)) throw new Error(`document parameter ${p}: unsupported type ${def.type}`);
-      if (def.allowedPattern) new RegExp(def.allowedPattern);
+      if (def.allowedPattern === undefined) continue;
+      // The agent compiles every pattern before a run: one that RE2 rejects fails every run on every node.
+      let pattern: Re2Pattern;
+      try {
+        pattern = compileRe2(def.allowedPattern);
+      } catch (err) {
+        if (!(err instanceof Re2PatternError)) throw err;
+        throw new AwsServiceError('InvalidDocumentContent', `Parameter "${p}": allowedPattern is not a valid regular expression (RE2): ${err.reason}`);
+      }
+      // The agent checks defaults too: one its own pattern refuses fails every run that leaves the parameter out.
+      if (def.default !== undefined && defaultValues(def.default).some((value) => !pattern.test(value))) {
+        throw new AwsServiceError('InvalidDocumentContent', `Parameter "${p}": the default value does not match allowedPattern ${def.allowedPattern}`);
+      }
     }
     this.documents.set(name, { content, createdAt: new Date() });
   }
@@ -312,12 +327,13 @@ export class SsmService {
       let list: string[];
       if (raw === undefined) {
         if (def.default === undefined) throw invalid(`Parameter "${name}" is required but was not provided.`);
-        list = Array.isArray(def.default) ? (def.default as unknown[]).map(String) : [String(def.default)];
+        list = defaultValues(def.default);
       } else {
         if (!Array.isArray(raw) || raw.some((v) => typeof v !== 'string')) throw invalid(`Parameter "${name}" must be a list of strings.`);
         list = raw as string[];
         if (def.type !== 'StringList' && def.type !== 'MapList' && list.length !== 1) throw invalid(`Parameter "${name}" requires exactly one value.`);
-        const pattern = def.allowedPattern ? new RegExp(def.allowedPattern) : undefined;
+        // As the agent checks: RE2, searched with MatchString (the pattern's ^ and $ anchor it).
+        const pattern = def.allowedPattern !== undefined ? compileRe2(def.allowedPattern) : undefined;
         for (const v of list) {
           if (pattern && !pattern.test(v)) throw invalid(`Parameter "${name}" failed to satisfy constraint: Parameter value does not match pattern ${def.allowedPattern}`);
           if (def.allowedValues && !def.allowedValues.includes(v)) throw invalid(`Parameter "${name}" failed to satisfy constraint: Parameter value is not one of the allowed values.`);
