@@ -13,6 +13,7 @@ import { TOO_LARGE } from '../../lambda/shared/start-export';
 import { MAX_API_BODY } from '../../local/api';
 import { startLocalMode, type LocalMode } from '../../local/runtime';
 import { apiClient, exportBody, finished, rawRequest, requestCertificate, startExport } from '../e2e/support';
+import { CONTROL_AND_LOOKALIKE_VALUES, foreignCertificateArns, HOSTILE_PATHS, SHELL_METACHARACTERS, VALID_REQUEST_STRINGS } from '../helpers/field-values';
 import { changedFiles, executionCount, nodeFiles } from '../helpers/reliability';
 
 interface HostileCase {
@@ -44,8 +45,6 @@ afterAll(async () => {
   await local?.close();
 });
 
-const META = [';id', '$(id)', '`id`', '|id', '&id', '>x'];
-
 function corpus(): HostileCase[] {
   const cases: HostileCase[] = [];
   const json = (name: string, body: unknown, field: string | undefined, needle?: string): void => {
@@ -55,23 +54,13 @@ function corpus(): HostileCase[] {
     json(`${field}: ${name}`, { ...good, [field]: value }, field, needle ?? (typeof value === 'string' ? value : undefined));
 
   // Shell metacharacters in every string field (on top of a valid value, so only the metacharacter is wrong).
-  const stringBases: Record<string, string> = {
-    CertificateArn: arn,
-    CertName: 'site',
-    TargetTagKey: 'Role',
-    TargetTagValue: 'web',
-    CertDir: '/etc/ssl/certs',
-    KeyDir: '/etc/ssl/private',
-    Service: 'nginx',
-    MaxConcurrency: '100%',
-    MaxErrors: '0',
-  };
+  const stringBases: Record<string, string> = { CertificateArn: arn, ...VALID_REQUEST_STRINGS };
   for (const [field, base] of Object.entries(stringBases)) {
-    for (const meta of META) withField(field, `${base}${meta}`, `shell metacharacter ${meta}`, meta);
+    for (const meta of SHELL_METACHARACTERS) withField(field, `${base}${meta}`, `shell metacharacter ${meta}`, meta);
   }
   // Path traversal and non-canonical paths.
   for (const field of ['CertDir', 'KeyDir']) {
-    for (const p of ['../../etc/passwd', '/etc/ssl/../../root', 'etc/ssl/certs', '//etc/ssl', '/etc/ssl/..', '/etc/./ssl', '/etc/ssl/', '/-rf/x']) {
+    for (const p of HOSTILE_PATHS) {
       withField(field, p, `path ${p}`);
     }
   }
@@ -79,16 +68,7 @@ function corpus(): HostileCase[] {
   withField('CertName', '.hidden', 'dot file stem');
   withField('CertName', 'a/b', 'slash in the file stem');
   // Control characters and look-alikes.
-  withField('CertName', 'site\nid', 'newline', 'site\nid');
-  withField('TargetTagValue', 'web\r\nX-Injected: 1', 'CRLF', 'X-Injected');
-  withField('CertDir', '/etc/ssl\u0000/x', 'NUL', '\u0000');
-  withField('Service', 'nginx\n', 'trailing newline');
-  withField('CertDir', '/etc\uFF0Fssl', 'fullwidth solidus', '\uFF0F');
-  withField('Service', 'ngin\u0445', 'Cyrillic look-alike', 'ngin\u0445');
-  withField('CertName', 's\u0456te', 'Cyrillic i', 's\u0456te');
-  withField('TargetTagKey', 'R\u043Ele', 'Cyrillic o', 'R\u043Ele');
-  withField('CertName', 'si\u200Bte', 'zero-width space', '\u200B');
-  withField('CertName', 'site\u202Egnp', 'right-to-left override', '\u202E');
+  for (const c of CONTROL_AND_LOOKALIKE_VALUES) withField(c.field, c.value, c.name, c.needle);
   // Oversize fields (the body stays under the size limit: the field rule refuses them).
   withField('CertName', 'a'.repeat(301), '301 characters');
   withField('TargetTagKey', 'k'.repeat(300), '300 characters');
@@ -120,27 +100,7 @@ function corpus(): HostileCase[] {
   }
   cases.push({ name: 'extra field __proto__', body: `{${JSON.stringify(good).slice(1, -1)},"__proto__":{"polluted":true}}`, status: 400, field: '__proto__' });
   // ARNs of other services, regions, partitions, accounts, and look-alikes.
-  const id = arn.slice(arn.lastIndexOf('/') + 1);
-  const region = local.region;
-  const account = local.accountId;
-  for (const [name, value] of [
-    ['IAM role', `arn:aws:iam::${account}:role/admin`],
-    ['S3 object', 'arn:aws:s3:::bucket/key'],
-    ['Secrets Manager secret', `arn:aws:secretsmanager:${region}:${account}:secret:x-AbCdEf`],
-    ['ACM PCA', `arn:aws:acm-pca:${region}:${account}:certificate-authority/${id}`],
-    ['other region', `arn:aws:acm:eu-west-1:${account}:certificate/${id}`],
-    ['other partition aws-cn', `arn:aws-cn:acm:${region}:${account}:certificate/${id}`],
-    ['other partition aws-us-gov', `arn:aws-us-gov:acm:${region}:${account}:certificate/${id}`],
-    ['other account', `arn:aws:acm:${region}:123456789012:certificate/${id}`],
-    ['traversal after the prefix', `arn:aws:acm:${region}:${account}:certificate/../x`],
-    ['upper-case UUID', `arn:aws:acm:${region}:${account}:certificate/${id.toUpperCase()}`],
-    ['trailing newline', `${arn}\n`],
-    ['leading space', ` ${arn}`],
-    ['extra path segment', `${arn}/x`],
-    ['wildcards', 'arn:aws:acm:*:*:certificate/*'],
-    ['Cyrillic a in acm', `arn:aws:\u0430cm:${region}:${account}:certificate/${id}`],
-    ['empty', ''],
-  ] as const) {
+  for (const [name, value] of foreignCertificateArns(arn, local.region, local.accountId)) {
     withField('CertificateArn', value, name, value.length >= 3 && value !== arn ? value : undefined);
   }
   // Reserved tag keys.

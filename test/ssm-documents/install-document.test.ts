@@ -10,6 +10,17 @@ import * as path from 'node:path';
 import { parse } from 'yaml';
 import { FIELD_RULES, INSTALL_DEFAULTS } from '../../lambda/shared/patterns';
 import { INSTALL_DOCUMENT_PATH, loadInstallDocument } from '../../ssm-documents/load';
+import {
+  ACCEPTED_VALUES,
+  BAD_BOOLEANS,
+  BAD_FILE_STEMS,
+  BAD_MODES,
+  BAD_POSIX_NAMES,
+  BAD_SERVICES,
+  BAD_VERSION_STAGES,
+  NON_CANONICAL_PATHS,
+  WORLD_READABLE_MODES,
+} from '../helpers/field-values';
 import { DOCUMENT_PARAMETERS, INSTALL_SCRIPT_PATH } from '../helpers/install-script';
 import { HOSTILE_VALUES } from './fixture';
 
@@ -17,7 +28,6 @@ const PARAMETERS = DOCUMENT_PARAMETERS;
 /** SecretVersionId and SecretVersionStage are each optional; the script wants exactly one of them. */
 const REQUIRED = ['CertName', 'SecretId', 'Region'];
 const OPTIONAL = PARAMETERS.filter((name) => !REQUIRED.includes(name));
-type Param = (typeof PARAMETERS)[number];
 
 const doc = loadInstallDocument();
 const raw = parse(readFileSync(INSTALL_DOCUMENT_PATH, 'utf8')) as { mainSteps: { inputs: { runCommand: string[] } }[] };
@@ -142,29 +152,7 @@ describe('parameter patterns', () => {
   });
 
   test('patterns compile, are anchored, and accept realistic values', () => {
-    const good: Record<Param, string[]> = {
-      Action: ['install', 'report', 'remove'],
-      CertName: ['www.example.com', 'site', 'a', 'api_example-com.2026'],
-      SecretId: ['arn:aws:secretsmanager:eu-west-1:123456789012:secret:acm-export/www.example.com-AbC123'],
-      SecretVersionId: ['0d5f8a7e-1b2c-4d3e-8f9a-0b1c2d3e4f5a', ''],
-      SecretVersionStage: ['AWSCURRENT', ''],
-      KeyOwner: ['', 'www-data', 'haproxy'],
-      KeyMode: ['', '0600', '0640', '0400', '0440'],
-      CertOwner: ['', 'www-data'],
-      CertGroup: ['', 'ssl-cert'],
-      CertMode: ['0644', '0640', '0444', '0440', '0600', '0400'],
-      Pkcs12: ['true', 'false'],
-      CombinedPem: ['true', 'false'],
-      Target: ['', 'Role=web', 'acm-export:fleet=web servers', 'aws:autoscaling:groupName=my-asg-1'],
-      Region: ['eu-west-1', 'us-gov-west-1', 'ap-southeast-5'],
-      CertDir: ['/etc/ssl/certs', '/etc/nginx/ssl', '/opt/app_1/tls'],
-      KeyDir: ['/etc/ssl/private', '/etc/pki/tls/private'],
-      KeyGroup: ['', 'ssl-cert', 'www-data'],
-      Service: ['none', 'nginx', 'apache2', 'httpd'],
-      HooksDir: ['/etc/acm-export/hooks.d'],
-      VerifyPort: ['0', '443', '8443', '65535'],
-    };
-    const cases = PARAMETERS.flatMap((name) => good[name].map((value) => ({ name, value, pattern: FIELD_RULES[name].pattern, max: FIELD_RULES[name].maxLength })));
+    const cases = PARAMETERS.flatMap((name) => ACCEPTED_VALUES[name].map((value) => ({ name, value, pattern: FIELD_RULES[name].pattern, max: FIELD_RULES[name].maxLength })));
     const bash = bashAccepts(cases);
     cases.forEach(({ name, value, pattern }, i) => {
       expect(pattern.startsWith('^') && pattern.endsWith('$')).toBe(true);
@@ -187,26 +175,26 @@ describe('parameter patterns', () => {
 
   test('paths with . or .. components and names starting with a dot or dash are rejected', () => {
     const dir = new RegExp(FIELD_RULES.CertDir.pattern);
-    for (const bad of ['/etc/ssl/..', '/etc/./ssl', '/..', '/.hidden', 'etc/ssl', '/', '//etc', '/etc/ssl/', '/-rf']) expect({ bad, ok: dir.test(bad) }).toEqual({ bad, ok: false });
+    for (const bad of NON_CANONICAL_PATHS) expect({ bad, ok: dir.test(bad) }).toEqual({ bad, ok: false });
     const name = new RegExp(FIELD_RULES.CertName.pattern);
-    for (const bad of ['.site', '..', '-rf', 'a/b', 'a b', '']) expect({ bad, ok: name.test(bad) }).toEqual({ bad, ok: false });
+    for (const bad of BAD_FILE_STEMS) expect({ bad, ok: name.test(bad) }).toEqual({ bad, ok: false });
   });
 
   test('modes are limited to sane octal values; booleans and the stage accept nothing else', () => {
     const mode = (name: 'KeyMode' | 'CertMode') => new RegExp(FIELD_RULES[name].pattern);
-    for (const bad of ['0777', '0666', '0755', '644', '4755', '0o600', '1600', '06000']) {
+    for (const bad of BAD_MODES) {
       expect({ bad, key: mode('KeyMode').test(bad), cert: mode('CertMode').test(bad) }).toEqual({ bad, key: false, cert: false });
     }
-    for (const bad of ['0644', '0444']) expect({ bad, key: mode('KeyMode').test(bad) }).toEqual({ bad, key: false });
-    for (const bad of ['True', '1', 'yes', '']) expect(new RegExp(FIELD_RULES.Pkcs12.pattern).test(bad)).toBe(false);
-    for (const bad of ['AWSPREVIOUS', 'AWSPENDING', 'awscurrent']) expect(new RegExp(FIELD_RULES.SecretVersionStage.pattern).test(bad)).toBe(false);
-    for (const bad of ['root:root', 'Www', '1user', 'a'.repeat(33)]) expect(new RegExp(FIELD_RULES.KeyOwner.pattern).test(bad)).toBe(false);
+    for (const bad of WORLD_READABLE_MODES) expect({ bad, key: mode('KeyMode').test(bad) }).toEqual({ bad, key: false });
+    for (const bad of BAD_BOOLEANS) expect(new RegExp(FIELD_RULES.Pkcs12.pattern).test(bad)).toBe(false);
+    for (const bad of BAD_VERSION_STAGES) expect(new RegExp(FIELD_RULES.SecretVersionStage.pattern).test(bad)).toBe(false);
+    for (const bad of BAD_POSIX_NAMES) expect(new RegExp(FIELD_RULES.KeyOwner.pattern).test(bad)).toBe(false);
   });
 
   test('Service allowedValues are exactly what its pattern accepts', () => {
     const regex = new RegExp(FIELD_RULES.Service.pattern);
     for (const v of doc.parameters.Service.allowedValues ?? []) expect(regex.test(v)).toBe(true);
-    for (const v of ['None', 'NGINX', 'apache', 'lighttpd', '']) expect(regex.test(v)).toBe(false);
+    for (const v of BAD_SERVICES) expect(regex.test(v)).toBe(false);
   });
 });
 
