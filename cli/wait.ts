@@ -1,5 +1,6 @@
 /** Waiting for an export: poll GET /exports/{id} with a growing interval and show progress. */
 import type { ExportStatusResponse } from '../lambda/shared/api-types';
+import { nodeFailureLine } from '../lambda/shared/contract';
 import type { ApiClient } from './api-client';
 import type { CliIo, OutputStream } from './context';
 import { ApiError, apiErrorToCli, CliError } from './errors';
@@ -59,7 +60,7 @@ export function summaryLines(status: ExportStatusResponse): string[] {
   } else if (FAILED_STATUSES.has(status.status)) {
     const error = status.error ? `: ${status.error.name}: ${status.error.message}` : '';
     lines.push(`export ${id} ${status.status} in phase ${status.phase}${error}`);
-    for (const failure of status.failures.slice(0, 50)) lines.push(`  ${failure.instanceId}  ${failure.status}  ${failure.line}`);
+    for (const failure of status.failures.slice(0, 50)) lines.push(`  ${nodeFailureLine(failure)}`);
     if (status.failures.length > 50) lines.push(`  … and ${status.failures.length - 50} more`);
   } else {
     const cert = status.serial ? `, serial ${status.serial}, expires ${shortDate(status.notAfter)}` : '';

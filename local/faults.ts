@@ -13,8 +13,32 @@
  *                                                             serving the certificate it had (→ verify mismatch)
  *   ACM_EXPORT_LOCAL_FAIL_CALL        "secretsmanager:PutSecretValue=1,..."  next N calls fail with a non-retryable
  *                                                             service error (see {@link failureFor})
+ *   ACM_EXPORT_LOCAL_OUTCOME          "node-2=Undeliverable,..."  Run Command invocations on the node end at once
+ *                                                             with this outcome, the script not run (see {@link FORCED_OUTCOMES})
  * Nodes are named by local name (node-1...) or managed node id (mi-...).
  */
+/**
+ * Terminal non-success outcomes a node's invocations can be forced to, with what SSM reports for each: the
+ * invocation Status (CommandInvocationStatus has no Undeliverable, Terminated, InvalidPlatform or
+ * AccessDenied, so those ride on Failed, or Cancelled for the system-cancelled Terminated) and StatusDetails.
+ */
+export const FORCED_OUTCOMES = {
+  Failed: { status: 'Failed', statusDetails: 'Failed' },
+  ExecutionTimedOut: { status: 'TimedOut', statusDetails: 'Execution Timed Out' },
+  DeliveryTimedOut: { status: 'TimedOut', statusDetails: 'Delivery Timed Out' },
+  Cancelled: { status: 'Cancelled', statusDetails: 'Cancelled' },
+  Undeliverable: { status: 'Failed', statusDetails: 'Undeliverable' },
+  Terminated: { status: 'Cancelled', statusDetails: 'Terminated' },
+  InvalidPlatform: { status: 'Failed', statusDetails: 'InvalidPlatform' },
+  AccessDenied: { status: 'Failed', statusDetails: 'AccessDenied' },
+} as const;
+
+export type ForcedOutcome = keyof typeof FORCED_OUTCOMES;
+
+export function isForcedOutcome(value: string): value is ForcedOutcome {
+  return Object.prototype.hasOwnProperty.call(FORCED_OUTCOMES, value);
+}
+
 export interface NodeFaults {
   failInstall?: boolean;
   failConfigTest?: boolean;
@@ -22,6 +46,8 @@ export interface NodeFaults {
   offline?: boolean;
   /** Reload is acknowledged but the HTTPS server keeps serving what it served before. */
   staleReload?: boolean;
+  /** Every Run Command invocation on the node ends at once with this outcome, without running the script. */
+  outcome?: ForcedOutcome;
 }
 
 export interface FaultSpec {
@@ -43,6 +69,7 @@ export const FAULT_ENV = {
   offline: 'ACM_EXPORT_LOCAL_OFFLINE',
   staleReload: 'ACM_EXPORT_LOCAL_STALE_RELOAD',
   failCall: 'ACM_EXPORT_LOCAL_FAIL_CALL',
+  outcome: 'ACM_EXPORT_LOCAL_OUTCOME',
 } as const;
 
 function list(value: string | undefined): string[] {
@@ -74,6 +101,14 @@ export function faultsFromEnv(env: NodeJS.ProcessEnv = process.env): FaultSpec {
   for (const n of list(env[FAULT_ENV.offline])) node(n).offline = true;
   for (const [n, ms] of pairs(env[FAULT_ENV.delayNode], FAULT_ENV.delayNode)) node(n).delayMs = ms;
   for (const n of list(env[FAULT_ENV.staleReload])) node(n).staleReload = true;
+  for (const item of list(env[FAULT_ENV.outcome])) {
+    const at = item.lastIndexOf('=');
+    const outcome = item.slice(at + 1);
+    if (at <= 0 || !isForcedOutcome(outcome)) {
+      throw new Error(`${FAULT_ENV.outcome}: expected NODE=OUTCOME items (OUTCOME one of ${Object.keys(FORCED_OUTCOMES).join(', ')}), got "${item}"`);
+    }
+    node(item.slice(0, at)).outcome = outcome;
+  }
   const fail = pairs(env[FAULT_ENV.failCall], FAULT_ENV.failCall);
   if (fail.length) spec.fail = Object.fromEntries(fail);
   return spec;

@@ -1,7 +1,8 @@
 /**
  * status-check logic: ONE ListCommands call per poll, decided from the command's aggregate counts. Only
  * when the command ended badly are the failed invocations listed (paginated, per failure status) to get
- * one short line per node for the alert.
+ * one short line per node for the alert. An apparent success is confirmed with one listing of Undeliverable
+ * invocations, the only outcome that leaves a command Success with clean counts.
  */
 import {
   Command,
@@ -10,7 +11,7 @@ import {
   ListCommandsCommand,
   SSMClient,
 } from '@aws-sdk/client-ssm';
-import { NodeFailure, PollState, targetKey } from './contract';
+import { NodeFailure, nodeFailureLine, PollState, targetKey } from './contract';
 import { rethrowThrottling } from './errors';
 import { InventoryDeps, recordDeployOutcome } from './inventory';
 import { pollWaitSeconds } from './backoff';
@@ -29,8 +30,34 @@ export interface StatusRequest {
   executionArn: string;
 }
 
-/** Failed-invocation statuses listed for the alert, in this order. */
-export const FAILURE_STATUSES = ['Failed', 'TimedOut', 'Cancelled', 'Undeliverable'] as const;
+/**
+ * ListCommandInvocations Status filter values of the terminal non-success outcomes, listed for the alert in
+ * this order (`TimedOut` covers Delivery and Execution Timed Out).
+ */
+export const FAILURE_STATUSES = ['Failed', 'TimedOut', 'Cancelled', 'Undeliverable', 'Terminated', 'InvalidPlatform', 'AccessDenied'] as const;
+
+/**
+ * What each terminal non-success invocation outcome (its StatusDetails) means for the node, in plain words.
+ * Counting, per the SSM model: Failed and Execution Timed Out count against MaxErrors (ErrorCount); Delivery
+ * Timed Out has its own count and Undeliverable none. Terminated invocations were never run (the system
+ * cancelled them after MaxErrors was exceeded), so they count as neither; InvalidPlatform and AccessDenied
+ * are refusals before anything ran, documented as not counting against MaxErrors. Every one of them still
+ * means the node did not get the certificate, so each fails the export.
+ */
+export const OUTCOME_EXPLANATIONS: Readonly<Record<string, string>> = {
+  Failed: 'the install script failed on the node',
+  'Execution Timed Out': 'the install script did not finish before its execution timeout',
+  'Delivery Timed Out': 'the node did not pick up the command before it expired',
+  Undeliverable: 'the node is not reachable by SSM',
+  Terminated: 'not run: the rollout stopped after more nodes failed than MaxErrors allows',
+  Cancelled: 'the command was cancelled before it finished on the node',
+  InvalidPlatform: "the node's platform is not one the install document supports",
+  AccessDenied: 'the caller is not allowed to run commands on this node',
+};
+const UNKNOWN_OUTCOME = 'the command did not succeed on the node';
+
+/** Outcomes after which the node's own output says more than the explanation does. */
+const OUTPUT_OUTCOMES = new Set(['Failed', 'Execution Timed Out']);
 /** At most this many per-node lines go into the alert. */
 export const MAX_FAILURE_LINES = 50;
 /** Polls during which a command not yet visible in ListCommands counts as pending. */
@@ -44,8 +71,29 @@ const TERMINAL_DETAILS = new Set([
   'Incomplete',
   'Delivery Timed Out',
   'Execution Timed Out',
+  'Rate Exceeded',
   'NoInstancesInTag',
 ]);
+
+/** What went wrong on one node: the outcome's explanation, then (for a run that failed) its last output line. */
+function failureDetail(outcome: string, output: string): string {
+  const explanation = OUTCOME_EXPLANATIONS[outcome] ?? UNKNOWN_OUTCOME;
+  return OUTPUT_OUTCOMES.has(outcome) && output ? `${explanation}: ${output}` : explanation;
+}
+
+/** The alert's text: the summary, then one line per node that did not succeed. */
+export function failureReport(reason: string, failures: NodeFailure[]): string {
+  const cut = failures.length >= MAX_FAILURE_LINES ? [`(only the first ${MAX_FAILURE_LINES} nodes are listed)`] : [];
+  return [reason, ...failures.map(nodeFailureLine), ...cut].join('\n');
+}
+
+/** `install Failed: 2 of 3 nodes failed (1 Failed, 1 Undeliverable)`, from the nodes listed. */
+function failureSummary(detail: string, failures: NodeFailure[], targetCount: number): string {
+  const tally = new Map<string, number>();
+  for (const f of failures) tally.set(f.status, (tally.get(f.status) ?? 0) + 1);
+  const outcomes = [...tally].map(([status, n]) => `${n} ${status}`).join(', ');
+  return `install ${detail}: ${failures.length} of ${targetCount} nodes failed (${outcomes})`;
+}
 
 /** PEM armour (a BEGIN/END line, or the tail of one). */
 const PEM_ARMOUR = /-----(BEGIN|END) |PRIVATE KEY-----/;
@@ -108,9 +156,13 @@ export function safeLine(text: string | undefined): string {
   return last.length > 200 ? `${last.slice(0, 197)}...` : last;
 }
 
-async function failedInvocations(ssm: SSMClient, commandId: string, wanted: number): Promise<NodeFailure[]> {
+/**
+ * The invocations that ended in one of `statuses`, one entry per node. Stops once every target node is
+ * accounted for: a node's outcome can match two filters (TimedOut and DeliveryTimedOut, say).
+ */
+async function failedInvocations(ssm: SSMClient, commandId: string, statuses: readonly string[], targetCount: number): Promise<NodeFailure[]> {
   const seen = new Map<string, NodeFailure>();
-  for (const status of FAILURE_STATUSES) {
+  for (const status of statuses) {
     let token: string | undefined;
     do {
       let page: ListCommandInvocationsCommandOutput;
@@ -129,14 +181,17 @@ async function failedInvocations(ssm: SSMClient, commandId: string, wanted: numb
       }
       for (const inv of page.CommandInvocations ?? []) {
         if (!inv.InstanceId || seen.has(inv.InstanceId)) continue;
+        // StatusDetails holds the finer outcome (Undeliverable, Terminated...) that Status folds away.
+        const outcome = inv.StatusDetails && inv.StatusDetails !== 'Success' ? inv.StatusDetails : inv.Status && inv.Status !== 'Success' ? inv.Status : status;
+        if (outcome === 'Success') continue;
         const plugin = (inv.CommandPlugins ?? []).find((p) => p.Status && p.Status !== 'Success') ?? inv.CommandPlugins?.[0];
-        const line = safeLine(plugin?.Output) || safeLine(plugin?.StatusDetails) || safeLine(inv.StatusDetails) || status;
-        seen.set(inv.InstanceId, { instanceId: inv.InstanceId, status: inv.StatusDetails ?? inv.Status ?? status, line });
+        const output = safeLine(plugin?.Output);
+        seen.set(inv.InstanceId, { instanceId: inv.InstanceId, status: safeLine(outcome), line: failureDetail(outcome, output) });
         if (seen.size >= MAX_FAILURE_LINES) return [...seen.values()];
       }
       token = page.NextToken;
     } while (token);
-    if (wanted > 0 && seen.size >= wanted) break;
+    if (targetCount > 0 && seen.size >= targetCount) break;
   }
   return [...seen.values()];
 }
@@ -166,7 +221,10 @@ export function decide(
   if (!terminal) return { status: 'InProgress' };
   if (c.targetCount === 0) return { status: 'Failed', reason: `no managed node matches tag ${tag}` };
   const bad = (c.errorCount ?? 0) + (c.deliveryTimedOutCount ?? 0);
-  if (command.Status === 'Success' && bad === 0 && (c.completedCount ?? 0) >= (c.targetCount ?? 0)) {
+  // Incomplete (some node not Success, too few to fail the command) is terminal but not a success,
+  // whichever Status it comes with.
+  const details = command.StatusDetails ?? 'Success';
+  if (command.Status === 'Success' && details === 'Success' && bad === 0 && (c.completedCount ?? 0) >= (c.targetCount ?? 0)) {
     return { status: 'Succeeded' };
   }
   const detail = command.StatusDetails ?? command.Status ?? 'Failed';
@@ -191,16 +249,24 @@ export async function checkStatus(request: StatusRequest, deps: StatusDeps): Pro
     if (name !== 'InvalidCommandId') return rethrowThrottling(error, 'ssm:ListCommands');
     command = undefined;
   }
-  const verdict = decide(command, attempt, tag);
+  const decided = decide(command, attempt, tag);
   const c = command ? counts(command) : {};
 
-  if (verdict.status === 'InProgress') {
+  if (decided.status === 'InProgress') {
     return { status: 'InProgress', attempt, waitSeconds: pollWaitSeconds(attempt), ...c };
   }
+  let verdict: { status: 'Succeeded' | 'Failed'; reason?: string } = { status: decided.status, ...(decided.reason ? { reason: decided.reason } : {}) };
 
   let failures: NodeFailure[] = [];
-  if (verdict.status === 'Failed' && command && (c.targetCount ?? 0) > 0) {
-    failures = await failedInvocations(deps.ssm, request.commandId, (c.errorCount ?? 0) + (c.deliveryTimedOutCount ?? 0));
+  const targetCount = c.targetCount ?? 0;
+  if (verdict.status === 'Failed' && command && targetCount > 0) {
+    failures = await failedInvocations(deps.ssm, request.commandId, FAILURE_STATUSES, targetCount);
+    const detail = command.StatusDetails ?? command.Status ?? 'Failed';
+    if (failures.length > 0) verdict = { status: 'Failed', reason: failureSummary(detail, failures, targetCount) };
+  } else if (verdict.status === 'Succeeded') {
+    // Undeliverable nodes leave the command Success with clean counts, yet they never got the certificate.
+    failures = await failedInvocations(deps.ssm, request.commandId, ['Undeliverable'], targetCount);
+    if (failures.length > 0) verdict = { status: 'Failed', reason: failureSummary('Incomplete', failures, targetCount) };
   }
   const key = { certificateArn: i.CertificateArn, target: targetKey(i.TargetTagKey, i.TargetTagValue) };
   const owned = await recordDeployOutcome(deps, key, request.executionArn, { status: verdict.status, at: now().toISOString() });
@@ -208,8 +274,10 @@ export async function checkStatus(request: StatusRequest, deps: StatusDeps): Pro
 
   const state: PollState = { status: verdict.status, attempt, waitSeconds: 0, ...c };
   if (verdict.status === 'Failed') {
+    const reason = verdict.reason ?? 'install failed';
     state.failures = failures;
-    state.reason = verdict.reason;
+    state.reason = reason;
+    state.report = failureReport(reason, failures);
   }
   return state;
 }

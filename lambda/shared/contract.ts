@@ -46,6 +46,7 @@ export const STATES = {
   /** Pass states that set `$.error` before NotifyFailure when a Choice (which cannot Catch) finds a failure. */
   recordInstallFailure: 'RecordInstallFailure',
   recordUnexpectedOutcome: 'RecordUnexpectedOutcome',
+  recordUnexpectedPoll: 'RecordUnexpectedPoll',
 } as const;
 
 /** Execution input: the API body (or the stored target options, for a renewal). */
@@ -110,12 +111,21 @@ export interface PollState {
   failures?: NodeFailure[];
   /** Failed only: a one-line summary used in the alert. */
   reason?: string;
+  /** Failed only: the alert's text, the summary then one line per failed node (see nodeFailureLine). */
+  report?: string;
 }
 
 export interface NodeFailure {
   instanceId: string;
+  /** The invocation's outcome (its StatusDetails): Failed, Undeliverable, Delivery Timed Out... */
   status: string;
+  /** What that outcome means for the node, then (for a failed run) the last line of its output. */
   line: string;
+}
+
+/** The one line a node gets in the status and the alert: `mi-0abc: Undeliverable (the node is not reachable by SSM)`. */
+export function nodeFailureLine(failure: NodeFailure): string {
+  return `${failure.instanceId}: ${failure.status} (${failure.line})`;
 }
 
 /** Payload of the CheckInstallStatus task. */

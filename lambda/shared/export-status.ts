@@ -70,10 +70,14 @@ async function allEvents(sfn: SFNClient, executionArn: string): Promise<HistoryE
   return events;
 }
 
-/** Error name and message of a failed execution; a Lambda error cause (JSON) is reduced to its message. */
+/**
+ * Error name and message of a failed execution; a Lambda error cause (JSON) is reduced to its message, a
+ * plain-text report (InstallFailed: the summary, then one line per node) to its summary line.
+ */
 function executionError(error: string | undefined, cause: string | undefined): { name: string; message: string } {
   const parsed = parseJson(cause);
-  const message = str(parsed?.errorMessage) ?? str(parsed?.Cause) ?? str(parsed?.reason) ?? cause ?? '';
+  const firstLine = cause?.split('\n').find((line) => line.trim().length > 0);
+  const message = str(parsed?.errorMessage) ?? str(parsed?.Cause) ?? str(parsed?.reason) ?? firstLine ?? '';
   return { name: (str(parsed?.errorType) ?? error ?? 'Error').slice(0, 100), message: safeLine(message) };
 }
 

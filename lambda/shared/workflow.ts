@@ -87,6 +87,7 @@ export const pollStateSchema = z.object({
   deliveryTimedOutCount: z.number().int().min(0).optional(),
   failures: z.array(nodeFailureSchema).optional(),
   reason: z.string().optional(),
+  report: z.string().optional(),
 }) satisfies z.ZodType<PollState>;
 
 export const exportTaskPayloadSchema = z.object({ input: z.unknown(), executionArn: executionArnSchema });

@@ -443,8 +443,14 @@ function buildDefinition(scope: Construct, parts: DefinitionParts): sfn.IChainab
   const waitForNodes = new sfn.Wait(scope, STATES.waitForNodes, {
     time: sfn.WaitTime.secondsPath('$.poll.waitSeconds'),
   });
-  // A Choice cannot Catch, so failures found by polling get their $.error here before the alert.
+  // A Choice cannot Catch, so failures found by polling get their $.error here before the alert. The cause
+  // is status-check's plain-text report (the summary, then one line per failed node), read as is in the alert.
   const recordInstallFailure = new sfn.Pass(scope, STATES.recordInstallFailure, {
+    parameters: { Error: INSTALL_FAILED_ERROR, 'Cause.$': '$.poll.report' },
+    resultPath: '$.error',
+  }).next(notifyFailure);
+  // A poll result without a status or a report (not status-check's output) is alerted with what it was.
+  const recordUnexpectedPoll = new sfn.Pass(scope, STATES.recordUnexpectedPoll, {
     parameters: { Error: INSTALL_FAILED_ERROR, 'Cause.$': 'States.JsonToString($.poll)' },
     resultPath: '$.error',
   }).next(notifyFailure);
@@ -458,10 +464,11 @@ function buildDefinition(scope: Construct, parts: DefinitionParts): sfn.IChainab
   // 3.0.0 (its IsPresent false never matches).
   const absent = (path: string) => sfn.Condition.not(sfn.Condition.isPresent(path));
   const pollResult = new sfn.Choice(scope, STATES.pollResult)
-    .when(absent('$.poll.status'), recordInstallFailure)
+    .when(absent('$.poll.status'), recordUnexpectedPoll)
     .when(sfn.Condition.stringEquals('$.poll.status', 'InProgress'), waitForNodes)
     .when(sfn.Condition.stringEquals('$.poll.status', 'Succeeded'), new sfn.Succeed(scope, STATES.succeeded))
-    .otherwise(recordInstallFailure);
+    .when(sfn.Condition.isPresent('$.poll.report'), recordInstallFailure)
+    .otherwise(recordUnexpectedPoll);
 
   const afterInstall = new sfn.Choice(scope, STATES.afterInstall)
     .when(absent('$.install.outcome'), recordUnexpectedOutcome)

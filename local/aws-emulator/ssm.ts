@@ -12,6 +12,7 @@ import { InventoryStore } from './inventory';
 import { compileRe2, Re2PatternError, type Re2Pattern } from './re2';
 import { StateManager } from './associations';
 import type { EmulatedService } from './server';
+import { FORCED_OUTCOMES, isForcedOutcome, type ForcedOutcome } from '../faults';
 
 /** What a node does when a document step reaches it. */
 export interface StepRequest {
@@ -38,6 +39,8 @@ export interface NodeExecutor {
   /** False → commands are not delivered (they stay Pending until the delivery timeout). */
   isOnline(): boolean;
   runStep(request: StepRequest): Promise<StepResult>;
+  /** A fault switch: the outcome every Run Command invocation on this node ends with, the script not run. */
+  forcedOutcome?(): ForcedOutcome | undefined;
   /**
    * The node's custom inventory files (what the SSM Agent's inventory collection uploads), read after each
    * run on the node and at registration; undefined when the node keeps none.
@@ -77,6 +80,7 @@ export interface Invocation {
   instanceId: string;
   instanceName: string;
   status: InvocationStatus;
+  /** The finer outcome: Undeliverable, Terminated, InvalidPlatform and AccessDenied exist only here. */
   statusDetails: string;
   responseCode: number;
   plugins: PluginResult[];
@@ -107,6 +111,8 @@ export interface Command {
 export const MIN_STEP_TIMEOUT_MS = 20_000;
 
 const TERMINAL: InvocationStatus[] = ['Success', 'Cancelled', 'TimedOut', 'Failed'];
+/** Invocation outcomes (StatusDetails) counted in ErrorCount and against MaxErrors. */
+const COUNTS_AS_ERROR = new Set(['Failed', 'Execution Timed Out']);
 const PARAM_TYPES = new Set(['String', 'StringList', 'Boolean', 'Integer', 'MapList', 'StringMap']);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 /** A parameter's default as the list of values it stands for (a StringList default is a YAML list). */
@@ -419,12 +425,15 @@ export class SsmService {
     const worker = async (): Promise<void> => {
       for (let inv = queue.shift(); inv; inv = queue.shift()) {
         if (errors > maxErrors) {
+          // SSM's word for an invocation the system cancelled because MaxErrors was exceeded.
           inv.status = 'Cancelled';
-          inv.statusDetails = 'Cancelled';
+          inv.statusDetails = 'Terminated';
+          inv.end = new Date();
           continue;
         }
         await this.runInvocation(command, doc, inv);
-        if (inv.status === 'Failed' || inv.statusDetails === 'Execution Timed Out') errors++;
+        // Only Failed and Execution Timed Out count against MaxErrors (not Undeliverable, InvalidPlatform...).
+        if (COUNTS_AS_ERROR.has(inv.statusDetails)) errors++;
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, total) }, () => worker()));
@@ -433,6 +442,12 @@ export class SsmService {
   private async runInvocation(command: Command, doc: SsmCommandDocument, inv: Invocation): Promise<void> {
     const node = this.nodes.get(inv.instanceId);
     const msPerSecond = this.options.msPerSecond ?? 1000;
+    // Run Command only: association runs keep converging the node, as the switch is about one command's outcome.
+    const forced = node?.executor.forcedOutcome?.();
+    if (node && forced && isForcedOutcome(forced) && !command.associationId) {
+      this.forceOutcome(doc, inv, forced);
+      return;
+    }
     const deliveryDeadline = Date.now() + command.timeoutSeconds * msPerSecond;
     while (!node || !node.executor.isOnline()) {
       if (Date.now() >= deliveryDeadline) {
@@ -523,12 +538,40 @@ export class SsmService {
     this.inventory.collect(inv.instanceId, node.executor);
   }
 
+  /**
+   * Ends an invocation with a forced outcome as SSM reports it: outcomes reached before the script ran have
+   * no plugin result and ResponseCode -1; Failed and Execution Timed Out show the step as run.
+   */
+  private forceOutcome(doc: SsmCommandDocument, inv: Invocation, outcome: ForcedOutcome): void {
+    const { status, statusDetails } = FORCED_OUTCOMES[outcome];
+    const now = new Date();
+    const ran = outcome === 'Failed' || outcome === 'ExecutionTimedOut';
+    if (ran) {
+      const step = doc.mainSteps[0];
+      inv.start = now;
+      inv.plugins.push({
+        name: step?.name ?? 'install',
+        status,
+        statusDetails,
+        responseCode: outcome === 'Failed' ? 1 : -1,
+        stdout: '',
+        stderr: outcome === 'Failed' ? 'local fault switch: the install was made to fail' : '',
+        start: now,
+        end: now,
+      });
+    }
+    inv.status = status;
+    inv.statusDetails = statusDetails;
+    inv.responseCode = outcome === 'Failed' ? 1 : -1;
+    inv.end = now;
+  }
+
   // ---- aggregate status -------------------------------------------------------------------------
 
   private aggregate(c: Command): { status: string; details: string; completed: number; errors: number; deliveryTimedOut: number } {
     const inv = c.invocations;
     const completed = inv.filter((i) => TERMINAL.includes(i.status)).length;
-    const failed = inv.filter((i) => i.status === 'Failed').length;
+    const failed = inv.filter((i) => i.statusDetails === 'Failed').length;
     const execTimedOut = inv.filter((i) => i.statusDetails === 'Execution Timed Out').length;
     const deliveryTimedOut = inv.filter((i) => i.statusDetails === 'Delivery Timed Out').length;
     const errors = failed + execTimedOut;
@@ -543,7 +586,12 @@ export class SsmService {
       return execTimedOut >= threshold && failed === 0 ? { status: 'TimedOut', details: 'Execution Timed Out', ...base } : { status: 'Failed', details: 'Failed', ...base };
     }
     if (deliveryTimedOut >= threshold && errors === 0) return { status: 'TimedOut', details: 'Delivery Timed Out', ...base };
-    if (inv.every((i) => i.status === 'Success')) return { status: 'Success', details: 'Success', ...base };
+    // Undeliverable invocations do not decide between Success and Incomplete; every other outcome does.
+    const deciding = inv.filter((i) => i.statusDetails !== 'Undeliverable');
+    if (deciding.length > 0 && deciding.every((i) => i.status === 'Success')) return { status: 'Success', details: 'Success', ...base };
+    if (inv.every((i) => i.statusDetails === 'Cancelled')) return { status: 'Cancelled', details: 'Cancelled', ...base };
+    // Nothing succeeded (all InvalidPlatform, all AccessDenied, all Undeliverable...): the command failed.
+    if (!inv.some((i) => i.status === 'Success')) return { status: 'Failed', details: 'Failed', ...base };
     return { status: 'Failed', details: 'Incomplete', ...base };
   }
 

@@ -22,7 +22,7 @@ import * as path from 'node:path';
 import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
 import { selfSignedPlaceholder } from '../ca';
 import type { LocalCredentials } from '../credentials';
-import type { NodeFaults } from '../faults';
+import type { ForcedOutcome, NodeFaults } from '../faults';
 import type { AwsEmulator } from '../aws-emulator';
 import { SsmService, type CustomInventoryItem, type NodeExecutor, type StepRequest, type StepResult } from '../aws-emulator/ssm';
 import { writeAwsShim, writeNginxShim } from './shims';
@@ -444,6 +444,10 @@ export class LocalNode implements NodeExecutor {
 
   isOnline(): boolean {
     return this.faults.offline !== true;
+  }
+
+  forcedOutcome(): ForcedOutcome | undefined {
+    return this.faults.outcome;
   }
 
   environmentFor(request: StepRequest): Record<string, string> {

@@ -229,7 +229,7 @@ describe('acm-export API commands', () => {
       ]);
       const result = await runCli(['--endpoint', api.url, ...exportArgs, '--wait']);
       expect(result.code).toBe(1);
-      expect(result.stdout).toContain('export exp-1 FAILED in phase Failed: InstallFailed: 1 of 2 nodes failed\n  i-0abc  Failed  nginx -t failed: rolled back to the previous certificate\n');
+      expect(result.stdout).toContain('export exp-1 FAILED in phase Failed: InstallFailed: 1 of 2 nodes failed\n  i-0abc: Failed (nginx -t failed: rolled back to the previous certificate)\n');
     });
 
     test('--wait --json prints only the final status', async () => {

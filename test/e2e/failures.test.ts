@@ -1,7 +1,9 @@
 /** End to end through local mode: failure paths, throttling, and what the API refuses. */
 import type { ApiClient } from '../../cli/api-client';
 import { structuralErrorMessage } from '../../lambda/shared/api-model';
+import { OUTCOME_EXPLANATIONS } from '../../lambda/shared/check-status';
 import { STATES } from '../../lambda/shared/contract';
+import type { ForcedOutcome } from '../../local/faults';
 import { startLocalMode, type LocalMode } from '../../local/runtime';
 import { apiClient, currentSerial, exportBody, finished, leaks, rawRequest, requestCertificate, servedSerial, startExport } from './support';
 
@@ -57,6 +59,36 @@ test("one node's install fails: it keeps serving its old valid certificate, the 
     const alert = local.alerts[local.alerts.length - 1];
     expect(JSON.stringify(alert.message)).toContain(second.executionArn);
     expect(JSON.stringify(alert.message)).toContain(failing.instanceId);
+  } finally {
+    local.setFaults({ nodes: { 'node-2': {} } });
+  }
+});
+
+test.each<[ForcedOutcome, string]>([
+  ['Undeliverable', 'Undeliverable'],
+  ['DeliveryTimedOut', 'Delivery Timed Out'],
+  ['ExecutionTimedOut', 'Execution Timed Out'],
+  ['Cancelled', 'Cancelled'],
+  ['Terminated', 'Terminated'],
+  ['InvalidPlatform', 'InvalidPlatform'],
+  ['AccessDenied', 'AccessDenied'],
+])('a node whose invocation ends %s: the export fails, and the status and the alert give that node its line', async (outcome, details) => {
+  const arn = await requestCertificate(local, `${outcome.toLowerCase()}.e2e.example.test`);
+  const node = local.node('node-2');
+  expect(await api.request('POST', '/_local/faults', { body: { nodes: { 'node-2': { outcome } } } })).toEqual({ ok: true });
+  const alertsBefore = local.alerts.length;
+  try {
+    const started = await startExport(api, exportBody(local, arn));
+    const status = await finished(local, api, started.executionArn);
+    const line = OUTCOME_EXPLANATIONS[details];
+    expect(status).toMatchObject({ status: 'FAILED', phase: 'Failed', nodes: { total: 3 } });
+    expect(status.failures).toEqual([{ instanceId: node.instanceId, status: details, line }]);
+    expect(status.error?.message).toMatch(new RegExp(`^install [A-Za-z ]+: 1 of 3 nodes failed \\(1 ${details}\\)$`));
+
+    expect(local.alerts.length).toBe(alertsBefore + 1);
+    const alert = local.alerts[local.alerts.length - 1];
+    const cause = (alert.message as { error: { Cause: string } }).error.Cause;
+    expect(cause.split('\n')).toEqual([status.error?.message, `${node.instanceId}: ${details} (${line})`]);
   } finally {
     local.setFaults({ nodes: { 'node-2': {} } });
   }

@@ -100,7 +100,7 @@ describe('GET /exports/{exportId}', () => {
           entered(10, 'CheckInstallStatus', 30),
           lambdaOk(11, failedPoll, 31),
           entered(12, 'NotifyFailure', 32),
-          { id: 13, type: 'ExecutionFailed', timestamp: t(40), executionFailedEventDetails: { error: 'InstallFailed', cause: 'install Failed: 1 of 2 nodes failed' } },
+          { id: 13, type: 'ExecutionFailed', timestamp: t(40), executionFailedEventDetails: { error: 'InstallFailed', cause: 'install Failed: 1 of 2 nodes failed\ni-00000000000000001: Failed (nginx -t failed)' } },
         ],
       });
     const res = await handler(get('/exports/exp-1', null, 'exp-1'));

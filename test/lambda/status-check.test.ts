@@ -7,7 +7,7 @@ import { createHandler as createStatusHandler } from '../../lambda/status-check/
 import { createHandler as createInstallHandler } from '../../lambda/ssm-run/handler';
 import { INITIAL_POLL, InstallTaskResult, PollState } from '../../lambda/shared/contract';
 import { pollWaitSeconds } from '../../lambda/shared/backoff';
-import { safeLine } from '../../lambda/shared/check-status';
+import { FAILURE_STATUSES, OUTCOME_EXPLANATIONS, safeLine } from '../../lambda/shared/check-status';
 import { CERT_ARN, COMMAND_ID, EXPORT_RESULT, INPUT, executionArn, startInventory } from './support';
 
 const ssm = mockClient(SSMClient);
@@ -67,9 +67,12 @@ describe('status-check', () => {
     const input = freshInput();
     await installed(input);
     ssm.on(ListCommandsCommand).resolves({ Commands: [{ Status: 'Success', StatusDetails: 'Success', TargetCount: 2, CompletedCount: 2, ErrorCount: 0, DeliveryTimedOutCount: 0 }] });
+    ssm.on(ListCommandInvocationsCommand).resolves({ CommandInvocations: [] });
     const result = await status(payload(input, { ...INITIAL_POLL, attempt: 2 }));
     expect(result).toMatchObject({ status: 'Succeeded', attempt: 3, targetCount: 2, completedCount: 2 });
     expect(result.failures).toBeUndefined();
+    // The success is confirmed by one listing of the outcome that hides under a Success command.
+    expect(ssm.commandCalls(ListCommandInvocationsCommand).map((c) => c.args[0].input.Filters)).toEqual([[{ key: 'Status', value: 'Undeliverable' }]]);
     expect(await stored(input.CertificateArn)).toMatchObject({ lastDeployStatus: 'Succeeded', lastDeployedDate: NOW.toISOString() });
   });
 
@@ -77,6 +80,7 @@ describe('status-check', () => {
     const input = freshInput();
     await installed(input);
     ssm.on(ListCommandsCommand).resolves({ Commands: [{ Status: 'Failed', StatusDetails: 'Failed', TargetCount: 3, CompletedCount: 3, ErrorCount: 2, DeliveryTimedOutCount: 0 }] });
+    ssm.on(ListCommandInvocationsCommand).resolves({ CommandInvocations: [] });
     ssm.on(ListCommandInvocationsCommand, { Filters: [{ key: 'Status', value: 'Failed' }] })
       .resolvesOnce({
         CommandInvocations: [{ InstanceId: 'i-00000000000000001', Status: 'Failed', StatusDetails: 'Failed', CommandPlugins: [{ Status: 'Failed', Output: 'step 1\nnginx -t failed: bad config\n\n' }] }],
@@ -88,15 +92,23 @@ describe('status-check', () => {
     const result = await status(payload(input));
     expect(result.status).toBe('Failed');
     expect(result.failures).toEqual([
-      { instanceId: 'i-00000000000000001', status: 'Failed', line: 'nginx -t failed: bad config' },
-      { instanceId: 'mi-00000000000000002', status: 'Failed', line: '(output withheld: it looks like key or certificate material)' },
+      { instanceId: 'i-00000000000000001', status: 'Failed', line: 'the install script failed on the node: nginx -t failed: bad config' },
+      { instanceId: 'mi-00000000000000002', status: 'Failed', line: 'the install script failed on the node: (output withheld: it looks like key or certificate material)' },
     ]);
-    expect(result.reason).toContain('2 of 3 nodes failed');
+    expect(result.reason).toBe('install Failed: 2 of 3 nodes failed (2 Failed)');
+    expect(result.report).toBe(
+      [
+        'install Failed: 2 of 3 nodes failed (2 Failed)',
+        'i-00000000000000001: Failed (the install script failed on the node: nginx -t failed: bad config)',
+        'mi-00000000000000002: Failed (the install script failed on the node: (output withheld: it looks like key or certificate material))',
+      ].join('\n'),
+    );
     expect(ssm).toHaveReceivedCommandTimes(ListCommandsCommand, 1);
     const calls = ssm.commandCalls(ListCommandInvocationsCommand).map((c) => c.args[0].input);
     expect(calls[0]).toMatchObject({ CommandId: COMMAND_ID, Details: true, Filters: [{ key: 'Status', value: 'Failed' }] });
     expect(calls[1]).toMatchObject({ NextToken: 'next' });
-    expect(calls.length).toBe(2); // two failures expected, two found: no further status queried
+    // The third node may have ended in an outcome outside the counts: every failure status is listed once.
+    expect(calls.slice(2).map((c) => c.Filters?.[0].value)).toEqual(FAILURE_STATUSES.slice(1));
     expect(await stored(input.CertificateArn)).toMatchObject({ lastDeployStatus: 'Failed' });
   });
 
@@ -112,6 +124,81 @@ describe('status-check', () => {
     expect(result.reason).toContain(details);
   });
 
+  /**
+   * Every terminal non-success outcome of one node out of three, with the command as SSM reports it
+   * (MaxErrors 0): invocation Status/StatusDetails, command Status/StatusDetails and counts.
+   */
+  const NODE = 'i-0abc0000000000001';
+  test.each([
+    { details: 'Failed', invStatus: 'Failed', filter: 'Failed', command: ['Failed', 'Failed'], errors: 1, dto: 0, output: 'hook 10-reload exited 1' },
+    { details: 'Execution Timed Out', invStatus: 'TimedOut', filter: 'TimedOut', command: ['TimedOut', 'Execution Timed Out'], errors: 1, dto: 0, output: '' },
+    { details: 'Delivery Timed Out', invStatus: 'TimedOut', filter: 'TimedOut', command: ['TimedOut', 'Delivery Timed Out'], errors: 0, dto: 1, output: '' },
+    { details: 'Cancelled', invStatus: 'Cancelled', filter: 'Cancelled', command: ['Failed', 'Incomplete'], errors: 0, dto: 0, output: '' },
+    { details: 'Undeliverable', invStatus: 'Failed', filter: 'Undeliverable', command: ['Failed', 'Incomplete'], errors: 0, dto: 0, output: '' },
+    { details: 'Terminated', invStatus: 'Cancelled', filter: 'Terminated', command: ['Failed', 'Failed'], errors: 1, dto: 0, output: '' },
+    { details: 'InvalidPlatform', invStatus: 'Failed', filter: 'InvalidPlatform', command: ['Failed', 'Incomplete'], errors: 0, dto: 0, output: '' },
+    { details: 'AccessDenied', invStatus: 'Failed', filter: 'AccessDenied', command: ['Failed', 'Incomplete'], errors: 0, dto: 0, output: '' },
+  ])('a node ending $details fails the export with its own plain line', async ({ details, invStatus, filter, command, errors, dto, output }) => {
+    ssm.on(ListCommandsCommand).resolves({
+      Commands: [{ Status: command[0] as never, StatusDetails: command[1], TargetCount: 3, CompletedCount: 3, ErrorCount: errors, DeliveryTimedOutCount: dto }],
+    });
+    ssm.on(ListCommandInvocationsCommand).resolves({ CommandInvocations: [] });
+    const plugins = output ? [{ Name: 'install', Status: 'Failed' as const, StatusDetails: 'Failed', ResponseCode: 1, Output: `step\n${output}\n` }] : [];
+    ssm.on(ListCommandInvocationsCommand, { Filters: [{ key: 'Status', value: filter }] }).resolves({
+      CommandInvocations: [{ InstanceId: NODE, Status: invStatus as never, StatusDetails: details, CommandPlugins: plugins }],
+    });
+    const result = await status(payload(freshInput()));
+    const explanation = OUTCOME_EXPLANATIONS[details];
+    const line = output ? `${explanation}: ${output}` : explanation;
+    expect(result).toMatchObject({ status: 'Failed', failures: [{ instanceId: NODE, status: details, line }] });
+    expect(result.reason).toBe(`install ${command[1]}: 1 of 3 nodes failed (1 ${details})`);
+    expect(result.report).toBe(`${result.reason}\n${NODE}: ${details} (${line})`);
+    expect(result.report).not.toMatch(/[{}[\]"]/); // plain text, no JSON
+  });
+
+  test('the plain explanations read as the examples users see', () => {
+    expect(`${NODE}: Undeliverable (${OUTCOME_EXPLANATIONS.Undeliverable})`).toBe(`${NODE}: Undeliverable (the node is not reachable by SSM)`);
+    expect(OUTCOME_EXPLANATIONS['Delivery Timed Out']).toBe('the node did not pick up the command before it expired');
+    for (const outcome of ['Failed', 'Execution Timed Out', 'Delivery Timed Out', 'Cancelled', 'Undeliverable', 'Terminated', 'InvalidPlatform', 'AccessDenied']) {
+      expect(OUTCOME_EXPLANATIONS[outcome]).toMatch(/^[a-z][^{}\n]{10,90}$/);
+    }
+  });
+
+  test('an Undeliverable node under a Success command (it does not count anywhere) still fails the export', async () => {
+    const input = freshInput();
+    await installed(input);
+    ssm.on(ListCommandsCommand).resolves({ Commands: [{ Status: 'Success', StatusDetails: 'Success', TargetCount: 3, CompletedCount: 3, ErrorCount: 0, DeliveryTimedOutCount: 0 }] });
+    ssm.on(ListCommandInvocationsCommand, { Filters: [{ key: 'Status', value: 'Undeliverable' }] }).resolves({
+      CommandInvocations: [{ InstanceId: NODE, Status: 'Failed', StatusDetails: 'Undeliverable', CommandPlugins: [] }],
+    });
+    const result = await status(payload(input));
+    expect(result).toMatchObject({ status: 'Failed', failures: [{ instanceId: NODE, status: 'Undeliverable', line: 'the node is not reachable by SSM' }] });
+    expect(result.reason).toBe('install Incomplete: 1 of 3 nodes failed (1 Undeliverable)');
+    expect(result.report).toContain(`${NODE}: Undeliverable (the node is not reachable by SSM)`);
+    expect(await stored(input.CertificateArn)).toMatchObject({ lastDeployStatus: 'Failed' });
+  });
+
+  test('Incomplete is a failure even when it comes with Status Success and clean counts', async () => {
+    ssm.on(ListCommandsCommand).resolves({ Commands: [{ Status: 'Success', StatusDetails: 'Incomplete', TargetCount: 2, CompletedCount: 2, ErrorCount: 0, DeliveryTimedOutCount: 0 }] });
+    ssm.on(ListCommandInvocationsCommand).resolves({ CommandInvocations: [] });
+    ssm.on(ListCommandInvocationsCommand, { Filters: [{ key: 'Status', value: 'AccessDenied' }] }).resolves({
+      CommandInvocations: [{ InstanceId: NODE, Status: 'Failed', StatusDetails: 'AccessDenied' }],
+    });
+    const result = await status(payload(freshInput()));
+    expect(result.status).toBe('Failed');
+    expect(result.report).toContain(`${NODE}: AccessDenied (the caller is not allowed to run commands on this node)`);
+  });
+
+  test('Cancelling and Delayed are not terminal; Rate Exceeded is', async () => {
+    ssm.on(ListCommandInvocationsCommand).resolves({ CommandInvocations: [] });
+    ssm.on(ListCommandsCommand).resolves({ Commands: [{ Status: 'Cancelling', StatusDetails: 'Cancelling', TargetCount: 2, CompletedCount: 1 }] });
+    expect((await status(payload(freshInput()))).status).toBe('InProgress');
+    ssm.on(ListCommandsCommand).resolves({ Commands: [{ Status: 'Pending', StatusDetails: 'Delayed', TargetCount: 2, CompletedCount: 0 }] });
+    expect((await status(payload(freshInput()))).status).toBe('InProgress');
+    ssm.on(ListCommandsCommand).resolves({ Commands: [{ Status: 'Pending' as never, StatusDetails: 'Rate Exceeded', TargetCount: 2, CompletedCount: 0 }] });
+    expect((await status(payload(freshInput()))).status).toBe('Failed');
+  });
+
   test('a command that matched zero nodes fails at the first poll, naming the tag', async () => {
     ssm.on(ListCommandsCommand).resolves({ Commands: [{ Status: 'Success', StatusDetails: 'Success', TargetCount: 0, CompletedCount: 0, ErrorCount: 0, DeliveryTimedOutCount: 0 }] });
     const result = await status(payload(freshInput()));
@@ -124,6 +211,7 @@ describe('status-check', () => {
     await installed(input, 'older', '2026-11-20T10:00:00.000Z');
     await installed(input, 'newer', '2026-11-20T11:00:00.000Z');
     ssm.on(ListCommandsCommand).resolves({ Commands: [{ Status: 'Success', StatusDetails: 'Success', TargetCount: 1, CompletedCount: 1, ErrorCount: 0, DeliveryTimedOutCount: 0 }] });
+    ssm.on(ListCommandInvocationsCommand).resolves({ CommandInvocations: [] });
     const result = await status(payload(input, INITIAL_POLL, 'older'));
     expect(result.status).toBe('Succeeded');
     expect(await stored(input.CertificateArn)).toMatchObject({ lastExecutionArn: executionArn('newer'), lastDeployStatus: 'InProgress' });

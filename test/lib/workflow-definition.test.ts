@@ -224,7 +224,8 @@ describe('running the real definition locally', () => {
         attempt: 1,
         waitSeconds: 4,
         reason: '1 of 2 nodes failed',
-        failures: [{ instanceId: 'i-0123456789abcdef0', status: 'Failed', line: 'nginx -t failed' }],
+        failures: [{ instanceId: 'i-0123456789abcdef0', status: 'Undeliverable', line: 'the node is not reachable by SSM' }],
+        report: '1 of 2 nodes failed\ni-0123456789abcdef0: Undeliverable (the node is not reachable by SSM)',
       }),
       [STATES.notifyFailure]: async () => ({ MessageId: 'm-2' }),
     });
@@ -236,7 +237,24 @@ describe('running the real definition locally', () => {
     expect(error.cause.message).toContain('1 of 2 nodes failed');
     const alert = calls[STATES.notifyFailure][0] as { Message: { error: { Error: string; Cause: string } } };
     expect(alert.Message.error.Error).toBe('InstallFailed');
-    expect(JSON.parse(alert.Message.error.Cause)).toMatchObject({ status: 'Failed', reason: '1 of 2 nodes failed' });
+    // The alert carries the report as text: the summary, then the node's own line.
+    expect(alert.Message.error.Cause).toBe('1 of 2 nodes failed\ni-0123456789abcdef0: Undeliverable (the node is not reachable by SSM)');
+  });
+
+  test('a failed poll result without a report is still alerted, with the poll result as the cause', async () => {
+    const { execution, calls } = run({
+      [STATES.exportCertificate]: async () => EXPORTED,
+      [STATES.installOnNodes]: async () => sent,
+      [STATES.checkInstall]: async () => ({ status: 'Failed', attempt: 1, waitSeconds: 4, reason: 'odd' }),
+      [STATES.notifyFailure]: async () => ({ MessageId: 'm-4' }),
+    });
+    const error = (await execution.result.then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as ExecutionError & { cause: Error };
+    expect(error.cause.name).toBe('InstallFailed');
+    const alert = calls[STATES.notifyFailure][0] as { Message: { error: { Error: string; Cause: string } } };
+    expect(JSON.parse(alert.Message.error.Cause)).toMatchObject({ status: 'Failed', reason: 'odd' });
   });
 
   test('error names are single-sourced from the error classes; no unused name lists', () => {

@@ -30,6 +30,13 @@ test('fault switches parse from the environment', () => {
   expect(() => faultsFromEnv({ ACM_EXPORT_LOCAL_THROTTLE: 'ExportCertificate' })).toThrow(/NAME=NUMBER/);
 });
 
+test('forced Run Command outcomes parse from the environment; unknown outcomes are refused', () => {
+  const spec = faultsFromEnv({ ACM_EXPORT_LOCAL_OUTCOME: 'node-2=Undeliverable, mi-0123456789abcdef0=DeliveryTimedOut', ACM_EXPORT_LOCAL_OFFLINE: 'node-2' });
+  expect(spec.nodes).toEqual({ 'node-2': { offline: true, outcome: 'Undeliverable' }, 'mi-0123456789abcdef0': { outcome: 'DeliveryTimedOut' } });
+  expect(() => faultsFromEnv({ ACM_EXPORT_LOCAL_OUTCOME: 'node-2=Lost' })).toThrow(/NODE=OUTCOME.*Undeliverable/);
+  expect(() => faultsFromEnv({ ACM_EXPORT_LOCAL_OUTCOME: 'Undeliverable' })).toThrow(/NODE=OUTCOME/);
+});
+
 test('environment faults reach ACM and the nodes; built-in server: config test failure keeps the old certificate, delay is honoured', async () => {
   const root = mkdtempSync(path.join(tmpdir(), 'acm-export-faults-'));
   const aws = await startAwsEmulator({

@@ -112,7 +112,7 @@ test('failures: MaxErrors stops dispatching, offline node times out delivery, co
     const inv = await ssm.send(new ListCommandInvocationsCommand({ CommandId: sent.Command!.CommandId }));
     const statuses = inv.CommandInvocations!.map((i) => i.StatusDetails).sort();
     expect(statuses).toContain('Failed');
-    expect(statuses).toContain('Cancelled'); // not dispatched after MaxErrors was exceeded
+    expect(statuses).toContain('Terminated'); // not dispatched after MaxErrors was exceeded
 
     const all = await ssm.send(
       new SendCommandCommand({ DocumentName: 'Echo', Targets: [{ Key: 'tag:Role', Values: ['web'] }], Parameters: { Message: ['x'] }, MaxErrors: '3', TimeoutSeconds: 30 }),
@@ -126,6 +126,45 @@ test('failures: MaxErrors stops dispatching, offline node times out delivery, co
   } finally {
     nodes[1].setFaults({});
   }
+});
+
+describe('forced outcomes: one node of three ends with each terminal outcome, as SSM reports it (MaxErrors 0)', () => {
+  // [outcome switch, invocation Status, StatusDetails, ResponseCode, command Status, command StatusDetails, ErrorCount, DeliveryTimedOutCount]
+  const cases = [
+    ['Failed', 'Failed', 'Failed', 1, 'Failed', 'Failed', 1, 0],
+    ['ExecutionTimedOut', 'TimedOut', 'Execution Timed Out', -1, 'TimedOut', 'Execution Timed Out', 1, 0],
+    ['DeliveryTimedOut', 'TimedOut', 'Delivery Timed Out', -1, 'TimedOut', 'Delivery Timed Out', 0, 1],
+    ['Cancelled', 'Cancelled', 'Cancelled', -1, 'Failed', 'Incomplete', 0, 0],
+    // Undeliverable decides neither Success nor Incomplete: the command is Success.
+    ['Undeliverable', 'Failed', 'Undeliverable', -1, 'Success', 'Success', 0, 0],
+    ['Terminated', 'Cancelled', 'Terminated', -1, 'Failed', 'Incomplete', 0, 0],
+    ['InvalidPlatform', 'Failed', 'InvalidPlatform', -1, 'Failed', 'Incomplete', 0, 0],
+    ['AccessDenied', 'Failed', 'AccessDenied', -1, 'Failed', 'Incomplete', 0, 0],
+  ] as const;
+  test.each(cases)('%s', async (outcome, invStatus, details, responseCode, cmdStatus, cmdDetails, errors, deliveryTimedOut) => {
+    // Invocations run in node id order: the forced node is the middle one, so a MaxErrors stop would show.
+    const forced = [...nodes].sort((a, b) => a.instanceId.localeCompare(b.instanceId))[1];
+    forced.setFaults({ outcome });
+    try {
+      const sent = await ssm.send(
+        new SendCommandCommand({ DocumentName: 'Echo', Targets: [{ Key: 'tag:Role', Values: ['web'] }], Parameters: { Message: ['x'] }, MaxConcurrency: '1', TimeoutSeconds: 30 }),
+      );
+      const commandId = sent.Command!.CommandId!;
+      await finish(commandId);
+      const command = (await ssm.send(new ListCommandsCommand({ CommandId: commandId }))).Commands![0];
+      expect(command).toMatchObject({ Status: cmdStatus, StatusDetails: cmdDetails, TargetCount: 3, CompletedCount: 3, ErrorCount: errors, DeliveryTimedOutCount: deliveryTimedOut });
+      const invocation = await ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: forced.instanceId }));
+      expect(invocation).toMatchObject({ Status: invStatus, StatusDetails: details, ResponseCode: responseCode });
+      const filterValue = details === 'Execution Timed Out' ? 'ExecutionTimedOut' : details === 'Delivery Timed Out' ? 'DeliveryTimedOut' : details;
+      const listed = await ssm.send(new ListCommandInvocationsCommand({ CommandId: commandId, Filters: [{ key: 'Status', value: filterValue }] }));
+      expect(listed.CommandInvocations!.map((i) => i.InstanceId)).toEqual([forced.instanceId]);
+      // The other nodes ran the command (an error at MaxErrors 0 stops the rollout, which runs one at a time).
+      const others = (await ssm.send(new ListCommandInvocationsCommand({ CommandId: commandId }))).CommandInvocations!.filter((i) => i.InstanceId !== forced.instanceId);
+      expect(others.map((i) => i.StatusDetails)).toEqual(errors > 0 ? ['Success', 'Terminated'] : ['Success', 'Success']);
+    } finally {
+      forced.setFaults({});
+    }
+  });
 });
 
 test('throttled ListCommands and call counting', async () => {
