@@ -3,17 +3,9 @@
  * the type exists, every property set is one the type has (nested ones too, where the value is literal),
  * required properties are present, and every `Fn::GetAtt` names an attribute the type returns.
  */
-import { loadAwsServiceSpecSync } from '@aws-cdk/aws-service-spec';
-import type { PropertyType, Resource, ResourceProperties, SpecDatabase } from '@aws-cdk/service-spec-types';
+import type { PropertyType, Resource, ResourceProperties } from '@aws-cdk/service-spec-types';
+import { specDatabase } from './service-spec';
 import { CloudFormationTemplate, Finding } from './template';
-
-let database: SpecDatabase | undefined;
-
-/** The registry schemas, loaded once per test file. */
-export function specDatabase(): SpecDatabase {
-  database ??= loadAwsServiceSpecSync();
-  return database;
-}
 
 function registryResource(type: string): Resource | undefined {
   return specDatabase().lookup('resource', 'cloudFormationType', 'equals', type)[0];
