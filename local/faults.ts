@@ -13,6 +13,10 @@
  *                                                             serving the certificate it had (→ verify mismatch)
  *   ACM_EXPORT_LOCAL_FAIL_CALL        "secretsmanager:PutSecretValue=1,..."  next N calls fail with a non-retryable
  *                                                             service error (see {@link failureFor})
+ *   ACM_EXPORT_LOCAL_AGENT_VERSION    "node-2=3.2.582.0,..."  the SSM Agent version the node reports; older than
+ *                                                             3.3.2746.0 → its steps get no SSM_<Name> variables
+ *   ACM_EXPORT_LOCAL_SECRET_DENIED    "node-2,..."            the node's `aws` gets AccessDeniedException for every
+ *                                                             secret (a node role without the node policy)
  * Nodes are named by local name (node-1...) or managed node id (mi-...).
  */
 export interface NodeFaults {
@@ -22,6 +26,10 @@ export interface NodeFaults {
   offline?: boolean;
   /** Reload is acknowledged but the HTTPS server keeps serving what it served before. */
   staleReload?: boolean;
+  /** SSM Agent version the node reports (default the emulator's, 3.3.2746.0). */
+  agentVersion?: string;
+  /** Every GetSecretValue of the node is denied (AccessDeniedException). */
+  secretDenied?: boolean;
 }
 
 export interface FaultSpec {
@@ -43,6 +51,8 @@ export const FAULT_ENV = {
   offline: 'ACM_EXPORT_LOCAL_OFFLINE',
   staleReload: 'ACM_EXPORT_LOCAL_STALE_RELOAD',
   failCall: 'ACM_EXPORT_LOCAL_FAIL_CALL',
+  agentVersion: 'ACM_EXPORT_LOCAL_AGENT_VERSION',
+  secretDenied: 'ACM_EXPORT_LOCAL_SECRET_DENIED',
 } as const;
 
 function list(value: string | undefined): string[] {
@@ -74,6 +84,12 @@ export function faultsFromEnv(env: NodeJS.ProcessEnv = process.env): FaultSpec {
   for (const n of list(env[FAULT_ENV.offline])) node(n).offline = true;
   for (const [n, ms] of pairs(env[FAULT_ENV.delayNode], FAULT_ENV.delayNode)) node(n).delayMs = ms;
   for (const n of list(env[FAULT_ENV.staleReload])) node(n).staleReload = true;
+  for (const n of list(env[FAULT_ENV.secretDenied])) node(n).secretDenied = true;
+  for (const item of list(env[FAULT_ENV.agentVersion])) {
+    const at = item.lastIndexOf('=');
+    if (at <= 0 || !/^\d+(\.\d+){1,3}$/.test(item.slice(at + 1))) throw new Error(`${FAULT_ENV.agentVersion}: expected NAME=VERSION items, got "${item}"`);
+    node(item.slice(0, at)).agentVersion = item.slice(at + 1);
+  }
   const fail = pairs(env[FAULT_ENV.failCall], FAULT_ENV.failCall);
   if (fail.length) spec.fail = Object.fromEntries(fail);
   return spec;

@@ -24,7 +24,7 @@ import { selfSignedPlaceholder } from '../ca';
 import type { LocalCredentials } from '../credentials';
 import type { NodeFaults } from '../faults';
 import type { AwsEmulator } from '../aws-emulator';
-import { SsmService, type CustomInventoryItem, type NodeExecutor, type StepRequest, type StepResult } from '../aws-emulator/ssm';
+import { LOCAL_AGENT_VERSION, SsmService, type CustomInventoryItem, type NodeExecutor, type StepRequest, type StepResult } from '../aws-emulator/ssm';
 import { writeAwsShim, writeNginxShim } from './shims';
 
 export type NodeServerKind = 'nginx' | 'builtin';
@@ -446,6 +446,10 @@ export class LocalNode implements NodeExecutor {
     return this.faults.offline !== true;
   }
 
+  agentVersion(): string {
+    return this.faults.agentVersion ?? LOCAL_AGENT_VERSION;
+  }
+
   environmentFor(request: StepRequest): Record<string, string> {
     const env: Record<string, string> = {
       PATH: `${path.join(this.dir, 'bin')}:${process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin'}`,
@@ -464,6 +468,7 @@ export class LocalNode implements NodeExecutor {
       ACM_EXPORT_STATE_DIR: this.stateDir,
       ACM_EXPORT_ALLOW_STICKY_ANCESTOR: '1',
       ...(this.options.env ?? {}),
+      ...(this.faults.secretDenied ? { ACM_EXPORT_LOCAL_AWS_DENY: '1' } : {}),
     };
     for (const [k, v] of Object.entries(request.environment)) {
       const param = k.slice(4);

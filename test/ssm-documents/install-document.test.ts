@@ -66,7 +66,7 @@ describe('document structure', () => {
     }
     for (const name of ['SecretVersionId', 'SecretVersionStage', 'Target'] as const) expect({ name, default: doc.parameters[name].default }).toEqual({ name, default: '' });
     expect(doc.parameters.Service.allowedValues).toEqual(['none', 'nginx', 'apache2', 'httpd']);
-    expect(doc.parameters.Action).toMatchObject({ default: 'install', allowedValues: ['install', 'report', 'remove'] });
+    expect(doc.parameters.Action).toMatchObject({ default: 'install', allowedValues: ['install', 'report', 'remove', 'preflight'] });
   });
 
   test('one Linux-only aws:runShellScript step with a timeout', () => {
@@ -143,7 +143,7 @@ describe('parameter patterns', () => {
 
   test('patterns compile, are anchored, and accept realistic values', () => {
     const good: Record<Param, string[]> = {
-      Action: ['install', 'report', 'remove'],
+      Action: ['install', 'report', 'remove', 'preflight'],
       CertName: ['www.example.com', 'site', 'a', 'api_example-com.2026'],
       SecretId: ['arn:aws:secretsmanager:eu-west-1:123456789012:secret:acm-export/www.example.com-AbC123'],
       SecretVersionId: ['0d5f8a7e-1b2c-4d3e-8f9a-0b1c2d3e4f5a', ''],
