@@ -14,6 +14,7 @@ import {
   DescribeInstanceInformationCommand,
   GetCommandInvocationCommand,
   ListCommandInvocationsCommand,
+  ListCommandsCommand,
   SendCommandCommand,
   SSMClient,
 } from '@aws-sdk/client-ssm';
@@ -291,6 +292,11 @@ async function runPreflight(context: CommandContext, target: SelftestTarget, tag
       NextToken = page.NextToken;
     } while (NextToken);
     if (invocations.length > 0 && invocations.every((i) => TERMINAL.has(i.Status ?? ''))) break;
+    if (invocations.length === 0) {
+      // No node has the tag: the command itself ends (Success, TargetCount 0) without invocations.
+      const listed = await ssm.send(new ListCommandsCommand({ CommandId: commandId }));
+      if (TERMINAL.has(listed.Commands?.[0]?.Status ?? '')) break;
+    }
     if (context.io.now() > deadline) break;
     await context.io.sleep(POLL_MS);
   }

@@ -100,6 +100,13 @@ test('a node whose secret read is denied and a node with an old SSM Agent are NO
   }
 });
 
+test('a tag no node carries: the line says so and the exit code is 1', async () => {
+  const run = await selftest('--tag', 'Role=nobody');
+  expect(run.code).toBe(1);
+  expect(run.stdout).toMatch(/^no managed node has the tag Role=nobody$/m);
+  expect(run.stdout).toMatch(/^NOT READY: 0 of 0 node\(s\) ready$/m);
+});
+
 test('usage: --tag is required, and a deployed check needs --stack', async () => {
   const noTag = await runCli(['selftest', '--local', '--state-dir', local.root]);
   expect(noTag.code).toBe(1);
