@@ -246,7 +246,8 @@ export function profileRegion(env: Record<string, string | undefined>, profile: 
   return undefined;
 }
 
-function resolveCredentials(io: CliIo, profile: string | undefined): Credentials | CredentialsProvider {
+/** The credentials of the CLI's requests: injected ones, environment keys, or the provider chain. */
+export function resolveCredentials(io: CliIo, profile: string | undefined): Credentials | CredentialsProvider {
   if (io.credentials) return io.credentials;
   const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken } = io.env;
   // Same precedence as the provider chain: environment keys first, unless a profile is asked for explicitly.
@@ -254,7 +255,8 @@ function resolveCredentials(io: CliIo, profile: string | undefined): Credentials
   return fromNodeProviderChain(profile ? { profile } : {});
 }
 
-async function describeStackOutputs(stackName: string, region: string | undefined, profile: string | undefined): Promise<Record<string, string>> {
+/** The outputs of a CloudFormation stack, by output key (DescribeStacks). */
+export async function describeStackOutputs(stackName: string, region: string | undefined, profile: string | undefined): Promise<Record<string, string>> {
   const client = new CloudFormationClient({ region, ...(profile ? { credentials: fromNodeProviderChain({ profile }) } : {}) });
   try {
     const result = await client.send(new DescribeStacksCommand({ StackName: stackName }));

@@ -8,8 +8,9 @@ import { registerCertificates } from './certificates';
 import { registerDoctor } from './doctor/command';
 import { registerExport } from './export';
 import { registerRenew } from './renew';
+import { registerSelftest } from './selftest';
 import { registerStatus } from './status';
 import { registerTargets } from './targets';
 import { registerLocalCommands } from '../local/cli';
 
-export const COMMAND_MODULES: readonly CommandModule[] = [registerExport, registerStatus, registerCertificates, registerRenew, registerTargets, registerDoctor, registerLocalCommands];
+export const COMMAND_MODULES: readonly CommandModule[] = [registerExport, registerStatus, registerCertificates, registerRenew, registerTargets, registerSelftest, registerDoctor, registerLocalCommands];

@@ -30,7 +30,7 @@ export interface AcmExportStackProps extends StackProps {
   readonly gatherInventory?: boolean;
 }
 
-/** Stack output ids (the CLI discovers the endpoint from ApiUrl). */
+/** Stack output ids (the CLI discovers the endpoint from ApiUrl; selftest the document, log group and canary). */
 export const OUTPUTS = {
   apiUrl: 'ApiUrl',
   stateMachineArn: 'StateMachineArn',
@@ -38,6 +38,8 @@ export const OUTPUTS = {
   documentName: 'DocumentName',
   nodePolicyArn: 'NodePolicyArn',
   alertTopicArn: 'AlertTopicArn',
+  commandLogGroupName: 'CommandLogGroupName',
+  preflightSecretArn: 'PreflightSecretArn',
 } as const;
 
 export class AcmExportStack extends Stack {
@@ -98,5 +100,7 @@ export class AcmExportStack extends Stack {
       description: 'Attach to the instance role of every node that receives certificates',
     });
     new CfnOutput(this, OUTPUTS.alertTopicArn, { value: this.notifications.topic.topicArn });
+    new CfnOutput(this, OUTPUTS.commandLogGroupName, { value: this.installDocument.commandLogGroup.logGroupName, description: 'Run Command output of the install document' });
+    new CfnOutput(this, OUTPUTS.preflightSecretArn, { value: this.secrets.canary.secretArn, description: 'Canary secret (no key material) the preflight reads' });
   }
 }

@@ -115,6 +115,29 @@ function readEndpointFile(file: string): LocalEndpointFile | undefined {
   return info;
 }
 
+/**
+ * The running `local up` (or local mode started elsewhere) of this user, or the one whose state dir is
+ * `stateDir`: what its endpoint file says. Fails with one line when none is running.
+ */
+export function findLocalMode(stateDir: string | undefined): LocalEndpointFile {
+  const file = path.join(stateDir ?? localRunDir(), ENDPOINT_FILE);
+  if (stateDir === undefined) {
+    try {
+      checkRunDir(path.dirname(file));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') localError('finding local mode', error);
+    }
+  }
+  const info = readEndpointFile(file);
+  if (!info)
+    throw new CliError(
+      'finding local mode',
+      `no running local mode (${stateDir === undefined ? 'no "acm-export local up" is running for this user' : `no "acm-export local up" is running with --state-dir ${stateDir}`})`,
+      'Start "acm-export local up" first, or pass --endpoint URL (printed by "local up").',
+    );
+  return info;
+}
+
 export const registerLocalCommands: CommandModule = (program, context) => {
   const local = program
     .command('local')
@@ -217,25 +240,7 @@ Examples:
       const globals = context.globals(command);
       const check = field('CertificateArn').safeParse(arn);
       if (!check.success) throw new CliError('reading the ARN', check.error.issues[0]?.message ?? 'not a certificate ARN', 'Pass the full certificate ARN.');
-      let endpoint = globals.endpoint;
-      if (!endpoint) {
-        const file = path.join(options.stateDir ?? localRunDir(), ENDPOINT_FILE);
-        if (options.stateDir === undefined) {
-          try {
-            checkRunDir(path.dirname(file));
-          } catch (error) {
-            if ((error as NodeJS.ErrnoException).code !== 'ENOENT') localError('finding local mode', error);
-          }
-        }
-        const info = readEndpointFile(file);
-        if (!info)
-          throw new CliError(
-            'finding local mode',
-            `no running local mode (${options.stateDir === undefined ? 'no "acm-export local up" is running for this user' : `no "acm-export local up" is running with --state-dir ${options.stateDir}`})`,
-            'Start "acm-export local up" first, or pass --endpoint URL (printed by "local up").',
-          );
-        endpoint = info.endpoint;
-      }
+      const endpoint = globals.endpoint ?? findLocalMode(options.stateDir).endpoint;
       const api = new ApiClient({ endpoint: new URL(endpoint), region: LOCAL_REGION, credentials: { ...LOCAL_CREDENTIALS }, fetch: context.io.fetch });
       const result = await api.request<{ result: { started: number; alreadyStarted: number; executionArns: string[]; ignored?: string } }>('POST', '/_local/renew', { body: { certificateArn: arn } });
       if (globals.json) printJson(context.io.stdout, result);

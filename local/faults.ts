@@ -15,6 +15,10 @@
  *                                                             service error (see {@link failureFor})
  *   ACM_EXPORT_LOCAL_OUTCOME          "node-2=Undeliverable,..."  Run Command invocations on the node end at once
  *                                                             with this outcome, the script not run (see {@link FORCED_OUTCOMES})
+ *   ACM_EXPORT_LOCAL_AGENT_VERSION    "node-2=3.2.582.0,..."  the SSM Agent version the node reports; older than
+ *                                                             3.3.2746.0 → its steps get no SSM_<Name> variables
+ *   ACM_EXPORT_LOCAL_SECRET_DENIED    "node-2,..."            the node's `aws` gets AccessDeniedException for every
+ *                                                             secret (a node role without the node policy)
  * Nodes are named by local name (node-1...) or managed node id (mi-...).
  */
 /**
@@ -48,6 +52,10 @@ export interface NodeFaults {
   staleReload?: boolean;
   /** Every Run Command invocation on the node ends at once with this outcome, without running the script. */
   outcome?: ForcedOutcome;
+  /** SSM Agent version the node reports (default the emulator's, 3.3.2746.0). */
+  agentVersion?: string;
+  /** Every GetSecretValue of the node is denied (AccessDeniedException). */
+  secretDenied?: boolean;
 }
 
 export interface FaultSpec {
@@ -70,6 +78,8 @@ export const FAULT_ENV = {
   staleReload: 'ACM_EXPORT_LOCAL_STALE_RELOAD',
   failCall: 'ACM_EXPORT_LOCAL_FAIL_CALL',
   outcome: 'ACM_EXPORT_LOCAL_OUTCOME',
+  agentVersion: 'ACM_EXPORT_LOCAL_AGENT_VERSION',
+  secretDenied: 'ACM_EXPORT_LOCAL_SECRET_DENIED',
 } as const;
 
 function list(value: string | undefined): string[] {
@@ -108,6 +118,12 @@ export function faultsFromEnv(env: NodeJS.ProcessEnv = process.env): FaultSpec {
       throw new Error(`${FAULT_ENV.outcome}: expected NODE=OUTCOME items (OUTCOME one of ${Object.keys(FORCED_OUTCOMES).join(', ')}), got "${item}"`);
     }
     node(item.slice(0, at)).outcome = outcome;
+  }
+  for (const n of list(env[FAULT_ENV.secretDenied])) node(n).secretDenied = true;
+  for (const item of list(env[FAULT_ENV.agentVersion])) {
+    const at = item.lastIndexOf('=');
+    if (at <= 0 || !/^\d+(\.\d+){1,3}$/.test(item.slice(at + 1))) throw new Error(`${FAULT_ENV.agentVersion}: expected NAME=VERSION items, got "${item}"`);
+    node(item.slice(0, at)).agentVersion = item.slice(at + 1);
   }
   const fail = pairs(env[FAULT_ENV.failCall], FAULT_ENV.failCall);
   if (fail.length) spec.fail = Object.fromEntries(fail);

@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { ACMClient } from '@aws-sdk/client-acm';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CreateSecretCommand, DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -42,6 +42,8 @@ import { buildStackModel, readTemplate, stackModel, type LocalStackModel, type T
 export const LOCAL_STACK_NAME = 'AcmExport';
 export const LOCAL_TABLE_NAME = 'AcmExport-Inventory';
 export const DEFAULT_CERT_NAME = 'site';
+/** Name of the canary secret the install document's preflight reads (`acm-export selftest`), as the stack names it. */
+export const LOCAL_PREFLIGHT_SECRET_SUFFIX = 'preflight-canary';
 
 export interface LocalModeOptions {
   /** Port of the local API (default: a free port). */
@@ -92,6 +94,10 @@ export interface LocalEndpointFile {
   root: string;
   /** Unique per start: close() removes a shared endpoint file only while it still names this instance. */
   instance: string;
+  /** What `acm-export selftest --local` needs besides the API: the emulated AWS endpoint and the stack's names. */
+  awsEndpoint: string;
+  documentName: string;
+  preflightSecretArn: string;
 }
 
 /** Body of `POST /_local/faults` and argument of {@link LocalMode.setFaults}. */
@@ -182,7 +188,12 @@ export class LocalMode {
     private readonly restoreEnv: () => void,
     private readonly acmRenewHandler: AnyHandler,
     private readonly endpointFiles: { path: string; instance: string }[],
-    private readonly parts: { driftCheck: (event: unknown) => Promise<LocalDriftCheckResult>; serverKind: NodeServerKind | 'auto'; nodeEnv: Record<string, string> },
+    private readonly parts: {
+      driftCheck: (event: unknown) => Promise<LocalDriftCheckResult>;
+      serverKind: NodeServerKind | 'auto';
+      nodeEnv: Record<string, string>;
+      preflightSecretArn: string;
+    },
   ) {}
 
   private driftTimer?: NodeJS.Timeout;
@@ -286,6 +297,7 @@ export class LocalMode {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { setClients } = require('../lambda/shared/clients') as typeof import('../lambda/shared/clients');
     setClients({ acm, secrets, ssm, sfn, ddb });
+    const preflightSecretArn = await ensurePreflightSecret(secrets, env[ENV.SECRET_NAME_PREFIX], env[ENV.SECRET_KMS_KEY_ID]);
     const logs = captureHandlerLogs(path.join(root, 'logs', 'handlers.log'));
     undo.push(() => logs.restore());
 
@@ -387,7 +399,17 @@ export class LocalMode {
       throw new LocalModeError(`cannot listen on 127.0.0.1:${options.port ?? 0} (${error instanceof Error ? error.message : String(error)})`);
     }
     undo.push(() => api.close());
-    const endpointInfo: LocalEndpointFile = { endpoint: api.endpoint, region, accessKeyId: credentials.accessKeyId, pid: process.pid, root, instance: randomUUID() };
+    const endpointInfo: LocalEndpointFile = {
+      endpoint: api.endpoint,
+      region,
+      accessKeyId: credentials.accessKeyId,
+      pid: process.pid,
+      root,
+      instance: randomUUID(),
+      awsEndpoint: aws.endpoint,
+      documentName: LOCAL_INSTALL_DOCUMENT_NAME,
+      preflightSecretArn,
+    };
     const endpointFiles = [path.join(root, ENDPOINT_FILE), ...(options.endpointFile ? [path.resolve(options.endpointFile)] : [])].map((p) => ({ path: p, instance: endpointInfo.instance }));
     for (const f of endpointFiles) {
       undo.push(() => removeEndpointFile(f.path, f.instance));
@@ -397,6 +419,7 @@ export class LocalMode {
       driftCheck,
       serverKind,
       nodeEnv,
+      preflightSecretArn,
     });
     ref.mode = mode;
     if (options.driftCheckIntervalMs !== undefined) mode.startDriftSchedule(options.driftCheckIntervalMs);
@@ -423,6 +446,11 @@ export class LocalMode {
   /** Endpoint of the emulated AWS services (ACM, Secrets Manager, SSM, Step Functions). */
   get awsEndpoint(): string {
     return this.aws.endpoint;
+  }
+
+  /** ARN of the canary secret (no key material) the install document's preflight reads. */
+  get preflightSecretArn(): string {
+    return this.parts.preflightSecretArn;
   }
 
   get serverKind(): NodeServerKind {
@@ -566,6 +594,18 @@ function removeEndpointFile(file: string, instance: string): void {
   } catch {
     // gone or unreadable: nothing of ours to remove
   }
+}
+
+/** Creates the preflight canary as the stack does (same prefix and key, no key material), unless a kept state has it. */
+async function ensurePreflightSecret(secrets: SecretsManagerClient, prefix: string, kmsKeyId: string): Promise<string> {
+  const name = `${prefix}/${LOCAL_PREFLIGHT_SECRET_SUFFIX}`;
+  try {
+    return (await secrets.send(new DescribeSecretCommand({ SecretId: name }))).ARN ?? name;
+  } catch (error) {
+    if (!(error instanceof Error) || error.name !== 'ResourceNotFoundException') throw error;
+  }
+  const created = await secrets.send(new CreateSecretCommand({ Name: name, KmsKeyId: kmsKeyId, SecretString: 'acm-export preflight canary: holds no key material' }));
+  return created.ARN ?? name;
 }
 
 function closeDynalite(dynalite: Server): Promise<void> {

@@ -22,6 +22,9 @@
 #           so the drift check sees files changed by hand.
 #   remove  deletes every file an install of CertName writes (see "Files", whatever the profile) and their
 #           .prev copies, and the entry; see run_remove below.
+# and a fourth that takes no lock at all:
+#   preflight  changes nothing and ignores CertName: reports whether this node is ready for installs (see
+#           run_preflight below). SecretId names the stack's canary secret, which holds no key material.
 #
 # Requires bash 4 or later on the node (with coreutils, util-linux flock, openssl >= 1.1.1, AWS CLI v2).
 # The preflight reports every other missing tool, but it cannot report a missing bash: it is bash. The
@@ -33,7 +36,7 @@
 #   Document parameters (interpolationType ENV_VAR, SSM Agent >= 3.3.2746.0):
 #     SSM_CertName SSM_SecretId SSM_Region                               required
 #     SSM_SecretVersionId | SSM_SecretVersionStage                       install: exactly one of the two
-#                                                                        non-empty; report, remove: neither
+#                                                                        non-empty; other actions: neither
 #     SSM_Action SSM_CertDir SSM_KeyDir SSM_KeyGroup SSM_Service SSM_HooksDir SSM_VerifyPort SSM_KeyOwner
 #     SSM_KeyMode SSM_CertOwner SSM_CertGroup SSM_CertMode SSM_Pkcs12 SSM_CombinedPem SSM_Target
 #                                                                        optional, document defaults
@@ -59,7 +62,8 @@
 #   A version older than the installed certificate adds ,"skipped":"older than installed",
 #   "installedSerial","installedNotAfter" (serial, notAfter and secretVersionId stay the requested ones).
 #   report: {"node","certName","action":"report","serial","servedSerial","problem"} (exit 0 whatever it
-#   found); remove: {"node","certName","action":"remove","removed":[paths],"changed":bool}.
+#   found); remove: {"node","certName","action":"remove","removed":[paths],"changed":bool}; preflight:
+#   {"node","action":"preflight","bash","awsCli","openssl","server","secret","missing":[tools]} (exit 0).
 # On failure the last stderr line is "acm-export: FAILED at <step>: <reason>" and the exit code names
 # the step: 10 parameters, 11 preflight, 12 lock, 13 decrypt, 14 validate, 15 install, 16 configtest,
 # 17 reload, 18 hooks, 19 verify, 20 finish (internal error), 21 failed and the rollback was incomplete.
@@ -113,7 +117,7 @@ fi
 # ---------------------------------------------------------------------------------------------------
 # Parameter rules: identical to FIELD_RULES in lambda/shared/patterns.ts (a test compares them).
 declare -rA RE=(
-  [Action]='^(install|report|remove)$'
+  [Action]='^(install|report|remove|preflight)$'
   [CertName]='^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$'
   [SecretId]='^arn:aws(-[a-z]+)*:secretsmanager:[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}$'
   [SecretVersionId]='^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?$'
@@ -135,7 +139,7 @@ declare -rA RE=(
   [Target]='^([A-Za-z0-9_.:/@-]{1,128}=[A-Za-z0-9_.:/=+@-]([A-Za-z0-9_.:/=+@ -]{0,254}[A-Za-z0-9_.:/=+@-])?)?$'
 )
 declare -rA MAX=(
-  [Action]=7 [CertName]=64 [SecretId]=2048 [SecretVersionId]=36 [Region]=32 [CertDir]=255
+  [Action]=9 [CertName]=64 [SecretId]=2048 [SecretVersionId]=36 [Region]=32 [CertDir]=255
   [KeyDir]=255 [KeyGroup]=32 [Service]=7 [HooksDir]=255 [VerifyPort]=5 [SecretVersionStage]=10
   [KeyOwner]=32 [KeyMode]=4 [CertOwner]=32 [CertGroup]=32 [CertMode]=4 [Pkcs12]=5 [CombinedPem]=5
   [Target]=385
@@ -427,6 +431,39 @@ run_report() {
 }
 
 # ---------------------------------------------------------------------------------------------------
+# Action=preflight: is this node ready for installs? One JSON line (and one log line): bash, AWS CLI and
+# OpenSSL versions, missing tools, the web server found, and whether SecretId (the canary secret) can be
+# read and decrypted, as a class only (ok, denied, notfound, error): its value goes to /dev/null and the
+# error text is never printed. Takes no lock, writes no file, reloads nothing; exit 0 whatever it found.
+run_preflight() {
+  local t awscli ossl server=none secret=error err missing
+  local -a absent=()
+  for t in openssl awk sed grep flock mktemp sync timeout stat date aws; do
+    command -v "$t" >/dev/null 2>&1 || absent+=("$t")
+  done
+  awscli=$(aws --version 2>&1 </dev/null | sed -n 's|^aws-cli/\([0-9][0-9.]*\).*|\1|p' | head -n1 || true)
+  ossl=$(openssl version 2>/dev/null | sed -n 's/^OpenSSL \([0-9][0-9a-z.]*\).*/\1/p' | head -n1 || true)
+  for t in nginx apache2 httpd; do
+    if command -v "$t" >/dev/null 2>&1; then server=$t; break; fi
+  done
+  if err=$(aws secretsmanager get-secret-value --region "$Region" --secret-id "$SecretId" \
+    --query SecretString --output text 2>&1 >/dev/null </dev/null); then
+    secret=ok
+  else
+    case $err in
+      *AccessDenied* | *"not authorized"*) secret=denied ;;
+      *ResourceNotFound*) secret=notfound ;;
+    esac
+  fi
+  missing=""
+  for t in "${absent[@]}"; do missing+="${missing:+,}$(json_str "$t")"; done
+  log "preflight: bash $BASH_VERSION, aws-cli ${awscli:-none}, openssl ${ossl:-none}, server $server, secret $secret${absent[*]:+, missing ${absent[*]}}"
+  printf '{"node":%s,"action":"preflight","bash":"%s.%s","awsCli":%s,"openssl":%s,"server":"%s","secret":"%s","missing":[%s]}\n' \
+    "$(json_str "${node_id:-$(uname -n)}")" "${BASH_VERSINFO[0]}" "${BASH_VERSINFO[1]}" "$(json_str "$awscli")" "$(json_str "$ossl")" "$server" "$secret" "$missing"
+  exit 0
+}
+
+# ---------------------------------------------------------------------------------------------------
 # Action=remove: delete every file an install of CertName writes, and their .prev copies, once the web
 # server's configuration test passes without them (else everything is put back and the run fails at
 # configtest: the server still uses them). Never reloads: a server whose configuration no longer names the
@@ -589,7 +626,7 @@ missing=()
 for name in CertName SecretId SecretVersionId Region; do
   var="SSM_$name"
   # A version id or, in association mode, a stage; report and remove runs take neither.
-  if [ "$name" = SecretVersionId ] && { [ -n "${SSM_SecretVersionStage+set}" ] || [ "$Action" = report ] || [ "$Action" = remove ]; }; then continue; fi
+  if [ "$name" = SecretVersionId ] && { [ -n "${SSM_SecretVersionStage+set}" ] || [ "$Action" != install ]; }; then continue; fi
   if [ -z "${!var+set}" ]; then missing+=("$var"); fi
 done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -620,7 +657,7 @@ for name in Action CertName SecretId SecretVersionId SecretVersionStage Region C
   VerifyPort KeyOwner KeyMode CertOwner CertGroup CertMode Pkcs12 CombinedPem Target; do
   check_param "$name" "${!name}"
 done
-if [ "$Action" = report ] || [ "$Action" = remove ]; then
+if [ "$Action" != install ]; then
   if [ -n "$SecretVersionId" ] || [ -n "$SecretVersionStage" ]; then
     problems+=("Action=$Action takes neither SSM_SecretVersionId nor SSM_SecretVersionStage")
   fi
@@ -686,6 +723,7 @@ if [ "$Action" = remove ]; then LIVE=("$CERT_FILE" "$CHAIN_FILE" "$FULLCHAIN_FIL
 if [ -z "$KeyMode" ]; then
   if [ -n "$KeyGroup" ]; then KeyMode=0640; else KeyMode=0600; fi
 fi
+if [ "$Action" = preflight ]; then run_preflight; fi
 REPORT_READY=1
 
 # ---------------------------------------------------------------------------------------------------

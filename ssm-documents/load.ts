@@ -13,6 +13,21 @@ export const INSTALL_DOCUMENT_PATH = path.join(__dirname, 'install-acm-certifica
 
 const INCLUDE = /^#include ([A-Za-z0-9._-]+)$/;
 
+/** The first SSM Agent version that passes `interpolationType: ENV_VAR` parameters as SSM_<Name> variables. */
+export const ENV_VAR_MIN_AGENT_VERSION = '3.3.2746.0';
+
+/** Whether a dotted agent version (e.g. 3.3.2746.0) is at least `minimum`; false when it is not a version. */
+export function agentVersionAtLeast(version: string, minimum = ENV_VAR_MIN_AGENT_VERSION): boolean {
+  if (!/^\d+(\.\d+){1,3}$/.test(version)) return false;
+  const have = version.split('.').map(Number);
+  const want = minimum.split('.').map(Number);
+  for (let i = 0; i < want.length; i += 1) {
+    const diff = (have[i] ?? 0) - want[i];
+    if (diff !== 0) return diff > 0;
+  }
+  return true;
+}
+
 export interface SsmDocumentStep {
   action: string;
   name: string;

@@ -42,6 +42,8 @@ export interface ExportStatusResponse {
   nodes: { total: number; completed: number; failed: number };
   /** Failed only: one short line per failed node, and the error name/cause of the execution. */
   failures: { instanceId: string; status: string; line: string }[];
+  /** DryRun only: the managed nodes the export would install on. */
+  dryRunNodeIds?: string[];
   error?: { name: string; message: string };
 }
 

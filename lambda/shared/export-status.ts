@@ -186,6 +186,7 @@ export async function exportStatus(exportId: string, deps: ExportStatusDeps): Pr
     failures: phase === 'Failed'
       ? (finalPoll?.failures ?? []).slice(0, 50).map((f) => ({ instanceId: String(f.instanceId), status: String(f.status), line: safeLine(String(f.line)) }))
       : [],
+    ...(phase === 'DryRun' && Array.isArray(finalInstall?.nodeIds) ? { dryRunNodeIds: finalInstall.nodeIds.filter((id) => typeof id === 'string').slice(0, 1000) } : {}),
     ...(error ? { error } : {}),
   };
   return { found: true, body: JSON.parse(JSON.stringify(body)) as ExportStatusResponse };

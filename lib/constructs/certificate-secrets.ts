@@ -1,6 +1,8 @@
-import { Arn, ArnFormat, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Arn, ArnFormat, RemovalPolicy, SecretValue, Stack } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { acknowledge } from '../nag';
 
 export interface CertificateSecretsProps {
   /** @default RemovalPolicy.RETAIN */
@@ -19,6 +21,12 @@ export class CertificateSecrets extends Construct {
   public readonly namePrefix: string;
   /** ARN pattern matching every certificate secret of this stack (and nothing else). */
   public readonly secretArnPattern: string;
+  /**
+   * The canary the install document's preflight reads (`acm-export selftest`): under the same prefix and
+   * key as the certificate secrets, so reading it proves a node could read and decrypt theirs. It holds
+   * no key material. Its name has no certificate id segment, so no certificate secret can take it.
+   */
+  public readonly canary: secretsmanager.Secret;
 
   constructor(scope: Construct, id: string, props: CertificateSecretsProps = {}) {
     super(scope, id);
@@ -34,5 +42,13 @@ export class CertificateSecrets extends Construct {
       { service: 'secretsmanager', resource: 'secret', resourceName: `${this.namePrefix}/*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME },
       stack,
     );
+    this.canary = new secretsmanager.Secret(this, 'PreflightCanary', {
+      secretName: `${this.namePrefix}/preflight-canary`,
+      description: 'Read by the install document\'s preflight to check node access; holds no key material',
+      encryptionKey: this.key,
+      secretStringValue: SecretValue.unsafePlainText('acm-export preflight canary: holds no key material'),
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    acknowledge(this.canary, 'AwsSolutions-SMG4', 'The preflight canary holds a fixed, public text and no credential, so there is nothing to rotate.');
   }
 }

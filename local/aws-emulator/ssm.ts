@@ -5,7 +5,7 @@
  * Running a step on a node is delegated to the node's executor (see local/nodes).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { SsmCommandDocument } from '../../ssm-documents/load';
+import { agentVersionAtLeast, ENV_VAR_MIN_AGENT_VERSION, type SsmCommandDocument } from '../../ssm-documents/load';
 import { AwsServiceError } from './errors';
 import { epochSeconds, Input, paginate, type JsonObject } from './input';
 import { InventoryStore } from './inventory';
@@ -46,6 +46,18 @@ export interface NodeExecutor {
    * run on the node and at registration; undefined when the node keeps none.
    */
   collectInventory?(): CustomInventoryItem[] | undefined;
+  /**
+   * The SSM Agent version the node reports (default {@link LOCAL_AGENT_VERSION}). An agent older than
+   * 3.3.2746.0 runs steps without the SSM_<Name> variables of ENV_VAR parameters, as a real one does.
+   */
+  agentVersion?(): string;
+}
+
+/** The SSM Agent version local nodes declare unless told otherwise. */
+export const LOCAL_AGENT_VERSION = ENV_VAR_MIN_AGENT_VERSION;
+
+function agentVersionOf(node: ManagedNode): string {
+  return node.executor.agentVersion?.() ?? LOCAL_AGENT_VERSION;
 }
 
 /** One custom inventory file as the install script writes it (`{SchemaVersion, TypeName, Content}`). */
@@ -252,7 +264,7 @@ export class SsmService {
     if (key === 'PingStatus') return values.includes(node.executor.isOnline() ? 'Online' : 'ConnectionLost');
     if (key === 'PlatformTypes') return values.includes('Linux');
     if (key === 'ResourceType') return values.includes('ManagedInstance');
-    if (key === 'AgentVersion') return values.includes('3.3.2746.0');
+    if (key === 'AgentVersion') return values.includes(agentVersionOf(node));
     throw new AwsServiceError('InvalidInstanceInformationFilterValue', `The filter key ${key.slice(0, 80)} is not valid.`);
   }
 
@@ -269,8 +281,8 @@ export class SsmService {
         InstanceId: n.instanceId,
         PingStatus: n.executor.isOnline() ? 'Online' : 'ConnectionLost',
         LastPingDateTime: epochSeconds(new Date()),
-        AgentVersion: '3.3.2746.0',
-        IsLatestVersion: true,
+        AgentVersion: agentVersionOf(n),
+        IsLatestVersion: agentVersionOf(n) === LOCAL_AGENT_VERSION,
         PlatformType: 'Linux',
         PlatformName: 'Local',
         PlatformVersion: '1',
@@ -463,7 +475,9 @@ export class SsmService {
     inv.start = new Date();
     const { values } = this.resolveParameters(doc, command.parameters);
     const environment: Record<string, string> = {};
-    for (const [name, def] of Object.entries(doc.parameters ?? {})) if (def.interpolationType === 'ENV_VAR') environment[`SSM_${name}`] = values[name];
+    if (agentVersionAtLeast(agentVersionOf(node))) {
+      for (const [name, def] of Object.entries(doc.parameters ?? {})) if (def.interpolationType === 'ENV_VAR') environment[`SSM_${name}`] = values[name];
+    }
     let failed = false;
     let timedOut = false;
     for (const step of doc.mainSteps) {

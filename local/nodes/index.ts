@@ -24,7 +24,7 @@ import { selfSignedPlaceholder } from '../ca';
 import type { LocalCredentials } from '../credentials';
 import type { ForcedOutcome, NodeFaults } from '../faults';
 import type { AwsEmulator } from '../aws-emulator';
-import { SsmService, type CustomInventoryItem, type NodeExecutor, type StepRequest, type StepResult } from '../aws-emulator/ssm';
+import { LOCAL_AGENT_VERSION, SsmService, type CustomInventoryItem, type NodeExecutor, type StepRequest, type StepResult } from '../aws-emulator/ssm';
 import { writeAwsShim, writeNginxShim } from './shims';
 
 export type NodeServerKind = 'nginx' | 'builtin';
@@ -450,6 +450,10 @@ export class LocalNode implements NodeExecutor {
     return this.faults.outcome;
   }
 
+  agentVersion(): string {
+    return this.faults.agentVersion ?? LOCAL_AGENT_VERSION;
+  }
+
   environmentFor(request: StepRequest): Record<string, string> {
     const env: Record<string, string> = {
       PATH: `${path.join(this.dir, 'bin')}:${process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin'}`,
@@ -468,6 +472,7 @@ export class LocalNode implements NodeExecutor {
       ACM_EXPORT_STATE_DIR: this.stateDir,
       ACM_EXPORT_ALLOW_STICKY_ANCESTOR: '1',
       ...(this.options.env ?? {}),
+      ...(this.faults.secretDenied ? { ACM_EXPORT_LOCAL_AWS_DENY: '1' } : {}),
     };
     for (const [k, v] of Object.entries(request.environment)) {
       const param = k.slice(4);

@@ -15,6 +15,8 @@ if (args[0] === '--version') {
   process.exit(0);
 }
 if (process.env.ACM_EXPORT_LOCAL_AWS_FAIL) fail(255, '\nCould not connect to the endpoint URL: "' + process.env.AWS_ENDPOINT_URL + '/"');
+if (process.env.ACM_EXPORT_LOCAL_AWS_DENY && args[0] === 'secretsmanager')
+  fail(254, '\nAn error occurred (AccessDeniedException) when calling the GetSecretValue operation: the node role is not authorized to perform secretsmanager:GetSecretValue (local fault switch)');
 if (args[0] !== 'secretsmanager' || args[1] !== 'get-secret-value')
   fail(252, 'aws (local mode): only "secretsmanager get-secret-value" is implemented');
 const opts = {};

@@ -147,6 +147,8 @@ describe('GET /exports/{exportId}', () => {
     sfn.on(GetExecutionHistoryCommand).resolves({ events: [{ id: 9, type: 'ExecutionSucceeded', timestamp: t(9) }] });
     const body = JSON.parse((await handler(get('/exports/x', null, 'x'))).body) as ExportStatusResponse;
     expect(body).toMatchObject({ phase: 'DryRun', nodes: { total: 3, completed: 0, failed: 0 }, failures: [], phases: { finished: t(9).toISOString() } });
+    // The nodes the dry run found, for `acm-export selftest`.
+    expect(body.dryRunNodeIds).toEqual(['i-1']);
   });
 
   test('unknown export -> 404; malformed id -> 400 naming the field; other methods -> 405', async () => {

@@ -180,6 +180,19 @@ describe('secrets', () => {
       { Sid: 'FindInstallOutputGroup', Effect: 'Allow', Action: 'logs:DescribeLogGroups', Resource: '*' },
     ]);
   });
+
+  test('the preflight canary: under the node policy\'s secret pattern, with the certificate secrets\' key, no key material, in the outputs', () => {
+    const canaries = template.findResources('AWS::SecretsManager::Secret');
+    expect(Object.keys(canaries)).toEqual([logicalId(stack.secrets.canary)]);
+    const props = Object.values(canaries)[0].Properties as { Name: string; KmsKeyId: unknown; SecretString: string };
+    // Its ARN is <prefix>/preflight-canary-XXXXXX: matched by the policy's "acm-export/AcmExport/*".
+    expect(props.Name).toBe('acm-export/AcmExport/preflight-canary');
+    expect(props.KmsKeyId).toEqual({ 'Fn::GetAtt': [logicalId(stack.secrets.key), 'Arn'] });
+    expect(props.SecretString).not.toMatch(/BEGIN|PRIVATE|passphrase/i);
+    const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    expect(outputs[OUTPUTS.preflightSecretArn].Value).toEqual({ Ref: logicalId(stack.secrets.canary) });
+    expect(outputs[OUTPUTS.commandLogGroupName].Value).toEqual({ Ref: logicalId(stack.installDocument.commandLogGroup) });
+  });
 });
 
 describe('IAM', () => {

@@ -37,6 +37,12 @@ test('forced Run Command outcomes parse from the environment; unknown outcomes a
   expect(() => faultsFromEnv({ ACM_EXPORT_LOCAL_OUTCOME: 'Undeliverable' })).toThrow(/NODE=OUTCOME/);
 });
 
+test('the selftest switches parse from the environment: an old SSM Agent version and denied secret reads', () => {
+  const spec = faultsFromEnv({ ACM_EXPORT_LOCAL_AGENT_VERSION: 'node-1=3.2.582.0', ACM_EXPORT_LOCAL_SECRET_DENIED: 'node-2' });
+  expect(spec.nodes).toEqual({ 'node-1': { agentVersion: '3.2.582.0' }, 'node-2': { secretDenied: true } });
+  expect(() => faultsFromEnv({ ACM_EXPORT_LOCAL_AGENT_VERSION: 'node-1=latest' })).toThrow(/NAME=VERSION/);
+});
+
 test('environment faults reach ACM and the nodes; built-in server: config test failure keeps the old certificate, delay is honoured', async () => {
   const root = mkdtempSync(path.join(tmpdir(), 'acm-export-faults-'));
   const aws = await startAwsEmulator({
