@@ -7,7 +7,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { ACMClient, ExportCertificateCommand, RequestCertificateCommand } from '@aws-sdk/client-acm';
 import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { GetInventoryCommand, ListCommandInvocationsCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { DescribeInstanceInformationCommand, GetInventoryCommand, ListCommandInvocationsCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { startAwsEmulator, type AwsEmulator } from '../../local/aws-emulator';
 import { DOCUMENT_CLIENT_OPERATIONS, findCommandsInCode, findServedOperations, SOURCE_DIRS } from '../../local/aws-emulator/constraints/code-operations';
 import { AWS_CONSTRAINTS } from '../../local/aws-emulator/constraints/table';
@@ -208,6 +208,15 @@ describe('the emulator answers a breach with ValidationException', () => {
   test('ListCommandInvocations MaxResults 51 is rejected; 50 is served', async () => {
     await expect(ssm.send(new ListCommandInvocationsCommand({ MaxResults: 51 }))).rejects.toMatchObject({ name: 'ValidationException' });
     await expect(ssm.send(new ListCommandInvocationsCommand({ MaxResults: 50 }))).resolves.toMatchObject({ CommandInvocations: [] });
+  });
+
+  test('DescribeInstanceInformation MaxResults is 5..50 (the model, not a limit of the emulator)', async () => {
+    await expect(ssm.send(new DescribeInstanceInformationCommand({ MaxResults: 4 }))).rejects.toMatchObject({
+      name: 'ValidationException',
+      message: "1 validation error detected: Value '4' at 'maxResults' failed to satisfy constraint: Member must have value greater than or equal to 5",
+    });
+    await expect(ssm.send(new DescribeInstanceInformationCommand({ MaxResults: 51 }))).rejects.toMatchObject({ name: 'ValidationException' });
+    await expect(ssm.send(new DescribeInstanceInformationCommand({ MaxResults: 5 }))).resolves.toMatchObject({ InstanceInformationList: [] });
   });
 
   test('SendCommand with 6 Targets is rejected before the operation runs', async () => {
