@@ -303,7 +303,7 @@ export class AcmService {
     const all = [...this.certificates.values()].filter(
       (c) => (!statuses?.length || statuses.includes(c.status)) && keyTypes.includes(c.keyAlgorithm) && (!exportOption || c.exportOption === exportOption),
     );
-    const { page, nextToken } = paginate(all, input.optNumber('MaxItems', { min: 1, max: 1000 }), input.optString('NextToken'), 1000);
+    const { page, nextToken } = paginate(all, input.optNumber('MaxItems'), input.optString('NextToken'), 1000);
     return {
       CertificateSummaryList: page.map((c) => ({
         CertificateArn: c.arn,

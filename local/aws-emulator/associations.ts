@@ -168,7 +168,7 @@ export class StateManager {
           throw new AwsServiceError('InvalidFilterKey', `The filter key ${key.slice(0, 40)} is not supported by the local emulator.`);
       }
     }
-    const { page, nextToken } = paginate(list, input.optNumber('MaxResults', { min: 1, max: 50 }), input.optString('NextToken'), 50);
+    const { page, nextToken } = paginate(list, input.optNumber('MaxResults'), input.optString('NextToken'), 50);
     return {
       Associations: page.map((a) => ({
         Name: a.documentName,

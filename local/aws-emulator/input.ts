@@ -1,4 +1,8 @@
-/** Small typed readers for JSON request bodies (the emulator validates like the services do, roughly). */
+/**
+ * Small typed readers for JSON request bodies. The model's constraints (required, lengths, ranges, patterns)
+ * are enforced before an operation runs, from constraints/aws-constraints.json; limits given here are
+ * checks of their own or older copies of the model's, never looser than it.
+ */
 import { AwsServiceError } from './errors';
 
 export type JsonObject = Record<string, unknown>;

@@ -84,7 +84,7 @@ export class InventoryStore {
     if (filters.length > 5) throw new AwsServiceError('ValidationException', 'Filters: Member must have length less than or equal to 5');
     const resultTypes = (input.optList('ResultAttributes') ?? []).map((r) => String(r.TypeName ?? ''));
     for (const t of resultTypes) if (!/^(AWS|Custom):[A-Za-z0-9_.-]{1,100}$/.test(t)) throw new AwsServiceError('InvalidResultAttributeException', `The result attribute ${t.slice(0, 80)} is not valid.`);
-    const maxResults = input.optNumber('MaxResults', { min: 1, max: 50 });
+    const maxResults = input.optNumber('MaxResults');
 
     const matches = (byType: Map<string, StoredItem>, f: (typeof filters)[number]): boolean => {
       const item = byType.get(f.typeName);

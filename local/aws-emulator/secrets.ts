@@ -245,7 +245,7 @@ export class SecretsManagerService {
         }
       });
     const all = [...this.secrets.values()].filter(matches);
-    const { page, nextToken } = paginate(all, input.optNumber('MaxResults', { min: 1, max: 100 }), input.optString('NextToken'), 100);
+    const { page, nextToken } = paginate(all, input.optNumber('MaxResults'), input.optString('NextToken'), 100);
     return {
       SecretList: page.map((s) => {
         const d = this.describe(s);
@@ -259,7 +259,7 @@ export class SecretsManagerService {
     const secret = this.find(input.string('SecretId'));
     const includeDeprecated = input.optBoolean('IncludeDeprecated') ?? false;
     const versions = secret.versions.filter((v) => includeDeprecated || v.stages.length > 0);
-    const { page, nextToken } = paginate(versions, input.optNumber('MaxResults', { min: 1, max: 100 }), input.optString('NextToken'), 100);
+    const { page, nextToken } = paginate(versions, input.optNumber('MaxResults'), input.optString('NextToken'), 100);
     return {
       ARN: secret.arn,
       Name: secret.name,

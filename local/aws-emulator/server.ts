@@ -1,7 +1,8 @@
 /**
  * One HTTP server for the emulated AWS JSON 1.1 services: POST / with `X-Amz-Target: <Prefix>.<Operation>`.
- * Requests must be SigV4-signed with the local key pair; errors are HTTP 4xx with `{"__type","message"}`
- * and an `x-amzn-errortype` header, as the services send them.
+ * Requests must be SigV4-signed with the local key pair and satisfy the service model's input constraints
+ * (constraints/aws-constraints.json); errors are HTTP 4xx with `{"__type","message"}` and an
+ * `x-amzn-errortype` header, as the services send them.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -9,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import type { LocalCredentials } from '../credentials';
 import { failureFor, type Throttles } from '../faults';
 import { parseAuthorization, verifySigV4 } from '../sigv4';
+import { serviceForTargetPrefix, validateRequest, validationError } from './constraints/validate';
 import { AwsServiceError } from './errors';
 import type { JsonObject } from './input';
 
@@ -168,6 +170,12 @@ export class JsonProtocolServer {
     if (this.options.failures?.take(service.signingName, opName)) {
       const f = failureFor(service.signingName);
       return this.sendError(res, new AwsServiceError(f.type, f.message, f.statusCode), record, service);
+    }
+    // AWS rejects input that breaks the service model's constraints before the operation runs.
+    const modeledService = serviceForTargetPrefix(service.targetPrefix);
+    if (modeledService) {
+      const violations = validateRequest(modeledService, opName, input);
+      if (violations.length > 0) return this.sendError(res, validationError(violations), record, service);
     }
     try {
       const output = await operation(input);

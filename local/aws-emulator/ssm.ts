@@ -273,7 +273,7 @@ export class SsmService {
     const legacy = (input.optList('InstanceInformationFilterList') ?? []).map((f) => ({ key: String(f.key), values: Array.isArray(f.valueSet) ? (f.valueSet as string[]) : [] }));
     const all = [...filters, ...legacy];
     for (const f of all) if (f.values.length === 0) throw new AwsServiceError('InvalidFilterValue', `Filter ${f.key.slice(0, 80)} requires at least one value.`);
-    const maxResults = input.optNumber('MaxResults', { min: 5, max: 50 });
+    const maxResults = input.optNumber('MaxResults');
     const nodes = [...this.nodes.values()].sort((a, b) => a.instanceId.localeCompare(b.instanceId)).filter((n) => all.every((f) => this.nodeMatches(n, f.key, f.values)));
     const { page, nextToken } = paginate(nodes, maxResults, input.optString('NextToken'), 50);
     return {
@@ -673,7 +673,7 @@ export class SsmService {
         }
       });
     }
-    const { page, nextToken } = paginate(list, input.optNumber('MaxResults', { min: 1, max: 50 }), input.optString('NextToken'), 50);
+    const { page, nextToken } = paginate(list, input.optNumber('MaxResults'), input.optString('NextToken'), 50);
     return { Commands: page.map((c) => this.commandShape(c)), ...(nextToken ? { NextToken: nextToken } : {}) };
   }
 
@@ -705,7 +705,7 @@ export class SsmService {
               : c.requestedAt.getTime() <= Date.parse(value),
       );
     }
-    const { page, nextToken } = paginate(rows, input.optNumber('MaxResults', { min: 1, max: 50 }), input.optString('NextToken'), 50);
+    const { page, nextToken } = paginate(rows, input.optNumber('MaxResults'), input.optString('NextToken'), 50);
     return {
       CommandInvocations: page.map(({ c, inv }) => ({
         CommandId: c.commandId,

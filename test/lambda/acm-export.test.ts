@@ -5,16 +5,15 @@ import {
   PutSecretValueCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { createHandler } from '../../lambda/acm-export/handler';
 import { SECRET_TAGS } from '../../lambda/shared/contract';
 import { secretName, secretVersionToken } from '../../lambda/shared/export-certificate';
 import { parseSecret } from '../../lambda/shared/secret-format';
-import { CERT_ARN, CERT_ID, FAKE_PEM, INPUT, KMS_KEY, SECRET_ARN, executionArn, issuedCertificate } from './support';
+import { CERT_ARN, CERT_ID, FAKE_PEM, INPUT, KMS_KEY, SECRET_ARN, executionArn, issuedCertificate, mockAwsClient } from './support';
 
-const acm = mockClient(ACMClient);
-const sm = mockClient(SecretsManagerClient);
+const acm = mockAwsClient(ACMClient);
+const sm = mockAwsClient(SecretsManagerClient);
 const handler = createHandler({ secretNamePrefix: 'acm-export', kmsKeyId: KMS_KEY, region: 'us-east-1' });
 const payload = (input: object = INPUT, name = 'exec-1') => ({ input, executionArn: executionArn(name) });
 const notFound = (name = 'ResourceNotFoundException') => Object.assign(new Error('not found'), { name });

@@ -2,17 +2,16 @@ import { ACMClient, DescribeCertificateCommand } from '@aws-sdk/client-acm';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { createHandler } from '../../lambda/acm-renew/handler';
 import { InventoryItem } from '../../lambda/shared/contract';
 import { renewalExecutionName } from '../../lambda/shared/renew';
-import { CERT_ARN, STATE_MACHINE_ARN, executionArn, issuedCertificate } from './support';
+import { CERT_ARN, STATE_MACHINE_ARN, executionArn, issuedCertificate, mockAwsClient } from './support';
 
-const acm = mockClient(ACMClient);
-const sfn = mockClient(SFNClient);
+const acm = mockAwsClient(ACMClient);
+const sfn = mockAwsClient(SFNClient);
 const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}));
-const ddbMock = mockClient(ddb);
+const ddbMock = mockAwsClient(ddb);
 const handler = createHandler({ ddb, tableName: 'Inventory', stateMachineArn: STATE_MACHINE_ARN, region: 'us-east-1' });
 
 function event(over: Record<string, unknown> = {}, detail: Record<string, unknown> = { Action: 'RENEWAL', CertificateType: 'AMAZON_ISSUED' }) {

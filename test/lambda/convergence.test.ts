@@ -7,7 +7,6 @@ import { DeleteAssociationCommand, GetInventoryCommand, ListAssociationsCommand,
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { createHandler as createDriftHandler } from '../../lambda/drift-check/handler';
 import { createHandler as createApiHandler } from '../../lambda/export-api/handler';
@@ -18,10 +17,10 @@ import { driftAlert } from '../../lambda/shared/drift-check';
 import { findDrift, normalizeSerial } from '../../lambda/shared/drift';
 import { CUSTOM_INVENTORY_TYPE } from '../../lambda/shared/node-reports';
 import { metrics } from '../../lambda/shared/powertools';
-import { CERT_ARN, REGION, ACCOUNT, STATE_MACHINE_ARN, executionArn, startInventory } from './support';
+import { CERT_ARN, REGION, ACCOUNT, STATE_MACHINE_ARN, executionArn, startInventory, mockAwsClient, fakeAssociationId } from './support';
 
-const ssm = mockClient(SSMClient);
-const sns = mockClient(SNSClient);
+const ssm = mockAwsClient(SSMClient);
+const sns = mockAwsClient(SNSClient);
 const NOW = new Date('2026-12-01T12:00:00.000Z');
 const TOPIC = `arn:aws:sns:${REGION}:${ACCOUNT}:alerts`;
 const secretArn = (n: number) => `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:acm-export/t/${n}-AbCdEf`;
@@ -54,7 +53,7 @@ function item(n: number, over: Partial<InventoryItem> = {}): InventoryItem {
     lastSecretArn: secretArn(n),
     lastSecretVersionId: '11111111-2222-4333-8444-555555555555',
     lastExecutionArn: executionArn(`e${n}`),
-    associationId: `assoc-000${n}`,
+    associationId: fakeAssociationId(n),
     ...over,
   };
 }
@@ -205,7 +204,7 @@ describe('export API', () => {
     expect(res.statusCode).toBe(200);
     const body = JSON.parse(res.body) as ListCertificatesResponse;
     const web2 = body.items.find((i) => i.target === 'Role=web2')!;
-    expect(web2).toMatchObject({ nodesInSync: 2, nodesDrifting: 1, associationId: 'assoc-0002', certMode: '0644', pkcs12: false });
+    expect(web2).toMatchObject({ nodesInSync: 2, nodesDrifting: 1, associationId: fakeAssociationId(2), certMode: '0644', pkcs12: false });
     expect(web2.nodes?.find((n) => n.nodeId === 'i-0000000000000002b')).toMatchObject({ serial: OLD_SERIAL, inSync: false, verified: true, lastRun: 'unchanged' });
     const web4 = body.items.find((i) => i.target === 'Role=web4')!;
     expect(web4.nodes?.find((n) => n.nodeId === 'i-0000000000000004a')).toMatchObject({ lastRun: 'failed', failedStep: 'verify', inSync: false });
@@ -227,7 +226,7 @@ describe('export API', () => {
     });
 
   test('DELETE removes both associations (stored ids) and the inventory item; files stay', async () => {
-    const extra = item(5, { target: 'tier:app=web 5', targetTagKey: 'tier:app', targetTagValue: 'web 5', reportAssociationId: 'report-0005' });
+    const extra = item(5, { target: 'tier:app=web 5', targetTagKey: 'tier:app', targetTagValue: 'web 5', reportAssociationId: fakeAssociationId(0x105) });
     await inventory.ddb.send(new PutCommand({ TableName: inventory.tableName, Item: extra }));
     ssm.on(DeleteAssociationCommand).resolves({});
     const res = await api()(del(extra.certificateArn, extra.target));
@@ -236,8 +235,8 @@ describe('export API', () => {
       certificateArn: extra.certificateArn, target: 'tier:app=web 5', inventoryItemDeleted: true, associationDeleted: true, reportAssociationDeleted: true,
       filesRemoval: { requested: false },
     });
-    expect(ssm).toHaveReceivedCommandWith(DeleteAssociationCommand, { AssociationId: 'assoc-0005' });
-    expect(ssm).toHaveReceivedCommandWith(DeleteAssociationCommand, { AssociationId: 'report-0005' });
+    expect(ssm).toHaveReceivedCommandWith(DeleteAssociationCommand, { AssociationId: fakeAssociationId(5) });
+    expect(ssm).toHaveReceivedCommandWith(DeleteAssociationCommand, { AssociationId: fakeAssociationId(0x105) });
     expect(ssm).toHaveReceivedCommandTimes(ListAssociationsCommand, 0);
     const gone = await inventory.ddb.send(new GetCommand({ TableName: inventory.tableName, Key: { certificateArn: extra.certificateArn, target: extra.target } }));
     expect(gone.Item).toBeUndefined();
@@ -249,11 +248,11 @@ describe('export API', () => {
   test('DELETE of an item without a stored id finds the association by name; already-decoded parameters work too', async () => {
     const extra = item(6, { associationId: undefined });
     await inventory.ddb.send(new PutCommand({ TableName: inventory.tableName, Item: extra }));
-    ssm.on(ListAssociationsCommand).resolves({ Associations: [{ AssociationId: 'by-name-6', AssociationName: associationName(extra.certificateArn, extra.target) }] });
+    ssm.on(ListAssociationsCommand).resolves({ Associations: [{ AssociationId: fakeAssociationId(0x206), AssociationName: associationName(extra.certificateArn, extra.target) }] });
     ssm.on(DeleteAssociationCommand).resolves({});
     const res = await api()(del(extra.certificateArn, extra.target, null, false));
     expect(res.statusCode).toBe(200);
-    expect(ssm).toHaveReceivedCommandWith(DeleteAssociationCommand, { AssociationId: 'by-name-6' });
+    expect(ssm).toHaveReceivedCommandWith(DeleteAssociationCommand, { AssociationId: fakeAssociationId(0x206) });
   });
 
   test('DELETE validates: bad ARN, bad target, removeFiles other than true/false, wrong method; never echoes the value', async () => {

@@ -13,7 +13,6 @@ import {
 } from '@aws-sdk/client-ssm';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { createHandler } from '../../lambda/export-api/handler';
 import type { DeleteTargetResponse } from '../../lambda/shared/api-types';
@@ -21,9 +20,9 @@ import { associationName, reportAssociationName } from '../../lambda/shared/asso
 import { ENV, InventoryItem } from '../../lambda/shared/contract';
 import { REMOVE_MAX_ERRORS, parseDeleteTarget } from '../../lambda/shared/delete-target';
 import { FIELD_RULES, type FieldName } from '../../lambda/shared/patterns';
-import { ACCOUNT, CERT_ARN, COMMAND_ID, REGION, SECRET_ARN, STATE_MACHINE_ARN, executionArn, startInventory } from './support';
+import { ACCOUNT, CERT_ARN, COMMAND_ID, REGION, SECRET_ARN, STATE_MACHINE_ARN, executionArn, startInventory, mockAwsClient, fakeAssociationId } from './support';
 
-const ssm = mockClient(SSMClient);
+const ssm = mockAwsClient(SSMClient);
 const DOCUMENT = 'AcmExport-InstallDocument-0123ABCD';
 const LOG_GROUP = 'AcmExport-InstallDocumentCommandOutput-0123ABCD';
 const SETTINGS = { documentName: DOCUMENT, logGroupName: LOG_GROUP, timeoutSeconds: 900, region: REGION };
@@ -64,8 +63,8 @@ async function storeItem(over: Partial<InventoryItem> = {}): Promise<InventoryIt
     keyGroup: 'ssl-cert',
     keyMode: '0640',
     combinedPem: true,
-    associationId: `assoc-${n}`,
-    reportAssociationId: `report-${n}`,
+    associationId: fakeAssociationId(serial),
+    reportAssociationId: fakeAssociationId(0x10000 + serial),
     ...over,
   };
   await inventory.ddb.send(new PutCommand({ TableName: inventory.tableName, Item: item }));
@@ -227,7 +226,7 @@ describe('DELETE ?removeFiles=true', () => {
 
   test('no inventory item: 404 saying there is no record of what was installed; nothing deleted or sent', async () => {
     const missing = { certificateArn: CERT_ARN.replace(/[0-9a-f]{4}$/, 'ffff'), target: 'Role=web' };
-    ssm.on(ListAssociationsCommand).resolves({ Associations: [{ AssociationId: 'left-over', AssociationName: associationName(missing.certificateArn, missing.target) }] });
+    ssm.on(ListAssociationsCommand).resolves({ Associations: [{ AssociationId: fakeAssociationId(0x500), AssociationName: associationName(missing.certificateArn, missing.target) }] });
     const res = await api()(del(missing, { removeFiles: 'true' }));
     expect(res.statusCode).toBe(404);
     expect(JSON.parse(res.body).message).toMatch(/no target Role=web .* in the inventory: without its record .* no files can be removed; nothing was changed/);
@@ -270,14 +269,14 @@ describe('DELETE without removeFiles=true', () => {
     const orphan = { certificateArn: `arn:aws:acm:${REGION}:${ACCOUNT}:certificate/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2beeee`, target: 'Role=web' };
     ssm.on(ListAssociationsCommand).callsFake((input: { AssociationFilterList: { value: string }[] }) =>
       input.AssociationFilterList[0].value === reportAssociationName(orphan.certificateArn, orphan.target)
-        ? { Associations: [{ AssociationId: 'report-orphan', AssociationName: input.AssociationFilterList[0].value }] }
+        ? { Associations: [{ AssociationId: fakeAssociationId(0x400), AssociationName: input.AssociationFilterList[0].value }] }
         : { Associations: [] },
     );
     ssm.on(DeleteAssociationCommand).resolves({});
     const res = await api()(del(orphan, null));
     expect(res.statusCode).toBe(200);
     expect(JSON.parse(res.body)).toMatchObject({ associationDeleted: false, reportAssociationDeleted: true, inventoryItemDeleted: false });
-    expect(ssm).toHaveReceivedCommandWith(DeleteAssociationCommand, { AssociationId: 'report-orphan' });
+    expect(ssm).toHaveReceivedCommandWith(DeleteAssociationCommand, { AssociationId: fakeAssociationId(0x400) });
     ssm.reset();
     ssm.on(ListAssociationsCommand).resolves({ Associations: [] });
     expect((await api()(del(orphan, null))).statusCode).toBe(404);

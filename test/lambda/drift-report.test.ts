@@ -6,17 +6,16 @@
 import { GetInventoryCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { InventoryItem } from '../../lambda/shared/contract';
 import { checkDrift, driftAlert } from '../../lambda/shared/drift-check';
 import { findDrift } from '../../lambda/shared/drift';
 import { listCertificates } from '../../lambda/shared/list-certificates';
 import { CUSTOM_INVENTORY_TYPE, observationOf, parseReport } from '../../lambda/shared/node-reports';
-import { CERT_ARN, REGION, ACCOUNT, executionArn, startInventory } from './support';
+import { CERT_ARN, REGION, ACCOUNT, executionArn, startInventory, mockAwsClient } from './support';
 
-const ssm = mockClient(SSMClient);
-const sns = mockClient(SNSClient);
+const ssm = mockAwsClient(SSMClient);
+const sns = mockAwsClient(SNSClient);
 const NOW = new Date('2026-12-01T12:00:00.000Z');
 const TOPIC = `arn:aws:sns:${REGION}:${ACCOUNT}:alerts`;
 const SECRET = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:acm-export/t/7-AbCdEf`;

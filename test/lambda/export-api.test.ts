@@ -1,15 +1,14 @@
 import { DescribeExecutionCommand, ExecutionDoesNotExist, GetExecutionHistoryCommand, HistoryEvent, SFNClient } from '@aws-sdk/client-sfn';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { createHandler } from '../../lambda/export-api/handler';
 import type { ExportStatusResponse, ListCertificatesResponse } from '../../lambda/shared/api-types';
 import { InventoryItem } from '../../lambda/shared/contract';
 import { encodeNextToken } from '../../lambda/shared/list-certificates';
-import { CERT_ARN, COMMAND_ID, EXPORT_RESULT, INPUT, STATE_MACHINE_ARN, executionArn, startInventory } from './support';
+import { CERT_ARN, COMMAND_ID, EXPORT_RESULT, INPUT, STATE_MACHINE_ARN, executionArn, startInventory, mockAwsClient } from './support';
 
-const sfn = mockClient(SFNClient);
+const sfn = mockAwsClient(SFNClient);
 let inventory: Awaited<ReturnType<typeof startInventory>>;
 let handler: ReturnType<typeof createHandler>;
 const NOW = new Date('2026-12-01T00:00:00.000Z');

@@ -6,7 +6,6 @@ import { ACMClient, DescribeCertificateCommand, ExportCertificateCommand } from 
 import { CreateSecretCommand, DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DescribeExecutionCommand, GetExecutionHistoryCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { DescribeInstanceInformationCommand, ListCommandInvocationsCommand, ListCommandsCommand, SSMClient, SendCommandCommand } from '@aws-sdk/client-ssm';
-import { mockClient } from 'aws-sdk-client-mock';
 import { createHandler as exportHandler } from '../../lambda/acm-export/handler';
 import { createHandler as installHandler } from '../../lambda/ssm-run/handler';
 import { createHandler as statusHandler } from '../../lambda/status-check/handler';
@@ -14,12 +13,12 @@ import { createHandler as renewHandler } from '../../lambda/acm-renew/handler';
 import { createHandler as apiHandler } from '../../lambda/export-api/handler';
 import { INITIAL_POLL } from '../../lambda/shared/contract';
 import { generatePassphrase } from '../../lambda/shared/passphrase';
-import { CERT_ARN, COMMAND_ID, INPUT, KMS_KEY, SECRET_ARN, STATE_MACHINE_ARN, executionArn, generateKeyMaterial, issuedCertificate, pemBodyLines, startInventory } from './support';
+import { CERT_ARN, COMMAND_ID, INPUT, KMS_KEY, SECRET_ARN, STATE_MACHINE_ARN, executionArn, generateKeyMaterial, issuedCertificate, pemBodyLines, startInventory, mockAwsClient } from './support';
 
-const acm = mockClient(ACMClient);
-const sm = mockClient(SecretsManagerClient);
-const ssm = mockClient(SSMClient);
-const sfn = mockClient(SFNClient);
+const acm = mockAwsClient(ACMClient);
+const sm = mockAwsClient(SecretsManagerClient);
+const ssm = mockAwsClient(SSMClient);
+const sfn = mockAwsClient(SFNClient);
 
 const seed = new Uint8Array(32).map((_, i) => (i * 37 + 11) & 0xff);
 const PASSPHRASE = generatePassphrase(() => seed);

@@ -8,13 +8,12 @@ import {
 } from '@aws-sdk/client-ssm';
 import { associationName, reportAssociationName } from '../../lambda/shared/associations';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { createHandler } from '../../lambda/ssm-run/handler';
 import { InventoryItem } from '../../lambda/shared/contract';
-import { CERT_ARN, COMMAND_ID, EXPORT_RESULT, INPUT, SECRET_ARN, executionArn, installPayload, startInventory } from './support';
+import { CERT_ARN, COMMAND_ID, EXPORT_RESULT, INPUT, SECRET_ARN, executionArn, installPayload, startInventory, mockAwsClient, fakeAssociationId } from './support';
 
-const ssm = mockClient(SSMClient);
+const ssm = mockAwsClient(SSMClient);
 let inventory: Awaited<ReturnType<typeof startInventory>>;
 let handler: ReturnType<typeof createHandler>;
 const NOW = new Date('2026-11-20T10:00:05.000Z');
@@ -359,16 +358,16 @@ describe('convergence association', () => {
   test('associations found by name (a retried task) are updated, not duplicated', async () => {
     const input = freshInput();
     const existing = [
-      { AssociationId: 'found-by-name-0001', AssociationName: associationName(input.CertificateArn, 'Role=web') },
-      { AssociationId: 'found-by-name-0002', AssociationName: reportAssociationName(input.CertificateArn, 'Role=web') },
+      { AssociationId: fakeAssociationId(0x301), AssociationName: associationName(input.CertificateArn, 'Role=web') },
+      { AssociationId: fakeAssociationId(0x302), AssociationName: reportAssociationName(input.CertificateArn, 'Role=web') },
     ];
     ssm.on(ListAssociationsCommand).callsFake((i: { AssociationFilterList?: { value?: string }[] }) => ({
       Associations: existing.filter((a) => a.AssociationName === i.AssociationFilterList?.[0]?.value),
     }));
     const result = await handler({ ...installPayload(), input });
-    expect(result).toMatchObject({ associationId: 'found-by-name-0001', reportAssociationId: 'found-by-name-0002' });
+    expect(result).toMatchObject({ associationId: fakeAssociationId(0x301), reportAssociationId: fakeAssociationId(0x302) });
     expect(ssm).toHaveReceivedCommandTimes(CreateAssociationCommand, 0);
-    expect(await item(input.CertificateArn)).toMatchObject({ associationId: 'found-by-name-0001', reportAssociationId: 'found-by-name-0002' });
+    expect(await item(input.CertificateArn)).toMatchObject({ associationId: fakeAssociationId(0x301), reportAssociationId: fakeAssociationId(0x302) });
   });
 
   test('a stored association deleted behind our back is created again', async () => {
@@ -376,10 +375,10 @@ describe('convergence association', () => {
     await handler({ ...installPayload({ name: 'exec-c', start: '2026-11-20T10:00:00.000Z' }), input });
     const gone = Object.assign(new Error('gone'), { name: 'AssociationDoesNotExist' });
     ssm.on(UpdateAssociationCommand).rejects(gone);
-    ssm.on(CreateAssociationCommand).callsFake((i: { AssociationName?: string }) => ({ AssociationDescription: { AssociationId: `recreated-${idFor(i.AssociationName).slice(-4)}` } }));
+    ssm.on(CreateAssociationCommand).callsFake((i: { AssociationName?: string }) => ({ AssociationDescription: { AssociationId: fakeAssociationId(idFor(i.AssociationName) === ASSOCIATION_ID ? 0x601 : 0x602) } }));
     const result = await handler({ ...installPayload({ name: 'exec-d', start: '2026-11-20T11:00:00.000Z' }), input });
-    expect(result).toMatchObject({ associationId: 'recreated-2211', reportAssociationId: 'recreated-22ff' });
-    expect(await item(input.CertificateArn)).toMatchObject({ associationId: 'recreated-2211', reportAssociationId: 'recreated-22ff' });
+    expect(result).toMatchObject({ associationId: fakeAssociationId(0x601), reportAssociationId: fakeAssociationId(0x602) });
+    expect(await item(input.CertificateArn)).toMatchObject({ associationId: fakeAssociationId(0x601), reportAssociationId: fakeAssociationId(0x602) });
   });
 
   test('throttling retries the task before anything is sent; other errors do not block the push', async () => {

@@ -1,6 +1,5 @@
 import { DescribeExecutionCommand, ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { createHandler } from '../../lambda/export-api/handler';
 import type { StartExportResponse } from '../../lambda/shared/api-types';
@@ -15,9 +14,9 @@ import {
   scopeFromStateMachineArn,
   startExport,
 } from '../../lambda/shared/start-export';
-import { ACCOUNT, CERT_ARN, INPUT, REGION, STATE_MACHINE_ARN, executionArn } from './support';
+import { ACCOUNT, CERT_ARN, INPUT, REGION, STATE_MACHINE_ARN, executionArn, mockAwsClient } from './support';
 
-const sfn = mockClient(SFNClient);
+const sfn = mockAwsClient(SFNClient);
 const REQUEST_ID = 'c0ffee00-1234-4abc-8def-0123456789ab';
 const STARTED = new Date('2026-12-01T10:00:00.123Z');
 const logs: { message: string; keys?: Record<string, unknown> }[] = [];

@@ -1,16 +1,15 @@
 import { ListCommandInvocationsCommand, ListCommandsCommand, SSMClient, SendCommandCommand, DescribeInstanceInformationCommand } from '@aws-sdk/client-ssm';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { createHandler as createStatusHandler } from '../../lambda/status-check/handler';
 import { createHandler as createInstallHandler } from '../../lambda/ssm-run/handler';
 import { INITIAL_POLL, InstallTaskResult, PollState } from '../../lambda/shared/contract';
 import { pollWaitSeconds } from '../../lambda/shared/backoff';
 import { FAILURE_STATUSES, OUTCOME_EXPLANATIONS, safeLine } from '../../lambda/shared/check-status';
-import { CERT_ARN, COMMAND_ID, EXPORT_RESULT, INPUT, executionArn, startInventory } from './support';
+import { CERT_ARN, COMMAND_ID, EXPORT_RESULT, INPUT, executionArn, startInventory, mockAwsClient } from './support';
 
-const ssm = mockClient(SSMClient);
+const ssm = mockAwsClient(SSMClient);
 let inventory: Awaited<ReturnType<typeof startInventory>>;
 let status: ReturnType<typeof createStatusHandler>;
 let install: ReturnType<typeof createInstallHandler>;

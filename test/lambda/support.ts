@@ -5,9 +5,12 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { ExportTaskResult, INVENTORY } from '../../lambda/shared/contract';
+import { DOCUMENT_CLIENT_OPERATIONS } from '../../local/aws-emulator/constraints/code-operations';
+import { serviceForClientName, validateRequest, validationMessage } from '../../local/aws-emulator/constraints/validate';
 
 export const REGION = 'us-east-1';
 export const ACCOUNT = '111122223333';
@@ -17,6 +20,11 @@ export const STATE_MACHINE_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachi
 export const SECRET_ARN = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:acm-export/${CERT_ID}/abcdef0123456789-AbCdEf`;
 export const KMS_KEY = `arn:aws:kms:${REGION}:${ACCOUNT}:key/11111111-2222-3333-4444-555555555555`;
 export const COMMAND_ID = '12345678-90ab-cdef-1234-567890abcdef';
+
+/** An association id shaped like SSM's (a UUID, as the model requires); `n` tells fixtures apart. */
+export function fakeAssociationId(n: number): string {
+  return `a55c0000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
+}
 
 export function executionArn(name = 'exec-1'): string {
   return `arn:aws:states:${REGION}:${ACCOUNT}:execution:ExportWorkflow:${name}`;
@@ -60,6 +68,55 @@ export function issuedCertificate(over: Record<string, unknown> = {}) {
     ...over,
   } as never;
 }
+
+/** What AWS would reject among the commands an SDK client mock received, one line per request. */
+export function requestsAwsWouldReject(clientName: string, calls: readonly { args: readonly unknown[] }[]): string[] {
+  const documentClient = clientName === 'DynamoDBDocumentClient';
+  const service = documentClient ? 'dynamodb' : serviceForClientName(clientName);
+  if (!service) throw new Error(`no AWS constraints for ${clientName}`);
+  const rejected: string[] = [];
+  for (const call of calls) {
+    const command = call.args[0] as { constructor: { name: string }; input: unknown };
+    const name = command.constructor.name;
+    const operation = documentClient ? DOCUMENT_CLIENT_OPERATIONS[name] : name.replace(/Command$/, '');
+    if (!operation) throw new Error(`unknown ${clientName} command ${name}`);
+    const violations = validateRequest(service, operation, command.input, { form: 'sdk', documentClient });
+    if (violations.length > 0) rejected.push(`${operation}: ${validationMessage(violations)}`);
+  }
+  return rejected;
+}
+
+/**
+ * `mockClient`, and every command the mock receives must also be one AWS would accept: after each test
+ * (and before a reset drops the history) each input is checked against AWS's modeled constraints,
+ * and the test fails listing what AWS would have rejected with a ValidationException.
+ */
+export const mockAwsClient: typeof mockClient = (client, options) => {
+  const stub = mockClient(client, options);
+  const clientName = typeof client === 'function' ? (client as { name: string }).name : client.constructor.name;
+  requestsAwsWouldReject(clientName, []);
+  const rejected: string[] = [];
+  let checked = 0;
+  const checkReceived = (): void => {
+    const calls = stub.calls();
+    rejected.push(...requestsAwsWouldReject(clientName, calls.slice(checked)));
+    checked = calls.length;
+  };
+  for (const method of ['reset', 'resetHistory'] as const) {
+    const original = stub[method].bind(stub);
+    stub[method] = () => {
+      checkReceived();
+      checked = 0;
+      return original();
+    };
+  }
+  afterEach(() => {
+    checkReceived();
+    const found = rejected.splice(0);
+    if (found.length > 0) throw new Error(`${clientName} received requests AWS would reject:\n${found.join('\n')}`);
+  });
+  return stub;
+};
 
 /** An in-process dynalite with the inventory table (both indexes). */
 export async function startInventory(tableName = 'Inventory'): Promise<{ ddb: DynamoDBDocumentClient; tableName: string; stop: () => Promise<void> }> {
