@@ -622,11 +622,13 @@ check_param() { # name value
 }
 
 Action=${SSM_Action-${DEFAULT[Action]}}
+# A valid action other than install (an invalid one is reported once, as its own pattern failure).
+takes_no_version() { [ "$Action" != install ] && [[ $Action =~ ${RE[Action]} ]]; }
 missing=()
 for name in CertName SecretId SecretVersionId Region; do
   var="SSM_$name"
   # A version id or, in association mode, a stage; report and remove runs take neither.
-  if [ "$name" = SecretVersionId ] && { [ -n "${SSM_SecretVersionStage+set}" ] || [ "$Action" != install ]; }; then continue; fi
+  if [ "$name" = SecretVersionId ] && { [ -n "${SSM_SecretVersionStage+set}" ] || takes_no_version; }; then continue; fi
   if [ -z "${!var+set}" ]; then missing+=("$var"); fi
 done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -657,7 +659,7 @@ for name in Action CertName SecretId SecretVersionId SecretVersionStage Region C
   VerifyPort KeyOwner KeyMode CertOwner CertGroup CertMode Pkcs12 CombinedPem Target; do
   check_param "$name" "${!name}"
 done
-if [ "$Action" != install ]; then
+if takes_no_version; then
   if [ -n "$SecretVersionId" ] || [ -n "$SecretVersionStage" ]; then
     problems+=("Action=$Action takes neither SSM_SecretVersionId nor SSM_SecretVersionStage")
   fi
