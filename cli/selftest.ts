@@ -332,9 +332,9 @@ export const registerSelftest: CommandModule = (program, context) => {
     .command('selftest')
     .summary('check that the deployed pipeline and the servers with a tag are ready, changing nothing')
     .description(
-      'Check a deployment before the first export: the install document is registered, a dry-run export to the\n' +
-        'tag lists its nodes (with --certificate-arn), and the document\'s read-only preflight runs on every node\n' +
-        'with the tag (SSM Agent, AWS CLI v2, OpenSSL, bash, web server, access to the stack\'s canary secret,\n' +
+      'Check a deployment before the first export: the install document is registered, a dry-run export to the ' +
+        'tag lists its nodes (with --certificate-arn), and the document\'s read-only preflight runs on every node ' +
+        'with the tag (SSM Agent, AWS CLI v2, OpenSSL, bash, web server, access to the stack\'s canary secret, ' +
         'output in the log group). The preflight takes no lock, writes no file and reloads nothing.',
     )
     .requiredOption('--tag <key=value>', 'check the managed nodes with this tag')
@@ -350,7 +350,8 @@ Exit codes: 0 every node is ready, 1 a node is not ready or a check failed.
 Examples:
   $ acm-export --stack AcmExport selftest --tag Role=web
   $ acm-export --stack AcmExport selftest --tag Role=web --certificate-arn ARN
-  $ acm-export selftest --local --tag Role=web`,
+  $ acm-export selftest --local --tag Role=web
+`,
     )
     .action(async (options: SelftestOptions, command: Command) => {
       const { json } = context.globals(command);
