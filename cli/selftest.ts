@@ -8,7 +8,7 @@
  *      from ssm:DescribeInstanceInformation, and the command's log streams are looked up in the log group.
  * One line per node; exit 0 when every node is ready, 1 otherwise.
  */
-import { Sha256 } from '@aws-crypto/sha256-js';
+import { CloudWatchLogsClient, DescribeLogStreamsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import {
   DescribeDocumentCommand,
   DescribeInstanceInformationCommand,
@@ -18,8 +18,6 @@ import {
   SendCommandCommand,
   SSMClient,
 } from '@aws-sdk/client-ssm';
-import { HttpRequest } from '@smithy/protocol-http';
-import { SignatureV4 } from '@smithy/signature-v4';
 import type { Command } from 'commander';
 import type { ExportStatusResponse } from '../lambda/shared/api-types';
 import { field } from '../lambda/shared/schemas';
@@ -28,7 +26,6 @@ import { findLocalMode } from '../local/cli';
 import { agentVersionAtLeast, ENV_VAR_MIN_AGENT_VERSION } from '../ssm-documents/load';
 import { ApiClient, describeStackOutputs, resolveCredentials } from './api-client';
 import { integerOption, type CommandContext, type CommandModule } from './command';
-import type { Credentials, CredentialsProvider } from './context';
 import { CliError, errorMessage, oneLine } from './errors';
 import { parseTag, startExport, validateExportRequest } from './export';
 import { printJson } from './output';
@@ -84,7 +81,7 @@ interface SelftestTarget {
   preflightSecretArn: string;
   /** Undefined in local mode (no CloudWatch Logs there). */
   logGroupName?: string;
-  credentials: Credentials | CredentialsProvider;
+  logs?: CloudWatchLogsClient;
 }
 
 /** Parses the preflight's JSON line out of a node's standard output. */
@@ -160,7 +157,6 @@ async function resolveTarget(context: CommandContext, command: Command, options:
       region: LOCAL_REGION,
       documentName: info.documentName,
       preflightSecretArn: info.preflightSecretArn,
-      credentials,
     };
   }
   if (!globals.stack) throw new CliError('reading the options', 'selftest needs --stack NAME (or --local)', 'Pass the name of the deployed stack, e.g. acm-export --stack AcmExport selftest --tag Role=web.');
@@ -185,7 +181,7 @@ async function resolveTarget(context: CommandContext, command: Command, options:
     documentName: outputs[OUTPUT.documentName],
     preflightSecretArn: outputs[OUTPUT.preflightSecretArn],
     logGroupName: outputs[OUTPUT.commandLogGroupName],
-    credentials,
+    logs: new CloudWatchLogsClient({ region: api.region, credentials }),
   };
 }
 
@@ -231,29 +227,11 @@ async function agentVersions(ssm: SSMClient, instanceIds: string[]): Promise<Map
 
 /**
  * Whether the node's output of the command reached the log group: the agent names its streams
- * `<command id>/<instance id>/<step>/stdout|stderr`. The SDK has no CloudWatch Logs client here, so this
- * is one SigV4-signed JSON call (Logs_20140328.DescribeLogStreams).
+ * `<command id>/<instance id>/<step>/stdout|stderr`.
  */
-async function logStreamsExist(target: SelftestTarget, fetchFn: CommandContext['io']['fetch'], commandId: string, instanceId: string): Promise<boolean> {
-  const host = `logs.${target.region}.amazonaws.com`;
-  const body = JSON.stringify({ logGroupName: target.logGroupName, logStreamNamePrefix: `${commandId}/${instanceId}/`, limit: 5 });
-  const signer = new SignatureV4({ credentials: target.credentials, region: target.region, service: 'logs', sha256: Sha256 });
-  const signed = await signer.sign(
-    new HttpRequest({
-      method: 'POST',
-      protocol: 'https:',
-      hostname: host,
-      path: '/',
-      headers: { host, 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'Logs_20140328.DescribeLogStreams' },
-      body,
-    }),
-  );
-  const headers = Object.fromEntries(Object.entries(signed.headers).filter(([k]) => k.toLowerCase() !== 'host'));
-  const response = await fetchFn(`https://${host}/`, { method: 'POST', headers, body, signal: AbortSignal.timeout(30_000) });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`DescribeLogStreams returned ${response.status}: ${oneLine(text, 120)}`);
-  const parsed = JSON.parse(text) as { logStreams?: unknown[] };
-  return (parsed.logStreams ?? []).length > 0;
+async function logStreamsExist(logs: CloudWatchLogsClient, logGroupName: string, commandId: string, instanceId: string): Promise<boolean> {
+  const page = await logs.send(new DescribeLogStreamsCommand({ logGroupName, logStreamNamePrefix: `${commandId}/${instanceId}/`, limit: 5 }));
+  return (page.logStreams ?? []).length > 0;
 }
 
 async function runPreflight(context: CommandContext, target: SelftestTarget, tag: { key: string; value: string }, deadline: number): Promise<{ commandId: string; nodes: NodeReadiness[]; logsNote?: string }> {
@@ -314,9 +292,9 @@ async function runPreflight(context: CommandContext, target: SelftestTarget, tag
       stderr = out.StandardErrorContent ?? '';
     }
     let logs: LogsCheck = 'not checked';
-    if (target.logGroupName && status === 'Success' && !logsNote) {
+    if (target.logs && target.logGroupName && status === 'Success' && !logsNote) {
       try {
-        logs = (await logStreamsExist(target, context.io.fetch, commandId, instanceId)) ? 'ok' : 'missing';
+        logs = (await logStreamsExist(target.logs, target.logGroupName, commandId, instanceId)) ? 'ok' : 'missing';
       } catch (error) {
         // The CLI's own identity may not read the group: the nodes are not at fault.
         logsNote = `not checked: ${errorMessage(error)}`;
