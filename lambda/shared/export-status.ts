@@ -181,7 +181,8 @@ export async function exportStatus(exportId: string, deps: ExportStatusDeps): Pr
     nodes: {
       total,
       completed: finalPoll?.completedCount ?? 0,
-      failed: (finalPoll?.errorCount ?? 0) + (finalPoll?.deliveryTimedOutCount ?? 0),
+      // Undeliverable, Terminated, InvalidPlatform and AccessDenied nodes are in no count, only in the failures.
+      failed: Math.max((finalPoll?.errorCount ?? 0) + (finalPoll?.deliveryTimedOutCount ?? 0), finalPoll?.failures?.length ?? 0),
     },
     failures: phase === 'Failed'
       ? (finalPoll?.failures ?? []).slice(0, 50).map((f) => ({ instanceId: String(f.instanceId), status: String(f.status), line: safeLine(String(f.line)) }))

@@ -66,6 +66,32 @@ function lambdaOk(id: number, output: unknown, s: number): HistoryEvent {
 }
 
 describe('GET /exports/{exportId}', () => {
+  test('nodes.failed counts the nodes whose outcome no SSM count holds (Undeliverable, Terminated...)', async () => {
+    sfn.on(DescribeExecutionCommand).resolves({
+      executionArn: executionArn('exp-u'), stateMachineArn: STATE_MACHINE_ARN, status: 'FAILED', startDate: t(0), stopDate: t(40), input: JSON.stringify(INPUT),
+    });
+    const failures = [
+      { instanceId: 'i-00000000000000001', status: 'Undeliverable', line: 'the node is not reachable by SSM' },
+      { instanceId: 'i-00000000000000002', status: 'Terminated', line: 'not run: the rollout stopped after more nodes failed than MaxErrors allows' },
+    ];
+    const poll = { status: 'Failed', attempt: 2, waitSeconds: 0, targetCount: 3, completedCount: 3, errorCount: 0, deliveryTimedOutCount: 0, failures, reason: 'install Incomplete: 2 of 3 nodes failed (1 Undeliverable, 1 Terminated)' };
+    sfn.on(GetExecutionHistoryCommand).resolves({
+      events: [
+        { id: 1, type: 'ExecutionStarted', timestamp: t(0) },
+        entered(2, 'ExportCertificate', 1),
+        lambdaOk(3, EXPORT_RESULT, 5),
+        entered(4, 'InstallOnNodes', 6),
+        lambdaOk(5, { outcome: 'Sent', commandId: COMMAND_ID, targetCount: 3 }, 8),
+        entered(6, 'CheckInstallStatus', 20),
+        lambdaOk(7, poll, 21),
+        { id: 8, type: 'ExecutionFailed', timestamp: t(40), executionFailedEventDetails: { error: 'InstallFailed', cause: poll.reason } },
+      ],
+    });
+    const body = JSON.parse((await handler(get('/exports/exp-u', null, 'exp-u'))).body) as ExportStatusResponse;
+    expect(body.nodes).toEqual({ total: 3, completed: 3, failed: 2 });
+    expect(body.failures.map((f) => f.status)).toEqual(['Undeliverable', 'Terminated']);
+  });
+
   test('a failed install: phases, node counts, failure lines and the error, from a paginated history', async () => {
     sfn.on(DescribeExecutionCommand).resolves({
       executionArn: executionArn('exp-1'),
