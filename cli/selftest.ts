@@ -37,6 +37,8 @@ const OUTPUT = { documentName: 'DocumentName', preflightSecretArn: 'PreflightSec
 const PREFLIGHT_CERT_NAME = 'acm-export-selftest';
 const TERMINAL = new Set(['Success', 'Failed', 'Cancelled', 'TimedOut', 'Undeliverable', 'Terminated', 'InvalidPlatform', 'AccessDenied']);
 const POLL_MS = 2000;
+/** Looks for a node's log stream this many times, POLL_MS apart, before calling it missing. */
+const LOG_STREAM_ATTEMPTS = 3;
 
 interface SelftestOptions {
   tag: string;
@@ -234,6 +236,15 @@ async function logStreamsExist(logs: CloudWatchLogsClient, logGroupName: string,
   return (page.logStreams ?? []).length > 0;
 }
 
+/** The agent uploads output as the run ends: a stream may appear a few seconds after the node reported Success. */
+async function logStreamsExistSoon(context: CommandContext, logs: CloudWatchLogsClient, logGroupName: string, commandId: string, instanceId: string): Promise<boolean> {
+  for (let attempt = 1; ; attempt++) {
+    if (await logStreamsExist(logs, logGroupName, commandId, instanceId)) return true;
+    if (attempt >= LOG_STREAM_ATTEMPTS) return false;
+    await context.io.sleep(POLL_MS);
+  }
+}
+
 async function runPreflight(context: CommandContext, target: SelftestTarget, tag: { key: string; value: string }, deadline: number): Promise<{ commandId: string; nodes: NodeReadiness[]; logsNote?: string }> {
   const { ssm } = target;
   let commandId: string;
@@ -269,12 +280,11 @@ async function runPreflight(context: CommandContext, target: SelftestTarget, tag
       invocations.push(...(page.CommandInvocations ?? []));
       NextToken = page.NextToken;
     } while (NextToken);
-    if (invocations.length > 0 && invocations.every((i) => TERMINAL.has(i.Status ?? ''))) break;
-    if (invocations.length === 0) {
-      // No node has the tag: the command itself ends (Success, TargetCount 0) without invocations.
-      const listed = await ssm.send(new ListCommandsCommand({ CommandId: commandId }));
-      if (TERMINAL.has(listed.Commands?.[0]?.Status ?? '')) break;
-    }
+    // Done when the command itself has ended (SSM may not have listed every node's invocation before), and
+    // every invocation listed has too. No node with the tag: the command ends without invocations.
+    const listed = await ssm.send(new ListCommandsCommand({ CommandId: commandId }));
+    const commandEnded = TERMINAL.has(listed.Commands?.[0]?.Status ?? '');
+    if (commandEnded && invocations.every((i) => TERMINAL.has(i.Status ?? ''))) break;
     if (context.io.now() > deadline) break;
     await context.io.sleep(POLL_MS);
   }
@@ -294,7 +304,7 @@ async function runPreflight(context: CommandContext, target: SelftestTarget, tag
     let logs: LogsCheck = 'not checked';
     if (target.logs && target.logGroupName && status === 'Success' && !logsNote) {
       try {
-        logs = (await logStreamsExist(target.logs, target.logGroupName, commandId, instanceId)) ? 'ok' : 'missing';
+        logs = (await logStreamsExistSoon(context, target.logs, target.logGroupName, commandId, instanceId)) ? 'ok' : 'missing';
       } catch (error) {
         // The CLI's own identity may not read the group: the nodes are not at fault.
         logsNote = `not checked: ${errorMessage(error)}`;
@@ -379,6 +389,7 @@ Examples:
         context.exit(allReady ? 0 : 1);
       } finally {
         target.ssm.destroy();
+        target.logs?.destroy();
       }
     });
 };

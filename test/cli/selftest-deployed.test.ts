@@ -81,7 +81,12 @@ function deployment(nodes: FakeNode[]): void {
     .on(ListCommandInvocationsCommand)
     .resolvesOnce({ CommandInvocations: nodes.map((n) => ({ CommandId: COMMAND_ID, InstanceId: n.instanceId, Status: 'InProgress' })) })
     .resolves({ CommandInvocations: nodes.map((n) => ({ CommandId: COMMAND_ID, InstanceId: n.instanceId, Status: n.status })) });
-  ssm.on(ListCommandsCommand).resolves({ Commands: [{ CommandId: COMMAND_ID, Status: 'InProgress' }] });
+  // The command ends after its invocations: the first poll finds it running, the later ones ended.
+  const commandStatus = nodes.some((n) => n.status !== 'Success') ? 'Failed' : 'Success';
+  ssm
+    .on(ListCommandsCommand)
+    .resolvesOnce({ Commands: [{ CommandId: COMMAND_ID, Status: 'InProgress' }] })
+    .resolves({ Commands: [{ CommandId: COMMAND_ID, Status: commandStatus }] });
   ssm.on(DescribeInstanceInformationCommand).resolves({
     InstanceInformationList: nodes.map((n) => ({ InstanceId: n.instanceId, AgentVersion: n.agentVersion, PingStatus: 'Online', PlatformType: 'Linux' })),
   });
