@@ -17,6 +17,12 @@ const PROJECT_ROOT = path.join(__dirname, '..', '..');
 export const NODE_RUNTIME: lambda.Runtime =
   (lambda.Runtime as unknown as Record<string, lambda.Runtime | undefined>).NODEJS_24_X ?? lambda.Runtime.NODEJS_22_X;
 
+/**
+ * CloudFormation Metadata keys on every function: its handler entry (repository-relative) and its name (the
+ * handler folder). Local mode finds the functions of a template by these.
+ */
+export const FUNCTION_METADATA = { entry: 'acm-export:handler', name: 'acm-export:function' } as const;
+
 /** Powertools metrics namespace shared by every function of the stack. */
 export const METRICS_NAMESPACE = 'AcmExport';
 
@@ -92,6 +98,9 @@ export class NodeFunction extends NodejsFunction {
         ...environment,
       },
     });
+    const cfn = this.node.defaultChild as lambda.CfnFunction;
+    cfn.addMetadata(FUNCTION_METADATA.entry, `lambda/${handlerDir}/handler.ts`);
+    cfn.addMetadata(FUNCTION_METADATA.name, handlerDir);
     this.functionLogGroup = logGroup;
     this.executionRole = role;
     acknowledgeWildcardResource(role, '*', REASONS.xray);
