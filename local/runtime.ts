@@ -26,18 +26,19 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { ENV, INITIAL_POLL, STATES } from '../lambda/shared/contract';
+import type { APIGatewayProxyResult } from 'aws-lambda';
+import { ENV, INITIAL_POLL } from '../lambda/shared/contract';
 import type { RenewResult } from '../lambda/shared/renew';
 import { loadInstallDocument } from '../ssm-documents/load';
 import { LocalApi, type ApiCallRecord } from './api';
 import { LOCAL_INSTALL_DOCUMENT_NAME, startAwsEmulator, type AcmCertificateAvailableEvent, type AwsEmulator } from './aws-emulator';
 import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION, type LocalCredentials } from './credentials';
 import { failureFor, faultsFromEnv, type FaultSpec, type NodeFaults } from './faults';
+import { installScopedEnvironment, resolveFunctionEnvironment, withEnvironment, type LocalResources } from './environment';
 import { captureHandlerLogs, type HandlerLogSink } from './handler-logs';
 import { nginxAvailable, startLocalNode, type LocalNode, type NodeServerKind } from './nodes';
 import { LocalStepFunctions, type LocalTask } from './stepfunctions';
-import { buildStackModel, readTemplate, stackModel, type LocalStackModel, type TableShape } from './template';
+import { buildStackModel, readTemplate, stackModel, taskFunction, type LocalFunctionSpec, type LocalStackModel, type TableShape } from './template';
 
 export const LOCAL_STACK_NAME = 'AcmExport';
 export const LOCAL_TABLE_NAME = 'AcmExport-Inventory';
@@ -165,36 +166,165 @@ async function listen(server: Server): Promise<number> {
 
 type AnyHandler = (payload: unknown) => Promise<unknown>;
 
+/** Local names of the stack's resources: what the template's intrinsics resolve to (see local/environment.ts). */
+function localResources(): LocalResources {
+  const region = LOCAL_REGION;
+  const account = LOCAL_ACCOUNT_ID;
+  return {
+    region,
+    account,
+    stackName: LOCAL_STACK_NAME,
+    tableName: LOCAL_TABLE_NAME,
+    documentName: LOCAL_INSTALL_DOCUMENT_NAME,
+    stateMachineArn: `arn:aws:states:${region}:${account}:stateMachine:${LOCAL_STACK_NAME}-ExportWorkflow`,
+    kmsKeyArn: `arn:aws:kms:${region}:${account}:key/00000000-0000-4000-8000-00000000c0de`,
+  };
+}
+
+/** A function of the stack, in-process: its handler module, called inside the function's own environment. */
+export class LocalFunction {
+  private constructor(
+    readonly spec: LocalFunctionSpec,
+    /** The environment the handler sees: the template's variables, resolved to local values. */
+    readonly environment: Readonly<Record<string, string>>,
+    private readonly module: Record<string, unknown>,
+  ) {}
+
+  /** Loads the handler entry inside the function's environment (module-level reads see it, as in Lambda). */
+  static load(spec: LocalFunctionSpec, environment: Record<string, string>): LocalFunction {
+    const file = path.join(PROJECT_ROOT, spec.entry.replace(/\.ts$/, ''));
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const module = withEnvironment(environment, () => require(file) as Record<string, unknown>);
+    if (typeof module.handler !== 'function') throw new LocalModeError(`${spec.entry} (function ${spec.name}) exports no handler`);
+    return new LocalFunction(spec, environment, module);
+  }
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  /** Runs `body` (and all it starts) with this function's environment as `process.env`. */
+  run<T>(body: () => T): T {
+    return withEnvironment(this.environment as Record<string, string>, body);
+  }
+
+  /** Calls the handler as Lambda would (JSON in, JSON out). */
+  async invoke(payload: unknown): Promise<unknown> {
+    const handler = this.module.handler as AnyHandler;
+    const result = await this.run(() => handler(JSON.parse(JSON.stringify(payload ?? null))));
+    return JSON.parse(JSON.stringify(result ?? null)) as unknown;
+  }
+
+  /** A handler made by the module's `createHandler(overrides)` (e.g. with a local SNS client), run in this function's environment. */
+  createHandler(overrides: Record<string, unknown>): AnyHandler {
+    const create = this.module.createHandler;
+    if (typeof create !== 'function') throw new LocalModeError(`${this.spec.entry} (function ${this.spec.name}) exports no createHandler`);
+    const handler = this.run(() => (create as (o: Record<string, unknown>) => AnyHandler)(overrides));
+    return (payload) => this.run(() => handler(payload));
+  }
+}
+
+/** The stack's functions by name (the handler folder). */
+export class LocalFunctions {
+  readonly byName: ReadonlyMap<string, LocalFunction>;
+
+  constructor(functions: LocalFunction[]) {
+    this.byName = new Map(functions.map((f) => [f.name, f]));
+  }
+
+  get(name: string): LocalFunction {
+    const fn = this.byName.get(name);
+    if (!fn) throw new LocalModeError(`the stack has no function ${name} (functions: ${[...this.byName.keys()].join(', ')})`);
+    return fn;
+  }
+
+  /** The value that the functions setting `variable` give it (they agree; the stack sets each from one place). */
+  variable(variable: string): string {
+    const values = new Set([...this.byName.values()].flatMap((f) => (variable in f.environment ? [f.environment[variable]] : [])));
+    if (values.size !== 1) throw new LocalModeError(`expected one value of ${variable} among the stack's functions, found ${values.size}`);
+    return [...values][0];
+  }
+}
+
+/** Repository root: function entries in the template's metadata are relative to it. */
+const PROJECT_ROOT = path.join(__dirname, '..');
+
+/** Where SNS publishes go locally: recorded in memory and in logs/alerts.log. */
+class AlertRecorder {
+  readonly alerts: LocalAlert[] = [];
+
+  constructor(private readonly file: string) {}
+
+  record(p: { TopicArn?: unknown; Subject?: unknown; Message?: unknown }): { MessageId: string } {
+    const alert: LocalAlert = { time: new Date().toISOString(), topicArn: String(p.TopicArn ?? ''), subject: typeof p.Subject === 'string' ? p.Subject : undefined, message: p.Message };
+    this.alerts.push(alert);
+    appendFileSync(this.file, `${JSON.stringify(alert)}\n`, { mode: 0o600 });
+    return { MessageId: randomUUID() };
+  }
+
+  /** An SNS client whose publishes are recorded (the drift check publishes with one). */
+  snsClient(): SNSClient {
+    return { send: async (command: { input?: Record<string, unknown> }) => this.record(command.input ?? {}), destroy: () => undefined } as unknown as SNSClient;
+  }
+}
+
+/** What a running local mode is made of (the start steps' results). */
+interface LocalModeParts {
+  alerts: readonly LocalAlert[];
+  root: string;
+  temporaryRoot: boolean;
+  aws: AwsEmulator;
+  stepFunctions: LocalStepFunctions;
+  api: LocalApi;
+  nodes: LocalNode[];
+  model: LocalStackModel;
+  functions: LocalFunctions;
+  stateMachineArn: string;
+  ddb: DynamoDBDocumentClient;
+  dynalite: Server;
+  clients: { destroy(): void }[];
+  logs: HandlerLogSink;
+  restoreEnv: () => void;
+  driftCheck: (event: unknown) => Promise<LocalDriftCheckResult>;
+  endpointFiles: { path: string; instance: string }[];
+  nodeSettings: NodeSettings;
+  preflightSecretArn: string;
+}
+
+/** How every local node starts (the first ones and those of addNode). */
+interface NodeSettings {
+  tags: Record<string, string>;
+  certName: string;
+  serverKind: NodeServerKind | 'auto';
+  env: Record<string, string>;
+}
+
+/** Undo steps of what has started so far, run in reverse order when a later step fails. */
+type Undo = (() => unknown)[];
+
 export class LocalMode {
   private closing?: Promise<void>;
+  /** SNS publishes (NotifyFailure state, drift check; also in logs/alerts.log). */
+  readonly alerts: readonly LocalAlert[];
+  readonly root: string;
+  readonly aws: AwsEmulator;
+  readonly stepFunctions: LocalStepFunctions;
+  readonly api: LocalApi;
+  readonly nodes: LocalNode[];
+  readonly model: LocalStackModel;
+  /** The stack's functions, in-process, each with its environment from the template. */
+  readonly functions: LocalFunctions;
+  readonly stateMachineArn: string;
+  readonly certName: string;
+  readonly tags: Record<string, string>;
+  readonly ddb: DynamoDBDocumentClient;
 
-  private constructor(
-    /** SNS publishes of the NotifyFailure state (also in logs/alerts.log). */
-    readonly alerts: readonly LocalAlert[],
-    readonly root: string,
-    private readonly temporaryRoot: boolean,
-    readonly aws: AwsEmulator,
-    readonly stepFunctions: LocalStepFunctions,
-    readonly api: LocalApi,
-    readonly nodes: LocalNode[],
-    readonly model: LocalStackModel,
-    readonly stateMachineArn: string,
-    readonly certName: string,
-    readonly tags: Record<string, string>,
-    readonly ddb: DynamoDBDocumentClient,
-    private readonly dynalite: Server,
-    private readonly clients: { destroy(): void }[],
-    private readonly logs: HandlerLogSink,
-    private readonly restoreEnv: () => void,
-    private readonly acmRenewHandler: AnyHandler,
-    private readonly endpointFiles: { path: string; instance: string }[],
-    private readonly parts: {
-      driftCheck: (event: unknown) => Promise<LocalDriftCheckResult>;
-      serverKind: NodeServerKind | 'auto';
-      nodeEnv: Record<string, string>;
-      preflightSecretArn: string;
-    },
-  ) {}
+  private constructor(private readonly parts: LocalModeParts) {
+    ({ alerts: this.alerts, root: this.root, aws: this.aws, stepFunctions: this.stepFunctions, api: this.api, nodes: this.nodes, model: this.model } = parts);
+    ({ functions: this.functions, stateMachineArn: this.stateMachineArn, ddb: this.ddb } = parts);
+    this.certName = parts.nodeSettings.certName;
+    this.tags = parts.nodeSettings.tags;
+  }
 
   private driftTimer?: NodeJS.Timeout;
   private driftRun?: Promise<LocalDriftCheckResult>;
@@ -208,8 +338,7 @@ export class LocalMode {
     checkPrerequisites();
     const temporaryRoot = !options.stateDir;
     const root = options.stateDir ? path.resolve(options.stateDir) : mkdtempSync(path.join(tmpdir(), 'acm-export-local-'));
-    // Undo steps of what has started so far, run in reverse order when a later step fails.
-    const undo: (() => unknown)[] = [];
+    const undo: Undo = [];
     if (temporaryRoot) undo.push(() => rmSync(root, { recursive: true, force: true }));
     try {
       return await LocalMode.startParts(root, temporaryRoot, options, undo);
@@ -225,200 +354,47 @@ export class LocalMode {
     }
   }
 
-  private static async startParts(root: string, temporaryRoot: boolean, options: LocalModeOptions, undo: (() => unknown)[]): Promise<LocalMode> {
-    const region = LOCAL_REGION;
-    const account = LOCAL_ACCOUNT_ID;
-    const credentials: LocalCredentials = LOCAL_CREDENTIALS;
+  private static async startParts(root: string, temporaryRoot: boolean, options: LocalModeOptions, undo: Undo): Promise<LocalMode> {
     mkdirSync(root, { recursive: true, mode: 0o700 });
     mkdirSync(path.join(root, 'logs'), { recursive: true, mode: 0o700 });
-
-    const model = options.templateFile ? stackModel(readTemplate(options.templateFile)) : buildStackModel(LOCAL_STACK_NAME, account, region);
-    const faults = options.faults ?? faultsFromEnv();
-    const aws = await startAwsEmulator({
-      stateDir: options.stateDir ? root : undefined,
-      faults,
-      ssmMsPerSecond: options.ssmMsPerSecond ?? 50,
-      associationMsPerSecond: options.associationMsPerSecond ?? options.ssmMsPerSecond ?? 50,
-      documents: { [LOCAL_INSTALL_DOCUMENT_NAME]: loadInstallDocument() },
-    });
-    undo.push(() => aws.close());
-
-    // dynalite: leveldb under the state dir, or in memory.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const dynaliteFactory = require('dynalite') as (opts: { createTableMs: number; deleteTableMs: number; updateTableMs: number; path?: string }) => Server;
-    const dynalite = dynaliteFactory({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(options.stateDir ? { path: path.join(root, 'dynamodb') } : {}) });
-    undo.push(() => closeDynalite(dynalite));
-    const ddbPort = await listen(dynalite);
-    const sdkBase = { region, credentials: { ...credentials } };
-    const rawDdb = new DynamoDBClient({ ...sdkBase, endpoint: `http://127.0.0.1:${ddbPort}` });
-    undo.push(() => rawDdb.destroy());
-    armDynamoDbFaults(rawDdb, aws);
-    await ensureTable(rawDdb, LOCAL_TABLE_NAME, model.table);
-    const ddb = DynamoDBDocumentClient.from(rawDdb, { marshallOptions: { removeUndefinedValues: true } });
-
-    // The handlers' environment, as the stack sets it on the functions (local values for the resources).
-    const stateMachineArn = `arn:aws:states:${region}:${account}:stateMachine:${LOCAL_STACK_NAME}-ExportWorkflow`;
-    const env: Record<string, string> = {
-      AWS_REGION: region,
-      [ENV.TABLE_NAME]: LOCAL_TABLE_NAME,
-      [ENV.DOCUMENT_NAME]: LOCAL_INSTALL_DOCUMENT_NAME,
-      [ENV.SECRET_NAME_PREFIX]: model.literalEnvironment[ENV.SECRET_NAME_PREFIX] ?? `acm-export/${LOCAL_STACK_NAME}`,
-      [ENV.SECRET_KMS_KEY_ID]: `arn:aws:kms:${region}:${account}:key/00000000-0000-4000-8000-00000000c0de`,
-      [ENV.COMMAND_LOG_GROUP]: `/aws/ssm/${LOCAL_STACK_NAME}-install`,
-      [ENV.COMMAND_TIMEOUT_SECONDS]: model.literalEnvironment[ENV.COMMAND_TIMEOUT_SECONDS] ?? '600',
-      [ENV.STATE_MACHINE_ARN]: stateMachineArn,
-      [ENV.ALERT_TOPIC_ARN]: `arn:aws:sns:${region}:${account}:${LOCAL_STACK_NAME}-Alerts`,
-      [ENV.DRIFT_GRACE_MINUTES]: String(options.driftGraceMinutes ?? 0),
-    };
-    if (options.commandTimeoutSeconds !== undefined) env[ENV.COMMAND_TIMEOUT_SECONDS] = String(options.commandTimeoutSeconds);
-    // The association schedules of the stack (its defaults unless a template sets others).
-    for (const name of [ENV.CONVERGENCE_SCHEDULE, ENV.DRIFT_REPORT_SCHEDULE]) {
-      if (model.literalEnvironment[name]) env[name] = model.literalEnvironment[name];
-    }
-    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-    const restoreEnv = (): void => {
-      for (const [k, v] of Object.entries(saved)) {
-        if (v === undefined) delete process.env[k];
-        else process.env[k] = v;
-      }
-    };
+    const local = localResources();
+    const model = options.templateFile ? stackModel(readTemplate(options.templateFile)) : buildStackModel(local.stackName, local.account, local.region);
+    const aws = await startEmulator(root, options, undo);
+    const { dynalite, ddb } = await startDynamoDb(root, options, model.table, aws, undo);
+    const { clients, secrets } = connectHandlerClients(aws, ddb, undo);
+    const restoreEnv = installScopedEnvironment();
     undo.push(restoreEnv);
-    Object.assign(process.env, env);
-
-    const awsConfig = aws.clientConfig();
-    const acm = new ACMClient(awsConfig);
-    const secrets = new SecretsManagerClient(awsConfig);
-    const ssm = new SSMClient(awsConfig);
-    const sfn = new SFNClient(awsConfig);
-    undo.push(() => {
-      for (const c of [acm, secrets, ssm, sfn]) c.destroy();
-    });
-    undo.push(resetHandlerClients);
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { setClients } = require('../lambda/shared/clients') as typeof import('../lambda/shared/clients');
-    setClients({ acm, secrets, ssm, sfn, ddb });
-    const preflightSecretArn = await ensurePreflightSecret(secrets, env[ENV.SECRET_NAME_PREFIX], env[ENV.SECRET_KMS_KEY_ID]);
+    const functions = loadFunctions(model, local, options);
+    const preflightSecretArn = await ensurePreflightSecret(secrets, functions.variable(ENV.SECRET_NAME_PREFIX), local.kmsKeyArn);
     const logs = captureHandlerLogs(path.join(root, 'logs', 'handlers.log'));
     undo.push(() => logs.restore());
-
-    /* eslint-disable @typescript-eslint/no-require-imports */
-    const acmExport = (require('../lambda/acm-export/handler') as { handler: AnyHandler }).handler;
-    const ssmRun = (require('../lambda/ssm-run/handler') as { handler: AnyHandler }).handler;
-    const statusCheck = (require('../lambda/status-check/handler') as { handler: AnyHandler }).handler;
-    const exportApi = (require('../lambda/export-api/handler') as { handler: (e: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> }).handler;
-    const acmRenew = (require('../lambda/acm-renew/handler') as { handler: AnyHandler }).handler;
-    const driftCheckModule = require('../lambda/drift-check/handler') as typeof import('../lambda/drift-check/handler');
-    /* eslint-enable @typescript-eslint/no-require-imports */
-
-    const alerts: LocalAlert[] = [];
-    const alertLog = path.join(root, 'logs', 'alerts.log');
-    const recordAlert = (p: { TopicArn?: unknown; Subject?: unknown; Message?: unknown }): { MessageId: string } => {
-      const alert: LocalAlert = { time: new Date().toISOString(), topicArn: String(p.TopicArn ?? ''), subject: typeof p.Subject === 'string' ? p.Subject : undefined, message: p.Message };
-      alerts.push(alert);
-      appendFileSync(alertLog, `${JSON.stringify(alert)}\n`, { mode: 0o600 });
-      return { MessageId: randomUUID() };
-    };
-    // The drift check publishes with an SNS client: local mode records its publishes as alerts.
-    const localSns = { send: async (command: { input?: Record<string, unknown> }) => recordAlert(command.input ?? {}), destroy: () => undefined } as unknown as SNSClient;
-    const driftCheck = driftCheckModule.createHandler({ sns: localSns }) as (event: unknown) => Promise<LocalDriftCheckResult>;
-    // Lambda receives and returns JSON: round-trip both ways.
-    const lambda = (fn: AnyHandler, state: string): LocalTask => ({
-      kind: 'lambda',
-      resource: String(model.definition.States[state]?.Resource ?? `arn:aws:lambda:${region}:${account}:function:${state}`),
-      run: async (payload) => JSON.parse(JSON.stringify((await fn(JSON.parse(JSON.stringify(payload)))) ?? null)) as unknown,
-    });
-    const stepFunctions = new LocalStepFunctions({
-      definition: model.definition,
-      stateMachineArn,
-      roleArn: `arn:aws:iam::${account}:role/${LOCAL_STACK_NAME}-Workflow`,
-      msPerSecond: options.waitScale ?? 50,
-      // The first WaitForNodes follows InitPoll's waitSeconds.
-      defaultWaitSeconds: INITIAL_POLL.waitSeconds,
-      tasks: {
-        [STATES.exportCertificate]: lambda(acmExport, STATES.exportCertificate),
-        [STATES.installOnNodes]: lambda(ssmRun, STATES.installOnNodes),
-        [STATES.checkInstall]: lambda(statusCheck, STATES.checkInstall),
-        [STATES.notifyFailure]: {
-          kind: 'service',
-          resource: 'arn:aws:states:::sns:publish',
-          run: async (payload) => recordAlert((payload ?? {}) as { TopicArn?: unknown; Subject?: unknown; Message?: unknown }),
-        },
-      },
-      waitSecondsFrom: (state, output) =>
-        state === STATES.checkInstall && output && typeof output === 'object' && typeof (output as { waitSeconds?: unknown }).waitSeconds === 'number'
-          ? (output as { waitSeconds: number }).waitSeconds
-          : undefined,
-    });
-    undo.push(() => stepFunctions.close());
-    aws.addService(stepFunctions.service());
-
-    const serverKind: NodeServerKind | 'auto' = options.nginx === 'never' ? 'builtin' : 'auto';
-    const tags = options.tags ?? { Role: 'web' };
-    const certName = options.certName ?? DEFAULT_CERT_NAME;
-    const nodeEnv = { ACM_EXPORT_VERIFY_SECONDS: '5' };
-    // One by one rather than startLocalNodes (Promise.all): when one node fails, the others are still
-    // starting; wait for all of them so that every node that did start is stopped again.
-    const starts = await Promise.allSettled(
-      Array.from({ length: options.nodes ?? 3 }, (_, i) =>
-        startLocalNode(aws, { root, name: `node-${i + 1}`, tags, certName, server: serverKind, env: nodeEnv }),
-      ),
-    );
-    const nodes = starts.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-    undo.push(() => Promise.allSettled(nodes.map((n) => n.stop())));
-    const failedNode = starts.findIndex((r) => r.status === 'rejected');
-    if (failedNode >= 0) {
-      const reason = (starts[failedNode] as PromiseRejectedResult).reason as unknown;
-      throw new LocalModeError(`local node node-${failedNode + 1} failed to start (${reason instanceof Error ? reason.message : String(reason)})`);
-    }
-
+    const alerts = new AlertRecorder(path.join(root, 'logs', 'alerts.log'));
+    const driftCheck = functions.get(FUNCTION_NAMES.driftCheck).createHandler({ sns: alerts.snsClient() }) as (event: unknown) => Promise<LocalDriftCheckResult>;
+    const stepFunctions = startWorkflow(model, functions, alerts, local, options, aws, undo);
+    const nodeSettings = nodeSettingsOf(options);
+    const nodes = await startNodes(aws, root, options.nodes ?? 3, nodeSettings, undo);
     const ref: { mode?: LocalMode } = {};
-    const api = new LocalApi({
-      port: options.port,
-      region,
-      account,
-      credentials,
-      stateMachineArn,
-      sfn,
-      readHandler: exportApi,
-      control: {
-        renew: async (arn) => ref.mode!.renew(arn),
-        faults: async (request) => {
-          ref.mode!.setFaults(request as LocalFaultRequest);
-          return { ok: true };
-        },
-        driftCheck: async () => ref.mode!.runDriftCheck(),
-        runAssociations: async () => {
-          await ref.mode!.runAssociations();
-          return { ok: true, associations: aws.ssm.associations.ids().length };
-        },
-      },
-    });
-    try {
-      await api.listen();
-    } catch (error) {
-      throw new LocalModeError(`cannot listen on 127.0.0.1:${options.port ?? 0} (${error instanceof Error ? error.message : String(error)})`);
-    }
-    undo.push(() => api.close());
-    const endpointInfo: LocalEndpointFile = {
-      endpoint: api.endpoint,
-      region,
-      accessKeyId: credentials.accessKeyId,
-      pid: process.pid,
+    const api = await startApi(options.port, local, aws, functions, clients.sfn, () => ref.mode!, undo);
+    const endpointFiles = writeEndpointFiles(root, options.endpointFile, api, aws, preflightSecretArn, undo);
+    const mode = new LocalMode({
+      alerts: alerts.alerts,
       root,
-      instance: randomUUID(),
-      awsEndpoint: aws.endpoint,
-      documentName: LOCAL_INSTALL_DOCUMENT_NAME,
-      preflightSecretArn,
-    };
-    const endpointFiles = [path.join(root, ENDPOINT_FILE), ...(options.endpointFile ? [path.resolve(options.endpointFile)] : [])].map((p) => ({ path: p, instance: endpointInfo.instance }));
-    for (const f of endpointFiles) {
-      undo.push(() => removeEndpointFile(f.path, f.instance));
-      writeFileSync(f.path, `${JSON.stringify(endpointInfo)}\n`, { mode: 0o600 });
-    }
-    const mode = new LocalMode(alerts, root, temporaryRoot, aws, stepFunctions, api, nodes, model, stateMachineArn, certName, tags, ddb, dynalite, [acm, secrets, ssm, sfn, ddb], logs, restoreEnv, acmRenew, endpointFiles, {
+      temporaryRoot,
+      aws,
+      stepFunctions,
+      api,
+      nodes,
+      model,
+      functions,
+      stateMachineArn: local.stateMachineArn,
+      ddb,
+      dynalite,
+      clients: [...Object.values(clients), ddb],
+      logs,
+      restoreEnv,
       driftCheck,
-      serverKind,
-      nodeEnv,
+      endpointFiles,
+      nodeSettings,
       preflightSecretArn,
     });
     ref.mode = mode;
@@ -459,7 +435,7 @@ export class LocalMode {
 
   /** Every line the handlers logged (Powertools JSON and metrics). */
   get handlerLogs(): readonly string[] {
-    return this.logs.lines;
+    return this.parts.logs.lines;
   }
 
   get apiCalls(): readonly ApiCallRecord[] {
@@ -475,7 +451,7 @@ export class LocalMode {
 
   /** Delivers an EventBridge event to the acm-renew handler (as the renewal rule's target would). */
   async deliverEvent(event: unknown): Promise<RenewResult> {
-    return (await this.acmRenewHandler(JSON.parse(JSON.stringify(event)))) as RenewResult;
+    return (await this.functions.get(FUNCTION_NAMES.acmRenew).invoke(event)) as RenewResult;
   }
 
   setFaults(request: LocalFaultRequest): void {
@@ -504,8 +480,8 @@ export class LocalMode {
       name,
       tags: options.tags ?? this.tags,
       certName: this.certName,
-      server: this.parts.serverKind,
-      env: this.parts.nodeEnv,
+      server: this.parts.nodeSettings.serverKind,
+      env: this.parts.nodeSettings.env,
       ...(options.faults ? { faults: options.faults } : {}),
     });
     this.nodes.push(node);
@@ -565,7 +541,7 @@ export class LocalMode {
 
   private async doClose(): Promise<void> {
     // First, so that `acm-export local renew` says "not running" from now on.
-    for (const f of this.endpointFiles) removeEndpointFile(f.path, f.instance);
+    for (const f of this.parts.endpointFiles) removeEndpointFile(f.path, f.instance);
     if (this.driftTimer) clearInterval(this.driftTimer);
     this.stepFunctions.close();
     this.aws.ssm.close();
@@ -575,13 +551,188 @@ export class LocalMode {
     await Promise.race([this.aws.ssm.associations.idle(), new Promise((r) => setTimeout(r, 15_000).unref())]);
     await Promise.allSettled(this.nodes.map((n) => n.stop()));
     await this.aws.close();
-    for (const c of this.clients) c.destroy();
-    await closeDynalite(this.dynalite);
+    for (const c of this.parts.clients) c.destroy();
+    await closeDynalite(this.parts.dynalite);
     resetHandlerClients();
-    this.logs.restore();
-    this.restoreEnv();
-    if (this.temporaryRoot && existsSync(this.root)) rmSync(this.root, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+    this.parts.logs.restore();
+    this.parts.restoreEnv();
+    if (this.parts.temporaryRoot && existsSync(this.root)) rmSync(this.root, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   }
+}
+
+/** Functions local mode calls by name (the handler folders, as the stack's metadata names them). */
+const FUNCTION_NAMES = { exportApi: 'export-api', acmRenew: 'acm-renew', driftCheck: 'drift-check' } as const;
+
+/** The emulated AWS services, with the stack's install document registered. */
+async function startEmulator(root: string, options: LocalModeOptions, undo: Undo): Promise<AwsEmulator> {
+  const aws = await startAwsEmulator({
+    stateDir: options.stateDir ? root : undefined,
+    faults: options.faults ?? faultsFromEnv(),
+    ssmMsPerSecond: options.ssmMsPerSecond ?? 50,
+    associationMsPerSecond: options.associationMsPerSecond ?? options.ssmMsPerSecond ?? 50,
+    documents: { [LOCAL_INSTALL_DOCUMENT_NAME]: loadInstallDocument() },
+  });
+  undo.push(() => aws.close());
+  return aws;
+}
+
+/** dynalite (leveldb under the state dir, or in memory) with the inventory table as the stack defines it. */
+async function startDynamoDb(root: string, options: LocalModeOptions, table: TableShape, aws: AwsEmulator, undo: Undo): Promise<{ dynalite: Server; ddb: DynamoDBDocumentClient }> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const dynaliteFactory = require('dynalite') as (opts: { createTableMs: number; deleteTableMs: number; updateTableMs: number; path?: string }) => Server;
+  const dynalite = dynaliteFactory({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(options.stateDir ? { path: path.join(root, 'dynamodb') } : {}) });
+  undo.push(() => closeDynalite(dynalite));
+  const ddbPort = await listen(dynalite);
+  const rawDdb = new DynamoDBClient({ region: LOCAL_REGION, credentials: { ...LOCAL_CREDENTIALS }, endpoint: `http://127.0.0.1:${ddbPort}` });
+  undo.push(() => rawDdb.destroy());
+  armDynamoDbFaults(rawDdb, aws);
+  await ensureTable(rawDdb, LOCAL_TABLE_NAME, table);
+  return { dynalite, ddb: DynamoDBDocumentClient.from(rawDdb, { marshallOptions: { removeUndefinedValues: true } }) };
+}
+
+/** SDK clients pointed at the local endpoints, handed to the handlers (lambda/shared/clients). */
+function connectHandlerClients(aws: AwsEmulator, ddb: DynamoDBDocumentClient, undo: Undo): { clients: { acm: ACMClient; secrets: SecretsManagerClient; ssm: SSMClient; sfn: SFNClient }; secrets: SecretsManagerClient } {
+  const awsConfig = aws.clientConfig();
+  const clients = { acm: new ACMClient(awsConfig), secrets: new SecretsManagerClient(awsConfig), ssm: new SSMClient(awsConfig), sfn: new SFNClient(awsConfig) };
+  undo.push(() => {
+    for (const c of Object.values(clients)) c.destroy();
+  });
+  undo.push(resetHandlerClients);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { setClients } = require('../lambda/shared/clients') as typeof import('../lambda/shared/clients');
+  setClients({ ...clients, ddb });
+  return { clients, secrets: clients.secrets };
+}
+
+/**
+ * Every function of the template, its environment resolved to local values (the options' local knobs
+ * replace the variables they name) and its handler loaded in that environment.
+ */
+function loadFunctions(model: LocalStackModel, local: LocalResources, options: LocalModeOptions): LocalFunctions {
+  const overrides: Record<string, string | undefined> = {
+    [ENV.DRIFT_GRACE_MINUTES]: String(options.driftGraceMinutes ?? 0),
+    [ENV.COMMAND_TIMEOUT_SECONDS]: options.commandTimeoutSeconds === undefined ? undefined : String(options.commandTimeoutSeconds),
+  };
+  const environments = model.functions.map((spec) => [spec, resolveFunctionEnvironment(spec, model.resources, local, overrides)] as const);
+  return new LocalFunctions(environments.map(([spec, env]) => LocalFunction.load(spec, env)));
+}
+
+/**
+ * The stack's state machine on local Step Functions: each Task state that invokes a function of the stack
+ * runs that function's handler; SNS publishes are recorded as alerts.
+ */
+function startWorkflow(model: LocalStackModel, functions: LocalFunctions, alerts: AlertRecorder, local: LocalResources, options: LocalModeOptions, aws: AwsEmulator, undo: Undo): LocalStepFunctions {
+  const tasks: Record<string, LocalTask> = {};
+  for (const [name, state] of Object.entries(model.definition.States)) {
+    if (state.Type !== 'Task') continue;
+    const spec = taskFunction(model, state);
+    if (spec) {
+      const fn = functions.get(spec.name);
+      tasks[name] = { kind: 'lambda', resource: String(state.Resource), run: (payload) => fn.invoke(payload) };
+    } else if (state.Resource === 'arn:aws:states:::sns:publish') {
+      tasks[name] = { kind: 'service', resource: state.Resource, run: async (payload) => alerts.record((payload ?? {}) as { TopicArn?: unknown }) };
+    } else {
+      throw new LocalModeError(`task state ${name} calls ${String(state.Resource)}, which local mode does not run`);
+    }
+  }
+  const stepFunctions = new LocalStepFunctions({
+    definition: model.definition,
+    stateMachineArn: local.stateMachineArn,
+    roleArn: `arn:aws:iam::${local.account}:role/${local.stackName}-Workflow`,
+    msPerSecond: options.waitScale ?? 50,
+    // The first WaitForNodes follows InitPoll's waitSeconds.
+    defaultWaitSeconds: INITIAL_POLL.waitSeconds,
+    tasks,
+    // A `SecondsPath` wait follows the `waitSeconds` of the task output before it (the status check's).
+    waitSecondsFrom: (_state, output) =>
+      output && typeof output === 'object' && typeof (output as { waitSeconds?: unknown }).waitSeconds === 'number' ? (output as { waitSeconds: number }).waitSeconds : undefined,
+  });
+  undo.push(() => stepFunctions.close());
+  aws.addService(stepFunctions.service());
+  return stepFunctions;
+}
+
+function nodeSettingsOf(options: LocalModeOptions): NodeSettings {
+  return {
+    tags: options.tags ?? { Role: 'web' },
+    certName: options.certName ?? DEFAULT_CERT_NAME,
+    serverKind: options.nginx === 'never' ? 'builtin' : 'auto',
+    env: { ACM_EXPORT_VERIFY_SECONDS: '5' },
+  };
+}
+
+/**
+ * Starts the nodes side by side rather than with startLocalNodes (Promise.all): when one node fails, the
+ * others are still starting; wait for all of them so that every node that did start is stopped again.
+ */
+async function startNodes(aws: AwsEmulator, root: string, count: number, settings: NodeSettings, undo: Undo): Promise<LocalNode[]> {
+  const starts = await Promise.allSettled(
+    Array.from({ length: count }, (_, i) =>
+      startLocalNode(aws, { root, name: `node-${i + 1}`, tags: settings.tags, certName: settings.certName, server: settings.serverKind, env: settings.env }),
+    ),
+  );
+  const nodes = starts.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  undo.push(() => Promise.allSettled(nodes.map((n) => n.stop())));
+  const failedNode = starts.findIndex((r) => r.status === 'rejected');
+  if (failedNode >= 0) {
+    const reason = (starts[failedNode] as PromiseRejectedResult).reason as unknown;
+    throw new LocalModeError(`local node node-${failedNode + 1} failed to start (${reason instanceof Error ? reason.message : String(reason)})`);
+  }
+  return nodes;
+}
+
+/** The local API: the export-api handler behind API Gateway's checks, and the `/_local` controls of `mode()`. */
+async function startApi(port: number | undefined, local: LocalResources, aws: AwsEmulator, functions: LocalFunctions, sfn: SFNClient, mode: () => LocalMode, undo: Undo): Promise<LocalApi> {
+  const exportApi = functions.get(FUNCTION_NAMES.exportApi);
+  const api = new LocalApi({
+    port,
+    region: local.region,
+    account: local.account,
+    credentials: LOCAL_CREDENTIALS,
+    stateMachineArn: local.stateMachineArn,
+    sfn,
+    readHandler: async (event) => (await exportApi.invoke(event)) as APIGatewayProxyResult,
+    control: {
+      renew: async (arn) => mode().renew(arn),
+      faults: async (request) => {
+        mode().setFaults(request as LocalFaultRequest);
+        return { ok: true };
+      },
+      driftCheck: async () => mode().runDriftCheck(),
+      runAssociations: async () => {
+        await mode().runAssociations();
+        return { ok: true, associations: aws.ssm.associations.ids().length };
+      },
+    },
+  });
+  try {
+    await api.listen();
+  } catch (error) {
+    throw new LocalModeError(`cannot listen on 127.0.0.1:${port ?? 0} (${error instanceof Error ? error.message : String(error)})`);
+  }
+  undo.push(() => api.close());
+  return api;
+}
+
+/** Writes `<root>/endpoint.json` (and the extra endpoint file): how `acm-export local ...` finds this instance. */
+function writeEndpointFiles(root: string, extra: string | undefined, api: LocalApi, aws: AwsEmulator, preflightSecretArn: string, undo: Undo): { path: string; instance: string }[] {
+  const info: LocalEndpointFile = {
+    endpoint: api.endpoint,
+    region: aws.region,
+    accessKeyId: LOCAL_CREDENTIALS.accessKeyId,
+    pid: process.pid,
+    root,
+    instance: randomUUID(),
+    awsEndpoint: aws.endpoint,
+    documentName: LOCAL_INSTALL_DOCUMENT_NAME,
+    preflightSecretArn,
+  };
+  const files = [path.join(root, ENDPOINT_FILE), ...(extra ? [path.resolve(extra)] : [])].map((p) => ({ path: p, instance: info.instance }));
+  for (const f of files) {
+    undo.push(() => removeEndpointFile(f.path, f.instance));
+    writeFileSync(f.path, `${JSON.stringify(info)}\n`, { mode: 0o600 });
+  }
+  return files;
 }
 
 /** Name of the endpoint file in the local-mode root. */
