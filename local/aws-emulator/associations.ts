@@ -14,7 +14,8 @@ import { randomUUID } from 'node:crypto';
 import type { SsmCommandDocument } from '../../ssm-documents/load';
 import { AwsServiceError } from './errors';
 import { epochSeconds, Input, paginate, type JsonObject } from './input';
-import type { Command, ManagedNode } from './ssm';
+import type { Command } from './commands';
+import type { ManagedNode } from './managed-nodes';
 
 export interface StateManagerOptions {
   region: string;

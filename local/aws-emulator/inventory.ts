@@ -7,7 +7,7 @@
  */
 import { AwsServiceError } from './errors';
 import { Input, paginate, type JsonObject } from './input';
-import type { CustomInventoryItem, NodeExecutor } from './ssm';
+import type { CustomInventoryItem, NodeExecutor } from './managed-nodes';
 
 interface StoredItem {
   typeName: string;

@@ -4,8 +4,10 @@
  * parameter validation, MaxConcurrency / MaxErrors, delivery and execution timeouts, and aggregate status.
  * Running a step on a node is delegated to the node's executor (see local/nodes).
  */
-import { randomBytes, randomUUID } from 'node:crypto';
-import { agentVersionAtLeast, ENV_VAR_MIN_AGENT_VERSION, type SsmCommandDocument } from '../../ssm-documents/load';
+import { randomUUID } from 'node:crypto';
+import { agentVersionAtLeast, type SsmCommandDocument } from '../../ssm-documents/load';
+import type { Command, Invocation, InvocationStatus, PluginResult } from './commands';
+import { agentVersionOf, LOCAL_AGENT_VERSION, newInstanceId, nodeMatches, type ManagedNode, type NodeExecutor, type StepResult } from './managed-nodes';
 import { AwsServiceError } from './errors';
 import { epochSeconds, Input, paginate, type JsonObject } from './input';
 import { InventoryStore } from './inventory';
@@ -14,110 +16,8 @@ import { StateManager } from './associations';
 import type { EmulatedService } from './server';
 import { FORCED_OUTCOMES, isForcedOutcome, type ForcedOutcome } from '../faults';
 
-/** What a node does when a document step reaches it. */
-export interface StepRequest {
-  commandId: string;
-  stepName: string;
-  /** The step's runCommand lines joined with newlines, `{{ }}` already interpolated. */
-  script: string;
-  /** Every document parameter with defaults applied. */
-  parameters: Record<string, string>;
-  /** `SSM_<Name>` variables for parameters declared with `interpolationType: ENV_VAR` (as the agent sets them). */
-  environment: Record<string, string>;
-  timeoutMs: number;
-  workingDirectory?: string;
-}
-
-export interface StepResult {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
-}
-
-export interface NodeExecutor {
-  /** False → commands are not delivered (they stay Pending until the delivery timeout). */
-  isOnline(): boolean;
-  runStep(request: StepRequest): Promise<StepResult>;
-  /** A fault switch: the outcome every Run Command invocation on this node ends with, the script not run. */
-  forcedOutcome?(): ForcedOutcome | undefined;
-  /**
-   * The node's custom inventory files (what the SSM Agent's inventory collection uploads), read after each
-   * run on the node and at registration; undefined when the node keeps none.
-   */
-  collectInventory?(): CustomInventoryItem[] | undefined;
-  /**
-   * The SSM Agent version the node reports (default {@link LOCAL_AGENT_VERSION}). An agent older than
-   * 3.3.2746.0 runs steps without the SSM_<Name> variables of ENV_VAR parameters, as a real one does.
-   */
-  agentVersion?(): string;
-}
-
-/** The SSM Agent version local nodes declare unless told otherwise. */
-export const LOCAL_AGENT_VERSION = ENV_VAR_MIN_AGENT_VERSION;
-
-function agentVersionOf(node: ManagedNode): string {
-  return node.executor.agentVersion?.() ?? LOCAL_AGENT_VERSION;
-}
-
-/** One custom inventory file as the install script writes it (`{SchemaVersion, TypeName, Content}`). */
-export interface CustomInventoryItem {
-  SchemaVersion: string;
-  TypeName: string;
-  Content: Record<string, string>[];
-}
-
-export interface ManagedNode {
-  instanceId: string;
-  name: string;
-  tags: Record<string, string>;
-  executor: NodeExecutor;
-  registeredAt: Date;
-}
-
-export type InvocationStatus = 'Pending' | 'InProgress' | 'Success' | 'Cancelled' | 'TimedOut' | 'Failed';
-
-interface PluginResult {
-  name: string;
-  status: InvocationStatus;
-  statusDetails: string;
-  responseCode: number;
-  stdout: string;
-  stderr: string;
-  start?: Date;
-  end?: Date;
-}
-
-export interface Invocation {
-  instanceId: string;
-  instanceName: string;
-  status: InvocationStatus;
-  /** The finer outcome: Undeliverable, Terminated, InvalidPlatform and AccessDenied exist only here. */
-  statusDetails: string;
-  responseCode: number;
-  plugins: PluginResult[];
-  start?: Date;
-  end?: Date;
-}
-
-export interface Command {
-  commandId: string;
-  documentName: string;
-  comment?: string;
-  parameters: Record<string, string[]>;
-  instanceIds: string[];
-  targets: { Key: string; Values: string[] }[];
-  requestedAt: Date;
-  expiresAfter: Date;
-  maxConcurrency: string;
-  maxErrors: string;
-  timeoutSeconds: number;
-  invocations: Invocation[];
-  cloudWatchOutputConfig?: JsonObject;
-  done: Promise<void>;
-  /** Set for the runs of a State Manager association (not listed by the Run Command APIs). */
-  associationId?: string;
-}
+export type { Command, Invocation, InvocationStatus } from './commands';
+export { LOCAL_AGENT_VERSION, type CustomInventoryItem, type ManagedNode, type NodeExecutor, type StepRequest, type StepResult } from './managed-nodes';
 
 /** Shortest execution timeout of a document step in local mode, real milliseconds (see runStep's call). */
 export const MIN_STEP_TIMEOUT_MS = 20_000;
@@ -202,7 +102,7 @@ export class SsmService {
   // ---- local API --------------------------------------------------------------------------------
 
   static newInstanceId(): string {
-    return `mi-${randomBytes(9).toString('hex').slice(0, 17)}`;
+    return newInstanceId();
   }
 
   registerNode(node: { instanceId?: string; name: string; tags: Record<string, string>; executor: NodeExecutor }): ManagedNode {
@@ -255,17 +155,7 @@ export class SsmService {
   // ---- DescribeInstanceInformation --------------------------------------------------------------
 
   nodeMatches(node: ManagedNode, key: string, values: string[]): boolean {
-    if (key === 'InstanceIds') return values.includes(node.instanceId);
-    if (key === 'tag-key') return values.some((v) => v in node.tags);
-    if (key.startsWith('tag:')) {
-      const tagValue = node.tags[key.slice(4)];
-      return tagValue !== undefined && values.includes(tagValue);
-    }
-    if (key === 'PingStatus') return values.includes(node.executor.isOnline() ? 'Online' : 'ConnectionLost');
-    if (key === 'PlatformTypes') return values.includes('Linux');
-    if (key === 'ResourceType') return values.includes('ManagedInstance');
-    if (key === 'AgentVersion') return values.includes(agentVersionOf(node));
-    throw new AwsServiceError('InvalidInstanceInformationFilterValue', `The filter key ${key.slice(0, 80)} is not valid.`);
+    return nodeMatches(node, key, values);
   }
 
   private describeInstanceInformation(input: Input): JsonObject {
