@@ -72,7 +72,7 @@ export const UNEXPECTED_OUTCOME_ERROR = 'UnexpectedInstallOutcome';
 
 /**
  * The five functions and the STANDARD export workflow:
- * ExportCertificate → InstallOnNodes → (DryRun | Superseded | Sent → wait/poll loop) → success,
+ * acm-export → ssm-run → (DryRun | Superseded | Sent → wait/poll loop) → success,
  * or NotifyFailure (SNS) → ExportFailed. State carries identifiers only (ARNs, version ids, counts).
  */
 export class ExportWorkflow extends Construct {
