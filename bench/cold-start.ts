@@ -35,8 +35,8 @@ export function bundleHandlers(outdir: string): Bundle[] {
     'acm-export': w.acmExportFunction,
     'ssm-run': w.ssmRunFunction,
     'status-check': w.statusCheckFunction,
-    'acm-renew': w.acmRenewFunction,
-    'export-api': w.exportApiFunction,
+    'acm-renew': stack.renewalTrigger.function,
+    'export-api': stack.exportApi.function,
   };
   app.synth();
   return Object.entries(functions).map(([name, fn]) => {

@@ -1,6 +1,6 @@
 /**
  * 2. Completion detection: seconds from the last node finishing to the workflow's final state, for our
- * backoff polling (the definition's WaitForNodes reads $.poll.waitSeconds, which CheckInstallStatus grows)
+ * backoff polling (the definition's WaitForNodes reads $.poll.waitSeconds, which status-check grows)
  * versus the same workflow with a fixed 15-second Wait (the baseline). Computed from the definition, then
  * checked by running it locally with scaled time.
  */
@@ -72,7 +72,7 @@ export async function benchCompletion(options: { msPerSecond: number; finishTime
   const horizon = Math.max(...options.finishTimes);
   rows.push(row('completion', `mean completion latency, finish uniform in (0, ${horizon}] s`, 's', round2(meanLatency(ours, horizon)), round2(meanLatency(baseline, horizon)), 'computed'));
   notes.push(
-    `Polls follow the rendered definition: InitPoll sets waitSeconds ${POLL_BACKOFF.firstSeconds}, then CheckInstallStatus returns ${POLL_BACKOFF.firstSeconds}·${POLL_BACKOFF.factor}^attempt capped at ${POLL_BACKOFF.capSeconds} s; the baseline is the same definition with WaitForNodes = Wait ${BASELINE_WAIT_SECONDS} s (the blog sample's loop). A poll at exactly the finish time counts as seeing it; Lambda run time is taken as 0.`,
+    `Polls follow the rendered definition: InitPoll sets waitSeconds ${POLL_BACKOFF.firstSeconds}, then status-check returns ${POLL_BACKOFF.firstSeconds}·${POLL_BACKOFF.factor}^attempt capped at ${POLL_BACKOFF.capSeconds} s; the baseline is the same definition with WaitForNodes = Wait ${BASELINE_WAIT_SECONDS} s (the blog sample's loop). A poll at exactly the finish time counts as seeing it; Lambda run time is taken as 0.`,
   );
   if (measured.size) {
     notes.push(

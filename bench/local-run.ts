@@ -1,8 +1,8 @@
 /**
  * Runs the REAL rendered definition with aws-local-stepfunctions against the local SSM emulator and a
  * virtual fleet whose last node finishes at a given (virtual) time. Time is scaled: one definition second
- * lasts `msPerSecond` real milliseconds for the Wait states and for the fleet. CheckInstallStatus runs the
- * project's status-check logic (lambda/shared/check-status.ts) against the emulator.
+ * lasts `msPerSecond` real milliseconds for the Wait states and for the fleet. The status-check task runs
+ * the project's status-check logic (lambda/shared/check-status.ts) against the emulator.
  */
 import '../local/polyfills';
 import { StateMachine } from 'aws-local-stepfunctions';
@@ -21,7 +21,7 @@ export interface LocalRunResult {
   latency: number;
   /** States entered (Step Functions standard bills per state transition). */
   transitions: number;
-  /** CheckInstallStatus invocations. */
+  /** status-check invocations. */
   polls: number;
   /** SSM status calls made by the polls (ListCommands + ListCommandInvocations). */
   statusCalls: number;

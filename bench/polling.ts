@@ -1,7 +1,7 @@
 /**
  * Completion detection computed from the state machine definition (pure, no I/O): when does the status
  * loop first see a fleet that finished at time t? The loop is InitPoll (Pass, sets the first poll state)
- * → WaitForNodes (Wait) → CheckInstallStatus (Task, returns the next poll state) → InstallFinished?
+ * → WaitForNodes (Wait) → status-check (Task, returns the next poll state) → InstallFinished?
  * (Choice, back to the Wait while InProgress). Task durations are taken as zero, so a poll happens exactly
  * at the sum of the waits before it.
  */
@@ -83,7 +83,7 @@ export function withFixedWait(asl: AslDefinition, seconds: number): AslDefinitio
   return copy;
 }
 
-/** What CheckInstallStatus returns while the fleet is still running (the status-check backoff). */
+/** What status-check returns while the fleet is still running (its backoff). */
 export function nextInProgressPoll(poll: PollState): PollState {
   const attempt = poll.attempt + 1;
   return { status: 'InProgress', attempt, waitSeconds: pollWaitSeconds(attempt) };
@@ -99,7 +99,7 @@ export interface Detection {
 
 /**
  * Polls of the definition's loop until the first one at or after `finishedAt` (a poll at exactly the finish
- * time sees it). `next` gives CheckInstallStatus's result for an in-progress fleet.
+ * time sees it). `next` gives status-check's result for an in-progress fleet.
  */
 export function detectCompletion(
   asl: AslDefinition,

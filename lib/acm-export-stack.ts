@@ -74,7 +74,9 @@ export class AcmExportStack extends Stack {
     this.notifications.alertOnExecutionEnd(this.workflow.stateMachine);
     this.exportApi = new ExportApi(this, 'ExportApi', {
       stateMachine: this.workflow.stateMachine,
-      handler: this.workflow.exportApiFunction,
+      inventory: this.inventory,
+      installDocument: this.installDocument,
+      commandTimeoutSeconds: this.workflow.commandTimeoutSeconds,
       removalPolicy,
     });
     this.driftCheck = new DriftCheck(this, 'DriftCheck', {
@@ -84,7 +86,11 @@ export class AcmExportStack extends Stack {
       gatherInventory: props.gatherInventory,
       removalPolicy,
     });
-    this.renewalTrigger = new RenewalTrigger(this, 'RenewalTrigger', { handler: this.workflow.acmRenewFunction });
+    this.renewalTrigger = new RenewalTrigger(this, 'RenewalTrigger', {
+      stateMachine: this.workflow.stateMachine,
+      inventory: this.inventory,
+      removalPolicy,
+    });
     this.nodeAccess = new NodeAccess(this, 'NodeAccess', {
       secretArnPattern: this.secrets.secretArnPattern,
       secretsKey: this.secrets.key,

@@ -46,6 +46,8 @@ export function acknowledgeWildcardAction(scope: IConstruct, action: string, rea
 }
 
 export const REASONS = {
+  certificateWildcard:
+    'Certificates of this account and region only: which certificate is exported is chosen per request (validated by the API against this partition, region and account); ACM has no finer resource scope.',
   xray: 'xray:PutTraceSegments/PutTelemetryRecords (added by active tracing) have no resource-level permissions; AWS requires "*".',
   kmsGrantActions:
     'Added by the inventory write grants (the key actions DynamoDB item writes need, as the table\'s own grants add them): kms:GenerateDataKey*/ReEncrypt* on the inventory key only (a single key ARN, not "*").',

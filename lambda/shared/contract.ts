@@ -31,12 +31,12 @@ export const ENV = {
 
 /** State names of the export workflow (local mode and tests address states by these names). */
 export const STATES = {
-  exportCertificate: 'ExportCertificate',
-  installOnNodes: 'InstallOnNodes',
+  exportCertificate: 'acm-export',
+  installOnNodes: 'ssm-run',
   afterInstall: 'InstallStarted?',
   initPoll: 'InitPoll',
   waitForNodes: 'WaitForNodes',
-  checkInstall: 'CheckInstallStatus',
+  checkInstall: 'status-check',
   pollResult: 'InstallFinished?',
   notifyFailure: 'NotifyFailure',
   failed: 'ExportFailed',

@@ -45,7 +45,7 @@ export class DriftCheck extends Construct {
 
   constructor(scope: Construct, id: string, props: DriftCheckProps) {
     super(scope, id);
-    this.function = new NodeFunction(this, 'Function', {
+    this.function = new NodeFunction(this, 'drift-check', {
       handlerDir: 'drift-check',
       description: 'Compares the serials nodes report (custom SSM Inventory) with the inventory and alerts on drift',
       timeout: Duration.minutes(5),

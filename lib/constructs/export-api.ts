@@ -1,18 +1,42 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { Arn, ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { acknowledge } from '../nag';
+import { ENV, INVENTORY } from '../../lambda/shared/contract';
+import { acknowledge, acknowledgeWildcardResource } from '../nag';
 import { StructuralSchema, exportRequestStructure, structuralErrorMessage } from '../../lambda/shared/api-model';
+import { associationArns as associationArnsOf, nodeArns as nodeArnsOf } from './arns';
+import { DEFAULT_COMMAND_TIMEOUT_SECONDS } from './export-workflow';
+import { InstallDocument } from './install-document';
+import { Inventory } from './inventory';
+import { NodeFunction } from './node-function';
+
+/** A state machine whose name is known: the status endpoint's permissions name its executions. */
+export interface INamedStateMachine extends sfn.IStateMachine {
+  readonly stateMachineName: string;
+}
 
 export interface ExportApiProps {
-  /** The export workflow; `handler` is granted StartExecution on it. */
-  readonly stateMachine: sfn.IStateMachine;
-  /** The export-api function: serves every route (proxy integration). */
-  readonly handler: lambda.IFunction;
-  /** @default RemovalPolicy.RETAIN (access log group) */
+  /**
+   * The export workflow: POST /exports starts its executions; GET /exports/{exportId} describes them and
+   * reads their history (executions of this machine only).
+   */
+  readonly stateMachine: INamedStateMachine;
+  /**
+   * The certificate inventory: GET /certificates queries the ByExpiry index; DELETE
+   * /certificates/{certificateArn}/targets/{target} reads the target's item, then deletes it.
+   */
+  readonly inventory: Inventory;
+  /**
+   * The install document: DELETE .../targets/{target} deletes the target's associations of it and, with
+   * `removeFiles=true`, sends its remove run to the target's tag (output to its command log group).
+   */
+  readonly installDocument: InstallDocument;
+  /** SendCommand delivery timeout of the remove run, seconds (pass the workflow's). @default DEFAULT_COMMAND_TIMEOUT_SECONDS (600) */
+  readonly commandTimeoutSeconds?: number;
+  /** @default RemovalPolicy.RETAIN (access log group and the function's log group) */
   readonly removalPolicy?: RemovalPolicy;
   /** Steady-state requests per second of the stage. @default 10 */
   readonly throttlingRateLimit?: number;
@@ -56,9 +80,12 @@ export function exportRequestJsonSchema(structure: StructuralSchema = exportRequ
 export class ExportApi extends Construct {
   public readonly api: apigw.RestApi;
   public readonly accessLogGroup: logs.LogGroup;
+  /** The export-api function: serves every route (proxy integration). */
+  public readonly function: NodeFunction;
 
   constructor(scope: Construct, id: string, props: ExportApiProps) {
     super(scope, id);
+    this.function = this.exportApiFunction(props);
     this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', {
       retention: logs.RetentionDays.ONE_YEAR,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
@@ -149,8 +176,8 @@ export class ExportApi extends Construct {
     });
 
     // The function validates the body and starts the execution named after the request id.
-    props.stateMachine.grantStartExecution(props.handler);
-    const integration = new apigw.LambdaIntegration(props.handler, { proxy: true });
+    props.stateMachine.grantStartExecution(this.function);
+    const integration = new apigw.LambdaIntegration(this.function, { proxy: true });
 
     acknowledge(
       this.api,
@@ -204,5 +231,97 @@ export class ExportApi extends Construct {
           'method.request.querystring.removeFiles': false,
         },
       });
+  }
+
+  /**
+   * The export-api function with only the calls its routes make: Query ByExpiry, GetItem and DeleteItem on
+   * the inventory; DeleteAssociation and the remove run's SendCommand on this stack's document and the
+   * tagged nodes; DescribeExecution and GetExecutionHistory on this machine's executions (StartExecution
+   * is granted next to the POST route).
+   */
+  private exportApiFunction(props: ExportApiProps): NodeFunction {
+    const stack = Stack.of(this);
+    const associationArns = associationArnsOf(stack);
+    const nodeArns = nodeArnsOf(stack);
+    const fn = new NodeFunction(this, 'export-api', {
+      handlerDir: 'export-api',
+      description: 'Serves GET /exports/{exportId}, GET /certificates and DELETE /certificates/{certificateArn}/targets/{target}',
+      // GET /certificates?nodes=true reads SSM Inventory for every row of the page.
+      timeout: Duration.seconds(29),
+      logRemovalPolicy: props.removalPolicy,
+      environment: {
+        [ENV.TABLE_NAME]: props.inventory.table.tableName,
+        [ENV.STATE_MACHINE_ARN]: props.stateMachine.stateMachineArn,
+        // DELETE .../targets/{target}?removeFiles=true sends the install document's remove run.
+        [ENV.DOCUMENT_NAME]: props.installDocument.documentName,
+        [ENV.COMMAND_LOG_GROUP]: props.installDocument.commandLogGroup.logGroupName,
+        [ENV.COMMAND_TIMEOUT_SECONDS]: String(props.commandTimeoutSeconds ?? DEFAULT_COMMAND_TIMEOUT_SECONDS),
+      },
+    });
+    // GET /certificates queries ByExpiry; DELETE .../targets/{target} reads the item, then deletes it.
+    props.inventory.grantQuery(fn, [INVENTORY.byExpiryIndex]);
+    props.inventory.grantGetItem(fn);
+    props.inventory.grantDelete(fn);
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'DeleteTargetAssociation',
+        actions: ['ssm:DeleteAssociation'],
+        resources: [associationArns, props.installDocument.documentArn, ...nodeArns],
+      }),
+    );
+    // removeFiles=true: the remove run is this stack's install document, sent to the target's tag (the nodes'
+    // instance roles write its output to the command log group; the sender needs no logs permission).
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'RemoveTargetFiles',
+        actions: ['ssm:SendCommand'],
+        resources: [props.installDocument.documentArn, ...nodeArns],
+      }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        // GetInventory (per-node reports) and ListAssociations (find an association by name) have no
+        // resource-level permissions.
+        actions: ['ssm:GetInventory', 'ssm:ListAssociations'],
+        resources: ['*'],
+      }),
+    );
+    acknowledgeWildcardResource(
+      fn.executionRole,
+      '*',
+      'ssm:GetInventory and ssm:ListAssociations have no resource-level permissions (AWS requires "*"); xray:Put* likewise.',
+    );
+    acknowledgeWildcardResource(
+      fn.executionRole,
+      associationArns,
+      'State Manager association ids are generated by SSM at run time; DeleteAssociation is only called for a target\'s own association.',
+    );
+    for (const arn of nodeArns) {
+      acknowledgeWildcardResource(
+        fn.executionRole,
+        arn,
+        'DeleteAssociation of a tag-targeted association may be evaluated against the nodes it targets, and the remove run (SendCommand of this stack\'s document only) targets nodes by tag at run time (EC2 and hybrid nodes of this account and region).',
+      );
+    }
+    // Only the two read calls the status endpoint makes, on this machine's executions (grantRead would add
+    // List*/Describe* on "*").
+    const executions = Arn.format(
+      {
+        service: 'states',
+        resource: 'execution',
+        resourceName: `${props.stateMachine.stateMachineName}:*`,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      },
+      stack,
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['states:DescribeExecution', 'states:GetExecutionHistory'], resources: [executions] }),
+    );
+    acknowledgeWildcardResource(
+      fn.executionRole,
+      executions,
+      'Executions of this stack\'s state machine only; the execution name is the export id chosen per request.',
+    );
+    return fn;
   }
 }

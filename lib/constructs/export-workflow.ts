@@ -1,4 +1,4 @@
-import { Arn, ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Arn, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -6,14 +6,15 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { ENV, INITIAL_POLL, INVENTORY, STATES, WORKFLOW_TIMEOUT_SECONDS } from '../../lambda/shared/contract';
+import { ENV, INITIAL_POLL, STATES, WORKFLOW_TIMEOUT_SECONDS } from '../../lambda/shared/contract';
 import { DEFAULT_CONVERGENCE_SCHEDULE, DEFAULT_DRIFT_REPORT_SCHEDULE, FIELD_RULES } from '../../lambda/shared/patterns';
 import { INSTALL_FAILED_ERROR, RETRYABLE_ERRORS } from '../../lambda/shared/errors';
 import { CertificateSecrets } from './certificate-secrets';
 import { InstallDocument } from './install-document';
 import { Inventory } from './inventory';
 import { NodeFunction } from './node-function';
-import { acknowledgeWildcardResource } from '../nag';
+import { REASONS, acknowledgeWildcardResource } from '../nag';
+import { associationArns as associationArnsOf, certificateArns as certificateArnsOf, nodeArns as nodeArnsOf } from './arns';
 
 export interface ExportWorkflowProps {
   readonly inventory: Inventory;
@@ -25,7 +26,7 @@ export interface ExportWorkflowProps {
   readonly alertTopicKey: kms.IKey;
   /** @default RemovalPolicy.RETAIN (log groups) */
   readonly removalPolicy?: RemovalPolicy;
-  /** SendCommand delivery timeout, seconds. @default 600 */
+  /** SendCommand delivery timeout, seconds. @default DEFAULT_COMMAND_TIMEOUT_SECONDS (600) */
   readonly commandTimeoutSeconds?: number;
   /**
    * Default schedule of the per-target convergence associations (a State Manager rate expression of at
@@ -39,6 +40,9 @@ export interface ExportWorkflowProps {
    */
   readonly driftReportSchedule?: string;
 }
+
+/** SendCommand delivery timeout (seconds) of the install runs and of the export API's remove run. */
+export const DEFAULT_COMMAND_TIMEOUT_SECONDS = 600;
 
 /**
  * Validates an association schedule at synth time with the same rule the API and the Lambdas use for
@@ -61,28 +65,24 @@ export const TASK_RETRY: sfn.RetryProps = {
   jitterStrategy: sfn.JitterType.FULL,
 };
 
-/** Why the ACM statements use `certificate/*` (of this account and region): acknowledged with cdk-nag. */
-const CERTIFICATE_WILDCARD_REASON =
-  'Certificates of this account and region only: which certificate is exported is chosen per request (validated by the API against this partition, region and account); ACM has no finer resource scope.';
-
 /** Error name of the Fail state when an install reports failed nodes: the InstallFailed class's name. */
 export { INSTALL_FAILED_ERROR };
 /** Fixed error name when ssm-run returns an outcome the workflow does not know. */
 export const UNEXPECTED_OUTCOME_ERROR = 'UnexpectedInstallOutcome';
 
 /**
- * The five functions and the STANDARD export workflow:
- * ExportCertificate → InstallOnNodes → (DryRun | Superseded | Sent → wait/poll loop) → success,
+ * The three workflow functions (acm-export, ssm-run, status-check) and the STANDARD export workflow:
+ * acm-export → ssm-run → (DryRun | Superseded | Sent → wait/poll loop) → success,
  * or NotifyFailure (SNS) → ExportFailed. State carries identifiers only (ARNs, version ids, counts).
  */
 export class ExportWorkflow extends Construct {
   public readonly acmExportFunction: NodeFunction;
   public readonly ssmRunFunction: NodeFunction;
   public readonly statusCheckFunction: NodeFunction;
-  public readonly acmRenewFunction: NodeFunction;
-  public readonly exportApiFunction: NodeFunction;
   public readonly stateMachine: sfn.StateMachine;
   public readonly logGroup: logs.LogGroup;
+  /** SendCommand delivery timeout of the install runs, seconds (the export API's remove run uses the same). */
+  public readonly commandTimeoutSeconds: number;
 
   constructor(scope: Construct, id: string, props: ExportWorkflowProps) {
     super(scope, id);
@@ -90,11 +90,9 @@ export class ExportWorkflow extends Construct {
     const { inventory } = props;
     const { table } = inventory;
     const logRemovalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    // Any certificate of this account and region: which one is exported comes from the request, which the
-    // API validates against this stack's partition, region and account; ACM has no finer resource scope.
-    const certificateArns = Arn.format({ service: 'acm', resource: 'certificate', resourceName: '*' }, stack);
+    const certificateArns = certificateArnsOf(stack);
 
-    this.acmExportFunction = new NodeFunction(this, 'AcmExport', {
+    this.acmExportFunction = new NodeFunction(this, 'acm-export', {
       handlerDir: 'acm-export',
       description: 'Exports an ACM certificate into a new version of its Secrets Manager secret',
       timeout: Duration.seconds(60),
@@ -125,23 +123,19 @@ export class ExportWorkflow extends Construct {
     // decrypts the current one to compare on a retried ClientRequestToken): GenerateDataKey and Decrypt.
     // The function never reads a secret value back and never calls kms:Encrypt itself.
     props.secrets.key.grant(this.acmExportFunction, 'kms:GenerateDataKey', 'kms:Decrypt');
-    acknowledgeWildcardResource(this.acmExportFunction.executionRole, certificateArns, CERTIFICATE_WILDCARD_REASON);
+    acknowledgeWildcardResource(this.acmExportFunction.executionRole, certificateArns, REASONS.certificateWildcard);
     acknowledgeWildcardResource(
       this.acmExportFunction.executionRole,
       props.secrets.secretArnPattern,
       'Only the secrets under this stack\'s name prefix; the function creates one secret per target at run time, so names are not known at deploy time.',
     );
 
-    const commandTimeoutSeconds = props.commandTimeoutSeconds ?? 600;
+    this.commandTimeoutSeconds = props.commandTimeoutSeconds ?? DEFAULT_COMMAND_TIMEOUT_SECONDS;
     const convergenceSchedule = checkConvergenceSchedule(props.convergenceSchedule ?? DEFAULT_CONVERGENCE_SCHEDULE);
     const driftReportSchedule = checkConvergenceSchedule(props.driftReportSchedule ?? DEFAULT_DRIFT_REPORT_SCHEDULE, 'driftReportSchedule');
-    // State Manager associations of this account and region: their ids are generated by SSM at run time.
-    const associationArns = Arn.format({ service: 'ssm', resource: 'association', resourceName: '*' }, stack);
-    const nodeArns = [
-      Arn.format({ service: 'ec2', resource: 'instance', resourceName: '*' }, stack),
-      Arn.format({ service: 'ssm', resource: 'managed-instance', resourceName: '*' }, stack),
-    ];
-    this.ssmRunFunction = new NodeFunction(this, 'SsmRun', {
+    const associationArns = associationArnsOf(stack);
+    const nodeArns = nodeArnsOf(stack);
+    this.ssmRunFunction = new NodeFunction(this, 'ssm-run', {
       handlerDir: 'ssm-run',
       description: 'Records the target in the inventory and sends Install-ACMCertificate to the tagged nodes',
       timeout: Duration.seconds(60),
@@ -150,7 +144,7 @@ export class ExportWorkflow extends Construct {
         [ENV.TABLE_NAME]: table.tableName,
         [ENV.DOCUMENT_NAME]: props.installDocument.documentName,
         [ENV.COMMAND_LOG_GROUP]: props.installDocument.commandLogGroup.logGroupName,
-        [ENV.COMMAND_TIMEOUT_SECONDS]: String(commandTimeoutSeconds),
+        [ENV.COMMAND_TIMEOUT_SECONDS]: String(this.commandTimeoutSeconds),
         [ENV.CONVERGENCE_SCHEDULE]: convergenceSchedule,
         [ENV.DRIFT_REPORT_SCHEDULE]: driftReportSchedule,
       },
@@ -204,7 +198,7 @@ export class ExportWorkflow extends Construct {
       'State Manager association ids are generated by SSM when the workflow creates a target\'s association; the document is pinned to this stack\'s document ARN.',
     );
 
-    this.statusCheckFunction = new NodeFunction(this, 'StatusCheck', {
+    this.statusCheckFunction = new NodeFunction(this, 'status-check', {
       handlerDir: 'status-check',
       description: 'Counts the install results of a command and records the deploy status',
       logRemovalPolicy,
@@ -234,7 +228,8 @@ export class ExportWorkflow extends Construct {
       stateMachineType: sfn.StateMachineType.STANDARD,
       comment: 'Export an ACM certificate and install it on the nodes of a tag target',
       definitionBody: sfn.DefinitionBody.fromChainable(
-        buildDefinition(this, {
+        // Task states are named after their functions: a scope of their own keeps the two sets of ids apart.
+        buildDefinition(new Construct(this, 'Definition'), {
           acmExport: this.acmExportFunction,
           ssmRun: this.ssmRunFunction,
           statusCheck: this.statusCheckFunction,
@@ -260,104 +255,6 @@ export class ExportWorkflow extends Construct {
         'Added by LambdaInvoke: versions and aliases of this stack\'s own function only.',
       );
     }
-
-    this.acmRenewFunction = new NodeFunction(this, 'AcmRenew', {
-      handlerDir: 'acm-renew',
-      description: 'On an ACM renewal, starts one export per inventory target of the certificate',
-      timeout: Duration.seconds(60),
-      logRemovalPolicy,
-      environment: {
-        [ENV.TABLE_NAME]: table.tableName,
-        [ENV.STATE_MACHINE_ARN]: this.stateMachine.stateMachineArn,
-      },
-    });
-    this.acmRenewFunction.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['acm:DescribeCertificate'], resources: [certificateArns] }),
-    );
-    acknowledgeWildcardResource(this.acmRenewFunction.executionRole, certificateArns, CERTIFICATE_WILDCARD_REASON);
-    // targetsOfCertificate: Query on the partition key (never a Scan).
-    inventory.grantQuery(this.acmRenewFunction, ['table']);
-    this.stateMachine.grantStartExecution(this.acmRenewFunction);
-
-    this.exportApiFunction = new NodeFunction(this, 'ExportApi', {
-      handlerDir: 'export-api',
-      description: 'Serves GET /exports/{exportId}, GET /certificates and DELETE /certificates/{certificateArn}/targets/{target}',
-      // GET /certificates?nodes=true reads SSM Inventory for every row of the page.
-      timeout: Duration.seconds(29),
-      logRemovalPolicy,
-      environment: {
-        [ENV.TABLE_NAME]: table.tableName,
-        [ENV.STATE_MACHINE_ARN]: this.stateMachine.stateMachineArn,
-        // DELETE .../targets/{target}?removeFiles=true sends the install document's remove run.
-        [ENV.DOCUMENT_NAME]: props.installDocument.documentName,
-        [ENV.COMMAND_LOG_GROUP]: props.installDocument.commandLogGroup.logGroupName,
-        [ENV.COMMAND_TIMEOUT_SECONDS]: String(commandTimeoutSeconds),
-      },
-    });
-    // GET /certificates queries ByExpiry; DELETE .../targets/{target} reads the item, then deletes it.
-    inventory.grantQuery(this.exportApiFunction, [INVENTORY.byExpiryIndex]);
-    inventory.grantGetItem(this.exportApiFunction);
-    inventory.grantDelete(this.exportApiFunction);
-    this.exportApiFunction.addToRolePolicy(
-      new iam.PolicyStatement({
-        sid: 'DeleteTargetAssociation',
-        actions: ['ssm:DeleteAssociation'],
-        resources: [associationArns, props.installDocument.documentArn, ...nodeArns],
-      }),
-    );
-    // removeFiles=true: the remove run is this stack's install document, sent to the target's tag (the nodes'
-    // instance roles write its output to the command log group; the sender needs no logs permission).
-    this.exportApiFunction.addToRolePolicy(
-      new iam.PolicyStatement({
-        sid: 'RemoveTargetFiles',
-        actions: ['ssm:SendCommand'],
-        resources: [props.installDocument.documentArn, ...nodeArns],
-      }),
-    );
-    this.exportApiFunction.addToRolePolicy(
-      new iam.PolicyStatement({
-        // GetInventory (per-node reports) and ListAssociations (find an association by name) have no
-        // resource-level permissions.
-        actions: ['ssm:GetInventory', 'ssm:ListAssociations'],
-        resources: ['*'],
-      }),
-    );
-    acknowledgeWildcardResource(
-      this.exportApiFunction.executionRole,
-      '*',
-      'ssm:GetInventory and ssm:ListAssociations have no resource-level permissions (AWS requires "*"); xray:Put* likewise.',
-    );
-    acknowledgeWildcardResource(
-      this.exportApiFunction.executionRole,
-      associationArns,
-      'State Manager association ids are generated by SSM at run time; DeleteAssociation is only called for a target\'s own association.',
-    );
-    for (const arn of nodeArns) {
-      acknowledgeWildcardResource(
-        this.exportApiFunction.executionRole,
-        arn,
-        'DeleteAssociation of a tag-targeted association may be evaluated against the nodes it targets, and the remove run (SendCommand of this stack\'s document only) targets nodes by tag at run time (EC2 and hybrid nodes of this account and region).',
-      );
-    }
-    // Only the two read calls the status endpoint makes, on this machine's executions (grantRead would add
-    // List*/Describe* on "*").
-    const executions = Arn.format(
-      {
-        service: 'states',
-        resource: 'execution',
-        resourceName: `${this.stateMachine.stateMachineName}:*`,
-        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-      },
-      stack,
-    );
-    this.exportApiFunction.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['states:DescribeExecution', 'states:GetExecutionHistory'], resources: [executions] }),
-    );
-    acknowledgeWildcardResource(
-      this.exportApiFunction.executionRole,
-      executions,
-      'Executions of this stack\'s state machine only; the execution name is the export id chosen per request.',
-    );
   }
 }
 

@@ -49,11 +49,11 @@ export class NodeFunction extends NodejsFunction {
 
   constructor(scope: Construct, id: string, props: NodeFunctionProps) {
     const { handlerDir, logRemovalPolicy, logRetention, environment, bundling, ...rest } = props;
-    const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
+    const logGroup = new logs.LogGroup(scope, `${id}-logs`, {
       retention: logRetention ?? logs.RetentionDays.THREE_MONTHS,
       removalPolicy: logRemovalPolicy ?? RemovalPolicy.RETAIN,
     });
-    const role = new iam.Role(scope, `${id}Role`, {
+    const role = new iam.Role(scope, `${id}-role`, {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: `Execution role of the ${handlerDir} function (${Stack.of(scope).stackName})`,
     });

@@ -1,15 +1,24 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { acknowledge } from '../nag';
+import { ENV } from '../../lambda/shared/contract';
+import { REASONS, acknowledge, acknowledgeWildcardResource } from '../nag';
+import { certificateArns as certificateArnsOf } from './arns';
+import { Inventory } from './inventory';
+import { NodeFunction } from './node-function';
 
 export interface RenewalTriggerProps {
-  /** The acm-renew function: re-exports a renewed certificate to every inventory target. */
-  readonly handler: lambda.IFunction;
+  /** The export workflow: acm-renew starts one execution of it per inventory target of the certificate. */
+  readonly stateMachine: sfn.IStateMachine;
+  /** The certificate inventory: acm-renew queries the targets of a certificate (partition key, never a Scan). */
+  readonly inventory: Inventory;
+  /** @default RemovalPolicy.RETAIN (the function's log group) */
+  readonly removalPolicy?: RemovalPolicy;
 }
 
 /** Event pattern of a renewal: ACM publishes "Certificate Available" with Action RENEWAL. */
@@ -37,11 +46,32 @@ export const RENEW_MAX_EVENT_AGE = Duration.hours(6);
  * derived from the event id.
  */
 export class RenewalTrigger extends Construct {
+  /** The acm-renew function: re-exports a renewed certificate to every inventory target. */
+  public readonly function: NodeFunction;
   public readonly rule: events.Rule;
   public readonly deadLetterQueue: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: RenewalTriggerProps) {
     super(scope, id);
+    const certificateArns = certificateArnsOf(Stack.of(this));
+    this.function = new NodeFunction(this, 'acm-renew', {
+      handlerDir: 'acm-renew',
+      description: 'On an ACM renewal, starts one export per inventory target of the certificate',
+      timeout: Duration.seconds(60),
+      logRemovalPolicy: props.removalPolicy,
+      environment: {
+        [ENV.TABLE_NAME]: props.inventory.table.tableName,
+        [ENV.STATE_MACHINE_ARN]: props.stateMachine.stateMachineArn,
+      },
+    });
+    this.function.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['acm:DescribeCertificate'], resources: [certificateArns] }),
+    );
+    acknowledgeWildcardResource(this.function.executionRole, certificateArns, REASONS.certificateWildcard);
+    // targetsOfCertificate: Query on the partition key (never a Scan).
+    props.inventory.grantQuery(this.function, ['table']);
+    props.stateMachine.grantStartExecution(this.function);
+
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       // SSE-SQS: EventBridge can write to it without a key policy (it cannot use the aws/sqs key).
       encryption: sqs.QueueEncryption.SQS_MANAGED,
@@ -57,7 +87,7 @@ export class RenewalTrigger extends Construct {
       description: 'ACM renewed a certificate: re-export it to its inventory targets',
       eventPattern: RENEWAL_EVENT_PATTERN,
       targets: [
-        new targets.LambdaFunction(props.handler, {
+        new targets.LambdaFunction(this.function, {
           deadLetterQueue: this.deadLetterQueue,
           retryAttempts: 8,
           maxEventAge: Duration.hours(6),
@@ -65,7 +95,7 @@ export class RenewalTrigger extends Construct {
       ],
     });
     // The rule target's DLQ only covers delivery; failures of the function itself go here too.
-    props.handler.configureAsyncInvoke({
+    this.function.configureAsyncInvoke({
       retryAttempts: RENEW_ASYNC_RETRY_ATTEMPTS,
       maxEventAge: RENEW_MAX_EVENT_AGE,
       onFailure: new destinations.SqsDestination(this.deadLetterQueue),

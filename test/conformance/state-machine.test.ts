@@ -19,11 +19,11 @@ describe('state machine definition (Amazon States Language)', () => {
 
   test('a Task state with neither Next nor End is a finding', () => {
     const broken = copyOf(definition);
-    expect(broken.States.ExportCertificate.Next).toBe('InstallOnNodes');
-    delete broken.States.ExportCertificate.Next;
+    expect(broken.States['acm-export'].Next).toBe('ssm-run');
+    delete broken.States['acm-export'].Next;
     expect(aslFindings(broken)).toEqual([
-      'state machine: MISSING_TRANSITION_TARGET: State InstallOnNodes is not reachable',
-      'state machine: TERMINAL_STATE_WITH_NEXT: State "ExportCertificate" MUST contain exactly one of "End", "Next"',
+      'state machine: MISSING_TRANSITION_TARGET: State ssm-run is not reachable',
+      'state machine: TERMINAL_STATE_WITH_NEXT: State "acm-export" MUST contain exactly one of "End", "Next"',
     ]);
   });
 });

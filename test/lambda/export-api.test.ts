@@ -78,11 +78,11 @@ describe('GET /exports/{exportId}', () => {
     sfn.on(GetExecutionHistoryCommand).resolves({
       events: [
         { id: 1, type: 'ExecutionStarted', timestamp: t(0) },
-        entered(2, 'ExportCertificate', 1),
+        entered(2, 'acm-export', 1),
         lambdaOk(3, EXPORT_RESULT, 5),
-        entered(4, 'InstallOnNodes', 6),
+        entered(4, 'ssm-run', 6),
         lambdaOk(5, { outcome: 'Sent', commandId: COMMAND_ID, targetCount: 3 }, 8),
-        entered(6, 'CheckInstallStatus', 20),
+        entered(6, 'status-check', 20),
         lambdaOk(7, poll, 21),
         { id: 8, type: 'ExecutionFailed', timestamp: t(40), executionFailedEventDetails: { error: 'InstallFailed', cause: poll.reason } },
       ],
@@ -109,9 +109,9 @@ describe('GET /exports/{exportId}', () => {
       .resolvesOnce({
         events: [
           { id: 1, type: 'ExecutionStarted', timestamp: t(0) },
-          entered(2, 'ExportCertificate', 1),
+          entered(2, 'acm-export', 1),
           lambdaOk(3, EXPORT_RESULT, 5),
-          entered(4, 'InstallOnNodes', 6),
+          entered(4, 'ssm-run', 6),
           lambdaOk(5, { outcome: 'Sent', commandId: COMMAND_ID, targetCount: 2 }, 8),
         ],
         nextToken: 'page2',
@@ -119,10 +119,10 @@ describe('GET /exports/{exportId}', () => {
       .resolvesOnce({
         events: [
           entered(6, 'WaitForNodes', 9, 'WaitStateEntered'),
-          entered(7, 'CheckInstallStatus', 20),
+          entered(7, 'status-check', 20),
           lambdaOk(8, { status: 'InProgress', attempt: 1, waitSeconds: 4, targetCount: 2, completedCount: 1, errorCount: 0, deliveryTimedOutCount: 0 }, 21),
           entered(9, 'WaitForNodes', 22, 'WaitStateEntered'),
-          entered(10, 'CheckInstallStatus', 30),
+          entered(10, 'status-check', 30),
           lambdaOk(11, failedPoll, 31),
           entered(12, 'NotifyFailure', 32),
           { id: 13, type: 'ExecutionFailed', timestamp: t(40), executionFailedEventDetails: { error: 'InstallFailed', cause: 'install Failed: 1 of 2 nodes failed\ni-00000000000000001: Failed (nginx -t failed)' } },
@@ -159,10 +159,10 @@ describe('GET /exports/{exportId}', () => {
 
   test('running and succeeded phases; a dry run reports DryRun', async () => {
     sfn.on(DescribeExecutionCommand).resolves({ status: 'RUNNING', startDate: t(0), input: JSON.stringify(INPUT) });
-    sfn.on(GetExecutionHistoryCommand).resolves({ events: [entered(2, 'ExportCertificate', 1)] });
+    sfn.on(GetExecutionHistoryCommand).resolves({ events: [entered(2, 'acm-export', 1)] });
     expect(JSON.parse((await handler(get('/exports/x', null, 'x'))).body)).toMatchObject({ phase: 'Exporting', status: 'RUNNING' });
 
-    sfn.on(GetExecutionHistoryCommand).resolves({ events: [entered(2, 'ExportCertificate', 1), entered(3, 'InstallOnNodes', 2)] });
+    sfn.on(GetExecutionHistoryCommand).resolves({ events: [entered(2, 'acm-export', 1), entered(3, 'ssm-run', 2)] });
     expect(JSON.parse((await handler(get('/exports/x', null, 'x'))).body)).toMatchObject({ phase: 'Installing' });
 
     sfn.on(DescribeExecutionCommand).resolves({

@@ -37,7 +37,7 @@ describe('POST /exports', () => {
     expect(method.RequestModels).toEqual({ 'application/json': { Ref: expect.any(String) } });
     expect(method.Integration.Type).toBe('AWS_PROXY');
     expect(method.Integration.Credentials).toBeUndefined();
-    expect(JSON.stringify(method.Integration.Uri)).toContain(logicalId(stack.workflow.exportApiFunction));
+    expect(JSON.stringify(method.Integration.Uri)).toContain(logicalId(stack.exportApi.function));
   });
 
   test('no StartExecution integration role: the only role API Gateway assumes is the CloudWatch logging one', () => {
@@ -58,9 +58,9 @@ describe('POST /exports', () => {
       { Ref: logicalId(stack.workflow.stateMachine) },
     ]);
     const roles = start.map(({ policy }) => JSON.stringify(template.toJSON().Resources[policy].Properties.Roles));
-    const roleOf = (fn: typeof stack.workflow.exportApiFunction) => logicalId(fn.role!);
-    expect(roles.some((r) => r.includes(roleOf(stack.workflow.exportApiFunction)))).toBe(true);
-    expect(roles.some((r) => r.includes(roleOf(stack.workflow.acmRenewFunction)))).toBe(true);
+    const roleOf = (fn: typeof stack.exportApi.function) => logicalId(fn.role!);
+    expect(roles.some((r) => r.includes(roleOf(stack.exportApi.function)))).toBe(true);
+    expect(roles.some((r) => r.includes(roleOf(stack.renewalTrigger.function)))).toBe(true);
   });
 });
 

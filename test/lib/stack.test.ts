@@ -260,8 +260,8 @@ describe('IAM', () => {
     expect(dynamoActionsOf(stack.workflow.acmExportFunction)).toEqual([]);
     expect(dynamoActionsOf(stack.workflow.ssmRunFunction)).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
     expect(dynamoActionsOf(stack.workflow.statusCheckFunction)).toEqual(['dynamodb:UpdateItem']);
-    expect(dynamoActionsOf(stack.workflow.acmRenewFunction)).toEqual(['dynamodb:Query']);
-    expect(dynamoActionsOf(stack.workflow.exportApiFunction)).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Query']);
+    expect(dynamoActionsOf(stack.renewalTrigger.function)).toEqual(['dynamodb:Query']);
+    expect(dynamoActionsOf(stack.exportApi.function)).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Query']);
     expect(dynamoActionsOf(stack.driftCheck.function)).toEqual(['dynamodb:Query']);
   });
 
@@ -275,8 +275,8 @@ describe('IAM', () => {
         .filter(({ statement }) => asArray(statement.Action).includes('dynamodb:Query'))
         .flatMap(({ statement }) => asArray(statement.Resource));
     };
-    expect(queryResources(stack.workflow.acmRenewFunction)).toEqual([table]);
-    expect(queryResources(stack.workflow.exportApiFunction)).toEqual([byExpiry]);
+    expect(queryResources(stack.renewalTrigger.function)).toEqual([table]);
+    expect(queryResources(stack.exportApi.function)).toEqual([byExpiry]);
     expect(queryResources(stack.driftCheck.function)).toEqual([byExpiry]);
     // Readers may decrypt with the inventory key; only writers may also encrypt with it.
     const inventoryKey = JSON.stringify({ 'Fn::GetAtt': [logicalId(stack.inventory.key), 'Arn'] });
@@ -288,7 +288,7 @@ describe('IAM', () => {
         .flatMap(({ statement }) => asArray(statement.Action))
         .sort();
     };
-    expect(keyActions(stack.workflow.acmRenewFunction)).toEqual(['kms:Decrypt', 'kms:DescribeKey']);
+    expect(keyActions(stack.renewalTrigger.function)).toEqual(['kms:Decrypt', 'kms:DescribeKey']);
     expect(keyActions(stack.driftCheck.function)).toEqual(['kms:Decrypt', 'kms:DescribeKey']);
     expect(keyActions(stack.workflow.statusCheckFunction)).toEqual(
       ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey*', 'kms:ReEncrypt*'].sort(),
@@ -299,7 +299,7 @@ describe('IAM', () => {
     const send = identityStatements(template).filter(({ statement }) => asArray(statement.Action).includes('ssm:SendCommand'));
     expect(send).toHaveLength(2);
     const holders = send.map(({ policy }) => (template.toJSON().Resources[policy].Properties.Roles as { Ref: string }[]).map((r) => r.Ref)).flat().sort();
-    expect(holders).toEqual([logicalId(stack.workflow.ssmRunFunction.executionRole), logicalId(stack.workflow.exportApiFunction.executionRole)].sort());
+    expect(holders).toEqual([logicalId(stack.workflow.ssmRunFunction.executionRole), logicalId(stack.exportApi.function.executionRole)].sort());
     for (const { statement } of send) {
       expect(asArray(statement.Action)).toEqual(['ssm:SendCommand']);
       expect(asArray(statement.Resource)).toHaveLength(3);
@@ -326,7 +326,7 @@ describe('IAM', () => {
     // Every function of the stack, found in the template, so a new function cannot be missed.
     expect(roles).toHaveLength(Object.keys(template.findResources('AWS::Lambda::Function')).length);
     expect(new Set(roles).size).toBe(roles.length); // one role per function
-    for (const fn of [stack.workflow.acmRenewFunction, stack.workflow.statusCheckFunction, stack.driftCheck.function]) {
+    for (const fn of [stack.renewalTrigger.function, stack.workflow.statusCheckFunction, stack.driftCheck.function]) {
       expect(roles).toContain(logicalId(fn.executionRole));
     }
     for (const id of roles) {
@@ -482,7 +482,7 @@ describe('events', () => {
       EventPattern: { source: ['aws.acm'], 'detail-type': ['ACM Certificate Available'], detail: { Action: ['RENEWAL'] } },
       Targets: [
         Match.objectLike({
-          Arn: { 'Fn::GetAtt': [logicalId(stack.workflow.acmRenewFunction), 'Arn'] },
+          Arn: { 'Fn::GetAtt': [logicalId(stack.renewalTrigger.function), 'Arn'] },
           DeadLetterConfig: { Arn: { 'Fn::GetAtt': [logicalId(stack.renewalTrigger.deadLetterQueue), 'Arn'] } },
           RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 21600 },
         }),
@@ -501,13 +501,13 @@ describe('events', () => {
   test('acm-renew failures after delivery are not dropped: async retries, then the renewal DLQ', () => {
     const queueArn = { 'Fn::GetAtt': [logicalId(stack.renewalTrigger.deadLetterQueue), 'Arn'] };
     template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
-      FunctionName: { Ref: logicalId(stack.workflow.acmRenewFunction) },
+      FunctionName: { Ref: logicalId(stack.renewalTrigger.function) },
       Qualifier: '$LATEST',
       MaximumRetryAttempts: 2,
       MaximumEventAgeInSeconds: 21600,
       DestinationConfig: { OnFailure: { Destination: queueArn } },
     });
-    const role = logicalId(stack.workflow.acmRenewFunction.executionRole);
+    const role = logicalId(stack.renewalTrigger.function.executionRole);
     const send = identityStatements(template).filter(
       ({ policy, statement }) =>
         asArray(statement.Action).includes('sqs:SendMessage') &&
@@ -665,7 +665,7 @@ describe('fleet convergence', () => {
   });
 
   test('export-api may delete associations (not create) and delete inventory items', () => {
-    const statements = statementsOf(stack.workflow.exportApiFunction);
+    const statements = statementsOf(stack.exportApi.function);
     const del = statements.filter((s) => asArray(s.Action).includes('ssm:DeleteAssociation'));
     expect(del).toHaveLength(1);
     expect(asArray(del[0].Action)).toEqual(['ssm:DeleteAssociation']);
@@ -677,7 +677,7 @@ describe('fleet convergence', () => {
   });
 
   test('export-api sends the remove run (removeFiles=true): SendCommand of this stack\'s document, the delivery settings in its environment, no logs permission', () => {
-    const statements = statementsOf(stack.workflow.exportApiFunction);
+    const statements = statementsOf(stack.exportApi.function);
     const send = statements.filter((s) => asArray(s.Action).includes('ssm:SendCommand'));
     expect(send).toHaveLength(1);
     expect(asArray(send[0].Action)).toEqual(['ssm:SendCommand']);
@@ -694,7 +694,7 @@ describe('fleet convergence', () => {
     // (its own log group is written by the Lambda service through the function's log configuration).
     const logs = statements.flatMap((s) => asArray(s.Action)).filter((a) => a.startsWith('logs:'));
     expect(logs.every((a) => a === 'logs:CreateLogStream' || a === 'logs:PutLogEvents')).toBe(true);
-    const fn = template.findResources('AWS::Lambda::Function')[logicalId(stack.workflow.exportApiFunction)];
+    const fn = template.findResources('AWS::Lambda::Function')[logicalId(stack.exportApi.function)];
     const ssmRun = template.findResources('AWS::Lambda::Function')[logicalId(stack.workflow.ssmRunFunction)];
     for (const name of [ENV.DOCUMENT_NAME, ENV.COMMAND_LOG_GROUP, ENV.COMMAND_TIMEOUT_SECONDS]) {
       expect(fn.Properties.Environment.Variables[name]).toEqual(ssmRun.Properties.Environment.Variables[name]);

@@ -159,7 +159,7 @@ describe('running the real definition locally', () => {
     expect(calls[STATES.notifyFailure]).toBeUndefined();
   });
 
-  test('DryRun ends after InstallOnNodes without polling', async () => {
+  test('DryRun ends after ssm-run without polling', async () => {
     const { execution, calls } = run({
       [STATES.exportCertificate]: async () => EXPORTED,
       [STATES.installOnNodes]: async () => ({ outcome: 'DryRun', targetCount: 1, nodeIds: ['i-0123456789abcdef0'] }),
