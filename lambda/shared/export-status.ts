@@ -14,7 +14,7 @@ import {
 import type { ExportPhase, ExportStatusResponse } from './api-types';
 import { ExportTaskResult, InstallTaskResult, PollState, STATES, targetKey } from './contract';
 import { INSTALL_FAILED_ERROR, rethrowThrottling } from './errors';
-import { safeLine } from './check-status';
+import { safeLine } from './redact';
 
 export interface ExportStatusDeps {
   sfn: SFNClient;
