@@ -16,10 +16,9 @@ import type { DeleteTargetResponse, FilesRemoval } from './api-types';
 import { associationName, removeAssociation, reportAssociationName } from './associations';
 import { InventoryItem, parseTargetKey } from './contract';
 import { InvalidInput } from './errors';
-import { InstallCommandSettings, sendInstallCommand } from './install-command';
+import { InstallCommandSettings, documentParameters, profileFromItem, sendInstallCommand } from './install-command';
 import { InventoryDeps, deleteItem, getItem } from './inventory';
 import { FIELD_RULES, RESERVED_TAG_PREFIX } from './patterns';
-import { documentParameters, profileFromItem } from './run-install';
 
 /** Each node removes its files on its own: one node that refuses must not cancel the others. */
 export const REMOVE_MAX_ERRORS = '100%';

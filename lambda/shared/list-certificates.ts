@@ -7,9 +7,9 @@ import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { CertificateTargetView, ListCertificatesResponse, NodeView } from './api-types';
 import { findDrift } from './drift';
 import { nodeReportsForSecret, observationOf } from './node-reports';
-import { profileFromItem } from './run-install';
 import { INVENTORY, InventoryItem } from './contract';
 import { InvalidInput } from './errors';
+import { profileFromItem } from './install-command';
 import { InventoryDeps, targetsByExpiry } from './inventory';
 import { certificateArnRule } from './patterns';
 
