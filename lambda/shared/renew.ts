@@ -7,9 +7,9 @@
 import { ACMClient } from '@aws-sdk/client-acm';
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { z } from 'zod';
+import { describeExportable } from './certificate';
 import { InventoryItem } from './contract';
 import { AcmExportError, InvalidInput, rethrowThrottling } from './errors';
-import { describeExportable } from './export-certificate';
 import { InventoryDeps, targetsOfCertificate } from './inventory';
 import { sha256Hex } from './passphrase';
 import { ExportRequest, exportRequestSchema, formatIssues } from './schemas';
