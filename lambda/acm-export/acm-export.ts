@@ -15,18 +15,18 @@ import {
   PutSecretValueCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { describeExportable } from './certificate';
-import { ExportTaskResult, SECRET_TAGS, targetKey } from './contract';
+import { describeExportable } from '../shared/certificate';
+import { ExportTaskResult, SECRET_TAGS, targetKey } from '../shared/contract';
 import {
   CertificateNotExportable,
   CertificateNotFound,
   CertificateNotIssued,
   rethrowThrottling,
-} from './errors';
-import { RandomBytes, deterministicUuid, generatePassphrase, sha256Hex } from './passphrase';
-import type { ResolvedExportRequest } from './schemas';
+} from '../shared/errors';
+import { RandomBytes, deterministicUuid, generatePassphrase, sha256Hex } from '../shared/passphrase';
+import type { ResolvedExportRequest } from '../shared/schemas';
 import { formatSecret } from './secret-format';
-import { ArnScope, parseCertificateArn, tagValue } from './workflow';
+import { ArnScope, parseCertificateArn, tagValue } from '../shared/workflow';
 
 export interface ExportDeps {
   acm: ACMClient;
