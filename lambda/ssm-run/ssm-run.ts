@@ -10,13 +10,13 @@ import {
   SSMClient,
   SendCommandCommand,
 } from '@aws-sdk/client-ssm';
-import { AssociationKind, AssociationSpec, upsertAssociation } from './associations';
-import { ExportTaskResult, InstallTaskResult, InventoryItem, targetKey } from './contract';
-import { AcmExportError, NoMatchingNodes, isThrottling, rethrowThrottling } from './errors';
-import { TargetProfile, documentParameters, installCommandInput } from './install-command';
-import { InventoryDeps, recordAssociation, recordDeployOutcome, recordExport } from './inventory';
-import { DEFAULT_CONVERGENCE_SCHEDULE, DEFAULT_DRIFT_REPORT_SCHEDULE } from './patterns';
-import type { ResolvedExportRequest } from './schemas';
+import { AssociationKind, AssociationSpec, upsertAssociation } from '../shared/associations';
+import { ExportTaskResult, InstallTaskResult, InventoryItem, targetKey } from '../shared/contract';
+import { AcmExportError, NoMatchingNodes, isThrottling, rethrowThrottling } from '../shared/errors';
+import { TargetProfile, documentParameters, installCommandInput } from '../shared/install-command';
+import { InventoryDeps, recordAssociation, recordDeployOutcome, recordExport } from '../shared/inventory';
+import { DEFAULT_CONVERGENCE_SCHEDULE, DEFAULT_DRIFT_REPORT_SCHEDULE } from '../shared/patterns';
+import type { ResolvedExportRequest } from '../shared/schemas';
 
 export interface InstallDeps extends InventoryDeps {
   ssm: SSMClient;
