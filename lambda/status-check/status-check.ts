@@ -11,12 +11,12 @@ import {
   ListCommandsCommand,
   SSMClient,
 } from '@aws-sdk/client-ssm';
-import { NodeFailure, nodeFailureLine, PollState, targetKey } from './contract';
-import { rethrowThrottling } from './errors';
-import { InventoryDeps, recordDeployOutcome } from './inventory';
+import { NodeFailure, nodeFailureLine, PollState, targetKey } from '../shared/contract';
+import { rethrowThrottling } from '../shared/errors';
+import { InventoryDeps, recordDeployOutcome } from '../shared/inventory';
 import { pollWaitSeconds } from './backoff';
-import { safeLine } from './redact';
-import type { ResolvedExportRequest } from './schemas';
+import { safeLine } from '../shared/redact';
+import type { ResolvedExportRequest } from '../shared/schemas';
 
 export interface StatusDeps extends InventoryDeps {
   ssm: SSMClient;
