@@ -8,7 +8,7 @@ import { CliError, errorMessage } from './errors';
 import { startExport, validateExportRequest } from './export';
 import { printJson } from './output';
 import { listInventory } from './certificates';
-import { inputFromItem } from '../lambda/shared/renew';
+import { inputFromItem } from '../lambda/acm-renew/acm-renew';
 
 /** The export request that repeats a stored target with its stored install options. */
 export function requestForTarget(item: CertificateTargetView, dryRun = false): Record<string, unknown> {
