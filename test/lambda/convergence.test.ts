@@ -13,7 +13,7 @@ import { createHandler as createApiHandler } from '../../lambda/export-api/handl
 import type { DeleteTargetResponse, ListCertificatesResponse } from '../../lambda/shared/api-types';
 import { associationName } from '../../lambda/shared/associations';
 import { InventoryItem } from '../../lambda/shared/contract';
-import { driftAlert } from '../../lambda/shared/drift-check';
+import { driftAlert } from '../../lambda/drift-check/drift-check';
 import { findDrift, normalizeSerial } from '../../lambda/shared/drift';
 import { CUSTOM_INVENTORY_TYPE } from '../../lambda/shared/node-reports';
 import { metrics } from '../../lambda/shared/powertools';
