@@ -1,6 +1,6 @@
 /** `acm-export renew ARN`: re-run the export workflow for every stored target of a certificate. */
 import type { Command } from 'commander';
-import type { CertificateTargetView, StartExportResponse } from '../lambda/shared/api-types';
+import type { CertificateTargetView, StartExportResponse } from '../lambda/export-api/api-types';
 import { field } from '../lambda/shared/schemas';
 import type { ExportRequest } from '../lambda/shared/schemas';
 import { type CommandModule } from './command';

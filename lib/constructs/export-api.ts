@@ -5,7 +5,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { acknowledge } from '../nag';
-import { StructuralSchema, exportRequestStructure, structuralErrorMessage } from '../../lambda/shared/api-model';
+import { StructuralSchema, exportRequestStructure, structuralErrorMessage } from '../../lambda/export-api/api-model';
 
 export interface ExportApiProps {
   /** The export workflow; `handler` is granted StartExecution on it. */

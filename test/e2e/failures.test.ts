@@ -1,6 +1,6 @@
 /** End to end through local mode: failure paths, throttling, and what the API refuses. */
 import type { ApiClient } from '../../cli/api-client';
-import { structuralErrorMessage } from '../../lambda/shared/api-model';
+import { structuralErrorMessage } from '../../lambda/export-api/api-model';
 import { OUTCOME_EXPLANATIONS } from '../../lambda/status-check/status-check';
 import { STATES } from '../../lambda/shared/contract';
 import type { ForcedOutcome } from '../../local/faults';

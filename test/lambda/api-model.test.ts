@@ -1,4 +1,4 @@
-import { exportRequestStructure, matchesStructure, structuralErrorMessage } from '../../lambda/shared/api-model';
+import { exportRequestStructure, matchesStructure, structuralErrorMessage } from '../../lambda/export-api/api-model';
 import { ExportRequestSchema } from '../../lambda/shared/schemas';
 import { INPUT } from './support';
 

@@ -10,7 +10,7 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import 'aws-sdk-client-mock-jest';
 import { createHandler as createDriftHandler } from '../../lambda/drift-check/handler';
 import { createHandler as createApiHandler } from '../../lambda/export-api/handler';
-import type { DeleteTargetResponse, ListCertificatesResponse } from '../../lambda/shared/api-types';
+import type { DeleteTargetResponse, ListCertificatesResponse } from '../../lambda/export-api/api-types';
 import { associationName } from '../../lambda/shared/associations';
 import { InventoryItem } from '../../lambda/shared/contract';
 import { driftAlert } from '../../lambda/drift-check/drift-check';

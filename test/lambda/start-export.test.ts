@@ -2,7 +2,7 @@ import { DescribeExecutionCommand, ExecutionAlreadyExists, SFNClient, StartExecu
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import 'aws-sdk-client-mock-jest';
 import { createHandler } from '../../lambda/export-api/handler';
-import type { StartExportResponse } from '../../lambda/shared/api-types';
+import type { StartExportResponse } from '../../lambda/export-api/api-types';
 import { MAX_REQUEST_BYTES } from '../../lambda/shared/patterns';
 import {
   INTERNAL,
@@ -13,7 +13,7 @@ import {
   executionNameFor,
   scopeFromStateMachineArn,
   startExport,
-} from '../../lambda/shared/start-export';
+} from '../../lambda/export-api/start-export';
 import { ACCOUNT, CERT_ARN, INPUT, REGION, STATE_MACHINE_ARN, executionArn, mockAwsClient } from './support';
 
 const sfn = mockAwsClient(SFNClient);
