@@ -4,7 +4,7 @@
  * ListCommandInvocations (50 per page). Plus state transitions per export for a 60-second rollout.
  */
 import { ListCommandInvocationsCommand, SendCommandCommand, type ListCommandInvocationsCommandOutput } from '@aws-sdk/client-ssm';
-import { checkStatus } from '../lambda/shared/check-status';
+import { checkStatus } from '../lambda/status-check/status-check';
 import { INITIAL_POLL } from '../lambda/shared/contract';
 import { withDefaults } from '../lambda/shared/schemas';
 import type { AwsEmulator } from '../local/aws-emulator';

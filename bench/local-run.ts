@@ -2,12 +2,12 @@
  * Runs the REAL rendered definition with aws-local-stepfunctions against the local SSM emulator and a
  * virtual fleet whose last node finishes at a given (virtual) time. Time is scaled: one definition second
  * lasts `msPerSecond` real milliseconds for the Wait states and for the fleet. The status-check task runs
- * the project's status-check logic (lambda/shared/check-status.ts) against the emulator.
+ * the project's status-check logic (lambda/status-check/status-check.ts) against the emulator.
  */
 import '../local/polyfills';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { checkStatus } from '../lambda/shared/check-status';
+import { checkStatus } from '../lambda/status-check/status-check';
 import { STATES, type ExportTaskResult, type InstallTaskResult, type PollState } from '../lambda/shared/contract';
 import { withDefaults } from '../lambda/shared/schemas';
 import type { AwsEmulator } from '../local/aws-emulator';

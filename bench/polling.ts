@@ -7,7 +7,7 @@
  */
 import type { AslDefinition } from '../lib/render-definition';
 import { STATES, type PollState } from '../lambda/shared/contract';
-import { pollWaitSeconds } from '../lambda/shared/backoff';
+import { pollWaitSeconds } from '../lambda/status-check/backoff';
 
 export type StateData = Record<string, unknown>;
 

@@ -10,7 +10,7 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
-import type { DeleteTargetResponse, ListCertificatesResponse, CertificateTargetView } from '../lambda/shared/api-types';
+import type { DeleteTargetResponse, ListCertificatesResponse, CertificateTargetView } from '../lambda/export-api/api-types';
 import type { CliIo, Credentials, CredentialsProvider, GlobalOptions } from './context';
 import { ApiError, CliError, errorMessage, oneLine } from './errors';
 

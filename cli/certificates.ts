@@ -1,6 +1,6 @@
 /** `acm-export certificates [--expiring-within DAYS] [--all]`: the inventory, one row per (certificate, target). */
 import type { Command } from 'commander';
-import type { CertificateTargetView, ListCertificatesResponse } from '../lambda/shared/api-types';
+import type { CertificateTargetView, ListCertificatesResponse } from '../lambda/export-api/api-types';
 import type { ApiClient } from './api-client';
 import { integerOption, type CommandModule } from './command';
 import { ApiError, apiErrorToCli } from './errors';

@@ -1,6 +1,6 @@
 /** `acm-export export`: validate locally with the API's own schema, POST /exports, optionally wait. */
 import type { Command } from 'commander';
-import type { StartExportResponse } from '../lambda/shared/api-types';
+import type { StartExportResponse } from '../lambda/export-api/api-types';
 import { exportRequestSchema, parseWith, type ExportRequest } from '../lambda/shared/schemas';
 import { integerOption, type CommandContext, type CommandModule } from './command';
 import { ApiError, apiErrorToCli, CliError } from './errors';

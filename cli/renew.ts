@@ -1,6 +1,6 @@
 /** `acm-export renew ARN`: re-run the export workflow for every stored target of a certificate. */
 import type { Command } from 'commander';
-import type { CertificateTargetView, StartExportResponse } from '../lambda/shared/api-types';
+import type { CertificateTargetView, StartExportResponse } from '../lambda/export-api/api-types';
 import { field } from '../lambda/shared/schemas';
 import type { ExportRequest } from '../lambda/shared/schemas';
 import { type CommandModule } from './command';
@@ -8,7 +8,7 @@ import { CliError, errorMessage } from './errors';
 import { startExport, validateExportRequest } from './export';
 import { printJson } from './output';
 import { listInventory } from './certificates';
-import { inputFromItem } from '../lambda/shared/renew';
+import { inputFromItem } from '../lambda/acm-renew/acm-renew';
 
 /** The export request that repeats a stored target with its stored install options. */
 export function requestForTarget(item: CertificateTargetView, dryRun = false): Record<string, unknown> {

@@ -19,7 +19,7 @@ import {
   SSMClient,
 } from '@aws-sdk/client-ssm';
 import type { Command } from 'commander';
-import type { ExportStatusResponse } from '../lambda/shared/api-types';
+import type { ExportStatusResponse } from '../lambda/export-api/api-types';
 import { field } from '../lambda/shared/schemas';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/credentials';
 import { findLocalMode } from '../local/cli';

@@ -5,7 +5,7 @@
  * how to follow it are printed).
  */
 import type { Command } from 'commander';
-import type { DeleteTargetResponse } from '../lambda/shared/api-types';
+import type { DeleteTargetResponse } from '../lambda/export-api/api-types';
 import { field } from '../lambda/shared/schemas';
 import { FIELD_RULES } from '../lambda/shared/patterns';
 import type { CommandContext, CommandModule } from './command';

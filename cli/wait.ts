@@ -1,5 +1,5 @@
 /** Waiting for an export: poll GET /exports/{id} with a growing interval and show progress. */
-import type { ExportStatusResponse } from '../lambda/shared/api-types';
+import type { ExportStatusResponse } from '../lambda/export-api/api-types';
 import { nodeFailureLine } from '../lambda/shared/contract';
 import type { ApiClient } from './api-client';
 import type { CliIo, OutputStream } from './context';

@@ -23,7 +23,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { SFNClient } from '@aws-sdk/client-sfn';
-import { exportRequestStructure, matchesStructure, structuralErrorMessage } from '../lambda/shared/api-model';
+import { exportRequestStructure, matchesStructure, structuralErrorMessage } from '../lambda/export-api/api-model';
 import type { LocalCredentials } from './credentials';
 import { verifySigV4 } from './sigv4';
 

@@ -6,7 +6,7 @@
 import { ACMClient, RequestCertificateCommand } from '@aws-sdk/client-acm';
 import { ListCommandInvocationsCommand, SSMClient } from '@aws-sdk/client-ssm';
 import * as path from 'node:path';
-import type { ExportStatusResponse, StartExportResponse } from '../lambda/shared/api-types';
+import type { ExportStatusResponse, StartExportResponse } from '../lambda/export-api/api-types';
 import { ApiClient } from '../cli/api-client';
 import type { CliIo } from '../cli/context';
 import { validateExportRequest } from '../cli/export';

@@ -28,7 +28,7 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { ENV, INITIAL_POLL } from '../lambda/shared/contract';
-import type { RenewResult } from '../lambda/shared/renew';
+import type { RenewResult } from '../lambda/acm-renew/acm-renew';
 import { loadInstallDocument } from '../ssm-documents/load';
 import { LocalApi, type ApiCallRecord } from './api';
 import { LOCAL_INSTALL_DOCUMENT_NAME, startAwsEmulator, type AcmCertificateAvailableEvent, type AwsEmulator } from './aws-emulator';

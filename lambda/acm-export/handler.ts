@@ -6,7 +6,7 @@ import type { Context } from 'aws-lambda';
 import { client } from '../shared/clients';
 import { ENV, ExportTaskPayload, ExportTaskResult } from '../shared/contract';
 import { requireEnv } from '../shared/env';
-import { ExportDeps, exportCertificate } from '../shared/export-certificate';
+import { ExportDeps, exportCertificate } from './acm-export';
 import { certificateArnOf, correlationFromPayload, countTerminalFailure, info, resolveDeps } from '../shared/handler-support';
 import { METRIC, count, observe } from '../shared/powertools';
 import { exportTaskPayloadSchema, parsePayload, parseWorkflowInput, scopeFromExecutionArn } from '../shared/workflow';

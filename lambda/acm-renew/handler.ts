@@ -8,7 +8,7 @@ import { ENV } from '../shared/contract';
 import { requireEnv } from '../shared/env';
 import { info, peek, resolveDeps } from '../shared/handler-support';
 import { METRIC, count, observe } from '../shared/powertools';
-import { RenewDeps, RenewResult, parseAcmEvent, renew } from '../shared/renew';
+import { RenewDeps, RenewResult, parseAcmEvent, renew } from './acm-renew';
 import { ArnScope } from '../shared/workflow';
 
 export type AcmRenewDeps = Omit<RenewDeps, 'log'> & { region: string };

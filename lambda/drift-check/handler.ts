@@ -5,7 +5,7 @@
 import type { Context } from 'aws-lambda';
 import { client } from '../shared/clients';
 import { ENV } from '../shared/contract';
-import { DEFAULT_DRIFT_GRACE_MINUTES, DriftCheckDeps, DriftCheckResult, checkDrift } from '../shared/drift-check';
+import { DEFAULT_DRIFT_GRACE_MINUTES, DriftCheckDeps, DriftCheckResult, checkDrift } from './drift-check';
 import { requireEnv } from '../shared/env';
 import { info, resolveDeps } from '../shared/handler-support';
 import { METRIC, gauge, observe } from '../shared/powertools';

@@ -7,19 +7,19 @@
  */
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import type { ErrorResponse } from '../shared/api-types';
+import type { ErrorResponse } from './api-types';
 import { client } from '../shared/clients';
 import { ENV } from '../shared/contract';
 import { commandTimeoutSeconds, requireEnv } from '../shared/env';
-import { RemoveCommandSettings, deleteTarget, parseDeleteTarget } from '../shared/delete-target';
+import { RemoveCommandSettings, deleteTarget, parseDeleteTarget } from './delete-target';
 import { AcmExportError, InvalidInput } from '../shared/errors';
-import { EXPORT_ID_PATTERN, ExportStatusDeps, exportStatus } from '../shared/export-status';
+import { EXPORT_ID_PATTERN, ExportStatusDeps, exportStatus } from './export-status';
 import { resolveDeps } from '../shared/handler-support';
 import { InventoryDeps } from '../shared/inventory';
-import { listCertificates, parseListQuery } from '../shared/list-certificates';
+import { listCertificates, parseListQuery } from './list-certificates';
 import { info } from '../shared/handler-support';
 import { logger, observe } from '../shared/powertools';
-import { startExport } from '../shared/start-export';
+import { startExport } from './start-export';
 
 export type ExportApiDeps = ExportStatusDeps &
   InventoryDeps & { now?: () => Date; ssm: SSMClient; removeCommand: () => RemoveCommandSettings };

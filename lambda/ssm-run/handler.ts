@@ -8,7 +8,7 @@ import { ENV, InstallTaskPayload, InstallTaskResult } from '../shared/contract';
 import { commandTimeoutSeconds, requireEnv } from '../shared/env';
 import { certificateArnOf, correlationFromPayload, countTerminalFailure, info, resolveDeps } from '../shared/handler-support';
 import { METRIC, count, observe } from '../shared/powertools';
-import { InstallDeps, runInstall } from '../shared/run-install';
+import { InstallDeps, runInstall } from './ssm-run';
 import { installTaskPayloadSchema, parsePayload, parseWorkflowInput, scopeFromExecutionArn } from '../shared/workflow';
 
 export type SsmRunDeps = Omit<InstallDeps, 'log'>;

@@ -9,7 +9,7 @@ import { requireEnv } from '../shared/env';
 import { InvalidInput } from '../shared/errors';
 import { certificateArnOf, correlationFromPayload, info, resolveDeps } from '../shared/handler-support';
 import { METRIC, count, observe } from '../shared/powertools';
-import { StatusDeps, checkStatus } from '../shared/check-status';
+import { StatusDeps, checkStatus } from './status-check';
 import { parsePayload, parseWorkflowInput, scopeFromExecutionArn, statusTaskPayloadSchema } from '../shared/workflow';
 
 export type StatusCheckDeps = Omit<StatusDeps, 'log'> & { region: string };

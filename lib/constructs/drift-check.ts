@@ -7,7 +7,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { ENV, INVENTORY } from '../../lambda/shared/contract';
-import { DEFAULT_DRIFT_GRACE_MINUTES } from '../../lambda/shared/drift-check';
+import { DEFAULT_DRIFT_GRACE_MINUTES } from '../../lambda/drift-check/drift-check';
 import { acknowledgeWildcardAction, acknowledgeWildcardResource } from '../nag';
 import { Inventory } from './inventory';
 import { NodeFunction } from './node-function';

@@ -6,7 +6,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { ENV, INVENTORY } from '../../lambda/shared/contract';
 import { acknowledge, acknowledgeWildcardResource } from '../nag';
-import { StructuralSchema, exportRequestStructure, structuralErrorMessage } from '../../lambda/shared/api-model';
+import { StructuralSchema, exportRequestStructure, structuralErrorMessage } from '../../lambda/export-api/api-model';
 import { associationArns as associationArnsOf, nodeArns as nodeArnsOf } from './arns';
 import { DEFAULT_COMMAND_TIMEOUT_SECONDS } from './export-workflow';
 import { InstallDocument } from './install-document';

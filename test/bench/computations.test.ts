@@ -1,7 +1,7 @@
 /** The benchmark's pure computations: statistics, the table, and completion detection from the definition. */
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { checkStatus } from '../../lambda/shared/check-status';
+import { checkStatus } from '../../lambda/status-check/status-check';
 import { INITIAL_POLL, POLL_BACKOFF, STATES, type PollState } from '../../lambda/shared/contract';
 import { withDefaults } from '../../lambda/shared/schemas';
 import { renderStateMachineDefinition } from '../../lib/render-definition';

@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { CertificateTargetView, ExportStatusResponse, ListCertificatesResponse, StartExportResponse } from '../../lambda/shared/api-types';
+import type { CertificateTargetView, ExportStatusResponse, ListCertificatesResponse, StartExportResponse } from '../../lambda/export-api/api-types';
 import { profileRegion, resolveRegion } from '../../cli/api-client';
 import { runCli } from './helpers/cli-runner';
 import { startFakeApi, TEST_REGION, type FakeApi, type ReceivedRequest, type Route } from './helpers/fake-api';

@@ -3,7 +3,7 @@
  * URL-encoded ARN and target, checked by the signature-verifying stand-in), the export profile options, and the
  * doctor's drift rule being the shared one.
  */
-import type { CertificateTargetView, DeleteTargetResponse, ListCertificatesResponse } from '../../lambda/shared/api-types';
+import type { CertificateTargetView, DeleteTargetResponse, ListCertificatesResponse } from '../../lambda/export-api/api-types';
 import { findDrift } from '../../lambda/shared/drift';
 import { buildExportRequest, validateExportRequest } from '../../cli/export';
 import { requestForTarget } from '../../cli/renew';

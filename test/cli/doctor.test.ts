@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { CertificateTargetView } from '../../lambda/shared/api-types';
+import type { CertificateTargetView } from '../../lambda/export-api/api-types';
 import { runCli, type CliRun } from './helpers/cli-runner';
 import { startFakeApi } from './helpers/fake-api';
 import { daysFromNow, intermediate, leaf, selfSigned, type Issued, type LeafOptions } from './helpers/pki';

@@ -3,7 +3,7 @@
  * DELETE with removeFiles=true; the answer's command id and how to follow the asynchronous removal are
  * printed; --json prints the API's answer unchanged; a missing inventory record is one clear line.
  */
-import type { DeleteTargetResponse } from '../../lambda/shared/api-types';
+import type { DeleteTargetResponse } from '../../lambda/export-api/api-types';
 import { deleteTargetSummary } from '../../cli/targets';
 import { runCli } from './helpers/cli-runner';
 import { TEST_REGION, startFakeApi, type FakeApi, type Route } from './helpers/fake-api';

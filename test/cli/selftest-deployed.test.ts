@@ -17,7 +17,7 @@ import {
   SSMClient,
   type CommandInvocationStatus,
 } from '@aws-sdk/client-ssm';
-import type { ExportStatusResponse } from '../../lambda/shared/api-types';
+import type { ExportStatusResponse } from '../../lambda/export-api/api-types';
 import { mockAwsClient } from '../lambda/support';
 import { runCli, type CliRun } from './helpers/cli-runner';
 import { startFakeApi, TEST_CREDENTIALS, type FakeApi } from './helpers/fake-api';

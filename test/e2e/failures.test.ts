@@ -1,7 +1,7 @@
 /** End to end through local mode: failure paths, throttling, and what the API refuses. */
 import type { ApiClient } from '../../cli/api-client';
-import { structuralErrorMessage } from '../../lambda/shared/api-model';
-import { OUTCOME_EXPLANATIONS } from '../../lambda/shared/check-status';
+import { structuralErrorMessage } from '../../lambda/export-api/api-model';
+import { OUTCOME_EXPLANATIONS } from '../../lambda/status-check/status-check';
 import { STATES } from '../../lambda/shared/contract';
 import type { ForcedOutcome } from '../../local/faults';
 import { startLocalMode, type LocalMode } from '../../local/runtime';

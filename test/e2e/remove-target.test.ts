@@ -10,7 +10,7 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ListAssociationsCommand, ListCommandInvocationsCommand, SSMClient, type CommandInvocation } from '@aws-sdk/client-ssm';
 import type { ApiClient } from '../../cli/api-client';
-import type { DeleteTargetResponse } from '../../lambda/shared/api-types';
+import type { DeleteTargetResponse } from '../../lambda/export-api/api-types';
 import { associationName, reportAssociationName } from '../../lambda/shared/associations';
 import { CUSTOM_INVENTORY_TYPE } from '../../lambda/shared/node-reports';
 import type { LocalNode } from '../../local/nodes';

@@ -6,7 +6,7 @@ import { Sha256 } from '@aws-crypto/sha256-js';
 import { ACMClient, RequestCertificateCommand } from '@aws-sdk/client-acm';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
-import type { ExportStatusResponse, StartExportResponse } from '../../lambda/shared/api-types';
+import type { ExportStatusResponse, StartExportResponse } from '../../lambda/export-api/api-types';
 import { ApiClient } from '../../cli/api-client';
 import type { LocalNode } from '../../local/nodes';
 import type { LocalMode } from '../../local/runtime';

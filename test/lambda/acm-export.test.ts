@@ -8,8 +8,8 @@ import {
 import 'aws-sdk-client-mock-jest';
 import { createHandler } from '../../lambda/acm-export/handler';
 import { SECRET_TAGS } from '../../lambda/shared/contract';
-import { secretName, secretVersionToken } from '../../lambda/shared/export-certificate';
-import { parseSecret } from '../../lambda/shared/secret-format';
+import { secretName, secretVersionToken } from '../../lambda/acm-export/acm-export';
+import { parseSecret } from '../../lambda/acm-export/secret-format';
 import { CERT_ARN, CERT_ID, FAKE_PEM, INPUT, KMS_KEY, SECRET_ARN, executionArn, issuedCertificate, mockAwsClient } from './support';
 
 const acm = mockAwsClient(ACMClient);

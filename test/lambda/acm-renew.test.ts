@@ -5,7 +5,7 @@ import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import 'aws-sdk-client-mock-jest';
 import { createHandler } from '../../lambda/acm-renew/handler';
 import { InventoryItem } from '../../lambda/shared/contract';
-import { renewalExecutionName } from '../../lambda/shared/renew';
+import { renewalExecutionName } from '../../lambda/acm-renew/acm-renew';
 import { CERT_ARN, STATE_MACHINE_ARN, executionArn, issuedCertificate, mockAwsClient } from './support';
 
 const acm = mockAwsClient(ACMClient);

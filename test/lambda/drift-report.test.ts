@@ -8,9 +8,9 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import 'aws-sdk-client-mock-jest';
 import { InventoryItem } from '../../lambda/shared/contract';
-import { checkDrift, driftAlert } from '../../lambda/shared/drift-check';
+import { checkDrift, driftAlert } from '../../lambda/drift-check/drift-check';
 import { findDrift } from '../../lambda/shared/drift';
-import { listCertificates } from '../../lambda/shared/list-certificates';
+import { listCertificates } from '../../lambda/export-api/list-certificates';
 import { CUSTOM_INVENTORY_TYPE, observationOf, parseReport } from '../../lambda/shared/node-reports';
 import { CERT_ARN, REGION, ACCOUNT, executionArn, startInventory, mockAwsClient } from './support';
 

@@ -3,9 +3,9 @@ import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import 'aws-sdk-client-mock-jest';
 import { createHandler } from '../../lambda/export-api/handler';
-import type { ExportStatusResponse, ListCertificatesResponse } from '../../lambda/shared/api-types';
+import type { ExportStatusResponse, ListCertificatesResponse } from '../../lambda/export-api/api-types';
 import { InventoryItem } from '../../lambda/shared/contract';
-import { encodeNextToken } from '../../lambda/shared/list-certificates';
+import { encodeNextToken } from '../../lambda/export-api/list-certificates';
 import { CERT_ARN, COMMAND_ID, EXPORT_RESULT, INPUT, STATE_MACHINE_ARN, executionArn, startInventory, mockAwsClient } from './support';
 
 const sfn = mockAwsClient(SFNClient);

@@ -5,8 +5,9 @@ import 'aws-sdk-client-mock-jest';
 import { createHandler as createStatusHandler } from '../../lambda/status-check/handler';
 import { createHandler as createInstallHandler } from '../../lambda/ssm-run/handler';
 import { INITIAL_POLL, InstallTaskResult, PollState } from '../../lambda/shared/contract';
-import { pollWaitSeconds } from '../../lambda/shared/backoff';
-import { FAILURE_STATUSES, OUTCOME_EXPLANATIONS, safeLine } from '../../lambda/shared/check-status';
+import { pollWaitSeconds } from '../../lambda/status-check/backoff';
+import { FAILURE_STATUSES, OUTCOME_EXPLANATIONS } from '../../lambda/status-check/status-check';
+import { safeLine } from '../../lambda/shared/redact';
 import { CERT_ARN, COMMAND_ID, EXPORT_RESULT, INPUT, executionArn, startInventory, mockAwsClient } from './support';
 
 const ssm = mockAwsClient(SSMClient);

@@ -1,4 +1,4 @@
-import { exportRequestStructure, structuralErrorMessage } from '../../lambda/shared/api-model';
+import { exportRequestStructure, structuralErrorMessage } from '../../lambda/export-api/api-model';
 import { exportRequestSchema } from '../../lambda/shared/schemas';
 import { asArray, buildStack, identityStatements, logicalId } from './fixture';
 

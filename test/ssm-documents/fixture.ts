@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { formatSecret, type CertificateBundle } from '../../lambda/shared/secret-format';
+import { formatSecret, type CertificateBundle } from '../../lambda/acm-export/secret-format';
 import { createFakeAws, type FakeAws } from '../helpers/fake-aws';
 import { runInstall, type InstallParams, type InstallRun } from '../helpers/install-script';
 import { createTestCa, issueCertificate, type IssueOptions, type IssuedCertificate, type TestCa } from '../helpers/pki';

@@ -7,13 +7,13 @@
 import { ACMClient } from '@aws-sdk/client-acm';
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { z } from 'zod';
-import { InventoryItem } from './contract';
-import { AcmExportError, InvalidInput, rethrowThrottling } from './errors';
-import { describeExportable } from './export-certificate';
-import { InventoryDeps, targetsOfCertificate } from './inventory';
-import { sha256Hex } from './passphrase';
-import { ExportRequest, exportRequestSchema, formatIssues } from './schemas';
-import { ArnScope, parseCertificateArn } from './workflow';
+import { describeExportable } from '../shared/certificate';
+import { InventoryItem } from '../shared/contract';
+import { AcmExportError, InvalidInput, rethrowThrottling } from '../shared/errors';
+import { InventoryDeps, targetsOfCertificate } from '../shared/inventory';
+import { sha256Hex } from '../shared/passphrase';
+import { ExportRequest, exportRequestSchema, formatIssues } from '../shared/schemas';
+import { ArnScope, parseCertificateArn } from '../shared/workflow';
 
 export interface RenewDeps extends InventoryDeps {
   acm: ACMClient;

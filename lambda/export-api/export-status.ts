@@ -12,9 +12,9 @@ import {
   SFNClient,
 } from '@aws-sdk/client-sfn';
 import type { ExportPhase, ExportStatusResponse } from './api-types';
-import { ExportTaskResult, InstallTaskResult, PollState, STATES, targetKey } from './contract';
-import { INSTALL_FAILED_ERROR, rethrowThrottling } from './errors';
-import { safeLine } from './check-status';
+import { ExportTaskResult, InstallTaskResult, PollState, STATES, targetKey } from '../shared/contract';
+import { INSTALL_FAILED_ERROR, rethrowThrottling } from '../shared/errors';
+import { safeLine } from '../shared/redact';
 
 export interface ExportStatusDeps {
   sfn: SFNClient;

@@ -8,11 +8,11 @@
  */
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { InventoryItem } from './contract';
-import { DriftFinding, findDrift, normalizeSerial } from './drift';
-import { rethrowThrottling } from './errors';
-import { InventoryDeps, targetsByExpiry } from './inventory';
-import { nodeReportsForSecret, observationOf } from './node-reports';
+import { InventoryItem } from '../shared/contract';
+import { DriftFinding, findDrift, normalizeSerial } from '../shared/drift';
+import { rethrowThrottling } from '../shared/errors';
+import { InventoryDeps, targetsByExpiry } from '../shared/inventory';
+import { nodeReportsForSecret, observationOf } from '../shared/node-reports';
 
 export interface DriftCheckDeps extends InventoryDeps {
   ssm: SSMClient;

@@ -6,7 +6,7 @@
  * value). The property list is derived from the zod schema, so the two cannot drift apart.
  */
 import type { z } from 'zod';
-import { exportRequestSchema } from './schemas';
+import { exportRequestSchema } from '../shared/schemas';
 
 export type StructuralType = 'string' | 'integer' | 'number' | 'boolean';
 

@@ -6,11 +6,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { ErrorResponse, StartExportResponse } from './api-types';
-import { isThrottling } from './errors';
+import { isThrottling } from '../shared/errors';
 import { EXPORT_ID_PATTERN, executionArnFor } from './export-status';
-import { MAX_REQUEST_BYTES } from './patterns';
-import { ExportRequest, exportRequestSchema, formatIssues } from './schemas';
-import { ArnScope } from './workflow';
+import { MAX_REQUEST_BYTES } from '../shared/patterns';
+import { ExportRequest, exportRequestSchema, formatIssues } from '../shared/schemas';
+import { ArnScope } from '../shared/workflow';
 
 export interface StartExportDeps {
   sfn: SFNClient;

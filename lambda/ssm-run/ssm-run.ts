@@ -10,13 +10,13 @@ import {
   SSMClient,
   SendCommandCommand,
 } from '@aws-sdk/client-ssm';
-import { AssociationKind, AssociationSpec, upsertAssociation } from './associations';
-import { ExportTaskResult, InstallTaskResult, InventoryItem, targetKey } from './contract';
-import { AcmExportError, NoMatchingNodes, isThrottling, rethrowThrottling } from './errors';
-import { installCommandInput } from './install-command';
-import { InventoryDeps, recordAssociation, recordDeployOutcome, recordExport } from './inventory';
-import { DEFAULT_CONVERGENCE_SCHEDULE, DEFAULT_DRIFT_REPORT_SCHEDULE, INSTALL_DEFAULTS } from './patterns';
-import type { ResolvedExportRequest } from './schemas';
+import { AssociationKind, AssociationSpec, upsertAssociation } from '../shared/associations';
+import { ExportTaskResult, InstallTaskResult, InventoryItem, targetKey } from '../shared/contract';
+import { AcmExportError, NoMatchingNodes, isThrottling, rethrowThrottling } from '../shared/errors';
+import { TargetProfile, documentParameters, installCommandInput } from '../shared/install-command';
+import { InventoryDeps, recordAssociation, recordDeployOutcome, recordExport } from '../shared/inventory';
+import { DEFAULT_CONVERGENCE_SCHEDULE, DEFAULT_DRIFT_REPORT_SCHEDULE } from '../shared/patterns';
+import type { ResolvedExportRequest } from '../shared/schemas';
 
 export interface InstallDeps extends InventoryDeps {
   ssm: SSMClient;
@@ -66,15 +66,6 @@ export async function matchingNodes(ssm: SSMClient, tagKey: string, tagValue: st
   return ids;
 }
 
-/** How a target's files are installed: paths, service, verification and the output profile. */
-export type TargetProfile = Required<
-  Pick<
-    InventoryItem,
-    | 'certName' | 'targetTagKey' | 'targetTagValue' | 'certDir' | 'keyDir' | 'service' | 'verifyPort'
-    | 'keyOwner' | 'keyGroup' | 'keyMode' | 'certOwner' | 'certGroup' | 'certMode' | 'pkcs12' | 'combinedPem'
-  >
->;
-
 export function profileFromRequest(i: ResolvedExportRequest): TargetProfile {
   return {
     certName: i.CertName,
@@ -92,61 +83,6 @@ export function profileFromRequest(i: ResolvedExportRequest): TargetProfile {
     certMode: i.CertMode,
     pkcs12: i.Pkcs12,
     combinedPem: i.CombinedPem,
-  };
-}
-
-/** The stored profile of an inventory item (defaults for items written before profiles existed). */
-export function profileFromItem(item: InventoryItem): TargetProfile {
-  return {
-    certName: item.certName,
-    targetTagKey: item.targetTagKey,
-    targetTagValue: item.targetTagValue,
-    certDir: item.certDir,
-    keyDir: item.keyDir,
-    service: item.service,
-    verifyPort: item.verifyPort,
-    keyOwner: item.keyOwner ?? INSTALL_DEFAULTS.KeyOwner,
-    keyGroup: item.keyGroup ?? INSTALL_DEFAULTS.KeyGroup,
-    keyMode: item.keyMode ?? INSTALL_DEFAULTS.KeyMode,
-    certOwner: item.certOwner ?? INSTALL_DEFAULTS.CertOwner,
-    certGroup: item.certGroup ?? INSTALL_DEFAULTS.CertGroup,
-    certMode: item.certMode ?? INSTALL_DEFAULTS.CertMode,
-    pkcs12: item.pkcs12 ?? INSTALL_DEFAULTS.Pkcs12,
-    combinedPem: item.combinedPem ?? INSTALL_DEFAULTS.CombinedPem,
-  };
-}
-
-/** Which version a run installs (a push: the exact version; an association: the stage), or another action. */
-export type DocumentSecret =
-  | { secretArn: string; versionId: string }
-  | { secretArn: string; stage: 'AWSCURRENT' }
-  | { secretArn: string; action: 'report' | 'remove' };
-
-/**
- * The install document's parameters: each a one-element list of strings; identifiers and options only.
- * A push names the exact version; an association names the stage (AWSCURRENT) and leaves SecretVersionId
- * at its default; report and remove runs name neither (Action=report|remove).
- */
-export function documentParameters(profile: TargetProfile, secret: DocumentSecret, region: string): Record<string, string[]> {
-  return {
-    ...('action' in secret ? { Action: [secret.action] } : {}),
-    CertName: [profile.certName],
-    SecretId: [secret.secretArn],
-    ...('versionId' in secret ? { SecretVersionId: [secret.versionId] } : 'stage' in secret ? { SecretVersionStage: [secret.stage] } : {}),
-    Region: [region],
-    CertDir: [profile.certDir],
-    KeyDir: [profile.keyDir],
-    Service: [profile.service],
-    VerifyPort: [String(profile.verifyPort)],
-    KeyOwner: [profile.keyOwner],
-    KeyGroup: [profile.keyGroup],
-    KeyMode: [profile.keyMode],
-    CertOwner: [profile.certOwner],
-    CertGroup: [profile.certGroup],
-    CertMode: [profile.certMode],
-    Pkcs12: [String(profile.pkcs12)],
-    CombinedPem: [String(profile.combinedPem)],
-    Target: [targetKey(profile.targetTagKey, profile.targetTagValue)],
   };
 }
 

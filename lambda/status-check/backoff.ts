@@ -1,4 +1,4 @@
-import { POLL_BACKOFF } from './contract';
+import { POLL_BACKOFF } from '../shared/contract';
 
 /** Seconds to wait before poll number `attempt + 1`: first * factor^attempt, capped (attempt 0 → first). */
 export function pollWaitSeconds(attempt: number, backoff: { firstSeconds: number; factor: number; capSeconds: number } = POLL_BACKOFF): number {

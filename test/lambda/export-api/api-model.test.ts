@@ -1,6 +1,6 @@
-import { exportRequestStructure, matchesStructure, structuralErrorMessage } from '../../lambda/shared/api-model';
-import { ExportRequestSchema } from '../../lambda/shared/schemas';
-import { INPUT } from './support';
+import { exportRequestStructure, matchesStructure, structuralErrorMessage } from '../../../lambda/export-api/api-model';
+import { ExportRequestSchema } from '../../../lambda/shared/schemas';
+import { INPUT } from '../support';
 
 const structure = exportRequestStructure();
 

@@ -1,9 +1,9 @@
 import { DescribeExecutionCommand, ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import 'aws-sdk-client-mock-jest';
-import { createHandler } from '../../lambda/export-api/handler';
-import type { StartExportResponse } from '../../lambda/shared/api-types';
-import { MAX_REQUEST_BYTES } from '../../lambda/shared/patterns';
+import { createHandler } from '../../../lambda/export-api/handler';
+import type { StartExportResponse } from '../../../lambda/export-api/api-types';
+import { MAX_REQUEST_BYTES } from '../../../lambda/shared/patterns';
 import {
   INTERNAL,
   LIMIT_EXCEEDED,
@@ -13,8 +13,8 @@ import {
   executionNameFor,
   scopeFromStateMachineArn,
   startExport,
-} from '../../lambda/shared/start-export';
-import { ACCOUNT, CERT_ARN, INPUT, REGION, STATE_MACHINE_ARN, executionArn, mockAwsClient } from './support';
+} from '../../../lambda/export-api/start-export';
+import { ACCOUNT, CERT_ARN, INPUT, REGION, STATE_MACHINE_ARN, executionArn, mockAwsClient } from '../support';
 
 const sfn = mockAwsClient(SFNClient);
 const REQUEST_ID = 'c0ffee00-1234-4abc-8def-0123456789ab';

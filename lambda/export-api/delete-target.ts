@@ -13,13 +13,12 @@
  */
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { DeleteTargetResponse, FilesRemoval } from './api-types';
-import { associationName, removeAssociation, reportAssociationName } from './associations';
-import { InventoryItem, parseTargetKey } from './contract';
-import { InvalidInput } from './errors';
-import { InstallCommandSettings, sendInstallCommand } from './install-command';
-import { InventoryDeps, deleteItem, getItem } from './inventory';
-import { FIELD_RULES, RESERVED_TAG_PREFIX } from './patterns';
-import { documentParameters, profileFromItem } from './run-install';
+import { associationName, removeAssociation, reportAssociationName } from '../shared/associations';
+import { InventoryItem, parseTargetKey } from '../shared/contract';
+import { InvalidInput } from '../shared/errors';
+import { InstallCommandSettings, documentParameters, profileFromItem, sendInstallCommand } from '../shared/install-command';
+import { InventoryDeps, deleteItem, getItem } from '../shared/inventory';
+import { FIELD_RULES, RESERVED_TAG_PREFIX } from '../shared/patterns';
 
 /** Each node removes its files on its own: one node that refuses must not cancel the others. */
 export const REMOVE_MAX_ERRORS = '100%';

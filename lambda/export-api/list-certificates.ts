@@ -5,13 +5,13 @@
 import { z } from 'zod';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { CertificateTargetView, ListCertificatesResponse, NodeView } from './api-types';
-import { findDrift } from './drift';
-import { nodeReportsForSecret, observationOf } from './node-reports';
-import { profileFromItem } from './run-install';
-import { INVENTORY, InventoryItem } from './contract';
-import { InvalidInput } from './errors';
-import { InventoryDeps, targetsByExpiry } from './inventory';
-import { certificateArnRule } from './patterns';
+import { findDrift } from '../shared/drift';
+import { nodeReportsForSecret, observationOf } from '../shared/node-reports';
+import { INVENTORY, InventoryItem } from '../shared/contract';
+import { InvalidInput } from '../shared/errors';
+import { profileFromItem } from '../shared/install-command';
+import { InventoryDeps, targetsByExpiry } from '../shared/inventory';
+import { certificateArnRule } from '../shared/patterns';
 
 /** With nodes=true every row costs one paginated GetInventory, hence the smaller default page. */
 export const LIST_LIMITS = { defaultLimit: 50, maxLimit: 100, maxExpiringWithinDays: 3650, defaultNodesLimit: 20, nodesConcurrency: 5 } as const;

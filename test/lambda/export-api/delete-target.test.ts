@@ -14,13 +14,13 @@ import {
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import 'aws-sdk-client-mock-jest';
-import { createHandler } from '../../lambda/export-api/handler';
-import type { DeleteTargetResponse } from '../../lambda/shared/api-types';
-import { associationName, reportAssociationName } from '../../lambda/shared/associations';
-import { ENV, InventoryItem } from '../../lambda/shared/contract';
-import { REMOVE_MAX_ERRORS, parseDeleteTarget } from '../../lambda/shared/delete-target';
-import { FIELD_RULES, type FieldName } from '../../lambda/shared/patterns';
-import { ACCOUNT, CERT_ARN, COMMAND_ID, REGION, SECRET_ARN, STATE_MACHINE_ARN, executionArn, startInventory, mockAwsClient, fakeAssociationId } from './support';
+import { createHandler } from '../../../lambda/export-api/handler';
+import type { DeleteTargetResponse } from '../../../lambda/export-api/api-types';
+import { associationName, reportAssociationName } from '../../../lambda/shared/associations';
+import { ENV, InventoryItem } from '../../../lambda/shared/contract';
+import { REMOVE_MAX_ERRORS, parseDeleteTarget } from '../../../lambda/export-api/delete-target';
+import { FIELD_RULES, type FieldName } from '../../../lambda/shared/patterns';
+import { ACCOUNT, CERT_ARN, COMMAND_ID, REGION, SECRET_ARN, STATE_MACHINE_ARN, executionArn, startInventory, mockAwsClient, fakeAssociationId } from '../support';
 
 const ssm = mockAwsClient(SSMClient);
 const DOCUMENT = 'AcmExport-InstallDocument-0123ABCD';
