@@ -1,5 +1,5 @@
 /**
- * ExportCertificate task: validates the execution input against this function's partition, region and
+ * acm-export task: validates the execution input against this function's partition, region and
  * account, exports the certificate into one new secret version and returns identifiers only.
  */
 import type { Context } from 'aws-lambda';
@@ -26,7 +26,7 @@ export function createHandler(overrides: Partial<AcmExportDeps> = {}) {
   return async (payload: ExportTaskPayload | unknown, context?: Context): Promise<ExportTaskResult> => {
     const { correlationId, executionArn } = correlationFromPayload(payload);
     const certificateArn = certificateArnOf(payload);
-    return observe('ExportCertificate', context, correlationId, { executionArn, certificateArn }, async () => {
+    return observe('acm-export', context, correlationId, { executionArn, certificateArn }, async () => {
       try {
         const deps = resolveDeps<AcmExportDeps>(overrides, factories);
         const task = parsePayload(exportTaskPayloadSchema, payload, 'payload');

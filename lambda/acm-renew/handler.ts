@@ -32,7 +32,7 @@ function stackScope(stateMachineArn: string, region: string): ArnScope {
 export function createHandler(overrides: Partial<AcmRenewDeps> = {}) {
   return async (event: unknown, context?: Context): Promise<RenewResult> => {
     const eventId = peek(event, 'id');
-    return observe('AcmRenew', context, eventId?.slice(0, 128), {}, async () => {
+    return observe('acm-renew', context, eventId?.slice(0, 128), {}, async () => {
       const deps = resolveDeps<AcmRenewDeps>(overrides, factories);
       const parsed = parseAcmEvent(event);
       const certificateArn = parsed.resources[0];

@@ -33,7 +33,7 @@ const factories = {
 export function createHandler(overrides: Partial<DriftHandlerDeps> = {}) {
   return async (event: { id?: string } | unknown, context?: Context): Promise<Omit<DriftCheckResult, 'driftingTargets'> & { driftingTargets: number }> => {
     const eventId = event && typeof event === 'object' && typeof (event as { id?: unknown }).id === 'string' ? (event as { id: string }).id.slice(0, 128) : undefined;
-    return observe('DriftCheck', context, eventId, {}, async () => {
+    return observe('drift-check', context, eventId, {}, async () => {
       const deps = resolveDeps<DriftHandlerDeps>(overrides, factories);
       const result = await checkDrift({ ...deps, log: info });
       gauge(METRIC.driftingNodes, result.driftingNodes);

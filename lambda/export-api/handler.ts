@@ -99,7 +99,7 @@ function safeDecode(segment: string): string | undefined {
 export function createHandler(overrides: Partial<ExportApiDeps> = {}) {
   return async (event: APIGatewayProxyEvent, context?: Context): Promise<APIGatewayProxyResult> => {
     const requestId = event?.requestContext?.requestId;
-    return observe('ExportApi', context, requestId, {}, async () => {
+    return observe('export-api', context, requestId, {}, async () => {
       const r = route(event ?? ({} as APIGatewayProxyEvent));
       if (!r) return fail(404, 'no such resource');
       if (event.httpMethod !== METHODS[r.name]) return fail(405, `method not allowed: use ${METHODS[r.name]}`);

@@ -52,7 +52,7 @@ export const STATES = {
 /** Execution input: the API body (or the stored target options, for a renewal). */
 export type WorkflowInput = ResolvedExportRequest | Record<string, unknown>;
 
-/** Payload of the ExportCertificate task. */
+/** Payload of the acm-export task. */
 export interface ExportTaskPayload {
   input: unknown;
   executionArn: string;
@@ -68,7 +68,7 @@ export interface ExportTaskResult {
   domainNames: string[];
 }
 
-/** Payload of the InstallOnNodes task. */
+/** Payload of the ssm-run task. */
 export interface InstallTaskPayload {
   input: unknown;
   export: ExportTaskResult;
@@ -128,7 +128,7 @@ export function nodeFailureLine(failure: NodeFailure): string {
   return `${failure.instanceId}: ${failure.status} (${failure.line})`;
 }
 
-/** Payload of the CheckInstallStatus task. */
+/** Payload of the status-check task. */
 export interface StatusTaskPayload {
   input: unknown;
   export: ExportTaskResult;

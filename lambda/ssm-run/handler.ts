@@ -1,5 +1,5 @@
 /**
- * InstallOnNodes task: records the export in the inventory (unless a newer export owns the target) and
+ * ssm-run task: records the export in the inventory (unless a newer export owns the target) and
  * sends the install document to the tagged nodes; DryRun only reports the matching nodes.
  */
 import type { Context } from 'aws-lambda';
@@ -29,7 +29,7 @@ const factories = {
 export function createHandler(overrides: Partial<SsmRunDeps> = {}) {
   return async (payload: InstallTaskPayload | unknown, context?: Context): Promise<InstallTaskResult> => {
     const { correlationId, executionArn } = correlationFromPayload(payload);
-    return observe('InstallOnNodes', context, correlationId, { executionArn, certificateArn: certificateArnOf(payload) }, async () => {
+    return observe('ssm-run', context, correlationId, { executionArn, certificateArn: certificateArnOf(payload) }, async () => {
       try {
         const deps = resolveDeps<SsmRunDeps>(overrides, factories);
         const task = parsePayload(installTaskPayloadSchema, payload, 'payload');

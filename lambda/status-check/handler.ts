@@ -1,5 +1,5 @@
 /**
- * CheckInstallStatus task: one ListCommands call, returns the next poll state (InProgress with the next
+ * status-check task: one ListCommands call, returns the next poll state (InProgress with the next
  * wait, Succeeded, or Failed with one line per failed node) and records the outcome in the inventory.
  */
 import type { Context } from 'aws-lambda';
@@ -25,7 +25,7 @@ const factories = {
 export function createHandler(overrides: Partial<StatusCheckDeps> = {}) {
   return async (payload: StatusTaskPayload | unknown, context?: Context): Promise<PollState> => {
     const { correlationId, executionArn } = correlationFromPayload(payload);
-    return observe('CheckInstallStatus', context, correlationId, { executionArn, certificateArn: certificateArnOf(payload) }, async () => {
+    return observe('status-check', context, correlationId, { executionArn, certificateArn: certificateArnOf(payload) }, async () => {
       const deps = resolveDeps<StatusCheckDeps>(overrides, factories);
       const task = parsePayload(statusTaskPayloadSchema, payload, 'payload');
       if (task.install.outcome !== 'Sent' || !task.install.commandId) {
