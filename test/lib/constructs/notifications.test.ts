@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
+import { METRIC } from '../../../lambda/shared/powertools';
+import { METRICS_NAMESPACE } from '../../../lib/constructs/node-function';
+import { ALERTED_EXECUTION_STATUSES } from '../../../lib/constructs/notifications';
 import { ACCOUNT, PolicyStatementJson, REGION, asArray, buildStack, logicalId } from '../fixture';
 
 const { stack, template } = buildStack();
@@ -92,10 +95,22 @@ describe('events', () => {
 });
 
 describe('observability', () => {
-  test('README says what ExportsFailed misses and which metrics count every unsuccessful execution', () => {
+  test('README: the metrics it names are the functions\' own (in their namespace) and the AWS/States ones of every alerted execution status', () => {
+    // Statuses alerted by the synthesized rules; AWS/States names its metric for each `Executions<Status>`.
+    const alerted = Object.values(
+      template.findResources('AWS::Events::Rule', { Properties: { EventPattern: { source: ['aws.states'] } } }),
+    ).flatMap((rule) => rule.Properties.EventPattern.detail.status as string[]);
+    expect([...alerted].sort()).toEqual([...ALERTED_EXECUTION_STATUSES].sort());
+    const statesMetrics = alerted.map((status) => `Executions${status.split('_').map((w) => w[0] + w.slice(1).toLowerCase()).join('')}`);
     const readme = readFileSync(path.join(__dirname, '..', '..', '..', 'README.md'), 'utf8');
-    const notes = readme.slice(readme.indexOf('## Security'), readme.indexOf('## Costs'));
-    expect(notes).toMatch(/`ExportsFailed` counts only the failures a function sees/);
-    for (const metric of ['ExecutionsFailed', 'ExecutionsTimedOut', 'ExecutionsAborted']) expect(notes).toContain(`\`${metric}\``);
+    const security = readme.slice(readme.indexOf('\n## Security\n'), readme.indexOf('\n## ', readme.indexOf('\n## Security\n') + 1));
+    const bullets = security.split(/\n(?=- )/).filter((bullet) => bullet.includes(`\`${METRIC.exportsFailed}\``));
+    expect(bullets).toHaveLength(1);
+    const named = [...bullets[0].matchAll(/`([A-Za-z/]+)`/g)].map((m) => m[1]);
+    const functionMetrics: string[] = Object.values(METRIC);
+    expect(named).toEqual(expect.arrayContaining([METRICS_NAMESPACE, METRIC.exportsFailed, 'AWS/States', ...statesMetrics]));
+    for (const name of named) {
+      expect([name, [METRICS_NAMESPACE, 'AWS/States', 'StateMachineArn', ...functionMetrics, ...statesMetrics].includes(name)]).toEqual([name, true]);
+    }
   });
 });
