@@ -13,6 +13,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import * as path from 'node:path';
+import { waitFor } from './wait';
 
 export interface NginxServer {
   /** ssl_certificate (full chain) path. */
@@ -30,6 +31,13 @@ export interface TestNginx {
   readonly includeDir: string;
   /** nginx's error log so far. */
   errorLog(): string;
+  /**
+   * Resolves once nginx has handled (and logged) every signal sent to it before the call: it sends the
+   * master SIGUSR1 (reopen logs, harmless here) and waits for that to be logged. Pending signals are
+   * delivered lowest number first, so a reload (SIGHUP, 1) sent earlier is logged before the reopen (10).
+   * Use it before counting reloads, and before asserting that none happened.
+   */
+  settled(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -106,6 +114,13 @@ export async function startNginx(options: { dir: string; servers: NginxServer[] 
           ports,
           includeDir,
           errorLog: () => readFileSync(path.join(dir, 'error.log'), 'utf8'),
+          settled: async () => {
+            const reopens = () => (readFileSync(path.join(dir, 'error.log'), 'utf8').match(/signal 10 \(SIGUSR1\) received/g) ?? []).length;
+            const before = reopens();
+            if (!child.pid) throw new Error('nginx has no pid');
+            process.kill(child.pid, 'SIGUSR1');
+            await waitFor(() => reopens() > before, 5000, 'nginx to log the SIGUSR1 sent to settle it');
+          },
           stop: () => stopChild(child),
         };
       }

@@ -44,3 +44,37 @@ export function logicalId(construct: IConstruct): string {
   if (!resource || !CfnResource.isCfnResource(resource)) throw new Error(`${construct.node.path} has no CfnResource`);
   return Stack.of(resource).resolve(resource.logicalId) as string;
 }
+
+/** Logical ids of every function's execution role, read from the template (not from a hand-kept list). */
+export function functionRoles(template: Template): string[] {
+  return Object.values(template.findResources('AWS::Lambda::Function')).map((fn) => {
+    const role = fn.Properties.Role as { 'Fn::GetAtt': [string, string] };
+    return role['Fn::GetAtt'][0];
+  });
+}
+
+/** Every action of the identity policies attached to a role (by its logical id). */
+export function actionsOfRole(template: Template, role: string): string[] {
+  return identityStatements(template)
+    .filter(({ policy }) => (template.toJSON().Resources[policy].Properties.Roles as { Ref: string }[] | undefined)?.some((r) => r.Ref === role))
+    .flatMap(({ statement }) => asArray(statement.Action));
+}
+
+/** The inline-policy statements of a function's execution role. */
+export function statementsOf(template: Template, fn: { executionRole: unknown }): PolicyStatementJson[] {
+  const role = logicalId(fn.executionRole as never);
+  return identityStatements(template)
+    .filter(({ policy }) => {
+      const roles = template.findResources('AWS::IAM::Policy')[policy]?.Properties.Roles as { Ref: string }[] | undefined;
+      return roles?.some((r) => r.Ref === role);
+    })
+    .map(({ statement }) => statement);
+}
+
+/** A resource (string or Fn::Join) as one flat string, AWS::Partition read as "aws". */
+export function flat(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const join = (value as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
+  if (join) return join[1].map((part) => ((part as { Ref?: string }).Ref === 'AWS::Partition' ? 'aws' : typeof part === 'string' ? part : `<${JSON.stringify(part)}>`)).join(join[0]);
+  return JSON.stringify(value);
+}

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { EXIT, type InstallParams, type InstallRun } from '../helpers/install-script';
+import { waitFor } from '../helpers/wait';
 import { createFixture, secretFragments, type Fixture } from './fixture';
 
 let f: Fixture;
@@ -371,7 +372,9 @@ describe('Action=report', () => {
     const before = inventoryFile(inventoryDir).Content[0];
     const files = snapshot();
     const awsCalls = f.aws.calls().length;
-    await new Promise((r) => setTimeout(r, 1100)); // CheckedAt has one-second resolution
+    // CheckedAt has one-second resolution: let the clock's second pass the recorded one, so the report's differs.
+    const nowSecond = () => `${new Date().toISOString().slice(0, 19)}Z`;
+    await waitFor(() => nowSecond() > before.CheckedAt, 2000, `the clock to pass CheckedAt ${before.CheckedAt}`);
     const r = await run(actionParams('report', slot), inventoryEnv(slot, node));
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({ node, certName: 'site', action: 'report', serial: installed.serial, servedSerial: '', problem: '' });

@@ -102,13 +102,18 @@ describe('document structure', () => {
   });
 
   test('bash is a documented requirement: a node without it fails with 127 before any acm-export line', () => {
-    // What the script cannot report itself is said in its header and in the README's Security section.
+    // The minimum the script enforces, read from its version check; its header and the README's Security
+    // section must state that minimum, and the README the exit code such a node really gets (run below).
+    const enforced = /BASH_VERSINFO\[0\]:-0\}" -lt (\d+) \]/.exec(script)?.[1];
+    expect(enforced).toMatch(/^\d+$/);
     const header = script.slice(0, script.indexOf('\nset -Eeuo pipefail'));
-    expect(header).toMatch(/Requires bash 4 or later on the node/);
-    expect(header).toMatch(/cannot report a missing bash/);
+    expect([...header.matchAll(/bash (\d+) or later/g)].map((m) => m[1])).toEqual([enforced]);
     const readme = readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
     const security = readme.slice(readme.indexOf('\n## Security\n'), readme.indexOf('\n## ', readme.indexOf('\n## Security\n') + 1));
-    expect(security).toMatch(/^- Nodes need bash 4 or later:[^]*cannot report a missing bash/m);
+    const bullets = security.split(/\n(?=- )/).filter((bullet) => /bash \d+ or later/.test(bullet));
+    expect(bullets).toHaveLength(1);
+    expect(/bash (\d+) or later/.exec(bullets[0])?.[1]).toBe(enforced);
+    const documentedExit = Number(/exit code (\d+)/.exec(bullets[0])?.[1]);
     // As the agent runs it (sh -c <file>) on a node where no bash is found: exit 127, no acm-export line.
     const dir = mkdtempSync(path.join(tmpdir(), 'acm-export-nobash-'));
     try {
@@ -116,6 +121,7 @@ describe('document structure', () => {
       writeFileSync(file, `${doc.mainSteps[0].inputs.runCommand.join('\n')}\n`, { mode: 0o700 });
       const r = spawnSync('/bin/sh', ['-c', file], { env: { PATH: path.join(dir, 'empty') }, encoding: 'utf8' });
       expect(r.status).toBe(127);
+      expect(r.status).toBe(documentedExit);
       expect(r.stderr).toMatch(/bash/);
       expect(r.stderr).not.toContain('acm-export:');
     } finally {

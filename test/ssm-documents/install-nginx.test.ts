@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import * as path from 'node:path';
 import { EXIT, type InstallParams, type InstallRun } from '../helpers/install-script';
 import { freePort, servedSerial, startNginx, type TestNginx } from '../helpers/nginx';
+import { waitFor } from '../helpers/wait';
 import { createFixture, secretFragments, type Fixture } from './fixture';
 
 const NAME = 'www.example.test';
@@ -242,17 +243,19 @@ describe('convergence (association mode)', () => {
 
   test('the current version already served: nothing written, nginx not reloaded, served serial verified', async () => {
     const next = f.publish({ names: [NAME] }); // becomes AWSCURRENT in the fake
+    await nginx.settled();
+    const beforePush = reloads();
     const pushed = await run({ SecretVersionId: next.versionId });
     expect(pushed.result).toMatchObject({ changed: true, reloaded: true, verified: true });
     current = next.serial;
-    await new Promise((r) => setTimeout(r, 300)); // let nginx log the reload before counting
+    await waitFor(() => reloads() > beforePush, 5000, 'nginx to log the reload of the push before counting');
     const before = { reloads: reloads(), files: liveFiles() };
     for (let i = 0; i < 3; i++) {
       const r = await run(association());
       expect(r.code).toBe(0);
       expect(r.result).toMatchObject({ serial: next.serial, changed: false, reloaded: false, verified: true, secretVersionId: next.versionId });
     }
-    await new Promise((r) => setTimeout(r, 300));
+    await nginx.settled(); // a reload sent by any of the runs is logged by now
     expect(reloads()).toBe(before.reloads);
     expect(liveFiles()).toEqual(before.files);
     expect(servedSerial(nginx.ports[0], NAME)).toBe(next.serial);
@@ -267,7 +270,8 @@ describe('convergence (association mode)', () => {
     expect(r.code).toBe(0);
     expect(r.result).toMatchObject({ changed: true, reloaded: true, verified: true });
     expect(readFileSync(fullchain, 'utf8')).toBe(good);
-    await new Promise((res) => setTimeout(res, 300));
+    await waitFor(() => reloads() > before, 5000, 'nginx to log the reload');
+    await nginx.settled();
     expect(reloads()).toBe(before + 1);
   });
 
@@ -290,7 +294,7 @@ describe('report and remove actions with nginx', () => {
   const action = (name: 'report' | 'remove', extra: InstallParams = {}): InstallParams => ({ Action: name, SecretVersionId: '', Target: 'Role=web', ...extra });
 
   test('report: the served serial over TLS, verified, no reload; a server still on an old certificate shows it', async () => {
-    await new Promise((r) => setTimeout(r, 300));
+    await nginx.settled(); // earlier tests' reloads are logged before counting
     const before = { reloads: reloads(), files: liveFiles() };
     let r = await run(action('report'));
     expect(r.code).toBe(0);
@@ -300,7 +304,7 @@ describe('report and remove actions with nginx', () => {
     expect((await run({ SecretVersionId: next.versionId, Service: 'none', VerifyPort: '0' })).result).toMatchObject({ changed: true, reloaded: false });
     r = await run(action('report'));
     expect(JSON.parse(r.stdout)).toMatchObject({ serial: next.serial, servedSerial: current, problem: '' });
-    await new Promise((res) => setTimeout(res, 300));
+    await nginx.settled();
     expect(reloads()).toBe(before.reloads);
     // Repaired by an install run (the files are right; the server is reloaded).
     expect((await run({ SecretVersionId: next.versionId })).result).toMatchObject({ changed: true, reloaded: true, verified: true });
@@ -322,14 +326,14 @@ describe('report and remove actions with nginx', () => {
   test('remove of a certificate nginx no longer uses: configtest passes, files gone, no reload', async () => {
     const cert = f.publish({ names: ['unused.example.test'] });
     expect((await run({ CertName: 'unused', SecretVersionId: cert.versionId, VerifyPort: '0' })).code).toBe(0);
-    await new Promise((res) => setTimeout(res, 300));
+    await nginx.settled(); // the install's reload is logged before counting
     const before = reloads();
     const r = await run(action('remove', { CertName: 'unused' }));
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ certName: 'unused', action: 'remove', changed: true });
     expect(existsSync(path.join(params.CertDir!, 'unused.crt'))).toBe(false);
     expect(existsSync(path.join(params.KeyDir!, 'unused.key'))).toBe(false);
-    await new Promise((res) => setTimeout(res, 300));
+    await nginx.settled();
     expect(reloads()).toBe(before);
     expect(servedSerial(nginx.ports[0], NAME)).toBe(current);
   });

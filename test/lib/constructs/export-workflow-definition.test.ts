@@ -1,14 +1,14 @@
 // aws-local-stepfunctions needs Promise.withResolvers (Node 22); the polyfill must load first.
-import '../../local/polyfills';
+import '../../../local/polyfills';
 import { ExecutionError, StateMachine } from 'aws-local-stepfunctions';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { ExportTaskResult, InstallTaskResult, PollState } from '../../lambda/shared/contract';
-import { INITIAL_POLL, STATES, WORKFLOW_TIMEOUT_SECONDS } from '../../lambda/shared/contract';
-import * as errors from '../../lambda/shared/errors';
-import { INSTALL_FAILED_ERROR, InstallFailed, RETRYABLE_ERRORS, Throttled } from '../../lambda/shared/errors';
-import { AslDefinition, renderIntrinsics, renderStateMachineDefinition } from '../../lib/render-definition';
-import { buildStack } from './fixture';
+import type { ExportTaskResult, InstallTaskResult, PollState } from '../../../lambda/shared/contract';
+import { INITIAL_POLL, STATES, WORKFLOW_TIMEOUT_SECONDS } from '../../../lambda/shared/contract';
+import * as errors from '../../../lambda/shared/errors';
+import { INSTALL_FAILED_ERROR, InstallFailed, RETRYABLE_ERRORS, Throttled } from '../../../lambda/shared/errors';
+import { AslDefinition, renderIntrinsics, renderStateMachineDefinition } from '../../../lib/render-definition';
+import { buildStack } from '../fixture';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const aslValidator = require('asl-validator') as (definition: unknown) => { isValid: boolean; errorsText: (sep?: string) => string };
@@ -87,7 +87,7 @@ describe('rendered definition', () => {
   });
 
   test('is valid ASL straight from a synthesized template file', () => {
-    const file = path.join(__dirname, '..', '..', 'cdk.out', 'AcmExport.template.json');
+    const file = path.join(__dirname, '..', '..', '..', 'cdk.out', 'AcmExport.template.json');
     let definition: AslDefinition;
     try {
       definition = renderStateMachineDefinition(JSON.parse(readFileSync(file, 'utf8')));

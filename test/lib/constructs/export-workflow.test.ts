@@ -1,0 +1,87 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { ENV, WORKFLOW_TIMEOUT_SECONDS } from '../../../lambda/shared/contract';
+import { ACCOUNT, REGION, asArray, buildStack, flat, identityStatements, logicalId, statementsOf } from '../fixture';
+
+const { stack, template } = buildStack();
+
+describe('state machine', () => {
+  test('STANDARD, timeout, tracing, logging ALL without execution data', () => {
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineType: 'STANDARD',
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: {
+        Level: 'ALL',
+        IncludeExecutionData: false,
+        Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: Match.anyValue() } }],
+      },
+    });
+    const definition = JSON.stringify(template.findResources('AWS::StepFunctions::StateMachine'));
+    expect(definition).toContain(`\\"TimeoutSeconds\\":${WORKFLOW_TIMEOUT_SECONDS}`);
+  });
+
+  test('the workflow may publish alerts: sns:Publish on the topic and the topic key', () => {
+    const statements = identityStatements(template).map(({ statement }) => statement);
+    const publish = statements.filter((s) => asArray(s.Action).includes('sns:Publish'));
+    expect(publish).toHaveLength(2); // the workflow's NotifyFailure and the drift check
+    for (const s of publish) expect(s.Resource).toEqual({ Ref: logicalId(stack.notifications.topic) });
+    const key = statements.filter((s) => JSON.stringify(s.Resource) === JSON.stringify({ 'Fn::GetAtt': [logicalId(stack.notifications.key), 'Arn'] }));
+    expect(key.length).toBeGreaterThanOrEqual(2);
+    for (const k of key) expect(asArray(k.Action).every((a) => ['kms:Decrypt', 'kms:GenerateDataKey', 'kms:GenerateDataKey*'].includes(a))).toBe(true);
+  });
+
+  test('acm-renew and export-api may start executions; export-api may describe only executions of this machine', () => {
+    const statements = identityStatements(template).map(({ statement }) => statement);
+    const start = statements.filter((s) => asArray(s.Action).includes('states:StartExecution'));
+    expect(start).toHaveLength(2); // acm-renew and export-api (POST /exports)
+    for (const s of start) expect(s.Resource).toEqual({ Ref: logicalId(stack.workflow.stateMachine) });
+    const describe = statements.filter((s) => asArray(s.Action).includes('states:DescribeExecution'));
+    expect(describe).toHaveLength(1);
+    expect(asArray(describe[0].Action).sort()).toEqual(['states:DescribeExecution', 'states:GetExecutionHistory']);
+    expect(JSON.stringify(describe[0].Resource)).toContain(`:states:${REGION}:${ACCOUNT}:execution:`);
+  });
+});
+
+describe('fleet convergence', () => {
+  const associationArn = `arn:aws:ssm:${REGION}:${ACCOUNT}:association/*`;
+
+  test('ssm-run may create and update associations of this stack\'s document only; ListAssociations is the only "*"', () => {
+    const statements = statementsOf(template, stack.workflow.ssmRunFunction);
+    const assoc = statements.filter((s) => asArray(s.Action).some((a) => /Association$/.test(a) && a !== 'ssm:ListAssociations'));
+    expect(assoc).toHaveLength(1);
+    expect(asArray(assoc[0].Action).sort()).toEqual(['ssm:CreateAssociation', 'ssm:UpdateAssociation']);
+    const resources = asArray(assoc[0].Resource).map(flat);
+    expect(resources).toEqual(expect.arrayContaining([expect.stringContaining(`arn:aws:ssm:${REGION}:${ACCOUNT}:document/`), associationArn]));
+    expect(resources).not.toContain('*');
+    expect(statements.some((s) => asArray(s.Action).includes('ssm:DeleteAssociation'))).toBe(false);
+    const list = statements.filter((s) => asArray(s.Action).includes('ssm:ListAssociations'));
+    expect(list).toHaveLength(1);
+    expect(list[0].Resource).toBe('*');
+  });
+
+  test('ssm-run gets the default convergence schedule; a bad schedule fails the synth', () => {
+    const fn = template.findResources('AWS::Lambda::Function')[logicalId(stack.workflow.ssmRunFunction)];
+    expect(fn.Properties.Environment.Variables[ENV.CONVERGENCE_SCHEDULE]).toBe('rate(12 hours)');
+    const custom = buildStack({ convergenceSchedule: 'rate(1 day)' });
+    const customFn = custom.template.findResources('AWS::Lambda::Function')[logicalId(custom.stack.workflow.ssmRunFunction)];
+    expect(customFn.Properties.Environment.Variables[ENV.CONVERGENCE_SCHEDULE]).toBe('rate(1 day)');
+    expect(() => buildStack({ convergenceSchedule: 'rate(5 minutes)' })).toThrow(/convergenceSchedule/);
+  });
+
+  test('ssm-run gets the drift-report schedule (default hourly, prop overrides); a bad one fails the synth naming the prop', () => {
+    const fn = template.findResources('AWS::Lambda::Function')[logicalId(stack.workflow.ssmRunFunction)];
+    expect(fn.Properties.Environment.Variables[ENV.DRIFT_REPORT_SCHEDULE]).toBe('rate(1 hour)');
+    const custom = buildStack({ driftReportSchedule: 'rate(30 minutes)' });
+    const customFn = custom.template.findResources('AWS::Lambda::Function')[logicalId(custom.stack.workflow.ssmRunFunction)];
+    expect(customFn.Properties.Environment.Variables).toMatchObject({ [ENV.DRIFT_REPORT_SCHEDULE]: 'rate(30 minutes)', [ENV.CONVERGENCE_SCHEDULE]: 'rate(12 hours)' });
+    for (const bad of ['rate(5 minutes)', 'cron(0 * * * ? *)', 'rate(1 hour) ']) {
+      expect(() => buildStack({ driftReportSchedule: bad })).toThrow(/^driftReportSchedule .* must be/);
+    }
+  });
+
+  test('the report association needs no other permission: same create/update statement (the stack\'s document, association ids), no second one', () => {
+    const statements = statementsOf(template, stack.workflow.ssmRunFunction);
+    const writes = statements.filter((s) => asArray(s.Action).some((a) => a === 'ssm:CreateAssociation' || a === 'ssm:UpdateAssociation'));
+    expect(writes).toHaveLength(1);
+    expect(asArray(writes[0].Resource).map(flat)).toEqual(expect.arrayContaining([associationArn]));
+  });
+});
