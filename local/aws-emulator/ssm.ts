@@ -18,9 +18,6 @@ import { compileRe2, Re2PatternError, type Re2Pattern } from './re2';
 import { StateManager } from './associations';
 import type { EmulatedService } from './server';
 
-export type { Command, Invocation, InvocationStatus } from './commands';
-export { LOCAL_AGENT_VERSION, type CustomInventoryItem, type ManagedNode, type NodeExecutor, type StepRequest, type StepResult } from './managed-nodes';
-
 const TERMINAL: InvocationStatus[] = ['Success', 'Cancelled', 'TimedOut', 'Failed'];
 const PARAM_TYPES = new Set(['String', 'StringList', 'Boolean', 'Integer', 'MapList', 'StringMap']);
 
