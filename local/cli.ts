@@ -14,7 +14,9 @@ import { printJson } from '../cli/output';
 import { field } from '../lambda/shared/schemas';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './credentials';
 import { runDemo } from './demo';
-import { ENDPOINT_FILE, LocalModeError, startLocalMode, type LocalEndpointFile, type LocalMode } from './runtime';
+import { ENDPOINT_FILE, type LocalEndpointFile } from './endpoint-file';
+import { LocalModeError } from './errors';
+import { startLocalMode, type LocalMode } from './runtime';
 
 function localError(what: string, error: unknown): never {
   if (error instanceof LocalModeError) throw new CliError(what, error.message, 'Fix the cause above and try again.');

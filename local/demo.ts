@@ -11,7 +11,8 @@ import { ApiClient } from '../cli/api-client';
 import type { CliIo } from '../cli/context';
 import { validateExportRequest } from '../cli/export';
 import { nginxAvailable } from './nodes';
-import { startLocalMode, type LocalMode, type LocalModeOptions } from './runtime';
+import type { LocalModeOptions } from './options';
+import { startLocalMode, type LocalMode } from './runtime';
 
 export interface DemoSummary {
   ok: boolean;

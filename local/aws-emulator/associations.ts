@@ -14,8 +14,10 @@ import { randomUUID } from 'node:crypto';
 import type { SsmCommandDocument } from '../../ssm-documents/load';
 import { AwsServiceError } from './errors';
 import { epochSeconds, Input, paginate, type JsonObject } from './input';
+import type { CommandRunner } from './command-runner';
 import type { Command } from './commands';
 import type { ManagedNode } from './managed-nodes';
+import { resolveParameters } from './parameters';
 
 export interface StateManagerOptions {
   region: string;
@@ -25,9 +27,8 @@ export interface StateManagerOptions {
   nodes(): ManagedNode[];
   matches(node: ManagedNode, targets: { Key: string; Values: string[] }[]): boolean;
   document(name: string): SsmCommandDocument | undefined;
-  /** Validates the given parameters against the document (throws InvalidParameters); returns the lists. */
-  resolveParameters(doc: SsmCommandDocument, given: Record<string, unknown>): Record<string, string[]>;
-  run(command: Command, doc: SsmCommandDocument): Promise<void>;
+  /** Runs each association run's one-node command, as it runs SendCommand's. */
+  runner: CommandRunner;
 }
 
 export type AssociationRunReason = 'created' | 'updated' | 'schedule' | 'node-registered' | 'node-online' | 'run-now';
@@ -91,6 +92,8 @@ export class StateManager {
   private readonly ticker: NodeJS.Timeout;
   /** Every run, oldest first (tests read statuses, outputs and reasons here). */
   readonly runs: AssociationRun[] = [];
+  /** Commands of association runs, by id (not listed by ListCommands, as in SSM). */
+  readonly commands = new Map<string, Command>();
 
   constructor(private readonly options: StateManagerOptions) {
     this.ticker = setInterval(() => this.tick(), 50);
@@ -330,7 +333,9 @@ export class StateManager {
         done: Promise.resolve(),
         associationId: a.id,
       };
-      command.done = this.options.run(command, doc);
+      this.commands.set(command.commandId, command);
+      if (this.commands.size > 2000) this.commands.delete(this.commands.keys().next().value!);
+      command.done = this.options.runner.run(command, doc);
       await command.done;
       const inv = command.invocations[0];
       run.status = inv.status;
@@ -388,7 +393,7 @@ export class StateManager {
       if (t.Key !== 'InstanceIds' && t.Key !== 'tag-key' && !/^tag:.{1,128}$/.test(t.Key)) throw new AwsServiceError('InvalidTarget', `Target key ${t.Key.slice(0, 80)} is not supported.`);
     }
     const given = input.optObject('Parameters') ?? {};
-    const lists = this.options.resolveParameters(doc, given);
+    const { lists } = resolveParameters(doc, given);
     const schedule = input.optString('ScheduleExpression', { min: 1, max: 256 });
     if (schedule !== undefined) {
       const m = RATE.exec(schedule);

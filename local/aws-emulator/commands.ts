@@ -44,3 +44,9 @@ export interface Command {
   /** Set for the runs of a State Manager association (not listed by the Run Command APIs). */
   associationId?: string;
 }
+
+/** A MaxConcurrency or MaxErrors value (a count, or a percentage of `total` rounded down to at least `min`) as a count. */
+export function limit(value: string, total: number, min: number): number {
+  if (value.endsWith('%')) return Math.max(min, Math.floor((Number(value.slice(0, -1)) * total) / 100));
+  return Number(value);
+}

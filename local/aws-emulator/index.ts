@@ -20,7 +20,8 @@ import { SsmService } from './ssm';
 
 export { AcmService, type AcmCertificateAvailableEvent } from './acm';
 export { SecretsManagerService } from './secrets';
-export { SsmService, type CustomInventoryItem, type ManagedNode, type NodeExecutor, type StepRequest, type StepResult } from './ssm';
+export { SsmService } from './ssm';
+export type { CustomInventoryItem, ManagedNode, NodeExecutor, StepRequest, StepResult } from './managed-nodes';
 export { StateManager, type AssociationRun, type AssociationRunReason } from './associations';
 export { InventoryStore } from './inventory';
 export type { ApiRecord, EmulatedService, Operation } from './server';

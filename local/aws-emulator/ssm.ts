@@ -1,34 +1,25 @@
 /**
  * Emulated SSM Run Command: a registry of managed nodes (mi-…), registered Command documents, and
  * SendCommand / ListCommands / ListCommandInvocations / GetCommandInvocation with the service's
- * parameter validation, MaxConcurrency / MaxErrors, delivery and execution timeouts, and aggregate status.
- * Running a step on a node is delegated to the node's executor (see local/nodes).
+ * parameter validation and aggregate status. The commands run in the command runner (command-runner.ts,
+ * shared with State Manager): MaxConcurrency / MaxErrors, delivery and execution timeouts, each step on
+ * the node's executor (see local/nodes).
  */
 import { randomUUID } from 'node:crypto';
-import { agentVersionAtLeast, type SsmCommandDocument } from '../../ssm-documents/load';
-import type { Command, Invocation, InvocationStatus, PluginResult } from './commands';
-import { agentVersionOf, LOCAL_AGENT_VERSION, newInstanceId, nodeMatches, type ManagedNode, type NodeExecutor, type StepResult } from './managed-nodes';
+import type { SsmCommandDocument } from '../../ssm-documents/load';
+import { CommandRunner } from './command-runner';
+import { limit, type Command, type InvocationStatus, type PluginResult } from './commands';
+import { agentVersionOf, LOCAL_AGENT_VERSION, newInstanceId, nodeMatches, type ManagedNode, type NodeExecutor } from './managed-nodes';
 import { AwsServiceError } from './errors';
 import { epochSeconds, Input, paginate, type JsonObject } from './input';
 import { InventoryStore } from './inventory';
+import { defaultValues, resolveParameters } from './parameters';
 import { compileRe2, Re2PatternError, type Re2Pattern } from './re2';
 import { StateManager } from './associations';
 import type { EmulatedService } from './server';
-import { FORCED_OUTCOMES, isForcedOutcome, type ForcedOutcome } from '../faults';
-
-export type { Command, Invocation, InvocationStatus } from './commands';
-export { LOCAL_AGENT_VERSION, type CustomInventoryItem, type ManagedNode, type NodeExecutor, type StepRequest, type StepResult } from './managed-nodes';
-
-/** Shortest execution timeout of a document step in local mode, real milliseconds (see runStep's call). */
-export const MIN_STEP_TIMEOUT_MS = 20_000;
 
 const TERMINAL: InvocationStatus[] = ['Success', 'Cancelled', 'TimedOut', 'Failed'];
-/** Invocation outcomes (StatusDetails) counted in ErrorCount and against MaxErrors. */
-const COUNTS_AS_ERROR = new Set(['Failed', 'Execution Timed Out']);
 const PARAM_TYPES = new Set(['String', 'StringList', 'Boolean', 'Integer', 'MapList', 'StringMap']);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-/** A parameter's default as the list of values it stands for (a StringList default is a YAML list). */
-const defaultValues = (value: unknown): string[] => (Array.isArray(value) ? value.map(String) : [String(value)]);
 
 export interface SsmOptions {
   region: string;
@@ -45,10 +36,13 @@ export class SsmService {
   private readonly commands = new Map<string, Command>();
   /** Custom inventory collected from the nodes (GetInventory). */
   readonly inventory = new InventoryStore();
+  /** Runs SendCommand's commands and the association runs. */
+  private readonly runner: CommandRunner;
   /** State Manager associations (Create/Update/Delete/Describe/ListAssociations). */
   readonly associations: StateManager;
 
   constructor(private readonly options: SsmOptions) {
+    this.runner = new CommandRunner({ nodes: this.nodes, inventory: this.inventory, msPerSecond: options.msPerSecond ?? 1000 });
     this.associations = new StateManager({
       region: options.region,
       accountId: options.accountId,
@@ -56,20 +50,9 @@ export class SsmService {
       nodes: () => [...this.nodes.values()],
       matches: (node, targets) => targets.every((t) => this.nodeMatches(node, t.Key, t.Values)),
       document: (name) => this.documents.get(name)?.content,
-      resolveParameters: (doc, given) => this.resolveParameters(doc, given).lists,
-      run: (command, doc) => this.runAssociationCommand(command, doc),
+      runner: this.runner,
     });
   }
-
-  /** Runs one association command (one node) through the same path as SendCommand. */
-  private async runAssociationCommand(command: Command, doc: SsmCommandDocument): Promise<void> {
-    this.associationCommands.set(command.commandId, command);
-    if (this.associationCommands.size > 2000) this.associationCommands.delete(this.associationCommands.keys().next().value!);
-    await this.dispatch(command, doc);
-  }
-
-  /** Commands of association runs, by id (not listed by ListCommands, as in SSM). */
-  readonly associationCommands = new Map<string, Command>();
 
   /** Stops the association scheduler. */
   close(): void {
@@ -224,38 +207,6 @@ export class SsmService {
 
   // ---- SendCommand ------------------------------------------------------------------------------
 
-  private resolveParameters(doc: SsmCommandDocument, given: Record<string, unknown>): { values: Record<string, string>; lists: Record<string, string[]> } {
-    const declared = doc.parameters ?? {};
-    const invalid = (message: string): AwsServiceError => new AwsServiceError('InvalidParameters', message);
-    for (const name of Object.keys(given)) if (!(name in declared)) throw invalid(`Parameter "${name.slice(0, 128)}" is not defined in the document.`);
-    const values: Record<string, string> = {};
-    const lists: Record<string, string[]> = {};
-    for (const [name, def] of Object.entries(declared)) {
-      const raw = given[name];
-      let list: string[];
-      if (raw === undefined) {
-        if (def.default === undefined) throw invalid(`Parameter "${name}" is required but was not provided.`);
-        list = defaultValues(def.default);
-      } else {
-        if (!Array.isArray(raw) || raw.some((v) => typeof v !== 'string')) throw invalid(`Parameter "${name}" must be a list of strings.`);
-        list = raw as string[];
-        if (def.type !== 'StringList' && def.type !== 'MapList' && list.length !== 1) throw invalid(`Parameter "${name}" requires exactly one value.`);
-        // As the agent checks: RE2, searched with MatchString (the pattern's ^ and $ anchor it).
-        const pattern = def.allowedPattern !== undefined ? compileRe2(def.allowedPattern) : undefined;
-        for (const v of list) {
-          if (pattern && !pattern.test(v)) throw invalid(`Parameter "${name}" failed to satisfy constraint: Parameter value does not match pattern ${def.allowedPattern}`);
-          if (def.allowedValues && !def.allowedValues.includes(v)) throw invalid(`Parameter "${name}" failed to satisfy constraint: Parameter value is not one of the allowed values.`);
-          if (def.maxChars !== undefined && v.length > def.maxChars) throw invalid(`Parameter "${name}" failed to satisfy constraint: Parameter value is longer than ${def.maxChars} characters.`);
-          if (def.type === 'Integer' && !/^-?\d+$/.test(v)) throw invalid(`Parameter "${name}" failed to satisfy constraint: Parameter value is not an integer.`);
-          if (def.type === 'Boolean' && !/^(true|false)$/.test(v)) throw invalid(`Parameter "${name}" failed to satisfy constraint: Parameter value is not a boolean.`);
-        }
-      }
-      lists[name] = list;
-      values[name] = def.type === 'StringList' ? list.join(',') : (list[0] ?? '');
-    }
-    return { values, lists };
-  }
-
   private resolveTargets(input: Input): { nodes: ManagedNode[]; instanceIds: string[]; targets: { Key: string; Values: string[] }[] } {
     const instanceIds = input.optStringList('InstanceIds') ?? [];
     const targets = (input.optList('Targets') ?? []).map((t) => ({ Key: String(t.Key), Values: Array.isArray(t.Values) ? (t.Values as unknown[]).map(String) : [] }));
@@ -289,7 +240,7 @@ export class SsmService {
     const timeoutSeconds = input.optNumber('TimeoutSeconds', { min: 30, max: 2592000 }) ?? 3600;
     const comment = input.optString('Comment', { max: 100 });
     const given = input.optObject('Parameters') ?? {};
-    const { lists } = this.resolveParameters(doc.content, given);
+    const { lists } = resolveParameters(doc.content, given);
     const { nodes, instanceIds, targets } = this.resolveTargets(input);
     const requestedAt = new Date();
     const command: Command = {
@@ -309,165 +260,8 @@ export class SsmService {
       done: Promise.resolve(),
     };
     this.commands.set(command.commandId, command);
-    command.done = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.dispatch(command, doc.content));
+    command.done = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.runner.run(command, doc.content));
     return { Command: this.commandShape(command) };
-  }
-
-  private limit(value: string, total: number, min: number): number {
-    if (value.endsWith('%')) return Math.max(min, Math.floor((Number(value.slice(0, -1)) * total) / 100));
-    return Number(value);
-  }
-
-  private async dispatch(command: Command, doc: SsmCommandDocument): Promise<void> {
-    const total = command.invocations.length;
-    const concurrency = Math.max(1, this.limit(command.maxConcurrency, total, 1));
-    const maxErrors = this.limit(command.maxErrors, total, 0);
-    const queue = [...command.invocations];
-    let errors = 0;
-    const worker = async (): Promise<void> => {
-      for (let inv = queue.shift(); inv; inv = queue.shift()) {
-        if (errors > maxErrors) {
-          // SSM's word for an invocation the system cancelled because MaxErrors was exceeded.
-          inv.status = 'Cancelled';
-          inv.statusDetails = 'Terminated';
-          inv.end = new Date();
-          continue;
-        }
-        await this.runInvocation(command, doc, inv);
-        // Only Failed and Execution Timed Out count against MaxErrors (not Undeliverable, InvalidPlatform...).
-        if (COUNTS_AS_ERROR.has(inv.statusDetails)) errors++;
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, total) }, () => worker()));
-  }
-
-  private async runInvocation(command: Command, doc: SsmCommandDocument, inv: Invocation): Promise<void> {
-    const node = this.nodes.get(inv.instanceId);
-    const msPerSecond = this.options.msPerSecond ?? 1000;
-    // Run Command only: association runs keep converging the node, as the switch is about one command's outcome.
-    const forced = node?.executor.forcedOutcome?.();
-    if (node && forced && isForcedOutcome(forced) && !command.associationId) {
-      this.forceOutcome(doc, inv, forced);
-      return;
-    }
-    const deliveryDeadline = Date.now() + command.timeoutSeconds * msPerSecond;
-    while (!node || !node.executor.isOnline()) {
-      if (Date.now() >= deliveryDeadline) {
-        inv.status = 'TimedOut';
-        inv.statusDetails = 'Delivery Timed Out';
-        inv.end = new Date();
-        return;
-      }
-      await sleep(Math.min(50, Math.max(1, deliveryDeadline - Date.now())));
-    }
-    inv.status = 'InProgress';
-    inv.statusDetails = 'In Progress';
-    inv.start = new Date();
-    const { values } = this.resolveParameters(doc, command.parameters);
-    const environment: Record<string, string> = {};
-    if (agentVersionAtLeast(agentVersionOf(node))) {
-      for (const [name, def] of Object.entries(doc.parameters ?? {})) if (def.interpolationType === 'ENV_VAR') environment[`SSM_${name}`] = values[name];
-    }
-    let failed = false;
-    let timedOut = false;
-    for (const step of doc.mainSteps) {
-      const plugin: PluginResult = { name: step.name, status: 'Pending', statusDetails: 'Pending', responseCode: -1, stdout: '', stderr: '' };
-      inv.plugins.push(plugin);
-      const pre = step.precondition?.StringEquals;
-      if (step.action !== 'aws:runShellScript' || (pre && !pre.some((v) => v.toLowerCase() === 'linux'))) {
-        plugin.status = 'Success';
-        plugin.statusDetails = 'Success';
-        plugin.responseCode = 0;
-        plugin.stdout = pre ? 'Step execution skipped due to unsatisfied preconditions: platformType' : `Step execution skipped: action ${step.action} is not supported locally`;
-        continue;
-      }
-      if (failed) {
-        plugin.status = 'Cancelled';
-        plugin.statusDetails = 'Cancelled';
-        continue;
-      }
-      const script = step.inputs.runCommand.join('\n').replace(/\{\{\s*([A-Za-z0-9_.]+)\s*\}\}/g, (m, p: string) => (p in values ? values[p] : m));
-      let stepTimeout = Number(step.inputs.timeoutSeconds ?? 3600);
-      if (!Number.isInteger(stepTimeout) || stepTimeout < 5 || stepTimeout > 172800) stepTimeout = 3600;
-      plugin.status = 'InProgress';
-      plugin.statusDetails = 'In Progress';
-      plugin.start = new Date();
-      let result: StepResult;
-      try {
-        result = await node.executor.runStep({
-          commandId: command.commandId,
-          stepName: step.name,
-          script,
-          parameters: values,
-          environment,
-          // Scaled like every emulated duration, but never below what the script itself waits in real
-          // seconds (another run's lock, served-serial checks): a scaled 600-second step would otherwise be
-          // killed while legitimately waiting for the run before it.
-          timeoutMs: Math.max(stepTimeout * msPerSecond, Math.min(stepTimeout * 1000, MIN_STEP_TIMEOUT_MS)),
-          ...(step.inputs.workingDirectory ? { workingDirectory: step.inputs.workingDirectory } : {}),
-        });
-      } catch (err) {
-        result = { exitCode: 1, stdout: '', stderr: `failed to run step: ${err instanceof Error ? err.message : String(err)}`, timedOut: false };
-      }
-      plugin.end = new Date();
-      plugin.stdout = result.stdout;
-      plugin.stderr = result.stderr;
-      plugin.responseCode = result.timedOut ? -1 : result.exitCode;
-      if (result.timedOut) {
-        plugin.status = 'TimedOut';
-        plugin.statusDetails = 'Execution Timed Out';
-        failed = timedOut = true;
-      } else if (result.exitCode !== 0) {
-        plugin.status = 'Failed';
-        plugin.statusDetails = 'Failed';
-        failed = true;
-      } else {
-        plugin.status = 'Success';
-        plugin.statusDetails = 'Success';
-      }
-    }
-    inv.end = new Date();
-    const ran = inv.plugins.filter((p) => p.start);
-    inv.responseCode = ran.length ? ran[ran.length - 1].responseCode : 0;
-    if (timedOut) {
-      inv.status = 'TimedOut';
-      inv.statusDetails = 'Execution Timed Out';
-    } else if (failed) {
-      inv.status = 'Failed';
-      inv.statusDetails = 'Failed';
-    } else {
-      inv.status = 'Success';
-      inv.statusDetails = 'Success';
-    }
-    this.inventory.collect(inv.instanceId, node.executor);
-  }
-
-  /**
-   * Ends an invocation with a forced outcome as SSM reports it: outcomes reached before the script ran have
-   * no plugin result and ResponseCode -1; Failed and Execution Timed Out show the step as run.
-   */
-  private forceOutcome(doc: SsmCommandDocument, inv: Invocation, outcome: ForcedOutcome): void {
-    const { status, statusDetails } = FORCED_OUTCOMES[outcome];
-    const now = new Date();
-    const ran = outcome === 'Failed' || outcome === 'ExecutionTimedOut';
-    if (ran) {
-      const step = doc.mainSteps[0];
-      inv.start = now;
-      inv.plugins.push({
-        name: step?.name ?? 'install',
-        status,
-        statusDetails,
-        responseCode: outcome === 'Failed' ? 1 : -1,
-        stdout: '',
-        stderr: outcome === 'Failed' ? 'local fault switch: the install was made to fail' : '',
-        start: now,
-        end: now,
-      });
-    }
-    inv.status = status;
-    inv.statusDetails = statusDetails;
-    inv.responseCode = outcome === 'Failed' ? 1 : -1;
-    inv.end = now;
   }
 
   // ---- aggregate status -------------------------------------------------------------------------
@@ -485,7 +279,7 @@ export class SsmService {
       const started = inv.some((i) => i.status !== 'Pending');
       return started ? { status: 'InProgress', details: 'In Progress', ...base } : { status: 'Pending', details: 'Pending', ...base };
     }
-    const threshold = Math.max(1, this.limit(c.maxErrors, inv.length, 0));
+    const threshold = Math.max(1, limit(c.maxErrors, inv.length, 0));
     if (errors >= threshold) {
       return execTimedOut >= threshold && failed === 0 ? { status: 'TimedOut', details: 'Execution Timed Out', ...base } : { status: 'Failed', details: 'Failed', ...base };
     }

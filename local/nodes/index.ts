@@ -24,7 +24,8 @@ import { selfSignedPlaceholder } from '../ca';
 import type { LocalCredentials } from '../credentials';
 import type { ForcedOutcome, NodeFaults } from '../faults';
 import type { AwsEmulator } from '../aws-emulator';
-import { LOCAL_AGENT_VERSION, SsmService, type CustomInventoryItem, type NodeExecutor, type StepRequest, type StepResult } from '../aws-emulator/ssm';
+import { LOCAL_AGENT_VERSION, type CustomInventoryItem, type NodeExecutor, type StepRequest, type StepResult } from '../aws-emulator/managed-nodes';
+import { SsmService } from '../aws-emulator/ssm';
 import { writeAwsShim, writeNginxShim } from './shims';
 
 export type NodeServerKind = 'nginx' | 'builtin';

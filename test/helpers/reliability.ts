@@ -13,7 +13,8 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { InventoryItem } from '../../lambda/shared/contract';
 import { INVENTORY, targetKey } from '../../lambda/shared/contract';
 import type { LocalNode } from '../../local/nodes';
-import { LOCAL_TABLE_NAME, type LocalMode } from '../../local/runtime';
+import type { LocalMode } from '../../local/runtime';
+import { LOCAL_TABLE_NAME } from '../../local/stack-resources';
 import { installedPairMatches, producedSecrets, scannedTexts } from '../e2e/support';
 
 /** Executions of the state machine, counted through the local Step Functions JSON endpoint (all pages). */

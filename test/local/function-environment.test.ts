@@ -14,7 +14,8 @@ import { AcmExportStack } from '../../lib/acm-export-stack';
 import { FUNCTION_METADATA } from '../../lib/constructs/node-function';
 import { LOCAL_INSTALL_DOCUMENT_NAME } from '../../local/aws-emulator';
 import { UnresolvableEnvironmentError } from '../../local/environment';
-import { LOCAL_STACK_NAME, LOCAL_TABLE_NAME, startLocalMode, type LocalMode } from '../../local/runtime';
+import { startLocalMode, type LocalMode } from '../../local/runtime';
+import { LOCAL_STACK_NAME, LOCAL_TABLE_NAME } from '../../local/stack-resources';
 import { stackModel, type TemplateResource } from '../../local/template';
 
 const ROOT = path.join(__dirname, '..', '..');

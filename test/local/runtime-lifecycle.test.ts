@@ -8,7 +8,9 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { ENV } from '../../lambda/shared/contract';
-import { ENDPOINT_FILE, LocalModeError, startLocalMode } from '../../local/runtime';
+import { ENDPOINT_FILE } from '../../local/endpoint-file';
+import { LocalModeError } from '../../local/errors';
+import { startLocalMode } from '../../local/runtime';
 
 /** Processes whose command line mentions `dir` (nginx masters and workers run with `-p <node dir>`). */
 function processesUnder(dir: string): string[] {

@@ -1,0 +1,46 @@
+/** The stack's state machine on local Step Functions. */
+import { INITIAL_POLL } from '../lambda/shared/contract';
+import type { AlertRecorder } from './alerts';
+import type { AwsEmulator } from './aws-emulator';
+import type { LocalResources } from './environment';
+import { LocalModeError } from './errors';
+import type { LocalFunctions } from './functions';
+import type { LocalModeOptions } from './options';
+import { LocalStepFunctions, type LocalTask } from './stepfunctions';
+import { taskFunction, type LocalStackModel } from './template';
+import type { Undo } from './undo';
+
+/**
+ * The stack's state machine on local Step Functions: each Task state that invokes a function of the stack
+ * runs that function's handler; SNS publishes are recorded as alerts.
+ */
+export function startWorkflow(model: LocalStackModel, functions: LocalFunctions, alerts: AlertRecorder, local: LocalResources, options: LocalModeOptions, aws: AwsEmulator, undo: Undo): LocalStepFunctions {
+  const tasks: Record<string, LocalTask> = {};
+  for (const [name, state] of Object.entries(model.definition.States)) {
+    if (state.Type !== 'Task') continue;
+    const spec = taskFunction(model, state);
+    if (spec) {
+      const fn = functions.get(spec.name);
+      tasks[name] = { kind: 'lambda', resource: String(state.Resource), run: (payload) => fn.invoke(payload) };
+    } else if (state.Resource === 'arn:aws:states:::sns:publish') {
+      tasks[name] = { kind: 'service', resource: state.Resource, run: async (payload) => alerts.record((payload ?? {}) as { TopicArn?: unknown }) };
+    } else {
+      throw new LocalModeError(`task state ${name} calls ${String(state.Resource)}, which local mode does not run`);
+    }
+  }
+  const stepFunctions = new LocalStepFunctions({
+    definition: model.definition,
+    stateMachineArn: local.stateMachineArn,
+    roleArn: `arn:aws:iam::${local.account}:role/${local.stackName}-Workflow`,
+    msPerSecond: options.waitScale ?? 50,
+    // The first WaitForNodes follows InitPoll's waitSeconds.
+    defaultWaitSeconds: INITIAL_POLL.waitSeconds,
+    tasks,
+    // A `SecondsPath` wait follows the `waitSeconds` of the task output before it (the status check's).
+    waitSecondsFrom: (_state, output) =>
+      output && typeof output === 'object' && typeof (output as { waitSeconds?: unknown }).waitSeconds === 'number' ? (output as { waitSeconds: number }).waitSeconds : undefined,
+  });
+  undo.push(() => stepFunctions.close());
+  aws.addService(stepFunctions.service());
+  return stepFunctions;
+}
