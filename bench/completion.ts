@@ -27,7 +27,10 @@ export function variants(): Variants {
 }
 
 /** Runs both variants locally for each finish time (one shared emulator, dynalite and fleet registry). */
-export async function localRuns(finishTimes: readonly number[], msPerSecond: number): Promise<Map<number, { ours: LocalRunResult; baseline: LocalRunResult }>> {
+export async function localRuns(
+  finishTimes: readonly number[],
+  msPerSecond: number,
+): Promise<Map<number, { ours: LocalRunResult; baseline: LocalRunResult }>> {
   const { ours, baseline } = variants();
   const emulator = await startBenchEmulator();
   const table = await startInventoryTable();
@@ -50,7 +53,10 @@ export async function localRuns(finishTimes: readonly number[], msPerSecond: num
   return results;
 }
 
-export async function benchCompletion(options: { msPerSecond: number; finishTimes: readonly number[] }, notes: string[]): Promise<BenchRow[]> {
+export async function benchCompletion(
+  options: { msPerSecond: number; finishTimes: readonly number[] },
+  notes: string[],
+): Promise<BenchRow[]> {
   const { ours, baseline } = variants();
   const rows: BenchRow[] = [];
   const measured = await localRuns(options.finishTimes, options.msPerSecond);
@@ -58,19 +64,61 @@ export async function benchCompletion(options: { msPerSecond: number; finishTime
   for (const t of options.finishTimes) {
     const a = detectCompletion(ours, t);
     const b = detectCompletion(baseline, t);
-    rows.push(row('completion', `completion latency, last node done at t=${t} s`, 's', a.latency, b.latency, `computed; polls at ${a.polls.join(',')} vs every ${BASELINE_WAIT_SECONDS}`));
+    rows.push(
+      row(
+        'completion',
+        `completion latency, last node done at t=${t} s`,
+        's',
+        a.latency,
+        b.latency,
+        `computed; polls at ${a.polls.join(',')} vs every ${BASELINE_WAIT_SECONDS}`,
+      ),
+    );
     const m = measured.get(t);
     if (m) {
-      rows.push(row('completion', `completion latency, t=${t} s, measured`, 's', round2(m.ours.latency), round2(m.baseline.latency), `local run, 1 s = ${options.msPerSecond} ms`));
+      rows.push(
+        row(
+          'completion',
+          `completion latency, t=${t} s, measured`,
+          's',
+          round2(m.ours.latency),
+          round2(m.baseline.latency),
+          `local run, 1 s = ${options.msPerSecond} ms`,
+        ),
+      );
       if (m.ours.polls !== a.polls.length || m.baseline.polls !== b.polls.length) {
-        throw new Error(`t=${t}: local run polled ${m.ours.polls}/${m.baseline.polls} times, the computation says ${a.polls.length}/${b.polls.length}`);
+        throw new Error(
+          `t=${t}: local run polled ${m.ours.polls}/${m.baseline.polls} times, the computation says ${a.polls.length}/${b.polls.length}`,
+        );
       }
-      worstDeviation = Math.max(worstDeviation, Math.abs(m.ours.latency - a.latency), Math.abs(m.baseline.latency - b.latency));
-      rows.push(row('completion', `state transitions per export, t=${t} s`, '', m.ours.transitions, m.baseline.transitions, `${m.ours.polls} vs ${m.baseline.polls} polls`));
+      worstDeviation = Math.max(
+        worstDeviation,
+        Math.abs(m.ours.latency - a.latency),
+        Math.abs(m.baseline.latency - b.latency),
+      );
+      rows.push(
+        row(
+          'completion',
+          `state transitions per export, t=${t} s`,
+          '',
+          m.ours.transitions,
+          m.baseline.transitions,
+          `${m.ours.polls} vs ${m.baseline.polls} polls`,
+        ),
+      );
     }
   }
   const horizon = Math.max(...options.finishTimes);
-  rows.push(row('completion', `mean completion latency, finish uniform in (0, ${horizon}] s`, 's', round2(meanLatency(ours, horizon)), round2(meanLatency(baseline, horizon)), 'computed'));
+  rows.push(
+    row(
+      'completion',
+      `mean completion latency, finish uniform in (0, ${horizon}] s`,
+      's',
+      round2(meanLatency(ours, horizon)),
+      round2(meanLatency(baseline, horizon)),
+      'computed',
+    ),
+  );
   notes.push(
     `Polls follow the rendered definition: InitPoll sets waitSeconds ${POLL_BACKOFF.firstSeconds}, then status-check returns ${POLL_BACKOFF.firstSeconds}·${POLL_BACKOFF.factor}^attempt capped at ${POLL_BACKOFF.capSeconds} s; the baseline is the same definition with WaitForNodes = Wait ${BASELINE_WAIT_SECONDS} s (the blog sample's loop). A poll at exactly the finish time counts as seeing it; Lambda run time is taken as 0.`,
   );
@@ -80,7 +128,10 @@ export async function benchCompletion(options: { msPerSecond: number; finishTime
     );
   }
   const cap = POLL_BACKOFF.capSeconds;
-  const polls300 = { ours: detectCompletion(ours, 300).polls.length, baseline: detectCompletion(baseline, 300).polls.length };
+  const polls300 = {
+    ours: detectCompletion(ours, 300).polls.length,
+    baseline: detectCompletion(baseline, 300).polls.length,
+  };
   const breakEven = transitionBreakEven(ours, baseline);
   notes.push(
     `Trade-off: backoff sees a short rollout sooner (done by 6 s: at most 4 s late, vs up to ${BASELINE_WAIT_SECONDS} s); once the wait reaches its ${cap}-s cap, a longer rollout is seen up to ${cap} s late (mean ${cap / 2} s) instead of up to ${BASELINE_WAIT_SECONDS} s (mean ${BASELINE_WAIT_SECONDS / 2} s). ` +

@@ -3,7 +3,11 @@
  * status-check logic (one ListCommands aggregate); the baseline lists every invocation with
  * ListCommandInvocations (50 per page). Plus state transitions per export for a 60-second rollout.
  */
-import { ListCommandInvocationsCommand, SendCommandCommand, type ListCommandInvocationsCommandOutput } from '@aws-sdk/client-ssm';
+import {
+  ListCommandInvocationsCommand,
+  SendCommandCommand,
+  type ListCommandInvocationsCommandOutput,
+} from '@aws-sdk/client-ssm';
 import { checkStatus } from '../lambda/status-check/status-check';
 import { INITIAL_POLL } from '../lambda/shared/contract';
 import { withDefaults } from '../lambda/shared/schemas';
@@ -22,10 +26,15 @@ function statusCalls(aws: AwsEmulator): number {
 }
 
 function responseBytes(aws: AwsEmulator): number {
-  return aws.records.filter((r) => STATUS_OPS.includes(`ssm:${r.operation}`) || STATUS_OPS.includes(r.operation)).reduce((sum, r) => sum + JSON.stringify(r.response ?? {}).length, 0);
+  return aws.records
+    .filter((r) => STATUS_OPS.includes(`ssm:${r.operation}`) || STATUS_OPS.includes(r.operation))
+    .reduce((sum, r) => sum + JSON.stringify(r.response ?? {}).length, 0);
 }
 
-export async function benchControlPlane(options: { fleets: number[]; polls: number; msPerSecond: number; rolloutSeconds: number }, notes: string[]): Promise<BenchRow[]> {
+export async function benchControlPlane(
+  options: { fleets: number[]; polls: number; msPerSecond: number; rolloutSeconds: number },
+  notes: string[],
+): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const { aws, ssm, stop } = await startBenchEmulator();
   const table = await startInventoryTable();
@@ -36,21 +45,49 @@ export async function benchControlPlane(options: { fleets: number[]; polls: numb
       let open = (): void => undefined;
       const gate = new Promise<void>((resolve) => (open = resolve));
       addVirtualNodes(aws, n, { Fleet: `fleet-${n}` }, undefined, gate);
-      const sent = await ssm.send(new SendCommandCommand({ DocumentName: VIRTUAL_DOCUMENT_NAME, Targets: [{ Key: 'tag:Fleet', Values: [`fleet-${n}`] }], MaxConcurrency: '100%', MaxErrors: '0' }));
+      const sent = await ssm.send(
+        new SendCommandCommand({
+          DocumentName: VIRTUAL_DOCUMENT_NAME,
+          Targets: [{ Key: 'tag:Fleet', Values: [`fleet-${n}`] }],
+          MaxConcurrency: '100%',
+          MaxErrors: '0',
+        }),
+      );
       const commandId = sent.Command?.CommandId ?? '';
-      const request = withDefaults({ CertificateArn: 'arn:aws:acm:us-east-1:111111111111:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0', CertName: 'www', TargetTagKey: 'Fleet', TargetTagValue: `fleet-${n}` });
+      const request = withDefaults({
+        CertificateArn: 'arn:aws:acm:us-east-1:111111111111:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0',
+        CertName: 'www',
+        TargetTagKey: 'Fleet',
+        TargetTagValue: `fleet-${n}`,
+      });
       const deps = { ssm, ddb: table.ddb, tableName: table.tableName };
 
       const ours = async (): Promise<void> => {
-        const state = await checkStatus({ input: request, commandId, poll: INITIAL_POLL, executionArn: 'arn:aws:states:us-east-1:111111111111:execution:AcmExport:bench' }, deps);
-        if (state.status !== 'InProgress' || state.targetCount !== n) throw new Error(`status check saw ${JSON.stringify(state)}`);
+        const state = await checkStatus(
+          {
+            input: request,
+            commandId,
+            poll: INITIAL_POLL,
+            executionArn: 'arn:aws:states:us-east-1:111111111111:execution:AcmExport:bench',
+          },
+          deps,
+        );
+        if (state.status !== 'InProgress' || state.targetCount !== n)
+          throw new Error(`status check saw ${JSON.stringify(state)}`);
       };
       const baseline = async (): Promise<void> => {
         let token: string | undefined;
         let seen = 0;
         let done = 0;
         do {
-          const page: ListCommandInvocationsCommandOutput = await ssm.send(new ListCommandInvocationsCommand({ CommandId: commandId, Details: false, MaxResults: 50, NextToken: token }));
+          const page: ListCommandInvocationsCommandOutput = await ssm.send(
+            new ListCommandInvocationsCommand({
+              CommandId: commandId,
+              Details: false,
+              MaxResults: 50,
+              NextToken: token,
+            }),
+          );
           for (const inv of page.CommandInvocations ?? []) {
             seen++;
             if (inv.Status === 'InProgress') done++;
@@ -76,7 +113,12 @@ export async function benchControlPlane(options: { fleets: number[]; polls: numb
         return { calls, bytes, ms: median(times) };
       };
       // Let the command fan out to every node first.
-      for (let i = 0; i < 200 && [...aws.ssm.nodes.values()].some((node) => (node.executor as VirtualNode).steps === 0); i++) await new Promise((r) => setTimeout(r, 5));
+      for (
+        let i = 0;
+        i < 200 && [...aws.ssm.nodes.values()].some((node) => (node.executor as VirtualNode).steps === 0);
+        i++
+      )
+        await new Promise((r) => setTimeout(r, 5));
       const a = await measure(ours);
       const b = await measure(baseline);
       open();
@@ -84,7 +126,16 @@ export async function benchControlPlane(options: { fleets: number[]; polls: numb
       const label = `${n.toLocaleString('en-US')} node${n === 1 ? '' : 's'}`;
       rows.push(row('control-plane', `SSM calls per status poll, ${label}`, 'calls', a.calls, b.calls));
       rows.push(row('control-plane', `status response bytes per poll, ${label}`, 'bytes', a.bytes, b.bytes));
-      rows.push(row('control-plane', `status poll time, ${label}`, 'ms', round1(a.ms), round1(b.ms), `local emulator, median of ${options.polls}`));
+      rows.push(
+        row(
+          'control-plane',
+          `status poll time, ${label}`,
+          'ms',
+          round1(a.ms),
+          round1(b.ms),
+          `local emulator, median of ${options.polls}`,
+        ),
+      );
       aws.clearRecords();
     }
     removeAllNodes(aws);
@@ -95,11 +146,33 @@ export async function benchControlPlane(options: { fleets: number[]; polls: numb
   const runs = await localRuns([options.rolloutSeconds], options.msPerSecond);
   const r = runs.get(options.rolloutSeconds);
   if (r) {
-    rows.push(row('control-plane', `state transitions per export, ${options.rolloutSeconds}-s rollout`, '', r.ours.transitions, r.baseline.transitions, `${r.ours.polls} vs ${r.baseline.polls} polls; counted from the local run's event log`));
-    rows.push(row('control-plane', `SSM status calls per export, ${options.rolloutSeconds}-s rollout, 10 nodes`, 'calls', r.ours.statusCalls, r.baseline.statusCalls, 'both variants poll with ListCommands'));
+    rows.push(
+      row(
+        'control-plane',
+        `state transitions per export, ${options.rolloutSeconds}-s rollout`,
+        '',
+        r.ours.transitions,
+        r.baseline.transitions,
+        `${r.ours.polls} vs ${r.baseline.polls} polls; counted from the local run's event log`,
+      ),
+    );
+    rows.push(
+      row(
+        'control-plane',
+        `SSM status calls per export, ${options.rolloutSeconds}-s rollout, 10 nodes`,
+        'calls',
+        r.ours.statusCalls,
+        r.baseline.statusCalls,
+        'both variants poll with ListCommands',
+      ),
+    );
   }
-  notes.push('Polls measured while the rollout is in progress (all polls but the last). Ours: the status-check logic, one ListCommands (the final poll adds one conditional DynamoDB UpdateItem for the inventory status; after a failure it lists only the failed invocations, for the alert). Baseline: ListCommandInvocations over every invocation, 50 per page, Details=false, so ceil(n/50) calls. The blog sample\'s code as written calls ListCommandInvocations once (first page only, unused) plus ListCommands: 2 calls per poll at any fleet size.');
-  notes.push('Virtual nodes complete at once without running a script (registered through the emulator\'s registerNode API). Step Functions standard workflows are billed per state transition (states entered, counted here).');
+  notes.push(
+    "Polls measured while the rollout is in progress (all polls but the last). Ours: the status-check logic, one ListCommands (the final poll adds one conditional DynamoDB UpdateItem for the inventory status; after a failure it lists only the failed invocations, for the alert). Baseline: ListCommandInvocations over every invocation, 50 per page, Details=false, so ceil(n/50) calls. The blog sample's code as written calls ListCommandInvocations once (first page only, unused) plus ListCommands: 2 calls per poll at any fleet size.",
+  );
+  notes.push(
+    "Virtual nodes complete at once without running a script (registered through the emulator's registerNode API). Step Functions standard workflows are billed per state transition (states entered, counted here).",
+  );
   return rows;
 }
 

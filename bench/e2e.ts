@@ -20,8 +20,18 @@ export async function benchEndToEnd(options: { fleets: number[] }, notes: string
     if (!s.ok) throw new Error(`local demo with ${n} nodes did not succeed`);
     server = s.server;
     const label = `${n} node${n === 1 ? '' : 's'}`;
-    rows.push(row('e2e', `POST export → every node serves it (TLS-verified), ${label}`, 'ms', s.timingsMs.exportToVerified, undefined));
-    rows.push(row('e2e', `ACM renewal → every node serves it, ${label}`, 'ms', s.timingsMs.renewalToVerified, undefined));
+    rows.push(
+      row(
+        'e2e',
+        `POST export → every node serves it (TLS-verified), ${label}`,
+        'ms',
+        s.timingsMs.exportToVerified,
+        undefined,
+      ),
+    );
+    rows.push(
+      row('e2e', `ACM renewal → every node serves it, ${label}`, 'ms', s.timingsMs.renewalToVerified, undefined),
+    );
     rows.push(row('e2e', `local mode start-up, ${label}`, 'ms', s.timingsMs.startup, undefined));
   }
   notes.push(

@@ -58,13 +58,19 @@ export async function runLocalExport(
   const { finishAt, msPerSecond } = options;
   const fleetSize = options.nodes ?? 10;
   const tagValue = `bench-${++runs}`;
-  const request = { CertificateArn: 'arn:aws:acm:us-east-1:111111111111:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0', CertName: 'www', TargetTagKey: 'Fleet', TargetTagValue: tagValue };
+  const request = {
+    CertificateArn: 'arn:aws:acm:us-east-1:111111111111:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0',
+    CertName: 'www',
+    TargetTagKey: 'Fleet',
+    TargetTagValue: tagValue,
+  };
   // The definition's clock: real time since the command was sent, minus time spent inside task handlers
   // (Lambda and emulator time count as zero, as in the computation), divided by the scale.
   let sentAt = 0;
   let taskMs = 0;
   let inTaskSince: number | undefined;
-  const virtualNow = (): number => (Date.now() - sentAt - taskMs - (inTaskSince === undefined ? 0 : Date.now() - inTaskSince)) / msPerSecond;
+  const virtualNow = (): number =>
+    (Date.now() - sentAt - taskMs - (inTaskSince === undefined ? 0 : Date.now() - inTaskSince)) / msPerSecond;
   const finishedAt: number[] = [];
   const finishAtVirtual = (i: number): number => (finishAt * (i + 1)) / fleetSize;
   const fleet = addVirtualNodes(ctx.aws, fleetSize, { Fleet: tagValue }, undefined, async (_req, i) => {
@@ -75,15 +81,17 @@ export async function runLocalExport(
     }
     finishedAt.push(virtualNow());
   });
-  const timed = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
-    inTaskSince = Date.now();
-    try {
-      return await fn(...args);
-    } finally {
-      if (sentAt > 0) taskMs += Date.now() - Math.max(inTaskSince, sentAt);
-      inTaskSince = undefined;
-    }
-  };
+  const timed =
+    <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      inTaskSince = Date.now();
+      try {
+        return await fn(...args);
+      } finally {
+        if (sentAt > 0) taskMs += Date.now() - Math.max(inTaskSince, sentAt);
+        inTaskSince = undefined;
+      }
+    };
 
   const { init, wait, check } = pollLoop(asl);
   const resultPath = String(check.ResultPath ?? '$');
@@ -101,18 +109,30 @@ export async function runLocalExport(
     [STATES.installOnNodes]: timed(async (): Promise<InstallTaskResult> => {
       sentAt = Date.now();
       const out = await ctx.ssm.send(
-        new SendCommandCommand({ DocumentName: VIRTUAL_DOCUMENT_NAME, Targets: [{ Key: 'tag:Fleet', Values: [tagValue] }], MaxConcurrency: '100%', MaxErrors: '0' }),
+        new SendCommandCommand({
+          DocumentName: VIRTUAL_DOCUMENT_NAME,
+          Targets: [{ Key: 'tag:Fleet', Values: [tagValue] }],
+          MaxConcurrency: '100%',
+          MaxErrors: '0',
+        }),
       );
       return { outcome: 'Sent', commandId: out.Command?.CommandId ?? '', targetCount: out.Command?.TargetCount ?? 0 };
     }),
-    [STATES.checkInstall]: timed(async (payload: { install: InstallTaskResult; poll: PollState; executionArn: string }): Promise<PollState> => {
-      polls++;
-      lastPoll = await checkStatus(
-        { input: withDefaults(request), commandId: payload.install.commandId ?? '', poll: payload.poll, executionArn: payload.executionArn },
-        { ssm: ctx.ssm, ddb: ctx.table.ddb, tableName: ctx.table.tableName },
-      );
-      return lastPoll;
-    }),
+    [STATES.checkInstall]: timed(
+      async (payload: { install: InstallTaskResult; poll: PollState; executionArn: string }): Promise<PollState> => {
+        polls++;
+        lastPoll = await checkStatus(
+          {
+            input: withDefaults(request),
+            commandId: payload.install.commandId ?? '',
+            poll: payload.poll,
+            executionArn: payload.executionArn,
+          },
+          { ssm: ctx.ssm, ddb: ctx.table.ddb, tableName: ctx.table.tableName },
+        );
+        return lastPoll;
+      },
+    ),
     [STATES.notifyFailure]: async (): Promise<Record<string, string>> => ({ MessageId: 'bench' }),
   };
   const machine = new StateMachine(asl as never, { validationOptions: { checkArn: false } });
@@ -131,7 +151,8 @@ export async function runLocalExport(
     const ended = virtualNow();
     await counting;
     if (output.poll?.status !== 'Succeeded') throw new Error(`export did not succeed: ${JSON.stringify(output.poll)}`);
-    if (finishedAt.length !== fleet.length) throw new Error(`${fleet.length - finishedAt.length} virtual nodes never finished`);
+    if (finishedAt.length !== fleet.length)
+      throw new Error(`${fleet.length - finishedAt.length} virtual nodes never finished`);
     return {
       latency: ended - Math.max(...finishedAt),
       transitions,

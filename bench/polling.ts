@@ -62,16 +62,24 @@ function stateOf(asl: AslDefinition, name: string): Record<string, unknown> {
 }
 
 /** The poll loop's states, checked to be wired as described above. */
-export function pollLoop(asl: AslDefinition): { init: Record<string, unknown>; wait: Record<string, unknown>; check: Record<string, unknown> } {
+export function pollLoop(asl: AslDefinition): {
+  init: Record<string, unknown>;
+  wait: Record<string, unknown>;
+  check: Record<string, unknown>;
+} {
   const init = stateOf(asl, STATES.initPoll);
   const wait = stateOf(asl, STATES.waitForNodes);
   const check = stateOf(asl, STATES.checkInstall);
   const choice = stateOf(asl, STATES.pollResult);
-  if (init.Type !== 'Pass' || init.Next !== STATES.waitForNodes) throw new Error(`${STATES.initPoll} is not a Pass into ${STATES.waitForNodes}`);
-  if (wait.Type !== 'Wait' || wait.Next !== STATES.checkInstall) throw new Error(`${STATES.waitForNodes} is not a Wait into ${STATES.checkInstall}`);
-  if (check.Type !== 'Task' || check.Next !== STATES.pollResult) throw new Error(`${STATES.checkInstall} is not a Task into ${STATES.pollResult}`);
+  if (init.Type !== 'Pass' || init.Next !== STATES.waitForNodes)
+    throw new Error(`${STATES.initPoll} is not a Pass into ${STATES.waitForNodes}`);
+  if (wait.Type !== 'Wait' || wait.Next !== STATES.checkInstall)
+    throw new Error(`${STATES.waitForNodes} is not a Wait into ${STATES.checkInstall}`);
+  if (check.Type !== 'Task' || check.Next !== STATES.pollResult)
+    throw new Error(`${STATES.checkInstall} is not a Task into ${STATES.pollResult}`);
   const loopsBack = ((choice.Choices ?? []) as { Next?: string }[]).some((c) => c.Next === STATES.waitForNodes);
-  if (choice.Type !== 'Choice' || !loopsBack) throw new Error(`${STATES.pollResult} does not loop back to ${STATES.waitForNodes}`);
+  if (choice.Type !== 'Choice' || !loopsBack)
+    throw new Error(`${STATES.pollResult} does not loop back to ${STATES.waitForNodes}`);
   return { init, wait, check };
 }
 
@@ -122,7 +130,12 @@ export function detectCompletion(
 }
 
 /** Mean detection latency for finish times spread evenly over (0, horizon] (step seconds apart). */
-export function meanLatency(asl: AslDefinition, horizon: number, step = 0.1, next?: (poll: PollState) => PollState): number {
+export function meanLatency(
+  asl: AslDefinition,
+  horizon: number,
+  step = 0.1,
+  next?: (poll: PollState) => PollState,
+): number {
   let sum = 0;
   let n = 0;
   const count = Math.round(horizon / step);

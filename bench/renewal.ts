@@ -98,7 +98,11 @@ export async function scanForCertificate(table: LocalTable, arn: string): Promis
   return items;
 }
 
-async function measure(table: LocalTable, runs: number, lookup: () => Promise<InventoryItem[]>): Promise<{ ms: number; cost: ReadCost; found: number }> {
+async function measure(
+  table: LocalTable,
+  runs: number,
+  lookup: () => Promise<InventoryItem[]>,
+): Promise<{ ms: number; cost: ReadCost; found: number }> {
   table.resetCost();
   const found = (await lookup()).length;
   const cost = { ...table.cost };
@@ -124,7 +128,11 @@ export async function benchRenewal(options: RenewalOptions, notes: string[]): Pr
       if (stored === 0) {
         // The renewed certificate's targets sit in the middle of the first batch.
         const mid = Math.floor(items.length / 2);
-        items.splice(mid, 0, ...Array.from({ length: TARGETS_OF_RENEWED }, (_, i) => inventoryItem(target, 1_000_000 + i, `web-${i}`)));
+        items.splice(
+          mid,
+          0,
+          ...Array.from({ length: TARGETS_OF_RENEWED }, (_, i) => inventoryItem(target, 1_000_000 + i, `web-${i}`)),
+        );
       }
       const startWrite = Date.now();
       await writeAll(table, items);
@@ -134,16 +142,37 @@ export async function benchRenewal(options: RenewalOptions, notes: string[]): Pr
       const ours = await measure(table, options.runs, () => targetsOfCertificate(deps, target));
       const base = await measure(table, options.runs, () => scanForCertificate(table, target));
       if (ours.found !== TARGETS_OF_RENEWED || base.found !== TARGETS_OF_RENEWED) {
-        throw new Error(`lookup found ${ours.found} (Query) and ${base.found} (Scan) targets, expected ${TARGETS_OF_RENEWED}`);
+        throw new Error(
+          `lookup found ${ours.found} (Query) and ${base.found} (Scan) targets, expected ${TARGETS_OF_RENEWED}`,
+        );
       }
       const label = `${size.toLocaleString('en-US')} items`;
       rows.push(row(SECTION, `renewal lookup time, ${label}`, 'ms', ours.ms, base.ms, `median of ${options.runs}`));
-      rows.push(row(SECTION, `renewal lookup items read, ${label}`, 'items', ours.cost.scanned, base.cost.scanned, `${ours.cost.calls} vs ${base.cost.calls} requests`));
+      rows.push(
+        row(
+          SECTION,
+          `renewal lookup items read, ${label}`,
+          'items',
+          ours.cost.scanned,
+          base.cost.scanned,
+          `${ours.cost.calls} vs ${base.cost.calls} requests`,
+        ),
+      );
       if (ours.cost.capacityUnits !== undefined && base.cost.capacityUnits !== undefined) {
-        rows.push(row(SECTION, `renewal lookup read capacity, ${label}`, 'RCU', ours.cost.capacityUnits, base.cost.capacityUnits));
+        rows.push(
+          row(
+            SECTION,
+            `renewal lookup read capacity, ${label}`,
+            'RCU',
+            ours.cost.capacityUnits,
+            base.cost.capacityUnits,
+          ),
+        );
       }
       growth.push({ size, ours: ours.ms, baseline: base.ms });
-      notes.push(`${label}: loaded in ${writeSeconds.toFixed(1)} s (BatchWrite); both lookups returned the ${TARGETS_OF_RENEWED} targets.`);
+      notes.push(
+        `${label}: loaded in ${writeSeconds.toFixed(1)} s (BatchWrite); both lookups returned the ${TARGETS_OF_RENEWED} targets.`,
+      );
     }
     if (growth.length > 1) {
       const a = growth[0];
@@ -151,11 +180,15 @@ export async function benchRenewal(options: RenewalOptions, notes: string[]): Pr
       notes.push(
         `Growth ${a.size.toLocaleString('en-US')} → ${b.size.toLocaleString('en-US')} items (${(b.size / a.size).toFixed(0)}x): ` +
           `Query time x${(b.ours / a.ours).toFixed(2)}, Scan time x${(b.baseline / a.baseline).toFixed(1)}. ` +
-          'Query reads only the certificate\'s items whatever the table size; Scan reads every item.',
+          "Query reads only the certificate's items whatever the table size; Scan reads every item.",
       );
     }
-    notes.push('Baseline: Scan + FilterExpression begins_with(certificateArn, :arn), all pages. The blog sample scans with a begins_with filter too, but reads only the first page (up to 1 MB), so past ~1 MB of inventory it can miss targets.');
-    notes.push('dynalite reports ConsumedCapacity from item sizes like DynamoDB (eventually consistent reads, 4 KB units); its times are for an in-process emulator, not DynamoDB latency.');
+    notes.push(
+      'Baseline: Scan + FilterExpression begins_with(certificateArn, :arn), all pages. The blog sample scans with a begins_with filter too, but reads only the first page (up to 1 MB), so past ~1 MB of inventory it can miss targets.',
+    );
+    notes.push(
+      'dynalite reports ConsumedCapacity from item sizes like DynamoDB (eventually consistent reads, 4 KB units); its times are for an in-process emulator, not DynamoDB latency.',
+    );
   } finally {
     await table.stop();
   }

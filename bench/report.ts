@@ -24,7 +24,14 @@ export interface SectionResult {
   durationMs: number;
 }
 
-export function row(section: string, metric: string, unit: string, ours: number | undefined, baseline: number | undefined, note?: string): BenchRow {
+export function row(
+  section: string,
+  metric: string,
+  unit: string,
+  ours: number | undefined,
+  baseline: number | undefined,
+  note?: string,
+): BenchRow {
   const r: BenchRow = { section, metric, unit };
   if (ours !== undefined) r.ours = ours;
   if (baseline !== undefined) r.baseline = baseline;
@@ -55,7 +62,9 @@ export function renderTable(sections: readonly SectionResult[]): string {
     }
     for (const r of s.rows) {
       const metric = r.note ? `${r.metric} (${r.note})` : r.metric;
-      lines.push(`| ${n} | ${escape(metric)} | ${cell(r.ours, r.unit)} | ${cell(r.baseline, r.unit)} | ${formatRatio(r.ratio)} |`);
+      lines.push(
+        `| ${n} | ${escape(metric)} | ${cell(r.ours, r.unit)} | ${cell(r.baseline, r.unit)} | ${formatRatio(r.ratio)} |`,
+      );
     }
     for (const note of s.notes) notes.push(`${n}. ${note}`);
   });

@@ -36,7 +36,8 @@ export const SECTIONS: readonly Section[] = [
   {
     name: 'renewal',
     title: 'Renewal lookup (Query vs Scan)',
-    run: (quick) => (notes) => benchRenewal({ sizes: quick ? [1_000, 10_000] : [1_000, 10_000, 50_000], runs: quick ? 3 : 7 }, notes),
+    run: (quick) => (notes) =>
+      benchRenewal({ sizes: quick ? [1_000, 10_000] : [1_000, 10_000, 50_000], runs: quick ? 3 : 7 }, notes),
   },
   {
     name: 'completion',
@@ -46,7 +47,11 @@ export const SECTIONS: readonly Section[] = [
   {
     name: 'control-plane',
     title: 'Control-plane calls per poll, transitions per export',
-    run: (quick) => (notes) => benchControlPlane({ fleets: [1, 50, 500, 2_000], polls: quick ? 5 : 15, msPerSecond: quick ? 20 : 50, rolloutSeconds: 60 }, notes),
+    run: (quick) => (notes) =>
+      benchControlPlane(
+        { fleets: [1, 50, 500, 2_000], polls: quick ? 5 : 15, msPerSecond: quick ? 20 : 50, rolloutSeconds: 60 },
+        notes,
+      ),
   },
   {
     name: 'install',
@@ -74,7 +79,12 @@ export function parseArgs(argv: readonly string[]): Options {
     else if (arg === '--only' || arg.startsWith('--only=')) {
       const value = arg === '--only' ? argv[++i] : arg.slice('--only='.length);
       if (!value) throw new Error('--only needs a section name');
-      options.only.push(...value.split(',').map((s) => s.trim()).filter(Boolean));
+      options.only.push(
+        ...value
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      );
     } else throw new Error(`unknown argument ${arg} (use --json, --quick, --only <section>)`);
   }
   const known = new Set(SECTIONS.map((s) => s.name));
@@ -114,11 +124,22 @@ async function main(): Promise<number> {
       skipped = `failed: ${error instanceof Error ? error.message : String(error)}`.slice(0, 300);
     }
     const durationMs = Date.now() - start;
-    process.stderr.write(`bench: ${section.name} ${skipped ? skipped : 'done'} in ${(durationMs / 1000).toFixed(1)} s\n`);
-    results.push({ name: section.name, title: section.title, rows, notes, durationMs, ...(skipped ? { skipped } : {}) });
+    process.stderr.write(
+      `bench: ${section.name} ${skipped ? skipped : 'done'} in ${(durationMs / 1000).toFixed(1)} s\n`,
+    );
+    results.push({
+      name: section.name,
+      title: section.title,
+      rows,
+      notes,
+      durationMs,
+      ...(skipped ? { skipped } : {}),
+    });
   }
   const out = process.stdout;
-  out.write(`\nacm-export benchmarks, ${host.date}: ${host.nproc} CPUs (${host.cpu}), Node ${host.node}, ${host.platform}${options.quick ? ', --quick sizes' : ''}\n\n`);
+  out.write(
+    `\nacm-export benchmarks, ${host.date}: ${host.nproc} CPUs (${host.cpu}), Node ${host.node}, ${host.platform}${options.quick ? ', --quick sizes' : ''}\n\n`,
+  );
   out.write(`${renderTable(results)}\n`);
   if (options.json) out.write(`${JSON.stringify({ machine: host, quick: options.quick, sections: results })}\n`);
   return failed ? 1 : 0;

@@ -37,8 +37,13 @@ export function inventoryTableInput(template: BuiltStack['template'], tableName:
     AttributeDefinitions: p.AttributeDefinitions as CreateTableCommandInput['AttributeDefinitions'],
     BillingMode: (p.BillingMode as CreateTableCommandInput['BillingMode']) ?? 'PAY_PER_REQUEST',
     ...(gsis.length
-      ? { GlobalSecondaryIndexes: gsis.map((g) => ({ IndexName: g.IndexName, KeySchema: g.KeySchema, Projection: g.Projection })) }
+      ? {
+          GlobalSecondaryIndexes: gsis.map((g) => ({
+            IndexName: g.IndexName,
+            KeySchema: g.KeySchema,
+            Projection: g.Projection,
+          })),
+        }
       : {}),
   };
 }
-

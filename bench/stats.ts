@@ -18,7 +18,8 @@ export function mean(values: readonly number[]): number {
  * missing or ours is 0 while the baseline is not.
  */
 export function ratio(ours: number | undefined, baseline: number | undefined): number | undefined {
-  if (ours === undefined || baseline === undefined || !Number.isFinite(ours) || !Number.isFinite(baseline)) return undefined;
+  if (ours === undefined || baseline === undefined || !Number.isFinite(ours) || !Number.isFinite(baseline))
+    return undefined;
   if (ours === 0) return baseline === 0 ? 1 : undefined;
   return baseline / ours;
 }

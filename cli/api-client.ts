@@ -10,7 +10,11 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
-import type { DeleteTargetResponse, ListCertificatesResponse, CertificateTargetView } from '../lambda/export-api/api-types';
+import type {
+  DeleteTargetResponse,
+  ListCertificatesResponse,
+  CertificateTargetView,
+} from '../lambda/export-api/api-types';
 import type { CliIo, Credentials, CredentialsProvider, GlobalOptions } from './context';
 import { ApiError, CliError, errorMessage, oneLine } from './errors';
 
@@ -47,7 +51,11 @@ export class ApiClient {
     return this.config.region;
   }
 
-  async request<T>(method: 'GET' | 'POST' | 'DELETE', route: string, options: { query?: Record<string, string | undefined>; body?: unknown } = {}): Promise<T> {
+  async request<T>(
+    method: 'GET' | 'POST' | 'DELETE',
+    route: string,
+    options: { query?: Record<string, string | undefined>; body?: unknown } = {},
+  ): Promise<T> {
     const base = this.config.endpoint;
     const path = `${base.pathname.replace(/\/+$/, '')}${route}`;
     const query: Record<string, string> = {};
@@ -81,11 +89,17 @@ export class ApiClient {
     const search = new URLSearchParams(query).toString();
     const url = `${base.protocol}//${base.host}${path}${search ? `?${search}` : ''}`;
     const sendHeaders: Record<string, string> = {};
-    for (const [key, value] of Object.entries(signed.headers)) if (key.toLowerCase() !== 'host') sendHeaders[key] = value;
+    for (const [key, value] of Object.entries(signed.headers))
+      if (key.toLowerCase() !== 'host') sendHeaders[key] = value;
 
     let response: Response;
     try {
-      response = await this.config.fetch(url, { method, headers: sendHeaders, body, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+      response = await this.config.fetch(url, {
+        method,
+        headers: sendHeaders,
+        body,
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
     } catch (error) {
       throw new CliError(
         `${method} ${route}`,
@@ -100,12 +114,18 @@ export class ApiClient {
     try {
       return JSON.parse(text) as T;
     } catch {
-      throw new CliError(`${method} ${route}`, `the answer is not JSON (${oneLine(text, 80) || 'empty body'})`, 'Check that --endpoint points at the export API.');
+      throw new CliError(
+        `${method} ${route}`,
+        `the answer is not JSON (${oneLine(text, 80) || 'empty body'})`,
+        'Check that --endpoint points at the export API.',
+      );
     }
   }
 
   /** Every inventory row, following `nextToken`. */
-  async allCertificates(query: { expiringWithinDays?: number; nodes?: boolean } = {}): Promise<CertificateTargetView[]> {
+  async allCertificates(
+    query: { expiringWithinDays?: number; nodes?: boolean } = {},
+  ): Promise<CertificateTargetView[]> {
     const items: CertificateTargetView[] = [];
     let nextToken: string | undefined;
     for (let page = 0; page < 1000; page += 1) {
@@ -117,7 +137,12 @@ export class ApiClient {
     return items;
   }
 
-  listCertificates(query: { expiringWithinDays?: number; nextToken?: string; limit?: number; nodes?: boolean }): Promise<ListCertificatesResponse> {
+  listCertificates(query: {
+    expiringWithinDays?: number;
+    nextToken?: string;
+    limit?: number;
+    nodes?: boolean;
+  }): Promise<ListCertificatesResponse> {
     return this.request<ListCertificatesResponse>('GET', '/certificates', {
       query: {
         expiringWithinDays: query.expiringWithinDays === undefined ? undefined : String(query.expiringWithinDays),
@@ -132,10 +157,18 @@ export class ApiClient {
    * `DELETE /certificates/{certificateArn}/targets/{target}` (both URL-encoded as one path segment each);
    * `removeFiles` adds `?removeFiles=true` (the nodes remove the installed files, asynchronously).
    */
-  deleteTarget(certificateArn: string, target: string, options: { removeFiles?: boolean } = {}): Promise<DeleteTargetResponse> {
-    return this.request<DeleteTargetResponse>('DELETE', `/certificates/${encodeURIComponent(certificateArn)}/targets/${encodeURIComponent(target)}`, {
-      query: { removeFiles: options.removeFiles ? 'true' : undefined },
-    });
+  deleteTarget(
+    certificateArn: string,
+    target: string,
+    options: { removeFiles?: boolean } = {},
+  ): Promise<DeleteTargetResponse> {
+    return this.request<DeleteTargetResponse>(
+      'DELETE',
+      `/certificates/${encodeURIComponent(certificateArn)}/targets/${encodeURIComponent(target)}`,
+      {
+        query: { removeFiles: options.removeFiles ? 'true' : undefined },
+      },
+    );
   }
 }
 
@@ -160,16 +193,30 @@ export async function createApiClient(options: GlobalOptions, io: CliIo): Promis
   const endpoint = await resolveEndpoint(options, io, profile);
   const region = resolveRegion(options, io.env, profile, endpoint);
   if (!region) {
-    throw new CliError('signing the request', 'no AWS region is set', 'Pass --region, or set AWS_REGION, or set a region in the profile.');
+    throw new CliError(
+      'signing the request',
+      'no AWS region is set',
+      'Pass --region, or set AWS_REGION, or set a region in the profile.',
+    );
   }
   debug?.(`endpoint ${endpoint.toString()}, region ${region}${profile ? `, profile ${profile}` : ''}`);
-  return new ApiClient({ endpoint, region, credentials: resolveCredentials(io, options.profile), fetch: io.fetch, debug });
+  return new ApiClient({
+    endpoint,
+    region,
+    credentials: resolveCredentials(io, options.profile),
+    fetch: io.fetch,
+    debug,
+  });
 }
 
 /** --endpoint as given, or the `ApiUrl` output of --stack. */
 export async function resolveEndpoint(options: GlobalOptions, io: CliIo, profile: string | undefined): Promise<URL> {
   if (options.endpoint && options.stack) {
-    throw new CliError('reading the options', '--endpoint and --stack cannot be used together', 'Pass only one of them.');
+    throw new CliError(
+      'reading the options',
+      '--endpoint and --stack cannot be used together',
+      'Pass only one of them.',
+    );
   }
   let raw = options.endpoint ?? io.env.ACM_EXPORT_ENDPOINT;
   if (!raw && options.stack) {
@@ -196,16 +243,28 @@ export async function resolveEndpoint(options: GlobalOptions, io: CliIo, profile
     }
   }
   if (!raw) {
-    throw new CliError('finding the API', 'no endpoint given', 'Pass --endpoint URL or --stack NAME (or set ACM_EXPORT_ENDPOINT).');
+    throw new CliError(
+      'finding the API',
+      'no endpoint given',
+      'Pass --endpoint URL or --stack NAME (or set ACM_EXPORT_ENDPOINT).',
+    );
   }
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new CliError('reading --endpoint', 'it is not a URL', 'Pass the API URL, e.g. https://abc123.execute-api.eu-west-1.amazonaws.com/prod/.');
+    throw new CliError(
+      'reading --endpoint',
+      'it is not a URL',
+      'Pass the API URL, e.g. https://abc123.execute-api.eu-west-1.amazonaws.com/prod/.',
+    );
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new CliError('reading --endpoint', `unsupported scheme ${url.protocol}`, 'Use an https:// URL (http:// only for local mode).');
+    throw new CliError(
+      'reading --endpoint',
+      `unsupported scheme ${url.protocol}`,
+      'Use an https:// URL (http:// only for local mode).',
+    );
   }
   return url;
 }
@@ -223,7 +282,10 @@ export function resolveRegion(
 }
 
 /** The `region` of a profile in the shared config file, if any. */
-export function profileRegion(env: Record<string, string | undefined>, profile: string | undefined): string | undefined {
+export function profileRegion(
+  env: Record<string, string | undefined>,
+  profile: string | undefined,
+): string | undefined {
   const file = env.AWS_CONFIG_FILE ?? join(env.HOME ?? homedir(), '.aws', 'config');
   let text: string;
   try {
@@ -249,15 +311,26 @@ export function profileRegion(env: Record<string, string | undefined>, profile: 
 /** The credentials of the CLI's requests: injected ones, environment keys, or the provider chain. */
 export function resolveCredentials(io: CliIo, profile: string | undefined): Credentials | CredentialsProvider {
   if (io.credentials) return io.credentials;
-  const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken } = io.env;
+  const {
+    AWS_ACCESS_KEY_ID: accessKeyId,
+    AWS_SECRET_ACCESS_KEY: secretAccessKey,
+    AWS_SESSION_TOKEN: sessionToken,
+  } = io.env;
   // Same precedence as the provider chain: environment keys first, unless a profile is asked for explicitly.
   if (!profile && accessKeyId && secretAccessKey) return { accessKeyId, secretAccessKey, sessionToken };
   return fromNodeProviderChain(profile ? { profile } : {});
 }
 
 /** The outputs of a CloudFormation stack, by output key (DescribeStacks). */
-export async function describeStackOutputs(stackName: string, region: string | undefined, profile: string | undefined): Promise<Record<string, string>> {
-  const client = new CloudFormationClient({ region, ...(profile ? { credentials: fromNodeProviderChain({ profile }) } : {}) });
+export async function describeStackOutputs(
+  stackName: string,
+  region: string | undefined,
+  profile: string | undefined,
+): Promise<Record<string, string>> {
+  const client = new CloudFormationClient({
+    region,
+    ...(profile ? { credentials: fromNodeProviderChain({ profile }) } : {}),
+  });
   try {
     const result = await client.send(new DescribeStacksCommand({ StackName: stackName }));
     const outputs: Record<string, string> = {};

@@ -9,7 +9,8 @@
 const emitWarning = process.emitWarning;
 process.emitWarning = function emitWarningExceptSdkNodeVersion(warning, ...rest) {
   const message = typeof warning === 'string' ? warning : warning && warning.message;
-  if (typeof message === 'string' && message.startsWith('NodeVersionSupportWarning: The AWS SDK for JavaScript')) return;
+  if (typeof message === 'string' && message.startsWith('NodeVersionSupportWarning: The AWS SDK for JavaScript'))
+    return;
   return emitWarning.call(process, warning, ...rest);
 };
 

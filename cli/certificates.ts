@@ -14,19 +14,33 @@ export function certificateRows(items: CertificateTargetView[]): string[][] {
     item.lastSerial,
     shortDate(item.certExpiryDate),
     String(item.daysToExpiry),
-    item.lastDeployStatus ? `${item.lastDeployStatus}${item.lastDeployedDate ? ` ${shortDate(item.lastDeployedDate)}` : ''}` : '-',
+    item.lastDeployStatus
+      ? `${item.lastDeployStatus}${item.lastDeployedDate ? ` ${shortDate(item.lastDeployedDate)}` : ''}`
+      : '-',
   ]);
 }
 
 export const CERTIFICATE_HEADERS = ['NAME', 'ARN', 'TARGET', 'SERIAL', 'EXPIRES', 'DAYS LEFT', 'LAST DEPLOY'];
 
-export const NODE_HEADERS = ['NAME', 'TARGET', 'NODE', 'SERIAL', 'SERVED', 'VERIFIED', 'IN SYNC', 'LAST RUN', 'INSTALLED', 'CHECKED'];
+export const NODE_HEADERS = [
+  'NAME',
+  'TARGET',
+  'NODE',
+  'SERIAL',
+  'SERVED',
+  'VERIFIED',
+  'IN SYNC',
+  'LAST RUN',
+  'INSTALLED',
+  'CHECKED',
+];
 
 /** One row per node report (certificates --nodes); targets without reports get one "-" row. */
 export function nodeRows(items: CertificateTargetView[]): string[][] {
   return items.flatMap((item) => {
     const nodes = item.nodes ?? [];
-    if (nodes.length === 0) return [[item.certName, item.target, '(no node reports yet)', '-', '-', '-', '-', '-', '-', '-']];
+    if (nodes.length === 0)
+      return [[item.certName, item.target, '(no node reports yet)', '-', '-', '-', '-', '-', '-', '-']];
     return nodes.map((n) => [
       item.certName,
       item.target,
@@ -50,7 +64,11 @@ function shortTime(iso: string): string {
 
 /** One line per node whose files are not a consistent set (the problem its last run found). */
 export function problemLines(items: CertificateTargetView[]): string[] {
-  return items.flatMap((item) => (item.nodes ?? []).filter((n) => n.problem).map((n) => `${n.nodeId} (${item.certName}, ${item.target}): ${n.problem}`));
+  return items.flatMap((item) =>
+    (item.nodes ?? [])
+      .filter((n) => n.problem)
+      .map((n) => `${n.nodeId} (${item.certName}, ${item.target}): ${n.problem}`),
+  );
 }
 
 /** Lists inventory rows; one page unless `all`. API errors become one-line CLI errors. */
@@ -59,7 +77,10 @@ export async function listInventory(
   options: { expiringWithinDays?: number; all?: boolean; nodes?: boolean },
 ): Promise<ListCertificatesResponse> {
   try {
-    if (options.all) return { items: await api.allCertificates({ expiringWithinDays: options.expiringWithinDays, nodes: options.nodes }) };
+    if (options.all)
+      return {
+        items: await api.allCertificates({ expiringWithinDays: options.expiringWithinDays, nodes: options.nodes }),
+      };
     return await api.listCertificates({ expiringWithinDays: options.expiringWithinDays, nodes: options.nodes });
   } catch (error) {
     throw error instanceof ApiError ? apiErrorToCli(error, 'GET /certificates') : error;
@@ -72,9 +93,16 @@ export const registerCertificates: CommandModule = (program, context) => {
     .alias('certs')
     .summary('list exported certificates and where they are installed')
     .description('List the inventory: one row per certificate and target, with serial, expiry and the last deployment.')
-    .option('--expiring-within <days>', 'only certificates that expire within this many days', integerOption('--expiring-within', 0, 3650))
+    .option(
+      '--expiring-within <days>',
+      'only certificates that expire within this many days',
+      integerOption('--expiring-within', 0, 3650),
+    )
     .option('--all', 'follow every page (default: the first page only)')
-    .option('--nodes', 'also show every node\'s reported serials (SSM Inventory), when it last checked, and whether it is in sync')
+    .option(
+      '--nodes',
+      "also show every node's reported serials (SSM Inventory), when it last checked, and whether it is in sync",
+    )
     .addHelpText(
       'after',
       `
@@ -86,18 +114,29 @@ Examples:
     .action(async (options: { expiringWithin?: number; all?: boolean; nodes?: boolean }, command: Command) => {
       const globals = context.globals(command);
       const api = await context.api(command);
-      const result = await listInventory(api, { expiringWithinDays: options.expiringWithin, all: options.all, nodes: options.nodes });
+      const result = await listInventory(api, {
+        expiringWithinDays: options.expiringWithin,
+        all: options.all,
+        nodes: options.nodes,
+      });
       if (globals.json) {
         printJson(context.io.stdout, result);
       } else if (result.items.length === 0) {
-        context.io.stdout.write(options.expiringWithin === undefined ? 'no certificates exported yet\n' : `no certificates expire within ${options.expiringWithin} days\n`);
+        context.io.stdout.write(
+          options.expiringWithin === undefined
+            ? 'no certificates exported yet\n'
+            : `no certificates expire within ${options.expiringWithin} days\n`,
+        );
       } else {
         context.io.stdout.write(renderTable(CERTIFICATE_HEADERS, certificateRows(result.items)));
         if (options.nodes) {
           context.io.stdout.write(`\n${renderTable(NODE_HEADERS, nodeRows(result.items))}`);
           for (const line of problemLines(result.items)) context.io.stdout.write(`problem: ${line}\n`);
           const drifting = result.items.reduce((n, item) => n + (item.nodesDrifting ?? 0), 0);
-          if (drifting > 0) context.io.stdout.write(`${drifting} node(s) do not serve and hold the last exported certificate as a consistent set of files\n`);
+          if (drifting > 0)
+            context.io.stdout.write(
+              `${drifting} node(s) do not serve and hold the last exported certificate as a consistent set of files\n`,
+            );
         }
         if (result.nextToken) context.io.stdout.write('(more rows: run with --all to list every page)\n');
       }

@@ -13,4 +13,13 @@ import { registerStatus } from './status';
 import { registerTargets } from './targets';
 import { registerLocalCommands } from '../local/cli';
 
-export const COMMAND_MODULES: readonly CommandModule[] = [registerExport, registerStatus, registerCertificates, registerRenew, registerTargets, registerSelftest, registerDoctor, registerLocalCommands];
+export const COMMAND_MODULES: readonly CommandModule[] = [
+  registerExport,
+  registerStatus,
+  registerCertificates,
+  registerRenew,
+  registerTargets,
+  registerSelftest,
+  registerDoctor,
+  registerLocalCommands,
+];

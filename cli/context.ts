@@ -18,7 +18,11 @@ export interface OutputStream {
 export type FetchFn = (input: string, init?: RequestInit) => Promise<Response>;
 
 /** Looks up the outputs of a CloudFormation stack (injectable for tests). */
-export type StackOutputsFn = (stackName: string, region: string | undefined, profile: string | undefined) => Promise<Record<string, string>>;
+export type StackOutputsFn = (
+  stackName: string,
+  region: string | undefined,
+  profile: string | undefined,
+) => Promise<Record<string, string>>;
 
 export interface CliIo {
   stdout: OutputStream;

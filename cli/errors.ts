@@ -49,14 +49,22 @@ export function apiErrorToCli(error: ApiError, what = `${error.method} ${error.p
         'Check the credentials (--profile or AWS_PROFILE, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), that --region is the region of the API (the signature covers it), that the clock is correct, and that the identity may call execute-api:Invoke on this API.',
       );
     case 404:
-      return new CliError(what, `not found (404: ${message})`, 'Check the id or ARN, and that --endpoint or --stack points at the right deployment.');
+      return new CliError(
+        what,
+        `not found (404: ${message})`,
+        'Check the id or ARN, and that --endpoint or --stack points at the right deployment.',
+      );
     case 409:
       return new CliError(what, `conflict (409: ${message})`, 'Wait for the running export to finish, then try again.');
     case 429:
       return new CliError(what, `the API is throttling requests (429: ${message})`, 'Wait a little and try again.');
     default:
       if (error.status >= 500) {
-        return new CliError(what, `the API failed (${error.status}: ${message})`, 'Try again later; if it persists, check the API and Lambda logs.');
+        return new CliError(
+          what,
+          `the API failed (${error.status}: ${message})`,
+          'Try again later; if it persists, check the API and Lambda logs.',
+        );
       }
       return new CliError(what, `unexpected answer (${error.status}: ${message})`, 'Check --endpoint or --stack.');
   }

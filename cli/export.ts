@@ -59,7 +59,11 @@ export const OPTION_FOR_FIELD: Record<string, string> = {
 export function parseTag(tag: string): { key: string; value: string } {
   const at = tag.indexOf('=');
   if (at <= 0) {
-    throw new CliError('reading --tag', `"${tag.slice(0, 40)}" is not Key=Value`, 'Pass the target tag as --tag Key=Value, e.g. --tag Role=web.');
+    throw new CliError(
+      'reading --tag',
+      `"${tag.slice(0, 40)}" is not Key=Value`,
+      'Pass the target tag as --tag Key=Value, e.g. --tag Role=web.',
+    );
   }
   return { key: tag.slice(0, at), value: tag.slice(at + 1) };
 }
@@ -76,7 +80,12 @@ export function buildExportRequest(options: ExportOptions): Record<string, unkno
     KeyDir: options.keyDir,
     Service: options.service,
     // A number when it looks like one, so the schema's own message covers everything else.
-    VerifyPort: options.verifyPort === undefined ? undefined : /^\d{1,6}$/.test(options.verifyPort) ? Number(options.verifyPort) : options.verifyPort,
+    VerifyPort:
+      options.verifyPort === undefined
+        ? undefined
+        : /^\d{1,6}$/.test(options.verifyPort)
+          ? Number(options.verifyPort)
+          : options.verifyPort,
     MaxConcurrency: options.maxConcurrency,
     MaxErrors: options.maxErrors,
     DryRun: options.dryRun ? true : undefined,
@@ -97,17 +106,30 @@ export function buildExportRequest(options: ExportOptions): Record<string, unkno
 export function validateExportRequest(body: unknown, what = 'export request'): ExportRequest {
   const result = parseWith(exportRequestSchema(), body);
   if (!result.ok) {
-    const fields = [...new Set(Object.keys(OPTION_FOR_FIELD).filter((field) => result.message.includes(`${field}:`)).map((f) => OPTION_FOR_FIELD[f]))];
+    const fields = [
+      ...new Set(
+        Object.keys(OPTION_FOR_FIELD)
+          .filter((field) => result.message.includes(`${field}:`))
+          .map((f) => OPTION_FOR_FIELD[f]),
+      ),
+    ];
     throw new CliError(
       `${what} is invalid`,
       result.message,
-      fields.length ? `Fix ${fields.join(', ')} and try again (nothing was sent).` : 'Fix the options and try again (nothing was sent).',
+      fields.length
+        ? `Fix ${fields.join(', ')} and try again (nothing was sent).`
+        : 'Fix the options and try again (nothing was sent).',
     );
   }
   return result.value;
 }
 
-export async function startExport(context: CommandContext, command: Command, body: ExportRequest, what = 'POST /exports'): Promise<StartExportResponse> {
+export async function startExport(
+  context: CommandContext,
+  command: Command,
+  body: ExportRequest,
+  what = 'POST /exports',
+): Promise<StartExportResponse> {
   const api = await context.api(command);
   try {
     return await api.request<StartExportResponse>('POST', '/exports', { body });
@@ -125,7 +147,10 @@ export const registerExport: CommandModule = (program, context) => {
         'The request is checked locally with the same rules as the API before anything is sent.',
     )
     .requiredOption('--arn <arn>', 'ARN of the ACM certificate (created with export enabled)')
-    .requiredOption('--name <name>', 'file name stem on the servers: <name>.crt, <name>.chain.pem, <name>.fullchain.pem, <name>.key')
+    .requiredOption(
+      '--name <name>',
+      'file name stem on the servers: <name>.crt, <name>.chain.pem, <name>.fullchain.pem, <name>.key',
+    )
     .requiredOption('--tag <key=value>', 'install on the managed nodes with this tag')
     .option('--cert-dir <dir>', 'directory for the certificate files (default /etc/ssl/certs)')
     .option('--key-dir <dir>', 'directory for the private key (default /etc/ssl/private)')
@@ -139,12 +164,23 @@ export const registerExport: CommandModule = (program, context) => {
     .option('--cert-owner <user>', 'owner of the certificate files (default root)')
     .option('--cert-group <group>', 'group of the certificate files (default root)')
     .option('--cert-mode <mode>', 'mode of the certificate files: 0644 (default), 0640, 0444, 0440, 0600 or 0400')
-    .option('--pkcs12', 'also write <name>.p12 (key, certificate and chain; its passphrase is stored in the same secret version)')
+    .option(
+      '--pkcs12',
+      'also write <name>.p12 (key, certificate and chain; its passphrase is stored in the same secret version)',
+    )
     .option('--combined-pem', 'also write <name>.combined.pem (key + full chain, e.g. for HAProxy)')
-    .option('--convergence-schedule <rate>', 'how often nodes are re-checked and repaired, e.g. "rate(6 hours)" (default: the stack\'s, rate(12 hours))')
+    .option(
+      '--convergence-schedule <rate>',
+      'how often nodes are re-checked and repaired, e.g. "rate(6 hours)" (default: the stack\'s, rate(12 hours))',
+    )
     .option('--dry-run', 'list the matching nodes, export and install nothing')
     .option('--wait', 'show progress until the export ends; exit 1 if it fails')
-    .option('--poll-max <seconds>', 'longest pause between status polls with --wait', integerOption('--poll-max', 1, 60), 5)
+    .option(
+      '--poll-max <seconds>',
+      'longest pause between status polls with --wait',
+      integerOption('--poll-max', 1, 60),
+      5,
+    )
     .addHelpText(
       'after',
       `
@@ -165,7 +201,10 @@ Examples:
       }
       if (!globals.json) context.io.stdout.write(`export ${started.exportId} started\n`);
       const api = await context.api(command);
-      const code = await waitForExport(api, started.exportId, context.io, { json: globals.json, maxIntervalMs: (options.pollMax ?? 5) * 1000 });
+      const code = await waitForExport(api, started.exportId, context.io, {
+        json: globals.json,
+        maxIntervalMs: (options.pollMax ?? 5) * 1000,
+      });
       context.exit(code);
     });
 };

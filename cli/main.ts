@@ -18,12 +18,17 @@ export const EXIT = { ok: 0, failure: 1, warnings: 2 } as const;
 export function buildProgram(context: CommandContext, modules: readonly CommandModule[] = COMMAND_MODULES): Command {
   const { io } = context;
   const program = new Command('acm-export')
-    .description('Export ACM public certificates to your servers, follow the rollouts, and diagnose HTTPS certificate errors.')
+    .description(
+      'Export ACM public certificates to your servers, follow the rollouts, and diagnose HTTPS certificate errors.',
+    )
     .version(VERSION, '-V, --version')
     .addOption(new Option('--endpoint <url>', 'base URL of the export API (or set ACM_EXPORT_ENDPOINT)'))
     .addOption(new Option('--stack <name>', 'find the API URL in the outputs of this CloudFormation stack'))
-    .option('--region <region>', 'AWS region (default: AWS_REGION, AWS_DEFAULT_REGION or the profile\'s region)')
-    .option('--profile <profile>', 'named profile from the shared AWS config (default: AWS_PROFILE or the standard chain)')
+    .option('--region <region>', "AWS region (default: AWS_REGION, AWS_DEFAULT_REGION or the profile's region)")
+    .option(
+      '--profile <profile>',
+      'named profile from the shared AWS config (default: AWS_PROFILE or the standard chain)',
+    )
     .option('--json', 'machine-readable output')
     .option('--debug', 'print requests and full errors (stack traces) to stderr')
     .showHelpAfterError(false)
@@ -32,8 +37,14 @@ export function buildProgram(context: CommandContext, modules: readonly CommandM
       writeOut: (text) => io.stdout.write(text),
       writeErr: (text) => io.stderr.write(text),
       outputError: (text, write) => {
-        const reason = text.replace(/^error:\s*/, '').replace(/\s+/g, ' ').trim().replace(/\.$/, '');
-        write(`acm-export: invalid command line: ${reason}. Run "acm-export --help" or "acm-export <command> --help".\n`);
+        const reason = text
+          .replace(/^error:\s*/, '')
+          .replace(/\s+/g, ' ')
+          .trim()
+          .replace(/\.$/, '');
+        write(
+          `acm-export: invalid command line: ${reason}. Run "acm-export --help" or "acm-export <command> --help".\n`,
+        );
       },
     })
     .addHelpText(
@@ -56,7 +67,11 @@ Examples:
 const VERSION = '0.1.0';
 
 /** Runs the CLI with `argv` (arguments after the program name) and returns the exit code. */
-export async function run(argv: readonly string[], ioOverrides: Partial<CliIo> = {}, extraModules: readonly CommandModule[] = []): Promise<number> {
+export async function run(
+  argv: readonly string[],
+  ioOverrides: Partial<CliIo> = {},
+  extraModules: readonly CommandModule[] = [],
+): Promise<number> {
   const io: CliIo = { ...defaultIo(), ...ioOverrides };
   let exitCode: number = EXIT.ok;
   const clients = new Map<string, Promise<ApiClient>>();
@@ -87,7 +102,10 @@ export async function run(argv: readonly string[], ioOverrides: Partial<CliIo> =
       // Help and version exit 0; usage errors were already printed by outputError.
       return error.exitCode === 0 ? EXIT.ok : EXIT.failure;
     }
-    const line = error instanceof CliError ? error.line() : `acm-export: ${errorMessage(error)}. Run again with --debug for details.`;
+    const line =
+      error instanceof CliError
+        ? error.line()
+        : `acm-export: ${errorMessage(error)}. Run again with --debug for details.`;
     io.stderr.write(`${line}\n`);
     if (debug && error instanceof Error && error.stack) io.stderr.write(`${error.stack}\n`);
     return EXIT.failure;

@@ -44,7 +44,11 @@ Examples:
       const globals = context.globals(command);
       const arnCheck = field('CertificateArn').safeParse(arn);
       if (!arnCheck.success) {
-        throw new CliError('reading ARN', arnCheck.error.issues[0]?.message ?? 'not a certificate ARN', 'Pass the full certificate ARN (see "acm-export certificates --json").');
+        throw new CliError(
+          'reading ARN',
+          arnCheck.error.issues[0]?.message ?? 'not a certificate ARN',
+          'Pass the full certificate ARN (see "acm-export certificates --json").',
+        );
       }
       const api = await context.api(command);
       const { items } = await listInventory(api, { all: true });
@@ -64,11 +68,19 @@ Examples:
       const results: RenewResult[] = [];
       for (const [item, body] of requests) {
         try {
-          const started: StartExportResponse = await startExport(context, command, body, `POST /exports for target ${item.target}`);
+          const started: StartExportResponse = await startExport(
+            context,
+            command,
+            body,
+            `POST /exports for target ${item.target}`,
+          );
           results.push({ target: item.target, ...started });
           if (!globals.json) context.io.stdout.write(`${item.target}  ${started.exportId}\n`);
         } catch (error) {
-          const message = error instanceof CliError ? error.line() : `acm-export: POST /exports for target ${item.target}: ${errorMessage(error)}.`;
+          const message =
+            error instanceof CliError
+              ? error.line()
+              : `acm-export: POST /exports for target ${item.target}: ${errorMessage(error)}.`;
           results.push({ target: item.target, error: message });
           context.io.stderr.write(`${message}\n`);
         }

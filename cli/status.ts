@@ -23,7 +23,12 @@ Examples:
       const globals = context.globals(command);
       const api = await context.api(command);
       if (options.wait) {
-        context.exit(await waitForExport(api, exportId, context.io, { json: globals.json, maxIntervalMs: (options.pollMax ?? 5) * 1000 }));
+        context.exit(
+          await waitForExport(api, exportId, context.io, {
+            json: globals.json,
+            maxIntervalMs: (options.pollMax ?? 5) * 1000,
+          }),
+        );
         return;
       }
       const status = await getStatus(api, exportId);

@@ -27,7 +27,9 @@ export function deleteTargetSummary(result: DeleteTargetResponse, region: string
   const lines = [
     `target ${result.target} of ${result.certificateArn} removed: association ${found(result.associationDeleted)}, ` +
       `report association ${found(result.reportAssociationDeleted)}, inventory item ${found(result.inventoryItemDeleted)}; ` +
-      (result.filesRemoval.requested ? 'the nodes were sent the removal of the installed files' : 'installed files were left on the nodes'),
+      (result.filesRemoval.requested
+        ? 'the nodes were sent the removal of the installed files'
+        : 'installed files were left on the nodes'),
   ];
   if (result.filesRemoval.requested) {
     const { commandId, logGroupName } = result.filesRemoval;
@@ -40,16 +42,29 @@ export function deleteTargetSummary(result: DeleteTargetResponse, region: string
   return `${lines.join('\n')}\n`;
 }
 
-async function deleteTargetAction(context: CommandContext, arn: string, options: DeleteOptions, command: Command): Promise<void> {
+async function deleteTargetAction(
+  context: CommandContext,
+  arn: string,
+  options: DeleteOptions,
+  command: Command,
+): Promise<void> {
   const globals = context.globals(command);
   const arnCheck = field('CertificateArn').safeParse(arn);
   if (!arnCheck.success) {
-    throw new CliError('reading ARN', arnCheck.error.issues[0]?.message ?? 'not a certificate ARN', 'Pass the full certificate ARN (see "acm-export certificates --json").');
+    throw new CliError(
+      'reading ARN',
+      arnCheck.error.issues[0]?.message ?? 'not a certificate ARN',
+      'Pass the full certificate ARN (see "acm-export certificates --json").',
+    );
   }
   const { key, value } = parseTag(options.tag);
   const target = `${key}=${value}`;
   if (!new RegExp(FIELD_RULES.Target.pattern).test(target)) {
-    throw new CliError('reading --tag', 'not a valid Key=Value target', 'Pass the target exactly as "acm-export certificates" lists it, e.g. --tag Role=web.');
+    throw new CliError(
+      'reading --tag',
+      'not a valid Key=Value target',
+      'Pass the target exactly as "acm-export certificates" lists it, e.g. --tag Role=web.',
+    );
   }
   const api = await context.api(command);
   let result: DeleteTargetResponse;
@@ -94,7 +109,9 @@ export const registerTargets: CommandModule = (program, context) => {
     .requiredOption('--tag <key=value>', 'the target, as listed by "acm-export certificates"')
     .option('--remove-files', REMOVE_FILES_HELP)
     .addHelpText('after', HELP)
-    .action((arn: string, options: DeleteOptions, command: Command) => deleteTargetAction(context, arn, options, command));
+    .action((arn: string, options: DeleteOptions, command: Command) =>
+      deleteTargetAction(context, arn, options, command),
+    );
   program
     .command('untarget')
     .summary('same as "targets delete"')
@@ -102,5 +119,7 @@ export const registerTargets: CommandModule = (program, context) => {
     .requiredOption('--tag <key=value>', 'the target, as listed by "acm-export certificates"')
     .option('--remove-files', REMOVE_FILES_HELP)
     .addHelpText('after', HELP)
-    .action((arn: string, options: DeleteOptions, command: Command) => deleteTargetAction(context, arn, options, command));
+    .action((arn: string, options: DeleteOptions, command: Command) =>
+      deleteTargetAction(context, arn, options, command),
+    );
 };

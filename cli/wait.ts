@@ -24,7 +24,11 @@ export function exitCodeFor(status: ExportStatusResponse): number {
 
 export function exportPath(exportId: string): string {
   if (!/^[^\s/?#]{1,128}$/.test(exportId)) {
-    throw new CliError('reading EXPORT_ID', 'it is not an export id', 'Pass the id printed by "acm-export export" (an execution name).');
+    throw new CliError(
+      'reading EXPORT_ID',
+      'it is not an export id',
+      'Pass the id printed by "acm-export export" (an execution name).',
+    );
   }
   return `/exports/${encodeURIComponent(exportId)}`;
 }
@@ -54,7 +58,9 @@ export function summaryLines(status: ExportStatusResponse): string[] {
   if (status.status === 'RUNNING') {
     lines.push(`export ${id} is running (${status.phase})`);
   } else if (status.phase === 'DryRun') {
-    lines.push(`dry run ${id}: ${status.nodes.total} node(s) match ${status.target ?? 'the target'}; nothing was exported or installed`);
+    lines.push(
+      `dry run ${id}: ${status.nodes.total} node(s) match ${status.target ?? 'the target'}; nothing was exported or installed`,
+    );
   } else if (status.phase === 'Superseded') {
     lines.push(`export ${id} stopped: a newer export of the same target owns it; nothing was installed by this one`);
   } else if (FAILED_STATUSES.has(status.status)) {
@@ -76,7 +82,8 @@ export function describeStatus(status: ExportStatusResponse, now: number): strin
     `status      ${status.status} (${status.phase})`,
     `progress    ${progressLine(status, now).replace(/^\S+\s+/, '')}`,
   ];
-  if (status.certName || status.certificateArn) lines.push(`certificate ${status.certName ?? '-'}  ${status.certificateArn ?? ''}`.trimEnd());
+  if (status.certName || status.certificateArn)
+    lines.push(`certificate ${status.certName ?? '-'}  ${status.certificateArn ?? ''}`.trimEnd());
   if (status.target) lines.push(`target      ${status.target}`);
   if (status.serial) lines.push(`serial      ${status.serial}  expires ${shortDate(status.notAfter)}`);
   if (status.commandId) lines.push(`command     ${status.commandId}`);
@@ -114,7 +121,12 @@ class Progress {
 }
 
 /** Polls until the export finishes; prints progress (human mode) and the outcome. Returns the exit code. */
-export async function waitForExport(api: ApiClient, exportId: string, io: CliIo, options: { json?: boolean; maxIntervalMs?: number } = {}): Promise<number> {
+export async function waitForExport(
+  api: ApiClient,
+  exportId: string,
+  io: CliIo,
+  options: { json?: boolean; maxIntervalMs?: number } = {},
+): Promise<number> {
   const maxInterval = options.maxIntervalMs ?? 5000;
   const path = exportPath(exportId);
   const progress = new Progress(io.stdout, !options.json);

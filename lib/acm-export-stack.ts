@@ -106,7 +106,13 @@ export class AcmExportStack extends Stack {
       description: 'Attach to the instance role of every node that receives certificates',
     });
     new CfnOutput(this, OUTPUTS.alertTopicArn, { value: this.notifications.topic.topicArn });
-    new CfnOutput(this, OUTPUTS.commandLogGroupName, { value: this.installDocument.commandLogGroup.logGroupName, description: 'Run Command output of the install document' });
-    new CfnOutput(this, OUTPUTS.preflightSecretArn, { value: this.secrets.canary.secretArn, description: 'Canary secret (no key material) the preflight reads' });
+    new CfnOutput(this, OUTPUTS.commandLogGroupName, {
+      value: this.installDocument.commandLogGroup.logGroupName,
+      description: 'Run Command output of the install document',
+    });
+    new CfnOutput(this, OUTPUTS.preflightSecretArn, {
+      value: this.secrets.canary.secretArn,
+      description: 'Canary secret (no key material) the preflight reads',
+    });
   }
 }

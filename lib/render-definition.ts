@@ -8,7 +8,12 @@ import { CfnResource, Stack } from 'aws-cdk-lib';
 import { CfnStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 
 /** Pseudo-parameter values used in place of the real environment. */
-export const FAKE_ENVIRONMENT = { partition: 'aws', region: 'us-east-1', account: '111111111111', urlSuffix: 'amazonaws.com' } as const;
+export const FAKE_ENVIRONMENT = {
+  partition: 'aws',
+  region: 'us-east-1',
+  account: '111111111111',
+  urlSuffix: 'amazonaws.com',
+} as const;
 
 export interface CloudFormationTemplate {
   Resources?: Record<string, { Type: string; Properties?: Record<string, unknown> }>;
@@ -76,7 +81,9 @@ export function renderIntrinsics(value: unknown, resourceTypes: Record<string, s
         default: {
           const type = resourceTypes[fn.Ref];
           // Ref of a topic, queue URL-less resources and state machines is their ARN; otherwise a name.
-          return type === 'AWS::SNS::Topic' || type === 'AWS::StepFunctions::StateMachine' ? fakeArn(fn.Ref, type) : fn.Ref;
+          return type === 'AWS::SNS::Topic' || type === 'AWS::StepFunctions::StateMachine'
+            ? fakeArn(fn.Ref, type)
+            : fn.Ref;
         }
       }
     }
@@ -89,7 +96,10 @@ function isStack(source: Stack | CloudFormationTemplate): source is Stack {
 }
 
 /** Concrete ASL of the stack's (only, or named) state machine. */
-export function renderStateMachineDefinition(source: Stack | CloudFormationTemplate, options: RenderOptions = {}): AslDefinition {
+export function renderStateMachineDefinition(
+  source: Stack | CloudFormationTemplate,
+  options: RenderOptions = {},
+): AslDefinition {
   const resourceTypes: Record<string, string> = {};
   const definitions: Record<string, unknown> = {};
   if (isStack(source)) {
@@ -102,7 +112,8 @@ export function renderStateMachineDefinition(source: Stack | CloudFormationTempl
   } else {
     for (const [logicalId, resource] of Object.entries(source.Resources ?? {})) {
       resourceTypes[logicalId] = resource.Type;
-      if (resource.Type === 'AWS::StepFunctions::StateMachine') definitions[logicalId] = resource.Properties?.DefinitionString;
+      if (resource.Type === 'AWS::StepFunctions::StateMachine')
+        definitions[logicalId] = resource.Properties?.DefinitionString;
     }
   }
   const ids = Object.keys(definitions);

@@ -18,7 +18,12 @@ export class AlertRecorder {
   constructor(private readonly file: string) {}
 
   record(p: { TopicArn?: unknown; Subject?: unknown; Message?: unknown }): { MessageId: string } {
-    const alert: LocalAlert = { time: new Date().toISOString(), topicArn: String(p.TopicArn ?? ''), subject: typeof p.Subject === 'string' ? p.Subject : undefined, message: p.Message };
+    const alert: LocalAlert = {
+      time: new Date().toISOString(),
+      topicArn: String(p.TopicArn ?? ''),
+      subject: typeof p.Subject === 'string' ? p.Subject : undefined,
+      message: p.Message,
+    };
     this.alerts.push(alert);
     appendFileSync(this.file, `${JSON.stringify(alert)}\n`, { mode: 0o600 });
     return { MessageId: randomUUID() };
@@ -26,6 +31,9 @@ export class AlertRecorder {
 
   /** An SNS client whose publishes are recorded (the drift check publishes with one). */
   snsClient(): SNSClient {
-    return { send: async (command: { input?: Record<string, unknown> }) => this.record(command.input ?? {}), destroy: () => undefined } as unknown as SNSClient;
+    return {
+      send: async (command: { input?: Record<string, unknown> }) => this.record(command.input ?? {}),
+      destroy: () => undefined,
+    } as unknown as SNSClient;
   }
 }

@@ -110,7 +110,11 @@ export class LocalApi {
     record.statusCode = statusCode;
     record.responseBody = payload;
     this.calls.push(record);
-    res.writeHead(statusCode, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), 'x-amzn-requestid': record.requestId });
+    res.writeHead(statusCode, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(payload),
+      'x-amzn-requestid': record.requestId,
+    });
     res.end(payload);
   }
 
@@ -130,7 +134,14 @@ export class LocalApi {
     const started = Date.now();
     const url = req.url ?? '/';
     const method = (req.method ?? 'GET').toUpperCase();
-    const record: ApiCallRecord = { time: new Date(started).toISOString(), requestId, method, path: url.split('?')[0].slice(0, 300), statusCode: 0, responseBody: '' };
+    const record: ApiCallRecord = {
+      time: new Date(started).toISOString(),
+      requestId,
+      method,
+      path: url.split('?')[0].slice(0, 300),
+      statusCode: 0,
+      responseBody: '',
+    };
     try {
       let body: Buffer;
       try {
@@ -142,16 +153,22 @@ export class LocalApi {
         }
         throw error;
       }
-      const verdict = await verifySigV4({ method, url, headers: req.headers, body }, { credentials: this.options.credentials, service: 'execute-api', region: this.options.region });
+      const verdict = await verifySigV4(
+        { method, url, headers: req.headers, body },
+        { credentials: this.options.credentials, service: 'execute-api', region: this.options.region },
+      );
       // A target that cannot be decoded is the client's error (400), any other failed check is 403.
-      if (!verdict.ok) return this.send(res, record, verdict.reason === 'MalformedRequest' ? 400 : 403, { message: verdict.message });
+      if (!verdict.ok)
+        return this.send(res, record, verdict.reason === 'MalformedRequest' ? 400 : 403, { message: verdict.message });
 
       const [rawPath, rawQuery = ''] = url.split('?', 2);
       const prefix = `/${LOCAL_STAGE}`;
-      if (!rawPath.startsWith(`${prefix}/`)) return this.send(res, record, 403, { message: 'Missing Authentication Token' });
+      if (!rawPath.startsWith(`${prefix}/`))
+        return this.send(res, record, 403, { message: 'Missing Authentication Token' });
       const route = rawPath.slice(prefix.length).replace(/\/+$/, '') || '/';
 
-      if (route === '/exports' && method === 'POST') return this.send(res, record, ...(await this.startExport(req, body, requestId)));
+      if (route === '/exports' && method === 'POST')
+        return this.send(res, record, ...(await this.startExport(req, body, requestId)));
       const statusMatch = /^\/exports\/([^/]+)$/.exec(route);
       if ((statusMatch || route === '/certificates') && method === 'GET') {
         const query = new URLSearchParams(rawQuery);
@@ -169,7 +186,12 @@ export class LocalApi {
           stageVariables: null,
           body: null,
           isBase64Encoded: false,
-          requestContext: { requestId, stage: LOCAL_STAGE, httpMethod: 'GET', resourcePath: statusMatch ? '/exports/{exportId}' : '/certificates' },
+          requestContext: {
+            requestId,
+            stage: LOCAL_STAGE,
+            httpMethod: 'GET',
+            resourcePath: statusMatch ? '/exports/{exportId}' : '/certificates',
+          },
         } as unknown as APIGatewayProxyEvent;
         const result = await this.options.readHandler(event);
         return this.send(res, record, result.statusCode, result.body);
@@ -200,20 +222,24 @@ export class LocalApi {
       if (route.startsWith('/_local/') && method === 'POST') {
         const input = parseJson(body);
         if (route === '/_local/renew') {
-          const arn = input && typeof input === 'object' ? (input as { certificateArn?: unknown }).certificateArn : undefined;
+          const arn =
+            input && typeof input === 'object' ? (input as { certificateArn?: unknown }).certificateArn : undefined;
           if (typeof arn !== 'string') return this.send(res, record, 400, { message: 'certificateArn: is required' });
           return this.send(res, record, 200, await this.options.control.renew(arn));
         }
         if (route === '/_local/faults') return this.send(res, record, 200, await this.options.control.faults(input));
-        if (route === '/_local/drift-check' && this.options.control.driftCheck) return this.send(res, record, 200, await this.options.control.driftCheck());
-        if (route === '/_local/associations/run' && this.options.control.runAssociations) return this.send(res, record, 200, await this.options.control.runAssociations());
+        if (route === '/_local/drift-check' && this.options.control.driftCheck)
+          return this.send(res, record, 200, await this.options.control.driftCheck());
+        if (route === '/_local/associations/run' && this.options.control.runAssociations)
+          return this.send(res, record, 200, await this.options.control.runAssociations());
       }
       // API Gateway answers unknown resources and methods of an IAM API like this.
       return this.send(res, record, 403, { message: 'Missing Authentication Token' });
     } catch (error) {
       if (error instanceof HttpError) return this.send(res, record, error.statusCode, { message: error.message });
       // Local control calls report the emulator's own errors (unknown certificate, bad fault switch).
-      if (record.path.includes('/_local/') && error instanceof Error) return this.send(res, record, 400, { message: `${error.name}: ${error.message}`.slice(0, 300) });
+      if (record.path.includes('/_local/') && error instanceof Error)
+        return this.send(res, record, 400, { message: `${error.name}: ${error.message}`.slice(0, 300) });
       const name = error instanceof Error ? error.name : 'Error';
       return this.send(res, record, 500, { message: `internal error (${name.replace(/[^A-Za-z0-9]/g, '')})` });
     }
@@ -221,7 +247,10 @@ export class LocalApi {
 
   /** What API Gateway does before the integration (content type, model), then the proxy integration. */
   private async startExport(req: IncomingMessage, body: Buffer, requestId: string): Promise<[number, unknown]> {
-    const contentType = String(req.headers['content-type'] ?? 'application/json').split(';')[0].trim().toLowerCase();
+    const contentType = String(req.headers['content-type'] ?? 'application/json')
+      .split(';')[0]
+      .trim()
+      .toLowerCase();
     if (contentType !== 'application/json') return [415, { message: 'Unsupported Media Type' }];
     if (!matchesStructure(parseJson(body), STRUCTURE)) return [400, { message: BAD_BODY }];
     const text = body.toString('utf8');

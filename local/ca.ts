@@ -49,7 +49,12 @@ interface StoredCa {
 function keyParams(alg: LocalKeyAlgorithm): webcrypto.RsaHashedKeyGenParams | webcrypto.EcKeyGenParams {
   switch (alg) {
     case 'RSA_2048':
-      return { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' };
+      return {
+        name: 'RSASSA-PKCS1-v1_5',
+        modulusLength: 2048,
+        publicExponent: new Uint8Array([1, 0, 1]),
+        hash: 'SHA-256',
+      };
     case 'EC_prime256v1':
       return { name: 'ECDSA', namedCurve: 'P-256' };
     case 'EC_secp384r1':
@@ -57,7 +62,11 @@ function keyParams(alg: LocalKeyAlgorithm): webcrypto.RsaHashedKeyGenParams | we
   }
 }
 
-const CA_ALG: webcrypto.EcdsaParams & webcrypto.EcKeyImportParams = { name: 'ECDSA', namedCurve: 'P-384', hash: 'SHA-384' };
+const CA_ALG: webcrypto.EcdsaParams & webcrypto.EcKeyImportParams = {
+  name: 'ECDSA',
+  namedCurve: 'P-384',
+  hash: 'SHA-384',
+};
 
 async function generate(alg: LocalKeyAlgorithm | 'CA'): Promise<CryptoKeyPair> {
   const params = alg === 'CA' ? CA_ALG : keyParams(alg);
@@ -66,7 +75,9 @@ async function generate(alg: LocalKeyAlgorithm | 'CA'): Promise<CryptoKeyPair> {
 
 async function pkcs8Pem(key: CryptoKey): Promise<string> {
   const der = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', key));
-  return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }).export({ type: 'pkcs8', format: 'pem' }).toString();
+  return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' })
+    .export({ type: 'pkcs8', format: 'pem' })
+    .toString();
 }
 
 async function importCaKey(pem: string): Promise<CryptoKey> {
@@ -132,7 +143,10 @@ export class LocalCa {
       signingAlgorithm: CA_ALG,
       extensions: [
         new x509.BasicConstraintsExtension(true, 0, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+        new x509.KeyUsagesExtension(
+          x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature,
+          true,
+        ),
         await x509.SubjectKeyIdentifierExtension.create(interKeys.publicKey),
         await x509.AuthorityKeyIdentifierExtension.create(root),
       ],
@@ -166,7 +180,12 @@ export class LocalCa {
     return `${this.intermediatePem}${this.rootPem}`;
   }
 
-  async issue(request: { domainName: string; subjectAlternativeNames?: string[]; keyAlgorithm: LocalKeyAlgorithm; now?: Date }): Promise<IssuedCertificate> {
+  async issue(request: {
+    domainName: string;
+    subjectAlternativeNames?: string[];
+    keyAlgorithm: LocalKeyAlgorithm;
+    now?: Date;
+  }): Promise<IssuedCertificate> {
     const now = request.now ?? new Date();
     const names = [...new Set([request.domainName, ...(request.subjectAlternativeNames ?? [])])];
     const keys = await generate(request.keyAlgorithm);
@@ -186,7 +205,9 @@ export class LocalCa {
       extensions: [
         new x509.BasicConstraintsExtension(false, undefined, true),
         new x509.KeyUsagesExtension(
-          isRsa ? x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment : x509.KeyUsageFlags.digitalSignature,
+          isRsa
+            ? x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment
+            : x509.KeyUsageFlags.digitalSignature,
           true,
         ),
         new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
@@ -216,7 +237,9 @@ export function encryptPrivateKey(privateKeyPem: string | KeyObject, passphrase:
 }
 
 /** A self-signed placeholder certificate a node serves before its first install. */
-export async function selfSignedPlaceholder(commonName: string): Promise<{ certificatePem: string; privateKeyPem: string }> {
+export async function selfSignedPlaceholder(
+  commonName: string,
+): Promise<{ certificatePem: string; privateKeyPem: string }> {
   const keys = await generate('EC_prime256v1');
   const now = Date.now();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({

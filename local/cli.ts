@@ -28,7 +28,10 @@ function localError(what: string, error: unknown): never {
  * stops): how `local renew` finds it without flags, whatever state dir it uses.
  */
 export function localRunDir(): string {
-  const user = typeof process.getuid === 'function' ? String(process.getuid()) : userInfo().username.replace(/[^A-Za-z0-9_.-]/g, '_');
+  const user =
+    typeof process.getuid === 'function'
+      ? String(process.getuid())
+      : userInfo().username.replace(/[^A-Za-z0-9_.-]/g, '_');
   return path.join(tmpdir(), `acm-export-run-${user}`);
 }
 
@@ -74,7 +77,9 @@ function guardSignals(stderr: { write(text: string): unknown }): SignalGuard {
         await mode?.close();
         stderr.write('local mode stopped\n');
       } catch (error) {
-        stderr.write(`acm-export: stopping local mode failed: ${error instanceof Error ? error.message : String(error)}\n`);
+        stderr.write(
+          `acm-export: stopping local mode failed: ${error instanceof Error ? error.message : String(error)}\n`,
+        );
       }
       process.exit(code);
     })();
@@ -163,7 +168,10 @@ Examples:
     .option('--port <n>', 'port of the local API (default: a free port)', integerOption('--port', 1, 65535))
     .option('--nodes <n>', 'number of local nodes', integerOption('--nodes', 1, 20), 3)
     .option('--tag <key=value>', 'tag of every node', 'Role=web')
-    .option('--state-dir <dir>', 'keep state (CA, certificates, secrets, inventory, nodes) here across restarts (default: a temporary directory, removed on exit)')
+    .option(
+      '--state-dir <dir>',
+      'keep state (CA, certificates, secrets, inventory, nodes) here across restarts (default: a temporary directory, removed on exit)',
+    )
     .addHelpText(
       'after',
       `
@@ -181,7 +189,13 @@ Examples:
       try {
         mkdirSync(runDir, { recursive: true, mode: 0o700 });
         checkRunDir(runDir);
-        const starting = startLocalMode({ port: options.port, nodes: options.nodes, tags: { [key]: value }, stateDir: options.stateDir, endpointFile: path.join(runDir, ENDPOINT_FILE) });
+        const starting = startLocalMode({
+          port: options.port,
+          nodes: options.nodes,
+          tags: { [key]: value },
+          stateDir: options.stateDir,
+          endpointFile: path.join(runDir, ENDPOINT_FILE),
+        });
         guard.track(starting);
         mode = await starting;
       } catch (error) {
@@ -199,24 +213,34 @@ Examples:
         stateDir: mode.root,
         persistent: options.stateDir !== undefined,
         server: mode.serverKind,
-        nodes: mode.nodes.map((n) => ({ name: n.name, instanceId: n.instanceId, https: `https://127.0.0.1:${n.port}/`, tags: n.tags })),
+        nodes: mode.nodes.map((n) => ({
+          name: n.name,
+          instanceId: n.instanceId,
+          https: `https://127.0.0.1:${n.port}/`,
+          tags: n.tags,
+        })),
       };
       if (json) printJson(context.io.stdout, info);
       else {
         const out = (line: string): void => {
           context.io.stdout.write(`${line}\n`);
         };
-        out(`acm-export local mode is up (state in ${mode.root}${options.stateDir === undefined ? ', temporary: removed on exit; pass --state-dir DIR to keep it' : ''})`);
+        out(
+          `acm-export local mode is up (state in ${mode.root}${options.stateDir === undefined ? ', temporary: removed on exit; pass --state-dir DIR to keep it' : ''})`,
+        );
         out(`  API endpoint       ${mode.apiEndpoint}`);
         out(`  region             ${mode.region}`);
         out(`  access key id      ${mode.credentials.accessKeyId}`);
         out(`  secret access key  ${mode.credentials.secretAccessKey}`);
         out(`  AWS endpoint       ${mode.awsEndpoint}  (ACM, Secrets Manager, SSM, Step Functions; same key pair)`);
         out(`  nodes (${mode.serverKind === 'nginx' ? 'nginx' : 'built-in HTTPS server'}):`);
-        for (const n of mode.nodes) out(`    ${n.name}  ${n.instanceId}  https://127.0.0.1:${n.port}/  ${key}=${value}`);
+        for (const n of mode.nodes)
+          out(`    ${n.name}  ${n.instanceId}  https://127.0.0.1:${n.port}/  ${key}=${value}`);
         out('');
         out('Try (another shell):');
-        out(`  export AWS_ACCESS_KEY_ID=${mode.credentials.accessKeyId} AWS_SECRET_ACCESS_KEY='${mode.credentials.secretAccessKey}' AWS_REGION=${mode.region}`);
+        out(
+          `  export AWS_ACCESS_KEY_ID=${mode.credentials.accessKeyId} AWS_SECRET_ACCESS_KEY='${mode.credentials.secretAccessKey}' AWS_REGION=${mode.region}`,
+        );
         out(`  acm-export --endpoint ${mode.apiEndpoint} certificates`);
         out(`  acm-export local renew <certificate-arn>`);
         out('Press Ctrl-C to stop.');
@@ -227,9 +251,14 @@ Examples:
 
   local
     .command('renew')
-    .description('renew a certificate in the running local mode: new serial, "ACM Certificate Available" to the renewal handler')
+    .description(
+      'renew a certificate in the running local mode: new serial, "ACM Certificate Available" to the renewal handler',
+    )
     .argument('<certificate-arn>', 'ARN of the local certificate')
-    .option('--state-dir <dir>', 'state dir of the running "local up" (default: the one "local up" announces for this user)')
+    .option(
+      '--state-dir <dir>',
+      'state dir of the running "local up" (default: the one "local up" announces for this user)',
+    )
     .addHelpText(
       'after',
       `
@@ -241,14 +270,30 @@ Examples:
     .action(async (arn: string, options: { stateDir?: string }, command: Command) => {
       const globals = context.globals(command);
       const check = field('CertificateArn').safeParse(arn);
-      if (!check.success) throw new CliError('reading the ARN', check.error.issues[0]?.message ?? 'not a certificate ARN', 'Pass the full certificate ARN.');
+      if (!check.success)
+        throw new CliError(
+          'reading the ARN',
+          check.error.issues[0]?.message ?? 'not a certificate ARN',
+          'Pass the full certificate ARN.',
+        );
       const endpoint = globals.endpoint ?? findLocalMode(options.stateDir).endpoint;
-      const api = new ApiClient({ endpoint: new URL(endpoint), region: LOCAL_REGION, credentials: { ...LOCAL_CREDENTIALS }, fetch: context.io.fetch });
-      const result = await api.request<{ result: { started: number; alreadyStarted: number; executionArns: string[]; ignored?: string } }>('POST', '/_local/renew', { body: { certificateArn: arn } });
+      const api = new ApiClient({
+        endpoint: new URL(endpoint),
+        region: LOCAL_REGION,
+        credentials: { ...LOCAL_CREDENTIALS },
+        fetch: context.io.fetch,
+      });
+      const result = await api.request<{
+        result: { started: number; alreadyStarted: number; executionArns: string[]; ignored?: string };
+      }>('POST', '/_local/renew', { body: { certificateArn: arn } });
       if (globals.json) printJson(context.io.stdout, result);
       else {
         const r = result.result;
-        context.io.stdout.write(r.ignored ? `renewal event ignored: ${r.ignored}\n` : `renewed; ${r.started} export(s) started${r.alreadyStarted ? `, ${r.alreadyStarted} already running` : ''}\n`);
+        context.io.stdout.write(
+          r.ignored
+            ? `renewal event ignored: ${r.ignored}\n`
+            : `renewed; ${r.started} export(s) started${r.alreadyStarted ? `, ${r.alreadyStarted} already running` : ''}\n`,
+        );
         for (const e of r.executionArns) context.io.stdout.write(`  ${e.slice(e.lastIndexOf(':') + 1)}\n`);
       }
       context.exit(0);
@@ -271,7 +316,11 @@ Examples:
       const json = options.json ?? context.globals(command).json;
       const guard = guardSignals(context.io.stderr);
       try {
-        await runDemo(context.io, { json, nginx: options.builtinServer ? 'never' : 'auto', onStart: (starting) => guard.track(starting) });
+        await runDemo(context.io, {
+          json,
+          nginx: options.builtinServer ? 'never' : 'auto',
+          onStart: (starting) => guard.track(starting),
+        });
       } catch (error) {
         // Interrupted: the demo fails because local mode is being stopped; the guard exits.
         if (guard.signalled) return untilExit();

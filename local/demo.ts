@@ -20,7 +20,13 @@ export interface DemoSummary {
   nodes: { name: string; instanceId: string; port: number; files: string[] }[];
   certificateArn: string;
   serials: { exported: string; renewed: string };
-  timingsMs: { startup: number; requestCertificate: number; exportToVerified: number; renewalToVerified: number; total: number };
+  timingsMs: {
+    startup: number;
+    requestCertificate: number;
+    exportToVerified: number;
+    renewalToVerified: number;
+    total: number;
+  };
   exports: { exportId: string; phases: ExportStatusResponse['phases'] }[];
 }
 
@@ -43,17 +49,30 @@ export async function runDemo(io: Pick<CliIo, 'stdout' | 'fetch'>, options: Demo
     io.stdout.write(`${line}\n`);
   };
   const t0 = Date.now();
-  const starting = startLocalMode({ nodes: options.nodes ?? 3, tags: { Role: 'web' }, nginx: options.nginx ?? 'auto', stateDir: options.stateDir, waitScale: options.waitScale });
+  const starting = startLocalMode({
+    nodes: options.nodes ?? 3,
+    tags: { Role: 'web' },
+    nginx: options.nginx ?? 'auto',
+    stateDir: options.stateDir,
+    waitScale: options.waitScale,
+  });
   options.onStart?.(starting);
   const local = await starting;
   const acm = new ACMClient(local.aws.clientConfig());
   const ssm = new SSMClient(local.aws.clientConfig());
   try {
     const startup = Date.now() - t0;
-    const serverName = local.serverKind === 'nginx' ? 'nginx' : `the built-in Node HTTPS server (${nginxAvailable() ? 'nginx not used' : 'nginx is not installed'})`;
-    say(`local mode up in ${ms(startup)}: ${local.nodes.length} nodes tagged Role=web, each serving HTTPS with ${serverName}`);
+    const serverName =
+      local.serverKind === 'nginx'
+        ? 'nginx'
+        : `the built-in Node HTTPS server (${nginxAvailable() ? 'nginx not used' : 'nginx is not installed'})`;
+    say(
+      `local mode up in ${ms(startup)}: ${local.nodes.length} nodes tagged Role=web, each serving HTTPS with ${serverName}`,
+    );
     for (const n of local.nodes) say(`  ${n.name}  ${n.instanceId}  https://127.0.0.1:${n.port}/`);
-    say(`  API ${local.apiEndpoint} (region ${local.region}, SigV4 with the local key ${local.credentials.accessKeyId})`);
+    say(
+      `  API ${local.apiEndpoint} (region ${local.region}, SigV4 with the local key ${local.credentials.accessKeyId})`,
+    );
 
     // 1. An exportable public certificate from (local) ACM.
     const t1 = Date.now();
@@ -65,9 +84,22 @@ export async function runDemo(io: Pick<CliIo, 'stdout' | 'fetch'>, options: Demo
     say(`certificate requested (${ms(requestCertificate)}): ${certificateArn}`);
 
     // 2. Export through the signed API, with the CLI's own client and validation.
-    const api = new ApiClient({ endpoint: new URL(local.apiEndpoint), region: local.region, credentials: { ...local.credentials }, fetch: io.fetch });
+    const api = new ApiClient({
+      endpoint: new URL(local.apiEndpoint),
+      region: local.region,
+      credentials: { ...local.credentials },
+      fetch: io.fetch,
+    });
     const t2 = Date.now();
-    const body = validateExportRequest({ CertificateArn: certificateArn, CertName: local.certName, TargetTagKey: 'Role', TargetTagValue: 'web', Service: 'nginx', VerifyPort: 443, MaxConcurrency: '100%' });
+    const body = validateExportRequest({
+      CertificateArn: certificateArn,
+      CertName: local.certName,
+      TargetTagKey: 'Role',
+      TargetTagValue: 'web',
+      Service: 'nginx',
+      VerifyPort: 443,
+      MaxConcurrency: '100%',
+    });
     const started = await api.request<StartExportResponse>('POST', '/exports', { body });
     say(`export ${started.exportId} started`);
     const exported = await follow(local, api, ssm, started.exportId, say);
@@ -80,9 +112,12 @@ export async function runDemo(io: Pick<CliIo, 'stdout' | 'fetch'>, options: Demo
     const t3 = Date.now();
     const { result } = await local.renew(certificateArn);
     const renewedSerial = local.aws.acm.current(certificateArn)!.serial;
-    say(`certificate renewed by ACM: new serial ${renewedSerial}; "ACM Certificate Available" delivered, ${result.started} export(s) started`);
+    say(
+      `certificate renewed by ACM: new serial ${renewedSerial}; "ACM Certificate Available" delivered, ${result.started} export(s) started`,
+    );
     const renewals: ExportStatusResponse[] = [];
-    for (const arn of result.executionArns) renewals.push(await follow(local, api, ssm, arn.slice(arn.lastIndexOf(':') + 1), say));
+    for (const arn of result.executionArns)
+      renewals.push(await follow(local, api, ssm, arn.slice(arn.lastIndexOf(':') + 1), say));
     await verifyServed(local, renewedSerial, say);
     const renewalToVerified = Date.now() - t3;
     say(`renewal verified on every node in ${ms(renewalToVerified)}`);
@@ -94,7 +129,9 @@ export async function runDemo(io: Pick<CliIo, 'stdout' | 'fetch'>, options: Demo
         name: n.name,
         instanceId: n.instanceId,
         port: n.port,
-        files: ['crt', 'chain.pem', 'fullchain.pem'].map((ext) => path.join(n.certDir, `${local.certName}.${ext}`)).concat(path.join(n.keyDir, `${local.certName}.key`)),
+        files: ['crt', 'chain.pem', 'fullchain.pem']
+          .map((ext) => path.join(n.certDir, `${local.certName}.${ext}`))
+          .concat(path.join(n.keyDir, `${local.certName}.key`)),
       })),
       certificateArn,
       serials: { exported: serial, renewed: renewedSerial },
@@ -124,7 +161,13 @@ function ms(n: number): string {
 }
 
 /** Polls GET /exports/{id}, printing each phase once and each node when it finishes. */
-async function follow(local: LocalMode, api: ApiClient, ssm: SSMClient, exportId: string, say: (line: string) => void): Promise<ExportStatusResponse> {
+async function follow(
+  local: LocalMode,
+  api: ApiClient,
+  ssm: SSMClient,
+  exportId: string,
+  say: (line: string) => void,
+): Promise<ExportStatusResponse> {
   const deadline = Date.now() + TIMEOUT_MS;
   let phase = '';
   const reported = new Set<string>();
@@ -137,7 +180,12 @@ async function follow(local: LocalMode, api: ApiClient, ssm: SSMClient, exportId
     if (status.commandId) {
       const inv = await ssm.send(new ListCommandInvocationsCommand({ CommandId: status.commandId }));
       for (const i of inv.CommandInvocations ?? []) {
-        if (!i.InstanceId || reported.has(i.InstanceId) || !['Success', 'Failed', 'TimedOut', 'Cancelled'].includes(i.Status ?? '')) continue;
+        if (
+          !i.InstanceId ||
+          reported.has(i.InstanceId) ||
+          !['Success', 'Failed', 'TimedOut', 'Cancelled'].includes(i.Status ?? '')
+        )
+          continue;
         reported.add(i.InstanceId);
         const node = local.nodes.find((n) => n.instanceId === i.InstanceId);
         say(`    ${node?.name ?? i.InstanceId}  ${i.InstanceId}  ${i.StatusDetails}`);
@@ -146,7 +194,10 @@ async function follow(local: LocalMode, api: ApiClient, ssm: SSMClient, exportId
     if (status.status !== 'RUNNING') {
       if (status.status !== 'SUCCEEDED') {
         const why = status.error ? `${status.error.name}: ${status.error.message}` : status.status;
-        for (const f of status.failures) say(`    ${local.nodes.find((n) => n.instanceId === f.instanceId)?.name ?? f.instanceId}  ${f.status}: ${f.line}`);
+        for (const f of status.failures)
+          say(
+            `    ${local.nodes.find((n) => n.instanceId === f.instanceId)?.name ?? f.instanceId}  ${f.status}: ${f.line}`,
+          );
         throw new Error(`export ${exportId} ended ${status.status}: ${why}`);
       }
       return status;
@@ -160,8 +211,12 @@ async function verifyServed(local: LocalMode, serial: string, say: (line: string
   const wanted = plainSerial(serial);
   for (const node of local.nodes) {
     const served = await node.servedCertificate(DEMO_DOMAIN, local.aws.ca.rootPem);
-    if (served.serialNumber.toUpperCase() !== wanted) throw new Error(`${node.name} serves serial ${served.serialNumber}, expected ${wanted}`);
-    if (!served.authorized) throw new Error(`${node.name}: the served chain does not verify against the local CA (${served.authorizationError ?? 'unknown'})`);
+    if (served.serialNumber.toUpperCase() !== wanted)
+      throw new Error(`${node.name} serves serial ${served.serialNumber}, expected ${wanted}`);
+    if (!served.authorized)
+      throw new Error(
+        `${node.name}: the served chain does not verify against the local CA (${served.authorizationError ?? 'unknown'})`,
+      );
     say(`    ${node.name}  TLS 127.0.0.1:${node.port}  serves ${serial}  chain OK`);
   }
 }

@@ -13,13 +13,33 @@ import type { TableShape } from './template';
 import type { Undo } from './undo';
 
 /** dynalite (leveldb under the state dir, or in memory) with the inventory table as the stack defines it. */
-export async function startDynamoDb(root: string, options: LocalModeOptions, table: TableShape, aws: AwsEmulator, undo: Undo): Promise<{ dynalite: Server; ddb: DynamoDBDocumentClient }> {
+export async function startDynamoDb(
+  root: string,
+  options: LocalModeOptions,
+  table: TableShape,
+  aws: AwsEmulator,
+  undo: Undo,
+): Promise<{ dynalite: Server; ddb: DynamoDBDocumentClient }> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const dynaliteFactory = require('dynalite') as (opts: { createTableMs: number; deleteTableMs: number; updateTableMs: number; path?: string }) => Server;
-  const dynalite = dynaliteFactory({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(options.stateDir ? { path: path.join(root, 'dynamodb') } : {}) });
+  const dynaliteFactory = require('dynalite') as (opts: {
+    createTableMs: number;
+    deleteTableMs: number;
+    updateTableMs: number;
+    path?: string;
+  }) => Server;
+  const dynalite = dynaliteFactory({
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+    ...(options.stateDir ? { path: path.join(root, 'dynamodb') } : {}),
+  });
   undo.push(() => closeDynalite(dynalite));
   const ddbPort = await listen(dynalite);
-  const rawDdb = new DynamoDBClient({ region: LOCAL_REGION, credentials: { ...LOCAL_CREDENTIALS }, endpoint: `http://127.0.0.1:${ddbPort}` });
+  const rawDdb = new DynamoDBClient({
+    region: LOCAL_REGION,
+    credentials: { ...LOCAL_CREDENTIALS },
+    endpoint: `http://127.0.0.1:${ddbPort}`,
+  });
   undo.push(() => rawDdb.destroy());
   armDynamoDbFaults(rawDdb, aws);
   await ensureTable(rawDdb, LOCAL_TABLE_NAME, table);
@@ -48,15 +68,22 @@ function armDynamoDbFaults(ddb: DynamoDBClient, aws: AwsEmulator): void {
     (next, context) => async (args) => {
       const operation = String(context.commandName ?? '').replace(/Command$/, '');
       if (aws.throttles.take('dynamodb', operation)) {
-        throw Object.assign(new Error('The level of configured provisioned throughput for the table was exceeded (local fault switch).'), {
-          name: 'ProvisionedThroughputExceededException',
-          $fault: 'client',
-          $metadata: { httpStatusCode: 400 },
-        });
+        throw Object.assign(
+          new Error('The level of configured provisioned throughput for the table was exceeded (local fault switch).'),
+          {
+            name: 'ProvisionedThroughputExceededException',
+            $fault: 'client',
+            $metadata: { httpStatusCode: 400 },
+          },
+        );
       }
       if (aws.failures.take('dynamodb', operation)) {
         const f = failureFor('dynamodb');
-        throw Object.assign(new Error(f.message), { name: f.type, $fault: 'client', $metadata: { httpStatusCode: f.statusCode } });
+        throw Object.assign(new Error(f.message), {
+          name: f.type,
+          $fault: 'client',
+          $metadata: { httpStatusCode: f.statusCode },
+        });
       }
       return next(args);
     },

@@ -26,7 +26,14 @@ export interface LocalEndpointFile {
 }
 
 /** Writes `<root>/endpoint.json` (and the extra endpoint file): how `acm-export local ...` finds this instance. */
-export function writeEndpointFiles(root: string, extra: string | undefined, api: LocalApi, aws: AwsEmulator, preflightSecretArn: string, undo: Undo): { path: string; instance: string }[] {
+export function writeEndpointFiles(
+  root: string,
+  extra: string | undefined,
+  api: LocalApi,
+  aws: AwsEmulator,
+  preflightSecretArn: string,
+  undo: Undo,
+): { path: string; instance: string }[] {
   const info: LocalEndpointFile = {
     endpoint: api.endpoint,
     region: aws.region,
@@ -38,7 +45,10 @@ export function writeEndpointFiles(root: string, extra: string | undefined, api:
     documentName: LOCAL_INSTALL_DOCUMENT_NAME,
     preflightSecretArn,
   };
-  const files = [path.join(root, ENDPOINT_FILE), ...(extra ? [path.resolve(extra)] : [])].map((p) => ({ path: p, instance: info.instance }));
+  const files = [path.join(root, ENDPOINT_FILE), ...(extra ? [path.resolve(extra)] : [])].map((p) => ({
+    path: p,
+    instance: info.instance,
+  }));
   for (const f of files) {
     undo.push(() => removeEndpointFile(f.path, f.instance));
     writeFileSync(f.path, `${JSON.stringify(info)}\n`, { mode: 0o600 });
@@ -49,7 +59,8 @@ export function writeEndpointFiles(root: string, extra: string | undefined, api:
 /** Removes an endpoint file if it still names this instance (another local mode may have replaced it). */
 export function removeEndpointFile(file: string, instance: string): void {
   try {
-    if ((JSON.parse(readFileSync(file, 'utf8')) as Partial<LocalEndpointFile>).instance === instance) rmSync(file, { force: true });
+    if ((JSON.parse(readFileSync(file, 'utf8')) as Partial<LocalEndpointFile>).instance === instance)
+      rmSync(file, { force: true });
   } catch {
     // gone or unreadable: nothing of ours to remove
   }

@@ -33,7 +33,9 @@ interface ResourceValues {
 }
 
 /** A literal name property of the resource, or the name CloudFormation would generate (`<stack>-<logical id>`). */
-function physicalName(property: string): (local: LocalResources, logicalId: string, resource: TemplateResource) => string {
+function physicalName(
+  property: string,
+): (local: LocalResources, logicalId: string, resource: TemplateResource) => string {
   return (local, logicalId, resource) => {
     const name = resource.Properties?.[property];
     return typeof name === 'string' ? name : `${local.stackName}-${logicalId}`;
@@ -56,13 +58,21 @@ export const LOCAL_RESOURCE_VALUES: Record<string, ResourceValues> = {
   'AWS::SSM::Document': { ref: (local) => local.documentName },
   'AWS::StepFunctions::StateMachine': {
     ref: (local) => local.stateMachineArn,
-    attributes: { Arn: (local) => local.stateMachineArn, Name: (local) => local.stateMachineArn.split(':').pop() ?? '' },
+    attributes: {
+      Arn: (local) => local.stateMachineArn,
+      Name: (local) => local.stateMachineArn.split(':').pop() ?? '',
+    },
   },
   'AWS::SNS::Topic': { ref: topicArn, attributes: { TopicArn: topicArn, TopicName: physicalName('TopicName') } },
-  'AWS::KMS::Key': { ref: (local) => local.kmsKeyArn.split('/').pop() ?? '', attributes: { Arn: (local) => local.kmsKeyArn } },
+  'AWS::KMS::Key': {
+    ref: (local) => local.kmsKeyArn.split('/').pop() ?? '',
+    attributes: { Arn: (local) => local.kmsKeyArn },
+  },
   'AWS::Logs::LogGroup': {
     ref: logGroupName,
-    attributes: { Arn: (local, id, r) => `arn:aws:logs:${local.region}:${local.account}:log-group:${logGroupName(local, id, r)}:*` },
+    attributes: {
+      Arn: (local, id, r) => `arn:aws:logs:${local.region}:${local.account}:log-group:${logGroupName(local, id, r)}:*`,
+    },
   },
 };
 
@@ -87,9 +97,16 @@ function pseudoParameter(name: string, local: LocalResources): string | undefine
  * The local value of one template value (a literal or an intrinsic). Throws {@link UnresolvableEnvironmentError}
  * naming `what` when a part has no local value.
  */
-export function resolveValue(value: unknown, what: string, resources: Record<string, TemplateResource>, local: LocalResources): string {
+export function resolveValue(
+  value: unknown,
+  what: string,
+  resources: Record<string, TemplateResource>,
+  local: LocalResources,
+): string {
   const fail = (why: string): never => {
-    throw new UnresolvableEnvironmentError(`local mode cannot resolve ${what}: ${why} (${JSON.stringify(value).slice(0, 200)}); give it a local value in LOCAL_RESOURCE_VALUES (local/environment.ts)`);
+    throw new UnresolvableEnvironmentError(
+      `local mode cannot resolve ${what}: ${why} (${JSON.stringify(value).slice(0, 200)}); give it a local value in LOCAL_RESOURCE_VALUES (local/environment.ts)`,
+    );
   };
   if (typeof value === 'string') return value;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
@@ -136,7 +153,8 @@ export function resolveFunctionEnvironment(
 ): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(fn.environment)) {
-    env[name] = overrides[name] ?? resolveValue(value, `environment variable ${name} of function ${fn.name}`, resources, local);
+    env[name] =
+      overrides[name] ?? resolveValue(value, `environment variable ${name} of function ${fn.name}`, resources, local);
   }
   // Set by the Lambda runtime, not by the template.
   env.AWS_REGION = local.region;
@@ -175,7 +193,9 @@ export function installScopedEnvironment(): () => void {
       ownKeys: (target) => [...new Set([...Reflect.ownKeys(target), ...Object.keys(scope.getStore() ?? {})])],
       getOwnPropertyDescriptor: (target, key) => {
         const env = own(key);
-        return env ? { value: env[key as string], writable: true, enumerable: true, configurable: true } : Reflect.getOwnPropertyDescriptor(target, key);
+        return env
+          ? { value: env[key as string], writable: true, enumerable: true, configurable: true }
+          : Reflect.getOwnPropertyDescriptor(target, key);
       },
     });
     scoped = { original, users: 0 };

@@ -115,14 +115,17 @@ export function faultsFromEnv(env: NodeJS.ProcessEnv = process.env): FaultSpec {
     const at = item.lastIndexOf('=');
     const outcome = item.slice(at + 1);
     if (at <= 0 || !isForcedOutcome(outcome)) {
-      throw new Error(`${FAULT_ENV.outcome}: expected NODE=OUTCOME items (OUTCOME one of ${Object.keys(FORCED_OUTCOMES).join(', ')}), got "${item}"`);
+      throw new Error(
+        `${FAULT_ENV.outcome}: expected NODE=OUTCOME items (OUTCOME one of ${Object.keys(FORCED_OUTCOMES).join(', ')}), got "${item}"`,
+      );
     }
     node(item.slice(0, at)).outcome = outcome;
   }
   for (const n of list(env[FAULT_ENV.secretDenied])) node(n).secretDenied = true;
   for (const item of list(env[FAULT_ENV.agentVersion])) {
     const at = item.lastIndexOf('=');
-    if (at <= 0 || !/^\d+(\.\d+){1,3}$/.test(item.slice(at + 1))) throw new Error(`${FAULT_ENV.agentVersion}: expected NAME=VERSION items, got "${item}"`);
+    if (at <= 0 || !/^\d+(\.\d+){1,3}$/.test(item.slice(at + 1)))
+      throw new Error(`${FAULT_ENV.agentVersion}: expected NAME=VERSION items, got "${item}"`);
     node(item.slice(0, at)).agentVersion = item.slice(at + 1);
   }
   const fail = pairs(env[FAULT_ENV.failCall], FAULT_ENV.failCall);
@@ -170,6 +173,11 @@ export class Throttles {
  */
 export function failureFor(service: string): { type: string; message: string; statusCode: number } {
   if (service === 'secretsmanager')
-    return { type: 'EncryptionFailure', message: "Secrets Manager can't encrypt the protected secret text using the provided KMS key (local fault switch).", statusCode: 400 };
+    return {
+      type: 'EncryptionFailure',
+      message:
+        "Secrets Manager can't encrypt the protected secret text using the provided KMS key (local fault switch).",
+      statusCode: 400,
+    };
   return { type: 'ValidationException', message: 'The request failed (local fault switch).', statusCode: 400 };
 }

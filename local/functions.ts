@@ -39,7 +39,8 @@ export class LocalFunction {
     const file = path.join(PROJECT_ROOT, spec.entry.replace(/\.ts$/, ''));
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const module = withEnvironment(environment, () => require(file) as Record<string, unknown>);
-    if (typeof module.handler !== 'function') throw new LocalModeError(`${spec.entry} (function ${spec.name}) exports no handler`);
+    if (typeof module.handler !== 'function')
+      throw new LocalModeError(`${spec.entry} (function ${spec.name}) exports no handler`);
     return new LocalFunction(spec, environment, module);
   }
 
@@ -62,7 +63,8 @@ export class LocalFunction {
   /** A handler made by the module's `createHandler(overrides)` (e.g. with a local SNS client), run in this function's environment. */
   createHandler(overrides: Record<string, unknown>): AnyHandler {
     const create = this.module.createHandler;
-    if (typeof create !== 'function') throw new LocalModeError(`${this.spec.entry} (function ${this.spec.name}) exports no createHandler`);
+    if (typeof create !== 'function')
+      throw new LocalModeError(`${this.spec.entry} (function ${this.spec.name}) exports no createHandler`);
     const handler = this.run(() => (create as (o: Record<string, unknown>) => AnyHandler)(overrides));
     return (payload) => this.run(() => handler(payload));
   }
@@ -78,14 +80,18 @@ export class LocalFunctions {
 
   get(name: string): LocalFunction {
     const fn = this.byName.get(name);
-    if (!fn) throw new LocalModeError(`the stack has no function ${name} (functions: ${[...this.byName.keys()].join(', ')})`);
+    if (!fn)
+      throw new LocalModeError(`the stack has no function ${name} (functions: ${[...this.byName.keys()].join(', ')})`);
     return fn;
   }
 
   /** The value that the functions setting `variable` give it (they agree; the stack sets each from one place). */
   variable(variable: string): string {
-    const values = new Set([...this.byName.values()].flatMap((f) => (variable in f.environment ? [f.environment[variable]] : [])));
-    if (values.size !== 1) throw new LocalModeError(`expected one value of ${variable} among the stack's functions, found ${values.size}`);
+    const values = new Set(
+      [...this.byName.values()].flatMap((f) => (variable in f.environment ? [f.environment[variable]] : [])),
+    );
+    if (values.size !== 1)
+      throw new LocalModeError(`expected one value of ${variable} among the stack's functions, found ${values.size}`);
     return [...values][0];
   }
 }
@@ -94,19 +100,38 @@ export class LocalFunctions {
  * Every function of the template, its environment resolved to local values (the options' local knobs
  * replace the variables they name) and its handler loaded in that environment.
  */
-export function loadFunctions(model: LocalStackModel, local: LocalResources, options: LocalModeOptions): LocalFunctions {
+export function loadFunctions(
+  model: LocalStackModel,
+  local: LocalResources,
+  options: LocalModeOptions,
+): LocalFunctions {
   const overrides: Record<string, string | undefined> = {
     [ENV.DRIFT_GRACE_MINUTES]: String(options.driftGraceMinutes ?? 0),
-    [ENV.COMMAND_TIMEOUT_SECONDS]: options.commandTimeoutSeconds === undefined ? undefined : String(options.commandTimeoutSeconds),
+    [ENV.COMMAND_TIMEOUT_SECONDS]:
+      options.commandTimeoutSeconds === undefined ? undefined : String(options.commandTimeoutSeconds),
   };
-  const environments = model.functions.map((spec) => [spec, resolveFunctionEnvironment(spec, model.resources, local, overrides)] as const);
+  const environments = model.functions.map(
+    (spec) => [spec, resolveFunctionEnvironment(spec, model.resources, local, overrides)] as const,
+  );
   return new LocalFunctions(environments.map(([spec, env]) => LocalFunction.load(spec, env)));
 }
 
 /** SDK clients pointed at the local endpoints, handed to the handlers (lambda/shared/clients). */
-export function connectHandlerClients(aws: AwsEmulator, ddb: DynamoDBDocumentClient, undo: Undo): { clients: { acm: ACMClient; secrets: SecretsManagerClient; ssm: SSMClient; sfn: SFNClient }; secrets: SecretsManagerClient } {
+export function connectHandlerClients(
+  aws: AwsEmulator,
+  ddb: DynamoDBDocumentClient,
+  undo: Undo,
+): {
+  clients: { acm: ACMClient; secrets: SecretsManagerClient; ssm: SSMClient; sfn: SFNClient };
+  secrets: SecretsManagerClient;
+} {
   const awsConfig = aws.clientConfig();
-  const clients = { acm: new ACMClient(awsConfig), secrets: new SecretsManagerClient(awsConfig), ssm: new SSMClient(awsConfig), sfn: new SFNClient(awsConfig) };
+  const clients = {
+    acm: new ACMClient(awsConfig),
+    secrets: new SecretsManagerClient(awsConfig),
+    ssm: new SSMClient(awsConfig),
+    sfn: new SFNClient(awsConfig),
+  };
   undo.push(() => {
     for (const c of Object.values(clients)) c.destroy();
   });

@@ -28,14 +28,25 @@ import type { RenewResult } from '../lambda/acm-renew/acm-renew';
 import { loadInstallDocument } from '../ssm-documents/load';
 import { AlertRecorder, type LocalAlert } from './alerts';
 import { LocalApi, type ApiCallRecord } from './api';
-import { LOCAL_INSTALL_DOCUMENT_NAME, startAwsEmulator, type AcmCertificateAvailableEvent, type AwsEmulator } from './aws-emulator';
+import {
+  LOCAL_INSTALL_DOCUMENT_NAME,
+  startAwsEmulator,
+  type AcmCertificateAvailableEvent,
+  type AwsEmulator,
+} from './aws-emulator';
 import { LOCAL_CREDENTIALS, type LocalCredentials } from './credentials';
 import { closeDynalite, startDynamoDb } from './dynamodb';
 import { removeEndpointFile, writeEndpointFiles } from './endpoint-file';
 import { installScopedEnvironment, type LocalResources } from './environment';
 import { LocalModeError } from './errors';
 import { faultsFromEnv, type NodeFaults } from './faults';
-import { connectHandlerClients, FUNCTION_NAMES, loadFunctions, resetHandlerClients, type LocalFunctions } from './functions';
+import {
+  connectHandlerClients,
+  FUNCTION_NAMES,
+  loadFunctions,
+  resetHandlerClients,
+  type LocalFunctions,
+} from './functions';
 import { captureHandlerLogs, type HandlerLogSink } from './handler-logs';
 import { nginxAvailable, startLocalNode, type LocalNode, type NodeServerKind } from './nodes';
 import { checkPrerequisites, nodeSettingsOf, startNodes, type NodeSettings } from './nodes/fleet';
@@ -120,7 +131,15 @@ export class LocalMode {
   readonly ddb: DynamoDBDocumentClient;
 
   private constructor(private readonly parts: LocalModeParts) {
-    ({ alerts: this.alerts, root: this.root, aws: this.aws, stepFunctions: this.stepFunctions, api: this.api, nodes: this.nodes, model: this.model } = parts);
+    ({
+      alerts: this.alerts,
+      root: this.root,
+      aws: this.aws,
+      stepFunctions: this.stepFunctions,
+      api: this.api,
+      nodes: this.nodes,
+      model: this.model,
+    } = parts);
     ({ functions: this.functions, stateMachineArn: this.stateMachineArn, ddb: this.ddb } = parts);
     this.certName = parts.nodeSettings.certName;
     this.tags = parts.nodeSettings.tags;
@@ -137,7 +156,9 @@ export class LocalMode {
   static async start(options: LocalModeOptions = {}): Promise<LocalMode> {
     checkPrerequisites();
     const temporaryRoot = !options.stateDir;
-    const root = options.stateDir ? path.resolve(options.stateDir) : mkdtempSync(path.join(tmpdir(), 'acm-export-local-'));
+    const root = options.stateDir
+      ? path.resolve(options.stateDir)
+      : mkdtempSync(path.join(tmpdir(), 'acm-export-local-'));
     const undo: Undo = [];
     if (temporaryRoot) undo.push(() => rmSync(root, { recursive: true, force: true }));
     try {
@@ -148,22 +169,35 @@ export class LocalMode {
     }
   }
 
-  private static async startParts(root: string, temporaryRoot: boolean, options: LocalModeOptions, undo: Undo): Promise<LocalMode> {
+  private static async startParts(
+    root: string,
+    temporaryRoot: boolean,
+    options: LocalModeOptions,
+    undo: Undo,
+  ): Promise<LocalMode> {
     mkdirSync(root, { recursive: true, mode: 0o700 });
     mkdirSync(path.join(root, 'logs'), { recursive: true, mode: 0o700 });
     const local = localResources();
-    const model = options.templateFile ? stackModel(readTemplate(options.templateFile)) : buildStackModel(local.stackName, local.account, local.region);
+    const model = options.templateFile
+      ? stackModel(readTemplate(options.templateFile))
+      : buildStackModel(local.stackName, local.account, local.region);
     const aws = await startEmulator(root, options, undo);
     const { dynalite, ddb } = await startDynamoDb(root, options, model.table, aws, undo);
     const { clients, secrets } = connectHandlerClients(aws, ddb, undo);
     const restoreEnv = installScopedEnvironment();
     undo.push(restoreEnv);
     const functions = loadFunctions(model, local, options);
-    const preflightSecretArn = await ensurePreflightSecret(secrets, functions.variable(ENV.SECRET_NAME_PREFIX), local.kmsKeyArn);
+    const preflightSecretArn = await ensurePreflightSecret(
+      secrets,
+      functions.variable(ENV.SECRET_NAME_PREFIX),
+      local.kmsKeyArn,
+    );
     const logs = captureHandlerLogs(path.join(root, 'logs', 'handlers.log'));
     undo.push(() => logs.restore());
     const alerts = new AlertRecorder(path.join(root, 'logs', 'alerts.log'));
-    const driftCheck = functions.get(FUNCTION_NAMES.driftCheck).createHandler({ sns: alerts.snsClient() }) as (event: unknown) => Promise<LocalDriftCheckResult>;
+    const driftCheck = functions.get(FUNCTION_NAMES.driftCheck).createHandler({ sns: alerts.snsClient() }) as (
+      event: unknown,
+    ) => Promise<LocalDriftCheckResult>;
     const stepFunctions = startWorkflow(model, functions, alerts, local, options, aws, undo);
     const nodeSettings = nodeSettingsOf(options);
     const nodes = await startNodes(aws, root, options.nodes ?? 3, nodeSettings, undo);
@@ -307,15 +341,18 @@ export class LocalMode {
    * Concurrent calls share one run.
    */
   runDriftCheck(): Promise<LocalDriftCheckResult> {
-    this.driftRun ??= this.parts.driftCheck({ id: randomUUID(), source: 'aws.events', 'detail-type': 'Scheduled Event' }).finally(() => {
-      this.driftRun = undefined;
-    });
+    this.driftRun ??= this.parts
+      .driftCheck({ id: randomUUID(), source: 'aws.events', 'detail-type': 'Scheduled Event' })
+      .finally(() => {
+        this.driftRun = undefined;
+      });
     return this.driftRun;
   }
 
   /** Runs the drift check every `intervalMs` (errors are logged by the handler and otherwise ignored). */
   startDriftSchedule(intervalMs: number): void {
-    if (!Number.isInteger(intervalMs) || intervalMs < 100) throw new LocalModeError('the drift check interval must be at least 100 ms');
+    if (!Number.isInteger(intervalMs) || intervalMs < 100)
+      throw new LocalModeError('the drift check interval must be at least 100 ms');
     if (this.driftTimer) clearInterval(this.driftTimer);
     this.driftTimer = setInterval(() => void this.runDriftCheck().catch(() => undefined), intervalMs);
     this.driftTimer.unref();
@@ -350,7 +387,8 @@ export class LocalMode {
     resetHandlerClients();
     this.parts.logs.restore();
     this.parts.restoreEnv();
-    if (this.parts.temporaryRoot && existsSync(this.root)) rmSync(this.root, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+    if (this.parts.temporaryRoot && existsSync(this.root))
+      rmSync(this.root, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   }
 }
 
@@ -368,7 +406,15 @@ async function startEmulator(root: string, options: LocalModeOptions, undo: Undo
 }
 
 /** The local API: the export-api handler behind API Gateway's checks, and the `/_local` controls of `mode()`. */
-async function startApi(port: number | undefined, local: LocalResources, aws: AwsEmulator, functions: LocalFunctions, sfn: SFNClient, mode: () => LocalMode, undo: Undo): Promise<LocalApi> {
+async function startApi(
+  port: number | undefined,
+  local: LocalResources,
+  aws: AwsEmulator,
+  functions: LocalFunctions,
+  sfn: SFNClient,
+  mode: () => LocalMode,
+  undo: Undo,
+): Promise<LocalApi> {
   const exportApi = functions.get(FUNCTION_NAMES.exportApi);
   const api = new LocalApi({
     port,
@@ -394,7 +440,9 @@ async function startApi(port: number | undefined, local: LocalResources, aws: Aw
   try {
     await api.listen();
   } catch (error) {
-    throw new LocalModeError(`cannot listen on 127.0.0.1:${port ?? 0} (${error instanceof Error ? error.message : String(error)})`);
+    throw new LocalModeError(
+      `cannot listen on 127.0.0.1:${port ?? 0} (${error instanceof Error ? error.message : String(error)})`,
+    );
   }
   undo.push(() => api.close());
   return api;

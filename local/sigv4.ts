@@ -43,7 +43,8 @@ export type VerifyResult =
   | { ok: true; accessKeyId: string; service: string; region: string }
   | { ok: false; reason: VerifyFailure; message: string; accessKeyId?: string; service?: string };
 
-const AUTH = /^AWS4-HMAC-SHA256 Credential=([^/\s,]+)\/(\d{8})\/([^/\s,]+)\/([^/\s,]+)\/aws4_request,\s*SignedHeaders=([a-z0-9;_.-]+),\s*Signature=([0-9a-f]{64})$/;
+const AUTH =
+  /^AWS4-HMAC-SHA256 Credential=([^/\s,]+)\/(\d{8})\/([^/\s,]+)\/([^/\s,]+)\/aws4_request,\s*SignedHeaders=([a-z0-9;_.-]+),\s*Signature=([0-9a-f]{64})$/;
 const AMZ_DATE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
 
 function header(headers: IncomingSignedRequest['headers'], name: string): string | undefined {
@@ -54,40 +55,94 @@ function header(headers: IncomingSignedRequest['headers'], name: string): string
 }
 
 /** Parses the credential scope without checking the signature (for routing by service). */
-export function parseAuthorization(value: string | undefined): { accessKeyId: string; date: string; region: string; service: string; signedHeaders: string[]; signature: string } | undefined {
+export function parseAuthorization(
+  value: string | undefined,
+):
+  | { accessKeyId: string; date: string; region: string; service: string; signedHeaders: string[]; signature: string }
+  | undefined {
   const m = value ? AUTH.exec(value.trim()) : null;
   if (!m) return undefined;
-  return { accessKeyId: m[1], date: m[2], region: m[3], service: m[4], signedHeaders: m[5].split(';'), signature: m[6] };
+  return {
+    accessKeyId: m[1],
+    date: m[2],
+    region: m[3],
+    service: m[4],
+    signedHeaders: m[5].split(';'),
+    signature: m[6],
+  };
 }
 
 export async function verifySigV4(req: IncomingSignedRequest, options: VerifyOptions): Promise<VerifyResult> {
   const authorization = header(req.headers, 'authorization');
-  if (!authorization) return { ok: false, reason: 'MissingAuthenticationToken', message: 'Missing Authentication Token' };
+  if (!authorization)
+    return { ok: false, reason: 'MissingAuthenticationToken', message: 'Missing Authentication Token' };
   const auth = parseAuthorization(authorization);
-  if (!auth) return { ok: false, reason: 'IncompleteSignature', message: 'Authorization header is not a valid AWS4-HMAC-SHA256 signature.' };
+  if (!auth)
+    return {
+      ok: false,
+      reason: 'IncompleteSignature',
+      message: 'Authorization header is not a valid AWS4-HMAC-SHA256 signature.',
+    };
   if (auth.accessKeyId !== options.credentials.accessKeyId)
-    return { ok: false, reason: 'UnrecognizedClient', message: 'The security token included in the request is invalid.', accessKeyId: auth.accessKeyId, service: auth.service };
-  const services = options.service === undefined ? undefined : typeof options.service === 'string' ? [options.service] : options.service;
+    return {
+      ok: false,
+      reason: 'UnrecognizedClient',
+      message: 'The security token included in the request is invalid.',
+      accessKeyId: auth.accessKeyId,
+      service: auth.service,
+    };
+  const services =
+    options.service === undefined
+      ? undefined
+      : typeof options.service === 'string'
+        ? [options.service]
+        : options.service;
   if ((services && !services.includes(auth.service)) || (options.region && auth.region !== options.region))
-    return { ok: false, reason: 'WrongScope', message: `Credential should be scoped to a valid region and service.`, accessKeyId: auth.accessKeyId, service: auth.service };
+    return {
+      ok: false,
+      reason: 'WrongScope',
+      message: `Credential should be scoped to a valid region and service.`,
+      accessKeyId: auth.accessKeyId,
+      service: auth.service,
+    };
   if (!auth.signedHeaders.includes('host'))
-    return { ok: false, reason: 'IncompleteSignature', message: "'Host' must be a 'SignedHeader' in the AWS Authorization." };
+    return {
+      ok: false,
+      reason: 'IncompleteSignature',
+      message: "'Host' must be a 'SignedHeader' in the AWS Authorization.",
+    };
 
   const amzDate = header(req.headers, 'x-amz-date');
   const dm = amzDate ? AMZ_DATE.exec(amzDate) : null;
   if (!dm || !auth.signedHeaders.includes('x-amz-date') || amzDate!.slice(0, 8) !== auth.date)
-    return { ok: false, reason: 'IncompleteSignature', message: 'Authorization header requires a signed X-Amz-Date matching the credential scope date.' };
+    return {
+      ok: false,
+      reason: 'IncompleteSignature',
+      message: 'Authorization header requires a signed X-Amz-Date matching the credential scope date.',
+    };
   const signingDate = new Date(Date.UTC(+dm[1], +dm[2] - 1, +dm[3], +dm[4], +dm[5], +dm[6]));
   const now = options.now ?? new Date();
   const maxSkew = options.maxSkewMs ?? 15 * 60_000;
   if (Math.abs(now.getTime() - signingDate.getTime()) > maxSkew)
-    return { ok: false, reason: 'SignatureExpired', message: `Signature expired: ${amzDate} is now earlier or later than the allowed skew.`, accessKeyId: auth.accessKeyId, service: auth.service };
+    return {
+      ok: false,
+      reason: 'SignatureExpired',
+      message: `Signature expired: ${amzDate} is now earlier or later than the allowed skew.`,
+      accessKeyId: auth.accessKeyId,
+      service: auth.service,
+    };
 
   const headers: Record<string, string> = {};
   for (const name of auth.signedHeaders) {
     const value = header(req.headers, name);
     if (value === undefined)
-      return { ok: false, reason: 'IncompleteSignature', message: `Signed header '${name}' is missing from the request.`, accessKeyId: auth.accessKeyId, service: auth.service };
+      return {
+        ok: false,
+        reason: 'IncompleteSignature',
+        message: `Signed header '${name}' is missing from the request.`,
+        accessKeyId: auth.accessKeyId,
+        service: auth.service,
+      };
     headers[name] = value;
   }
   const [rawPath, rawQuery = ''] = req.url.split('?', 2);
@@ -102,7 +157,13 @@ export async function verifySigV4(req: IncomingSignedRequest, options: VerifyOpt
       query[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
     }
   } catch {
-    return { ok: false, reason: 'MalformedRequest', message: 'The query string is not valid percent-encoding.', accessKeyId: auth.accessKeyId, service: auth.service };
+    return {
+      ok: false,
+      reason: 'MalformedRequest',
+      message: 'The query string is not valid percent-encoding.',
+      accessKeyId: auth.accessKeyId,
+      service: auth.service,
+    };
   }
   // The canonical path is built from the path as sent (still percent-encoded): the signer escapes it once
   // more, which is the double encoding AWS uses for every service but S3 (an encoded "/" in a segment
@@ -111,7 +172,13 @@ export async function verifySigV4(req: IncomingSignedRequest, options: VerifyOpt
   try {
     decodeURIComponent(path);
   } catch {
-    return { ok: false, reason: 'MalformedRequest', message: 'The request path is not valid percent-encoding.', accessKeyId: auth.accessKeyId, service: auth.service };
+    return {
+      ok: false,
+      reason: 'MalformedRequest',
+      message: 'The request path is not valid percent-encoding.',
+      accessKeyId: auth.accessKeyId,
+      service: auth.service,
+    };
   }
   const request = new HttpRequest({
     method: req.method.toUpperCase(),
@@ -123,8 +190,21 @@ export async function verifySigV4(req: IncomingSignedRequest, options: VerifyOpt
     body: typeof req.body === 'string' ? Buffer.from(req.body, 'utf8') : req.body,
   });
   const declaredHash = headers['x-amz-content-sha256'];
-  if (declaredHash !== undefined && declaredHash !== 'UNSIGNED-PAYLOAD' && declaredHash !== createHash('sha256').update(request.body as Buffer).digest('hex'))
-    return { ok: false, reason: 'InvalidSignature', message: 'The provided x-amz-content-sha256 header does not match what was computed.', accessKeyId: auth.accessKeyId, service: auth.service };
+  if (
+    declaredHash !== undefined &&
+    declaredHash !== 'UNSIGNED-PAYLOAD' &&
+    declaredHash !==
+      createHash('sha256')
+        .update(request.body as Buffer)
+        .digest('hex')
+  )
+    return {
+      ok: false,
+      reason: 'InvalidSignature',
+      message: 'The provided x-amz-content-sha256 header does not match what was computed.',
+      accessKeyId: auth.accessKeyId,
+      service: auth.service,
+    };
   const signer = new SignatureV4({
     credentials: { accessKeyId: options.credentials.accessKeyId, secretAccessKey: options.credentials.secretAccessKey },
     region: auth.region,
@@ -142,7 +222,8 @@ export async function verifySigV4(req: IncomingSignedRequest, options: VerifyOpt
     return {
       ok: false,
       reason: 'InvalidSignature',
-      message: 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.',
+      message:
+        'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.',
       accessKeyId: auth.accessKeyId,
       service: auth.service,
     };

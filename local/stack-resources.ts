@@ -28,13 +28,23 @@ export function localResources(): LocalResources {
 }
 
 /** Creates the preflight canary as the stack does (same prefix and key, no key material), unless a kept state has it. */
-export async function ensurePreflightSecret(secrets: SecretsManagerClient, prefix: string, kmsKeyId: string): Promise<string> {
+export async function ensurePreflightSecret(
+  secrets: SecretsManagerClient,
+  prefix: string,
+  kmsKeyId: string,
+): Promise<string> {
   const name = `${prefix}/${LOCAL_PREFLIGHT_SECRET_SUFFIX}`;
   try {
     return (await secrets.send(new DescribeSecretCommand({ SecretId: name }))).ARN ?? name;
   } catch (error) {
     if (!(error instanceof Error) || error.name !== 'ResourceNotFoundException') throw error;
   }
-  const created = await secrets.send(new CreateSecretCommand({ Name: name, KmsKeyId: kmsKeyId, SecretString: 'acm-export preflight canary: holds no key material' }));
+  const created = await secrets.send(
+    new CreateSecretCommand({
+      Name: name,
+      KmsKeyId: kmsKeyId,
+      SecretString: 'acm-export preflight canary: holds no key material',
+    }),
+  );
   return created.ARN ?? name;
 }

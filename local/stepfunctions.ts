@@ -88,7 +88,8 @@ export class LocalStepFunctions {
 
   constructor(private readonly options: LocalStepFunctionsOptions) {
     for (const [name, state] of Object.entries(options.definition.States)) {
-      if (state.Type === 'Task' && !options.tasks[name]) throw new Error(`local Step Functions: no local task for state ${name}`);
+      if (state.Type === 'Task' && !options.tasks[name])
+        throw new Error(`local Step Functions: no local task for state ${name}`);
     }
     this.machine = new StateMachine(options.definition as never, { validationOptions: { checkArn: false } });
     this.msPerSecond = options.msPerSecond ?? 1000;
@@ -141,15 +142,19 @@ export class LocalStepFunctions {
 
   private findExecution(input: Input): LocalExecution {
     const arn = input.string('executionArn', { min: 1, max: 2048 });
-    if (!/^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[^:]+:[^:]+$/.test(arn)) throw new AwsServiceError('InvalidArn', `Invalid Arn: '${arn.slice(0, 200)}'`);
+    if (!/^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[^:]+:[^:]+$/.test(arn))
+      throw new AwsServiceError('InvalidArn', `Invalid Arn: '${arn.slice(0, 200)}'`);
     const execution = this.executions.get(arn);
-    if (!execution) throw new AwsServiceError('ExecutionDoesNotExist', `Execution Does Not Exist: '${arn.slice(0, 200)}'`);
+    if (!execution)
+      throw new AwsServiceError('ExecutionDoesNotExist', `Execution Does Not Exist: '${arn.slice(0, 200)}'`);
     return execution;
   }
 
   private checkStateMachine(arn: string): void {
-    if (!/^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[^:]+$/.test(arn)) throw new AwsServiceError('InvalidArn', `Invalid Arn: '${arn.slice(0, 200)}'`);
-    if (arn !== this.options.stateMachineArn) throw new AwsServiceError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${arn.slice(0, 200)}'`);
+    if (!/^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[^:]+$/.test(arn))
+      throw new AwsServiceError('InvalidArn', `Invalid Arn: '${arn.slice(0, 200)}'`);
+    if (arn !== this.options.stateMachineArn)
+      throw new AwsServiceError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${arn.slice(0, 200)}'`);
   }
 
   private startExecution(input: Input): JsonObject {
@@ -158,18 +163,23 @@ export class LocalStepFunctions {
     const name = input.optString('name') ?? randomUUID();
     if (!validName(name)) throw new AwsServiceError('InvalidName', `Invalid Name: '${name.slice(0, 100)}'`);
     const text = input.optString('input') ?? '{}';
-    if (Buffer.byteLength(text) > MAX_INPUT) throw new AwsServiceError('InvalidExecutionInput', 'Execution input exceeds the maximum size of 262144 bytes.');
+    if (Buffer.byteLength(text) > MAX_INPUT)
+      throw new AwsServiceError('InvalidExecutionInput', 'Execution input exceeds the maximum size of 262144 bytes.');
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
     } catch {
-      throw new AwsServiceError('InvalidExecutionInput', 'Invalid State Machine Execution Input: the input is not valid JSON.');
+      throw new AwsServiceError(
+        'InvalidExecutionInput',
+        'Invalid State Machine Execution Input: the input is not valid JSON.',
+      );
     }
     const executionArn = `${this.options.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
     const existing = this.executions.get(executionArn);
     if (existing) {
       // As the service (STANDARD): same name and input while running → the same execution; otherwise a conflict.
-      if (existing.status === 'RUNNING' && existing.input === text) return { executionArn, startDate: existing.startDate.getTime() / 1000 };
+      if (existing.status === 'RUNNING' && existing.input === text)
+        return { executionArn, startDate: existing.startDate.getTime() / 1000 };
       throw new AwsServiceError('ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`);
     }
     const execution = this.run(executionArn, name, text, parsed);
@@ -197,15 +207,30 @@ export class LocalStepFunctions {
     const e = this.findExecution(input);
     const reverse = input.body.reverseOrder === true;
     const events = reverse ? [...e.history].reverse() : e.history;
-    const { page, nextToken } = paginate(events, input.optNumber('maxResults', { min: 0, max: 1000 }) || undefined, input.optString('nextToken'), 1000);
-    return { events: page.map((ev) => ({ ...ev, timestamp: ev.timestamp / 1000 })), ...(nextToken ? { nextToken } : {}) };
+    const { page, nextToken } = paginate(
+      events,
+      input.optNumber('maxResults', { min: 0, max: 1000 }) || undefined,
+      input.optString('nextToken'),
+      1000,
+    );
+    return {
+      events: page.map((ev) => ({ ...ev, timestamp: ev.timestamp / 1000 })),
+      ...(nextToken ? { nextToken } : {}),
+    };
   }
 
   private listExecutions(input: Input): JsonObject {
     this.checkStateMachine(input.string('stateMachineArn'));
     const filter = input.optString('statusFilter');
-    const all = [...this.executions.values()].filter((e) => !filter || e.status === filter).sort((a, b) => b.startDate.getTime() - a.startDate.getTime());
-    const { page, nextToken } = paginate(all, input.optNumber('maxResults', { min: 0, max: 1000 }) || undefined, input.optString('nextToken'), 100);
+    const all = [...this.executions.values()]
+      .filter((e) => !filter || e.status === filter)
+      .sort((a, b) => b.startDate.getTime() - a.startDate.getTime());
+    const { page, nextToken } = paginate(
+      all,
+      input.optNumber('maxResults', { min: 0, max: 1000 }) || undefined,
+      input.optString('nextToken'),
+      100,
+    );
     return {
       executions: page.map((e) => ({
         executionArn: e.executionArn,
@@ -244,26 +269,52 @@ export class LocalStepFunctions {
         await tick();
         const json = JSON.stringify(payload);
         if (task.kind === 'lambda') {
-          add('LambdaFunctionScheduled', { lambdaFunctionScheduledEventDetails: { resource: task.resource, input: json, inputDetails: { truncated: false }, timeoutInSeconds: 120 } });
+          add('LambdaFunctionScheduled', {
+            lambdaFunctionScheduledEventDetails: {
+              resource: task.resource,
+              input: json,
+              inputDetails: { truncated: false },
+              timeoutInSeconds: 120,
+            },
+          });
           add('LambdaFunctionStarted');
         } else {
           const [, , service = 'service', , , ...rest] = task.resource.split(':');
-          add('TaskScheduled', { taskScheduledEventDetails: { resourceType: service, resource: rest.join(':') || 'task', region: 'local', parameters: json } });
-          add('TaskStarted', { taskStartedEventDetails: { resourceType: service, resource: rest.join(':') || 'task' } });
+          add('TaskScheduled', {
+            taskScheduledEventDetails: {
+              resourceType: service,
+              resource: rest.join(':') || 'task',
+              region: 'local',
+              parameters: json,
+            },
+          });
+          add('TaskStarted', {
+            taskStartedEventDetails: { resourceType: service, resource: rest.join(':') || 'task' },
+          });
         }
         try {
           const result = await task.run(payload);
           const out = JSON.stringify(result ?? null);
-          if (task.kind === 'lambda') add('LambdaFunctionSucceeded', { lambdaFunctionSucceededEventDetails: { output: out, outputDetails: { truncated: false } } });
-          else add('TaskSucceeded', { taskSucceededEventDetails: { resourceType: 'sns', resource: 'publish', output: out } });
+          if (task.kind === 'lambda')
+            add('LambdaFunctionSucceeded', {
+              lambdaFunctionSucceededEventDetails: { output: out, outputDetails: { truncated: false } },
+            });
+          else
+            add('TaskSucceeded', {
+              taskSucceededEventDetails: { resourceType: 'sns', resource: 'publish', output: out },
+            });
           const seconds = this.options.waitSecondsFrom?.(stateName, result);
           if (seconds !== undefined) waitSeconds = seconds;
           return result;
         } catch (err) {
           const error = err instanceof Error ? err : new Error(String(err));
           const cause = task.kind === 'lambda' ? lambdaCause(error) : error.message;
-          if (task.kind === 'lambda') add('LambdaFunctionFailed', { lambdaFunctionFailedEventDetails: { error: error.name, cause } });
-          else add('TaskFailed', { taskFailedEventDetails: { resourceType: 'sns', resource: 'publish', error: error.name, cause } });
+          if (task.kind === 'lambda')
+            add('LambdaFunctionFailed', { lambdaFunctionFailedEventDetails: { error: error.name, cause } });
+          else
+            add('TaskFailed', {
+              taskFailedEventDetails: { resourceType: 'sns', resource: 'publish', error: error.name, cause },
+            });
           const rethrown = new Error(cause);
           rethrown.name = error.name;
           throw rethrown;
@@ -284,7 +335,8 @@ export class LocalStepFunctions {
     const retryIntervalOverrides: Record<string, number[]> = {};
     for (const [stateName, state] of Object.entries(this.options.definition.States)) {
       const retry = state.Retry as { IntervalSeconds?: number }[] | undefined;
-      if (retry) retryIntervalOverrides[stateName] = retry.map((r) => Math.round((r.IntervalSeconds ?? 1) * 1000 * scale));
+      if (retry)
+        retryIntervalOverrides[stateName] = retry.map((r) => Math.round((r.IntervalSeconds ?? 1) * 1000 * scale));
     }
 
     const startDate = new Date();
@@ -298,27 +350,73 @@ export class LocalStepFunctions {
       aborted = true;
       running.abort();
     };
-    const execution: LocalExecution = { executionArn, name, input: text, status: 'RUNNING', startDate, history, done: Promise.resolve(), abort };
+    const execution: LocalExecution = {
+      executionArn,
+      name,
+      input: text,
+      status: 'RUNNING',
+      startDate,
+      history,
+      done: Promise.resolve(),
+      abort,
+    };
     this.executions.set(executionArn, execution);
 
     const reader = (async () => {
       for await (const ev of running.eventLogs) {
-        const e = ev as unknown as { type: string; state?: { name: string; type: string; input: unknown; output?: unknown }; input?: unknown; output?: unknown; Error?: string; Cause?: unknown };
+        const e = ev as unknown as {
+          type: string;
+          state?: { name: string; type: string; input: unknown; output?: unknown };
+          input?: unknown;
+          output?: unknown;
+          Error?: string;
+          Cause?: unknown;
+        };
         switch (e.type) {
           case 'ExecutionStarted':
-            add('ExecutionStarted', { executionStartedEventDetails: { input: text, inputDetails: { truncated: false }, roleArn: this.options.roleArn ?? '' } });
+            add('ExecutionStarted', {
+              executionStartedEventDetails: {
+                input: text,
+                inputDetails: { truncated: false },
+                roleArn: this.options.roleArn ?? '',
+              },
+            });
             break;
           case 'StateEntered':
-            if (e.state && STATE_EVENT_TYPES.has(e.state.type)) add(`${e.state.type}StateEntered`, { stateEnteredEventDetails: { name: e.state.name, input: JSON.stringify(e.state.input), inputDetails: { truncated: false } } });
+            if (e.state && STATE_EVENT_TYPES.has(e.state.type))
+              add(`${e.state.type}StateEntered`, {
+                stateEnteredEventDetails: {
+                  name: e.state.name,
+                  input: JSON.stringify(e.state.input),
+                  inputDetails: { truncated: false },
+                },
+              });
             break;
           case 'StateExited':
-            if (e.state && STATE_EVENT_TYPES.has(e.state.type)) add(`${e.state.type}StateExited`, { stateExitedEventDetails: { name: e.state.name, output: JSON.stringify(e.state.output ?? null), outputDetails: { truncated: false } } });
+            if (e.state && STATE_EVENT_TYPES.has(e.state.type))
+              add(`${e.state.type}StateExited`, {
+                stateExitedEventDetails: {
+                  name: e.state.name,
+                  output: JSON.stringify(e.state.output ?? null),
+                  outputDetails: { truncated: false },
+                },
+              });
             break;
           case 'ExecutionSucceeded':
-            add('ExecutionSucceeded', { executionSucceededEventDetails: { output: JSON.stringify(e.output ?? null), outputDetails: { truncated: false } } });
+            add('ExecutionSucceeded', {
+              executionSucceededEventDetails: {
+                output: JSON.stringify(e.output ?? null),
+                outputDetails: { truncated: false },
+              },
+            });
             break;
           case 'ExecutionFailed':
-            add('ExecutionFailed', { executionFailedEventDetails: { error: e.Error ?? 'States.Runtime', cause: typeof e.Cause === 'string' ? e.Cause : JSON.stringify(e.Cause ?? '') } });
+            add('ExecutionFailed', {
+              executionFailedEventDetails: {
+                error: e.Error ?? 'States.Runtime',
+                cause: typeof e.Cause === 'string' ? e.Cause : JSON.stringify(e.Cause ?? ''),
+              },
+            });
             break;
           case 'ExecutionTimeout':
             add('ExecutionTimedOut', { executionTimedOutEventDetails: { error: 'States.Timeout' } });
@@ -333,41 +431,44 @@ export class LocalStepFunctions {
       }
     })();
 
-    execution.done = running.result.then(
-      (output) => {
-        if (execution.status !== 'RUNNING') return;
-        if (aborted) execution.status = 'ABORTED';
-        else {
-          execution.status = 'SUCCEEDED';
-          execution.output = JSON.stringify(output);
+    execution.done = running.result
+      .then(
+        (output) => {
+          if (execution.status !== 'RUNNING') return;
+          if (aborted) execution.status = 'ABORTED';
+          else {
+            execution.status = 'SUCCEEDED';
+            execution.output = JSON.stringify(output);
+          }
+        },
+        (err: unknown) => {
+          const error = err instanceof Error ? err : new Error(String(err));
+          if (error.name === 'ExecutionTimeoutError') {
+            execution.status = 'TIMED_OUT';
+            execution.error = 'States.Timeout';
+          } else {
+            execution.status = 'FAILED';
+            const inner = (error as Error & { cause?: unknown }).cause;
+            const source = inner instanceof Error ? inner : error;
+            execution.error = source.name === 'ExecutionError' ? 'States.Runtime' : source.name;
+            execution.cause = source.message;
+          }
+        },
+      )
+      .then(async () => {
+        await reader;
+        const last = history[history.length - 1]?.type;
+        if (execution.status === 'FAILED') {
+          const failed = [...history].reverse().find((h) => h.type === 'ExecutionFailed')
+            ?.executionFailedEventDetails as { error?: string; cause?: string } | undefined;
+          if (failed) {
+            execution.error = failed.error;
+            execution.cause = failed.cause;
+          }
         }
-      },
-      (err: unknown) => {
-        const error = err instanceof Error ? err : new Error(String(err));
-        if (error.name === 'ExecutionTimeoutError') {
-          execution.status = 'TIMED_OUT';
-          execution.error = 'States.Timeout';
-        } else {
-          execution.status = 'FAILED';
-          const inner = (error as Error & { cause?: unknown }).cause;
-          const source = inner instanceof Error ? inner : error;
-          execution.error = source.name === 'ExecutionError' ? 'States.Runtime' : source.name;
-          execution.cause = source.message;
-        }
-      },
-    ).then(async () => {
-      await reader;
-      const last = history[history.length - 1]?.type;
-      if (execution.status === 'FAILED') {
-        const failed = [...history].reverse().find((h) => h.type === 'ExecutionFailed')?.executionFailedEventDetails as { error?: string; cause?: string } | undefined;
-        if (failed) {
-          execution.error = failed.error;
-          execution.cause = failed.cause;
-        }
-      }
-      if (execution.status === 'RUNNING') execution.status = last === 'ExecutionAborted' ? 'ABORTED' : 'SUCCEEDED';
-      execution.stopDate = new Date();
-    });
+        if (execution.status === 'RUNNING') execution.status = last === 'ExecutionAborted' ? 'ABORTED' : 'SUCCEEDED';
+        execution.stopDate = new Date();
+      });
     return execution;
   }
 }

@@ -7,12 +7,20 @@
  */
 import { readFileSync } from 'node:fs';
 import { FUNCTION_METADATA } from '../lib/constructs/node-function';
-import { renderStateMachineDefinition, type AslDefinition, type CloudFormationTemplate } from '../lib/render-definition';
+import {
+  renderStateMachineDefinition,
+  type AslDefinition,
+  type CloudFormationTemplate,
+} from '../lib/render-definition';
 
 export interface TableShape {
   KeySchema: { AttributeName: string; KeyType: 'HASH' | 'RANGE' }[];
   AttributeDefinitions: { AttributeName: string; AttributeType: 'S' | 'N' | 'B' }[];
-  GlobalSecondaryIndexes: { IndexName: string; KeySchema: { AttributeName: string; KeyType: 'HASH' | 'RANGE' }[]; Projection: { ProjectionType: 'ALL' | 'KEYS_ONLY' | 'INCLUDE'; NonKeyAttributes?: string[] } }[];
+  GlobalSecondaryIndexes: {
+    IndexName: string;
+    KeySchema: { AttributeName: string; KeyType: 'HASH' | 'RANGE' }[];
+    Projection: { ProjectionType: 'ALL' | 'KEYS_ONLY' | 'INCLUDE'; NonKeyAttributes?: string[] };
+  }[];
 }
 
 /** One resource of the template, as far as local mode reads it. */
@@ -46,7 +54,11 @@ export interface LocalStackModel {
  * Builds the stack in-process (bundling skipped, no synth: about a second) and reads the model from its
  * constructs, resolved exactly as they would be synthesized.
  */
-export function buildStackModel(stackName = 'AcmExport', account = '000000000000', region = 'us-east-1'): LocalStackModel {
+export function buildStackModel(
+  stackName = 'AcmExport',
+  account = '000000000000',
+  region = 'us-east-1',
+): LocalStackModel {
   // Loaded lazily: only this function needs aws-cdk-lib.
   /* eslint-disable @typescript-eslint/no-require-imports */
   const { App, CfnResource } = require('aws-cdk-lib') as typeof import('aws-cdk-lib');
@@ -74,8 +86,14 @@ export function buildStackModel(stackName = 'AcmExport', account = '000000000000
       resource.Properties = { Environment: { Variables: environment?.variables ?? {} } };
     } else {
       // Name properties (TopicName, LogGroupName, ...) that local values may follow.
-      const props = stack.resolve((construct as unknown as { cfnProperties?: Record<string, unknown> }).cfnProperties ?? {}) as Record<string, unknown>;
-      resource.Properties = Object.fromEntries(Object.entries(props).filter(([k, v]) => /Name$/.test(k) && typeof v === 'string').map(([k, v]) => [k.charAt(0).toUpperCase() + k.slice(1), v]));
+      const props = stack.resolve(
+        (construct as unknown as { cfnProperties?: Record<string, unknown> }).cfnProperties ?? {},
+      ) as Record<string, unknown>;
+      resource.Properties = Object.fromEntries(
+        Object.entries(props)
+          .filter(([k, v]) => /Name$/.test(k) && typeof v === 'string')
+          .map(([k, v]) => [k.charAt(0).toUpperCase() + k.slice(1), v]),
+      );
     }
     resources[id] = resource;
   }
@@ -88,7 +106,10 @@ export function readTemplate(file: string): CloudFormationTemplate {
 
 /** The model from a synthesized template (e.g. cdk.out/AcmExport.template.json). */
 export function stackModel(template: CloudFormationTemplate): LocalStackModel {
-  return modelFromResources((template.Resources ?? {}) as Record<string, TemplateResource>, renderStateMachineDefinition(template));
+  return modelFromResources(
+    (template.Resources ?? {}) as Record<string, TemplateResource>,
+    renderStateMachineDefinition(template),
+  );
 }
 
 function modelFromResources(resources: Record<string, TemplateResource>, definition: AslDefinition): LocalStackModel {
@@ -98,13 +119,16 @@ function modelFromResources(resources: Record<string, TemplateResource>, definit
   const table: TableShape = {
     KeySchema: upperKeys(props.KeySchema) as TableShape['KeySchema'],
     AttributeDefinitions: upperKeys(props.AttributeDefinitions) as TableShape['AttributeDefinitions'],
-    GlobalSecondaryIndexes: ((upperKeys(props.GlobalSecondaryIndexes) ?? []) as TableShape['GlobalSecondaryIndexes']).map((g) => ({
+    GlobalSecondaryIndexes: (
+      (upperKeys(props.GlobalSecondaryIndexes) ?? []) as TableShape['GlobalSecondaryIndexes']
+    ).map((g) => ({
       IndexName: g.IndexName,
       KeySchema: g.KeySchema,
       Projection: g.Projection,
     })),
   };
-  if (!Array.isArray(table.KeySchema) || !Array.isArray(table.AttributeDefinitions)) throw new Error('the table in the template has no key schema');
+  if (!Array.isArray(table.KeySchema) || !Array.isArray(table.AttributeDefinitions))
+    throw new Error('the table in the template has no key schema');
   return { definition, table, functions: functionsOf(resources), resources };
 }
 
@@ -116,7 +140,8 @@ function functionsOf(resources: Record<string, TemplateResource>): LocalFunction
     const entry = r.Metadata?.[FUNCTION_METADATA.entry];
     const name = r.Metadata?.[FUNCTION_METADATA.name];
     if (typeof entry !== 'string' || typeof name !== 'string') continue;
-    const environment = ((r.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {}) as Record<string, unknown>;
+    const environment = ((r.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)
+      ?.Variables ?? {}) as Record<string, unknown>;
     functions.push({ name, entry, environment, logicalId });
   }
   const names = functions.map((f) => f.name);
@@ -131,7 +156,9 @@ function functionsOf(resources: Record<string, TemplateResource>): LocalFunction
  */
 export function taskFunction(model: LocalStackModel, state: Record<string, unknown>): LocalFunctionSpec | undefined {
   const params = state.Parameters as Record<string, unknown> | undefined;
-  const target = [state.Resource, params?.FunctionName].find((v): v is string => typeof v === 'string' && /:function:/.test(v));
+  const target = [state.Resource, params?.FunctionName].find(
+    (v): v is string => typeof v === 'string' && /:function:/.test(v),
+  );
   if (!target) return undefined;
   const id = target.split(':function:')[1].split(':')[0];
   return model.functions.find((f) => f.logicalId === id);
@@ -141,7 +168,12 @@ export function taskFunction(model: LocalStackModel, state: Record<string, unkno
 function upperKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(upperKeys);
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k.charAt(0).toUpperCase() + k.slice(1), upperKeys(v)]));
+    return Object.fromEntries(
+      Object.entries(value as Record<string, unknown>).map(([k, v]) => [
+        k.charAt(0).toUpperCase() + k.slice(1),
+        upperKeys(v),
+      ]),
+    );
   }
   return value;
 }

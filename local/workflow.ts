@@ -14,7 +14,15 @@ import type { Undo } from './undo';
  * The stack's state machine on local Step Functions: each Task state that invokes a function of the stack
  * runs that function's handler; SNS publishes are recorded as alerts.
  */
-export function startWorkflow(model: LocalStackModel, functions: LocalFunctions, alerts: AlertRecorder, local: LocalResources, options: LocalModeOptions, aws: AwsEmulator, undo: Undo): LocalStepFunctions {
+export function startWorkflow(
+  model: LocalStackModel,
+  functions: LocalFunctions,
+  alerts: AlertRecorder,
+  local: LocalResources,
+  options: LocalModeOptions,
+  aws: AwsEmulator,
+  undo: Undo,
+): LocalStepFunctions {
   const tasks: Record<string, LocalTask> = {};
   for (const [name, state] of Object.entries(model.definition.States)) {
     if (state.Type !== 'Task') continue;
@@ -23,7 +31,11 @@ export function startWorkflow(model: LocalStackModel, functions: LocalFunctions,
       const fn = functions.get(spec.name);
       tasks[name] = { kind: 'lambda', resource: String(state.Resource), run: (payload) => fn.invoke(payload) };
     } else if (state.Resource === 'arn:aws:states:::sns:publish') {
-      tasks[name] = { kind: 'service', resource: state.Resource, run: async (payload) => alerts.record((payload ?? {}) as { TopicArn?: unknown }) };
+      tasks[name] = {
+        kind: 'service',
+        resource: state.Resource,
+        run: async (payload) => alerts.record((payload ?? {}) as { TopicArn?: unknown }),
+      };
     } else {
       throw new LocalModeError(`task state ${name} calls ${String(state.Resource)}, which local mode does not run`);
     }
@@ -38,7 +50,9 @@ export function startWorkflow(model: LocalStackModel, functions: LocalFunctions,
     tasks,
     // A `SecondsPath` wait follows the `waitSeconds` of the task output before it (the status check's).
     waitSecondsFrom: (_state, output) =>
-      output && typeof output === 'object' && typeof (output as { waitSeconds?: unknown }).waitSeconds === 'number' ? (output as { waitSeconds: number }).waitSeconds : undefined,
+      output && typeof output === 'object' && typeof (output as { waitSeconds?: unknown }).waitSeconds === 'number'
+        ? (output as { waitSeconds: number }).waitSeconds
+        : undefined,
   });
   undo.push(() => stepFunctions.close());
   aws.addService(stepFunctions.service());

@@ -7,7 +7,8 @@ import { isIP } from 'node:net';
 import { findDrift, normalizeSerial } from '../../lambda/shared/drift';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail';
-export type CheckId = 'connect' | 'name' | 'validity' | 'chain' | 'sct' | 'protocol' | 'http-redirect' | 'mixed-content' | 'drift';
+export type CheckId =
+  'connect' | 'name' | 'validity' | 'chain' | 'sct' | 'protocol' | 'http-redirect' | 'mixed-content' | 'drift';
 
 export interface CheckResult {
   id: CheckId;
@@ -64,7 +65,11 @@ export function parseSubjectAltName(text: string | undefined): SubjectAltNames {
 export function normalizeIp(value: string): string | undefined {
   const ip = value.replace(/^\[|\]$/g, '');
   const kind = isIP(ip);
-  if (kind === 4) return ip.split('.').map((part) => String(Number(part))).join('.');
+  if (kind === 4)
+    return ip
+      .split('.')
+      .map((part) => String(Number(part)))
+      .join('.');
   if (kind !== 6) return undefined;
   let text = ip.toLowerCase();
   const v4 = text.match(/(\d+\.\d+\.\d+\.\d+)$/);
@@ -103,17 +108,29 @@ export function checkName(host: string, leaf: X509Certificate): CheckResult {
   if (ip) {
     const match = sans.ip.find((value) => normalizeIp(value) === ip);
     if (match) return result('name', 'pass', `${host} is an IP address in the certificate`);
-    return result('name', 'fail', `${host} is an IP address, and the certificate has no matching IP name (IP names: ${listNames(sans.ip)}; DNS names: ${listNames(sans.dns)})`, fix);
+    return result(
+      'name',
+      'fail',
+      `${host} is an IP address, and the certificate has no matching IP name (IP names: ${listNames(sans.ip)}; DNS names: ${listNames(sans.dns)})`,
+      fix,
+    );
   }
   if (sans.dns.length === 0) {
-    return result('name', 'fail', `the certificate has no DNS subject alternative names (browsers ignore the subject CN=${commonName(leaf.subject)})`, fix);
+    return result(
+      'name',
+      'fail',
+      `the certificate has no DNS subject alternative names (browsers ignore the subject CN=${commonName(leaf.subject)})`,
+      fix,
+    );
   }
   const exact = sans.dns.find((name) => !name.startsWith('*.') && dnsNameMatches(name, host));
   if (exact) return result('name', 'pass', `${host} matches the certificate name ${exact}`);
   const wildcard = sans.dns.find((name) => name.startsWith('*.') && dnsNameMatches(name, host));
   if (wildcard) return result('name', 'pass', `${host} is covered by the wildcard ${wildcard}`);
   const h = host.toLowerCase();
-  const deeper = sans.dns.find((name) => name.startsWith('*.') && h.endsWith(name.slice(1)) && h.length > name.length - 1);
+  const deeper = sans.dns.find(
+    (name) => name.startsWith('*.') && h.endsWith(name.slice(1)) && h.length > name.length - 1,
+  );
   if (deeper) {
     return result(
       'name',
@@ -124,7 +141,12 @@ export function checkName(host: string, leaf: X509Certificate): CheckResult {
   }
   const apex = sans.dns.find((name) => name.startsWith('*.') && name.slice(2) === h);
   if (apex) {
-    return result('name', 'fail', `${host} is not covered: the wildcard ${apex} does not cover the bare domain ${h}`, `Add ${h} itself to the certificate's names (a certificate for both ${h} and ${apex}).`);
+    return result(
+      'name',
+      'fail',
+      `${host} is not covered: the wildcard ${apex} does not cover the bare domain ${h}`,
+      `Add ${h} itself to the certificate's names (a certificate for both ${h} and ${apex}).`,
+    );
   }
   return result('name', 'fail', `${host} does not match any certificate name (${listNames(sans.dns)})`, fix);
 }
@@ -138,7 +160,11 @@ export function certDates(cert: X509Certificate): { notBefore: Date; notAfter: D
 
 export function checkValidity(leaf: X509Certificate, now: number): CheckResult {
   const { notBefore, notAfter } = certDates(leaf);
-  const day = (d: Date) => d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+  const day = (d: Date) =>
+    d
+      .toISOString()
+      .replace('T', ' ')
+      .replace(/\.\d+Z$/, ' UTC');
   if (now < notBefore.getTime()) {
     return result(
       'validity',
@@ -192,12 +218,20 @@ export function isSelfSigned(cert: X509Certificate): boolean {
   }
 }
 
-const TIME_ERRORS = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'ERROR_IN_CERT_NOT_BEFORE_FIELD', 'ERROR_IN_CERT_NOT_AFTER_FIELD']);
+const TIME_ERRORS = new Set([
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
+  'ERROR_IN_CERT_NOT_AFTER_FIELD',
+]);
 
 export function checkChain(view: ChainView, now: number, certName = '<name>'): CheckResult {
   const { chain, sent } = view;
   const leaf = chain[0];
-  const sentText = sent.length === 1 ? 'the server sent only the leaf certificate (no intermediates)' : `the server sent ${sent.length} certificates`;
+  const sentText =
+    sent.length === 1
+      ? 'the server sent only the leaf certificate (no intermediates)'
+      : `the server sent ${sent.length} certificates`;
   const path = chain.map((cert) => commonName(cert.subject)).join(' <- ');
   const fullchainFix = `Serve the full chain: point the server at ${certName}.fullchain.pem (nginx ssl_certificate, Apache SSLCertificateFile) instead of ${certName}.crt, then reload it.`;
 
@@ -206,7 +240,12 @@ export function checkChain(view: ChainView, now: number, certName = '<name>'): C
     return now > notAfter.getTime() || now < notBefore.getTime();
   });
   if (expired) {
-    return result('chain', 'fail', `the chain certificate ${commonName(expired.subject)} is outside its validity period (${expired.validFrom} to ${expired.validTo})`, `Serve the current intermediates: re-export (${certName}.chain.pem / ${certName}.fullchain.pem) or fetch them from the CA.`);
+    return result(
+      'chain',
+      'fail',
+      `the chain certificate ${commonName(expired.subject)} is outside its validity period (${expired.validFrom} to ${expired.validTo})`,
+      `Serve the current intermediates: re-export (${certName}.chain.pem / ${certName}.fullchain.pem) or fetch them from the CA.`,
+    );
   }
 
   const top = chain[chain.length - 1];
@@ -242,7 +281,12 @@ export function checkChain(view: ChainView, now: number, certName = '<name>'): C
   }
   const issuer = commonName(top.issuer);
   if (sent.length === 1) {
-    return result('chain', 'fail', `incomplete chain: ${sentText}, and its issuer ${issuer} is not a trusted root`, fullchainFix);
+    return result(
+      'chain',
+      'fail',
+      `incomplete chain: ${sentText}, and its issuer ${issuer} is not a trusted root`,
+      fullchainFix,
+    );
   }
   return result(
     'chain',
@@ -287,7 +331,7 @@ export function countEmbeddedScts(der: Buffer): number | undefined {
   if (end - start < 2) return 0;
   const listEnd = Math.min(start + 2 + der.readUInt16BE(start), end);
   let count = 0;
-  for (let p = start + 2; p + 2 <= listEnd; ) {
+  for (let p = start + 2; p + 2 <= listEnd;) {
     const length = der.readUInt16BE(p);
     if (length === 0 || p + 2 + length > listEnd) break;
     count += 1;
@@ -305,7 +349,12 @@ export function checkSct(leaf: X509Certificate): CheckResult {
     return result('sct', 'warn', `no Signed Certificate Timestamps embedded in the certificate (${hidden})`, fix);
   }
   if (count === 1) {
-    return result('sct', 'warn', `only 1 embedded Signed Certificate Timestamp; browsers want 2 or more from distinct logs (${hidden})`, fix);
+    return result(
+      'sct',
+      'warn',
+      `only 1 embedded Signed Certificate Timestamp; browsers want 2 or more from distinct logs (${hidden})`,
+      fix,
+    );
   }
   return result('sct', 'pass', `${count} Signed Certificate Timestamps embedded (Certificate Transparency)`);
 }
@@ -326,22 +375,44 @@ export function checkProtocol(protocol: string | null): CheckResult {
 // ---------------------------------------------------------------------------------------------------------------
 // HTTP → HTTPS redirect
 
-export type HttpAnswer = { ok: true; status: number; headers: Record<string, string | string[] | undefined>; body: string } | { ok: false; error: string };
+export type HttpAnswer =
+  | { ok: true; status: number; headers: Record<string, string | string[] | undefined>; body: string }
+  | { ok: false; error: string };
 
 export function checkRedirect(answer: HttpAnswer, httpUrl: string): CheckResult {
-  const redirectFix = 'Answer plain HTTP with a permanent redirect to https:// (nginx: return 301 https://$host$request_uri; on a load balancer, an HTTP listener rule that redirects to HTTPS).';
+  const redirectFix =
+    'Answer plain HTTP with a permanent redirect to https:// (nginx: return 301 https://$host$request_uri; on a load balancer, an HTTP listener rule that redirects to HTTPS).';
   if (!answer.ok) {
-    return result('http-redirect', 'warn', `no answer from ${httpUrl} (${answer.error}): visitors who type http:// get an error instead of the HTTPS site`, `Listen on the HTTP port too, and redirect to https://. ${redirectFix}`);
+    return result(
+      'http-redirect',
+      'warn',
+      `no answer from ${httpUrl} (${answer.error}): visitors who type http:// get an error instead of the HTTPS site`,
+      `Listen on the HTTP port too, and redirect to https://. ${redirectFix}`,
+    );
   }
   const location = header(answer.headers, 'location');
   if ([301, 302, 307, 308].includes(answer.status)) {
     if (location && /^https:\/\//i.test(location)) {
       const permanent = answer.status === 301 || answer.status === 308;
-      return result('http-redirect', 'pass', `${httpUrl} answers ${answer.status} -> ${location}${permanent ? '' : ' (temporary; a 301 or 308 lets browsers remember it)'}`);
+      return result(
+        'http-redirect',
+        'pass',
+        `${httpUrl} answers ${answer.status} -> ${location}${permanent ? '' : ' (temporary; a 301 or 308 lets browsers remember it)'}`,
+      );
     }
-    return result('http-redirect', 'fail', `${httpUrl} redirects (${answer.status}) to ${location ?? 'nowhere'}, which is not an https:// URL`, redirectFix);
+    return result(
+      'http-redirect',
+      'fail',
+      `${httpUrl} redirects (${answer.status}) to ${location ?? 'nowhere'}, which is not an https:// URL`,
+      redirectFix,
+    );
   }
-  return result('http-redirect', 'fail', `${httpUrl} answers ${answer.status} without redirecting to HTTPS: the page is served unencrypted and marked "Not secure"`, redirectFix);
+  return result(
+    'http-redirect',
+    'fail',
+    `${httpUrl} answers ${answer.status} without redirecting to HTTPS: the page is served unencrypted and marked "Not secure"`,
+    redirectFix,
+  );
 }
 
 export function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
@@ -395,16 +466,31 @@ export function findInsecureReferences(html: string): InsecureReference[] {
 }
 
 export function checkMixedContent(answer: HttpAnswer, pageUrl: string): CheckResult {
-  if (!answer.ok) return result('mixed-content', 'warn', `could not fetch ${pageUrl} to look for mixed content (${answer.error})`, 'Check that the page loads over HTTPS, then run the check again.');
+  if (!answer.ok)
+    return result(
+      'mixed-content',
+      'warn',
+      `could not fetch ${pageUrl} to look for mixed content (${answer.error})`,
+      'Check that the page loads over HTTPS, then run the check again.',
+    );
   const type = header(answer.headers, 'content-type') ?? '';
-  if (type && !/html/i.test(type)) return result('mixed-content', 'pass', `${pageUrl} is not HTML (${type.split(';')[0]}); nothing to scan`);
+  if (type && !/html/i.test(type))
+    return result('mixed-content', 'pass', `${pageUrl} is not HTML (${type.split(';')[0]}); nothing to scan`);
   const references = findInsecureReferences(answer.body);
-  if (references.length === 0) return result('mixed-content', 'pass', `no http:// sub-resources in ${pageUrl} (HTTP ${answer.status})`);
+  if (references.length === 0)
+    return result('mixed-content', 'pass', `no http:// sub-resources in ${pageUrl} (HTTP ${answer.status})`);
   const csp = header(answer.headers, 'content-security-policy') ?? '';
-  const list = references.slice(0, 5).map((ref) => `<${ref.tag} ${ref.attribute}> ${ref.url}`).join(', ');
+  const list = references
+    .slice(0, 5)
+    .map((ref) => `<${ref.tag} ${ref.attribute}> ${ref.url}`)
+    .join(', ');
   const more = references.length > 5 ? ` and ${references.length - 5} more` : '';
   if (/upgrade-insecure-requests/i.test(csp)) {
-    return result('mixed-content', 'pass', `${references.length} http:// reference(s), upgraded by Content-Security-Policy: upgrade-insecure-requests: ${list}${more}`);
+    return result(
+      'mixed-content',
+      'pass',
+      `${references.length} http:// reference(s), upgraded by Content-Security-Policy: upgrade-insecure-requests: ${list}${more}`,
+    );
   }
   const active = references.some((ref) => ref.active);
   return result(
@@ -426,7 +512,8 @@ export function checkDrift(servedSerial: string, expected: string[], source: str
   const drift = findDrift(expected, [{ nodeId: 'server', serial: servedSerial }]);
   const served = normalizeSerial(servedSerial);
   const wanted = drift.expected;
-  if (drift.drifting.length === 0) return result('drift', 'pass', `the server presents serial ${served}, as expected (${source})`);
+  if (drift.drifting.length === 0)
+    return result('drift', 'pass', `the server presents serial ${served}, as expected (${source})`);
   return result(
     'drift',
     'fail',

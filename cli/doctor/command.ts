@@ -51,10 +51,18 @@ export function parseDoctorUrl(raw: string): URL {
   try {
     url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `https://${raw}`);
   } catch {
-    throw new CliError('reading URL', `"${raw.slice(0, 80)}" is not a URL`, 'Pass the HTTPS address of the site, e.g. https://www.example.com/.');
+    throw new CliError(
+      'reading URL',
+      `"${raw.slice(0, 80)}" is not a URL`,
+      'Pass the HTTPS address of the site, e.g. https://www.example.com/.',
+    );
   }
   if (url.protocol !== 'https:') {
-    throw new CliError('reading URL', `${url.protocol}// is not HTTPS`, `Pass the https:// address (the HTTP redirect is checked too): https://${url.host}${url.pathname}`);
+    throw new CliError(
+      'reading URL',
+      `${url.protocol}// is not HTTPS`,
+      `Pass the https:// address (the HTTP redirect is checked too): https://${url.host}${url.pathname}`,
+    );
   }
   return url;
 }
@@ -62,12 +70,21 @@ export function parseDoctorUrl(raw: string): URL {
 /** `HOST:PORT:ADDR` like curl's --resolve; ADDR may be an IPv6 address, with or without brackets. */
 export function parseResolve(value: string, url: URL): string {
   const match = value.match(/^([^:]+):(\d{1,5}):(.+)$/);
-  if (!match) throw new CliError('reading --resolve', `"${value.slice(0, 80)}" is not HOST:PORT:ADDR`, 'Use the curl form, e.g. --resolve www.example.com:443:203.0.113.10.');
+  if (!match)
+    throw new CliError(
+      'reading --resolve',
+      `"${value.slice(0, 80)}" is not HOST:PORT:ADDR`,
+      'Use the curl form, e.g. --resolve www.example.com:443:203.0.113.10.',
+    );
   const [, host, port, address] = match;
   const urlHost = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
   const urlPort = url.port || '443';
   if ((host !== '*' && host.toLowerCase() !== urlHost) || port !== urlPort) {
-    throw new CliError('reading --resolve', `${host}:${port} does not match the URL's ${urlHost}:${urlPort}`, `Use --resolve ${urlHost}:${urlPort}:ADDR.`);
+    throw new CliError(
+      'reading --resolve',
+      `${host}:${port} does not match the URL's ${urlHost}:${urlPort}`,
+      `Use --resolve ${urlHost}:${urlPort}:ADDR.`,
+    );
   }
   return address.replace(/^\[|\]$/g, '');
 }
@@ -78,15 +95,28 @@ export function readCaFile(file: string): string[] {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new CliError('reading --ca', `cannot read ${file} (${errorMessage(error)})`, 'Pass a PEM file with one or more CA certificates.');
+    throw new CliError(
+      'reading --ca',
+      `cannot read ${file} (${errorMessage(error)})`,
+      'Pass a PEM file with one or more CA certificates.',
+    );
   }
   const pems = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-  if (pems.length === 0) throw new CliError('reading --ca', `${file} has no PEM certificate`, 'Pass a PEM file with one or more CA certificates.');
+  if (pems.length === 0)
+    throw new CliError(
+      'reading --ca',
+      `${file} has no PEM certificate`,
+      'Pass a PEM file with one or more CA certificates.',
+    );
   for (const pem of pems) {
     try {
       new X509Certificate(pem);
     } catch (error) {
-      throw new CliError('reading --ca', `${file} holds a certificate that does not parse (${errorMessage(error)})`, 'Pass a PEM file with valid CA certificates.');
+      throw new CliError(
+        'reading --ca',
+        `${file} holds a certificate that does not parse (${errorMessage(error)})`,
+        'Pass a PEM file with valid CA certificates.',
+      );
     }
   }
   return pems;
@@ -98,9 +128,18 @@ interface Expected {
   certName?: string;
 }
 
-async function expectedFromInventory(context: CommandContext, command: Command, arn: string): Promise<Expected | CheckResult> {
+async function expectedFromInventory(
+  context: CommandContext,
+  command: Command,
+  arn: string,
+): Promise<Expected | CheckResult> {
   const check = field('CertificateArn').safeParse(arn);
-  if (!check.success) throw new CliError('reading --arn', check.error.issues[0]?.message ?? 'not a certificate ARN', 'Pass the full certificate ARN.');
+  if (!check.success)
+    throw new CliError(
+      'reading --arn',
+      check.error.issues[0]?.message ?? 'not a certificate ARN',
+      'Pass the full certificate ARN.',
+    );
   const api = await context.api(command);
   let items;
   try {
@@ -110,15 +149,30 @@ async function expectedFromInventory(context: CommandContext, command: Command, 
   }
   const serials = items.map((item) => item.lastSerial).filter((serial) => serial);
   if (serials.length === 0) {
-    return { id: 'drift', status: 'warn', reason: `the inventory has no export of ${arn}, so there is no serial to compare with`, fix: 'Export the certificate with "acm-export export", or pass --expect-serial.' };
+    return {
+      id: 'drift',
+      status: 'warn',
+      reason: `the inventory has no export of ${arn}, so there is no serial to compare with`,
+      fix: 'Export the certificate with "acm-export export", or pass --expect-serial.',
+    };
   }
   return { serials, source: `last export of ${arn}`, certName: items[0].certName };
 }
 
-export async function diagnose(url: URL, options: DoctorOptions, expected: Expected | CheckResult | undefined, now: () => number): Promise<DoctorReport> {
+export async function diagnose(
+  url: URL,
+  options: DoctorOptions,
+  expected: Expected | CheckResult | undefined,
+  now: () => number,
+): Promise<DoctorReport> {
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const port = url.port ? Number(url.port) : 443;
-  const target: Target = { host, port, address: options.resolve ? parseResolve(options.resolve, url) : host, path: `${url.pathname}${url.search}` };
+  const target: Target = {
+    host,
+    port,
+    address: options.resolve ? parseResolve(options.resolve, url) : host,
+    path: `${url.pathname}${url.search}`,
+  };
   const extraCa = options.ca ? readCaFile(options.ca) : [];
   const store = [...tls.rootCertificates, ...extraCa];
   const anchors = new Set(store.map((pem) => new X509Certificate(pem).fingerprint256));
@@ -127,7 +181,10 @@ export async function diagnose(url: URL, options: DoctorOptions, expected: Expec
   let probe;
   let sent;
   try {
-    [probe, sent] = await Promise.all([tlsHandshake(target, store, options.timeout), tlsHandshake(target, [], options.timeout)]);
+    [probe, sent] = await Promise.all([
+      tlsHandshake(target, store, options.timeout),
+      tlsHandshake(target, [], options.timeout),
+    ]);
   } catch (error) {
     const checks: CheckResult[] = [
       {
@@ -151,14 +208,19 @@ export async function diagnose(url: URL, options: DoctorOptions, expected: Expec
   const checks: CheckResult[] = [
     checkName(host, leaf),
     checkValidity(leaf, now()),
-    checkChain({ ...probe, chain: probe.chain, sent: sent.chain, anchors }, now(), expected && 'certName' in expected ? expected.certName : undefined),
+    checkChain(
+      { ...probe, chain: probe.chain, sent: sent.chain, anchors },
+      now(),
+      expected && 'certName' in expected ? expected.certName : undefined,
+    ),
     checkSct(leaf),
     checkProtocol(probe.protocol),
     checkRedirect(redirect, httpUrl),
     checkMixedContent(page, url.toString()),
   ];
   if (options.expectSerial) checks.push(checkDrift(leaf.serialNumber, [options.expectSerial], '--expect-serial'));
-  else if (expected && 'serials' in expected) checks.push(checkDrift(leaf.serialNumber, expected.serials, expected.source));
+  else if (expected && 'serials' in expected)
+    checks.push(checkDrift(leaf.serialNumber, expected.serials, expected.source));
   else if (expected) checks.push(expected);
   return { url: url.toString(), checks, exitCode: exitCodeOf(checks), leaf };
 }
@@ -184,7 +246,9 @@ export function renderReport(report: DoctorReport): string {
   const lines = [`doctor ${report.url}`];
   if (report.leaf) {
     const { notAfter } = certDates(report.leaf);
-    lines.push(`  certificate CN=${commonName(report.leaf.subject)}, serial ${report.leaf.serialNumber}, expires ${notAfter.toISOString().slice(0, 10)}, issuer ${commonName(report.leaf.issuer)}`);
+    lines.push(
+      `  certificate CN=${commonName(report.leaf.subject)}, serial ${report.leaf.serialNumber}, expires ${notAfter.toISOString().slice(0, 10)}, issuer ${commonName(report.leaf.issuer)}`,
+    );
   }
   const width = Math.max(...report.checks.map((check) => check.id.length));
   for (const check of report.checks) {
@@ -209,9 +273,22 @@ export const registerDoctor: CommandModule = (program, context) => {
         'Exit code: 0 all checks pass, 1 any check fails, 2 warnings only.',
     )
     .argument('<url>', 'https:// URL of the site (a bare host name means https://host/)')
-    .option('--resolve <host:port:addr>', 'connect to ADDR for HOST:PORT instead of resolving it (like curl), also for the HTTP check')
-    .addOption(new Option('--expect-serial <serial>', 'serial the server should present (ACM "0a:1b:..." or OpenSSL "0A1B..." form)').conflicts('arn'))
-    .addOption(new Option('--arn <arn>', 'compare with the serial of the last export of this certificate (needs --endpoint or --stack)').conflicts('expectSerial'))
+    .option(
+      '--resolve <host:port:addr>',
+      'connect to ADDR for HOST:PORT instead of resolving it (like curl), also for the HTTP check',
+    )
+    .addOption(
+      new Option(
+        '--expect-serial <serial>',
+        'serial the server should present (ACM "0a:1b:..." or OpenSSL "0A1B..." form)',
+      ).conflicts('arn'),
+    )
+    .addOption(
+      new Option(
+        '--arn <arn>',
+        'compare with the serial of the last export of this certificate (needs --endpoint or --stack)',
+      ).conflicts('expectSerial'),
+    )
     .option('--timeout <ms>', 'timeout of each connection', integerOption('--timeout', 100, 600_000), 10_000)
     .option('--ca <file>', 'extra trust anchors (PEM), e.g. a private root CA')
     .option('--http-port <port>', 'port of the plain-HTTP redirect check', integerOption('--http-port', 1, 65535), 80)
@@ -229,7 +306,8 @@ Examples:
       if (options.resolve) parseResolve(options.resolve, url);
       const expected = options.arn ? await expectedFromInventory(context, command, options.arn) : undefined;
       const report = await diagnose(url, options, expected, context.io.now);
-      if (globals.json) printJson(context.io.stdout, { url: report.url, checks: report.checks, exitCode: report.exitCode });
+      if (globals.json)
+        printJson(context.io.stdout, { url: report.url, checks: report.checks, exitCode: report.exitCode });
       else context.io.stdout.write(renderReport(report));
       context.exit(report.exitCode);
     });

@@ -64,7 +64,8 @@ export function tlsHandshake(target: Target, ca: string[], timeoutMs: number): P
       const probe: TlsProbe = {
         protocol: socket.getProtocol(),
         authorized: socket.authorized,
-        authorizationError: error === null || error === undefined ? undefined : String((error as { code?: string }).code ?? error),
+        authorizationError:
+          error === null || error === undefined ? undefined : String((error as { code?: string }).code ?? error),
         chain: walkChain(socket.getPeerCertificate(true)),
       };
       socket.end();
@@ -79,7 +80,12 @@ export function tlsHandshake(target: Target, ca: string[], timeoutMs: number): P
 }
 
 /** A GET over HTTP or HTTPS (never following redirects); HTTPS does not verify (the TLS checks do that). */
-export function httpGet(target: Target, scheme: 'http' | 'https', port: number, timeoutMs: number): Promise<HttpAnswer> {
+export function httpGet(
+  target: Target,
+  scheme: 'http' | 'https',
+  port: number,
+  timeoutMs: number,
+): Promise<HttpAnswer> {
   return new Promise((resolve) => {
     const defaultPort = scheme === 'https' ? 443 : 80;
     const hostHeader = `${target.host.includes(':') ? `[${target.host}]` : target.host}${port === defaultPort ? '' : `:${port}`}`;
@@ -93,7 +99,11 @@ export function httpGet(target: Target, scheme: 'http' | 'https', port: number, 
       timeout: timeoutMs,
     };
     if (scheme === 'https') {
-      Object.assign(options, { servername: isIP(target.host) ? undefined : target.host, rejectUnauthorized: false, minVersion: 'TLSv1' });
+      Object.assign(options, {
+        servername: isIP(target.host) ? undefined : target.host,
+        rejectUnauthorized: false,
+        minVersion: 'TLSv1',
+      });
     }
     const request = (scheme === 'https' ? https : http).request(options, (response) => {
       const chunks: Buffer[] = [];
@@ -104,13 +114,23 @@ export function httpGet(target: Target, scheme: 'http' | 'https', port: number, 
         else response.destroy();
       });
       const done = () =>
-        resolve({ ok: true, status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString('utf8') });
+        resolve({
+          ok: true,
+          status: response.statusCode ?? 0,
+          headers: response.headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+        });
       response.on('end', done);
       response.on('close', done);
       response.on('error', done);
     });
     request.on('timeout', () => request.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    request.on('error', (error: NodeJS.ErrnoException) => resolve({ ok: false, error: error.code && !error.message.includes(error.code) ? `${error.code}: ${error.message}` : error.message }));
+    request.on('error', (error: NodeJS.ErrnoException) =>
+      resolve({
+        ok: false,
+        error: error.code && !error.message.includes(error.code) ? `${error.code}: ${error.message}` : error.message,
+      }),
+    );
     request.end();
   });
 }

@@ -3,11 +3,7 @@
  * encrypted key and passphrase as ONE new version of the (certificate, target) secret. Returns identifiers
  * only. The ExportCertificate response and the secret value never leave this module.
  */
-import {
-  ACMClient,
-  CertificateDetail,
-  ExportCertificateCommand,
-} from '@aws-sdk/client-acm';
+import { ACMClient, CertificateDetail, ExportCertificateCommand } from '@aws-sdk/client-acm';
 import {
   CreateSecretCommand,
   DescribeSecretCommand,
@@ -57,7 +53,9 @@ function errorName(error: unknown): string {
 }
 
 function resultFrom(detail: CertificateDetail, secretArn: string, secretVersionId: string): ExportTaskResult {
-  const domainNames = [...new Set([detail.DomainName, ...(detail.SubjectAlternativeNames ?? [])].filter((d): d is string => !!d))];
+  const domainNames = [
+    ...new Set([detail.DomainName, ...(detail.SubjectAlternativeNames ?? [])].filter((d): d is string => !!d)),
+  ];
   return {
     secretArn,
     secretVersionId,
@@ -68,7 +66,10 @@ function resultFrom(detail: CertificateDetail, secretArn: string, secretVersionI
   };
 }
 
-async function describeSecret(secrets: SecretsManagerClient, name: string): Promise<DescribeSecretCommandOutput | undefined> {
+async function describeSecret(
+  secrets: SecretsManagerClient,
+  name: string,
+): Promise<DescribeSecretCommandOutput | undefined> {
   try {
     return await secrets.send(new DescribeSecretCommand({ SecretId: name }));
   } catch (error) {
@@ -93,7 +94,10 @@ export async function exportCertificate(
   // A retried task finds its own version already written: return it without exporting (and paying) again.
   const existing = await describeSecret(deps.secrets, name);
   if (existing?.ARN && existing.VersionIdsToStages?.[token]) {
-    log('secret version already written by this execution; not exporting again', { secretArn: existing.ARN, secretVersionId: token });
+    log('secret version already written by this execution; not exporting again', {
+      secretArn: existing.ARN,
+      secretVersionId: token,
+    });
     return resultFrom(detail, existing.ARN, token);
   }
 
@@ -103,7 +107,10 @@ export async function exportCertificate(
   let secretString: string;
   try {
     const exported = await deps.acm.send(
-      new ExportCertificateCommand({ CertificateArn: certificateArn, Passphrase: new TextEncoder().encode(passphrase) }),
+      new ExportCertificateCommand({
+        CertificateArn: certificateArn,
+        Passphrase: new TextEncoder().encode(passphrase),
+      }),
     );
     secretString = formatSecret({
       certificate: exported.Certificate ?? '',
@@ -129,13 +136,27 @@ export async function exportCertificate(
   }
   log('certificate exported', { certificateArn });
 
-  const written = await writeVersion(deps, { name, token, secretString, request, target, exists: existing !== undefined });
+  const written = await writeVersion(deps, {
+    name,
+    token,
+    secretString,
+    request,
+    target,
+    exists: existing !== undefined,
+  });
   return resultFrom(detail, written.arn, written.versionId);
 }
 
 async function writeVersion(
   deps: ExportDeps,
-  v: { name: string; token: string; secretString: string; request: ResolvedExportRequest; target: string; exists: boolean },
+  v: {
+    name: string;
+    token: string;
+    secretString: string;
+    request: ResolvedExportRequest;
+    target: string;
+    exists: boolean;
+  },
 ): Promise<{ arn: string; versionId: string }> {
   const put = async (): Promise<{ arn: string; versionId: string } | undefined> => {
     try {

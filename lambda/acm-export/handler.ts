@@ -7,7 +7,13 @@ import { client } from '../shared/clients';
 import { ENV, ExportTaskPayload, ExportTaskResult } from '../shared/contract';
 import { requireEnv } from '../shared/env';
 import { ExportDeps, exportCertificate } from './acm-export';
-import { certificateArnOf, correlationFromPayload, countTerminalFailure, info, resolveDeps } from '../shared/handler-support';
+import {
+  certificateArnOf,
+  correlationFromPayload,
+  countTerminalFailure,
+  info,
+  resolveDeps,
+} from '../shared/handler-support';
 import { METRIC, count, observe } from '../shared/powertools';
 import { exportTaskPayloadSchema, parsePayload, parseWorkflowInput, scopeFromExecutionArn } from '../shared/workflow';
 
@@ -34,7 +40,11 @@ export function createHandler(overrides: Partial<AcmExportDeps> = {}) {
         const request = parseWorkflowInput(task.input, scope);
         count(METRIC.exportsStarted);
         const result = await exportCertificate(request, task.executionArn, { ...deps, scope, log: info });
-        info('export stored', { secretArn: result.secretArn, secretVersionId: result.secretVersionId, serial: result.serial });
+        info('export stored', {
+          secretArn: result.secretArn,
+          secretVersionId: result.secretVersionId,
+          serial: result.serial,
+        });
         return result;
       } catch (error) {
         countTerminalFailure(error);

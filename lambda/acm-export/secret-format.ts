@@ -61,12 +61,16 @@ export function parseSecret(secret: string): CertificateBundle {
   const certs = blocks.filter((b) => b.label === 'CERTIFICATE');
   const keys = blocks.filter((b) => b.label === 'ENCRYPTED PRIVATE KEY');
   const pfx = blocks.filter((b) => b.label === PFX_PASSPHRASE_LABEL);
-  if (pass.length !== 1 || certs.length < 2 || keys.length !== 1 || pfx.length > 1) throw new Error('not an acm-export certificate secret');
+  if (pass.length !== 1 || certs.length < 2 || keys.length !== 1 || pfx.length > 1)
+    throw new Error('not an acm-export certificate secret');
   return {
     passphrase: pass[0].body.trim(),
     ...(pfx.length === 1 ? { pfxPassphrase: pfx[0].body.trim() } : {}),
     certificate: `${certs[0].pem}\n`,
-    chain: `${certs.slice(1).map((b) => b.pem).join('\n')}\n`,
+    chain: `${certs
+      .slice(1)
+      .map((b) => b.pem)
+      .join('\n')}\n`,
     encryptedPrivateKey: `${keys[0].pem}\n`,
   };
 }

@@ -27,12 +27,17 @@ export const acmEventSchema = z.object({
   id: z.string({ error: 'is required' }).min(1).max(128),
   'detail-type': z.string({ error: 'is required' }).max(128),
   source: z.literal('aws.acm', { error: 'must be aws.acm' }),
-  account: z.string().regex(/^[0-9]{12}$/, { error: 'must be a 12-digit account id' }).optional(),
+  account: z
+    .string()
+    .regex(/^[0-9]{12}$/, { error: 'must be a 12-digit account id' })
+    .optional(),
   region: z.string().max(32).optional(),
   resources: z
     .array(z.string().max(2048))
     .min(1, { error: 'must name the certificate ARN' })
-    .refine((r) => parseCertificateArn(r[0]) !== undefined, { error: 'the first resource must be an ACM certificate ARN' }),
+    .refine((r) => parseCertificateArn(r[0]) !== undefined, {
+      error: 'the first resource must be an ACM certificate ARN',
+    }),
   detail: z.looseObject({ Action: z.string().max(64).optional() }).optional(),
 });
 export type AcmEvent = z.infer<typeof acmEventSchema>;
@@ -61,9 +66,25 @@ export function renewalExecutionName(certificateArn: string, target: string, eve
 /** What is stored for a target: an inventory item, or its view in `GET /certificates`. */
 export type StoredTarget = Pick<
   InventoryItem,
-  | 'certificateArn' | 'certName' | 'targetTagKey' | 'targetTagValue' | 'certDir' | 'keyDir' | 'service' | 'verifyPort'
-  | 'maxConcurrency' | 'maxErrors' | 'keyOwner' | 'keyGroup' | 'keyMode' | 'certOwner' | 'certGroup' | 'certMode'
-  | 'pkcs12' | 'combinedPem' | 'convergenceSchedule'
+  | 'certificateArn'
+  | 'certName'
+  | 'targetTagKey'
+  | 'targetTagValue'
+  | 'certDir'
+  | 'keyDir'
+  | 'service'
+  | 'verifyPort'
+  | 'maxConcurrency'
+  | 'maxErrors'
+  | 'keyOwner'
+  | 'keyGroup'
+  | 'keyMode'
+  | 'certOwner'
+  | 'certGroup'
+  | 'certMode'
+  | 'pkcs12'
+  | 'combinedPem'
+  | 'convergenceSchedule'
 >;
 
 /** The execution input for a stored target: the published API names, with its stored install options. */
@@ -115,16 +136,23 @@ export async function renew(event: AcmEvent, scope: ArnScope, deps: RenewDeps): 
   });
 
   if (event['detail-type'] !== 'ACM Certificate Available') {
-    return none('NotARenewal', `detail-type is ${event['detail-type'].replace(/[^A-Za-z0-9 ._-]/g, '?')}, not ACM Certificate Available`);
+    return none(
+      'NotARenewal',
+      `detail-type is ${event['detail-type'].replace(/[^A-Za-z0-9 ._-]/g, '?')}, not ACM Certificate Available`,
+    );
   }
   if (event.detail?.Action !== 'RENEWAL') {
-    return none('NotARenewal', `Action is ${(event.detail?.Action ?? 'missing').replace(/[^A-Za-z0-9_-]/g, '?')}, not RENEWAL`);
+    return none(
+      'NotARenewal',
+      `Action is ${(event.detail?.Action ?? 'missing').replace(/[^A-Za-z0-9_-]/g, '?')}, not RENEWAL`,
+    );
   }
 
   try {
     await describeExportable(deps.acm, certificateArn, scope);
   } catch (error) {
-    if (error instanceof AcmExportError && error.name !== 'Throttled') return none('CertificateNotExportable', `${error.name}: ${error.message}`);
+    if (error instanceof AcmExportError && error.name !== 'Throttled')
+      return none('CertificateNotExportable', `${error.name}: ${error.message}`);
     throw error;
   }
 
@@ -142,7 +170,10 @@ export async function renew(event: AcmEvent, scope: ArnScope, deps: RenewDeps): 
     const parsed = schema.safeParse(inputFromItem(item));
     if (!parsed.success) {
       result.skipped++;
-      log('stored target options no longer validate; skipped', { target: item.target, problem: formatIssues(parsed.error) });
+      log('stored target options no longer validate; skipped', {
+        target: item.target,
+        problem: formatIssues(parsed.error),
+      });
       continue;
     }
     const name = renewalExecutionName(certificateArn, item.target, event.id);
@@ -153,13 +184,19 @@ export async function renew(event: AcmEvent, scope: ArnScope, deps: RenewDeps): 
       result.started++;
       if (out.executionArn) result.executionArns.push(out.executionArn);
     } catch (error) {
-      if (error instanceof ExecutionAlreadyExists || (error instanceof Error && error.name === 'ExecutionAlreadyExists')) {
+      if (
+        error instanceof ExecutionAlreadyExists ||
+        (error instanceof Error && error.name === 'ExecutionAlreadyExists')
+      ) {
         result.alreadyStarted++;
         continue;
       }
       // Keep going for the other targets; the event is retried afterwards (names make that safe).
       firstError ??= error;
-      log('could not start the renewal export for a target', { target: item.target, errorName: (error as Error).name ?? 'Error' });
+      log('could not start the renewal export for a target', {
+        target: item.target,
+        errorName: (error as Error).name ?? 'Error',
+      });
     }
   }
   if (firstError !== undefined) rethrowThrottling(firstError, 'states:StartExecution');

@@ -36,14 +36,24 @@ export function createHandler(overrides: Partial<AcmRenewDeps> = {}) {
       const deps = resolveDeps<AcmRenewDeps>(overrides, factories);
       const parsed = parseAcmEvent(event);
       const certificateArn = parsed.resources[0];
-      info('ACM event received', { certificateArn, detailType: parsed['detail-type'], action: parsed.detail?.Action ?? '' });
+      info('ACM event received', {
+        certificateArn,
+        detailType: parsed['detail-type'],
+        action: parsed.detail?.Action ?? '',
+      });
       const result = await renew(parsed, stackScope(deps.stateMachineArn, deps.region), { ...deps, log: info });
       if (result.ignored) {
         info('event ignored', { certificateArn, reason: result.ignored.slice(0, 300) });
         if (result.ignoredCode === 'CertificateNotExportable') count(METRIC.renewalsIgnored);
       }
       count(METRIC.renewalsTriggered, result.started);
-      info('renewal handled', { certificateArn, started: result.started, alreadyStarted: result.alreadyStarted, targets: result.targets, skipped: result.skipped });
+      info('renewal handled', {
+        certificateArn,
+        started: result.started,
+        alreadyStarted: result.alreadyStarted,
+        targets: result.targets,
+        skipped: result.skipped,
+      });
       return result;
     });
   };

@@ -54,11 +54,13 @@ const MAX_NODES_IN_ALERT = 50;
 export function driftAlert(drift: TargetDrift, checkedAt: string): { subject: string; message: string } {
   const n = drift.drifting.length;
   const subject = `acm-export: ${n} node(s) drifting from ${drift.certName} (${drift.target})`.slice(0, 100);
-  const runNow = drift.associationId ? `aws ssm start-associations-once --association-ids ${drift.associationId}` : undefined;
+  const runNow = drift.associationId
+    ? `aws ssm start-associations-once --association-ids ${drift.associationId}`
+    : undefined;
   const message = {
     alert: `${n} of ${drift.nodesReporting} reporting node(s) of target ${drift.target} do not serve and hold the current certificate ${drift.certName} as a consistent set of files`,
     detectedBy:
-      'The target\'s report association (Action=report, changes nothing on the nodes), which refreshes the nodes\' own reports (custom SSM Inventory) between install runs; install runs refresh them too.',
+      "The target's report association (Action=report, changes nothing on the nodes), which refreshes the nodes' own reports (custom SSM Inventory) between install runs; install runs refresh them too.",
     certificateArn: drift.certificateArn,
     certName: drift.certName,
     target: drift.target,
@@ -79,14 +81,22 @@ export function driftAlert(drift: TargetDrift, checkedAt: string): { subject: st
 function skip(item: InventoryItem, now: Date, graceMinutes: number): string | undefined {
   if (!item.lastSecretArn || !item.lastSerial) return 'no completed export';
   const exported = Date.parse(item.lastExportedDate);
-  if (!Number.isNaN(exported) && now.getTime() - exported < graceMinutes * 60_000) return 'exported within the grace period';
+  if (!Number.isNaN(exported) && now.getTime() - exported < graceMinutes * 60_000)
+    return 'exported within the grace period';
   return undefined;
 }
 
 export async function checkDrift(deps: DriftCheckDeps): Promise<DriftCheckResult> {
   const log = deps.log ?? (() => undefined);
   const now = (deps.now ?? (() => new Date()))();
-  const result: DriftCheckResult = { targetsChecked: 0, targetsSkipped: 0, nodesReporting: 0, driftingNodes: 0, driftingTargets: [], alertsSent: 0 };
+  const result: DriftCheckResult = {
+    targetsChecked: 0,
+    targetsSkipped: 0,
+    nodesReporting: 0,
+    driftingNodes: 0,
+    driftingTargets: [],
+    alertsSent: 0,
+  };
   let startKey: Record<string, unknown> | undefined;
   do {
     const page = await targetsByExpiry(deps, { limit: 100, startKey });
@@ -115,12 +125,18 @@ export async function checkDrift(deps: DriftCheckDeps): Promise<DriftCheckResult
       result.driftingNodes += drifting.length;
       const alert = driftAlert(drift, now.toISOString());
       try {
-        await deps.sns.send(new PublishCommand({ TopicArn: deps.topicArn, Subject: alert.subject, Message: alert.message }));
+        await deps.sns.send(
+          new PublishCommand({ TopicArn: deps.topicArn, Subject: alert.subject, Message: alert.message }),
+        );
         result.alertsSent++;
       } catch (error) {
         rethrowThrottling(error, 'sns:Publish');
       }
-      log('drifting target alerted', { certificateArn: item.certificateArn, target: item.target, driftingNodes: drifting.length });
+      log('drifting target alerted', {
+        certificateArn: item.certificateArn,
+        target: item.target,
+        driftingNodes: drifting.length,
+      });
     }
     startKey = page.lastKey;
   } while (startKey);

@@ -16,7 +16,8 @@ function graceFromEnv(): number {
   const raw = process.env[ENV.DRIFT_GRACE_MINUTES];
   if (!raw) return DEFAULT_DRIFT_GRACE_MINUTES;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > 10080) throw new Error(`${ENV.DRIFT_GRACE_MINUTES} must be an integer from 0 to 10080`);
+  if (!Number.isInteger(n) || n < 0 || n > 10080)
+    throw new Error(`${ENV.DRIFT_GRACE_MINUTES} must be an integer from 0 to 10080`);
   return n;
 }
 
@@ -31,8 +32,14 @@ const factories = {
 };
 
 export function createHandler(overrides: Partial<DriftHandlerDeps> = {}) {
-  return async (event: { id?: string } | unknown, context?: Context): Promise<Omit<DriftCheckResult, 'driftingTargets'> & { driftingTargets: number }> => {
-    const eventId = event && typeof event === 'object' && typeof (event as { id?: unknown }).id === 'string' ? (event as { id: string }).id.slice(0, 128) : undefined;
+  return async (
+    event: { id?: string } | unknown,
+    context?: Context,
+  ): Promise<Omit<DriftCheckResult, 'driftingTargets'> & { driftingTargets: number }> => {
+    const eventId =
+      event && typeof event === 'object' && typeof (event as { id?: unknown }).id === 'string'
+        ? (event as { id: string }).id.slice(0, 128)
+        : undefined;
     return observe('drift-check', context, eventId, {}, async () => {
       const deps = resolveDeps<DriftHandlerDeps>(overrides, factories);
       const result = await checkDrift({ ...deps, log: info });

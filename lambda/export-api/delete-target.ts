@@ -16,7 +16,12 @@ import type { DeleteTargetResponse, FilesRemoval } from './api-types';
 import { associationName, removeAssociation, reportAssociationName } from '../shared/associations';
 import { InventoryItem, parseTargetKey } from '../shared/contract';
 import { InvalidInput } from '../shared/errors';
-import { InstallCommandSettings, documentParameters, profileFromItem, sendInstallCommand } from '../shared/install-command';
+import {
+  InstallCommandSettings,
+  documentParameters,
+  profileFromItem,
+  sendInstallCommand,
+} from '../shared/install-command';
 import { InventoryDeps, deleteItem, getItem } from '../shared/inventory';
 import { FIELD_RULES, RESERVED_TAG_PREFIX } from '../shared/patterns';
 
@@ -66,10 +71,14 @@ export function parseDeleteTarget(
   if (target.length > targetRule.maxLength || !new RegExp(targetRule.pattern).test(target) || target === '') {
     throw new InvalidInput('target: must be <TagKey>=<TagValue> (URL-encoded), as listed by GET /certificates');
   }
-  if (RESERVED_TAG_PREFIX.test(parseTargetKey(target).tagKey)) throw new InvalidInput('target: the tag key must not start with "aws:"');
+  if (RESERVED_TAG_PREFIX.test(parseTargetKey(target).tagKey))
+    throw new InvalidInput('target: the tag key must not start with "aws:"');
   const params = query ?? {};
   const unknown = Object.keys(params).filter((k) => k !== 'removeFiles');
-  if (unknown.length > 0) throw new InvalidInput(`${unknown[0].replace(/[^A-Za-z0-9_.-]/g, '?').slice(0, 40)}: is not a known query parameter`);
+  if (unknown.length > 0)
+    throw new InvalidInput(
+      `${unknown[0].replace(/[^A-Za-z0-9_.-]/g, '?').slice(0, 40)}: is not a known query parameter`,
+    );
   if (params.removeFiles !== undefined && params.removeFiles !== 'true' && params.removeFiles !== 'false') {
     throw new InvalidInput('removeFiles: must be true or false');
   }
@@ -82,14 +91,30 @@ export type DeleteTargetResult =
   | { found: false; noRecord: boolean };
 
 /** Deletes the target's install and report associations (install first), by stored id, else by name. */
-async function removeAssociations(ssm: SSMClient, key: { certificateArn: string; target: string }, item: InventoryItem | undefined) {
-  const associationDeleted = await removeAssociation(ssm, associationName(key.certificateArn, key.target), item?.associationId);
-  const reportAssociationDeleted = await removeAssociation(ssm, reportAssociationName(key.certificateArn, key.target), item?.reportAssociationId);
+async function removeAssociations(
+  ssm: SSMClient,
+  key: { certificateArn: string; target: string },
+  item: InventoryItem | undefined,
+) {
+  const associationDeleted = await removeAssociation(
+    ssm,
+    associationName(key.certificateArn, key.target),
+    item?.associationId,
+  );
+  const reportAssociationDeleted = await removeAssociation(
+    ssm,
+    reportAssociationName(key.certificateArn, key.target),
+    item?.reportAssociationId,
+  );
   return { associationDeleted, reportAssociationDeleted };
 }
 
 /** Sends the install document with Action=remove to the item's tag; the nodes run it asynchronously. */
-async function sendRemoval(item: InventoryItem, ssm: SSMClient, settings: RemoveCommandSettings): Promise<FilesRemoval> {
+async function sendRemoval(
+  item: InventoryItem,
+  ssm: SSMClient,
+  settings: RemoveCommandSettings,
+): Promise<FilesRemoval> {
   const profile = profileFromItem(item);
   const { commandId } = await sendInstallCommand(ssm, settings, {
     tagKey: profile.targetTagKey,
@@ -114,9 +139,12 @@ export async function deleteTarget(request: DeleteTargetRequest, deps: DeleteTar
   // are gone no scheduled run can install the files again after the remove run.
   const associations = await removeAssociations(deps.ssm, key, item);
   // Then the remove run: if it cannot be sent, the item stays, so repeating the request sends it.
-  const filesRemoval: FilesRemoval = removal ? await sendRemoval(removal.item, deps.ssm, removal.settings) : { requested: false };
+  const filesRemoval: FilesRemoval = removal
+    ? await sendRemoval(removal.item, deps.ssm, removal.settings)
+    : { requested: false };
   const deleted = item ? await deleteItem(deps, key) : undefined;
-  if (!item && !associations.associationDeleted && !associations.reportAssociationDeleted) return { found: false, noRecord: false };
+  if (!item && !associations.associationDeleted && !associations.reportAssociationDeleted)
+    return { found: false, noRecord: false };
   return {
     found: true,
     body: {

@@ -128,17 +128,26 @@ export async function exportStatus(exportId: string, deps: ExportStatusDeps): Pr
     const taskOutput = event.lambdaFunctionSucceededEventDetails?.output ?? event.taskSucceededEventDetails?.output;
     if (taskOutput) take(current, unwrap(parseJson(taskOutput)));
     const exited = event.stateExitedEventDetails;
-    if (exited?.name && [STATES.exportCertificate, STATES.installOnNodes, STATES.checkInstall].includes(exited.name as never)) {
+    if (
+      exited?.name &&
+      [STATES.exportCertificate, STATES.installOnNodes, STATES.checkInstall].includes(exited.name as never)
+    ) {
       takeState(parseJson(exited.output));
     }
     if (event.executionFailedEventDetails) {
       error = executionError(event.executionFailedEventDetails.error, event.executionFailedEventDetails.cause);
     }
     if (event.executionTimedOutEventDetails) {
-      error = executionError(event.executionTimedOutEventDetails.error ?? 'States.Timeout', event.executionTimedOutEventDetails.cause);
+      error = executionError(
+        event.executionTimedOutEventDetails.error ?? 'States.Timeout',
+        event.executionTimedOutEventDetails.cause,
+      );
     }
     if (event.executionAbortedEventDetails) {
-      error = executionError(event.executionAbortedEventDetails.error ?? 'Aborted', event.executionAbortedEventDetails.cause);
+      error = executionError(
+        event.executionAbortedEventDetails.error ?? 'Aborted',
+        event.executionAbortedEventDetails.cause,
+      );
     }
     if (event.type && /^Execution(Succeeded|Failed|TimedOut|Aborted)$/.test(event.type)) phases.finished = at;
   }
@@ -153,13 +162,24 @@ export async function exportStatus(exportId: string, deps: ExportStatusDeps): Pr
 
   let phase: ExportPhase;
   if (status === 'SUCCEEDED') {
-    phase = finalInstall?.outcome === 'DryRun' ? 'DryRun' : finalInstall?.outcome === 'Superseded' ? 'Superseded' : 'Succeeded';
+    phase =
+      finalInstall?.outcome === 'DryRun'
+        ? 'DryRun'
+        : finalInstall?.outcome === 'Superseded'
+          ? 'Superseded'
+          : 'Succeeded';
   } else if (status === 'RUNNING') {
-    phase = !lastEntered || lastEntered === STATES.exportCertificate ? 'Exporting' : lastEntered === STATES.installOnNodes ? 'Installing' : 'Polling';
+    phase =
+      !lastEntered || lastEntered === STATES.exportCertificate
+        ? 'Exporting'
+        : lastEntered === STATES.installOnNodes
+          ? 'Installing'
+          : 'Polling';
   } else {
     phase = 'Failed';
   }
-  if (phase === 'Failed' && !error && finalPoll?.reason) error = { name: INSTALL_FAILED_ERROR, message: safeLine(finalPoll.reason) };
+  if (phase === 'Failed' && !error && finalPoll?.reason)
+    error = { name: INSTALL_FAILED_ERROR, message: safeLine(finalPoll.reason) };
 
   const tagKey = str(input.TargetTagKey);
   const tagValue = str(input.TargetTagValue);
@@ -182,12 +202,22 @@ export async function exportStatus(exportId: string, deps: ExportStatusDeps): Pr
       total,
       completed: finalPoll?.completedCount ?? 0,
       // Undeliverable, Terminated, InvalidPlatform and AccessDenied nodes are in no count, only in the failures.
-      failed: Math.max((finalPoll?.errorCount ?? 0) + (finalPoll?.deliveryTimedOutCount ?? 0), finalPoll?.failures?.length ?? 0),
+      failed: Math.max(
+        (finalPoll?.errorCount ?? 0) + (finalPoll?.deliveryTimedOutCount ?? 0),
+        finalPoll?.failures?.length ?? 0,
+      ),
     },
-    failures: phase === 'Failed'
-      ? (finalPoll?.failures ?? []).slice(0, 50).map((f) => ({ instanceId: String(f.instanceId), status: String(f.status), line: safeLine(String(f.line)) }))
-      : [],
-    ...(phase === 'DryRun' && Array.isArray(finalInstall?.nodeIds) ? { dryRunNodeIds: finalInstall.nodeIds.filter((id) => typeof id === 'string').slice(0, 1000) } : {}),
+    failures:
+      phase === 'Failed'
+        ? (finalPoll?.failures ?? []).slice(0, 50).map((f) => ({
+            instanceId: String(f.instanceId),
+            status: String(f.status),
+            line: safeLine(String(f.line)),
+          }))
+        : [],
+    ...(phase === 'DryRun' && Array.isArray(finalInstall?.nodeIds)
+      ? { dryRunNodeIds: finalInstall.nodeIds.filter((id) => typeof id === 'string').slice(0, 1000) }
+      : {}),
     ...(error ? { error } : {}),
   };
   return { found: true, body: JSON.parse(JSON.stringify(body)) as ExportStatusResponse };

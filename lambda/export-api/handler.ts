@@ -68,7 +68,8 @@ function route(event: Pick<APIGatewayProxyEvent, 'resource' | 'path' | 'pathPara
   const resource = event.resource ?? '';
   const path = (event.path ?? '').replace(/\/+$/, '');
   if (resource === '/exports' || (!resource && path === '/exports')) return { name: 'start' };
-  if (resource === '/exports/{exportId}') return { name: 'status', exportId: event.pathParameters?.exportId ?? undefined };
+  if (resource === '/exports/{exportId}')
+    return { name: 'status', exportId: event.pathParameters?.exportId ?? undefined };
   if (resource === '/certificates') return { name: 'certificates' };
   if (resource === TARGET_RESOURCE) return { name: 'target', pathParameters: event.pathParameters ?? {} };
   const m = /^\/exports\/([^/]*)$/.exec(path);
@@ -80,12 +81,20 @@ function route(event: Pick<APIGatewayProxyEvent, 'resource' | 'path' | 'pathPara
   return undefined;
 }
 
-const METHODS: Record<NonNullable<Route>['name'], string> = { start: 'POST', status: 'GET', certificates: 'GET', target: 'DELETE' };
+const METHODS: Record<NonNullable<Route>['name'], string> = {
+  start: 'POST',
+  status: 'GET',
+  certificates: 'GET',
+  target: 'DELETE',
+};
 
 /** Media type of the request body; a request without Content-Type is taken as JSON. */
 function contentType(headers: APIGatewayProxyEvent['headers'] | null | undefined): string {
   const entry = Object.entries(headers ?? {}).find(([name]) => name.toLowerCase() === 'content-type');
-  return String(entry?.[1] ?? 'application/json').split(';')[0].trim().toLowerCase();
+  return String(entry?.[1] ?? 'application/json')
+    .split(';')[0]
+    .trim()
+    .toLowerCase();
 }
 
 function safeDecode(segment: string): string | undefined {
@@ -106,7 +115,8 @@ export function createHandler(overrides: Partial<ExportApiDeps> = {}) {
       try {
         const deps = resolveDeps<ExportApiDeps>(overrides, factories);
         if (r.name === 'start') {
-          if (contentType(event.headers) !== 'application/json') return fail(415, 'Unsupported Media Type: send application/json');
+          if (contentType(event.headers) !== 'application/json')
+            return fail(415, 'Unsupported Media Type: send application/json');
           const started = await startExport(
             { body: event.body, isBase64Encoded: event.isBase64Encoded, requestId },
             { sfn: deps.sfn, stateMachineArn: deps.stateMachineArn, now: deps.now, log: info },
@@ -136,7 +146,8 @@ export function createHandler(overrides: Partial<ExportApiDeps> = {}) {
         return respond(200, await listCertificates(query, deps));
       } catch (error) {
         if (error instanceof InvalidInput) return fail(400, error.message);
-        if (error instanceof AcmExportError && error.name === 'Throttled') return fail(429, 'too many requests; try again later');
+        if (error instanceof AcmExportError && error.name === 'Throttled')
+          return fail(429, 'too many requests; try again later');
         logger.error('request failed', { errorName: error instanceof Error ? error.name : 'unknown' });
         return fail(500, 'internal error');
       }

@@ -14,7 +14,13 @@ import { InventoryDeps, targetsByExpiry } from '../shared/inventory';
 import { certificateArnRule } from '../shared/patterns';
 
 /** With nodes=true every row costs one paginated GetInventory, hence the smaller default page. */
-export const LIST_LIMITS = { defaultLimit: 50, maxLimit: 100, maxExpiringWithinDays: 3650, defaultNodesLimit: 20, nodesConcurrency: 5 } as const;
+export const LIST_LIMITS = {
+  defaultLimit: 50,
+  maxLimit: 100,
+  maxExpiringWithinDays: 3650,
+  defaultNodesLimit: 20,
+  nodesConcurrency: 5,
+} as const;
 const DAY_MS = 86_400_000;
 
 export interface ListCertificatesQuery {
@@ -61,7 +67,10 @@ export function decodeNextToken(token: string): Record<string, string> {
 export function parseListQuery(params: Record<string, string | undefined> | null | undefined): ListCertificatesQuery {
   const p = params ?? {};
   const unknown = Object.keys(p).filter((k) => !['limit', 'expiringWithinDays', 'nextToken', 'nodes'].includes(k));
-  if (unknown.length > 0) throw new InvalidInput(`${unknown[0].replace(/[^A-Za-z0-9_.-]/g, '?').slice(0, 40)}: is not a known query parameter`);
+  if (unknown.length > 0)
+    throw new InvalidInput(
+      `${unknown[0].replace(/[^A-Za-z0-9_.-]/g, '?').slice(0, 40)}: is not a known query parameter`,
+    );
   const query: ListCertificatesQuery = { limit: LIST_LIMITS.defaultLimit };
   if (p.nodes !== undefined) {
     if (p.nodes !== 'true' && p.nodes !== 'false') throw new InvalidInput('nodes: must be true or false');
@@ -75,7 +84,8 @@ export function parseListQuery(params: Record<string, string | undefined> | null
   }
   if (p.expiringWithinDays !== undefined) {
     const r = integerParam('expiringWithinDays', 0, LIST_LIMITS.maxExpiringWithinDays).safeParse(p.expiringWithinDays);
-    if (!r.success) throw new InvalidInput(`expiringWithinDays: must be an integer from 0 to ${LIST_LIMITS.maxExpiringWithinDays}`);
+    if (!r.success)
+      throw new InvalidInput(`expiringWithinDays: must be an integer from 0 to ${LIST_LIMITS.maxExpiringWithinDays}`);
     query.expiringWithinDays = r.data;
   }
   if (p.nextToken !== undefined) query.startKey = decodeNextToken(p.nextToken);
@@ -132,7 +142,10 @@ function profileView(item: InventoryItem) {
  * The target's nodes as they reported themselves, compared with its lastSerial (the shared drift rule:
  * served and installed serial expected, no problem with the files).
  */
-export async function nodesOf(ssm: SSMClient, item: InventoryItem): Promise<Pick<CertificateTargetView, 'nodes' | 'nodesInSync' | 'nodesDrifting'>> {
+export async function nodesOf(
+  ssm: SSMClient,
+  item: InventoryItem,
+): Promise<Pick<CertificateTargetView, 'nodes' | 'nodesInSync' | 'nodesDrifting'>> {
   if (!item.lastSecretArn) return { nodes: [], nodesInSync: 0, nodesDrifting: 0 };
   const reports = await nodeReportsForSecret(ssm, item.lastSecretArn);
   const drift = findDrift(item.lastSerial, reports.map(observationOf));
@@ -176,12 +189,17 @@ export async function listCertificates(
 ): Promise<ListCertificatesResponse> {
   const now = (deps.now ?? (() => new Date()))();
   const until =
-    query.expiringWithinDays === undefined ? undefined : new Date(now.getTime() + query.expiringWithinDays * DAY_MS).toISOString();
+    query.expiringWithinDays === undefined
+      ? undefined
+      : new Date(now.getTime() + query.expiringWithinDays * DAY_MS).toISOString();
   const page = await targetsByExpiry(deps, { until, limit: query.limit, startKey: query.startKey });
   const ssm = deps.ssm;
   const items =
     query.nodes && ssm
-      ? await mapLimited(page.items, LIST_LIMITS.nodesConcurrency, async (item) => ({ ...toView(item, now), ...(await nodesOf(ssm, item)) }))
+      ? await mapLimited(page.items, LIST_LIMITS.nodesConcurrency, async (item) => ({
+          ...toView(item, now),
+          ...(await nodesOf(ssm, item)),
+        }))
       : page.items.map((item) => toView(item, now));
   return {
     items,

@@ -36,7 +36,8 @@ export interface StartExportOutcome {
 export const NOT_AN_OBJECT = 'request body must be a JSON object';
 export const TOO_LARGE = `request body is too large: at most ${MAX_REQUEST_BYTES} bytes`;
 export const THROTTLED = 'too many requests: Step Functions is throttling new exports; retry in a few seconds';
-export const LIMIT_EXCEEDED = 'too many exports are running: the state machine is at its limit of open executions; retry later';
+export const LIMIT_EXCEEDED =
+  'too many exports are running: the state machine is at its limit of open executions; retry later';
 export const INTERNAL = 'internal error: the export could not be started; retry later';
 
 const STATE_MACHINE_ARN = /^arn:(aws(?:-[a-z]+)*):states:([a-z0-9-]+):([0-9]{12}):stateMachine:[A-Za-z0-9_-]{1,80}$/;
@@ -74,7 +75,8 @@ export function parseStartExportBody(request: StartExportRequest, scope: ArnScop
   } catch {
     return { ok: false, message: NOT_AN_OBJECT };
   }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return { ok: false, message: NOT_AN_OBJECT };
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+    return { ok: false, message: NOT_AN_OBJECT };
   const result = exportRequestSchema(scope).safeParse(parsed);
   return result.success ? { ok: true, value: result.data } : { ok: false, message: formatIssues(result.error) };
 }
@@ -127,7 +129,10 @@ export async function startExport(request: StartExportRequest, deps: StartExport
     const out = await deps.sfn.send(new StartExecutionCommand({ stateMachineArn: deps.stateMachineArn, name, input }));
     const executionArn = out.executionArn ?? executionArnFor(deps.stateMachineArn, name);
     deps.log?.('export started', { exportId: name, executionArn, certificateArn: body.value.CertificateArn, target });
-    return { statusCode: 200, body: { exportId: name, executionArn, startDate: (out.startDate ?? now()).toISOString() } };
+    return {
+      statusCode: 200,
+      body: { exportId: name, executionArn, startDate: (out.startDate ?? now()).toISOString() },
+    };
   } catch (error) {
     if (errorName(error) !== 'ExecutionAlreadyExists') return failure(error, 'states:StartExecution', deps);
   }
@@ -138,10 +143,16 @@ export async function startExport(request: StartExportRequest, deps: StartExport
     const existing = await deps.sfn.send(new DescribeExecutionCommand({ executionArn }));
     if (!sameJson(existing.input, input)) {
       deps.log?.('execution name already used with another input', { exportId: name });
-      return fail(409, 'exportId: an export with this id already exists for a different request; send the request again');
+      return fail(
+        409,
+        'exportId: an export with this id already exists for a different request; send the request again',
+      );
     }
     deps.log?.('export already started (retry)', { exportId: name, executionArn });
-    return { statusCode: 200, body: { exportId: name, executionArn, startDate: (existing.startDate ?? now()).toISOString() } };
+    return {
+      statusCode: 200,
+      body: { exportId: name, executionArn, startDate: (existing.startDate ?? now()).toISOString() },
+    };
   } catch (error) {
     return failure(error, 'states:DescribeExecution', deps);
   }

@@ -60,7 +60,10 @@ export type AssociationKind = 'install' | 'report';
 export const ASSOCIATION_KINDS = {
   install: { name: associationName, complianceSeverity: 'HIGH' },
   report: { name: reportAssociationName, complianceSeverity: 'MEDIUM' },
-} as const satisfies Record<AssociationKind, { name: (certificateArn: string, target: string) => string; complianceSeverity: string }>;
+} as const satisfies Record<
+  AssociationKind,
+  { name: (certificateArn: string, target: string) => string; complianceSeverity: string }
+>;
 
 export interface AssociationSpec {
   kind: AssociationKind;
@@ -111,7 +114,11 @@ export async function findAssociation(ssm: SSMClient, name: string): Promise<str
     let page: ListAssociationsCommandOutput;
     try {
       page = await ssm.send(
-        new ListAssociationsCommand({ AssociationFilterList: [{ key: 'AssociationName', value: name }], MaxResults: 50, NextToken: token }),
+        new ListAssociationsCommand({
+          AssociationFilterList: [{ key: 'AssociationName', value: name }],
+          MaxResults: 50,
+          NextToken: token,
+        }),
       );
     } catch (error) {
       return rethrowThrottling(error, 'ssm:ListAssociations');

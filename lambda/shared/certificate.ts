@@ -14,7 +14,11 @@ function errorName(error: unknown): string {
 }
 
 /** DescribeCertificate plus the checks that make an export possible. */
-export async function describeExportable(acm: ACMClient, certificateArn: string, scope: ArnScope): Promise<CertificateDetail> {
+export async function describeExportable(
+  acm: ACMClient,
+  certificateArn: string,
+  scope: ArnScope,
+): Promise<CertificateDetail> {
   const parts = parseCertificateArn(certificateArn);
   if (!parts) throw new CertificateNotFound('CertificateArn: not an ACM certificate ARN');
   if (parts.partition !== scope.partition || parts.region !== scope.region || parts.account !== scope.account) {
@@ -28,13 +32,17 @@ export async function describeExportable(acm: ACMClient, certificateArn: string,
   } catch (error) {
     const name = errorName(error);
     if (name === 'ResourceNotFoundException' || name === 'InvalidArnException') {
-      throw new CertificateNotFound(`certificate ${certificateArn} was not found in this account and region`, { cause: error });
+      throw new CertificateNotFound(`certificate ${certificateArn} was not found in this account and region`, {
+        cause: error,
+      });
     }
     rethrowThrottling(error, 'acm:DescribeCertificate');
   }
   if (!detail) throw new CertificateNotFound(`certificate ${certificateArn} was not found in this account and region`);
   if (detail.Status !== 'ISSUED') {
-    throw new CertificateNotIssued(`certificate ${certificateArn} is ${detail.Status ?? 'in an unknown state'}, not ISSUED`);
+    throw new CertificateNotIssued(
+      `certificate ${certificateArn} is ${detail.Status ?? 'in an unknown state'}, not ISSUED`,
+    );
   }
   if (detail.Options?.Export !== 'ENABLED') {
     throw new CertificateNotExportable(

@@ -6,7 +6,11 @@
 
 /** `0a:1b:2c` (ACM), `0A1B2C` (OpenSSL), `0x0a1b2c` → `A1B2C`: hex, upper case, no separators or leading zeros. */
 export function normalizeSerial(serial: string): string {
-  const hex = serial.trim().replace(/^0x/i, '').replace(/[\s:.-]/g, '').toUpperCase();
+  const hex = serial
+    .trim()
+    .replace(/^0x/i, '')
+    .replace(/[\s:.-]/g, '')
+    .toUpperCase();
   return hex.replace(/^0+(?=.)/, '');
 }
 
@@ -56,7 +60,9 @@ const normalized = (serial: string): string => (serial.trim() === '' ? '' : norm
  * no problem; a URL (no `holds`, no `problem`) only by what it serves.
  */
 export function findDrift(expected: string | string[], observations: Observation[]): DriftResult {
-  const wanted = [...new Set((Array.isArray(expected) ? expected : [expected]).filter((s) => s.trim() !== '').map(normalizeSerial))];
+  const wanted = [
+    ...new Set((Array.isArray(expected) ? expected : [expected]).filter((s) => s.trim() !== '').map(normalizeSerial)),
+  ];
   const result: DriftResult = { expected: wanted, inSync: [], drifting: [] };
   const ok = (serial: string): boolean => serial !== '' && wanted.includes(serial);
   for (const o of observations) {

@@ -21,6 +21,7 @@ export function commandTimeoutSeconds(): number {
   const raw = process.env[ENV.COMMAND_TIMEOUT_SECONDS];
   if (!raw) return DEFAULT_COMMAND_TIMEOUT_SECONDS;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 30 || n > 2592000) throw new Error(`${ENV.COMMAND_TIMEOUT_SECONDS} must be an integer from 30 to 2592000`);
+  if (!Number.isInteger(n) || n < 30 || n > 2592000)
+    throw new Error(`${ENV.COMMAND_TIMEOUT_SECONDS} must be an integer from 30 to 2592000`);
   return n;
 }

@@ -63,8 +63,21 @@ export async function sendInstallCommand(
 export type TargetProfile = Required<
   Pick<
     InventoryItem,
-    | 'certName' | 'targetTagKey' | 'targetTagValue' | 'certDir' | 'keyDir' | 'service' | 'verifyPort'
-    | 'keyOwner' | 'keyGroup' | 'keyMode' | 'certOwner' | 'certGroup' | 'certMode' | 'pkcs12' | 'combinedPem'
+    | 'certName'
+    | 'targetTagKey'
+    | 'targetTagValue'
+    | 'certDir'
+    | 'keyDir'
+    | 'service'
+    | 'verifyPort'
+    | 'keyOwner'
+    | 'keyGroup'
+    | 'keyMode'
+    | 'certOwner'
+    | 'certGroup'
+    | 'certMode'
+    | 'pkcs12'
+    | 'combinedPem'
   >
 >;
 
@@ -100,12 +113,20 @@ export type DocumentSecret =
  * A push names the exact version; an association names the stage (AWSCURRENT) and leaves SecretVersionId
  * at its default; report and remove runs name neither (Action=report|remove).
  */
-export function documentParameters(profile: TargetProfile, secret: DocumentSecret, region: string): Record<string, string[]> {
+export function documentParameters(
+  profile: TargetProfile,
+  secret: DocumentSecret,
+  region: string,
+): Record<string, string[]> {
   return {
     ...('action' in secret ? { Action: [secret.action] } : {}),
     CertName: [profile.certName],
     SecretId: [secret.secretArn],
-    ...('versionId' in secret ? { SecretVersionId: [secret.versionId] } : 'stage' in secret ? { SecretVersionStage: [secret.stage] } : {}),
+    ...('versionId' in secret
+      ? { SecretVersionId: [secret.versionId] }
+      : 'stage' in secret
+        ? { SecretVersionStage: [secret.stage] }
+        : {}),
     Region: [region],
     CertDir: [profile.certDir],
     KeyDir: [profile.keyDir],

@@ -2,7 +2,14 @@
  * The certificate inventory (one item per certificate and target). Every read is a GetItem or a Query on
  * the table or one of its indexes; there is no Scan.
  */
-import { DeleteCommand, DynamoDBDocumentClient, GetCommand, QueryCommand, QueryCommandOutput, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  QueryCommandOutput,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { INVENTORY, InventoryItem } from './contract';
 import { rethrowThrottling } from './errors';
 
@@ -11,7 +18,10 @@ export interface InventoryDeps {
   tableName: string;
 }
 
-type ExportFields = Omit<InventoryItem, 'certificateArn' | 'target' | 'itemType' | 'lastDeployedDate' | 'associationId' | 'reportAssociationId'>;
+type ExportFields = Omit<
+  InventoryItem,
+  'certificateArn' | 'target' | 'itemType' | 'lastDeployedDate' | 'associationId' | 'reportAssociationId'
+>;
 
 function isConditionFailure(error: unknown): boolean {
   return error instanceof Error && error.name === 'ConditionalCheckFailedException';
@@ -95,8 +105,14 @@ async function updateOwnedItem(
         Key: { [INVENTORY.partitionKey]: key.certificateArn, [INVENTORY.sortKey]: key.target },
         UpdateExpression: `SET ${fields.map((f) => `#${f} = :${f}`).join(', ')}`,
         ConditionExpression: '#owner = :arn',
-        ExpressionAttributeNames: { '#owner': 'lastExecutionArn', ...Object.fromEntries(fields.map((f) => [`#${f}`, f])) },
-        ExpressionAttributeValues: { ':arn': executionArn, ...Object.fromEntries(fields.map((f) => [`:${f}`, attributes[f]])) },
+        ExpressionAttributeNames: {
+          '#owner': 'lastExecutionArn',
+          ...Object.fromEntries(fields.map((f) => [`#${f}`, f])),
+        },
+        ExpressionAttributeValues: {
+          ':arn': executionArn,
+          ...Object.fromEntries(fields.map((f) => [`:${f}`, attributes[f]])),
+        },
       }),
     );
     return true;

@@ -47,7 +47,10 @@ export interface NodeReport {
 
 const text = (value: unknown, max = 512): string => (typeof value === 'string' ? value.slice(0, max) : '');
 /** Free text from the node: control characters (line breaks included) become spaces, trimmed, bounded. */
-const oneLine = (value: unknown, max: number): string => text(value, max).replace(/\p{Cc}+/gu, ' ').trim();
+const oneLine = (value: unknown, max: number): string =>
+  text(value, max)
+    .replace(/\p{Cc}+/gu, ' ')
+    .trim();
 
 export function parseReport(nodeId: string, entry: Record<string, string>, capturedAt: string): NodeReport {
   return {

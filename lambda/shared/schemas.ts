@@ -3,7 +3,14 @@
  * Messages name the field and the rule, never the rejected value (it may be a secret pasted by mistake).
  */
 import { z } from 'zod';
-import { FIELD_RULES, FieldName, FieldRule, INSTALL_DEFAULTS, RESERVED_TAG_PREFIX, certificateArnRule } from './patterns';
+import {
+  FIELD_RULES,
+  FieldName,
+  FieldRule,
+  INSTALL_DEFAULTS,
+  RESERVED_TAG_PREFIX,
+  certificateArnRule,
+} from './patterns';
 
 export function ruleString(rule: FieldRule): z.ZodString {
   return z
@@ -49,7 +56,16 @@ export const installOptionsShape = {
 };
 
 /** Names of the output-profile options (stored per target, passed to the document). */
-export const OUTPUT_PROFILE_FIELDS = ['KeyOwner', 'KeyGroup', 'KeyMode', 'CertOwner', 'CertGroup', 'CertMode', 'Pkcs12', 'CombinedPem'] as const;
+export const OUTPUT_PROFILE_FIELDS = [
+  'KeyOwner',
+  'KeyGroup',
+  'KeyMode',
+  'CertOwner',
+  'CertGroup',
+  'CertMode',
+  'Pkcs12',
+  'CombinedPem',
+] as const;
 
 /** Body of `POST /exports` (the API's published field names). Unknown fields are rejected. */
 export function exportRequestSchema(scope: { partition?: string; region?: string; account?: string } = {}) {
@@ -72,7 +88,8 @@ export type ExportRequest = z.infer<typeof ExportRequestSchema>;
  * An export request with every default filled in: what the workflow actually runs with. ConvergenceSchedule
  * stays optional: its default is the stack's, known only to ssm-run.
  */
-export type ResolvedExportRequest = Required<Omit<ExportRequest, 'ConvergenceSchedule'>> & Pick<ExportRequest, 'ConvergenceSchedule'>;
+export type ResolvedExportRequest = Required<Omit<ExportRequest, 'ConvergenceSchedule'>> &
+  Pick<ExportRequest, 'ConvergenceSchedule'>;
 
 export function withDefaults(request: ExportRequest): ResolvedExportRequest {
   return {

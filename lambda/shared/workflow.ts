@@ -65,7 +65,10 @@ export const exportTaskResultSchema = z.object({
 
 export const installTaskResultSchema = z.object({
   outcome: z.enum(['Sent', 'DryRun', 'Superseded']),
-  commandId: z.string().regex(/^[A-Za-z0-9-]{36}$/, { error: 'must be a Run Command id' }).optional(),
+  commandId: z
+    .string()
+    .regex(/^[A-Za-z0-9-]{36}$/, { error: 'must be a Run Command id' })
+    .optional(),
   targetCount: z.number().int().min(0),
   nodeIds: z.array(z.string()).optional(),
   supersededBy: z.string().optional(),

@@ -6,7 +6,13 @@ import type { Context } from 'aws-lambda';
 import { client } from '../shared/clients';
 import { ENV, InstallTaskPayload, InstallTaskResult } from '../shared/contract';
 import { commandTimeoutSeconds, requireEnv } from '../shared/env';
-import { certificateArnOf, correlationFromPayload, countTerminalFailure, info, resolveDeps } from '../shared/handler-support';
+import {
+  certificateArnOf,
+  correlationFromPayload,
+  countTerminalFailure,
+  info,
+  resolveDeps,
+} from '../shared/handler-support';
 import { METRIC, count, observe } from '../shared/powertools';
 import { InstallDeps, runInstall } from './ssm-run';
 import { installTaskPayloadSchema, parsePayload, parseWorkflowInput, scopeFromExecutionArn } from '../shared/workflow';
@@ -29,23 +35,38 @@ const factories = {
 export function createHandler(overrides: Partial<SsmRunDeps> = {}) {
   return async (payload: InstallTaskPayload | unknown, context?: Context): Promise<InstallTaskResult> => {
     const { correlationId, executionArn } = correlationFromPayload(payload);
-    return observe('ssm-run', context, correlationId, { executionArn, certificateArn: certificateArnOf(payload) }, async () => {
-      try {
-        const deps = resolveDeps<SsmRunDeps>(overrides, factories);
-        const task = parsePayload(installTaskPayloadSchema, payload, 'payload');
-        const input = parseWorkflowInput(task.input, scopeFromExecutionArn(task.executionArn, deps.region));
-        const result = await runInstall(
-          { input, export: task.export, executionArn: task.executionArn, executionStartTime: task.executionStartTime },
-          { ...deps, log: info },
-        );
-        info('install task done', { outcome: result.outcome, targetCount: result.targetCount, commandId: result.commandId ?? '' });
-        if (result.outcome === 'DryRun' || result.outcome === 'Superseded') count(METRIC.exportsSucceeded);
-        return result;
-      } catch (error) {
-        countTerminalFailure(error);
-        throw error;
-      }
-    });
+    return observe(
+      'ssm-run',
+      context,
+      correlationId,
+      { executionArn, certificateArn: certificateArnOf(payload) },
+      async () => {
+        try {
+          const deps = resolveDeps<SsmRunDeps>(overrides, factories);
+          const task = parsePayload(installTaskPayloadSchema, payload, 'payload');
+          const input = parseWorkflowInput(task.input, scopeFromExecutionArn(task.executionArn, deps.region));
+          const result = await runInstall(
+            {
+              input,
+              export: task.export,
+              executionArn: task.executionArn,
+              executionStartTime: task.executionStartTime,
+            },
+            { ...deps, log: info },
+          );
+          info('install task done', {
+            outcome: result.outcome,
+            targetCount: result.targetCount,
+            commandId: result.commandId ?? '',
+          });
+          if (result.outcome === 'DryRun' || result.outcome === 'Superseded') count(METRIC.exportsSucceeded);
+          return result;
+        } catch (error) {
+          countTerminalFailure(error);
+          throw error;
+        }
+      },
+    );
   };
 }
 

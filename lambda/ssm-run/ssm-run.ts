@@ -159,7 +159,9 @@ export async function runInstall(request: InstallRequest, deps: InstallDeps): Pr
   } catch (error) {
     // Leave no target stuck "InProgress" when the command never went out (throttling is retried instead).
     if (!isThrottling(error)) {
-      await recordDeployOutcome(deps, key, request.executionArn, { status: 'Failed', at: now().toISOString() }).catch(() => false);
+      await recordDeployOutcome(deps, key, request.executionArn, { status: 'Failed', at: now().toISOString() }).catch(
+        () => false,
+      );
     }
     return rethrowThrottling(error, 'ssm:SendCommand');
   }
@@ -168,9 +170,15 @@ export async function runInstall(request: InstallRequest, deps: InstallDeps): Pr
   return { outcome: 'Sent', commandId, targetCount: Math.max(nodes.length, responseTargets), ...associations };
 }
 
-type AssociationOutcome = Pick<InstallTaskResult, 'associationId' | 'associationError' | 'reportAssociationId' | 'reportAssociationError'>;
+type AssociationOutcome = Pick<
+  InstallTaskResult,
+  'associationId' | 'associationError' | 'reportAssociationId' | 'reportAssociationError'
+>;
 
-const ASSOCIATION_LABEL: Record<AssociationKind, string> = { install: 'convergence association', report: 'report association' };
+const ASSOCIATION_LABEL: Record<AssociationKind, string> = {
+  install: 'convergence association',
+  report: 'report association',
+};
 
 /**
  * Upserts the target's install association (AWSCURRENT on the convergence schedule) and its report
@@ -188,13 +196,20 @@ async function ensureAssociations(
   const i = request.input;
   const profile = profileFromRequest(i);
   const secretArn = request.export.secretArn;
-  const base = { certificateArn: key.certificateArn, target: key.target, tagKey: i.TargetTagKey, tagValue: i.TargetTagValue, maxConcurrency: i.MaxConcurrency };
+  const base = {
+    certificateArn: key.certificateArn,
+    target: key.target,
+    tagKey: i.TargetTagKey,
+    tagValue: i.TargetTagValue,
+    maxConcurrency: i.MaxConcurrency,
+  };
   const install = await upsertOne(
     'install',
     {
       ...base,
       parameters: documentParameters(profile, { secretArn, stage: 'AWSCURRENT' }, deps.region),
-      schedule: item.convergenceSchedule ?? i.ConvergenceSchedule ?? deps.convergenceSchedule ?? DEFAULT_CONVERGENCE_SCHEDULE,
+      schedule:
+        item.convergenceSchedule ?? i.ConvergenceSchedule ?? deps.convergenceSchedule ?? DEFAULT_CONVERGENCE_SCHEDULE,
     },
     item.associationId,
     deps,

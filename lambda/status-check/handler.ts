@@ -25,33 +25,41 @@ const factories = {
 export function createHandler(overrides: Partial<StatusCheckDeps> = {}) {
   return async (payload: StatusTaskPayload | unknown, context?: Context): Promise<PollState> => {
     const { correlationId, executionArn } = correlationFromPayload(payload);
-    return observe('status-check', context, correlationId, { executionArn, certificateArn: certificateArnOf(payload) }, async () => {
-      const deps = resolveDeps<StatusCheckDeps>(overrides, factories);
-      const task = parsePayload(statusTaskPayloadSchema, payload, 'payload');
-      if (task.install.outcome !== 'Sent' || !task.install.commandId) {
-        throw new InvalidInput('install: status can only be checked for a command that was sent (outcome Sent with a commandId)');
-      }
-      const input = parseWorkflowInput(task.input, scopeFromExecutionArn(task.executionArn, deps.region));
-      const state = await checkStatus(
-        { input, commandId: task.install.commandId, poll: task.poll, executionArn: task.executionArn },
-        { ...deps, log: info },
-      );
-      info('install status', {
-        commandId: task.install.commandId,
-        status: state.status,
-        attempt: state.attempt,
-        targetCount: state.targetCount ?? 0,
-        completedCount: state.completedCount ?? 0,
-        errorCount: state.errorCount ?? 0,
-      });
-      if (state.status !== 'InProgress') {
-        const failed = (state.errorCount ?? 0) + (state.deliveryTimedOutCount ?? 0);
-        count(METRIC.nodesUpdated, Math.max(0, (state.completedCount ?? 0) - (state.errorCount ?? 0)));
-        count(METRIC.nodesFailed, failed);
-        count(state.status === 'Succeeded' ? METRIC.exportsSucceeded : METRIC.exportsFailed);
-      }
-      return state;
-    });
+    return observe(
+      'status-check',
+      context,
+      correlationId,
+      { executionArn, certificateArn: certificateArnOf(payload) },
+      async () => {
+        const deps = resolveDeps<StatusCheckDeps>(overrides, factories);
+        const task = parsePayload(statusTaskPayloadSchema, payload, 'payload');
+        if (task.install.outcome !== 'Sent' || !task.install.commandId) {
+          throw new InvalidInput(
+            'install: status can only be checked for a command that was sent (outcome Sent with a commandId)',
+          );
+        }
+        const input = parseWorkflowInput(task.input, scopeFromExecutionArn(task.executionArn, deps.region));
+        const state = await checkStatus(
+          { input, commandId: task.install.commandId, poll: task.poll, executionArn: task.executionArn },
+          { ...deps, log: info },
+        );
+        info('install status', {
+          commandId: task.install.commandId,
+          status: state.status,
+          attempt: state.attempt,
+          targetCount: state.targetCount ?? 0,
+          completedCount: state.completedCount ?? 0,
+          errorCount: state.errorCount ?? 0,
+        });
+        if (state.status !== 'InProgress') {
+          const failed = (state.errorCount ?? 0) + (state.deliveryTimedOutCount ?? 0);
+          count(METRIC.nodesUpdated, Math.max(0, (state.completedCount ?? 0) - (state.errorCount ?? 0)));
+          count(METRIC.nodesFailed, failed);
+          count(state.status === 'Succeeded' ? METRIC.exportsSucceeded : METRIC.exportsFailed);
+        }
+        return state;
+      },
+    );
   };
 }
 

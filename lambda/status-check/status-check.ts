@@ -35,7 +35,15 @@ export interface StatusRequest {
  * ListCommandInvocations Status filter values of the terminal non-success outcomes, listed for the alert in
  * this order (`TimedOut` covers Delivery and Execution Timed Out).
  */
-export const FAILURE_STATUSES = ['Failed', 'TimedOut', 'Cancelled', 'Undeliverable', 'Terminated', 'InvalidPlatform', 'AccessDenied'] as const;
+export const FAILURE_STATUSES = [
+  'Failed',
+  'TimedOut',
+  'Cancelled',
+  'Undeliverable',
+  'Terminated',
+  'InvalidPlatform',
+  'AccessDenied',
+] as const;
 
 /**
  * What each terminal non-success invocation outcome (its StatusDetails) means for the node, in plain words.
@@ -100,7 +108,12 @@ function failureSummary(detail: string, failures: NodeFailure[], targetCount: nu
  * The invocations that ended in one of `statuses`, one entry per node. Stops once every target node is
  * accounted for: a node's outcome can match two filters (TimedOut and DeliveryTimedOut, say).
  */
-async function failedInvocations(ssm: SSMClient, commandId: string, statuses: readonly string[], targetCount: number): Promise<NodeFailure[]> {
+async function failedInvocations(
+  ssm: SSMClient,
+  commandId: string,
+  statuses: readonly string[],
+  targetCount: number,
+): Promise<NodeFailure[]> {
   const seen = new Map<string, NodeFailure>();
   for (const status of statuses) {
     let token: string | undefined;
@@ -122,11 +135,21 @@ async function failedInvocations(ssm: SSMClient, commandId: string, statuses: re
       for (const inv of page.CommandInvocations ?? []) {
         if (!inv.InstanceId || seen.has(inv.InstanceId)) continue;
         // StatusDetails holds the finer outcome (Undeliverable, Terminated...) that Status folds away.
-        const outcome = inv.StatusDetails && inv.StatusDetails !== 'Success' ? inv.StatusDetails : inv.Status && inv.Status !== 'Success' ? inv.Status : status;
+        const outcome =
+          inv.StatusDetails && inv.StatusDetails !== 'Success'
+            ? inv.StatusDetails
+            : inv.Status && inv.Status !== 'Success'
+              ? inv.Status
+              : status;
         if (outcome === 'Success') continue;
-        const plugin = (inv.CommandPlugins ?? []).find((p) => p.Status && p.Status !== 'Success') ?? inv.CommandPlugins?.[0];
+        const plugin =
+          (inv.CommandPlugins ?? []).find((p) => p.Status && p.Status !== 'Success') ?? inv.CommandPlugins?.[0];
         const output = safeLine(plugin?.Output);
-        seen.set(inv.InstanceId, { instanceId: inv.InstanceId, status: safeLine(outcome), line: failureDetail(outcome, output) });
+        seen.set(inv.InstanceId, {
+          instanceId: inv.InstanceId,
+          status: safeLine(outcome),
+          line: failureDetail(outcome, output),
+        });
         if (seen.size >= MAX_FAILURE_LINES) return [...seen.values()];
       }
       token = page.NextToken;
@@ -136,7 +159,9 @@ async function failedInvocations(ssm: SSMClient, commandId: string, statuses: re
   return [...seen.values()];
 }
 
-function counts(command: Command): Pick<PollState, 'targetCount' | 'completedCount' | 'errorCount' | 'deliveryTimedOutCount'> {
+function counts(
+  command: Command,
+): Pick<PollState, 'targetCount' | 'completedCount' | 'errorCount' | 'deliveryTimedOutCount'> {
   return {
     targetCount: command.TargetCount ?? 0,
     completedCount: command.CompletedCount ?? 0,
@@ -154,7 +179,10 @@ export function decide(
   if (!command) {
     return attempt < MISSING_COMMAND_POLLS
       ? { status: 'InProgress' }
-      : { status: 'Failed', reason: 'the install command is not known to Systems Manager (ListCommands returned nothing)' };
+      : {
+          status: 'Failed',
+          reason: 'the install command is not known to Systems Manager (ListCommands returned nothing)',
+        };
   }
   const c = counts(command);
   const terminal = TERMINAL_STATUS.has(command.Status ?? '') || TERMINAL_DETAILS.has(command.StatusDetails ?? '');
@@ -164,7 +192,12 @@ export function decide(
   // Incomplete (some node not Success, too few to fail the command) is terminal but not a success,
   // whichever Status it comes with.
   const details = command.StatusDetails ?? 'Success';
-  if (command.Status === 'Success' && details === 'Success' && bad === 0 && (c.completedCount ?? 0) >= (c.targetCount ?? 0)) {
+  if (
+    command.Status === 'Success' &&
+    details === 'Success' &&
+    bad === 0 &&
+    (c.completedCount ?? 0) >= (c.targetCount ?? 0)
+  ) {
     return { status: 'Succeeded' };
   }
   const detail = command.StatusDetails ?? command.Status ?? 'Failed';
@@ -195,7 +228,10 @@ export async function checkStatus(request: StatusRequest, deps: StatusDeps): Pro
   if (decided.status === 'InProgress') {
     return { status: 'InProgress', attempt, waitSeconds: pollWaitSeconds(attempt), ...c };
   }
-  let verdict: { status: 'Succeeded' | 'Failed'; reason?: string } = { status: decided.status, ...(decided.reason ? { reason: decided.reason } : {}) };
+  let verdict: { status: 'Succeeded' | 'Failed'; reason?: string } = {
+    status: decided.status,
+    ...(decided.reason ? { reason: decided.reason } : {}),
+  };
 
   let failures: NodeFailure[] = [];
   const targetCount = c.targetCount ?? 0;
@@ -206,10 +242,14 @@ export async function checkStatus(request: StatusRequest, deps: StatusDeps): Pro
   } else if (verdict.status === 'Succeeded') {
     // Undeliverable nodes leave the command Success with clean counts, yet they never got the certificate.
     failures = await failedInvocations(deps.ssm, request.commandId, ['Undeliverable'], targetCount);
-    if (failures.length > 0) verdict = { status: 'Failed', reason: failureSummary('Incomplete', failures, targetCount) };
+    if (failures.length > 0)
+      verdict = { status: 'Failed', reason: failureSummary('Incomplete', failures, targetCount) };
   }
   const key = { certificateArn: i.CertificateArn, target: targetKey(i.TargetTagKey, i.TargetTagValue) };
-  const owned = await recordDeployOutcome(deps, key, request.executionArn, { status: verdict.status, at: now().toISOString() });
+  const owned = await recordDeployOutcome(deps, key, request.executionArn, {
+    status: verdict.status,
+    at: now().toISOString(),
+  });
   if (!owned) log('a newer export owns this target; its inventory status was left alone');
 
   const state: PollState = { status: verdict.status, attempt, waitSeconds: 0, ...c };

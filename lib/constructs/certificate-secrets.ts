@@ -39,16 +39,25 @@ export class CertificateSecrets extends Construct {
     this.namePrefix = `acm-export/${stack.stackName}`;
     // Secret ARNs end in a random 6-character suffix, so the name part has to end with a wildcard.
     this.secretArnPattern = Arn.format(
-      { service: 'secretsmanager', resource: 'secret', resourceName: `${this.namePrefix}/*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME },
+      {
+        service: 'secretsmanager',
+        resource: 'secret',
+        resourceName: `${this.namePrefix}/*`,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      },
       stack,
     );
     this.canary = new secretsmanager.Secret(this, 'PreflightCanary', {
       secretName: `${this.namePrefix}/preflight-canary`,
-      description: 'Read by the install document\'s preflight to check node access; holds no key material',
+      description: "Read by the install document's preflight to check node access; holds no key material",
       encryptionKey: this.key,
       secretStringValue: SecretValue.unsafePlainText('acm-export preflight canary: holds no key material'),
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
-    acknowledge(this.canary, 'AwsSolutions-SMG4', 'The preflight canary holds a fixed, public text and no credential, so there is nothing to rotate.');
+    acknowledge(
+      this.canary,
+      'AwsSolutions-SMG4',
+      'The preflight canary holds a fixed, public text and no credential, so there is nothing to rotate.',
+    );
   }
 }

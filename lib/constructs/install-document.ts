@@ -31,7 +31,11 @@ export class InstallDocument extends Construct {
       content: loadInstallDocument(),
     });
     this.documentName = this.document.ref;
-    this.documentArn = this.document.stack.formatArn({ service: 'ssm', resource: 'document', resourceName: this.documentName });
+    this.documentArn = this.document.stack.formatArn({
+      service: 'ssm',
+      resource: 'document',
+      resourceName: this.documentName,
+    });
     this.commandLogGroup = new logs.LogGroup(this, 'CommandOutput', {
       retention: logs.RetentionDays.THREE_MONTHS,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,

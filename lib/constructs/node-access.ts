@@ -72,7 +72,7 @@ export class NodeAccess extends Construct {
     acknowledgeWildcardResource(
       this.policy,
       props.secretArnPattern,
-      'Only the certificate secrets under this stack\'s name prefix; they are created at run time, one per target, so their names are not known at deploy time.',
+      "Only the certificate secrets under this stack's name prefix; they are created at run time, one per target, so their names are not known at deploy time.",
     );
   }
 }

@@ -49,7 +49,8 @@ const AGENT_OUTPUT = 'SSM Agent, streaming Run Command output';
 const AGENT_DELIVERY = 'SSM Agent, receiving and answering Run Command';
 const AGENT_ASSOCIATIONS = 'SSM Agent, running State Manager associations';
 const AGENT_SOURCE = 'SSM Agent source';
-const UNVERIFIED = 'unverified: granted by AmazonSSMManagedInstanceCore, described as an agent call by the Service Authorization Reference';
+const UNVERIFIED =
+  'unverified: granted by AmazonSSMManagedInstanceCore, described as an agent call by the Service Authorization Reference';
 
 export const NODE_CALLS: readonly NodeCall[] = [
   {
@@ -62,11 +63,11 @@ export const NODE_CALLS: readonly NodeCall[] = [
   },
   {
     action: 'kms:Decrypt',
-    caller: 'Secrets Manager, on the node\'s behalf during GetSecretValue',
+    caller: "Secrets Manager, on the node's behalf during GetSecretValue",
     resource: 'secrets-key',
-    why: 'the secret is encrypted with this stack\'s key; Secrets Manager decrypts it with the caller\'s permissions (kms:ViaService secretsmanager, encryption context SecretARN)',
+    why: "the secret is encrypted with this stack's key; Secrets Manager decrypts it with the caller's permissions (kms:ViaService secretsmanager, encryption context SecretARN)",
     grantedBy: 'node-policy',
-    evidence: 'Secrets Manager\'s use of KMS: the caller needs kms:Decrypt on a customer managed key',
+    evidence: "Secrets Manager's use of KMS: the caller needs kms:Decrypt on a customer managed key",
   },
   {
     action: 'logs:DescribeLogGroups',
@@ -88,7 +89,7 @@ export const NODE_CALLS: readonly NodeCall[] = [
     action: 'logs:DescribeLogStreams',
     caller: AGENT_OUTPUT,
     resource: 'command-log-group',
-    why: 'check whether the run\'s stream exists and read its upload sequence token',
+    why: "check whether the run's stream exists and read its upload sequence token",
     grantedBy: 'node-policy',
     evidence: `${AGENT_SOURCE}: CloudWatch Logs publisher, IsLogStreamPresent / GetSequenceTokenForStream`,
   },
@@ -104,7 +105,7 @@ export const NODE_CALLS: readonly NodeCall[] = [
     action: 'logs:PutLogEvents',
     caller: AGENT_OUTPUT,
     resource: 'command-log-stream',
-    why: 'upload the script\'s stdout/stderr (never key material)',
+    why: "upload the script's stdout/stderr (never key material)",
     grantedBy: 'node-policy',
     evidence: `${AGENT_SOURCE}: CloudWatch Logs service, PutLogEvents`,
   },
@@ -121,21 +122,19 @@ export const NODE_CALLS: readonly NodeCall[] = [
       action: `ec2messages:${name}`,
       caller: AGENT_DELIVERY,
       resource: '*',
-      why: 'the message delivery service: fetch the SendCommand and association runs, acknowledge them, return each invocation\'s status and output',
+      why: "the message delivery service: fetch the SendCommand and association runs, acknowledge them, return each invocation's status and output",
       grantedBy: 'AmazonSSMManagedInstanceCore',
       evidence: UNVERIFIED,
     }),
   ),
-  ...(['CreateControlChannel', 'OpenControlChannel'] as const).map(
-    (name): NodeCall => ({
-      action: `ssmmessages:${name}`,
-      caller: AGENT_DELIVERY,
-      resource: '*',
-      why: 'the control channel, over which SSM Agent 3.x can also receive Run Command jobs and send their replies',
-      grantedBy: 'AmazonSSMManagedInstanceCore',
-      evidence: UNVERIFIED,
-    }),
-  ),
+  ...(['CreateControlChannel', 'OpenControlChannel'] as const).map((name): NodeCall => ({
+    action: `ssmmessages:${name}`,
+    caller: AGENT_DELIVERY,
+    resource: '*',
+    why: 'the control channel, over which SSM Agent 3.x can also receive Run Command jobs and send their replies',
+    grantedBy: 'AmazonSSMManagedInstanceCore',
+    evidence: UNVERIFIED,
+  })),
   {
     action: 'ssm:ListInstanceAssociations',
     caller: AGENT_ASSOCIATIONS,
@@ -148,7 +147,7 @@ export const NODE_CALLS: readonly NodeCall[] = [
     action: 'ssm:DescribeAssociation',
     caller: AGENT_ASSOCIATIONS,
     resource: 'association',
-    why: 'read an association\'s parameters (SecretVersionStage, Action, paths)',
+    why: "read an association's parameters (SecretVersionStage, Action, paths)",
     grantedBy: 'AmazonSSMManagedInstanceCore',
     evidence: `${AGENT_SOURCE}: association service, LoadAssociationDetail`,
   },
@@ -156,7 +155,7 @@ export const NODE_CALLS: readonly NodeCall[] = [
     action: 'ssm:GetDocument',
     caller: AGENT_ASSOCIATIONS,
     resource: 'install-document',
-    why: 'load the content of the association\'s document (Run Command delivers it inside the message instead)',
+    why: "load the content of the association's document (Run Command delivers it inside the message instead)",
     grantedBy: 'AmazonSSMManagedInstanceCore',
     evidence: `${AGENT_SOURCE}: association service, LoadAssociationDetail`,
   },
@@ -164,7 +163,7 @@ export const NODE_CALLS: readonly NodeCall[] = [
     action: 'ssm:UpdateInstanceAssociationStatus',
     caller: AGENT_ASSOCIATIONS,
     resource: 'association',
-    why: 'report each association run\'s status, which State Manager turns into association compliance',
+    why: "report each association run's status, which State Manager turns into association compliance",
     grantedBy: 'AmazonSSMManagedInstanceCore',
     evidence: `${AGENT_SOURCE}: association processor and runner`,
   },

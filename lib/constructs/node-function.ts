@@ -26,8 +26,10 @@ export const FUNCTION_METADATA = { entry: 'acm-export:handler', name: 'acm-expor
 /** Powertools metrics namespace shared by every function of the stack. */
 export const METRICS_NAMESPACE = 'AcmExport';
 
-export interface NodeFunctionProps
-  extends Omit<NodejsFunctionProps, 'entry' | 'runtime' | 'architecture' | 'tracing' | 'logGroup' | 'role'> {
+export interface NodeFunctionProps extends Omit<
+  NodejsFunctionProps,
+  'entry' | 'runtime' | 'architecture' | 'tracing' | 'logGroup' | 'role'
+> {
   /** Folder under `lambda/` holding `handler.ts`, e.g. `acm-export`. Also the Powertools service name. */
   readonly handlerDir: string;
   /** @default RemovalPolicy.RETAIN */

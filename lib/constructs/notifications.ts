@@ -136,7 +136,7 @@ export class Notifications extends Construct {
         this.alertTarget(
           events.RuleTargetInput.fromText(
             `acm-export execution ${executionName} failed (${executionArn}); nodes may hold the previous ` +
-              'certificate. A detailed alert with the failed nodes\' lines may also have been sent by the workflow; ' +
+              "certificate. A detailed alert with the failed nodes' lines may also have been sent by the workflow; " +
               'if not, the execution failed before it could send one: see its history.',
           ),
         ),

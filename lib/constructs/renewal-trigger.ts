@@ -81,7 +81,7 @@ export class RenewalTrigger extends Construct {
     acknowledge(
       this.deadLetterQueue,
       'AwsSolutions-SQS3',
-      'This queue is itself the dead-letter queue of the renewal rule target and of acm-renew\'s failed async invocations; a DLQ of a DLQ would only move the problem.',
+      "This queue is itself the dead-letter queue of the renewal rule target and of acm-renew's failed async invocations; a DLQ of a DLQ would only move the problem.",
     );
     this.rule = new events.Rule(this, 'Rule', {
       description: 'ACM renewed a certificate: re-export it to its inventory targets',

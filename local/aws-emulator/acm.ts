@@ -1,6 +1,14 @@
 /** Emulated ACM: public certificates issued by the local CA, exportable like ACM's exportable public certificates. */
 import { randomUUID } from 'node:crypto';
-import { encryptPrivateKey, colonHex, KEY_ALGORITHMS, LEAF_VALIDITY_DAYS, type IssuedCertificate, type LocalCa, type LocalKeyAlgorithm } from '../ca';
+import {
+  encryptPrivateKey,
+  colonHex,
+  KEY_ALGORITHMS,
+  LEAF_VALIDITY_DAYS,
+  type IssuedCertificate,
+  type LocalCa,
+  type LocalKeyAlgorithm,
+} from '../ca';
 import { AwsServiceError, validation } from './errors';
 import { epochSeconds, Input, paginate, type JsonObject } from './input';
 import type { EmulatedService } from './server';
@@ -107,7 +115,12 @@ export class AcmService {
     if (!cert) return;
     if (pending) cert.status = 'PENDING_VALIDATION';
     else {
-      if (!cert.issued) cert.issued = await this.options.ca.issue({ domainName: cert.domainName, subjectAlternativeNames: cert.subjectAlternativeNames, keyAlgorithm: cert.keyAlgorithm });
+      if (!cert.issued)
+        cert.issued = await this.options.ca.issue({
+          domainName: cert.domainName,
+          subjectAlternativeNames: cert.subjectAlternativeNames,
+          keyAlgorithm: cert.keyAlgorithm,
+        });
       cert.status = 'ISSUED';
     }
     this.options.onChange?.();
@@ -116,8 +129,13 @@ export class AcmService {
   /** Renews a certificate as ACM managed renewal does: new key pair, new serial, same ARN. Returns the event ACM would publish. */
   async renew(arn: string): Promise<AcmCertificateAvailableEvent> {
     const cert = this.find(arn);
-    if (cert.status !== 'ISSUED') throw new AwsServiceError('RequestInProgressException', `Certificate ${arn} is not issued yet.`);
-    cert.issued = await this.options.ca.issue({ domainName: cert.domainName, subjectAlternativeNames: cert.subjectAlternativeNames, keyAlgorithm: cert.keyAlgorithm });
+    if (cert.status !== 'ISSUED')
+      throw new AwsServiceError('RequestInProgressException', `Certificate ${arn} is not issued yet.`);
+    cert.issued = await this.options.ca.issue({
+      domainName: cert.domainName,
+      subjectAlternativeNames: cert.subjectAlternativeNames,
+      keyAlgorithm: cert.keyAlgorithm,
+    });
     cert.renewedAt = new Date().toISOString();
     this.options.onChange?.();
     return this.availableEvent(cert, 'RENEWAL');
@@ -127,7 +145,11 @@ export class AcmService {
   current(arn: string): { serial: string; certificatePem: string; notAfter: Date } | undefined {
     const cert = this.certificates.get(arn);
     if (!cert?.issued) return undefined;
-    return { serial: colonHex(cert.issued.serialHex), certificatePem: cert.issued.certificatePem, notAfter: cert.issued.notAfter };
+    return {
+      serial: colonHex(cert.issued.serialHex),
+      certificatePem: cert.issued.certificatePem,
+      notAfter: cert.issued.notAfter,
+    };
   }
 
   availableEvent(cert: AcmCertificate, action: 'ISSUANCE' | 'RENEWAL'): AcmCertificateAvailableEvent {
@@ -162,7 +184,8 @@ export class AcmService {
   // ---- operations -------------------------------------------------------------------------------
 
   private find(arn: string): AcmCertificate {
-    if (!ARN.test(arn)) throw new AwsServiceError('InvalidArnException', `String '${arn.slice(0, 200)}' is not a valid ARN.`);
+    if (!ARN.test(arn))
+      throw new AwsServiceError('InvalidArnException', `String '${arn.slice(0, 200)}' is not a valid ARN.`);
     const cert = this.certificates.get(arn);
     if (!cert) throw new AwsServiceError('ResourceNotFoundException', `Could not find certificate ${arn}.`);
     return cert;
@@ -173,20 +196,27 @@ export class AcmService {
     if (!DOMAIN.test(domainName)) throw validation(`The domain name ${domainName.slice(0, 253)} is not valid.`);
     const sans = input.optStringList('SubjectAlternativeNames') ?? [];
     if (sans.length > 100) throw validation('Too many subject alternative names.');
-    for (const san of sans) if (!DOMAIN.test(san)) throw validation(`The subject alternative name ${san.slice(0, 253)} is not valid.`);
+    for (const san of sans)
+      if (!DOMAIN.test(san)) throw validation(`The subject alternative name ${san.slice(0, 253)} is not valid.`);
     const keyAlgorithm = (input.optString('KeyAlgorithm') ?? 'RSA_2048') as LocalKeyAlgorithm;
-    if (!KEY_ALGORITHMS.includes(keyAlgorithm)) throw validation(`Key algorithm ${keyAlgorithm} is not supported for requested certificates.`);
+    if (!KEY_ALGORITHMS.includes(keyAlgorithm))
+      throw validation(`Key algorithm ${keyAlgorithm} is not supported for requested certificates.`);
     const options = input.optObject('Options') ?? {};
     const exportOption = options.Export ?? 'DISABLED';
-    if (exportOption !== 'ENABLED' && exportOption !== 'DISABLED') throw validation("Options.Export must be 'ENABLED' or 'DISABLED'.");
+    if (exportOption !== 'ENABLED' && exportOption !== 'DISABLED')
+      throw validation("Options.Export must be 'ENABLED' or 'DISABLED'.");
     const token = input.optString('IdempotencyToken', { min: 1, max: 32, pattern: /^\w+$/ });
     if (token) {
       const hourAgo = Date.now() - 3_600_000;
       for (const c of this.certificates.values()) {
-        if (c.idempotencyToken === token && c.domainName === domainName && Date.parse(c.createdAt) > hourAgo) return { CertificateArn: c.arn };
+        if (c.idempotencyToken === token && c.domainName === domainName && Date.parse(c.createdAt) > hourAgo)
+          return { CertificateArn: c.arn };
       }
     }
-    const tags = (input.optList('Tags') ?? []).map((t) => ({ Key: String(t.Key), ...(t.Value !== undefined ? { Value: String(t.Value) } : {}) }));
+    const tags = (input.optList('Tags') ?? []).map((t) => ({
+      Key: String(t.Key),
+      ...(t.Value !== undefined ? { Value: String(t.Value) } : {}),
+    }));
     const arn = `arn:aws:acm:${this.options.region}:${this.options.accountId}:certificate/${randomUUID()}`;
     const names = [...new Set([domainName, ...sans])];
     const pending = this.pending.has(domainName);
@@ -202,7 +232,8 @@ export class AcmService {
       exported: false,
       ...(token ? { idempotencyToken: token } : {}),
     };
-    if (!pending) cert.issued = await this.options.ca.issue({ domainName, subjectAlternativeNames: names, keyAlgorithm });
+    if (!pending)
+      cert.issued = await this.options.ca.issue({ domainName, subjectAlternativeNames: names, keyAlgorithm });
     this.certificates.set(arn, cert);
     this.options.onChange?.();
     return { CertificateArn: arn };
@@ -237,14 +268,20 @@ export class AcmService {
       KeyAlgorithm: cert.keyAlgorithm,
       InUseBy: [],
       Type: 'AMAZON_ISSUED',
-      KeyUsages: isRsa ? [{ Name: 'DIGITAL_SIGNATURE' }, { Name: 'KEY_ENCIPHERMENT' }] : [{ Name: 'DIGITAL_SIGNATURE' }],
+      KeyUsages: isRsa
+        ? [{ Name: 'DIGITAL_SIGNATURE' }, { Name: 'KEY_ENCIPHERMENT' }]
+        : [{ Name: 'DIGITAL_SIGNATURE' }],
       ExtendedKeyUsages: [{ Name: 'TLS_WEB_SERVER_AUTHENTICATION', OID: '1.3.6.1.5.5.7.3.1' }],
       RenewalEligibility: cert.exportOption === 'ENABLED' || cert.status === 'ISSUED' ? 'ELIGIBLE' : 'INELIGIBLE',
       ...(cert.renewedAt
         ? {
             RenewalSummary: {
               RenewalStatus: 'SUCCESS',
-              DomainValidationOptions: cert.subjectAlternativeNames.map((d) => ({ DomainName: d, ValidationStatus: 'SUCCESS', ValidationMethod: 'DNS' })),
+              DomainValidationOptions: cert.subjectAlternativeNames.map((d) => ({
+                DomainName: d,
+                ValidationStatus: 'SUCCESS',
+                ValidationMethod: 'DNS',
+              })),
               UpdatedAt: epochSeconds(new Date(cert.renewedAt)),
             },
           }
@@ -255,20 +292,27 @@ export class AcmService {
   }
 
   private describeCertificate(input: Input): JsonObject {
-    return { Certificate: this.detail(this.find(input.string('CertificateArn')) ) };
+    return { Certificate: this.detail(this.find(input.string('CertificateArn'))) };
   }
 
   private exportCertificate(input: Input): JsonObject {
     const cert = this.find(input.string('CertificateArn', { min: 20, max: 2048 }));
     const encoded = input.string('Passphrase');
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(encoded)) throw new AwsServiceError('SerializationException', 'Passphrase is not valid base64.');
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(encoded))
+      throw new AwsServiceError('SerializationException', 'Passphrase is not valid base64.');
     const passphrase = Buffer.from(encoded, 'base64');
     if (passphrase.length < 4 || passphrase.length > 128)
-      throw validation("1 validation error detected: Value at 'passphrase' failed to satisfy constraint: Member must have length between 4 and 128");
+      throw validation(
+        "1 validation error detected: Value at 'passphrase' failed to satisfy constraint: Member must have length between 4 and 128",
+      );
     if (/[#$%]/.test(passphrase.toString('latin1')) || passphrase.some((b) => b < 0x20 || b > 0x7e))
       throw validation('The passphrase can contain any ASCII character except #, $, or %.');
-    if (cert.status !== 'ISSUED' || !cert.issued) throw new AwsServiceError('RequestInProgressException', `Certificate ${cert.arn} is still pending validation.`);
-    if (cert.exportOption !== 'ENABLED') throw validation(`Certificate ${cert.arn} is not exportable. Only certificates requested with Options.Export=ENABLED can be exported.`);
+    if (cert.status !== 'ISSUED' || !cert.issued)
+      throw new AwsServiceError('RequestInProgressException', `Certificate ${cert.arn} is still pending validation.`);
+    if (cert.exportOption !== 'ENABLED')
+      throw validation(
+        `Certificate ${cert.arn} is not exportable. Only certificates requested with Options.Export=ENABLED can be exported.`,
+      );
     cert.exported = true;
     this.options.onChange?.();
     return {
@@ -280,7 +324,8 @@ export class AcmService {
 
   private getCertificate(input: Input): JsonObject {
     const cert = this.find(input.string('CertificateArn'));
-    if (cert.status !== 'ISSUED' || !cert.issued) throw new AwsServiceError('RequestInProgressException', `Certificate ${cert.arn} is still pending validation.`);
+    if (cert.status !== 'ISSUED' || !cert.issued)
+      throw new AwsServiceError('RequestInProgressException', `Certificate ${cert.arn} is still pending validation.`);
     return { Certificate: cert.issued.certificatePem.trimEnd(), CertificateChain: cert.issued.chainPem.trimEnd() };
   }
 
@@ -301,7 +346,10 @@ export class AcmService {
     const keyTypes = Array.isArray(includes.keyTypes) ? (includes.keyTypes as string[]) : ['RSA_1024', 'RSA_2048'];
     const exportOption = typeof includes.exportOption === 'string' ? includes.exportOption : undefined;
     const all = [...this.certificates.values()].filter(
-      (c) => (!statuses?.length || statuses.includes(c.status)) && keyTypes.includes(c.keyAlgorithm) && (!exportOption || c.exportOption === exportOption),
+      (c) =>
+        (!statuses?.length || statuses.includes(c.status)) &&
+        keyTypes.includes(c.keyAlgorithm) &&
+        (!exportOption || c.exportOption === exportOption),
     );
     const { page, nextToken } = paginate(all, input.optNumber('MaxItems'), input.optString('NextToken'), 1000);
     return {
@@ -320,7 +368,13 @@ export class AcmService {
         InUse: false,
         RenewalEligibility: 'ELIGIBLE',
         CreatedAt: epochSeconds(new Date(c.createdAt)),
-        ...(c.issued && c.status === 'ISSUED' ? { NotBefore: epochSeconds(c.issued.notBefore), NotAfter: epochSeconds(c.issued.notAfter), IssuedAt: epochSeconds(c.issued.notBefore) } : {}),
+        ...(c.issued && c.status === 'ISSUED'
+          ? {
+              NotBefore: epochSeconds(c.issued.notBefore),
+              NotAfter: epochSeconds(c.issued.notAfter),
+              IssuedAt: epochSeconds(c.issued.notBefore),
+            }
+          : {}),
       })),
       ...(nextToken ? { NextToken: nextToken } : {}),
     };
@@ -335,7 +389,12 @@ export class AcmService {
   restore(data: unknown): void {
     if (!Array.isArray(data)) return;
     for (const raw of data as AcmCertificate[]) {
-      if (raw.issued) raw.issued = { ...raw.issued, notBefore: new Date(raw.issued.notBefore), notAfter: new Date(raw.issued.notAfter) };
+      if (raw.issued)
+        raw.issued = {
+          ...raw.issued,
+          notBefore: new Date(raw.issued.notBefore),
+          notAfter: new Date(raw.issued.notAfter),
+        };
       this.certificates.set(raw.arn, raw);
     }
   }

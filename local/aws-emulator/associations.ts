@@ -79,7 +79,14 @@ interface Association {
 }
 
 const RATE = /^rate\(([1-9][0-9]{0,4}) (minute|minutes|hour|hours|day|days)\)$/;
-const UNIT_SECONDS: Record<string, number> = { minute: 60, minutes: 60, hour: 3600, hours: 3600, day: 86400, days: 86400 };
+const UNIT_SECONDS: Record<string, number> = {
+  minute: 60,
+  minutes: 60,
+  hour: 3600,
+  hours: 3600,
+  day: 86400,
+  days: 86400,
+};
 const CONCURRENCY = /^([1-9][0-9]*|[1-9][0-9]%|[1-9]%|100%)$/;
 const ERRORS = /^([1-9][0-9]*|[0]|[1-9][0-9]%|[0-9]%|100%)$/;
 /** Most runs kept in {@link StateManager.runs}. */
@@ -111,7 +118,16 @@ export class StateManager {
     if (fields.name && [...this.associations.values()].some((a) => a.name === fields.name))
       throw new AwsServiceError('AssociationAlreadyExists', 'The specified association already exists.');
     const now = new Date();
-    const a: Association = { id: randomUUID(), ...fields, version: 1, createdAt: now, updatedAt: now, nodes: new Map(), active: 0, waiting: [] };
+    const a: Association = {
+      id: randomUUID(),
+      ...fields,
+      version: 1,
+      createdAt: now,
+      updatedAt: now,
+      nodes: new Map(),
+      active: 0,
+      waiting: [],
+    };
     this.schedule(a);
     this.associations.set(a.id, a);
     this.applyToTargets(a, 'created');
@@ -124,7 +140,20 @@ export class StateManager {
     if (fields.name && [...this.associations.values()].some((o) => o !== a && o.name === fields.name))
       throw new AwsServiceError('AssociationAlreadyExists', 'The specified association already exists.');
     // UpdateAssociation replaces the association with what the request gives (absent optional fields reset).
-    Object.assign(a, { name: undefined, schedule: undefined, periodSeconds: undefined, nextRunAt: undefined, maxConcurrency: undefined, maxErrors: undefined, complianceSeverity: undefined, syncCompliance: undefined }, fields);
+    Object.assign(
+      a,
+      {
+        name: undefined,
+        schedule: undefined,
+        periodSeconds: undefined,
+        nextRunAt: undefined,
+        maxConcurrency: undefined,
+        maxErrors: undefined,
+        complianceSeverity: undefined,
+        syncCompliance: undefined,
+      },
+      fields,
+    );
     a.version++;
     a.updatedAt = new Date();
     this.schedule(a);
@@ -145,7 +174,11 @@ export class StateManager {
 
   describe(input: Input): JsonObject {
     const id = input.optString('AssociationId');
-    if (!id) throw new AwsServiceError('AssociationDoesNotExist', 'Specify AssociationId (the local emulator does not look associations up by Name and InstanceId).');
+    if (!id)
+      throw new AwsServiceError(
+        'AssociationDoesNotExist',
+        'Specify AssociationId (the local emulator does not look associations up by Name and InstanceId).',
+      );
     return { AssociationDescription: this.description(this.find(id)) };
   }
 
@@ -154,7 +187,11 @@ export class StateManager {
     for (const f of input.optList('AssociationFilterList') ?? []) {
       const key = String(f.key ?? '');
       const value = String(f.value ?? '');
-      if (value === '') throw new AwsServiceError('ValidationException', 'AssociationFilter value: Member must have length greater than or equal to 1');
+      if (value === '')
+        throw new AwsServiceError(
+          'ValidationException',
+          'AssociationFilter value: Member must have length greater than or equal to 1',
+        );
       switch (key) {
         case 'AssociationName':
           list = list.filter((a) => a.name === value);
@@ -169,7 +206,10 @@ export class StateManager {
           list = list.filter((a) => this.overview(a).Status === value);
           break;
         default:
-          throw new AwsServiceError('InvalidFilterKey', `The filter key ${key.slice(0, 40)} is not supported by the local emulator.`);
+          throw new AwsServiceError(
+            'InvalidFilterKey',
+            `The filter key ${key.slice(0, 40)} is not supported by the local emulator.`,
+          );
       }
     }
     const { page, nextToken } = paginate(list, input.optNumber('MaxResults'), input.optString('NextToken'), 50);
@@ -200,7 +240,12 @@ export class StateManager {
   nodeStates(associationId: string): Record<string, { status: string; pending: boolean; lastRun?: AssociationRun }> {
     const a = this.associations.get(associationId);
     if (!a) return {};
-    return Object.fromEntries([...a.nodes.entries()].map(([id, s]) => [id, { status: s.status, pending: s.pending !== undefined, ...(s.lastRun ? { lastRun: s.lastRun } : {}) }]));
+    return Object.fromEntries(
+      [...a.nodes.entries()].map(([id, s]) => [
+        id,
+        { status: s.status, pending: s.pending !== undefined, ...(s.lastRun ? { lastRun: s.lastRun } : {}) },
+      ]),
+    );
   }
 
   /**
@@ -225,7 +270,8 @@ export class StateManager {
 
   nodeRegistered(node: ManagedNode): void {
     this.online.set(node.instanceId, node.executor.isOnline());
-    for (const a of this.associations.values()) if (this.options.matches(node, a.targets)) this.request(a, node, 'node-registered');
+    for (const a of this.associations.values())
+      if (this.options.matches(node, a.targets)) this.request(a, node, 'node-registered');
   }
 
   nodeDeregistered(instanceId: string): void {
@@ -297,11 +343,25 @@ export class StateManager {
     this.inFlight.add(p);
   }
 
-  private async runOnNode(a: Association, node: ManagedNode, s: NodeState, reason: AssociationRunReason): Promise<void> {
+  private async runOnNode(
+    a: Association,
+    node: ManagedNode,
+    s: NodeState,
+    reason: AssociationRunReason,
+  ): Promise<void> {
     const doc = this.options.document(a.documentName);
     const start = new Date();
     const commandId = randomUUID();
-    const run: AssociationRun = { associationId: a.id, instanceId: node.instanceId, commandId, reason, status: 'Pending', start, stdout: '', stderr: '' };
+    const run: AssociationRun = {
+      associationId: a.id,
+      instanceId: node.instanceId,
+      commandId,
+      reason,
+      status: 'Pending',
+      start,
+      stdout: '',
+      stderr: '',
+    };
     this.runs.push(run);
     if (this.runs.length > MAX_RUNS_KEPT) this.runs.splice(0, this.runs.length - MAX_RUNS_KEPT);
     s.lastRun = run;
@@ -329,7 +389,16 @@ export class StateManager {
         maxConcurrency: '1',
         maxErrors: '0',
         timeoutSeconds: 3600,
-        invocations: [{ instanceId: node.instanceId, instanceName: node.name, status: 'Pending', statusDetails: 'Pending', responseCode: -1, plugins: [] }],
+        invocations: [
+          {
+            instanceId: node.instanceId,
+            instanceName: node.name,
+            status: 'Pending',
+            statusDetails: 'Pending',
+            responseCode: -1,
+            plugins: [],
+          },
+        ],
         done: Promise.resolve(),
         associationId: a.id,
       };
@@ -353,7 +422,9 @@ export class StateManager {
   private async slot(a: Association): Promise<void> {
     const total = Math.max(1, [...a.nodes.keys()].length);
     const spec = a.maxConcurrency ?? '50';
-    const limit = spec.endsWith('%') ? Math.max(1, Math.floor((Number(spec.slice(0, -1)) * total) / 100)) : Number(spec);
+    const limit = spec.endsWith('%')
+      ? Math.max(1, Math.floor((Number(spec.slice(0, -1)) * total) / 100))
+      : Number(spec);
     while (a.active >= limit) await new Promise<void>((resolve) => a.waiting.push(resolve));
     a.active++;
   }
@@ -378,36 +449,58 @@ export class StateManager {
   }
 
   private readFields(input: Input, creating: boolean, currentDocument?: string) {
-    const documentName = creating ? input.string('Name', { pattern: /^[a-zA-Z0-9_\-.:/]{3,200}$/ }) : (input.optString('Name', { pattern: /^[a-zA-Z0-9_\-.:/]{3,200}$/ }) ?? currentDocument!);
+    const documentName = creating
+      ? input.string('Name', { pattern: /^[a-zA-Z0-9_\-.:/]{3,200}$/ })
+      : (input.optString('Name', { pattern: /^[a-zA-Z0-9_\-.:/]{3,200}$/ }) ?? currentDocument!);
     const doc = this.options.document(documentName);
-    if (!doc) throw new AwsServiceError('InvalidDocument', `Document with name ${documentName.slice(0, 128)} does not exist.`);
+    if (!doc)
+      throw new AwsServiceError('InvalidDocument', `Document with name ${documentName.slice(0, 128)} does not exist.`);
     const version = input.optString('DocumentVersion');
-    if (version !== undefined && !['$DEFAULT', '$LATEST', '1'].includes(version)) throw new AwsServiceError('InvalidDocumentVersion', 'The document version is not valid or does not exist.');
+    if (version !== undefined && !['$DEFAULT', '$LATEST', '1'].includes(version))
+      throw new AwsServiceError('InvalidDocumentVersion', 'The document version is not valid or does not exist.');
     const name = input.optString('AssociationName', { pattern: /^[a-zA-Z0-9_\-.]{3,128}$/ });
-    if (input.has('InstanceId')) throw new AwsServiceError('InvalidParameters', 'The local emulator supports Targets only (not InstanceId).');
-    const targets = (input.optList('Targets') ?? []).map((t) => ({ Key: String(t.Key), Values: Array.isArray(t.Values) ? (t.Values as unknown[]).map(String) : [] }));
+    if (input.has('InstanceId'))
+      throw new AwsServiceError('InvalidParameters', 'The local emulator supports Targets only (not InstanceId).');
+    const targets = (input.optList('Targets') ?? []).map((t) => ({
+      Key: String(t.Key),
+      Values: Array.isArray(t.Values) ? (t.Values as unknown[]).map(String) : [],
+    }));
     if (creating && targets.length === 0) throw new AwsServiceError('InvalidTarget', 'Specify Targets.');
-    if (targets.length > 5) throw new AwsServiceError('ValidationException', 'Targets: Member must have length less than or equal to 5');
+    if (targets.length > 5)
+      throw new AwsServiceError('ValidationException', 'Targets: Member must have length less than or equal to 5');
     for (const t of targets) {
-      if (t.Values.length === 0 || t.Values.length > 50) throw new AwsServiceError('ValidationException', 'Target values: Member must have length between 1 and 50');
-      if (t.Key !== 'InstanceIds' && t.Key !== 'tag-key' && !/^tag:.{1,128}$/.test(t.Key)) throw new AwsServiceError('InvalidTarget', `Target key ${t.Key.slice(0, 80)} is not supported.`);
+      if (t.Values.length === 0 || t.Values.length > 50)
+        throw new AwsServiceError('ValidationException', 'Target values: Member must have length between 1 and 50');
+      if (t.Key !== 'InstanceIds' && t.Key !== 'tag-key' && !/^tag:.{1,128}$/.test(t.Key))
+        throw new AwsServiceError('InvalidTarget', `Target key ${t.Key.slice(0, 80)} is not supported.`);
     }
     const given = input.optObject('Parameters') ?? {};
     const { lists } = resolveParameters(doc, given);
     const schedule = input.optString('ScheduleExpression', { min: 1, max: 256 });
     if (schedule !== undefined) {
       const m = RATE.exec(schedule);
-      if (m && Number(m[1]) * UNIT_SECONDS[m[2]] < 1800) throw new AwsServiceError('InvalidSchedule', 'The rate expression must be at least 30 minutes.');
-      if (!m && !/^cron\(.+\)$/.test(schedule)) throw new AwsServiceError('InvalidSchedule', 'The schedule expression is not valid.');
+      if (m && Number(m[1]) * UNIT_SECONDS[m[2]] < 1800)
+        throw new AwsServiceError('InvalidSchedule', 'The rate expression must be at least 30 minutes.');
+      if (!m && !/^cron\(.+\)$/.test(schedule))
+        throw new AwsServiceError('InvalidSchedule', 'The schedule expression is not valid.');
     }
     const maxConcurrency = input.optString('MaxConcurrency', { min: 1, max: 7, pattern: CONCURRENCY });
     const maxErrors = input.optString('MaxErrors', { min: 1, max: 7, pattern: ERRORS });
     const complianceSeverity = input.optString('ComplianceSeverity');
-    if (complianceSeverity !== undefined && !['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'UNSPECIFIED'].includes(complianceSeverity))
-      throw new AwsServiceError('ValidationException', "Value at 'complianceSeverity' failed to satisfy constraint: Member must satisfy enum value set");
+    if (
+      complianceSeverity !== undefined &&
+      !['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'UNSPECIFIED'].includes(complianceSeverity)
+    )
+      throw new AwsServiceError(
+        'ValidationException',
+        "Value at 'complianceSeverity' failed to satisfy constraint: Member must satisfy enum value set",
+      );
     const syncCompliance = input.optString('SyncCompliance');
     if (syncCompliance !== undefined && !['AUTO', 'MANUAL'].includes(syncCompliance))
-      throw new AwsServiceError('ValidationException', "Value at 'syncCompliance' failed to satisfy constraint: Member must satisfy enum value set");
+      throw new AwsServiceError(
+        'ValidationException',
+        "Value at 'syncCompliance' failed to satisfy constraint: Member must satisfy enum value set",
+      );
     const docName = documentName;
     return {
       documentName: docName,
@@ -426,7 +519,12 @@ export class StateManager {
     const counts: Record<string, number> = {};
     for (const s of a.nodes.values()) counts[s.status] = (counts[s.status] ?? 0) + 1;
     const states = [...a.nodes.values()];
-    const status = states.length === 0 || states.some((s) => s.status === 'Pending' || s.status === 'InProgress') ? 'Pending' : states.some((s) => s.status === 'Failed') ? 'Failed' : 'Success';
+    const status =
+      states.length === 0 || states.some((s) => s.status === 'Pending' || s.status === 'InProgress')
+        ? 'Pending'
+        : states.some((s) => s.status === 'Failed')
+          ? 'Failed'
+          : 'Success';
     return { Status: status, DetailedStatus: status, AssociationStatusAggregatedCount: counts };
   }
 

@@ -79,19 +79,29 @@ export class CommandRunner {
     const { values } = resolveParameters(doc, command.parameters);
     const environment: Record<string, string> = {};
     if (agentVersionAtLeast(agentVersionOf(node))) {
-      for (const [name, def] of Object.entries(doc.parameters ?? {})) if (def.interpolationType === 'ENV_VAR') environment[`SSM_${name}`] = values[name];
+      for (const [name, def] of Object.entries(doc.parameters ?? {}))
+        if (def.interpolationType === 'ENV_VAR') environment[`SSM_${name}`] = values[name];
     }
     let failed = false;
     let timedOut = false;
     for (const step of doc.mainSteps) {
-      const plugin: PluginResult = { name: step.name, status: 'Pending', statusDetails: 'Pending', responseCode: -1, stdout: '', stderr: '' };
+      const plugin: PluginResult = {
+        name: step.name,
+        status: 'Pending',
+        statusDetails: 'Pending',
+        responseCode: -1,
+        stdout: '',
+        stderr: '',
+      };
       inv.plugins.push(plugin);
       const pre = step.precondition?.StringEquals;
       if (step.action !== 'aws:runShellScript' || (pre && !pre.some((v) => v.toLowerCase() === 'linux'))) {
         plugin.status = 'Success';
         plugin.statusDetails = 'Success';
         plugin.responseCode = 0;
-        plugin.stdout = pre ? 'Step execution skipped due to unsatisfied preconditions: platformType' : `Step execution skipped: action ${step.action} is not supported locally`;
+        plugin.stdout = pre
+          ? 'Step execution skipped due to unsatisfied preconditions: platformType'
+          : `Step execution skipped: action ${step.action} is not supported locally`;
         continue;
       }
       if (failed) {
@@ -99,7 +109,9 @@ export class CommandRunner {
         plugin.statusDetails = 'Cancelled';
         continue;
       }
-      const script = step.inputs.runCommand.join('\n').replace(/\{\{\s*([A-Za-z0-9_.]+)\s*\}\}/g, (m, p: string) => (p in values ? values[p] : m));
+      const script = step.inputs.runCommand
+        .join('\n')
+        .replace(/\{\{\s*([A-Za-z0-9_.]+)\s*\}\}/g, (m, p: string) => (p in values ? values[p] : m));
       let stepTimeout = Number(step.inputs.timeoutSeconds ?? 3600);
       if (!Number.isInteger(stepTimeout) || stepTimeout < 5 || stepTimeout > 172800) stepTimeout = 3600;
       plugin.status = 'InProgress';
@@ -120,7 +132,12 @@ export class CommandRunner {
           ...(step.inputs.workingDirectory ? { workingDirectory: step.inputs.workingDirectory } : {}),
         });
       } catch (err) {
-        result = { exitCode: 1, stdout: '', stderr: `failed to run step: ${err instanceof Error ? err.message : String(err)}`, timedOut: false };
+        result = {
+          exitCode: 1,
+          stdout: '',
+          stderr: `failed to run step: ${err instanceof Error ? err.message : String(err)}`,
+          timedOut: false,
+        };
       }
       plugin.end = new Date();
       plugin.stdout = result.stdout;

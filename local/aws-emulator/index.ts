@@ -85,10 +85,22 @@ export class AwsEmulator {
     const ca = await LocalCa.create(dir ? { stateDir: dir } : {});
     const ref: { emulator?: AwsEmulator } = {};
     const onChange = (): void => ref.emulator?.scheduleSave();
-    const acm = new AcmService({ ca, region, accountId, notExportable: faults.notExportable, pending: faults.pending, onChange });
+    const acm = new AcmService({
+      ca,
+      region,
+      accountId,
+      notExportable: faults.notExportable,
+      pending: faults.pending,
+      onChange,
+    });
     const secrets = new SecretsManagerService({ region, accountId, onChange });
-    const ssm = new SsmService({ region, accountId, ...(options.ssmMsPerSecond !== undefined ? { msPerSecond: options.ssmMsPerSecond } : {}),
-      ...(options.associationMsPerSecond !== undefined ? { associationMsPerSecond: options.associationMsPerSecond } : {}),
+    const ssm = new SsmService({
+      region,
+      accountId,
+      ...(options.ssmMsPerSecond !== undefined ? { msPerSecond: options.ssmMsPerSecond } : {}),
+      ...(options.associationMsPerSecond !== undefined
+        ? { associationMsPerSecond: options.associationMsPerSecond }
+        : {}),
     });
     const stateFile = dir ? path.join(dir, 'state.json') : undefined;
     const emulator = new AwsEmulator(region, accountId, credentials, ca, acm, secrets, ssm, faults, stateFile);

@@ -24,19 +24,31 @@ export class Input {
   optString(name: string, limits: { min?: number; max?: number; pattern?: RegExp } = {}): string | undefined {
     const v = this.body[name];
     if (v === undefined || v === null) return undefined;
-    if (typeof v !== 'string') this.fail(`1 validation error detected: Value at '${lowerFirst(name)}' failed to satisfy constraint: Member must be a string`);
+    if (typeof v !== 'string')
+      this.fail(
+        `1 validation error detected: Value at '${lowerFirst(name)}' failed to satisfy constraint: Member must be a string`,
+      );
     if (limits.min !== undefined && v.length < limits.min)
-      this.fail(`1 validation error detected: Value at '${lowerFirst(name)}' failed to satisfy constraint: Member must have length greater than or equal to ${limits.min}`);
+      this.fail(
+        `1 validation error detected: Value at '${lowerFirst(name)}' failed to satisfy constraint: Member must have length greater than or equal to ${limits.min}`,
+      );
     if (limits.max !== undefined && v.length > limits.max)
-      this.fail(`1 validation error detected: Value at '${lowerFirst(name)}' failed to satisfy constraint: Member must have length less than or equal to ${limits.max}`);
+      this.fail(
+        `1 validation error detected: Value at '${lowerFirst(name)}' failed to satisfy constraint: Member must have length less than or equal to ${limits.max}`,
+      );
     if (limits.pattern && !limits.pattern.test(v))
-      this.fail(`1 validation error detected: Value at '${lowerFirst(name)}' failed to satisfy constraint: Member must satisfy regular expression pattern: ${limits.pattern.source}`);
+      this.fail(
+        `1 validation error detected: Value at '${lowerFirst(name)}' failed to satisfy constraint: Member must satisfy regular expression pattern: ${limits.pattern.source}`,
+      );
     return v;
   }
 
   string(name: string, limits: { min?: number; max?: number; pattern?: RegExp } = {}): string {
     const v = this.optString(name, limits);
-    if (v === undefined) this.fail(`1 validation error detected: Value null at '${lowerFirst(name)}' failed to satisfy constraint: Member must not be null`);
+    if (v === undefined)
+      this.fail(
+        `1 validation error detected: Value null at '${lowerFirst(name)}' failed to satisfy constraint: Member must not be null`,
+      );
     return v;
   }
 
@@ -61,7 +73,8 @@ export class Input {
   optStringList(name: string): string[] | undefined {
     const v = this.body[name];
     if (v === undefined || v === null) return undefined;
-    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) this.fail(`Value at '${lowerFirst(name)}' must be a list of strings`);
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))
+      this.fail(`Value at '${lowerFirst(name)}' must be a list of strings`);
     return v as string[];
   }
 
@@ -91,11 +104,17 @@ export function epochSeconds(d: Date): number {
 }
 
 /** Opaque pagination tokens: base64 of the next index. */
-export function paginate<T>(items: T[], maxResults: number | undefined, nextToken: string | undefined, fallbackMax: number): { page: T[]; nextToken?: string } {
+export function paginate<T>(
+  items: T[],
+  maxResults: number | undefined,
+  nextToken: string | undefined,
+  fallbackMax: number,
+): { page: T[]; nextToken?: string } {
   let start = 0;
   if (nextToken !== undefined) {
     const decoded = Number.parseInt(Buffer.from(nextToken, 'base64').toString('utf8'), 10);
-    if (!Number.isInteger(decoded) || decoded < 0 || decoded > items.length) throw new AwsServiceError('InvalidNextToken', 'The specified token is not valid.');
+    if (!Number.isInteger(decoded) || decoded < 0 || decoded > items.length)
+      throw new AwsServiceError('InvalidNextToken', 'The specified token is not valid.');
     start = decoded;
   }
   const size = maxResults ?? fallbackMax;

@@ -27,7 +27,13 @@ function validItem(item: unknown): item is CustomInventoryItem {
     typeof i.SchemaVersion === 'string' &&
     Array.isArray(i.Content) &&
     i.Content.length <= 10_000 &&
-    i.Content.every((c) => c && typeof c === 'object' && !Array.isArray(c) && Object.values(c as object).every((v) => typeof v === 'string'))
+    i.Content.every(
+      (c) =>
+        c &&
+        typeof c === 'object' &&
+        !Array.isArray(c) &&
+        Object.values(c as object).every((v) => typeof v === 'string'),
+    )
   );
 }
 
@@ -51,10 +57,18 @@ export class InventoryStore {
     const captureTime = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
     for (const item of found) {
       if (!validItem(item)) {
-        this.rejected.push({ instanceId, reason: 'not a custom inventory item ({SchemaVersion, TypeName: Custom:..., Content: [string maps]})' });
+        this.rejected.push({
+          instanceId,
+          reason: 'not a custom inventory item ({SchemaVersion, TypeName: Custom:..., Content: [string maps]})',
+        });
         continue;
       }
-      byType.set(item.TypeName, { typeName: item.TypeName, schemaVersion: item.SchemaVersion, captureTime, content: item.Content.map((c) => ({ ...c })) });
+      byType.set(item.TypeName, {
+        typeName: item.TypeName,
+        schemaVersion: item.SchemaVersion,
+        captureTime,
+        content: item.Content.map((c) => ({ ...c })),
+      });
     }
     this.items.set(instanceId, byType);
   }
@@ -70,20 +84,30 @@ export class InventoryStore {
   }
 
   getInventory(input: Input): JsonObject {
-    if (input.has('Aggregators')) throw new AwsServiceError('InvalidAggregatorException', 'Aggregators are not supported by the local emulator.');
+    if (input.has('Aggregators'))
+      throw new AwsServiceError('InvalidAggregatorException', 'Aggregators are not supported by the local emulator.');
     const filters = (input.optList('Filters') ?? []).map((f) => {
       const key = String(f.Key ?? '');
       const values = Array.isArray(f.Values) ? (f.Values as unknown[]).map(String) : [];
       const type = f.Type === undefined ? 'Equal' : String(f.Type);
-      if (!/^[A-Za-z0-9_:.-]{1,200}$/.test(key) || !key.includes('.')) throw new AwsServiceError('InvalidFilter', `The filter key ${key.slice(0, 80)} is not valid.`);
-      if (!FILTER_TYPES.has(type)) throw new AwsServiceError('InvalidFilter', `The filter type ${type.slice(0, 20)} is not valid.`);
-      if (type !== 'Exists' && (values.length < 1 || values.length > 40)) throw new AwsServiceError('InvalidFilterValue', 'Filter values: Member must have length between 1 and 40');
+      if (!/^[A-Za-z0-9_:.-]{1,200}$/.test(key) || !key.includes('.'))
+        throw new AwsServiceError('InvalidFilter', `The filter key ${key.slice(0, 80)} is not valid.`);
+      if (!FILTER_TYPES.has(type))
+        throw new AwsServiceError('InvalidFilter', `The filter type ${type.slice(0, 20)} is not valid.`);
+      if (type !== 'Exists' && (values.length < 1 || values.length > 40))
+        throw new AwsServiceError('InvalidFilterValue', 'Filter values: Member must have length between 1 and 40');
       const dot = key.lastIndexOf('.');
       return { typeName: key.slice(0, dot), attribute: key.slice(dot + 1), values, type };
     });
-    if (filters.length > 5) throw new AwsServiceError('ValidationException', 'Filters: Member must have length less than or equal to 5');
+    if (filters.length > 5)
+      throw new AwsServiceError('ValidationException', 'Filters: Member must have length less than or equal to 5');
     const resultTypes = (input.optList('ResultAttributes') ?? []).map((r) => String(r.TypeName ?? ''));
-    for (const t of resultTypes) if (!/^(AWS|Custom):[A-Za-z0-9_.-]{1,100}$/.test(t)) throw new AwsServiceError('InvalidResultAttributeException', `The result attribute ${t.slice(0, 80)} is not valid.`);
+    for (const t of resultTypes)
+      if (!/^(AWS|Custom):[A-Za-z0-9_.-]{1,100}$/.test(t))
+        throw new AwsServiceError(
+          'InvalidResultAttributeException',
+          `The result attribute ${t.slice(0, 80)} is not valid.`,
+        );
     const maxResults = input.optNumber('MaxResults');
 
     const matches = (byType: Map<string, StoredItem>, f: (typeof filters)[number]): boolean => {
@@ -112,7 +136,13 @@ export class InventoryStore {
         const data: JsonObject = {};
         for (const t of types) {
           const item = byType.get(t);
-          if (item) data[t] = { TypeName: item.typeName, SchemaVersion: item.schemaVersion, CaptureTime: item.captureTime, Content: item.content.map((c) => ({ ...c })) };
+          if (item)
+            data[t] = {
+              TypeName: item.typeName,
+              SchemaVersion: item.schemaVersion,
+              CaptureTime: item.captureTime,
+              Content: item.content.map((c) => ({ ...c })),
+            };
         }
         return { Id: id, Data: data };
       })

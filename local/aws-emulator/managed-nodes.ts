@@ -86,5 +86,8 @@ export function nodeMatches(node: ManagedNode, key: string, values: string[]): b
   if (key === 'PlatformTypes') return values.includes('Linux');
   if (key === 'ResourceType') return values.includes('ManagedInstance');
   if (key === 'AgentVersion') return values.includes(agentVersionOf(node));
-  throw new AwsServiceError('InvalidInstanceInformationFilterValue', `The filter key ${key.slice(0, 80)} is not valid.`);
+  throw new AwsServiceError(
+    'InvalidInstanceInformationFilterValue',
+    `The filter key ${key.slice(0, 80)} is not valid.`,
+  );
 }

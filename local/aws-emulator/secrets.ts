@@ -32,8 +32,10 @@ function suffix(): string {
   return [...randomBytes(6)].map((b) => SUFFIX_CHARS[b % SUFFIX_CHARS.length]).join('');
 }
 
-const notFound = (what = "Secrets Manager can't find the specified secret."): AwsServiceError => new AwsServiceError('ResourceNotFoundException', what);
-const invalidParameter = (message: string): AwsServiceError => new AwsServiceError('InvalidParameterException', message);
+const notFound = (what = "Secrets Manager can't find the specified secret."): AwsServiceError =>
+  new AwsServiceError('ResourceNotFoundException', what);
+const invalidParameter = (message: string): AwsServiceError =>
+  new AwsServiceError('InvalidParameterException', message);
 
 export interface SecretsOptions {
   region: string;
@@ -79,13 +81,19 @@ export class SecretsManagerService {
   private readValue(input: Input): { secretString?: string; secretBinary?: string } | undefined {
     const secretString = input.optString('SecretString', { max: 65536 });
     const secretBinary = input.optString('SecretBinary');
-    if (secretString !== undefined && secretBinary !== undefined) throw invalidParameter('You must provide either SecretString or SecretBinary, not both.');
+    if (secretString !== undefined && secretBinary !== undefined)
+      throw invalidParameter('You must provide either SecretString or SecretBinary, not both.');
     if (secretString !== undefined) return { secretString };
     if (secretBinary !== undefined) return { secretBinary };
     return undefined;
   }
 
-  private addVersion(secret: StoredSecret, versionId: string, value: { secretString?: string; secretBinary?: string }, stages: string[]): SecretVersion {
+  private addVersion(
+    secret: StoredSecret,
+    versionId: string,
+    value: { secretString?: string; secretBinary?: string },
+    stages: string[],
+  ): SecretVersion {
     const now = new Date().toISOString();
     for (const stage of stages) {
       for (const v of secret.versions) {
@@ -109,14 +117,21 @@ export class SecretsManagerService {
 
   private createSecret(input: Input): JsonObject {
     const name = input.string('Name', { min: 1, max: 512 });
-    if (!NAME.test(name)) throw invalidParameter('Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!');
+    if (!NAME.test(name))
+      throw invalidParameter(
+        'Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!',
+      );
     const token = input.optString('ClientRequestToken', TOKEN) ?? randomUUID();
     const value = this.readValue(input);
     const existing = [...this.secrets.values()].find((s) => s.name === name);
     if (existing) {
       const v = existing.versions.find((x) => x.versionId === token);
-      if (v && value && this.sameValue(v, value)) return { ARN: existing.arn, Name: existing.name, VersionId: v.versionId };
-      throw new AwsServiceError('ResourceExistsException', `The operation failed because the secret ${name} already exists.`);
+      if (v && value && this.sameValue(v, value))
+        return { ARN: existing.arn, Name: existing.name, VersionId: v.versionId };
+      throw new AwsServiceError(
+        'ResourceExistsException',
+        `The operation failed because the secret ${name} already exists.`,
+      );
     }
     const now = new Date().toISOString();
     const description = input.optString('Description', { max: 2048 });
@@ -139,8 +154,10 @@ export class SecretsManagerService {
 
   private readTags(input: Input): { Key: string; Value: string }[] {
     return (input.optList('Tags') ?? []).map((t) => {
-      if (typeof t.Key !== 'string' || t.Key.length < 1 || t.Key.length > 128) throw invalidParameter('Tag keys must be 1-128 characters.');
-      if (t.Value !== undefined && (typeof t.Value !== 'string' || t.Value.length > 256)) throw invalidParameter('Tag values must be 0-256 characters.');
+      if (typeof t.Key !== 'string' || t.Key.length < 1 || t.Key.length > 128)
+        throw invalidParameter('Tag keys must be 1-128 characters.');
+      if (t.Value !== undefined && (typeof t.Value !== 'string' || t.Value.length > 256))
+        throw invalidParameter('Tag values must be 0-256 characters.');
       return { Key: t.Key, Value: typeof t.Value === 'string' ? t.Value : '' };
     });
   }
@@ -153,7 +170,11 @@ export class SecretsManagerService {
     const stages = input.optStringList('VersionStages') ?? ['AWSCURRENT'];
     const existing = secret.versions.find((v) => v.versionId === token);
     if (existing) {
-      if (!this.sameValue(existing, value)) throw new AwsServiceError('ResourceExistsException', "You can't modify an existing version, you can only create a new version.");
+      if (!this.sameValue(existing, value))
+        throw new AwsServiceError(
+          'ResourceExistsException',
+          "You can't modify an existing version, you can only create a new version.",
+        );
       return { ARN: secret.arn, Name: secret.name, VersionId: existing.versionId, VersionStages: existing.stages };
     }
     const version = this.addVersion(secret, token, value, stages);
@@ -170,11 +191,15 @@ export class SecretsManagerService {
       version = secret.versions.find((v) => v.versionId === versionId);
       if (!version) throw notFound(`Secrets Manager can't find the specified secret value for VersionId: ${versionId}`);
       if (stage !== undefined && !version.stages.includes(stage))
-        throw new AwsServiceError('InvalidRequestException', 'You provided a VersionStage that is not associated to the provided VersionId.');
+        throw new AwsServiceError(
+          'InvalidRequestException',
+          'You provided a VersionStage that is not associated to the provided VersionId.',
+        );
     } else {
       const wanted = stage ?? 'AWSCURRENT';
       version = secret.versions.find((v) => v.stages.includes(wanted));
-      if (!version) throw notFound(`Secrets Manager can't find the specified secret value for staging label: ${wanted}`);
+      if (!version)
+        throw notFound(`Secrets Manager can't find the specified secret value for staging label: ${wanted}`);
     }
     secret.lastAccessedDate = new Date(new Date().toISOString().slice(0, 10)).toISOString();
     return {
@@ -195,7 +220,9 @@ export class SecretsManagerService {
       ...(secret.description !== undefined ? { Description: secret.description } : {}),
       ...(secret.kmsKeyId !== undefined ? { KmsKeyId: secret.kmsKeyId } : {}),
       Tags: secret.tags,
-      VersionIdsToStages: Object.fromEntries(secret.versions.filter((v) => v.stages.length > 0).map((v) => [v.versionId, v.stages])),
+      VersionIdsToStages: Object.fromEntries(
+        secret.versions.filter((v) => v.stages.length > 0).map((v) => [v.versionId, v.stages]),
+      ),
       CreatedDate: epochSeconds(new Date(secret.createdDate)),
       LastChangedDate: epochSeconds(new Date(secret.lastChangedDate)),
       ...(secret.lastAccessedDate ? { LastAccessedDate: epochSeconds(new Date(secret.lastAccessedDate)) } : {}),
@@ -239,7 +266,9 @@ export class SecretsManagerService {
           case 'description':
             return values.some((v) => (s.description ?? '').startsWith(v));
           case 'all':
-            return values.some((v) => s.name.startsWith(v) || s.tags.some((t) => t.Key.startsWith(v) || t.Value.startsWith(v)));
+            return values.some(
+              (v) => s.name.startsWith(v) || s.tags.some((t) => t.Key.startsWith(v) || t.Value.startsWith(v)),
+            );
           default:
             throw invalidParameter(`Invalid filter key: ${String(f.Key).slice(0, 40)}`);
         }
@@ -263,7 +292,11 @@ export class SecretsManagerService {
     return {
       ARN: secret.arn,
       Name: secret.name,
-      Versions: page.map((v) => ({ VersionId: v.versionId, VersionStages: v.stages, CreatedDate: epochSeconds(new Date(v.createdDate)) })),
+      Versions: page.map((v) => ({
+        VersionId: v.versionId,
+        VersionStages: v.stages,
+        CreatedDate: epochSeconds(new Date(v.createdDate)),
+      })),
       ...(nextToken ? { NextToken: nextToken } : {}),
     };
   }

@@ -62,7 +62,11 @@ export class JsonProtocolServer {
   constructor(private readonly options: ServerOptions) {
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
-        if (!res.headersSent) this.sendError(res, new AwsServiceError('InternalFailure', err instanceof Error ? err.message : 'internal error', 500));
+        if (!res.headersSent)
+          this.sendError(
+            res,
+            new AwsServiceError('InternalFailure', err instanceof Error ? err.message : 'internal error', 500),
+          );
       });
     });
     this.server.keepAliveTimeout = 1000;
@@ -99,7 +103,8 @@ export class JsonProtocolServer {
 
   /** Serves one more service on the same port (e.g. local Step Functions). */
   addService(service: EmulatedService): void {
-    if (this.options.services.some((s) => s.targetPrefix === service.targetPrefix)) throw new Error(`service ${service.targetPrefix} is already served`);
+    if (this.options.services.some((s) => s.targetPrefix === service.targetPrefix))
+      throw new Error(`service ${service.targetPrefix} is already served`);
     this.options.services.push(service);
   }
 
@@ -108,7 +113,8 @@ export class JsonProtocolServer {
     let size = 0;
     for await (const chunk of req) {
       size += (chunk as Buffer).length;
-      if (size > MAX_BODY) return this.sendError(res, new AwsServiceError('SerializationException', 'Request body too large', 413));
+      if (size > MAX_BODY)
+        return this.sendError(res, new AwsServiceError('SerializationException', 'Request body too large', 413));
       chunks.push(chunk as Buffer);
     }
     const body = Buffer.concat(chunks);
@@ -118,20 +124,37 @@ export class JsonProtocolServer {
     const opName = target.slice(dot + 1);
     const service = this.options.services.find((s) => s.targetPrefix === prefix);
     if (req.method !== 'POST' || !service || dot < 0) {
-      return this.sendError(res, new AwsServiceError('UnknownOperationException', `Unknown target: ${target.slice(0, 120)}`));
+      return this.sendError(
+        res,
+        new AwsServiceError('UnknownOperationException', `Unknown target: ${target.slice(0, 120)}`),
+      );
     }
 
-    const scope = parseAuthorization(typeof req.headers.authorization === 'string' ? req.headers.authorization : undefined);
-    if (!scope) return this.sendError(res, new AwsServiceError('MissingAuthenticationTokenException', 'Missing Authentication Token'));
+    const scope = parseAuthorization(
+      typeof req.headers.authorization === 'string' ? req.headers.authorization : undefined,
+    );
+    if (!scope)
+      return this.sendError(
+        res,
+        new AwsServiceError('MissingAuthenticationTokenException', 'Missing Authentication Token'),
+      );
     if (scope.accessKeyId !== this.options.credentials.accessKeyId)
-      return this.sendError(res, new AwsServiceError('UnrecognizedClientException', 'The security token included in the request is invalid.'));
+      return this.sendError(
+        res,
+        new AwsServiceError('UnrecognizedClientException', 'The security token included in the request is invalid.'),
+      );
     if (this.options.verifySignatures !== false) {
       const verdict = await verifySigV4(
         { method: req.method, url: req.url ?? '/', headers: req.headers, body },
         { credentials: this.options.credentials, service: service.signingName },
       );
       if (!verdict.ok) {
-        const type = verdict.reason === 'SignatureExpired' ? 'InvalidSignatureException' : verdict.reason === 'IncompleteSignature' ? 'IncompleteSignatureException' : 'InvalidSignatureException';
+        const type =
+          verdict.reason === 'SignatureExpired'
+            ? 'InvalidSignatureException'
+            : verdict.reason === 'IncompleteSignature'
+              ? 'IncompleteSignatureException'
+              : 'InvalidSignatureException';
         return this.sendError(res, new AwsServiceError(type, verdict.message));
       }
     }
@@ -159,11 +182,24 @@ export class JsonProtocolServer {
       record.request = input;
     } catch {
       record.request = body.toString('utf8');
-      return this.sendError(res, new AwsServiceError('SerializationException', 'Start of structure or map found where not expected.'), record, service);
+      return this.sendError(
+        res,
+        new AwsServiceError('SerializationException', 'Start of structure or map found where not expected.'),
+        record,
+        service,
+      );
     }
 
-    const operation = Object.prototype.hasOwnProperty.call(service.operations, opName) ? service.operations[opName] : undefined;
-    if (!operation) return this.sendError(res, new AwsServiceError('UnknownOperationException', `Operation ${opName} is not supported by the local emulator.`), record, service);
+    const operation = Object.prototype.hasOwnProperty.call(service.operations, opName)
+      ? service.operations[opName]
+      : undefined;
+    if (!operation)
+      return this.sendError(
+        res,
+        new AwsServiceError('UnknownOperationException', `Operation ${opName} is not supported by the local emulator.`),
+        record,
+        service,
+      );
     if (this.options.throttles.take(service.signingName, opName)) {
       return this.sendError(res, new AwsServiceError('ThrottlingException', 'Rate exceeded'), record, service);
     }
@@ -188,7 +224,10 @@ export class JsonProtocolServer {
       });
       res.end(payload);
     } catch (err) {
-      const e = err instanceof AwsServiceError ? err : new AwsServiceError('InternalFailure', err instanceof Error ? err.message : 'internal error', 500);
+      const e =
+        err instanceof AwsServiceError
+          ? err
+          : new AwsServiceError('InternalFailure', err instanceof Error ? err.message : 'internal error', 500);
       this.sendError(res, e, record, service);
     }
   }

@@ -9,7 +9,14 @@ import { randomUUID } from 'node:crypto';
 import type { SsmCommandDocument } from '../../ssm-documents/load';
 import { CommandRunner } from './command-runner';
 import { limit, type Command, type InvocationStatus, type PluginResult } from './commands';
-import { agentVersionOf, LOCAL_AGENT_VERSION, newInstanceId, nodeMatches, type ManagedNode, type NodeExecutor } from './managed-nodes';
+import {
+  agentVersionOf,
+  LOCAL_AGENT_VERSION,
+  newInstanceId,
+  nodeMatches,
+  type ManagedNode,
+  type NodeExecutor,
+} from './managed-nodes';
 import { AwsServiceError } from './errors';
 import { epochSeconds, Input, paginate, type JsonObject } from './input';
 import { InventoryStore } from './inventory';
@@ -42,7 +49,11 @@ export class SsmService {
   readonly associations: StateManager;
 
   constructor(private readonly options: SsmOptions) {
-    this.runner = new CommandRunner({ nodes: this.nodes, inventory: this.inventory, msPerSecond: options.msPerSecond ?? 1000 });
+    this.runner = new CommandRunner({
+      nodes: this.nodes,
+      inventory: this.inventory,
+      msPerSecond: options.msPerSecond ?? 1000,
+    });
     this.associations = new StateManager({
       region: options.region,
       accountId: options.accountId,
@@ -88,7 +99,12 @@ export class SsmService {
     return newInstanceId();
   }
 
-  registerNode(node: { instanceId?: string; name: string; tags: Record<string, string>; executor: NodeExecutor }): ManagedNode {
+  registerNode(node: {
+    instanceId?: string;
+    name: string;
+    tags: Record<string, string>;
+    executor: NodeExecutor;
+  }): ManagedNode {
     const instanceId = node.instanceId ?? SsmService.newInstanceId();
     if (!/^mi-[0-9a-f]{17}$/.test(instanceId)) throw new Error(`not a managed node id: ${instanceId}`);
     const managed: ManagedNode = { ...node, instanceId, registeredAt: new Date() };
@@ -118,11 +134,17 @@ export class SsmService {
         pattern = compileRe2(def.allowedPattern);
       } catch (err) {
         if (!(err instanceof Re2PatternError)) throw err;
-        throw new AwsServiceError('InvalidDocumentContent', `Parameter "${p}": allowedPattern is not a valid regular expression (RE2): ${err.reason}`);
+        throw new AwsServiceError(
+          'InvalidDocumentContent',
+          `Parameter "${p}": allowedPattern is not a valid regular expression (RE2): ${err.reason}`,
+        );
       }
       // The agent checks defaults too: one its own pattern refuses fails every run that leaves the parameter out.
       if (def.default !== undefined && defaultValues(def.default).some((value) => !pattern.test(value))) {
-        throw new AwsServiceError('InvalidDocumentContent', `Parameter "${p}": the default value does not match allowedPattern ${def.allowedPattern}`);
+        throw new AwsServiceError(
+          'InvalidDocumentContent',
+          `Parameter "${p}": the default value does not match allowedPattern ${def.allowedPattern}`,
+        );
       }
     }
     this.documents.set(name, { content, createdAt: new Date() });
@@ -142,12 +164,22 @@ export class SsmService {
   }
 
   private describeInstanceInformation(input: Input): JsonObject {
-    const filters = (input.optList('Filters') ?? []).map((f) => ({ key: String(f.Key), values: Array.isArray(f.Values) ? (f.Values as string[]) : [] }));
-    const legacy = (input.optList('InstanceInformationFilterList') ?? []).map((f) => ({ key: String(f.key), values: Array.isArray(f.valueSet) ? (f.valueSet as string[]) : [] }));
+    const filters = (input.optList('Filters') ?? []).map((f) => ({
+      key: String(f.Key),
+      values: Array.isArray(f.Values) ? (f.Values as string[]) : [],
+    }));
+    const legacy = (input.optList('InstanceInformationFilterList') ?? []).map((f) => ({
+      key: String(f.key),
+      values: Array.isArray(f.valueSet) ? (f.valueSet as string[]) : [],
+    }));
     const all = [...filters, ...legacy];
-    for (const f of all) if (f.values.length === 0) throw new AwsServiceError('InvalidFilterValue', `Filter ${f.key.slice(0, 80)} requires at least one value.`);
+    for (const f of all)
+      if (f.values.length === 0)
+        throw new AwsServiceError('InvalidFilterValue', `Filter ${f.key.slice(0, 80)} requires at least one value.`);
     const maxResults = input.optNumber('MaxResults');
-    const nodes = [...this.nodes.values()].sort((a, b) => a.instanceId.localeCompare(b.instanceId)).filter((n) => all.every((f) => this.nodeMatches(n, f.key, f.values)));
+    const nodes = [...this.nodes.values()]
+      .sort((a, b) => a.instanceId.localeCompare(b.instanceId))
+      .filter((n) => all.every((f) => this.nodeMatches(n, f.key, f.values)));
     const { page, nextToken } = paginate(nodes, maxResults, input.optString('NextToken'), 50);
     return {
       InstanceInformationList: page.map((n) => ({
@@ -175,7 +207,11 @@ export class SsmService {
     const type = input.string('ResourceType');
     const id = input.string('ResourceId');
     const node = this.nodes.get(id);
-    if (type !== 'ManagedInstance' || !node) throw new AwsServiceError('InvalidResourceId', 'The resource ID is not valid. Verify that you entered the correct ID and try again.');
+    if (type !== 'ManagedInstance' || !node)
+      throw new AwsServiceError(
+        'InvalidResourceId',
+        'The resource ID is not valid. Verify that you entered the correct ID and try again.',
+      );
     return { TagList: Object.entries(node.tags).map(([Key, Value]) => ({ Key, Value })) };
   }
 
@@ -207,36 +243,59 @@ export class SsmService {
 
   // ---- SendCommand ------------------------------------------------------------------------------
 
-  private resolveTargets(input: Input): { nodes: ManagedNode[]; instanceIds: string[]; targets: { Key: string; Values: string[] }[] } {
+  private resolveTargets(input: Input): {
+    nodes: ManagedNode[];
+    instanceIds: string[];
+    targets: { Key: string; Values: string[] }[];
+  } {
     const instanceIds = input.optStringList('InstanceIds') ?? [];
-    const targets = (input.optList('Targets') ?? []).map((t) => ({ Key: String(t.Key), Values: Array.isArray(t.Values) ? (t.Values as unknown[]).map(String) : [] }));
-    if (instanceIds.length && targets.length) throw new AwsServiceError('InvalidParameters', 'Specify either InstanceIds or Targets, not both.');
-    if (!instanceIds.length && !targets.length) throw new AwsServiceError('InvalidParameters', 'Specify InstanceIds or Targets.');
-    if (instanceIds.length > 50) throw new AwsServiceError('ValidationException', 'InstanceIds: Member must have length less than or equal to 50');
-    if (targets.length > 5) throw new AwsServiceError('ValidationException', 'Targets: Member must have length less than or equal to 5');
+    const targets = (input.optList('Targets') ?? []).map((t) => ({
+      Key: String(t.Key),
+      Values: Array.isArray(t.Values) ? (t.Values as unknown[]).map(String) : [],
+    }));
+    if (instanceIds.length && targets.length)
+      throw new AwsServiceError('InvalidParameters', 'Specify either InstanceIds or Targets, not both.');
+    if (!instanceIds.length && !targets.length)
+      throw new AwsServiceError('InvalidParameters', 'Specify InstanceIds or Targets.');
+    if (instanceIds.length > 50)
+      throw new AwsServiceError('ValidationException', 'InstanceIds: Member must have length less than or equal to 50');
+    if (targets.length > 5)
+      throw new AwsServiceError('ValidationException', 'Targets: Member must have length less than or equal to 5');
     if (instanceIds.length) {
       const unknown = instanceIds.filter((id) => !this.nodes.has(id));
-      if (unknown.length) throw new AwsServiceError('InvalidInstanceId', `Instances [[${unknown.join(', ').slice(0, 200)}]] not in a valid state for account ${this.options.accountId}`);
+      if (unknown.length)
+        throw new AwsServiceError(
+          'InvalidInstanceId',
+          `Instances [[${unknown.join(', ').slice(0, 200)}]] not in a valid state for account ${this.options.accountId}`,
+        );
       return { nodes: [...new Set(instanceIds)].map((id) => this.nodes.get(id)!), instanceIds, targets };
     }
     for (const t of targets) {
-      if (t.Values.length === 0 || t.Values.length > 50) throw new AwsServiceError('ValidationException', 'Target values: Member must have length between 1 and 50');
+      if (t.Values.length === 0 || t.Values.length > 50)
+        throw new AwsServiceError('ValidationException', 'Target values: Member must have length between 1 and 50');
       if (t.Key !== 'InstanceIds' && t.Key !== 'tag-key' && !/^tag:.{1,128}$/.test(t.Key))
         throw new AwsServiceError('InvalidTarget', `Target key ${t.Key.slice(0, 80)} is not supported.`);
     }
-    const nodes = [...this.nodes.values()].sort((a, b) => a.instanceId.localeCompare(b.instanceId)).filter((n) => targets.every((t) => this.nodeMatches(n, t.Key, t.Values)));
+    const nodes = [...this.nodes.values()]
+      .sort((a, b) => a.instanceId.localeCompare(b.instanceId))
+      .filter((n) => targets.every((t) => this.nodeMatches(n, t.Key, t.Values)));
     return { nodes, instanceIds: [], targets };
   }
 
   private sendCommand(input: Input): JsonObject {
     const documentName = input.string('DocumentName', { pattern: /^[a-zA-Z0-9_\-.:/]{3,128}$/ });
-    const docName = documentName.includes(':document/') ? documentName.slice(documentName.indexOf(':document/') + 10) : documentName;
+    const docName = documentName.includes(':document/')
+      ? documentName.slice(documentName.indexOf(':document/') + 10)
+      : documentName;
     const doc = this.documents.get(docName);
     if (!doc) throw new AwsServiceError('InvalidDocument', 'Document with name ' + docName + ' does not exist.');
     const version = input.optString('DocumentVersion');
-    if (version !== undefined && !['$DEFAULT', '$LATEST', '1'].includes(version)) throw new AwsServiceError('InvalidDocumentVersion', 'The document version is not valid or does not exist.');
-    const maxConcurrency = input.optString('MaxConcurrency', { min: 1, max: 7, pattern: /^([1-9][0-9]*|[1-9][0-9]%|[1-9]%|100%)$/ }) ?? '50';
-    const maxErrors = input.optString('MaxErrors', { min: 1, max: 7, pattern: /^([1-9][0-9]*|[0]|[1-9][0-9]%|[0-9]%|100%)$/ }) ?? '0';
+    if (version !== undefined && !['$DEFAULT', '$LATEST', '1'].includes(version))
+      throw new AwsServiceError('InvalidDocumentVersion', 'The document version is not valid or does not exist.');
+    const maxConcurrency =
+      input.optString('MaxConcurrency', { min: 1, max: 7, pattern: /^([1-9][0-9]*|[1-9][0-9]%|[1-9]%|100%)$/ }) ?? '50';
+    const maxErrors =
+      input.optString('MaxErrors', { min: 1, max: 7, pattern: /^([1-9][0-9]*|[0]|[1-9][0-9]%|[0-9]%|100%)$/ }) ?? '0';
     const timeoutSeconds = input.optNumber('TimeoutSeconds', { min: 30, max: 2592000 }) ?? 3600;
     const comment = input.optString('Comment', { max: 100 });
     const given = input.optObject('Parameters') ?? {};
@@ -255,18 +314,35 @@ export class SsmService {
       maxConcurrency,
       maxErrors,
       timeoutSeconds,
-      invocations: nodes.map((n) => ({ instanceId: n.instanceId, instanceName: n.name, status: 'Pending', statusDetails: 'Pending', responseCode: -1, plugins: [] })),
-      ...(input.optObject('CloudWatchOutputConfig') ? { cloudWatchOutputConfig: input.optObject('CloudWatchOutputConfig') } : {}),
+      invocations: nodes.map((n) => ({
+        instanceId: n.instanceId,
+        instanceName: n.name,
+        status: 'Pending',
+        statusDetails: 'Pending',
+        responseCode: -1,
+        plugins: [],
+      })),
+      ...(input.optObject('CloudWatchOutputConfig')
+        ? { cloudWatchOutputConfig: input.optObject('CloudWatchOutputConfig') }
+        : {}),
       done: Promise.resolve(),
     };
     this.commands.set(command.commandId, command);
-    command.done = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.runner.run(command, doc.content));
+    command.done = new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
+      this.runner.run(command, doc.content),
+    );
     return { Command: this.commandShape(command) };
   }
 
   // ---- aggregate status -------------------------------------------------------------------------
 
-  private aggregate(c: Command): { status: string; details: string; completed: number; errors: number; deliveryTimedOut: number } {
+  private aggregate(c: Command): {
+    status: string;
+    details: string;
+    completed: number;
+    errors: number;
+    deliveryTimedOut: number;
+  } {
     const inv = c.invocations;
     const completed = inv.filter((i) => TERMINAL.includes(i.status)).length;
     const failed = inv.filter((i) => i.statusDetails === 'Failed').length;
@@ -277,17 +353,24 @@ export class SsmService {
     if (inv.length === 0) return { status: 'Success', details: 'Success', ...base };
     if (completed < inv.length) {
       const started = inv.some((i) => i.status !== 'Pending');
-      return started ? { status: 'InProgress', details: 'In Progress', ...base } : { status: 'Pending', details: 'Pending', ...base };
+      return started
+        ? { status: 'InProgress', details: 'In Progress', ...base }
+        : { status: 'Pending', details: 'Pending', ...base };
     }
     const threshold = Math.max(1, limit(c.maxErrors, inv.length, 0));
     if (errors >= threshold) {
-      return execTimedOut >= threshold && failed === 0 ? { status: 'TimedOut', details: 'Execution Timed Out', ...base } : { status: 'Failed', details: 'Failed', ...base };
+      return execTimedOut >= threshold && failed === 0
+        ? { status: 'TimedOut', details: 'Execution Timed Out', ...base }
+        : { status: 'Failed', details: 'Failed', ...base };
     }
-    if (deliveryTimedOut >= threshold && errors === 0) return { status: 'TimedOut', details: 'Delivery Timed Out', ...base };
+    if (deliveryTimedOut >= threshold && errors === 0)
+      return { status: 'TimedOut', details: 'Delivery Timed Out', ...base };
     // Undeliverable invocations do not decide between Success and Incomplete; every other outcome does.
     const deciding = inv.filter((i) => i.statusDetails !== 'Undeliverable');
-    if (deciding.length > 0 && deciding.every((i) => i.status === 'Success')) return { status: 'Success', details: 'Success', ...base };
-    if (inv.every((i) => i.statusDetails === 'Cancelled')) return { status: 'Cancelled', details: 'Cancelled', ...base };
+    if (deciding.length > 0 && deciding.every((i) => i.status === 'Success'))
+      return { status: 'Success', details: 'Success', ...base };
+    if (inv.every((i) => i.statusDetails === 'Cancelled'))
+      return { status: 'Cancelled', details: 'Cancelled', ...base };
     // Nothing succeeded (all InvalidPlatform, all AccessDenied, all Undeliverable...): the command failed.
     if (!inv.some((i) => i.status === 'Success')) return { status: 'Failed', details: 'Failed', ...base };
     return { status: 'Failed', details: 'Incomplete', ...base };
@@ -318,7 +401,10 @@ export class SsmService {
       DeliveryTimedOutCount: agg.deliveryTimedOut,
       ServiceRole: '',
       NotificationConfig: { NotificationArn: '', NotificationEvents: [], NotificationType: '' },
-      CloudWatchOutputConfig: c.cloudWatchOutputConfig ?? { CloudWatchLogGroupName: '', CloudWatchOutputEnabled: false },
+      CloudWatchOutputConfig: c.cloudWatchOutputConfig ?? {
+        CloudWatchLogGroupName: '',
+        CloudWatchOutputEnabled: false,
+      },
       TimeoutSeconds: c.timeoutSeconds,
       TriggeredAlarms: [],
     };
@@ -343,11 +429,17 @@ export class SsmService {
         const agg = this.aggregate(c);
         switch (key) {
           case 'Status':
-            return agg.status === value || (value === 'Incomplete' && agg.details === 'Incomplete') || (value === 'NoInstancesInTag' && c.invocations.length === 0);
+            return (
+              agg.status === value ||
+              (value === 'Incomplete' && agg.details === 'Incomplete') ||
+              (value === 'NoInstancesInTag' && c.invocations.length === 0)
+            );
           case 'DocumentName':
             return c.documentName === value;
           case 'ExecutionStage':
-            return value === 'Executing' ? agg.completed < c.invocations.length : agg.completed === c.invocations.length;
+            return value === 'Executing'
+              ? agg.completed < c.invocations.length
+              : agg.completed === c.invocations.length;
           case 'InvokedAfter':
             return c.requestedAt.getTime() >= Date.parse(value);
           case 'InvokedBefore':
@@ -422,7 +514,10 @@ export class SsmService {
           : [],
         ServiceRole: '',
         NotificationConfig: { NotificationArn: '', NotificationEvents: [], NotificationType: '' },
-        CloudWatchOutputConfig: c.cloudWatchOutputConfig ?? { CloudWatchLogGroupName: '', CloudWatchOutputEnabled: false },
+        CloudWatchOutputConfig: c.cloudWatchOutputConfig ?? {
+          CloudWatchLogGroupName: '',
+          CloudWatchOutputEnabled: false,
+        },
       })),
       ...(nextToken ? { NextToken: nextToken } : {}),
     };
@@ -435,11 +530,20 @@ export class SsmService {
     const c = this.commands.get(commandId);
     if (!c) throw new AwsServiceError('InvalidCommandId', 'The specified command ID is not valid.');
     const inv = c.invocations.find((i) => i.instanceId === instanceId);
-    if (!inv) throw new AwsServiceError('InvocationDoesNotExist', 'An invocation does not exist for the specified command ID and instance ID.');
+    if (!inv)
+      throw new AwsServiceError(
+        'InvocationDoesNotExist',
+        'An invocation does not exist for the specified command ID and instance ID.',
+      );
     const doc = this.documents.get(c.documentName)?.content;
-    if (!pluginName && doc && doc.mainSteps.length > 1) throw new AwsServiceError('InvalidPluginName', 'The plugin name is not valid: the document has more than one step, specify PluginName.');
+    if (!pluginName && doc && doc.mainSteps.length > 1)
+      throw new AwsServiceError(
+        'InvalidPluginName',
+        'The plugin name is not valid: the document has more than one step, specify PluginName.',
+      );
     const plugin = pluginName ? inv.plugins.find((p) => p.name === pluginName) : inv.plugins[0];
-    if (pluginName && doc && !doc.mainSteps.some((s) => s.name === pluginName)) throw new AwsServiceError('InvalidPluginName', 'The plugin name is not valid.');
+    if (pluginName && doc && !doc.mainSteps.some((s) => s.name === pluginName))
+      throw new AwsServiceError('InvalidPluginName', 'The plugin name is not valid.');
     const status = plugin?.status ?? inv.status;
     const details = plugin?.statusDetails ?? inv.statusDetails;
     const start = plugin?.start;
@@ -461,7 +565,10 @@ export class SsmService {
       StandardOutputUrl: '',
       StandardErrorContent: (plugin?.stderr ?? '').slice(0, 8000),
       StandardErrorUrl: '',
-      CloudWatchOutputConfig: c.cloudWatchOutputConfig ?? { CloudWatchLogGroupName: '', CloudWatchOutputEnabled: false },
+      CloudWatchOutputConfig: c.cloudWatchOutputConfig ?? {
+        CloudWatchLogGroupName: '',
+        CloudWatchOutputEnabled: false,
+      },
     };
   }
 }

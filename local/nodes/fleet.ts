@@ -24,7 +24,9 @@ export function checkPrerequisites(): void {
     ['openssl', 'install openssl (e.g. "apt-get install openssl" or "brew install openssl")'],
   ] as const) {
     if (spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status !== 0) {
-      throw new LocalModeError(`local mode needs ${tool} on PATH to run the install script on the local nodes: ${hint}`);
+      throw new LocalModeError(
+        `local mode needs ${tool} on PATH to run the install script on the local nodes: ${hint}`,
+      );
     }
   }
 }
@@ -42,10 +44,23 @@ export function nodeSettingsOf(options: LocalModeOptions): NodeSettings {
  * Starts the nodes side by side rather than with startLocalNodes (Promise.all): when one node fails, the
  * others are still starting; wait for all of them so that every node that did start is stopped again.
  */
-export async function startNodes(aws: AwsEmulator, root: string, count: number, settings: NodeSettings, undo: Undo): Promise<LocalNode[]> {
+export async function startNodes(
+  aws: AwsEmulator,
+  root: string,
+  count: number,
+  settings: NodeSettings,
+  undo: Undo,
+): Promise<LocalNode[]> {
   const starts = await Promise.allSettled(
     Array.from({ length: count }, (_, i) =>
-      startLocalNode(aws, { root, name: `node-${i + 1}`, tags: settings.tags, certName: settings.certName, server: settings.serverKind, env: settings.env }),
+      startLocalNode(aws, {
+        root,
+        name: `node-${i + 1}`,
+        tags: settings.tags,
+        certName: settings.certName,
+        server: settings.serverKind,
+        env: settings.env,
+      }),
     ),
   );
   const nodes = starts.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
@@ -53,7 +68,9 @@ export async function startNodes(aws: AwsEmulator, root: string, count: number, 
   const failedNode = starts.findIndex((r) => r.status === 'rejected');
   if (failedNode >= 0) {
     const reason = (starts[failedNode] as PromiseRejectedResult).reason as unknown;
-    throw new LocalModeError(`local node node-${failedNode + 1} failed to start (${reason instanceof Error ? reason.message : String(reason)})`);
+    throw new LocalModeError(
+      `local node node-${failedNode + 1} failed to start (${reason instanceof Error ? reason.message : String(reason)})`,
+    );
   }
   return nodes;
 }

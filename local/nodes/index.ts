@@ -24,7 +24,13 @@ import { selfSignedPlaceholder } from '../ca';
 import type { LocalCredentials } from '../credentials';
 import type { ForcedOutcome, NodeFaults } from '../faults';
 import type { AwsEmulator } from '../aws-emulator';
-import { LOCAL_AGENT_VERSION, type CustomInventoryItem, type NodeExecutor, type StepRequest, type StepResult } from '../aws-emulator/managed-nodes';
+import {
+  LOCAL_AGENT_VERSION,
+  type CustomInventoryItem,
+  type NodeExecutor,
+  type StepRequest,
+  type StepResult,
+} from '../aws-emulator/managed-nodes';
 import { SsmService } from '../aws-emulator/ssm';
 import { writeAwsShim, writeNginxShim } from './shims';
 
@@ -51,7 +57,11 @@ export interface LocalNodeOptions {
 
 /** Parameters that name a path on the node: mapped under `<node>/root`. */
 export const PATH_PARAMETERS = ['CertDir', 'KeyDir', 'HooksDir'] as const;
-const DEFAULT_DIRS = { CertDir: '/etc/ssl/certs', KeyDir: '/etc/ssl/private', HooksDir: '/etc/acm-export/hooks.d' } as const;
+const DEFAULT_DIRS = {
+  CertDir: '/etc/ssl/certs',
+  KeyDir: '/etc/ssl/private',
+  HooksDir: '/etc/acm-export/hooks.d',
+} as const;
 const FAULT_HOOK = '50-local-fault-fail-install';
 const MAX_OUTPUT = 1024 * 1024;
 
@@ -97,7 +107,8 @@ export class LocalNode implements NodeExecutor {
     if (!id && existsSync(nodesDir)) {
       for (const entry of readdirSync(nodesDir)) {
         const meta = path.join(nodesDir, entry, 'node.json');
-        if (existsSync(meta) && (JSON.parse(readFileSync(meta, 'utf8')) as { name: string }).name === options.name) id = entry;
+        if (existsSync(meta) && (JSON.parse(readFileSync(meta, 'utf8')) as { name: string }).name === options.name)
+          id = entry;
       }
     }
     this.instanceId = id ?? SsmService.newInstanceId();
@@ -172,11 +183,22 @@ export class LocalNode implements NodeExecutor {
   private async startServer(): Promise<void> {
     // Every directory from the nodes directory down is created 0755 (keys 0700) whatever the umask:
     // the install script refuses directories that others could change.
-    for (const d of [path.join(this.options.root, 'nodes'), this.dir, path.join(this.dir, 'bin'), path.join(this.dir, 'server'), path.join(this.dir, 'server', 'tmp'), path.join(this.dir, 'work')]) ensureDir(d, 0o755);
+    for (const d of [
+      path.join(this.options.root, 'nodes'),
+      this.dir,
+      path.join(this.dir, 'bin'),
+      path.join(this.dir, 'server'),
+      path.join(this.dir, 'server', 'tmp'),
+      path.join(this.dir, 'work'),
+    ])
+      ensureDir(d, 0o755);
     // The server needs a certificate before the first install: a placeholder in the default locations.
     ensureDirs(this.rootDir, this.certDir, 0o755);
     ensureDirs(this.rootDir, this.keyDir, 0o700);
-    writeFileSync(path.join(this.dir, 'node.json'), JSON.stringify({ instanceId: this.instanceId, name: this.name, tags: this.tags }, null, 2));
+    writeFileSync(
+      path.join(this.dir, 'node.json'),
+      JSON.stringify({ instanceId: this.instanceId, name: this.name, tags: this.tags }, null, 2),
+    );
     writeAwsShim(path.join(this.dir, 'bin', 'aws'));
     if (this.serverKind === 'builtin') writeNginxShim(path.join(this.dir, 'bin', 'nginx'));
     if (!existsSync(this.certFile) || !existsSync(this.keyFile)) {
@@ -227,7 +249,14 @@ export class LocalNode implements NodeExecutor {
     else
       writeFileSync(
         this.confPath,
-        broken ? '{ "broken by a local fault switch": ' : JSON.stringify({ port: this.port, controlPort: this.controlPort, certificate: this.certFile, certificateKey: this.keyFile }),
+        broken
+          ? '{ "broken by a local fault switch": '
+          : JSON.stringify({
+              port: this.port,
+              controlPort: this.controlPort,
+              certificate: this.certFile,
+              certificateKey: this.keyFile,
+            }),
       );
   }
 
@@ -235,7 +264,8 @@ export class LocalNode implements NodeExecutor {
     this.writeConf(true);
     const s = path.join(this.dir, 'server');
     const r = spawnSync('nginx', ['-p', `${s}/`, '-e', `${s}/error.log`, '-c', this.confPath], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`nginx failed to start for ${this.name}: ${(r.stderr || r.stdout || '').trim().slice(0, 500)}`);
+    if (r.status !== 0)
+      throw new Error(`nginx failed to start for ${this.name}: ${(r.stderr || r.stdout || '').trim().slice(0, 500)}`);
     this.nginxStarted = true;
     this.nginxReloadBase = this.nginxReloadsLogged();
     await this.waitForPort();
@@ -339,14 +369,23 @@ export class LocalNode implements NodeExecutor {
   }
 
   /** The certificate the node serves now (TLS handshake to its port with SNI). */
-  servedCertificate(servername = this.name, ca?: string): Promise<PeerCertificate & { authorized: boolean; authorizationError?: string }> {
+  servedCertificate(
+    servername = this.name,
+    ca?: string,
+  ): Promise<PeerCertificate & { authorized: boolean; authorizationError?: string }> {
     return new Promise((resolve, reject) => {
-      const socket = tlsConnect({ host: '127.0.0.1', port: this.port, servername, rejectUnauthorized: false, ...(ca ? { ca } : {}) }, () => {
-        const cert = socket.getPeerCertificate();
-        const result = Object.assign(cert, { authorized: socket.authorized, ...(socket.authorizationError ? { authorizationError: String(socket.authorizationError) } : {}) });
-        socket.end();
-        resolve(result);
-      });
+      const socket = tlsConnect(
+        { host: '127.0.0.1', port: this.port, servername, rejectUnauthorized: false, ...(ca ? { ca } : {}) },
+        () => {
+          const cert = socket.getPeerCertificate();
+          const result = Object.assign(cert, {
+            authorized: socket.authorized,
+            ...(socket.authorizationError ? { authorizationError: String(socket.authorizationError) } : {}),
+          });
+          socket.end();
+          resolve(result);
+        },
+      );
       socket.setTimeout(3000, () => socket.destroy(new Error('TLS handshake timed out')));
       socket.on('error', reject);
     });
@@ -362,7 +401,10 @@ export class LocalNode implements NodeExecutor {
   private applyFaults(): void {
     const hook = path.join(this.hooksDir, FAULT_HOOK);
     if (this.faults.failInstall) ensureDirs(this.rootDir, this.hooksDir, 0o755);
-    if (this.faults.failInstall) writeFileSync(hook, '#!/bin/sh\necho "local fault switch: this node\'s install fails" >&2\nexit 1\n', { mode: 0o755 });
+    if (this.faults.failInstall)
+      writeFileSync(hook, '#!/bin/sh\necho "local fault switch: this node\'s install fails" >&2\nexit 1\n', {
+        mode: 0o755,
+      });
     else rmSync(hook, { force: true });
     if (this.serverKind === 'nginx') this.writeStaleReloadWrapper();
     this.writeConf();
@@ -378,7 +420,10 @@ export class LocalNode implements NodeExecutor {
       rmSync(wrapper, { force: true });
       return;
     }
-    const real = spawnSync('sh', ['-c', 'command -v nginx'], { encoding: 'utf8', env: { ...process.env, PATH: withoutDir(process.env.PATH, path.join(this.dir, 'bin')) } }).stdout.trim();
+    const real = spawnSync('sh', ['-c', 'command -v nginx'], {
+      encoding: 'utf8',
+      env: { ...process.env, PATH: withoutDir(process.env.PATH, path.join(this.dir, 'bin')) },
+    }).stdout.trim();
     if (!real) throw new Error('staleReload: nginx is not on PATH');
     writeFileSync(
       wrapper,
@@ -409,25 +454,38 @@ export class LocalNode implements NodeExecutor {
   private nginxReloadsLogged(): number {
     const log = path.join(this.dir, 'server', 'error.log');
     if (!existsSync(log)) return 0;
-    return readFileSync(log, 'utf8').split('\n').filter((l) => /signal 1 \(SIGHUP\) received.*reconfiguring/.test(l)).length;
+    return readFileSync(log, 'utf8')
+      .split('\n')
+      .filter((l) => /signal 1 \(SIGHUP\) received.*reconfiguring/.test(l)).length;
   }
 
   /** Reloads the HTTPS server with the files it is configured with (as an operator would after editing them). */
   async reload(): Promise<void> {
     const reloadsBefore = this.reloadCount();
-    const env = { ...process.env, PATH: `${path.join(this.dir, 'bin')}:${process.env.PATH ?? '/usr/bin:/bin'}`, ACM_EXPORT_NGINX_CONF: this.confPath };
-    const args = this.serverKind === 'nginx' ? ['-p', `${path.join(this.dir, 'server')}/`, '-c', this.confPath, '-s', 'reload'] : ['-c', this.confPath, '-s', 'reload'];
+    const env = {
+      ...process.env,
+      PATH: `${path.join(this.dir, 'bin')}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+      ACM_EXPORT_NGINX_CONF: this.confPath,
+    };
+    const args =
+      this.serverKind === 'nginx'
+        ? ['-p', `${path.join(this.dir, 'server')}/`, '-c', this.confPath, '-s', 'reload']
+        : ['-c', this.confPath, '-s', 'reload'];
     // Asynchronous: the built-in server answers the reload from this very process's event loop (a
     // synchronous spawn would deadlock); bounded, so a server that never answers fails the caller.
     const r = await new Promise<{ ok: boolean; stderr: string }>((resolve) => {
-      execFile('nginx', args, { encoding: 'utf8', env, timeout: 15_000, killSignal: 'SIGKILL' }, (error, _stdout, stderr) =>
-        resolve({ ok: !error, stderr: stderr || error?.message || '' }),
+      execFile(
+        'nginx',
+        args,
+        { encoding: 'utf8', env, timeout: 15_000, killSignal: 'SIGKILL' },
+        (error, _stdout, stderr) => resolve({ ok: !error, stderr: stderr || error?.message || '' }),
       );
     });
     if (!r.ok) throw new Error(`reload of ${this.name} failed: ${r.stderr.trim().slice(0, 300)}`);
     const started = Date.now();
     // nginx applies a reload asynchronously: wait until the master logged it (up to 5 s).
-    if (this.serverKind === 'nginx') while (Date.now() - started < 5000 && this.reloadCount() === reloadsBefore) await sleep(20);
+    if (this.serverKind === 'nginx')
+      while (Date.now() - started < 5000 && this.reloadCount() === reloadsBefore) await sleep(20);
   }
 
   // ---- NodeExecutor -----------------------------------------------------------------------------
@@ -536,8 +594,14 @@ export class LocalNode implements NodeExecutor {
 }
 
 /** Starts a node, applies the emulator's fault switches for it (by name or id) and registers it with SSM. */
-export async function startLocalNode(emulator: AwsEmulator, options: Omit<LocalNodeOptions, 'aws'>): Promise<LocalNode> {
-  const node = new LocalNode({ ...options, aws: { endpoint: emulator.endpoint, region: emulator.region, credentials: emulator.credentials } });
+export async function startLocalNode(
+  emulator: AwsEmulator,
+  options: Omit<LocalNodeOptions, 'aws'>,
+): Promise<LocalNode> {
+  const node = new LocalNode({
+    ...options,
+    aws: { endpoint: emulator.endpoint, region: emulator.region, credentials: emulator.credentials },
+  });
   const envFaults = { ...(emulator.faults.nodes[node.name] ?? {}), ...(emulator.faults.nodes[node.instanceId] ?? {}) };
   node.faults = { ...envFaults, ...node.faults };
   await node.start();
@@ -546,9 +610,14 @@ export async function startLocalNode(emulator: AwsEmulator, options: Omit<LocalN
 }
 
 /** Starts `count` nodes named node-1..node-N with the same tags. */
-export async function startLocalNodes(emulator: AwsEmulator, options: Omit<LocalNodeOptions, 'aws' | 'name'> & { count: number }): Promise<LocalNode[]> {
+export async function startLocalNodes(
+  emulator: AwsEmulator,
+  options: Omit<LocalNodeOptions, 'aws' | 'name'> & { count: number },
+): Promise<LocalNode[]> {
   const { count, ...rest } = options;
-  const starts = await Promise.allSettled(Array.from({ length: count }, (_, i) => startLocalNode(emulator, { ...rest, name: `node-${i + 1}` })));
+  const starts = await Promise.allSettled(
+    Array.from({ length: count }, (_, i) => startLocalNode(emulator, { ...rest, name: `node-${i + 1}` })),
+  );
   const started = starts.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   const failed = starts.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) {

@@ -6,7 +6,16 @@ import { INITIAL_POLL, POLL_BACKOFF, STATES, type PollState } from '../../lambda
 import { withDefaults } from '../../lambda/shared/schemas';
 import { renderStateMachineDefinition } from '../../lib/render-definition';
 import { transitionBreakEven } from '../../bench/completion';
-import { detectCompletion, meanLatency, nextInProgressPoll, pollLoop, readPath, waitSecondsOf, withFixedWait, writePath } from '../../bench/polling';
+import {
+  detectCompletion,
+  meanLatency,
+  nextInProgressPoll,
+  pollLoop,
+  readPath,
+  waitSecondsOf,
+  withFixedWait,
+  writePath,
+} from '../../bench/polling';
 import { renderTable, row } from '../../bench/report';
 import { inventoryTableInput } from '../../bench/stack';
 import { formatNumber, formatRatio, mean, median, ratio } from '../../bench/stats';
@@ -54,7 +63,15 @@ describe('stats', () => {
 describe('report', () => {
   test('rows carry the ratio; the table shows n/a, skipped sections and notes', () => {
     const r = row('s', 'calls per poll', 'calls', 1, 40, '2,000 nodes');
-    expect(r).toEqual({ section: 's', metric: 'calls per poll', unit: 'calls', ours: 1, baseline: 40, ratio: 40, note: '2,000 nodes' });
+    expect(r).toEqual({
+      section: 's',
+      metric: 'calls per poll',
+      unit: 'calls',
+      ours: 1,
+      baseline: 40,
+      ratio: 40,
+      note: '2,000 nodes',
+    });
     const table = renderTable([
       { name: 's', title: 'S', rows: [r, row('s', 'install', 'ms', 300, undefined)], notes: ['a note'], durationMs: 1 },
       { name: 'e2e', title: 'End to end', rows: [], notes: [], durationMs: 0, skipped: 'local mode not available' },
@@ -69,10 +86,21 @@ describe('report', () => {
 describe('run arguments', () => {
   test('--json, --quick, --only (repeated or comma-separated); unknown ones rejected', () => {
     expect(parseArgs([])).toEqual({ json: false, quick: false, only: [] });
-    expect(parseArgs(['--json', '--quick', '--only', 'renewal,completion', '--only=e2e'])).toEqual({ json: true, quick: true, only: ['renewal', 'completion', 'e2e'] });
+    expect(parseArgs(['--json', '--quick', '--only', 'renewal,completion', '--only=e2e'])).toEqual({
+      json: true,
+      quick: true,
+      only: ['renewal', 'completion', 'e2e'],
+    });
     expect(() => parseArgs(['--only', 'nope'])).toThrow(/unknown section nope/);
     expect(() => parseArgs(['--fast'])).toThrow(/unknown argument/);
-    expect(SECTIONS.map((s) => s.name)).toEqual(['renewal', 'completion', 'control-plane', 'install', 'cold-start', 'e2e']);
+    expect(SECTIONS.map((s) => s.name)).toEqual([
+      'renewal',
+      'completion',
+      'control-plane',
+      'install',
+      'cold-start',
+      'e2e',
+    ]);
   });
 });
 
@@ -92,7 +120,10 @@ describe('completion detection from the rendered definition', () => {
   test('paths and waits', () => {
     expect(readPath({ poll: { waitSeconds: 4 } }, '$.poll.waitSeconds')).toBe(4);
     expect(readPath({}, '$.poll.waitSeconds')).toBeUndefined();
-    expect(writePath({ a: 1, poll: { x: 1 } }, '$.poll.waitSeconds', 8)).toEqual({ a: 1, poll: { x: 1, waitSeconds: 8 } });
+    expect(writePath({ a: 1, poll: { x: 1 } }, '$.poll.waitSeconds', 8)).toEqual({
+      a: 1,
+      poll: { x: 1, waitSeconds: 8 },
+    });
     expect(waitSecondsOf({ Type: 'Wait', Seconds: 15 }, {})).toBe(15);
     expect(waitSecondsOf({ Type: 'Wait', SecondsPath: '$.poll.waitSeconds' }, { poll: { waitSeconds: 2 } })).toBe(2);
     expect(() => waitSecondsOf({ Type: 'Wait', SecondsPath: '$.x' }, {})).toThrow(/not a non-negative integer/);
@@ -104,7 +135,10 @@ describe('completion detection from the rendered definition', () => {
     expect(loop.wait).toMatchObject({ SecondsPath: '$.poll.waitSeconds' });
     expect(loop.init.Result).toEqual(INITIAL_POLL);
     expect(fixed.States[STATES.waitForNodes]).toEqual({ Type: 'Wait', Seconds: 15, Next: STATES.checkInstall });
-    expect({ ...fixed.States, [STATES.waitForNodes]: undefined }).toEqual({ ...asl.States, [STATES.waitForNodes]: undefined });
+    expect({ ...fixed.States, [STATES.waitForNodes]: undefined }).toEqual({
+      ...asl.States,
+      [STATES.waitForNodes]: undefined,
+    });
     expect(asl.States[STATES.waitForNodes]).toMatchObject({ SecondsPath: '$.poll.waitSeconds' }); // not mutated
   });
 
@@ -133,13 +167,29 @@ describe('completion detection from the rendered definition', () => {
   });
 
   test('the in-progress step matches the status-check logic (checkStatus with a running command)', async () => {
-    const running = { CommandId: 'c', Status: 'InProgress', StatusDetails: 'In Progress', TargetCount: 3, CompletedCount: 1, ErrorCount: 0, DeliveryTimedOutCount: 0 };
+    const running = {
+      CommandId: 'c',
+      Status: 'InProgress',
+      StatusDetails: 'In Progress',
+      TargetCount: 3,
+      CompletedCount: 1,
+      ErrorCount: 0,
+      DeliveryTimedOutCount: 0,
+    };
     const ssm = { send: async () => ({ Commands: [running] }) } as unknown as SSMClient;
     const ddb = { send: async () => ({}) } as unknown as DynamoDBDocumentClient;
-    const input = withDefaults({ CertificateArn: 'arn:aws:acm:us-east-1:111111111111:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0', CertName: 'www', TargetTagKey: 'Role', TargetTagValue: 'web' });
+    const input = withDefaults({
+      CertificateArn: 'arn:aws:acm:us-east-1:111111111111:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0',
+      CertName: 'www',
+      TargetTagKey: 'Role',
+      TargetTagValue: 'web',
+    });
     let poll: PollState = { ...INITIAL_POLL };
     for (let i = 0; i < 8; i++) {
-      const real = await checkStatus({ input, commandId: 'c', poll, executionArn: 'arn:aws:states:us-east-1:111111111111:execution:sm:x' }, { ssm, ddb, tableName: 't' });
+      const real = await checkStatus(
+        { input, commandId: 'c', poll, executionArn: 'arn:aws:states:us-east-1:111111111111:execution:sm:x' },
+        { ssm, ddb, tableName: 't' },
+      );
       const computed = nextInProgressPoll(poll);
       expect({ status: real.status, attempt: real.attempt, waitSeconds: real.waitSeconds }).toEqual(computed);
       poll = real;

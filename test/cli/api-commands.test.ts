@@ -4,7 +4,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { CertificateTargetView, ExportStatusResponse, ListCertificatesResponse, StartExportResponse } from '../../lambda/export-api/api-types';
+import type {
+  CertificateTargetView,
+  ExportStatusResponse,
+  ListCertificatesResponse,
+  StartExportResponse,
+} from '../../lambda/export-api/api-types';
 import { profileRegion, resolveRegion } from '../../cli/api-client';
 import { runCli } from './helpers/cli-runner';
 import { startFakeApi, TEST_REGION, type FakeApi, type ReceivedRequest, type Route } from './helpers/fake-api';
@@ -58,10 +63,14 @@ function row(partial: Partial<CertificateTargetView>): CertificateTargetView {
   };
 }
 
-const post = (path: string, reply: (request: ReceivedRequest) => { status: number; body: unknown }): Route => (request) =>
-  request.method === 'POST' && request.path === path ? reply(request) : undefined;
-const get = (path: string, reply: (request: ReceivedRequest) => { status: number; body: unknown }): Route => (request) =>
-  request.method === 'GET' && request.path === path ? reply(request) : undefined;
+const post =
+  (path: string, reply: (request: ReceivedRequest) => { status: number; body: unknown }): Route =>
+  (request) =>
+    request.method === 'POST' && request.path === path ? reply(request) : undefined;
+const get =
+  (path: string, reply: (request: ReceivedRequest) => { status: number; body: unknown }): Route =>
+  (request) =>
+    request.method === 'GET' && request.path === path ? reply(request) : undefined;
 
 /** Serves the given status bodies one after the other (the last one repeats). */
 function statusSequence(sequence: ExportStatusResponse[]): Route {
@@ -87,7 +96,17 @@ describe('acm-export API commands', () => {
 
     test('posts a signed, validated request and prints the export id', async () => {
       api = await startFakeApi([post('/exports', () => ({ status: 200, body: started('exp-1') }))]);
-      const result = await runCli(['--endpoint', api.url, ...exportArgs, '--service', 'nginx', '--verify-port', '443', '--max-concurrency', '2']);
+      const result = await runCli([
+        '--endpoint',
+        api.url,
+        ...exportArgs,
+        '--service',
+        'nginx',
+        '--verify-port',
+        '443',
+        '--max-concurrency',
+        '2',
+      ]);
       expect(result).toMatchObject({ code: 0, stdout: 'exp-1\n', stderr: '' });
       expect(api.rejected).toBe(0);
       expect(api.requests).toEqual([
@@ -95,7 +114,15 @@ describe('acm-export API commands', () => {
           method: 'POST',
           path: '/exports',
           query: {},
-          body: { CertificateArn: ARN, CertName: 'www', TargetTagKey: 'Role', TargetTagValue: 'web', Service: 'nginx', VerifyPort: 443, MaxConcurrency: '2' },
+          body: {
+            CertificateArn: ARN,
+            CertName: 'www',
+            TargetTagKey: 'Role',
+            TargetTagValue: 'web',
+            Service: 'nginx',
+            VerifyPort: 443,
+            MaxConcurrency: '2',
+          },
         },
       ]);
     });
@@ -132,21 +159,37 @@ describe('acm-export API commands', () => {
 
     test('a bad ARN and a tag without "=" are refused before any request', async () => {
       api = await startFakeApi([]);
-      const badArn = await runCli(['--endpoint', api.url, 'export', '--arn', 'arn:aws:acm:eu-west-1:1:cert/x', '--name', 'www', '--tag', 'Role=web']);
+      const badArn = await runCli([
+        '--endpoint',
+        api.url,
+        'export',
+        '--arn',
+        'arn:aws:acm:eu-west-1:1:cert/x',
+        '--name',
+        'www',
+        '--tag',
+        'Role=web',
+      ]);
       expect(badArn.code).toBe(1);
       expect(badArn.stderr).toMatch(/CertificateArn: must be the ARN of an ACM certificate.*Fix --arn/);
       const badTag = await runCli(['--endpoint', api.url, ...exportArgs.slice(0, 5), '--tag', 'Roleweb']);
       expect(badTag.code).toBe(1);
-      expect(badTag.stderr).toMatch(/^acm-export: reading --tag: "Roleweb" is not Key=Value\. Pass the target tag as --tag Key=Value/);
+      expect(badTag.stderr).toMatch(
+        /^acm-export: reading --tag: "Roleweb" is not Key=Value\. Pass the target tag as --tag Key=Value/,
+      );
       expect(api.requests).toHaveLength(0);
     });
 
     test('a wrong secret key gets 403 from the signature check, reported with credential/region hints', async () => {
       api = await startFakeApi([post('/exports', () => ({ status: 200, body: started('exp-1') }))]);
-      const result = await runCli(['--endpoint', api.url, ...exportArgs], { env: { AWS_SECRET_ACCESS_KEY: 'not-the-secret' } });
+      const result = await runCli(['--endpoint', api.url, ...exportArgs], {
+        env: { AWS_SECRET_ACCESS_KEY: 'not-the-secret' },
+      });
       expect(result.code).toBe(1);
       expect(api.rejected).toBe(1);
-      expect(result.stderr).toMatch(/^acm-export: POST \/exports: the API refused the request \(403: The request signature we calculated does not match/);
+      expect(result.stderr).toMatch(
+        /^acm-export: POST \/exports: the API refused the request \(403: The request signature we calculated does not match/,
+      );
       expect(result.stderr).toContain('Check the credentials');
       expect(result.stderr).toContain('--region');
       expect(result.stderr).not.toMatch(/\n\s+at /); // no stack trace
@@ -161,7 +204,14 @@ describe('acm-export API commands', () => {
     });
 
     test('a 400 from the API prints the API message', async () => {
-      api = await startFakeApi([post('/exports', () => ({ status: 400, body: { message: 'CertificateArn: must be the ARN of an ACM certificate in eu-west-1 and account 123456789012' } }))]);
+      api = await startFakeApi([
+        post('/exports', () => ({
+          status: 400,
+          body: {
+            message: 'CertificateArn: must be the ARN of an ACM certificate in eu-west-1 and account 123456789012',
+          },
+        })),
+      ]);
       const result = await runCli(['--endpoint', api.url, ...exportArgs]);
       expect(result.code).toBe(1);
       expect(result.stderr).toBe(
@@ -171,11 +221,17 @@ describe('acm-export API commands', () => {
 
     test('--debug adds the stack trace of an unexpected error', async () => {
       api = await startFakeApi([post('/exports', () => ({ status: 200, body: started('exp-1') }))]);
-      const quiet = await runCli(['--endpoint', api.url, ...exportArgs], { fetch: async () => Promise.reject(new Error('socket hang up')) });
+      const quiet = await runCli(['--endpoint', api.url, ...exportArgs], {
+        fetch: async () => Promise.reject(new Error('socket hang up')),
+      });
       expect(quiet.code).toBe(1);
       expect(quiet.stderr.trim().split('\n')).toHaveLength(1);
-      expect(quiet.stderr).toMatch(/cannot reach http:\/\/127\.0\.0\.1:\d+ \(socket hang up\)\. Check --endpoint or --stack/);
-      const loud = await runCli(['--debug', '--endpoint', api.url, ...exportArgs], { fetch: async () => Promise.reject(new Error('socket hang up')) });
+      expect(quiet.stderr).toMatch(
+        /cannot reach http:\/\/127\.0\.0\.1:\d+ \(socket hang up\)\. Check --endpoint or --stack/,
+      );
+      const loud = await runCli(['--debug', '--endpoint', api.url, ...exportArgs], {
+        fetch: async () => Promise.reject(new Error('socket hang up')),
+      });
       expect(loud.stderr).toMatch(/\n\s+at /);
     });
 
@@ -197,9 +253,14 @@ describe('acm-export API commands', () => {
           nodes: { total: 3, completed: 3, failed: 0 },
         }),
       ];
-      api = await startFakeApi([post('/exports', () => ({ status: 200, body: started('exp-1') })), statusSequence(sequence)]);
+      api = await startFakeApi([
+        post('/exports', () => ({ status: 200, body: started('exp-1') })),
+        statusSequence(sequence),
+      ]);
       const now = Date.parse('2026-11-20T10:00:30.000Z');
-      const result = await runCli(['--endpoint', api.url, ...exportArgs, '--wait', '--poll-max', '3'], { now: () => now });
+      const result = await runCli(['--endpoint', api.url, ...exportArgs, '--wait', '--poll-max', '3'], {
+        now: () => now,
+      });
       expect(result.code).toBe(0);
       expect(result.stdout.split('\n')).toEqual([
         'export exp-1 started',
@@ -222,19 +283,30 @@ describe('acm-export API commands', () => {
             status: 'FAILED',
             phase: 'Failed',
             nodes: { total: 2, completed: 1, failed: 1 },
-            failures: [{ instanceId: 'i-0abc', status: 'Failed', line: 'nginx -t failed: rolled back to the previous certificate' }],
+            failures: [
+              {
+                instanceId: 'i-0abc',
+                status: 'Failed',
+                line: 'nginx -t failed: rolled back to the previous certificate',
+              },
+            ],
             error: { name: 'InstallFailed', message: '1 of 2 nodes failed' },
           }),
         ]),
       ]);
       const result = await runCli(['--endpoint', api.url, ...exportArgs, '--wait']);
       expect(result.code).toBe(1);
-      expect(result.stdout).toContain('export exp-1 FAILED in phase Failed: InstallFailed: 1 of 2 nodes failed\n  i-0abc: Failed (nginx -t failed: rolled back to the previous certificate)\n');
+      expect(result.stdout).toContain(
+        'export exp-1 FAILED in phase Failed: InstallFailed: 1 of 2 nodes failed\n  i-0abc: Failed (nginx -t failed: rolled back to the previous certificate)\n',
+      );
     });
 
     test('--wait --json prints only the final status', async () => {
       const final = status({ status: 'SUCCEEDED', phase: 'DryRun', nodes: { total: 4, completed: 0, failed: 0 } });
-      api = await startFakeApi([post('/exports', () => ({ status: 200, body: started('exp-1') })), statusSequence([status({}), final])]);
+      api = await startFakeApi([
+        post('/exports', () => ({ status: 200, body: started('exp-1') })),
+        statusSequence([status({}), final]),
+      ]);
       const result = await runCli(['--endpoint', api.url, '--json', ...exportArgs, '--dry-run', '--wait']);
       expect(result.code).toBe(0);
       expect(JSON.parse(result.stdout)).toEqual(final);
@@ -243,7 +315,10 @@ describe('acm-export API commands', () => {
     test('on a TTY the progress line is rewritten in place', async () => {
       api = await startFakeApi([
         post('/exports', () => ({ status: 200, body: started('exp-1') })),
-        statusSequence([status({}), status({ status: 'SUCCEEDED', phase: 'Succeeded', nodes: { total: 1, completed: 1, failed: 0 } })]),
+        statusSequence([
+          status({}),
+          status({ status: 'SUCCEEDED', phase: 'Succeeded', nodes: { total: 1, completed: 1, failed: 0 } }),
+        ]),
       ]);
       const result = await runCli(['--endpoint', api.url, ...exportArgs, '--wait'], { tty: true });
       expect(result.code).toBe(0);
@@ -254,7 +329,11 @@ describe('acm-export API commands', () => {
 
   describe('status', () => {
     test('human and JSON output; exit 1 for a failed export', async () => {
-      const failed = status({ status: 'FAILED', phase: 'Failed', error: { name: 'CertificateNotExportable', message: 'the certificate was not created with export enabled' } });
+      const failed = status({
+        status: 'FAILED',
+        phase: 'Failed',
+        error: { name: 'CertificateNotExportable', message: 'the certificate was not created with export enabled' },
+      });
       api = await startFakeApi([get('/exports/exp-1', () => ({ status: 200, body: failed }))]);
       const human = await runCli(['--endpoint', api.url, 'status', 'exp-1']);
       expect(human.code).toBe(1);
@@ -267,7 +346,10 @@ describe('acm-export API commands', () => {
 
     test('a running export exits 0; an unknown id is a one-line 404 error', async () => {
       api = await startFakeApi([
-        get('/exports/exp-1', () => ({ status: 200, body: status({ phase: 'Installing', nodes: { total: 5, completed: 2, failed: 0 } }) })),
+        get('/exports/exp-1', () => ({
+          status: 200,
+          body: status({ phase: 'Installing', nodes: { total: 5, completed: 2, failed: 0 } }),
+        })),
         get('/exports/nope', () => ({ status: 404, body: { message: 'no export nope' } })),
       ]);
       const running = await runCli(['--endpoint', api.url, 'status', 'exp-1']);
@@ -275,11 +357,18 @@ describe('acm-export API commands', () => {
       expect(running.stdout).toContain('nodes 2/5 done, 0 failed');
       const missing = await runCli(['--endpoint', api.url, 'status', 'nope']);
       expect(missing.code).toBe(1);
-      expect(missing.stderr).toBe('acm-export: GET /exports/nope: not found (404: no export nope). Check the id or ARN, and that --endpoint or --stack points at the right deployment.\n');
+      expect(missing.stderr).toBe(
+        'acm-export: GET /exports/nope: not found (404: no export nope). Check the id or ARN, and that --endpoint or --stack points at the right deployment.\n',
+      );
     });
 
     test('status --wait polls until the end', async () => {
-      api = await startFakeApi([statusSequence([status({}), status({ status: 'SUCCEEDED', phase: 'Succeeded', nodes: { total: 1, completed: 1, failed: 0 } })])]);
+      api = await startFakeApi([
+        statusSequence([
+          status({}),
+          status({ status: 'SUCCEEDED', phase: 'Succeeded', nodes: { total: 1, completed: 1, failed: 0 } }),
+        ]),
+      ]);
       const result = await runCli(['--endpoint', api.url, 'status', 'exp-1', '--wait']);
       expect(result.code).toBe(0);
       expect(result.stdout).toContain('export exp-1 succeeded');
@@ -287,9 +376,25 @@ describe('acm-export API commands', () => {
   });
 
   describe('certificates', () => {
-    const page1: ListCertificatesResponse = { items: [row({}), row({ target: 'Role=api', targetTagValue: 'api', lastDeployStatus: 'Failed' })], nextToken: 'tok+/=' };
-    const page2: ListCertificatesResponse = { items: [row({ certificateArn: OTHER_ARN, certName: 'api', daysToExpiry: 12, lastDeployStatus: undefined, lastDeployedDate: undefined })] };
-    const pages: Route = get('/certificates', (request) => ({ status: 200, body: request.query.nextToken === 'tok+/=' ? page2 : page1 }));
+    const page1: ListCertificatesResponse = {
+      items: [row({}), row({ target: 'Role=api', targetTagValue: 'api', lastDeployStatus: 'Failed' })],
+      nextToken: 'tok+/=',
+    };
+    const page2: ListCertificatesResponse = {
+      items: [
+        row({
+          certificateArn: OTHER_ARN,
+          certName: 'api',
+          daysToExpiry: 12,
+          lastDeployStatus: undefined,
+          lastDeployedDate: undefined,
+        }),
+      ],
+    };
+    const pages: Route = get('/certificates', (request) => ({
+      status: 200,
+      body: request.query.nextToken === 'tok+/=' ? page2 : page1,
+    }));
 
     test('prints a table with a short ARN, and hints at --all when there are more pages', async () => {
       api = await startFakeApi([pages]);
@@ -297,17 +402,30 @@ describe('acm-export API commands', () => {
       expect(result.code).toBe(0);
       const lines = result.stdout.trimEnd().split('\n');
       expect(lines[0]).toMatch(/^NAME\s+ARN\s+TARGET\s+SERIAL\s+EXPIRES\s+DAYS LEFT\s+LAST DEPLOY$/);
-      expect(lines[1]).toMatch(/^www\s+eu-west-1\/0a1b2c3d…\s+Role=web\s+0a:1b:2c:3d\s+2027-05-01\s+160\s+Succeeded 2026-11-20$/);
+      expect(lines[1]).toMatch(
+        /^www\s+eu-west-1\/0a1b2c3d…\s+Role=web\s+0a:1b:2c:3d\s+2027-05-01\s+160\s+Succeeded 2026-11-20$/,
+      );
       expect(lines[2]).toContain('Failed');
       expect(lines[3]).toBe('(more rows: run with --all to list every page)');
     });
 
     test('--all follows nextToken; --expiring-within is passed to the API; --json', async () => {
       api = await startFakeApi([pages]);
-      const result = await runCli(['--endpoint', api.url, '--json', 'certificates', '--all', '--expiring-within', '30']);
+      const result = await runCli([
+        '--endpoint',
+        api.url,
+        '--json',
+        'certificates',
+        '--all',
+        '--expiring-within',
+        '30',
+      ]);
       expect(result.code).toBe(0);
       expect(JSON.parse(result.stdout)).toEqual({ items: [...page1.items, ...page2.items] });
-      expect(api.requests.map((request) => request.query)).toEqual([{ expiringWithinDays: '30' }, { expiringWithinDays: '30', nextToken: 'tok+/=' }]);
+      expect(api.requests.map((request) => request.query)).toEqual([
+        { expiringWithinDays: '30' },
+        { expiringWithinDays: '30', nextToken: 'tok+/=' },
+      ]);
       expect(api.rejected).toBe(0);
     });
 
@@ -323,28 +441,66 @@ describe('acm-export API commands', () => {
       const rows = [
         row({}),
         row({ certificateArn: OTHER_ARN, certName: 'other' }),
-        row({ target: 'Env=prod', targetTagKey: 'Env', targetTagValue: 'prod', service: 'none', verifyPort: 0, certDir: '/opt/certs', maxErrors: '10%' }),
+        row({
+          target: 'Env=prod',
+          targetTagKey: 'Env',
+          targetTagValue: 'prod',
+          service: 'none',
+          verifyPort: 0,
+          certDir: '/opt/certs',
+          maxErrors: '10%',
+        }),
       ];
       let n = 0;
       api = await startFakeApi([
-        get('/certificates', (request) => ({ status: 200, body: request.query.nextToken ? { items: rows.slice(2) } : { items: rows.slice(0, 2), nextToken: 'p2' } })),
+        get('/certificates', (request) => ({
+          status: 200,
+          body: request.query.nextToken ? { items: rows.slice(2) } : { items: rows.slice(0, 2), nextToken: 'p2' },
+        })),
         post('/exports', () => ({ status: 200, body: started(`exp-${++n}`) })),
       ]);
       const result = await runCli(['--endpoint', api.url, 'renew', ARN]);
       expect(result).toMatchObject({ code: 0, stdout: 'Role=web  exp-1\nEnv=prod  exp-2\n', stderr: '' });
       const posts = api.requests.filter((request) => request.method === 'POST').map((request) => request.body);
       expect(posts).toEqual([
-        { CertificateArn: ARN, CertName: 'www', TargetTagKey: 'Role', TargetTagValue: 'web', CertDir: '/etc/ssl/certs', KeyDir: '/etc/ssl/private', Service: 'nginx', VerifyPort: 443, MaxConcurrency: '10%', MaxErrors: '0' },
-        { CertificateArn: ARN, CertName: 'www', TargetTagKey: 'Env', TargetTagValue: 'prod', CertDir: '/opt/certs', KeyDir: '/etc/ssl/private', Service: 'none', VerifyPort: 0, MaxConcurrency: '10%', MaxErrors: '10%' },
+        {
+          CertificateArn: ARN,
+          CertName: 'www',
+          TargetTagKey: 'Role',
+          TargetTagValue: 'web',
+          CertDir: '/etc/ssl/certs',
+          KeyDir: '/etc/ssl/private',
+          Service: 'nginx',
+          VerifyPort: 443,
+          MaxConcurrency: '10%',
+          MaxErrors: '0',
+        },
+        {
+          CertificateArn: ARN,
+          CertName: 'www',
+          TargetTagKey: 'Env',
+          TargetTagValue: 'prod',
+          CertDir: '/opt/certs',
+          KeyDir: '/etc/ssl/private',
+          Service: 'none',
+          VerifyPort: 0,
+          MaxConcurrency: '10%',
+          MaxErrors: '10%',
+        },
       ]);
     });
 
     test('--json lists every export; a failed POST exits 1 but the other targets still run', async () => {
       let n = 0;
       api = await startFakeApi([
-        get('/certificates', () => ({ status: 200, body: { items: [row({}), row({ target: 'Env=prod', targetTagKey: 'Env', targetTagValue: 'prod' })] } })),
+        get('/certificates', () => ({
+          status: 200,
+          body: { items: [row({}), row({ target: 'Env=prod', targetTagKey: 'Env', targetTagValue: 'prod' })] },
+        })),
         post('/exports', (request) =>
-          (request.body as { TargetTagKey: string }).TargetTagKey === 'Role' ? { status: 429, body: { message: 'Too Many Requests' } } : { status: 200, body: started(`exp-${++n}`) },
+          (request.body as { TargetTagKey: string }).TargetTagKey === 'Role'
+            ? { status: 429, body: { message: 'Too Many Requests' } }
+            : { status: 200, body: started(`exp-${++n}`) },
         ),
       ]);
       const result = await runCli(['--endpoint', api.url, '--json', 'renew', ARN]);
@@ -352,14 +508,20 @@ describe('acm-export API commands', () => {
       const out = JSON.parse(result.stdout) as { exports: { target: string; exportId?: string; error?: string }[] };
       expect(out.exports[0]).toMatchObject({ target: 'Role=web', error: expect.stringContaining('throttling') });
       expect(out.exports[1]).toMatchObject({ target: 'Env=prod', exportId: 'exp-1' });
-      expect(result.stderr).toContain('acm-export: POST /exports for target Role=web: the API is throttling requests (429: Too Many Requests). Wait a little and try again.');
+      expect(result.stderr).toContain(
+        'acm-export: POST /exports for target Role=web: the API is throttling requests (429: Too Many Requests). Wait a little and try again.',
+      );
     });
 
     test('a certificate without stored targets is an error; nothing is posted', async () => {
-      api = await startFakeApi([get('/certificates', () => ({ status: 200, body: { items: [row({ certificateArn: OTHER_ARN })] } }))]);
+      api = await startFakeApi([
+        get('/certificates', () => ({ status: 200, body: { items: [row({ certificateArn: OTHER_ARN })] } })),
+      ]);
       const result = await runCli(['--endpoint', api.url, 'renew', ARN]);
       expect(result.code).toBe(1);
-      expect(result.stderr).toBe(`acm-export: renew ${ARN}: the certificate has no stored targets. Export it once with "acm-export export --arn ARN --name NAME --tag Key=Value"; later renewals reuse that target.\n`);
+      expect(result.stderr).toBe(
+        `acm-export: renew ${ARN}: the certificate has no stored targets. Export it once with "acm-export export --arn ARN --name NAME --tag Key=Value"; later renewals reuse that target.\n`,
+      );
       expect(api.requests.filter((request) => request.method === 'POST')).toHaveLength(0);
     });
 
@@ -388,15 +550,23 @@ describe('acm-export API commands', () => {
     });
 
     test('--stack without an ApiUrl output, and no endpoint at all, are one-line errors', async () => {
-      const noOutput = await runCli(['--stack', 'Other', 'certificates'], { stackOutputs: async () => ({ TableName: 't' }) });
+      const noOutput = await runCli(['--stack', 'Other', 'certificates'], {
+        stackOutputs: async () => ({ TableName: 't' }),
+      });
       expect(noOutput.code).toBe(1);
-      expect(noOutput.stderr).toBe('acm-export: looking up stack Other: the stack has no output named ApiUrl. Check that this is the acm-export stack and that it deployed completely, or pass --endpoint.\n');
+      expect(noOutput.stderr).toBe(
+        'acm-export: looking up stack Other: the stack has no output named ApiUrl. Check that this is the acm-export stack and that it deployed completely, or pass --endpoint.\n',
+      );
       const none = await runCli(['certificates']);
-      expect(none.stderr).toBe('acm-export: finding the API: no endpoint given. Pass --endpoint URL or --stack NAME (or set ACM_EXPORT_ENDPOINT).\n');
+      expect(none.stderr).toBe(
+        'acm-export: finding the API: no endpoint given. Pass --endpoint URL or --stack NAME (or set ACM_EXPORT_ENDPOINT).\n',
+      );
     });
 
     test('no region anywhere is reported before signing', async () => {
-      const result = await runCli(['--endpoint', 'http://127.0.0.1:9/', 'certificates'], { env: { AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined } });
+      const result = await runCli(['--endpoint', 'http://127.0.0.1:9/', 'certificates'], {
+        env: { AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined },
+      });
       expect(result.code).toBe(1);
       expect(result.stderr).toContain('no AWS region is set. Pass --region');
     });
@@ -420,7 +590,17 @@ describe('acm-export API commands', () => {
       const help = await runCli(['--help']);
       expect(help.code).toBe(0);
       expect(help.stdout).toContain('Usage: acm-export');
-      for (const command of [['export'], ['status'], ['certificates'], ['renew'], ['doctor'], ['local'], ['local', 'up'], ['local', 'renew'], ['local', 'demo']]) {
+      for (const command of [
+        ['export'],
+        ['status'],
+        ['certificates'],
+        ['renew'],
+        ['doctor'],
+        ['local'],
+        ['local', 'up'],
+        ['local', 'renew'],
+        ['local', 'demo'],
+      ]) {
         const result = await runCli([...command, '--help']);
         expect(result.code).toBe(0);
         expect(result.stdout).toContain('Examples:');
@@ -434,7 +614,9 @@ describe('acm-export API commands', () => {
     test('unknown commands and options are one-line usage errors with exit 1', async () => {
       const unknown = await runCli(['exprot']);
       expect(unknown.code).toBe(1);
-      expect(unknown.stderr).toMatch(/^acm-export: invalid command line: unknown command 'exprot'.*Run "acm-export --help"/);
+      expect(unknown.stderr).toMatch(
+        /^acm-export: invalid command line: unknown command 'exprot'.*Run "acm-export --help"/,
+      );
       expect(unknown.stderr.trim().split('\n')).toHaveLength(1);
       const missing = await runCli(['export', '--name', 'www']);
       expect(missing.stderr).toMatch(/required option '--arn <arn>' not specified/);
@@ -444,17 +626,21 @@ describe('acm-export API commands', () => {
     test('extra command modules can be registered (hook for other command groups)', async () => {
       const { run } = await import('../../cli/main');
       let out = '';
-      const code = await run(['hello', 'world'], { stdout: { write: (text: string) => (out += text) }, stderr: { write: () => true } }, [
-        (program, context) => {
-          program
-            .command('hello')
-            .argument('<who>')
-            .action((who: string) => {
-              context.io.stdout.write(`hello ${who}\n`);
-              context.exit(0);
-            });
-        },
-      ]);
+      const code = await run(
+        ['hello', 'world'],
+        { stdout: { write: (text: string) => (out += text) }, stderr: { write: () => true } },
+        [
+          (program, context) => {
+            program
+              .command('hello')
+              .argument('<who>')
+              .action((who: string) => {
+                context.io.stdout.write(`hello ${who}\n`);
+                context.exit(0);
+              });
+          },
+        ],
+      );
       expect(code).toBe(0);
       expect(out).toBe('hello world\n');
     });

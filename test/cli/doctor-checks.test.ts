@@ -38,11 +38,16 @@ describe('names', () => {
   });
 
   test('subjectAltName text is parsed, quoted values included', () => {
-    expect(parseSubjectAltName('DNS:a.example.com, DNS:*.b.example.com, IP Address:10.0.0.1, IP Address:0:0:0:0:0:0:0:1')).toEqual({
+    expect(
+      parseSubjectAltName('DNS:a.example.com, DNS:*.b.example.com, IP Address:10.0.0.1, IP Address:0:0:0:0:0:0:0:1'),
+    ).toEqual({
       dns: ['a.example.com', '*.b.example.com'],
       ip: ['10.0.0.1', '0:0:0:0:0:0:0:1'],
     });
-    expect(parseSubjectAltName('DNS:"we,ird.example.com", DNS:x.example.com')).toEqual({ dns: ['we,ird.example.com', 'x.example.com'], ip: [] });
+    expect(parseSubjectAltName('DNS:"we,ird.example.com", DNS:x.example.com')).toEqual({
+      dns: ['we,ird.example.com', 'x.example.com'],
+      ip: [],
+    });
     expect(parseSubjectAltName(undefined)).toEqual({ dns: [], ip: [] });
   });
 
@@ -54,11 +59,19 @@ describe('names', () => {
   });
 
   test('an IP host matches only IP names; a certificate without SANs fails', async () => {
-    const withIp = new X509Certificate((await leaf(ca, { dnsNames: ['www.example.com'], ipAddresses: ['127.0.0.1'] })).certPem);
+    const withIp = new X509Certificate(
+      (await leaf(ca, { dnsNames: ['www.example.com'], ipAddresses: ['127.0.0.1'] })).certPem,
+    );
     expect(checkName('127.0.0.1', withIp).status).toBe('pass');
-    expect(checkName('127.0.0.2', withIp)).toMatchObject({ status: 'fail', reason: expect.stringContaining('no matching IP name') });
+    expect(checkName('127.0.0.2', withIp)).toMatchObject({
+      status: 'fail',
+      reason: expect.stringContaining('no matching IP name'),
+    });
     const noSan = new X509Certificate((await leaf(ca, { commonName: 'www.example.com' })).certPem);
-    expect(checkName('www.example.com', noSan)).toMatchObject({ status: 'fail', reason: expect.stringContaining('browsers ignore the subject CN=www.example.com') });
+    expect(checkName('www.example.com', noSan)).toMatchObject({
+      status: 'fail',
+      reason: expect.stringContaining('browsers ignore the subject CN=www.example.com'),
+    });
   });
 });
 
@@ -66,7 +79,10 @@ describe('SCTs', () => {
   test('the embedded SCT list is found and counted', async () => {
     const three = new X509Certificate((await leaf(ca, { dnsNames: ['a.example.com'], scts: 3 })).certPem);
     expect(countEmbeddedScts(three.raw)).toBe(3);
-    expect(checkSct(three)).toMatchObject({ status: 'pass', reason: '3 Signed Certificate Timestamps embedded (Certificate Transparency)' });
+    expect(checkSct(three)).toMatchObject({
+      status: 'pass',
+      reason: '3 Signed Certificate Timestamps embedded (Certificate Transparency)',
+    });
     const none = new X509Certificate((await leaf(ca, { dnsNames: ['a.example.com'] })).certPem);
     expect(countEmbeddedScts(none.raw)).toBeUndefined();
     expect(checkSct(none).status).toBe('warn');
@@ -87,7 +103,10 @@ describe('serials and drift', () => {
 
   test('drift passes when any expected serial matches', () => {
     expect(checkDrift('0A1B', ['ff', '0a:1b'], 'inventory').status).toBe('pass');
-    expect(checkDrift('0A1B', ['ff', 'ee'], 'inventory')).toMatchObject({ status: 'fail', reason: 'the server presents serial A1B, but the expected serial (inventory) is FF or EE' });
+    expect(checkDrift('0A1B', ['ff', 'ee'], 'inventory')).toMatchObject({
+      status: 'fail',
+      reason: 'the server presents serial A1B, but the expected serial (inventory) is FF or EE',
+    });
   });
 });
 
@@ -95,14 +114,25 @@ describe('protocol, redirect, mixed content, exit codes', () => {
   test('TLS 1.2 and 1.3 pass; older versions fail', () => {
     expect(checkProtocol('TLSv1.3').status).toBe('pass');
     expect(checkProtocol('TLSv1.2').status).toBe('pass');
-    expect(checkProtocol('TLSv1.1')).toMatchObject({ status: 'fail', reason: 'negotiated TLSv1.1: browsers refuse TLS 1.0 and 1.1' });
+    expect(checkProtocol('TLSv1.1')).toMatchObject({
+      status: 'fail',
+      reason: 'negotiated TLSv1.1: browsers refuse TLS 1.0 and 1.1',
+    });
     expect(checkProtocol('TLSv1').status).toBe('fail');
   });
 
   test('redirect statuses', () => {
-    const answer = (status: number, location?: string) => ({ ok: true as const, status, headers: location ? { location } : {}, body: '' });
+    const answer = (status: number, location?: string) => ({
+      ok: true as const,
+      status,
+      headers: location ? { location } : {},
+      body: '',
+    });
     expect(checkRedirect(answer(308, 'https://x.example/'), 'http://x.example/').status).toBe('pass');
-    expect(checkRedirect(answer(302, 'https://x.example/'), 'http://x.example/')).toMatchObject({ status: 'pass', reason: expect.stringContaining('temporary') });
+    expect(checkRedirect(answer(302, 'https://x.example/'), 'http://x.example/')).toMatchObject({
+      status: 'pass',
+      reason: expect.stringContaining('temporary'),
+    });
     expect(checkRedirect(answer(301, 'http://x.example/other'), 'http://x.example/').status).toBe('fail');
     expect(checkRedirect(answer(200), 'http://x.example/').status).toBe('fail');
     expect(checkRedirect({ ok: false, error: 'ETIMEDOUT' }, 'http://x.example/').status).toBe('warn');

@@ -45,14 +45,26 @@ afterAll(async () => {
 });
 
 /** A site whose leaf is issued by the intermediate, served with the intermediate, 2 SCTs, redirecting HTTP. */
-async function site(leafOptions: LeafOptions = {}, options: Partial<SiteOptions> & { chain?: 'full' | 'leaf' } = {}): Promise<{ site: Site; cert: Issued }> {
+async function site(
+  leafOptions: LeafOptions = {},
+  options: Partial<SiteOptions> & { chain?: 'full' | 'leaf' } = {},
+): Promise<{ site: Site; cert: Issued }> {
   const cert = await leaf(inter, { dnsNames: [HOST], scts: 2, ...leafOptions });
-  const started = await startSite({ key: cert.keyPem, cert: options.chain === 'leaf' ? cert.certPem : cert.certPem + inter.certPem, ...options });
+  const started = await startSite({
+    key: cert.keyPem,
+    cert: options.chain === 'leaf' ? cert.certPem : cert.certPem + inter.certPem,
+    ...options,
+  });
   sites.push(started);
   return { site: started, cert };
 }
 
-async function doctor(target: Site, extra: string[] = [], host = HOST, withCa = true): Promise<{ run: CliRun; report: Report; status: Record<string, string> }> {
+async function doctor(
+  target: Site,
+  extra: string[] = [],
+  host = HOST,
+  withCa = true,
+): Promise<{ run: CliRun; report: Report; status: Record<string, string> }> {
   const url = `https://${host}:${target.httpsPort}/`;
   const run = await runCli([
     '--json',
@@ -77,7 +89,15 @@ function check(report: Report, id: string) {
   return found;
 }
 
-const ALL_PASS = { name: 'pass', validity: 'pass', chain: 'pass', sct: 'pass', protocol: 'pass', 'http-redirect': 'pass', 'mixed-content': 'pass' };
+const ALL_PASS = {
+  name: 'pass',
+  validity: 'pass',
+  chain: 'pass',
+  sct: 'pass',
+  protocol: 'pass',
+  'http-redirect': 'pass',
+  'mixed-content': 'pass',
+};
 
 describe('acm-export doctor', () => {
   test('a correctly configured site passes every check (exit 0)', async () => {
@@ -96,11 +116,24 @@ describe('acm-export doctor', () => {
   test('human output lists each check with its status, and fixes for the others', async () => {
     const { site: s } = await site({}, { http: 'serve' });
     const url = `https://${HOST}:${s.httpsPort}/`;
-    const run = await runCli(['doctor', url, '--resolve', `${HOST}:${s.httpsPort}:127.0.0.1`, '--ca', caFile, '--http-port', String(s.httpPort)]);
+    const run = await runCli([
+      'doctor',
+      url,
+      '--resolve',
+      `${HOST}:${s.httpsPort}:127.0.0.1`,
+      '--ca',
+      caFile,
+      '--http-port',
+      String(s.httpPort),
+    ]);
     expect(run.code).toBe(1);
     expect(run.stdout).toContain(`doctor ${url}\n  certificate CN=${HOST}, serial `);
-    expect(run.stdout).toMatch(/^PASS {2}name {11}www\.example\.test matches the certificate name www\.example\.test$/m);
-    expect(run.stdout).toMatch(/^FAIL {2}http-redirect {2}http:\/\/www\.example\.test:\d+\/ answers 200 without redirecting/m);
+    expect(run.stdout).toMatch(
+      /^PASS {2}name {11}www\.example\.test matches the certificate name www\.example\.test$/m,
+    );
+    expect(run.stdout).toMatch(
+      /^FAIL {2}http-redirect {2}http:\/\/www\.example\.test:\d+\/ answers 200 without redirecting/m,
+    );
     expect(run.stdout).toMatch(/^ {21}fix: Answer plain HTTP with a permanent redirect/m);
     expect(run.stdout).toMatch(/1 failed, 0 warning\(s\)\n$/);
   });
@@ -110,7 +143,9 @@ describe('acm-export doctor', () => {
     const { run, report, status } = await doctor(s);
     expect(status).toEqual({ ...ALL_PASS, name: 'fail' });
     expect(run.code).toBe(1);
-    expect(check(report, 'name').reason).toBe('www.example.test does not match any certificate name (other.example.test)');
+    expect(check(report, 'name').reason).toBe(
+      'www.example.test does not match any certificate name (other.example.test)',
+    );
     expect(check(report, 'name').fix).toContain('subject alternative name');
   });
 
@@ -120,7 +155,9 @@ describe('acm-export doctor', () => {
     const deep = await doctor(s, [], 'a.b.example.test');
     expect(deep.status.name).toBe('fail');
     expect(deep.run.code).toBe(1);
-    expect(check(deep.report, 'name').reason).toBe('a.b.example.test is not covered: the wildcard *.example.test covers exactly one label (like x.example.test), not a.b.example.test');
+    expect(check(deep.report, 'name').reason).toBe(
+      'a.b.example.test is not covered: the wildcard *.example.test covers exactly one label (like x.example.test), not a.b.example.test',
+    );
     const apex = await doctor(s, [], 'example.test');
     expect(check(apex.report, 'name').reason).toContain('does not cover the bare domain example.test');
   });
@@ -175,9 +212,22 @@ describe('acm-export doctor', () => {
     const bundle = join(tempDir(), 'bundle.pem');
     writeFileSync(bundle, root.certPem + inter.certPem);
     const url = `https://${HOST}:${s.httpsPort}/`;
-    const run = await runCli(['--json', 'doctor', url, '--resolve', `${HOST}:${s.httpsPort}:127.0.0.1`, '--ca', bundle, '--http-port', String(s.httpPort)]);
+    const run = await runCli([
+      '--json',
+      'doctor',
+      url,
+      '--resolve',
+      `${HOST}:${s.httpsPort}:127.0.0.1`,
+      '--ca',
+      bundle,
+      '--http-port',
+      String(s.httpPort),
+    ]);
     const report = JSON.parse(run.stdout) as Report;
-    expect(check(report, 'chain')).toMatchObject({ status: 'warn', reason: expect.stringContaining('the server sent only the leaf certificate (no intermediates)') });
+    expect(check(report, 'chain')).toMatchObject({
+      status: 'warn',
+      reason: expect.stringContaining('the server sent only the leaf certificate (no intermediates)'),
+    });
     expect(run.code).toBe(2);
   });
 
@@ -185,9 +235,20 @@ describe('acm-export doctor', () => {
     const cert = await leaf(inter, { dnsNames: [HOST], ipAddresses: ['127.0.0.1'], scts: 2 });
     const s = await startSite({ key: cert.keyPem, cert: cert.certPem + inter.certPem });
     sites.push(s);
-    const run = await runCli(['--json', 'doctor', `https://127.0.0.1:${s.httpsPort}/`, '--ca', caFile, '--http-port', String(s.httpPort)]);
+    const run = await runCli([
+      '--json',
+      'doctor',
+      `https://127.0.0.1:${s.httpsPort}/`,
+      '--ca',
+      caFile,
+      '--http-port',
+      String(s.httpPort),
+    ]);
     const report = JSON.parse(run.stdout) as Report;
-    expect(check(report, 'name')).toMatchObject({ status: 'pass', reason: '127.0.0.1 is an IP address in the certificate' });
+    expect(check(report, 'name')).toMatchObject({
+      status: 'pass',
+      reason: '127.0.0.1 is an IP address in the certificate',
+    });
     expect(run.code).toBe(0);
   });
 
@@ -195,7 +256,9 @@ describe('acm-export doctor', () => {
     const { site: s } = await site();
     const { report, status } = await doctor(s, [], HOST, false);
     expect(status.chain).toBe('fail');
-    expect(check(report, 'chain').reason).toMatch(/^unknown issuer: .* ends at Doctor Test Root CA, which is neither sent by the server nor a trusted root \(the server sent 2 certificates\)$/);
+    expect(check(report, 'chain').reason).toMatch(
+      /^unknown issuer: .* ends at Doctor Test Root CA, which is neither sent by the server nor a trusted root \(the server sent 2 certificates\)$/,
+    );
     expect(check(report, 'chain').fix).toContain('--ca FILE');
   });
 
@@ -205,7 +268,9 @@ describe('acm-export doctor', () => {
     const withRoot = await startSite({ key: cert.keyPem, cert: cert.certPem + inter.certPem + root.certPem });
     sites.push(withRoot);
     const { report } = await doctor(withRoot, [], HOST, false);
-    expect(check(report, 'chain').reason).toMatch(/^untrusted root: the chain ends at the self-signed Doctor Test Root CA/);
+    expect(check(report, 'chain').reason).toMatch(
+      /^untrusted root: the chain ends at the self-signed Doctor Test Root CA/,
+    );
     expect(s.httpsPort).toBeGreaterThan(0);
   });
 
@@ -249,7 +314,9 @@ describe('acm-export doctor', () => {
     expect(run.code).toBe(1);
     const reason = check(report, 'mixed-content').reason;
     expect(reason).toMatch(/^8 http:\/\/ sub-resource\(s\)/);
-    expect(reason).toContain('<link href> http://cdn.example.test/a.css, <script src> http://cdn.example.test/a.js, <img src> http://img.example.test/1.png');
+    expect(reason).toContain(
+      '<link href> http://cdn.example.test/a.css, <script src> http://cdn.example.test/a.js, <img src> http://img.example.test/1.png',
+    );
     expect(reason).toContain('and 3 more');
     expect(reason).not.toContain('canonical');
     expect(reason).not.toContain('/plain');
@@ -259,12 +326,18 @@ describe('acm-export doctor', () => {
     const html = '<html><body><img src="http://img.example.test/logo.png"></body></html>';
     const { site: images } = await site({}, { html });
     expect((await doctor(images)).status['mixed-content']).toBe('warn');
-    const { site: upgraded } = await site({}, { html, headers: { 'content-security-policy': 'upgrade-insecure-requests' } });
+    const { site: upgraded } = await site(
+      {},
+      { html, headers: { 'content-security-policy': 'upgrade-insecure-requests' } },
+    );
     expect((await doctor(upgraded)).status['mixed-content']).toBe('pass');
   });
 
   test('mixed content is looked for after same-origin redirects of the page', async () => {
-    const { site: s } = await site({}, { html: '<script src="http://cdn.example.test/x.js"></script>', rootRedirect: '/home' });
+    const { site: s } = await site(
+      {},
+      { html: '<script src="http://cdn.example.test/x.js"></script>', rootRedirect: '/home' },
+    );
     const { report, status } = await doctor(s);
     expect(status['mixed-content']).toBe('fail');
     expect(check(report, 'mixed-content').reason).toContain('<script src> http://cdn.example.test/x.js');
@@ -279,16 +352,39 @@ describe('acm-export doctor', () => {
     const mismatch = await doctor(s, ['--expect-serial', '0A:1B:2C:3D:4E:60']);
     expect(mismatch.status.drift).toBe('fail');
     expect(mismatch.run.code).toBe(1);
-    expect(check(mismatch.report, 'drift').reason).toBe('the server presents serial A1B2C3D4E5F, but the expected serial (--expect-serial) is A1B2C3D4E60');
+    expect(check(mismatch.report, 'drift').reason).toBe(
+      'the server presents serial A1B2C3D4E5F, but the expected serial (--expect-serial) is A1B2C3D4E60',
+    );
   });
 
   test('drift with --arn reads the last exported serial from the API', async () => {
     const { site: s } = await site({ serial: '7f00aa' });
-    const row = { certificateArn: ARN, certName: 'www', target: 'Role=web', lastSerial: '7f:00:aa' } as CertificateTargetView;
-    const api = await startFakeApi([(request) => (request.path === '/certificates' ? { status: 200, body: { items: [row] } } : undefined)]);
+    const row = {
+      certificateArn: ARN,
+      certName: 'www',
+      target: 'Role=web',
+      lastSerial: '7f:00:aa',
+    } as CertificateTargetView;
+    const api = await startFakeApi([
+      (request) => (request.path === '/certificates' ? { status: 200, body: { items: [row] } } : undefined),
+    ]);
     try {
       const url = `https://${HOST}:${s.httpsPort}/`;
-      const args = (arn: string) => ['--endpoint', api.url, '--json', 'doctor', url, '--resolve', `${HOST}:${s.httpsPort}:127.0.0.1`, '--ca', caFile, '--http-port', String(s.httpPort), '--arn', arn];
+      const args = (arn: string) => [
+        '--endpoint',
+        api.url,
+        '--json',
+        'doctor',
+        url,
+        '--resolve',
+        `${HOST}:${s.httpsPort}:127.0.0.1`,
+        '--ca',
+        caFile,
+        '--http-port',
+        String(s.httpPort),
+        '--arn',
+        arn,
+      ];
       const run = await runCli(args(ARN));
       expect(run.code).toBe(0);
       expect((JSON.parse(run.stdout) as Report).checks.find((c) => c.id === 'drift')).toEqual({
@@ -299,7 +395,9 @@ describe('acm-export doctor', () => {
       });
       const unknown = await runCli(args(ARN.replace('0a1b2c3d', 'ffffffff')));
       expect(unknown.code).toBe(2);
-      expect((JSON.parse(unknown.stdout) as Report).checks.find((c) => c.id === 'drift')).toMatchObject({ status: 'warn' });
+      expect((JSON.parse(unknown.stdout) as Report).checks.find((c) => c.id === 'drift')).toMatchObject({
+        status: 'warn',
+      });
       expect(api.rejected).toBe(0);
       expect(api.requests.map((request) => request.path)).toEqual(['/certificates', '/certificates']);
     } finally {
@@ -319,10 +417,14 @@ describe('acm-export doctor', () => {
   test('bad arguments are one-line errors: --resolve for another host, --expect-serial with --arn, http:// URL', async () => {
     const bad = await runCli(['doctor', 'https://www.example.test/', '--resolve', 'other.example.test:443:127.0.0.1']);
     expect(bad).toMatchObject({ code: 1, stdout: '' });
-    expect(bad.stderr).toBe("acm-export: reading --resolve: other.example.test:443 does not match the URL's www.example.test:443. Use --resolve www.example.test:443:ADDR.\n");
+    expect(bad.stderr).toBe(
+      "acm-export: reading --resolve: other.example.test:443 does not match the URL's www.example.test:443. Use --resolve www.example.test:443:ADDR.\n",
+    );
     const both = await runCli(['doctor', 'https://www.example.test/', '--expect-serial', '01', '--arn', ARN]);
     expect(both.code).toBe(1);
-    expect(both.stderr).toMatch(/invalid command line: option '--expect-serial <serial>' cannot be used with option '--arn <arn>'/);
+    expect(both.stderr).toMatch(
+      /invalid command line: option '--expect-serial <serial>' cannot be used with option '--arn <arn>'/,
+    );
     const plain = await runCli(['doctor', 'http://www.example.test/']);
     expect(plain.stderr).toMatch(/^acm-export: reading URL: http:\/\/ is not HTTPS/);
   });

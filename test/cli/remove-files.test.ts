@@ -31,15 +31,30 @@ describe('targets delete --remove-files', () => {
   test('sends removeFiles=true (signed) and prints the command id, how to follow it and the log group', async () => {
     const route: Route = (r) => (r.method === 'DELETE' ? { status: 200, body: sent } : undefined);
     api = await startFakeApi([route]);
-    const result = await runCli(['--endpoint', api.url, 'targets', 'delete', ARN, '--tag', 'Role=web', '--remove-files']);
+    const result = await runCli([
+      '--endpoint',
+      api.url,
+      'targets',
+      'delete',
+      ARN,
+      '--tag',
+      'Role=web',
+      '--remove-files',
+    ]);
     expect(result.code).toBe(0);
     expect(api.requests).toHaveLength(1);
     expect(api.requests[0].query).toEqual({ removeFiles: 'true' });
-    expect(api.requests[0].path).toBe(`/certificates/${encodeURIComponent(ARN)}/targets/${encodeURIComponent('Role=web')}`);
+    expect(api.requests[0].path).toBe(
+      `/certificates/${encodeURIComponent(ARN)}/targets/${encodeURIComponent('Role=web')}`,
+    );
     expect(api.rejected).toBe(0); // the signature covers the query string
-    expect(result.stdout).toContain('association deleted, report association deleted, inventory item deleted; the nodes were sent the removal of the installed files');
+    expect(result.stdout).toContain(
+      'association deleted, report association deleted, inventory item deleted; the nodes were sent the removal of the installed files',
+    );
     expect(result.stdout).toContain(`removal command: ${COMMAND_ID}`);
-    expect(result.stdout).toContain(`aws ssm list-command-invocations --region ${TEST_REGION} --command-id ${COMMAND_ID} --details`);
+    expect(result.stdout).toContain(
+      `aws ssm list-command-invocations --region ${TEST_REGION} --command-id ${COMMAND_ID} --details`,
+    );
     expect(result.stdout).toContain(`CloudWatch log group ${LOG_GROUP}`);
     expect(result.stdout).not.toContain('left on the nodes');
   });
@@ -47,7 +62,16 @@ describe('targets delete --remove-files', () => {
   test('untarget --remove-files --json prints the answer as the API sent it', async () => {
     const route: Route = (r) => (r.method === 'DELETE' ? { status: 200, body: sent } : undefined);
     api = await startFakeApi([route]);
-    const result = await runCli(['--endpoint', api.url, '--json', 'untarget', ARN, '--tag', 'Role=web', '--remove-files']);
+    const result = await runCli([
+      '--endpoint',
+      api.url,
+      '--json',
+      'untarget',
+      ARN,
+      '--tag',
+      'Role=web',
+      '--remove-files',
+    ]);
     expect(result.code).toBe(0);
     expect(api.requests[0].query).toEqual({ removeFiles: 'true' });
     expect(JSON.parse(result.stdout)).toEqual(sent);
@@ -67,7 +91,16 @@ describe('targets delete --remove-files', () => {
   test('404 with --remove-files: one line saying nothing was changed', async () => {
     const route: Route = (r) => (r.method === 'DELETE' ? { status: 404, body: { message: 'no target' } } : undefined);
     api = await startFakeApi([route]);
-    const result = await runCli(['--endpoint', api.url, 'targets', 'delete', ARN, '--tag', 'Role=web', '--remove-files']);
+    const result = await runCli([
+      '--endpoint',
+      api.url,
+      'targets',
+      'delete',
+      ARN,
+      '--tag',
+      'Role=web',
+      '--remove-files',
+    ]);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/^acm-export: deleting target Role=web: the certificate has no such target\. /);
     expect(result.stderr).toContain('nothing was changed');
@@ -75,7 +108,10 @@ describe('targets delete --remove-files', () => {
   });
 
   test('summary: associations that were not found are named as such', () => {
-    const text = deleteTargetSummary({ ...sent, associationDeleted: false, reportAssociationDeleted: false }, 'us-east-2');
+    const text = deleteTargetSummary(
+      { ...sent, associationDeleted: false, reportAssociationDeleted: false },
+      'us-east-2',
+    );
     expect(text).toContain('association not found, report association not found, inventory item deleted');
     expect(text).toContain('--region us-east-2');
     expect(text.endsWith('\n')).toBe(true);

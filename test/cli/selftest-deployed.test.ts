@@ -5,7 +5,11 @@
  * SSM and CloudWatch Logs are mocked; every request they receive is checked against AWS's constraints.
  */
 import 'aws-sdk-client-mock-jest';
-import { AccessDeniedException, CloudWatchLogsClient, DescribeLogStreamsCommand } from '@aws-sdk/client-cloudwatch-logs';
+import {
+  AccessDeniedException,
+  CloudWatchLogsClient,
+  DescribeLogStreamsCommand,
+} from '@aws-sdk/client-cloudwatch-logs';
 import {
   DescribeDocumentCommand,
   DescribeInstanceInformationCommand,
@@ -40,7 +44,13 @@ const OLD_AGENT = '3.2.582.0';
 
 /** The outputs of the deployed stack (see OUTPUTS in lib/acm-export-stack.ts). */
 function stackOutputs(apiUrl = 'https://abc123def4.execute-api.eu-west-1.amazonaws.com/prod/'): Record<string, string> {
-  return { ApiUrl: apiUrl, DocumentName: DOCUMENT_NAME, PreflightSecretArn: CANARY_ARN, CommandLogGroupName: LOG_GROUP, TableName: 'AcmExport-Inventory' };
+  return {
+    ApiUrl: apiUrl,
+    DocumentName: DOCUMENT_NAME,
+    PreflightSecretArn: CANARY_ARN,
+    CommandLogGroupName: LOG_GROUP,
+    TableName: 'AcmExport-Inventory',
+  };
 }
 
 /** What the document's preflight prints on a node: its log line on stderr, its JSON line on stdout. */
@@ -69,18 +79,33 @@ interface FakeNode {
 }
 
 function goodNode(instanceId: string, over: Partial<FakeNode> = {}): FakeNode {
-  return { instanceId, agentVersion: GOOD_AGENT, status: 'Success', output: preflightOutput(instanceId), logStreams: true, ...over };
+  return {
+    instanceId,
+    agentVersion: GOOD_AGENT,
+    status: 'Success',
+    output: preflightOutput(instanceId),
+    logStreams: true,
+    ...over,
+  };
 }
 
 /** SSM and CloudWatch Logs as they answer for a registered document and these nodes of the tag. */
 function deployment(nodes: FakeNode[]): void {
-  ssm.on(DescribeDocumentCommand).resolves({ Document: { Name: DOCUMENT_NAME, Status: 'Active', DocumentVersion: '3' } });
-  ssm.on(SendCommandCommand).resolves({ Command: { CommandId: COMMAND_ID, DocumentName: DOCUMENT_NAME, Status: 'Pending' } });
+  ssm
+    .on(DescribeDocumentCommand)
+    .resolves({ Document: { Name: DOCUMENT_NAME, Status: 'Active', DocumentVersion: '3' } });
+  ssm
+    .on(SendCommandCommand)
+    .resolves({ Command: { CommandId: COMMAND_ID, DocumentName: DOCUMENT_NAME, Status: 'Pending' } });
   // The first poll finds the command still running on the nodes, the second one finished.
   ssm
     .on(ListCommandInvocationsCommand)
-    .resolvesOnce({ CommandInvocations: nodes.map((n) => ({ CommandId: COMMAND_ID, InstanceId: n.instanceId, Status: 'InProgress' })) })
-    .resolves({ CommandInvocations: nodes.map((n) => ({ CommandId: COMMAND_ID, InstanceId: n.instanceId, Status: n.status })) });
+    .resolvesOnce({
+      CommandInvocations: nodes.map((n) => ({ CommandId: COMMAND_ID, InstanceId: n.instanceId, Status: 'InProgress' })),
+    })
+    .resolves({
+      CommandInvocations: nodes.map((n) => ({ CommandId: COMMAND_ID, InstanceId: n.instanceId, Status: n.status })),
+    });
   // The command ends after its invocations: the first poll finds it running, the later ones ended.
   const commandStatus = nodes.some((n) => n.status !== 'Success') ? 'Failed' : 'Success';
   ssm
@@ -88,7 +113,12 @@ function deployment(nodes: FakeNode[]): void {
     .resolvesOnce({ Commands: [{ CommandId: COMMAND_ID, Status: 'InProgress' }] })
     .resolves({ Commands: [{ CommandId: COMMAND_ID, Status: commandStatus }] });
   ssm.on(DescribeInstanceInformationCommand).resolves({
-    InstanceInformationList: nodes.map((n) => ({ InstanceId: n.instanceId, AgentVersion: n.agentVersion, PingStatus: 'Online', PlatformType: 'Linux' })),
+    InstanceInformationList: nodes.map((n) => ({
+      InstanceId: n.instanceId,
+      AgentVersion: n.agentVersion,
+      PingStatus: 'Online',
+      PlatformType: 'Linux',
+    })),
   });
   for (const n of nodes) {
     ssm.on(GetCommandInvocationCommand, { CommandId: COMMAND_ID, InstanceId: n.instanceId }).resolves({
@@ -104,7 +134,9 @@ function deployment(nodes: FakeNode[]): void {
     const node = nodes.find((n) => input.logStreamNamePrefix === `${COMMAND_ID}/${n.instanceId}/`);
     if (!node?.logStreams) return { logStreams: [] };
     return {
-      logStreams: ['stderr', 'stdout'].map((stream) => ({ logStreamName: `${COMMAND_ID}/${node.instanceId}/InstallCertificate/${stream}` })),
+      logStreams: ['stderr', 'stdout'].map((stream) => ({
+        logStreamName: `${COMMAND_ID}/${node.instanceId}/InstallCertificate/${stream}`,
+      })),
     };
   });
 }
@@ -137,9 +169,13 @@ test('two ready nodes: the preflight is sent with the stack outputs, their outpu
   expect(lookups).toContainEqual(['AcmExport', REGION, undefined]);
 
   expect(run.stdout).toMatch(new RegExp(`^document {3}${DOCUMENT_NAME}: registered \\(Active, version 3\\)$`, 'm'));
-  expect(run.stdout).toMatch(new RegExp(`^preflight  command ${COMMAND_ID} on the nodes tagged Role=web; logs in ${LOG_GROUP}$`, 'm'));
+  expect(run.stdout).toMatch(
+    new RegExp(`^preflight  command ${COMMAND_ID} on the nodes tagged Role=web; logs in ${LOG_GROUP}$`, 'm'),
+  );
   for (const id of [NODE_A, NODE_B]) {
-    expect(nodeLine(run, id)).toBe(`${id}  READY      agent 3.3.2746.0, aws-cli 2.22.0, openssl 3.0.13, bash 5.2, nginx, secret ok, logs ok`);
+    expect(nodeLine(run, id)).toBe(
+      `${id}  READY      agent 3.3.2746.0, aws-cli 2.22.0, openssl 3.0.13, bash 5.2, nginx, secret ok, logs ok`,
+    );
   }
   expect(run.stdout).toMatch(/^READY: 2 of 2 node\(s\) ready$/m);
 
@@ -147,12 +183,18 @@ test('two ready nodes: the preflight is sent with the stack outputs, their outpu
   expect(ssm).toHaveReceivedCommandWith(SendCommandCommand, {
     DocumentName: DOCUMENT_NAME,
     Targets: [{ Key: 'tag:Role', Values: ['web'] }],
-    Parameters: expect.objectContaining({ Action: ['preflight'], SecretId: [CANARY_ARN], Region: [REGION] }) as Record<string, string[]>,
+    Parameters: expect.objectContaining({ Action: ['preflight'], SecretId: [CANARY_ARN], Region: [REGION] }) as Record<
+      string,
+      string[]
+    >,
     CloudWatchOutputConfig: { CloudWatchOutputEnabled: true, CloudWatchLogGroupName: LOG_GROUP },
   });
   expect(logs).toHaveReceivedCommandTimes(DescribeLogStreamsCommand, 2);
   for (const id of [NODE_A, NODE_B]) {
-    expect(logs).toHaveReceivedCommandWith(DescribeLogStreamsCommand, { logGroupName: LOG_GROUP, logStreamNamePrefix: `${COMMAND_ID}/${id}/` });
+    expect(logs).toHaveReceivedCommandWith(DescribeLogStreamsCommand, {
+      logGroupName: LOG_GROUP,
+      logStreamNamePrefix: `${COMMAND_ID}/${id}/`,
+    });
   }
   // It waited for the invocations to finish before reading them.
   expect(run.sleeps.length).toBeGreaterThanOrEqual(1);
@@ -175,7 +217,9 @@ test('a node with SSM Agent 3.2 and a node whose output never reached the log gr
   expect(nodeLine(run, NODE_A)).toBe(
     `${NODE_A}  NOT READY  agent 3.2.582.0 (needs >= 3.3.2746.0), parameters did not arrive as environment variables (SSM Agent too old), logs not checked`,
   );
-  expect(nodeLine(run, NODE_B)).toBe(`${NODE_B}  NOT READY  agent 3.3.2746.0, aws-cli 2.22.0, openssl 3.0.13, bash 5.2, nginx, secret ok, logs missing`);
+  expect(nodeLine(run, NODE_B)).toBe(
+    `${NODE_B}  NOT READY  agent 3.3.2746.0, aws-cli 2.22.0, openssl 3.0.13, bash 5.2, nginx, secret ok, logs missing`,
+  );
   expect(run.stdout).toMatch(/^NOT READY: 0 of 2 node\(s\) ready$/m);
 });
 
@@ -194,7 +238,9 @@ describe('the CLI may not read the log group (DescribeLogStreams denied)', () =>
     expect(preflight).toContain('logs not checked: ');
     expect(preflight).toContain('is not authorized to perform: logs:DescribeLogStreams');
     for (const id of [NODE_A, NODE_B]) {
-      expect(nodeLine(run, id)).toBe(`${id}  READY      agent 3.3.2746.0, aws-cli 2.22.0, openssl 3.0.13, bash 5.2, nginx, secret ok, logs not checked`);
+      expect(nodeLine(run, id)).toBe(
+        `${id}  READY      agent 3.3.2746.0, aws-cli 2.22.0, openssl 3.0.13, bash 5.2, nginx, secret ok, logs not checked`,
+      );
     }
     expect(run.stdout).toMatch(/^READY: 2 of 2 node\(s\) ready$/m);
   });
@@ -212,11 +258,23 @@ describe('the CLI may not read the log group (DescribeLogStreams denied)', () =>
 
 test('the document is not registered: one clear error line, exit 1, nothing sent to the nodes', async () => {
   deployment([goodNode(NODE_A)]);
-  ssm.on(DescribeDocumentCommand).rejects(new InvalidDocument({ message: `Document with name ${DOCUMENT_NAME} does not exist.`, $metadata: { httpStatusCode: 400 } }));
+  ssm.on(DescribeDocumentCommand).rejects(
+    new InvalidDocument({
+      message: `Document with name ${DOCUMENT_NAME} does not exist.`,
+      $metadata: { httpStatusCode: 400 },
+    }),
+  );
   const run = await selftest();
   expect(run.code).toBe(1);
   expect(run.stdout).toBe('');
-  expect(run.stderr.split('\n')).toEqual([expect.stringMatching(new RegExp(`^acm-export: document ${DOCUMENT_NAME}: ssm:DescribeDocument failed \\(.*does not exist.*\\)\\. Check that the stack deployed`)), '']);
+  expect(run.stderr.split('\n')).toEqual([
+    expect.stringMatching(
+      new RegExp(
+        `^acm-export: document ${DOCUMENT_NAME}: ssm:DescribeDocument failed \\(.*does not exist.*\\)\\. Check that the stack deployed`,
+      ),
+    ),
+    '',
+  ]);
   expect(ssm).not.toHaveReceivedCommand(SendCommandCommand);
   expect(logs).not.toHaveReceivedCommand(DescribeLogStreamsCommand);
 });
@@ -258,9 +316,15 @@ describe('with --certificate-arn: a dry-run export through the stack API', () =>
     api = await startFakeApi([
       (request) =>
         request.method === 'POST' && request.path === '/exports'
-          ? { status: 200, body: { exportId: dryRun.exportId, executionArn: dryRun.executionArn, startDate: dryRun.startDate } }
+          ? {
+              status: 200,
+              body: { exportId: dryRun.exportId, executionArn: dryRun.executionArn, startDate: dryRun.startDate },
+            }
           : undefined,
-      (request) => (request.method === 'GET' && request.path === `/exports/${dryRun.exportId}` ? { status: 200, body: dryRun } : undefined),
+      (request) =>
+        request.method === 'GET' && request.path === `/exports/${dryRun.exportId}`
+          ? { status: 200, body: dryRun }
+          : undefined,
     ]);
     deployment([goodNode(NODE_A), goodNode(NODE_B)]);
     const run = await selftest(stackOutputs(api.url), '--certificate-arn', CERT_ARN);
@@ -272,7 +336,9 @@ describe('with --certificate-arn: a dry-run export through the stack API', () =>
       body: { CertificateArn: CERT_ARN, TargetTagKey: 'Role', TargetTagValue: 'web', DryRun: true },
     });
     const lines = run.stdout.split('\n');
-    const dryRunLine = lines.findIndex((line) => line === `dry run    selftest-dry-1: would install on 2 node(s): ${NODE_A} ${NODE_B}`);
+    const dryRunLine = lines.findIndex(
+      (line) => line === `dry run    selftest-dry-1: would install on 2 node(s): ${NODE_A} ${NODE_B}`,
+    );
     expect(dryRunLine).toBeGreaterThan(-1);
     expect(dryRunLine).toBeLessThan(lines.findIndex((line) => line.startsWith('preflight ')));
   });

@@ -22,7 +22,9 @@ afterAll(async () => {
 });
 
 function selftest(...args: string[]): Promise<CliRun> {
-  return runCli(['selftest', '--local', '--state-dir', local.root, ...args], { sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.min(ms, 100))) });
+  return runCli(['selftest', '--local', '--state-dir', local.root, ...args], {
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.min(ms, 100))),
+  });
 }
 
 /** Every file under a node directory with its size and mtime: what the preflight must leave alone. */
@@ -82,7 +84,9 @@ test('a node whose secret read is denied and a node with an old SSM Agent are NO
     const run = await selftest('--tag', 'Role=web');
     expect(run.code).toBe(1);
     expect(nodeLine(run, local.node('node-1').instanceId)).toMatch(/ {2}READY {6}agent 3\.3\.2746\.0, .*secret ok/);
-    expect(nodeLine(run, local.node('node-2').instanceId)).toMatch(/ {2}NOT READY {2}agent 3\.3\.2746\.0, aws-cli 2\.22\.0, .*, secret denied, logs not checked$/);
+    expect(nodeLine(run, local.node('node-2').instanceId)).toMatch(
+      / {2}NOT READY {2}agent 3\.3\.2746\.0, aws-cli 2\.22\.0, .*, secret denied, logs not checked$/,
+    );
     expect(nodeLine(run, third.instanceId)).toMatch(
       / {2}NOT READY {2}agent 3\.2\.582\.0 \(needs >= 3\.3\.2746\.0\), parameters did not arrive as environment variables \(SSM Agent too old\)/,
     );
@@ -92,9 +96,15 @@ test('a node whose secret read is denied and a node with an old SSM Agent are NO
 
     const json = await selftest('--tag', 'Role=web', '--json');
     expect(json.code).toBe(1);
-    const body = JSON.parse(json.stdout) as { ready: boolean; nodes: { instanceId: string; ready: boolean; preflight?: { secret: string } }[] };
+    const body = JSON.parse(json.stdout) as {
+      ready: boolean;
+      nodes: { instanceId: string; ready: boolean; preflight?: { secret: string } }[];
+    };
     expect(body.ready).toBe(false);
-    expect(body.nodes.find((n) => n.instanceId === local.node('node-2').instanceId)).toMatchObject({ ready: false, preflight: { secret: 'denied' } });
+    expect(body.nodes.find((n) => n.instanceId === local.node('node-2').instanceId)).toMatchObject({
+      ready: false,
+      preflight: { secret: 'denied' },
+    });
   } finally {
     local.setFaults({ nodes: { 'node-2': {}, 'node-3': { offline: true } } });
   }
@@ -116,5 +126,9 @@ test('usage: --tag is required, and a deployed check needs --stack', async () =>
   expect(noStack.stderr).toMatch(/^acm-export: reading the options: selftest needs --stack NAME \(or --local\)\./);
   // The endpoint file local mode wrote names what selftest needs.
   const info = JSON.parse(readFileSync(path.join(local.root, 'endpoint.json'), 'utf8')) as Record<string, string>;
-  expect(info).toMatchObject({ awsEndpoint: local.awsEndpoint, documentName: 'AcmExport-InstallACMCertificate', preflightSecretArn: local.preflightSecretArn });
+  expect(info).toMatchObject({
+    awsEndpoint: local.awsEndpoint,
+    documentName: 'AcmExport-InstallACMCertificate',
+    preflightSecretArn: local.preflightSecretArn,
+  });
 });

@@ -12,7 +12,9 @@ function patternOf(idPrefix: string): { id: string; pattern: Record<string, unkn
 
 describe('EventBridge rule patterns', () => {
   test('every pattern is valid syntax and names detail-types and detail fields the AWS event schemas publish', () => {
-    const rulesWithPatterns = Object.values(template.Resources).filter((resource) => resource.Type === 'AWS::Events::Rule' && resource.Properties?.EventPattern);
+    const rulesWithPatterns = Object.values(template.Resources).filter(
+      (resource) => resource.Type === 'AWS::Events::Rule' && resource.Properties?.EventPattern,
+    );
     expect(rulesWithPatterns).toHaveLength(5);
     expect(rulePatternFindings(template)).toEqual([]);
   });
@@ -20,7 +22,9 @@ describe('EventBridge rule patterns', () => {
   test('a misspelled detail-type is a finding', () => {
     const { id, pattern } = patternOf('RenewalTriggerRule');
     pattern['detail-type'] = ['ACM Certificate Renewed'];
-    expect(eventPatternFindings(id, pattern)).toEqual([`${id}.detail-type: aws.acm publishes no "ACM Certificate Renewed" event`]);
+    expect(eventPatternFindings(id, pattern)).toEqual([
+      `${id}.detail-type: aws.acm publishes no "ACM Certificate Renewed" event`,
+    ]);
   });
 
   test('a detail field the event does not have is a finding', () => {
@@ -31,7 +35,9 @@ describe('EventBridge rule patterns', () => {
 
   test('a Step Functions detail field the status-change event does not have is a finding', () => {
     const { id, pattern } = patternOf('NotificationsExecutionFailed');
-    (pattern.detail as Record<string, unknown>).stateMachine = (pattern.detail as Record<string, unknown>).stateMachineArn;
+    (pattern.detail as Record<string, unknown>).stateMachine = (
+      pattern.detail as Record<string, unknown>
+    ).stateMachineArn;
     delete (pattern.detail as Record<string, unknown>).stateMachineArn;
     expect(eventPatternFindings(id, pattern)).toEqual([`${id}.detail.stateMachine: not a field of the event's detail`]);
   });
@@ -53,7 +59,10 @@ describe('EventBridge rule patterns', () => {
   test('content filters EventBridge documents are accepted', () => {
     const { id, pattern } = patternOf('RenewalTriggerRule');
     pattern.detail = {
-      $or: [{ Action: [{ prefix: 'RENEW' }, { 'anything-but': ['IMPORT'] }] }, { DaysToExpiry: [{ numeric: ['>', 0, '<=', 45] }], InUse: [{ exists: true }] }],
+      $or: [
+        { Action: [{ prefix: 'RENEW' }, { 'anything-but': ['IMPORT'] }] },
+        { DaysToExpiry: [{ numeric: ['>', 0, '<=', 45] }], InUse: [{ exists: true }] },
+      ],
     };
     expect(eventPatternFindings(id, pattern)).toEqual([]);
   });

@@ -48,7 +48,9 @@ function asList<T>(value: T | T[] | undefined): T[] {
 export function policyStatements(template: CloudFormationTemplate): LocatedStatement[] {
   const located: LocatedStatement[] = [];
   const add = (id: string, kind: PolicyKind, document: PolicyDocument | undefined): void => {
-    asList(document?.Statement).forEach((statement, index) => located.push({ where: `${id} ${statement.Sid ?? `#${index}`}`, kind, statement }));
+    asList(document?.Statement).forEach((statement, index) =>
+      located.push({ where: `${id} ${statement.Sid ?? `#${index}`}`, kind, statement }),
+    );
   };
   for (const [id, resource] of Object.entries(template.Resources)) {
     const properties = resource.Properties ?? {};
@@ -72,7 +74,14 @@ export function policyStatements(template: CloudFormationTemplate): LocatedState
         break;
       case 'AWS::Lambda::Permission':
         add(id, 'resource', {
-          Statement: [{ Effect: 'Allow', Action: properties.Action as string, Resource: properties.FunctionName, Principal: properties.Principal }],
+          Statement: [
+            {
+              Effect: 'Allow',
+              Action: properties.Action as string,
+              Resource: properties.FunctionName,
+              Principal: properties.Principal,
+            },
+          ],
         });
         break;
     }
@@ -108,8 +117,11 @@ function arnFields(arn: string): string[] {
 export function arnPatternsOverlap(policyArn: string, format: string): boolean {
   const policyFields = arnFields(policyArn);
   const formatFields = arnFields(format);
-  if (policyFields.length !== formatFields.length) return patternsOverlap(policyArnTokens(policyArn), referenceArnTokens(format));
-  return policyFields.every((field, index) => patternsOverlap(policyArnTokens(field), referenceArnTokens(formatFields[index])));
+  if (policyFields.length !== formatFields.length)
+    return patternsOverlap(policyArnTokens(policyArn), referenceArnTokens(format));
+  return policyFields.every((field, index) =>
+    patternsOverlap(policyArnTokens(field), referenceArnTokens(formatFields[index])),
+  );
 }
 
 function patternsOverlap(left: Token[], right: Token[]): boolean {
@@ -191,10 +203,32 @@ function actsOn(action: ActionFacts, resource: string): boolean {
 
 const CONDITION_OPERATORS = new Set(
   [
-    'StringEquals', 'StringNotEquals', 'StringEqualsIgnoreCase', 'StringNotEqualsIgnoreCase', 'StringLike', 'StringNotLike',
-    'NumericEquals', 'NumericNotEquals', 'NumericLessThan', 'NumericLessThanEquals', 'NumericGreaterThan', 'NumericGreaterThanEquals',
-    'DateEquals', 'DateNotEquals', 'DateLessThan', 'DateLessThanEquals', 'DateGreaterThan', 'DateGreaterThanEquals',
-    'Bool', 'BinaryEquals', 'IpAddress', 'NotIpAddress', 'ArnEquals', 'ArnLike', 'ArnNotEquals', 'ArnNotLike',
+    'StringEquals',
+    'StringNotEquals',
+    'StringEqualsIgnoreCase',
+    'StringNotEqualsIgnoreCase',
+    'StringLike',
+    'StringNotLike',
+    'NumericEquals',
+    'NumericNotEquals',
+    'NumericLessThan',
+    'NumericLessThanEquals',
+    'NumericGreaterThan',
+    'NumericGreaterThanEquals',
+    'DateEquals',
+    'DateNotEquals',
+    'DateLessThan',
+    'DateLessThanEquals',
+    'DateGreaterThan',
+    'DateGreaterThanEquals',
+    'Bool',
+    'BinaryEquals',
+    'IpAddress',
+    'NotIpAddress',
+    'ArnEquals',
+    'ArnLike',
+    'ArnNotEquals',
+    'ArnNotLike',
   ].map((operator) => operator.toLowerCase()),
 );
 
@@ -214,7 +248,11 @@ export interface IamCheckOptions {
 }
 
 /** Findings for one statement (see the module comment for what is checked). */
-export async function statementFindings(located: LocatedStatement, template: CloudFormationTemplate, options: IamCheckOptions): Promise<Finding[]> {
+export async function statementFindings(
+  located: LocatedStatement,
+  template: CloudFormationTemplate,
+  options: IamCheckOptions,
+): Promise<Finding[]> {
   const { where, kind, statement } = located;
   const findings: Finding[] = [];
   const actionsByPattern = new Map<string, ActionFacts[]>();
@@ -236,19 +274,25 @@ export async function statementFindings(located: LocatedStatement, template: Clo
     }
     for (const resource of resources) {
       if (actions.length > 0 && !actions.some((action) => actsOn(action, resource))) {
-        findings.push(`${where}: resource ${resource} is not a resource type of ${[...actionsByPattern.keys()].join(', ')}`);
+        findings.push(
+          `${where}: resource ${resource} is not a resource type of ${[...actionsByPattern.keys()].join(', ')}`,
+        );
       }
     }
     for (const [pattern, expanded] of actionsByPattern) {
       if (resources.length > 0 && !expanded.some((action) => resources.some((resource) => actsOn(action, resource)))) {
         const formats = [...new Set(expanded.flatMap((action) => action.resourceArnFormats))];
-        findings.push(`${where}: ${pattern} acts on none of its resources (it acts on ${formats.length > 0 ? formats.join(' | ') : '"*" only'})`);
+        findings.push(
+          `${where}: ${pattern} acts on none of its resources (it acts on ${formats.length > 0 ? formats.join(' | ') : '"*" only'})`,
+        );
       }
     }
     // In a resource policy "*" is the resource the policy is attached to, not every resource.
     if (kind === 'identity' && statement.Effect === 'Allow' && resources.includes('*')) {
       for (const action of actions) {
-        const allowed = options.wildcardAllowances.some((allowance) => allowance.action.toLowerCase() === action.name.toLowerCase());
+        const allowed = options.wildcardAllowances.some(
+          (allowance) => allowance.action.toLowerCase() === action.name.toLowerCase(),
+        );
         if (action.resourceArnFormats.length > 0 && !allowed) {
           findings.push(`${where}: "*" resource on ${action.name}, which supports resource-level permissions`);
         }
@@ -271,19 +315,27 @@ async function conditionKeyFinding(key: string, actions: ActionFacts[]): Promise
   const known = await findConditionKey(key);
   if (known === undefined) return `unknown condition key ${key}`;
   if (key.toLowerCase().startsWith('aws:')) return undefined;
-  const applies = actions.some((action) => action.conditionKeys.some((documented) => wildcardRegExp(documented, /\$\{[^}]+\}/).test(key)));
-  return applies ? undefined : `condition key ${key} does not apply to ${actions.map((action) => action.name).join(', ')}`;
+  const applies = actions.some((action) =>
+    action.conditionKeys.some((documented) => wildcardRegExp(documented, /\$\{[^}]+\}/).test(key)),
+  );
+  return applies
+    ? undefined
+    : `condition key ${key} does not apply to ${actions.map((action) => action.name).join(', ')}`;
 }
 
 /** Findings for every statement of the template. */
 export async function iamFindings(template: CloudFormationTemplate, options: IamCheckOptions): Promise<Finding[]> {
   const findings: Finding[] = [];
-  for (const located of policyStatements(template)) findings.push(...(await statementFindings(located, template, options)));
+  for (const located of policyStatements(template))
+    findings.push(...(await statementFindings(located, template, options)));
   return findings;
 }
 
 /** Allow-list entries that no statement needs any more (each must still be earned). */
-export async function unusedWildcardAllowances(template: CloudFormationTemplate, options: IamCheckOptions): Promise<string[]> {
+export async function unusedWildcardAllowances(
+  template: CloudFormationTemplate,
+  options: IamCheckOptions,
+): Promise<string[]> {
   const used = new Set<string>();
   for (const { kind, statement } of policyStatements(template)) {
     if (kind !== 'identity' || statement.Effect !== 'Allow' || !asList(statement.Resource).includes('*')) continue;
@@ -293,5 +345,7 @@ export async function unusedWildcardAllowances(template: CloudFormationTemplate,
       for (const action of expanded) if (action.resourceArnFormats.length > 0) used.add(action.name.toLowerCase());
     }
   }
-  return options.wildcardAllowances.map((allowance) => allowance.action).filter((action) => !used.has(action.toLowerCase()));
+  return options.wildcardAllowances
+    .map((allowance) => allowance.action)
+    .filter((action) => !used.has(action.toLowerCase()));
 }

@@ -21,7 +21,9 @@ function nodeSecretStatement(copy: CloudFormationTemplate): PolicyStatement {
   return statement;
 }
 
-const nodePolicyId = Object.keys(template.Resources).find((id) => template.Resources[id].Type === 'AWS::IAM::ManagedPolicy');
+const nodePolicyId = Object.keys(template.Resources).find(
+  (id) => template.Resources[id].Type === 'AWS::IAM::ManagedPolicy',
+);
 const secretsKeyArn = `arn:aws:kms:eu-west-1:123456789012:key/${Object.keys(template.Resources).find((id) => id.startsWith('CertificateSecretsKey'))}`;
 
 describe('IAM policies against the Service Authorization Reference', () => {
@@ -36,13 +38,17 @@ describe('IAM policies against the Service Authorization Reference', () => {
   test('a misspelled action is a finding', async () => {
     const broken = copyOf(template);
     nodeSecretStatement(broken).Action = 'secretsmanager:GetSecretValues';
-    expect(await iamFindings(broken, options)).toEqual([`${nodePolicyId} ReadCertificateSecrets: unknown action secretsmanager:GetSecretValues`]);
+    expect(await iamFindings(broken, options)).toEqual([
+      `${nodePolicyId} ReadCertificateSecrets: unknown action secretsmanager:GetSecretValues`,
+    ]);
   });
 
   test('a wildcard action that matches nothing is a finding; one that matches is expanded', async () => {
     const broken = copyOf(template);
     nodeSecretStatement(broken).Action = ['secretsmanager:GetSecretValu*', 'secretsmanager:FetchSecret*'];
-    expect(await iamFindings(broken, options)).toEqual([`${nodePolicyId} ReadCertificateSecrets: action pattern secretsmanager:FetchSecret* matches no action`]);
+    expect(await iamFindings(broken, options)).toEqual([
+      `${nodePolicyId} ReadCertificateSecrets: action pattern secretsmanager:FetchSecret* matches no action`,
+    ]);
   });
 
   test('a resource of another service than its action is a finding', async () => {
@@ -56,7 +62,9 @@ describe('IAM policies against the Service Authorization Reference', () => {
 
   test('an unknown condition key, and a key of another service, are findings', async () => {
     const broken = copyOf(template);
-    nodeSecretStatement(broken).Condition = { StringEquals: { 'secretsmanager:SecretTag': 'x', 'kms:ViaService': 'y', 'aws:PrincipalTag/target': 'z' } };
+    nodeSecretStatement(broken).Condition = {
+      StringEquals: { 'secretsmanager:SecretTag': 'x', 'kms:ViaService': 'y', 'aws:PrincipalTag/target': 'z' },
+    };
     expect(await iamFindings(broken, options)).toEqual([
       `${nodePolicyId} ReadCertificateSecrets: unknown condition key secretsmanager:SecretTag`,
       `${nodePolicyId} ReadCertificateSecrets: condition key kms:ViaService does not apply to secretsmanager:GetSecretValue`,
@@ -66,7 +74,9 @@ describe('IAM policies against the Service Authorization Reference', () => {
   test('an unknown condition operator is a finding', async () => {
     const broken = copyOf(template);
     nodeSecretStatement(broken).Condition = { StringEqual: { 'aws:PrincipalTag/target': 'x' } };
-    expect(await iamFindings(broken, options)).toEqual([`${nodePolicyId} ReadCertificateSecrets: unknown condition operator StringEqual`]);
+    expect(await iamFindings(broken, options)).toEqual([
+      `${nodePolicyId} ReadCertificateSecrets: unknown condition operator StringEqual`,
+    ]);
   });
 
   test('"*" on an action with resource-level permissions is a finding unless allowed with a reason', async () => {
@@ -75,7 +85,9 @@ describe('IAM policies against the Service Authorization Reference', () => {
     expect(await iamFindings(broken, options)).toEqual([
       `${nodePolicyId} ReadCertificateSecrets: "*" resource on secretsmanager:GetSecretValue, which supports resource-level permissions`,
     ]);
-    const allowing = { wildcardAllowances: [{ action: 'secretsmanager:GetSecretValue', reason: 'a broken copy for this test' }] };
+    const allowing = {
+      wildcardAllowances: [{ action: 'secretsmanager:GetSecretValue', reason: 'a broken copy for this test' }],
+    };
     expect(await iamFindings(broken, allowing)).toEqual([]);
     expect(await unusedWildcardAllowances(template, allowing)).toEqual(['secretsmanager:GetSecretValue']);
   });

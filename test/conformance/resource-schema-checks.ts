@@ -12,7 +12,17 @@ function registryResource(type: string): Resource | undefined {
 }
 
 /** Keys a template's resource entry may have besides Type and Properties. */
-const RESOURCE_ATTRIBUTES = new Set(['Type', 'Properties', 'DependsOn', 'Metadata', 'Condition', 'DeletionPolicy', 'UpdateReplacePolicy', 'UpdatePolicy', 'CreationPolicy']);
+const RESOURCE_ATTRIBUTES = new Set([
+  'Type',
+  'Properties',
+  'DependsOn',
+  'Metadata',
+  'Condition',
+  'DeletionPolicy',
+  'UpdateReplacePolicy',
+  'UpdatePolicy',
+  'CreationPolicy',
+]);
 
 /** A `Ref`, `Fn::*` or `Condition` object: its value is only known at deploy time, so its shape is not checked. */
 function isIntrinsic(value: unknown): boolean {
@@ -48,7 +58,12 @@ function valueFindings(where: string, value: unknown, type: PropertyType): Findi
       return propertiesFindings(where, value, definition.properties);
     }
     case 'tag':
-      return isPlainObject(value) ? propertiesFindings(where, value, { Key: { type: { type: 'string' }, required: true }, Value: { type: { type: 'string' }, required: true } }) : [`${where}: expected a tag`];
+      return isPlainObject(value)
+        ? propertiesFindings(where, value, {
+            Key: { type: { type: 'string' }, required: true },
+            Value: { type: { type: 'string' }, required: true },
+          })
+        : [`${where}: expected a tag`];
     case 'array':
       if (!Array.isArray(value)) return [`${where}: expected a list`];
       return value.flatMap((element, index) => valueFindings(`${where}[${index}]`, element, type.element));
@@ -58,16 +73,26 @@ function valueFindings(where: string, value: unknown, type: PropertyType): Findi
     case 'union': {
       // Accepted if any alternative accepts it; otherwise report the closest alternative's findings.
       const alternatives = type.types.map((alternative) => valueFindings(where, value, alternative));
-      return alternatives.find((findings) => findings.length === 0) ?? alternatives.reduce((best, next) => (next.length < best.length ? next : best));
+      return (
+        alternatives.find((findings) => findings.length === 0) ??
+        alternatives.reduce((best, next) => (next.length < best.length ? next : best))
+      );
     }
     case 'string':
       if (typeof value !== 'string') return [`${where}: expected a string`];
-      return type.allowedValues && !type.allowedValues.includes(value) ? [`${where}: ${value} is not one of ${type.allowedValues.join(', ')}`] : [];
+      return type.allowedValues && !type.allowedValues.includes(value)
+        ? [`${where}: ${value} is not one of ${type.allowedValues.join(', ')}`]
+        : [];
     case 'boolean':
-      return typeof value === 'boolean' || value === 'true' || value === 'false' ? [] : [`${where}: expected a boolean`];
+      return typeof value === 'boolean' || value === 'true' || value === 'false'
+        ? []
+        : [`${where}: expected a boolean`];
     case 'number':
     case 'integer':
-      return typeof value === 'number' || (typeof value === 'string' && value.trim() !== '' && !Number.isNaN(Number(value))) ? [] : [`${where}: expected a number`];
+      return typeof value === 'number' ||
+        (typeof value === 'string' && value.trim() !== '' && !Number.isNaN(Number(value)))
+        ? []
+        : [`${where}: expected a number`];
     default:
       return [];
   }
@@ -77,7 +102,8 @@ function getAttReferences(value: unknown, found: [string, string][] = []): [stri
   if (Array.isArray(value)) value.forEach((element) => getAttReferences(element, found));
   else if (typeof value === 'object' && value !== null) {
     const getAtt = (value as Record<string, unknown>)['Fn::GetAtt'];
-    if (Array.isArray(getAtt) && typeof getAtt[0] === 'string' && typeof getAtt[1] === 'string') found.push([getAtt[0], getAtt[1]]);
+    if (Array.isArray(getAtt) && typeof getAtt[0] === 'string' && typeof getAtt[1] === 'string')
+      found.push([getAtt[0], getAtt[1]]);
     Object.values(value).forEach((child) => getAttReferences(child, found));
   }
   return found;
@@ -87,7 +113,8 @@ function getAttReferences(value: unknown, found: [string, string][] = []): [stri
 export function resourceSchemaFindings(template: CloudFormationTemplate): Finding[] {
   const findings: Finding[] = [];
   for (const [id, entry] of Object.entries(template.Resources)) {
-    for (const key of Object.keys(entry)) if (!RESOURCE_ATTRIBUTES.has(key)) findings.push(`${id}: unknown resource attribute ${key}`);
+    for (const key of Object.keys(entry))
+      if (!RESOURCE_ATTRIBUTES.has(key)) findings.push(`${id}: unknown resource attribute ${key}`);
     const resource = registryResource(entry.Type);
     if (resource === undefined) {
       findings.push(`${id}: unknown resource type ${entry.Type}`);
@@ -98,7 +125,8 @@ export function resourceSchemaFindings(template: CloudFormationTemplate): Findin
   for (const [id, attribute] of getAttReferences(template)) {
     const resource = template.Resources[id] && registryResource(template.Resources[id].Type);
     if (resource === undefined) findings.push(`Fn::GetAtt ${id}.${attribute}: no such resource`);
-    else if (!(attribute in resource.attributes)) findings.push(`Fn::GetAtt ${id}.${attribute}: ${resource.cloudFormationType} has no attribute ${attribute}`);
+    else if (!(attribute in resource.attributes))
+      findings.push(`Fn::GetAtt ${id}.${attribute}: ${resource.cloudFormationType} has no attribute ${attribute}`);
   }
   return findings;
 }

@@ -4,9 +4,13 @@ import { CloudFormationTemplate, copyOf, synthesizeTemplate, TemplateResource } 
 const template = synthesizeTemplate();
 
 /** The one resource of a type in a copy of the template, with its logical id. */
-function onlyResource(copy: CloudFormationTemplate, type: string): [string, TemplateResource & { Properties: Record<string, unknown> }] {
+function onlyResource(
+  copy: CloudFormationTemplate,
+  type: string,
+): [string, TemplateResource & { Properties: Record<string, unknown> }] {
   const matches = Object.entries(copy.Resources).filter(([, resource]) => resource.Type === type);
-  if (matches.length !== 1 || matches[0][1].Properties === undefined) throw new Error(`expected one ${type} with properties`);
+  if (matches.length !== 1 || matches[0][1].Properties === undefined)
+    throw new Error(`expected one ${type} with properties`);
   return matches[0] as [string, TemplateResource & { Properties: Record<string, unknown> }];
 }
 
@@ -20,7 +24,9 @@ describe('resources against the CloudFormation registry schemas', () => {
     const [id, table] = onlyResource(broken, 'AWS::DynamoDB::Table');
     table.Properties.PointInTimeRecovery = table.Properties.PointInTimeRecoverySpecification;
     delete table.Properties.PointInTimeRecoverySpecification;
-    expect(resourceSchemaFindings(broken)).toEqual([`${id} (AWS::DynamoDB::Table): unknown property PointInTimeRecovery`]);
+    expect(resourceSchemaFindings(broken)).toEqual([
+      `${id} (AWS::DynamoDB::Table): unknown property PointInTimeRecovery`,
+    ]);
   });
 
   test('an unknown nested property, and a value of the wrong shape, are findings', () => {
@@ -38,14 +44,19 @@ describe('resources against the CloudFormation registry schemas', () => {
     const broken = copyOf(template);
     const [id, machine] = onlyResource(broken, 'AWS::StepFunctions::StateMachine');
     delete machine.Properties.RoleArn;
-    expect(resourceSchemaFindings(broken)).toEqual([`${id} (AWS::StepFunctions::StateMachine): missing required property RoleArn`]);
+    expect(resourceSchemaFindings(broken)).toEqual([
+      `${id} (AWS::StepFunctions::StateMachine): missing required property RoleArn`,
+    ]);
   });
 
   test('an unknown resource type and an attribute the type does not return are findings', () => {
     const broken = copyOf(template);
     const [tableId, table] = onlyResource(broken, 'AWS::DynamoDB::Table');
     broken.Resources.Extra = { Type: 'AWS::DynamoDB::Tabel', Properties: {} };
-    broken.Resources.Reader = { Type: 'AWS::SSM::Parameter', Properties: { Type: 'String', Value: { 'Fn::GetAtt': [tableId, 'TableArn'] } } };
+    broken.Resources.Reader = {
+      Type: 'AWS::SSM::Parameter',
+      Properties: { Type: 'String', Value: { 'Fn::GetAtt': [tableId, 'TableArn'] } },
+    };
     expect(table.Type).toBe('AWS::DynamoDB::Table');
     expect(resourceSchemaFindings(broken)).toEqual([
       'Extra: unknown resource type AWS::DynamoDB::Tabel',

@@ -7,5 +7,7 @@ import { Finding } from './template';
 export function aslFindings(definition: AslDefinition): Finding[] {
   // The validator writes default QueryLanguage values into the object it is given.
   const { errors } = validateAsl(structuredClone(definition), { checkPaths: true, checkArn: true });
-  return errors.map((error) => `state machine: ${error['Error code'] ?? 'error'}: ${error.Message ?? JSON.stringify(error)}`);
+  return errors.map(
+    (error) => `state machine: ${error['Error code'] ?? 'error'}: ${error.Message ?? JSON.stringify(error)}`,
+  );
 }

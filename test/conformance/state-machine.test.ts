@@ -14,7 +14,9 @@ describe('state machine definition (Amazon States Language)', () => {
     const [first] = Object.keys(broken.States);
     broken.States[first] = { ...broken.States[first], Next: 'NoSuchState' };
     delete broken.States[first].End;
-    expect(aslFindings(broken)).toContain("state machine: MISSING_TRANSITION_TARGET: Missing 'StartAt'|'Next'|'Default' target: NoSuchState");
+    expect(aslFindings(broken)).toContain(
+      "state machine: MISSING_TRANSITION_TARGET: Missing 'StartAt'|'Next'|'Default' target: NoSuchState",
+    );
   });
 
   test('a Task state with neither Next nor End is a finding', () => {

@@ -33,14 +33,23 @@ const PARTITION = 'aws';
 const URL_SUFFIX = 'amazonaws.com';
 
 /** Placeholder values of `Ref` and `Fn::GetAtt` per resource type (the logical id stands in for names and ids). */
-const REFERENCE_SHAPES: Record<string, { ref: (id: string) => string; attributes: Record<string, (id: string) => string> }> = {
-  'AWS::KMS::Key': { ref: (id) => id, attributes: { Arn: (id) => `arn:${PARTITION}:kms:${REGION}:${ACCOUNT}:key/${id}` } },
+const REFERENCE_SHAPES: Record<
+  string,
+  { ref: (id: string) => string; attributes: Record<string, (id: string) => string> }
+> = {
+  'AWS::KMS::Key': {
+    ref: (id) => id,
+    attributes: { Arn: (id) => `arn:${PARTITION}:kms:${REGION}:${ACCOUNT}:key/${id}` },
+  },
   'AWS::DynamoDB::Table': {
     ref: (id) => id,
     attributes: { Arn: (id) => `arn:${PARTITION}:dynamodb:${REGION}:${ACCOUNT}:table/${id}` },
   },
   // A log group's Arn attribute ends in `:*` (it covers the group's streams).
-  'AWS::Logs::LogGroup': { ref: (id) => id, attributes: { Arn: (id) => `arn:${PARTITION}:logs:${REGION}:${ACCOUNT}:log-group:${id}:*` } },
+  'AWS::Logs::LogGroup': {
+    ref: (id) => id,
+    attributes: { Arn: (id) => `arn:${PARTITION}:logs:${REGION}:${ACCOUNT}:log-group:${id}:*` },
+  },
   'AWS::Lambda::Function': {
     ref: (id) => id,
     attributes: { Arn: (id) => `arn:${PARTITION}:lambda:${REGION}:${ACCOUNT}:function:${id}` },
@@ -58,7 +67,10 @@ const REFERENCE_SHAPES: Record<string, { ref: (id: string) => string; attributes
     attributes: { Arn: (id) => `arn:${PARTITION}:states:${REGION}:${ACCOUNT}:stateMachine:${id}`, Name: (id) => id },
   },
   'AWS::SSM::Document': { ref: (id) => id, attributes: {} },
-  'AWS::Events::Rule': { ref: (id) => id, attributes: { Arn: (id) => `arn:${PARTITION}:events:${REGION}:${ACCOUNT}:rule/${id}` } },
+  'AWS::Events::Rule': {
+    ref: (id) => id,
+    attributes: { Arn: (id) => `arn:${PARTITION}:events:${REGION}:${ACCOUNT}:rule/${id}` },
+  },
   'AWS::IAM::Role': { ref: (id) => id, attributes: { Arn: (id) => `arn:${PARTITION}:iam::${ACCOUNT}:role/${id}` } },
   'AWS::IAM::ManagedPolicy': { ref: (id) => `arn:${PARTITION}:iam::${ACCOUNT}:policy/${id}`, attributes: {} },
   'AWS::ApiGateway::RestApi': { ref: (id) => id, attributes: { RootResourceId: (id) => id } },
@@ -96,7 +108,9 @@ export function renderValue(value: unknown, template: CloudFormationTemplate): s
       const [id, attribute] = intrinsic['Fn::GetAtt'] as [string, string];
       const render = REFERENCE_SHAPES[template.Resources[id]?.Type]?.attributes[attribute];
       if (render) return render(id);
-      throw new Error(`no placeholder for Fn::GetAtt ${id}.${attribute} (${template.Resources[id]?.Type ?? 'not a resource'})`);
+      throw new Error(
+        `no placeholder for Fn::GetAtt ${id}.${attribute} (${template.Resources[id]?.Type ?? 'not a resource'})`,
+      );
     }
   }
   throw new Error(`cannot render ${JSON.stringify(value).slice(0, 200)}`);

@@ -13,7 +13,16 @@ import type { ApiClient } from '../../cli/api-client';
 import { associationName, reportAssociationName } from '../../lambda/shared/associations';
 import type { LocalNode } from '../../local/nodes';
 import { startLocalMode, type LocalMode } from '../../local/runtime';
-import { apiClient, currentSerial, exportBody, finished, installedPairMatches, requestCertificate, servedSerial, startExport } from './support';
+import {
+  apiClient,
+  currentSerial,
+  exportBody,
+  finished,
+  installedPairMatches,
+  requestCertificate,
+  servedSerial,
+  startExport,
+} from './support';
 import { normalizeSerial } from '../../lambda/shared/drift';
 
 jest.setTimeout(90_000);
@@ -39,7 +48,10 @@ async function allServe(nodes: LocalNode[], serial: string, timeoutMs = 30_000):
   for (;;) {
     const served = await Promise.all(nodes.map((n) => serves(n).catch(() => '')));
     if (served.every((s) => s === serial)) return Date.now();
-    if (Date.now() > deadline) throw new Error(`not converged: ${nodes.map((n, i) => `${n.name}=${served[i] || '-'}`).join(' ')}; expected ${serial}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `not converged: ${nodes.map((n, i) => `${n.name}=${served[i] || '-'}`).join(' ')}; expected ${serial}`,
+      );
     await sleep(50);
   }
 }
@@ -49,10 +61,14 @@ const delta = (before: Record<string, number>, after: Record<string, number>): R
   Object.fromEntries(Object.keys(before).map((k) => [k, after[k] - before[k]]));
 const sum = (r: Record<string, number>): number => Object.values(r).reduce((a, b) => a + b, 0);
 
-async function listAssociations(name = associationName(arn, TARGET)): Promise<{ AssociationId?: string; AssociationName?: string }[]> {
+async function listAssociations(
+  name = associationName(arn, TARGET),
+): Promise<{ AssociationId?: string; AssociationName?: string }[]> {
   const ssm = new SSMClient(local.aws.clientConfig());
   try {
-    const out = await ssm.send(new ListAssociationsCommand({ AssociationFilterList: [{ key: 'AssociationName', value: name }] }));
+    const out = await ssm.send(
+      new ListAssociationsCommand({ AssociationFilterList: [{ key: 'AssociationName', value: name }] }),
+    );
     return out.Associations ?? [];
   } finally {
     ssm.destroy();
@@ -114,7 +130,14 @@ test('the export created an install and a report association for the target, bot
   }
   for (const node of local.nodes) {
     const item = local.aws.ssm.inventory.item(node.instanceId, 'Custom:AcmExportCertificate');
-    expect(item?.content).toEqual([expect.objectContaining({ CertName: local.certName, Target: TARGET, Serial: currentSerial(local, arn), Problem: '' })]);
+    expect(item?.content).toEqual([
+      expect.objectContaining({
+        CertName: local.certName,
+        Target: TARGET,
+        Serial: currentSerial(local, arn),
+        Problem: '',
+      }),
+    ]);
     expect(Date.parse(String(item?.content[0].CheckedAt))).not.toBeNaN();
   }
 });
@@ -142,11 +165,16 @@ test('10-node fleet, 3 offline during a renewal: the export ends, the drift chec
   expect(drift).toMatchObject({ driftingNodes: 3, driftingTargets: 1, alertsSent: 1 });
   const alert = local.alerts.slice(alertsBefore);
   expect(alert).toHaveLength(1);
-  const message = JSON.parse(String(alert[0].message)) as { target: string; drifting: { nodeId: string; serves: string }[] };
+  const message = JSON.parse(String(alert[0].message)) as {
+    target: string;
+    drifting: { nodeId: string; serves: string }[];
+  };
   expect(message.target).toBe(TARGET);
   expect(message.drifting.map((d) => d.nodeId).sort()).toEqual(offline.map((n) => n.instanceId).sort());
   // Alerts show serials normalized like the comparison (no leading zeros): compare in that form.
-  expect(new Set(message.drifting.map((d) => normalizeSerial(d.serves)))).toEqual(new Set([normalizeSerial(oldSerial)]));
+  expect(new Set(message.drifting.map((d) => normalizeSerial(d.serves)))).toEqual(
+    new Set([normalizeSerial(oldSerial)]),
+  );
 
   // The export is over; the 3 come online and their pending association runs install the current version.
   const reloadsOnline = reloads();
@@ -178,7 +206,9 @@ test('10-node fleet, 3 offline during a renewal: the export ends, the drift chec
   }
   const afterTick = reloads();
   // Unchanged nodes: the 7 during the 3's convergence, all 10 during the scheduled run.
-  const unchangedDuringCatchUp = Object.fromEntries(online.map((n) => [n.name, afterConvergence[n.name] - reloadsOnline[n.name]]));
+  const unchangedDuringCatchUp = Object.fromEntries(
+    online.map((n) => [n.name, afterConvergence[n.name] - reloadsOnline[n.name]]),
+  );
   const unchangedDuringTick = delta(afterConvergence, afterTick);
   const unchangedReloads = sum(unchangedDuringCatchUp) + sum(unchangedDuringTick);
   const caughtUpReloads = offline.map((n) => afterConvergence[n.name] - reloadsOnline[n.name]);
@@ -261,10 +291,15 @@ test('a node tampered with between install runs: the report run alone makes the 
   const alerts = local.alerts.slice(alertsBefore);
   expect(alerts).toHaveLength(1);
   expect(alerts[0].subject).toContain(TARGET);
-  const message = JSON.parse(String(alerts[0].message)) as { drifting: { nodeId: string; serves: string; holds?: string }[]; detectedBy: string; fix: string; reportAssociationId: string };
-  expect(message.drifting.map((d) => ({ nodeId: d.nodeId, serves: normalizeSerial(d.serves), holds: d.holds }))).toEqual([
-    { nodeId: node.instanceId, serves: normalizeSerial(tampered), holds: undefined },
-  ]);
+  const message = JSON.parse(String(alerts[0].message)) as {
+    drifting: { nodeId: string; serves: string; holds?: string }[];
+    detectedBy: string;
+    fix: string;
+    reportAssociationId: string;
+  };
+  expect(
+    message.drifting.map((d) => ({ nodeId: d.nodeId, serves: normalizeSerial(d.serves), holds: d.holds })),
+  ).toEqual([{ nodeId: node.instanceId, serves: normalizeSerial(tampered), holds: undefined }]);
   expect(message.reportAssociationId).toBe(ids.report);
   expect(message.detectedBy).toContain('report association');
   expect(message.fix).toContain(ids.install);
@@ -277,7 +312,10 @@ test('a node tampered with between install runs: the report run alone makes the 
   await local.runAssociations(ids.install);
   expect(await serves(node)).toBe(serial);
   expect(installedPairMatches(local, node)).toEqual({ serial, matches: true });
-  expect(delta(beforeRepair, reloads())).toEqual({ ...Object.fromEntries(local.nodes.map((n) => [n.name, 0])), [node.name]: 1 });
+  expect(delta(beforeRepair, reloads())).toEqual({
+    ...Object.fromEntries(local.nodes.map((n) => [n.name, 0])),
+    [node.name]: 1,
+  });
 
   // The next report run: clean.
   const beforeClean = reloads();
@@ -302,12 +340,17 @@ test('a node whose key file was removed by hand: the report run names the proble
 
   const alertsBefore = local.alerts.length;
   expect(await local.runDriftCheck()).toMatchObject({ driftingNodes: 1, alertsSent: 1 });
-  const message = JSON.parse(String(local.alerts.slice(alertsBefore)[0].message)) as { drifting: { nodeId: string; serves: string; problem?: string }[] };
+  const message = JSON.parse(String(local.alerts.slice(alertsBefore)[0].message)) as {
+    drifting: { nodeId: string; serves: string; problem?: string }[];
+  };
   expect(message.drifting).toHaveLength(1);
   expect(message.drifting[0]).toMatchObject({ nodeId: node.instanceId, problem: expect.stringContaining(keyFile) });
   expect(normalizeSerial(message.drifting[0].serves)).toBe(normalizeSerial(serial));
   const row = (await api.allCertificates({ nodes: true })).find((i) => i.certificateArn === arn && i.target === TARGET);
-  expect(row?.nodes?.find((n) => n.nodeId === node.instanceId)).toMatchObject({ inSync: false, problem: expect.stringContaining(keyFile) });
+  expect(row?.nodes?.find((n) => n.nodeId === node.instanceId)).toMatchObject({
+    inSync: false,
+    problem: expect.stringContaining(keyFile),
+  });
 
   await local.runAssociations(ids.install);
   expect(installedPairMatches(local, node)).toEqual({ serial, matches: true });
@@ -335,7 +378,12 @@ test('DELETE /certificates/{arn}/targets/{target} (signed): both associations an
   const serial = currentSerial(local, arn);
   const deleted = await api.deleteTarget(arn, TARGET);
   expect(deleted).toEqual({
-    certificateArn: arn, target: TARGET, inventoryItemDeleted: true, associationDeleted: true, reportAssociationDeleted: true, filesRemoval: { requested: false },
+    certificateArn: arn,
+    target: TARGET,
+    inventoryItemDeleted: true,
+    associationDeleted: true,
+    reportAssociationDeleted: true,
+    filesRemoval: { requested: false },
   });
   expect(await listAssociations()).toHaveLength(0);
   expect(await listAssociations(reportAssociationName(arn, TARGET))).toHaveLength(0);

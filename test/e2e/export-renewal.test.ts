@@ -5,17 +5,40 @@
 import type { ApiClient } from '../../cli/api-client';
 import { startLocalNode, type LocalNode } from '../../local/nodes';
 import { startLocalMode, type LocalMode } from '../../local/runtime';
-import { apiClient, currentSerial, exportBody, finished, installedPairMatches, leaks, requestCertificate, servedSerial, startExport, type KeyAlgorithm } from './support';
+import {
+  apiClient,
+  currentSerial,
+  exportBody,
+  finished,
+  installedPairMatches,
+  leaks,
+  requestCertificate,
+  servedSerial,
+  startExport,
+  type KeyAlgorithm,
+} from './support';
 
 let local: LocalMode;
 let api: ApiClient;
 let edge: LocalNode;
 
 beforeAll(async () => {
-  local = await startLocalMode({ nodes: 3, tags: { Role: 'web' }, waitScale: 20, ssmMsPerSecond: 20, faults: { throttle: {}, notExportable: [], pending: [], nodes: {} } });
+  local = await startLocalMode({
+    nodes: 3,
+    tags: { Role: 'web' },
+    waitScale: 20,
+    ssmMsPerSecond: 20,
+    faults: { throttle: {}, notExportable: [], pending: [], nodes: {} },
+  });
   api = apiClient(local);
   // A second target: one node tagged Role=edge.
-  edge = await startLocalNode(local.aws, { root: local.root, name: 'edge-1', tags: { Role: 'edge' }, certName: local.certName, env: { ACM_EXPORT_VERIFY_SECONDS: '5' } });
+  edge = await startLocalNode(local.aws, {
+    root: local.root,
+    name: 'edge-1',
+    tags: { Role: 'edge' },
+    certName: local.certName,
+    env: { ACM_EXPORT_VERIFY_SECONDS: '5' },
+  });
 });
 
 afterAll(async () => {
@@ -30,16 +53,33 @@ describe.each<[KeyAlgorithm, string]>([
   test(`every node serves the exported ${algorithm} certificate with a valid chain; inventory recorded`, async () => {
     const arn = await requestCertificate(local, domain, algorithm);
     const started = await startExport(api, exportBody(local, arn));
-    expect(started).toEqual({ exportId: expect.stringMatching(/^[0-9a-f-]{36}$/), executionArn: expect.stringContaining(`:execution:`), startDate: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/) });
+    expect(started).toEqual({
+      exportId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      executionArn: expect.stringContaining(`:execution:`),
+      startDate: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/),
+    });
     const status = await finished(local, api, started.executionArn);
-    expect(status).toMatchObject({ status: 'SUCCEEDED', phase: 'Succeeded', nodes: { total: 3, completed: 3, failed: 0 }, certificateArn: arn });
+    expect(status).toMatchObject({
+      status: 'SUCCEEDED',
+      phase: 'Succeeded',
+      nodes: { total: 3, completed: 3, failed: 0 },
+      certificateArn: arn,
+    });
     const serial = currentSerial(local, arn);
     for (const node of local.nodes) {
-      expect({ node: node.name, ...(await servedSerial(local, node, domain)) }).toEqual({ node: node.name, serial, authorized: true });
+      expect({ node: node.name, ...(await servedSerial(local, node, domain)) }).toEqual({
+        node: node.name,
+        serial,
+        authorized: true,
+      });
       expect(installedPairMatches(local, node)).toEqual({ serial, matches: true });
     }
     const { items } = await api.listCertificates({});
-    expect(items.find((i) => i.certificateArn === arn)).toMatchObject({ target: 'Role=web', lastDeployStatus: 'Succeeded', lastSerial: local.aws.acm.current(arn)!.serial });
+    expect(items.find((i) => i.certificateArn === arn)).toMatchObject({
+      target: 'Role=web',
+      lastDeployStatus: 'Succeeded',
+      lastSerial: local.aws.acm.current(arn)!.serial,
+    });
   });
 });
 
@@ -60,14 +100,20 @@ test('renewal redeploys the new serial on every node of every target; the same e
   expect(results[0]).toMatchObject({ started: 2, alreadyStarted: 0, targets: 2 });
   for (const r of results) expect(r.started + r.alreadyStarted).toBe(2);
   expect(new Set(results.flatMap((r) => r.executionArns)).size).toBe(2);
-  const renewals = [...local.stepFunctions.executions.values()].filter((e) => e.name.startsWith('renew-') && JSON.parse(e.input).CertificateArn === arn);
+  const renewals = [...local.stepFunctions.executions.values()].filter(
+    (e) => e.name.startsWith('renew-') && JSON.parse(e.input).CertificateArn === arn,
+  );
   expect(renewals).toHaveLength(2);
   for (const r of renewals) expect((await finished(local, api, r.executionArn)).status).toBe('SUCCEEDED');
 
   const after = currentSerial(local, arn);
   expect(after).not.toBe(before);
   for (const node of [...local.nodes, edge]) {
-    expect({ node: node.name, ...(await servedSerial(local, node, domain)) }).toEqual({ node: node.name, serial: after, authorized: true });
+    expect({ node: node.name, ...(await servedSerial(local, node, domain)) }).toEqual({
+      node: node.name,
+      serial: after,
+      authorized: true,
+    });
   }
 });
 
@@ -80,11 +126,20 @@ test('5 concurrent exports of the same certificate all succeed; every node ends 
   expect(statuses.map((s) => s.status)).toEqual(Array(5).fill('SUCCEEDED'));
   const serial = currentSerial(local, arn);
   for (const node of local.nodes) {
-    expect({ node: node.name, ...installedPairMatches(local, node) }).toEqual({ node: node.name, serial, matches: true });
+    expect({ node: node.name, ...installedPairMatches(local, node) }).toEqual({
+      node: node.name,
+      serial,
+      matches: true,
+    });
     expect((await servedSerial(local, node, domain)).serial).toBe(serial);
   }
   // Each export wrote one secret version; each version's key opens with that version's passphrase.
-  const exportsOfThisCert = local.aws.records.filter((r) => r.operation === 'ExportCertificate' && (r.request as { CertificateArn?: string }).CertificateArn === arn && r.statusCode === 200);
+  const exportsOfThisCert = local.aws.records.filter(
+    (r) =>
+      r.operation === 'ExportCertificate' &&
+      (r.request as { CertificateArn?: string }).CertificateArn === arn &&
+      r.statusCode === 200,
+  );
   expect(exportsOfThisCert).toHaveLength(5);
 });
 

@@ -5,13 +5,29 @@ import { OUTCOME_EXPLANATIONS } from '../../lambda/status-check/status-check';
 import { STATES } from '../../lambda/shared/contract';
 import type { ForcedOutcome } from '../../local/faults';
 import { startLocalMode, type LocalMode } from '../../local/runtime';
-import { apiClient, currentSerial, exportBody, finished, leaks, rawRequest, requestCertificate, servedSerial, startExport } from './support';
+import {
+  apiClient,
+  currentSerial,
+  exportBody,
+  finished,
+  leaks,
+  rawRequest,
+  requestCertificate,
+  servedSerial,
+  startExport,
+} from './support';
 
 let local: LocalMode;
 let api: ApiClient;
 
 beforeAll(async () => {
-  local = await startLocalMode({ nodes: 3, tags: { Role: 'web' }, waitScale: 20, ssmMsPerSecond: 20, faults: { throttle: {}, notExportable: [], pending: [], nodes: {} } });
+  local = await startLocalMode({
+    nodes: 3,
+    tags: { Role: 'web' },
+    waitScale: 20,
+    ssmMsPerSecond: 20,
+    faults: { throttle: {}, notExportable: [], pending: [], nodes: {} },
+  });
   api = apiClient(local);
 });
 
@@ -41,7 +57,9 @@ test("one node's install fails: it keeps serving its old valid certificate, the 
   await local.aws.acm.renew(arn); // new serial, not yet deployed
 
   // The fault switch through the signed local control endpoint.
-  expect((await api.request('POST', '/_local/faults', { body: { nodes: { 'node-2': { failInstall: true } } } }))).toEqual({ ok: true });
+  expect(await api.request('POST', '/_local/faults', { body: { nodes: { 'node-2': { failInstall: true } } } })).toEqual(
+    { ok: true },
+  );
   const alertsBefore = local.alerts.length;
   try {
     const second = await startExport(api, exportBody(local, arn, { MaxErrors: '1' }));
@@ -53,7 +71,8 @@ test("one node's install fails: it keeps serving its old valid certificate, the 
 
     const newSerial = currentSerial(local, arn);
     expect(await servedSerial(local, failing, domain)).toEqual({ serial: oldSerial, authorized: true });
-    for (const name of ['node-1', 'node-3']) expect(await servedSerial(local, local.node(name), domain)).toEqual({ serial: newSerial, authorized: true });
+    for (const name of ['node-1', 'node-3'])
+      expect(await servedSerial(local, local.node(name), domain)).toEqual({ serial: newSerial, authorized: true });
 
     expect(local.alerts.length).toBe(alertsBefore + 1);
     const alert = local.alerts[local.alerts.length - 1];
@@ -72,27 +91,32 @@ test.each<[ForcedOutcome, string]>([
   ['Terminated', 'Terminated'],
   ['InvalidPlatform', 'InvalidPlatform'],
   ['AccessDenied', 'AccessDenied'],
-])('a node whose invocation ends %s: the export fails, and the status and the alert give that node its line', async (outcome, details) => {
-  const arn = await requestCertificate(local, `${outcome.toLowerCase()}.e2e.example.test`);
-  const node = local.node('node-2');
-  expect(await api.request('POST', '/_local/faults', { body: { nodes: { 'node-2': { outcome } } } })).toEqual({ ok: true });
-  const alertsBefore = local.alerts.length;
-  try {
-    const started = await startExport(api, exportBody(local, arn));
-    const status = await finished(local, api, started.executionArn);
-    const line = OUTCOME_EXPLANATIONS[details];
-    expect(status).toMatchObject({ status: 'FAILED', phase: 'Failed', nodes: { total: 3 } });
-    expect(status.failures).toEqual([{ instanceId: node.instanceId, status: details, line }]);
-    expect(status.error?.message).toMatch(new RegExp(`^install [A-Za-z ]+: 1 of 3 nodes failed \\(1 ${details}\\)$`));
+])(
+  'a node whose invocation ends %s: the export fails, and the status and the alert give that node its line',
+  async (outcome, details) => {
+    const arn = await requestCertificate(local, `${outcome.toLowerCase()}.e2e.example.test`);
+    const node = local.node('node-2');
+    expect(await api.request('POST', '/_local/faults', { body: { nodes: { 'node-2': { outcome } } } })).toEqual({
+      ok: true,
+    });
+    const alertsBefore = local.alerts.length;
+    try {
+      const started = await startExport(api, exportBody(local, arn));
+      const status = await finished(local, api, started.executionArn);
+      const line = OUTCOME_EXPLANATIONS[details];
+      expect(status).toMatchObject({ status: 'FAILED', phase: 'Failed', nodes: { total: 3 } });
+      expect(status.failures).toEqual([{ instanceId: node.instanceId, status: details, line }]);
+      expect(status.error?.message).toMatch(new RegExp(`^install [A-Za-z ]+: 1 of 3 nodes failed \\(1 ${details}\\)$`));
 
-    expect(local.alerts.length).toBe(alertsBefore + 1);
-    const alert = local.alerts[local.alerts.length - 1];
-    const cause = (alert.message as { error: { Cause: string } }).error.Cause;
-    expect(cause.split('\n')).toEqual([status.error?.message, `${node.instanceId}: ${details} (${line})`]);
-  } finally {
-    local.setFaults({ nodes: { 'node-2': {} } });
-  }
-});
+      expect(local.alerts.length).toBe(alertsBefore + 1);
+      const alert = local.alerts[local.alerts.length - 1];
+      const cause = (alert.message as { error: { Cause: string } }).error.Cause;
+      expect(cause.split('\n')).toEqual([status.error?.message, `${node.instanceId}: ${details} (${line})`]);
+    } finally {
+      local.setFaults({ nodes: { 'node-2': {} } });
+    }
+  },
+);
 
 test('no node matches the tag: the execution fails within one poll', async () => {
   const arn = await requestCertificate(local, 'nobody.e2e.example.test');
@@ -101,7 +125,10 @@ test('no node matches the tag: the execution fails within one poll', async () =>
   expect(status).toMatchObject({ status: 'FAILED', nodes: { total: 0 } });
   expect(status.error?.message ?? '').toMatch(/no managed node .*Role=no-such-fleet/);
   expect(lambdaCalls(started.executionArn, STATES.checkInstall)).toBeLessThanOrEqual(1);
-  expect(local.stepFunctions.executions.get(started.executionArn)!.history.filter((e) => e.type === 'WaitStateEntered').length).toBeLessThanOrEqual(1);
+  expect(
+    local.stepFunctions.executions.get(started.executionArn)!.history.filter((e) => e.type === 'WaitStateEntered')
+      .length,
+  ).toBeLessThanOrEqual(1);
 });
 
 test('ACM throttling is retried (SDK, then the workflow) and the export succeeds', async () => {
@@ -115,7 +142,8 @@ test('ACM throttling is retried (SDK, then the workflow) and the export succeeds
   expect(status.status).toBe('SUCCEEDED');
   expect(local.aws.callCount('acm:ExportCertificate')).toBe(5);
   expect(lambdaCalls(started.executionArn, STATES.exportCertificate)).toBe(2);
-  for (const node of local.nodes) expect((await servedSerial(local, node, domain)).serial).toBe(currentSerial(local, arn));
+  for (const node of local.nodes)
+    expect((await servedSerial(local, node, domain)).serial).toBe(currentSerial(local, arn));
 });
 
 describe('refused requests start nothing', () => {
@@ -129,8 +157,19 @@ describe('refused requests start nothing', () => {
     const before = executionCount();
     const cases = [
       await rawRequest(local, 'POST', '/exports', { body, contentType: 'application/json', credentials: null }),
-      await rawRequest(local, 'POST', '/exports', { body, contentType: 'application/json', credentials: { accessKeyId: local.credentials.accessKeyId, secretAccessKey: 'not-the-local-secret-key-000000000000000' } }),
-      await rawRequest(local, 'POST', '/exports', { body, contentType: 'application/json', credentials: { accessKeyId: 'AKIAOTHERKEY00000000', secretAccessKey: local.credentials.secretAccessKey } }),
+      await rawRequest(local, 'POST', '/exports', {
+        body,
+        contentType: 'application/json',
+        credentials: {
+          accessKeyId: local.credentials.accessKeyId,
+          secretAccessKey: 'not-the-local-secret-key-000000000000000',
+        },
+      }),
+      await rawRequest(local, 'POST', '/exports', {
+        body,
+        contentType: 'application/json',
+        credentials: { accessKeyId: 'AKIAOTHERKEY00000000', secretAccessKey: local.credentials.secretAccessKey },
+      }),
       await rawRequest(local, 'POST', '/exports', { body, contentType: 'application/json', tamper: true }),
       await rawRequest(local, 'GET', '/certificates', { credentials: null }),
     ];
@@ -149,14 +188,44 @@ describe('refused requests start nothing', () => {
       ['empty object', '{}', 400, structural],
       ['unknown field', JSON.stringify({ ...good, Extra: 'x' }), 400, structural],
       ['wrong type', JSON.stringify({ ...good, DryRun: 'yes' }), 400, structural],
-      ['shell in CertName', JSON.stringify({ ...good, CertName: 'x;rm -rf /' }), 400, /^CertName: must be a plain file name stem/],
-      ['path traversal', JSON.stringify({ ...good, CertDir: '/etc/../root' }), 400, /^CertDir: must be an absolute directory path without "\.\."/],
-      ['reserved tag key', JSON.stringify({ ...good, TargetTagKey: 'aws:cloudformation:stack-name' }), 400, /^TargetTagKey: must not start with "aws:"/],
-      ['other account', JSON.stringify({ ...good, CertificateArn: arn.replace('000000000000', '123456789012') }), 400, /^CertificateArn: must be the ARN of an ACM certificate in /],
-      ['port out of range', JSON.stringify({ ...good, VerifyPort: 70000 }), 400, /^VerifyPort: must be an integer from 0 to 65535$/],
+      [
+        'shell in CertName',
+        JSON.stringify({ ...good, CertName: 'x;rm -rf /' }),
+        400,
+        /^CertName: must be a plain file name stem/,
+      ],
+      [
+        'path traversal',
+        JSON.stringify({ ...good, CertDir: '/etc/../root' }),
+        400,
+        /^CertDir: must be an absolute directory path without "\.\."/,
+      ],
+      [
+        'reserved tag key',
+        JSON.stringify({ ...good, TargetTagKey: 'aws:cloudformation:stack-name' }),
+        400,
+        /^TargetTagKey: must not start with "aws:"/,
+      ],
+      [
+        'other account',
+        JSON.stringify({ ...good, CertificateArn: arn.replace('000000000000', '123456789012') }),
+        400,
+        /^CertificateArn: must be the ARN of an ACM certificate in /,
+      ],
+      [
+        'port out of range',
+        JSON.stringify({ ...good, VerifyPort: 70000 }),
+        400,
+        /^VerifyPort: must be an integer from 0 to 65535$/,
+      ],
       ['key material pasted', JSON.stringify({ ...good, CertName: '-----BEGIN PRIVATE KEY-----' }), 400, /^CertName: /],
       ['prototype pollution', '{"__proto__": {"polluted": true}, "CertName": "x"}', 400, structural],
-      ['over the function\'s size limit', JSON.stringify({ ...good, TargetTagValue: 'v'.repeat(9000) }), 400, /^request body is too large/],
+      [
+        "over the function's size limit",
+        JSON.stringify({ ...good, TargetTagValue: 'v'.repeat(9000) }),
+        400,
+        /^request body is too large/,
+      ],
       ['huge', JSON.stringify({ ...good, CertName: 'a'.repeat(100_000) }), 413, /too (long|large)/i],
     ];
     for (const [what, body, expected, message] of hostile) {
@@ -168,7 +237,10 @@ describe('refused requests start nothing', () => {
       expect(res.body).not.toContain('rm -rf');
       expect(res.body).not.toContain('BEGIN PRIVATE KEY');
     }
-    const plain = await rawRequest(local, 'POST', '/exports', { body: JSON.stringify(good), contentType: 'text/plain' });
+    const plain = await rawRequest(local, 'POST', '/exports', {
+      body: JSON.stringify(good),
+      contentType: 'text/plain',
+    });
     expect(plain.status).toBe(415);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect(executionCount()).toBe(before);

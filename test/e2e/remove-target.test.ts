@@ -8,7 +8,12 @@
  */
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { ListAssociationsCommand, ListCommandInvocationsCommand, SSMClient, type CommandInvocation } from '@aws-sdk/client-ssm';
+import {
+  ListAssociationsCommand,
+  ListCommandInvocationsCommand,
+  SSMClient,
+  type CommandInvocation,
+} from '@aws-sdk/client-ssm';
 import type { ApiClient } from '../../cli/api-client';
 import type { DeleteTargetResponse } from '../../lambda/export-api/api-types';
 import { associationName, reportAssociationName } from '../../lambda/shared/associations';
@@ -46,7 +51,10 @@ afterAll(async () => {
  */
 async function exportTo(domain: string, certName: string): Promise<string> {
   const arn = await requestCertificate(local, domain);
-  const started = await startExport(api, exportBody(local, arn, { CertName: certName, VerifyPort: 0, Pkcs12: true, CombinedPem: true }));
+  const started = await startExport(
+    api,
+    exportBody(local, arn, { CertName: certName, VerifyPort: 0, Pkcs12: true, CombinedPem: true }),
+  );
   expect((await finished(local, api, started.executionArn)).status).toBe('SUCCEEDED');
   return arn;
 }
@@ -58,7 +66,11 @@ async function exportTo(domain: string, certName: string): Promise<string> {
 function filesOf(node: LocalNode, certName: string): string[] {
   const lock = `.${certName}.acm-export.lock`;
   return [node.certDir, node.keyDir]
-    .flatMap((dir) => readdirSync(dir).filter((f) => f.includes(certName) && f !== lock).map((f) => path.join(dir, f)))
+    .flatMap((dir) =>
+      readdirSync(dir)
+        .filter((f) => f.includes(certName) && f !== lock)
+        .map((f) => path.join(dir, f)),
+    )
     .sort();
 }
 
@@ -85,7 +97,11 @@ async function withSsm<T>(fn: (ssm: SSMClient) => Promise<T>): Promise<T> {
 /** What `aws ssm list-command-invocations --command-id ID --details` shows, once the command is done. */
 async function invocations(commandId: string): Promise<CommandInvocation[]> {
   await local.aws.ssm.waitForCommand(commandId);
-  return withSsm(async (ssm) => (await ssm.send(new ListCommandInvocationsCommand({ CommandId: commandId, Details: true }))).CommandInvocations ?? []);
+  return withSsm(
+    async (ssm) =>
+      (await ssm.send(new ListCommandInvocationsCommand({ CommandId: commandId, Details: true }))).CommandInvocations ??
+      [],
+  );
 }
 
 function outputOf(invocation: CommandInvocation): string {
@@ -93,7 +109,13 @@ function outputOf(invocation: CommandInvocation): string {
 }
 
 /** The acm-export result line a remove run prints. */
-function removeResult(invocation: CommandInvocation): { node: string; certName: string; action: string; removed: string[]; changed: boolean } {
+function removeResult(invocation: CommandInvocation): {
+  node: string;
+  certName: string;
+  action: string;
+  removed: string[];
+  changed: boolean;
+} {
   const line = outputOf(invocation)
     .split('\n')
     .find((l) => l.startsWith('{') && l.includes('"action":"remove"'));
@@ -105,7 +127,9 @@ async function associationsOf(arn: string): Promise<string[]> {
   return withSsm(async (ssm) => {
     const ids: string[] = [];
     for (const name of [associationName(arn, TARGET), reportAssociationName(arn, TARGET)]) {
-      const out = await ssm.send(new ListAssociationsCommand({ AssociationFilterList: [{ key: 'AssociationName', value: name }] }));
+      const out = await ssm.send(
+        new ListAssociationsCommand({ AssociationFilterList: [{ key: 'AssociationName', value: name }] }),
+      );
       ids.push(...(out.Associations ?? []).map((a) => a.AssociationId!));
     }
     return ids;
@@ -123,7 +147,9 @@ test('removeFiles=true: both associations, then the remove run on every node (fi
   const renewed = await local.renew(arn);
   expect((await finished(local, api, renewed.result.executionArns[0])).status).toBe('SUCCEEDED');
   for (const node of local.nodes) {
-    expect(filesOf(node, certName)).toEqual(expect.arrayContaining([...liveFiles(node, certName), path.join(node.certDir, `${certName}.crt.prev`)]));
+    expect(filesOf(node, certName)).toEqual(
+      expect.arrayContaining([...liveFiles(node, certName), path.join(node.certDir, `${certName}.crt.prev`)]),
+    );
     expect(inventoryCertNames(node)).toContain(certName);
   }
   const associations = await associationsOf(arn);
@@ -138,7 +164,12 @@ test('removeFiles=true: both associations, then the remove run on every node (fi
     inventoryItemDeleted: true,
     associationDeleted: true,
     reportAssociationDeleted: true,
-    filesRemoval: { requested: true, status: 'Sent', commandId: expect.stringMatching(/^[0-9a-f-]{36}$/), logGroupName: expect.any(String) },
+    filesRemoval: {
+      requested: true,
+      status: 'Sent',
+      commandId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      logGroupName: expect.any(String),
+    },
   });
   if (!deleted.filesRemoval.requested) throw new Error('unreachable');
   const commandId = deleted.filesRemoval.commandId;
@@ -150,7 +181,10 @@ test('removeFiles=true: both associations, then the remove run on every node (fi
   const ssmOps = local.aws.records.filter((r) => r.service === 'ssm').map((r) => r.operation);
   expect(ssmOps.lastIndexOf('DeleteAssociation')).toBeLessThan(ssmOps.lastIndexOf('SendCommand'));
   const send = local.aws.records.filter((r) => r.service === 'ssm' && r.operation === 'SendCommand').at(-1)!;
-  expect(send.request).toMatchObject({ MaxErrors: '100%', Parameters: expect.objectContaining({ Action: ['remove'], CertName: [certName] }) });
+  expect(send.request).toMatchObject({
+    MaxErrors: '100%',
+    Parameters: expect.objectContaining({ Action: ['remove'], CertName: [certName] }),
+  });
 
   const runs = await invocations(commandId);
   expect(runs.map((r) => r.InstanceId).sort()).toEqual(local.nodes.map((n) => n.instanceId).sort());
@@ -159,12 +193,20 @@ test('removeFiles=true: both associations, then the remove run on every node (fi
     expect({ node: node.name, status: run.Status }).toEqual({ node: node.name, status: 'Success' });
     const result = removeResult(run);
     expect(result).toMatchObject({ certName, action: 'remove', changed: true });
-    expect(result.removed).toEqual(expect.arrayContaining(['.crt', '.chain.pem', '.fullchain.pem', '.key', '.combined.pem', '.p12', '.crt.prev'].map((s) => expect.stringContaining(`${certName}${s}`))));
+    expect(result.removed).toEqual(
+      expect.arrayContaining(
+        ['.crt', '.chain.pem', '.fullchain.pem', '.key', '.combined.pem', '.p12', '.crt.prev'].map((s) =>
+          expect.stringContaining(`${certName}${s}`),
+        ),
+      ),
+    );
     expect(filesOf(node, certName)).toEqual([]);
     expect(inventoryCertNames(node)).not.toContain(certName);
   }
   // Nothing else changed on the nodes: the server kept serving what it served, with no reload.
-  expect(await Promise.all(local.nodes.map(async (n) => (await servedSerial(local, n, n.name)).serial))).toEqual(servedBefore);
+  expect(await Promise.all(local.nodes.map(async (n) => (await servedSerial(local, n, n.name)).serial))).toEqual(
+    servedBefore,
+  );
   expect(local.nodes.map((n) => n.reloadCount())).toEqual(reloadsBefore);
 
   // Nothing installs or reports again: a run-now of every association starts nothing for this target.
@@ -187,20 +229,31 @@ test('a node whose web server still uses the files keeps them: its run fails at 
   // node-1's server is pointed at this target's files (as an operator would), and reloaded.
   const original = readFileSync(pinned.confPath, 'utf8');
   const repointed = original
-    .split(path.join(pinned.certDir, `${local.certName}.fullchain.pem`)).join(path.join(pinned.certDir, `${certName}.fullchain.pem`))
-    .split(path.join(pinned.keyDir, `${local.certName}.key`)).join(path.join(pinned.keyDir, `${certName}.key`));
+    .split(path.join(pinned.certDir, `${local.certName}.fullchain.pem`))
+    .join(path.join(pinned.certDir, `${certName}.fullchain.pem`))
+    .split(path.join(pinned.keyDir, `${local.certName}.key`))
+    .join(path.join(pinned.keyDir, `${certName}.key`));
   expect(repointed).not.toBe(original);
   writeFileSync(pinned.confPath, repointed);
   await pinned.reload();
   try {
-    const cli = await runCli(['--endpoint', local.apiEndpoint, 'targets', 'delete', arn, '--tag', TARGET, '--remove-files'], {
-      env: { AWS_ACCESS_KEY_ID: local.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: local.credentials.secretAccessKey, AWS_REGION: local.region },
-    });
+    const cli = await runCli(
+      ['--endpoint', local.apiEndpoint, 'targets', 'delete', arn, '--tag', TARGET, '--remove-files'],
+      {
+        env: {
+          AWS_ACCESS_KEY_ID: local.credentials.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: local.credentials.secretAccessKey,
+          AWS_REGION: local.region,
+        },
+      },
+    );
     expect(cli.stderr).toBe('');
     expect(cli.code).toBe(0);
     const commandId = /removal command: ([0-9a-f-]{36})/.exec(cli.stdout)?.[1];
     expect(commandId).toBeDefined();
-    expect(cli.stdout).toContain(`aws ssm list-command-invocations --region ${local.region} --command-id ${commandId} --details`);
+    expect(cli.stdout).toContain(
+      `aws ssm list-command-invocations --region ${local.region} --command-id ${commandId} --details`,
+    );
 
     const runs = await invocations(commandId!);
     const pinnedRun = runs.find((r) => r.InstanceId === pinned.instanceId)!;

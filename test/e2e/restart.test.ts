@@ -3,7 +3,15 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { startLocalMode } from '../../local/runtime';
-import { apiClient, currentSerial, exportBody, finished, requestCertificate, servedSerial, startExport } from './support';
+import {
+  apiClient,
+  currentSerial,
+  exportBody,
+  finished,
+  requestCertificate,
+  servedSerial,
+  startExport,
+} from './support';
 
 const NO_FAULTS = { throttle: {}, notExportable: [], pending: [], nodes: {} };
 let stateDir: string;
@@ -38,7 +46,8 @@ test('restart with the same state dir keeps the inventory (and the servers are s
     expect((await finished(first, api, started.executionArn)).status).toBe('SUCCEEDED');
     ids = first.nodes.map((n) => n.instanceId);
     serial = currentSerial(first, arn);
-    if (first.serverKind === 'nginx') for (const n of first.nodes) pids.push(Number(readFileSync(path.join(n.dir, 'server', 'nginx.pid'), 'utf8')));
+    if (first.serverKind === 'nginx')
+      for (const n of first.nodes) pids.push(Number(readFileSync(path.join(n.dir, 'server', 'nginx.pid'), 'utf8')));
   } finally {
     await first.close();
   }
@@ -48,15 +57,19 @@ test('restart with the same state dir keeps the inventory (and the servers are s
   try {
     const api = apiClient(second);
     const { items } = await api.listCertificates({});
-    expect(items).toEqual([expect.objectContaining({ certificateArn: arn, target: 'Role=web', lastDeployStatus: 'Succeeded' })]);
+    expect(items).toEqual([
+      expect.objectContaining({ certificateArn: arn, target: 'Role=web', lastDeployStatus: 'Succeeded' }),
+    ]);
     expect(second.nodes.map((n) => n.instanceId)).toEqual(ids);
     expect(currentSerial(second, arn)).toBe(serial);
-    for (const n of second.nodes) expect((await servedSerial(second, n, 'restart.e2e.example.test')).serial).toBe(serial);
+    for (const n of second.nodes)
+      expect((await servedSerial(second, n, 'restart.e2e.example.test')).serial).toBe(serial);
     // The persisted inventory drives a renewal after the restart.
     const { result } = await second.renew(arn);
     expect(result).toMatchObject({ started: 1, targets: 1 });
     expect((await finished(second, api, result.executionArns[0])).status).toBe('SUCCEEDED');
-    for (const n of second.nodes) expect((await servedSerial(second, n, 'restart.e2e.example.test')).serial).toBe(currentSerial(second, arn));
+    for (const n of second.nodes)
+      expect((await servedSerial(second, n, 'restart.e2e.example.test')).serial).toBe(currentSerial(second, arn));
   } finally {
     await second.close();
   }

@@ -14,22 +14,50 @@ import type { LocalMode } from '../../local/runtime';
 export type KeyAlgorithm = 'RSA_2048' | 'EC_prime256v1' | 'EC_secp384r1';
 
 export function apiClient(local: LocalMode): ApiClient {
-  return new ApiClient({ endpoint: new URL(local.apiEndpoint), region: local.region, credentials: { ...local.credentials }, fetch: (u, i) => fetch(u, i) });
+  return new ApiClient({
+    endpoint: new URL(local.apiEndpoint),
+    region: local.region,
+    credentials: { ...local.credentials },
+    fetch: (u, i) => fetch(u, i),
+  });
 }
 
-export async function requestCertificate(local: LocalMode, domainName: string, keyAlgorithm: KeyAlgorithm = 'RSA_2048'): Promise<string> {
+export async function requestCertificate(
+  local: LocalMode,
+  domainName: string,
+  keyAlgorithm: KeyAlgorithm = 'RSA_2048',
+): Promise<string> {
   const acm = new ACMClient(local.aws.clientConfig());
   try {
-    const out = await acm.send(new RequestCertificateCommand({ DomainName: domainName, KeyAlgorithm: keyAlgorithm, Options: { Export: 'ENABLED' } }));
+    const out = await acm.send(
+      new RequestCertificateCommand({
+        DomainName: domainName,
+        KeyAlgorithm: keyAlgorithm,
+        Options: { Export: 'ENABLED' },
+      }),
+    );
     return out.CertificateArn!;
   } finally {
     acm.destroy();
   }
 }
 
-export function exportBody(local: LocalMode, certificateArn: string, over: Record<string, unknown> = {}): Record<string, unknown> {
+export function exportBody(
+  local: LocalMode,
+  certificateArn: string,
+  over: Record<string, unknown> = {},
+): Record<string, unknown> {
   const [[key, value]] = Object.entries(local.tags);
-  return { CertificateArn: certificateArn, CertName: local.certName, TargetTagKey: key, TargetTagValue: value, Service: 'nginx', VerifyPort: 443, MaxConcurrency: '100%', ...over };
+  return {
+    CertificateArn: certificateArn,
+    CertName: local.certName,
+    TargetTagKey: key,
+    TargetTagValue: value,
+    Service: 'nginx',
+    VerifyPort: 443,
+    MaxConcurrency: '100%',
+    ...over,
+  };
 }
 
 export async function startExport(api: ApiClient, body: Record<string, unknown>): Promise<StartExportResponse> {
@@ -47,7 +75,11 @@ export async function finished(local: LocalMode, api: ApiClient, executionArn: s
 }
 
 /** Upper-case hex serial of what the node serves (SNI = the certificate's domain). */
-export async function servedSerial(local: LocalMode, node: LocalNode, servername: string): Promise<{ serial: string; authorized: boolean }> {
+export async function servedSerial(
+  local: LocalMode,
+  node: LocalNode,
+  servername: string,
+): Promise<{ serial: string; authorized: boolean }> {
   const cert = await node.servedCertificate(servername, local.aws.ca.rootPem);
   return { serial: cert.serialNumber.toUpperCase(), authorized: cert.authorized };
 }
@@ -65,7 +97,10 @@ export function installedPairMatches(local: LocalMode, node: LocalNode): { seria
   const leafOfFullchain = new X509Certificate(fullchain);
   const fromKey = createPublicKey(createPrivateKey(keyPem)).export({ type: 'spki', format: 'der' });
   const fromCert = cert.publicKey.export({ type: 'spki', format: 'der' });
-  return { serial: cert.serialNumber.toUpperCase(), matches: fromKey.equals(fromCert) && leafOfFullchain.serialNumber === cert.serialNumber };
+  return {
+    serial: cert.serialNumber.toUpperCase(),
+    matches: fromKey.equals(fromCert) && leafOfFullchain.serialNumber === cert.serialNumber,
+  };
 }
 
 /** A request signed (or not) with any key pair, body and content type, sent with fetch. */
@@ -73,16 +108,34 @@ export async function rawRequest(
   local: LocalMode,
   method: 'GET' | 'POST',
   route: string,
-  options: { body?: string; contentType?: string; credentials?: { accessKeyId: string; secretAccessKey: string } | null; tamper?: boolean } = {},
+  options: {
+    body?: string;
+    contentType?: string;
+    credentials?: { accessKeyId: string; secretAccessKey: string } | null;
+    tamper?: boolean;
+  } = {},
 ): Promise<{ status: number; body: string }> {
   const url = new URL(route.replace(/^\//, ''), local.apiEndpoint);
   const headers: Record<string, string> = { host: url.host };
   if (options.contentType) headers['content-type'] = options.contentType;
   let sendHeaders = { ...headers };
   if (options.credentials !== null) {
-    const signer = new SignatureV4({ credentials: options.credentials ?? local.credentials, region: local.region, service: 'execute-api', sha256: Sha256 });
+    const signer = new SignatureV4({
+      credentials: options.credentials ?? local.credentials,
+      region: local.region,
+      service: 'execute-api',
+      sha256: Sha256,
+    });
     const signed = await signer.sign(
-      new HttpRequest({ method, protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: url.pathname, headers, body: options.body }),
+      new HttpRequest({
+        method,
+        protocol: 'http:',
+        hostname: url.hostname,
+        port: Number(url.port),
+        path: url.pathname,
+        headers,
+        body: options.body,
+      }),
     );
     sendHeaders = { ...(signed.headers as Record<string, string>) };
   }
@@ -125,12 +178,23 @@ export function producedSecrets(local: LocalMode): string[] {
 export function scannedTexts(local: LocalMode): { where: string; text: string }[] {
   const out: { where: string; text: string }[] = [];
   for (const e of local.stepFunctions.executions.values()) {
-    out.push({ where: `execution ${e.name}`, text: JSON.stringify({ input: e.input, output: e.output, error: e.error, cause: e.cause, history: e.history }) });
+    out.push({
+      where: `execution ${e.name}`,
+      text: JSON.stringify({ input: e.input, output: e.output, error: e.error, cause: e.cause, history: e.history }),
+    });
   }
   local.handlerLogs.forEach((line, i) => out.push({ where: `handler log line ${i + 1}`, text: line }));
   for (const r of local.aws.records) {
-    if (r.service === 'ssm') out.push({ where: `ssm:${r.operation} #${r.seq}`, text: JSON.stringify({ request: r.request, response: r.response }) });
-    if (r.service === 'states') out.push({ where: `states:${r.operation} #${r.seq}`, text: JSON.stringify({ request: r.request, response: r.response }) });
+    if (r.service === 'ssm')
+      out.push({
+        where: `ssm:${r.operation} #${r.seq}`,
+        text: JSON.stringify({ request: r.request, response: r.response }),
+      });
+    if (r.service === 'states')
+      out.push({
+        where: `states:${r.operation} #${r.seq}`,
+        text: JSON.stringify({ request: r.request, response: r.response }),
+      });
   }
   for (const c of local.apiCalls) out.push({ where: `API ${c.method} ${c.path}`, text: c.responseBody });
   local.alerts.forEach((a, i) => out.push({ where: `alert ${i + 1}`, text: JSON.stringify(a) }));

@@ -32,7 +32,17 @@ export const ACCEPTED_VALUES: Record<DocumentParameter, readonly string[]> = {
 };
 
 /** Directory paths with `.` or `..` components, relative, empty components or an option-like name. */
-export const NON_CANONICAL_PATHS = ['/etc/ssl/..', '/etc/./ssl', '/..', '/.hidden', 'etc/ssl', '/', '//etc', '/etc/ssl/', '/-rf'];
+export const NON_CANONICAL_PATHS = [
+  '/etc/ssl/..',
+  '/etc/./ssl',
+  '/..',
+  '/.hidden',
+  'etc/ssl',
+  '/',
+  '//etc',
+  '/etc/ssl/',
+  '/-rf',
+];
 /** File name stems that are hidden, option-like, contain a separator or space, or are empty. */
 export const BAD_FILE_STEMS = ['.site', '..', '-rf', 'a/b', 'a b', ''];
 /** Modes neither KeyMode nor CertMode accepts. */
@@ -58,10 +68,24 @@ export const VALID_REQUEST_STRINGS = {
 /** Appended to a valid value, each makes it a shell injection attempt. */
 export const SHELL_METACHARACTERS = [';id', '$(id)', '`id`', '|id', '&id', '>x'];
 /** Traversals and non-canonical directory paths sent as CertDir and KeyDir. */
-export const HOSTILE_PATHS = ['../../etc/passwd', '/etc/ssl/../../root', 'etc/ssl/certs', '//etc/ssl', '/etc/ssl/..', '/etc/./ssl', '/etc/ssl/', '/-rf/x'];
+export const HOSTILE_PATHS = [
+  '../../etc/passwd',
+  '/etc/ssl/../../root',
+  'etc/ssl/certs',
+  '//etc/ssl',
+  '/etc/ssl/..',
+  '/etc/./ssl',
+  '/etc/ssl/',
+  '/-rf/x',
+];
 
 /** Control characters and look-alikes in one field each; `needle` must never be echoed back. */
-export const CONTROL_AND_LOOKALIKE_VALUES: readonly { field: FieldName; value: string; name: string; needle?: string }[] = [
+export const CONTROL_AND_LOOKALIKE_VALUES: readonly {
+  field: FieldName;
+  value: string;
+  name: string;
+  needle?: string;
+}[] = [
   { field: 'CertName', value: 'site\nid', name: 'newline', needle: 'site\nid' },
   { field: 'TargetTagValue', value: 'web\r\nX-Injected: 1', name: 'CRLF', needle: 'X-Injected' },
   { field: 'CertDir', value: '/etc/ssl\u0000/x', name: 'NUL', needle: '\u0000' },

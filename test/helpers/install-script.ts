@@ -14,8 +14,26 @@ export const INSTALL_SCRIPT_PATH = path.join(__dirname, '..', '..', 'ssm-documen
 
 /** Document parameters (values exactly as Run Command would pass them). */
 export const DOCUMENT_PARAMETERS = [
-  'Action', 'CertName', 'SecretId', 'SecretVersionId', 'SecretVersionStage', 'Region', 'CertDir', 'KeyDir', 'KeyGroup', 'KeyOwner',
-  'KeyMode', 'CertOwner', 'CertGroup', 'CertMode', 'Pkcs12', 'CombinedPem', 'Target', 'Service', 'HooksDir', 'VerifyPort',
+  'Action',
+  'CertName',
+  'SecretId',
+  'SecretVersionId',
+  'SecretVersionStage',
+  'Region',
+  'CertDir',
+  'KeyDir',
+  'KeyGroup',
+  'KeyOwner',
+  'KeyMode',
+  'CertOwner',
+  'CertGroup',
+  'CertMode',
+  'Pkcs12',
+  'CombinedPem',
+  'Target',
+  'Service',
+  'HooksDir',
+  'VerifyPort',
 ] as const;
 export type InstallParams = Partial<Record<(typeof DOCUMENT_PARAMETERS)[number], string>>;
 
@@ -52,8 +70,18 @@ export interface InstallRun {
 
 /** Exit codes of the script, by failed step. */
 export const EXIT = {
-  parameters: 10, preflight: 11, lock: 12, decrypt: 13, validate: 14, install: 15, configtest: 16,
-  reload: 17, hooks: 18, verify: 19, internal: 20, rollbackIncomplete: 21,
+  parameters: 10,
+  preflight: 11,
+  lock: 12,
+  decrypt: 13,
+  validate: 14,
+  install: 15,
+  configtest: 16,
+  reload: 17,
+  hooks: 18,
+  verify: 19,
+  internal: 20,
+  rollbackIncomplete: 21,
 } as const;
 
 export interface RunInstallOptions {

@@ -48,7 +48,9 @@ export function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -56,7 +58,10 @@ export function freePort(): Promise<number> {
 function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection({ host: '127.0.0.1', port });
-    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
     socket.once('error', () => resolve(false));
   });
 }
@@ -75,15 +80,17 @@ function config(dir: string, servers: NginxServer[], ports: number[], includeDir
     'http {',
     '  access_log off;',
     ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${path.join(tmp, t)};`),
-    ...servers.map((s, i) => [
-      '  server {',
-      `    listen 127.0.0.1:${ports[i]} ssl;`,
-      '    server_name _;',
-      `    ssl_certificate ${s.certificate};`,
-      `    ssl_certificate_key ${s.key};`,
-      '    return 200 "ok\\n";',
-      '  }',
-    ].join('\n')),
+    ...servers.map((s, i) =>
+      [
+        '  server {',
+        `    listen 127.0.0.1:${ports[i]} ssl;`,
+        '    server_name _;',
+        `    ssl_certificate ${s.certificate};`,
+        `    ssl_certificate_key ${s.key};`,
+        '    return 200 "ok\\n";',
+        '  }',
+      ].join('\n'),
+    ),
     `  include ${path.join(includeDir, '*.conf')};`,
     '}',
     '',
@@ -103,8 +110,13 @@ export async function startNginx(options: { dir: string; servers: NginxServer[] 
     const child: ChildProcess = spawn('nginx', ['-c', conf, '-e', path.join(dir, 'error.log')], { stdio: 'ignore' });
     let exited = false;
     let spawnError: Error | undefined;
-    child.once('exit', () => { exited = true; });
-    child.once('error', (err) => { exited = true; spawnError = err; });
+    child.once('exit', () => {
+      exited = true;
+    });
+    child.once('error', (err) => {
+      exited = true;
+      spawnError = err;
+    });
     const deadline = Date.now() + 10_000;
     while (!exited && Date.now() < deadline) {
       const up = await Promise.all(ports.map(canConnect));
@@ -115,7 +127,8 @@ export async function startNginx(options: { dir: string; servers: NginxServer[] 
           includeDir,
           errorLog: () => readFileSync(path.join(dir, 'error.log'), 'utf8'),
           settled: async () => {
-            const reopens = () => (readFileSync(path.join(dir, 'error.log'), 'utf8').match(/signal 10 \(SIGUSR1\) received/g) ?? []).length;
+            const reopens = () =>
+              (readFileSync(path.join(dir, 'error.log'), 'utf8').match(/signal 10 \(SIGUSR1\) received/g) ?? []).length;
             const before = reopens();
             if (!child.pid) throw new Error('nginx has no pid');
             process.kill(child.pid, 'SIGUSR1');
@@ -138,7 +151,10 @@ function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
-    child.once('exit', () => { clearTimeout(kill); resolve(); });
+    child.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
     child.kill('SIGQUIT');
   });
 }

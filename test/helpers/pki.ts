@@ -98,13 +98,55 @@ export function createTestCa(dir: string, name = 'acm-export Test'): TestCa {
   mkdirSync(path.join(dir, 'issued'), { recursive: true });
   generateKey(dir, 'root.key', 'EC_prime256v1');
   generateKey(dir, 'intermediate.key', 'EC_prime256v1');
-  openssl(dir, ['req', '-config', 'openssl.cnf', '-x509', '-new', '-key', 'root.key', '-subj', `/CN=${name} Root`,
-    '-days', '3650', '-extensions', 'root', '-out', 'root.pem']);
-  openssl(dir, ['req', '-config', 'openssl.cnf', '-new', '-key', 'intermediate.key', '-subj', `/CN=${name} Intermediate`,
-    '-out', 'intermediate.csr']);
-  openssl(dir, ['x509', '-req', '-in', 'intermediate.csr', '-CA', 'root.pem', '-CAkey', 'root.key',
-    '-set_serial', `0x${randomBytes(8).toString('hex').replace(/^./, '1')}`, '-days', '3650',
-    '-extfile', 'openssl.cnf', '-extensions', 'intermediate', '-out', 'intermediate.pem']);
+  openssl(dir, [
+    'req',
+    '-config',
+    'openssl.cnf',
+    '-x509',
+    '-new',
+    '-key',
+    'root.key',
+    '-subj',
+    `/CN=${name} Root`,
+    '-days',
+    '3650',
+    '-extensions',
+    'root',
+    '-out',
+    'root.pem',
+  ]);
+  openssl(dir, [
+    'req',
+    '-config',
+    'openssl.cnf',
+    '-new',
+    '-key',
+    'intermediate.key',
+    '-subj',
+    `/CN=${name} Intermediate`,
+    '-out',
+    'intermediate.csr',
+  ]);
+  openssl(dir, [
+    'x509',
+    '-req',
+    '-in',
+    'intermediate.csr',
+    '-CA',
+    'root.pem',
+    '-CAkey',
+    'root.key',
+    '-set_serial',
+    `0x${randomBytes(8).toString('hex').replace(/^./, '1')}`,
+    '-days',
+    '3650',
+    '-extfile',
+    'openssl.cnf',
+    '-extensions',
+    'intermediate',
+    '-out',
+    'intermediate.pem',
+  ]);
   const rootCertificate = readFileSync(path.join(dir, 'root.pem'), 'utf8');
   const intermediateCertificate = readFileSync(path.join(dir, 'intermediate.pem'), 'utf8');
   return { dir, rootCertificate, intermediateCertificate, chain: intermediateCertificate + rootCertificate };
@@ -127,28 +169,75 @@ export function issueCertificate(ca: TestCa, options: IssueOptions): IssuedCerti
   const rel = path.relative(ca.dir, work);
   const passphrase = randomPassphrase();
   generateKey(ca.dir, path.join(rel, 'key.pem'), options.keyAlgorithm ?? 'EC_prime256v1');
-  openssl(ca.dir, ['pkcs8', '-topk8', '-v2', 'aes-256-cbc', '-in', path.join(rel, 'key.pem'),
-    '-passout', 'env:TEST_PKI_PASSPHRASE', '-out', path.join(rel, 'key.enc.pem')], { TEST_PKI_PASSPHRASE: passphrase });
-  writeFileSync(path.join(work, 'ext.cnf'), [
-    '[ leaf ]',
-    'basicConstraints = critical,CA:FALSE',
-    'keyUsage = critical,digitalSignature,keyEncipherment',
-    'extendedKeyUsage = serverAuth',
-    'subjectKeyIdentifier = hash',
-    'authorityKeyIdentifier = keyid',
-    `subjectAltName = ${options.names.map((n) => `DNS:${n}`).join(',')}`,
-    '',
-  ].join('\n'));
-  openssl(ca.dir, ['req', '-config', 'openssl.cnf', '-new', '-key', path.join(rel, 'key.pem'),
-    '-subj', `/CN=${options.names[0]}`, '-out', path.join(rel, 'leaf.csr')]);
+  openssl(
+    ca.dir,
+    [
+      'pkcs8',
+      '-topk8',
+      '-v2',
+      'aes-256-cbc',
+      '-in',
+      path.join(rel, 'key.pem'),
+      '-passout',
+      'env:TEST_PKI_PASSPHRASE',
+      '-out',
+      path.join(rel, 'key.enc.pem'),
+    ],
+    { TEST_PKI_PASSPHRASE: passphrase },
+  );
+  writeFileSync(
+    path.join(work, 'ext.cnf'),
+    [
+      '[ leaf ]',
+      'basicConstraints = critical,CA:FALSE',
+      'keyUsage = critical,digitalSignature,keyEncipherment',
+      'extendedKeyUsage = serverAuth',
+      'subjectKeyIdentifier = hash',
+      'authorityKeyIdentifier = keyid',
+      `subjectAltName = ${options.names.map((n) => `DNS:${n}`).join(',')}`,
+      '',
+    ].join('\n'),
+  );
+  openssl(ca.dir, [
+    'req',
+    '-config',
+    'openssl.cnf',
+    '-new',
+    '-key',
+    path.join(rel, 'key.pem'),
+    '-subj',
+    `/CN=${options.names[0]}`,
+    '-out',
+    path.join(rel, 'leaf.csr'),
+  ]);
   const validity = options.expired
     ? ['-startdate', '20200101000000Z', '-enddate', '20200201000000Z']
     : ['-days', String(options.days ?? 30)];
-  openssl(ca.dir, ['ca', '-batch', '-config', 'openssl.cnf', '-cert', 'intermediate.pem', '-keyfile', 'intermediate.key',
-    '-rand_serial', '-notext', ...validity, '-extfile', path.join(rel, 'ext.cnf'), '-extensions', 'leaf',
-    '-in', path.join(rel, 'leaf.csr'), '-out', path.join(rel, 'leaf.pem')]);
+  openssl(ca.dir, [
+    'ca',
+    '-batch',
+    '-config',
+    'openssl.cnf',
+    '-cert',
+    'intermediate.pem',
+    '-keyfile',
+    'intermediate.key',
+    '-rand_serial',
+    '-notext',
+    ...validity,
+    '-extfile',
+    path.join(rel, 'ext.cnf'),
+    '-extensions',
+    'leaf',
+    '-in',
+    path.join(rel, 'leaf.csr'),
+    '-out',
+    path.join(rel, 'leaf.pem'),
+  ]);
   const certificate = readFileSync(path.join(work, 'leaf.pem'), 'utf8');
-  const serial = openssl(work, ['x509', '-in', 'leaf.pem', '-noout', '-serial']).trim().replace(/^serial=/, '');
+  const serial = openssl(work, ['x509', '-in', 'leaf.pem', '-noout', '-serial'])
+    .trim()
+    .replace(/^serial=/, '');
   return {
     certificate,
     chain: ca.chain,
@@ -162,5 +251,7 @@ export function issueCertificate(ca: TestCa, options: IssueOptions): IssuedCerti
 
 /** Serial of a PEM certificate, as `openssl x509 -serial` prints it. */
 export function certificateSerial(pem: string): string {
-  return execFileSync('openssl', ['x509', '-noout', '-serial'], { input: pem, encoding: 'utf8' }).trim().replace(/^serial=/, '');
+  return execFileSync('openssl', ['x509', '-noout', '-serial'], { input: pem, encoding: 'utf8' })
+    .trim()
+    .replace(/^serial=/, '');
 }

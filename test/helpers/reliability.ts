@@ -8,7 +8,13 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
-import { type Command, GetCommandInvocationCommand, ListCommandInvocationsCommand, ListCommandsCommand, SSMClient } from '@aws-sdk/client-ssm';
+import {
+  type Command,
+  GetCommandInvocationCommand,
+  ListCommandInvocationsCommand,
+  ListCommandsCommand,
+  SSMClient,
+} from '@aws-sdk/client-ssm';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { InventoryItem } from '../../lambda/shared/contract';
 import { INVENTORY, targetKey } from '../../lambda/shared/contract';
@@ -24,7 +30,9 @@ export async function executionCount(local: LocalMode): Promise<number> {
     let n = 0;
     let nextToken: string | undefined;
     do {
-      const page = await sfn.send(new ListExecutionsCommand({ stateMachineArn: local.stateMachineArn, maxResults: 1000, nextToken }));
+      const page = await sfn.send(
+        new ListExecutionsCommand({ stateMachineArn: local.stateMachineArn, maxResults: 1000, nextToken }),
+      );
       n += page.executions?.length ?? 0;
       nextToken = page.nextToken;
     } while (nextToken);
@@ -83,7 +91,7 @@ export async function checkServed(local: LocalMode, node: LocalNode, servername:
   // nginx applies a reload asynchronously (new workers take over gracefully): give the last reload of a
   // rollback a few seconds to take effect before comparing what is served with what is installed.
   let check = await checkServedOnce(local, node, servername);
-  for (const deadline = Date.now() + 5000; !check.diskIsServed && Date.now() < deadline; ) {
+  for (const deadline = Date.now() + 5000; !check.diskIsServed && Date.now() < deadline;) {
     await new Promise((resolve) => setTimeout(resolve, 100));
     check = await checkServedOnce(local, node, servername);
   }
@@ -91,7 +99,14 @@ export async function checkServed(local: LocalMode, node: LocalNode, servername:
 }
 
 async function checkServedOnce(local: LocalMode, node: LocalNode, servername: string): Promise<ServedCheck> {
-  const base: ServedCheck = { node: node.name, serial: '', chainValid: false, inValidity: false, keyMatches: false, diskIsServed: false };
+  const base: ServedCheck = {
+    node: node.name,
+    serial: '',
+    chainValid: false,
+    inValidity: false,
+    keyMatches: false,
+    diskIsServed: false,
+  };
   try {
     let peer = await node.servedCertificate(servername, local.aws.ca.rootPem);
     // The node may still serve another certificate than the one asked for (the previous one): verify
@@ -172,13 +187,16 @@ export function secretsOfRun(local: LocalMode): string[] {
   const needles = new Set(producedSecrets(local));
   for (const r of local.aws.records) {
     const req = (r.request ?? {}) as Record<string, unknown>;
-    if ((r.operation === 'CreateSecret' || r.operation === 'PutSecretValue') && typeof req.SecretString === 'string') pemNeedles(req.SecretString, needles);
+    if ((r.operation === 'CreateSecret' || r.operation === 'PutSecretValue') && typeof req.SecretString === 'string')
+      pemNeedles(req.SecretString, needles);
   }
-  for (const secret of local.aws.secrets.secrets.values()) for (const v of secret.versions) if (v.secretString) pemNeedles(v.secretString, needles);
+  for (const secret of local.aws.secrets.secrets.values())
+    for (const v of secret.versions) if (v.secretString) pemNeedles(v.secretString, needles);
   for (const node of local.nodes) {
     const keyDir = node.keyDir;
     if (!existsSync(keyDir)) continue;
-    for (const f of readdirSync(keyDir)) if (f.endsWith('.key')) pemNeedles(readFileSync(path.join(keyDir, f), 'utf8'), needles);
+    for (const f of readdirSync(keyDir))
+      if (f.endsWith('.key')) pemNeedles(readFileSync(path.join(keyDir, f), 'utf8'), needles);
   }
   // Keep random-looking runs only (passphrases are 43 characters, PEM lines 64): not a format marker.
   return [...needles].filter((n) => n.length >= 20 && /[A-Z]/.test(n) && /[a-z]/.test(n) && /[0-9]/.test(n));
@@ -201,12 +219,23 @@ export async function readAllCommandOutputs(local: LocalMode): Promise<{ where: 
     } while (nextToken);
     for (const c of all) {
       out.push({ where: `command ${c.CommandId}`, text: JSON.stringify(c) });
-      const invocations = (await ssm.send(new ListCommandInvocationsCommand({ CommandId: c.CommandId, Details: true }))).CommandInvocations ?? [];
+      const invocations =
+        (await ssm.send(new ListCommandInvocationsCommand({ CommandId: c.CommandId, Details: true })))
+          .CommandInvocations ?? [];
       for (const inv of invocations) {
         out.push({ where: `invocation ${c.CommandId}/${inv.InstanceId}`, text: JSON.stringify(inv) });
         for (const plugin of inv.CommandPlugins ?? []) {
-          const got = await ssm.send(new GetCommandInvocationCommand({ CommandId: c.CommandId!, InstanceId: inv.InstanceId!, PluginName: plugin.Name }));
-          out.push({ where: `GetCommandInvocation ${c.CommandId}/${inv.InstanceId}/${plugin.Name}`, text: JSON.stringify(got) });
+          const got = await ssm.send(
+            new GetCommandInvocationCommand({
+              CommandId: c.CommandId!,
+              InstanceId: inv.InstanceId!,
+              PluginName: plugin.Name,
+            }),
+          );
+          out.push({
+            where: `GetCommandInvocation ${c.CommandId}/${inv.InstanceId}/${plugin.Name}`,
+            text: JSON.stringify(got),
+          });
         }
       }
     }
@@ -234,11 +263,18 @@ export async function leakScan(local: LocalMode): Promise<LeakScanResult> {
   readTree(path.join(local.root, 'logs'), texts, local.root);
   for (const node of local.nodes) {
     const server = path.join(node.dir, 'server');
-    if (existsSync(server)) for (const f of readdirSync(server)) if (f.endsWith('.log')) texts.push({ where: path.relative(local.root, path.join(server, f)), text: readFileSync(path.join(server, f), 'latin1') });
+    if (existsSync(server))
+      for (const f of readdirSync(server))
+        if (f.endsWith('.log'))
+          texts.push({
+            where: path.relative(local.root, path.join(server, f)),
+            text: readFileSync(path.join(server, f), 'latin1'),
+          });
     readTree(path.join(node.dir, 'work'), texts, local.root);
   }
   // Error messages of every emulated call (a failing call must not carry key material either).
-  for (const r of local.aws.records) if (r.error) texts.push({ where: `${r.service}:${r.operation} #${r.seq} error`, text: JSON.stringify(r.error) });
+  for (const r of local.aws.records)
+    if (r.error) texts.push({ where: `${r.service}:${r.operation} #${r.seq} error`, text: JSON.stringify(r.error) });
   const needles = secretsOfRun(local);
   if (needles.length === 0) throw new Error('no key material recorded: the scan would prove nothing');
   const hits: string[] = [];

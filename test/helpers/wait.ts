@@ -4,7 +4,12 @@
  *
  *   await waitFor(() => reloads() > before, 5000, 'nginx to log the reload');
  */
-export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number, what = 'the condition', intervalMs = 20): Promise<void> {
+export async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  what = 'the condition',
+  intervalMs = 20,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await condition()) return;

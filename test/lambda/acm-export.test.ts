@@ -10,7 +10,17 @@ import { createHandler } from '../../lambda/acm-export/handler';
 import { SECRET_TAGS } from '../../lambda/shared/contract';
 import { secretName, secretVersionToken } from '../../lambda/acm-export/acm-export';
 import { parseSecret } from '../../lambda/acm-export/secret-format';
-import { CERT_ARN, CERT_ID, FAKE_PEM, INPUT, KMS_KEY, SECRET_ARN, executionArn, issuedCertificate, mockAwsClient } from './support';
+import {
+  CERT_ARN,
+  CERT_ID,
+  FAKE_PEM,
+  INPUT,
+  KMS_KEY,
+  SECRET_ARN,
+  executionArn,
+  issuedCertificate,
+  mockAwsClient,
+} from './support';
 
 const acm = mockAwsClient(ACMClient);
 const sm = mockAwsClient(SecretsManagerClient);
@@ -22,10 +32,18 @@ beforeEach(() => {
   acm.reset();
   sm.reset();
   acm.on(DescribeCertificateCommand).resolves({ Certificate: issuedCertificate() });
-  acm.on(ExportCertificateCommand).resolves({ Certificate: FAKE_PEM.certificate, CertificateChain: FAKE_PEM.chain, PrivateKey: FAKE_PEM.key });
+  acm
+    .on(ExportCertificateCommand)
+    .resolves({ Certificate: FAKE_PEM.certificate, CertificateChain: FAKE_PEM.chain, PrivateKey: FAKE_PEM.key });
   sm.on(DescribeSecretCommand).rejects(notFound());
-  sm.on(CreateSecretCommand).callsFake((input: { ClientRequestToken: string }) => ({ ARN: SECRET_ARN, VersionId: input.ClientRequestToken }));
-  sm.on(PutSecretValueCommand).callsFake((input: { ClientRequestToken: string }) => ({ ARN: SECRET_ARN, VersionId: input.ClientRequestToken }));
+  sm.on(CreateSecretCommand).callsFake((input: { ClientRequestToken: string }) => ({
+    ARN: SECRET_ARN,
+    VersionId: input.ClientRequestToken,
+  }));
+  sm.on(PutSecretValueCommand).callsFake((input: { ClientRequestToken: string }) => ({
+    ARN: SECRET_ARN,
+    VersionId: input.ClientRequestToken,
+  }));
 });
 
 describe('acm-export', () => {
@@ -143,20 +161,28 @@ describe('acm-export', () => {
 
   test('a certificate that is not ISSUED fails with CertificateNotIssued', async () => {
     acm.on(DescribeCertificateCommand).resolves({ Certificate: issuedCertificate({ Status: 'PENDING_VALIDATION' }) });
-    await expect(handler(payload())).rejects.toMatchObject({ name: 'CertificateNotIssued', message: expect.stringContaining('PENDING_VALIDATION') });
+    await expect(handler(payload())).rejects.toMatchObject({
+      name: 'CertificateNotIssued',
+      message: expect.stringContaining('PENDING_VALIDATION'),
+    });
   });
 
-  test.each([[{ Export: 'DISABLED' }], [undefined]])('a certificate with Options %p fails with CertificateNotExportable', async (options) => {
-    acm.on(DescribeCertificateCommand).resolves({ Certificate: issuedCertificate({ Options: options }) });
-    await expect(handler(payload())).rejects.toMatchObject({ name: 'CertificateNotExportable' });
-    expect(acm).not.toHaveReceivedCommand(ExportCertificateCommand);
-  });
+  test.each([[{ Export: 'DISABLED' }], [undefined]])(
+    'a certificate with Options %p fails with CertificateNotExportable',
+    async (options) => {
+      acm.on(DescribeCertificateCommand).resolves({ Certificate: issuedCertificate({ Options: options }) });
+      await expect(handler(payload())).rejects.toMatchObject({ name: 'CertificateNotExportable' });
+      expect(acm).not.toHaveReceivedCommand(ExportCertificateCommand);
+    },
+  );
 
   test.each([
     ['another region', CERT_ARN.replace('us-east-1', 'eu-west-1')],
     ['another account', CERT_ARN.replace('111122223333', '444455556666')],
   ])('a certificate in %s fails with CertificateOutOfScope before any AWS call', async (_what, arn) => {
-    await expect(handler(payload({ ...INPUT, CertificateArn: arn }))).rejects.toMatchObject({ name: 'CertificateOutOfScope' });
+    await expect(handler(payload({ ...INPUT, CertificateArn: arn }))).rejects.toMatchObject({
+      name: 'CertificateOutOfScope',
+    });
     expect(acm).not.toHaveReceivedAnyCommand();
   });
 
@@ -170,7 +196,9 @@ describe('acm-export', () => {
 
   test('schema rejections name the field and the rule, not the value', async () => {
     const secretish = '-----BEGIN PRIVATE KEY-----oops';
-    const error = await handler(payload({ ...INPUT, CertName: secretish, CertDir: '/etc/../x', Extra: 1 })).catch((e: Error) => e);
+    const error = await handler(payload({ ...INPUT, CertName: secretish, CertDir: '/etc/../x', Extra: 1 })).catch(
+      (e: Error) => e,
+    );
     expect(error).toMatchObject({ name: 'InvalidInput' });
     expect((error as Error).message).toContain('CertName: must be a plain file name stem');
     expect((error as Error).message).toContain('CertDir: must be an absolute directory path');

@@ -14,7 +14,10 @@ const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}));
 const ddbMock = mockAwsClient(ddb);
 const handler = createHandler({ ddb, tableName: 'Inventory', stateMachineArn: STATE_MACHINE_ARN, region: 'us-east-1' });
 
-function event(over: Record<string, unknown> = {}, detail: Record<string, unknown> = { Action: 'RENEWAL', CertificateType: 'AMAZON_ISSUED' }) {
+function event(
+  over: Record<string, unknown> = {},
+  detail: Record<string, unknown> = { Action: 'RENEWAL', CertificateType: 'AMAZON_ISSUED' },
+) {
   return {
     version: '0',
     id: 'e1f2a3b4-0000-1111-2222-333344445555',
@@ -60,10 +63,13 @@ beforeEach(() => {
   sfn.reset();
   ddbMock.reset();
   acm.on(DescribeCertificateCommand).resolves({ Certificate: issuedCertificate() });
-  ddbMock.on(QueryCommand)
+  ddbMock
+    .on(QueryCommand)
     .resolvesOnce({ Items: [item('web')], LastEvaluatedKey: { certificateArn: CERT_ARN, target: 'Role=web' } })
     .resolvesOnce({ Items: [item('api')] });
-  sfn.on(StartExecutionCommand).callsFake((input: { name: string }) => ({ executionArn: executionArn(input.name), startDate: new Date() }));
+  sfn
+    .on(StartExecutionCommand)
+    .callsFake((input: { name: string }) => ({ executionArn: executionArn(input.name), startDate: new Date() }));
 });
 
 describe('acm-renew', () => {
@@ -71,9 +77,15 @@ describe('acm-renew', () => {
     const result = await handler(event());
     expect(result).toMatchObject({ started: 2, alreadyStarted: 0, targets: 2, skipped: 0 });
     expect(ddbMock).toHaveReceivedCommandTimes(QueryCommand, 2);
-    expect(ddbMock.commandCalls(QueryCommand)[1].args[0].input.ExclusiveStartKey).toEqual({ certificateArn: CERT_ARN, target: 'Role=web' });
+    expect(ddbMock.commandCalls(QueryCommand)[1].args[0].input.ExclusiveStartKey).toEqual({
+      certificateArn: CERT_ARN,
+      target: 'Role=web',
+    });
     const starts = sfn.commandCalls(StartExecutionCommand).map((c) => c.args[0].input);
-    expect(starts[0]).toMatchObject({ stateMachineArn: STATE_MACHINE_ARN, name: renewalExecutionName(CERT_ARN, 'Role=web', event().id) });
+    expect(starts[0]).toMatchObject({
+      stateMachineArn: STATE_MACHINE_ARN,
+      name: renewalExecutionName(CERT_ARN, 'Role=web', event().id),
+    });
     expect(starts[0].name).toMatch(/^renew-[0-9a-f]{40}$/);
     expect(JSON.parse(starts[0].input as string)).toEqual({
       CertificateArn: CERT_ARN,
@@ -120,7 +132,11 @@ describe('acm-renew', () => {
   ])('a certificate that is not exportable/issued is ignored (%p)', async (over, name) => {
     acm.on(DescribeCertificateCommand).resolves({ Certificate: issuedCertificate(over) });
     const result = await handler(event());
-    expect(result).toMatchObject({ started: 0, ignoredCode: 'CertificateNotExportable', ignored: expect.stringContaining(name) });
+    expect(result).toMatchObject({
+      started: 0,
+      ignoredCode: 'CertificateNotExportable',
+      ignored: expect.stringContaining(name),
+    });
     expect(ddbMock).not.toHaveReceivedAnyCommand();
     expect(sfn).not.toHaveReceivedAnyCommand();
   });
@@ -138,7 +154,8 @@ describe('acm-renew', () => {
   });
 
   test('a throttled start is retried by EventBridge after trying every target', async () => {
-    sfn.on(StartExecutionCommand)
+    sfn
+      .on(StartExecutionCommand)
       .rejectsOnce(Object.assign(new Error('slow'), { name: 'ThrottlingException' }))
       .callsFake((input: { name: string }) => ({ executionArn: executionArn(input.name) }));
     await expect(handler(event())).rejects.toMatchObject({ name: 'Throttled' });
@@ -146,8 +163,13 @@ describe('acm-renew', () => {
   });
 
   test('malformed events are InvalidInput naming the field', async () => {
-    await expect(handler(event({ source: 'aws.ec2' }))).rejects.toMatchObject({ name: 'InvalidInput', message: expect.stringContaining('source: must be aws.acm') });
-    await expect(handler(event({ resources: ['arn:aws:s3:::bucket'] }))).rejects.toMatchObject({ message: expect.stringContaining('resources') });
+    await expect(handler(event({ source: 'aws.ec2' }))).rejects.toMatchObject({
+      name: 'InvalidInput',
+      message: expect.stringContaining('source: must be aws.acm'),
+    });
+    await expect(handler(event({ resources: ['arn:aws:s3:::bucket'] }))).rejects.toMatchObject({
+      message: expect.stringContaining('resources'),
+    });
     await expect(handler(event({ resources: [] }))).rejects.toMatchObject({ name: 'InvalidInput' });
   });
 });

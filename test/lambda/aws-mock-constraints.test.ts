@@ -28,16 +28,32 @@ test('a GetInventory MaxResults above 50 is reported; 50 is not', async () => {
 });
 
 test('a missing required member is reported', async () => {
-  await new SecretsManagerClient({ region: 'us-east-1' }).send(new GetSecretValueCommand({ VersionStage: 'AWSCURRENT' } as never));
+  await new SecretsManagerClient({ region: 'us-east-1' }).send(
+    new GetSecretValueCommand({ VersionStage: 'AWSCURRENT' } as never),
+  );
   expect(requestsAwsWouldReject('SecretsManagerClient', sm.calls())).toEqual([
     "GetSecretValue: 1 validation error detected: Value null at 'secretId' failed to satisfy constraint: Member must not be null",
   ]);
 });
 
 test('document client inputs are checked, their native attribute values are not', async () => {
-  await ddb.send(new QueryCommand({ TableName: 'Inventory', KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': 'x' }, Limit: 10 }));
+  await ddb.send(
+    new QueryCommand({
+      TableName: 'Inventory',
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': 'x' },
+      Limit: 10,
+    }),
+  );
   expect(requestsAwsWouldReject('DynamoDBDocumentClient', ddbMock.calls())).toEqual([]);
-  await ddb.send(new QueryCommand({ TableName: 'Inventory', KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': 'x' }, Limit: 0 }));
+  await ddb.send(
+    new QueryCommand({
+      TableName: 'Inventory',
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': 'x' },
+      Limit: 0,
+    }),
+  );
   expect(requestsAwsWouldReject('DynamoDBDocumentClient', ddbMock.calls().slice(1))).toEqual([
     "Query: 1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1",
   ]);

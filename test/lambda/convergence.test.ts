@@ -17,7 +17,16 @@ import { driftAlert } from '../../lambda/drift-check/drift-check';
 import { findDrift, normalizeSerial } from '../../lambda/shared/drift';
 import { CUSTOM_INVENTORY_TYPE } from '../../lambda/shared/node-reports';
 import { metrics } from '../../lambda/shared/powertools';
-import { CERT_ARN, REGION, ACCOUNT, STATE_MACHINE_ARN, executionArn, startInventory, mockAwsClient, fakeAssociationId } from './support';
+import {
+  CERT_ARN,
+  REGION,
+  ACCOUNT,
+  STATE_MACHINE_ARN,
+  executionArn,
+  startInventory,
+  mockAwsClient,
+  fakeAssociationId,
+} from './support';
 
 const ssm = mockAwsClient(SSMClient);
 const sns = mockAwsClient(SNSClient);
@@ -61,14 +70,36 @@ function item(n: number, over: Partial<InventoryItem> = {}): InventoryItem {
 /** One custom inventory entry as the install script writes it. */
 function entry(n: number, serial: string, over: Record<string, string> = {}): Record<string, string> {
   return {
-    CertName: `site${n}`, Target: `Role=web${n}`, SecretId: secretArn(n), SecretVersionId: '11111111-2222-4333-8444-555555555555',
-    Serial: serial, ServedSerial: serial, NotAfter: '2027-06-01T00:00:00Z', Verified: 'true', InstalledAt: '2026-11-30T00:10:00Z',
-    LastRun: 'unchanged', FailedStep: '', LastRunAt: '2026-12-01T11:00:00Z', Service: 'nginx', Node: '', ...over,
+    CertName: `site${n}`,
+    Target: `Role=web${n}`,
+    SecretId: secretArn(n),
+    SecretVersionId: '11111111-2222-4333-8444-555555555555',
+    Serial: serial,
+    ServedSerial: serial,
+    NotAfter: '2027-06-01T00:00:00Z',
+    Verified: 'true',
+    InstalledAt: '2026-11-30T00:10:00Z',
+    LastRun: 'unchanged',
+    FailedStep: '',
+    LastRunAt: '2026-12-01T11:00:00Z',
+    Service: 'nginx',
+    Node: '',
+    ...over,
   };
 }
 
 function entity(id: string, content: Record<string, string>[]) {
-  return { Id: id, Data: { [CUSTOM_INVENTORY_TYPE]: { TypeName: CUSTOM_INVENTORY_TYPE, SchemaVersion: '1.0', CaptureTime: '2026-12-01T11:30:00Z', Content: content } } };
+  return {
+    Id: id,
+    Data: {
+      [CUSTOM_INVENTORY_TYPE]: {
+        TypeName: CUSTOM_INVENTORY_TYPE,
+        SchemaVersion: '1.0',
+        CaptureTime: '2026-12-01T11:30:00Z',
+        Content: content,
+      },
+    },
+  };
 }
 
 beforeAll(async () => {
@@ -85,16 +116,38 @@ beforeEach(() => {
   sns.reset();
   sns.on(PublishCommand).resolves({ MessageId: 'm-1' });
   const reports: Record<string, { Entities: unknown[]; NextToken?: string }[]> = {
-    [secretArn(1)]: [{ Entities: [entity('i-0000000000000000a', [entry(1, OPENSSL_SERIAL)]), entity('mi-0000000000000000b', [entry(1, `0${OPENSSL_SERIAL}`, { ServedSerial: '' })])] }],
-    [secretArn(2)]: [{ Entities: [
-      entity('i-0000000000000002a', [entry(2, OPENSSL_SERIAL)]),
-      entity('i-0000000000000002b', [entry(2, OLD_SERIAL, { InstalledAt: '2026-06-01T00:00:00Z' }), entry(9, OPENSSL_SERIAL, { SecretId: secretArn(9) })]),
-      entity('i-0000000000000002c', [entry(2, OPENSSL_SERIAL, { ServedSerial: OPENSSL_SERIAL.toLowerCase() })]),
-    ] }],
+    [secretArn(1)]: [
+      {
+        Entities: [
+          entity('i-0000000000000000a', [entry(1, OPENSSL_SERIAL)]),
+          entity('mi-0000000000000000b', [entry(1, `0${OPENSSL_SERIAL}`, { ServedSerial: '' })]),
+        ],
+      },
+    ],
+    [secretArn(2)]: [
+      {
+        Entities: [
+          entity('i-0000000000000002a', [entry(2, OPENSSL_SERIAL)]),
+          entity('i-0000000000000002b', [
+            entry(2, OLD_SERIAL, { InstalledAt: '2026-06-01T00:00:00Z' }),
+            entry(9, OPENSSL_SERIAL, { SecretId: secretArn(9) }),
+          ]),
+          entity('i-0000000000000002c', [entry(2, OPENSSL_SERIAL, { ServedSerial: OPENSSL_SERIAL.toLowerCase() })]),
+        ],
+      },
+    ],
     [secretArn(3)]: [{ Entities: [entity('i-0000000000000003a', [entry(3, OLD_SERIAL)])] }],
     [secretArn(4)]: [
-      { Entities: [entity('i-0000000000000004a', [entry(4, OLD_SERIAL, { LastRun: 'failed', FailedStep: 'verify' })])], NextToken: 'page-2' },
-      { Entities: [entity('i-0000000000000004b', [entry(4, '', { ServedSerial: '' })]), entity('i-0000000000000004c', [entry(4, OPENSSL_SERIAL)])] },
+      {
+        Entities: [entity('i-0000000000000004a', [entry(4, OLD_SERIAL, { LastRun: 'failed', FailedStep: 'verify' })])],
+        NextToken: 'page-2',
+      },
+      {
+        Entities: [
+          entity('i-0000000000000004b', [entry(4, '', { ServedSerial: '' })]),
+          entity('i-0000000000000004c', [entry(4, OPENSSL_SERIAL)]),
+        ],
+      },
     ],
   };
   ssm.on(GetInventoryCommand).callsFake((input: { Filters?: { Values?: string[] }[]; NextToken?: string }) => {
@@ -116,7 +169,10 @@ describe('drift comparison (shared with doctor --arn)', () => {
       { nodeId: 'e', serial: '' },
     ]);
     expect(r.inSync).toEqual(['a', 'b', 'c']);
-    expect(r.drifting).toEqual([{ nodeId: 'd', serves: OLD_SERIAL, since: '2026-06-01T00:00:00Z' }, { nodeId: 'e', serves: '' }]);
+    expect(r.drifting).toEqual([
+      { nodeId: 'd', serves: OLD_SERIAL, since: '2026-06-01T00:00:00Z' },
+      { nodeId: 'e', serves: '' },
+    ]);
   });
 
   test('several acceptable serials (a URL behind several targets)', () => {
@@ -125,12 +181,21 @@ describe('drift comparison (shared with doctor --arn)', () => {
 
   test('the alert names nodes, what they serve and since when; no secret, subject within SNS limits', () => {
     const alert = driftAlert(
-      { certificateArn: certArn(2), certName: 'site2', target: 'Role=web2', expectedSerial: ACM_SERIAL, nodesReporting: 3, drifting: [{ nodeId: 'i-1', serves: OLD_SERIAL, since: '2026-06-01T00:00:00Z' }] },
+      {
+        certificateArn: certArn(2),
+        certName: 'site2',
+        target: 'Role=web2',
+        expectedSerial: ACM_SERIAL,
+        nodesReporting: 3,
+        drifting: [{ nodeId: 'i-1', serves: OLD_SERIAL, since: '2026-06-01T00:00:00Z' }],
+      },
       NOW.toISOString(),
     );
     expect(alert.subject.length).toBeLessThanOrEqual(100);
     expect(JSON.parse(alert.message)).toMatchObject({
-      certificateArn: certArn(2), target: 'Role=web2', expectedSerial: OPENSSL_SERIAL,
+      certificateArn: certArn(2),
+      target: 'Role=web2',
+      expectedSerial: OPENSSL_SERIAL,
       drifting: [{ nodeId: 'i-1', serves: OLD_SERIAL, since: '2026-06-01T00:00:00Z' }],
     });
     expect(alert.message).not.toMatch(/BEGIN|PRIVATE|passphrase/i);
@@ -138,10 +203,16 @@ describe('drift comparison (shared with doctor --arn)', () => {
 });
 
 describe('drift-check function', () => {
-  const handler = () => createDriftHandler({
-    ddb: inventory.ddb, tableName: inventory.tableName, ssm: new SSMClient({ region: REGION }), sns: new SNSClient({ region: REGION }),
-    topicArn: TOPIC, graceMinutes: 120, now: () => NOW,
-  });
+  const handler = () =>
+    createDriftHandler({
+      ddb: inventory.ddb,
+      tableName: inventory.tableName,
+      ssm: new SSMClient({ region: REGION }),
+      sns: new SNSClient({ region: REGION }),
+      topicArn: TOPIC,
+      graceMinutes: 120,
+      now: () => NOW,
+    });
 
   test('one alert per drifting target, the DriftingNodes metric, targets in their grace period skipped', async () => {
     const added: [string, number][] = [];
@@ -151,16 +222,33 @@ describe('drift-check function', () => {
     });
     try {
       const result = await handler()({ id: 'event-1' });
-      expect(result).toEqual({ targetsChecked: 3, targetsSkipped: 1, nodesReporting: 8, driftingNodes: 3, driftingTargets: 2, alertsSent: 2 });
+      expect(result).toEqual({
+        targetsChecked: 3,
+        targetsSkipped: 1,
+        nodesReporting: 8,
+        driftingNodes: 3,
+        driftingTargets: 2,
+        alertsSent: 2,
+      });
     } finally {
       spy.mockRestore();
     }
-    expect(added).toEqual(expect.arrayContaining([['DriftingNodes', 3], ['DriftingTargets', 2]]));
+    expect(added).toEqual(
+      expect.arrayContaining([
+        ['DriftingNodes', 3],
+        ['DriftingTargets', 2],
+      ]),
+    );
     expect(sns).toHaveReceivedCommandTimes(PublishCommand, 2);
     const messages = sns.commandCalls(PublishCommand).map((c) => JSON.parse(c.args[0].input.Message ?? '{}'));
     expect(messages.map((m) => m.target).sort()).toEqual(['Role=web2', 'Role=web4']);
-    expect(messages.find((m) => m.target === 'Role=web2').drifting).toEqual([{ nodeId: 'i-0000000000000002b', serves: OLD_SERIAL, since: '2026-06-01T00:00:00Z' }]);
-    expect(messages.find((m) => m.target === 'Role=web4').drifting.map((d: { nodeId: string }) => d.nodeId)).toEqual(['i-0000000000000004a', 'i-0000000000000004b']);
+    expect(messages.find((m) => m.target === 'Role=web2').drifting).toEqual([
+      { nodeId: 'i-0000000000000002b', serves: OLD_SERIAL, since: '2026-06-01T00:00:00Z' },
+    ]);
+    expect(messages.find((m) => m.target === 'Role=web4').drifting.map((d: { nodeId: string }) => d.nodeId)).toEqual([
+      'i-0000000000000004a',
+      'i-0000000000000004b',
+    ]);
     for (const call of sns.commandCalls(PublishCommand)) expect(call.args[0].input.TopicArn).toBe(TOPIC);
     // One paginated GetInventory per checked target, filtered on the custom type: never one call per node.
     const calls = ssm.commandCalls(GetInventoryCommand).map((c) => c.args[0].input);
@@ -195,19 +283,49 @@ describe('drift-check function', () => {
 });
 
 describe('export API', () => {
-  const api = () => createApiHandler({ ddb: inventory.ddb, tableName: inventory.tableName, stateMachineArn: STATE_MACHINE_ARN, ssm: new SSMClient({ region: REGION }), now: () => NOW });
+  const api = () =>
+    createApiHandler({
+      ddb: inventory.ddb,
+      tableName: inventory.tableName,
+      stateMachineArn: STATE_MACHINE_ARN,
+      ssm: new SSMClient({ region: REGION }),
+      now: () => NOW,
+    });
   const event = (over: Partial<APIGatewayProxyEvent>): APIGatewayProxyEvent =>
-    ({ httpMethod: 'GET', path: '/certificates', resource: '/certificates', pathParameters: null, queryStringParameters: null, requestContext: { requestId: 'r' }, ...over }) as unknown as APIGatewayProxyEvent;
+    ({
+      httpMethod: 'GET',
+      path: '/certificates',
+      resource: '/certificates',
+      pathParameters: null,
+      queryStringParameters: null,
+      requestContext: { requestId: 'r' },
+      ...over,
+    }) as unknown as APIGatewayProxyEvent;
 
-  test('GET /certificates?nodes=true adds each node\'s serials and the drift summary', async () => {
+  test("GET /certificates?nodes=true adds each node's serials and the drift summary", async () => {
     const res = await api()(event({ queryStringParameters: { nodes: 'true' } }));
     expect(res.statusCode).toBe(200);
     const body = JSON.parse(res.body) as ListCertificatesResponse;
     const web2 = body.items.find((i) => i.target === 'Role=web2')!;
-    expect(web2).toMatchObject({ nodesInSync: 2, nodesDrifting: 1, associationId: fakeAssociationId(2), certMode: '0644', pkcs12: false });
-    expect(web2.nodes?.find((n) => n.nodeId === 'i-0000000000000002b')).toMatchObject({ serial: OLD_SERIAL, inSync: false, verified: true, lastRun: 'unchanged' });
+    expect(web2).toMatchObject({
+      nodesInSync: 2,
+      nodesDrifting: 1,
+      associationId: fakeAssociationId(2),
+      certMode: '0644',
+      pkcs12: false,
+    });
+    expect(web2.nodes?.find((n) => n.nodeId === 'i-0000000000000002b')).toMatchObject({
+      serial: OLD_SERIAL,
+      inSync: false,
+      verified: true,
+      lastRun: 'unchanged',
+    });
     const web4 = body.items.find((i) => i.target === 'Role=web4')!;
-    expect(web4.nodes?.find((n) => n.nodeId === 'i-0000000000000004a')).toMatchObject({ lastRun: 'failed', failedStep: 'verify', inSync: false });
+    expect(web4.nodes?.find((n) => n.nodeId === 'i-0000000000000004a')).toMatchObject({
+      lastRun: 'failed',
+      failedStep: 'verify',
+      inSync: false,
+    });
     // Without nodes=true: no GetInventory at all.
     ssm.resetHistory();
     const plain = JSON.parse((await api()(event({}))).body) as ListCertificatesResponse;
@@ -221,24 +339,40 @@ describe('export API', () => {
       httpMethod: 'DELETE',
       resource: '/certificates/{certificateArn}/targets/{target}',
       path: `/certificates/${encodeURIComponent(arn)}/targets/${encodeURIComponent(target)}`,
-      pathParameters: encode ? { certificateArn: encodeURIComponent(arn), target: encodeURIComponent(target) } : { certificateArn: arn, target },
+      pathParameters: encode
+        ? { certificateArn: encodeURIComponent(arn), target: encodeURIComponent(target) }
+        : { certificateArn: arn, target },
       queryStringParameters: query,
     });
 
   test('DELETE removes both associations (stored ids) and the inventory item; files stay', async () => {
-    const extra = item(5, { target: 'tier:app=web 5', targetTagKey: 'tier:app', targetTagValue: 'web 5', reportAssociationId: fakeAssociationId(0x105) });
+    const extra = item(5, {
+      target: 'tier:app=web 5',
+      targetTagKey: 'tier:app',
+      targetTagValue: 'web 5',
+      reportAssociationId: fakeAssociationId(0x105),
+    });
     await inventory.ddb.send(new PutCommand({ TableName: inventory.tableName, Item: extra }));
     ssm.on(DeleteAssociationCommand).resolves({});
     const res = await api()(del(extra.certificateArn, extra.target));
     expect(res.statusCode).toBe(200);
     expect(JSON.parse(res.body) as DeleteTargetResponse).toEqual({
-      certificateArn: extra.certificateArn, target: 'tier:app=web 5', inventoryItemDeleted: true, associationDeleted: true, reportAssociationDeleted: true,
+      certificateArn: extra.certificateArn,
+      target: 'tier:app=web 5',
+      inventoryItemDeleted: true,
+      associationDeleted: true,
+      reportAssociationDeleted: true,
       filesRemoval: { requested: false },
     });
     expect(ssm).toHaveReceivedCommandWith(DeleteAssociationCommand, { AssociationId: fakeAssociationId(5) });
     expect(ssm).toHaveReceivedCommandWith(DeleteAssociationCommand, { AssociationId: fakeAssociationId(0x105) });
     expect(ssm).toHaveReceivedCommandTimes(ListAssociationsCommand, 0);
-    const gone = await inventory.ddb.send(new GetCommand({ TableName: inventory.tableName, Key: { certificateArn: extra.certificateArn, target: extra.target } }));
+    const gone = await inventory.ddb.send(
+      new GetCommand({
+        TableName: inventory.tableName,
+        Key: { certificateArn: extra.certificateArn, target: extra.target },
+      }),
+    );
     expect(gone.Item).toBeUndefined();
     // Again: nothing left → 404.
     ssm.on(ListAssociationsCommand).resolves({ Associations: [] });
@@ -248,7 +382,14 @@ describe('export API', () => {
   test('DELETE of an item without a stored id finds the association by name; already-decoded parameters work too', async () => {
     const extra = item(6, { associationId: undefined });
     await inventory.ddb.send(new PutCommand({ TableName: inventory.tableName, Item: extra }));
-    ssm.on(ListAssociationsCommand).resolves({ Associations: [{ AssociationId: fakeAssociationId(0x206), AssociationName: associationName(extra.certificateArn, extra.target) }] });
+    ssm.on(ListAssociationsCommand).resolves({
+      Associations: [
+        {
+          AssociationId: fakeAssociationId(0x206),
+          AssociationName: associationName(extra.certificateArn, extra.target),
+        },
+      ],
+    });
     ssm.on(DeleteAssociationCommand).resolves({});
     const res = await api()(del(extra.certificateArn, extra.target, null, false));
     expect(res.statusCode).toBe(200);

@@ -24,20 +24,49 @@ const OLD = '5E0F00AA11BB';
 const ARN = CERT_ARN.replace(/[0-9a-f]{4}$/, '0700');
 
 const ITEM: InventoryItem = {
-  certificateArn: ARN, target: 'Role=web7', itemType: 'target', certName: 'site7', targetTagKey: 'Role', targetTagValue: 'web7',
-  certDir: '/etc/ssl/certs', keyDir: '/etc/ssl/private', service: 'nginx', verifyPort: 443, maxConcurrency: '10%', maxErrors: '0',
-  certExpiryDate: '2027-07-01T00:00:00.000Z', lastExportedDate: '2026-11-30T00:00:00.000Z', lastExportStartedAt: '2026-11-30T00:00:00.000Z',
-  lastSerial: 'a1:b2:c3:d4:e5:f6', lastSecretArn: SECRET, lastSecretVersionId: '11111111-2222-4333-8444-555555555555',
-  lastExecutionArn: executionArn('e7'), associationId: 'install-assoc-7', reportAssociationId: 'report-assoc-7',
+  certificateArn: ARN,
+  target: 'Role=web7',
+  itemType: 'target',
+  certName: 'site7',
+  targetTagKey: 'Role',
+  targetTagValue: 'web7',
+  certDir: '/etc/ssl/certs',
+  keyDir: '/etc/ssl/private',
+  service: 'nginx',
+  verifyPort: 443,
+  maxConcurrency: '10%',
+  maxErrors: '0',
+  certExpiryDate: '2027-07-01T00:00:00.000Z',
+  lastExportedDate: '2026-11-30T00:00:00.000Z',
+  lastExportStartedAt: '2026-11-30T00:00:00.000Z',
+  lastSerial: 'a1:b2:c3:d4:e5:f6',
+  lastSecretArn: SECRET,
+  lastSecretVersionId: '11111111-2222-4333-8444-555555555555',
+  lastExecutionArn: executionArn('e7'),
+  associationId: 'install-assoc-7',
+  reportAssociationId: 'report-assoc-7',
 };
 
 /** One custom inventory entry as the install script writes it (install or report run). */
 function entry(over: Record<string, string> = {}): Record<string, string> {
   return {
-    CertName: 'site7', Target: 'Role=web7', SecretId: SECRET, SecretVersionId: '11111111-2222-4333-8444-555555555555',
-    Serial: CURRENT, ServedSerial: CURRENT, NotAfter: '2027-07-01T00:00:00Z', Verified: 'true', InstalledAt: '2026-11-30T00:10:00Z',
-    LastRun: 'unchanged', FailedStep: '', LastRunAt: '2026-11-30T12:00:00Z', Service: 'nginx', Node: '',
-    CheckedAt: '2026-12-01T11:00:00Z', Problem: '', ...over,
+    CertName: 'site7',
+    Target: 'Role=web7',
+    SecretId: SECRET,
+    SecretVersionId: '11111111-2222-4333-8444-555555555555',
+    Serial: CURRENT,
+    ServedSerial: CURRENT,
+    NotAfter: '2027-07-01T00:00:00Z',
+    Verified: 'true',
+    InstalledAt: '2026-11-30T00:10:00Z',
+    LastRun: 'unchanged',
+    FailedStep: '',
+    LastRunAt: '2026-11-30T12:00:00Z',
+    Service: 'nginx',
+    Node: '',
+    CheckedAt: '2026-12-01T11:00:00Z',
+    Problem: '',
+    ...over,
   };
 }
 
@@ -47,7 +76,11 @@ const NODES: Record<string, Record<string, string>> = {
   'i-00000000000000072': entry({ Serial: OLD, ServedSerial: OLD, InstalledAt: '2026-06-01T00:00:00Z' }),
   'i-00000000000000073': entry({ Serial: OLD }),
   'i-00000000000000074': entry({ Problem: 'the key does not match the certificate' }),
-  'i-00000000000000075': entry({ ServedSerial: '', Problem: 'missing /etc/ssl/private/site7.key', CheckedAt: '2026-12-01T11:30:00Z' }),
+  'i-00000000000000075': entry({
+    ServedSerial: '',
+    Problem: 'missing /etc/ssl/private/site7.key',
+    CheckedAt: '2026-12-01T11:30:00Z',
+  }),
 };
 
 let inventory: Awaited<ReturnType<typeof startInventory>>;
@@ -65,7 +98,14 @@ beforeEach(() => {
   ssm.on(GetInventoryCommand).resolves({
     Entities: Object.entries(NODES).map(([Id, e]) => ({
       Id,
-      Data: { [CUSTOM_INVENTORY_TYPE]: { TypeName: CUSTOM_INVENTORY_TYPE, SchemaVersion: '1.0', CaptureTime: '2026-12-01T11:40:00Z', Content: [e] } },
+      Data: {
+        [CUSTOM_INVENTORY_TYPE]: {
+          TypeName: CUSTOM_INVENTORY_TYPE,
+          SchemaVersion: '1.0',
+          CaptureTime: '2026-12-01T11:40:00Z',
+          Content: [e],
+        },
+      },
     })),
   });
 });
@@ -78,7 +118,13 @@ describe('drift rule: served, held and consistent', () => {
       { nodeId: 'serves-old', serial: OLD, holds: CURRENT },
       { nodeId: 'both-old', serial: OLD, holds: OLD, since: '2026-06-01T00:00:00Z' },
       { nodeId: 'no-file', serial: CURRENT, holds: '' },
-      { nodeId: 'bad-key', serial: CURRENT, holds: CURRENT, problem: 'the key does not match the certificate', checkedAt: '2026-12-01T11:00:00Z' },
+      {
+        nodeId: 'bad-key',
+        serial: CURRENT,
+        holds: CURRENT,
+        problem: 'the key does not match the certificate',
+        checkedAt: '2026-12-01T11:00:00Z',
+      },
     ]);
     expect(r.inSync).toEqual(['ok']);
     expect(r.drifting).toEqual([
@@ -86,13 +132,23 @@ describe('drift rule: served, held and consistent', () => {
       { nodeId: 'serves-old', serves: OLD, holds: CURRENT },
       { nodeId: 'both-old', serves: OLD, since: '2026-06-01T00:00:00Z' },
       { nodeId: 'no-file', serves: CURRENT, holds: '' },
-      { nodeId: 'bad-key', serves: CURRENT, problem: 'the key does not match the certificate', checkedAt: '2026-12-01T11:00:00Z' },
+      {
+        nodeId: 'bad-key',
+        serves: CURRENT,
+        problem: 'the key does not match the certificate',
+        checkedAt: '2026-12-01T11:00:00Z',
+      },
     ]);
   });
 
   test('a URL (doctor --arn: no files seen) is judged by what it serves only', () => {
-    expect(findDrift([OLD, CURRENT], [{ nodeId: 'server', serial: CURRENT }])).toMatchObject({ inSync: ['server'], drifting: [] });
-    expect(findDrift(CURRENT, [{ nodeId: 'server', serial: OLD }]).drifting).toEqual([{ nodeId: 'server', serves: OLD }]);
+    expect(findDrift([OLD, CURRENT], [{ nodeId: 'server', serial: CURRENT }])).toMatchObject({
+      inSync: ['server'],
+      drifting: [],
+    });
+    expect(findDrift(CURRENT, [{ nodeId: 'server', serial: OLD }]).drifting).toEqual([
+      { nodeId: 'server', serves: OLD },
+    ]);
   });
 
   test('several expected serials: serving one and holding the other is in sync', () => {
@@ -102,7 +158,11 @@ describe('drift rule: served, held and consistent', () => {
 
 describe('node reports', () => {
   test('CheckedAt and Problem are parsed; Problem is kept to one bounded line; older scripts leave both empty', () => {
-    const report = parseReport('i-1', entry({ Problem: 'missing\n/etc/ssl/certs/site7.crt\t' + 'x'.repeat(400) }), '2026-12-01T11:40:00Z');
+    const report = parseReport(
+      'i-1',
+      entry({ Problem: 'missing\n/etc/ssl/certs/site7.crt\t' + 'x'.repeat(400) }),
+      '2026-12-01T11:40:00Z',
+    );
     expect(report.checkedAt).toBe('2026-12-01T11:00:00Z');
     expect(report.problem).toMatch(/^missing \/etc\/ssl\/certs\/site7\.crt x+$/);
     expect(report.problem.length).toBeLessThanOrEqual(300);
@@ -110,20 +170,31 @@ describe('node reports', () => {
     expect(parseReport('i-2', older, '')).toMatchObject({ checkedAt: '', problem: '' });
   });
 
-  test('the observation carries what the node serves (served serial when checked, else its files\'), what it holds and its problem', () => {
+  test("the observation carries what the node serves (served serial when checked, else its files'), what it holds and its problem", () => {
     expect(observationOf(parseReport('i-3', NODES['i-00000000000000073'], ''))).toEqual({
-      nodeId: 'i-3', serial: CURRENT, holds: OLD, since: '2026-11-30T00:10:00Z', checkedAt: '2026-12-01T11:00:00Z',
+      nodeId: 'i-3',
+      serial: CURRENT,
+      holds: OLD,
+      since: '2026-11-30T00:10:00Z',
+      checkedAt: '2026-12-01T11:00:00Z',
     });
     expect(observationOf(parseReport('i-5', NODES['i-00000000000000075'], ''))).toMatchObject({
-      serial: CURRENT, holds: CURRENT, problem: 'missing /etc/ssl/private/site7.key',
+      serial: CURRENT,
+      holds: CURRENT,
+      problem: 'missing /etc/ssl/private/site7.key',
     });
   });
 });
 
 describe('drift check', () => {
   const deps = () => ({
-    ddb: inventory.ddb, tableName: inventory.tableName, ssm: new SSMClient({ region: REGION }), sns: new SNSClient({ region: REGION }),
-    topicArn: TOPIC, graceMinutes: 120, now: () => NOW,
+    ddb: inventory.ddb,
+    tableName: inventory.tableName,
+    ssm: new SSMClient({ region: REGION }),
+    sns: new SNSClient({ region: REGION }),
+    topicArn: TOPIC,
+    graceMinutes: 120,
+    now: () => NOW,
   });
 
   test('one alert naming every node that serves, holds or has files other than the current certificate', async () => {
@@ -132,18 +203,49 @@ describe('drift check', () => {
     const publish = sns.commandCalls(PublishCommand)[0].args[0].input;
     expect(publish.Subject).toBe('acm-export: 4 node(s) drifting from site7 (Role=web7)');
     const message = JSON.parse(publish.Message ?? '{}') as Record<string, unknown>;
-    expect(message).toMatchObject({ associationId: 'install-assoc-7', reportAssociationId: 'report-assoc-7', expectedSerial: CURRENT });
+    expect(message).toMatchObject({
+      associationId: 'install-assoc-7',
+      reportAssociationId: 'report-assoc-7',
+      expectedSerial: CURRENT,
+    });
     expect(message.drifting).toEqual([
       { nodeId: 'i-00000000000000072', serves: OLD, since: '2026-06-01T00:00:00Z', checkedAt: '2026-12-01T11:00:00Z' },
-      { nodeId: 'i-00000000000000073', serves: CURRENT, holds: OLD, since: '2026-11-30T00:10:00Z', checkedAt: '2026-12-01T11:00:00Z' },
-      { nodeId: 'i-00000000000000074', serves: CURRENT, problem: 'the key does not match the certificate', since: '2026-11-30T00:10:00Z', checkedAt: '2026-12-01T11:00:00Z' },
-      { nodeId: 'i-00000000000000075', serves: CURRENT, problem: 'missing /etc/ssl/private/site7.key', since: '2026-11-30T00:10:00Z', checkedAt: '2026-12-01T11:30:00Z' },
+      {
+        nodeId: 'i-00000000000000073',
+        serves: CURRENT,
+        holds: OLD,
+        since: '2026-11-30T00:10:00Z',
+        checkedAt: '2026-12-01T11:00:00Z',
+      },
+      {
+        nodeId: 'i-00000000000000074',
+        serves: CURRENT,
+        problem: 'the key does not match the certificate',
+        since: '2026-11-30T00:10:00Z',
+        checkedAt: '2026-12-01T11:00:00Z',
+      },
+      {
+        nodeId: 'i-00000000000000075',
+        serves: CURRENT,
+        problem: 'missing /etc/ssl/private/site7.key',
+        since: '2026-11-30T00:10:00Z',
+        checkedAt: '2026-12-01T11:30:00Z',
+      },
     ]);
   });
 
   test('the alert says the report association detected it, the install association repairs it, and how to act now', () => {
     const { message } = driftAlert(
-      { certificateArn: ARN, certName: 'site7', target: 'Role=web7', expectedSerial: CURRENT, nodesReporting: 2, drifting: [{ nodeId: 'i-1', serves: CURRENT, holds: OLD }], associationId: 'install-assoc-7', reportAssociationId: 'report-assoc-7' },
+      {
+        certificateArn: ARN,
+        certName: 'site7',
+        target: 'Role=web7',
+        expectedSerial: CURRENT,
+        nodesReporting: 2,
+        drifting: [{ nodeId: 'i-1', serves: CURRENT, holds: OLD }],
+        associationId: 'install-assoc-7',
+        reportAssociationId: 'report-assoc-7',
+      },
       NOW.toISOString(),
     );
     const m = JSON.parse(message) as { detectedBy: string; fix: string };
@@ -153,7 +255,19 @@ describe('drift check', () => {
     expect(m.fix).toContain('acm-export renew <certificateArn>');
     expect(message).not.toMatch(/BEGIN|PRIVATE|passphrase/i);
     // Without a stored install association id, only the renew route is offered.
-    const bare = JSON.parse(driftAlert({ certificateArn: ARN, certName: 'site7', target: 'Role=web7', expectedSerial: CURRENT, nodesReporting: 1, drifting: [{ nodeId: 'i-1', serves: OLD }] }, NOW.toISOString()).message) as { fix: string };
+    const bare = JSON.parse(
+      driftAlert(
+        {
+          certificateArn: ARN,
+          certName: 'site7',
+          target: 'Role=web7',
+          expectedSerial: CURRENT,
+          nodesReporting: 1,
+          drifting: [{ nodeId: 'i-1', serves: OLD }],
+        },
+        NOW.toISOString(),
+      ).message,
+    ) as { fix: string };
     expect(bare.fix).not.toContain('start-associations-once');
     expect(bare.fix).toContain('acm-export renew');
   });
@@ -161,13 +275,25 @@ describe('drift check', () => {
 
 describe('GET /certificates?nodes=true', () => {
   test('per node: checkedAt when reported, problem when there is one, inSync by the same rule; the row names the report association', async () => {
-    const page = await listCertificates({ limit: 10, nodes: true }, { ddb: inventory.ddb, tableName: inventory.tableName, ssm: new SSMClient({ region: REGION }), now: () => NOW });
+    const page = await listCertificates(
+      { limit: 10, nodes: true },
+      { ddb: inventory.ddb, tableName: inventory.tableName, ssm: new SSMClient({ region: REGION }), now: () => NOW },
+    );
     const row = page.items.find((i) => i.target === 'Role=web7')!;
-    expect(row).toMatchObject({ associationId: 'install-assoc-7', reportAssociationId: 'report-assoc-7', nodesInSync: 1, nodesDrifting: 4 });
+    expect(row).toMatchObject({
+      associationId: 'install-assoc-7',
+      reportAssociationId: 'report-assoc-7',
+      nodesInSync: 1,
+      nodesDrifting: 4,
+    });
     const byId = Object.fromEntries((row.nodes ?? []).map((n) => [n.nodeId, n]));
     expect(byId['i-00000000000000071']).toMatchObject({ inSync: true, checkedAt: '2026-12-01T11:00:00Z' });
     expect(byId['i-00000000000000071']).not.toHaveProperty('problem');
     expect(byId['i-00000000000000073']).toMatchObject({ inSync: false, serial: OLD, servedSerial: CURRENT });
-    expect(byId['i-00000000000000075']).toMatchObject({ inSync: false, problem: 'missing /etc/ssl/private/site7.key', checkedAt: '2026-12-01T11:30:00Z' });
+    expect(byId['i-00000000000000075']).toMatchObject({
+      inSync: false,
+      problem: 'missing /etc/ssl/private/site7.key',
+      checkedAt: '2026-12-01T11:30:00Z',
+    });
   });
 });

@@ -1,4 +1,10 @@
-import { DescribeExecutionCommand, ExecutionDoesNotExist, GetExecutionHistoryCommand, HistoryEvent, SFNClient } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  ExecutionDoesNotExist,
+  GetExecutionHistoryCommand,
+  HistoryEvent,
+  SFNClient,
+} from '@aws-sdk/client-sfn';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import 'aws-sdk-client-mock-jest';
@@ -6,7 +12,16 @@ import { createHandler } from '../../lambda/export-api/handler';
 import type { ExportStatusResponse, ListCertificatesResponse } from '../../lambda/export-api/api-types';
 import { InventoryItem } from '../../lambda/shared/contract';
 import { encodeNextToken } from '../../lambda/export-api/list-certificates';
-import { CERT_ARN, COMMAND_ID, EXPORT_RESULT, INPUT, STATE_MACHINE_ARN, executionArn, startInventory, mockAwsClient } from './support';
+import {
+  CERT_ARN,
+  COMMAND_ID,
+  EXPORT_RESULT,
+  INPUT,
+  STATE_MACHINE_ARN,
+  executionArn,
+  startInventory,
+  mockAwsClient,
+} from './support';
 
 const sfn = mockAwsClient(SFNClient);
 let inventory: Awaited<ReturnType<typeof startInventory>>;
@@ -15,7 +30,12 @@ const NOW = new Date('2026-12-01T00:00:00.000Z');
 
 beforeAll(async () => {
   inventory = await startInventory();
-  handler = createHandler({ ddb: inventory.ddb, tableName: inventory.tableName, stateMachineArn: STATE_MACHINE_ARN, now: () => NOW });
+  handler = createHandler({
+    ddb: inventory.ddb,
+    tableName: inventory.tableName,
+    stateMachineArn: STATE_MACHINE_ARN,
+    now: () => NOW,
+  });
   for (let i = 0; i < 5; i++) {
     const item: InventoryItem = {
       certificateArn: CERT_ARN.replace(/[0-9a-f]{4}$/, `000${i}`),
@@ -62,19 +82,43 @@ function entered(id: number, name: string, s: number, type = 'TaskStateEntered')
   return { id, type: type as never, timestamp: t(s), stateEnteredEventDetails: { name } };
 }
 function lambdaOk(id: number, output: unknown, s: number): HistoryEvent {
-  return { id, type: 'LambdaFunctionSucceeded', timestamp: t(s), lambdaFunctionSucceededEventDetails: { output: JSON.stringify(output) } };
+  return {
+    id,
+    type: 'LambdaFunctionSucceeded',
+    timestamp: t(s),
+    lambdaFunctionSucceededEventDetails: { output: JSON.stringify(output) },
+  };
 }
 
 describe('GET /exports/{exportId}', () => {
   test('nodes.failed counts the nodes whose outcome no SSM count holds (Undeliverable, Terminated...)', async () => {
     sfn.on(DescribeExecutionCommand).resolves({
-      executionArn: executionArn('exp-u'), stateMachineArn: STATE_MACHINE_ARN, status: 'FAILED', startDate: t(0), stopDate: t(40), input: JSON.stringify(INPUT),
+      executionArn: executionArn('exp-u'),
+      stateMachineArn: STATE_MACHINE_ARN,
+      status: 'FAILED',
+      startDate: t(0),
+      stopDate: t(40),
+      input: JSON.stringify(INPUT),
     });
     const failures = [
       { instanceId: 'i-00000000000000001', status: 'Undeliverable', line: 'the node is not reachable by SSM' },
-      { instanceId: 'i-00000000000000002', status: 'Terminated', line: 'not run: the rollout stopped after more nodes failed than MaxErrors allows' },
+      {
+        instanceId: 'i-00000000000000002',
+        status: 'Terminated',
+        line: 'not run: the rollout stopped after more nodes failed than MaxErrors allows',
+      },
     ];
-    const poll = { status: 'Failed', attempt: 2, waitSeconds: 0, targetCount: 3, completedCount: 3, errorCount: 0, deliveryTimedOutCount: 0, failures, reason: 'install Incomplete: 2 of 3 nodes failed (1 Undeliverable, 1 Terminated)' };
+    const poll = {
+      status: 'Failed',
+      attempt: 2,
+      waitSeconds: 0,
+      targetCount: 3,
+      completedCount: 3,
+      errorCount: 0,
+      deliveryTimedOutCount: 0,
+      failures,
+      reason: 'install Incomplete: 2 of 3 nodes failed (1 Undeliverable, 1 Terminated)',
+    };
     sfn.on(GetExecutionHistoryCommand).resolves({
       events: [
         { id: 1, type: 'ExecutionStarted', timestamp: t(0) },
@@ -84,7 +128,12 @@ describe('GET /exports/{exportId}', () => {
         lambdaOk(5, { outcome: 'Sent', commandId: COMMAND_ID, targetCount: 3 }, 8),
         entered(6, 'status-check', 20),
         lambdaOk(7, poll, 21),
-        { id: 8, type: 'ExecutionFailed', timestamp: t(40), executionFailedEventDetails: { error: 'InstallFailed', cause: poll.reason } },
+        {
+          id: 8,
+          type: 'ExecutionFailed',
+          timestamp: t(40),
+          executionFailedEventDetails: { error: 'InstallFailed', cause: poll.reason },
+        },
       ],
     });
     const body = JSON.parse((await handler(get('/exports/exp-u', null, 'exp-u'))).body) as ExportStatusResponse;
@@ -102,10 +151,18 @@ describe('GET /exports/{exportId}', () => {
       input: JSON.stringify(INPUT),
     });
     const failedPoll = {
-      status: 'Failed', attempt: 2, waitSeconds: 0, targetCount: 2, completedCount: 2, errorCount: 1, deliveryTimedOutCount: 0,
-      failures: [{ instanceId: 'i-00000000000000001', status: 'Failed', line: 'nginx -t failed' }], reason: 'install Failed: 1 of 2 nodes failed',
+      status: 'Failed',
+      attempt: 2,
+      waitSeconds: 0,
+      targetCount: 2,
+      completedCount: 2,
+      errorCount: 1,
+      deliveryTimedOutCount: 0,
+      failures: [{ instanceId: 'i-00000000000000001', status: 'Failed', line: 'nginx -t failed' }],
+      reason: 'install Failed: 1 of 2 nodes failed',
     };
-    sfn.on(GetExecutionHistoryCommand)
+    sfn
+      .on(GetExecutionHistoryCommand)
       .resolvesOnce({
         events: [
           { id: 1, type: 'ExecutionStarted', timestamp: t(0) },
@@ -120,12 +177,32 @@ describe('GET /exports/{exportId}', () => {
         events: [
           entered(6, 'WaitForNodes', 9, 'WaitStateEntered'),
           entered(7, 'status-check', 20),
-          lambdaOk(8, { status: 'InProgress', attempt: 1, waitSeconds: 4, targetCount: 2, completedCount: 1, errorCount: 0, deliveryTimedOutCount: 0 }, 21),
+          lambdaOk(
+            8,
+            {
+              status: 'InProgress',
+              attempt: 1,
+              waitSeconds: 4,
+              targetCount: 2,
+              completedCount: 1,
+              errorCount: 0,
+              deliveryTimedOutCount: 0,
+            },
+            21,
+          ),
           entered(9, 'WaitForNodes', 22, 'WaitStateEntered'),
           entered(10, 'status-check', 30),
           lambdaOk(11, failedPoll, 31),
           entered(12, 'NotifyFailure', 32),
-          { id: 13, type: 'ExecutionFailed', timestamp: t(40), executionFailedEventDetails: { error: 'InstallFailed', cause: 'install Failed: 1 of 2 nodes failed\ni-00000000000000001: Failed (nginx -t failed)' } },
+          {
+            id: 13,
+            type: 'ExecutionFailed',
+            timestamp: t(40),
+            executionFailedEventDetails: {
+              error: 'InstallFailed',
+              cause: 'install Failed: 1 of 2 nodes failed\ni-00000000000000001: Failed (nginx -t failed)',
+            },
+          },
         ],
       });
     const res = await handler(get('/exports/exp-1', null, 'exp-1'));
@@ -139,7 +216,12 @@ describe('GET /exports/{exportId}', () => {
       phase: 'Failed',
       startDate: t(0).toISOString(),
       stopDate: t(40).toISOString(),
-      phases: { exportStarted: t(1).toISOString(), installStarted: t(6).toISOString(), pollingStarted: t(9).toISOString(), finished: t(40).toISOString() },
+      phases: {
+        exportStarted: t(1).toISOString(),
+        installStarted: t(6).toISOString(),
+        pollingStarted: t(9).toISOString(),
+        finished: t(40).toISOString(),
+      },
       certificateArn: CERT_ARN,
       certName: 'www',
       target: 'Role=web',
@@ -150,7 +232,9 @@ describe('GET /exports/{exportId}', () => {
       failures: [{ instanceId: 'i-00000000000000001', status: 'Failed', line: 'nginx -t failed' }],
       error: { name: 'InstallFailed', message: 'install Failed: 1 of 2 nodes failed' },
     });
-    expect(sfn).toHaveReceivedCommandWith(DescribeExecutionCommand, { executionArn: `arn:aws:states:us-east-1:111122223333:execution:ExportWorkflow:exp-1` });
+    expect(sfn).toHaveReceivedCommandWith(DescribeExecutionCommand, {
+      executionArn: `arn:aws:states:us-east-1:111122223333:execution:ExportWorkflow:exp-1`,
+    });
     expect(sfn.commandCalls(GetExecutionHistoryCommand).map((c) => c.args[0].input)).toEqual([
       expect.objectContaining({ reverseOrder: false, nextToken: undefined }),
       expect.objectContaining({ reverseOrder: false, nextToken: 'page2' }),
@@ -160,18 +244,32 @@ describe('GET /exports/{exportId}', () => {
   test('running and succeeded phases; a dry run reports DryRun', async () => {
     sfn.on(DescribeExecutionCommand).resolves({ status: 'RUNNING', startDate: t(0), input: JSON.stringify(INPUT) });
     sfn.on(GetExecutionHistoryCommand).resolves({ events: [entered(2, 'acm-export', 1)] });
-    expect(JSON.parse((await handler(get('/exports/x', null, 'x'))).body)).toMatchObject({ phase: 'Exporting', status: 'RUNNING' });
+    expect(JSON.parse((await handler(get('/exports/x', null, 'x'))).body)).toMatchObject({
+      phase: 'Exporting',
+      status: 'RUNNING',
+    });
 
     sfn.on(GetExecutionHistoryCommand).resolves({ events: [entered(2, 'acm-export', 1), entered(3, 'ssm-run', 2)] });
     expect(JSON.parse((await handler(get('/exports/x', null, 'x'))).body)).toMatchObject({ phase: 'Installing' });
 
     sfn.on(DescribeExecutionCommand).resolves({
-      status: 'SUCCEEDED', startDate: t(0), stopDate: t(9), input: JSON.stringify({ ...INPUT, DryRun: true }),
-      output: JSON.stringify({ export: EXPORT_RESULT, install: { outcome: 'DryRun', targetCount: 3, nodeIds: ['i-1'] } }),
+      status: 'SUCCEEDED',
+      startDate: t(0),
+      stopDate: t(9),
+      input: JSON.stringify({ ...INPUT, DryRun: true }),
+      output: JSON.stringify({
+        export: EXPORT_RESULT,
+        install: { outcome: 'DryRun', targetCount: 3, nodeIds: ['i-1'] },
+      }),
     });
     sfn.on(GetExecutionHistoryCommand).resolves({ events: [{ id: 9, type: 'ExecutionSucceeded', timestamp: t(9) }] });
     const body = JSON.parse((await handler(get('/exports/x', null, 'x'))).body) as ExportStatusResponse;
-    expect(body).toMatchObject({ phase: 'DryRun', nodes: { total: 3, completed: 0, failed: 0 }, failures: [], phases: { finished: t(9).toISOString() } });
+    expect(body).toMatchObject({
+      phase: 'DryRun',
+      nodes: { total: 3, completed: 0, failed: 0 },
+      failures: [],
+      phases: { finished: t(9).toISOString() },
+    });
     // The nodes the dry run found, for `acm-export selftest`.
     expect(body.dryRunNodeIds).toEqual(['i-1']);
   });
@@ -193,16 +291,27 @@ describe('GET /certificates', () => {
     expect(first.statusCode).toBe(200);
     const page1 = JSON.parse(first.body) as ListCertificatesResponse;
     expect(page1.items.map((i) => i.daysToExpiry)).toEqual([0, 20]);
-    expect(page1.items[0]).toMatchObject({ certName: 'c0', target: 'Role=web', lastDeployStatus: 'Succeeded', verifyPort: 0 });
+    expect(page1.items[0]).toMatchObject({
+      certName: 'c0',
+      target: 'Role=web',
+      lastDeployStatus: 'Succeeded',
+      verifyPort: 0,
+    });
     expect(page1.nextToken).toMatch(/^[A-Za-z0-9_-]+$/);
-    const page2 = JSON.parse((await handler(get('/certificates', { limit: '2', nextToken: page1.nextToken as string }))).body) as ListCertificatesResponse;
+    const page2 = JSON.parse(
+      (await handler(get('/certificates', { limit: '2', nextToken: page1.nextToken as string }))).body,
+    ) as ListCertificatesResponse;
     expect(page2.items.map((i) => i.certName)).toEqual(['c2', 'c3']);
-    const page3 = JSON.parse((await handler(get('/certificates', { limit: '2', nextToken: page2.nextToken as string }))).body) as ListCertificatesResponse;
+    const page3 = JSON.parse(
+      (await handler(get('/certificates', { limit: '2', nextToken: page2.nextToken as string }))).body,
+    ) as ListCertificatesResponse;
     expect(page3.items.map((i) => i.certName)).toEqual(['c4']);
   });
 
   test('expiringWithinDays narrows the listing; the default limit applies', async () => {
-    const body = JSON.parse((await handler(get('/certificates', { expiringWithinDays: '30' }))).body) as ListCertificatesResponse;
+    const body = JSON.parse(
+      (await handler(get('/certificates', { expiringWithinDays: '30' }))).body,
+    ) as ListCertificatesResponse;
     expect(body.items.map((i) => i.certName)).toEqual(['c0', 'c1']);
     expect(body.nextToken).toBeUndefined();
   });
@@ -213,8 +322,21 @@ describe('GET /certificates', () => {
     [{ limit: 'abc' }, 'limit: must be an integer from 1 to 100'],
     [{ expiringWithinDays: '-1' }, 'expiringWithinDays: must be an integer from 0 to 3650'],
     [{ nextToken: 'garbage!' }, 'nextToken: must be a token returned by a previous page'],
-    [{ nextToken: Buffer.from('{"not":"a key"}').toString('base64url') }, 'nextToken: must be a token returned by a previous page'],
-    [{ nextToken: encodeNextToken({ certificateArn: CERT_ARN, target: 'Role=web', itemType: 'other', certExpiryDate: 'x' }) }, 'nextToken:'],
+    [
+      { nextToken: Buffer.from('{"not":"a key"}').toString('base64url') },
+      'nextToken: must be a token returned by a previous page',
+    ],
+    [
+      {
+        nextToken: encodeNextToken({
+          certificateArn: CERT_ARN,
+          target: 'Role=web',
+          itemType: 'other',
+          certExpiryDate: 'x',
+        }),
+      },
+      'nextToken:',
+    ],
     [{ color: 'blue' }, 'color: is not a known query parameter'],
   ])('bad query %p -> 400', async (query, message) => {
     const res = await handler(get('/certificates', query));

@@ -26,7 +26,7 @@ describe('shared helpers', () => {
     expect(tagValue(CERT_ARN)).toBe(CERT_ARN);
   });
 
-  test('the execution input gets defaults and is scoped to the execution ARN\'s account and the function region', () => {
+  test("the execution input gets defaults and is scoped to the execution ARN's account and the function region", () => {
     const scope = scopeFromExecutionArn(executionArn(), 'us-east-1');
     expect(scope).toEqual({ partition: 'aws', region: 'us-east-1', account: '111122223333' });
     expect(parseWorkflowInput(INPUT, scope)).toEqual({
@@ -48,8 +48,12 @@ describe('shared helpers', () => {
       Pkcs12: false,
       CombinedPem: false,
     });
-    expect(() => parseWorkflowInput(INPUT, { ...scope, region: 'eu-west-1' })).toThrow(expect.objectContaining({ name: 'CertificateOutOfScope' }));
-    expect(() => parseWorkflowInput({ ...INPUT, CertificateArn: 'arn:aws:acm:x' }, scope)).toThrow(expect.objectContaining({ name: 'InvalidInput' }));
+    expect(() => parseWorkflowInput(INPUT, { ...scope, region: 'eu-west-1' })).toThrow(
+      expect.objectContaining({ name: 'CertificateOutOfScope' }),
+    );
+    expect(() => parseWorkflowInput({ ...INPUT, CertificateArn: 'arn:aws:acm:x' }, scope)).toThrow(
+      expect.objectContaining({ name: 'InvalidInput' }),
+    );
     expect(() => parseWorkflowInput('not an object', scope)).toThrow('request body must be a JSON object');
   });
 });
@@ -64,13 +68,28 @@ describe('code base rules', () => {
 
   test('no Scan anywhere in the Lambda code', () => {
     expect(lambdaFiles.length).toBeGreaterThan(10);
-    for (const file of lambdaFiles) expect([file, /ScanCommand|ScanInput|\.scan\(|paginateScan/.test(readFileSync(file, 'utf8'))]).toEqual([file, false]);
+    for (const file of lambdaFiles)
+      expect([file, /ScanCommand|ScanInput|\.scan\(|paginateScan/.test(readFileSync(file, 'utf8'))]).toEqual([
+        file,
+        false,
+      ]);
   });
 
   test('the pure logic never reads the environment', () => {
-    const logic = ['acm-export/acm-export', 'ssm-run/ssm-run', 'status-check/status-check', 'acm-renew/acm-renew', 'export-api/export-status', 'export-api/list-certificates', 'shared/inventory'];
+    const logic = [
+      'acm-export/acm-export',
+      'ssm-run/ssm-run',
+      'status-check/status-check',
+      'acm-renew/acm-renew',
+      'export-api/export-status',
+      'export-api/list-certificates',
+      'shared/inventory',
+    ];
     for (const name of logic) {
-      expect([name, readFileSync(path.join(__dirname, `../../lambda/${name}.ts`), 'utf8').includes('process.env')]).toEqual([name, false]);
+      expect([
+        name,
+        readFileSync(path.join(__dirname, `../../lambda/${name}.ts`), 'utf8').includes('process.env'),
+      ]).toEqual([name, false]);
     }
   });
 });

@@ -11,7 +11,18 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import 'aws-sdk-client-mock-jest';
 import { createHandler } from '../../lambda/ssm-run/handler';
 import { InventoryItem } from '../../lambda/shared/contract';
-import { CERT_ARN, COMMAND_ID, EXPORT_RESULT, INPUT, SECRET_ARN, executionArn, installPayload, startInventory, mockAwsClient, fakeAssociationId } from './support';
+import {
+  CERT_ARN,
+  COMMAND_ID,
+  EXPORT_RESULT,
+  INPUT,
+  SECRET_ARN,
+  executionArn,
+  installPayload,
+  startInventory,
+  mockAwsClient,
+  fakeAssociationId,
+} from './support';
 
 const ssm = mockAwsClient(SSMClient);
 let inventory: Awaited<ReturnType<typeof startInventory>>;
@@ -36,21 +47,33 @@ let certCounter = 0;
 /** A fresh certificate per test keeps the shared table's items independent. */
 function freshInput(over: object = {}) {
   certCounter++;
-  return { ...INPUT, CertificateArn: CERT_ARN.replace(/[0-9a-f]{4}$/, certCounter.toString(16).padStart(4, '0')), ...over };
+  return {
+    ...INPUT,
+    CertificateArn: CERT_ARN.replace(/[0-9a-f]{4}$/, certCounter.toString(16).padStart(4, '0')),
+    ...over,
+  };
 }
 
 async function item(certificateArn: string, target = 'Role=web'): Promise<InventoryItem | undefined> {
-  const out = await inventory.ddb.send(new GetCommand({ TableName: inventory.tableName, Key: { certificateArn, target } }));
+  const out = await inventory.ddb.send(
+    new GetCommand({ TableName: inventory.tableName, Key: { certificateArn, target } }),
+  );
   return out.Item as InventoryItem | undefined;
 }
 
 beforeEach(() => {
   ssm.reset();
-  ssm.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [{ InstanceId: 'i-0123456789abcdef0' }, { InstanceId: 'mi-0123456789abcdef0' }] });
+  ssm.on(DescribeInstanceInformationCommand).resolves({
+    InstanceInformationList: [{ InstanceId: 'i-0123456789abcdef0' }, { InstanceId: 'mi-0123456789abcdef0' }],
+  });
   ssm.on(SendCommandCommand).resolves({ Command: { CommandId: COMMAND_ID, TargetCount: 0 } });
   ssm.on(ListAssociationsCommand).resolves({ Associations: [] });
-  ssm.on(CreateAssociationCommand).callsFake((input: { AssociationName?: string }) => ({ AssociationDescription: { AssociationId: idFor(input.AssociationName) } }));
-  ssm.on(UpdateAssociationCommand).callsFake((input: { AssociationId?: string }) => ({ AssociationDescription: { AssociationId: input.AssociationId } }));
+  ssm.on(CreateAssociationCommand).callsFake((input: { AssociationName?: string }) => ({
+    AssociationDescription: { AssociationId: idFor(input.AssociationName) },
+  }));
+  ssm.on(UpdateAssociationCommand).callsFake((input: { AssociationId?: string }) => ({
+    AssociationDescription: { AssociationId: input.AssociationId },
+  }));
 });
 
 const ASSOCIATION_ID = '0f1e2d3c-4b5a-4969-8877-665544332211';
@@ -59,14 +82,25 @@ const REPORT_ASSOCIATION_ID = '0f1e2d3c-4b5a-4969-8877-6655443322ff';
 const idFor = (name = ''): string => (name.startsWith('acm-export-report-') ? REPORT_ASSOCIATION_ID : ASSOCIATION_ID);
 /** The CreateAssociation inputs for one of the two associations (by name). */
 const associationCalls = (command: typeof CreateAssociationCommand, name: string) =>
-  ssm.commandCalls(command).map((c) => c.args[0].input).filter((input) => input.AssociationName === name);
+  ssm
+    .commandCalls(command)
+    .map((c) => c.args[0].input)
+    .filter((input) => input.AssociationName === name);
 
 describe('ssm-run', () => {
   test('records the export and sends the document to the tag with identifier-only parameters', async () => {
     const input = freshInput({ Service: 'nginx', VerifyPort: 443 });
     const result = await handler({ ...installPayload(), input });
-    expect(result).toEqual({ outcome: 'Sent', commandId: COMMAND_ID, targetCount: 2, associationId: ASSOCIATION_ID, reportAssociationId: REPORT_ASSOCIATION_ID });
-    expect(ssm).toHaveReceivedCommandWith(DescribeInstanceInformationCommand, { Filters: [{ Key: 'tag:Role', Values: ['web'] }] });
+    expect(result).toEqual({
+      outcome: 'Sent',
+      commandId: COMMAND_ID,
+      targetCount: 2,
+      associationId: ASSOCIATION_ID,
+      reportAssociationId: REPORT_ASSOCIATION_ID,
+    });
+    expect(ssm).toHaveReceivedCommandWith(DescribeInstanceInformationCommand, {
+      Filters: [{ Key: 'tag:Role', Values: ['web'] }],
+    });
     const send = ssm.commandCalls(SendCommandCommand)[0].args[0].input;
     expect(send).toEqual({
       DocumentName: 'Install-ACMCertificate-Test',
@@ -116,7 +150,8 @@ describe('ssm-run', () => {
   });
 
   test('finds matching nodes across pages', async () => {
-    ssm.on(DescribeInstanceInformationCommand)
+    ssm
+      .on(DescribeInstanceInformationCommand)
       .resolvesOnce({ InstanceInformationList: [{ InstanceId: 'i-00000000000000001' }], NextToken: 'p2' })
       .resolvesOnce({ InstanceInformationList: [{ InstanceId: 'i-00000000000000002' }], NextToken: 'p3' })
       .resolvesOnce({ InstanceInformationList: [{ InstanceId: 'mi-00000000000000003' }] });
@@ -127,7 +162,11 @@ describe('ssm-run', () => {
       nodeIds: ['i-00000000000000001', 'i-00000000000000002', 'mi-00000000000000003'],
     });
     expect(ssm).toHaveReceivedCommandTimes(DescribeInstanceInformationCommand, 3);
-    expect(ssm.commandCalls(DescribeInstanceInformationCommand).map((c) => c.args[0].input.NextToken)).toEqual([undefined, 'p2', 'p3']);
+    expect(ssm.commandCalls(DescribeInstanceInformationCommand).map((c) => c.args[0].input.NextToken)).toEqual([
+      undefined,
+      'p2',
+      'p3',
+    ]);
   });
 
   test('a dry run sends nothing and leaves the inventory alone', async () => {
@@ -169,11 +208,15 @@ describe('ssm-run', () => {
   });
 
   test('throttling becomes Throttled; a rejected command marks the target Failed', async () => {
-    ssm.on(DescribeInstanceInformationCommand).rejects(Object.assign(new Error('slow'), { name: 'ThrottlingException' }));
+    ssm
+      .on(DescribeInstanceInformationCommand)
+      .rejects(Object.assign(new Error('slow'), { name: 'ThrottlingException' }));
     await expect(handler({ ...installPayload(), input: freshInput() })).rejects.toMatchObject({ name: 'Throttled' });
 
     ssm.reset();
-    ssm.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [{ InstanceId: 'i-0123456789abcdef0' }] });
+    ssm
+      .on(DescribeInstanceInformationCommand)
+      .resolves({ InstanceInformationList: [{ InstanceId: 'i-0123456789abcdef0' }] });
     ssm.on(SendCommandCommand).rejects(Object.assign(new Error('bad doc'), { name: 'InvalidDocument' }));
     const input = freshInput();
     await expect(handler({ ...installPayload(), input })).rejects.toMatchObject({ name: 'InvalidDocument' });
@@ -181,11 +224,15 @@ describe('ssm-run', () => {
   });
 
   test('payload problems are InvalidInput naming the field', async () => {
-    await expect(handler({ ...installPayload(), export: { ...EXPORT_RESULT, secretVersionId: 'x' } })).rejects.toMatchObject({
+    await expect(
+      handler({ ...installPayload(), export: { ...EXPORT_RESULT, secretVersionId: 'x' } }),
+    ).rejects.toMatchObject({
       name: 'InvalidInput',
       message: expect.stringContaining('export.secretVersionId: must be a Secrets Manager version id'),
     });
-    await expect(handler({ ...installPayload(), input: { ...INPUT, TargetTagKey: 'aws:reserved' } })).rejects.toMatchObject({
+    await expect(
+      handler({ ...installPayload(), input: { ...INPUT, TargetTagKey: 'aws:reserved' } }),
+    ).rejects.toMatchObject({
       name: 'InvalidInput',
       message: expect.stringContaining('TargetTagKey: must not start with "aws:"'),
     });
@@ -198,7 +245,13 @@ describe('ssm-run', () => {
 
 describe('convergence association', () => {
   test('first export: one association on the same tag, AWSCURRENT, default schedule, id stored in the inventory', async () => {
-    const input = freshInput({ KeyOwner: 'haproxy', KeyMode: '0640', CombinedPem: true, Pkcs12: true, CertMode: '0444' });
+    const input = freshInput({
+      KeyOwner: 'haproxy',
+      KeyMode: '0640',
+      CombinedPem: true,
+      Pkcs12: true,
+      CertMode: '0444',
+    });
     const result = await handler({ ...installPayload(), input });
     expect(result.associationId).toBe(ASSOCIATION_ID);
     expect(ssm).toHaveReceivedCommandWith(ListAssociationsCommand, {
@@ -229,7 +282,9 @@ describe('convergence association', () => {
     expect(create.Parameters).not.toHaveProperty('SecretVersionId');
     expect(create).not.toHaveProperty('ApplyOnlyAtCronInterval'); // rate expressions: the default (false) applies
     // The push still names the exact version.
-    expect(ssm.commandCalls(SendCommandCommand)[0].args[0].input.Parameters?.SecretVersionId).toEqual([EXPORT_RESULT.secretVersionId]);
+    expect(ssm.commandCalls(SendCommandCommand)[0].args[0].input.Parameters?.SecretVersionId).toEqual([
+      EXPORT_RESULT.secretVersionId,
+    ]);
     expect(await item(input.CertificateArn)).toMatchObject({
       associationId: ASSOCIATION_ID,
       convergenceSchedule: 'rate(12 hours)',
@@ -243,12 +298,20 @@ describe('convergence association', () => {
   });
 
   test('first export: a second, report association on the same tag: Action=report, no version or stage, hourly by default, id stored', async () => {
-    const input = freshInput({ Service: 'nginx', VerifyPort: 8443, KeyOwner: 'haproxy', ConvergenceSchedule: 'rate(1 day)' });
+    const input = freshInput({
+      Service: 'nginx',
+      VerifyPort: 8443,
+      KeyOwner: 'haproxy',
+      ConvergenceSchedule: 'rate(1 day)',
+    });
     const result = await handler({ ...installPayload(), input });
     expect(result).toMatchObject({ associationId: ASSOCIATION_ID, reportAssociationId: REPORT_ASSOCIATION_ID });
     expect(ssm).toHaveReceivedCommandTimes(CreateAssociationCommand, 2);
     const install = associationCalls(CreateAssociationCommand, associationName(input.CertificateArn, 'Role=web'))[0];
-    const [report] = associationCalls(CreateAssociationCommand, reportAssociationName(input.CertificateArn, 'Role=web'));
+    const [report] = associationCalls(
+      CreateAssociationCommand,
+      reportAssociationName(input.CertificateArn, 'Role=web'),
+    );
     expect(report).toEqual({
       Name: 'Install-ACMCertificate-Test',
       DocumentVersion: '$DEFAULT',
@@ -263,36 +326,67 @@ describe('convergence association', () => {
     });
     expect(report.Parameters).not.toHaveProperty('SecretVersionId');
     expect(report.Parameters).not.toHaveProperty('SecretVersionStage');
-    expect(report.Parameters).toMatchObject({ Service: ['nginx'], VerifyPort: ['8443'], KeyOwner: ['haproxy'], Target: ['Role=web'], SecretId: [SECRET_ARN] });
+    expect(report.Parameters).toMatchObject({
+      Service: ['nginx'],
+      VerifyPort: ['8443'],
+      KeyOwner: ['haproxy'],
+      Target: ['Role=web'],
+      SecretId: [SECRET_ARN],
+    });
     // The request's schedule is the install association's; the report association keeps the stack's.
     expect(install).toMatchObject({ ScheduleExpression: 'rate(1 day)', ComplianceSeverity: 'HIGH' });
-    expect(await item(input.CertificateArn)).toMatchObject({ associationId: ASSOCIATION_ID, reportAssociationId: REPORT_ASSOCIATION_ID });
+    expect(await item(input.CertificateArn)).toMatchObject({
+      associationId: ASSOCIATION_ID,
+      reportAssociationId: REPORT_ASSOCIATION_ID,
+    });
     expect(ssm).toHaveReceivedCommandWith(ListAssociationsCommand, {
-      AssociationFilterList: [{ key: 'AssociationName', value: reportAssociationName(input.CertificateArn, 'Role=web') }],
+      AssociationFilterList: [
+        { key: 'AssociationName', value: reportAssociationName(input.CertificateArn, 'Role=web') },
+      ],
     });
   });
 
   test('the report schedule comes from DRIFT_REPORT_SCHEDULE (or deps.reportSchedule)', async () => {
     const fromDeps = createHandler({
-      ddb: inventory.ddb, tableName: inventory.tableName, documentName: 'Install-ACMCertificate-Test', logGroupName: '/acm-export/commands',
-      timeoutSeconds: 600, region: 'us-east-1', now: () => NOW, reportSchedule: 'rate(30 minutes)',
+      ddb: inventory.ddb,
+      tableName: inventory.tableName,
+      documentName: 'Install-ACMCertificate-Test',
+      logGroupName: '/acm-export/commands',
+      timeoutSeconds: 600,
+      region: 'us-east-1',
+      now: () => NOW,
+      reportSchedule: 'rate(30 minutes)',
     });
     const input = freshInput();
     await fromDeps({ ...installPayload(), input });
-    expect(associationCalls(CreateAssociationCommand, reportAssociationName(input.CertificateArn, 'Role=web'))[0].ScheduleExpression).toBe('rate(30 minutes)');
+    expect(
+      associationCalls(CreateAssociationCommand, reportAssociationName(input.CertificateArn, 'Role=web'))[0]
+        .ScheduleExpression,
+    ).toBe('rate(30 minutes)');
 
     ssm.resetHistory();
     const saved = process.env.DRIFT_REPORT_SCHEDULE;
     process.env.DRIFT_REPORT_SCHEDULE = 'rate(2 hours)';
     try {
       const fromEnv = createHandler({
-        ddb: inventory.ddb, tableName: inventory.tableName, documentName: 'Install-ACMCertificate-Test', logGroupName: '/acm-export/commands',
-        timeoutSeconds: 600, region: 'us-east-1', now: () => NOW,
+        ddb: inventory.ddb,
+        tableName: inventory.tableName,
+        documentName: 'Install-ACMCertificate-Test',
+        logGroupName: '/acm-export/commands',
+        timeoutSeconds: 600,
+        region: 'us-east-1',
+        now: () => NOW,
       });
       const other = freshInput();
       await fromEnv({ ...installPayload(), input: other });
-      expect(associationCalls(CreateAssociationCommand, reportAssociationName(other.CertificateArn, 'Role=web'))[0].ScheduleExpression).toBe('rate(2 hours)');
-      expect(associationCalls(CreateAssociationCommand, associationName(other.CertificateArn, 'Role=web'))[0].ScheduleExpression).toBe('rate(12 hours)');
+      expect(
+        associationCalls(CreateAssociationCommand, reportAssociationName(other.CertificateArn, 'Role=web'))[0]
+          .ScheduleExpression,
+      ).toBe('rate(2 hours)');
+      expect(
+        associationCalls(CreateAssociationCommand, associationName(other.CertificateArn, 'Role=web'))[0]
+          .ScheduleExpression,
+      ).toBe('rate(12 hours)');
     } finally {
       if (saved === undefined) delete process.env.DRIFT_REPORT_SCHEDULE;
       else process.env.DRIFT_REPORT_SCHEDULE = saved;
@@ -301,13 +395,17 @@ describe('convergence association', () => {
 
   test('a report association that cannot be created does not hold back the push nor the install association', async () => {
     ssm.on(CreateAssociationCommand).callsFake((input: { AssociationName?: string }) => {
-      if (input.AssociationName?.startsWith('acm-export-report-')) throw Object.assign(new Error('denied'), { name: 'AccessDeniedException' });
+      if (input.AssociationName?.startsWith('acm-export-report-'))
+        throw Object.assign(new Error('denied'), { name: 'AccessDeniedException' });
       return { AssociationDescription: { AssociationId: ASSOCIATION_ID } };
     });
     const input = freshInput();
     const result = await handler({ ...installPayload(), input });
     expect(result).toEqual({
-      outcome: 'Sent', commandId: COMMAND_ID, targetCount: 2, associationId: ASSOCIATION_ID,
+      outcome: 'Sent',
+      commandId: COMMAND_ID,
+      targetCount: 2,
+      associationId: ASSOCIATION_ID,
       reportAssociationError: 'AccessDeniedException: the report association could not be created or updated',
     });
     expect(ssm).toHaveReceivedCommandTimes(SendCommandCommand, 1);
@@ -316,18 +414,26 @@ describe('convergence association', () => {
     expect(stored).not.toHaveProperty('reportAssociationId');
 
     // The next export creates it.
-    ssm.on(CreateAssociationCommand).callsFake((i: { AssociationName?: string }) => ({ AssociationDescription: { AssociationId: idFor(i.AssociationName) } }));
+    ssm.on(CreateAssociationCommand).callsFake((i: { AssociationName?: string }) => ({
+      AssociationDescription: { AssociationId: idFor(i.AssociationName) },
+    }));
     ssm.resetHistory();
     const next = await handler({ ...installPayload({ name: 'exec-later', start: '2026-11-20T11:00:00.000Z' }), input });
     expect(next).toMatchObject({ associationId: ASSOCIATION_ID, reportAssociationId: REPORT_ASSOCIATION_ID });
     expect(ssm).toHaveReceivedCommandWith(UpdateAssociationCommand, { AssociationId: ASSOCIATION_ID });
-    expect(associationCalls(CreateAssociationCommand, reportAssociationName(input.CertificateArn, 'Role=web'))).toHaveLength(1);
-    expect(await item(input.CertificateArn)).toMatchObject({ associationId: ASSOCIATION_ID, reportAssociationId: REPORT_ASSOCIATION_ID });
+    expect(
+      associationCalls(CreateAssociationCommand, reportAssociationName(input.CertificateArn, 'Role=web')),
+    ).toHaveLength(1);
+    expect(await item(input.CertificateArn)).toMatchObject({
+      associationId: ASSOCIATION_ID,
+      reportAssociationId: REPORT_ASSOCIATION_ID,
+    });
   });
 
   test('a throttled report association retries the task before anything is sent', async () => {
     ssm.on(CreateAssociationCommand).callsFake((input: { AssociationName?: string }) => {
-      if (input.AssociationName?.startsWith('acm-export-report-')) throw Object.assign(new Error('slow down'), { name: 'ThrottlingException' });
+      if (input.AssociationName?.startsWith('acm-export-report-'))
+        throw Object.assign(new Error('slow down'), { name: 'ThrottlingException' });
       return { AssociationDescription: { AssociationId: ASSOCIATION_ID } };
     });
     await expect(handler({ ...installPayload(), input: freshInput() })).rejects.toMatchObject({ name: 'Throttled' });
@@ -359,15 +465,24 @@ describe('convergence association', () => {
     const input = freshInput();
     const existing = [
       { AssociationId: fakeAssociationId(0x301), AssociationName: associationName(input.CertificateArn, 'Role=web') },
-      { AssociationId: fakeAssociationId(0x302), AssociationName: reportAssociationName(input.CertificateArn, 'Role=web') },
+      {
+        AssociationId: fakeAssociationId(0x302),
+        AssociationName: reportAssociationName(input.CertificateArn, 'Role=web'),
+      },
     ];
     ssm.on(ListAssociationsCommand).callsFake((i: { AssociationFilterList?: { value?: string }[] }) => ({
       Associations: existing.filter((a) => a.AssociationName === i.AssociationFilterList?.[0]?.value),
     }));
     const result = await handler({ ...installPayload(), input });
-    expect(result).toMatchObject({ associationId: fakeAssociationId(0x301), reportAssociationId: fakeAssociationId(0x302) });
+    expect(result).toMatchObject({
+      associationId: fakeAssociationId(0x301),
+      reportAssociationId: fakeAssociationId(0x302),
+    });
     expect(ssm).toHaveReceivedCommandTimes(CreateAssociationCommand, 0);
-    expect(await item(input.CertificateArn)).toMatchObject({ associationId: fakeAssociationId(0x301), reportAssociationId: fakeAssociationId(0x302) });
+    expect(await item(input.CertificateArn)).toMatchObject({
+      associationId: fakeAssociationId(0x301),
+      reportAssociationId: fakeAssociationId(0x302),
+    });
   });
 
   test('a stored association deleted behind our back is created again', async () => {
@@ -375,10 +490,20 @@ describe('convergence association', () => {
     await handler({ ...installPayload({ name: 'exec-c', start: '2026-11-20T10:00:00.000Z' }), input });
     const gone = Object.assign(new Error('gone'), { name: 'AssociationDoesNotExist' });
     ssm.on(UpdateAssociationCommand).rejects(gone);
-    ssm.on(CreateAssociationCommand).callsFake((i: { AssociationName?: string }) => ({ AssociationDescription: { AssociationId: fakeAssociationId(idFor(i.AssociationName) === ASSOCIATION_ID ? 0x601 : 0x602) } }));
+    ssm.on(CreateAssociationCommand).callsFake((i: { AssociationName?: string }) => ({
+      AssociationDescription: {
+        AssociationId: fakeAssociationId(idFor(i.AssociationName) === ASSOCIATION_ID ? 0x601 : 0x602),
+      },
+    }));
     const result = await handler({ ...installPayload({ name: 'exec-d', start: '2026-11-20T11:00:00.000Z' }), input });
-    expect(result).toMatchObject({ associationId: fakeAssociationId(0x601), reportAssociationId: fakeAssociationId(0x602) });
-    expect(await item(input.CertificateArn)).toMatchObject({ associationId: fakeAssociationId(0x601), reportAssociationId: fakeAssociationId(0x602) });
+    expect(result).toMatchObject({
+      associationId: fakeAssociationId(0x601),
+      reportAssociationId: fakeAssociationId(0x602),
+    });
+    expect(await item(input.CertificateArn)).toMatchObject({
+      associationId: fakeAssociationId(0x601),
+      reportAssociationId: fakeAssociationId(0x602),
+    });
   });
 
   test('throttling retries the task before anything is sent; other errors do not block the push', async () => {
@@ -390,8 +515,12 @@ describe('convergence association', () => {
     ssm.on(CreateAssociationCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }));
     const result = await handler({ ...installPayload(), input: freshInput() });
     expect(result).toMatchObject({ outcome: 'Sent', commandId: COMMAND_ID });
-    expect(result.associationError).toBe('AccessDeniedException: the convergence association could not be created or updated');
-    expect(result.reportAssociationError).toBe('AccessDeniedException: the report association could not be created or updated');
+    expect(result.associationError).toBe(
+      'AccessDeniedException: the convergence association could not be created or updated',
+    );
+    expect(result.reportAssociationError).toBe(
+      'AccessDeniedException: the report association could not be created or updated',
+    );
   });
 
   test('dry run creates no association', async () => {

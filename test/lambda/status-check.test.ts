@@ -1,4 +1,10 @@
-import { ListCommandInvocationsCommand, ListCommandsCommand, SSMClient, SendCommandCommand, DescribeInstanceInformationCommand } from '@aws-sdk/client-ssm';
+import {
+  ListCommandInvocationsCommand,
+  ListCommandsCommand,
+  SSMClient,
+  SendCommandCommand,
+  DescribeInstanceInformationCommand,
+} from '@aws-sdk/client-ssm';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import 'aws-sdk-client-mock-jest';
@@ -32,29 +38,62 @@ function freshInput() {
 }
 
 function payload(input: object, poll: PollState = INITIAL_POLL, name = 'exec-1') {
-  return { input, export: EXPORT_RESULT, install: SENT, poll, executionArn: executionArn(name), executionStartTime: '2026-11-20T10:00:00.000Z' };
+  return {
+    input,
+    export: EXPORT_RESULT,
+    install: SENT,
+    poll,
+    executionArn: executionArn(name),
+    executionStartTime: '2026-11-20T10:00:00.000Z',
+  };
 }
 
 /** Puts the inventory item in place the way the install task does. */
 async function installed(input: object, name = 'exec-1', start = '2026-11-20T10:00:00.000Z') {
-  ssm.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [{ InstanceId: 'i-0123456789abcdef0' }] });
+  ssm
+    .on(DescribeInstanceInformationCommand)
+    .resolves({ InstanceInformationList: [{ InstanceId: 'i-0123456789abcdef0' }] });
   ssm.on(SendCommandCommand).resolves({ Command: { CommandId: COMMAND_ID } });
   await install({ input, export: EXPORT_RESULT, executionArn: executionArn(name), executionStartTime: start });
   ssm.reset();
 }
 
 async function stored(certificateArn: string) {
-  return (await inventory.ddb.send(new GetCommand({ TableName: inventory.tableName, Key: { certificateArn, target: 'Role=web' } }))).Item;
+  return (
+    await inventory.ddb.send(
+      new GetCommand({ TableName: inventory.tableName, Key: { certificateArn, target: 'Role=web' } }),
+    )
+  ).Item;
 }
 
 beforeEach(() => ssm.reset());
 
 describe('status-check', () => {
   test('in progress: one ListCommands call, counts, and a growing capped wait', async () => {
-    ssm.on(ListCommandsCommand).resolves({ Commands: [{ CommandId: COMMAND_ID, Status: 'InProgress', StatusDetails: 'In Progress', TargetCount: 4, CompletedCount: 1, ErrorCount: 0, DeliveryTimedOutCount: 0 }] });
+    ssm.on(ListCommandsCommand).resolves({
+      Commands: [
+        {
+          CommandId: COMMAND_ID,
+          Status: 'InProgress',
+          StatusDetails: 'In Progress',
+          TargetCount: 4,
+          CompletedCount: 1,
+          ErrorCount: 0,
+          DeliveryTimedOutCount: 0,
+        },
+      ],
+    });
     const input = freshInput();
     const first = await status(payload(input));
-    expect(first).toEqual({ status: 'InProgress', attempt: 1, waitSeconds: 4, targetCount: 4, completedCount: 1, errorCount: 0, deliveryTimedOutCount: 0 });
+    expect(first).toEqual({
+      status: 'InProgress',
+      attempt: 1,
+      waitSeconds: 4,
+      targetCount: 4,
+      completedCount: 1,
+      errorCount: 0,
+      deliveryTimedOutCount: 0,
+    });
     expect(ssm).toHaveReceivedCommandTimes(ListCommandsCommand, 1);
     expect(ssm).toHaveReceivedCommandWith(ListCommandsCommand, { CommandId: COMMAND_ID });
     expect(ssm).not.toHaveReceivedCommand(ListCommandInvocationsCommand);
@@ -66,34 +105,89 @@ describe('status-check', () => {
   test('success on every node: Succeeded, and the inventory records it', async () => {
     const input = freshInput();
     await installed(input);
-    ssm.on(ListCommandsCommand).resolves({ Commands: [{ Status: 'Success', StatusDetails: 'Success', TargetCount: 2, CompletedCount: 2, ErrorCount: 0, DeliveryTimedOutCount: 0 }] });
+    ssm.on(ListCommandsCommand).resolves({
+      Commands: [
+        {
+          Status: 'Success',
+          StatusDetails: 'Success',
+          TargetCount: 2,
+          CompletedCount: 2,
+          ErrorCount: 0,
+          DeliveryTimedOutCount: 0,
+        },
+      ],
+    });
     ssm.on(ListCommandInvocationsCommand).resolves({ CommandInvocations: [] });
     const result = await status(payload(input, { ...INITIAL_POLL, attempt: 2 }));
     expect(result).toMatchObject({ status: 'Succeeded', attempt: 3, targetCount: 2, completedCount: 2 });
     expect(result.failures).toBeUndefined();
     // The success is confirmed by one listing of the outcome that hides under a Success command.
-    expect(ssm.commandCalls(ListCommandInvocationsCommand).map((c) => c.args[0].input.Filters)).toEqual([[{ key: 'Status', value: 'Undeliverable' }]]);
-    expect(await stored(input.CertificateArn)).toMatchObject({ lastDeployStatus: 'Succeeded', lastDeployedDate: NOW.toISOString() });
+    expect(ssm.commandCalls(ListCommandInvocationsCommand).map((c) => c.args[0].input.Filters)).toEqual([
+      [{ key: 'Status', value: 'Undeliverable' }],
+    ]);
+    expect(await stored(input.CertificateArn)).toMatchObject({
+      lastDeployStatus: 'Succeeded',
+      lastDeployedDate: NOW.toISOString(),
+    });
   });
 
   test('a failed command lists only failed invocations, paginated, one safe line per node', async () => {
     const input = freshInput();
     await installed(input);
-    ssm.on(ListCommandsCommand).resolves({ Commands: [{ Status: 'Failed', StatusDetails: 'Failed', TargetCount: 3, CompletedCount: 3, ErrorCount: 2, DeliveryTimedOutCount: 0 }] });
+    ssm.on(ListCommandsCommand).resolves({
+      Commands: [
+        {
+          Status: 'Failed',
+          StatusDetails: 'Failed',
+          TargetCount: 3,
+          CompletedCount: 3,
+          ErrorCount: 2,
+          DeliveryTimedOutCount: 0,
+        },
+      ],
+    });
     ssm.on(ListCommandInvocationsCommand).resolves({ CommandInvocations: [] });
-    ssm.on(ListCommandInvocationsCommand, { Filters: [{ key: 'Status', value: 'Failed' }] })
+    ssm
+      .on(ListCommandInvocationsCommand, { Filters: [{ key: 'Status', value: 'Failed' }] })
       .resolvesOnce({
-        CommandInvocations: [{ InstanceId: 'i-00000000000000001', Status: 'Failed', StatusDetails: 'Failed', CommandPlugins: [{ Status: 'Failed', Output: 'step 1\nnginx -t failed: bad config\n\n' }] }],
+        CommandInvocations: [
+          {
+            InstanceId: 'i-00000000000000001',
+            Status: 'Failed',
+            StatusDetails: 'Failed',
+            CommandPlugins: [{ Status: 'Failed', Output: 'step 1\nnginx -t failed: bad config\n\n' }],
+          },
+        ],
         NextToken: 'next',
       })
       .resolvesOnce({
-        CommandInvocations: [{ InstanceId: 'mi-00000000000000002', Status: 'Failed', StatusDetails: 'Failed', CommandPlugins: [{ Status: 'Failed', Output: '-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIFHDBOBgkqhkiG9w0BBQ0wQTApBgkqhkiG9w0BBQwwHAQI' }] }],
+        CommandInvocations: [
+          {
+            InstanceId: 'mi-00000000000000002',
+            Status: 'Failed',
+            StatusDetails: 'Failed',
+            CommandPlugins: [
+              {
+                Status: 'Failed',
+                Output: '-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIFHDBOBgkqhkiG9w0BBQ0wQTApBgkqhkiG9w0BBQwwHAQI',
+              },
+            ],
+          },
+        ],
       });
     const result = await status(payload(input));
     expect(result.status).toBe('Failed');
     expect(result.failures).toEqual([
-      { instanceId: 'i-00000000000000001', status: 'Failed', line: 'the install script failed on the node: nginx -t failed: bad config' },
-      { instanceId: 'mi-00000000000000002', status: 'Failed', line: 'the install script failed on the node: (output withheld: it looks like key or certificate material)' },
+      {
+        instanceId: 'i-00000000000000001',
+        status: 'Failed',
+        line: 'the install script failed on the node: nginx -t failed: bad config',
+      },
+      {
+        instanceId: 'mi-00000000000000002',
+        status: 'Failed',
+        line: 'the install script failed on the node: (output withheld: it looks like key or certificate material)',
+      },
     ]);
     expect(result.reason).toBe('install Failed: 2 of 3 nodes failed (2 Failed)');
     expect(result.report).toBe(
@@ -105,7 +199,11 @@ describe('status-check', () => {
     );
     expect(ssm).toHaveReceivedCommandTimes(ListCommandsCommand, 1);
     const calls = ssm.commandCalls(ListCommandInvocationsCommand).map((c) => c.args[0].input);
-    expect(calls[0]).toMatchObject({ CommandId: COMMAND_ID, Details: true, Filters: [{ key: 'Status', value: 'Failed' }] });
+    expect(calls[0]).toMatchObject({
+      CommandId: COMMAND_ID,
+      Details: true,
+      Filters: [{ key: 'Status', value: 'Failed' }],
+    });
     expect(calls[1]).toMatchObject({ NextToken: 'next' });
     // The third node may have ended in an outcome outside the counts: every failure status is listed once.
     expect(calls.slice(2).map((c) => c.Filters?.[0].value)).toEqual(FAILURE_STATUSES.slice(1));
@@ -117,7 +215,9 @@ describe('status-check', () => {
     ['Success', 'Incomplete', { ErrorCount: 1, DeliveryTimedOutCount: 0 }],
     ['Cancelled', 'Cancelled', { ErrorCount: 0, DeliveryTimedOutCount: 0 }],
   ])('terminal %s / %s is Failed', async (cmdStatus, details, errs) => {
-    ssm.on(ListCommandsCommand).resolves({ Commands: [{ Status: cmdStatus as never, StatusDetails: details, TargetCount: 2, CompletedCount: 2, ...errs }] });
+    ssm.on(ListCommandsCommand).resolves({
+      Commands: [{ Status: cmdStatus as never, StatusDetails: details, TargetCount: 2, CompletedCount: 2, ...errs }],
+    });
     ssm.on(ListCommandInvocationsCommand).resolves({ CommandInvocations: [] });
     const result = await status(payload(freshInput()));
     expect(result.status).toBe('Failed');
@@ -130,36 +230,135 @@ describe('status-check', () => {
    */
   const NODE = 'i-0abc0000000000001';
   test.each([
-    { details: 'Failed', invStatus: 'Failed', filter: 'Failed', command: ['Failed', 'Failed'], errors: 1, dto: 0, output: 'hook 10-reload exited 1' },
-    { details: 'Execution Timed Out', invStatus: 'TimedOut', filter: 'TimedOut', command: ['TimedOut', 'Execution Timed Out'], errors: 1, dto: 0, output: '' },
-    { details: 'Delivery Timed Out', invStatus: 'TimedOut', filter: 'TimedOut', command: ['TimedOut', 'Delivery Timed Out'], errors: 0, dto: 1, output: '' },
-    { details: 'Cancelled', invStatus: 'Cancelled', filter: 'Cancelled', command: ['Failed', 'Incomplete'], errors: 0, dto: 0, output: '' },
-    { details: 'Undeliverable', invStatus: 'Failed', filter: 'Undeliverable', command: ['Failed', 'Incomplete'], errors: 0, dto: 0, output: '' },
-    { details: 'Terminated', invStatus: 'Cancelled', filter: 'Terminated', command: ['Failed', 'Failed'], errors: 1, dto: 0, output: '' },
-    { details: 'InvalidPlatform', invStatus: 'Failed', filter: 'InvalidPlatform', command: ['Failed', 'Incomplete'], errors: 0, dto: 0, output: '' },
-    { details: 'AccessDenied', invStatus: 'Failed', filter: 'AccessDenied', command: ['Failed', 'Incomplete'], errors: 0, dto: 0, output: '' },
-  ])('a node ending $details fails the export with its own plain line', async ({ details, invStatus, filter, command, errors, dto, output }) => {
-    ssm.on(ListCommandsCommand).resolves({
-      Commands: [{ Status: command[0] as never, StatusDetails: command[1], TargetCount: 3, CompletedCount: 3, ErrorCount: errors, DeliveryTimedOutCount: dto }],
-    });
-    ssm.on(ListCommandInvocationsCommand).resolves({ CommandInvocations: [] });
-    const plugins = output ? [{ Name: 'install', Status: 'Failed' as const, StatusDetails: 'Failed', ResponseCode: 1, Output: `step\n${output}\n` }] : [];
-    ssm.on(ListCommandInvocationsCommand, { Filters: [{ key: 'Status', value: filter }] }).resolves({
-      CommandInvocations: [{ InstanceId: NODE, Status: invStatus as never, StatusDetails: details, CommandPlugins: plugins }],
-    });
-    const result = await status(payload(freshInput()));
-    const explanation = OUTCOME_EXPLANATIONS[details];
-    const line = output ? `${explanation}: ${output}` : explanation;
-    expect(result).toMatchObject({ status: 'Failed', failures: [{ instanceId: NODE, status: details, line }] });
-    expect(result.reason).toBe(`install ${command[1]}: 1 of 3 nodes failed (1 ${details})`);
-    expect(result.report).toBe(`${result.reason}\n${NODE}: ${details} (${line})`);
-    expect(result.report).not.toMatch(/[{}[\]"]/); // plain text, no JSON
-  });
+    {
+      details: 'Failed',
+      invStatus: 'Failed',
+      filter: 'Failed',
+      command: ['Failed', 'Failed'],
+      errors: 1,
+      dto: 0,
+      output: 'hook 10-reload exited 1',
+    },
+    {
+      details: 'Execution Timed Out',
+      invStatus: 'TimedOut',
+      filter: 'TimedOut',
+      command: ['TimedOut', 'Execution Timed Out'],
+      errors: 1,
+      dto: 0,
+      output: '',
+    },
+    {
+      details: 'Delivery Timed Out',
+      invStatus: 'TimedOut',
+      filter: 'TimedOut',
+      command: ['TimedOut', 'Delivery Timed Out'],
+      errors: 0,
+      dto: 1,
+      output: '',
+    },
+    {
+      details: 'Cancelled',
+      invStatus: 'Cancelled',
+      filter: 'Cancelled',
+      command: ['Failed', 'Incomplete'],
+      errors: 0,
+      dto: 0,
+      output: '',
+    },
+    {
+      details: 'Undeliverable',
+      invStatus: 'Failed',
+      filter: 'Undeliverable',
+      command: ['Failed', 'Incomplete'],
+      errors: 0,
+      dto: 0,
+      output: '',
+    },
+    {
+      details: 'Terminated',
+      invStatus: 'Cancelled',
+      filter: 'Terminated',
+      command: ['Failed', 'Failed'],
+      errors: 1,
+      dto: 0,
+      output: '',
+    },
+    {
+      details: 'InvalidPlatform',
+      invStatus: 'Failed',
+      filter: 'InvalidPlatform',
+      command: ['Failed', 'Incomplete'],
+      errors: 0,
+      dto: 0,
+      output: '',
+    },
+    {
+      details: 'AccessDenied',
+      invStatus: 'Failed',
+      filter: 'AccessDenied',
+      command: ['Failed', 'Incomplete'],
+      errors: 0,
+      dto: 0,
+      output: '',
+    },
+  ])(
+    'a node ending $details fails the export with its own plain line',
+    async ({ details, invStatus, filter, command, errors, dto, output }) => {
+      ssm.on(ListCommandsCommand).resolves({
+        Commands: [
+          {
+            Status: command[0] as never,
+            StatusDetails: command[1],
+            TargetCount: 3,
+            CompletedCount: 3,
+            ErrorCount: errors,
+            DeliveryTimedOutCount: dto,
+          },
+        ],
+      });
+      ssm.on(ListCommandInvocationsCommand).resolves({ CommandInvocations: [] });
+      const plugins = output
+        ? [
+            {
+              Name: 'install',
+              Status: 'Failed' as const,
+              StatusDetails: 'Failed',
+              ResponseCode: 1,
+              Output: `step\n${output}\n`,
+            },
+          ]
+        : [];
+      ssm.on(ListCommandInvocationsCommand, { Filters: [{ key: 'Status', value: filter }] }).resolves({
+        CommandInvocations: [
+          { InstanceId: NODE, Status: invStatus as never, StatusDetails: details, CommandPlugins: plugins },
+        ],
+      });
+      const result = await status(payload(freshInput()));
+      const explanation = OUTCOME_EXPLANATIONS[details];
+      const line = output ? `${explanation}: ${output}` : explanation;
+      expect(result).toMatchObject({ status: 'Failed', failures: [{ instanceId: NODE, status: details, line }] });
+      expect(result.reason).toBe(`install ${command[1]}: 1 of 3 nodes failed (1 ${details})`);
+      expect(result.report).toBe(`${result.reason}\n${NODE}: ${details} (${line})`);
+      expect(result.report).not.toMatch(/[{}[\]"]/); // plain text, no JSON
+    },
+  );
 
   test('the plain explanations read as the examples users see', () => {
-    expect(`${NODE}: Undeliverable (${OUTCOME_EXPLANATIONS.Undeliverable})`).toBe(`${NODE}: Undeliverable (the node is not reachable by SSM)`);
+    expect(`${NODE}: Undeliverable (${OUTCOME_EXPLANATIONS.Undeliverable})`).toBe(
+      `${NODE}: Undeliverable (the node is not reachable by SSM)`,
+    );
     expect(OUTCOME_EXPLANATIONS['Delivery Timed Out']).toBe('the node did not pick up the command before it expired');
-    for (const outcome of ['Failed', 'Execution Timed Out', 'Delivery Timed Out', 'Cancelled', 'Undeliverable', 'Terminated', 'InvalidPlatform', 'AccessDenied']) {
+    for (const outcome of [
+      'Failed',
+      'Execution Timed Out',
+      'Delivery Timed Out',
+      'Cancelled',
+      'Undeliverable',
+      'Terminated',
+      'InvalidPlatform',
+      'AccessDenied',
+    ]) {
       expect(OUTCOME_EXPLANATIONS[outcome]).toMatch(/^[a-z][^{}\n]{10,90}$/);
     }
   });
@@ -167,19 +366,44 @@ describe('status-check', () => {
   test('an Undeliverable node under a Success command (it does not count anywhere) still fails the export', async () => {
     const input = freshInput();
     await installed(input);
-    ssm.on(ListCommandsCommand).resolves({ Commands: [{ Status: 'Success', StatusDetails: 'Success', TargetCount: 3, CompletedCount: 3, ErrorCount: 0, DeliveryTimedOutCount: 0 }] });
+    ssm.on(ListCommandsCommand).resolves({
+      Commands: [
+        {
+          Status: 'Success',
+          StatusDetails: 'Success',
+          TargetCount: 3,
+          CompletedCount: 3,
+          ErrorCount: 0,
+          DeliveryTimedOutCount: 0,
+        },
+      ],
+    });
     ssm.on(ListCommandInvocationsCommand, { Filters: [{ key: 'Status', value: 'Undeliverable' }] }).resolves({
       CommandInvocations: [{ InstanceId: NODE, Status: 'Failed', StatusDetails: 'Undeliverable', CommandPlugins: [] }],
     });
     const result = await status(payload(input));
-    expect(result).toMatchObject({ status: 'Failed', failures: [{ instanceId: NODE, status: 'Undeliverable', line: 'the node is not reachable by SSM' }] });
+    expect(result).toMatchObject({
+      status: 'Failed',
+      failures: [{ instanceId: NODE, status: 'Undeliverable', line: 'the node is not reachable by SSM' }],
+    });
     expect(result.reason).toBe('install Incomplete: 1 of 3 nodes failed (1 Undeliverable)');
     expect(result.report).toContain(`${NODE}: Undeliverable (the node is not reachable by SSM)`);
     expect(await stored(input.CertificateArn)).toMatchObject({ lastDeployStatus: 'Failed' });
   });
 
   test('Incomplete is a failure even when it comes with Status Success and clean counts', async () => {
-    ssm.on(ListCommandsCommand).resolves({ Commands: [{ Status: 'Success', StatusDetails: 'Incomplete', TargetCount: 2, CompletedCount: 2, ErrorCount: 0, DeliveryTimedOutCount: 0 }] });
+    ssm.on(ListCommandsCommand).resolves({
+      Commands: [
+        {
+          Status: 'Success',
+          StatusDetails: 'Incomplete',
+          TargetCount: 2,
+          CompletedCount: 2,
+          ErrorCount: 0,
+          DeliveryTimedOutCount: 0,
+        },
+      ],
+    });
     ssm.on(ListCommandInvocationsCommand).resolves({ CommandInvocations: [] });
     ssm.on(ListCommandInvocationsCommand, { Filters: [{ key: 'Status', value: 'AccessDenied' }] }).resolves({
       CommandInvocations: [{ InstanceId: NODE, Status: 'Failed', StatusDetails: 'AccessDenied' }],
@@ -191,30 +415,61 @@ describe('status-check', () => {
 
   test('Cancelling and Delayed are not terminal; Rate Exceeded is', async () => {
     ssm.on(ListCommandInvocationsCommand).resolves({ CommandInvocations: [] });
-    ssm.on(ListCommandsCommand).resolves({ Commands: [{ Status: 'Cancelling', StatusDetails: 'Cancelling', TargetCount: 2, CompletedCount: 1 }] });
+    ssm.on(ListCommandsCommand).resolves({
+      Commands: [{ Status: 'Cancelling', StatusDetails: 'Cancelling', TargetCount: 2, CompletedCount: 1 }],
+    });
     expect((await status(payload(freshInput()))).status).toBe('InProgress');
-    ssm.on(ListCommandsCommand).resolves({ Commands: [{ Status: 'Pending', StatusDetails: 'Delayed', TargetCount: 2, CompletedCount: 0 }] });
+    ssm
+      .on(ListCommandsCommand)
+      .resolves({ Commands: [{ Status: 'Pending', StatusDetails: 'Delayed', TargetCount: 2, CompletedCount: 0 }] });
     expect((await status(payload(freshInput()))).status).toBe('InProgress');
-    ssm.on(ListCommandsCommand).resolves({ Commands: [{ Status: 'Pending' as never, StatusDetails: 'Rate Exceeded', TargetCount: 2, CompletedCount: 0 }] });
+    ssm.on(ListCommandsCommand).resolves({
+      Commands: [{ Status: 'Pending' as never, StatusDetails: 'Rate Exceeded', TargetCount: 2, CompletedCount: 0 }],
+    });
     expect((await status(payload(freshInput()))).status).toBe('Failed');
   });
 
   test('a command that matched zero nodes fails at the first poll, naming the tag', async () => {
-    ssm.on(ListCommandsCommand).resolves({ Commands: [{ Status: 'Success', StatusDetails: 'Success', TargetCount: 0, CompletedCount: 0, ErrorCount: 0, DeliveryTimedOutCount: 0 }] });
+    ssm.on(ListCommandsCommand).resolves({
+      Commands: [
+        {
+          Status: 'Success',
+          StatusDetails: 'Success',
+          TargetCount: 0,
+          CompletedCount: 0,
+          ErrorCount: 0,
+          DeliveryTimedOutCount: 0,
+        },
+      ],
+    });
     const result = await status(payload(freshInput()));
     expect(result).toMatchObject({ status: 'Failed', attempt: 1, reason: 'no managed node matches tag Role=web' });
     expect(ssm).not.toHaveReceivedCommand(ListCommandInvocationsCommand);
   });
 
-  test('a superseded run does not overwrite the newer run\'s status', async () => {
+  test("a superseded run does not overwrite the newer run's status", async () => {
     const input = freshInput();
     await installed(input, 'older', '2026-11-20T10:00:00.000Z');
     await installed(input, 'newer', '2026-11-20T11:00:00.000Z');
-    ssm.on(ListCommandsCommand).resolves({ Commands: [{ Status: 'Success', StatusDetails: 'Success', TargetCount: 1, CompletedCount: 1, ErrorCount: 0, DeliveryTimedOutCount: 0 }] });
+    ssm.on(ListCommandsCommand).resolves({
+      Commands: [
+        {
+          Status: 'Success',
+          StatusDetails: 'Success',
+          TargetCount: 1,
+          CompletedCount: 1,
+          ErrorCount: 0,
+          DeliveryTimedOutCount: 0,
+        },
+      ],
+    });
     ssm.on(ListCommandInvocationsCommand).resolves({ CommandInvocations: [] });
     const result = await status(payload(input, INITIAL_POLL, 'older'));
     expect(result.status).toBe('Succeeded');
-    expect(await stored(input.CertificateArn)).toMatchObject({ lastExecutionArn: executionArn('newer'), lastDeployStatus: 'InProgress' });
+    expect(await stored(input.CertificateArn)).toMatchObject({
+      lastExecutionArn: executionArn('newer'),
+      lastDeployStatus: 'InProgress',
+    });
   });
 
   test('a command not yet visible is pending for a few polls, then a failure', async () => {
@@ -227,7 +482,9 @@ describe('status-check', () => {
   test('throttling is Throttled; a payload without a sent command is InvalidInput', async () => {
     ssm.on(ListCommandsCommand).rejects(Object.assign(new Error('x'), { name: 'ThrottlingException' }));
     await expect(status(payload(freshInput()))).rejects.toMatchObject({ name: 'Throttled' });
-    await expect(status({ ...payload(freshInput()), install: { outcome: 'DryRun', targetCount: 1 } })).rejects.toMatchObject({ name: 'InvalidInput' });
+    await expect(
+      status({ ...payload(freshInput()), install: { outcome: 'DryRun', targetCount: 1 } }),
+    ).rejects.toMatchObject({ name: 'InvalidInput' });
     await expect(status({ ...payload(freshInput()), poll: { status: 'Nope' } })).rejects.toMatchObject({
       name: 'InvalidInput',
       message: expect.stringContaining('poll.status'),
@@ -247,13 +504,18 @@ describe('status-check', () => {
       const keys = [
         generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey,
         generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey,
-      ].map((key) => key.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'test-only' }).toString());
+      ].map((key) =>
+        key.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'test-only' }).toString(),
+      );
       for (const pem of keys) {
         const lines = pem.trim().split('\n');
         expect(safeLine(lines[0])).toMatch(WITHHELD); // -----BEGIN ENCRYPTED PRIVATE KEY-----
         expect(safeLine(pem)).toMatch(WITHHELD); // last line: -----END ...
         for (const body of lines.slice(1, -1).filter((l) => l.length === 64)) {
-          expect([body.slice(0, 8), safeLine(`unexpected output: ${body}`)]).toEqual([body.slice(0, 8), expect.stringMatching(WITHHELD)]);
+          expect([body.slice(0, 8), safeLine(`unexpected output: ${body}`)]).toEqual([
+            body.slice(0, 8),
+            expect.stringMatching(WITHHELD),
+          ]);
         }
         // The first body line decodes as DER wherever it is cut.
         expect(safeLine(`line ${lines[1].slice(0, 44)}`)).toMatch(WITHHELD);

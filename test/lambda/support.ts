@@ -10,7 +10,11 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { ExportTaskResult, INVENTORY } from '../../lambda/shared/contract';
 import { DOCUMENT_CLIENT_OPERATIONS } from '../../local/aws-emulator/constraints/code-operations';
-import { serviceForClientName, validateRequest, validationMessage } from '../../local/aws-emulator/constraints/validate';
+import {
+  serviceForClientName,
+  validateRequest,
+  validationMessage,
+} from '../../local/aws-emulator/constraints/validate';
 
 export const REGION = 'us-east-1';
 export const ACCOUNT = '111122223333';
@@ -119,7 +123,9 @@ export const mockAwsClient: typeof mockClient = (client, options) => {
 };
 
 /** An in-process dynalite with the inventory table (both indexes). */
-export async function startInventory(tableName = 'Inventory'): Promise<{ ddb: DynamoDBDocumentClient; tableName: string; stop: () => Promise<void> }> {
+export async function startInventory(
+  tableName = 'Inventory',
+): Promise<{ ddb: DynamoDBDocumentClient; tableName: string; stop: () => Promise<void> }> {
   // dynalite ships no type declarations.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const dynalite = require('dynalite') as (opts: { createTableMs: number }) => Server;
@@ -192,10 +198,51 @@ export function generateKeyMaterial(passphrase: string): KeyMaterial {
   const run = (args: string[], env: NodeJS.ProcessEnv = {}) =>
     execFileSync('openssl', args, { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   try {
-    run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=Test CA']);
-    run(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'leaf.key', '-out', 'leaf.csr', '-subj', '/CN=www.example.com']);
-    run(['x509', '-req', '-in', 'leaf.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'leaf.pem', '-days', '1']);
-    run(['pkcs8', '-topk8', '-in', 'leaf.key', '-out', 'leaf.enc', '-v2', 'aes-256-cbc', '-passout', 'env:PASS'], { PASS: passphrase });
+    run([
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.pem',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=Test CA',
+    ]);
+    run([
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'leaf.key',
+      '-out',
+      'leaf.csr',
+      '-subj',
+      '/CN=www.example.com',
+    ]);
+    run([
+      'x509',
+      '-req',
+      '-in',
+      'leaf.csr',
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'leaf.pem',
+      '-days',
+      '1',
+    ]);
+    run(['pkcs8', '-topk8', '-in', 'leaf.key', '-out', 'leaf.enc', '-v2', 'aes-256-cbc', '-passout', 'env:PASS'], {
+      PASS: passphrase,
+    });
     return {
       certificate: readFileSync(path.join(dir, 'leaf.pem'), 'utf8'),
       chain: readFileSync(path.join(dir, 'ca.pem'), 'utf8'),

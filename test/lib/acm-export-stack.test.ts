@@ -12,12 +12,16 @@ describe('KMS', () => {
 
   test('confused deputy: every service principal in a key, topic or queue policy is conditioned on its source', () => {
     const policies: { id: string; statements: PolicyStatementJson[] }[] = [];
-    for (const [id, key] of Object.entries(template.findResources('AWS::KMS::Key'))) policies.push({ id, statements: key.Properties.KeyPolicy.Statement });
+    for (const [id, key] of Object.entries(template.findResources('AWS::KMS::Key')))
+      policies.push({ id, statements: key.Properties.KeyPolicy.Statement });
     for (const type of ['AWS::SNS::TopicPolicy', 'AWS::SQS::QueuePolicy']) {
-      for (const [id, policy] of Object.entries(template.findResources(type))) policies.push({ id, statements: policy.Properties.PolicyDocument.Statement });
+      for (const [id, policy] of Object.entries(template.findResources(type)))
+        policies.push({ id, statements: policy.Properties.PolicyDocument.Statement });
     }
     const serviceStatements = policies.flatMap(({ id, statements }) =>
-      statements.filter((st) => st.Effect === 'Allow' && JSON.stringify(st.Principal ?? {}).includes('"Service"')).map((st) => ({ id, st })),
+      statements
+        .filter((st) => st.Effect === 'Allow' && JSON.stringify(st.Principal ?? {}).includes('"Service"'))
+        .map((st) => ({ id, st })),
     );
     expect(serviceStatements.length).toBeGreaterThanOrEqual(3); // alert key, alert topic, renewal DLQ
     for (const { id, st } of serviceStatements) {
@@ -63,16 +67,30 @@ describe('IAM', () => {
   test('no wildcard actions except the KMS ones the table grant adds', () => {
     const wildcardActions = new Set<string>();
     for (const { statement } of identityStatements(template)) {
-      asArray(statement.Action).filter((a) => a.includes('*')).forEach((a) => wildcardActions.add(a));
+      asArray(statement.Action)
+        .filter((a) => a.includes('*'))
+        .forEach((a) => wildcardActions.add(a));
     }
     expect([...wildcardActions].sort()).toEqual(['kms:GenerateDataKey*', 'kms:ReEncrypt*']);
   });
 
-  test('SendCommand: ssm-run (install push) and export-api (remove run) only; this stack\'s document and nodes of this account and region only', () => {
-    const send = identityStatements(template).filter(({ statement }) => asArray(statement.Action).includes('ssm:SendCommand'));
+  test("SendCommand: ssm-run (install push) and export-api (remove run) only; this stack's document and nodes of this account and region only", () => {
+    const send = identityStatements(template).filter(({ statement }) =>
+      asArray(statement.Action).includes('ssm:SendCommand'),
+    );
     expect(send).toHaveLength(2);
-    const holders = send.map(({ policy }) => (template.toJSON().Resources[policy].Properties.Roles as { Ref: string }[]).map((r) => r.Ref)).flat().sort();
-    expect(holders).toEqual([logicalId(stack.workflow.ssmRunFunction.executionRole), logicalId(stack.exportApi.function.executionRole)].sort());
+    const holders = send
+      .map(({ policy }) =>
+        (template.toJSON().Resources[policy].Properties.Roles as { Ref: string }[]).map((r) => r.Ref),
+      )
+      .flat()
+      .sort();
+    expect(holders).toEqual(
+      [
+        logicalId(stack.workflow.ssmRunFunction.executionRole),
+        logicalId(stack.exportApi.function.executionRole),
+      ].sort(),
+    );
     for (const { statement } of send) {
       expect(asArray(statement.Action)).toEqual(['ssm:SendCommand']);
       expect(asArray(statement.Resource)).toHaveLength(3);
@@ -85,7 +103,9 @@ describe('IAM', () => {
   });
 
   test('ACM permissions are limited to certificates of this account and region', () => {
-    const acm = identityStatements(template).filter(({ statement }) => asArray(statement.Action).some((a) => a.startsWith('acm:')));
+    const acm = identityStatements(template).filter(({ statement }) =>
+      asArray(statement.Action).some((a) => a.startsWith('acm:')),
+    );
     expect(acm.length).toBe(2);
     for (const { statement } of acm) {
       expect(statement.Resource).toEqual({

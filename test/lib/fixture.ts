@@ -56,7 +56,11 @@ export function functionRoles(template: Template): string[] {
 /** Every action of the identity policies attached to a role (by its logical id). */
 export function actionsOfRole(template: Template, role: string): string[] {
   return identityStatements(template)
-    .filter(({ policy }) => (template.toJSON().Resources[policy].Properties.Roles as { Ref: string }[] | undefined)?.some((r) => r.Ref === role))
+    .filter(({ policy }) =>
+      (template.toJSON().Resources[policy].Properties.Roles as { Ref: string }[] | undefined)?.some(
+        (r) => r.Ref === role,
+      ),
+    )
     .flatMap(({ statement }) => asArray(statement.Action));
 }
 
@@ -65,7 +69,8 @@ export function statementsOf(template: Template, fn: { executionRole: unknown })
   const role = logicalId(fn.executionRole as never);
   return identityStatements(template)
     .filter(({ policy }) => {
-      const roles = template.findResources('AWS::IAM::Policy')[policy]?.Properties.Roles as { Ref: string }[] | undefined;
+      const roles = template.findResources('AWS::IAM::Policy')[policy]?.Properties.Roles as
+        { Ref: string }[] | undefined;
       return roles?.some((r) => r.Ref === role);
     })
     .map(({ statement }) => statement);
@@ -75,6 +80,15 @@ export function statementsOf(template: Template, fn: { executionRole: unknown })
 export function flat(value: unknown): string {
   if (typeof value === 'string') return value;
   const join = (value as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
-  if (join) return join[1].map((part) => ((part as { Ref?: string }).Ref === 'AWS::Partition' ? 'aws' : typeof part === 'string' ? part : `<${JSON.stringify(part)}>`)).join(join[0]);
+  if (join)
+    return join[1]
+      .map((part) =>
+        (part as { Ref?: string }).Ref === 'AWS::Partition'
+          ? 'aws'
+          : typeof part === 'string'
+            ? part
+            : `<${JSON.stringify(part)}>`,
+      )
+      .join(join[0]);
   return JSON.stringify(value);
 }

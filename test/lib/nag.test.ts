@@ -10,7 +10,10 @@ import { ENV } from '../../lambda/shared/contract';
 import { CONTEXT, configureApp } from '../../lib/app';
 
 interface ValidationReport {
-  pluginReports: { pluginName: string; violations: { ruleName: string; violatingConstructs: { constructPath: string }[] }[] }[];
+  pluginReports: {
+    pluginName: string;
+    violations: { ruleName: string; violatingConstructs: { constructPath: string }[] }[];
+  }[];
 }
 
 function findings(outdir: string): string[] {
@@ -69,13 +72,23 @@ test('an unacknowledged wildcard fails the synth (the checks are really on)', ()
 
 test('context: schedules of the install and report associations reach ssm-run; a bad report schedule fails', () => {
   const app = new App({
-    context: { 'aws:cdk:bundling-stacks': [], [CONTEXT.convergenceSchedule]: 'rate(6 hours)', [CONTEXT.driftReportSchedule]: 'rate(45 minutes)' },
+    context: {
+      'aws:cdk:bundling-stacks': [],
+      [CONTEXT.convergenceSchedule]: 'rate(6 hours)',
+      [CONTEXT.driftReportSchedule]: 'rate(45 minutes)',
+    },
   });
   const stack = configureApp(app);
   const fn = stack.workflow.ssmRunFunction.node.defaultChild as CfnElement;
-  const env = Template.fromStack(stack).findResources('AWS::Lambda::Function')[stack.getLogicalId(fn)].Properties.Environment.Variables as Record<string, unknown>;
-  expect(env).toMatchObject({ [ENV.CONVERGENCE_SCHEDULE]: 'rate(6 hours)', [ENV.DRIFT_REPORT_SCHEDULE]: 'rate(45 minutes)' });
-  const bad = new App({ context: { 'aws:cdk:bundling-stacks': [], [CONTEXT.driftReportSchedule]: 'rate(10 minutes)' } });
+  const env = Template.fromStack(stack).findResources('AWS::Lambda::Function')[stack.getLogicalId(fn)].Properties
+    .Environment.Variables as Record<string, unknown>;
+  expect(env).toMatchObject({
+    [ENV.CONVERGENCE_SCHEDULE]: 'rate(6 hours)',
+    [ENV.DRIFT_REPORT_SCHEDULE]: 'rate(45 minutes)',
+  });
+  const bad = new App({
+    context: { 'aws:cdk:bundling-stacks': [], [CONTEXT.driftReportSchedule]: 'rate(10 minutes)' },
+  });
   expect(() => configureApp(bad)).toThrow(/driftReportSchedule/);
 });
 

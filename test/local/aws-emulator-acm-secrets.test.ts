@@ -51,67 +51,94 @@ async function request(keyAlgorithm: KeyAlgorithm, exportable = true): Promise<s
 }
 
 describe('ACM', () => {
-  test.each(['RSA_2048', 'EC_prime256v1', 'EC_secp384r1'] as const)('%s: request, describe, export round trip', async (alg) => {
-    const arn = await request(alg);
-    expect(arn).toMatch(/^arn:aws:acm:us-east-1:\d{12}:certificate\/[0-9a-f-]{36}$/);
+  test.each(['RSA_2048', 'EC_prime256v1', 'EC_secp384r1'] as const)(
+    '%s: request, describe, export round trip',
+    async (alg) => {
+      const arn = await request(alg);
+      expect(arn).toMatch(/^arn:aws:acm:us-east-1:\d{12}:certificate\/[0-9a-f-]{36}$/);
 
-    const { Certificate: d } = await acm.send(new DescribeCertificateCommand({ CertificateArn: arn }));
-    expect(d).toMatchObject({
-      Status: 'ISSUED',
-      Type: 'AMAZON_ISSUED',
-      KeyAlgorithm: alg,
-      DomainName: 'app.example.test',
-      SubjectAlternativeNames: ['app.example.test', 'www.example.test'],
-      InUseBy: [],
-      Options: { Export: 'ENABLED' },
-      RenewalEligibility: 'ELIGIBLE',
-    });
-    expect(d!.Serial).toMatch(/^([0-9a-f]{2}:){15}[0-9a-f]{2}$/);
-    expect(d!.NotBefore).toBeInstanceOf(Date);
-    const days = (d!.NotAfter!.getTime() - d!.NotBefore!.getTime()) / 86_400_000;
-    expect(Math.round(days)).toBe(198);
+      const { Certificate: d } = await acm.send(new DescribeCertificateCommand({ CertificateArn: arn }));
+      expect(d).toMatchObject({
+        Status: 'ISSUED',
+        Type: 'AMAZON_ISSUED',
+        KeyAlgorithm: alg,
+        DomainName: 'app.example.test',
+        SubjectAlternativeNames: ['app.example.test', 'www.example.test'],
+        InUseBy: [],
+        Options: { Export: 'ENABLED' },
+        RenewalEligibility: 'ELIGIBLE',
+      });
+      expect(d!.Serial).toMatch(/^([0-9a-f]{2}:){15}[0-9a-f]{2}$/);
+      expect(d!.NotBefore).toBeInstanceOf(Date);
+      const days = (d!.NotAfter!.getTime() - d!.NotBefore!.getTime()) / 86_400_000;
+      expect(Math.round(days)).toBe(198);
 
-    const passphrase = 'Zm9vYmFyLXBhc3NwaHJhc2U_-';
-    const out = await acm.send(new ExportCertificateCommand({ CertificateArn: arn, Passphrase: Buffer.from(passphrase) }));
-    expect(out.PrivateKey).toMatch(/^-----BEGIN ENCRYPTED PRIVATE KEY-----\n/);
-    expect(() => createPrivateKey(out.PrivateKey!)).toThrow();
-    const key = createPrivateKey({ key: out.PrivateKey!, passphrase });
-    const leaf = new X509Certificate(out.Certificate!);
-    expect(leaf.checkPrivateKey(key)).toBe(true);
-    expect(createPublicKey(key).export({ format: 'jwk' })).toEqual(leaf.publicKey.export({ format: 'jwk' }));
-    expect(leaf.serialNumber.toLowerCase()).toBe(d!.Serial!.replace(/:/g, ''));
-    expect(leaf.subjectAltName).toBe('DNS:app.example.test, DNS:www.example.test');
+      const passphrase = 'Zm9vYmFyLXBhc3NwaHJhc2U_-';
+      const out = await acm.send(
+        new ExportCertificateCommand({ CertificateArn: arn, Passphrase: Buffer.from(passphrase) }),
+      );
+      expect(out.PrivateKey).toMatch(/^-----BEGIN ENCRYPTED PRIVATE KEY-----\n/);
+      expect(() => createPrivateKey(out.PrivateKey!)).toThrow();
+      const key = createPrivateKey({ key: out.PrivateKey!, passphrase });
+      const leaf = new X509Certificate(out.Certificate!);
+      expect(leaf.checkPrivateKey(key)).toBe(true);
+      expect(createPublicKey(key).export({ format: 'jwk' })).toEqual(leaf.publicKey.export({ format: 'jwk' }));
+      expect(leaf.serialNumber.toLowerCase()).toBe(d!.Serial!.replace(/:/g, ''));
+      expect(leaf.subjectAltName).toBe('DNS:app.example.test, DNS:www.example.test');
 
-    const chain = out.CertificateChain!.match(PEM_CERT)!.map((p) => new X509Certificate(p));
-    expect(chain).toHaveLength(2);
-    const root = new X509Certificate(aws.ca.rootPem);
-    expect(leaf.checkIssued(chain[0])).toBe(true);
-    expect(leaf.verify(chain[0].publicKey)).toBe(true);
-    expect(chain[0].verify(root.publicKey)).toBe(true);
-    expect(chain[1].fingerprint256).toBe(root.fingerprint256);
-  });
+      const chain = out.CertificateChain!.match(PEM_CERT)!.map((p) => new X509Certificate(p));
+      expect(chain).toHaveLength(2);
+      const root = new X509Certificate(aws.ca.rootPem);
+      expect(leaf.checkIssued(chain[0])).toBe(true);
+      expect(leaf.verify(chain[0].publicKey)).toBe(true);
+      expect(chain[0].verify(root.publicKey)).toBe(true);
+      expect(chain[1].fingerprint256).toBe(root.fingerprint256);
+    },
+  );
 
   test('export errors: not exportable, pending, unknown, bad passphrase', async () => {
     const notExportable = await request('EC_prime256v1', false);
     const pass = Buffer.from('a-good-passphrase');
-    await expect(acm.send(new ExportCertificateCommand({ CertificateArn: notExportable, Passphrase: pass }))).rejects.toMatchObject({ name: 'ValidationException' });
+    await expect(
+      acm.send(new ExportCertificateCommand({ CertificateArn: notExportable, Passphrase: pass })),
+    ).rejects.toMatchObject({ name: 'ValidationException' });
 
     const pending = await request('EC_prime256v1');
     await aws.acm.setPending(pending, true);
-    await expect(acm.send(new ExportCertificateCommand({ CertificateArn: pending, Passphrase: pass }))).rejects.toMatchObject({ name: 'RequestInProgressException' });
+    await expect(
+      acm.send(new ExportCertificateCommand({ CertificateArn: pending, Passphrase: pass })),
+    ).rejects.toMatchObject({ name: 'RequestInProgressException' });
     const { Certificate } = await acm.send(new DescribeCertificateCommand({ CertificateArn: pending }));
     expect(Certificate!.Status).toBe('PENDING_VALIDATION');
     await aws.acm.setPending(pending, false);
-    await expect(acm.send(new ExportCertificateCommand({ CertificateArn: pending, Passphrase: pass }))).resolves.toBeDefined();
+    await expect(
+      acm.send(new ExportCertificateCommand({ CertificateArn: pending, Passphrase: pass })),
+    ).resolves.toBeDefined();
 
     const missing = `arn:aws:acm:us-east-1:${aws.accountId}:certificate/00000000-0000-0000-0000-000000000000`;
-    await expect(acm.send(new ExportCertificateCommand({ CertificateArn: missing, Passphrase: pass }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
-    await expect(acm.send(new ExportCertificateCommand({ CertificateArn: pending, Passphrase: Buffer.from('has$dollar') }))).rejects.toMatchObject({ name: 'ValidationException' });
+    await expect(
+      acm.send(new ExportCertificateCommand({ CertificateArn: missing, Passphrase: pass })),
+    ).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    await expect(
+      acm.send(new ExportCertificateCommand({ CertificateArn: pending, Passphrase: Buffer.from('has$dollar') })),
+    ).rejects.toMatchObject({ name: 'ValidationException' });
   });
 
   test('idempotency token returns the same ARN; list filters key types like ACM', async () => {
-    const a = await acm.send(new RequestCertificateCommand({ DomainName: 'idem.example.test', IdempotencyToken: 'tok1', KeyAlgorithm: 'EC_prime256v1' }));
-    const b = await acm.send(new RequestCertificateCommand({ DomainName: 'idem.example.test', IdempotencyToken: 'tok1', KeyAlgorithm: 'EC_prime256v1' }));
+    const a = await acm.send(
+      new RequestCertificateCommand({
+        DomainName: 'idem.example.test',
+        IdempotencyToken: 'tok1',
+        KeyAlgorithm: 'EC_prime256v1',
+      }),
+    );
+    const b = await acm.send(
+      new RequestCertificateCommand({
+        DomainName: 'idem.example.test',
+        IdempotencyToken: 'tok1',
+        KeyAlgorithm: 'EC_prime256v1',
+      }),
+    );
     expect(b.CertificateArn).toBe(a.CertificateArn);
     const rsaOnly = await acm.send(new ListCertificatesCommand({}));
     expect(rsaOnly.CertificateSummaryList!.every((c) => c.KeyAlgorithm === 'RSA_2048')).toBe(true);
@@ -126,13 +153,20 @@ describe('ACM', () => {
     const after = (await acm.send(new DescribeCertificateCommand({ CertificateArn: arn }))).Certificate!;
     expect(after.Serial).not.toBe(before);
     expect(after.RenewalSummary?.RenewalStatus).toBe('SUCCESS');
-    expect(event).toMatchObject({ source: 'aws.acm', 'detail-type': 'ACM Certificate Available', resources: [arn], detail: { Action: 'RENEWAL', CertificateType: 'AMAZON_ISSUED' } });
+    expect(event).toMatchObject({
+      source: 'aws.acm',
+      'detail-type': 'ACM Certificate Available',
+      resources: [arn],
+      detail: { Action: 'RENEWAL', CertificateType: 'AMAZON_ISSUED' },
+    });
   });
 
   test('throttling fault: the SDK sees ThrottlingException, then it clears', async () => {
     const arn = await request('EC_prime256v1');
     aws.throttle('DescribeCertificate', 1);
-    await expect(acm.send(new DescribeCertificateCommand({ CertificateArn: arn }))).rejects.toMatchObject({ name: 'ThrottlingException' });
+    await expect(acm.send(new DescribeCertificateCommand({ CertificateArn: arn }))).rejects.toMatchObject({
+      name: 'ThrottlingException',
+    });
     await expect(acm.send(new DescribeCertificateCommand({ CertificateArn: arn }))).resolves.toBeDefined();
     // with retries the SDK recovers by itself
     const retrying = new ACMClient({ ...aws.clientConfig(), maxAttempts: 3, retryMode: 'standard' });
@@ -150,27 +184,47 @@ describe('Secrets Manager', () => {
 
   test('versions, staging labels and token idempotency', async () => {
     const created = await sm.send(
-      new CreateSecretCommand({ Name: 'acm-export/test-a', SecretString: 'v1', KmsKeyId: 'alias/local', ClientRequestToken: TOKEN1, Tags: [{ Key: 'k', Value: 'v' }] }),
+      new CreateSecretCommand({
+        Name: 'acm-export/test-a',
+        SecretString: 'v1',
+        KmsKeyId: 'alias/local',
+        ClientRequestToken: TOKEN1,
+        Tags: [{ Key: 'k', Value: 'v' }],
+      }),
     );
     expect(created.VersionId).toBe(TOKEN1);
     expect(created.ARN).toMatch(/^arn:aws:secretsmanager:us-east-1:\d{12}:secret:acm-export\/test-a-[A-Za-z0-9]{6}$/);
 
-    const put = await sm.send(new PutSecretValueCommand({ SecretId: created.ARN, SecretString: 'v2', ClientRequestToken: TOKEN2 }));
+    const put = await sm.send(
+      new PutSecretValueCommand({ SecretId: created.ARN, SecretString: 'v2', ClientRequestToken: TOKEN2 }),
+    );
     expect(put.VersionStages).toEqual(['AWSCURRENT']);
-    const again = await sm.send(new PutSecretValueCommand({ SecretId: created.ARN, SecretString: 'v2', ClientRequestToken: TOKEN2 }));
+    const again = await sm.send(
+      new PutSecretValueCommand({ SecretId: created.ARN, SecretString: 'v2', ClientRequestToken: TOKEN2 }),
+    );
     expect(again.VersionId).toBe(TOKEN2);
-    await expect(sm.send(new PutSecretValueCommand({ SecretId: created.ARN, SecretString: 'other', ClientRequestToken: TOKEN2 }))).rejects.toMatchObject({
+    await expect(
+      sm.send(new PutSecretValueCommand({ SecretId: created.ARN, SecretString: 'other', ClientRequestToken: TOKEN2 })),
+    ).rejects.toMatchObject({
       name: 'ResourceExistsException',
     });
 
     expect((await sm.send(new GetSecretValueCommand({ SecretId: 'acm-export/test-a' }))).SecretString).toBe('v2');
-    expect((await sm.send(new GetSecretValueCommand({ SecretId: created.ARN, VersionId: TOKEN1 }))).SecretString).toBe('v1');
-    expect((await sm.send(new GetSecretValueCommand({ SecretId: created.ARN, VersionStage: 'AWSPREVIOUS' }))).VersionId).toBe(TOKEN1);
-    await expect(sm.send(new GetSecretValueCommand({ SecretId: created.ARN, VersionId: '33333333-3333-4333-8333-333333333333' }))).rejects.toMatchObject({
+    expect((await sm.send(new GetSecretValueCommand({ SecretId: created.ARN, VersionId: TOKEN1 }))).SecretString).toBe(
+      'v1',
+    );
+    expect(
+      (await sm.send(new GetSecretValueCommand({ SecretId: created.ARN, VersionStage: 'AWSPREVIOUS' }))).VersionId,
+    ).toBe(TOKEN1);
+    await expect(
+      sm.send(new GetSecretValueCommand({ SecretId: created.ARN, VersionId: '33333333-3333-4333-8333-333333333333' })),
+    ).rejects.toMatchObject({
       name: 'ResourceNotFoundException',
     });
 
-    await sm.send(new TagResourceCommand({ SecretId: created.ARN, Tags: [{ Key: 'acm-export:target-tag-key', Value: 'Role' }] }));
+    await sm.send(
+      new TagResourceCommand({ SecretId: created.ARN, Tags: [{ Key: 'acm-export:target-tag-key', Value: 'Role' }] }),
+    );
     const d = await sm.send(new DescribeSecretCommand({ SecretId: created.ARN }));
     expect(d.VersionIdsToStages).toEqual({ [TOKEN1]: ['AWSPREVIOUS'], [TOKEN2]: ['AWSCURRENT'] });
     expect(d.Tags).toEqual([
@@ -178,7 +232,9 @@ describe('Secrets Manager', () => {
       { Key: 'acm-export:target-tag-key', Value: 'Role' },
     ]);
     expect(d.KmsKeyId).toBe('alias/local');
-    await expect(sm.send(new CreateSecretCommand({ Name: 'acm-export/test-a', SecretString: 'x' }))).rejects.toMatchObject({ name: 'ResourceExistsException' });
+    await expect(
+      sm.send(new CreateSecretCommand({ Name: 'acm-export/test-a', SecretString: 'x' })),
+    ).rejects.toMatchObject({ name: 'ResourceExistsException' });
   });
 
   test('records keep every request and response', async () => {
@@ -191,10 +247,22 @@ describe('Secrets Manager', () => {
 
 describe('auth and persistence', () => {
   test('wrong access key and wrong secret key are rejected', async () => {
-    const wrongKey = new SecretsManagerClient({ ...aws.clientConfig(), credentials: { accessKeyId: 'AKIAOTHER', secretAccessKey: 'x' }, maxAttempts: 1 });
-    await expect(wrongKey.send(new GetSecretValueCommand({ SecretId: 'x' }))).rejects.toMatchObject({ name: 'UnrecognizedClientException' });
-    const wrongSecret = new SecretsManagerClient({ ...aws.clientConfig(), credentials: { accessKeyId: aws.credentials.accessKeyId, secretAccessKey: 'nope' }, maxAttempts: 1 });
-    await expect(wrongSecret.send(new GetSecretValueCommand({ SecretId: 'x' }))).rejects.toMatchObject({ name: 'InvalidSignatureException' });
+    const wrongKey = new SecretsManagerClient({
+      ...aws.clientConfig(),
+      credentials: { accessKeyId: 'AKIAOTHER', secretAccessKey: 'x' },
+      maxAttempts: 1,
+    });
+    await expect(wrongKey.send(new GetSecretValueCommand({ SecretId: 'x' }))).rejects.toMatchObject({
+      name: 'UnrecognizedClientException',
+    });
+    const wrongSecret = new SecretsManagerClient({
+      ...aws.clientConfig(),
+      credentials: { accessKeyId: aws.credentials.accessKeyId, secretAccessKey: 'nope' },
+      maxAttempts: 1,
+    });
+    await expect(wrongSecret.send(new GetSecretValueCommand({ SecretId: 'x' }))).rejects.toMatchObject({
+      name: 'InvalidSignatureException',
+    });
     wrongKey.destroy();
     wrongSecret.destroy();
   });
@@ -202,9 +270,14 @@ describe('auth and persistence', () => {
   test('state dir keeps the CA, certificates and secrets across restarts', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'acm-export-emu-'));
     try {
-      const first = await startAwsEmulator({ stateDir: dir, faults: { throttle: {}, notExportable: [], pending: [], nodes: {} } });
+      const first = await startAwsEmulator({
+        stateDir: dir,
+        faults: { throttle: {}, notExportable: [], pending: [], nodes: {} },
+      });
       const c1 = new ACMClient(first.clientConfig());
-      const { CertificateArn } = await c1.send(new RequestCertificateCommand({ DomainName: 'keep.example.test', Options: { Export: 'ENABLED' } }));
+      const { CertificateArn } = await c1.send(
+        new RequestCertificateCommand({ DomainName: 'keep.example.test', Options: { Export: 'ENABLED' } }),
+      );
       const s1 = new SecretsManagerClient(first.clientConfig());
       await s1.send(new CreateSecretCommand({ Name: 'keep', SecretString: 'kept' }));
       const root = first.ca.rootPem;
@@ -212,14 +285,21 @@ describe('auth and persistence', () => {
       s1.destroy();
       await first.close();
 
-      const second = await startAwsEmulator({ stateDir: dir, faults: { throttle: {}, notExportable: [], pending: [], nodes: {} } });
+      const second = await startAwsEmulator({
+        stateDir: dir,
+        faults: { throttle: {}, notExportable: [], pending: [], nodes: {} },
+      });
       expect(second.ca.rootPem).toBe(root);
       const c2 = new ACMClient(second.clientConfig());
       const s2 = new SecretsManagerClient(second.clientConfig());
       expect((await c2.send(new DescribeCertificateCommand({ CertificateArn }))).Certificate!.Status).toBe('ISSUED');
       expect((await s2.send(new GetSecretValueCommand({ SecretId: 'keep' }))).SecretString).toBe('kept');
       const out = await c2.send(new ExportCertificateCommand({ CertificateArn, Passphrase: Buffer.from('abcd1234') }));
-      expect(new X509Certificate(out.Certificate!).checkIssued(new X509Certificate(out.CertificateChain!.match(PEM_CERT)![0]))).toBe(true);
+      expect(
+        new X509Certificate(out.Certificate!).checkIssued(
+          new X509Certificate(out.CertificateChain!.match(PEM_CERT)![0]),
+        ),
+      ).toBe(true);
       c2.destroy();
       s2.destroy();
       await second.close();

@@ -32,6 +32,9 @@ test('the SDK version warning is dropped, other warnings stay', () => {
 });
 
 const major = Number(process.versions.node.split('.')[0]);
-(major < 22 ? test : test.skip)('without bin.cjs the SDK does print it on this Node version (the filter matches what the SDK emits)', () => {
-  expect(stderrOf(SDK_CLIENT)).toContain('NodeVersionSupportWarning: The AWS SDK for JavaScript');
-});
+(major < 22 ? test : test.skip)(
+  'without bin.cjs the SDK does print it on this Node version (the filter matches what the SDK emits)',
+  () => {
+    expect(stderrOf(SDK_CLIENT)).toContain('NodeVersionSupportWarning: The AWS SDK for JavaScript');
+  },
+);

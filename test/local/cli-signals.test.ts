@@ -20,19 +20,25 @@ interface Run {
 }
 
 function cli(args: string[], tmp: string): Run {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { ...process.env, TMPDIR: tmp },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   return { child, stdout: () => stdout, stderr: () => stderr, exited };
 }
 
 async function until(what: string, condition: () => boolean, run: Run, timeoutMs = 45_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
-    if (run.child.exitCode !== null || Date.now() > deadline) throw new Error(`gave up waiting for ${what}\nstdout:\n${run.stdout()}\nstderr:\n${run.stderr()}`);
+    if (run.child.exitCode !== null || Date.now() > deadline)
+      throw new Error(`gave up waiting for ${what}\nstdout:\n${run.stdout()}\nstderr:\n${run.stderr()}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

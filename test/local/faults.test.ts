@@ -25,20 +25,34 @@ test('fault switches parse from the environment', () => {
     throttle: { ExportCertificate: 2, 'ssm:SendCommand': 1 },
     notExportable: ['a.example.test'],
     pending: ['b.example.test'],
-    nodes: { 'node-1': { delayMs: 250 }, 'node-2': { failInstall: true }, 'node-3': { failConfigTest: true }, 'node-4': { offline: true } },
+    nodes: {
+      'node-1': { delayMs: 250 },
+      'node-2': { failInstall: true },
+      'node-3': { failConfigTest: true },
+      'node-4': { offline: true },
+    },
   });
   expect(() => faultsFromEnv({ ACM_EXPORT_LOCAL_THROTTLE: 'ExportCertificate' })).toThrow(/NAME=NUMBER/);
 });
 
 test('forced Run Command outcomes parse from the environment; unknown outcomes are refused', () => {
-  const spec = faultsFromEnv({ ACM_EXPORT_LOCAL_OUTCOME: 'node-2=Undeliverable, mi-0123456789abcdef0=DeliveryTimedOut', ACM_EXPORT_LOCAL_OFFLINE: 'node-2' });
-  expect(spec.nodes).toEqual({ 'node-2': { offline: true, outcome: 'Undeliverable' }, 'mi-0123456789abcdef0': { outcome: 'DeliveryTimedOut' } });
+  const spec = faultsFromEnv({
+    ACM_EXPORT_LOCAL_OUTCOME: 'node-2=Undeliverable, mi-0123456789abcdef0=DeliveryTimedOut',
+    ACM_EXPORT_LOCAL_OFFLINE: 'node-2',
+  });
+  expect(spec.nodes).toEqual({
+    'node-2': { offline: true, outcome: 'Undeliverable' },
+    'mi-0123456789abcdef0': { outcome: 'DeliveryTimedOut' },
+  });
   expect(() => faultsFromEnv({ ACM_EXPORT_LOCAL_OUTCOME: 'node-2=Lost' })).toThrow(/NODE=OUTCOME.*Undeliverable/);
   expect(() => faultsFromEnv({ ACM_EXPORT_LOCAL_OUTCOME: 'Undeliverable' })).toThrow(/NODE=OUTCOME/);
 });
 
 test('the selftest switches parse from the environment: an old SSM Agent version and denied secret reads', () => {
-  const spec = faultsFromEnv({ ACM_EXPORT_LOCAL_AGENT_VERSION: 'node-1=3.2.582.0', ACM_EXPORT_LOCAL_SECRET_DENIED: 'node-2' });
+  const spec = faultsFromEnv({
+    ACM_EXPORT_LOCAL_AGENT_VERSION: 'node-1=3.2.582.0',
+    ACM_EXPORT_LOCAL_SECRET_DENIED: 'node-2',
+  });
   expect(spec.nodes).toEqual({ 'node-1': { agentVersion: '3.2.582.0' }, 'node-2': { secretDenied: true } });
   expect(() => faultsFromEnv({ ACM_EXPORT_LOCAL_AGENT_VERSION: 'node-1=latest' })).toThrow(/NAME=VERSION/);
 });
@@ -57,18 +71,48 @@ test('environment faults reach ACM and the nodes; built-in server: config test f
   const acm = new ACMClient({ ...aws.clientConfig(), maxAttempts: 1 });
   const sm = new SecretsManagerClient(aws.clientConfig());
   const ssm = new SSMClient(aws.clientConfig());
-  const nodes = await startLocalNodes(aws, { root, count: 2, tags: { Env: 'test' }, server: 'builtin', certName: 'api', env: { ACM_EXPORT_VERIFY_SECONDS: '3' } });
+  const nodes = await startLocalNodes(aws, {
+    root,
+    count: 2,
+    tags: { Env: 'test' },
+    server: 'builtin',
+    certName: 'api',
+    env: { ACM_EXPORT_VERIFY_SECONDS: '3' },
+  });
   try {
-    const locked = await acm.send(new RequestCertificateCommand({ DomainName: 'locked.example.test', Options: { Export: 'ENABLED' } }));
-    expect((await acm.send(new DescribeCertificateCommand({ CertificateArn: locked.CertificateArn }))).Certificate!.Options!.Export).toBe('DISABLED');
-    const slow = await acm.send(new RequestCertificateCommand({ DomainName: 'slow.example.test', Options: { Export: 'ENABLED' } }));
-    expect((await acm.send(new DescribeCertificateCommand({ CertificateArn: slow.CertificateArn }))).Certificate!.Status).toBe('PENDING_VALIDATION');
+    const locked = await acm.send(
+      new RequestCertificateCommand({ DomainName: 'locked.example.test', Options: { Export: 'ENABLED' } }),
+    );
+    expect(
+      (await acm.send(new DescribeCertificateCommand({ CertificateArn: locked.CertificateArn }))).Certificate!.Options!
+        .Export,
+    ).toBe('DISABLED');
+    const slow = await acm.send(
+      new RequestCertificateCommand({ DomainName: 'slow.example.test', Options: { Export: 'ENABLED' } }),
+    );
+    expect(
+      (await acm.send(new DescribeCertificateCommand({ CertificateArn: slow.CertificateArn }))).Certificate!.Status,
+    ).toBe('PENDING_VALIDATION');
 
-    const { CertificateArn } = await acm.send(new RequestCertificateCommand({ DomainName: 'api.example.test', KeyAlgorithm: 'RSA_2048', Options: { Export: 'ENABLED' } }));
+    const { CertificateArn } = await acm.send(
+      new RequestCertificateCommand({
+        DomainName: 'api.example.test',
+        KeyAlgorithm: 'RSA_2048',
+        Options: { Export: 'ENABLED' },
+      }),
+    );
     const passphrase = 'bG9jYWwtdGVzdC1wYXNz';
     const ex = await acm.send(new ExportCertificateCommand({ CertificateArn, Passphrase: Buffer.from(passphrase) }));
     const secret = await sm.send(
-      new CreateSecretCommand({ Name: 'api', SecretString: formatSecret({ certificate: ex.Certificate!, chain: ex.CertificateChain!, encryptedPrivateKey: ex.PrivateKey!, passphrase }) }),
+      new CreateSecretCommand({
+        Name: 'api',
+        SecretString: formatSecret({
+          certificate: ex.Certificate!,
+          chain: ex.CertificateChain!,
+          encryptedPrivateKey: ex.PrivateKey!,
+          passphrase,
+        }),
+      }),
     );
     const before = await nodes[1].servedCertificate('api.example.test');
     const started = Date.now();
@@ -76,16 +120,27 @@ test('environment faults reach ACM and the nodes; built-in server: config test f
       new SendCommandCommand({
         DocumentName: LOCAL_INSTALL_DOCUMENT_NAME,
         Targets: [{ Key: 'tag:Env', Values: ['test'] }],
-        Parameters: { CertName: ['api'], SecretId: [secret.ARN!], SecretVersionId: [secret.VersionId!], Region: [aws.region], Service: ['nginx'], VerifyPort: ['443'] },
+        Parameters: {
+          CertName: ['api'],
+          SecretId: [secret.ARN!],
+          SecretVersionId: [secret.VersionId!],
+          Region: [aws.region],
+          Service: ['nginx'],
+          VerifyPort: ['443'],
+        },
         MaxErrors: '1',
       }),
     );
     await aws.ssm.waitForCommand(sent.Command!.CommandId!);
     expect(Date.now() - started).toBeGreaterThanOrEqual(300);
-    const ok = await ssm.send(new GetCommandInvocationCommand({ CommandId: sent.Command!.CommandId, InstanceId: nodes[0].instanceId }));
+    const ok = await ssm.send(
+      new GetCommandInvocationCommand({ CommandId: sent.Command!.CommandId, InstanceId: nodes[0].instanceId }),
+    );
     expect({ status: ok.Status, err: ok.StandardErrorContent }).toMatchObject({ status: 'Success' });
     expect((await nodes[0].servedCertificate('api.example.test', aws.ca.rootPem)).authorized).toBe(true);
-    const bad = await ssm.send(new GetCommandInvocationCommand({ CommandId: sent.Command!.CommandId, InstanceId: nodes[1].instanceId }));
+    const bad = await ssm.send(
+      new GetCommandInvocationCommand({ CommandId: sent.Command!.CommandId, InstanceId: nodes[1].instanceId }),
+    );
     expect(bad.Status).toBe('Failed');
     expect(bad.StandardErrorContent).toMatch(/config/i);
     expect((await nodes[1].servedCertificate('api.example.test')).serialNumber).toBe(before.serialNumber);

@@ -31,13 +31,16 @@ function synthesize(): SynthTemplate {
 }
 
 /** The functions of the template that carry the handler metadata, with their environment as synthesized. */
-function templateFunctions(template: SynthTemplate): { name: string; entry: string; variables: Record<string, unknown> }[] {
+function templateFunctions(
+  template: SynthTemplate,
+): { name: string; entry: string; variables: Record<string, unknown> }[] {
   return Object.values(template.Resources)
     .filter((r) => r.Type === 'AWS::Lambda::Function' && r.Metadata?.[FUNCTION_METADATA.entry])
     .map((r) => ({
       name: r.Metadata![FUNCTION_METADATA.name] as string,
       entry: r.Metadata![FUNCTION_METADATA.entry] as string,
-      variables: ((r.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {}) as Record<string, unknown>,
+      variables: ((r.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ??
+        {}) as Record<string, unknown>,
     }));
 }
 
@@ -53,7 +56,14 @@ afterAll(() => {
 
 test('every function of the template carries its handler entry and name, and the entry exists', () => {
   const functions = templateFunctions(template);
-  expect(functions.map((f) => f.name).sort()).toEqual(['acm-export', 'acm-renew', 'drift-check', 'export-api', 'ssm-run', 'status-check']);
+  expect(functions.map((f) => f.name).sort()).toEqual([
+    'acm-export',
+    'acm-renew',
+    'drift-check',
+    'export-api',
+    'ssm-run',
+    'status-check',
+  ]);
   for (const f of functions) {
     expect(f.entry).toBe(`lambda/${f.name}/handler.ts`);
     expect(() => require.resolve(path.join(ROOT, f.entry))).not.toThrow();
@@ -66,12 +76,18 @@ test('the model finds the functions by their metadata, not by logical id', () =>
   const rename = (value: unknown): unknown => {
     if (typeof value === 'string') return ids.get(value) ?? value;
     if (Array.isArray(value)) return value.map(rename);
-    if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, rename(v)]));
+    if (value && typeof value === 'object')
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, rename(v)]));
     return value;
   };
-  for (const [id, r] of Object.entries(template.Resources)) renamed.Resources[ids.get(id)!] = rename(r) as TemplateResource;
+  for (const [id, r] of Object.entries(template.Resources))
+    renamed.Resources[ids.get(id)!] = rename(r) as TemplateResource;
   const model = stackModel(renamed as never);
-  expect(model.functions.map((f) => f.name).sort()).toEqual(templateFunctions(template).map((f) => f.name).sort());
+  expect(model.functions.map((f) => f.name).sort()).toEqual(
+    templateFunctions(template)
+      .map((f) => f.name)
+      .sort(),
+  );
 });
 
 describe('in local mode', () => {
@@ -86,33 +102,39 @@ describe('in local mode', () => {
     await local?.close();
   });
 
-  test.each(templateFunctions(template).map((f) => [f.name, f] as const))('every variable of %s reaches its handler, resolved', async (_name, f) => {
-    // The handler the function calls, as local mode loaded it (same module registry): report the environment it sees.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const module = require(path.join(ROOT, f.entry.replace(/\.ts$/, ''))) as { handler: (e: unknown) => Promise<unknown> };
-    const spy = jest.spyOn(module, 'handler').mockImplementation(async () => ({ ...process.env }));
-    let seen: Record<string, string | undefined>;
-    try {
-      seen = (await local.functions.get(f.name).invoke({})) as Record<string, string | undefined>;
-    } finally {
-      spy.mockRestore();
-    }
-    expect(Object.keys(f.variables).length).toBeGreaterThan(0);
-    for (const [name, value] of Object.entries(f.variables)) {
-      const got = seen[name];
-      expect({ name, type: typeof got }).toEqual({ name, type: 'string' });
-      expect(got).not.toMatch(/Ref|Fn::|\$\{Token\[|\[object /);
-      if (value !== '') expect({ name, empty: got === '' }).toEqual({ name, empty: false });
-      if (typeof value === 'string' && name !== ENV.DRIFT_GRACE_MINUTES && name !== ENV.COMMAND_TIMEOUT_SECONDS) expect({ name, got }).toEqual({ name, got: value });
-    }
-    // The local resources the intrinsics name.
-    if (ENV.TABLE_NAME in f.variables) expect(seen[ENV.TABLE_NAME]).toBe(LOCAL_TABLE_NAME);
-    if (ENV.DOCUMENT_NAME in f.variables) expect(seen[ENV.DOCUMENT_NAME]).toBe(LOCAL_INSTALL_DOCUMENT_NAME);
-    if (ENV.STATE_MACHINE_ARN in f.variables) expect(seen[ENV.STATE_MACHINE_ARN]).toBe(local.stateMachineArn);
-    if (ENV.DRIFT_GRACE_MINUTES in f.variables) expect(seen[ENV.DRIFT_GRACE_MINUTES]).toBe('7');
-    // Its own environment only: another function's service name does not leak in.
-    expect(seen.POWERTOOLS_SERVICE_NAME).toBe(f.name);
-  });
+  test.each(templateFunctions(template).map((f) => [f.name, f] as const))(
+    'every variable of %s reaches its handler, resolved',
+    async (_name, f) => {
+      // The handler the function calls, as local mode loaded it (same module registry): report the environment it sees.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const module = require(path.join(ROOT, f.entry.replace(/\.ts$/, ''))) as {
+        handler: (e: unknown) => Promise<unknown>;
+      };
+      const spy = jest.spyOn(module, 'handler').mockImplementation(async () => ({ ...process.env }));
+      let seen: Record<string, string | undefined>;
+      try {
+        seen = (await local.functions.get(f.name).invoke({})) as Record<string, string | undefined>;
+      } finally {
+        spy.mockRestore();
+      }
+      expect(Object.keys(f.variables).length).toBeGreaterThan(0);
+      for (const [name, value] of Object.entries(f.variables)) {
+        const got = seen[name];
+        expect({ name, type: typeof got }).toEqual({ name, type: 'string' });
+        expect(got).not.toMatch(/Ref|Fn::|\$\{Token\[|\[object /);
+        if (value !== '') expect({ name, empty: got === '' }).toEqual({ name, empty: false });
+        if (typeof value === 'string' && name !== ENV.DRIFT_GRACE_MINUTES && name !== ENV.COMMAND_TIMEOUT_SECONDS)
+          expect({ name, got }).toEqual({ name, got: value });
+      }
+      // The local resources the intrinsics name.
+      if (ENV.TABLE_NAME in f.variables) expect(seen[ENV.TABLE_NAME]).toBe(LOCAL_TABLE_NAME);
+      if (ENV.DOCUMENT_NAME in f.variables) expect(seen[ENV.DOCUMENT_NAME]).toBe(LOCAL_INSTALL_DOCUMENT_NAME);
+      if (ENV.STATE_MACHINE_ARN in f.variables) expect(seen[ENV.STATE_MACHINE_ARN]).toBe(local.stateMachineArn);
+      if (ENV.DRIFT_GRACE_MINUTES in f.variables) expect(seen[ENV.DRIFT_GRACE_MINUTES]).toBe('7');
+      // Its own environment only: another function's service name does not leak in.
+      expect(seen.POWERTOOLS_SERVICE_NAME).toBe(f.name);
+    },
+  );
 
   test('outside a handler the process environment is untouched', () => {
     expect({ ...process.env }).toEqual(before);
@@ -122,16 +144,28 @@ describe('in local mode', () => {
 test.each([
   ['a resource type without a local value', (queue: string) => ({ Ref: queue })],
   ['an intrinsic local mode does not evaluate', () => ({ 'Fn::ImportValue': 'SharedTopicArn' })],
-  ['an attribute without a local value', () => ({ 'Fn::GetAtt': [Object.keys(template.Resources).find((id) => template.Resources[id].Type === 'AWS::DynamoDB::Table'), 'StreamArn'] })],
-])('a new variable with %s fails the start naming the variable', async (_what, value) => {
-  const copy = JSON.parse(JSON.stringify(template)) as SynthTemplate;
-  const queue = Object.keys(copy.Resources).find((id) => copy.Resources[id].Type === 'AWS::SQS::Queue')!;
-  const fn = Object.values(copy.Resources).find((r) => r.Metadata?.[FUNCTION_METADATA.name] === 'status-check')!;
-  (fn.Properties!.Environment as { Variables: Record<string, unknown> }).Variables.BRAND_NEW_SETTING = value(queue);
-  const file = path.join(scratch, 'unresolvable.json');
-  writeFileSync(file, JSON.stringify(copy));
-  const start = startLocalMode({ nodes: 0, templateFile: file });
-  await expect(start).rejects.toThrow(UnresolvableEnvironmentError);
-  await expect(start).rejects.toThrow(/BRAND_NEW_SETTING of function status-check/);
-  expect(process.env.BRAND_NEW_SETTING).toBeUndefined();
-}, 60_000);
+  [
+    'an attribute without a local value',
+    () => ({
+      'Fn::GetAtt': [
+        Object.keys(template.Resources).find((id) => template.Resources[id].Type === 'AWS::DynamoDB::Table'),
+        'StreamArn',
+      ],
+    }),
+  ],
+])(
+  'a new variable with %s fails the start naming the variable',
+  async (_what, value) => {
+    const copy = JSON.parse(JSON.stringify(template)) as SynthTemplate;
+    const queue = Object.keys(copy.Resources).find((id) => copy.Resources[id].Type === 'AWS::SQS::Queue')!;
+    const fn = Object.values(copy.Resources).find((r) => r.Metadata?.[FUNCTION_METADATA.name] === 'status-check')!;
+    (fn.Properties!.Environment as { Variables: Record<string, unknown> }).Variables.BRAND_NEW_SETTING = value(queue);
+    const file = path.join(scratch, 'unresolvable.json');
+    writeFileSync(file, JSON.stringify(copy));
+    const start = startLocalMode({ nodes: 0, templateFile: file });
+    await expect(start).rejects.toThrow(UnresolvableEnvironmentError);
+    await expect(start).rejects.toThrow(/BRAND_NEW_SETTING of function status-check/);
+    expect(process.env.BRAND_NEW_SETTING).toBeUndefined();
+  },
+  60_000,
+);

@@ -37,7 +37,11 @@ function handlerEnv(): Record<string, string | undefined> {
   return Object.fromEntries(['AWS_REGION', ...Object.values(ENV)].map((k) => [k, process.env[k]]));
 }
 
-async function expectNothingLeft(dir: string, serversBefore: number, envBefore: Record<string, string | undefined>): Promise<void> {
+async function expectNothingLeft(
+  dir: string,
+  serversBefore: number,
+  envBefore: Record<string, string | undefined>,
+): Promise<void> {
   expect(processesUnder(dir)).toEqual([]);
   expect(await listeningServers()).toBe(serversBefore);
   expect(handlerEnv()).toEqual(envBefore);
@@ -48,7 +52,10 @@ test('a node that fails to start: the nodes, dynalite and emulator already start
   // node-2's directory exists with a file where its server directory must be: its start fails, 1 and 3 start.
   const broken = path.join(stateDir, 'nodes', 'mi-0000000000000000b');
   mkdirSync(broken, { recursive: true });
-  writeFileSync(path.join(broken, 'node.json'), JSON.stringify({ instanceId: 'mi-0000000000000000b', name: 'node-2', tags: { Role: 'web' } }));
+  writeFileSync(
+    path.join(broken, 'node.json'),
+    JSON.stringify({ instanceId: 'mi-0000000000000000b', name: 'node-2', tags: { Role: 'web' } }),
+  );
   writeFileSync(path.join(broken, 'server'), 'not a directory');
   const servers = await listeningServers();
   const env = handlerEnv();
@@ -60,7 +67,9 @@ test('a node that fails to start: the nodes, dynalite and emulator already start
   // node-1 and node-3 did start their servers (nginx leaves its error log, the built-in server its config)
   const nodesDir = path.join(stateDir, 'nodes');
   const others = readdirSync(nodesDir).filter((d) => path.join(nodesDir, d) !== broken);
-  expect(others.filter((d) => ['error.log', 'server.json'].some((f) => existsSync(path.join(nodesDir, d, 'server', f))))).toHaveLength(2);
+  expect(
+    others.filter((d) => ['error.log', 'server.json'].some((f) => existsSync(path.join(nodesDir, d, 'server', f)))),
+  ).toHaveLength(2);
   await expectNothingLeft(stateDir, servers, env);
   expect(existsSync(path.join(stateDir, ENDPOINT_FILE))).toBe(false);
 });

@@ -8,7 +8,17 @@ import { verifySigV4, type IncomingSignedRequest } from '../../local/sigv4';
 
 const HOST = '127.0.0.1:8123';
 
-async function signed(opts: { body?: string; path?: string; query?: Record<string, string>; secret?: string; date?: Date; service?: string; applyChecksum?: boolean } = {}): Promise<IncomingSignedRequest> {
+async function signed(
+  opts: {
+    body?: string;
+    path?: string;
+    query?: Record<string, string>;
+    secret?: string;
+    date?: Date;
+    service?: string;
+    applyChecksum?: boolean;
+  } = {},
+): Promise<IncomingSignedRequest> {
   const body = opts.body ?? '{"certificateArn":"x"}';
   const request = new HttpRequest({
     method: 'POST',
@@ -21,7 +31,10 @@ async function signed(opts: { body?: string; path?: string; query?: Record<strin
     body,
   });
   const signer = new SignatureV4({
-    credentials: { accessKeyId: LOCAL_CREDENTIALS.accessKeyId, secretAccessKey: opts.secret ?? LOCAL_CREDENTIALS.secretAccessKey },
+    credentials: {
+      accessKeyId: LOCAL_CREDENTIALS.accessKeyId,
+      secretAccessKey: opts.secret ?? LOCAL_CREDENTIALS.secretAccessKey,
+    },
     region: 'us-east-1',
     service: opts.service ?? 'execute-api',
     sha256: Sha256,
@@ -38,22 +51,51 @@ test('accepts a correctly signed request (with path and query)', async () => {
   await expect(verifySigV4(await signed(), options)).resolves.toMatchObject({ ok: true, service: 'execute-api' });
   // botocore / the AWS CLI do not sign x-amz-content-sha256 for these services
   await expect(verifySigV4(await signed({ applyChecksum: false }), options)).resolves.toMatchObject({ ok: true });
-  await expect(verifySigV4(await signed({ path: '/exports/abc-123', query: { limit: '5', next: 'a b' } }), options)).resolves.toMatchObject({ ok: true });
+  await expect(
+    verifySigV4(await signed({ path: '/exports/abc-123', query: { limit: '5', next: 'a b' } }), options),
+  ).resolves.toMatchObject({ ok: true });
 });
 
 test('rejects unsigned, tampered, wrongly signed, foreign and stale requests', async () => {
   const good = await signed();
   const unsigned = { ...good, headers: { host: HOST, 'content-type': 'application/json' } };
-  await expect(verifySigV4(unsigned, options)).resolves.toMatchObject({ ok: false, reason: 'MissingAuthenticationToken' });
-  await expect(verifySigV4({ ...good, body: '{"certificateArn":"y"}' }, options)).resolves.toMatchObject({ ok: false, reason: 'InvalidSignature' });
-  await expect(verifySigV4({ ...good, url: '/exports/other' }, options)).resolves.toMatchObject({ ok: false, reason: 'InvalidSignature' });
-  await expect(verifySigV4({ ...good, headers: { ...good.headers, 'content-type': 'text/plain' } }, options)).resolves.toMatchObject({ ok: false, reason: 'InvalidSignature' });
-  await expect(verifySigV4(await signed({ secret: 'wrong' }), options)).resolves.toMatchObject({ ok: false, reason: 'InvalidSignature' });
-  const foreignKey = { ...good, headers: { ...good.headers, authorization: String(good.headers.authorization).replace(LOCAL_CREDENTIALS.accessKeyId, 'AKIAOTHERKEY') } };
+  await expect(verifySigV4(unsigned, options)).resolves.toMatchObject({
+    ok: false,
+    reason: 'MissingAuthenticationToken',
+  });
+  await expect(verifySigV4({ ...good, body: '{"certificateArn":"y"}' }, options)).resolves.toMatchObject({
+    ok: false,
+    reason: 'InvalidSignature',
+  });
+  await expect(verifySigV4({ ...good, url: '/exports/other' }, options)).resolves.toMatchObject({
+    ok: false,
+    reason: 'InvalidSignature',
+  });
+  await expect(
+    verifySigV4({ ...good, headers: { ...good.headers, 'content-type': 'text/plain' } }, options),
+  ).resolves.toMatchObject({ ok: false, reason: 'InvalidSignature' });
+  await expect(verifySigV4(await signed({ secret: 'wrong' }), options)).resolves.toMatchObject({
+    ok: false,
+    reason: 'InvalidSignature',
+  });
+  const foreignKey = {
+    ...good,
+    headers: {
+      ...good.headers,
+      authorization: String(good.headers.authorization).replace(LOCAL_CREDENTIALS.accessKeyId, 'AKIAOTHERKEY'),
+    },
+  };
   await expect(verifySigV4(foreignKey, options)).resolves.toMatchObject({ ok: false, reason: 'UnrecognizedClient' });
-  await expect(verifySigV4(await signed({ service: 'ssm' }), options)).resolves.toMatchObject({ ok: false, reason: 'WrongScope' });
-  await expect(verifySigV4(await signed({ date: new Date(Date.now() - 20 * 60_000) }), options)).resolves.toMatchObject({ ok: false, reason: 'SignatureExpired' });
-  await expect(verifySigV4({ ...good, headers: { ...good.headers, authorization: 'AWS4-HMAC-SHA256 garbage' } }, options)).resolves.toMatchObject({
+  await expect(verifySigV4(await signed({ service: 'ssm' }), options)).resolves.toMatchObject({
+    ok: false,
+    reason: 'WrongScope',
+  });
+  await expect(verifySigV4(await signed({ date: new Date(Date.now() - 20 * 60_000) }), options)).resolves.toMatchObject(
+    { ok: false, reason: 'SignatureExpired' },
+  );
+  await expect(
+    verifySigV4({ ...good, headers: { ...good.headers, authorization: 'AWS4-HMAC-SHA256 garbage' } }, options),
+  ).resolves.toMatchObject({
     ok: false,
     reason: 'IncompleteSignature',
   });
@@ -62,7 +104,11 @@ test('rejects unsigned, tampered, wrongly signed, foreign and stale requests', a
 test('a request target that is not valid percent-encoding is MalformedRequest, not an exception', async () => {
   const good = await signed();
   for (const url of ['/exports?q=%zz', '/exports?%zz=1', '/exports?q=%', '/exports?a=1&b=%E0%A4%A', '/ex%zzports']) {
-    await expect(verifySigV4({ ...good, url }, options)).resolves.toMatchObject({ ok: false, reason: 'MalformedRequest', message: expect.stringContaining('not valid percent-encoding') });
+    await expect(verifySigV4({ ...good, url }, options)).resolves.toMatchObject({
+      ok: false,
+      reason: 'MalformedRequest',
+      message: expect.stringContaining('not valid percent-encoding'),
+    });
   }
 });
 
@@ -82,9 +128,22 @@ test('the local API answers a signed request with a %zz query 400 with a clear m
   await api.listen();
   try {
     const url = new URL('certificates', api.endpoint);
-    const signer = new SignatureV4({ credentials: LOCAL_CREDENTIALS, region: 'us-east-1', service: 'execute-api', sha256: Sha256 });
+    const signer = new SignatureV4({
+      credentials: LOCAL_CREDENTIALS,
+      region: 'us-east-1',
+      service: 'execute-api',
+      sha256: Sha256,
+    });
     const request = await signer.sign(
-      new HttpRequest({ method: 'GET', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: url.pathname, query: { expiringWithin: '30' }, headers: { host: url.host } }),
+      new HttpRequest({
+        method: 'GET',
+        protocol: 'http:',
+        hostname: url.hostname,
+        port: Number(url.port),
+        path: url.pathname,
+        query: { expiringWithin: '30' },
+        headers: { host: url.host },
+      }),
     );
     const headers = Object.fromEntries(Object.entries(request.headers).filter(([k]) => k !== 'host'));
     for (const target of [`${url.pathname}?expiringWithin=%zz`, `${url.pathname}?%zz`]) {

@@ -23,14 +23,26 @@ const ECHO_DOC: SsmCommandDocument = {
   parameters: {
     Message: { type: 'String', allowedPattern: '^[A-Za-z0-9 ]{1,40}$', interpolationType: 'ENV_VAR' },
     Code: { type: 'String', default: '0', allowedPattern: '^[0-9]$', interpolationType: 'ENV_VAR' },
-    CertDir: { type: 'String', default: '/etc/ssl/certs', allowedPattern: '^(/[A-Za-z0-9_.-]+)+$', interpolationType: 'ENV_VAR' },
+    CertDir: {
+      type: 'String',
+      default: '/etc/ssl/certs',
+      allowedPattern: '^(/[A-Za-z0-9_.-]+)+$',
+      interpolationType: 'ENV_VAR',
+    },
   },
   mainSteps: [
     {
       action: 'aws:runShellScript',
       name: 'Echo',
       precondition: { StringEquals: ['platformType', 'Linux'] },
-      inputs: { runCommand: ['echo "node=$AWS_SSM_INSTANCE_ID msg=$SSM_Message dir=$SSM_CertDir"', 'echo to-stderr >&2', 'if [ -n "$SLOW" ]; then sleep 1; fi', 'exit "$SSM_Code"'] },
+      inputs: {
+        runCommand: [
+          'echo "node=$AWS_SSM_INSTANCE_ID msg=$SSM_Message dir=$SSM_CertDir"',
+          'echo to-stderr >&2',
+          'if [ -n "$SLOW" ]; then sleep 1; fi',
+          'exit "$SSM_Code"',
+        ],
+      },
     },
   ],
 };
@@ -60,21 +72,48 @@ async function finish(commandId: string): Promise<void> {
 }
 
 test('DescribeInstanceInformation filters by tag and paginates', async () => {
-  const web = await ssm.send(new DescribeInstanceInformationCommand({ Filters: [{ Key: 'tag:Role', Values: ['web'] }] }));
+  const web = await ssm.send(
+    new DescribeInstanceInformationCommand({ Filters: [{ Key: 'tag:Role', Values: ['web'] }] }),
+  );
   expect(web.InstanceInformationList!.map((i) => i.InstanceId).sort()).toEqual(nodes.map((n) => n.instanceId).sort());
-  expect(web.InstanceInformationList![0]).toMatchObject({ PingStatus: 'Online', PlatformType: 'Linux', ResourceType: 'ManagedInstance' });
+  expect(web.InstanceInformationList![0]).toMatchObject({
+    PingStatus: 'Online',
+    PlatformType: 'Linux',
+    ResourceType: 'ManagedInstance',
+  });
   expect(web.InstanceInformationList![0].InstanceId).toMatch(/^mi-[0-9a-f]{17}$/);
-  const page1 = await ssm.send(new DescribeInstanceInformationCommand({ MaxResults: 5, Filters: [{ Key: 'tag-key', Values: ['Role'] }] }));
+  const page1 = await ssm.send(
+    new DescribeInstanceInformationCommand({ MaxResults: 5, Filters: [{ Key: 'tag-key', Values: ['Role'] }] }),
+  );
   expect(page1.InstanceInformationList).toHaveLength(4);
   expect(page1.NextToken).toBeUndefined();
 });
 
 test('SendCommand to 3 tagged nodes: env parameters, path mapping, output, aggregates', async () => {
-  const sent = await ssm.send(new SendCommandCommand({ DocumentName: 'Echo', Targets: [{ Key: 'tag:Role', Values: ['web'] }], Parameters: { Message: ['hello nodes'] }, MaxConcurrency: '2' }));
-  expect(sent.Command).toMatchObject({ TargetCount: 3, Status: 'Pending', DocumentName: 'Echo', Parameters: { Message: ['hello nodes'] } });
+  const sent = await ssm.send(
+    new SendCommandCommand({
+      DocumentName: 'Echo',
+      Targets: [{ Key: 'tag:Role', Values: ['web'] }],
+      Parameters: { Message: ['hello nodes'] },
+      MaxConcurrency: '2',
+    }),
+  );
+  expect(sent.Command).toMatchObject({
+    TargetCount: 3,
+    Status: 'Pending',
+    DocumentName: 'Echo',
+    Parameters: { Message: ['hello nodes'] },
+  });
   await finish(sent.Command!.CommandId!);
   const { Commands } = await ssm.send(new ListCommandsCommand({ CommandId: sent.Command!.CommandId }));
-  expect(Commands![0]).toMatchObject({ Status: 'Success', StatusDetails: 'Success', TargetCount: 3, CompletedCount: 3, ErrorCount: 0, DeliveryTimedOutCount: 0 });
+  expect(Commands![0]).toMatchObject({
+    Status: 'Success',
+    StatusDetails: 'Success',
+    TargetCount: 3,
+    CompletedCount: 3,
+    ErrorCount: 0,
+    DeliveryTimedOutCount: 0,
+  });
   const inv = await ssm.send(new ListCommandInvocationsCommand({ CommandId: sent.Command!.CommandId, Details: true }));
   expect(inv.CommandInvocations).toHaveLength(3);
   for (const i of inv.CommandInvocations!) {
@@ -82,20 +121,43 @@ test('SendCommand to 3 tagged nodes: env parameters, path mapping, output, aggre
     expect(i.CommandPlugins![0].Output).toContain(`node=${node.instanceId} msg=hello nodes dir=${node.certDir}`);
     expect(i.CommandPlugins![0].Output).toContain('----------ERROR-------\nto-stderr');
   }
-  const one = await ssm.send(new GetCommandInvocationCommand({ CommandId: sent.Command!.CommandId, InstanceId: nodes[0].instanceId }));
-  expect(one).toMatchObject({ Status: 'Success', StatusDetails: 'Success', ResponseCode: 0, StandardErrorContent: 'to-stderr\n' });
+  const one = await ssm.send(
+    new GetCommandInvocationCommand({ CommandId: sent.Command!.CommandId, InstanceId: nodes[0].instanceId }),
+  );
+  expect(one).toMatchObject({
+    Status: 'Success',
+    StatusDetails: 'Success',
+    ResponseCode: 0,
+    StandardErrorContent: 'to-stderr\n',
+  });
 });
 
 test('parameters are validated like SSM (InvalidParameters) and the document must exist', async () => {
   const target = [{ Key: 'tag:Role', Values: ['web'] }];
-  await expect(ssm.send(new SendCommandCommand({ DocumentName: 'Echo', Targets: target, Parameters: { Message: ['bad;value'] } }))).rejects.toMatchObject({ name: 'InvalidParameters' });
-  await expect(ssm.send(new SendCommandCommand({ DocumentName: 'Echo', Targets: target }))).rejects.toMatchObject({ name: 'InvalidParameters' });
-  await expect(ssm.send(new SendCommandCommand({ DocumentName: 'Echo', Targets: target, Parameters: { Message: ['x'], Nope: ['y'] } }))).rejects.toMatchObject({ name: 'InvalidParameters' });
-  await expect(ssm.send(new SendCommandCommand({ DocumentName: 'Missing', Targets: target }))).rejects.toMatchObject({ name: 'InvalidDocument' });
+  await expect(
+    ssm.send(new SendCommandCommand({ DocumentName: 'Echo', Targets: target, Parameters: { Message: ['bad;value'] } })),
+  ).rejects.toMatchObject({ name: 'InvalidParameters' });
+  await expect(ssm.send(new SendCommandCommand({ DocumentName: 'Echo', Targets: target }))).rejects.toMatchObject({
+    name: 'InvalidParameters',
+  });
+  await expect(
+    ssm.send(
+      new SendCommandCommand({ DocumentName: 'Echo', Targets: target, Parameters: { Message: ['x'], Nope: ['y'] } }),
+    ),
+  ).rejects.toMatchObject({ name: 'InvalidParameters' });
+  await expect(ssm.send(new SendCommandCommand({ DocumentName: 'Missing', Targets: target }))).rejects.toMatchObject({
+    name: 'InvalidDocument',
+  });
 });
 
 test('no matching node: TargetCount 0 with a terminal status', async () => {
-  const sent = await ssm.send(new SendCommandCommand({ DocumentName: 'Echo', Targets: [{ Key: 'tag:Role', Values: ['none'] }], Parameters: { Message: ['x'] } }));
+  const sent = await ssm.send(
+    new SendCommandCommand({
+      DocumentName: 'Echo',
+      Targets: [{ Key: 'tag:Role', Values: ['none'] }],
+      Parameters: { Message: ['x'] },
+    }),
+  );
   const { Commands } = await ssm.send(new ListCommandsCommand({ CommandId: sent.Command!.CommandId }));
   expect(Commands![0]).toMatchObject({ TargetCount: 0, CompletedCount: 0, Status: 'Success' });
 });
@@ -104,7 +166,14 @@ test('failures: MaxErrors stops dispatching, offline node times out delivery, co
   nodes[1].setFaults({ offline: true });
   try {
     const sent = await ssm.send(
-      new SendCommandCommand({ DocumentName: 'Echo', Targets: [{ Key: 'tag:Role', Values: ['web'] }], Parameters: { Message: ['x'], Code: ['3'] }, MaxConcurrency: '1', MaxErrors: '0', TimeoutSeconds: 30 }),
+      new SendCommandCommand({
+        DocumentName: 'Echo',
+        Targets: [{ Key: 'tag:Role', Values: ['web'] }],
+        Parameters: { Message: ['x'], Code: ['3'] },
+        MaxConcurrency: '1',
+        MaxErrors: '0',
+        TimeoutSeconds: 30,
+      }),
     );
     await finish(sent.Command!.CommandId!);
     const { Commands } = await ssm.send(new ListCommandsCommand({ CommandId: sent.Command!.CommandId }));
@@ -115,13 +184,28 @@ test('failures: MaxErrors stops dispatching, offline node times out delivery, co
     expect(statuses).toContain('Terminated'); // not dispatched after MaxErrors was exceeded
 
     const all = await ssm.send(
-      new SendCommandCommand({ DocumentName: 'Echo', Targets: [{ Key: 'tag:Role', Values: ['web'] }], Parameters: { Message: ['x'] }, MaxErrors: '3', TimeoutSeconds: 30 }),
+      new SendCommandCommand({
+        DocumentName: 'Echo',
+        Targets: [{ Key: 'tag:Role', Values: ['web'] }],
+        Parameters: { Message: ['x'] },
+        MaxErrors: '3',
+        TimeoutSeconds: 30,
+      }),
     );
     await finish(all.Command!.CommandId!);
     const agg = (await ssm.send(new ListCommandsCommand({ CommandId: all.Command!.CommandId }))).Commands![0];
     // one delivery timeout is below MaxErrors=3: attempted everywhere, not all Success → Incomplete
-    expect(agg).toMatchObject({ TargetCount: 3, CompletedCount: 3, ErrorCount: 0, DeliveryTimedOutCount: 1, Status: 'Failed', StatusDetails: 'Incomplete' });
-    const timedOut = await ssm.send(new GetCommandInvocationCommand({ CommandId: all.Command!.CommandId, InstanceId: nodes[1].instanceId }));
+    expect(agg).toMatchObject({
+      TargetCount: 3,
+      CompletedCount: 3,
+      ErrorCount: 0,
+      DeliveryTimedOutCount: 1,
+      Status: 'Failed',
+      StatusDetails: 'Incomplete',
+    });
+    const timedOut = await ssm.send(
+      new GetCommandInvocationCommand({ CommandId: all.Command!.CommandId, InstanceId: nodes[1].instanceId }),
+    );
     expect(timedOut.StatusDetails).toBe('Delivery Timed Out');
   } finally {
     nodes[1].setFaults({});
@@ -141,30 +225,59 @@ describe('forced outcomes: one node of three ends with each terminal outcome, as
     ['InvalidPlatform', 'Failed', 'InvalidPlatform', -1, 'Failed', 'Incomplete', 0, 0],
     ['AccessDenied', 'Failed', 'AccessDenied', -1, 'Failed', 'Incomplete', 0, 0],
   ] as const;
-  test.each(cases)('%s', async (outcome, invStatus, details, responseCode, cmdStatus, cmdDetails, errors, deliveryTimedOut) => {
-    // Invocations run in node id order: the forced node is the middle one, so a MaxErrors stop would show.
-    const forced = [...nodes].sort((a, b) => a.instanceId.localeCompare(b.instanceId))[1];
-    forced.setFaults({ outcome });
-    try {
-      const sent = await ssm.send(
-        new SendCommandCommand({ DocumentName: 'Echo', Targets: [{ Key: 'tag:Role', Values: ['web'] }], Parameters: { Message: ['x'] }, MaxConcurrency: '1', TimeoutSeconds: 30 }),
-      );
-      const commandId = sent.Command!.CommandId!;
-      await finish(commandId);
-      const command = (await ssm.send(new ListCommandsCommand({ CommandId: commandId }))).Commands![0];
-      expect(command).toMatchObject({ Status: cmdStatus, StatusDetails: cmdDetails, TargetCount: 3, CompletedCount: 3, ErrorCount: errors, DeliveryTimedOutCount: deliveryTimedOut });
-      const invocation = await ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: forced.instanceId }));
-      expect(invocation).toMatchObject({ Status: invStatus, StatusDetails: details, ResponseCode: responseCode });
-      const filterValue = details === 'Execution Timed Out' ? 'ExecutionTimedOut' : details === 'Delivery Timed Out' ? 'DeliveryTimedOut' : details;
-      const listed = await ssm.send(new ListCommandInvocationsCommand({ CommandId: commandId, Filters: [{ key: 'Status', value: filterValue }] }));
-      expect(listed.CommandInvocations!.map((i) => i.InstanceId)).toEqual([forced.instanceId]);
-      // The other nodes ran the command (an error at MaxErrors 0 stops the rollout, which runs one at a time).
-      const others = (await ssm.send(new ListCommandInvocationsCommand({ CommandId: commandId }))).CommandInvocations!.filter((i) => i.InstanceId !== forced.instanceId);
-      expect(others.map((i) => i.StatusDetails)).toEqual(errors > 0 ? ['Success', 'Terminated'] : ['Success', 'Success']);
-    } finally {
-      forced.setFaults({});
-    }
-  });
+  test.each(cases)(
+    '%s',
+    async (outcome, invStatus, details, responseCode, cmdStatus, cmdDetails, errors, deliveryTimedOut) => {
+      // Invocations run in node id order: the forced node is the middle one, so a MaxErrors stop would show.
+      const forced = [...nodes].sort((a, b) => a.instanceId.localeCompare(b.instanceId))[1];
+      forced.setFaults({ outcome });
+      try {
+        const sent = await ssm.send(
+          new SendCommandCommand({
+            DocumentName: 'Echo',
+            Targets: [{ Key: 'tag:Role', Values: ['web'] }],
+            Parameters: { Message: ['x'] },
+            MaxConcurrency: '1',
+            TimeoutSeconds: 30,
+          }),
+        );
+        const commandId = sent.Command!.CommandId!;
+        await finish(commandId);
+        const command = (await ssm.send(new ListCommandsCommand({ CommandId: commandId }))).Commands![0];
+        expect(command).toMatchObject({
+          Status: cmdStatus,
+          StatusDetails: cmdDetails,
+          TargetCount: 3,
+          CompletedCount: 3,
+          ErrorCount: errors,
+          DeliveryTimedOutCount: deliveryTimedOut,
+        });
+        const invocation = await ssm.send(
+          new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: forced.instanceId }),
+        );
+        expect(invocation).toMatchObject({ Status: invStatus, StatusDetails: details, ResponseCode: responseCode });
+        const filterValue =
+          details === 'Execution Timed Out'
+            ? 'ExecutionTimedOut'
+            : details === 'Delivery Timed Out'
+              ? 'DeliveryTimedOut'
+              : details;
+        const listed = await ssm.send(
+          new ListCommandInvocationsCommand({ CommandId: commandId, Filters: [{ key: 'Status', value: filterValue }] }),
+        );
+        expect(listed.CommandInvocations!.map((i) => i.InstanceId)).toEqual([forced.instanceId]);
+        // The other nodes ran the command (an error at MaxErrors 0 stops the rollout, which runs one at a time).
+        const others = (
+          await ssm.send(new ListCommandInvocationsCommand({ CommandId: commandId }))
+        ).CommandInvocations!.filter((i) => i.InstanceId !== forced.instanceId);
+        expect(others.map((i) => i.StatusDetails)).toEqual(
+          errors > 0 ? ['Success', 'Terminated'] : ['Success', 'Success'],
+        );
+      } finally {
+        forced.setFaults({});
+      }
+    },
+  );
 });
 
 test('throttled ListCommands and call counting', async () => {
@@ -183,7 +296,13 @@ describe('the real install document end to end', () => {
     const document = loadInstallDocument();
     fleetRoot = mkdtempSync(path.join(tmpdir(), 'acm-export-fleet-'));
     aws.ssm.registerDocument(LOCAL_INSTALL_DOCUMENT_NAME, document);
-    fleet = await startLocalNodes(aws, { root: fleetRoot, count: 3, tags: { App: 'shop' }, certName: 'shop', env: { ACM_EXPORT_VERIFY_SECONDS: '5' } });
+    fleet = await startLocalNodes(aws, {
+      root: fleetRoot,
+      count: 3,
+      tags: { App: 'shop' },
+      certName: 'shop',
+      env: { ACM_EXPORT_VERIFY_SECONDS: '5' },
+    });
   });
   afterAll(async () => {
     await Promise.all(fleet.map((n) => n.stop()));
@@ -194,14 +313,25 @@ describe('the real install document end to end', () => {
     const acm = new ACMClient(aws.clientConfig());
     const sm = new SecretsManagerClient(aws.clientConfig());
     const { CertificateArn } = await acm.send(
-      new RequestCertificateCommand({ DomainName: 'shop.example.test', KeyAlgorithm: 'EC_prime256v1', Options: { Export: 'ENABLED' } }),
+      new RequestCertificateCommand({
+        DomainName: 'shop.example.test',
+        KeyAlgorithm: 'EC_prime256v1',
+        Options: { Export: 'ENABLED' },
+      }),
     );
     const passphrase = 'cGFzc3BocmFzZS1mb3ItdGVzdA';
-    const exported = await acm.send(new ExportCertificateCommand({ CertificateArn, Passphrase: Buffer.from(passphrase) }));
+    const exported = await acm.send(
+      new ExportCertificateCommand({ CertificateArn, Passphrase: Buffer.from(passphrase) }),
+    );
     const secret = await sm.send(
       new CreateSecretCommand({
         Name: 'acm-export/shop',
-        SecretString: formatSecret({ certificate: exported.Certificate!, chain: exported.CertificateChain!, encryptedPrivateKey: exported.PrivateKey!, passphrase }),
+        SecretString: formatSecret({
+          certificate: exported.Certificate!,
+          chain: exported.CertificateChain!,
+          encryptedPrivateKey: exported.PrivateKey!,
+          passphrase,
+        }),
         ClientRequestToken: '44444444-4444-4444-8444-444444444444',
       }),
     );
@@ -227,10 +357,17 @@ describe('the real install document end to end', () => {
       }),
     );
     await aws.ssm.waitForCommand(sent.Command!.CommandId!);
-    const invocations = (await ssmClient.send(new ListCommandInvocationsCommand({ CommandId: sent.Command!.CommandId, Details: true }))).CommandInvocations!;
+    const invocations = (
+      await ssmClient.send(new ListCommandInvocationsCommand({ CommandId: sent.Command!.CommandId, Details: true }))
+    ).CommandInvocations!;
     for (const node of fleet.slice(0, 2)) {
-      const inv = await ssmClient.send(new GetCommandInvocationCommand({ CommandId: sent.Command!.CommandId, InstanceId: node.instanceId }));
-      expect({ node: node.name, status: inv.Status, err: inv.StandardErrorContent }).toMatchObject({ node: node.name, status: 'Success' });
+      const inv = await ssmClient.send(
+        new GetCommandInvocationCommand({ CommandId: sent.Command!.CommandId, InstanceId: node.instanceId }),
+      );
+      expect({ node: node.name, status: inv.Status, err: inv.StandardErrorContent }).toMatchObject({
+        node: node.name,
+        status: 'Success',
+      });
       const served = await node.servedCertificate('shop.example.test', aws.ca.rootPem);
       expect(served.serialNumber).toBe(serial);
       expect(served.authorized).toBe(true);
@@ -240,7 +377,7 @@ describe('the real install document end to end', () => {
     expect(failed.Status).toBe('Failed');
     // The rollback's reload applies asynchronously in nginx: allow it a few seconds to take effect.
     let served = (await fleet[2].servedCertificate('shop.example.test')).serialNumber;
-    for (const deadline = Date.now() + 5000; served !== before.serialNumber && Date.now() < deadline; ) {
+    for (const deadline = Date.now() + 5000; served !== before.serialNumber && Date.now() < deadline;) {
       await new Promise((resolve) => setTimeout(resolve, 100));
       served = (await fleet[2].servedCertificate('shop.example.test')).serialNumber;
     }

@@ -1,4 +1,9 @@
-import { DescribeExecutionCommand, GetExecutionHistoryCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import { startAwsEmulator, type AwsEmulator } from '../../local/aws-emulator';
 import { LocalStepFunctions } from '../../local/stepfunctions';
 import type { AslDefinition } from '../../lib/render-definition';
@@ -7,9 +12,19 @@ const ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:Test';
 const DEFINITION: AslDefinition = {
   StartAt: 'Work',
   States: {
-    Work: { Type: 'Task', Resource: 'arn:aws:lambda:us-east-1:000000000000:function:work', ResultPath: '$.work', Retry: [{ ErrorEquals: ['Throttled'], IntervalSeconds: 2, MaxAttempts: 2 }], Next: 'Pause' },
+    Work: {
+      Type: 'Task',
+      Resource: 'arn:aws:lambda:us-east-1:000000000000:function:work',
+      ResultPath: '$.work',
+      Retry: [{ ErrorEquals: ['Throttled'], IntervalSeconds: 2, MaxAttempts: 2 }],
+      Next: 'Pause',
+    },
     Pause: { Type: 'Wait', SecondsPath: '$.work.wait', Next: 'Done?' },
-    'Done?': { Type: 'Choice', Choices: [{ Variable: '$.work.fail', BooleanEquals: true, Next: 'Boom' }], Default: 'Ok' },
+    'Done?': {
+      Type: 'Choice',
+      Choices: [{ Variable: '$.work.fail', BooleanEquals: true, Next: 'Boom' }],
+      Default: 'Ok',
+    },
     Boom: { Type: 'Fail', Error: 'Boom', Cause: 'asked to fail' },
     Ok: { Type: 'Succeed' },
   },
@@ -55,7 +70,9 @@ afterAll(async () => {
 
 test('StartExecution runs the definition; DescribeExecution and GetExecutionHistory answer like the service', async () => {
   throttles = 1;
-  const started = await sfn.send(new StartExecutionCommand({ stateMachineArn: ARN, name: 'one', input: '{"fail":false}' }));
+  const started = await sfn.send(
+    new StartExecutionCommand({ stateMachineArn: ARN, name: 'one', input: '{"fail":false}' }),
+  );
   expect(started.executionArn).toBe('arn:aws:states:us-east-1:000000000000:execution:Test:one');
   await local.waitFor(started.executionArn!);
   const described = await sfn.send(new DescribeExecutionCommand({ executionArn: started.executionArn }));
@@ -80,30 +97,51 @@ test('StartExecution runs the definition; DescribeExecution and GetExecutionHist
     'SucceedStateExited',
     'ExecutionSucceeded',
   ]);
-  expect(JSON.parse(events![4].lambdaFunctionFailedEventDetails!.cause!)).toEqual({ errorType: 'Throttled', errorMessage: 'slow down' });
+  expect(JSON.parse(events![4].lambdaFunctionFailedEventDetails!.cause!)).toEqual({
+    errorType: 'Throttled',
+    errorMessage: 'slow down',
+  });
   expect(events!.map((e) => e.id)).toEqual(events!.map((_, i) => i + 1));
 });
 
 test('a Fail state fails the execution with its error and cause', async () => {
-  const started = await sfn.send(new StartExecutionCommand({ stateMachineArn: ARN, name: 'two', input: '{"fail":true}' }));
+  const started = await sfn.send(
+    new StartExecutionCommand({ stateMachineArn: ARN, name: 'two', input: '{"fail":true}' }),
+  );
   await local.waitFor(started.executionArn!);
   const described = await sfn.send(new DescribeExecutionCommand({ executionArn: started.executionArn }));
   expect(described).toMatchObject({ status: 'FAILED', error: 'Boom', cause: 'asked to fail' });
 });
 
 test('names are unique: same name and input while running returns the execution; otherwise ExecutionAlreadyExists', async () => {
-  const first = await sfn.send(new StartExecutionCommand({ stateMachineArn: ARN, name: 'three', input: '{"hold":true}' }));
-  const again = await sfn.send(new StartExecutionCommand({ stateMachineArn: ARN, name: 'three', input: '{"hold":true}' }));
+  const first = await sfn.send(
+    new StartExecutionCommand({ stateMachineArn: ARN, name: 'three', input: '{"hold":true}' }),
+  );
+  const again = await sfn.send(
+    new StartExecutionCommand({ stateMachineArn: ARN, name: 'three', input: '{"hold":true}' }),
+  );
   expect(again.executionArn).toBe(first.executionArn);
-  await expect(sfn.send(new StartExecutionCommand({ stateMachineArn: ARN, name: 'three', input: '{"hold":false}' }))).rejects.toMatchObject({ name: 'ExecutionAlreadyExists' });
+  await expect(
+    sfn.send(new StartExecutionCommand({ stateMachineArn: ARN, name: 'three', input: '{"hold":false}' })),
+  ).rejects.toMatchObject({ name: 'ExecutionAlreadyExists' });
   release();
   await local.waitFor(first.executionArn!);
-  await expect(sfn.send(new StartExecutionCommand({ stateMachineArn: ARN, name: 'three', input: '{"hold":true}' }))).rejects.toMatchObject({ name: 'ExecutionAlreadyExists' });
+  await expect(
+    sfn.send(new StartExecutionCommand({ stateMachineArn: ARN, name: 'three', input: '{"hold":true}' })),
+  ).rejects.toMatchObject({ name: 'ExecutionAlreadyExists' });
 });
 
 test('validation: unknown state machine, bad name, bad input, unknown execution', async () => {
-  await expect(sfn.send(new StartExecutionCommand({ stateMachineArn: `${ARN}X`, input: '{}' }))).rejects.toMatchObject({ name: 'StateMachineDoesNotExist' });
-  await expect(sfn.send(new StartExecutionCommand({ stateMachineArn: ARN, name: 'a b', input: '{}' }))).rejects.toMatchObject({ name: 'InvalidName' });
-  await expect(sfn.send(new StartExecutionCommand({ stateMachineArn: ARN, input: '{' }))).rejects.toMatchObject({ name: 'InvalidExecutionInput' });
-  await expect(sfn.send(new DescribeExecutionCommand({ executionArn: `${ARN.replace(':stateMachine:', ':execution:')}:nope` }))).rejects.toMatchObject({ name: 'ExecutionDoesNotExist' });
+  await expect(sfn.send(new StartExecutionCommand({ stateMachineArn: `${ARN}X`, input: '{}' }))).rejects.toMatchObject({
+    name: 'StateMachineDoesNotExist',
+  });
+  await expect(
+    sfn.send(new StartExecutionCommand({ stateMachineArn: ARN, name: 'a b', input: '{}' })),
+  ).rejects.toMatchObject({ name: 'InvalidName' });
+  await expect(sfn.send(new StartExecutionCommand({ stateMachineArn: ARN, input: '{' }))).rejects.toMatchObject({
+    name: 'InvalidExecutionInput',
+  });
+  await expect(
+    sfn.send(new DescribeExecutionCommand({ executionArn: `${ARN.replace(':stateMachine:', ':execution:')}:nope` })),
+  ).rejects.toMatchObject({ name: 'ExecutionDoesNotExist' });
 });

@@ -10,7 +10,15 @@ import type { InventoryItem } from '../../lambda/shared/contract';
 import type { LocalFaultRequest, LocalMode } from '../../local/runtime';
 import { startLocalMode } from '../../local/runtime';
 import { apiClient, currentSerial, exportBody, requestCertificate, startExport } from '../e2e/support';
-import { checkServed, inventoryItem, isValid, leakScan, nodeLeftovers, normalSerial, type ServedCheck } from '../helpers/reliability';
+import {
+  checkServed,
+  inventoryItem,
+  isValid,
+  leakScan,
+  nodeLeftovers,
+  normalSerial,
+  type ServedCheck,
+} from '../helpers/reliability';
 
 type Outcome = 'SUCCEEDED' | 'FAILED';
 /** Which nodes end on the new certificate: all, none (the export never reached them), or all but the faulty one. */
@@ -39,16 +47,67 @@ const T = 4;
 const S = 1;
 
 const CASES: FaultCase[] = [
-  { name: 'throttle acm:DescribeCertificate ×1', faults: { throttle: { 'acm:DescribeCertificate': S } }, expect: 'SUCCEEDED', reach: 'all' },
-  { name: 'throttle acm:ExportCertificate ×4', faults: { throttle: { 'acm:ExportCertificate': T } }, expect: 'SUCCEEDED', reach: 'all' },
-  { name: 'throttle secretsmanager:DescribeSecret ×1', faults: { throttle: { 'secretsmanager:DescribeSecret': S } }, expect: 'SUCCEEDED', reach: 'all' },
-  { name: 'throttle secretsmanager:CreateSecret ×1', fresh: 'exportable', faults: { throttle: { 'secretsmanager:CreateSecret': S } }, expect: 'SUCCEEDED', reach: 'all' },
-  { name: 'throttle secretsmanager:PutSecretValue ×4', faults: { throttle: { 'secretsmanager:PutSecretValue': T } }, expect: 'SUCCEEDED', reach: 'all' },
-  { name: 'throttle ssm:DescribeInstanceInformation ×1', faults: { throttle: { 'ssm:DescribeInstanceInformation': S } }, expect: 'SUCCEEDED', reach: 'all' },
-  { name: 'throttle ssm:SendCommand ×4', faults: { throttle: { 'ssm:SendCommand': T } }, expect: 'SUCCEEDED', reach: 'all' },
-  { name: 'throttle ssm:ListCommands ×4', faults: { throttle: { 'ssm:ListCommands': T } }, expect: 'SUCCEEDED', reach: 'all' },
-  { name: 'throttle dynamodb:UpdateItem ×1', faults: { throttle: { 'dynamodb:UpdateItem': S } }, expect: 'SUCCEEDED', reach: 'all' },
-  { name: 'throttle secretsmanager:GetSecretValue ×1 (node side)', faults: { throttle: { 'secretsmanager:GetSecretValue': S } }, expect: 'SUCCEEDED', reach: 'all' },
+  {
+    name: 'throttle acm:DescribeCertificate ×1',
+    faults: { throttle: { 'acm:DescribeCertificate': S } },
+    expect: 'SUCCEEDED',
+    reach: 'all',
+  },
+  {
+    name: 'throttle acm:ExportCertificate ×4',
+    faults: { throttle: { 'acm:ExportCertificate': T } },
+    expect: 'SUCCEEDED',
+    reach: 'all',
+  },
+  {
+    name: 'throttle secretsmanager:DescribeSecret ×1',
+    faults: { throttle: { 'secretsmanager:DescribeSecret': S } },
+    expect: 'SUCCEEDED',
+    reach: 'all',
+  },
+  {
+    name: 'throttle secretsmanager:CreateSecret ×1',
+    fresh: 'exportable',
+    faults: { throttle: { 'secretsmanager:CreateSecret': S } },
+    expect: 'SUCCEEDED',
+    reach: 'all',
+  },
+  {
+    name: 'throttle secretsmanager:PutSecretValue ×4',
+    faults: { throttle: { 'secretsmanager:PutSecretValue': T } },
+    expect: 'SUCCEEDED',
+    reach: 'all',
+  },
+  {
+    name: 'throttle ssm:DescribeInstanceInformation ×1',
+    faults: { throttle: { 'ssm:DescribeInstanceInformation': S } },
+    expect: 'SUCCEEDED',
+    reach: 'all',
+  },
+  {
+    name: 'throttle ssm:SendCommand ×4',
+    faults: { throttle: { 'ssm:SendCommand': T } },
+    expect: 'SUCCEEDED',
+    reach: 'all',
+  },
+  {
+    name: 'throttle ssm:ListCommands ×4',
+    faults: { throttle: { 'ssm:ListCommands': T } },
+    expect: 'SUCCEEDED',
+    reach: 'all',
+  },
+  {
+    name: 'throttle dynamodb:UpdateItem ×1',
+    faults: { throttle: { 'dynamodb:UpdateItem': S } },
+    expect: 'SUCCEEDED',
+    reach: 'all',
+  },
+  {
+    name: 'throttle secretsmanager:GetSecretValue ×1 (node side)',
+    faults: { throttle: { 'secretsmanager:GetSecretValue': S } },
+    expect: 'SUCCEEDED',
+    reach: 'all',
+  },
   {
     name: 'throttle ssm:ListCommandInvocations ×4 (failure report)',
     faults: { throttle: { 'ssm:ListCommandInvocations': T }, nodes: { [FAULTY]: { failInstall: true } } },
@@ -56,12 +115,51 @@ const CASES: FaultCase[] = [
     reach: 'all-but-faulty',
     reason: /1 of 3 nodes failed/,
   },
-  { name: 'certificate not exportable', fresh: 'not-exportable', faults: {}, expect: 'FAILED', reach: 'none', reason: /Export=ENABLED|not exportable|refused to export/ },
-  { name: 'certificate pending validation', fresh: 'pending', faults: {}, expect: 'FAILED', reach: 'none', reason: /PENDING_VALIDATION/ },
-  { name: 'secret write failure (PutSecretValue)', faults: { fail: { 'secretsmanager:PutSecretValue': 1 } }, expect: 'FAILED', reach: 'none', reason: /EncryptionFailure|encrypt/ },
-  { name: 'secret write failure (CreateSecret)', fresh: 'exportable', faults: { fail: { 'secretsmanager:CreateSecret': 1 } }, expect: 'FAILED', reach: 'none', reason: /EncryptionFailure|encrypt/ },
-  { name: 'inventory write failure (UpdateItem)', faults: { fail: { 'dynamodb:UpdateItem': 1 } }, expect: 'FAILED', reach: 'none' },
-  { name: 'node install failure', faults: { nodes: { [FAULTY]: { failInstall: true } } }, expect: 'FAILED', reach: 'all-but-faulty', reason: /1 of 3 nodes failed/, alert: /hook .* exited/ },
+  {
+    name: 'certificate not exportable',
+    fresh: 'not-exportable',
+    faults: {},
+    expect: 'FAILED',
+    reach: 'none',
+    reason: /Export=ENABLED|not exportable|refused to export/,
+  },
+  {
+    name: 'certificate pending validation',
+    fresh: 'pending',
+    faults: {},
+    expect: 'FAILED',
+    reach: 'none',
+    reason: /PENDING_VALIDATION/,
+  },
+  {
+    name: 'secret write failure (PutSecretValue)',
+    faults: { fail: { 'secretsmanager:PutSecretValue': 1 } },
+    expect: 'FAILED',
+    reach: 'none',
+    reason: /EncryptionFailure|encrypt/,
+  },
+  {
+    name: 'secret write failure (CreateSecret)',
+    fresh: 'exportable',
+    faults: { fail: { 'secretsmanager:CreateSecret': 1 } },
+    expect: 'FAILED',
+    reach: 'none',
+    reason: /EncryptionFailure|encrypt/,
+  },
+  {
+    name: 'inventory write failure (UpdateItem)',
+    faults: { fail: { 'dynamodb:UpdateItem': 1 } },
+    expect: 'FAILED',
+    reach: 'none',
+  },
+  {
+    name: 'node install failure',
+    faults: { nodes: { [FAULTY]: { failInstall: true } } },
+    expect: 'FAILED',
+    reach: 'all-but-faulty',
+    reason: /1 of 3 nodes failed/,
+    alert: /hook .* exited/,
+  },
   {
     name: 'config test failure',
     faults: { nodes: { [FAULTY]: { failConfigTest: true } } },
@@ -79,7 +177,12 @@ const CASES: FaultCase[] = [
     reason: /1 of 3 nodes failed/,
     alert: /serves serial .* not the new/,
   },
-  { name: 'delayed node within the timeout', faults: { nodes: { [FAULTY]: { delayMs: 500 } } }, expect: 'SUCCEEDED', reach: 'all' },
+  {
+    name: 'delayed node within the timeout',
+    faults: { nodes: { [FAULTY]: { delayMs: 500 } } },
+    expect: 'SUCCEEDED',
+    reach: 'all',
+  },
   {
     name: 'delayed node beyond the command timeout',
     faults: { nodes: { [FAULTY]: { delayMs: 3_600_000 } } },
@@ -107,7 +210,13 @@ const MAIN_DOMAIN = 'main.faults.example.test';
 const rows: Row[] = [];
 
 beforeAll(async () => {
-  local = await startLocalMode({ nodes: 3, tags: { Role: 'web' }, waitScale: 20, ssmMsPerSecond: 20, faults: { throttle: {}, notExportable: [], pending: [], nodes: {} } });
+  local = await startLocalMode({
+    nodes: 3,
+    tags: { Role: 'web' },
+    waitScale: 20,
+    ssmMsPerSecond: 20,
+    faults: { throttle: {}, notExportable: [], pending: [], nodes: {} },
+  });
   api = apiClient(local);
   mainArn = await requestCertificate(local, MAIN_DOMAIN);
   // Baseline: every node serves a certificate of the local CA before the first fault.
@@ -123,7 +232,12 @@ afterAll(async () => {
     const line = (r: Record<keyof Row, string>): string => cols.map((k) => r[k].padEnd(width(k))).join(' | ');
     const header = Object.fromEntries(cols.map((k) => [k, k])) as Record<keyof Row, string>;
     console.log(
-      [`faults matrix (${local?.serverKind ?? '?'} nodes): ${rows.length} cases, ${rows.filter((r) => r.verdict === 'ok').length} as expected`, line(header), cols.map((k) => '-'.repeat(width(k))).join('-|-'), ...rows.map(line)].join('\n'),
+      [
+        `faults matrix (${local?.serverKind ?? '?'} nodes): ${rows.length} cases, ${rows.filter((r) => r.verdict === 'ok').length} as expected`,
+        line(header),
+        cols.map((k) => '-'.repeat(width(k))).join('-|-'),
+        ...rows.map(line),
+      ].join('\n'),
     );
   }
   await local?.close();
@@ -148,7 +262,10 @@ test.each(CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
   let arn = mainArn;
   let domain = MAIN_DOMAIN;
   if (c.fresh) {
-    domain = `${c.name.replace(/[^a-z0-9]+/gi, '-').replace(/^-+|-+$/g, '').toLowerCase()}.faults.example.test`;
+    domain = `${c.name
+      .replace(/[^a-z0-9]+/gi, '-')
+      .replace(/^-+|-+$/g, '')
+      .toLowerCase()}.faults.example.test`;
     if (c.fresh === 'not-exportable') local.aws.acm.makeNotExportable(domain);
     if (c.fresh === 'pending') await local.aws.acm.setPending(domain, true);
     arn = await requestCertificate(local, domain);
@@ -157,7 +274,9 @@ test.each(CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
   }
   const newSerial = c.fresh === 'not-exportable' || c.fresh === 'pending' ? '' : currentSerial(local, arn);
   const before = await servedAll(domain);
-  for (const b of before) if (!isValid(b)) problems.push(`before: ${b.node} does not serve a valid certificate (${b.problem ?? JSON.stringify(b)})`);
+  for (const b of before)
+    if (!isValid(b))
+      problems.push(`before: ${b.node} does not serve a valid certificate (${b.problem ?? JSON.stringify(b)})`);
   const itemBefore = await inventoryItem(local, arn);
   const alertsBefore = local.alerts.length;
 
@@ -190,7 +309,8 @@ test.each(CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
   }
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   if (status !== c.expect) problems.push(`status ${status}, expected ${c.expect} (${reason.slice(0, 300)})`);
-  if (c.reason && !c.reason.test(reason)) problems.push(`failure reason does not match ${c.reason}: ${reason.slice(0, 300)}`);
+  if (c.reason && !c.reason.test(reason))
+    problems.push(`failure reason does not match ${c.reason}: ${reason.slice(0, 300)}`);
 
   // Alert exactly when it failed, naming the execution (and the faulty node when one failed).
   const alerts = local.alerts.slice(alertsBefore);
@@ -199,8 +319,12 @@ test.each(CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
     else {
       const text = JSON.stringify(alerts[0].message);
       if (!text.includes(executionArn)) problems.push('the alert does not name the execution');
-      if (c.reach === 'all-but-faulty' && !text.includes(local.node(FAULTY).instanceId)) problems.push('the alert does not name the failed node');
-      if (c.alert && !c.alert.test(text)) problems.push(`the alert does not match ${c.alert}: ${text.slice(text.indexOf('"error"'), text.indexOf('"error"') + 600)}`);
+      if (c.reach === 'all-but-faulty' && !text.includes(local.node(FAULTY).instanceId))
+        problems.push('the alert does not name the failed node');
+      if (c.alert && !c.alert.test(text))
+        problems.push(
+          `the alert does not match ${c.alert}: ${text.slice(text.indexOf('"error"'), text.indexOf('"error"') + 600)}`,
+        );
     }
   } else if (alerts.length !== 0) problems.push(`${alerts.length} alerts for a successful export`);
 
@@ -213,7 +337,8 @@ test.each(CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
     const wantNew = c.reach === 'all' || (c.reach === 'all-but-faulty' && !faulty);
     const want = wantNew ? newSerial : old;
     if (!isValid(a)) problems.push(`${a.node} does not serve a valid certificate: ${a.problem ?? JSON.stringify(a)}`);
-    if (a.serial !== want) problems.push(`${a.node} serves ${a.serial}, expected the ${wantNew ? 'new' : 'previous'} ${want}`);
+    if (a.serial !== want)
+      problems.push(`${a.node} serves ${a.serial}, expected the ${wantNew ? 'new' : 'previous'} ${want}`);
     nodeNotes.push(a.serial === newSerial ? 'new' : a.serial === old ? 'old' : '???');
   });
 
@@ -224,16 +349,22 @@ test.each(CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
   if (item?.lastDeployStatus === 'InProgress') problems.push('inventory left InProgress after the final state');
   if (c.expect === 'SUCCEEDED') {
     inventory = `Succeeded ${normalSerial(item?.lastSerial).slice(0, 8)}…`;
-    if (!ownItem || item?.lastDeployStatus !== 'Succeeded' || normalSerial(item?.lastSerial) !== newSerial) problems.push(`inventory ${JSON.stringify(pick(item))} after a successful export`);
+    if (!ownItem || item?.lastDeployStatus !== 'Succeeded' || normalSerial(item?.lastSerial) !== newSerial)
+      problems.push(`inventory ${JSON.stringify(pick(item))} after a successful export`);
   } else if (c.reach === 'all-but-faulty') {
     inventory = 'Failed (this run)';
-    if (!ownItem || item?.lastDeployStatus !== 'Failed' || normalSerial(item?.lastSerial) !== newSerial) problems.push(`inventory ${JSON.stringify(pick(item))} after a failed install`);
+    if (!ownItem || item?.lastDeployStatus !== 'Failed' || normalSerial(item?.lastSerial) !== newSerial)
+      problems.push(`inventory ${JSON.stringify(pick(item))} after a failed install`);
   } else if (ownItem) {
     // The export failed before or while claiming the target: the item may be this run's, but never Succeeded.
     inventory = `${item?.lastDeployStatus} (this run)`;
-    if (item?.lastDeployStatus !== 'Failed') problems.push(`inventory ${JSON.stringify(pick(item))} after a failed export`);
+    if (item?.lastDeployStatus !== 'Failed')
+      problems.push(`inventory ${JSON.stringify(pick(item))} after a failed export`);
   } else {
-    if (JSON.stringify(pick(item)) !== JSON.stringify(pick(itemBefore))) problems.push(`inventory changed by a failed export: ${JSON.stringify(pick(itemBefore))} → ${JSON.stringify(pick(item))}`);
+    if (JSON.stringify(pick(item)) !== JSON.stringify(pick(itemBefore)))
+      problems.push(
+        `inventory changed by a failed export: ${JSON.stringify(pick(itemBefore))} → ${JSON.stringify(pick(item))}`,
+      );
     inventory = item ? `unchanged (${item.lastDeployStatus})` : 'no item';
   }
 
@@ -251,7 +382,11 @@ test.each(CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
 
 function pick(item: InventoryItem | undefined): Partial<InventoryItem> | undefined {
   if (!item) return undefined;
-  return { lastSerial: item.lastSerial, lastDeployStatus: item.lastDeployStatus, lastExecutionArn: item.lastExecutionArn };
+  return {
+    lastSerial: item.lastSerial,
+    lastDeployStatus: item.lastDeployStatus,
+    lastExecutionArn: item.lastExecutionArn,
+  };
 }
 
 test('leak scan: no private key, passphrase or certificate body in any history, log, SSM parameter, command output, alert or API response', async () => {

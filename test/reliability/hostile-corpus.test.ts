@@ -13,7 +13,13 @@ import { TOO_LARGE } from '../../lambda/export-api/start-export';
 import { MAX_API_BODY } from '../../local/api';
 import { startLocalMode, type LocalMode } from '../../local/runtime';
 import { apiClient, exportBody, finished, rawRequest, requestCertificate, startExport } from '../e2e/support';
-import { CONTROL_AND_LOOKALIKE_VALUES, foreignCertificateArns, HOSTILE_PATHS, SHELL_METACHARACTERS, VALID_REQUEST_STRINGS } from '../helpers/field-values';
+import {
+  CONTROL_AND_LOOKALIKE_VALUES,
+  foreignCertificateArns,
+  HOSTILE_PATHS,
+  SHELL_METACHARACTERS,
+  VALID_REQUEST_STRINGS,
+} from '../helpers/field-values';
 import { changedFiles, executionCount, nodeFiles } from '../helpers/reliability';
 
 interface HostileCase {
@@ -35,7 +41,13 @@ let arn: string;
 let good: Record<string, unknown>;
 
 beforeAll(async () => {
-  local = await startLocalMode({ nodes: 2, tags: { Role: 'web' }, waitScale: 20, ssmMsPerSecond: 20, faults: { throttle: {}, notExportable: [], pending: [], nodes: {} } });
+  local = await startLocalMode({
+    nodes: 2,
+    tags: { Role: 'web' },
+    waitScale: 20,
+    ssmMsPerSecond: 20,
+    faults: { throttle: {}, notExportable: [], pending: [], nodes: {} },
+  });
   api = apiClient(local);
   arn = await requestCertificate(local, 'hostile.reliability.example.test');
   good = exportBody(local, arn);
@@ -48,10 +60,21 @@ afterAll(async () => {
 function corpus(): HostileCase[] {
   const cases: HostileCase[] = [];
   const json = (name: string, body: unknown, field: string | undefined, needle?: string): void => {
-    cases.push({ name, body: JSON.stringify(body), status: 400, ...(field ? { field } : {}), ...(needle !== undefined ? { needle } : {}) });
+    cases.push({
+      name,
+      body: JSON.stringify(body),
+      status: 400,
+      ...(field ? { field } : {}),
+      ...(needle !== undefined ? { needle } : {}),
+    });
   };
   const withField = (field: string, value: unknown, name: string, needle?: string): void =>
-    json(`${field}: ${name}`, { ...good, [field]: value }, field, needle ?? (typeof value === 'string' ? value : undefined));
+    json(
+      `${field}: ${name}`,
+      { ...good, [field]: value },
+      field,
+      needle ?? (typeof value === 'string' ? value : undefined),
+    );
 
   // Shell metacharacters in every string field (on top of a valid value, so only the metacharacter is wrong).
   const stringBases: Record<string, string> = { CertificateArn: arn, ...VALID_REQUEST_STRINGS };
@@ -98,13 +121,19 @@ function corpus(): HostileCase[] {
   for (const extra of ['Extra', 'certName', 'Command', 'Parameters', 'SecretId', 'commands', '$(id)', 'constructor']) {
     json(`extra field ${extra}`, { ...good, [extra]: 'x;id' }, extra.replace(/[^A-Za-z0-9_.-]/g, '?'), 'x;id');
   }
-  cases.push({ name: 'extra field __proto__', body: `{${JSON.stringify(good).slice(1, -1)},"__proto__":{"polluted":true}}`, status: 400, field: '__proto__' });
+  cases.push({
+    name: 'extra field __proto__',
+    body: `{${JSON.stringify(good).slice(1, -1)},"__proto__":{"polluted":true}}`,
+    status: 400,
+    field: '__proto__',
+  });
   // ARNs of other services, regions, partitions, accounts, and look-alikes.
   for (const [name, value] of foreignCertificateArns(arn, local.region, local.accountId)) {
     withField('CertificateArn', value, name, value.length >= 3 && value !== arn ? value : undefined);
   }
   // Reserved tag keys.
-  for (const key of ['aws:cloudformation:stack-name', 'AWS:Role', 'Aws:x', 'aWs:ec2:fleet']) withField('TargetTagKey', key, `reserved ${key}`);
+  for (const key of ['aws:cloudformation:stack-name', 'AWS:Role', 'Aws:x', 'aWs:ec2:fleet'])
+    withField('TargetTagKey', key, `reserved ${key}`);
   // Bodies that are not a JSON object.
   const notObject = (name: string, body: string): void => {
     cases.push({ name, body, status: 400, field: '(body)' });
@@ -125,16 +154,43 @@ function corpus(): HostileCase[] {
   ] as const)
     notObject(name, body);
   // Wrong content types (the body itself is valid).
-  for (const ct of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', 'application/json-patch+json']) {
+  for (const ct of [
+    'text/plain',
+    'application/x-www-form-urlencoded',
+    'multipart/form-data; boundary=x',
+    'application/xml',
+    'application/json-patch+json',
+  ]) {
     cases.push({ name: `content type ${ct}`, body: JSON.stringify(good), contentType: ct, status: 415 });
   }
   // Bodies over the limit: the function's (a 400 that says so) and the gateway's (413).
-  cases.push({ name: 'body over MAX_REQUEST_BYTES', body: JSON.stringify({ ...good, TargetTagValue: 'v'.repeat(MAX_REQUEST_BYTES) }), status: 400, field: '(size)' });
-  cases.push({ name: 'body just over the limit', body: JSON.stringify({ ...good, CertName: 'a'.repeat(MAX_API_BODY) }), status: 413 });
+  cases.push({
+    name: 'body over MAX_REQUEST_BYTES',
+    body: JSON.stringify({ ...good, TargetTagValue: 'v'.repeat(MAX_REQUEST_BYTES) }),
+    status: 400,
+    field: '(size)',
+  });
+  cases.push({
+    name: 'body just over the limit',
+    body: JSON.stringify({ ...good, CertName: 'a'.repeat(MAX_API_BODY) }),
+    status: 413,
+  });
   cases.push({ name: '1 MB body', body: JSON.stringify({ ...good, Padding: 'p'.repeat(1024 * 1024) }), status: 413 });
   // Duplicate keys: the last one wins in JSON, so a hostile last value must be refused.
-  cases.push({ name: 'duplicate CertName, hostile last', body: `${JSON.stringify(good).slice(0, -1)},"CertName":"site;id"}`, status: 400, field: 'CertName', needle: 'site;id' });
-  cases.push({ name: 'duplicate CertDir, traversal last', body: `${JSON.stringify(good).slice(0, -1)},"CertDir":"/etc/ssl/certs","CertDir":"/etc/../root"}`, status: 400, field: 'CertDir', needle: '/etc/../root' });
+  cases.push({
+    name: 'duplicate CertName, hostile last',
+    body: `${JSON.stringify(good).slice(0, -1)},"CertName":"site;id"}`,
+    status: 400,
+    field: 'CertName',
+    needle: 'site;id',
+  });
+  cases.push({
+    name: 'duplicate CertDir, traversal last',
+    body: `${JSON.stringify(good).slice(0, -1)},"CertDir":"/etc/ssl/certs","CertDir":"/etc/../root"}`,
+    status: 400,
+    field: 'CertDir',
+    needle: '/etc/../root',
+  });
   return cases;
 }
 
@@ -161,7 +217,9 @@ function validationMessage(body: string): string | undefined {
   } catch {
     return undefined;
   }
-  const check = exportRequestSchema({ partition: 'aws', region: local.region, account: local.accountId }).safeParse(parsed);
+  const check = exportRequestSchema({ partition: 'aws', region: local.region, account: local.accountId }).safeParse(
+    parsed,
+  );
   return check.success ? '' : formatIssues(check.error);
 }
 
@@ -178,7 +236,10 @@ test('every hostile request is refused with a 4xx, echoes nothing and starts not
   const layers = { structure: 0, size: 0, fields: 0 };
   let rejected = 0;
   for (const c of cases) {
-    const res = await rawRequest(local, 'POST', '/exports', { body: c.body, contentType: c.contentType ?? 'application/json' });
+    const res = await rawRequest(local, 'POST', '/exports', {
+      body: c.body,
+      contentType: c.contentType ?? 'application/json',
+    });
     let message = '';
     try {
       message = String((JSON.parse(res.body) as { message?: unknown }).message ?? '');
@@ -196,7 +257,8 @@ test('every hostile request is refused with a 4xx, echoes nothing and starts not
       layers[refusedBy]++;
       if (refusedBy === 'structure') {
         // The API's fixed message: a JSON object, every field by name and JSON type, no other fields.
-        if (message !== STRUCTURAL_MESSAGE) problems.push(`${c.name}: structural failure answered "${message.slice(0, 120)}"`);
+        if (message !== STRUCTURAL_MESSAGE)
+          problems.push(`${c.name}: structural failure answered "${message.slice(0, 120)}"`);
         const known = c.field !== undefined && Object.prototype.hasOwnProperty.call(STRUCTURE.properties, c.field);
         if (known && !message.includes(c.field!)) problems.push(`${c.name}: message does not name ${c.field}`);
       } else if (refusedBy === 'size') {
@@ -204,18 +266,26 @@ test('every hostile request is refused with a 4xx, echoes nothing and starts not
       } else {
         // zod in the export-api function: "<Field>: <rule>", exactly the shared validation's message.
         const detail = validationMessage(c.body);
-        if (message !== detail) problems.push(`${c.name}: message "${message.slice(0, 120)}", expected "${String(detail).slice(0, 120)}"`);
-        if (c.field && !new RegExp(`(^|; )${c.field.replace(/[$?()]/g, '\\$&')}: `).test(message)) problems.push(`${c.name}: message does not name ${c.field}`);
+        if (message !== detail)
+          problems.push(`${c.name}: message "${message.slice(0, 120)}", expected "${String(detail).slice(0, 120)}"`);
+        if (c.field && !new RegExp(`(^|; )${c.field.replace(/[$?()]/g, '\\$&')}: `).test(message))
+          problems.push(`${c.name}: message does not name ${c.field}`);
       }
     }
-    if (c.needle && (res.body.includes(c.needle) || res.body.includes(JSON.stringify(c.needle).slice(1, -1)))) problems.push(`${c.name}: the response echoes the hostile value`);
+    if (c.needle && (res.body.includes(c.needle) || res.body.includes(JSON.stringify(c.needle).slice(1, -1))))
+      problems.push(`${c.name}: the response echoes the hostile value`);
     if (c.status === 400) {
       const detail = validationMessage(c.body);
       if (detail === '') problems.push(`${c.name}: the shared validation accepts it`);
       if (detail !== undefined && c.field && c.field !== '(size)') {
-        const names = c.field === '(body)' ? /request body must be a JSON object/ : new RegExp(`(^|; )${c.field.replace(/[$?()]/g, '\\$&')}: `);
-        if (!names.test(detail)) problems.push(`${c.name}: validation message "${detail.slice(0, 120)}" does not name ${c.field}`);
-        if (c.needle && detail.includes(c.needle)) problems.push(`${c.name}: the validation message echoes the hostile value`);
+        const names =
+          c.field === '(body)'
+            ? /request body must be a JSON object/
+            : new RegExp(`(^|; )${c.field.replace(/[$?()]/g, '\\$&')}: `);
+        if (!names.test(detail))
+          problems.push(`${c.name}: validation message "${detail.slice(0, 120)}" does not name ${c.field}`);
+        if (c.needle && detail.includes(c.needle))
+          problems.push(`${c.name}: the validation message echoes the hostile value`);
       }
     }
   }
@@ -247,5 +317,14 @@ test('positive control: the same harness sees an accepted request start an execu
 
 test('the field rules the corpus relies on are the shared ones', () => {
   // A guard against the corpus silently testing nothing: every field it targets has a rule or a schema entry.
-  for (const f of ['CertName', 'TargetTagKey', 'TargetTagValue', 'CertDir', 'KeyDir', 'MaxConcurrency', 'MaxErrors'] as const) expect(FIELD_RULES[f].pattern).toMatch(/^\^.*\$$/);
+  for (const f of [
+    'CertName',
+    'TargetTagKey',
+    'TargetTagValue',
+    'CertDir',
+    'KeyDir',
+    'MaxConcurrency',
+    'MaxErrors',
+  ] as const)
+    expect(FIELD_RULES[f].pattern).toMatch(/^\^.*\$$/);
 });

@@ -36,7 +36,11 @@ function associationParams(slot: string, extra: InstallParams = {}): InstallPara
 /** Custom inventory location (and its state) of one simulated node. */
 function inventoryEnv(slot: string, nodeId?: string): Record<string, string> {
   const dir = path.join(f.root, slot, 'inventory');
-  return { ACM_EXPORT_INVENTORY_DIR: dir, ACM_EXPORT_STATE_DIR: `${dir}-state`, ...(nodeId ? { AWS_SSM_INSTANCE_ID: nodeId } : {}) };
+  return {
+    ACM_EXPORT_INVENTORY_DIR: dir,
+    ACM_EXPORT_STATE_DIR: `${dir}-state`,
+    ...(nodeId ? { AWS_SSM_INSTANCE_ID: nodeId } : {}),
+  };
 }
 
 function inventoryFile(dir: string): { SchemaVersion: string; TypeName: string; Content: Record<string, string>[] } {
@@ -58,7 +62,12 @@ describe('association mode (SecretVersionStage=AWSCURRENT)', () => {
     const inventoryDir = path.join(f.root, slot, 'inventory');
     const r = await run(associationParams(slot), inventoryEnv(slot, 'i-0123456789abcdef0'));
     expect(r.code).toBe(0);
-    expect(r.result).toMatchObject({ serial: first.serial, changed: true, secretVersionId: first.versionId, node: 'i-0123456789abcdef0' });
+    expect(r.result).toMatchObject({
+      serial: first.serial,
+      changed: true,
+      secretVersionId: first.versionId,
+      node: 'i-0123456789abcdef0',
+    });
     // The stage is resolved to a version id first; then exactly that version is fetched.
     const calls = f.aws.calls().slice(-2);
     expect(calls[0]).toEqual(expect.arrayContaining(['--version-stage', 'AWSCURRENT', '--output', 'json']));
@@ -97,12 +106,18 @@ describe('association mode (SecretVersionStage=AWSCURRENT)', () => {
     const inventoryDir = path.join(f.root, slot, 'inventory');
     const certDir = path.join(f.root, slot, 'certs');
     const keyDir = path.join(f.root, slot, 'private');
-    const before = [...mtimes(certDir, ['site.crt', 'site.chain.pem', 'site.fullchain.pem']), ...mtimes(keyDir, ['site.key'])];
+    const before = [
+      ...mtimes(certDir, ['site.crt', 'site.chain.pem', 'site.fullchain.pem']),
+      ...mtimes(keyDir, ['site.key']),
+    ];
     const r = await run(associationParams(slot), inventoryEnv(slot, 'i-0123456789abcdef0'));
     expect(r.code).toBe(0);
     expect(r.result).toMatchObject({ serial: first.serial, changed: false, reloaded: false });
     expect(r.stderr).toContain('unchanged:');
-    const after = [...mtimes(certDir, ['site.crt', 'site.chain.pem', 'site.fullchain.pem']), ...mtimes(keyDir, ['site.key'])];
+    const after = [
+      ...mtimes(certDir, ['site.crt', 'site.chain.pem', 'site.fullchain.pem']),
+      ...mtimes(keyDir, ['site.key']),
+    ];
     expect(after).toEqual(before);
     expect(existsSync(path.join(certDir, 'site.crt.prev'))).toBe(false);
     const entry = inventoryFile(inventoryDir).Content[0];
@@ -139,7 +154,9 @@ describe('association mode (SecretVersionStage=AWSCURRENT)', () => {
   test('both or neither of SecretVersionId and SecretVersionStage is a parameter error', async () => {
     const both = await run({ ...associationParams(slot), SecretVersionId: first.versionId });
     expect(both.code).toBe(EXIT.parameters);
-    expect(both.stderr).toContain('exactly one of SSM_SecretVersionId (push) and SSM_SecretVersionStage (association), not both');
+    expect(both.stderr).toContain(
+      'exactly one of SSM_SecretVersionId (push) and SSM_SecretVersionStage (association), not both',
+    );
     const neither = await run({ ...associationParams(slot), SecretVersionStage: '' });
     expect(neither.code).toBe(EXIT.parameters);
   });
@@ -147,7 +164,9 @@ describe('association mode (SecretVersionStage=AWSCURRENT)', () => {
   test('a failed run is reported in the custom inventory with the live (previous) serial', async () => {
     const inventoryDir = path.join(f.root, slot, 'inventory');
     const live = readFileSync(path.join(f.root, slot, 'certs', 'site.crt'), 'utf8');
-    const liveSerial = execFileSync('openssl', ['x509', '-noout', '-serial'], { input: live, encoding: 'utf8' }).trim().replace(/^serial=/, '');
+    const liveSerial = execFileSync('openssl', ['x509', '-noout', '-serial'], { input: live, encoding: 'utf8' })
+      .trim()
+      .replace(/^serial=/, '');
     f.publish({ names: ['www.example.test'] }, (b) => ({ ...b, passphrase: 'wrong-passphrase-0123456789' }));
     const r = await run(associationParams(slot), inventoryEnv(slot, 'i-0123456789abcdef0'));
     expect(r.code).toBe(EXIT.decrypt);
@@ -168,22 +187,43 @@ describe('never downgrade: a late push of an older version', () => {
     const params = f.params(newer.versionId, slot, { Target: 'Role=web' });
     expect((await run(params, env())).result).toMatchObject({ serial: newer.serial, changed: true });
     const certDir = params.CertDir!;
-    const before = { content: files.map((n) => readFileSync(path.join(certDir, n), 'utf8')), mtimes: mtimes(certDir, files), key: readFileSync(path.join(params.KeyDir!, 'site.key'), 'utf8') };
+    const before = {
+      content: files.map((n) => readFileSync(path.join(certDir, n), 'utf8')),
+      mtimes: mtimes(certDir, files),
+      key: readFileSync(path.join(params.KeyDir!, 'site.key'), 'utf8'),
+    };
 
     const late = await run({ ...params, SecretVersionId: older.versionId }, env());
     expect(late.code).toBe(0);
     expect(late.result).toMatchObject({
-      serial: older.serial, secretVersionId: older.versionId, changed: false, reloaded: false, verified: false,
-      skipped: 'older than installed', installedSerial: newer.serial, installedNotAfter: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
+      serial: older.serial,
+      secretVersionId: older.versionId,
+      changed: false,
+      reloaded: false,
+      verified: false,
+      skipped: 'older than installed',
+      installedSerial: newer.serial,
+      installedNotAfter: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
     });
-    expect(new Date(late.result!.installedNotAfter!).getTime()).toBeGreaterThan(new Date(late.result!.notAfter).getTime());
-    expect(late.stderr).toMatch(new RegExp(`acm-export: skipped: serial ${older.serial} \\(version ${older.versionId}, not after [^)]+\\) is older than the installed serial ${newer.serial} \\(not after [^)]+\\); nothing written, nothing reloaded`));
+    expect(new Date(late.result!.installedNotAfter!).getTime()).toBeGreaterThan(
+      new Date(late.result!.notAfter).getTime(),
+    );
+    expect(late.stderr).toMatch(
+      new RegExp(
+        `acm-export: skipped: serial ${older.serial} \\(version ${older.versionId}, not after [^)]+\\) is older than the installed serial ${newer.serial} \\(not after [^)]+\\); nothing written, nothing reloaded`,
+      ),
+    );
     expect(files.map((n) => readFileSync(path.join(certDir, n), 'utf8'))).toEqual(before.content);
     expect(mtimes(certDir, files)).toEqual(before.mtimes);
     expect(readFileSync(path.join(params.KeyDir!, 'site.key'), 'utf8')).toBe(before.key);
     expect(existsSync(path.join(certDir, 'site.crt.prev'))).toBe(false);
     const entry = inventoryFile(path.join(f.root, slot, 'inventory')).Content[0];
-    expect(entry).toMatchObject({ LastRun: 'skipped', Serial: newer.serial, SecretVersionId: newer.versionId, FailedStep: '' });
+    expect(entry).toMatchObject({
+      LastRun: 'skipped',
+      Serial: newer.serial,
+      SecretVersionId: newer.versionId,
+      FailedStep: '',
+    });
   });
 
   test('the same serial again is the ordinary idempotent run, and a newer certificate still installs', async () => {
@@ -234,7 +274,11 @@ describe('custom inventory', () => {
 
   test('without an SSM Agent directory and no override, nothing is written outside the target dirs', async () => {
     const cert = f.publish({ names: ['www.example.test'] });
-    const r = await run(f.params(cert.versionId, 'noagent'), { ACM_EXPORT_INVENTORY_DIR: '', ACM_EXPORT_STATE_DIR: '', AWS_SSM_INSTANCE_ID: 'i-0fedcba9876543210' });
+    const r = await run(f.params(cert.versionId, 'noagent'), {
+      ACM_EXPORT_INVENTORY_DIR: '',
+      ACM_EXPORT_STATE_DIR: '',
+      AWS_SSM_INSTANCE_ID: 'i-0fedcba9876543210',
+    });
     expect(r.code).toBe(0);
     expect(r.stderr).toContain('custom inventory not written');
     expect(existsSync('/var/lib/amazon/ssm/i-0fedcba9876543210')).toBe(false);
@@ -245,7 +289,10 @@ describe('output profiles', () => {
   test('PKCS#12 bundle opens with the PFX passphrase and holds the key, the leaf and the chain', async () => {
     const pfx = pfxPassphrase();
     f.secrets.push(pfx);
-    const cert = f.publish({ names: ['www.example.test'], keyAlgorithm: 'EC_secp384r1' }, (b) => ({ ...b, pfxPassphrase: pfx }));
+    const cert = f.publish({ names: ['www.example.test'], keyAlgorithm: 'EC_secp384r1' }, (b) => ({
+      ...b,
+      pfxPassphrase: pfx,
+    }));
     const params = f.params(cert.versionId, 'p12', { Pkcs12: 'true' });
     const r = await run(params);
     expect(r.code).toBe(0);
@@ -253,19 +300,34 @@ describe('output profiles', () => {
     expect(r.result?.files.pkcs12).toBe(p12);
     expect(statSync(p12).mode & 0o777).toBe(0o600);
     const env = { ...process.env, PFX: pfx };
-    const certs = execFileSync('openssl', ['pkcs12', '-in', p12, '-passin', 'env:PFX', '-nokeys'], { env, encoding: 'utf8' });
+    const certs = execFileSync('openssl', ['pkcs12', '-in', p12, '-passin', 'env:PFX', '-nokeys'], {
+      env,
+      encoding: 'utf8',
+    });
     const blocks = certs.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
     expect(blocks.length).toBe(1 + (cert.chain.match(/BEGIN CERTIFICATE/g) ?? []).length);
-    const key = execFileSync('openssl', ['pkcs12', '-in', p12, '-passin', 'env:PFX', '-nocerts', '-nodes'], { env, encoding: 'utf8' });
+    const key = execFileSync('openssl', ['pkcs12', '-in', p12, '-passin', 'env:PFX', '-nocerts', '-nodes'], {
+      env,
+      encoding: 'utf8',
+    });
     const pub = (pem: string) => execFileSync('openssl', ['pkey', '-pubout'], { input: pem, encoding: 'utf8' });
     expect(pub(key)).toBe(pub(cert.privateKey));
     // Modern protection: AES-256-CBC with PBKDF2 (what -info reports for PBES2), SHA-256 MAC.
-    const info = execFileSync('openssl', ['pkcs12', '-in', p12, '-passin', 'env:PFX', '-info', '-noout'], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const info = execFileSync('openssl', ['pkcs12', '-in', p12, '-passin', 'env:PFX', '-info', '-noout'], {
+      env,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     void info;
-    const infoErr = execFileSync('sh', ['-c', 'openssl pkcs12 -in "$1" -passin env:PFX -info -noout 2>&1', 'sh', p12], { env, encoding: 'utf8' });
+    const infoErr = execFileSync('sh', ['-c', 'openssl pkcs12 -in "$1" -passin env:PFX -info -noout 2>&1', 'sh', p12], {
+      env,
+      encoding: 'utf8',
+    });
     expect(infoErr).toMatch(/PBES2, PBKDF2, AES-256-CBC/);
     expect(infoErr).toMatch(/MAC: sha256/);
-    expect(() => execFileSync('openssl', ['pkcs12', '-in', p12, '-passin', 'pass:wrong', '-nokeys'], { stdio: 'ignore' })).toThrow();
+    expect(() =>
+      execFileSync('openssl', ['pkcs12', '-in', p12, '-passin', 'pass:wrong', '-nokeys'], { stdio: 'ignore' }),
+    ).toThrow();
 
     // A second run does not rebuild the bundle (salts differ every time, so equality is by content).
     const mtime = statSync(p12).mtimeMs;
@@ -282,7 +344,7 @@ describe('output profiles', () => {
     expect(existsSync(path.join(f.root, 'nopfx', 'certs'))).toBe(false);
   });
 
-  test('combined PEM is the key followed by the full chain, with the key\'s mode', async () => {
+  test("combined PEM is the key followed by the full chain, with the key's mode", async () => {
     const cert = f.publish({ names: ['www.example.test'] });
     const params = f.params(cert.versionId, 'combined', { CombinedPem: 'true', KeyMode: '0400' });
     const r = await run(params);
@@ -299,7 +361,13 @@ describe('output profiles', () => {
   (isRoot ? test : test.skip)('owner, group and mode of the certificate and key files are applied (root)', async () => {
     const cert = f.publish({ names: ['www.example.test'] });
     const params = f.params(cert.versionId, 'owners', {
-      CertOwner: 'daemon', CertGroup: 'daemon', CertMode: '0640', KeyOwner: 'nobody', KeyGroup: 'daemon', KeyMode: '0440', CombinedPem: 'true',
+      CertOwner: 'daemon',
+      CertGroup: 'daemon',
+      CertMode: '0640',
+      KeyOwner: 'nobody',
+      KeyGroup: 'daemon',
+      KeyMode: '0440',
+      CombinedPem: 'true',
     });
     const r = await run(params);
     expect(r.code).toBe(0);
@@ -307,11 +375,21 @@ describe('output profiles', () => {
     const gid = (name: string) => Number(execFileSync('getent', ['group', name], { encoding: 'utf8' }).split(':')[2]);
     for (const name of ['site.crt', 'site.chain.pem', 'site.fullchain.pem']) {
       const st = statSync(path.join(params.CertDir!, name));
-      expect({ name, uid: st.uid, gid: st.gid, mode: st.mode & 0o777 }).toEqual({ name, uid: id('-u', 'daemon'), gid: gid('daemon'), mode: 0o640 });
+      expect({ name, uid: st.uid, gid: st.gid, mode: st.mode & 0o777 }).toEqual({
+        name,
+        uid: id('-u', 'daemon'),
+        gid: gid('daemon'),
+        mode: 0o640,
+      });
     }
     for (const name of ['site.key', 'site.combined.pem']) {
       const st = statSync(path.join(params.KeyDir!, name));
-      expect({ name, uid: st.uid, gid: st.gid, mode: st.mode & 0o777 }).toEqual({ name, uid: id('-u', 'nobody'), gid: gid('daemon'), mode: 0o440 });
+      expect({ name, uid: st.uid, gid: st.gid, mode: st.mode & 0o777 }).toEqual({
+        name,
+        uid: id('-u', 'nobody'),
+        gid: gid('daemon'),
+        mode: 0o440,
+      });
     }
     // The key directory lets the key's group in, no one else.
     const dir = statSync(params.KeyDir!);
@@ -353,19 +431,33 @@ describe('Action=report', () => {
   const node = 'i-0bbbbbbbbbbbbbbb1';
   const certDir = () => path.join(f.root, slot, 'certs');
   const keyDir = () => path.join(f.root, slot, 'private');
-  const snapshot = () => ({ ...fileState(certDir(), ['site.crt', 'site.chain.pem', 'site.fullchain.pem']), ...fileState(keyDir(), ['site.key']) });
+  const snapshot = () => ({
+    ...fileState(certDir(), ['site.crt', 'site.chain.pem', 'site.fullchain.pem']),
+    ...fileState(keyDir(), ['site.key']),
+  });
   let installed: ReturnType<Fixture['publish']>;
 
   test('on a node that never installed: exit 0, Problem "not installed", no serial, nothing created', async () => {
     const r = await run(actionParams('report', slot), inventoryEnv(slot, node));
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ node, certName: 'site', action: 'report', serial: '', servedSerial: '', problem: 'not installed' });
+    expect(JSON.parse(r.stdout)).toEqual({
+      node,
+      certName: 'site',
+      action: 'report',
+      serial: '',
+      servedSerial: '',
+      problem: 'not installed',
+    });
     expect(existsSync(certDir())).toBe(false);
     expect(existsSync(keyDir())).toBe(false);
-    expect(inventoryFile(path.join(f.root, slot, 'inventory')).Content[0]).toMatchObject({ Serial: '', Problem: 'not installed', LastRun: '' });
+    expect(inventoryFile(path.join(f.root, slot, 'inventory')).Content[0]).toMatchObject({
+      Serial: '',
+      Problem: 'not installed',
+      LastRun: '',
+    });
   });
 
-  test('after an install: reports the live serial, reads no secret, writes no file, keeps the install run\'s outcome', async () => {
+  test("after an install: reports the live serial, reads no secret, writes no file, keeps the install run's outcome", async () => {
     installed = f.publish({ names: ['report.example.test'] });
     expect((await run(associationParams(slot), inventoryEnv(slot, node))).code).toBe(0);
     const inventoryDir = path.join(f.root, slot, 'inventory');
@@ -377,7 +469,14 @@ describe('Action=report', () => {
     await waitFor(() => nowSecond() > before.CheckedAt, 2000, `the clock to pass CheckedAt ${before.CheckedAt}`);
     const r = await run(actionParams('report', slot), inventoryEnv(slot, node));
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ node, certName: 'site', action: 'report', serial: installed.serial, servedSerial: '', problem: '' });
+    expect(JSON.parse(r.stdout)).toEqual({
+      node,
+      certName: 'site',
+      action: 'report',
+      serial: installed.serial,
+      servedSerial: '',
+      problem: '',
+    });
     expect(f.aws.calls()).toHaveLength(awsCalls);
     expect(snapshot()).toEqual(files);
     const after = inventoryFile(inventoryDir).Content[0];
@@ -392,9 +491,16 @@ describe('Action=report', () => {
     const files = snapshot();
     const r = await run(actionParams('report', slot), inventoryEnv(slot, node));
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ serial: other.serial, problem: 'the key does not match the certificate' });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      serial: other.serial,
+      problem: 'the key does not match the certificate',
+    });
     expect(snapshot()).toEqual(files);
-    expect(inventoryFile(path.join(f.root, slot, 'inventory')).Content[0]).toMatchObject({ Serial: other.serial, Problem: 'the key does not match the certificate', LastRun: 'installed' });
+    expect(inventoryFile(path.join(f.root, slot, 'inventory')).Content[0]).toMatchObject({
+      Serial: other.serial,
+      Problem: 'the key does not match the certificate',
+      LastRun: 'installed',
+    });
     writeFileSync(path.join(certDir(), 'site.crt'), installed.certificate);
   });
 
@@ -403,7 +509,10 @@ describe('Action=report', () => {
     const saved = readFileSync(fullchain, 'utf8');
     writeFileSync(fullchain, installed.chain);
     let r = await run(actionParams('report', slot), inventoryEnv(slot, node));
-    expect(JSON.parse(r.stdout)).toMatchObject({ serial: installed.serial, problem: `${fullchain} is not the certificate followed by the chain` });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      serial: installed.serial,
+      problem: `${fullchain} is not the certificate followed by the chain`,
+    });
     writeFileSync(fullchain, saved);
     const key = path.join(keyDir(), 'site.key');
     const keyText = readFileSync(key, 'utf8');
@@ -424,7 +533,10 @@ describe('Action=report', () => {
     const bad = await run(actionParams('report', slot, { Action: 'repair' }), inventoryEnv(slot, node));
     expect(bad.code).toBe(EXIT.parameters);
     // A failed report is not an install run: the entry still says what the last install did.
-    expect(inventoryFile(path.join(f.root, slot, 'inventory')).Content[0]).toMatchObject({ LastRun: 'installed', FailedStep: '' });
+    expect(inventoryFile(path.join(f.root, slot, 'inventory')).Content[0]).toMatchObject({
+      LastRun: 'installed',
+      FailedStep: '',
+    });
   });
 });
 
@@ -442,21 +554,37 @@ describe('Action=remove', () => {
     f.publish({ names: ['remove.example.test'] }, (b) => ({ ...b, pfxPassphrase: pfxPassphrase() }));
     expect((await run(associationParams(slot, profile), inventoryEnv(slot, node))).code).toBe(0);
     // Another certificate on the same node, in the same directories.
-    expect((await run(associationParams(slot, { ...profile, CertName: 'other' }), inventoryEnv(slot, node))).code).toBe(0);
+    expect((await run(associationParams(slot, { ...profile, CertName: 'other' }), inventoryEnv(slot, node))).code).toBe(
+      0,
+    );
     const live = [
       ...['site.crt', 'site.chain.pem', 'site.fullchain.pem'].map((n) => path.join(certDir(), n)),
       ...['site.key', 'site.combined.pem', 'site.p12'].map((n) => path.join(keyDir(), n)),
     ];
     for (const file of [...live, ...live.map((l) => `${l}.prev`)]) expect(existsSync(file)).toBe(true);
-    expect(inventoryFile(inventoryDir).Content.map((c) => c.CertName).sort()).toEqual(['other', 'site']);
+    expect(
+      inventoryFile(inventoryDir)
+        .Content.map((c) => c.CertName)
+        .sort(),
+    ).toEqual(['other', 'site']);
 
     const r = await run(actionParams('remove', slot), inventoryEnv(slot, node));
     expect(r.code).toBe(0);
-    const result = JSON.parse(r.stdout) as { action: string; removed: string[]; changed: boolean; certName: string; node: string };
+    const result = JSON.parse(r.stdout) as {
+      action: string;
+      removed: string[];
+      changed: boolean;
+      certName: string;
+      node: string;
+    };
     expect(result).toMatchObject({ node, certName: 'site', action: 'remove', changed: true });
     expect(result.removed.sort()).toEqual([...live, ...live.map((l) => `${l}.prev`)].sort());
     for (const file of result.removed) expect(existsSync(file)).toBe(false);
-    expect(execFileSync('ls', ['-A', certDir()], { encoding: 'utf8' }).split('\n').filter((n) => n.startsWith('site'))).toEqual([]);
+    expect(
+      execFileSync('ls', ['-A', certDir()], { encoding: 'utf8' })
+        .split('\n')
+        .filter((n) => n.startsWith('site')),
+    ).toEqual([]);
     // The other certificate is untouched; the inventory lists only it.
     expect(existsSync(path.join(certDir(), 'other.crt'))).toBe(true);
     expect(existsSync(path.join(keyDir(), 'other.key'))).toBe(true);
@@ -483,7 +611,9 @@ describe('Action=remove', () => {
     const otherSecret = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:acm-export/someone-else-AbCdEf';
     const r = await run(actionParams('remove', own, { SecretId: otherSecret }), inventoryEnv(own, node));
     expect(r.code).toBe(EXIT.install);
-    expect(r.failure).toMatch(/^acm-export: FAILED at install: site on this node was installed from another secret \(arn:aws:secretsmanager:[^)]+\); nothing was removed$/);
+    expect(r.failure).toMatch(
+      /^acm-export: FAILED at install: site on this node was installed from another secret \(arn:aws:secretsmanager:[^)]+\); nothing was removed$/,
+    );
     expect(existsSync(path.join(f.root, own, 'certs', 'site.crt'))).toBe(true);
     expect(existsSync(path.join(f.root, own, 'private', 'site.key'))).toBe(true);
     expect(inventoryFile(path.join(f.root, own, 'inventory')).Content.map((c) => c.CertName)).toEqual(['site']);
@@ -498,7 +628,9 @@ describe('Action=remove', () => {
     execFileSync('ln', ['-s', path.join(f.root, own, 'private', 'site.key'), chain]);
     const r = await run(actionParams('remove', own), inventoryEnv(own, node));
     expect(r.code).toBe(EXIT.install);
-    expect(r.failure).toBe(`acm-export: FAILED at install: ${chain} is a symbolic link; refusing to remove it (nothing was changed)`);
+    expect(r.failure).toBe(
+      `acm-export: FAILED at install: ${chain} is a symbolic link; refusing to remove it (nothing was changed)`,
+    );
     expect(existsSync(path.join(f.root, own, 'private', 'site.key'))).toBe(true);
     expect(existsSync(path.join(f.root, own, 'certs', 'site.crt'))).toBe(true);
   });
@@ -524,7 +656,9 @@ describe('work directories of killed runs', () => {
 describe('output hygiene', () => {
   test('no key, passphrase or certificate body in any output or in the inventory files', () => {
     const fragments = secretFragments(f.secrets);
-    const inventories = ['assoc', 'multi', 'report', 'remove'].map((slot) => readFileSync(path.join(f.root, slot, 'inventory', 'AcmExportCertificate.json'), 'utf8'));
+    const inventories = ['assoc', 'multi', 'report', 'remove'].map((slot) =>
+      readFileSync(path.join(f.root, slot, 'inventory', 'AcmExportCertificate.json'), 'utf8'),
+    );
     for (const text of [...runs.flatMap((r) => [r.stdout, r.stderr]), ...inventories]) {
       for (const fragment of fragments) expect(text.includes(fragment)).toBe(false);
       expect(text).not.toMatch(/BEGIN (ENCRYPTED )?PRIVATE KEY|BEGIN CERTIFICATE/);

@@ -20,7 +20,10 @@ export interface Fixture {
   /** Every secret-ish string handed out, to scan output for. */
   secrets: string[];
   /** Issues a certificate and stores it as a new secret version; returns it with its version id. */
-  publish(options: IssueOptions, tamper?: (bundle: CertificateBundle) => CertificateBundle): IssuedCertificate & { versionId: string };
+  publish(
+    options: IssueOptions,
+    tamper?: (bundle: CertificateBundle) => CertificateBundle,
+  ): IssuedCertificate & { versionId: string };
   /** Stores an arbitrary SecretString as a new version. */
   publishRaw(secretString: string): string;
   /** Document parameters for a version, installing into root/<slot>/{certs,private,hooks.d}. */
@@ -76,7 +79,10 @@ export function createFixture(name: string): Fixture {
     },
     run(params, env = {}) {
       // Custom inventory goes under the test root, never to the machine's /var/lib.
-      const where = { ACM_EXPORT_INVENTORY_DIR: path.join(root, 'inventory'), ACM_EXPORT_STATE_DIR: path.join(root, 'state') };
+      const where = {
+        ACM_EXPORT_INVENTORY_DIR: path.join(root, 'inventory'),
+        ACM_EXPORT_STATE_DIR: path.join(root, 'state'),
+      };
       return runInstall({ params, path: [aws.binDir], tmpDir, env: { ...where, ...env } });
     },
     cleanup() {

@@ -46,9 +46,13 @@ function scriptTable(table: 'RE' | 'MAX' | 'DEFAULT'): Record<string, string> {
 function bashAccepts(cases: { pattern: string; max: number; value: string }[]): boolean[] {
   const env: Record<string, string> = { PATH: process.env.PATH ?? '', LC_ALL: 'C', N: String(cases.length) };
   cases.forEach((c, i) => Object.assign(env, { [`P${i}`]: c.pattern, [`M${i}`]: String(c.max), [`V${i}`]: c.value }));
-  const loop = 'for ((i = 0; i < N; i++)); do p=P$i m=M$i v=V$i; val=${!v}; if [ "${#val}" -le "${!m}" ] && [[ $val =~ ${!p} ]]; then echo 1; else echo 0; fi; done';
+  const loop =
+    'for ((i = 0; i < N; i++)); do p=P$i m=M$i v=V$i; val=${!v}; if [ "${#val}" -le "${!m}" ] && [[ $val =~ ${!p} ]]; then echo 1; else echo 0; fi; done';
   const r = spawnSync('bash', ['-c', loop], { env, encoding: 'utf8' });
-  return r.stdout.trim().split('\n').map((l) => l === '1');
+  return r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => l === '1');
 }
 
 describe('document structure', () => {
@@ -62,7 +66,11 @@ describe('document structure', () => {
     expect(Object.keys(doc.parameters).sort()).toEqual([...PARAMETERS].sort());
     for (const name of PARAMETERS) {
       const p = doc.parameters[name];
-      expect({ name, type: p.type, interpolationType: p.interpolationType }).toEqual({ name, type: 'String', interpolationType: 'ENV_VAR' });
+      expect({ name, type: p.type, interpolationType: p.interpolationType }).toEqual({
+        name,
+        type: 'String',
+        interpolationType: 'ENV_VAR',
+      });
       expect({ name, allowedPattern: p.allowedPattern }).toEqual({ name, allowedPattern: FIELD_RULES[name].pattern });
       expect({ name, maxChars: p.maxChars }).toEqual({ name, maxChars: FIELD_RULES[name].maxLength });
       expect(p.description).toBeTruthy();
@@ -71,12 +79,33 @@ describe('document structure', () => {
 
   test('required parameters have no default; optional ones default to INSTALL_DEFAULTS', () => {
     for (const name of REQUIRED) expect(doc.parameters[name].default).toBeUndefined();
-    for (const name of ['CertDir', 'KeyDir', 'KeyGroup', 'Service', 'HooksDir', 'VerifyPort', 'KeyOwner', 'KeyMode', 'CertOwner', 'CertGroup', 'CertMode', 'Pkcs12', 'CombinedPem'] as const) {
-      expect({ name, default: doc.parameters[name].default }).toEqual({ name, default: String(INSTALL_DEFAULTS[name]) });
+    for (const name of [
+      'CertDir',
+      'KeyDir',
+      'KeyGroup',
+      'Service',
+      'HooksDir',
+      'VerifyPort',
+      'KeyOwner',
+      'KeyMode',
+      'CertOwner',
+      'CertGroup',
+      'CertMode',
+      'Pkcs12',
+      'CombinedPem',
+    ] as const) {
+      expect({ name, default: doc.parameters[name].default }).toEqual({
+        name,
+        default: String(INSTALL_DEFAULTS[name]),
+      });
     }
-    for (const name of ['SecretVersionId', 'SecretVersionStage', 'Target'] as const) expect({ name, default: doc.parameters[name].default }).toEqual({ name, default: '' });
+    for (const name of ['SecretVersionId', 'SecretVersionStage', 'Target'] as const)
+      expect({ name, default: doc.parameters[name].default }).toEqual({ name, default: '' });
     expect(doc.parameters.Service.allowedValues).toEqual(['none', 'nginx', 'apache2', 'httpd']);
-    expect(doc.parameters.Action).toMatchObject({ default: 'install', allowedValues: ['install', 'report', 'remove', 'preflight'] });
+    expect(doc.parameters.Action).toMatchObject({
+      default: 'install',
+      allowedValues: ['install', 'report', 'remove', 'preflight'],
+    });
   });
 
   test('one Linux-only aws:runShellScript step with a timeout', () => {
@@ -93,7 +122,10 @@ describe('document structure', () => {
   test('runCommand is the script without its comment-only and blank lines, starting with its bash shebang (the agent runs it via sh -c <file>)', () => {
     const lines = doc.mainSteps[0].inputs.runCommand;
     expect(lines[0]).toBe('#!/usr/bin/env bash');
-    const code = script.replace(/\n$/, '').split('\n').filter((l) => !/^\s*(#|$)/.test(l));
+    const code = script
+      .replace(/\n$/, '')
+      .split('\n')
+      .filter((l) => !/^\s*(#|$)/.test(l));
     expect(lines.slice(1)).toEqual(code);
     expect(lines).toContain('set -Eeuo pipefail');
     // Still a valid bash program.
@@ -109,7 +141,10 @@ describe('document structure', () => {
     const header = script.slice(0, script.indexOf('\nset -Eeuo pipefail'));
     expect([...header.matchAll(/bash (\d+) or later/g)].map((m) => m[1])).toEqual([enforced]);
     const readme = readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
-    const security = readme.slice(readme.indexOf('\n## Security\n'), readme.indexOf('\n## ', readme.indexOf('\n## Security\n') + 1));
+    const security = readme.slice(
+      readme.indexOf('\n## Security\n'),
+      readme.indexOf('\n## ', readme.indexOf('\n## Security\n') + 1),
+    );
     const bullets = security.split(/\n(?=- )/).filter((bullet) => /bash \d+ or later/.test(bullet));
     expect(bullets).toHaveLength(1);
     expect(/bash (\d+) or later/.exec(bullets[0])?.[1]).toBe(enforced);
@@ -158,25 +193,50 @@ describe('parameter patterns', () => {
   });
 
   test('patterns compile, are anchored, and accept realistic values', () => {
-    const cases = PARAMETERS.flatMap((name) => ACCEPTED_VALUES[name].map((value) => ({ name, value, pattern: FIELD_RULES[name].pattern, max: FIELD_RULES[name].maxLength })));
+    const cases = PARAMETERS.flatMap((name) =>
+      ACCEPTED_VALUES[name].map((value) => ({
+        name,
+        value,
+        pattern: FIELD_RULES[name].pattern,
+        max: FIELD_RULES[name].maxLength,
+      })),
+    );
     const bash = bashAccepts(cases);
     cases.forEach(({ name, value, pattern }, i) => {
       expect(pattern.startsWith('^') && pattern.endsWith('$')).toBe(true);
-      expect({ name, value, js: new RegExp(pattern).test(value), bash: bash[i] }).toEqual({ name, value, js: true, bash: true });
+      expect({ name, value, js: new RegExp(pattern).test(value), bash: bash[i] }).toEqual({
+        name,
+        value,
+        js: true,
+        bash: true,
+      });
     });
   });
 
   test('every hostile value is rejected by every pattern, in JavaScript and in bash', () => {
     const cases = PARAMETERS.flatMap((name) =>
-      Object.entries(HOSTILE_VALUES).map(([label, value]) => ({ name, label, value, pattern: FIELD_RULES[name].pattern, max: FIELD_RULES[name].maxLength })));
+      Object.entries(HOSTILE_VALUES).map(([label, value]) => ({
+        name,
+        label,
+        value,
+        pattern: FIELD_RULES[name].pattern,
+        max: FIELD_RULES[name].maxLength,
+      })),
+    );
     for (const { name, label, value, pattern, max } of cases) {
-      expect({ name, label, js: new RegExp(pattern).test(value) && value.length <= max }).toEqual({ name, label, js: false });
+      expect({ name, label, js: new RegExp(pattern).test(value) && value.length <= max }).toEqual({
+        name,
+        label,
+        js: false,
+      });
     }
     // NUL cannot reach a process's environment at all (execve strings end at NUL): bash checks the rest.
     const viaEnv = cases.filter((c) => !c.value.includes('\u0000'));
     const bash = bashAccepts(viaEnv);
     expect(bash).toHaveLength(viaEnv.length);
-    viaEnv.forEach(({ name, label }, i) => expect({ name, label, bash: bash[i] }).toEqual({ name, label, bash: false }));
+    viaEnv.forEach(({ name, label }, i) =>
+      expect({ name, label, bash: bash[i] }).toEqual({ name, label, bash: false }),
+    );
   });
 
   test('paths with . or .. components and names starting with a dot or dash are rejected', () => {
@@ -189,11 +249,17 @@ describe('parameter patterns', () => {
   test('modes are limited to sane octal values; booleans and the stage accept nothing else', () => {
     const mode = (name: 'KeyMode' | 'CertMode') => new RegExp(FIELD_RULES[name].pattern);
     for (const bad of BAD_MODES) {
-      expect({ bad, key: mode('KeyMode').test(bad), cert: mode('CertMode').test(bad) }).toEqual({ bad, key: false, cert: false });
+      expect({ bad, key: mode('KeyMode').test(bad), cert: mode('CertMode').test(bad) }).toEqual({
+        bad,
+        key: false,
+        cert: false,
+      });
     }
-    for (const bad of WORLD_READABLE_MODES) expect({ bad, key: mode('KeyMode').test(bad) }).toEqual({ bad, key: false });
+    for (const bad of WORLD_READABLE_MODES)
+      expect({ bad, key: mode('KeyMode').test(bad) }).toEqual({ bad, key: false });
     for (const bad of BAD_BOOLEANS) expect(new RegExp(FIELD_RULES.Pkcs12.pattern).test(bad)).toBe(false);
-    for (const bad of BAD_VERSION_STAGES) expect(new RegExp(FIELD_RULES.SecretVersionStage.pattern).test(bad)).toBe(false);
+    for (const bad of BAD_VERSION_STAGES)
+      expect(new RegExp(FIELD_RULES.SecretVersionStage.pattern).test(bad)).toBe(false);
     for (const bad of BAD_POSIX_NAMES) expect(new RegExp(FIELD_RULES.KeyOwner.pattern).test(bad)).toBe(false);
   });
 

@@ -90,20 +90,29 @@ describe('successful installs are served', () => {
     const next = f.publish({ names: [NAME, 'example.test'] });
     const r = await run({ SecretVersionId: next.versionId });
     expect(r.code).toBe(0);
-    expect(r.result).toMatchObject({ serial: next.serial, service: 'nginx', reloaded: true, verified: true, names: [NAME, 'example.test'] });
+    expect(r.result).toMatchObject({
+      serial: next.serial,
+      service: 'nginx',
+      reloaded: true,
+      verified: true,
+      names: [NAME, 'example.test'],
+    });
     expect(next.serial).not.toBe(current);
     expect(servedSerial(nginx.ports[0], NAME)).toBe(next.serial);
     current = next.serial;
   });
 
-  test.each(['RSA_2048', 'EC_prime256v1', 'EC_secp384r1'] as const)('%s key served after install', async (keyAlgorithm) => {
-    const next = f.publish({ names: [NAME], keyAlgorithm });
-    const r = await run({ SecretVersionId: next.versionId });
-    expect(r.code).toBe(0);
-    expect(r.result?.verified).toBe(true);
-    expect(servedSerial(nginx.ports[0], NAME)).toBe(next.serial);
-    current = next.serial;
-  });
+  test.each(['RSA_2048', 'EC_prime256v1', 'EC_secp384r1'] as const)(
+    '%s key served after install',
+    async (keyAlgorithm) => {
+      const next = f.publish({ names: [NAME], keyAlgorithm });
+      const r = await run({ SecretVersionId: next.versionId });
+      expect(r.code).toBe(0);
+      expect(r.result?.verified).toBe(true);
+      expect(servedSerial(nginx.ports[0], NAME)).toBe(next.serial);
+      current = next.serial;
+    },
+  );
 
   test('first-ever install of a new CertName with Service=nginx: its server block only passes nginx -t once the files exist', async () => {
     const FRESH = 'fresh.example.test';
@@ -113,16 +122,19 @@ describe('successful installs are served', () => {
     const key = path.join(params.KeyDir!, 'fresh.key');
     expect([existsSync(crt), existsSync(key)]).toEqual([false, false]);
     // nginx already serves the other certificate; its configuration now names files that do not exist yet.
-    writeFileSync(path.join(nginx.includeDir, 'fresh.conf'), [
-      'server {',
-      `  listen 127.0.0.1:${port} ssl;`,
-      `  server_name ${FRESH};`,
-      `  ssl_certificate ${crt};`,
-      `  ssl_certificate_key ${key};`,
-      '  return 200 "fresh\\n";',
-      '}',
-      '',
-    ].join('\n'));
+    writeFileSync(
+      path.join(nginx.includeDir, 'fresh.conf'),
+      [
+        'server {',
+        `  listen 127.0.0.1:${port} ssl;`,
+        `  server_name ${FRESH};`,
+        `  ssl_certificate ${crt};`,
+        `  ssl_certificate_key ${key};`,
+        '  return 200 "fresh\\n";',
+        '}',
+        '',
+      ].join('\n'),
+    );
     const before = spawnSync('nginx', ['-c', nginx.conf, '-t'], { encoding: 'utf8' });
     expect(before.status).not.toBe(0);
     expect(before.stderr).toContain('fresh.fullchain.pem');
@@ -130,7 +142,14 @@ describe('successful installs are served', () => {
 
     const r = await run({ CertName: 'fresh', SecretVersionId: fresh.versionId, VerifyPort: String(port) });
     expect(r.code).toBe(0);
-    expect(r.result).toMatchObject({ certName: 'fresh', serial: fresh.serial, service: 'nginx', changed: true, reloaded: true, verified: true });
+    expect(r.result).toMatchObject({
+      certName: 'fresh',
+      serial: fresh.serial,
+      service: 'nginx',
+      changed: true,
+      reloaded: true,
+      verified: true,
+    });
     expect(r.stderr).toContain('installing: ');
     expect(existsSync(`${crt}.prev`)).toBe(false); // nothing to keep on a first install
     expect(spawnSync('nginx', ['-c', nginx.conf, '-t']).status).toBe(0);
@@ -161,7 +180,11 @@ describe('failures leave the old certificate served', () => {
   test('key/cert mismatch: fails at validate before touching files', async () => {
     const before = liveFiles();
     const other = f.publish({ names: ['other.example.test'] });
-    const bad = f.publish({ names: [NAME] }, (b) => ({ ...b, encryptedPrivateKey: other.encryptedPrivateKey, passphrase: other.passphrase }));
+    const bad = f.publish({ names: [NAME] }, (b) => ({
+      ...b,
+      encryptedPrivateKey: other.encryptedPrivateKey,
+      passphrase: other.passphrase,
+    }));
     const r = await run({ SecretVersionId: bad.versionId });
     expect(r.code).toBe(EXIT.validate);
     expect(liveFiles()).toEqual(before);
@@ -176,7 +199,9 @@ describe('failures leave the old certificate served', () => {
       const next = f.publish({ names: [NAME] });
       const r = await run({ SecretVersionId: next.versionId });
       expect(r.code).toBe(EXIT.configtest);
-      expect(r.failure).toMatch(/^acm-export: FAILED at configtest: nginx configuration test failed: .*unknown directive "this_is_not_a_directive".*; rolled back to the previous files$/);
+      expect(r.failure).toMatch(
+        /^acm-export: FAILED at configtest: nginx configuration test failed: .*unknown directive "this_is_not_a_directive".*; rolled back to the previous files$/,
+      );
       expect(liveFiles()).toEqual(before);
       expect(servedSerial(nginx.ports[0], NAME)).toBe(current);
     } finally {
@@ -194,7 +219,9 @@ describe('failures leave the old certificate served', () => {
       const r = await run({ SecretVersionId: next.versionId });
       expect(r.code).toBe(EXIT.hooks);
       expect(r.stderr).toContain(`deploy hook saw ${next.serial}`);
-      expect(r.failure).toBe('acm-export: FAILED at hooks: hook 50-fail exited with status 7; rolled back to the previous files and reloaded nginx');
+      expect(r.failure).toBe(
+        'acm-export: FAILED at hooks: hook 50-fail exited with status 7; rolled back to the previous files and reloaded nginx',
+      );
       expect(liveFiles()).toEqual(before);
       expect(await servedEventually(current)).toBe(current);
     } finally {
@@ -205,9 +232,16 @@ describe('failures leave the old certificate served', () => {
   test('verify mismatch (port serves another certificate): rollback, reload, old certificate served', async () => {
     const before = liveFiles();
     const next = f.publish({ names: [NAME] });
-    const r = await run({ SecretVersionId: next.versionId, VerifyPort: String(nginx.ports[1]) }, { ACM_EXPORT_VERIFY_SECONDS: '2' });
+    const r = await run(
+      { SecretVersionId: next.versionId, VerifyPort: String(nginx.ports[1]) },
+      { ACM_EXPORT_VERIFY_SECONDS: '2' },
+    );
     expect(r.code).toBe(EXIT.verify);
-    expect(r.failure).toMatch(new RegExp(`^acm-export: FAILED at verify: 127\\.0\\.0\\.1:${nginx.ports[1]} serves serial [0-9A-F]+ for ${NAME.replace(/\./g, '\\.')}, not the new ${next.serial}; rolled back to the previous files and reloaded nginx; 127\\.0\\.0\\.1:${nginx.ports[1]} did not serve the previous certificate again within 2s$`));
+    expect(r.failure).toMatch(
+      new RegExp(
+        `^acm-export: FAILED at verify: 127\\.0\\.0\\.1:${nginx.ports[1]} serves serial [0-9A-F]+ for ${NAME.replace(/\./g, '\\.')}, not the new ${next.serial}; rolled back to the previous files and reloaded nginx; 127\\.0\\.0\\.1:${nginx.ports[1]} did not serve the previous certificate again within 2s$`,
+      ),
+    );
     expect(liveFiles()).toEqual(before);
     expect(await servedEventually(current)).toBe(current);
   });
@@ -222,7 +256,9 @@ describe('failures leave the old certificate served', () => {
       const next = f.publish({ names: [NAME] });
       const r = await run({ SecretVersionId: next.versionId });
       expect(r.code).toBe(EXIT.rollbackIncomplete);
-      expect(r.failure).toMatch(/^acm-export: FAILED at hooks: hook 60-break exited with status 1; rolled back to the previous files; ROLLBACK INCOMPLETE: reloading nginx with the previous files failed: .*broken_by_hook/);
+      expect(r.failure).toMatch(
+        /^acm-export: FAILED at hooks: hook 60-break exited with status 1; rolled back to the previous files; ROLLBACK INCOMPLETE: reloading nginx with the previous files failed: .*broken_by_hook/,
+      );
       expect(liveFiles()).toEqual(before);
       // nginx kept the configuration it had: the new certificate, until someone fixes and reloads.
       expect(await servedEventually(next.serial)).toBe(next.serial);
@@ -239,7 +275,11 @@ describe('convergence (association mode)', () => {
   /** nginx logs "signal 1 (SIGHUP) received ..., reconfiguring" (notice level) once per reload. */
   const reloads = () => (nginx.errorLog().match(/signal 1 \(SIGHUP\) received/g) ?? []).length;
   // What the agent passes for an association: SecretVersionId left at its document default ('').
-  const association = (): InstallParams => ({ SecretVersionId: '', SecretVersionStage: 'AWSCURRENT', Target: 'Role=web' });
+  const association = (): InstallParams => ({
+    SecretVersionId: '',
+    SecretVersionStage: 'AWSCURRENT',
+    Target: 'Role=web',
+  });
 
   test('the current version already served: nothing written, nginx not reloaded, served serial verified', async () => {
     const next = f.publish({ names: [NAME] }); // becomes AWSCURRENT in the fake
@@ -253,7 +293,13 @@ describe('convergence (association mode)', () => {
     for (let i = 0; i < 3; i++) {
       const r = await run(association());
       expect(r.code).toBe(0);
-      expect(r.result).toMatchObject({ serial: next.serial, changed: false, reloaded: false, verified: true, secretVersionId: next.versionId });
+      expect(r.result).toMatchObject({
+        serial: next.serial,
+        changed: false,
+        reloaded: false,
+        verified: true,
+        secretVersionId: next.versionId,
+      });
     }
     await nginx.settled(); // a reload sent by any of the runs is logged by now
     expect(reloads()).toBe(before.reloads);
@@ -291,23 +337,40 @@ describe('convergence (association mode)', () => {
 
 describe('report and remove actions with nginx', () => {
   const reloads = () => (nginx.errorLog().match(/signal 1 \(SIGHUP\) received/g) ?? []).length;
-  const action = (name: 'report' | 'remove', extra: InstallParams = {}): InstallParams => ({ Action: name, SecretVersionId: '', Target: 'Role=web', ...extra });
+  const action = (name: 'report' | 'remove', extra: InstallParams = {}): InstallParams => ({
+    Action: name,
+    SecretVersionId: '',
+    Target: 'Role=web',
+    ...extra,
+  });
 
   test('report: the served serial over TLS, verified, no reload; a server still on an old certificate shows it', async () => {
     await nginx.settled(); // earlier tests' reloads are logged before counting
     const before = { reloads: reloads(), files: liveFiles() };
     let r = await run(action('report'));
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ action: 'report', serial: current, servedSerial: current, problem: '' });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      action: 'report',
+      serial: current,
+      servedSerial: current,
+      problem: '',
+    });
     // New files behind nginx's back (no reload): the files hold one serial, the server serves another.
     const next = f.publish({ names: [NAME] });
-    expect((await run({ SecretVersionId: next.versionId, Service: 'none', VerifyPort: '0' })).result).toMatchObject({ changed: true, reloaded: false });
+    expect((await run({ SecretVersionId: next.versionId, Service: 'none', VerifyPort: '0' })).result).toMatchObject({
+      changed: true,
+      reloaded: false,
+    });
     r = await run(action('report'));
     expect(JSON.parse(r.stdout)).toMatchObject({ serial: next.serial, servedSerial: current, problem: '' });
     await nginx.settled();
     expect(reloads()).toBe(before.reloads);
     // Repaired by an install run (the files are right; the server is reloaded).
-    expect((await run({ SecretVersionId: next.versionId })).result).toMatchObject({ changed: true, reloaded: true, verified: true });
+    expect((await run({ SecretVersionId: next.versionId })).result).toMatchObject({
+      changed: true,
+      reloaded: true,
+      verified: true,
+    });
     current = next.serial;
   });
 
@@ -316,7 +379,9 @@ describe('report and remove actions with nginx', () => {
     const prev = readFileSync(path.join(params.CertDir!, 'site.crt.prev'), 'utf8');
     const r = await run(action('remove'));
     expect(r.code).toBe(EXIT.configtest);
-    expect(r.failure).toMatch(/^acm-export: FAILED at configtest: nginx configuration test fails without the files, so the server still uses them \(point it at other files first\): .*site\.(fullchain\.pem|key).*; rolled back to the previous files$/);
+    expect(r.failure).toMatch(
+      /^acm-export: FAILED at configtest: nginx configuration test fails without the files, so the server still uses them \(point it at other files first\): .*site\.(fullchain\.pem|key).*; rolled back to the previous files$/,
+    );
     expect(liveFiles()).toEqual(before);
     expect(readFileSync(path.join(params.CertDir!, 'site.crt.prev'), 'utf8')).toBe(prev);
     expect(servedSerial(nginx.ports[0], NAME)).toBe(current);
@@ -340,13 +405,13 @@ describe('report and remove actions with nginx', () => {
 });
 
 describe('output hygiene', () => {
- test('no key, passphrase or certificate body was printed', () => {
-  expect(runs.length).toBeGreaterThan(8);
-  const fragments = secretFragments(f.secrets);
-  for (const r of runs) {
-    const out = r.stdout + r.stderr;
-    expect(out).not.toContain('-----BEGIN');
-    for (const fragment of fragments) expect(out.includes(fragment)).toBe(false);
-  }
-});
+  test('no key, passphrase or certificate body was printed', () => {
+    expect(runs.length).toBeGreaterThan(8);
+    const fragments = secretFragments(f.secrets);
+    for (const r of runs) {
+      const out = r.stdout + r.stderr;
+      expect(out).not.toContain('-----BEGIN');
+      for (const fragment of fragments) expect(out.includes(fragment)).toBe(false);
+    }
+  });
 });

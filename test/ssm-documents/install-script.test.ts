@@ -4,10 +4,31 @@
  * no secret in the output, and the private temp dir removed on every exit path.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  lchownSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import * as path from 'node:path';
 import { loadInstallDocument } from '../../ssm-documents/load';
-import { DOCUMENT_PARAMETERS, EXIT, INSTALL_SCRIPT_PATH, installEnv, runInstall, type InstallParams, type InstallRun } from '../helpers/install-script';
+import {
+  DOCUMENT_PARAMETERS,
+  EXIT,
+  INSTALL_SCRIPT_PATH,
+  installEnv,
+  runInstall,
+  type InstallParams,
+  type InstallRun,
+} from '../helpers/install-script';
 import { createFixture, HOSTILE_VALUES, listTree, REGION, SECRET_ID, secretFragments, type Fixture } from './fixture';
 
 let f: Fixture;
@@ -77,15 +98,26 @@ describe('fresh install', () => {
     expect(pub(key)).toBe(pub(cert.privateKey));
     expect(statSync(path.join(keyDir, 'site.key')).mode & 0o777).toBe(0o600);
     expect(statSync(keyDir).mode & 0o777).toBe(0o700);
-    for (const name of ['site.crt', 'site.chain.pem', 'site.fullchain.pem']) expect(statSync(path.join(certDir, name)).mode & 0o777).toBe(0o644);
+    for (const name of ['site.crt', 'site.chain.pem', 'site.fullchain.pem'])
+      expect(statSync(path.join(certDir, name)).mode & 0o777).toBe(0o644);
     if (process.getuid?.() === 0) expect(statSync(path.join(keyDir, 'site.key')).uid).toBe(0);
     // Nothing but the four files (and the lock file) in the target dirs; no .prev on a fresh install.
     expect(readdirSync(certDir).sort()).toEqual(['site.chain.pem', 'site.crt', 'site.fullchain.pem']);
     expect(readdirSync(keyDir).sort()).toEqual(['.site.acm-export.lock', 'site.key']);
     // The exact aws invocation.
     expect(f.aws.calls()).toContainEqual([
-      'secretsmanager', 'get-secret-value', '--region', REGION, '--secret-id', SECRET_ID,
-      '--version-id', cert.versionId, '--query', 'SecretString', '--output', 'text',
+      'secretsmanager',
+      'get-secret-value',
+      '--region',
+      REGION,
+      '--secret-id',
+      SECRET_ID,
+      '--version-id',
+      cert.versionId,
+      '--query',
+      'SecretString',
+      '--output',
+      'text',
     ]);
   });
 
@@ -95,12 +127,19 @@ describe('fresh install', () => {
     const r = await run(params);
     expect(r.code).toBe(0);
     expect(r.result?.serial).toBe(cert.serial);
-    const text = execFileSync('openssl', ['pkey', '-in', path.join(params.KeyDir!, 'site.key'), '-noout', '-text'], { encoding: 'utf8' });
-    expect(text).toContain(keyAlgorithm === 'RSA_2048' ? '2048 bit' : keyAlgorithm === 'EC_prime256v1' ? 'P-256' : 'P-384');
+    const text = execFileSync('openssl', ['pkey', '-in', path.join(params.KeyDir!, 'site.key'), '-noout', '-text'], {
+      encoding: 'utf8',
+    });
+    expect(text).toContain(
+      keyAlgorithm === 'RSA_2048' ? '2048 bit' : keyAlgorithm === 'EC_prime256v1' ? 'P-256' : 'P-384',
+    );
   });
 
   test('KeyGroup makes the key 0640 to that group', async () => {
-    const group = readFileSync('/etc/group', 'utf8').split('\n').map((l) => l.split(':')).find((g) => g[0] !== 'root' && /^[a-z_][a-z0-9_-]*$/.test(g[0]));
+    const group = readFileSync('/etc/group', 'utf8')
+      .split('\n')
+      .map((l) => l.split(':'))
+      .find((g) => g[0] !== 'root' && /^[a-z_][a-z0-9_-]*$/.test(g[0]));
     if (!group || process.getuid?.() !== 0) return; // needs root to chgrp to an arbitrary group
     const cert = f.publish({ names: ['group.example.test'] });
     const params = f.params(cert.versionId, 'group', { KeyGroup: group[0] });
@@ -129,7 +168,10 @@ describe('replacement', () => {
       chmodSync(path.join(hooks, name), mode);
     };
     hook('20-second', `echo "20 $ACM_EXPORT_CERT_NAME $ACM_EXPORT_SERIAL" >>${log}`);
-    hook('10-first', `echo "10 $ACM_EXPORT_CERT $ACM_EXPORT_CHAIN $ACM_EXPORT_FULLCHAIN $ACM_EXPORT_KEY" >>${log}; test -s "$ACM_EXPORT_KEY"`);
+    hook(
+      '10-first',
+      `echo "10 $ACM_EXPORT_CERT $ACM_EXPORT_CHAIN $ACM_EXPORT_FULLCHAIN $ACM_EXPORT_KEY" >>${log}; test -s "$ACM_EXPORT_KEY"`,
+    );
     hook('30-not-executable', `echo "30" >>${log}`, 0o644);
     hook('40-group-writable', `echo "40" >>${log}`, 0o775);
     const second = f.publish({ names: ['replace.example.test'], keyAlgorithm: 'RSA_2048' });
@@ -162,7 +204,9 @@ describe('replacement', () => {
     const second = f.publish({ names: ['hookfail.example.test'] });
     const r = await run({ ...params, SecretVersionId: second.versionId });
     expect(r.code).toBe(EXIT.hooks);
-    expect(r.failure).toBe('acm-export: FAILED at hooks: hook 50-fail exited with status 3; rolled back to the previous files');
+    expect(r.failure).toBe(
+      'acm-export: FAILED at hooks: hook 50-fail exited with status 3; rolled back to the previous files',
+    );
     const after = snapshot(path.join(f.root, 'hookfail'));
     delete after['hooks.d'];
     delete after['hooks.d/50-fail'];
@@ -177,10 +221,16 @@ describe('interrupted runs', () => {
     expect((await run(params)).code).toBe(0);
     const certDir = params.CertDir!;
     const keyDir = params.KeyDir!;
-    const files = [path.join(certDir, 'site.crt'), path.join(certDir, 'site.chain.pem'), path.join(certDir, 'site.fullchain.pem'), path.join(keyDir, 'site.key')];
+    const files = [
+      path.join(certDir, 'site.crt'),
+      path.join(certDir, 'site.chain.pem'),
+      path.join(certDir, 'site.fullchain.pem'),
+      path.join(keyDir, 'site.key'),
+    ];
     const complete = Object.fromEntries(files.map((p) => [p, readFileSync(p, 'utf8')]));
     // Simulate a run killed after keeping its rollback links and renaming only the leaf.
-    for (const p of files) execFileSync('ln', [p, path.join(path.dirname(p), `.${path.basename(p)}.acm-export-rollback`)]);
+    for (const p of files)
+      execFileSync('ln', [p, path.join(path.dirname(p), `.${path.basename(p)}.acm-export-rollback`)]);
     const half = f.publish({ names: ['crash.example.test'] });
     execFileSync('sh', ['-c', 'cat >"$1.new" && mv "$1.new" "$1"', 'sh', files[0]], { input: half.certificate });
     writeFileSync(path.join(keyDir, '.site.acm-export.AbCdEfGh'), 'staged by the killed run');
@@ -208,7 +258,11 @@ describe('signals', () => {
     writeFileSync(path.join(params.HooksDir!, '10-slow'), `#!/bin/sh\ntouch ${started}\nsleep 1\n`, { mode: 0o755 });
     const next = f.publish({ names: ['term.example.test'] });
     const child = spawn('bash', [INSTALL_SCRIPT_PATH], {
-      env: installEnv({ params: { ...params, SecretVersionId: next.versionId }, path: [f.aws.binDir], tmpDir: f.tmpDir }),
+      env: installEnv({
+        params: { ...params, SecretVersionId: next.versionId },
+        path: [f.aws.binDir],
+        tmpDir: f.tmpDir,
+      }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
@@ -217,7 +271,9 @@ describe('signals', () => {
     child.kill('SIGTERM');
     const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
     expect(code).toBe(EXIT.hooks);
-    expect(stderr.trimEnd().split('\n').pop()).toMatch(/^acm-export: FAILED at hooks: unexpected error \(status 143 .*\); rolled back to the previous files$/);
+    expect(stderr.trimEnd().split('\n').pop()).toMatch(
+      /^acm-export: FAILED at hooks: unexpected error \(status 143 .*\); rolled back to the previous files$/,
+    );
     const after = snapshot(path.join(f.root, 'term'));
     for (const k of Object.keys(after)) if (k.startsWith('hooks.d')) delete after[k];
     expect(after).toEqual(before);
@@ -229,7 +285,11 @@ describe('apache2 / httpd', () => {
     const bin = path.join(f.root, 'apache-bin');
     mkdirSync(bin, { recursive: true });
     const log = path.join(f.root, 'apachectl.log');
-    writeFileSync(path.join(bin, 'apachectl'), `#!/bin/sh\necho "$*" >>${log}\n[ "$1" != configtest ] || [ ! -e ${log}.fail ] || { echo "AH00526: Syntax error on line 3" >&2; exit 1; }\n`, { mode: 0o755 });
+    writeFileSync(
+      path.join(bin, 'apachectl'),
+      `#!/bin/sh\necho "$*" >>${log}\n[ "$1" != configtest ] || [ ! -e ${log}.fail ] || { echo "AH00526: Syntax error on line 3" >&2; exit 1; }\n`,
+      { mode: 0o755 },
+    );
     const cert = f.publish({ names: ['apache.example.test'] });
     const params = f.params(cert.versionId, 'apache', { Service: 'apache2' });
     const ok = await runInstall({ params, path: [bin, f.aws.binDir], tmpDir: f.tmpDir });
@@ -243,10 +303,16 @@ describe('apache2 / httpd', () => {
     writeFileSync(log, '');
     const before = snapshot(path.join(f.root, 'apache'));
     const next = f.publish({ names: ['apache.example.test'] });
-    const bad = await runInstall({ params: { ...params, Service: 'httpd', SecretVersionId: next.versionId }, path: [bin, f.aws.binDir], tmpDir: f.tmpDir });
+    const bad = await runInstall({
+      params: { ...params, Service: 'httpd', SecretVersionId: next.versionId },
+      path: [bin, f.aws.binDir],
+      tmpDir: f.tmpDir,
+    });
     runs.push(bad);
     expect(bad.code).toBe(EXIT.configtest);
-    expect(bad.failure).toBe('acm-export: FAILED at configtest: httpd configuration test failed: AH00526: Syntax error on line 3; rolled back to the previous files');
+    expect(bad.failure).toBe(
+      'acm-export: FAILED at configtest: httpd configuration test failed: AH00526: Syntax error on line 3; rolled back to the previous files',
+    );
     expect(snapshot(path.join(f.root, 'apache'))).toEqual(before);
     if (!systemd) expect(readFileSync(log, 'utf8')).toBe('configtest\n');
   });
@@ -272,7 +338,11 @@ describe('validation happens before any live file is touched', () => {
 
   test('key does not match the certificate', async () => {
     const other = f.publish({ names: ['other.example.test'] });
-    const bad = f.publish({ names: ['valid.example.test'] }, (b) => ({ ...b, encryptedPrivateKey: other.encryptedPrivateKey, passphrase: other.passphrase }));
+    const bad = f.publish({ names: ['valid.example.test'] }, (b) => ({
+      ...b,
+      encryptedPrivateKey: other.encryptedPrivateKey,
+      passphrase: other.passphrase,
+    }));
     const r = await run({ ...params, SecretVersionId: bad.versionId });
     expect(r.code).toBe(EXIT.validate);
     expect(r.failure).toBe('acm-export: FAILED at validate: the private key does not match the certificate');
@@ -282,18 +352,26 @@ describe('validation happens before any live file is touched', () => {
     const bad = f.publish({ names: ['valid.example.test'], expired: true });
     const r = await run({ ...params, SecretVersionId: bad.versionId });
     expect(r.code).toBe(EXIT.validate);
-    expect(r.failure).toMatch(/^acm-export: FAILED at validate: the certificate has expired \(Feb {2}1 00:00:00 2020 GMT\)$/);
+    expect(r.failure).toMatch(
+      /^acm-export: FAILED at validate: the certificate has expired \(Feb {2}1 00:00:00 2020 GMT\)$/,
+    );
   });
 
   test('chain out of order', async () => {
-    const bad = f.publish({ names: ['valid.example.test'] }, (b) => ({ ...b, chain: f.ca.rootCertificate + f.ca.intermediateCertificate }));
+    const bad = f.publish({ names: ['valid.example.test'] }, (b) => ({
+      ...b,
+      chain: f.ca.rootCertificate + f.ca.intermediateCertificate,
+    }));
     const r = await run({ ...params, SecretVersionId: bad.versionId });
     expect(r.code).toBe(EXIT.validate);
     expect(r.failure).toMatch(/^acm-export: FAILED at validate: the chain is not in order/);
   });
 
   test('chain from another CA', async () => {
-    const bad = f.publish({ names: ['valid.example.test'] }, (b) => ({ ...b, chain: b.chain.replace(f.ca.intermediateCertificate, f.ca.rootCertificate) }));
+    const bad = f.publish({ names: ['valid.example.test'] }, (b) => ({
+      ...b,
+      chain: b.chain.replace(f.ca.intermediateCertificate, f.ca.rootCertificate),
+    }));
     const r = await run({ ...params, SecretVersionId: bad.versionId });
     expect(r.code).toBe(EXIT.validate);
   });
@@ -308,7 +386,9 @@ describe('validation happens before any live file is touched', () => {
   test('an unknown secret version fails preflight with the CLI error', async () => {
     const r = await run({ ...params, SecretVersionId: '00000000-0000-4000-8000-000000000000' });
     expect(r.code).toBe(EXIT.preflight);
-    expect(r.stderr).toContain('acm-export: preflight: cannot read the secret version: An error occurred (ResourceNotFoundException)');
+    expect(r.stderr).toContain(
+      'acm-export: preflight: cannot read the secret version: An error occurred (ResourceNotFoundException)',
+    );
     expect(r.failure).toBe('acm-export: FAILED at preflight: 1 problem(s); nothing was changed');
   });
 });
@@ -347,7 +427,9 @@ describe('preflight', () => {
     writeFileSync(path.join(f.root, 'blocked-file'), '');
     const r = await run(f.params(cert.versionId, 'blocked', { CertDir: path.join(f.root, 'blocked-file', 'certs') }));
     expect(r.code).toBe(EXIT.preflight);
-    expect(r.stderr).toContain(`acm-export: preflight: CertDir ${path.join(f.root, 'blocked-file', 'certs')} is not a directory`);
+    expect(r.stderr).toContain(
+      `acm-export: preflight: CertDir ${path.join(f.root, 'blocked-file', 'certs')} is not a directory`,
+    );
   });
 });
 
@@ -363,29 +445,45 @@ describe('directory trust: no directory on the way to the files may be changed b
     expect(r.stdout).toBe('');
   };
 
-  rootTest('as root: a CertDir inside a directory owned by nobody is refused before anything is written (skipped when not root)', async () => {
-    const cert = f.publish({ names: ['trust.example.test'] });
-    const parent = path.join(f.root, 'trust-nobody');
-    mkdirSync(parent, { mode: 0o755 });
-    chownSync(parent, NOBODY, NOBODY);
-    const params = f.params(cert.versionId, 'trust-nobody-slot', { CertDir: path.join(parent, 'certs') });
-    const calls = f.aws.calls().length;
-    const r = await run(params);
-    refused(r, `acm-export: preflight: CertDir ${path.join(parent, 'certs')} is not safe to write as uid 0: ${parent} is owned by uid ${NOBODY}, not by root`);
-    expect(readdirSync(parent)).toEqual([]);
-    expect(existsSync(params.KeyDir!)).toBe(false);
-    expect(f.aws.calls().slice(calls).filter((c) => c[1] === "get-secret-value")).toEqual([]); // refused before the secret is read
-  });
+  rootTest(
+    'as root: a CertDir inside a directory owned by nobody is refused before anything is written (skipped when not root)',
+    async () => {
+      const cert = f.publish({ names: ['trust.example.test'] });
+      const parent = path.join(f.root, 'trust-nobody');
+      mkdirSync(parent, { mode: 0o755 });
+      chownSync(parent, NOBODY, NOBODY);
+      const params = f.params(cert.versionId, 'trust-nobody-slot', { CertDir: path.join(parent, 'certs') });
+      const calls = f.aws.calls().length;
+      const r = await run(params);
+      refused(
+        r,
+        `acm-export: preflight: CertDir ${path.join(parent, 'certs')} is not safe to write as uid 0: ${parent} is owned by uid ${NOBODY}, not by root`,
+      );
+      expect(readdirSync(parent)).toEqual([]);
+      expect(existsSync(params.KeyDir!)).toBe(false);
+      expect(
+        f.aws
+          .calls()
+          .slice(calls)
+          .filter((c) => c[1] === 'get-secret-value'),
+      ).toEqual([]); // refused before the secret is read
+    },
+  );
 
-  rootTest('as root: targets below a sticky world-writable directory such as /tmp are refused unless explicitly allowed (skipped when not root)', async () => {
-    const cert = f.publish({ names: ['trust.example.test'] });
-    const params = f.params(cert.versionId, 'trust-sticky');
-    const r = await run(params, { ACM_EXPORT_ALLOW_STICKY_ANCESTOR: '0' });
-    const sticky = path.dirname(f.root); // os.tmpdir()
-    refused(r, `is writable by group or others (mode ${(statSync(sticky).mode & 0o7777).toString(8)})`);
-    expect(r.stderr).toContain(`KeyDir ${params.KeyDir} is not safe to write as uid 0: ${sticky} is writable by group or others`);
-    expect(existsSync(path.join(f.root, 'trust-sticky'))).toBe(false);
-  });
+  rootTest(
+    'as root: targets below a sticky world-writable directory such as /tmp are refused unless explicitly allowed (skipped when not root)',
+    async () => {
+      const cert = f.publish({ names: ['trust.example.test'] });
+      const params = f.params(cert.versionId, 'trust-sticky');
+      const r = await run(params, { ACM_EXPORT_ALLOW_STICKY_ANCESTOR: '0' });
+      const sticky = path.dirname(f.root); // os.tmpdir()
+      refused(r, `is writable by group or others (mode ${(statSync(sticky).mode & 0o7777).toString(8)})`);
+      expect(r.stderr).toContain(
+        `KeyDir ${params.KeyDir} is not safe to write as uid 0: ${sticky} is writable by group or others`,
+      );
+      expect(existsSync(path.join(f.root, 'trust-sticky'))).toBe(false);
+    },
+  );
 
   rootTest('as root: a symbolic link on the way owned by someone else is refused (skipped when not root)', async () => {
     const cert = f.publish({ names: ['trust.example.test'] });
@@ -428,21 +526,32 @@ describe('directory trust: no directory on the way to the files may be changed b
     const victim = path.join(f.root, 'trust-victim');
     writeFileSync(victim, 'victim: root-only content\n', { mode: 0o600 });
     const victimBefore = statSync(victim);
-    for (const live of [path.join(params.CertDir!, 'site.crt'), path.join(params.KeyDir!, 'site.key'), path.join(params.CertDir!, 'site.fullchain.pem.prev')]) {
+    for (const live of [
+      path.join(params.CertDir!, 'site.crt'),
+      path.join(params.KeyDir!, 'site.key'),
+      path.join(params.CertDir!, 'site.fullchain.pem.prev'),
+    ]) {
       const saved = existsSync(live) ? readFileSync(live) : undefined;
       rmSync(live, { force: true });
       symlinkSync(victim, live);
       const next = f.publish({ names: ['trust.example.test'] });
       const r = await run({ ...params, SecretVersionId: next.versionId });
       expect(r.code).toBe(EXIT.install);
-      expect(r.failure).toBe(`acm-export: FAILED at install: ${live} is a symbolic link; refusing to replace it (nothing was changed)`);
+      expect(r.failure).toBe(
+        `acm-export: FAILED at install: ${live} is a symbolic link; refusing to replace it (nothing was changed)`,
+      );
       expect(lstatSync(live).isSymbolicLink()).toBe(true);
       rmSync(live);
       if (saved) writeFileSync(live, saved);
     }
     const victimAfter = statSync(victim);
     expect(readFileSync(victim, 'utf8')).toBe('victim: root-only content\n');
-    expect([victimAfter.mode, victimAfter.uid, victimAfter.gid, victimAfter.mtimeMs]).toEqual([victimBefore.mode, victimBefore.uid, victimBefore.gid, victimBefore.mtimeMs]);
+    expect([victimAfter.mode, victimAfter.uid, victimAfter.gid, victimAfter.mtimeMs]).toEqual([
+      victimBefore.mode,
+      victimBefore.uid,
+      victimBefore.gid,
+      victimBefore.mtimeMs,
+    ]);
   });
 
   test('a lock file that is a symbolic link is refused, not opened', async () => {
@@ -456,7 +565,9 @@ describe('directory trust: no directory on the way to the files may be changed b
     const next = f.publish({ names: ['trust.example.test'] });
     const r = await run({ ...params, SecretVersionId: next.versionId });
     expect(r.code).toBe(EXIT.lock);
-    expect(r.failure).toBe(`acm-export: FAILED at lock: ${lock} is a symbolic link or not a regular file; refusing to open it`);
+    expect(r.failure).toBe(
+      `acm-export: FAILED at lock: ${lock} is a symbolic link or not a regular file; refusing to open it`,
+    );
     expect(existsSync(victim)).toBe(false); // `>>` through the link would have created it
     expect(readFileSync(path.join(params.CertDir!, 'site.crt'), 'utf8')).toBe(first.certificate);
   });
@@ -492,12 +603,14 @@ describe('hostile parameter values forced past the patterns', () => {
     });
     const callsBefore = f.aws.calls().length;
     const treeBefore = listTree(f.root);
-    const cases = names.flatMap((name) => Object.values(values).map((value) => {
-      // SecretVersionStage replaces SecretVersionId (exactly one of them), so that only one value is wrong.
-      const params: InstallParams = { ...base, [name]: value };
-      if (name === 'SecretVersionStage') delete params.SecretVersionId;
-      return { name, value, params };
-    }));
+    const cases = names.flatMap((name) =>
+      Object.values(values).map((value) => {
+        // SecretVersionStage replaces SecretVersionId (exactly one of them), so that only one value is wrong.
+        const params: InstallParams = { ...base, [name]: value };
+        if (name === 'SecretVersionStage') delete params.SecretVersionId;
+        return { name, value, params };
+      }),
+    );
     expect(cases.length).toBe(names.length * Object.keys(values).length);
     const results: { name: string; value: string; r: InstallRun }[] = [];
     for (let i = 0; i < cases.length; i += 8) {
@@ -517,7 +630,11 @@ describe('hostile parameter values forced past the patterns', () => {
       expect({ name, lines: lines.length }).toEqual({ name, lines: 2 });
       expect(lines[0]).toMatch(new RegExp(`^acm-export: parameters: SSM_${name} does not match its allowedPattern `));
       // The rejected value is never echoed back (it could carry terminal escapes or a second line).
-      expect({ name, value, echoed: r.stderr.includes(value) || r.stderr.includes('touch') }).toEqual({ name, value, echoed: false });
+      expect({ name, value, echoed: r.stderr.includes(value) || r.stderr.includes('touch') }).toEqual({
+        name,
+        value,
+        echoed: false,
+      });
     }
     expect(existsSync(canary)).toBe(false);
     expect(f.aws.calls()).toHaveLength(callsBefore);
@@ -528,7 +645,9 @@ describe('hostile parameter values forced past the patterns', () => {
 
   test('NUL bytes cannot reach the script: the environment itself refuses them', async () => {
     const base = f.params('00000000-0000-4000-8000-000000000000', 'nul');
-    await expect(runInstall({ params: { ...base, CertName: 'a\u0000b' }, tmpDir: f.tmpDir })).rejects.toThrow(/null bytes/);
+    await expect(runInstall({ params: { ...base, CertName: 'a\u0000b' }, tmpDir: f.tmpDir })).rejects.toThrow(
+      /null bytes/,
+    );
   });
 
   test('VerifyPort above 65535 and ACM_EXPORT_* overrides are validated too', async () => {
@@ -549,8 +668,11 @@ describe('concurrency', () => {
     const params = f.params('00000000-0000-4000-8000-000000000000', 'concurrent');
     mkdirSync(params.HooksDir!, { recursive: true, mode: 0o755 });
     const log = path.join(f.root, 'concurrent.log');
-    writeFileSync(path.join(params.HooksDir!, '10-slow'),
-      `#!/bin/sh\necho "start $ACM_EXPORT_SERIAL" >>${log}\nsleep 0.5\necho "end $ACM_EXPORT_SERIAL" >>${log}\n`, { mode: 0o755 });
+    writeFileSync(
+      path.join(params.HooksDir!, '10-slow'),
+      `#!/bin/sh\necho "start $ACM_EXPORT_SERIAL" >>${log}\nsleep 0.5\necho "end $ACM_EXPORT_SERIAL" >>${log}\n`,
+      { mode: 0o755 },
+    );
     const certs = [0, 1, 2].map(() => f.publish({ names: ['concurrent.example.test'] }));
     const results = await Promise.all(certs.map((c) => run({ ...params, SecretVersionId: c.versionId })));
     for (const r of results) expect(r.code).toBe(0);
@@ -567,7 +689,9 @@ describe('concurrency', () => {
       expect(lines[i + 1]).toBe(`end ${serial}`);
     }
     const last = lines[lines.length - 1].replace('end ', '');
-    expect(readFileSync(path.join(params.CertDir!, 'site.crt'), 'utf8')).toBe(certs.find((c) => c.serial === last)!.certificate);
+    expect(readFileSync(path.join(params.CertDir!, 'site.crt'), 'utf8')).toBe(
+      certs.find((c) => c.serial === last)!.certificate,
+    );
   });
 });
 

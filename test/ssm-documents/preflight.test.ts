@@ -36,7 +36,14 @@ beforeAll(() => {
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 function params(dir: string): InstallParams {
-  return { Action: 'preflight', CertName: 'site', SecretId: SECRET_ID, Region: 'eu-west-1', CertDir: path.join(dir, 'certs'), KeyDir: path.join(dir, 'private') };
+  return {
+    Action: 'preflight',
+    CertName: 'site',
+    SecretId: SECRET_ID,
+    Region: 'eu-west-1',
+    CertDir: path.join(dir, 'certs'),
+    KeyDir: path.join(dir, 'private'),
+  };
 }
 
 function freshDir(name: string): { dir: string; tmp: string } {
@@ -48,12 +55,27 @@ function freshDir(name: string): { dir: string; tmp: string } {
 
 test('a ready node: versions, web server and "secret ok" on one JSON line; no file written anywhere, secret value not printed', async () => {
   const { dir, tmp } = freshDir('ready');
-  const run = await runInstall({ params: params(dir), path: [awsDir], tmpDir: tmp, env: { ANSWER: 'ok', AWS_SSM_INSTANCE_ID: 'i-0abc1234def567890' } });
+  const run = await runInstall({
+    params: params(dir),
+    path: [awsDir],
+    tmpDir: tmp,
+    env: { ANSWER: 'ok', AWS_SSM_INSTANCE_ID: 'i-0abc1234def567890' },
+  });
   expect(run.code).toBe(0);
   const report = JSON.parse(run.stdout) as Record<string, unknown>;
   const opensslVersion = /^OpenSSL (\S+)/.exec(spawnSync('openssl', ['version'], { encoding: 'utf8' }).stdout)?.[1];
-  const bashVersion = spawnSync('bash', ['-c', 'echo ${BASH_VERSINFO[0]}.${BASH_VERSINFO[1]}'], { encoding: 'utf8' }).stdout.trim();
-  expect(report).toMatchObject({ node: 'i-0abc1234def567890', action: 'preflight', awsCli: '2.31.0', openssl: opensslVersion, bash: bashVersion, secret: 'ok', missing: [] });
+  const bashVersion = spawnSync('bash', ['-c', 'echo ${BASH_VERSINFO[0]}.${BASH_VERSINFO[1]}'], {
+    encoding: 'utf8',
+  }).stdout.trim();
+  expect(report).toMatchObject({
+    node: 'i-0abc1234def567890',
+    action: 'preflight',
+    awsCli: '2.31.0',
+    openssl: opensslVersion,
+    bash: bashVersion,
+    secret: 'ok',
+    missing: [],
+  });
   expect(['none', 'nginx', 'apache2', 'httpd']).toContain(report.server);
   expect(run.stderr).toMatch(/^acm-export: preflight: bash .*, aws-cli 2\.31\.0, .*secret ok$/m);
   expect(`${run.stdout}${run.stderr}`).not.toContain(CANARY);
@@ -66,7 +88,11 @@ test('denied and not-found reads are reported as a class, without the service me
   for (const answer of ['denied', 'notfound']) {
     const { dir, tmp } = freshDir(`read-${answer}`);
     const run = await runInstall({ params: params(dir), path: [awsDir], tmpDir: tmp, env: { ANSWER: answer } });
-    expect({ answer, code: run.code, secret: (JSON.parse(run.stdout) as { secret: string }).secret }).toEqual({ answer, code: 0, secret: answer });
+    expect({ answer, code: run.code, secret: (JSON.parse(run.stdout) as { secret: string }).secret }).toEqual({
+      answer,
+      code: 0,
+      secret: answer,
+    });
     expect(`${run.stdout}${run.stderr}`).not.toMatch(/AccessDeniedException|not authorized|can't find/);
   }
 });
@@ -77,7 +103,24 @@ test('a node without flock or the AWS CLI: both listed as missing, the secret ca
   // /usr/sbin and /sbin to PATH, where neither is found on the test machines.
   const bin = path.join(dir, 'bin');
   mkdirSync(bin);
-  for (const tool of ['bash', 'env', 'sed', 'head', 'id', 'uname', 'tr', 'openssl', 'grep', 'awk', 'mktemp', 'sync', 'timeout', 'stat', 'date', 'cat']) {
+  for (const tool of [
+    'bash',
+    'env',
+    'sed',
+    'head',
+    'id',
+    'uname',
+    'tr',
+    'openssl',
+    'grep',
+    'awk',
+    'mktemp',
+    'sync',
+    'timeout',
+    'stat',
+    'date',
+    'cat',
+  ]) {
     const found = spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).stdout.trim();
     symlinkSync(found, path.join(bin, tool));
   }
@@ -88,7 +131,12 @@ test('a node without flock or the AWS CLI: both listed as missing, the secret ca
 
 test('preflight takes neither SecretVersionId nor SecretVersionStage', async () => {
   const { dir, tmp } = freshDir('with-version');
-  const run = await runInstall({ params: { ...params(dir), SecretVersionStage: 'AWSCURRENT' }, path: [awsDir], tmpDir: tmp, env: { ANSWER: 'ok' } });
+  const run = await runInstall({
+    params: { ...params(dir), SecretVersionStage: 'AWSCURRENT' },
+    path: [awsDir],
+    tmpDir: tmp,
+    env: { ANSWER: 'ok' },
+  });
   expect(run.code).toBe(10);
   expect(run.stderr).toMatch(/Action=preflight takes neither SSM_SecretVersionId nor SSM_SecretVersionStage/);
 });

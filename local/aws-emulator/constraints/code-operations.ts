@@ -58,7 +58,10 @@ function importedNames(text: string): Map<string, string> {
   const names = new Map<string, string>();
   for (const m of text.matchAll(/import\s+(?:type\s+)?\{([^}]*)\}\s*from\s*'@aws-sdk\/([\w-]+)'/g)) {
     for (const part of m[1].split(',')) {
-      const name = part.trim().replace(/^type\s+/, '').split(/\s+as\s+/)[0];
+      const name = part
+        .trim()
+        .replace(/^type\s+/, '')
+        .split(/\s+as\s+/)[0];
       if (name) names.set(name, m[2]);
     }
   }
@@ -88,7 +91,8 @@ export function findServedOperations(repoRoot: string): ServedOperation[] {
       const prefix = /targetPrefix: '([\w.]+)'/.exec(text);
       const block = /\n(\s*)operations: \{\n([\s\S]*?)\n\1\}/.exec(text);
       if (!prefix || !block) continue;
-      for (const m of block[2].matchAll(/^\s*(\w+): /gm)) found.push({ file: path.relative(repoRoot, file), targetPrefix: prefix[1], operation: m[1] });
+      for (const m of block[2].matchAll(/^\s*(\w+): /gm))
+        found.push({ file: path.relative(repoRoot, file), targetPrefix: prefix[1], operation: m[1] });
     }
   }
   return found;

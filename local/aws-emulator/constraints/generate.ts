@@ -36,7 +36,14 @@ interface BotocoreShape {
 }
 
 interface BotocoreModel {
-  metadata: { apiVersion: string; serviceId: string; targetPrefix?: string; signingName?: string; endpointPrefix: string; protocol: string };
+  metadata: {
+    apiVersion: string;
+    serviceId: string;
+    targetPrefix?: string;
+    signingName?: string;
+    endpointPrefix: string;
+    protocol: string;
+  };
   operations: Record<string, { input?: { shape: string } }>;
   shapes: Record<string, BotocoreShape>;
 }
@@ -48,11 +55,19 @@ interface LoadedService {
 }
 
 function usage(): never {
-  console.error('usage: generate.ts <botocore checkout or botocore/data> --commit <sha> --commit-date <iso date> [--repository <url>] [--out <file>]');
+  console.error(
+    'usage: generate.ts <botocore checkout or botocore/data> --commit <sha> --commit-date <iso date> [--repository <url>] [--out <file>]',
+  );
   process.exit(2);
 }
 
-function parseArgs(argv: string[]): { dataDir: string; commit: string; commitDate: string; repository: string; out: string } {
+function parseArgs(argv: string[]): {
+  dataDir: string;
+  commit: string;
+  commitDate: string;
+  repository: string;
+  out: string;
+} {
   const positional: string[] = [];
   const flags = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
@@ -86,7 +101,11 @@ function loadServices(dataDir: string): LoadedService[] {
       .reverse();
     if (versions.length === 0) continue;
     const modelFile = path.join(dir, versions[0], 'service-2.json');
-    services.push({ name, modelFile: `botocore/data/${name}/${versions[0]}/service-2.json`, model: JSON.parse(readFileSync(modelFile, 'utf8')) as BotocoreModel });
+    services.push({
+      name,
+      modelFile: `botocore/data/${name}/${versions[0]}/service-2.json`,
+      model: JSON.parse(readFileSync(modelFile, 'utf8')) as BotocoreModel,
+    });
   }
   return services;
 }
@@ -101,7 +120,10 @@ function compactShape(shape: BotocoreShape): ModelShape {
   if (shape.required?.length) out.required = [...shape.required];
   if (shape.members) {
     out.members = Object.fromEntries(
-      Object.entries(shape.members).map(([name, m]) => [name, m.sensitive ? { shape: m.shape, sensitive: true } : { shape: m.shape }]),
+      Object.entries(shape.members).map(([name, m]) => [
+        name,
+        m.sensitive ? { shape: m.shape, sensitive: true } : { shape: m.shape },
+      ]),
     );
   }
   if (shape.member) out.member = shape.member.shape;
@@ -122,7 +144,9 @@ function collectShapes(model: BotocoreModel, root: string, into: Record<string, 
   const shape = model.shapes[root];
   if (!shape) throw new Error(`shape ${root} is not in the model`);
   into[root] = compactShape(shape);
-  const children = [...Object.values(shape.members ?? {}), shape.member, shape.key, shape.value].filter((m): m is BotocoreMember => m !== undefined);
+  const children = [...Object.values(shape.members ?? {}), shape.member, shape.key, shape.value].filter(
+    (m): m is BotocoreMember => m !== undefined,
+  );
   for (const child of children) collectShapes(model, child.shape, into);
 }
 
@@ -131,16 +155,21 @@ function main(): void {
   const repoRoot = path.resolve(__dirname, '..', '..', '..');
   const services = loadServices(args.dataDir);
   const byPackage = new Map(services.map((s) => [sdkPackageOf(s), s]));
-  const byTargetPrefix = new Map(services.filter((s) => s.model.metadata.targetPrefix).map((s) => [s.model.metadata.targetPrefix!, s]));
+  const byTargetPrefix = new Map(
+    services.filter((s) => s.model.metadata.targetPrefix).map((s) => [s.model.metadata.targetPrefix!, s]),
+  );
   const needed = new Map<LoadedService, Set<string>>();
   const need = (service: LoadedService, operation: string, where: string): void => {
-    if (!service.model.operations[operation]) throw new Error(`${where}: ${service.name} has no operation ${operation}`);
+    if (!service.model.operations[operation])
+      throw new Error(`${where}: ${service.name} has no operation ${operation}`);
     if (!needed.has(service)) needed.set(service, new Set());
     needed.get(service)!.add(operation);
   };
 
   const commands = findCommandsInCode(repoRoot);
-  const productPackages = new Set(commands.map((c) => c.sdkPackage).filter((p): p is string => p !== undefined && p.startsWith('client-')));
+  const productPackages = new Set(
+    commands.map((c) => c.sdkPackage).filter((p): p is string => p !== undefined && p.startsWith('client-')),
+  );
   for (const c of commands) {
     if (c.sdkPackage === 'lib-dynamodb') {
       const operation = DOCUMENT_CLIENT_OPERATIONS[c.command];
@@ -156,8 +185,13 @@ function main(): void {
       continue;
     }
     // Loaded without a static import (e.g. a shim that requires the client by path): the one product client that has it.
-    const candidates = [...productPackages].map((p) => byPackage.get(p)).filter((s): s is LoadedService => s?.model.operations[operation] !== undefined);
-    if (candidates.length !== 1) throw new Error(`${c.file}: cannot tell which client ${c.command} belongs to (${candidates.map((s) => s.name).join(', ') || 'none'})`);
+    const candidates = [...productPackages]
+      .map((p) => byPackage.get(p))
+      .filter((s): s is LoadedService => s?.model.operations[operation] !== undefined);
+    if (candidates.length !== 1)
+      throw new Error(
+        `${c.file}: cannot tell which client ${c.command} belongs to (${candidates.map((s) => s.name).join(', ') || 'none'})`,
+      );
     need(candidates[0], operation, c.file);
   }
   for (const served of findServedOperations(repoRoot)) {
@@ -189,11 +223,16 @@ function main(): void {
       inputs[operation] = input;
       collectShapes(service.model, input, shapes);
     }
-    table.services[service.name] = { operations: inputs, shapes: Object.fromEntries(Object.entries(shapes).sort(([a], [b]) => a.localeCompare(b))) };
+    table.services[service.name] = {
+      operations: inputs,
+      shapes: Object.fromEntries(Object.entries(shapes).sort(([a], [b]) => a.localeCompare(b))),
+    };
   }
   writeFileSync(args.out, `${JSON.stringify(table, null, 1)}\n`);
   const count = Object.values(table.services).reduce((n, s) => n + Object.keys(s.operations).length, 0);
-  console.log(`wrote ${path.relative(process.cwd(), args.out)}: ${count} operations of ${Object.keys(table.services).join(', ')}`);
+  console.log(
+    `wrote ${path.relative(process.cwd(), args.out)}: ${count} operations of ${Object.keys(table.services).join(', ')}`,
+  );
 }
 
 main();

@@ -73,28 +73,43 @@ export function compileJavaPattern(pattern: string): RegExp | undefined {
 }
 
 /** Every pattern in the table that is not checked because JavaScript cannot compile it faithfully. */
-export function uncheckedPatterns(table: ConstraintTable = AWS_CONSTRAINTS): { service: string; shape: string; pattern: string }[] {
+export function uncheckedPatterns(
+  table: ConstraintTable = AWS_CONSTRAINTS,
+): { service: string; shape: string; pattern: string }[] {
   const out: { service: string; shape: string; pattern: string }[] = [];
   for (const [service, constraints] of Object.entries(table.services)) {
-    for (const [shape, s] of Object.entries(constraints.shapes)) if (s.pattern !== undefined && !compileJavaPattern(s.pattern)) out.push({ service, shape, pattern: s.pattern });
+    for (const [shape, s] of Object.entries(constraints.shapes))
+      if (s.pattern !== undefined && !compileJavaPattern(s.pattern)) out.push({ service, shape, pattern: s.pattern });
   }
   return out;
 }
 
 /** The table's service for an X-Amz-Target prefix (`AmazonSSM` → `ssm`). */
-export function serviceForTargetPrefix(targetPrefix: string, table: ConstraintTable = AWS_CONSTRAINTS): string | undefined {
+export function serviceForTargetPrefix(
+  targetPrefix: string,
+  table: ConstraintTable = AWS_CONSTRAINTS,
+): string | undefined {
   return Object.entries(table.source.services).find(([, s]) => s.targetPrefix === targetPrefix)?.[0];
 }
 
 /** The table's service for an SDK v3 client class name (`SSMClient` → `ssm`); v3 names clients after the model's serviceId. */
 export function serviceForClientName(clientName: string, table: ConstraintTable = AWS_CONSTRAINTS): string | undefined {
-  return Object.entries(table.source.services).find(([, s]) => `${s.serviceId.replace(/\s+/g, '')}Client` === clientName)?.[0];
+  return Object.entries(table.source.services).find(
+    ([, s]) => `${s.serviceId.replace(/\s+/g, '')}Client` === clientName,
+  )?.[0];
 }
 
-export function validateRequest(service: string, operation: string, input: unknown, options: ValidateOptions = {}, table: ConstraintTable = AWS_CONSTRAINTS): ConstraintViolation[] {
+export function validateRequest(
+  service: string,
+  operation: string,
+  input: unknown,
+  options: ValidateOptions = {},
+  table: ConstraintTable = AWS_CONSTRAINTS,
+): ConstraintViolation[] {
   const constraints = table.services[service];
   const inputShape = constraints?.operations[operation];
-  if (!constraints || !inputShape) throw new Error(`no constraints for ${service}.${operation}: regenerate aws-constraints.json`);
+  if (!constraints || !inputShape)
+    throw new Error(`no constraints for ${service}.${operation}: regenerate aws-constraints.json`);
   const ctx: Context = { shapes: constraints.shapes, options, out: [] };
   checkValue(ctx, inputShape, input ?? {}, '', false);
   return ctx.out;
@@ -112,22 +127,48 @@ function join(path: string, segment: string): string {
 function render(value: unknown, sensitive: boolean): string | undefined {
   if (sensitive) return '***';
   if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return String(value);
-  if (Array.isArray(value) && value.every((v) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')) return `[${value.join(', ')}]`;
+  if (
+    Array.isArray(value) &&
+    value.every((v) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')
+  )
+    return `[${value.join(', ')}]`;
   return undefined;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array) && !(value instanceof Date);
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    !(value instanceof Uint8Array) &&
+    !(value instanceof Date)
+  );
 }
 
-function violate(ctx: Context, path: string, constraint: string, value: unknown, sensitive: boolean, kind: ConstraintViolation['kind'] = 'constraint'): void {
+function violate(
+  ctx: Context,
+  path: string,
+  constraint: string,
+  value: unknown,
+  sensitive: boolean,
+  kind: ConstraintViolation['kind'] = 'constraint',
+): void {
   const rendered = render(value, sensitive);
   ctx.out.push({ path, kind, constraint, ...(rendered !== undefined ? { value: rendered } : {}) });
 }
 
-function checkLength(ctx: Context, shape: ModelShape, length: number, path: string, value: unknown, sensitive: boolean): void {
-  if (shape.min !== undefined && length < shape.min) violate(ctx, path, `Member must have length greater than or equal to ${shape.min}`, value, sensitive);
-  if (shape.max !== undefined && length > shape.max) violate(ctx, path, `Member must have length less than or equal to ${shape.max}`, value, sensitive);
+function checkLength(
+  ctx: Context,
+  shape: ModelShape,
+  length: number,
+  path: string,
+  value: unknown,
+  sensitive: boolean,
+): void {
+  if (shape.min !== undefined && length < shape.min)
+    violate(ctx, path, `Member must have length greater than or equal to ${shape.min}`, value, sensitive);
+  if (shape.max !== undefined && length > shape.max)
+    violate(ctx, path, `Member must have length less than or equal to ${shape.max}`, value, sensitive);
 }
 
 function blobLength(ctx: Context, value: unknown): number | undefined {
@@ -142,16 +183,23 @@ function checkValue(ctx: Context, shapeName: string, value: unknown, path: strin
   if (!shape) throw new Error(`shape ${shapeName} is missing from the constraint table`);
   if (ctx.options.documentClient && shapeName === 'AttributeValue') return;
   const sensitive = sensitiveAbove || shape.sensitive === true;
-  const wrongType = (expected: string): void => violate(ctx, path, `Member must be ${expected}`, undefined, sensitive, 'type');
+  const wrongType = (expected: string): void =>
+    violate(ctx, path, `Member must be ${expected}`, undefined, sensitive, 'type');
   switch (shape.type) {
     case 'structure': {
       if (!isObject(value)) return wrongType('a structure');
       for (const name of shape.required ?? []) {
-        if (value[name] === undefined || value[name] === null) ctx.out.push({ path: join(path, lowerFirst(name)), kind: 'constraint', constraint: 'Member must not be null' });
+        if (value[name] === undefined || value[name] === null)
+          ctx.out.push({
+            path: join(path, lowerFirst(name)),
+            kind: 'constraint',
+            constraint: 'Member must not be null',
+          });
       }
       for (const [name, member] of Object.entries(shape.members ?? {})) {
         const v = value[name];
-        if (v !== undefined && v !== null) checkValue(ctx, member.shape, v, join(path, lowerFirst(name)), sensitive || member.sensitive === true);
+        if (v !== undefined && v !== null)
+          checkValue(ctx, member.shape, v, join(path, lowerFirst(name)), sensitive || member.sensitive === true);
       }
       return;
     }
@@ -159,7 +207,8 @@ function checkValue(ctx: Context, shapeName: string, value: unknown, path: strin
       if (!Array.isArray(value)) return wrongType('a list');
       checkLength(ctx, shape, value.length, path, value, sensitive);
       value.forEach((item, i) => {
-        if (item !== null && item !== undefined) checkValue(ctx, shape.member!, item, `${path}.${i + 1}.member`, sensitive);
+        if (item !== null && item !== undefined)
+          checkValue(ctx, shape.member!, item, `${path}.${i + 1}.member`, sensitive);
       });
       return;
     }
@@ -176,10 +225,12 @@ function checkValue(ctx: Context, shapeName: string, value: unknown, path: strin
     case 'string': {
       if (typeof value !== 'string') return wrongType('a string');
       checkLength(ctx, shape, value.length, path, value, sensitive);
-      if (shape.enum && !shape.enum.includes(value)) violate(ctx, path, `Member must satisfy enum value set: [${shape.enum.join(', ')}]`, value, sensitive);
+      if (shape.enum && !shape.enum.includes(value))
+        violate(ctx, path, `Member must satisfy enum value set: [${shape.enum.join(', ')}]`, value, sensitive);
       if (shape.pattern !== undefined) {
         const re = compileJavaPattern(shape.pattern);
-        if (re && !re.test(value)) violate(ctx, path, `Member must satisfy regular expression pattern: ${shape.pattern}`, value, sensitive);
+        if (re && !re.test(value))
+          violate(ctx, path, `Member must satisfy regular expression pattern: ${shape.pattern}`, value, sensitive);
       }
       return;
     }
@@ -194,9 +245,12 @@ function checkValue(ctx: Context, shapeName: string, value: unknown, path: strin
     case 'float':
     case 'double': {
       if (typeof value !== 'number' || !Number.isFinite(value)) return wrongType('a number');
-      if ((shape.type === 'integer' || shape.type === 'long') && !Number.isInteger(value)) return wrongType('an integer');
-      if (shape.min !== undefined && value < shape.min) violate(ctx, path, `Member must have value greater than or equal to ${shape.min}`, value, sensitive);
-      if (shape.max !== undefined && value > shape.max) violate(ctx, path, `Member must have value less than or equal to ${shape.max}`, value, sensitive);
+      if ((shape.type === 'integer' || shape.type === 'long') && !Number.isInteger(value))
+        return wrongType('an integer');
+      if (shape.min !== undefined && value < shape.min)
+        violate(ctx, path, `Member must have value greater than or equal to ${shape.min}`, value, sensitive);
+      if (shape.max !== undefined && value > shape.max)
+        violate(ctx, path, `Member must have value less than or equal to ${shape.max}`, value, sensitive);
       return;
     }
     case 'boolean':
@@ -213,13 +267,20 @@ function checkValue(ctx: Context, shapeName: string, value: unknown, path: strin
 
 /** AWS's message for the violations: `N validation error(s) detected: ...; ...`. */
 export function validationMessage(violations: readonly ConstraintViolation[]): string {
-  const parts = violations.map((v) => `Value ${v.value === undefined ? (v.constraint === 'Member must not be null' ? 'null ' : '') : `'${v.value}' `}at '${v.path}' failed to satisfy constraint: ${v.constraint}`);
+  const parts = violations.map(
+    (v) =>
+      `Value ${v.value === undefined ? (v.constraint === 'Member must not be null' ? 'null ' : '') : `'${v.value}' `}at '${v.path}' failed to satisfy constraint: ${v.constraint}`,
+  );
   return `${violations.length} validation error${violations.length === 1 ? '' : 's'} detected: ${parts.join('; ')}`;
 }
 
 /** The error AWS answers with: SerializationException for a wrong JSON type, otherwise ValidationException. */
 export function validationError(violations: readonly ConstraintViolation[]): AwsServiceError {
   const typeError = violations.find((v) => v.kind === 'type');
-  if (typeError) return new AwsServiceError('SerializationException', `Value at '${typeError.path}' could not be read: ${typeError.constraint}`);
+  if (typeError)
+    return new AwsServiceError(
+      'SerializationException',
+      `Value at '${typeError.path}' could not be read: ${typeError.constraint}`,
+    );
   return new AwsServiceError('ValidationException', validationMessage(violations));
 }

@@ -11,7 +11,10 @@ export interface CliRun {
   sleeps: number[];
 }
 
-export async function runCli(argv: string[], overrides: Partial<CliIo> & { env?: Record<string, string | undefined>; tty?: boolean } = {}): Promise<CliRun> {
+export async function runCli(
+  argv: string[],
+  overrides: Partial<CliIo> & { env?: Record<string, string | undefined>; tty?: boolean } = {},
+): Promise<CliRun> {
   let stdout = '';
   let stderr = '';
   const sleeps: number[] = [];

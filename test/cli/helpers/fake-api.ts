@@ -34,10 +34,20 @@ export interface FakeApi {
   close(): Promise<void>;
 }
 
-function parseAuthorization(header: string): { accessKeyId: string; date: string; region: string; service: string; signedHeaders: string[] } | undefined {
-  const match = header.match(/^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$/);
+function parseAuthorization(
+  header: string,
+): { accessKeyId: string; date: string; region: string; service: string; signedHeaders: string[] } | undefined {
+  const match = header.match(
+    /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$/,
+  );
   if (!match) return undefined;
-  return { accessKeyId: match[1], date: match[2], region: match[3], service: match[4], signedHeaders: match[5].split(';') };
+  return {
+    accessKeyId: match[1],
+    date: match[2],
+    region: match[3],
+    service: match[4],
+    signedHeaders: match[5].split(';'),
+  };
 }
 
 function amzDate(value: string): Date {
@@ -52,7 +62,8 @@ async function verify(req: http.IncomingMessage, body: string, region: string): 
   if (!authorization) return 'Missing Authentication Token';
   const auth = parseAuthorization(authorization);
   if (!auth) return 'Authorization header is malformed';
-  if (auth.accessKeyId !== TEST_CREDENTIALS.accessKeyId) return 'The security token included in the request is invalid.';
+  if (auth.accessKeyId !== TEST_CREDENTIALS.accessKeyId)
+    return 'The security token included in the request is invalid.';
   if (auth.service !== 'execute-api') return `Credential should be scoped to correct service: 'execute-api'.`;
   if (auth.region !== region) return `Credential should be scoped to a valid region.`;
   const dateHeader = req.headers['x-amz-date'];
@@ -83,7 +94,10 @@ async function verify(req: http.IncomingMessage, body: string, region: string): 
   return undefined;
 }
 
-export async function startFakeApi(routes: Route[], options: { region?: string; basePath?: string } = {}): Promise<FakeApi> {
+export async function startFakeApi(
+  routes: Route[],
+  options: { region?: string; basePath?: string } = {},
+): Promise<FakeApi> {
   const region = options.region ?? TEST_REGION;
   const basePath = options.basePath ?? '/prod';
   const state = { requests: [] as ReceivedRequest[], rejected: 0 };

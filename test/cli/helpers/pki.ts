@@ -40,7 +40,10 @@ async function keyPair(): Promise<CryptoKeyPair> {
 
 async function keyPem(keys: CryptoKeyPair): Promise<string> {
   const der = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
-  return `-----BEGIN PRIVATE KEY-----\n${der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n?$/, '\n')}-----END PRIVATE KEY-----\n`;
+  return `-----BEGIN PRIVATE KEY-----\n${der
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .replace(/\n?$/, '\n')}-----END PRIVATE KEY-----\n`;
 }
 
 function randomSerial(): string {
@@ -55,15 +58,24 @@ async function finish(cert: x509.X509Certificate, keys: CryptoKeyPair, name: str
 }
 
 /** A self-signed certificate authority (or, with `ca: false`, a self-signed server certificate). */
-export async function selfSigned(name: string, options: { ca?: boolean; dnsNames?: string[]; notAfter?: Date } = {}): Promise<Issued> {
+export async function selfSigned(
+  name: string,
+  options: { ca?: boolean; dnsNames?: string[]; notAfter?: Date } = {},
+): Promise<Issued> {
   const keys = await keyPair();
   const ca = options.ca ?? true;
   const extensions: x509.Extension[] = [
     new x509.BasicConstraintsExtension(ca, ca ? 1 : undefined, true),
-    new x509.KeyUsagesExtension(ca ? x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign : x509.KeyUsageFlags.digitalSignature, true),
+    new x509.KeyUsagesExtension(
+      ca ? x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign : x509.KeyUsageFlags.digitalSignature,
+      true,
+    ),
     await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
   ];
-  if (options.dnsNames) extensions.push(new x509.SubjectAlternativeNameExtension(options.dnsNames.map((value) => ({ type: 'dns' as const, value }))));
+  if (options.dnsNames)
+    extensions.push(
+      new x509.SubjectAlternativeNameExtension(options.dnsNames.map((value) => ({ type: 'dns' as const, value }))),
+    );
   if (!ca) extensions.push(new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]));
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomSerial(),

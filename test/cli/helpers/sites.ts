@@ -21,7 +21,8 @@ export interface Site {
   close(): Promise<void>;
 }
 
-const PAGE = '<!doctype html><html><head><link rel="stylesheet" href="/site.css"><script src="https://cdn.example.test/app.js"></script></head><body><a href="http://elsewhere.example.test/">a link is fine</a><img src="/logo.png"></body></html>';
+const PAGE =
+  '<!doctype html><html><head><link rel="stylesheet" href="/site.css"><script src="https://cdn.example.test/app.js"></script></head><body><a href="http://elsewhere.example.test/">a link is fine</a><img src="/logo.png"></body></html>';
 
 async function listen(server: http.Server): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

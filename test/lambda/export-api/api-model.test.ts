@@ -16,8 +16,24 @@ test('the structure lists exactly the zod fields, the four required ones, no val
 
 test.each([
   ['a valid request', INPUT, true],
-  ['every optional field', { ...INPUT, VerifyPort: 443, DryRun: true, Pkcs12: false, CombinedPem: true, KeyMode: '0640', ConvergenceSchedule: 'x' }, true],
-  ['values the zod rules refuse (patterns are not structural)', { ...INPUT, CertName: 'x;id', VerifyPort: 70000 }, true],
+  [
+    'every optional field',
+    {
+      ...INPUT,
+      VerifyPort: 443,
+      DryRun: true,
+      Pkcs12: false,
+      CombinedPem: true,
+      KeyMode: '0640',
+      ConvergenceSchedule: 'x',
+    },
+    true,
+  ],
+  [
+    'values the zod rules refuse (patterns are not structural)',
+    { ...INPUT, CertName: 'x;id', VerifyPort: 70000 },
+    true,
+  ],
   ['null', null, false],
   ['an array', [INPUT], false],
   ['a string', 'x', false],
@@ -36,7 +52,9 @@ test.each([
 
 test('the fixed message names every field, is plain ASCII and JSON-safe', () => {
   const message = structuralErrorMessage(structure);
-  expect(message).toMatch(/^request body must be a JSON object with the required string fields CertificateArn, CertName, TargetTagKey, TargetTagValue, /);
+  expect(message).toMatch(
+    /^request body must be a JSON object with the required string fields CertificateArn, CertName, TargetTagKey, TargetTagValue, /,
+  );
   for (const name of Object.keys(structure.properties)) expect(message).toContain(name);
   expect(message).toMatch(/no other fields/);
   expect(message).toMatch(/^[\x20-\x7e]+$/);

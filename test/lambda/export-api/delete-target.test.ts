@@ -20,7 +20,18 @@ import { associationName, reportAssociationName } from '../../../lambda/shared/a
 import { ENV, InventoryItem } from '../../../lambda/shared/contract';
 import { REMOVE_MAX_ERRORS, parseDeleteTarget } from '../../../lambda/export-api/delete-target';
 import { FIELD_RULES, type FieldName } from '../../../lambda/shared/patterns';
-import { ACCOUNT, CERT_ARN, COMMAND_ID, REGION, SECRET_ARN, STATE_MACHINE_ARN, executionArn, startInventory, mockAwsClient, fakeAssociationId } from '../support';
+import {
+  ACCOUNT,
+  CERT_ARN,
+  COMMAND_ID,
+  REGION,
+  SECRET_ARN,
+  STATE_MACHINE_ARN,
+  executionArn,
+  startInventory,
+  mockAwsClient,
+  fakeAssociationId,
+} from '../support';
 
 const ssm = mockAwsClient(SSMClient);
 const DOCUMENT = 'AcmExport-InstallDocument-0123ABCD';
@@ -72,7 +83,12 @@ async function storeItem(over: Partial<InventoryItem> = {}): Promise<InventoryIt
 }
 
 async function stored(item: InventoryItem): Promise<InventoryItem | undefined> {
-  const out = await inventory.ddb.send(new GetCommand({ TableName: inventory.tableName, Key: { certificateArn: item.certificateArn, target: item.target } }));
+  const out = await inventory.ddb.send(
+    new GetCommand({
+      TableName: inventory.tableName,
+      Key: { certificateArn: item.certificateArn, target: item.target },
+    }),
+  );
   return out.Item as InventoryItem | undefined;
 }
 
@@ -87,12 +103,18 @@ function api(over: Record<string, unknown> = {}) {
   });
 }
 
-function del(item: Pick<InventoryItem, 'certificateArn' | 'target'>, query: Record<string, string> | null): APIGatewayProxyEvent {
+function del(
+  item: Pick<InventoryItem, 'certificateArn' | 'target'>,
+  query: Record<string, string> | null,
+): APIGatewayProxyEvent {
   return {
     httpMethod: 'DELETE',
     resource: '/certificates/{certificateArn}/targets/{target}',
     path: `/certificates/${encodeURIComponent(item.certificateArn)}/targets/${encodeURIComponent(item.target)}`,
-    pathParameters: { certificateArn: encodeURIComponent(item.certificateArn), target: encodeURIComponent(item.target) },
+    pathParameters: {
+      certificateArn: encodeURIComponent(item.certificateArn),
+      target: encodeURIComponent(item.target),
+    },
     queryStringParameters: query,
     requestContext: { requestId: 'r-1' },
   } as unknown as APIGatewayProxyEvent;
@@ -100,7 +122,9 @@ function del(item: Pick<InventoryItem, 'certificateArn' | 'target'>, query: Reco
 
 /** The SSM operations in the order they were sent. */
 function ssmCalls(): string[] {
-  return ssm.calls().map((c) => (c.args[0] as { constructor: { name: string } }).constructor.name.replace(/Command$/, ''));
+  return ssm
+    .calls()
+    .map((c) => (c.args[0] as { constructor: { name: string } }).constructor.name.replace(/Command$/, ''));
 }
 
 function sentInput(): SendCommandCommandInput {
@@ -130,7 +154,7 @@ describe('DELETE ?removeFiles=true', () => {
     expect(await stored(item)).toBeUndefined();
   });
 
-  test('the remove run: the install document on the item\'s tag, its MaxConcurrency, MaxErrors 100%, the delivery settings', async () => {
+  test("the remove run: the install document on the item's tag, its MaxConcurrency, MaxErrors 100%, the delivery settings", async () => {
     const item = await storeItem();
     ssm.on(DeleteAssociationCommand).resolves({});
     ssm.on(SendCommandCommand).resolves({ Command: { CommandId: COMMAND_ID } });
@@ -161,7 +185,7 @@ describe('DELETE ?removeFiles=true', () => {
     });
   });
 
-  test('its parameters are identifiers only, each passing the document\'s rule; no version, stage or secret material', async () => {
+  test("its parameters are identifiers only, each passing the document's rule; no version, stage or secret material", async () => {
     const item = await storeItem();
     ssm.on(DeleteAssociationCommand).resolves({});
     ssm.on(SendCommandCommand).resolves({ Command: { CommandId: COMMAND_ID } });
@@ -173,7 +197,10 @@ describe('DELETE ?removeFiles=true', () => {
       expect(name in FIELD_RULES).toBe(true);
       const rule = FIELD_RULES[name as FieldName];
       expect(values).toHaveLength(1);
-      expect({ name, ok: values[0].length <= rule.maxLength && new RegExp(rule.pattern).test(values[0]) }).toEqual({ name, ok: true });
+      expect({ name, ok: values[0].length <= rule.maxLength && new RegExp(rule.pattern).test(values[0]) }).toEqual({
+        name,
+        ok: true,
+      });
     }
     const text = JSON.stringify(sentInput());
     expect(text).not.toMatch(/-----BEGIN|PRIVATE KEY|passphrase|AWSCURRENT/i);
@@ -202,15 +229,25 @@ describe('DELETE ?removeFiles=true', () => {
       inventoryItemDeleted: true,
       filesRemoval: { requested: true, commandId: COMMAND_ID },
     });
-    expect(ssm).toHaveReceivedCommandWith(ListAssociationsCommand, { AssociationFilterList: [{ key: 'AssociationName', value: associationName(item.certificateArn, item.target) }] });
-    expect(ssm).toHaveReceivedCommandWith(ListAssociationsCommand, { AssociationFilterList: [{ key: 'AssociationName', value: reportAssociationName(item.certificateArn, item.target) }] });
+    expect(ssm).toHaveReceivedCommandWith(ListAssociationsCommand, {
+      AssociationFilterList: [{ key: 'AssociationName', value: associationName(item.certificateArn, item.target) }],
+    });
+    expect(ssm).toHaveReceivedCommandWith(ListAssociationsCommand, {
+      AssociationFilterList: [
+        { key: 'AssociationName', value: reportAssociationName(item.certificateArn, item.target) },
+      ],
+    });
     expect(await stored(item)).toBeUndefined();
   });
 
   test('SendCommand throttled: 429 (try again), the item stays', async () => {
     const item = await storeItem();
     ssm.on(DeleteAssociationCommand).resolves({});
-    ssm.on(SendCommandCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } }));
+    ssm
+      .on(SendCommandCommand)
+      .rejects(
+        Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } }),
+      );
     const res = await api()(del(item, { removeFiles: 'true' }));
     expect(res.statusCode).toBe(429);
     expect(await stored(item)).toBeDefined();
@@ -226,10 +263,19 @@ describe('DELETE ?removeFiles=true', () => {
 
   test('no inventory item: 404 saying there is no record of what was installed; nothing deleted or sent', async () => {
     const missing = { certificateArn: CERT_ARN.replace(/[0-9a-f]{4}$/, 'ffff'), target: 'Role=web' };
-    ssm.on(ListAssociationsCommand).resolves({ Associations: [{ AssociationId: fakeAssociationId(0x500), AssociationName: associationName(missing.certificateArn, missing.target) }] });
+    ssm.on(ListAssociationsCommand).resolves({
+      Associations: [
+        {
+          AssociationId: fakeAssociationId(0x500),
+          AssociationName: associationName(missing.certificateArn, missing.target),
+        },
+      ],
+    });
     const res = await api()(del(missing, { removeFiles: 'true' }));
     expect(res.statusCode).toBe(404);
-    expect(JSON.parse(res.body).message).toMatch(/no target Role=web .* in the inventory: without its record .* no files can be removed; nothing was changed/);
+    expect(JSON.parse(res.body).message).toMatch(
+      /no target Role=web .* in the inventory: without its record .* no files can be removed; nothing was changed/,
+    );
     expect(ssm.calls()).toHaveLength(0);
   });
 
@@ -245,9 +291,18 @@ describe('DELETE ?removeFiles=true', () => {
       expect(ssm.calls()).toHaveLength(0);
       expect(await stored(item)).toBeDefined();
 
-      Object.assign(process.env, { [ENV.DOCUMENT_NAME]: DOCUMENT, [ENV.COMMAND_LOG_GROUP]: LOG_GROUP, [ENV.COMMAND_TIMEOUT_SECONDS]: '120', AWS_REGION: 'eu-central-1' });
+      Object.assign(process.env, {
+        [ENV.DOCUMENT_NAME]: DOCUMENT,
+        [ENV.COMMAND_LOG_GROUP]: LOG_GROUP,
+        [ENV.COMMAND_TIMEOUT_SECONDS]: '120',
+        AWS_REGION: 'eu-central-1',
+      });
       expect((await fromEnv(del(item, { removeFiles: 'true' }))).statusCode).toBe(200);
-      expect(sentInput()).toMatchObject({ DocumentName: DOCUMENT, TimeoutSeconds: 120, Parameters: expect.objectContaining({ Region: ['eu-central-1'] }) });
+      expect(sentInput()).toMatchObject({
+        DocumentName: DOCUMENT,
+        TimeoutSeconds: 120,
+        Parameters: expect.objectContaining({ Region: ['eu-central-1'] }),
+      });
     } finally {
       process.env = saved;
     }
@@ -255,27 +310,50 @@ describe('DELETE ?removeFiles=true', () => {
 });
 
 describe('DELETE without removeFiles=true', () => {
-  test.each([[null], [{ removeFiles: 'false' }]])('query %j: both associations and the item go, nothing is sent', async (query) => {
-    const item = await storeItem();
-    ssm.on(DeleteAssociationCommand).resolves({});
-    const res = await api({ removeCommand: () => { throw new Error('not needed'); } })(del(item, query));
-    expect(res.statusCode).toBe(200);
-    expect(JSON.parse(res.body)).toMatchObject({ associationDeleted: true, reportAssociationDeleted: true, inventoryItemDeleted: true, filesRemoval: { requested: false } });
-    expect(ssm).toHaveReceivedCommandTimes(SendCommandCommand, 0);
-    expect(await stored(item)).toBeUndefined();
-  });
+  test.each([[null], [{ removeFiles: 'false' }]])(
+    'query %j: both associations and the item go, nothing is sent',
+    async (query) => {
+      const item = await storeItem();
+      ssm.on(DeleteAssociationCommand).resolves({});
+      const res = await api({
+        removeCommand: () => {
+          throw new Error('not needed');
+        },
+      })(del(item, query));
+      expect(res.statusCode).toBe(200);
+      expect(JSON.parse(res.body)).toMatchObject({
+        associationDeleted: true,
+        reportAssociationDeleted: true,
+        inventoryItemDeleted: true,
+        filesRemoval: { requested: false },
+      });
+      expect(ssm).toHaveReceivedCommandTimes(SendCommandCommand, 0);
+      expect(await stored(item)).toBeUndefined();
+    },
+  );
 
   test('a report association left without an item is found by name and deleted (200); nothing at all is 404', async () => {
-    const orphan = { certificateArn: `arn:aws:acm:${REGION}:${ACCOUNT}:certificate/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2beeee`, target: 'Role=web' };
+    const orphan = {
+      certificateArn: `arn:aws:acm:${REGION}:${ACCOUNT}:certificate/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2beeee`,
+      target: 'Role=web',
+    };
     ssm.on(ListAssociationsCommand).callsFake((input: { AssociationFilterList: { value: string }[] }) =>
       input.AssociationFilterList[0].value === reportAssociationName(orphan.certificateArn, orphan.target)
-        ? { Associations: [{ AssociationId: fakeAssociationId(0x400), AssociationName: input.AssociationFilterList[0].value }] }
+        ? {
+            Associations: [
+              { AssociationId: fakeAssociationId(0x400), AssociationName: input.AssociationFilterList[0].value },
+            ],
+          }
         : { Associations: [] },
     );
     ssm.on(DeleteAssociationCommand).resolves({});
     const res = await api()(del(orphan, null));
     expect(res.statusCode).toBe(200);
-    expect(JSON.parse(res.body)).toMatchObject({ associationDeleted: false, reportAssociationDeleted: true, inventoryItemDeleted: false });
+    expect(JSON.parse(res.body)).toMatchObject({
+      associationDeleted: false,
+      reportAssociationDeleted: true,
+      inventoryItemDeleted: false,
+    });
     expect(ssm).toHaveReceivedCommandWith(DeleteAssociationCommand, { AssociationId: fakeAssociationId(0x400) });
     ssm.reset();
     ssm.on(ListAssociationsCommand).resolves({ Associations: [] });

@@ -1,4 +1,9 @@
-import { DescribeExecutionCommand, ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  ExecutionAlreadyExists,
+  SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import 'aws-sdk-client-mock-jest';
 import { createHandler } from '../../../lambda/export-api/handler';
@@ -47,7 +52,11 @@ function post(body: string | null, over: Partial<APIGatewayProxyEvent> = {}): AP
   } as unknown as APIGatewayProxyEvent;
 }
 
-const handler = createHandler({ stateMachineArn: STATE_MACHINE_ARN, sfn: sfn as unknown as SFNClient, tableName: 'unused' });
+const handler = createHandler({
+  stateMachineArn: STATE_MACHINE_ARN,
+  sfn: sfn as unknown as SFNClient,
+  tableName: 'unused',
+});
 
 describe('POST /exports through the export-api handler', () => {
   test('starts one execution named after the request id, with the body as sent; 200 with an ISO startDate', async () => {
@@ -57,7 +66,11 @@ describe('POST /exports through the export-api handler', () => {
     expect(res.statusCode).toBe(200);
     expect(res.headers?.['content-type']).toBe('application/json');
     const out = JSON.parse(res.body) as StartExportResponse;
-    expect(out).toEqual({ exportId: REQUEST_ID, executionArn: executionArn(REQUEST_ID), startDate: '2026-12-01T10:00:00.123Z' });
+    expect(out).toEqual({
+      exportId: REQUEST_ID,
+      executionArn: executionArn(REQUEST_ID),
+      startDate: '2026-12-01T10:00:00.123Z',
+    });
     expect(out.startDate).toBe(new Date(out.startDate).toISOString());
     expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 1);
     const call = sfn.commandCalls(StartExecutionCommand)[0].args[0].input;
@@ -145,7 +158,9 @@ describe('POST /exports through the export-api handler', () => {
     ]) {
       const res = await handler(post(JSON.stringify({ ...INPUT, CertificateArn: arn })));
       expect(res.statusCode).toBe(400);
-      expect(JSON.parse(res.body).message).toBe(`CertificateArn: must be the ARN of an ACM certificate in ${REGION} and account ${ACCOUNT}`);
+      expect(JSON.parse(res.body).message).toBe(
+        `CertificateArn: must be the ARN of an ACM certificate in ${REGION} and account ${ACCOUNT}`,
+      );
     }
     expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 0);
   });
@@ -160,7 +175,11 @@ describe('POST /exports through the export-api handler', () => {
   });
 
   test('any other failure → 500 with a generic message (the AWS message is not passed on)', async () => {
-    sfn.on(StartExecutionCommand).rejects(Object.assign(new Error(`bad input ${INPUT.CertName} secret-ish detail`), { name: 'InvalidExecutionInput' }));
+    sfn
+      .on(StartExecutionCommand)
+      .rejects(
+        Object.assign(new Error(`bad input ${INPUT.CertName} secret-ish detail`), { name: 'InvalidExecutionInput' }),
+      );
     const res = await handler(post(JSON.stringify(INPUT)));
     expect(res.statusCode).toBe(500);
     expect(JSON.parse(res.body)).toEqual({ message: INTERNAL });
@@ -171,16 +190,27 @@ describe('POST /exports through the export-api handler', () => {
 describe('startExport', () => {
   test('a client retry of the same request (ExecutionAlreadyExists, same input) answers with that execution', async () => {
     const input = JSON.stringify(INPUT);
-    sfn.on(StartExecutionCommand).rejects(new ExecutionAlreadyExists({ message: 'Execution Already Exists', $metadata: {} }));
-    sfn.on(DescribeExecutionCommand).resolves({ executionArn: executionArn(REQUEST_ID), input, startDate: STARTED, status: 'SUCCEEDED' });
+    sfn
+      .on(StartExecutionCommand)
+      .rejects(new ExecutionAlreadyExists({ message: 'Execution Already Exists', $metadata: {} }));
+    sfn
+      .on(DescribeExecutionCommand)
+      .resolves({ executionArn: executionArn(REQUEST_ID), input, startDate: STARTED, status: 'SUCCEEDED' });
     const out = await startExport({ body: input, requestId: REQUEST_ID }, deps());
-    expect(out).toEqual({ statusCode: 200, body: { exportId: REQUEST_ID, executionArn: executionArn(REQUEST_ID), startDate: STARTED.toISOString() } });
+    expect(out).toEqual({
+      statusCode: 200,
+      body: { exportId: REQUEST_ID, executionArn: executionArn(REQUEST_ID), startDate: STARTED.toISOString() },
+    });
     expect(sfn).toHaveReceivedCommandWith(DescribeExecutionCommand, { executionArn: executionArn(REQUEST_ID) });
   });
 
   test('the same name with another input → 409, nothing else started', async () => {
     sfn.on(StartExecutionCommand).rejects(Object.assign(new Error('exists'), { name: 'ExecutionAlreadyExists' }));
-    sfn.on(DescribeExecutionCommand).resolves({ executionArn: executionArn(REQUEST_ID), input: JSON.stringify({ ...INPUT, CertName: 'other' }), startDate: STARTED });
+    sfn.on(DescribeExecutionCommand).resolves({
+      executionArn: executionArn(REQUEST_ID),
+      input: JSON.stringify({ ...INPUT, CertName: 'other' }),
+      startDate: STARTED,
+    });
     const out = await startExport({ body: JSON.stringify(INPUT), requestId: REQUEST_ID }, deps());
     expect(out.statusCode).toBe(409);
     expect((out.body as { message: string }).message).toMatch(/^exportId: /);
@@ -199,7 +229,9 @@ describe('startExport', () => {
   });
 
   test('a request id that is not a valid execution name becomes a UUID derived from it', async () => {
-    sfn.on(StartExecutionCommand).callsFake((input: { name: string }) => ({ executionArn: executionArn(input.name), startDate: STARTED }));
+    sfn
+      .on(StartExecutionCommand)
+      .callsFake((input: { name: string }) => ({ executionArn: executionArn(input.name), startDate: STARTED }));
     const odd = 'id with spaces:and/colons';
     const out = await startExport({ body: JSON.stringify(INPUT), requestId: odd }, deps());
     const name = sfn.commandCalls(StartExecutionCommand)[0].args[0].input.name ?? '';
@@ -214,7 +246,17 @@ describe('startExport', () => {
   test('logs identifiers only', async () => {
     sfn.on(StartExecutionCommand).resolves({ executionArn: executionArn(REQUEST_ID), startDate: STARTED });
     await startExport({ body: JSON.stringify({ ...INPUT, CertName: 'www' }), requestId: REQUEST_ID }, deps());
-    expect(logs).toEqual([{ message: 'export started', keys: { exportId: REQUEST_ID, executionArn: executionArn(REQUEST_ID), certificateArn: CERT_ARN, target: 'Role=web' } }]);
+    expect(logs).toEqual([
+      {
+        message: 'export started',
+        keys: {
+          exportId: REQUEST_ID,
+          executionArn: executionArn(REQUEST_ID),
+          certificateArn: CERT_ARN,
+          target: 'Role=web',
+        },
+      },
+    ]);
   });
 
   test('the scope comes from the state machine ARN', () => {

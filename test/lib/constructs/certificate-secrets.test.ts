@@ -7,16 +7,24 @@ const { stack, template } = buildStack();
 
 describe('secrets', () => {
   const secretArns = {
-    'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:secretsmanager:${REGION}:${ACCOUNT}:secret:acm-export/AcmExport/*`]],
+    'Fn::Join': [
+      '',
+      ['arn:', { Ref: 'AWS::Partition' }, `:secretsmanager:${REGION}:${ACCOUNT}:secret:acm-export/AcmExport/*`],
+    ],
   };
 
-  test('acm-export may create and write only this stack\'s secrets, encrypted with the secrets key', () => {
+  test("acm-export may create and write only this stack's secrets, encrypted with the secrets key", () => {
     const role = logicalId(stack.workflow.acmExportFunction.executionRole);
     const statements = identityStatements(template).filter(({ policy }) =>
       JSON.stringify(template.toJSON().Resources[policy].Properties.Roles ?? []).includes(role),
     );
-    const byAction = (action: string) => statements.filter(({ statement }) => asArray(statement.Action).includes(action));
-    for (const action of ['secretsmanager:CreateSecret', 'secretsmanager:PutSecretValue', 'secretsmanager:TagResource']) {
+    const byAction = (action: string) =>
+      statements.filter(({ statement }) => asArray(statement.Action).includes(action));
+    for (const action of [
+      'secretsmanager:CreateSecret',
+      'secretsmanager:PutSecretValue',
+      'secretsmanager:TagResource',
+    ]) {
       const found = byAction(action);
       expect(found).toHaveLength(1);
       expect(found[0].statement.Resource).toEqual(secretArns);
@@ -42,7 +50,7 @@ describe('secrets', () => {
     });
   });
 
-  test('the preflight canary: under the node policy\'s secret pattern, with the certificate secrets\' key, no key material, in the outputs', () => {
+  test("the preflight canary: under the node policy's secret pattern, with the certificate secrets' key, no key material, in the outputs", () => {
     const canaries = template.findResources('AWS::SecretsManager::Secret');
     expect(Object.keys(canaries)).toEqual([logicalId(stack.secrets.canary)]);
     const props = Object.values(canaries)[0].Properties as { Name: string; KmsKeyId: unknown; SecretString: string };
@@ -52,6 +60,8 @@ describe('secrets', () => {
     expect(props.SecretString).not.toMatch(/BEGIN|PRIVATE|passphrase/i);
     const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
     expect(outputs[OUTPUTS.preflightSecretArn].Value).toEqual({ Ref: logicalId(stack.secrets.canary) });
-    expect(outputs[OUTPUTS.commandLogGroupName].Value).toEqual({ Ref: logicalId(stack.installDocument.commandLogGroup) });
+    expect(outputs[OUTPUTS.commandLogGroupName].Value).toEqual({
+      Ref: logicalId(stack.installDocument.commandLogGroup),
+    });
   });
 });

@@ -10,7 +10,12 @@ describe('fleet convergence', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'rate(1 hour)',
       State: 'ENABLED',
-      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [fnId, 'Arn'] }, RetryPolicy: Match.objectLike({ MaximumRetryAttempts: 2 }) })],
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [fnId, 'Arn'] },
+          RetryPolicy: Match.objectLike({ MaximumRetryAttempts: 2 }),
+        }),
+      ],
     });
     const fn = template.findResources('AWS::Lambda::Function')[fnId];
     expect(fn.Properties.Environment.Variables).toMatchObject({
@@ -19,7 +24,9 @@ describe('fleet convergence', () => {
       [ENV.DRIFT_GRACE_MINUTES]: '120',
     });
     const statements = statementsOf(template, stack.driftCheck.function);
-    expect(statements.find((s) => asArray(s.Action).includes('sns:Publish'))?.Resource).toEqual({ Ref: logicalId(stack.notifications.topic) });
+    expect(statements.find((s) => asArray(s.Action).includes('sns:Publish'))?.Resource).toEqual({
+      Ref: logicalId(stack.notifications.topic),
+    });
     expect(statements.find((s) => asArray(s.Action).includes('ssm:GetInventory'))?.Resource).toBe('*');
     // Read-only on the inventory.
     const ddb = statements.flatMap((s) => asArray(s.Action)).filter((a) => a.startsWith('dynamodb:'));

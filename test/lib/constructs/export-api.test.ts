@@ -31,7 +31,9 @@ function model() {
 
 describe('POST /exports', () => {
   test('is a Lambda proxy integration to the export-api function, with IAM auth, the validator and the model', () => {
-    const post = Object.values(template.findResources('AWS::ApiGateway::Method', { Properties: { HttpMethod: 'POST' } }));
+    const post = Object.values(
+      template.findResources('AWS::ApiGateway::Method', { Properties: { HttpMethod: 'POST' } }),
+    );
     expect(post).toHaveLength(1);
     const method = post[0].Properties;
     expect(method.AuthorizationType).toBe('AWS_IAM');
@@ -47,8 +49,12 @@ describe('POST /exports', () => {
       JSON.stringify(role.Properties.AssumeRolePolicyDocument).includes('apigateway.amazonaws.com'),
     );
     expect(apigwRoles).toHaveLength(1);
-    expect(JSON.stringify(apigwRoles[0].Properties.ManagedPolicyArns)).toContain('AmazonAPIGatewayPushToCloudWatchLogs');
-    const integrations = Object.values(template.findResources('AWS::ApiGateway::Method')).map((m) => m.Properties.Integration);
+    expect(JSON.stringify(apigwRoles[0].Properties.ManagedPolicyArns)).toContain(
+      'AmazonAPIGatewayPushToCloudWatchLogs',
+    );
+    const integrations = Object.values(template.findResources('AWS::ApiGateway::Method')).map(
+      (m) => m.Properties.Integration,
+    );
     for (const integration of integrations) expect(JSON.stringify(integration.Uri)).not.toContain(':states:action/');
   });
 
@@ -74,15 +80,16 @@ describe('request model', () => {
     expect(schema.required).toEqual(['CertificateArn', 'CertName', 'TargetTagKey', 'TargetTagValue']);
   });
 
-  test('its properties are exactly the zod schema\'s keys, with the JSON types zod accepts', () => {
+  test("its properties are exactly the zod schema's keys, with the JSON types zod accepts", () => {
     const { properties } = model();
     const zodKeys = Object.keys(exportRequestSchema().shape);
     expect(Object.keys(properties).sort()).toEqual([...zodKeys].sort());
     for (const name of zodKeys) expect([name, properties[name].type]).toEqual([name, zodJsonType(name)]);
   });
 
-  test('no value rules in the model (patterns, lengths, enums are zod\'s, which names the field)', () => {
-    for (const [name, property] of Object.entries(model().properties)) expect([name, Object.keys(property)]).toEqual([name, ['type']]);
+  test("no value rules in the model (patterns, lengths, enums are zod's, which names the field)", () => {
+    for (const [name, property] of Object.entries(model().properties))
+      expect([name, Object.keys(property)]).toEqual([name, ['type']]);
   });
 
   test('built from the shared structure that local mode checks with', () => {
@@ -101,7 +108,9 @@ test('BAD_REQUEST_BODY: one fixed JSON message naming the required fields, the o
   expect(responses[0].Properties.StatusCode).toBe('400');
   const body = JSON.parse(responses[0].Properties.ResponseTemplates['application/json']) as { message: string };
   expect(body).toEqual({ message: structuralErrorMessage() });
-  expect(body.message).toMatch(/^request body must be a JSON object with the required string fields CertificateArn, CertName, TargetTagKey, TargetTagValue/);
+  expect(body.message).toMatch(
+    /^request body must be a JSON object with the required string fields CertificateArn, CertName, TargetTagKey, TargetTagValue/,
+  );
   expect(body.message).toMatch(/unknown fields and wrong types are rejected/);
   expect(body.message).not.toContain('$context');
 });
@@ -128,7 +137,10 @@ describe('API', () => {
     template.hasResourceProperties('AWS::ApiGateway::Stage', {
       StageName: 'v1',
       TracingEnabled: true,
-      AccessLogSetting: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('"requestId":"\\$context.requestId"') },
+      AccessLogSetting: {
+        DestinationArn: Match.anyValue(),
+        Format: Match.stringLikeRegexp('"requestId":"\\$context.requestId"'),
+      },
       MethodSettings: [
         Match.objectLike({
           HttpMethod: '*',
@@ -140,7 +152,8 @@ describe('API', () => {
         }),
       ],
     });
-    const format = Object.values(template.findResources('AWS::ApiGateway::Stage'))[0].Properties.AccessLogSetting.Format;
+    const format = Object.values(template.findResources('AWS::ApiGateway::Stage'))[0].Properties.AccessLogSetting
+      .Format;
     expect(() => JSON.parse(format)).not.toThrow();
   });
 
@@ -189,13 +202,17 @@ describe('fleet convergence', () => {
     expect(del).toHaveLength(1);
     expect(asArray(del[0].Action)).toEqual(['ssm:DeleteAssociation']);
     expect(asArray(del[0].Resource).map(flat)).not.toContain('*');
-    expect(statements.some((s) => asArray(s.Action).some((a) => a === 'ssm:CreateAssociation' || a === 'ssm:UpdateAssociation'))).toBe(false);
+    expect(
+      statements.some((s) =>
+        asArray(s.Action).some((a) => a === 'ssm:CreateAssociation' || a === 'ssm:UpdateAssociation'),
+      ),
+    ).toBe(false);
     expect(statements.some((s) => asArray(s.Action).includes('dynamodb:DeleteItem'))).toBe(true);
     const star = statements.filter((s) => s.Resource === '*').flatMap((s) => asArray(s.Action));
     expect(star.filter((a) => a.startsWith('ssm:')).sort()).toEqual(['ssm:GetInventory', 'ssm:ListAssociations']);
   });
 
-  test('export-api sends the remove run (removeFiles=true): SendCommand of this stack\'s document, the delivery settings in its environment, no logs permission', () => {
+  test("export-api sends the remove run (removeFiles=true): SendCommand of this stack's document, the delivery settings in its environment, no logs permission", () => {
     const statements = statementsOf(template, stack.exportApi.function);
     const send = statements.filter((s) => asArray(s.Action).includes('ssm:SendCommand'));
     expect(send).toHaveLength(1);
@@ -218,16 +235,24 @@ describe('fleet convergence', () => {
     for (const name of [ENV.DOCUMENT_NAME, ENV.COMMAND_LOG_GROUP, ENV.COMMAND_TIMEOUT_SECONDS]) {
       expect(fn.Properties.Environment.Variables[name]).toEqual(ssmRun.Properties.Environment.Variables[name]);
     }
-    expect(fn.Properties.Environment.Variables[ENV.DOCUMENT_NAME]).toEqual({ Ref: logicalId(stack.installDocument.document) });
+    expect(fn.Properties.Environment.Variables[ENV.DOCUMENT_NAME]).toEqual({
+      Ref: logicalId(stack.installDocument.document),
+    });
   });
 
   test('DELETE /certificates/{certificateArn}/targets/{target}: IAM auth, validator, both path parameters required, proxied', () => {
-    const methods = Object.values(template.findResources('AWS::ApiGateway::Method')).filter((m) => m.Properties.HttpMethod === 'DELETE');
+    const methods = Object.values(template.findResources('AWS::ApiGateway::Method')).filter(
+      (m) => m.Properties.HttpMethod === 'DELETE',
+    );
     expect(methods).toHaveLength(1);
     expect(methods[0].Properties).toMatchObject({
       AuthorizationType: 'AWS_IAM',
       RequestValidatorId: { Ref: expect.any(String) },
-      RequestParameters: { 'method.request.path.certificateArn': true, 'method.request.path.target': true, 'method.request.querystring.removeFiles': false },
+      RequestParameters: {
+        'method.request.path.certificateArn': true,
+        'method.request.path.target': true,
+        'method.request.querystring.removeFiles': false,
+      },
       Integration: { Type: 'AWS_PROXY' },
     });
     template.hasResourceProperties('AWS::ApiGateway::Resource', { PathPart: '{target}' });

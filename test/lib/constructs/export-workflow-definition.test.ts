@@ -11,7 +11,10 @@ import { AslDefinition, renderIntrinsics, renderStateMachineDefinition } from '.
 import { buildStack } from '../fixture';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const aslValidator = require('asl-validator') as (definition: unknown) => { isValid: boolean; errorsText: (sep?: string) => string };
+const aslValidator = require('asl-validator') as (definition: unknown) => {
+  isValid: boolean;
+  errorsText: (sep?: string) => string;
+};
 
 const { stack, template } = buildStack();
 const fromStack = renderStateMachineDefinition(stack);
@@ -43,12 +46,14 @@ function taskError(name: string, message: string): Error {
 /** Runs the rendered definition with every task overridden; waits and retries take no time. */
 function run(handlers: Partial<Record<string, Handler>>) {
   const calls: Record<string, Record<string, unknown>[]> = {};
-  const record = (name: string): Handler => async (input) => {
-    (calls[name] ??= []).push(input);
-    const handler = handlers[name];
-    if (!handler) throw new Error(`no handler for ${name}`);
-    return handler(input);
-  };
+  const record =
+    (name: string): Handler =>
+    async (input) => {
+      (calls[name] ??= []).push(input);
+      const handler = handlers[name];
+      if (!handler) throw new Error(`no handler for ${name}`);
+      return handler(input);
+    };
   const machine = new StateMachine(fromStack as never, { validationOptions: { checkArn: false } });
   const execution = machine.run(REQUEST, {
     overrides: {
@@ -66,7 +71,12 @@ function run(handlers: Partial<Record<string, Handler>>) {
         [STATES.notifyFailure]: 0,
       },
     },
-    context: { Execution: { Id: 'arn:aws:states:us-east-1:111111111111:execution:sm:req-1', StartTime: '2026-11-23T10:00:00.000Z' } },
+    context: {
+      Execution: {
+        Id: 'arn:aws:states:us-east-1:111111111111:execution:sm:req-1',
+        StartTime: '2026-11-23T10:00:00.000Z',
+      },
+    },
   });
   return { execution, calls };
 }
@@ -77,7 +87,9 @@ describe('rendered definition', () => {
   test('stack and template renderings are the same concrete ASL', () => {
     expect(fromTemplate).toEqual(fromStack);
     expect(JSON.stringify(fromStack)).not.toMatch(/Fn::|"Ref"/);
-    expect(fromStack.States[STATES.exportCertificate].Resource).toMatch(/^arn:aws:lambda:us-east-1:111111111111:function:/);
+    expect(fromStack.States[STATES.exportCertificate].Resource).toMatch(
+      /^arn:aws:lambda:us-east-1:111111111111:function:/,
+    );
   });
 
   test('is valid ASL (asl-validator)', () => {
@@ -106,7 +118,10 @@ describe('rendered definition', () => {
 
   test('every Lambda task retries throttling with backoff and catches everything into NotifyFailure', () => {
     for (const name of [STATES.exportCertificate, STATES.installOnNodes, STATES.checkInstall]) {
-      const state = fromStack.States[name] as { Retry: { ErrorEquals: string[]; BackoffRate?: number; MaxAttempts?: number }[]; Catch: unknown[] };
+      const state = fromStack.States[name] as {
+        Retry: { ErrorEquals: string[]; BackoffRate?: number; MaxAttempts?: number }[];
+        Catch: unknown[];
+      };
       const throttling = state.Retry.find((r) => r.ErrorEquals.includes(RETRYABLE_ERRORS[0]));
       expect(throttling).toMatchObject({ BackoffRate: 2, MaxAttempts: 6, IntervalSeconds: 2, JitterStrategy: 'FULL' });
       expect(state.Retry.some((r) => r.ErrorEquals.includes('Lambda.ServiceException'))).toBe(true);
@@ -121,7 +136,11 @@ describe('rendered definition', () => {
       'executionArn.$': '$$.Execution.Id',
       'executionStartTime.$': '$$.Execution.StartTime',
     });
-    expect(fromStack.States[STATES.initPoll]).toMatchObject({ Type: 'Pass', Result: INITIAL_POLL, ResultPath: '$.poll' });
+    expect(fromStack.States[STATES.initPoll]).toMatchObject({
+      Type: 'Pass',
+      Result: INITIAL_POLL,
+      ResultPath: '$.poll',
+    });
     expect(fromStack.States[STATES.waitForNodes]).toMatchObject({ Type: 'Wait', SecondsPath: '$.poll.waitSeconds' });
   });
 
@@ -139,7 +158,12 @@ describe('running the real definition locally', () => {
       [STATES.checkInstall]: async (input) => {
         polls += 1;
         const poll = input.poll as PollState;
-        return { ...poll, attempt: poll.attempt + 1, waitSeconds: poll.waitSeconds * 2, status: polls < 3 ? 'InProgress' : 'Succeeded' };
+        return {
+          ...poll,
+          attempt: poll.attempt + 1,
+          waitSeconds: poll.waitSeconds * 2,
+          status: polls < 3 ? 'InProgress' : 'Succeeded',
+        };
       },
     });
     const output = (await execution.result) as Record<string, unknown>;
@@ -224,7 +248,9 @@ describe('running the real definition locally', () => {
         attempt: 1,
         waitSeconds: 4,
         reason: '1 of 2 nodes failed',
-        failures: [{ instanceId: 'i-0123456789abcdef0', status: 'Undeliverable', line: 'the node is not reachable by SSM' }],
+        failures: [
+          { instanceId: 'i-0123456789abcdef0', status: 'Undeliverable', line: 'the node is not reachable by SSM' },
+        ],
         report: '1 of 2 nodes failed\ni-0123456789abcdef0: Undeliverable (the node is not reachable by SSM)',
       }),
       [STATES.notifyFailure]: async () => ({ MessageId: 'm-2' }),
@@ -238,7 +264,9 @@ describe('running the real definition locally', () => {
     const alert = calls[STATES.notifyFailure][0] as { Message: { error: { Error: string; Cause: string } } };
     expect(alert.Message.error.Error).toBe('InstallFailed');
     // The alert carries the report as text: the summary, then the node's own line.
-    expect(alert.Message.error.Cause).toBe('1 of 2 nodes failed\ni-0123456789abcdef0: Undeliverable (the node is not reachable by SSM)');
+    expect(alert.Message.error.Cause).toBe(
+      '1 of 2 nodes failed\ni-0123456789abcdef0: Undeliverable (the node is not reachable by SSM)',
+    );
   });
 
   test('a failed poll result without a report is still alerted, with the poll result as the cause', async () => {

@@ -24,9 +24,15 @@ describe('state machine', () => {
     const publish = statements.filter((s) => asArray(s.Action).includes('sns:Publish'));
     expect(publish).toHaveLength(2); // the workflow's NotifyFailure and the drift check
     for (const s of publish) expect(s.Resource).toEqual({ Ref: logicalId(stack.notifications.topic) });
-    const key = statements.filter((s) => JSON.stringify(s.Resource) === JSON.stringify({ 'Fn::GetAtt': [logicalId(stack.notifications.key), 'Arn'] }));
+    const key = statements.filter(
+      (s) =>
+        JSON.stringify(s.Resource) === JSON.stringify({ 'Fn::GetAtt': [logicalId(stack.notifications.key), 'Arn'] }),
+    );
     expect(key.length).toBeGreaterThanOrEqual(2);
-    for (const k of key) expect(asArray(k.Action).every((a) => ['kms:Decrypt', 'kms:GenerateDataKey', 'kms:GenerateDataKey*'].includes(a))).toBe(true);
+    for (const k of key)
+      expect(
+        asArray(k.Action).every((a) => ['kms:Decrypt', 'kms:GenerateDataKey', 'kms:GenerateDataKey*'].includes(a)),
+      ).toBe(true);
   });
 
   test('acm-renew and export-api may start executions; export-api may describe only executions of this machine', () => {
@@ -46,11 +52,15 @@ describe('fleet convergence', () => {
 
   test('ssm-run may create and update associations of this stack\'s document only; ListAssociations is the only "*"', () => {
     const statements = statementsOf(template, stack.workflow.ssmRunFunction);
-    const assoc = statements.filter((s) => asArray(s.Action).some((a) => /Association$/.test(a) && a !== 'ssm:ListAssociations'));
+    const assoc = statements.filter((s) =>
+      asArray(s.Action).some((a) => /Association$/.test(a) && a !== 'ssm:ListAssociations'),
+    );
     expect(assoc).toHaveLength(1);
     expect(asArray(assoc[0].Action).sort()).toEqual(['ssm:CreateAssociation', 'ssm:UpdateAssociation']);
     const resources = asArray(assoc[0].Resource).map(flat);
-    expect(resources).toEqual(expect.arrayContaining([expect.stringContaining(`arn:aws:ssm:${REGION}:${ACCOUNT}:document/`), associationArn]));
+    expect(resources).toEqual(
+      expect.arrayContaining([expect.stringContaining(`arn:aws:ssm:${REGION}:${ACCOUNT}:document/`), associationArn]),
+    );
     expect(resources).not.toContain('*');
     expect(statements.some((s) => asArray(s.Action).includes('ssm:DeleteAssociation'))).toBe(false);
     const list = statements.filter((s) => asArray(s.Action).includes('ssm:ListAssociations'));
@@ -62,7 +72,8 @@ describe('fleet convergence', () => {
     const fn = template.findResources('AWS::Lambda::Function')[logicalId(stack.workflow.ssmRunFunction)];
     expect(fn.Properties.Environment.Variables[ENV.CONVERGENCE_SCHEDULE]).toBe('rate(12 hours)');
     const custom = buildStack({ convergenceSchedule: 'rate(1 day)' });
-    const customFn = custom.template.findResources('AWS::Lambda::Function')[logicalId(custom.stack.workflow.ssmRunFunction)];
+    const customFn =
+      custom.template.findResources('AWS::Lambda::Function')[logicalId(custom.stack.workflow.ssmRunFunction)];
     expect(customFn.Properties.Environment.Variables[ENV.CONVERGENCE_SCHEDULE]).toBe('rate(1 day)');
     expect(() => buildStack({ convergenceSchedule: 'rate(5 minutes)' })).toThrow(/convergenceSchedule/);
   });
@@ -71,16 +82,22 @@ describe('fleet convergence', () => {
     const fn = template.findResources('AWS::Lambda::Function')[logicalId(stack.workflow.ssmRunFunction)];
     expect(fn.Properties.Environment.Variables[ENV.DRIFT_REPORT_SCHEDULE]).toBe('rate(1 hour)');
     const custom = buildStack({ driftReportSchedule: 'rate(30 minutes)' });
-    const customFn = custom.template.findResources('AWS::Lambda::Function')[logicalId(custom.stack.workflow.ssmRunFunction)];
-    expect(customFn.Properties.Environment.Variables).toMatchObject({ [ENV.DRIFT_REPORT_SCHEDULE]: 'rate(30 minutes)', [ENV.CONVERGENCE_SCHEDULE]: 'rate(12 hours)' });
+    const customFn =
+      custom.template.findResources('AWS::Lambda::Function')[logicalId(custom.stack.workflow.ssmRunFunction)];
+    expect(customFn.Properties.Environment.Variables).toMatchObject({
+      [ENV.DRIFT_REPORT_SCHEDULE]: 'rate(30 minutes)',
+      [ENV.CONVERGENCE_SCHEDULE]: 'rate(12 hours)',
+    });
     for (const bad of ['rate(5 minutes)', 'cron(0 * * * ? *)', 'rate(1 hour) ']) {
       expect(() => buildStack({ driftReportSchedule: bad })).toThrow(/^driftReportSchedule .* must be/);
     }
   });
 
-  test('the report association needs no other permission: same create/update statement (the stack\'s document, association ids), no second one', () => {
+  test("the report association needs no other permission: same create/update statement (the stack's document, association ids), no second one", () => {
     const statements = statementsOf(template, stack.workflow.ssmRunFunction);
-    const writes = statements.filter((s) => asArray(s.Action).some((a) => a === 'ssm:CreateAssociation' || a === 'ssm:UpdateAssociation'));
+    const writes = statements.filter((s) =>
+      asArray(s.Action).some((a) => a === 'ssm:CreateAssociation' || a === 'ssm:UpdateAssociation'),
+    );
     expect(writes).toHaveLength(1);
     expect(asArray(writes[0].Resource).map(flat)).toEqual(expect.arrayContaining([associationArn]));
   });

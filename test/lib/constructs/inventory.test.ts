@@ -48,13 +48,24 @@ describe('inventory', () => {
 
 describe('IAM', () => {
   const dynamoActionsOf = (fn: { executionRole: unknown }) =>
-    [...new Set(actionsOfRole(template, logicalId(fn.executionRole as never)).filter((a) => a.startsWith('dynamodb:')))].sort();
+    [
+      ...new Set(
+        actionsOfRole(template, logicalId(fn.executionRole as never)).filter((a) => a.startsWith('dynamodb:')),
+      ),
+    ].sort();
 
   test('inventory: each function gets exactly the item actions its code calls; none may Scan or batch-write', () => {
     expect(functionRoles(template)).toHaveLength(6);
     for (const role of functionRoles(template)) {
       const actions = actionsOfRole(template, role);
-      for (const forbidden of ['dynamodb:Scan', 'dynamodb:BatchWriteItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:GetRecords', 'dynamodb:*']) {
+      for (const forbidden of [
+        'dynamodb:Scan',
+        'dynamodb:BatchWriteItem',
+        'dynamodb:BatchGetItem',
+        'dynamodb:PutItem',
+        'dynamodb:GetRecords',
+        'dynamodb:*',
+      ]) {
         expect([role, actions.includes(forbidden)]).toEqual([role, false]);
       }
     }
@@ -62,7 +73,11 @@ describe('IAM', () => {
     expect(dynamoActionsOf(stack.workflow.ssmRunFunction)).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
     expect(dynamoActionsOf(stack.workflow.statusCheckFunction)).toEqual(['dynamodb:UpdateItem']);
     expect(dynamoActionsOf(stack.renewalTrigger.function)).toEqual(['dynamodb:Query']);
-    expect(dynamoActionsOf(stack.exportApi.function)).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Query']);
+    expect(dynamoActionsOf(stack.exportApi.function)).toEqual([
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:Query',
+    ]);
     expect(dynamoActionsOf(stack.driftCheck.function)).toEqual(['dynamodb:Query']);
   });
 
@@ -72,7 +87,11 @@ describe('IAM', () => {
     const queryResources = (fn: { executionRole: unknown }) => {
       const role = logicalId(fn.executionRole as never);
       return identityStatements(template)
-        .filter(({ policy }) => (template.toJSON().Resources[policy].Properties.Roles as { Ref: string }[] | undefined)?.some((r) => r.Ref === role))
+        .filter(({ policy }) =>
+          (template.toJSON().Resources[policy].Properties.Roles as { Ref: string }[] | undefined)?.some(
+            (r) => r.Ref === role,
+          ),
+        )
         .filter(({ statement }) => asArray(statement.Action).includes('dynamodb:Query'))
         .flatMap(({ statement }) => asArray(statement.Resource));
     };
@@ -84,7 +103,11 @@ describe('IAM', () => {
     const keyActions = (fn: { executionRole: unknown }) => {
       const role = logicalId(fn.executionRole as never);
       return identityStatements(template)
-        .filter(({ policy }) => (template.toJSON().Resources[policy].Properties.Roles as { Ref: string }[] | undefined)?.some((r) => r.Ref === role))
+        .filter(({ policy }) =>
+          (template.toJSON().Resources[policy].Properties.Roles as { Ref: string }[] | undefined)?.some(
+            (r) => r.Ref === role,
+          ),
+        )
         .filter(({ statement }) => JSON.stringify(statement.Resource) === inventoryKey)
         .flatMap(({ statement }) => asArray(statement.Action))
         .sort();

@@ -115,7 +115,9 @@ interface Request {
 
 function requestFor(call: NodeCall): Request {
   const resource = RESOURCE_ARNS[call.resource];
-  return call.action === 'kms:Decrypt' ? { action: call.action, resource, context: decryptContext(CERTIFICATE_SECRET_ARN) } : { action: call.action, resource };
+  return call.action === 'kms:Decrypt'
+    ? { action: call.action, resource, context: decryptContext(CERTIFICATE_SECRET_ARN) }
+    : { action: call.action, resource };
 }
 
 type Decision = 'Allowed' | 'ExplicitlyDenied' | 'ImplicitlyDenied';
@@ -148,7 +150,9 @@ function simulatorPolicy(policy: PolicyDocument): PolicyDocument {
 
 /** The decision for a request made with the node role's credentials, given the policies attached to the role. */
 async function decide(request: Request, attached: { name: string; policy: PolicyDocument }[]): Promise<Decision> {
-  const context = Object.fromEntries(Object.entries(request.context ?? {}).map(([key, value]) => [simulatorKey(key), value]));
+  const context = Object.fromEntries(
+    Object.entries(request.context ?? {}).map(([key, value]) => [simulatorKey(key), value]),
+  );
   const simulation: Simulation = {
     request: {
       principal: NODE_ROLE_SESSION,
@@ -163,10 +167,13 @@ async function decide(request: Request, attached: { name: string; policy: Policy
     resourcePolicy: request.action.startsWith('kms:') ? simulatorPolicy(SECRETS_KEY_POLICY) : undefined,
   };
   const response = await runSimulation(simulation, {});
-  if (response.resultType === 'error') throw new Error(`${request.action} on ${request.resource}: ${JSON.stringify(response.errors)}`);
-  if (response.resultType !== 'single') throw new Error(`${request.action} on ${request.resource}: expected one resource`);
+  if (response.resultType === 'error')
+    throw new Error(`${request.action} on ${request.resource}: ${JSON.stringify(response.errors)}`);
+  if (response.resultType !== 'single')
+    throw new Error(`${request.action} on ${request.resource}: expected one resource`);
   const ignored = response.result.ignoredContextKeys ?? [];
-  if (ignored.length > 0) throw new Error(`${request.action}: the simulator ignored context keys ${ignored.join(', ')}`);
+  if (ignored.length > 0)
+    throw new Error(`${request.action}: the simulator ignored context keys ${ignored.join(', ')}`);
   return response.overallResult;
 }
 
@@ -185,7 +192,8 @@ async function missingCalls(attached: { name: string; policy: PolicyDocument }[]
 }
 
 const policyActions = (policy: PolicyDocument) => policy.Statement.flatMap((statement) => asArray(statement.Action));
-const listedActions = (grantedBy: NodeCallGrant) => NODE_CALLS.filter((call) => call.grantedBy === grantedBy).map((call) => call.action);
+const listedActions = (grantedBy: NodeCallGrant) =>
+  NODE_CALLS.filter((call) => call.grantedBy === grantedBy).map((call) => call.action);
 
 describe('node role = exactly what nodes call', () => {
   test('the rendered node policy and the key policy contain no unresolved intrinsics', () => {
@@ -203,7 +211,9 @@ describe('node role = exactly what nodes call', () => {
     async (_action, grantedBy, call) => {
       const request = requestFor(call);
       expect(await decide(request, [nodePolicy()])).toBe(grantedBy === 'node-policy' ? 'Allowed' : 'ImplicitlyDenied');
-      expect(await decide(request, [corePolicy])).toBe(grantedBy === 'AmazonSSMManagedInstanceCore' ? 'Allowed' : 'ImplicitlyDenied');
+      expect(await decide(request, [corePolicy])).toBe(
+        grantedBy === 'AmazonSSMManagedInstanceCore' ? 'Allowed' : 'ImplicitlyDenied',
+      );
     },
   );
 
@@ -231,7 +241,10 @@ describe('node role = exactly what nodes call', () => {
   });
 
   test('a node policy without its log-writing statement is reported as missing those calls', async () => {
-    const withoutLogs = { ...NODE_POLICY, Statement: NODE_POLICY.Statement.filter((statement) => statement.Sid !== 'WriteInstallOutput') };
+    const withoutLogs = {
+      ...NODE_POLICY,
+      Statement: NODE_POLICY.Statement.filter((statement) => statement.Sid !== 'WriteInstallOutput'),
+    };
     expect(withoutLogs.Statement).toHaveLength(NODE_POLICY.Statement.length - 1);
     expect(await missingCalls([nodePolicy(withoutLogs), corePolicy])).toEqual([
       `logs:CreateLogGroup on ${RESOURCE_ARNS['command-log-group']}`,
@@ -245,26 +258,40 @@ describe('node role = exactly what nodes call', () => {
     test.each([
       ['another stack whose name starts the same', secretArn(`acm-export/${STACK_NAME}Staging`)],
       ['an unrelated secret', `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:prod/database-password-Zx98Yw`],
-      ['this stack\'s name in another region', CERTIFICATE_SECRET_ARN.replace(`:${REGION}:`, ':us-east-1:')],
+      ["this stack's name in another region", CERTIFICATE_SECRET_ARN.replace(`:${REGION}:`, ':us-east-1:')],
     ])('GetSecretValue on %s is denied', async (_what, secret) => {
-      expect(await decide({ action: 'secretsmanager:GetSecretValue', resource: secret }, NODE_ROLE)).toBe('ImplicitlyDenied');
+      expect(await decide({ action: 'secretsmanager:GetSecretValue', resource: secret }, NODE_ROLE)).toBe(
+        'ImplicitlyDenied',
+      );
     });
 
     test('kms:Decrypt without kms:ViaService secretsmanager is denied (a node cannot decrypt directly)', async () => {
       const { ['kms:ViaService']: _viaService, ...direct } = decryptContext(CERTIFICATE_SECRET_ARN);
-      expect(await decide({ action: 'kms:Decrypt', resource: SECRETS_KEY_ARN, context: direct }, NODE_ROLE)).toBe('ImplicitlyDenied');
+      expect(await decide({ action: 'kms:Decrypt', resource: SECRETS_KEY_ARN, context: direct }, NODE_ROLE)).toBe(
+        'ImplicitlyDenied',
+      );
       const viaSsm = { ...decryptContext(CERTIFICATE_SECRET_ARN), 'kms:ViaService': `ssm.${REGION}.amazonaws.com` };
-      expect(await decide({ action: 'kms:Decrypt', resource: SECRETS_KEY_ARN, context: viaSsm }, NODE_ROLE)).toBe('ImplicitlyDenied');
+      expect(await decide({ action: 'kms:Decrypt', resource: SECRETS_KEY_ARN, context: viaSsm }, NODE_ROLE)).toBe(
+        'ImplicitlyDenied',
+      );
     });
 
-    test('kms:Decrypt of another stack\'s secret with the same key is denied', async () => {
+    test("kms:Decrypt of another stack's secret with the same key is denied", async () => {
       const context = decryptContext(secretArn(`acm-export/${STACK_NAME}Staging`));
-      expect(await decide({ action: 'kms:Decrypt', resource: SECRETS_KEY_ARN, context }, NODE_ROLE)).toBe('ImplicitlyDenied');
+      expect(await decide({ action: 'kms:Decrypt', resource: SECRETS_KEY_ARN, context }, NODE_ROLE)).toBe(
+        'ImplicitlyDenied',
+      );
     });
 
     test.each([
-      ['logs:PutLogEvents', `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/lambda/payments:log-stream:2026/12/04/abc`],
-      ['logs:CreateLogStream', `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:${COMMAND_LOG_GROUP_NAME}-other:log-stream:x`],
+      [
+        'logs:PutLogEvents',
+        `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/lambda/payments:log-stream:2026/12/04/abc`,
+      ],
+      [
+        'logs:CreateLogStream',
+        `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:${COMMAND_LOG_GROUP_NAME}-other:log-stream:x`,
+      ],
       ['logs:CreateLogGroup', `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/ssm/other`],
     ])('%s on another log group is denied', async (action, resource) => {
       expect(await decide({ action, resource }, NODE_ROLE)).toBe('ImplicitlyDenied');
@@ -274,7 +301,10 @@ describe('node role = exactly what nodes call', () => {
 
 describe('README', () => {
   const readme = readFileSync(path.join(__dirname, '..', '..', '..', 'README.md'), 'utf8');
-  const deploy = readme.slice(readme.indexOf('## Deploy to an AWS account'), readme.indexOf('\n## ', readme.indexOf('## Deploy to an AWS account') + 1));
+  const deploy = readme.slice(
+    readme.indexOf('## Deploy to an AWS account'),
+    readme.indexOf('\n## ', readme.indexOf('## Deploy to an AWS account') + 1),
+  );
 
   /** Rows of the node-permission table: the actions a row names, and the policy its last cell names. */
   function permissionRows(): { actions: string[]; grantedBy: string }[] {
@@ -282,25 +312,37 @@ describe('README', () => {
       .split('\n')
       .filter((line) => /^\s*\|.*`[a-z0-9]+:[A-Za-z]+`/.test(line))
       .map((line) => {
-        const cells = line.trim().replace(/^\||\|$/g, '').split('|').map((cell) => cell.trim());
-        return { actions: [...line.matchAll(/`([a-z0-9]+:[A-Za-z]+)`/g)].map((match) => match[1]), grantedBy: cells[cells.length - 1].replace(/`/g, '') };
+        const cells = line
+          .trim()
+          .replace(/^\||\|$/g, '')
+          .split('|')
+          .map((cell) => cell.trim());
+        return {
+          actions: [...line.matchAll(/`([a-z0-9]+:[A-Za-z]+)`/g)].map((match) => match[1]),
+          grantedBy: cells[cells.length - 1].replace(/`/g, ''),
+        };
       });
   }
 
   test('the deploy section lists exactly the node calls, each with the policy that grants it', () => {
     const rows = permissionRows();
     const readmeGrants = rows.flatMap((row) => row.actions.map((action) => `${action} ${row.grantedBy}`)).sort();
-    const listGrants = NODE_CALLS.map((call) => `${call.action} ${call.grantedBy === 'node-policy' ? 'NodePolicyArn' : call.grantedBy}`).sort();
+    const listGrants = NODE_CALLS.map(
+      (call) => `${call.action} ${call.grantedBy === 'node-policy' ? 'NodePolicyArn' : call.grantedBy}`,
+    ).sort();
     expect(readmeGrants).toEqual(listGrants);
   });
 });
 
 describe('secrets', () => {
   const secretArns = {
-    'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:secretsmanager:${REGION}:${ACCOUNT}:secret:acm-export/AcmExport/*`]],
+    'Fn::Join': [
+      '',
+      ['arn:', { Ref: 'AWS::Partition' }, `:secretsmanager:${REGION}:${ACCOUNT}:secret:acm-export/AcmExport/*`],
+    ],
   };
 
-  test('node policy: read this stack\'s secrets, decrypt only via Secrets Manager, write install output', () => {
+  test("node policy: read this stack's secrets, decrypt only via Secrets Manager, write install output", () => {
     const policy = template.findResources('AWS::IAM::ManagedPolicy');
     expect(Object.keys(policy)).toHaveLength(1);
     const statements = Object.values(policy)[0].Properties.PolicyDocument.Statement;

@@ -16,8 +16,9 @@ describe('IAM', () => {
       expect([id, role.Type, role.Properties.ManagedPolicyArns]).toEqual([id, 'AWS::IAM::Role', undefined]);
       const logs = identityStatements(template).filter(
         ({ policy, statement }) =>
-          (template.toJSON().Resources[policy].Properties.Roles as { Ref: string }[] | undefined)?.some((r) => r.Ref === id) &&
-          asArray(statement.Action).includes('logs:PutLogEvents'),
+          (template.toJSON().Resources[policy].Properties.Roles as { Ref: string }[] | undefined)?.some(
+            (r) => r.Ref === id,
+          ) && asArray(statement.Action).includes('logs:PutLogEvents'),
       );
       expect(logs).toHaveLength(1);
       expect(JSON.stringify(logs[0].statement.Resource)).not.toContain('*');

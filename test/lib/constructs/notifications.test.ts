@@ -18,7 +18,11 @@ describe('KMS', () => {
             Action: Match.arrayWith(['kms:Decrypt', 'kms:GenerateDataKey*']),
             Condition: {
               StringEquals: { 'aws:SourceAccount': ACCOUNT },
-              ArnLike: { 'aws:SourceArn': { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:events:${REGION}:${ACCOUNT}:rule/*`]] } },
+              ArnLike: {
+                'aws:SourceArn': {
+                  'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:events:${REGION}:${ACCOUNT}:rule/*`]],
+                },
+              },
             },
           }),
         ]),
@@ -26,8 +30,9 @@ describe('KMS', () => {
     });
   });
 
-  test('alert topic: EventBridge may publish only for this account and exactly this stack\'s alert rules', () => {
-    const policy = Object.values(template.findResources('AWS::SNS::TopicPolicy'))[0].Properties.PolicyDocument.Statement as PolicyStatementJson[];
+  test("alert topic: EventBridge may publish only for this account and exactly this stack's alert rules", () => {
+    const policy = Object.values(template.findResources('AWS::SNS::TopicPolicy'))[0].Properties.PolicyDocument
+      .Statement as PolicyStatementJson[];
     const events = policy.filter((st) => JSON.stringify(st.Principal ?? {}).includes('events.amazonaws.com'));
     expect(events).toHaveLength(1);
     expect(events[0].Action).toBe('sns:Publish');
@@ -50,7 +55,10 @@ describe('events', () => {
         Targets: [
           Match.objectLike({
             Arn: { Ref: logicalId(stack.notifications.topic) },
-            InputTransformer: { InputPathsMap: Match.objectLike({ 'resources-0-': '$.resources[0]' }), InputTemplate: Match.anyValue() },
+            InputTransformer: {
+              InputPathsMap: Match.objectLike({ 'resources-0-': '$.resources[0]' }),
+              InputTemplate: Match.anyValue(),
+            },
           }),
         ],
       });
@@ -59,7 +67,9 @@ describe('events', () => {
 
   test('failed executions alert too (also those that never reached NotifyFailure), with their own message', () => {
     const rules = template.findResources('AWS::Events::Rule', {
-      Properties: { EventPattern: { source: ['aws.states'], 'detail-type': ['Step Functions Execution Status Change'] } },
+      Properties: {
+        EventPattern: { source: ['aws.states'], 'detail-type': ['Step Functions Execution Status Change'] },
+      },
     });
     const byStatus = Object.values(rules).map((rule) => ({
       status: rule.Properties.EventPattern.detail.status as string[],
@@ -70,7 +80,10 @@ describe('events', () => {
     for (const rule of byStatus) {
       expect(rule.machine).toEqual([{ Ref: logicalId(stack.workflow.stateMachine) }]);
       expect(rule.target.Arn).toEqual({ Ref: logicalId(stack.notifications.topic) });
-      expect(rule.target.InputTransformer.InputPathsMap).toMatchObject({ 'detail-name': '$.detail.name', 'detail-executionArn': '$.detail.executionArn' });
+      expect(rule.target.InputTransformer.InputPathsMap).toMatchObject({
+        'detail-name': '$.detail.name',
+        'detail-executionArn': '$.detail.executionArn',
+      });
     }
     const failed = byStatus.find((r) => r.status[0] === 'FAILED')!.target.InputTransformer.InputTemplate as string;
     expect(failed).toContain('execution <detail-name> failed');
@@ -90,27 +103,44 @@ describe('events', () => {
     });
     template.resourceCountIs('AWS::SNS::Subscription', 0);
     const withEmail = buildStack({ alertEmail: 'ops@example.com' });
-    withEmail.template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
+    withEmail.template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+    });
   });
 });
 
 describe('observability', () => {
-  test('README: the metrics it names are the functions\' own (in their namespace) and the AWS/States ones of every alerted execution status', () => {
+  test("README: the metrics it names are the functions' own (in their namespace) and the AWS/States ones of every alerted execution status", () => {
     // Statuses alerted by the synthesized rules; AWS/States names its metric for each `Executions<Status>`.
     const alerted = Object.values(
       template.findResources('AWS::Events::Rule', { Properties: { EventPattern: { source: ['aws.states'] } } }),
     ).flatMap((rule) => rule.Properties.EventPattern.detail.status as string[]);
     expect([...alerted].sort()).toEqual([...ALERTED_EXECUTION_STATUSES].sort());
-    const statesMetrics = alerted.map((status) => `Executions${status.split('_').map((w) => w[0] + w.slice(1).toLowerCase()).join('')}`);
+    const statesMetrics = alerted.map(
+      (status) =>
+        `Executions${status
+          .split('_')
+          .map((w) => w[0] + w.slice(1).toLowerCase())
+          .join('')}`,
+    );
     const readme = readFileSync(path.join(__dirname, '..', '..', '..', 'README.md'), 'utf8');
-    const security = readme.slice(readme.indexOf('\n## Security\n'), readme.indexOf('\n## ', readme.indexOf('\n## Security\n') + 1));
+    const security = readme.slice(
+      readme.indexOf('\n## Security\n'),
+      readme.indexOf('\n## ', readme.indexOf('\n## Security\n') + 1),
+    );
     const bullets = security.split(/\n(?=- )/).filter((bullet) => bullet.includes(`\`${METRIC.exportsFailed}\``));
     expect(bullets).toHaveLength(1);
     const named = [...bullets[0].matchAll(/`([A-Za-z/]+)`/g)].map((m) => m[1]);
     const functionMetrics: string[] = Object.values(METRIC);
-    expect(named).toEqual(expect.arrayContaining([METRICS_NAMESPACE, METRIC.exportsFailed, 'AWS/States', ...statesMetrics]));
+    expect(named).toEqual(
+      expect.arrayContaining([METRICS_NAMESPACE, METRIC.exportsFailed, 'AWS/States', ...statesMetrics]),
+    );
     for (const name of named) {
-      expect([name, [METRICS_NAMESPACE, 'AWS/States', 'StateMachineArn', ...functionMetrics, ...statesMetrics].includes(name)]).toEqual([name, true]);
+      expect([
+        name,
+        [METRICS_NAMESPACE, 'AWS/States', 'StateMachineArn', ...functionMetrics, ...statesMetrics].includes(name),
+      ]).toEqual([name, true]);
     }
   });
 });

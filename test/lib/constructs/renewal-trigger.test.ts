@@ -6,7 +6,11 @@ const { stack, template } = buildStack();
 describe('events', () => {
   test('renewal rule → acm-renew with retry policy and an encrypted, TLS-only DLQ', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
-      EventPattern: { source: ['aws.acm'], 'detail-type': ['ACM Certificate Available'], detail: { Action: ['RENEWAL'] } },
+      EventPattern: {
+        source: ['aws.acm'],
+        'detail-type': ['ACM Certificate Available'],
+        detail: { Action: ['RENEWAL'] },
+      },
       Targets: [
         Match.objectLike({
           Arn: { 'Fn::GetAtt': [logicalId(stack.renewalTrigger.function), 'Arn'] },
