@@ -12,7 +12,10 @@ export interface LocalModeOptions {
   certName?: string;
   /** Persist everything (CA, certificates, secrets, inventory, nodes) here; a temporary directory when omitted. */
   stateDir?: string;
-  /** `auto`: nginx when installed, else the built-in HTTPS server; `never`: always the built-in one. */
+  /**
+   * `auto`: nginx when installed, else the built-in HTTPS server (an error instead when
+   * ACM_EXPORT_LOCAL_NGINX=required, as in the tests); `never`: always the built-in one.
+   */
   nginx?: 'auto' | 'never';
   /** Real milliseconds per second of the workflow's waits and retry intervals (default 50). */
   waitScale?: number;

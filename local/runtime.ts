@@ -154,7 +154,7 @@ export class LocalMode {
    * removed before the error propagates.
    */
   static async start(options: LocalModeOptions = {}): Promise<LocalMode> {
-    checkPrerequisites();
+    checkPrerequisites(options);
     const temporaryRoot = !options.stateDir;
     const root = options.stateDir
       ? path.resolve(options.stateDir)

@@ -8,5 +8,8 @@ process.env.AWS_EC2_METADATA_DISABLED = 'true';
 process.env.POWERTOOLS_DEV ??= 'false';
 process.env.POWERTOOLS_METRICS_NAMESPACE ??= 'AcmExport';
 process.env.POWERTOOLS_SERVICE_NAME ??= 'acm-export-test';
+// Local-mode nodes run real nginx in tests, or fail at once when it is missing; a test that wants the built-in
+// HTTPS server asks for it (server: 'builtin', nginx: 'never') rather than getting it silently.
+process.env.ACM_EXPORT_LOCAL_NGINX = 'required';
 // aws-local-stepfunctions 3.0.0 calls Promise.withResolvers (Node 22); Node 20 needs this shim.
 import '../local/polyfills';

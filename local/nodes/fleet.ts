@@ -4,7 +4,7 @@ import type { AwsEmulator } from '../aws-emulator';
 import { LocalModeError } from '../errors';
 import type { LocalModeOptions } from '../options';
 import type { Undo } from '../undo';
-import { startLocalNode, type LocalNode, type NodeServerKind } from './index';
+import { resolveServerKind, startLocalNode, type LocalNode, type NodeServerKind } from './index';
 
 /** File stem the nodes' HTTPS servers serve unless told otherwise. */
 export const DEFAULT_CERT_NAME = 'site';
@@ -17,8 +17,8 @@ export interface NodeSettings {
   env: Record<string, string>;
 }
 
-/** Fails with one clear line when a tool the nodes need is missing. */
-export function checkPrerequisites(): void {
+/** Fails with one clear line when a tool the nodes need is missing (nginx only when it is required). */
+export function checkPrerequisites(options: LocalModeOptions = {}): void {
   for (const [tool, hint] of [
     ['bash', 'install bash (e.g. "apt-get install bash")'],
     ['openssl', 'install openssl (e.g. "apt-get install openssl" or "brew install openssl")'],
@@ -29,6 +29,7 @@ export function checkPrerequisites(): void {
       );
     }
   }
+  if ((options.nodes ?? 3) > 0) resolveServerKind(nodeSettingsOf(options).serverKind);
 }
 
 export function nodeSettingsOf(options: LocalModeOptions): NodeSettings {

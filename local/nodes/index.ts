@@ -32,6 +32,7 @@ import {
   type StepResult,
 } from '../aws-emulator/managed-nodes';
 import { SsmService } from '../aws-emulator/ssm';
+import { LocalModeError } from '../errors';
 import { writeAwsShim, writeNginxShim } from './shims';
 
 export type NodeServerKind = 'nginx' | 'builtin';
@@ -46,7 +47,7 @@ export interface LocalNodeOptions {
   aws: { endpoint: string; region: string; credentials: LocalCredentials };
   /** File stem the HTTPS server serves (`<CertDir>/<certName>.fullchain.pem`, `<KeyDir>/<certName>.key`). Default `site`. */
   certName?: string;
-  /** `auto` (default): nginx when on PATH, else builtin. */
+  /** `auto` (default): nginx when on PATH, else builtin (unless ACM_EXPORT_LOCAL_NGINX=required: see resolveServerKind). */
   server?: NodeServerKind | 'auto';
   /** Reuse this managed node id (otherwise read from the node directory, or new). */
   instanceId?: string;
@@ -66,7 +67,29 @@ const FAULT_HOOK = '50-local-fault-fail-install';
 const MAX_OUTPUT = 1024 * 1024;
 
 export function nginxAvailable(): boolean {
-  return spawnSync('sh', ['-c', 'command -v nginx'], { stdio: 'ignore' }).status === 0;
+  // process.env given explicitly: the PATH as this module sees it (a test runner may sandbox it).
+  return spawnSync('sh', ['-c', 'command -v nginx'], { stdio: 'ignore', env: process.env }).status === 0;
+}
+
+/** Environment variable that turns `auto`'s fallback to the built-in server into an error. */
+export const NGINX_REQUIRED_ENV = 'ACM_EXPORT_LOCAL_NGINX';
+
+/**
+ * The server a node runs. `auto` falls back to the built-in server when nginx is missing, so the demo runs
+ * anywhere; with ACM_EXPORT_LOCAL_NGINX=required (the tests set it) a missing nginx is an error instead, so
+ * a test that claims to exercise nginx never passes against the stand-in: it must ask for `builtin`.
+ */
+export function resolveServerKind(
+  kind: NodeServerKind | 'auto' = 'auto',
+  env: NodeJS.ProcessEnv = process.env,
+): NodeServerKind {
+  if (kind !== 'auto') return kind;
+  if (nginxAvailable()) return 'nginx';
+  if (env[NGINX_REQUIRED_ENV] === 'required')
+    throw new LocalModeError(
+      `nginx is not on PATH and ${NGINX_REQUIRED_ENV}=required: install it (sudo apt-get install -y nginx-light) or ask for the built-in server (server: 'builtin', nginx: 'never')`,
+    );
+  return 'builtin';
 }
 
 async function freePort(): Promise<number> {
@@ -115,8 +138,7 @@ export class LocalNode implements NodeExecutor {
     this.dir = path.join(nodesDir, this.instanceId);
     this.rootDir = path.join(this.dir, 'root');
     this.certName = options.certName ?? 'site';
-    const kind = options.server ?? 'auto';
-    this.serverKind = kind === 'auto' ? (nginxAvailable() ? 'nginx' : 'builtin') : kind;
+    this.serverKind = resolveServerKind(options.server);
     this.faults = { ...(options.faults ?? {}) };
   }
 

@@ -1,6 +1,6 @@
 /**
  * End to end through local mode: the real handlers, the real state machine definition, the real install
- * script on 3 local nodes (nginx when installed), the signed local API.
+ * script on 3 local nodes running nginx, the signed local API.
  */
 import type { ApiClient } from '../../cli/api-client';
 import { startLocalNode, type LocalNode } from '../../local/nodes';

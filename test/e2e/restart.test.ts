@@ -46,8 +46,8 @@ test('restart with the same state dir keeps the inventory (and the servers are s
     expect((await finished(first, api, started.executionArn)).status).toBe('SUCCEEDED');
     ids = first.nodes.map((n) => n.instanceId);
     serial = currentSerial(first, arn);
-    if (first.serverKind === 'nginx')
-      for (const n of first.nodes) pids.push(Number(readFileSync(path.join(n.dir, 'server', 'nginx.pid'), 'utf8')));
+    expect(first.serverKind).toBe('nginx');
+    for (const n of first.nodes) pids.push(Number(readFileSync(path.join(n.dir, 'server', 'nginx.pid'), 'utf8')));
   } finally {
     await first.close();
   }
