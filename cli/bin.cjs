@@ -14,6 +14,16 @@ process.emitWarning = function emitWarningExceptSdkNodeVersion(warning, ...rest)
   return emitWarning.call(process, warning, ...rest);
 };
 
+// A reader that stops early (`acm-export ... | head -1`) closes the pipe: the command's answer has been
+// taken, so the rest of the output is dropped quietly, as other command-line tools do, instead of an
+// unhandled EPIPE stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error) => {
+    if (error && error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+}
+
 require('tsx/cjs');
 const { run } = require('./main.ts');
 

@@ -38,3 +38,13 @@ const major = Number(process.versions.node.split('.')[0]);
     expect(stderrOf(SDK_CLIENT)).toContain('NodeVersionSupportWarning: The AWS SDK for JavaScript');
   },
 );
+
+test('a reader that closes the pipe early ends the command quietly, without an EPIPE stack trace', () => {
+  // `acm-export --help | head -1`: the help is longer than one line; head exits after the first.
+  const r = spawnSync('bash', ['-c', 'set -o pipefail; node cli/bin.cjs selftest --help | head -c 10 >/dev/null'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
+  expect(r.stderr).not.toMatch(/EPIPE|Unhandled 'error' event/);
+  expect(r.status).toBe(0);
+});
