@@ -5,6 +5,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { listTree } from '../ssm-documents/fixture';
 
 const ROOT = path.join(__dirname, '..', '..');
 const PAGE = readFileSync(path.join(ROOT, 'docs', 'architecture.md'), 'utf8');
@@ -15,14 +16,11 @@ function namedPaths(page: string): string[] {
   return spans.filter((s) => /^(bin|lib|lambda|ssm-documents|cli|local|test|bench|docs)\//.test(s));
 }
 
+/** Repository-relative files under `dir` that `keep` accepts. */
 function filesUnder(dir: string, keep: (file: string) => boolean): string[] {
-  const out: string[] = [];
-  for (const entry of readdirSync(path.join(ROOT, dir), { withFileTypes: true })) {
-    const rel = `${dir}/${entry.name}`;
-    if (entry.isDirectory()) out.push(...filesUnder(rel, keep));
-    else if (keep(rel)) out.push(rel);
-  }
-  return out;
+  return listTree(path.join(ROOT, dir))
+    .map((rel) => `${dir}/${rel}`)
+    .filter(keep);
 }
 
 test('every path the page names exists', () => {
