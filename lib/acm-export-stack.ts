@@ -33,6 +33,7 @@ export interface AcmExportStackProps extends StackProps {
 /** Stack output ids (the CLI discovers the endpoint from ApiUrl; selftest the document, log group and canary). */
 export const OUTPUTS = {
   apiUrl: 'ApiUrl',
+  apiExecuteArn: 'ApiExecuteArn',
   stateMachineArn: 'StateMachineArn',
   tableName: 'TableName',
   documentName: 'DocumentName',
@@ -98,6 +99,10 @@ export class AcmExportStack extends Stack {
     });
 
     new CfnOutput(this, OUTPUTS.apiUrl, { value: this.exportApi.api.url, description: 'Export API base URL (SigV4)' });
+    new CfnOutput(this, OUTPUTS.apiExecuteArn, {
+      value: this.exportApi.executeApiArn,
+      description: 'Prefix of the execute-api:Invoke resources of callers: <this>/<METHOD>/<path>',
+    });
     new CfnOutput(this, OUTPUTS.stateMachineArn, { value: this.workflow.stateMachine.stateMachineArn });
     new CfnOutput(this, OUTPUTS.tableName, { value: this.inventory.table.tableName });
     new CfnOutput(this, OUTPUTS.documentName, { value: this.installDocument.documentName });

@@ -83,6 +83,11 @@ export class ExportApi extends Construct {
   public readonly accessLogGroup: logs.LogGroup;
   /** The export-api function: serves every route (proxy integration). */
   public readonly function: NodeFunction;
+  /**
+   * `arn:<partition>:execute-api:<region>:<account>:<api id>/<stage>`: a caller's `execute-api:Invoke`
+   * resources are this followed by `/<METHOD>/<path>`.
+   */
+  public readonly executeApiArn: string;
 
   constructor(scope: Construct, id: string, props: ExportApiProps) {
     super(scope, id);
@@ -127,6 +132,12 @@ export class ExportApi extends Construct {
           }),
         ),
       },
+    });
+
+    this.executeApiArn = Stack.of(this).formatArn({
+      service: 'execute-api',
+      resource: this.api.restApiId,
+      resourceName: STAGE_NAME,
     });
 
     // The stack exports the URL once, as ApiUrl; drop RestApi's own auto-named output.

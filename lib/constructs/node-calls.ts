@@ -1,7 +1,7 @@
 /**
  * Every AWS call a node makes for acm-export, with the policy that lets it. The node policy (`NodeAccess`) must
  * grant exactly the calls marked `node-policy`; the others come from AWS's `AmazonSSMManagedInstanceCore`,
- * which operators attach next to it. The README's node-permission table and test/lib/constructs/node-access.test.ts read this list.
+ * which operators attach next to it. The node-permission table in docs/security.md and test/lib/constructs/node-access.test.ts read this list.
  *
  * Not listed, on purpose:
  * - instance-role credentials (EC2 instance metadata) and, on hybrid `mi-*` nodes, the agent's credential

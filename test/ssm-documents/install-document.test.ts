@@ -134,17 +134,15 @@ describe('document structure', () => {
   });
 
   test('bash is a documented requirement: a node without it fails with 127 before any acm-export line', () => {
-    // The minimum the script enforces, read from its version check; its header and the README's Security
-    // section must state that minimum, and the README the exit code such a node really gets (run below).
+    // The minimum the script enforces, read from its version check; its header and docs/security.md must
+    // state that minimum, and the page the exit code such a node really gets (run below).
     const enforced = /BASH_VERSINFO\[0\]:-0\}" -lt (\d+) \]/.exec(script)?.[1];
     expect(enforced).toMatch(/^\d+$/);
     const header = script.slice(0, script.indexOf('\nset -Eeuo pipefail'));
     expect([...header.matchAll(/bash (\d+) or later/g)].map((m) => m[1])).toEqual([enforced]);
-    const readme = readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
-    const security = readme.slice(
-      readme.indexOf('\n## Security\n'),
-      readme.indexOf('\n## ', readme.indexOf('\n## Security\n') + 1),
-    );
+    const page = readFileSync(path.join(__dirname, '..', '..', 'docs', 'security.md'), 'utf8');
+    // The security bullets: everything before the page's first section.
+    const security = page.slice(0, page.indexOf('\n## '));
     const bullets = security.split(/\n(?=- )/).filter((bullet) => /bash \d+ or later/.test(bullet));
     expect(bullets).toHaveLength(1);
     expect(/bash (\d+) or later/.exec(bullets[0])?.[1]).toBe(enforced);

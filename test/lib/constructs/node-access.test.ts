@@ -299,16 +299,15 @@ describe('node role = exactly what nodes call', () => {
   });
 });
 
-describe('README', () => {
-  const readme = readFileSync(path.join(__dirname, '..', '..', '..', 'README.md'), 'utf8');
-  const deploy = readme.slice(
-    readme.indexOf('## Deploy to an AWS account'),
-    readme.indexOf('\n## ', readme.indexOf('## Deploy to an AWS account') + 1),
-  );
+describe('docs/security.md', () => {
+  const page = readFileSync(path.join(__dirname, '..', '..', '..', 'docs', 'security.md'), 'utf8');
+  const start = page.indexOf('\n## What a node may call\n');
+  const end = page.indexOf('\n## ', start + 1);
+  const section = page.slice(start, end === -1 ? undefined : end);
 
   /** Rows of the node-permission table: the actions a row names, and the policy its last cell names. */
   function permissionRows(): { actions: string[]; grantedBy: string }[] {
-    return deploy
+    return section
       .split('\n')
       .filter((line) => /^\s*\|.*`[a-z0-9]+:[A-Za-z]+`/.test(line))
       .map((line) => {
@@ -324,13 +323,13 @@ describe('README', () => {
       });
   }
 
-  test('the deploy section lists exactly the node calls, each with the policy that grants it', () => {
+  test('the node-permission section lists exactly the node calls, each with the policy that grants it', () => {
     const rows = permissionRows();
-    const readmeGrants = rows.flatMap((row) => row.actions.map((action) => `${action} ${row.grantedBy}`)).sort();
+    const pageGrants = rows.flatMap((row) => row.actions.map((action) => `${action} ${row.grantedBy}`)).sort();
     const listGrants = NODE_CALLS.map(
       (call) => `${call.action} ${call.grantedBy === 'node-policy' ? 'NodePolicyArn' : call.grantedBy}`,
     ).sort();
-    expect(readmeGrants).toEqual(listGrants);
+    expect(pageGrants).toEqual(listGrants);
   });
 });
 

@@ -111,7 +111,7 @@ describe('events', () => {
 });
 
 describe('observability', () => {
-  test("README: the metrics it names are the functions' own (in their namespace) and the AWS/States ones of every alerted execution status", () => {
+  test("docs/operations.md: the metrics it names are the functions' own (in their namespace) and the AWS/States ones of every alerted execution status", () => {
     // Statuses alerted by the synthesized rules; AWS/States names its metric for each `Executions<Status>`.
     const alerted = Object.values(
       template.findResources('AWS::Events::Rule', { Properties: { EventPattern: { source: ['aws.states'] } } }),
@@ -124,12 +124,10 @@ describe('observability', () => {
           .map((w) => w[0] + w.slice(1).toLowerCase())
           .join('')}`,
     );
-    const readme = readFileSync(path.join(__dirname, '..', '..', '..', 'README.md'), 'utf8');
-    const security = readme.slice(
-      readme.indexOf('\n## Security\n'),
-      readme.indexOf('\n## ', readme.indexOf('\n## Security\n') + 1),
-    );
-    const bullets = security.split(/\n(?=- )/).filter((bullet) => bullet.includes(`\`${METRIC.exportsFailed}\``));
+    const page = readFileSync(path.join(__dirname, '..', '..', '..', 'docs', 'operations.md'), 'utf8');
+    const start = page.indexOf('\n## Observability\n');
+    const observability = page.slice(start, page.indexOf('\n## ', start + 1));
+    const bullets = observability.split(/\n(?=- )/).filter((bullet) => bullet.includes(`\`${METRIC.exportsFailed}\``));
     expect(bullets).toHaveLength(1);
     const named = [...bullets[0].matchAll(/`([A-Za-z/]+)`/g)].map((m) => m[1]);
     const functionMetrics: string[] = Object.values(METRIC);
