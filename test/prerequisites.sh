@@ -8,6 +8,7 @@ set -euo pipefail
 # command:Debian package. The one list of what the tests need.
 REQUIRED=(
   nginx:nginx-light
+  apache2:apache2
   openssl:openssl
   shellcheck:shellcheck
   flock:util-linux
