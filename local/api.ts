@@ -29,6 +29,7 @@ import type { SFNClient } from '@aws-sdk/client-sfn';
 import { z } from 'zod';
 import { exportRequestStructure, matchesStructure, structuralErrorMessage } from '../lambda/export-api/api-model';
 import type { LocalCredentials } from './credentials';
+import { LocalModeError } from './errors';
 import { verifySigV4 } from './sigv4';
 
 export const LOCAL_STAGE = 'v1';
@@ -281,7 +282,9 @@ export class LocalApi {
       if (error instanceof HttpError) return this.send(res, record, error.statusCode, { message: error.message });
       // Local control calls report the emulator's own errors (unknown certificate, bad fault switch).
       if (record.path.includes('/_local/') && error instanceof Error)
-        return this.send(res, record, 400, { message: `${error.name}: ${error.message}`.slice(0, 300) });
+        return this.send(res, record, 400, {
+          message: (error instanceof LocalModeError ? error.message : `${error.name}: ${error.message}`).slice(0, 300),
+        });
       const name = error instanceof Error ? error.name : 'Error';
       return this.send(res, record, 500, { message: `internal error (${name.replace(/[^A-Za-z0-9]/g, '')})` });
     }

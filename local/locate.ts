@@ -148,7 +148,7 @@ export function findLocalMode(stateDir: string | undefined): LocalEndpointFile {
   const dir = path.resolve(stateDir);
   const others = (): string => {
     const running = runningLocalModes().filter((m) => !sameDir(m.root, dir));
-    return running.length ? ` Running now: ${describe(running)}; pass its state dir to use it.` : '';
+    return running.length ? ` Running now: ${describe(running)} (pass one of these state dirs to use it).` : '';
   };
   if (!existsSync(dir))
     throw new CliError(
