@@ -17,9 +17,9 @@ export interface RootCa {
 }
 
 /** Lines that say where the root CA is and how to trust it (printed once when local mode starts). */
-export function rootCaLines(file: string, sha256: string, port: number | undefined): string[] {
-  const url = `https://<domain>:${port ?? 443}/`;
-  const resolve = port ? ` --resolve <domain>:${port}:127.0.0.1` : '';
+export function rootCaLines(file: string, sha256: string, port: number | undefined, domain = '<domain>'): string[] {
+  const url = `https://${domain}:${port ?? 443}/`;
+  const resolve = port ? ` --resolve ${domain}:${port}:127.0.0.1` : '';
   return [
     `Local root CA (public certificate; trust it to verify what the nodes serve):`,
     `  file     ${file}`,
