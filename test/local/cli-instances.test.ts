@@ -264,3 +264,24 @@ describe('two local modes at once', () => {
     expect(inB.targetsChecked).toBe(0);
   });
 });
+
+test('option mistakes of the local client commands are one line, before any local mode is contacted', async () => {
+  const { runCli } = await import('../cli/helpers/cli-runner');
+  const ARN = 'arn:aws:acm:us-east-1:000000000000:certificate/0a1b2c3d-1111-2222-3333-444455556666';
+  const fetch = jest.fn();
+  const half = await runCli(['local', 'associations', 'run', '--arn', ARN], { fetch });
+  expect(half.stderr).toBe('acm-export: reading the options: --arn and --target go together. Pass both, or neither.\n');
+  expect(half.code).toBe(1);
+  const kind = await runCli(['local', 'associations', 'run', '--kind', 'all'], { fetch });
+  expect(kind.stderr).toMatch(/^acm-export: invalid command line: .*--kind.*install, report/);
+  const both = await runCli(['--endpoint', 'http://127.0.0.1:9/v1/', 'local', 'drift-check', '--state-dir', '.'], {
+    fetch,
+  });
+  expect(both.stderr).toContain('--endpoint and --state-dir both name a local mode');
+  // The environment variable names the state dir like --state-dir does.
+  const missing = path.join(tmpdir(), 'acm-export-no-such-state-dir');
+  const fromEnv = await runCli(['local', 'drift-check'], { fetch, env: { ACM_EXPORT_LOCAL_STATE_DIR: missing } });
+  expect(fromEnv.stderr).toContain(`the state dir ${missing} does not exist`);
+  expect(fromEnv.code).toBe(1);
+  expect(fetch).not.toHaveBeenCalled();
+});
