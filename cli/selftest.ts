@@ -22,7 +22,7 @@ import type { Command } from 'commander';
 import type { ExportStatusResponse } from '../lambda/export-api/api-types';
 import { field } from '../lambda/shared/schemas';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/credentials';
-import { findLocalMode } from '../local/cli';
+import { connectLocalMode, findLocalMode, givenStateDir } from '../local/locate';
 import { agentVersionAtLeast, ENV_VAR_MIN_AGENT_VERSION } from '../ssm-documents/load';
 import { ApiClient, describeStackOutputs, resolveCredentials } from './api-client';
 import { integerOption, type CommandContext, type CommandModule } from './command';
@@ -191,15 +191,10 @@ async function resolveTarget(
         '--local cannot be used with --stack or --endpoint',
         'Pass only one of them.',
       );
-    const info = findLocalMode(options.stateDir);
+    const info = findLocalMode(givenStateDir(options.stateDir, context.io.env));
     const credentials = { ...LOCAL_CREDENTIALS };
     return {
-      api: new ApiClient({
-        endpoint: new URL(info.endpoint),
-        region: LOCAL_REGION,
-        credentials,
-        fetch: context.io.fetch,
-      }),
+      api: await connectLocalMode(info, context.io.fetch),
       ssm: new SSMClient({ region: LOCAL_REGION, endpoint: info.awsEndpoint, credentials }),
       region: LOCAL_REGION,
       documentName: info.documentName,
@@ -470,7 +465,10 @@ export const registerSelftest: CommandModule = (program, context) => {
       'also run a dry-run export of this certificate to the tag (it exports into the secret, installs nothing)',
     )
     .option('--local', 'check the running local mode instead of a deployed stack')
-    .option('--state-dir <dir>', 'with --local: the state dir of the running "local up"')
+    .option(
+      '--state-dir <dir>',
+      'with --local: the state dir of the running "local up" (default: $ACM_EXPORT_LOCAL_STATE_DIR, else the only one running)',
+    )
     .option(
       '--timeout <seconds>',
       'how long to wait for the dry run and the nodes',

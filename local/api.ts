@@ -13,7 +13,10 @@
  *   POST /_local/renew       local control: {certificateArn} → re-issue + "ACM Certificate Available" event
  *   POST /_local/faults      local control: fault switches (see LocalFaultRequest)
  *   POST /_local/drift-check local control: run the drift-check handler now → its summary
- *   POST /_local/associations/run  local control: run every association now (install and report)
+ *   POST /_local/associations/run  local control: {kind?, certificateArn?, target?} → run the associations
+ *                            (install, report or both; every target or one) now → the runs (LocalAssociationRunRequest)
+ *   GET  /_local/whoami      local control: {instance, root, pid}, so a client can check it reached the instance
+ *                            it meant (every answer also carries the instance in x-acm-export-local-instance)
  *
  * Every request must be signed with the local key pair, else 403 and nothing runs (400 when the request
  * target is not valid percent-encoding, so it cannot be checked).
@@ -23,8 +26,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { SFNClient } from '@aws-sdk/client-sfn';
+import { z } from 'zod';
 import { exportRequestStructure, matchesStructure, structuralErrorMessage } from '../lambda/export-api/api-model';
 import type { LocalCredentials } from './credentials';
+import { LocalModeError } from './errors';
 import { verifySigV4 } from './sigv4';
 
 export const LOCAL_STAGE = 'v1';
@@ -45,11 +50,37 @@ export interface ApiCallRecord {
   responseBody: string;
 }
 
+/** Response header naming the instance that answered (the `instance` of its endpoint file). */
+export const INSTANCE_HEADER = 'x-acm-export-local-instance';
+
+/** Body of `POST /_local/associations/run`: which associations to run now (all when empty). */
+export const LocalAssociationRunRequest = z
+  .strictObject({
+    /** Only the install associations, or only the report associations (Action=report). */
+    kind: z.enum(['install', 'report']).optional(),
+    /** Only the associations of this certificate's target (needs target). */
+    certificateArn: z.string().min(1).max(2048).optional(),
+    /** `<TagKey>=<TagValue>`, with certificateArn. */
+    target: z.string().min(3).max(400).optional(),
+  })
+  .refine((r) => (r.certificateArn === undefined) === (r.target === undefined), {
+    message: 'certificateArn and target go together',
+  });
+export type LocalAssociationRunRequest = z.infer<typeof LocalAssociationRunRequest>;
+
+/** What `GET /_local/whoami` answers. */
+export interface LocalWhoami {
+  instance: string;
+  root: string;
+  pid: number;
+}
+
 export interface LocalApiControl {
   renew(certificateArn: string): Promise<unknown>;
   faults(request: unknown): Promise<unknown>;
   driftCheck?(): Promise<unknown>;
-  runAssociations?(): Promise<unknown>;
+  runAssociations?(request: LocalAssociationRunRequest): Promise<unknown>;
+  whoami?(): LocalWhoami;
 }
 
 export interface LocalApiOptions {
@@ -64,6 +95,8 @@ export interface LocalApiOptions {
   /** The export-api handler: POST /exports, GET /exports/{exportId}, GET /certificates, DELETE .../targets/{target}. */
   readHandler: (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
   control: LocalApiControl;
+  /** Sent in {@link INSTANCE_HEADER} on every answer. */
+  instance?: string;
 }
 
 class HttpError extends Error {
@@ -114,6 +147,7 @@ export class LocalApi {
       'content-type': 'application/json',
       'content-length': Buffer.byteLength(payload),
       'x-amzn-requestid': record.requestId,
+      ...(this.options.instance ? { [INSTANCE_HEADER]: this.options.instance } : {}),
     });
     res.end(payload);
   }
@@ -219,6 +253,8 @@ export class LocalApi {
         const result = await this.options.readHandler(event);
         return this.send(res, record, result.statusCode, result.body);
       }
+      if (route === '/_local/whoami' && method === 'GET' && this.options.control.whoami)
+        return this.send(res, record, 200, this.options.control.whoami());
       if (route.startsWith('/_local/') && method === 'POST') {
         const input = parseJson(body);
         if (route === '/_local/renew') {
@@ -230,8 +266,15 @@ export class LocalApi {
         if (route === '/_local/faults') return this.send(res, record, 200, await this.options.control.faults(input));
         if (route === '/_local/drift-check' && this.options.control.driftCheck)
           return this.send(res, record, 200, await this.options.control.driftCheck());
-        if (route === '/_local/associations/run' && this.options.control.runAssociations)
-          return this.send(res, record, 200, await this.options.control.runAssociations());
+        if (route === '/_local/associations/run' && this.options.control.runAssociations) {
+          const request = LocalAssociationRunRequest.safeParse(input ?? {});
+          if (!request.success) {
+            const issue = request.error.issues[0];
+            const at = issue?.path.length ? `${issue.path.join('.')}: ` : '';
+            return this.send(res, record, 400, { message: `${at}${issue?.message ?? 'invalid request'}` });
+          }
+          return this.send(res, record, 200, await this.options.control.runAssociations(request.data));
+        }
       }
       // API Gateway answers unknown resources and methods of an IAM API like this.
       return this.send(res, record, 403, { message: 'Missing Authentication Token' });
@@ -239,7 +282,9 @@ export class LocalApi {
       if (error instanceof HttpError) return this.send(res, record, error.statusCode, { message: error.message });
       // Local control calls report the emulator's own errors (unknown certificate, bad fault switch).
       if (record.path.includes('/_local/') && error instanceof Error)
-        return this.send(res, record, 400, { message: `${error.name}: ${error.message}`.slice(0, 300) });
+        return this.send(res, record, 400, {
+          message: (error instanceof LocalModeError ? error.message : `${error.name}: ${error.message}`).slice(0, 300),
+        });
       const name = error instanceof Error ? error.name : 'Error';
       return this.send(res, record, 500, { message: `internal error (${name.replace(/[^A-Za-z0-9]/g, '')})` });
     }

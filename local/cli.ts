@@ -1,46 +1,39 @@
 /**
- * `acm-export local up|renew|demo`: the local-mode command group (registered in cli/commands.ts).
+ * `acm-export local up|demo|renew|ca|associations run|drift-check`: the local-mode command group (registered
+ * in cli/commands.ts). The client commands (all but up and demo) talk to one running `local up`: the one of
+ * --state-dir (or ACM_EXPORT_LOCAL_STATE_DIR), else the only one running (see locate.ts).
  */
-import { lstatSync, mkdirSync, readFileSync } from 'node:fs';
-import { tmpdir, userInfo } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
-import type { Command } from 'commander';
-import type { CommandModule } from '../cli/command';
+import { Option, type Command } from 'commander';
+import type { CommandContext, CommandModule } from '../cli/command';
 import { integerOption } from '../cli/command';
 import { ApiClient } from '../cli/api-client';
-import { CliError } from '../cli/errors';
+import { ApiError, apiErrorToCli, CliError } from '../cli/errors';
 import { parseTag } from '../cli/export';
-import { printJson } from '../cli/output';
+import { printJson, shortArn } from '../cli/output';
+import { targetKey } from '../lambda/shared/contract';
 import { field } from '../lambda/shared/schemas';
+import type { LocalAssociationRunRequest } from './api';
+import type { LocalAssociationRunResult } from './association-runs';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './credentials';
 import { runDemo } from './demo';
-import { ENDPOINT_FILE, type LocalEndpointFile } from './endpoint-file';
 import { LocalModeError } from './errors';
-import { startLocalMode, type LocalMode } from './runtime';
+import {
+  checkRunDir,
+  connectLocalMode,
+  findLocalMode,
+  givenStateDir,
+  localRunDir,
+  runDirEndpointFile,
+  STATE_DIR_ENV,
+} from './locate';
+import { readRootCa, rootCaLines } from './root-ca';
+import { startLocalMode, type LocalDriftCheckResult, type LocalMode } from './runtime';
 
 function localError(what: string, error: unknown): never {
   if (error instanceof LocalModeError) throw new CliError(what, error.message, 'Fix the cause above and try again.');
   throw error;
-}
-
-/**
- * Per-user directory where a running `local up` announces its endpoint (`endpoint.json`, removed when it
- * stops): how `local renew` finds it without flags, whatever state dir it uses.
- */
-export function localRunDir(): string {
-  const user =
-    typeof process.getuid === 'function'
-      ? String(process.getuid())
-      : userInfo().username.replace(/[^A-Za-z0-9_.-]/g, '_');
-  return path.join(tmpdir(), `acm-export-run-${user}`);
-}
-
-/** The run directory must be a real directory of this user, not a link or someone else's. */
-function checkRunDir(dir: string): void {
-  const st = lstatSync(dir);
-  const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
-  if (!st.isDirectory() || st.isSymbolicLink() || (uid !== undefined && st.uid !== uid))
-    throw new LocalModeError(`${dir} is not a directory owned by this user; remove it and try again`);
 }
 
 const SIGNAL_EXIT_CODES: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
@@ -103,47 +96,81 @@ function guardSignals(stderr: { write(text: string): unknown }): SignalGuard {
 /** Never settles: the signal handler exits the process once local mode is stopped. */
 const untilExit = (): Promise<never> => new Promise<never>(() => undefined);
 
-/** Reads an endpoint file; undefined when there is none or its process is gone (e.g. killed with -9). */
-function readEndpointFile(file: string): LocalEndpointFile | undefined {
-  let info: LocalEndpointFile;
-  try {
-    info = JSON.parse(readFileSync(file, 'utf8')) as LocalEndpointFile;
-  } catch {
-    return undefined;
-  }
-  if (typeof info.endpoint !== 'string') return undefined;
-  if (Number.isInteger(info.pid)) {
-    try {
-      process.kill(info.pid, 0);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ESRCH') return undefined;
-    }
-  }
-  return info;
-}
+const STATE_DIR_HELP = `state dir of the running "local up" to talk to (default: $${STATE_DIR_ENV}, else the only local mode running)`;
 
 /**
- * The running `local up` (or local mode started elsewhere) of this user, or the one whose state dir is
- * `stateDir`: what its endpoint file says. Fails with one line when none is running.
+ * A signed client for the local API the command means: --endpoint as given (nothing to check it against),
+ * else the local mode of the state dir (or the only one running), after checking it is that instance.
  */
-export function findLocalMode(stateDir: string | undefined): LocalEndpointFile {
-  const file = path.join(stateDir ?? localRunDir(), ENDPOINT_FILE);
-  if (stateDir === undefined) {
-    try {
-      checkRunDir(path.dirname(file));
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') localError('finding local mode', error);
-    }
+async function localApi(context: CommandContext, command: Command, stateDir: string | undefined): Promise<ApiClient> {
+  const { endpoint } = context.globals(command);
+  if (endpoint !== undefined) {
+    if (stateDir !== undefined)
+      throw new CliError('reading the options', '--endpoint and --state-dir both name a local mode', 'Pass only one.');
+    return new ApiClient({
+      endpoint: new URL(endpoint),
+      region: LOCAL_REGION,
+      credentials: { ...LOCAL_CREDENTIALS },
+      fetch: context.io.fetch,
+    });
   }
-  const info = readEndpointFile(file);
-  if (!info)
-    throw new CliError(
-      'finding local mode',
-      `no running local mode (${stateDir === undefined ? 'no "acm-export local up" is running for this user' : `no "acm-export local up" is running with --state-dir ${stateDir}`})`,
-      'Start "acm-export local up" first, or pass --endpoint URL (printed by "local up").',
-    );
-  return info;
+  return connectLocalMode(findLocalMode(givenStateDir(stateDir, context.io.env)), context.io.fetch);
 }
+
+/** POST to a local control route; API errors become the usual one-line CLI errors. */
+async function control<T>(api: ApiClient, what: string, route: string, body: unknown): Promise<T> {
+  try {
+    return await api.request<T>('POST', route, { body });
+  } catch (error) {
+    if (error instanceof ApiError) throw apiErrorToCli(error, what);
+    throw error;
+  }
+}
+
+function writer(context: CommandContext): (line: string) => void {
+  return (line) => {
+    context.io.stdout.write(`${line}\n`);
+  };
+}
+
+function printAssociationRuns(out: (line: string) => void, result: LocalAssociationRunResult): number {
+  const runs = result.associations.flatMap((a) => a.runs);
+  const failed = runs.filter((r) => r.status !== 'Success').length;
+  if (result.associations.length === 0) {
+    out('no associations to run (each target gets an install and a report association when it is exported)');
+    return 0;
+  }
+  const kinds = ['install', 'report', 'other']
+    .map((k) => [k, result.associations.filter((a) => a.kind === k).length] as const)
+    .filter(([, n]) => n > 0)
+    .map(([k, n]) => `${n} ${k}`);
+  out(
+    `ran ${result.associations.length} association(s) (${kinds.join(', ')}): ${runs.length} node run(s), ${runs.length - failed} succeeded${failed ? `, ${failed} did not` : ''}`,
+  );
+  for (const a of result.associations) {
+    const about = [a.target, a.certName ? `cert name ${a.certName}` : undefined].filter(Boolean).join(', ');
+    out(`  ${a.kind} association ${a.associationId}${about ? ` (${about})` : ''}`);
+    if (a.runs.length === 0) out('    no node ran it (no online node has the target tag)');
+    for (const r of a.runs) out(`    ${(r.node ?? '').padEnd(8)}  ${r.instanceId}  ${r.status}`);
+  }
+  return failed;
+}
+
+function printDriftCheck(out: (line: string) => void, r: LocalDriftCheck): void {
+  out(
+    `drift check: ${r.targetsChecked} target(s) checked${r.targetsSkipped ? `, ${r.targetsSkipped} skipped (no completed export, or exported within the grace period)` : ''}; ${r.nodesReporting} node(s) reporting`,
+  );
+  if (r.driftingNodes === 0)
+    out('  no drift: every reporting node holds and serves the current certificate of its target');
+  else
+    out(
+      `  DRIFT: ${r.driftingNodes} node(s) in ${r.driftingTargets} target(s) do not hold or serve the current certificate; ${r.alertsSent} alert(s) sent (logs/alerts.log in the state dir)`,
+    );
+  for (const a of r.alerts ?? []) out(`  alert: ${a.subject}`);
+}
+
+/** The drift check's summary and the alerts it raised, as `POST /_local/drift-check` answers. */
+type LocalDriftCheck = LocalDriftCheckResult & { alerts?: { time: string; subject: string }[] };
 
 export const registerLocalCommands: CommandModule = (program, context) => {
   const local = program
@@ -151,7 +178,9 @@ export const registerLocalCommands: CommandModule = (program, context) => {
     .summary('run the whole product on this machine (no AWS account needed)')
     .description(
       'Local mode: the real handlers and state machine definition, local ACM/Secrets Manager/SSM/Step Functions,\n' +
-        'DynamoDB (dynalite), a signed local API and local nodes serving HTTPS (nginx when installed).',
+        'DynamoDB (dynalite), a signed local API and local nodes serving HTTPS (nginx when installed).\n' +
+        'The commands other than up and demo talk to a running "local up": the one of --state-dir DIR\n' +
+        `(or ${STATE_DIR_ENV}), else the only one running for this user.`,
     )
     .addHelpText(
       'after',
@@ -159,7 +188,10 @@ export const registerLocalCommands: CommandModule = (program, context) => {
 Examples:
   $ acm-export local demo
   $ acm-export local up --nodes 2 --tag Role=web
-  $ acm-export local renew ARN     # while "local up" runs, in another shell`,
+  $ acm-export local renew ARN                     # while "local up" runs, in another shell
+  $ acm-export local ca > local-root-ca.pem
+  $ acm-export local associations run --kind report
+  $ acm-export local drift-check`,
     );
 
   local
@@ -170,7 +202,7 @@ Examples:
     .option('--tag <key=value>', 'tag of every node', 'Role=web')
     .option(
       '--state-dir <dir>',
-      'keep state (CA, certificates, secrets, inventory, nodes) here across restarts (default: a temporary directory, removed on exit)',
+      `keep state (CA, certificates, secrets, inventory, nodes) here across restarts (default: $${STATE_DIR_ENV}, else a temporary directory, removed on exit)`,
     )
     .addHelpText(
       'after',
@@ -183,6 +215,7 @@ Examples:
     .action(async (options: { port?: number; nodes: number; tag: string; stateDir?: string }, command: Command) => {
       const { json } = context.globals(command);
       const { key, value } = parseTag(options.tag);
+      const stateDir = givenStateDir(options.stateDir, context.io.env);
       const runDir = localRunDir();
       const guard = guardSignals(context.io.stderr);
       let mode: LocalMode;
@@ -193,8 +226,8 @@ Examples:
           port: options.port,
           nodes: options.nodes,
           tags: { [key]: value },
-          stateDir: options.stateDir,
-          endpointFile: path.join(runDir, ENDPOINT_FILE),
+          stateDir,
+          endpointFile: runDirEndpointFile(runDir),
         });
         guard.track(starting);
         mode = await starting;
@@ -204,6 +237,7 @@ Examples:
         localError('starting local mode', error);
       }
       if (guard.signalled) return untilExit();
+      const rootCa = { file: mode.rootCaFile, sha256: mode.rootCaFingerprint };
       const info = {
         endpoint: mode.apiEndpoint,
         region: mode.region,
@@ -211,7 +245,9 @@ Examples:
         secretAccessKey: mode.credentials.secretAccessKey,
         awsEndpoint: mode.awsEndpoint,
         stateDir: mode.root,
-        persistent: options.stateDir !== undefined,
+        persistent: stateDir !== undefined,
+        instance: mode.instance,
+        rootCa,
         server: mode.serverKind,
         nodes: mode.nodes.map((n) => ({
           name: n.name,
@@ -222,11 +258,9 @@ Examples:
       };
       if (json) printJson(context.io.stdout, info);
       else {
-        const out = (line: string): void => {
-          context.io.stdout.write(`${line}\n`);
-        };
+        const out = writer(context);
         out(
-          `acm-export local mode is up (state in ${mode.root}${options.stateDir === undefined ? ', temporary: removed on exit; pass --state-dir DIR to keep it' : ''})`,
+          `acm-export local mode is up (state in ${mode.root}${stateDir === undefined ? ', temporary: removed on exit; pass --state-dir DIR to keep it' : ''})`,
         );
         out(`  API endpoint       ${mode.apiEndpoint}`);
         out(`  region             ${mode.region}`);
@@ -237,10 +271,13 @@ Examples:
         for (const n of mode.nodes)
           out(`    ${n.name}  ${n.instanceId}  https://127.0.0.1:${n.port}/  ${key}=${value}`);
         out('');
+        for (const line of rootCaLines(rootCa.file, rootCa.sha256, mode.nodes[0]?.port)) out(line);
+        out('');
         out('Try (another shell):');
         out(
           `  export AWS_ACCESS_KEY_ID=${mode.credentials.accessKeyId} AWS_SECRET_ACCESS_KEY='${mode.credentials.secretAccessKey}' AWS_REGION=${mode.region}`,
         );
+        out(`  export ${STATE_DIR_ENV}=${mode.root}   # local commands then talk to this instance`);
         out(`  acm-export --endpoint ${mode.apiEndpoint} certificates`);
         out(`  acm-export local renew <certificate-arn>`);
         out('Press Ctrl-C to stop.');
@@ -255,10 +292,7 @@ Examples:
       'renew a certificate in the running local mode: new serial, "ACM Certificate Available" to the renewal handler',
     )
     .argument('<certificate-arn>', 'ARN of the local certificate')
-    .option(
-      '--state-dir <dir>',
-      'state dir of the running "local up" (default: the one "local up" announces for this user)',
-    )
+    .option('--state-dir <dir>', STATE_DIR_HELP)
     .addHelpText(
       'after',
       `
@@ -276,16 +310,10 @@ Examples:
           check.error.issues[0]?.message ?? 'not a certificate ARN',
           'Pass the full certificate ARN.',
         );
-      const endpoint = globals.endpoint ?? findLocalMode(options.stateDir).endpoint;
-      const api = new ApiClient({
-        endpoint: new URL(endpoint),
-        region: LOCAL_REGION,
-        credentials: { ...LOCAL_CREDENTIALS },
-        fetch: context.io.fetch,
-      });
-      const result = await api.request<{
+      const api = await localApi(context, command, options.stateDir);
+      const result = await control<{
         result: { started: number; alreadyStarted: number; executionArns: string[]; ignored?: string };
-      }>('POST', '/_local/renew', { body: { certificateArn: arn } });
+      }>(api, `renewing ${shortArn(arn)}`, '/_local/renew', { certificateArn: arn });
       if (globals.json) printJson(context.io.stdout, result);
       else {
         const r = result.result;
@@ -296,6 +324,126 @@ Examples:
         );
         for (const e of r.executionArns) context.io.stdout.write(`  ${e.slice(e.lastIndexOf(':') + 1)}\n`);
       }
+      context.exit(0);
+    });
+
+  local
+    .command('ca')
+    .description(
+      'print the local root CA certificate (PEM; public, safe to share) to stdout, e.g. to trust it in a client',
+    )
+    .option('--state-dir <dir>', `state dir of the local mode (default: $${STATE_DIR_ENV}, else the only one running)`)
+    .addHelpText(
+      'after',
+      `
+With --json: {"file", "sha256", "pem"}. With a state dir, the local mode need not be running.
+
+Examples:
+  $ acm-export local ca > local-root-ca.pem
+  $ acm-export local ca --state-dir ./local-state | openssl x509 -noout -subject -fingerprint -sha256
+  $ curl --cacert <(acm-export local ca) https://www.example.test:8443/ --resolve www.example.test:8443:127.0.0.1`,
+    )
+    .action((options: { stateDir?: string }, command: Command) => {
+      const dir = givenStateDir(options.stateDir, context.io.env);
+      let ca;
+      if (dir !== undefined) ca = readRootCa(path.resolve(dir));
+      else {
+        const info = findLocalMode(undefined);
+        ca = readRootCa(info.root, info.rootCaFile);
+      }
+      if (context.globals(command).json) printJson(context.io.stdout, ca);
+      else context.io.stdout.write(ca.pem.endsWith('\n') ? ca.pem : `${ca.pem}\n`);
+      context.exit(0);
+    });
+
+  const associations = local
+    .command('associations')
+    .description(
+      "the targets' State Manager associations: each exported target has an install association (installs the\n" +
+        'current certificate where it is missing or outdated, on the convergence schedule) and a report association\n' +
+        '(Action=report: changes nothing, refreshes what each node reports for the drift check, hourly)',
+    );
+  associations
+    .command('run')
+    .description('run associations now, as their schedules would, and wait for their runs (default: every association)')
+    .addOption(
+      new Option('--kind <kind>', 'only the install or only the report associations').choices(['install', 'report']),
+    )
+    .option('--arn <certificate-arn>', "only this certificate's associations (with --target)")
+    .option('--target <key=value>', "only this target's associations (with --arn)")
+    .option('--state-dir <dir>', STATE_DIR_HELP)
+    .addHelpText(
+      'after',
+      `
+Exit code: 0 when every node run succeeded, 1 otherwise.
+
+Examples:
+  $ acm-export local associations run
+  $ acm-export local associations run --kind report     # only refresh the nodes' reports
+  $ acm-export local associations run --kind install --arn ARN --target Role=web`,
+    )
+    .action(
+      async (
+        options: { kind?: 'install' | 'report'; arn?: string; target?: string; stateDir?: string },
+        command: Command,
+      ) => {
+        if ((options.arn === undefined) !== (options.target === undefined))
+          throw new CliError('reading the options', '--arn and --target go together', 'Pass both, or neither.');
+        const request: LocalAssociationRunRequest = { ...(options.kind ? { kind: options.kind } : {}) };
+        if (options.arn !== undefined && options.target !== undefined) {
+          const check = field('CertificateArn').safeParse(options.arn);
+          if (!check.success)
+            throw new CliError(
+              'reading --arn',
+              check.error.issues[0]?.message ?? 'not a certificate ARN',
+              'Pass the full certificate ARN.',
+            );
+          const tag = parseTag(options.target);
+          request.certificateArn = options.arn;
+          request.target = targetKey(tag.key, tag.value);
+        }
+        const api = await localApi(context, command, options.stateDir);
+        const result = await control<LocalAssociationRunResult>(
+          api,
+          'running the associations',
+          '/_local/associations/run',
+          request,
+        );
+        const failed = result.associations.flatMap((a) => a.runs).filter((r) => r.status !== 'Success').length;
+        if (context.globals(command).json) printJson(context.io.stdout, result);
+        else printAssociationRuns(writer(context), result);
+        if (failed)
+          throw new CliError(
+            'running the associations',
+            `${failed} node run(s) did not succeed`,
+            'See the nodes above; "acm-export local drift-check" shows what they report.',
+          );
+        context.exit(0);
+      },
+    );
+
+  local
+    .command('drift-check')
+    .description(
+      'run the drift check now (the stack runs it hourly): compares what each node last reported with the\n' +
+        "current certificate of its target and raises one alert per drifting target. It reads the nodes' last\n" +
+        'reports: run "local associations run --kind report" first to refresh them.',
+    )
+    .option('--state-dir <dir>', STATE_DIR_HELP)
+    .addHelpText(
+      'after',
+      `
+Exit code: 0 when the check ran (drift or not; --json has driftingNodes for scripts), 1 when it failed.
+
+Examples:
+  $ acm-export local drift-check
+  $ acm-export local drift-check --json`,
+    )
+    .action(async (options: { stateDir?: string }, command: Command) => {
+      const api = await localApi(context, command, options.stateDir);
+      const result = await control<LocalDriftCheck>(api, 'running the drift check', '/_local/drift-check', {});
+      if (context.globals(command).json) printJson(context.io.stdout, result);
+      else printDriftCheck(writer(context), result);
       context.exit(0);
     });
 

@@ -11,6 +11,7 @@ import { ApiClient } from '../cli/api-client';
 import type { CliIo } from '../cli/context';
 import { validateExportRequest } from '../cli/export';
 import { nginxAvailable } from './nodes';
+import { rootCaLines } from './root-ca';
 import type { LocalModeOptions } from './options';
 import { startLocalMode, type LocalMode } from './runtime';
 
@@ -73,6 +74,8 @@ export async function runDemo(io: Pick<CliIo, 'stdout' | 'fetch'>, options: Demo
     say(
       `  API ${local.apiEndpoint} (region ${local.region}, SigV4 with the local key ${local.credentials.accessKeyId})`,
     );
+    for (const line of rootCaLines(local.rootCaFile, local.rootCaFingerprint, local.nodes[0]?.port, DEMO_DOMAIN))
+      say(line);
 
     // 1. An exportable public certificate from (local) ACM.
     const t1 = Date.now();

@@ -1,5 +1,4 @@
 /** The endpoint file: how `acm-export local ...` and `acm-export selftest --local` find a running local mode. */
-import { randomUUID } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { LocalApi } from './api';
@@ -10,6 +9,9 @@ import type { Undo } from './undo';
 /** Name of the endpoint file in the local-mode root. */
 export const ENDPOINT_FILE = 'endpoint.json';
 
+/** The local CA's root certificate (public, PEM) in the local-mode root: what clients trust. */
+export const ROOT_CA_FILE = 'root-ca.pem';
+
 /** Content of `endpoint.json`: how `acm-export local renew` finds a running local mode. */
 export interface LocalEndpointFile {
   endpoint: string;
@@ -17,8 +19,14 @@ export interface LocalEndpointFile {
   accessKeyId: string;
   pid: number;
   root: string;
-  /** Unique per start: close() removes a shared endpoint file only while it still names this instance. */
+  /**
+   * Unique per start: the local API answers it (`GET /_local/whoami`, and a header on every answer), so a
+   * client can tell this instance from another one that got the port later; close() removes a shared
+   * endpoint file only while it still names this instance.
+   */
   instance: string;
+  /** The root CA certificate file (public). */
+  rootCaFile: string;
   /** What `acm-export selftest --local` needs besides the API: the emulated AWS endpoint and the stack's names. */
   awsEndpoint: string;
   documentName: string;
@@ -29,6 +37,7 @@ export interface LocalEndpointFile {
 export function writeEndpointFiles(
   root: string,
   extra: string | undefined,
+  instance: string,
   api: LocalApi,
   aws: AwsEmulator,
   preflightSecretArn: string,
@@ -40,14 +49,15 @@ export function writeEndpointFiles(
     accessKeyId: LOCAL_CREDENTIALS.accessKeyId,
     pid: process.pid,
     root,
-    instance: randomUUID(),
+    instance,
+    rootCaFile: path.join(root, ROOT_CA_FILE),
     awsEndpoint: aws.endpoint,
     documentName: LOCAL_INSTALL_DOCUMENT_NAME,
     preflightSecretArn,
   };
   const files = [path.join(root, ENDPOINT_FILE), ...(extra ? [path.resolve(extra)] : [])].map((p) => ({
     path: p,
-    instance: info.instance,
+    instance,
   }));
   for (const f of files) {
     undo.push(() => removeEndpointFile(f.path, f.instance));

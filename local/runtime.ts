@@ -15,8 +15,8 @@
  * (the state machine), dynamodb.ts, alerts.ts, nodes/fleet.ts, endpoint-file.ts, stack-resources.ts.
  */
 import './polyfills';
-import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { randomUUID, X509Certificate } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -27,7 +27,8 @@ import { ENV } from '../lambda/shared/contract';
 import type { RenewResult } from '../lambda/acm-renew/acm-renew';
 import { loadInstallDocument } from '../ssm-documents/load';
 import { AlertRecorder, type LocalAlert } from './alerts';
-import { LocalApi, type ApiCallRecord } from './api';
+import { LocalApi, type ApiCallRecord, type LocalAssociationRunRequest } from './api';
+import { runAssociationsNow, type LocalAssociationRunResult } from './association-runs';
 import {
   LOCAL_INSTALL_DOCUMENT_NAME,
   startAwsEmulator,
@@ -36,7 +37,7 @@ import {
 } from './aws-emulator';
 import { LOCAL_CREDENTIALS, type LocalCredentials } from './credentials';
 import { closeDynalite, startDynamoDb } from './dynamodb';
-import { removeEndpointFile, writeEndpointFiles } from './endpoint-file';
+import { removeEndpointFile, ROOT_CA_FILE, writeEndpointFiles } from './endpoint-file';
 import { installScopedEnvironment, type LocalResources } from './environment';
 import { LocalModeError } from './errors';
 import { faultsFromEnv, type NodeFaults } from './faults';
@@ -109,6 +110,8 @@ interface LocalModeParts {
   restoreEnv: () => void;
   driftCheck: (event: unknown) => Promise<LocalDriftCheckResult>;
   endpointFiles: { path: string; instance: string }[];
+  instance: string;
+  rootCaFile: string;
   nodeSettings: NodeSettings;
   preflightSecretArn: string;
 }
@@ -182,6 +185,10 @@ export class LocalMode {
       ? stackModel(readTemplate(options.templateFile))
       : buildStackModel(local.stackName, local.account, local.region);
     const aws = await startEmulator(root, options, undo);
+    // The root CA's certificate (public) next to the state, so users can trust it: curl --cacert, NODE_EXTRA_CA_CERTS.
+    const rootCaFile = path.join(root, ROOT_CA_FILE);
+    writeFileSync(rootCaFile, aws.ca.rootPem, { mode: 0o644 });
+    const instance = randomUUID();
     const { dynalite, ddb } = await startDynamoDb(root, options, model.table, aws, undo);
     const { clients, secrets } = connectHandlerClients(aws, ddb, undo);
     const restoreEnv = installScopedEnvironment();
@@ -202,8 +209,8 @@ export class LocalMode {
     const nodeSettings = nodeSettingsOf(options);
     const nodes = await startNodes(aws, root, options.nodes ?? 3, nodeSettings, undo);
     const ref: { mode?: LocalMode } = {};
-    const api = await startApi(options.port, local, aws, functions, clients.sfn, () => ref.mode!, undo);
-    const endpointFiles = writeEndpointFiles(root, options.endpointFile, api, aws, preflightSecretArn, undo);
+    const api = await startApi(options.port, local, instance, functions, clients.sfn, () => ref.mode!, undo);
+    const endpointFiles = writeEndpointFiles(root, options.endpointFile, instance, api, aws, preflightSecretArn, undo);
     const mode = new LocalMode({
       alerts: alerts.alerts,
       root,
@@ -222,6 +229,8 @@ export class LocalMode {
       restoreEnv,
       driftCheck,
       endpointFiles,
+      instance,
+      rootCaFile,
       nodeSettings,
       preflightSecretArn,
     });
@@ -255,6 +264,21 @@ export class LocalMode {
   /** ARN of the canary secret (no key material) the install document's preflight reads. */
   get preflightSecretArn(): string {
     return this.parts.preflightSecretArn;
+  }
+
+  /** Id of this start: the local API answers it (GET /_local/whoami, x-acm-export-local-instance). */
+  get instance(): string {
+    return this.parts.instance;
+  }
+
+  /** The local root CA certificate (PEM, public): trust it to verify what the nodes serve. */
+  get rootCaFile(): string {
+    return this.parts.rootCaFile;
+  }
+
+  /** SHA-256 fingerprint of the root CA certificate, colon hex (as openssl x509 -fingerprint -sha256 shows it). */
+  get rootCaFingerprint(): string {
+    return new X509Certificate(this.aws.ca.rootPem).fingerprint256;
   }
 
   get serverKind(): NodeServerKind {
@@ -328,6 +352,18 @@ export class LocalMode {
    */
   runAssociations(associationId?: string): Promise<void> {
     return this.aws.ssm.associations.runNow(associationId);
+  }
+
+  /**
+   * Runs the selected associations now (all, or only install / only report, of every target or of one
+   * certificate's target) and returns each association's runs.
+   */
+  runAssociationsNow(request: LocalAssociationRunRequest = {}): Promise<LocalAssociationRunResult> {
+    return runAssociationsNow(
+      this.aws.ssm.associations,
+      new Map(this.nodes.map((n) => [n.instanceId, n.name])),
+      request,
+    );
   }
 
   /** Resolves when no association run is in progress. */
@@ -409,7 +445,7 @@ async function startEmulator(root: string, options: LocalModeOptions, undo: Undo
 async function startApi(
   port: number | undefined,
   local: LocalResources,
-  aws: AwsEmulator,
+  instance: string,
   functions: LocalFunctions,
   sfn: SFNClient,
   mode: () => LocalMode,
@@ -421,6 +457,7 @@ async function startApi(
     region: local.region,
     account: local.account,
     credentials: LOCAL_CREDENTIALS,
+    instance,
     stateMachineArn: local.stateMachineArn,
     sfn,
     readHandler: async (event) => (await exportApi.invoke(event)) as APIGatewayProxyResult,
@@ -430,11 +467,17 @@ async function startApi(
         mode().setFaults(request as LocalFaultRequest);
         return { ok: true };
       },
-      driftCheck: async () => mode().runDriftCheck(),
-      runAssociations: async () => {
-        await mode().runAssociations();
-        return { ok: true, associations: aws.ssm.associations.ids().length };
+      driftCheck: async () => {
+        const before = mode().alerts.length;
+        const summary = await mode().runDriftCheck();
+        // The alerts' subjects only: enough to see what was raised (the messages are in logs/alerts.log).
+        const alerts = mode()
+          .alerts.slice(before)
+          .map((a) => ({ time: a.time, subject: a.subject ?? '' }));
+        return { ...summary, alerts };
       },
+      runAssociations: async (request) => mode().runAssociationsNow(request),
+      whoami: () => ({ instance, root: mode().root, pid: process.pid }),
     },
   });
   try {

@@ -236,6 +236,15 @@ export class StateManager {
     return [...this.associations.keys()];
   }
 
+  /** Each association's id, name and parameters, oldest first (what the local controls show). */
+  summaries(): { id: string; name?: string; parameters: Record<string, string[]> }[] {
+    return [...this.associations.values()].map((a) => ({
+      id: a.id,
+      ...(a.name !== undefined ? { name: a.name } : {}),
+      parameters: a.parameters,
+    }));
+  }
+
   /** The association's last run on each node (tests). */
   nodeStates(associationId: string): Record<string, { status: string; pending: boolean; lastRun?: AssociationRun }> {
     const a = this.associations.get(associationId);

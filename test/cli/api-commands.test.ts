@@ -600,6 +600,9 @@ describe('acm-export API commands', () => {
         ['local', 'up'],
         ['local', 'renew'],
         ['local', 'demo'],
+        ['local', 'ca'],
+        ['local', 'associations', 'run'],
+        ['local', 'drift-check'],
       ]) {
         const result = await runCli([...command, '--help']);
         expect(result.code).toBe(0);
