@@ -240,7 +240,7 @@ async function fetchPage(target: Target, url: URL, timeoutMs: number): Promise<H
   return answer;
 }
 
-const LABEL: Record<CheckResult['status'], string> = { pass: 'PASS', warn: 'WARN', fail: 'FAIL' };
+const LABEL: Record<CheckResult['status'], string> = { pass: 'PASS', note: 'NOTE', warn: 'WARN', fail: 'FAIL' };
 
 export function renderReport(report: DoctorReport): string {
   const lines = [`doctor ${report.url}`];
