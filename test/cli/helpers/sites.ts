@@ -13,7 +13,12 @@ export interface SiteOptions {
   http?: 'redirect' | 'serve' | 'none';
   /** HTTPS side answers "/" with a 302 to this path (same origin). */
   rootRedirect?: string;
+  /** TLS settings of the HTTPS side; by default TLS 1.2+ with forward-secret AEAD suites only. */
+  tls?: Pick<https.ServerOptions, 'ciphers' | 'minVersion' | 'maxVersion'>;
 }
+
+/** A well-configured server's suites (TLS 1.3 suites are always on). */
+export const MODERN_CIPHERS = 'ECDHE+AESGCM:ECDHE+CHACHA20';
 
 export interface Site {
   httpsPort: number;
@@ -39,7 +44,8 @@ export async function closedPort(): Promise<number> {
 
 export async function startSite(options: SiteOptions): Promise<Site> {
   const html = options.html ?? PAGE;
-  const secure = https.createServer({ key: options.key, cert: options.cert }, (req, res) => {
+  const tlsOptions = options.tls ?? { ciphers: MODERN_CIPHERS, minVersion: 'TLSv1.2' };
+  const secure = https.createServer({ key: options.key, cert: options.cert, ...tlsOptions }, (req, res) => {
     if (options.rootRedirect && req.url === '/') {
       res.writeHead(302, { location: options.rootRedirect });
       res.end();
