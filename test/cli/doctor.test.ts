@@ -89,13 +89,19 @@ function check(report: Report, id: string) {
   return found;
 }
 
+/** A well-configured site under a private CA: SCTs and revocation do not apply (notes, exit 0). */
 const ALL_PASS = {
   name: 'pass',
   validity: 'pass',
+  clock: 'pass',
   chain: 'pass',
-  sct: 'pass',
+  revocation: 'note',
+  sct: 'note',
   protocol: 'pass',
+  'weak-tls': 'pass',
   'http-redirect': 'pass',
+  hsts: 'pass',
+  pinning: 'pass',
   'mixed-content': 'pass',
 };
 
@@ -109,7 +115,6 @@ describe('acm-export doctor', () => {
     expect(report.url).toBe(`https://${HOST}:${s.httpsPort}/`);
     for (const c of report.checks) expect(c.fix).toBeNull();
     expect(check(report, 'chain').reason).toContain('Doctor Test Intermediate CA <- Doctor Test Root CA');
-    expect(check(report, 'sct').reason).toContain('2 Signed Certificate Timestamps');
     expect(check(report, 'http-redirect').reason).toMatch(/answers 301 -> https:\/\//);
   });
 
@@ -200,7 +205,8 @@ describe('acm-export doctor', () => {
   test('missing intermediate: the server sends only the leaf (chain fails, fullchain suggested)', async () => {
     const { site: s } = await site({}, { chain: 'leaf' });
     const { report, status } = await doctor(s);
-    expect(status).toEqual({ ...ALL_PASS, chain: 'fail' });
+    // An untrusted chain is not known to be private, so its SCTs are counted (2: pass).
+    expect(status).toEqual({ ...ALL_PASS, chain: 'fail', sct: 'pass' });
     expect(check(report, 'chain').reason).toBe(
       'incomplete chain: the server sent only the leaf certificate (no intermediates), and its issuer Doctor Test Intermediate CA is not a trusted root',
     );
@@ -274,15 +280,34 @@ describe('acm-export doctor', () => {
     expect(s.httpsPort).toBeGreaterThan(0);
   });
 
-  test('no SCTs: a warning (exit 2); one SCT is also a warning', async () => {
+  test('SCTs are counted when the chain is not anchored in a private CA: none or one is a warning', async () => {
+    // Without --ca the test root is not trusted, so nothing marks the chain as private.
     const { site: none } = await site({ scts: 0 });
-    const noSct = await doctor(none);
-    expect(noSct.status).toEqual({ ...ALL_PASS, sct: 'warn' });
-    expect(noSct.run.code).toBe(2);
+    const noSct = await doctor(none, [], HOST, false);
+    expect(noSct.status.sct).toBe('warn');
     expect(check(noSct.report, 'sct').reason).toContain('no Signed Certificate Timestamps embedded');
     expect(check(noSct.report, 'sct').reason).toContain('TLS extension');
     const { site: one } = await site({ scts: 1 });
-    expect((await doctor(one)).status.sct).toBe('warn');
+    expect((await doctor(one, [], HOST, false)).status.sct).toBe('warn');
+    const { site: two } = await site({ scts: 2 });
+    expect(check((await doctor(two, [], HOST, false)).report, 'sct')).toMatchObject({
+      status: 'pass',
+      reason: '2 Signed Certificate Timestamps embedded (Certificate Transparency)',
+    });
+  });
+
+  test('a chain trusted only through --ca (a private CA, like local mode) needs no SCTs: a note, exit 0', async () => {
+    const { site: s } = await site({ scts: 0 });
+    const { run, report, status } = await doctor(s);
+    expect(status).toEqual(ALL_PASS);
+    expect(run.code).toBe(0);
+    expect(check(report, 'sct')).toEqual({
+      id: 'sct',
+      status: 'note',
+      reason:
+        'not checked: the chain ends at Doctor Test Root CA, a CA trusted here only through --ca or NODE_EXTRA_CA_CERTS (not a public root), and private-CA certificates need no Certificate Transparency',
+      fix: null,
+    });
   });
 
   test('plain HTTP served without a redirect fails; nothing on the HTTP port is a warning', async () => {

@@ -13,6 +13,8 @@ export interface SiteOptions {
   http?: 'redirect' | 'serve' | 'none';
   /** HTTPS side answers "/" with a 302 to this path (same origin). */
   rootRedirect?: string;
+  /** Strict-Transport-Security of the HTTPS side; false sends none. @default 'max-age=63072000' */
+  hsts?: string | false;
   /** TLS settings of the HTTPS side; by default TLS 1.2+ with forward-secret AEAD suites only. */
   tls?: Pick<https.ServerOptions, 'ciphers' | 'minVersion' | 'maxVersion'>;
 }
@@ -51,7 +53,12 @@ export async function startSite(options: SiteOptions): Promise<Site> {
       res.end();
       return;
     }
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', ...options.headers });
+    const hsts = options.hsts ?? 'max-age=63072000';
+    res.writeHead(200, {
+      'content-type': 'text/html; charset=utf-8',
+      ...(hsts === false ? {} : { 'strict-transport-security': hsts }),
+      ...options.headers,
+    });
     res.end(html);
   });
   const httpsPort = await listen(secure);
