@@ -11,6 +11,7 @@ import { integerOption, type CommandContext, type CommandModule } from '../comma
 import { ApiError, apiErrorToCli, CliError, errorMessage } from '../errors';
 import { printJson } from '../output';
 import {
+  CLOCK_SKEW_WARN_MS,
   checkChain,
   checkClock,
   checkDrift,
@@ -227,9 +228,12 @@ export async function diagnose(
   const localNow = now();
   const serverNow = serverClock(page) ?? serverClock(redirect);
   const chainView = { ...probe, chain: probe.chain, sent: sent.chain, anchors };
+  // With a wrong local clock, intermediates are judged by the server's clock (the clock check reports the skew).
+  const chainNow =
+    serverNow !== undefined && Math.abs(localNow - serverNow) > CLOCK_SKEW_WARN_MS ? serverNow : localNow;
   const chainCheck = checkChain(
     chainView,
-    localNow,
+    chainNow,
     expected && 'certName' in expected ? expected.certName : undefined,
   );
 

@@ -2,11 +2,13 @@
  * `acm-export doctor` against local HTTPS servers with certificates generated here: a root CA (trusted via --ca),
  * an intermediate, and one leaf per failure case, plus one site that passes every check.
  */
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CertificateTargetView } from '../../lambda/export-api/api-types';
 import { runCli, type CliRun } from './helpers/cli-runner';
+import { ocspResponse, startOcspResponder, testSerial } from './helpers/ocsp';
 import { startFakeApi } from './helpers/fake-api';
 import { daysFromNow, intermediate, leaf, selfSigned, type Issued, type LeafOptions } from './helpers/pki';
 import { closedPort, startSite, type Site, type SiteOptions } from './helpers/sites';
@@ -64,21 +66,25 @@ async function doctor(
   extra: string[] = [],
   host = HOST,
   withCa = true,
+  overrides: Parameters<typeof runCli>[1] = {},
 ): Promise<{ run: CliRun; report: Report; status: Record<string, string> }> {
   const url = `https://${host}:${target.httpsPort}/`;
-  const run = await runCli([
-    '--json',
-    'doctor',
-    url,
-    '--resolve',
-    `${host}:${target.httpsPort}:127.0.0.1`,
-    ...(withCa ? ['--ca', caFile] : []),
-    '--http-port',
-    String(target.httpPort),
-    '--timeout',
-    '5000',
-    ...extra,
-  ]);
+  const run = await runCli(
+    [
+      '--json',
+      'doctor',
+      url,
+      '--resolve',
+      `${host}:${target.httpsPort}:127.0.0.1`,
+      ...(withCa ? ['--ca', caFile] : []),
+      '--http-port',
+      String(target.httpPort),
+      '--timeout',
+      '5000',
+      ...extra,
+    ],
+    overrides,
+  );
   const report = JSON.parse(run.stdout) as Report;
   return { run, report, status: Object.fromEntries(report.checks.map((check) => [check.id, check.status])) };
 }
@@ -452,5 +458,60 @@ describe('acm-export doctor', () => {
     );
     const plain = await runCli(['doctor', 'http://www.example.test/']);
     expect(plain.stderr).toMatch(/^acm-export: reading URL: http:\/\/ is not HTTPS/);
+  });
+
+  test('revocation: a real OCSP responder answers good (pass) or revoked (fail, exit 1)', async () => {
+    const [goodSerial, revokedSerial] = [testSerial(), testSerial()];
+    const responder = await startOcspResponder(inter, [
+      { serial: goodSerial, status: 'good' },
+      { serial: revokedSerial, status: 'revoked' },
+    ]);
+    try {
+      const { site: good } = await site({ serial: goodSerial, ocspUrl: responder.url });
+      const passed = await doctor(good);
+      expect(passed.status).toEqual({ ...ALL_PASS, revocation: 'pass' });
+      expect(check(passed.report, 'revocation').reason).toBe(`not revoked (OCSP responder ${responder.url}: good)`);
+      expect(passed.run.code).toBe(0);
+
+      const { site: revoked } = await site({ serial: revokedSerial, ocspUrl: responder.url });
+      const failed = await doctor(revoked);
+      expect(failed.status).toEqual({ ...ALL_PASS, revocation: 'fail' });
+      expect(check(failed.report, 'revocation')).toMatchObject({
+        reason: `the certificate is revoked (OCSP responder ${responder.url}: revoked Jan  1 00:00:00 2024 GMT, reason keyCompromise): browsers refuse it`,
+        fix: expect.stringContaining('request a new certificate in ACM'),
+      });
+      expect(failed.run.code).toBe(1);
+    } finally {
+      await responder.close();
+    }
+  });
+
+  test('revocation: an unreachable OCSP responder is a warning (exit 2), not a failure', async () => {
+    const url = `http://127.0.0.1:${await closedPort()}/`;
+    const { site: s } = await site({ ocspUrl: url });
+    const { run, report, status } = await doctor(s);
+    expect(status).toEqual({ ...ALL_PASS, revocation: 'warn' });
+    expect(check(report, 'revocation').reason).toBe(
+      `could not ask the OCSP responder ${url} (connection refused), so revocation is unknown`,
+    );
+    expect(run.code).toBe(2);
+  });
+
+  test('revocation: a stapled OCSP response is used without asking the responder', async () => {
+    const cert = await leaf(inter, { dnsNames: [HOST], scts: 2, ocspUrl: `http://127.0.0.1:${await closedPort()}/` });
+    const s = await startSite({
+      key: cert.keyPem,
+      cert: cert.certPem + inter.certPem,
+      ocspResponse: ocspResponse(inter, cert, 'revoked'),
+    });
+    sites.push(s);
+    const { run, report } = await doctor(s);
+    expect(check(report, 'revocation')).toMatchObject({
+      status: 'fail',
+      reason: expect.stringMatching(
+        /^the certificate is revoked \(stapled OCSP response: revoked Jan {2}1 00:00:00 2024 GMT/,
+      ),
+    });
+    expect(run.code).toBe(1);
   });
 });

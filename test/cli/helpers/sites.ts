@@ -15,6 +15,8 @@ export interface SiteOptions {
   rootRedirect?: string;
   /** Strict-Transport-Security of the HTTPS side; false sends none. @default 'max-age=63072000' */
   hsts?: string | false;
+  /** A DER OCSP response the HTTPS side staples to every handshake that asks for one. */
+  ocspResponse?: Buffer;
   /** TLS settings of the HTTPS side; by default TLS 1.2+ with forward-secret AEAD suites only. */
   tls?: Pick<https.ServerOptions, 'ciphers' | 'minVersion' | 'maxVersion'>;
 }
@@ -61,6 +63,11 @@ export async function startSite(options: SiteOptions): Promise<Site> {
     });
     res.end(html);
   });
+  const stapled = options.ocspResponse;
+  if (stapled)
+    secure.on('OCSPRequest', (_cert: Buffer, _issuer: Buffer, done: (error: Error | null, response?: Buffer) => void) =>
+      done(null, stapled),
+    );
   const httpsPort = await listen(secure);
   const mode = options.http ?? 'redirect';
   let plain: http.Server | undefined;
