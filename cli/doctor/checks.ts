@@ -235,11 +235,11 @@ function skewIsLarge(now: number, serverNow: number): boolean {
   return Math.abs(now - serverNow) > CLOCK_SKEW_WARN_MS;
 }
 
-/** "3 days ahead of" / "10 minutes behind": the largest whole unit, rounded down. */
+/** "3 days ahead of" / "10 minutes behind": in the largest whole unit, rounded (the Date header has whole seconds). */
 export function describeSkew(now: number, serverNow: number): string {
   const skew = Math.abs(now - serverNow);
   const [size, unit] = skew >= DAY_MS ? [DAY_MS, 'day'] : skew >= 3_600_000 ? [3_600_000, 'hour'] : [60_000, 'minute'];
-  const count = Math.floor(skew / size);
+  const count = Math.round(skew / size);
   return `${count} ${unit}${count === 1 ? '' : 's'} ${now > serverNow ? 'ahead of' : 'behind'}`;
 }
 

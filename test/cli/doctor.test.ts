@@ -514,4 +514,171 @@ describe('acm-export doctor', () => {
     });
     expect(run.code).toBe(1);
   });
+
+  test('weak TLS: a server accepting TLS 1.0/1.1, RSA key exchange and CBC-SHA1 is a warning (exit 2)', async () => {
+    const { site: weak } = await site({ rsa: true }, { tls: { minVersion: 'TLSv1', ciphers: 'ALL@SECLEVEL=0' } });
+    const { run, report, status } = await doctor(weak);
+    expect(status).toEqual({ ...ALL_PASS, 'weak-tls': 'warn' });
+    const reason = check(report, 'weak-tls').reason;
+    expect(reason).toMatch(
+      /^the server accepts TLS 1\.0 \(TLSv1 [A-Z0-9-]+\), TLS 1\.1 \(TLSv1\.1 [A-Z0-9-]+\), TLS 1\.2 RSA key exchange \(no forward secrecy\) \(TLSv1\.2 AES[A-Z0-9-]+\), CBC-SHA1 suites \(TLSv1\.2 [A-Z0-9-]+-SHA\)/,
+    );
+    // Node's OpenSSL 3 cannot propose 3DES or RC4: said so, not claimed absent.
+    expect(reason).toContain(
+      "not checked: 3DES suites (this machine's OpenSSL cannot offer them), RC4 suites (this machine's OpenSSL cannot offer them)",
+    );
+    expect(check(report, 'weak-tls').fix).toContain('ssl_protocols TLSv1.2 TLSv1.3');
+    expect(run.code).toBe(2);
+
+    const { site: modern } = await site({ rsa: true });
+    const clean = await doctor(modern);
+    expect(check(clean.report, 'weak-tls')).toMatchObject({
+      status: 'pass',
+      reason: expect.stringMatching(
+        /^refuses TLS 1\.0, TLS 1\.1, TLS 1\.2 RSA key exchange \(no forward secrecy\), CBC-SHA1 suites; not checked: 3DES/,
+      ),
+    });
+    expect(clean.run.code).toBe(0);
+  });
+
+  test('HSTS: a missing header is a warning with the header to add; a max-age under a year is a note', async () => {
+    const { site: none } = await site({}, { hsts: false });
+    const missing = await doctor(none);
+    expect(missing.status).toEqual({ ...ALL_PASS, hsts: 'warn' });
+    expect(check(missing.report, 'hsts').reason).toMatch(/^no Strict-Transport-Security header on the HTTPS response/);
+    expect(check(missing.report, 'hsts').fix).toContain('"Strict-Transport-Security: max-age=31536000"');
+    expect(missing.run.code).toBe(2);
+
+    const { site: short } = await site({}, { hsts: 'max-age=86400; includeSubDomains' });
+    const brief = await doctor(short);
+    expect(check(brief.report, 'hsts')).toMatchObject({
+      status: 'note',
+      reason: 'Strict-Transport-Security max-age=86400 (1 days) is shorter than 1 year (31536000)',
+    });
+    expect(brief.run.code).toBe(0);
+
+    const { site: off } = await site({}, { hsts: 'max-age=0' });
+    expect((await doctor(off)).status.hsts).toBe('warn');
+  });
+
+  test('pinning: HPKP is obsolete; leaf-only pins get the CA-set advice; pins matching nothing fail', async () => {
+    const pin = (cert: Issued) =>
+      createHash('sha256').update(Buffer.from(cert.cert.publicKey.rawData)).digest('base64');
+    const header = (pins: string[]) => `${pins.map((p) => `pin-sha256="${p}"`).join('; ')}; max-age=5184000`;
+    const other = pin(await selfSigned('Unrelated Key'));
+
+    const leafCert = await leaf(inter, { dnsNames: [HOST], scts: 2 });
+    const leafOnly = await startSite({
+      key: leafCert.keyPem,
+      cert: leafCert.certPem + inter.certPem,
+      headers: { 'public-key-pins': header([pin(leafCert), other]) },
+    });
+    sites.push(leafOnly);
+    const onLeaf = await doctor(leafOnly);
+    expect(onLeaf.status).toEqual({ ...ALL_PASS, pinning: 'warn' });
+    expect(check(onLeaf.report, 'pinning').reason).toBe(
+      "Public-Key-Pins (HPKP) is obsolete and dangerous: browsers dropped it, and one wrong pin locks visitors out until max-age ends; it pins only the leaf certificate's key, which changes with every renewal",
+    );
+    expect(check(onLeaf.report, 'pinning').fix).toMatch(
+      /^Pin to the CA set \(intermediate and root keys\), not the leaf/,
+    );
+    expect(onLeaf.run.code).toBe(2);
+
+    const { site: caPinned } = await site({}, { headers: { 'public-key-pins': header([pin(inter), other]) } });
+    const onCa = await doctor(caPinned);
+    expect(check(onCa.report, 'pinning')).toMatchObject({
+      status: 'warn',
+      reason: expect.stringContaining('(a pin matches Doctor Test Intermediate CA)'),
+    });
+
+    const { site: wrong } = await site({}, { headers: { 'public-key-pins': header([other]) } });
+    const mismatch = await doctor(wrong);
+    expect(check(mismatch.report, 'pinning')).toMatchObject({
+      status: 'fail',
+      reason: expect.stringContaining(
+        'none of its 1 pin(s) matches a key of the served chain, so clients that still enforce it refuse the site',
+      ),
+    });
+    expect(mismatch.run.code).toBe(1);
+
+    const { site: reportOnly } = await site({}, { headers: { 'public-key-pins-report-only': header([other]) } });
+    expect(check((await doctor(reportOnly)).report, 'pinning')).toMatchObject({
+      status: 'warn',
+      reason: expect.stringContaining('(report-only: violations are reported, not blocked)'),
+    });
+  });
+
+  test("clock: a local clock days ahead of the server's Date is reported, and an apparent expiry blamed on it", async () => {
+    const { site: s } = await site({ notAfter: daysFromNow(90) });
+    const ahead = await doctor(s, [], HOST, true, { now: () => Date.now() + 3 * 86_400_000 });
+    expect(ahead.status).toEqual({ ...ALL_PASS, clock: 'warn' });
+    expect(check(ahead.report, 'clock').reason).toMatch(/^your clock is 3 days ahead of the server's \(server Date /);
+    expect(ahead.run.code).toBe(2);
+
+    const expiredHere = await doctor(s, [], HOST, true, { now: () => Date.now() + 100 * 86_400_000 });
+    expect(expiredHere.status).toEqual({ ...ALL_PASS, clock: 'warn', validity: 'fail' });
+    const validity = check(expiredHere.report, 'validity');
+    expect(validity.reason).toMatch(
+      /^the certificate looks expired only because this machine's clock is 100 days ahead of the server's; by the server's clock it is valid from /,
+    );
+    expect(validity.fix).toContain('timedatectl set-ntp true');
+    expect(validity.fix).not.toContain('acm-export renew');
+    expect(expiredHere.run.code).toBe(1);
+
+    const behind = await doctor(s, [], HOST, true, { now: () => Date.now() - 10 * 86_400_000 });
+    expect(check(behind.report, 'validity').reason).toMatch(
+      /^the certificate looks not yet valid only because this machine's clock is 10 days behind the server's/,
+    );
+    // The intermediate is judged by the server's clock too, so the chain is not blamed.
+    expect(behind.status.chain).toBe('pass');
+  });
+
+  test('NODE_EXTRA_CA_CERTS adds trust anchors like --ca; an unreadable file is a one-line error', async () => {
+    const { site: s } = await site();
+    const viaEnv = await doctor(s, [], HOST, false, { env: { NODE_EXTRA_CA_CERTS: caFile } });
+    expect(viaEnv.status).toEqual(ALL_PASS);
+    expect(check(viaEnv.report, 'sct').reason).toContain('only through --ca or NODE_EXTRA_CA_CERTS');
+    expect(viaEnv.run.code).toBe(0);
+
+    const missing = join(tempDir(), 'missing.pem');
+    const run = await runCli(['doctor', `https://${HOST}:${s.httpsPort}/`], { env: { NODE_EXTRA_CA_CERTS: missing } });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(
+      new RegExp(
+        `^acm-export: reading NODE_EXTRA_CA_CERTS: cannot read ${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(.*ENOENT.*\\)\\. Point NODE_EXTRA_CA_CERTS at a readable PEM file with one or more CA certificates, or unset it\\.\n$`,
+      ),
+    );
+  });
+
+  test('mixed content in inline scripts and CSS: @import fails, background images and script URLs warn', async () => {
+    const html = [
+      '<html><head>',
+      '<script>var s = document.createElement("script"); s.src = "http://cdn.example.test/late.js";',
+      'var svg = document.createElementNS("http://www.w3.org/2000/svg", "svg"); // see http://docs.example.test/',
+      '</script>',
+      '<script type="application/ld+json">{"@context": "http://schema.org"}</script>',
+      '<style>@import url("http://cdn.example.test/theme.css"); body { background: url(http://img.example.test/bg.png) }</style>',
+      '</head><body><div style="background-image: url(&quot;http://img.example.test/div.png&quot;)"></div></body></html>',
+    ].join('\n');
+    const { site: s } = await site({}, { html });
+    const { run, report, status } = await doctor(s);
+    expect(status).toEqual({ ...ALL_PASS, 'mixed-content': 'fail' });
+    expect(check(report, 'mixed-content').reason).toBe(
+      '4 http:// sub-resource(s), some of which browsers block: <script inline> http://cdn.example.test/late.js, <style @import> http://cdn.example.test/theme.css, <style url()> http://img.example.test/bg.png, <div style> http://img.example.test/div.png',
+    );
+    expect(run.code).toBe(1);
+
+    const passiveOnly = [
+      '<div style="background: url(\'http://img.example.test/a.png\')"></div>',
+      '<script>fetch("http://api.example.test/v1")</script>',
+    ].join('');
+    const { site: p } = await site({}, { html: passiveOnly });
+    const warned = await doctor(p);
+    expect(check(warned.report, 'mixed-content')).toMatchObject({
+      status: 'warn',
+      reason: expect.stringMatching(/^2 http:\/\/ reference\(s\) that browsers do not block/),
+    });
+    expect(warned.run.code).toBe(2);
+  });
 });
