@@ -313,11 +313,17 @@ export const registerDoctor: CommandModule = (program, context) => {
     .command('doctor')
     .summary('diagnose HTTPS certificate errors on a site')
     .description(
-      'Connect to an HTTPS site like a browser and check: host name vs certificate names (a wildcard covers exactly one\n' +
-        'label), validity dates, chain (self-signed, unknown issuer, missing intermediates), Certificate Transparency\n' +
-        '(embedded SCTs), TLS version, HTTP->HTTPS redirect, mixed content, and with --arn/--expect-serial whether the\n' +
-        'server presents the certificate that was last exported (drift).\n' +
-        'Exit code: 0 all checks pass, 1 any check fails, 2 warnings only.',
+      'Connect to an HTTPS site like a browser and check: host name vs certificate names (a wildcard covers exactly one ' +
+        "label), validity dates, this clock vs the server's Date header (over 5 minutes apart: a warning, and an expiry " +
+        'seen only because of it is blamed on the clock), chain (self-signed, unknown issuer, missing intermediates), ' +
+        'revocation (stapled OCSP response, else the OCSP responder via the openssl command, else the CRL; unreachable: ' +
+        'a warning), Certificate Transparency (embedded SCTs; skipped for a chain trusted only through --ca or ' +
+        'NODE_EXTRA_CA_CERTS), TLS version, weak offers accepted (TLS 1.0/1.1, RSA key exchange, CBC-SHA1, 3DES, RC4; ' +
+        'what this OpenSSL cannot offer is "not checked"), HTTP->HTTPS redirect, HSTS (missing: a warning; max-age under ' +
+        'one year: a note), Public-Key-Pins (obsolete; pins matching no key of the chain fail), mixed content (tags, ' +
+        'inline scripts, CSS url() and @import), and with --arn/--expect-serial whether the server presents the ' +
+        'certificate that was last exported (drift).\n' +
+        'Exit code: 0 all checks pass (notes are information only), 1 any check fails, 2 warnings only.',
     )
     .argument('<url>', 'https:// URL of the site (a bare host name means https://host/)')
     .option(
@@ -337,7 +343,10 @@ export const registerDoctor: CommandModule = (program, context) => {
       ).conflicts('expectSerial'),
     )
     .option('--timeout <ms>', 'timeout of each connection', integerOption('--timeout', 100, 600_000), 10_000)
-    .option('--ca <file>', 'extra trust anchors (PEM), e.g. a private root CA')
+    .option(
+      '--ca <file>',
+      'extra trust anchors (PEM), e.g. a private root CA; NODE_EXTRA_CA_CERTS is honoured too, in addition',
+    )
     .option('--http-port <port>', 'port of the plain-HTTP redirect check', integerOption('--http-port', 1, 65535), 80)
     .addHelpText(
       'after',
