@@ -2,13 +2,27 @@
  * The doctor's checks as pure functions over what the probe saw, so each rule is testable on its own.
  * Each check says pass / warn / fail, one line why, and (unless it passed) one line what to do.
  */
-import { X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { findDrift, normalizeSerial } from '../../lambda/shared/drift';
 
-export type CheckStatus = 'pass' | 'warn' | 'fail';
+/** `note` is information only (a check that does not apply, or a minor point): it never changes the exit code. */
+export type CheckStatus = 'pass' | 'note' | 'warn' | 'fail';
 export type CheckId =
-  'connect' | 'name' | 'validity' | 'chain' | 'sct' | 'protocol' | 'http-redirect' | 'mixed-content' | 'drift';
+  | 'connect'
+  | 'name'
+  | 'validity'
+  | 'clock'
+  | 'chain'
+  | 'revocation'
+  | 'sct'
+  | 'protocol'
+  | 'weak-tls'
+  | 'http-redirect'
+  | 'hsts'
+  | 'pinning'
+  | 'mixed-content'
+  | 'drift';
 
 export interface CheckResult {
   id: CheckId;
@@ -158,13 +172,28 @@ export function certDates(cert: X509Certificate): { notBefore: Date; notAfter: D
   return { notBefore: new Date(Date.parse(cert.validFrom)), notAfter: new Date(Date.parse(cert.validTo)) };
 }
 
-export function checkValidity(leaf: X509Certificate, now: number): CheckResult {
+const day = (d: Date) =>
+  d
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, ' UTC');
+
+/**
+ * `now` is this machine's clock; `serverNow` the server's (from its Date header) when known. A certificate that
+ * is valid by the server's clock but not by ours is a wrong clock, not a certificate to replace.
+ */
+export function checkValidity(leaf: X509Certificate, now: number, serverNow?: number): CheckResult {
   const { notBefore, notAfter } = certDates(leaf);
-  const day = (d: Date) =>
-    d
-      .toISOString()
-      .replace('T', ' ')
-      .replace(/\.\d+Z$/, ' UTC');
+  const validAt = (time: number) => time >= notBefore.getTime() && time <= notAfter.getTime();
+  if (serverNow !== undefined && !validAt(now) && validAt(serverNow) && skewIsLarge(now, serverNow)) {
+    const looks = now > notAfter.getTime() ? 'expired' : 'not yet valid';
+    return result(
+      'validity',
+      'fail',
+      `the certificate looks ${looks} only because this machine's clock is ${describeSkew(now, serverNow)} the server's; by the server's clock it is valid from ${day(notBefore)} to ${day(notAfter)}`,
+      CLOCK_FIX,
+    );
+  }
   if (now < notBefore.getTime()) {
     return result(
       'validity',
@@ -192,6 +221,53 @@ export function checkValidity(leaf: X509Certificate, now: number): CheckResult {
     );
   }
   return result('validity', 'pass', `valid until ${day(notAfter)} (${left} days left)`);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Clock
+
+/** Beyond this difference between this machine's clock and the server's Date header, the clock check warns. */
+export const CLOCK_SKEW_WARN_MS = 5 * 60_000;
+const CLOCK_FIX =
+  'Set the wrong clock right and keep it synchronized (Linux: timedatectl set-ntp true; Windows: Settings > Time > Sync now): clients judge certificate dates by their own clock, so a clock that is off shows a valid certificate as expired or not yet valid.';
+
+function skewIsLarge(now: number, serverNow: number): boolean {
+  return Math.abs(now - serverNow) > CLOCK_SKEW_WARN_MS;
+}
+
+/** "3 days ahead of" / "10 minutes behind": in the largest whole unit, rounded (the Date header has whole seconds). */
+export function describeSkew(now: number, serverNow: number): string {
+  const skew = Math.abs(now - serverNow);
+  const [size, unit] = skew >= DAY_MS ? [DAY_MS, 'day'] : skew >= 3_600_000 ? [3_600_000, 'hour'] : [60_000, 'minute'];
+  const count = Math.round(skew / size);
+  return `${count} ${unit}${count === 1 ? '' : 's'} ${now > serverNow ? 'ahead of' : 'behind'}`;
+}
+
+/** The server's clock from an answer: its Date header plus Age (a cached answer keeps the origin's Date). */
+export function serverClock(answer: HttpAnswer): number | undefined {
+  if (!answer.ok) return undefined;
+  const date = Date.parse(header(answer.headers, 'date') ?? '');
+  if (Number.isNaN(date)) return undefined;
+  const age = Number(header(answer.headers, 'age') ?? '0');
+  return date + (Number.isFinite(age) && age > 0 ? age * 1000 : 0);
+}
+
+export function checkClock(now: number, serverNow: number | undefined): CheckResult {
+  if (serverNow === undefined)
+    return result('clock', 'note', "the server sent no Date header, so this machine's clock was not compared");
+  if (!skewIsLarge(now, serverNow)) {
+    return result(
+      'clock',
+      'pass',
+      `this machine's clock is within ${Math.ceil(CLOCK_SKEW_WARN_MS / 60_000)} minutes of the server's Date header`,
+    );
+  }
+  return result(
+    'clock',
+    'warn',
+    `your clock is ${describeSkew(now, serverNow)} the server's (server Date ${new Date(serverNow).toISOString()})`,
+    CLOCK_FIX,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -297,6 +373,67 @@ export function checkChain(view: ChainView, now: number, certName = '<name>'): C
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Revocation
+
+/** What the revocation probe learned (OCSP, a stapled OCSP response, or a CRL). */
+export type RevocationAnswer =
+  | { kind: 'no-source' }
+  | { kind: 'not-checked'; why: string }
+  | { kind: 'unreachable'; source: string; error: string }
+  | { kind: 'unverified'; source: string; error: string }
+  | {
+      kind: 'status';
+      source: string;
+      status: 'good' | 'unknown' | 'revoked';
+      /** Revoked only: when and why, as the CA states it. */
+      revokedAt?: string;
+      reason?: string;
+    };
+
+export function checkRevocation(answer: RevocationAnswer): CheckResult {
+  switch (answer.kind) {
+    case 'no-source':
+      return result(
+        'revocation',
+        'note',
+        'not checked: the certificate names no OCSP responder and no CRL distribution point (usual for a private CA)',
+      );
+    case 'not-checked':
+      return result('revocation', 'note', `not checked: ${answer.why}`);
+    case 'unreachable':
+      return result(
+        'revocation',
+        'warn',
+        `could not ask the ${answer.source} (${answer.error}), so revocation is unknown`,
+        'Check that this machine reaches the URL (plain HTTP, usually port 80); browsers that cannot reach it either accept the certificate or refuse it, depending on the browser.',
+      );
+    case 'unverified':
+      return result(
+        'revocation',
+        'warn',
+        `the ${answer.source} gave an answer that does not verify (${answer.error})`,
+        "Check the CA's revocation service; a response that does not verify counts as no answer.",
+      );
+    case 'status':
+      if (answer.status === 'good') return result('revocation', 'pass', `not revoked (${answer.source}: good)`);
+      if (answer.status === 'unknown') {
+        return result(
+          'revocation',
+          'warn',
+          `the ${answer.source} does not know this certificate (status unknown)`,
+          'Check that the server presents a certificate the CA actually issued (see the chain check), and that the responder belongs to its issuer.',
+        );
+      }
+      return result(
+        'revocation',
+        'fail',
+        `the certificate is revoked (${answer.source}${answer.revokedAt ? `: revoked ${answer.revokedAt}` : ''}${answer.reason ? `, reason ${answer.reason}` : ''}): browsers refuse it`,
+        'A revoked certificate cannot be used again: request a new certificate in ACM, export it to the servers ("acm-export export"), and stop serving the revoked one.',
+      );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Certificate Transparency
 
 const SCT_OID_DER = Buffer.from([0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04, 0x01, 0xd6, 0x79, 0x02, 0x04, 0x02]);
@@ -340,7 +477,18 @@ export function countEmbeddedScts(der: Buffer): number | undefined {
   return count;
 }
 
-export function checkSct(leaf: X509Certificate): CheckResult {
+/**
+ * `privateAnchor` names the CA the chain ends at when that CA is trusted here only through --ca or
+ * NODE_EXTRA_CA_CERTS: browsers demand SCTs only for publicly trusted certificates.
+ */
+export function checkSct(leaf: X509Certificate, privateAnchor?: string): CheckResult {
+  if (privateAnchor !== undefined) {
+    return result(
+      'sct',
+      'note',
+      `not checked: the chain ends at ${privateAnchor}, a CA trusted here only through --ca or NODE_EXTRA_CA_CERTS (not a public root), and private-CA certificates need no Certificate Transparency`,
+    );
+  }
   const count = countEmbeddedScts(leaf.raw);
   const hidden = 'SCTs delivered in the TLS extension or a stapled OCSP response are not visible to this check';
   const fix =
@@ -369,6 +517,54 @@ export function checkProtocol(protocol: string | null): CheckResult {
     'fail',
     `negotiated ${protocol ?? 'an unknown protocol'}: browsers refuse TLS 1.0 and 1.1`,
     'Enable TLS 1.2 and 1.3 on the server (nginx: ssl_protocols TLSv1.2 TLSv1.3; Apache: SSLProtocol -all +TLSv1.2 +TLSv1.3).',
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Weak protocols and cipher suites
+
+export type WeakOffer = 'tls1.0' | 'tls1.1' | 'rsa-kex' | 'cbc-sha1' | '3des' | 'rc4';
+
+/** One handshake that offered only one kind of weak parameter. */
+export interface WeakProbe {
+  offer: WeakOffer;
+  outcome: 'accepted' | 'refused' | 'not-checked';
+  /** Accepted: the suite the server chose. Not checked: why. */
+  detail?: string;
+}
+
+export const WEAK_OFFER_LABEL: Record<WeakOffer, string> = {
+  'tls1.0': 'TLS 1.0',
+  'tls1.1': 'TLS 1.1',
+  'rsa-kex': 'TLS 1.2 RSA key exchange (no forward secrecy)',
+  'cbc-sha1': 'CBC-SHA1 suites',
+  '3des': '3DES suites',
+  rc4: 'RC4 suites',
+};
+/** Broken outright (SWEET32, RC4 biases), not merely dated. */
+const BROKEN_OFFERS = new Set<WeakOffer>(['3des', 'rc4']);
+const MODERN_TLS_FIX =
+  'Allow only TLS 1.2 and 1.3 with forward-secret AEAD suites (nginx: ssl_protocols TLSv1.2 TLSv1.3; ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305; on a load balancer, a TLS 1.2+ security policy), then reload.';
+
+export function checkWeakTls(probes: WeakProbe[]): CheckResult {
+  const accepted = probes.filter((probe) => probe.outcome === 'accepted');
+  const notChecked = probes.filter((probe) => probe.outcome === 'not-checked');
+  const skipped = notChecked.length
+    ? `; not checked: ${notChecked.map((probe) => `${WEAK_OFFER_LABEL[probe.offer]} (${probe.detail ?? 'no answer'})`).join(', ')}`
+    : '';
+  if (accepted.length === 0) {
+    const refused = probes.filter((probe) => probe.outcome === 'refused').map((probe) => WEAK_OFFER_LABEL[probe.offer]);
+    return result('weak-tls', 'pass', `refuses ${refused.length ? refused.join(', ') : 'nothing tested'}${skipped}`);
+  }
+  const list = accepted
+    .map((probe) => `${WEAK_OFFER_LABEL[probe.offer]}${probe.detail ? ` (${probe.detail})` : ''}`)
+    .join(', ');
+  const broken = accepted.some((probe) => BROKEN_OFFERS.has(probe.offer));
+  return result(
+    'weak-tls',
+    broken ? 'fail' : 'warn',
+    `the server accepts ${list}${broken ? ': these suites are broken' : ': browsers use better ones, but an attacker or an old client can get these'}${skipped}`,
+    MODERN_TLS_FIX,
   );
 }
 
@@ -421,6 +617,99 @@ export function header(headers: Record<string, string | string[] | undefined>, n
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// HSTS
+
+/** One year: shorter lets a returning visitor's protection lapse between visits, and the preload list demands it. */
+export const HSTS_MIN_MAX_AGE = 31_536_000;
+const HSTS_HEADER = `Strict-Transport-Security: max-age=${HSTS_MIN_MAX_AGE}`;
+const HSTS_FIX = `Send "${HSTS_HEADER}" on every HTTPS response (nginx: add_header Strict-Transport-Security "max-age=${HSTS_MIN_MAX_AGE}" always;); add includeSubDomains once every subdomain serves HTTPS.`;
+
+export function checkHsts(answer: HttpAnswer): CheckResult {
+  if (!answer.ok) return result('hsts', 'note', `not checked: the HTTPS page did not answer (${answer.error})`);
+  const value = header(answer.headers, 'strict-transport-security');
+  if (value === undefined) {
+    return result(
+      'hsts',
+      'warn',
+      'no Strict-Transport-Security header on the HTTPS response: browsers keep trying http:// first, where an attacker can keep them off HTTPS',
+      HSTS_FIX,
+    );
+  }
+  const maxAge = value.match(/(?:^|;)\s*max-age\s*=\s*"?(\d+)"?\s*(?:;|$)/i);
+  if (!maxAge)
+    return result(
+      'hsts',
+      'warn',
+      `Strict-Transport-Security "${value.slice(0, 100)}" has no valid max-age, so browsers ignore it`,
+      HSTS_FIX,
+    );
+  const seconds = Number(maxAge[1]);
+  if (seconds === 0)
+    return result(
+      'hsts',
+      'warn',
+      'Strict-Transport-Security max-age=0 tells browsers to forget HSTS for this host',
+      HSTS_FIX,
+    );
+  if (seconds < HSTS_MIN_MAX_AGE) {
+    return result(
+      'hsts',
+      'note',
+      `Strict-Transport-Security max-age=${seconds} (${Math.floor(seconds / 86_400)} days) is shorter than 1 year (${HSTS_MIN_MAX_AGE})`,
+      `Raise it to max-age=${HSTS_MIN_MAX_AGE} once HTTPS works everywhere on this host.`,
+    );
+  }
+  return result('hsts', 'pass', `Strict-Transport-Security max-age=${seconds}`);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Public key pinning (HPKP)
+
+/** The base64 SHA-256 of the certificate's SubjectPublicKeyInfo, the form of an HPKP pin-sha256. */
+export function spkiPin(cert: X509Certificate): string {
+  return createHash('sha256')
+    .update(cert.publicKey.export({ type: 'spki', format: 'der' }))
+    .digest('base64');
+}
+
+export function parsePins(value: string): string[] {
+  return [...value.matchAll(/pin-sha256\s*=\s*"?([A-Za-z0-9+/=]+)"?/gi)].map((match) => match[1]);
+}
+
+/** `chain` is the chain as completed with the trust store, leaf first (what a browser pins against). */
+export function checkPinning(
+  headers: Record<string, string | string[] | undefined>,
+  chain: X509Certificate[],
+): CheckResult {
+  const enforced = header(headers, 'public-key-pins');
+  const reportOnly = header(headers, 'public-key-pins-report-only');
+  if (enforced === undefined && reportOnly === undefined) return result('pinning', 'pass', 'no Public-Key-Pins header');
+  const name = enforced !== undefined ? 'Public-Key-Pins' : 'Public-Key-Pins-Report-Only';
+  const pins = new Set(parsePins(enforced ?? reportOnly ?? ''));
+  const obsolete = `${name} (HPKP) is obsolete and dangerous: browsers dropped it, and one wrong pin locks visitors out until max-age ends`;
+  const removeFix = `Remove the ${name} header; if clients of your own pin keys, pin to the CA set (the intermediate and root keys, e.g. all Amazon Trust Services roots), never to the leaf.`;
+  const [leaf, ...cas] = chain;
+  const leafPinned = leaf !== undefined && pins.has(spkiPin(leaf));
+  const pinnedCa = cas.find((cert) => pins.has(spkiPin(cert)));
+  if (pinnedCa)
+    return result('pinning', 'warn', `${obsolete} (a pin matches ${commonName(pinnedCa.subject)})`, removeFix);
+  if (leafPinned) {
+    return result(
+      'pinning',
+      'warn',
+      `${obsolete}; it pins only the leaf certificate's key, which changes with every renewal`,
+      `Pin to the CA set (intermediate and root keys), not the leaf: a renewed certificate has a new key. Better: ${removeFix.charAt(0).toLowerCase()}${removeFix.slice(1)}`,
+    );
+  }
+  return result(
+    'pinning',
+    enforced !== undefined ? 'fail' : 'warn',
+    `${obsolete}; none of its ${pins.size} pin(s) matches a key of the served chain${enforced !== undefined ? ', so clients that still enforce it refuse the site' : ' (report-only: violations are reported, not blocked)'}`,
+    removeFix,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Mixed content
 
 export interface InsecureReference {
@@ -462,6 +751,59 @@ export function findInsecureReferences(html: string): InsecureReference[] {
       }
     }
   }
+  const add = (reference: InsecureReference) => {
+    const key = `${reference.tag} ${reference.url}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    found.push(reference);
+  };
+  for (const block of text.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script\s*>/gi)) {
+    const type = block[1].match(/\btype\s*=\s*["']?([^"'\s>]+)/i)?.[1].toLowerCase();
+    if (/\bsrc\s*=/i.test(block[1]) || (type && type !== 'module' && !/javascript|ecmascript/.test(type))) continue;
+    for (const url of findScriptUrls(block[2])) add({ tag: 'script', attribute: 'inline', url, active: false });
+  }
+  for (const block of text.matchAll(/<style\b[^>]*>([\s\S]*?)<\/style\s*>/gi)) {
+    for (const reference of findCssUrls(block[1])) add({ tag: 'style', ...reference });
+  }
+  for (const tagMatch of text.matchAll(/<([a-z][a-z0-9-]*)\b([^>]*)>/gi)) {
+    for (const attr of tagMatch[2].matchAll(/\bstyle\s*=\s*("([^"]*)"|'([^']*)')/gi)) {
+      const css = (attr[2] ?? attr[3] ?? '').replace(/&quot;/g, '"').replace(/&#0*39;|&apos;/g, "'");
+      for (const reference of findCssUrls(css))
+        add({ tag: tagMatch[1].toLowerCase(), attribute: 'style', url: reference.url, active: false });
+    }
+  }
+  return found;
+}
+
+/** XML namespace names look like URLs but are never fetched (SVG built in scripts uses them all the time). */
+const NAMESPACE_URL = /^http:\/\/www\.w3\.org\//i;
+
+/**
+ * http:// URLs written in an inline script. Whether the script loads them is unknown, so they count as passive
+ * (a warning, never a failure); `// line comments` are skipped.
+ */
+export function findScriptUrls(script: string): string[] {
+  const code = script.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[\s;{}])\/\/[^\n]*/g, '$1');
+  return [...code.matchAll(/http:\/\/[^\s"'`<>()\\]+/gi)]
+    .map((match) => match[0])
+    .filter((url) => !NAMESPACE_URL.test(url));
+}
+
+/**
+ * http:// URLs in CSS: `@import` and `@font-face` sources are blockable (a stylesheet, a font), other `url()`s are
+ * images (shown, with a warning).
+ */
+export function findCssUrls(css: string): { attribute: string; url: string; active: boolean }[] {
+  const found: { attribute: string; url: string; active: boolean }[] = [];
+  const text = css.replace(/\/\*[\s\S]*?\*\//g, '');
+  const fontFaces = [...text.matchAll(/@font-face\s*\{[^}]*\}/gi)].map((m) => [m.index, m.index + m[0].length]);
+  for (const match of text.matchAll(/@import\s+(?:url\(\s*)?["']?(http:\/\/[^"')\s;]+)/gi))
+    found.push({ attribute: '@import', url: match[1], active: true });
+  for (const match of text.matchAll(/url\(\s*["']?(http:\/\/[^"')\s]+)["']?\s*\)/gi)) {
+    if (found.some((reference) => reference.url === match[1])) continue;
+    const inFont = fontFaces.some(([start, end]) => match.index >= start && match.index < end);
+    found.push({ attribute: inFont ? '@font-face' : 'url()', url: match[1], active: inFont });
+  }
   return found;
 }
 
@@ -496,7 +838,7 @@ export function checkMixedContent(answer: HttpAnswer, pageUrl: string): CheckRes
   return result(
     'mixed-content',
     active ? 'fail' : 'warn',
-    `${references.length} http:// ${active ? 'sub-resource(s), some of which browsers block' : 'image/media reference(s); browsers show the page as not fully secure'}: ${list}${more}`,
+    `${references.length} http:// ${active ? 'sub-resource(s), some of which browsers block' : 'reference(s) that browsers do not block (images, media, URLs in inline scripts or style); once loaded, the page shows as not fully secure'}: ${list}${more}`,
     'Load every resource over https:// (or with a relative URL), or send Content-Security-Policy: upgrade-insecure-requests.',
   );
 }
@@ -522,8 +864,9 @@ export function checkDrift(servedSerial: string, expected: string[], source: str
   );
 }
 
-/** 0 when every check passed, 1 when any failed, 2 for warnings only. */
+/** 0 when every check passed (notes included), 1 when any failed, 2 for warnings only. */
 export function exitCodeOf(checks: CheckResult[]): number {
+  // A note never changes the exit code.
   if (checks.some((check) => check.status === 'fail')) return 1;
   if (checks.some((check) => check.status === 'warn')) return 2;
   return 0;

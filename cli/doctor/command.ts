@@ -11,8 +11,14 @@ import { integerOption, type CommandContext, type CommandModule } from '../comma
 import { ApiError, apiErrorToCli, CliError, errorMessage } from '../errors';
 import { printJson } from '../output';
 import {
+  CLOCK_SKEW_WARN_MS,
   checkChain,
+  checkClock,
   checkDrift,
+  checkHsts,
+  checkPinning,
+  checkRevocation,
+  checkWeakTls,
   checkMixedContent,
   checkName,
   checkProtocol,
@@ -23,10 +29,12 @@ import {
   certDates,
   exitCodeOf,
   header,
+  serverClock,
   type CheckResult,
   type HttpAnswer,
 } from './checks';
-import { httpGet, tlsHandshake, type Target } from './probe';
+import { httpGet, probeWeakTls, tlsHandshake, type Target } from './probe';
+import { probeRevocation } from './revocation';
 
 export interface DoctorOptions {
   resolve?: string;
@@ -89,22 +97,24 @@ export function parseResolve(value: string, url: URL): string {
   return address.replace(/^\[|\]$/g, '');
 }
 
-/** PEM certificates in a file (for --ca). */
-export function readCaFile(file: string): string[] {
+/** PEM certificates in a file (for --ca, or the file NODE_EXTRA_CA_CERTS names). */
+export function readCaFile(file: string, source = '--ca'): string[] {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
     throw new CliError(
-      'reading --ca',
+      `reading ${source}`,
       `cannot read ${file} (${errorMessage(error)})`,
-      'Pass a PEM file with one or more CA certificates.',
+      source === '--ca'
+        ? 'Pass a PEM file with one or more CA certificates.'
+        : `Point ${source} at a readable PEM file with one or more CA certificates, or unset it.`,
     );
   }
   const pems = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
   if (pems.length === 0)
     throw new CliError(
-      'reading --ca',
+      `reading ${source}`,
       `${file} has no PEM certificate`,
       'Pass a PEM file with one or more CA certificates.',
     );
@@ -113,7 +123,7 @@ export function readCaFile(file: string): string[] {
       new X509Certificate(pem);
     } catch (error) {
       throw new CliError(
-        'reading --ca',
+        `reading ${source}`,
         `${file} holds a certificate that does not parse (${errorMessage(error)})`,
         'Pass a PEM file with valid CA certificates.',
       );
@@ -159,11 +169,16 @@ async function expectedFromInventory(
   return { serials, source: `last export of ${arn}`, certName: items[0].certName };
 }
 
+/**
+ * Runs every check. `env` is the environment of the run: NODE_EXTRA_CA_CERTS adds trust anchors like --ca does
+ * (Node applies it only to its default store, which the doctor replaces with its own).
+ */
 export async function diagnose(
   url: URL,
   options: DoctorOptions,
   expected: Expected | CheckResult | undefined,
   now: () => number,
+  env: Record<string, string | undefined> = {},
 ): Promise<DoctorReport> {
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const port = url.port ? Number(url.port) : 443;
@@ -173,9 +188,13 @@ export async function diagnose(
     address: options.resolve ? parseResolve(options.resolve, url) : host,
     path: `${url.pathname}${url.search}`,
   };
-  const extraCa = options.ca ? readCaFile(options.ca) : [];
+  const extraCa = [
+    ...(env.NODE_EXTRA_CA_CERTS ? readCaFile(env.NODE_EXTRA_CA_CERTS, 'NODE_EXTRA_CA_CERTS') : []),
+    ...(options.ca ? readCaFile(options.ca) : []),
+  ];
   const store = [...tls.rootCertificates, ...extraCa];
   const anchors = new Set(store.map((pem) => new X509Certificate(pem).fingerprint256));
+  const publicAnchors = new Set(tls.rootCertificates.map((pem) => new X509Certificate(pem).fingerprint256));
   const where = `${target.address.includes(':') ? `[${target.address}]` : target.address}:${port}`;
 
   let probe;
@@ -200,22 +219,36 @@ export async function diagnose(
   }
   const leaf = probe.chain[0];
   const httpUrl = `http://${url.hostname}${options.httpPort === 80 ? '' : `:${options.httpPort}`}${target.path}`;
-  const [redirect, page] = await Promise.all([
+  const [redirect, page, weak, revocation] = await Promise.all([
     httpGet(target, 'http', options.httpPort, options.timeout),
     fetchPage(target, url, options.timeout),
+    probeWeakTls(target, options.timeout),
+    probeRevocation(probe.chain, store, probe.stapledOcsp, options.timeout),
   ]);
+  const localNow = now();
+  const serverNow = serverClock(page) ?? serverClock(redirect);
+  const chainView = { ...probe, chain: probe.chain, sent: sent.chain, anchors };
+  // With a wrong local clock, intermediates are judged by the server's clock (the clock check reports the skew).
+  const chainNow =
+    serverNow !== undefined && Math.abs(localNow - serverNow) > CLOCK_SKEW_WARN_MS ? serverNow : localNow;
+  const chainCheck = checkChain(
+    chainView,
+    chainNow,
+    expected && 'certName' in expected ? expected.certName : undefined,
+  );
 
   const checks: CheckResult[] = [
     checkName(host, leaf),
-    checkValidity(leaf, now()),
-    checkChain(
-      { ...probe, chain: probe.chain, sent: sent.chain, anchors },
-      now(),
-      expected && 'certName' in expected ? expected.certName : undefined,
-    ),
-    checkSct(leaf),
+    checkValidity(leaf, localNow, serverNow),
+    checkClock(localNow, serverNow),
+    chainCheck,
+    checkRevocation(revocation),
+    checkSct(leaf, chainCheck.status === 'fail' ? undefined : privateAnchorOf(probe.chain, anchors, publicAnchors)),
     checkProtocol(probe.protocol),
+    checkWeakTls(weak),
     checkRedirect(redirect, httpUrl),
+    checkHsts(page),
+    checkPinning(page.ok ? page.headers : {}, probe.chain),
     checkMixedContent(page, url.toString()),
   ];
   if (options.expectSerial) checks.push(checkDrift(leaf.serialNumber, [options.expectSerial], '--expect-serial'));
@@ -223,6 +256,20 @@ export async function diagnose(
     checks.push(checkDrift(leaf.serialNumber, expected.serials, expected.source));
   else if (expected) checks.push(expected);
   return { url: url.toString(), checks, exitCode: exitCodeOf(checks), leaf };
+}
+
+/**
+ * The common name of the CA a trusted chain is anchored at when that anchor came only from --ca or
+ * NODE_EXTRA_CA_CERTS (a private CA), else undefined.
+ */
+function privateAnchorOf(
+  chain: X509Certificate[],
+  anchors: Set<string>,
+  publicAnchors: Set<string>,
+): string | undefined {
+  if (chain.some((cert) => publicAnchors.has(cert.fingerprint256))) return undefined;
+  const anchor = chain.slice(1).find((cert) => anchors.has(cert.fingerprint256));
+  return anchor ? commonName(anchor.subject) : undefined;
 }
 
 /** GETs the page over HTTPS, following up to 3 redirects that stay on the same origin. */
@@ -240,7 +287,7 @@ async function fetchPage(target: Target, url: URL, timeoutMs: number): Promise<H
   return answer;
 }
 
-const LABEL: Record<CheckResult['status'], string> = { pass: 'PASS', warn: 'WARN', fail: 'FAIL' };
+const LABEL: Record<CheckResult['status'], string> = { pass: 'PASS', note: 'NOTE', warn: 'WARN', fail: 'FAIL' };
 
 export function renderReport(report: DoctorReport): string {
   const lines = [`doctor ${report.url}`];
@@ -266,11 +313,17 @@ export const registerDoctor: CommandModule = (program, context) => {
     .command('doctor')
     .summary('diagnose HTTPS certificate errors on a site')
     .description(
-      'Connect to an HTTPS site like a browser and check: host name vs certificate names (a wildcard covers exactly one\n' +
-        'label), validity dates, chain (self-signed, unknown issuer, missing intermediates), Certificate Transparency\n' +
-        '(embedded SCTs), TLS version, HTTP->HTTPS redirect, mixed content, and with --arn/--expect-serial whether the\n' +
-        'server presents the certificate that was last exported (drift).\n' +
-        'Exit code: 0 all checks pass, 1 any check fails, 2 warnings only.',
+      'Connect to an HTTPS site like a browser and check: host name vs certificate names (a wildcard covers exactly one ' +
+        "label), validity dates, this clock vs the server's Date header (over 5 minutes apart: a warning, and an expiry " +
+        'seen only because of it is blamed on the clock), chain (self-signed, unknown issuer, missing intermediates), ' +
+        'revocation (stapled OCSP response, else the OCSP responder via the openssl command, else the CRL; unreachable: ' +
+        'a warning), Certificate Transparency (embedded SCTs; skipped for a chain trusted only through --ca or ' +
+        'NODE_EXTRA_CA_CERTS), TLS version, weak offers accepted (TLS 1.0/1.1, RSA key exchange, CBC-SHA1, 3DES, RC4; ' +
+        'what this OpenSSL cannot offer is "not checked"), HTTP->HTTPS redirect, HSTS (missing: a warning; max-age under ' +
+        'one year: a note), Public-Key-Pins (obsolete; pins matching no key of the chain fail), mixed content (tags, ' +
+        'inline scripts, CSS url() and @import), and with --arn/--expect-serial whether the server presents the ' +
+        'certificate that was last exported (drift).\n' +
+        'Exit code: 0 all checks pass (notes are information only), 1 any check fails, 2 warnings only.',
     )
     .argument('<url>', 'https:// URL of the site (a bare host name means https://host/)')
     .option(
@@ -290,7 +343,10 @@ export const registerDoctor: CommandModule = (program, context) => {
       ).conflicts('expectSerial'),
     )
     .option('--timeout <ms>', 'timeout of each connection', integerOption('--timeout', 100, 600_000), 10_000)
-    .option('--ca <file>', 'extra trust anchors (PEM), e.g. a private root CA')
+    .option(
+      '--ca <file>',
+      'extra trust anchors (PEM), e.g. a private root CA; NODE_EXTRA_CA_CERTS is honoured too, in addition',
+    )
     .option('--http-port <port>', 'port of the plain-HTTP redirect check', integerOption('--http-port', 1, 65535), 80)
     .addHelpText(
       'after',
@@ -305,7 +361,7 @@ Examples:
       const url = parseDoctorUrl(rawUrl);
       if (options.resolve) parseResolve(options.resolve, url);
       const expected = options.arn ? await expectedFromInventory(context, command, options.arn) : undefined;
-      const report = await diagnose(url, options, expected, context.io.now);
+      const report = await diagnose(url, options, expected, context.io.now, context.io.env);
       if (globals.json)
         printJson(context.io.stdout, { url: report.url, checks: report.checks, exitCode: report.exitCode });
       else context.io.stdout.write(renderReport(report));

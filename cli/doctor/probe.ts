@@ -9,7 +9,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { isIP } from 'node:net';
 import * as tls from 'node:tls';
-import type { HttpAnswer } from './checks';
+import type { HttpAnswer, WeakOffer, WeakProbe } from './checks';
 
 export interface Target {
   /** Host name (or IP) from the URL: SNI, Host header and name check. */
@@ -25,6 +25,8 @@ export interface TlsProbe {
   authorized: boolean;
   authorizationError?: string;
   chain: X509Certificate[];
+  /** The OCSP response the server stapled to the handshake, if any. */
+  stapledOcsp?: Buffer;
 }
 
 const MAX_BODY_BYTES = 2 * 1024 * 1024;
@@ -44,7 +46,8 @@ function walkChain(peer: tls.DetailedPeerCertificate): X509Certificate[] {
 /** One TLS handshake. `ca` replaces the trust store ([] = trust nothing, to see the chain the server sent). */
 export function tlsHandshake(target: Target, ca: string[], timeoutMs: number): Promise<TlsProbe> {
   return new Promise((resolve, reject) => {
-    const socket = tls.connect({
+    // requestOCSP is a TLSSocket option that tls.connect passes on; @types/node lists it only for TLSSocket.
+    const options: tls.ConnectionOptions & { requestOCSP: boolean } = {
       host: target.address,
       port: target.port,
       servername: isIP(target.host) ? undefined : target.host,
@@ -56,6 +59,12 @@ export function tlsHandshake(target: Target, ca: string[], timeoutMs: number): P
       minVersion: 'TLSv1',
       ciphers: 'DEFAULT@SECLEVEL=0',
       ALPNProtocols: ['http/1.1'],
+      requestOCSP: true,
+    };
+    const socket = tls.connect(options);
+    let stapledOcsp: Buffer | undefined;
+    socket.once('OCSPResponse', (response: Buffer) => {
+      stapledOcsp = response;
     });
     const timer = setTimeout(() => socket.destroy(new Error(`no TLS handshake within ${timeoutMs} ms`)), timeoutMs);
     socket.once('secureConnect', () => {
@@ -67,6 +76,7 @@ export function tlsHandshake(target: Target, ca: string[], timeoutMs: number): P
         authorizationError:
           error === null || error === undefined ? undefined : String((error as { code?: string }).code ?? error),
         chain: walkChain(socket.getPeerCertificate(true)),
+        stapledOcsp,
       };
       socket.end();
       socket.destroy();
@@ -133,4 +143,65 @@ export function httpGet(
     );
     request.end();
   });
+}
+
+/** Each weak offer: the only protocol versions and suites the client proposes (OpenSSL cipher strings). */
+const WEAK_OFFERS: Record<WeakOffer, Pick<tls.ConnectionOptions, 'minVersion' | 'maxVersion' | 'ciphers'>> = {
+  'tls1.0': { minVersion: 'TLSv1', maxVersion: 'TLSv1', ciphers: 'DEFAULT@SECLEVEL=0' },
+  'tls1.1': { minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' },
+  'rsa-kex': { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', ciphers: 'kRSA:!3DES:!RC4@SECLEVEL=0' },
+  'cbc-sha1': { minVersion: 'TLSv1', maxVersion: 'TLSv1.2', ciphers: 'SHA1:!3DES:!RC4:!kRSA@SECLEVEL=0' },
+  '3des': { minVersion: 'TLSv1', maxVersion: 'TLSv1.2', ciphers: '3DES@SECLEVEL=0' },
+  rc4: { minVersion: 'TLSv1', maxVersion: 'TLSv1.2', ciphers: 'RC4@SECLEVEL=0' },
+};
+
+/** Whether this process's OpenSSL can propose the offer at all (Node's OpenSSL 3 has no RC4 and may lack 3DES). */
+function canOffer(options: tls.ConnectionOptions): boolean {
+  try {
+    tls.createSecureContext({ ...options });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Error codes by which this side's OpenSSL says it had nothing to propose (so the server was not asked). */
+const LOCAL_REFUSAL = /NO_CIPHERS_AVAILABLE|NO_PROTOCOLS_AVAILABLE|NO_CIPHER_MATCH|UNSUPPORTED_PROTOCOL/;
+
+function weakHandshake(target: Target, offer: WeakOffer, timeoutMs: number): Promise<WeakProbe> {
+  const options = WEAK_OFFERS[offer];
+  if (!canOffer(options))
+    return Promise.resolve({ offer, outcome: 'not-checked', detail: "this machine's OpenSSL cannot offer them" });
+  return new Promise((resolve) => {
+    const socket = tls.connect({
+      host: target.address,
+      port: target.port,
+      servername: isIP(target.host) ? undefined : target.host,
+      rejectUnauthorized: false,
+      checkServerIdentity: () => undefined,
+      ...options,
+    });
+    const timer = setTimeout(() => socket.destroy(new Error('timeout')), timeoutMs);
+    socket.once('secureConnect', () => {
+      clearTimeout(timer);
+      resolve({ offer, outcome: 'accepted', detail: `${socket.getProtocol() ?? '?'} ${socket.getCipher().name}` });
+      socket.destroy();
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      const code = error.code ?? '';
+      if (LOCAL_REFUSAL.test(code) && !/ALERT/.test(code))
+        resolve({ offer, outcome: 'not-checked', detail: "this machine's OpenSSL cannot offer them" });
+      else if (error.message === 'timeout') resolve({ offer, outcome: 'not-checked', detail: 'no answer in time' });
+      else resolve({ offer, outcome: 'refused' });
+    });
+  });
+}
+
+/** One handshake per weak offer, one after another (servers may rate-limit handshakes). */
+export async function probeWeakTls(target: Target, timeoutMs: number): Promise<WeakProbe[]> {
+  const probes: WeakProbe[] = [];
+  for (const offer of Object.keys(WEAK_OFFERS) as WeakOffer[])
+    probes.push(await weakHandshake(target, offer, timeoutMs));
+  return probes;
 }

@@ -1,7 +1,16 @@
 /** The doctor's rules one by one, without a network. */
 import { X509Certificate } from 'node:crypto';
 import {
+  checkClock,
   checkDrift,
+  checkHsts,
+  checkRevocation,
+  checkWeakTls,
+  describeSkew,
+  findCssUrls,
+  findScriptUrls,
+  parsePins,
+  serverClock,
   checkProtocol,
   checkRedirect,
   checkSct,
@@ -161,6 +170,7 @@ describe('protocol, redirect, mixed content, exit codes', () => {
     expect(exitCodeOf([c('pass'), c('pass')])).toBe(0);
     expect(exitCodeOf([c('pass'), c('warn')])).toBe(2);
     expect(exitCodeOf([c('warn'), c('fail')])).toBe(1);
+    expect(exitCodeOf([c('pass'), c('note')])).toBe(0);
   });
 });
 
@@ -175,5 +185,75 @@ describe('arguments', () => {
 
   test('a bare host name means https://host/', () => {
     expect(parseDoctorUrl('www.example.com').toString()).toBe('https://www.example.com/');
+  });
+});
+
+describe('new checks, rule by rule', () => {
+  const page = (headers: Record<string, string>) => ({ ok: true as const, status: 200, headers, body: '' });
+
+  test('HSTS: threshold is one year; a header without max-age is ignored by browsers', () => {
+    expect(checkHsts(page({ 'strict-transport-security': 'max-age=31536000' })).status).toBe('pass');
+    expect(checkHsts(page({ 'strict-transport-security': 'max-age=31535999' })).status).toBe('note');
+    expect(checkHsts(page({ 'strict-transport-security': 'includeSubDomains' }))).toMatchObject({
+      status: 'warn',
+      reason: expect.stringContaining('has no valid max-age'),
+    });
+    expect(checkHsts({ ok: false, error: 'ECONNRESET' }).status).toBe('note');
+  });
+
+  test('clock: the server time is Date plus Age; skew beyond 5 minutes warns, in the largest unit', () => {
+    const date = 'Mon, 01 Jan 2024 00:00:00 GMT';
+    expect(serverClock(page({ date, age: '120' }))).toBe(Date.parse(date) + 120_000);
+    expect(serverClock(page({}))).toBeUndefined();
+    const server = Date.parse(date);
+    expect(checkClock(server + 4 * 60_000, server).status).toBe('pass');
+    expect(checkClock(server + 6 * 60_000, server).reason).toMatch(/^your clock is 6 minutes ahead of the server's/);
+    expect(describeSkew(server - 2 * 3_600_000, server)).toBe('2 hours behind');
+    expect(describeSkew(server + 86_400_000, server)).toBe('1 day ahead of');
+    expect(checkClock(server, undefined).status).toBe('note');
+  });
+
+  test('weak TLS: 3DES or RC4 accepted fails; dated offers warn; nothing accepted passes', () => {
+    expect(checkWeakTls([{ offer: '3des', outcome: 'accepted', detail: 'TLSv1.2 DES-CBC3-SHA' }])).toMatchObject({
+      status: 'fail',
+      reason: expect.stringContaining('these suites are broken'),
+    });
+    expect(checkWeakTls([{ offer: 'tls1.1', outcome: 'accepted' }]).status).toBe('warn');
+    expect(
+      checkWeakTls([
+        { offer: 'tls1.0', outcome: 'refused' },
+        { offer: 'rc4', outcome: 'not-checked', detail: 'no answer in time' },
+      ]),
+    ).toMatchObject({ status: 'pass', reason: 'refuses TLS 1.0; not checked: RC4 suites (no answer in time)' });
+  });
+
+  test('revocation: no OCSP URL and no CRL is a note; unknown status warns', () => {
+    expect(checkRevocation({ kind: 'no-source' }).status).toBe('note');
+    expect(checkRevocation({ kind: 'status', source: 'CRL http://crl.example/x.crl', status: 'unknown' }).status).toBe(
+      'warn',
+    );
+  });
+
+  test('pins are read from both quoting styles', () => {
+    expect(parsePins('pin-sha256="AAA="; pin-sha256=BBB+/=; max-age=10')).toEqual(['AAA=', 'BBB+/=']);
+  });
+
+  test('CSS: @import and @font-face URLs are blockable, other url()s passive; comments skipped', () => {
+    expect(
+      findCssUrls(
+        '/* url(http://c.example/x.png) */ @font-face { src: url("http://f.example/a.woff2") } p { background: url(http://i.example/b.png) }',
+      ),
+    ).toEqual([
+      { attribute: '@font-face', url: 'http://f.example/a.woff2', active: true },
+      { attribute: 'url()', url: 'http://i.example/b.png', active: false },
+    ]);
+  });
+
+  test('inline scripts: URLs in code count, namespaces and comments do not', () => {
+    expect(
+      findScriptUrls(
+        'x("http://a.example/1"); /* http://b.example/ */\n// http://c.example/\ny("http://www.w3.org/2000/svg")',
+      ),
+    ).toEqual(['http://a.example/1']);
   });
 });

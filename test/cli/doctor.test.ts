@@ -2,11 +2,13 @@
  * `acm-export doctor` against local HTTPS servers with certificates generated here: a root CA (trusted via --ca),
  * an intermediate, and one leaf per failure case, plus one site that passes every check.
  */
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CertificateTargetView } from '../../lambda/export-api/api-types';
 import { runCli, type CliRun } from './helpers/cli-runner';
+import { ocspResponse, startOcspResponder, testSerial } from './helpers/ocsp';
 import { startFakeApi } from './helpers/fake-api';
 import { daysFromNow, intermediate, leaf, selfSigned, type Issued, type LeafOptions } from './helpers/pki';
 import { closedPort, startSite, type Site, type SiteOptions } from './helpers/sites';
@@ -64,21 +66,25 @@ async function doctor(
   extra: string[] = [],
   host = HOST,
   withCa = true,
+  overrides: Parameters<typeof runCli>[1] = {},
 ): Promise<{ run: CliRun; report: Report; status: Record<string, string> }> {
   const url = `https://${host}:${target.httpsPort}/`;
-  const run = await runCli([
-    '--json',
-    'doctor',
-    url,
-    '--resolve',
-    `${host}:${target.httpsPort}:127.0.0.1`,
-    ...(withCa ? ['--ca', caFile] : []),
-    '--http-port',
-    String(target.httpPort),
-    '--timeout',
-    '5000',
-    ...extra,
-  ]);
+  const run = await runCli(
+    [
+      '--json',
+      'doctor',
+      url,
+      '--resolve',
+      `${host}:${target.httpsPort}:127.0.0.1`,
+      ...(withCa ? ['--ca', caFile] : []),
+      '--http-port',
+      String(target.httpPort),
+      '--timeout',
+      '5000',
+      ...extra,
+    ],
+    overrides,
+  );
   const report = JSON.parse(run.stdout) as Report;
   return { run, report, status: Object.fromEntries(report.checks.map((check) => [check.id, check.status])) };
 }
@@ -89,13 +95,19 @@ function check(report: Report, id: string) {
   return found;
 }
 
+/** A well-configured site under a private CA: SCTs and revocation do not apply (notes, exit 0). */
 const ALL_PASS = {
   name: 'pass',
   validity: 'pass',
+  clock: 'pass',
   chain: 'pass',
-  sct: 'pass',
+  revocation: 'note',
+  sct: 'note',
   protocol: 'pass',
+  'weak-tls': 'pass',
   'http-redirect': 'pass',
+  hsts: 'pass',
+  pinning: 'pass',
   'mixed-content': 'pass',
 };
 
@@ -109,7 +121,6 @@ describe('acm-export doctor', () => {
     expect(report.url).toBe(`https://${HOST}:${s.httpsPort}/`);
     for (const c of report.checks) expect(c.fix).toBeNull();
     expect(check(report, 'chain').reason).toContain('Doctor Test Intermediate CA <- Doctor Test Root CA');
-    expect(check(report, 'sct').reason).toContain('2 Signed Certificate Timestamps');
     expect(check(report, 'http-redirect').reason).toMatch(/answers 301 -> https:\/\//);
   });
 
@@ -200,7 +211,8 @@ describe('acm-export doctor', () => {
   test('missing intermediate: the server sends only the leaf (chain fails, fullchain suggested)', async () => {
     const { site: s } = await site({}, { chain: 'leaf' });
     const { report, status } = await doctor(s);
-    expect(status).toEqual({ ...ALL_PASS, chain: 'fail' });
+    // An untrusted chain is not known to be private, so its SCTs are counted (2: pass).
+    expect(status).toEqual({ ...ALL_PASS, chain: 'fail', sct: 'pass' });
     expect(check(report, 'chain').reason).toBe(
       'incomplete chain: the server sent only the leaf certificate (no intermediates), and its issuer Doctor Test Intermediate CA is not a trusted root',
     );
@@ -274,15 +286,34 @@ describe('acm-export doctor', () => {
     expect(s.httpsPort).toBeGreaterThan(0);
   });
 
-  test('no SCTs: a warning (exit 2); one SCT is also a warning', async () => {
+  test('SCTs are counted when the chain is not anchored in a private CA: none or one is a warning', async () => {
+    // Without --ca the test root is not trusted, so nothing marks the chain as private.
     const { site: none } = await site({ scts: 0 });
-    const noSct = await doctor(none);
-    expect(noSct.status).toEqual({ ...ALL_PASS, sct: 'warn' });
-    expect(noSct.run.code).toBe(2);
+    const noSct = await doctor(none, [], HOST, false);
+    expect(noSct.status.sct).toBe('warn');
     expect(check(noSct.report, 'sct').reason).toContain('no Signed Certificate Timestamps embedded');
     expect(check(noSct.report, 'sct').reason).toContain('TLS extension');
     const { site: one } = await site({ scts: 1 });
-    expect((await doctor(one)).status.sct).toBe('warn');
+    expect((await doctor(one, [], HOST, false)).status.sct).toBe('warn');
+    const { site: two } = await site({ scts: 2 });
+    expect(check((await doctor(two, [], HOST, false)).report, 'sct')).toMatchObject({
+      status: 'pass',
+      reason: '2 Signed Certificate Timestamps embedded (Certificate Transparency)',
+    });
+  });
+
+  test('a chain trusted only through --ca (a private CA, like local mode) needs no SCTs: a note, exit 0', async () => {
+    const { site: s } = await site({ scts: 0 });
+    const { run, report, status } = await doctor(s);
+    expect(status).toEqual(ALL_PASS);
+    expect(run.code).toBe(0);
+    expect(check(report, 'sct')).toEqual({
+      id: 'sct',
+      status: 'note',
+      reason:
+        'not checked: the chain ends at Doctor Test Root CA, a CA trusted here only through --ca or NODE_EXTRA_CA_CERTS (not a public root), and private-CA certificates need no Certificate Transparency',
+      fix: null,
+    });
   });
 
   test('plain HTTP served without a redirect fails; nothing on the HTTP port is a warning', async () => {
@@ -427,5 +458,227 @@ describe('acm-export doctor', () => {
     );
     const plain = await runCli(['doctor', 'http://www.example.test/']);
     expect(plain.stderr).toMatch(/^acm-export: reading URL: http:\/\/ is not HTTPS/);
+  });
+
+  test('revocation: a real OCSP responder answers good (pass) or revoked (fail, exit 1)', async () => {
+    const [goodSerial, revokedSerial] = [testSerial(), testSerial()];
+    const responder = await startOcspResponder(inter, [
+      { serial: goodSerial, status: 'good' },
+      { serial: revokedSerial, status: 'revoked' },
+    ]);
+    try {
+      const { site: good } = await site({ serial: goodSerial, ocspUrl: responder.url });
+      const passed = await doctor(good);
+      expect(passed.status).toEqual({ ...ALL_PASS, revocation: 'pass' });
+      expect(check(passed.report, 'revocation').reason).toBe(`not revoked (OCSP responder ${responder.url}: good)`);
+      expect(passed.run.code).toBe(0);
+
+      const { site: revoked } = await site({ serial: revokedSerial, ocspUrl: responder.url });
+      const failed = await doctor(revoked);
+      expect(failed.status).toEqual({ ...ALL_PASS, revocation: 'fail' });
+      expect(check(failed.report, 'revocation')).toMatchObject({
+        reason: `the certificate is revoked (OCSP responder ${responder.url}: revoked Jan  1 00:00:00 2024 GMT, reason keyCompromise): browsers refuse it`,
+        fix: expect.stringContaining('request a new certificate in ACM'),
+      });
+      expect(failed.run.code).toBe(1);
+    } finally {
+      await responder.close();
+    }
+  });
+
+  test('revocation: an unreachable OCSP responder is a warning (exit 2), not a failure', async () => {
+    const url = `http://127.0.0.1:${await closedPort()}/`;
+    const { site: s } = await site({ ocspUrl: url });
+    const { run, report, status } = await doctor(s);
+    expect(status).toEqual({ ...ALL_PASS, revocation: 'warn' });
+    expect(check(report, 'revocation').reason).toBe(
+      `could not ask the OCSP responder ${url} (connection refused), so revocation is unknown`,
+    );
+    expect(run.code).toBe(2);
+  });
+
+  test('revocation: a stapled OCSP response is used without asking the responder', async () => {
+    const cert = await leaf(inter, { dnsNames: [HOST], scts: 2, ocspUrl: `http://127.0.0.1:${await closedPort()}/` });
+    const s = await startSite({
+      key: cert.keyPem,
+      cert: cert.certPem + inter.certPem,
+      ocspResponse: ocspResponse(inter, cert, 'revoked'),
+    });
+    sites.push(s);
+    const { run, report } = await doctor(s);
+    expect(check(report, 'revocation')).toMatchObject({
+      status: 'fail',
+      reason: expect.stringMatching(
+        /^the certificate is revoked \(stapled OCSP response: revoked Jan {2}1 00:00:00 2024 GMT/,
+      ),
+    });
+    expect(run.code).toBe(1);
+  });
+
+  test('weak TLS: a server accepting TLS 1.0/1.1, RSA key exchange and CBC-SHA1 is a warning (exit 2)', async () => {
+    const { site: weak } = await site({ rsa: true }, { tls: { minVersion: 'TLSv1', ciphers: 'ALL@SECLEVEL=0' } });
+    const { run, report, status } = await doctor(weak);
+    expect(status).toEqual({ ...ALL_PASS, 'weak-tls': 'warn' });
+    const reason = check(report, 'weak-tls').reason;
+    expect(reason).toMatch(
+      /^the server accepts TLS 1\.0 \(TLSv1 [A-Z0-9-]+\), TLS 1\.1 \(TLSv1\.1 [A-Z0-9-]+\), TLS 1\.2 RSA key exchange \(no forward secrecy\) \(TLSv1\.2 AES[A-Z0-9-]+\), CBC-SHA1 suites \(TLSv1\.2 [A-Z0-9-]+-SHA\)/,
+    );
+    // Node's OpenSSL 3 cannot propose 3DES or RC4: said so, not claimed absent.
+    expect(reason).toContain(
+      "not checked: 3DES suites (this machine's OpenSSL cannot offer them), RC4 suites (this machine's OpenSSL cannot offer them)",
+    );
+    expect(check(report, 'weak-tls').fix).toContain('ssl_protocols TLSv1.2 TLSv1.3');
+    expect(run.code).toBe(2);
+
+    const { site: modern } = await site({ rsa: true });
+    const clean = await doctor(modern);
+    expect(check(clean.report, 'weak-tls')).toMatchObject({
+      status: 'pass',
+      reason: expect.stringMatching(
+        /^refuses TLS 1\.0, TLS 1\.1, TLS 1\.2 RSA key exchange \(no forward secrecy\), CBC-SHA1 suites; not checked: 3DES/,
+      ),
+    });
+    expect(clean.run.code).toBe(0);
+  });
+
+  test('HSTS: a missing header is a warning with the header to add; a max-age under a year is a note', async () => {
+    const { site: none } = await site({}, { hsts: false });
+    const missing = await doctor(none);
+    expect(missing.status).toEqual({ ...ALL_PASS, hsts: 'warn' });
+    expect(check(missing.report, 'hsts').reason).toMatch(/^no Strict-Transport-Security header on the HTTPS response/);
+    expect(check(missing.report, 'hsts').fix).toContain('"Strict-Transport-Security: max-age=31536000"');
+    expect(missing.run.code).toBe(2);
+
+    const { site: short } = await site({}, { hsts: 'max-age=86400; includeSubDomains' });
+    const brief = await doctor(short);
+    expect(check(brief.report, 'hsts')).toMatchObject({
+      status: 'note',
+      reason: 'Strict-Transport-Security max-age=86400 (1 days) is shorter than 1 year (31536000)',
+    });
+    expect(brief.run.code).toBe(0);
+
+    const { site: off } = await site({}, { hsts: 'max-age=0' });
+    expect((await doctor(off)).status.hsts).toBe('warn');
+  });
+
+  test('pinning: HPKP is obsolete; leaf-only pins get the CA-set advice; pins matching nothing fail', async () => {
+    const pin = (cert: Issued) =>
+      createHash('sha256').update(Buffer.from(cert.cert.publicKey.rawData)).digest('base64');
+    const header = (pins: string[]) => `${pins.map((p) => `pin-sha256="${p}"`).join('; ')}; max-age=5184000`;
+    const other = pin(await selfSigned('Unrelated Key'));
+
+    const leafCert = await leaf(inter, { dnsNames: [HOST], scts: 2 });
+    const leafOnly = await startSite({
+      key: leafCert.keyPem,
+      cert: leafCert.certPem + inter.certPem,
+      headers: { 'public-key-pins': header([pin(leafCert), other]) },
+    });
+    sites.push(leafOnly);
+    const onLeaf = await doctor(leafOnly);
+    expect(onLeaf.status).toEqual({ ...ALL_PASS, pinning: 'warn' });
+    expect(check(onLeaf.report, 'pinning').reason).toBe(
+      "Public-Key-Pins (HPKP) is obsolete and dangerous: browsers dropped it, and one wrong pin locks visitors out until max-age ends; it pins only the leaf certificate's key, which changes with every renewal",
+    );
+    expect(check(onLeaf.report, 'pinning').fix).toMatch(
+      /^Pin to the CA set \(intermediate and root keys\), not the leaf/,
+    );
+    expect(onLeaf.run.code).toBe(2);
+
+    const { site: caPinned } = await site({}, { headers: { 'public-key-pins': header([pin(inter), other]) } });
+    const onCa = await doctor(caPinned);
+    expect(check(onCa.report, 'pinning')).toMatchObject({
+      status: 'warn',
+      reason: expect.stringContaining('(a pin matches Doctor Test Intermediate CA)'),
+    });
+
+    const { site: wrong } = await site({}, { headers: { 'public-key-pins': header([other]) } });
+    const mismatch = await doctor(wrong);
+    expect(check(mismatch.report, 'pinning')).toMatchObject({
+      status: 'fail',
+      reason: expect.stringContaining(
+        'none of its 1 pin(s) matches a key of the served chain, so clients that still enforce it refuse the site',
+      ),
+    });
+    expect(mismatch.run.code).toBe(1);
+
+    const { site: reportOnly } = await site({}, { headers: { 'public-key-pins-report-only': header([other]) } });
+    expect(check((await doctor(reportOnly)).report, 'pinning')).toMatchObject({
+      status: 'warn',
+      reason: expect.stringContaining('(report-only: violations are reported, not blocked)'),
+    });
+  });
+
+  test("clock: a local clock days ahead of the server's Date is reported, and an apparent expiry blamed on it", async () => {
+    const { site: s } = await site({ notAfter: daysFromNow(90) });
+    const ahead = await doctor(s, [], HOST, true, { now: () => Date.now() + 3 * 86_400_000 });
+    expect(ahead.status).toEqual({ ...ALL_PASS, clock: 'warn' });
+    expect(check(ahead.report, 'clock').reason).toMatch(/^your clock is 3 days ahead of the server's \(server Date /);
+    expect(ahead.run.code).toBe(2);
+
+    const expiredHere = await doctor(s, [], HOST, true, { now: () => Date.now() + 100 * 86_400_000 });
+    expect(expiredHere.status).toEqual({ ...ALL_PASS, clock: 'warn', validity: 'fail' });
+    const validity = check(expiredHere.report, 'validity');
+    expect(validity.reason).toMatch(
+      /^the certificate looks expired only because this machine's clock is 100 days ahead of the server's; by the server's clock it is valid from /,
+    );
+    expect(validity.fix).toContain('timedatectl set-ntp true');
+    expect(validity.fix).not.toContain('acm-export renew');
+    expect(expiredHere.run.code).toBe(1);
+
+    const behind = await doctor(s, [], HOST, true, { now: () => Date.now() - 10 * 86_400_000 });
+    expect(check(behind.report, 'validity').reason).toMatch(
+      /^the certificate looks not yet valid only because this machine's clock is 10 days behind the server's/,
+    );
+    // The intermediate is judged by the server's clock too, so the chain is not blamed.
+    expect(behind.status.chain).toBe('pass');
+  });
+
+  test('NODE_EXTRA_CA_CERTS adds trust anchors like --ca; an unreadable file is a one-line error', async () => {
+    const { site: s } = await site();
+    const viaEnv = await doctor(s, [], HOST, false, { env: { NODE_EXTRA_CA_CERTS: caFile } });
+    expect(viaEnv.status).toEqual(ALL_PASS);
+    expect(check(viaEnv.report, 'sct').reason).toContain('only through --ca or NODE_EXTRA_CA_CERTS');
+    expect(viaEnv.run.code).toBe(0);
+
+    const missing = join(tempDir(), 'missing.pem');
+    const run = await runCli(['doctor', `https://${HOST}:${s.httpsPort}/`], { env: { NODE_EXTRA_CA_CERTS: missing } });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(
+      new RegExp(
+        `^acm-export: reading NODE_EXTRA_CA_CERTS: cannot read ${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(.*ENOENT.*\\)\\. Point NODE_EXTRA_CA_CERTS at a readable PEM file with one or more CA certificates, or unset it\\.\n$`,
+      ),
+    );
+  });
+
+  test('mixed content in inline scripts and CSS: @import fails, background images and script URLs warn', async () => {
+    const html = [
+      '<html><head>',
+      '<script>var s = document.createElement("script"); s.src = "http://cdn.example.test/late.js";',
+      'var svg = document.createElementNS("http://www.w3.org/2000/svg", "svg"); // see http://docs.example.test/',
+      '</script>',
+      '<script type="application/ld+json">{"@context": "http://schema.org"}</script>',
+      '<style>@import url("http://cdn.example.test/theme.css"); body { background: url(http://img.example.test/bg.png) }</style>',
+      '</head><body><div style="background-image: url(&quot;http://img.example.test/div.png&quot;)"></div></body></html>',
+    ].join('\n');
+    const { site: s } = await site({}, { html });
+    const { run, report, status } = await doctor(s);
+    expect(status).toEqual({ ...ALL_PASS, 'mixed-content': 'fail' });
+    expect(check(report, 'mixed-content').reason).toBe(
+      '4 http:// sub-resource(s), some of which browsers block: <script inline> http://cdn.example.test/late.js, <style @import> http://cdn.example.test/theme.css, <style url()> http://img.example.test/bg.png, <div style> http://img.example.test/div.png',
+    );
+    expect(run.code).toBe(1);
+
+    const passiveOnly = [
+      '<div style="background: url(\'http://img.example.test/a.png\')"></div>',
+      '<script>fetch("http://api.example.test/v1")</script>',
+    ].join('');
+    const { site: p } = await site({}, { html: passiveOnly });
+    const warned = await doctor(p);
+    expect(check(warned.report, 'mixed-content')).toMatchObject({
+      status: 'warn',
+      reason: expect.stringMatching(/^2 http:\/\/ reference\(s\) that browsers do not block/),
+    });
+    expect(warned.run.code).toBe(2);
   });
 });

@@ -32,10 +32,23 @@ export interface LeafOptions {
   serial?: string;
   /** Embed a (fake, unsigned) SCT list with this many entries. */
   scts?: number;
+  /** An RSA 2048 key instead of EC P-256 (RSA key exchange needs one). */
+  rsa?: boolean;
+  /** Authority Information Access: the OCSP responder URL. */
+  ocspUrl?: string;
+  /** CRL distribution point URL. */
+  crlUrl?: string;
 }
 
-async function keyPair(): Promise<CryptoKeyPair> {
-  return (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
+const RSA_ALG = {
+  name: 'RSASSA-PKCS1-v1_5',
+  modulusLength: 2048,
+  publicExponent: new Uint8Array([1, 0, 1]),
+  hash: 'SHA-256',
+} as const;
+
+async function keyPair(rsa = false): Promise<CryptoKeyPair> {
+  return (await webcrypto.subtle.generateKey(rsa ? RSA_ALG : ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
 }
 
 async function keyPem(keys: CryptoKeyPair): Promise<string> {
@@ -113,7 +126,7 @@ export async function intermediate(issuer: Issued, name: string): Promise<Issued
 
 /** A TLS server certificate signed by `issuer`. */
 export async function leaf(issuer: Issued, options: LeafOptions = {}): Promise<Issued> {
-  const keys = await keyPair();
+  const keys = await keyPair(options.rsa);
   const names = [
     ...(options.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
     ...(options.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })),
@@ -126,6 +139,8 @@ export async function leaf(issuer: Issued, options: LeafOptions = {}): Promise<I
     await x509.AuthorityKeyIdentifierExtension.create(issuer.cert),
   ];
   if (names.length) extensions.push(new x509.SubjectAlternativeNameExtension(names));
+  if (options.ocspUrl) extensions.push(new x509.AuthorityInfoAccessExtension({ ocsp: options.ocspUrl }));
+  if (options.crlUrl) extensions.push(new x509.CRLDistributionPointsExtension([options.crlUrl]));
   if (options.scts) extensions.push(new x509.Extension(SCT_LIST_OID, false, fakeSctList(options.scts)));
   const name = options.commonName ?? options.dnsNames?.[0] ?? 'server';
   const cert = await x509.X509CertificateGenerator.create({

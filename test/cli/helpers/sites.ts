@@ -13,7 +13,16 @@ export interface SiteOptions {
   http?: 'redirect' | 'serve' | 'none';
   /** HTTPS side answers "/" with a 302 to this path (same origin). */
   rootRedirect?: string;
+  /** Strict-Transport-Security of the HTTPS side; false sends none. @default 'max-age=63072000' */
+  hsts?: string | false;
+  /** A DER OCSP response the HTTPS side staples to every handshake that asks for one. */
+  ocspResponse?: Buffer;
+  /** TLS settings of the HTTPS side; by default TLS 1.2+ with forward-secret AEAD suites only. */
+  tls?: Pick<https.ServerOptions, 'ciphers' | 'minVersion' | 'maxVersion'>;
 }
+
+/** A well-configured server's suites (TLS 1.3 suites are always on). */
+export const MODERN_CIPHERS = 'ECDHE+AESGCM:ECDHE+CHACHA20';
 
 export interface Site {
   httpsPort: number;
@@ -39,15 +48,26 @@ export async function closedPort(): Promise<number> {
 
 export async function startSite(options: SiteOptions): Promise<Site> {
   const html = options.html ?? PAGE;
-  const secure = https.createServer({ key: options.key, cert: options.cert }, (req, res) => {
+  const tlsOptions = options.tls ?? { ciphers: MODERN_CIPHERS, minVersion: 'TLSv1.2' };
+  const secure = https.createServer({ key: options.key, cert: options.cert, ...tlsOptions }, (req, res) => {
     if (options.rootRedirect && req.url === '/') {
       res.writeHead(302, { location: options.rootRedirect });
       res.end();
       return;
     }
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', ...options.headers });
+    const hsts = options.hsts ?? 'max-age=63072000';
+    res.writeHead(200, {
+      'content-type': 'text/html; charset=utf-8',
+      ...(hsts === false ? {} : { 'strict-transport-security': hsts }),
+      ...options.headers,
+    });
     res.end(html);
   });
+  const stapled = options.ocspResponse;
+  if (stapled)
+    secure.on('OCSPRequest', (_cert: Buffer, _issuer: Buffer, done: (error: Error | null, response?: Buffer) => void) =>
+      done(null, stapled),
+    );
   const httpsPort = await listen(secure);
   const mode = options.http ?? 'redirect';
   let plain: http.Server | undefined;
