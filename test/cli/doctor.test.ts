@@ -560,16 +560,13 @@ describe('acm-export doctor', () => {
     });
 
     test('an unreachable CRL (nothing listening, or HTTP 404) is a warning (exit 2), not a failure', async () => {
-      const closed = `http://127.0.0.1:${await closedPort()}/ca.crl`;
+      const port = await closedPort();
+      const closed = `http://127.0.0.1:${port}/ca.crl`;
       const { site: s } = await site({ crlUrl: closed });
       const refused = await doctor(s);
       expect(refused.status).toEqual({ ...ALL_PASS, revocation: 'warn' });
       expect(check(refused.report, 'revocation')).toMatchObject({
-        reason: expect.stringMatching(
-          new RegExp(
-            `^could not ask the CRL ${closed.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(.*ECONNREFUSED.*\\), so revocation is unknown$`,
-          ),
-        ),
+        reason: `could not ask the CRL ${closed} (connect ECONNREFUSED 127.0.0.1:${port}), so revocation is unknown`,
         fix: expect.stringContaining('reaches the URL'),
       });
       expect(refused.run.code).toBe(2);
