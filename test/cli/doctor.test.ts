@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CertificateTargetView } from '../../lambda/export-api/api-types';
 import { runCli, type CliRun } from './helpers/cli-runner';
+import { makeCrl, startCrlServer, type CrlServer } from './helpers/crl';
 import { ocspResponse, startOcspResponder, testSerial } from './helpers/ocsp';
 import { startFakeApi } from './helpers/fake-api';
 import { daysFromNow, intermediate, leaf, selfSigned, type Issued, type LeafOptions } from './helpers/pki';
@@ -513,6 +514,120 @@ describe('acm-export doctor', () => {
       ),
     });
     expect(run.code).toBe(1);
+  });
+
+  describe('revocation through the CRL (the certificate names a CRL distribution point and no OCSP responder)', () => {
+    const crlServers: CrlServer[] = [];
+    afterAll(async () => {
+      await Promise.all(crlServers.map((server) => server.close()));
+    });
+    const serveCrl = async (body: Buffer): Promise<CrlServer> => {
+      const server = await startCrlServer(body);
+      crlServers.push(server);
+      return server;
+    };
+
+    test('a certificate the CRL lists is revoked (fail, exit 1); one it does not list passes (exit 0)', async () => {
+      const [revokedSerial, goodSerial] = [testSerial(), testSerial()];
+      const crl = await serveCrl(makeCrl(inter, [revokedSerial]));
+
+      const { site: revoked } = await site({ serial: revokedSerial, crlUrl: crl.url });
+      const failed = await doctor(revoked);
+      expect(failed.status).toEqual({ ...ALL_PASS, revocation: 'fail' });
+      expect(check(failed.report, 'revocation')).toEqual({
+        id: 'revocation',
+        status: 'fail',
+        reason: `the certificate is revoked (CRL ${crl.url}: revoked 2024-01-01T00:00:00.000Z, reason keyCompromise): browsers refuse it`,
+        fix: expect.stringContaining('request a new certificate in ACM'),
+      });
+      expect(failed.run.code).toBe(1);
+
+      const { site: good } = await site({ serial: goodSerial, crlUrl: crl.url });
+      const passed = await doctor(good);
+      expect(passed.status).toEqual({ ...ALL_PASS, revocation: 'pass' });
+      expect(check(passed.report, 'revocation').reason).toBe(`not revoked (CRL ${crl.url}: good)`);
+      expect(passed.run.code).toBe(0);
+      expect(crl.requests).toBe(2);
+    });
+
+    test('a CRL published in PEM form is read as well', async () => {
+      const serial = testSerial();
+      const crl = await serveCrl(makeCrl(inter, [serial], { format: 'pem' }));
+      const { site: s } = await site({ serial, crlUrl: crl.url });
+      const { run, status } = await doctor(s);
+      expect(status).toEqual({ ...ALL_PASS, revocation: 'fail' });
+      expect(run.code).toBe(1);
+    });
+
+    test('an unreachable CRL (nothing listening, or HTTP 404) is a warning (exit 2), not a failure', async () => {
+      const port = await closedPort();
+      const closed = `http://127.0.0.1:${port}/ca.crl`;
+      const { site: s } = await site({ crlUrl: closed });
+      const refused = await doctor(s);
+      expect(refused.status).toEqual({ ...ALL_PASS, revocation: 'warn' });
+      expect(check(refused.report, 'revocation')).toMatchObject({
+        reason: `could not ask the CRL ${closed} (connect ECONNREFUSED 127.0.0.1:${port}), so revocation is unknown`,
+        fix: expect.stringContaining('reaches the URL'),
+      });
+      expect(refused.run.code).toBe(2);
+
+      const crl = await serveCrl(makeCrl(inter, []));
+      const missing = crl.url.replace(/ca\.crl$/, 'gone.crl');
+      const { site: gone } = await site({ crlUrl: missing });
+      const notFound = await doctor(gone);
+      expect(check(notFound.report, 'revocation')).toMatchObject({
+        status: 'warn',
+        reason: `could not ask the CRL ${missing} (HTTP 404), so revocation is unknown`,
+      });
+      expect(notFound.run.code).toBe(2);
+    });
+
+    test("a CRL signed by another CA is not trusted, even one with the issuer's name listing the certificate (warning)", async () => {
+      const serial = testSerial();
+      // Same subject name as the real issuer, different key: only the signature tells them apart.
+      const impostor = await intermediate(root, 'Doctor Test Intermediate CA');
+      const crl = await serveCrl(makeCrl(impostor, [serial]));
+      const { site: s } = await site({ serial, crlUrl: crl.url });
+      const { run, report, status } = await doctor(s);
+      expect(status).toEqual({ ...ALL_PASS, revocation: 'warn' });
+      expect(check(report, 'revocation').reason).toBe(
+        `the CRL ${crl.url} gave an answer that does not verify (the CRL is not signed by the certificate's issuer)`,
+      );
+      expect(run.code).toBe(2);
+      expect(crl.requests).toBe(1);
+
+      // The root's CRL is not the intermediate's either.
+      const byRoot = await serveCrl(makeCrl(root, []));
+      const { site: other } = await site({ crlUrl: byRoot.url });
+      expect(check((await doctor(other)).report, 'revocation')).toMatchObject({
+        status: 'warn',
+        reason: expect.stringContaining("the CRL is not signed by the certificate's issuer"),
+      });
+    });
+
+    test('an expired CRL (its next update is past) is not trusted (warning), though it does not list the certificate', async () => {
+      const nextUpdate = daysFromNow(-3);
+      const crl = await serveCrl(makeCrl(inter, [testSerial()], { lastUpdate: daysFromNow(-10), nextUpdate }));
+      const { site: s } = await site({ crlUrl: crl.url });
+      const { run, report, status } = await doctor(s);
+      expect(status).toEqual({ ...ALL_PASS, revocation: 'warn' });
+      const stated = new Date(Math.floor(nextUpdate.getTime() / 1000) * 1000).toISOString();
+      expect(check(report, 'revocation').reason).toBe(
+        `the CRL ${crl.url} gave an answer that does not verify (the CRL is stale (next update was ${stated}))`,
+      );
+      expect(run.code).toBe(2);
+    });
+
+    test('a body that is not a CRL is a warning', async () => {
+      const crl = await serveCrl(Buffer.from('<html>maintenance</html>'));
+      const { site: s } = await site({ crlUrl: crl.url });
+      const { run, report } = await doctor(s);
+      expect(check(report, 'revocation')).toMatchObject({
+        status: 'warn',
+        reason: `the CRL ${crl.url} gave an answer that does not verify (it is not a CRL)`,
+      });
+      expect(run.code).toBe(2);
+    });
   });
 
   test('weak TLS: a server accepting TLS 1.0/1.1, RSA key exchange and CBC-SHA1 is a warning (exit 2)', async () => {

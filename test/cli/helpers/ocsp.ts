@@ -22,14 +22,16 @@ export interface OcspEntry {
   status: OcspStatus;
 }
 
-function writeIndex(dir: string, entries: OcspEntry[]): void {
+/** The OpenSSL CA database (index.txt) that `openssl ocsp` and `openssl ca -gencrl` read statuses from. */
+export function writeIndex(dir: string, entries: OcspEntry[]): void {
   const lines = entries.map(({ serial, status }) => {
     const hex = serial.toUpperCase();
     return status === 'good'
       ? `V\t350101000000Z\t\t${hex}\tunknown\t/CN=test`
       : `R\t350101000000Z\t240101000000Z,keyCompromise\t${hex}\tunknown\t/CN=test`;
   });
-  writeFileSync(join(dir, 'index.txt'), `${lines.join('\n')}\n`);
+  // One line per entry; an empty database is an empty file (openssl rejects a blank line).
+  writeFileSync(join(dir, 'index.txt'), lines.map((line) => `${line}\n`).join(''));
   writeFileSync(join(dir, 'index.txt.attr'), 'unique_subject = no\n');
 }
 
@@ -38,7 +40,8 @@ export function testSerial(): string {
   return `${(16 + Math.floor(Math.random() * 100)).toString(16)}${randomBytes(7).toString('hex')}`;
 }
 
-function caFiles(issuer: Issued): string {
+/** A temp directory holding `issuer`'s certificate (ca.pem) and key (ca.key); the caller removes it. */
+export function caFiles(issuer: Issued): string {
   const dir = mkdtempSync(join(tmpdir(), 'acm-export-ocsp-'));
   writeFileSync(join(dir, 'ca.pem'), issuer.certPem);
   writeFileSync(join(dir, 'ca.key'), issuer.keyPem, { mode: 0o600 });
