@@ -131,7 +131,11 @@ export async function runInstall(request: InstallRequest, deps: InstallDeps): Pr
     lastDeployStatus: 'InProgress',
   });
   if (!claim.applied) {
-    log('a newer export already owns this target; not installing', { supersededBy: claim.newerExecutionArn });
+    if (claim.removalRequestedAt)
+      log("the target's removal was requested after this export started; not installing", {
+        removalRequestedAt: claim.removalRequestedAt,
+      });
+    else log('a newer export already owns this target; not installing', { supersededBy: claim.newerExecutionArn });
     return { outcome: 'Superseded', targetCount: 0, supersededBy: claim.newerExecutionArn };
   }
 
