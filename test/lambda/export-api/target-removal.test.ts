@@ -7,6 +7,9 @@
 import {
   ListCommandInvocationsCommand,
   ListCommandsCommand,
+  type Command,
+  type CommandPluginStatus,
+  type ListCommandsCommandOutput,
   SSMClient,
   type CommandInvocation,
 } from '@aws-sdk/client-ssm';
@@ -119,8 +122,9 @@ async function check(item: InventoryItem, now?: Date): Promise<{ statusCode: num
   return { statusCode: res.statusCode, body: JSON.parse(res.body) as TargetRemovalResponse };
 }
 
-function command(status: string, over: Record<string, unknown> = {}) {
+function command(status: string, over: Record<string, unknown> = {}): ListCommandsCommandOutput {
   return {
+    $metadata: {},
     Commands: [
       {
         CommandId: COMMAND_ID,
@@ -131,7 +135,7 @@ function command(status: string, over: Record<string, unknown> = {}) {
         ErrorCount: 0,
         DeliveryTimedOutCount: 0,
         ...over,
-      },
+      } as Command,
     ],
   };
 }
@@ -142,7 +146,7 @@ function invocation(node: string, status: string, details = status, output = '')
     InstanceId: node,
     Status: status as CommandInvocation['Status'],
     StatusDetails: details,
-    CommandPlugins: [{ Name: 'install', Status: status as CommandInvocation['Status'], Output: output }],
+    CommandPlugins: [{ Name: 'install', Status: status as CommandPluginStatus, Output: output }],
   };
 }
 
