@@ -76,13 +76,28 @@ export function removalSummary(removal: TargetRemovalResponse, command: string):
 
 type RemovalOutcome = TargetRemovalResponse | { status: 'Superseded' };
 
-/** One check of the removal; a 404 after a removal was started means another check already finished it. */
-async function checkRemoval(api: ApiClient, arn: string, target: string, started: string): Promise<RemovalOutcome> {
+/**
+ * One check of the removal. `started`: when this command's DELETE started it; then a 404 means another check
+ * already finished it. Without one (`targets removal`), a 404 cannot tell that from a target never added.
+ */
+async function checkRemoval(
+  api: ApiClient,
+  arn: string,
+  target: string,
+  started: string | undefined,
+): Promise<RemovalOutcome> {
   try {
     return await api.targetRemoval(arn, target);
   } catch (error) {
-    if (error instanceof ApiError && error.status === 404)
-      return { certificateArn: arn, target, status: 'Removed', requestedAt: started, failures: [] };
+    if (error instanceof ApiError && error.status === 404) {
+      if (started !== undefined)
+        return { certificateArn: arn, target, status: 'Removed', requestedAt: started, failures: [] };
+      throw new CliError(
+        `checking the removal of target ${target}`,
+        'the target is not in the inventory: its removal finished, or it was never added',
+        'List the targets with "acm-export certificates".',
+      );
+    }
     // 409: the item is no longer being removed (an export of the target since then took it over).
     if (error instanceof ApiError && error.status === 409) return { status: 'Superseded' };
     throw error instanceof ApiError ? apiErrorToCli(error, `GET removal of target ${target}`) : error;
@@ -186,7 +201,7 @@ async function removalAction(context: CommandContext, arn: string, options: { ta
   const globals = context.globals(command);
   const target = checkedTarget(arn, options.tag);
   const api = await context.api(command);
-  const outcome = await checkRemoval(api, arn, target, '');
+  const outcome = await checkRemoval(api, arn, target, undefined);
   if (globals.json) printJson(context.io.stdout, outcome);
   reportRemoval(context, globals.json === true, outcome, arn, target);
 }

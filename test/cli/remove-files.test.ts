@@ -175,6 +175,16 @@ describe('targets delete --remove-files', () => {
     expect(result.stdout).toContain(NODE_LINE);
   });
 
+  test('targets removal of a target not in the inventory: one line saying it finished or never existed, exit 1', async () => {
+    api = await startFakeApi([removalRoutes([{ status: 404, body: { message: 'no target' } }])]);
+    const result = await runCli(['--endpoint', api.url, 'targets', 'removal', ARN, '--tag', 'Role=web']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(
+      /^acm-export: checking the removal of target Role=web: the target is not in the inventory: its removal finished, or it was never added\./,
+    );
+    expect(result.stdout).toBe('');
+  });
+
   test('without --remove-files no query string is sent and the files are said to stay', async () => {
     const reply: DeleteTargetResponse = {
       certificateArn: ARN,
