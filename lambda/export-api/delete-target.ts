@@ -199,8 +199,7 @@ async function removeWithFiles(
  * The line a removal gets when its DELETE failed before the run was recorded as sent (in the rare case the
  * run went out but its id could not be stored, the nodes may have run it; repeating is harmless either way).
  */
-export const NOT_SENT_LINE =
-  'the DELETE request failed before the remove run was recorded as sent; repeat the DELETE';
+export const NOT_SENT_LINE = 'the DELETE request failed before the remove run was recorded as sent; repeat the DELETE';
 
 export async function deleteTarget(request: DeleteTargetRequest, deps: DeleteTargetDeps): Promise<DeleteTargetResult> {
   const key = { certificateArn: request.certificateArn, target: request.target };
