@@ -12,6 +12,7 @@ import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type {
   DeleteTargetResponse,
+  TargetRemovalResponse,
   ListCertificatesResponse,
   CertificateTargetView,
 } from '../lambda/export-api/api-types';
@@ -168,6 +169,17 @@ export class ApiClient {
       {
         query: { removeFiles: options.removeFiles ? 'true' : undefined },
       },
+    );
+  }
+
+  /**
+   * `GET /certificates/{certificateArn}/targets/{target}/removal`: one check of a removeFiles=true removal
+   * (the API deletes the inventory item once every node removed the files).
+   */
+  targetRemoval(certificateArn: string, target: string): Promise<TargetRemovalResponse> {
+    return this.request<TargetRemovalResponse>(
+      'GET',
+      `/certificates/${encodeURIComponent(certificateArn)}/targets/${encodeURIComponent(target)}/removal`,
     );
   }
 }

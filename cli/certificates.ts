@@ -14,10 +14,27 @@ export function certificateRows(items: CertificateTargetView[]): string[][] {
     item.lastSerial,
     shortDate(item.certExpiryDate),
     String(item.daysToExpiry),
-    item.lastDeployStatus
-      ? `${item.lastDeployStatus}${item.lastDeployedDate ? ` ${shortDate(item.lastDeployedDate)}` : ''}`
-      : '-',
+    lastDeployCell(item),
   ]);
+}
+
+/**
+ * LAST DEPLOY: a pending or failed removal of the files first (it is what happens to the target now), else
+ * the last deploy, with "(caught up)" when the install association brought the nodes the push missed.
+ */
+export function lastDeployCell(item: CertificateTargetView): string {
+  if (item.removalStatus)
+    return `${item.removalStatus}${item.removalRequestedAt ? ` since ${shortDate(item.removalRequestedAt)}` : ''}`;
+  if (!item.lastDeployStatus) return '-';
+  const date = item.lastDeployedDate ? ` ${shortDate(item.lastDeployedDate)}` : '';
+  return `${item.lastDeployStatus}${date}${item.lastDeploySource === 'association' ? ' (caught up)' : ''}`;
+}
+
+/** One line per node that kept a removed target's files (RemovalFailed rows). */
+export function removalLines(items: CertificateTargetView[]): string[] {
+  return items.flatMap((item) =>
+    (item.removalFailures ?? []).map((line) => `${item.certName} (${item.target}): ${line}`),
+  );
 }
 
 export const CERTIFICATE_HEADERS = ['NAME', 'ARN', 'TARGET', 'SERIAL', 'EXPIRES', 'DAYS LEFT', 'LAST DEPLOY'];
@@ -129,6 +146,7 @@ Examples:
         );
       } else {
         context.io.stdout.write(renderTable(CERTIFICATE_HEADERS, certificateRows(result.items)));
+        for (const line of removalLines(result.items)) context.io.stdout.write(`removal failed: ${line}\n`);
         if (options.nodes) {
           context.io.stdout.write(`\n${renderTable(NODE_HEADERS, nodeRows(result.items))}`);
           for (const line of problemLines(result.items)) context.io.stdout.write(`problem: ${line}\n`);

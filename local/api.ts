@@ -9,6 +9,7 @@
  *   GET  /exports/{exportId} → export-api handler (proxy event)
  *   GET  /certificates       → export-api handler (proxy event)
  *   DELETE /certificates/{certificateArn}/targets/{target}
+ *   GET  /certificates/{certificateArn}/targets/{target}/removal
  *                            → export-api handler (proxy event; path parameters URL-decoded, as API Gateway)
  *   POST /_local/renew       local control: {certificateArn} → re-issue + "ACM Certificate Available" event
  *   POST /_local/faults      local control: fault switches (see LocalFaultRequest)
@@ -231,24 +232,26 @@ export class LocalApi {
         return this.send(res, record, result.statusCode, result.body);
       }
       const targetMatch = /^\/certificates\/([^/]+)\/targets\/([^/]+)$/.exec(route);
-      if (targetMatch && method === 'DELETE') {
+      const removalMatch = /^\/certificates\/([^/]+)\/targets\/([^/]+)\/removal$/.exec(route);
+      if ((targetMatch && method === 'DELETE') || (removalMatch && method === 'GET')) {
+        const [, certificateArn, target] = (targetMatch ?? removalMatch)!;
         const query = new URLSearchParams(rawQuery);
         const queryStringParameters: Record<string, string> = {};
         for (const [k, v] of query) queryStringParameters[k] = v;
-        const resource = '/certificates/{certificateArn}/targets/{target}';
+        const resource = `/certificates/{certificateArn}/targets/{target}${removalMatch ? '/removal' : ''}`;
         const event = {
           resource,
           path: route,
-          httpMethod: 'DELETE',
+          httpMethod: method,
           headers: {},
           multiValueHeaders: {},
           queryStringParameters: Object.keys(queryStringParameters).length ? queryStringParameters : null,
           multiValueQueryStringParameters: null,
-          pathParameters: { certificateArn: safeDecode(targetMatch[1]), target: safeDecode(targetMatch[2]) },
+          pathParameters: { certificateArn: safeDecode(certificateArn), target: safeDecode(target) },
           stageVariables: null,
           body: null,
           isBase64Encoded: false,
-          requestContext: { requestId, stage: LOCAL_STAGE, httpMethod: 'DELETE', resourcePath: resource },
+          requestContext: { requestId, stage: LOCAL_STAGE, httpMethod: method, resourcePath: resource },
         } as unknown as APIGatewayProxyEvent;
         const result = await this.options.readHandler(event);
         return this.send(res, record, result.statusCode, result.body);

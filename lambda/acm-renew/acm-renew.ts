@@ -49,7 +49,7 @@ export interface RenewResult {
   alreadyStarted: number;
   /** Inventory targets of the certificate. */
   targets: number;
-  /** Targets whose stored options no longer validate (skipped, logged). */
+  /** Targets skipped (logged): their files are being removed, or their stored options no longer validate. */
   skipped: number;
   executionArns: string[];
   /** Why nothing was started, when the event is not a renewal of an exportable certificate with targets. */
@@ -167,6 +167,13 @@ export async function renew(event: AcmEvent, scope: ArnScope, deps: RenewDeps): 
   const schema = exportRequestSchema(scope);
   let firstError: unknown;
   for (const item of items) {
+    if (item.removalStatus) {
+      // The user asked for the files to go: a renewal must not install them again (nor bring back the
+      // associations the removal deleted).
+      result.skipped++;
+      log('target is being removed; not renewed', { target: item.target, removalStatus: item.removalStatus });
+      continue;
+    }
     const parsed = schema.safeParse(inputFromItem(item));
     if (!parsed.success) {
       result.skipped++;

@@ -5,14 +5,21 @@
  * runs, by the target's report association (Action=report), so files changed by hand show up within its
  * schedule. ONE alert per drifting target (node ids, what they serve and hold, the problem their files
  * have, since when), no secrets.
+ *
+ * A target whose last deploy is Failed (the push missed some node, e.g. one that was offline) is set to
+ * Succeeded, marked as caught up through the association, once every node that carries its tag reports
+ * the current serial served and held with no problem. Reports alone cannot say how many nodes carry the
+ * tag (a node that never reported is invisible), so for those targets only the tagged nodes are listed
+ * (DescribeInstanceInformation; one call per such target and check, none for the others). InProgress
+ * belongs to a running execution and is left to it; targets being removed are skipped altogether.
  */
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { InventoryItem } from '../shared/contract';
 import { DriftFinding, findDrift, normalizeSerial } from '../shared/drift';
 import { rethrowThrottling } from '../shared/errors';
-import { InventoryDeps, targetsByExpiry } from '../shared/inventory';
-import { nodeReportsForSecret, observationOf } from '../shared/node-reports';
+import { InventoryDeps, recordCatchUp, targetsByExpiry } from '../shared/inventory';
+import { matchingNodes, nodeReportsForSecret, observationOf } from '../shared/node-reports';
 
 export interface DriftCheckDeps extends InventoryDeps {
   ssm: SSMClient;
@@ -45,6 +52,8 @@ export interface DriftCheckResult {
   driftingNodes: number;
   driftingTargets: TargetDrift[];
   alertsSent: number;
+  /** Targets whose Failed deploy was set to Succeeded because every tagged node caught up. */
+  caughtUp: number;
 }
 
 export const DEFAULT_DRIFT_GRACE_MINUTES = 120;
@@ -79,11 +88,21 @@ export function driftAlert(drift: TargetDrift, checkedAt: string): { subject: st
 }
 
 function skip(item: InventoryItem, now: Date, graceMinutes: number): string | undefined {
+  // The removal route owns a target being removed: no alert would be true, no repair is wanted.
+  if (item.removalStatus) return 'being removed';
   if (!item.lastSecretArn || !item.lastSerial) return 'no completed export';
   const exported = Date.parse(item.lastExportedDate);
   if (!Number.isNaN(exported) && now.getTime() - exported < graceMinutes * 60_000)
     return 'exported within the grace period';
   return undefined;
+}
+
+/** Whether every managed node with the target's tag is among the in-sync reporters (and there is one). */
+async function everyTaggedNodeInSync(ssm: SSMClient, item: InventoryItem, inSync: string[]): Promise<boolean> {
+  if (inSync.length === 0) return false;
+  const tagged = await matchingNodes(ssm, item.targetTagKey, item.targetTagValue);
+  const reported = new Set(inSync);
+  return tagged.length > 0 && tagged.every((id) => reported.has(id));
 }
 
 export async function checkDrift(deps: DriftCheckDeps): Promise<DriftCheckResult> {
@@ -96,6 +115,7 @@ export async function checkDrift(deps: DriftCheckDeps): Promise<DriftCheckResult
     driftingNodes: 0,
     driftingTargets: [],
     alertsSent: 0,
+    caughtUp: 0,
   };
   let startKey: Record<string, unknown> | undefined;
   do {
@@ -109,8 +129,21 @@ export async function checkDrift(deps: DriftCheckDeps): Promise<DriftCheckResult
       result.targetsChecked++;
       const reports = await nodeReportsForSecret(deps.ssm, item.lastSecretArn);
       result.nodesReporting += reports.length;
-      const { drifting } = findDrift(item.lastSerial, reports.map(observationOf));
-      if (drifting.length === 0) continue;
+      const { drifting, inSync } = findDrift(item.lastSerial, reports.map(observationOf));
+      if (drifting.length === 0) {
+        if (item.lastDeployStatus === 'Failed' && (await everyTaggedNodeInSync(deps.ssm, item, inSync))) {
+          const key = { certificateArn: item.certificateArn, target: item.target };
+          if (await recordCatchUp(deps, key, item.lastExecutionArn, now.toISOString())) {
+            result.caughtUp++;
+            log('failed deploy caught up through the association', {
+              certificateArn: item.certificateArn,
+              target: item.target,
+              nodes: inSync.length,
+            });
+          }
+        }
+        continue;
+      }
       const drift: TargetDrift = {
         certificateArn: item.certificateArn,
         certName: item.certName,

@@ -47,6 +47,24 @@ export interface ExportStatusResponse {
   error?: { name: string; message: string };
 }
 
+/**
+ * `GET /certificates/{certificateArn}/targets/{target}/removal` → 200: how the removal of the target's files
+ * stands. One check of the remove run per request; `Removed` means every node removed the files and the
+ * inventory item was deleted by this request. 404 when the target is not in the inventory (already removed,
+ * or never added), 409 when it is not being removed.
+ */
+export interface TargetRemovalResponse {
+  certificateArn: string;
+  target: string;
+  status: 'Removing' | 'RemovalFailed' | 'Removed';
+  requestedAt: string;
+  commandId?: string;
+  /** The remove run's node counts, when it is known to Systems Manager. */
+  nodes?: { total: number; completed: number; failed: number };
+  /** RemovalFailed: one line per node that did not remove the files, or why the run was not sent. */
+  failures: string[];
+}
+
 /** One inventory row in `GET /certificates`. */
 export interface CertificateTargetView {
   certificateArn: string;
@@ -60,6 +78,14 @@ export interface CertificateTargetView {
   lastExportedDate: string;
   lastDeployStatus?: string;
   lastDeployedDate?: string;
+  /** `association`: the workflow's Failed became Succeeded when every node caught up through the install association. */
+  lastDeploySource?: 'association';
+  /** Present while the target's files are being removed (`Removing`) or some node kept them (`RemovalFailed`). */
+  removalStatus?: 'Removing' | 'RemovalFailed';
+  removalRequestedAt?: string;
+  removalCommandId?: string;
+  /** RemovalFailed: one line per node that kept the files. */
+  removalFailures?: string[];
   lastExecutionArn: string;
   certDir: string;
   keyDir: string;
@@ -138,6 +164,11 @@ export type FilesRemoval =
       commandId: string;
       /** CloudWatch log group that receives each node's output of the run. */
       logGroupName: string;
+      /**
+       * `GET` this path (`/certificates/{certificateArn}/targets/{target}/removal`) to learn the outcome: it
+       * deletes the inventory item once every node removed the files. Absent from older deployments.
+       */
+      statusPath?: string;
     };
 
 /**
@@ -148,7 +179,13 @@ export type FilesRemoval =
 export interface DeleteTargetResponse {
   certificateArn: string;
   target: string;
+  /** Without removeFiles=true: the item was found and deleted. With it: always false (see removalStatus). */
   inventoryItemDeleted: boolean;
+  /**
+   * removeFiles=true: the item stays, marked `Removing`, until `filesRemoval.statusPath` sees every node
+   * remove the files (then it deletes the item). Absent without removeFiles=true and from older deployments.
+   */
+  removalStatus?: 'Removing';
   /** The install (convergence) association was found and deleted. */
   associationDeleted: boolean;
   /** The report association (Action=report) was found and deleted. */

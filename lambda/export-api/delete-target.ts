@@ -1,15 +1,18 @@
 /**
  * `DELETE /certificates/{certificateArn}/targets/{target}[?removeFiles=true|false]`: stop converging a
  * target. Deletes its two State Manager associations (install and report; each by the stored id, else by
- * its name) and its inventory item.
+ * its name) and, without removeFiles=true, its inventory item.
  *
- * The installed files stay on the nodes unless removeFiles=true. Then the inventory item is required (it is
- * the only record of the certificate name, directories and secret the nodes hold; without it: not found,
- * nothing changed), and the order is: both associations (so that no scheduled run installs or reports
- * again), then ONE SendCommand of the install document with Action=remove to the target's tag (each node
- * independent: MaxErrors 100%), then the item. When the command cannot be sent, the item stays and the
- * request can simply be repeated. The removal itself runs asynchronously on the nodes: a node whose web
- * server still references the files keeps them and fails its invocation at the configuration test.
+ * With removeFiles=true the inventory item is required (it is the only record of the certificate name,
+ * directories and secret the nodes hold; without it: not found, nothing changed) and it stays until the
+ * nodes confirmed the removal: first the item is marked `Removing` (so renewals and the drift check leave it
+ * alone from then on), then both associations are deleted (so that no scheduled run installs or reports
+ * again), then ONE SendCommand of the install document with Action=remove goes to the target's tag (each
+ * node independent: MaxErrors 100%) and its command id is stored on the item. The nodes run it
+ * asynchronously: `GET .../targets/{target}/removal` (target-removal.ts) checks the run and deletes the item
+ * once every node removed the files, or marks it `RemovalFailed` with a line per node that kept them (a
+ * node whose web server still references the files fails at the configuration test). When a step here
+ * fails, the item says `RemovalFailed` (run not sent); repeating the request converges from any state.
  */
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { DeleteTargetResponse, FilesRemoval } from './api-types';
@@ -22,7 +25,14 @@ import {
   profileFromItem,
   sendInstallCommand,
 } from '../shared/install-command';
-import { InventoryDeps, deleteItem, getItem } from '../shared/inventory';
+import {
+  InventoryDeps,
+  deleteItem,
+  getItem,
+  markRemovalRequested,
+  recordRemovalFailed,
+  recordRemovalSent,
+} from '../shared/inventory';
 import { FIELD_RULES, RESERVED_TAG_PREFIX } from '../shared/patterns';
 
 /** Each node removes its files on its own: one node that refuses must not cancel the others. */
@@ -35,6 +45,7 @@ export interface DeleteTargetDeps extends InventoryDeps {
   ssm: SSMClient;
   /** Read only when files are to be removed (the API's other routes do not need the install document). */
   removeCommand: () => RemoveCommandSettings;
+  now?: () => Date;
 }
 
 export interface DeleteTargetRequest {
@@ -56,11 +67,11 @@ function decoded(value: string | undefined, name: string): string {
   }
 }
 
-/** Validates the path parameters and the query string (only `removeFiles`, `true` or `false`). */
-export function parseDeleteTarget(
-  pathParameters: Record<string, string | undefined> | null | undefined,
-  query: Record<string, string | undefined> | null | undefined,
-): DeleteTargetRequest {
+/** Validates the target's path parameters (DELETE and GET .../removal). */
+export function parseTargetPath(pathParameters: Record<string, string | undefined> | null | undefined): {
+  certificateArn: string;
+  target: string;
+} {
   const certificateArn = decoded(pathParameters?.certificateArn, 'certificateArn');
   const target = decoded(pathParameters?.target, 'target');
   const arnRule = FIELD_RULES.CertificateArn;
@@ -73,6 +84,15 @@ export function parseDeleteTarget(
   }
   if (RESERVED_TAG_PREFIX.test(parseTargetKey(target).tagKey))
     throw new InvalidInput('target: the tag key must not start with "aws:"');
+  return { certificateArn, target };
+}
+
+/** Validates the path parameters and the query string (only `removeFiles`, `true` or `false`). */
+export function parseDeleteTarget(
+  pathParameters: Record<string, string | undefined> | null | undefined,
+  query: Record<string, string | undefined> | null | undefined,
+): DeleteTargetRequest {
+  const { certificateArn, target } = parseTargetPath(pathParameters);
   const params = query ?? {};
   const unknown = Object.keys(params).filter((k) => k !== 'removeFiles');
   if (unknown.length > 0)
@@ -126,22 +146,71 @@ async function sendRemoval(
     maxErrors: REMOVE_MAX_ERRORS,
     comment: `acm-export remove ${profile.certName}`,
   });
-  return { requested: true, status: 'Sent', commandId, logGroupName: settings.logGroupName };
+  return {
+    requested: true,
+    status: 'Sent',
+    commandId,
+    logGroupName: settings.logGroupName,
+    statusPath: removalStatusPath(item),
+  };
 }
+
+/** The route that follows a target's removal (both path segments URL-encoded). */
+export function removalStatusPath(key: { certificateArn: string; target: string }): string {
+  return `/certificates/${encodeURIComponent(key.certificateArn)}/targets/${encodeURIComponent(key.target)}/removal`;
+}
+
+/**
+ * removeFiles=true on an existing item: mark it Removing, delete both associations, send the remove run,
+ * store its command id. A failing step leaves the item RemovalFailed (nothing was sent) and rethrows.
+ */
+async function removeWithFiles(
+  item: InventoryItem,
+  deps: DeleteTargetDeps,
+  settings: RemoveCommandSettings,
+): Promise<DeleteTargetResult> {
+  const key = { certificateArn: item.certificateArn, target: item.target };
+  const requestedAt = (deps.now ?? (() => new Date()))().toISOString();
+  if (!(await markRemovalRequested(deps, key, requestedAt))) return { found: false, noRecord: true };
+  let associations: Awaited<ReturnType<typeof removeAssociations>>;
+  let filesRemoval: FilesRemoval;
+  try {
+    associations = await removeAssociations(deps.ssm, key, item);
+    filesRemoval = await sendRemoval(item, deps.ssm, settings);
+  } catch (error) {
+    // Best effort: the status route also finds a removal whose run never went out.
+    await recordRemovalFailed(deps, key, { requestedAt }, [NOT_SENT_LINE]).catch(() => false);
+    throw error;
+  }
+  if (filesRemoval.requested) await recordRemovalSent(deps, key, requestedAt, filesRemoval.commandId);
+  return {
+    found: true,
+    body: {
+      ...key,
+      inventoryItemDeleted: false,
+      removalStatus: 'Removing',
+      ...associations,
+      filesRemoval,
+    },
+  };
+}
+
+/**
+ * The line a removal gets when its DELETE failed before the run was recorded as sent (in the rare case the
+ * run went out but its id could not be stored, the nodes may have run it; repeating is harmless either way).
+ */
+export const NOT_SENT_LINE = 'the DELETE request failed before the remove run was recorded as sent; repeat the DELETE';
 
 export async function deleteTarget(request: DeleteTargetRequest, deps: DeleteTargetDeps): Promise<DeleteTargetResult> {
   const key = { certificateArn: request.certificateArn, target: request.target };
   const item = await getItem(deps, key);
-  if (request.removeFiles && !item) return { found: false, noRecord: true };
-  // Settings before any change: a misconfigured function fails the request with nothing deleted.
-  const removal = request.removeFiles && item ? { item, settings: deps.removeCommand() } : undefined;
-  // The associations first: if that fails, the item (and the ids in it) stays for a retry; and once they
-  // are gone no scheduled run can install the files again after the remove run.
+  if (request.removeFiles) {
+    if (!item) return { found: false, noRecord: true };
+    // Settings before any change: a misconfigured function fails the request with nothing changed.
+    return removeWithFiles(item, deps, deps.removeCommand());
+  }
+  // The associations first: if that fails, the item (and the ids in it) stays for a retry.
   const associations = await removeAssociations(deps.ssm, key, item);
-  // Then the remove run: if it cannot be sent, the item stays, so repeating the request sends it.
-  const filesRemoval: FilesRemoval = removal
-    ? await sendRemoval(removal.item, deps.ssm, removal.settings)
-    : { requested: false };
   const deleted = item ? await deleteItem(deps, key) : undefined;
   if (!item && !associations.associationDeleted && !associations.reportAssociationDeleted)
     return { found: false, noRecord: false };
@@ -152,7 +221,7 @@ export async function deleteTarget(request: DeleteTargetRequest, deps: DeleteTar
       target: key.target,
       inventoryItemDeleted: deleted !== undefined,
       ...associations,
-      filesRemoval,
+      filesRemoval: { requested: false },
     },
   };
 }

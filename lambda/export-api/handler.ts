@@ -2,7 +2,9 @@
  * REST API (proxy integration): `POST /exports` (validate, then StartExecution), `GET /exports/{exportId}`,
  * `GET /certificates` (with `?nodes=true` the per-node reports from SSM Inventory) and
  * `DELETE /certificates/{certificateArn}/targets/{target}` (with `?removeFiles=true` it also sends the install
- * document's remove run to the target's nodes).
+ * document's remove run to the target's nodes and keeps the item, marked Removing) and
+ * `GET /certificates/{certificateArn}/targets/{target}/removal` (checks that run; deletes the item once every
+ * node removed the files).
  * Every response is JSON; 4xx messages name the field and the rule, never echo a value.
  */
 import type { SSMClient } from '@aws-sdk/client-ssm';
@@ -11,7 +13,7 @@ import type { ErrorResponse } from './api-types';
 import { client } from '../shared/clients';
 import { ENV } from '../shared/contract';
 import { commandTimeoutSeconds, requireEnv } from '../shared/env';
-import { RemoveCommandSettings, deleteTarget, parseDeleteTarget } from './delete-target';
+import { RemoveCommandSettings, deleteTarget, parseDeleteTarget, parseTargetPath } from './delete-target';
 import { AcmExportError, InvalidInput } from '../shared/errors';
 import { EXPORT_ID_PATTERN, ExportStatusDeps, exportStatus } from './export-status';
 import { resolveDeps } from '../shared/handler-support';
@@ -20,6 +22,7 @@ import { listCertificates, parseListQuery } from './list-certificates';
 import { info } from '../shared/handler-support';
 import { logger, observe } from '../shared/powertools';
 import { startExport } from './start-export';
+import { targetRemoval } from './target-removal';
 
 export type ExportApiDeps = ExportStatusDeps &
   InventoryDeps & { now?: () => Date; ssm: SSMClient; removeCommand: () => RemoveCommandSettings };
@@ -60,9 +63,11 @@ type Route =
   | { name: 'status'; exportId: string | undefined }
   | { name: 'certificates' }
   | { name: 'target'; pathParameters: Record<string, string | undefined> }
+  | { name: 'removal'; pathParameters: Record<string, string | undefined> }
   | undefined;
 
 const TARGET_RESOURCE = '/certificates/{certificateArn}/targets/{target}';
+const REMOVAL_RESOURCE = `${TARGET_RESOURCE}/removal`;
 
 function route(event: Pick<APIGatewayProxyEvent, 'resource' | 'path' | 'pathParameters'>): Route {
   const resource = event.resource ?? '';
@@ -72,12 +77,15 @@ function route(event: Pick<APIGatewayProxyEvent, 'resource' | 'path' | 'pathPara
     return { name: 'status', exportId: event.pathParameters?.exportId ?? undefined };
   if (resource === '/certificates') return { name: 'certificates' };
   if (resource === TARGET_RESOURCE) return { name: 'target', pathParameters: event.pathParameters ?? {} };
+  if (resource === REMOVAL_RESOURCE) return { name: 'removal', pathParameters: event.pathParameters ?? {} };
   const m = /^\/exports\/([^/]*)$/.exec(path);
   if (m) return { name: 'status', exportId: safeDecode(m[1]) };
   if (path === '/certificates') return { name: 'certificates' };
   // Raw path (local mode, or a proxy that does not fill `resource`): both segments stay URL-encoded.
   const t = /^\/certificates\/([^/]+)\/targets\/([^/]+)$/.exec(path);
   if (t) return { name: 'target', pathParameters: { certificateArn: t[1], target: t[2] } };
+  const rm = /^\/certificates\/([^/]+)\/targets\/([^/]+)\/removal$/.exec(path);
+  if (rm) return { name: 'removal', pathParameters: { certificateArn: rm[1], target: rm[2] } };
   return undefined;
 }
 
@@ -86,6 +94,7 @@ const METHODS: Record<NonNullable<Route>['name'], string> = {
   status: 'GET',
   certificates: 'GET',
   target: 'DELETE',
+  removal: 'GET',
 };
 
 /** Media type of the request body; a request without Content-Type is taken as JSON. */
@@ -141,6 +150,22 @@ export function createHandler(overrides: Partial<ExportApiDeps> = {}) {
               ? `no target ${request.target} for ${request.certificateArn} in the inventory: without its record (certificate name, directories) no files can be removed; nothing was changed (DELETE without removeFiles removes any leftover association)`
               : `no target ${request.target} for ${request.certificateArn}`,
           );
+        }
+        if (r.name === 'removal') {
+          const key = parseTargetPath(r.pathParameters);
+          const unknown = Object.keys(event.queryStringParameters ?? {});
+          if (unknown.length > 0)
+            throw new InvalidInput(
+              `${unknown[0].replace(/[^A-Za-z0-9_.-]/g, '?').slice(0, 40)}: is not a known query parameter`,
+            );
+          const removal = await targetRemoval(key, deps);
+          if (removal.found) return respond(200, removal.body);
+          return removal.notRemoving
+            ? fail(
+                409,
+                `target ${key.target} of ${key.certificateArn} is not being removed (DELETE ...?removeFiles=true starts that)`,
+              )
+            : fail(404, `no target ${key.target} for ${key.certificateArn} in the inventory (removed, or never added)`);
         }
         const query = parseListQuery(event.queryStringParameters);
         return respond(200, await listCertificates(query, deps));

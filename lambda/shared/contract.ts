@@ -176,6 +176,8 @@ export function parseTargetKey(target: string): { tagKey: string; tagValue: stri
   return { tagKey: target.slice(0, at), tagValue: target.slice(at + 1) };
 }
 
+export type RemovalStatus = 'Removing' | 'RemovalFailed';
+
 export interface InventoryItem {
   certificateArn: string;
   target: string;
@@ -199,6 +201,24 @@ export interface InventoryItem {
   lastExecutionArn: string;
   lastDeployStatus?: 'InProgress' | 'Succeeded' | 'Failed';
   lastDeployedDate?: string;
+  /**
+   * `association`: lastDeployStatus was turned from Failed to Succeeded by the drift check, after every node
+   * with the tag reported the current certificate (the install association caught up the nodes the push
+   * missed); lastDeployedDate is then when that was seen. Absent when the workflow recorded the status.
+   */
+  lastDeploySource?: 'association';
+  /**
+   * Set by `DELETE ...?removeFiles=true`: the associations are gone and the nodes were (or are being) sent
+   * the remove run; the item stays until every node confirmed it. `RemovalFailed`: some node kept the files
+   * (removalFailures says which and why) or the run could not be sent; repeating the DELETE sends it again.
+   */
+  removalStatus?: RemovalStatus;
+  /** When the removal was requested (the newest DELETE); an export started before it does not revive the target. */
+  removalRequestedAt?: string;
+  /** The remove run's command id, once sent. */
+  removalCommandId?: string;
+  /** RemovalFailed only: one line per node that did not remove the files (no secrets). */
+  removalFailures?: string[];
   // Output profile (absent on items written before profiles existed: the defaults apply).
   keyOwner?: string;
   keyGroup?: string;

@@ -18,10 +18,27 @@ export interface InventoryDeps {
   tableName: string;
 }
 
+/** Attributes an export never sets, and the ones it clears (a new export is the new truth about the target). */
+const CLEARED_BY_EXPORT = [
+  'lastDeploySource',
+  'removalStatus',
+  'removalRequestedAt',
+  'removalCommandId',
+  'removalFailures',
+] as const;
+
 type ExportFields = Omit<
   InventoryItem,
-  'certificateArn' | 'target' | 'itemType' | 'lastDeployedDate' | 'associationId' | 'reportAssociationId'
+  | 'certificateArn'
+  | 'target'
+  | 'itemType'
+  | 'lastDeployedDate'
+  | 'associationId'
+  | 'reportAssociationId'
+  | (typeof CLEARED_BY_EXPORT)[number]
 >;
+
+type TargetKey = { certificateArn: string; target: string };
 
 function isConditionFailure(error: unknown): boolean {
   return error instanceof Error && error.name === 'ConditionalCheckFailedException';
@@ -29,13 +46,17 @@ function isConditionFailure(error: unknown): boolean {
 
 /**
  * Creates or updates the item for a new export, unless a newer export (later execution start) already owns
- * it. Returns `{ applied: false, newerExecutionArn }` in that case.
+ * it, or its files were asked to be removed after this export started (a renewal already running must not
+ * bring back a target being removed; an export started after the DELETE adds the target again and clears
+ * the removal). Returns `{ applied: false, ... }` in those cases.
  */
 export async function recordExport(
   deps: InventoryDeps,
-  key: { certificateArn: string; target: string },
+  key: TargetKey,
   fields: ExportFields,
-): Promise<{ applied: true; item: InventoryItem } | { applied: false; newerExecutionArn: string }> {
+): Promise<
+  { applied: true; item: InventoryItem } | { applied: false; newerExecutionArn: string; removalRequestedAt?: string }
+> {
   const values: Record<string, unknown> = { ...fields, [INVENTORY.itemTypeAttribute]: INVENTORY.itemTypeValue };
   const names: Record<string, string> = {};
   const attrs: Record<string, unknown> = {};
@@ -48,13 +69,20 @@ export async function recordExport(
   });
   names['#started'] = 'lastExportStartedAt';
   attrs[':startedAt'] = fields.lastExportStartedAt;
+  names['#removalAt'] = 'removalRequestedAt';
+  const removes = CLEARED_BY_EXPORT.map((name, i) => {
+    names[`#c${i}`] = name;
+    return `#c${i}`;
+  });
   try {
     const out = await deps.ddb.send(
       new UpdateCommand({
         TableName: deps.tableName,
         Key: { [INVENTORY.partitionKey]: key.certificateArn, [INVENTORY.sortKey]: key.target },
-        UpdateExpression: `SET ${sets.join(', ')}`,
-        ConditionExpression: 'attribute_not_exists(#started) OR #started <= :startedAt',
+        UpdateExpression: `SET ${sets.join(', ')} REMOVE ${removes.join(', ')}`,
+        ConditionExpression:
+          '(attribute_not_exists(#started) OR #started <= :startedAt) AND ' +
+          '(attribute_not_exists(#removalAt) OR #removalAt < :startedAt)',
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: attrs,
         ReturnValues: 'ALL_NEW',
@@ -65,7 +93,11 @@ export async function recordExport(
     if (!isConditionFailure(error)) return rethrowThrottling(error, 'dynamodb:UpdateItem');
   }
   const stored = await getItem(deps, key);
-  return { applied: false, newerExecutionArn: stored?.lastExecutionArn ?? 'unknown' };
+  return {
+    applied: false,
+    newerExecutionArn: stored?.lastExecutionArn ?? 'unknown',
+    ...(stored?.removalRequestedAt ? { removalRequestedAt: stored.removalRequestedAt } : {}),
+  };
 }
 
 export async function getItem(
@@ -154,6 +186,151 @@ export function recordAssociation(
     executionArn,
     Object.fromEntries(Object.entries(ids).filter((entry): entry is [string, string] => typeof entry[1] === 'string')),
   );
+}
+
+/**
+ * One UpdateItem under a condition; false when the condition does not hold (someone else changed the item
+ * first, or it is gone).
+ */
+async function conditionalUpdate(
+  deps: InventoryDeps,
+  key: TargetKey,
+  update: {
+    expression: string;
+    condition: string;
+    names: Record<string, string>;
+    values: Record<string, unknown>;
+  },
+): Promise<boolean> {
+  try {
+    await deps.ddb.send(
+      new UpdateCommand({
+        TableName: deps.tableName,
+        Key: { [INVENTORY.partitionKey]: key.certificateArn, [INVENTORY.sortKey]: key.target },
+        UpdateExpression: update.expression,
+        ConditionExpression: update.condition,
+        ExpressionAttributeNames: update.names,
+        ExpressionAttributeValues: update.values,
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    return rethrowThrottling(error, 'dynamodb:UpdateItem');
+  }
+}
+
+/**
+ * The drift check saw every node with the tag serve and hold the current serial: a Failed deploy caught up
+ * through the install association. Only while `executionArn` still owns the item, its status is still Failed
+ * and no removal is pending (a newer export's status is never overwritten). Returns whether it was applied.
+ */
+export function recordCatchUp(deps: InventoryDeps, key: TargetKey, executionArn: string, at: string): Promise<boolean> {
+  return conditionalUpdate(deps, key, {
+    expression: 'SET #status = :succeeded, #date = :at, #source = :association',
+    condition: '#owner = :arn AND #status = :failed AND attribute_not_exists(#removal)',
+    names: {
+      '#status': 'lastDeployStatus',
+      '#date': 'lastDeployedDate',
+      '#source': 'lastDeploySource',
+      '#owner': 'lastExecutionArn',
+      '#removal': 'removalStatus',
+    },
+    values: {
+      ':succeeded': 'Succeeded',
+      ':failed': 'Failed',
+      ':at': at,
+      ':association': 'association',
+      ':arn': executionArn,
+    },
+  });
+}
+
+/**
+ * First step of a removal: the item says `Removing` (requested at `at`, no command yet), so renewals and the
+ * drift check leave it alone before anything else changes. False when the item is gone.
+ */
+export function markRemovalRequested(deps: InventoryDeps, key: TargetKey, at: string): Promise<boolean> {
+  return conditionalUpdate(deps, key, {
+    expression: 'SET #status = :removing, #at = :at REMOVE #command, #failures',
+    condition: 'attribute_exists(#pk)',
+    names: {
+      '#pk': INVENTORY.partitionKey,
+      '#status': 'removalStatus',
+      '#at': 'removalRequestedAt',
+      '#command': 'removalCommandId',
+      '#failures': 'removalFailures',
+    },
+    values: { ':removing': 'Removing', ':at': at },
+  });
+}
+
+/** The remove run went out: its command id, on the removal requested at `requestedAt` only. */
+export function recordRemovalSent(
+  deps: InventoryDeps,
+  key: TargetKey,
+  requestedAt: string,
+  commandId: string,
+): Promise<boolean> {
+  return conditionalUpdate(deps, key, {
+    expression: 'SET #command = :command',
+    condition: '#at = :at AND #status = :removing',
+    names: { '#command': 'removalCommandId', '#at': 'removalRequestedAt', '#status': 'removalStatus' },
+    values: { ':command': commandId, ':at': requestedAt, ':removing': 'Removing' },
+  });
+}
+
+/**
+ * The removal requested at `requestedAt` (with `commandId`, or with none sent) did not remove the files
+ * everywhere: `RemovalFailed` with one line per node. Not applied when a newer DELETE or export took over.
+ */
+export function recordRemovalFailed(
+  deps: InventoryDeps,
+  key: TargetKey,
+  removal: { requestedAt: string; commandId?: string },
+  failures: string[],
+): Promise<boolean> {
+  const names: Record<string, string> = {
+    '#status': 'removalStatus',
+    '#failures': 'removalFailures',
+    '#at': 'removalRequestedAt',
+    '#command': 'removalCommandId',
+  };
+  const values: Record<string, unknown> = {
+    ':failed': 'RemovalFailed',
+    ':failures': failures,
+    ':at': removal.requestedAt,
+    ':removing': 'Removing',
+  };
+  if (removal.commandId) values[':command'] = removal.commandId;
+  return conditionalUpdate(deps, key, {
+    expression: 'SET #status = :failed, #failures = :failures',
+    condition: `#at = :at AND #status = :removing AND ${removal.commandId ? '#command = :command' : 'attribute_not_exists(#command)'}`,
+    names,
+    values,
+  });
+}
+
+/**
+ * Deletes the item once the remove run `commandId` succeeded on every node, only while that removal is still
+ * the item's current one. Returns whether it was deleted.
+ */
+export async function deleteRemovedItem(deps: InventoryDeps, key: TargetKey, commandId: string): Promise<boolean> {
+  try {
+    await deps.ddb.send(
+      new DeleteCommand({
+        TableName: deps.tableName,
+        Key: { [INVENTORY.partitionKey]: key.certificateArn, [INVENTORY.sortKey]: key.target },
+        ConditionExpression: '#status = :removing AND #command = :command',
+        ExpressionAttributeNames: { '#status': 'removalStatus', '#command': 'removalCommandId' },
+        ExpressionAttributeValues: { ':removing': 'Removing', ':command': commandId },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    return rethrowThrottling(error, 'dynamodb:DeleteItem');
+  }
 }
 
 /** Removes a target's item. Returns the deleted item, if there was one. */

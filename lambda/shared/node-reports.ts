@@ -11,8 +11,17 @@
  * Type: 'Equal' }], ResultAttributes: [{ TypeName: 'Custom:AcmExportCertificate' }], MaxResults, NextToken }
  * → { Entities: [{ Id: <node id>, Data: { 'Custom:AcmExportCertificate': { CaptureTime, Content: [{...}] } } }],
  * NextToken }.
+ *
+ * Also the managed nodes that carry a target's tag (DescribeInstanceInformation, all pages): the nodes a push
+ * goes to, and the nodes whose reports the drift check must see before it calls a failed deploy caught up.
  */
-import { GetInventoryCommand, GetInventoryCommandOutput, SSMClient } from '@aws-sdk/client-ssm';
+import {
+  DescribeInstanceInformationCommand,
+  DescribeInstanceInformationCommandOutput,
+  GetInventoryCommand,
+  GetInventoryCommandOutput,
+  SSMClient,
+} from '@aws-sdk/client-ssm';
 import { rethrowThrottling } from './errors';
 import type { Observation } from './drift';
 
@@ -117,4 +126,27 @@ export function observationOf(report: NodeReport): Observation {
     ...(report.installedAt ? { since: report.installedAt } : {}),
     ...(report.checkedAt ? { checkedAt: report.checkedAt } : {}),
   };
+}
+
+/** All managed nodes (EC2 and hybrid) with the tag, across every page. */
+export async function matchingNodes(ssm: SSMClient, tagKey: string, tagValue: string): Promise<string[]> {
+  const ids: string[] = [];
+  let token: string | undefined;
+  do {
+    let page: DescribeInstanceInformationCommandOutput;
+    try {
+      page = await ssm.send(
+        new DescribeInstanceInformationCommand({
+          Filters: [{ Key: `tag:${tagKey}`, Values: [tagValue] }],
+          MaxResults: 50,
+          NextToken: token,
+        }),
+      );
+    } catch (error) {
+      return rethrowThrottling(error, 'ssm:DescribeInstanceInformation');
+    }
+    for (const info of page.InstanceInformationList ?? []) if (info.InstanceId) ids.push(info.InstanceId);
+    token = page.NextToken;
+  } while (token);
+  return ids;
 }

@@ -4,17 +4,13 @@
  * send the install document to the tag. Parameters are identifiers and options only; the node fetches the
  * secret version itself.
  */
-import {
-  DescribeInstanceInformationCommand,
-  DescribeInstanceInformationCommandOutput,
-  SSMClient,
-  SendCommandCommand,
-} from '@aws-sdk/client-ssm';
+import { SSMClient, SendCommandCommand } from '@aws-sdk/client-ssm';
 import { AssociationKind, AssociationSpec, upsertAssociation } from '../shared/associations';
 import { ExportTaskResult, InstallTaskResult, InventoryItem, targetKey } from '../shared/contract';
 import { AcmExportError, NoMatchingNodes, isThrottling, rethrowThrottling } from '../shared/errors';
 import { TargetProfile, documentParameters, installCommandInput } from '../shared/install-command';
 import { InventoryDeps, recordAssociation, recordDeployOutcome, recordExport } from '../shared/inventory';
+import { matchingNodes } from '../shared/node-reports';
 import { DEFAULT_CONVERGENCE_SCHEDULE, DEFAULT_DRIFT_REPORT_SCHEDULE } from '../shared/patterns';
 import type { ResolvedExportRequest } from '../shared/schemas';
 
@@ -41,29 +37,6 @@ export interface InstallRequest {
   export: ExportTaskResult;
   executionArn: string;
   executionStartTime: string;
-}
-
-/** All managed nodes (EC2 and hybrid) with the tag, across every page. */
-export async function matchingNodes(ssm: SSMClient, tagKey: string, tagValue: string): Promise<string[]> {
-  const ids: string[] = [];
-  let token: string | undefined;
-  do {
-    let page: DescribeInstanceInformationCommandOutput;
-    try {
-      page = await ssm.send(
-        new DescribeInstanceInformationCommand({
-          Filters: [{ Key: `tag:${tagKey}`, Values: [tagValue] }],
-          MaxResults: 50,
-          NextToken: token,
-        }),
-      );
-    } catch (error) {
-      return rethrowThrottling(error, 'ssm:DescribeInstanceInformation');
-    }
-    for (const info of page.InstanceInformationList ?? []) if (info.InstanceId) ids.push(info.InstanceId);
-    token = page.NextToken;
-  } while (token);
-  return ids;
 }
 
 export function profileFromRequest(i: ResolvedExportRequest): TargetProfile {
@@ -131,7 +104,11 @@ export async function runInstall(request: InstallRequest, deps: InstallDeps): Pr
     lastDeployStatus: 'InProgress',
   });
   if (!claim.applied) {
-    log('a newer export already owns this target; not installing', { supersededBy: claim.newerExecutionArn });
+    if (claim.removalRequestedAt)
+      log("the target's removal was requested after this export started; not installing", {
+        removalRequestedAt: claim.removalRequestedAt,
+      });
+    else log('a newer export already owns this target; not installing', { supersededBy: claim.newerExecutionArn });
     return { outcome: 'Superseded', targetCount: 0, supersededBy: claim.newerExecutionArn };
   }
 

@@ -56,8 +56,10 @@ export class DriftCheck extends Construct {
         [ENV.DRIFT_GRACE_MINUTES]: String(props.graceMinutes ?? DEFAULT_DRIFT_GRACE_MINUTES),
       },
     });
-    // targetsByExpiry only: Query on the ByExpiry index.
+    // targetsByExpiry (Query on the ByExpiry index), and the conditional UpdateItem that marks a failed
+    // deploy caught up.
     props.inventory.grantQuery(this.function, [INVENTORY.byExpiryIndex]);
+    props.inventory.grantUpdate(this.function);
     props.alertTopic.grantPublish(this.function);
     props.alertTopicKey.grant(this.function, 'kms:Decrypt', 'kms:GenerateDataKey');
     acknowledgeWildcardAction(
@@ -67,15 +69,16 @@ export class DriftCheck extends Construct {
     );
     this.function.addToRolePolicy(
       new iam.PolicyStatement({
-        // GetInventory has no resource-level permissions.
-        actions: ['ssm:GetInventory'],
+        // GetInventory (the nodes' reports) and DescribeInstanceInformation (the nodes with a target's tag,
+        // before a failed deploy is called caught up) have no resource-level permissions.
+        actions: ['ssm:GetInventory', 'ssm:DescribeInstanceInformation'],
         resources: ['*'],
       }),
     );
     acknowledgeWildcardResource(
       this.function.executionRole,
       '*',
-      'ssm:GetInventory has no resource-level permissions (AWS requires "*"); xray:Put* likewise.',
+      'ssm:GetInventory and ssm:DescribeInstanceInformation have no resource-level permissions (AWS requires "*"); xray:Put* likewise.',
     );
 
     this.rule = new events.Rule(this, 'Schedule', {

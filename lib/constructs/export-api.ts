@@ -230,24 +230,30 @@ export class ExportApi extends Construct {
         'method.request.querystring.nodes': false,
       },
     });
-    certificates
-      .addResource('{certificateArn}')
-      .addResource('targets')
-      .addResource('{target}')
-      .addMethod('DELETE', integration, {
-        authorizationType: apigw.AuthorizationType.IAM,
-        requestValidator: validator,
-        requestParameters: {
-          'method.request.path.certificateArn': true,
-          'method.request.path.target': true,
-          'method.request.querystring.removeFiles': false,
-        },
-      });
+    const target = certificates.addResource('{certificateArn}').addResource('targets').addResource('{target}');
+    target.addMethod('DELETE', integration, {
+      authorizationType: apigw.AuthorizationType.IAM,
+      requestValidator: validator,
+      requestParameters: {
+        'method.request.path.certificateArn': true,
+        'method.request.path.target': true,
+        'method.request.querystring.removeFiles': false,
+      },
+    });
+    // How a removeFiles=true removal stands; deletes the item once every node removed the files.
+    target.addResource('removal').addMethod('GET', integration, {
+      authorizationType: apigw.AuthorizationType.IAM,
+      requestValidator: validator,
+      requestParameters: {
+        'method.request.path.certificateArn': true,
+        'method.request.path.target': true,
+      },
+    });
   }
 
   /**
-   * The export-api function with only the calls its routes make: Query ByExpiry, GetItem and DeleteItem on
-   * the inventory; DeleteAssociation and the remove run's SendCommand on this stack's document and the
+   * The export-api function with only the calls its routes make: Query ByExpiry, GetItem, UpdateItem and
+   * DeleteItem on the inventory; ListCommands and ListCommandInvocations of the remove run; DeleteAssociation and the remove run's SendCommand on this stack's document and the
    * tagged nodes; DescribeExecution and GetExecutionHistory on this machine's executions (StartExecution
    * is granted next to the POST route).
    */
@@ -258,7 +264,7 @@ export class ExportApi extends Construct {
     const fn = new NodeFunction(this, 'export-api', {
       handlerDir: 'export-api',
       description:
-        'Serves GET /exports/{exportId}, GET /certificates and DELETE /certificates/{certificateArn}/targets/{target}',
+        'Serves GET /exports/{exportId}, GET /certificates, DELETE /certificates/{certificateArn}/targets/{target} and GET .../removal',
       // GET /certificates?nodes=true reads SSM Inventory for every row of the page.
       timeout: Duration.seconds(29),
       logRemovalPolicy: props.removalPolicy,
@@ -271,9 +277,11 @@ export class ExportApi extends Construct {
         [ENV.COMMAND_TIMEOUT_SECONDS]: String(props.commandTimeoutSeconds ?? DEFAULT_COMMAND_TIMEOUT_SECONDS),
       },
     });
-    // GET /certificates queries ByExpiry; DELETE .../targets/{target} reads the item, then deletes it.
+    // GET /certificates queries ByExpiry; DELETE .../targets/{target} reads the item, then deletes it (or,
+    // removing the files, marks it Removing); GET .../removal marks it RemovalFailed or deletes it.
     props.inventory.grantQuery(fn, [INVENTORY.byExpiryIndex]);
     props.inventory.grantGetItem(fn);
+    props.inventory.grantUpdate(fn);
     props.inventory.grantDelete(fn);
     fn.addToRolePolicy(
       new iam.PolicyStatement({
@@ -293,16 +301,17 @@ export class ExportApi extends Construct {
     );
     fn.addToRolePolicy(
       new iam.PolicyStatement({
-        // GetInventory (per-node reports) and ListAssociations (find an association by name) have no
-        // resource-level permissions.
-        actions: ['ssm:GetInventory', 'ssm:ListAssociations'],
+        // GetInventory (per-node reports), ListAssociations (find an association by name), ListCommands
+        // and ListCommandInvocations (GET .../removal: the remove run's outcome) have no resource-level
+        // permissions.
+        actions: ['ssm:GetInventory', 'ssm:ListAssociations', 'ssm:ListCommands', 'ssm:ListCommandInvocations'],
         resources: ['*'],
       }),
     );
     acknowledgeWildcardResource(
       fn.executionRole,
       '*',
-      'ssm:GetInventory and ssm:ListAssociations have no resource-level permissions (AWS requires "*"); xray:Put* likewise.',
+      'ssm:GetInventory, ssm:ListAssociations, ssm:ListCommands and ssm:ListCommandInvocations have no resource-level permissions (AWS requires "*"); xray:Put* likewise.',
     );
     acknowledgeWildcardResource(
       fn.executionRole,

@@ -101,6 +101,7 @@ test('the policy allows every method the API defines', async () => {
   expect(all.sort()).toEqual([
     'DELETE/certificates/arn%3Aaws%3Aacm%3Aeu-west-1%3A123456789012%3Acertificate%2F8f3c7b1e-2d4a-4c5b/targets/CertTarget%3Dweb',
     'GET/certificates',
+    'GET/certificates/arn%3Aaws%3Aacm%3Aeu-west-1%3A123456789012%3Acertificate%2F8f3c7b1e-2d4a-4c5b/targets/CertTarget%3Dweb/removal',
     'GET/exports/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0',
     'POST/exports',
   ]);

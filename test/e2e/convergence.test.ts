@@ -24,6 +24,7 @@ import {
   startExport,
 } from './support';
 import { normalizeSerial } from '../../lambda/shared/drift';
+import { runCli } from '../cli/helpers/cli-runner';
 
 jest.setTimeout(90_000);
 
@@ -176,6 +177,12 @@ test('10-node fleet, 3 offline during a renewal: the export ends, the drift chec
     new Set([normalizeSerial(oldSerial)]),
   );
 
+  // The push missed the 3 offline nodes: the workflow recorded the deploy as Failed.
+  expect(status.status).toBe('FAILED');
+  const row = async () => (await api.allCertificates()).find((i) => i.certificateArn === arn && i.target === TARGET);
+  expect(await row()).toMatchObject({ lastDeployStatus: 'Failed' });
+  expect((await row())?.lastDeploySource).toBeUndefined();
+
   // The export is over; the 3 come online and their pending association runs install the current version.
   const reloadsOnline = reloads();
   const tBack = Date.now();
@@ -225,8 +232,24 @@ test('10-node fleet, 3 offline during a renewal: the export ends, the drift chec
   );
   expect(unchangedReloads).toBe(0);
   expect(caughtUpReloads).toEqual([1, 1, 1]);
+  // Every node now reports the current serial: the drift check brings the inventory up to date.
   const clean = await local.runDriftCheck();
-  expect(clean).toMatchObject({ driftingNodes: 0, alertsSent: 0 });
+  expect(clean).toMatchObject({ driftingNodes: 0, alertsSent: 0, caughtUp: 1 });
+  expect(await row()).toMatchObject({
+    lastDeployStatus: 'Succeeded',
+    lastDeploySource: 'association',
+    lastExecutionArn: renewed.result.executionArns[0],
+  });
+  const listing = await runCli(['--endpoint', local.apiEndpoint, 'certificates', '--all'], {
+    env: {
+      AWS_ACCESS_KEY_ID: local.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: local.credentials.secretAccessKey,
+      AWS_REGION: local.region,
+    },
+  });
+  expect(listing.stdout).toMatch(new RegExp(`${TARGET}\\s.*Succeeded \\d{4}-\\d{2}-\\d{2} \\(caught up\\)`));
+  // Once is enough: the next check changes nothing.
+  expect(await local.runDriftCheck()).toMatchObject({ caughtUp: 0 });
 });
 
 test('a freshly added node with the tag converges without any export', async () => {

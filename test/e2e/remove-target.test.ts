@@ -1,10 +1,12 @@
 /**
  * Deleting a target with its files, end to end through local mode (its own instance, 3 nodes):
- * `DELETE /certificates/{arn}/targets/{target}?removeFiles=true` deletes the install and report associations,
- * sends the install document with Action=remove to the target's tag through the SSM emulator, and deletes the
- * inventory item. Every node removes the live files and their .prev copies and drops its custom inventory
- * entry; nothing installs or reports again. A node whose web server still uses the files keeps them: its
- * invocation fails at the configuration test (the CLI's `--remove-files` prints the command id to follow).
+ * `DELETE /certificates/{arn}/targets/{target}?removeFiles=true` marks the inventory item Removing, deletes the
+ * install and report associations and sends the install document with Action=remove to the target's tag
+ * through the SSM emulator. Every node removes the live files and their .prev copies and drops its custom
+ * inventory entry; nothing installs or reports again; `GET .../removal` then deletes the item. A node whose web
+ * server still uses the files keeps them: its invocation fails at the configuration test, the item stays
+ * (RemovalFailed, shown by `certificates`), and once the server is pointed elsewhere the same command removes
+ * the files and the item (the CLI's `--remove-files` waits for that outcome).
  */
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -161,7 +163,8 @@ test('removeFiles=true: both associations, then the remove run on every node (fi
   expect(deleted).toEqual({
     certificateArn: arn,
     target: TARGET,
-    inventoryItemDeleted: true,
+    inventoryItemDeleted: false,
+    removalStatus: 'Removing',
     associationDeleted: true,
     reportAssociationDeleted: true,
     filesRemoval: {
@@ -169,15 +172,20 @@ test('removeFiles=true: both associations, then the remove run on every node (fi
       status: 'Sent',
       commandId: expect.stringMatching(/^[0-9a-f-]{36}$/),
       logGroupName: expect.any(String),
+      statusPath: `/certificates/${encodeURIComponent(arn)}/targets/${encodeURIComponent(TARGET)}/removal`,
     },
   });
   if (!deleted.filesRemoval.requested) throw new Error('unreachable');
   const commandId = deleted.filesRemoval.commandId;
 
-  // Associations and item are gone at once; the command was sent after the associations were deleted.
+  // The associations are gone at once; the command was sent after the associations were deleted; the item
+  // stays, Removing, until the nodes confirmed.
   expect(await associationsOf(arn)).toEqual([]);
   for (const id of associations) expect(local.aws.ssm.associations.ids()).not.toContain(id);
-  expect((await api.allCertificates()).find((i) => i.certificateArn === arn)).toBeUndefined();
+  expect((await api.allCertificates()).find((i) => i.certificateArn === arn)).toMatchObject({
+    removalStatus: 'Removing',
+    removalCommandId: commandId,
+  });
   const ssmOps = local.aws.records.filter((r) => r.service === 'ssm').map((r) => r.operation);
   expect(ssmOps.lastIndexOf('DeleteAssociation')).toBeLessThan(ssmOps.lastIndexOf('SendCommand'));
   const send = local.aws.records.filter((r) => r.service === 'ssm' && r.operation === 'SendCommand').at(-1)!;
@@ -215,6 +223,15 @@ test('removeFiles=true: both associations, then the remove run on every node (fi
   expect(local.aws.ssm.associations.runs.length).toBe(associationRuns);
   for (const node of local.nodes) expect(filesOf(node, certName)).toEqual([]);
 
+  // Every node confirmed: the removal check deletes the item.
+  expect(await api.targetRemoval(arn, TARGET)).toMatchObject({
+    status: 'Removed',
+    commandId,
+    nodes: { total: 3, completed: 3, failed: 0 },
+    failures: [],
+  });
+  expect((await api.allCertificates()).find((i) => i.certificateArn === arn)).toBeUndefined();
+
   // Repeating the request: the record is gone, so nothing says which files to remove (404, nothing sent).
   const sends = local.aws.records.filter((r) => r.operation === 'SendCommand').length;
   await expect(api.deleteTarget(arn, TARGET, { removeFiles: true })).rejects.toMatchObject({ status: 404 });
@@ -222,7 +239,7 @@ test('removeFiles=true: both associations, then the remove run on every node (fi
   expect(leaks(local)).toEqual([]);
 });
 
-test('a node whose web server still uses the files keeps them: its run fails at the configuration test; the others remove them (CLI --remove-files)', async () => {
+test('a node whose web server still uses the files keeps them: the CLI reports the refusal and the item stays (RemovalFailed); once nginx is pointed elsewhere, the same command removes the files and the item', async () => {
   const certName = 'pinned';
   const arn = await exportTo('pinned.remove.example.test', certName);
   const [pinned, ...others] = local.nodes;
@@ -236,19 +253,30 @@ test('a node whose web server still uses the files keeps them: its run fails at 
   expect(repointed).not.toBe(original);
   writeFileSync(pinned.confPath, repointed);
   await pinned.reload();
-  try {
-    const cli = await runCli(
-      ['--endpoint', local.apiEndpoint, 'targets', 'delete', arn, '--tag', TARGET, '--remove-files'],
-      {
-        env: {
-          AWS_ACCESS_KEY_ID: local.credentials.accessKeyId,
-          AWS_SECRET_ACCESS_KEY: local.credentials.secretAccessKey,
-          AWS_REGION: local.region,
-        },
+  const cliRun = (args: string[]) =>
+    runCli(['--endpoint', local.apiEndpoint, ...args], {
+      env: {
+        AWS_ACCESS_KEY_ID: local.credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: local.credentials.secretAccessKey,
+        AWS_REGION: local.region,
       },
-    );
+      // The CLI waits for the nodes: real (short) pauses between its checks.
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.min(ms, 100))),
+    });
+  const removeArgs = ['targets', 'delete', arn, '--tag', TARGET, '--remove-files'];
+  let restored = false;
+  try {
+    const cli = await cliRun(removeArgs);
     expect(cli.stderr).toBe('');
-    expect(cli.code).toBe(0);
+    // The refusal is the outcome: exit 1, the pinned node named with the reason, the item kept.
+    expect(cli.code).toBe(1);
+    expect(cli.stdout).toContain('the inventory item stays (RemovalFailed)');
+    expect(cli.stdout).toMatch(
+      new RegExp(
+        `node ${pinned.instanceId} kept the files: FAILED at configtest: nginx configuration test fails without the files`,
+      ),
+    );
+    for (const node of others) expect(cli.stdout).not.toContain(node.instanceId);
     const commandId = /removal command: ([0-9a-f-]{36})/.exec(cli.stdout)?.[1];
     expect(commandId).toBeDefined();
     expect(cli.stdout).toContain(
@@ -272,12 +300,38 @@ test('a node whose web server still uses the files keeps them: its run fails at 
       expect(filesOf(node, certName)).toEqual([]);
       expect(inventoryCertNames(node)).not.toContain(certName);
     }
-    // The target itself is gone: no association re-installs on the others, no item.
+    // No association re-installs on the others; the item stays as the record of what the pinned node holds.
     expect(await associationsOf(arn)).toEqual([]);
+    const row = (await api.allCertificates()).find((i) => i.certificateArn === arn);
+    expect(row).toMatchObject({ removalStatus: 'RemovalFailed', removalCommandId: commandId });
+    expect(row?.removalFailures).toHaveLength(1);
+    const listing = await cliRun(['certificates', '--all']);
+    expect(listing.code).toBe(0);
+    expect(listing.stdout).toMatch(new RegExp(`${certName}\\s.*RemovalFailed since `));
+    expect(listing.stdout).toContain(
+      `removal failed: ${certName} (${TARGET}): node ${pinned.instanceId} kept the files`,
+    );
+    // A renewal now leaves the target alone (nothing reinstalled on the nodes that removed the files).
+    const renewed = await local.renew(arn);
+    expect(renewed.result).toMatchObject({ started: 0, skipped: 1 });
+    for (const node of others) expect(filesOf(node, certName)).toEqual([]);
+
+    // The operator points nginx back at its own files; the same command now removes them and the item.
+    writeFileSync(pinned.confPath, original);
+    await pinned.reload();
+    restored = true;
+    const again = await cliRun(removeArgs);
+    expect(again.stderr).toBe('');
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('files removed from every node (3/3 node(s) done); the inventory item was deleted');
+    expect(filesOf(pinned, certName)).toEqual([]);
+    expect(inventoryCertNames(pinned)).not.toContain(certName);
     expect((await api.allCertificates()).find((i) => i.certificateArn === arn)).toBeUndefined();
   } finally {
-    writeFileSync(pinned.confPath, original);
-    await pinned.reload().catch(() => undefined);
+    if (!restored) {
+      writeFileSync(pinned.confPath, original);
+      await pinned.reload().catch(() => undefined);
+    }
   }
   expect(leaks(local)).toEqual([]);
 });

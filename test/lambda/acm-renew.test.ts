@@ -73,6 +73,20 @@ beforeEach(() => {
 });
 
 describe('acm-renew', () => {
+  test.each(['Removing', 'RemovalFailed'] as const)(
+    'a target whose files are being removed (%s) is not renewed: no execution for it, the others renew',
+    async (removalStatus) => {
+      ddbMock.reset();
+      ddbMock.on(QueryCommand).resolves({
+        Items: [item('web', { removalStatus, removalRequestedAt: '2026-11-19T00:00:00.000Z' }), item('api')],
+      });
+      const result = await handler(event());
+      expect(result).toMatchObject({ started: 1, targets: 2, skipped: 1 });
+      const inputs = sfn.commandCalls(StartExecutionCommand).map((c) => JSON.parse(c.args[0].input.input!));
+      expect(inputs.map((i: { TargetTagValue: string }) => i.TargetTagValue)).toEqual(['api']);
+    },
+  );
+
   test('starts one execution per stored target (all Query pages) with the stored options and a deterministic name', async () => {
     const result = await handler(event());
     expect(result).toMatchObject({ started: 2, alreadyStarted: 0, targets: 2, skipped: 0 });

@@ -229,6 +229,7 @@ describe('drift-check function', () => {
         driftingNodes: 3,
         driftingTargets: 2,
         alertsSent: 2,
+        caughtUp: 0,
       });
     } finally {
       spy.mockRestore();

@@ -1,8 +1,9 @@
 /**
  * DELETE /certificates/{certificateArn}/targets/{target}?removeFiles=true through the export-api handler
- * (dynalite inventory, mocked SSM): both associations are deleted before the remove run is sent, the run's
- * parameters are identifiers that pass the document's rules, a failed send keeps the item for a retry, and
- * without removeFiles=true nothing is sent.
+ * (dynalite inventory, mocked SSM): the item is marked Removing, both associations are deleted before the
+ * remove run is sent, the run's command id is stored and the item stays (GET .../removal finishes it); the
+ * run's parameters are identifiers that pass the document's rules; a failed step leaves the item
+ * RemovalFailed and repeating the request converges; without removeFiles=true nothing is sent.
  */
 import {
   DeleteAssociationCommand,
@@ -18,7 +19,12 @@ import { createHandler } from '../../../lambda/export-api/handler';
 import type { DeleteTargetResponse } from '../../../lambda/export-api/api-types';
 import { associationName, reportAssociationName } from '../../../lambda/shared/associations';
 import { ENV, InventoryItem } from '../../../lambda/shared/contract';
-import { REMOVE_MAX_ERRORS, parseDeleteTarget } from '../../../lambda/export-api/delete-target';
+import {
+  NOT_SENT_LINE,
+  REMOVE_MAX_ERRORS,
+  parseDeleteTarget,
+  removalStatusPath,
+} from '../../../lambda/export-api/delete-target';
 import { FIELD_RULES, type FieldName } from '../../../lambda/shared/patterns';
 import {
   ACCOUNT,
@@ -38,6 +44,7 @@ const DOCUMENT = 'AcmExport-InstallDocument-0123ABCD';
 const LOG_GROUP = 'AcmExport-InstallDocumentCommandOutput-0123ABCD';
 const SETTINGS = { documentName: DOCUMENT, logGroupName: LOG_GROUP, timeoutSeconds: 900, region: REGION };
 
+const NOW = new Date('2026-12-04T10:00:00.000Z');
 let inventory: Awaited<ReturnType<typeof startInventory>>;
 
 beforeAll(async () => {
@@ -99,6 +106,7 @@ function api(over: Record<string, unknown> = {}) {
     stateMachineArn: STATE_MACHINE_ARN,
     ssm: new SSMClient({ region: REGION }),
     removeCommand: () => SETTINGS,
+    now: () => NOW,
     ...over,
   });
 }
@@ -134,24 +142,74 @@ function sentInput(): SendCommandCommandInput {
 }
 
 describe('DELETE ?removeFiles=true', () => {
-  test('deletes the install and the report association, THEN sends the remove run, THEN deletes the item', async () => {
+  test('deletes the install and the report association, THEN sends the remove run; the item stays, Removing, with the command id', async () => {
     const item = await storeItem();
     ssm.on(DeleteAssociationCommand).resolves({});
+    // While the associations are being deleted the item already says Removing (renewals skip it from then on).
+    const seenWhileDeleting: (string | undefined)[] = [];
+    ssm.on(DeleteAssociationCommand).callsFake(async () => {
+      seenWhileDeleting.push((await stored(item))?.removalStatus);
+      return {};
+    });
     ssm.on(SendCommandCommand).resolves({ Command: { CommandId: COMMAND_ID, TargetCount: 0 } });
     const res = await api()(del(item, { removeFiles: 'true' }));
     expect(res.statusCode).toBe(200);
     expect(JSON.parse(res.body) as DeleteTargetResponse).toEqual({
       certificateArn: item.certificateArn,
       target: item.target,
-      inventoryItemDeleted: true,
+      inventoryItemDeleted: false,
+      removalStatus: 'Removing',
       associationDeleted: true,
       reportAssociationDeleted: true,
-      filesRemoval: { requested: true, status: 'Sent', commandId: COMMAND_ID, logGroupName: LOG_GROUP },
+      filesRemoval: {
+        requested: true,
+        status: 'Sent',
+        commandId: COMMAND_ID,
+        logGroupName: LOG_GROUP,
+        statusPath: removalStatusPath(item),
+      },
     });
+    expect(removalStatusPath(item)).toBe(
+      `/certificates/${encodeURIComponent(item.certificateArn)}/targets/tier%3Aapp%3Dweb%201/removal`,
+    );
     expect(ssmCalls()).toEqual(['DeleteAssociation', 'DeleteAssociation', 'SendCommand']);
     const deleted = ssm.commandCalls(DeleteAssociationCommand).map((c) => c.args[0].input.AssociationId);
     expect(deleted).toEqual([item.associationId, item.reportAssociationId]);
-    expect(await stored(item)).toBeUndefined();
+    expect(seenWhileDeleting).toEqual(['Removing', 'Removing']);
+    expect(await stored(item)).toMatchObject({
+      certName: 'www',
+      removalStatus: 'Removing',
+      removalRequestedAt: NOW.toISOString(),
+      removalCommandId: COMMAND_ID,
+    });
+  });
+
+  test('a second DELETE on a RemovalFailed item sends the run again: Removing, the new command id, the old lines gone', async () => {
+    const item = await storeItem({
+      removalStatus: 'RemovalFailed',
+      removalRequestedAt: '2026-12-03T00:00:00.000Z',
+      removalCommandId: 'aaaaaaaa-0000-4000-8000-000000000000',
+      removalFailures: ['node i-0123456789abcdef0 kept the files: FAILED at configtest: ...'],
+      associationId: undefined,
+      reportAssociationId: undefined,
+    });
+    ssm.on(ListAssociationsCommand).resolves({ Associations: [] });
+    ssm.on(SendCommandCommand).resolves({ Command: { CommandId: COMMAND_ID } });
+    const res = await api()(del(item, { removeFiles: 'true' }));
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(res.body)).toMatchObject({
+      removalStatus: 'Removing',
+      associationDeleted: false,
+      reportAssociationDeleted: false,
+      filesRemoval: { commandId: COMMAND_ID },
+    });
+    const after = await stored(item);
+    expect(after).toMatchObject({
+      removalStatus: 'Removing',
+      removalCommandId: COMMAND_ID,
+      removalRequestedAt: NOW.toISOString(),
+    });
+    expect(after?.removalFailures).toBeUndefined();
   });
 
   test("the remove run: the install document on the item's tag, its MaxConcurrency, MaxErrors 100%, the delivery settings", async () => {
@@ -207,14 +265,20 @@ describe('DELETE ?removeFiles=true', () => {
     expect(text).not.toContain(item.lastSecretVersionId);
   });
 
-  test('SendCommand fails: 500, the item stays; repeating the request sends the run and deletes the item', async () => {
+  test('SendCommand fails: 500, the item stays, RemovalFailed saying the run was not sent; repeating the request sends it', async () => {
     const item = await storeItem();
     ssm.on(DeleteAssociationCommand).resolves({});
     ssm.on(SendCommandCommand).rejects(Object.assign(new Error('document not found'), { name: 'InvalidDocument' }));
     const first = await api()(del(item, { removeFiles: 'true' }));
     expect(first.statusCode).toBe(500);
     expect(first.body).not.toContain('document not found');
-    expect(await stored(item)).toMatchObject({ certName: 'www', associationId: item.associationId });
+    const failed = await stored(item);
+    expect(failed).toMatchObject({
+      certName: 'www',
+      removalStatus: 'RemovalFailed',
+      removalFailures: [NOT_SENT_LINE],
+    });
+    expect(failed?.removalCommandId).toBeUndefined();
 
     // The associations are gone now: their stored ids answer AssociationDoesNotExist, their names find nothing.
     ssm.reset();
@@ -226,7 +290,8 @@ describe('DELETE ?removeFiles=true', () => {
     expect(JSON.parse(retry.body)).toMatchObject({
       associationDeleted: false,
       reportAssociationDeleted: false,
-      inventoryItemDeleted: true,
+      inventoryItemDeleted: false,
+      removalStatus: 'Removing',
       filesRemoval: { requested: true, commandId: COMMAND_ID },
     });
     expect(ssm).toHaveReceivedCommandWith(ListAssociationsCommand, {
@@ -237,7 +302,7 @@ describe('DELETE ?removeFiles=true', () => {
         { key: 'AssociationName', value: reportAssociationName(item.certificateArn, item.target) },
       ],
     });
-    expect(await stored(item)).toBeUndefined();
+    expect(await stored(item)).toMatchObject({ removalStatus: 'Removing', removalCommandId: COMMAND_ID });
   });
 
   test('SendCommand throttled: 429 (try again), the item stays', async () => {
@@ -250,15 +315,19 @@ describe('DELETE ?removeFiles=true', () => {
       );
     const res = await api()(del(item, { removeFiles: 'true' }));
     expect(res.statusCode).toBe(429);
-    expect(await stored(item)).toBeDefined();
+    expect(await stored(item)).toMatchObject({ removalStatus: 'RemovalFailed', removalFailures: [NOT_SENT_LINE] });
   });
 
-  test('a failing association delete stops before the run: nothing sent, the item stays', async () => {
+  test('a failing association delete stops before the run: nothing sent, the item stays and says RemovalFailed', async () => {
     const item = await storeItem();
     ssm.on(DeleteAssociationCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }));
     expect((await api()(del(item, { removeFiles: 'true' }))).statusCode).toBe(500);
     expect(ssm).toHaveReceivedCommandTimes(SendCommandCommand, 0);
-    expect(await stored(item)).toBeDefined();
+    expect(await stored(item)).toMatchObject({
+      associationId: item.associationId,
+      removalStatus: 'RemovalFailed',
+      removalFailures: [NOT_SENT_LINE],
+    });
   });
 
   test('no inventory item: 404 saying there is no record of what was installed; nothing deleted or sent', async () => {
@@ -289,7 +358,7 @@ describe('DELETE ?removeFiles=true', () => {
       const fromEnv = api({ removeCommand: undefined });
       expect((await fromEnv(del(item, { removeFiles: 'true' }))).statusCode).toBe(500);
       expect(ssm.calls()).toHaveLength(0);
-      expect(await stored(item)).toBeDefined();
+      expect(await stored(item)).toEqual(item);
 
       Object.assign(process.env, {
         [ENV.DOCUMENT_NAME]: DOCUMENT,

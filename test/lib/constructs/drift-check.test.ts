@@ -5,7 +5,7 @@ import { asArray, buildStack, logicalId, statementsOf } from '../fixture';
 const { stack, template } = buildStack();
 
 describe('fleet convergence', () => {
-  test('drift check: hourly schedule → function; reads the inventory, GetInventory, publishes to the alert topic', () => {
+  test('drift check: hourly schedule → function; reads the inventory (updates only a caught-up deploy), GetInventory, DescribeInstanceInformation, publishes to the alert topic', () => {
     const fnId = logicalId(stack.driftCheck.function);
     template.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'rate(1 hour)',
@@ -28,9 +28,11 @@ describe('fleet convergence', () => {
       Ref: logicalId(stack.notifications.topic),
     });
     expect(statements.find((s) => asArray(s.Action).includes('ssm:GetInventory'))?.Resource).toBe('*');
-    // Read-only on the inventory.
+    expect(statements.find((s) => asArray(s.Action).includes('ssm:DescribeInstanceInformation'))?.Resource).toBe('*');
+    // On the inventory: Query, and UpdateItem (a failed deploy caught up); never Put or Delete.
     const ddb = statements.flatMap((s) => asArray(s.Action)).filter((a) => a.startsWith('dynamodb:'));
-    expect(ddb.some((a) => /Put|Update|Delete|Write/.test(a))).toBe(false);
+    expect(ddb).toContain('dynamodb:UpdateItem');
+    expect(ddb.some((a) => /Put|Delete|BatchWrite/.test(a))).toBe(false);
   });
 
   test('inventory collection association only on request, with custom inventory enabled', () => {

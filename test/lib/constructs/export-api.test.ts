@@ -118,7 +118,7 @@ test('BAD_REQUEST_BODY: one fixed JSON message naming the required fields, the o
 describe('API', () => {
   test('every method requires AWS_IAM and a request validator', () => {
     const methods = Object.values(template.findResources('AWS::ApiGateway::Method'));
-    expect(methods).toHaveLength(4);
+    expect(methods).toHaveLength(5);
     for (const method of methods) {
       expect(method.Properties.AuthorizationType).toBe('AWS_IAM');
       expect(method.Properties.RequestValidatorId).toEqual({ Ref: expect.any(String) });
@@ -209,7 +209,14 @@ describe('fleet convergence', () => {
     ).toBe(false);
     expect(statements.some((s) => asArray(s.Action).includes('dynamodb:DeleteItem'))).toBe(true);
     const star = statements.filter((s) => s.Resource === '*').flatMap((s) => asArray(s.Action));
-    expect(star.filter((a) => a.startsWith('ssm:')).sort()).toEqual(['ssm:GetInventory', 'ssm:ListAssociations']);
+    expect(star.filter((a) => a.startsWith('ssm:')).sort()).toEqual([
+      'ssm:GetInventory',
+      'ssm:ListAssociations',
+      'ssm:ListCommandInvocations',
+      'ssm:ListCommands',
+    ]);
+    // GET .../removal marks a failed removal on the item (UpdateItem) and deletes it once the files are gone.
+    expect(statements.some((s) => asArray(s.Action).includes('dynamodb:UpdateItem'))).toBe(true);
   });
 
   test("export-api sends the remove run (removeFiles=true): SendCommand of this stack's document, the delivery settings in its environment, no logs permission", () => {
@@ -260,6 +267,25 @@ describe('fleet convergence', () => {
     template.hasResourceProperties('AWS::ApiGateway::Method', {
       HttpMethod: 'GET',
       RequestParameters: Match.objectLike({ 'method.request.querystring.nodes': false }),
+    });
+  });
+
+  test('GET /certificates/{certificateArn}/targets/{target}/removal: under the target resource, IAM auth, validator, both path parameters, proxied', () => {
+    const resources = template.findResources('AWS::ApiGateway::Resource');
+    const removal = Object.entries(resources).find(([, r]) => r.Properties.PathPart === 'removal');
+    expect(removal).toBeDefined();
+    const parent = resources[(removal![1].Properties.ParentId as { Ref: string }).Ref];
+    expect(parent.Properties.PathPart).toBe('{target}');
+    const methods = Object.values(template.findResources('AWS::ApiGateway::Method')).filter(
+      (m) => (m.Properties.ResourceId as { Ref?: string }).Ref === removal![0],
+    );
+    expect(methods).toHaveLength(1);
+    expect(methods[0].Properties).toMatchObject({
+      HttpMethod: 'GET',
+      AuthorizationType: 'AWS_IAM',
+      RequestValidatorId: { Ref: expect.any(String) },
+      RequestParameters: { 'method.request.path.certificateArn': true, 'method.request.path.target': true },
+      Integration: { Type: 'AWS_PROXY' },
     });
   });
 });
