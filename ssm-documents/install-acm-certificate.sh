@@ -43,6 +43,7 @@
 #   Not document parameters (local mode, tests):
 #     ACM_EXPORT_NGINX_CONF      nginx configuration to test and reload (`nginx -c FILE -t`,
 #                                `nginx -c FILE -s reload`); when set, systemd is not used for nginx
+#                                and Service=auto means nginx
 #     ACM_EXPORT_VERIFY_SECONDS  how long to retry the served-serial check (default 10)
 #     ACM_EXPORT_LOCK_SECONDS    how long to wait for another run for the same CertName (default 300)
 #     ACM_EXPORT_ALLOW_STICKY_ANCESTOR  1: as root, accept targets below a sticky world-writable
@@ -57,8 +58,13 @@
 #
 # Output: progress lines "acm-export: ..." on stderr. On success exactly one JSON line on stdout:
 #   {"node","certName","serial","notAfter","names":[...],"files":{"cert","chain","fullchain","key"
-#    [,"combined"][,"pkcs12"]},"service","reloaded":bool,"verified":bool,"changed":bool,"secretVersionId"}
+#    [,"combined"][,"pkcs12"]},"service","requestedService","reloaded":bool,"verified":bool,"changed":bool,
+#    "secretVersionId"}
 #   serial is as openssl prints it: upper-case hex without colons (ACM shows lower-case with colons).
+#   service is the server tested and reloaded; requestedService the Service parameter. Service=auto picks
+#   the one of nginx, apache2 and httpd that is on PATH and running (active systemd unit, else a process of
+#   that name; with ACM_EXPORT_NGINX_CONF set: nginx): none running → service "none" (files installed, no
+#   reload); more than one → the run fails at preflight, nothing changed, asking for an explicit Service.
 #   A version older than the installed certificate adds ,"skipped":"older than installed",
 #   "installedSerial","installedNotAfter" (serial, notAfter and secretVersionId stay the requested ones).
 #   report: {"node","certName","action":"report","serial","servedSerial","problem"} (exit 0 whatever it
@@ -126,7 +132,7 @@ declare -rA RE=(
   [CertDir]='^(/[A-Za-z0-9_][A-Za-z0-9._-]*)+$'
   [KeyDir]='^(/[A-Za-z0-9_][A-Za-z0-9._-]*)+$'
   [KeyGroup]='^([a-z_][a-z0-9_-]{0,31})?$'
-  [Service]='^(none|nginx|apache2|httpd)$'
+  [Service]='^(auto|none|nginx|apache2|httpd)$'
   [HooksDir]='^(/[A-Za-z0-9_][A-Za-z0-9._-]*)+$'
   [VerifyPort]='^(0|[1-9][0-9]{0,4})$'
   [KeyOwner]='^([a-z_][a-z0-9_-]{0,31})?$'
@@ -150,7 +156,7 @@ declare -rA DEFAULT=(
   [CertDir]='/etc/ssl/certs'
   [KeyDir]='/etc/ssl/private'
   [KeyGroup]=''
-  [Service]='none'
+  [Service]='auto'
   [HooksDir]='/etc/acm-export/hooks.d'
   [VerifyPort]='0'
   [SecretVersionId]=''
@@ -745,6 +751,28 @@ elif ! command -v aws >/dev/null 2>&1; then
 elif ! [[ $(aws --version 2>&1 </dev/null) =~ ^aws-cli/2\. ]]; then
   problems+=("AWS CLI v2 is required (aws --version does not report aws-cli/2)")
 fi
+# Service=auto: the one web server this node runs, found before anything changes (see the header).
+RequestedService=$Service
+server_running() { # name: on PATH, and an active systemd unit or a process of that name
+  command -v "$1" >/dev/null 2>&1 || return 1
+  { [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$1.service"; } ||
+    pgrep -x "$1" >/dev/null 2>&1
+}
+if [ "$Service" = auto ] && { [ "$Action" = install ] || [ "$Action" = remove ]; }; then
+  running=()
+  if [ -n "$nginx_conf" ]; then running=(nginx); else
+    for web in nginx apache2 httpd; do if server_running "$web"; then running+=("$web"); fi; done
+  fi
+  if [ "${#running[@]}" -gt 1 ]; then
+    problems+=("Service=auto found more than one running web server (${running[*]}); set Service to the one to reload")
+  elif [ "${#running[@]}" = 1 ]; then
+    Service=${running[0]}
+    log "Service=auto: $Service is running"
+  else
+    Service=none
+    log "Service=auto: no running web server found; files installed, no reload"
+  fi
+fi
 case $Action:$Service in
   report:*) ;;
   *:nginx) command -v nginx >/dev/null 2>&1 || problems+=("Service=nginx but nginx is not on PATH") ;;
@@ -1235,7 +1263,7 @@ skipped_json=""
 if [ -n "$SKIPPED" ]; then
   skipped_json=",\"skipped\":$(json_str "$SKIPPED"),\"installedSerial\":$(json_str "$INSTALLED_SERIAL"),\"installedNotAfter\":$(json_str "$INSTALLED_NOT_AFTER")"
 fi
-printf '{"node":%s,"certName":%s,"serial":%s,"notAfter":%s,"names":[%s],"files":{"cert":%s,"chain":%s,"fullchain":%s,"key":%s%s},"service":%s,"reloaded":%s,"verified":%s,"changed":%s,"secretVersionId":%s%s}\n' \
+printf '{"node":%s,"certName":%s,"serial":%s,"notAfter":%s,"names":[%s],"files":{"cert":%s,"chain":%s,"fullchain":%s,"key":%s%s},"service":%s,"requestedService":%s,"reloaded":%s,"verified":%s,"changed":%s,"secretVersionId":%s%s}\n' \
   "$(json_str "$node")" "$(json_str "$CertName")" "$(json_str "$SERIAL")" "$(json_str "$NOT_AFTER")" "$names_json" \
   "$(json_str "$CERT_FILE")" "$(json_str "$CHAIN_FILE")" "$(json_str "$FULLCHAIN_FILE")" "$(json_str "$KEY_FILE")" "$extra_files" \
-  "$(json_str "$Service")" "$RELOADED" "$VERIFIED" "$CHANGED" "$(json_str "$SecretVersionId")" "$skipped_json"
+  "$(json_str "$Service")" "$(json_str "$RequestedService")" "$RELOADED" "$VERIFIED" "$CHANGED" "$(json_str "$SecretVersionId")" "$skipped_json"
