@@ -154,7 +154,10 @@ export const registerExport: CommandModule = (program, context) => {
     .requiredOption('--tag <key=value>', 'install on the managed nodes with this tag')
     .option('--cert-dir <dir>', 'directory for the certificate files (default /etc/ssl/certs)')
     .option('--key-dir <dir>', 'directory for the private key (default /etc/ssl/private)')
-    .option('--service <service>', 'web server to test and reload: auto (default: the one running on the node; none running: no reload), none, nginx, apache2 or httpd')
+    .option(
+      '--service <service>',
+      'web server to test and reload: auto (default: the one running on the node; none running: no reload), none, nginx, apache2 or httpd',
+    )
     .option('--verify-port <port>', 'after install, check the certificate served on this local port (0 = skip)')
     .option('--max-concurrency <n|%>', 'how many nodes install at once (default 10%)')
     .option('--max-errors <n|%>', 'failures allowed before the rollout stops (default 0)')

@@ -250,7 +250,13 @@ describe('status-check', () => {
     });
     const result = await status(payload(input));
     expect(result.status).toBe('Succeeded');
-    expect(result.outcomes).toMatchObject({ installed: 2, unchanged: 1, skipped: 0, reloaded: { nginx: 1 }, noWebServer: 1 });
+    expect(result.outcomes).toMatchObject({
+      installed: 2,
+      unchanged: 1,
+      skipped: 0,
+      reloaded: { nginx: 1 },
+      noWebServer: 1,
+    });
   });
 
   test('a late push of an older export that every node skipped ends quietly when a newer export owns the target', async () => {
@@ -295,7 +301,7 @@ describe('status-check', () => {
     expect(Buffer.byteLength(state)).toBeLessThan(32 * 1024);
   });
 
-  test('a config-test failure reads as the step and the node\'s line; the others are counted', async () => {
+  test("a config-test failure reads as the step and the node's line; the others are counted", async () => {
     const input = freshInput();
     await installed(input);
     ssm.on(ListCommandsCommand).resolves({
@@ -340,7 +346,12 @@ describe('status-check', () => {
       'nginx configuration test failed: nginx: [emerg] unknown directive "sslx" in /etc/nginx/nginx.conf:12; rolled back to the previous files';
     expect(result.status).toBe('Failed');
     expect(result.failures).toEqual([
-      { instanceId: failing, status: 'Failed', step: 'configtest', line: `the install script failed on the node: ${line}` },
+      {
+        instanceId: failing,
+        status: 'Failed',
+        step: 'configtest',
+        line: `the install script failed on the node: ${line}`,
+      },
     ]);
     expect(result.reason).toBe(`1 of 3 nodes failed at configtest: ${line}; installed on 2; reloaded nginx on 2`);
     expect(result.outcomes).toMatchObject({ installed: 2, reloaded: { nginx: 2 } });
