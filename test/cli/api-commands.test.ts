@@ -140,7 +140,7 @@ describe('acm-export API commands', () => {
       [['--tag', 'aws:role=web'], 'TargetTagKey: must not start with "aws:"'],
       [['--cert-dir', '/etc/../root'], 'CertDir: must be an absolute directory path'],
       [['--verify-port', '70000'], 'VerifyPort: must be an integer from 0 to 65535'],
-      [['--service', 'iis'], 'Service: must be one of none, nginx, apache2, httpd'],
+      [['--service', 'iis'], 'Service: must be one of auto, none, nginx, apache2, httpd'],
     ])('invalid %j is refused locally with the API message, nothing sent', async (extra, message) => {
       api = await startFakeApi([post('/exports', () => ({ status: 200, body: started('never') }))]);
       const args = ['export', '--arn', ARN, '--name', 'www', '--tag', 'Role=web'];
