@@ -177,7 +177,10 @@ export const registerExport: CommandModule = (program, context) => {
       'how often nodes are re-checked and repaired, e.g. "rate(6 hours)" (default: the stack\'s, rate(12 hours))',
     )
     .option('--dry-run', 'list the matching nodes, export and install nothing')
-    .option('--wait', 'show progress until the export ends; exit 1 if it fails')
+    .option(
+      '--wait',
+      'show progress until the export ends; exit 1 if it fails, 3 if a node skipped it (it holds a newer certificate)',
+    )
     .option(
       '--poll-max <seconds>',
       'longest pause between status polls with --wait',
