@@ -94,7 +94,8 @@
 # failing it would alert on a node that already holds the newer certificate and that no retry could
 # "fix". The workflow already ends an older export as Superseded before it sends anything; this covers
 # the commands already sent. To go back to an older certificate on purpose, remove the live files for
-# that CertName first.
+# that CertName first. The node's run succeeds, but the workflow reads "skipped" from the result line: the
+# export is reported as not installed on that node (status-check).
 #
 # Directory trust (preflight, before anything is written): as root, CertDir, KeyDir and HooksDir and every
 # directory on the way to them from / (symbolic links resolved, each link owned by root too) must be
