@@ -40,8 +40,13 @@ const nodes = (n: number): string => `${n} ${n === 1 ? 'node' : 'nodes'}`;
 
 /** `installed on 0/3 node(s); 3 skipped: the node holds a newer certificate (serial ..., not after ...)`. */
 function installedOn(outcomes: NodeOutcomesView, total: number): string {
-  const parts = [`installed on ${outcomes.installed + outcomes.unchanged}/${total} node(s)`];
-  if (outcomes.unchanged) parts[0] += ` (${outcomes.unchanged} already had it)`;
+  // A node whose run succeeded without a readable result line counts as installed: its command succeeded.
+  const done = outcomes.installed + outcomes.unchanged + outcomes.unreported;
+  const notes = [
+    outcomes.unchanged ? `${outcomes.unchanged} already had it` : '',
+    outcomes.unreported ? `${outcomes.unreported} gave no details` : '',
+  ].filter(Boolean);
+  const parts = [`installed on ${done}/${total} node(s)${notes.length ? ` (${notes.join(', ')})` : ''}`];
   if (outcomes.skipped) {
     const first = outcomes.skips[0];
     parts.push(`${outcomes.skipped} skipped${first ? `: ${skipExplanation(first)}` : ''}`);

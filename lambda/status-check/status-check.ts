@@ -281,6 +281,7 @@ export function outcomeSummary(o: NodeOutcomes): string {
   const parts: string[] = [];
   if (o.installed) parts.push(`installed on ${o.installed}`);
   if (o.unchanged) parts.push(`${o.unchanged} unchanged`);
+  if (o.unreported) parts.push(`${o.unreported} succeeded without details`);
   if (o.skipped) parts.push(`${o.skipped} skipped${o.skips[0] ? `: ${skipExplanation(o.skips[0])}` : ''}`);
   const reloads = Object.entries(o.reloaded).map(([service, n]) => `reloaded ${service} on ${n}`);
   if (o.noWebServer) reloads.push(`${o.noWebServer} with no running web server (no reload)`);
@@ -291,7 +292,7 @@ export function outcomeSummary(o: NodeOutcomes): string {
 function skipSummary(o: NodeOutcomes, targetCount: number): string {
   const skip = o.skips[0];
   const why = skip ? `: ${skipExplanation(skip)}` : '';
-  return `installed on ${o.installed + o.unchanged}/${targetCount} node(s); ${o.skipped} skipped${why}`;
+  return `installed on ${o.installed + o.unchanged + o.unreported}/${targetCount} node(s); ${o.skipped} skipped${why}`;
 }
 
 function counts(

@@ -237,15 +237,17 @@ describe('status-check', () => {
     expect(await stored(input.CertificateArn)).toMatchObject({ lastDeployStatus: 'Failed' });
   });
 
-  test('installed, unchanged and no running web server are each counted; only those are a success', async () => {
+  test('installed, unchanged, no running web server and no result line are each counted; the export succeeds', async () => {
     const input = freshInput();
     await installed(input);
-    ssm.on(ListCommandsCommand).resolves(successCommand(3));
+    ssm.on(ListCommandsCommand).resolves(successCommand(4));
     ssm.on(ListCommandInvocationsCommand).resolves({
       CommandInvocations: [
         succeeded('i-00000000000000001', nodeOutput('i-00000000000000001', {})),
         succeeded('i-00000000000000002', nodeOutput('i-00000000000000002', { changed: false, reloaded: false })),
         succeeded('i-00000000000000003', nodeOutput('i-00000000000000003', { service: 'none', reloaded: false })),
+        // A run that succeeded without a result line (an older document): counted, not guessed.
+        succeeded('i-00000000000000004', 'done\n'),
       ],
     });
     const result = await status(payload(input));
