@@ -70,7 +70,8 @@
 #   report: {"node","certName","action":"report","serial","servedSerial","problem"} (exit 0 whatever it
 #   found); remove: {"node","certName","action":"remove","removed":[paths],"changed":bool}; preflight:
 #   {"node","action":"preflight","bash","awsCli","openssl","server","secret","missing":[tools]} (exit 0).
-# On failure the last stderr line is "acm-export: FAILED at <step>: <reason>" and the exit code names
+# On failure the last stderr line is "acm-export: FAILED at <step>: <reason>", stdout holds one line
+# {["node",]"failedStep","exitCode","reason"} (the same reason), and the exit code names
 # the step: 10 parameters, 11 preflight, 12 lock, 13 decrypt, 14 validate, 15 install, 16 configtest,
 # 17 reload, 18 hooks, 19 verify, 20 finish (internal error), 21 failed and the rollback was incomplete.
 # An unexpected command failure inside a step reports that step ("unexpected error ... near line N").
@@ -579,6 +580,19 @@ rollback() {
   return "$incomplete"
 }
 
+# The failure as one JSON line on stdout too: the agent keeps the start of stdout and cuts stderr's tail when
+# the output is long, so the FAILED line can be lost there. Node id only once the parameters are valid.
+failure_json() { # step code text
+  local node_json="" text=$3 listed
+  if [ "$REPORT_READY" = 1 ]; then node_json="\"node\":$(json_str "${node_id:-$(uname -n)}"),"; fi
+  # Parameter and preflight failures list their problems on lines of their own: the first ones go here.
+  if [[ $1 =~ ^(parameters|preflight)$ ]] && [ "${#problems[@]}" -gt 0 ]; then
+    listed=$(printf '%s; ' "${problems[@]}")
+    text="${listed%; }: $text"
+  fi
+  printf '{%s"failedStep":"%s","exitCode":%s,"reason":%s}\n' "$node_json" "$1" "$2" "$(json_str "${text:0:600}")"
+}
+
 fail() {
   local step=$1 code
   shift
@@ -590,6 +604,7 @@ fail() {
   # Only an install run is recorded as failed: a report or a removal that failed left the entry as it was.
   if [ "$Action" = install ]; then report_or_warn failed "$step"; fi
   log "FAILED at $step: $*$ROLLBACK_NOTE"
+  failure_json "$step" "$code" "$*$ROLLBACK_NOTE"
   exit "$code"
 }
 
@@ -605,6 +620,7 @@ on_exit() {
     if ! rollback; then code=21; fi
     if [ "$Action" = install ]; then report_or_warn failed "$STEP"; fi
     log "FAILED at $STEP: unexpected error (status $rc near line ${ERR_LINE:-?})$ROLLBACK_NOTE"
+    failure_json "$STEP" "$code" "unexpected error (status $rc near line ${ERR_LINE:-?})$ROLLBACK_NOTE"
     rc=$code
   fi
   local f

@@ -125,25 +125,41 @@ const ResultLine = z.object({
 });
 type ResultLine = z.infer<typeof ResultLine>;
 
-/** The install script's JSON result line in a plugin's Output (stdout comes first), or undefined. */
-export function resultLine(output: string | undefined): ResultLine | undefined {
+/** The last JSON object line of the stdout part of a plugin's Output (stdout comes first), parsed. */
+function lastJsonLine(output: string | undefined, prefix: string): unknown {
   const stdout = (output ?? '').split(STDERR_MARK)[0];
   const line = stdout
     .split(/\r?\n/)
     .map((l) => l.trim())
-    .filter((l) => l.startsWith('{"node":') && l.endsWith('}'))
+    .filter((l) => l.startsWith(prefix) && l.endsWith('}'))
     .pop();
   if (!line) return undefined;
   try {
-    const parsed = ResultLine.safeParse(JSON.parse(line));
-    return parsed.success ? parsed.data : undefined;
+    return JSON.parse(line) as unknown;
   } catch {
     return undefined;
   }
 }
 
-/** The failing step and line of a failed run, from its output (the last FAILED line), else its last line. */
+/** The install script's JSON result line in a plugin's Output, or undefined. */
+export function resultLine(output: string | undefined): ResultLine | undefined {
+  const parsed = ResultLine.safeParse(lastJsonLine(output, '{"node":'));
+  return parsed.success && parsed.data ? parsed.data : undefined;
+}
+
+/** The script's failure line on stdout, which survives the agent cutting the end of a long stderr. */
+const FailureLine = z.object({
+  failedStep: z.string().regex(/^[a-z]{1,20}$/),
+  reason: z.string().max(2000),
+});
+
+/**
+ * The failing step and line of a failed run: from its stdout failure line, else the last
+ * `acm-export: FAILED at <step>:` line of its stderr, else its last line.
+ */
 export function failedStep(output: string | undefined): { step?: string; line: string } {
+  const json = FailureLine.safeParse(lastJsonLine(output, '{'));
+  if (json.success) return { step: json.data.failedStep, line: safeLine(json.data.reason) };
   const lines = (output ?? '').split(/\r?\n/).filter((l) => FAILED_LINE.test(l));
   const last = lines[lines.length - 1];
   if (!last) return { line: safeLine(output) };

@@ -359,6 +359,41 @@ describe('status-check', () => {
     expect(result.outcomes).toMatchObject({ installed: 2, reloaded: { nginx: 2 } });
   });
 
+  test('a failed node whose long stderr was cut by the agent: the step and reason come from its stdout failure line', async () => {
+    ssm.on(ListCommandsCommand).resolves({
+      Commands: [{ Status: 'Failed', StatusDetails: 'Failed', TargetCount: 1, CompletedCount: 1, ErrorCount: 1 }],
+    });
+    const reason =
+      'nginx configuration test failed: nginx: [emerg] unknown directive "sslx"; rolled back to the previous files';
+    const stdout = JSON.stringify({ node: NODE, failedStep: 'configtest', exitCode: 16, reason });
+    const stderr = Array.from({ length: 60 }, (_, k) => `acm-export: progress line ${k}`).join('\n');
+    ssm.on(ListCommandInvocationsCommand).resolves({
+      CommandInvocations: [
+        {
+          InstanceId: NODE,
+          Status: 'Failed',
+          StatusDetails: 'Failed',
+          CommandPlugins: [
+            {
+              Status: 'Failed',
+              Output: `${stdout}\n\n----------ERROR-------\n${stderr.slice(0, 1500)}\n---Error truncated----`,
+            },
+          ],
+        },
+      ],
+    });
+    const result = await status(payload(freshInput()));
+    expect(result.failures).toEqual([
+      {
+        instanceId: NODE,
+        status: 'Failed',
+        step: 'configtest',
+        line: `the install script failed on the node: ${reason}`,
+      },
+    ]);
+    expect(result.reason).toBe(`1 of 1 nodes failed at configtest: ${reason}`);
+  });
+
   test('a failed command: one paginated listing of all invocations, one safe line per failed node', async () => {
     const input = freshInput();
     await installed(input);

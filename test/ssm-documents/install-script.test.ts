@@ -552,7 +552,11 @@ describe('directory trust: no directory on the way to the files may be changed b
     expect(r.code).toBe(EXIT.preflight);
     expect(r.failure).toMatch(/^acm-export: FAILED at preflight: \d+ problem\(s\); nothing was changed$/);
     expect(r.stderr).toContain(needle);
-    expect(r.stdout).toBe('');
+    // The same problem in the stdout failure line (what status-check reads when stderr is cut).
+    expect(JSON.parse(r.stdout)).toMatchObject({ failedStep: 'preflight', exitCode: EXIT.preflight });
+    expect((JSON.parse(r.stdout) as { reason: string }).reason).toContain(
+      needle.replace(/^acm-export: preflight: /, ''),
+    );
   };
 
   rootTest(
@@ -729,12 +733,21 @@ describe('hostile parameter values forced past the patterns', () => {
       rs.forEach((r, j) => results.push({ name: batch[j].name, value: batch[j].value, r }));
     }
     for (const { name, value, r } of results) {
-      expect({ name, value, code: r.code, failure: r.failure, stdout: r.stdout }).toEqual({
+      expect({ name, value, code: r.code, failure: r.failure, stdout: JSON.parse(r.stdout) as unknown }).toEqual({
         name,
         value,
         code: EXIT.parameters,
         failure: 'acm-export: FAILED at parameters: 1 invalid parameter value(s); nothing was changed',
-        stdout: '',
+        // No node id and no value: only the pattern the parameter missed.
+        stdout: {
+          failedStep: 'parameters',
+          exitCode: EXIT.parameters,
+          reason: expect.stringMatching(
+            new RegExp(
+              `^SSM_${name} does not match its allowedPattern .*: 1 invalid parameter value\\(s\\); nothing was changed$`,
+            ),
+          ),
+        },
       });
       const lines = r.stderr.trimEnd().split('\n');
       expect({ name, lines: lines.length }).toEqual({ name, lines: 2 });
@@ -817,9 +830,13 @@ describe('output hygiene', () => {
     }
   });
 
-  test('every failed run ends with exactly one FAILED line and prints nothing on stdout', () => {
+  test('every failed run ends with exactly one FAILED line, and stdout holds one failure line with the same step and reason', () => {
     for (const r of runs.filter((x) => x.code !== 0)) {
-      expect(r.stdout).toBe('');
+      const [, step, reason] = /^acm-export: FAILED at ([a-z]+): (.*)$/.exec(r.failure ?? '') ?? [];
+      expect(r.stdout.split('\n').filter(Boolean)).toHaveLength(1);
+      const line = JSON.parse(r.stdout) as { failedStep: string; exitCode: number; reason: string };
+      expect(line).toMatchObject({ failedStep: step, exitCode: r.code });
+      expect(line.reason.endsWith(reason.slice(0, 500)) || reason.startsWith(line.reason.slice(0, 100))).toBe(true);
       expect(r.stderr.split('\n').filter((l) => l.includes('FAILED at'))).toHaveLength(1);
       expect(r.failure).toBeDefined();
     }
