@@ -168,7 +168,7 @@ export async function benchControlPlane(
     );
   }
   notes.push(
-    "Polls measured while the rollout is in progress (all polls but the last). Ours: the status-check logic, one ListCommands (the final poll adds one conditional DynamoDB UpdateItem for the inventory status; after a failure it lists only the failed invocations, for the alert). Baseline: ListCommandInvocations over every invocation, 50 per page, Details=false, so ceil(n/50) calls. The blog sample's code as written calls ListCommandInvocations once (first page only, unused) plus ListCommands: 2 calls per poll at any fleet size.",
+    "Polls measured while the rollout is in progress (all polls but the last). Ours: the status-check logic, one ListCommands (the final poll adds one conditional DynamoDB UpdateItem for the inventory status and one listing of every invocation with its output, ceil(n/50) calls, to read each node's outcome). Baseline: ListCommandInvocations over every invocation, 50 per page, Details=false, so ceil(n/50) calls. The blog sample's code as written calls ListCommandInvocations once (first page only, unused) plus ListCommands: 2 calls per poll at any fleet size.",
   );
   notes.push(
     "Virtual nodes complete at once without running a script (registered through the emulator's registerNode API). Step Functions standard workflows are billed per state transition (states entered, counted here).",

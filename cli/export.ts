@@ -154,7 +154,10 @@ export const registerExport: CommandModule = (program, context) => {
     .requiredOption('--tag <key=value>', 'install on the managed nodes with this tag')
     .option('--cert-dir <dir>', 'directory for the certificate files (default /etc/ssl/certs)')
     .option('--key-dir <dir>', 'directory for the private key (default /etc/ssl/private)')
-    .option('--service <service>', 'service to reload: none, nginx, apache2 or httpd (default none)')
+    .option(
+      '--service <service>',
+      'web server to test and reload: auto (default: the one running on the node; none running: no reload), none, nginx, apache2 or httpd',
+    )
     .option('--verify-port <port>', 'after install, check the certificate served on this local port (0 = skip)')
     .option('--max-concurrency <n|%>', 'how many nodes install at once (default 10%)')
     .option('--max-errors <n|%>', 'failures allowed before the rollout stops (default 0)')
@@ -174,7 +177,10 @@ export const registerExport: CommandModule = (program, context) => {
       'how often nodes are re-checked and repaired, e.g. "rate(6 hours)" (default: the stack\'s, rate(12 hours))',
     )
     .option('--dry-run', 'list the matching nodes, export and install nothing')
-    .option('--wait', 'show progress until the export ends; exit 1 if it fails')
+    .option(
+      '--wait',
+      'show progress until the export ends; exit 1 if it fails, 3 if a node skipped it (it holds a newer certificate)',
+    )
     .option(
       '--poll-max <seconds>',
       'longest pause between status polls with --wait',

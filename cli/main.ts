@@ -12,7 +12,10 @@ import { CliError, errorMessage } from './errors';
 export type { CommandContext, CommandModule } from './command';
 export type { CliIo, GlobalOptions } from './context';
 
-/** Exit codes: 0 success, 1 failure (also usage errors), 2 warnings only (doctor). */
+/**
+ * Exit codes: 0 success, 1 failure (also usage errors), 2 warnings only (doctor), 3 an export no node failed
+ * but some node skipped (it holds a newer certificate), so it is not installed everywhere (export/status --wait).
+ */
 export const EXIT = { ok: 0, failure: 1, warnings: 2 } as const;
 
 export function buildProgram(context: CommandContext, modules: readonly CommandModule[] = COMMAND_MODULES): Command {
@@ -53,7 +56,8 @@ export function buildProgram(context: CommandContext, modules: readonly CommandM
 Credentials come from the standard AWS chain (environment, --profile/AWS_PROFILE, SSO, instance role);
 requests are signed with SigV4 for execute-api.
 
-Exit codes: 0 success, 1 failure, 2 warnings only (doctor).
+Exit codes: 0 success, 1 failure, 2 warnings only (doctor), 3 export not installed on every node
+(no node failed, but some skipped it: they hold a newer certificate).
 
 Examples:
   $ acm-export --stack AcmExport export --arn ARN --name www --tag Role=web --wait

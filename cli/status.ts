@@ -8,9 +8,15 @@ export const registerStatus: CommandModule = (program, context) => {
   program
     .command('status')
     .summary('show the progress of an export')
-    .description('Show the phase, node counts and outcome of an export. Exits 1 when the export failed.')
+    .description(
+      'Show the phase, node counts and outcome of an export. Exits 1 when the export failed, 3 when no node\n' +
+        'failed but some skipped it (they hold a newer certificate).',
+    )
     .argument('<exportId>', 'id printed by "acm-export export"')
-    .option('--wait', 'keep polling until the export ends; exit 1 if it fails')
+    .option(
+      '--wait',
+      'keep polling until the export ends; exit 1 if it fails, 3 if a node skipped it (it holds a newer certificate)',
+    )
     .option('--poll-max <seconds>', 'longest pause between polls with --wait', integerOption('--poll-max', 1, 60), 5)
     .addHelpText(
       'after',

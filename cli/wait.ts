@@ -1,8 +1,9 @@
 /** Waiting for an export: poll GET /exports/{id} with a growing interval and show progress. */
-import type { ExportStatusResponse } from '../lambda/export-api/api-types';
-import { nodeFailureLine } from '../lambda/shared/contract';
+import type { ExportStatusResponse, NodeOutcomesView } from '../lambda/export-api/api-types';
+import { nodeFailureLine, nodeSkipLine, skipExplanation } from '../lambda/shared/contract';
 import type { ApiClient } from './api-client';
 import type { CliIo, OutputStream } from './context';
+import { INSTALL_FAILED_ERROR } from '../lambda/shared/errors';
 import { ApiError, apiErrorToCli, CliError } from './errors';
 import { formatElapsed, printJson, shortDate } from './output';
 
@@ -17,9 +18,48 @@ export function isFinished(status: ExportStatusResponse): boolean {
   return status.status !== 'RUNNING';
 }
 
-/** 0 for a finished successful export (and a running one), 1 for a failed one. */
+/** Exit code of an export that ended without failing anywhere but that some node skipped (it holds a newer certificate). */
+export const EXIT_NOT_INSTALLED = 3;
+
+/** Whether the only reason the export is not on every node is that nodes skipped it (no node failed). */
+function onlySkipped(status: ExportStatusResponse): boolean {
+  return (status.outcomes?.skipped ?? 0) > 0 && status.failures.length === 0 && status.nodes.failed === 0;
+}
+
+/**
+ * 0 for a finished export installed on every node (and a running one), 3 when no node failed but some
+ * skipped it (they hold a newer certificate: the certificate asked for is not installed there), 1 for any
+ * other failure.
+ */
 export function exitCodeFor(status: ExportStatusResponse): number {
+  if (status.status !== 'RUNNING' && onlySkipped(status)) return EXIT_NOT_INSTALLED;
   return FAILED_STATUSES.has(status.status) ? 1 : 0;
+}
+
+const nodes = (n: number): string => `${n} ${n === 1 ? 'node' : 'nodes'}`;
+
+/** `installed on 0/3 node(s); 3 skipped: the node holds a newer certificate (serial ..., not after ...)`. */
+function installedOn(outcomes: NodeOutcomesView, total: number): string {
+  // A node whose run succeeded without a readable result line counts as installed: its command succeeded.
+  const done = outcomes.installed + outcomes.unchanged + outcomes.unreported;
+  const notes = [
+    outcomes.unchanged ? `${outcomes.unchanged} already had it` : '',
+    outcomes.unreported ? `${outcomes.unreported} gave no details` : '',
+  ].filter(Boolean);
+  const parts = [`installed on ${done}/${total} node(s)${notes.length ? ` (${notes.join(', ')})` : ''}`];
+  if (outcomes.skipped) {
+    const first = outcomes.skips[0];
+    parts.push(`${outcomes.skipped} skipped${first ? `: ${skipExplanation(first)}` : ''}`);
+  }
+  return parts.join('; ');
+}
+
+/** `reloaded nginx on 3 nodes`, and the nodes where Service=auto found no web server to reload. */
+function reloadLines(outcomes: NodeOutcomesView): string[] {
+  const lines = Object.entries(outcomes.reloaded).map(([service, n]) => `reloaded ${service} on ${nodes(n)}`);
+  if (outcomes.noWebServer)
+    lines.push(`no running web server found on ${nodes(outcomes.noWebServer)}: files installed, no reload`);
+  return lines;
 }
 
 export function exportPath(exportId: string): string {
@@ -63,14 +103,31 @@ export function summaryLines(status: ExportStatusResponse): string[] {
     );
   } else if (status.phase === 'Superseded') {
     lines.push(`export ${id} stopped: a newer export of the same target owns it; nothing was installed by this one`);
+  } else if (status.outcomes && onlySkipped(status)) {
+    // Not a failure on any node, but not installed where a node skipped it: say so, never "succeeded".
+    lines.push(`export ${id}: ${installedOn(status.outcomes, status.nodes.total)}`);
+    lines.push(...reloadLines(status.outcomes).map((line) => `  ${line}`));
+    for (const skip of status.outcomes.skips) lines.push(`  ${nodeSkipLine(skip)}`);
+    if (status.outcomes.skipped > status.outcomes.skips.length)
+      lines.push(`  … and ${status.outcomes.skipped - status.outcomes.skips.length} more`);
   } else if (FAILED_STATUSES.has(status.status)) {
-    const error = status.error ? `: ${status.error.name}: ${status.error.message}` : '';
-    lines.push(`export ${id} ${status.status} in phase ${status.phase}${error}`);
+    // An install failure's message is already the readable summary (which step failed on how many nodes).
+    const error = !status.error
+      ? ` ${status.status} in phase ${status.phase}`
+      : status.error.name === INSTALL_FAILED_ERROR
+        ? ` failed: ${status.error.message}`
+        : ` ${status.status} in phase ${status.phase}: ${status.error.name}: ${status.error.message}`;
+    lines.push(`export ${id}${error}`);
     for (const failure of status.failures.slice(0, 50)) lines.push(`  ${nodeFailureLine(failure)}`);
     if (status.failures.length > 50) lines.push(`  … and ${status.failures.length - 50} more`);
+    for (const skip of status.outcomes?.skips ?? []) lines.push(`  ${nodeSkipLine(skip)}`);
   } else {
     const cert = status.serial ? `, serial ${status.serial}, expires ${shortDate(status.notAfter)}` : '';
-    lines.push(`export ${id} succeeded: installed on ${status.nodes.completed}/${status.nodes.total} node(s)${cert}`);
+    const where = status.outcomes
+      ? installedOn(status.outcomes, status.nodes.total)
+      : `installed on ${status.nodes.completed}/${status.nodes.total} node(s)`;
+    lines.push(`export ${id} succeeded: ${where}${cert}`);
+    if (status.outcomes) lines.push(...reloadLines(status.outcomes).map((line) => `  ${line}`));
   }
   return lines;
 }

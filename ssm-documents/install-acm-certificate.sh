@@ -43,6 +43,7 @@
 #   Not document parameters (local mode, tests):
 #     ACM_EXPORT_NGINX_CONF      nginx configuration to test and reload (`nginx -c FILE -t`,
 #                                `nginx -c FILE -s reload`); when set, systemd is not used for nginx
+#                                and Service=auto means nginx
 #     ACM_EXPORT_VERIFY_SECONDS  how long to retry the served-serial check (default 10)
 #     ACM_EXPORT_LOCK_SECONDS    how long to wait for another run for the same CertName (default 300)
 #     ACM_EXPORT_ALLOW_STICKY_ANCESTOR  1: as root, accept targets below a sticky world-writable
@@ -57,14 +58,20 @@
 #
 # Output: progress lines "acm-export: ..." on stderr. On success exactly one JSON line on stdout:
 #   {"node","certName","serial","notAfter","names":[...],"files":{"cert","chain","fullchain","key"
-#    [,"combined"][,"pkcs12"]},"service","reloaded":bool,"verified":bool,"changed":bool,"secretVersionId"}
+#    [,"combined"][,"pkcs12"]},"service","requestedService","reloaded":bool,"verified":bool,"changed":bool,
+#    "secretVersionId"}
 #   serial is as openssl prints it: upper-case hex without colons (ACM shows lower-case with colons).
+#   service is the server tested and reloaded; requestedService the Service parameter. Service=auto picks
+#   the one of nginx, apache2 and httpd that is on PATH and running (active systemd unit, else a process of
+#   that name; with ACM_EXPORT_NGINX_CONF set: nginx): none running → service "none" (files installed, no
+#   reload); more than one → the run fails at preflight, nothing changed, asking for an explicit Service.
 #   A version older than the installed certificate adds ,"skipped":"older than installed",
 #   "installedSerial","installedNotAfter" (serial, notAfter and secretVersionId stay the requested ones).
 #   report: {"node","certName","action":"report","serial","servedSerial","problem"} (exit 0 whatever it
 #   found); remove: {"node","certName","action":"remove","removed":[paths],"changed":bool}; preflight:
 #   {"node","action":"preflight","bash","awsCli","openssl","server","secret","missing":[tools]} (exit 0).
-# On failure the last stderr line is "acm-export: FAILED at <step>: <reason>" and the exit code names
+# On failure the last stderr line is "acm-export: FAILED at <step>: <reason>", stdout holds one line
+# {["node",]"failedStep","exitCode","reason"} (the same reason), and the exit code names
 # the step: 10 parameters, 11 preflight, 12 lock, 13 decrypt, 14 validate, 15 install, 16 configtest,
 # 17 reload, 18 hooks, 19 verify, 20 finish (internal error), 21 failed and the rollback was incomplete.
 # An unexpected command failure inside a step reports that step ("unexpected error ... near line N").
@@ -88,7 +95,8 @@
 # failing it would alert on a node that already holds the newer certificate and that no retry could
 # "fix". The workflow already ends an older export as Superseded before it sends anything; this covers
 # the commands already sent. To go back to an older certificate on purpose, remove the live files for
-# that CertName first.
+# that CertName first. The node's run succeeds, but the workflow reads "skipped" from the result line: the
+# export is reported as not installed on that node (status-check).
 #
 # Directory trust (preflight, before anything is written): as root, CertDir, KeyDir and HooksDir and every
 # directory on the way to them from / (symbolic links resolved, each link owned by root too) must be
@@ -126,7 +134,7 @@ declare -rA RE=(
   [CertDir]='^(/[A-Za-z0-9_][A-Za-z0-9._-]*)+$'
   [KeyDir]='^(/[A-Za-z0-9_][A-Za-z0-9._-]*)+$'
   [KeyGroup]='^([a-z_][a-z0-9_-]{0,31})?$'
-  [Service]='^(none|nginx|apache2|httpd)$'
+  [Service]='^(auto|none|nginx|apache2|httpd)$'
   [HooksDir]='^(/[A-Za-z0-9_][A-Za-z0-9._-]*)+$'
   [VerifyPort]='^(0|[1-9][0-9]{0,4})$'
   [KeyOwner]='^([a-z_][a-z0-9_-]{0,31})?$'
@@ -150,7 +158,7 @@ declare -rA DEFAULT=(
   [CertDir]='/etc/ssl/certs'
   [KeyDir]='/etc/ssl/private'
   [KeyGroup]=''
-  [Service]='none'
+  [Service]='auto'
   [HooksDir]='/etc/acm-export/hooks.d'
   [VerifyPort]='0'
   [SecretVersionId]=''
@@ -572,6 +580,19 @@ rollback() {
   return "$incomplete"
 }
 
+# The failure as one JSON line on stdout too: the agent keeps the start of stdout and cuts stderr's tail when
+# the output is long, so the FAILED line can be lost there. Node id only once the parameters are valid.
+failure_json() { # step code text
+  local node_json="" text=$3 listed
+  if [ "$REPORT_READY" = 1 ]; then node_json="\"node\":$(json_str "${node_id:-$(uname -n)}"),"; fi
+  # Parameter and preflight failures list their problems on lines of their own: the first ones go here.
+  if [[ $1 =~ ^(parameters|preflight)$ ]] && [ "${#problems[@]}" -gt 0 ]; then
+    listed=$(printf '%s; ' "${problems[@]}")
+    text="${listed%; }: $text"
+  fi
+  printf '{%s"failedStep":"%s","exitCode":%s,"reason":%s}\n' "$node_json" "$1" "$2" "$(json_str "${text:0:600}")"
+}
+
 fail() {
   local step=$1 code
   shift
@@ -583,6 +604,7 @@ fail() {
   # Only an install run is recorded as failed: a report or a removal that failed left the entry as it was.
   if [ "$Action" = install ]; then report_or_warn failed "$step"; fi
   log "FAILED at $step: $*$ROLLBACK_NOTE"
+  failure_json "$step" "$code" "$*$ROLLBACK_NOTE"
   exit "$code"
 }
 
@@ -598,6 +620,7 @@ on_exit() {
     if ! rollback; then code=21; fi
     if [ "$Action" = install ]; then report_or_warn failed "$STEP"; fi
     log "FAILED at $STEP: unexpected error (status $rc near line ${ERR_LINE:-?})$ROLLBACK_NOTE"
+    failure_json "$STEP" "$code" "unexpected error (status $rc near line ${ERR_LINE:-?})$ROLLBACK_NOTE"
     rc=$code
   fi
   local f
@@ -744,6 +767,28 @@ elif ! command -v aws >/dev/null 2>&1; then
   problems+=("AWS CLI v2 is not installed (aws not found on PATH)")
 elif ! [[ $(aws --version 2>&1 </dev/null) =~ ^aws-cli/2\. ]]; then
   problems+=("AWS CLI v2 is required (aws --version does not report aws-cli/2)")
+fi
+# Service=auto: the one web server this node runs, found before anything changes (see the header).
+RequestedService=$Service
+server_running() { # name: on PATH, and an active systemd unit or a process of that name
+  command -v "$1" >/dev/null 2>&1 || return 1
+  { [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$1.service"; } ||
+    pgrep -x "$1" >/dev/null 2>&1
+}
+if [ "$Service" = auto ] && { [ "$Action" = install ] || [ "$Action" = remove ]; }; then
+  running=()
+  if [ -n "$nginx_conf" ]; then running=(nginx); else
+    for web in nginx apache2 httpd; do if server_running "$web"; then running+=("$web"); fi; done
+  fi
+  if [ "${#running[@]}" -gt 1 ]; then
+    problems+=("Service=auto found more than one running web server (${running[*]}); set Service to the one to reload")
+  elif [ "${#running[@]}" = 1 ]; then
+    Service=${running[0]}
+    log "Service=auto: $Service is running"
+  else
+    Service=none
+    log "Service=auto: no running web server found; files installed, no reload"
+  fi
 fi
 case $Action:$Service in
   report:*) ;;
@@ -1235,7 +1280,7 @@ skipped_json=""
 if [ -n "$SKIPPED" ]; then
   skipped_json=",\"skipped\":$(json_str "$SKIPPED"),\"installedSerial\":$(json_str "$INSTALLED_SERIAL"),\"installedNotAfter\":$(json_str "$INSTALLED_NOT_AFTER")"
 fi
-printf '{"node":%s,"certName":%s,"serial":%s,"notAfter":%s,"names":[%s],"files":{"cert":%s,"chain":%s,"fullchain":%s,"key":%s%s},"service":%s,"reloaded":%s,"verified":%s,"changed":%s,"secretVersionId":%s%s}\n' \
+printf '{"node":%s,"certName":%s,"serial":%s,"notAfter":%s,"names":[%s],"files":{"cert":%s,"chain":%s,"fullchain":%s,"key":%s%s},"service":%s,"requestedService":%s,"reloaded":%s,"verified":%s,"changed":%s,"secretVersionId":%s%s}\n' \
   "$(json_str "$node")" "$(json_str "$CertName")" "$(json_str "$SERIAL")" "$(json_str "$NOT_AFTER")" "$names_json" \
   "$(json_str "$CERT_FILE")" "$(json_str "$CHAIN_FILE")" "$(json_str "$FULLCHAIN_FILE")" "$(json_str "$KEY_FILE")" "$extra_files" \
-  "$(json_str "$Service")" "$RELOADED" "$VERIFIED" "$CHANGED" "$(json_str "$SecretVersionId")" "$skipped_json"
+  "$(json_str "$Service")" "$(json_str "$RequestedService")" "$RELOADED" "$VERIFIED" "$CHANGED" "$(json_str "$SecretVersionId")" "$skipped_json"

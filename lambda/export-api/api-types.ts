@@ -40,8 +40,13 @@ export interface ExportStatusResponse {
   notAfter?: string;
   commandId?: string;
   nodes: { total: number; completed: number; failed: number };
-  /** Failed only: one short line per failed node, and the error name/cause of the execution. */
-  failures: { instanceId: string; status: string; line: string }[];
+  /**
+   * Once the install command ended: what each node that ran it reported. An export is installed only on
+   * `installed + unchanged` nodes; a skipped node kept the certificate it had (e.g. a newer one).
+   */
+  outcomes?: NodeOutcomesView;
+  /** Failed only: one short line per failed node (with the install step that failed, when known). */
+  failures: { instanceId: string; status: string; step?: string; line: string }[];
   /** DryRun only: the managed nodes the export would install on. */
   dryRunNodeIds?: string[];
   error?: { name: string; message: string };
@@ -63,6 +68,23 @@ export interface TargetRemovalResponse {
   nodes?: { total: number; completed: number; failed: number };
   /** RemovalFailed: one line per node that did not remove the files, or why the run was not sent. */
   failures: string[];
+}
+
+/** Per-node outcome counts of an export's install command, and one line per node that skipped (at most 50). */
+export interface NodeOutcomesView {
+  /** Wrote the new files. */
+  installed: number;
+  /** Already held exactly this version: nothing written, nothing reloaded. */
+  unchanged: number;
+  /** Refused this version (it is older than the certificate the node holds): not installed there. */
+  skipped: number;
+  /** Succeeded without a readable result line (an install document older than these reports). */
+  unreported: number;
+  /** Web server → nodes that reloaded it, e.g. `{ "nginx": 3 }`. */
+  reloaded: Record<string, number>;
+  /** Service=auto found no running web server: files installed, nothing reloaded. */
+  noWebServer: number;
+  skips: { instanceId: string; reason: string; installedSerial?: string; installedNotAfter?: string }[];
 }
 
 /** One inventory row in `GET /certificates`. */

@@ -1,7 +1,7 @@
 /**
  * `GET /exports/{exportId}`: the state of one export execution, from DescribeExecution and its (paginated)
- * history: phase, per-phase timestamps, node counts and, for a failure, one line per failed node and the
- * execution's error. Identifiers, dates and counts only.
+ * history: phase, per-phase timestamps, node counts, what each node reported (installed, unchanged, skipped)
+ * and, for a failure, one line per failed node and the execution's error. Identifiers, dates and counts only.
  */
 import {
   DescribeExecutionCommand,
@@ -11,8 +11,16 @@ import {
   HistoryEvent,
   SFNClient,
 } from '@aws-sdk/client-sfn';
-import type { ExportPhase, ExportStatusResponse } from './api-types';
-import { ExportTaskResult, InstallTaskResult, PollState, STATES, targetKey } from '../shared/contract';
+import type { ExportPhase, ExportStatusResponse, NodeOutcomesView } from './api-types';
+import {
+  ExportTaskResult,
+  InstallTaskResult,
+  MAX_NODE_LINES,
+  NodeOutcomes,
+  PollState,
+  STATES,
+  targetKey,
+} from '../shared/contract';
 import { INSTALL_FAILED_ERROR, rethrowThrottling } from '../shared/errors';
 import { safeLine } from '../shared/redact';
 
@@ -52,6 +60,38 @@ function str(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
+function count(value: unknown): number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : 0;
+}
+
+/** The poll state's outcome tally as the API shows it: counts, known server names, safe short lines. */
+function outcomesView(value: unknown): NodeOutcomesView | undefined {
+  if (!value || typeof value !== 'object') return undefined;
+  const o = value as Partial<Record<keyof NodeOutcomes, unknown>>;
+  const reloaded: Record<string, number> = {};
+  if (o.reloaded && typeof o.reloaded === 'object') {
+    for (const [service, n] of Object.entries(o.reloaded as Record<string, unknown>))
+      if (/^(nginx|apache2|httpd)$/.test(service) && count(n) > 0) reloaded[service] = count(n);
+  }
+  const skips = (Array.isArray(o.skips) ? (o.skips as Partial<Record<string, unknown>>[]) : [])
+    .slice(0, MAX_NODE_LINES)
+    .map((skip) => ({
+      instanceId: safeLine(str(skip.instanceId)),
+      reason: safeLine(str(skip.reason)),
+      ...(str(skip.installedSerial) ? { installedSerial: safeLine(str(skip.installedSerial)) } : {}),
+      ...(str(skip.installedNotAfter) ? { installedNotAfter: safeLine(str(skip.installedNotAfter)) } : {}),
+    }));
+  return {
+    installed: count(o.installed),
+    unchanged: count(o.unchanged),
+    skipped: count(o.skipped),
+    unreported: count(o.unreported),
+    reloaded,
+    noWebServer: count(o.noWebServer),
+    skips,
+  };
+}
+
 async function allEvents(sfn: SFNClient, executionArn: string): Promise<HistoryEvent[]> {
   const events: HistoryEvent[] = [];
   let token: string | undefined;
@@ -77,7 +117,13 @@ async function allEvents(sfn: SFNClient, executionArn: string): Promise<HistoryE
 function executionError(error: string | undefined, cause: string | undefined): { name: string; message: string } {
   const parsed = parseJson(cause);
   const firstLine = cause?.split('\n').find((line) => line.trim().length > 0);
-  const message = str(parsed?.errorMessage) ?? str(parsed?.Cause) ?? str(parsed?.reason) ?? firstLine ?? '';
+  const known = str(parsed?.errorMessage) ?? str(parsed?.Cause) ?? str(parsed?.reason);
+  // A JSON cause without a message (a poll state that was not status-check's) is never shown raw.
+  const message =
+    known ??
+    (parsed
+      ? `the workflow ended on an unexpected ${str(parsed.status) ? `${str(parsed.status)} ` : ''}result`
+      : (firstLine ?? ''));
   return { name: (str(parsed?.errorType) ?? error ?? 'Error').slice(0, 100), message: safeLine(message) };
 }
 
@@ -181,6 +227,7 @@ export async function exportStatus(exportId: string, deps: ExportStatusDeps): Pr
   if (phase === 'Failed' && !error && finalPoll?.reason)
     error = { name: INSTALL_FAILED_ERROR, message: safeLine(finalPoll.reason) };
 
+  const outcomes = outcomesView(finalPoll?.outcomes);
   const tagKey = str(input.TargetTagKey);
   const tagValue = str(input.TargetTagValue);
   const total = finalPoll?.targetCount ?? finalInstall?.targetCount ?? 0;
@@ -207,11 +254,13 @@ export async function exportStatus(exportId: string, deps: ExportStatusDeps): Pr
         finalPoll?.failures?.length ?? 0,
       ),
     },
+    ...(outcomes ? { outcomes } : {}),
     failures:
       phase === 'Failed'
-        ? (finalPoll?.failures ?? []).slice(0, 50).map((f) => ({
+        ? (finalPoll?.failures ?? []).slice(0, MAX_NODE_LINES).map((f) => ({
             instanceId: String(f.instanceId),
             status: String(f.status),
+            ...(typeof f.step === 'string' && /^[a-z]{1,20}$/.test(f.step) ? { step: f.step } : {}),
             line: safeLine(String(f.line)),
           }))
         : [],

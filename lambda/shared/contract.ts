@@ -107,6 +107,8 @@ export interface PollState {
   completedCount?: number;
   errorCount?: number;
   deliveryTimedOutCount?: number;
+  /** Terminal polls: what the nodes that ran the install reported in their result lines (bounded, no secrets). */
+  outcomes?: NodeOutcomes;
   /** Failed only: one short line per failed node (no secrets). */
   failures?: NodeFailure[];
   /** Failed only: a one-line summary used in the alert. */
@@ -115,10 +117,60 @@ export interface PollState {
   report?: string;
 }
 
+/**
+ * The per-node tally of one install command, from each node's result line (the JSON line the install script
+ * prints). Counts cover every node; the lines are bounded like the failures (MAX_NODE_LINES).
+ */
+export interface NodeOutcomes {
+  /** Nodes that wrote the new files (changed: true). */
+  installed: number;
+  /** Nodes that already held exactly this version (nothing written, nothing reloaded). */
+  unchanged: number;
+  /** Nodes that refused this version (e.g. it is older than the installed certificate): not installed there. */
+  skipped: number;
+  /** Nodes whose command succeeded but whose output held no readable result line. */
+  unreported: number;
+  /** Web server reloaded → number of nodes (`{ nginx: 3 }`). */
+  reloaded: Record<string, number>;
+  /** Nodes where Service=auto found no running web server: files installed, nothing reloaded. */
+  noWebServer: number;
+  /** One line per node that skipped (the first MAX_NODE_LINES). */
+  skips: NodeSkip[];
+}
+
+export interface NodeSkip {
+  instanceId: string;
+  /** The node's own reason, e.g. `older than installed`. */
+  reason: string;
+  /** What the node holds instead (serial as OpenSSL prints it, notAfter ISO-8601), when it said. */
+  installedSerial?: string;
+  installedNotAfter?: string;
+}
+
+/** At most this many node lines (failures, skips) travel in the workflow state and the API. */
+export const MAX_NODE_LINES = 50;
+
+/** `i-0abc: skipped (the node holds a newer certificate: serial 0A1B, not after 2027-03-01T00:00:00Z)`. */
+export function nodeSkipLine(skip: NodeSkip): string {
+  return `${skip.instanceId}: skipped (${skipExplanation(skip)})`;
+}
+
+/** What a skip means, in plain words: `the node holds a newer certificate (serial 0A1B, not after ...)`. */
+export function skipExplanation(skip: Omit<NodeSkip, 'instanceId'>): string {
+  const held = [
+    skip.installedSerial ? `serial ${skip.installedSerial}` : '',
+    skip.installedNotAfter ? `not after ${skip.installedNotAfter}` : '',
+  ].filter(Boolean);
+  const what = skip.reason === 'older than installed' ? 'the node holds a newer certificate' : skip.reason;
+  return held.length ? `${what} (${held.join(', ')})` : what;
+}
+
 export interface NodeFailure {
   instanceId: string;
   /** The invocation's outcome (its StatusDetails): Failed, Undeliverable, Delivery Timed Out... */
   status: string;
+  /** The install step that failed on the node (configtest, reload, ...), when its output names it. */
+  step?: string;
   /** What that outcome means for the node, then (for a failed run) the last line of its output. */
   line: string;
 }

@@ -87,9 +87,9 @@ export const FIELD_RULES = {
     rule: 'must be an absolute directory path without "..", whose components start with a letter, digit or "_"',
   },
   Service: {
-    pattern: '^(none|nginx|apache2|httpd)$',
+    pattern: '^(auto|none|nginx|apache2|httpd)$',
     maxLength: 7,
-    rule: 'must be one of none, nginx, apache2, httpd',
+    rule: 'must be one of auto, none, nginx, apache2, httpd',
   },
   VerifyPort: {
     pattern: '^(0|[1-9][0-9]{0,4})$',
@@ -206,7 +206,8 @@ export const INSTALL_DEFAULTS = {
   CertDir: '/etc/ssl/certs',
   KeyDir: '/etc/ssl/private',
   HooksDir: '/etc/acm-export/hooks.d',
-  Service: 'none',
+  /** auto: the node reloads the one web server it finds running (none found: no reload; several: it fails). */
+  Service: 'auto',
   VerifyPort: 0,
   KeyGroup: '',
   KeyOwner: '',

@@ -37,7 +37,7 @@ const verifyPort = z
 export const installOptionsShape = {
   CertDir: field('CertDir').optional(),
   KeyDir: field('KeyDir').optional(),
-  Service: z.enum(['none', 'nginx', 'apache2', 'httpd'], { error: FIELD_RULES.Service.rule }).optional(),
+  Service: z.enum(['auto', 'none', 'nginx', 'apache2', 'httpd'], { error: FIELD_RULES.Service.rule }).optional(),
   VerifyPort: verifyPort.optional(),
   MaxConcurrency: field('MaxConcurrency').optional(),
   MaxErrors: field('MaxErrors').optional(),

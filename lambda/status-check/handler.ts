@@ -50,10 +50,23 @@ export function createHandler(overrides: Partial<StatusCheckDeps> = {}) {
           targetCount: state.targetCount ?? 0,
           completedCount: state.completedCount ?? 0,
           errorCount: state.errorCount ?? 0,
+          ...(state.outcomes
+            ? {
+                installed: state.outcomes.installed,
+                unchanged: state.outcomes.unchanged,
+                skipped: state.outcomes.skipped,
+              }
+            : {}),
         });
         if (state.status !== 'InProgress') {
           const failed = (state.errorCount ?? 0) + (state.deliveryTimedOutCount ?? 0);
-          count(METRIC.nodesUpdated, Math.max(0, (state.completedCount ?? 0) - (state.errorCount ?? 0)));
+          // Nodes that wrote the new files, from their result lines (unchanged and skipped nodes updated nothing).
+          count(
+            METRIC.nodesUpdated,
+            state.outcomes
+              ? state.outcomes.installed
+              : Math.max(0, (state.completedCount ?? 0) - (state.errorCount ?? 0)),
+          );
           count(METRIC.nodesFailed, failed);
           count(state.status === 'Succeeded' ? METRIC.exportsSucceeded : METRIC.exportsFailed);
         }

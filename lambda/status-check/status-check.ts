@@ -1,17 +1,30 @@
 /**
- * status-check logic: ONE ListCommands call per poll, decided from the command's aggregate counts. Only
- * when the command ended badly are the failed invocations listed (paginated, per failure status) to get
- * one short line per node for the alert. An apparent success is confirmed with one listing of Undeliverable
- * invocations, the only outcome that leaves a command Success with clean counts.
+ * status-check logic: ONE ListCommands call per poll, decided from the command's aggregate counts. Once the
+ * command is terminal, ONE paginated listing of all its invocations (with Details) reads each node's outcome:
+ * a node that did not succeed gets one short line for the alert (Undeliverable nodes included: they leave a
+ * command Success with clean counts), and a node that succeeded is tallied from its result line (installed,
+ * unchanged, skipped, which web server it reloaded). An export succeeds only when every node installed the
+ * certificate or already had it: a node that skipped it (it holds a newer one) did not get what was asked.
  */
 import {
   Command,
+  CommandInvocation,
   ListCommandInvocationsCommand,
   ListCommandInvocationsCommandOutput,
   ListCommandsCommand,
   SSMClient,
 } from '@aws-sdk/client-ssm';
-import { NodeFailure, nodeFailureLine, PollState, targetKey } from '../shared/contract';
+import { z } from 'zod';
+import {
+  MAX_NODE_LINES,
+  NodeFailure,
+  NodeOutcomes,
+  nodeFailureLine,
+  nodeSkipLine,
+  PollState,
+  skipExplanation,
+  targetKey,
+} from '../shared/contract';
 import { rethrowThrottling } from '../shared/errors';
 import { InventoryDeps, recordDeployOutcome } from '../shared/inventory';
 import { pollWaitSeconds } from './backoff';
@@ -30,20 +43,6 @@ export interface StatusRequest {
   poll: PollState;
   executionArn: string;
 }
-
-/**
- * ListCommandInvocations Status filter values of the terminal non-success outcomes, listed for the alert in
- * this order (`TimedOut` covers Delivery and Execution Timed Out).
- */
-export const FAILURE_STATUSES = [
-  'Failed',
-  'TimedOut',
-  'Cancelled',
-  'Undeliverable',
-  'Terminated',
-  'InvalidPlatform',
-  'AccessDenied',
-] as const;
 
 /**
  * What each terminal non-success invocation outcome (its StatusDetails) means for the node, in plain words.
@@ -67,8 +66,8 @@ const UNKNOWN_OUTCOME = 'the command did not succeed on the node';
 
 /** Outcomes after which the node's own output says more than the explanation does. */
 const OUTPUT_OUTCOMES = new Set(['Failed', 'Execution Timed Out']);
-/** At most this many per-node lines go into the alert. */
-export const MAX_FAILURE_LINES = 50;
+/** At most this many per-node lines go into the alert (and as many skip lines). */
+export const MAX_FAILURE_LINES = MAX_NODE_LINES;
 /** Polls during which a command not yet visible in ListCommands counts as pending. */
 export const MISSING_COMMAND_POLLS = 3;
 
@@ -84,79 +83,232 @@ const TERMINAL_DETAILS = new Set([
   'NoInstancesInTag',
 ]);
 
-/** What went wrong on one node: the outcome's explanation, then (for a run that failed) its last output line. */
+/** What went wrong on one node: the outcome's explanation, then (for a run that failed) its failure line. */
 function failureDetail(outcome: string, output: string): string {
   const explanation = OUTCOME_EXPLANATIONS[outcome] ?? UNKNOWN_OUTCOME;
   return OUTPUT_OUTCOMES.has(outcome) && output ? `${explanation}: ${output}` : explanation;
 }
 
-/** The alert's text: the summary, then one line per node that did not succeed. */
-export function failureReport(reason: string, failures: NodeFailure[]): string {
-  const cut = failures.length >= MAX_FAILURE_LINES ? [`(only the first ${MAX_FAILURE_LINES} nodes are listed)`] : [];
-  return [reason, ...failures.map(nodeFailureLine), ...cut].join('\n');
+/** The alert's text: the summary, then one line per node that did not succeed or skipped. */
+export function failureReport(reason: string, failures: NodeFailure[], outcomes?: NodeOutcomes): string {
+  const skips = (outcomes?.skips ?? []).map(nodeSkipLine);
+  const lines = [...failures.map(nodeFailureLine), ...skips];
+  const cut =
+    failures.length >= MAX_FAILURE_LINES || skips.length >= MAX_FAILURE_LINES
+      ? [`(only the first ${MAX_FAILURE_LINES} nodes of each kind are listed)`]
+      : [];
+  return [reason, ...lines, ...cut].join('\n');
 }
 
-/** `install Failed: 2 of 3 nodes failed (1 Failed, 1 Undeliverable)`, from the nodes listed. */
-function failureSummary(detail: string, failures: NodeFailure[], targetCount: number): string {
-  const tally = new Map<string, number>();
-  for (const f of failures) tally.set(f.status, (tally.get(f.status) ?? 0) + 1);
-  const outcomes = [...tally].map(([status, n]) => `${n} ${status}`).join(', ');
-  return `install ${detail}: ${failures.length} of ${targetCount} nodes failed (${outcomes})`;
+/** The failing step and its reason in a node's output: the script's `acm-export: FAILED at <step>: <reason>`. */
+const FAILED_LINE = /acm-export: FAILED at ([a-z]{1,20}): (.*)$/;
+/** Separator the SSM Agent puts between a plugin's stdout and its stderr in the invocation's Output. */
+const STDERR_MARK = '\n----------ERROR-------\n';
+
+/** The fields of a node's result line that status-check reads; anything else in it is ignored. */
+const ResultLine = z.object({
+  changed: z.boolean().optional().catch(undefined),
+  reloaded: z.boolean().optional().catch(undefined),
+  service: z.enum(['none', 'nginx', 'apache2', 'httpd']).optional().catch(undefined),
+  requestedService: z.string().max(7).optional().catch(undefined),
+  skipped: z.string().max(100).optional().catch(undefined),
+  installedSerial: z
+    .string()
+    .regex(/^[0-9A-F]{1,80}$/)
+    .optional()
+    .catch(undefined),
+  installedNotAfter: z
+    .string()
+    .regex(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/)
+    .optional()
+    .catch(undefined),
+});
+type ResultLine = z.infer<typeof ResultLine>;
+
+/** The last JSON object line of the stdout part of a plugin's Output (stdout comes first), parsed. */
+function lastJsonLine(output: string | undefined, prefix: string): unknown {
+  const stdout = (output ?? '').split(STDERR_MARK)[0];
+  const line = stdout
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith(prefix) && l.endsWith('}'))
+    .pop();
+  if (!line) return undefined;
+  try {
+    return JSON.parse(line) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The install script's JSON result line in a plugin's Output, or undefined. */
+export function resultLine(output: string | undefined): ResultLine | undefined {
+  const parsed = ResultLine.safeParse(lastJsonLine(output, '{"node":'));
+  return parsed.success && parsed.data ? parsed.data : undefined;
+}
+
+/** The script's failure line on stdout, which survives the agent cutting the end of a long stderr. */
+const FailureLine = z.object({
+  failedStep: z.string().regex(/^[a-z]{1,20}$/),
+  reason: z.string().max(2000),
+});
+
+/**
+ * The failing step and line of a failed run: from its stdout failure line, else the last
+ * `acm-export: FAILED at <step>:` line of its stderr, else its last line.
+ */
+export function failedStep(output: string | undefined): { step?: string; line: string } {
+  const json = FailureLine.safeParse(lastJsonLine(output, '{'));
+  if (json.success) return { step: json.data.failedStep, line: safeLine(json.data.reason) };
+  const lines = (output ?? '').split(/\r?\n/).filter((l) => FAILED_LINE.test(l));
+  const last = lines[lines.length - 1];
+  if (!last) return { line: safeLine(output) };
+  const m = FAILED_LINE.exec(last)!;
+  return { step: m[1], line: safeLine(m[2]) };
+}
+
+export function emptyOutcomes(): NodeOutcomes {
+  return { installed: 0, unchanged: 0, skipped: 0, unreported: 0, reloaded: {}, noWebServer: 0, skips: [] };
+}
+
+/** Adds one successful node's result line to the tally. */
+function tally(outcomes: NodeOutcomes, instanceId: string, result: ResultLine | undefined): void {
+  if (!result) {
+    outcomes.unreported += 1;
+    return;
+  }
+  if (result.skipped) {
+    outcomes.skipped += 1;
+    if (outcomes.skips.length < MAX_NODE_LINES) {
+      outcomes.skips.push({
+        instanceId,
+        reason: safeLine(result.skipped),
+        ...(result.installedSerial ? { installedSerial: result.installedSerial } : {}),
+        ...(result.installedNotAfter ? { installedNotAfter: result.installedNotAfter } : {}),
+      });
+    }
+    return;
+  }
+  if (result.changed === false) outcomes.unchanged += 1;
+  else outcomes.installed += 1;
+  if (result.reloaded && result.service && result.service !== 'none') {
+    outcomes.reloaded[result.service] = (outcomes.reloaded[result.service] ?? 0) + 1;
+  }
+  if (result.requestedService === 'auto' && result.service === 'none') outcomes.noWebServer += 1;
+}
+
+/** A non-success invocation as one failure line (undefined for Success or one still running). */
+function invocationFailure(inv: CommandInvocation): NodeFailure | undefined {
+  // StatusDetails holds the finer outcome (Undeliverable, Terminated...) that Status folds away.
+  const outcome =
+    inv.StatusDetails && inv.StatusDetails !== 'Success'
+      ? inv.StatusDetails
+      : inv.Status && inv.Status !== 'Success'
+        ? inv.Status
+        : 'Success';
+  if (outcome === 'Success' || RUNNING_OUTCOMES.has(outcome)) return undefined;
+  const plugin = (inv.CommandPlugins ?? []).find((p) => p.Status && p.Status !== 'Success') ?? inv.CommandPlugins?.[0];
+  const failed = OUTPUT_OUTCOMES.has(outcome) ? failedStep(plugin?.Output) : { line: '' };
+  return {
+    instanceId: inv.InstanceId ?? '',
+    status: safeLine(outcome),
+    ...(failed.step ? { step: failed.step } : {}),
+    line: failureDetail(outcome, failed.line),
+  };
+}
+/** Invocation outcomes that are not an end yet (a terminal command should have none). */
+const RUNNING_OUTCOMES = new Set(['Pending', 'InProgress', 'Delayed', 'Cancelling']);
+
+export interface InvocationReport {
+  /** Every node that did not succeed (counted), the first MAX_FAILURE_LINES listed. */
+  failedCount: number;
+  failures: NodeFailure[];
+  outcomes: NodeOutcomes;
+}
+
+/** One paginated listing of every invocation of the command, with their output (MaxResults 50, the API's cap). */
+export async function readInvocations(ssm: SSMClient, commandId: string): Promise<InvocationReport> {
+  const seen = new Set<string>();
+  const report: InvocationReport = { failedCount: 0, failures: [], outcomes: emptyOutcomes() };
+  let token: string | undefined;
+  do {
+    let page: ListCommandInvocationsCommandOutput;
+    try {
+      page = await ssm.send(
+        new ListCommandInvocationsCommand({ CommandId: commandId, Details: true, MaxResults: 50, NextToken: token }),
+      );
+    } catch (error) {
+      return rethrowThrottling(error, 'ssm:ListCommandInvocations');
+    }
+    for (const inv of page.CommandInvocations ?? []) {
+      if (!inv.InstanceId || seen.has(inv.InstanceId)) continue;
+      seen.add(inv.InstanceId);
+      const failure = invocationFailure(inv);
+      if (failure) {
+        report.failedCount += 1;
+        if (report.failures.length < MAX_FAILURE_LINES) report.failures.push(failure);
+      } else if (!RUNNING_OUTCOMES.has(inv.StatusDetails ?? inv.Status ?? '')) {
+        tally(report.outcomes, inv.InstanceId, resultLine(inv.CommandPlugins?.[0]?.Output));
+      }
+    }
+    token = page.NextToken;
+  } while (token);
+  return report;
+}
+
+/** `2 at configtest (nginx configuration test failed: ...)`, or `1 Undeliverable (the node is not reachable by SSM)`. */
+function failureGroups(failures: NodeFailure[]): { key: string; count: number; first: NodeFailure }[] {
+  const groups = new Map<string, { key: string; count: number; first: NodeFailure }>();
+  for (const f of failures) {
+    const key = f.step ? `at ${f.step}` : f.status;
+    const group = groups.get(key);
+    if (group) group.count += 1;
+    else groups.set(key, { key, count: 1, first: f });
+  }
+  return [...groups.values()];
+}
+
+/** What the node's own line says after the outcome's explanation (the FAILED reason), else the explanation. */
+function groupDetail(f: NodeFailure): string {
+  const explanation = OUTCOME_EXPLANATIONS[f.status] ?? UNKNOWN_OUTCOME;
+  return f.line.startsWith(`${explanation}: `) ? f.line.slice(explanation.length + 2) : f.line;
 }
 
 /**
- * The invocations that ended in one of `statuses`, one entry per node. Stops once every target node is
- * accounted for: a node's outcome can match two filters (TimedOut and DeliveryTimedOut, say).
+ * The one-line verdict for people: `1 of 3 nodes failed at configtest: <the node's line>`; with several kinds
+ * `2 of 3 nodes failed: 1 at configtest (<line>), 1 Undeliverable (<explanation>)`; then what the other nodes did.
  */
-async function failedInvocations(
-  ssm: SSMClient,
-  commandId: string,
-  statuses: readonly string[],
-  targetCount: number,
-): Promise<NodeFailure[]> {
-  const seen = new Map<string, NodeFailure>();
-  for (const status of statuses) {
-    let token: string | undefined;
-    do {
-      let page: ListCommandInvocationsCommandOutput;
-      try {
-        page = await ssm.send(
-          new ListCommandInvocationsCommand({
-            CommandId: commandId,
-            Details: true,
-            Filters: [{ key: 'Status', value: status }],
-            MaxResults: 50,
-            NextToken: token,
-          }),
-        );
-      } catch (error) {
-        return rethrowThrottling(error, 'ssm:ListCommandInvocations');
-      }
-      for (const inv of page.CommandInvocations ?? []) {
-        if (!inv.InstanceId || seen.has(inv.InstanceId)) continue;
-        // StatusDetails holds the finer outcome (Undeliverable, Terminated...) that Status folds away.
-        const outcome =
-          inv.StatusDetails && inv.StatusDetails !== 'Success'
-            ? inv.StatusDetails
-            : inv.Status && inv.Status !== 'Success'
-              ? inv.Status
-              : status;
-        if (outcome === 'Success') continue;
-        const plugin =
-          (inv.CommandPlugins ?? []).find((p) => p.Status && p.Status !== 'Success') ?? inv.CommandPlugins?.[0];
-        const output = safeLine(plugin?.Output);
-        seen.set(inv.InstanceId, {
-          instanceId: inv.InstanceId,
-          status: safeLine(outcome),
-          line: failureDetail(outcome, output),
-        });
-        if (seen.size >= MAX_FAILURE_LINES) return [...seen.values()];
-      }
-      token = page.NextToken;
-    } while (token);
-    if (targetCount > 0 && seen.size >= targetCount) break;
+export function failureSummary(report: InvocationReport, targetCount: number): string {
+  const groups = failureGroups(report.failures);
+  const total = Math.max(report.failedCount, report.failures.length);
+  let text: string;
+  if (groups.length === 1) {
+    const g = groups[0];
+    text = `${total} of ${targetCount} nodes failed ${g.first.step ? g.key : `(${g.key})`}: ${groupDetail(g.first)}`;
+  } else {
+    text = `${total} of ${targetCount} nodes failed: ${groups.map((g) => `${g.count} ${g.key} (${groupDetail(g.first)})`).join(', ')}`;
   }
-  return [...seen.values()];
+  const rest = outcomeSummary(report.outcomes);
+  return rest ? `${text}; ${rest}` : text;
+}
+
+/** `installed on 2, 1 unchanged, 1 skipped: the node holds a newer certificate (...); reloaded nginx on 2`. */
+export function outcomeSummary(o: NodeOutcomes): string {
+  const parts: string[] = [];
+  if (o.installed) parts.push(`installed on ${o.installed}`);
+  if (o.unchanged) parts.push(`${o.unchanged} unchanged`);
+  if (o.unreported) parts.push(`${o.unreported} succeeded without details`);
+  if (o.skipped) parts.push(`${o.skipped} skipped${o.skips[0] ? `: ${skipExplanation(o.skips[0])}` : ''}`);
+  const reloads = Object.entries(o.reloaded).map(([service, n]) => `reloaded ${service} on ${n}`);
+  if (o.noWebServer) reloads.push(`${o.noWebServer} with no running web server (no reload)`);
+  return [parts.join(', '), ...reloads].filter(Boolean).join('; ');
+}
+
+/** `not installed on 3 of 3 nodes: 3 skipped: the node holds a newer certificate (serial ..., not after ...)`. */
+function skipSummary(o: NodeOutcomes, targetCount: number): string {
+  const skip = o.skips[0];
+  const why = skip ? `: ${skipExplanation(skip)}` : '';
+  return `installed on ${o.installed + o.unchanged + o.unreported}/${targetCount} node(s); ${o.skipped} skipped${why}`;
 }
 
 function counts(
@@ -234,16 +386,22 @@ export async function checkStatus(request: StatusRequest, deps: StatusDeps): Pro
   };
 
   let failures: NodeFailure[] = [];
+  let outcomes: NodeOutcomes | undefined;
+  let skipOnly = false;
   const targetCount = c.targetCount ?? 0;
-  if (verdict.status === 'Failed' && command && targetCount > 0) {
-    failures = await failedInvocations(deps.ssm, request.commandId, FAILURE_STATUSES, targetCount);
-    const detail = command.StatusDetails ?? command.Status ?? 'Failed';
-    if (failures.length > 0) verdict = { status: 'Failed', reason: failureSummary(detail, failures, targetCount) };
-  } else if (verdict.status === 'Succeeded') {
-    // Undeliverable nodes leave the command Success with clean counts, yet they never got the certificate.
-    failures = await failedInvocations(deps.ssm, request.commandId, ['Undeliverable'], targetCount);
-    if (failures.length > 0)
-      verdict = { status: 'Failed', reason: failureSummary('Incomplete', failures, targetCount) };
+  if (command && targetCount > 0) {
+    const report = await readInvocations(deps.ssm, request.commandId);
+    failures = report.failures;
+    outcomes = report.outcomes;
+    if (verdict.status === 'Failed') {
+      if (failures.length > 0) verdict = { status: 'Failed', reason: failureSummary(report, targetCount) };
+    } else if (failures.length > 0) {
+      // Undeliverable nodes leave the command Success with clean counts, yet they never got the certificate.
+      verdict = { status: 'Failed', reason: failureSummary(report, targetCount) };
+    } else if (outcomes.skipped > 0) {
+      verdict = { status: 'Failed', reason: skipSummary(outcomes, targetCount) };
+      skipOnly = true;
+    }
   }
   const key = { certificateArn: i.CertificateArn, target: targetKey(i.TargetTagKey, i.TargetTagValue) };
   const owned = await recordDeployOutcome(deps, key, request.executionArn, {
@@ -251,13 +409,19 @@ export async function checkStatus(request: StatusRequest, deps: StatusDeps): Pro
     at: now().toISOString(),
   });
   if (!owned) log('a newer export owns this target; its inventory status was left alone');
+  if (!owned && skipOnly) {
+    // A late push of an older export: a newer one owns the target and its nodes already hold the newer
+    // certificate. Nothing to alert about; the outcome tally still says they skipped this one.
+    log('nodes skipped this export for the newer certificate of the export that owns the target');
+    verdict = { status: 'Succeeded' };
+  }
 
-  const state: PollState = { status: verdict.status, attempt, waitSeconds: 0, ...c };
+  const state: PollState = { status: verdict.status, attempt, waitSeconds: 0, ...c, ...(outcomes ? { outcomes } : {}) };
   if (verdict.status === 'Failed') {
     const reason = verdict.reason ?? 'install failed';
     state.failures = failures;
     state.reason = reason;
-    state.report = failureReport(reason, failures);
+    state.report = failureReport(reason, failures, outcomes);
   }
   return state;
 }

@@ -140,7 +140,7 @@ describe('acm-export API commands', () => {
       [['--tag', 'aws:role=web'], 'TargetTagKey: must not start with "aws:"'],
       [['--cert-dir', '/etc/../root'], 'CertDir: must be an absolute directory path'],
       [['--verify-port', '70000'], 'VerifyPort: must be an integer from 0 to 65535'],
-      [['--service', 'iis'], 'Service: must be one of none, nginx, apache2, httpd'],
+      [['--service', 'iis'], 'Service: must be one of auto, none, nginx, apache2, httpd'],
     ])('invalid %j is refused locally with the API message, nothing sent', async (extra, message) => {
       api = await startFakeApi([post('/exports', () => ({ status: 200, body: started('never') }))]);
       const args = ['export', '--arn', ARN, '--name', 'www', '--tag', 'Role=web'];
@@ -297,7 +297,111 @@ describe('acm-export API commands', () => {
       const result = await runCli(['--endpoint', api.url, ...exportArgs, '--wait']);
       expect(result.code).toBe(1);
       expect(result.stdout).toContain(
-        'export exp-1 FAILED in phase Failed: InstallFailed: 1 of 2 nodes failed\n  i-0abc: Failed (nginx -t failed: rolled back to the previous certificate)\n',
+        'export exp-1 failed: 1 of 2 nodes failed\n  i-0abc: Failed (nginx -t failed: rolled back to the previous certificate)\n',
+      );
+    });
+
+    test("--wait: a config-test failure reads as the step, the node count and the node's line", async () => {
+      const line =
+        'nginx configuration test failed: nginx: [emerg] unknown directive "sslx" in /etc/nginx/nginx.conf:12; rolled back to the previous files';
+      api = await startFakeApi([
+        post('/exports', () => ({ status: 200, body: started('exp-1') })),
+        statusSequence([
+          status({
+            status: 'FAILED',
+            phase: 'Failed',
+            nodes: { total: 3, completed: 3, failed: 1 },
+            outcomes: {
+              installed: 2,
+              unchanged: 0,
+              skipped: 0,
+              unreported: 0,
+              reloaded: { nginx: 2 },
+              noWebServer: 0,
+              skips: [],
+            },
+            failures: [
+              {
+                instanceId: 'i-0abc',
+                status: 'Failed',
+                step: 'configtest',
+                line: `the install script failed on the node: ${line}`,
+              },
+            ],
+            error: {
+              name: 'InstallFailed',
+              message: `1 of 3 nodes failed at configtest: ${line}; installed on 2; reloaded nginx on 2`,
+            },
+          }),
+        ]),
+      ]);
+      const result = await runCli(['--endpoint', api.url, ...exportArgs, '--wait']);
+      expect(result.code).toBe(1);
+      expect(result.stdout).toContain(
+        `export exp-1 failed: 1 of 3 nodes failed at configtest: ${line}; installed on 2; reloaded nginx on 2\n`,
+      );
+      expect(result.stdout).not.toMatch(/[{]"status"/);
+    });
+
+    test('--wait: an export every node skipped is not "installed": one line per node, exit 3', async () => {
+      const skips = ['i-0aaa', 'i-0bbb', 'i-0ccc'].map((instanceId) => ({
+        instanceId,
+        reason: 'older than installed',
+        installedSerial: '7F00AA',
+        installedNotAfter: '2027-06-01T00:00:00Z',
+      }));
+      api = await startFakeApi([
+        post('/exports', () => ({ status: 200, body: started('exp-1') })),
+        statusSequence([
+          status({
+            status: 'FAILED',
+            phase: 'Failed',
+            nodes: { total: 3, completed: 3, failed: 0 },
+            outcomes: { installed: 0, unchanged: 0, skipped: 3, unreported: 0, reloaded: {}, noWebServer: 0, skips },
+            failures: [],
+            error: { name: 'InstallFailed', message: 'installed on 0/3 node(s); 3 skipped: ...' },
+          }),
+        ]),
+      ]);
+      const result = await runCli(['--endpoint', api.url, ...exportArgs, '--wait']);
+      expect(result.code).toBe(3);
+      const held = '(the node holds a newer certificate (serial 7F00AA, not after 2027-06-01T00:00:00Z))';
+      expect(result.stdout.split('\n').slice(-5)).toEqual([
+        'export exp-1: installed on 0/3 node(s); 3 skipped: the node holds a newer certificate (serial 7F00AA, not after 2027-06-01T00:00:00Z)',
+        `  i-0aaa: skipped ${held}`,
+        `  i-0bbb: skipped ${held}`,
+        `  i-0ccc: skipped ${held}`,
+        '',
+      ]);
+      expect(result.stdout).not.toContain('succeeded');
+    });
+
+    test('--wait: a success says where it was installed and which web server was reloaded', async () => {
+      api = await startFakeApi([
+        post('/exports', () => ({ status: 200, body: started('exp-1') })),
+        statusSequence([
+          status({
+            status: 'SUCCEEDED',
+            phase: 'Succeeded',
+            nodes: { total: 4, completed: 4, failed: 0 },
+            outcomes: {
+              installed: 2,
+              unchanged: 1,
+              skipped: 0,
+              unreported: 1,
+              reloaded: { nginx: 2 },
+              noWebServer: 1,
+              skips: [],
+            },
+          }),
+        ]),
+      ]);
+      const result = await runCli(['--endpoint', api.url, ...exportArgs, '--wait']);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain(
+        'export exp-1 succeeded: installed on 4/4 node(s) (1 already had it, 1 gave no details)\n' +
+          '  reloaded nginx on 2 nodes\n' +
+          '  no running web server found on 1 node: files installed, no reload\n',
       );
     });
 

@@ -3,6 +3,7 @@
  * script on 3 local nodes running nginx, the signed local API.
  */
 import type { ApiClient } from '../../cli/api-client';
+import { EXIT_NOT_INSTALLED, exitCodeFor, summaryLines } from '../../cli/wait';
 import { startLocalNode, type LocalNode } from '../../local/nodes';
 import { startLocalMode, type LocalMode } from '../../local/runtime';
 import {
@@ -141,6 +142,71 @@ test('5 concurrent exports of the same certificate all succeed; every node ends 
       r.statusCode === 200,
   );
   expect(exportsOfThisCert).toHaveLength(5);
+});
+
+test('the four-field request (no Service) reloads the running nginx: every node serves the new serial', async () => {
+  const domain = 'auto.e2e.example.test';
+  const arn = await requestCertificate(local, domain);
+  const [[key, value]] = Object.entries(local.tags);
+  const reloadsBefore = local.nodes.map((node) => node.reloadCount());
+  const started = await startExport(api, {
+    CertificateArn: arn,
+    CertName: local.certName,
+    TargetTagKey: key,
+    TargetTagValue: value,
+  });
+  const status = await finished(local, api, started.executionArn);
+  expect(status).toMatchObject({ status: 'SUCCEEDED', outcomes: { skipped: 0, noWebServer: 0 } });
+  // The target's association runs at the same time as the push: a node installs from whichever comes
+  // first, and the other finds it unchanged. Every node that installed from the push reloaded nginx.
+  const outcomes = status.outcomes!;
+  expect(outcomes.installed + outcomes.unchanged).toBe(3);
+  expect(outcomes.reloaded).toEqual(outcomes.installed ? { nginx: outcomes.installed } : {});
+  if (outcomes.installed)
+    expect(summaryLines(status)).toContain(
+      `  reloaded nginx on ${outcomes.installed} node${outcomes.installed === 1 ? '' : 's'}`,
+    );
+  const serial = currentSerial(local, arn);
+  for (const [i, node] of local.nodes.entries()) {
+    expect({ node: node.name, ...(await servedSerial(local, node, domain)) }).toEqual({
+      node: node.name,
+      serial,
+      authorized: true,
+    });
+    expect(node.reloadCount()).toBeGreaterThan(reloadsBefore[i]);
+  }
+});
+
+test('a P-384 certificate, then an RSA one with the same names that expires earlier: every node skips it, the export says so and exits non-zero', async () => {
+  const domain = 'keyswitch.e2e.example.test';
+  // Requested a second apart, so the RSA certificate expires a second before the P-384 one.
+  const rsa = await requestCertificate(local, domain, 'RSA_2048');
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  const p384 = await requestCertificate(local, domain, 'EC_secp384r1');
+  const first = await finished(local, api, (await startExport(api, exportBody(local, p384))).executionArn);
+  expect(first).toMatchObject({ status: 'SUCCEEDED', outcomes: { skipped: 0 } });
+  expect(first.outcomes!.installed + first.outcomes!.unchanged).toBe(3);
+  const held = currentSerial(local, p384);
+
+  const second = await finished(local, api, (await startExport(api, exportBody(local, rsa))).executionArn);
+  expect(second).toMatchObject({
+    status: 'FAILED',
+    outcomes: { installed: 0, unchanged: 0, skipped: 3 },
+    failures: [],
+  });
+  expect(second.outcomes?.skips).toHaveLength(3);
+  for (const skip of second.outcomes!.skips)
+    expect(skip).toMatchObject({ reason: 'older than installed', installedSerial: held });
+  expect(second.error?.message).toMatch(
+    /^installed on 0\/3 node\(s\); 3 skipped: the node holds a newer certificate \(serial /,
+  );
+  // What the CLI prints and its exit code for this status.
+  const lines = summaryLines(second);
+  expect(lines[0]).toMatch(/^export \S+: installed on 0\/3 node\(s\); 3 skipped: the node holds a newer certificate/);
+  expect(lines.filter((line) => / skipped \(/.test(line))).toHaveLength(3);
+  expect(lines.join('\n')).not.toContain('succeeded');
+  expect(exitCodeFor(second)).toBe(EXIT_NOT_INSTALLED);
+  for (const node of local.nodes) expect((await servedSerial(local, node, domain)).serial).toBe(held);
 });
 
 test('no private key, passphrase or certificate body in any execution history, handler log, SSM parameter, API response or alert', () => {

@@ -1,5 +1,6 @@
 /** End to end through local mode: failure paths, throttling, and what the API refuses. */
 import type { ApiClient } from '../../cli/api-client';
+import { summaryLines } from '../../cli/wait';
 import { structuralErrorMessage } from '../../lambda/export-api/api-model';
 import { OUTCOME_EXPLANATIONS } from '../../lambda/status-check/status-check';
 import { STATES } from '../../lambda/shared/contract';
@@ -106,7 +107,8 @@ test.each<[ForcedOutcome, string]>([
       const line = OUTCOME_EXPLANATIONS[details];
       expect(status).toMatchObject({ status: 'FAILED', phase: 'Failed', nodes: { total: 3 } });
       expect(status.failures).toEqual([{ instanceId: node.instanceId, status: details, line }]);
-      expect(status.error?.message).toMatch(new RegExp(`^install [A-Za-z ]+: 1 of 3 nodes failed \\(1 ${details}\\)$`));
+      // The readable summary: how many nodes, the outcome, its explanation, then what the other nodes did.
+      expect(status.error?.message).toMatch(new RegExp(`^1 of 3 nodes failed \\(${details}\\): ${line}(; .*)?$`));
 
       expect(local.alerts.length).toBe(alertsBefore + 1);
       const alert = local.alerts[local.alerts.length - 1];
@@ -117,6 +119,29 @@ test.each<[ForcedOutcome, string]>([
     }
   },
 );
+
+test("a node whose nginx configuration test fails: the API and the CLI say which step failed on how many nodes, with the node's line", async () => {
+  const domain = 'configtest.e2e.example.test';
+  const arn = await requestCertificate(local, domain);
+  const failing = local.node('node-3');
+  local.setFaults({ nodes: { 'node-3': { failConfigTest: true } } });
+  try {
+    const started = await startExport(api, exportBody(local, arn, { MaxErrors: '1' }));
+    const status = await finished(local, api, started.executionArn);
+    expect(status).toMatchObject({ status: 'FAILED', phase: 'Failed' });
+    expect(status.failures).toEqual([
+      expect.objectContaining({ instanceId: failing.instanceId, status: 'Failed', step: 'configtest' }),
+    ]);
+    expect(status.error?.message).toMatch(
+      /^1 of 3 nodes failed at configtest: nginx configuration test failed: .*local_fault_switch_breaks_this_config/,
+    );
+    const [first] = summaryLines(status);
+    expect(first).toBe(`export ${started.exportId} failed: ${status.error?.message}`);
+    expect(first).not.toMatch(/[{}]/);
+  } finally {
+    local.setFaults({ nodes: { 'node-3': {} } });
+  }
+});
 
 test('no node matches the tag: the execution fails within one poll', async () => {
   const arn = await requestCertificate(local, 'nobody.e2e.example.test');

@@ -26,7 +26,7 @@ export const ACCEPTED_VALUES: Record<DocumentParameter, readonly string[]> = {
   CertDir: ['/etc/ssl/certs', '/etc/nginx/ssl', '/opt/app_1/tls'],
   KeyDir: ['/etc/ssl/private', '/etc/pki/tls/private'],
   KeyGroup: ['', 'ssl-cert', 'www-data'],
-  Service: ['none', 'nginx', 'apache2', 'httpd'],
+  Service: ['auto', 'none', 'nginx', 'apache2', 'httpd'],
   HooksDir: ['/etc/acm-export/hooks.d'],
   VerifyPort: ['0', '443', '8443', '65535'],
 };

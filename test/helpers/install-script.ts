@@ -45,7 +45,10 @@ export interface InstallResult {
   notAfter: string;
   names: string[];
   files: { cert: string; chain: string; fullchain: string; key: string; combined?: string; pkcs12?: string };
+  /** The web server tested and reloaded (Service=auto resolved; none when nothing was reloaded). */
   service: string;
+  /** The Service parameter as given (auto, none, nginx, apache2, httpd). */
+  requestedService: string;
   reloaded: boolean;
   verified: boolean;
   /** False when the live files already held this version and nothing was written or reloaded. */

@@ -5,7 +5,8 @@ import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import 'aws-sdk-client-mock-jest';
 import { createHandler } from '../../lambda/acm-renew/handler';
 import { InventoryItem } from '../../lambda/shared/contract';
-import { renewalExecutionName } from '../../lambda/acm-renew/acm-renew';
+import { inputFromItem, renewalExecutionName } from '../../lambda/acm-renew/acm-renew';
+import { withDefaults } from '../../lambda/shared/schemas';
 import { CERT_ARN, STATE_MACHINE_ARN, executionArn, issuedCertificate, mockAwsClient } from './support';
 
 const acm = mockAwsClient(ACMClient);
@@ -86,6 +87,13 @@ describe('acm-renew', () => {
       expect(inputs.map((i: { TargetTagValue: string }) => i.TargetTagValue)).toEqual(['api']);
     },
   );
+
+  test('a target stored with Service none (the default before auto) renews with none; only a request without Service gets auto', () => {
+    const stored = inputFromItem(item('web', { service: 'none' }));
+    expect(stored.Service).toBe('none');
+    expect(withDefaults(stored).Service).toBe('none');
+    expect(withDefaults({ ...stored, Service: undefined }).Service).toBe('auto');
+  });
 
   test('starts one execution per stored target (all Query pages) with the stored options and a deterministic name', async () => {
     const result = await handler(event());

@@ -241,6 +241,94 @@ describe('GET /exports/{exportId}', () => {
     ]);
   });
 
+  test('an export every node skipped: the per-node outcome counts and lines, and the summary as the error', async () => {
+    sfn.on(DescribeExecutionCommand).resolves({
+      executionArn: executionArn('exp-s'),
+      stateMachineArn: STATE_MACHINE_ARN,
+      status: 'FAILED',
+      startDate: t(0),
+      stopDate: t(40),
+      input: JSON.stringify(INPUT),
+    });
+    const skips = ['i-00000000000000001', 'i-00000000000000002', 'i-00000000000000003'].map((instanceId) => ({
+      instanceId,
+      reason: 'older than installed',
+      installedSerial: '7F00112233445566AABB',
+      installedNotAfter: '2027-06-01T00:00:00Z',
+    }));
+    const reason =
+      'installed on 0/3 node(s); 3 skipped: the node holds a newer certificate (serial 7F00112233445566AABB, not after 2027-06-01T00:00:00Z)';
+    const poll = {
+      status: 'Failed',
+      attempt: 3,
+      waitSeconds: 0,
+      targetCount: 3,
+      completedCount: 3,
+      errorCount: 0,
+      deliveryTimedOutCount: 0,
+      outcomes: { installed: 0, unchanged: 0, skipped: 3, unreported: 0, reloaded: {}, noWebServer: 0, skips },
+      failures: [],
+      reason,
+    };
+    sfn.on(GetExecutionHistoryCommand).resolves({
+      events: [
+        entered(2, 'acm-export', 1),
+        lambdaOk(3, EXPORT_RESULT, 5),
+        entered(4, 'ssm-run', 6),
+        lambdaOk(5, { outcome: 'Sent', commandId: COMMAND_ID, targetCount: 3 }, 8),
+        entered(6, 'status-check', 20),
+        lambdaOk(7, poll, 21),
+        {
+          id: 8,
+          type: 'ExecutionFailed',
+          timestamp: t(40),
+          executionFailedEventDetails: {
+            error: 'InstallFailed',
+            cause: `${reason}\n${skips[0].instanceId}: skipped (...)`,
+          },
+        },
+      ],
+    });
+    const body = JSON.parse((await handler(get('/exports/exp-s', null, 'exp-s'))).body) as ExportStatusResponse;
+    expect(body).toMatchObject({ status: 'FAILED', phase: 'Failed', nodes: { total: 3, completed: 3, failed: 0 } });
+    expect(body.outcomes).toEqual({
+      installed: 0,
+      unchanged: 0,
+      skipped: 3,
+      unreported: 0,
+      reloaded: {},
+      noWebServer: 0,
+      skips,
+    });
+    expect(body.error).toEqual({ name: 'InstallFailed', message: reason });
+  });
+
+  test('a JSON cause without a message is never shown raw', async () => {
+    sfn.on(DescribeExecutionCommand).resolves({
+      executionArn: executionArn('exp-j'),
+      stateMachineArn: STATE_MACHINE_ARN,
+      status: 'FAILED',
+      startDate: t(0),
+      stopDate: t(40),
+      input: JSON.stringify(INPUT),
+    });
+    sfn.on(GetExecutionHistoryCommand).resolves({
+      events: [
+        {
+          id: 8,
+          type: 'ExecutionFailed',
+          timestamp: t(40),
+          executionFailedEventDetails: {
+            error: 'InstallFailed',
+            cause: JSON.stringify({ status: 'Failed', attempt: 9, waitSeconds: 0, targetCount: 3 }),
+          },
+        },
+      ],
+    });
+    const body = JSON.parse((await handler(get('/exports/exp-j', null, 'exp-j'))).body) as ExportStatusResponse;
+    expect(body.error).toEqual({ name: 'InstallFailed', message: 'the workflow ended on an unexpected Failed result' });
+  });
+
   test('running and succeeded phases; a dry run reports DryRun', async () => {
     sfn.on(DescribeExecutionCommand).resolves({ status: 'RUNNING', startDate: t(0), input: JSON.stringify(INPUT) });
     sfn.on(GetExecutionHistoryCommand).resolves({ events: [entered(2, 'acm-export', 1)] });

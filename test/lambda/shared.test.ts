@@ -33,7 +33,7 @@ describe('shared helpers', () => {
       ...INPUT,
       CertDir: INSTALL_DEFAULTS.CertDir,
       KeyDir: INSTALL_DEFAULTS.KeyDir,
-      Service: 'none',
+      Service: 'auto',
       VerifyPort: 0,
       MaxConcurrency: '10%',
       MaxErrors: '0',

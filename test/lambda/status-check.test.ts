@@ -12,7 +12,8 @@ import { createHandler as createStatusHandler } from '../../lambda/status-check/
 import { createHandler as createInstallHandler } from '../../lambda/ssm-run/handler';
 import { INITIAL_POLL, InstallTaskResult, PollState } from '../../lambda/shared/contract';
 import { pollWaitSeconds } from '../../lambda/status-check/backoff';
-import { FAILURE_STATUSES, OUTCOME_EXPLANATIONS } from '../../lambda/status-check/status-check';
+import { MAX_NODE_LINES } from '../../lambda/shared/contract';
+import { OUTCOME_EXPLANATIONS } from '../../lambda/status-check/status-check';
 import { safeLine } from '../../lambda/shared/redact';
 import { CERT_ARN, COMMAND_ID, EXPORT_RESULT, INPUT, executionArn, startInventory, mockAwsClient } from './support';
 
@@ -68,6 +69,57 @@ async function stored(certificateArn: string) {
 
 beforeEach(() => ssm.reset());
 
+const NEW_SERIAL = '0A1B2C3D4E5F60718293';
+const HELD_SERIAL = '7F00112233445566AABB';
+/** A node's plugin Output as Run Command returns it: stdout (the result line), the marker, then stderr. */
+function nodeOutput(instanceId: string, fields: Record<string, unknown>, stderr: string[] = []): string {
+  const line = JSON.stringify({
+    node: instanceId,
+    certName: 'www',
+    serial: NEW_SERIAL,
+    notAfter: '2027-01-01T00:00:00Z',
+    names: ['www.example.com'],
+    files: { cert: '/etc/ssl/certs/www.crt', key: '/etc/ssl/private/www.key' },
+    service: 'nginx',
+    requestedService: 'auto',
+    reloaded: true,
+    verified: false,
+    changed: true,
+    secretVersionId: '11111111-2222-3333-4444-555555555555',
+    ...fields,
+  });
+  return `${line}\n${stderr.length ? `\n----------ERROR-------\n${stderr.join('\n')}\n` : ''}`;
+}
+const SKIPPED = {
+  changed: false,
+  reloaded: false,
+  skipped: 'older than installed',
+  installedSerial: HELD_SERIAL,
+  installedNotAfter: '2027-06-01T00:00:00Z',
+};
+function succeeded(instanceId: string, output: string) {
+  return {
+    InstanceId: instanceId,
+    Status: 'Success' as const,
+    StatusDetails: 'Success',
+    CommandPlugins: [{ Name: 'InstallCertificate', Status: 'Success' as const, ResponseCode: 0, Output: output }],
+  };
+}
+function successCommand(targetCount: number) {
+  return {
+    Commands: [
+      {
+        Status: 'Success' as const,
+        StatusDetails: 'Success',
+        TargetCount: targetCount,
+        CompletedCount: targetCount,
+        ErrorCount: 0,
+        DeliveryTimedOutCount: 0,
+      },
+    ],
+  };
+}
+
 describe('status-check', () => {
   test('in progress: one ListCommands call, counts, and a growing capped wait', async () => {
     ssm.on(ListCommandsCommand).resolves({
@@ -117,13 +169,27 @@ describe('status-check', () => {
         },
       ],
     });
-    ssm.on(ListCommandInvocationsCommand).resolves({ CommandInvocations: [] });
+    ssm.on(ListCommandInvocationsCommand).resolves({
+      CommandInvocations: [
+        succeeded('i-00000000000000001', nodeOutput('i-00000000000000001', {}, ['acm-export: reloaded nginx'])),
+        succeeded('i-00000000000000002', nodeOutput('i-00000000000000002', {})),
+      ],
+    });
     const result = await status(payload(input, { ...INITIAL_POLL, attempt: 2 }));
     expect(result).toMatchObject({ status: 'Succeeded', attempt: 3, targetCount: 2, completedCount: 2 });
     expect(result.failures).toBeUndefined();
-    // The success is confirmed by one listing of the outcome that hides under a Success command.
-    expect(ssm.commandCalls(ListCommandInvocationsCommand).map((c) => c.args[0].input.Filters)).toEqual([
-      [{ key: 'Status', value: 'Undeliverable' }],
+    expect(result.outcomes).toEqual({
+      installed: 2,
+      unchanged: 0,
+      skipped: 0,
+      unreported: 0,
+      reloaded: { nginx: 2 },
+      noWebServer: 0,
+      skips: [],
+    });
+    // One listing of every invocation, with their output, no status filter: it also finds Undeliverable ones.
+    expect(ssm.commandCalls(ListCommandInvocationsCommand).map((c) => c.args[0].input)).toEqual([
+      { CommandId: COMMAND_ID, Details: true, MaxResults: 50 },
     ]);
     expect(await stored(input.CertificateArn)).toMatchObject({
       lastDeployStatus: 'Succeeded',
@@ -131,7 +197,204 @@ describe('status-check', () => {
     });
   });
 
-  test('a failed command lists only failed invocations, paginated, one safe line per node', async () => {
+  test('every node skipped the certificate (it holds a newer one): Failed, not installed, the nodes named', async () => {
+    const input = freshInput();
+    await installed(input);
+    ssm.on(ListCommandsCommand).resolves(successCommand(3));
+    const nodes = ['i-00000000000000001', 'i-00000000000000002', 'i-00000000000000003'];
+    ssm.on(ListCommandInvocationsCommand).resolves({
+      CommandInvocations: nodes.map((id) =>
+        succeeded(
+          id,
+          nodeOutput(id, SKIPPED, [
+            `acm-export: skipped: serial ${NEW_SERIAL} is older than the installed serial ${HELD_SERIAL}; nothing written, nothing reloaded`,
+          ]),
+        ),
+      ),
+    });
+    const result = await status(payload(input));
+    expect(result.status).toBe('Failed');
+    expect(result.reason).toBe(
+      `installed on 0/3 node(s); 3 skipped: the node holds a newer certificate (serial ${HELD_SERIAL}, not after 2027-06-01T00:00:00Z)`,
+    );
+    expect(result.outcomes).toMatchObject({ installed: 0, unchanged: 0, skipped: 3, reloaded: {} });
+    expect(result.outcomes?.skips).toEqual(
+      nodes.map((instanceId) => ({
+        instanceId,
+        reason: 'older than installed',
+        installedSerial: HELD_SERIAL,
+        installedNotAfter: '2027-06-01T00:00:00Z',
+      })),
+    );
+    expect(result.failures).toEqual([]);
+    expect(result.report?.split('\n')).toEqual([
+      result.reason,
+      ...nodes.map(
+        (id) =>
+          `${id}: skipped (the node holds a newer certificate (serial ${HELD_SERIAL}, not after 2027-06-01T00:00:00Z))`,
+      ),
+    ]);
+    expect(await stored(input.CertificateArn)).toMatchObject({ lastDeployStatus: 'Failed' });
+  });
+
+  test('installed, unchanged, no running web server and no result line are each counted; the export succeeds', async () => {
+    const input = freshInput();
+    await installed(input);
+    ssm.on(ListCommandsCommand).resolves(successCommand(4));
+    ssm.on(ListCommandInvocationsCommand).resolves({
+      CommandInvocations: [
+        succeeded('i-00000000000000001', nodeOutput('i-00000000000000001', {})),
+        succeeded('i-00000000000000002', nodeOutput('i-00000000000000002', { changed: false, reloaded: false })),
+        succeeded('i-00000000000000003', nodeOutput('i-00000000000000003', { service: 'none', reloaded: false })),
+        // A run that succeeded without a result line (an older document): counted, not guessed.
+        succeeded('i-00000000000000004', 'done\n'),
+      ],
+    });
+    const result = await status(payload(input));
+    expect(result.status).toBe('Succeeded');
+    expect(result.outcomes).toMatchObject({
+      installed: 2,
+      unchanged: 1,
+      skipped: 0,
+      reloaded: { nginx: 1 },
+      noWebServer: 1,
+    });
+  });
+
+  test('a late push of an older export that every node skipped ends quietly when a newer export owns the target', async () => {
+    const input = freshInput();
+    await installed(input, 'older', '2026-11-20T10:00:00.000Z');
+    await installed(input, 'newer', '2026-11-20T11:00:00.000Z');
+    ssm.on(ListCommandsCommand).resolves(successCommand(1));
+    ssm.on(ListCommandInvocationsCommand).resolves({
+      CommandInvocations: [succeeded('i-00000000000000001', nodeOutput('i-00000000000000001', SKIPPED))],
+    });
+    const result = await status(payload(input, INITIAL_POLL, 'older'));
+    expect(result).toMatchObject({ status: 'Succeeded', outcomes: { skipped: 1 } });
+    expect(result.report).toBeUndefined();
+    expect(await stored(input.CertificateArn)).toMatchObject({ lastExecutionArn: executionArn('newer') });
+  });
+
+  test('the outcome tally stays bounded: 120 nodes over 3 pages, 50 lines, no output text beyond the whitelisted fields', async () => {
+    ssm.on(ListCommandsCommand).resolves(successCommand(120));
+    const ids = Array.from({ length: 120 }, (_, k) => `i-${k.toString(16).padStart(17, '0')}`);
+    const page = (k: number) =>
+      ids
+        .slice(k * 50, k * 50 + 50)
+        .map((id) =>
+          succeeded(
+            id,
+            nodeOutput(id, { ...SKIPPED, extra: '-----BEGIN PRIVATE KEY-----' }, [
+              'MIIFHDBOBgkqhkiG9w0BBQ0wQTApBgkqhkiG9w0BBQwwHAQI',
+            ]),
+          ),
+        );
+    ssm
+      .on(ListCommandInvocationsCommand)
+      .resolvesOnce({ CommandInvocations: page(0), NextToken: 't1' })
+      .resolvesOnce({ CommandInvocations: page(1), NextToken: 't2' })
+      .resolvesOnce({ CommandInvocations: page(2) });
+    const result = await status(payload(freshInput()));
+    expect(ssm).toHaveReceivedCommandTimes(ListCommandInvocationsCommand, 3);
+    expect(result.outcomes?.skipped).toBe(120);
+    expect(result.outcomes?.skips).toHaveLength(MAX_NODE_LINES);
+    const state = JSON.stringify(result);
+    expect(state).not.toMatch(/BEGIN|MIIF/);
+    expect(Buffer.byteLength(state)).toBeLessThan(32 * 1024);
+  });
+
+  test("a config-test failure reads as the step and the node's line; the others are counted", async () => {
+    const input = freshInput();
+    await installed(input);
+    ssm.on(ListCommandsCommand).resolves({
+      Commands: [
+        {
+          Status: 'Failed',
+          StatusDetails: 'Failed',
+          TargetCount: 3,
+          CompletedCount: 3,
+          ErrorCount: 1,
+          DeliveryTimedOutCount: 0,
+        },
+      ],
+    });
+    const failing = 'i-00000000000000003';
+    const stderr = [
+      'acm-export: installing: /etc/ssl/certs/www.crt differs',
+      ...Array.from({ length: 30 }, (_, k) => `acm-export: progress line ${k}`),
+      'acm-export: FAILED at configtest: nginx configuration test failed: nginx: [emerg] unknown directive "sslx" in /etc/nginx/nginx.conf:12; rolled back to the previous files',
+    ];
+    ssm.on(ListCommandInvocationsCommand).resolves({
+      CommandInvocations: [
+        succeeded('i-00000000000000001', nodeOutput('i-00000000000000001', {})),
+        succeeded('i-00000000000000002', nodeOutput('i-00000000000000002', {})),
+        {
+          InstanceId: failing,
+          Status: 'Failed',
+          StatusDetails: 'Failed',
+          CommandPlugins: [
+            {
+              Name: 'InstallCertificate',
+              Status: 'Failed',
+              ResponseCode: 16,
+              Output: `\n----------ERROR-------\n${stderr.join('\n')}\nfailed to run commands: exit status 16`,
+            },
+          ],
+        },
+      ],
+    });
+    const result = await status(payload(input));
+    const line =
+      'nginx configuration test failed: nginx: [emerg] unknown directive "sslx" in /etc/nginx/nginx.conf:12; rolled back to the previous files';
+    expect(result.status).toBe('Failed');
+    expect(result.failures).toEqual([
+      {
+        instanceId: failing,
+        status: 'Failed',
+        step: 'configtest',
+        line: `the install script failed on the node: ${line}`,
+      },
+    ]);
+    expect(result.reason).toBe(`1 of 3 nodes failed at configtest: ${line}; installed on 2; reloaded nginx on 2`);
+    expect(result.outcomes).toMatchObject({ installed: 2, reloaded: { nginx: 2 } });
+  });
+
+  test('a failed node whose long stderr was cut by the agent: the step and reason come from its stdout failure line', async () => {
+    ssm.on(ListCommandsCommand).resolves({
+      Commands: [{ Status: 'Failed', StatusDetails: 'Failed', TargetCount: 1, CompletedCount: 1, ErrorCount: 1 }],
+    });
+    const reason =
+      'nginx configuration test failed: nginx: [emerg] unknown directive "sslx"; rolled back to the previous files';
+    const stdout = JSON.stringify({ node: NODE, failedStep: 'configtest', exitCode: 16, reason });
+    const stderr = Array.from({ length: 60 }, (_, k) => `acm-export: progress line ${k}`).join('\n');
+    ssm.on(ListCommandInvocationsCommand).resolves({
+      CommandInvocations: [
+        {
+          InstanceId: NODE,
+          Status: 'Failed',
+          StatusDetails: 'Failed',
+          CommandPlugins: [
+            {
+              Status: 'Failed',
+              Output: `${stdout}\n\n----------ERROR-------\n${stderr.slice(0, 1500)}\n---Error truncated----`,
+            },
+          ],
+        },
+      ],
+    });
+    const result = await status(payload(freshInput()));
+    expect(result.failures).toEqual([
+      {
+        instanceId: NODE,
+        status: 'Failed',
+        step: 'configtest',
+        line: `the install script failed on the node: ${reason}`,
+      },
+    ]);
+    expect(result.reason).toBe(`1 of 1 nodes failed at configtest: ${reason}`);
+  });
+
+  test('a failed command: one paginated listing of all invocations, one safe line per failed node', async () => {
     const input = freshInput();
     await installed(input);
     ssm.on(ListCommandsCommand).resolves({
@@ -146,9 +409,8 @@ describe('status-check', () => {
         },
       ],
     });
-    ssm.on(ListCommandInvocationsCommand).resolves({ CommandInvocations: [] });
     ssm
-      .on(ListCommandInvocationsCommand, { Filters: [{ key: 'Status', value: 'Failed' }] })
+      .on(ListCommandInvocationsCommand)
       .resolvesOnce({
         CommandInvocations: [
           {
@@ -173,6 +435,7 @@ describe('status-check', () => {
               },
             ],
           },
+          succeeded('i-00000000000000003', nodeOutput('i-00000000000000003', {})),
         ],
       });
     const result = await status(payload(input));
@@ -189,24 +452,22 @@ describe('status-check', () => {
         line: 'the install script failed on the node: (output withheld: it looks like key or certificate material)',
       },
     ]);
-    expect(result.reason).toBe('install Failed: 2 of 3 nodes failed (2 Failed)');
+    expect(result.reason).toBe(
+      '2 of 3 nodes failed (Failed): nginx -t failed: bad config; installed on 1; reloaded nginx on 1',
+    );
     expect(result.report).toBe(
       [
-        'install Failed: 2 of 3 nodes failed (2 Failed)',
+        '2 of 3 nodes failed (Failed): nginx -t failed: bad config; installed on 1; reloaded nginx on 1',
         'i-00000000000000001: Failed (the install script failed on the node: nginx -t failed: bad config)',
         'mi-00000000000000002: Failed (the install script failed on the node: (output withheld: it looks like key or certificate material))',
       ].join('\n'),
     );
     expect(ssm).toHaveReceivedCommandTimes(ListCommandsCommand, 1);
     const calls = ssm.commandCalls(ListCommandInvocationsCommand).map((c) => c.args[0].input);
-    expect(calls[0]).toMatchObject({
-      CommandId: COMMAND_ID,
-      Details: true,
-      Filters: [{ key: 'Status', value: 'Failed' }],
-    });
-    expect(calls[1]).toMatchObject({ NextToken: 'next' });
-    // The third node may have ended in an outcome outside the counts: every failure status is listed once.
-    expect(calls.slice(2).map((c) => c.Filters?.[0].value)).toEqual(FAILURE_STATUSES.slice(1));
+    expect(calls).toEqual([
+      { CommandId: COMMAND_ID, Details: true, MaxResults: 50 },
+      { CommandId: COMMAND_ID, Details: true, MaxResults: 50, NextToken: 'next' },
+    ]);
     expect(await stored(input.CertificateArn)).toMatchObject({ lastDeployStatus: 'Failed' });
   });
 
@@ -233,7 +494,6 @@ describe('status-check', () => {
     {
       details: 'Failed',
       invStatus: 'Failed',
-      filter: 'Failed',
       command: ['Failed', 'Failed'],
       errors: 1,
       dto: 0,
@@ -242,7 +502,6 @@ describe('status-check', () => {
     {
       details: 'Execution Timed Out',
       invStatus: 'TimedOut',
-      filter: 'TimedOut',
       command: ['TimedOut', 'Execution Timed Out'],
       errors: 1,
       dto: 0,
@@ -251,7 +510,6 @@ describe('status-check', () => {
     {
       details: 'Delivery Timed Out',
       invStatus: 'TimedOut',
-      filter: 'TimedOut',
       command: ['TimedOut', 'Delivery Timed Out'],
       errors: 0,
       dto: 1,
@@ -260,7 +518,6 @@ describe('status-check', () => {
     {
       details: 'Cancelled',
       invStatus: 'Cancelled',
-      filter: 'Cancelled',
       command: ['Failed', 'Incomplete'],
       errors: 0,
       dto: 0,
@@ -269,7 +526,6 @@ describe('status-check', () => {
     {
       details: 'Undeliverable',
       invStatus: 'Failed',
-      filter: 'Undeliverable',
       command: ['Failed', 'Incomplete'],
       errors: 0,
       dto: 0,
@@ -278,7 +534,6 @@ describe('status-check', () => {
     {
       details: 'Terminated',
       invStatus: 'Cancelled',
-      filter: 'Terminated',
       command: ['Failed', 'Failed'],
       errors: 1,
       dto: 0,
@@ -287,7 +542,6 @@ describe('status-check', () => {
     {
       details: 'InvalidPlatform',
       invStatus: 'Failed',
-      filter: 'InvalidPlatform',
       command: ['Failed', 'Incomplete'],
       errors: 0,
       dto: 0,
@@ -296,7 +550,6 @@ describe('status-check', () => {
     {
       details: 'AccessDenied',
       invStatus: 'Failed',
-      filter: 'AccessDenied',
       command: ['Failed', 'Incomplete'],
       errors: 0,
       dto: 0,
@@ -304,7 +557,7 @@ describe('status-check', () => {
     },
   ])(
     'a node ending $details fails the export with its own plain line',
-    async ({ details, invStatus, filter, command, errors, dto, output }) => {
+    async ({ details, invStatus, command, errors, dto, output }) => {
       ssm.on(ListCommandsCommand).resolves({
         Commands: [
           {
@@ -317,7 +570,6 @@ describe('status-check', () => {
           },
         ],
       });
-      ssm.on(ListCommandInvocationsCommand).resolves({ CommandInvocations: [] });
       const plugins = output
         ? [
             {
@@ -329,7 +581,7 @@ describe('status-check', () => {
             },
           ]
         : [];
-      ssm.on(ListCommandInvocationsCommand, { Filters: [{ key: 'Status', value: filter }] }).resolves({
+      ssm.on(ListCommandInvocationsCommand).resolves({
         CommandInvocations: [
           { InstanceId: NODE, Status: invStatus as never, StatusDetails: details, CommandPlugins: plugins },
         ],
@@ -338,7 +590,7 @@ describe('status-check', () => {
       const explanation = OUTCOME_EXPLANATIONS[details];
       const line = output ? `${explanation}: ${output}` : explanation;
       expect(result).toMatchObject({ status: 'Failed', failures: [{ instanceId: NODE, status: details, line }] });
-      expect(result.reason).toBe(`install ${command[1]}: 1 of 3 nodes failed (1 ${details})`);
+      expect(result.reason).toBe(`1 of 3 nodes failed (${details}): ${output || explanation}`);
       expect(result.report).toBe(`${result.reason}\n${NODE}: ${details} (${line})`);
       expect(result.report).not.toMatch(/[{}[\]"]/); // plain text, no JSON
     },
@@ -378,15 +630,21 @@ describe('status-check', () => {
         },
       ],
     });
-    ssm.on(ListCommandInvocationsCommand, { Filters: [{ key: 'Status', value: 'Undeliverable' }] }).resolves({
-      CommandInvocations: [{ InstanceId: NODE, Status: 'Failed', StatusDetails: 'Undeliverable', CommandPlugins: [] }],
+    ssm.on(ListCommandInvocationsCommand).resolves({
+      CommandInvocations: [
+        succeeded('i-00000000000000001', nodeOutput('i-00000000000000001', {})),
+        { InstanceId: NODE, Status: 'Failed', StatusDetails: 'Undeliverable', CommandPlugins: [] },
+        succeeded('i-00000000000000002', nodeOutput('i-00000000000000002', { changed: false, reloaded: false })),
+      ],
     });
     const result = await status(payload(input));
     expect(result).toMatchObject({
       status: 'Failed',
       failures: [{ instanceId: NODE, status: 'Undeliverable', line: 'the node is not reachable by SSM' }],
     });
-    expect(result.reason).toBe('install Incomplete: 1 of 3 nodes failed (1 Undeliverable)');
+    expect(result.reason).toBe(
+      '1 of 3 nodes failed (Undeliverable): the node is not reachable by SSM; installed on 1, 1 unchanged; reloaded nginx on 1',
+    );
     expect(result.report).toContain(`${NODE}: Undeliverable (the node is not reachable by SSM)`);
     expect(await stored(input.CertificateArn)).toMatchObject({ lastDeployStatus: 'Failed' });
   });
@@ -404,8 +662,7 @@ describe('status-check', () => {
         },
       ],
     });
-    ssm.on(ListCommandInvocationsCommand).resolves({ CommandInvocations: [] });
-    ssm.on(ListCommandInvocationsCommand, { Filters: [{ key: 'Status', value: 'AccessDenied' }] }).resolves({
+    ssm.on(ListCommandInvocationsCommand).resolves({
       CommandInvocations: [{ InstanceId: NODE, Status: 'Failed', StatusDetails: 'AccessDenied' }],
     });
     const result = await status(payload(freshInput()));

@@ -101,7 +101,7 @@ describe('document structure', () => {
     }
     for (const name of ['SecretVersionId', 'SecretVersionStage', 'Target'] as const)
       expect({ name, default: doc.parameters[name].default }).toEqual({ name, default: '' });
-    expect(doc.parameters.Service.allowedValues).toEqual(['none', 'nginx', 'apache2', 'httpd']);
+    expect(doc.parameters.Service.allowedValues).toEqual(['auto', 'none', 'nginx', 'apache2', 'httpd']);
     expect(doc.parameters.Action).toMatchObject({
       default: 'install',
       allowedValues: ['install', 'report', 'remove', 'preflight'],

@@ -82,6 +82,7 @@ describe('fresh install', () => {
         key: path.join(keyDir, 'site.key'),
       },
       service: 'none',
+      requestedService: 'none',
       reloaded: false,
       verified: false,
       changed: true,
@@ -318,6 +319,115 @@ describe('apache2 / httpd', () => {
   });
 });
 
+describe('Service=auto: the web server the node runs', () => {
+  /**
+   * A node's view of its processes through PATH shims: `pgrep -x NAME` succeeds for the names listed in
+   * running.txt (this machine may run real nginx for other tests), and fake nginx / apache2 / apachectl
+   * binaries that log how they were called.
+   */
+  function fakeNode(slot: string, running: string[], binaries = ['nginx', 'apache2', 'apachectl']) {
+    const bin = path.join(f.root, `${slot}-bin`);
+    mkdirSync(bin, { recursive: true });
+    const log = path.join(f.root, `${slot}-calls.log`);
+    writeFileSync(path.join(f.root, `${slot}-running.txt`), running.map((r) => `${r}\n`).join(''));
+    writeFileSync(
+      path.join(bin, 'pgrep'),
+      `#!/bin/sh\n[ "$1" = -x ] && grep -qx -- "$2" '${path.join(f.root, `${slot}-running.txt`)}'\n`,
+      { mode: 0o755 },
+    );
+    for (const name of binaries)
+      writeFileSync(path.join(bin, name), `#!/bin/sh\necho "${name} $*" >>'${log}'\n`, { mode: 0o755 });
+    const calls = () => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : []);
+    const install = async (params: InstallParams) => {
+      const r = await runInstall({
+        params,
+        path: [bin, f.aws.binDir],
+        tmpDir: f.tmpDir,
+        env: {
+          ACM_EXPORT_INVENTORY_DIR: path.join(f.root, 'inventory'),
+          ACM_EXPORT_STATE_DIR: path.join(f.root, 'state'),
+        },
+      });
+      runs.push(r);
+      return r;
+    };
+    return { install, calls };
+  }
+
+  test('the document and the script default to auto', async () => {
+    expect(loadInstallDocument().parameters.Service.default).toBe('auto');
+    const node = fakeNode('auto-default', ['nginx']);
+    const cert = f.publish({ names: ['auto-default.example.test'] });
+    const params = f.params(cert.versionId, 'auto-default');
+    delete params.Service;
+    const r = await node.install(params);
+    expect(r.code).toBe(0);
+    expect(r.result).toMatchObject({ service: 'nginx', requestedService: 'auto', reloaded: true });
+  });
+
+  test('one running server (nginx): its configuration is tested and it is reloaded, and the result says so', async () => {
+    const node = fakeNode('auto-nginx', ['nginx']);
+    const cert = f.publish({ names: ['auto-nginx.example.test'] });
+    const r = await node.install(f.params(cert.versionId, 'auto-nginx', { Service: 'auto' }));
+    expect(r.code).toBe(0);
+    expect(r.result).toMatchObject({ service: 'nginx', requestedService: 'auto', reloaded: true, changed: true });
+    expect(node.calls()).toEqual(['nginx -t', 'nginx -s reload']);
+    expect(r.stderr).toContain('acm-export: Service=auto: nginx is running');
+  });
+
+  test('one running server (apache2): apachectl tests and reloads it', async () => {
+    const node = fakeNode('auto-apache', ['apache2']);
+    const cert = f.publish({ names: ['auto-apache.example.test'] });
+    const r = await node.install(f.params(cert.versionId, 'auto-apache', { Service: 'auto' }));
+    expect(r.code).toBe(0);
+    expect(r.result).toMatchObject({ service: 'apache2', requestedService: 'auto', reloaded: true });
+    if (!existsSync('/run/systemd/system'))
+      expect(node.calls()).toEqual(['apachectl configtest', 'apachectl graceful']);
+  });
+
+  test('a server binary that is not running does not count: none running installs the files and reloads nothing', async () => {
+    const node = fakeNode('auto-none', []);
+    const cert = f.publish({ names: ['auto-none.example.test'] });
+    const params = f.params(cert.versionId, 'auto-none', { Service: 'auto' });
+    const r = await node.install(params);
+    expect(r.code).toBe(0);
+    expect(r.result).toMatchObject({ service: 'none', requestedService: 'auto', reloaded: false, changed: true });
+    expect(r.stderr).toContain('acm-export: Service=auto: no running web server found; files installed, no reload');
+    expect(readFileSync(path.join(params.CertDir!, 'site.crt'), 'utf8')).toBe(cert.certificate);
+    expect(node.calls()).toEqual([]);
+  });
+
+  test('a running process without the binary on PATH does not count', async () => {
+    const node = fakeNode('auto-nobin', ['httpd'], ['apachectl']);
+    const cert = f.publish({ names: ['auto-nobin.example.test'] });
+    const r = await node.install(f.params(cert.versionId, 'auto-nobin', { Service: 'auto' }));
+    expect(r.code).toBe(0);
+    expect(r.result).toMatchObject({ service: 'none', reloaded: false });
+  });
+
+  test('two running servers: the run fails at preflight before changing anything, asking for an explicit Service', async () => {
+    const node = fakeNode('auto-two', ['nginx', 'apache2']);
+    const cert = f.publish({ names: ['auto-two.example.test'] });
+    const r = await node.install(f.params(cert.versionId, 'auto-two', { Service: 'auto' }));
+    expect(r.code).toBe(EXIT.preflight);
+    expect(r.stderr).toContain(
+      'acm-export: preflight: Service=auto found more than one running web server (nginx apache2); set Service to the one to reload',
+    );
+    expect(r.failure).toBe('acm-export: FAILED at preflight: 1 problem(s); nothing was changed');
+    expect(existsSync(path.join(f.root, 'auto-two'))).toBe(false);
+    expect(node.calls()).toEqual([]);
+  });
+
+  test('Service=none never reloads, even with a server running', async () => {
+    const node = fakeNode('explicit-none', ['nginx']);
+    const cert = f.publish({ names: ['explicit-none.example.test'] });
+    const r = await node.install(f.params(cert.versionId, 'explicit-none', { Service: 'none' }));
+    expect(r.code).toBe(0);
+    expect(r.result).toMatchObject({ service: 'none', requestedService: 'none', reloaded: false });
+    expect(node.calls()).toEqual([]);
+  });
+});
+
 describe('validation happens before any live file is touched', () => {
   let params: ReturnType<Fixture['params']>;
   let before: Record<string, string>;
@@ -442,7 +552,11 @@ describe('directory trust: no directory on the way to the files may be changed b
     expect(r.code).toBe(EXIT.preflight);
     expect(r.failure).toMatch(/^acm-export: FAILED at preflight: \d+ problem\(s\); nothing was changed$/);
     expect(r.stderr).toContain(needle);
-    expect(r.stdout).toBe('');
+    // The same problem in the stdout failure line (what status-check reads when stderr is cut).
+    expect(JSON.parse(r.stdout)).toMatchObject({ failedStep: 'preflight', exitCode: EXIT.preflight });
+    expect((JSON.parse(r.stdout) as { reason: string }).reason).toContain(
+      needle.replace(/^acm-export: preflight: /, ''),
+    );
   };
 
   rootTest(
@@ -619,12 +733,21 @@ describe('hostile parameter values forced past the patterns', () => {
       rs.forEach((r, j) => results.push({ name: batch[j].name, value: batch[j].value, r }));
     }
     for (const { name, value, r } of results) {
-      expect({ name, value, code: r.code, failure: r.failure, stdout: r.stdout }).toEqual({
+      expect({ name, value, code: r.code, failure: r.failure, stdout: JSON.parse(r.stdout) as unknown }).toEqual({
         name,
         value,
         code: EXIT.parameters,
         failure: 'acm-export: FAILED at parameters: 1 invalid parameter value(s); nothing was changed',
-        stdout: '',
+        // No node id and no value: only the pattern the parameter missed.
+        stdout: {
+          failedStep: 'parameters',
+          exitCode: EXIT.parameters,
+          reason: expect.stringMatching(
+            new RegExp(
+              `^SSM_${name} does not match its allowedPattern .*: 1 invalid parameter value\\(s\\); nothing was changed$`,
+            ),
+          ),
+        },
       });
       const lines = r.stderr.trimEnd().split('\n');
       expect({ name, lines: lines.length }).toEqual({ name, lines: 2 });
@@ -707,9 +830,13 @@ describe('output hygiene', () => {
     }
   });
 
-  test('every failed run ends with exactly one FAILED line and prints nothing on stdout', () => {
+  test('every failed run ends with exactly one FAILED line, and stdout holds one failure line with the same step and reason', () => {
     for (const r of runs.filter((x) => x.code !== 0)) {
-      expect(r.stdout).toBe('');
+      const [, step, reason] = /^acm-export: FAILED at ([a-z]+): (.*)$/.exec(r.failure ?? '') ?? [];
+      expect(r.stdout.split('\n').filter(Boolean)).toHaveLength(1);
+      const line = JSON.parse(r.stdout) as { failedStep: string; exitCode: number; reason: string };
+      expect(line).toMatchObject({ failedStep: step, exitCode: r.code });
+      expect(line.reason.endsWith(reason.slice(0, 500)) || reason.startsWith(line.reason.slice(0, 100))).toBe(true);
       expect(r.stderr.split('\n').filter((l) => l.includes('FAILED at'))).toHaveLength(1);
       expect(r.failure).toBeDefined();
     }

@@ -145,7 +145,7 @@ describe('POST /exports through the export-api handler', () => {
     const { message } = JSON.parse((await handler(post(JSON.stringify(body)))).body) as { message: string };
     expect(message).toContain('TargetTagValue: is required');
     expect(message).toContain('CertDir: must be an absolute directory path');
-    expect(message).toContain('Service: must be one of none, nginx, apache2, httpd');
+    expect(message).toContain('Service: must be one of auto, none, nginx, apache2, httpd');
     expect(message).toContain('Sneaky??id?: is not a known field');
     expect(message).not.toContain('$(id)');
   });
