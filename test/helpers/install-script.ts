@@ -8,6 +8,7 @@
  * Only PATH, TMPDIR, HOME, ACM_EXPORT_ALLOW_STICKY_ANCESTOR=1 and what you pass reach the script.
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 
 export const INSTALL_SCRIPT_PATH = path.join(__dirname, '..', '..', 'ssm-documents', 'install-acm-certificate.sh');
@@ -95,6 +96,13 @@ export interface RunInstallOptions {
   tmpDir?: string;
   /** Extra environment (e.g. ACM_EXPORT_NGINX_CONF). */
   env?: Record<string, string>;
+  /**
+   * Directories to empty for the run although this machine fills them (e.g. /usr/sbin, to run without the
+   * apachectl and nginx that the tests' prerequisites install): the script appends the sbin directories to any
+   * PATH, so a PATH cannot hide them. The run then happens in a private mount namespace with an empty tmpfs
+   * over each directory.
+   */
+  emptyDirs?: string[];
 }
 
 export function installEnv(options: RunInstallOptions): Record<string, string> {
@@ -115,7 +123,25 @@ export function installEnv(options: RunInstallOptions): Record<string, string> {
 export function runInstall(options: RunInstallOptions): Promise<InstallRun> {
   const started = process.hrtime.bigint();
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', [INSTALL_SCRIPT_PATH], { env: installEnv(options), stdio: ['ignore', 'pipe', 'pipe'] });
+    const emptied = (options.emptyDirs ?? []).filter((dir) => existsSync(dir));
+    const [command, args] =
+      emptied.length === 0
+        ? ['bash', [INSTALL_SCRIPT_PATH]]
+        : [
+            'unshare',
+            [
+              '--mount',
+              '--propagation',
+              'private',
+              'bash',
+              '-c',
+              'for d in "${@:2}"; do mount -t tmpfs -o ro,size=4k,mode=0755 none "$d" || exit 90; done; exec bash "$1"',
+              'hide',
+              INSTALL_SCRIPT_PATH,
+              ...emptied,
+            ],
+          ];
+    const child = spawn(command, args, { env: installEnv(options), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

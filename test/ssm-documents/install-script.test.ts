@@ -519,7 +519,13 @@ describe('preflight', () => {
     writeFileSync(path.join(bin, 'aws'), '#!/bin/sh\necho "aws-cli/1.18.0 Python/2.7"\n', { mode: 0o755 });
     const cert = f.publish({ names: ['pre.example.test'] });
     const params = f.params(cert.versionId, 'pre', { Service: 'httpd', KeyGroup: 'no-such-group-xyz' });
-    const r = await runInstall({ params, path: [bin], tmpDir: f.tmpDir, env: { PATH: `${bin}:/usr/bin:/bin` } });
+    const r = await runInstall({
+      params,
+      path: [bin],
+      tmpDir: f.tmpDir,
+      env: { PATH: `${bin}:/usr/bin:/bin` },
+      emptyDirs: ['/usr/sbin', '/usr/local/sbin'],
+    });
     runs.push(r);
     expect(r.code).toBe(EXIT.preflight);
     const problems = r.stderr.split('\n').filter((l) => l.startsWith('acm-export: preflight: '));
