@@ -7,4 +7,7 @@ module.exports = {
   transform: { '^.+\\.tsx?$': ['ts-jest', { diagnostics: false }] },
   setupFiles: ['<rootDir>/test/setup-env.ts'],
   testTimeout: 60000,
+  // Jest's default on 2 cores is one worker, i.e. every file in turn; the slow files are mostly the install
+  // script's child processes and local-mode waits, which a second worker overlaps. Slowest files start first.
+  maxWorkers: '100%',
 };
