@@ -93,7 +93,8 @@ export async function benchTestSuite(notes: string[]): Promise<BenchRow[]> {
       );
     }
     const within = wall <= TEST_SUITE_BUDGET_SECONDS ? 'within' : 'over';
-    const failed = report.numFailedTests > 0 || code !== 0 ? `; ${report.numFailedTests} tests FAILED` : '';
+    const failedTests = `${report.numFailedTests} test${report.numFailedTests === 1 ? '' : 's'}`;
+    const failed = report.numFailedTests > 0 || code !== 0 ? `; ${failedTests} FAILED` : '';
     const rows = [
       row(
         'test-suite',
