@@ -5,6 +5,7 @@
  *   npm run bench                     every section, full sizes
  *   npm run bench -- --quick          smaller sizes and fewer runs
  *   npm run bench -- --only renewal   one section (repeat --only, or comma-separate, for several)
+ *   npm run bench -- --only test-suite   the npm test wall time (opt-in: runs only when named)
  *   npm run bench -- --json           also print one JSON object as the last line
  *
  * Loopback only: dynalite, the local AWS emulator, local nodes. Progress goes to stderr.
@@ -16,6 +17,7 @@ import { benchControlPlane } from './control-plane';
 import { benchEndToEnd } from './e2e';
 import { benchInstall } from './install';
 import { benchRenewal } from './renewal';
+import { benchTestSuite } from './test-suite';
 import { renderTable, type BenchRow, type SectionResult } from './report';
 
 interface Options {
@@ -26,10 +28,12 @@ interface Options {
 
 type SectionRunner = (notes: string[]) => Promise<BenchRow[] | string>;
 
-interface Section {
+export interface Section {
   name: string;
   title: string;
   run: (quick: boolean) => SectionRunner;
+  /** Runs only when named with --only (it takes minutes). */
+  optIn?: boolean;
 }
 
 export const SECTIONS: readonly Section[] = [
@@ -68,7 +72,18 @@ export const SECTIONS: readonly Section[] = [
     title: 'End to end in local mode',
     run: (quick) => (notes) => benchEndToEnd({ fleets: quick ? [1, 3] : [1, 3, 10] }, notes),
   },
+  {
+    name: 'test-suite',
+    title: 'Test suite wall time (npm test)',
+    run: () => (notes) => benchTestSuite(notes),
+    optIn: true,
+  },
 ];
+
+/** The sections a run covers: the named ones, or every section that is not opt-in. */
+export function selectSections(only: readonly string[]): Section[] {
+  return SECTIONS.filter((s) => (only.length === 0 ? !s.optIn : only.includes(s.name)));
+}
 
 export function parseArgs(argv: readonly string[]): Options {
   const options: Options = { json: false, quick: false, only: [] };
@@ -106,7 +121,7 @@ export function machine(): { date: string; nproc: number; cpu: string; node: str
 async function main(): Promise<number> {
   const options = parseArgs(process.argv.slice(2));
   const host = machine();
-  const selected = SECTIONS.filter((s) => options.only.length === 0 || options.only.includes(s.name));
+  const selected = selectSections(options.only);
   const results: SectionResult[] = [];
   let failed = false;
   for (const section of selected) {

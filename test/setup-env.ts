@@ -5,6 +5,8 @@ process.env.AWS_REGION ??= 'us-east-1';
 process.env.AWS_ACCESS_KEY_ID ??= 'AKIDTESTONLY';
 process.env.AWS_SECRET_ACCESS_KEY ??= 'test-secret-only';
 process.env.AWS_EC2_METADATA_DISABLED = 'true';
+// The SDK's one warning that Node 20 support ends (the project supports Node 20); other warnings still print.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 process.env.POWERTOOLS_DEV ??= 'false';
 process.env.POWERTOOLS_METRICS_NAMESPACE ??= 'AcmExport';
 process.env.POWERTOOLS_SERVICE_NAME ??= 'acm-export-test';

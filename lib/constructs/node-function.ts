@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, NodejsFunctionProps, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogLevel, NodejsFunction, NodejsFunctionProps, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { REASONS, acknowledgeWildcardResource } from '../nag';
@@ -89,6 +89,8 @@ export class NodeFunction extends NodejsFunction {
         // match those names: minification must not rename classes.
         keepNames: true,
         sourceMap: true,
+        // esbuild's default (info) prints a size summary per function on every synth; warnings and errors stay.
+        logLevel: LogLevel.WARNING,
         ...bundling,
       },
       ...rest,

@@ -1,4 +1,5 @@
 /** The benchmark's pure computations: statistics, the table, and completion detection from the definition. */
+import * as path from 'node:path';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { checkStatus } from '../../lambda/status-check/status-check';
@@ -19,7 +20,8 @@ import {
 import { renderTable, row } from '../../bench/report';
 import { inventoryTableInput } from '../../bench/stack';
 import { formatNumber, formatRatio, mean, median, ratio } from '../../bench/stats';
-import { parseArgs, SECTIONS } from '../../bench/run';
+import { parseArgs, SECTIONS, selectSections } from '../../bench/run';
+import { parseChildCpuSeconds, slowestSuites } from '../../bench/test-suite';
 import { buildStack } from '../lib/fixture';
 
 const { stack, template } = buildStack();
@@ -100,7 +102,39 @@ describe('run arguments', () => {
       'install',
       'cold-start',
       'e2e',
+      'test-suite',
     ]);
+  });
+
+  test('the test-suite section (minutes of npm test) runs only when named', () => {
+    expect(selectSections([]).map((s) => s.name)).not.toContain('test-suite');
+    expect(selectSections([]).map((s) => s.name)).toContain('e2e');
+    expect(selectSections(['test-suite']).map((s) => s.name)).toEqual(['test-suite']);
+  });
+});
+
+describe('test-suite section', () => {
+  test('children CPU seconds are cutime + cstime of /proc/self/stat (a command name with spaces and parentheses)', () => {
+    const stat = '4242 (node (jest) x) S 1 4242 4242 0 -1 4194304 100 200 0 0 150 30 12345 678 20 0 11 0 999';
+    expect(parseChildCpuSeconds(stat)).toBeCloseTo(130.23, 2);
+    expect(parseChildCpuSeconds(undefined)).toBeUndefined();
+    expect(parseChildCpuSeconds('4242 (node) S 1')).toBeUndefined();
+  });
+
+  test('slowest suites first, paths relative to the repository', () => {
+    const root = path.join(__dirname, '..', '..');
+    const report = {
+      numTotalTestSuites: 3,
+      numTotalTests: 9,
+      numFailedTests: 0,
+      numFailedTestSuites: 0,
+      testResults: [
+        { name: path.join(root, 'test/a.test.ts'), startTime: 0, endTime: 1_000 },
+        { name: path.join(root, 'test/b.test.ts'), startTime: 0, endTime: 30_000 },
+        { name: path.join(root, 'test/c.test.ts'), startTime: 5_000, endTime: 12_500 },
+      ],
+    };
+    expect(slowestSuites(report, 2)).toEqual(['test/b.test.ts 30.0 s', 'test/c.test.ts 7.5 s']);
   });
 });
 

@@ -6,9 +6,13 @@ import { AcmExportStack, AcmExportStackProps } from '../../lib/acm-export-stack'
 export const ACCOUNT = '123456789012';
 export const REGION = 'eu-west-1';
 
-/** A stack with a fixed environment; bundling is skipped (one test in nag.test.ts bundles for real). */
+/**
+ * A stack with a fixed environment. Bundling and the CDK's built-in CloudFormation validation are skipped (the
+ * validation's WASM engine costs seconds of CPU per test file); the first test in nag.test.ts synthesizes the
+ * app for real, with both, and requires an empty validation report.
+ */
 export function buildStack(props: AcmExportStackProps = {}): { stack: AcmExportStack; template: Template } {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const app = new App({ builtinCloudFormationValidation: false, context: { 'aws:cdk:bundling-stacks': [] } });
   const stack = new AcmExportStack(app, 'AcmExport', { env: { account: ACCOUNT, region: REGION }, ...props });
   return { stack, template: Template.fromStack(stack) };
 }
