@@ -1,22 +1,22 @@
-import type { EnvironmentContext, JestEnvironmentConfig } from '@jest/environment';
-import type { Circus } from '@jest/types';
 import { logger } from '../lambda/shared/powertools';
-import QuietEnvironment from './quiet-environment';
+import QuietEnvironment, { TestBlock, TestEntry, TestEvent, TestState } from './quiet-environment';
+
+type EnvironmentArgs = ConstructorParameters<typeof QuietEnvironment>;
 
 // Drives the environment the way jest-circus does, around a file with two tests, and reads what reaches stderr.
-const ROOT = { name: 'ROOT_DESCRIBE_BLOCK' } as Circus.DescribeBlock;
-const STATE = { unhandledErrors: [] } as unknown as Circus.State;
+const ROOT = { name: 'ROOT_DESCRIBE_BLOCK' } as TestBlock;
+const STATE = { unhandledErrors: [] } as TestState;
 
 function newEnvironment(): QuietEnvironment {
   const config = {
     projectConfig: { rootDir: '/repo', testEnvironmentOptions: {}, globals: {}, fakeTimers: {} },
     globalConfig: {},
-  } as unknown as JestEnvironmentConfig;
-  return new QuietEnvironment(config, { testPath: '/repo/test/lambda/x.test.ts' } as EnvironmentContext);
+  } as unknown as EnvironmentArgs[0];
+  return new QuietEnvironment(config, { testPath: '/repo/test/lambda/x.test.ts' } as EnvironmentArgs[1]);
 }
 
-function entry(name: string, errors: unknown[] = []): Circus.TestEntry {
-  return { name, parent: { name: 'export', parent: ROOT }, errors } as unknown as Circus.TestEntry;
+function entry(name: string, errors: unknown[] = []): TestEntry {
+  return { name, parent: { name: 'export', parent: ROOT }, errors } as TestEntry;
 }
 
 /** Everything that reached this process's stdout and stderr while the file ran. */
@@ -32,16 +32,16 @@ async function runFile(env: QuietEnvironment, tests: { name: string; fails: bool
     await env.setup();
     const console = env.global.console as Console;
     console.log('loaded the fixtures');
-    env.handleTestEvent({ name: 'run_start' } as Circus.Event, STATE);
+    env.handleTestEvent({ name: 'run_start' } as TestEvent, STATE);
     for (const t of tests) {
       const test = entry(t.name);
-      env.handleTestEvent({ name: 'test_start', test } as Circus.Event, STATE);
+      env.handleTestEvent({ name: 'test_start', test } as TestEvent, STATE);
       logger.info(`handler ran in ${t.name}`);
       console.warn(`console in ${t.name}`);
       if (t.fails) test.errors.push(new Error('expected 1, got 2'));
-      env.handleTestEvent({ name: 'test_done', test } as Circus.Event, STATE);
+      env.handleTestEvent({ name: 'test_done', test } as TestEvent, STATE);
     }
-    env.handleTestEvent({ name: 'run_finish' } as Circus.Event, STATE);
+    env.handleTestEvent({ name: 'run_finish' } as TestEvent, STATE);
     await env.teardown();
   } finally {
     for (const spy of spies) spy.mockRestore();

@@ -9,9 +9,26 @@
 import { Console } from 'node:console';
 import { relative } from 'node:path';
 import { Writable } from 'node:stream';
-import type { EnvironmentContext, JestEnvironmentConfig } from '@jest/environment';
-import type { Circus } from '@jest/types';
 import NodeEnvironment from 'jest-environment-node';
+
+type EnvironmentArgs = ConstructorParameters<typeof NodeEnvironment>;
+/** A describe block or test, as jest-circus passes it: only what this environment reads. */
+export interface TestBlock {
+  name: string;
+  parent?: TestBlock;
+}
+export interface TestEntry extends TestBlock {
+  errors: unknown[];
+}
+/** A jest-circus event: `test` on test_start/test_done, `hook` on hook_failure. */
+export interface TestEvent {
+  name: string;
+  test?: TestEntry;
+  hook?: { type: string };
+}
+export interface TestState {
+  unhandledErrors: unknown[];
+}
 
 /** A failing test prints at most this many of its captured lines (the last ones: they are nearest the failure). */
 export const MAX_LINES_SHOWN = 400;
@@ -31,9 +48,9 @@ class Captured {
   }
 }
 
-function testTitle(test: Circus.TestEntry): string {
+function testTitle(test: TestEntry): string {
   const names: string[] = [];
-  for (let block: Circus.DescribeBlock | Circus.TestEntry | undefined = test; block; block = block.parent) {
+  for (let block: TestBlock | undefined = test; block; block = block.parent) {
     if (block.name !== 'ROOT_DESCRIBE_BLOCK') names.unshift(block.name);
   }
   return names.join(' › ');
@@ -51,7 +68,7 @@ export default class QuietEnvironment extends NodeEnvironment {
   private readonly restores: (() => void)[] = [];
   private show: Write = () => true;
 
-  constructor(config: JestEnvironmentConfig, context: EnvironmentContext) {
+  constructor(...[config, context]: EnvironmentArgs) {
     super(config, context);
     this.testFile = relative(config.projectConfig.rootDir, context.testPath);
   }
@@ -82,7 +99,7 @@ export default class QuietEnvironment extends NodeEnvironment {
     this.global.console = new Console({ stdout: sink, stderr: sink });
   }
 
-  handleTestEvent(event: Circus.Event, state: Circus.State): void {
+  handleTestEvent(event: TestEvent, state: TestState): void {
     switch (event.name) {
       case 'run_start':
         this.started = true;
@@ -92,13 +109,13 @@ export default class QuietEnvironment extends NodeEnvironment {
         break;
       case 'test_done':
         this.inTest = false;
-        if (event.test.errors.length > 0) {
+        if (event.test && event.test.errors.length > 0) {
           this.fileFailed = true;
           this.print(`test "${testTitle(event.test)}"`, this.testOutput.take());
         } else this.testOutput.take();
         break;
       case 'hook_failure':
-        if (event.hook.type === 'beforeAll' || event.hook.type === 'afterAll') this.fileFailed = true;
+        if (event.hook?.type === 'beforeAll' || event.hook?.type === 'afterAll') this.fileFailed = true;
         break;
       case 'run_finish':
         if (state.unhandledErrors.length > 0) this.fileFailed = true;
