@@ -94,6 +94,8 @@ export class AcmExportStack extends Stack {
     });
     this.nodeAccess = new NodeAccess(this, 'NodeAccess', {
       secretArnPattern: this.secrets.secretArnPattern,
+      secretsOfTarget: this.secrets.secretsOfTarget,
+      canarySecretArn: this.secrets.canary.secretArn,
       secretsKey: this.secrets.key,
       commandLogGroup: this.installDocument.commandLogGroup,
     });

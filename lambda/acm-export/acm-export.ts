@@ -36,11 +36,19 @@ export interface ExportDeps {
   log?: (message: string, keys?: Record<string, string | number | boolean>) => void;
 }
 
-/** Secret name of a (certificate, target): `<prefix>/<certificate id>/<first 16 hex of sha256(target)>`. */
+/**
+ * Last segment of a target's secret names, and the value of a node role's `acm-export:target-hash` tag:
+ * the first 16 hex digits of sha256(`<TagKey>=<TagValue>`).
+ */
+export function targetHash(target: string): string {
+  return sha256Hex(target).slice(0, 16);
+}
+
+/** Secret name of a (certificate, target): `<prefix>/<certificate id>/<targetHash(target)>`. */
 export function secretName(prefix: string, certificateArn: string, target: string): string {
   const parts = parseCertificateArn(certificateArn);
   if (!parts) throw new CertificateNotFound('CertificateArn: not an ACM certificate ARN');
-  return `${prefix.replace(/\/+$/, '')}/${parts.certificateId}/${sha256Hex(target).slice(0, 16)}`;
+  return `${prefix.replace(/\/+$/, '')}/${parts.certificateId}/${targetHash(target)}`;
 }
 
 /** ClientRequestToken (= VersionId) of the secret version written by an execution. */

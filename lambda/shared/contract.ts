@@ -288,9 +288,16 @@ export interface InventoryItem {
   reportAssociationId?: string;
 }
 
-/** Tags put on every certificate secret, so node roles can be scoped by target (ABAC). */
+/** Tags put on every certificate secret: who it is for, for people and audits (access is granted by name). */
 export const SECRET_TAGS = {
   certificateArn: 'acm-export:certificate-arn',
   targetTagKey: 'acm-export:target-tag-key',
   targetTagValue: 'acm-export:target-tag-value',
 } as const;
+
+/**
+ * IAM tag an operator puts on a node role to name the one target whose secrets its nodes may read. Its value is
+ * `targetHash(<TagKey>=<TagValue>)`, the last segment of those secrets' names; the node policy matches the secret
+ * name (immutable, unlike secret tags) against it, in GetSecretValue and in the KMS decrypt's SecretARN context.
+ */
+export const NODE_ROLE_TARGET_TAG = 'acm-export:target-hash';

@@ -21,6 +21,8 @@ export class CertificateSecrets extends Construct {
   public readonly namePrefix: string;
   /** ARN pattern matching every certificate secret of this stack (and nothing else). */
   public readonly secretArnPattern: string;
+  /** ARN pattern of the certificate secrets of one target, given its hash (or a policy variable holding it). */
+  public readonly secretsOfTarget: (targetHash: string) => string;
   /**
    * The canary the install document's preflight reads (`acm-export selftest`): under the same prefix and
    * key as the certificate secrets, so reading it proves a node could read and decrypt theirs. It holds
@@ -47,6 +49,17 @@ export class CertificateSecrets extends Construct {
       },
       stack,
     );
+    this.secretsOfTarget = (targetHash: string) =>
+      Arn.format(
+        {
+          service: 'secretsmanager',
+          resource: 'secret',
+          // `<prefix>/<certificate id>/<target hash>` and AWS's 6-character suffix.
+          resourceName: `${this.namePrefix}/*/${targetHash}-??????`,
+          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+        },
+        stack,
+      );
     this.canary = new secretsmanager.Secret(this, 'PreflightCanary', {
       secretName: `${this.namePrefix}/preflight-canary`,
       description: "Read by the install document's preflight to check node access; holds no key material",

