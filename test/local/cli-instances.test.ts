@@ -1,7 +1,8 @@
 /**
  * Two `acm-export local up` at once (two state dirs, the real CLI in child processes): each client command
  * talks to the instance of the state dir it is given and refuses, in one line, to guess or to use a stale or
- * recycled endpoint; `local ca` prints the root CA `local up` announced; the association and drift-check
+ * recycled endpoint; each has its own key pair (the client commands read it from the state dir; the pair local
+ * mode once published gets 403); `local ca` prints the root CA `local up` announced; the association and drift-check
  * commands run the report association alone, show the drift, and the install association repairs it.
  */
 import { ACMClient, DescribeCertificateCommand, RequestCertificateCommand } from '@aws-sdk/client-acm';
@@ -22,7 +23,12 @@ import * as path from 'node:path';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { LOCAL_REGION, readLocalCredentials, type LocalCredentials } from '../../local/credentials';
+import {
+  loadOrCreateLocalCredentials,
+  LOCAL_REGION,
+  readLocalCredentials,
+  type LocalCredentials,
+} from '../../local/credentials';
 import type { LocalEndpointFile } from '../../local/endpoint-file';
 
 jest.setTimeout(180_000);
@@ -189,10 +195,17 @@ describe('two local modes at once', () => {
     expect(staleLine).toContain(`state dir ${a.dir}`);
 
     // C's endpoint file names a live process, but A now answers on C's port.
-    writeFileSync(path.join(c, 'endpoint.json'), JSON.stringify({ ...stale, pid: process.pid }));
+    // C has its own key pair (from its first start): A refuses it, so the command reaches nothing of A's.
+    const pairC = loadOrCreateLocalCredentials(c);
+    writeFileSync(
+      path.join(c, 'endpoint.json'),
+      JSON.stringify({ ...stale, pid: process.pid, accessKeyId: pairC.accessKeyId }),
+    );
+    const before = await serial(a, arnA);
     const recycled = oneErrorLine(await cli(['local', 'renew', '--state-dir', c, arnA]));
-    expect(recycled).toContain(`is another local mode now (state dir ${a.dir}`);
-    expect(recycled).toContain(`--state-dir ${a.dir}`);
+    expect(recycled).toContain(`${a.info().endpoint} is not that local mode (it answered 403`);
+    expect(recycled).toContain(`local up --state-dir ${c}`);
+    expect(await serial(a, arnA)).toBe(before);
 
     const missing = oneErrorLine(await cli(['local', 'drift-check', '--state-dir', path.join(tmp, 'none')]));
     expect(missing).toContain('does not exist');
