@@ -71,7 +71,8 @@ export function readLocalCredentials(stateDir: string): LocalCredentials {
   const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
   if (!st.isFile() || (uid !== undefined && st.uid !== uid))
     throw new LocalModeError(`${file} is not a regular file owned by this user; remove it to get a new key pair`);
-  if ((st.mode & 0o077) !== 0)
+  // POSIX only: Windows reports no group/other bits that mean anything here.
+  if (uid !== undefined && (st.mode & 0o077) !== 0)
     throw new LocalModeError(
       `${file} is readable or writable by other users (mode ${(st.mode & 0o777).toString(8)}); remove it to get a new key pair`,
     );
