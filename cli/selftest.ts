@@ -21,8 +21,8 @@ import {
 import type { Command } from 'commander';
 import type { ExportStatusResponse } from '../lambda/export-api/api-types';
 import { field } from '../lambda/shared/schemas';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/credentials';
-import { connectLocalMode, findLocalMode, givenStateDir } from '../local/locate';
+import { LOCAL_REGION } from '../local/credentials';
+import { connectLocalMode, findLocalMode, givenStateDir, localModeCredentials } from '../local/locate';
 import { agentVersionAtLeast, ENV_VAR_MIN_AGENT_VERSION } from '../ssm-documents/load';
 import { ApiClient, describeStackOutputs, resolveCredentials } from './api-client';
 import { integerOption, type CommandContext, type CommandModule } from './command';
@@ -192,7 +192,7 @@ async function resolveTarget(
         'Pass only one of them.',
       );
     const info = findLocalMode(givenStateDir(options.stateDir, context.io.env));
-    const credentials = { ...LOCAL_CREDENTIALS };
+    const credentials = localModeCredentials(info);
     return {
       api: await connectLocalMode(info, context.io.fetch),
       ssm: new SSMClient({ region: LOCAL_REGION, endpoint: info.awsEndpoint, credentials }),

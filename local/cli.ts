@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { Option, type Command } from 'commander';
 import type { CommandContext, CommandModule } from '../cli/command';
 import { integerOption } from '../cli/command';
-import { ApiClient } from '../cli/api-client';
+import { ApiClient, resolveCredentials } from '../cli/api-client';
 import { ApiError, apiErrorToCli, CliError } from '../cli/errors';
 import { parseTag } from '../cli/export';
 import { printJson, shortArn } from '../cli/output';
@@ -16,7 +16,7 @@ import { targetKey } from '../lambda/shared/contract';
 import { field } from '../lambda/shared/schemas';
 import type { LocalAssociationRunRequest } from './api';
 import type { LocalAssociationRunResult } from './association-runs';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from './credentials';
+import { LOCAL_REGION } from './credentials';
 import { runDemo } from './demo';
 import { LocalModeError } from './errors';
 import {
@@ -103,14 +103,15 @@ const STATE_DIR_HELP = `state dir of the running "local up" to talk to (default:
  * else the local mode of the state dir (or the only one running), after checking it is that instance.
  */
 async function localApi(context: CommandContext, command: Command, stateDir: string | undefined): Promise<ApiClient> {
-  const { endpoint } = context.globals(command);
+  const { endpoint, profile } = context.globals(command);
   if (endpoint !== undefined) {
     if (stateDir !== undefined)
       throw new CliError('reading the options', '--endpoint and --state-dir both name a local mode', 'Pass only one.');
     return new ApiClient({
       endpoint: new URL(endpoint),
       region: LOCAL_REGION,
-      credentials: { ...LOCAL_CREDENTIALS },
+      // No state dir to read the key pair from: the credentials of the environment, as for the other commands.
+      credentials: resolveCredentials(context.io, profile),
       fetch: context.io.fetch,
     });
   }

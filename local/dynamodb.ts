@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AwsEmulator } from './aws-emulator';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from './credentials';
+import { LOCAL_REGION } from './credentials';
 import { failureFor } from './faults';
 import type { LocalModeOptions } from './options';
 import { LOCAL_TABLE_NAME } from './stack-resources';
@@ -37,7 +37,7 @@ export async function startDynamoDb(
   const ddbPort = await listen(dynalite);
   const rawDdb = new DynamoDBClient({
     region: LOCAL_REGION,
-    credentials: { ...LOCAL_CREDENTIALS },
+    credentials: { ...aws.credentials },
     endpoint: `http://127.0.0.1:${ddbPort}`,
   });
   undo.push(() => rawDdb.destroy());

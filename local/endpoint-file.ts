@@ -3,7 +3,6 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { LocalApi } from './api';
 import { LOCAL_INSTALL_DOCUMENT_NAME, type AwsEmulator } from './aws-emulator';
-import { LOCAL_CREDENTIALS } from './credentials';
 import type { Undo } from './undo';
 
 /** Name of the endpoint file in the local-mode root. */
@@ -16,6 +15,7 @@ export const ROOT_CA_FILE = 'root-ca.pem';
 export interface LocalEndpointFile {
   endpoint: string;
   region: string;
+  /** The access key id only: clients read the secret from the state dir's credentials.json (mode 600). */
   accessKeyId: string;
   pid: number;
   root: string;
@@ -46,7 +46,7 @@ export function writeEndpointFiles(
   const info: LocalEndpointFile = {
     endpoint: api.endpoint,
     region: aws.region,
-    accessKeyId: LOCAL_CREDENTIALS.accessKeyId,
+    accessKeyId: aws.credentials.accessKeyId,
     pid: process.pid,
     root,
     instance,

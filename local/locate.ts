@@ -15,7 +15,7 @@ import { z } from 'zod';
 import { ApiClient } from '../cli/api-client';
 import type { CliIo } from '../cli/context';
 import { ApiError, CliError, errorMessage, oneLine } from '../cli/errors';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from './credentials';
+import { LOCAL_REGION, readLocalCredentials, type LocalCredentials } from './credentials';
 import { ENDPOINT_FILE, ROOT_CA_FILE, type LocalEndpointFile } from './endpoint-file';
 import { LocalModeError } from './errors';
 
@@ -179,6 +179,30 @@ export function findLocalMode(stateDir: string | undefined): LocalEndpointFile {
   return info;
 }
 
+/**
+ * The key pair of the local mode of `info`, from its state dir (the endpoint file holds only the access key
+ * id: it may be in a shared directory).
+ */
+export function localModeCredentials(info: LocalEndpointFile): LocalCredentials {
+  const what = `reading the key pair of the local mode with state dir ${info.root}`;
+  let credentials: LocalCredentials;
+  try {
+    credentials = readLocalCredentials(info.root);
+  } catch (error) {
+    if (error instanceof LocalModeError) throw new CliError(what, error.message, 'Then start local mode again.');
+    throw new CliError(what, errorMessage(error), 'Run the command as the user who started local mode.', {
+      cause: error,
+    });
+  }
+  if (credentials.accessKeyId !== info.accessKeyId)
+    throw new CliError(
+      what,
+      `its key pair file does not hold the access key id the running local mode announced (${info.accessKeyId})`,
+      `Restart it: "acm-export local up --state-dir ${info.root}".`,
+    );
+  return credentials;
+}
+
 const Whoami = z.object({ instance: z.string(), root: z.string(), pid: z.number() });
 
 /**
@@ -189,7 +213,7 @@ export async function connectLocalMode(info: LocalEndpointFile, fetch: CliIo['fe
   const api = new ApiClient({
     endpoint: new URL(info.endpoint),
     region: LOCAL_REGION,
-    credentials: { ...LOCAL_CREDENTIALS },
+    credentials: localModeCredentials(info),
     fetch,
   });
   const what = `connecting to the local mode with state dir ${info.root}`;

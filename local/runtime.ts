@@ -16,7 +16,7 @@
  */
 import './polyfills';
 import { randomUUID, X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -35,7 +35,7 @@ import {
   type AcmCertificateAvailableEvent,
   type AwsEmulator,
 } from './aws-emulator';
-import { LOCAL_CREDENTIALS, type LocalCredentials } from './credentials';
+import { loadOrCreateLocalCredentials, type LocalCredentials } from './credentials';
 import { closeDynalite, startDynamoDb } from './dynamodb';
 import { removeEndpointFile, ROOT_CA_FILE, writeEndpointFiles } from './endpoint-file';
 import { installScopedEnvironment, type LocalResources } from './environment';
@@ -179,12 +179,15 @@ export class LocalMode {
     undo: Undo,
   ): Promise<LocalMode> {
     mkdirSync(root, { recursive: true, mode: 0o700 });
+    // Also an existing dir: it holds the CA's keys, the secrets and the API key pair.
+    chmodSync(root, 0o700);
     mkdirSync(path.join(root, 'logs'), { recursive: true, mode: 0o700 });
+    const credentials = loadOrCreateLocalCredentials(root);
     const local = localResources();
     const model = options.templateFile
       ? stackModel(readTemplate(options.templateFile))
       : buildStackModel(local.stackName, local.account, local.region);
-    const aws = await startEmulator(root, options, undo);
+    const aws = await startEmulator(root, credentials, options, undo);
     // The root CA's certificate (public) next to the state, so users can trust it: curl --cacert, NODE_EXTRA_CA_CERTS.
     const rootCaFile = path.join(root, ROOT_CA_FILE);
     writeFileSync(rootCaFile, aws.ca.rootPem, { mode: 0o644 });
@@ -209,7 +212,16 @@ export class LocalMode {
     const nodeSettings = nodeSettingsOf(options);
     const nodes = await startNodes(aws, root, options.nodes ?? 3, nodeSettings, undo);
     const ref: { mode?: LocalMode } = {};
-    const api = await startApi(options.port, local, instance, functions, clients.sfn, () => ref.mode!, undo);
+    const api = await startApi(
+      options.port,
+      local,
+      aws.credentials,
+      instance,
+      functions,
+      clients.sfn,
+      () => ref.mode!,
+      undo,
+    );
     const endpointFiles = writeEndpointFiles(root, options.endpointFile, instance, api, aws, preflightSecretArn, undo);
     const mode = new LocalMode({
       alerts: alerts.alerts,
@@ -429,8 +441,14 @@ export class LocalMode {
 }
 
 /** The emulated AWS services, with the stack's install document registered. */
-async function startEmulator(root: string, options: LocalModeOptions, undo: Undo): Promise<AwsEmulator> {
+async function startEmulator(
+  root: string,
+  credentials: LocalCredentials,
+  options: LocalModeOptions,
+  undo: Undo,
+): Promise<AwsEmulator> {
   const aws = await startAwsEmulator({
+    credentials,
     stateDir: options.stateDir ? root : undefined,
     faults: options.faults ?? faultsFromEnv(),
     ssmMsPerSecond: options.ssmMsPerSecond ?? 50,
@@ -445,6 +463,7 @@ async function startEmulator(root: string, options: LocalModeOptions, undo: Undo
 async function startApi(
   port: number | undefined,
   local: LocalResources,
+  credentials: LocalCredentials,
   instance: string,
   functions: LocalFunctions,
   sfn: SFNClient,
@@ -456,7 +475,7 @@ async function startApi(
     port,
     region: local.region,
     account: local.account,
-    credentials: LOCAL_CREDENTIALS,
+    credentials,
     instance,
     stateMachineArn: local.stateMachineArn,
     sfn,

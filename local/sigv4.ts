@@ -36,6 +36,8 @@ export type VerifyFailure =
   | 'InvalidSignature'
   | 'SignatureExpired'
   | 'WrongScope'
+  /** x-amz-content-sha256 is UNSIGNED-PAYLOAD or STREAMING-*: the body is not covered by the signature. */
+  | 'UnsignedPayload'
   /** The request target cannot be canonicalized (invalid percent-encoding): a client error, answer 400. */
   | 'MalformedRequest';
 
@@ -189,22 +191,38 @@ export async function verifySigV4(req: IncomingSignedRequest, options: VerifyOpt
     headers,
     body: typeof req.body === 'string' ? Buffer.from(req.body, 'utf8') : req.body,
   });
-  const declaredHash = headers['x-amz-content-sha256'];
-  if (
-    declaredHash !== undefined &&
-    declaredHash !== 'UNSIGNED-PAYLOAD' &&
-    declaredHash !==
+  // The signature must cover the body that arrived: an unsigned or streamed payload could be swapped after
+  // signing. Without the header (signed or not) the signer below hashes the body itself, as SigV4 defines.
+  const declaredHash = header(req.headers, 'x-amz-content-sha256');
+  if (declaredHash !== undefined) {
+    const refused =
+      declaredHash === 'UNSIGNED-PAYLOAD'
+        ? 'UNSIGNED-PAYLOAD'
+        : declaredHash.startsWith('STREAMING-')
+          ? 'A streaming payload'
+          : undefined;
+    if (refused !== undefined)
+      return {
+        ok: false,
+        reason: 'UnsignedPayload',
+        message: `${refused} is not accepted here: sign the body (x-amz-content-sha256 must be the hex SHA-256 of the body).`,
+        accessKeyId: auth.accessKeyId,
+        service: auth.service,
+      };
+    if (
+      declaredHash !==
       createHash('sha256')
         .update(request.body as Buffer)
         .digest('hex')
-  )
-    return {
-      ok: false,
-      reason: 'InvalidSignature',
-      message: 'The provided x-amz-content-sha256 header does not match what was computed.',
-      accessKeyId: auth.accessKeyId,
-      service: auth.service,
-    };
+    )
+      return {
+        ok: false,
+        reason: 'InvalidSignature',
+        message: 'The provided x-amz-content-sha256 header does not match what was computed.',
+        accessKeyId: auth.accessKeyId,
+        service: auth.service,
+      };
+  }
   const signer = new SignatureV4({
     credentials: { accessKeyId: options.credentials.accessKeyId, secretAccessKey: options.credentials.secretAccessKey },
     region: auth.region,

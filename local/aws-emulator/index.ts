@@ -11,7 +11,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSy
 import * as path from 'node:path';
 import type { SsmCommandDocument } from '../../ssm-documents/load';
 import { LocalCa } from '../ca';
-import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION, type LocalCredentials } from '../credentials';
+import { generateLocalCredentials, LOCAL_ACCOUNT_ID, LOCAL_REGION, type LocalCredentials } from '../credentials';
 import { faultsFromEnv, Throttles, type FaultSpec } from '../faults';
 import { AcmService } from './acm';
 import { SecretsManagerService } from './secrets';
@@ -34,6 +34,7 @@ export interface AwsEmulatorOptions {
   port?: number;
   region?: string;
   accountId?: string;
+  /** The key pair it accepts (default: a new random one, see `credentials`). */
   credentials?: LocalCredentials;
   /** Persist the CA, certificates and secrets here (restart keeps them). In memory when omitted. */
   stateDir?: string;
@@ -78,7 +79,7 @@ export class AwsEmulator {
   static async start(options: AwsEmulatorOptions = {}): Promise<AwsEmulator> {
     const region = options.region ?? LOCAL_REGION;
     const accountId = options.accountId ?? LOCAL_ACCOUNT_ID;
-    const credentials = options.credentials ?? LOCAL_CREDENTIALS;
+    const credentials = options.credentials ?? generateLocalCredentials();
     const faults = options.faults ?? faultsFromEnv();
     const dir = options.stateDir ? path.join(options.stateDir, 'aws') : undefined;
     if (dir) mkdirSync(dir, { recursive: true, mode: 0o700 });

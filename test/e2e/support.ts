@@ -171,6 +171,8 @@ export function producedSecrets(local: LocalMode): string[] {
       pemLines(cert.issued.certificatePem);
     }
   }
+  // The local key pair's secret is key material too (only the state dir's credentials.json holds it).
+  needles.add(local.credentials.secretAccessKey);
   return [...needles].filter((n) => n.length >= 16);
 }
 

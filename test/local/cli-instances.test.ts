@@ -1,16 +1,34 @@
 /**
  * Two `acm-export local up` at once (two state dirs, the real CLI in child processes): each client command
  * talks to the instance of the state dir it is given and refuses, in one line, to guess or to use a stale or
- * recycled endpoint; `local ca` prints the root CA `local up` announced; the association and drift-check
+ * recycled endpoint; each has its own key pair (the client commands read it from the state dir; the pair local
+ * mode once published gets 403); `local ca` prints the root CA `local up` announced; the association and drift-check
  * commands run the report association alone, show the drift, and the install association repairs it.
  */
 import { ACMClient, DescribeCertificateCommand, RequestCertificateCommand } from '@aws-sdk/client-acm';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/credentials';
+import { Sha256 } from '@aws-crypto/sha256-js';
+import { HttpRequest } from '@smithy/protocol-http';
+import { SignatureV4 } from '@smithy/signature-v4';
+import {
+  loadOrCreateLocalCredentials,
+  LOCAL_REGION,
+  readLocalCredentials,
+  type LocalCredentials,
+} from '../../local/credentials';
 import type { LocalEndpointFile } from '../../local/endpoint-file';
 
 jest.setTimeout(180_000);
@@ -25,22 +43,29 @@ interface Result {
 }
 
 let tmp: string;
-const env = (): NodeJS.ProcessEnv => {
-  const e: NodeJS.ProcessEnv = {
-    ...process.env,
-    TMPDIR: tmp,
-    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-    AWS_REGION: LOCAL_REGION,
-  };
+/** The CLI's environment: no AWS keys unless given (the local commands read the pair from the state dir). */
+const env = (credentials?: LocalCredentials): NodeJS.ProcessEnv => {
+  const e: NodeJS.ProcessEnv = { ...process.env, TMPDIR: tmp, AWS_REGION: LOCAL_REGION };
   delete e.ACM_EXPORT_LOCAL_STATE_DIR;
+  delete e.AWS_ACCESS_KEY_ID;
+  delete e.AWS_SECRET_ACCESS_KEY;
+  delete e.AWS_SESSION_TOKEN;
+  delete e.AWS_PROFILE;
+  if (credentials) {
+    e.AWS_ACCESS_KEY_ID = credentials.accessKeyId;
+    e.AWS_SECRET_ACCESS_KEY = credentials.secretAccessKey;
+  }
   return e;
 };
 
 /** Runs one CLI command to its end. */
-function cli(args: string[]): Promise<Result> {
+function cli(args: string[], credentials?: LocalCredentials): Promise<Result> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: ROOT,
+      env: env(credentials),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
@@ -56,6 +81,7 @@ interface Instance {
   exited: Promise<void>;
   info: () => LocalEndpointFile;
   acm: () => ACMClient;
+  credentials: () => LocalCredentials;
 }
 
 function startUp(dir: string): Instance {
@@ -76,7 +102,9 @@ function startUp(dir: string): Instance {
     output: () => output,
     exited,
     info,
-    acm: () => new ACMClient({ region: LOCAL_REGION, endpoint: info().awsEndpoint, credentials: LOCAL_CREDENTIALS }),
+    acm: () =>
+      new ACMClient({ region: LOCAL_REGION, endpoint: info().awsEndpoint, credentials: readLocalCredentials(dir) }),
+    credentials: () => readLocalCredentials(dir),
   };
 }
 
@@ -167,10 +195,17 @@ describe('two local modes at once', () => {
     expect(staleLine).toContain(`state dir ${a.dir}`);
 
     // C's endpoint file names a live process, but A now answers on C's port.
-    writeFileSync(path.join(c, 'endpoint.json'), JSON.stringify({ ...stale, pid: process.pid }));
+    // C has its own key pair (from its first start): A refuses it, so the command reaches nothing of A's.
+    const pairC = loadOrCreateLocalCredentials(c);
+    writeFileSync(
+      path.join(c, 'endpoint.json'),
+      JSON.stringify({ ...stale, pid: process.pid, accessKeyId: pairC.accessKeyId }),
+    );
+    const before = await serial(a, arnA);
     const recycled = oneErrorLine(await cli(['local', 'renew', '--state-dir', c, arnA]));
-    expect(recycled).toContain(`is another local mode now (state dir ${a.dir}`);
-    expect(recycled).toContain(`--state-dir ${a.dir}`);
+    expect(recycled).toContain(`${a.info().endpoint} is not that local mode (it answered 403`);
+    expect(recycled).toContain(`local up --state-dir ${c}`);
+    expect(await serial(a, arnA)).toBe(before);
 
     const missing = oneErrorLine(await cli(['local', 'drift-check', '--state-dir', path.join(tmp, 'none')]));
     expect(missing).toContain('does not exist');
@@ -197,23 +232,83 @@ describe('two local modes at once', () => {
     expect((JSON.parse(other.stdout) as { sha256: string }).sha256).not.toBe(sha256);
   });
 
+  test('each local up has its own key pair, printed at start, kept in its state dir only; the published pair gets 403', async () => {
+    const [pairA, pairB] = [a.credentials(), b.credentials()];
+    expect(pairA.accessKeyId).not.toBe(pairB.accessKeyId);
+    expect(pairA.secretAccessKey).not.toBe(pairB.secretAccessKey);
+    for (const [i, pair] of [
+      [a, pairA],
+      [b, pairB],
+    ] as const) {
+      expect(statSync(path.join(i.dir, 'credentials.json')).mode & 0o777).toBe(0o600);
+      expect(statSync(i.dir).mode & 0o777).toBe(0o700);
+      expect(i.output()).toMatch(new RegExp(`^ {2}access key id {6}${pair.accessKeyId}$`, 'm'));
+      expect(i.output()).toContain(`  secret access key  ${pair.secretAccessKey}\n`);
+      expect(i.info().accessKeyId).toBe(pair.accessKeyId);
+    }
+    // The per-user run directory's endpoint files and the logs hold no secret.
+    const runDir = readdirSync(tmp).find((d) => d.startsWith('acm-export-run-'))!;
+    const shared = readdirSync(path.join(tmp, runDir)).map((f) => readFileSync(path.join(tmp, runDir, f), 'utf8'));
+    expect(shared.length).toBeGreaterThanOrEqual(2);
+    for (const dir of [a.dir, b.dir])
+      for (const f of readdirSync(path.join(dir, 'logs'))) shared.push(readFileSync(path.join(dir, 'logs', f), 'utf8'));
+    for (const text of shared) {
+      expect(text).not.toContain(pairA.secretAccessKey);
+      expect(text).not.toContain(pairB.secretAccessKey);
+    }
+
+    // A request signed with the key pair local mode used to publish is refused by a running local up.
+    const signedGet = async (credentials: LocalCredentials): Promise<number> => {
+      const url = new URL('_local/whoami', a.info().endpoint);
+      const signer = new SignatureV4({ credentials, region: LOCAL_REGION, service: 'execute-api', sha256: Sha256 });
+      const request = await signer.sign(
+        new HttpRequest({
+          method: 'GET',
+          protocol: 'http:',
+          hostname: url.hostname,
+          port: Number(url.port),
+          path: url.pathname,
+          headers: { host: url.host },
+        }),
+      );
+      const headers = Object.fromEntries(Object.entries(request.headers).filter(([k]) => k !== 'host'));
+      return (await fetch(url, { headers })).status;
+    };
+    expect(
+      await signedGet({
+        accessKeyId: 'AKIALOCALACMEXPORT01',
+        secretAccessKey: 'local-mode-only/not-an-aws-secret-key+00',
+      }),
+    ).toBe(403);
+    expect(await signedGet(pairB)).toBe(403);
+    expect(await signedGet(pairA)).toBe(200);
+    // --endpoint names no state dir: the command signs with the environment's keys, which must be A's.
+    const withB = await cli(['--endpoint', a.info().endpoint, 'local', 'drift-check'], pairB);
+    expect(oneErrorLine(withB)).toMatch(/403/);
+    const withA = await cli(['--endpoint', a.info().endpoint, 'local', 'drift-check', '--json'], pairA);
+    expect(withA.code).toBe(0);
+  });
+
   test('tamper, run only the report association, drift-check alerts, the install association repairs', async () => {
-    const exported = await cli([
-      '--endpoint',
-      a.info().endpoint,
-      'export',
-      '--arn',
-      arnA,
-      '--name',
-      'site',
-      '--tag',
-      'Role=web',
-      '--service',
-      'nginx',
-      '--verify-port',
-      '443',
-      '--wait',
-    ]);
+    const exported = await cli(
+      [
+        '--endpoint',
+        a.info().endpoint,
+        'export',
+        '--arn',
+        arnA,
+        '--name',
+        'site',
+        '--tag',
+        'Role=web',
+        '--service',
+        'nginx',
+        '--verify-port',
+        '443',
+        '--wait',
+      ],
+      a.credentials(),
+    );
     expect(exported.code).toBe(0);
     const nodesDir = path.join(a.dir, 'nodes');
     const [nodeDir] = readdirSync(nodesDir).map((d) => path.join(nodesDir, d));

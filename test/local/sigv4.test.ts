@@ -1,12 +1,15 @@
+import { createHash } from 'node:crypto';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import { LocalApi } from '../../local/api';
-import { LOCAL_CREDENTIALS } from '../../local/credentials';
+import { ApiClient } from '../../cli/api-client';
+import { generateLocalCredentials } from '../../local/credentials';
 import { verifySigV4, type IncomingSignedRequest } from '../../local/sigv4';
 
 const HOST = '127.0.0.1:8123';
+const LOCAL_CREDENTIALS = generateLocalCredentials();
 
 async function signed(
   opts: {
@@ -17,6 +20,8 @@ async function signed(
     date?: Date;
     service?: string;
     applyChecksum?: boolean;
+    /** Signs this x-amz-content-sha256 value instead of the body's hash. */
+    contentSha256?: string;
   } = {},
 ): Promise<IncomingSignedRequest> {
   const body = opts.body ?? '{"certificateArn":"x"}';
@@ -27,7 +32,11 @@ async function signed(
     port: 8123,
     path: opts.path ?? '/exports',
     query: opts.query ?? {},
-    headers: { host: HOST, 'content-type': 'application/json' },
+    headers: {
+      host: HOST,
+      'content-type': 'application/json',
+      ...(opts.contentSha256 ? { 'x-amz-content-sha256': opts.contentSha256 } : {}),
+    },
     body,
   });
   const signer = new SignatureV4({
@@ -157,4 +166,105 @@ test('the local API answers a signed request with a %zz query 400 with a clear m
   } finally {
     await api.close();
   }
+});
+
+describe('the signature must cover the body that arrived', () => {
+  const swapped = '{"certificateArn":"swapped"}';
+
+  test('a body swapped after signing is refused, with or without x-amz-content-sha256', async () => {
+    const withHash = await signed();
+    expect(withHash.headers['x-amz-content-sha256']).toMatch(/^[0-9a-f]{64}$/);
+    await expect(verifySigV4({ ...withHash, body: swapped }, options)).resolves.toMatchObject({ ok: false });
+    // botocore's style: no header, the verifier hashes the body it received
+    const withoutHash = await signed({ applyChecksum: false });
+    expect(withoutHash.headers['x-amz-content-sha256']).toBeUndefined();
+    await expect(verifySigV4({ ...withoutHash, body: swapped }, options)).resolves.toMatchObject({
+      ok: false,
+      reason: 'InvalidSignature',
+    });
+    // an unsigned header naming the swapped body's hash does not help either
+    const forged = { ...withoutHash, body: swapped, headers: { ...withoutHash.headers } };
+    forged.headers['x-amz-content-sha256'] = createHash('sha256').update(swapped).digest('hex');
+    await expect(verifySigV4(forged, options)).resolves.toMatchObject({ ok: false, reason: 'InvalidSignature' });
+  });
+
+  test.each(['UNSIGNED-PAYLOAD', 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD', 'STREAMING-UNSIGNED-PAYLOAD-TRAILER'])(
+    'x-amz-content-sha256: %s is refused even for the body that was sent',
+    async (value) => {
+      const request = await signed({ contentSha256: value });
+      expect(request.headers['x-amz-content-sha256']).toBe(value);
+      for (const body of [request.body, swapped])
+        await expect(verifySigV4({ ...request, body }, options)).resolves.toMatchObject({
+          ok: false,
+          reason: 'UnsignedPayload',
+          message: expect.stringContaining('x-amz-content-sha256 must be the hex SHA-256 of the body'),
+        });
+    },
+  );
+
+  test('the local API answers 403 to an unsigned or swapped payload, starts nothing, and serves the CLI client', async () => {
+    const faults = jest.fn(async () => ({ ok: true }));
+    const api = new LocalApi({
+      region: 'us-east-1',
+      account: '000000000000',
+      credentials: LOCAL_CREDENTIALS,
+      readHandler: jest.fn(),
+      control: { renew: jest.fn(), faults },
+    });
+    await api.listen();
+    try {
+      const url = new URL('_local/faults', api.endpoint);
+      const send = async (contentSha256: string | undefined, sentBody: string): Promise<Response> => {
+        const body = JSON.stringify({ throttle: { ExportCertificate: 1 } });
+        const signer = new SignatureV4({
+          credentials: LOCAL_CREDENTIALS,
+          region: 'us-east-1',
+          service: 'execute-api',
+          sha256: Sha256,
+          applyChecksum: false,
+        });
+        const request = await signer.sign(
+          new HttpRequest({
+            method: 'POST',
+            protocol: 'http:',
+            hostname: url.hostname,
+            port: Number(url.port),
+            path: url.pathname,
+            headers: {
+              host: url.host,
+              'content-type': 'application/json',
+              ...(contentSha256 ? { 'x-amz-content-sha256': contentSha256 } : {}),
+            },
+            body,
+          }),
+        );
+        const headers = Object.fromEntries(Object.entries(request.headers).filter(([k]) => k !== 'host'));
+        return fetch(url, { method: 'POST', headers, body: sentBody === '' ? body : sentBody });
+      };
+      const hostile = JSON.stringify({ notExportable: ['www.example.test'] });
+      const unsigned = await send('UNSIGNED-PAYLOAD', hostile);
+      expect(unsigned.status).toBe(403);
+      expect(((await unsigned.json()) as { message: string }).message).toContain('UNSIGNED-PAYLOAD is not accepted');
+      const unsignedSame = await send('UNSIGNED-PAYLOAD', '');
+      expect(unsignedSame.status).toBe(403);
+      const swappedBody = await send(undefined, hostile);
+      expect(swappedBody.status).toBe(403);
+      expect(faults).not.toHaveBeenCalled();
+
+      // The CLI's client signs the body: its requests pass.
+      const client = new ApiClient({
+        endpoint: new URL(api.endpoint),
+        region: 'us-east-1',
+        credentials: LOCAL_CREDENTIALS,
+        fetch: (u, i) => fetch(u, i),
+      });
+      await expect(
+        client.request('POST', '/_local/faults', { body: { throttle: { ExportCertificate: 1 } } }),
+      ).resolves.toEqual({ ok: true });
+      expect(faults).toHaveBeenCalledTimes(1);
+      expect(faults).toHaveBeenCalledWith({ throttle: { ExportCertificate: 1 } });
+    } finally {
+      await api.close();
+    }
+  });
 });
