@@ -728,7 +728,9 @@ check_placement() { # name dir
   problems+=("SSM_$1 $2 is not under an allowed directory (${ALLOWED_DIRS[*]})")
 }
 for name in CertDir KeyDir; do
-  if [[ ${!name} =~ ${RE[$name]} ]]; then check_placement "$name" "${!name}"; fi
+  # Only a value its pattern and length already accept is judged (and named) here.
+  value=${!name}
+  if [[ $value =~ ${RE[$name]} ]] && [ "${#value}" -le "${MAX[$name]}" ]; then check_placement "$name" "$value"; fi
 done
 for name in KeyOwner KeyGroup; do
   if [ -n "${!name}" ] && [[ ${!name} =~ ${RE[$name]} ]] && ! [[ " ${ALLOWED_KEY_ACCOUNTS[*]} " == *" ${!name} "* ]]; then
