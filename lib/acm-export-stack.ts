@@ -9,6 +9,7 @@ import { Inventory } from './constructs/inventory';
 import { NodeAccess } from './constructs/node-access';
 import { Notifications } from './constructs/notifications';
 import { RenewalTrigger } from './constructs/renewal-trigger';
+import { DEFAULT_PLACEMENT, PlacementPolicy, parsePlacementPolicy } from '../lambda/shared/placement';
 
 export interface AcmExportStackProps extends StackProps {
   /** Subscribed to the alert topic when set. @default no subscription */
@@ -28,6 +29,11 @@ export interface AcmExportStackProps extends StackProps {
    * node should have only one inventory association. @default false
    */
   readonly gatherInventory?: boolean;
+  /**
+   * Directories certificates and keys may be installed in, and accounts that may own the key; enforced by
+   * the API, renewals and the install document. @default DEFAULT_PLACEMENT
+   */
+  readonly placement?: PlacementPolicy;
 }
 
 /** Stack output ids (the CLI discovers the endpoint from ApiUrl; selftest the document, log group and canary). */
@@ -57,10 +63,11 @@ export class AcmExportStack extends Stack {
   constructor(scope: Construct, id: string, props: AcmExportStackProps = {}) {
     super(scope, id, props);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const placement = parsePlacementPolicy(props.placement ?? DEFAULT_PLACEMENT, 'placement');
 
     this.inventory = new Inventory(this, 'Inventory', { removalPolicy });
     this.secrets = new CertificateSecrets(this, 'CertificateSecrets', { removalPolicy });
-    this.installDocument = new InstallDocument(this, 'InstallDocument', { removalPolicy });
+    this.installDocument = new InstallDocument(this, 'InstallDocument', { removalPolicy, placement });
     this.notifications = new Notifications(this, 'Notifications', { alertEmail: props.alertEmail, removalPolicy });
     this.workflow = new ExportWorkflow(this, 'ExportWorkflow', {
       inventory: this.inventory,
@@ -79,6 +86,7 @@ export class AcmExportStack extends Stack {
       installDocument: this.installDocument,
       commandTimeoutSeconds: this.workflow.commandTimeoutSeconds,
       removalPolicy,
+      placement,
     });
     this.driftCheck = new DriftCheck(this, 'DriftCheck', {
       inventory: this.inventory,
@@ -91,6 +99,7 @@ export class AcmExportStack extends Stack {
       stateMachine: this.workflow.stateMachine,
       inventory: this.inventory,
       removalPolicy,
+      placement,
     });
     this.nodeAccess = new NodeAccess(this, 'NodeAccess', {
       secretArnPattern: this.secrets.secretArnPattern,

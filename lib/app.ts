@@ -1,6 +1,7 @@
 import { App, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { AcmExportStack } from './acm-export-stack';
+import { DEFAULT_PLACEMENT, PlacementPolicy, parsePlacementPolicy } from '../lambda/shared/placement';
 
 /** Context keys the app reads (cdk.json or `-c key=value`). */
 export const CONTEXT = {
@@ -13,6 +14,10 @@ export const CONTEXT = {
   driftReportSchedule: 'acm-export:driftReportSchedule',
   /** "true" to create an AWS-GatherSoftwareInventory association with custom inventory enabled. */
   gatherInventory: 'acm-export:gatherInventory',
+  /** Directories CertDir and KeyDir may be in or below: a list, or a comma-separated string. */
+  allowedDirs: 'acm-export:allowedDirs',
+  /** Accounts that may own the key (KeyOwner, KeyGroup): a list, or a comma-separated string. */
+  keyAccounts: 'acm-export:keyAccounts',
 } as const;
 
 export const DEFAULT_STACK_NAME = 'AcmExport';
@@ -42,6 +47,25 @@ function booleanFrom(app: App, key: string): boolean {
   throw new Error(`context ${key} must be "true" or "false"`);
 }
 
+function contextList(app: App, key: string): readonly string[] | undefined {
+  const value: unknown = app.node.tryGetContext(key);
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value === 'string') return value.split(',').map((entry) => entry.trim());
+  if (Array.isArray(value) && value.every((entry) => typeof entry === 'string')) return value as string[];
+  throw new Error(`context ${key} must be a list of strings or a comma-separated string`);
+}
+
+/** The placement policy from context; each setting left out keeps its default. */
+function placementFrom(app: App): PlacementPolicy {
+  return parsePlacementPolicy(
+    {
+      allowedDirs: contextList(app, CONTEXT.allowedDirs) ?? DEFAULT_PLACEMENT.allowedDirs,
+      keyAccounts: contextList(app, CONTEXT.keyAccounts) ?? DEFAULT_PLACEMENT.keyAccounts,
+    },
+    `context ${CONTEXT.allowedDirs} / ${CONTEXT.keyAccounts}`,
+  );
+}
+
 /**
  * Adds the one stack to the app, configured from context, with cdk-nag AwsSolutions checks: any
  * finding not acknowledged (with a reason) in the construct that owns it fails the synth.
@@ -56,6 +80,7 @@ export function configureApp(app: App): AcmExportStack {
     convergenceSchedule: contextString(app, CONTEXT.convergenceSchedule),
     driftReportSchedule: contextString(app, CONTEXT.driftReportSchedule),
     gatherInventory: booleanFrom(app, CONTEXT.gatherInventory),
+    placement: placementFrom(app),
   });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return stack;

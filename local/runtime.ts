@@ -49,7 +49,7 @@ import {
   type LocalFunctions,
 } from './functions';
 import { captureHandlerLogs, type HandlerLogSink } from './handler-logs';
-import { nginxAvailable, startLocalNode, type LocalNode, type NodeServerKind } from './nodes';
+import { localPlacement, nginxAvailable, startLocalNode, type LocalNode, type NodeServerKind } from './nodes';
 import { checkPrerequisites, nodeSettingsOf, startNodes, type NodeSettings } from './nodes/fleet';
 import type { LocalModeOptions } from './options';
 import { ensurePreflightSecret, localResources } from './stack-resources';
@@ -453,7 +453,7 @@ async function startEmulator(
     faults: options.faults ?? faultsFromEnv(),
     ssmMsPerSecond: options.ssmMsPerSecond ?? 50,
     associationMsPerSecond: options.associationMsPerSecond ?? options.ssmMsPerSecond ?? 50,
-    documents: { [LOCAL_INSTALL_DOCUMENT_NAME]: loadInstallDocument() },
+    documents: { [LOCAL_INSTALL_DOCUMENT_NAME]: loadInstallDocument(undefined, localPlacement(root)) },
   });
   undo.push(() => aws.close());
   return aws;

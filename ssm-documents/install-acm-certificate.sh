@@ -98,6 +98,12 @@
 # that CertName first. The node's run succeeds, but the workflow reads "skipped" from the result line: the
 # export is reported as not installed on that node (status-check).
 #
+# Placement (parameters, before anything is read or written): CertDir and KeyDir must equal or lie below
+# (whole components) one of ALLOWED_DIRS, and never be one of FORBIDDEN_EXACT or below one of
+# FORBIDDEN_TREES (system trees, web roots); a non-empty KeyOwner or KeyGroup must be one of
+# ALLOWED_KEY_ACCOUNTS. The stack writes its policy into this text when it builds the document, so no
+# SendCommand caller can widen it with a parameter. Anything else is refused with one line each (exit 10).
+#
 # Directory trust (preflight, before anything is written): as root, CertDir, KeyDir and HooksDir and every
 # directory on the way to them from / (symbolic links resolved, each link owned by root too) must be
 # owned by root and not writable by group or others; anything else is refused with one line per problem
@@ -172,6 +178,14 @@ declare -rA DEFAULT=(
   [CombinedPem]='false'
   [Target]=''
 )
+# Placement policy (header "Placement"): the stack writes its own ALLOWED_DIRS and ALLOWED_KEY_ACCOUNTS lines
+# here when it builds the document (ssm-documents/load.ts); these are the defaults. The FORBIDDEN lists are
+# fixed: identical to lambda/shared/placement.ts (a test compares them).
+declare -ra ALLOWED_DIRS=('/etc/ssl' '/etc/pki' '/etc/nginx/ssl' '/etc/apache2/ssl' '/etc/httpd/ssl' '/etc/haproxy')
+declare -ra ALLOWED_KEY_ACCOUNTS=('root' 'ssl-cert' 'www-data' 'nginx' 'apache' 'haproxy')
+declare -ra FORBIDDEN_TREES=('/proc' '/dev' '/sys' '/usr' '/bin' '/sbin' '/lib' '/lib64' '/boot' '/root' '/var/www'
+  '/srv/www' '/srv/http' '/usr/share/nginx/html' '/var/lib/nginx/html')
+declare -ra FORBIDDEN_EXACT=('/' '/etc' '/var' '/srv' '/opt' '/home' '/tmp' '/run')
 
 STEP=parameters
 REPORTED=
@@ -698,6 +712,29 @@ fi
 for name in CertDir KeyDir HooksDir; do
   if [[ ${!name} =~ ${RE[$name]} ]]; then
     case "${!name}/" in */../* | */./*) problems+=("SSM_$name must not contain . or .. components") ;; esac
+  fi
+done
+# Placement: CertDir and KeyDir inside the stack's allowed directories, the key owned by allowed accounts.
+at_or_below() { [ "$2" = / ] || [ "$1" = "$2" ] || [[ $1 == "$2"/* ]]; }
+check_placement() { # name dir
+  local f
+  for f in "${FORBIDDEN_EXACT[@]}"; do
+    if [ "$2" = "$f" ]; then problems+=("SSM_$1 $2 is never allowed (a system directory, a web root or too broad a parent)"); return; fi
+  done
+  for f in "${FORBIDDEN_TREES[@]}"; do
+    if at_or_below "$2" "$f"; then problems+=("SSM_$1 $2 is below $f, which is never allowed (a system directory or a web root)"); return; fi
+  done
+  for f in "${ALLOWED_DIRS[@]}"; do if at_or_below "$2" "$f"; then return; fi; done
+  problems+=("SSM_$1 $2 is not under an allowed directory (${ALLOWED_DIRS[*]})")
+}
+for name in CertDir KeyDir; do
+  # Only a value its pattern and length already accept is judged (and named) here.
+  value=${!name}
+  if [[ $value =~ ${RE[$name]} ]] && [ "${#value}" -le "${MAX[$name]}" ]; then check_placement "$name" "$value"; fi
+done
+for name in KeyOwner KeyGroup; do
+  if [ -n "${!name}" ] && [[ ${!name} =~ ${RE[$name]} ]] && ! [[ " ${ALLOWED_KEY_ACCOUNTS[*]} " == *" ${!name} "* ]]; then
+    problems+=("SSM_$name ${!name} is not an allowed key owner or group (${ALLOWED_KEY_ACCOUNTS[*]})")
   fi
 done
 verify_seconds=${ACM_EXPORT_VERIFY_SECONDS:-10}

@@ -8,6 +8,8 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'yaml';
+import { FIELD_RULES } from '../lambda/shared/patterns';
+import { DEFAULT_PLACEMENT, PlacementPolicy } from '../lambda/shared/placement';
 
 export const INSTALL_DOCUMENT_PATH = path.join(__dirname, 'install-acm-certificate.yaml');
 
@@ -60,13 +62,48 @@ export function scriptLines(script: string): string[] {
     .filter((line, i) => i === 0 || !/^\s*(#|$)/.test(line));
 }
 
-export function loadInstallDocument(file = INSTALL_DOCUMENT_PATH): SsmCommandDocument {
+const POLICY_LINES = {
+  allowedDirs: /^declare -ra ALLOWED_DIRS=\(.*\)$/m,
+  keyAccounts: /^declare -ra ALLOWED_KEY_ACCOUNTS=\(.*\)$/m,
+} as const;
+
+/**
+ * The install script with `placement` written into its ALLOWED_DIRS and ALLOWED_KEY_ACCOUNTS lines. Each entry
+ * must match the path or POSIX-name pattern (no quote, space or `$` can reach the shell text); whether the
+ * policy is sensible is checked where it is configured (parsePlacementPolicy).
+ */
+export function renderInstallScript(script: string, placement: PlacementPolicy): string {
+  const quoted = (values: readonly string[], pattern: string, what: string) =>
+    values
+      .map((v) => {
+        if (!new RegExp(pattern).test(v) || v === '') throw new Error(`placement policy: ${what} entry is not valid`);
+        return `'${v}'`;
+      })
+      .join(' ');
+  let out = script;
+  for (const [key, line] of Object.entries(POLICY_LINES) as [keyof typeof POLICY_LINES, RegExp][]) {
+    if ((script.match(new RegExp(line.source, 'gm')) ?? []).length !== 1)
+      throw new Error(`the install script has no single ${key} policy line`);
+  }
+  const dirs = quoted(placement.allowedDirs, FIELD_RULES.CertDir.pattern, 'allowedDirs');
+  const accounts = quoted(placement.keyAccounts, FIELD_RULES.KeyOwner.pattern, 'keyAccounts');
+  out = out.replace(POLICY_LINES.allowedDirs, () => `declare -ra ALLOWED_DIRS=(${dirs})`);
+  out = out.replace(POLICY_LINES.keyAccounts, () => `declare -ra ALLOWED_KEY_ACCOUNTS=(${accounts})`);
+  return out;
+}
+
+/** The document, its script's placement policy set to `placement` (the stack's setting). */
+export function loadInstallDocument(
+  file = INSTALL_DOCUMENT_PATH,
+  placement: PlacementPolicy = DEFAULT_PLACEMENT,
+): SsmCommandDocument {
   const doc = parse(readFileSync(file, 'utf8')) as SsmCommandDocument;
   for (const step of doc.mainSteps) {
     step.inputs.runCommand = step.inputs.runCommand.flatMap((line) => {
       const include = INCLUDE.exec(line.trim());
       if (!include) return [line];
-      return scriptLines(readFileSync(path.join(path.dirname(file), include[1]), 'utf8'));
+      const script = readFileSync(path.join(path.dirname(file), include[1]), 'utf8');
+      return scriptLines(renderInstallScript(script, placement));
     });
   }
   return doc;

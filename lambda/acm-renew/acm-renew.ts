@@ -12,14 +12,17 @@ import { InventoryItem } from '../shared/contract';
 import { AcmExportError, InvalidInput, rethrowThrottling } from '../shared/errors';
 import { InventoryDeps, targetsOfCertificate } from '../shared/inventory';
 import { sha256Hex } from '../shared/passphrase';
-import { ExportRequest, exportRequestSchema, formatIssues } from '../shared/schemas';
+import { ExportRequest, exportRequestSchema, formatIssues, withDefaults } from '../shared/schemas';
 import { ArnScope, parseCertificateArn } from '../shared/workflow';
+import { DEFAULT_PLACEMENT, PlacementPolicy, placementProblems } from '../shared/placement';
 
 export interface RenewDeps extends InventoryDeps {
   acm: ACMClient;
   sfn: SFNClient;
   /** `STATE_MACHINE_ARN` */
   stateMachineArn: string;
+  /** `PLACEMENT_POLICY`: targets outside it (narrowed after their export) are skipped. @default DEFAULT_PLACEMENT */
+  placement?: PlacementPolicy;
   log?: (message: string, keys?: Record<string, string | number | boolean>) => void;
 }
 
@@ -49,8 +52,13 @@ export interface RenewResult {
   alreadyStarted: number;
   /** Inventory targets of the certificate. */
   targets: number;
-  /** Targets skipped (logged): their files are being removed, or their stored options no longer validate. */
+  /**
+   * Targets skipped (logged): their files are being removed, their stored options no longer validate, or
+   * they lie outside the placement policy.
+   */
   skipped: number;
+  /** Targets skipped because their directories or key owner are outside the placement policy. */
+  outsidePlacement?: string[];
   executionArns: string[];
   /** Why nothing was started, when the event is not a renewal of an exportable certificate with targets. */
   ignored?: string;
@@ -180,6 +188,18 @@ export async function renew(event: AcmEvent, scope: ArnScope, deps: RenewDeps): 
       log('stored target options no longer validate; skipped', {
         target: item.target,
         problem: formatIssues(parsed.error),
+      });
+      continue;
+    }
+    const misplaced = placementProblems(withDefaults(parsed.data), deps.placement ?? DEFAULT_PLACEMENT);
+    if (misplaced.length > 0) {
+      // The stack's placement policy was narrowed after this target was exported: the node would refuse
+      // the install anyway; remove the target or export it again to an allowed directory.
+      result.skipped++;
+      result.outsidePlacement = [...(result.outsidePlacement ?? []), item.target];
+      log('target is outside the placement policy; not renewed', {
+        target: item.target,
+        problem: misplaced.join('; '),
       });
       continue;
     }

@@ -7,9 +7,10 @@ import { client } from '../shared/clients';
 import { ENV } from '../shared/contract';
 import { requireEnv } from '../shared/env';
 import { info, peek, resolveDeps } from '../shared/handler-support';
-import { METRIC, count, observe } from '../shared/powertools';
+import { METRIC, count, logger, observe } from '../shared/powertools';
 import { RenewDeps, RenewResult, parseAcmEvent, renew } from './acm-renew';
 import { ArnScope } from '../shared/workflow';
+import { placementFromEnv } from '../shared/placement';
 
 export type AcmRenewDeps = Omit<RenewDeps, 'log'> & { region: string };
 
@@ -19,6 +20,7 @@ const factories = {
   ddb: () => client('ddb'),
   tableName: () => requireEnv(ENV.TABLE_NAME),
   stateMachineArn: () => requireEnv(ENV.STATE_MACHINE_ARN),
+  placement: () => placementFromEnv(process.env[ENV.PLACEMENT_POLICY]),
   region: () => requireEnv('AWS_REGION'),
 };
 
@@ -42,6 +44,12 @@ export function createHandler(overrides: Partial<AcmRenewDeps> = {}) {
         action: parsed.detail?.Action ?? '',
       });
       const result = await renew(parsed, stackScope(deps.stateMachineArn, deps.region), { ...deps, log: info });
+      if (result.outsidePlacement) {
+        logger.warn('renewal skipped: targets outside the placement policy (remove them or export them again)', {
+          certificateArn,
+          targets: result.outsidePlacement.join(', ').slice(0, 1000),
+        });
+      }
       if (result.ignored) {
         info('event ignored', { certificateArn, reason: result.ignored.slice(0, 300) });
         if (result.ignoredCode === 'CertificateNotExportable') count(METRIC.renewalsIgnored);

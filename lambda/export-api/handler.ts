@@ -22,10 +22,16 @@ import { listCertificates, parseListQuery } from './list-certificates';
 import { info } from '../shared/handler-support';
 import { logger, observe } from '../shared/powertools';
 import { startExport } from './start-export';
+import { PlacementPolicy, placementFromEnv } from '../shared/placement';
 import { targetRemoval } from './target-removal';
 
 export type ExportApiDeps = ExportStatusDeps &
-  InventoryDeps & { now?: () => Date; ssm: SSMClient; removeCommand: () => RemoveCommandSettings };
+  InventoryDeps & {
+    now?: () => Date;
+    ssm: SSMClient;
+    removeCommand: () => RemoveCommandSettings;
+    placement: PlacementPolicy;
+  };
 
 /** The remove run's settings, read when a DELETE asks for the files to be removed (the other routes need none). */
 function removeCommandFromEnv(): RemoveCommandSettings {
@@ -42,6 +48,7 @@ const factories = {
   ssm: () => client('ssm'),
   ddb: () => client('ddb'),
   stateMachineArn: () => requireEnv(ENV.STATE_MACHINE_ARN),
+  placement: () => placementFromEnv(process.env[ENV.PLACEMENT_POLICY]),
   tableName: () => requireEnv(ENV.TABLE_NAME),
   removeCommand: () => removeCommandFromEnv,
   now: () => undefined,
@@ -128,7 +135,13 @@ export function createHandler(overrides: Partial<ExportApiDeps> = {}) {
             return fail(415, 'Unsupported Media Type: send application/json');
           const started = await startExport(
             { body: event.body, isBase64Encoded: event.isBase64Encoded, requestId },
-            { sfn: deps.sfn, stateMachineArn: deps.stateMachineArn, now: deps.now, log: info },
+            {
+              sfn: deps.sfn,
+              stateMachineArn: deps.stateMachineArn,
+              placement: deps.placement,
+              now: deps.now,
+              log: info,
+            },
           );
           return respond(started.statusCode, started.body);
         }

@@ -9,13 +9,16 @@ import type { ErrorResponse, StartExportResponse } from './api-types';
 import { isThrottling } from '../shared/errors';
 import { EXPORT_ID_PATTERN, executionArnFor } from './export-status';
 import { MAX_REQUEST_BYTES } from '../shared/patterns';
-import { ExportRequest, exportRequestSchema, formatIssues } from '../shared/schemas';
+import { ExportRequest, exportRequestSchema, formatIssues, withDefaults } from '../shared/schemas';
 import { ArnScope } from '../shared/workflow';
+import { DEFAULT_PLACEMENT, PlacementPolicy, placementProblems } from '../shared/placement';
 
 export interface StartExportDeps {
   sfn: SFNClient;
   /** `STATE_MACHINE_ARN`; also gives the partition, region and account certificates must belong to. */
   stateMachineArn: string;
+  /** `PLACEMENT_POLICY`: where files may go and who may own the key. @default DEFAULT_PLACEMENT */
+  placement?: PlacementPolicy;
   now?: () => Date;
   log?: (message: string, keys?: Record<string, string | number | boolean>) => void;
 }
@@ -119,6 +122,8 @@ function failure(error: unknown, operation: string, deps: StartExportDeps): Star
 export async function startExport(request: StartExportRequest, deps: StartExportDeps): Promise<StartExportOutcome> {
   const body = parseStartExportBody(request, scopeFromStateMachineArn(deps.stateMachineArn));
   if (!body.ok) return fail(400, body.message);
+  const misplaced = placementProblems(withDefaults(body.value), deps.placement ?? DEFAULT_PLACEMENT);
+  if (misplaced.length > 0) return fail(400, misplaced.join('; '));
 
   const name = executionNameFor(request.requestId);
   // The body as sent (published PascalCase names, no defaults filled in): renewals store and replay it.

@@ -27,6 +27,8 @@ export const ENV = {
   ALERT_TOPIC_ARN: 'ALERT_TOPIC_ARN',
   /** Minutes after an export during which its target is not checked for drift (rollout in progress). */
   DRIFT_GRACE_MINUTES: 'DRIFT_GRACE_MINUTES',
+  /** Key placement policy (JSON of PlacementPolicy): the API refuses, and renewals skip, targets outside it. */
+  PLACEMENT_POLICY: 'PLACEMENT_POLICY',
 } as const;
 
 /** State names of the export workflow (local mode and tests address states by these names). */

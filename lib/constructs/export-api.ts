@@ -12,6 +12,7 @@ import { DEFAULT_COMMAND_TIMEOUT_SECONDS } from './export-workflow';
 import { InstallDocument } from './install-document';
 import { Inventory } from './inventory';
 import { NodeFunction } from './node-function';
+import { DEFAULT_PLACEMENT, PlacementPolicy } from '../../lambda/shared/placement';
 
 /** A state machine whose name is known: the status endpoint's permissions name its executions. */
 export interface INamedStateMachine extends sfn.IStateMachine {
@@ -42,6 +43,8 @@ export interface ExportApiProps {
   readonly throttlingRateLimit?: number;
   /** @default 20 */
   readonly throttlingBurstLimit?: number;
+  /** Placement policy POST /exports enforces (pass the install document's). @default DEFAULT_PLACEMENT */
+  readonly placement?: PlacementPolicy;
 }
 
 export const STAGE_NAME = 'v1';
@@ -275,6 +278,7 @@ export class ExportApi extends Construct {
         [ENV.DOCUMENT_NAME]: props.installDocument.documentName,
         [ENV.COMMAND_LOG_GROUP]: props.installDocument.commandLogGroup.logGroupName,
         [ENV.COMMAND_TIMEOUT_SECONDS]: String(props.commandTimeoutSeconds ?? DEFAULT_COMMAND_TIMEOUT_SECONDS),
+        [ENV.PLACEMENT_POLICY]: JSON.stringify(props.placement ?? DEFAULT_PLACEMENT),
       },
     });
     // GET /certificates queries ByExpiry; DELETE .../targets/{target} reads the item, then deletes it (or,

@@ -3,10 +3,16 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { loadInstallDocument } from '../../ssm-documents/load';
+import { DEFAULT_PLACEMENT, PlacementPolicy, parsePlacementPolicy } from '../../lambda/shared/placement';
 
 export interface InstallDocumentProps {
   /** @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Where the script may write (CertDir, KeyDir) and who may own the key: written into the script text, not a
+   * parameter, so no SendCommand caller can widen it. @default DEFAULT_PLACEMENT
+   */
+  readonly placement?: PlacementPolicy;
 }
 
 /**
@@ -28,7 +34,10 @@ export class InstallDocument extends Construct {
     this.document = new ssm.CfnDocument(this, 'Document', {
       documentType: 'Command',
       updateMethod: 'NewVersion',
-      content: loadInstallDocument(),
+      content: loadInstallDocument(
+        undefined,
+        parsePlacementPolicy(props.placement ?? DEFAULT_PLACEMENT, 'InstallDocument placement'),
+      ),
     });
     this.documentName = this.document.ref;
     this.documentArn = this.document.stack.formatArn({

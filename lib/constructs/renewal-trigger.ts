@@ -11,6 +11,7 @@ import { REASONS, acknowledge, acknowledgeWildcardResource } from '../nag';
 import { certificateArns as certificateArnsOf } from './arns';
 import { Inventory } from './inventory';
 import { NodeFunction } from './node-function';
+import { DEFAULT_PLACEMENT, PlacementPolicy } from '../../lambda/shared/placement';
 
 export interface RenewalTriggerProps {
   /** The export workflow: acm-renew starts one execution of it per inventory target of the certificate. */
@@ -19,6 +20,8 @@ export interface RenewalTriggerProps {
   readonly inventory: Inventory;
   /** @default RemovalPolicy.RETAIN (the function's log group) */
   readonly removalPolicy?: RemovalPolicy;
+  /** Renewals of targets outside this placement policy are skipped (logged). @default DEFAULT_PLACEMENT */
+  readonly placement?: PlacementPolicy;
 }
 
 /** Event pattern of a renewal: ACM publishes "Certificate Available" with Action RENEWAL. */
@@ -62,6 +65,7 @@ export class RenewalTrigger extends Construct {
       environment: {
         [ENV.TABLE_NAME]: props.inventory.table.tableName,
         [ENV.STATE_MACHINE_ARN]: props.stateMachine.stateMachineArn,
+        [ENV.PLACEMENT_POLICY]: JSON.stringify(props.placement ?? DEFAULT_PLACEMENT),
       },
     });
     this.function.addToRolePolicy(

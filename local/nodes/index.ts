@@ -24,6 +24,7 @@ import { selfSignedPlaceholder } from '../ca';
 import type { LocalCredentials } from '../credentials';
 import type { ForcedOutcome, NodeFaults } from '../faults';
 import type { AwsEmulator } from '../aws-emulator';
+import { DEFAULT_PLACEMENT, type PlacementPolicy } from '../../lambda/shared/placement';
 import {
   LOCAL_AGENT_VERSION,
   type CustomInventoryItem,
@@ -64,6 +65,15 @@ const DEFAULT_DIRS = {
   HooksDir: '/etc/acm-export/hooks.d',
 } as const;
 const FAULT_HOOK = '50-local-fault-fail-install';
+
+/**
+ * Placement policy of the local install document: every node's files live under `<root>/nodes` (paths mapped
+ * as above), so that is the one allowed directory. The API still checks requests against the stack's own
+ * policy on the unmapped paths, so local mode accepts exactly the requests the deployed stack accepts.
+ */
+export function localPlacement(root: string): PlacementPolicy {
+  return { allowedDirs: [path.join(path.resolve(root), 'nodes')], keyAccounts: DEFAULT_PLACEMENT.keyAccounts };
+}
 const MAX_OUTPUT = 1024 * 1024;
 
 export function nginxAvailable(): boolean {

@@ -6,12 +6,53 @@
  *   r.code; r.result?.serial;   // result = the parsed JSON line on success
  *
  * Only PATH, TMPDIR, HOME, ACM_EXPORT_ALLOW_STICKY_ANCESTOR=1 and what you pass reach the script.
+ *
+ * The script runs with a placement policy written into it the way the stack writes its own (renderInstallScript):
+ * by default TEST_PLACEMENT (the default directories plus the temp directory the test roots live in, the default
+ * key accounts plus those the tests name); `placement` runs it with another.
  */
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { renderInstallScript } from '../../ssm-documents/load';
+import { DEFAULT_PLACEMENT, PlacementPolicy } from '../../lambda/shared/placement';
 
+/** The script as committed (default placement policy): for shellcheck and text checks. */
 export const INSTALL_SCRIPT_PATH = path.join(__dirname, '..', '..', 'ssm-documents', 'install-acm-certificate.sh');
+
+/** The policy the tests' scripts run with unless they pass another. */
+export const TEST_PLACEMENT: PlacementPolicy = {
+  allowedDirs: [...DEFAULT_PLACEMENT.allowedDirs, tmpdir()],
+  keyAccounts: [
+    ...DEFAULT_PLACEMENT.keyAccounts,
+    'daemon',
+    'nobody',
+    'no-such-group-xyz',
+    'no_such_user_x',
+    ...execFileSync('id', ['-Gn'], { encoding: 'utf8' }).trim().split(/\s+/),
+    execFileSync('id', ['-un'], { encoding: 'utf8' }).trim(),
+  ].filter((name) => /^[a-z_][a-z0-9_-]{0,31}$/.test(name)),
+};
+
+let renderedDir: string | undefined;
+const rendered = new Map<string, string>();
+
+/** Path of the install script with `placement` written into it (one file per policy and test process). */
+export function installScriptWith(placement: PlacementPolicy = TEST_PLACEMENT): string {
+  const key = JSON.stringify(placement);
+  const known = rendered.get(key);
+  if (known) return known;
+  if (!renderedDir) {
+    const dir = mkdtempSync(path.join(tmpdir(), 'acm-export-script-'));
+    renderedDir = dir;
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
+  const file = path.join(renderedDir, `install-${rendered.size}.sh`);
+  writeFileSync(file, renderInstallScript(readFileSync(INSTALL_SCRIPT_PATH, 'utf8'), placement), { mode: 0o644 });
+  rendered.set(key, file);
+  return file;
+}
 
 /** Document parameters (values exactly as Run Command would pass them). */
 export const DOCUMENT_PARAMETERS = [
@@ -103,6 +144,8 @@ export interface RunInstallOptions {
    * over each directory.
    */
   emptyDirs?: string[];
+  /** Placement policy written into the script. @default TEST_PLACEMENT */
+  placement?: PlacementPolicy;
 }
 
 export function installEnv(options: RunInstallOptions): Record<string, string> {
@@ -124,9 +167,10 @@ export function runInstall(options: RunInstallOptions): Promise<InstallRun> {
   const started = process.hrtime.bigint();
   return new Promise((resolve, reject) => {
     const emptied = (options.emptyDirs ?? []).filter((dir) => existsSync(dir));
+    const script = installScriptWith(options.placement);
     const [command, args] =
       emptied.length === 0
-        ? ['bash', [INSTALL_SCRIPT_PATH]]
+        ? ['bash', [script]]
         : [
             'unshare',
             [
@@ -137,7 +181,7 @@ export function runInstall(options: RunInstallOptions): Promise<InstallRun> {
               '-c',
               'for d in "${@:2}"; do mount -t tmpfs -o ro,size=4k,mode=0755 none "$d" || exit 90; done; exec bash "$1"',
               'hide',
-              INSTALL_SCRIPT_PATH,
+              script,
               ...emptied,
             ],
           ];

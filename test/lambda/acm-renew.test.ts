@@ -41,8 +41,8 @@ function item(tagValue: string, over: Partial<InventoryItem> = {}): InventoryIte
     certName: 'www',
     targetTagKey: 'Role',
     targetTagValue: tagValue,
-    certDir: '/etc/nginx/tls',
-    keyDir: '/etc/nginx/tls/private',
+    certDir: '/etc/nginx/ssl',
+    keyDir: '/etc/nginx/ssl/private',
     service: 'nginx',
     verifyPort: 443,
     maxConcurrency: '2',
@@ -114,8 +114,8 @@ describe('acm-renew', () => {
       CertName: 'www',
       TargetTagKey: 'Role',
       TargetTagValue: 'web',
-      CertDir: '/etc/nginx/tls',
-      KeyDir: '/etc/nginx/tls/private',
+      CertDir: '/etc/nginx/ssl',
+      KeyDir: '/etc/nginx/ssl/private',
       Service: 'nginx',
       VerifyPort: 443,
       MaxConcurrency: '2',
@@ -173,6 +173,32 @@ describe('acm-renew', () => {
     ddbMock.reset();
     ddbMock.on(QueryCommand).resolves({ Items: [item('web', { certDir: 'relative/path' }), item('api')] });
     expect(await handler(event())).toMatchObject({ started: 1, skipped: 1, targets: 2 });
+  });
+
+  test('a target outside a narrowed placement policy is skipped and named; the others renew', async () => {
+    ddbMock.reset();
+    ddbMock.on(QueryCommand).resolves({ Items: [item('web', { keyDir: '/var/www/html' }), item('api')] });
+    const result = await handler(event());
+    expect(result).toMatchObject({ started: 1, skipped: 1, targets: 2, outsidePlacement: ['Role=web'] });
+    const inputs = sfn.commandCalls(StartExecutionCommand).map((c) => JSON.parse(c.args[0].input.input!));
+    expect(inputs.map((i: { TargetTagValue: string }) => i.TargetTagValue)).toEqual(['api']);
+
+    ddbMock.reset();
+    sfn.resetHistory();
+    ddbMock.on(QueryCommand).resolves({ Items: [item('web'), item('api', { keyGroup: 'users' })] });
+    const narrowed = createHandler({
+      ddb,
+      tableName: 'Inventory',
+      stateMachineArn: STATE_MACHINE_ARN,
+      region: 'us-east-1',
+      placement: { allowedDirs: ['/etc/pki'], keyAccounts: ['root'] },
+    });
+    expect(await narrowed(event())).toMatchObject({
+      started: 0,
+      skipped: 2,
+      outsidePlacement: ['Role=web', 'Role=api'],
+    });
+    expect(sfn).not.toHaveReceivedCommand(StartExecutionCommand);
   });
 
   test('a throttled start is retried by EventBridge after trying every target', async () => {

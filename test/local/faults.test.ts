@@ -8,7 +8,7 @@ import { formatSecret } from '../../lambda/acm-export/secret-format';
 import { loadInstallDocument } from '../../ssm-documents/load';
 import { LOCAL_INSTALL_DOCUMENT_NAME, startAwsEmulator } from '../../local/aws-emulator';
 import { faultsFromEnv } from '../../local/faults';
-import { startLocalNodes } from '../../local/nodes';
+import { localPlacement, startLocalNodes } from '../../local/nodes';
 import { ExportCertificateCommand } from '@aws-sdk/client-acm';
 
 test('fault switches parse from the environment', () => {
@@ -66,7 +66,7 @@ test('environment faults reach ACM and the nodes; built-in server: config test f
       ACM_EXPORT_LOCAL_FAIL_CONFIG_TEST: 'node-2',
       ACM_EXPORT_LOCAL_DELAY_NODE: 'node-1=300',
     }),
-    documents: { [LOCAL_INSTALL_DOCUMENT_NAME]: loadInstallDocument() },
+    documents: { [LOCAL_INSTALL_DOCUMENT_NAME]: loadInstallDocument(undefined, localPlacement(root)) },
   });
   const acm = new ACMClient({ ...aws.clientConfig(), maxAttempts: 1 });
   const sm = new SecretsManagerClient(aws.clientConfig());

@@ -14,7 +14,7 @@ import {
 import { formatSecret } from '../../lambda/acm-export/secret-format';
 import { loadInstallDocument } from '../../ssm-documents/load';
 import { LOCAL_INSTALL_DOCUMENT_NAME, startAwsEmulator, type AwsEmulator } from '../../local/aws-emulator';
-import { startLocalNodes, type LocalNode } from '../../local/nodes';
+import { localPlacement, startLocalNodes, type LocalNode } from '../../local/nodes';
 import type { SsmCommandDocument } from '../../ssm-documents/load';
 
 const NO_FAULTS = { throttle: {}, notExportable: [], pending: [], nodes: {} };
@@ -293,8 +293,8 @@ describe('the real install document end to end', () => {
   let fleet: LocalNode[] = [];
   let fleetRoot: string | undefined;
   beforeAll(async () => {
-    const document = loadInstallDocument();
     fleetRoot = mkdtempSync(path.join(tmpdir(), 'acm-export-fleet-'));
+    const document = loadInstallDocument(undefined, localPlacement(fleetRoot));
     aws.ssm.registerDocument(LOCAL_INSTALL_DOCUMENT_NAME, document);
     fleet = await startLocalNodes(aws, {
       root: fleetRoot,

@@ -23,7 +23,7 @@ import { loadInstallDocument } from '../../ssm-documents/load';
 import {
   DOCUMENT_PARAMETERS,
   EXIT,
-  INSTALL_SCRIPT_PATH,
+  installScriptWith,
   installEnv,
   runInstall,
   type InstallParams,
@@ -258,7 +258,7 @@ describe('signals', () => {
     const started = path.join(f.root, 'term-hook-started');
     writeFileSync(path.join(params.HooksDir!, '10-slow'), `#!/bin/sh\ntouch ${started}\nsleep 1\n`, { mode: 0o755 });
     const next = f.publish({ names: ['term.example.test'] });
-    const child = spawn('bash', [INSTALL_SCRIPT_PATH], {
+    const child = spawn('bash', [installScriptWith()], {
       env: installEnv({
         params: { ...params, SecretVersionId: next.versionId },
         path: [f.aws.binDir],

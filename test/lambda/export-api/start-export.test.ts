@@ -61,7 +61,13 @@ const handler = createHandler({
 describe('POST /exports through the export-api handler', () => {
   test('starts one execution named after the request id, with the body as sent; 200 with an ISO startDate', async () => {
     sfn.on(StartExecutionCommand).resolves({ executionArn: executionArn(REQUEST_ID), startDate: STARTED });
-    const body = { ...INPUT, CertDir: '/srv/tls', VerifyPort: 443, Pkcs12: true, ConvergenceSchedule: 'rate(1 day)' };
+    const body = {
+      ...INPUT,
+      CertDir: '/etc/pki/tls/certs',
+      VerifyPort: 443,
+      Pkcs12: true,
+      ConvergenceSchedule: 'rate(1 day)',
+    };
     const res = await handler(post(JSON.stringify(body)));
     expect(res.statusCode).toBe(200);
     expect(res.headers?.['content-type']).toBe('application/json');
