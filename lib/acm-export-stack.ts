@@ -3,6 +3,7 @@ import { Construct } from 'constructs';
 import { CertificateSecrets } from './constructs/certificate-secrets';
 import { DriftCheck } from './constructs/drift-check';
 import { ExportApi } from './constructs/export-api';
+import { ExecutionEndRecorder } from './constructs/execution-end';
 import { ExportWorkflow } from './constructs/export-workflow';
 import { InstallDocument } from './constructs/install-document';
 import { Inventory } from './constructs/inventory';
@@ -59,6 +60,7 @@ export class AcmExportStack extends Stack {
   public readonly renewalTrigger: RenewalTrigger;
   public readonly nodeAccess: NodeAccess;
   public readonly driftCheck: DriftCheck;
+  public readonly executionEnd: ExecutionEndRecorder;
 
   constructor(scope: Construct, id: string, props: AcmExportStackProps = {}) {
     super(scope, id, props);
@@ -80,6 +82,11 @@ export class AcmExportStack extends Stack {
       driftReportSchedule: props.driftReportSchedule,
     });
     this.notifications.alertOnExecutionEnd(this.workflow.stateMachine);
+    this.executionEnd = new ExecutionEndRecorder(this, 'ExecutionEnd', {
+      stateMachine: this.workflow.stateMachine,
+      inventory: this.inventory,
+      removalPolicy,
+    });
     this.exportApi = new ExportApi(this, 'ExportApi', {
       stateMachine: this.workflow.stateMachine,
       inventory: this.inventory,

@@ -23,7 +23,12 @@ export type AnyHandler = (payload: unknown) => Promise<unknown>;
 const PROJECT_ROOT = path.join(__dirname, '..');
 
 /** Functions local mode calls by name (the handler folders, as the stack's metadata names them). */
-export const FUNCTION_NAMES = { exportApi: 'export-api', acmRenew: 'acm-renew', driftCheck: 'drift-check' } as const;
+export const FUNCTION_NAMES = {
+  exportApi: 'export-api',
+  acmRenew: 'acm-renew',
+  driftCheck: 'drift-check',
+  executionEnd: 'execution-end',
+} as const;
 
 /** A function of the stack, in-process: its handler module, called inside the function's own environment. */
 export class LocalFunction {

@@ -8,7 +8,8 @@
  * payload as Lambda would receive it); the history records what the service records for Lambda tasks
  * (LambdaFunctionScheduled/Started/Succeeded/Failed, with a Lambda-style JSON cause) and SNS tasks.
  * Waits and retry intervals are shortened by `msPerSecond` (real milliseconds per definition second),
- * never by changing the definition.
+ * never by changing the definition. Each ended execution is handed, as the "Step Functions Execution Status
+ * Change" event EventBridge would receive, to `onExecutionEnd` (the stack's rules on that event).
  */
 import './polyfills';
 import { randomUUID } from 'node:crypto';
@@ -40,6 +41,37 @@ export interface LocalStepFunctionsOptions {
   defaultWaitSeconds?: number;
   /** Called with the output of every task, to follow `SecondsPath` waits (state name → seconds). */
   waitSecondsFrom?: (stateName: string, taskOutput: unknown) => number | undefined;
+  /**
+   * Called once per execution that ended (not when local mode shuts down) with its status-change event; the
+   * execution's `done` resolves after it. Errors are the callee's to report: they are not rethrown.
+   */
+  onExecutionEnd?: (event: ExecutionStatusChangeEvent) => Promise<void>;
+}
+
+/** The "Step Functions Execution Status Change" event as Step Functions sends it to EventBridge. */
+export interface ExecutionStatusChangeEvent {
+  version: '0';
+  id: string;
+  'detail-type': 'Step Functions Execution Status Change';
+  source: 'aws.states';
+  account: string;
+  time: string;
+  region: string;
+  resources: string[];
+  detail: {
+    executionArn: string;
+    stateMachineArn: string;
+    name: string;
+    status: ExecutionStatus;
+    startDate: number;
+    stopDate: number | null;
+    input: string;
+    inputDetails: { included: boolean };
+    output: string | null;
+    outputDetails: { included: boolean } | null;
+    error: string | null;
+    cause: string | null;
+  };
 }
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
@@ -64,7 +96,8 @@ export interface LocalExecution {
   cause?: string;
   history: HistoryEvent[];
   done: Promise<void>;
-  abort: () => void;
+  /** Stops the execution (StopExecution's optional error and cause are kept, as the service keeps them). */
+  abort: (reason?: { error?: string; cause?: string }) => void;
 }
 
 const NAME_CHARS = /^[^\s<>{}[\]?*"#%\\^|~`$&,;:/]{1,80}$/;
@@ -123,12 +156,12 @@ export class LocalStepFunctions {
     return execution;
   }
 
-  /** Resolves when every execution has ended. */
+  /** Resolves when every execution has ended and its status-change event was handled. */
   async idle(): Promise<void> {
     for (;;) {
-      const running = [...this.executions.values()].filter((e) => e.status === 'RUNNING');
-      if (running.length === 0) return;
-      await Promise.all(running.map((e) => e.done));
+      // Every `done`, not only the running ones': an execution that just ended may still be handing its event on.
+      await Promise.all([...this.executions.values()].map((e) => e.done));
+      if (![...this.executions.values()].some((e) => e.status === 'RUNNING')) return;
     }
   }
 
@@ -246,8 +279,37 @@ export class LocalStepFunctions {
 
   private stopExecution(input: Input): JsonObject {
     const e = this.findExecution(input);
-    if (e.status === 'RUNNING') e.abort();
+    if (e.status === 'RUNNING') e.abort({ error: input.optString('error'), cause: input.optString('cause') });
     return { stopDate: Date.now() / 1000 };
+  }
+
+  /** The status-change event of an ended execution, with the fields the service sends. */
+  private statusChangeEvent(e: LocalExecution): ExecutionStatusChangeEvent {
+    const [, , , region = '', account = ''] = this.options.stateMachineArn.split(':');
+    return {
+      version: '0',
+      id: randomUUID(),
+      'detail-type': 'Step Functions Execution Status Change',
+      source: 'aws.states',
+      account,
+      time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      region,
+      resources: [e.executionArn],
+      detail: {
+        executionArn: e.executionArn,
+        stateMachineArn: this.options.stateMachineArn,
+        name: e.name,
+        status: e.status,
+        startDate: e.startDate.getTime(),
+        stopDate: e.stopDate ? e.stopDate.getTime() : null,
+        input: e.input,
+        inputDetails: { included: true },
+        output: e.output ?? null,
+        outputDetails: e.output !== undefined ? { included: true } : null,
+        error: e.error ?? null,
+        cause: e.cause ?? null,
+      },
+    };
   }
 
   // ---- running ----------------------------------------------------------------------------------
@@ -346,8 +408,10 @@ export class LocalStepFunctions {
       noThrowOnAbort: true,
     });
     let aborted = false;
-    const abort = (): void => {
+    let abortReason: { error?: string; cause?: string } = {};
+    const abort = (reason: { error?: string; cause?: string } = {}): void => {
       aborted = true;
+      abortReason = reason;
       running.abort();
     };
     const execution: LocalExecution = {
@@ -422,7 +486,12 @@ export class LocalStepFunctions {
             add('ExecutionTimedOut', { executionTimedOutEventDetails: { error: 'States.Timeout' } });
             break;
           case 'ExecutionAborted':
-            add('ExecutionAborted', { executionAbortedEventDetails: {} });
+            add('ExecutionAborted', {
+              executionAbortedEventDetails: {
+                ...(abortReason.error !== undefined ? { error: abortReason.error } : {}),
+                ...(abortReason.cause !== undefined ? { cause: abortReason.cause } : {}),
+              },
+            });
             break;
           default:
             // StateFailed / StateRetried / StateCaught have no history event of their own in the service.
@@ -467,7 +536,13 @@ export class LocalStepFunctions {
           }
         }
         if (execution.status === 'RUNNING') execution.status = last === 'ExecutionAborted' ? 'ABORTED' : 'SUCCEEDED';
+        if (execution.status === 'ABORTED') {
+          execution.error = abortReason.error;
+          execution.cause = abortReason.cause;
+        }
         execution.stopDate = new Date();
+        if (!this.closed && this.options.onExecutionEnd)
+          await this.options.onExecutionEnd(this.statusChangeEvent(execution)).catch(() => undefined);
       });
     return execution;
   }

@@ -1,10 +1,11 @@
 /** The stack's state machine on local Step Functions. */
+import { RECORDED_END_STATUSES } from '../lambda/execution-end/execution-end';
 import { INITIAL_POLL } from '../lambda/shared/contract';
 import type { AlertRecorder } from './alerts';
 import type { AwsEmulator } from './aws-emulator';
 import type { LocalResources } from './environment';
 import { LocalModeError } from './errors';
-import type { LocalFunctions } from './functions';
+import { FUNCTION_NAMES, type LocalFunctions } from './functions';
 import type { LocalModeOptions } from './options';
 import { LocalStepFunctions, type LocalTask } from './stepfunctions';
 import { taskFunction, type LocalStackModel } from './template';
@@ -12,7 +13,9 @@ import type { Undo } from './undo';
 
 /**
  * The stack's state machine on local Step Functions: each Task state that invokes a function of the stack
- * runs that function's handler; SNS publishes are recorded as alerts.
+ * runs that function's handler; SNS publishes are recorded as alerts. An execution that ends FAILED,
+ * TIMED_OUT or ABORTED is handed to the execution-end function, as the stack's rule on the execution's
+ * status-change event does (when the template has that function).
  */
 export function startWorkflow(
   model: LocalStackModel,
@@ -40,6 +43,8 @@ export function startWorkflow(
       throw new LocalModeError(`task state ${name} calls ${String(state.Resource)}, which local mode does not run`);
     }
   }
+  const executionEnd = functions.byName.get(FUNCTION_NAMES.executionEnd);
+  const recorded = new Set<string>(RECORDED_END_STATUSES);
   const stepFunctions = new LocalStepFunctions({
     definition: model.definition,
     stateMachineArn: local.stateMachineArn,
@@ -53,6 +58,10 @@ export function startWorkflow(
       output && typeof output === 'object' && typeof (output as { waitSeconds?: unknown }).waitSeconds === 'number'
         ? (output as { waitSeconds: number }).waitSeconds
         : undefined,
+    // The handler logs its own failures (logs/handlers.log), as it would in CloudWatch.
+    onExecutionEnd: async (event) => {
+      if (executionEnd && recorded.has(event.detail.status)) await executionEnd.invoke(event);
+    },
   });
   undo.push(() => stepFunctions.close());
   aws.addService(stepFunctions.service());

@@ -102,6 +102,8 @@ export interface CertificateTargetView {
   lastDeployedDate?: string;
   /** `association`: the workflow's Failed became Succeeded when every node caught up through the install association. */
   lastDeploySource?: 'association';
+  /** Failed only: the execution failed, timed out or was aborted during the install (what it reported). */
+  lastDeployFailure?: string;
   /** Present while the target's files are being removed (`Removing`) or some node kept them (`RemovalFailed`). */
   removalStatus?: 'Removing' | 'RemovalFailed';
   removalRequestedAt?: string;

@@ -111,6 +111,7 @@ export function toView(item: InventoryItem, now: Date): CertificateTargetView {
     ...(item.lastDeployStatus ? { lastDeployStatus: item.lastDeployStatus } : {}),
     ...(item.lastDeployedDate ? { lastDeployedDate: item.lastDeployedDate } : {}),
     ...(item.lastDeploySource ? { lastDeploySource: item.lastDeploySource } : {}),
+    ...(item.lastDeployFailure ? { lastDeployFailure: item.lastDeployFailure } : {}),
     ...(item.removalStatus ? { removalStatus: item.removalStatus } : {}),
     ...(item.removalRequestedAt ? { removalRequestedAt: item.removalRequestedAt } : {}),
     ...(item.removalCommandId ? { removalCommandId: item.removalCommandId } : {}),

@@ -262,6 +262,11 @@ export interface InventoryItem {
    */
   lastDeploySource?: 'association';
   /**
+   * Why lastDeployStatus is Failed when the execution could not record it itself: it failed, timed out or was
+   * aborted while the install was in progress (recorded from the execution's status-change event).
+   */
+  lastDeployFailure?: string;
+  /**
    * Set by `DELETE ...?removeFiles=true`: the associations are gone and the nodes were (or are being) sent
    * the remove run; the item stays until every node confirmed it. `RemovalFailed`: some node kept the files
    * (removalFailures says which and why) or the run could not be sent; repeating the DELETE sends it again.

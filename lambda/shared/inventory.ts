@@ -21,6 +21,7 @@ export interface InventoryDeps {
 /** Attributes an export never sets, and the ones it clears (a new export is the new truth about the target). */
 const CLEARED_BY_EXPORT = [
   'lastDeploySource',
+  'lastDeployFailure',
   'removalStatus',
   'removalRequestedAt',
   'removalCommandId',
@@ -171,6 +172,26 @@ export function recordDeployOutcome(
 }
 
 /**
+ * The execution that owns the item ended (failed, timed out, aborted) before it recorded the install
+ * outcome: `Failed` with `reason`. Only while that execution still owns the item and its status is still
+ * InProgress, so an outcome status-check recorded, or a newer export's state, is never overwritten.
+ * Returns whether it was applied.
+ */
+export function recordAbnormalEnd(
+  deps: InventoryDeps,
+  key: TargetKey,
+  executionArn: string,
+  reason: string,
+): Promise<boolean> {
+  return conditionalUpdate(deps, key, {
+    expression: 'SET #status = :failed, #failure = :reason',
+    condition: '#owner = :arn AND #status = :inProgress',
+    names: { '#status': 'lastDeployStatus', '#failure': 'lastDeployFailure', '#owner': 'lastExecutionArn' },
+    values: { ':failed': 'Failed', ':inProgress': 'InProgress', ':reason': reason, ':arn': executionArn },
+  });
+}
+
+/**
  * Stores the ids of the target's associations (install: `associationId`, report: `reportAssociationId`;
  * only those given), only while `executionArn` still owns the item.
  */
@@ -227,9 +248,10 @@ async function conditionalUpdate(
  */
 export function recordCatchUp(deps: InventoryDeps, key: TargetKey, executionArn: string, at: string): Promise<boolean> {
   return conditionalUpdate(deps, key, {
-    expression: 'SET #status = :succeeded, #date = :at, #source = :association',
+    expression: 'SET #status = :succeeded, #date = :at, #source = :association REMOVE #failure',
     condition: '#owner = :arn AND #status = :failed AND attribute_not_exists(#removal)',
     names: {
+      '#failure': 'lastDeployFailure',
       '#status': 'lastDeployStatus',
       '#date': 'lastDeployedDate',
       '#source': 'lastDeploySource',

@@ -61,6 +61,7 @@ test('every function of the template carries its handler entry and name, and the
     'acm-export',
     'acm-renew',
     'drift-check',
+    'execution-end',
     'export-api',
     'ssm-run',
     'status-check',

@@ -3,9 +3,10 @@ import {
   GetExecutionHistoryCommand,
   SFNClient,
   StartExecutionCommand,
+  StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { startAwsEmulator, type AwsEmulator } from '../../local/aws-emulator';
-import { LocalStepFunctions } from '../../local/stepfunctions';
+import { LocalStepFunctions, type ExecutionStatusChangeEvent } from '../../local/stepfunctions';
 import type { AslDefinition } from '../../lib/render-definition';
 
 const ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:Test';
@@ -35,6 +36,7 @@ let sfn: SFNClient;
 let local: LocalStepFunctions;
 let throttles = 0;
 let release: () => void = () => undefined;
+const ended: ExecutionStatusChangeEvent[] = [];
 
 beforeAll(async () => {
   aws = await startAwsEmulator({ faults: { throttle: {}, notExportable: [], pending: [], nodes: {} } });
@@ -42,6 +44,9 @@ beforeAll(async () => {
     definition: DEFINITION,
     stateMachineArn: ARN,
     msPerSecond: 10,
+    onExecutionEnd: async (event) => {
+      ended.push(event);
+    },
     tasks: {
       Work: {
         kind: 'lambda',
@@ -144,4 +149,51 @@ test('validation: unknown state machine, bad name, bad input, unknown execution'
   await expect(
     sfn.send(new DescribeExecutionCommand({ executionArn: `${ARN.replace(':stateMachine:', ':execution:')}:nope` })),
   ).rejects.toMatchObject({ name: 'ExecutionDoesNotExist' });
+});
+
+test('each ended execution is handed on as the status-change event; StopExecution keeps its error and cause', async () => {
+  const failed = await sfn.send(
+    new StartExecutionCommand({ stateMachineArn: ARN, name: 'four', input: '{"fail":true}' }),
+  );
+  await local.waitFor(failed.executionArn!);
+  const held = await sfn.send(
+    new StartExecutionCommand({ stateMachineArn: ARN, name: 'five', input: '{"hold":true}' }),
+  );
+  await sfn.send(
+    new StopExecutionCommand({ executionArn: held.executionArn, error: 'Operator', cause: 'stuck rollout' }),
+  );
+  await local.waitFor(held.executionArn!);
+  release();
+  const eventOf = (arn: string) => ended.find((e) => e.detail.executionArn === arn);
+  expect(eventOf(failed.executionArn!)).toMatchObject({
+    source: 'aws.states',
+    'detail-type': 'Step Functions Execution Status Change',
+    account: '000000000000',
+    region: 'us-east-1',
+    resources: [failed.executionArn],
+    detail: {
+      stateMachineArn: ARN,
+      name: 'four',
+      status: 'FAILED',
+      input: '{"fail":true}',
+      inputDetails: { included: true },
+      output: null,
+      error: 'Boom',
+      cause: 'asked to fail',
+      stopDate: expect.any(Number),
+    },
+  });
+  expect(eventOf(held.executionArn!)?.detail).toMatchObject({
+    status: 'ABORTED',
+    error: 'Operator',
+    cause: 'stuck rollout',
+  });
+  const described = await sfn.send(new DescribeExecutionCommand({ executionArn: held.executionArn }));
+  expect(described).toMatchObject({ status: 'ABORTED', error: 'Operator', cause: 'stuck rollout' });
+  const history = await sfn.send(new GetExecutionHistoryCommand({ executionArn: held.executionArn }));
+  expect(history.events?.find((e) => e.type === 'ExecutionAborted')).toMatchObject({
+    type: 'ExecutionAborted',
+    executionAbortedEventDetails: { error: 'Operator', cause: 'stuck rollout' },
+  });
+  expect(ended.filter((e) => e.detail.executionArn === held.executionArn)).toHaveLength(1);
 });

@@ -55,7 +55,7 @@ describe('IAM', () => {
     ].sort();
 
   test('inventory: each function gets exactly the item actions its code calls; none may Scan or batch-write', () => {
-    expect(functionRoles(template)).toHaveLength(6);
+    expect(functionRoles(template)).toHaveLength(7);
     for (const role of functionRoles(template)) {
       const actions = actionsOfRole(template, role);
       for (const forbidden of [
@@ -81,6 +81,8 @@ describe('IAM', () => {
     ]);
     // The drift check records a deploy that the install association caught up (one conditional UpdateItem).
     expect(dynamoActionsOf(stack.driftCheck.function)).toEqual(['dynamodb:Query', 'dynamodb:UpdateItem']);
+    // execution-end records an abnormal end on the item its execution owns (one conditional UpdateItem).
+    expect(dynamoActionsOf(stack.executionEnd.function)).toEqual(['dynamodb:UpdateItem']);
   });
 
   test('inventory Query is scoped to the table or the one index each function uses', () => {

@@ -1,0 +1,57 @@
+/**
+ * End to end through local mode: an execution stopped (StopExecution) while its install is in progress leaves
+ * its target Failed, with the reason, not InProgress forever.
+ */
+import { SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import type { ApiClient } from '../../cli/api-client';
+import { startLocalMode, type LocalMode } from '../../local/runtime';
+import { waitFor } from '../helpers/wait';
+import { apiClient, exportBody, requestCertificate, startExport } from './support';
+
+let local: LocalMode;
+let api: ApiClient;
+
+beforeAll(async () => {
+  local = await startLocalMode({
+    nodes: 1,
+    tags: { Role: 'web' },
+    waitScale: 20,
+    ssmMsPerSecond: 20,
+    faults: { throttle: {}, notExportable: [], pending: [], nodes: {} },
+  });
+  api = apiClient(local);
+});
+
+afterAll(async () => {
+  await local?.close();
+});
+
+test('StopExecution during the install: GET /certificates shows the target Failed with why, not InProgress', async () => {
+  const arn = await requestCertificate(local, 'stopped.e2e.example.test');
+  // The only node is offline: the command waits for it, so the execution keeps polling.
+  local.setNodeOnline(local.nodes[0].name, false);
+  const started = await startExport(api, exportBody(local, arn));
+  const targetRow = async () => (await api.listCertificates({})).items.find((i) => i.certificateArn === arn);
+  await waitFor(
+    async () => (await targetRow())?.lastDeployStatus === 'InProgress',
+    10_000,
+    'the target to be InProgress',
+  );
+
+  const sfn = new SFNClient({ ...local.aws.clientConfig(), maxAttempts: 1 });
+  try {
+    await sfn.send(
+      new StopExecutionCommand({ executionArn: started.executionArn, error: 'Operator', cause: 'node offline' }),
+    );
+  } finally {
+    sfn.destroy();
+  }
+  expect((await local.stepFunctions.waitFor(started.executionArn)).status).toBe('ABORTED');
+  expect(await targetRow()).toMatchObject({
+    lastExecutionArn: started.executionArn,
+    lastDeployStatus: 'Failed',
+    lastDeployFailure:
+      'the export execution was stopped before it recorded the install outcome: Operator: node offline',
+  });
+  local.setNodeOnline(local.nodes[0].name, true);
+});
