@@ -379,16 +379,17 @@ keep_hook_output() { # name status
   if [ "$(stat -c %s -- "$log_file" 2>/dev/null || echo 0)" -gt "$HOOK_LOG_MAX" ]; then
     mv -fT -- "$log_file" "$log_file.1" || true
   fi
-  {
+  if ! {
     printf '%s %s hook %s exited with status %s\n' "$(date -u '+%Y-%m-%dT%H:%M:%SZ')" "$CertName" "$1" "$2"
     head -c 262144 -- "$WORK/hook.out"
     printf '\n'
-  } >>"$log_file" 2>/dev/null && chmod 0600 -- "$log_file" ||
+  } >>"$log_file" 2>/dev/null || ! chmod 0600 -- "$log_file"; then
     log "warning: could not append to $log_file; the output of hook $1 was not kept"
+  fi
 }
 # What the run output may show of a hook's output: its last 3 non-empty lines, each cut to 160 characters,
-# with PEM blocks, lines naming a private key, long or random-looking base64 runs (passphrases, key bodies)
-# and every path under KeyDir replaced.
+# with PEM blocks, lines naming a private key, long or random-looking base64 runs (passphrases, key bodies;
+# not hex, such as a serial) and every path under KeyDir replaced.
 hook_summary() { # file
   local lines
   lines=$(awk -v keydir="$KeyDir" '
@@ -402,7 +403,7 @@ hook_summary() { # file
       out = ""
       while (match(text, /[A-Za-z0-9+\/=_-]+/)) {
         tok = substr(text, RSTART, RLENGTH)
-        if (length(tok) >= 40 || (length(tok) >= 16 && tok !~ /\// && tok ~ /[A-Z]/ && tok ~ /[a-z]/ && tok ~ /[0-9]/)) tok = "[withheld]"
+        if ((length(tok) >= 40 && tok !~ /^[0-9A-Fa-f]+$/) || (length(tok) >= 16 && tok !~ /\// && tok ~ /[A-Z]/ && tok ~ /[a-z]/ && tok ~ /[0-9]/)) tok = "[withheld]"
         out = out substr(text, 1, RSTART - 1) tok
         text = substr(text, RSTART + RLENGTH)
       }
