@@ -37,7 +37,7 @@
 #     SSM_CertName SSM_SecretId SSM_Region                               required
 #     SSM_SecretVersionId | SSM_SecretVersionStage                       install: exactly one of the two
 #                                                                        non-empty; other actions: neither
-#     SSM_Action SSM_CertDir SSM_KeyDir SSM_KeyGroup SSM_Service SSM_HooksDir SSM_VerifyPort SSM_KeyOwner
+#     SSM_Action SSM_CertDir SSM_KeyDir SSM_KeyGroup SSM_Service SSM_VerifyPort SSM_KeyOwner
 #     SSM_KeyMode SSM_CertOwner SSM_CertGroup SSM_CertMode SSM_Pkcs12 SSM_CombinedPem SSM_Target
 #                                                                        optional, document defaults
 #   Not document parameters (local mode, tests):
@@ -54,6 +54,9 @@
 #     ACM_EXPORT_INVENTORY_DIR   where to write AcmExportCertificate.json instead (local mode, tests)
 #     ACM_EXPORT_STATE_DIR       per-certificate state (default /var/lib/acm-export, or
 #                                ACM_EXPORT_INVENTORY_DIR/.acm-export-state when that is set)
+#     ACM_EXPORT_HOOKS_DIR       deploy hooks directory instead of /etc/acm-export/hooks.d (local mode,
+#                                tests; Run Command sets no variable but SSM_<parameter>, see "Hooks")
+#     ACM_EXPORT_LOG_DIR         where hooks.log goes instead of /var/log/acm-export (local mode, tests)
 #     TMPDIR                     where the private work directory is created
 #
 # Output: progress lines "acm-export: ..." on stderr. On success exactly one JSON line on stdout:
@@ -104,7 +107,22 @@
 # ALLOWED_KEY_ACCOUNTS. The stack writes its policy into this text when it builds the document, so no
 # SendCommand caller can widen it with a parameter. Anything else is refused with one line each (exit 10).
 #
-# Directory trust (preflight, before anything is written): as root, CertDir, KeyDir and HooksDir and every
+# Hooks: after an install that changed the files (and the reload), every root-owned executable in the
+# fixed directory /etc/acm-export/hooks.d runs in lexical order (certbot deploy-hook style), with the file
+# paths in ACM_EXPORT_* variables; a hook that fails rolls the install back. The directory is not a
+# parameter: whoever may send the document must not choose which root-owned programs run as root. A hook's
+# stdout and stderr go to LOG_DIR/hooks.log (root-only, 0600, rotated at 1 MiB to hooks.log.1), never into
+# the run's output, which gets one summary line per hook: its name, exit status and at most 3 of its last
+# output lines, with key blocks, long base64-like runs (passphrases, key bodies) and paths under KeyDir masked.
+#
+# Removed targets: a successful remove leaves a tombstone (STATE_DIR/removed/<CertName>: the SecretId and
+# the time). An install of CertName from that secret whose version was created (Secrets Manager
+# CreatedDate) no later than the removal is refused without changing anything: it was already in flight
+# (an association run or a push sent before the removal). It prints "acm-export: refused: ..." and succeeds
+# with "changed": false and "skipped": "target removed from this node". A version created after the
+# removal (a new export) installs and clears the tombstone. The comparison uses this node's clock.
+#
+# Directory trust (preflight, before anything is written): as root, CertDir, KeyDir and the hooks directory and every
 # directory on the way to them from / (symbolic links resolved, each link owned by root too) must be
 # owned by root and not writable by group or others; anything else is refused with one line per problem
 # (exit 11), because whoever can change one of those directories could swap a staged file, the lock or a
@@ -141,7 +159,6 @@ declare -rA RE=(
   [KeyDir]='^(/[A-Za-z0-9_][A-Za-z0-9._-]*)+$'
   [KeyGroup]='^([a-z_][a-z0-9_-]{0,31})?$'
   [Service]='^(auto|none|nginx|apache2|httpd)$'
-  [HooksDir]='^(/[A-Za-z0-9_][A-Za-z0-9._-]*)+$'
   [VerifyPort]='^(0|[1-9][0-9]{0,4})$'
   [KeyOwner]='^([a-z_][a-z0-9_-]{0,31})?$'
   [KeyMode]='^(0600|0640|0400|0440)?$'
@@ -154,7 +171,7 @@ declare -rA RE=(
 )
 declare -rA MAX=(
   [Action]=9 [CertName]=64 [SecretId]=2048 [SecretVersionId]=36 [Region]=32 [CertDir]=255
-  [KeyDir]=255 [KeyGroup]=32 [Service]=7 [HooksDir]=255 [VerifyPort]=5 [SecretVersionStage]=10
+  [KeyDir]=255 [KeyGroup]=32 [Service]=7 [VerifyPort]=5 [SecretVersionStage]=10
   [KeyOwner]=32 [KeyMode]=4 [CertOwner]=32 [CertGroup]=32 [CertMode]=4 [Pkcs12]=5 [CombinedPem]=5
   [Target]=385
 )
@@ -165,7 +182,6 @@ declare -rA DEFAULT=(
   [KeyDir]='/etc/ssl/private'
   [KeyGroup]=''
   [Service]='auto'
-  [HooksDir]='/etc/acm-export/hooks.d'
   [VerifyPort]='0'
   [SecretVersionId]=''
   [SecretVersionStage]=''
@@ -359,6 +375,69 @@ wait_served() { # serial
   done
 }
 
+# A hook's output stays on the node: appended (at most 256 KiB a run) to LOG_DIR/hooks.log, 0600 in a
+# 0700 directory, rotated once it passes 1 MiB. Best effort: a log that cannot be written is reported,
+# and the output is dropped rather than printed.
+HOOK_LOG_MAX=1048576
+keep_hook_output() { # name status
+  local log_file="$log_dir/hooks.log" info
+  if ! (umask 077 && mkdir -p -- "$log_dir") || [ -L "$log_dir" ] ||
+    ! info=$(stat -c '%u %a' -- "$log_dir" 2>/dev/null) || [ "${info% *}" != "$MY_UID" ] || (( 8#${info#* } & 8#077 )); then
+    log "warning: $log_dir is not a private directory of uid $MY_UID; the output of hook $1 was not kept"
+    return 0
+  fi
+  if [ -L "$log_file" ] || { [ -e "$log_file" ] && [ ! -f "$log_file" ]; }; then
+    log "warning: $log_file is not a regular file; the output of hook $1 was not kept"
+    return 0
+  fi
+  if [ "$(stat -c %s -- "$log_file" 2>/dev/null || echo 0)" -gt "$HOOK_LOG_MAX" ]; then
+    mv -fT -- "$log_file" "$log_file.1" || true
+  fi
+  if ! {
+    printf '%s %s hook %s exited with status %s\n' "$(date -u '+%Y-%m-%dT%H:%M:%SZ')" "$CertName" "$1" "$2"
+    head -c 262144 -- "$WORK/hook.out"
+    printf '\n'
+  } >>"$log_file" 2>/dev/null || ! chmod 0600 -- "$log_file"; then
+    log "warning: could not append to $log_file; the output of hook $1 was not kept"
+  fi
+}
+# What the run output may show of a hook's output: its last 3 non-empty lines, each cut to 160 characters,
+# with PEM blocks, lines naming a private key, long or random-looking base64 runs (passphrases, key bodies;
+# not hex, such as a serial) and every path under KeyDir replaced.
+hook_summary() { # file
+  local lines
+  lines=$(awk -v keydir="$KeyDir" '
+    function masked(text,   out, tok, i) {
+      while ((i = index(text, keydir)) > 0) {
+        out = out substr(text, 1, i - 1) "[path under KeyDir]"
+        text = substr(text, i + length(keydir))
+        sub(/^[^ \t"'\'':;,]*/, "", text)
+      }
+      text = out text
+      out = ""
+      while (match(text, /[A-Za-z0-9+\/=_-]+/)) {
+        tok = substr(text, RSTART, RLENGTH)
+        if ((length(tok) >= 40 && tok !~ /^[0-9A-Fa-f]+$/) || (length(tok) >= 16 && tok !~ /\// && tok ~ /[A-Z]/ && tok ~ /[a-z]/ && tok ~ /[0-9]/)) tok = "[withheld]"
+        out = out substr(text, 1, RSTART - 1) tok
+        text = substr(text, RSTART + RLENGTH)
+      }
+      return out text
+    }
+    function keep(line) { sub(/^ +/, "", line); sub(/ +$/, "", line); if (line != "") last[n++ % 3] = substr(line, 1, 160) }
+    { gsub(/[^ -~]/, " ") }
+    inblock { if ($0 ~ /-----END /) inblock = 0; next }
+    /-----BEGIN / { inblock = ($0 !~ /-----END /); keep("[PEM block withheld]"); next }
+    /PRIVATE KEY|-----END / { keep("[withheld]"); next }
+    { keep(masked($0)) }
+    END { for (i = (n > 3 ? n - 3 : 0); i < n; i++) printf "%s\"%s\"", (i > (n > 3 ? n - 3 : 0) ? " | " : ""), last[i % 3] }
+  ' "$1" 2>/dev/null || true)
+  if [ -n "$lines" ]; then
+    printf 'last output (redacted; all of it in %s/hooks.log): %s' "$log_dir" "$lines"
+  else
+    printf 'no output'
+  fi
+}
+
 # The per-CertName lock that serializes pushes, association runs, reports and removals on this node.
 take_lock() {
   # Never open the lock through a symbolic link or anything but a regular file (a FIFO would block).
@@ -393,6 +472,39 @@ remove_stale_staged() {
   for stale in "$CertDir/.$CertName.acm-export."???????? "$KeyDir/.$CertName.acm-export."????????; do
     if [ -f "$stale" ]; then rm -f -- "$stale"; fi
   done
+}
+
+# Tombstones of removed targets (see "Removed targets" in the header): STATE_DIR/removed/<CertName>.
+tombstone_file() { printf '%s/removed/%s' "$state_dir" "$CertName"; }
+# When CertName was removed from this secret on this node (epoch seconds); fails when it was not.
+removed_at() {
+  local file secret at
+  file=$(tombstone_file)
+  [ -f "$file" ] && [ ! -L "$file" ] || return 1
+  secret=$(sed -n 's/^SecretId=//p' -- "$file" | head -n1)
+  at=$(sed -n 's/^RemovedAt=//p' -- "$file" | head -n1)
+  [ "$secret" = "$SecretId" ] && [[ $at =~ ^[0-9]{1,12}$ ]] || return 1
+  printf '%s' "$at"
+}
+record_removal() {
+  local dir="$state_dir/removed" tmp
+  (umask 022 && mkdir -p -- "$dir") || return 1
+  tmp=$(mktemp -- "$dir/.$CertName.XXXXXXXX") || return 1
+  if ! printf 'SecretId=%s\nRemovedAt=%s\n' "$SecretId" "$(date -u +%s)" >"$tmp" || ! chmod 0644 -- "$tmp" ||
+    ! mv -fT -- "$tmp" "$dir/$CertName"; then
+    rm -f -- "$tmp"
+    return 1
+  fi
+}
+# When Secrets Manager created SecretVersionId (epoch seconds; the CLI prints ISO 8601 or epoch seconds).
+version_created_at() {
+  local raw
+  aws secretsmanager get-secret-value --region "$Region" --secret-id "$SecretId" --version-id "$SecretVersionId" \
+    --output json >"$WORK/version.json" 2>"$WORK/aws.err" </dev/null || { rm -f -- "$WORK/version.json"; return 1; }
+  raw=$(grep -Eo '"CreatedDate": *("[^"]{1,40}"|[0-9]{1,12}(\.[0-9]+)?)' "$WORK/version.json" | head -n1 | sed -E 's/^"CreatedDate": *//; s/"//g' || true)
+  rm -f -- "$WORK/version.json"
+  if [[ $raw =~ ^[0-9]{1,12}(\.[0-9]+)?$ ]]; then printf '%s' "${raw%%.*}"; return 0; fi
+  [[ $raw =~ ^[0-9T:.+Z\ -]+$ ]] && date -u -d "$raw" +%s 2>/dev/null
 }
 
 # ---------------------------------------------------------------------------------------------------
@@ -445,7 +557,11 @@ run_report() {
     [[ $SERVED =~ ^[0-9A-F]{1,80}$ ]] || SERVED=""
     if [ "$SERVED" = "$serial" ]; then VERIFIED=true; fi
   fi
-  report_or_warn report
+  if [ "$present" = 0 ] && removed_at >/dev/null; then
+    log "report: $CertName was removed from this node; no inventory entry written"
+  else
+    report_or_warn report
+  fi
   log "report: $CertName holds serial ${serial:-none}${SERVED:+, 127.0.0.1:$VerifyPort serves $SERVED}${PROBLEM:+; problem: $PROBLEM}"
   printf '{"node":%s,"certName":%s,"action":"report","serial":%s,"servedSerial":%s,"problem":%s}\n' \
     "$(json_str "${node_id:-$(uname -n)}")" "$(json_str "$CertName")" "$(json_str "$serial")" "$(json_str "$SERVED")" "$(json_str "$PROBLEM")"
@@ -523,6 +639,8 @@ run_remove() {
     service_configtest ||
       fail configtest "$Service configuration test fails without the files, so the server still uses them (point it at other files first): $(reason_line "$WORK/service.out")"
   fi
+  # Recorded before the rollback copies go: an install already in flight must find it (header: "Removed targets").
+  record_removal || fail install "could not record the removal in $state_dir/removed; nothing was removed"
   STEP=finish
   for dest in "${LIVE[@]}"; do
     rm -f -- "$(backup_of "$dest")"
@@ -681,7 +799,6 @@ CertDir=${SSM_CertDir-${DEFAULT[CertDir]}}
 KeyDir=${SSM_KeyDir-${DEFAULT[KeyDir]}}
 KeyGroup=${SSM_KeyGroup-${DEFAULT[KeyGroup]}}
 Service=${SSM_Service-${DEFAULT[Service]}}
-HooksDir=${SSM_HooksDir-${DEFAULT[HooksDir]}}
 VerifyPort=${SSM_VerifyPort-${DEFAULT[VerifyPort]}}
 KeyOwner=${SSM_KeyOwner-${DEFAULT[KeyOwner]}}
 KeyMode=${SSM_KeyMode-${DEFAULT[KeyMode]}}
@@ -692,7 +809,7 @@ Pkcs12=${SSM_Pkcs12-${DEFAULT[Pkcs12]}}
 CombinedPem=${SSM_CombinedPem-${DEFAULT[CombinedPem]}}
 Target=${SSM_Target-${DEFAULT[Target]}}
 
-for name in Action CertName SecretId SecretVersionId SecretVersionStage Region CertDir KeyDir KeyGroup Service HooksDir \
+for name in Action CertName SecretId SecretVersionId SecretVersionStage Region CertDir KeyDir KeyGroup Service \
   VerifyPort KeyOwner KeyMode CertOwner CertGroup CertMode Pkcs12 CombinedPem Target; do
   check_param "$name" "${!name}"
 done
@@ -709,7 +826,7 @@ fi
 if [[ $VerifyPort =~ ${RE[VerifyPort]} ]] && [ "$VerifyPort" -gt 65535 ]; then
   problems+=("SSM_VerifyPort must be at most 65535")
 fi
-for name in CertDir KeyDir HooksDir; do
+for name in CertDir KeyDir; do
   if [[ ${!name} =~ ${RE[$name]} ]]; then
     case "${!name}/" in */../* | */./*) problems+=("SSM_$name must not contain . or .. components") ;; esac
   fi
@@ -751,8 +868,12 @@ state_dir=${ACM_EXPORT_STATE_DIR:-}
 if [ -z "$state_dir" ]; then
   if [ -n "$inventory_dir" ]; then state_dir="$inventory_dir/.acm-export-state"; else state_dir=/var/lib/acm-export; fi
 fi
+# Not parameters: Run Command sets only SSM_<parameter> variables, so only root's own environment (local
+# mode, tests) can move these.
+hooks_dir=${ACM_EXPORT_HOOKS_DIR:-/etc/acm-export/hooks.d}
+log_dir=${ACM_EXPORT_LOG_DIR:-/var/log/acm-export}
 node_id=${AWS_SSM_INSTANCE_ID:-}
-for name in inventory_dir state_dir; do
+for name in inventory_dir state_dir hooks_dir log_dir; do
   if [ -n "${!name}" ] && ! [[ ${!name} =~ ^(/[A-Za-z0-9_][A-Za-z0-9._-]{0,63}){1,32}$ ]]; then
     problems+=("${name^^} must be an absolute directory path without . or .. components")
   fi
@@ -923,11 +1044,12 @@ sticky_ok=0
 if [ "$IS_ROOT" != 1 ] || [ "${ACM_EXPORT_ALLOW_STICKY_ANCESTOR:-0}" = 1 ]; then sticky_ok=1; fi
 check_tree CertDir "$CertDir"
 check_tree KeyDir "$KeyDir"
-check_tree HooksDir "$HooksDir"
-if [ "$IS_ROOT" = 1 ] && [ -d "$HooksDir" ]; then
-  hooks_perm=$(stat -L -c '%u %a' -- "$HooksDir")
+# The hooks directory and every directory above it: a hook is run as root, so nobody else may add one.
+check_tree "hooks directory" "$hooks_dir"
+if [ "$IS_ROOT" = 1 ] && [ -d "$hooks_dir" ]; then
+  hooks_perm=$(stat -L -c '%u %a' -- "$hooks_dir")
   if [ "${hooks_perm%% *}" != 0 ] || (( 8#${hooks_perm##* } & 8#022 )); then
-    problems+=("HooksDir $HooksDir must be owned by root and not writable by group or others")
+    problems+=("hooks directory $hooks_dir must be owned by root and not writable by group or others")
   fi
 fi
 export AWS_PAGER=""
@@ -1090,8 +1212,21 @@ if [ -n "$key_dir_group" ]; then make_dir "$KeyDir" 0710 "$key_dir_group"; else 
 STEP=lock
 take_lock
 
-
 STEP=install
+# A run that was in flight when this target was removed here installs nothing (header: "Removed targets").
+SKIPPED=""
+REMOVED_AT=""
+if REMOVED_AT=$(removed_at); then
+  # Not recorded as a failed install either: that would bring the removed entry back into the inventory.
+  REPORT_READY=0
+  created_at=$(version_created_at) || fail install "$CertName was removed from this node at $(date -u -d "@$REMOVED_AT" '+%Y-%m-%dT%H:%M:%SZ'); could not read when secret version $SecretVersionId was created ($(one_line "$WORK/aws.err")), so nothing was installed"
+  if [ "$created_at" -le "$REMOVED_AT" ]; then
+    SKIPPED="target removed from this node"
+    log "refused: $CertName was removed from this node at $(date -u -d "@$REMOVED_AT" '+%Y-%m-%dT%H:%M:%SZ') and secret version $SecretVersionId was created before that ($(date -u -d "@$created_at" '+%Y-%m-%dT%H:%M:%SZ')): this run was already under way; nothing written, nothing reloaded (a new export installs it again)"
+  else
+    REPORT_READY=1
+  fi
+fi
 check_live_names replace
 remove_stale_staged
 : >"$WORK/chain.pem"
@@ -1136,10 +1271,9 @@ out_of_sync() {
 }
 # Never downgrade (see "Older versions" in the header): a renewal of the installed certificate (same names,
 # another serial) that expires before it is not installed; the run succeeds with "changed": false.
-SKIPPED=""
 INSTALLED_SERIAL=""
 INSTALLED_NOT_AFTER=""
-if [ -f "$CERT_FILE" ] && [ ! -L "$CERT_FILE" ]; then
+if [ -z "$SKIPPED" ] && [ -f "$CERT_FILE" ] && [ ! -L "$CERT_FILE" ]; then
   installed=$(openssl x509 -in "$CERT_FILE" -noout -serial -enddate 2>/dev/null || true)
   inst_serial=$(sed -n 's/^serial=//p' <<<"$installed")
   inst_epoch=$(date -u -d "$(sed -n 's/^notAfter=//p' <<<"$installed")" +%s 2>/dev/null || true)
@@ -1156,7 +1290,9 @@ if [ -f "$CERT_FILE" ] && [ ! -L "$CERT_FILE" ]; then
     INSTALLED_NOT_AFTER=$(date -u -d "@$inst_epoch" '+%Y-%m-%dT%H:%M:%SZ')
   fi
 fi
-if [ -n "$SKIPPED" ]; then
+if [ -n "$SKIPPED" ] && [ -n "$REMOVED_AT" ] && [ "$REPORT_READY" = 0 ]; then
+  drift=""
+elif [ -n "$SKIPPED" ]; then
   drift=""
   log "skipped: serial $SERIAL (version $SecretVersionId, not after $NOT_AFTER) is older than the installed serial $INSTALLED_SERIAL (not after $INSTALLED_NOT_AFTER); nothing written, nothing reloaded"
 else
@@ -1246,10 +1382,10 @@ if [ "$Service" != none ]; then
 fi
 
 # ---------------------------------------------------------------------------------------------------
-# hooks: root-owned executables in HooksDir, in lexical order, certbot deploy-hook style.
+# hooks: root-owned executables in the hooks directory, in lexical order (see "Hooks" in the header).
 STEP=hooks
-if [ -d "$HooksDir" ]; then
-  for hook in "$HooksDir"/*; do
+if [ -d "$hooks_dir" ]; then
+  for hook in "$hooks_dir"/*; do
     [ -e "$hook" ] || continue
     hook_name=$(printf '%s' "${hook##*/}" | tr -c '[:alnum:]._-' '?')
     if [ ! -f "$hook" ] || [ ! -x "$hook" ]; then
@@ -1269,7 +1405,10 @@ if [ -d "$HooksDir" ]; then
       ACM_EXPORT_KEY=$KEY_FILE ACM_EXPORT_CERT_NAME=$CertName ACM_EXPORT_SERIAL=$SERIAL \
       ACM_EXPORT_COMBINED=$([ "$CombinedPem" = true ] && echo "$COMBINED_FILE") \
       ACM_EXPORT_PKCS12=$([ "$Pkcs12" = true ] && echo "$P12_FILE") \
-      timeout "$HOOK_SECONDS" "$hook" </dev/null >&2 9>&- || hook_rc=$?
+      timeout "$HOOK_SECONDS" "$hook" </dev/null >"$WORK/hook.out" 2>&1 9>&- || hook_rc=$?
+    keep_hook_output "$hook_name" "$hook_rc"
+    log "hook $hook_name exited with status $hook_rc; $(hook_summary "$WORK/hook.out")"
+    rm -f -- "$WORK/hook.out"
     if [ "$hook_rc" -ne 0 ]; then fail hooks "hook $hook_name exited with status $hook_rc"; fi
   done
 fi
@@ -1303,6 +1442,10 @@ for dest in "${LIVE[@]}"; do
 done
 sync -- "$CertDir" "$KeyDir" || true
 
+if [ -n "$REMOVED_AT" ] && [ "$REPORT_READY" = 1 ]; then
+  # A new export installed after the removal: the target is back.
+  rm -f -- "$(tombstone_file)"
+fi
 if [ -n "$SKIPPED" ]; then report_or_warn skipped
 elif [ "$CHANGED" = true ]; then report_or_warn installed
 else report_or_warn unchanged; fi
@@ -1315,7 +1458,10 @@ if [ "$CombinedPem" = true ]; then extra_files="$extra_files,\"combined\":$(json
 if [ "$Pkcs12" = true ]; then extra_files="$extra_files,\"pkcs12\":$(json_str "$P12_FILE")"; fi
 skipped_json=""
 if [ -n "$SKIPPED" ]; then
-  skipped_json=",\"skipped\":$(json_str "$SKIPPED"),\"installedSerial\":$(json_str "$INSTALLED_SERIAL"),\"installedNotAfter\":$(json_str "$INSTALLED_NOT_AFTER")"
+  skipped_json=",\"skipped\":$(json_str "$SKIPPED")"
+  if [ -n "$INSTALLED_SERIAL" ]; then
+    skipped_json="$skipped_json,\"installedSerial\":$(json_str "$INSTALLED_SERIAL"),\"installedNotAfter\":$(json_str "$INSTALLED_NOT_AFTER")"
+  fi
 fi
 printf '{"node":%s,"certName":%s,"serial":%s,"notAfter":%s,"names":[%s],"files":{"cert":%s,"chain":%s,"fullchain":%s,"key":%s%s},"service":%s,"requestedService":%s,"reloaded":%s,"verified":%s,"changed":%s,"secretVersionId":%s%s}\n' \
   "$(json_str "$node")" "$(json_str "$CertName")" "$(json_str "$SERIAL")" "$(json_str "$NOT_AFTER")" "$names_json" \

@@ -6,6 +6,7 @@
  * value). The property list is derived from the zod schema, so the two cannot drift apart.
  */
 import type { z } from 'zod';
+import { RETIRED_FIELDS } from '../shared/patterns';
 import { exportRequestSchema } from '../shared/schemas';
 
 export type StructuralType = 'string' | 'integer' | 'number' | 'boolean';
@@ -48,6 +49,8 @@ export function exportRequestStructure(): StructuralSchema {
     properties[name] = { type: jsonType(name, schema as unknown as ZodIntrospection) };
     if (!schema.safeParse(undefined).success) required.push(name);
   }
+  // Let retired fields through to the function, which refuses them with what replaced them.
+  for (const name of Object.keys(RETIRED_FIELDS)) properties[name] = { type: 'string' };
   return { type: 'object', additionalProperties: false, required, properties };
 }
 
@@ -61,7 +64,9 @@ function listNames(names: string[]): string {
  * Plain ASCII without quotes or backslashes, so it can be embedded in a JSON string as is.
  */
 export function structuralErrorMessage(structure: StructuralSchema = exportRequestStructure()): string {
-  const optional = Object.keys(structure.properties).filter((name) => !structure.required.includes(name));
+  const optional = Object.keys(structure.properties).filter(
+    (name) => !structure.required.includes(name) && !Object.hasOwn(RETIRED_FIELDS, name),
+  );
   const byType = (type: StructuralType) => optional.filter((name) => structure.properties[name].type === type);
   const groups = (['string', 'integer', 'number', 'boolean'] as const)
     .map((type) => [type, byType(type)] as const)

@@ -81,11 +81,6 @@ export const FIELD_RULES = {
     maxLength: 255,
     rule: 'must be an absolute directory path without "..", whose components start with a letter, digit or "_"',
   },
-  HooksDir: {
-    pattern: ABSOLUTE_PATH,
-    maxLength: 255,
-    rule: 'must be an absolute directory path without "..", whose components start with a letter, digit or "_"',
-  },
   Service: {
     pattern: '^(auto|none|nginx|apache2|httpd)$',
     maxLength: 7,
@@ -201,11 +196,21 @@ export type FieldName = keyof typeof FIELD_RULES;
 /** Tag keys with this prefix (any case) are reserved by AWS and cannot be set by users. */
 export const RESERVED_TAG_PREFIX = /^aws:/i;
 
+/** The one directory the install document runs deploy hooks from (not a parameter: see docs/security.md). */
+export const HOOKS_DIR = '/etc/acm-export/hooks.d';
+
+/**
+ * Fields that were once install options and are refused with their own message rather than "not a known
+ * field", so a caller with an old request learns what replaced them.
+ */
+export const RETIRED_FIELDS: Readonly<Record<string, string>> = {
+  HooksDir: `no longer a parameter; hooks run from ${HOOKS_DIR}`,
+};
+
 /** Defaults of the optional install options (the document's defaults are the same values). */
 export const INSTALL_DEFAULTS = {
   CertDir: '/etc/ssl/certs',
   KeyDir: '/etc/ssl/private',
-  HooksDir: '/etc/acm-export/hooks.d',
   /** auto: the node reloads the one web server it finds running (none found: no reload; several: it fails). */
   Service: 'auto',
   VerifyPort: 0,

@@ -9,6 +9,7 @@ import {
   FieldRule,
   INSTALL_DEFAULTS,
   RESERVED_TAG_PREFIX,
+  RETIRED_FIELDS,
   certificateArnRule,
 } from './patterns';
 
@@ -127,7 +128,12 @@ export function formatIssues(error: z.ZodError): string {
   return error.issues
     .map((issue) => {
       if (issue.code === 'unrecognized_keys') {
-        return issue.keys.map((key) => `${safeName(key)}: is not a known field`).join('; ');
+        return issue.keys
+          .map(
+            (key) =>
+              `${safeName(key)}: ${Object.hasOwn(RETIRED_FIELDS, key) ? RETIRED_FIELDS[key] : 'is not a known field'}`,
+          )
+          .join('; ');
       }
       const path = issue.path.map((p) => safeName(String(p))).join('.');
       return path ? `${path}: ${issue.message}` : issue.message;

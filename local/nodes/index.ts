@@ -4,11 +4,12 @@
  * directory), otherwise a built-in Node HTTPS server that an `nginx` shim tests and reloads.
  *
  * Running a document step on a node = `bash -c <script>` with the parameters as the SSM agent passes
- * them (SSM_<Name> environment variables), except that path parameters (CertDir, KeyDir, HooksDir) are
+ * them (SSM_<Name> environment variables), except that path parameters (CertDir, KeyDir) are
  * mapped inside the node directory and VerifyPort is mapped to the node's own HTTPS port, plus
  * AWS_SSM_INSTANCE_ID, ACM_EXPORT_NGINX_CONF, ACM_EXPORT_INVENTORY_DIR / ACM_EXPORT_STATE_DIR (the node's
- * custom inventory, collected by the emulator after every run) and a PATH whose first entry holds the
- * node's `aws` shim. The script creates CertDir, KeyDir and HooksDir itself and checks that nobody but
+ * custom inventory, collected by the emulator after every run), ACM_EXPORT_HOOKS_DIR / ACM_EXPORT_LOG_DIR
+ * (the node's fixed hooks directory and its hooks.log, mapped like the paths; not document parameters) and
+ * a PATH whose first entry holds the node's `aws` shim. The script creates CertDir and KeyDir itself and checks that nobody but
  * the running user (or root) can change them or any directory above them up to the nearest sticky
  * world-writable one (/tmp), so every directory local mode creates is 0755 (0700 for keys) and owned by
  * the user; ACM_EXPORT_ALLOW_STICKY_ANCESTOR=1 lets the script (when run as root) accept roots under /tmp.
@@ -58,11 +59,13 @@ export interface LocalNodeOptions {
 }
 
 /** Parameters that name a path on the node: mapped under `<node>/root`. */
-export const PATH_PARAMETERS = ['CertDir', 'KeyDir', 'HooksDir'] as const;
+export const PATH_PARAMETERS = ['CertDir', 'KeyDir'] as const;
 const DEFAULT_DIRS = {
   CertDir: '/etc/ssl/certs',
   KeyDir: '/etc/ssl/private',
+  /** Not a parameter: the one directory the script runs hooks from (ACM_EXPORT_HOOKS_DIR here). */
   HooksDir: '/etc/acm-export/hooks.d',
+  HooksLogDir: '/var/log/acm-export',
 } as const;
 const FAULT_HOOK = '50-local-fault-fail-install';
 
@@ -561,6 +564,8 @@ export class LocalNode implements NodeExecutor {
       ACM_EXPORT_NGINX_CONF: this.confPath,
       ACM_EXPORT_INVENTORY_DIR: this.inventoryDir,
       ACM_EXPORT_STATE_DIR: this.stateDir,
+      ACM_EXPORT_HOOKS_DIR: this.hooksDir,
+      ACM_EXPORT_LOG_DIR: this.mapPath(DEFAULT_DIRS.HooksLogDir),
       ACM_EXPORT_ALLOW_STICKY_ANCESTOR: '1',
       ...(this.options.env ?? {}),
       ...(this.faults.secretDenied ? { ACM_EXPORT_LOCAL_AWS_DENY: '1' } : {}),

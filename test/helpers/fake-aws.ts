@@ -10,6 +10,8 @@
  *                                      -> the whole response as JSON (ARN, Name, VersionId, SecretString,
  *                                         VersionStages, CreatedDate) of the version last marked current
  *                                         for ID with setCurrent() (or the last one added)
+ *   aws secretsmanager get-secret-value --region R --secret-id ID --version-id V --output json
+ *                                      -> the same JSON for version V (CreatedDate: the version's createdDate)
  * Every call's arguments are recorded; read them with calls().
  */
 import { createHash } from 'node:crypto';
@@ -21,6 +23,8 @@ export interface SecretVersion {
   secretId: string;
   versionId: string;
   secretString: string;
+  /** CreatedDate the fake reports for the version (ISO 8601); default 2026-01-01T00:00:00+00:00. */
+  createdDate?: string;
 }
 
 export interface FakeAws {
@@ -57,14 +61,20 @@ if [ "$#" -eq 12 ] && [ "$1" = secretsmanager ] && [ "$2" = get-secret-value ] &
   exit 254
 fi
 if [ "$#" -eq 10 ] && [ "$1" = secretsmanager ] && [ "$2" = get-secret-value ] && [ "$3" = --region ] &&
-  [ "$5" = --secret-id ] && [ "$7" = --version-stage ] && [ "$8" = AWSCURRENT ] && [ "$9" = --output ] &&
-  [ "\${10}" = json ]; then
+  [ "$5" = --secret-id ] && { [ "$7" = --version-stage ] && [ "$8" = AWSCURRENT ] || [ "$7" = --version-id ]; } &&
+  [ "$9" = --output ] && [ "\${10}" = json ]; then
   key=$(printf '%s' "$4 $6" | sha256sum | cut -c1-32)
-  if [ -f "$store/current-$key" ]; then
+  v=""
+  if [ "$7" = --version-id ]; then
+    if [[ $8 =~ ^[0-9a-f-]{36}$ ]] && [ -f "$store/$8.secret" ] && [ "$(cat "$store/$8.id")" = "$6" ]; then v=$8; fi
+  elif [ -f "$store/current-$key" ]; then
     v=$(cat "$store/current-$key")
+  fi
+  if [ -n "$v" ]; then
+    created=$(cat "$store/$v.created" 2>/dev/null || echo 2026-01-01T00:00:00+00:00)
     # SecretString JSON-escaped the way the CLI prints it (the secret is ASCII PEM text).
     s=$(awk '{ gsub(/\\/, "\\\\"); gsub(/"/, "\\\\\\""); printf "%s\\n", $0 }' "$store/$v.secret")
-    printf '{\n    "ARN": "%s",\n    "Name": "test",\n    "VersionId": "%s",\n    "SecretString": "%s",\n    "VersionStages": [\n        "AWSCURRENT"\n    ],\n    "CreatedDate": "2026-01-01T00:00:00+00:00"\n}\n' "$6" "$v" "$s"
+    printf '{\n    "ARN": "%s",\n    "Name": "test",\n    "VersionId": "%s",\n    "SecretString": "%s",\n    "VersionStages": [\n        "AWSCURRENT"\n    ],\n    "CreatedDate": "%s"\n}\n' "$6" "$v" "$s" "$created"
     exit 0
   fi
   echo "An error occurred (ResourceNotFoundException) when calling the GetSecretValue operation: Secrets Manager can't find the specified secret." >&2
@@ -90,7 +100,8 @@ export function createFakeAws(dir: string): FakeAws {
   appendFileSync(path.join(store, 'calls'), '');
   return {
     binDir,
-    addSecretVersion({ region, secretId, versionId, secretString }) {
+    addSecretVersion({ region, secretId, versionId, secretString, createdDate }) {
+      if (createdDate) writeFileSync(path.join(store, `${versionId}.created`), createdDate);
       writeFileSync(path.join(store, `${versionId}.region`), region);
       writeFileSync(path.join(store, `${versionId}.id`), secretId);
       writeFileSync(path.join(store, `${versionId}.secret`), secretString);

@@ -27,7 +27,6 @@ export const ACCEPTED_VALUES: Record<DocumentParameter, readonly string[]> = {
   KeyDir: ['/etc/ssl/private', '/etc/pki/tls/private'],
   KeyGroup: ['', 'ssl-cert', 'www-data'],
   Service: ['auto', 'none', 'nginx', 'apache2', 'httpd'],
-  HooksDir: ['/etc/acm-export/hooks.d'],
   VerifyPort: ['0', '443', '8443', '65535'],
 };
 

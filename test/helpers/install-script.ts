@@ -74,7 +74,6 @@ export const DOCUMENT_PARAMETERS = [
   'CombinedPem',
   'Target',
   'Service',
-  'HooksDir',
   'VerifyPort',
 ] as const;
 export type InstallParams = Partial<Record<(typeof DOCUMENT_PARAMETERS)[number], string>>;

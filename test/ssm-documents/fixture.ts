@@ -19,14 +19,18 @@ export interface Fixture {
   tmpDir: string;
   /** Every secret-ish string handed out, to scan output for. */
   secrets: string[];
-  /** Issues a certificate and stores it as a new secret version; returns it with its version id. */
+  /**
+   * Issues a certificate and stores it as a new secret version; returns it with its version id. createdDate:
+   * the version's CreatedDate (default: the fake's, 2026-01-01).
+   */
   publish(
     options: IssueOptions,
     tamper?: (bundle: CertificateBundle) => CertificateBundle,
+    createdDate?: string,
   ): IssuedCertificate & { versionId: string };
   /** Stores an arbitrary SecretString as a new version. */
-  publishRaw(secretString: string): string;
-  /** Document parameters for a version, installing into root/<slot>/{certs,private,hooks.d}. */
+  publishRaw(secretString: string, createdDate?: string): string;
+  /** Document parameters for a version, installing into root/<slot>/{certs,private} (hooks: root/<slot>/hooks.d). */
   params(versionId: string, slot?: string, extra?: InstallParams): InstallParams;
   run(params: InstallParams, env?: Record<string, string>): Promise<InstallRun>;
   cleanup(): void;
@@ -39,9 +43,9 @@ export function createFixture(name: string): Fixture {
   const ca = createTestCa(path.join(root, 'ca'));
   const aws = createFakeAws(path.join(root, 'aws'));
   const secrets: string[] = [];
-  const publishRaw = (secretString: string) => {
+  const publishRaw = (secretString: string, createdDate?: string) => {
     const versionId = randomUUID();
-    aws.addSecretVersion({ region: REGION, secretId: SECRET_ID, versionId, secretString });
+    aws.addSecretVersion({ region: REGION, secretId: SECRET_ID, versionId, secretString, createdDate });
     return versionId;
   };
   return {
@@ -50,7 +54,7 @@ export function createFixture(name: string): Fixture {
     aws,
     tmpDir,
     secrets,
-    publish(options, tamper = (b) => b) {
+    publish(options, tamper = (b) => b, createdDate) {
       const issued = issueCertificate(ca, options);
       secrets.push(issued.passphrase, issued.privateKey, issued.encryptedPrivateKey);
       const bundle = tamper({
@@ -59,7 +63,7 @@ export function createFixture(name: string): Fixture {
         encryptedPrivateKey: issued.encryptedPrivateKey,
         passphrase: issued.passphrase,
       });
-      return { ...issued, versionId: publishRaw(formatSecret(bundle)) };
+      return { ...issued, versionId: publishRaw(formatSecret(bundle), createdDate) };
     },
     publishRaw,
     params(versionId, slot = 'node', extra = {}) {
@@ -70,7 +74,6 @@ export function createFixture(name: string): Fixture {
         Region: REGION,
         CertDir: path.join(root, slot, 'certs'),
         KeyDir: path.join(root, slot, 'private'),
-        HooksDir: path.join(root, slot, 'hooks.d'),
         Service: 'none',
         VerifyPort: '0',
         KeyGroup: '',
@@ -82,6 +85,11 @@ export function createFixture(name: string): Fixture {
       const where = {
         ACM_EXPORT_INVENTORY_DIR: path.join(root, 'inventory'),
         ACM_EXPORT_STATE_DIR: path.join(root, 'state'),
+        ACM_EXPORT_LOG_DIR: path.join(root, 'log'),
+        // A hostile CertDir (the parameter tests) gets a hooks directory of its own.
+        ACM_EXPORT_HOOKS_DIR: /^(\/[\w.-]+)+$/.test(params.CertDir ?? '')
+          ? hooksDirOf(params)
+          : path.join(root, 'hooks.d'),
       };
       return runInstall({ params, path: [aws.binDir], tmpDir, env: { ...where, ...env } });
     },
@@ -89,6 +97,14 @@ export function createFixture(name: string): Fixture {
       rmSync(root, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The hooks directory of a slot: beside its CertDir. The hooks directory is not a document parameter; the
+ * fixture points the script at it with ACM_EXPORT_HOOKS_DIR (an environment variable Run Command cannot set).
+ */
+export function hooksDirOf(params: InstallParams): string {
+  return path.join(path.dirname(params.CertDir ?? '/etc/ssl/certs'), 'hooks.d');
 }
 
 /** Lines of base64 from PEM bodies (and raw passphrases) that must never appear in output. */

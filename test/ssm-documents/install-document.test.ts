@@ -84,7 +84,6 @@ describe('document structure', () => {
       'KeyDir',
       'KeyGroup',
       'Service',
-      'HooksDir',
       'VerifyPort',
       'KeyOwner',
       'KeyMode',

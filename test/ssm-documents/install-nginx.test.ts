@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { EXIT, type InstallParams, type InstallRun } from '../helpers/install-script';
 import { freePort, servedSerial, startNginx, type TestNginx } from '../helpers/nginx';
 import { waitFor } from '../helpers/wait';
-import { createFixture, secretFragments, type Fixture } from './fixture';
+import { createFixture, hooksDirOf, secretFragments, type Fixture } from './fixture';
 
 const NAME = 'www.example.test';
 let f: Fixture;
@@ -211,8 +211,8 @@ describe('failures leave the old certificate served', () => {
 
   test('a hook fails after the reload: files rolled back, nginx reloaded again, old certificate served', async () => {
     const before = liveFiles();
-    mkdirSync(params.HooksDir!, { recursive: true, mode: 0o755 });
-    const hook = path.join(params.HooksDir!, '50-fail');
+    mkdirSync(hooksDirOf(params), { recursive: true, mode: 0o755 });
+    const hook = path.join(hooksDirOf(params), '50-fail');
     writeFileSync(hook, '#!/bin/sh\necho "deploy hook saw $ACM_EXPORT_SERIAL" >&2\nexit 7\n', { mode: 0o755 });
     try {
       const next = f.publish({ names: [NAME] });
@@ -248,8 +248,8 @@ describe('failures leave the old certificate served', () => {
 
   test('a hook that breaks the configuration and fails: files restored, the failed re-reload is reported (exit 21)', async () => {
     const before = liveFiles();
-    mkdirSync(params.HooksDir!, { recursive: true, mode: 0o755 });
-    const hook = path.join(params.HooksDir!, '60-break');
+    mkdirSync(hooksDirOf(params), { recursive: true, mode: 0o755 });
+    const hook = path.join(hooksDirOf(params), '60-break');
     const broken = path.join(nginx.includeDir, 'hook-broken.conf');
     writeFileSync(hook, `#!/bin/sh\necho 'broken_by_hook on;' >${broken}\nexit 1\n`, { mode: 0o755 });
     try {

@@ -29,7 +29,16 @@ import {
   type InstallParams,
   type InstallRun,
 } from '../helpers/install-script';
-import { createFixture, HOSTILE_VALUES, listTree, REGION, SECRET_ID, secretFragments, type Fixture } from './fixture';
+import {
+  createFixture,
+  HOSTILE_VALUES,
+  hooksDirOf,
+  listTree,
+  REGION,
+  SECRET_ID,
+  secretFragments,
+  type Fixture,
+} from './fixture';
 
 let f: Fixture;
 const runs: InstallRun[] = [];
@@ -161,7 +170,7 @@ describe('replacement', () => {
     const first = f.publish({ names: ['replace.example.test'] });
     const params = f.params(first.versionId, 'replace');
     expect((await run(params)).code).toBe(0);
-    const hooks = params.HooksDir!;
+    const hooks = hooksDirOf(params);
     mkdirSync(hooks, { recursive: true, mode: 0o755 });
     const log = path.join(f.root, 'replace-hooks.log');
     const hook = (name: string, body: string, mode = 0o755) => {
@@ -200,8 +209,8 @@ describe('replacement', () => {
     const params = f.params(first.versionId, 'hookfail');
     expect((await run(params)).code).toBe(0);
     const before = snapshot(path.join(f.root, 'hookfail'));
-    mkdirSync(params.HooksDir!, { recursive: true, mode: 0o755 });
-    writeFileSync(path.join(params.HooksDir!, '50-fail'), '#!/bin/sh\nexit 3\n', { mode: 0o755 });
+    mkdirSync(hooksDirOf(params), { recursive: true, mode: 0o755 });
+    writeFileSync(path.join(hooksDirOf(params), '50-fail'), '#!/bin/sh\nexit 3\n', { mode: 0o755 });
     const second = f.publish({ names: ['hookfail.example.test'] });
     const r = await run({ ...params, SecretVersionId: second.versionId });
     expect(r.code).toBe(EXIT.hooks);
@@ -236,8 +245,8 @@ describe('interrupted runs', () => {
     execFileSync('sh', ['-c', 'cat >"$1.new" && mv "$1.new" "$1"', 'sh', files[0]], { input: half.certificate });
     writeFileSync(path.join(keyDir, '.site.acm-export.AbCdEfGh'), 'staged by the killed run');
     // The next run fails at a hook: it must go back to the complete set, not to the mixed one.
-    mkdirSync(params.HooksDir!, { recursive: true, mode: 0o755 });
-    writeFileSync(path.join(params.HooksDir!, '10-fail'), '#!/bin/sh\nexit 1\n', { mode: 0o755 });
+    mkdirSync(hooksDirOf(params), { recursive: true, mode: 0o755 });
+    writeFileSync(path.join(hooksDirOf(params), '10-fail'), '#!/bin/sh\nexit 1\n', { mode: 0o755 });
     const next = f.publish({ names: ['crash.example.test'] });
     const r = await run({ ...params, SecretVersionId: next.versionId });
     expect(r.code).toBe(EXIT.hooks);
@@ -254,15 +263,16 @@ describe('signals', () => {
     const params = f.params(good.versionId, 'term');
     expect((await run(params)).code).toBe(0);
     const before = snapshot(path.join(f.root, 'term'));
-    mkdirSync(params.HooksDir!, { recursive: true, mode: 0o755 });
+    mkdirSync(hooksDirOf(params), { recursive: true, mode: 0o755 });
     const started = path.join(f.root, 'term-hook-started');
-    writeFileSync(path.join(params.HooksDir!, '10-slow'), `#!/bin/sh\ntouch ${started}\nsleep 1\n`, { mode: 0o755 });
+    writeFileSync(path.join(hooksDirOf(params), '10-slow'), `#!/bin/sh\ntouch ${started}\nsleep 1\n`, { mode: 0o755 });
     const next = f.publish({ names: ['term.example.test'] });
     const child = spawn('bash', [installScriptWith()], {
       env: installEnv({
         params: { ...params, SecretVersionId: next.versionId },
         path: [f.aws.binDir],
         tmpDir: f.tmpDir,
+        env: { ACM_EXPORT_HOOKS_DIR: hooksDirOf(params), ACM_EXPORT_LOG_DIR: path.join(f.root, 'log') },
       }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -795,10 +805,10 @@ describe('hostile parameter values forced past the patterns', () => {
 describe('concurrency', () => {
   test('concurrent installs of one certificate serialize instead of failing or interleaving', async () => {
     const params = f.params('00000000-0000-4000-8000-000000000000', 'concurrent');
-    mkdirSync(params.HooksDir!, { recursive: true, mode: 0o755 });
+    mkdirSync(hooksDirOf(params), { recursive: true, mode: 0o755 });
     const log = path.join(f.root, 'concurrent.log');
     writeFileSync(
-      path.join(params.HooksDir!, '10-slow'),
+      path.join(hooksDirOf(params), '10-slow'),
       `#!/bin/sh\necho "start $ACM_EXPORT_SERIAL" >>${log}\nsleep 0.5\necho "end $ACM_EXPORT_SERIAL" >>${log}\n`,
       { mode: 0o755 },
     );

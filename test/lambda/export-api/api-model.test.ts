@@ -4,8 +4,8 @@ import { INPUT } from '../support';
 
 const structure = exportRequestStructure();
 
-test('the structure lists exactly the zod fields, the four required ones, no value rules', () => {
-  expect(Object.keys(structure.properties)).toEqual(Object.keys(ExportRequestSchema.shape));
+test('the structure lists exactly the zod fields (and the retired ones), the four required ones, no value rules', () => {
+  expect(Object.keys(structure.properties)).toEqual([...Object.keys(ExportRequestSchema.shape), 'HooksDir']);
   expect(structure.required).toEqual(['CertificateArn', 'CertName', 'TargetTagKey', 'TargetTagValue']);
   expect(structure.additionalProperties).toBe(false);
   for (const property of Object.values(structure.properties)) expect(Object.keys(property)).toEqual(['type']);
@@ -39,6 +39,8 @@ test.each([
   ['a string', 'x', false],
   ['a missing required field', { CertificateArn: 'a', CertName: 'b', TargetTagKey: 'c' }, false],
   ['an unknown field', { ...INPUT, Extra: 'x' }, false],
+  // Through to the function, which names what replaced it (API Gateway's message could only say "unknown").
+  ['the retired HooksDir', { ...INPUT, HooksDir: '/etc/cron.daily' }, true],
   ['an inherited name', { ...INPUT, constructor: 'x' }, false],
   ['__proto__ as an own key', JSON.parse(`{${JSON.stringify(INPUT).slice(1, -1)},"__proto__":{}}`) as unknown, false],
   ['a number for a string', { ...INPUT, CertName: 1 }, false],
@@ -55,7 +57,8 @@ test('the fixed message names every field, is plain ASCII and JSON-safe', () => 
   expect(message).toMatch(
     /^request body must be a JSON object with the required string fields CertificateArn, CertName, TargetTagKey, TargetTagValue, /,
   );
-  for (const name of Object.keys(structure.properties)) expect(message).toContain(name);
+  for (const name of Object.keys(ExportRequestSchema.shape)) expect(message).toContain(name);
+  expect(message).not.toContain('HooksDir');
   expect(message).toMatch(/no other fields/);
   expect(message).toMatch(/^[\x20-\x7e]+$/);
   expect(message).not.toMatch(/["\\]/);

@@ -145,6 +145,15 @@ describe('POST /exports through the export-api handler', () => {
     expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 0);
   });
 
+  test('HooksDir (once a document parameter) is refused with what replaced it; nothing starts', async () => {
+    const res = await handler(post(JSON.stringify({ ...INPUT, HooksDir: '/etc/cron.daily' })));
+    expect(res.statusCode).toBe(400);
+    const { message } = JSON.parse(res.body) as { message: string };
+    expect(message).toBe('HooksDir: no longer a parameter; hooks run from /etc/acm-export/hooks.d');
+    expect(res.body).not.toContain('cron.daily');
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 0);
+  });
+
   test('several problems are all named; a missing field and an unknown field are named too', async () => {
     const body: Record<string, unknown> = { ...INPUT, CertDir: 'relative', Service: 'iis', 'Sneaky$(id)': 1 };
     delete body.TargetTagValue;
