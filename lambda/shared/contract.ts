@@ -27,6 +27,8 @@ export const ENV = {
   ALERT_TOPIC_ARN: 'ALERT_TOPIC_ARN',
   /** Minutes after an export during which its target is not checked for drift (rollout in progress). */
   DRIFT_GRACE_MINUTES: 'DRIFT_GRACE_MINUTES',
+  /** Name of the stack: the value of the ASSOCIATION_STACK_TAG the workflow puts on its associations. */
+  STACK_NAME: 'STACK_NAME',
 } as const;
 
 /** State names of the export workflow (local mode and tests address states by these names). */
@@ -301,3 +303,10 @@ export const SECRET_TAGS = {
  * name (immutable, unlike secret tags) against it, in GetSecretValue and in the KMS decrypt's SecretARN context.
  */
 export const NODE_ROLE_TARGET_TAG = 'acm-export:target-hash';
+
+/**
+ * Tag the workflow puts on each State Manager association it creates (and adds on update, for associations
+ * created before the tag existed), valued with the stack's name: the export-api role may delete only
+ * associations carrying it with this stack's name (SSM association ids are random, so a name pattern cannot).
+ */
+export const ASSOCIATION_STACK_TAG = 'acm-export:stack';

@@ -25,6 +25,7 @@ import {
 } from './support';
 
 const ssm = mockAwsClient(SSMClient);
+const STACK_NAME = 'AcmExportTest';
 let inventory: Awaited<ReturnType<typeof startInventory>>;
 let handler: ReturnType<typeof createHandler>;
 const NOW = new Date('2026-11-20T10:00:05.000Z');
@@ -35,6 +36,7 @@ beforeAll(async () => {
     ddb: inventory.ddb,
     tableName: inventory.tableName,
     documentName: 'Install-ACMCertificate-Test',
+    stackName: STACK_NAME,
     logGroupName: '/acm-export/commands',
     timeoutSeconds: 600,
     region: 'us-east-1',
@@ -351,6 +353,7 @@ describe('convergence association', () => {
       ddb: inventory.ddb,
       tableName: inventory.tableName,
       documentName: 'Install-ACMCertificate-Test',
+      stackName: STACK_NAME,
       logGroupName: '/acm-export/commands',
       timeoutSeconds: 600,
       region: 'us-east-1',
@@ -372,6 +375,7 @@ describe('convergence association', () => {
         ddb: inventory.ddb,
         tableName: inventory.tableName,
         documentName: 'Install-ACMCertificate-Test',
+        stackName: STACK_NAME,
         logGroupName: '/acm-export/commands',
         timeoutSeconds: 600,
         region: 'us-east-1',
