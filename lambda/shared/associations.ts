@@ -14,12 +14,16 @@
  *   → { Associations: [{ AssociationId, AssociationName, Name, ... }], NextToken }
  * - CreateAssociation { Name (document), DocumentVersion: '$DEFAULT', AssociationName, Targets: [{ Key:
  *   'tag:<k>', Values: [v] }], Parameters: { Name: [value] }, ScheduleExpression: 'rate(...)',
- *   MaxConcurrency, MaxErrors, ComplianceSeverity, SyncCompliance } → { AssociationDescription: { AssociationId } }
- * - UpdateAssociation { AssociationId, ...the same fields } → { AssociationDescription }; error
+ *   MaxConcurrency, MaxErrors, ComplianceSeverity, SyncCompliance, Tags: [{ Key: 'acm-export:stack', Value:
+ *   <stack name> }] } → { AssociationDescription: { AssociationId } }
+ * - UpdateAssociation { AssociationId, ...the same fields but Tags } → { AssociationDescription }; error
  *   AssociationDoesNotExist when it was deleted meanwhile (then it is created again)
+ * - AddTagsToResource { ResourceType: 'Association', ResourceId, Tags } after each update: UpdateAssociation
+ *   has no Tags member, and associations created before the stack tag existed get it this way
  * - DeleteAssociation { AssociationId } (AssociationDoesNotExist is success)
  */
 import {
+  AddTagsToResourceCommand,
   CreateAssociationCommand,
   DeleteAssociationCommand,
   ListAssociationsCommand,
@@ -27,6 +31,7 @@ import {
   SSMClient,
   UpdateAssociationCommand,
 } from '@aws-sdk/client-ssm';
+import { ASSOCIATION_STACK_TAG } from './contract';
 import { rethrowThrottling } from './errors';
 import { sha256Hex } from './passphrase';
 
@@ -83,6 +88,13 @@ export interface AssociationSpec {
 export interface AssociationDeps {
   ssm: SSMClient;
   documentName: string;
+  /** `STACK_NAME`: value of the ASSOCIATION_STACK_TAG on the associations (the export-api may delete only those). */
+  stackName: string;
+}
+
+/** The tags of every association this stack writes. */
+export function associationTags(stackName: string): { Key: string; Value: string }[] {
+  return [{ Key: ASSOCIATION_STACK_TAG, Value: stackName }];
 }
 
 function errorName(error: unknown): string {
@@ -142,21 +154,44 @@ export async function upsertAssociation(
   const fields = associationFields(spec, deps.documentName);
   const id = knownId ?? (await findAssociation(deps.ssm, fields.AssociationName));
   if (id) {
+    let updated: string | undefined;
     try {
       const out = await deps.ssm.send(new UpdateAssociationCommand({ AssociationId: id, ...fields }));
-      return { associationId: out.AssociationDescription?.AssociationId ?? id, action: 'updated' };
+      updated = out.AssociationDescription?.AssociationId ?? id;
     } catch (error) {
       if (errorName(error) !== 'AssociationDoesNotExist') rethrowThrottling(error, 'ssm:UpdateAssociation');
       // Deleted meanwhile (by hand or by DELETE .../targets/...): create it again below.
     }
+    if (updated) {
+      await tagAssociation(deps, updated);
+      return { associationId: updated, action: 'updated' };
+    }
   }
   try {
-    const out = await deps.ssm.send(new CreateAssociationCommand(fields));
+    const out = await deps.ssm.send(new CreateAssociationCommand({ ...fields, Tags: associationTags(deps.stackName) }));
     const associationId = out.AssociationDescription?.AssociationId;
     if (!associationId) throw new Error('ssm:CreateAssociation returned no association id');
     return { associationId, action: 'created' };
   } catch (error) {
     return rethrowThrottling(error, 'ssm:CreateAssociation');
+  }
+}
+
+/**
+ * Puts the stack tag on an updated association (overwriting the value if present): associations created
+ * before the tag existed could not be deleted by the export-api otherwise.
+ */
+async function tagAssociation(deps: AssociationDeps, associationId: string): Promise<void> {
+  try {
+    await deps.ssm.send(
+      new AddTagsToResourceCommand({
+        ResourceType: 'Association',
+        ResourceId: associationId,
+        Tags: associationTags(deps.stackName),
+      }),
+    );
+  } catch (error) {
+    rethrowThrottling(error, 'ssm:AddTagsToResource');
   }
 }
 

@@ -29,6 +29,8 @@ export const ENV = {
   DRIFT_GRACE_MINUTES: 'DRIFT_GRACE_MINUTES',
   /** Key placement policy (JSON of PlacementPolicy): the API refuses, and renewals skip, targets outside it. */
   PLACEMENT_POLICY: 'PLACEMENT_POLICY',
+  /** Name of the stack: the value of the ASSOCIATION_STACK_TAG the workflow puts on its associations. */
+  STACK_NAME: 'STACK_NAME',
 } as const;
 
 /** State names of the export workflow (local mode and tests address states by these names). */
@@ -308,3 +310,10 @@ export const SECRET_TAGS = {
  * name (immutable, unlike secret tags) against it, in GetSecretValue and in the KMS decrypt's SecretARN context.
  */
 export const NODE_ROLE_TARGET_TAG = 'acm-export:target-hash';
+
+/**
+ * Tag the workflow puts on each State Manager association it creates (and adds on update, for associations
+ * created before the tag existed), valued with the stack's name: the export-api role may delete only
+ * associations carrying it with this stack's name (SSM association ids are random, so a name pattern cannot).
+ */
+export const ASSOCIATION_STACK_TAG = 'acm-export:stack';

@@ -18,6 +18,8 @@ export interface InstallDeps extends InventoryDeps {
   ssm: SSMClient;
   /** `DOCUMENT_NAME` */
   documentName: string;
+  /** `STACK_NAME`: tags the associations so that only this stack's export-api may delete them. */
+  stackName: string;
   /** `COMMAND_LOG_GROUP` */
   logGroupName: string;
   /** `COMMAND_TIMEOUT_SECONDS` (30..2592000) */

@@ -6,7 +6,13 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { ENV, INITIAL_POLL, STATES, WORKFLOW_TIMEOUT_SECONDS } from '../../lambda/shared/contract';
+import {
+  ASSOCIATION_STACK_TAG,
+  ENV,
+  INITIAL_POLL,
+  STATES,
+  WORKFLOW_TIMEOUT_SECONDS,
+} from '../../lambda/shared/contract';
 import { DEFAULT_CONVERGENCE_SCHEDULE, DEFAULT_DRIFT_REPORT_SCHEDULE, FIELD_RULES } from '../../lambda/shared/patterns';
 import { INSTALL_FAILED_ERROR, RETRYABLE_ERRORS } from '../../lambda/shared/errors';
 import { CertificateSecrets } from './certificate-secrets';
@@ -154,6 +160,7 @@ export class ExportWorkflow extends Construct {
         [ENV.COMMAND_TIMEOUT_SECONDS]: String(this.commandTimeoutSeconds),
         [ENV.CONVERGENCE_SCHEDULE]: convergenceSchedule,
         [ENV.DRIFT_REPORT_SCHEDULE]: driftReportSchedule,
+        [ENV.STACK_NAME]: stack.stackName,
       },
     });
     // recordExport/recordAssociation/recordDeployOutcome (UpdateItem; GetItem when a newer export owns the item).
@@ -166,6 +173,19 @@ export class ExportWorkflow extends Construct {
         // are chosen by tag.
         actions: ['ssm:CreateAssociation', 'ssm:UpdateAssociation'],
         resources: [props.installDocument.documentArn, associationArns, ...nodeArns],
+      }),
+    );
+    this.ssmRunFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'TagAssociationsWithStack',
+        // The stack tag, and only it, with this stack's value: on CreateAssociation's Tags (tag-on-create is
+        // authorized as AddTagsToResource too) and on the update of an association created before the tag existed.
+        actions: ['ssm:AddTagsToResource'],
+        resources: [associationArns],
+        conditions: {
+          StringEquals: { [`aws:RequestTag/${ASSOCIATION_STACK_TAG}`]: stack.stackName },
+          'ForAllValues:StringEquals': { 'aws:TagKeys': [ASSOCIATION_STACK_TAG] },
+        },
       }),
     );
     this.ssmRunFunction.addToRolePolicy(

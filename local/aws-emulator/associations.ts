@@ -1,6 +1,7 @@
 /**
  * Emulated SSM State Manager associations: CreateAssociation, UpdateAssociation, DeleteAssociation,
- * DescribeAssociation and ListAssociations, and the runs themselves. An association is applied
+ * DescribeAssociation and ListAssociations, their tags (CreateAssociation's Tags, AddTagsToResource and
+ * ListTagsForResource with ResourceType Association), and the runs themselves. An association is applied
  *   - to every node matching its targets when it is created or updated (ApplyOnlyAtCronInterval false),
  *   - on its rate schedule (emulated seconds scaled by msPerSecond; cron schedules are accepted but only
  *     run through {@link StateManager.runNow}),
@@ -74,6 +75,8 @@ interface Association {
   lastExecutionDate?: Date;
   nodes: Map<string, NodeState>;
   deleted?: boolean;
+  /** Kept across UpdateAssociation, which has no Tags member (as in SSM). */
+  tags: Map<string, string>;
   active: number;
   waiting: (() => void)[];
 }
@@ -89,6 +92,23 @@ const UNIT_SECONDS: Record<string, number> = {
 };
 const CONCURRENCY = /^([1-9][0-9]*|[1-9][0-9]%|[1-9]%|100%)$/;
 const ERRORS = /^([1-9][0-9]*|[0]|[1-9][0-9]%|[0-9]%|100%)$/;
+/** Most tags on one association (SSM's limit for most resource types; AddTagsToResource documentation). */
+const MAX_TAGS = 50;
+
+/**
+ * A Tags list as [Key, Value] pairs (required members, lengths and patterns are checked against AWS's model
+ * before dispatch); a key given twice in one request is rejected.
+ */
+function readTags(input: Input, member: string): [string, string][] {
+  const list = input.optList(member) ?? [];
+  const pairs = list.map((t) => [String(t.Key), String(t.Value)] as [string, string]);
+  if (new Set(pairs.map(([key]) => key)).size !== pairs.length)
+    throw new AwsServiceError('InvalidParameters', 'A tag key can be given only once.');
+  if (pairs.length > MAX_TAGS)
+    throw new AwsServiceError('TooManyTagsError', `The resource can have at most ${MAX_TAGS} tags.`);
+  return pairs;
+}
+
 /** Most runs kept in {@link StateManager.runs}. */
 const MAX_RUNS_KEPT = 5000;
 
@@ -115,6 +135,7 @@ export class StateManager {
 
   create(input: Input): JsonObject {
     const fields = this.readFields(input, true);
+    const tags = readTags(input, 'Tags');
     if (fields.name && [...this.associations.values()].some((a) => a.name === fields.name))
       throw new AwsServiceError('AssociationAlreadyExists', 'The specified association already exists.');
     const now = new Date();
@@ -125,6 +146,7 @@ export class StateManager {
       createdAt: now,
       updatedAt: now,
       nodes: new Map(),
+      tags: new Map(tags),
       active: 0,
       waiting: [],
     };
@@ -170,6 +192,33 @@ export class StateManager {
       s.rerun = undefined;
     }
     return {};
+  }
+
+  /** AddTagsToResource with ResourceType Association: adds or overwrites. */
+  addTags(id: string, input: Input): JsonObject {
+    const a = this.taggable(id);
+    const tags = readTags(input, 'Tags');
+    const merged = new Map([...a.tags, ...tags]);
+    if (merged.size > MAX_TAGS)
+      throw new AwsServiceError('TooManyTagsError', `The resource can have at most ${MAX_TAGS} tags.`);
+    a.tags = merged;
+    return {};
+  }
+
+  /** ListTagsForResource with ResourceType Association. */
+  listTags(id: string): JsonObject {
+    return { TagList: [...this.taggable(id).tags].map(([Key, Value]) => ({ Key, Value })) };
+  }
+
+  private taggable(id: string): Association {
+    const a = this.associations.get(id);
+    // AddTagsToResource and ListTagsForResource name a missing resource this way, not AssociationDoesNotExist.
+    if (!a)
+      throw new AwsServiceError(
+        'InvalidResourceId',
+        'The resource ID is not valid. Verify that you entered the correct ID and try again.',
+      );
+    return a;
   }
 
   describe(input: Input): JsonObject {

@@ -82,6 +82,7 @@ export class SsmService {
         ListCommandInvocations: (i) => this.listCommandInvocations(new Input(i)),
         GetCommandInvocation: (i) => this.getCommandInvocation(new Input(i)),
         ListTagsForResource: (i) => this.listTagsForResource(new Input(i)),
+        AddTagsToResource: (i) => this.addTagsToResource(new Input(i)),
         DescribeDocument: (i) => this.describeDocument(new Input(i)),
         CreateAssociation: (i) => this.associations.create(new Input(i)),
         UpdateAssociation: (i) => this.associations.update(new Input(i)),
@@ -206,6 +207,7 @@ export class SsmService {
   private listTagsForResource(input: Input): JsonObject {
     const type = input.string('ResourceType');
     const id = input.string('ResourceId');
+    if (type === 'Association') return this.associations.listTags(id);
     const node = this.nodes.get(id);
     if (type !== 'ManagedInstance' || !node)
       throw new AwsServiceError(
@@ -213,6 +215,17 @@ export class SsmService {
         'The resource ID is not valid. Verify that you entered the correct ID and try again.',
       );
     return { TagList: Object.entries(node.tags).map(([Key, Value]) => ({ Key, Value })) };
+  }
+
+  /** Association tags only: the product tags nothing else through SSM. */
+  private addTagsToResource(input: Input): JsonObject {
+    const type = input.string('ResourceType');
+    if (type !== 'Association')
+      throw new AwsServiceError(
+        'InvalidResourceType',
+        `The local emulator tags associations only (not ${type.slice(0, 40)}).`,
+      );
+    return this.associations.addTags(input.string('ResourceId'), input);
   }
 
   private describeDocument(input: Input): JsonObject {

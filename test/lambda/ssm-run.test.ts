@@ -1,4 +1,5 @@
 import {
+  AddTagsToResourceCommand,
   CreateAssociationCommand,
   DescribeInstanceInformationCommand,
   ListAssociationsCommand,
@@ -25,6 +26,7 @@ import {
 } from './support';
 
 const ssm = mockAwsClient(SSMClient);
+const STACK_NAME = 'AcmExportTest';
 let inventory: Awaited<ReturnType<typeof startInventory>>;
 let handler: ReturnType<typeof createHandler>;
 const NOW = new Date('2026-11-20T10:00:05.000Z');
@@ -35,6 +37,7 @@ beforeAll(async () => {
     ddb: inventory.ddb,
     tableName: inventory.tableName,
     documentName: 'Install-ACMCertificate-Test',
+    stackName: STACK_NAME,
     logGroupName: '/acm-export/commands',
     timeoutSeconds: 600,
     region: 'us-east-1',
@@ -278,6 +281,7 @@ describe('convergence association', () => {
       MaxErrors: '100%',
       ComplianceSeverity: 'HIGH',
       SyncCompliance: 'AUTO',
+      Tags: [{ Key: 'acm-export:stack', Value: STACK_NAME }],
     });
     expect(create.Parameters).not.toHaveProperty('SecretVersionId');
     expect(create).not.toHaveProperty('ApplyOnlyAtCronInterval'); // rate expressions: the default (false) applies
@@ -323,6 +327,7 @@ describe('convergence association', () => {
       MaxErrors: '100%',
       ComplianceSeverity: 'MEDIUM',
       SyncCompliance: 'AUTO',
+      Tags: [{ Key: 'acm-export:stack', Value: STACK_NAME }],
     });
     expect(report.Parameters).not.toHaveProperty('SecretVersionId');
     expect(report.Parameters).not.toHaveProperty('SecretVersionStage');
@@ -351,6 +356,7 @@ describe('convergence association', () => {
       ddb: inventory.ddb,
       tableName: inventory.tableName,
       documentName: 'Install-ACMCertificate-Test',
+      stackName: STACK_NAME,
       logGroupName: '/acm-export/commands',
       timeoutSeconds: 600,
       region: 'us-east-1',
@@ -372,6 +378,7 @@ describe('convergence association', () => {
         ddb: inventory.ddb,
         tableName: inventory.tableName,
         documentName: 'Install-ACMCertificate-Test',
+        stackName: STACK_NAME,
         logGroupName: '/acm-export/commands',
         timeoutSeconds: 600,
         region: 'us-east-1',
@@ -459,6 +466,46 @@ describe('convergence association', () => {
       AssociationName: reportAssociationName(input.CertificateArn, 'Role=web'),
       Parameters: expect.objectContaining({ Action: ['report'] }),
     });
+  });
+
+  test("both associations are created with the acm-export:stack tag naming this stack (what the export-api's delete permission requires)", async () => {
+    const input = freshInput();
+    await handler({ ...installPayload(), input });
+    const created = ssm.commandCalls(CreateAssociationCommand).map((c) => c.args[0].input);
+    expect(created.map((c) => c.AssociationName).sort()).toEqual(
+      [
+        associationName(input.CertificateArn, 'Role=web'),
+        reportAssociationName(input.CertificateArn, 'Role=web'),
+      ].sort(),
+    );
+    for (const c of created) expect(c.Tags).toEqual([{ Key: 'acm-export:stack', Value: STACK_NAME }]);
+  });
+
+  test('an updated association (possibly created before the tag existed) gets the stack tag, after the update', async () => {
+    const input = freshInput();
+    await handler({ ...installPayload({ name: 'exec-a', start: '2026-11-20T10:00:00.000Z' }), input });
+    ssm.resetHistory();
+    await handler({ ...installPayload({ name: 'exec-b', start: '2026-11-20T11:00:00.000Z' }), input });
+    const tagged = ssm.commandCalls(AddTagsToResourceCommand).map((c) => c.args[0].input);
+    expect(tagged).toHaveLength(2);
+    for (const id of [ASSOCIATION_ID, REPORT_ASSOCIATION_ID])
+      expect(tagged).toContainEqual({
+        ResourceType: 'Association',
+        ResourceId: id,
+        Tags: [{ Key: 'acm-export:stack', Value: STACK_NAME }],
+      });
+    const order = ssm.calls().map((c) => c.args[0].constructor.name);
+    expect(order.indexOf('AddTagsToResourceCommand')).toBeGreaterThan(order.indexOf('UpdateAssociationCommand'));
+  });
+
+  test('an association that cannot be tagged is reported as not updated; the push goes out anyway', async () => {
+    const input = freshInput();
+    await handler({ ...installPayload({ name: 'exec-a', start: '2026-11-20T10:00:00.000Z' }), input });
+    ssm.resetHistory();
+    ssm.on(AddTagsToResourceCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }));
+    const result = await handler({ ...installPayload({ name: 'exec-b', start: '2026-11-20T11:00:00.000Z' }), input });
+    expect(result).toMatchObject({ associationError: expect.stringContaining('AccessDeniedException') });
+    expect(ssm).toHaveReceivedCommandTimes(SendCommandCommand, 1);
   });
 
   test('associations found by name (a retried task) are updated, not duplicated', async () => {

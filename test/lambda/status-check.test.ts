@@ -28,7 +28,13 @@ beforeAll(async () => {
   inventory = await startInventory();
   const common = { ddb: inventory.ddb, tableName: inventory.tableName, region: 'us-east-1', now: () => NOW };
   status = createStatusHandler(common);
-  install = createInstallHandler({ ...common, documentName: 'Doc', logGroupName: '/logs', timeoutSeconds: 600 });
+  install = createInstallHandler({
+    ...common,
+    documentName: 'Doc',
+    stackName: 'AcmExport',
+    logGroupName: '/logs',
+    timeoutSeconds: 600,
+  });
 });
 afterAll(async () => inventory.stop());
 
