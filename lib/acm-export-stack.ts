@@ -9,6 +9,7 @@ import { Inventory } from './constructs/inventory';
 import { NodeAccess } from './constructs/node-access';
 import { Notifications } from './constructs/notifications';
 import { RenewalTrigger } from './constructs/renewal-trigger';
+import { exportOptInSetting } from '../lambda/shared/export-opt-in';
 
 export interface AcmExportStackProps extends StackProps {
   /** Subscribed to the alert topic when set. @default no subscription */
@@ -28,6 +29,15 @@ export interface AcmExportStackProps extends StackProps {
    * node should have only one inventory association. @default false
    */
   readonly gatherInventory?: boolean;
+  /** Tag key a certificate must carry to be exported. @default 'acm-export:exportable' */
+  readonly exportTagKey?: string;
+  /** Value of that tag. @default 'true' */
+  readonly exportTagValue?: string;
+  /**
+   * Export any exportable certificate of the account and region, tagged or not (drops the tag check and the
+   * IAM condition on acm:ExportCertificate). @default false
+   */
+  readonly exportAnyCertificate?: boolean;
 }
 
 /** Stack output ids (the CLI discovers the endpoint from ApiUrl; selftest the document, log group and canary). */
@@ -57,6 +67,11 @@ export class AcmExportStack extends Stack {
   constructor(scope: Construct, id: string, props: AcmExportStackProps = {}) {
     super(scope, id, props);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const exportOptIn = exportOptInSetting({
+      tagKey: props.exportTagKey,
+      tagValue: props.exportTagValue,
+      anyCertificate: props.exportAnyCertificate,
+    });
 
     this.inventory = new Inventory(this, 'Inventory', { removalPolicy });
     this.secrets = new CertificateSecrets(this, 'CertificateSecrets', { removalPolicy });
@@ -71,6 +86,7 @@ export class AcmExportStack extends Stack {
       removalPolicy,
       convergenceSchedule: props.convergenceSchedule,
       driftReportSchedule: props.driftReportSchedule,
+      exportOptIn,
     });
     this.notifications.alertOnExecutionEnd(this.workflow.stateMachine);
     this.exportApi = new ExportApi(this, 'ExportApi', {
@@ -79,6 +95,7 @@ export class AcmExportStack extends Stack {
       installDocument: this.installDocument,
       commandTimeoutSeconds: this.workflow.commandTimeoutSeconds,
       removalPolicy,
+      exportOptIn,
     });
     this.driftCheck = new DriftCheck(this, 'DriftCheck', {
       inventory: this.inventory,
@@ -91,6 +108,7 @@ export class AcmExportStack extends Stack {
       stateMachine: this.workflow.stateMachine,
       inventory: this.inventory,
       removalPolicy,
+      exportOptIn,
     });
     this.nodeAccess = new NodeAccess(this, 'NodeAccess', {
       secretArnPattern: this.secrets.secretArnPattern,

@@ -13,6 +13,11 @@ export const CONTEXT = {
   driftReportSchedule: 'acm-export:driftReportSchedule',
   /** "true" to create an AWS-GatherSoftwareInventory association with custom inventory enabled. */
   gatherInventory: 'acm-export:gatherInventory',
+  /** Tag key and value a certificate must carry to be exported (default acm-export:exportable=true). */
+  exportTagKey: 'acm-export:exportTagKey',
+  exportTagValue: 'acm-export:exportTagValue',
+  /** "true" to export any exportable certificate, tagged or not. */
+  exportAnyCertificate: 'acm-export:exportAnyCertificate',
 } as const;
 
 export const DEFAULT_STACK_NAME = 'AcmExport';
@@ -56,6 +61,9 @@ export function configureApp(app: App): AcmExportStack {
     convergenceSchedule: contextString(app, CONTEXT.convergenceSchedule),
     driftReportSchedule: contextString(app, CONTEXT.driftReportSchedule),
     gatherInventory: booleanFrom(app, CONTEXT.gatherInventory),
+    exportTagKey: contextString(app, CONTEXT.exportTagKey),
+    exportTagValue: contextString(app, CONTEXT.exportTagValue),
+    exportAnyCertificate: booleanFrom(app, CONTEXT.exportAnyCertificate),
   });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return stack;

@@ -27,6 +27,11 @@ export const ENV = {
   ALERT_TOPIC_ARN: 'ALERT_TOPIC_ARN',
   /** Minutes after an export during which its target is not checked for drift (rollout in progress). */
   DRIFT_GRACE_MINUTES: 'DRIFT_GRACE_MINUTES',
+  /** Tag key and value a certificate must carry to be exported (see lambda/shared/export-opt-in.ts). */
+  EXPORT_TAG_KEY: 'EXPORT_TAG_KEY',
+  EXPORT_TAG_VALUE: 'EXPORT_TAG_VALUE',
+  /** "true": any exportable certificate may be exported, tagged or not; "false": only tagged ones. */
+  EXPORT_ANY_CERTIFICATE: 'EXPORT_ANY_CERTIFICATE',
 } as const;
 
 /** State names of the export workflow (local mode and tests address states by these names). */
