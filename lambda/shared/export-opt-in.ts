@@ -46,6 +46,15 @@ export function exportOptInFromEnv(env: NodeJS.ProcessEnv = process.env): Export
   return { anyCertificate: false, tagKey, tagValue };
 }
 
+/** The setting when the stack gave one, else undefined (for messages only: never to decide). */
+export function exportOptInFromEnvIfSet(env: NodeJS.ProcessEnv = process.env): ExportOptIn | undefined {
+  try {
+    return exportOptInFromEnv(env);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * - `enabled`: the certificate carries the tag (or any certificate may be exported)
  * - `not-enabled`: it exists without the tag (`message` says what to add)
