@@ -10,6 +10,7 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { DEFAULT_EXPORT_TAG } from '../../lambda/shared/export-opt-in';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/credentials';
 import type { LocalEndpointFile } from '../../local/endpoint-file';
 
@@ -90,9 +91,13 @@ async function untilUp(instance: Instance): Promise<void> {
 }
 
 async function requestCertificate(instance: Instance, domain: string): Promise<string> {
-  const r = await instance
-    .acm()
-    .send(new RequestCertificateCommand({ DomainName: domain, Options: { Export: 'ENABLED' } }));
+  const r = await instance.acm().send(
+    new RequestCertificateCommand({
+      DomainName: domain,
+      Options: { Export: 'ENABLED' },
+      Tags: [{ Key: DEFAULT_EXPORT_TAG.key, Value: DEFAULT_EXPORT_TAG.value }],
+    }),
+  );
   return r.CertificateArn!;
 }
 
