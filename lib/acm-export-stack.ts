@@ -11,6 +11,7 @@ import { NodeAccess } from './constructs/node-access';
 import { Notifications } from './constructs/notifications';
 import { RenewalTrigger } from './constructs/renewal-trigger';
 import { DEFAULT_PLACEMENT, PlacementPolicy, parsePlacementPolicy } from '../lambda/shared/placement';
+import { exportOptInSetting } from '../lambda/shared/export-opt-in';
 
 export interface AcmExportStackProps extends StackProps {
   /** Subscribed to the alert topic when set. @default no subscription */
@@ -35,6 +36,15 @@ export interface AcmExportStackProps extends StackProps {
    * the API, renewals and the install document. @default DEFAULT_PLACEMENT
    */
   readonly placement?: PlacementPolicy;
+  /** Tag key a certificate must carry to be exported. @default 'acm-export:exportable' */
+  readonly exportTagKey?: string;
+  /** Value of that tag. @default 'true' */
+  readonly exportTagValue?: string;
+  /**
+   * Export any exportable certificate of the account and region, tagged or not (drops the tag check and the
+   * IAM condition on acm:ExportCertificate). @default false
+   */
+  readonly exportAnyCertificate?: boolean;
 }
 
 /** Stack output ids (the CLI discovers the endpoint from ApiUrl; selftest the document, log group and canary). */
@@ -66,6 +76,11 @@ export class AcmExportStack extends Stack {
     super(scope, id, props);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const placement = parsePlacementPolicy(props.placement ?? DEFAULT_PLACEMENT, 'placement');
+    const exportOptIn = exportOptInSetting({
+      tagKey: props.exportTagKey,
+      tagValue: props.exportTagValue,
+      anyCertificate: props.exportAnyCertificate,
+    });
 
     this.inventory = new Inventory(this, 'Inventory', { removalPolicy });
     this.secrets = new CertificateSecrets(this, 'CertificateSecrets', { removalPolicy });
@@ -80,6 +95,7 @@ export class AcmExportStack extends Stack {
       removalPolicy,
       convergenceSchedule: props.convergenceSchedule,
       driftReportSchedule: props.driftReportSchedule,
+      exportOptIn,
     });
     this.notifications.alertOnExecutionEnd(this.workflow.stateMachine);
     this.executionEnd = new ExecutionEndRecorder(this, 'ExecutionEnd', {
@@ -94,6 +110,7 @@ export class AcmExportStack extends Stack {
       commandTimeoutSeconds: this.workflow.commandTimeoutSeconds,
       removalPolicy,
       placement,
+      exportOptIn,
     });
     this.driftCheck = new DriftCheck(this, 'DriftCheck', {
       inventory: this.inventory,
@@ -107,6 +124,7 @@ export class AcmExportStack extends Stack {
       inventory: this.inventory,
       removalPolicy,
       placement,
+      exportOptIn,
     });
     this.nodeAccess = new NodeAccess(this, 'NodeAccess', {
       secretArnPattern: this.secrets.secretArnPattern,

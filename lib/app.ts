@@ -18,6 +18,11 @@ export const CONTEXT = {
   allowedDirs: 'acm-export:allowedDirs',
   /** Accounts that may own the key (KeyOwner, KeyGroup): a list, or a comma-separated string. */
   keyAccounts: 'acm-export:keyAccounts',
+  /** Tag key and value a certificate must carry to be exported (default acm-export:exportable=true). */
+  exportTagKey: 'acm-export:exportTagKey',
+  exportTagValue: 'acm-export:exportTagValue',
+  /** "true" to export any exportable certificate, tagged or not. */
+  exportAnyCertificate: 'acm-export:exportAnyCertificate',
 } as const;
 
 export const DEFAULT_STACK_NAME = 'AcmExport';
@@ -81,6 +86,9 @@ export function configureApp(app: App): AcmExportStack {
     driftReportSchedule: contextString(app, CONTEXT.driftReportSchedule),
     gatherInventory: booleanFrom(app, CONTEXT.gatherInventory),
     placement: placementFrom(app),
+    exportTagKey: contextString(app, CONTEXT.exportTagKey),
+    exportTagValue: contextString(app, CONTEXT.exportTagValue),
+    exportAnyCertificate: booleanFrom(app, CONTEXT.exportAnyCertificate),
   });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return stack;

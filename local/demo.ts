@@ -4,6 +4,7 @@
  * node serves the new serial; renew; check again; print a summary (`--json`: the last line is JSON).
  */
 import { ACMClient, RequestCertificateCommand } from '@aws-sdk/client-acm';
+import { DEFAULT_EXPORT_TAG } from '../lambda/shared/export-opt-in';
 import { ListCommandInvocationsCommand, SSMClient } from '@aws-sdk/client-ssm';
 import * as path from 'node:path';
 import type { ExportStatusResponse, StartExportResponse } from '../lambda/export-api/api-types';
@@ -80,7 +81,12 @@ export async function runDemo(io: Pick<CliIo, 'stdout' | 'fetch'>, options: Demo
     // 1. An exportable public certificate from (local) ACM.
     const t1 = Date.now();
     const requested = await acm.send(
-      new RequestCertificateCommand({ DomainName: DEMO_DOMAIN, Options: { Export: 'ENABLED' } }),
+      new RequestCertificateCommand({
+        DomainName: DEMO_DOMAIN,
+        Options: { Export: 'ENABLED' },
+        // Opted in to export, as a certificate must be before the API accepts it.
+        Tags: [{ Key: DEFAULT_EXPORT_TAG.key, Value: DEFAULT_EXPORT_TAG.value }],
+      }),
     );
     const certificateArn = requested.CertificateArn!;
     const requestCertificate = Date.now() - t1;

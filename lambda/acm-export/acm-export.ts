@@ -17,8 +17,10 @@ import {
   CertificateNotExportable,
   CertificateNotFound,
   CertificateNotIssued,
+  CertificateNotOptedIn,
   rethrowThrottling,
 } from '../shared/errors';
+import { ExportOptIn, notEnabledMessage } from '../shared/export-opt-in';
 import { RandomBytes, deterministicUuid, generatePassphrase, sha256Hex } from '../shared/passphrase';
 import type { ResolvedExportRequest } from '../shared/schemas';
 import { formatSecret } from './secret-format';
@@ -32,6 +34,8 @@ export interface ExportDeps {
   /** `SECRET_KMS_KEY_ID` */
   kmsKeyId: string;
   scope: ArnScope;
+  /** The stack's export tag, to name it when IAM refuses the export. */
+  exportOptIn?: ExportOptIn;
   random?: RandomBytes;
   log?: (message: string, keys?: Record<string, string | number | boolean>) => void;
 }
@@ -135,6 +139,14 @@ export async function exportCertificate(
     }
     if (errName === 'RequestInProgressException') {
       throw new CertificateNotIssued(`certificate ${certificateArn} is still being issued`);
+    }
+    if (errName === 'AccessDeniedException') {
+      // The role may export only certificates that carry the export tag (its IAM condition).
+      throw new CertificateNotOptedIn(
+        deps.exportOptIn && !deps.exportOptIn.anyCertificate
+          ? `ACM denied ExportCertificate (AccessDenied): ${notEnabledMessage(certificateArn, deps.exportOptIn.tagKey, deps.exportOptIn.tagValue)}`
+          : `ACM denied ExportCertificate of ${certificateArn} (AccessDenied): the acm-export role may not export it`,
+      );
     }
     if (errName === 'ValidationException') {
       throw new CertificateNotExportable(`ACM refused to export certificate ${certificateArn} (ValidationException)`);

@@ -6,6 +6,7 @@ import type { Context } from 'aws-lambda';
 import { client } from '../shared/clients';
 import { ENV, ExportTaskPayload, ExportTaskResult } from '../shared/contract';
 import { requireEnv } from '../shared/env';
+import { exportOptInFromEnvIfSet } from '../shared/export-opt-in';
 import { ExportDeps, exportCertificate } from './acm-export';
 import {
   certificateArnOf,
@@ -25,6 +26,7 @@ const factories = {
   secretNamePrefix: () => requireEnv(ENV.SECRET_NAME_PREFIX),
   kmsKeyId: () => requireEnv(ENV.SECRET_KMS_KEY_ID),
   region: () => requireEnv('AWS_REGION'),
+  exportOptIn: () => exportOptInFromEnvIfSet(),
   random: () => undefined,
 };
 

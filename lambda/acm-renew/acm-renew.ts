@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { describeExportable } from '../shared/certificate';
 import { InventoryItem } from '../shared/contract';
 import { AcmExportError, InvalidInput, rethrowThrottling } from '../shared/errors';
+import { ExportOptIn, checkExportOptIn } from '../shared/export-opt-in';
 import { InventoryDeps, targetsOfCertificate } from '../shared/inventory';
 import { sha256Hex } from '../shared/passphrase';
 import { ExportRequest, exportRequestSchema, formatIssues, withDefaults } from '../shared/schemas';
@@ -23,6 +24,8 @@ export interface RenewDeps extends InventoryDeps {
   stateMachineArn: string;
   /** `PLACEMENT_POLICY`: targets outside it (narrowed after their export) are skipped. @default DEFAULT_PLACEMENT */
   placement?: PlacementPolicy;
+  /** Only certificates that still carry the export tag are re-exported. */
+  exportOptIn: ExportOptIn;
   log?: (message: string, keys?: Record<string, string | number | boolean>) => void;
 }
 
@@ -63,7 +66,7 @@ export interface RenewResult {
   /** Why nothing was started, when the event is not a renewal of an exportable certificate with targets. */
   ignored?: string;
   /** Machine-readable form of `ignored`. */
-  ignoredCode?: 'NotARenewal' | 'CertificateNotExportable' | 'NoTargets';
+  ignoredCode?: 'NotARenewal' | 'CertificateNotExportable' | 'CertificateNotOptedIn' | 'NoTargets';
 }
 
 /** `renew-` + 40 hex of sha256(certificate, target, event id): ≤80 characters, valid as an execution name. */
@@ -163,6 +166,12 @@ export async function renew(event: AcmEvent, scope: ArnScope, deps: RenewDeps): 
       return none('CertificateNotExportable', `${error.name}: ${error.message}`);
     throw error;
   }
+
+  // The export tag was removed since the last export: the owner opted out, so nothing is re-exported.
+  const optIn = await checkExportOptIn(deps.acm, certificateArn, deps.exportOptIn);
+  if (optIn.result === 'not-enabled') return none('CertificateNotOptedIn', `renewal not exported: ${optIn.message}`);
+  if (optIn.result === 'not-found')
+    return none('CertificateNotExportable', `CertificateNotFound: certificate ${certificateArn} was not found`);
 
   const items = await targetsOfCertificate(deps, certificateArn);
   const result: RenewResult = { started: 0, alreadyStarted: 0, targets: items.length, skipped: 0, executionArns: [] };

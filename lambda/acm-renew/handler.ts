@@ -6,6 +6,7 @@ import type { Context } from 'aws-lambda';
 import { client } from '../shared/clients';
 import { ENV } from '../shared/contract';
 import { requireEnv } from '../shared/env';
+import { exportOptInFromEnv } from '../shared/export-opt-in';
 import { info, peek, resolveDeps } from '../shared/handler-support';
 import { METRIC, count, logger, observe } from '../shared/powertools';
 import { RenewDeps, RenewResult, parseAcmEvent, renew } from './acm-renew';
@@ -22,6 +23,7 @@ const factories = {
   stateMachineArn: () => requireEnv(ENV.STATE_MACHINE_ARN),
   placement: () => placementFromEnv(process.env[ENV.PLACEMENT_POLICY]),
   region: () => requireEnv('AWS_REGION'),
+  exportOptIn: () => exportOptInFromEnv(),
 };
 
 /** Partition and account of the stack (from the state machine ARN), region of the function. */
@@ -50,9 +52,18 @@ export function createHandler(overrides: Partial<AcmRenewDeps> = {}) {
           targets: result.outsidePlacement.join(', ').slice(0, 1000),
         });
       }
+      if (result.ignoredCode === 'CertificateNotOptedIn') {
+        // Warn: its targets keep the previous certificate until it expires, unless the tag is added back.
+        logger.warn('renewed certificate not exported: it no longer carries the export tag', {
+          certificateArn,
+          reason: (result.ignored ?? '').slice(0, 400),
+        });
+      } else if (result.ignored) {
+        info('event ignored', { certificateArn, reason: result.ignored.slice(0, 400) });
+      }
       if (result.ignored) {
-        info('event ignored', { certificateArn, reason: result.ignored.slice(0, 300) });
-        if (result.ignoredCode === 'CertificateNotExportable') count(METRIC.renewalsIgnored);
+        if (result.ignoredCode === 'CertificateNotExportable' || result.ignoredCode === 'CertificateNotOptedIn')
+          count(METRIC.renewalsIgnored);
       }
       count(METRIC.renewalsTriggered, result.started);
       info('renewal handled', {

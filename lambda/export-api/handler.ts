@@ -7,6 +7,7 @@
  * node removed the files).
  * Every response is JSON; 4xx messages name the field and the rule, never echo a value.
  */
+import type { ACMClient } from '@aws-sdk/client-acm';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { ErrorResponse } from './api-types';
@@ -16,6 +17,7 @@ import { commandTimeoutSeconds, requireEnv } from '../shared/env';
 import { RemoveCommandSettings, deleteTarget, parseDeleteTarget, parseTargetPath } from './delete-target';
 import { AcmExportError, InvalidInput } from '../shared/errors';
 import { EXPORT_ID_PATTERN, ExportStatusDeps, exportStatus } from './export-status';
+import { ExportOptIn, exportOptInFromEnv } from '../shared/export-opt-in';
 import { resolveDeps } from '../shared/handler-support';
 import { InventoryDeps } from '../shared/inventory';
 import { listCertificates, parseListQuery } from './list-certificates';
@@ -29,8 +31,11 @@ export type ExportApiDeps = ExportStatusDeps &
   InventoryDeps & {
     now?: () => Date;
     ssm: SSMClient;
+    acm: ACMClient;
     removeCommand: () => RemoveCommandSettings;
     placement: PlacementPolicy;
+    /** The export tag setting, read when a POST needs it (the other routes do not). */
+    exportOptIn: () => ExportOptIn;
   };
 
 /** The remove run's settings, read when a DELETE asks for the files to be removed (the other routes need none). */
@@ -46,11 +51,13 @@ function removeCommandFromEnv(): RemoveCommandSettings {
 const factories = {
   sfn: () => client('sfn'),
   ssm: () => client('ssm'),
+  acm: () => client('acm'),
   ddb: () => client('ddb'),
   stateMachineArn: () => requireEnv(ENV.STATE_MACHINE_ARN),
   placement: () => placementFromEnv(process.env[ENV.PLACEMENT_POLICY]),
   tableName: () => requireEnv(ENV.TABLE_NAME),
   removeCommand: () => removeCommandFromEnv,
+  exportOptIn: () => () => exportOptInFromEnv(),
   now: () => undefined,
 };
 
@@ -137,6 +144,8 @@ export function createHandler(overrides: Partial<ExportApiDeps> = {}) {
             { body: event.body, isBase64Encoded: event.isBase64Encoded, requestId },
             {
               sfn: deps.sfn,
+              acm: deps.acm,
+              exportOptIn: deps.exportOptIn(),
               stateMachineArn: deps.stateMachineArn,
               placement: deps.placement,
               now: deps.now,

@@ -4,9 +4,11 @@
  * and the rule and never repeat a value that was sent.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import type { ACMClient } from '@aws-sdk/client-acm';
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { ErrorResponse, StartExportResponse } from './api-types';
-import { isThrottling } from '../shared/errors';
+import { Throttled, isThrottling } from '../shared/errors';
+import { ExportOptIn, checkExportOptIn } from '../shared/export-opt-in';
 import { EXPORT_ID_PATTERN, executionArnFor } from './export-status';
 import { MAX_REQUEST_BYTES } from '../shared/patterns';
 import { ExportRequest, exportRequestSchema, formatIssues, withDefaults } from '../shared/schemas';
@@ -15,6 +17,9 @@ import { DEFAULT_PLACEMENT, PlacementPolicy, placementProblems } from '../shared
 
 export interface StartExportDeps {
   sfn: SFNClient;
+  /** Reads the certificate's tags: only certificates opted in to export are started. */
+  acm: ACMClient;
+  exportOptIn: ExportOptIn;
   /** `STATE_MACHINE_ARN`; also gives the partition, region and account certificates must belong to. */
   stateMachineArn: string;
   /** `PLACEMENT_POLICY`: where files may go and who may own the key. @default DEFAULT_PLACEMENT */
@@ -42,6 +47,7 @@ export const THROTTLED = 'too many requests: Step Functions is throttling new ex
 export const LIMIT_EXCEEDED =
   'too many exports are running: the state machine is at its limit of open executions; retry later';
 export const INTERNAL = 'internal error: the export could not be started; retry later';
+export const ACM_THROTTLED = 'too many requests: ACM is throttling reads of certificate tags; retry in a few seconds';
 
 const STATE_MACHINE_ARN = /^arn:(aws(?:-[a-z]+)*):states:([a-z0-9-]+):([0-9]{12}):stateMachine:[A-Za-z0-9_-]{1,80}$/;
 
@@ -116,6 +122,32 @@ function failure(error: unknown, operation: string, deps: StartExportDeps): Star
 }
 
 /**
+ * 403 naming the tag to add when the certificate is not opted in to export; undefined to go on. A certificate
+ * ACM does not know goes on too: the workflow fails it with CertificateNotFound, as before the tag check.
+ */
+async function refuseUnlessOptedIn(
+  certificateArn: string,
+  deps: StartExportDeps,
+): Promise<StartExportOutcome | undefined> {
+  try {
+    const check = await checkExportOptIn(deps.acm, certificateArn, deps.exportOptIn);
+    if (check.result !== 'not-enabled') return undefined;
+    deps.log?.('certificate not enabled for export', { certificateArn });
+    return fail(403, check.message);
+  } catch (error) {
+    if (errorName(error) === Throttled.name) {
+      deps.log?.('throttled', { operation: 'acm:ListTagsForCertificate' });
+      return fail(429, ACM_THROTTLED);
+    }
+    deps.log?.('could not read the certificate tags', {
+      operation: 'acm:ListTagsForCertificate',
+      errorName: errorName(error),
+    });
+    return fail(500, INTERNAL);
+  }
+}
+
+/**
  * Validates and starts one export. A retry of the same request (same name and input) answers with the
  * execution already started; the same name with another input is a 409.
  */
@@ -124,6 +156,8 @@ export async function startExport(request: StartExportRequest, deps: StartExport
   if (!body.ok) return fail(400, body.message);
   const misplaced = placementProblems(withDefaults(body.value), deps.placement ?? DEFAULT_PLACEMENT);
   if (misplaced.length > 0) return fail(400, misplaced.join('; '));
+  const refused = await refuseUnlessOptedIn(body.value.CertificateArn, deps);
+  if (refused) return refused;
 
   const name = executionNameFor(request.requestId);
   // The body as sent (published PascalCase names, no defaults filled in): renewals store and replay it.

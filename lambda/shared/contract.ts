@@ -31,6 +31,11 @@ export const ENV = {
   PLACEMENT_POLICY: 'PLACEMENT_POLICY',
   /** Name of the stack: the value of the ASSOCIATION_STACK_TAG the workflow puts on its associations. */
   STACK_NAME: 'STACK_NAME',
+  /** Tag key and value a certificate must carry to be exported (see lambda/shared/export-opt-in.ts). */
+  EXPORT_TAG_KEY: 'EXPORT_TAG_KEY',
+  EXPORT_TAG_VALUE: 'EXPORT_TAG_VALUE',
+  /** "true": any exportable certificate may be exported, tagged or not; "false": only tagged ones. */
+  EXPORT_ANY_CERTIFICATE: 'EXPORT_ANY_CERTIFICATE',
 } as const;
 
 /** State names of the export workflow (local mode and tests address states by these names). */

@@ -20,6 +20,8 @@ export class CertificateNotFound extends AcmExportError {}
 export class CertificateNotIssued extends AcmExportError {}
 /** The certificate was not created with `Options.Export = ENABLED`. */
 export class CertificateNotExportable extends AcmExportError {}
+/** The certificate does not carry the stack's export tag: ACM (the acm-export role's IAM condition) refused the export. */
+export class CertificateNotOptedIn extends AcmExportError {}
 /** The certificate ARN names another region, account or partition than this stack's. */
 export class CertificateOutOfScope extends AcmExportError {}
 /** No managed node carries the target tag. */

@@ -5,9 +5,14 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { ASSOCIATION_STACK_TAG, ENV, INVENTORY } from '../../lambda/shared/contract';
-import { acknowledge, acknowledgeWildcardResource } from '../nag';
+import { REASONS, acknowledge, acknowledgeWildcardResource } from '../nag';
 import { StructuralSchema, exportRequestStructure, structuralErrorMessage } from '../../lambda/export-api/api-model';
-import { associationArns as associationArnsOf, nodeArns as nodeArnsOf } from './arns';
+import { ExportOptIn, exportOptInEnvironment, exportOptInSetting } from '../../lambda/shared/export-opt-in';
+import {
+  associationArns as associationArnsOf,
+  certificateArns as certificateArnsOf,
+  nodeArns as nodeArnsOf,
+} from './arns';
 import { DEFAULT_COMMAND_TIMEOUT_SECONDS } from './export-workflow';
 import { InstallDocument } from './install-document';
 import { Inventory } from './inventory';
@@ -45,6 +50,8 @@ export interface ExportApiProps {
   readonly throttlingBurstLimit?: number;
   /** Placement policy POST /exports enforces (pass the install document's). @default DEFAULT_PLACEMENT */
   readonly placement?: PlacementPolicy;
+  /** Which certificates POST /exports accepts. @default tagged acm-export:exportable=true */
+  readonly exportOptIn?: ExportOptIn;
 }
 
 export const STAGE_NAME = 'v1';
@@ -280,8 +287,15 @@ export class ExportApi extends Construct {
         [ENV.COMMAND_LOG_GROUP]: props.installDocument.commandLogGroup.logGroupName,
         [ENV.COMMAND_TIMEOUT_SECONDS]: String(props.commandTimeoutSeconds ?? DEFAULT_COMMAND_TIMEOUT_SECONDS),
         [ENV.PLACEMENT_POLICY]: JSON.stringify(props.placement ?? DEFAULT_PLACEMENT),
+        ...exportOptInEnvironment(props.exportOptIn ?? exportOptInSetting({})),
       },
     });
+    // POST /exports reads the certificate's tags: only opted-in certificates are exported.
+    const certificateArns = certificateArnsOf(stack);
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['acm:ListTagsForCertificate'], resources: [certificateArns] }),
+    );
+    acknowledgeWildcardResource(fn.executionRole, certificateArns, REASONS.certificateWildcard);
     // GET /certificates queries ByExpiry; DELETE .../targets/{target} reads the item, then deletes it (or,
     // removing the files, marks it Removing); GET .../removal marks it RemovalFailed or deletes it.
     props.inventory.grantQuery(fn, [INVENTORY.byExpiryIndex]);

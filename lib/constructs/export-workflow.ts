@@ -15,6 +15,7 @@ import {
 } from '../../lambda/shared/contract';
 import { DEFAULT_CONVERGENCE_SCHEDULE, DEFAULT_DRIFT_REPORT_SCHEDULE, FIELD_RULES } from '../../lambda/shared/patterns';
 import { INSTALL_FAILED_ERROR, RETRYABLE_ERRORS } from '../../lambda/shared/errors';
+import { ExportOptIn, exportOptInEnvironment, exportOptInSetting } from '../../lambda/shared/export-opt-in';
 import { CertificateSecrets } from './certificate-secrets';
 import { InstallDocument } from './install-document';
 import { Inventory } from './inventory';
@@ -49,6 +50,8 @@ export interface ExportWorkflowProps {
    * changed between install runs. Same rule as convergenceSchedule. @default 'rate(1 hour)'
    */
   readonly driftReportSchedule?: string;
+  /** Which certificates acm:ExportCertificate is allowed on. @default tagged acm-export:exportable=true */
+  readonly exportOptIn?: ExportOptIn;
 }
 
 /** SendCommand delivery timeout (seconds) of the install runs and of the export API's remove run. */
@@ -101,6 +104,7 @@ export class ExportWorkflow extends Construct {
     const { table } = inventory;
     const logRemovalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const certificateArns = certificateArnsOf(stack);
+    const exportOptIn = props.exportOptIn ?? exportOptInSetting({});
 
     this.acmExportFunction = new NodeFunction(this, 'acm-export', {
       handlerDir: 'acm-export',
@@ -110,12 +114,22 @@ export class ExportWorkflow extends Construct {
       environment: {
         [ENV.SECRET_NAME_PREFIX]: props.secrets.namePrefix,
         [ENV.SECRET_KMS_KEY_ID]: props.secrets.key.keyArn,
+        // Names the tag when the IAM condition refuses an export.
+        ...exportOptInEnvironment(exportOptIn),
       },
     });
     this.acmExportFunction.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['acm:DescribeCertificate'], resources: [certificateArns] }),
+    );
+    // Export is opt-in per certificate: the API and acm-renew check the tag first; this condition is the backstop.
+    this.acmExportFunction.addToRolePolicy(
       new iam.PolicyStatement({
-        actions: ['acm:DescribeCertificate', 'acm:ExportCertificate'],
+        sid: 'ExportOptedInCertificates',
+        actions: ['acm:ExportCertificate'],
         resources: [certificateArns],
+        ...(exportOptIn.anyCertificate
+          ? {}
+          : { conditions: { StringEquals: { [`aws:ResourceTag/${exportOptIn.tagKey}`]: exportOptIn.tagValue } } }),
       }),
     );
     this.acmExportFunction.addToRolePolicy(

@@ -8,6 +8,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../../lambda/shared/contract';
 import { REASONS, acknowledge, acknowledgeWildcardResource } from '../nag';
+import { ExportOptIn, exportOptInEnvironment, exportOptInSetting } from '../../lambda/shared/export-opt-in';
 import { certificateArns as certificateArnsOf } from './arns';
 import { Inventory } from './inventory';
 import { NodeFunction } from './node-function';
@@ -22,6 +23,8 @@ export interface RenewalTriggerProps {
   readonly removalPolicy?: RemovalPolicy;
   /** Renewals of targets outside this placement policy are skipped (logged). @default DEFAULT_PLACEMENT */
   readonly placement?: PlacementPolicy;
+  /** Which renewed certificates are re-exported. @default tagged acm-export:exportable=true */
+  readonly exportOptIn?: ExportOptIn;
 }
 
 /** Event pattern of a renewal: ACM publishes "Certificate Available" with Action RENEWAL. */
@@ -66,10 +69,15 @@ export class RenewalTrigger extends Construct {
         [ENV.TABLE_NAME]: props.inventory.table.tableName,
         [ENV.STATE_MACHINE_ARN]: props.stateMachine.stateMachineArn,
         [ENV.PLACEMENT_POLICY]: JSON.stringify(props.placement ?? DEFAULT_PLACEMENT),
+        ...exportOptInEnvironment(props.exportOptIn ?? exportOptInSetting({})),
       },
     });
+    // ListTagsForCertificate: a renewed certificate whose export tag was removed is skipped, not re-exported.
     this.function.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['acm:DescribeCertificate'], resources: [certificateArns] }),
+      new iam.PolicyStatement({
+        actions: ['acm:DescribeCertificate', 'acm:ListTagsForCertificate'],
+        resources: [certificateArns],
+      }),
     );
     acknowledgeWildcardResource(this.function.executionRole, certificateArns, REASONS.certificateWildcard);
     // targetsOfCertificate: Query on the partition key (never a Scan).

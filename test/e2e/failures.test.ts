@@ -1,4 +1,5 @@
 /** End to end through local mode: failure paths, throttling, and what the API refuses. */
+import { ACMClient, AddTagsToCertificateCommand } from '@aws-sdk/client-acm';
 import type { ApiClient } from '../../cli/api-client';
 import { summaryLines } from '../../cli/wait';
 import { structuralErrorMessage } from '../../lambda/export-api/api-model';
@@ -201,6 +202,34 @@ describe('refused requests start nothing', () => {
     expect(cases.map((c) => c.status)).toEqual([403, 403, 403, 403, 403]);
     for (const c of cases) expect(JSON.parse(c.body)).toEqual({ message: expect.any(String) });
     expect(executionCount()).toBe(before);
+  });
+
+  test('a certificate without the export tag → 403 naming the tag and the command; tagged, the same body starts', async () => {
+    const untagged = await requestCertificate(local, 'untagged.e2e.example.test', 'RSA_2048', { optedIn: false });
+    const before = executionCount();
+    const res = await rawRequest(local, 'POST', '/exports', {
+      body: JSON.stringify(exportBody(local, untagged)),
+      contentType: 'application/json',
+    });
+    expect(res.status).toBe(403);
+    expect(JSON.parse(res.body)).toEqual({
+      message: `CertificateArn: ${untagged} is not enabled for export: add the tag acm-export:exportable=true (aws acm add-tags-to-certificate --certificate-arn ${untagged} --tags Key=acm-export:exportable,Value=true)`,
+    });
+    expect(executionCount()).toBe(before);
+
+    const acm = new ACMClient(local.aws.clientConfig());
+    try {
+      await acm.send(
+        new AddTagsToCertificateCommand({
+          CertificateArn: untagged,
+          Tags: [{ Key: 'acm-export:exportable', Value: 'true' }],
+        }),
+      );
+    } finally {
+      acm.destroy();
+    }
+    const started = await startExport(api, { ...exportBody(local, untagged), DryRun: true });
+    expect((await finished(local, api, started.executionArn)).status).toBe('SUCCEEDED');
   });
 
   test('malformed or hostile bodies → 400 naming the field (the fixed structural message when the shape is wrong; 415 for non-JSON, 413 when too large), nothing echoed', async () => {

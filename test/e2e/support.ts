@@ -8,6 +8,7 @@ import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { ExportStatusResponse, StartExportResponse } from '../../lambda/export-api/api-types';
 import { ApiClient } from '../../cli/api-client';
+import { DEFAULT_EXPORT_TAG } from '../../lambda/shared/export-opt-in';
 import type { LocalNode } from '../../local/nodes';
 import type { LocalMode } from '../../local/runtime';
 
@@ -22,10 +23,15 @@ export function apiClient(local: LocalMode): ApiClient {
   });
 }
 
+/**
+ * An exportable certificate from local ACM, opted in to export with the default export tag unless
+ * `optedIn` is false.
+ */
 export async function requestCertificate(
   local: LocalMode,
   domainName: string,
   keyAlgorithm: KeyAlgorithm = 'RSA_2048',
+  { optedIn = true }: { optedIn?: boolean } = {},
 ): Promise<string> {
   const acm = new ACMClient(local.aws.clientConfig());
   try {
@@ -34,6 +40,7 @@ export async function requestCertificate(
         DomainName: domainName,
         KeyAlgorithm: keyAlgorithm,
         Options: { Export: 'ENABLED' },
+        ...(optedIn ? { Tags: [{ Key: DEFAULT_EXPORT_TAG.key, Value: DEFAULT_EXPORT_TAG.value }] } : {}),
       }),
     );
     return out.CertificateArn!;

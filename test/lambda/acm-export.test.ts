@@ -210,3 +210,25 @@ describe('acm-export', () => {
     });
   });
 });
+
+describe('the IAM backstop of the export opt-in', () => {
+  test('AccessDenied from ExportCertificate → CertificateNotOptedIn naming the tag and the command; nothing written', async () => {
+    acm
+      .on(ExportCertificateCommand)
+      .rejects(Object.assign(new Error('User: arn:aws:sts::... is not authorized'), { name: 'AccessDeniedException' }));
+    const tagged = createHandler({
+      secretNamePrefix: 'acm-export',
+      kmsKeyId: KMS_KEY,
+      region: 'us-east-1',
+      exportOptIn: { anyCertificate: false, tagKey: 'acm-export:exportable', tagValue: 'true' },
+    });
+    const failure = tagged(payload());
+    await expect(failure).rejects.toMatchObject({ name: 'CertificateNotOptedIn' });
+    await expect(failure).rejects.toThrow(
+      `add the tag acm-export:exportable=true (aws acm add-tags-to-certificate --certificate-arn ${CERT_ARN} --tags Key=acm-export:exportable,Value=true)`,
+    );
+    await expect(failure).rejects.not.toThrow(/not authorized/);
+    expect(sm).toHaveReceivedCommandTimes(PutSecretValueCommand, 0);
+    expect(sm).toHaveReceivedCommandTimes(CreateSecretCommand, 0);
+  });
+});

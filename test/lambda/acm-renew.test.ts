@@ -1,4 +1,4 @@
-import { ACMClient, DescribeCertificateCommand } from '@aws-sdk/client-acm';
+import { ACMClient, DescribeCertificateCommand, ListTagsForCertificateCommand } from '@aws-sdk/client-acm';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
@@ -13,7 +13,14 @@ const acm = mockAwsClient(ACMClient);
 const sfn = mockAwsClient(SFNClient);
 const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}));
 const ddbMock = mockAwsClient(ddb);
-const handler = createHandler({ ddb, tableName: 'Inventory', stateMachineArn: STATE_MACHINE_ARN, region: 'us-east-1' });
+const OPT_IN = { anyCertificate: false, tagKey: 'acm-export:exportable', tagValue: 'true' } as const;
+const handler = createHandler({
+  ddb,
+  tableName: 'Inventory',
+  stateMachineArn: STATE_MACHINE_ARN,
+  region: 'us-east-1',
+  exportOptIn: OPT_IN,
+});
 
 function event(
   over: Record<string, unknown> = {},
@@ -64,6 +71,7 @@ beforeEach(() => {
   sfn.reset();
   ddbMock.reset();
   acm.on(DescribeCertificateCommand).resolves({ Certificate: issuedCertificate() });
+  acm.on(ListTagsForCertificateCommand).resolves({ Tags: [{ Key: 'acm-export:exportable', Value: 'true' }] });
   ddbMock
     .on(QueryCommand)
     .resolvesOnce({ Items: [item('web')], LastEvaluatedKey: { certificateArn: CERT_ARN, target: 'Role=web' } })
@@ -191,6 +199,7 @@ describe('acm-renew', () => {
       tableName: 'Inventory',
       stateMachineArn: STATE_MACHINE_ARN,
       region: 'us-east-1',
+      exportOptIn: OPT_IN,
       placement: { allowedDirs: ['/etc/pki'], keyAccounts: ['root'] },
     });
     expect(await narrowed(event())).toMatchObject({
@@ -219,5 +228,36 @@ describe('acm-renew', () => {
       message: expect.stringContaining('resources'),
     });
     await expect(handler(event({ resources: [] }))).rejects.toMatchObject({ name: 'InvalidInput' });
+  });
+});
+
+describe('a renewed certificate is re-exported only while it carries the export tag', () => {
+  test('tag removed since the last export: skipped with a reason naming the tag, no execution started', async () => {
+    acm.on(ListTagsForCertificateCommand).resolves({ Tags: [{ Key: 'Team', Value: 'web' }] });
+    const result = await handler(event());
+    expect(result).toMatchObject({ started: 0, ignoredCode: 'CertificateNotOptedIn' });
+    expect(result.ignored).toContain('add the tag acm-export:exportable=true');
+    expect(result.ignored).toContain(`aws acm add-tags-to-certificate --certificate-arn ${CERT_ARN}`);
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 0);
+    expect(ddbMock).toHaveReceivedCommandTimes(QueryCommand, 0);
+  });
+
+  test('still tagged: one execution per target', async () => {
+    sfn.on(StartExecutionCommand).resolves({ executionArn: executionArn('renew'), startDate: new Date() });
+    expect(await handler(event())).toMatchObject({ started: 2, targets: 2 });
+    expect(acm).toHaveReceivedCommandWith(ListTagsForCertificateCommand, { CertificateArn: CERT_ARN });
+  });
+
+  test('a stack widened to every exportable certificate re-exports an untagged one', async () => {
+    acm.on(ListTagsForCertificateCommand).resolves({ Tags: [] });
+    sfn.on(StartExecutionCommand).resolves({ executionArn: executionArn('renew'), startDate: new Date() });
+    const widened = createHandler({
+      ddb,
+      tableName: 'Inventory',
+      stateMachineArn: STATE_MACHINE_ARN,
+      region: 'us-east-1',
+      exportOptIn: { anyCertificate: true },
+    });
+    expect(await widened(event())).toMatchObject({ started: 2 });
   });
 });

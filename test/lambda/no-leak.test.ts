@@ -2,7 +2,12 @@
  * Runs every handler with real key material generated for this test and asserts that no log line, metric,
  * return value or thrown message contains the private key, the passphrase or the certificate body.
  */
-import { ACMClient, DescribeCertificateCommand, ExportCertificateCommand } from '@aws-sdk/client-acm';
+import {
+  ACMClient,
+  DescribeCertificateCommand,
+  ExportCertificateCommand,
+  ListTagsForCertificateCommand,
+} from '@aws-sdk/client-acm';
 import { CreateSecretCommand, DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import {
   DescribeExecutionCommand,
@@ -98,6 +103,7 @@ test('no handler output contains the key, passphrase or certificate', async () =
   const common = { ddb: inventory.ddb, tableName: inventory.tableName, region: 'us-east-1' };
 
   acm.on(DescribeCertificateCommand).resolves({ Certificate: issuedCertificate() });
+  acm.on(ListTagsForCertificateCommand).resolves({ Tags: [{ Key: 'acm-export:exportable', Value: 'true' }] });
   acm.on(ExportCertificateCommand).resolves({
     Certificate: material.certificate,
     CertificateChain: material.chain,
@@ -184,7 +190,11 @@ test('no handler output contains the key, passphrase or certificate', async () =
   // 4. renewal and 5. the status API reading that execution back.
   sfn.on(StartExecutionCommand).resolves({ executionArn: executionArn('renew'), startDate: new Date() });
   await run(() =>
-    renewHandler({ ...common, stateMachineArn: STATE_MACHINE_ARN })({
+    renewHandler({
+      ...common,
+      stateMachineArn: STATE_MACHINE_ARN,
+      exportOptIn: { anyCertificate: false, tagKey: 'acm-export:exportable', tagValue: 'true' },
+    })({
       id: 'evt-1',
       'detail-type': 'ACM Certificate Available',
       source: 'aws.acm',

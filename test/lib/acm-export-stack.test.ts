@@ -108,7 +108,12 @@ describe('IAM', () => {
     const acm = identityStatements(template).filter(({ statement }) =>
       asArray(statement.Action).some((a) => a.startsWith('acm:')),
     );
-    expect(acm.length).toBe(2);
+    // acm-export: DescribeCertificate, ExportCertificate (tag-conditioned); export-api and acm-renew: tags.
+    expect(acm.length).toBe(4);
+    const exporting = acm.filter(({ statement }) => asArray(statement.Action).includes('acm:ExportCertificate'));
+    expect(exporting.map(({ statement }) => statement.Condition)).toEqual([
+      { StringEquals: { 'aws:ResourceTag/acm-export:exportable': 'true' } },
+    ]);
     for (const { statement } of acm) {
       expect(statement.Resource).toEqual({
         'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:acm:${REGION}:${ACCOUNT}:certificate/*`]],

@@ -29,6 +29,7 @@ import {
   readLocalCredentials,
   type LocalCredentials,
 } from '../../local/credentials';
+import { DEFAULT_EXPORT_TAG } from '../../lambda/shared/export-opt-in';
 import type { LocalEndpointFile } from '../../local/endpoint-file';
 
 jest.setTimeout(180_000);
@@ -118,9 +119,13 @@ async function untilUp(instance: Instance): Promise<void> {
 }
 
 async function requestCertificate(instance: Instance, domain: string): Promise<string> {
-  const r = await instance
-    .acm()
-    .send(new RequestCertificateCommand({ DomainName: domain, Options: { Export: 'ENABLED' } }));
+  const r = await instance.acm().send(
+    new RequestCertificateCommand({
+      DomainName: domain,
+      Options: { Export: 'ENABLED' },
+      Tags: [{ Key: DEFAULT_EXPORT_TAG.key, Value: DEFAULT_EXPORT_TAG.value }],
+    }),
+  );
   return r.CertificateArn!;
 }
 

@@ -2,6 +2,7 @@
  * Key placement policy at the API: hostile POST /exports bodies are refused with 400 naming the field and the
  * rule, and start nothing; the handler reads the policy the stack puts in PLACEMENT_POLICY.
  */
+import { ACMClient, ListTagsForCertificateCommand } from '@aws-sdk/client-acm';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import 'aws-sdk-client-mock-jest';
@@ -12,11 +13,17 @@ import {
   parsePlacementPolicy,
   placementFromEnv,
 } from '../../../lambda/shared/placement';
+import { DEFAULT_EXPORT_TAG } from '../../../lambda/shared/export-opt-in';
 import { INPUT, STATE_MACHINE_ARN, mockAwsClient } from '../support';
 
 const sfn = mockAwsClient(SFNClient);
+const acm = mockAwsClient(ACMClient);
 beforeEach(() => {
   sfn.reset();
+  acm.reset();
+  acm
+    .on(ListTagsForCertificateCommand)
+    .resolves({ Tags: [{ Key: DEFAULT_EXPORT_TAG.key, Value: DEFAULT_EXPORT_TAG.value }] });
   sfn.on(StartExecutionCommand).resolves({ executionArn: `${STATE_MACHINE_ARN}:x`, startDate: new Date() });
 });
 
@@ -39,6 +46,8 @@ const handler = createHandler({
   sfn: sfn as unknown as SFNClient,
   tableName: 'unused',
   placement: DEFAULT_PLACEMENT,
+  acm: acm as unknown as ACMClient,
+  exportOptIn: () => ({ tagKey: DEFAULT_EXPORT_TAG.key, tagValue: DEFAULT_EXPORT_TAG.value, anyCertificate: false }),
 });
 
 async function refused(body: Record<string, unknown>): Promise<string> {
@@ -116,6 +125,12 @@ describe('POST /exports refuses files outside the placement policy', () => {
         stateMachineArn: STATE_MACHINE_ARN,
         sfn: sfn as unknown as SFNClient,
         tableName: 'unused',
+        acm: acm as unknown as ACMClient,
+        exportOptIn: () => ({
+          tagKey: DEFAULT_EXPORT_TAG.key,
+          tagValue: DEFAULT_EXPORT_TAG.value,
+          anyCertificate: false,
+        }),
       });
       const res = await fromEnv(post(INPUT)); // default CertDir /etc/ssl/certs
       expect(res.statusCode).toBe(400);

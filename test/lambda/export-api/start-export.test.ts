@@ -1,3 +1,4 @@
+import { ACMClient, ListTagsForCertificateCommand } from '@aws-sdk/client-acm';
 import {
   DescribeExecutionCommand,
   ExecutionAlreadyExists,
@@ -9,6 +10,7 @@ import 'aws-sdk-client-mock-jest';
 import { createHandler } from '../../../lambda/export-api/handler';
 import type { StartExportResponse } from '../../../lambda/export-api/api-types';
 import { MAX_REQUEST_BYTES } from '../../../lambda/shared/patterns';
+import { DEFAULT_EXPORT_TAG, ExportOptIn } from '../../../lambda/shared/export-opt-in';
 import {
   INTERNAL,
   LIMIT_EXCEEDED,
@@ -22,11 +24,25 @@ import {
 import { ACCOUNT, CERT_ARN, INPUT, REGION, STATE_MACHINE_ARN, executionArn, mockAwsClient } from '../support';
 
 const sfn = mockAwsClient(SFNClient);
+const acm = mockAwsClient(ACMClient);
+const OPT_IN: ExportOptIn = {
+  anyCertificate: false,
+  tagKey: DEFAULT_EXPORT_TAG.key,
+  tagValue: DEFAULT_EXPORT_TAG.value,
+};
+const TAGGED = {
+  Tags: [
+    { Key: 'Team', Value: 'web' },
+    { Key: 'acm-export:exportable', Value: 'true' },
+  ],
+};
 const REQUEST_ID = 'c0ffee00-1234-4abc-8def-0123456789ab';
 const STARTED = new Date('2026-12-01T10:00:00.123Z');
 const logs: { message: string; keys?: Record<string, unknown> }[] = [];
-const deps = () => ({
+const deps = (exportOptIn: ExportOptIn = OPT_IN) => ({
   sfn: sfn as unknown as SFNClient,
+  acm: acm as unknown as ACMClient,
+  exportOptIn,
   stateMachineArn: STATE_MACHINE_ARN,
   now: () => new Date('2026-12-01T10:00:05.000Z'),
   log: (message: string, keys?: Record<string, string | number | boolean>) => logs.push({ message, keys }),
@@ -34,6 +50,9 @@ const deps = () => ({
 
 beforeEach(() => {
   sfn.reset();
+  acm.reset();
+  // Opted in unless a test says otherwise.
+  acm.on(ListTagsForCertificateCommand).resolves(TAGGED);
   logs.length = 0;
 });
 
@@ -55,6 +74,8 @@ function post(body: string | null, over: Partial<APIGatewayProxyEvent> = {}): AP
 const handler = createHandler({
   stateMachineArn: STATE_MACHINE_ARN,
   sfn: sfn as unknown as SFNClient,
+  acm: acm as unknown as ACMClient,
+  exportOptIn: () => OPT_IN,
   tableName: 'unused',
 });
 
@@ -282,5 +303,84 @@ describe('startExport', () => {
       account: '123456789012',
     });
     expect(() => scopeFromStateMachineArn('nope')).toThrow(/STATE_MACHINE_ARN/);
+  });
+});
+
+describe('export is opt-in per certificate (the export tag)', () => {
+  const start = (exportOptIn?: ExportOptIn) =>
+    startExport({ body: JSON.stringify(INPUT), requestId: REQUEST_ID }, deps(exportOptIn));
+
+  test('an untagged certificate → 403 naming the tag and the command that adds it; no execution started', async () => {
+    acm.on(ListTagsForCertificateCommand).resolves({ Tags: [{ Key: 'Team', Value: 'web' }] });
+    const res = await handler(post(JSON.stringify(INPUT)));
+    expect(res.statusCode).toBe(403);
+    expect(JSON.parse(res.body)).toEqual({
+      message: `CertificateArn: ${CERT_ARN} is not enabled for export: add the tag acm-export:exportable=true (aws acm add-tags-to-certificate --certificate-arn ${CERT_ARN} --tags Key=acm-export:exportable,Value=true)`,
+    });
+    expect(acm).toHaveReceivedCommandWith(ListTagsForCertificateCommand, { CertificateArn: CERT_ARN });
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 0);
+  });
+
+  test('the tag key with another value, or without a value, does not opt in', async () => {
+    for (const Tags of [[{ Key: 'acm-export:exportable', Value: 'false' }], [{ Key: 'acm-export:exportable' }]]) {
+      acm.on(ListTagsForCertificateCommand).resolves({ Tags });
+      expect((await start()).statusCode).toBe(403);
+    }
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 0);
+  });
+
+  test('a tagged certificate starts the export', async () => {
+    sfn.on(StartExecutionCommand).resolves({ executionArn: executionArn(REQUEST_ID), startDate: STARTED });
+    expect((await start()).statusCode).toBe(200);
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 1);
+  });
+
+  test('a stack-configured tag is the one checked and named', async () => {
+    const custom: ExportOptIn = { anyCertificate: false, tagKey: 'pki/export', tagValue: 'yes' };
+    const out = await start(custom);
+    expect(out.statusCode).toBe(403);
+    expect((out.body as { message: string }).message).toContain('add the tag pki/export=yes');
+    acm.on(ListTagsForCertificateCommand).resolves({ Tags: [{ Key: 'pki/export', Value: 'yes' }] });
+    sfn.on(StartExecutionCommand).resolves({ executionArn: executionArn(REQUEST_ID), startDate: STARTED });
+    expect((await start(custom)).statusCode).toBe(200);
+  });
+
+  test('widened to every exportable certificate: starts without the tag and without reading tags', async () => {
+    acm.on(ListTagsForCertificateCommand).resolves({ Tags: [] });
+    sfn.on(StartExecutionCommand).resolves({ executionArn: executionArn(REQUEST_ID), startDate: STARTED });
+    expect((await start({ anyCertificate: true })).statusCode).toBe(200);
+    expect(acm).toHaveReceivedCommandTimes(ListTagsForCertificateCommand, 0);
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 1);
+  });
+
+  test('a certificate ACM does not know is started as before: the workflow fails it with CertificateNotFound', async () => {
+    acm
+      .on(ListTagsForCertificateCommand)
+      .rejects(Object.assign(new Error('Could not find'), { name: 'ResourceNotFoundException' }));
+    sfn.on(StartExecutionCommand).resolves({ executionArn: executionArn(REQUEST_ID), startDate: STARTED });
+    expect((await start()).statusCode).toBe(200);
+  });
+
+  test('ListTagsForCertificate throttled → 429; denied → 500 with the generic message; nothing started', async () => {
+    acm.on(ListTagsForCertificateCommand).rejects(Object.assign(new Error('slow'), { name: 'ThrottlingException' }));
+    expect((await start()).statusCode).toBe(429);
+    acm
+      .on(ListTagsForCertificateCommand)
+      .rejects(Object.assign(new Error('User arn:... is not authorized'), { name: 'AccessDeniedException' }));
+    expect(await start()).toEqual({ statusCode: 500, body: { message: INTERNAL } });
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 0);
+  });
+
+  test('the handler refuses to start anything when the stack gave it no tag setting (fails closed)', async () => {
+    const bare = createHandler({
+      stateMachineArn: STATE_MACHINE_ARN,
+      sfn: sfn as unknown as SFNClient,
+      acm: acm as unknown as ACMClient,
+      tableName: 'unused',
+    });
+    acm.on(ListTagsForCertificateCommand).resolves({ Tags: [] });
+    const res = await bare(post(JSON.stringify(INPUT)));
+    expect(res.statusCode).toBe(500);
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 0);
   });
 });
