@@ -71,7 +71,8 @@ function cli(args: string[], credentials?: LocalCredentials): Promise<Result> {
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    // 'close', not 'exit': the process may exit before its piped output has all been read.
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
 
