@@ -139,6 +139,7 @@ export function createHandler(overrides: Partial<ExportApiDeps> = {}) {
               sfn: deps.sfn,
               stateMachineArn: deps.stateMachineArn,
               placement: deps.placement,
+              names: { ddb: deps.ddb, tableName: deps.tableName },
               now: deps.now,
               log: info,
             },

@@ -12,7 +12,7 @@ import {
   parsePlacementPolicy,
   placementFromEnv,
 } from '../../../lambda/shared/placement';
-import { INPUT, STATE_MACHINE_ARN, mockAwsClient } from '../support';
+import { INPUT, STATE_MACHINE_ARN, mockAwsClient, startInventory } from '../support';
 
 const sfn = mockAwsClient(SFNClient);
 beforeEach(() => {
@@ -34,12 +34,19 @@ function post(body: unknown): APIGatewayProxyEvent {
   } as unknown as APIGatewayProxyEvent;
 }
 
-const handler = createHandler({
-  stateMachineArn: STATE_MACHINE_ARN,
-  sfn: sfn as unknown as SFNClient,
-  tableName: 'unused',
-  placement: DEFAULT_PLACEMENT,
+let inventory: Awaited<ReturnType<typeof startInventory>>;
+beforeAll(async () => {
+  inventory = await startInventory();
 });
+afterAll(() => inventory.stop());
+const handler = (event: APIGatewayProxyEvent) =>
+  createHandler({
+    stateMachineArn: STATE_MACHINE_ARN,
+    sfn: sfn as unknown as SFNClient,
+    ddb: inventory.ddb,
+    tableName: inventory.tableName,
+    placement: DEFAULT_PLACEMENT,
+  })(event);
 
 async function refused(body: Record<string, unknown>): Promise<string> {
   const res = await handler(post({ ...INPUT, ...body }));
