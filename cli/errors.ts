@@ -55,6 +55,13 @@ export function apiErrorToCli(error: ApiError, what = `${error.method} ${error.p
         'Check the id or ARN, and that --endpoint or --stack points at the right deployment.',
       );
     case 409:
+      // The API's message names the certificate holding the name (one certificate per tag and CertName).
+      if (/^CertName \S+ on \S+ is held by /.test(message))
+        return new CliError(
+          what,
+          `conflict (409: ${message})`,
+          'Delete that certificate\'s target first ("acm-export targets delete <its ARN> --tag <key=value>"; the files stay on the nodes until this export replaces them), or choose another --name.',
+        );
       return new CliError(what, `conflict (409: ${message})`, 'Wait for the running export to finish, then try again.');
     case 429:
       return new CliError(what, `the API is throttling requests (429: ${message})`, 'Wait a little and try again.');

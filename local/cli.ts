@@ -161,11 +161,15 @@ function printDriftCheck(out: (line: string) => void, r: LocalDriftCheck): void 
   out(
     `drift check: ${r.targetsChecked} target(s) checked${r.targetsSkipped ? `, ${r.targetsSkipped} skipped (no completed export, or exported within the grace period)` : ''}; ${r.nodesReporting} node(s) reporting`,
   );
-  if (r.driftingNodes === 0)
+  if (r.driftingNodes === 0 && !r.silentNodes)
     out('  no drift: every reporting node holds and serves the current certificate of its target');
-  else
+  if (r.driftingNodes > 0)
     out(
       `  DRIFT: ${r.driftingNodes} node(s) in ${r.driftingTargets} target(s) do not hold or serve the current certificate; ${r.alertsSent} alert(s) sent (logs/alerts.log in the state dir)`,
+    );
+  if (r.silentNodes)
+    out(
+      `  SILENT: ${r.silentNodes} node(s) carry a target's tag but report nothing for it; ${r.alertsSent} alert(s) sent (logs/alerts.log in the state dir)`,
     );
   for (const a of r.alerts ?? []) out(`  alert: ${a.subject}`);
 }

@@ -109,6 +109,9 @@ export async function runDemo(io: Pick<CliIo, 'stdout' | 'fetch'>, options: Demo
       VerifyPort: 443,
       MaxConcurrency: '100%',
     });
+    const released = await releaseCertName(api, { target: 'Role=web', certName: local.certName, keep: certificateArn });
+    if (released.length > 0)
+      say(`CertName ${local.certName} on Role=web was held by an earlier run: deleted ${released.join(', ')}`);
     const started = await api.request<StartExportResponse>('POST', '/exports', { body });
     say(`export ${started.exportId} started`);
     const exported = await follow(local, api, ssm, started.exportId, say);
@@ -228,4 +231,28 @@ async function verifyServed(local: LocalMode, serial: string, say: (line: string
       );
     say(`    ${node.name}  TLS 127.0.0.1:${node.port}  serves ${serial}  chain OK`);
   }
+}
+
+/**
+ * Frees `certName` on `target` for the certificate `keep`: one certificate per (target, CertName), so the
+ * targets of other certificates holding it (an earlier run with the same state directory) are deleted first
+ * (their files stay; the new export replaces them). Returns the certificate ARNs whose target was deleted.
+ */
+export async function releaseCertName(
+  api: ApiClient,
+  claim: { target: string; certName: string; keep: string },
+): Promise<string[]> {
+  const released: string[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await api.listCertificates({ nextToken });
+    for (const item of page.items) {
+      if (item.target !== claim.target || item.certName !== claim.certName || item.certificateArn === claim.keep)
+        continue;
+      await api.deleteTarget(item.certificateArn, item.target);
+      released.push(item.certificateArn);
+    }
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return released;
 }

@@ -87,6 +87,8 @@ export interface LocalDriftCheckResult {
   targetsSkipped: number;
   nodesReporting: number;
   driftingNodes: number;
+  /** Tagged nodes that reported nothing for their target. */
+  silentNodes: number;
   driftingTargets: number;
   alertsSent: number;
 }

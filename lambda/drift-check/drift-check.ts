@@ -6,12 +6,15 @@
  * schedule. ONE alert per drifting target (node ids, what they serve and hold, the problem their files
  * have, since when), no secrets.
  *
+ * Reports alone cannot say how many nodes carry the tag (a node that never reported is invisible), so
+ * every checked target's tagged managed nodes are listed too (one paginated DescribeInstanceInformation
+ * filtered by the tag, per target and run): a tagged node that reports nothing for the target (offline,
+ * agent stopped, never installed) is named in the target's alert as silent.
+ *
  * A target whose last deploy is Failed (the push missed some node, e.g. one that was offline) is set to
  * Succeeded, marked as caught up through the association, once every node that carries its tag reports
- * the current serial served and held with no problem. Reports alone cannot say how many nodes carry the
- * tag (a node that never reported is invisible), so for those targets only the tagged nodes are listed
- * (DescribeInstanceInformation; one call per such target and check, none for the others). InProgress
- * belongs to a running execution and is left to it; targets being removed are skipped altogether.
+ * the current serial served and held with no problem. InProgress belongs to a running execution and is
+ * left to it; targets being removed are skipped altogether.
  */
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -39,6 +42,10 @@ export interface TargetDrift {
   expectedSerial: string;
   nodesReporting: number;
   drifting: DriftFinding[];
+  /** Managed nodes that carry the target's tag (DescribeInstanceInformation). */
+  nodesTagged?: number;
+  /** Tagged nodes that report nothing for the target: offline, SSM Agent stopped, or never installed it. */
+  silent?: string[];
   /** The target's install association (repairs the nodes at its next run), when known. */
   associationId?: string;
   /** The target's report association (refreshes the reports between install runs), when known. */
@@ -50,6 +57,9 @@ export interface DriftCheckResult {
   targetsSkipped: number;
   nodesReporting: number;
   driftingNodes: number;
+  /** Tagged nodes that reported nothing for their target, summed over the targets. */
+  silentNodes: number;
+  /** Targets alerted: some node drifts or is silent. */
   driftingTargets: TargetDrift[];
   alertsSent: number;
   /** Targets whose Failed deploy was set to Succeeded because every tagged node caught up. */
@@ -59,15 +69,36 @@ export interface DriftCheckResult {
 export const DEFAULT_DRIFT_GRACE_MINUTES = 120;
 const MAX_NODES_IN_ALERT = 50;
 
-/** The alert of one drifting target: subject ≤ 100 characters, a JSON message of identifiers only. */
+/** The line naming the tagged nodes that report nothing for the target (node ids only). */
+export function silentNodesLine(drift: TargetDrift): string | undefined {
+  const silent = drift.silent ?? [];
+  if (silent.length === 0) return undefined;
+  const shown = silent.slice(0, MAX_NODES_IN_ALERT).join(', ');
+  const more = silent.length > MAX_NODES_IN_ALERT ? ` and ${silent.length - MAX_NODES_IN_ALERT} more` : '';
+  return `${silent.length} of ${drift.nodesTagged ?? silent.length} nodes tagged ${drift.target} report nothing for ${drift.certName}: ${shown}${more}`;
+}
+
+/**
+ * The alert of one target with drifting or silent nodes: subject ≤ 100 characters, a JSON message of
+ * identifiers only.
+ */
 export function driftAlert(drift: TargetDrift, checkedAt: string): { subject: string; message: string } {
   const n = drift.drifting.length;
-  const subject = `acm-export: ${n} node(s) drifting from ${drift.certName} (${drift.target})`.slice(0, 100);
+  const silentLine = silentNodesLine(drift);
+  const subject = (
+    n > 0
+      ? `acm-export: ${n} node(s) drifting from ${drift.certName} (${drift.target})`
+      : `acm-export: ${drift.silent?.length ?? 0} of ${drift.nodesTagged ?? 0} node(s) tagged ${drift.target} report nothing for ${drift.certName}`
+  ).slice(0, 100);
   const runNow = drift.associationId
     ? `aws ssm start-associations-once --association-ids ${drift.associationId}`
     : undefined;
+  const driftLine =
+    n > 0
+      ? `${n} of ${drift.nodesReporting} reporting node(s) of target ${drift.target} do not serve and hold the current certificate ${drift.certName} as a consistent set of files`
+      : undefined;
   const message = {
-    alert: `${n} of ${drift.nodesReporting} reporting node(s) of target ${drift.target} do not serve and hold the current certificate ${drift.certName} as a consistent set of files`,
+    alert: [driftLine, silentLine].filter(Boolean).join('; '),
     detectedBy:
       "The target's report association (Action=report, changes nothing on the nodes), which refreshes the nodes' own reports (custom SSM Inventory) between install runs; install runs refresh them too.",
     certificateArn: drift.certificateArn,
@@ -79,10 +110,21 @@ export function driftAlert(drift: TargetDrift, checkedAt: string): { subject: st
     ...(drift.reportAssociationId ? { reportAssociationId: drift.reportAssociationId } : {}),
     drifting: drift.drifting.slice(0, MAX_NODES_IN_ALERT),
     ...(n > MAX_NODES_IN_ALERT ? { moreDriftingNodes: n - MAX_NODES_IN_ALERT } : {}),
+    ...(silentLine
+      ? {
+          nodesTagged: drift.nodesTagged,
+          silentNodes: (drift.silent ?? []).slice(0, MAX_NODES_IN_ALERT),
+          silentDetectedBy:
+            "The managed nodes carrying the target's tag (DescribeInstanceInformation) compared with the nodes that sent a report for the target's secret.",
+        }
+      : {}),
     fix:
       'The install association re-installs the current version on these nodes at its next run. To act now: ' +
       (runNow ? `run it once ("${runNow}"), or ` : '') +
-      'run "acm-export renew <certificateArn>" (a new export pushed to the target). Nodes that stay behind: check their SSM Agent and the association output.',
+      'run "acm-export renew <certificateArn>" (a new export pushed to the target). Nodes that stay behind: check their SSM Agent and the association output.' +
+      (silentLine
+        ? ' Silent nodes: check that they are Online (aws ssm describe-instance-information) and that the install association ran on them.'
+        : ''),
   };
   return { subject, message: JSON.stringify(message, null, 2) };
 }
@@ -98,11 +140,9 @@ function skip(item: InventoryItem, now: Date, graceMinutes: number): string | un
 }
 
 /** Whether every managed node with the target's tag is among the in-sync reporters (and there is one). */
-async function everyTaggedNodeInSync(ssm: SSMClient, item: InventoryItem, inSync: string[]): Promise<boolean> {
-  if (inSync.length === 0) return false;
-  const tagged = await matchingNodes(ssm, item.targetTagKey, item.targetTagValue);
+function everyTaggedNodeInSync(tagged: string[], inSync: string[]): boolean {
   const reported = new Set(inSync);
-  return tagged.length > 0 && tagged.every((id) => reported.has(id));
+  return inSync.length > 0 && tagged.length > 0 && tagged.every((id) => reported.has(id));
 }
 
 export async function checkDrift(deps: DriftCheckDeps): Promise<DriftCheckResult> {
@@ -113,6 +153,7 @@ export async function checkDrift(deps: DriftCheckDeps): Promise<DriftCheckResult
     targetsSkipped: 0,
     nodesReporting: 0,
     driftingNodes: 0,
+    silentNodes: 0,
     driftingTargets: [],
     alertsSent: 0,
     caughtUp: 0,
@@ -130,8 +171,11 @@ export async function checkDrift(deps: DriftCheckDeps): Promise<DriftCheckResult
       const reports = await nodeReportsForSecret(deps.ssm, item.lastSecretArn);
       result.nodesReporting += reports.length;
       const { drifting, inSync } = findDrift(item.lastSerial, reports.map(observationOf));
-      if (drifting.length === 0) {
-        if (item.lastDeployStatus === 'Failed' && (await everyTaggedNodeInSync(deps.ssm, item, inSync))) {
+      const tagged = await matchingNodes(deps.ssm, item.targetTagKey, item.targetTagValue);
+      const reporting = new Set(reports.map((r) => r.nodeId));
+      const silent = tagged.filter((id) => !reporting.has(id));
+      if (drifting.length === 0 && silent.length === 0) {
+        if (item.lastDeployStatus === 'Failed' && everyTaggedNodeInSync(tagged, inSync)) {
           const key = { certificateArn: item.certificateArn, target: item.target };
           if (await recordCatchUp(deps, key, item.lastExecutionArn, now.toISOString())) {
             result.caughtUp++;
@@ -151,11 +195,14 @@ export async function checkDrift(deps: DriftCheckDeps): Promise<DriftCheckResult
         expectedSerial: item.lastSerial,
         nodesReporting: reports.length,
         drifting,
+        nodesTagged: tagged.length,
+        silent,
         ...(item.associationId ? { associationId: item.associationId } : {}),
         ...(item.reportAssociationId ? { reportAssociationId: item.reportAssociationId } : {}),
       };
       result.driftingTargets.push(drift);
       result.driftingNodes += drifting.length;
+      result.silentNodes += silent.length;
       const alert = driftAlert(drift, now.toISOString());
       try {
         await deps.sns.send(
@@ -169,6 +216,7 @@ export async function checkDrift(deps: DriftCheckDeps): Promise<DriftCheckResult
         certificateArn: item.certificateArn,
         target: item.target,
         driftingNodes: drifting.length,
+        silentNodes: silent.length,
       });
     }
     startKey = page.lastKey;

@@ -148,6 +148,7 @@ export function createHandler(overrides: Partial<ExportApiDeps> = {}) {
               exportOptIn: deps.exportOptIn(),
               stateMachineArn: deps.stateMachineArn,
               placement: deps.placement,
+              names: { ddb: deps.ddb, tableName: deps.tableName },
               now: deps.now,
               log: info,
             },

@@ -14,6 +14,7 @@ import { MAX_REQUEST_BYTES } from '../shared/patterns';
 import { ExportRequest, exportRequestSchema, formatIssues, withDefaults } from '../shared/schemas';
 import { ArnScope } from '../shared/workflow';
 import { DEFAULT_PLACEMENT, PlacementPolicy, placementProblems } from '../shared/placement';
+import { NameClaimDeps, claimCertName, nameTakenMessage } from './cert-name-claim';
 
 export interface StartExportDeps {
   sfn: SFNClient;
@@ -24,6 +25,8 @@ export interface StartExportDeps {
   stateMachineArn: string;
   /** `PLACEMENT_POLICY`: where files may go and who may own the key. @default DEFAULT_PLACEMENT */
   placement?: PlacementPolicy;
+  /** The inventory table, where (target, CertName) is claimed before the execution starts. */
+  names: Omit<NameClaimDeps, 'sfn'>;
   now?: () => Date;
   log?: (message: string, keys?: Record<string, string | number | boolean>) => void;
 }
@@ -154,7 +157,8 @@ async function refuseUnlessOptedIn(
 export async function startExport(request: StartExportRequest, deps: StartExportDeps): Promise<StartExportOutcome> {
   const body = parseStartExportBody(request, scopeFromStateMachineArn(deps.stateMachineArn));
   if (!body.ok) return fail(400, body.message);
-  const misplaced = placementProblems(withDefaults(body.value), deps.placement ?? DEFAULT_PLACEMENT);
+  const resolved = withDefaults(body.value);
+  const misplaced = placementProblems(resolved, deps.placement ?? DEFAULT_PLACEMENT);
   if (misplaced.length > 0) return fail(400, misplaced.join('; '));
   const refused = await refuseUnlessOptedIn(body.value.CertificateArn, deps);
   if (refused) return refused;
@@ -164,6 +168,26 @@ export async function startExport(request: StartExportRequest, deps: StartExport
   const input = JSON.stringify(body.value);
   const target = `${body.value.TargetTagKey}=${body.value.TargetTagValue}`;
   const now = deps.now ?? (() => new Date());
+  let claim: Awaited<ReturnType<typeof claimCertName>>;
+  try {
+    claim = await claimCertName(
+      {
+        certificateArn: resolved.CertificateArn,
+        target,
+        certName: resolved.CertName,
+        executionArn: executionArnFor(deps.stateMachineArn, name),
+        at: now(),
+      },
+      { ...deps.names, sfn: deps.sfn },
+      { dryRun: resolved.DryRun },
+    );
+  } catch (error) {
+    return failure(error, 'claim CertName', deps);
+  }
+  if (!claim.claimed) {
+    deps.log?.('CertName held by another certificate', { target, holderArn: claim.holderArn });
+    return fail(409, nameTakenMessage(resolved.CertName, target, claim.holderArn));
+  }
   try {
     const out = await deps.sfn.send(new StartExecutionCommand({ stateMachineArn: deps.stateMachineArn, name, input }));
     const executionArn = out.executionArn ?? executionArnFor(deps.stateMachineArn, name);

@@ -232,6 +232,24 @@ describe('refused requests start nothing', () => {
     expect((await finished(local, api, started.executionArn)).status).toBe('SUCCEEDED');
   });
 
+  test('another certificate under the CertName a certificate already holds on the tag → 409 naming the holder', async () => {
+    const [[key, value]] = Object.entries(local.tags);
+    const target = `${key}=${value}`;
+    const holder = await requestCertificate(local, 'holder.e2e.example.test');
+    const held = await startExport(api, exportBody(local, holder));
+    const before = executionCount();
+    const res = await rawRequest(local, 'POST', '/exports', {
+      body: JSON.stringify(exportBody(local, arn)),
+      contentType: 'application/json',
+    });
+    expect(res.status).toBe(409);
+    expect(JSON.parse(res.body)).toEqual({
+      message: `CertName ${local.certName} on ${target} is held by ${holder}; remove that target first (DELETE /certificates/{certificateArn}/targets/{target}) or choose another name`,
+    });
+    expect(executionCount()).toBe(before);
+    expect(await finished(local, api, held.executionArn)).toMatchObject({ status: 'SUCCEEDED' });
+  });
+
   test('malformed or hostile bodies → 400 naming the field (the fixed structural message when the shape is wrong; 415 for non-JSON, 413 when too large), nothing echoed', async () => {
     const before = executionCount();
     const good = exportBody(local, arn);

@@ -9,6 +9,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import type { ExportStatusResponse, StartExportResponse } from '../../lambda/export-api/api-types';
 import { ApiClient } from '../../cli/api-client';
 import { DEFAULT_EXPORT_TAG } from '../../lambda/shared/export-opt-in';
+import { releaseCertName } from '../../local/demo';
 import type { LocalNode } from '../../local/nodes';
 import type { LocalMode } from '../../local/runtime';
 
@@ -67,7 +68,16 @@ export function exportBody(
   };
 }
 
+/**
+ * POST /exports, after deleting the targets of other certificates that hold the body's CertName on its tag
+ * (one certificate per (target, CertName): the tests export many certificates under the nodes' one name).
+ */
 export async function startExport(api: ApiClient, body: Record<string, unknown>): Promise<StartExportResponse> {
+  await releaseCertName(api, {
+    target: `${String(body.TargetTagKey)}=${String(body.TargetTagValue)}`,
+    certName: String(body.CertName),
+    keep: String(body.CertificateArn),
+  });
   return api.request<StartExportResponse>('POST', '/exports', { body });
 }
 

@@ -3,7 +3,13 @@
  * drift check (one alert per drifting target, the DriftingNodes metric, grace period, pagination),
  * GET /certificates?nodes=true and DELETE /certificates/{certificateArn}/targets/{target}.
  */
-import { DeleteAssociationCommand, GetInventoryCommand, ListAssociationsCommand, SSMClient } from '@aws-sdk/client-ssm';
+import {
+  DeleteAssociationCommand,
+  DescribeInstanceInformationCommand,
+  GetInventoryCommand,
+  ListAssociationsCommand,
+  SSMClient,
+} from '@aws-sdk/client-ssm';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
@@ -154,6 +160,8 @@ beforeEach(() => {
     const pages = reports[input.Filters?.[0]?.Values?.[0] ?? ''] ?? [{ Entities: [] }];
     return pages[input.NextToken === 'page-2' ? 1 : 0];
   });
+  // No tagged node beyond the reporting ones (silent nodes are covered in drift-report.test.ts).
+  ssm.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [] });
 });
 
 describe('drift comparison (shared with doctor --arn)', () => {
@@ -227,6 +235,7 @@ describe('drift-check function', () => {
         targetsSkipped: 1,
         nodesReporting: 8,
         driftingNodes: 3,
+        silentNodes: 0,
         driftingTargets: 2,
         alertsSent: 2,
         caughtUp: 0,

@@ -140,31 +140,31 @@ describe('drift check: a failed deploy that caught up', () => {
     });
   });
 
-  test('a tagged node that never reported keeps it Failed (the reports alone do not count the nodes)', async () => {
+  test('a tagged node that never reported keeps it Failed (the reports alone do not count the nodes), and is alerted as silent', async () => {
     await store();
     ssm.on(GetInventoryCommand).resolves({ Entities: NODES.slice(0, 2).map((n) => report(n)) });
-    expect((await run()).caughtUp).toBe(0);
+    expect(await run()).toMatchObject({ caughtUp: 0, silentNodes: 1, alertsSent: 1 });
     expect(await stored()).toMatchObject({ lastDeployStatus: 'Failed' });
     expect((await stored()).lastDeploySource).toBeUndefined();
   });
 
-  test('a node still behind keeps it Failed (and is alerted); the tagged nodes are not even listed', async () => {
+  test('a node still behind keeps it Failed (and is alerted); the tagged nodes are listed once', async () => {
     await store();
     ssm.on(GetInventoryCommand).resolves({
       Entities: [report(NODES[0]), report(NODES[1]), report(NODES[2], { Serial: OLD, ServedSerial: OLD })],
     });
     expect(await run()).toMatchObject({ driftingNodes: 1, alertsSent: 1, caughtUp: 0 });
     expect(await stored()).toMatchObject({ lastDeployStatus: 'Failed' });
-    expect(ssm).toHaveReceivedCommandTimes(DescribeInstanceInformationCommand, 0);
+    expect(ssm).toHaveReceivedCommandTimes(DescribeInstanceInformationCommand, 1);
   });
 
   test.each(['InProgress', 'Succeeded'] as const)(
-    'a %s deploy is left alone, with no extra call',
+    'a %s deploy is left alone (the tagged nodes are listed once, for the silent-node check)',
     async (lastDeployStatus) => {
       const item = await store({ lastDeployStatus, lastDeployedDate: '2026-12-01T00:00:00.000Z' });
       expect((await run()).caughtUp).toBe(0);
       expect(await stored()).toEqual(item);
-      expect(ssm).toHaveReceivedCommandTimes(DescribeInstanceInformationCommand, 0);
+      expect(ssm).toHaveReceivedCommandTimes(DescribeInstanceInformationCommand, 1);
     },
   );
 

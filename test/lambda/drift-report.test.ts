@@ -3,7 +3,7 @@
  * its last run (install or report) found, the CheckedAt/Problem fields of the node reports, the alert of the
  * scheduled drift check, and GET /certificates?nodes=true.
  */
-import { GetInventoryCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { DescribeInstanceInformationCommand, GetInventoryCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import 'aws-sdk-client-mock-jest';
@@ -108,6 +108,10 @@ beforeEach(() => {
       },
     })),
   });
+  // Every node with the tag reported (the silent-node tests below tag more).
+  ssm
+    .on(DescribeInstanceInformationCommand)
+    .resolves({ InstanceInformationList: Object.keys(NODES).map((InstanceId) => ({ InstanceId })) });
 });
 
 describe('drift rule: served, held and consistent', () => {
@@ -232,6 +236,74 @@ describe('drift check', () => {
         checkedAt: '2026-12-01T11:30:00Z',
       },
     ]);
+  });
+
+  test('tagged nodes that report nothing are named in the alert, across pages of DescribeInstanceInformation', async () => {
+    const inSync = Object.keys(NODES).slice(0, 1);
+    ssm.on(GetInventoryCommand).resolves({
+      Entities: inSync.map((Id) => ({
+        Id,
+        Data: {
+          [CUSTOM_INVENTORY_TYPE]: { TypeName: CUSTOM_INVENTORY_TYPE, SchemaVersion: '1.0', Content: [entry()] },
+        },
+      })),
+    });
+    ssm
+      .on(DescribeInstanceInformationCommand)
+      .resolves({
+        InstanceInformationList: [{ InstanceId: 'i-00000000000000071' }, { InstanceId: 'i-00000000000000076' }],
+        NextToken: 'page-2',
+      })
+      .on(DescribeInstanceInformationCommand, { NextToken: 'page-2' })
+      .resolves({ InstanceInformationList: [{ InstanceId: 'i-00000000000000077' }] });
+
+    const result = await checkDrift(deps());
+    expect(result).toMatchObject({ targetsChecked: 1, driftingNodes: 0, silentNodes: 2, alertsSent: 1 });
+    expect(ssm).toHaveReceivedCommandWith(DescribeInstanceInformationCommand, {
+      Filters: [{ Key: 'tag:Role', Values: ['web7'] }],
+    });
+    const publish = sns.commandCalls(PublishCommand)[0].args[0].input;
+    expect(publish.Subject).toBe('acm-export: 2 of 3 node(s) tagged Role=web7 report nothing for site7');
+    const message = JSON.parse(publish.Message ?? '{}') as Record<string, unknown>;
+    expect(message.alert).toBe(
+      '2 of 3 nodes tagged Role=web7 report nothing for site7: i-00000000000000076, i-00000000000000077',
+    );
+    expect(message).toMatchObject({ nodesTagged: 3, silentNodes: ['i-00000000000000076', 'i-00000000000000077'] });
+    expect(message.drifting).toEqual([]);
+  });
+
+  test('drifting and silent nodes of one target make one alert naming both', async () => {
+    ssm.on(DescribeInstanceInformationCommand).resolves({
+      InstanceInformationList: [...Object.keys(NODES), 'mi-0123456789abcdef0'].map((InstanceId) => ({ InstanceId })),
+    });
+    const result = await checkDrift(deps());
+    expect(result).toMatchObject({ driftingNodes: 4, silentNodes: 1, alertsSent: 1 });
+    const publish = sns.commandCalls(PublishCommand)[0].args[0].input;
+    expect(publish.Subject).toBe('acm-export: 4 node(s) drifting from site7 (Role=web7)');
+    const message = JSON.parse(publish.Message ?? '{}') as { alert: string; fix: string };
+    expect(message.alert).toBe(
+      '4 of 5 reporting node(s) of target Role=web7 do not serve and hold the current certificate site7 as a consistent set of files; ' +
+        '1 of 6 nodes tagged Role=web7 report nothing for site7: mi-0123456789abcdef0',
+    );
+    expect(message.fix).toContain('Silent nodes: check that they are Online');
+  });
+
+  test('every tagged node reporting in sync: no alert', async () => {
+    ssm.on(GetInventoryCommand).resolves({
+      Entities: [
+        {
+          Id: 'i-00000000000000071',
+          Data: {
+            [CUSTOM_INVENTORY_TYPE]: { TypeName: CUSTOM_INVENTORY_TYPE, SchemaVersion: '1.0', Content: [entry()] },
+          },
+        },
+      ],
+    });
+    ssm
+      .on(DescribeInstanceInformationCommand)
+      .resolves({ InstanceInformationList: [{ InstanceId: 'i-00000000000000071' }] });
+    expect(await checkDrift(deps())).toMatchObject({ driftingNodes: 0, silentNodes: 0, alertsSent: 0 });
+    expect(sns).not.toHaveReceivedCommand(PublishCommand);
   });
 
   test('the alert says the report association detected it, the install association repairs it, and how to act now', () => {

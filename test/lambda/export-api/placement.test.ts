@@ -14,7 +14,7 @@ import {
   placementFromEnv,
 } from '../../../lambda/shared/placement';
 import { DEFAULT_EXPORT_TAG } from '../../../lambda/shared/export-opt-in';
-import { INPUT, STATE_MACHINE_ARN, mockAwsClient } from '../support';
+import { INPUT, STATE_MACHINE_ARN, mockAwsClient, startInventory } from '../support';
 
 const sfn = mockAwsClient(SFNClient);
 const acm = mockAwsClient(ACMClient);
@@ -41,14 +41,21 @@ function post(body: unknown): APIGatewayProxyEvent {
   } as unknown as APIGatewayProxyEvent;
 }
 
-const handler = createHandler({
-  stateMachineArn: STATE_MACHINE_ARN,
-  sfn: sfn as unknown as SFNClient,
-  tableName: 'unused',
-  placement: DEFAULT_PLACEMENT,
-  acm: acm as unknown as ACMClient,
-  exportOptIn: () => ({ tagKey: DEFAULT_EXPORT_TAG.key, tagValue: DEFAULT_EXPORT_TAG.value, anyCertificate: false }),
+let inventory: Awaited<ReturnType<typeof startInventory>>;
+beforeAll(async () => {
+  inventory = await startInventory();
 });
+afterAll(() => inventory.stop());
+const handler = (event: APIGatewayProxyEvent) =>
+  createHandler({
+    stateMachineArn: STATE_MACHINE_ARN,
+    sfn: sfn as unknown as SFNClient,
+    ddb: inventory.ddb,
+    tableName: inventory.tableName,
+    placement: DEFAULT_PLACEMENT,
+    acm: acm as unknown as ACMClient,
+    exportOptIn: () => ({ tagKey: DEFAULT_EXPORT_TAG.key, tagValue: DEFAULT_EXPORT_TAG.value, anyCertificate: false }),
+  })(event);
 
 async function refused(body: Record<string, unknown>): Promise<string> {
   const res = await handler(post({ ...INPUT, ...body }));

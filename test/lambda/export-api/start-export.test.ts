@@ -21,7 +21,16 @@ import {
   scopeFromStateMachineArn,
   startExport,
 } from '../../../lambda/export-api/start-export';
-import { ACCOUNT, CERT_ARN, INPUT, REGION, STATE_MACHINE_ARN, executionArn, mockAwsClient } from '../support';
+import {
+  ACCOUNT,
+  CERT_ARN,
+  INPUT,
+  REGION,
+  STATE_MACHINE_ARN,
+  executionArn,
+  mockAwsClient,
+  startInventory,
+} from '../support';
 
 const sfn = mockAwsClient(SFNClient);
 const acm = mockAwsClient(ACMClient);
@@ -39,10 +48,16 @@ const TAGGED = {
 const REQUEST_ID = 'c0ffee00-1234-4abc-8def-0123456789ab';
 const STARTED = new Date('2026-12-01T10:00:00.123Z');
 const logs: { message: string; keys?: Record<string, unknown> }[] = [];
+let inventory: Awaited<ReturnType<typeof startInventory>>;
+beforeAll(async () => {
+  inventory = await startInventory();
+});
+afterAll(() => inventory.stop());
 const deps = (exportOptIn: ExportOptIn = OPT_IN) => ({
   sfn: sfn as unknown as SFNClient,
   acm: acm as unknown as ACMClient,
   exportOptIn,
+  names: { ddb: inventory.ddb, tableName: inventory.tableName },
   stateMachineArn: STATE_MACHINE_ARN,
   now: () => new Date('2026-12-01T10:00:05.000Z'),
   log: (message: string, keys?: Record<string, string | number | boolean>) => logs.push({ message, keys }),
@@ -71,13 +86,15 @@ function post(body: string | null, over: Partial<APIGatewayProxyEvent> = {}): AP
   } as unknown as APIGatewayProxyEvent;
 }
 
-const handler = createHandler({
-  stateMachineArn: STATE_MACHINE_ARN,
-  sfn: sfn as unknown as SFNClient,
-  acm: acm as unknown as ACMClient,
-  exportOptIn: () => OPT_IN,
-  tableName: 'unused',
-});
+const handler = (event: APIGatewayProxyEvent) =>
+  createHandler({
+    stateMachineArn: STATE_MACHINE_ARN,
+    sfn: sfn as unknown as SFNClient,
+    acm: acm as unknown as ACMClient,
+    exportOptIn: () => OPT_IN,
+    ddb: inventory.ddb,
+    tableName: inventory.tableName,
+  })(event);
 
 describe('POST /exports through the export-api handler', () => {
   test('starts one execution named after the request id, with the body as sent; 200 with an ISO startDate', async () => {
