@@ -77,11 +77,13 @@ export class AcmExportStack extends Stack {
       stateMachine: this.workflow.stateMachine,
       inventory: this.inventory,
       installDocument: this.installDocument,
+      secrets: this.secrets,
       commandTimeoutSeconds: this.workflow.commandTimeoutSeconds,
       removalPolicy,
     });
     this.driftCheck = new DriftCheck(this, 'DriftCheck', {
       inventory: this.inventory,
+      secrets: this.secrets,
       alertTopic: this.notifications.topic,
       alertTopicKey: this.notifications.key,
       gatherInventory: props.gatherInventory,

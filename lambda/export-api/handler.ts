@@ -7,6 +7,7 @@
  * node removed the files).
  * Every response is JSON; 4xx messages name the field and the rule, never echo a value.
  */
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { ErrorResponse } from './api-types';
@@ -25,7 +26,13 @@ import { startExport } from './start-export';
 import { targetRemoval } from './target-removal';
 
 export type ExportApiDeps = ExportStatusDeps &
-  InventoryDeps & { now?: () => Date; ssm: SSMClient; removeCommand: () => RemoveCommandSettings };
+  InventoryDeps & {
+    now?: () => Date;
+    ssm: SSMClient;
+    secrets: SecretsManagerClient;
+    secretNamePrefix: () => string;
+    removeCommand: () => RemoveCommandSettings;
+  };
 
 /** The remove run's settings, read when a DELETE asks for the files to be removed (the other routes need none). */
 function removeCommandFromEnv(): RemoveCommandSettings {
@@ -40,7 +47,9 @@ function removeCommandFromEnv(): RemoveCommandSettings {
 const factories = {
   sfn: () => client('sfn'),
   ssm: () => client('ssm'),
+  secrets: () => client('secrets'),
   ddb: () => client('ddb'),
+  secretNamePrefix: () => () => requireEnv(ENV.SECRET_NAME_PREFIX),
   stateMachineArn: () => requireEnv(ENV.STATE_MACHINE_ARN),
   tableName: () => requireEnv(ENV.TABLE_NAME),
   removeCommand: () => removeCommandFromEnv,

@@ -22,6 +22,11 @@ export class CertificateSecrets extends Construct {
   /** ARN pattern matching every certificate secret of this stack (and nothing else). */
   public readonly secretArnPattern: string;
   /**
+   * ARN pattern of the per-target secrets only (`<prefix>/<certificate id>/<target hash>`): not the canary,
+   * whose name has one segment after the prefix. Deleting a target's secret is granted on this.
+   */
+  public readonly targetSecretArnPattern: string;
+  /**
    * The canary the install document's preflight reads (`acm-export selftest`): under the same prefix and
    * key as the certificate secrets, so reading it proves a node could read and decrypt theirs. It holds
    * no key material. Its name has no certificate id segment, so no certificate secret can take it.
@@ -43,6 +48,15 @@ export class CertificateSecrets extends Construct {
         service: 'secretsmanager',
         resource: 'secret',
         resourceName: `${this.namePrefix}/*`,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      },
+      stack,
+    );
+    this.targetSecretArnPattern = Arn.format(
+      {
+        service: 'secretsmanager',
+        resource: 'secret',
+        resourceName: `${this.namePrefix}/*/*`,
         arnFormat: ArnFormat.COLON_RESOURCE_NAME,
       },
       stack,

@@ -142,6 +142,8 @@ export class ExportWorkflow extends Construct {
           'secretsmanager:PutSecretValue',
           'secretsmanager:DescribeSecret',
           'secretsmanager:TagResource',
+          // A target deleted and exported again within the recovery window: its secret is restored.
+          'secretsmanager:RestoreSecret',
         ],
         resources: [props.secrets.secretArnPattern],
       }),
