@@ -62,6 +62,7 @@ test('every function of the template carries its handler entry and name, and the
     'acm-renew',
     'drift-check',
     'export-api',
+    'find-nodes',
     'ssm-run',
     'status-check',
   ]);
