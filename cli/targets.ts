@@ -45,6 +45,13 @@ export function deleteTargetSummary(result: DeleteTargetResponse, region: string
         ? 'the nodes were sent the removal of the installed files'
         : 'installed files were left on the nodes'),
   ];
+  const secret = result.secretDeletion;
+  if (secret)
+    lines.push(
+      secret.scheduled
+        ? `secret:          scheduled for deletion on ${secret.deletionDate} (${secret.recoveryWindowDays}-day recovery window; exporting to the target again restores it)`
+        : `secret:          not scheduled for deletion: ${secret.reason}`,
+    );
   if (result.filesRemoval.requested) {
     const { commandId, logGroupName } = result.filesRemoval;
     lines.push(

@@ -107,6 +107,7 @@ export class AcmExportStack extends Stack {
       stateMachine: this.workflow.stateMachine,
       inventory: this.inventory,
       installDocument: this.installDocument,
+      secrets: this.secrets,
       commandTimeoutSeconds: this.workflow.commandTimeoutSeconds,
       removalPolicy,
       placement,
@@ -114,6 +115,7 @@ export class AcmExportStack extends Stack {
     });
     this.driftCheck = new DriftCheck(this, 'DriftCheck', {
       inventory: this.inventory,
+      secrets: this.secrets,
       alertTopic: this.notifications.topic,
       alertTopicKey: this.notifications.key,
       gatherInventory: props.gatherInventory,

@@ -9,6 +9,7 @@ import {
   DescribeSecretCommand,
   DescribeSecretCommandOutput,
   PutSecretValueCommand,
+  RestoreSecretCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { describeExportable } from '../shared/certificate';
@@ -21,10 +22,11 @@ import {
   rethrowThrottling,
 } from '../shared/errors';
 import { ExportOptIn, notEnabledMessage } from '../shared/export-opt-in';
-import { RandomBytes, deterministicUuid, generatePassphrase, sha256Hex } from '../shared/passphrase';
+import { RandomBytes, deterministicUuid, generatePassphrase } from '../shared/passphrase';
 import type { ResolvedExportRequest } from '../shared/schemas';
 import { formatSecret } from './secret-format';
-import { ArnScope, parseCertificateArn, tagValue } from '../shared/workflow';
+import { secretName, targetHash } from '../shared/target-secret';
+import { ArnScope, tagValue } from '../shared/workflow';
 
 export interface ExportDeps {
   acm: ACMClient;
@@ -40,20 +42,7 @@ export interface ExportDeps {
   log?: (message: string, keys?: Record<string, string | number | boolean>) => void;
 }
 
-/**
- * Last segment of a target's secret names, and the value of a node role's `acm-export:target-hash` tag:
- * the first 16 hex digits of sha256(`<TagKey>=<TagValue>`).
- */
-export function targetHash(target: string): string {
-  return sha256Hex(target).slice(0, 16);
-}
-
-/** Secret name of a (certificate, target): `<prefix>/<certificate id>/<targetHash(target)>`. */
-export function secretName(prefix: string, certificateArn: string, target: string): string {
-  const parts = parseCertificateArn(certificateArn);
-  if (!parts) throw new CertificateNotFound('CertificateArn: not an ACM certificate ARN');
-  return `${prefix.replace(/\/+$/, '')}/${parts.certificateId}/${targetHash(target)}`;
-}
+export { secretName, targetHash };
 
 /** ClientRequestToken (= VersionId) of the secret version written by an execution. */
 export function secretVersionToken(executionArn: string): string {
@@ -111,6 +100,17 @@ export async function exportCertificate(
       secretVersionId: token,
     });
     return resultFrom(detail, existing.ARN, token);
+  }
+
+  if (existing?.DeletedDate) {
+    // The target was deleted (its secret scheduled for deletion) and is exported again: take the secret back
+    // before writing to it (Secrets Manager refuses writes to a secret scheduled for deletion).
+    try {
+      await deps.secrets.send(new RestoreSecretCommand({ SecretId: name }));
+    } catch (error) {
+      rethrowThrottling(error, 'secretsmanager:RestoreSecret');
+    }
+    log('secret was scheduled for deletion; restored it for this export', { secretArn: existing.ARN ?? name });
   }
 
   const passphrase = generatePassphrase(deps.random);

@@ -15,7 +15,11 @@
  * Succeeded, marked as caught up through the association, once every node that carries its tag reports
  * the current serial served and held with no problem. InProgress belongs to a running execution and is
  * left to it; targets being removed are skipped altogether.
+ *
+ * Then, when the secret prefix is known, the orphaned-secret sweep (orphaned-secrets.ts): one alert listing
+ * this stack's target secrets that no inventory item uses (never deleted here).
  */
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { InventoryItem } from '../shared/contract';
@@ -23,10 +27,14 @@ import { DriftFinding, findDrift, normalizeSerial } from '../shared/drift';
 import { rethrowThrottling } from '../shared/errors';
 import { InventoryDeps, recordCatchUp, targetsByExpiry } from '../shared/inventory';
 import { matchingNodes, nodeReportsForSecret, observationOf } from '../shared/node-reports';
+import { OrphanedSecret, findOrphanedSecrets, orphanedSecretsAlert, ownedSecrets } from './orphaned-secrets';
 
 export interface DriftCheckDeps extends InventoryDeps {
   ssm: SSMClient;
   sns: SNSClient;
+  /** With `secretNamePrefix` (`SECRET_NAME_PREFIX`): the orphaned-secret sweep runs. */
+  secrets?: SecretsManagerClient;
+  secretNamePrefix?: string;
   /** `ALERT_TOPIC_ARN` */
   topicArn: string;
   /** Targets exported less than this many minutes ago are skipped (their rollout may still be running). */
@@ -64,6 +72,8 @@ export interface DriftCheckResult {
   alertsSent: number;
   /** Targets whose Failed deploy was set to Succeeded because every tagged node caught up. */
   caughtUp: number;
+  /** Secrets of this stack no inventory item uses (older than the grace period); reported, never deleted. */
+  orphanedSecrets: OrphanedSecret[];
 }
 
 export const DEFAULT_DRIFT_GRACE_MINUTES = 120;
@@ -157,11 +167,14 @@ export async function checkDrift(deps: DriftCheckDeps): Promise<DriftCheckResult
     driftingTargets: [],
     alertsSent: 0,
     caughtUp: 0,
+    orphanedSecrets: [],
   };
+  const items: InventoryItem[] = [];
   let startKey: Record<string, unknown> | undefined;
   do {
     const page = await targetsByExpiry(deps, { limit: 100, startKey });
     for (const item of page.items) {
+      items.push(item);
       const reason = skip(item, now, deps.graceMinutes);
       if (reason) {
         result.targetsSkipped++;
@@ -221,5 +234,28 @@ export async function checkDrift(deps: DriftCheckDeps): Promise<DriftCheckResult
     }
     startKey = page.lastKey;
   } while (startKey);
+
+  if (deps.secrets && deps.secretNamePrefix) {
+    const owned = ownedSecrets(items, deps.secretNamePrefix);
+    result.orphanedSecrets = await findOrphanedSecrets(
+      deps.secrets,
+      deps.secretNamePrefix,
+      owned,
+      now,
+      deps.graceMinutes,
+    );
+    if (result.orphanedSecrets.length > 0) {
+      const alert = orphanedSecretsAlert(result.orphanedSecrets, now.toISOString());
+      try {
+        await deps.sns.send(
+          new PublishCommand({ TopicArn: deps.topicArn, Subject: alert.subject, Message: alert.message }),
+        );
+        result.alertsSent++;
+      } catch (error) {
+        rethrowThrottling(error, 'sns:Publish');
+      }
+      log('orphaned secrets alerted', { orphanedSecrets: result.orphanedSecrets.length });
+    }
+  }
   return result;
 }

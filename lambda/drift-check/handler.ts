@@ -25,6 +25,9 @@ const factories = {
   ddb: () => client('ddb'),
   ssm: () => client('ssm'),
   sns: () => client('sns'),
+  secrets: () => client('secrets'),
+  // Unset (an older stack): no orphaned-secret sweep.
+  secretNamePrefix: () => process.env[ENV.SECRET_NAME_PREFIX] || undefined,
   tableName: () => requireEnv(ENV.TABLE_NAME),
   topicArn: () => requireEnv(ENV.ALERT_TOPIC_ARN),
   graceMinutes: graceFromEnv,
@@ -35,7 +38,9 @@ export function createHandler(overrides: Partial<DriftHandlerDeps> = {}) {
   return async (
     event: { id?: string } | unknown,
     context?: Context,
-  ): Promise<Omit<DriftCheckResult, 'driftingTargets'> & { driftingTargets: number }> => {
+  ): Promise<
+    Omit<DriftCheckResult, 'driftingTargets' | 'orphanedSecrets'> & { driftingTargets: number; orphanedSecrets: number }
+  > => {
     const eventId =
       event && typeof event === 'object' && typeof (event as { id?: unknown }).id === 'string'
         ? (event as { id: string }).id.slice(0, 128)
@@ -45,7 +50,11 @@ export function createHandler(overrides: Partial<DriftHandlerDeps> = {}) {
       const result = await checkDrift({ ...deps, log: info });
       gauge(METRIC.driftingNodes, result.driftingNodes);
       gauge(METRIC.driftingTargets, result.driftingTargets.length);
-      const summary = { ...result, driftingTargets: result.driftingTargets.length };
+      const summary = {
+        ...result,
+        driftingTargets: result.driftingTargets.length,
+        orphanedSecrets: result.orphanedSecrets.length,
+      };
       info('drift check done', summary);
       return summary;
     });

@@ -2,6 +2,7 @@
  * Response bodies of the export API (deployed API Gateway and local mode alike), shared by the
  * export-api Lambda and the CLI. Identifiers, dates and counts only.
  */
+import type { SecretDeletion } from '../shared/target-secret';
 
 /** `POST /exports` → 200. `exportId` is the Step Functions execution name. */
 export interface StartExportResponse {
@@ -68,6 +69,11 @@ export interface TargetRemovalResponse {
   nodes?: { total: number; completed: number; failed: number };
   /** RemovalFailed: one line per node that did not remove the files, or why the run was not sent. */
   failures: string[];
+  /**
+   * Once every node removed the files: the target's secret, scheduled for deletion before the item is
+   * deleted. When that fails the status stays `Removing` and the next request tries again.
+   */
+  secretDeletion?: SecretDeletion;
 }
 
 /** Per-node outcome counts of an export's install command, and one line per node that skipped (at most 50). */
@@ -215,4 +221,10 @@ export interface DeleteTargetResponse {
   /** The report association (Action=report) was found and deleted. */
   reportAssociationDeleted: boolean;
   filesRemoval: FilesRemoval;
+  /**
+   * The target's secret (it holds the private key): scheduled for deletion with a recovery window of
+   * `recoveryWindowDays` (restorable until `deletionDate`), or why not (no secret; removeFiles=true: not
+   * before the nodes confirmed the removal; or the call failed: repeat the DELETE). Absent from older deployments.
+   */
+  secretDeletion?: SecretDeletion;
 }

@@ -13,7 +13,13 @@
  * once every node removed the files, or marks it `RemovalFailed` with a line per node that kept them (a
  * node whose web server still references the files fails at the configuration test). When a step here
  * fails, the item says `RemovalFailed` (run not sent); repeating the request converges from any state.
+ *
+ * The target's secret (it holds the private key) is scheduled for deletion with a recovery window
+ * (target-secret.ts): without removeFiles=true before the item is deleted, with it once the removal is
+ * confirmed (target-removal.ts). Its name follows from the certificate and the target, so a repeated DELETE
+ * finds it even when the item is already gone.
  */
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { DeleteTargetResponse, FilesRemoval } from './api-types';
 import { associationName, removeAssociation, reportAssociationName } from '../shared/associations';
@@ -34,6 +40,7 @@ import {
   recordRemovalSent,
 } from '../shared/inventory';
 import { FIELD_RULES, RESERVED_TAG_PREFIX } from '../shared/patterns';
+import { NO_SECRET, SecretDeletion, scheduleSecretDeletion, secretName } from '../shared/target-secret';
 
 /** Each node removes its files on its own: one node that refuses must not cancel the others. */
 export const REMOVE_MAX_ERRORS = '100%';
@@ -43,6 +50,9 @@ export type RemoveCommandSettings = InstallCommandSettings & { region: string };
 
 export interface DeleteTargetDeps extends InventoryDeps {
   ssm: SSMClient;
+  secrets: SecretsManagerClient;
+  /** `SECRET_NAME_PREFIX`, read only when no item names the target's secret. */
+  secretNamePrefix: () => string;
   /** Read only when files are to be removed (the API's other routes do not need the install document). */
   removeCommand: () => RemoveCommandSettings;
   now?: () => Date;
@@ -191,6 +201,7 @@ async function removeWithFiles(
       removalStatus: 'Removing',
       ...associations,
       filesRemoval,
+      secretDeletion: { scheduled: false, reason: SECRET_AFTER_REMOVAL },
     },
   };
 }
@@ -200,6 +211,19 @@ async function removeWithFiles(
  * run went out but its id could not be stored, the nodes may have run it; repeating is harmless either way).
  */
 export const NOT_SENT_LINE = 'the DELETE request failed before the remove run was recorded as sent; repeat the DELETE';
+
+/** removeFiles=true: the nodes still need the secret's ARN on record until they confirmed the removal. */
+export const SECRET_AFTER_REMOVAL =
+  'the secret is scheduled for deletion once every node confirmed the removal (see filesRemoval.statusPath)';
+
+/** The target's secret: the one the item names, else the name it was created under. */
+export function targetSecretId(
+  key: { certificateArn: string; target: string },
+  item: InventoryItem | undefined,
+  prefix: () => string,
+): string {
+  return item?.lastSecretArn || secretName(prefix(), key.certificateArn, key.target);
+}
 
 export async function deleteTarget(request: DeleteTargetRequest, deps: DeleteTargetDeps): Promise<DeleteTargetResult> {
   const key = { certificateArn: request.certificateArn, target: request.target };
@@ -211,8 +235,16 @@ export async function deleteTarget(request: DeleteTargetRequest, deps: DeleteTar
   }
   // The associations first: if that fails, the item (and the ids in it) stays for a retry.
   const associations = await removeAssociations(deps.ssm, key, item);
+  // The secret before the item; a failure is reported, and a repeated DELETE finds the secret by its name.
+  const secretDeletion: SecretDeletion = await scheduleSecretDeletion(
+    deps.secrets,
+    targetSecretId(key, item, deps.secretNamePrefix),
+    (deps.now ?? (() => new Date()))(),
+  );
   const deleted = item ? await deleteItem(deps, key) : undefined;
-  if (!item && !associations.associationDeleted && !associations.reportAssociationDeleted)
+  // Only a secret this request scheduled (or failed to) makes it more than "nothing to delete" (404).
+  const secretFound = secretDeletion.scheduled ? !secretDeletion.alreadyScheduled : secretDeletion.reason !== NO_SECRET;
+  if (!item && !associations.associationDeleted && !associations.reportAssociationDeleted && !secretFound)
     return { found: false, noRecord: false };
   return {
     found: true,
@@ -222,6 +254,7 @@ export async function deleteTarget(request: DeleteTargetRequest, deps: DeleteTar
       inventoryItemDeleted: deleted !== undefined,
       ...associations,
       filesRemoval: { requested: false },
+      secretDeletion,
     },
   };
 }

@@ -17,6 +17,7 @@ import {
   InstallTaskResult,
   MAX_NODE_LINES,
   NodeOutcomes,
+  NodesTaskResult,
   PollState,
   STATES,
   targetKey,
@@ -143,6 +144,7 @@ export async function exportStatus(exportId: string, deps: ExportStatusDeps): Pr
   const phases: ExportStatusResponse['phases'] = {};
   let current: string | undefined;
   let lastEntered: string | undefined;
+  let nodes: Partial<NodesTaskResult> | undefined;
   let exported: Partial<ExportTaskResult> | undefined;
   let install: Partial<InstallTaskResult> | undefined;
   let poll: Partial<PollState> | undefined;
@@ -150,12 +152,14 @@ export async function exportStatus(exportId: string, deps: ExportStatusDeps): Pr
 
   const take = (state: string | undefined, result: Json | undefined): void => {
     if (!result) return;
+    if (state === STATES.findNodes) nodes = result as Partial<NodesTaskResult>;
     if (state === STATES.exportCertificate) exported = result as Partial<ExportTaskResult>;
     if (state === STATES.installOnNodes) install = result as Partial<InstallTaskResult>;
     if (state === STATES.checkInstall) poll = result as Partial<PollState>;
   };
   const takeState = (state: Json | undefined): void => {
     if (!state) return;
+    if (state.nodes && typeof state.nodes === 'object') nodes = state.nodes as Partial<NodesTaskResult>;
     if (state.export && typeof state.export === 'object') exported = state.export as Partial<ExportTaskResult>;
     if (state.install && typeof state.install === 'object') install = state.install as Partial<InstallTaskResult>;
     if (state.poll && typeof state.poll === 'object') poll = state.poll as Partial<PollState>;
@@ -176,7 +180,9 @@ export async function exportStatus(exportId: string, deps: ExportStatusDeps): Pr
     const exited = event.stateExitedEventDetails;
     if (
       exited?.name &&
-      [STATES.exportCertificate, STATES.installOnNodes, STATES.checkInstall].includes(exited.name as never)
+      [STATES.findNodes, STATES.exportCertificate, STATES.installOnNodes, STATES.checkInstall].includes(
+        exited.name as never,
+      )
     ) {
       takeState(parseJson(exited.output));
     }
@@ -202,6 +208,7 @@ export async function exportStatus(exportId: string, deps: ExportStatusDeps): Pr
   const input = parseJson(execution.input) ?? {};
   const status = (execution.status ?? 'RUNNING') as ExportStatusResponse['status'];
   if (!phases.finished && execution.stopDate) phases.finished = execution.stopDate.toISOString();
+  const finalNodes = nodes as Partial<NodesTaskResult> | undefined;
   const finalInstall = install as Partial<InstallTaskResult> | undefined;
   const finalPoll = poll as Partial<PollState> | undefined;
   const finalExport = exported as Partial<ExportTaskResult> | undefined;
@@ -209,14 +216,10 @@ export async function exportStatus(exportId: string, deps: ExportStatusDeps): Pr
   let phase: ExportPhase;
   if (status === 'SUCCEEDED') {
     phase =
-      finalInstall?.outcome === 'DryRun'
-        ? 'DryRun'
-        : finalInstall?.outcome === 'Superseded'
-          ? 'Superseded'
-          : 'Succeeded';
+      finalNodes?.outcome === 'DryRun' ? 'DryRun' : finalInstall?.outcome === 'Superseded' ? 'Superseded' : 'Succeeded';
   } else if (status === 'RUNNING') {
     phase =
-      !lastEntered || lastEntered === STATES.exportCertificate
+      !lastEntered || lastEntered === STATES.findNodes || lastEntered === STATES.exportCertificate
         ? 'Exporting'
         : lastEntered === STATES.installOnNodes
           ? 'Installing'
@@ -230,7 +233,7 @@ export async function exportStatus(exportId: string, deps: ExportStatusDeps): Pr
   const outcomes = outcomesView(finalPoll?.outcomes);
   const tagKey = str(input.TargetTagKey);
   const tagValue = str(input.TargetTagValue);
-  const total = finalPoll?.targetCount ?? finalInstall?.targetCount ?? 0;
+  const total = finalPoll?.targetCount ?? finalInstall?.targetCount ?? finalNodes?.targetCount ?? 0;
   const body: ExportStatusResponse = {
     exportId,
     executionArn,
@@ -264,8 +267,8 @@ export async function exportStatus(exportId: string, deps: ExportStatusDeps): Pr
             line: safeLine(String(f.line)),
           }))
         : [],
-    ...(phase === 'DryRun' && Array.isArray(finalInstall?.nodeIds)
-      ? { dryRunNodeIds: finalInstall.nodeIds.filter((id) => typeof id === 'string').slice(0, 1000) }
+    ...(phase === 'DryRun' && Array.isArray(finalNodes?.nodeIds)
+      ? { dryRunNodeIds: finalNodes.nodeIds.filter((id) => typeof id === 'string').slice(0, 1000) }
       : {}),
     ...(error ? { error } : {}),
   };

@@ -8,6 +8,7 @@
  * Every response is JSON; 4xx messages name the field and the rule, never echo a value.
  */
 import type { ACMClient } from '@aws-sdk/client-acm';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { ErrorResponse } from './api-types';
@@ -32,6 +33,8 @@ export type ExportApiDeps = ExportStatusDeps &
     now?: () => Date;
     ssm: SSMClient;
     acm: ACMClient;
+    secrets: SecretsManagerClient;
+    secretNamePrefix: () => string;
     removeCommand: () => RemoveCommandSettings;
     placement: PlacementPolicy;
     /** The export tag setting, read when a POST needs it (the other routes do not). */
@@ -52,7 +55,9 @@ const factories = {
   sfn: () => client('sfn'),
   ssm: () => client('ssm'),
   acm: () => client('acm'),
+  secrets: () => client('secrets'),
   ddb: () => client('ddb'),
+  secretNamePrefix: () => () => requireEnv(ENV.SECRET_NAME_PREFIX),
   stateMachineArn: () => requireEnv(ENV.STATE_MACHINE_ARN),
   placement: () => placementFromEnv(process.env[ENV.PLACEMENT_POLICY]),
   tableName: () => requireEnv(ENV.TABLE_NAME),

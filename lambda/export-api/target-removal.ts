@@ -14,15 +14,18 @@ import {
   ListCommandsCommand,
   SSMClient,
 } from '@aws-sdk/client-ssm';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { TargetRemovalResponse } from './api-types';
 import { InventoryItem } from '../shared/contract';
 import { rethrowThrottling } from '../shared/errors';
 import { InventoryDeps, deleteRemovedItem, getItem, recordRemovalFailed } from '../shared/inventory';
 import { safeLine } from '../shared/redact';
+import { NO_SECRET, scheduleSecretDeletion } from '../shared/target-secret';
 import { NOT_SENT_LINE } from './delete-target';
 
 export interface TargetRemovalDeps extends InventoryDeps {
   ssm: SSMClient;
+  secrets: SecretsManagerClient;
   now?: () => Date;
 }
 
@@ -160,7 +163,12 @@ export async function targetRemoval(
     lines.push(`the remove run ended ${safeLine(command.StatusDetails ?? command.Status)}; repeat the DELETE`);
   if (lines.length > 0) return failed(lines, { nodes });
 
-  // Every node removed the files (or no node carries the tag any more): the record has served its purpose.
+  // Every node removed the files (or no node carries the tag any more): the secret goes first (the item
+  // names it), then the record, which has served its purpose. A failed DeleteSecret keeps the item Removing:
+  // the next request tries again.
+  const secretDeletion = await scheduleSecretDeletion(deps.secrets, item.lastSecretArn, now);
+  if (!secretDeletion.scheduled && secretDeletion.reason !== NO_SECRET)
+    return { found: true, body: { ...view(item, 'Removing', []), nodes, secretDeletion } };
   if (!(await deleteRemovedItem(deps, key, commandId))) return targetRemoval(key, deps);
-  return { found: true, body: { ...view(item, 'Removed', []), nodes } };
+  return { found: true, body: { ...view(item, 'Removed', []), nodes, secretDeletion } };
 }

@@ -40,6 +40,8 @@ export const ENV = {
 
 /** State names of the export workflow (local mode and tests address states by these names). */
 export const STATES = {
+  findNodes: 'find-nodes',
+  afterFindNodes: 'ExportNeeded?',
   exportCertificate: 'acm-export',
   installOnNodes: 'ssm-run',
   afterInstall: 'InstallStarted?',
@@ -55,11 +57,21 @@ export const STATES = {
   /** Pass states that set `$.error` before NotifyFailure when a Choice (which cannot Catch) finds a failure. */
   recordInstallFailure: 'RecordInstallFailure',
   recordUnexpectedOutcome: 'RecordUnexpectedOutcome',
+  recordUnexpectedNodes: 'RecordUnexpectedNodes',
   recordUnexpectedPoll: 'RecordUnexpectedPoll',
 } as const;
 
 /** Execution input: the API body (or the stored target options, for a renewal). */
 export type WorkflowInput = ResolvedExportRequest | Record<string, unknown>;
+
+/** Result of find-nodes, stored at `$.nodes`: `DryRun` ends the workflow before anything is exported. */
+export interface NodesTaskResult {
+  outcome: 'Export' | 'DryRun';
+  /** Managed nodes that carry the target tag (at least one: none fails the task with NoMatchingNodes). */
+  targetCount: number;
+  /** DryRun only: the ids of the matching managed nodes. */
+  nodeIds?: string[];
+}
 
 /** Payload of the acm-export task. */
 export interface ExportTaskPayload {
@@ -87,13 +99,11 @@ export interface InstallTaskPayload {
 
 /** Result of ssm-run, stored at `$.install`. */
 export interface InstallTaskResult {
-  /** `Sent` when a command went out; `DryRun` and `Superseded` end the workflow without installing. */
-  outcome: 'Sent' | 'DryRun' | 'Superseded';
+  /** `Sent` when a command went out; `Superseded` ends the workflow without installing (DryRun ends at find-nodes). */
+  outcome: 'Sent' | 'Superseded';
   commandId?: string;
-  /** Nodes the command targets (DryRun: the matching nodes found). */
+  /** Nodes the command targets. */
   targetCount: number;
-  /** DryRun only: the ids of the matching managed nodes. */
-  nodeIds?: string[];
   /** Superseded only: the newer execution that already owns the inventory item. */
   supersededBy?: string;
   /** Sent only: the target's convergence association (created or updated by this task). */

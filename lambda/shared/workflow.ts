@@ -64,13 +64,12 @@ export const exportTaskResultSchema = z.object({
 }) satisfies z.ZodType<ExportTaskResult>;
 
 export const installTaskResultSchema = z.object({
-  outcome: z.enum(['Sent', 'DryRun', 'Superseded']),
+  outcome: z.enum(['Sent', 'Superseded']),
   commandId: z
     .string()
     .regex(/^[A-Za-z0-9-]{36}$/, { error: 'must be a Run Command id' })
     .optional(),
   targetCount: z.number().int().min(0),
-  nodeIds: z.array(z.string()).optional(),
   supersededBy: z.string().optional(),
   associationId: z.string().max(64).optional(),
   associationError: z.string().max(500).optional(),

@@ -1,6 +1,6 @@
 /**
  * ssm-run task: records the export in the inventory (unless a newer export owns the target) and
- * sends the install document to the tagged nodes; DryRun only reports the matching nodes.
+ * sends the install document to the tagged nodes.
  */
 import type { Context } from 'aws-lambda';
 import { client } from '../shared/clients';
@@ -60,7 +60,7 @@ export function createHandler(overrides: Partial<SsmRunDeps> = {}) {
             targetCount: result.targetCount,
             commandId: result.commandId ?? '',
           });
-          if (result.outcome === 'DryRun' || result.outcome === 'Superseded') count(METRIC.exportsSucceeded);
+          if (result.outcome === 'Superseded') count(METRIC.exportsSucceeded);
           return result;
         } catch (error) {
           countTerminalFailure(error);

@@ -81,13 +81,9 @@ export async function runInstall(request: InstallRequest, deps: InstallDeps): Pr
   const tag = `${i.TargetTagKey}=${i.TargetTagValue}`;
 
   const nodes = await matchingNodes(deps.ssm, i.TargetTagKey, i.TargetTagValue);
+  // find-nodes checked before the export; the nodes may have gone since (DryRun never reaches this task).
   if (nodes.length === 0) {
     throw new NoMatchingNodes(`no managed node carries the tag ${tag} (checked with ssm:DescribeInstanceInformation)`);
-  }
-  if (i.DryRun) {
-    // A dry run changes nothing: no inventory write, no command.
-    log('dry run: matching nodes found', { targetCount: nodes.length });
-    return { outcome: 'DryRun', targetCount: nodes.length, nodeIds: nodes };
   }
 
   const key = { certificateArn: i.CertificateArn, target: targetKey(i.TargetTagKey, i.TargetTagValue) };

@@ -24,6 +24,11 @@ export class CertificateSecrets extends Construct {
   /** ARN pattern of the certificate secrets of one target, given its hash (or a policy variable holding it). */
   public readonly secretsOfTarget: (targetHash: string) => string;
   /**
+   * ARN pattern of the per-target secrets only (`<prefix>/<certificate id>/<target hash>`): not the canary,
+   * whose name has one segment after the prefix. Deleting a target's secret is granted on this.
+   */
+  public readonly targetSecretArnPattern: string;
+  /**
    * The canary the install document's preflight reads (`acm-export selftest`): under the same prefix and
    * key as the certificate secrets, so reading it proves a node could read and decrypt theirs. It holds
    * no key material. Its name has no certificate id segment, so no certificate secret can take it.
@@ -60,6 +65,15 @@ export class CertificateSecrets extends Construct {
         },
         stack,
       );
+    this.targetSecretArnPattern = Arn.format(
+      {
+        service: 'secretsmanager',
+        resource: 'secret',
+        resourceName: `${this.namePrefix}/*/*`,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      },
+      stack,
+    );
     this.canary = new secretsmanager.Secret(this, 'PreflightCanary', {
       secretName: `${this.namePrefix}/preflight-canary`,
       description: "Read by the install document's preflight to check node access; holds no key material",

@@ -9,11 +9,14 @@ import { Construct } from 'constructs';
 import { ENV, INVENTORY } from '../../lambda/shared/contract';
 import { DEFAULT_DRIFT_GRACE_MINUTES } from '../../lambda/drift-check/drift-check';
 import { acknowledgeWildcardAction, acknowledgeWildcardResource } from '../nag';
+import { CertificateSecrets } from './certificate-secrets';
 import { Inventory } from './inventory';
 import { NodeFunction } from './node-function';
 
 export interface DriftCheckProps {
   readonly inventory: Inventory;
+  /** The certificate secrets: the check lists those no inventory item uses (orphaned secrets). */
+  readonly secrets: CertificateSecrets;
   readonly alertTopic: sns.ITopic;
   /** Key of the alert topic (publishing to an SSE-KMS topic needs it). */
   readonly alertTopicKey: kms.IKey;
@@ -54,6 +57,7 @@ export class DriftCheck extends Construct {
         [ENV.TABLE_NAME]: props.inventory.table.tableName,
         [ENV.ALERT_TOPIC_ARN]: props.alertTopic.topicArn,
         [ENV.DRIFT_GRACE_MINUTES]: String(props.graceMinutes ?? DEFAULT_DRIFT_GRACE_MINUTES),
+        [ENV.SECRET_NAME_PREFIX]: props.secrets.namePrefix,
       },
     });
     // targetsByExpiry (Query on the ByExpiry index), and the conditional UpdateItem that marks a failed
@@ -75,10 +79,18 @@ export class DriftCheck extends Construct {
         resources: ['*'],
       }),
     );
+    this.function.addToRolePolicy(
+      new iam.PolicyStatement({
+        // The orphaned-secret sweep. ListSecrets returns names, ARNs and dates, never a value, and has no
+        // resource-level permission: the function filters on this stack's name prefix itself.
+        actions: ['secretsmanager:ListSecrets'],
+        resources: ['*'],
+      }),
+    );
     acknowledgeWildcardResource(
       this.function.executionRole,
       '*',
-      'ssm:GetInventory and ssm:DescribeInstanceInformation have no resource-level permissions (AWS requires "*"); xray:Put* likewise.',
+      'ssm:GetInventory, ssm:DescribeInstanceInformation and secretsmanager:ListSecrets (metadata only, never a secret value) have no resource-level permissions (AWS requires "*"); xray:Put* likewise.',
     );
 
     this.rule = new events.Rule(this, 'Schedule', {

@@ -14,6 +14,8 @@ import {
   nodeArns as nodeArnsOf,
 } from './arns';
 import { DEFAULT_COMMAND_TIMEOUT_SECONDS } from './export-workflow';
+import { SECRET_RECOVERY_WINDOW_DAYS } from '../../lambda/shared/target-secret';
+import { CertificateSecrets } from './certificate-secrets';
 import { InstallDocument } from './install-document';
 import { Inventory } from './inventory';
 import { NodeFunction } from './node-function';
@@ -40,6 +42,8 @@ export interface ExportApiProps {
    * `removeFiles=true`, sends its remove run to the target's tag (output to its command log group).
    */
   readonly installDocument: InstallDocument;
+  /** The certificate secrets: DELETE .../targets/{target} schedules the target's secret for deletion. */
+  readonly secrets: CertificateSecrets;
   /** SendCommand delivery timeout of the remove run, seconds (pass the workflow's). @default DEFAULT_COMMAND_TIMEOUT_SECONDS (600) */
   readonly commandTimeoutSeconds?: number;
   /** @default RemovalPolicy.RETAIN (access log group and the function's log group) */
@@ -288,6 +292,8 @@ export class ExportApi extends Construct {
         [ENV.COMMAND_TIMEOUT_SECONDS]: String(props.commandTimeoutSeconds ?? DEFAULT_COMMAND_TIMEOUT_SECONDS),
         [ENV.PLACEMENT_POLICY]: JSON.stringify(props.placement ?? DEFAULT_PLACEMENT),
         ...exportOptInEnvironment(props.exportOptIn ?? exportOptInSetting({})),
+        // DELETE .../targets/{target} finds the target's secret by name when no item names it.
+        [ENV.SECRET_NAME_PREFIX]: props.secrets.namePrefix,
       },
     });
     // POST /exports reads the certificate's tags: only opted-in certificates are exported.
@@ -321,6 +327,32 @@ export class ExportApi extends Construct {
         actions: ['ssm:SendCommand'],
         resources: [props.installDocument.documentArn, ...nodeArns],
       }),
+    );
+    // DELETE .../targets/{target}: the target's secret is scheduled for deletion (DeleteSecret; DescribeSecret
+    // when an earlier DELETE already did). Per-target secrets only: never the preflight canary.
+    // The condition makes it a scheduled deletion only: a ForceDeleteWithoutRecovery request carries no
+    // RecoveryWindowInDays, so it is denied.
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ScheduleTargetSecretDeletion',
+        actions: ['secretsmanager:DeleteSecret'],
+        resources: [props.secrets.targetSecretArnPattern],
+        conditions: {
+          NumericGreaterThanEquals: { 'secretsmanager:RecoveryWindowInDays': SECRET_RECOVERY_WINDOW_DAYS },
+        },
+      }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadTargetSecretDeletion',
+        actions: ['secretsmanager:DescribeSecret'],
+        resources: [props.secrets.targetSecretArnPattern],
+      }),
+    );
+    acknowledgeWildcardResource(
+      fn.executionRole,
+      props.secrets.targetSecretArnPattern,
+      "Only the per-target secrets under this stack's name prefix (not the canary); their names are chosen per target at run time.",
     );
     fn.addToRolePolicy(
       new iam.PolicyStatement({

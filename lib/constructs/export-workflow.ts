@@ -84,11 +84,12 @@ export { INSTALL_FAILED_ERROR };
 export const UNEXPECTED_OUTCOME_ERROR = 'UnexpectedInstallOutcome';
 
 /**
- * The three workflow functions (acm-export, ssm-run, status-check) and the STANDARD export workflow:
- * acm-export → ssm-run → (DryRun | Superseded | Sent → wait/poll loop) → success,
+ * The four workflow functions (find-nodes, acm-export, ssm-run, status-check) and the STANDARD export workflow:
+ * find-nodes → (DryRun | acm-export → ssm-run → (Superseded | Sent → wait/poll loop)) → success,
  * or NotifyFailure (SNS) → ExportFailed. State carries identifiers only (ARNs, version ids, counts).
  */
 export class ExportWorkflow extends Construct {
+  public readonly findNodesFunction: NodeFunction;
   public readonly acmExportFunction: NodeFunction;
   public readonly ssmRunFunction: NodeFunction;
   public readonly statusCheckFunction: NodeFunction;
@@ -105,6 +106,28 @@ export class ExportWorkflow extends Construct {
     const logRemovalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const certificateArns = certificateArnsOf(stack);
     const exportOptIn = props.exportOptIn ?? exportOptInSetting({});
+
+    this.findNodesFunction = new NodeFunction(this, 'find-nodes', {
+      handlerDir: 'find-nodes',
+      description: 'Checks the certificate and finds the nodes with the target tag before anything is exported',
+      logRemovalPolicy,
+    });
+    this.findNodesFunction.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['acm:DescribeCertificate'], resources: [certificateArns] }),
+    );
+    acknowledgeWildcardResource(this.findNodesFunction.executionRole, certificateArns, REASONS.certificateWildcard);
+    this.findNodesFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        // DescribeInstanceInformation has no resource-level permissions.
+        actions: ['ssm:DescribeInstanceInformation'],
+        resources: ['*'],
+      }),
+    );
+    acknowledgeWildcardResource(
+      this.findNodesFunction.executionRole,
+      '*',
+      'ssm:DescribeInstanceInformation has no resource-level permissions (AWS requires "*"); xray:Put* likewise.',
+    );
 
     this.acmExportFunction = new NodeFunction(this, 'acm-export', {
       handlerDir: 'acm-export',
@@ -139,6 +162,8 @@ export class ExportWorkflow extends Construct {
           'secretsmanager:PutSecretValue',
           'secretsmanager:DescribeSecret',
           'secretsmanager:TagResource',
+          // A target deleted and exported again within the recovery window: its secret is restored.
+          'secretsmanager:RestoreSecret',
         ],
         resources: [props.secrets.secretArnPattern],
       }),
@@ -271,6 +296,7 @@ export class ExportWorkflow extends Construct {
       definitionBody: sfn.DefinitionBody.fromChainable(
         // Task states are named after their functions: a scope of their own keeps the two sets of ids apart.
         buildDefinition(new Construct(this, 'Definition'), {
+          findNodes: this.findNodesFunction,
           acmExport: this.acmExportFunction,
           ssmRun: this.ssmRunFunction,
           statusCheck: this.statusCheckFunction,
@@ -289,7 +315,7 @@ export class ExportWorkflow extends Construct {
     );
     // Topic.grantPublish (used by SnsPublish) does not cover the topic's key; SNS needs both to publish.
     props.alertTopicKey.grant(this.stateMachine, 'kms:Decrypt', 'kms:GenerateDataKey');
-    for (const fn of [this.acmExportFunction, this.ssmRunFunction, this.statusCheckFunction]) {
+    for (const fn of [this.findNodesFunction, this.acmExportFunction, this.ssmRunFunction, this.statusCheckFunction]) {
       acknowledgeWildcardResource(
         this.stateMachine.role,
         `${fn.functionArn}:*`,
@@ -300,6 +326,7 @@ export class ExportWorkflow extends Construct {
 }
 
 interface DefinitionParts {
+  findNodes: NodeFunction;
   acmExport: NodeFunction;
   ssmRun: NodeFunction;
   statusCheck: NodeFunction;
@@ -352,6 +379,8 @@ function buildDefinition(scope: Construct, parts: DefinitionParts): sfn.IChainab
     return task;
   };
 
+  // Nodes first: a DryRun, or a tag no node carries, ends here with no secret written.
+  const findNodes = lambdaTask(STATES.findNodes, parts.findNodes, { input: executionInput, executionArn }, '$.nodes');
   const exportCertificate = lambdaTask(
     STATES.exportCertificate,
     parts.acmExport,
@@ -415,7 +444,6 @@ function buildDefinition(scope: Construct, parts: DefinitionParts): sfn.IChainab
 
   const afterInstall = new sfn.Choice(scope, STATES.afterInstall)
     .when(absent('$.install.outcome'), recordUnexpectedOutcome)
-    .when(sfn.Condition.stringEquals('$.install.outcome', 'DryRun'), new sfn.Succeed(scope, STATES.dryRunDone))
     .when(sfn.Condition.stringEquals('$.install.outcome', 'Superseded'), new sfn.Succeed(scope, STATES.superseded))
     .when(
       sfn.Condition.stringEquals('$.install.outcome', 'Sent'),
@@ -423,5 +451,18 @@ function buildDefinition(scope: Construct, parts: DefinitionParts): sfn.IChainab
     )
     .otherwise(recordUnexpectedOutcome);
 
-  return exportCertificate.next(installOnNodes).next(afterInstall);
+  const recordUnexpectedNodes = new sfn.Pass(scope, STATES.recordUnexpectedNodes, {
+    parameters: { Error: UNEXPECTED_OUTCOME_ERROR, 'Cause.$': 'States.JsonToString($.nodes)' },
+    resultPath: '$.error',
+  }).next(notifyFailure);
+  const afterFindNodes = new sfn.Choice(scope, STATES.afterFindNodes)
+    .when(absent('$.nodes.outcome'), recordUnexpectedNodes)
+    .when(sfn.Condition.stringEquals('$.nodes.outcome', 'DryRun'), new sfn.Succeed(scope, STATES.dryRunDone))
+    .when(
+      sfn.Condition.stringEquals('$.nodes.outcome', 'Export'),
+      exportCertificate.next(installOnNodes).next(afterInstall),
+    )
+    .otherwise(recordUnexpectedNodes);
+
+  return findNodes.next(afterFindNodes);
 }

@@ -22,6 +22,9 @@ export interface StoredSecret {
   createdDate: string;
   lastChangedDate: string;
   lastAccessedDate?: string;
+  /** Set by DeleteSecret: when the deletion was requested, and when the secret is gone for good. */
+  deletedDate?: string;
+  deletionDate?: string;
 }
 
 const NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
@@ -36,6 +39,14 @@ const notFound = (what = "Secrets Manager can't find the specified secret."): Aw
   new AwsServiceError('ResourceNotFoundException', what);
 const invalidParameter = (message: string): AwsServiceError =>
   new AwsServiceError('InvalidParameterException', message);
+const markedForDeletion = (): AwsServiceError =>
+  new AwsServiceError(
+    'InvalidRequestException',
+    "You can't perform this operation on the secret because it was marked for deletion.",
+  );
+/** DeleteSecret's RecoveryWindowInDays: AWS documents 7 to 30 days (the model itself has no bounds). */
+const RECOVERY_WINDOW = { min: 7, max: 30, default: 30 };
+const DAY_MS = 24 * 60 * 60 * 1000;
 
 export interface SecretsOptions {
   region: string;
@@ -62,16 +73,67 @@ export class SecretsManagerService {
         UntagResource: (i) => this.untagResource(new Input(i, 'InvalidParameterException')),
         ListSecrets: (i) => this.listSecrets(new Input(i, 'InvalidParameterException')),
         ListSecretVersionIds: (i) => this.listSecretVersionIds(new Input(i, 'InvalidParameterException')),
+        DeleteSecret: (i) => this.deleteSecret(new Input(i, 'InvalidParameterException')),
+        RestoreSecret: (i) => this.restoreSecret(new Input(i, 'InvalidParameterException')),
       },
     };
   }
 
   /** Finds a secret by name, full ARN or partial ARN (without the random suffix). */
   find(secretId: string): StoredSecret {
+    this.purgeDeleted();
     for (const s of this.secrets.values()) {
       if (s.name === secretId || s.arn === secretId || s.arn.slice(0, -7) === secretId) return s;
     }
     throw notFound();
+  }
+
+  /** A secret whose recovery window has passed is gone for good. */
+  private purgeDeleted(): void {
+    const now = Date.now();
+    for (const [arn, s] of this.secrets)
+      if (s.deletionDate && Date.parse(s.deletionDate) <= now) this.secrets.delete(arn);
+  }
+
+  /** Finds a secret that is not scheduled for deletion (value reads and writes refuse the others). */
+  private findActive(secretId: string): StoredSecret {
+    const secret = this.find(secretId);
+    if (secret.deletedDate) throw markedForDeletion();
+    return secret;
+  }
+
+  private deleteSecret(input: Input): JsonObject {
+    const secret = this.find(input.string('SecretId', { min: 1, max: 2048 }));
+    const window = input.optNumber('RecoveryWindowInDays');
+    const force = input.optBoolean('ForceDeleteWithoutRecovery') ?? false;
+    if (window !== undefined && force)
+      throw invalidParameter("You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.");
+    if (
+      window !== undefined &&
+      (!Number.isInteger(window) || window < RECOVERY_WINDOW.min || window > RECOVERY_WINDOW.max)
+    )
+      throw invalidParameter(
+        `The RecoveryWindowInDays value must be between ${RECOVERY_WINDOW.min} and ${RECOVERY_WINDOW.max} days (inclusive).`,
+      );
+    if (secret.deletedDate) throw markedForDeletion();
+    const now = new Date();
+    if (force) {
+      this.secrets.delete(secret.arn);
+      this.changed();
+      return { ARN: secret.arn, Name: secret.name, DeletionDate: epochSeconds(now) };
+    }
+    secret.deletedDate = now.toISOString();
+    secret.deletionDate = new Date(now.getTime() + (window ?? RECOVERY_WINDOW.default) * DAY_MS).toISOString();
+    this.changed();
+    return { ARN: secret.arn, Name: secret.name, DeletionDate: epochSeconds(new Date(secret.deletionDate)) };
+  }
+
+  private restoreSecret(input: Input): JsonObject {
+    const secret = this.find(input.string('SecretId', { min: 1, max: 2048 }));
+    delete secret.deletedDate;
+    delete secret.deletionDate;
+    this.changed();
+    return { ARN: secret.arn, Name: secret.name };
   }
 
   private changed(): void {
@@ -123,7 +185,13 @@ export class SecretsManagerService {
       );
     const token = input.optString('ClientRequestToken', TOKEN) ?? randomUUID();
     const value = this.readValue(input);
+    this.purgeDeleted();
     const existing = [...this.secrets.values()].find((s) => s.name === name);
+    if (existing?.deletedDate)
+      throw new AwsServiceError(
+        'InvalidRequestException',
+        `You can't create this secret because a secret with this name is already scheduled for deletion.`,
+      );
     if (existing) {
       const v = existing.versions.find((x) => x.versionId === token);
       if (v && value && this.sameValue(v, value))
@@ -163,7 +231,7 @@ export class SecretsManagerService {
   }
 
   private putSecretValue(input: Input): JsonObject {
-    const secret = this.find(input.string('SecretId', { min: 1, max: 2048 }));
+    const secret = this.findActive(input.string('SecretId', { min: 1, max: 2048 }));
     const token = input.optString('ClientRequestToken', TOKEN) ?? randomUUID();
     const value = this.readValue(input);
     if (!value) throw invalidParameter('You must provide either SecretString or SecretBinary.');
@@ -183,7 +251,7 @@ export class SecretsManagerService {
   }
 
   private getSecretValue(input: Input): JsonObject {
-    const secret = this.find(input.string('SecretId', { min: 1, max: 2048 }));
+    const secret = this.findActive(input.string('SecretId', { min: 1, max: 2048 }));
     const versionId = input.optString('VersionId', TOKEN);
     const stage = input.optString('VersionStage', { min: 1, max: 256 });
     let version: SecretVersion | undefined;
@@ -226,6 +294,7 @@ export class SecretsManagerService {
       CreatedDate: epochSeconds(new Date(secret.createdDate)),
       LastChangedDate: epochSeconds(new Date(secret.lastChangedDate)),
       ...(secret.lastAccessedDate ? { LastAccessedDate: epochSeconds(new Date(secret.lastAccessedDate)) } : {}),
+      ...(secret.deletedDate ? { DeletedDate: epochSeconds(new Date(secret.deletedDate)) } : {}),
     };
   }
 
@@ -234,7 +303,7 @@ export class SecretsManagerService {
   }
 
   private tagResource(input: Input): JsonObject {
-    const secret = this.find(input.string('SecretId'));
+    const secret = this.findActive(input.string('SecretId'));
     for (const tag of this.readTags(input)) {
       secret.tags = secret.tags.filter((t) => t.Key !== tag.Key);
       secret.tags.push(tag);
@@ -273,7 +342,9 @@ export class SecretsManagerService {
             throw invalidParameter(`Invalid filter key: ${String(f.Key).slice(0, 40)}`);
         }
       });
-    const all = [...this.secrets.values()].filter(matches);
+    const includePlanned = input.optBoolean('IncludePlannedDeletion') ?? false;
+    this.purgeDeleted();
+    const all = [...this.secrets.values()].filter((s) => (includePlanned || !s.deletedDate) && matches(s));
     const { page, nextToken } = paginate(all, input.optNumber('MaxResults'), input.optString('NextToken'), 100);
     return {
       SecretList: page.map((s) => {

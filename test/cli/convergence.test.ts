@@ -122,6 +122,7 @@ describe('fleet convergence commands', () => {
       associationDeleted: true,
       reportAssociationDeleted: true,
       filesRemoval: { requested: false },
+      secretDeletion: { scheduled: true, recoveryWindowDays: 7, deletionDate: '2026-12-11T10:00:00.000Z' },
     };
     const route: Route = (r) => {
       if (r.method !== 'DELETE') return undefined;
@@ -134,6 +135,9 @@ describe('fleet convergence commands', () => {
     expect(seen[0]).toBe(`/certificates/${encodeURIComponent(ARN)}/targets/${encodeURIComponent('tier:app=web 1')}`);
     expect(result.stdout).toContain(
       'association deleted, report association deleted, inventory item deleted; installed files were left on the nodes',
+    );
+    expect(result.stdout).toMatch(
+      /^secret: +scheduled for deletion on 2026-12-11T10:00:00.000Z \(7-day recovery window/m,
     );
     expect(api.requests[0].query).toEqual({});
     expect(api.rejected).toBe(0); // the signature over the encoded path verifies

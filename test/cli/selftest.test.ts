@@ -51,6 +51,8 @@ function nodeLine(run: CliRun, instanceId: string): string {
 test('every node ready: document registered, dry run lists the nodes, one READY line per node, exit 0, nothing changed on the nodes', async () => {
   const before = local.nodes.map((n) => snapshot(n.dir));
   const reloadsBefore = local.nodes.map((n) => n.reloadCount());
+  const writes = ['acm:ExportCertificate', 'secretsmanager:CreateSecret', 'secretsmanager:PutSecretValue'];
+  const writesBefore = writes.map((op) => local.aws.callCount(op));
   const run = await selftest('--tag', 'Role=web', '--certificate-arn', arn);
   expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
   expect(run.stdout).toMatch(/^document {3}AcmExport-InstallACMCertificate: registered \(Active, version 1\)$/m);
@@ -67,6 +69,8 @@ test('every node ready: document registered, dry run lists the nodes, one READY 
   // Read-only: no file written, changed or removed on any node (temp dir included), nothing reloaded.
   expect(local.nodes.map((n) => snapshot(n.dir))).toEqual(before);
   expect(local.nodes.map((n) => n.reloadCount())).toEqual(reloadsBefore);
+  // The dry run stops before the export: no key exported, no secret written (it would have no target).
+  expect(writes.map((op) => local.aws.callCount(op))).toEqual(writesBefore);
   // The canary's value never reaches the output.
   expect(run.stdout).not.toContain('holds no key material');
 });

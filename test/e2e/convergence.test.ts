@@ -407,7 +407,11 @@ test('DELETE /certificates/{arn}/targets/{target} (signed): both associations an
     associationDeleted: true,
     reportAssociationDeleted: true,
     filesRemoval: { requested: false },
+    // The target's secret (its private key) goes too, restorable for 7 days.
+    secretDeletion: { scheduled: true, recoveryWindowDays: 7, deletionDate: expect.any(String) },
   });
+  const secret = [...local.aws.secrets.secrets.values()].find((x) => x.tags.some((t) => t.Value === arn));
+  expect(secret?.deletedDate).toEqual(expect.any(String));
   expect(await listAssociations()).toHaveLength(0);
   expect(await listAssociations(reportAssociationName(arn, TARGET))).toHaveLength(0);
   expect(local.aws.ssm.associations.ids()).toHaveLength(0);

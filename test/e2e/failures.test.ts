@@ -144,12 +144,14 @@ test("a node whose nginx configuration test fails: the API and the CLI say which
   }
 });
 
-test('no node matches the tag: the execution fails within one poll', async () => {
+test('no node matches the tag: the execution fails before anything is exported (no secret)', async () => {
   const arn = await requestCertificate(local, 'nobody.e2e.example.test');
   const started = await startExport(api, exportBody(local, arn, { TargetTagValue: 'no-such-fleet' }));
   const status = await finished(local, api, started.executionArn);
   expect(status).toMatchObject({ status: 'FAILED', nodes: { total: 0 } });
-  expect(status.error?.message ?? '').toMatch(/no managed node .*Role=no-such-fleet/);
+  expect(status.error?.message ?? '').toBe('no managed node carries Role=no-such-fleet: nothing was exported');
+  expect(lambdaCalls(started.executionArn, STATES.exportCertificate)).toBe(0);
+  expect([...local.aws.secrets.secrets.values()].some((x) => x.tags.some((t) => t.Value === arn))).toBe(false);
   expect(lambdaCalls(started.executionArn, STATES.checkInstall)).toBeLessThanOrEqual(1);
   expect(
     local.stepFunctions.executions.get(started.executionArn)!.history.filter((e) => e.type === 'WaitStateEntered')

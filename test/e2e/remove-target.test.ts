@@ -18,6 +18,7 @@ import {
 } from '@aws-sdk/client-ssm';
 import type { ApiClient } from '../../cli/api-client';
 import type { DeleteTargetResponse } from '../../lambda/export-api/api-types';
+import { SECRET_AFTER_REMOVAL } from '../../lambda/export-api/delete-target';
 import { associationName, reportAssociationName } from '../../lambda/shared/associations';
 import { CUSTOM_INVENTORY_TYPE } from '../../lambda/shared/node-reports';
 import type { LocalNode } from '../../local/nodes';
@@ -174,8 +175,11 @@ test('removeFiles=true: both associations, then the remove run on every node (fi
       logGroupName: expect.any(String),
       statusPath: `/certificates/${encodeURIComponent(arn)}/targets/${encodeURIComponent(TARGET)}/removal`,
     },
+    secretDeletion: { scheduled: false, reason: SECRET_AFTER_REMOVAL },
   });
   if (!deleted.filesRemoval.requested) throw new Error('unreachable');
+  const secretOfTarget = () => [...local.aws.secrets.secrets.values()].find((x) => x.tags.some((t) => t.Value === arn));
+  expect(secretOfTarget()?.deletedDate).toBeUndefined();
   const commandId = deleted.filesRemoval.commandId;
 
   // The associations are gone at once; the command was sent after the associations were deleted; the item
@@ -229,7 +233,12 @@ test('removeFiles=true: both associations, then the remove run on every node (fi
     commandId,
     nodes: { total: 3, completed: 3, failed: 0 },
     failures: [],
+    secretDeletion: { scheduled: true, recoveryWindowDays: 7 },
   });
+  // ... and the target's secret (its private key) is scheduled for deletion: no longer readable.
+  expect(secretOfTarget()?.deletedDate).toEqual(expect.any(String));
+  const deleteCall = local.aws.records.filter((r) => r.operation === 'DeleteSecret').at(-1);
+  expect(deleteCall?.request).toMatchObject({ RecoveryWindowInDays: 7 });
   expect((await api.allCertificates()).find((i) => i.certificateArn === arn)).toBeUndefined();
 
   // Repeating the request: the record is gone, so nothing says which files to remove (404, nothing sent).

@@ -3,6 +3,7 @@ import {
   CreateSecretCommand,
   DescribeSecretCommand,
   PutSecretValueCommand,
+  RestoreSecretCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import 'aws-sdk-client-mock-jest';
@@ -102,6 +103,22 @@ describe('acm-export', () => {
     expect(sm).toHaveReceivedCommandTimes(PutSecretValueCommand, 1);
     expect(sm).not.toHaveReceivedCommand(CreateSecretCommand);
     expect(sm).toHaveReceivedCommandWith(PutSecretValueCommand, { ClientRequestToken: result.secretVersionId });
+  });
+
+  test('a deleted target exported again: its secret, scheduled for deletion, is restored before the new version', async () => {
+    sm.on(DescribeSecretCommand).resolves({ ARN: SECRET_ARN, VersionIdsToStages: {}, DeletedDate: new Date() });
+    await handler(payload());
+    expect(sm).toHaveReceivedCommandWith(RestoreSecretCommand, {
+      SecretId: secretName('acm-export', CERT_ARN, 'Role=web'),
+    });
+    const order = sm.calls().map((c) => (c.args[0] as object).constructor.name);
+    expect(order.indexOf('RestoreSecretCommand')).toBeLessThan(order.indexOf('PutSecretValueCommand'));
+  });
+
+  test('a live secret is never restored', async () => {
+    sm.on(DescribeSecretCommand).resolves({ ARN: SECRET_ARN, VersionIdsToStages: {} });
+    await handler(payload());
+    expect(sm).not.toHaveReceivedCommand(RestoreSecretCommand);
   });
 
   test('a secret deleted between describe and put is created instead', async () => {

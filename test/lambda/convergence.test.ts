@@ -10,6 +10,7 @@ import {
   ListAssociationsCommand,
   SSMClient,
 } from '@aws-sdk/client-ssm';
+import { DeleteSecretCommand, DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
@@ -36,6 +37,7 @@ import {
 
 const ssm = mockAwsClient(SSMClient);
 const sns = mockAwsClient(SNSClient);
+const secrets = mockAwsClient(SecretsManagerClient);
 const NOW = new Date('2026-12-01T12:00:00.000Z');
 const TOPIC = `arn:aws:sns:${REGION}:${ACCOUNT}:alerts`;
 const secretArn = (n: number) => `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:acm-export/t/${n}-AbCdEf`;
@@ -239,6 +241,8 @@ describe('drift-check function', () => {
         driftingTargets: 2,
         alertsSent: 2,
         caughtUp: 0,
+        // No secret prefix given: no orphaned-secret sweep (test/lambda/orphaned-secrets.test.ts).
+        orphanedSecrets: 0,
       });
     } finally {
       spy.mockRestore();
@@ -299,6 +303,8 @@ describe('export API', () => {
       tableName: inventory.tableName,
       stateMachineArn: STATE_MACHINE_ARN,
       ssm: new SSMClient({ region: REGION }),
+      secrets: new SecretsManagerClient({ region: REGION }),
+      secretNamePrefix: () => 'acm-export/AcmExport',
       now: () => NOW,
     });
   const event = (over: Partial<APIGatewayProxyEvent>): APIGatewayProxyEvent =>
@@ -364,6 +370,7 @@ describe('export API', () => {
     });
     await inventory.ddb.send(new PutCommand({ TableName: inventory.tableName, Item: extra }));
     ssm.on(DeleteAssociationCommand).resolves({});
+    secrets.on(DeleteSecretCommand).resolves({ DeletionDate: new Date('2026-12-08T00:00:00.000Z') });
     const res = await api()(del(extra.certificateArn, extra.target));
     expect(res.statusCode).toBe(200);
     expect(JSON.parse(res.body) as DeleteTargetResponse).toEqual({
@@ -373,6 +380,7 @@ describe('export API', () => {
       associationDeleted: true,
       reportAssociationDeleted: true,
       filesRemoval: { requested: false },
+      secretDeletion: { scheduled: true, recoveryWindowDays: 7, deletionDate: '2026-12-08T00:00:00.000Z' },
     });
     expect(ssm).toHaveReceivedCommandWith(DeleteAssociationCommand, { AssociationId: fakeAssociationId(5) });
     expect(ssm).toHaveReceivedCommandWith(DeleteAssociationCommand, { AssociationId: fakeAssociationId(0x105) });
@@ -384,8 +392,10 @@ describe('export API', () => {
       }),
     );
     expect(gone.Item).toBeUndefined();
-    // Again: nothing left → 404.
+    // Again: nothing left (the secret already scheduled for deletion) → 404.
     ssm.on(ListAssociationsCommand).resolves({ Associations: [] });
+    secrets.on(DeleteSecretCommand).rejects(Object.assign(new Error('marked'), { name: 'InvalidRequestException' }));
+    secrets.on(DescribeSecretCommand).resolves({ DeletedDate: new Date('2026-12-01T00:00:00.000Z') });
     expect((await api()(del(extra.certificateArn, extra.target))).statusCode).toBe(404);
   });
 

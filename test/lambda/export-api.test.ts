@@ -331,6 +331,8 @@ describe('GET /exports/{exportId}', () => {
 
   test('running and succeeded phases; a dry run reports DryRun', async () => {
     sfn.on(DescribeExecutionCommand).resolves({ status: 'RUNNING', startDate: t(0), input: JSON.stringify(INPUT) });
+    sfn.on(GetExecutionHistoryCommand).resolves({ events: [entered(2, 'find-nodes', 1)] });
+    expect(JSON.parse((await handler(get('/exports/x', null, 'x'))).body)).toMatchObject({ phase: 'Exporting' });
     sfn.on(GetExecutionHistoryCommand).resolves({ events: [entered(2, 'acm-export', 1)] });
     expect(JSON.parse((await handler(get('/exports/x', null, 'x'))).body)).toMatchObject({
       phase: 'Exporting',
@@ -345,10 +347,8 @@ describe('GET /exports/{exportId}', () => {
       startDate: t(0),
       stopDate: t(9),
       input: JSON.stringify({ ...INPUT, DryRun: true }),
-      output: JSON.stringify({
-        export: EXPORT_RESULT,
-        install: { outcome: 'DryRun', targetCount: 3, nodeIds: ['i-1'] },
-      }),
+      // A dry run ends at find-nodes: nothing was exported.
+      output: JSON.stringify({ nodes: { outcome: 'DryRun', targetCount: 3, nodeIds: ['i-1'] } }),
     });
     sfn.on(GetExecutionHistoryCommand).resolves({ events: [{ id: 9, type: 'ExecutionSucceeded', timestamp: t(9) }] });
     const body = JSON.parse((await handler(get('/exports/x', null, 'x'))).body) as ExportStatusResponse;

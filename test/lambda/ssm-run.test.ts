@@ -152,31 +152,19 @@ describe('ssm-run', () => {
     });
   });
 
-  test('finds matching nodes across pages', async () => {
+  test('sends to the nodes found across pages', async () => {
     ssm
       .on(DescribeInstanceInformationCommand)
       .resolvesOnce({ InstanceInformationList: [{ InstanceId: 'i-00000000000000001' }], NextToken: 'p2' })
       .resolvesOnce({ InstanceInformationList: [{ InstanceId: 'i-00000000000000002' }], NextToken: 'p3' })
       .resolvesOnce({ InstanceInformationList: [{ InstanceId: 'mi-00000000000000003' }] });
-    const result = await handler({ ...installPayload(), input: freshInput({ DryRun: true }) });
-    expect(result).toEqual({
-      outcome: 'DryRun',
-      targetCount: 3,
-      nodeIds: ['i-00000000000000001', 'i-00000000000000002', 'mi-00000000000000003'],
-    });
-    expect(ssm).toHaveReceivedCommandTimes(DescribeInstanceInformationCommand, 3);
+    const result = await handler({ ...installPayload(), input: freshInput() });
+    expect(result).toMatchObject({ outcome: 'Sent', targetCount: 3 });
     expect(ssm.commandCalls(DescribeInstanceInformationCommand).map((c) => c.args[0].input.NextToken)).toEqual([
       undefined,
       'p2',
       'p3',
     ]);
-  });
-
-  test('a dry run sends nothing and leaves the inventory alone', async () => {
-    const input = freshInput({ DryRun: true });
-    await handler({ ...installPayload(), input });
-    expect(ssm).not.toHaveReceivedCommand(SendCommandCommand);
-    expect(await item(input.CertificateArn)).toBeUndefined();
   });
 
   test('zero matching nodes is a NoMatchingNodes failure before anything is written or sent', async () => {
@@ -568,11 +556,5 @@ describe('convergence association', () => {
     expect(result.reportAssociationError).toBe(
       'AccessDeniedException: the report association could not be created or updated',
     );
-  });
-
-  test('dry run creates no association', async () => {
-    await handler({ ...installPayload(), input: freshInput({ DryRun: true }) });
-    expect(ssm).toHaveReceivedCommandTimes(CreateAssociationCommand, 0);
-    expect(ssm).toHaveReceivedCommandTimes(ListAssociationsCommand, 0);
   });
 });

@@ -55,7 +55,9 @@ describe('IAM', () => {
         'logs:ListLogDeliveries',
         'logs:PutResourcePolicy',
         'logs:UpdateLogDelivery',
-        // ssm-run (dry run) and status-check
+        // drift-check's orphaned-secret sweep (ListSecrets has no resource-level permissions)
+        'secretsmanager:ListSecrets',
+        // find-nodes, ssm-run and drift-check (the tagged nodes)
         'ssm:DescribeInstanceInformation',
         // ssm-run and export-api (find a target's association by name), export-api and drift-check (node reports)
         'ssm:ListAssociations',
@@ -108,8 +110,9 @@ describe('IAM', () => {
     const acm = identityStatements(template).filter(({ statement }) =>
       asArray(statement.Action).some((a) => a.startsWith('acm:')),
     );
-    // acm-export: DescribeCertificate, ExportCertificate (tag-conditioned); export-api and acm-renew: tags.
-    expect(acm.length).toBe(4);
+    // acm-export: DescribeCertificate, ExportCertificate (tag-conditioned); find-nodes: DescribeCertificate;
+    // export-api and acm-renew: tags.
+    expect(acm.length).toBe(5);
     const exporting = acm.filter(({ statement }) => asArray(statement.Action).includes('acm:ExportCertificate'));
     expect(exporting.map(({ statement }) => statement.Condition)).toEqual([
       { StringEquals: { 'aws:ResourceTag/acm-export:exportable': 'true' } },

@@ -12,9 +12,12 @@ import {
 } from '@aws-sdk/client-acm';
 import {
   CreateSecretCommand,
+  DeleteSecretCommand,
   DescribeSecretCommand,
   GetSecretValueCommand,
+  ListSecretsCommand,
   PutSecretValueCommand,
+  RestoreSecretCommand,
   SecretsManagerClient,
   TagResourceCommand,
 } from '@aws-sdk/client-secrets-manager';
@@ -235,6 +238,41 @@ describe('Secrets Manager', () => {
     await expect(
       sm.send(new CreateSecretCommand({ Name: 'acm-export/test-a', SecretString: 'x' })),
     ).rejects.toMatchObject({ name: 'ResourceExistsException' });
+  });
+
+  test('DeleteSecret: a 7..30-day recovery window, then the secret is unreadable and unlisted until restored', async () => {
+    const name = 'acm-export/test/deleted';
+    await sm.send(new CreateSecretCommand({ Name: name, SecretString: 'v1' }));
+    for (const days of [0, 6, 31])
+      await expect(
+        sm.send(new DeleteSecretCommand({ SecretId: name, RecoveryWindowInDays: days })),
+      ).rejects.toMatchObject({ name: 'InvalidParameterException' });
+    await expect(
+      sm.send(new DeleteSecretCommand({ SecretId: name, RecoveryWindowInDays: 7, ForceDeleteWithoutRecovery: true })),
+    ).rejects.toMatchObject({ name: 'InvalidParameterException' });
+    const before = Date.now();
+    const out = await sm.send(new DeleteSecretCommand({ SecretId: name, RecoveryWindowInDays: 7 }));
+    expect(out.DeletionDate!.getTime() - before).toBeGreaterThanOrEqual(7 * 86_400_000 - 1000);
+    expect(out.DeletionDate!.getTime() - before).toBeLessThan(7 * 86_400_000 + 5000);
+    expect((await sm.send(new DescribeSecretCommand({ SecretId: name }))).DeletedDate).toBeInstanceOf(Date);
+    for (const call of [
+      () => sm.send(new DeleteSecretCommand({ SecretId: name, RecoveryWindowInDays: 7 })),
+      () => sm.send(new GetSecretValueCommand({ SecretId: name })),
+      () => sm.send(new PutSecretValueCommand({ SecretId: name, SecretString: 'v2' })),
+      () => sm.send(new CreateSecretCommand({ Name: name, SecretString: 'v2' })),
+    ])
+      await expect(call()).rejects.toMatchObject({ name: 'InvalidRequestException' });
+    const listed = async (include?: boolean) =>
+      (
+        await sm.send(
+          new ListSecretsCommand({ Filters: [{ Key: 'name', Values: [name] }], IncludePlannedDeletion: include }),
+        )
+      ).SecretList?.map((e) => e.Name) ?? [];
+    expect(await listed()).toEqual([]);
+    expect(await listed(true)).toEqual([name]);
+    await sm.send(new RestoreSecretCommand({ SecretId: name }));
+    expect((await sm.send(new GetSecretValueCommand({ SecretId: name }))).SecretString).toBe('v1');
+    expect(await listed()).toEqual([name]);
   });
 
   test('records keep every request and response', async () => {

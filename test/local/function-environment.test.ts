@@ -63,6 +63,7 @@ test('every function of the template carries its handler entry and name, and the
     'drift-check',
     'execution-end',
     'export-api',
+    'find-nodes',
     'ssm-run',
     'status-check',
   ]);

@@ -12,6 +12,7 @@ import {
   SendCommandCommand,
   type SendCommandCommandInput,
 } from '@aws-sdk/client-ssm';
+import { DeleteSecretCommand, DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import 'aws-sdk-client-mock-jest';
@@ -22,10 +23,12 @@ import { ENV, InventoryItem } from '../../../lambda/shared/contract';
 import {
   NOT_SENT_LINE,
   REMOVE_MAX_ERRORS,
+  SECRET_AFTER_REMOVAL,
   parseDeleteTarget,
   removalStatusPath,
 } from '../../../lambda/export-api/delete-target';
 import { FIELD_RULES, type FieldName } from '../../../lambda/shared/patterns';
+import { secretName } from '../../../lambda/shared/target-secret';
 import {
   ACCOUNT,
   CERT_ARN,
@@ -40,6 +43,7 @@ import {
 } from '../support';
 
 const ssm = mockAwsClient(SSMClient);
+const secrets = mockAwsClient(SecretsManagerClient);
 const DOCUMENT = 'AcmExport-InstallDocument-0123ABCD';
 const LOG_GROUP = 'AcmExport-InstallDocumentCommandOutput-0123ABCD';
 const SETTINGS = { documentName: DOCUMENT, logGroupName: LOG_GROUP, timeoutSeconds: 900, region: REGION };
@@ -51,7 +55,11 @@ beforeAll(async () => {
   inventory = await startInventory();
 });
 afterAll(async () => inventory.stop());
-beforeEach(() => ssm.reset());
+beforeEach(() => {
+  ssm.reset();
+  secrets.reset();
+  secrets.on(DeleteSecretCommand).resolves({ DeletionDate: new Date('2026-12-11T10:00:00.000Z') });
+});
 
 let serial = 0;
 /** A fresh target (own certificate ARN) with both association ids stored. */
@@ -105,6 +113,8 @@ function api(over: Record<string, unknown> = {}) {
     tableName: inventory.tableName,
     stateMachineArn: STATE_MACHINE_ARN,
     ssm: new SSMClient({ region: REGION }),
+    secrets: new SecretsManagerClient({ region: REGION }),
+    secretNamePrefix: () => 'acm-export/AcmExport',
     removeCommand: () => SETTINGS,
     now: () => NOW,
     ...over,
@@ -168,7 +178,10 @@ describe('DELETE ?removeFiles=true', () => {
         logGroupName: LOG_GROUP,
         statusPath: removalStatusPath(item),
       },
+      // The nodes still act on the secret's ARN: it goes once they confirmed the removal.
+      secretDeletion: { scheduled: false, reason: SECRET_AFTER_REMOVAL },
     });
+    expect(secrets).not.toHaveReceivedCommand(DeleteSecretCommand);
     expect(removalStatusPath(item)).toBe(
       `/certificates/${encodeURIComponent(item.certificateArn)}/targets/tier%3Aapp%3Dweb%201/removal`,
     );
@@ -401,6 +414,54 @@ describe('DELETE without removeFiles=true', () => {
     },
   );
 
+  test("the target's secret is scheduled for deletion (7-day window) before the item goes; the answer says until when", async () => {
+    const item = await storeItem();
+    ssm.on(DeleteAssociationCommand).resolves({});
+    const res = await api()(del(item, null));
+    expect(JSON.parse(res.body)).toMatchObject({
+      inventoryItemDeleted: true,
+      secretDeletion: { scheduled: true, recoveryWindowDays: 7, deletionDate: '2026-12-11T10:00:00.000Z' },
+    });
+    expect(secrets).toHaveReceivedCommandWith(DeleteSecretCommand, { SecretId: SECRET_ARN, RecoveryWindowInDays: 7 });
+  });
+
+  test('DeleteSecret fails: the answer says so; a repeated DELETE (item already gone) schedules it, found by its name', async () => {
+    const item = await storeItem();
+    ssm.on(DeleteAssociationCommand).resolves({});
+    secrets
+      .on(DeleteSecretCommand)
+      .rejectsOnce(Object.assign(new Error('arn...'), { name: 'AccessDeniedException' }))
+      .resolves({ DeletionDate: new Date('2026-12-11T10:00:00.000Z') });
+    const first = JSON.parse((await api()(del(item, null))).body) as DeleteTargetResponse;
+    expect(first.secretDeletion).toEqual({
+      scheduled: false,
+      reason: 'AccessDeniedException: the secret could not be scheduled for deletion; repeat the DELETE',
+    });
+    expect(await stored(item)).toBeUndefined();
+    ssm.on(ListAssociationsCommand).resolves({ Associations: [] });
+    const again = await api()(del(item, null));
+    expect(again.statusCode).toBe(200);
+    expect(JSON.parse(again.body)).toMatchObject({ inventoryItemDeleted: false, secretDeletion: { scheduled: true } });
+    expect(secrets.commandCalls(DeleteSecretCommand)[1].args[0].input.SecretId).toBe(
+      secretName('acm-export/AcmExport', item.certificateArn, item.target),
+    );
+  });
+
+  test('a DELETE repeated after the secret was scheduled reports the same schedule (from DescribeSecret)', async () => {
+    const item = await storeItem();
+    ssm.on(DeleteAssociationCommand).resolves({});
+    secrets
+      .on(DeleteSecretCommand)
+      .rejects(Object.assign(new Error('marked for deletion'), { name: 'InvalidRequestException' }));
+    secrets.on(DescribeSecretCommand).resolves({ DeletedDate: new Date('2026-12-01T00:00:00.000Z') });
+    expect(JSON.parse((await api()(del(item, null))).body).secretDeletion).toEqual({
+      scheduled: true,
+      recoveryWindowDays: 7,
+      deletionDate: '2026-12-08T00:00:00.000Z',
+      alreadyScheduled: true,
+    });
+  });
+
   test('a report association left without an item is found by name and deleted (200); nothing at all is 404', async () => {
     const orphan = {
       certificateArn: `arn:aws:acm:${REGION}:${ACCOUNT}:certificate/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2beeee`,
@@ -426,6 +487,7 @@ describe('DELETE without removeFiles=true', () => {
     expect(ssm).toHaveReceivedCommandWith(DeleteAssociationCommand, { AssociationId: fakeAssociationId(0x400) });
     ssm.reset();
     ssm.on(ListAssociationsCommand).resolves({ Associations: [] });
+    secrets.on(DeleteSecretCommand).rejects(Object.assign(new Error('none'), { name: 'ResourceNotFoundException' }));
     expect((await api()(del(orphan, null))).statusCode).toBe(404);
   });
 });

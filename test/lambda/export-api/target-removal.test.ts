@@ -13,6 +13,7 @@ import {
   SSMClient,
   type CommandInvocation,
 } from '@aws-sdk/client-ssm';
+import { DeleteSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import 'aws-sdk-client-mock-jest';
@@ -34,6 +35,7 @@ import {
 } from '../support';
 
 const ssm = mockAwsClient(SSMClient);
+const secrets = mockAwsClient(SecretsManagerClient);
 const REQUESTED_AT = '2026-12-04T10:00:00.000Z';
 const SOON = new Date(Date.parse(REQUESTED_AT) + 10_000);
 const LATE = new Date(Date.parse(REQUESTED_AT) + 3_600_000);
@@ -46,7 +48,11 @@ beforeAll(async () => {
   inventory = await startInventory();
 });
 afterAll(async () => inventory.stop());
-beforeEach(() => ssm.reset());
+beforeEach(() => {
+  ssm.reset();
+  secrets.reset();
+  secrets.on(DeleteSecretCommand).resolves({ DeletionDate: new Date('2026-12-11T10:00:00.000Z') });
+});
 
 let serial = 0;
 async function storeItem(over: Partial<InventoryItem> = {}): Promise<InventoryItem> {
@@ -98,6 +104,8 @@ function api(now: Date = SOON) {
     tableName: inventory.tableName,
     stateMachineArn: STATE_MACHINE_ARN,
     ssm: new SSMClient({ region: REGION }),
+    secrets: new SecretsManagerClient({ region: REGION }),
+    secretNamePrefix: () => 'acm-export/AcmExport',
     removeCommand: () => {
       throw new Error('not needed');
     },
@@ -181,6 +189,37 @@ describe('GET .../removal', () => {
     const again = await api()(get(item));
     expect(again.statusCode).toBe(404);
     expect(JSON.parse(again.body).message).toMatch(/in the inventory \(removed, or never added\)/);
+  });
+
+  test("removal confirmed: the target's secret is scheduled for deletion (7-day window) BEFORE the item goes", async () => {
+    const item = await storeItem();
+    ssm.on(ListCommandsCommand).resolves(command('Success'));
+    ssm.on(ListCommandInvocationsCommand).resolves({ CommandInvocations: NODES.map((n) => invocation(n, 'Success')) });
+    const deletionDate = new Date(SOON.getTime() + 7 * 86_400_000);
+    secrets.on(DeleteSecretCommand).resolves({ ARN: SECRET_ARN, DeletionDate: deletionDate });
+    const { body } = await check(item);
+    expect(body).toMatchObject({
+      status: 'Removed',
+      secretDeletion: { scheduled: true, recoveryWindowDays: 7, deletionDate: deletionDate.toISOString() },
+    });
+    expect(secrets).toHaveReceivedCommandWith(DeleteSecretCommand, { SecretId: SECRET_ARN, RecoveryWindowInDays: 7 });
+    expect(secrets).not.toHaveReceivedCommandWith(DeleteSecretCommand, { ForceDeleteWithoutRecovery: true });
+  });
+
+  test('removal confirmed but DeleteSecret fails: still Removing, the item stays, the next check completes both', async () => {
+    const item = await storeItem();
+    ssm.on(ListCommandsCommand).resolves(command('Success'));
+    ssm.on(ListCommandInvocationsCommand).resolves({ CommandInvocations: NODES.map((n) => invocation(n, 'Success')) });
+    secrets.on(DeleteSecretCommand).rejectsOnce(Object.assign(new Error('no'), { name: 'AccessDeniedException' }));
+    const first = await check(item);
+    expect(first.body).toMatchObject({
+      status: 'Removing',
+      secretDeletion: { scheduled: false, reason: expect.stringMatching(/^AccessDeniedException: .*repeat/) },
+    });
+    expect(await stored(item)).toBeDefined();
+    secrets.on(DeleteSecretCommand).resolves({ ARN: SECRET_ARN, DeletionDate: new Date() });
+    expect((await check(item)).body).toMatchObject({ status: 'Removed', secretDeletion: { scheduled: true } });
+    expect(await stored(item)).toBeUndefined();
   });
 
   test('a node whose web server still uses the files kept them: RemovalFailed with its line, the item stays, GET /certificates shows it', async () => {

@@ -3,7 +3,7 @@ import '../../../local/polyfills';
 import { ExecutionError, StateMachine } from 'aws-local-stepfunctions';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { ExportTaskResult, InstallTaskResult, PollState } from '../../../lambda/shared/contract';
+import type { ExportTaskResult, InstallTaskResult, NodesTaskResult, PollState } from '../../../lambda/shared/contract';
 import { INITIAL_POLL, STATES, WORKFLOW_TIMEOUT_SECONDS } from '../../../lambda/shared/contract';
 import * as errors from '../../../lambda/shared/errors';
 import { INSTALL_FAILED_ERROR, InstallFailed, RETRYABLE_ERRORS, Throttled } from '../../../lambda/shared/errors';
@@ -50,7 +50,8 @@ function run(handlers: Partial<Record<string, Handler>>) {
     (name: string): Handler =>
     async (input) => {
       (calls[name] ??= []).push(input);
-      const handler = handlers[name];
+      // find-nodes finds nodes unless a test says otherwise.
+      const handler = handlers[name] ?? (name === STATES.findNodes ? async () => TO_EXPORT : undefined);
       if (!handler) throw new Error(`no handler for ${name}`);
       return handler(input);
     };
@@ -58,6 +59,7 @@ function run(handlers: Partial<Record<string, Handler>>) {
   const execution = machine.run(REQUEST, {
     overrides: {
       taskResourceLocalHandlers: {
+        [STATES.findNodes]: record(STATES.findNodes),
         [STATES.exportCertificate]: record(STATES.exportCertificate),
         [STATES.installOnNodes]: record(STATES.installOnNodes),
         [STATES.checkInstall]: record(STATES.checkInstall),
@@ -65,6 +67,7 @@ function run(handlers: Partial<Record<string, Handler>>) {
       } as never,
       waitTimeOverrides: { [STATES.waitForNodes]: 0 },
       retryIntervalOverrides: {
+        [STATES.findNodes]: 0,
         [STATES.exportCertificate]: 0,
         [STATES.installOnNodes]: 0,
         [STATES.checkInstall]: 0,
@@ -81,6 +84,7 @@ function run(handlers: Partial<Record<string, Handler>>) {
   return { execution, calls };
 }
 
+const TO_EXPORT: NodesTaskResult = { outcome: 'Export', targetCount: 2 };
 const sent: InstallTaskResult = { outcome: 'Sent', commandId: 'cmd-1', targetCount: 2 };
 
 describe('rendered definition', () => {
@@ -109,15 +113,15 @@ describe('rendered definition', () => {
     expect(aslValidator(definition).isValid).toBe(true);
   });
 
-  test('has exactly the contract state names, a timeout, and starts with the export', () => {
+  test('has exactly the contract state names, a timeout, and starts by finding the nodes', () => {
     const expected = Object.values(STATES).sort();
     expect(Object.keys(fromStack.States).sort()).toEqual(expected);
-    expect(fromStack.StartAt).toBe(STATES.exportCertificate);
+    expect(fromStack.StartAt).toBe(STATES.findNodes);
     expect(fromStack.TimeoutSeconds).toBe(WORKFLOW_TIMEOUT_SECONDS);
   });
 
   test('every Lambda task retries throttling with backoff and catches everything into NotifyFailure', () => {
-    for (const name of [STATES.exportCertificate, STATES.installOnNodes, STATES.checkInstall]) {
+    for (const name of [STATES.findNodes, STATES.exportCertificate, STATES.installOnNodes, STATES.checkInstall]) {
       const state = fromStack.States[name] as {
         Retry: { ErrorEquals: string[]; BackoffRate?: number; MaxAttempts?: number }[];
         Catch: unknown[];
@@ -183,13 +187,49 @@ describe('running the real definition locally', () => {
     expect(calls[STATES.notifyFailure]).toBeUndefined();
   });
 
-  test('DryRun ends after ssm-run without polling', async () => {
+  test('DryRun ends after find-nodes: nothing is exported, no secret is written', async () => {
+    const dryRun: NodesTaskResult = { outcome: 'DryRun', targetCount: 1, nodeIds: ['i-0123456789abcdef0'] };
     const { execution, calls } = run({
+      [STATES.findNodes]: async () => dryRun,
       [STATES.exportCertificate]: async () => EXPORTED,
-      [STATES.installOnNodes]: async () => ({ outcome: 'DryRun', targetCount: 1, nodeIds: ['i-0123456789abcdef0'] }),
     });
-    await expect(execution.result).resolves.toMatchObject({ install: { outcome: 'DryRun' } });
-    expect(calls[STATES.checkInstall]).toBeUndefined();
+    await expect(execution.result).resolves.toMatchObject({ nodes: dryRun });
+    expect(calls[STATES.findNodes]).toEqual([
+      { input: REQUEST, executionArn: 'arn:aws:states:us-east-1:111111111111:execution:sm:req-1' },
+    ]);
+    expect(calls[STATES.exportCertificate]).toBeUndefined();
+    expect(calls[STATES.installOnNodes]).toBeUndefined();
+  });
+
+  test('no node with the tag fails at find-nodes, alerted, before anything is exported', async () => {
+    const { execution, calls } = run({
+      [STATES.findNodes]: async () => {
+        throw taskError('NoMatchingNodes', 'no managed node carries Role=web: nothing was exported');
+      },
+      [STATES.exportCertificate]: async () => EXPORTED,
+      [STATES.notifyFailure]: async () => ({ MessageId: 'm-5' }),
+    });
+    const error = (await execution.result.then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as ExecutionError & { cause: Error };
+    expect(error.cause.name).toBe('NoMatchingNodes');
+    expect(calls[STATES.exportCertificate]).toBeUndefined();
+    expect(calls[STATES.notifyFailure]).toHaveLength(1);
+  });
+
+  test('an unknown find-nodes result is alerted, and nothing is exported', async () => {
+    const { execution, calls } = run({
+      [STATES.findNodes]: async () => ({ targetCount: 1 }),
+      [STATES.exportCertificate]: async () => EXPORTED,
+      [STATES.notifyFailure]: async () => ({ MessageId: 'm-6' }),
+    });
+    const error = (await execution.result.then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as ExecutionError & { cause: Error };
+    expect(error.cause.name).toBe('UnexpectedInstallOutcome');
+    expect(calls[STATES.exportCertificate]).toBeUndefined();
   });
 
   test('Superseded ends without polling', async () => {
@@ -209,7 +249,7 @@ describe('running the real definition locally', () => {
         if (attempts < 3) throw taskError('Throttled', 'ExportCertificate was throttled');
         return EXPORTED;
       },
-      [STATES.installOnNodes]: async () => ({ outcome: 'DryRun', targetCount: 0, nodeIds: [] }),
+      [STATES.installOnNodes]: async () => ({ outcome: 'Superseded', targetCount: 0 }),
     });
     await expect(execution.result).resolves.toMatchObject({ export: EXPORTED });
     expect(calls[STATES.exportCertificate]).toHaveLength(3);

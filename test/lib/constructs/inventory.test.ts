@@ -55,7 +55,7 @@ describe('IAM', () => {
     ].sort();
 
   test('inventory: each function gets exactly the item actions its code calls; none may Scan or batch-write', () => {
-    expect(functionRoles(template)).toHaveLength(7);
+    expect(functionRoles(template)).toHaveLength(8);
     for (const role of functionRoles(template)) {
       const actions = actionsOfRole(template, role);
       for (const forbidden of [
@@ -69,6 +69,7 @@ describe('IAM', () => {
         expect([role, actions.includes(forbidden)]).toEqual([role, false]);
       }
     }
+    expect(dynamoActionsOf(stack.workflow.findNodesFunction)).toEqual([]);
     expect(dynamoActionsOf(stack.workflow.acmExportFunction)).toEqual([]);
     expect(dynamoActionsOf(stack.workflow.ssmRunFunction)).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
     expect(dynamoActionsOf(stack.workflow.statusCheckFunction)).toEqual(['dynamodb:UpdateItem']);
