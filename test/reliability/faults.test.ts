@@ -37,6 +37,12 @@ interface FaultCase {
   alert?: RegExp;
   /** Real-time budget from POST to the final state. */
   budgetMs?: number;
+  /**
+   * Arm the faults only once POST /exports has answered: the API itself writes to the inventory table (the
+   * CertName claim), so a table fault armed before would fail the request, not the workflow. The workflow's
+   * first table write (ssm-run) comes after find-nodes and acm-export, several emulator round trips later.
+   */
+  armAfterStart?: boolean;
 }
 
 const FAULTY = 'node-2';
@@ -149,6 +155,7 @@ const CASES: FaultCase[] = [
   {
     name: 'inventory write failure (UpdateItem)',
     faults: { fail: { 'dynamodb:UpdateItem': 1 } },
+    armAfterStart: true,
     expect: 'FAILED',
     reach: 'none',
   },
@@ -280,13 +287,14 @@ test.each(CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
   const itemBefore = await inventoryItem(local, arn);
   const alertsBefore = local.alerts.length;
 
-  local.setFaults(c.faults);
+  if (!c.armAfterStart) local.setFaults(c.faults);
   const started = Date.now();
   let executionArn = '';
   let status = 'NOT STARTED';
   let reason = '';
   try {
     executionArn = (await startExport(api, exportBody(local, arn))).executionArn;
+    if (c.armAfterStart) local.setFaults(c.faults);
     const budget = c.budgetMs ?? DEFAULT_BUDGET_MS;
     let timer: NodeJS.Timeout | undefined;
     const ended = await Promise.race([
