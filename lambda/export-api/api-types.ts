@@ -2,6 +2,7 @@
  * Response bodies of the export API (deployed API Gateway and local mode alike), shared by the
  * export-api Lambda and the CLI. Identifiers, dates and counts only.
  */
+import type { NodeOutcomes } from '../shared/contract';
 import type { SecretDeletion } from '../shared/target-secret';
 
 /** `POST /exports` → 200. `exportId` is the Step Functions execution name. */
@@ -76,22 +77,11 @@ export interface TargetRemovalResponse {
   secretDeletion?: SecretDeletion;
 }
 
-/** Per-node outcome counts of an export's install command, and one line per node that skipped (at most 50). */
-export interface NodeOutcomesView {
-  /** Wrote the new files. */
-  installed: number;
-  /** Already held exactly this version: nothing written, nothing reloaded. */
-  unchanged: number;
-  /** Refused this version (it is older than the certificate the node holds): not installed there. */
-  skipped: number;
-  /** Succeeded without a readable result line (an install document older than these reports). */
-  unreported: number;
-  /** Web server → nodes that reloaded it, e.g. `{ "nginx": 3 }`. */
-  reloaded: Record<string, number>;
-  /** Service=auto found no running web server: files installed, nothing reloaded. */
-  noWebServer: number;
-  skips: { instanceId: string; reason: string; installedSerial?: string; installedNotAfter?: string }[];
-}
+/**
+ * Per-node outcome counts of an export's install command, and one line per node that skipped (at most 50):
+ * the workflow's tally (contract.ts), sanitised by GET /exports/{id}.
+ */
+export type NodeOutcomesView = NodeOutcomes;
 
 /** One inventory row in `GET /certificates`. */
 export interface CertificateTargetView {
