@@ -44,6 +44,8 @@
 #     ACM_EXPORT_NGINX_CONF      nginx configuration to test and reload (`nginx -c FILE -t`,
 #                                `nginx -c FILE -s reload`); when set, systemd is not used for nginx
 #                                and Service=auto means nginx
+#     APACHE_CONFDIR             read by Debian's apachectl: the Apache instance to test and reload (its
+#                                apache2.conf and envvars); when set, systemd is not used for Apache
 #     ACM_EXPORT_VERIFY_SECONDS  how long to retry the served-serial check (default 10)
 #     ACM_EXPORT_LOCK_SECONDS    how long to wait for another run for the same CertName (default 300)
 #     ACM_EXPORT_ALLOW_STICKY_ANCESTOR  1: as root, accept targets below a sticky world-writable
@@ -241,7 +243,10 @@ one_line() {
 # The most telling line of a server's output: its first error line, else its last line.
 reason_line() {
   local line
-  line=$(grep -m1 -E '\[(emerg|alert|crit|error)\]|AH[0-9]{5}|[Ss]yntax error|[Ff]ailed' -- "$1" 2>/dev/null || true)
+  line=$(grep -m1 -A1 -E '\[(emerg|alert|crit|error)\]|AH[0-9]{5}|[Ss]yntax error|[Ff]ailed' -- "$1" 2>/dev/null || true)
+  # A line ending in ':' (Apache's "AH00526: Syntax error on line N of FILE:") has its reason on the next one.
+  if [[ ${line%%$'\n'*} == *: ]]; then line=${line/$'\n'/ }; fi
+  line=${line%%$'\n'*}
   if [ -n "$line" ]; then
     printf '%s\n' "$line" >"$1.reason"
     one_line "$1.reason"
@@ -349,7 +354,7 @@ service_reload() {
     nginx)
       if [ -z "$nginx_conf" ] && systemd_runs nginx; then systemctl reload nginx.service; else nginx_cmd -s reload; fi ;;
     apache2 | httpd)
-      if systemd_runs "$Service"; then systemctl reload "$Service.service"; else "$APACHECTL" graceful; fi ;;
+      if [ -z "${APACHE_CONFDIR:-}" ] && systemd_runs "$Service"; then systemctl reload "$Service.service"; else "$APACHECTL" graceful; fi ;;
     *) true ;;
   esac >"$WORK/service.out" 2>&1 </dev/null 9>&-
 }
