@@ -221,7 +221,7 @@ export const INSTALL_DEFAULTS = {
 export const DEFAULT_CONVERGENCE_SCHEDULE = 'rate(12 hours)';
 
 /**
- * Schedule of the per-target report associations (Action=report): how often nodes re-read what they hold
+ * Schedule of the per-target report associations (report document): how often nodes re-read what they hold
  * and serve, so the drift check sees files changed between install runs.
  */
 export const DEFAULT_DRIFT_REPORT_SCHEDULE = 'rate(1 hour)';
