@@ -325,10 +325,12 @@ describe('convergence association', () => {
     expect(report.Parameters).toMatchObject({
       Service: ['nginx'],
       VerifyPort: ['8443'],
-      KeyOwner: ['haproxy'],
       Target: ['Role=web'],
       SecretId: [SECRET_ARN],
     });
+    // The report document reads no secret and writes no file: no key owner, no region.
+    expect(report.Parameters).not.toHaveProperty('KeyOwner');
+    expect(report.Parameters).not.toHaveProperty('Region');
     // The request's schedule is the install association's; the report association keeps the stack's.
     expect(install).toMatchObject({ ScheduleExpression: 'rate(1 day)', ComplianceSeverity: 'HIGH' });
     expect(await item(input.CertificateArn)).toMatchObject({
@@ -347,7 +349,7 @@ describe('convergence association', () => {
       ddb: inventory.ddb,
       tableName: inventory.tableName,
       documentName: 'Install-ACMCertificate-Test',
-    reportDocumentName: 'Report-ACMCertificate-Test',
+      reportDocumentName: 'Report-ACMCertificate-Test',
       stackName: STACK_NAME,
       logGroupName: '/acm-export/commands',
       timeoutSeconds: 600,
@@ -370,7 +372,7 @@ describe('convergence association', () => {
         ddb: inventory.ddb,
         tableName: inventory.tableName,
         documentName: 'Install-ACMCertificate-Test',
-    reportDocumentName: 'Report-ACMCertificate-Test',
+        reportDocumentName: 'Report-ACMCertificate-Test',
         stackName: STACK_NAME,
         logGroupName: '/acm-export/commands',
         timeoutSeconds: 600,

@@ -19,6 +19,7 @@ import {
   loadInstallDocument,
 } from '../../ssm-documents/load';
 import { DEFAULT_PLACEMENT } from '../../lambda/shared/placement';
+import { DOCUMENT_PARAMETER_NAMES } from '../../lambda/shared/install-command';
 import {
   ACCEPTED_VALUES,
   BAD_BOOLEANS,
@@ -239,6 +240,14 @@ describe('the four documents', () => {
       }
     },
   );
+
+  test('the lambdas send the report and remove documents exactly the parameters those declare', () => {
+    for (const kind of ['report', 'remove'] as const)
+      expect({ kind, names: [...DOCUMENT_PARAMETER_NAMES[kind]].sort() }).toEqual({
+        kind,
+        names: Object.keys(loadDocument(kind).parameters).sort(),
+      });
+  });
 
   test.each(DOCUMENT_KINDS)('%s: its program reads exactly the parameters its document declares', (kind) => {
     const program = readFileSync(path.join(path.dirname(documentPath(kind)), `${kind}.sh`), 'utf8');

@@ -378,7 +378,7 @@ describe('DELETE ?removeFiles=true', () => {
       expect(sentInput()).toMatchObject({
         DocumentName: DOCUMENT,
         TimeoutSeconds: 120,
-        Parameters: expect.objectContaining({ Region: ['eu-central-1'] }),
+        Parameters: expect.objectContaining({ CertName: ['www'] }),
       });
     } finally {
       process.env = saved;
