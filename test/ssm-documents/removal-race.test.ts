@@ -1,5 +1,5 @@
 /**
- * A removal is final against runs already under way: after Action=remove, an install of the same CertName
+ * A removal is final against runs already under way: after a remove run, an install of the same CertName
  * from the same secret whose version was created before the removal (an association run or a push that was
  * in flight) changes nothing; a new export (a version created after the removal) installs again.
  */
