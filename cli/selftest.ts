@@ -1,9 +1,9 @@
 /**
  * `acm-export selftest --tag Key=Value [--certificate-arn ARN]`: right after a deploy (or against local mode
  * with --local), checks that the pipeline and the servers are ready before any certificate is installed:
- *   1. the stack's Install-ACMCertificate document is registered (ssm:DescribeDocument);
+ *   1. the stack's preflight document is registered (ssm:DescribeDocument);
  *   2. a DryRun export to the tag lists the nodes it would install on (only with --certificate-arn);
- *   3. the document's read-only preflight runs on the nodes of the tag (Action=preflight: tool versions, web
+ *   3. the read-only preflight document runs on the nodes of the tag (tool versions, web
  *      server, whether the node can read and decrypt the stack's canary secret), the agent versions come
  *      from ssm:DescribeInstanceInformation, and the command's log streams are looked up in the log group.
  * One line per node; exit 0 when every node is ready, 1 otherwise.
@@ -33,11 +33,11 @@ import { getStatus, isFinished } from './wait';
 
 /** Stack outputs selftest reads (see OUTPUTS in lib/acm-export-stack.ts). */
 const OUTPUT = {
-  documentName: 'DocumentName',
+  preflightDocumentName: 'PreflightDocumentName',
   preflightSecretArn: 'PreflightSecretArn',
   commandLogGroupName: 'CommandLogGroupName',
 } as const;
-/** CertName is a required document parameter; the preflight ignores it. */
+/** CertName of the dry-run export request (a DryRun installs nothing). */
 const PREFLIGHT_CERT_NAME = 'acm-export-selftest';
 const TERMINAL = new Set([
   'Success',
@@ -92,6 +92,7 @@ interface SelftestTarget {
   api: ApiClient;
   ssm: SSMClient;
   region: string;
+  /** The stack's preflight document. */
   documentName: string;
   preflightSecretArn: string;
   /** Undefined in local mode (no CloudWatch Logs there). */
@@ -197,7 +198,7 @@ async function resolveTarget(
       api: await connectLocalMode(info, context.io.fetch),
       ssm: new SSMClient({ region: LOCAL_REGION, endpoint: info.awsEndpoint, credentials }),
       region: LOCAL_REGION,
-      documentName: info.documentName,
+      documentName: info.preflightDocumentName,
       preflightSecretArn: info.preflightSecretArn,
     };
   }
@@ -234,7 +235,7 @@ async function resolveTarget(
     api,
     ssm: new SSMClient({ region: api.region, credentials }),
     region: api.region,
-    documentName: outputs[OUTPUT.documentName],
+    documentName: outputs[OUTPUT.preflightDocumentName],
     preflightSecretArn: outputs[OUTPUT.preflightSecretArn],
     logGroupName: outputs[OUTPUT.commandLogGroupName],
     logs: new CloudWatchLogsClient({ region: api.region, credentials }),
@@ -363,8 +364,6 @@ async function runPreflight(
         DocumentName: target.documentName,
         Targets: [{ Key: `tag:${tag.key}`, Values: [tag.value] }],
         Parameters: {
-          Action: ['preflight'],
-          CertName: [PREFLIGHT_CERT_NAME],
           SecretId: [target.preflightSecretArn],
           Region: [target.region],
         },
@@ -380,8 +379,8 @@ async function runPreflight(
     );
     commandId = sent.Command?.CommandId ?? '';
   } catch (error) {
-    const hint = /Action|allowed values|pattern/i.test(errorMessage(error))
-      ? 'The deployed document may predate Action=preflight: deploy the current stack (cdk deploy) and try again.'
+    const hint = /not defined in the document|allowed values|pattern/i.test(errorMessage(error))
+      ? 'The deployed preflight document may be older than this CLI: deploy the current stack (cdk deploy) and try again.'
       : 'Check that you may call ssm:SendCommand on the document and on the nodes of the tag.';
     throw new CliError('sending the preflight', `ssm:SendCommand failed (${errorMessage(error)})`, hint, {
       cause: error,

@@ -21,7 +21,7 @@ export interface AcmExportStackProps extends StackProps {
   /** Default schedule of the per-target convergence associations. @default 'rate(12 hours)' */
   readonly convergenceSchedule?: string;
   /**
-   * Schedule of the per-target report associations (Action=report): how often nodes refresh their custom
+   * Schedule of the per-target report associations (report document): how often nodes refresh their custom
    * inventory between install runs, so the drift check sees files changed by hand. @default 'rate(1 hour)'
    */
   readonly driftReportSchedule?: string;
@@ -54,6 +54,9 @@ export const OUTPUTS = {
   stateMachineArn: 'StateMachineArn',
   tableName: 'TableName',
   documentName: 'DocumentName',
+  reportDocumentName: 'ReportDocumentName',
+  removeDocumentName: 'RemoveDocumentName',
+  preflightDocumentName: 'PreflightDocumentName',
   nodePolicyArn: 'NodePolicyArn',
   alertTopicArn: 'AlertTopicArn',
   commandLogGroupName: 'CommandLogGroupName',
@@ -143,7 +146,22 @@ export class AcmExportStack extends Stack {
     });
     new CfnOutput(this, OUTPUTS.stateMachineArn, { value: this.workflow.stateMachine.stateMachineArn });
     new CfnOutput(this, OUTPUTS.tableName, { value: this.inventory.table.tableName });
-    new CfnOutput(this, OUTPUTS.documentName, { value: this.installDocument.documentName });
+    new CfnOutput(this, OUTPUTS.documentName, {
+      value: this.installDocument.documentName,
+      description: 'The install document (pushes and install associations)',
+    });
+    new CfnOutput(this, OUTPUTS.reportDocumentName, {
+      value: this.installDocument.documents.report.name,
+      description: 'The report document (report associations)',
+    });
+    new CfnOutput(this, OUTPUTS.removeDocumentName, {
+      value: this.installDocument.documents.remove.name,
+      description: 'The remove document (DELETE .../targets/...?removeFiles=true)',
+    });
+    new CfnOutput(this, OUTPUTS.preflightDocumentName, {
+      value: this.installDocument.documents.preflight.name,
+      description: 'The preflight document (acm-export selftest)',
+    });
     new CfnOutput(this, OUTPUTS.nodePolicyArn, {
       value: this.nodeAccess.policy.managedPolicyArn,
       description: 'Attach to the instance role of every node that receives certificates',
@@ -151,7 +169,7 @@ export class AcmExportStack extends Stack {
     new CfnOutput(this, OUTPUTS.alertTopicArn, { value: this.notifications.topic.topicArn });
     new CfnOutput(this, OUTPUTS.commandLogGroupName, {
       value: this.installDocument.commandLogGroup.logGroupName,
-      description: 'Run Command output of the install document',
+      description: 'Run Command output of the node documents',
     });
     new CfnOutput(this, OUTPUTS.preflightSecretArn, {
       value: this.secrets.canary.secretArn,

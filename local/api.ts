@@ -57,7 +57,7 @@ export const INSTANCE_HEADER = 'x-acm-export-local-instance';
 /** Body of `POST /_local/associations/run`: which associations to run now (all when empty). */
 export const LocalAssociationRunRequest = z
   .strictObject({
-    /** Only the install associations, or only the report associations (Action=report). */
+    /** Only the install associations, or only the report associations (report document). */
     kind: z.enum(['install', 'report']).optional(),
     /** Only the associations of this certificate's target (needs target). */
     certificateArn: z.string().min(1).max(2048).optional(),

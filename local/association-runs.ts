@@ -8,7 +8,7 @@ import type { LocalAssociationRunRequest } from './api';
 import type { StateManager } from './aws-emulator/associations';
 import { LocalModeError } from './errors';
 
-/** install: SecretVersionStage=AWSCURRENT; report: Action=report; other: not created by the workflow. */
+/** install: SecretVersionStage=AWSCURRENT; report: the report document; other: not created by the workflow. */
 export type LocalAssociationKind = 'install' | 'report' | 'other';
 
 /** One association run on one node. */

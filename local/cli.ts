@@ -366,7 +366,7 @@ Examples:
     .description(
       "the targets' State Manager associations: each exported target has an install association (installs the\n" +
         'current certificate where it is missing or outdated, on the convergence schedule) and a report association\n' +
-        '(Action=report: changes nothing, refreshes what each node reports for the drift check, hourly)',
+        '(report document: changes nothing, refreshes what each node reports for the drift check, hourly)',
     );
   associations
     .command('run')

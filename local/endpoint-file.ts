@@ -2,7 +2,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { LocalApi } from './api';
-import { LOCAL_INSTALL_DOCUMENT_NAME, type AwsEmulator } from './aws-emulator';
+import { LOCAL_DOCUMENT_NAMES, type AwsEmulator } from './aws-emulator';
 import type { Undo } from './undo';
 
 /** Name of the endpoint file in the local-mode root. */
@@ -29,7 +29,8 @@ export interface LocalEndpointFile {
   rootCaFile: string;
   /** What `acm-export selftest --local` needs besides the API: the emulated AWS endpoint and the stack's names. */
   awsEndpoint: string;
-  documentName: string;
+  /** The preflight document selftest sends. */
+  preflightDocumentName: string;
   preflightSecretArn: string;
 }
 
@@ -52,7 +53,7 @@ export function writeEndpointFiles(
     instance,
     rootCaFile: path.join(root, ROOT_CA_FILE),
     awsEndpoint: aws.endpoint,
-    documentName: LOCAL_INSTALL_DOCUMENT_NAME,
+    preflightDocumentName: LOCAL_DOCUMENT_NAMES.preflight,
     preflightSecretArn,
   };
   const files = [path.join(root, ENDPOINT_FILE), ...(extra ? [path.resolve(extra)] : [])].map((p) => ({

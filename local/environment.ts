@@ -8,6 +8,7 @@
  * the variable's and the function's name: a new variable in the stack either works locally or is caught.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { DocumentKind } from '../ssm-documents/load';
 import type { LocalFunctionSpec, TemplateResource } from './template';
 
 /** The local resources that the template's intrinsics resolve to. */
@@ -17,8 +18,8 @@ export interface LocalResources {
   stackName: string;
   /** The inventory table in dynalite. */
   tableName: string;
-  /** The install document registered with the emulated SSM. */
-  documentName: string;
+  /** The node documents registered with the emulated SSM, by action. */
+  documentNames: Record<DocumentKind, string>;
   /** The state machine run by local Step Functions. */
   stateMachineArn: string;
   /** Every KMS key of the stack (local mode has no KMS: secrets only record the key they name). */
@@ -42,6 +43,12 @@ function physicalName(
   };
 }
 
+/** Which node document a template resource is, by its construct id (see lib/constructs/install-document.ts). */
+function documentKindOf(logicalId: string): DocumentKind {
+  const kind = /(Report|Remove|Preflight)Document/.exec(logicalId)?.[1];
+  return kind ? (kind.toLowerCase() as DocumentKind) : 'install';
+}
+
 const topicArn = (local: LocalResources, logicalId: string, resource: TemplateResource): string =>
   `arn:aws:sns:${local.region}:${local.account}:${physicalName('TopicName')(local, logicalId, resource)}`;
 const logGroupName = (local: LocalResources, logicalId: string, resource: TemplateResource): string => {
@@ -55,7 +62,7 @@ export const LOCAL_RESOURCE_VALUES: Record<string, ResourceValues> = {
     ref: (local) => local.tableName,
     attributes: { Arn: (local) => `arn:aws:dynamodb:${local.region}:${local.account}:table/${local.tableName}` },
   },
-  'AWS::SSM::Document': { ref: (local) => local.documentName },
+  'AWS::SSM::Document': { ref: (local, logicalId) => local.documentNames[documentKindOf(logicalId)] },
   'AWS::StepFunctions::StateMachine': {
     ref: (local) => local.stateMachineArn,
     attributes: {

@@ -60,7 +60,7 @@ const EndpointFileSchema = z.object({
   instance: z.string().min(1),
   rootCaFile: z.string().optional(),
   awsEndpoint: z.string(),
-  documentName: z.string(),
+  preflightDocumentName: z.string(),
   preflightSecretArn: z.string(),
 });
 

@@ -25,12 +25,12 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { ENV } from '../lambda/shared/contract';
 import type { RenewResult } from '../lambda/acm-renew/acm-renew';
-import { loadInstallDocument } from '../ssm-documents/load';
+import { DOCUMENT_KINDS, loadDocument } from '../ssm-documents/load';
 import { AlertRecorder, type LocalAlert } from './alerts';
 import { LocalApi, type ApiCallRecord, type LocalAssociationRunRequest } from './api';
 import { runAssociationsNow, type LocalAssociationRunResult } from './association-runs';
 import {
-  LOCAL_INSTALL_DOCUMENT_NAME,
+  LOCAL_DOCUMENT_NAMES,
   startAwsEmulator,
   type AcmCertificateAvailableEvent,
   type AwsEmulator,
@@ -455,7 +455,9 @@ async function startEmulator(
     faults: options.faults ?? faultsFromEnv(),
     ssmMsPerSecond: options.ssmMsPerSecond ?? 50,
     associationMsPerSecond: options.associationMsPerSecond ?? options.ssmMsPerSecond ?? 50,
-    documents: { [LOCAL_INSTALL_DOCUMENT_NAME]: loadInstallDocument(undefined, localPlacement(root)) },
+    documents: Object.fromEntries(
+      DOCUMENT_KINDS.map((kind) => [LOCAL_DOCUMENT_NAMES[kind], loadDocument(kind, localPlacement(root))]),
+    ),
   });
   undo.push(() => aws.close());
   return aws;

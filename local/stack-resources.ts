@@ -3,13 +3,13 @@
  * creates as the stack does: the preflight canary secret.
  */
 import { CreateSecretCommand, DescribeSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { LOCAL_INSTALL_DOCUMENT_NAME } from './aws-emulator';
+import { LOCAL_DOCUMENT_NAMES } from './aws-emulator';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './credentials';
 import type { LocalResources } from './environment';
 
 export const LOCAL_STACK_NAME = 'AcmExport';
 export const LOCAL_TABLE_NAME = 'AcmExport-Inventory';
-/** Name of the canary secret the install document's preflight reads (`acm-export selftest`), as the stack names it. */
+/** Name of the canary secret the preflight document reads (`acm-export selftest`), as the stack names it. */
 export const LOCAL_PREFLIGHT_SECRET_SUFFIX = 'preflight-canary';
 
 /** Local names of the stack's resources: what the template's intrinsics resolve to (see local/environment.ts). */
@@ -21,7 +21,7 @@ export function localResources(): LocalResources {
     account,
     stackName: LOCAL_STACK_NAME,
     tableName: LOCAL_TABLE_NAME,
-    documentName: LOCAL_INSTALL_DOCUMENT_NAME,
+    documentNames: LOCAL_DOCUMENT_NAMES,
     stateMachineArn: `arn:aws:states:${region}:${account}:stateMachine:${LOCAL_STACK_NAME}-ExportWorkflow`,
     kmsKeyArn: `arn:aws:kms:${region}:${account}:key/00000000-0000-4000-8000-00000000c0de`,
   };

@@ -1,9 +1,12 @@
 /**
- * Loads the Install-ACMCertificate document. The shell logic lives in its own file so it can be
- * shellchecked and run directly in tests; the YAML names it with an `#include <file>` line in a step's
- * `runCommand`, which is replaced here by the file's lines, without its comment-only and blank lines: the
- * commented source stays in the repository, and the document stays well under SSM's 64 KB content limit.
- * The first line (the shebang) is kept. The script has no multi-line string whose lines start with "#".
+ * Loads the acm-export Command documents: one per action (install, report, remove, preflight), each with its
+ * own parameters and one program. The shell logic lives in its own files so it can be shellchecked and run
+ * in tests: shared functions in lib/*.sh, one small program per action (install.sh, report.sh, remove.sh,
+ * preflight.sh, each ending in `main "$@"`). A document's step names them with `#include <file>` lines in
+ * its `runCommand` (library files first, the program last); they are joined here into one script: the
+ * program's shebang, then every file's lines without their comment-only and blank lines, so the commented
+ * source stays in the repository and each document stays well under SSM's 64 KB content limit. No file has a
+ * multi-line string whose lines start with "#".
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -11,9 +14,24 @@ import { parse } from 'yaml';
 import { FIELD_RULES } from '../lambda/shared/patterns';
 import { DEFAULT_PLACEMENT, PlacementPolicy } from '../lambda/shared/placement';
 
-export const INSTALL_DOCUMENT_PATH = path.join(__dirname, 'install-acm-certificate.yaml');
+/** The documents, by the action their program performs. */
+export const DOCUMENT_FILES = {
+  install: 'install-acm-certificate.yaml',
+  report: 'report-acm-certificate.yaml',
+  remove: 'remove-acm-certificate.yaml',
+  preflight: 'preflight-acm-node.yaml',
+} as const;
+export type DocumentKind = keyof typeof DOCUMENT_FILES;
+export const DOCUMENT_KINDS = Object.keys(DOCUMENT_FILES) as DocumentKind[];
 
-const INCLUDE = /^#include ([A-Za-z0-9._-]+)$/;
+/** Path of a document's YAML source. */
+export function documentPath(kind: DocumentKind): string {
+  return path.join(__dirname, DOCUMENT_FILES[kind]);
+}
+export const INSTALL_DOCUMENT_PATH = documentPath('install');
+
+/** A file below this directory: lib/params.sh, install.sh (no `..`, no absolute path). */
+const INCLUDE = /^#include ((?:lib\/)?[A-Za-z0-9_-]+\.sh)$/;
 
 /** The first SSM Agent version that passes `interpolationType: ENV_VAR` parameters as SSM_<Name> variables. */
 export const ENV_VAR_MIN_AGENT_VERSION = '3.3.2746.0';
@@ -54,12 +72,17 @@ export interface SsmCommandDocument {
   mainSteps: SsmDocumentStep[];
 }
 
-/** The lines of a script as a document step runs them: the shebang, then every line that is not a comment or blank. */
+/** The lines of a script file that a document step runs: every line that is not a comment or blank. */
 export function scriptLines(script: string): string[] {
   return script
     .replace(/\n$/, '')
     .split('\n')
-    .filter((line, i) => i === 0 || !/^\s*(#|$)/.test(line));
+    .filter((line) => !/^\s*(#|$)/.test(line));
+}
+
+/** Whether a script file carries the placement policy lines (lib/params.sh). */
+export function carriesPlacement(script: string): boolean {
+  return /^declare -ra ALLOWED_DIRS=/m.test(script);
 }
 
 const POLICY_LINES = {
@@ -83,7 +106,7 @@ export function renderInstallScript(script: string, placement: PlacementPolicy):
   let out = script;
   for (const [key, line] of Object.entries(POLICY_LINES) as [keyof typeof POLICY_LINES, RegExp][]) {
     if ((script.match(new RegExp(line.source, 'gm')) ?? []).length !== 1)
-      throw new Error(`the install script has no single ${key} policy line`);
+      throw new Error(`the script has no single ${key} policy line`);
   }
   const dirs = quoted(placement.allowedDirs, FIELD_RULES.CertDir.pattern, 'allowedDirs');
   const accounts = quoted(placement.keyAccounts, FIELD_RULES.KeyOwner.pattern, 'keyAccounts');
@@ -92,19 +115,77 @@ export function renderInstallScript(script: string, placement: PlacementPolicy):
   return out;
 }
 
-/** The document, its script's placement policy set to `placement` (the stack's setting). */
+/** The `#include` files of a document's single step, in order (library files, then the program). */
+export function documentIncludes(file: string): string[] {
+  const doc = parse(readFileSync(file, 'utf8')) as SsmCommandDocument;
+  return doc.mainSteps.flatMap((step) =>
+    step.inputs.runCommand.flatMap((line) => {
+      const include = INCLUDE.exec(line.trim());
+      return include ? [include[1]] : [];
+    }),
+  );
+}
+
+/**
+ * One script from the included files (relative to `dir`): the last file's shebang first, then each file's
+ * lines that are not comments or blank, the placement policy written into the file that carries it.
+ */
+export function joinScript(
+  includes: readonly string[],
+  dir: string,
+  placement: PlacementPolicy,
+  options: { keepComments?: boolean } = {},
+): string {
+  const texts = includes.map((name) => readFileSync(path.join(dir, name), 'utf8'));
+  const shebang = texts[texts.length - 1]?.split('\n')[0] ?? '';
+  if (!shebang.startsWith('#!')) throw new Error(`${includes[includes.length - 1]} does not start with a shebang`);
+  const lines = texts.flatMap((text) => {
+    const rendered = carriesPlacement(text) ? renderInstallScript(text, placement) : text;
+    // keepComments: the whole text (for shellcheck, whose directives are comments), minus each shebang.
+    return options.keepComments
+      ? rendered
+          .replace(/\n$/, '')
+          .split('\n')
+          .filter((l) => !l.startsWith('#!'))
+      : scriptLines(rendered);
+  });
+  return [shebang, ...lines].join('\n') + '\n';
+}
+
+/** The script a document runs (what the tests execute), its placement policy set to `placement`. */
+export function documentScript(
+  kind: DocumentKind,
+  placement: PlacementPolicy = DEFAULT_PLACEMENT,
+  options: { keepComments?: boolean } = {},
+): string {
+  const file = documentPath(kind);
+  return joinScript(documentIncludes(file), path.dirname(file), placement, options);
+}
+
+/** A document, its script's placement policy set to `placement` (the stack's setting). */
+export function loadDocument(
+  kind: DocumentKind | { file: string },
+  placement: PlacementPolicy = DEFAULT_PLACEMENT,
+): SsmCommandDocument {
+  const file = typeof kind === 'string' ? documentPath(kind) : kind.file;
+  const doc = parse(readFileSync(file, 'utf8')) as SsmCommandDocument;
+  for (const step of doc.mainSteps) {
+    const includes = step.inputs.runCommand.flatMap((line) => {
+      const include = INCLUDE.exec(line.trim());
+      return include ? [include[1]] : [];
+    });
+    const other = step.inputs.runCommand.filter((line) => !INCLUDE.test(line.trim()));
+    if (includes.length === 0) continue;
+    if (other.length > 0) throw new Error(`${path.basename(file)}: a step with #include lines has no other lines`);
+    step.inputs.runCommand = joinScript(includes, path.dirname(file), placement).replace(/\n$/, '').split('\n');
+  }
+  return doc;
+}
+
+/** The install document (kept for callers that name the install document's file). */
 export function loadInstallDocument(
   file = INSTALL_DOCUMENT_PATH,
   placement: PlacementPolicy = DEFAULT_PLACEMENT,
 ): SsmCommandDocument {
-  const doc = parse(readFileSync(file, 'utf8')) as SsmCommandDocument;
-  for (const step of doc.mainSteps) {
-    step.inputs.runCommand = step.inputs.runCommand.flatMap((line) => {
-      const include = INCLUDE.exec(line.trim());
-      if (!include) return [line];
-      const script = readFileSync(path.join(path.dirname(file), include[1]), 'utf8');
-      return scriptLines(renderInstallScript(script, placement));
-    });
-  }
-  return doc;
+  return loadDocument({ file }, placement);
 }

@@ -2,7 +2,7 @@
  * drift-check logic (scheduled): for every target in the inventory (a Query on the ByExpiry index, never a
  * Scan), read its nodes' reports from SSM Inventory and compare what they serve and hold with the
  * inventory's lastSerial (findDrift). The reports are refreshed by every install run and, between install
- * runs, by the target's report association (Action=report), so files changed by hand show up within its
+ * runs, by the target's report association (report document), so files changed by hand show up within its
  * schedule. ONE alert per drifting target (node ids, what they serve and hold, the problem their files
  * have, since when), no secrets.
  *
@@ -110,7 +110,7 @@ export function driftAlert(drift: TargetDrift, checkedAt: string): { subject: st
   const message = {
     alert: [driftLine, silentLine].filter(Boolean).join('; '),
     detectedBy:
-      "The target's report association (Action=report, changes nothing on the nodes), which refreshes the nodes' own reports (custom SSM Inventory) between install runs; install runs refresh them too.",
+      "The target's report association (report document, changes nothing on the nodes), which refreshes the nodes' own reports (custom SSM Inventory) between install runs; install runs refresh them too.",
     certificateArn: drift.certificateArn,
     certName: drift.certName,
     target: drift.target,

@@ -125,7 +125,7 @@ export interface CertificateTargetView {
   /** Schedule of the target's convergence association, and its id once the workflow created it. */
   convergenceSchedule?: string;
   associationId?: string;
-  /** Id of the target's report association (Action=report, on the stack's drift-report schedule). */
+  /** Id of the target's report association (report document, on the stack's drift-report schedule). */
   reportAssociationId?: string;
   /** Only with `?nodes=true`: what each node reported (custom SSM Inventory), and the drift summary. */
   nodes?: NodeView[];
@@ -179,7 +179,7 @@ export type FilesRemoval =
     }
   | {
       requested: true;
-      /** The remove run (install document, Action=remove) was sent to the target's tag. */
+      /** The remove run (remove document) was sent to the target's tag. */
       status: 'Sent';
       commandId: string;
       /** CloudWatch log group that receives each node's output of the run. */
@@ -208,7 +208,7 @@ export interface DeleteTargetResponse {
   removalStatus?: 'Removing';
   /** The install (convergence) association was found and deleted. */
   associationDeleted: boolean;
-  /** The report association (Action=report) was found and deleted. */
+  /** The report association (report document) was found and deleted. */
   reportAssociationDeleted: boolean;
   filesRemoval: FilesRemoval;
   /**

@@ -7,7 +7,7 @@
  * directories and secret the nodes hold; without it: not found, nothing changed) and it stays until the
  * nodes confirmed the removal: first the item is marked `Removing` (so renewals and the drift check leave it
  * alone from then on), then both associations are deleted (so that no scheduled run installs or reports
- * again), then ONE SendCommand of the install document with Action=remove goes to the target's tag (each
+ * again), then ONE SendCommand of the remove document goes to the target's tag (each
  * node independent: MaxErrors 100%) and its command id is stored on the item. The nodes run it
  * asynchronously: `GET .../targets/{target}/removal` (target-removal.ts) checks the run and deletes the item
  * once every node removed the files, or marks it `RemovalFailed` with a line per node that kept them (a
@@ -139,7 +139,7 @@ async function removeAssociations(
   return { associationDeleted, reportAssociationDeleted };
 }
 
-/** Sends the install document with Action=remove to the item's tag; the nodes run it asynchronously. */
+/** Sends the remove document to the item's tag; the nodes run it asynchronously. */
 async function sendRemoval(
   item: InventoryItem,
   ssm: SSMClient,
@@ -151,7 +151,7 @@ async function sendRemoval(
     tagValue: profile.targetTagValue,
     // Identifiers only: the secret's ARN (so a node refuses when its CertName belongs to another secret),
     // never a version, stage or any secret material.
-    parameters: documentParameters(profile, { secretArn: item.lastSecretArn, action: 'remove' }, settings.region),
+    parameters: documentParameters(profile, { secretArn: item.lastSecretArn, document: 'remove' }, settings.region),
     maxConcurrency: item.maxConcurrency,
     maxErrors: REMOVE_MAX_ERRORS,
     comment: `acm-export remove ${profile.certName}`,

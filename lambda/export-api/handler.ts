@@ -44,7 +44,7 @@ export type ExportApiDeps = ExportStatusDeps &
 /** The remove run's settings, read when a DELETE asks for the files to be removed (the other routes need none). */
 function removeCommandFromEnv(): RemoveCommandSettings {
   return {
-    documentName: requireEnv(ENV.DOCUMENT_NAME),
+    documentName: requireEnv(ENV.REMOVE_DOCUMENT_NAME),
     logGroupName: requireEnv(ENV.COMMAND_LOG_GROUP),
     timeoutSeconds: commandTimeoutSeconds(),
     region: requireEnv('AWS_REGION'),

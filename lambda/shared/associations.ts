@@ -1,11 +1,10 @@
 /**
- * Convergence: TWO State Manager associations per (certificate, target), both running the install document
- * on the target's tag (ApplyOnlyAtCronInterval stays false, the default: an association also runs right
+ * Convergence: TWO State Manager associations per (certificate, target) on the target's tag (ApplyOnlyAtCronInterval stays false, the default: an association also runs right
  * after it is created or updated, and when the tag's targets change):
- * - the install association (SecretVersionStage=AWSCURRENT), on the convergence schedule and whenever a new
+ * - the install association (install document, SecretVersionStage=AWSCURRENT), on the convergence schedule and whenever a new
  *   matching node comes online. The document is idempotent, so runs on nodes that already have the current
  *   version change nothing;
- * - the report association (Action=report), on the shorter drift-report schedule: it changes nothing and
+ * - the report association (report document), on the shorter drift-report schedule: it changes nothing and
  *   only refreshes the node's custom inventory, so files changed between install runs reach the drift check
  *   before the next install run repairs them.
  *
@@ -47,7 +46,7 @@ export function associationName(certificateArn: string, target: string): string 
 }
 
 /**
- * The target's report association (install document with Action=report): `acm-export-report-` + the same
+ * The target's report association (report document): `acm-export-report-` + the same
  * 40 hex. It changes nothing on the nodes; it refreshes their custom inventory between install runs.
  */
 export function reportAssociationName(certificateArn: string, target: string): string {
@@ -77,8 +76,8 @@ export interface AssociationSpec {
   tagKey: string;
   tagValue: string;
   /**
-   * Document parameters (install: SecretVersionStage=AWSCURRENT, no SecretVersionId; report: Action=report,
-   * neither).
+   * Document parameters (install: SecretVersionStage=AWSCURRENT, no SecretVersionId; report: the report
+   * document's own, neither).
    */
   parameters: Record<string, string[]>;
   schedule: string;
@@ -87,7 +86,10 @@ export interface AssociationSpec {
 
 export interface AssociationDeps {
   ssm: SSMClient;
+  /** The install document (install associations). */
   documentName: string;
+  /** The report document (report associations). */
+  reportDocumentName: string;
   /** `STACK_NAME`: value of the ASSOCIATION_STACK_TAG on the associations (the export-api may delete only those). */
   stackName: string;
 }
@@ -151,7 +153,7 @@ export async function upsertAssociation(
   deps: AssociationDeps,
   knownId?: string,
 ): Promise<{ associationId: string; action: 'created' | 'updated' }> {
-  const fields = associationFields(spec, deps.documentName);
+  const fields = associationFields(spec, spec.kind === 'report' ? deps.reportDocumentName : deps.documentName);
   const id = knownId ?? (await findAssociation(deps.ssm, fields.AssociationName));
   if (id) {
     let updated: string | undefined;

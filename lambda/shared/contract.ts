@@ -12,8 +12,12 @@ export const ENV = {
   SECRET_NAME_PREFIX: 'SECRET_NAME_PREFIX',
   /** KMS key (ARN) that encrypts the certificate secrets. */
   SECRET_KMS_KEY_ID: 'SECRET_KMS_KEY_ID',
-  /** Name of the Install-ACMCertificate SSM document. */
+  /** Name of the install SSM document (pushes, install associations). */
   DOCUMENT_NAME: 'DOCUMENT_NAME',
+  /** The report document (report associations). */
+  REPORT_DOCUMENT_NAME: 'REPORT_DOCUMENT_NAME',
+  /** The remove document (DELETE .../targets/...?removeFiles=true). */
+  REMOVE_DOCUMENT_NAME: 'REMOVE_DOCUMENT_NAME',
   /** CloudWatch log group that receives Run Command output. */
   COMMAND_LOG_GROUP: 'COMMAND_LOG_GROUP',
   /** SendCommand delivery timeout (seconds). */
@@ -21,7 +25,7 @@ export const ENV = {
   STATE_MACHINE_ARN: 'STATE_MACHINE_ARN',
   /** Default schedule of the convergence associations (a rate expression; FIELD_RULES.ConvergenceSchedule). */
   CONVERGENCE_SCHEDULE: 'CONVERGENCE_SCHEDULE',
-  /** Schedule of the report associations (Action=report; a rate expression; FIELD_RULES.ConvergenceSchedule). */
+  /** Schedule of the report associations (report document; a rate expression; FIELD_RULES.ConvergenceSchedule). */
   DRIFT_REPORT_SCHEDULE: 'DRIFT_REPORT_SCHEDULE',
   /** SNS topic of the drift alerts. */
   ALERT_TOPIC_ARN: 'ALERT_TOPIC_ARN',
@@ -110,7 +114,7 @@ export interface InstallTaskResult {
   associationId?: string;
   /** Sent only: why the association could not be created or updated (the push went out anyway). */
   associationError?: string;
-  /** Sent only: the target's report association (Action=report; created or updated by this task). */
+  /** Sent only: the target's report association (report document; created or updated by this task). */
   reportAssociationId?: string;
   /** Sent only: why the report association could not be created or updated (the push went out anyway). */
   reportAssociationError?: string;
@@ -308,7 +312,7 @@ export interface InventoryItem {
   convergenceSchedule?: string;
   /** Id of the target's State Manager association (set by the workflow). */
   associationId?: string;
-  /** Id of the target's report association (Action=report, set by the workflow). */
+  /** Id of the target's report association (report document, set by the workflow). */
   reportAssociationId?: string;
 }
 

@@ -1,14 +1,17 @@
 /**
- * One SendCommand of the install document to a tag target, with the delivery settings every run uses: the
- * stack's document, its delivery timeout and Run Command output to the command log group. Parameters are
- * identifiers and options only (see documentParameters).
+ * One SendCommand of a node document (install or remove) to a tag target, with the delivery settings every
+ * run uses: the stack's document, its delivery timeout and Run Command output to the command log group.
+ * Parameters are identifiers and options only (see documentParameters).
  */
 import { SSMClient, SendCommandCommand } from '@aws-sdk/client-ssm';
 import { InventoryItem, targetKey } from './contract';
 import { rethrowThrottling } from './errors';
 import { INSTALL_DEFAULTS } from './patterns';
 
-/** Where and how the install document is sent (`DOCUMENT_NAME`, `COMMAND_LOG_GROUP`, `COMMAND_TIMEOUT_SECONDS`). */
+/**
+ * Where and how a document is sent (`DOCUMENT_NAME` or `REMOVE_DOCUMENT_NAME`, `COMMAND_LOG_GROUP`,
+ * `COMMAND_TIMEOUT_SECONDS`).
+ */
 export interface InstallCommandSettings {
   documentName: string;
   logGroupName: string;
@@ -102,24 +105,42 @@ export function profileFromItem(item: InventoryItem): TargetProfile {
   };
 }
 
-/** Which version a run installs (a push: the exact version; an association: the stage), or another action. */
+/**
+ * Which document a run uses and what it installs: the install document with the exact version (a push) or
+ * the stage (an association), or the report or remove document (which take no version).
+ */
 export type DocumentSecret =
   | { secretArn: string; versionId: string }
   | { secretArn: string; stage: 'AWSCURRENT' }
-  | { secretArn: string; action: 'report' | 'remove' };
+  | { secretArn: string; document: 'report' | 'remove' };
 
 /**
- * The install document's parameters: each a one-element list of strings; identifiers and options only.
- * A push names the exact version; an association names the stage (AWSCURRENT) and leaves SecretVersionId
- * at its default; report and remove runs name neither (Action=report|remove).
+ * The parameters the report and remove documents declare (ssm-documents/report-acm-certificate.yaml,
+ * remove-acm-certificate.yaml; a test compares them): SSM refuses a command or association naming any other.
+ */
+export const DOCUMENT_PARAMETER_NAMES = {
+  report: ['CertName', 'SecretId', 'CertDir', 'KeyDir', 'Pkcs12', 'CombinedPem', 'Target', 'Service', 'VerifyPort'],
+  remove: ['CertName', 'SecretId', 'CertDir', 'KeyDir', 'Service'],
+} as const satisfies Record<'report' | 'remove', readonly string[]>;
+
+/**
+ * A document's parameters: each a one-element list of strings; identifiers and options only. A push names
+ * the exact version; an association names the stage (AWSCURRENT) and leaves SecretVersionId at its default;
+ * the report and remove documents get only the parameters they declare.
  */
 export function documentParameters(
   profile: TargetProfile,
   secret: DocumentSecret,
   region: string,
 ): Record<string, string[]> {
+  const install = installParameters(profile, secret, region);
+  if (!('document' in secret)) return install;
+  const names: readonly string[] = DOCUMENT_PARAMETER_NAMES[secret.document];
+  return Object.fromEntries(Object.entries(install).filter(([name]) => names.includes(name)));
+}
+
+function installParameters(profile: TargetProfile, secret: DocumentSecret, region: string): Record<string, string[]> {
   return {
-    ...('action' in secret ? { Action: [secret.action] } : {}),
     CertName: [profile.certName],
     SecretId: [secret.secretArn],
     ...('versionId' in secret

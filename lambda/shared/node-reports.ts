@@ -1,8 +1,8 @@
 /**
- * Per-node state from SSM Inventory: the install document writes one Custom:AcmExportCertificate entry per
- * certificate on the node (see ssm-documents/install-acm-certificate.sh), which the SSM Agent's inventory
+ * Per-node state from SSM Inventory: the install and report documents write one Custom:AcmExportCertificate
+ * entry per certificate on the node (see ssm-documents/lib/inventory.sh), which the SSM Agent's inventory
  * collection uploads. Install runs (push and install association) and report runs (the report association,
- * Action=report) both rewrite it: a report run refreshes Serial, ServedSerial, NotAfter, Verified,
+ * report document) both rewrite it: a report run refreshes Serial, ServedSerial, NotAfter, Verified,
  * InstalledAt, CheckedAt and Problem and keeps the last install run's LastRun, LastRunAt, FailedStep and
  * SecretVersionId. One paginated GetInventory per target (filtered on the target's secret ARN), never
  * one call per node.

@@ -174,16 +174,6 @@ export const FIELD_RULES = {
     maxLength: 10,
     rule: 'must be empty or AWSCURRENT',
   },
-  /**
-   * What the install document does: install (the default), report (write the node's custom inventory of
-   * what it holds and serves, change nothing), remove (delete the target's files) or preflight (report
-   * whether the node is ready for installs, change nothing; `acm-export selftest`). See the script header.
-   */
-  Action: {
-    pattern: '^(install|report|remove|preflight)$',
-    maxLength: 9,
-    rule: 'must be one of install, report, remove, preflight',
-  },
   Region: {
     pattern: `^${REGION}$`,
     maxLength: 32,
@@ -231,7 +221,7 @@ export const INSTALL_DEFAULTS = {
 export const DEFAULT_CONVERGENCE_SCHEDULE = 'rate(12 hours)';
 
 /**
- * Schedule of the per-target report associations (Action=report): how often nodes re-read what they hold
+ * Schedule of the per-target report associations (report document): how often nodes re-read what they hold
  * and serve, so the drift check sees files changed between install runs.
  */
 export const DEFAULT_DRIFT_REPORT_SCHEDULE = 'rate(1 hour)';

@@ -24,6 +24,7 @@ const factories = {
   ddb: () => client('ddb'),
   tableName: () => requireEnv(ENV.TABLE_NAME),
   documentName: () => requireEnv(ENV.DOCUMENT_NAME),
+  reportDocumentName: () => requireEnv(ENV.REPORT_DOCUMENT_NAME),
   stackName: () => requireEnv(ENV.STACK_NAME),
   logGroupName: () => requireEnv(ENV.COMMAND_LOG_GROUP),
   timeoutSeconds: commandTimeoutSeconds,

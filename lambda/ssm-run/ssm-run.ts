@@ -16,8 +16,10 @@ import type { ResolvedExportRequest } from '../shared/schemas';
 
 export interface InstallDeps extends InventoryDeps {
   ssm: SSMClient;
-  /** `DOCUMENT_NAME` */
+  /** `DOCUMENT_NAME`: the install document (the push, the install association). */
   documentName: string;
+  /** `REPORT_DOCUMENT_NAME`: the report document (the report association). */
+  reportDocumentName: string;
   /** `STACK_NAME`: tags the associations so that only this stack's export-api may delete them. */
   stackName: string;
   /** `COMMAND_LOG_GROUP` */
@@ -157,7 +159,7 @@ const ASSOCIATION_LABEL: Record<AssociationKind, string> = {
 
 /**
  * Upserts the target's install association (AWSCURRENT on the convergence schedule) and its report
- * association (Action=report on the drift-report schedule), then stores their ids. Throttling is rethrown
+ * association (report document on the drift-report schedule), then stores their ids. Throttling is rethrown
  * (the task retries; an association created meanwhile is found again by its name); any other failure of
  * either is reported in the result and does not hold back the push, nor the other association.
  */
@@ -194,7 +196,7 @@ async function ensureAssociations(
     'report',
     {
       ...base,
-      parameters: documentParameters(profile, { secretArn, action: 'report' }, deps.region),
+      parameters: documentParameters(profile, { secretArn, document: 'report' }, deps.region),
       schedule: deps.reportSchedule ?? DEFAULT_DRIFT_REPORT_SCHEDULE,
     },
     item.reportAssociationId,

@@ -286,8 +286,8 @@ export class ExportApi extends Construct {
       environment: {
         [ENV.TABLE_NAME]: props.inventory.table.tableName,
         [ENV.STATE_MACHINE_ARN]: props.stateMachine.stateMachineArn,
-        // DELETE .../targets/{target}?removeFiles=true sends the install document's remove run.
-        [ENV.DOCUMENT_NAME]: props.installDocument.documentName,
+        // DELETE .../targets/{target}?removeFiles=true sends the remove document.
+        [ENV.REMOVE_DOCUMENT_NAME]: props.installDocument.documents.remove.name,
         [ENV.COMMAND_LOG_GROUP]: props.installDocument.commandLogGroup.logGroupName,
         [ENV.COMMAND_TIMEOUT_SECONDS]: String(props.commandTimeoutSeconds ?? DEFAULT_COMMAND_TIMEOUT_SECONDS),
         [ENV.PLACEMENT_POLICY]: JSON.stringify(props.placement ?? DEFAULT_PLACEMENT),
@@ -319,13 +319,13 @@ export class ExportApi extends Construct {
         conditions: { StringEquals: { [`aws:ResourceTag/${ASSOCIATION_STACK_TAG}`]: stack.stackName } },
       }),
     );
-    // removeFiles=true: the remove run is this stack's install document, sent to the target's tag (the nodes'
+    // removeFiles=true: the remove run is this stack's remove document, sent to the target's tag (the nodes'
     // instance roles write its output to the command log group; the sender needs no logs permission).
     fn.addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'RemoveTargetFiles',
         actions: ['ssm:SendCommand'],
-        resources: [props.installDocument.documentArn, ...nodeArns],
+        resources: [props.installDocument.documents.remove.arn, ...nodeArns],
       }),
     );
     // DELETE .../targets/{target}: the target's secret is scheduled for deletion (DeleteSecret; DescribeSecret

@@ -45,7 +45,7 @@ export interface ExportWorkflowProps {
    */
   readonly convergenceSchedule?: string;
   /**
-   * Schedule of the per-target report associations (install document with Action=report: nodes re-read what
+   * Schedule of the per-target report associations (report document: nodes re-read what
    * they hold and serve and refresh their custom inventory, changing nothing), so the drift check sees files
    * changed between install runs. Same rule as convergenceSchedule. @default 'rate(1 hour)'
    */
@@ -195,6 +195,7 @@ export class ExportWorkflow extends Construct {
       environment: {
         [ENV.TABLE_NAME]: table.tableName,
         [ENV.DOCUMENT_NAME]: props.installDocument.documentName,
+        [ENV.REPORT_DOCUMENT_NAME]: props.installDocument.documents.report.name,
         [ENV.COMMAND_LOG_GROUP]: props.installDocument.commandLogGroup.logGroupName,
         [ENV.COMMAND_TIMEOUT_SECONDS]: String(this.commandTimeoutSeconds),
         [ENV.CONVERGENCE_SCHEDULE]: convergenceSchedule,
@@ -208,10 +209,15 @@ export class ExportWorkflow extends Construct {
     this.ssmRunFunction.addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'ConvergenceAssociations',
-        // Two associations per target (install and report), both of this stack's install document; targets
-        // are chosen by tag.
+        // Two associations per target: install (this stack's install document) and report (its report
+        // document); targets are chosen by tag.
         actions: ['ssm:CreateAssociation', 'ssm:UpdateAssociation'],
-        resources: [props.installDocument.documentArn, associationArns, ...nodeArns],
+        resources: [
+          props.installDocument.documents.install.arn,
+          props.installDocument.documents.report.arn,
+          associationArns,
+          ...nodeArns,
+        ],
       }),
     );
     this.ssmRunFunction.addToRolePolicy(
@@ -229,9 +235,10 @@ export class ExportWorkflow extends Construct {
     );
     this.ssmRunFunction.addToRolePolicy(
       new iam.PolicyStatement({
+        // The push: the install document only.
         actions: ['ssm:SendCommand'],
         resources: [
-          props.installDocument.documentArn,
+          props.installDocument.documents.install.arn,
           // Targets are chosen by tag at run time, so the node part is a wildcard (EC2 and hybrid nodes).
           Arn.format({ service: 'ec2', resource: 'instance', resourceName: '*' }, stack),
           Arn.format({ service: 'ssm', resource: 'managed-instance', resourceName: '*' }, stack),

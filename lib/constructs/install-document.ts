@@ -2,7 +2,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
-import { loadInstallDocument } from '../../ssm-documents/load';
+import { DOCUMENT_KINDS, DocumentKind, loadDocument } from '../../ssm-documents/load';
 import { DEFAULT_PLACEMENT, PlacementPolicy, parsePlacementPolicy } from '../../lambda/shared/placement';
 
 export interface InstallDocumentProps {
@@ -15,36 +15,56 @@ export interface InstallDocumentProps {
   readonly placement?: PlacementPolicy;
 }
 
+/** Construct id of each document (the install document keeps its original id, so updates keep its name). */
+const DOCUMENT_IDS: Record<DocumentKind, string> = {
+  install: 'Document',
+  report: 'ReportDocument',
+  remove: 'RemoveDocument',
+  preflight: 'PreflightDocument',
+};
+
+/** One node document: its name (Ref, passed to SendCommand and CreateAssociation) and ARN (for IAM). */
+export interface NodeDocument {
+  readonly document: ssm.CfnDocument;
+  readonly name: string;
+  /** `arn:<partition>:ssm:<region>:<account>:document/<name>`. */
+  readonly arn: string;
+}
+
 /**
- * The Install-ACMCertificate Command document, and the log group that receives its Run Command output.
- * No fixed document name: CloudFormation names it, so two stacks in one account never collide, and
- * updates create a new document version instead of a replacement.
+ * The node's Command documents, one per action (install, report, remove, preflight: see ssm-documents/), and
+ * the log group that receives their Run Command output. No fixed document names: CloudFormation names them,
+ * so two stacks in one account never collide, and updates create a new document version instead of a
+ * replacement.
  */
 export class InstallDocument extends Construct {
+  /** Every document, by action. */
+  public readonly documents: Record<DocumentKind, NodeDocument>;
+  /** The install document. */
   public readonly document: ssm.CfnDocument;
-  /** Document name (its Ref), passed to SendCommand. */
+  /** The install document's name (its Ref), passed to SendCommand and the install associations. */
   public readonly documentName: string;
-  /** `arn:<partition>:ssm:<region>:<account>:document/<name>`. */
+  /** The install document's ARN. */
   public readonly documentArn: string;
   /** Run Command output of the installs (nodes write to it; the script never prints key material). */
   public readonly commandLogGroup: logs.LogGroup;
 
   constructor(scope: Construct, id: string, props: InstallDocumentProps = {}) {
     super(scope, id);
-    this.document = new ssm.CfnDocument(this, 'Document', {
-      documentType: 'Command',
-      updateMethod: 'NewVersion',
-      content: loadInstallDocument(
-        undefined,
-        parsePlacementPolicy(props.placement ?? DEFAULT_PLACEMENT, 'InstallDocument placement'),
-      ),
+    const placement = parsePlacementPolicy(props.placement ?? DEFAULT_PLACEMENT, 'InstallDocument placement');
+    const entries = DOCUMENT_KINDS.map((kind): [DocumentKind, NodeDocument] => {
+      const document = new ssm.CfnDocument(this, DOCUMENT_IDS[kind], {
+        documentType: 'Command',
+        updateMethod: 'NewVersion',
+        content: loadDocument(kind, placement),
+      });
+      const arn = document.stack.formatArn({ service: 'ssm', resource: 'document', resourceName: document.ref });
+      return [kind, { document, name: document.ref, arn }];
     });
-    this.documentName = this.document.ref;
-    this.documentArn = this.document.stack.formatArn({
-      service: 'ssm',
-      resource: 'document',
-      resourceName: this.documentName,
-    });
+    this.documents = Object.fromEntries(entries) as Record<DocumentKind, NodeDocument>;
+    this.document = this.documents.install.document;
+    this.documentName = this.documents.install.name;
+    this.documentArn = this.documents.install.arn;
     this.commandLogGroup = new logs.LogGroup(this, 'CommandOutput', {
       retention: logs.RetentionDays.THREE_MONTHS,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,

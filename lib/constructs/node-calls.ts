@@ -44,7 +44,7 @@ export interface NodeCall {
   readonly evidence: string;
 }
 
-const SCRIPT = 'install script (aws secretsmanager get-secret-value)';
+const SCRIPT = 'install and preflight programs (aws secretsmanager get-secret-value)';
 const AGENT_OUTPUT = 'SSM Agent, streaming Run Command output';
 const AGENT_DELIVERY = 'SSM Agent, receiving and answering Run Command';
 const AGENT_ASSOCIATIONS = 'SSM Agent, running State Manager associations';
@@ -59,7 +59,7 @@ export const NODE_CALLS: readonly NodeCall[] = [
     resource: 'certificate-secret',
     why: "fetch the exact secret version of the export (--version-id); association runs first resolve AWSCURRENT (--version-stage); only secrets of the role's tagged target, and the preflight canary",
     grantedBy: 'node-policy',
-    evidence: 'ssm-documents/install-acm-certificate.sh, its only AWS CLI calls',
+    evidence: 'ssm-documents/install.sh and preflight.sh, the only AWS CLI calls of the node programs',
   },
   {
     action: 'kms:Decrypt',
@@ -147,7 +147,7 @@ export const NODE_CALLS: readonly NodeCall[] = [
     action: 'ssm:DescribeAssociation',
     caller: AGENT_ASSOCIATIONS,
     resource: 'association',
-    why: "read an association's parameters (SecretVersionStage, Action, paths)",
+    why: "read an association's parameters (SecretVersionStage, paths)",
     grantedBy: 'AmazonSSMManagedInstanceCore',
     evidence: `${AGENT_SOURCE}: association service, LoadAssociationDetail`,
   },

@@ -7,6 +7,7 @@
  *   ...
  *   await aws.close();
  */
+import type { DocumentKind } from '../../ssm-documents/load';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { SsmCommandDocument } from '../../ssm-documents/load';
@@ -27,8 +28,15 @@ export { InventoryStore } from './inventory';
 export type { ApiRecord, EmulatedService, Operation } from './server';
 export { AwsServiceError } from './errors';
 
+/** Names the node documents are registered under in local mode, by action. */
+export const LOCAL_DOCUMENT_NAMES = {
+  install: 'AcmExport-InstallACMCertificate',
+  report: 'AcmExport-ReportACMCertificate',
+  remove: 'AcmExport-RemoveACMCertificate',
+  preflight: 'AcmExport-PreflightACMNode',
+} as const satisfies Record<DocumentKind, string>;
 /** Name the install document is registered under in local mode. */
-export const LOCAL_INSTALL_DOCUMENT_NAME = 'AcmExport-InstallACMCertificate';
+export const LOCAL_INSTALL_DOCUMENT_NAME = LOCAL_DOCUMENT_NAMES.install;
 
 export interface AwsEmulatorOptions {
   port?: number;

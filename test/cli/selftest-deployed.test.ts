@@ -46,7 +46,7 @@ const OLD_AGENT = '3.2.582.0';
 function stackOutputs(apiUrl = 'https://abc123def4.execute-api.eu-west-1.amazonaws.com/prod/'): Record<string, string> {
   return {
     ApiUrl: apiUrl,
-    DocumentName: DOCUMENT_NAME,
+    PreflightDocumentName: DOCUMENT_NAME,
     PreflightSecretArn: CANARY_ARN,
     CommandLogGroupName: LOG_GROUP,
     TableName: 'AcmExport-Inventory',
@@ -66,7 +66,7 @@ function preflightOutput(instanceId: string, over: { secret?: string } = {}): { 
 const OLD_AGENT_OUTPUT = {
   stdout: '',
   stderr:
-    'acm-export: FAILED at parameters: SSM_Action SSM_CertName SSM_SecretId SSM_Region not set: this document passes its parameters as environment variables (interpolationType ENV_VAR), which needs SSM Agent >= 3.3.2746.0; update the agent on this node\n',
+    'acm-export: FAILED at parameters: SSM_SecretId SSM_Region not set: this document passes its parameters as environment variables (interpolationType ENV_VAR), which needs SSM Agent >= 3.3.2746.0; update the agent on this node\n',
 };
 
 interface FakeNode {
@@ -183,10 +183,8 @@ test('two ready nodes: the preflight is sent with the stack outputs, their outpu
   expect(ssm).toHaveReceivedCommandWith(SendCommandCommand, {
     DocumentName: DOCUMENT_NAME,
     Targets: [{ Key: 'tag:Role', Values: ['web'] }],
-    Parameters: expect.objectContaining({ Action: ['preflight'], SecretId: [CANARY_ARN], Region: [REGION] }) as Record<
-      string,
-      string[]
-    >,
+    // Exactly the preflight document's parameters.
+    Parameters: { SecretId: [CANARY_ARN], Region: [REGION] },
     CloudWatchOutputConfig: { CloudWatchOutputEnabled: true, CloudWatchLogGroupName: LOG_GROUP },
   });
   expect(logs).toHaveReceivedCommandTimes(DescribeLogStreamsCommand, 2);
@@ -285,7 +283,7 @@ test('a stack without the selftest outputs (deployed by an older version) is ref
   const run = await selftest({ ApiUrl, TableName });
   expect(run.code).toBe(1);
   expect(run.stderr).toBe(
-    'acm-export: looking up stack AcmExport: the stack has no output named DocumentName, PreflightSecretArn, CommandLogGroupName. Deploy the current version of the stack (cdk deploy), then run selftest again.\n',
+    'acm-export: looking up stack AcmExport: the stack has no output named PreflightDocumentName, PreflightSecretArn, CommandLogGroupName. Deploy the current version of the stack (cdk deploy), then run selftest again.\n',
   );
   expect(ssm.calls()).toHaveLength(0);
 });

@@ -1,7 +1,7 @@
 /**
  * Convergence end to end through local mode (one shared instance, 10 nodes): the install (convergence)
  * association that the workflow creates brings nodes that were offline during an export, and nodes added
- * later, to the current certificate; the report association (Action=report) makes files changed between
+ * later, to the current certificate; the report association (report document) makes files changed between
  * install runs visible to the drift check without changing anything; unchanged nodes are never reloaded;
  * deleting a target removes both associations and the inventory item and leaves the files alone.
  * Also prints the convergence measurement (no timed assertion).

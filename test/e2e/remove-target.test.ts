@@ -1,7 +1,7 @@
 /**
  * Deleting a target with its files, end to end through local mode (its own instance, 3 nodes):
  * `DELETE /certificates/{arn}/targets/{target}?removeFiles=true` marks the inventory item Removing, deletes the
- * install and report associations and sends the install document with Action=remove to the target's tag
+ * install and report associations and sends the remove document to the target's tag
  * through the SSM emulator. Every node removes the live files and their .prev copies and drops its custom
  * inventory entry; nothing installs or reports again; `GET .../removal` then deletes the item. A node whose web
  * server still uses the files keeps them: its invocation fails at the configuration test, the item stays
@@ -21,6 +21,7 @@ import type { DeleteTargetResponse } from '../../lambda/export-api/api-types';
 import { SECRET_AFTER_REMOVAL } from '../../lambda/export-api/delete-target';
 import { associationName, reportAssociationName } from '../../lambda/shared/associations';
 import { CUSTOM_INVENTORY_TYPE } from '../../lambda/shared/node-reports';
+import { LOCAL_DOCUMENT_NAMES } from '../../local/aws-emulator';
 import type { LocalNode } from '../../local/nodes';
 import { startLocalMode, type LocalMode } from '../../local/runtime';
 import { runCli } from '../cli/helpers/cli-runner';
@@ -194,8 +195,9 @@ test('removeFiles=true: both associations, then the remove run on every node (fi
   expect(ssmOps.lastIndexOf('DeleteAssociation')).toBeLessThan(ssmOps.lastIndexOf('SendCommand'));
   const send = local.aws.records.filter((r) => r.service === 'ssm' && r.operation === 'SendCommand').at(-1)!;
   expect(send.request).toMatchObject({
+    DocumentName: LOCAL_DOCUMENT_NAMES.remove,
     MaxErrors: '100%',
-    Parameters: expect.objectContaining({ Action: ['remove'], CertName: [certName] }),
+    Parameters: expect.objectContaining({ CertName: [certName] }),
   });
 
   const runs = await invocations(commandId);

@@ -9,7 +9,6 @@ type DocumentParameter = (typeof DOCUMENT_PARAMETERS)[number];
 
 /** Realistic values every document parameter's rule accepts. */
 export const ACCEPTED_VALUES: Record<DocumentParameter, readonly string[]> = {
-  Action: ['install', 'report', 'remove', 'preflight'],
   CertName: ['www.example.com', 'site', 'a', 'api_example-com.2026'],
   SecretId: ['arn:aws:secretsmanager:eu-west-1:123456789012:secret:acm-export/www.example.com-AbC123'],
   SecretVersionId: ['0d5f8a7e-1b2c-4d3e-8f9a-0b1c2d3e4f5a', ''],

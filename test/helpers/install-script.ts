@@ -1,9 +1,11 @@
 /**
- * Runs the real Install-ACMCertificate script (ssm-documents/install-acm-certificate.sh) with bash, the
- * way the SSM Agent does with ENV_VAR interpolation: each document parameter becomes SSM_<Name>.
+ * Runs the real node programs (ssm-documents/install.sh, report.sh, remove.sh, preflight.sh, each joined with
+ * its library files exactly as its document ships it) with bash, the way the SSM Agent does with ENV_VAR
+ * interpolation: each document parameter becomes SSM_<Name>.
  *
  *   const r = await runInstall({ params: { CertName: 'site', ... }, path: [fakeAws.binDir], tmpDir });
  *   r.code; r.result?.serial;   // result = the parsed JSON line on success
+ *   await runInstall({ program: 'report', params: { CertName: 'site', ... } });   // another document's program
  *
  * Only PATH, TMPDIR, HOME, ACM_EXPORT_ALLOW_STICKY_ANCESTOR=1 and what you pass reach the script.
  *
@@ -12,14 +14,14 @@
  * key accounts plus those the tests name); `placement` runs it with another.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { renderInstallScript } from '../../ssm-documents/load';
+import { DocumentKind, documentScript } from '../../ssm-documents/load';
 import { DEFAULT_PLACEMENT, PlacementPolicy } from '../../lambda/shared/placement';
 
-/** The script as committed (default placement policy): for shellcheck and text checks. */
-export const INSTALL_SCRIPT_PATH = path.join(__dirname, '..', '..', 'ssm-documents', 'install-acm-certificate.sh');
+/** The install program as committed: for text checks. */
+export const INSTALL_SCRIPT_PATH = path.join(__dirname, '..', '..', 'ssm-documents', 'install.sh');
 
 /** The policy the tests' scripts run with unless they pass another. */
 export const TEST_PLACEMENT: PlacementPolicy = {
@@ -38,9 +40,15 @@ export const TEST_PLACEMENT: PlacementPolicy = {
 let renderedDir: string | undefined;
 const rendered = new Map<string, string>();
 
-/** Path of the install script with `placement` written into it (one file per policy and test process). */
-export function installScriptWith(placement: PlacementPolicy = TEST_PLACEMENT): string {
-  const key = JSON.stringify(placement);
+/**
+ * Path of a document's script (default: install) with `placement` written into it (one file per program, policy
+ * and test process).
+ */
+export function installScriptWith(
+  placement: PlacementPolicy = TEST_PLACEMENT,
+  program: DocumentKind = 'install',
+): string {
+  const key = JSON.stringify([program, placement]);
   const known = rendered.get(key);
   if (known) return known;
   if (!renderedDir) {
@@ -48,15 +56,14 @@ export function installScriptWith(placement: PlacementPolicy = TEST_PLACEMENT): 
     renderedDir = dir;
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   }
-  const file = path.join(renderedDir, `install-${rendered.size}.sh`);
-  writeFileSync(file, renderInstallScript(readFileSync(INSTALL_SCRIPT_PATH, 'utf8'), placement), { mode: 0o644 });
+  const file = path.join(renderedDir, `${program}-${rendered.size}.sh`);
+  writeFileSync(file, documentScript(program, placement), { mode: 0o644 });
   rendered.set(key, file);
   return file;
 }
 
-/** Document parameters (values exactly as Run Command would pass them). */
+/** The install document's parameters (values exactly as Run Command would pass them). */
 export const DOCUMENT_PARAMETERS = [
-  'Action',
   'CertName',
   'SecretId',
   'SecretVersionId',
@@ -129,6 +136,9 @@ export const EXIT = {
 } as const;
 
 export interface RunInstallOptions {
+  /** Which document's program runs. @default 'install' */
+  program?: DocumentKind;
+  /** Its parameters (another program ignores the install parameters it does not declare). */
   params: InstallParams;
   /** Directories put before the inherited PATH (e.g. the fake aws). */
   path?: string[];
@@ -166,7 +176,7 @@ export function runInstall(options: RunInstallOptions): Promise<InstallRun> {
   const started = process.hrtime.bigint();
   return new Promise((resolve, reject) => {
     const emptied = (options.emptyDirs ?? []).filter((dir) => existsSync(dir));
-    const script = installScriptWith(options.placement);
+    const script = installScriptWith(options.placement, options.program);
     const [command, args] =
       emptied.length === 0
         ? ['bash', [script]]

@@ -321,7 +321,7 @@ describe('drift check', () => {
       NOW.toISOString(),
     );
     const m = JSON.parse(message) as { detectedBy: string; fix: string };
-    expect(m.detectedBy).toMatch(/report association \(Action=report, changes nothing/);
+    expect(m.detectedBy).toMatch(/report association \(report document, changes nothing/);
     expect(m.fix).toMatch(/^The install association re-installs the current version on these nodes at its next run\./);
     expect(m.fix).toContain('aws ssm start-associations-once --association-ids install-assoc-7');
     expect(m.fix).toContain('acm-export renew <certificateArn>');

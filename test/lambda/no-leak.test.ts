@@ -144,7 +144,7 @@ test('no handler output contains the key, passphrase or certificate', async () =
   ssm.on(SendCommandCommand).resolves({ Command: { CommandId: COMMAND_ID } });
   const exportResult = exported as never;
   const install = await run(() =>
-    installHandler({ ...common, documentName: 'Doc', stackName: 'AcmExport', logGroupName: '/l', timeoutSeconds: 600 })(
+    installHandler({ ...common, documentName: 'Doc', reportDocumentName: 'ReportDoc', stackName: 'AcmExport', logGroupName: '/l', timeoutSeconds: 600 })(
       {
         input: INPUT,
         export: exportResult,

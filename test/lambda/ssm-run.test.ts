@@ -37,6 +37,7 @@ beforeAll(async () => {
     ddb: inventory.ddb,
     tableName: inventory.tableName,
     documentName: 'Install-ACMCertificate-Test',
+    reportDocumentName: 'Report-ACMCertificate-Test',
     stackName: STACK_NAME,
     logGroupName: '/acm-export/commands',
     timeoutSeconds: 600,
@@ -289,7 +290,7 @@ describe('convergence association', () => {
     expect(order.lastIndexOf('CreateAssociationCommand')).toBeLessThan(order.indexOf('SendCommandCommand'));
   });
 
-  test('first export: a second, report association on the same tag: Action=report, no version or stage, hourly by default, id stored', async () => {
+  test('first export: a second, report association on the same tag: the report document with its own parameters, no version or stage, hourly by default, id stored', async () => {
     const input = freshInput({
       Service: 'nginx',
       VerifyPort: 8443,
@@ -304,12 +305,14 @@ describe('convergence association', () => {
       CreateAssociationCommand,
       reportAssociationName(input.CertificateArn, 'Role=web'),
     );
+    const { CertName, SecretId, CertDir, KeyDir, Pkcs12, CombinedPem, Target, Service, VerifyPort } =
+      install.Parameters ?? {};
     expect(report).toEqual({
-      Name: 'Install-ACMCertificate-Test',
+      Name: 'Report-ACMCertificate-Test',
       DocumentVersion: '$DEFAULT',
       AssociationName: reportAssociationName(input.CertificateArn, 'Role=web'),
       Targets: [{ Key: 'tag:Role', Values: ['web'] }],
-      Parameters: { ...install.Parameters, Action: ['report'], SecretVersionStage: undefined },
+      Parameters: { CertName, SecretId, CertDir, KeyDir, Pkcs12, CombinedPem, Target, Service, VerifyPort },
       ScheduleExpression: 'rate(1 hour)',
       MaxConcurrency: '10%',
       MaxErrors: '100%',
@@ -322,10 +325,12 @@ describe('convergence association', () => {
     expect(report.Parameters).toMatchObject({
       Service: ['nginx'],
       VerifyPort: ['8443'],
-      KeyOwner: ['haproxy'],
       Target: ['Role=web'],
       SecretId: [SECRET_ARN],
     });
+    // The report document reads no secret and writes no file: no key owner, no region.
+    expect(report.Parameters).not.toHaveProperty('KeyOwner');
+    expect(report.Parameters).not.toHaveProperty('Region');
     // The request's schedule is the install association's; the report association keeps the stack's.
     expect(install).toMatchObject({ ScheduleExpression: 'rate(1 day)', ComplianceSeverity: 'HIGH' });
     expect(await item(input.CertificateArn)).toMatchObject({
@@ -344,6 +349,7 @@ describe('convergence association', () => {
       ddb: inventory.ddb,
       tableName: inventory.tableName,
       documentName: 'Install-ACMCertificate-Test',
+      reportDocumentName: 'Report-ACMCertificate-Test',
       stackName: STACK_NAME,
       logGroupName: '/acm-export/commands',
       timeoutSeconds: 600,
@@ -366,6 +372,7 @@ describe('convergence association', () => {
         ddb: inventory.ddb,
         tableName: inventory.tableName,
         documentName: 'Install-ACMCertificate-Test',
+        reportDocumentName: 'Report-ACMCertificate-Test',
         stackName: STACK_NAME,
         logGroupName: '/acm-export/commands',
         timeoutSeconds: 600,
@@ -452,7 +459,8 @@ describe('convergence association', () => {
       AssociationId: REPORT_ASSOCIATION_ID,
       ScheduleExpression: 'rate(1 hour)',
       AssociationName: reportAssociationName(input.CertificateArn, 'Role=web'),
-      Parameters: expect.objectContaining({ Action: ['report'] }),
+      Name: 'Report-ACMCertificate-Test',
+      Parameters: expect.not.objectContaining({ SecretVersionStage: expect.anything() }),
     });
   });
 

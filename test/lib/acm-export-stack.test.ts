@@ -102,8 +102,19 @@ describe('IAM', () => {
       expect(resources).toContain(`:ec2:${REGION}:${ACCOUNT}:instance/*`);
       expect(resources).toContain(`:ssm:${REGION}:${ACCOUNT}:managed-instance/*`);
       expect(resources).toContain(`:ssm:${REGION}:${ACCOUNT}:document/`);
-      expect(resources).toContain(logicalId(stack.installDocument.document));
     }
+    // Each function may send exactly the document it uses: ssm-run the install document, export-api the remove one.
+    const documentsOf = (role: string) => {
+      const found = send.find(({ policy }) =>
+        (template.toJSON().Resources[policy].Properties.Roles as { Ref: string }[]).some((r) => r.Ref === role),
+      );
+      const text = JSON.stringify(found?.statement.Resource);
+      return (['install', 'report', 'remove', 'preflight'] as const).filter((kind) =>
+        text.includes(`"${logicalId(stack.installDocument.documents[kind].document)}"`),
+      );
+    };
+    expect(documentsOf(logicalId(stack.workflow.ssmRunFunction.executionRole))).toEqual(['install']);
+    expect(documentsOf(logicalId(stack.exportApi.function.executionRole))).toEqual(['remove']);
   });
 
   test('ACM permissions are limited to certificates of this account and region', () => {

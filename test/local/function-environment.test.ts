@@ -12,7 +12,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { ENV } from '../../lambda/shared/contract';
 import { AcmExportStack } from '../../lib/acm-export-stack';
 import { FUNCTION_METADATA } from '../../lib/constructs/node-function';
-import { LOCAL_INSTALL_DOCUMENT_NAME } from '../../local/aws-emulator';
+import { LOCAL_DOCUMENT_NAMES, LOCAL_INSTALL_DOCUMENT_NAME } from '../../local/aws-emulator';
 import { UnresolvableEnvironmentError } from '../../local/environment';
 import { startLocalMode, type LocalMode } from '../../local/runtime';
 import { LOCAL_STACK_NAME, LOCAL_TABLE_NAME } from '../../local/stack-resources';
@@ -132,6 +132,11 @@ describe('in local mode', () => {
       // The local resources the intrinsics name.
       if (ENV.TABLE_NAME in f.variables) expect(seen[ENV.TABLE_NAME]).toBe(LOCAL_TABLE_NAME);
       if (ENV.DOCUMENT_NAME in f.variables) expect(seen[ENV.DOCUMENT_NAME]).toBe(LOCAL_INSTALL_DOCUMENT_NAME);
+      // Each document's Ref resolves to that document's local name.
+      if (ENV.REPORT_DOCUMENT_NAME in f.variables)
+        expect(seen[ENV.REPORT_DOCUMENT_NAME]).toBe(LOCAL_DOCUMENT_NAMES.report);
+      if (ENV.REMOVE_DOCUMENT_NAME in f.variables)
+        expect(seen[ENV.REMOVE_DOCUMENT_NAME]).toBe(LOCAL_DOCUMENT_NAMES.remove);
       if (ENV.STATE_MACHINE_ARN in f.variables) expect(seen[ENV.STATE_MACHINE_ARN]).toBe(local.stateMachineArn);
       if (ENV.DRIFT_GRACE_MINUTES in f.variables) expect(seen[ENV.DRIFT_GRACE_MINUTES]).toBe('7');
       // Its own environment only: another function's service name does not leak in.

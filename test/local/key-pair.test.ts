@@ -90,7 +90,7 @@ describe('the key pair file', () => {
       instance: 'i',
       rootCaFile: '',
       awsEndpoint: 'http://127.0.0.1:9',
-      documentName: 'd',
+      preflightDocumentName: 'd',
       preflightSecretArn: 'a',
     };
     expect(() => localModeCredentials(info)).toThrow(`reading the key pair of the local mode with state dir ${dir}`);

@@ -12,8 +12,13 @@ import {
   SSMClient,
 } from '@aws-sdk/client-ssm';
 import { formatSecret } from '../../lambda/acm-export/secret-format';
-import { loadInstallDocument } from '../../ssm-documents/load';
-import { LOCAL_INSTALL_DOCUMENT_NAME, startAwsEmulator, type AwsEmulator } from '../../local/aws-emulator';
+import { DOCUMENT_KINDS, loadDocument } from '../../ssm-documents/load';
+import {
+  LOCAL_DOCUMENT_NAMES,
+  LOCAL_INSTALL_DOCUMENT_NAME,
+  startAwsEmulator,
+  type AwsEmulator,
+} from '../../local/aws-emulator';
 import { localPlacement, startLocalNodes, type LocalNode } from '../../local/nodes';
 import type { SsmCommandDocument } from '../../ssm-documents/load';
 
@@ -289,13 +294,15 @@ test('throttled ListCommands and call counting', async () => {
 });
 
 // Never skipped: a document that does not load fails every test here (the beforeAll throws).
+const SHOP_SECRET_ID = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:acm-export/shop-AbCdEf';
+
 describe('the real install document end to end', () => {
   let fleet: LocalNode[] = [];
   let fleetRoot: string | undefined;
   beforeAll(async () => {
     fleetRoot = mkdtempSync(path.join(tmpdir(), 'acm-export-fleet-'));
-    const document = loadInstallDocument(undefined, localPlacement(fleetRoot));
-    aws.ssm.registerDocument(LOCAL_INSTALL_DOCUMENT_NAME, document);
+    for (const kind of DOCUMENT_KINDS)
+      aws.ssm.registerDocument(LOCAL_DOCUMENT_NAMES[kind], loadDocument(kind, localPlacement(fleetRoot)));
     fleet = await startLocalNodes(aws, {
       root: fleetRoot,
       count: 3,
@@ -307,6 +314,24 @@ describe('the real install document end to end', () => {
   afterAll(async () => {
     await Promise.all(fleet.map((n) => n.stop()));
     if (fleetRoot) rmSync(fleetRoot, { recursive: true, force: true });
+  });
+
+  test('a request still naming Action is refused: no document declares it any more', async () => {
+    const ssmClient = new SSMClient(aws.clientConfig());
+    for (const kind of DOCUMENT_KINDS) {
+      await expect(
+        ssmClient.send(
+          new SendCommandCommand({
+            DocumentName: LOCAL_DOCUMENT_NAMES[kind],
+            Targets: [{ Key: 'tag:App', Values: ['shop'] }],
+            Parameters: { Action: [kind], CertName: ['shop'], SecretId: [SHOP_SECRET_ID], Region: [aws.region] },
+          }),
+        ),
+      ).rejects.toMatchObject({
+        name: 'InvalidParameters',
+        message: 'Parameter "Action" is not defined in the document.',
+      });
+    }
   });
 
   test('installs an exported certificate on 3 nodes (nginx); a failing node keeps its old certificate', async () => {

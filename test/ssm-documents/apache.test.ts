@@ -8,6 +8,7 @@ import { readFileSync, rmSync, statSync, mkdirSync, writeFileSync } from 'node:f
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { startApache, type TestApache } from '../helpers/apache';
+import type { DocumentKind } from '../../ssm-documents/load';
 import { EXIT, type InstallParams, type InstallRun } from '../helpers/install-script';
 import { freePort, servedSerial } from '../helpers/nginx';
 import { createFixture, hooksDirOf, secretFragments, type Fixture } from './fixture';
@@ -23,8 +24,8 @@ const runs: InstallRun[] = [];
 /** What the first case installed (the no-change case runs it again). */
 let installed: { versionId: string; serial: string; port: number } | undefined;
 
-async function run(overrides: InstallParams = {}): Promise<InstallRun> {
-  const r = await f.run({ ...params, ...overrides }, env);
+async function run(overrides: InstallParams = {}, program: DocumentKind = 'install'): Promise<InstallRun> {
+  const r = await f.run({ ...params, ...overrides }, env, program);
   runs.push(r);
   return r;
 }
@@ -209,7 +210,7 @@ describe('failures leave the old certificate served by Apache', () => {
   test('removal while Apache still names the files: refused at its configuration test, every file kept, still served', async () => {
     const before = liveFiles();
     const prev = readFileSync(path.join(params.CertDir!, 'site.crt.prev'), 'utf8');
-    const r = await run({ Action: 'remove', SecretVersionId: '' });
+    const r = await run({}, 'remove');
     expect(r.code).toBe(EXIT.configtest);
     expect(r.failure).toMatch(
       /^acm-export: FAILED at configtest: apache2 configuration test fails without the files, so the server still uses them \(point it at other files first\): .*site\.(fullchain\.pem|key).*; rolled back to the previous files$/,

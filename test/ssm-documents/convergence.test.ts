@@ -3,6 +3,7 @@
  * idempotent second run, repair of tampered files, output profiles (owner/group/mode, PKCS#12, combined
  * PEM) and the custom inventory file the SSM Agent collects.
  */
+import { loadDocument, type DocumentKind } from '../../ssm-documents/load';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -20,8 +21,12 @@ beforeAll(() => {
 });
 afterAll(() => f.cleanup());
 
-async function run(params: InstallParams, env: Record<string, string> = {}): Promise<InstallRun> {
-  const r = await f.run(params, env);
+async function run(
+  params: InstallParams,
+  env: Record<string, string> = {},
+  program: DocumentKind = 'install',
+): Promise<InstallRun> {
+  const r = await f.run(params, env, program);
   runs.push(r);
   return r;
 }
@@ -414,7 +419,8 @@ describe('output profiles', () => {
 function actionParams(action: 'report' | 'remove', slot: string, extra: InstallParams = {}): InstallParams {
   const { SecretVersionId: _unused, ...rest } = f.params('unused', slot);
   void _unused;
-  return { ...rest, Action: action, Target: 'Role=web', ...extra };
+  void action;
+  return { ...rest, Target: 'Role=web', ...extra };
 }
 
 function fileState(dir: string, names: string[]): Record<string, { content: string; mtime: number } | undefined> {
@@ -426,7 +432,7 @@ function fileState(dir: string, names: string[]): Record<string, { content: stri
   );
 }
 
-describe('Action=report', () => {
+describe('report program', () => {
   const slot = 'report';
   const node = 'i-0bbbbbbbbbbbbbbb1';
   const certDir = () => path.join(f.root, slot, 'certs');
@@ -438,7 +444,7 @@ describe('Action=report', () => {
   let installed: ReturnType<Fixture['publish']>;
 
   test('on a node that never installed: exit 0, Problem "not installed", no serial, nothing created', async () => {
-    const r = await run(actionParams('report', slot), inventoryEnv(slot, node));
+    const r = await run(actionParams('report', slot), inventoryEnv(slot, node), 'report');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({
       node,
@@ -467,7 +473,7 @@ describe('Action=report', () => {
     // CheckedAt has one-second resolution: let the clock's second pass the recorded one, so the report's differs.
     const nowSecond = () => `${new Date().toISOString().slice(0, 19)}Z`;
     await waitFor(() => nowSecond() > before.CheckedAt, 2000, `the clock to pass CheckedAt ${before.CheckedAt}`);
-    const r = await run(actionParams('report', slot), inventoryEnv(slot, node));
+    const r = await run(actionParams('report', slot), inventoryEnv(slot, node), 'report');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({
       node,
@@ -489,7 +495,7 @@ describe('Action=report', () => {
     const other = f.publish({ names: ['report.example.test'] });
     writeFileSync(path.join(certDir(), 'site.crt'), other.certificate);
     const files = snapshot();
-    const r = await run(actionParams('report', slot), inventoryEnv(slot, node));
+    const r = await run(actionParams('report', slot), inventoryEnv(slot, node), 'report');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({
       serial: other.serial,
@@ -508,7 +514,7 @@ describe('Action=report', () => {
     const fullchain = path.join(certDir(), 'site.fullchain.pem');
     const saved = readFileSync(fullchain, 'utf8');
     writeFileSync(fullchain, installed.chain);
-    let r = await run(actionParams('report', slot), inventoryEnv(slot, node));
+    let r = await run(actionParams('report', slot), inventoryEnv(slot, node), 'report');
     expect(JSON.parse(r.stdout)).toMatchObject({
       serial: installed.serial,
       problem: `${fullchain} is not the certificate followed by the chain`,
@@ -517,20 +523,17 @@ describe('Action=report', () => {
     const key = path.join(keyDir(), 'site.key');
     const keyText = readFileSync(key, 'utf8');
     rmSync(key);
-    r = await run(actionParams('report', slot), inventoryEnv(slot, node));
+    r = await run(actionParams('report', slot), inventoryEnv(slot, node), 'report');
     expect(JSON.parse(r.stdout)).toMatchObject({ problem: `missing ${key}` });
     writeFileSync(key, keyText, { mode: 0o600 });
-    r = await run(actionParams('report', slot), inventoryEnv(slot, node));
+    r = await run(actionParams('report', slot), inventoryEnv(slot, node), 'report');
     expect(JSON.parse(r.stdout)).toMatchObject({ serial: installed.serial, problem: '' });
   });
 
-  test('a version or a stage with Action=report is a parameter error', async () => {
-    for (const extra of [{ SecretVersionId: installed.versionId }, { SecretVersionStage: 'AWSCURRENT' }]) {
-      const r = await run(actionParams('report', slot, extra), inventoryEnv(slot, node));
-      expect(r.code).toBe(EXIT.parameters);
-      expect(r.stderr).toContain('Action=report takes neither SSM_SecretVersionId nor SSM_SecretVersionStage');
-    }
-    const bad = await run(actionParams('report', slot, { Action: 'repair' }), inventoryEnv(slot, node));
+  test('the report document takes neither a version nor a stage; an invalid parameter is a parameter error', async () => {
+    expect(Object.keys(loadDocument('report').parameters)).not.toEqual(expect.arrayContaining(['SecretVersionId']));
+    expect(Object.keys(loadDocument('report').parameters)).not.toContain('SecretVersionStage');
+    const bad = await run(actionParams('report', slot, { VerifyPort: 'x' }), inventoryEnv(slot, node), 'report');
     expect(bad.code).toBe(EXIT.parameters);
     // A failed report is not an install run: the entry still says what the last install did.
     expect(inventoryFile(path.join(f.root, slot, 'inventory')).Content[0]).toMatchObject({
@@ -540,7 +543,7 @@ describe('Action=report', () => {
   });
 });
 
-describe('Action=remove', () => {
+describe('remove program', () => {
   const slot = 'remove';
   const node = 'i-0ccccccccccccccc1';
   const certDir = () => path.join(f.root, slot, 'certs');
@@ -568,7 +571,7 @@ describe('Action=remove', () => {
         .sort(),
     ).toEqual(['other', 'site']);
 
-    const r = await run(actionParams('remove', slot), inventoryEnv(slot, node));
+    const r = await run(actionParams('remove', slot), inventoryEnv(slot, node), 'remove');
     expect(r.code).toBe(0);
     const result = JSON.parse(r.stdout) as {
       action: string;
@@ -592,14 +595,14 @@ describe('Action=remove', () => {
   });
 
   test('again: nothing to remove, success with changed false', async () => {
-    const r = await run(actionParams('remove', slot), inventoryEnv(slot, node));
+    const r = await run(actionParams('remove', slot), inventoryEnv(slot, node), 'remove');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ action: 'remove', removed: [], changed: false });
   });
 
   test('the last certificate removed leaves an empty inventory list (so the removal shows)', async () => {
     const inventoryDir = path.join(f.root, slot, 'inventory');
-    const r = await run(actionParams('remove', slot, { CertName: 'other' }), inventoryEnv(slot, node));
+    const r = await run(actionParams('remove', slot, { CertName: 'other' }), inventoryEnv(slot, node), 'remove');
     expect(r.code).toBe(0);
     expect(inventoryFile(inventoryDir).Content).toEqual([]);
   });
@@ -609,7 +612,7 @@ describe('Action=remove', () => {
     f.publish({ names: ['owner.example.test'] });
     expect((await run(associationParams(own), inventoryEnv(own, node))).code).toBe(0);
     const otherSecret = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:acm-export/someone-else-AbCdEf';
-    const r = await run(actionParams('remove', own, { SecretId: otherSecret }), inventoryEnv(own, node));
+    const r = await run(actionParams('remove', own, { SecretId: otherSecret }), inventoryEnv(own, node), 'remove');
     expect(r.code).toBe(EXIT.install);
     expect(r.failure).toMatch(
       /^acm-export: FAILED at install: site on this node was installed from another secret \(arn:aws:secretsmanager:[^)]+\); nothing was removed$/,
@@ -626,7 +629,7 @@ describe('Action=remove', () => {
     const chain = path.join(f.root, own, 'certs', 'site.chain.pem');
     rmSync(chain);
     execFileSync('ln', ['-s', path.join(f.root, own, 'private', 'site.key'), chain]);
-    const r = await run(actionParams('remove', own), inventoryEnv(own, node));
+    const r = await run(actionParams('remove', own), inventoryEnv(own, node), 'remove');
     expect(r.code).toBe(EXIT.install);
     expect(r.failure).toBe(
       `acm-export: FAILED at install: ${chain} is a symbolic link; refusing to remove it (nothing was changed)`,
@@ -645,7 +648,7 @@ describe('work directories of killed runs', () => {
       writeFileSync(path.join(dir, 'key.pem'), 'left by a killed run\n');
     }
     execFileSync('touch', ['-d', '2 hours ago', stale]);
-    const r = await run(actionParams('report', 'report'), inventoryEnv('report', 'i-0bbbbbbbbbbbbbbb1'));
+    const r = await run(actionParams('report', 'report'), inventoryEnv('report', 'i-0bbbbbbbbbbbbbbb1'), 'report');
     expect(r.code).toBe(0);
     expect(existsSync(stale)).toBe(false);
     expect(existsSync(recent)).toBe(true);

@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { formatSecret, type CertificateBundle } from '../../lambda/acm-export/secret-format';
+import type { DocumentKind } from '../../ssm-documents/load';
 import { createFakeAws, type FakeAws } from '../helpers/fake-aws';
 import { runInstall, type InstallParams, type InstallRun } from '../helpers/install-script';
 import { createTestCa, issueCertificate, type IssueOptions, type IssuedCertificate, type TestCa } from '../helpers/pki';
@@ -32,7 +33,8 @@ export interface Fixture {
   publishRaw(secretString: string, createdDate?: string): string;
   /** Document parameters for a version, installing into root/<slot>/{certs,private} (hooks: root/<slot>/hooks.d). */
   params(versionId: string, slot?: string, extra?: InstallParams): InstallParams;
-  run(params: InstallParams, env?: Record<string, string>): Promise<InstallRun>;
+  /** Runs a document's program (default: install). */
+  run(params: InstallParams, env?: Record<string, string>, program?: DocumentKind): Promise<InstallRun>;
   cleanup(): void;
 }
 
@@ -80,7 +82,7 @@ export function createFixture(name: string): Fixture {
         ...extra,
       };
     },
-    run(params, env = {}) {
+    run(params, env = {}, program = 'install') {
       // Custom inventory goes under the test root, never to the machine's /var/lib.
       const where = {
         ACM_EXPORT_INVENTORY_DIR: path.join(root, 'inventory'),
@@ -91,7 +93,7 @@ export function createFixture(name: string): Fixture {
           ? hooksDirOf(params)
           : path.join(root, 'hooks.d'),
       };
-      return runInstall({ params, path: [aws.binDir], tmpDir, env: { ...where, ...env } });
+      return runInstall({ program, params, path: [aws.binDir], tmpDir, env: { ...where, ...env } });
     },
     cleanup() {
       rmSync(root, { recursive: true, force: true });

@@ -1,7 +1,7 @@
 /**
- * Offline checks of the Install-ACMCertificate document and its script: schema 2.2 rules, parameter
- * patterns equal to FIELD_RULES (in the YAML and in the script's own copy), hostile values rejected,
- * shellcheck clean, and no `{{ }}` interpolation anywhere.
+ * Offline checks of the four documents (install, report, remove, preflight) and their scripts: schema 2.2
+ * rules, parameter patterns equal to FIELD_RULES (in the YAML and in the scripts' own copy), hostile values
+ * rejected, each document's size, shellcheck clean, and no `{{ }}` interpolation anywhere.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,7 +9,17 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parse } from 'yaml';
 import { FIELD_RULES, INSTALL_DEFAULTS } from '../../lambda/shared/patterns';
-import { INSTALL_DOCUMENT_PATH, loadInstallDocument } from '../../ssm-documents/load';
+import {
+  DOCUMENT_KINDS,
+  INSTALL_DOCUMENT_PATH,
+  documentIncludes,
+  documentPath,
+  documentScript,
+  loadDocument,
+  loadInstallDocument,
+} from '../../ssm-documents/load';
+import { DEFAULT_PLACEMENT } from '../../lambda/shared/placement';
+import { DOCUMENT_PARAMETER_NAMES } from '../../lambda/shared/install-command';
 import {
   ACCEPTED_VALUES,
   BAD_BOOLEANS,
@@ -31,7 +41,10 @@ const OPTIONAL = PARAMETERS.filter((name) => !REQUIRED.includes(name));
 
 const doc = loadInstallDocument();
 const raw = parse(readFileSync(INSTALL_DOCUMENT_PATH, 'utf8')) as { mainSteps: { inputs: { runCommand: string[] } }[] };
-const script = readFileSync(INSTALL_SCRIPT_PATH, 'utf8');
+/** The install document's whole script, comments kept (library files, then install.sh). */
+const script = documentScript('install', DEFAULT_PLACEMENT, { keepComments: true });
+/** install.sh's own header: the node's user-facing description. */
+const installHeader = readFileSync(INSTALL_SCRIPT_PATH, 'utf8').split(/\n(?!#)/)[0];
 
 /** The script's own copy of the rules: `[Name]='pattern'` in `declare -rA RE=(...)`, MAX and DEFAULT likewise. */
 function scriptTable(table: 'RE' | 'MAX' | 'DEFAULT'): Record<string, string> {
@@ -101,10 +114,7 @@ describe('document structure', () => {
     for (const name of ['SecretVersionId', 'SecretVersionStage', 'Target'] as const)
       expect({ name, default: doc.parameters[name].default }).toEqual({ name, default: '' });
     expect(doc.parameters.Service.allowedValues).toEqual(['auto', 'none', 'nginx', 'apache2', 'httpd']);
-    expect(doc.parameters.Action).toMatchObject({
-      default: 'install',
-      allowedValues: ['install', 'report', 'remove', 'preflight'],
-    });
+    expect(doc.parameters).not.toHaveProperty('Action');
   });
 
   test('one Linux-only aws:runShellScript step with a timeout', () => {
@@ -115,10 +125,15 @@ describe('document structure', () => {
     expect(step.precondition).toEqual({ StringEquals: ['platformType', 'Linux'] });
     expect(Number(step.inputs.timeoutSeconds)).toBeGreaterThanOrEqual(5);
     expect(Number(step.inputs.timeoutSeconds)).toBeLessThanOrEqual(172800);
-    expect(raw.mainSteps[0].inputs.runCommand).toEqual(['#include install-acm-certificate.sh']);
+    expect(raw.mainSteps[0].inputs.runCommand).toEqual([
+      ...['prelude', 'run', 'params', 'lock', 'files', 'service', 'inventory', 'node', 'hooks'].map(
+        (lib) => `#include lib/${lib}.sh`,
+      ),
+      '#include install.sh',
+    ]);
   });
 
-  test('runCommand is the script without its comment-only and blank lines, starting with its bash shebang (the agent runs it via sh -c <file>)', () => {
+  test('runCommand is the joined script without its comment-only and blank lines, starting with its bash shebang (the agent runs it via sh -c <file>)', () => {
     const lines = doc.mainSteps[0].inputs.runCommand;
     expect(lines[0]).toBe('#!/usr/bin/env bash');
     const code = script
@@ -126,6 +141,7 @@ describe('document structure', () => {
       .split('\n')
       .filter((l) => !/^\s*(#|$)/.test(l));
     expect(lines.slice(1)).toEqual(code);
+    expect(lines[lines.length - 1]).toBe('main "$@"');
     expect(lines).toContain('set -Eeuo pipefail');
     // Still a valid bash program.
     const r = spawnSync('bash', ['-n'], { input: lines.join('\n'), encoding: 'utf8' });
@@ -137,7 +153,7 @@ describe('document structure', () => {
     // state that minimum, and the page the exit code such a node really gets (run below).
     const enforced = /BASH_VERSINFO\[0\]:-0\}" -lt (\d+) \]/.exec(script)?.[1];
     expect(enforced).toMatch(/^\d+$/);
-    const header = script.slice(0, script.indexOf('\nset -Eeuo pipefail'));
+    const header = installHeader;
     expect([...header.matchAll(/bash (\d+) or later/g)].map((m) => m[1])).toEqual([enforced]);
     const page = readFileSync(path.join(__dirname, '..', '..', 'docs', 'security.md'), 'utf8');
     // The security bullets: everything before the page's first section.
@@ -167,9 +183,78 @@ describe('document structure', () => {
     expect(readFileSync(INSTALL_DOCUMENT_PATH, 'utf8')).not.toContain('{{');
     for (const name of PARAMETERS) expect(script).toContain(`SSM_${name}`);
   });
+});
 
-  test('the document stays well under the SSM size limit (64 KB)', () => {
-    expect(Buffer.byteLength(JSON.stringify(doc))).toBeLessThan(64 * 1024);
+// Sizes are in the test names, so every run prints them (the quiet test environment holds console output back).
+const SIZE_BUDGET: Record<(typeof DOCUMENT_KINDS)[number], number> = {
+  // The install program needs every library file; the other three only a part of them.
+  install: 58 * 1024,
+  report: 40 * 1024,
+  remove: 40 * 1024,
+  preflight: 20 * 1024,
+};
+const SIZES = DOCUMENT_KINDS.map((kind) => ({
+  kind,
+  bytes: Buffer.byteLength(JSON.stringify(loadDocument(kind))),
+  budget: SIZE_BUDGET[kind],
+}));
+describe('document sizes (JSON, of the 65536 bytes SSM allows)', () => {
+  test.each(SIZES)('$kind document: $bytes bytes, under $budget', ({ bytes, budget }) => {
+    expect(bytes).toBeLessThan(budget);
+  });
+});
+
+describe('the four documents', () => {
+  test.each(DOCUMENT_KINDS)('%s: schema 2.2, one Linux step of library files then its program, no Action', (kind) => {
+    const loaded = loadDocument(kind);
+    expect(loaded.schemaVersion).toBe('2.2');
+    expect(loaded.description).toBeTruthy();
+    expect(loaded.parameters).not.toHaveProperty('Action');
+    expect(loaded.mainSteps).toHaveLength(1);
+    expect(loaded.mainSteps[0].precondition).toEqual({ StringEquals: ['platformType', 'Linux'] });
+    const includes = documentIncludes(documentPath(kind));
+    expect(includes[0]).toBe('lib/prelude.sh');
+    expect(includes[includes.length - 1]).toBe(`${kind}.sh`);
+    expect(includes.slice(0, -1).every((file) => file.startsWith('lib/'))).toBe(true);
+    const lines = loaded.mainSteps[0].inputs.runCommand;
+    expect(lines[0]).toBe('#!/usr/bin/env bash');
+    expect(lines[lines.length - 1]).toBe('main "$@"');
+  });
+
+  test.each(DOCUMENT_KINDS)(
+    '%s: every parameter is String, ENV_VAR, with the FIELD_RULES pattern and length and the script default',
+    (kind) => {
+      const loaded = loadDocument(kind);
+      const defaults = scriptTable('DEFAULT');
+      for (const [name, p] of Object.entries(loaded.parameters)) {
+        const rule = FIELD_RULES[name as keyof typeof FIELD_RULES];
+        expect({ name, type: p.type, interpolationType: p.interpolationType }).toEqual({
+          name,
+          type: 'String',
+          interpolationType: 'ENV_VAR',
+        });
+        expect({ name, allowedPattern: p.allowedPattern, maxChars: p.maxChars }).toEqual({
+          name,
+          allowedPattern: rule.pattern,
+          maxChars: rule.maxLength,
+        });
+        expect({ name, default: p.default }).toEqual({ name, default: defaults[name] });
+      }
+    },
+  );
+
+  test('the lambdas send the report and remove documents exactly the parameters those declare', () => {
+    for (const kind of ['report', 'remove'] as const)
+      expect({ kind, names: [...DOCUMENT_PARAMETER_NAMES[kind]].sort() }).toEqual({
+        kind,
+        names: Object.keys(loadDocument(kind).parameters).sort(),
+      });
+  });
+
+  test.each(DOCUMENT_KINDS)('%s: its program reads exactly the parameters its document declares', (kind) => {
+    const program = readFileSync(path.join(path.dirname(documentPath(kind)), `${kind}.sh`), 'utf8');
+    const read = [...new Set([...program.matchAll(/\$\{SSM_([A-Za-z0-9]+)-/g)].map((m) => m[1]))].sort();
+    expect(read).toEqual(Object.keys(loadDocument(kind).parameters).sort());
   });
 });
 
@@ -268,17 +353,24 @@ describe('parameter patterns', () => {
 });
 
 describe('shell', () => {
-  test('shellcheck is clean', () => {
-    const r = spawnSync('shellcheck', ['--shell=bash', '--severity=style', INSTALL_SCRIPT_PATH], { encoding: 'utf8' });
-    if (r.error) throw new Error(`shellcheck is not installed: ${r.error.message}`);
-    expect(r.stdout + r.stderr).toBe('');
-    expect(r.status).toBe(0);
-  });
-
-  test('bash can parse the script', () => {
-    const r = spawnSync('bash', ['-n', INSTALL_SCRIPT_PATH], { encoding: 'utf8' });
-    expect(r.stderr).toBe('');
-    expect(r.status).toBe(0);
+  // Each program is checked as its document joins it (every library file and program is in one of them,
+  // comments kept for shellcheck's directives). install uses every library function and global; the others
+  // use a part, so there unused globals (SC2034) and functions they never call (SC2317) are expected.
+  test.each(DOCUMENT_KINDS)('shellcheck is clean on the %s program and its library files', (kind) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'acm-export-shellcheck-'));
+    try {
+      const file = path.join(dir, `${kind}.sh`);
+      writeFileSync(file, documentScript(kind, DEFAULT_PLACEMENT, { keepComments: true }));
+      const exclude = kind === 'install' ? [] : ['--exclude=SC2034,SC2317'];
+      const r = spawnSync('shellcheck', ['--shell=bash', '--severity=style', ...exclude, file], { encoding: 'utf8' });
+      if (r.error) throw new Error(`shellcheck is not installed: ${r.error.message}`);
+      expect(r.stdout + r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      const parsed = spawnSync('bash', ['-n', file], { encoding: 'utf8' });
+      expect({ status: parsed.status, stderr: parsed.stderr }).toEqual({ status: 0, stderr: '' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('the passphrase never goes to openssl on the command line, only by fd or env', () => {

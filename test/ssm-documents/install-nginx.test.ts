@@ -3,6 +3,7 @@
  * config and pid file under a temp dir): replacement verified over TLS, RSA and EC keys, failures
  * that must leave the old certificate served, and rollback after reload.
  */
+import type { DocumentKind } from '../../ssm-documents/load';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -19,8 +20,12 @@ let env: Record<string, string>;
 let current: string; // serial nginx should be serving on ports[0]
 const runs: InstallRun[] = [];
 
-async function run(overrides: InstallParams = {}, extraEnv: Record<string, string> = {}): Promise<InstallRun> {
-  const r = await f.run({ ...params, ...overrides }, { ...env, ...extraEnv });
+async function run(
+  overrides: InstallParams = {},
+  extraEnv: Record<string, string> = {},
+  program: DocumentKind = 'install',
+): Promise<InstallRun> {
+  const r = await f.run({ ...params, ...overrides }, { ...env, ...extraEnv }, program);
   runs.push(r);
   return r;
 }
@@ -337,8 +342,7 @@ describe('convergence (association mode)', () => {
 
 describe('report and remove actions with nginx', () => {
   const reloads = () => (nginx.errorLog().match(/signal 1 \(SIGHUP\) received/g) ?? []).length;
-  const action = (name: 'report' | 'remove', extra: InstallParams = {}): InstallParams => ({
-    Action: name,
+  const action = (_name: 'report' | 'remove', extra: InstallParams = {}): InstallParams => ({
     SecretVersionId: '',
     Target: 'Role=web',
     ...extra,
@@ -347,7 +351,7 @@ describe('report and remove actions with nginx', () => {
   test('report: the served serial over TLS, verified, no reload; a server still on an old certificate shows it', async () => {
     await nginx.settled(); // earlier tests' reloads are logged before counting
     const before = { reloads: reloads(), files: liveFiles() };
-    let r = await run(action('report'));
+    let r = await run(action('report'), {}, 'report');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({
       action: 'report',
@@ -361,7 +365,7 @@ describe('report and remove actions with nginx', () => {
       changed: true,
       reloaded: false,
     });
-    r = await run(action('report'));
+    r = await run(action('report'), {}, 'report');
     expect(JSON.parse(r.stdout)).toMatchObject({ serial: next.serial, servedSerial: current, problem: '' });
     await nginx.settled();
     expect(reloads()).toBe(before.reloads);
@@ -377,7 +381,7 @@ describe('report and remove actions with nginx', () => {
   test('remove while nginx still uses the files: fails at configtest with its reason, every file put back, still served', async () => {
     const before = liveFiles();
     const prev = readFileSync(path.join(params.CertDir!, 'site.crt.prev'), 'utf8');
-    const r = await run(action('remove'));
+    const r = await run(action('remove'), {}, 'remove');
     expect(r.code).toBe(EXIT.configtest);
     expect(r.failure).toMatch(
       /^acm-export: FAILED at configtest: nginx configuration test fails without the files, so the server still uses them \(point it at other files first\): .*site\.(fullchain\.pem|key).*; rolled back to the previous files$/,
@@ -393,7 +397,7 @@ describe('report and remove actions with nginx', () => {
     expect((await run({ CertName: 'unused', SecretVersionId: cert.versionId, VerifyPort: '0' })).code).toBe(0);
     await nginx.settled(); // the install's reload is logged before counting
     const before = reloads();
-    const r = await run(action('remove', { CertName: 'unused' }));
+    const r = await run(action('remove', { CertName: 'unused' }), {}, 'remove');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ certName: 'unused', action: 'remove', changed: true });
     expect(existsSync(path.join(params.CertDir!, 'unused.crt'))).toBe(false);

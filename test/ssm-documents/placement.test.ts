@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { EXIT, INSTALL_SCRIPT_PATH, runInstall, type InstallParams } from '../helpers/install-script';
+import { EXIT, runInstall, type InstallParams } from '../helpers/install-script';
 import {
   DEFAULT_PLACEMENT,
   FORBIDDEN_EXACT,
@@ -80,7 +80,8 @@ describe('the install script refuses files outside its placement policy', () => 
 });
 
 describe('the policy in the script text', () => {
-  const script = readFileSync(INSTALL_SCRIPT_PATH, 'utf8');
+  // The policy lines live in the parameters library that every program includes.
+  const script = readFileSync(path.join(__dirname, '..', '..', 'ssm-documents', 'lib', 'params.sh'), 'utf8');
   const array = (text: string, name: string) => {
     const m = new RegExp(`^declare -ra ${name}=\\(([^)]*)\\)$`, 'm').exec(text.replace(/\n {2}'/g, " '"));
     return (m?.[1] ?? '').split(/\s+/).map((v) => v.replace(/^'|'$/g, ''));

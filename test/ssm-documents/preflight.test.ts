@@ -1,5 +1,5 @@
 /**
- * Action=preflight of the install script, run directly with bash as the SSM Agent would: it reports the
+ * The preflight program (preflight document), run directly with bash as the SSM Agent would: it reports the
  * node's readiness as one JSON line, reads the canary secret only to learn whether it can (the value goes
  * nowhere), and writes nothing: no lock, no temp file, no inventory.
  */
@@ -7,6 +7,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, wr
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { loadDocument } from '../../ssm-documents/load';
 import { runInstall, type InstallParams } from '../helpers/install-script';
 
 const SECRET_ID = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:acm-export/AcmExport/preflight-canary-AbCdEf';
@@ -37,7 +38,6 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 function params(dir: string): InstallParams {
   return {
-    Action: 'preflight',
     CertName: 'site',
     SecretId: SECRET_ID,
     Region: 'eu-west-1',
@@ -56,6 +56,7 @@ function freshDir(name: string): { dir: string; tmp: string } {
 test('a ready node: versions, web server and "secret ok" on one JSON line; no file written anywhere, secret value not printed', async () => {
   const { dir, tmp } = freshDir('ready');
   const run = await runInstall({
+    program: 'preflight',
     params: params(dir),
     path: [awsDir],
     tmpDir: tmp,
@@ -87,7 +88,13 @@ test('a ready node: versions, web server and "secret ok" on one JSON line; no fi
 test('denied and not-found reads are reported as a class, without the service message', async () => {
   for (const answer of ['denied', 'notfound']) {
     const { dir, tmp } = freshDir(`read-${answer}`);
-    const run = await runInstall({ params: params(dir), path: [awsDir], tmpDir: tmp, env: { ANSWER: answer } });
+    const run = await runInstall({
+      program: 'preflight',
+      params: params(dir),
+      path: [awsDir],
+      tmpDir: tmp,
+      env: { ANSWER: answer },
+    });
     expect({ answer, code: run.code, secret: (JSON.parse(run.stdout) as { secret: string }).secret }).toEqual({
       answer,
       code: 0,
@@ -124,19 +131,21 @@ test('a node without flock or the AWS CLI: both listed as missing, the secret ca
     const found = spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).stdout.trim();
     symlinkSync(found, path.join(bin, tool));
   }
-  const run = await runInstall({ params: params(dir), tmpDir: tmp, env: { PATH: bin } });
+  const run = await runInstall({ program: 'preflight', params: params(dir), tmpDir: tmp, env: { PATH: bin } });
   expect(run.code).toBe(0);
   expect(JSON.parse(run.stdout)).toMatchObject({ awsCli: '', secret: 'error', missing: ['flock', 'aws'] });
 });
 
-test('preflight takes neither SecretVersionId nor SecretVersionStage', async () => {
-  const { dir, tmp } = freshDir('with-version');
+test('the preflight document declares only SecretId and Region; an invalid Region is a parameter error', async () => {
+  expect(Object.keys(loadDocument('preflight').parameters).sort()).toEqual(['Region', 'SecretId']);
+  const { dir, tmp } = freshDir('bad-region');
   const run = await runInstall({
-    params: { ...params(dir), SecretVersionStage: 'AWSCURRENT' },
+    program: 'preflight',
+    params: { ...params(dir), Region: 'nowhere' },
     path: [awsDir],
     tmpDir: tmp,
     env: { ANSWER: 'ok' },
   });
   expect(run.code).toBe(10);
-  expect(run.stderr).toMatch(/Action=preflight takes neither SSM_SecretVersionId nor SSM_SecretVersionStage/);
+  expect(run.stderr).toMatch(/SSM_Region does not match its allowedPattern/);
 });

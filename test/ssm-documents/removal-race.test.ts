@@ -1,8 +1,9 @@
 /**
- * A removal is final against runs already under way: after Action=remove, an install of the same CertName
+ * A removal is final against runs already under way: after a remove run, an install of the same CertName
  * from the same secret whose version was created before the removal (an association run or a push that was
  * in flight) changes nothing; a new export (a version created after the removal) installs again.
  */
+import type { DocumentKind } from '../../ssm-documents/load';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { InstallParams, InstallRun } from '../helpers/install-script';
@@ -24,8 +25,8 @@ const nodeEnv = () => ({
   ACM_EXPORT_STATE_DIR: path.join(f.root, slot, 'state'),
 });
 
-async function run(params: InstallParams): Promise<InstallRun> {
-  const r = await f.run(params, nodeEnv());
+async function run(params: InstallParams, program: DocumentKind = 'install'): Promise<InstallRun> {
+  const r = await f.run(params, nodeEnv(), program);
   runs.push(r);
   return r;
 }
@@ -39,7 +40,7 @@ function association(extra: InstallParams = {}): InstallParams {
 function remove(): InstallParams {
   const { SecretVersionId: _unused, ...rest } = f.params('unused', slot);
   void _unused;
-  return { ...rest, Action: 'remove' };
+  return rest;
 }
 
 const inventoryNames = () =>
@@ -57,7 +58,7 @@ describe('installs that were under way when the target was removed', () => {
   test('setup: a pushed version is installed, then the target is removed', async () => {
     old = f.publish({ names: ['race.example.test'] });
     expect((await run(f.params(old.versionId, slot))).code).toBe(0);
-    const r = await run(remove());
+    const r = await run(remove(), 'remove');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ action: 'remove', changed: true });
     expect(existsSync(liveCert())).toBe(false);
@@ -88,7 +89,7 @@ describe('installs that were under way when the target was removed', () => {
   test('a report run after the removal does not bring the entry back', async () => {
     const { SecretVersionId: _unused, ...rest } = f.params('unused', slot);
     void _unused;
-    const r = await run({ ...rest, Action: 'report' });
+    const r = await run(rest, 'report');
     expect(r.code).toBe(0);
     expect(inventoryNames()).toEqual([]);
   });
@@ -109,7 +110,7 @@ describe('installs that were under way when the target was removed', () => {
   });
 
   test('the same CertName from another secret is not affected by the removal', async () => {
-    expect((await run(remove())).code).toBe(0);
+    expect((await run(remove(), 'remove')).code).toBe(0);
     const other = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:acm-export/other-AbCdEf';
     const cert = f.publish({ names: ['other.example.test'] });
     f.aws.addSecretVersion({

@@ -241,18 +241,13 @@ describe('DELETE ?removeFiles=true', () => {
     });
     expect(REMOVE_MAX_ERRORS).toBe('100%');
     expect(input.Comment!.length).toBeLessThanOrEqual(100);
-    expect(input.Parameters).toMatchObject({
-      Action: ['remove'],
+    // Exactly the remove document's parameters: SSM refuses a command naming one it does not declare.
+    expect(input.Parameters).toEqual({
       CertName: ['www'],
       SecretId: [SECRET_ARN],
-      Region: [REGION],
       CertDir: ['/etc/ssl/certs'],
       KeyDir: ['/etc/ssl/private'],
       Service: ['nginx'],
-      Target: ['tier:app=web 1'],
-      KeyGroup: ['ssl-cert'],
-      KeyMode: ['0640'],
-      CombinedPem: ['true'],
     });
   });
 
@@ -364,7 +359,7 @@ describe('DELETE ?removeFiles=true', () => {
   test('the settings come from the environment only when files are removed; a missing variable changes nothing', async () => {
     const saved = { ...process.env };
     try {
-      delete process.env[ENV.DOCUMENT_NAME];
+      delete process.env[ENV.REMOVE_DOCUMENT_NAME];
       const item = await storeItem();
       ssm.on(DeleteAssociationCommand).resolves({});
       ssm.on(SendCommandCommand).resolves({ Command: { CommandId: COMMAND_ID } });
@@ -374,7 +369,7 @@ describe('DELETE ?removeFiles=true', () => {
       expect(await stored(item)).toEqual(item);
 
       Object.assign(process.env, {
-        [ENV.DOCUMENT_NAME]: DOCUMENT,
+        [ENV.REMOVE_DOCUMENT_NAME]: DOCUMENT,
         [ENV.COMMAND_LOG_GROUP]: LOG_GROUP,
         [ENV.COMMAND_TIMEOUT_SECONDS]: '120',
         AWS_REGION: 'eu-central-1',
@@ -383,7 +378,7 @@ describe('DELETE ?removeFiles=true', () => {
       expect(sentInput()).toMatchObject({
         DocumentName: DOCUMENT,
         TimeoutSeconds: 120,
-        Parameters: expect.objectContaining({ Region: ['eu-central-1'] }),
+        Parameters: expect.objectContaining({ CertName: ['www'] }),
       });
     } finally {
       process.env = saved;

@@ -241,12 +241,16 @@ describe('fleet convergence', () => {
     expect(logs.every((a) => a === 'logs:CreateLogStream' || a === 'logs:PutLogEvents')).toBe(true);
     const fn = template.findResources('AWS::Lambda::Function')[logicalId(stack.exportApi.function)];
     const ssmRun = template.findResources('AWS::Lambda::Function')[logicalId(stack.workflow.ssmRunFunction)];
-    for (const name of [ENV.DOCUMENT_NAME, ENV.COMMAND_LOG_GROUP, ENV.COMMAND_TIMEOUT_SECONDS]) {
+    for (const name of [ENV.COMMAND_LOG_GROUP, ENV.COMMAND_TIMEOUT_SECONDS]) {
       expect(fn.Properties.Environment.Variables[name]).toEqual(ssmRun.Properties.Environment.Variables[name]);
     }
-    expect(fn.Properties.Environment.Variables[ENV.DOCUMENT_NAME]).toEqual({
-      Ref: logicalId(stack.installDocument.document),
+    // The remove document, and no other: the export-api sends nothing else.
+    expect(fn.Properties.Environment.Variables[ENV.REMOVE_DOCUMENT_NAME]).toEqual({
+      Ref: logicalId(stack.installDocument.documents.remove.document),
     });
+    expect(fn.Properties.Environment.Variables).not.toHaveProperty(ENV.DOCUMENT_NAME);
+    expect(JSON.stringify(send[0].Resource)).toContain(logicalId(stack.installDocument.documents.remove.document));
+    expect(JSON.stringify(send[0].Resource)).not.toContain(`"${logicalId(stack.installDocument.document)}"`);
   });
 
   test('DELETE /certificates/{certificateArn}/targets/{target}: IAM auth, validator, both path parameters required, proxied', () => {

@@ -62,6 +62,13 @@ describe('fleet convergence', () => {
       expect.arrayContaining([expect.stringContaining(`arn:aws:ssm:${REGION}:${ACCOUNT}:document/`), associationArn]),
     );
     expect(resources).not.toContain('*');
+    // Exactly the install and report documents (the two association kinds).
+    const text = JSON.stringify(assoc[0].Resource);
+    expect(
+      (['install', 'report', 'remove', 'preflight'] as const).filter((kind) =>
+        text.includes(`"${logicalId(stack.installDocument.documents[kind].document)}"`),
+      ),
+    ).toEqual(['install', 'report']);
     expect(statements.some((s) => asArray(s.Action).includes('ssm:DeleteAssociation'))).toBe(false);
     const list = statements.filter((s) => asArray(s.Action).includes('ssm:ListAssociations'));
     expect(list).toHaveLength(1);

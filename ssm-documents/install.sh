@@ -1,0 +1,630 @@
+#!/usr/bin/env bash
+# install.sh: install one exported ACM certificate on this node (the install document's program; the
+# document joins it after the library files of lib/ it uses, see ssm-documents/load.ts).
+#
+# Fetches exactly one Secrets Manager version (acm-export secret format: a passphrase block, an optional
+# PFX passphrase block, the leaf certificate, the chain in order, the encrypted PKCS#8 key), decrypts the
+# key in a private temp dir, validates everything, writes the files atomically, tests and reloads the web
+# server, runs the deploy hooks, checks the served serial, and restores the previous files if any of that
+# fails.
+#
+# Two modes: a push names the version (SecretVersionId); a State Manager association names the stage
+# (SecretVersionStage=AWSCURRENT), which is resolved to a version id first, then fetched like a push.
+# Either way the run is idempotent: when the live files (content, owner, group, mode) already hold that
+# version and the server serves its serial, nothing is written and nothing is reloaded ("changed": false).
+# After every run past parameter validation the node's state is written as custom inventory
+# (Custom:AcmExportCertificate, one entry per CertName, no secrets) for the SSM Agent to collect.
+#
+# The other actions are programs of their own, each with its own document: report.sh (re-read what the
+# node holds and serves), remove.sh (delete CertName's files) and preflight.sh (is this node ready).
+#
+# Requires bash 4 or later on the node (with coreutils, util-linux flock, openssl >= 1.1.1, AWS CLI v2).
+# The preflight reports every other missing tool, but it cannot report a missing bash: it is bash. The
+# SSM Agent runs the runCommand lines as a file through `sh -c`, so the kernel follows the first line
+# (#!/usr/bin/env bash); without bash the command fails with env's own "No such file or directory" and
+# exit code 127, before any "acm-export:" line. bash 3 (no associative arrays) exits 11 with one line.
+#
+# Input: environment variables only, never text spliced into this script.
+#   Document parameters (interpolationType ENV_VAR, SSM Agent >= 3.3.2746.0):
+#     SSM_CertName SSM_SecretId SSM_Region                               required
+#     SSM_SecretVersionId | SSM_SecretVersionStage                       exactly one of the two non-empty
+#     SSM_CertDir SSM_KeyDir SSM_KeyGroup SSM_Service SSM_VerifyPort SSM_KeyOwner
+#     SSM_KeyMode SSM_CertOwner SSM_CertGroup SSM_CertMode SSM_Pkcs12 SSM_CombinedPem SSM_Target
+#                                                                        optional, document defaults
+#   Not document parameters (local mode, tests):
+#     ACM_EXPORT_NGINX_CONF      nginx configuration to test and reload (`nginx -c FILE -t`,
+#                                `nginx -c FILE -s reload`); when set, systemd is not used for nginx
+#                                and Service=auto means nginx
+#     APACHE_CONFDIR             read by Debian's apachectl: the Apache instance to test and reload (its
+#                                apache2.conf and envvars); when set, systemd is not used for Apache
+#     ACM_EXPORT_VERIFY_SECONDS  how long to retry the served-serial check (default 10)
+#     ACM_EXPORT_LOCK_SECONDS    how long to wait for another run for the same CertName (default 300)
+#     ACM_EXPORT_ALLOW_STICKY_ANCESTOR  1: as root, accept targets below a sticky world-writable
+#                                directory such as /tmp (see "Directory trust"; default 0)
+#     AWS_SSM_INSTANCE_ID        node id in the result line (set by the SSM Agent; else `uname -n`), and
+#                                the custom inventory location /var/lib/amazon/ssm/<id>/inventory/custom
+#                                (written only when the agent's /var/lib/amazon/ssm/<id> exists)
+#     ACM_EXPORT_INVENTORY_DIR   where to write AcmExportCertificate.json instead (local mode, tests)
+#     ACM_EXPORT_STATE_DIR       per-certificate state (default /var/lib/acm-export, or
+#                                ACM_EXPORT_INVENTORY_DIR/.acm-export-state when that is set)
+#     ACM_EXPORT_HOOKS_DIR       deploy hooks directory instead of /etc/acm-export/hooks.d (local mode,
+#                                tests; Run Command sets no variable but SSM_<parameter>, see "Hooks")
+#     ACM_EXPORT_LOG_DIR         where hooks.log goes instead of /var/log/acm-export (local mode, tests)
+#     TMPDIR                     where the private work directory is created
+#
+# Output: progress lines "acm-export: ..." on stderr. On success exactly one JSON line on stdout:
+#   {"node","certName","serial","notAfter","names":[...],"files":{"cert","chain","fullchain","key"
+#    [,"combined"][,"pkcs12"]},"service","requestedService","reloaded":bool,"verified":bool,"changed":bool,
+#    "secretVersionId"}
+#   serial is as openssl prints it: upper-case hex without colons (ACM shows lower-case with colons).
+#   service is the server tested and reloaded; requestedService the Service parameter. Service=auto picks
+#   the one of nginx, apache2 and httpd that is on PATH and running (active systemd unit, else a process of
+#   that name; with ACM_EXPORT_NGINX_CONF set: nginx): none running → service "none" (files installed, no
+#   reload); more than one → the run fails at preflight, nothing changed, asking for an explicit Service.
+#   A version older than the installed certificate adds ,"skipped":"older than installed",
+#   "installedSerial","installedNotAfter" (serial, notAfter and secretVersionId stay the requested ones).
+# On failure the last stderr line is "acm-export: FAILED at <step>: <reason>", stdout holds one line
+# {["node",]"failedStep","exitCode","reason"} (the same reason), and the exit code names
+# the step: 10 parameters, 11 preflight, 12 lock, 13 decrypt, 14 validate, 15 install, 16 configtest,
+# 17 reload, 18 hooks, 19 verify, 20 finish (internal error), 21 failed and the rollback was incomplete.
+# An unexpected command failure inside a step reports that step ("unexpected error ... near line N").
+#
+# Files: CertDir/<CertName>.crt (leaf), .chain.pem, .fullchain.pem (CertOwner:CertGroup, CertMode);
+# KeyDir/<CertName>.key (KeyOwner:KeyGroup, KeyMode: 0600, or 0640 with KeyGroup), and with the same
+# owner and mode KeyDir/<CertName>.combined.pem (key + full chain, CombinedPem=true) and
+# KeyDir/<CertName>.p12 (PKCS#12 with key, leaf and chain, AES-256-CBC/PBKDF2/SHA-256 MAC, Pkcs12=true;
+# its passphrase is the secret version's PFX passphrase block). The set replaced by a successful install
+# is kept as <file>.prev. During a run the old files are hard-linked as .<file>.acm-export-rollback
+# (removed when the run ends). All runs for one CertName and KeyDir (pushes and association runs alike)
+# are serialized with flock on KeyDir/.<CertName>.acm-export.lock; the idempotency check, the writes, the
+# reload, the hooks and the verification all happen under it.
+#
+# Older versions: a certificate whose notAfter is earlier than that of the certificate installed for the
+# same CertName (and whose serial differs, with the same DNS names) is never installed: the run prints "acm-export: skipped: ..."
+# and succeeds with "changed": false and "skipped": "older than installed", writes nothing, reloads
+# nothing, and reports LastRun "skipped" with the installed version in the custom inventory. Such a run
+# is a late pinned push (its command waited for an offline node, or was retried) arriving after a newer
+# version was installed by a later push or the association; installing it would undo the renewal, and
+# failing it would alert on a node that already holds the newer certificate and that no retry could
+# "fix". The workflow already ends an older export as Superseded before it sends anything; this covers
+# the commands already sent. To go back to an older certificate on purpose, remove the live files for
+# that CertName first. The node's run succeeds, but the workflow reads "skipped" from the result line: the
+# export is reported as not installed on that node (status-check).
+#
+# Placement (parameters, before anything is read or written): CertDir and KeyDir must equal or lie below
+# (whole components) one of ALLOWED_DIRS, and never be one of FORBIDDEN_EXACT or below one of
+# FORBIDDEN_TREES (system trees, web roots); a non-empty KeyOwner or KeyGroup must be one of
+# ALLOWED_KEY_ACCOUNTS. The stack writes its policy into this text when it builds the document, so no
+# SendCommand caller can widen it with a parameter. Anything else is refused with one line each (exit 10).
+#
+# Hooks: after an install that changed the files (and the reload), every root-owned executable in the
+# fixed directory /etc/acm-export/hooks.d runs in lexical order (certbot deploy-hook style), with the file
+# paths in ACM_EXPORT_* variables; a hook that fails rolls the install back. The directory is not a
+# parameter: whoever may send the document must not choose which root-owned programs run as root. A hook's
+# stdout and stderr go to LOG_DIR/hooks.log (root-only, 0600, rotated at 1 MiB to hooks.log.1), never into
+# the run's output, which gets one summary line per hook: its name, exit status and at most 3 of its last
+# output lines, with key blocks, long base64-like runs (passphrases, key bodies) and paths under KeyDir masked.
+#
+# Removed targets: a successful remove leaves a tombstone (STATE_DIR/removed/<CertName>: the SecretId and
+# the time). An install of CertName from that secret whose version was created (Secrets Manager
+# CreatedDate) no later than the removal is refused without changing anything: it was already in flight
+# (an association run or a push sent before the removal). It prints "acm-export: refused: ..." and succeeds
+# with "changed": false and "skipped": "target removed from this node". A version created after the
+# removal (a new export) installs and clears the tombstone. The comparison uses this node's clock.
+#
+# Directory trust (preflight, before anything is written): as root, CertDir, KeyDir and the hooks directory and every
+# directory on the way to them from / (symbolic links resolved, each link owned by root too) must be
+# owned by root and not writable by group or others; anything else is refused with one line per problem
+# (exit 11), because whoever can change one of those directories could swap a staged file, the lock or a
+# rollback link for a symbolic link between two steps and make root write, chown or chmod any file.
+# Sticky world-writable directories (/tmp) count as writable by others, so targets below /tmp are
+# refused too. Not as root (local mode, tests), the same walk accepts directories owned by root or the
+# current user, and a sticky world-writable directory ends it: only the owner of an entry there may
+# rename or remove it, so the directories from the target up to (not including) the nearest sticky
+# world-writable one are checked, and the target must not be that directory or be created directly in
+# it. ACM_EXPORT_ALLOW_STICKY_ANCESTOR=1 (not a document parameter) applies that sticky rule as root
+# too, for test and local-mode roots under /tmp. Beyond the check, file operations do not follow
+# symbolic links: staged files are re-checked (regular file, owner, mode, one link) before the rename,
+# chown/chgrp use -h, renames and rollback links use -T, and a live, .prev or rollback name that is a
+# symbolic link or not a regular file is refused; so is a lock file that is one.
+
+# Failed install runs are recorded in the custom inventory (report and remove runs leave the entry as it was).
+record_failure() { report_or_warn failed "$1"; }
+
+# Preflight checks only an install makes: the AWS CLI that reads the secret, and the accounts that will own
+# the files.
+check_aws_cli() {
+  if ! command -v aws >/dev/null 2>&1; then
+    problems+=("AWS CLI v2 is not installed (aws not found on PATH)")
+  elif ! [[ $(aws --version 2>&1 </dev/null) =~ ^aws-cli/2\. ]]; then
+    problems+=("AWS CLI v2 is required (aws --version does not report aws-cli/2)")
+  fi
+}
+check_accounts() {
+  local name
+  for name in KeyGroup CertGroup; do
+    if [ -n "${!name}" ] && ! getent group "${!name}" >/dev/null 2>&1; then
+      problems+=("$name ${!name} does not exist on this node")
+    fi
+  done
+  for name in KeyOwner CertOwner; do
+    if [ -n "${!name}" ]; then
+      if ! getent passwd "${!name}" >/dev/null 2>&1; then
+        problems+=("$name ${!name} does not exist on this node")
+      elif [ "$IS_ROOT" != 1 ] && [ "$(id -u "${!name}")" != "$(id -u)" ]; then
+        problems+=("$name ${!name} needs the script to run as root")
+      fi
+    fi
+  done
+}
+# Reads the secret version into WORK/secret (association mode: the stage is resolved to its version id
+# first, then exactly that version is fetched).
+fetch_secret() {
+  [ "${#problems[@]}" -eq 0 ] || return 0
+  if [ -n "$SecretVersionStage" ]; then
+    if ! aws secretsmanager get-secret-value --region "$Region" --secret-id "$SecretId" \
+      --version-stage "$SecretVersionStage" --output json >"$WORK/current.json" 2>"$WORK/aws.err" </dev/null; then
+      problems+=("cannot read the $SecretVersionStage version of the secret: $(one_line "$WORK/aws.err")")
+    else
+      SecretVersionId=$(grep -Eo '"VersionId": *"[0-9a-f-]{36}"' "$WORK/current.json" | head -n1 | grep -Eo '[0-9a-f-]{36}' || true)
+      [[ $SecretVersionId =~ ${RE[SecretVersionId]} && -n $SecretVersionId ]] ||
+        problems+=("the $SecretVersionStage version of the secret has no version id")
+    fi
+    rm -f -- "$WORK/current.json"
+  fi
+  [ "${#problems[@]}" -eq 0 ] || return 0
+  if ! aws secretsmanager get-secret-value --region "$Region" --secret-id "$SecretId" \
+    --version-id "$SecretVersionId" --query SecretString --output text \
+    >"$WORK/secret" 2>"$WORK/aws.err" </dev/null; then
+    problems+=("cannot read the secret version: $(one_line "$WORK/aws.err")")
+  elif [ ! -s "$WORK/secret" ]; then
+    problems+=("the secret version has no SecretString")
+  fi
+}
+
+# When Secrets Manager created SecretVersionId (epoch seconds; the CLI prints ISO 8601 or epoch seconds).
+version_created_at() {
+  local raw
+  aws secretsmanager get-secret-value --region "$Region" --secret-id "$SecretId" --version-id "$SecretVersionId" \
+    --output json >"$WORK/version.json" 2>"$WORK/aws.err" </dev/null || { rm -f -- "$WORK/version.json"; return 1; }
+  raw=$(grep -Eo '"CreatedDate": *("[^"]{1,40}"|[0-9]{1,12}(\.[0-9]+)?)' "$WORK/version.json" | head -n1 | sed -E 's/^"CreatedDate": *//; s/"//g' || true)
+  rm -f -- "$WORK/version.json"
+  if [[ $raw =~ ^[0-9]{1,12}(\.[0-9]+)?$ ]]; then printf '%s' "${raw%%.*}"; return 0; fi
+  [[ $raw =~ ^[0-9T:.+Z\ -]+$ ]] && date -u -d "$raw" +%s 2>/dev/null
+}
+
+make_dir() { # dir mode [group]
+  if [ ! -d "$1" ]; then
+    (umask 022 && mkdir -p -- "$1")
+    [ ! -L "$1" ] || fail install "$1 turned into a symbolic link while it was being created"
+    if [ -n "${3:-}" ]; then chgrp -h -- "$3" "$1"; fi
+    chmod "$2" -- "$1"
+    log "created $1"
+  fi
+}
+
+# Who owns what: root (or, when not run as root, the current user) unless the profile names someone.
+uid_of() { if [ -n "$1" ]; then id -u "$1"; elif [ "$IS_ROOT" = 1 ]; then echo 0; else id -u; fi; }
+
+gid_of() { if [ -n "$1" ]; then getent group "$1" | cut -d: -f3; elif [ "$IS_ROOT" = 1 ]; then echo 0; else id -g; fi; }
+
+# A PKCS#12 file is never byte-identical twice (random salts), so it matches when it opens with the
+# passphrase and holds this leaf and a key for it.
+p12_matches() { # file
+  openssl pkcs12 -in "$1" -passin fd:3 -nokeys -clcerts -out "$WORK/p12.crt" 3<"$WORK/pfxpass" 2>/dev/null &&
+    openssl pkcs12 -in "$1" -passin fd:3 -nocerts -nodes -out "$WORK/p12.key" 3<"$WORK/pfxpass" 2>/dev/null &&
+    [ "$(openssl x509 -in "$WORK/p12.crt" -noout -fingerprint -sha256 2>/dev/null)" = \
+      "$(openssl x509 -in "$LEAF" -noout -fingerprint -sha256 2>/dev/null)" ] &&
+    [ "$(openssl pkey -in "$WORK/p12.key" -pubout 2>/dev/null)" = "$(<"$WORK/cert.pub")" ]
+}
+
+# Which live file differs from the desired state (empty: none).
+out_of_sync() {
+  local i dest
+  for i in "${!LIVE[@]}"; do
+    dest=${LIVE[$i]}
+    if [ -L "$dest" ] || [ ! -f "$dest" ]; then echo "$dest is missing"; return; fi
+    if [ "$(stat -c '%u:%g:%a' -- "$dest")" != "${OWN[$i]}:${MODE[$i]#0}" ]; then echo "$dest has another owner, group or mode"; return; fi
+    if [ "$dest" = "$P12_FILE" ]; then
+      p12_matches "$dest" || { echo "$dest does not hold this certificate and key"; return; }
+    elif ! cmp -s -- "${SRC[$i]}" "$dest"; then
+      echo "$dest differs"; return
+    fi
+  done
+  if [ "$VerifyPort" != 0 ]; then
+    SERVED=$(served_serial)
+    if [ "$SERVED" != "$SERIAL" ]; then echo "127.0.0.1:$VerifyPort serves ${SERVED:-no certificate}, not $SERIAL"; return; fi
+  fi
+}
+
+# Staged files are created by mktemp (O_EXCL, mode 0600); each later step by path re-checks that the name
+# is still our regular file (never a symbolic link), and the final owner/mode/link count is verified.
+staged_intact() { # file uid:gid mode
+  [ ! -L "$1" ] && [ -f "$1" ] && [ "$(stat -c '%u:%g:%a:%h' -- "$1")" = "$2:${3#0}:1" ]
+}
+
+stage() { # src dest mode uid:gid -> sets STAGED
+  local dir=${2%/*}
+  STAGED=$(mktemp -- "$dir/.$CertName.acm-export.XXXXXXXX")
+  PENDING+=("$STAGED")
+  staged_intact "$STAGED" "$MY_UID:$(id -g)" 0600 || fail install "staged file $STAGED was replaced before it was written"
+  cat -- "$1" >"$STAGED"
+  if [ "$IS_ROOT" = 1 ]; then chown -h "$4" -- "$STAGED"; elif [ "${4#*:}" != "$(id -g)" ]; then chgrp -h -- "${4#*:}" "$STAGED"; fi
+  [ ! -L "$STAGED" ] || fail install "staged file $STAGED was replaced by a symbolic link"
+  chmod "$3" -- "$STAGED"
+  staged_intact "$STAGED" "$4" "$3" || fail install "staged file $STAGED was changed by someone else"
+  sync -- "$STAGED"
+}
+
+main() {
+  set_traps
+  # A version id (push) or, in association mode, a stage.
+  local required="CertName SecretId SecretVersionId Region"
+  if [ -n "${SSM_SecretVersionStage+set}" ]; then required="CertName SecretId Region"; fi
+  # The document's parameters: SSM_<Name>, else the document default (parameter tables in lib/params.sh).
+  CertName=${SSM_CertName-}
+  SecretId=${SSM_SecretId-}
+  SecretVersionId=${SSM_SecretVersionId-${DEFAULT[SecretVersionId]}}
+  SecretVersionStage=${SSM_SecretVersionStage-${DEFAULT[SecretVersionStage]}}
+  Region=${SSM_Region-}
+  CertDir=${SSM_CertDir-${DEFAULT[CertDir]}}
+  KeyDir=${SSM_KeyDir-${DEFAULT[KeyDir]}}
+  KeyGroup=${SSM_KeyGroup-${DEFAULT[KeyGroup]}}
+  Service=${SSM_Service-${DEFAULT[Service]}}
+  VerifyPort=${SSM_VerifyPort-${DEFAULT[VerifyPort]}}
+  KeyOwner=${SSM_KeyOwner-${DEFAULT[KeyOwner]}}
+  KeyMode=${SSM_KeyMode-${DEFAULT[KeyMode]}}
+  CertOwner=${SSM_CertOwner-${DEFAULT[CertOwner]}}
+  CertGroup=${SSM_CertGroup-${DEFAULT[CertGroup]}}
+  CertMode=${SSM_CertMode-${DEFAULT[CertMode]}}
+  Pkcs12=${SSM_Pkcs12-${DEFAULT[Pkcs12]}}
+  CombinedPem=${SSM_CombinedPem-${DEFAULT[CombinedPem]}}
+  Target=${SSM_Target-${DEFAULT[Target]}}
+  read_params "$required" CertName SecretId SecretVersionId SecretVersionStage Region CertDir KeyDir KeyGroup \
+    Service VerifyPort KeyOwner KeyMode CertOwner CertGroup CertMode Pkcs12 CombinedPem Target
+  if [ -n "$SecretVersionId" ] && [ -n "$SecretVersionStage" ]; then
+    problems+=("give exactly one of SSM_SecretVersionId (push) and SSM_SecretVersionStage (association), not both")
+  elif [ -z "$SecretVersionId" ] && [ -z "$SecretVersionStage" ]; then
+    problems+=("give exactly one of SSM_SecretVersionId (push) and SSM_SecretVersionStage (association)")
+  fi
+  check_params
+  set_paths
+  if [ -z "$KeyMode" ]; then
+    if [ -n "$KeyGroup" ]; then KeyMode=0640; else KeyMode=0600; fi
+  fi
+  REPORT_READY=1
+
+  # ---------------------------------------------------------------------------------------------------
+  STEP=preflight
+  problems=()
+  check_tools
+  check_aws_cli
+  resolve_service
+  check_service_tools
+  check_accounts
+  check_dirs
+  make_work_dir
+  fetch_secret
+  end_preflight
+  log "preflight ok: secret version $SecretVersionId read for $CertName"
+
+  # ---------------------------------------------------------------------------------------------------
+  # decrypt: split the PEM blocks, check the passphrase shape, decrypt the key (passphrase via fd 3).
+  STEP=decrypt
+  counts=$(awk -v dir="$WORK" '
+    { sub(/\r$/, "") }
+    /^-----BEGIN [A-Z0-9 ]+-----$/ {
+      if (label != "") bad = 1
+      label = substr($0, 12, length($0) - 16); body = ""; next
+    }
+    /^-----END [A-Z0-9 ]+-----$/ {
+      if (substr($0, 10, length($0) - 14) != label) { bad = 1; label = ""; next }
+      if (label == "ACM EXPORT PASSPHRASE") { np++; f = dir "/pass"; printf "%s", body > f; close(f) }
+      else if (label == "ACM EXPORT PFX PASSPHRASE") { npfx++; f = dir "/pfxpass"; printf "%s", body > f; close(f) }
+      else if (label == "CERTIFICATE") { nc++; f = dir "/cert" nc ".pem"; printf "-----BEGIN CERTIFICATE-----\n%s-----END CERTIFICATE-----\n", body > f; close(f) }
+      else if (label == "ENCRYPTED PRIVATE KEY") { nk++; f = dir "/key.enc.pem"; printf "-----BEGIN ENCRYPTED PRIVATE KEY-----\n%s-----END ENCRYPTED PRIVATE KEY-----\n", body > f; close(f) }
+      else other++
+      label = ""; next
+    }
+    label != "" { body = body $0 "\n" }
+    END { printf "%d %d %d %d %d %d\n", np, nc, nk, other, bad + (label != ""), npfx }
+  ' "$WORK/secret")
+  read -r n_pass n_cert n_key n_other n_bad n_pfx <<<"$counts"
+  rm -f -- "$WORK/secret"
+  if [ "$n_pass" != 1 ] || [ "$n_key" != 1 ] || [ "$n_cert" -lt 1 ] || [ "$n_other" != 0 ] || [ "$n_bad" != 0 ] || [ "$n_pfx" -gt 1 ]; then
+    fail decrypt "the secret is not in the acm-export format (found $n_pass passphrase, $n_cert certificate, $n_key encrypted key, $n_other other and $n_bad malformed PEM blocks)"
+  fi
+  if ! grep -Eqx '[A-Za-z0-9_-]{4,128}' "$WORK/pass" || [ "$(wc -l <"$WORK/pass")" != 1 ]; then
+    fail decrypt "the passphrase block of the secret is malformed"
+  fi
+  if [ "$Pkcs12" = true ]; then
+    if [ "$n_pfx" != 1 ]; then
+      fail decrypt "Pkcs12=true but secret version $SecretVersionId holds no PFX passphrase; export again with Pkcs12 enabled for this target"
+    fi
+    if ! grep -Eqx '[A-Za-z0-9_-]{4,128}' "$WORK/pfxpass" || [ "$(wc -l <"$WORK/pfxpass")" != 1 ]; then
+      fail decrypt "the PFX passphrase block of the secret is malformed"
+    fi
+  fi
+  if ! openssl pkey -in "$WORK/key.enc.pem" -passin fd:3 -out "$WORK/key.pem" 3<"$WORK/pass" 2>"$WORK/openssl.err"; then
+    fail decrypt "could not decrypt the private key with the passphrase stored beside it (wrong passphrase or damaged key)"
+  fi
+  rm -f -- "$WORK/pass" "$WORK/key.enc.pem"
+
+  # ---------------------------------------------------------------------------------------------------
+  # validate: before any live file is touched.
+  STEP=validate
+  LEAF="$WORK/cert1.pem"
+  if [ "$n_cert" -lt 2 ]; then fail validate "the secret holds no certificate chain"; fi
+  # One openssl call for the leaf: serial, notAfter, names, public key, and (exit status) not expired.
+  expired=0
+  openssl x509 -in "$LEAF" -noout -serial -enddate -ext subjectAltName -pubkey -checkend 0 \
+    >"$WORK/leaf.txt" 2>/dev/null || expired=1
+  SERIAL=$(sed -n 's/^serial=//p' "$WORK/leaf.txt")
+  not_after_raw=$(sed -n 's/^notAfter=//p' "$WORK/leaf.txt")
+  if [ -z "$SERIAL" ] || [ -z "$not_after_raw" ]; then
+    fail validate "the first certificate block of the secret is not a valid X.509 certificate"
+  fi
+  [[ $SERIAL =~ ^[0-9A-F]{1,80}$ ]] || fail validate "unexpected serial number format"
+  sed -n '/^-----BEGIN PUBLIC KEY-----$/,/^-----END PUBLIC KEY-----$/p' "$WORK/leaf.txt" >"$WORK/cert.pub"
+  openssl pkey -in "$WORK/key.pem" -pubout -out "$WORK/key.pub" 2>/dev/null || : >"$WORK/key.pub"
+  if [ ! -s "$WORK/key.pub" ] || [ "$(<"$WORK/key.pub")" != "$(<"$WORK/cert.pub")" ]; then
+    fail validate "the private key does not match the certificate"
+  fi
+  if [ "$expired" = 1 ]; then
+    fail validate "the certificate has expired ($not_after_raw)"
+  fi
+  for ((i = 1; i < n_cert; i++)); do
+    if ! openssl verify -no-CAfile -no-CApath -partial_chain -trusted "$WORK/cert$((i + 1)).pem" \
+      "$WORK/cert$i.pem" >"$WORK/verify.out" 2>&1; then
+      fail validate "the chain is not in order or does not verify: certificate $((i + 1)) did not issue certificate $i ($(one_line "$WORK/verify.out" 2))"
+    fi
+  done
+  NOT_AFTER=$(date -u -d "$not_after_raw" '+%Y-%m-%dT%H:%M:%SZ' 2>/dev/null) || NOT_AFTER=$not_after_raw
+  [[ $NOT_AFTER =~ ^[A-Za-z0-9:\ -]+$ ]] || fail validate "unexpected notAfter format"
+  NAMES=()
+  san=$(sed -n '/^X509v3 Subject Alternative Name:/{n;p;}' "$WORK/leaf.txt")
+  IFS=',' read -r -a san_entries <<<"$san"
+  for entry in "${san_entries[@]}"; do
+    entry=${entry#"${entry%%[! ]*}"}
+    case $entry in DNS:*) NAMES+=("${entry#DNS:}") ;; esac
+  done
+  if [ "${#NAMES[@]}" -eq 0 ]; then
+    cn=$(openssl x509 -in "$LEAF" -noout -subject -nameopt multiline 2>/dev/null | sed -n 's/^ *commonName *= *//p' | head -n1)
+    if [ -n "$cn" ]; then NAMES=("$cn"); fi
+  fi
+  if [ "${#NAMES[@]}" -eq 0 ]; then fail validate "the certificate names no DNS name"; fi
+  for n in "${NAMES[@]}"; do
+    [[ $n =~ ^(\*\.)?[A-Za-z0-9_]([A-Za-z0-9_.-]{0,252})$ ]] || fail validate "the certificate holds a name that is not a DNS name"
+  done
+  log "validated $CertName: serial $SERIAL, not after $NOT_AFTER, ${#NAMES[@]} name(s), chain of $((n_cert - 1))"
+
+  # ---------------------------------------------------------------------------------------------------
+  # install: under the lock, compare the live files with the new set (nothing to do when they match);
+  # otherwise stage every file beside the live one, keep the old ones and rename into place.
+  STEP=install
+  CERT_UID=$(uid_of "$CertOwner")
+  CERT_GID=$(gid_of "$CertGroup")
+  KEY_UID=$(uid_of "$KeyOwner")
+  KEY_GID=$(gid_of "$KeyGroup")
+  key_dir_group=$KeyGroup
+  if [ -z "$key_dir_group" ] && [ -n "$KeyOwner" ]; then key_dir_group=$(id -gn "$KeyOwner"); fi
+  make_dir "$CertDir" 0755
+  if [ -n "$key_dir_group" ]; then make_dir "$KeyDir" 0710 "$key_dir_group"; else make_dir "$KeyDir" 0700; fi
+
+  STEP=lock
+  take_lock
+
+  STEP=install
+  # A run that was in flight when this target was removed here installs nothing (header: "Removed targets").
+  SKIPPED=""
+  REMOVED_AT=""
+  if REMOVED_AT=$(removed_at); then
+    # Not recorded as a failed install either: that would bring the removed entry back into the inventory.
+    REPORT_READY=0
+    created_at=$(version_created_at) || fail install "$CertName was removed from this node at $(date -u -d "@$REMOVED_AT" '+%Y-%m-%dT%H:%M:%SZ'); could not read when secret version $SecretVersionId was created ($(one_line "$WORK/aws.err")), so nothing was installed"
+    if [ "$created_at" -le "$REMOVED_AT" ]; then
+      SKIPPED="target removed from this node"
+      log "refused: $CertName was removed from this node at $(date -u -d "@$REMOVED_AT" '+%Y-%m-%dT%H:%M:%SZ') and secret version $SecretVersionId was created before that ($(date -u -d "@$created_at" '+%Y-%m-%dT%H:%M:%SZ')): this run was already under way; nothing written, nothing reloaded (a new export installs it again)"
+    else
+      REPORT_READY=1
+    fi
+  fi
+  check_live_names replace
+  remove_stale_staged
+  : >"$WORK/chain.pem"
+  for ((i = 2; i <= n_cert; i++)); do cat -- "$WORK/cert$i.pem" >>"$WORK/chain.pem"; done
+  cat -- "$LEAF" "$WORK/chain.pem" >"$WORK/fullchain.pem"
+  if [ "$CombinedPem" = true ]; then cat -- "$WORK/key.pem" "$WORK/fullchain.pem" >"$WORK/combined.pem"; fi
+
+  # Desired state of each live file: source in WORK, owner, group, mode (same order as LIVE).
+  SRC=("$LEAF" "$WORK/chain.pem" "$WORK/fullchain.pem" "$WORK/key.pem")
+  OWN=("$CERT_UID:$CERT_GID" "$CERT_UID:$CERT_GID" "$CERT_UID:$CERT_GID" "$KEY_UID:$KEY_GID")
+  MODE=("$CertMode" "$CertMode" "$CertMode" "$KeyMode")
+  if [ "$CombinedPem" = true ]; then SRC+=("$WORK/combined.pem"); OWN+=("$KEY_UID:$KEY_GID"); MODE+=("$KeyMode"); fi
+  if [ "$Pkcs12" = true ]; then SRC+=("$WORK/bundle.p12"); OWN+=("$KEY_UID:$KEY_GID"); MODE+=("$KeyMode"); fi
+
+  VERIFY_SNI=$(sni_for "${NAMES[0]}")
+  # Never downgrade (see "Older versions" in the header): a renewal of the installed certificate (same names,
+  # another serial) that expires before it is not installed; the run succeeds with "changed": false.
+  INSTALLED_SERIAL=""
+  INSTALLED_NOT_AFTER=""
+  if [ -z "$SKIPPED" ] && [ -f "$CERT_FILE" ] && [ ! -L "$CERT_FILE" ]; then
+    installed=$(openssl x509 -in "$CERT_FILE" -noout -serial -enddate 2>/dev/null || true)
+    inst_serial=$(sed -n 's/^serial=//p' <<<"$installed")
+    inst_epoch=$(date -u -d "$(sed -n 's/^notAfter=//p' <<<"$installed")" +%s 2>/dev/null || true)
+    new_epoch=$(date -u -d "$not_after_raw" +%s 2>/dev/null || true)
+    # Only a renewal of the same certificate (same DNS names) can be "older": a CertName pointed at a
+    # different certificate is a deliberate switch and is installed whatever its expiry.
+    inst_names=$(openssl x509 -in "$CERT_FILE" -noout -ext subjectAltName 2>/dev/null | tr ',' '\n' |
+      sed -n 's/^[[:space:]]*DNS://p' | sort -u | tr '\n' ' ')
+    new_names=$(printf '%s\n' "${NAMES[@]}" | sort -u | tr '\n' ' ')
+    if [[ $inst_serial =~ ^[0-9A-F]{1,80}$ && $inst_epoch =~ ^[0-9]+$ && $new_epoch =~ ^[0-9]+$ ]] &&
+      [ "$inst_serial" != "$SERIAL" ] && [ "$new_epoch" -lt "$inst_epoch" ] && [ "$inst_names" = "$new_names" ]; then
+      SKIPPED="older than installed"
+      INSTALLED_SERIAL=$inst_serial
+      INSTALLED_NOT_AFTER=$(date -u -d "@$inst_epoch" '+%Y-%m-%dT%H:%M:%SZ')
+    fi
+  fi
+  if [ -n "$SKIPPED" ] && [ -n "$REMOVED_AT" ] && [ "$REPORT_READY" = 0 ]; then
+    drift=""
+  elif [ -n "$SKIPPED" ]; then
+    drift=""
+    log "skipped: serial $SERIAL (version $SecretVersionId, not after $NOT_AFTER) is older than the installed serial $INSTALLED_SERIAL (not after $INSTALLED_NOT_AFTER); nothing written, nothing reloaded"
+  else
+    out_of_sync >"$WORK/drift"
+    drift=$(<"$WORK/drift")
+  fi
+  if [ -n "$SKIPPED" ]; then
+    CHANGED=false
+    RELOADED=false
+    VERIFIED=false
+  elif [ -z "$drift" ]; then
+    log "unchanged: the live files already hold serial $SERIAL (version $SecretVersionId); nothing written, nothing reloaded"
+    CHANGED=false
+    RELOADED=false
+    VERIFIED=false
+    if [ "$VerifyPort" != 0 ]; then VERIFIED=true; fi
+  else
+    log "installing: $drift"
+    CHANGED=true
+  fi
+
+  if [ "$CHANGED" = true ]; then
+    if [ "$Pkcs12" = true ]; then
+      # Modern encryption on OpenSSL 1.1.1 and 3.x alike; the passphrase goes in on fd 3, never argv.
+      if ! openssl pkcs12 -export -in "$LEAF" -certfile "$WORK/chain.pem" -inkey "$WORK/key.pem" -name "$CertName" \
+        -keypbe AES-256-CBC -certpbe AES-256-CBC -macalg sha256 -passout fd:3 -out "$WORK/bundle.p12" \
+        3<"$WORK/pfxpass" 2>"$WORK/openssl.err"; then
+        fail install "could not build the PKCS#12 bundle: $(one_line "$WORK/openssl.err")"
+      fi
+    fi
+    STAGED_FILES=()
+    for i in "${!LIVE[@]}"; do
+      stage "${SRC[$i]}" "${LIVE[$i]}" "${MODE[$i]}" "${OWN[$i]}"
+      STAGED_FILES+=("$STAGED")
+    done
+    rm -f -- "$WORK/key.pem" "$WORK/combined.pem" "$WORK/bundle.p12"
+
+    FILES_TOUCHED=1
+    for i in "${!LIVE[@]}"; do
+      dest=${LIVE[$i]}
+      backup=$(backup_of "$dest")
+      if [ -e "$backup" ] || [ -L "$backup" ]; then
+        log "kept $backup from an interrupted earlier run as the rollback copy"
+      elif [ -e "$dest" ]; then
+        ln -PT -- "$dest" "$backup" || fail install "could not keep a rollback copy of $dest"
+      fi
+    done
+    for i in "${!LIVE[@]}"; do
+      staged_intact "${STAGED_FILES[$i]}" "${OWN[$i]}" "${MODE[$i]}" || fail install "staged file ${STAGED_FILES[$i]} was changed by someone else"
+      mv -fT -- "${STAGED_FILES[$i]}" "${LIVE[$i]}" || fail install "could not rename the new file onto ${LIVE[$i]}"
+      RENAMED[i]=1
+    done
+    PENDING=()
+    sync -- "$CertDir" "$KeyDir"
+    log "installed ${LIVE[*]}"
+  fi
+  rm -f -- "$WORK/key.pem" "$WORK/combined.pem" "$WORK/p12.key"
+
+
+  if [ "$CHANGED" = true ]; then
+  RELOADED=false
+  if [ "$Service" != none ]; then
+    STEP=configtest
+    service_configtest || fail configtest "$Service configuration test failed: $(reason_line "$WORK/service.out")"
+    STEP=reload
+    RELOAD_ATTEMPTED=1
+    service_reload || fail reload "$Service reload failed: $(reason_line "$WORK/service.out")"
+    RELOADED=true
+    log "reloaded $Service"
+  fi
+
+  # ---------------------------------------------------------------------------------------------------
+  # hooks: root-owned executables in the hooks directory, in lexical order (see "Hooks" in the header).
+  STEP=hooks
+  if [ -d "$hooks_dir" ]; then
+    for hook in "$hooks_dir"/*; do
+      [ -e "$hook" ] || continue
+      hook_name=$(printf '%s' "${hook##*/}" | tr -c '[:alnum:]._-' '?')
+      if [ ! -f "$hook" ] || [ ! -x "$hook" ]; then
+        log "hook $hook_name skipped: not an executable file"
+        continue
+      fi
+      if [ "$IS_ROOT" = 1 ]; then
+        hook_perm=$(stat -L -c '%u %a' -- "$hook")
+        if [ "${hook_perm%% *}" != 0 ] || (( 8#${hook_perm##* } & 8#022 )); then
+          log "hook $hook_name skipped: not owned by root or writable by group or others"
+          continue
+        fi
+      fi
+      log "running hook $hook_name"
+      hook_rc=0
+      ACM_EXPORT_CERT=$CERT_FILE ACM_EXPORT_CHAIN=$CHAIN_FILE ACM_EXPORT_FULLCHAIN=$FULLCHAIN_FILE \
+        ACM_EXPORT_KEY=$KEY_FILE ACM_EXPORT_CERT_NAME=$CertName ACM_EXPORT_SERIAL=$SERIAL \
+        ACM_EXPORT_COMBINED=$([ "$CombinedPem" = true ] && echo "$COMBINED_FILE") \
+        ACM_EXPORT_PKCS12=$([ "$Pkcs12" = true ] && echo "$P12_FILE") \
+        timeout "$HOOK_SECONDS" "$hook" </dev/null >"$WORK/hook.out" 2>&1 9>&- || hook_rc=$?
+      keep_hook_output "$hook_name" "$hook_rc"
+      log "hook $hook_name exited with status $hook_rc; $(hook_summary "$WORK/hook.out")"
+      rm -f -- "$WORK/hook.out"
+      if [ "$hook_rc" -ne 0 ]; then fail hooks "hook $hook_name exited with status $hook_rc"; fi
+    done
+  fi
+
+  # ---------------------------------------------------------------------------------------------------
+  # verify: the served serial on 127.0.0.1:VerifyPort (SNI = first name) must be the new one.
+  VERIFIED=false
+  if [ "$VerifyPort" != 0 ]; then
+    STEP=verify
+    if ! wait_served "$SERIAL"; then
+      if [[ $LAST_SERVED =~ ^[0-9A-F]{1,80}$ ]]; then
+        fail verify "127.0.0.1:$VerifyPort serves serial $LAST_SERVED for $VERIFY_SNI, not the new $SERIAL"
+      fi
+      fail verify "no certificate could be read from 127.0.0.1:$VerifyPort for $VERIFY_SNI within ${verify_seconds}s"
+    fi
+    VERIFIED=true
+    SERVED=$SERIAL
+    log "verified: 127.0.0.1:$VerifyPort serves serial $SERIAL for $VERIFY_SNI"
+  fi
+  fi # CHANGED
+
+  # ---------------------------------------------------------------------------------------------------
+  # Done: the replaced set becomes <file>.prev; print the result.
+  STEP=finish
+  FILES_TOUCHED=0
+  for dest in "${LIVE[@]}"; do
+    backup=$(backup_of "$dest")
+    if [ -e "$backup" ] || [ -L "$backup" ]; then
+      mv -fT -- "$backup" "$dest.prev" || log "warning: could not keep the previous file as $dest.prev"
+    fi
+  done
+  sync -- "$CertDir" "$KeyDir" || true
+
+  if [ -n "$REMOVED_AT" ] && [ "$REPORT_READY" = 1 ]; then
+    # A new export installed after the removal: the target is back.
+    rm -f -- "$(tombstone_file)"
+  fi
+  if [ -n "$SKIPPED" ]; then report_or_warn skipped
+  elif [ "$CHANGED" = true ]; then report_or_warn installed
+  else report_or_warn unchanged; fi
+
+  node=${node_id:-$(uname -n)}
+  names_json=""
+  for n in "${NAMES[@]}"; do names_json="$names_json${names_json:+,}$(json_str "$n")"; done
+  extra_files=""
+  if [ "$CombinedPem" = true ]; then extra_files="$extra_files,\"combined\":$(json_str "$COMBINED_FILE")"; fi
+  if [ "$Pkcs12" = true ]; then extra_files="$extra_files,\"pkcs12\":$(json_str "$P12_FILE")"; fi
+  skipped_json=""
+  if [ -n "$SKIPPED" ]; then
+    skipped_json=",\"skipped\":$(json_str "$SKIPPED")"
+    if [ -n "$INSTALLED_SERIAL" ]; then
+      skipped_json="$skipped_json,\"installedSerial\":$(json_str "$INSTALLED_SERIAL"),\"installedNotAfter\":$(json_str "$INSTALLED_NOT_AFTER")"
+    fi
+  fi
+  printf '{"node":%s,"certName":%s,"serial":%s,"notAfter":%s,"names":[%s],"files":{"cert":%s,"chain":%s,"fullchain":%s,"key":%s%s},"service":%s,"requestedService":%s,"reloaded":%s,"verified":%s,"changed":%s,"secretVersionId":%s%s}\n' \
+    "$(json_str "$node")" "$(json_str "$CertName")" "$(json_str "$SERIAL")" "$(json_str "$NOT_AFTER")" "$names_json" \
+    "$(json_str "$CERT_FILE")" "$(json_str "$CHAIN_FILE")" "$(json_str "$FULLCHAIN_FILE")" "$(json_str "$KEY_FILE")" "$extra_files" \
+    "$(json_str "$Service")" "$(json_str "$RequestedService")" "$RELOADED" "$VERIFIED" "$CHANGED" "$(json_str "$SecretVersionId")" "$skipped_json"
+}
+
+main "$@"

@@ -1,0 +1,96 @@
+# shellcheck shell=bash
+# The custom inventory entry of CertName (what the node holds and serves; never key material) and the
+# tombstones of removed targets.
+# What the node has installed and serves; never key material. Best effort: never changes the outcome.
+INVENTORY_TYPE=AcmExportCertificate
+# A field of this CertName's current fragment (identifiers, tokens and times only).
+fragment_field() { # name
+  grep -Eo "\"$1\":\"[^\"]*\"" "$state_dir/inventory/$CertName.json" 2>/dev/null | head -n1 | sed 's/^"[^"]*":"//; s/"$//' || true
+}
+# shellcheck disable=SC2154 # Target: a parameter of the programs that write an entry (install, report)
+report_inventory() { # installed|unchanged|skipped|failed|report [step]
+  [ "$REPORT_READY" = 1 ] || return 0
+  if [ -z "$inventory_dir" ]; then
+    log "custom inventory not written: no SSM Agent directory for this node (AWS_SSM_INSTANCE_ID unset or /var/lib/amazon/ssm/<id> missing)"
+    return 0
+  fi
+  local status=$1 step=${2:-} serial="" not_after="" installed_at="" version=${SecretVersionId:-} verified=false
+  local now run_at frag_dir="$state_dir/inventory" frag tmp
+  now=$(date -u '+%Y-%m-%dT%H:%M:%SZ')
+  run_at=$now
+  frag="$frag_dir/$CertName.json"
+  if [ -f "$CERT_FILE" ] && [ ! -L "$CERT_FILE" ]; then
+    serial=$(openssl x509 -in "$CERT_FILE" -noout -serial 2>/dev/null | sed 's/^serial=//')
+    not_after=$(openssl x509 -in "$CERT_FILE" -noout -enddate 2>/dev/null | sed 's/^notAfter=//')
+    not_after=$(date -u -d "$not_after" '+%Y-%m-%dT%H:%M:%SZ' 2>/dev/null || true)
+    installed_at=$(date -u -r "$CERT_FILE" '+%Y-%m-%dT%H:%M:%SZ')
+  fi
+  [[ $serial =~ ^[0-9A-F]{1,80}$ ]] || serial=""
+  case $status in
+    failed | skipped)
+      # The live files are the previous ones: keep the version id recorded when they were installed.
+      version=$(fragment_field SecretVersionId) ;;
+    report)
+      # A report is not an install run: the last install run's outcome stays as it was recorded.
+      version=$(fragment_field SecretVersionId)
+      status=$(fragment_field LastRun)
+      step=$(fragment_field FailedStep)
+      run_at=$(fragment_field LastRunAt)
+      if [ "${VERIFIED:-false}" = true ]; then verified=true; fi ;;
+    *) if [ "${VERIFIED:-false}" = true ]; then verified=true; fi ;;
+  esac
+  (umask 022 && mkdir -p -- "$frag_dir" "$inventory_dir") || return 1
+  tmp=$(mktemp -- "$frag_dir/.$CertName.XXXXXXXX") || return 1
+  printf '{"CertName":%s,"Target":%s,"SecretId":%s,"SecretVersionId":%s,"Serial":%s,"ServedSerial":%s,"NotAfter":%s,"Verified":"%s","InstalledAt":%s,"LastRun":%s,"FailedStep":%s,"LastRunAt":%s,"CheckedAt":%s,"Problem":%s,"Service":%s,"Node":%s}\n' \
+    "$(json_str "$CertName")" "$(json_str "$Target")" "$(json_str "$SecretId")" "$(json_str "$version")" \
+    "$(json_str "$serial")" "$(json_str "$SERVED")" "$(json_str "$not_after")" "$verified" "$(json_str "$installed_at")" \
+    "$(json_str "$status")" "$(json_str "$step")" "$(json_str "$run_at")" "$(json_str "$now")" "$(json_str "$PROBLEM")" \
+    "$(json_str "$Service")" "$(json_str "$node_id")" >"$tmp" || { rm -f -- "$tmp"; return 1; }
+  chmod 0644 -- "$tmp" && mv -fT -- "$tmp" "$frag" || return 1
+  assemble_inventory || return 1
+  log "custom inventory: Custom:$INVENTORY_TYPE entry for $CertName written (${1})"
+}
+# The one file the agent reads: every CertName's fragment (none: an empty list, so removals show).
+assemble_inventory() {
+  local frag_dir="$state_dir/inventory"
+  (umask 022 && mkdir -p -- "$frag_dir" "$inventory_dir") || return 1
+  (
+    exec 8>>"$frag_dir/.lock"
+    flock -w 30 8 || exit 1
+    shopt -s nullglob
+    frags=("$frag_dir"/*.json)
+    out=$(mktemp -- "$inventory_dir/.$INVENTORY_TYPE.XXXXXXXX") || exit 1
+    if ! {
+      printf '{"SchemaVersion":"1.0","TypeName":"Custom:%s","Content":[' "$INVENTORY_TYPE"
+      if [ "${#frags[@]}" -gt 0 ]; then awk 'FNR == 1 { if (n++) printf ","; printf "%s", $0 }' "${frags[@]}"; fi
+      printf ']}\n'
+    } >"$out" || ! chmod 0644 -- "$out" || ! mv -fT -- "$out" "$inventory_dir/$INVENTORY_TYPE.json"; then
+      rm -f -- "$out"
+      exit 1
+    fi
+  )
+}
+report_or_warn() { report_inventory "$@" || log "warning: could not write the custom inventory"; }
+
+# Tombstones of removed targets (see "Removed targets" in the header): STATE_DIR/removed/<CertName>.
+tombstone_file() { printf '%s/removed/%s' "$state_dir" "$CertName"; }
+# When CertName was removed from this secret on this node (epoch seconds); fails when it was not.
+removed_at() {
+  local file secret at
+  file=$(tombstone_file)
+  [ -f "$file" ] && [ ! -L "$file" ] || return 1
+  secret=$(sed -n 's/^SecretId=//p' -- "$file" | head -n1)
+  at=$(sed -n 's/^RemovedAt=//p' -- "$file" | head -n1)
+  [ "$secret" = "$SecretId" ] && [[ $at =~ ^[0-9]{1,12}$ ]] || return 1
+  printf '%s' "$at"
+}
+record_removal() {
+  local dir="$state_dir/removed" tmp
+  (umask 022 && mkdir -p -- "$dir") || return 1
+  tmp=$(mktemp -- "$dir/.$CertName.XXXXXXXX") || return 1
+  if ! printf 'SecretId=%s\nRemovedAt=%s\n' "$SecretId" "$(date -u +%s)" >"$tmp" || ! chmod 0644 -- "$tmp" ||
+    ! mv -fT -- "$tmp" "$dir/$CertName"; then
+    rm -f -- "$tmp"
+    return 1
+  fi
+}

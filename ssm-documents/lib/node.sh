@@ -1,0 +1,130 @@
+# shellcheck shell=bash
+# Preflight checks shared by the programs that touch CertName's files (install, report, remove): tools,
+# target directories and their trust (header "Directory trust" of install.sh), and the private work
+# directory. Each check adds to problems; end_preflight fails the run when there are any. set_paths sets
+# CERT_FILE, CHAIN_FILE, FULLCHAIN_FILE, KEY_FILE, COMBINED_FILE, P12_FILE and LIVE.
+
+# The files an install of CertName writes (LIVE: those of this profile, in install order).
+set_paths() {
+  CERT_FILE="$CertDir/$CertName.crt"
+  CHAIN_FILE="$CertDir/$CertName.chain.pem"
+  FULLCHAIN_FILE="$CertDir/$CertName.fullchain.pem"
+  KEY_FILE="$KeyDir/$CertName.key"
+  COMBINED_FILE="$KeyDir/$CertName.combined.pem"
+  P12_FILE="$KeyDir/$CertName.p12"
+  LIVE=("$CERT_FILE" "$CHAIN_FILE" "$FULLCHAIN_FILE" "$KEY_FILE")
+  if [ "${CombinedPem:-false}" = true ]; then LIVE+=("$COMBINED_FILE"); fi
+  if [ "${Pkcs12:-false}" = true ]; then LIVE+=("$P12_FILE"); fi
+}
+
+check_tools() {
+  local tool
+  for tool in openssl awk sed grep flock mktemp sync timeout stat date; do
+    command -v "$tool" >/dev/null 2>&1 || problems+=("$tool is not installed")
+  done
+  if command -v openssl >/dev/null 2>&1 && ! [[ $(openssl version 2>/dev/null) =~ ^OpenSSL\ (1\.1\.1|[3-9]\.) ]]; then
+    problems+=("OpenSSL 1.1.1 or later is required (found: $(openssl version 2>/dev/null | tr -c '[:print:]' ' '))")
+  fi
+}
+check_dir() { # name dir
+  local d=$2
+  while [ ! -e "$d" ] && [ "$d" != / ]; do d=${d%/*}; d=${d:-/}; done
+  if [ ! -d "$d" ]; then
+    problems+=("$1 $2 is not a directory ($d is in the way)")
+  elif [ ! -w "$d" ]; then
+    problems+=("$1 $2 is not writable")
+  fi
+}
+# Directory trust: nobody but root (or, when not run as root, the current user) may be able to change
+# any directory on the way to the files this run writes, or they could swap a staged file, the lock or a
+# rollback link for a symlink between two of this script's steps. Walks the path from / the way the
+# kernel resolves it (symlinks followed and checked, their own owner included).
+trusted_uid() { [ "$1" = 0 ] || { [ "$IS_ROOT" != 1 ] && [ "$1" = "$MY_UID" ]; }; }
+check_tree() { # name path
+  local name=$1 rest=${2#/} cur=/ comp next link hops=0 info uid mode sticky=0 who=root
+  local -a found=() kept=()  # found: since the walk last (re)started at /, kept: earlier walks
+  if [ "$IS_ROOT" != 1 ]; then who="root or uid $MY_UID"; fi
+  while :; do
+    # cur is a real directory (no symlink in its path); judge it.
+    info=$(stat -c '%u %a' -- "$cur" 2>/dev/null) || { found+=("cannot inspect $cur"); break; }
+    uid=${info% *}
+    mode=${info#* }
+    sticky=0
+    if [ "$sticky_ok" = 1 ] && (( (8#$mode & 01002) == 01002 )); then
+      # Sticky and world-writable (/tmp): only the owner of an entry may rename or remove it, so what is
+      # above it no longer matters; what is below it must still pass (header: "Directory trust").
+      found=()
+      sticky=1
+    else
+      trusted_uid "$uid" || found+=("$cur is owned by uid $uid, not by $who")
+      if (( 8#$mode & 022 )); then found+=("$cur is writable by group or others (mode $mode)"); fi
+    fi
+    while :; do
+      [ -n "$rest" ] || break 2
+      comp=${rest%%/*}
+      if [ "$comp" = "$rest" ]; then rest=""; else rest=${rest#*/}; fi
+      case $comp in
+        '' | .) continue ;;
+        ..) cur=${cur%/*}; cur=${cur:-/}; continue ;;
+      esac
+      next=${cur%/}/$comp
+      if [ -L "$next" ]; then
+        hops=$((hops + 1))
+        if [ "$hops" -gt 40 ]; then found+=("too many symbolic links below $cur"); break 2; fi
+        uid=$(stat -c '%u' -- "$next" 2>/dev/null || echo '?')
+        trusted_uid "$uid" || found+=("symbolic link $next is owned by uid $uid, not by $who")
+        link=$(readlink -- "$next") || { found+=("cannot read symbolic link $next"); break 2; }
+        case $link in
+          /*) # start again at /, judging it again; what was found so far stands
+            kept+=("${found[@]}"); found=(); cur=/; rest=${link#/}${rest:+/$rest}; break ;;
+          *) rest=$link${rest:+/$rest}; continue ;;
+        esac
+      fi
+      # A missing component ends the walk: the rest is created by this run inside cur.
+      [ -d "$next" ] || break 2
+      cur=$next
+      break
+    done
+  done
+  if [ "$sticky" = 1 ]; then
+    found+=("$cur is a world-writable directory; $name must be a directory below it owned by $who")
+  fi
+  local p
+  for p in "${kept[@]}" "${found[@]}"; do problems+=("$name $2 is not safe to write as uid $MY_UID: $p"); done
+}
+# CertDir, KeyDir and the hooks directory: writable, and nobody but root (or the current user) can change them.
+check_dirs() {
+  local hooks_perm
+  check_dir CertDir "$CertDir"
+  check_dir KeyDir "$KeyDir"
+  sticky_ok=0
+  if [ "$IS_ROOT" != 1 ] || [ "${ACM_EXPORT_ALLOW_STICKY_ANCESTOR:-0}" = 1 ]; then sticky_ok=1; fi
+  check_tree CertDir "$CertDir"
+  check_tree KeyDir "$KeyDir"
+  # The hooks directory and every directory above it: a hook is run as root, so nobody else may add one.
+  check_tree "hooks directory" "$hooks_dir"
+  if [ "$IS_ROOT" = 1 ] && [ -d "$hooks_dir" ]; then
+    hooks_perm=$(stat -L -c '%u %a' -- "$hooks_dir")
+    if [ "${hooks_perm%% *}" != 0 ] || (( 8#${hooks_perm##* } & 8#022 )); then
+      problems+=("hooks directory $hooks_dir must be owned by root and not writable by group or others")
+    fi
+  fi
+}
+# The private work directory (WORK), once every check passed.
+make_work_dir() {
+  export AWS_PAGER=""
+  [ "${#problems[@]}" -eq 0 ] || return 0
+  # A run killed at its execution timeout runs no EXIT trap: its private work directory (which may hold
+  # the decrypted key while it waited for the lock) is removed by a later run once it is older than any
+  # run can last (the document's step timeout is 600 s).
+  find "${TMPDIR:-/tmp}" -mindepth 1 -maxdepth 1 -type d -name 'acm-export-work.*' -user "$MY_UID" -mmin +60 \
+    -exec rm -rf -- {} + 2>/dev/null || true
+  WORK=$(mktemp -d -t acm-export-work.XXXXXXXX)
+}
+end_preflight() {
+  local p
+  if [ "${#problems[@]}" -gt 0 ]; then
+    for p in "${problems[@]}"; do log "preflight: $p"; done
+    fail preflight "${#problems[@]} problem(s); nothing was changed"
+  fi
+}

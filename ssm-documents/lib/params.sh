@@ -1,0 +1,171 @@
+# shellcheck shell=bash
+# Parameters: the rules every value must pass (again: the document's allowedPatterns already checked them),
+# the placement policy, the settings that are not parameters, and the paths of the files a CertName owns.
+#
+# Sets (globals read by the other library files): PARAMS (the names of the program's parameters, which
+# the program assigns to variables of those names: CertName, CertDir, ...), problems (what is wrong, one line each), verify_seconds,
+# lock_seconds, nginx_conf, inventory_dir, state_dir, hooks_dir, log_dir, node_id, IS_ROOT, MY_UID.
+
+# Parameter rules: identical to FIELD_RULES in lambda/shared/patterns.ts (a test compares them). Each
+# program reads only the parameters its document declares (read_params).
+declare -rA RE=(
+  [CertName]='^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$'
+  [SecretId]='^arn:aws(-[a-z]+)*:secretsmanager:[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}$'
+  [SecretVersionId]='^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?$'
+  [SecretVersionStage]='^(AWSCURRENT)?$'
+  [Region]='^[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}$'
+  [CertDir]='^(/[A-Za-z0-9_][A-Za-z0-9._-]*)+$'
+  [KeyDir]='^(/[A-Za-z0-9_][A-Za-z0-9._-]*)+$'
+  [KeyGroup]='^([a-z_][a-z0-9_-]{0,31})?$'
+  [Service]='^(auto|none|nginx|apache2|httpd)$'
+  [VerifyPort]='^(0|[1-9][0-9]{0,4})$'
+  [KeyOwner]='^([a-z_][a-z0-9_-]{0,31})?$'
+  [KeyMode]='^(0600|0640|0400|0440)?$'
+  [CertOwner]='^([a-z_][a-z0-9_-]{0,31})?$'
+  [CertGroup]='^([a-z_][a-z0-9_-]{0,31})?$'
+  [CertMode]='^(0644|0640|0444|0440|0600|0400)$'
+  [Pkcs12]='^(true|false)$'
+  [CombinedPem]='^(true|false)$'
+  [Target]='^([A-Za-z0-9_.:/@-]{1,128}=[A-Za-z0-9_.:/=+@-]([A-Za-z0-9_.:/=+@ -]{0,254}[A-Za-z0-9_.:/=+@-])?)?$'
+)
+declare -rA MAX=(
+  [CertName]=64 [SecretId]=2048 [SecretVersionId]=36 [Region]=32 [CertDir]=255
+  [KeyDir]=255 [KeyGroup]=32 [Service]=7 [VerifyPort]=5 [SecretVersionStage]=10
+  [KeyOwner]=32 [KeyMode]=4 [CertOwner]=32 [CertGroup]=32 [CertMode]=4 [Pkcs12]=5 [CombinedPem]=5
+  [Target]=385
+)
+# Defaults: identical to the document's parameter defaults (a test compares them).
+declare -rA DEFAULT=(
+  [CertDir]='/etc/ssl/certs'
+  [KeyDir]='/etc/ssl/private'
+  [KeyGroup]=''
+  [Service]='auto'
+  [VerifyPort]='0'
+  [SecretVersionId]=''
+  [SecretVersionStage]=''
+  [KeyOwner]=''
+  [KeyMode]=''
+  [CertOwner]=''
+  [CertGroup]=''
+  [CertMode]='0644'
+  [Pkcs12]='false'
+  [CombinedPem]='false'
+  [Target]=''
+)
+# Placement policy (header "Placement"): the stack writes its own ALLOWED_DIRS and ALLOWED_KEY_ACCOUNTS lines
+# here when it builds the document (ssm-documents/load.ts); these are the defaults. The FORBIDDEN lists are
+# fixed: identical to lambda/shared/placement.ts (a test compares them).
+declare -ra ALLOWED_DIRS=('/etc/ssl' '/etc/pki' '/etc/nginx/ssl' '/etc/apache2/ssl' '/etc/httpd/ssl' '/etc/haproxy')
+declare -ra ALLOWED_KEY_ACCOUNTS=('root' 'ssl-cert' 'www-data' 'nginx' 'apache' 'haproxy')
+declare -ra FORBIDDEN_TREES=('/proc' '/dev' '/sys' '/usr' '/bin' '/sbin' '/lib' '/lib64' '/boot' '/root' '/var/www'
+  '/srv/www' '/srv/http' '/usr/share/nginx/html' '/var/lib/nginx/html')
+declare -ra FORBIDDEN_EXACT=('/' '/etc' '/var' '/srv' '/opt' '/home' '/tmp' '/run')
+
+# Whether this program declares the parameter.
+has_param() { [[ " ${PARAMS[*]} " == *" $1 "* ]]; }
+
+check_param() { # name value
+  local name=$1 value=$2
+  if [ "${#value}" -gt "${MAX[$name]}" ] || ! [[ $value =~ ${RE[$name]} ]]; then
+    problems+=("SSM_$name does not match its allowedPattern ${RE[$name]} (at most ${MAX[$name]} characters)")
+  fi
+}
+
+# Checks the program's parameters (each program assigns its own from SSM_<Name>, else the document default)
+# against their rules. A required one that is unset means an agent too old for ENV_VAR parameters.
+read_params() { # "required names" names...
+  local required=" $1 " name var
+  local -a missing=()
+  shift
+  PARAMS=("$@")
+  problems=()
+  for name in "$@"; do
+    var="SSM_$name"
+    if [[ $required == *" $name "* ]] && [ -z "${!var+set}" ]; then missing+=("$var"); fi
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    fail parameters "${missing[*]} not set: this document passes its parameters as environment variables (interpolationType ENV_VAR), which needs SSM Agent >= 3.3.2746.0; update the agent on this node"
+  fi
+  for name in "$@"; do check_param "$name" "${!name}"; done
+}
+
+# Placement: CertDir and KeyDir inside the stack's allowed directories, the key owned by allowed accounts.
+at_or_below() { [ "$2" = / ] || [ "$1" = "$2" ] || [[ $1 == "$2"/* ]]; }
+check_placement() { # name dir
+  local f
+  for f in "${FORBIDDEN_EXACT[@]}"; do
+    if [ "$2" = "$f" ]; then problems+=("SSM_$1 $2 is never allowed (a system directory, a web root or too broad a parent)"); return; fi
+  done
+  for f in "${FORBIDDEN_TREES[@]}"; do
+    if at_or_below "$2" "$f"; then problems+=("SSM_$1 $2 is below $f, which is never allowed (a system directory or a web root)"); return; fi
+  done
+  for f in "${ALLOWED_DIRS[@]}"; do if at_or_below "$2" "$f"; then return; fi; done
+  problems+=("SSM_$1 $2 is not under an allowed directory (${ALLOWED_DIRS[*]})")
+}
+
+# The checks beyond the patterns (each only for a declared parameter whose pattern passed), the settings
+# that are not parameters, then one failure listing every problem (exit 10, nothing changed).
+check_params() {
+  local name value p
+  # Belt and braces beyond the patterns (each only if the pattern itself passed).
+  # shellcheck disable=SC2154 # VerifyPort is read only when the program declares it
+  if has_param VerifyPort && [[ $VerifyPort =~ ${RE[VerifyPort]} ]] && [ "$VerifyPort" -gt 65535 ]; then
+    problems+=("SSM_VerifyPort must be at most 65535")
+  fi
+  for name in CertDir KeyDir; do
+    has_param "$name" || continue
+    if [[ ${!name} =~ ${RE[$name]} ]]; then
+      case "${!name}/" in */../* | */./*) problems+=("SSM_$name must not contain . or .. components") ;; esac
+    fi
+  done
+  for name in CertDir KeyDir; do
+    has_param "$name" || continue
+    # Only a value its pattern and length already accept is judged (and named) here.
+    value=${!name}
+    if [[ $value =~ ${RE[$name]} ]] && [ "${#value}" -le "${MAX[$name]}" ]; then check_placement "$name" "$value"; fi
+  done
+  for name in KeyOwner KeyGroup; do
+    has_param "$name" || continue
+    if [ -n "${!name}" ] && [[ ${!name} =~ ${RE[$name]} ]] && ! [[ " ${ALLOWED_KEY_ACCOUNTS[*]} " == *" ${!name} "* ]]; then
+      problems+=("SSM_$name ${!name} is not an allowed key owner or group (${ALLOWED_KEY_ACCOUNTS[*]})")
+    fi
+  done
+  verify_seconds=${ACM_EXPORT_VERIFY_SECONDS:-10}
+  lock_seconds=${ACM_EXPORT_LOCK_SECONDS:-300}
+  [[ $verify_seconds =~ ^[0-9]{1,4}$ ]] || problems+=("ACM_EXPORT_VERIFY_SECONDS must be a whole number of seconds")
+  [[ $lock_seconds =~ ^[0-9]{1,5}$ ]] || problems+=("ACM_EXPORT_LOCK_SECONDS must be a whole number of seconds")
+  [[ ${ACM_EXPORT_ALLOW_STICKY_ANCESTOR:-0} =~ ^[01]$ ]] || problems+=("ACM_EXPORT_ALLOW_STICKY_ANCESTOR must be 0 or 1")
+  nginx_conf=${ACM_EXPORT_NGINX_CONF:-}
+  if [ -n "$nginx_conf" ] && ! [[ $nginx_conf =~ ^/[A-Za-z0-9/._-]+$ && -f $nginx_conf ]]; then
+    problems+=("ACM_EXPORT_NGINX_CONF must be the absolute path of an existing nginx configuration file")
+  fi
+  inventory_dir=${ACM_EXPORT_INVENTORY_DIR:-}
+  state_dir=${ACM_EXPORT_STATE_DIR:-}
+  if [ -z "$state_dir" ]; then
+    if [ -n "$inventory_dir" ]; then state_dir="$inventory_dir/.acm-export-state"; else state_dir=/var/lib/acm-export; fi
+  fi
+  # Not parameters: Run Command sets only SSM_<parameter> variables, so only root's own environment (local
+  # mode, tests) can move these.
+  hooks_dir=${ACM_EXPORT_HOOKS_DIR:-/etc/acm-export/hooks.d}
+  log_dir=${ACM_EXPORT_LOG_DIR:-/var/log/acm-export}
+  node_id=${AWS_SSM_INSTANCE_ID:-}
+  for name in inventory_dir state_dir hooks_dir log_dir; do
+    if [ -n "${!name}" ] && ! [[ ${!name} =~ ^(/[A-Za-z0-9_][A-Za-z0-9._-]{0,63}){1,32}$ ]]; then
+      problems+=("${name^^} must be an absolute directory path without . or .. components")
+    fi
+  done
+  if [ -n "$node_id" ] && ! [[ $node_id =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$ ]]; then
+    problems+=("AWS_SSM_INSTANCE_ID is not a managed node id")
+  fi
+  if [ "${#problems[@]}" -gt 0 ]; then
+    for p in "${problems[@]}"; do log "parameters: $p"; done
+    fail parameters "${#problems[@]} invalid parameter value(s); nothing was changed"
+  fi
+  # The agent's own directory must already exist: never create it on a machine without an SSM Agent.
+  if [ -z "$inventory_dir" ] && [ -n "$node_id" ] && [ -d "/var/lib/amazon/ssm/$node_id" ]; then
+    inventory_dir="/var/lib/amazon/ssm/$node_id/inventory/custom"
+  fi
+  IS_ROOT=0
+  if [ "$(id -u)" = 0 ]; then IS_ROOT=1; fi
+  MY_UID=$(id -u)
+}

@@ -1,0 +1,129 @@
+# shellcheck shell=bash
+# How a run reports and ends: progress lines, the failure line and its exit code, the EXIT trap that rolls
+# back and cleans up. Shared state of a run (globals, set by the programs and the other library files):
+#   STEP             the step running now (names the exit code of a failure)
+#   REPORTED         set once the failure line was printed
+#   WORK             private work directory (removed on exit)
+#   PENDING          staged temp files beside the live files, removed on every exit path
+#   LIVE             live file paths, in install order; RENAMED[i]=1 once this run renamed a new file onto LIVE[i]
+#   FILES_TOUCHED    1 while live files may differ from before the run (a failure then restores them)
+#   RELOAD_ATTEMPTED 1 once the web server was told to reload (a rollback then reloads it again)
+#   REPORT_READY     1 once the parameters are valid: failures are then reported with the node id (and, for
+#                    an install, as inventory)
+#   SERVED, LAST_SERVED  serial served on VerifyPort when read / the one wait_served saw last
+#   PROBLEM          what is wrong with the live files (report), one line; empty: nothing
+#   problems         parameter or preflight problems, one line each
+# A program that records failed runs defines record_failure (step); fail and on_exit call it when present.
+STEP=parameters
+REPORTED=
+WORK=
+declare -a PENDING=()
+declare -a LIVE=()
+declare -a RENAMED=()
+declare -a PARAMS=()
+declare -a problems=()
+FILES_TOUCHED=0
+RELOAD_ATTEMPTED=0
+REPORT_READY=0
+SERVED=""
+LAST_SERVED=""
+PROBLEM=""
+ROLLBACK_NOTE=""
+
+log() { printf 'acm-export: %s\n' "$*" >&2; }
+
+step_code() {
+  case $1 in
+    parameters) echo 10 ;; preflight) echo 11 ;; lock) echo 12 ;; decrypt) echo 13 ;;
+    validate) echo 14 ;; install) echo 15 ;; configtest) echo 16 ;; reload) echo 17 ;;
+    hooks) echo 18 ;; verify) echo 19 ;; *) echo 20 ;;
+  esac
+}
+
+# One line of tool output, safe to print: control characters replaced, length capped.
+one_line() {
+  local text
+  text=$(tail -n "${2:-1}" -- "$1" 2>/dev/null | tr -c '[:print:]' ' ' || true)
+  text=${text#"${text%%[! ]*}"}
+  text=${text%"${text##*[! ]}"}
+  printf '%s' "${text:0:300}"
+}
+
+# The most telling line of a server's output: its first error line, else its last line.
+reason_line() {
+  local line
+  line=$(grep -m1 -A1 -E '\[(emerg|alert|crit|error)\]|AH[0-9]{5}|[Ss]yntax error|[Ff]ailed' -- "$1" 2>/dev/null || true)
+  # A line ending in ':' (Apache's "AH00526: Syntax error on line N of FILE:") has its reason on the next one.
+  if [[ ${line%%$'\n'*} == *: ]]; then line=${line/$'\n'/ }; fi
+  line=${line%%$'\n'*}
+  if [ -n "$line" ]; then
+    printf '%s\n' "$line" >"$1.reason"
+    one_line "$1.reason"
+  else
+    one_line "$1"
+  fi
+}
+
+json_str() {
+  local s=$1
+  s=${s//\\/\\\\}
+  s=${s//\"/\\\"}
+  s=${s//[$'\001'-$'\037']/}
+  printf '"%s"' "$s"
+}
+
+# The failure as one JSON line on stdout too: the agent keeps the start of stdout and cuts stderr's tail when
+# the output is long, so the FAILED line can be lost there. Node id only once the parameters are valid.
+failure_json() { # step code text
+  local node_json="" text=$3 listed
+  if [ "$REPORT_READY" = 1 ]; then node_json="\"node\":$(json_str "${node_id:-$(uname -n)}"),"; fi
+  # Parameter and preflight failures list their problems on lines of their own: the first ones go here.
+  if [[ $1 =~ ^(parameters|preflight)$ ]] && [ "${#problems[@]}" -gt 0 ]; then
+    listed=$(printf '%s; ' "${problems[@]}")
+    text="${listed%; }: $text"
+  fi
+  printf '{%s"failedStep":"%s","exitCode":%s,"reason":%s}\n' "$node_json" "$1" "$2" "$(json_str "${text:0:600}")"
+}
+
+fail() {
+  local step=$1 code
+  shift
+  code=$(step_code "$step")
+  REPORTED=1
+  set +e
+  ROLLBACK_NOTE=""
+  if [ "$FILES_TOUCHED" = 1 ] && ! rollback; then code=21; fi
+  # Only an install run is recorded as failed: a report or a removal that failed left the entry as it was.
+  if declare -F record_failure >/dev/null; then record_failure "$step"; fi
+  log "FAILED at $step: $*$ROLLBACK_NOTE"
+  failure_json "$step" "$code" "$*$ROLLBACK_NOTE"
+  exit "$code"
+}
+
+on_exit() {
+  local rc=$?
+  set +e
+  trap - ERR
+  if [ "$rc" -ne 0 ] && [ -z "$REPORTED" ]; then
+    REPORTED=1
+    ROLLBACK_NOTE=""
+    local code
+    code=$(step_code "$STEP")
+    if [ "$FILES_TOUCHED" = 1 ] && ! rollback; then code=21; fi
+    if declare -F record_failure >/dev/null; then record_failure "$STEP"; fi
+    log "FAILED at $STEP: unexpected error (status $rc near line ${ERR_LINE:-?})$ROLLBACK_NOTE"
+    failure_json "$STEP" "$code" "unexpected error (status $rc near line ${ERR_LINE:-?})$ROLLBACK_NOTE"
+    rc=$code
+  fi
+  local f
+  for f in "${PENDING[@]}"; do rm -f -- "$f"; done
+  if [ -n "$WORK" ]; then rm -rf -- "$WORK"; fi
+  exit "$rc"
+}
+set_traps() {
+  trap on_exit EXIT
+  trap 'ERR_LINE=$LINENO' ERR
+  trap 'exit 129' HUP
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# remove.sh: delete CertName's files from this node (the remove document's program, sent by DELETE
+# .../targets/...?removeFiles=true). Reads no secret; takes the same lock as the install.
+#
+# Deletes every file an install of CertName writes (header "Files" of install.sh, whatever the profile)
+# and their .prev copies, and the node's inventory entry, and leaves a tombstone (header "Removed
+# targets"). Parameters: SSM_CertName SSM_SecretId (required), SSM_CertDir SSM_KeyDir SSM_Service; the other
+# settings, the exit codes and the failure line are those of install.sh.
+# Output: {"node","certName","action":"remove","removed":[paths],"changed":bool}.
+
+# ---------------------------------------------------------------------------------------------------
+# remove: delete every file an install of CertName writes, and their .prev copies, once the web
+# server's configuration test passes without them (else everything is put back and the run fails at
+# configtest: the server still uses them). Never reloads: a server whose configuration no longer names the
+# files does not need them. Refuses when this node recorded CertName as installed from another secret.
+# The empty lock file stays (removing a lock another run may be waiting on would let two runs in at once).
+remove_files() {
+  STEP=lock
+  if [ -d "$KeyDir" ]; then take_lock; fi
+  STEP=install
+  local owner dest backup i
+  local -a gone=()
+  owner=$(fragment_field SecretId)
+  if [ -n "$owner" ] && [ "$owner" != "$SecretId" ]; then
+    fail install "$CertName on this node was installed from another secret ($owner); nothing was removed"
+  fi
+  check_live_names remove
+  for dest in "${LIVE[@]}"; do
+    backup=$(backup_of "$dest")
+    if [ -e "$backup" ]; then
+      fail install "$backup was left by an interrupted run (the next install run resolves it); nothing was removed"
+    fi
+  done
+  remove_stale_staged
+  # Move the live files aside (hard links kept as rollback copies), then test the server without them.
+  FILES_TOUCHED=1
+  for i in "${!LIVE[@]}"; do
+    dest=${LIVE[$i]}
+    [ -e "$dest" ] || continue
+    ln -PT -- "$dest" "$(backup_of "$dest")" || fail install "could not keep a rollback copy of $dest"
+    rm -f -- "$dest" || fail install "could not remove $dest"
+    gone+=("$dest")
+  done
+  if [ "${#gone[@]}" -gt 0 ] && [ "$Service" != none ]; then
+    STEP=configtest
+    service_configtest ||
+      fail configtest "$Service configuration test fails without the files, so the server still uses them (point it at other files first): $(reason_line "$WORK/service.out")"
+  fi
+  # Recorded before the rollback copies go: an install already in flight must find it (header: "Removed targets").
+  record_removal || fail install "could not record the removal in $state_dir/removed; nothing was removed"
+  STEP=finish
+  for dest in "${LIVE[@]}"; do
+    rm -f -- "$(backup_of "$dest")"
+    if [ -f "$dest.prev" ]; then rm -f -- "$dest.prev" && gone+=("$dest.prev"); fi
+  done
+  FILES_TOUCHED=0
+  sync -- "$CertDir" "$KeyDir" 2>/dev/null || true
+  if [ -n "$inventory_dir" ] && [ -e "$state_dir/inventory/$CertName.json" ]; then
+    rm -f -- "$state_dir/inventory/$CertName.json"
+    assemble_inventory || log "warning: could not write the custom inventory"
+  fi
+  local removed_json="" changed=false f
+  for f in "${gone[@]}"; do removed_json="$removed_json${removed_json:+,}$(json_str "$f")"; done
+  if [ "${#gone[@]}" -gt 0 ]; then changed=true; fi
+  log "removed ${#gone[@]} file(s) of $CertName${gone[*]:+: ${gone[*]}}"
+  printf '{"node":%s,"certName":%s,"action":"remove","removed":[%s],"changed":%s}\n' \
+    "$(json_str "${node_id:-$(uname -n)}")" "$(json_str "$CertName")" "$removed_json" "$changed"
+  exit 0
+}
+
+main() {
+  set_traps
+  # The document's parameters: SSM_<Name>, else the document default (parameter tables in lib/params.sh).
+  CertName=${SSM_CertName-}
+  SecretId=${SSM_SecretId-}
+  CertDir=${SSM_CertDir-${DEFAULT[CertDir]}}
+  KeyDir=${SSM_KeyDir-${DEFAULT[KeyDir]}}
+  Service=${SSM_Service-${DEFAULT[Service]}}
+  read_params "CertName SecretId" CertName SecretId CertDir KeyDir Service
+  check_params
+  set_paths
+  # A removal takes every file an install of CertName may have written, whatever the profile says now.
+  LIVE=("$CERT_FILE" "$CHAIN_FILE" "$FULLCHAIN_FILE" "$KEY_FILE" "$COMBINED_FILE" "$P12_FILE")
+  REPORT_READY=1
+  STEP=preflight
+  problems=()
+  check_tools
+  resolve_service
+  check_service_tools
+  check_dirs
+  make_work_dir
+  end_preflight
+  remove_files
+}
+
+main "$@"

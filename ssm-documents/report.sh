@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# report.sh: re-read what this node holds and serves for CertName, and write it as the node's custom
+# inventory (the report document's program, run by the per-target report association between installs so
+# that the drift check sees files changed by hand). Reads no secret; takes the same lock as the install.
+#
+# Changes nothing: re-reads the live files (serial; a Problem when one is missing, the key does not match
+# the certificate or the full chain is not leaf + chain) and the served serial, and rewrites the entry
+# (CheckedAt, Problem; LastRun, LastRunAt, FailedStep and SecretVersionId stay those of the last install
+# run). Parameters: SSM_CertName SSM_SecretId (required), SSM_CertDir SSM_KeyDir SSM_Pkcs12 SSM_CombinedPem
+# (which files an install wrote), SSM_Service SSM_Target (reported), SSM_VerifyPort (0: no served check);
+# the other settings, the exit codes and the failure line are those of install.sh.
+# Output: {"node","certName","action":"report","serial","servedSerial","problem"} (exit 0 whatever it found).
+
+# ---------------------------------------------------------------------------------------------------
+# report: what this node holds and serves for CertName, as custom inventory. Changes no file and
+# reloads nothing; the last install run's outcome (LastRun, LastRunAt, FailedStep, SecretVersionId) stays.
+report_node() {
+  STEP=lock
+  if [ -d "$KeyDir" ]; then take_lock; fi
+  STEP=finish
+  local dest sni present=0
+  local -a missing=()
+  for dest in "${LIVE[@]}"; do
+    if [ -L "$dest" ] || { [ -e "$dest" ] && [ ! -f "$dest" ]; }; then
+      PROBLEM=${PROBLEM:-"$dest is not a regular file"}
+      present=1
+    elif [ -e "$dest" ]; then
+      present=1
+    else
+      missing+=("$dest")
+    fi
+  done
+  if [ "$present" = 0 ]; then
+    PROBLEM="not installed"
+  elif [ "${#missing[@]}" -gt 0 ]; then
+    PROBLEM=${PROBLEM:-"missing ${missing[*]}"}
+  fi
+  local serial=""
+  if [ -f "$CERT_FILE" ] && [ ! -L "$CERT_FILE" ]; then
+    serial=$(openssl x509 -in "$CERT_FILE" -noout -serial 2>/dev/null | sed 's/^serial=//' || true)
+    [[ $serial =~ ^[0-9A-F]{1,80}$ ]] || serial=""
+  fi
+  if [ -z "$PROBLEM" ]; then
+    # The set must be consistent: the key belongs to the certificate, the full chain is leaf + chain.
+    openssl x509 -in "$CERT_FILE" -noout -pubkey >"$WORK/cert.pub" 2>/dev/null || : >"$WORK/cert.pub"
+    openssl pkey -in "$KEY_FILE" -pubout -out "$WORK/key.pub" 2>/dev/null || : >"$WORK/key.pub"
+    if [ -z "$serial" ]; then
+      PROBLEM="$CERT_FILE is not a certificate"
+    elif [ ! -s "$WORK/key.pub" ] || ! cmp -s -- "$WORK/key.pub" "$WORK/cert.pub"; then
+      PROBLEM="the key does not match the certificate"
+    elif ! cat -- "$CERT_FILE" "$CHAIN_FILE" | cmp -s -- - "$FULLCHAIN_FILE"; then
+      PROBLEM="$FULLCHAIN_FILE is not the certificate followed by the chain"
+    fi
+  fi
+  VERIFIED=false
+  if [ "$VerifyPort" != 0 ] && [ -n "$serial" ]; then
+    sni=$(openssl x509 -in "$CERT_FILE" -noout -ext subjectAltName 2>/dev/null | tr ',' '\n' | sed -n 's/^[[:space:]]*DNS://p' | head -n1 || true)
+    [[ $sni =~ ^(\*\.)?[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}$ ]] || sni=localhost
+    VERIFY_SNI=$(sni_for "$sni")
+    SERVED=$(served_serial)
+    [[ $SERVED =~ ^[0-9A-F]{1,80}$ ]] || SERVED=""
+    if [ "$SERVED" = "$serial" ]; then VERIFIED=true; fi
+  fi
+  if [ "$present" = 0 ] && removed_at >/dev/null; then
+    log "report: $CertName was removed from this node; no inventory entry written"
+  else
+    report_or_warn report
+  fi
+  log "report: $CertName holds serial ${serial:-none}${SERVED:+, 127.0.0.1:$VerifyPort serves $SERVED}${PROBLEM:+; problem: $PROBLEM}"
+  printf '{"node":%s,"certName":%s,"action":"report","serial":%s,"servedSerial":%s,"problem":%s}\n' \
+    "$(json_str "${node_id:-$(uname -n)}")" "$(json_str "$CertName")" "$(json_str "$serial")" "$(json_str "$SERVED")" "$(json_str "$PROBLEM")"
+  exit 0
+}
+
+main() {
+  set_traps
+  # The document's parameters: SSM_<Name>, else the document default (parameter tables in lib/params.sh).
+  CertName=${SSM_CertName-}
+  SecretId=${SSM_SecretId-}
+  CertDir=${SSM_CertDir-${DEFAULT[CertDir]}}
+  KeyDir=${SSM_KeyDir-${DEFAULT[KeyDir]}}
+  Service=${SSM_Service-${DEFAULT[Service]}}
+  VerifyPort=${SSM_VerifyPort-${DEFAULT[VerifyPort]}}
+  Pkcs12=${SSM_Pkcs12-${DEFAULT[Pkcs12]}}
+  CombinedPem=${SSM_CombinedPem-${DEFAULT[CombinedPem]}}
+  Target=${SSM_Target-${DEFAULT[Target]}}
+  read_params "CertName SecretId" CertName SecretId CertDir KeyDir Service VerifyPort Pkcs12 CombinedPem Target
+  check_params
+  set_paths
+  REPORT_READY=1
+  STEP=preflight
+  problems=()
+  check_tools
+  check_dirs
+  make_work_dir
+  end_preflight
+  report_node
+}
+
+main "$@"
