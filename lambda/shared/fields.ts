@@ -266,7 +266,8 @@ export const FIELDS = {
     json: 'string',
     default: '',
     documents: ['install'],
-    description: 'The exact secret version to install (Run Command pushes). Give exactly one of SecretVersionId and SecretVersionStage.',
+    description:
+      'The exact secret version to install (Run Command pushes). Give exactly one of SecretVersionId and SecretVersionStage.',
   },
   SecretVersionStage: {
     rule: FIELD_RULES.SecretVersionStage,
@@ -470,7 +471,10 @@ export interface DocumentParameter {
 }
 
 /** The `parameters:` block of `document`: its fields in registry order, each a String passed as SSM_<Name>. */
-export function documentParameters(document: DocumentName, registry: Registry = FIELDS): Record<string, DocumentParameter> {
+export function documentParameters(
+  document: DocumentName,
+  registry: Registry = FIELDS,
+): Record<string, DocumentParameter> {
   const out: Record<string, DocumentParameter> = {};
   for (const [name, entry] of entries(registry)) {
     if (!entry.documents?.includes(document)) continue;
