@@ -100,10 +100,10 @@ export function daysToExpiry(expiry: string, now: Date): number {
 export function toView(item: InventoryItem, now: Date): CertificateTargetView {
   return {
     certificateArn: item.certificateArn,
-    certName: item.certName,
+    certName: item.CertName,
     target: item.target,
-    targetTagKey: item.targetTagKey,
-    targetTagValue: item.targetTagValue,
+    targetTagKey: item.TargetTagKey,
+    targetTagValue: item.TargetTagValue,
     lastSerial: item.lastSerial,
     certExpiryDate: item.certExpiryDate,
     daysToExpiry: daysToExpiry(item.certExpiryDate, now),
@@ -117,14 +117,14 @@ export function toView(item: InventoryItem, now: Date): CertificateTargetView {
     ...(item.removalCommandId ? { removalCommandId: item.removalCommandId } : {}),
     ...(item.removalFailures ? { removalFailures: item.removalFailures } : {}),
     lastExecutionArn: item.lastExecutionArn,
-    certDir: item.certDir,
-    keyDir: item.keyDir,
-    service: item.service,
-    verifyPort: item.verifyPort,
-    maxConcurrency: item.maxConcurrency,
-    maxErrors: item.maxErrors,
+    certDir: item.CertDir,
+    keyDir: item.KeyDir,
+    service: item.Service,
+    verifyPort: item.VerifyPort,
+    maxConcurrency: item.MaxConcurrency,
+    maxErrors: item.MaxErrors,
     ...profileView(item),
-    ...(item.convergenceSchedule ? { convergenceSchedule: item.convergenceSchedule } : {}),
+    ...(item.ConvergenceSchedule ? { convergenceSchedule: item.ConvergenceSchedule } : {}),
     ...(item.associationId ? { associationId: item.associationId } : {}),
     ...(item.reportAssociationId ? { reportAssociationId: item.reportAssociationId } : {}),
   };
@@ -133,14 +133,14 @@ export function toView(item: InventoryItem, now: Date): CertificateTargetView {
 function profileView(item: InventoryItem) {
   const p = profileFromItem(item);
   return {
-    keyOwner: p.keyOwner,
-    keyGroup: p.keyGroup,
-    keyMode: p.keyMode,
-    certOwner: p.certOwner,
-    certGroup: p.certGroup,
-    certMode: p.certMode,
-    pkcs12: p.pkcs12,
-    combinedPem: p.combinedPem,
+    keyOwner: p.KeyOwner,
+    keyGroup: p.KeyGroup,
+    keyMode: p.KeyMode,
+    certOwner: p.CertOwner,
+    certGroup: p.CertGroup,
+    certMode: p.CertMode,
+    pkcs12: p.Pkcs12,
+    combinedPem: p.CombinedPem,
   };
 }
 

@@ -393,15 +393,29 @@ export function cliFlags(registry: Registry = FIELDS): CliFlag[] {
   });
 }
 
+/** The options an item holds, under their API names, read from either naming (absent ones stay absent). */
+export function heldOptions(
+  item: Readonly<Record<string, unknown>>,
+  registry: Registry = FIELDS,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, entry] of entries(registry)) {
+    if (!entry.stored) continue;
+    const value = item[name] ?? item[entry.stored.legacy];
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
+}
+
 /**
  * The stored options of an inventory item, read under their API names or, for items written before the
  * registry, under their old camelCase names; defaults for options the item predates.
  */
 export function storedOptions(item: Readonly<Record<string, unknown>>, registry: Registry = FIELDS): StoredOptions {
+  const held = heldOptions(item, registry);
   const out: Record<string, unknown> = {};
   for (const [name, entry] of entries(registry)) {
-    if (!entry.stored) continue;
-    const value = item[name] ?? item[entry.stored.legacy] ?? entry.default;
+    const value = held[name] ?? (entry.stored ? entry.default : undefined);
     if (value !== undefined) out[name] = value;
   }
   return out as StoredOptions;
@@ -421,13 +435,16 @@ export function legacyAttributeNames(registry: Registry = FIELDS): string[] {
   return entries(registry).flatMap(([, entry]) => (entry.stored ? [entry.stored.legacy] : []));
 }
 
-/** The request a renewal starts for a stored target: the certificate and its stored options. */
+/**
+ * The request a renewal starts for a stored target: the certificate and the options it holds (the workflow
+ * applies today's defaults to those an older item lacks).
+ */
 export function requestFromStored(
   certificateArn: string,
   item: Readonly<Record<string, unknown>>,
   registry: Registry = FIELDS,
 ): Record<string, unknown> {
-  const options = storedOptions(item, registry) as Record<string, unknown>;
+  const options = heldOptions(item, registry);
   const out: Record<string, unknown> = { CertificateArn: certificateArn };
   for (const [name, entry] of entries(registry)) {
     if (entry.api !== undefined && options[name] !== undefined) out[name] = options[name];
