@@ -1,0 +1,281 @@
+/**
+ * The field registry (lambda/shared/fields.ts): what it generates for the API, the CLI, the inventory and the
+ * node documents, compared with today's hand-written document and script tables so the swap to the
+ * generated ones changes nothing a node sees; and that one new entry reaches every generated place.
+ */
+import { readFileSync } from 'node:fs';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { parse } from 'yaml';
+import { inputFromItem } from '../../lambda/acm-renew/acm-renew';
+import { exportRequestStructure } from '../../lambda/export-api/api-model';
+import {
+  DOCUMENTS,
+  FIELDS,
+  FieldEntry,
+  Registry,
+  bashParamPrelude,
+  cliFlags,
+  documentParameters,
+  legacyAttributeNames,
+  requestFromStored,
+  runParameters,
+  storedOptions,
+} from '../../lambda/shared/fields';
+import { documentParameters as runDocumentParameters, profileFromItem } from '../../lambda/shared/install-command';
+import { getItem, recordExport, targetsOfCertificate } from '../../lambda/shared/inventory';
+import { exportRequestSchema, parseWith, withDefaults } from '../../lambda/shared/schemas';
+import { INSTALL_DOCUMENT_PATH } from '../../ssm-documents/load';
+import { INSTALL_SCRIPT_PATH } from '../helpers/install-script';
+import { CERT_ARN, INPUT, SECRET_ARN, executionArn, startInventory } from './support';
+
+/** `[Name]='value'` or `[Name]=value` pairs of one `declare -rA NAME=(...)` table in a bash text. */
+function bashTable(text: string, table: 'RE' | 'MAX' | 'DEFAULT'): Record<string, string> {
+  const block = new RegExp(`declare -rA ${table}=\\(\\n?([\\s\\S]*?)\\n\\)`).exec(text);
+  if (!block) throw new Error(`no ${table} table`);
+  const out: Record<string, string> = {};
+  for (const m of block[1].matchAll(/\[(\w+)\]=('([^']*)'|(\S+))/g)) out[m[1]] = m[3] ?? m[4];
+  return out;
+}
+
+const yamlParameters = (
+  parse(readFileSync(INSTALL_DOCUMENT_PATH, 'utf8')) as { parameters: Record<string, Record<string, unknown>> }
+).parameters;
+const script = readFileSync(INSTALL_SCRIPT_PATH, 'utf8');
+/** Today's one document selects the program with Action; the per-action documents have no such parameter. */
+const without = <T>(record: Record<string, T>, name: string) =>
+  Object.fromEntries(Object.entries(record).filter(([key]) => key !== name));
+
+describe('generated node documents against today’s document and script', () => {
+  const generated = documentParameters('install');
+
+  test('install declares exactly today’s parameters but Action, with the same type, pattern, length, default and values', () => {
+    const today = without(yamlParameters, 'Action');
+    expect(Object.keys(generated).sort()).toEqual(Object.keys(today).sort());
+    const shape = (p: Record<string, unknown>) => ({
+      type: p.type,
+      default: p.default,
+      allowedValues: p.allowedValues,
+      allowedPattern: p.allowedPattern,
+      maxChars: p.maxChars,
+      interpolationType: p.interpolationType,
+    });
+    for (const name of Object.keys(today)) {
+      expect({ name, ...shape(generated[name] as unknown as Record<string, unknown>) }).toEqual({
+        name,
+        ...shape(today[name]),
+      });
+    }
+  });
+
+  test('descriptions differ only where today’s text speaks of Action (the drift the swap removes)', () => {
+    const differing = Object.keys(generated).filter(
+      (name) => generated[name].description !== String(yamlParameters[name].description).trim(),
+    );
+    expect(differing.sort()).toEqual(['SecretVersionId', 'SecretVersionStage']);
+    for (const name of differing) expect(String(yamlParameters[name].description)).toContain('Action=install');
+  });
+
+  test('the bash prelude of install holds today’s RE, MAX and DEFAULT tables but Action', () => {
+    const prelude = bashParamPrelude('install');
+    for (const table of ['RE', 'MAX', 'DEFAULT'] as const) {
+      expect({ table, rows: bashTable(prelude, table) }).toEqual({
+        table,
+        rows: without(bashTable(script, table), 'Action'),
+      });
+    }
+  });
+
+  test('the prelude is valid bash that declares the tables the checks read', () => {
+    const { spawnSync } = jest.requireActual<typeof import('node:child_process')>('node:child_process');
+    for (const document of DOCUMENTS) {
+      const r = spawnSync(
+        'bash',
+        ['-c', `${bashParamPrelude(document)}\nfor n in "\${!RE[@]}"; do echo "$n \${MAX[$n]}"; done | sort`],
+        { encoding: 'utf8' },
+      );
+      expect(r.status).toBe(0);
+      const declared = Object.keys(documentParameters(document)).sort();
+      expect(r.stdout.trim().split('\n')).toEqual(
+        declared.map((name) => `${name} ${FIELDS[name as keyof typeof FIELDS].rule.maxLength}`).sort(),
+      );
+    }
+  });
+
+  test('each action’s document declares only what its program reads, and none has Action', () => {
+    const names = (document: (typeof DOCUMENTS)[number]) => Object.keys(documentParameters(document));
+    for (const document of DOCUMENTS) expect(names(document)).not.toContain('Action');
+    expect(names('install')).toContain('SecretVersionId');
+    for (const document of ['report', 'remove', 'preflight'] as const) {
+      expect(names(document)).not.toContain('SecretVersionId');
+      expect(names(document)).not.toContain('SecretVersionStage');
+      expect(names(document)).not.toContain('KeyOwner');
+    }
+    expect(names('preflight')).not.toContain('CertName');
+    expect(names('preflight')).toEqual(expect.arrayContaining(['SecretId', 'Region']));
+  });
+});
+
+describe('the request', () => {
+  test('a bad value is refused with the field and its rule, never the value', () => {
+    const result = parseWith(exportRequestSchema(), { ...INPUT, KeyMode: '0777', TargetTagKey: 'aws:x' });
+    expect(result).toEqual({
+      ok: false,
+      message: expect.stringContaining(`KeyMode: ${FIELDS.KeyMode.rule.rule}`),
+    });
+    expect(!result.ok && result.message).toContain('TargetTagKey: must not start with "aws:" (reserved by AWS)');
+    expect(!result.ok && result.message).not.toContain('0777');
+  });
+
+  test('defaults apply to every optional field that has one; the schedule stays the stack’s', () => {
+    const resolved = withDefaults(exportRequestSchema().parse(INPUT));
+    expect(resolved).toMatchObject({ CertDir: '/etc/ssl/certs', CertMode: '0644', VerifyPort: 0, Pkcs12: false });
+    expect(resolved).not.toHaveProperty('ConvergenceSchedule');
+  });
+
+  test('the API model and the CLI list the registry’s API fields', () => {
+    const structure = exportRequestStructure();
+    expect(structure.properties.VerifyPort).toEqual({ type: 'integer' });
+    expect(structure.properties).not.toHaveProperty('SecretId');
+    expect(cliFlags().map((f) => f.flag.split(' ')[0])).toEqual(
+      expect.arrayContaining(['--arn', '--name', '--cert-dir', '--pkcs12', '--dry-run']),
+    );
+  });
+});
+
+describe('inventory items', () => {
+  const LEGACY = {
+    certificateArn: CERT_ARN,
+    target: 'Role=web',
+    itemType: 'target',
+    certName: 'www',
+    targetTagKey: 'Role',
+    targetTagValue: 'web',
+    certDir: '/etc/nginx/ssl',
+    keyDir: '/etc/nginx/ssl/private',
+    service: 'nginx',
+    verifyPort: 443,
+    maxConcurrency: '2',
+    maxErrors: '0',
+    keyGroup: 'www-data',
+    pkcs12: true,
+    convergenceSchedule: 'rate(6 hours)',
+    certExpiryDate: '2027-06-01T00:00:00.000Z',
+    lastExportedDate: '2026-11-01T00:00:00.000Z',
+    lastExportStartedAt: '2026-11-01T00:00:00.000Z',
+    lastSerial: '01',
+    lastSecretArn: SECRET_ARN,
+    lastSecretVersionId: '11111111-2222-4333-8444-555555555555',
+    lastExecutionArn: executionArn('old'),
+  };
+  let inventory: Awaited<ReturnType<typeof startInventory>>;
+  beforeAll(async () => {
+    inventory = await startInventory();
+  });
+  afterAll(() => inventory.stop());
+
+  test('an item written with the old camelCase names is read under the API names, defaults for what it lacks', async () => {
+    await inventory.ddb.send(new PutCommand({ TableName: inventory.tableName, Item: LEGACY }));
+    const item = await getItem(inventory, { certificateArn: CERT_ARN, target: 'Role=web' });
+    expect(item).toMatchObject({ CertName: 'www', CertDir: '/etc/nginx/ssl', KeyGroup: 'www-data', Pkcs12: true });
+    expect(item).not.toHaveProperty('certName');
+    expect(profileFromItem(item!)).toMatchObject({ KeyOwner: '', CertMode: '0644', CombinedPem: false });
+    const [listed] = await targetsOfCertificate(inventory, CERT_ARN);
+    expect(listed).toEqual(item);
+
+    // Its renewal repeats its options, and the request passes the API's own schema.
+    const renewal = inputFromItem(item!);
+    expect(renewal).toMatchObject({
+      CertName: 'www',
+      Service: 'nginx',
+      VerifyPort: 443,
+      ConvergenceSchedule: 'rate(6 hours)',
+    });
+    expect(exportRequestSchema().safeParse(renewal).success).toBe(true);
+    // Its remove run gets the stored profile (KeyGroup from the old name, the rest defaults).
+    const parameters = runDocumentParameters(
+      profileFromItem(item!),
+      { secretArn: SECRET_ARN, action: 'remove' },
+      'us-east-1',
+    );
+    expect(parameters).toMatchObject({
+      Action: ['remove'],
+      CertName: ['www'],
+      KeyGroup: ['www-data'],
+      Target: ['Role=web'],
+    });
+  });
+
+  test('a new export over an old item stores the API names and drops the camelCase ones', async () => {
+    const request = withDefaults(exportRequestSchema().parse({ ...INPUT, CertName: 'www2', KeyOwner: 'nginx' }));
+    const claim = await recordExport(
+      inventory,
+      { certificateArn: CERT_ARN, target: 'Role=web' },
+      {
+        ...storedOptions(request as unknown as Record<string, unknown>),
+        certExpiryDate: '2027-07-01T00:00:00.000Z',
+        lastExportedDate: '2026-12-01T00:00:00.000Z',
+        lastExportStartedAt: '2026-12-01T00:00:00.000Z',
+        lastSerial: '02',
+        lastSecretArn: SECRET_ARN,
+        lastSecretVersionId: '22222222-2222-4333-8444-555555555555',
+        lastExecutionArn: executionArn('new'),
+      },
+    );
+    expect(claim.applied).toBe(true);
+    const raw = (
+      await inventory.ddb.send(
+        new GetCommand({ TableName: inventory.tableName, Key: { certificateArn: CERT_ARN, target: 'Role=web' } }),
+      )
+    ).Item!;
+    expect(raw).toMatchObject({ CertName: 'www2', KeyOwner: 'nginx', CertDir: '/etc/ssl/certs' });
+    for (const legacy of legacyAttributeNames()) expect(raw).not.toHaveProperty(legacy);
+  });
+});
+
+describe('a new option is one registry entry', () => {
+  const Compression: FieldEntry = {
+    rule: { pattern: '^(none|gzip)$', maxLength: 4, rule: 'must be none or gzip' },
+    json: 'string',
+    values: ['none', 'gzip'],
+    api: 'optional',
+    default: 'none',
+    stored: { legacy: 'compression' },
+    documents: ['install', 'report'],
+    description: 'How the served files are compressed.',
+    cli: { flag: '--compression <mode>', help: 'none (default) or gzip' },
+  };
+  const registry: Registry = { ...FIELDS, Compression };
+
+  test('it reaches zod, the API model, the CLI, the stored item, the renewal and the documents', () => {
+    const schema = exportRequestSchema({}, registry);
+    expect(schema.safeParse({ ...INPUT, Compression: 'gzip' }).success).toBe(true);
+    expect(parseWith(schema, { ...INPUT, Compression: 'zip' })).toEqual({
+      ok: false,
+      message: 'Compression: must be none or gzip',
+    });
+    // Without the entry the field is unknown.
+    expect(exportRequestSchema().safeParse({ ...INPUT, Compression: 'gzip' }).success).toBe(false);
+
+    expect(exportRequestStructure(registry).properties.Compression).toEqual({ type: 'string' });
+    expect(cliFlags(registry)).toContainEqual(
+      expect.objectContaining({ field: 'Compression', flag: '--compression <mode>', option: 'compression' }),
+    );
+    expect(storedOptions({ compression: 'gzip' }, registry)).toMatchObject({ Compression: 'gzip' });
+    expect(requestFromStored(CERT_ARN, { ...INPUT, Compression: 'gzip' }, registry)).toMatchObject({
+      Compression: 'gzip',
+    });
+    expect(runParameters('install', { Compression: 'gzip' }, registry)).toEqual({ Compression: ['gzip'] });
+    expect(documentParameters('report', registry).Compression).toEqual({
+      type: 'String',
+      description: 'How the served files are compressed.',
+      default: 'none',
+      allowedValues: ['none', 'gzip'],
+      allowedPattern: '^(none|gzip)$',
+      maxChars: 4,
+      interpolationType: 'ENV_VAR',
+    });
+    expect(documentParameters('remove', registry)).not.toHaveProperty('Compression');
+    expect(bashTable(bashParamPrelude('install', registry), 'RE').Compression).toBe('^(none|gzip)$');
+    expect(bashTable(bashParamPrelude('install', registry), 'DEFAULT').Compression).toBe('none');
+  });
+});
