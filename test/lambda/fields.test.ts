@@ -3,6 +3,7 @@
  * node documents, compared with today's hand-written document and script tables so the swap to the
  * generated ones changes nothing a node sees; and that one new entry reaches every generated place.
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { parse } from 'yaml';
@@ -86,7 +87,6 @@ describe('generated node documents against today’s document and script', () =>
   });
 
   test('the prelude is valid bash that declares the tables the checks read', () => {
-    const { spawnSync } = jest.requireActual<typeof import('node:child_process')>('node:child_process');
     for (const document of DOCUMENTS) {
       const r = spawnSync(
         'bash',
