@@ -9,6 +9,7 @@ import { findDrift } from '../shared/drift';
 import { nodeReportsForSecret, observationOf } from '../shared/node-reports';
 import { INVENTORY, InventoryItem } from '../shared/contract';
 import { InvalidInput } from '../shared/errors';
+import { optionsView } from '../shared/fields';
 import { profileFromItem } from '../shared/install-command';
 import { InventoryDeps, targetsByExpiry } from '../shared/inventory';
 import { certificateArnRule } from '../shared/patterns';
@@ -98,12 +99,23 @@ export function daysToExpiry(expiry: string, now: Date): number {
 }
 
 export function toView(item: InventoryItem, now: Date): CertificateTargetView {
+  // The options (with the defaults for those an older item lacks) under their camelCase view names.
+  const options = optionsView(profileFromItem(item)) as Pick<
+    CertificateTargetView,
+    | 'certName'
+    | 'targetTagKey'
+    | 'targetTagValue'
+    | 'certDir'
+    | 'keyDir'
+    | 'service'
+    | 'verifyPort'
+    | 'maxConcurrency'
+    | 'maxErrors'
+  > &
+    Partial<CertificateTargetView>;
   return {
     certificateArn: item.certificateArn,
-    certName: item.CertName,
     target: item.target,
-    targetTagKey: item.TargetTagKey,
-    targetTagValue: item.TargetTagValue,
     lastSerial: item.lastSerial,
     certExpiryDate: item.certExpiryDate,
     daysToExpiry: daysToExpiry(item.certExpiryDate, now),
@@ -117,30 +129,9 @@ export function toView(item: InventoryItem, now: Date): CertificateTargetView {
     ...(item.removalCommandId ? { removalCommandId: item.removalCommandId } : {}),
     ...(item.removalFailures ? { removalFailures: item.removalFailures } : {}),
     lastExecutionArn: item.lastExecutionArn,
-    certDir: item.CertDir,
-    keyDir: item.KeyDir,
-    service: item.Service,
-    verifyPort: item.VerifyPort,
-    maxConcurrency: item.MaxConcurrency,
-    maxErrors: item.MaxErrors,
-    ...profileView(item),
-    ...(item.ConvergenceSchedule ? { convergenceSchedule: item.ConvergenceSchedule } : {}),
+    ...options,
     ...(item.associationId ? { associationId: item.associationId } : {}),
     ...(item.reportAssociationId ? { reportAssociationId: item.reportAssociationId } : {}),
-  };
-}
-
-function profileView(item: InventoryItem) {
-  const p = profileFromItem(item);
-  return {
-    keyOwner: p.KeyOwner,
-    keyGroup: p.KeyGroup,
-    keyMode: p.KeyMode,
-    certOwner: p.CertOwner,
-    certGroup: p.CertGroup,
-    certMode: p.CertMode,
-    pkcs12: p.Pkcs12,
-    combinedPem: p.CombinedPem,
   };
 }
 

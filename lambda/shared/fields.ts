@@ -29,7 +29,10 @@ export interface FieldEntry {
   readonly api?: 'required' | 'optional';
   /** Applied when the caller leaves the field out. None on an optional field: resolved elsewhere (stack setting). */
   readonly default?: string | number | boolean;
-  /** Stored on the inventory item under its API name; `legacy` is the attribute name older items used. */
+  /**
+   * Stored on the inventory item under its API name. `legacy`: the camelCase name older items stored it under,
+   * which is also its name in the `GET /certificates` view.
+   */
   readonly stored?: { readonly legacy: string };
   /** The documents that receive it as a parameter (of the same name). */
   readonly documents?: readonly DocumentName[];
@@ -428,6 +431,16 @@ export function optionsToStore(request: Readonly<Record<string, unknown>>, regis
     if (entry.stored && request[name] !== undefined) out[name] = request[name];
   }
   return out as StoredOptions;
+}
+
+/** The stored options under their camelCase names, as the `GET /certificates` view publishes them. */
+export function optionsView(options: StoredOptions, registry: Registry = FIELDS): Record<string, unknown> {
+  const values = options as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const [name, entry] of entries(registry)) {
+    if (entry.stored && values[name] !== undefined) out[entry.stored.legacy] = values[name];
+  }
+  return out;
 }
 
 /** The old attribute names of the stored options: an export removes them when it writes the new ones. */

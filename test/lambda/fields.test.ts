@@ -9,6 +9,7 @@ import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { parse } from 'yaml';
 import { inputFromItem } from '../../lambda/acm-renew/acm-renew';
 import { exportRequestStructure } from '../../lambda/export-api/api-model';
+import { toView } from '../../lambda/export-api/list-certificates';
 import {
   DOCUMENTS,
   FIELDS,
@@ -18,6 +19,7 @@ import {
   cliFlags,
   documentParameters,
   legacyAttributeNames,
+  optionsView,
   requestFromStored,
   runParameters,
   storedOptions,
@@ -191,6 +193,14 @@ describe('inventory items', () => {
       ConvergenceSchedule: 'rate(6 hours)',
     });
     expect(exportRequestSchema().safeParse(renewal).success).toBe(true);
+    // GET /certificates shows it under the view's camelCase names, the defaults filled in.
+    expect(toView(item!, new Date('2026-12-01T00:00:00.000Z'))).toMatchObject({
+      certName: 'www',
+      keyGroup: 'www-data',
+      keyOwner: '',
+      maxConcurrency: '2',
+      convergenceSchedule: 'rate(6 hours)',
+    });
     // Its remove run gets the stored profile (KeyGroup from the old name, the rest defaults).
     const parameters = runDocumentParameters(
       profileFromItem(item!),
@@ -263,6 +273,9 @@ describe('a new option is one registry entry', () => {
     expect(storedOptions({ compression: 'gzip' }, registry)).toMatchObject({ Compression: 'gzip' });
     expect(requestFromStored(CERT_ARN, { ...INPUT, Compression: 'gzip' }, registry)).toMatchObject({
       Compression: 'gzip',
+    });
+    expect(optionsView(storedOptions({ Compression: 'gzip' }, registry), registry)).toMatchObject({
+      compression: 'gzip',
     });
     expect(runParameters('install', { Compression: 'gzip' }, registry)).toEqual({ Compression: ['gzip'] });
     expect(documentParameters('report', registry).Compression).toEqual({
