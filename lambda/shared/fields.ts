@@ -324,9 +324,9 @@ export type ExportRequestFields = { [K in RequiredApiName]: ValueOf<Fields[K]> }
 export type ResolvedRequestFields = { [K in RequiredApiName | DefaultedApiName]: ValueOf<Fields[K]> } & {
   [K in Exclude<OptionalApiName, DefaultedApiName>]?: ValueOf<Fields[K]>;
 };
-/** The options stored on an inventory item, under their API names. */
-export type StoredOptions = { [K in Exclude<StoredName, 'ConvergenceSchedule'>]: ValueOf<Fields[K]> } & {
-  ConvergenceSchedule?: string;
+/** The options stored on an inventory item, under their API names (optional: those without a default of their own). */
+export type StoredOptions = { [K in StoredName & (RequiredApiName | DefaultedApiName)]: ValueOf<Fields[K]> } & {
+  [K in Exclude<StoredName, RequiredApiName | DefaultedApiName>]?: ValueOf<Fields[K]>;
 };
 
 function entries(registry: Registry): [string, FieldEntry][] {
