@@ -42,8 +42,9 @@ export interface FieldEntry {
   readonly cli?: { readonly flag: string; readonly help: string };
 }
 
-/** Where the files are and which server serves them: every document reads these. */
 const ALL_DOCUMENTS = DOCUMENTS;
+/** The documents that handle a target's files (the preflight only checks the node and the canary secret). */
+const FILE_DOCUMENTS = ['install', 'report', 'remove'] as const;
 
 export const FIELDS = {
   CertificateArn: {
@@ -58,7 +59,7 @@ export const FIELDS = {
     json: 'string',
     api: 'required',
     stored: { legacy: 'certName' },
-    documents: ['install', 'report', 'remove'],
+    documents: FILE_DOCUMENTS,
     description: 'File name stem of the installed files (<CertName>.crt, .chain.pem, .fullchain.pem, .key).',
     cli: {
       flag: '--name <name>',
@@ -86,7 +87,7 @@ export const FIELDS = {
     api: 'optional',
     default: INSTALL_DEFAULTS.CertDir,
     stored: { legacy: 'certDir' },
-    documents: ALL_DOCUMENTS,
+    documents: FILE_DOCUMENTS,
     description: 'Absolute directory for the certificate files.',
     cli: { flag: '--cert-dir <dir>', help: 'directory for the certificate files (default /etc/ssl/certs)' },
   },
@@ -96,7 +97,7 @@ export const FIELDS = {
     api: 'optional',
     default: INSTALL_DEFAULTS.KeyDir,
     stored: { legacy: 'keyDir' },
-    documents: ALL_DOCUMENTS,
+    documents: FILE_DOCUMENTS,
     description: 'Absolute directory for the private key file.',
     cli: { flag: '--key-dir <dir>', help: 'directory for the private key (default /etc/ssl/private)' },
   },
@@ -219,7 +220,7 @@ export const FIELDS = {
     api: 'optional',
     default: INSTALL_DEFAULTS.Pkcs12,
     stored: { legacy: 'pkcs12' },
-    documents: ['install', 'report'],
+    documents: ['install'],
     description:
       "Also write KeyDir/<CertName>.p12 (key, leaf and chain), protected by the secret version's PFX passphrase.",
     cli: {
@@ -233,7 +234,7 @@ export const FIELDS = {
     api: 'optional',
     default: INSTALL_DEFAULTS.CombinedPem,
     stored: { legacy: 'combinedPem' },
-    documents: ['install', 'report'],
+    documents: ['install'],
     description: 'Also write KeyDir/<CertName>.combined.pem (key followed by the full chain), e.g. for HAProxy.',
     cli: { flag: '--combined-pem', help: 'also write <name>.combined.pem (key + full chain, e.g. for HAProxy)' },
   },

@@ -112,8 +112,14 @@ describe('generated node documents against today’s document and script', () =>
       expect(names(document)).not.toContain('SecretVersionStage');
       expect(names(document)).not.toContain('KeyOwner');
     }
-    expect(names('preflight')).not.toContain('CertName');
-    expect(names('preflight')).toEqual(expect.arrayContaining(['SecretId', 'Region']));
+    // What each program reads today (the install script's run_report, run_remove and run_preflight).
+    expect(names('report').sort()).toEqual(
+      ['CertDir', 'CertName', 'KeyDir', 'Region', 'SecretId', 'Service', 'Target', 'VerifyPort'].sort(),
+    );
+    expect(names('remove').sort()).toEqual(
+      ['CertDir', 'CertName', 'KeyDir', 'Region', 'SecretId', 'Service', 'Target'].sort(),
+    );
+    expect(names('preflight').sort()).toEqual(['Region', 'SecretId', 'Service']);
   });
 });
 
