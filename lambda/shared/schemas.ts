@@ -1,5 +1,6 @@
 /**
- * zod schemas for every external input, built from the shared {@link FIELD_RULES}.
+ * zod schemas for every external input: the export request is generated from the field registry (fields.ts),
+ * other inputs use the shared {@link FIELD_RULES}.
  * Messages name the field and the rule, never the rejected value (it may be a secret pasted by mistake).
  */
 import { z } from 'zod';
