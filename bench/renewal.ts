@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { BatchWriteCommand, ScanCommand, type ScanCommandOutput } from '@aws-sdk/lib-dynamodb';
 import { INVENTORY, targetKey, type InventoryItem } from '../lambda/shared/contract';
+import { storedOptions } from '../lambda/shared/fields';
 import { targetsOfCertificate } from '../lambda/shared/inventory';
 import { startInventoryTable, type LocalTable, type ReadCost } from './dynamo';
 import { row, type BenchRow } from './report';
@@ -26,15 +27,13 @@ export function inventoryItem(arn: string, index: number, tagValue: string): Inv
     certificateArn: arn,
     target: targetKey('Role', tagValue),
     itemType: INVENTORY.itemTypeValue,
-    certName: `site-${index}`,
-    targetTagKey: 'Role',
-    targetTagValue: tagValue,
-    certDir: '/etc/ssl/certs',
-    keyDir: '/etc/ssl/private',
-    service: 'nginx',
-    verifyPort: 443,
-    maxConcurrency: '10%',
-    maxErrors: '0',
+    ...storedOptions({
+      CertName: `site-${index}`,
+      TargetTagKey: 'Role',
+      TargetTagValue: tagValue,
+      Service: 'nginx',
+      VerifyPort: 443,
+    }),
     certExpiryDate: expiry,
     lastExportedDate: '2026-11-01T10:00:00.000Z',
     lastExportStartedAt: '2026-11-01T09:59:58.000Z',

@@ -1,58 +1,28 @@
 /** `acm-export export`: validate locally with the API's own schema, POST /exports, optionally wait. */
 import type { Command } from 'commander';
 import type { StartExportResponse } from '../lambda/export-api/api-types';
+import { FIELDS, cliFlags, type Registry } from '../lambda/shared/fields';
 import { exportRequestSchema, parseWith, type ExportRequest } from '../lambda/shared/schemas';
 import { integerOption, type CommandContext, type CommandModule } from './command';
 import { ApiError, apiErrorToCli, CliError } from './errors';
 import { printJson } from './output';
 import { waitForExport } from './wait';
 
+/** Commander's parsed options: --tag, --wait, --poll-max, and one per registry field with a flag. */
 interface ExportOptions {
-  arn: string;
-  name: string;
   tag: string;
-  certDir?: string;
-  keyDir?: string;
-  service?: string;
-  verifyPort?: string;
-  maxConcurrency?: string;
-  maxErrors?: string;
-  dryRun?: boolean;
   wait?: boolean;
   pollMax?: number;
-  keyOwner?: string;
-  keyGroup?: string;
-  keyMode?: string;
-  certOwner?: string;
-  certGroup?: string;
-  certMode?: string;
-  pkcs12?: boolean;
-  combinedPem?: boolean;
-  convergenceSchedule?: string;
+  [option: string]: string | boolean | number | undefined;
 }
+
+const FLAGS = cliFlags();
 
 /** Which command-line option sets which API field (used to point at the option in error messages). */
 export const OPTION_FOR_FIELD: Record<string, string> = {
-  CertificateArn: '--arn',
-  CertName: '--name',
+  ...Object.fromEntries(FLAGS.map((f) => [f.field, f.flag.split(' ')[0]])),
   TargetTagKey: '--tag',
   TargetTagValue: '--tag',
-  CertDir: '--cert-dir',
-  KeyDir: '--key-dir',
-  Service: '--service',
-  VerifyPort: '--verify-port',
-  MaxConcurrency: '--max-concurrency',
-  MaxErrors: '--max-errors',
-  DryRun: '--dry-run',
-  KeyOwner: '--key-owner',
-  KeyGroup: '--key-group',
-  KeyMode: '--key-mode',
-  CertOwner: '--cert-owner',
-  CertGroup: '--cert-group',
-  CertMode: '--cert-mode',
-  Pkcs12: '--pkcs12',
-  CombinedPem: '--combined-pem',
-  ConvergenceSchedule: '--convergence-schedule',
 };
 
 /** Splits `Key=Value` at the first "=" (tag keys cannot contain "="). */
@@ -71,34 +41,18 @@ export function parseTag(tag: string): { key: string; value: string } {
 /** Builds the request body from the options (undefined options stay out, so the API's defaults apply). */
 export function buildExportRequest(options: ExportOptions): Record<string, unknown> {
   const { key, value } = parseTag(options.tag);
-  const body: Record<string, unknown> = {
-    CertificateArn: options.arn,
-    CertName: options.name,
-    TargetTagKey: key,
-    TargetTagValue: value,
-    CertDir: options.certDir,
-    KeyDir: options.keyDir,
-    Service: options.service,
+  const body: Record<string, unknown> = { TargetTagKey: key, TargetTagValue: value };
+  for (const flag of FLAGS) {
+    const given = options[flag.option];
+    if (given === undefined || given === false) continue;
+    const entry = (FIELDS as Registry)[flag.field];
     // A number when it looks like one, so the schema's own message covers everything else.
-    VerifyPort:
-      options.verifyPort === undefined
-        ? undefined
-        : /^\d{1,6}$/.test(options.verifyPort)
-          ? Number(options.verifyPort)
-          : options.verifyPort,
-    MaxConcurrency: options.maxConcurrency,
-    MaxErrors: options.maxErrors,
-    DryRun: options.dryRun ? true : undefined,
-    KeyOwner: options.keyOwner,
-    KeyGroup: options.keyGroup,
-    KeyMode: options.keyMode,
-    CertOwner: options.certOwner,
-    CertGroup: options.certGroup,
-    CertMode: options.certMode,
-    Pkcs12: options.pkcs12 ? true : undefined,
-    CombinedPem: options.combinedPem ? true : undefined,
-    ConvergenceSchedule: options.convergenceSchedule,
-  };
+    body[flag.field] = flag.boolean
+      ? true
+      : entry.json === 'integer' && typeof given === 'string' && /^\d{1,6}$/.test(given)
+        ? Number(given)
+        : given;
+  }
   return Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined));
 }
 
@@ -139,44 +93,18 @@ export async function startExport(
 }
 
 export const registerExport: CommandModule = (program, context) => {
-  program
+  const command = program
     .command('export')
     .summary('export an ACM certificate and install it on the servers with a tag')
     .description(
       'Export an ACM public certificate and install it on every managed node tagged Key=Value.\n' +
         'The request is checked locally with the same rules as the API before anything is sent.',
-    )
-    .requiredOption('--arn <arn>', 'ARN of the ACM certificate (created with export enabled)')
-    .requiredOption(
-      '--name <name>',
-      'file name stem on the servers: <name>.crt, <name>.chain.pem, <name>.fullchain.pem, <name>.key',
-    )
-    .requiredOption('--tag <key=value>', 'install on the managed nodes with this tag')
-    .option('--cert-dir <dir>', 'directory for the certificate files (default /etc/ssl/certs)')
-    .option('--key-dir <dir>', 'directory for the private key (default /etc/ssl/private)')
-    .option(
-      '--service <service>',
-      'web server to test and reload: auto (default: the one running on the node; none running: no reload), none, nginx, apache2 or httpd',
-    )
-    .option('--verify-port <port>', 'after install, check the certificate served on this local port (0 = skip)')
-    .option('--max-concurrency <n|%>', 'how many nodes install at once (default 10%)')
-    .option('--max-errors <n|%>', 'failures allowed before the rollout stops (default 0)')
-    .option('--key-owner <user>', 'owner of the key, combined PEM and PKCS#12 files (default root)')
-    .option('--key-group <group>', 'group of the key files (default root; the key becomes 0640)')
-    .option('--key-mode <mode>', 'mode of the key files: 0600, 0640, 0400 or 0440')
-    .option('--cert-owner <user>', 'owner of the certificate files (default root)')
-    .option('--cert-group <group>', 'group of the certificate files (default root)')
-    .option('--cert-mode <mode>', 'mode of the certificate files: 0644 (default), 0640, 0444, 0440, 0600 or 0400')
-    .option(
-      '--pkcs12',
-      'also write <name>.p12 (key, certificate and chain; its passphrase is stored in the same secret version)',
-    )
-    .option('--combined-pem', 'also write <name>.combined.pem (key + full chain, e.g. for HAProxy)')
-    .option(
-      '--convergence-schedule <rate>',
-      'how often nodes are re-checked and repaired, e.g. "rate(6 hours)" (default: the stack\'s, rate(12 hours))',
-    )
-    .option('--dry-run', 'list the matching nodes, export and install nothing')
+    );
+  // The API fields' own options (required ones first), with --tag for the two tag fields after them.
+  for (const flag of FLAGS.filter((f) => f.required)) command.requiredOption(flag.flag, flag.help);
+  command.requiredOption('--tag <key=value>', 'install on the managed nodes with this tag');
+  for (const flag of FLAGS.filter((f) => !f.required)) command.option(flag.flag, flag.help);
+  command
     .option(
       '--wait',
       'show progress until the export ends; exit 1 if it fails, 3 if a node skipped it (it holds a newer certificate)',

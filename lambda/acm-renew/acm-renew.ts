@@ -8,9 +8,9 @@ import { ACMClient } from '@aws-sdk/client-acm';
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { z } from 'zod';
 import { describeExportable } from '../shared/certificate';
-import { InventoryItem } from '../shared/contract';
 import { AcmExportError, InvalidInput, rethrowThrottling } from '../shared/errors';
 import { ExportOptIn, checkExportOptIn } from '../shared/export-opt-in';
+import { requestFromStored } from '../shared/fields';
 import { InventoryDeps, targetsOfCertificate } from '../shared/inventory';
 import { sha256Hex } from '../shared/passphrase';
 import { ExportRequest, exportRequestSchema, formatIssues, withDefaults } from '../shared/schemas';
@@ -74,57 +74,15 @@ export function renewalExecutionName(certificateArn: string, target: string, eve
   return `renew-${sha256Hex(`${certificateArn}\n${target}\n${eventId}`).slice(0, 40)}`;
 }
 
-/** What is stored for a target: an inventory item, or its view in `GET /certificates`. */
-export type StoredTarget = Pick<
-  InventoryItem,
-  | 'certificateArn'
-  | 'certName'
-  | 'targetTagKey'
-  | 'targetTagValue'
-  | 'certDir'
-  | 'keyDir'
-  | 'service'
-  | 'verifyPort'
-  | 'maxConcurrency'
-  | 'maxErrors'
-  | 'keyOwner'
-  | 'keyGroup'
-  | 'keyMode'
-  | 'certOwner'
-  | 'certGroup'
-  | 'certMode'
-  | 'pkcs12'
-  | 'combinedPem'
-  | 'convergenceSchedule'
->;
+/**
+ * What is stored for a target: an inventory item (options under their API names, or the camelCase names of
+ * older items), or its view in `GET /certificates` (camelCase names).
+ */
+export type StoredTarget = { readonly certificateArn: string } & object;
 
 /** The execution input for a stored target: the published API names, with its stored install options. */
 export function inputFromItem(item: StoredTarget): ExportRequest {
-  // Output profile and schedule, when stored (older items get the defaults).
-  const optional = {
-    KeyOwner: item.keyOwner,
-    KeyGroup: item.keyGroup,
-    KeyMode: item.keyMode,
-    CertOwner: item.certOwner,
-    CertGroup: item.certGroup,
-    CertMode: item.certMode,
-    Pkcs12: item.pkcs12,
-    CombinedPem: item.combinedPem,
-    ConvergenceSchedule: item.convergenceSchedule,
-  };
-  return {
-    CertificateArn: item.certificateArn,
-    CertName: item.certName,
-    TargetTagKey: item.targetTagKey,
-    TargetTagValue: item.targetTagValue,
-    CertDir: item.certDir,
-    KeyDir: item.keyDir,
-    Service: item.service as ExportRequest['Service'],
-    VerifyPort: item.verifyPort,
-    MaxConcurrency: item.maxConcurrency,
-    MaxErrors: item.maxErrors,
-    ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined)),
-  };
+  return requestFromStored(item.certificateArn, item as Readonly<Record<string, unknown>>) as ExportRequest;
 }
 
 export function parseAcmEvent(event: unknown): AcmEvent {

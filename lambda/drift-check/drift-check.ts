@@ -184,7 +184,7 @@ export async function checkDrift(deps: DriftCheckDeps): Promise<DriftCheckResult
       const reports = await nodeReportsForSecret(deps.ssm, item.lastSecretArn);
       result.nodesReporting += reports.length;
       const { drifting, inSync } = findDrift(item.lastSerial, reports.map(observationOf));
-      const tagged = await matchingNodes(deps.ssm, item.targetTagKey, item.targetTagValue);
+      const tagged = await matchingNodes(deps.ssm, item.TargetTagKey, item.TargetTagValue);
       const reporting = new Set(reports.map((r) => r.nodeId));
       const silent = tagged.filter((id) => !reporting.has(id));
       if (drifting.length === 0 && silent.length === 0) {
@@ -203,7 +203,7 @@ export async function checkDrift(deps: DriftCheckDeps): Promise<DriftCheckResult
       }
       const drift: TargetDrift = {
         certificateArn: item.certificateArn,
-        certName: item.certName,
+        certName: item.CertName,
         target: item.target,
         expectedSerial: item.lastSerial,
         nodesReporting: reports.length,

@@ -3,11 +3,10 @@
  * API and its tests. It only says "a JSON object with these fields of these JSON types, these required, no
  * others": no patterns and no lengths. The value rules are checked by zod in the export-api function, which
  * names the field and the rule (API Gateway's own validation message cannot be used: it echoes the rejected
- * value). The property list is derived from the zod schema, so the two cannot drift apart.
+ * value). The property list comes from the field registry (lambda/shared/fields.ts), as the zod schema's does.
  */
-import type { z } from 'zod';
+import { FIELDS, Registry, apiStructure } from '../shared/fields';
 import { RETIRED_FIELDS } from '../shared/patterns';
-import { exportRequestSchema } from '../shared/schemas';
 
 export type StructuralType = 'string' | 'integer' | 'number' | 'boolean';
 
@@ -19,36 +18,9 @@ export interface StructuralSchema {
   readonly properties: Readonly<Record<string, { readonly type: StructuralType }>>;
 }
 
-interface ZodIntrospection {
-  def: { type: string; innerType?: ZodIntrospection };
-  format?: string | null;
-}
-
-/** JSON type of one zod field (optional wrappers removed). */
-function jsonType(name: string, schema: ZodIntrospection): StructuralType {
-  const inner = schema.def.type === 'optional' && schema.def.innerType ? schema.def.innerType : schema;
-  switch (inner.def.type) {
-    case 'string':
-    case 'enum':
-      return 'string';
-    case 'boolean':
-      return 'boolean';
-    case 'number':
-      return inner.format === 'safeint' || inner.format === 'int32' ? 'integer' : 'number';
-    default:
-      throw new Error(`${name}: no JSON type for zod type ${inner.def.type}`);
-  }
-}
-
-/** The structural model of an export request, built from {@link exportRequestSchema}'s shape. */
-export function exportRequestStructure(): StructuralSchema {
-  const shape = exportRequestSchema().shape as Record<string, z.ZodType>;
-  const properties: Record<string, { type: StructuralType }> = {};
-  const required: string[] = [];
-  for (const [name, schema] of Object.entries(shape)) {
-    properties[name] = { type: jsonType(name, schema as unknown as ZodIntrospection) };
-    if (!schema.safeParse(undefined).success) required.push(name);
-  }
+/** The structural model of an export request, built from the field registry's API fields. */
+export function exportRequestStructure(registry: Registry = FIELDS): StructuralSchema {
+  const { properties, required } = apiStructure(registry);
   // Let retired fields through to the function, which refuses them with what replaced them.
   for (const name of Object.keys(RETIRED_FIELDS)) properties[name] = { type: 'string' };
   return { type: 'object', additionalProperties: false, required, properties };

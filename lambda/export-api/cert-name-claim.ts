@@ -121,7 +121,7 @@ async function writeClaim(
 /** Whether the claim's holder still holds the name (its files may be on the nodes, or are on their way). */
 async function stillHeld(deps: NameClaimDeps, claim: NameClaim, now: Date): Promise<boolean> {
   const item = await getItem(deps, { certificateArn: claim.holderArn, target: claim.claimTarget });
-  if (item && item.certName === claim.certName) return true;
+  if (item && item.CertName === claim.certName) return true;
   try {
     const execution = await deps.sfn.send(new DescribeExecutionCommand({ executionArn: claim.executionArn }));
     return execution.status === 'RUNNING' || execution.status === 'PENDING_REDRIVE';

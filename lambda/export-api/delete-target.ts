@@ -147,14 +147,14 @@ async function sendRemoval(
 ): Promise<FilesRemoval> {
   const profile = profileFromItem(item);
   const { commandId } = await sendInstallCommand(ssm, settings, {
-    tagKey: profile.targetTagKey,
-    tagValue: profile.targetTagValue,
+    tagKey: profile.TargetTagKey,
+    tagValue: profile.TargetTagValue,
     // Identifiers only: the secret's ARN (so a node refuses when its CertName belongs to another secret),
     // never a version, stage or any secret material.
     parameters: documentParameters(profile, { secretArn: item.lastSecretArn, document: 'remove' }, settings.region),
-    maxConcurrency: item.maxConcurrency,
+    maxConcurrency: item.MaxConcurrency,
     maxErrors: REMOVE_MAX_ERRORS,
-    comment: `acm-export remove ${profile.certName}`,
+    comment: `acm-export remove ${profile.CertName}`,
   });
   return {
     requested: true,

@@ -9,6 +9,7 @@ import { findDrift } from '../shared/drift';
 import { nodeReportsForSecret, observationOf } from '../shared/node-reports';
 import { INVENTORY, InventoryItem } from '../shared/contract';
 import { InvalidInput } from '../shared/errors';
+import { optionsView } from '../shared/fields';
 import { profileFromItem } from '../shared/install-command';
 import { InventoryDeps, targetsByExpiry } from '../shared/inventory';
 import { certificateArnRule } from '../shared/patterns';
@@ -98,12 +99,23 @@ export function daysToExpiry(expiry: string, now: Date): number {
 }
 
 export function toView(item: InventoryItem, now: Date): CertificateTargetView {
+  // The options (with the defaults for those an older item lacks) under their camelCase view names.
+  const options = optionsView(profileFromItem(item)) as Pick<
+    CertificateTargetView,
+    | 'certName'
+    | 'targetTagKey'
+    | 'targetTagValue'
+    | 'certDir'
+    | 'keyDir'
+    | 'service'
+    | 'verifyPort'
+    | 'maxConcurrency'
+    | 'maxErrors'
+  > &
+    Partial<CertificateTargetView>;
   return {
     certificateArn: item.certificateArn,
-    certName: item.certName,
     target: item.target,
-    targetTagKey: item.targetTagKey,
-    targetTagValue: item.targetTagValue,
     lastSerial: item.lastSerial,
     certExpiryDate: item.certExpiryDate,
     daysToExpiry: daysToExpiry(item.certExpiryDate, now),
@@ -117,30 +129,9 @@ export function toView(item: InventoryItem, now: Date): CertificateTargetView {
     ...(item.removalCommandId ? { removalCommandId: item.removalCommandId } : {}),
     ...(item.removalFailures ? { removalFailures: item.removalFailures } : {}),
     lastExecutionArn: item.lastExecutionArn,
-    certDir: item.certDir,
-    keyDir: item.keyDir,
-    service: item.service,
-    verifyPort: item.verifyPort,
-    maxConcurrency: item.maxConcurrency,
-    maxErrors: item.maxErrors,
-    ...profileView(item),
-    ...(item.convergenceSchedule ? { convergenceSchedule: item.convergenceSchedule } : {}),
+    ...options,
     ...(item.associationId ? { associationId: item.associationId } : {}),
     ...(item.reportAssociationId ? { reportAssociationId: item.reportAssociationId } : {}),
-  };
-}
-
-function profileView(item: InventoryItem) {
-  const p = profileFromItem(item);
-  return {
-    keyOwner: p.keyOwner,
-    keyGroup: p.keyGroup,
-    keyMode: p.keyMode,
-    certOwner: p.certOwner,
-    certGroup: p.certGroup,
-    certMode: p.certMode,
-    pkcs12: p.pkcs12,
-    combinedPem: p.combinedPem,
   };
 }
 

@@ -3,6 +3,7 @@
  * names, state names, task payloads and results, and the inventory item. Workflow state holds
  * identifiers only (ARNs, version ids, serials, dates, counts), never key material.
  */
+import type { StoredOptions } from './fields';
 import type { ResolvedExportRequest } from './schemas';
 
 /** Environment variables the stack sets on the functions. */
@@ -253,19 +254,33 @@ export function parseTargetKey(target: string): { tagKey: string; tagValue: stri
 
 export type RemovalStatus = 'Removing' | 'RemovalFailed';
 
-export interface InventoryItem {
+/**
+ * Options every item has had from the start; the output profile and the schedule came later (an item
+ * written before them lacks them until read: itemFromStored fills in the defaults).
+ */
+type ItemOptions = Partial<StoredOptions> &
+  Pick<
+    StoredOptions,
+    | 'CertName'
+    | 'TargetTagKey'
+    | 'TargetTagValue'
+    | 'CertDir'
+    | 'KeyDir'
+    | 'Service'
+    | 'VerifyPort'
+    | 'MaxConcurrency'
+    | 'MaxErrors'
+  >;
+
+/**
+ * One target's item. Its options (CertName, CertDir, ..., ConvergenceSchedule: the registry's stored fields)
+ * are stored under their API names; items written before that hold them under camelCase names, which the
+ * inventory reads too (see itemFromStored in inventory.ts).
+ */
+export interface InventoryItem extends ItemOptions {
   certificateArn: string;
   target: string;
   itemType: 'target';
-  certName: string;
-  targetTagKey: string;
-  targetTagValue: string;
-  certDir: string;
-  keyDir: string;
-  service: string;
-  verifyPort: number;
-  maxConcurrency: string;
-  maxErrors: string;
   certExpiryDate: string;
   lastExportedDate: string;
   /** Start time of the execution that last exported; an older execution never overwrites a newer one. */
@@ -299,17 +314,6 @@ export interface InventoryItem {
   removalCommandId?: string;
   /** RemovalFailed only: one line per node that did not remove the files (no secrets). */
   removalFailures?: string[];
-  // Output profile (absent on items written before profiles existed: the defaults apply).
-  keyOwner?: string;
-  keyGroup?: string;
-  keyMode?: string;
-  certOwner?: string;
-  certGroup?: string;
-  certMode?: string;
-  pkcs12?: boolean;
-  combinedPem?: boolean;
-  /** Schedule of the convergence association. */
-  convergenceSchedule?: string;
   /** Id of the target's State Manager association (set by the workflow). */
   associationId?: string;
   /** Id of the target's report association (report document, set by the workflow). */

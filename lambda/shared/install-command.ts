@@ -6,7 +6,7 @@
 import { SSMClient, SendCommandCommand } from '@aws-sdk/client-ssm';
 import { InventoryItem, targetKey } from './contract';
 import { rethrowThrottling } from './errors';
-import { INSTALL_DEFAULTS } from './patterns';
+import { StoredOptions, runParameters, storedOptions } from './fields';
 
 /**
  * Where and how a document is sent (`DOCUMENT_NAME` or `REMOVE_DOCUMENT_NAME`, `COMMAND_LOG_GROUP`,
@@ -62,47 +62,12 @@ export async function sendInstallCommand(
   return { commandId, targetCount };
 }
 
-/** How a target's files are installed: paths, service, verification and the output profile. */
-export type TargetProfile = Required<
-  Pick<
-    InventoryItem,
-    | 'certName'
-    | 'targetTagKey'
-    | 'targetTagValue'
-    | 'certDir'
-    | 'keyDir'
-    | 'service'
-    | 'verifyPort'
-    | 'keyOwner'
-    | 'keyGroup'
-    | 'keyMode'
-    | 'certOwner'
-    | 'certGroup'
-    | 'certMode'
-    | 'pkcs12'
-    | 'combinedPem'
-  >
->;
+/** How a target's files are installed: its stored options, under their API names (CertName, CertDir, ...). */
+export type TargetProfile = StoredOptions;
 
-/** The stored profile of an inventory item (defaults for items written before profiles existed). */
+/** The stored profile of an inventory item (defaults for options older items predate). */
 export function profileFromItem(item: InventoryItem): TargetProfile {
-  return {
-    certName: item.certName,
-    targetTagKey: item.targetTagKey,
-    targetTagValue: item.targetTagValue,
-    certDir: item.certDir,
-    keyDir: item.keyDir,
-    service: item.service,
-    verifyPort: item.verifyPort,
-    keyOwner: item.keyOwner ?? INSTALL_DEFAULTS.KeyOwner,
-    keyGroup: item.keyGroup ?? INSTALL_DEFAULTS.KeyGroup,
-    keyMode: item.keyMode ?? INSTALL_DEFAULTS.KeyMode,
-    certOwner: item.certOwner ?? INSTALL_DEFAULTS.CertOwner,
-    certGroup: item.certGroup ?? INSTALL_DEFAULTS.CertGroup,
-    certMode: item.certMode ?? INSTALL_DEFAULTS.CertMode,
-    pkcs12: item.pkcs12 ?? INSTALL_DEFAULTS.Pkcs12,
-    combinedPem: item.combinedPem ?? INSTALL_DEFAULTS.CombinedPem,
-  };
+  return storedOptions(item as unknown as Record<string, unknown>);
 }
 
 /**
@@ -115,52 +80,23 @@ export type DocumentSecret =
   | { secretArn: string; document: 'report' | 'remove' };
 
 /**
- * The parameters the report and remove documents declare (ssm-documents/report-acm-certificate.yaml,
- * remove-acm-certificate.yaml; a test compares them): SSM refuses a command or association naming any other.
- */
-export const DOCUMENT_PARAMETER_NAMES = {
-  report: ['CertName', 'SecretId', 'CertDir', 'KeyDir', 'Pkcs12', 'CombinedPem', 'Target', 'Service', 'VerifyPort'],
-  remove: ['CertName', 'SecretId', 'CertDir', 'KeyDir', 'Service'],
-} as const satisfies Record<'report' | 'remove', readonly string[]>;
-
-/**
  * A document's parameters: each a one-element list of strings; identifiers and options only. A push names
  * the exact version; an association names the stage (AWSCURRENT) and leaves SecretVersionId at its default;
- * the report and remove documents get only the parameters they declare.
+ * the report and remove documents name neither. Which fields each document receives is the registry's
+ * (fields.ts): SSM refuses a command or association naming a parameter its document does not declare.
  */
 export function documentParameters(
   profile: TargetProfile,
   secret: DocumentSecret,
   region: string,
 ): Record<string, string[]> {
-  const install = installParameters(profile, secret, region);
-  if (!('document' in secret)) return install;
-  const names: readonly string[] = DOCUMENT_PARAMETER_NAMES[secret.document];
-  return Object.fromEntries(Object.entries(install).filter(([name]) => names.includes(name)));
-}
-
-function installParameters(profile: TargetProfile, secret: DocumentSecret, region: string): Record<string, string[]> {
-  return {
-    CertName: [profile.certName],
-    SecretId: [secret.secretArn],
-    ...('versionId' in secret
-      ? { SecretVersionId: [secret.versionId] }
-      : 'stage' in secret
-        ? { SecretVersionStage: [secret.stage] }
-        : {}),
-    Region: [region],
-    CertDir: [profile.certDir],
-    KeyDir: [profile.keyDir],
-    Service: [profile.service],
-    VerifyPort: [String(profile.verifyPort)],
-    KeyOwner: [profile.keyOwner],
-    KeyGroup: [profile.keyGroup],
-    KeyMode: [profile.keyMode],
-    CertOwner: [profile.certOwner],
-    CertGroup: [profile.certGroup],
-    CertMode: [profile.certMode],
-    Pkcs12: [String(profile.pkcs12)],
-    CombinedPem: [String(profile.combinedPem)],
-    Target: [targetKey(profile.targetTagKey, profile.targetTagValue)],
+  const run = {
+    ...profile,
+    SecretId: secret.secretArn,
+    Region: region,
+    Target: targetKey(profile.TargetTagKey, profile.TargetTagValue),
+    ...('versionId' in secret ? { SecretVersionId: secret.versionId } : {}),
+    ...('stage' in secret ? { SecretVersionStage: secret.stage } : {}),
   };
+  return runParameters('document' in secret ? secret.document : 'install', run);
 }

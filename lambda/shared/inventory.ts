@@ -12,6 +12,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { INVENTORY, InventoryItem } from './contract';
 import { rethrowThrottling } from './errors';
+import { heldOptions, legacyAttributeNames } from './fields';
 
 export interface InventoryDeps {
   ddb: DynamoDBDocumentClient;
@@ -40,6 +41,22 @@ type ExportFields = Omit<
 >;
 
 type TargetKey = { certificateArn: string; target: string };
+
+const LEGACY_NAMES = new Set(legacyAttributeNames());
+
+/**
+ * An item as the table holds it, with its options under their API names: items written before the field
+ * registry hold them under camelCase names (certName, certDir, ...), read too so a deployed table keeps
+ * working. Options an older item lacks stay absent (profileFromItem applies the defaults).
+ */
+export function itemFromStored(raw: Record<string, unknown>): InventoryItem {
+  const rest = Object.fromEntries(Object.entries(raw).filter(([name]) => !LEGACY_NAMES.has(name)));
+  return { ...rest, ...heldOptions(raw) } as unknown as InventoryItem;
+}
+
+function itemOrUndefined(raw: Record<string, unknown> | undefined): InventoryItem | undefined {
+  return raw ? itemFromStored(raw) : undefined;
+}
 
 function isConditionFailure(error: unknown): boolean {
   return error instanceof Error && error.name === 'ConditionalCheckFailedException';
@@ -71,7 +88,8 @@ export async function recordExport(
   names['#started'] = 'lastExportStartedAt';
   attrs[':startedAt'] = fields.lastExportStartedAt;
   names['#removalAt'] = 'removalRequestedAt';
-  const removes = CLEARED_BY_EXPORT.map((name, i) => {
+  // The new export also drops the camelCase attributes an older item stored its options under.
+  const removes = [...CLEARED_BY_EXPORT, ...LEGACY_NAMES].map((name, i) => {
     names[`#c${i}`] = name;
     return `#c${i}`;
   });
@@ -89,7 +107,7 @@ export async function recordExport(
         ReturnValues: 'ALL_NEW',
       }),
     );
-    return { applied: true, item: (out.Attributes ?? { ...fields, ...key }) as InventoryItem };
+    return { applied: true, item: itemFromStored(out.Attributes ?? { ...fields, ...key }) };
   } catch (error) {
     if (!isConditionFailure(error)) return rethrowThrottling(error, 'dynamodb:UpdateItem');
   }
@@ -113,7 +131,7 @@ export async function getItem(
         ConsistentRead: true,
       }),
     );
-    return out.Item as InventoryItem | undefined;
+    return itemOrUndefined(out.Item);
   } catch (error) {
     return rethrowThrottling(error, 'dynamodb:GetItem');
   }
@@ -368,7 +386,7 @@ export async function deleteItem(
         ReturnValues: 'ALL_OLD',
       }),
     );
-    return out.Attributes as InventoryItem | undefined;
+    return itemOrUndefined(out.Attributes);
   } catch (error) {
     return rethrowThrottling(error, 'dynamodb:DeleteItem');
   }
@@ -393,7 +411,7 @@ export async function targetsOfCertificate(deps: InventoryDeps, certificateArn: 
     } catch (error) {
       return rethrowThrottling(error, 'dynamodb:Query');
     }
-    items.push(...((page.Items ?? []) as InventoryItem[]));
+    items.push(...(page.Items ?? []).map(itemFromStored));
     startKey = page.LastEvaluatedKey;
   } while (startKey);
   return items;
@@ -424,7 +442,7 @@ export async function targetsByExpiry(
         ExclusiveStartKey: options.startKey,
       }),
     );
-    return { items: (page.Items ?? []) as InventoryItem[], lastKey: page.LastEvaluatedKey };
+    return { items: (page.Items ?? []).map(itemFromStored), lastKey: page.LastEvaluatedKey };
   } catch (error) {
     return rethrowThrottling(error, 'dynamodb:Query');
   }

@@ -1,17 +1,11 @@
 /**
- * zod schemas for every external input, built from the shared {@link FIELD_RULES}.
+ * zod schemas for every external input: the export request is generated from the field registry (fields.ts),
+ * other inputs use the shared {@link FIELD_RULES}.
  * Messages name the field and the rule, never the rejected value (it may be a secret pasted by mistake).
  */
 import { z } from 'zod';
-import {
-  FIELD_RULES,
-  FieldName,
-  FieldRule,
-  INSTALL_DEFAULTS,
-  RESERVED_TAG_PREFIX,
-  RETIRED_FIELDS,
-  certificateArnRule,
-} from './patterns';
+import { ExportRequestFields, FIELDS, FieldEntry, Registry, ResolvedRequestFields, applyDefaults } from './fields';
+import { FIELD_RULES, FieldName, FieldRule, RETIRED_FIELDS, certificateArnRule } from './patterns';
 
 export function ruleString(rule: FieldRule): z.ZodString {
   return z
@@ -24,97 +18,61 @@ export function field(name: FieldName): z.ZodString {
   return ruleString(FIELD_RULES[name]);
 }
 
-const tagKey = field('TargetTagKey').refine((key) => !RESERVED_TAG_PREFIX.test(key), {
-  error: 'must not start with "aws:" (reserved by AWS)',
-});
-
-const verifyPort = z
-  .number({ error: 'must be an integer from 0 to 65535' })
-  .int({ error: 'must be an integer from 0 to 65535' })
-  .min(0, { error: 'must be an integer from 0 to 65535' })
-  .max(65535, { error: 'must be an integer from 0 to 65535' });
-
-/** Install options a caller may set; each has a default. */
-export const installOptionsShape = {
-  CertDir: field('CertDir').optional(),
-  KeyDir: field('KeyDir').optional(),
-  Service: z.enum(['auto', 'none', 'nginx', 'apache2', 'httpd'], { error: FIELD_RULES.Service.rule }).optional(),
-  VerifyPort: verifyPort.optional(),
-  MaxConcurrency: field('MaxConcurrency').optional(),
-  MaxErrors: field('MaxErrors').optional(),
-  DryRun: z.boolean({ error: 'must be true or false' }).optional(),
-  // Output profile of the target: who owns the files, their modes, and extra formats.
-  KeyOwner: field('KeyOwner').optional(),
-  KeyGroup: field('KeyGroup').optional(),
-  KeyMode: field('KeyMode').optional(),
-  CertOwner: field('CertOwner').optional(),
-  CertGroup: field('CertGroup').optional(),
-  CertMode: field('CertMode').optional(),
-  Pkcs12: z.boolean({ error: 'must be true or false' }).optional(),
-  CombinedPem: z.boolean({ error: 'must be true or false' }).optional(),
-  /** Schedule of the target's convergence association; default: the stack's (rate(12 hours) unless configured). */
-  ConvergenceSchedule: field('ConvergenceSchedule').optional(),
-};
-
-/** Names of the output-profile options (stored per target, passed to the document). */
-export const OUTPUT_PROFILE_FIELDS = [
-  'KeyOwner',
-  'KeyGroup',
-  'KeyMode',
-  'CertOwner',
-  'CertGroup',
-  'CertMode',
-  'Pkcs12',
-  'CombinedPem',
-] as const;
-
-/** Body of `POST /exports` (the API's published field names). Unknown fields are rejected. */
-export function exportRequestSchema(scope: { partition?: string; region?: string; account?: string } = {}) {
-  return z.strictObject(
-    {
-      CertificateArn: ruleString(certificateArnRule(scope)),
-      CertName: field('CertName'),
-      TargetTagKey: tagKey,
-      TargetTagValue: field('TargetTagValue'),
-      ...installOptionsShape,
-    },
-    { error: (issue) => (issue.code === 'invalid_type' ? 'request body must be a JSON object' : undefined) },
-  );
+/** The zod schema of one registry field's API value (its JSON type, rule, closed values and refusals). */
+export function registryFieldSchema(entry: FieldEntry, rule: FieldRule = entry.rule): z.ZodType {
+  if (entry.json === 'boolean') return z.boolean({ error: 'must be true or false' });
+  if (entry.json === 'integer') {
+    const [min, max] = entry.range ?? [0, Number.MAX_SAFE_INTEGER];
+    const message = `must be an integer from ${min} to ${max}`;
+    return z
+      .number({ error: message })
+      .int({ error: message })
+      .min(min, { error: message })
+      .max(max, { error: message });
+  }
+  if (entry.values) return z.enum(entry.values, { error: rule.rule });
+  const refuse = entry.refuse;
+  return refuse ? ruleString(rule).refine((v) => !refuse.pattern.test(v), { error: refuse.message }) : ruleString(rule);
 }
 
-export const ExportRequestSchema = exportRequestSchema();
-export type ExportRequest = z.infer<typeof ExportRequestSchema>;
+/** The shape of the request object: every API field of the registry, required or optional. */
+export function requestShape(
+  registry: Registry = FIELDS,
+  overrides: Readonly<Record<string, FieldRule>> = {},
+): Record<string, z.ZodType> {
+  const shape: Record<string, z.ZodType> = {};
+  for (const [name, entry] of Object.entries(registry)) {
+    if (entry.api === undefined) continue;
+    const schema = registryFieldSchema(entry, overrides[name]);
+    shape[name] = entry.api === 'required' ? schema : schema.optional();
+  }
+  return shape;
+}
 
+export type ExportRequest = ExportRequestFields;
 /**
  * An export request with every default filled in: what the workflow actually runs with. ConvergenceSchedule
  * stays optional: its default is the stack's, known only to ssm-run.
  */
-export type ResolvedExportRequest = Required<Omit<ExportRequest, 'ConvergenceSchedule'>> &
-  Pick<ExportRequest, 'ConvergenceSchedule'>;
+export type ResolvedExportRequest = ResolvedRequestFields;
 
-export function withDefaults(request: ExportRequest): ResolvedExportRequest {
-  return {
-    KeyOwner: INSTALL_DEFAULTS.KeyOwner,
-    KeyGroup: INSTALL_DEFAULTS.KeyGroup,
-    KeyMode: INSTALL_DEFAULTS.KeyMode,
-    CertOwner: INSTALL_DEFAULTS.CertOwner,
-    CertGroup: INSTALL_DEFAULTS.CertGroup,
-    CertMode: INSTALL_DEFAULTS.CertMode,
-    Pkcs12: INSTALL_DEFAULTS.Pkcs12,
-    CombinedPem: INSTALL_DEFAULTS.CombinedPem,
-    CertDir: INSTALL_DEFAULTS.CertDir,
-    KeyDir: INSTALL_DEFAULTS.KeyDir,
-    Service: INSTALL_DEFAULTS.Service,
-    VerifyPort: INSTALL_DEFAULTS.VerifyPort,
-    MaxConcurrency: INSTALL_DEFAULTS.MaxConcurrency,
-    MaxErrors: INSTALL_DEFAULTS.MaxErrors,
-    DryRun: INSTALL_DEFAULTS.DryRun,
-    ...stripUndefined(request),
-  };
+/** The request schema as a zod object (its shape lists the fields). */
+export type ExportRequestZod = z.ZodType<ExportRequest> & { readonly shape: Record<string, z.ZodType> };
+
+/** Body of `POST /exports` (the API's published field names). Unknown fields are rejected. */
+export function exportRequestSchema(
+  scope: { partition?: string; region?: string; account?: string } = {},
+  registry: Registry = FIELDS,
+): ExportRequestZod {
+  return z.strictObject(requestShape(registry, { CertificateArn: certificateArnRule(scope) }), {
+    error: (issue) => (issue.code === 'invalid_type' ? 'request body must be a JSON object' : undefined),
+  }) as unknown as ExportRequestZod;
 }
 
-function stripUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+export const ExportRequestSchema = exportRequestSchema();
+
+export function withDefaults(request: ExportRequest): ResolvedExportRequest {
+  return applyDefaults(request) as ResolvedExportRequest;
 }
 
 /** Characters safe to repeat back in an error message when naming an unknown field. */

@@ -8,6 +8,7 @@ import { SSMClient, SendCommandCommand } from '@aws-sdk/client-ssm';
 import { AssociationKind, AssociationSpec, upsertAssociation } from '../shared/associations';
 import { ExportTaskResult, InstallTaskResult, InventoryItem, targetKey } from '../shared/contract';
 import { AcmExportError, NoMatchingNodes, isThrottling, rethrowThrottling } from '../shared/errors';
+import { optionsToStore } from '../shared/fields';
 import { TargetProfile, documentParameters, installCommandInput } from '../shared/install-command';
 import { InventoryDeps, recordAssociation, recordDeployOutcome, recordExport } from '../shared/inventory';
 import { matchingNodes } from '../shared/node-reports';
@@ -44,23 +45,7 @@ export interface InstallRequest {
 }
 
 export function profileFromRequest(i: ResolvedExportRequest): TargetProfile {
-  return {
-    certName: i.CertName,
-    targetTagKey: i.TargetTagKey,
-    targetTagValue: i.TargetTagValue,
-    certDir: i.CertDir,
-    keyDir: i.KeyDir,
-    service: i.Service,
-    verifyPort: i.VerifyPort,
-    keyOwner: i.KeyOwner,
-    keyGroup: i.KeyGroup,
-    keyMode: i.KeyMode,
-    certOwner: i.CertOwner,
-    certGroup: i.CertGroup,
-    certMode: i.CertMode,
-    pkcs12: i.Pkcs12,
-    combinedPem: i.CombinedPem,
-  };
+  return optionsToStore(i);
 }
 
 /** The push's parameters (the exact version this export wrote). */
@@ -91,9 +76,7 @@ export async function runInstall(request: InstallRequest, deps: InstallDeps): Pr
   const key = { certificateArn: i.CertificateArn, target: targetKey(i.TargetTagKey, i.TargetTagValue) };
   const claim = await recordExport(deps, key, {
     ...profileFromRequest(i),
-    convergenceSchedule: i.ConvergenceSchedule ?? deps.convergenceSchedule ?? DEFAULT_CONVERGENCE_SCHEDULE,
-    maxConcurrency: i.MaxConcurrency,
-    maxErrors: i.MaxErrors,
+    ConvergenceSchedule: i.ConvergenceSchedule ?? deps.convergenceSchedule ?? DEFAULT_CONVERGENCE_SCHEDULE,
     certExpiryDate: request.export.notAfter,
     lastExportedDate: now().toISOString(),
     lastExportStartedAt: request.executionStartTime,
@@ -186,7 +169,7 @@ async function ensureAssociations(
       ...base,
       parameters: documentParameters(profile, { secretArn, stage: 'AWSCURRENT' }, deps.region),
       schedule:
-        item.convergenceSchedule ?? i.ConvergenceSchedule ?? deps.convergenceSchedule ?? DEFAULT_CONVERGENCE_SCHEDULE,
+        item.ConvergenceSchedule ?? i.ConvergenceSchedule ?? deps.convergenceSchedule ?? DEFAULT_CONVERGENCE_SCHEDULE,
     },
     item.associationId,
     deps,

@@ -55,7 +55,7 @@ test('every node ready: document registered, dry run lists the nodes, one READY 
   const writesBefore = writes.map((op) => local.aws.callCount(op));
   const run = await selftest('--tag', 'Role=web', '--certificate-arn', arn);
   expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
-  expect(run.stdout).toMatch(/^document {3}AcmExport-InstallACMCertificate: registered \(Active, version 1\)$/m);
+  expect(run.stdout).toMatch(/^document {3}AcmExport-PreflightACMNode: registered \(Active, version 1\)$/m);
   const dryRun = run.stdout.split('\n').find((l) => l.startsWith('dry run')) ?? '';
   expect(dryRun).toMatch(/would install on 2 node\(s\)/);
   for (const node of local.nodes) {
@@ -132,7 +132,7 @@ test('usage: --tag is required, and a deployed check needs --stack', async () =>
   const info = JSON.parse(readFileSync(path.join(local.root, 'endpoint.json'), 'utf8')) as Record<string, string>;
   expect(info).toMatchObject({
     awsEndpoint: local.awsEndpoint,
-    documentName: 'AcmExport-InstallACMCertificate',
+    preflightDocumentName: 'AcmExport-PreflightACMNode',
     preflightSecretArn: local.preflightSecretArn,
   });
 });

@@ -45,15 +45,15 @@ function item(tagValue: string, over: Partial<InventoryItem> = {}): InventoryIte
     certificateArn: CERT_ARN,
     target: `Role=${tagValue}`,
     itemType: 'target',
-    certName: 'www',
-    targetTagKey: 'Role',
-    targetTagValue: tagValue,
-    certDir: '/etc/nginx/ssl',
-    keyDir: '/etc/nginx/ssl/private',
-    service: 'nginx',
-    verifyPort: 443,
-    maxConcurrency: '2',
-    maxErrors: '0',
+    CertName: 'www',
+    TargetTagKey: 'Role',
+    TargetTagValue: tagValue,
+    CertDir: '/etc/nginx/ssl',
+    KeyDir: '/etc/nginx/ssl/private',
+    Service: 'nginx',
+    VerifyPort: 443,
+    MaxConcurrency: '2',
+    MaxErrors: '0',
     certExpiryDate: '2027-06-01T00:00:00.000Z',
     lastExportedDate: '2026-11-01T00:00:00.000Z',
     lastExportStartedAt: '2026-11-01T00:00:00.000Z',
@@ -97,7 +97,7 @@ describe('acm-renew', () => {
   );
 
   test('a target stored with Service none (the default before auto) renews with none; only a request without Service gets auto', () => {
-    const stored = inputFromItem(item('web', { service: 'none' }));
+    const stored = inputFromItem(item('web', { Service: 'none' }));
     expect(stored.Service).toBe('none');
     expect(withDefaults(stored).Service).toBe('none');
     expect(withDefaults({ ...stored, Service: undefined }).Service).toBe('auto');
@@ -179,13 +179,13 @@ describe('acm-renew', () => {
 
   test('a stored target that no longer validates is skipped, the others start', async () => {
     ddbMock.reset();
-    ddbMock.on(QueryCommand).resolves({ Items: [item('web', { certDir: 'relative/path' }), item('api')] });
+    ddbMock.on(QueryCommand).resolves({ Items: [item('web', { CertDir: 'relative/path' }), item('api')] });
     expect(await handler(event())).toMatchObject({ started: 1, skipped: 1, targets: 2 });
   });
 
   test('a target outside a narrowed placement policy is skipped and named; the others renew', async () => {
     ddbMock.reset();
-    ddbMock.on(QueryCommand).resolves({ Items: [item('web', { keyDir: '/var/www/html' }), item('api')] });
+    ddbMock.on(QueryCommand).resolves({ Items: [item('web', { KeyDir: '/var/www/html' }), item('api')] });
     const result = await handler(event());
     expect(result).toMatchObject({ started: 1, skipped: 1, targets: 2, outsidePlacement: ['Role=web'] });
     const inputs = sfn.commandCalls(StartExecutionCommand).map((c) => JSON.parse(c.args[0].input.input!));
@@ -193,7 +193,7 @@ describe('acm-renew', () => {
 
     ddbMock.reset();
     sfn.resetHistory();
-    ddbMock.on(QueryCommand).resolves({ Items: [item('web'), item('api', { keyGroup: 'users' })] });
+    ddbMock.on(QueryCommand).resolves({ Items: [item('web'), item('api', { KeyGroup: 'users' })] });
     const narrowed = createHandler({
       ddb,
       tableName: 'Inventory',

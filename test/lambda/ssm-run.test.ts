@@ -135,14 +135,15 @@ describe('ssm-run', () => {
       Comment: 'acm-export exec-1',
     });
     expect(await item(input.CertificateArn)).toMatchObject({
+      // Options are stored under their API names.
       itemType: 'target',
-      certName: 'www',
-      targetTagKey: 'Role',
-      targetTagValue: 'web',
-      service: 'nginx',
-      verifyPort: 443,
-      maxConcurrency: '10%',
-      maxErrors: '0',
+      CertName: 'www',
+      TargetTagKey: 'Role',
+      TargetTagValue: 'web',
+      Service: 'nginx',
+      VerifyPort: 443,
+      MaxConcurrency: '10%',
+      MaxErrors: '0',
       certExpiryDate: EXPORT_RESULT.notAfter,
       lastSerial: EXPORT_RESULT.serial,
       lastExportedDate: NOW.toISOString(),
@@ -280,10 +281,10 @@ describe('convergence association', () => {
     ]);
     expect(await item(input.CertificateArn)).toMatchObject({
       associationId: ASSOCIATION_ID,
-      convergenceSchedule: 'rate(12 hours)',
-      keyOwner: 'haproxy',
-      combinedPem: true,
-      pkcs12: true,
+      ConvergenceSchedule: 'rate(12 hours)',
+      KeyOwner: 'haproxy',
+      CombinedPem: true,
+      Pkcs12: true,
     });
     // Associations before the push: nothing is sent if the association step is throttled and retried.
     const order = ssm.calls().map((c) => c.args[0].constructor.name);

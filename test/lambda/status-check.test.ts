@@ -31,6 +31,7 @@ beforeAll(async () => {
   install = createInstallHandler({
     ...common,
     documentName: 'Doc',
+    reportDocumentName: 'ReportDoc',
     stackName: 'AcmExport',
     logGroupName: '/logs',
     timeoutSeconds: 600,

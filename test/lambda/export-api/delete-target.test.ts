@@ -70,15 +70,15 @@ async function storeItem(over: Partial<InventoryItem> = {}): Promise<InventoryIt
     certificateArn: CERT_ARN.replace(/[0-9a-f]{4}$/, n),
     target: 'tier:app=web 1',
     itemType: 'target',
-    certName: 'www',
-    targetTagKey: 'tier:app',
-    targetTagValue: 'web 1',
-    certDir: '/etc/ssl/certs',
-    keyDir: '/etc/ssl/private',
-    service: 'nginx',
-    verifyPort: 443,
-    maxConcurrency: '25%',
-    maxErrors: '0',
+    CertName: 'www',
+    TargetTagKey: 'tier:app',
+    TargetTagValue: 'web 1',
+    CertDir: '/etc/ssl/certs',
+    KeyDir: '/etc/ssl/private',
+    Service: 'nginx',
+    VerifyPort: 443,
+    MaxConcurrency: '25%',
+    MaxErrors: '0',
     certExpiryDate: '2027-06-01T00:00:00.000Z',
     lastExportedDate: '2026-11-30T00:00:00.000Z',
     lastExportStartedAt: '2026-11-30T00:00:00.000Z',
@@ -86,9 +86,9 @@ async function storeItem(over: Partial<InventoryItem> = {}): Promise<InventoryIt
     lastSecretArn: SECRET_ARN,
     lastSecretVersionId: '11111111-2222-4333-8444-555555555555',
     lastExecutionArn: executionArn(`e${n}`),
-    keyGroup: 'ssl-cert',
-    keyMode: '0640',
-    combinedPem: true,
+    KeyGroup: 'ssl-cert',
+    KeyMode: '0640',
+    CombinedPem: true,
     associationId: fakeAssociationId(serial),
     reportAssociationId: fakeAssociationId(0x10000 + serial),
     ...over,
@@ -190,7 +190,7 @@ describe('DELETE ?removeFiles=true', () => {
     expect(deleted).toEqual([item.associationId, item.reportAssociationId]);
     expect(seenWhileDeleting).toEqual(['Removing', 'Removing']);
     expect(await stored(item)).toMatchObject({
-      certName: 'www',
+      CertName: 'www',
       removalStatus: 'Removing',
       removalRequestedAt: NOW.toISOString(),
       removalCommandId: COMMAND_ID,
@@ -282,7 +282,7 @@ describe('DELETE ?removeFiles=true', () => {
     expect(first.body).not.toContain('document not found');
     const failed = await stored(item);
     expect(failed).toMatchObject({
-      certName: 'www',
+      CertName: 'www',
       removalStatus: 'RemovalFailed',
       removalFailures: [NOT_SENT_LINE],
     });
