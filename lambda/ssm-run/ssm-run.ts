@@ -157,7 +157,9 @@ const ASSOCIATION_LABEL: Record<AssociationKind, string> = {
 
 /**
  * Upserts the target's install association (AWSCURRENT on the convergence schedule) and its report
- * association (Action=report on the drift-report schedule), then stores their ids. Throttling is rethrown
+ * association (Action=report on the drift-report schedule), then stores their ids. An association that
+ * already matches is not updated (an update re-runs it on every node), so a renewal's only run per node is
+ * the push. Throttling is rethrown
  * (the task retries; an association created meanwhile is found again by its name); any other failure of
  * either is reported in the result and does not hold back the push, nor the other association.
  */
@@ -221,8 +223,13 @@ async function upsertOne(
 ): Promise<{ id: string; error?: undefined } | { id?: undefined; error: string }> {
   const label = ASSOCIATION_LABEL[kind];
   try {
-    const { associationId, action } = await upsertAssociation({ kind, ...spec }, deps, knownId);
-    log(`${label} ${action}`, { associationId, schedule: spec.schedule });
+    const { associationId, action, differences } = await upsertAssociation({ kind, ...spec }, deps, knownId);
+    // Field names only: the parameters' values are not logged.
+    log(`${label} ${action}`, {
+      associationId,
+      schedule: spec.schedule,
+      ...(differences ? { differences: differences.join(',') } : {}),
+    });
     return { id: associationId };
   } catch (error) {
     if (isThrottling(error) || (error instanceof AcmExportError && error.name === 'Throttled')) throw error;

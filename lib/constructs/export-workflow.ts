@@ -209,8 +209,9 @@ export class ExportWorkflow extends Construct {
       new iam.PolicyStatement({
         sid: 'ConvergenceAssociations',
         // Two associations per target (install and report), both of this stack's install document; targets
-        // are chosen by tag.
-        actions: ['ssm:CreateAssociation', 'ssm:UpdateAssociation'],
+        // are chosen by tag. DescribeAssociation: an association that already matches is not updated (an
+        // update re-runs it on every node).
+        actions: ['ssm:CreateAssociation', 'ssm:DescribeAssociation', 'ssm:UpdateAssociation'],
         resources: [props.installDocument.documentArn, associationArns, ...nodeArns],
       }),
     );
