@@ -17,6 +17,7 @@ import { benchControlPlane } from './control-plane';
 import { benchEndToEnd } from './e2e';
 import { benchInstall } from './install';
 import { benchRenewal } from './renewal';
+import { benchRuns } from './runs';
 import { benchTestSuite } from './test-suite';
 import { renderTable, type BenchRow, type SectionResult } from './report';
 
@@ -71,6 +72,11 @@ export const SECTIONS: readonly Section[] = [
     name: 'e2e',
     title: 'End to end in local mode',
     run: (quick) => (notes) => benchEndToEnd({ fleets: quick ? [1, 3] : [1, 3, 10] }, notes),
+  },
+  {
+    name: 'runs',
+    title: 'Runs, secret fetches and decrypts per node per renewal',
+    run: (quick) => (notes) => benchRuns({ nodes: quick ? 2 : 3 }, notes),
   },
   {
     name: 'test-suite',
