@@ -6,6 +6,7 @@
  *   npm run bench -- --quick          smaller sizes and fewer runs
  *   npm run bench -- --only renewal   one section (repeat --only, or comma-separate, for several)
  *   npm run bench -- --only test-suite   the npm test wall time (opt-in: runs only when named)
+ *   npm run bench -- --only runs      script runs, secret fetches and decrypts per node per renewal
  *   npm run bench -- --json           also print one JSON object as the last line
  *
  * Loopback only: dynalite, the local AWS emulator, local nodes. Progress goes to stderr.
@@ -74,15 +75,15 @@ export const SECTIONS: readonly Section[] = [
     run: (quick) => (notes) => benchEndToEnd({ fleets: quick ? [1, 3] : [1, 3, 10] }, notes),
   },
   {
-    name: 'runs',
-    title: 'Runs, secret fetches and decrypts per node per renewal',
-    run: (quick) => (notes) => benchRuns({ nodes: quick ? 2 : 3 }, notes),
-  },
-  {
     name: 'test-suite',
     title: 'Test suite wall time (npm test)',
     run: () => (notes) => benchTestSuite(notes),
     optIn: true,
+  },
+  {
+    name: 'runs',
+    title: 'Runs, secret fetches and decrypts per node per renewal',
+    run: (quick) => (notes) => benchRuns({ nodes: quick ? 2 : 3 }, notes),
   },
 ];
 

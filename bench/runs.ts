@@ -1,5 +1,5 @@
 /**
- * 7. Runs per node per renewal: in local mode (real handlers, real definition, real install document on local
+ * 8. Runs per node per renewal: in local mode (real handlers, real definition, real install document on local
  * nodes), export one certificate to N nodes, then renew it, and count per node what the renewal cost: script
  * runs (pushes and association runs), GetSecretValue calls and the KMS decrypts Secrets Manager makes for them
  * (the emulator counts both per calling node). Then run each association once on the unchanged nodes and
