@@ -233,10 +233,21 @@ async function describeAssociation(
   }
 }
 
+export interface UpsertOptions {
+  /**
+   * Update the association even when it is as wanted: SSM then runs it on every target node, and a node
+   * that is offline runs it when it comes back (a push reaches it only within its delivery timeout).
+   */
+  reapply?: boolean;
+}
+
 export interface UpsertResult {
   associationId: string;
-  /** `unchanged`: it existed as wanted, so no UpdateAssociation was sent and nothing re-ran on the nodes. */
-  action: 'created' | 'updated' | 'unchanged';
+  /**
+   * `unchanged`: it existed as wanted, so no UpdateAssociation was sent and nothing re-ran on the nodes;
+   * `reapplied`: it existed as wanted and was updated anyway, because the caller asked to re-apply it.
+   */
+  action: 'created' | 'updated' | 'unchanged' | 'reapplied';
   /** For `updated`: the fields that differed (API names), or why the association could not be compared. */
   differences?: string[];
 }
@@ -251,6 +262,7 @@ export async function upsertAssociation(
   spec: AssociationSpec,
   deps: AssociationDeps,
   knownId?: string,
+  options: UpsertOptions = {},
 ): Promise<UpsertResult> {
   const fields = associationFields(spec, deps.documentName);
   const id = knownId ?? (await findAssociation(deps.ssm, fields.AssociationName));
@@ -258,12 +270,17 @@ export async function upsertAssociation(
     const current = await describeAssociation(deps.ssm, id);
     if (current.description) {
       const differences = associationDifferences(current.description, fields);
-      if (differences.length === 0) {
+      if (differences.length === 0 && !options.reapply) {
         await tagAssociation(deps, id);
         return { associationId: id, action: 'unchanged' };
       }
-      const updated = await updateAssociation(deps, id, fields);
-      if (updated) return { associationId: updated, action: 'updated', differences };
+      if (differences.length === 0) {
+        const reapplied = await updateAssociation(deps, id, fields);
+        if (reapplied) return { associationId: reapplied, action: 'reapplied' };
+      } else {
+        const updated = await updateAssociation(deps, id, fields);
+        if (updated) return { associationId: updated, action: 'updated', differences };
+      }
     } else if (!current.gone) {
       const updated = await updateAssociation(deps, id, fields);
       if (updated)

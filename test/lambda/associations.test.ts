@@ -145,6 +145,19 @@ describe('upsertAssociation', () => {
     expect(ssm).toHaveReceivedCommandTimes(UpdateAssociationCommand, 0);
   });
 
+  test('reapply: an association already as wanted is updated anyway (SSM runs it again, also on nodes that return later)', async () => {
+    const id = await existing();
+    expect(await upsertAssociation(installSpec(), deps, id, { reapply: true })).toEqual({
+      associationId: id,
+      action: 'reapplied',
+    });
+    expect(ssm).toHaveReceivedCommandTimes(UpdateAssociationCommand, 1);
+    expect(ssm).toHaveReceivedCommandWith(UpdateAssociationCommand, {
+      AssociationId: id,
+      ...associationFields(installSpec(), DOCUMENT),
+    });
+  });
+
   test('a stored id whose association was deleted: created again, not updated', async () => {
     const id = await existing();
     stored.delete(id);

@@ -459,6 +459,26 @@ describe('convergence association', () => {
     expect(ssm).toHaveReceivedCommandTimes(SendCommandCommand, 1);
   });
 
+  test('a renewal while a node is offline re-applies the install association (it runs there on return), not the report one', async () => {
+    const input = freshInput();
+    await handler({ ...installPayload({ name: 'exec-a', start: '2026-11-20T10:00:00.000Z' }), input });
+    ssm.resetHistory();
+    ssm.on(DescribeInstanceInformationCommand).resolves({
+      InstanceInformationList: [
+        { InstanceId: 'i-0123456789abcdef0', PingStatus: 'Online' },
+        { InstanceId: 'mi-0123456789abcdef0', PingStatus: 'ConnectionLost' },
+      ],
+    });
+    const result = await handler({ ...installPayload({ name: 'exec-b', start: '2026-11-20T11:00:00.000Z' }), input });
+    expect(result).toMatchObject({ outcome: 'Sent', targetCount: 2, associationId: ASSOCIATION_ID });
+    expect(ssm).toHaveReceivedCommandTimes(UpdateAssociationCommand, 1);
+    expect(ssm).toHaveReceivedCommandWith(UpdateAssociationCommand, {
+      AssociationId: ASSOCIATION_ID,
+      AssociationName: associationName(input.CertificateArn, 'Role=web'),
+    });
+    expect(ssm).toHaveReceivedCommandTimes(SendCommandCommand, 1);
+  });
+
   test('next export of the same target with another schedule updates the install association only (no list, no second ones)', async () => {
     const input = freshInput({ ConvergenceSchedule: 'rate(1 day)' });
     await handler({ ...installPayload({ name: 'exec-a', start: '2026-11-20T10:00:00.000Z' }), input });
