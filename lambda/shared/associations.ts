@@ -23,7 +23,8 @@
  * - UpdateAssociation { AssociationId, ...the same fields but Tags } → { AssociationDescription }, only when
  *   the described association differs from the wanted one: SSM re-applies an association on every update
  *   (each node runs the document again, fetching and decrypting the secret), and on a renewal nothing differs
- *   (the install association names AWSCURRENT, not the version); same AssociationDoesNotExist handling
+ *   (the install association names AWSCURRENT, not the version), or when the caller asks to re-apply it
+ *   (ssm-run: a tagged node is offline); same AssociationDoesNotExist handling
  * - AddTagsToResource { ResourceType: 'Association', ResourceId, Tags } on every existing association (updated
  *   or not; tagging does not re-apply it): UpdateAssociation has no Tags member, and associations created
  *   before the stack tag existed get it this way
@@ -216,8 +217,8 @@ export function associationDifferences(current: AssociationDescription, wanted: 
 }
 
 /**
- * The association's current description; undefined when it no longer exists. When it cannot be read (an
- * error other than throttling), `unreadable` is set: the caller then updates, which is always correct.
+ * The association's current description; `gone` when it no longer exists. When it cannot be read (an error
+ * other than throttling), `unreadable` says why: the caller then updates, which is always correct.
  */
 async function describeAssociation(
   ssm: SSMClient,
