@@ -6,6 +6,7 @@
  *   npm run bench -- --quick          smaller sizes and fewer runs
  *   npm run bench -- --only renewal   one section (repeat --only, or comma-separate, for several)
  *   npm run bench -- --only test-suite   the npm test wall time (opt-in: runs only when named)
+ *   npm run bench -- --only runs      script runs, secret fetches and decrypts per node per renewal
  *   npm run bench -- --json           also print one JSON object as the last line
  *
  * Loopback only: dynalite, the local AWS emulator, local nodes. Progress goes to stderr.
@@ -17,6 +18,7 @@ import { benchControlPlane } from './control-plane';
 import { benchEndToEnd } from './e2e';
 import { benchInstall } from './install';
 import { benchRenewal } from './renewal';
+import { benchRuns } from './runs';
 import { benchTestSuite } from './test-suite';
 import { renderTable, type BenchRow, type SectionResult } from './report';
 
@@ -77,6 +79,11 @@ export const SECTIONS: readonly Section[] = [
     title: 'Test suite wall time (npm test)',
     run: () => (notes) => benchTestSuite(notes),
     optIn: true,
+  },
+  {
+    name: 'runs',
+    title: 'Runs, secret fetches and decrypts per node per renewal',
+    run: (quick) => (notes) => benchRuns({ nodes: quick ? 2 : 3 }, notes),
   },
 ];
 

@@ -15,23 +15,33 @@
  *   'tag:<k>', Values: [v] }], Parameters: { Name: [value] }, ScheduleExpression: 'rate(...)',
  *   MaxConcurrency, MaxErrors, ComplianceSeverity, SyncCompliance, Tags: [{ Key: 'acm-export:stack', Value:
  *   <stack name> }] } → { AssociationDescription: { AssociationId } }
- * - UpdateAssociation { AssociationId, ...the same fields but Tags } → { AssociationDescription }; error
- *   AssociationDoesNotExist when it was deleted meanwhile (then it is created again)
- * - AddTagsToResource { ResourceType: 'Association', ResourceId, Tags } after each update: UpdateAssociation
- *   has no Tags member, and associations created before the stack tag existed get it this way
+ * - DescribeAssociation { AssociationId } → { AssociationDescription: { Name, DocumentVersion, AssociationName,
+ *   Targets, Parameters, ScheduleExpression, MaxConcurrency, MaxErrors, ComplianceSeverity, SyncCompliance,
+ *   ApplyOnlyAtCronInterval, ... } }; error AssociationDoesNotExist when it was deleted meanwhile (then it is
+ *   created again). ListAssociations does not return Parameters, so this is what the comparison reads.
+ * - UpdateAssociation { AssociationId, ...the same fields but Tags } → { AssociationDescription }, only when
+ *   the described association differs from the wanted one: SSM re-applies an association on every update
+ *   (each node runs the document again, fetching and decrypting the secret), and on a renewal nothing differs
+ *   (the install association names AWSCURRENT, not the version), or when the caller asks to re-apply it
+ *   (ssm-run: a tagged node is offline); same AssociationDoesNotExist handling
+ * - AddTagsToResource { ResourceType: 'Association', ResourceId, Tags } on every existing association (updated
+ *   or not; tagging does not re-apply it): UpdateAssociation has no Tags member, and associations created
+ *   before the stack tag existed get it this way
  * - DeleteAssociation { AssociationId } (AssociationDoesNotExist is success)
  */
 import {
   AddTagsToResourceCommand,
   CreateAssociationCommand,
   DeleteAssociationCommand,
+  DescribeAssociationCommand,
   ListAssociationsCommand,
   ListAssociationsCommandOutput,
+  type AssociationDescription,
   SSMClient,
   UpdateAssociationCommand,
 } from '@aws-sdk/client-ssm';
 import { ASSOCIATION_STACK_TAG } from './contract';
-import { rethrowThrottling } from './errors';
+import { isThrottling, rethrowThrottling } from './errors';
 import { sha256Hex } from './passphrase';
 
 /**
@@ -144,30 +154,142 @@ export async function findAssociation(ssm: SSMClient, name: string): Promise<str
   return undefined;
 }
 
+type AssociationFields = ReturnType<typeof associationFields>;
+
+/** Fields of an association that UpdateAssociation resets when not given, and that this stack never sets. */
+const UNSET_FIELDS = [
+  'AutomationTargetParameterName',
+  'OutputLocation',
+  'CalendarNames',
+  'TargetLocations',
+  'ScheduleOffset',
+  'Duration',
+  'TargetMaps',
+  'AlarmConfiguration',
+  'AssociationDispatchAssumeRole',
+] as const satisfies readonly (keyof AssociationDescription)[];
+
+function sameTargets(
+  a: readonly { Key?: string; Values?: string[] }[],
+  b: readonly { Key?: string; Values?: string[] }[],
+) {
+  const norm = (list: readonly { Key?: string; Values?: string[] }[]) =>
+    JSON.stringify(list.map((t) => [t.Key ?? '', [...(t.Values ?? [])].sort()]).sort());
+  return norm(a) === norm(b);
+}
+
+function sameParameters(a: Record<string, string[]>, b: Record<string, string[]>): boolean {
+  const keys = Object.keys(a).sort();
+  if (JSON.stringify(keys) !== JSON.stringify(Object.keys(b).sort())) return false;
+  // Order inside one parameter's list is kept: it is the value as given (a StringList is ordered).
+  return keys.every((k) => JSON.stringify(a[k]) === JSON.stringify(b[k]));
+}
+
+function isEmpty(value: unknown): boolean {
+  if (value === undefined || value === null) return true;
+  if (Array.isArray(value)) return value.length === 0;
+  if (typeof value === 'object') return Object.keys(value).length === 0;
+  return false;
+}
+
+/**
+ * The fields (by API name) in which the existing association differs from the wanted one; empty when an
+ * UpdateAssociation would change nothing. A field missing from the description counts as different, so an
+ * incomplete answer errs towards updating.
+ */
+export function associationDifferences(current: AssociationDescription, wanted: AssociationFields): string[] {
+  const differences: string[] = [];
+  const scalar = [
+    'Name',
+    'DocumentVersion',
+    'AssociationName',
+    'ScheduleExpression',
+    'MaxConcurrency',
+    'MaxErrors',
+    'ComplianceSeverity',
+    'SyncCompliance',
+  ] as const;
+  for (const field of scalar) if (current[field] !== wanted[field]) differences.push(field);
+  if (!sameTargets(current.Targets ?? [], wanted.Targets)) differences.push('Targets');
+  if (!sameParameters(current.Parameters ?? {}, wanted.Parameters)) differences.push('Parameters');
+  // Never set here (the default, false, is what convergence needs); set by hand, the update resets it.
+  if (current.ApplyOnlyAtCronInterval === true) differences.push('ApplyOnlyAtCronInterval');
+  for (const field of UNSET_FIELDS) if (!isEmpty(current[field])) differences.push(field);
+  return differences;
+}
+
+/**
+ * The association's current description; `gone` when it no longer exists. When it cannot be read (an error
+ * other than throttling), `unreadable` says why: the caller then updates, which is always correct.
+ */
+async function describeAssociation(
+  ssm: SSMClient,
+  associationId: string,
+): Promise<{ description?: AssociationDescription; gone?: true; unreadable?: string }> {
+  try {
+    const out = await ssm.send(new DescribeAssociationCommand({ AssociationId: associationId }));
+    return out.AssociationDescription ? { description: out.AssociationDescription } : { unreadable: 'no description' };
+  } catch (error) {
+    if (errorName(error) === 'AssociationDoesNotExist') return { gone: true };
+    if (isThrottling(error)) rethrowThrottling(error, 'ssm:DescribeAssociation');
+    return { unreadable: errorName(error) || 'Error' };
+  }
+}
+
+export interface UpsertOptions {
+  /**
+   * Update the association even when it is as wanted: SSM then runs it on every target node, and a node
+   * that is offline runs it when it comes back (a push reaches it only within its delivery timeout).
+   */
+  reapply?: boolean;
+}
+
+export interface UpsertResult {
+  associationId: string;
+  /**
+   * `unchanged`: it existed as wanted, so no UpdateAssociation was sent and nothing re-ran on the nodes;
+   * `reapplied`: it existed as wanted and was updated anyway, because the caller asked to re-apply it.
+   */
+  action: 'created' | 'updated' | 'unchanged' | 'reapplied';
+  /** For `updated`: the fields that differed (API names), or why the association could not be compared. */
+  differences?: string[];
+}
+
 /**
  * Creates one of the target's associations, or updates it when it exists (by the id stored in the
- * inventory, else by its name, so a retried task never creates a second one).
+ * inventory, else by its name, so a retried task never creates a second one) and differs from the wanted
+ * one. An association that already matches is left alone: an update would make every node run the
+ * document again.
  */
 export async function upsertAssociation(
   spec: AssociationSpec,
   deps: AssociationDeps,
   knownId?: string,
-): Promise<{ associationId: string; action: 'created' | 'updated' }> {
+  options: UpsertOptions = {},
+): Promise<UpsertResult> {
   const fields = associationFields(spec, spec.kind === 'report' ? deps.reportDocumentName : deps.documentName);
   const id = knownId ?? (await findAssociation(deps.ssm, fields.AssociationName));
   if (id) {
-    let updated: string | undefined;
-    try {
-      const out = await deps.ssm.send(new UpdateAssociationCommand({ AssociationId: id, ...fields }));
-      updated = out.AssociationDescription?.AssociationId ?? id;
-    } catch (error) {
-      if (errorName(error) !== 'AssociationDoesNotExist') rethrowThrottling(error, 'ssm:UpdateAssociation');
-      // Deleted meanwhile (by hand or by DELETE .../targets/...): create it again below.
+    const current = await describeAssociation(deps.ssm, id);
+    if (current.description) {
+      const differences = associationDifferences(current.description, fields);
+      if (differences.length === 0 && !options.reapply) {
+        await tagAssociation(deps, id);
+        return { associationId: id, action: 'unchanged' };
+      }
+      if (differences.length === 0) {
+        const reapplied = await updateAssociation(deps, id, fields);
+        if (reapplied) return { associationId: reapplied, action: 'reapplied' };
+      } else {
+        const updated = await updateAssociation(deps, id, fields);
+        if (updated) return { associationId: updated, action: 'updated', differences };
+      }
+    } else if (!current.gone) {
+      const updated = await updateAssociation(deps, id, fields);
+      if (updated)
+        return { associationId: updated, action: 'updated', differences: [`not compared (${current.unreadable})`] };
     }
-    if (updated) {
-      await tagAssociation(deps, updated);
-      return { associationId: updated, action: 'updated' };
-    }
+    // Deleted meanwhile (by hand or by DELETE .../targets/...): create it again below.
   }
   try {
     const out = await deps.ssm.send(new CreateAssociationCommand({ ...fields, Tags: associationTags(deps.stackName) }));
@@ -179,8 +301,26 @@ export async function upsertAssociation(
   }
 }
 
+/** Updates and tags the association; undefined when it no longer exists. */
+async function updateAssociation(
+  deps: AssociationDeps,
+  id: string,
+  fields: AssociationFields,
+): Promise<string | undefined> {
+  let updated: string;
+  try {
+    const out = await deps.ssm.send(new UpdateAssociationCommand({ AssociationId: id, ...fields }));
+    updated = out.AssociationDescription?.AssociationId ?? id;
+  } catch (error) {
+    if (errorName(error) === 'AssociationDoesNotExist') return undefined;
+    return rethrowThrottling(error, 'ssm:UpdateAssociation');
+  }
+  await tagAssociation(deps, updated);
+  return updated;
+}
+
 /**
- * Puts the stack tag on an updated association (overwriting the value if present): associations created
+ * Puts the stack tag on an existing association (overwriting the value if present): associations created
  * before the tag existed could not be deleted by the export-api otherwise.
  */
 async function tagAssociation(deps: AssociationDeps, associationId: string): Promise<void> {

@@ -130,7 +130,19 @@ export function observationOf(report: NodeReport): Observation {
 
 /** All managed nodes (EC2 and hybrid) with the tag, across every page. */
 export async function matchingNodes(ssm: SSMClient, tagKey: string, tagValue: string): Promise<string[]> {
-  const ids: string[] = [];
+  return (await matchingNodeStates(ssm, tagKey, tagValue)).map((n) => n.instanceId);
+}
+
+/**
+ * All managed nodes with the tag, and whether each is online (not PingStatus `ConnectionLost` or `Inactive`:
+ * those get a Run Command only if they return before its delivery timeout).
+ */
+export async function matchingNodeStates(
+  ssm: SSMClient,
+  tagKey: string,
+  tagValue: string,
+): Promise<{ instanceId: string; online: boolean }[]> {
+  const nodes: { instanceId: string; online: boolean }[] = [];
   let token: string | undefined;
   do {
     let page: DescribeInstanceInformationCommandOutput;
@@ -145,8 +157,14 @@ export async function matchingNodes(ssm: SSMClient, tagKey: string, tagValue: st
     } catch (error) {
       return rethrowThrottling(error, 'ssm:DescribeInstanceInformation');
     }
-    for (const info of page.InstanceInformationList ?? []) if (info.InstanceId) ids.push(info.InstanceId);
+    for (const info of page.InstanceInformationList ?? [])
+      if (info.InstanceId)
+        nodes.push({
+          instanceId: info.InstanceId,
+          // Offline only when SSM says so (an answer without a PingStatus is taken as online).
+          online: info.PingStatus !== 'ConnectionLost' && info.PingStatus !== 'Inactive',
+        });
     token = page.NextToken;
   } while (token);
-  return ids;
+  return nodes;
 }

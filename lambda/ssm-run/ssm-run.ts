@@ -5,13 +5,13 @@
  * secret version itself.
  */
 import { SSMClient, SendCommandCommand } from '@aws-sdk/client-ssm';
-import { AssociationKind, AssociationSpec, upsertAssociation } from '../shared/associations';
+import { AssociationKind, AssociationSpec, UpsertOptions, upsertAssociation } from '../shared/associations';
 import { ExportTaskResult, InstallTaskResult, InventoryItem, targetKey } from '../shared/contract';
 import { AcmExportError, NoMatchingNodes, isThrottling, rethrowThrottling } from '../shared/errors';
 import { optionsToStore } from '../shared/fields';
 import { TargetProfile, documentParameters, installCommandInput } from '../shared/install-command';
 import { InventoryDeps, recordAssociation, recordDeployOutcome, recordExport } from '../shared/inventory';
-import { matchingNodes } from '../shared/node-reports';
+import { matchingNodeStates } from '../shared/node-reports';
 import { DEFAULT_CONVERGENCE_SCHEDULE, DEFAULT_DRIFT_REPORT_SCHEDULE } from '../shared/patterns';
 import type { ResolvedExportRequest } from '../shared/schemas';
 
@@ -67,7 +67,7 @@ export async function runInstall(request: InstallRequest, deps: InstallDeps): Pr
   const i = request.input;
   const tag = `${i.TargetTagKey}=${i.TargetTagValue}`;
 
-  const nodes = await matchingNodes(deps.ssm, i.TargetTagKey, i.TargetTagValue);
+  const nodes = await matchingNodeStates(deps.ssm, i.TargetTagKey, i.TargetTagValue);
   // find-nodes checked before the export; the nodes may have gone since (DryRun never reaches this task).
   if (nodes.length === 0) {
     throw new NoMatchingNodes(`no managed node carries the tag ${tag} (checked with ssm:DescribeInstanceInformation)`);
@@ -97,7 +97,12 @@ export async function runInstall(request: InstallRequest, deps: InstallDeps): Pr
 
   // Convergence first (nothing sent yet, so a throttled task retries cleanly). Any other failure is
   // reported in the result and the logs but does not hold back the push: renewals must still deploy.
-  const associations = await ensureAssociations(request, claim.item, key, deps, log);
+  const offlineNodes = nodes.filter((n) => !n.online).length;
+  if (offlineNodes > 0)
+    log('some nodes are offline: the install association is re-applied so that they install on return', {
+      offlineNodes,
+    });
+  const associations = await ensureAssociations(request, claim.item, key, deps, log, offlineNodes);
 
   let commandId: string | undefined;
   let responseTargets = 0;
@@ -142,7 +147,9 @@ const ASSOCIATION_LABEL: Record<AssociationKind, string> = {
 
 /**
  * Upserts the target's install association (AWSCURRENT on the convergence schedule) and its report
- * association (report document on the drift-report schedule), then stores their ids. Throttling is rethrown
+ * association (report document on the drift-report schedule), then stores their ids. An association that
+ * already matches is not updated (an update re-runs it on every node), so a renewal's only run per node is
+ * the push; except the install association when some node is offline, so that it catches up on its return. Throttling is rethrown
  * (the task retries; an association created meanwhile is found again by its name); any other failure of
  * either is reported in the result and does not hold back the push, nor the other association.
  */
@@ -152,6 +159,7 @@ async function ensureAssociations(
   key: { certificateArn: string; target: string },
   deps: InstallDeps,
   log: NonNullable<InstallDeps['log']>,
+  offlineNodes: number,
 ): Promise<AssociationOutcome> {
   const i = request.input;
   const profile = profileFromRequest(i);
@@ -174,6 +182,9 @@ async function ensureAssociations(
     item.associationId,
     deps,
     log,
+    // An offline node misses the push unless it returns within the delivery timeout; a re-applied install
+    // association runs on it when it comes back (and once more, changing nothing, on the online ones).
+    { reapply: offlineNodes > 0 },
   );
   const report = await upsertOne(
     'report',
@@ -203,11 +214,17 @@ async function upsertOne(
   knownId: string | undefined,
   deps: InstallDeps,
   log: NonNullable<InstallDeps['log']>,
+  options: UpsertOptions = {},
 ): Promise<{ id: string; error?: undefined } | { id?: undefined; error: string }> {
   const label = ASSOCIATION_LABEL[kind];
   try {
-    const { associationId, action } = await upsertAssociation({ kind, ...spec }, deps, knownId);
-    log(`${label} ${action}`, { associationId, schedule: spec.schedule });
+    const { associationId, action, differences } = await upsertAssociation({ kind, ...spec }, deps, knownId, options);
+    // Field names only: the parameters' values are not logged.
+    log(`${label} ${action}`, {
+      associationId,
+      schedule: spec.schedule,
+      ...(differences ? { differences: differences.join(',') } : {}),
+    });
     return { id: associationId };
   } catch (error) {
     if (isThrottling(error) || (error instanceof AcmExportError && error.name === 'Throttled')) throw error;

@@ -210,8 +210,9 @@ export class ExportWorkflow extends Construct {
       new iam.PolicyStatement({
         sid: 'ConvergenceAssociations',
         // Two associations per target: install (this stack's install document) and report (its report
-        // document); targets are chosen by tag.
-        actions: ['ssm:CreateAssociation', 'ssm:UpdateAssociation'],
+        // document); targets are chosen by tag. DescribeAssociation: an association that already matches is
+        // not updated (an update re-runs it on every node).
+        actions: ['ssm:CreateAssociation', 'ssm:DescribeAssociation', 'ssm:UpdateAssociation'],
         resources: [
           props.installDocument.documents.install.arn,
           props.installDocument.documents.report.arn,

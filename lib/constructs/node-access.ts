@@ -20,8 +20,8 @@ export interface NodeAccessProps {
 }
 
 /**
- * The managed policy node instance roles attach (next to AmazonSSMManagedInstanceCore): read the certificate
- * secrets of the one target the role's `acm-export:target-hash` tag names (and the preflight canary), decrypt
+ * The managed policy node instance roles attach (next to AmazonSSMManagedInstanceCore): read (and describe) the
+ * certificate secrets of the one target the role's `acm-export:target-hash` tag names (and the preflight canary), decrypt
  * them only through Secrets Manager, and stream install output.
  *
  * Access follows the secret's name, `<prefix>/<certificate id>/<target hash>`, not its tags: a name cannot be
@@ -43,13 +43,21 @@ export class NodeAccess extends Construct {
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
     const ownTargetSecrets = props.secretsOfTarget(`\${aws:PrincipalTag/${NODE_ROLE_TARGET_TAG}}`);
+    const readableSecrets = [ownTargetSecrets, props.canarySecretArn];
     this.policy = new iam.ManagedPolicy(this, 'Policy', {
       description: 'Lets a node fetch and decrypt the certificates acm-export installs on it',
       statements: [
         new iam.PolicyStatement({
           sid: 'ReadCertificateSecrets',
           actions: ['secretsmanager:GetSecretValue'],
-          resources: [ownTargetSecrets, props.canarySecretArn],
+          resources: readableSecrets,
+        }),
+        // Metadata only (VersionIdsToStages: no value, no decrypt), on exactly the secrets it may read: an
+        // association run on a node that already holds the AWSCURRENT version stops there, fetching nothing.
+        new iam.PolicyStatement({
+          sid: 'DescribeCertificateSecrets',
+          actions: ['secretsmanager:DescribeSecret'],
+          resources: readableSecrets,
         }),
         new iam.PolicyStatement({
           sid: 'DecryptCertificateSecrets',

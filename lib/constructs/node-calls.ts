@@ -62,6 +62,15 @@ export const NODE_CALLS: readonly NodeCall[] = [
     evidence: 'ssm-documents/install.sh and preflight.sh, the only AWS CLI calls of the node programs',
   },
   {
+    action: 'secretsmanager:DescribeSecret',
+    caller: 'install script (aws secretsmanager describe-secret)',
+    resource: 'certificate-secret',
+    why: 'an association run reads which version is AWSCURRENT (VersionIdsToStages; metadata only, no value, no KMS decrypt) and, when the node already holds it, fetches nothing; same secrets as GetSecretValue',
+    grantedBy: 'node-policy',
+    evidence:
+      'granted ahead of the node-side version check (ssm-documents); until it lands the script does not call it',
+  },
+  {
     action: 'kms:Decrypt',
     caller: "Secrets Manager, on the node's behalf during GetSecretValue",
     resource: 'secrets-key',

@@ -25,7 +25,7 @@ export { SsmService } from './ssm';
 export type { CustomInventoryItem, ManagedNode, NodeExecutor, StepRequest, StepResult } from './managed-nodes';
 export { StateManager, type AssociationRun, type AssociationRunReason } from './associations';
 export { InventoryStore } from './inventory';
-export type { ApiRecord, EmulatedService, Operation } from './server';
+export type { ApiRecord, CallContext, EmulatedService, Operation } from './server';
 export { AwsServiceError } from './errors';
 
 /** Names the node documents are registered under in local mode, by action. */
@@ -102,7 +102,12 @@ export class AwsEmulator {
       pending: faults.pending,
       onChange,
     });
-    const secrets = new SecretsManagerService({ region, accountId, onChange });
+    const secrets = new SecretsManagerService({
+      region,
+      accountId,
+      onChange,
+      onDecrypt: (caller) => ref.emulator?.server.countCallerCall(caller, 'kms:Decrypt'),
+    });
     const ssm = new SsmService({
       region,
       accountId,
@@ -176,6 +181,14 @@ export class AwsEmulator {
 
   resetCallCounts(): void {
     this.server.resetCallCounts();
+  }
+
+  /**
+   * Per caller (a local node's instance id, or `unknown`), calls per `service:Operation`, including the
+   * `kms:Decrypt` Secrets Manager makes with the caller's permissions for each secret value it returns.
+   */
+  callCountsByCaller(): Record<string, Record<string, number>> {
+    return this.server.callCountsByCaller();
   }
 
   private scheduleSave(): void {

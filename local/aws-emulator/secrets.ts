@@ -2,7 +2,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { AwsServiceError } from './errors';
 import { epochSeconds, Input, paginate, type JsonObject } from './input';
-import type { EmulatedService } from './server';
+import type { CallContext, EmulatedService } from './server';
 
 interface SecretVersion {
   versionId: string;
@@ -52,6 +52,12 @@ export interface SecretsOptions {
   region: string;
   accountId: string;
   onChange?: () => void;
+  /**
+   * Called for each secret value Secrets Manager decrypts for a caller: every GetSecretValue that returns a
+   * value is one `kms:Decrypt` with the caller's permissions (with the secret's KMS key, or the account's
+   * `aws/secretsmanager` key). DescribeSecret and ListSecretVersionIds decrypt nothing.
+   */
+  onDecrypt?: (caller: string | undefined, keyId: string) => void;
 }
 
 export class SecretsManagerService {
@@ -67,7 +73,7 @@ export class SecretsManagerService {
       operations: {
         CreateSecret: (i) => this.createSecret(new Input(i, 'InvalidParameterException')),
         PutSecretValue: (i) => this.putSecretValue(new Input(i, 'InvalidParameterException')),
-        GetSecretValue: (i) => this.getSecretValue(new Input(i, 'InvalidParameterException')),
+        GetSecretValue: (i, context) => this.getSecretValue(new Input(i, 'InvalidParameterException'), context),
         DescribeSecret: (i) => this.describeSecret(new Input(i, 'InvalidParameterException')),
         TagResource: (i) => this.tagResource(new Input(i, 'InvalidParameterException')),
         UntagResource: (i) => this.untagResource(new Input(i, 'InvalidParameterException')),
@@ -250,7 +256,7 @@ export class SecretsManagerService {
     return { ARN: secret.arn, Name: secret.name, VersionId: version.versionId, VersionStages: version.stages };
   }
 
-  private getSecretValue(input: Input): JsonObject {
+  private getSecretValue(input: Input, context: CallContext): JsonObject {
     const secret = this.findActive(input.string('SecretId', { min: 1, max: 2048 }));
     const versionId = input.optString('VersionId', TOKEN);
     const stage = input.optString('VersionStage', { min: 1, max: 256 });
@@ -270,6 +276,7 @@ export class SecretsManagerService {
         throw notFound(`Secrets Manager can't find the specified secret value for staging label: ${wanted}`);
     }
     secret.lastAccessedDate = new Date(new Date().toISOString().slice(0, 10)).toISOString();
+    this.options.onDecrypt?.(context.caller, secret.kmsKeyId ?? 'alias/aws/secretsmanager');
     return {
       ARN: secret.arn,
       Name: secret.name,

@@ -14,7 +14,16 @@ import { serviceForTargetPrefix, validateRequest, validationError } from './cons
 import { AwsServiceError } from './errors';
 import type { JsonObject } from './input';
 
-export type Operation = (input: JsonObject) => Promise<JsonObject> | JsonObject;
+/** Who sent a call, as far as the emulator can tell (one key pair signs every local call). */
+export interface CallContext {
+  /**
+   * The SDK application id of the calling client (`app/<id>` in its user agent; local nodes set their instance
+   * id), undefined for clients that set none (the Lambda handlers, tests).
+   */
+  readonly caller?: string;
+}
+
+export type Operation = (input: JsonObject, context: CallContext) => Promise<JsonObject> | JsonObject;
 
 export interface EmulatedService {
   /** X-Amz-Target prefix, e.g. `CertificateManager`. */
@@ -39,6 +48,21 @@ export interface ApiRecord {
   request: unknown;
   response?: unknown;
   error?: { type: string; message: string };
+  /** See {@link CallContext.caller}. */
+  caller?: string;
+}
+
+/**
+ * The `app/<id>` entry of a user agent (`userAgentAppId` in SDK v3, `AWS_SDK_UA_APP_ID` / `sdk_ua_app_id` in
+ * the AWS CLI).
+ */
+export function callerOf(headers: IncomingMessage['headers']): string | undefined {
+  for (const name of ['x-amz-user-agent', 'user-agent']) {
+    const value = headers[name];
+    const match = typeof value === 'string' ? /(?:^|\s)app\/([^\s]+)/.exec(value) : null;
+    if (match) return match[1];
+  }
+  return undefined;
 }
 
 export interface ServerOptions {
@@ -56,6 +80,8 @@ const MAX_BODY = 6 * 1024 * 1024;
 export class JsonProtocolServer {
   readonly records: ApiRecord[] = [];
   private readonly calls = new Map<string, number>();
+  /** Per caller (see {@link CallContext.caller}; `unknown` when none): `service:Operation` → count. */
+  private readonly callerCalls = new Map<string, Map<string, number>>();
   private readonly server: Server;
   private seq = 0;
 
@@ -99,6 +125,23 @@ export class JsonProtocolServer {
 
   resetCallCounts(): void {
     this.calls.clear();
+    this.callerCalls.clear();
+  }
+
+  /**
+   * Per caller, calls received per `service:Operation` (throttled and failed ones included), plus the calls a
+   * service made on the caller's behalf ({@link countCallerCall}, e.g. Secrets Manager's `kms:Decrypt`).
+   */
+  callCountsByCaller(): Record<string, Record<string, number>> {
+    return Object.fromEntries([...this.callerCalls].map(([caller, calls]) => [caller, Object.fromEntries(calls)]));
+  }
+
+  /** Counts one call for a caller (a service calling another with the caller's permissions). */
+  countCallerCall(caller: string | undefined, key: string): void {
+    const name = caller ?? 'unknown';
+    let calls = this.callerCalls.get(name);
+    if (!calls) this.callerCalls.set(name, (calls = new Map()));
+    calls.set(key, (calls.get(key) ?? 0) + 1);
   }
 
   /** Serves one more service on the same port (e.g. local Step Functions). */
@@ -161,6 +204,8 @@ export class JsonProtocolServer {
 
     const key = `${service.signingName}:${opName}`;
     this.calls.set(key, (this.calls.get(key) ?? 0) + 1);
+    const caller = callerOf(req.headers);
+    this.countCallerCall(caller, key);
     const requestId = randomUUID();
     const record: ApiRecord = {
       seq: ++this.seq,
@@ -170,6 +215,7 @@ export class JsonProtocolServer {
       operation: opName,
       statusCode: 200,
       request: undefined,
+      ...(caller !== undefined ? { caller } : {}),
     };
     this.records.push(record);
 
@@ -214,7 +260,7 @@ export class JsonProtocolServer {
       if (violations.length > 0) return this.sendError(res, validationError(violations), record, service);
     }
     try {
-      const output = await operation(input);
+      const output = await operation(input, { ...(caller !== undefined ? { caller } : {}) });
       record.response = output;
       const payload = JSON.stringify(output);
       res.writeHead(200, {

@@ -1,6 +1,7 @@
 import {
   AddTagsToResourceCommand,
   CreateAssociationCommand,
+  DescribeAssociationCommand,
   DescribeInstanceInformationCommand,
   ListAssociationsCommand,
   SSMClient,
@@ -72,11 +73,21 @@ beforeEach(() => {
   });
   ssm.on(SendCommandCommand).resolves({ Command: { CommandId: COMMAND_ID, TargetCount: 0 } });
   ssm.on(ListAssociationsCommand).resolves({ Associations: [] });
-  ssm.on(CreateAssociationCommand).callsFake((input: { AssociationName?: string }) => ({
-    AssociationDescription: { AssociationId: idFor(input.AssociationName) },
-  }));
-  ssm.on(UpdateAssociationCommand).callsFake((input: { AssociationId?: string }) => ({
-    AssociationDescription: { AssociationId: input.AssociationId },
+  // SSM keeps what Create/UpdateAssociation were given and DescribeAssociation returns it.
+  const stored = new Map<string, object>();
+  ssm
+    .on(CreateAssociationCommand)
+    .callsFake(({ Tags: _tags, ...input }: { AssociationName?: string; Tags?: unknown }) => {
+      stored.set(idFor(input.AssociationName), { ...input, AssociationId: idFor(input.AssociationName) });
+      return { AssociationDescription: { AssociationId: idFor(input.AssociationName) } };
+    });
+  ssm.on(UpdateAssociationCommand).callsFake((input: { AssociationId: string }) => {
+    stored.set(input.AssociationId, { ...input });
+    return { AssociationDescription: { AssociationId: input.AssociationId } };
+  });
+  // One a test's own fake created (not kept here) exists with unknown settings: it is updated.
+  ssm.on(DescribeAssociationCommand).callsFake(({ AssociationId }: { AssociationId: string }) => ({
+    AssociationDescription: stored.get(AssociationId) ?? { AssociationId },
   }));
 });
 
@@ -443,25 +454,54 @@ describe('convergence association', () => {
     expect(ssm).toHaveReceivedCommandTimes(SendCommandCommand, 0);
   });
 
-  test('next export of the same target updates both stored associations (no list, no second ones)', async () => {
+  test('a renewal (next export of the same target, nothing changed) updates neither association: the push is the only run', async () => {
     const input = freshInput({ ConvergenceSchedule: 'rate(1 day)' });
     await handler({ ...installPayload({ name: 'exec-a', start: '2026-11-20T10:00:00.000Z' }), input });
     ssm.resetHistory();
-    await handler({ ...installPayload({ name: 'exec-b', start: '2026-11-20T11:00:00.000Z' }), input });
+    const result = await handler({ ...installPayload({ name: 'exec-b', start: '2026-11-20T11:00:00.000Z' }), input });
+    expect(result).toMatchObject({ associationId: ASSOCIATION_ID, reportAssociationId: REPORT_ASSOCIATION_ID });
     expect(ssm).toHaveReceivedCommandTimes(ListAssociationsCommand, 0);
     expect(ssm).toHaveReceivedCommandTimes(CreateAssociationCommand, 0);
-    expect(ssm).toHaveReceivedCommandTimes(UpdateAssociationCommand, 2);
+    expect(ssm).toHaveReceivedCommandTimes(DescribeAssociationCommand, 2);
+    expect(ssm).toHaveReceivedCommandTimes(UpdateAssociationCommand, 0);
+    expect(ssm).toHaveReceivedCommandTimes(SendCommandCommand, 1);
+  });
+
+  test('a renewal while a node is offline re-applies the install association (it runs there on return), not the report one', async () => {
+    const input = freshInput();
+    await handler({ ...installPayload({ name: 'exec-a', start: '2026-11-20T10:00:00.000Z' }), input });
+    ssm.resetHistory();
+    ssm.on(DescribeInstanceInformationCommand).resolves({
+      InstanceInformationList: [
+        { InstanceId: 'i-0123456789abcdef0', PingStatus: 'Online' },
+        { InstanceId: 'mi-0123456789abcdef0', PingStatus: 'ConnectionLost' },
+      ],
+    });
+    const result = await handler({ ...installPayload({ name: 'exec-b', start: '2026-11-20T11:00:00.000Z' }), input });
+    expect(result).toMatchObject({ outcome: 'Sent', targetCount: 2, associationId: ASSOCIATION_ID });
+    expect(ssm).toHaveReceivedCommandTimes(UpdateAssociationCommand, 1);
     expect(ssm).toHaveReceivedCommandWith(UpdateAssociationCommand, {
       AssociationId: ASSOCIATION_ID,
-      ScheduleExpression: 'rate(1 day)',
       AssociationName: associationName(input.CertificateArn, 'Role=web'),
     });
+    expect(ssm).toHaveReceivedCommandTimes(SendCommandCommand, 1);
+  });
+
+  test('next export of the same target with another schedule updates the install association only (no list, no second ones)', async () => {
+    const input = freshInput({ ConvergenceSchedule: 'rate(1 day)' });
+    await handler({ ...installPayload({ name: 'exec-a', start: '2026-11-20T10:00:00.000Z' }), input });
+    ssm.resetHistory();
+    await handler({
+      ...installPayload({ name: 'exec-b', start: '2026-11-20T11:00:00.000Z' }),
+      input: { ...input, ConvergenceSchedule: 'rate(2 days)' },
+    });
+    expect(ssm).toHaveReceivedCommandTimes(ListAssociationsCommand, 0);
+    expect(ssm).toHaveReceivedCommandTimes(CreateAssociationCommand, 0);
+    expect(ssm).toHaveReceivedCommandTimes(UpdateAssociationCommand, 1);
     expect(ssm).toHaveReceivedCommandWith(UpdateAssociationCommand, {
-      AssociationId: REPORT_ASSOCIATION_ID,
-      ScheduleExpression: 'rate(1 hour)',
-      AssociationName: reportAssociationName(input.CertificateArn, 'Role=web'),
-      Name: 'Report-ACMCertificate-Test',
-      Parameters: expect.not.objectContaining({ SecretVersionStage: expect.anything() }),
+      AssociationId: ASSOCIATION_ID,
+      ScheduleExpression: 'rate(2 days)',
+      AssociationName: associationName(input.CertificateArn, 'Role=web'),
     });
   });
 
@@ -478,11 +518,14 @@ describe('convergence association', () => {
     for (const c of created) expect(c.Tags).toEqual([{ Key: 'acm-export:stack', Value: STACK_NAME }]);
   });
 
-  test('an updated association (possibly created before the tag existed) gets the stack tag, after the update', async () => {
+  test('an existing association (possibly created before the tag existed) gets the stack tag, updated or not', async () => {
     const input = freshInput();
     await handler({ ...installPayload({ name: 'exec-a', start: '2026-11-20T10:00:00.000Z' }), input });
     ssm.resetHistory();
-    await handler({ ...installPayload({ name: 'exec-b', start: '2026-11-20T11:00:00.000Z' }), input });
+    await handler({
+      ...installPayload({ name: 'exec-b', start: '2026-11-20T11:00:00.000Z' }),
+      input: { ...input, ConvergenceSchedule: 'rate(2 days)' },
+    });
     const tagged = ssm.commandCalls(AddTagsToResourceCommand).map((c) => c.args[0].input);
     expect(tagged).toHaveLength(2);
     for (const id of [ASSOCIATION_ID, REPORT_ASSOCIATION_ID])
@@ -492,6 +535,7 @@ describe('convergence association', () => {
         Tags: [{ Key: 'acm-export:stack', Value: STACK_NAME }],
       });
     const order = ssm.calls().map((c) => c.args[0].constructor.name);
+    expect(order).toContain('UpdateAssociationCommand');
     expect(order.indexOf('AddTagsToResourceCommand')).toBeGreaterThan(order.indexOf('UpdateAssociationCommand'));
   });
 
@@ -533,6 +577,7 @@ describe('convergence association', () => {
     const input = freshInput();
     await handler({ ...installPayload({ name: 'exec-c', start: '2026-11-20T10:00:00.000Z' }), input });
     const gone = Object.assign(new Error('gone'), { name: 'AssociationDoesNotExist' });
+    ssm.on(DescribeAssociationCommand).rejects(gone);
     ssm.on(UpdateAssociationCommand).rejects(gone);
     ssm.on(CreateAssociationCommand).callsFake((i: { AssociationName?: string }) => ({
       AssociationDescription: {

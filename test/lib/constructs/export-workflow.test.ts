@@ -50,13 +50,17 @@ describe('state machine', () => {
 describe('fleet convergence', () => {
   const associationArn = `arn:aws:ssm:${REGION}:${ACCOUNT}:association/*`;
 
-  test('ssm-run may create and update associations of this stack\'s document only; ListAssociations is the only "*"', () => {
+  test('ssm-run may create, describe and update associations of this stack\'s document only; ListAssociations is the only "*"', () => {
     const statements = statementsOf(template, stack.workflow.ssmRunFunction);
     const assoc = statements.filter((s) =>
       asArray(s.Action).some((a) => /Association$/.test(a) && a !== 'ssm:ListAssociations'),
     );
     expect(assoc).toHaveLength(1);
-    expect(asArray(assoc[0].Action).sort()).toEqual(['ssm:CreateAssociation', 'ssm:UpdateAssociation']);
+    expect(asArray(assoc[0].Action).sort()).toEqual([
+      'ssm:CreateAssociation',
+      'ssm:DescribeAssociation',
+      'ssm:UpdateAssociation',
+    ]);
     const resources = asArray(assoc[0].Resource).map(flat);
     expect(resources).toEqual(
       expect.arrayContaining([expect.stringContaining(`arn:aws:ssm:${REGION}:${ACCOUNT}:document/`), associationArn]),

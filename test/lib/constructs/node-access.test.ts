@@ -280,10 +280,9 @@ describe('node role = exactly what nodes call', () => {
       ['another stack whose name starts the same', secretArn(`acm-export/${STACK_NAME}Staging`)],
       ['an unrelated secret', `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:prod/database-password-Zx98Yw`],
       ["this stack's name in another region", CERTIFICATE_SECRET_ARN.replace(`:${REGION}:`, ':us-east-1:')],
-    ])('GetSecretValue on %s is denied', async (_what, secret) => {
-      expect(await decide({ action: 'secretsmanager:GetSecretValue', resource: secret }, NODE_ROLE)).toBe(
-        'ImplicitlyDenied',
-      );
+    ])('GetSecretValue and DescribeSecret on %s are denied', async (_what, secret) => {
+      for (const action of ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'])
+        expect(await decide({ action, resource: secret }, NODE_ROLE)).toBe('ImplicitlyDenied');
     });
 
     test('kms:Decrypt without kms:ViaService secretsmanager is denied (a node cannot decrypt directly)', async () => {
@@ -370,6 +369,29 @@ describe('each node role reads only the secrets of the target its tag names', ()
     }
     expect(await decide(getSecret(CANARY_SECRET_ARN, untagged), NODE_ROLE)).toBe('Allowed');
     expect(await decide(decrypt(CANARY_SECRET_ARN, untagged), NODE_ROLE)).toBe('Allowed');
+  });
+
+  test('DescribeSecret is allowed on exactly the secrets GetSecretValue is, for every role', async () => {
+    const roles = [undefined, roleTaggedFor(API), untagged];
+    const secrets = [
+      CERTIFICATE_SECRET_ARN,
+      API_SECRET_ARN,
+      CANARY_SECRET_ARN,
+      secretArn(`acm-export/${STACK_NAME}Staging`),
+    ];
+    const decisions: string[] = [];
+    for (const principalTags of roles)
+      for (const secret of secrets) {
+        const read = await decide(getSecret(secret, principalTags), NODE_ROLE);
+        const describe = await decide(
+          { action: 'secretsmanager:DescribeSecret', resource: secret, principalTags },
+          NODE_ROLE,
+        );
+        decisions.push(`${read}=${describe}`);
+      }
+    // web: its secret and the canary; api: its secret and the canary; untagged: the canary.
+    expect(decisions.filter((d) => d === 'Allowed=Allowed')).toHaveLength(5);
+    expect(decisions.filter((d) => d.split('=')[0] !== d.split('=')[1])).toEqual([]);
   });
 
   // (IAM tag values cannot hold `*` or `?`, so a tag cannot widen the pattern itself.)
@@ -469,6 +491,12 @@ describe('secrets', () => {
         Sid: 'ReadCertificateSecrets',
         Effect: 'Allow',
         Action: 'secretsmanager:GetSecretValue',
+        Resource: [ownTargetSecrets, canary],
+      },
+      {
+        Sid: 'DescribeCertificateSecrets',
+        Effect: 'Allow',
+        Action: 'secretsmanager:DescribeSecret',
         Resource: [ownTargetSecrets, canary],
       },
       {
