@@ -50,20 +50,20 @@ export interface ProcessCounts {
 /**
  * Counts from `strace -f -e trace=execve,clone,clone3,fork,vfork` output: forks that returned a pid (not
  * threads), successful execve calls, and those of an `openssl`. A call strace split over two lines (unfinished,
- * resumed) is counted on its resumed line, the one with the result.
+ * resumed) is counted on its resumed line, the one with the result. strace pads short pids with spaces.
  */
 export function countProcesses(straceOutput: string): ProcessCounts {
   const counts: ProcessCounts = { processes: 1, execs: 0, openssl: 0 };
   const execPath = new Map<string, string>();
   for (const line of straceOutput.split('\n')) {
-    const pid = /^(\d+) /.exec(line)?.[1] ?? '';
+    const pid = /^(\d+)\s/.exec(line)?.[1] ?? '';
     const started = /\bexecve\("([^"]*)"/.exec(line);
     if (started) execPath.set(pid, started[1]);
     const done = / = (-?\d+)(?: [A-Z]+ .*)?$/.exec(line);
     if (!done) continue;
-    if (/(?:^\d+ |<\.\.\. )(?:clone3?|v?fork)\b/.test(line) && Number(done[1]) > 0 && !line.includes('CLONE_THREAD'))
+    if (/(?:^\d+\s+|<\.\.\. )(?:clone3?|v?fork)\b/.test(line) && Number(done[1]) > 0 && !line.includes('CLONE_THREAD'))
       counts.processes++;
-    else if (/(?:^\d+ |<\.\.\. )execve\b/.test(line) && done[1] === '0') {
+    else if (/(?:^\d+\s+|<\.\.\. )execve\b/.test(line) && done[1] === '0') {
       counts.execs++;
       if (path.basename(execPath.get(pid) ?? '') === 'openssl') counts.openssl++;
       execPath.delete(pid);

@@ -68,11 +68,14 @@ test('countProcesses: forks that returned a pid (not threads), successful execs,
     '101 <... execve resumed>) = 0',
     '100 <... clone3 resumed>) = 102',
     '102 execve("/usr/bin/cat", ["cat"], 0x55 /* 3 vars */) = 0',
+    // strace pads a pid shorter than the others
+    '99  clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|SIGCHLD, child_tidptr=0x7f) = 104',
+    '104   execve("/usr/bin/openssl", ["openssl", "pkey"], 0x55 /* 3 vars */) = 0',
     '102 clone(child_stack=0x7f, flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM) = 103',
     '100 clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|SIGCHLD) = -1 EAGAIN (Resource temporarily unavailable)',
     '100 --- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=101, si_uid=0, si_status=0} ---',
   ].join('\n');
-  expect(countProcesses(trace)).toEqual({ processes: 3, execs: 3, openssl: 1 });
+  expect(countProcesses(trace)).toEqual({ processes: 4, execs: 4, openssl: 2 });
 });
 
 test('floorRows: the ratio to the floor and the goal verdict, and counts when there are any', () => {
