@@ -6,6 +6,7 @@
  *   npm run bench -- --quick          smaller sizes and fewer runs
  *   npm run bench -- --only renewal   one section (repeat --only, or comma-separate, for several)
  *   npm run bench -- --only test-suite   the npm test wall time (opt-in: runs only when named)
+ *   npm run bench -- --only node-aws     CPU per call of a local node's aws (opt-in)
  *   npm run bench -- --json           also print one JSON object as the last line
  *
  * Loopback only: dynalite, the local AWS emulator, local nodes. Progress goes to stderr.
@@ -15,6 +16,7 @@ import { benchColdStart } from './cold-start';
 import { benchCompletion, FINISH_TIMES } from './completion';
 import { benchControlPlane } from './control-plane';
 import { benchEndToEnd } from './e2e';
+import { benchAwsShim } from './aws-shim';
 import { benchInstall } from './install';
 import { benchRenewal } from './renewal';
 import { benchTestSuite } from './test-suite';
@@ -76,6 +78,12 @@ export const SECTIONS: readonly Section[] = [
     name: 'test-suite',
     title: 'Test suite wall time (npm test)',
     run: () => (notes) => benchTestSuite(notes),
+    optIn: true,
+  },
+  {
+    name: 'node-aws',
+    title: "Local node's aws, CPU per call",
+    run: (quick) => (notes) => benchAwsShim({ runs: quick ? 5 : 20 }, notes),
     optIn: true,
   },
 ];

@@ -103,6 +103,7 @@ describe('run arguments', () => {
       'cold-start',
       'e2e',
       'test-suite',
+      'node-aws',
     ]);
   });
 
