@@ -1,12 +1,14 @@
 /**
  * 4. Node install: the real install script (install + nginx config test + reload + served-serial verify),
  * measured by test/ssm-documents/measure-install.ts (fake aws CLI, real openssl and nginx), in a child
- * process. There is no baseline figure: the blog sample's document only decodes base64 parameters into
- * files (no validation, reload or verify), so the work is not comparable.
+ * process. There is no baseline figure for those: the blog sample's document only decodes base64 parameters
+ * into files (no validation, reload or verify), so the work is not comparable. The push, unchanged and report
+ * rows compare the node programs with the floor script instead (bench/node-floor.ts).
  */
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { nginxAvailable } from '../local/nodes';
+import { compareWithFloor, type FloorComparison, type RunKind } from './node-floor';
 import { row, type BenchRow } from './report';
 
 interface Summary {
@@ -50,8 +52,60 @@ export function runMeasureInstall(runs: number): Promise<MeasureOutput> {
   });
 }
 
+/** Goal for real / floor per kind of run (issue: push within 2x the floor, report within 1.5x). */
+export const FLOOR_GOALS: Record<RunKind, number | undefined> = { push: 2, unchanged: undefined, report: 1.5 };
+
+const KIND_LABEL: Record<RunKind, string> = {
+  push: 'push (first install of a new version), Service=none',
+  unchanged: 'unchanged association run (same version again), Service=none',
+  report: 'report run',
+};
+
+/** The rows (baseline column = the floor) and one note per kind with the ratio and its goal. */
+export function floorRows(c: FloorComparison, notes: string[]): BenchRow[] {
+  const rows: BenchRow[] = [];
+  for (const r of c.results) {
+    const goal = FLOOR_GOALS[r.kind];
+    const times = r.realMs / r.floorMs;
+    const verdict = goal === undefined ? 'no goal' : `goal <= ${goal}x: ${times <= goal ? 'met' : 'not met'}`;
+    rows.push(
+      row(
+        'install',
+        `${KIND_LABEL[r.kind]} vs floor`,
+        'ms',
+        Math.round(r.realMs),
+        Math.round(r.floorMs),
+        `median of ${c.runs}; ${times.toFixed(1)}x the floor, ${verdict}`,
+      ),
+    );
+    if (r.real && r.floor) {
+      rows.push(row('install', `processes per ${r.kind} run vs floor`, '', r.real.processes, r.floor.processes));
+      rows.push(row('install', `openssl calls per ${r.kind} run vs floor`, '', r.real.openssl, r.floor.openssl));
+    }
+    notes.push(
+      `${r.kind}: ${Math.round(r.realMs)} ms against the floor's ${Math.round(r.floorMs)} ms = ${times.toFixed(1)}x (${verdict})` +
+        (r.real && r.floor
+          ? `; ${r.real.processes} processes (${r.real.execs} programs, ${r.real.openssl} openssl) against ${r.floor.processes} (${r.floor.execs}, ${r.floor.openssl}).`
+          : '.'),
+    );
+  }
+  notes.push(
+    'Floor = bench/floor-install.sh: fetch the version, split the PEM blocks, decrypt the key, check it matches, write and rename the four files; ' +
+      'unchanged = fetch and compare; report = read serial and expiry, write one inventory file. Same fake aws CLI and openssl for both, runs alternated. ' +
+      (c.counted
+        ? "Processes counted with strace -f (forks that returned a pid, the first process included), the fake aws CLI's own processes included."
+        : 'strace is not installed, so processes and openssl calls were not counted.'),
+  );
+  return rows;
+}
+
 export async function benchInstall(options: { runs: number }, notes: string[]): Promise<BenchRow[] | string> {
-  if (!nginxAvailable()) return 'nginx is not installed';
+  const floor = await compareWithFloor(options.runs);
+  const rows = floorRows(floor, notes);
+  if (!nginxAvailable()) {
+    notes.push('nginx is not installed: the rows with an nginx reload were not measured.');
+    return rows;
+  }
   const m = await runMeasureInstall(options.runs);
   notes.push(
     `Install script on this machine, median of ${m.runs} (min–max): with nginx ${m.nginxReloadVerifyMs.min}–${m.nginxReloadVerifyMs.max} ms, Service=none ${m.serviceNoneMs.min}–${m.serviceNoneMs.max} ms. ` +
@@ -67,5 +121,6 @@ export async function benchInstall(options: { runs: number }, notes: string[]): 
       `median of ${m.runs}`,
     ),
     row('install', 'node install, Service=none', 'ms', m.serviceNoneMs.median, undefined, `median of ${m.runs}`),
+    ...rows,
   ];
 }

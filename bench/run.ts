@@ -7,6 +7,7 @@
  *   npm run bench -- --only renewal   one section (repeat --only, or comma-separate, for several)
  *   npm run bench -- --only test-suite   the npm test wall time (opt-in: runs only when named)
  *   npm run bench -- --only runs      script runs, secret fetches and decrypts per node per renewal
+ *   npm run bench -- --only node-aws     CPU per call of a local node's aws (opt-in)
  *   npm run bench -- --json           also print one JSON object as the last line
  *
  * Loopback only: dynalite, the local AWS emulator, local nodes. Progress goes to stderr.
@@ -16,6 +17,7 @@ import { benchColdStart } from './cold-start';
 import { benchCompletion, FINISH_TIMES } from './completion';
 import { benchControlPlane } from './control-plane';
 import { benchEndToEnd } from './e2e';
+import { benchAwsShim } from './aws-shim';
 import { benchInstall } from './install';
 import { benchRenewal } from './renewal';
 import { benchRuns } from './runs';
@@ -84,6 +86,12 @@ export const SECTIONS: readonly Section[] = [
     name: 'runs',
     title: 'Runs, secret fetches and decrypts per node per renewal',
     run: (quick) => (notes) => benchRuns({ nodes: quick ? 2 : 3 }, notes),
+  },
+  {
+    name: 'node-aws',
+    title: "Local node's aws, CPU per call",
+    run: (quick) => (notes) => benchAwsShim({ runs: quick ? 5 : 20 }, notes),
+    optIn: true,
   },
 ];
 

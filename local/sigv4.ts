@@ -9,6 +9,9 @@ import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { LocalCredentials } from './credentials';
 
+/** The client side (node:crypto only, used by the local node's `aws`): see sigv4-sign.cjs. */
+export { signRequest, type SignableRequest } from './sigv4-sign.cjs';
+
 export interface IncomingSignedRequest {
   method: string;
   /** Raw request target as received: path plus optional `?query`, still percent-encoded. */

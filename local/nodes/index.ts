@@ -560,7 +560,6 @@ export class LocalNode implements NodeExecutor {
       AWS_ENDPOINT_URL: this.options.aws.endpoint,
       AWS_ACCESS_KEY_ID: this.options.aws.credentials.accessKeyId,
       AWS_SECRET_ACCESS_KEY: this.options.aws.credentials.secretAccessKey,
-      ACM_EXPORT_LOCAL_SDK_SM: require.resolve('@aws-sdk/client-secrets-manager'),
       ACM_EXPORT_NGINX_CONF: this.confPath,
       ACM_EXPORT_INVENTORY_DIR: this.inventoryDir,
       ACM_EXPORT_STATE_DIR: this.stateDir,

@@ -6,7 +6,7 @@ import type { SFNClient } from '@aws-sdk/client-sfn';
 import { LocalApi } from '../../local/api';
 import { ApiClient } from '../../cli/api-client';
 import { generateLocalCredentials } from '../../local/credentials';
-import { verifySigV4, type IncomingSignedRequest } from '../../local/sigv4';
+import { signRequest, verifySigV4, type IncomingSignedRequest } from '../../local/sigv4';
 
 const HOST = '127.0.0.1:8123';
 const LOCAL_CREDENTIALS = generateLocalCredentials();
@@ -107,6 +107,49 @@ test('rejects unsigned, tampered, wrongly signed, foreign and stale requests', a
   ).resolves.toMatchObject({
     ok: false,
     reason: 'IncompleteSignature',
+  });
+});
+
+test('signRequest (the local node aws, node:crypto only) signs what the verifier accepts, and only that', async () => {
+  const body = '{"SecretId":"acm-export/site"}';
+  const headers = signRequest({
+    method: 'POST',
+    path: '/',
+    headers: {
+      host: HOST,
+      'content-type': 'application/x-amz-json-1.1',
+      'x-amz-target': 'secretsmanager.GetSecretValue',
+    },
+    body,
+    region: 'eu-west-1',
+    service: 'secretsmanager',
+    ...LOCAL_CREDENTIALS,
+  });
+  const request: IncomingSignedRequest = { method: 'POST', url: '/', headers, body };
+  const scope = { credentials: LOCAL_CREDENTIALS, service: 'secretsmanager', region: 'eu-west-1' };
+  await expect(verifySigV4(request, scope)).resolves.toMatchObject({ ok: true, service: 'secretsmanager' });
+  await expect(verifySigV4({ ...request, body: '{"SecretId":"other"}' }, scope)).resolves.toMatchObject({
+    ok: false,
+    reason: 'InvalidSignature',
+  });
+  const otherTarget = { ...headers, 'x-amz-target': 'secretsmanager.DeleteSecret' };
+  await expect(verifySigV4({ ...request, headers: otherTarget }, scope)).resolves.toMatchObject({
+    ok: false,
+    reason: 'InvalidSignature',
+  });
+  const wrongKey = signRequest({
+    method: 'POST',
+    path: '/',
+    headers: { host: HOST },
+    body,
+    region: 'eu-west-1',
+    service: 'secretsmanager',
+    accessKeyId: LOCAL_CREDENTIALS.accessKeyId,
+    secretAccessKey: `${LOCAL_CREDENTIALS.secretAccessKey}x`,
+  });
+  await expect(verifySigV4({ ...request, headers: wrongKey }, scope)).resolves.toMatchObject({
+    ok: false,
+    reason: 'InvalidSignature',
   });
 });
 

@@ -1,0 +1,209 @@
+/**
+ * The node programs against the floor (bench/floor-install.sh): a push (first install of a new version), an
+ * unchanged association run (same version again) and a report run, each timed for the real program and the
+ * floor alternately in one process, with the same openssl, the same fake aws CLI (test/helpers/fake-aws.ts)
+ * and Service=none; then one more run of each under strace to count processes and openssl calls.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { installEnv, installScriptWith, type InstallParams } from '../test/helpers/install-script';
+import { createFixture, type Fixture } from '../test/ssm-documents/fixture';
+import { median } from './stats';
+
+export type NodeAction = 'install' | 'report';
+
+/** A program to run for an action: `bash <script> [...args]` with `env` added to the run's environment. */
+export interface NodeProgram {
+  script: string;
+  args: string[];
+  env: Record<string, string>;
+}
+
+/** The program under test for an action: that document's script, joined as the stack ships it. */
+export function scriptFor(action: NodeAction): NodeProgram {
+  return { script: installScriptWith(undefined, action), args: [], env: {} };
+}
+
+export const FLOOR_SCRIPT = path.join(__dirname, 'floor-install.sh');
+
+/** The floor for a kind of run. */
+export function floorFor(kind: RunKind): NodeProgram {
+  return { script: FLOOR_SCRIPT, args: [kind === 'push' ? 'install' : kind], env: {} };
+}
+
+export type RunKind = 'push' | 'unchanged' | 'report';
+export const RUN_KINDS: readonly RunKind[] = ['push', 'unchanged', 'report'];
+const ACTION_OF: Record<RunKind, NodeAction> = { push: 'install', unchanged: 'install', report: 'report' };
+
+export interface ProcessCounts {
+  /** Processes started (forks, the first one included), whether or not they exec'd a program. */
+  processes: number;
+  /** Programs run (successful execve). */
+  execs: number;
+  openssl: number;
+}
+
+/**
+ * Counts from `strace -f -e trace=execve,clone,clone3,fork,vfork` output: forks that returned a pid (not
+ * threads), successful execve calls, and those of an `openssl`. A call strace split over two lines (unfinished,
+ * resumed) is counted on its resumed line, the one with the result. strace pads short pids with spaces.
+ */
+export function countProcesses(straceOutput: string): ProcessCounts {
+  const counts: ProcessCounts = { processes: 1, execs: 0, openssl: 0 };
+  const execPath = new Map<string, string>();
+  for (const line of straceOutput.split('\n')) {
+    const pid = /^(\d+)\s/.exec(line)?.[1] ?? '';
+    const started = /\bexecve\("([^"]*)"/.exec(line);
+    if (started) execPath.set(pid, started[1]);
+    const done = / = (-?\d+)(?: [A-Z]+ .*)?$/.exec(line);
+    if (!done) continue;
+    if (/(?:^\d+\s+|<\.\.\. )(?:clone3?|v?fork)\b/.test(line) && Number(done[1]) > 0 && !line.includes('CLONE_THREAD'))
+      counts.processes++;
+    else if (/(?:^\d+\s+|<\.\.\. )execve\b/.test(line) && done[1] === '0') {
+      counts.execs++;
+      if (path.basename(execPath.get(pid) ?? '') === 'openssl') counts.openssl++;
+      execPath.delete(pid);
+    }
+  }
+  return counts;
+}
+
+export function straceAvailable(): boolean {
+  return spawnSync('strace', ['-V'], { stdio: 'ignore' }).status === 0;
+}
+
+export interface KindResult {
+  kind: RunKind;
+  /** Milliseconds per run, median. */
+  realMs: number;
+  floorMs: number;
+  real?: ProcessCounts;
+  floor?: ProcessCounts;
+}
+
+export interface FloorComparison {
+  runs: number;
+  results: KindResult[];
+  /** False when strace is missing: no counts. */
+  counted: boolean;
+}
+
+export interface Slot {
+  params: (versionId: string) => InstallParams;
+  env: Record<string, string>;
+}
+
+/** A node of its own under the fixture root: its directories and the environment that points the programs there. */
+export function slot(f: Fixture, name: string): Slot {
+  const dirs = {
+    ACM_EXPORT_INVENTORY_DIR: path.join(f.root, name, 'inventory'),
+    ACM_EXPORT_STATE_DIR: path.join(f.root, name, 'state'),
+    ACM_EXPORT_LOG_DIR: path.join(f.root, name, 'log'),
+    ACM_EXPORT_HOOKS_DIR: path.join(f.root, name, 'hooks.d'),
+  };
+  for (const d of [dirs.ACM_EXPORT_INVENTORY_DIR, path.join(f.root, name, 'certs'), path.join(f.root, name, 'private')])
+    mkdirSync(d, { recursive: true, mode: 0o755 });
+  return { params: (versionId) => f.params(versionId, name), env: dirs };
+}
+
+/** Runs a program for a slot's parameters (under strace when straceTo names the output file). */
+export function runProgram(
+  f: Fixture,
+  program: NodeProgram,
+  params: InstallParams,
+  env: Record<string, string>,
+  straceTo?: string,
+): Promise<{ ms: number; stdout: string }> {
+  const runEnv = { ...installEnv({ params, path: [f.aws.binDir], tmpDir: f.tmpDir, env }), ...program.env };
+  const bash = ['bash', program.script, ...program.args];
+  const [command, args] = straceTo
+    ? ['strace', ['-f', '-qq', '-e', 'trace=execve,clone,clone3,fork,vfork', '-o', straceTo, ...bash]]
+    : [bash[0], bash.slice(1)];
+  const started = process.hrtime.bigint();
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env: runEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.once('error', reject);
+    child.once('close', (code) => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      if (code !== 0)
+        reject(
+          new Error(
+            `${path.basename(program.script)} ${program.args.join(' ')} exited ${code}: ${stderr.trim().split('\n').slice(-2).join(' | ')}`,
+          ),
+        );
+      else resolve({ ms, stdout });
+    });
+  });
+}
+
+/** Runs the comparison: `runs` timed rounds of push, unchanged and report for both programs. */
+export async function compareWithFloor(runs: number): Promise<FloorComparison> {
+  const f = createFixture('floor-bench');
+  try {
+    const versions = Array.from(
+      { length: runs + 2 },
+      (_, i) =>
+        f.publish({ names: ['www.example.test'], keyAlgorithm: i % 2 ? 'RSA_2048' : 'EC_prime256v1' }).versionId,
+    );
+    const real = slot(f, 'real');
+    const floor = slot(f, 'floor');
+    const times: Record<RunKind, { real: number[]; floor: number[] }> = {
+      push: { real: [], floor: [] },
+      unchanged: { real: [], floor: [] },
+      report: { real: [], floor: [] },
+    };
+    const once = async (kind: RunKind, which: 'real' | 'floor', versionId: string, straceTo?: string) => {
+      const s = which === 'real' ? real : floor;
+      const program = which === 'real' ? scriptFor(ACTION_OF[kind]) : floorFor(kind);
+      const params = s.params(versionId);
+      // The report reads no secret and refuses a version parameter.
+      if (which === 'real' && kind === 'report') delete params.SecretVersionId;
+      const r = await runProgram(f, program, params, s.env, straceTo);
+      if (which === 'real' && kind !== 'report') {
+        const changed = (JSON.parse(r.stdout) as { changed?: boolean }).changed;
+        if (changed !== (kind === 'push')) throw new Error(`the ${kind} run reported changed=${String(changed)}`);
+      }
+      return r.ms;
+    };
+    // The first install creates the directories and state of each slot: not timed.
+    await once('push', 'real', versions[0]);
+    await once('push', 'floor', versions[0]);
+    for (let i = 1; i <= runs; i++) {
+      // Alternate which program goes first, so that neither always runs on a warmer cache.
+      const order: ('real' | 'floor')[] = i % 2 ? ['real', 'floor'] : ['floor', 'real'];
+      for (const kind of RUN_KINDS)
+        for (const which of order) times[kind][which].push(await once(kind, which, versions[i]));
+    }
+    const counted = straceAvailable();
+    const counts: Partial<Record<RunKind, { real: ProcessCounts; floor: ProcessCounts }>> = {};
+    if (counted) {
+      const last = versions[runs + 1];
+      for (const kind of RUN_KINDS) {
+        const c = { real: { processes: 0, execs: 0, openssl: 0 }, floor: { processes: 0, execs: 0, openssl: 0 } };
+        for (const which of ['real', 'floor'] as const) {
+          const file = path.join(f.root, `strace-${kind}-${which}.txt`);
+          await once(kind, which, last, file);
+          c[which] = countProcesses(readFileSync(file, 'utf8'));
+        }
+        counts[kind] = c;
+      }
+    }
+    return {
+      runs,
+      counted,
+      results: RUN_KINDS.map((kind) => ({
+        kind,
+        realMs: median(times[kind].real),
+        floorMs: median(times[kind].floor),
+        ...(counts[kind] ? { real: counts[kind]!.real, floor: counts[kind]!.floor } : {}),
+      })),
+    };
+  } finally {
+    f.cleanup();
+  }
+}

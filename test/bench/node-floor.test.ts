@@ -1,0 +1,109 @@
+/** The floor script the node programs are measured against, and the bench's process counting and verdicts. */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { countProcesses, floorFor, runProgram, slot, type Slot } from '../../bench/node-floor';
+import { floorRows } from '../../bench/install';
+import { createFixture, type Fixture } from '../ssm-documents/fixture';
+
+describe('floor-install.sh', () => {
+  let f: Fixture;
+  let node: Slot;
+  beforeAll(() => {
+    f = createFixture('floor-test');
+    node = slot(f, 'floor');
+  });
+  afterAll(() => f.cleanup());
+
+  test('install writes the four files with their modes; unchanged compares; report writes the inventory file', async () => {
+    const issued = f.publish({ names: ['www.example.test'] });
+    const params = node.params(issued.versionId);
+    await runProgram(f, floorFor('push'), params, node.env);
+    const file = (dir: string, name: string) => path.join(dir, name);
+    const certDir = params.CertDir!;
+    expect(readFileSync(file(certDir, 'site.crt'), 'utf8')).toBe(issued.certificate);
+    expect(readFileSync(file(certDir, 'site.chain.pem'), 'utf8')).toBe(issued.chain);
+    expect(readFileSync(file(certDir, 'site.fullchain.pem'), 'utf8')).toBe(`${issued.certificate}${issued.chain}`);
+    expect(readFileSync(file(params.KeyDir!, 'site.key'), 'utf8')).toBe(issued.privateKey);
+    expect(statSync(file(params.KeyDir!, 'site.key')).mode & 0o777).toBe(0o600);
+    expect(statSync(file(certDir, 'site.crt')).mode & 0o777).toBe(0o644);
+    expect(existsSync(file(certDir, 'site.crt.new'))).toBe(false);
+
+    await expect(runProgram(f, floorFor('unchanged'), params, node.env)).resolves.toMatchObject({ stdout: '' });
+    const other = f.publish({ names: ['www.example.test'] });
+    await expect(runProgram(f, floorFor('unchanged'), node.params(other.versionId), node.env)).rejects.toThrow(
+      /the live certificate differs/,
+    );
+
+    await runProgram(f, floorFor('report'), params, node.env);
+    const item = JSON.parse(readFileSync(path.join(node.env.ACM_EXPORT_INVENTORY_DIR, 'site.json'), 'utf8')) as Record<
+      string,
+      string
+    >;
+    expect(item).toMatchObject({ certName: 'site', serial: issued.serial });
+    expect(item.notAfter).toMatch(/ GMT$/);
+  });
+
+  test('a key that does not match the certificate is refused and nothing is replaced', async () => {
+    const live = readFileSync(path.join(f.root, 'floor', 'certs', 'site.crt'), 'utf8');
+    const foreign = f.publish({ names: ['other.example.test'] });
+    const mismatched = f.publish({ names: ['www.example.test'] }, (b) => ({
+      ...b,
+      encryptedPrivateKey: foreign.encryptedPrivateKey,
+      passphrase: foreign.passphrase,
+    }));
+    await expect(runProgram(f, floorFor('push'), node.params(mismatched.versionId), node.env)).rejects.toThrow(
+      /the key does not match the certificate/,
+    );
+    expect(readFileSync(path.join(f.root, 'floor', 'certs', 'site.crt'), 'utf8')).toBe(live);
+  });
+});
+
+test('countProcesses: forks that returned a pid (not threads), successful execs, openssl among them', () => {
+  const trace = [
+    '100 execve("/usr/bin/bash", ["bash", "x.sh"], 0x7ffd /* 3 vars */) = 0',
+    '100 clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD, child_tidptr=0x7f) = 101',
+    '101 execve("/root/bin/openssl", ["openssl"], 0x55 /* 3 vars */) = -1 ENOENT (No such file or directory)',
+    '101 execve("/usr/bin/openssl", ["openssl", "x509"], 0x55 /* 3 vars */ <unfinished ...>',
+    '100 clone3({flags=CLONE_VM|CLONE_VFORK, exit_signal=SIGCHLD, stack=0x7f, stack_size=0x9000}, 88 <unfinished ...>',
+    '101 <... execve resumed>) = 0',
+    '100 <... clone3 resumed>) = 102',
+    '102 execve("/usr/bin/cat", ["cat"], 0x55 /* 3 vars */) = 0',
+    // strace pads a pid shorter than the others
+    '99  clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|SIGCHLD, child_tidptr=0x7f) = 104',
+    '104   execve("/usr/bin/openssl", ["openssl", "pkey"], 0x55 /* 3 vars */) = 0',
+    '102 clone(child_stack=0x7f, flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM) = 103',
+    '100 clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|SIGCHLD) = -1 EAGAIN (Resource temporarily unavailable)',
+    '100 --- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=101, si_uid=0, si_status=0} ---',
+  ].join('\n');
+  expect(countProcesses(trace)).toEqual({ processes: 4, execs: 4, openssl: 2 });
+});
+
+test('floorRows: the ratio to the floor and the goal verdict, and counts when there are any', () => {
+  const notes: string[] = [];
+  const rows = floorRows(
+    {
+      runs: 5,
+      counted: true,
+      results: [
+        {
+          kind: 'push',
+          realMs: 300,
+          floorMs: 100,
+          real: { processes: 200, execs: 100, openssl: 10 },
+          floor: { processes: 17, execs: 17, openssl: 3 },
+        },
+        { kind: 'report', realMs: 140, floorMs: 100 },
+      ],
+    },
+    notes,
+  );
+  expect(rows.map((r) => [r.metric, r.ours, r.baseline])).toEqual([
+    ['push (first install of a new version), Service=none vs floor', 300, 100],
+    ['processes per push run vs floor', 200, 17],
+    ['openssl calls per push run vs floor', 10, 3],
+    ['report run vs floor', 140, 100],
+  ]);
+  expect(rows[0].note).toBe('median of 5; 3.0x the floor, goal <= 2x: not met');
+  expect(rows[3].note).toBe('median of 5; 1.4x the floor, goal <= 1.5x: met');
+  expect(notes[0]).toContain('200 processes (100 programs, 10 openssl) against 17 (17, 3)');
+});
