@@ -187,9 +187,7 @@ export function joinScript(
   if (texts.filter((text) => PARAMETER_RULES.test(text)).length !== 1)
     throw new Error(`${kind}: the included files have no single #parameter-rules line`);
   const lines = texts.flatMap((text) => {
-    let rendered = carriesPlacement(text)
-      ? renderInstallScript(text, options.placement ?? DEFAULT_PLACEMENT)
-      : text;
+    let rendered = carriesPlacement(text) ? renderInstallScript(text, options.placement ?? DEFAULT_PLACEMENT) : text;
     rendered = rendered.replace(PARAMETER_RULES, () => rules);
     // keepComments: the whole text, minus each shebang.
     return options.keepComments

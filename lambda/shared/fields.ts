@@ -546,13 +546,13 @@ export function bashParamPrelude(document: DocumentName, registry: Registry = FI
   const odd = declared.find(([name]) => !/^[A-Za-z][A-Za-z0-9]*$/.test(name));
   if (odd) throw new Error(`field ${JSON.stringify(odd[0])}: a document parameter name is letters and digits`);
   const lines = declared.map(([name, e]) =>
-      [
-        `RE[${name}]=${bashQuote(e.rule.pattern)}`,
-        `MAX[${name}]=${e.rule.maxLength}`,
-        ...(e.default !== undefined ? [`DEFAULT[${name}]=${bashQuote(parameterText(e.default))}`] : []),
-        ...(e.range ? [`LARGEST[${name}]=${e.range[1]}`] : []),
-      ].join(' '),
-    );
+    [
+      `RE[${name}]=${bashQuote(e.rule.pattern)}`,
+      `MAX[${name}]=${e.rule.maxLength}`,
+      ...(e.default !== undefined ? [`DEFAULT[${name}]=${bashQuote(parameterText(e.default))}`] : []),
+      ...(e.range ? [`LARGEST[${name}]=${e.range[1]}`] : []),
+    ].join(' '),
+  );
   return [
     `# Parameter rules of the ${document} document (generated from lambda/shared/fields.ts).`,
     'declare -A RE=() MAX=() DEFAULT=() LARGEST=()',
