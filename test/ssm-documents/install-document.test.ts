@@ -409,6 +409,25 @@ describe('shell', () => {
     }
   });
 
+  test('only what is surely a comment is dropped: never a # inside quotes or a ${#var}', () => {
+    const source = [
+      '  # a comment line',
+      '',
+      '  f "$1" # name value',
+      '  echo "a # b" # trailing',
+      "  [[ $x == *' # '* ]] && n=${#x}",
+      '  echo "a \\" # b"',
+      "  echo 'it''s' # ok",
+    ].join('\n');
+    expect(scriptLines(source)).toEqual([
+      '  f "$1"',
+      '  echo "a # b"',
+      "  [[ $x == *' # '* ]] && n=${#x}",
+      '  echo "a \\" # b"',
+      "  echo 'it''s'",
+    ]);
+  });
+
   // The loader drops comments, blank lines and trailing comments: bash must read the same program either way.
   test.each(DOCUMENT_KINDS)('the shipped %s script parses to the same program as its commented source', (kind) => {
     const parsed = (text: string) => {
