@@ -7,10 +7,15 @@
  * program's shebang, then every file's lines without their comment-only and blank lines, so the commented
  * source stays in the repository and each document stays well under SSM's 64 KB content limit. No file has a
  * multi-line string whose lines start with "#".
+ *
+ * What is per parameter comes from the field registry (lambda/shared/fields.ts): each document's `parameters:`
+ * block, and the rules its program checks them with, written into lib/params.sh at its `#parameter-rules`
+ * line. The YAML files hold only each document's description and step.
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'yaml';
+import { FIELDS, Registry, bashParamPrelude, documentParameters } from '../lambda/shared/fields';
 import { FIELD_RULES } from '../lambda/shared/patterns';
 import { DEFAULT_PLACEMENT, PlacementPolicy } from '../lambda/shared/placement';
 
@@ -72,12 +77,37 @@ export interface SsmCommandDocument {
   mainSteps: SsmDocumentStep[];
 }
 
-/** The lines of a script file that a document step runs: every line that is not a comment or blank. */
+/** A code line's trailing ` # comment`, when it is surely one: no quote or backtick in it, none left open before it. */
+const TRAILING_COMMENT = /^(.*?\S)[ \t]+#[ \t][^'"`]*$/;
+
+/** Whether every single and double quote of a line's code is closed (a `#` after it is not inside a string). */
+function quotesClosed(code: string): boolean {
+  let quote: string | undefined;
+  for (let i = 0; i < code.length; i += 1) {
+    const c = code[i];
+    if (quote === undefined) {
+      if (c === '\\') i += 1;
+      else if (c === "'" || c === '"') quote = c;
+    } else if (quote === '"' && c === '\\') i += 1;
+    else if (c === quote) quote = undefined;
+  }
+  return quote === undefined;
+}
+
+/**
+ * The lines of a script file that a document step runs: every line that is not a comment or blank, without a
+ * trailing comment where one is surely a comment (a test checks that bash parses the result to the same program).
+ * Leading indentation stays, so the script a node runs reads like its source.
+ */
 export function scriptLines(script: string): string[] {
   return script
     .replace(/\n$/, '')
     .split('\n')
-    .filter((line) => !/^\s*(#|$)/.test(line));
+    .filter((line) => !/^\s*(#|$)/.test(line))
+    .map((line) => {
+      const code = TRAILING_COMMENT.exec(line)?.[1];
+      return code !== undefined && quotesClosed(code) ? code : line;
+    });
 }
 
 /** Whether a script file carries the placement policy lines (lib/params.sh). */
@@ -115,6 +145,19 @@ export function renderInstallScript(script: string, placement: PlacementPolicy):
   return out;
 }
 
+/** The line of lib/params.sh that the document's generated parameter rules replace. */
+const PARAMETER_RULES = /^#parameter-rules$/m;
+
+/** What a document's script is built with: the stack's placement policy and the field registry. */
+export interface ScriptOptions {
+  /** @default DEFAULT_PLACEMENT */
+  placement?: PlacementPolicy;
+  /** @default FIELDS */
+  registry?: Registry;
+  /** Keep comments and blank lines (for shellcheck, whose directives are comments). @default false */
+  keepComments?: boolean;
+}
+
 /** The `#include` files of a document's single step, in order (library files, then the program). */
 export function documentIncludes(file: string): string[] {
   const doc = parse(readFileSync(file, 'utf8')) as SsmCommandDocument;
@@ -127,21 +170,26 @@ export function documentIncludes(file: string): string[] {
 }
 
 /**
- * One script from the included files (relative to `dir`): the last file's shebang first, then each file's
- * lines that are not comments or blank, the placement policy written into the file that carries it.
+ * One script for `kind` from the included files (relative to `dir`): the last file's shebang first, then each
+ * file's lines that are not comments or blank, the placement policy and the document's parameter rules written
+ * into the file that carries them.
  */
 export function joinScript(
+  kind: DocumentKind,
   includes: readonly string[],
   dir: string,
-  placement: PlacementPolicy,
-  options: { keepComments?: boolean } = {},
+  options: ScriptOptions = {},
 ): string {
   const texts = includes.map((name) => readFileSync(path.join(dir, name), 'utf8'));
   const shebang = texts[texts.length - 1]?.split('\n')[0] ?? '';
   if (!shebang.startsWith('#!')) throw new Error(`${includes[includes.length - 1]} does not start with a shebang`);
+  const rules = bashParamPrelude(kind, options.registry ?? FIELDS).replace(/\n$/, '');
+  if (texts.filter((text) => PARAMETER_RULES.test(text)).length !== 1)
+    throw new Error(`${kind}: the included files have no single #parameter-rules line`);
   const lines = texts.flatMap((text) => {
-    const rendered = carriesPlacement(text) ? renderInstallScript(text, placement) : text;
-    // keepComments: the whole text (for shellcheck, whose directives are comments), minus each shebang.
+    let rendered = carriesPlacement(text) ? renderInstallScript(text, options.placement ?? DEFAULT_PLACEMENT) : text;
+    rendered = rendered.replace(PARAMETER_RULES, () => rules);
+    // keepComments: the whole text, minus each shebang.
     return options.keepComments
       ? rendered
           .replace(/\n$/, '')
@@ -156,20 +204,28 @@ export function joinScript(
 export function documentScript(
   kind: DocumentKind,
   placement: PlacementPolicy = DEFAULT_PLACEMENT,
-  options: { keepComments?: boolean } = {},
+  options: Omit<ScriptOptions, 'placement'> = {},
 ): string {
   const file = documentPath(kind);
-  return joinScript(documentIncludes(file), path.dirname(file), placement, options);
+  return joinScript(kind, documentIncludes(file), path.dirname(file), { ...options, placement });
 }
 
-/** A document, its script's placement policy set to `placement` (the stack's setting). */
+/**
+ * A document as the stack deploys it: its description, the parameters `registry` declares for it, and its
+ * step's `#include` lines joined into one script with `placement` (the stack's setting).
+ */
 export function loadDocument(
-  kind: DocumentKind | { file: string },
+  kind: DocumentKind | { file: string; kind: DocumentKind },
   placement: PlacementPolicy = DEFAULT_PLACEMENT,
+  registry: Registry = FIELDS,
 ): SsmCommandDocument {
-  const file = typeof kind === 'string' ? documentPath(kind) : kind.file;
-  const doc = parse(readFileSync(file, 'utf8')) as SsmCommandDocument;
-  for (const step of doc.mainSteps) {
+  const [file, name] = typeof kind === 'string' ? [documentPath(kind), kind] : [kind.file, kind.kind];
+  const source = parse(readFileSync(file, 'utf8')) as Omit<SsmCommandDocument, 'parameters'> & {
+    parameters?: unknown;
+  };
+  if (source.parameters !== undefined)
+    throw new Error(`${path.basename(file)}: parameters come from the field registry, not the YAML`);
+  for (const step of source.mainSteps) {
     const includes = step.inputs.runCommand.flatMap((line) => {
       const include = INCLUDE.exec(line.trim());
       return include ? [include[1]] : [];
@@ -177,9 +233,16 @@ export function loadDocument(
     const other = step.inputs.runCommand.filter((line) => !INCLUDE.test(line.trim()));
     if (includes.length === 0) continue;
     if (other.length > 0) throw new Error(`${path.basename(file)}: a step with #include lines has no other lines`);
-    step.inputs.runCommand = joinScript(includes, path.dirname(file), placement).replace(/\n$/, '').split('\n');
+    step.inputs.runCommand = joinScript(name, includes, path.dirname(file), { placement, registry })
+      .replace(/\n$/, '')
+      .split('\n');
   }
-  return doc;
+  return {
+    schemaVersion: source.schemaVersion,
+    ...(source.description !== undefined ? { description: source.description } : {}),
+    parameters: documentParameters(name, registry),
+    mainSteps: source.mainSteps,
+  };
 }
 
 /** The install document (kept for callers that name the install document's file). */
@@ -187,5 +250,5 @@ export function loadInstallDocument(
   file = INSTALL_DOCUMENT_PATH,
   placement: PlacementPolicy = DEFAULT_PLACEMENT,
 ): SsmCommandDocument {
-  return loadDocument({ file }, placement);
+  return loadDocument({ file, kind: 'install' }, placement);
 }

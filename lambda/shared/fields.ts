@@ -36,8 +36,13 @@ export interface FieldEntry {
   readonly stored?: { readonly legacy: string };
   /** The documents that receive it as a parameter (of the same name). */
   readonly documents?: readonly DocumentName[];
-  /** The document parameter's description (the API and CLI say it in their own words). */
+  /**
+   * The document parameter's description (the API and CLI say it in their own words). Short: each document
+   * counts against SSM's 64 KB, and the details live in docs/*.md.
+   */
   readonly description: string;
+  /** The description in a document where the parameter means something narrower (e.g. reported, never read). */
+  readonly describedIn?: Partial<Record<DocumentName, string>>;
   /** The `acm-export export` option: flag (with `<value>` unless boolean) and help text. */
   readonly cli?: { readonly flag: string; readonly help: string };
 }
@@ -60,7 +65,7 @@ export const FIELDS = {
     api: 'required',
     stored: { legacy: 'certName' },
     documents: FILE_DOCUMENTS,
-    description: 'File name stem of the installed files (<CertName>.crt, .chain.pem, .fullchain.pem, .key).',
+    description: 'File name stem: <CertName>.crt, .chain.pem, .fullchain.pem and .key.',
     cli: {
       flag: '--name <name>',
       help: 'file name stem on the servers: <name>.crt, <name>.chain.pem, <name>.fullchain.pem, <name>.key',
@@ -88,7 +93,7 @@ export const FIELDS = {
     default: INSTALL_DEFAULTS.CertDir,
     stored: { legacy: 'certDir' },
     documents: FILE_DOCUMENTS,
-    description: 'Absolute directory for the certificate files.',
+    description: 'Directory of the certificate files.',
     cli: { flag: '--cert-dir <dir>', help: 'directory for the certificate files (default /etc/ssl/certs)' },
   },
   KeyDir: {
@@ -98,7 +103,7 @@ export const FIELDS = {
     default: INSTALL_DEFAULTS.KeyDir,
     stored: { legacy: 'keyDir' },
     documents: FILE_DOCUMENTS,
-    description: 'Absolute directory for the private key file.',
+    description: 'Directory of the key file.',
     cli: { flag: '--key-dir <dir>', help: 'directory for the private key (default /etc/ssl/private)' },
   },
   Service: {
@@ -109,10 +114,13 @@ export const FIELDS = {
     default: INSTALL_DEFAULTS.Service,
     stored: { legacy: 'service' },
     documents: FILE_DOCUMENTS,
-    description:
-      'Web server to test and reload after installing. auto (default) uses the one of nginx, apache2 and httpd ' +
-      'that is running (active systemd unit or process) and on PATH; when none is running the files are ' +
-      'installed without a reload; when several are, the run fails before changing anything. none never reloads.',
+    // auto: the one of nginx, apache2 and httpd that is running (active systemd unit or process) and on PATH;
+    // none running: the files are installed without a reload; several: the run fails before changing anything.
+    description: 'Web server to test and reload: auto (the running one), none, nginx, apache2 or httpd.',
+    describedIn: {
+      report: "The target's Service, reported in the node's inventory (a report reloads nothing).",
+      remove: 'Web server whose config test must pass without the files: auto, none, nginx, apache2 or httpd.',
+    },
     cli: {
       flag: '--service <service>',
       help: 'web server to test and reload: auto (default: the one running on the node; none running: no reload), none, nginx, apache2 or httpd',
@@ -126,7 +134,7 @@ export const FIELDS = {
     default: INSTALL_DEFAULTS.VerifyPort,
     stored: { legacy: 'verifyPort' },
     documents: ['install', 'report'],
-    description: 'Local TLS port whose served serial must match the new certificate; 0 skips the check.',
+    description: 'Local TLS port that must serve the new serial; 0 skips the check.',
     cli: {
       flag: '--verify-port <port>',
       help: 'after install, check the certificate served on this local port (0 = skip)',
@@ -157,7 +165,7 @@ export const FIELDS = {
     default: INSTALL_DEFAULTS.KeyOwner,
     stored: { legacy: 'keyOwner' },
     documents: ['install'],
-    description: 'Owner of the key file, the combined PEM and the PKCS#12 bundle; empty means root.',
+    description: 'Owner of the key, combined PEM and PKCS#12 files; empty: root.',
     cli: { flag: '--key-owner <user>', help: 'owner of the key, combined PEM and PKCS#12 files (default root)' },
   },
   KeyGroup: {
@@ -167,7 +175,7 @@ export const FIELDS = {
     default: INSTALL_DEFAULTS.KeyGroup,
     stored: { legacy: 'keyGroup' },
     documents: ['install'],
-    description: 'Group that may read the key (mode 0640); empty keeps the key readable by root only (0600).',
+    description: 'Group of the key files (then mode 0640); empty: root only (0600).',
     cli: { flag: '--key-group <group>', help: 'group of the key files (default root; the key becomes 0640)' },
   },
   KeyMode: {
@@ -177,8 +185,7 @@ export const FIELDS = {
     default: INSTALL_DEFAULTS.KeyMode,
     stored: { legacy: 'keyMode' },
     documents: ['install'],
-    description:
-      'Mode of the key file, the combined PEM and the PKCS#12 bundle; empty means 0600, or 0640 with KeyGroup.',
+    description: 'Mode of the key files; empty: 0600, or 0640 with KeyGroup.',
     cli: { flag: '--key-mode <mode>', help: 'mode of the key files: 0600, 0640, 0400 or 0440' },
   },
   CertOwner: {
@@ -188,7 +195,7 @@ export const FIELDS = {
     default: INSTALL_DEFAULTS.CertOwner,
     stored: { legacy: 'certOwner' },
     documents: ['install'],
-    description: 'Owner of the certificate, chain and full chain files; empty means root.',
+    description: 'Owner of the certificate files; empty: root.',
     cli: { flag: '--cert-owner <user>', help: 'owner of the certificate files (default root)' },
   },
   CertGroup: {
@@ -198,7 +205,7 @@ export const FIELDS = {
     default: INSTALL_DEFAULTS.CertGroup,
     stored: { legacy: 'certGroup' },
     documents: ['install'],
-    description: 'Group of the certificate, chain and full chain files; empty means root.',
+    description: 'Group of the certificate files; empty: root.',
     cli: { flag: '--cert-group <group>', help: 'group of the certificate files (default root)' },
   },
   CertMode: {
@@ -208,7 +215,7 @@ export const FIELDS = {
     default: INSTALL_DEFAULTS.CertMode,
     stored: { legacy: 'certMode' },
     documents: ['install'],
-    description: 'Mode of the certificate, chain and full chain files.',
+    description: 'Mode of the certificate files.',
     cli: {
       flag: '--cert-mode <mode>',
       help: 'mode of the certificate files: 0644 (default), 0640, 0444, 0440, 0600 or 0400',
@@ -221,8 +228,7 @@ export const FIELDS = {
     default: INSTALL_DEFAULTS.Pkcs12,
     stored: { legacy: 'pkcs12' },
     documents: ['install', 'report'],
-    description:
-      "Also write KeyDir/<CertName>.p12 (key, leaf and chain), protected by the secret version's PFX passphrase.",
+    description: "Also write KeyDir/<CertName>.p12, protected by the secret version's PFX passphrase.",
     cli: {
       flag: '--pkcs12',
       help: 'also write <name>.p12 (key, certificate and chain; its passphrase is stored in the same secret version)',
@@ -235,7 +241,7 @@ export const FIELDS = {
     default: INSTALL_DEFAULTS.CombinedPem,
     stored: { legacy: 'combinedPem' },
     documents: ['install', 'report'],
-    description: 'Also write KeyDir/<CertName>.combined.pem (key followed by the full chain), e.g. for HAProxy.',
+    description: 'Also write KeyDir/<CertName>.combined.pem (key + full chain).',
     cli: { flag: '--combined-pem', help: 'also write <name>.combined.pem (key + full chain, e.g. for HAProxy)' },
   },
   ConvergenceSchedule: {
@@ -263,24 +269,26 @@ export const FIELDS = {
     rule: FIELD_RULES.SecretId,
     json: 'string',
     documents: ALL_DOCUMENTS,
-    description: 'ARN of the Secrets Manager secret holding the exported certificate.',
+    description: 'ARN of the secret holding the exported certificate.',
+    describedIn: {
+      report: 'ARN of the secret the files were installed from (reported; never read).',
+      remove: 'ARN of the secret the files were installed from (never read; refused if the node recorded another).',
+      preflight: "ARN of the stack's canary secret (no key material), read to check the node's access.",
+    },
   },
   SecretVersionId: {
     rule: FIELD_RULES.SecretVersionId,
     json: 'string',
     default: '',
     documents: ['install'],
-    description:
-      'The exact secret version to install (Run Command pushes). Give exactly one of SecretVersionId and SecretVersionStage.',
+    description: 'The secret version to install (pushes). Give it or SecretVersionStage, not both.',
   },
   SecretVersionStage: {
     rule: FIELD_RULES.SecretVersionStage,
     json: 'string',
     default: '',
     documents: ['install'],
-    description:
-      "AWSCURRENT to install the secret's current version (State Manager associations); the run changes nothing " +
-      'when the node already has it. Give exactly one of SecretVersionId and SecretVersionStage.',
+    description: "AWSCURRENT: install the secret's current version (associations). Or SecretVersionId.",
   },
   Region: {
     rule: FIELD_RULES.Region,
@@ -293,7 +301,7 @@ export const FIELDS = {
     json: 'string',
     default: '',
     documents: ['install', 'report'],
-    description: "The target (<TagKey>=<TagValue>) this install belongs to, reported in the node's custom inventory.",
+    description: "The target (<TagKey>=<TagValue>), reported in the node's inventory.",
   },
 } as const satisfies Record<string, FieldEntry>;
 
@@ -511,7 +519,7 @@ export function documentParameters(
     if (!entry.documents?.includes(document)) continue;
     out[name] = {
       type: 'String',
-      description: entry.description,
+      description: entry.describedIn?.[document] ?? entry.description,
       ...(entry.default !== undefined ? { default: parameterText(entry.default) } : {}),
       ...(entry.values ? { allowedValues: [...entry.values] } : {}),
       allowedPattern: entry.rule.pattern,
@@ -528,22 +536,28 @@ function bashQuote(value: string): string {
 }
 
 /**
- * The bash tables a document's program checks its parameters with, in the shape the install script uses:
- * `declare -rA RE=(…)` (pattern), `MAX=(…)` (length) and `DEFAULT=(…)` (the parameters that have one).
+ * The rules a document's program checks its parameters with (ssm-documents/load.ts writes them into
+ * lib/params.sh): one line per parameter setting RE (pattern), MAX (length), DEFAULT (for those that have one)
+ * and LARGEST (an integer's upper bound; patterns admit no sign), then the tables made read-only.
  */
 export function bashParamPrelude(document: DocumentName, registry: Registry = FIELDS): string {
   const declared = entries(registry).filter(([, e]) => e.documents?.includes(document));
-  const re = declared.map(([name, e]) => `  [${name}]=${bashQuote(e.rule.pattern)}`);
-  const max = declared.map(([name, e]) => `  [${name}]=${e.rule.maxLength}`);
-  const defaults = declared
-    .filter(([, e]) => e.default !== undefined)
-    .map(([name, e]) => `  [${name}]=${bashQuote(parameterText(e.default))}`);
-  const table = (name: string, lines: string[]) => `declare -rA ${name}=(\n${lines.join('\n')}\n)`;
+  // A name is written into shell text and becomes SSM_<Name>: letters and digits only.
+  const odd = declared.find(([name]) => !/^[A-Za-z][A-Za-z0-9]*$/.test(name));
+  if (odd) throw new Error(`field ${JSON.stringify(odd[0])}: a document parameter name is letters and digits`);
+  const lines = declared.map(([name, e]) =>
+    [
+      `RE[${name}]=${bashQuote(e.rule.pattern)}`,
+      `MAX[${name}]=${e.rule.maxLength}`,
+      ...(e.default !== undefined ? [`DEFAULT[${name}]=${bashQuote(parameterText(e.default))}`] : []),
+      ...(e.range ? [`LARGEST[${name}]=${e.range[1]}`] : []),
+    ].join(' '),
+  );
   return [
     `# Parameter rules of the ${document} document (generated from lambda/shared/fields.ts).`,
-    table('RE', re),
-    table('MAX', max),
-    table('DEFAULT', defaults),
+    'declare -A RE=() MAX=() DEFAULT=() LARGEST=()',
+    ...lines,
+    'readonly RE MAX DEFAULT LARGEST',
     '',
   ].join('\n');
 }

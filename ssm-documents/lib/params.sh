@@ -6,52 +6,11 @@
 # the program assigns to variables of those names: CertName, CertDir, ...), problems (what is wrong, one line each), verify_seconds,
 # lock_seconds, nginx_conf, inventory_dir, state_dir, hooks_dir, log_dir, node_id, IS_ROOT, MY_UID.
 
-# Parameter rules: identical to FIELD_RULES in lambda/shared/patterns.ts (a test compares them). Each
-# program reads only the parameters its document declares (read_params).
-declare -rA RE=(
-  [CertName]='^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$'
-  [SecretId]='^arn:aws(-[a-z]+)*:secretsmanager:[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}$'
-  [SecretVersionId]='^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?$'
-  [SecretVersionStage]='^(AWSCURRENT)?$'
-  [Region]='^[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}$'
-  [CertDir]='^(/[A-Za-z0-9_][A-Za-z0-9._-]*)+$'
-  [KeyDir]='^(/[A-Za-z0-9_][A-Za-z0-9._-]*)+$'
-  [KeyGroup]='^([a-z_][a-z0-9_-]{0,31})?$'
-  [Service]='^(auto|none|nginx|apache2|httpd)$'
-  [VerifyPort]='^(0|[1-9][0-9]{0,4})$'
-  [KeyOwner]='^([a-z_][a-z0-9_-]{0,31})?$'
-  [KeyMode]='^(0600|0640|0400|0440)?$'
-  [CertOwner]='^([a-z_][a-z0-9_-]{0,31})?$'
-  [CertGroup]='^([a-z_][a-z0-9_-]{0,31})?$'
-  [CertMode]='^(0644|0640|0444|0440|0600|0400)$'
-  [Pkcs12]='^(true|false)$'
-  [CombinedPem]='^(true|false)$'
-  [Target]='^([A-Za-z0-9_.:/@-]{1,128}=[A-Za-z0-9_.:/=+@-]([A-Za-z0-9_.:/=+@ -]{0,254}[A-Za-z0-9_.:/=+@-])?)?$'
-)
-declare -rA MAX=(
-  [CertName]=64 [SecretId]=2048 [SecretVersionId]=36 [Region]=32 [CertDir]=255
-  [KeyDir]=255 [KeyGroup]=32 [Service]=7 [VerifyPort]=5 [SecretVersionStage]=10
-  [KeyOwner]=32 [KeyMode]=4 [CertOwner]=32 [CertGroup]=32 [CertMode]=4 [Pkcs12]=5 [CombinedPem]=5
-  [Target]=385
-)
-# Defaults: identical to the document's parameter defaults (a test compares them).
-declare -rA DEFAULT=(
-  [CertDir]='/etc/ssl/certs'
-  [KeyDir]='/etc/ssl/private'
-  [KeyGroup]=''
-  [Service]='auto'
-  [VerifyPort]='0'
-  [SecretVersionId]=''
-  [SecretVersionStage]=''
-  [KeyOwner]=''
-  [KeyMode]=''
-  [CertOwner]=''
-  [CertGroup]=''
-  [CertMode]='0644'
-  [Pkcs12]='false'
-  [CombinedPem]='false'
-  [Target]=''
-)
+# Parameter rules of the document's own parameters: RE (pattern), MAX (length), DEFAULT (of those that have
+# one) and LARGEST (an integer's upper bound). Generated from lambda/shared/fields.ts: ssm-documents/load.ts
+# writes them in place of the next line. Each program reads only the parameters its document declares
+# (read_params).
+#parameter-rules
 # Placement policy (header "Placement"): the stack writes its own ALLOWED_DIRS and ALLOWED_KEY_ACCOUNTS lines
 # here when it builds the document (ssm-documents/load.ts); these are the defaults. The FORBIDDEN lists are
 # fixed: identical to lambda/shared/placement.ts (a test compares them).
@@ -68,6 +27,8 @@ check_param() { # name value
   local name=$1 value=$2
   if [ "${#value}" -gt "${MAX[$name]}" ] || ! [[ $value =~ ${RE[$name]} ]]; then
     problems+=("SSM_$name does not match its allowedPattern ${RE[$name]} (at most ${MAX[$name]} characters)")
+  elif [ -n "${LARGEST[$name]-}" ] && [ "$value" -gt "${LARGEST[$name]}" ]; then
+    problems+=("SSM_$name must be at most ${LARGEST[$name]}")
   fi
 }
 
@@ -108,10 +69,6 @@ check_placement() { # name dir
 check_params() {
   local name value p
   # Belt and braces beyond the patterns (each only if the pattern itself passed).
-  # shellcheck disable=SC2154 # VerifyPort is read only when the program declares it
-  if has_param VerifyPort && [[ $VerifyPort =~ ${RE[VerifyPort]} ]] && [ "$VerifyPort" -gt 65535 ]; then
-    problems+=("SSM_VerifyPort must be at most 65535")
-  fi
   for name in CertDir KeyDir; do
     has_param "$name" || continue
     if [[ ${!name} =~ ${RE[$name]} ]]; then

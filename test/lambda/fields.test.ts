@@ -1,22 +1,21 @@
 /**
  * The field registry (lambda/shared/fields.ts): what it generates for the API, the CLI, the inventory and the
- * node documents, compared with today's hand-written document and script tables so the swap to the
- * generated ones changes nothing a node sees; and that one new entry reaches every generated place.
+ * node documents (their parameters and the rules their programs check them with), that one new entry reaches
+ * every generated place, and that docs/api.md's field table lists the registry's API fields.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { parse } from 'yaml';
 import { inputFromItem } from '../../lambda/acm-renew/acm-renew';
 import { exportRequestStructure } from '../../lambda/export-api/api-model';
 import { toView } from '../../lambda/export-api/list-certificates';
 import {
   DOCUMENTS,
-  DocumentName,
   FIELDS,
   FieldEntry,
   Registry,
+  apiFieldNames,
   bashParamPrelude,
   cliFlags,
   documentParameters,
@@ -29,72 +28,48 @@ import {
 import { documentParameters as runDocumentParameters, profileFromItem } from '../../lambda/shared/install-command';
 import { getItem, recordExport, targetsOfCertificate } from '../../lambda/shared/inventory';
 import { exportRequestSchema, parseWith, withDefaults } from '../../lambda/shared/schemas';
-import { documentPath } from '../../ssm-documents/load';
+import { documentScript, loadDocument } from '../../ssm-documents/load';
+import { DEFAULT_PLACEMENT } from '../../lambda/shared/placement';
 import { CERT_ARN, INPUT, SECRET_ARN, executionArn, startInventory } from './support';
 
-/** `[Name]='value'` or `[Name]=value` pairs of one `declare -rA NAME=(...)` table in a bash text. */
-function bashTable(text: string, table: 'RE' | 'MAX' | 'DEFAULT'): Record<string, string> {
-  const block = new RegExp(`declare -rA ${table}=\\(\\n?([\\s\\S]*?)\\n\\)`).exec(text);
-  if (!block) throw new Error(`no ${table} table`);
-  const out: Record<string, string> = {};
-  for (const m of block[1].matchAll(/\[(\w+)\]=('([^']*)'|(\S+))/g)) out[m[1]] = m[3] ?? m[4];
+/** The tables the generated rules declare, as bash reads them: `{ RE: { Name: pattern }, MAX: ..., ... }`. */
+function bashTables(prelude: string): Record<'RE' | 'MAX' | 'DEFAULT' | 'LARGEST', Record<string, string>> {
+  const dump =
+    'for t in RE MAX DEFAULT LARGEST; do declare -n a=$t; for n in "${!a[@]}"; do printf "%s\\t%s\\t%s\\n" "$t" "$n" "${a[$n]}"; done; done';
+  const r = spawnSync('bash', ['-c', `${prelude}\n${dump}`], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`the rules are not valid bash: ${r.stderr}`);
+  const out = { RE: {}, MAX: {}, DEFAULT: {}, LARGEST: {} } as Record<string, Record<string, string>>;
+  for (const line of r.stdout.split('\n').filter(Boolean)) {
+    const [table, name, value] = line.split('\t');
+    out[table][name] = value;
+  }
   return out;
 }
 
-const yamlParameters = (document: DocumentName) =>
-  (parse(readFileSync(documentPath(document), 'utf8')) as { parameters: Record<string, Record<string, unknown>> })
-    .parameters;
-const paramsLibrary = readFileSync(path.join(path.dirname(documentPath('install')), 'lib', 'params.sh'), 'utf8');
-
-describe.each(DOCUMENTS)('generated %s document against the hand-written one', (document) => {
-  const generated = documentParameters(document);
-
-  test('declares exactly the written parameters, with the same type, pattern, length, default and values', () => {
-    const today = yamlParameters(document);
-    expect(Object.keys(generated).sort()).toEqual(Object.keys(today).sort());
-    const shape = (p: Record<string, unknown>) => ({
-      type: p.type,
-      default: p.default,
-      allowedValues: p.allowedValues,
-      allowedPattern: p.allowedPattern,
-      maxChars: p.maxChars,
-      interpolationType: p.interpolationType,
-    });
-    for (const name of Object.keys(today)) {
-      expect({ name, ...shape(generated[name] as unknown as Record<string, unknown>) }).toEqual({
-        name,
-        ...shape(today[name]),
-      });
-    }
-  });
-
-  test('its bash prelude holds the library’s RE, MAX and DEFAULT rows for those parameters', () => {
-    const prelude = bashParamPrelude(document);
-    const declared = Object.keys(generated);
-    for (const table of ['RE', 'MAX', 'DEFAULT'] as const) {
-      const written = bashTable(paramsLibrary, table);
-      expect({ table, rows: bashTable(prelude, table) }).toEqual({
-        table,
-        rows: Object.fromEntries(Object.entries(written).filter(([name]) => declared.includes(name))),
-      });
-    }
-  });
-});
-
 describe('generated node documents', () => {
-  test('the prelude is valid bash that declares the tables the checks read', () => {
+  test('the rules are valid bash holding each declared parameter’s pattern, length, default and bound', () => {
     for (const document of DOCUMENTS) {
-      const r = spawnSync(
-        'bash',
-        ['-c', `${bashParamPrelude(document)}\nfor n in "\${!RE[@]}"; do echo "$n \${MAX[$n]}"; done | sort`],
-        { encoding: 'utf8' },
-      );
-      expect(r.status).toBe(0);
-      const declared = Object.keys(documentParameters(document)).sort();
-      expect(r.stdout.trim().split('\n')).toEqual(
-        declared.map((name) => `${name} ${FIELDS[name as keyof typeof FIELDS].rule.maxLength}`).sort(),
-      );
+      const tables = bashTables(bashParamPrelude(document));
+      const declared = Object.entries(FIELDS as Registry).filter(([, e]) => e.documents?.includes(document));
+      expect(Object.keys(tables.RE).sort()).toEqual(declared.map(([name]) => name).sort());
+      for (const [name, e] of declared) {
+        expect({ name, re: tables.RE[name], max: tables.MAX[name] }).toEqual({
+          name,
+          re: e.rule.pattern,
+          max: String(e.rule.maxLength),
+        });
+        expect({ name, default: tables.DEFAULT[name] }).toEqual({
+          name,
+          default: e.default === undefined ? undefined : String(e.default),
+        });
+      }
+      if (document === 'install') expect(tables.LARGEST).toEqual({ VerifyPort: '65535' });
     }
+  });
+
+  test('a name that is not letters and digits never reaches the shell text', () => {
+    const odd: Registry = { ...FIELDS, 'X$(id)': { ...FIELDS.Target, documents: ['install'] } };
+    expect(() => bashParamPrelude('install', odd)).toThrow('a document parameter name is letters and digits');
   });
 
   test('each action’s document declares only what its program reads, and none has Action', () => {
@@ -286,7 +261,55 @@ describe('a new option is one registry entry', () => {
       interpolationType: 'ENV_VAR',
     });
     expect(documentParameters('remove', registry)).not.toHaveProperty('Compression');
-    expect(bashTable(bashParamPrelude('install', registry), 'RE').Compression).toBe('^(none|gzip)$');
-    expect(bashTable(bashParamPrelude('install', registry), 'DEFAULT').Compression).toBe('none');
+  });
+
+  test('it reaches the documents as the stack deploys them, and the checks of their programs', () => {
+    expect(loadDocument('install', DEFAULT_PLACEMENT, registry).parameters.Compression).toMatchObject({
+      allowedPattern: '^(none|gzip)$',
+      default: 'none',
+    });
+    expect(loadDocument('remove', DEFAULT_PLACEMENT, registry).parameters).not.toHaveProperty('Compression');
+    expect(loadDocument('install').parameters).not.toHaveProperty('Compression');
+    // The install program as shipped with the entry, its `main` swapped for reading the new parameter the way
+    // each program reads its own: a bad value is refused with the registry's rule, an absent one defaulted.
+    const script = documentScript('install', DEFAULT_PLACEMENT, { registry }).replace(
+      /^main "\$@"$/m,
+      'Compression=${SSM_Compression-${DEFAULT[Compression]}}; read_params "" Compression; echo "$Compression ${problems[*]}"',
+    );
+    const run = (env: Record<string, string>) =>
+      spawnSync('bash', ['-c', script], {
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
+        encoding: 'utf8',
+      }).stdout;
+    expect(run({ SSM_Compression: 'zip' })).toBe(
+      'zip SSM_Compression does not match its allowedPattern ^(none|gzip)$ (at most 4 characters)\n',
+    );
+    expect(run({})).toBe('none \n');
+  });
+});
+
+describe('docs/api.md', () => {
+  const page = readFileSync(path.join(__dirname, '..', '..', 'docs', 'api.md'), 'utf8');
+  /** The rows of the `POST /exports` field table: the fields each row names, required, default. */
+  const rows = [...page.matchAll(/^\| (`\w+`(?:, `\w+`)*) \| (yes|no) \|([^|]*)\|/gm)].map((m) => ({
+    fields: [...m[1].matchAll(/`(\w+)`/g)].map((f) => f[1]),
+    required: m[2] === 'yes',
+    default: m[3].trim(),
+  }));
+
+  test('its field table lists every API field once, required as the registry says, with the registry default', () => {
+    const listed = rows.flatMap((row) => row.fields);
+    expect([...listed].sort()).toEqual(apiFieldNames().sort());
+    for (const row of rows) {
+      for (const field of row.fields) {
+        const entry: FieldEntry = FIELDS[field as keyof typeof FIELDS];
+        expect({ field, required: row.required }).toEqual({ field, required: entry.api === 'required' });
+        // A default written as a value is the registry's; an empty one ('' = root, 0600) is explained in words.
+        const written = /^`([^`]*)`/.exec(row.default)?.[1];
+        if (entry.default !== undefined && entry.default !== '')
+          expect({ field, default: written }).toEqual({ field, default: String(entry.default) });
+        if (entry.default === undefined) expect({ field, default: written }).toEqual({ field, default: undefined });
+      }
+    }
   });
 });

@@ -1,7 +1,9 @@
 /**
  * Offline checks of the four documents (install, report, remove, preflight) and their scripts: schema 2.2
- * rules, parameter patterns equal to FIELD_RULES (in the YAML and in the scripts' own copy), hostile values
- * rejected, each document's size, shellcheck clean, and no `{{ }}` interpolation anywhere.
+ * rules, parameters generated from the field registry, a bad value refused alike by Run Command (the emulator)
+ * and the program, each program reading exactly its document's parameters, hostile values rejected, each
+ * document's size, the shipped script parsing to the same program as its source, shellcheck clean, and no
+ * `{{ }}` interpolation anywhere.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,6 +19,7 @@ import {
   documentScript,
   loadDocument,
   loadInstallDocument,
+  scriptLines,
 } from '../../ssm-documents/load';
 import { DEFAULT_PLACEMENT } from '../../lambda/shared/placement';
 import { documentParameters as registryDocumentParameters } from '../../lambda/shared/fields';
@@ -31,13 +34,13 @@ import {
   NON_CANONICAL_PATHS,
   WORLD_READABLE_MODES,
 } from '../helpers/field-values';
-import { DOCUMENT_PARAMETERS, INSTALL_SCRIPT_PATH } from '../helpers/install-script';
+import { DOCUMENT_PARAMETERS, EXIT, INSTALL_SCRIPT_PATH, runInstall } from '../helpers/install-script';
+import { resolveParameters } from '../../local/aws-emulator/parameters';
 import { HOSTILE_VALUES } from './fixture';
 
 const PARAMETERS = DOCUMENT_PARAMETERS;
 /** SecretVersionId and SecretVersionStage are each optional; the script wants exactly one of them. */
 const REQUIRED = ['CertName', 'SecretId', 'Region'];
-const OPTIONAL = PARAMETERS.filter((name) => !REQUIRED.includes(name));
 
 const doc = loadInstallDocument();
 const raw = parse(readFileSync(INSTALL_DOCUMENT_PATH, 'utf8')) as { mainSteps: { inputs: { runCommand: string[] } }[] };
@@ -45,15 +48,6 @@ const raw = parse(readFileSync(INSTALL_DOCUMENT_PATH, 'utf8')) as { mainSteps: {
 const script = documentScript('install', DEFAULT_PLACEMENT, { keepComments: true });
 /** install.sh's own header: the node's user-facing description. */
 const installHeader = readFileSync(INSTALL_SCRIPT_PATH, 'utf8').split(/\n(?!#)/)[0];
-
-/** The script's own copy of the rules: `[Name]='pattern'` in `declare -rA RE=(...)`, MAX and DEFAULT likewise. */
-function scriptTable(table: 'RE' | 'MAX' | 'DEFAULT'): Record<string, string> {
-  const block = new RegExp(`declare -rA ${table}=\\(\\n?([\\s\\S]*?)\\n\\)`).exec(script);
-  if (!block) throw new Error(`no ${table} table in the script`);
-  const out: Record<string, string> = {};
-  for (const m of block[1].matchAll(/\[(\w+)\]=('([^']*)'|(\S+))/g)) out[m[1]] = m[3] ?? m[4];
-  return out;
-}
 
 /** Runs bash's own regex engine (as the script does: LC_ALL=C, [[ =~ ]]) on many cases in one process. */
 function bashAccepts(cases: { pattern: string; max: number; value: string }[]): boolean[] {
@@ -136,10 +130,8 @@ describe('document structure', () => {
   test('runCommand is the joined script without its comment-only and blank lines, starting with its bash shebang (the agent runs it via sh -c <file>)', () => {
     const lines = doc.mainSteps[0].inputs.runCommand;
     expect(lines[0]).toBe('#!/usr/bin/env bash');
-    const code = script
-      .replace(/\n$/, '')
-      .split('\n')
-      .filter((l) => !/^\s*(#|$)/.test(l));
+    // The comment-free lines of the commented script (that bash reads them alike: the shell tests below).
+    const code = scriptLines(script);
     expect(lines.slice(1)).toEqual(code);
     expect(lines[lines.length - 1]).toBe('main "$@"');
     expect(lines).toContain('set -Eeuo pipefail');
@@ -222,10 +214,9 @@ describe('the four documents', () => {
   });
 
   test.each(DOCUMENT_KINDS)(
-    '%s: every parameter is String, ENV_VAR, with the FIELD_RULES pattern and length and the script default',
+    '%s: every parameter is String, ENV_VAR, with the FIELD_RULES pattern and length, described in a line',
     (kind) => {
       const loaded = loadDocument(kind);
-      const defaults = scriptTable('DEFAULT');
       for (const [name, p] of Object.entries(loaded.parameters)) {
         const rule = FIELD_RULES[name as keyof typeof FIELD_RULES];
         expect({ name, type: p.type, interpolationType: p.interpolationType }).toEqual({
@@ -238,7 +229,7 @@ describe('the four documents', () => {
           allowedPattern: rule.pattern,
           maxChars: rule.maxLength,
         });
-        expect({ name, default: p.default }).toEqual({ name, default: defaults[name] });
+        expect({ name, description: (p.description ?? '').length <= 120 }).toEqual({ name, description: true });
       }
     },
   );
@@ -249,29 +240,64 @@ describe('the four documents', () => {
     );
   });
 
-  test.each(DOCUMENT_KINDS)('%s: its program reads exactly the parameters its document declares', (kind) => {
+  test.each(DOCUMENT_KINDS)('%s: its program reads and checks exactly the parameters its document declares', (kind) => {
     const program = readFileSync(path.join(path.dirname(documentPath(kind)), `${kind}.sh`), 'utf8');
-    const read = [...new Set([...program.matchAll(/\$\{SSM_([A-Za-z0-9]+)-/g)].map((m) => m[1]))].sort();
-    expect(read).toEqual(Object.keys(loadDocument(kind).parameters).sort());
+    const declared = loadDocument(kind).parameters;
+    // What it takes from the environment (`Name=${SSM_Name-...}`) ...
+    const assigned = [...program.matchAll(/^\s*(\w+)=\$\{SSM_(\w+)-/gm)];
+    expect(assigned.every((m) => m[1] === m[2])).toBe(true);
+    expect(assigned.map((m) => m[1]).sort()).toEqual(Object.keys(declared).sort());
+    // ... and what it checks: read_params "<required>" <names...> (one call, continued over lines).
+    const calls = [...program.replace(/\\\n\s*/g, '').matchAll(/^\s*read_params ("[^"]*") (.*)$/gm)];
+    expect(calls).toHaveLength(1);
+    const [, requiredArg, names] = calls[0];
+    expect(names.trim().split(/\s+/).sort()).toEqual(Object.keys(declared).sort());
+    // Required: every parameter without a default (install's are set in `local required=`).
+    const required = (
+      requiredArg === '"$required"'
+        ? [...program.matchAll(/required="([^"]*)"/g)].map((m) => m[1]).join(' ')
+        : requiredArg
+    )
+      .replace(/"/g, '')
+      .split(/\s+/)
+      .filter(Boolean);
+    for (const [name, p] of Object.entries(declared))
+      if (p.default === undefined)
+        expect({ name, required: required.includes(name) }).toEqual({ name, required: true });
+    for (const name of required) expect(Object.keys(declared)).toContain(name);
   });
+
+  test.each(DOCUMENT_KINDS)(
+    '%s: a bad value of each parameter is refused by Run Command and by the program, by the same rule',
+    async (kind) => {
+      const declared = loadDocument(kind).parameters;
+      const bad = HOSTILE_VALUES.commandSubstitution;
+      const good = Object.fromEntries(
+        Object.keys(declared).map((name) => [name, [ACCEPTED_VALUES[name as keyof typeof ACCEPTED_VALUES][0]]]),
+      );
+      expect(() => resolveParameters(loadDocument(kind), good)).not.toThrow();
+      // Run Command (the emulator checks as the agent does) refuses each one on its own ...
+      for (const [name, p] of Object.entries(declared)) {
+        expect(() => resolveParameters(loadDocument(kind), { ...good, [name]: [bad] })).toThrow(
+          `Parameter "${name}" failed to satisfy constraint: Parameter value does not match pattern ${p.allowedPattern}`,
+        );
+      }
+      // ... and the program, given them all at once, names each with the document's pattern and changes nothing.
+      const params = Object.fromEntries(Object.keys(declared).map((name) => [name, bad]));
+      const r = await runInstall({ program: kind, params });
+      expect(r.code).toBe(EXIT.parameters);
+      for (const [name, p] of Object.entries(declared)) {
+        expect(r.stderr).toContain(
+          `SSM_${name} does not match its allowedPattern ${p.allowedPattern} (at most ${p.maxChars} characters)`,
+        );
+      }
+      expect(JSON.parse(r.stdout)).toMatchObject({ failedStep: 'parameters', exitCode: EXIT.parameters });
+      expect(r.stdout + r.stderr).not.toContain(bad);
+    },
+  );
 });
 
 describe('parameter patterns', () => {
-  const re = scriptTable('RE');
-  const max = scriptTable('MAX');
-  const defaults = scriptTable('DEFAULT');
-
-  test("the script's own copy of the patterns, lengths and defaults is identical to FIELD_RULES and the document", () => {
-    for (const name of PARAMETERS) {
-      expect({ name, pattern: re[name] }).toEqual({ name, pattern: FIELD_RULES[name].pattern });
-      expect({ name, max: Number(max[name]) }).toEqual({ name, max: FIELD_RULES[name].maxLength });
-    }
-    for (const [name, value] of Object.entries(defaults)) {
-      expect({ name, value }).toEqual({ name, value: doc.parameters[name].default });
-    }
-    expect(Object.keys(defaults).sort()).toEqual([...OPTIONAL].sort());
-  });
-
   test('patterns compile, are anchored, and accept realistic values', () => {
     const cases = PARAMETERS.flatMap((name) =>
       ACCEPTED_VALUES[name].map((value) => ({
@@ -360,15 +386,58 @@ describe('shell', () => {
       const file = path.join(dir, `${kind}.sh`);
       writeFileSync(file, documentScript(kind, DEFAULT_PLACEMENT, { keepComments: true }));
       const exclude = kind === 'install' ? [] : ['--exclude=SC2034,SC2317'];
-      const r = spawnSync('shellcheck', ['--shell=bash', '--severity=style', ...exclude, file], { encoding: 'utf8' });
+      const r = spawnSync('shellcheck', ['--shell=bash', '--severity=style', '--format=gcc', ...exclude, file], {
+        encoding: 'utf8',
+      });
       if (r.error) throw new Error(`shellcheck is not installed: ${r.error.message}`);
-      expect(r.stdout + r.stderr).toBe('');
-      expect(r.status).toBe(0);
+      // A library function only another program calls may read that program's parameter (remove never rolls
+      // back an install, whose rollback waits on VerifyPort): unassigned here, and never read.
+      const declared = Object.keys(loadDocument(kind).parameters);
+      const othersOnly = Object.keys(loadDocument('install').parameters).filter((name) => !declared.includes(name));
+      const findings = (r.stdout + r.stderr)
+        .split('\n')
+        .filter(Boolean)
+        .filter((line) => {
+          const unassigned = / (\w+) is referenced but not assigned\. \[SC2154\]$/.exec(line)?.[1];
+          return !(kind !== 'install' && unassigned !== undefined && othersOnly.includes(unassigned));
+        });
+      expect(findings).toEqual([]);
       const parsed = spawnSync('bash', ['-n', file], { encoding: 'utf8' });
       expect({ status: parsed.status, stderr: parsed.stderr }).toEqual({ status: 0, stderr: '' });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  test('only what is surely a comment is dropped: never a # inside quotes or a ${#var}', () => {
+    const source = [
+      '  # a comment line',
+      '',
+      '  f "$1" # name value',
+      '  echo "a # b" # trailing',
+      "  [[ $x == *' # '* ]] && n=${#x}",
+      '  echo "a \\" # b"',
+      "  echo 'it''s' # ok",
+    ].join('\n');
+    expect(scriptLines(source)).toEqual([
+      '  f "$1"',
+      '  echo "a # b"',
+      "  [[ $x == *' # '* ]] && n=${#x}",
+      '  echo "a \\" # b"',
+      "  echo 'it''s'",
+    ]);
+  });
+
+  // The loader drops comments, blank lines and trailing comments: bash must read the same program either way.
+  test.each(DOCUMENT_KINDS)('the shipped %s script parses to the same program as its commented source', (kind) => {
+    const parsed = (text: string) => {
+      const r = spawnSync('bash', ['--pretty-print'], { input: text, encoding: 'utf8' });
+      expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+      return r.stdout.replace(/\n\n+/g, '\n');
+    };
+    const shipped = loadDocument(kind).mainSteps[0].inputs.runCommand.join('\n');
+    expect(shipped.length).toBeLessThan(documentScript(kind, DEFAULT_PLACEMENT, { keepComments: true }).length);
+    expect(parsed(shipped)).toBe(parsed(documentScript(kind, DEFAULT_PLACEMENT, { keepComments: true })));
   });
 
   test('the passphrase never goes to openssl on the command line, only by fd or env', () => {
