@@ -132,13 +132,15 @@
 record_failure() { report_or_warn failed "$1"; }
 
 # Preflight checks only an install makes: the AWS CLI that reads the secret, and the accounts that will own
-# the files.
+# the files. The CLI's version is asked only when the run fails anyway or an aws call failed (a process less
+# on every run; the preflight document reports it).
 check_aws_cli() {
-  if ! command -v aws >/dev/null 2>&1; then
-    problems+=("AWS CLI v2 is not installed (aws not found on PATH)")
-  elif ! [[ $(aws --version 2>&1 </dev/null) =~ ^aws-cli/2\. ]]; then
+  command -v aws >/dev/null 2>&1 || problems+=("AWS CLI v2 is not installed (aws not found on PATH)")
+}
+check_aws_version() {
+  command -v aws >/dev/null 2>&1 || return 0
+  [[ $(aws --version 2>&1 </dev/null) =~ ^aws-cli/2\. ]] ||
     problems+=("AWS CLI v2 is required (aws --version does not report aws-cli/2)")
-  fi
 }
 check_accounts() {
   local name
@@ -157,29 +159,92 @@ check_accounts() {
     fi
   done
 }
-# Reads the secret version into WORK/secret (association mode: the stage is resolved to its version id
-# first, then exactly that version is fetched).
-fetch_secret() {
-  [ "${#problems[@]}" -eq 0 ] || return 0
-  if [ -n "$SecretVersionStage" ]; then
-    if ! aws secretsmanager get-secret-value --region "$Region" --secret-id "$SecretId" \
-      --version-stage "$SecretVersionStage" --output json >"$WORK/current.json" 2>"$WORK/aws.err" </dev/null; then
-      problems+=("cannot read the $SecretVersionStage version of the secret: $(one_line "$WORK/aws.err")")
-    else
-      SecretVersionId=$(grep -Eo '"VersionId": *"[0-9a-f-]{36}"' "$WORK/current.json" | head -n1 | grep -Eo '[0-9a-f-]{36}' || true)
-      [[ $SecretVersionId =~ ${RE[SecretVersionId]} && -n $SecretVersionId ]] ||
-        problems+=("the $SecretVersionStage version of the secret has no version id")
-    fi
-    rm -f -- "$WORK/current.json"
+# Association mode: which version holds the stage, from DescribeSecret's VersionIdsToStages (metadata only:
+# no secret value, no KMS decrypt). Sets SecretVersionId; fails (status 1) when the call or its answer gives
+# no version id, status 2 when the node role may not call DescribeSecret (an older node policy).
+resolve_stage() {
+  local text re
+  if ! aws secretsmanager describe-secret --region "$Region" --secret-id "$SecretId" \
+    --query VersionIdsToStages --output json >"$WORK/stages.json" 2>"$WORK/aws.err" </dev/null; then
+    IFS= read -r -d '' text <"$WORK/aws.err" || true
+    if [[ $text == *AccessDenied* ]]; then return 2; fi
+    return 1
   fi
+  IFS= read -r -d '' text <"$WORK/stages.json" || true
+  text=${text//$'\n'/ }
+  # The version whose list of stages holds the stage (the list never spans a ']').
+  re='"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})" *: *\[[^]]*"'"$SecretVersionStage"'"'
+  [[ $text =~ $re ]] || return 1
+  SecretVersionId=${BASH_REMATCH[1]}
+}
+
+# Reads the secret version into WORK/secret. Association mode resolves the stage to its version id first
+# (resolve_stage); when this node already holds that version (held_version) the fetch waits for the
+# unchanged check under the lock (UNCHANGED_CANDIDATE=1) and may never happen.
+fetch_secret() {
+  if [ "${#problems[@]}" -gt 0 ]; then check_aws_version; return 0; fi
+  if [ -n "$SecretVersionStage" ] && [ -z "$SecretVersionId" ]; then
+    local resolved=0
+    resolve_stage || resolved=$?
+    if [ "$resolved" = 0 ]; then
+      held_version
+      if [ -n "$HELD_VERSION" ] && [ "$HELD_VERSION" = "$SecretVersionId" ]; then
+        UNCHANGED_CANDIDATE=1
+        return 0
+      fi
+    else
+      if [ "$resolved" = 2 ]; then
+        log "warning: DescribeSecret was denied (a node policy older than this document?); reading the $SecretVersionStage version of the secret instead"
+      fi
+      SecretVersionId=""
+      resolve_stage_by_value
+    fi
+  fi
+  read_secret_version
+}
+# The older way to resolve the stage, for a node role without DescribeSecret: GetSecretValue of the stage.
+resolve_stage_by_value() {
+  local text re='"VersionId": *"([0-9a-f-]{36})"'
+  if ! aws secretsmanager get-secret-value --region "$Region" --secret-id "$SecretId" \
+    --version-stage "$SecretVersionStage" --output json >"$WORK/current.json" 2>"$WORK/aws.err" </dev/null; then
+    problems+=("cannot read the $SecretVersionStage version of the secret: $(one_line "$WORK/aws.err")")
+    check_aws_version
+  else
+    IFS= read -r -d '' text <"$WORK/current.json" || true
+    if [[ $text =~ $re ]]; then SecretVersionId=${BASH_REMATCH[1]}; fi
+    [[ $SecretVersionId =~ ${RE[SecretVersionId]} && -n $SecretVersionId ]] ||
+      problems+=("the $SecretVersionStage version of the secret has no version id")
+  fi
+  rm -f -- "$WORK/current.json"
+}
+read_secret_version() {
   [ "${#problems[@]}" -eq 0 ] || return 0
   if ! aws secretsmanager get-secret-value --region "$Region" --secret-id "$SecretId" \
     --version-id "$SecretVersionId" --query SecretString --output text \
     >"$WORK/secret" 2>"$WORK/aws.err" </dev/null; then
     problems+=("cannot read the secret version: $(one_line "$WORK/aws.err")")
+    check_aws_version
   elif [ ! -s "$WORK/secret" ]; then
     problems+=("the secret version has no SecretString")
   fi
+}
+
+# A chain longer than any real one, or a certificate given twice, is refused before openssl reads it: each
+# link costs a verify call, and a repeated intermediate would pass the link-by-link check.
+MAX_CHAIN=10
+check_chain_blocks() {
+  local i pem
+  local -A seen=()
+  if [ "$((n_cert - 1))" -gt "$MAX_CHAIN" ]; then
+    fail validate "the chain holds $((n_cert - 1)) certificates; at most $MAX_CHAIN are accepted"
+  fi
+  for ((i = 1; i <= n_cert; i++)); do
+    IFS= read -r -d '' pem <"$WORK/cert$i.pem" || true
+    if [ -n "${seen[$pem]:-}" ]; then
+      fail validate "certificate $i of the secret repeats certificate ${seen[$pem]}; each certificate may appear once"
+    fi
+    seen[$pem]=$i
+  done
 }
 
 # When Secrets Manager created SecretVersionId (epoch seconds; the CLI prints ISO 8601 or epoch seconds).
@@ -256,6 +321,105 @@ stage() { # src dest mode uid:gid -> sets STAGED
   sync -- "$STAGED"
 }
 
+# The result line on stdout (see "Output" in the header).
+print_result() {
+  node=${node_id:-$(uname -n)}
+  names_json=""
+  for n in "${NAMES[@]}"; do names_json="$names_json${names_json:+,}$(json_str "$n")"; done
+  extra_files=""
+  if [ "$CombinedPem" = true ]; then extra_files="$extra_files,\"combined\":$(json_str "$COMBINED_FILE")"; fi
+  if [ "$Pkcs12" = true ]; then extra_files="$extra_files,\"pkcs12\":$(json_str "$P12_FILE")"; fi
+  skipped_json=""
+  if [ -n "$SKIPPED" ]; then
+    skipped_json=",\"skipped\":$(json_str "$SKIPPED")"
+    if [ -n "$INSTALLED_SERIAL" ]; then
+      skipped_json="$skipped_json,\"installedSerial\":$(json_str "$INSTALLED_SERIAL"),\"installedNotAfter\":$(json_str "$INSTALLED_NOT_AFTER")"
+    fi
+  fi
+  printf '{"node":%s,"certName":%s,"serial":%s,"notAfter":%s,"names":[%s],"files":{"cert":%s,"chain":%s,"fullchain":%s,"key":%s%s},"service":%s,"requestedService":%s,"reloaded":%s,"verified":%s,"changed":%s,"secretVersionId":%s%s}\n' \
+    "$(json_str "$node")" "$(json_str "$CertName")" "$(json_str "$SERIAL")" "$(json_str "$NOT_AFTER")" "$names_json" \
+    "$(json_str "$CERT_FILE")" "$(json_str "$CHAIN_FILE")" "$(json_str "$FULLCHAIN_FILE")" "$(json_str "$KEY_FILE")" "$extra_files" \
+    "$(json_str "$Service")" "$(json_str "$RequestedService")" "$RELOADED" "$VERIFIED" "$CHANGED" "$(json_str "$SecretVersionId")" "$skipped_json"
+}
+
+# The owners the live files must have (uid and gid numbers).
+set_owners() {
+  CERT_UID=$(uid_of "$CertOwner")
+  CERT_GID=$(gid_of "$CertGroup")
+  KEY_UID=$(uid_of "$KeyOwner")
+  KEY_GID=$(gid_of "$KeyGroup")
+}
+
+# Association run on a node whose state says it holds the AWSCURRENT version (fetch_secret): the live set is
+# that version, intact and served, so nothing is fetched or decrypted. Checked without the secret: every live
+# file is a regular file with its owner, group and mode, the certificate has the recorded serial and has not
+# expired, the key matches it, the full chain (and the combined file) is made of the live parts, no rollback
+# copy of an interrupted run is left, and VerifyPort serves the serial. Any doubt (a PKCS#12 bundle, which
+# only the secret's passphrase opens, included) returns 1: the caller takes the full path.
+live_set_unchanged() {
+  local i stats cert chain fullchain key combined key_pub="" want=""
+  [ "$Pkcs12" != true ] || return 1
+  for i in "${!LIVE[@]}"; do
+    [ -f "${LIVE[$i]}" ] && [ ! -L "${LIVE[$i]}" ] || return 1
+    ! [ -e "$(backup_of "${LIVE[$i]}")" ] || return 1
+  done
+  set_owners
+  OWN=("$CERT_UID:$CERT_GID" "$CERT_UID:$CERT_GID" "$CERT_UID:$CERT_GID" "$KEY_UID:$KEY_GID")
+  MODE=("$CertMode" "$CertMode" "$CertMode" "$KeyMode")
+  if [ "$CombinedPem" = true ]; then OWN+=("$KEY_UID:$KEY_GID"); MODE+=("$KeyMode"); fi
+  for i in "${!LIVE[@]}"; do want+="${OWN[$i]}:${MODE[$i]#0}"$'\n'; done
+  stats=$(stat -c '%u:%g:%a' -- "${LIVE[@]}" 2>/dev/null) || return 1
+  [ "$stats"$'\n' = "$want" ] || return 1
+  read_leaf "$CERT_FILE"
+  [ -n "$LEAF_SERIAL" ] && [ "$LEAF_SERIAL" = "$HELD_SERIAL" ] && [ "$LEAF_EXPIRED" = 0 ] || return 1
+  [ -n "$LEAF_NOT_AFTER" ] && [ "${#LEAF_NAMES[@]}" -gt 0 ] || return 1
+  openssl pkey -in "$KEY_FILE" -pubout -out "$WORK/key.pub" 2>/dev/null || return 1
+  IFS= read -r -d '' key_pub <"$WORK/key.pub" || true
+  [ "$key_pub" = "$LEAF_PUB" ] || return 1
+  IFS= read -r -d '' cert <"$CERT_FILE" || true
+  IFS= read -r -d '' chain <"$CHAIN_FILE" || true
+  IFS= read -r -d '' fullchain <"$FULLCHAIN_FILE" || true
+  [ -n "$chain" ] && [ "$fullchain" = "$cert$chain" ] || return 1
+  if [ "$CombinedPem" = true ]; then
+    IFS= read -r -d '' key <"$KEY_FILE" || true
+    IFS= read -r -d '' combined <"$COMBINED_FILE" || true
+    [ "$combined" = "$key$fullchain" ] || return 1
+  fi
+  if [ "$VerifyPort" != 0 ]; then
+    VERIFY_SNI=$(sni_for "${LEAF_NAMES[0]}")
+    SERVED=$(served_serial)
+    [ "$SERVED" = "$LEAF_SERIAL" ] || return 1
+  fi
+}
+
+# The unchanged association run: the check above under the lock, then the result; otherwise (any doubt) the
+# secret is read now and the run goes on as any install.
+unchanged_or_fetch() {
+  STEP=lock
+  if [ -d "$KeyDir" ]; then take_lock; fi
+  STEP=install
+  if [ -n "${LOCK_FILE:-}" ] && live_set_unchanged; then
+    SERIAL=$LEAF_SERIAL
+    NOT_AFTER=$LEAF_NOT_AFTER
+    NAMES=("${LEAF_NAMES[@]}")
+    CHANGED=false
+    RELOADED=false
+    VERIFIED=false
+    if [ "$VerifyPort" != 0 ]; then VERIFIED=true; fi
+    SKIPPED=""
+    INSTALLED_SERIAL=""
+    log "unchanged: this node holds version $SecretVersionId (serial $SERIAL), intact; the secret was not read"
+    STEP=finish
+    report_or_warn unchanged
+    print_result
+    exit 0
+  fi
+  log "the live files do not show version $SecretVersionId intact; reading the secret"
+  STEP=preflight
+  read_secret_version
+  end_preflight
+}
+
 main() {
   set_traps
   # A version id (push) or, in association mode, a stage.
@@ -306,6 +470,7 @@ main() {
   make_work_dir
   fetch_secret
   end_preflight
+  if [ "${UNCHANGED_CANDIDATE:-0}" = 1 ]; then unchanged_or_fetch; fi
   log "preflight ok: secret version $SecretVersionId read for $CertName"
 
   # ---------------------------------------------------------------------------------------------------
@@ -345,8 +510,10 @@ main() {
       fail decrypt "the PFX passphrase block of the secret is malformed"
     fi
   fi
-  if ! openssl pkey -in "$WORK/key.enc.pem" -passin fd:3 -out "$WORK/key.pem" 3<"$WORK/pass" 2>"$WORK/openssl.err"; then
-    fail decrypt "could not decrypt the private key with the passphrase stored beside it (wrong passphrase or damaged key)"
+  # pkcs8, not pkey: it reads only an EncryptedPrivateKeyInfo, so a plain key put under the ENCRYPTED label
+  # (which pkey would take without the passphrase) is refused.
+  if ! openssl pkcs8 -in "$WORK/key.enc.pem" -passin fd:3 -out "$WORK/key.pem" 3<"$WORK/pass" 2>"$WORK/openssl.err"; then
+    fail decrypt "could not decrypt the private key with the passphrase stored beside it (wrong passphrase, damaged key, or a key block that is not an encrypted PKCS#8 key)"
   fi
   rm -f -- "$WORK/pass" "$WORK/key.enc.pem"
 
@@ -355,22 +522,23 @@ main() {
   STEP=validate
   LEAF="$WORK/cert1.pem"
   if [ "$n_cert" -lt 2 ]; then fail validate "the secret holds no certificate chain"; fi
+  check_chain_blocks
   # One openssl call for the leaf: serial, notAfter, names, public key, and (exit status) not expired.
-  expired=0
-  openssl x509 -in "$LEAF" -noout -serial -enddate -ext subjectAltName -pubkey -checkend 0 \
-    >"$WORK/leaf.txt" 2>/dev/null || expired=1
-  SERIAL=$(sed -n 's/^serial=//p' "$WORK/leaf.txt")
-  not_after_raw=$(sed -n 's/^notAfter=//p' "$WORK/leaf.txt")
+  read_leaf "$LEAF"
+  SERIAL=$LEAF_SERIAL
+  not_after_raw=$LEAF_NOT_AFTER_RAW
   if [ -z "$SERIAL" ] || [ -z "$not_after_raw" ]; then
     fail validate "the first certificate block of the secret is not a valid X.509 certificate"
   fi
   [[ $SERIAL =~ ^[0-9A-F]{1,80}$ ]] || fail validate "unexpected serial number format"
-  sed -n '/^-----BEGIN PUBLIC KEY-----$/,/^-----END PUBLIC KEY-----$/p' "$WORK/leaf.txt" >"$WORK/cert.pub"
+  printf '%s' "$LEAF_PUB" >"$WORK/cert.pub"
   openssl pkey -in "$WORK/key.pem" -pubout -out "$WORK/key.pub" 2>/dev/null || : >"$WORK/key.pub"
-  if [ ! -s "$WORK/key.pub" ] || [ "$(<"$WORK/key.pub")" != "$(<"$WORK/cert.pub")" ]; then
+  key_pub=""
+  { IFS= read -r -d '' key_pub <"$WORK/key.pub"; } 2>/dev/null || true
+  if [ -z "$key_pub" ] || [ "$key_pub" != "$LEAF_PUB" ]; then
     fail validate "the private key does not match the certificate"
   fi
-  if [ "$expired" = 1 ]; then
+  if [ "$LEAF_EXPIRED" = 1 ]; then
     fail validate "the certificate has expired ($not_after_raw)"
   fi
   for ((i = 1; i < n_cert; i++)); do
@@ -379,19 +547,9 @@ main() {
       fail validate "the chain is not in order or does not verify: certificate $((i + 1)) did not issue certificate $i ($(one_line "$WORK/verify.out" 2))"
     fi
   done
-  NOT_AFTER=$(date -u -d "$not_after_raw" '+%Y-%m-%dT%H:%M:%SZ' 2>/dev/null) || NOT_AFTER=$not_after_raw
+  NOT_AFTER=${LEAF_NOT_AFTER:-$not_after_raw}
   [[ $NOT_AFTER =~ ^[A-Za-z0-9:\ -]+$ ]] || fail validate "unexpected notAfter format"
-  NAMES=()
-  san=$(sed -n '/^X509v3 Subject Alternative Name:/{n;p;}' "$WORK/leaf.txt")
-  IFS=',' read -r -a san_entries <<<"$san"
-  for entry in "${san_entries[@]}"; do
-    entry=${entry#"${entry%%[! ]*}"}
-    case $entry in DNS:*) NAMES+=("${entry#DNS:}") ;; esac
-  done
-  if [ "${#NAMES[@]}" -eq 0 ]; then
-    cn=$(openssl x509 -in "$LEAF" -noout -subject -nameopt multiline 2>/dev/null | sed -n 's/^ *commonName *= *//p' | head -n1)
-    if [ -n "$cn" ]; then NAMES=("$cn"); fi
-  fi
+  NAMES=("${LEAF_NAMES[@]}")
   if [ "${#NAMES[@]}" -eq 0 ]; then fail validate "the certificate names no DNS name"; fi
   for n in "${NAMES[@]}"; do
     [[ $n =~ ^(\*\.)?[A-Za-z0-9_]([A-Za-z0-9_.-]{0,252})$ ]] || fail validate "the certificate holds a name that is not a DNS name"
@@ -402,10 +560,7 @@ main() {
   # install: under the lock, compare the live files with the new set (nothing to do when they match);
   # otherwise stage every file beside the live one, keep the old ones and rename into place.
   STEP=install
-  CERT_UID=$(uid_of "$CertOwner")
-  CERT_GID=$(gid_of "$CertGroup")
-  KEY_UID=$(uid_of "$KeyOwner")
-  KEY_GID=$(gid_of "$KeyGroup")
+  set_owners
   key_dir_group=$KeyGroup
   if [ -z "$key_dir_group" ] && [ -n "$KeyOwner" ]; then key_dir_group=$(id -gn "$KeyOwner"); fi
   make_dir "$CertDir" 0755
@@ -608,23 +763,7 @@ main() {
   elif [ "$CHANGED" = true ]; then report_or_warn installed
   else report_or_warn unchanged; fi
 
-  node=${node_id:-$(uname -n)}
-  names_json=""
-  for n in "${NAMES[@]}"; do names_json="$names_json${names_json:+,}$(json_str "$n")"; done
-  extra_files=""
-  if [ "$CombinedPem" = true ]; then extra_files="$extra_files,\"combined\":$(json_str "$COMBINED_FILE")"; fi
-  if [ "$Pkcs12" = true ]; then extra_files="$extra_files,\"pkcs12\":$(json_str "$P12_FILE")"; fi
-  skipped_json=""
-  if [ -n "$SKIPPED" ]; then
-    skipped_json=",\"skipped\":$(json_str "$SKIPPED")"
-    if [ -n "$INSTALLED_SERIAL" ]; then
-      skipped_json="$skipped_json,\"installedSerial\":$(json_str "$INSTALLED_SERIAL"),\"installedNotAfter\":$(json_str "$INSTALLED_NOT_AFTER")"
-    fi
-  fi
-  printf '{"node":%s,"certName":%s,"serial":%s,"notAfter":%s,"names":[%s],"files":{"cert":%s,"chain":%s,"fullchain":%s,"key":%s%s},"service":%s,"requestedService":%s,"reloaded":%s,"verified":%s,"changed":%s,"secretVersionId":%s%s}\n' \
-    "$(json_str "$node")" "$(json_str "$CertName")" "$(json_str "$SERIAL")" "$(json_str "$NOT_AFTER")" "$names_json" \
-    "$(json_str "$CERT_FILE")" "$(json_str "$CHAIN_FILE")" "$(json_str "$FULLCHAIN_FILE")" "$(json_str "$KEY_FILE")" "$extra_files" \
-    "$(json_str "$Service")" "$(json_str "$RequestedService")" "$RELOADED" "$VERIFIED" "$CHANGED" "$(json_str "$SecretVersionId")" "$skipped_json"
+  print_result
 }
 
 main "$@"

@@ -128,3 +128,52 @@ end_preflight() {
     fail preflight "${#problems[@]} problem(s); nothing was changed"
   fi
 }
+
+# One openssl call for what the programs read of a certificate file (builtins parse its output):
+# LEAF_SERIAL (as printed: upper-case hex; '' when not a certificate), LEAF_NOT_AFTER_RAW (openssl's text),
+# LEAF_NOT_AFTER (ISO 8601 UTC), LEAF_NAMES (DNS names of the SAN, else the subject CN), LEAF_PUB (its
+# public key PEM) and LEAF_EXPIRED (1 when notAfter has passed).
+declare -a LEAF_NAMES=()
+read_leaf() { # file
+  local out="${WORK:-/tmp}/leaf.txt" line in_pub=0 in_san=0 entry
+  local -a san=()
+  LEAF_SERIAL="" LEAF_NOT_AFTER_RAW="" LEAF_NOT_AFTER="" LEAF_PUB="" LEAF_EXPIRED=0 LEAF_CN=""
+  LEAF_NAMES=()
+  openssl x509 -in "$1" -noout -serial -enddate -subject -nameopt multiline -ext subjectAltName -pubkey \
+    -checkend 0 >"$out" 2>/dev/null || LEAF_EXPIRED=1
+  while IFS= read -r line; do
+    if [ "$in_pub" = 1 ]; then
+      LEAF_PUB+=$line$'\n'
+      [ "$line" != "-----END PUBLIC KEY-----" ] || in_pub=0
+      continue
+    fi
+    if [ "$in_san" = 1 ]; then
+      IFS=',' read -r -a san <<<"$line"
+      in_san=0
+      continue
+    fi
+    case $line in
+      serial=*) LEAF_SERIAL=${line#serial=} ;;
+      notAfter=*) LEAF_NOT_AFTER_RAW=${line#notAfter=} ;;
+      "-----BEGIN PUBLIC KEY-----") LEAF_PUB=$line$'\n' in_pub=1 ;;
+      "X509v3 Subject Alternative Name:"*) in_san=1 ;;
+      *commonName*=*) [ -n "$LEAF_CN" ] || { LEAF_CN=${line#*= }; LEAF_CN=${LEAF_CN#"${LEAF_CN%%[! ]*}"}; } ;;
+    esac
+  done <"$out"
+  rm -f -- "$out"
+  for entry in "${san[@]}"; do
+    entry=${entry#"${entry%%[! ]*}"}
+    case $entry in DNS:*) LEAF_NAMES+=("${entry#DNS:}") ;; esac
+  done
+  if [ "${#LEAF_NAMES[@]}" -eq 0 ] && [ -n "$LEAF_CN" ]; then LEAF_NAMES=("$LEAF_CN"); fi
+  LEAF_NOT_AFTER=$(iso_time "$LEAF_NOT_AFTER_RAW")
+}
+
+# openssl's "Mon DD HH:MM:SS YYYY GMT" as ISO 8601 UTC, with builtins ('' when it is not that form).
+iso_time() { # text
+  local -A month=([Jan]=01 [Feb]=02 [Mar]=03 [Apr]=04 [May]=05 [Jun]=06 [Jul]=07 [Aug]=08 [Sep]=09 [Oct]=10 [Nov]=11 [Dec]=12)
+  local re='^([A-Z][a-z]{2}) +([0-9]{1,2}) ([0-9]{2}:[0-9]{2}:[0-9]{2}) ([0-9]{4}) GMT$'
+  [[ $1 =~ $re && -n ${month[${BASH_REMATCH[1]}]:-} ]] || return 0
+  printf '%s-%s-%02d' "${BASH_REMATCH[4]}" "${month[${BASH_REMATCH[1]}]}" "$((10#${BASH_REMATCH[2]}))"
+  printf 'T%sZ' "${BASH_REMATCH[3]}"
+}
