@@ -247,6 +247,23 @@ check_chain_blocks() {
   done
 }
 
+# A passphrase file: one line of 4 to 128 URL-safe base64 characters (builtins only).
+one_token() { # file
+  local text=""
+  IFS= read -r -d '' text <"$1" || true
+  text=${text%$'\n'}
+  [[ $text =~ ^[A-Za-z0-9_-]{4,128}$ ]]
+}
+# Whether the installed certificate (LEAF_NAMES) names the same set of DNS names as the new one (NAMES).
+same_names() {
+  local n
+  local -A new=() old=()
+  for n in "${NAMES[@]}"; do new[$n]=1; done
+  for n in "${LEAF_NAMES[@]}"; do old[$n]=1; done
+  [ "${#new[@]}" = "${#old[@]}" ] || return 1
+  for n in "${!new[@]}"; do [ -n "${old[$n]:-}" ] || return 1; done
+}
+
 # When Secrets Manager created SecretVersionId (epoch seconds; the CLI prints ISO 8601 or epoch seconds).
 version_created_at() {
   local raw
@@ -269,7 +286,7 @@ make_dir() { # dir mode [group]
 }
 
 # Who owns what: root (or, when not run as root, the current user) unless the profile names someone.
-uid_of() { if [ -n "$1" ]; then id -u "$1"; elif [ "$IS_ROOT" = 1 ]; then echo 0; else id -u; fi; }
+uid_of() { if [ -n "$1" ]; then id -u "$1"; else echo "$MY_UID"; fi; }
 
 gid_of() { if [ -n "$1" ]; then getent group "$1" | cut -d: -f3; elif [ "$IS_ROOT" = 1 ]; then echo 0; else id -g; fi; }
 
@@ -323,7 +340,7 @@ stage() { # src dest mode uid:gid -> sets STAGED
 
 # The result line on stdout (see "Output" in the header).
 print_result() {
-  node=${node_id:-$(uname -n)}
+  node=${node_id:-$HOSTNAME}
   names_json=""
   for n in "${NAMES[@]}"; do names_json="$names_json${names_json:+,}$(json_str "$n")"; done
   extra_files=""
@@ -499,14 +516,14 @@ main() {
   if [ "$n_pass" != 1 ] || [ "$n_key" != 1 ] || [ "$n_cert" -lt 1 ] || [ "$n_other" != 0 ] || [ "$n_bad" != 0 ] || [ "$n_pfx" -gt 1 ]; then
     fail decrypt "the secret is not in the acm-export format (found $n_pass passphrase, $n_cert certificate, $n_key encrypted key, $n_other other and $n_bad malformed PEM blocks)"
   fi
-  if ! grep -Eqx '[A-Za-z0-9_-]{4,128}' "$WORK/pass" || [ "$(wc -l <"$WORK/pass")" != 1 ]; then
+  if ! one_token "$WORK/pass"; then
     fail decrypt "the passphrase block of the secret is malformed"
   fi
   if [ "$Pkcs12" = true ]; then
     if [ "$n_pfx" != 1 ]; then
       fail decrypt "Pkcs12=true but secret version $SecretVersionId holds no PFX passphrase; export again with Pkcs12 enabled for this target"
     fi
-    if ! grep -Eqx '[A-Za-z0-9_-]{4,128}' "$WORK/pfxpass" || [ "$(wc -l <"$WORK/pfxpass")" != 1 ]; then
+    if ! one_token "$WORK/pfxpass"; then
       fail decrypt "the PFX passphrase block of the secret is malformed"
     fi
   fi
@@ -604,20 +621,19 @@ main() {
   INSTALLED_SERIAL=""
   INSTALLED_NOT_AFTER=""
   if [ -z "$SKIPPED" ] && [ -f "$CERT_FILE" ] && [ ! -L "$CERT_FILE" ]; then
-    installed=$(openssl x509 -in "$CERT_FILE" -noout -serial -enddate 2>/dev/null || true)
-    inst_serial=$(sed -n 's/^serial=//p' <<<"$installed")
-    inst_epoch=$(date -u -d "$(sed -n 's/^notAfter=//p' <<<"$installed")" +%s 2>/dev/null || true)
-    new_epoch=$(date -u -d "$not_after_raw" +%s 2>/dev/null || true)
+    read_leaf "$CERT_FILE"
+    inst_serial=$LEAF_SERIAL
+    # ISO 8601 UTC times compare as text.
+    inst_epoch=$LEAF_NOT_AFTER
+    new_epoch=$NOT_AFTER
     # Only a renewal of the same certificate (same DNS names) can be "older": a CertName pointed at a
     # different certificate is a deliberate switch and is installed whatever its expiry.
-    inst_names=$(openssl x509 -in "$CERT_FILE" -noout -ext subjectAltName 2>/dev/null | tr ',' '\n' |
-      sed -n 's/^[[:space:]]*DNS://p' | sort -u | tr '\n' ' ')
-    new_names=$(printf '%s\n' "${NAMES[@]}" | sort -u | tr '\n' ' ')
-    if [[ $inst_serial =~ ^[0-9A-F]{1,80}$ && $inst_epoch =~ ^[0-9]+$ && $new_epoch =~ ^[0-9]+$ ]] &&
-      [ "$inst_serial" != "$SERIAL" ] && [ "$new_epoch" -lt "$inst_epoch" ] && [ "$inst_names" = "$new_names" ]; then
+    # The CN stands in only when there is no SAN, as in NAMES.
+    if [[ $inst_serial =~ ^[0-9A-F]{1,80}$ && $inst_epoch =~ ^[0-9-]+T[0-9:]+Z$ && $new_epoch =~ ^[0-9-]+T[0-9:]+Z$ ]] &&
+      [ "$inst_serial" != "$SERIAL" ] && [[ $new_epoch < $inst_epoch ]] && same_names; then
       SKIPPED="older than installed"
       INSTALLED_SERIAL=$inst_serial
-      INSTALLED_NOT_AFTER=$(date -u -d "@$inst_epoch" '+%Y-%m-%dT%H:%M:%SZ')
+      INSTALLED_NOT_AFTER=$inst_epoch
     fi
   fi
   if [ -n "$SKIPPED" ] && [ -n "$REMOVED_AT" ] && [ "$REPORT_READY" = 0 ]; then

@@ -32,13 +32,13 @@ report_inventory() { # installed|unchanged|skipped|failed|report [step]
   fi
   local status=$1 step=${2:-} serial="" not_after="" installed_at="" version=${SecretVersionId:-} verified=false
   local now run_at frag_dir="$state_dir/inventory" frag tmp
-  now=$(date -u '+%Y-%m-%dT%H:%M:%SZ')
+  TZ=UTC printf -v now '%(%Y-%m-%dT%H:%M:%SZ)T' -1
   run_at=$now
   frag="$frag_dir/$CertName.json"
   if [ -f "$CERT_FILE" ] && [ ! -L "$CERT_FILE" ]; then
-    serial=$(openssl x509 -in "$CERT_FILE" -noout -serial 2>/dev/null | sed 's/^serial=//')
-    not_after=$(openssl x509 -in "$CERT_FILE" -noout -enddate 2>/dev/null | sed 's/^notAfter=//')
-    not_after=$(date -u -d "$not_after" '+%Y-%m-%dT%H:%M:%SZ' 2>/dev/null || true)
+    read_leaf "$CERT_FILE"
+    serial=$LEAF_SERIAL
+    not_after=$LEAF_NOT_AFTER
     installed_at=$(date -u -r "$CERT_FILE" '+%Y-%m-%dT%H:%M:%SZ')
   fi
   [[ $serial =~ ^[0-9A-F]{1,80}$ ]] || serial=""
@@ -92,11 +92,13 @@ report_or_warn() { report_inventory "$@" || log "warning: could not write the cu
 tombstone_file() { printf '%s/removed/%s' "$state_dir" "$CertName"; }
 # When CertName was removed from this secret on this node (epoch seconds); fails when it was not.
 removed_at() {
-  local file secret at
+  local file secret="" at=""
   file=$(tombstone_file)
   [ -f "$file" ] && [ ! -L "$file" ] || return 1
-  secret=$(sed -n 's/^SecretId=//p' -- "$file" | head -n1)
-  at=$(sed -n 's/^RemovedAt=//p' -- "$file" | head -n1)
+  local text="" re_secret=$'(^|\n)SecretId=([^\n]*)' re_at=$'(^|\n)RemovedAt=([^\n]*)'
+  IFS= read -r -d '' text <"$file" || true
+  [[ $text =~ $re_secret ]] && secret=${BASH_REMATCH[2]}
+  [[ $text =~ $re_at ]] && at=${BASH_REMATCH[2]}
   [ "$secret" = "$SecretId" ] && [[ $at =~ ^[0-9]{1,12}$ ]] || return 1
   printf '%s' "$at"
 }

@@ -117,7 +117,9 @@ make_work_dir() {
   # A run killed at its execution timeout runs no EXIT trap: its private work directory (which may hold
   # the decrypted key while it waited for the lock) is removed by a later run once it is older than any
   # run can last (the document's step timeout is 600 s).
-  find "${TMPDIR:-/tmp}" -mindepth 1 -maxdepth 1 -type d -name 'acm-export-work.*' -user "$MY_UID" -mmin +60 \
+  # The glob (no process) finds whether there is anything to look at; find judges age and owner.
+  local left=("${TMPDIR:-/tmp}"/acm-export-work.*)
+  [ ! -e "${left[0]}" ] || find "${TMPDIR:-/tmp}" -mindepth 1 -maxdepth 1 -type d -name 'acm-export-work.*' -user "$MY_UID" -mmin +60 \
     -exec rm -rf -- {} + 2>/dev/null || true
   WORK=$(mktemp -d -t acm-export-work.XXXXXXXX)
 }
@@ -135,12 +137,12 @@ end_preflight() {
 # public key PEM) and LEAF_EXPIRED (1 when notAfter has passed).
 declare -a LEAF_NAMES=()
 read_leaf() { # file
-  local out="${WORK:-/tmp}/leaf.txt" line in_pub=0 in_san=0 entry
+  local out="" line in_pub=0 in_san=0 entry
   local -a san=()
   LEAF_SERIAL="" LEAF_NOT_AFTER_RAW="" LEAF_NOT_AFTER="" LEAF_PUB="" LEAF_EXPIRED=0 LEAF_CN=""
   LEAF_NAMES=()
-  openssl x509 -in "$1" -noout -serial -enddate -subject -nameopt multiline -ext subjectAltName -pubkey \
-    -checkend 0 >"$out" 2>/dev/null || LEAF_EXPIRED=1
+  out=$(openssl x509 -in "$1" -noout -serial -enddate -subject -nameopt multiline -ext subjectAltName -pubkey \
+    -checkend 0 2>/dev/null) || LEAF_EXPIRED=1
   while IFS= read -r line; do
     if [ "$in_pub" = 1 ]; then
       LEAF_PUB+=$line$'\n'
@@ -159,8 +161,7 @@ read_leaf() { # file
       "X509v3 Subject Alternative Name:"*) in_san=1 ;;
       *commonName*=*) [ -n "$LEAF_CN" ] || { LEAF_CN=${line#*= }; LEAF_CN=${LEAF_CN#"${LEAF_CN%%[! ]*}"}; } ;;
     esac
-  done <"$out"
-  rm -f -- "$out"
+  done <<<"$out"
   for entry in "${san[@]}"; do
     entry=${entry#"${entry%%[! ]*}"}
     case $entry in DNS:*) LEAF_NAMES+=("${entry#DNS:}") ;; esac

@@ -168,6 +168,6 @@ check_params() {
     inventory_dir="/var/lib/amazon/ssm/$node_id/inventory/custom"
   fi
   IS_ROOT=0
-  if [ "$(id -u)" = 0 ]; then IS_ROOT=1; fi
-  MY_UID=$(id -u)
+  if [ "$EUID" = 0 ]; then IS_ROOT=1; fi
+  MY_UID=$EUID
 }
