@@ -159,63 +159,45 @@ check_accounts() {
     fi
   done
 }
-# Association mode: which version holds the stage, from DescribeSecret's VersionIdsToStages (metadata only:
-# no secret value, no KMS decrypt). Sets SecretVersionId; fails (status 1) when the call or its answer gives
-# no version id, status 2 when the node role may not call DescribeSecret (an older node policy).
-resolve_stage() {
+# Association mode: the version id holding the stage (SecretVersionId), by DescribeSecret's VersionIdsToStages
+# (metadata only: no secret value, no KMS decrypt), or by GetSecretValue of the stage (by=value: a node role
+# without DescribeSecret). Fails when the call or its answer gives no version id.
+resolve_stage() { # describe|value
   local text re
-  if ! aws secretsmanager describe-secret --region "$Region" --secret-id "$SecretId" \
-    --query VersionIdsToStages --output json >"$WORK/stages.json" 2>"$WORK/aws.err" </dev/null; then
-    IFS= read -r -d '' text <"$WORK/aws.err" || true
-    if [[ $text == *AccessDenied* ]]; then return 2; fi
-    return 1
-  fi
-  IFS= read -r -d '' text <"$WORK/stages.json" || true
-  text=${text//$'\n'/ }
-  # The version whose list of stages holds the stage (the list never spans a ']').
-  re='"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})" *: *\[[^]]*"'"$SecretVersionStage"'"'
-  [[ $text =~ $re ]] || return 1
+  if [ "$1" = describe ]; then
+    aws secretsmanager describe-secret --region "$Region" --secret-id "$SecretId" --query VersionIdsToStages --output json
+    # The version whose list of stages holds the stage (a list never spans a ']').
+    re='"([0-9a-f-]{36})" *: *\[[^]]*"'"$SecretVersionStage"'"'
+  else
+    aws secretsmanager get-secret-value --region "$Region" --secret-id "$SecretId" --version-stage "$SecretVersionStage" --output json
+    re='"VersionId": *"([0-9a-f-]{36})"'
+  fi >"$WORK/stage.json" 2>"$WORK/aws.err" </dev/null || return 1
+  IFS= read -r -d '' text <"$WORK/stage.json" || true
+  [[ ${text//$'\n'/ } =~ $re ]] || return 1
   SecretVersionId=${BASH_REMATCH[1]}
 }
 
-# Reads the secret version into WORK/secret. Association mode resolves the stage to its version id first
-# (resolve_stage); when this node already holds that version (held_version) the fetch waits for the
-# unchanged check under the lock (UNCHANGED_CANDIDATE=1) and may never happen.
+# Reads the secret version into WORK/secret. Association mode resolves the stage first; when this node
+# already holds that version (held_version), the fetch waits for the unchanged check under the lock
+# (UNCHANGED_CANDIDATE=1) and may never happen.
 fetch_secret() {
   if [ "${#problems[@]}" -gt 0 ]; then check_aws_version; return 0; fi
-  if [ -n "$SecretVersionStage" ] && [ -z "$SecretVersionId" ]; then
-    local resolved=0
-    resolve_stage || resolved=$?
-    if [ "$resolved" = 0 ]; then
+  if [ -n "$SecretVersionStage" ]; then
+    if resolve_stage describe; then
       held_version
-      if [ -n "$HELD_VERSION" ] && [ "$HELD_VERSION" = "$SecretVersionId" ]; then
-        UNCHANGED_CANDIDATE=1
+      if [ "$HELD_VERSION" = "$SecretVersionId" ]; then UNCHANGED_CANDIDATE=1; return 0; fi
+    else
+      if [[ $(<"$WORK/aws.err") == *AccessDenied* ]]; then
+        log "warning: DescribeSecret was denied (older node policy?); using GetSecretValue"
+      fi
+      if ! resolve_stage value; then
+        problems+=("cannot read the $SecretVersionStage version of the secret: $(one_line "$WORK/aws.err")")
+        check_aws_version
         return 0
       fi
-    else
-      if [ "$resolved" = 2 ]; then
-        log "warning: DescribeSecret was denied (a node policy older than this document?); reading the $SecretVersionStage version of the secret instead"
-      fi
-      SecretVersionId=""
-      resolve_stage_by_value
     fi
   fi
   read_secret_version
-}
-# The older way to resolve the stage, for a node role without DescribeSecret: GetSecretValue of the stage.
-resolve_stage_by_value() {
-  local text re='"VersionId": *"([0-9a-f-]{36})"'
-  if ! aws secretsmanager get-secret-value --region "$Region" --secret-id "$SecretId" \
-    --version-stage "$SecretVersionStage" --output json >"$WORK/current.json" 2>"$WORK/aws.err" </dev/null; then
-    problems+=("cannot read the $SecretVersionStage version of the secret: $(one_line "$WORK/aws.err")")
-    check_aws_version
-  else
-    IFS= read -r -d '' text <"$WORK/current.json" || true
-    if [[ $text =~ $re ]]; then SecretVersionId=${BASH_REMATCH[1]}; fi
-    [[ $SecretVersionId =~ ${RE[SecretVersionId]} && -n $SecretVersionId ]] ||
-      problems+=("the $SecretVersionStage version of the secret has no version id")
-  fi
-  rm -f -- "$WORK/current.json"
 }
 read_secret_version() {
   [ "${#problems[@]}" -eq 0 ] || return 0
@@ -241,7 +223,7 @@ check_chain_blocks() {
   for ((i = 1; i <= n_cert; i++)); do
     IFS= read -r -d '' pem <"$WORK/cert$i.pem" || true
     if [ -n "${seen[$pem]:-}" ]; then
-      fail validate "certificate $i of the secret repeats certificate ${seen[$pem]}; each certificate may appear once"
+      fail validate "certificate $i of the secret repeats certificate ${seen[$pem]}"
     fi
     seen[$pem]=$i
   done
@@ -374,34 +356,25 @@ set_owners() {
 # copy of an interrupted run is left, and VerifyPort serves the serial. Any doubt (a PKCS#12 bundle, which
 # only the secret's passphrase opens, included) returns 1: the caller takes the full path.
 live_set_unchanged() {
-  local i stats cert chain fullchain key combined key_pub="" want=""
-  [ "$Pkcs12" != true ] || return 1
-  for i in "${!LIVE[@]}"; do
-    [ -f "${LIVE[$i]}" ] && [ ! -L "${LIVE[$i]}" ] || return 1
-    ! [ -e "$(backup_of "${LIVE[$i]}")" ] || return 1
-  done
+  local i want="" stats cert chain fullchain key combined key_pub=""
+  [ "$Pkcs12" != true ] && [ -n "${LOCK_FILE:-}" ] || return 1
   set_owners
-  OWN=("$CERT_UID:$CERT_GID" "$CERT_UID:$CERT_GID" "$CERT_UID:$CERT_GID" "$KEY_UID:$KEY_GID")
-  MODE=("$CertMode" "$CertMode" "$CertMode" "$KeyMode")
-  if [ "$CombinedPem" = true ]; then OWN+=("$KEY_UID:$KEY_GID"); MODE+=("$KeyMode"); fi
-  for i in "${!LIVE[@]}"; do want+="${OWN[$i]}:${MODE[$i]#0}"$'\n'; done
-  stats=$(stat -c '%u:%g:%a' -- "${LIVE[@]}" 2>/dev/null) || return 1
-  [ "$stats"$'\n' = "$want" ] || return 1
+  OWN=("$CERT_UID:$CERT_GID" "$CERT_UID:$CERT_GID" "$CERT_UID:$CERT_GID" "$KEY_UID:$KEY_GID" "$KEY_UID:$KEY_GID")
+  MODE=("$CertMode" "$CertMode" "$CertMode" "$KeyMode" "$KeyMode")
+  for i in "${!LIVE[@]}"; do
+    [ -f "${LIVE[$i]}" ] && [ ! -L "${LIVE[$i]}" ] && ! [ -e "$(backup_of "${LIVE[$i]}")" ] || return 1
+    want+="${OWN[$i]}:${MODE[$i]#0}"$'\n'
+  done
+  stats=$(stat -c '%u:%g:%a' -- "${LIVE[@]}") && [ "$stats"$'\n' = "$want" ] || return 1
   read_leaf "$CERT_FILE"
-  [ -n "$LEAF_SERIAL" ] && [ "$LEAF_SERIAL" = "$HELD_SERIAL" ] && [ "$LEAF_EXPIRED" = 0 ] || return 1
-  [ -n "$LEAF_NOT_AFTER" ] && [ "${#LEAF_NAMES[@]}" -gt 0 ] || return 1
+  [ "$LEAF_SERIAL" = "$HELD_SERIAL" ] && [ -n "$LEAF_SERIAL$LEAF_NOT_AFTER" ] && [ "$LEAF_EXPIRED" = 0 ] && [ -n "${LEAF_NAMES[0]:-}" ] || return 1
   openssl pkey -in "$KEY_FILE" -pubout -out "$WORK/key.pub" 2>/dev/null || return 1
-  IFS= read -r -d '' key_pub <"$WORK/key.pub" || true
-  [ "$key_pub" = "$LEAF_PUB" ] || return 1
-  IFS= read -r -d '' cert <"$CERT_FILE" || true
-  IFS= read -r -d '' chain <"$CHAIN_FILE" || true
-  IFS= read -r -d '' fullchain <"$FULLCHAIN_FILE" || true
-  [ -n "$chain" ] && [ "$fullchain" = "$cert$chain" ] || return 1
-  if [ "$CombinedPem" = true ]; then
-    IFS= read -r -d '' key <"$KEY_FILE" || true
-    IFS= read -r -d '' combined <"$COMBINED_FILE" || true
-    [ "$combined" = "$key$fullchain" ] || return 1
-  fi
+  for i in key_pub:key.pub cert:$CERT_FILE chain:$CHAIN_FILE fullchain:$FULLCHAIN_FILE key:$KEY_FILE combined:$COMBINED_FILE; do
+    [[ ${i#*:} == /* ]] || i=${i%%:*}:$WORK/${i#*:}
+    IFS= read -r -d '' "${i%%:*}" 2>/dev/null <"${i#*:}" || true
+  done
+  [ "$key_pub" = "$LEAF_PUB" ] && [ -n "$chain" ] && [ "$fullchain" = "$cert$chain" ] || return 1
+  [ "$CombinedPem" != true ] || [ "$combined" = "$key$fullchain" ] || return 1
   if [ "$VerifyPort" != 0 ]; then
     VERIFY_SNI=$(sni_for "${LEAF_NAMES[0]}")
     SERVED=$(served_serial)
@@ -415,23 +388,16 @@ unchanged_or_fetch() {
   STEP=lock
   if [ -d "$KeyDir" ]; then take_lock; fi
   STEP=install
-  if [ -n "${LOCK_FILE:-}" ] && live_set_unchanged; then
-    SERIAL=$LEAF_SERIAL
-    NOT_AFTER=$LEAF_NOT_AFTER
-    NAMES=("${LEAF_NAMES[@]}")
-    CHANGED=false
-    RELOADED=false
-    VERIFIED=false
+  if live_set_unchanged; then
+    SERIAL=$LEAF_SERIAL NOT_AFTER=$LEAF_NOT_AFTER NAMES=("${LEAF_NAMES[@]}")
+    CHANGED=false RELOADED=false VERIFIED=false SKIPPED="" INSTALLED_SERIAL="" STEP=finish
     if [ "$VerifyPort" != 0 ]; then VERIFIED=true; fi
-    SKIPPED=""
-    INSTALLED_SERIAL=""
-    log "unchanged: this node holds version $SecretVersionId (serial $SERIAL), intact; the secret was not read"
-    STEP=finish
+    log "unchanged: version $SecretVersionId (serial $SERIAL) is installed and intact; secret not read"
     report_or_warn unchanged
     print_result
     exit 0
   fi
-  log "the live files do not show version $SecretVersionId intact; reading the secret"
+  log "live files not intact for version $SecretVersionId; reading the secret"
   STEP=preflight
   read_secret_version
   end_preflight

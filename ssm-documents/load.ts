@@ -4,9 +4,9 @@
  * in tests: shared functions in lib/*.sh, one small program per action (install.sh, report.sh, remove.sh,
  * preflight.sh, each ending in `main "$@"`). A document's step names them with `#include <file>` lines in
  * its `runCommand` (library files first, the program last); they are joined here into one script: the
- * program's shebang, then every file's lines without their comment-only and blank lines, so the commented
- * source stays in the repository and each document stays well under SSM's 64 KB content limit. No file has a
- * multi-line string whose lines start with "#".
+ * program's shebang, then every file's lines without their comment-only and blank lines and without their
+ * indentation, so the commented source stays in the repository and each document stays well under SSM's 64 KB
+ * content limit. No file has a multi-line string whose lines start with "#" or whose leading blanks matter.
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -77,7 +77,8 @@ export function scriptLines(script: string): string[] {
   return script
     .replace(/\n$/, '')
     .split('\n')
-    .filter((line) => !/^\s*(#|$)/.test(line));
+    .filter((line) => !/^\s*(#|$)/.test(line))
+    .map((line) => line.replace(/^\s+/, ''));
 }
 
 /** Whether a script file carries the placement policy lines (lib/params.sh). */

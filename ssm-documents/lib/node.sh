@@ -159,7 +159,7 @@ read_leaf() { # file
       notAfter=*) LEAF_NOT_AFTER_RAW=${line#notAfter=} ;;
       "-----BEGIN PUBLIC KEY-----") LEAF_PUB=$line$'\n' in_pub=1 ;;
       "X509v3 Subject Alternative Name:"*) in_san=1 ;;
-      *commonName*=*) [ -n "$LEAF_CN" ] || { LEAF_CN=${line#*= }; LEAF_CN=${LEAF_CN#"${LEAF_CN%%[! ]*}"}; } ;;
+      *commonName*=*) LEAF_CN=${LEAF_CN:-${line##*= }} ;;
     esac
   done <<<"$out"
   for entry in "${san[@]}"; do
@@ -172,9 +172,9 @@ read_leaf() { # file
 
 # openssl's "Mon DD HH:MM:SS YYYY GMT" as ISO 8601 UTC, with builtins ('' when it is not that form).
 iso_time() { # text
-  local -A month=([Jan]=01 [Feb]=02 [Mar]=03 [Apr]=04 [May]=05 [Jun]=06 [Jul]=07 [Aug]=08 [Sep]=09 [Oct]=10 [Nov]=11 [Dec]=12)
-  local re='^([A-Z][a-z]{2}) +([0-9]{1,2}) ([0-9]{2}:[0-9]{2}:[0-9]{2}) ([0-9]{4}) GMT$'
-  [[ $1 =~ $re && -n ${month[${BASH_REMATCH[1]}]:-} ]] || return 0
-  printf '%s-%s-%02d' "${BASH_REMATCH[4]}" "${month[${BASH_REMATCH[1]}]}" "$((10#${BASH_REMATCH[2]}))"
-  printf 'T%sZ' "${BASH_REMATCH[3]}"
+  local re='^([A-Z][a-z]{2}) +([0-9]{1,2}) ([0-9:]{8}) ([0-9]{4}) GMT$' m=JanFebMarAprMayJunJulAugSepOctNovDec before
+  [[ $1 =~ $re ]] || return 0
+  before=${m%%"${BASH_REMATCH[1]}"*}
+  ((${#before} < 36 && ${#before} % 3 == 0)) || return 0
+  printf '%s-%02d-%02dT%sZ' "${BASH_REMATCH[4]}" "$((${#before} / 3 + 1))" "$((10#${BASH_REMATCH[2]}))" "${BASH_REMATCH[3]}"
 }

@@ -133,13 +133,14 @@ describe('document structure', () => {
     ]);
   });
 
-  test('runCommand is the joined script without its comment-only and blank lines, starting with its bash shebang (the agent runs it via sh -c <file>)', () => {
+  test('runCommand is the joined script without its comment-only and blank lines and its indentation, starting with its bash shebang (the agent runs it via sh -c <file>)', () => {
     const lines = doc.mainSteps[0].inputs.runCommand;
     expect(lines[0]).toBe('#!/usr/bin/env bash');
     const code = script
       .replace(/\n$/, '')
       .split('\n')
-      .filter((l) => !/^\s*(#|$)/.test(l));
+      .filter((l) => !/^\s*(#|$)/.test(l))
+      .map((l) => l.trimStart());
     expect(lines.slice(1)).toEqual(code);
     expect(lines[lines.length - 1]).toBe('main "$@"');
     expect(lines).toContain('set -Eeuo pipefail');
@@ -374,7 +375,7 @@ describe('shell', () => {
   test('the passphrase never goes to openssl on the command line, only by fd or env', () => {
     expect(script).not.toMatch(/-pass(in|out)\s+pass:/);
     expect(script).not.toMatch(/openssl rsa\b/);
-    expect(script).toMatch(/openssl pkey .*-passin fd:3/);
+    expect(script).toMatch(/openssl pkcs8 .*-passin fd:3/);
   });
 
   test('the secret is fetched with exactly the designed aws invocation', () => {
