@@ -9,7 +9,10 @@
 # fails.
 #
 # Two modes: a push names the version (SecretVersionId); a State Manager association names the stage
-# (SecretVersionStage=AWSCURRENT), which is resolved to a version id first, then fetched like a push.
+# (SecretVersionStage=AWSCURRENT), which DescribeSecret resolves to a version id first (no secret value; a
+# node role without DescribeSecret falls back to GetSecretValue of the stage, with one warning line). When
+# the node's state says it holds that version and the live files are intact and served (live_set_unchanged),
+# the run answers "unchanged" without reading the secret; otherwise that version is fetched like a push.
 # Either way the run is idempotent: when the live files (content, owner, group, mode) already hold that
 # version and the server serves its serial, nothing is written and nothing is reloaded ("changed": false).
 # After every run past parameter validation the node's state is written as custom inventory
