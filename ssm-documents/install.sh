@@ -217,7 +217,7 @@ read_secret_version() {
 # A chain longer than any real one, or a certificate given twice, is refused before openssl reads it: each
 # link costs a verify call, and a repeated intermediate would pass the link-by-link check.
 MAX_CHAIN=10
-check_chain_blocks() {
+check_chain() {
   local i pem
   local -A seen=()
   if [ "$((n_cert - 1))" -gt "$MAX_CHAIN" ]; then
@@ -395,7 +395,7 @@ unchanged_or_fetch() {
     SERIAL=$LEAF_SERIAL NOT_AFTER=$LEAF_NOT_AFTER NAMES=("${LEAF_NAMES[@]}")
     CHANGED=false RELOADED=false VERIFIED=false SKIPPED="" INSTALLED_SERIAL="" STEP=finish
     if [ "$VerifyPort" != 0 ]; then VERIFIED=true; fi
-    log "unchanged: version $SecretVersionId (serial $SERIAL) is installed and intact; secret not read"
+    log "unchanged: version $SecretVersionId (serial $SERIAL) installed and intact; secret not read"
     report_or_warn unchanged
     print_result
     exit 0
@@ -508,7 +508,7 @@ main() {
   STEP=validate
   LEAF="$WORK/cert1.pem"
   if [ "$n_cert" -lt 2 ]; then fail validate "the secret holds no certificate chain"; fi
-  check_chain_blocks
+  check_chain
   # One openssl call for the leaf: serial, notAfter, names, public key, and (exit status) not expired.
   read_leaf "$LEAF"
   SERIAL=$LEAF_SERIAL

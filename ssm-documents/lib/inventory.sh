@@ -6,20 +6,24 @@ INVENTORY_TYPE=AcmExportCertificate
 # A field of this CertName's current fragment (identifiers, tokens and times only), read with builtins:
 # fragment_get sets the variable named by its second argument, fragment_field prints the value.
 fragment_get() { # name var
-  local frag_text="" frag_re="\"$1\":\"([^\"]*)\""
-  { IFS= read -r -d '' frag_text <"$state_dir/inventory/$CertName.json"; } 2>/dev/null || true
-  if [[ $frag_text =~ $frag_re ]]; then printf -v "$2" '%s' "${BASH_REMATCH[1]}"; else printf -v "$2" '%s' ""; fi
+  local _t="" _r="\"$1\":\"([^\"]*)\""
+  { IFS= read -r -d '' _t <"$state_dir/inventory/$CertName.json"; } 2>/dev/null || true
+  if [[ $_t =~ $_r ]]; then printf -v "$2" '%s' "${BASH_REMATCH[1]}"; else printf -v "$2" '%s' ""; fi
 }
 fragment_field() { local value; fragment_get "$1" value; printf '%s' "$value"; }
 # Which secret version this node's live files hold for CertName, by its state (HELD_VERSION, HELD_SERIAL;
 # empty when unknown): the last install run's entry, when it installed or confirmed a version of this
-# SecretId. The one place that reads it, so that another record of what was installed can replace it.
+# SecretId and no report run has rewritten it since. The one place that reads it, so that another record of what was installed can replace it.
 held_version() {
-  local secret last
+  local s l r c
   HELD_VERSION="" HELD_SERIAL=""
-  fragment_get SecretId secret
-  fragment_get LastRun last
-  [ "$secret" = "$SecretId" ] && [[ $last =~ ^(installed|unchanged)$ ]] || return 0
+  fragment_get SecretId s
+  fragment_get LastRun l
+  fragment_get LastRunAt r
+  fragment_get CheckedAt c
+  # Written by that install run itself (a report run rewrites Serial from whatever the live file holds and
+  # keeps LastRunAt): only then is Serial the serial installed from SecretVersionId.
+  [ "$s" = "$SecretId" ] && [[ $l =~ ^(installed|unchanged)$ ]] && [ "$r" = "$c" ] || return 0
   fragment_get SecretVersionId HELD_VERSION
   fragment_get Serial HELD_SERIAL
 }
