@@ -127,7 +127,7 @@ describe('document structure', () => {
     ]);
   });
 
-  test('runCommand is the joined script without its comment-only and blank lines, starting with its bash shebang (the agent runs it via sh -c <file>)', () => {
+  test('runCommand is the joined script without its comment-only and blank lines and its indentation, starting with its bash shebang (the agent runs it via sh -c <file>)', () => {
     const lines = doc.mainSteps[0].inputs.runCommand;
     expect(lines[0]).toBe('#!/usr/bin/env bash');
     // The comment-free lines of the commented script (that bash reads them alike: the shell tests below).
@@ -409,7 +409,7 @@ describe('shell', () => {
     }
   });
 
-  test('only what is surely a comment is dropped: never a # inside quotes or a ${#var}', () => {
+  test("comments, blank lines and indentation are dropped; never a # inside quotes or a ${#var}, never a multi-line string's text", () => {
     const source = [
       '  # a comment line',
       '',
@@ -417,14 +417,26 @@ describe('shell', () => {
       '  echo "a # b" # trailing',
       "  [[ $x == *' # '* ]] && n=${#x}",
       '  echo "a \\" # b"',
-      "  echo 'it''s' # ok",
+      "  echo 'it''s' # ok, isn't it",
+      "  g() { # the key's mode",
+      "    awk '",
+      '      # inside the program',
+      "      { print $1 }' \\",
+      '      file',
+      '  }',
     ].join('\n');
     expect(scriptLines(source)).toEqual([
-      '  f "$1"',
-      '  echo "a # b"',
-      "  [[ $x == *' # '* ]] && n=${#x}",
-      '  echo "a \\" # b"',
-      "  echo 'it''s'",
+      'f "$1"',
+      'echo "a # b"',
+      "[[ $x == *' # '* ]] && n=${#x}",
+      'echo "a \\" # b"',
+      "echo 'it''s'",
+      'g() {',
+      "awk '",
+      '      # inside the program',
+      "      { print $1 }' \\",
+      'file',
+      '}',
     ]);
   });
 
@@ -443,7 +455,7 @@ describe('shell', () => {
   test('the passphrase never goes to openssl on the command line, only by fd or env', () => {
     expect(script).not.toMatch(/-pass(in|out)\s+pass:/);
     expect(script).not.toMatch(/openssl rsa\b/);
-    expect(script).toMatch(/openssl pkey .*-passin fd:3/);
+    expect(script).toMatch(/openssl pkcs8 .*-passin fd:3/);
   });
 
   test('the secret is fetched with exactly the designed aws invocation', () => {
