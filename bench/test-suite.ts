@@ -23,8 +23,24 @@ const JestReport = z.object({
   numTotalTests: z.number(),
   numFailedTests: z.number(),
   numFailedTestSuites: z.number(),
-  testResults: z.array(z.object({ name: z.string(), startTime: z.number(), endTime: z.number() })),
+  testResults: z.array(
+    z.object({
+      name: z.string(),
+      startTime: z.number(),
+      endTime: z.number(),
+      assertionResults: z.array(z.object({ fullName: z.string(), status: z.string() })).default([]),
+    }),
+  ),
 });
+
+/** `file: test name` of each failed test, so that a flaky one can be found again. */
+export function failedTestNames(report: JestReport): string[] {
+  return report.testResults.flatMap((suite) =>
+    suite.assertionResults
+      .filter((t) => t.status === 'failed')
+      .map((t) => `${path.relative(ROOT, suite.name)}: ${t.fullName}`),
+  );
+}
 type JestReport = z.infer<typeof JestReport>;
 
 /** CPU seconds of this process's waited-for children (and theirs), from /proc; undefined off Linux. */
@@ -118,6 +134,8 @@ export async function benchTestSuite(notes: string[]): Promise<BenchRow[]> {
         ),
       );
     }
+    const failedNames = failedTestNames(report);
+    if (failedNames.length > 0) notes.push(`Failed: ${failedNames.join('; ')}.`);
     notes.push(
       `Slowest suites: ${slowestSuites(report, 5).join(', ')}. The wall time counts every other process on the machine; ` +
         'the CPU time (Jest, its workers and every process the tests start) does not.',
