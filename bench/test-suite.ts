@@ -28,7 +28,9 @@ const JestReport = z.object({
       name: z.string(),
       startTime: z.number(),
       endTime: z.number(),
-      assertionResults: z.array(z.object({ fullName: z.string(), status: z.string() })).default([]),
+      assertionResults: z
+        .array(z.object({ fullName: z.string(), status: z.string(), failureMessages: z.array(z.string()).default([]) }))
+        .default([]),
     }),
   ),
 });
@@ -38,7 +40,11 @@ export function failedTestNames(report: JestReport): string[] {
   return report.testResults.flatMap((suite) =>
     suite.assertionResults
       .filter((t) => t.status === 'failed')
-      .map((t) => `${path.relative(ROOT, suite.name)}: ${t.fullName}`),
+      .map((t) => {
+        // The first line of the failure (the matcher's or the error's), bounded: enough to tell flakes apart.
+        const first = (t.failureMessages[0] ?? '').split('\n').find((line) => line.trim() !== '') ?? '';
+        return `${path.relative(ROOT, suite.name)}: ${t.fullName}${first ? ` (${first.trim().slice(0, 200)})` : ''}`;
+      }),
   );
 }
 type JestReport = z.infer<typeof JestReport>;

@@ -152,13 +152,17 @@ describe('test-suite section', () => {
           startTime: 0,
           endTime: 1_000,
           assertionResults: [
-            { fullName: 'passes', status: 'passed' },
-            { fullName: 'group fails', status: 'failed' },
+            { fullName: 'passes', status: 'passed', failureMessages: [] },
+            {
+              fullName: 'group fails',
+              status: 'failed',
+              failureMessages: ['\nError: expect(received).toBe(expected)\n  at x'],
+            },
           ],
         },
       ],
     };
-    expect(failedTestNames(report)).toEqual(['test/a.test.ts: group fails']);
+    expect(failedTestNames(report)).toEqual(['test/a.test.ts: group fails (Error: expect(received).toBe(expected))']);
   });
 });
 
