@@ -11,6 +11,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { row, type BenchRow } from './report';
+import { START_ENV } from './start-env';
 
 /** `npm test` should finish within this on a 2-CPU machine with nothing else running. */
 export const TEST_SUITE_BUDGET_SECONDS = 300;
@@ -86,6 +87,7 @@ function runNpmTest(reportFile: string): Promise<{ code: number | null; stderrTa
     const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
     const child = spawn(npm, ['test', '--', '--json', `--outputFile=${reportFile}`], {
       cwd: ROOT,
+      env: START_ENV,
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
