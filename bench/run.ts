@@ -20,7 +20,7 @@ import { benchControlPlane } from './control-plane';
 import { benchEndToEnd } from './e2e';
 import { benchAwsShim } from './aws-shim';
 import { benchInstall } from './install';
-import { benchRenewal } from './renewal';
+import { benchRenewal, benchRenewalFanOut } from './renewal';
 import { benchRuns } from './runs';
 import { benchTestSuite } from './test-suite';
 import { renderTable, type BenchRow, type SectionResult } from './report';
@@ -44,9 +44,11 @@ export interface Section {
 export const SECTIONS: readonly Section[] = [
   {
     name: 'renewal',
-    title: 'Renewal lookup (Query vs Scan)',
-    run: (quick) => (notes) =>
-      benchRenewal({ sizes: quick ? [1_000, 10_000] : [1_000, 10_000, 50_000], runs: quick ? 3 : 7 }, notes),
+    title: 'Renewal lookup (Query vs Scan) and fan-out (bounded concurrent vs one by one)',
+    run: (quick) => async (notes) => [
+      ...(await benchRenewal({ sizes: quick ? [1_000, 10_000] : [1_000, 10_000, 50_000], runs: quick ? 3 : 7 }, notes)),
+      ...(await benchRenewalFanOut(quick ? 3 : 7, notes)),
+    ],
   },
   {
     name: 'completion',

@@ -1,7 +1,7 @@
 /**
  * acm-renew logic: on "ACM Certificate Available" with Action RENEWAL, confirm the certificate is issued and
  * exportable, Query its targets in the inventory and start one export execution per target with that
- * target's stored options. Execution names are derived from certificate, target and event id, so a
+ * target's stored options, several at once. Execution names are derived from certificate, target and event id, so a
  * redelivered event starts nothing new.
  */
 import { ACMClient } from '@aws-sdk/client-acm';
@@ -16,6 +16,7 @@ import { sha256Hex } from '../shared/passphrase';
 import { ExportRequest, exportRequestSchema, formatIssues, withDefaults } from '../shared/schemas';
 import { ArnScope, parseCertificateArn } from '../shared/workflow';
 import { DEFAULT_PLACEMENT, PlacementPolicy, placementProblems } from '../shared/placement';
+import { mapLimited } from '../shared/map-limited';
 
 export interface RenewDeps extends InventoryDeps {
   acm: ACMClient;
@@ -27,7 +28,15 @@ export interface RenewDeps extends InventoryDeps {
   /** Only certificates that still carry the export tag are re-exported. */
   exportOptIn: ExportOptIn;
   log?: (message: string, keys?: Record<string, string | number | boolean>) => void;
+  /** StartExecution calls in flight at once. @default RENEWAL_START_CONCURRENCY */
+  startConcurrency?: number;
 }
+
+/**
+ * Renewal executions started at once. StartExecution is throttled per account by a token bucket (Step
+ * Functions quotas); 10 in flight keeps a renewal of many targets fast without draining it for other callers.
+ */
+export const RENEWAL_START_CONCURRENCY = 10;
 
 export const acmEventSchema = z.object({
   id: z.string({ error: 'is required' }).min(1).max(128),
@@ -140,7 +149,7 @@ export async function renew(event: AcmEvent, scope: ArnScope, deps: RenewDeps): 
   }
 
   const schema = exportRequestSchema(scope);
-  let firstError: unknown;
+  const toStart: { target: string; input: ExportRequest }[] = [];
   for (const item of items) {
     if (item.removalStatus) {
       // The user asked for the files to go: a renewal must not install them again (nor bring back the
@@ -170,28 +179,39 @@ export async function renew(event: AcmEvent, scope: ArnScope, deps: RenewDeps): 
       });
       continue;
     }
-    const name = renewalExecutionName(certificateArn, item.target, event.id);
+    toStart.push({ target: item.target, input: parsed.data });
+  }
+
+  // Targets start side by side (a certificate on many targets is renewed in the time of a few calls, not
+  // one call per target in turn), bounded so one renewal stays well inside StartExecution's rate quota.
+  let firstError: unknown;
+  const started = await mapLimited(toStart, deps.startConcurrency ?? RENEWAL_START_CONCURRENCY, async (t) => {
+    const name = renewalExecutionName(certificateArn, t.target, event.id);
     try {
       const out = await deps.sfn.send(
-        new StartExecutionCommand({ stateMachineArn: deps.stateMachineArn, name, input: JSON.stringify(parsed.data) }),
+        new StartExecutionCommand({ stateMachineArn: deps.stateMachineArn, name, input: JSON.stringify(t.input) }),
       );
-      result.started++;
-      if (out.executionArn) result.executionArns.push(out.executionArn);
+      return { started: true, executionArn: out.executionArn };
     } catch (error) {
       if (
         error instanceof ExecutionAlreadyExists ||
         (error instanceof Error && error.name === 'ExecutionAlreadyExists')
-      ) {
-        result.alreadyStarted++;
-        continue;
-      }
+      )
+        return { started: false, alreadyStarted: true };
       // Keep going for the other targets; the event is retried afterwards (names make that safe).
       firstError ??= error;
       log('could not start the renewal export for a target', {
-        target: item.target,
+        target: t.target,
         errorName: (error as Error).name ?? 'Error',
       });
+      return { started: false };
     }
+  });
+  for (const s of started) {
+    if (s.started) {
+      result.started++;
+      if (s.executionArn) result.executionArns.push(s.executionArn);
+    } else if (s.alreadyStarted) result.alreadyStarted++;
   }
   if (firstError !== undefined) rethrowThrottling(firstError, 'states:StartExecution');
   return result;

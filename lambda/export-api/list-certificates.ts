@@ -13,6 +13,7 @@ import { optionsView } from '../shared/fields';
 import { profileFromItem } from '../shared/install-command';
 import { InventoryDeps, targetsByExpiry } from '../shared/inventory';
 import { certificateArnRule } from '../shared/patterns';
+import { mapLimited } from '../shared/map-limited';
 
 /** With nodes=true every row costs one paginated GetInventory, hence the smaller default page. */
 export const LIST_LIMITS = {
@@ -164,20 +165,6 @@ export async function nodesOf(
     inSync: inSync.has(r.nodeId),
   }));
   return { nodes, nodesInSync: drift.inSync.length, nodesDrifting: drift.drifting.length };
-}
-
-/** Maps with at most `limit` calls in flight. */
-async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }
 
 export async function listCertificates(

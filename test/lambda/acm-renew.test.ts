@@ -5,7 +5,7 @@ import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import 'aws-sdk-client-mock-jest';
 import { createHandler } from '../../lambda/acm-renew/handler';
 import { InventoryItem } from '../../lambda/shared/contract';
-import { inputFromItem, renewalExecutionName } from '../../lambda/acm-renew/acm-renew';
+import { RENEWAL_START_CONCURRENCY, inputFromItem, renewalExecutionName } from '../../lambda/acm-renew/acm-renew';
 import { withDefaults } from '../../lambda/shared/schemas';
 import { CERT_ARN, STATE_MACHINE_ARN, executionArn, issuedCertificate, mockAwsClient } from './support';
 
@@ -217,6 +217,39 @@ describe('acm-renew', () => {
       .callsFake((input: { name: string }) => ({ executionArn: executionArn(input.name) }));
     await expect(handler(event())).rejects.toMatchObject({ name: 'Throttled' });
     expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 2);
+  });
+
+  test('targets start side by side, at most RENEWAL_START_CONCURRENCY at once, each once, names and ARNs kept in target order', async () => {
+    const targets = Array.from({ length: 25 }, (_, i) => item(`web${i}`));
+    ddbMock.reset();
+    ddbMock.on(QueryCommand).resolves({ Items: targets });
+    let inFlight = 0;
+    let maxInFlight = 0;
+    sfn.on(StartExecutionCommand).callsFake(async (input: { name: string }) => {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      inFlight--;
+      return { executionArn: executionArn(input.name) };
+    });
+    const result = await handler(event());
+    expect(result).toMatchObject({ started: 25, targets: 25, skipped: 0 });
+    expect(maxInFlight).toBe(RENEWAL_START_CONCURRENCY);
+    const names = targets.map((t) => renewalExecutionName(CERT_ARN, t.target, event().id));
+    expect(new Set(sfn.commandCalls(StartExecutionCommand).map((c) => c.args[0].input.name))).toEqual(new Set(names));
+    expect(result.executionArns).toEqual(names.map((n) => executionArn(n)));
+  });
+
+  test('one target that cannot start does not stop the others started beside it', async () => {
+    ddbMock.reset();
+    ddbMock.on(QueryCommand).resolves({ Items: [item('a'), item('b'), item('c')] });
+    const failing = renewalExecutionName(CERT_ARN, 'Role=b', event().id);
+    sfn.on(StartExecutionCommand).callsFake(async (input: { name: string }) => {
+      if (input.name === failing) throw Object.assign(new Error('denied'), { name: 'AccessDeniedException' });
+      return { executionArn: executionArn(input.name) };
+    });
+    await expect(handler(event())).rejects.toThrow();
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 3);
   });
 
   test('malformed events are InvalidInput naming the field', async () => {
