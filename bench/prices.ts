@@ -21,7 +21,7 @@ export interface ListPrice {
   note?: string;
 }
 
-const READ = '2026-12-06';
+const READ = '2026-12-05';
 
 export const PRICES = {
   stepFunctionsTransition: {
