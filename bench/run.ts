@@ -7,6 +7,7 @@
  *   npm run bench -- --only renewal   one section (repeat --only, or comma-separate, for several)
  *   npm run bench -- --only test-suite   the npm test wall time (opt-in: runs only when named)
  *   npm run bench -- --only runs      script runs, secret fetches and decrypts per node per renewal
+ *   npm run bench -- --only cost      $ per renewal and per month from counted calls × list prices
  *   npm run bench -- --only node-aws     CPU per call of a local node's aws (opt-in)
  *   npm run bench -- --json           also print one JSON object as the last line
  *
@@ -16,6 +17,7 @@ import './start-env';
 import { availableParallelism, cpus } from 'node:os';
 import { benchColdStart } from './cold-start';
 import { benchCompletion, FINISH_TIMES } from './completion';
+import { benchCost } from './cost';
 import { benchControlPlane } from './control-plane';
 import { benchEndToEnd } from './e2e';
 import { benchAwsShim } from './aws-shim';
@@ -89,6 +91,11 @@ export const SECTIONS: readonly Section[] = [
     name: 'runs',
     title: 'Runs, secret fetches and decrypts per node per renewal',
     run: (quick) => (notes) => benchRuns({ nodes: quick ? 2 : 3 }, notes),
+  },
+  {
+    name: 'cost',
+    title: 'Cost per renewal and per month (counted calls × list prices)',
+    run: (quick) => (notes) => benchCost({ msPerSecond: quick ? 20 : 50, realNodes: quick ? 2 : 3 }, notes),
   },
   {
     name: 'node-aws',

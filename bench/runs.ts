@@ -30,6 +30,10 @@ export interface RunsPerRenewal {
   associationRunsPerNode: number;
   /** Per run of each association on unchanged nodes. */
   unchangedRun: { install: number; report: number };
+  /** Every call the nodes made during the renewal, per node (`service:Operation` → mean count). */
+  renewalCallsPerNode: Record<string, number>;
+  /** Every call per node per run of each association on unchanged nodes. */
+  unchangedRunCalls: { install: Record<string, number>; report: Record<string, number> };
 }
 
 const GOALS = { scriptRuns: 1, getSecretValue: 1, kmsDecrypt: 1, unchangedGetSecretValue: 0 };
@@ -50,11 +54,19 @@ async function pushesSince(ssm: SSMClient, since: Date): Promise<Map<string, num
   return perNode;
 }
 
+/** The nodes' calls by `service:Operation`, summed over `ids` and divided by `divisor`. */
+function callsPerNode(local: LocalMode, ids: readonly string[], divisor: number): Record<string, number> {
+  const byCaller = local.aws.callCountsByCaller();
+  const sum: Record<string, number> = {};
+  for (const id of ids) for (const [key, n] of Object.entries(byCaller[id] ?? {})) sum[key] = (sum[key] ?? 0) + n;
+  return Object.fromEntries(Object.entries(sum).map(([key, n]) => [key, n / divisor]));
+}
+
 function callsOf(local: LocalMode, instanceId: string, key: string): number {
   return local.aws.callCountsByCaller()[instanceId]?.[key] ?? 0;
 }
 
-async function runExport(local: LocalMode, api: ApiClient, certificateArn: string): Promise<void> {
+export async function runExport(local: LocalMode, api: ApiClient, certificateArn: string): Promise<void> {
   const [[key, value]] = Object.entries(local.tags);
   const body = validateExportRequest({
     CertificateArn: certificateArn,
@@ -150,9 +162,11 @@ export async function measureRunsPerRenewal(nodes: number, reapply = false): Pro
       getSecretValue: mean((id) => callsOf(local, id, 'secretsmanager:GetSecretValue')),
       kmsDecrypt: mean((id) => callsOf(local, id, 'kms:Decrypt')),
     };
+    const renewalCallsPerNode = callsPerNode(local, ids, ids.length);
 
     // One run of each association on the nodes, which hold the current version already.
     const unchangedRun = { install: 0, report: 0 };
+    const unchangedRunCalls: RunsPerRenewal['unchangedRunCalls'] = { install: {}, report: {} };
     for (const kind of ['install', 'report'] as const) {
       const id = associationIds[kind]!;
       local.aws.resetCallCounts();
@@ -162,8 +176,16 @@ export async function measureRunsPerRenewal(nodes: number, reapply = false): Pro
       if (runs.some((r) => r.status !== 'Success')) throw new Error(`an unchanged ${kind} association run failed`);
       const fetched = ids.reduce((sum, node) => sum + callsOf(local, node, 'secretsmanager:GetSecretValue'), 0);
       unchangedRun[kind] = fetched / Math.max(1, runs.length);
+      unchangedRunCalls[kind] = callsPerNode(local, ids, Math.max(1, runs.length));
     }
-    return { nodes, perNode, associationRunsPerNode: mean(runsOn), unchangedRun };
+    return {
+      nodes,
+      perNode,
+      associationRunsPerNode: mean(runsOn),
+      unchangedRun,
+      renewalCallsPerNode,
+      unchangedRunCalls,
+    };
   } finally {
     ssm.destroy();
     acm.destroy();
