@@ -104,6 +104,7 @@ describe('run arguments', () => {
       'e2e',
       'test-suite',
       'runs',
+      'cost',
       'node-aws',
     ]);
   });
