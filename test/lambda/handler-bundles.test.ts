@@ -1,7 +1,7 @@
 /**
  * The handler bundles as the stack builds them (lib/constructs/node-function.ts's esbuild settings): each
- * carries only the AWS SDK clients its handler imports (a cold start pays for every client in the bundle)
- * and loads in a fresh Node process with its `handler` export. Every `lambda/<name>/handler.ts`
+ * carries only the AWS SDK clients its handler imports (a cold start pays for every client in the bundle),
+ * no zod classic API, and loads in a fresh Node process with its `handler` export. Every `lambda/<name>/handler.ts`
  * is covered, so a new function is checked without editing this file.
  */
 import { spawnSync } from 'node:child_process';
@@ -73,6 +73,11 @@ test.each(HANDLERS)('%s bundles only the SDK clients its handler imports', (name
     ),
   ].sort();
   expect(bundled).toEqual(expected);
+});
+
+test.each(HANDLERS)('%s bundles zod/mini, not the classic zod API', (name) => {
+  const inputs = inputsOf(name);
+  expect(inputs.filter((input) => /node_modules\/zod\/v4\/classic\//.test(input))).toEqual([]);
 });
 
 test('each bundle loads in a fresh node process and exports a handler function', () => {
