@@ -2,17 +2,19 @@
  * 5. Lambda cold start proxy: each handler bundled by the stack's own NodejsFunction bundling (local
  * esbuild, the options of lib/constructs/node-function.ts), then the time for a fresh Node process to load
  * the bundle (`require`) and exit, median of N, with the function's literal environment (NODE_OPTIONS
- * --enable-source-maps and the Powertools settings). The AWS SDK is external, as in the deployed bundle
- * (the Lambda runtime provides it), and resolves from the project's node_modules here.
+ * --enable-source-maps and the Powertools settings). The AWS SDK is bundled, as deployed. Every function of the
+ * stack is measured (found by its metadata, so a new function is measured without editing this file), each as a
+ * ratio to a bare `node` start in the same run, and once more as in Lambda with X-Ray tracing active. The
+ * baseline design's functions are Python: `import boto3` and its two clients beside a bare `python3`.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
-import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
+import { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { AcmExportStack } from '../lib/acm-export-stack';
-import type { NodeFunction } from '../lib/constructs/node-function';
+import { FUNCTION_METADATA } from '../lib/constructs/node-function';
 import { row, type BenchRow } from './report';
 import { median } from './stats';
 
@@ -30,24 +32,21 @@ interface Bundle {
 export function bundleHandlers(outdir: string): Bundle[] {
   const app = new App({ outdir, context: { 'aws:cdk:enable-asset-metadata': true } });
   const stack = new AcmExportStack(app, 'AcmExport', { env: { account: '111111111111', region: 'us-east-1' } });
-  const w = stack.workflow;
-  const functions: Record<string, NodeFunction> = {
-    'acm-export': w.acmExportFunction,
-    'ssm-run': w.ssmRunFunction,
-    'status-check': w.statusCheckFunction,
-    'acm-renew': stack.renewalTrigger.function,
-    'export-api': stack.exportApi.function,
-  };
+  // Every function of the stack, by the name NodeFunction records in its metadata.
+  const functions = stack.node
+    .findAll()
+    .filter((c): c is CfnFunction => c instanceof CfnFunction)
+    .map((cfn) => [cfn.getMetadata(FUNCTION_METADATA.name) as string | undefined, cfn] as const)
+    .filter((e): e is readonly [string, CfnFunction] => e[0] !== undefined);
   app.synth();
-  return Object.entries(functions).map(([name, fn]) => {
-    const cfn = fn.node.defaultChild as CfnFunction;
+  return functions.map(([name, cfn]) => {
     const assetPath = cfn.getMetadata('aws:asset:path') as string | undefined;
     if (!assetPath) throw new Error(`${name}: no asset path in the function's metadata`);
     const dir = path.join(outdir, assetPath);
     const file = path.join(dir, 'index.js');
     const map = readdirSync(dir).find((f) => f.endsWith('.map'));
     const variables =
-      (Stack.of(fn).resolve(cfn.environment) as { variables?: Record<string, unknown> } | undefined)?.variables ?? {};
+      (Stack.of(cfn).resolve(cfn.environment) as { variables?: Record<string, unknown> } | undefined)?.variables ?? {};
     const env = Object.fromEntries(
       Object.entries(variables).filter((e): e is [string, string] => typeof e[1] === 'string'),
     );
@@ -57,10 +56,15 @@ export function bundleHandlers(outdir: string): Bundle[] {
 
 /** Milliseconds for `node -e <code>` in a fresh process, median of `runs` (after one untimed run). */
 export function processTime(code: string, args: string[], env: Record<string, string>, runs: number): number {
+  return commandTime(process.execPath, ['-e', code, ...args], env, runs);
+}
+
+/** Milliseconds for `command args` in a fresh process, median of `runs` (after one untimed run). */
+export function commandTime(command: string, args: string[], env: Record<string, string>, runs: number): number {
   const times: number[] = [];
   for (let i = 0; i <= runs; i++) {
     const start = process.hrtime.bigint();
-    const r = spawnSync(process.execPath, ['-e', code, ...args], {
+    const r = spawnSync(command, args, {
       env: {
         PATH: process.env.PATH ?? '',
         NODE_PATH: path.join(ROOT, 'node_modules'),
@@ -72,10 +76,44 @@ export function processTime(code: string, args: string[], env: Record<string, st
     });
     const ms = Number(process.hrtime.bigint() - start) / 1e6;
     if (r.status !== 0)
-      throw new Error(`node -e failed (${r.status}): ${r.stderr.toString().trim().split('\n').slice(-2).join(' | ')}`);
+      throw new Error(
+        `${path.basename(command)} failed (${r.status}): ${r.stderr.toString().trim().split('\n').slice(-2).join(' | ')}`,
+      );
     if (i > 0) times.push(ms);
   }
   return median(times);
+}
+
+/** The baseline design's function start: boto3 and the two clients its export function builds. */
+const PYTHON_BASELINE = "import boto3; boto3.client('acm'); boto3.client('secretsmanager')";
+
+/** The baseline's start and a bare python3's, or why they cannot be measured here. */
+function pythonTimes(runs: number): { bare: number; boto3: number } | { missing: string } {
+  const probe = spawnSync('python3', ['-c', 'import boto3'], { stdio: 'ignore', timeout: 60_000 });
+  if (probe.error) return { missing: 'python3 is not installed' };
+  if (probe.status !== 0) return { missing: 'python3 has no boto3' };
+  return {
+    bare: commandTime('python3', ['-c', '0'], {}, runs),
+    // Lambda sets AWS_DEFAULT_REGION for Python; boto3 does not read AWS_REGION.
+    boto3: commandTime('python3', ['-c', PYTHON_BASELINE], { AWS_DEFAULT_REGION: 'us-east-1' }, runs),
+  };
+}
+
+/** Inside Lambda: the runtime sets AWS_EXECUTION_ENV, and with active tracing the X-Ray Tracer loads at init. */
+const LAMBDA_TRACING_ENV = { AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x' };
+
+/**
+ * A handler's load time and a bare node start measured alternately (bare, load, bare, load, ...), so that both
+ * see the same machine load: medians of `runs` each.
+ */
+function sideBySide(file: string, env: Record<string, string>, runs: number): { bare: number; load: number } {
+  const bare: number[] = [];
+  const load: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    bare.push(processTime('0', [], {}, 1));
+    load.push(processTime(LOAD, [file], env, 1));
+  }
+  return { bare: median(bare), load: median(load) };
 }
 
 const LOAD =
@@ -88,26 +126,56 @@ export async function benchColdStart(options: { runs: number }, notes: string[])
     const bundles = bundleHandlers(outdir);
     const bundleSeconds = (Date.now() - started) / 1000;
     const empty = processTime('0', [], {}, options.runs);
+    const python = pythonTimes(options.runs);
+    const pythonNote = 'missing' in python ? `baseline n/a: ${python.missing}` : undefined;
     const rows: BenchRow[] = [
       row(
         'cold-start',
-        'fresh node process, nothing loaded (reference)',
+        'fresh node process, nothing loaded (reference; baseline: bare python3 -c 0)',
         'ms',
         Math.round(empty),
-        undefined,
-        `median of ${options.runs}`,
+        'missing' in python ? undefined : Math.round(python.bare),
+        [`median of ${options.runs}`, pythonNote].filter(Boolean).join('; '),
       ),
     ];
+    const ratios: string[] = [];
     for (const b of bundles) {
-      const ms = processTime(LOAD, [b.file], b.env, options.runs);
+      const { bare, load: ms } = sideBySide(b.file, b.env, options.runs);
+      const x = ms / bare;
+      ratios.push(`${b.name} ${x.toFixed(2)}x`);
       rows.push(
         row(
           'cold-start',
-          `load bundled handler in a fresh node, ${b.name}`,
+          `load bundled handler in a fresh node, ${b.name} (baseline: python3 importing boto3 and two clients)`,
+          'ms',
+          Math.round(ms),
+          'missing' in python ? undefined : Math.round(python.boto3),
+          `median of ${options.runs}; ${x.toFixed(2)}x a bare node start of ${Math.round(bare)} ms beside it (goal 2.5x); ${(b.bytes / 1024).toFixed(0)} KiB minified`,
+        ),
+      );
+    }
+    for (const b of bundles) {
+      const { bare, load: ms } = sideBySide(b.file, { ...b.env, ...LAMBDA_TRACING_ENV }, options.runs);
+      rows.push(
+        row(
+          'cold-start',
+          `load bundled handler in a fresh node with X-Ray tracing active (as in Lambda), ${b.name}`,
           'ms',
           Math.round(ms),
           undefined,
-          `median of ${options.runs}; ${(b.bytes / 1024).toFixed(0)} KiB minified`,
+          `median of ${options.runs}; ${(ms / bare).toFixed(2)}x a bare node start beside it`,
+        ),
+      );
+    }
+    if (!('missing' in python)) {
+      rows.push(
+        row(
+          'cold-start',
+          'baseline start as a ratio to a bare start of its own runtime (python3 with boto3 and two clients / python3 -c 0)',
+          'x',
+          undefined,
+          Number((python.boto3 / python.bare).toFixed(2)),
+          `median of ${options.runs}`,
         ),
       );
     }
@@ -118,7 +186,10 @@ export async function benchColdStart(options: { runs: number }, notes: string[])
       `Bundles (cdk synth with the stack's NodejsFunction bundling, ${bundleSeconds.toFixed(1)} s for all): ${sizes}. An empty \`node -e 0\` takes ${Math.round(empty)} ms here (${process.version}), so the handler's own load time is the difference.`,
     );
     notes.push(
-      "No baseline figure: the blog sample's Lambdas are Python, and no Python runtime comparison can be made offline here. On AWS, the Lambda runtime's init phase also includes sandbox start-up, not measured here.",
+      `Load time as a ratio to a bare \`node\` start in this run (goal: at most 2.5x): ${ratios.join(', ')}. Without tracing the X-Ray SDK is not loaded; in Lambda (tracing active) it is, see the "X-Ray tracing active" rows.`,
+    );
+    notes.push(
+      `Baseline: the blog sample's Lambdas are Python; its start is \`python3 -c "${PYTHON_BASELINE}"\` beside a bare \`python3 -c 0\`${'missing' in python ? ` (not measured: ${python.missing})` : ''}. On AWS, the Lambda runtime's init phase also includes sandbox start-up, not measured here.`,
     );
     return rows;
   } finally {

@@ -3,7 +3,8 @@
  * account, exports the certificate into one new secret version and returns identifiers only.
  */
 import type { Context } from 'aws-lambda';
-import { client } from '../shared/clients';
+import { acmClient } from '../shared/clients/acm';
+import { secretsClient } from '../shared/clients/secrets';
 import { ENV, ExportTaskPayload, ExportTaskResult } from '../shared/contract';
 import { requireEnv } from '../shared/env';
 import { exportOptInFromEnvIfSet } from '../shared/export-opt-in';
@@ -21,8 +22,8 @@ import { exportTaskPayloadSchema, parsePayload, parseWorkflowInput, scopeFromExe
 export type AcmExportDeps = Omit<ExportDeps, 'scope' | 'log'> & { region: string };
 
 const factories = {
-  acm: () => client('acm'),
-  secrets: () => client('secrets'),
+  acm: acmClient,
+  secrets: secretsClient,
   secretNamePrefix: () => requireEnv(ENV.SECRET_NAME_PREFIX),
   kmsKeyId: () => requireEnv(ENV.SECRET_KMS_KEY_ID),
   region: () => requireEnv('AWS_REGION'),

@@ -6,7 +6,7 @@
  */
 import { ACMClient } from '@aws-sdk/client-acm';
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { z } from 'zod';
+import { z } from '../shared/zod';
 import { describeExportable } from '../shared/certificate';
 import { AcmExportError, InvalidInput, rethrowThrottling } from '../shared/errors';
 import { ExportOptIn, checkExportOptIn } from '../shared/export-opt-in';
@@ -39,21 +39,18 @@ export interface RenewDeps extends InventoryDeps {
 export const RENEWAL_START_CONCURRENCY = 10;
 
 export const acmEventSchema = z.object({
-  id: z.string({ error: 'is required' }).min(1).max(128),
-  'detail-type': z.string({ error: 'is required' }).max(128),
+  id: z.string({ error: 'is required' }).check(z.minLength(1), z.maxLength(128)),
+  'detail-type': z.string({ error: 'is required' }).check(z.maxLength(128)),
   source: z.literal('aws.acm', { error: 'must be aws.acm' }),
-  account: z
-    .string()
-    .regex(/^[0-9]{12}$/, { error: 'must be a 12-digit account id' })
-    .optional(),
-  region: z.string().max(32).optional(),
-  resources: z
-    .array(z.string().max(2048))
-    .min(1, { error: 'must name the certificate ARN' })
-    .refine((r) => parseCertificateArn(r[0]) !== undefined, {
+  account: z.optional(z.string().check(z.regex(/^[0-9]{12}$/, { error: 'must be a 12-digit account id' }))),
+  region: z.optional(z.string().check(z.maxLength(32))),
+  resources: z.array(z.string().check(z.maxLength(2048))).check(
+    z.minLength(1, { error: 'must name the certificate ARN' }),
+    z.refine((r) => parseCertificateArn(r[0]) !== undefined, {
       error: 'the first resource must be an ACM certificate ARN',
     }),
-  detail: z.looseObject({ Action: z.string().max(64).optional() }).optional(),
+  ),
+  detail: z.optional(z.looseObject({ Action: z.optional(z.string().check(z.maxLength(64))) })),
 });
 export type AcmEvent = z.infer<typeof acmEventSchema>;
 

@@ -3,7 +3,9 @@
  * a renewed, exportable certificate. Other events are logged and ignored.
  */
 import type { Context } from 'aws-lambda';
-import { client } from '../shared/clients';
+import { acmClient } from '../shared/clients/acm';
+import { ddbClient } from '../shared/clients/ddb';
+import { sfnClient } from '../shared/clients/sfn';
 import { ENV } from '../shared/contract';
 import { requireEnv } from '../shared/env';
 import { exportOptInFromEnv } from '../shared/export-opt-in';
@@ -16,9 +18,9 @@ import { placementFromEnv } from '../shared/placement';
 export type AcmRenewDeps = Omit<RenewDeps, 'log'> & { region: string };
 
 const factories = {
-  acm: () => client('acm'),
-  sfn: () => client('sfn'),
-  ddb: () => client('ddb'),
+  acm: acmClient,
+  sfn: sfnClient,
+  ddb: ddbClient,
   tableName: () => requireEnv(ENV.TABLE_NAME),
   stateMachineArn: () => requireEnv(ENV.STATE_MACHINE_ARN),
   placement: () => placementFromEnv(process.env[ENV.PLACEMENT_POLICY]),

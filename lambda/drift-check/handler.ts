@@ -3,7 +3,10 @@
  * current serial, publishes one alert per drifting target and the DriftingNodes metric (zero included).
  */
 import type { Context } from 'aws-lambda';
-import { client } from '../shared/clients';
+import { ddbClient } from '../shared/clients/ddb';
+import { secretsClient } from '../shared/clients/secrets';
+import { snsClient } from '../shared/clients/sns';
+import { ssmClient } from '../shared/clients/ssm';
 import { ENV } from '../shared/contract';
 import { DEFAULT_DRIFT_GRACE_MINUTES, DriftCheckDeps, DriftCheckResult, checkDrift } from './drift-check';
 import { requireEnv } from '../shared/env';
@@ -22,10 +25,10 @@ function graceFromEnv(): number {
 }
 
 const factories = {
-  ddb: () => client('ddb'),
-  ssm: () => client('ssm'),
-  sns: () => client('sns'),
-  secrets: () => client('secrets'),
+  ddb: ddbClient,
+  ssm: ssmClient,
+  sns: snsClient,
+  secrets: secretsClient,
   // Unset (an older stack): no orphaned-secret sweep.
   secretNamePrefix: () => process.env[ENV.SECRET_NAME_PREFIX] || undefined,
   tableName: () => requireEnv(ENV.TABLE_NAME),

@@ -3,7 +3,7 @@
  * progress can no longer record the outcome itself (status-check never runs again), so its target would stay
  * InProgress. This records `Failed` with the reason instead, only on the item that execution still owns.
  */
-import { z } from 'zod';
+import { z } from '../shared/zod';
 import { targetKey } from '../shared/contract';
 import { InvalidInput } from '../shared/errors';
 import { InventoryDeps, recordAbnormalEnd } from '../shared/inventory';
@@ -27,9 +27,9 @@ export const executionEndEventSchema = z.object({
     executionArn: executionArnSchema,
     status: z.enum(RECORDED_END_STATUSES, { error: `must be one of ${RECORDED_END_STATUSES.join(', ')}` }),
     // Null when the input did not fit into the event (over 248 KB with the output).
-    input: z.string().max(262144, { error: 'must be at most 262144 characters' }).nullish(),
-    error: z.string().max(256, { error: 'must be at most 256 characters' }).nullish(),
-    cause: z.string().max(32768, { error: 'must be at most 32768 characters' }).nullish(),
+    input: z.nullish(z.string().check(z.maxLength(262144, { error: 'must be at most 262144 characters' }))),
+    error: z.nullish(z.string().check(z.maxLength(256, { error: 'must be at most 256 characters' }))),
+    cause: z.nullish(z.string().check(z.maxLength(32768, { error: 'must be at most 32768 characters' }))),
   }),
 });
 export type ExecutionEndEvent = z.infer<typeof executionEndEventSchema>;

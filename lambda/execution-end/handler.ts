@@ -3,7 +3,7 @@
  * workflow: records Failed, with the reason, on the target the execution was installing.
  */
 import type { Context } from 'aws-lambda';
-import { client } from '../shared/clients';
+import { ddbClient } from '../shared/clients/ddb';
 import { ENV } from '../shared/contract';
 import { requireEnv } from '../shared/env';
 import { info, resolveDeps } from '../shared/handler-support';
@@ -12,7 +12,7 @@ import { executionName, observe } from '../shared/powertools';
 import { ExecutionEndResult, parseExecutionEndEvent, recordExecutionEnd } from './execution-end';
 
 const factories = {
-  ddb: () => client('ddb'),
+  ddb: ddbClient,
   tableName: () => requireEnv(ENV.TABLE_NAME),
 };
 

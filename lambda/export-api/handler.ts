@@ -12,7 +12,11 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { ErrorResponse } from './api-types';
-import { client } from '../shared/clients';
+import { acmClient } from '../shared/clients/acm';
+import { ddbClient } from '../shared/clients/ddb';
+import { secretsClient } from '../shared/clients/secrets';
+import { sfnClient } from '../shared/clients/sfn';
+import { ssmClient } from '../shared/clients/ssm';
 import { ENV } from '../shared/contract';
 import { commandTimeoutSeconds, requireEnv } from '../shared/env';
 import { RemoveCommandSettings, deleteTarget, parseDeleteTarget, parseTargetPath } from './delete-target';
@@ -52,11 +56,11 @@ function removeCommandFromEnv(): RemoveCommandSettings {
 }
 
 const factories = {
-  sfn: () => client('sfn'),
-  ssm: () => client('ssm'),
-  acm: () => client('acm'),
-  secrets: () => client('secrets'),
-  ddb: () => client('ddb'),
+  sfn: sfnClient,
+  ssm: ssmClient,
+  acm: acmClient,
+  secrets: secretsClient,
+  ddb: ddbClient,
   secretNamePrefix: () => () => requireEnv(ENV.SECRET_NAME_PREFIX),
   stateMachineArn: () => requireEnv(ENV.STATE_MACHINE_ARN),
   placement: () => placementFromEnv(process.env[ENV.PLACEMENT_POLICY]),

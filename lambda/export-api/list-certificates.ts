@@ -2,7 +2,7 @@
  * `GET /certificates`: inventory targets ordered by expiry (a Query on the ByExpiry index, never a Scan),
  * paginated with an opaque `nextToken` (base64url of the index key).
  */
-import { z } from 'zod';
+import { z } from '../shared/zod';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { CertificateTargetView, ListCertificatesResponse, NodeView } from './api-types';
 import { findDrift } from '../shared/drift';
@@ -35,16 +35,17 @@ export interface ListCertificatesQuery {
 
 const integerParam = (name: string, min: number, max: number) =>
   z
-    .string()
-    .regex(/^[0-9]{1,6}$/, { error: `${name}: must be an integer from ${min} to ${max}` })
-    .transform(Number)
-    .refine((n) => n >= min && n <= max, { error: `${name}: must be an integer from ${min} to ${max}` });
+    .pipe(
+      z.string().check(z.regex(/^[0-9]{1,6}$/, { error: `${name}: must be an integer from ${min} to ${max}` })),
+      z.transform(Number),
+    )
+    .check(z.refine((n) => n >= min && n <= max, { error: `${name}: must be an integer from ${min} to ${max}` }));
 
 const tokenKeySchema = z.strictObject({
-  [INVENTORY.partitionKey]: z.string().regex(new RegExp(certificateArnRule().pattern)),
-  [INVENTORY.sortKey]: z.string().min(3).max(400),
+  [INVENTORY.partitionKey]: z.string().check(z.regex(new RegExp(certificateArnRule().pattern))),
+  [INVENTORY.sortKey]: z.string().check(z.minLength(3), z.maxLength(400)),
   [INVENTORY.itemTypeAttribute]: z.literal(INVENTORY.itemTypeValue),
-  [INVENTORY.expiryAttribute]: z.string().max(40),
+  [INVENTORY.expiryAttribute]: z.string().check(z.maxLength(40)),
 });
 
 export function encodeNextToken(key: Record<string, unknown>): string {

@@ -3,7 +3,8 @@
  * anything is exported; DryRun ends here with their ids, no node at all fails the execution.
  */
 import type { Context } from 'aws-lambda';
-import { client } from '../shared/clients';
+import { acmClient } from '../shared/clients/acm';
+import { ssmClient } from '../shared/clients/ssm';
 import type { NodesTaskResult } from '../shared/contract';
 import { requireEnv } from '../shared/env';
 import {
@@ -20,8 +21,8 @@ import { exportTaskPayloadSchema, parsePayload, parseWorkflowInput, scopeFromExe
 export type FindNodesHandlerDeps = Omit<FindNodesDeps, 'scope' | 'log'> & { region: string };
 
 const factories = {
-  acm: () => client('acm'),
-  ssm: () => client('ssm'),
+  acm: acmClient,
+  ssm: ssmClient,
   region: () => requireEnv('AWS_REGION'),
 };
 

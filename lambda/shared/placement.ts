@@ -7,7 +7,7 @@
  * Some directories are never allowed, whatever the setting: system trees, the filesystem root and broad
  * parents such as /etc itself, and web roots (a key there may be served to anyone).
  */
-import { z } from 'zod';
+import { z } from './zod';
 import { FIELD_RULES } from './patterns';
 
 export interface PlacementPolicy {
@@ -106,24 +106,24 @@ export function placementProblems(request: PlacementFields, policy: PlacementPol
   return problems;
 }
 
-const allowedDir = z
-  .string()
-  .max(FIELD_RULES.CertDir.maxLength)
-  .regex(new RegExp(FIELD_RULES.CertDir.pattern), { error: FIELD_RULES.CertDir.rule })
-  .refine((dir) => forbiddenBy(dir) === undefined, {
+const allowedDir = z.string().check(
+  z.maxLength(FIELD_RULES.CertDir.maxLength),
+  z.regex(new RegExp(FIELD_RULES.CertDir.pattern), { error: FIELD_RULES.CertDir.rule }),
+  z.refine((dir) => forbiddenBy(dir) === undefined, {
     error: 'is a system directory, a web root or too broad a parent, which is never allowed',
-  });
+  }),
+);
 
-const keyAccount = z
-  .string()
-  .regex(new RegExp(FIELD_RULES.KeyOwner.pattern), { error: 'must be a POSIX user or group name' });
+const keyAccount = z.string().check(
+  z.regex(new RegExp(FIELD_RULES.KeyOwner.pattern), { error: 'must be a POSIX user or group name' }),
+  z.refine((name) => name !== '', { error: 'must not be empty' }),
+);
 
 export const PlacementPolicySchema = z.strictObject({
-  allowedDirs: z.array(allowedDir).min(1, { error: 'must name at least one directory' }).max(32),
-  keyAccounts: z
-    .array(keyAccount.refine((name) => name !== '', { error: 'must not be empty' }))
-    .min(1)
-    .max(32),
+  allowedDirs: z
+    .array(allowedDir)
+    .check(z.minLength(1, { error: 'must name at least one directory' }), z.maxLength(32)),
+  keyAccounts: z.array(keyAccount).check(z.minLength(1), z.maxLength(32)),
 });
 
 /** Validates a policy from configuration; the message names the entry and the rule. */

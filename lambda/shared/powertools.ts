@@ -5,7 +5,7 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { Tracer } from '@aws-lambda-powertools/tracer';
+import type { Tracer } from '@aws-lambda-powertools/tracer';
 import type { Context } from 'aws-lambda';
 import { AcmExportError } from './errors';
 
@@ -13,7 +13,32 @@ const serviceName = process.env.POWERTOOLS_SERVICE_NAME ?? 'acm-export';
 
 export const logger = new Logger({ serviceName });
 export const metrics = new Metrics({ serviceName, namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'AcmExport' });
-export const tracer = new Tracer({ serviceName });
+
+/**
+ * Whether Powertools could enable tracing here: only inside Lambda (AWS_EXECUTION_ENV set) and unless
+ * POWERTOOLS_TRACE_ENABLED is false. Elsewhere (tests, local mode) the Tracer is never loaded: the X-Ray SDK
+ * behind it takes about 20 ms of a cold start.
+ */
+export function tracingMayBeOn(env: NodeJS.ProcessEnv = process.env): boolean {
+  return Boolean(env.AWS_EXECUTION_ENV) && (env.POWERTOOLS_TRACE_ENABLED ?? '').toLowerCase() !== 'false';
+}
+
+function loadTracer(): Tracer | undefined {
+  if (!tracingMayBeOn()) return undefined;
+  // Loaded at init, as a static import would be, but only when tracing can be on.
+  type TracerModule = typeof import('@aws-lambda-powertools/tracer');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { Tracer: TracerClass } = require('@aws-lambda-powertools/tracer') as TracerModule;
+  const created = new TracerClass({ serviceName });
+  return created.isTracingEnabled() ? created : undefined;
+}
+
+const tracer = loadTracer();
+
+/** The Tracer when X-Ray tracing is on (inside Lambda with active tracing), else undefined. */
+export function activeTracer(): Tracer | undefined {
+  return tracer;
+}
 
 /** Metric names published by the functions. */
 export const METRIC = {
@@ -65,9 +90,9 @@ export async function observe<T>(
   logger.appendKeys(defined);
   metrics.captureColdStartMetric(context?.functionName);
 
-  const parent = tracer.isTracingEnabled() ? tracer.getSegment() : undefined;
+  const parent = tracer?.getSegment();
   const segment = parent?.addNewSubsegment(`## ${name}`);
-  if (segment) {
+  if (tracer && segment) {
     tracer.setSegment(segment);
     tracer.annotateColdStart();
     tracer.addServiceNameAnnotation();
@@ -82,7 +107,7 @@ export async function observe<T>(
     throw error;
   } finally {
     segment?.close();
-    if (parent) tracer.setSegment(parent);
+    if (tracer && parent) tracer.setSegment(parent);
     if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
   }
 }

@@ -3,48 +3,50 @@
  * other inputs use the shared {@link FIELD_RULES}.
  * Messages name the field and the rule, never the rejected value (it may be a secret pasted by mistake).
  */
-import { z } from 'zod';
+import { z } from './zod';
 import { ExportRequestFields, FIELDS, FieldEntry, Registry, ResolvedRequestFields, applyDefaults } from './fields';
 import { FIELD_RULES, FieldName, FieldRule, RETIRED_FIELDS, certificateArnRule } from './patterns';
 
-export function ruleString(rule: FieldRule): z.ZodString {
+export function ruleString(rule: FieldRule): z.ZodMiniString<string> {
   return z
     .string({ error: (issue) => (issue.input === undefined ? 'is required' : 'must be a string') })
-    .max(rule.maxLength, { error: `must be at most ${rule.maxLength} characters` })
-    .regex(new RegExp(rule.pattern), { error: rule.rule });
+    .check(
+      z.maxLength(rule.maxLength, { error: `must be at most ${rule.maxLength} characters` }),
+      z.regex(new RegExp(rule.pattern), { error: rule.rule }),
+    );
 }
 
-export function field(name: FieldName): z.ZodString {
+export function field(name: FieldName): z.ZodMiniString<string> {
   return ruleString(FIELD_RULES[name]);
 }
 
 /** The zod schema of one registry field's API value (its JSON type, rule, closed values and refusals). */
-export function registryFieldSchema(entry: FieldEntry, rule: FieldRule = entry.rule): z.ZodType {
+export function registryFieldSchema(entry: FieldEntry, rule: FieldRule = entry.rule): z.ZodMiniType {
   if (entry.json === 'boolean') return z.boolean({ error: 'must be true or false' });
   if (entry.json === 'integer') {
     const [min, max] = entry.range ?? [0, Number.MAX_SAFE_INTEGER];
     const message = `must be an integer from ${min} to ${max}`;
     return z
       .number({ error: message })
-      .int({ error: message })
-      .min(min, { error: message })
-      .max(max, { error: message });
+      .check(z.int({ error: message }), z.minimum(min, { error: message }), z.maximum(max, { error: message }));
   }
   if (entry.values) return z.enum(entry.values, { error: rule.rule });
   const refuse = entry.refuse;
-  return refuse ? ruleString(rule).refine((v) => !refuse.pattern.test(v), { error: refuse.message }) : ruleString(rule);
+  return refuse
+    ? ruleString(rule).check(z.refine((v) => !refuse.pattern.test(v), { error: refuse.message }))
+    : ruleString(rule);
 }
 
 /** The shape of the request object: every API field of the registry, required or optional. */
 export function requestShape(
   registry: Registry = FIELDS,
   overrides: Readonly<Record<string, FieldRule>> = {},
-): Record<string, z.ZodType> {
-  const shape: Record<string, z.ZodType> = {};
+): Record<string, z.ZodMiniType> {
+  const shape: Record<string, z.ZodMiniType> = {};
   for (const [name, entry] of Object.entries(registry)) {
     if (entry.api === undefined) continue;
     const schema = registryFieldSchema(entry, overrides[name]);
-    shape[name] = entry.api === 'required' ? schema : schema.optional();
+    shape[name] = entry.api === 'required' ? schema : z.optional(schema);
   }
   return shape;
 }
@@ -57,7 +59,7 @@ export type ExportRequest = ExportRequestFields;
 export type ResolvedExportRequest = ResolvedRequestFields;
 
 /** The request schema as a zod object (its shape lists the fields). */
-export type ExportRequestZod = z.ZodType<ExportRequest> & { readonly shape: Record<string, z.ZodType> };
+export type ExportRequestZod = z.ZodMiniType<ExportRequest> & { readonly shape: Record<string, z.ZodMiniType> };
 
 /** Body of `POST /exports` (the API's published field names). Unknown fields are rejected. */
 export function exportRequestSchema(
@@ -82,7 +84,7 @@ function safeName(name: string): string {
 }
 
 /** One line per problem: `Field: rule`. Never includes the offending value. */
-export function formatIssues(error: z.ZodError): string {
+export function formatIssues(error: z.core.$ZodError): string {
   return error.issues
     .map((issue) => {
       if (issue.code === 'unrecognized_keys') {
@@ -101,7 +103,7 @@ export function formatIssues(error: z.ZodError): string {
 
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; message: string };
 
-export function parseWith<T>(schema: z.ZodType<T>, input: unknown): ParseResult<T> {
+export function parseWith<T>(schema: z.ZodMiniType<T>, input: unknown): ParseResult<T> {
   const result = schema.safeParse(input);
   return result.success ? { ok: true, value: result.data } : { ok: false, message: formatIssues(result.error) };
 }

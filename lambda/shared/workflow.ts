@@ -3,7 +3,7 @@
  * is validated against the function's own partition/region/account, defaults are applied, and the results
  * of earlier tasks are checked for shape. Messages name the field and the rule, never the value.
  */
-import { z } from 'zod';
+import { z } from './zod';
 import type { ExportTaskResult, InstallTaskResult, PollState } from './contract';
 import { CertificateOutOfScope, InvalidInput } from './errors';
 import { ResolvedExportRequest, exportRequestSchema, field, formatIssues, withDefaults } from './schemas';
@@ -18,8 +18,10 @@ const EXECUTION_ARN = /^arn:(aws(?:-[a-z]+)*):states:([a-z0-9-]+):([0-9]{12}):ex
 
 export const executionArnSchema = z
   .string({ error: 'must be a Step Functions execution ARN' })
-  .max(2048, { error: 'must be at most 2048 characters' })
-  .regex(EXECUTION_ARN, { error: 'must be a Step Functions execution ARN' });
+  .check(
+    z.maxLength(2048, { error: 'must be at most 2048 characters' }),
+    z.regex(EXECUTION_ARN, { error: 'must be a Step Functions execution ARN' }),
+  );
 
 /** Partition and account from the execution ARN; region from AWS_REGION (falling back to the ARN's). */
 export function scopeFromExecutionArn(executionArn: string, region?: string): ArnScope {
@@ -50,47 +52,49 @@ export function parseWorkflowInput(input: unknown, scope: ArnScope): ResolvedExp
   throw new InvalidInput(`input: ${formatIssues(unscoped.error)}`);
 }
 
-const isoDate = z.string({ error: 'must be an ISO-8601 date' }).refine((v) => !Number.isNaN(Date.parse(v)), {
-  error: 'must be an ISO-8601 date',
-});
+const isoDate = z
+  .string({ error: 'must be an ISO-8601 date' })
+  .check(z.refine((v) => !Number.isNaN(Date.parse(v)), { error: 'must be an ISO-8601 date' }));
+
+/** A string of at most `max` characters (zod's own message). */
+const maxString = (max: number) => z.string().check(z.maxLength(max));
+/** A non-negative integer (zod's own messages). */
+const count = () => z.number().check(z.int(), z.minimum(0));
 
 export const exportTaskResultSchema = z.object({
   secretArn: field('SecretId'),
-  secretVersionId: field('SecretVersionId').min(1, { error: 'is required' }),
-  serial: z.string().max(256),
+  secretVersionId: field('SecretVersionId').check(z.minLength(1, { error: 'is required' })),
+  serial: maxString(256),
   notAfter: isoDate,
-  keyAlgorithm: z.string().max(64),
-  domainNames: z.array(z.string().max(253)).max(100),
-}) satisfies z.ZodType<ExportTaskResult>;
+  keyAlgorithm: maxString(64),
+  domainNames: z.array(maxString(253)).check(z.maxLength(100)),
+}) satisfies z.ZodMiniType<ExportTaskResult>;
 
 export const installTaskResultSchema = z.object({
   outcome: z.enum(['Sent', 'Superseded']),
-  commandId: z
-    .string()
-    .regex(/^[A-Za-z0-9-]{36}$/, { error: 'must be a Run Command id' })
-    .optional(),
-  targetCount: z.number().int().min(0),
-  supersededBy: z.string().optional(),
-  associationId: z.string().max(64).optional(),
-  associationError: z.string().max(500).optional(),
-  reportAssociationId: z.string().max(64).optional(),
-  reportAssociationError: z.string().max(500).optional(),
-}) satisfies z.ZodType<InstallTaskResult>;
+  commandId: z.optional(z.string().check(z.regex(/^[A-Za-z0-9-]{36}$/, { error: 'must be a Run Command id' }))),
+  targetCount: count(),
+  supersededBy: z.optional(z.string()),
+  associationId: z.optional(maxString(64)),
+  associationError: z.optional(maxString(500)),
+  reportAssociationId: z.optional(maxString(64)),
+  reportAssociationError: z.optional(maxString(500)),
+}) satisfies z.ZodMiniType<InstallTaskResult>;
 
 const nodeFailureSchema = z.object({ instanceId: z.string(), status: z.string(), line: z.string() });
 
 export const pollStateSchema = z.object({
   status: z.enum(['InProgress', 'Succeeded', 'Failed']),
-  attempt: z.number().int().min(0),
-  waitSeconds: z.number().min(0),
-  targetCount: z.number().int().min(0).optional(),
-  completedCount: z.number().int().min(0).optional(),
-  errorCount: z.number().int().min(0).optional(),
-  deliveryTimedOutCount: z.number().int().min(0).optional(),
-  failures: z.array(nodeFailureSchema).optional(),
-  reason: z.string().optional(),
-  report: z.string().optional(),
-}) satisfies z.ZodType<PollState>;
+  attempt: count(),
+  waitSeconds: z.number().check(z.minimum(0)),
+  targetCount: z.optional(count()),
+  completedCount: z.optional(count()),
+  errorCount: z.optional(count()),
+  deliveryTimedOutCount: z.optional(count()),
+  failures: z.optional(z.array(nodeFailureSchema)),
+  reason: z.optional(z.string()),
+  report: z.optional(z.string()),
+}) satisfies z.ZodMiniType<PollState>;
 
 export const exportTaskPayloadSchema = z.object({ input: z.unknown(), executionArn: executionArnSchema });
 
@@ -111,7 +115,7 @@ export const statusTaskPayloadSchema = z.object({
 });
 
 /** Parses a task payload, throwing {@link InvalidInput} with `field: rule` lines. */
-export function parsePayload<T>(schema: z.ZodType<T>, payload: unknown, what: string): T {
+export function parsePayload<T>(schema: z.ZodMiniType<T>, payload: unknown, what: string): T {
   const result = schema.safeParse(payload);
   if (!result.success) throw new InvalidInput(`${what}: ${formatIssues(result.error)}`);
   return result.data;

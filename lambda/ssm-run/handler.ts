@@ -3,7 +3,8 @@
  * sends the install document to the tagged nodes.
  */
 import type { Context } from 'aws-lambda';
-import { client } from '../shared/clients';
+import { ddbClient } from '../shared/clients/ddb';
+import { ssmClient } from '../shared/clients/ssm';
 import { ENV, InstallTaskPayload, InstallTaskResult } from '../shared/contract';
 import { commandTimeoutSeconds, requireEnv } from '../shared/env';
 import {
@@ -20,8 +21,8 @@ import { installTaskPayloadSchema, parsePayload, parseWorkflowInput, scopeFromEx
 export type SsmRunDeps = Omit<InstallDeps, 'log'>;
 
 const factories = {
-  ssm: () => client('ssm'),
-  ddb: () => client('ddb'),
+  ssm: ssmClient,
+  ddb: ddbClient,
   tableName: () => requireEnv(ENV.TABLE_NAME),
   documentName: () => requireEnv(ENV.DOCUMENT_NAME),
   reportDocumentName: () => requireEnv(ENV.REPORT_DOCUMENT_NAME),

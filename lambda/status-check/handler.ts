@@ -3,7 +3,8 @@
  * wait, Succeeded, or Failed with one line per failed node) and records the outcome in the inventory.
  */
 import type { Context } from 'aws-lambda';
-import { client } from '../shared/clients';
+import { ddbClient } from '../shared/clients/ddb';
+import { ssmClient } from '../shared/clients/ssm';
 import { ENV, PollState, StatusTaskPayload } from '../shared/contract';
 import { requireEnv } from '../shared/env';
 import { InvalidInput } from '../shared/errors';
@@ -15,8 +16,8 @@ import { parsePayload, parseWorkflowInput, scopeFromExecutionArn, statusTaskPayl
 export type StatusCheckDeps = Omit<StatusDeps, 'log'> & { region: string };
 
 const factories = {
-  ssm: () => client('ssm'),
-  ddb: () => client('ddb'),
+  ssm: ssmClient,
+  ddb: ddbClient,
   tableName: () => requireEnv(ENV.TABLE_NAME),
   region: () => requireEnv('AWS_REGION'),
   now: () => undefined,

@@ -14,7 +14,7 @@ import {
   ListCommandsCommand,
   SSMClient,
 } from '@aws-sdk/client-ssm';
-import { z } from 'zod';
+import { z } from '../shared/zod';
 import {
   MAX_NODE_LINES,
   NodeFailure,
@@ -106,22 +106,16 @@ const FAILED_LINE = /acm-export: FAILED at ([a-z]{1,20}): (.*)$/;
 const STDERR_MARK = '\n----------ERROR-------\n';
 
 /** The fields of a node's result line that status-check reads; anything else in it is ignored. */
+/** An optional field whose malformed value reads as absent. */
+const lenient = <T extends z.ZodMiniType>(schema: T) => z.catch(z.optional(schema), undefined);
 const ResultLine = z.object({
-  changed: z.boolean().optional().catch(undefined),
-  reloaded: z.boolean().optional().catch(undefined),
-  service: z.enum(['none', 'nginx', 'apache2', 'httpd']).optional().catch(undefined),
-  requestedService: z.string().max(7).optional().catch(undefined),
-  skipped: z.string().max(100).optional().catch(undefined),
-  installedSerial: z
-    .string()
-    .regex(/^[0-9A-F]{1,80}$/)
-    .optional()
-    .catch(undefined),
-  installedNotAfter: z
-    .string()
-    .regex(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/)
-    .optional()
-    .catch(undefined),
+  changed: lenient(z.boolean()),
+  reloaded: lenient(z.boolean()),
+  service: lenient(z.enum(['none', 'nginx', 'apache2', 'httpd'])),
+  requestedService: lenient(z.string().check(z.maxLength(7))),
+  skipped: lenient(z.string().check(z.maxLength(100))),
+  installedSerial: lenient(z.string().check(z.regex(/^[0-9A-F]{1,80}$/))),
+  installedNotAfter: lenient(z.string().check(z.regex(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/))),
 });
 type ResultLine = z.infer<typeof ResultLine>;
 
@@ -149,8 +143,8 @@ export function resultLine(output: string | undefined): ResultLine | undefined {
 
 /** The script's failure line on stdout, which survives the agent cutting the end of a long stderr. */
 const FailureLine = z.object({
-  failedStep: z.string().regex(/^[a-z]{1,20}$/),
-  reason: z.string().max(2000),
+  failedStep: z.string().check(z.regex(/^[a-z]{1,20}$/)),
+  reason: z.string().check(z.maxLength(2000)),
 });
 
 /**

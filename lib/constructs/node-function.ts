@@ -26,6 +26,30 @@ export const FUNCTION_METADATA = { entry: 'acm-export:handler', name: 'acm-expor
 /** Powertools metrics namespace shared by every function of the stack. */
 export const METRICS_NAMESPACE = 'AcmExport';
 
+/**
+ * esbuild settings of every handler bundle (also what the bundle tests build with). Local esbuild only:
+ * bundling must work offline and without Docker.
+ */
+export const HANDLER_BUNDLING = {
+  forceDockerBundling: false,
+  format: OutputFormat.CJS,
+  minify: true,
+  // Typed errors name themselves after their class (`new.target.name`) and the workflow's Retry/Catch
+  // match those names: minification must not rename classes.
+  keepNames: true,
+  // The SDK is bundled (not the runtime's copy): only the clients and commands a handler imports, from
+  // their ES module builds (`module` first) so esbuild can drop the rest. Loading one tree-shaken file is
+  // faster than resolving and reading the SDK's packages at cold start, and pins the SDK version we test.
+  bundleAwsSDK: true,
+  mainFields: ['module', 'main'],
+  sourceMap: true,
+  // File and line only: stack traces still name lambda/<fn>/<file>.ts:line, and the map the runtime
+  // parses at load is a fraction of the size.
+  sourcesContent: false,
+  // esbuild's default (info) prints a size summary per function on every synth; warnings and errors stay.
+  logLevel: LogLevel.WARNING,
+} as const satisfies NonNullable<NodejsFunctionProps['bundling']>;
+
 export interface NodeFunctionProps extends Omit<
   NodejsFunctionProps,
   'entry' | 'runtime' | 'architecture' | 'tracing' | 'logGroup' | 'role'
@@ -80,19 +104,7 @@ export class NodeFunction extends NodejsFunction {
       systemLogLevelV2: lambda.SystemLogLevel.WARN,
       logGroup,
       role,
-      bundling: {
-        // Local esbuild only: bundling must work offline and without Docker.
-        forceDockerBundling: false,
-        format: OutputFormat.CJS,
-        minify: true,
-        // Typed errors name themselves after their class (`new.target.name`) and the workflow's Retry/Catch
-        // match those names: minification must not rename classes.
-        keepNames: true,
-        sourceMap: true,
-        // esbuild's default (info) prints a size summary per function on every synth; warnings and errors stay.
-        logLevel: LogLevel.WARNING,
-        ...bundling,
-      },
+      bundling: { ...HANDLER_BUNDLING, ...bundling },
       ...rest,
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
