@@ -6,7 +6,7 @@
  */
 import { ACMClient } from '@aws-sdk/client-acm';
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { z } from '../shared/zod';
+import * as z from '../shared/zod';
 import { describeExportable } from '../shared/certificate';
 import { AcmExportError, InvalidInput, rethrowThrottling } from '../shared/errors';
 import { ExportOptIn, checkExportOptIn } from '../shared/export-opt-in';

@@ -3,7 +3,7 @@
  * progress can no longer record the outcome itself (status-check never runs again), so its target would stay
  * InProgress. This records `Failed` with the reason instead, only on the item that execution still owns.
  */
-import { z } from '../shared/zod';
+import * as z from '../shared/zod';
 import { targetKey } from '../shared/contract';
 import { InvalidInput } from '../shared/errors';
 import { InventoryDeps, recordAbnormalEnd } from '../shared/inventory';

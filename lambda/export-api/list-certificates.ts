@@ -2,7 +2,7 @@
  * `GET /certificates`: inventory targets ordered by expiry (a Query on the ByExpiry index, never a Scan),
  * paginated with an opaque `nextToken` (base64url of the index key).
  */
-import { z } from '../shared/zod';
+import * as z from '../shared/zod';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { CertificateTargetView, ListCertificatesResponse, NodeView } from './api-types';
 import { findDrift } from '../shared/drift';

@@ -7,7 +7,7 @@
  * Some directories are never allowed, whatever the setting: system trees, the filesystem root and broad
  * parents such as /etc itself, and web roots (a key there may be served to anyone).
  */
-import { z } from './zod';
+import * as z from './zod';
 import { FIELD_RULES } from './patterns';
 
 export interface PlacementPolicy {

@@ -3,7 +3,7 @@
  * other inputs use the shared {@link FIELD_RULES}.
  * Messages name the field and the rule, never the rejected value (it may be a secret pasted by mistake).
  */
-import { z } from './zod';
+import * as z from './zod';
 import { ExportRequestFields, FIELDS, FieldEntry, Registry, ResolvedRequestFields, applyDefaults } from './fields';
 import { FIELD_RULES, FieldName, FieldRule, RETIRED_FIELDS, certificateArnRule } from './patterns';
 

@@ -3,7 +3,7 @@
  * is validated against the function's own partition/region/account, defaults are applied, and the results
  * of earlier tasks are checked for shape. Messages name the field and the rule, never the value.
  */
-import { z } from './zod';
+import * as z from './zod';
 import type { ExportTaskResult, InstallTaskResult, PollState } from './contract';
 import { CertificateOutOfScope, InvalidInput } from './errors';
 import { ResolvedExportRequest, exportRequestSchema, field, formatIssues, withDefaults } from './schemas';

@@ -14,7 +14,7 @@ import {
   ListCommandsCommand,
   SSMClient,
 } from '@aws-sdk/client-ssm';
-import { z } from '../shared/zod';
+import * as z from '../shared/zod';
 import {
   MAX_NODE_LINES,
   NodeFailure,

@@ -75,9 +75,10 @@ test.each(HANDLERS)('%s bundles only the SDK clients its handler imports', (name
   expect(bundled).toEqual(expected);
 });
 
-test.each(HANDLERS)('%s bundles zod/mini, not the classic zod API', (name) => {
+test.each(HANDLERS)('%s bundles zod/mini, not the classic zod API, and English only of its locales', (name) => {
   const inputs = inputsOf(name);
   expect(inputs.filter((input) => /node_modules\/zod\/v4\/classic\//.test(input))).toEqual([]);
+  expect(inputs.filter((input) => /node_modules\/zod\/v4\/locales\/(?!en\.c?js$)/.test(input))).toEqual([]);
 });
 
 test('each bundle loads in a fresh node process and exports a handler function', () => {
