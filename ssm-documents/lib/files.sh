@@ -161,7 +161,9 @@ check_names() { # verb
           # adoption that was interrupted), or part of a proven install of the previous layout.
           if same_as_member "${state%%:*}"; then continue; fi
           files=1 ;;
-        *) fail install "${state%%:*} is not a file acm-export installed (a symbolic link or special file it did not create); refusing to $1 it (nothing was changed)" ;;
+        *)
+          if [ -L "${state%%:*}" ]; then fail install "${state%%:*} is a symbolic link acm-export did not create; refusing to $1 it (nothing was changed)"; fi
+          fail install "${state%%:*} is not a regular file; refusing to $1 it (nothing was changed)" ;;
       esac
     done
   done
@@ -174,7 +176,7 @@ check_names() { # verb
       name=$(stable_name "${ALL_MEMBERS[$i]}")
       for state in "$name" "$name.prev"; do
         if [ -f "$state" ] && [ ! -L "$state" ] && ! same_as_member "$state"; then
-          fail install "$state is not a file acm-export installed (no record of it on this node); refusing to $1 it (nothing was changed)"
+          fail install "$state is a file acm-export did not write (no record of it on this node); refusing to $1 it (nothing was changed)"
         fi
       done
     done
