@@ -73,10 +73,18 @@
 # KeyDir/<CertName>.key (KeyOwner:KeyGroup, KeyMode: 0600, or 0640 with KeyGroup), and with the same
 # owner and mode KeyDir/<CertName>.combined.pem (key + full chain, CombinedPem=true) and
 # KeyDir/<CertName>.p12 (PKCS#12 with key, leaf and chain, AES-256-CBC/PBKDF2/SHA-256 MAC, Pkcs12=true;
-# its passphrase is the secret version's PFX passphrase block). The set replaced by a successful install
-# is kept as <file>.prev. During a run the old files are hard-linked as .<file>.acm-export-rollback
-# (removed when the run ends). All runs for one CertName and KeyDir (pushes and association runs alike)
-# are serialized with flock on KeyDir/.<CertName>.acm-export.lock; the idempotency check, the writes, the
+# its passphrase is the secret version's PFX passphrase block). These names are links, created once, into
+# a store: CertDir/.acm-export/<CertName>/current -> v<time>-<random>/ (cert, chain, fullchain; key
+# members linked to KeyDir/.acm-export/<CertName>/v.../); a new version is written and synced, then one
+# rename of `current` switches the whole set (`previous`, the <file>.prev names, is the replaced one; older
+# versions are deleted). A run killed at any step (ACM_EXPORT_TEST_KILL_AT=N, tests only: kill -9 at the
+# N-th file operation; a counter otherwise) leaves the old or the new set.
+#
+# Ownership: STATE_DIR/owned/<CertName> records the SecretId, version and sha256 of each file written. A run
+# replaces or deletes only its own links and store: anything else at a stable or .prev name, and a
+# CertName recorded for another SecretId, is refused (exit 15, nothing changed). Plain files of the
+# previous layout are adopted only when its inventory entry names this SecretId and their serial. All runs
+# for one CertName and KeyDir (pushes and association runs alike) are serialized with flock on KeyDir/.<CertName>.acm-export.lock; the idempotency check, the writes, the
 # reload, the hooks and the verification all happen under it.
 #
 # Older versions: a certificate whose notAfter is earlier than that of the certificate installed for the
