@@ -73,10 +73,18 @@
 # KeyDir/<CertName>.key (KeyOwner:KeyGroup, KeyMode: 0600, or 0640 with KeyGroup), and with the same
 # owner and mode KeyDir/<CertName>.combined.pem (key + full chain, CombinedPem=true) and
 # KeyDir/<CertName>.p12 (PKCS#12 with key, leaf and chain, AES-256-CBC/PBKDF2/SHA-256 MAC, Pkcs12=true;
-# its passphrase is the secret version's PFX passphrase block). The set replaced by a successful install
-# is kept as <file>.prev. During a run the old files are hard-linked as .<file>.acm-export-rollback
-# (removed when the run ends). All runs for one CertName and KeyDir (pushes and association runs alike)
-# are serialized with flock on KeyDir/.<CertName>.acm-export.lock; the idempotency check, the writes, the
+# its passphrase is the secret version's PFX passphrase block). These names are links, created once, into
+# a store: CertDir/.acm-export/<CertName>/current -> v<time>-<random>/ (cert, chain, fullchain; key
+# members linked to KeyDir/.acm-export/<CertName>/v.../); a new version is written and synced, then one
+# rename of `current` switches the whole set (`previous`, the <file>.prev names, is the replaced one; older
+# versions are deleted). A run killed at any step (ACM_EXPORT_TEST_KILL_AT=N, tests only: kill -9 at the
+# N-th file operation; a counter otherwise) leaves the old or the new set.
+#
+# Ownership: STATE_DIR/owned/<CertName> records the SecretId, version and sha256 of each file written. A run
+# replaces or deletes only its own links and store: anything else at a stable or .prev name, and a
+# CertName recorded for another SecretId, is refused (exit 15, nothing changed). Plain files of the
+# previous layout are adopted only when its inventory entry names this SecretId and their serial. All runs
+# for one CertName and KeyDir (pushes and association runs alike) are serialized with flock on KeyDir/.<CertName>.acm-export.lock; the idempotency check, the writes, the
 # reload, the hooks and the verification all happen under it.
 #
 # Older versions: a certificate whose notAfter is earlier than that of the certificate installed for the
@@ -218,42 +226,27 @@ p12_matches() { # file
     [ "$(openssl pkey -in "$WORK/p12.key" -pubout 2>/dev/null)" = "$(<"$WORK/cert.pub")" ]
 }
 
-# Which live file differs from the desired state (empty: none).
+# What differs from the desired state (empty: nothing): the current version's members (content, owner,
+# group, mode), the stable links, and the served serial.
 out_of_sync() {
-  local i dest
-  for i in "${!LIVE[@]}"; do
-    dest=${LIVE[$i]}
-    if [ -L "$dest" ] || [ ! -f "$dest" ]; then echo "$dest is missing"; return; fi
-    if [ "$(stat -c '%u:%g:%a' -- "$dest")" != "${OWN[$i]}:${MODE[$i]#0}" ]; then echo "$dest has another owner, group or mode"; return; fi
-    if [ "$dest" = "$P12_FILE" ]; then
-      p12_matches "$dest" || { echo "$dest does not hold this certificate and key"; return; }
+  local i m v name dest
+  v=$(store_version current) || { echo "$CertName is not installed"; return; }
+  for i in "${!MEMBERS[@]}"; do
+    m=${MEMBERS[$i]}
+    name=$(stable_name "$m")
+    if [ "$(name_state "$name" "$(link_target "$m")")" != ours ] || ! member_ok "$v" "$m"; then echo "$name is missing"; return; fi
+    dest=$(member_path "$v" "$m")
+    if [ "$(stat -c '%u:%g:%a' -- "$dest")" != "${OWN[$i]}:${MODE[$i]#0}" ]; then echo "$name has another owner, group or mode"; return; fi
+    if [ "$m" = bundle.p12 ]; then
+      p12_matches "$dest" || { echo "$name does not hold this certificate and key"; return; }
     elif ! cmp -s -- "${SRC[$i]}" "$dest"; then
-      echo "$dest differs"; return
+      echo "$name differs"; return
     fi
   done
   if [ "$VerifyPort" != 0 ]; then
     SERVED=$(served_serial)
     if [ "$SERVED" != "$SERIAL" ]; then echo "127.0.0.1:$VerifyPort serves ${SERVED:-no certificate}, not $SERIAL"; return; fi
   fi
-}
-
-# Staged files are created by mktemp (O_EXCL, mode 0600); each later step by path re-checks that the name
-# is still our regular file (never a symbolic link), and the final owner/mode/link count is verified.
-staged_intact() { # file uid:gid mode
-  [ ! -L "$1" ] && [ -f "$1" ] && [ "$(stat -c '%u:%g:%a:%h' -- "$1")" = "$2:${3#0}:1" ]
-}
-
-stage() { # src dest mode uid:gid -> sets STAGED
-  local dir=${2%/*}
-  STAGED=$(mktemp -- "$dir/.$CertName.acm-export.XXXXXXXX")
-  PENDING+=("$STAGED")
-  staged_intact "$STAGED" "$MY_UID:$(id -g)" 0600 || fail install "staged file $STAGED was replaced before it was written"
-  cat -- "$1" >"$STAGED"
-  if [ "$IS_ROOT" = 1 ]; then chown -h "$4" -- "$STAGED"; elif [ "${4#*:}" != "$(id -g)" ]; then chgrp -h -- "${4#*:}" "$STAGED"; fi
-  [ ! -L "$STAGED" ] || fail install "staged file $STAGED was replaced by a symbolic link"
-  chmod "$3" -- "$STAGED"
-  staged_intact "$STAGED" "$4" "$3" || fail install "staged file $STAGED was changed by someone else"
-  sync -- "$STAGED"
 }
 
 main() {
@@ -289,6 +282,7 @@ main() {
   fi
   check_params
   set_paths
+  set_store
   if [ -z "$KeyMode" ]; then
     if [ -n "$KeyGroup" ]; then KeyMode=0640; else KeyMode=0600; fi
   fi
@@ -429,8 +423,15 @@ main() {
       REPORT_READY=1
     fi
   fi
-  check_live_names replace
-  remove_stale_staged
+  # Only files this node's record (or the previous layout's proven state) says acm-export wrote are replaced.
+  owner=$(record_field SecretId)
+  if [ -n "$owner" ] && [ "$owner" != "$SecretId" ]; then
+    fail install "$CertName on this node holds the certificate of secret $owner, not of $SecretId; refusing to replace it (remove that target first; nothing was changed)"
+  fi
+  check_names replace
+  KEY_DIR_GROUP=$key_dir_group
+  if [ "$ADOPT" = 1 ] && [ -z "$SKIPPED" ]; then adopt_legacy; fi
+  if [ -d "$STORE" ]; then store_gc; fi
   : >"$WORK/chain.pem"
   for ((i = 2; i <= n_cert; i++)); do cat -- "$WORK/cert$i.pem" >>"$WORK/chain.pem"; done
   cat -- "$LEAF" "$WORK/chain.pem" >"$WORK/fullchain.pem"
@@ -448,14 +449,14 @@ main() {
   # another serial) that expires before it is not installed; the run succeeds with "changed": false.
   INSTALLED_SERIAL=""
   INSTALLED_NOT_AFTER=""
-  if [ -z "$SKIPPED" ] && [ -f "$CERT_FILE" ] && [ ! -L "$CERT_FILE" ]; then
-    installed=$(openssl x509 -in "$CERT_FILE" -noout -serial -enddate 2>/dev/null || true)
+  if [ -z "$SKIPPED" ] && live_cert=$(live_member cert.pem); then
+    installed=$(openssl x509 -in "$live_cert" -noout -serial -enddate 2>/dev/null || true)
     inst_serial=$(sed -n 's/^serial=//p' <<<"$installed")
     inst_epoch=$(date -u -d "$(sed -n 's/^notAfter=//p' <<<"$installed")" +%s 2>/dev/null || true)
     new_epoch=$(date -u -d "$not_after_raw" +%s 2>/dev/null || true)
     # Only a renewal of the same certificate (same DNS names) can be "older": a CertName pointed at a
     # different certificate is a deliberate switch and is installed whatever its expiry.
-    inst_names=$(openssl x509 -in "$CERT_FILE" -noout -ext subjectAltName 2>/dev/null | tr ',' '\n' |
+    inst_names=$(openssl x509 -in "$live_cert" -noout -ext subjectAltName 2>/dev/null | tr ',' '\n' |
       sed -n 's/^[[:space:]]*DNS://p' | sort -u | tr '\n' ' ')
     new_names=$(printf '%s\n' "${NAMES[@]}" | sort -u | tr '\n' ' ')
     if [[ $inst_serial =~ ^[0-9A-F]{1,80}$ && $inst_epoch =~ ^[0-9]+$ && $new_epoch =~ ^[0-9]+$ ]] &&
@@ -498,31 +499,30 @@ main() {
         fail install "could not build the PKCS#12 bundle: $(one_line "$WORK/openssl.err")"
       fi
     fi
-    STAGED_FILES=()
-    for i in "${!LIVE[@]}"; do
-      stage "${SRC[$i]}" "${LIVE[$i]}" "${MODE[$i]}" "${OWN[$i]}"
-      STAGED_FILES+=("$STAGED")
-    done
-    rm -f -- "$WORK/key.pem" "$WORK/combined.pem" "$WORK/bundle.p12"
-
+    # A new version directory, complete and synced before anything names it.
+    store_dirs
+    OLD_VERSION=$(store_version current || true)
+    OLD_PREVIOUS=$(store_version previous || true)
+    if [ -f "$OWNED" ]; then cp -p -- "$OWNED" "$WORK/owned.before"; fi
+    # From here a failure puts current, previous and the record back and deletes the new version.
     FILES_TOUCHED=1
-    for i in "${!LIVE[@]}"; do
-      dest=${LIVE[$i]}
-      backup=$(backup_of "$dest")
-      if [ -e "$backup" ] || [ -L "$backup" ]; then
-        log "kept $backup from an interrupted earlier run as the rollback copy"
-      elif [ -e "$dest" ]; then
-        ln -PT -- "$dest" "$backup" || fail install "could not keep a rollback copy of $dest"
-      fi
-    done
-    for i in "${!LIVE[@]}"; do
-      staged_intact "${STAGED_FILES[$i]}" "${OWN[$i]}" "${MODE[$i]}" || fail install "staged file ${STAGED_FILES[$i]} was changed by someone else"
-      mv -fT -- "${STAGED_FILES[$i]}" "${LIVE[$i]}" || fail install "could not rename the new file onto ${LIVE[$i]}"
-      RENAMED[i]=1
-    done
-    PENDING=()
+    STORE_SWITCHED=1
+    new_version
+    for i in "${!MEMBERS[@]}"; do put_member "${SRC[$i]}" "${MEMBERS[$i]}" "${MODE[$i]}" "${OWN[$i]}"; done
+    rm -f -- "$WORK/key.pem" "$WORK/combined.pem" "$WORK/bundle.p12"
+    version_ok "$NEW_VERSION" || fail install "the new version $STORE/$NEW_VERSION is incomplete"
+    sync -- "$STORE/$NEW_VERSION" "$KSTORE/$NEW_VERSION" "$STORE" "$KSTORE"
+    kill_point
+
+    # The switch: one rename of `current` (after `previous` names the set being replaced).
+    write_record "$NEW_VERSION" || fail install "could not write the ownership record $OWNED"
+    kill_point
+    if [ -n "$OLD_VERSION" ]; then switch_to previous "$OLD_VERSION" || fail install "could not switch $STORE/previous"; fi
+    switch_to current "$NEW_VERSION" || fail install "could not switch $STORE/current"
+    put_stable_links
+    drop_stale_links
     sync -- "$CertDir" "$KeyDir"
-    log "installed ${LIVE[*]}"
+    log "installed $CertName as $STORE/$NEW_VERSION: ${LINKS[*]}"
   fi
   rm -f -- "$WORK/key.pem" "$WORK/combined.pem" "$WORK/p12.key"
 
@@ -589,15 +589,10 @@ main() {
   fi # CHANGED
 
   # ---------------------------------------------------------------------------------------------------
-  # Done: the replaced set becomes <file>.prev; print the result.
+  # Done: the replaced version stays as `previous` (the .prev names); older ones go.
   STEP=finish
   FILES_TOUCHED=0
-  for dest in "${LIVE[@]}"; do
-    backup=$(backup_of "$dest")
-    if [ -e "$backup" ] || [ -L "$backup" ]; then
-      mv -fT -- "$backup" "$dest.prev" || log "warning: could not keep the previous file as $dest.prev"
-    fi
-  done
+  if [ "$CHANGED" = true ]; then store_gc; fi
   sync -- "$CertDir" "$KeyDir" || true
 
   if [ -n "$REMOVED_AT" ] && [ "$REPORT_READY" = 1 ]; then

@@ -18,17 +18,20 @@ report_node() {
   STEP=lock
   if [ -d "$KeyDir" ]; then take_lock; fi
   STEP=finish
-  local dest sni present=0
+  local m name sni present=0 live_cert="" live_key="" live_chain="" live_full=""
   local -a missing=()
-  for dest in "${LIVE[@]}"; do
-    if [ -L "$dest" ] || { [ -e "$dest" ] && [ ! -f "$dest" ]; }; then
-      PROBLEM=${PROBLEM:-"$dest is not a regular file"}
-      present=1
-    elif [ -e "$dest" ]; then
-      present=1
-    else
-      missing+=("$dest")
-    fi
+  # Through the stable links acm-export created and the verified current version (lib/files.sh) only.
+  for m in "${MEMBERS[@]}"; do
+    name=$(stable_name "$m")
+    case $(name_state "$name" "$(link_target "$m")") in
+      ours)
+        present=1
+        live_member "$m" >/dev/null || missing+=("$name") ;;
+      absent) missing+=("$name") ;;
+      *)
+        PROBLEM=${PROBLEM:-"$name is not a file acm-export installed"}
+        present=1 ;;
+    esac
   done
   if [ "$present" = 0 ]; then
     PROBLEM="not installed"
@@ -36,25 +39,28 @@ report_node() {
     PROBLEM=${PROBLEM:-"missing ${missing[*]}"}
   fi
   local serial=""
-  if [ -f "$CERT_FILE" ] && [ ! -L "$CERT_FILE" ]; then
-    serial=$(openssl x509 -in "$CERT_FILE" -noout -serial 2>/dev/null | sed 's/^serial=//' || true)
+  if live_cert=$(live_member cert.pem); then
+    serial=$(openssl x509 -in "$live_cert" -noout -serial 2>/dev/null | sed 's/^serial=//' || true)
     [[ $serial =~ ^[0-9A-F]{1,80}$ ]] || serial=""
   fi
   if [ -z "$PROBLEM" ]; then
+    live_chain=$(live_member chain.pem)
+    live_full=$(live_member fullchain.pem)
+    live_key=$(live_member key.pem)
     # The set must be consistent: the key belongs to the certificate, the full chain is leaf + chain.
-    openssl x509 -in "$CERT_FILE" -noout -pubkey >"$WORK/cert.pub" 2>/dev/null || : >"$WORK/cert.pub"
-    openssl pkey -in "$KEY_FILE" -pubout -out "$WORK/key.pub" 2>/dev/null || : >"$WORK/key.pub"
+    openssl x509 -in "$live_cert" -noout -pubkey >"$WORK/cert.pub" 2>/dev/null || : >"$WORK/cert.pub"
+    openssl pkey -in "$live_key" -pubout -out "$WORK/key.pub" 2>/dev/null || : >"$WORK/key.pub"
     if [ -z "$serial" ]; then
       PROBLEM="$CERT_FILE is not a certificate"
     elif [ ! -s "$WORK/key.pub" ] || ! cmp -s -- "$WORK/key.pub" "$WORK/cert.pub"; then
       PROBLEM="the key does not match the certificate"
-    elif ! cat -- "$CERT_FILE" "$CHAIN_FILE" | cmp -s -- - "$FULLCHAIN_FILE"; then
+    elif ! cat -- "$live_cert" "$live_chain" | cmp -s -- - "$live_full"; then
       PROBLEM="$FULLCHAIN_FILE is not the certificate followed by the chain"
     fi
   fi
   VERIFIED=false
   if [ "$VerifyPort" != 0 ] && [ -n "$serial" ]; then
-    sni=$(openssl x509 -in "$CERT_FILE" -noout -ext subjectAltName 2>/dev/null | tr ',' '\n' | sed -n 's/^[[:space:]]*DNS://p' | head -n1 || true)
+    sni=$(openssl x509 -in "$live_cert" -noout -ext subjectAltName 2>/dev/null | tr ',' '\n' | sed -n 's/^[[:space:]]*DNS://p' | head -n1 || true)
     [[ $sni =~ ^(\*\.)?[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}$ ]] || sni=localhost
     VERIFY_SNI=$(sni_for "$sni")
     SERVED=$(served_serial)
@@ -87,6 +93,7 @@ main() {
   read_params "CertName SecretId" CertName SecretId CertDir KeyDir Service VerifyPort Pkcs12 CombinedPem Target
   check_params
   set_paths
+  set_store
   REPORT_READY=1
   STEP=preflight
   problems=()

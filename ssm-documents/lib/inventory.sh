@@ -19,11 +19,13 @@ report_inventory() { # installed|unchanged|skipped|failed|report [step]
   now=$(date -u '+%Y-%m-%dT%H:%M:%SZ')
   run_at=$now
   frag="$frag_dir/$CertName.json"
-  if [ -f "$CERT_FILE" ] && [ ! -L "$CERT_FILE" ]; then
-    serial=$(openssl x509 -in "$CERT_FILE" -noout -serial 2>/dev/null | sed 's/^serial=//')
-    not_after=$(openssl x509 -in "$CERT_FILE" -noout -enddate 2>/dev/null | sed 's/^notAfter=//')
+  local live_cert
+  # Through the verified current version only (lib/files.sh), never through a link it did not check.
+  if live_cert=$(live_member cert.pem); then
+    serial=$(openssl x509 -in "$live_cert" -noout -serial 2>/dev/null | sed 's/^serial=//')
+    not_after=$(openssl x509 -in "$live_cert" -noout -enddate 2>/dev/null | sed 's/^notAfter=//')
     not_after=$(date -u -d "$not_after" '+%Y-%m-%dT%H:%M:%SZ' 2>/dev/null || true)
-    installed_at=$(date -u -r "$CERT_FILE" '+%Y-%m-%dT%H:%M:%SZ')
+    installed_at=$(date -u -r "$live_cert" '+%Y-%m-%dT%H:%M:%SZ')
   fi
   [[ $serial =~ ^[0-9A-F]{1,80}$ ]] || serial=""
   case $status in

@@ -5,7 +5,7 @@
 #   REPORTED         set once the failure line was printed
 #   WORK             private work directory (removed on exit)
 #   PENDING          staged temp files beside the live files, removed on every exit path
-#   LIVE             live file paths, in install order; RENAMED[i]=1 once this run renamed a new file onto LIVE[i]
+#   LIVE             live file paths (a removal: the links it moves aside)
 #   FILES_TOUCHED    1 while live files may differ from before the run (a failure then restores them)
 #   RELOAD_ATTEMPTED 1 once the web server was told to reload (a rollback then reloads it again)
 #   REPORT_READY     1 once the parameters are valid: failures are then reported with the node id (and, for
@@ -19,7 +19,6 @@ REPORTED=
 WORK=
 declare -a PENDING=()
 declare -a LIVE=()
-declare -a RENAMED=()
 declare -a PARAMS=()
 declare -a problems=()
 FILES_TOUCHED=0

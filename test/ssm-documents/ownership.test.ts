@@ -1,0 +1,134 @@
+/**
+ * Ownership on the node: acm-export replaces or deletes only what its record (or the proven state of the
+ * previous layout) says it wrote; a removal puts back an original that layout replaced.
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { formatSecret } from '../../lambda/acm-export/secret-format';
+import { EXIT } from '../helpers/install-script';
+import { createFixture, REGION, SECRET_ID, type Fixture } from './fixture';
+
+let f: Fixture;
+beforeAll(() => {
+  f = createFixture('owned');
+});
+afterAll(() => f.cleanup());
+
+const FOREIGN = '-----BEGIN CERTIFICATE-----\nnot ours: the system CA bundle\n-----END CERTIFICATE-----\n';
+
+test('CertName=ca-certificates over a foreign file of that name is refused and leaves it untouched', async () => {
+  const cert = f.publish({ names: ['ca.example.test'] });
+  const params = f.params(cert.versionId, 'system', { CertName: 'ca-certificates' });
+  mkdirSync(params.CertDir!, { recursive: true, mode: 0o755 });
+  const bundle = path.join(params.CertDir!, 'ca-certificates.crt');
+  writeFileSync(bundle, FOREIGN, { mode: 0o644 });
+  const before = statSync(bundle);
+  const r = await f.run(params);
+  expect(r.code).toBe(EXIT.install);
+  expect(r.failure).toBe(
+    `acm-export: FAILED at install: ${bundle} is a file acm-export did not write (no record of it on this node); refusing to replace it (nothing was changed)`,
+  );
+  const removal = await f.run(params, {}, 'remove');
+  expect(removal.code).toBe(EXIT.install);
+  expect(removal.failure).toContain(`${bundle} is a file acm-export did not write`);
+  expect(readFileSync(bundle, 'utf8')).toBe(FOREIGN);
+  expect(statSync(bundle).ino).toBe(before.ino);
+  expect(existsSync(path.join(params.KeyDir!, 'ca-certificates.key'))).toBe(false);
+});
+
+test('a certificate name held by another secret is refused, naming both', async () => {
+  const cert = f.publish({ names: ['held.example.test'] });
+  const params = f.params(cert.versionId, 'held');
+  expect((await f.run(params)).code).toBe(0);
+  const other = `${SECRET_ID.replace(/site-AbC123$/, '')}other-XyZ789`;
+  const issued = f.publish({ names: ['other.example.test'] });
+  const versionId = randomUUID();
+  const secretString = formatSecret({
+    certificate: issued.certificate,
+    chain: issued.chain,
+    encryptedPrivateKey: issued.encryptedPrivateKey,
+    passphrase: issued.passphrase,
+  });
+  f.aws.addSecretVersion({ region: REGION, secretId: other, versionId, secretString });
+  const r = await f.run({ ...params, SecretId: other, SecretVersionId: versionId });
+  expect(r.code).toBe(EXIT.install);
+  expect(r.failure).toBe(
+    `acm-export: FAILED at install: site on this node holds the certificate of secret ${SECRET_ID}, not of ${other}; refusing to replace it (remove that target first; nothing was changed)`,
+  );
+  expect(readFileSync(path.join(params.CertDir!, 'site.crt'), 'utf8')).toBe(cert.certificate);
+});
+
+test('the record lists the secret, its version and the sha256 of each file written', async () => {
+  const cert = f.publish({ names: ['record.example.test'] });
+  const params = f.params(cert.versionId, 'record');
+  const env = { ACM_EXPORT_STATE_DIR: path.join(f.root, 'record-state') };
+  expect((await f.run(params, env)).code).toBe(0);
+  const record = readFileSync(path.join(f.root, 'record-state', 'owned', 'site'), 'utf8');
+  expect(record).toContain(`SecretId=${SECRET_ID}\nSecretVersionId=${cert.versionId}\n`);
+  expect(record).toMatch(/^Sha256:cert\.pem=[0-9a-f]{64}$/m);
+  expect(record).toMatch(/^Sha256:key\.pem=[0-9a-f]{64}$/m);
+  expect(statSync(path.join(f.root, 'record-state', 'owned', 'site')).mode & 0o777).toBe(0o600);
+});
+
+/** The previous layout: plain files at the stable names, .prev copies, and its inventory entry. */
+function legacyInstall(slot: string, live: ReturnType<Fixture['publish']>, prev: { crt: string; key: string }) {
+  const params = f.params(live.versionId, slot);
+  const certDir = params.CertDir!;
+  const keyDir = params.KeyDir!;
+  mkdirSync(certDir, { recursive: true, mode: 0o755 });
+  mkdirSync(keyDir, { recursive: true, mode: 0o700 });
+  writeFileSync(path.join(certDir, 'site.crt'), live.certificate, { mode: 0o644 });
+  writeFileSync(path.join(certDir, 'site.chain.pem'), live.chain, { mode: 0o644 });
+  writeFileSync(path.join(certDir, 'site.fullchain.pem'), live.certificate + live.chain, { mode: 0o644 });
+  writeFileSync(path.join(keyDir, 'site.key'), live.privateKey, { mode: 0o600 });
+  writeFileSync(path.join(certDir, 'site.crt.prev'), prev.crt, { mode: 0o644 });
+  writeFileSync(path.join(keyDir, 'site.key.prev'), prev.key, { mode: 0o600 });
+  const state = path.join(f.root, `${slot}-state`);
+  mkdirSync(path.join(state, 'inventory'), { recursive: true });
+  writeFileSync(
+    path.join(state, 'inventory', 'site.json'),
+    `${JSON.stringify({ CertName: 'site', SecretId: SECRET_ID, Serial: live.serial, LastRun: 'installed' })}\n`,
+  );
+  return { params, env: { ACM_EXPORT_STATE_DIR: state }, certDir, keyDir };
+}
+
+test('upgrade: a proven install of the previous layout is adopted; the original it replaced is put back by remove', async () => {
+  const old = f.publish({ names: ['legacy.example.test'] });
+  const { params, env, certDir, keyDir } = legacyInstall('legacy', old, { crt: FOREIGN, key: 'original key\n' });
+  const next = f.publish({ names: ['legacy.example.test'] });
+  const r = await f.run({ ...params, SecretVersionId: next.versionId }, env);
+  expect(r.code).toBe(0);
+  expect(r.stderr).toContain('adopted the files of the previous acm-export layout');
+  expect(readlinkSync(path.join(certDir, 'site.crt'))).toBe('.acm-export/site/current/cert.pem');
+  expect(readFileSync(path.join(certDir, 'site.crt'), 'utf8')).toBe(next.certificate);
+  expect(readFileSync(path.join(certDir, 'site.crt.prev'), 'utf8')).toBe(old.certificate);
+  const removal = await f.run(params, env, 'remove');
+  expect(removal.code).toBe(0);
+  // The originals are back as the regular files they were; nothing of ours is left.
+  expect(lstatSync(path.join(certDir, 'site.crt')).isFile()).toBe(true);
+  expect(readFileSync(path.join(certDir, 'site.crt'), 'utf8')).toBe(FOREIGN);
+  expect(readFileSync(path.join(keyDir, 'site.key'), 'utf8')).toBe('original key\n');
+  expect(existsSync(path.join(certDir, 'site.chain.pem'))).toBe(false);
+  expect(existsSync(path.join(certDir, '.acm-export'))).toBe(false);
+  expect(existsSync(path.join(keyDir, '.acm-export'))).toBe(false);
+});
+
+test('upgrade: plain files without the previous layout state proving them are refused', async () => {
+  const old = f.publish({ names: ['unproven.example.test'] });
+  const { params, env, certDir } = legacyInstall('unproven', old, { crt: old.certificate, key: old.privateKey });
+  writeFileSync(path.join(env.ACM_EXPORT_STATE_DIR, 'inventory', 'site.json'), '{"SecretId":"someone else"}\n');
+  const next = f.publish({ names: ['unproven.example.test'] });
+  const r = await f.run({ ...params, SecretVersionId: next.versionId }, env);
+  expect(r.code).toBe(EXIT.install);
+  expect(r.failure).toContain(`${path.join(certDir, 'site.crt')} is a file acm-export did not write`);
+  expect(readFileSync(path.join(certDir, 'site.crt'), 'utf8')).toBe(old.certificate);
+});
+
+test('a removal where the install never ran deletes nothing', async () => {
+  const cert = f.publish({ names: ['never.example.test'] });
+  const params = f.params(cert.versionId, 'never');
+  const r = await f.run(params, {}, 'remove');
+  expect(r.code).toBe(0);
+  expect(JSON.parse(r.stdout)).toMatchObject({ removed: [], changed: false });
+});
