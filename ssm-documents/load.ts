@@ -4,9 +4,9 @@
  * in tests: shared functions in lib/*.sh, one small program per action (install.sh, report.sh, remove.sh,
  * preflight.sh, each ending in `main "$@"`). A document's step names them with `#include <file>` lines in
  * its `runCommand` (library files first, the program last); they are joined here into one script: the
- * program's shebang, then every file's lines without their comment-only and blank lines, so the commented
- * source stays in the repository and each document stays well under SSM's 64 KB content limit. No file has a
- * multi-line string whose lines start with "#".
+ * program's shebang, then every file's lines without their comment-only and blank lines and without the library
+ * functions the program cannot reach, so the commented source stays in the repository and each document stays
+ * well under SSM's 64 KB content limit. No file has a multi-line string whose lines start with "#".
  *
  * What is per parameter comes from the field registry (lambda/shared/fields.ts): each document's `parameters:`
  * block, and the rules its program checks them with, written into lib/params.sh at its `#parameter-rules`
@@ -156,6 +156,72 @@ export interface ScriptOptions {
   registry?: Registry;
   /** Keep comments and blank lines (for shellcheck, whose directives are comments). @default false */
   keepComments?: boolean;
+  /** Keep library functions the program cannot reach. @default false */
+  keepUnreachable?: boolean;
+}
+
+/** A function definition at the start of a line: `name() {`. */
+const FUNCTION_START = /^([A-Za-z_][A-Za-z0-9_]*)\(\) \{/;
+/** A shell word that may name a function. */
+const WORD = /[A-Za-z_][A-Za-z0-9_]*/g;
+
+/** One piece of a joined script: a function definition (with the comment lines just above it) or other text. */
+interface Segment {
+  lines: string[];
+  /** The function it defines; undefined for top-level text. */
+  defines?: string;
+}
+
+/**
+ * Splits script lines into function definitions and the text between them. A definition starts at a line
+ * `name() {` in column 0 and ends on that line when it ends with `}` (one-line form), else at the next line
+ * that is exactly `}`; the comment lines directly above it belong to it.
+ */
+export function scriptSegments(lines: readonly string[]): Segment[] {
+  const segments: Segment[] = [];
+  let top: string[] = [];
+  for (let i = 0; i < lines.length; i += 1) {
+    const name = FUNCTION_START.exec(lines[i])?.[1];
+    if (name === undefined) {
+      top.push(lines[i]);
+      continue;
+    }
+    let end = i;
+    if (!/\}\s*$/.test(scriptLines(lines[i]).join(''))) {
+      end = lines.indexOf('}', i + 1);
+      if (end < 0) throw new Error(`function ${name} has no closing } line`);
+      const nested = lines.slice(i + 1, end).find((line) => FUNCTION_START.test(line));
+      if (nested !== undefined) throw new Error(`function ${name}: a definition inside it (${nested})`);
+    }
+    let start = top.length;
+    while (start > 0 && /^#(?!!)/.test(top[start - 1])) start -= 1;
+    segments.push({ lines: top.slice(0, start) });
+    segments.push({ lines: [...top.slice(start), ...lines.slice(i, end + 1)], defines: name });
+    top = [];
+    i = end;
+  }
+  segments.push({ lines: top });
+  return segments.filter((segment) => segment.lines.length > 0);
+}
+
+/**
+ * The script without the functions its program cannot reach. Reachable: every function whose name is a word of
+ * the top-level code (which ends in `main "$@"`) or of a reachable function's code, comments aside. That
+ * covers calls, `trap` strings, `declare -F` tests and `"$fn"` calls of a name written out anywhere; a name
+ * built at run time would not be seen, and no file builds one.
+ */
+export function reachableOnly(lines: readonly string[]): string[] {
+  const segments = scriptSegments(lines);
+  const defined = new Set(segments.flatMap((s) => (s.defines === undefined ? [] : [s.defines])));
+  const words = (segment: Segment) => scriptLines(segment.lines.join('\n')).join('\n').match(WORD) ?? [];
+  const reached = new Set<string>();
+  const pending = segments.filter((s) => s.defines === undefined).flatMap(words);
+  for (let name = pending.pop(); name !== undefined; name = pending.pop()) {
+    if (!defined.has(name) || reached.has(name)) continue;
+    reached.add(name);
+    for (const segment of segments) if (segment.defines === name) pending.push(...words(segment));
+  }
+  return segments.filter((s) => s.defines === undefined || reached.has(s.defines)).flatMap((s) => s.lines);
 }
 
 /** The `#include` files of a document's single step, in order (library files, then the program). */
@@ -186,17 +252,17 @@ export function joinScript(
   const rules = bashParamPrelude(kind, options.registry ?? FIELDS).replace(/\n$/, '');
   if (texts.filter((text) => PARAMETER_RULES.test(text)).length !== 1)
     throw new Error(`${kind}: the included files have no single #parameter-rules line`);
-  const lines = texts.flatMap((text) => {
+  const joined = texts.flatMap((text) => {
     let rendered = carriesPlacement(text) ? renderInstallScript(text, options.placement ?? DEFAULT_PLACEMENT) : text;
     rendered = rendered.replace(PARAMETER_RULES, () => rules);
-    // keepComments: the whole text, minus each shebang.
-    return options.keepComments
-      ? rendered
-          .replace(/\n$/, '')
-          .split('\n')
-          .filter((l) => !l.startsWith('#!'))
-      : scriptLines(rendered);
+    // The whole text, minus each shebang.
+    return rendered
+      .replace(/\n$/, '')
+      .split('\n')
+      .filter((l) => !l.startsWith('#!'));
   });
+  const kept = options.keepUnreachable ? joined : reachableOnly(joined);
+  const lines = options.keepComments ? kept : scriptLines(kept.join('\n'));
   return [shebang, ...lines].join('\n') + '\n';
 }
 

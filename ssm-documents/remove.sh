@@ -60,7 +60,7 @@ remove_files() {
   done
   # Originals the previous layout replaced (kept when it was adopted) go back to their names.
   for orig in "$STORE/original/"* "$KSTORE/original/"*; do
-    [ -f "$orig" ] && [ ! -L "$orig" ] || continue
+    plain_file "$orig" || continue
     if [ "${orig%/*}" = "$STORE/original" ]; then d=$CertDir; else d=$KeyDir; fi
     dest="$d/${orig##*/}"
     dest=${dest%.prev}

@@ -57,6 +57,8 @@ our_dir() {
   [ -d "$1" ] && [ ! -L "$1" ] && info=$(stat -c '%u %a' -- "$1" 2>/dev/null) &&
     [ "${info% *}" = "$MY_UID" ] && ! (( 8#${info#* } & 8#022 ))
 }
+# A regular file, not a link to one.
+plain_file() { [ -f "$1" ] && [ ! -L "$1" ]; }
 VERSION_RE='^v[0-9]{14}-[A-Za-z0-9]{8}$'
 # The version a store link (current, previous) names, once it and the version are verified as ours.
 store_version() { # current|previous
@@ -79,7 +81,7 @@ member_ok() { # version member
     [ -L "$in" ] && [ "$(readlink -- "$in")" = "$KSTORE/$1/$2" ] || return 1
     in="$KSTORE/$1/$2"
   fi
-  [ -f "$in" ] && [ ! -L "$in" ]
+  plain_file "$in"
 }
 # Where a member of a version really is (no link left to follow).
 member_path() { # version member
@@ -109,7 +111,7 @@ prev_target() { printf '%s' "${1/\/current\//\/previous\/}"; }
 # The record of what acm-export installed for CertName: certificate name, secret, version, the store's
 # version and the sha256 of each member. Written atomically (temp file + rename) under the state directory.
 record_field() { # name
-  [ -f "$OWNED" ] && [ ! -L "$OWNED" ] || return 0
+  plain_file "$OWNED" || return 0
   sed -n "s/^$1=//p" -- "$OWNED" | head -n1
 }
 write_record() { # version [adopted]
@@ -123,9 +125,11 @@ write_record() { # version [adopted]
       if member_ok "$1" "$m" 2>/dev/null; then printf 'Sha256:%s=%s\n' "$m" "$(sha256sum -- "$(member_path "$1" "$m")" | cut -c1-64)"; fi
     done
     for orig in "$STORE/original/"* "$KSTORE/original/"*; do
-      if [ -f "$orig" ] && [ ! -L "$orig" ]; then printf 'Original=%s\n' "$orig"; fi
+      if plain_file "$orig"; then printf 'Original=%s\n' "$orig"; fi
     done
-  } >"$tmp" && chmod 0600 -- "$tmp" && sync -- "$tmp" && mv -fT -- "$tmp" "$OWNED" || { rm -f -- "$tmp"; return 1; }
+  } >"$tmp" && chmod 0600 -- "$tmp" && sync -- "$tmp" && mv -fT -- "$tmp" "$OWNED" && return 0
+  rm -f -- "$tmp"
+  return 1
 }
 
 # The previous layout (plain files at the stable names, <name>.prev copies, no record) is adopted only
@@ -133,8 +137,8 @@ write_record() { # version [adopted]
 # same SecretId and the serial of the certificate file at CertDir/<CertName>.crt.
 legacy_proven() {
   local frag="$state_dir/inventory/$CertName.json" serial
-  [ ! -e "$OWNED" ] && [ -f "$frag" ] && [ ! -L "$frag" ] && [ "$(fragment_field SecretId)" = "$SecretId" ] || return 1
-  [ -f "$CERT_FILE" ] && [ ! -L "$CERT_FILE" ] || return 1
+  [ ! -e "$OWNED" ] && plain_file "$frag" && [ "$(fragment_field SecretId)" = "$SecretId" ] || return 1
+  plain_file "$CERT_FILE" || return 1
   serial=$(openssl x509 -in "$CERT_FILE" -noout -serial 2>/dev/null | sed 's/^serial=//') || return 1
   [ -n "$serial" ] && [ "$serial" = "$(fragment_field Serial)" ]
 }
@@ -175,7 +179,7 @@ check_names() { # verb
     for i in "${!ALL_MEMBERS[@]}"; do
       name=$(stable_name "${ALL_MEMBERS[$i]}")
       for state in "$name" "$name.prev"; do
-        if [ -f "$state" ] && [ ! -L "$state" ] && ! same_as_member "$state"; then
+        if plain_file "$state" && ! same_as_member "$state"; then
           fail install "$state is a file acm-export did not write (no record of it on this node); refusing to $1 it (nothing was changed)"
         fi
       done
@@ -208,7 +212,7 @@ store_dirs() {
     our_dir "$d" || fail install "$d is not a directory of uid $MY_UID closed to others"
   done
   for d in "$KeyDir/.acm-export" "$KSTORE"; do
-    [ "$d" != "$CertDir/.acm-export" ] && [ "$d" != "$STORE" ] || continue
+    case $d in "$CertDir/.acm-export" | "$STORE") continue ;; esac
     if [ ! -d "$d" ]; then
       mkdir -m 0700 -- "$d" || fail install "could not create $d"
       if [ -n "${KEY_DIR_GROUP:-}" ]; then chgrp -h -- "$KEY_DIR_GROUP" "$d" && chmod 0710 -- "$d"; fi
@@ -242,7 +246,9 @@ put_member() { # src member mode uid:gid
 put_link() { # target name
   local tmp="${2%/*}/.${2##*/}.acm-export-link.$$"
   rm -f -- "$tmp"
-  ln -sT -- "$1" "$tmp" && mv -fT -- "$tmp" "$2" || { rm -f -- "$tmp"; return 1; }
+  ln -sT -- "$1" "$tmp" && mv -fT -- "$tmp" "$2" && return 0
+  rm -f -- "$tmp"
+  return 1
 }
 staged_intact() { # file uid:gid mode
   [ ! -L "$1" ] && [ -f "$1" ] && [ "$(stat -c '%u:%g:%a:%h' -- "$1")" = "$2:${3#0}:1" ]
@@ -298,7 +304,7 @@ store_gc() {
   keep2=$(store_version previous || true)
   for d in "$STORE"/v* "$KSTORE"/v*; do
     [[ ${d##*/} =~ $VERSION_RE ]] || continue
-    [ "${d##*/}" != "$keep1" ] && [ "${d##*/}" != "$keep2" ] || continue
+    case ${d##*/} in "$keep1" | "$keep2") continue ;; esac
     [ -d "$d" ] && [ ! -L "$d" ] && rm -rf -- "$d"
   done
   rm -f -- "$STORE"/.current.acm-export-link.* "$STORE"/.previous.acm-export-link.* \
@@ -323,7 +329,7 @@ adopt_legacy() {
   else
     for m in "${ALL_MEMBERS[@]}"; do
       name=$(stable_name "$m").prev
-      [ -f "$name" ] && [ ! -L "$name" ] || continue
+      plain_file "$name" || continue
       if key_side "$m"; then v="$KSTORE/original"; else v="$STORE/original"; fi
       (umask 077 && mkdir -p -- "$v") && ln -PT -- "$name" "$v/${name##*/}" 2>/dev/null || [ "$name" -ef "$v/${name##*/}" ] ||
         fail install "could not keep $name as the original file"
@@ -337,14 +343,14 @@ adopt_legacy() {
   # The stable names become links to the same files; the .prev copies go (kept in the store above).
   for m in "${ALL_MEMBERS[@]}"; do
     name=$(stable_name "$m")
-    if [ -f "$name" ] && [ ! -L "$name" ]; then put_link "$(link_target "$m")" "$name" || fail install "could not replace $name by its link"; kill_point; fi
-    if [ -f "$name.prev" ] && [ ! -L "$name.prev" ]; then rm -f -- "$name.prev"; fi
+    if plain_file "$name"; then put_link "$(link_target "$m")" "$name" || fail install "could not replace $name by its link"; kill_point; fi
+    if plain_file "$name.prev"; then rm -f -- "$name.prev"; fi
   done
   log "adopted the files of the previous acm-export layout for $CertName into $STORE"
 }
 legacy_link() { # file member: hard link of a regular file into NEW_VERSION
   local dest
-  [ -f "$1" ] && [ ! -L "$1" ] || return 0
+  plain_file "$1" || return 0
   dest=$(member_path "$NEW_VERSION" "$2")
   ln -PT -- "$1" "$dest" || fail install "could not adopt $1"
   if [ "$dest" != "$STORE/$NEW_VERSION/$2" ]; then ln -sT -- "$dest" "$STORE/$NEW_VERSION/$2"; fi

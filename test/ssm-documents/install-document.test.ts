@@ -17,9 +17,11 @@ import {
   documentIncludes,
   documentPath,
   documentScript,
+  joinScript,
   loadDocument,
   loadInstallDocument,
   scriptLines,
+  scriptSegments,
 } from '../../ssm-documents/load';
 import { DEFAULT_PLACEMENT } from '../../lambda/shared/placement';
 import { documentParameters as registryDocumentParameters } from '../../lambda/shared/fields';
@@ -177,23 +179,37 @@ describe('document structure', () => {
   });
 });
 
+// SSM allows 64 KB (65536 bytes) of document content, and per AWS that quota "also includes the content specified
+// for input parameters at runtime": a document's JSON plus the longest values its parameters accept must fit.
 // Sizes are in the test names, so every run prints them (the quiet test environment holds console output back).
+const SSM_DOCUMENT_QUOTA = 65536;
+/** Room kept under the quota, for how SSM may encode what it stores (escaping, field names) beyond our JSON. */
+const QUOTA_MARGIN = 4 * 1024;
+/** Each document's own budget, with room for the next features (install needs every library file). */
 const SIZE_BUDGET: Record<(typeof DOCUMENT_KINDS)[number], number> = {
-  // The install program needs every library file; the other three only a part of them.
-  install: 58 * 1024,
+  install: 56 * 1024,
   report: 40 * 1024,
   remove: 40 * 1024,
   preflight: 20 * 1024,
 };
-const SIZES = DOCUMENT_KINDS.map((kind) => ({
-  kind,
-  bytes: Buffer.byteLength(JSON.stringify(loadDocument(kind))),
-  budget: SIZE_BUDGET[kind],
-}));
-describe('document sizes (JSON, of the 65536 bytes SSM allows)', () => {
-  test.each(SIZES)('$kind document: $bytes bytes, under $budget', ({ bytes, budget }) => {
-    expect(bytes).toBeLessThan(budget);
-  });
+const SIZES = DOCUMENT_KINDS.map((kind) => {
+  const loaded = loadDocument(kind);
+  const bytes = Buffer.byteLength(JSON.stringify(loaded));
+  // The longest runtime content: every parameter at its maxChars, with its name.
+  const parameterBytes = Object.entries(loaded.parameters).reduce(
+    (sum, [name, p]) => sum + Buffer.byteLength(name) + (p.maxChars ?? 0),
+    0,
+  );
+  return { kind, bytes, parameterBytes, total: bytes + parameterBytes, budget: SIZE_BUDGET[kind] };
+});
+describe(`document sizes (JSON + longest parameter values, of the ${SSM_DOCUMENT_QUOTA} bytes SSM allows, ${QUOTA_MARGIN} kept free)`, () => {
+  test.each(SIZES)(
+    '$kind document: $bytes bytes of JSON (budget $budget) + $parameterBytes of parameters = $total',
+    ({ bytes, total, budget }) => {
+      expect(bytes).toBeLessThanOrEqual(budget);
+      expect(total).toBeLessThanOrEqual(SSM_DOCUMENT_QUOTA - QUOTA_MARGIN);
+    },
+  );
 });
 
 describe('the four documents', () => {
@@ -297,6 +313,94 @@ describe('the four documents', () => {
   );
 });
 
+describe('the loader ships only the functions a program can reach', () => {
+  test('a function is kept when its name is a word of reachable code: a call, a trap string, a "$fn" call', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'acm-export-reach-'));
+    try {
+      const lib = [
+        '# shellcheck shell=bash',
+        '#parameter-rules',
+        '# Called by main.',
+        'called() { helper; }',
+        '# Only called by called.',
+        'helper() {',
+        '  echo helper',
+        '}',
+        'on_exit() { echo bye; }',
+        'by_name() { echo by-name; }',
+        'unused() {',
+        '  only_from_unused',
+        '}',
+        'only_from_unused() { echo never; }',
+        'in_a_comment_only() { echo never; }',
+        'GLOBAL=kept',
+      ];
+      const program = [
+        '#!/usr/bin/env bash',
+        "trap 'on_exit' EXIT",
+        'main() {',
+        '  local fn=by_name',
+        '  called',
+        '  "$fn" # in_a_comment_only is named here, in a comment',
+        '  echo "$GLOBAL"',
+        '}',
+        'main "$@"',
+      ];
+      writeFileSync(path.join(dir, 'lib.sh'), `${lib.join('\n')}\n`);
+      writeFileSync(path.join(dir, 'prog.sh'), `${program.join('\n')}\n`);
+      const defined = (text: string) => [...text.matchAll(/^(\w+)\(\) \{/gm)].map((m) => m[1]).sort();
+      const shipped = joinScript('preflight', ['lib.sh', 'prog.sh'], dir);
+      expect(defined(shipped)).toEqual(['by_name', 'called', 'helper', 'main', 'on_exit']);
+      // The comment above a dropped function goes with it; the one above a kept function stays (keepComments).
+      const commented = joinScript('preflight', ['lib.sh', 'prog.sh'], dir, { keepComments: true });
+      expect(commented).toContain('# Only called by called.\nhelper() {');
+      expect(commented).not.toContain('only_from_unused');
+      const r = spawnSync('bash', ['-c', shipped], { encoding: 'utf8' });
+      expect({ status: r.status, stdout: r.stdout, stderr: r.stderr }).toEqual({
+        status: 0,
+        stdout: 'helper\nby-name\nkept\nbye\n',
+        stderr: '',
+      });
+      expect(defined(joinScript('preflight', ['lib.sh', 'prog.sh'], dir, { keepUnreachable: true }))).toEqual([
+        'by_name',
+        'called',
+        'helper',
+        'in_a_comment_only',
+        'main',
+        'on_exit',
+        'only_from_unused',
+        'unused',
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a definition whose end cannot be found is an error, not a guess', () => {
+    expect(() => scriptSegments(['f() {', '  echo', '  }'])).toThrow('function f has no closing } line');
+    expect(() => scriptSegments(['f() {', 'g() {', '}', '}'])).toThrow('function f: a definition inside it');
+  });
+
+  // Every test that runs a program runs this shipped text, so a function wrongly left out fails there; here,
+  // the name of every function left out appears nowhere in the code that is shipped.
+  const DROPPED = DOCUMENT_KINDS.map((kind) => {
+    const all = documentScript(kind, DEFAULT_PLACEMENT, { keepUnreachable: true });
+    const shipped = documentScript(kind);
+    const names = (text: string) => new Set([...text.matchAll(/^(\w+)\(\) \{/gm)].map((m) => m[1]));
+    const kept = names(shipped);
+    const dropped = [...names(all)].filter((name) => !kept.has(name));
+    return { kind, shipped, kept: kept.size, dropped, count: dropped.length };
+  });
+  test.each(DROPPED)('$kind: $kept functions shipped, $count left out, none of them named in it', (d) => {
+    const words = new Set(
+      scriptLines(d.shipped)
+        .join('\n')
+        .match(/[A-Za-z_]\w*/g),
+    );
+    expect(d.dropped.filter((name) => words.has(name))).toEqual([]);
+  });
+});
+
 describe('parameter patterns', () => {
   test('patterns compile, are anchored, and accept realistic values', () => {
     const cases = PARAMETERS.flatMap((name) =>
@@ -378,8 +482,9 @@ describe('parameter patterns', () => {
 
 describe('shell', () => {
   // Each program is checked as its document joins it (every library file and program is in one of them,
-  // comments kept for shellcheck's directives). install uses every library function and global; the others
-  // use a part, so there unused globals (SC2034) and functions they never call (SC2317) are expected.
+  // comments kept for shellcheck's directives, functions it cannot reach left out). install uses every library
+  // global; the others use a part, so there unused globals (SC2034) are expected, and functions only a trap
+  // calls (SC2317).
   test.each(DOCUMENT_KINDS)('shellcheck is clean on the %s program and its library files', (kind) => {
     const dir = mkdtempSync(path.join(tmpdir(), 'acm-export-shellcheck-'));
     try {
