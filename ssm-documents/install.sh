@@ -201,6 +201,8 @@ version_created_at() {
   [[ $raw =~ ^[0-9T:.+Z\ -]+$ ]] && date -u -d "$raw" +%s 2>/dev/null
 }
 
+iso_time() { date -u -d "@$1" '+%Y-%m-%dT%H:%M:%SZ'; } # epoch seconds
+
 make_dir() { # dir mode [group]
   if [ ! -d "$1" ]; then
     (umask 022 && mkdir -p -- "$1")
@@ -233,8 +235,8 @@ out_of_sync() {
   v=$(store_version current) || { echo "$CertName is not installed"; return; }
   for i in "${!MEMBERS[@]}"; do
     m=${MEMBERS[$i]}
-    name=$(stable_name "$m")
-    if [ "$(name_state "$name" "$(link_target "$m")")" != ours ] || ! member_ok "$v" "$m"; then echo "$name is missing"; return; fi
+    name=${STABLE[$m]}
+    if ! our_link "$name" "${LINK_TO[$m]}" || ! member_ok "$v" "$m"; then echo "$name is missing"; return; fi
     dest=$(member_path "$v" "$m")
     if [ "$(stat -c '%u:%g:%a' -- "$dest")" != "${OWN[$i]}:${MODE[$i]#0}" ]; then echo "$name has another owner, group or mode"; return; fi
     if [ "$m" = bundle.p12 ]; then
@@ -415,10 +417,10 @@ main() {
   if REMOVED_AT=$(removed_at); then
     # Not recorded as a failed install either: that would bring the removed entry back into the inventory.
     REPORT_READY=0
-    created_at=$(version_created_at) || fail install "$CertName was removed from this node at $(date -u -d "@$REMOVED_AT" '+%Y-%m-%dT%H:%M:%SZ'); could not read when secret version $SecretVersionId was created ($(one_line "$WORK/aws.err")), so nothing was installed"
+    created_at=$(version_created_at) || fail install "$CertName was removed from this node at $(iso_time "$REMOVED_AT"); could not read when secret version $SecretVersionId was created ($(one_line "$WORK/aws.err")), so nothing was installed"
     if [ "$created_at" -le "$REMOVED_AT" ]; then
       SKIPPED="target removed from this node"
-      log "refused: $CertName was removed from this node at $(date -u -d "@$REMOVED_AT" '+%Y-%m-%dT%H:%M:%SZ') and secret version $SecretVersionId was created before that ($(date -u -d "@$created_at" '+%Y-%m-%dT%H:%M:%SZ')): this run was already under way; nothing written, nothing reloaded (a new export installs it again)"
+      log "refused: $CertName was removed from this node at $(iso_time "$REMOVED_AT") and secret version $SecretVersionId was created before that ($(iso_time "$created_at")): this run was already under way; nothing written, nothing reloaded (a new export installs it again)"
     else
       REPORT_READY=1
     fi
@@ -456,38 +458,30 @@ main() {
     new_epoch=$(date -u -d "$not_after_raw" +%s 2>/dev/null || true)
     # Only a renewal of the same certificate (same DNS names) can be "older": a CertName pointed at a
     # different certificate is a deliberate switch and is installed whatever its expiry.
-    inst_names=$(openssl x509 -in "$live_cert" -noout -ext subjectAltName 2>/dev/null | tr ',' '\n' |
-      sed -n 's/^[[:space:]]*DNS://p' | sort -u | tr '\n' ' ')
-    new_names=$(printf '%s\n' "${NAMES[@]}" | sort -u | tr '\n' ' ')
+    inst_names=$(dns_names "$live_cert" || true)
+    new_names=$(printf '%s\n' "${NAMES[@]}" | sort -u)
     if [[ $inst_serial =~ ^[0-9A-F]{1,80}$ && $inst_epoch =~ ^[0-9]+$ && $new_epoch =~ ^[0-9]+$ ]] &&
       [ "$inst_serial" != "$SERIAL" ] && [ "$new_epoch" -lt "$inst_epoch" ] && [ "$inst_names" = "$new_names" ]; then
       SKIPPED="older than installed"
       INSTALLED_SERIAL=$inst_serial
-      INSTALLED_NOT_AFTER=$(date -u -d "@$inst_epoch" '+%Y-%m-%dT%H:%M:%SZ')
+      INSTALLED_NOT_AFTER=$(iso_time "$inst_epoch")
     fi
   fi
-  if [ -n "$SKIPPED" ] && [ -n "$REMOVED_AT" ] && [ "$REPORT_READY" = 0 ]; then
-    drift=""
-  elif [ -n "$SKIPPED" ]; then
-    drift=""
+  CHANGED=false
+  RELOADED=false
+  VERIFIED=false
+  if [ -n "$INSTALLED_SERIAL" ]; then
     log "skipped: serial $SERIAL (version $SecretVersionId, not after $NOT_AFTER) is older than the installed serial $INSTALLED_SERIAL (not after $INSTALLED_NOT_AFTER); nothing written, nothing reloaded"
-  else
+  elif [ -z "$SKIPPED" ]; then
     out_of_sync >"$WORK/drift"
     drift=$(<"$WORK/drift")
-  fi
-  if [ -n "$SKIPPED" ]; then
-    CHANGED=false
-    RELOADED=false
-    VERIFIED=false
-  elif [ -z "$drift" ]; then
-    log "unchanged: the live files already hold serial $SERIAL (version $SecretVersionId); nothing written, nothing reloaded"
-    CHANGED=false
-    RELOADED=false
-    VERIFIED=false
-    if [ "$VerifyPort" != 0 ]; then VERIFIED=true; fi
-  else
-    log "installing: $drift"
-    CHANGED=true
+    if [ -z "$drift" ]; then
+      log "unchanged: the live files already hold serial $SERIAL (version $SecretVersionId); nothing written, nothing reloaded"
+      if [ "$VerifyPort" != 0 ]; then VERIFIED=true; fi
+    else
+      log "installing: $drift"
+      CHANGED=true
+    fi
   fi
 
   if [ "$CHANGED" = true ]; then
@@ -528,7 +522,6 @@ main() {
 
 
   if [ "$CHANGED" = true ]; then
-  RELOADED=false
   if [ "$Service" != none ]; then
     STEP=configtest
     service_configtest || fail configtest "$Service configuration test failed: $(reason_line "$WORK/service.out")"
@@ -573,7 +566,6 @@ main() {
 
   # ---------------------------------------------------------------------------------------------------
   # verify: the served serial on 127.0.0.1:VerifyPort (SNI = first name) must be the new one.
-  VERIFIED=false
   if [ "$VerifyPort" != 0 ]; then
     STEP=verify
     if ! wait_served "$SERIAL"; then

@@ -36,8 +36,7 @@ remove_files() {
   # Move our stable links aside (kept as rollback names), then test the server without them.
   LIVE=()
   for m in "${ALL_MEMBERS[@]}"; do
-    name=$(stable_name "$m")
-    if [ "$(name_state "$name" "$(link_target "$m")")" = ours ]; then LIVE+=("$name"); fi
+    if our_link "${STABLE[$m]}" "${LINK_TO[$m]}"; then LIVE+=("${STABLE[$m]}"); fi
   done
   FILES_TOUCHED=1
   for name in "${LIVE[@]}"; do
@@ -55,8 +54,8 @@ remove_files() {
   for name in "${LIVE[@]}"; do rm -f -- "$(backup_of "$name")"; done
   FILES_TOUCHED=0
   for m in "${ALL_MEMBERS[@]}"; do
-    name=$(stable_name "$m").prev
-    if [ "$(name_state "$name" "$(prev_target "$(link_target "$m")")")" = ours ]; then rm -f -- "$name" && gone+=("$name"); fi
+    name=${STABLE[$m]}.prev
+    if our_link "$name" "$(prev_target "${LINK_TO[$m]}")"; then rm -f -- "$name" && gone+=("$name"); fi
   done
   # Originals the previous layout replaced (kept when it was adopted) go back to their names.
   for orig in "$STORE/original/"* "$KSTORE/original/"*; do

@@ -22,8 +22,8 @@ report_node() {
   local -a missing=()
   # Through the stable links acm-export created and the verified current version (lib/files.sh) only.
   for m in "${MEMBERS[@]}"; do
-    name=$(stable_name "$m")
-    case $(name_state "$name" "$(link_target "$m")") in
+    name=${STABLE[$m]}
+    case $(name_state "$name" "${LINK_TO[$m]}") in
       ours)
         present=1
         live_member "$m" >/dev/null || missing+=("$name") ;;

@@ -6,38 +6,29 @@
 # directories owned by this uid) before it is followed.
 
 MEMBERS=(cert.pem chain.pem fullchain.pem key.pem)
+declare -A STABLE=() LINK_TO=()
 
-# Paths of the store, the stable names (LINKS) and what each one points at (LINK_TARGETS), and the members
-# written to KeyDir (KEY_MEMBERS). Called after set_paths.
+# Paths of the store, the stable name of each member (STABLE) and what its link points at (LINK_TO), the
+# members this profile writes (MEMBERS) and their stable names (LINKS). Called after set_paths.
 set_store() {
   STORE="$CertDir/.acm-export/$CertName"
   KSTORE="$KeyDir/.acm-export/$CertName"
   OWNED="$state_dir/owned/$CertName"
-  local rel=".acm-export/$CertName" key_base="$STORE"
+  local rel=".acm-export/$CertName" key_base="$STORE" m
   # Same directory: the key link stays relative, so the set can be moved or mounted elsewhere as a whole.
   if [ "$KSTORE" = "$STORE" ]; then key_base=$rel; fi
+  STABLE=([cert.pem]=$CERT_FILE [chain.pem]=$CHAIN_FILE [fullchain.pem]=$FULLCHAIN_FILE [key.pem]=$KEY_FILE
+    [combined.pem]=$COMBINED_FILE [bundle.p12]=$P12_FILE)
+  for m in "${ALL_MEMBERS[@]}"; do
+    if key_side "$m"; then LINK_TO[$m]=$key_base/current/$m; else LINK_TO[$m]=$rel/current/$m; fi
+  done
   MEMBERS=(cert.pem chain.pem fullchain.pem key.pem)
   if [ "${CombinedPem:-false}" = true ]; then MEMBERS+=(combined.pem); fi
   if [ "${Pkcs12:-false}" = true ]; then MEMBERS+=(bundle.p12); fi
   LINKS=()
-  LINK_TARGETS=()
-  local m
-  for m in "${MEMBERS[@]}"; do
-    LINKS+=("$(stable_name "$m")")
-    case $m in
-      cert.pem | chain.pem | fullchain.pem) LINK_TARGETS+=("$rel/current/$m") ;;
-      *) LINK_TARGETS+=("$key_base/current/$m") ;;
-    esac
-  done
+  for m in "${MEMBERS[@]}"; do LINKS+=("${STABLE[$m]}"); done
 }
-# The stable name of a member, and which side (cert: CertDir, key: KeyDir) it lives on.
-stable_name() {
-  case $1 in
-    cert.pem) printf '%s' "$CERT_FILE" ;; chain.pem) printf '%s' "$CHAIN_FILE" ;;
-    fullchain.pem) printf '%s' "$FULLCHAIN_FILE" ;; key.pem) printf '%s' "$KEY_FILE" ;;
-    combined.pem) printf '%s' "$COMBINED_FILE" ;; bundle.p12) printf '%s' "$P12_FILE" ;;
-  esac
-}
+# Members on the KeyDir side.
 key_side() { case $1 in key.pem | combined.pem | bundle.p12) return 0 ;; esac; return 1; }
 ALL_MEMBERS=(cert.pem chain.pem fullchain.pem key.pem combined.pem bundle.p12)
 
@@ -106,6 +97,8 @@ name_state() { # name expected-target
     echo foreign
   fi
 }
+# Our link: a link whose text is exactly the expected target.
+our_link() { [ -L "$1" ] && [ "$(readlink -- "$1")" = "$2" ]; }
 prev_target() { printf '%s' "${1/\/current\//\/previous\/}"; }
 
 # The record of what acm-export installed for CertName: certificate name, secret, version, the store's
@@ -146,7 +139,8 @@ legacy_proven() {
 # Refuses, before anything is changed, every stable or .prev name this run would replace or delete that it
 # did not write. Sets ADOPT=1 when the names hold a proven install of the previous layout.
 check_names() { # verb
-  local i d name target state files=0
+  local i d name target state
+  local -a files=()
   ADOPT=0
   if [ -L "$CertDir/.acm-export" ] || [ -L "$STORE" ] || [ -L "$KeyDir/.acm-export" ] || [ -L "$KSTORE" ]; then
     fail install "$STORE or $KSTORE is a symbolic link; refusing to $1 anything through it (nothing was changed)"
@@ -155,8 +149,8 @@ check_names() { # verb
     if [ -e "$d" ] && ! our_dir "$d"; then fail install "$d is not a directory of uid $MY_UID closed to others; refusing to $1 through it (nothing was changed)"; fi
   done
   for i in "${!ALL_MEMBERS[@]}"; do
-    name=$(stable_name "${ALL_MEMBERS[$i]}")
-    target=$(link_target "${ALL_MEMBERS[$i]}")
+    name=${STABLE[${ALL_MEMBERS[$i]}]}
+    target=${LINK_TO[${ALL_MEMBERS[$i]}]}
     for state in "$name:$target" "$name.prev:$(prev_target "$target")"; do
       case $(name_state "${state%%:*}" "${state#*:}") in
         ours | absent) ;;
@@ -164,34 +158,20 @@ check_names() { # verb
           # A regular file: our own only when it is the same file as a member of the current version (an
           # adoption that was interrupted), or part of a proven install of the previous layout.
           if same_as_member "${state%%:*}"; then continue; fi
-          files=1 ;;
+          files+=("${state%%:*}") ;;
         *)
           if [ -L "${state%%:*}" ]; then fail install "${state%%:*} is a symbolic link acm-export did not create; refusing to $1 it (nothing was changed)"; fi
           fail install "${state%%:*} is not a regular file; refusing to $1 it (nothing was changed)" ;;
       esac
     done
   done
-  if [ "$files" = 1 ]; then
+  if [ "${#files[@]}" -gt 0 ]; then
     if legacy_proven; then
       ADOPT=1
       return 0
     fi
-    for i in "${!ALL_MEMBERS[@]}"; do
-      name=$(stable_name "${ALL_MEMBERS[$i]}")
-      for state in "$name" "$name.prev"; do
-        if plain_file "$state" && ! same_as_member "$state"; then
-          fail install "$state is a file acm-export did not write (no record of it on this node); refusing to $1 it (nothing was changed)"
-        fi
-      done
-    done
+    fail install "${files[0]} is a file acm-export did not write (no record of it on this node); refusing to $1 it (nothing was changed)"
   fi
-}
-link_target() { # member
-  local rel=".acm-export/$CertName"
-  case $1 in
-    cert.pem | chain.pem | fullchain.pem) printf '%s' "$rel/current/$1" ;;
-    *) if [ "$KSTORE" = "$STORE" ]; then printf '%s' "$rel/current/$1"; else printf '%s' "$STORE/current/$1"; fi ;;
-  esac
 }
 # A regular file at a stable or .prev name that is the very file (same inode) of a verified version member.
 same_as_member() { # name
@@ -199,7 +179,7 @@ same_as_member() { # name
   if [ "$n" != "$1" ]; then link=previous; fi
   v=$(store_version "$link") || return 1
   for m in "${ALL_MEMBERS[@]}"; do
-    if [ "$(stable_name "$m")" = "$n" ]; then member_ok "$v" "$m" && [ "$1" -ef "$(member_path "$v" "$m")" ]; return; fi
+    if [ "${STABLE[$m]}" = "$n" ]; then member_ok "$v" "$m" && [ "$1" -ef "$(member_path "$v" "$m")" ]; return; fi
   done
   return 1
 }
@@ -213,12 +193,13 @@ store_dirs() {
   done
   for d in "$KeyDir/.acm-export" "$KSTORE"; do
     case $d in "$CertDir/.acm-export" | "$STORE") continue ;; esac
-    if [ ! -d "$d" ]; then
-      mkdir -m 0700 -- "$d" || fail install "could not create $d"
-      if [ -n "${KEY_DIR_GROUP:-}" ]; then chgrp -h -- "$KEY_DIR_GROUP" "$d" && chmod 0710 -- "$d"; fi
-    fi
+    if [ ! -d "$d" ]; then key_store_dir "$d"; fi
     our_dir "$d" || fail install "$d is not a directory of uid $MY_UID closed to others"
   done
+}
+key_store_dir() { # dir: created 0700, or 0710 with the key's group
+  mkdir -m 0700 -- "$1" || fail install "could not create $1"
+  if [ -n "${KEY_DIR_GROUP:-}" ]; then chgrp -h -- "$KEY_DIR_GROUP" "$1" && chmod 0710 -- "$1"; fi
 }
 # A new, empty version directory on each side (sets NEW_VERSION).
 new_version() {
@@ -226,10 +207,7 @@ new_version() {
   dir=$(mktemp -d -- "$STORE/v$(date -u +%Y%m%d%H%M%S)-XXXXXXXX") || fail install "could not create a version directory in $STORE"
   NEW_VERSION=${dir##*/}
   chmod 0755 -- "$dir"
-  if [ "$KSTORE" != "$STORE" ]; then
-    mkdir -m 0700 -- "$KSTORE/$NEW_VERSION" || fail install "could not create $KSTORE/$NEW_VERSION"
-    if [ -n "${KEY_DIR_GROUP:-}" ]; then chgrp -h -- "$KEY_DIR_GROUP" "$KSTORE/$NEW_VERSION" && chmod 0710 -- "$KSTORE/$NEW_VERSION"; fi
-  fi
+  if [ "$KSTORE" != "$STORE" ]; then key_store_dir "$KSTORE/$NEW_VERSION"; fi
   kill_point
 }
 # Writes one member of NEW_VERSION: created exclusively, owner and mode set, checked, synced.
@@ -268,32 +246,27 @@ switch_to() { # link version|''
 # The stable names (and their .prev names once there is a previous version) as links into the store, made
 # once; a regular file there that is the same file as the current member (adoption) is replaced by the link.
 put_stable_links() {
-  local i m name target
-  for i in "${!MEMBERS[@]}"; do
-    m=${MEMBERS[$i]}
-    name=$(stable_name "$m")
-    target=$(link_target "$m")
-    if [ "$(name_state "$name" "$target")" != ours ]; then
-      put_link "$target" "$name" || fail install "could not create the link $name"
+  local m name prev
+  prev=$(store_version previous || true)
+  for m in "${MEMBERS[@]}"; do
+    name=${STABLE[$m]}
+    if ! our_link "$name" "${LINK_TO[$m]}"; then
+      put_link "${LINK_TO[$m]}" "$name" || fail install "could not create the link $name"
       kill_point
     fi
-    if store_version previous >/dev/null && member_ok "$(store_version previous)" "$m" &&
-      [ "$(name_state "$name.prev" "$(prev_target "$target")")" != ours ]; then
-      put_link "$(prev_target "$target")" "$name.prev" || fail install "could not create the link $name.prev"
+    if [ -n "$prev" ] && member_ok "$prev" "$m" && ! our_link "$name.prev" "$(prev_target "${LINK_TO[$m]}")"; then
+      put_link "$(prev_target "${LINK_TO[$m]}")" "$name.prev" || fail install "could not create the link $name.prev"
       kill_point
     fi
   done
 }
 # Links of members this profile no longer writes (e.g. CombinedPem turned off) would dangle: removed.
 drop_stale_links() {
-  local m n name target
+  local m name
   for m in "${ALL_MEMBERS[@]}"; do
-    name=$(stable_name "$m")
-    target=$(link_target "$m")
-    for n in "$name" "$name.prev"; do
-      [ "$n" = "$name" ] || target=$(prev_target "$(link_target "$m")")
-      if [ "$(name_state "$n" "$target")" = ours ] && [ ! -e "$n" ]; then rm -f -- "$n"; fi
-    done
+    name=${STABLE[$m]}
+    if our_link "$name" "${LINK_TO[$m]}" && [ ! -e "$name" ]; then rm -f -- "$name"; fi
+    if our_link "$name.prev" "$(prev_target "${LINK_TO[$m]}")" && [ ! -e "$name.prev" ]; then rm -f -- "$name.prev"; fi
   done
 }
 # Removes what runs that were killed left behind and every version but current and previous (only names
@@ -319,16 +292,16 @@ store_gc() {
 adopt_legacy() {
   local m name v names_now names_prev
   store_dirs
-  names_now=$(openssl x509 -in "$CERT_FILE" -noout -ext subjectAltName 2>/dev/null | tr ',' '\n' | sed -n 's/^[[:space:]]*DNS://p' | sort -u)
-  names_prev=$(openssl x509 -in "$CERT_FILE.prev" -noout -ext subjectAltName 2>/dev/null | tr ',' '\n' | sed -n 's/^[[:space:]]*DNS://p' | sort -u || true)
+  names_now=$(dns_names "$CERT_FILE")
+  names_prev=$(dns_names "$CERT_FILE.prev" || true)
   if [ -f "$CERT_FILE.prev" ] && [ -n "$names_prev" ] && [ "$names_prev" = "$names_now" ] && [ -f "$KEY_FILE.prev" ]; then
     new_version
-    for m in "${ALL_MEMBERS[@]}"; do legacy_link "$(stable_name "$m").prev" "$m"; done
+    for m in "${ALL_MEMBERS[@]}"; do legacy_link "${STABLE[$m]}.prev" "$m"; done
     version_ok "$NEW_VERSION" || fail install "could not adopt the previous files of $CertName"
     switch_to previous "$NEW_VERSION"
   else
     for m in "${ALL_MEMBERS[@]}"; do
-      name=$(stable_name "$m").prev
+      name=${STABLE[$m]}.prev
       plain_file "$name" || continue
       if key_side "$m"; then v="$KSTORE/original"; else v="$STORE/original"; fi
       (umask 077 && mkdir -p -- "$v") && ln -PT -- "$name" "$v/${name##*/}" 2>/dev/null || [ "$name" -ef "$v/${name##*/}" ] ||
@@ -336,18 +309,20 @@ adopt_legacy() {
     done
   fi
   new_version
-  for m in "${ALL_MEMBERS[@]}"; do legacy_link "$(stable_name "$m")" "$m"; done
+  for m in "${ALL_MEMBERS[@]}"; do legacy_link "${STABLE[$m]}" "$m"; done
   version_ok "$NEW_VERSION" || fail install "the files of $CertName at the stable names are not a complete set; nothing was adopted"
   switch_to current "$NEW_VERSION"
   write_record "$NEW_VERSION" || fail install "could not write $OWNED"
   # The stable names become links to the same files; the .prev copies go (kept in the store above).
   for m in "${ALL_MEMBERS[@]}"; do
-    name=$(stable_name "$m")
-    if plain_file "$name"; then put_link "$(link_target "$m")" "$name" || fail install "could not replace $name by its link"; kill_point; fi
+    name=${STABLE[$m]}
+    if plain_file "$name"; then put_link "${LINK_TO[$m]}" "$name" || fail install "could not replace $name by its link"; kill_point; fi
     if plain_file "$name.prev"; then rm -f -- "$name.prev"; fi
   done
   log "adopted the files of the previous acm-export layout for $CertName into $STORE"
 }
+# The DNS names of a certificate file, sorted, one per line.
+dns_names() { openssl x509 -in "$1" -noout -ext subjectAltName 2>/dev/null | tr ',' '\n' | sed -n 's/^[[:space:]]*DNS://p' | sort -u; }
 legacy_link() { # file member: hard link of a regular file into NEW_VERSION
   local dest
   plain_file "$1" || return 0
