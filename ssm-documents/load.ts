@@ -77,40 +77,47 @@ export interface SsmCommandDocument {
   mainSteps: SsmDocumentStep[];
 }
 
-/** A code line's trailing ` # comment`, when it is surely one: no quote or backtick in it, none left open before it. */
-const TRAILING_COMMENT = /^(.*?\S)[ \t]+#[ \t][^'"`]*$/;
-
-/** Whether every single and double quote of a line's code is closed (a `#` after it is not inside a string). */
-function quotesClosed(code: string): boolean {
-  let quote: string | undefined;
-  for (let i = 0; i < code.length; i += 1) {
-    const c = code[i];
+/**
+ * Reads one line of bash as the shell would for quoting: where its trailing comment starts (a `#` at the start of
+ * a word, outside quotes) and which quote it leaves open. `open`: the quote the line starts inside.
+ */
+function scanLine(line: string, open?: string): { code: string; open: string | undefined } {
+  let quote = open;
+  for (let i = 0; i < line.length; i += 1) {
+    const c = line[i];
     if (quote === undefined) {
       if (c === '\\') i += 1;
       else if (c === "'" || c === '"') quote = c;
+      else if (c === '#' && (i === 0 || /\s/.test(line[i - 1])))
+        return { code: line.slice(0, i).trimEnd(), open: quote };
     } else if (quote === '"' && c === '\\') i += 1;
     else if (c === quote) quote = undefined;
   }
-  return quote === undefined;
+  return { code: line, open: quote };
 }
 
 /**
- * The lines of a script file that a document step runs: every line that is not a comment or blank, without a
- * trailing comment where one is surely a comment (a test checks that bash parses the result to the same program).
- * Leading indentation stays, so the script a node runs reads like its source.
+ * The lines of a script file that a document step runs: every line that is not a comment or blank, without its
+ * leading indentation and its trailing comment. A line that starts inside a multi-line string (an awk program)
+ * is kept as it is. Tests check that bash parses the result to the same program as the commented, indented
+ * source in the repository, which is the text to read.
  */
 export function scriptLines(script: string): string[] {
-  return script
-    .replace(/\n$/, '')
-    .split('\n')
-    .filter((line) => !/^\s*(#|$)/.test(line))
-    .map((line) => {
-      const code = TRAILING_COMMENT.exec(line)?.[1];
-      return code !== undefined && quotesClosed(code) ? code : line;
-    });
+  const out: string[] = [];
+  let open: string | undefined;
+  for (const line of script.replace(/\n$/, '').split('\n')) {
+    if (open !== undefined) {
+      out.push(line);
+      open = scanLine(line, open).open;
+      continue;
+    }
+    const scanned = scanLine(line.trimStart());
+    open = scanned.open;
+    if (scanned.code !== '') out.push(scanned.code);
+  }
+  return out;
 }
 
-/** Whether a script file carries the placement policy lines (lib/params.sh). */
 export function carriesPlacement(script: string): boolean {
   return /^declare -ra ALLOWED_DIRS=/m.test(script);
 }
@@ -299,9 +306,8 @@ export function loadDocument(
     const other = step.inputs.runCommand.filter((line) => !INCLUDE.test(line.trim()));
     if (includes.length === 0) continue;
     if (other.length > 0) throw new Error(`${path.basename(file)}: a step with #include lines has no other lines`);
-    step.inputs.runCommand = joinScript(name, includes, path.dirname(file), { placement, registry })
-      .replace(/\n$/, '')
-      .split('\n');
+    // One string: a list entry per line would cost a byte more per line of SSM's 64 KB quota.
+    step.inputs.runCommand = [joinScript(name, includes, path.dirname(file), { placement, registry })];
   }
   return {
     schemaVersion: source.schemaVersion,
