@@ -9,7 +9,10 @@
 # fails.
 #
 # Two modes: a push names the version (SecretVersionId); a State Manager association names the stage
-# (SecretVersionStage=AWSCURRENT), which is resolved to a version id first, then fetched like a push.
+# (SecretVersionStage=AWSCURRENT), which DescribeSecret resolves to a version id first (no secret value; a
+# node role without DescribeSecret falls back to GetSecretValue of the stage, with one warning line). When
+# the node's state says it holds that version and the live files are intact and served (live_set_unchanged),
+# the run answers "unchanged" without reading the secret; otherwise that version is fetched like a push.
 # Either way the run is idempotent: when the live files (content, owner, group, mode) already hold that
 # version and the server serves its serial, nothing is written and nothing is reloaded ("changed": false).
 # After every run past parameter validation the node's state is written as custom inventory
@@ -140,13 +143,15 @@
 record_failure() { report_or_warn failed "$1"; }
 
 # Preflight checks only an install makes: the AWS CLI that reads the secret, and the accounts that will own
-# the files.
+# the files. The CLI's version is asked only when the run fails anyway or an aws call failed (a process less
+# on every run; the preflight document reports it).
 check_aws_cli() {
-  if ! command -v aws >/dev/null 2>&1; then
-    problems+=("AWS CLI v2 is not installed (aws not found on PATH)")
-  elif ! [[ $(aws --version 2>&1 </dev/null) =~ ^aws-cli/2\. ]]; then
+  command -v aws >/dev/null 2>&1 || problems+=("AWS CLI v2 is not installed (aws not found on PATH)")
+}
+check_aws_version() {
+  command -v aws >/dev/null 2>&1 || return 0
+  [[ $(aws --version 2>&1 </dev/null) =~ ^aws-cli/2\. ]] ||
     problems+=("AWS CLI v2 is required (aws --version does not report aws-cli/2)")
-  fi
 }
 check_accounts() {
   local name
@@ -165,29 +170,91 @@ check_accounts() {
     fi
   done
 }
-# Reads the secret version into WORK/secret (association mode: the stage is resolved to its version id
-# first, then exactly that version is fetched).
+# Association mode: the version id holding the stage (SecretVersionId), by DescribeSecret's VersionIdsToStages
+# (metadata only: no secret value, no KMS decrypt), or by GetSecretValue of the stage (by=value: a node role
+# without DescribeSecret). Fails when the call or its answer gives no version id.
+resolve_stage() { # describe|value
+  local text re
+  if [ "$1" = describe ]; then
+    aws secretsmanager describe-secret --region "$Region" --secret-id "$SecretId" --query VersionIdsToStages --output json
+    # The version whose list of stages holds the stage (a list never spans a ']').
+    re='"([0-9a-f-]{36})" *: *\[[^]]*"'"$SecretVersionStage"'"'
+  else
+    aws secretsmanager get-secret-value --region "$Region" --secret-id "$SecretId" --version-stage "$SecretVersionStage" --output json
+    re='"VersionId": *"([0-9a-f-]{36})"'
+  fi >"$WORK/stage.json" 2>"$WORK/aws.err" </dev/null || return 1
+  IFS= read -r -d '' text <"$WORK/stage.json" || true
+  [[ ${text//$'\n'/ } =~ $re ]] || return 1
+  SecretVersionId=${BASH_REMATCH[1]}
+}
+
+# Reads the secret version into WORK/secret. Association mode resolves the stage first; when this node
+# already holds that version (held_version), the fetch waits for the unchanged check under the lock
+# (UNCHANGED_CANDIDATE=1) and may never happen.
 fetch_secret() {
-  [ "${#problems[@]}" -eq 0 ] || return 0
+  if [ "${#problems[@]}" -gt 0 ]; then check_aws_version; return 0; fi
   if [ -n "$SecretVersionStage" ]; then
-    if ! aws secretsmanager get-secret-value --region "$Region" --secret-id "$SecretId" \
-      --version-stage "$SecretVersionStage" --output json >"$WORK/current.json" 2>"$WORK/aws.err" </dev/null; then
-      problems+=("cannot read the $SecretVersionStage version of the secret: $(one_line "$WORK/aws.err")")
+    if resolve_stage describe; then
+      held_version
+      if [ "$HELD_VERSION" = "$SecretVersionId" ]; then UNCHANGED_CANDIDATE=1; return 0; fi
     else
-      SecretVersionId=$(grep -Eo '"VersionId": *"[0-9a-f-]{36}"' "$WORK/current.json" | head -n1 | grep -Eo '[0-9a-f-]{36}' || true)
-      [[ $SecretVersionId =~ ${RE[SecretVersionId]} && -n $SecretVersionId ]] ||
-        problems+=("the $SecretVersionStage version of the secret has no version id")
+      if [[ $(<"$WORK/aws.err") == *AccessDenied* ]]; then
+        log "warning: DescribeSecret was denied (older node policy?); using GetSecretValue"
+      fi
+      if ! resolve_stage value; then
+        problems+=("cannot read the $SecretVersionStage version of the secret: $(one_line "$WORK/aws.err")")
+        check_aws_version
+        return 0
+      fi
     fi
-    rm -f -- "$WORK/current.json"
   fi
+  read_secret_version
+}
+read_secret_version() {
   [ "${#problems[@]}" -eq 0 ] || return 0
   if ! aws secretsmanager get-secret-value --region "$Region" --secret-id "$SecretId" \
     --version-id "$SecretVersionId" --query SecretString --output text \
     >"$WORK/secret" 2>"$WORK/aws.err" </dev/null; then
     problems+=("cannot read the secret version: $(one_line "$WORK/aws.err")")
+    check_aws_version
   elif [ ! -s "$WORK/secret" ]; then
     problems+=("the secret version has no SecretString")
   fi
+}
+
+# A chain longer than any real one, or a certificate given twice, is refused before openssl reads it: each
+# link costs a verify call, and a repeated intermediate would pass the link-by-link check.
+MAX_CHAIN=10
+check_chain() {
+  local i pem
+  local -A seen=()
+  if [ "$((n_cert - 1))" -gt "$MAX_CHAIN" ]; then
+    fail validate "the chain holds $((n_cert - 1)) certificates; at most $MAX_CHAIN are accepted"
+  fi
+  for ((i = 1; i <= n_cert; i++)); do
+    IFS= read -r -d '' pem <"$WORK/cert$i.pem" || true
+    if [ -n "${seen[$pem]:-}" ]; then
+      fail validate "certificate $i of the secret repeats certificate ${seen[$pem]}"
+    fi
+    seen[$pem]=$i
+  done
+}
+
+# A passphrase file: one line of 4 to 128 URL-safe base64 characters (builtins only).
+one_token() { # file
+  local text=""
+  IFS= read -r -d '' text <"$1" || true
+  text=${text%$'\n'}
+  [[ $text =~ ^[A-Za-z0-9_-]{4,128}$ ]]
+}
+# Whether the installed certificate (LEAF_NAMES) names the same set of DNS names as the new one (NAMES).
+same_names() {
+  local n
+  local -A new=() old=()
+  for n in "${NAMES[@]}"; do new[$n]=1; done
+  for n in "${LEAF_NAMES[@]}"; do old[$n]=1; done
+  [ "${#new[@]}" = "${#old[@]}" ] || return 1
+  for n in "${!new[@]}"; do [ -n "${old[$n]:-}" ] || return 1; done
 }
 
 # When Secrets Manager created SecretVersionId (epoch seconds; the CLI prints ISO 8601 or epoch seconds).
@@ -201,7 +268,7 @@ version_created_at() {
   [[ $raw =~ ^[0-9T:.+Z\ -]+$ ]] && date -u -d "$raw" +%s 2>/dev/null
 }
 
-iso_time() { date -u -d "@$1" '+%Y-%m-%dT%H:%M:%SZ'; } # epoch seconds
+epoch_iso() { date -u -d "@$1" '+%Y-%m-%dT%H:%M:%SZ'; } # epoch seconds
 
 make_dir() { # dir mode [group]
   if [ ! -d "$1" ]; then
@@ -214,7 +281,7 @@ make_dir() { # dir mode [group]
 }
 
 # Who owns what: root (or, when not run as root, the current user) unless the profile names someone.
-uid_of() { if [ -n "$1" ]; then id -u "$1"; elif [ "$IS_ROOT" = 1 ]; then echo 0; else id -u; fi; }
+uid_of() { if [ -n "$1" ]; then id -u "$1"; else echo "$MY_UID"; fi; }
 
 gid_of() { if [ -n "$1" ]; then getent group "$1" | cut -d: -f3; elif [ "$IS_ROOT" = 1 ]; then echo 0; else id -g; fi; }
 
@@ -249,6 +316,91 @@ out_of_sync() {
     SERVED=$(served_serial)
     if [ "$SERVED" != "$SERIAL" ]; then echo "127.0.0.1:$VerifyPort serves ${SERVED:-no certificate}, not $SERIAL"; return; fi
   fi
+}
+
+# The result line on stdout (see "Output" in the header).
+print_result() {
+  node=${node_id:-$HOSTNAME}
+  names_json=""
+  for n in "${NAMES[@]}"; do names_json="$names_json${names_json:+,}$(json_str "$n")"; done
+  extra_files=""
+  if [ "$CombinedPem" = true ]; then extra_files="$extra_files,\"combined\":$(json_str "$COMBINED_FILE")"; fi
+  if [ "$Pkcs12" = true ]; then extra_files="$extra_files,\"pkcs12\":$(json_str "$P12_FILE")"; fi
+  skipped_json=""
+  if [ -n "$SKIPPED" ]; then
+    skipped_json=",\"skipped\":$(json_str "$SKIPPED")"
+    if [ -n "$INSTALLED_SERIAL" ]; then
+      skipped_json="$skipped_json,\"installedSerial\":$(json_str "$INSTALLED_SERIAL"),\"installedNotAfter\":$(json_str "$INSTALLED_NOT_AFTER")"
+    fi
+  fi
+  printf '{"node":%s,"certName":%s,"serial":%s,"notAfter":%s,"names":[%s],"files":{"cert":%s,"chain":%s,"fullchain":%s,"key":%s%s},"service":%s,"requestedService":%s,"reloaded":%s,"verified":%s,"changed":%s,"secretVersionId":%s%s}\n' \
+    "$(json_str "$node")" "$(json_str "$CertName")" "$(json_str "$SERIAL")" "$(json_str "$NOT_AFTER")" "$names_json" \
+    "$(json_str "$CERT_FILE")" "$(json_str "$CHAIN_FILE")" "$(json_str "$FULLCHAIN_FILE")" "$(json_str "$KEY_FILE")" "$extra_files" \
+    "$(json_str "$Service")" "$(json_str "$RequestedService")" "$RELOADED" "$VERIFIED" "$CHANGED" "$(json_str "$SecretVersionId")" "$skipped_json"
+}
+
+# The owners the live files must have (uid and gid numbers).
+set_owners() {
+  CERT_UID=$(uid_of "$CertOwner")
+  CERT_GID=$(gid_of "$CertGroup")
+  KEY_UID=$(uid_of "$KeyOwner")
+  KEY_GID=$(gid_of "$KeyGroup")
+}
+
+# Association run on a node whose state says it holds the AWSCURRENT version (fetch_secret): the live set is
+# that version, intact and served, so nothing is fetched or decrypted. Checked without the secret: every live
+# file is a regular file with its owner, group and mode, the certificate has the recorded serial and has not
+# expired, the key matches it, the full chain (and the combined file) is made of the live parts, no rollback
+# copy of an interrupted run is left, and VerifyPort serves the serial. Any doubt (a PKCS#12 bundle, which
+# only the secret's passphrase opens, included) returns 1: the caller takes the full path.
+live_set_unchanged() {
+  local m f want="" stats cert="" chain="" fullchain="" key="" combined="" key_pub="" files=()
+  [ "$Pkcs12" != true ] && [ -n "${LOCK_FILE:-}" ] || return 1
+  set_owners
+  # Every stable name is our link, and every member of the verified current version has its owner and mode.
+  for m in "${MEMBERS[@]}"; do
+    our_link "${STABLE[$m]}" "${LINK_TO[$m]}" && f=$(live_member "$m") || return 1
+    files+=("$f")
+    if key_side "$m"; then want+="$KEY_UID:$KEY_GID:${KeyMode#0}"$'\n'; else want+="$CERT_UID:$CERT_GID:${CertMode#0}"$'\n'; fi
+  done
+  stats=$(stat -c '%u:%g:%a' -- "${files[@]}") && [ "$stats"$'\n' = "$want" ] || return 1
+  read_leaf "${files[0]}"
+  [ "$LEAF_SERIAL" = "$HELD_SERIAL" ] && [ -n "$LEAF_SERIAL$LEAF_NOT_AFTER" ] && [ "$LEAF_EXPIRED" = 0 ] && [ -n "${LEAF_NAMES[0]:-}" ] || return 1
+  openssl pkey -in "${files[3]}" -pubout -out "$WORK/key.pub" 2>/dev/null || return 1
+  IFS= read -r -d '' key_pub <"$WORK/key.pub" || true
+  IFS= read -r -d '' cert <"${files[0]}" || true
+  IFS= read -r -d '' chain <"${files[1]}" || true
+  IFS= read -r -d '' fullchain <"${files[2]}" || true
+  IFS= read -r -d '' key <"${files[3]}" || true
+  if [ "$CombinedPem" = true ]; then IFS= read -r -d '' combined <"${files[4]}" || true; fi
+  [ "$key_pub" = "$LEAF_PUB" ] && [ -n "$chain" ] && [ "$fullchain" = "$cert$chain" ] || return 1
+  [ "$CombinedPem" != true ] || [ "$combined" = "$key$fullchain" ] || return 1
+  if [ "$VerifyPort" != 0 ]; then
+    VERIFY_SNI=$(sni_for "${LEAF_NAMES[0]}")
+    SERVED=$(served_serial)
+    [ "$SERVED" = "$LEAF_SERIAL" ] || return 1
+  fi
+}
+
+# The unchanged association run: the check above under the lock, then the result; otherwise (any doubt) the
+# secret is read now and the run goes on as any install.
+unchanged_or_fetch() {
+  STEP=lock
+  if [ -d "$KeyDir" ]; then take_lock; fi
+  STEP=install
+  if live_set_unchanged; then
+    SERIAL=$LEAF_SERIAL NOT_AFTER=$LEAF_NOT_AFTER NAMES=("${LEAF_NAMES[@]}")
+    CHANGED=false RELOADED=false VERIFIED=false SKIPPED="" INSTALLED_SERIAL="" STEP=finish
+    if [ "$VerifyPort" != 0 ]; then VERIFIED=true; fi
+    log "unchanged: version $SecretVersionId (serial $SERIAL) installed and intact; secret not read"
+    report_or_warn unchanged
+    print_result
+    exit 0
+  fi
+  log "live files not intact for version $SecretVersionId; reading the secret"
+  STEP=preflight
+  read_secret_version
+  end_preflight
 }
 
 main() {
@@ -302,6 +454,7 @@ main() {
   make_work_dir
   fetch_secret
   end_preflight
+  if [ "${UNCHANGED_CANDIDATE:-0}" = 1 ]; then unchanged_or_fetch; fi
   log "preflight ok: secret version $SecretVersionId read for $CertName"
 
   # ---------------------------------------------------------------------------------------------------
@@ -330,19 +483,21 @@ main() {
   if [ "$n_pass" != 1 ] || [ "$n_key" != 1 ] || [ "$n_cert" -lt 1 ] || [ "$n_other" != 0 ] || [ "$n_bad" != 0 ] || [ "$n_pfx" -gt 1 ]; then
     fail decrypt "the secret is not in the acm-export format (found $n_pass passphrase, $n_cert certificate, $n_key encrypted key, $n_other other and $n_bad malformed PEM blocks)"
   fi
-  if ! grep -Eqx '[A-Za-z0-9_-]{4,128}' "$WORK/pass" || [ "$(wc -l <"$WORK/pass")" != 1 ]; then
+  if ! one_token "$WORK/pass"; then
     fail decrypt "the passphrase block of the secret is malformed"
   fi
   if [ "$Pkcs12" = true ]; then
     if [ "$n_pfx" != 1 ]; then
       fail decrypt "Pkcs12=true but secret version $SecretVersionId holds no PFX passphrase; export again with Pkcs12 enabled for this target"
     fi
-    if ! grep -Eqx '[A-Za-z0-9_-]{4,128}' "$WORK/pfxpass" || [ "$(wc -l <"$WORK/pfxpass")" != 1 ]; then
+    if ! one_token "$WORK/pfxpass"; then
       fail decrypt "the PFX passphrase block of the secret is malformed"
     fi
   fi
-  if ! openssl pkey -in "$WORK/key.enc.pem" -passin fd:3 -out "$WORK/key.pem" 3<"$WORK/pass" 2>"$WORK/openssl.err"; then
-    fail decrypt "could not decrypt the private key with the passphrase stored beside it (wrong passphrase or damaged key)"
+  # pkcs8, not pkey: it reads only an EncryptedPrivateKeyInfo, so a plain key put under the ENCRYPTED label
+  # (which pkey would take without the passphrase) is refused.
+  if ! openssl pkcs8 -in "$WORK/key.enc.pem" -passin fd:3 -out "$WORK/key.pem" 3<"$WORK/pass" 2>"$WORK/openssl.err"; then
+    fail decrypt "could not decrypt the private key with the passphrase stored beside it (wrong passphrase, damaged key, or a key block that is not an encrypted PKCS#8 key)"
   fi
   rm -f -- "$WORK/pass" "$WORK/key.enc.pem"
 
@@ -351,22 +506,23 @@ main() {
   STEP=validate
   LEAF="$WORK/cert1.pem"
   if [ "$n_cert" -lt 2 ]; then fail validate "the secret holds no certificate chain"; fi
+  check_chain
   # One openssl call for the leaf: serial, notAfter, names, public key, and (exit status) not expired.
-  expired=0
-  openssl x509 -in "$LEAF" -noout -serial -enddate -ext subjectAltName -pubkey -checkend 0 \
-    >"$WORK/leaf.txt" 2>/dev/null || expired=1
-  SERIAL=$(sed -n 's/^serial=//p' "$WORK/leaf.txt")
-  not_after_raw=$(sed -n 's/^notAfter=//p' "$WORK/leaf.txt")
+  read_leaf "$LEAF"
+  SERIAL=$LEAF_SERIAL
+  not_after_raw=$LEAF_NOT_AFTER_RAW
   if [ -z "$SERIAL" ] || [ -z "$not_after_raw" ]; then
     fail validate "the first certificate block of the secret is not a valid X.509 certificate"
   fi
   [[ $SERIAL =~ ^[0-9A-F]{1,80}$ ]] || fail validate "unexpected serial number format"
-  sed -n '/^-----BEGIN PUBLIC KEY-----$/,/^-----END PUBLIC KEY-----$/p' "$WORK/leaf.txt" >"$WORK/cert.pub"
+  printf '%s' "$LEAF_PUB" >"$WORK/cert.pub"
   openssl pkey -in "$WORK/key.pem" -pubout -out "$WORK/key.pub" 2>/dev/null || : >"$WORK/key.pub"
-  if [ ! -s "$WORK/key.pub" ] || [ "$(<"$WORK/key.pub")" != "$(<"$WORK/cert.pub")" ]; then
+  key_pub=""
+  { IFS= read -r -d '' key_pub <"$WORK/key.pub"; } 2>/dev/null || true
+  if [ -z "$key_pub" ] || [ "$key_pub" != "$LEAF_PUB" ]; then
     fail validate "the private key does not match the certificate"
   fi
-  if [ "$expired" = 1 ]; then
+  if [ "$LEAF_EXPIRED" = 1 ]; then
     fail validate "the certificate has expired ($not_after_raw)"
   fi
   for ((i = 1; i < n_cert; i++)); do
@@ -375,19 +531,9 @@ main() {
       fail validate "the chain is not in order or does not verify: certificate $((i + 1)) did not issue certificate $i ($(one_line "$WORK/verify.out" 2))"
     fi
   done
-  NOT_AFTER=$(date -u -d "$not_after_raw" '+%Y-%m-%dT%H:%M:%SZ' 2>/dev/null) || NOT_AFTER=$not_after_raw
+  NOT_AFTER=${LEAF_NOT_AFTER:-$not_after_raw}
   [[ $NOT_AFTER =~ ^[A-Za-z0-9:\ -]+$ ]] || fail validate "unexpected notAfter format"
-  NAMES=()
-  san=$(sed -n '/^X509v3 Subject Alternative Name:/{n;p;}' "$WORK/leaf.txt")
-  IFS=',' read -r -a san_entries <<<"$san"
-  for entry in "${san_entries[@]}"; do
-    entry=${entry#"${entry%%[! ]*}"}
-    case $entry in DNS:*) NAMES+=("${entry#DNS:}") ;; esac
-  done
-  if [ "${#NAMES[@]}" -eq 0 ]; then
-    cn=$(openssl x509 -in "$LEAF" -noout -subject -nameopt multiline 2>/dev/null | sed -n 's/^ *commonName *= *//p' | head -n1)
-    if [ -n "$cn" ]; then NAMES=("$cn"); fi
-  fi
+  NAMES=("${LEAF_NAMES[@]}")
   if [ "${#NAMES[@]}" -eq 0 ]; then fail validate "the certificate names no DNS name"; fi
   for n in "${NAMES[@]}"; do
     [[ $n =~ ^(\*\.)?[A-Za-z0-9_]([A-Za-z0-9_.-]{0,252})$ ]] || fail validate "the certificate holds a name that is not a DNS name"
@@ -398,10 +544,7 @@ main() {
   # install: under the lock, compare the live files with the new set (nothing to do when they match);
   # otherwise stage every file beside the live one, keep the old ones and rename into place.
   STEP=install
-  CERT_UID=$(uid_of "$CertOwner")
-  CERT_GID=$(gid_of "$CertGroup")
-  KEY_UID=$(uid_of "$KeyOwner")
-  KEY_GID=$(gid_of "$KeyGroup")
+  set_owners
   key_dir_group=$KeyGroup
   if [ -z "$key_dir_group" ] && [ -n "$KeyOwner" ]; then key_dir_group=$(id -gn "$KeyOwner"); fi
   make_dir "$CertDir" 0755
@@ -417,10 +560,10 @@ main() {
   if REMOVED_AT=$(removed_at); then
     # Not recorded as a failed install either: that would bring the removed entry back into the inventory.
     REPORT_READY=0
-    created_at=$(version_created_at) || fail install "$CertName was removed from this node at $(iso_time "$REMOVED_AT"); could not read when secret version $SecretVersionId was created ($(one_line "$WORK/aws.err")), so nothing was installed"
+    created_at=$(version_created_at) || fail install "$CertName was removed from this node at $(epoch_iso "$REMOVED_AT"); could not read when secret version $SecretVersionId was created ($(one_line "$WORK/aws.err")), so nothing was installed"
     if [ "$created_at" -le "$REMOVED_AT" ]; then
       SKIPPED="target removed from this node"
-      log "refused: $CertName was removed from this node at $(iso_time "$REMOVED_AT") and secret version $SecretVersionId was created before that ($(iso_time "$created_at")): this run was already under way; nothing written, nothing reloaded (a new export installs it again)"
+      log "refused: $CertName was removed from this node at $(epoch_iso "$REMOVED_AT") and secret version $SecretVersionId was created before that ($(epoch_iso "$created_at")): this run was already under way; nothing written, nothing reloaded (a new export installs it again)"
     else
       REPORT_READY=1
     fi
@@ -452,19 +595,19 @@ main() {
   INSTALLED_SERIAL=""
   INSTALLED_NOT_AFTER=""
   if [ -z "$SKIPPED" ] && live_cert=$(live_member cert.pem); then
-    installed=$(openssl x509 -in "$live_cert" -noout -serial -enddate 2>/dev/null || true)
-    inst_serial=$(sed -n 's/^serial=//p' <<<"$installed")
-    inst_epoch=$(date -u -d "$(sed -n 's/^notAfter=//p' <<<"$installed")" +%s 2>/dev/null || true)
-    new_epoch=$(date -u -d "$not_after_raw" +%s 2>/dev/null || true)
+    read_leaf "$live_cert"
+    inst_serial=$LEAF_SERIAL
+    # ISO 8601 UTC times compare as text.
+    inst_epoch=$LEAF_NOT_AFTER
+    new_epoch=$NOT_AFTER
     # Only a renewal of the same certificate (same DNS names) can be "older": a CertName pointed at a
     # different certificate is a deliberate switch and is installed whatever its expiry.
-    inst_names=$(dns_names "$live_cert" || true)
-    new_names=$(printf '%s\n' "${NAMES[@]}" | sort -u)
-    if [[ $inst_serial =~ ^[0-9A-F]{1,80}$ && $inst_epoch =~ ^[0-9]+$ && $new_epoch =~ ^[0-9]+$ ]] &&
-      [ "$inst_serial" != "$SERIAL" ] && [ "$new_epoch" -lt "$inst_epoch" ] && [ "$inst_names" = "$new_names" ]; then
+    # The CN stands in only when there is no SAN, as in NAMES.
+    if [[ $inst_serial =~ ^[0-9A-F]{1,80}$ && $inst_epoch =~ ^[0-9-]+T[0-9:]+Z$ && $new_epoch =~ ^[0-9-]+T[0-9:]+Z$ ]] &&
+      [ "$inst_serial" != "$SERIAL" ] && [[ $new_epoch < $inst_epoch ]] && same_names; then
       SKIPPED="older than installed"
       INSTALLED_SERIAL=$inst_serial
-      INSTALLED_NOT_AFTER=$(iso_time "$inst_epoch")
+      INSTALLED_NOT_AFTER=$inst_epoch
     fi
   fi
   CHANGED=false
@@ -595,23 +738,7 @@ main() {
   elif [ "$CHANGED" = true ]; then report_or_warn installed
   else report_or_warn unchanged; fi
 
-  node=${node_id:-$(uname -n)}
-  names_json=""
-  for n in "${NAMES[@]}"; do names_json="$names_json${names_json:+,}$(json_str "$n")"; done
-  extra_files=""
-  if [ "$CombinedPem" = true ]; then extra_files="$extra_files,\"combined\":$(json_str "$COMBINED_FILE")"; fi
-  if [ "$Pkcs12" = true ]; then extra_files="$extra_files,\"pkcs12\":$(json_str "$P12_FILE")"; fi
-  skipped_json=""
-  if [ -n "$SKIPPED" ]; then
-    skipped_json=",\"skipped\":$(json_str "$SKIPPED")"
-    if [ -n "$INSTALLED_SERIAL" ]; then
-      skipped_json="$skipped_json,\"installedSerial\":$(json_str "$INSTALLED_SERIAL"),\"installedNotAfter\":$(json_str "$INSTALLED_NOT_AFTER")"
-    fi
-  fi
-  printf '{"node":%s,"certName":%s,"serial":%s,"notAfter":%s,"names":[%s],"files":{"cert":%s,"chain":%s,"fullchain":%s,"key":%s%s},"service":%s,"requestedService":%s,"reloaded":%s,"verified":%s,"changed":%s,"secretVersionId":%s%s}\n' \
-    "$(json_str "$node")" "$(json_str "$CertName")" "$(json_str "$SERIAL")" "$(json_str "$NOT_AFTER")" "$names_json" \
-    "$(json_str "$CERT_FILE")" "$(json_str "$CHAIN_FILE")" "$(json_str "$FULLCHAIN_FILE")" "$(json_str "$KEY_FILE")" "$extra_files" \
-    "$(json_str "$Service")" "$(json_str "$RequestedService")" "$RELOADED" "$VERIFIED" "$CHANGED" "$(json_str "$SecretVersionId")" "$skipped_json"
+  print_result
 }
 
 main "$@"

@@ -4,9 +4,9 @@
  * in tests: shared functions in lib/*.sh, one small program per action (install.sh, report.sh, remove.sh,
  * preflight.sh, each ending in `main "$@"`). A document's step names them with `#include <file>` lines in
  * its `runCommand` (library files first, the program last); they are joined here into one script: the
- * program's shebang, then every file's lines without their comment-only and blank lines and without the library
- * functions the program cannot reach, so the commented source stays in the repository and each document stays
- * well under SSM's 64 KB content limit. No file has a multi-line string whose lines start with "#".
+ * program's shebang, then every file's lines without their comment-only and blank lines, their trailing comments,
+ * their indentation and the library functions the program cannot reach, so the commented source stays in the
+ * repository and each document stays well under SSM's 64 KB content limit (which counts parameter values too).
  *
  * What is per parameter comes from the field registry (lambda/shared/fields.ts): each document's `parameters:`
  * block, and the rules its program checks them with, written into lib/params.sh at its `#parameter-rules`
@@ -219,7 +219,13 @@ export function scriptSegments(lines: readonly string[]): Segment[] {
  */
 export function reachableOnly(lines: readonly string[]): string[] {
   const segments = scriptSegments(lines);
-  const defined = new Set(segments.flatMap((s) => (s.defines === undefined ? [] : [s.defines])));
+  const defined = new Set<string>();
+  for (const { defines } of segments) {
+    if (defines === undefined) continue;
+    // Two files defining one name: the later would silently replace the earlier in the joined script.
+    if (defined.has(defines)) throw new Error(`function ${defines} is defined twice`);
+    defined.add(defines);
+  }
   const words = (segment: Segment) => scriptLines(segment.lines.join('\n')).join('\n').match(WORD) ?? [];
   const reached = new Set<string>();
   const pending = segments.filter((s) => s.defines === undefined).flatMap(words);

@@ -38,9 +38,12 @@ report_node() {
   elif [ "${#missing[@]}" -gt 0 ]; then
     PROBLEM=${PROBLEM:-"missing ${missing[*]}"}
   fi
-  local serial=""
+  local serial="" key_pub="" cert="" chain="" fullchain=""
+  # One openssl call reads the certificate (serial, names, public key); files are compared with builtins.
+  LEAF_NAMES=()
   if live_cert=$(live_member cert.pem); then
-    serial=$(openssl x509 -in "$live_cert" -noout -serial 2>/dev/null | sed 's/^serial=//' || true)
+    read_leaf "$live_cert"
+    serial=$LEAF_SERIAL
     [[ $serial =~ ^[0-9A-F]{1,80}$ ]] || serial=""
   fi
   if [ -z "$PROBLEM" ]; then
@@ -48,19 +51,22 @@ report_node() {
     live_full=$(live_member fullchain.pem)
     live_key=$(live_member key.pem)
     # The set must be consistent: the key belongs to the certificate, the full chain is leaf + chain.
-    openssl x509 -in "$live_cert" -noout -pubkey >"$WORK/cert.pub" 2>/dev/null || : >"$WORK/cert.pub"
     openssl pkey -in "$live_key" -pubout -out "$WORK/key.pub" 2>/dev/null || : >"$WORK/key.pub"
+    IFS= read -r -d '' key_pub <"$WORK/key.pub" || true
+    IFS= read -r -d '' cert <"$live_cert" || true
+    IFS= read -r -d '' chain <"$live_chain" || true
+    IFS= read -r -d '' fullchain <"$live_full" || true
     if [ -z "$serial" ]; then
       PROBLEM="$CERT_FILE is not a certificate"
-    elif [ ! -s "$WORK/key.pub" ] || ! cmp -s -- "$WORK/key.pub" "$WORK/cert.pub"; then
+    elif [ -z "$key_pub" ] || [ "$key_pub" != "$LEAF_PUB" ]; then
       PROBLEM="the key does not match the certificate"
-    elif ! cat -- "$live_cert" "$live_chain" | cmp -s -- - "$live_full"; then
+    elif [ "$fullchain" != "$cert$chain" ]; then
       PROBLEM="$FULLCHAIN_FILE is not the certificate followed by the chain"
     fi
   fi
   VERIFIED=false
   if [ "$VerifyPort" != 0 ] && [ -n "$serial" ]; then
-    sni=$(openssl x509 -in "$live_cert" -noout -ext subjectAltName 2>/dev/null | tr ',' '\n' | sed -n 's/^[[:space:]]*DNS://p' | head -n1 || true)
+    sni=${LEAF_NAMES[0]:-}
     [[ $sni =~ ^(\*\.)?[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}$ ]] || sni=localhost
     VERIFY_SNI=$(sni_for "$sni")
     SERVED=$(served_serial)
@@ -74,7 +80,7 @@ report_node() {
   fi
   log "report: $CertName holds serial ${serial:-none}${SERVED:+, 127.0.0.1:$VerifyPort serves $SERVED}${PROBLEM:+; problem: $PROBLEM}"
   printf '{"node":%s,"certName":%s,"action":"report","serial":%s,"servedSerial":%s,"problem":%s}\n' \
-    "$(json_str "${node_id:-$(uname -n)}")" "$(json_str "$CertName")" "$(json_str "$serial")" "$(json_str "$SERVED")" "$(json_str "$PROBLEM")"
+    "$(json_str "${node_id:-$HOSTNAME}")" "$(json_str "$CertName")" "$(json_str "$serial")" "$(json_str "$SERVED")" "$(json_str "$PROBLEM")"
   exit 0
 }
 

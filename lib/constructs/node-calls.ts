@@ -68,7 +68,7 @@ export const NODE_CALLS: readonly NodeCall[] = [
     why: 'an association run reads which version is AWSCURRENT (VersionIdsToStages; metadata only, no value, no KMS decrypt) and, when the node already holds it, fetches nothing; same secrets as GetSecretValue',
     grantedBy: 'node-policy',
     evidence:
-      'granted ahead of the node-side version check (ssm-documents); until it lands the script does not call it',
+      'ssm-documents/install.sh: an association run (SecretVersionStage) calls describe-secret --query VersionIdsToStages before any get-secret-value',
   },
   {
     action: 'kms:Decrypt',

@@ -3,9 +3,29 @@
 # tombstones of removed targets.
 # What the node has installed and serves; never key material. Best effort: never changes the outcome.
 INVENTORY_TYPE=AcmExportCertificate
-# A field of this CertName's current fragment (identifiers, tokens and times only).
-fragment_field() { # name
-  grep -Eo "\"$1\":\"[^\"]*\"" "$state_dir/inventory/$CertName.json" 2>/dev/null | head -n1 | sed 's/^"[^"]*":"//; s/"$//' || true
+# A field of this CertName's current fragment (identifiers, tokens and times only), read with builtins:
+# fragment_get sets the variable named by its second argument, fragment_field prints the value.
+fragment_get() { # name var
+  local _t="" _r="\"$1\":\"([^\"]*)\""
+  { IFS= read -r -d '' _t <"$state_dir/inventory/$CertName.json"; } 2>/dev/null || true
+  if [[ $_t =~ $_r ]]; then printf -v "$2" '%s' "${BASH_REMATCH[1]}"; else printf -v "$2" '%s' ""; fi
+}
+fragment_field() { local value; fragment_get "$1" value; printf '%s' "$value"; }
+# Which secret version this node's live files hold for CertName, by its state (HELD_VERSION, HELD_SERIAL;
+# empty when unknown): the last install run's entry, when it installed or confirmed a version of this
+# SecretId and no report run has rewritten it since. The one place that reads it, so that another record of what was installed can replace it.
+held_version() {
+  local s l r c
+  HELD_VERSION="" HELD_SERIAL=""
+  fragment_get SecretId s
+  fragment_get LastRun l
+  fragment_get LastRunAt r
+  fragment_get CheckedAt c
+  # Written by that install run itself (a report run rewrites Serial from whatever the live file holds and
+  # keeps LastRunAt): only then is Serial the serial installed from SecretVersionId.
+  [ "$s" = "$SecretId" ] && [[ $l =~ ^(installed|unchanged)$ ]] && [ "$r" = "$c" ] || return 0
+  fragment_get SecretVersionId HELD_VERSION
+  fragment_get Serial HELD_SERIAL
 }
 # shellcheck disable=SC2154 # Target: a parameter of the programs that write an entry (install, report)
 report_inventory() { # installed|unchanged|skipped|failed|report [step]
@@ -16,15 +36,15 @@ report_inventory() { # installed|unchanged|skipped|failed|report [step]
   fi
   local status=$1 step=${2:-} serial="" not_after="" installed_at="" version=${SecretVersionId:-} verified=false
   local now run_at frag_dir="$state_dir/inventory" frag tmp
-  now=$(date -u '+%Y-%m-%dT%H:%M:%SZ')
+  TZ=UTC printf -v now '%(%Y-%m-%dT%H:%M:%SZ)T' -1
   run_at=$now
   frag="$frag_dir/$CertName.json"
   local live_cert
   # Through the verified current version only (lib/files.sh), never through a link it did not check.
   if live_cert=$(live_member cert.pem); then
-    serial=$(openssl x509 -in "$live_cert" -noout -serial 2>/dev/null | sed 's/^serial=//')
-    not_after=$(openssl x509 -in "$live_cert" -noout -enddate 2>/dev/null | sed 's/^notAfter=//')
-    not_after=$(date -u -d "$not_after" '+%Y-%m-%dT%H:%M:%SZ' 2>/dev/null || true)
+    read_leaf "$live_cert"
+    serial=$LEAF_SERIAL
+    not_after=$LEAF_NOT_AFTER
     installed_at=$(date -u -r "$live_cert" '+%Y-%m-%dT%H:%M:%SZ')
   fi
   [[ $serial =~ ^[0-9A-F]{1,80}$ ]] || serial=""
@@ -78,11 +98,13 @@ report_or_warn() { report_inventory "$@" || log "warning: could not write the cu
 tombstone_file() { printf '%s/removed/%s' "$state_dir" "$CertName"; }
 # When CertName was removed from this secret on this node (epoch seconds); fails when it was not.
 removed_at() {
-  local file secret at
+  local file secret="" at=""
   file=$(tombstone_file)
   [ -f "$file" ] && [ ! -L "$file" ] || return 1
-  secret=$(sed -n 's/^SecretId=//p' -- "$file" | head -n1)
-  at=$(sed -n 's/^RemovedAt=//p' -- "$file" | head -n1)
+  local text="" re_secret=$'(^|\n)SecretId=([^\n]*)' re_at=$'(^|\n)RemovedAt=([^\n]*)'
+  IFS= read -r -d '' text <"$file" || true
+  [[ $text =~ $re_secret ]] && secret=${BASH_REMATCH[2]}
+  [[ $text =~ $re_at ]] && at=${BASH_REMATCH[2]}
   [ "$secret" = "$SecretId" ] && [[ $at =~ ^[0-9]{1,12}$ ]] || return 1
   printf '%s' "$at"
 }

@@ -117,7 +117,9 @@ make_work_dir() {
   # A run killed at its execution timeout runs no EXIT trap: its private work directory (which may hold
   # the decrypted key while it waited for the lock) is removed by a later run once it is older than any
   # run can last (the document's step timeout is 600 s).
-  find "${TMPDIR:-/tmp}" -mindepth 1 -maxdepth 1 -type d -name 'acm-export-work.*' -user "$MY_UID" -mmin +60 \
+  # The glob (no process) finds whether there is anything to look at; find judges age and owner.
+  local left=("${TMPDIR:-/tmp}"/acm-export-work.*)
+  [ ! -e "${left[0]}" ] || find "${TMPDIR:-/tmp}" -mindepth 1 -maxdepth 1 -type d -name 'acm-export-work.*' -user "$MY_UID" -mmin +60 \
     -exec rm -rf -- {} + 2>/dev/null || true
   WORK=$(mktemp -d -t acm-export-work.XXXXXXXX)
 }
@@ -127,4 +129,52 @@ end_preflight() {
     for p in "${problems[@]}"; do log "preflight: $p"; done
     fail preflight "${#problems[@]} problem(s); nothing was changed"
   fi
+}
+
+# One openssl call for what the programs read of a certificate file (builtins parse its output):
+# LEAF_SERIAL (as printed: upper-case hex; '' when not a certificate), LEAF_NOT_AFTER_RAW (openssl's text),
+# LEAF_NOT_AFTER (ISO 8601 UTC), LEAF_NAMES (DNS names of the SAN, else the subject CN), LEAF_PUB (its
+# public key PEM) and LEAF_EXPIRED (1 when notAfter has passed).
+declare -a LEAF_NAMES=()
+read_leaf() { # file
+  local out="" line in_pub=0 in_san=0 entry
+  local -a san=()
+  LEAF_SERIAL="" LEAF_NOT_AFTER_RAW="" LEAF_NOT_AFTER="" LEAF_PUB="" LEAF_EXPIRED=0 LEAF_CN=""
+  LEAF_NAMES=()
+  out=$(openssl x509 -in "$1" -noout -serial -enddate -subject -nameopt multiline -ext subjectAltName -pubkey \
+    -checkend 0 2>/dev/null) || LEAF_EXPIRED=1
+  while IFS= read -r line; do
+    if [ "$in_pub" = 1 ]; then
+      LEAF_PUB+=$line$'\n'
+      [ "$line" != "-----END PUBLIC KEY-----" ] || in_pub=0
+      continue
+    fi
+    if [ "$in_san" = 1 ]; then
+      IFS=',' read -r -a san <<<"$line"
+      in_san=0
+      continue
+    fi
+    case $line in
+      serial=*) LEAF_SERIAL=${line#serial=} ;;
+      notAfter=*) LEAF_NOT_AFTER_RAW=${line#notAfter=} ;;
+      "-----BEGIN PUBLIC KEY-----") LEAF_PUB=$line$'\n' in_pub=1 ;;
+      "X509v3 Subject Alternative Name:"*) in_san=1 ;;
+      *commonName*=*) LEAF_CN=${LEAF_CN:-${line##*= }} ;;
+    esac
+  done <<<"$out"
+  for entry in "${san[@]}"; do
+    entry=${entry#"${entry%%[! ]*}"}
+    case $entry in DNS:*) LEAF_NAMES+=("${entry#DNS:}") ;; esac
+  done
+  if [ "${#LEAF_NAMES[@]}" -eq 0 ] && [ -n "$LEAF_CN" ]; then LEAF_NAMES=("$LEAF_CN"); fi
+  LEAF_NOT_AFTER=$(iso_time "$LEAF_NOT_AFTER_RAW")
+}
+
+# openssl's "Mon DD HH:MM:SS YYYY GMT" as ISO 8601 UTC, with builtins ('' when it is not that form).
+iso_time() { # text
+  local re='^([A-Z][a-z]{2}) +([0-9]{1,2}) ([0-9:]{8}) ([0-9]{4}) GMT$' m=JanFebMarAprMayJunJulAugSepOctNovDec before
+  [[ $1 =~ $re ]] || return 0
+  before=${m%%"${BASH_REMATCH[1]}"*}
+  ((${#before} < 36 && ${#before} % 3 == 0)) || return 0
+  printf '%s-%02d-%02dT%sZ' "${BASH_REMATCH[4]}" "$((${#before} / 3 + 1))" "$((10#${BASH_REMATCH[2]}))" "${BASH_REMATCH[3]}"
 }

@@ -98,9 +98,6 @@ check_params() {
   fi
   inventory_dir=${ACM_EXPORT_INVENTORY_DIR:-}
   state_dir=${ACM_EXPORT_STATE_DIR:-}
-  if [ -z "$state_dir" ]; then
-    if [ -n "$inventory_dir" ]; then state_dir="$inventory_dir/.acm-export-state"; else state_dir=/var/lib/acm-export; fi
-  fi
   # Not parameters: Run Command sets only SSM_<parameter> variables, so only root's own environment (local
   # mode, tests) can move these.
   hooks_dir=${ACM_EXPORT_HOOKS_DIR:-/etc/acm-export/hooks.d}
@@ -111,6 +108,11 @@ check_params() {
       problems+=("${name^^} must be an absolute directory path without . or .. components")
     fi
   done
+  # The default is set after the check above: only a given path is judged there, and the default's hidden
+  # last component (.acm-export-state) is one that check refuses.
+  if [ -z "$state_dir" ]; then
+    if [ -n "$inventory_dir" ]; then state_dir="$inventory_dir/.acm-export-state"; else state_dir=/var/lib/acm-export; fi
+  fi
   if [ -n "$node_id" ] && ! [[ $node_id =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$ ]]; then
     problems+=("AWS_SSM_INSTANCE_ID is not a managed node id")
   fi
@@ -123,6 +125,6 @@ check_params() {
     inventory_dir="/var/lib/amazon/ssm/$node_id/inventory/custom"
   fi
   IS_ROOT=0
-  if [ "$(id -u)" = 0 ]; then IS_ROOT=1; fi
-  MY_UID=$(id -u)
+  if [ "$EUID" = 0 ]; then IS_ROOT=1; fi
+  MY_UID=$EUID
 }

@@ -75,7 +75,7 @@ json_str() {
 # the output is long, so the FAILED line can be lost there. Node id only once the parameters are valid.
 failure_json() { # step code text
   local node_json="" text=$3 listed
-  if [ "$REPORT_READY" = 1 ]; then node_json="\"node\":$(json_str "${node_id:-$(uname -n)}"),"; fi
+  if [ "$REPORT_READY" = 1 ]; then node_json="\"node\":$(json_str "${node_id:-$HOSTNAME}"),"; fi
   # Parameter and preflight failures list their problems on lines of their own: the first ones go here.
   if [[ $1 =~ ^(parameters|preflight)$ ]] && [ "${#problems[@]}" -gt 0 ]; then
     listed=$(printf '%s; ' "${problems[@]}")

@@ -12,6 +12,9 @@
  *                                         for ID with setCurrent() (or the last one added)
  *   aws secretsmanager get-secret-value --region R --secret-id ID --version-id V --output json
  *                                      -> the same JSON for version V (CreatedDate: the version's createdDate)
+ *   aws secretsmanager describe-secret --region R --secret-id ID --query VersionIdsToStages --output json
+ *                                      -> {"<id>": ["AWSCURRENT"], "<other id>": ["AWSPREVIOUS"], ...} as the
+ *                                         CLI prints it; AccessDeniedException (exit 254) after denyDescribe()
  * Every call's arguments are recorded; read them with calls().
  */
 import { createHash } from 'node:crypto';
@@ -34,6 +37,8 @@ export interface FakeAws {
   addSecretVersion(version: SecretVersion): void;
   /** Moves AWSCURRENT of the version's secret to this version (addSecretVersion does it too). */
   setCurrent(versionId: string): void;
+  /** From now on DescribeSecret is denied (a node role from before the version check). */
+  denyDescribe(): void;
   /** Arguments of every call so far, oldest first. */
   calls(): string[][];
 }
@@ -80,6 +85,33 @@ if [ "$#" -eq 10 ] && [ "$1" = secretsmanager ] && [ "$2" = get-secret-value ] &
   echo "An error occurred (ResourceNotFoundException) when calling the GetSecretValue operation: Secrets Manager can't find the specified secret." >&2
   exit 254
 fi
+if [ "$#" -eq 10 ] && [ "$1" = secretsmanager ] && [ "$2" = describe-secret ] && [ "$3" = --region ] &&
+  [ "$5" = --secret-id ] && [ "$7" = --query ] && [ "$8" = VersionIdsToStages ] && [ "$9" = --output ] &&
+  [ "\${10}" = json ]; then
+  if [ -f "$store/deny-describe" ]; then
+    echo "An error occurred (AccessDeniedException) when calling the DescribeSecret operation: User is not authorized to perform: secretsmanager:DescribeSecret" >&2
+    exit 254
+  fi
+  key=$(printf '%s' "$4 $6" | sha256sum | cut -c1-32)
+  current=$(cat "$store/current-$key" 2>/dev/null || true)
+  out=""
+  for f in "$store"/*.id; do
+    [ -f "$f" ] && [ "$(cat "$f")" = "$6" ] || continue
+    v=$(basename "$f" .id)
+    stage=AWSPREVIOUS
+    if [ "$v" = "$current" ]; then stage=AWSCURRENT; fi
+    out="$out\${out:+,}
+    \\"$v\\": [
+        \\"$stage\\"
+    ]"
+  done
+  if [ -z "$out" ]; then
+    echo "An error occurred (ResourceNotFoundException) when calling the DescribeSecret operation: Secrets Manager can't find the specified secret." >&2
+    exit 254
+  fi
+  printf '{%s\n}\n' "$out"
+  exit 0
+fi
 echo "aws (test double): unsupported invocation" >&2
 exit 252
 `;
@@ -106,6 +138,9 @@ export function createFakeAws(dir: string): FakeAws {
       writeFileSync(path.join(store, `${versionId}.id`), secretId);
       writeFileSync(path.join(store, `${versionId}.secret`), secretString);
       writeFileSync(path.join(store, `current-${currentKey(region, secretId)}`), versionId);
+    },
+    denyDescribe() {
+      writeFileSync(path.join(store, 'deny-describe'), '');
     },
     setCurrent(versionId) {
       const region = readFileSync(path.join(store, `${versionId}.region`), 'utf8');

@@ -83,9 +83,9 @@ describe('association mode (SecretVersionStage=AWSCURRENT)', () => {
       secretVersionId: first.versionId,
       node: 'i-0123456789abcdef0',
     });
-    // The stage is resolved to a version id first; then exactly that version is fetched.
+    // The stage is resolved to a version id first (DescribeSecret: no value); then exactly that version is fetched.
     const calls = f.aws.calls().slice(-2);
-    expect(calls[0]).toEqual(expect.arrayContaining(['--version-stage', 'AWSCURRENT', '--output', 'json']));
+    expect(calls[0]).toEqual(expect.arrayContaining(['describe-secret', '--query', 'VersionIdsToStages']));
     expect(calls[1]).toEqual(expect.arrayContaining(['--version-id', first.versionId, '--query', 'SecretString']));
 
     const inv = inventoryFile(inventoryDir);
@@ -125,10 +125,21 @@ describe('association mode (SecretVersionStage=AWSCURRENT)', () => {
       ...mtimes(certDir, ['site.crt', 'site.chain.pem', 'site.fullchain.pem']),
       ...mtimes(keyDir, ['site.key']),
     ];
+    const callsBefore = f.aws.calls().length;
     const r = await run(associationParams(slot), inventoryEnv(slot, 'i-0123456789abcdef0'));
     expect(r.code).toBe(0);
-    expect(r.result).toMatchObject({ serial: first.serial, changed: false, reloaded: false });
+    expect(r.result).toMatchObject({
+      serial: first.serial,
+      changed: false,
+      reloaded: false,
+      secretVersionId: first.versionId,
+      names: ['www.example.test'],
+      notAfter: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
+    });
     expect(r.stderr).toContain('unchanged:');
+    // The node holds the current version: one DescribeSecret, no GetSecretValue (so no KMS decrypt).
+    const calls = f.aws.calls().slice(callsBefore);
+    expect(calls.map((c) => c[1])).toEqual(['describe-secret']);
     const after = [
       ...mtimes(certDir, ['site.crt', 'site.chain.pem', 'site.fullchain.pem']),
       ...mtimes(keyDir, ['site.key']),
@@ -158,12 +169,47 @@ describe('association mode (SecretVersionStage=AWSCURRENT)', () => {
     expect(statSync(path.join(keyDir, 'site.key')).mode & 0o777).toBe(0o600);
   });
 
-  test('a new current version is picked up without naming it', async () => {
+  test('a new current version is picked up without naming it, with one GetSecretValue', async () => {
     const second = f.publish({ names: ['www.example.test'] });
-    const r = await run(associationParams(slot));
+    const callsBefore = f.aws.calls().length;
+    const r = await run(associationParams(slot), inventoryEnv(slot, 'i-0123456789abcdef0'));
     expect(r.code).toBe(0);
     expect(r.result).toMatchObject({ serial: second.serial, changed: true, secretVersionId: second.versionId });
     expect(readFileSync(path.join(f.root, slot, 'certs', 'site.crt'), 'utf8')).toBe(second.certificate);
+    const calls = f.aws.calls().slice(callsBefore);
+    expect(calls.filter((c) => c[1] === 'get-secret-value')).toHaveLength(1);
+  });
+
+  test('a key replaced by hand under an unchanged version: the secret is read and the key repaired', async () => {
+    const keyFile = path.join(f.root, slot, 'private', 'site.key');
+    const original = readFileSync(keyFile, 'utf8');
+    const other = f.publish({ names: ['other.example.test'] });
+    // Publishing moved AWSCURRENT: back to the installed version, which the node's state names.
+    f.aws.setCurrent(inventoryFile(path.join(f.root, slot, 'inventory')).Content[0].SecretVersionId);
+    writeFileSync(keyFile, other.privateKey);
+    const r = await run(associationParams(slot), inventoryEnv(slot, 'i-0123456789abcdef0'));
+    expect(r.code).toBe(0);
+    expect(r.result).toMatchObject({ changed: true });
+    expect(readFileSync(keyFile, 'utf8')).toBe(original);
+  });
+
+  test('DescribeSecret denied (an older node policy): one warning, then the secret is read as before', async () => {
+    const denied = createFixture('converge-denied');
+    try {
+      const cert = denied.publish({ names: ['www.example.test'] });
+      denied.aws.denyDescribe();
+      const { SecretVersionId: _unused, ...rest } = denied.params('unused', 'node');
+      void _unused;
+      const r = await denied.run({ ...rest, SecretVersionStage: 'AWSCURRENT' });
+      runs.push(r);
+      expect(r.code).toBe(0);
+      expect(r.result).toMatchObject({ serial: cert.serial, changed: true, secretVersionId: cert.versionId });
+      expect(r.stderr.split('\n').filter((l) => l.includes('warning:'))).toEqual([
+        expect.stringContaining('DescribeSecret was denied'),
+      ]);
+    } finally {
+      denied.cleanup();
+    }
   });
 
   test('both or neither of SecretVersionId and SecretVersionStage is a parameter error', async () => {

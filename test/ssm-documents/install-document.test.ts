@@ -129,7 +129,7 @@ describe('document structure', () => {
     ]);
   });
 
-  test('runCommand is the joined script without its comment-only and blank lines, starting with its bash shebang (the agent runs it via sh -c <file>)', () => {
+  test('runCommand is the joined script without its comment-only and blank lines and its indentation, starting with its bash shebang (the agent runs it via sh -c <file>)', () => {
     const lines = doc.mainSteps[0].inputs.runCommand[0].replace(/\n$/, '').split('\n');
     expect(lines[0]).toBe('#!/usr/bin/env bash');
     // The comment-free lines of the commented script (that bash reads them alike: the shell tests below).
@@ -562,7 +562,7 @@ describe('shell', () => {
   test('the passphrase never goes to openssl on the command line, only by fd or env', () => {
     expect(script).not.toMatch(/-pass(in|out)\s+pass:/);
     expect(script).not.toMatch(/openssl rsa\b/);
-    expect(script).toMatch(/openssl pkey .*-passin fd:3/);
+    expect(script).toMatch(/openssl pkcs8 .*-passin fd:3/);
   });
 
   test('the secret is fetched with exactly the designed aws invocation', () => {

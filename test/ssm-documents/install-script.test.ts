@@ -457,6 +457,43 @@ describe('validation happens before any live file is touched', () => {
     expect(r.failure).toMatch(/^acm-export: FAILED at validate: the chain is not in order/);
   });
 
+  test('an unencrypted key under the ENCRYPTED PRIVATE KEY label is refused: the block must need the passphrase', async () => {
+    const issued = f.publish({ names: ['valid.example.test'] });
+    const bad = f.publish({ names: ['valid.example.test'] }, (b) => ({
+      ...b,
+      certificate: issued.certificate,
+      chain: issued.chain,
+      encryptedPrivateKey: issued.privateKey.replace(
+        /-----(BEGIN|END) PRIVATE KEY-----/g,
+        '-----$1 ENCRYPTED PRIVATE KEY-----',
+      ),
+    }));
+    expect(issued.privateKey).toContain('-----BEGIN PRIVATE KEY-----');
+    const r = await run({ ...params, SecretVersionId: bad.versionId });
+    expect(r.code).toBe(EXIT.decrypt);
+    expect(r.failure).toMatch(/^acm-export: FAILED at decrypt: could not decrypt the private key/);
+  });
+
+  test('300 copies of the intermediate: refused before any of them is verified', async () => {
+    const bad = f.publish({ names: ['valid.example.test'] }, (b) => ({
+      ...b,
+      chain: f.ca.intermediateCertificate.repeat(300) + f.ca.rootCertificate,
+    }));
+    const r = await run({ ...params, SecretVersionId: bad.versionId });
+    expect(r.code).toBe(EXIT.validate);
+    expect(r.failure).toBe('acm-export: FAILED at validate: the chain holds 301 certificates; at most 10 are accepted');
+  });
+
+  test('a certificate given twice in the chain is refused', async () => {
+    const bad = f.publish({ names: ['valid.example.test'] }, (b) => ({
+      ...b,
+      chain: f.ca.intermediateCertificate + f.ca.intermediateCertificate + f.ca.rootCertificate,
+    }));
+    const r = await run({ ...params, SecretVersionId: bad.versionId });
+    expect(r.code).toBe(EXIT.validate);
+    expect(r.failure).toBe('acm-export: FAILED at validate: certificate 3 of the secret repeats certificate 2');
+  });
+
   test('chain from another CA', async () => {
     const bad = f.publish({ names: ['valid.example.test'] }, (b) => ({
       ...b,
@@ -509,10 +546,11 @@ describe('preflight', () => {
     runs.push(r);
     expect(r.code).toBe(EXIT.preflight);
     const problems = r.stderr.split('\n').filter((l) => l.startsWith('acm-export: preflight: '));
+    // The CLI version is asked last: only a run that fails anyway (or whose aws call failed) asks it.
     expect(problems).toEqual([
-      'acm-export: preflight: AWS CLI v2 is required (aws --version does not report aws-cli/2)',
       'acm-export: preflight: Service=httpd but apachectl is not on PATH',
       'acm-export: preflight: KeyGroup no-such-group-xyz does not exist on this node',
+      'acm-export: preflight: AWS CLI v2 is required (aws --version does not report aws-cli/2)',
     ]);
     expect(r.failure).toBe('acm-export: FAILED at preflight: 3 problem(s); nothing was changed');
     expect(existsSync(path.join(f.root, 'pre'))).toBe(false);
@@ -769,6 +807,19 @@ describe('hostile parameter values forced past the patterns', () => {
     expect(r.stderr).toContain('SSM_VerifyPort must be at most 65535');
     expect(r.stderr).toContain('ACM_EXPORT_NGINX_CONF must be the absolute path');
     expect(r.stderr).toContain('ACM_EXPORT_VERIFY_SECONDS must be a whole number');
+  });
+});
+
+describe('state directory', () => {
+  test('unset, it defaults to <inventory dir>/.acm-export-state, which passes the path check', async () => {
+    const cert = f.publish({ names: ['state.example.test'] });
+    const inventoryDir = path.join(f.root, 'state-default', 'inventory');
+    const r = await run(f.params(cert.versionId, 'state-default'), {
+      ACM_EXPORT_INVENTORY_DIR: inventoryDir,
+      ACM_EXPORT_STATE_DIR: '',
+    });
+    expect(r.code).toBe(0);
+    expect(existsSync(path.join(inventoryDir, '.acm-export-state', 'inventory', 'site.json'))).toBe(true);
   });
 });
 
