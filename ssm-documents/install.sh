@@ -495,6 +495,7 @@ main() {
     fi
     # A new version directory, complete and synced before anything names it.
     store_dirs
+    for i in "${TAKEOVER[@]}"; do keep_original "$i"; done
     OLD_VERSION=$(store_version current || true)
     OLD_PREVIOUS=$(store_version previous || true)
     if [ -f "$OWNED" ]; then cp -p -- "$OWNED" "$WORK/owned.before"; fi

@@ -18,7 +18,7 @@ remove_files() {
   STEP=lock
   if [ -d "$KeyDir" ]; then take_lock; fi
   STEP=install
-  local owner m name orig dest d
+  local owner m name d
   local -a gone=()
   # The record names the secret; a node upgraded from the previous layout has only its inventory entry.
   owner=$(record_field SecretId)
@@ -57,14 +57,8 @@ remove_files() {
     name=${STABLE[$m]}.prev
     if our_link "$name" "$(prev_target "${LINK_TO[$m]}")"; then rm -f -- "$name" && gone+=("$name"); fi
   done
-  # Originals the previous layout replaced (kept when it was adopted) go back to their names.
-  for orig in "$STORE/original/"* "$KSTORE/original/"*; do
-    plain_file "$orig" || continue
-    if [ "${orig%/*}" = "$STORE/original" ]; then d=$CertDir; else d=$KeyDir; fi
-    dest="$d/${orig##*/}"
-    dest=${dest%.prev}
-    if [ ! -e "$dest" ] && [ ! -L "$dest" ] && mv -T -- "$orig" "$dest"; then log "restored the original $dest"; fi
-  done
+  # Originals an install replaced (a takeover, or the previous layout's .prev files) go back to their names.
+  put_back_originals
   for d in "$STORE" "$KSTORE"; do
     if our_dir "$d"; then rm -rf -- "$d"; fi
   done
