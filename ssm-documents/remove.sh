@@ -43,6 +43,9 @@ remove_files() {
     mv -fT -- "$name" "$(backup_of "$name")" || fail install "could not move $name aside"
     gone+=("$name")
   done
+  # Originals an install replaced (a takeover, or the previous layout's .prev files) go back to their names
+  # first: the server may name them.
+  put_back_originals
   if [ "${#gone[@]}" -gt 0 ] && [ "$Service" != none ]; then
     STEP=configtest
     service_configtest ||
@@ -57,8 +60,6 @@ remove_files() {
     name=${STABLE[$m]}.prev
     if our_link "$name" "$(prev_target "${LINK_TO[$m]}")"; then rm -f -- "$name" && gone+=("$name"); fi
   done
-  # Originals an install replaced (a takeover, or the previous layout's .prev files) go back to their names.
-  put_back_originals
   for d in "$STORE" "$KSTORE"; do
     if our_dir "$d"; then rm -rf -- "$d"; fi
   done

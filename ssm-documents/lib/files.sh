@@ -200,7 +200,8 @@ keep_original() { # file
     fail install "could not keep $1 as the original file"
 }
 # Originals kept in the store go back to their names where nothing is left (remove; the rollback of a first
-# install that took them over).
+# install that took them over): hard links, so the store keeps them until it is deleted (a removal that fails
+# puts its links back over them).
 put_back_originals() {
   local orig dest
   for orig in "$STORE/original/"* "$KSTORE/original/"*; do
@@ -208,7 +209,7 @@ put_back_originals() {
     dest="$KeyDir/${orig##*/}"
     if [ "${orig%/*}" = "$STORE/original" ]; then dest="$CertDir/${orig##*/}"; fi
     dest=${dest%.prev}
-    if [ ! -e "$dest" ] && [ ! -L "$dest" ] && mv -T -- "$orig" "$dest"; then log "restored the original $dest"; fi
+    if [ ! -e "$dest" ] && [ ! -L "$dest" ] && ln -PT -- "$orig" "$dest"; then log "restored the original $dest"; fi
   done
 }
 # A regular file at a stable or .prev name that is the very file (same inode) of a verified version member.
