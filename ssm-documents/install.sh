@@ -52,6 +52,8 @@
 #                                ACM_EXPORT_INVENTORY_DIR/.acm-export-state when that is set)
 #     ACM_EXPORT_HOOKS_DIR       deploy hooks directory instead of /etc/acm-export/hooks.d (local mode,
 #                                tests; Run Command sets no variable but SSM_<parameter>, see "Hooks")
+#     ACM_EXPORT_TAKEOVER_DIR    takeover directory instead of /etc/acm-export/takeover.d (local mode,
+#                                tests; see "Ownership")
 #     ACM_EXPORT_LOG_DIR         where hooks.log goes instead of /var/log/acm-export (local mode, tests)
 #     TMPDIR                     where the private work directory is created
 #
@@ -86,7 +88,11 @@
 # Ownership: STATE_DIR/owned/<CertName> records the SecretId, version and sha256 of each file written. A run
 # replaces or deletes only its own links and store: anything else at a stable or .prev name, and a
 # CertName recorded for another SecretId, is refused (exit 15, nothing changed). Plain files of the
-# previous layout are adopted only when its inventory entry names this SecretId and their serial. All runs
+# previous layout are adopted only when its inventory entry names this SecretId and their serial. Plain files
+# at stable names (not .prev) are taken over only when the operator's takeover file TAKEOVER_DIR/<CertName>
+# exists (default /etc/acm-export/takeover.d, ACM_EXPORT_TAKEOVER_DIR in local mode and tests; checked like
+# the hooks directory, exit 11 if it is not trusted): each is kept in the store as the original and put back
+# by remove or by the rollback of that first install. All runs
 # for one CertName and KeyDir (pushes and association runs alike) are serialized with flock on KeyDir/.<CertName>.acm-export.lock; the idempotency check, the writes, the
 # reload, the hooks and the verification all happen under it.
 #
@@ -638,6 +644,7 @@ main() {
     fi
     # A new version directory, complete and synced before anything names it.
     store_dirs
+    for i in "${TAKEOVER[@]}"; do keep_original "$i"; done
     OLD_VERSION=$(store_version current || true)
     OLD_PREVIOUS=$(store_version previous || true)
     if [ -f "$OWNED" ]; then cp -p -- "$OWNED" "$WORK/owned.before"; fi

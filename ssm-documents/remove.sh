@@ -18,7 +18,7 @@ remove_files() {
   STEP=lock
   if [ -d "$KeyDir" ]; then take_lock; fi
   STEP=install
-  local owner m name orig dest d
+  local owner m name d
   local -a gone=()
   # The record names the secret; a node upgraded from the previous layout has only its inventory entry.
   owner=$(record_field SecretId)
@@ -43,6 +43,9 @@ remove_files() {
     mv -fT -- "$name" "$(backup_of "$name")" || fail install "could not move $name aside"
     gone+=("$name")
   done
+  # Originals an install replaced (a takeover, or the previous layout's .prev files) go back to their names
+  # first: the server may name them.
+  put_back_originals
   if [ "${#gone[@]}" -gt 0 ] && [ "$Service" != none ]; then
     STEP=configtest
     service_configtest ||
@@ -56,14 +59,6 @@ remove_files() {
   for m in "${ALL_MEMBERS[@]}"; do
     name=${STABLE[$m]}.prev
     if our_link "$name" "$(prev_target "${LINK_TO[$m]}")"; then rm -f -- "$name" && gone+=("$name"); fi
-  done
-  # Originals the previous layout replaced (kept when it was adopted) go back to their names.
-  for orig in "$STORE/original/"* "$KSTORE/original/"*; do
-    plain_file "$orig" || continue
-    if [ "${orig%/*}" = "$STORE/original" ]; then d=$CertDir; else d=$KeyDir; fi
-    dest="$d/${orig##*/}"
-    dest=${dest%.prev}
-    if [ ! -e "$dest" ] && [ ! -L "$dest" ] && mv -T -- "$orig" "$dest"; then log "restored the original $dest"; fi
   done
   for d in "$STORE" "$KSTORE"; do
     if our_dir "$d"; then rm -rf -- "$d"; fi

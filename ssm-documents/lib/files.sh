@@ -137,11 +137,13 @@ legacy_proven() {
 }
 
 # Refuses, before anything is changed, every stable or .prev name this run would replace or delete that it
-# did not write. Sets ADOPT=1 when the names hold a proven install of the previous layout.
+# did not write. Sets ADOPT=1 when the names hold a proven install of the previous layout, TAKEOVER to the
+# plain files at stable names that the operator's takeover file lets this run take over.
 check_names() { # verb
   local i d name target state
   local -a files=()
   ADOPT=0
+  TAKEOVER=()
   if [ -L "$CertDir/.acm-export" ] || [ -L "$STORE" ] || [ -L "$KeyDir/.acm-export" ] || [ -L "$KSTORE" ]; then
     fail install "$STORE or $KSTORE is a symbolic link; refusing to $1 anything through it (nothing was changed)"
   fi
@@ -158,7 +160,8 @@ check_names() { # verb
           # A regular file: our own only when it is the same file as a member of the current version (an
           # adoption that was interrupted), or part of a proven install of the previous layout.
           if same_as_member "${state%%:*}"; then continue; fi
-          files+=("${state%%:*}") ;;
+          # .prev names first: they are never taken over.
+          if [ "${state%%:*}" = "$name" ]; then files+=("$name"); else files=("$name.prev" "${files[@]}"); fi ;;
         *)
           if [ -L "${state%%:*}" ]; then fail install "${state%%:*} is a symbolic link acm-export did not create; refusing to $1 it (nothing was changed)"; fi
           fail install "${state%%:*} is not a regular file; refusing to $1 it (nothing was changed)" ;;
@@ -170,8 +173,44 @@ check_names() { # verb
       ADOPT=1
       return 0
     fi
-    fail install "${files[0]} is a file acm-export did not write (no record of it on this node); refusing to $1 it (nothing was changed)"
+    d=""
+    if [[ ${files[0]} != *.prev ]]; then
+      if takeover_ok; then TAKEOVER=("${files[@]}"); return 0; fi
+      d="; $takeover_dir/$CertName would let acm-export take it over"
+    fi
+    fail install "${files[0]} is a file acm-export did not write (no record of it on this node); refusing to $1 it (nothing was changed$d)"
   fi
+}
+# The operator's takeover file for CertName (header "Ownership"): when it is present, it and the directories
+# up to it are checked like the hooks directory; any problem fails the run at preflight (nothing changed).
+takeover_ok() {
+  local t="$takeover_dir/$CertName" info
+  [ -e "$t" ] || [ -L "$t" ] || return 1
+  check_tree "takeover directory" "$takeover_dir"
+  info=$(stat -c '%u %a' -- "$t")
+  plain_file "$t" && trusted_uid "${info% *}" && ! ((8#${info#* } & 8#022)) ||
+    problems+=("takeover file $t must be a regular file owned by root and not writable by group or others")
+  end_preflight
+}
+# Keeps a file acm-export replaces as the original (a hard link in the store), put back by remove.
+keep_original() { # file
+  local v="$KSTORE/original"
+  if [ "${1%/*}" = "$CertDir" ]; then v="$STORE/original"; fi
+  (umask 077 && mkdir -p -- "$v") && ln -PT -- "$1" "$v/${1##*/}" 2>/dev/null || [ "$1" -ef "$v/${1##*/}" ] ||
+    fail install "could not keep $1 as the original file"
+}
+# Originals kept in the store go back to their names where nothing is left (remove; the rollback of a first
+# install that took them over): hard links, so the store keeps them until it is deleted (a removal that fails
+# puts its links back over them).
+put_back_originals() {
+  local orig dest
+  for orig in "$STORE/original/"* "$KSTORE/original/"*; do
+    plain_file "$orig" || continue
+    dest="$KeyDir/${orig##*/}"
+    if [ "${orig%/*}" = "$STORE/original" ]; then dest="$CertDir/${orig##*/}"; fi
+    dest=${dest%.prev}
+    if [ ! -e "$dest" ] && [ ! -L "$dest" ] && ln -PT -- "$orig" "$dest"; then log "restored the original $dest"; fi
+  done
 }
 # A regular file at a stable or .prev name that is the very file (same inode) of a verified version member.
 same_as_member() { # name
@@ -290,7 +329,7 @@ store_gc() {
 # names (an earlier renewal), else the originals that layout replaced: kept in the store and put back by
 # remove.
 adopt_legacy() {
-  local m name v names_now names_prev
+  local m name names_now names_prev
   store_dirs
   names_now=$(dns_names "$CERT_FILE")
   names_prev=$(dns_names "$CERT_FILE.prev" || true)
@@ -301,11 +340,7 @@ adopt_legacy() {
     switch_to previous "$NEW_VERSION"
   else
     for m in "${ALL_MEMBERS[@]}"; do
-      name=${STABLE[$m]}.prev
-      plain_file "$name" || continue
-      if key_side "$m"; then v="$KSTORE/original"; else v="$STORE/original"; fi
-      (umask 077 && mkdir -p -- "$v") && ln -PT -- "$name" "$v/${name##*/}" 2>/dev/null || [ "$name" -ef "$v/${name##*/}" ] ||
-        fail install "could not keep $name as the original file"
+      if plain_file "${STABLE[$m]}.prev"; then keep_original "${STABLE[$m]}.prev"; fi
     done
   fi
   new_version
@@ -339,6 +374,7 @@ restore_store() {
   switch_to previous "$OLD_PREVIOUS" || ok=1
   # Links that now name nothing (a first install, or .prev names of a first replacement) go.
   drop_stale_links
+  put_back_originals
   if [ -f "$WORK/owned.before" ]; then mv -fT -- "$WORK/owned.before" "$OWNED" || ok=1; else rm -f -- "$OWNED"; fi
   store_gc
   return "$ok"

@@ -3,11 +3,20 @@
  * previous layout) says it wrote; a removal puts back an original that layout replaced.
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import * as path from 'node:path';
 import { formatSecret } from '../../lambda/acm-export/secret-format';
 import { EXIT } from '../helpers/install-script';
-import { createFixture, REGION, SECRET_ID, type Fixture } from './fixture';
+import { createFixture, hooksDirOf, REGION, SECRET_ID, type Fixture } from './fixture';
 
 let f: Fixture;
 beforeAll(() => {
@@ -27,7 +36,7 @@ test('CertName=ca-certificates over a foreign file of that name is refused and l
   const r = await f.run(params);
   expect(r.code).toBe(EXIT.install);
   expect(r.failure).toBe(
-    `acm-export: FAILED at install: ${bundle} is a file acm-export did not write (no record of it on this node); refusing to replace it (nothing was changed)`,
+    `acm-export: FAILED at install: ${bundle} is a file acm-export did not write (no record of it on this node); refusing to replace it (nothing was changed; ${f.root}/takeover.d/ca-certificates would let acm-export take it over)`,
   );
   const removal = await f.run(params, {}, 'remove');
   expect(removal.code).toBe(EXIT.install);
@@ -116,12 +125,16 @@ test('upgrade: a proven install of the previous layout is adopted; the original 
 
 test('upgrade: plain files without the previous layout state proving them are refused', async () => {
   const old = f.publish({ names: ['unproven.example.test'] });
-  const { params, env, certDir } = legacyInstall('unproven', old, { crt: old.certificate, key: old.privateKey });
+  const { params, env, certDir, keyDir } = legacyInstall('unproven', old, {
+    crt: old.certificate,
+    key: old.privateKey,
+  });
   writeFileSync(path.join(env.ACM_EXPORT_STATE_DIR, 'inventory', 'site.json'), '{"SecretId":"someone else"}\n');
   const next = f.publish({ names: ['unproven.example.test'] });
   const r = await f.run({ ...params, SecretVersionId: next.versionId }, env);
   expect(r.code).toBe(EXIT.install);
-  expect(r.failure).toContain(`${path.join(certDir, 'site.crt')} is a file acm-export did not write`);
+  // The .prev names are named first: a takeover file would not let acm-export take them over.
+  expect(r.failure).toContain(`${path.join(keyDir, 'site.key.prev')} is a file acm-export did not write`);
   expect(readFileSync(path.join(certDir, 'site.crt'), 'utf8')).toBe(old.certificate);
 });
 
@@ -131,4 +144,100 @@ test('a removal where the install never ran deletes nothing', async () => {
   const r = await f.run(params, {}, 'remove');
   expect(r.code).toBe(0);
   expect(JSON.parse(r.stdout)).toMatchObject({ removed: [], changed: false });
+});
+
+/**
+ * Takeover: a placeholder the operator put at the stable names (so the web server starts before the first
+ * install) is replaced only when the operator's takeover file for that CertName allows it.
+ */
+describe('takeover of files at the stable names', () => {
+  const PLACEHOLDER_CERT = '-----BEGIN CERTIFICATE-----\nself-signed placeholder\n-----END CERTIFICATE-----\n';
+  const PLACEHOLDER_KEY = '-----BEGIN PRIVATE KEY-----\nplaceholder key\n-----END PRIVATE KEY-----\n';
+
+  /** A placeholder at the paths a server config names (fullchain and key), and where its takeover file goes. */
+  function placeholder(slot: string) {
+    const cert = f.publish({ names: [`${slot}.example.test`] });
+    const params = f.params(cert.versionId, slot);
+    const fullchain = path.join(params.CertDir!, 'site.fullchain.pem');
+    const key = path.join(params.KeyDir!, 'site.key');
+    mkdirSync(params.CertDir!, { recursive: true, mode: 0o755 });
+    mkdirSync(params.KeyDir!, { recursive: true, mode: 0o700 });
+    writeFileSync(fullchain, PLACEHOLDER_CERT, { mode: 0o644 });
+    writeFileSync(key, PLACEHOLDER_KEY, { mode: 0o600 });
+    const takeoverDir = path.join(f.root, slot, 'takeover.d');
+    const env = { ACM_EXPORT_TAKEOVER_DIR: takeoverDir, ACM_EXPORT_STATE_DIR: path.join(f.root, slot, 'state') };
+    return { cert, params, fullchain, key, takeoverDir, env };
+  }
+  function allowTakeover(takeoverDir: string, mode = 0o644) {
+    mkdirSync(takeoverDir, { recursive: true, mode: 0o755 });
+    writeFileSync(path.join(takeoverDir, 'site'), '', { mode });
+    chmodSync(path.join(takeoverDir, 'site'), mode);
+  }
+  function expectPlaceholder(fullchain: string, key: string) {
+    expect(lstatSync(fullchain).isFile()).toBe(true);
+    expect(readFileSync(fullchain, 'utf8')).toBe(PLACEHOLDER_CERT);
+    expect(lstatSync(key).isFile()).toBe(true);
+    expect(readFileSync(key, 'utf8')).toBe(PLACEHOLDER_KEY);
+    expect(statSync(key).mode & 0o777).toBe(0o600);
+  }
+
+  test('without a takeover file the placeholder is refused, and the line names the file that would allow it', async () => {
+    const { params, fullchain, key, takeoverDir, env } = placeholder('no-takeover');
+    const r = await f.run(params, env);
+    expect(r.code).toBe(EXIT.install);
+    expect(r.failure).toBe(
+      `acm-export: FAILED at install: ${fullchain} is a file acm-export did not write (no record of it on this node); refusing to replace it (nothing was changed; ${takeoverDir}/site would let acm-export take it over)`,
+    );
+    expectPlaceholder(fullchain, key);
+  });
+
+  test('with it the install takes the placeholder over, and remove puts it back byte for byte', async () => {
+    const { cert, params, fullchain, key, takeoverDir, env } = placeholder('takeover');
+    allowTakeover(takeoverDir);
+    const r = await f.run(params, env);
+    expect(r.code).toBe(0);
+    expect(readlinkSync(fullchain)).toBe('.acm-export/site/current/fullchain.pem');
+    expect(readFileSync(fullchain, 'utf8')).toBe(cert.certificate + cert.chain);
+    expect(readFileSync(key, 'utf8')).toBe(cert.privateKey);
+    const removal = await f.run(params, env, 'remove');
+    expect(removal.code).toBe(0);
+    expectPlaceholder(fullchain, key);
+    expect(existsSync(path.join(params.CertDir!, 'site.crt'))).toBe(false);
+    expect(existsSync(path.join(params.CertDir!, '.acm-export'))).toBe(false);
+  });
+
+  test('a first install that fails after taking the placeholder over puts it back', async () => {
+    const { params, fullchain, key, takeoverDir, env } = placeholder('takeover-rollback');
+    allowTakeover(takeoverDir);
+    const hooks = hooksDirOf(params);
+    mkdirSync(hooks, { recursive: true, mode: 0o755 });
+    writeFileSync(path.join(hooks, '10-fail'), '#!/bin/sh\nexit 3\n', { mode: 0o755 });
+    chmodSync(path.join(hooks, '10-fail'), 0o755);
+    const r = await f.run(params, env);
+    expect(r.code).toBe(EXIT.hooks);
+    expectPlaceholder(fullchain, key);
+  });
+
+  test('a takeover file others can write is refused, as the hooks directory would be', async () => {
+    const { params, fullchain, key, takeoverDir, env } = placeholder('takeover-open');
+    allowTakeover(takeoverDir, 0o646);
+    const r = await f.run(params, env);
+    expect(r.code).toBe(EXIT.preflight);
+    expect(r.stderr).toContain(
+      `acm-export: preflight: takeover file ${takeoverDir}/site must be a regular file owned by root and not writable by group or others`,
+    );
+    expect(r.failure).toBe('acm-export: FAILED at preflight: 1 problem(s); nothing was changed');
+    expectPlaceholder(fullchain, key);
+  });
+
+  test('a .prev file is never taken over', async () => {
+    const { params, fullchain, takeoverDir, env } = placeholder('takeover-prev');
+    allowTakeover(takeoverDir);
+    writeFileSync(`${fullchain}.prev`, PLACEHOLDER_CERT, { mode: 0o644 });
+    const r = await f.run(params, env);
+    expect(r.code).toBe(EXIT.install);
+    expect(r.failure).toContain(`${fullchain}.prev is a file acm-export did not write`);
+    expect(r.failure).toContain('refusing to replace it (nothing was changed)');
+    expect(readFileSync(`${fullchain}.prev`, 'utf8')).toBe(PLACEHOLDER_CERT);
+  });
 });
