@@ -326,23 +326,19 @@ out_of_sync() {
 
 # The result line on stdout (see "Output" in the header).
 print_result() {
-  node=${node_id:-$HOSTNAME}
-  names_json=""
-  for n in "${NAMES[@]}"; do names_json="$names_json${names_json:+,}$(json_str "$n")"; done
-  extra_files=""
-  if [ "$CombinedPem" = true ]; then extra_files="$extra_files,\"combined\":$(json_str "$COMBINED_FILE")"; fi
-  if [ "$Pkcs12" = true ]; then extra_files="$extra_files,\"pkcs12\":$(json_str "$P12_FILE")"; fi
-  skipped_json=""
+  local n names="" files=(cert "$CERT_FILE" chain "$CHAIN_FILE" fullchain "$FULLCHAIN_FILE" key "$KEY_FILE") skipped=()
+  for n in "${NAMES[@]}"; do names+=${names:+,}$(json_str "$n"); done
+  if [ "$CombinedPem" = true ]; then files+=(combined "$COMBINED_FILE"); fi
+  if [ "$Pkcs12" = true ]; then files+=(pkcs12 "$P12_FILE"); fi
   if [ -n "$SKIPPED" ]; then
-    skipped_json=",\"skipped\":$(json_str "$SKIPPED")"
+    skipped=(skipped "$SKIPPED")
     if [ -n "$INSTALLED_SERIAL" ]; then
-      skipped_json="$skipped_json,\"installedSerial\":$(json_str "$INSTALLED_SERIAL"),\"installedNotAfter\":$(json_str "$INSTALLED_NOT_AFTER")"
+      skipped+=(installedSerial "$INSTALLED_SERIAL" installedNotAfter "$INSTALLED_NOT_AFTER")
     fi
   fi
-  printf '{"node":%s,"certName":%s,"serial":%s,"notAfter":%s,"names":[%s],"files":{"cert":%s,"chain":%s,"fullchain":%s,"key":%s%s},"service":%s,"requestedService":%s,"reloaded":%s,"verified":%s,"changed":%s,"secretVersionId":%s%s}\n' \
-    "$(json_str "$node")" "$(json_str "$CertName")" "$(json_str "$SERIAL")" "$(json_str "$NOT_AFTER")" "$names_json" \
-    "$(json_str "$CERT_FILE")" "$(json_str "$CHAIN_FILE")" "$(json_str "$FULLCHAIN_FILE")" "$(json_str "$KEY_FILE")" "$extra_files" \
-    "$(json_str "$Service")" "$(json_str "$RequestedService")" "$RELOADED" "$VERIFIED" "$CHANGED" "$(json_str "$SecretVersionId")" "$skipped_json"
+  json_obj node "${node_id:-$HOSTNAME}" certName "$CertName" serial "$SERIAL" notAfter "$NOT_AFTER" @names "[$names]" \
+    @files "$(json_obj "${files[@]}")" service "$Service" requestedService "$RequestedService" @reloaded "$RELOADED" \
+    @verified "$VERIFIED" @changed "$CHANGED" secretVersionId "$SecretVersionId" "${skipped[@]}"
 }
 
 # The owners the live files must have (uid and gid numbers).
@@ -414,25 +410,7 @@ main() {
   # A version id (push) or, in association mode, a stage.
   local required="CertName SecretId SecretVersionId Region"
   if [ -n "${SSM_SecretVersionStage+set}" ]; then required="CertName SecretId Region"; fi
-  # The document's parameters: SSM_<Name>, else the document default (parameter tables in lib/params.sh).
-  CertName=${SSM_CertName-}
-  SecretId=${SSM_SecretId-}
-  SecretVersionId=${SSM_SecretVersionId-${DEFAULT[SecretVersionId]}}
-  SecretVersionStage=${SSM_SecretVersionStage-${DEFAULT[SecretVersionStage]}}
-  Region=${SSM_Region-}
-  CertDir=${SSM_CertDir-${DEFAULT[CertDir]}}
-  KeyDir=${SSM_KeyDir-${DEFAULT[KeyDir]}}
-  KeyGroup=${SSM_KeyGroup-${DEFAULT[KeyGroup]}}
-  Service=${SSM_Service-${DEFAULT[Service]}}
-  VerifyPort=${SSM_VerifyPort-${DEFAULT[VerifyPort]}}
-  KeyOwner=${SSM_KeyOwner-${DEFAULT[KeyOwner]}}
-  KeyMode=${SSM_KeyMode-${DEFAULT[KeyMode]}}
-  CertOwner=${SSM_CertOwner-${DEFAULT[CertOwner]}}
-  CertGroup=${SSM_CertGroup-${DEFAULT[CertGroup]}}
-  CertMode=${SSM_CertMode-${DEFAULT[CertMode]}}
-  Pkcs12=${SSM_Pkcs12-${DEFAULT[Pkcs12]}}
-  CombinedPem=${SSM_CombinedPem-${DEFAULT[CombinedPem]}}
-  Target=${SSM_Target-${DEFAULT[Target]}}
+  # The document's parameters: read_params sets each from SSM_<Name>, else its default (tables in lib/params.sh).
   read_params "$required" CertName SecretId SecretVersionId SecretVersionStage Region CertDir KeyDir KeyGroup \
     Service VerifyPort KeyOwner KeyMode CertOwner CertGroup CertMode Pkcs12 CombinedPem Target
   if [ -n "$SecretVersionId" ] && [ -n "$SecretVersionStage" ]; then

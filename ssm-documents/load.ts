@@ -5,7 +5,8 @@
  * preflight.sh, each ending in `main "$@"`). A document's step names them with `#include <file>` lines in
  * its `runCommand` (library files first, the program last); they are joined here into one script: the
  * program's shebang, then every file's lines without their comment-only and blank lines, their trailing comments,
- * their indentation and the library functions the program cannot reach, so the commented source stays in the
+ * their indentation and the library functions the program cannot reach, each line after which bash reads on
+ * (`then`, `{`, `&&`, a `\` continuation ...) joined to the next, so the commented source stays in the
  * repository and each document stays well under SSM's 64 KB content limit (which counts parameter values too).
  *
  * What is per parameter comes from the field registry (lambda/shared/fields.ts): each document's `parameters:`
@@ -114,6 +115,45 @@ export function scriptLines(script: string): string[] {
     const scanned = scanLine(line.trimStart());
     open = scanned.open;
     if (scanned.code !== '') out.push(scanned.code);
+  }
+  return out;
+}
+
+/** A line after which bash reads on: a keyword, an opening brace, `&&`, `||`, `|`, a case arm's `;;`. */
+const READS_ON = [
+  /^(?:if|elif) .*; then$/,
+  /^(?:for|while|until) .*; do$/,
+  /^(?:else|then|do|\{)$/,
+  /^case .* in$/,
+  /(?:\(\) | )\{$/,
+  /(?:&&|\|\||\||;;)$/,
+];
+
+/**
+ * Script lines with each line after which bash reads on (see READS_ON) or that ends in a `\` continuation
+ * joined to the next by a space: a newline costs two bytes of the document's JSON, a space one. Never inside
+ * a multi-line string. Tests check that bash parses the result to the same program.
+ */
+export function joinedLines(lines: readonly string[]): string[] {
+  const out: string[] = [];
+  let open: string | undefined;
+  let joinNext = false;
+  for (const line of lines) {
+    const inside = open !== undefined;
+    if (joinNext) out[out.length - 1] += line;
+    else out.push(line);
+    open = scanLine(line, open).open;
+    joinNext = false;
+    if (inside || open !== undefined) continue;
+    const last = out[out.length - 1];
+    const backslashes = /\\*$/.exec(last)?.[0].length ?? 0;
+    if (backslashes % 2 === 1 && / \\$/.test(last)) {
+      out[out.length - 1] = last.slice(0, -1);
+      joinNext = true;
+    } else if (READS_ON.some((re) => re.test(line))) {
+      out[out.length - 1] += ' ';
+      joinNext = true;
+    }
   }
   return out;
 }
@@ -275,7 +315,7 @@ export function joinScript(
       .filter((l) => !l.startsWith('#!'));
   });
   const kept = options.keepUnreachable ? joined : reachableOnly(joined);
-  const lines = options.keepComments ? kept : scriptLines(kept.join('\n'));
+  const lines = options.keepComments ? kept : joinedLines(scriptLines(kept.join('\n')));
   return [shebang, ...lines].join('\n') + '\n';
 }
 

@@ -74,19 +74,13 @@ remove_files() {
   for f in "${gone[@]}"; do removed_json="$removed_json${removed_json:+,}$(json_str "$f")"; done
   if [ "${#gone[@]}" -gt 0 ]; then changed=true; fi
   log "removed ${#gone[@]} file(s) of $CertName${gone[*]:+: ${gone[*]}}"
-  printf '{"node":%s,"certName":%s,"action":"remove","removed":[%s],"changed":%s}\n' \
-    "$(json_str "${node_id:-$(uname -n)}")" "$(json_str "$CertName")" "$removed_json" "$changed"
+  json_obj node "${node_id:-$(uname -n)}" certName "$CertName" action remove @removed "[$removed_json]" @changed "$changed"
   exit 0
 }
 
 main() {
   set_traps
-  # The document's parameters: SSM_<Name>, else the document default (parameter tables in lib/params.sh).
-  CertName=${SSM_CertName-}
-  SecretId=${SSM_SecretId-}
-  CertDir=${SSM_CertDir-${DEFAULT[CertDir]}}
-  KeyDir=${SSM_KeyDir-${DEFAULT[KeyDir]}}
-  Service=${SSM_Service-${DEFAULT[Service]}}
+  # The document's parameters: read_params sets each from SSM_<Name>, else its default (tables in lib/params.sh).
   read_params "CertName SecretId" CertName SecretId CertDir KeyDir Service
   check_params
   set_paths

@@ -79,23 +79,14 @@ report_node() {
     report_or_warn report
   fi
   log "report: $CertName holds serial ${serial:-none}${SERVED:+, 127.0.0.1:$VerifyPort serves $SERVED}${PROBLEM:+; problem: $PROBLEM}"
-  printf '{"node":%s,"certName":%s,"action":"report","serial":%s,"servedSerial":%s,"problem":%s}\n' \
-    "$(json_str "${node_id:-$HOSTNAME}")" "$(json_str "$CertName")" "$(json_str "$serial")" "$(json_str "$SERVED")" "$(json_str "$PROBLEM")"
+  json_obj node "${node_id:-$HOSTNAME}" certName "$CertName" action report serial "$serial" servedSerial "$SERVED" \
+    problem "$PROBLEM"
   exit 0
 }
 
 main() {
   set_traps
-  # The document's parameters: SSM_<Name>, else the document default (parameter tables in lib/params.sh).
-  CertName=${SSM_CertName-}
-  SecretId=${SSM_SecretId-}
-  CertDir=${SSM_CertDir-${DEFAULT[CertDir]}}
-  KeyDir=${SSM_KeyDir-${DEFAULT[KeyDir]}}
-  Service=${SSM_Service-${DEFAULT[Service]}}
-  VerifyPort=${SSM_VerifyPort-${DEFAULT[VerifyPort]}}
-  Pkcs12=${SSM_Pkcs12-${DEFAULT[Pkcs12]}}
-  CombinedPem=${SSM_CombinedPem-${DEFAULT[CombinedPem]}}
-  Target=${SSM_Target-${DEFAULT[Target]}}
+  # The document's parameters: read_params sets each from SSM_<Name>, else its default (tables in lib/params.sh).
   read_params "CertName SecretId" CertName SecretId CertDir KeyDir Service VerifyPort Pkcs12 CombinedPem Target
   check_params
   set_paths

@@ -32,8 +32,8 @@ check_param() { # name value
   fi
 }
 
-# Checks the program's parameters (each program assigns its own from SSM_<Name>, else the document default)
-# against their rules. A required one that is unset means an agent too old for ENV_VAR parameters.
+# Sets each of the program's parameters from SSM_<Name>, else the document default, and checks it against its
+# rule. A required one that is unset means an agent too old for ENV_VAR parameters.
 read_params() { # "required names" names...
   local required=" $1 " name var
   local -a missing=()
@@ -43,6 +43,7 @@ read_params() { # "required names" names...
   for name in "$@"; do
     var="SSM_$name"
     if [[ $required == *" $name "* ]] && [ -z "${!var+set}" ]; then missing+=("$var"); fi
+    printf -v "$name" %s "${!var-${DEFAULT[$name]-}}"
   done
   if [ "${#missing[@]}" -gt 0 ]; then
     fail parameters "${missing[*]} not set: this document passes its parameters as environment variables (interpolationType ENV_VAR), which needs SSM Agent >= 3.3.2746.0; update the agent on this node"

@@ -71,17 +71,29 @@ json_str() {
   printf '"%s"' "$s"
 }
 
+# One JSON object on a line: json_obj key value [key value]...; each value a string, or already JSON when its
+# key starts with @ (a number, a boolean, an array, an object).
+json_obj() {
+  local sep='{'
+  while [ "$#" -gt 1 ]; do
+    if [[ $1 == @* ]]; then printf '%s"%s":%s' "$sep" "${1#@}" "$2"; else printf '%s"%s":' "$sep" "$1"; json_str "$2"; fi
+    sep=,
+    shift 2
+  done
+  printf '}\n'
+}
+
 # The failure as one JSON line on stdout too: the agent keeps the start of stdout and cuts stderr's tail when
 # the output is long, so the FAILED line can be lost there. Node id only once the parameters are valid.
 failure_json() { # step code text
-  local node_json="" text=$3 listed
-  if [ "$REPORT_READY" = 1 ]; then node_json="\"node\":$(json_str "${node_id:-$HOSTNAME}"),"; fi
+  local node=() text=$3 listed
+  if [ "$REPORT_READY" = 1 ]; then node=(node "${node_id:-$HOSTNAME}"); fi
   # Parameter and preflight failures list their problems on lines of their own: the first ones go here.
   if [[ $1 =~ ^(parameters|preflight)$ ]] && [ "${#problems[@]}" -gt 0 ]; then
     listed=$(printf '%s; ' "${problems[@]}")
     text="${listed%; }: $text"
   fi
-  printf '{%s"failedStep":"%s","exitCode":%s,"reason":%s}\n' "$node_json" "$1" "$2" "$(json_str "${text:0:600}")"
+  json_obj "${node[@]}" failedStep "$1" @exitCode "$2" reason "${text:0:600}"
 }
 
 fail() {
