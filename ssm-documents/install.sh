@@ -87,7 +87,8 @@
 #
 # Ownership: STATE_DIR/owned/<CertName> records the SecretId, version and sha256 of each file written. A run
 # replaces or deletes only its own links and store: anything else at a stable or .prev name, and a
-# CertName recorded for another SecretId, is refused (exit 15, nothing changed). Plain files of the
+# CertName recorded for another SecretId, is refused (exit 15, nothing changed); the latter unless that
+# secret is of this target and deleted (holder_released: where POST /exports frees the name). Plain files of the
 # previous layout are adopted only when its inventory entry names this SecretId and their serial. Plain files
 # at stable names (not .prev) are taken over only when the operator's takeover file TAKEOVER_DIR/<CertName>
 # exists (default /etc/acm-export/takeover.d, ACM_EXPORT_TAKEOVER_DIR in local mode and tests; checked like
