@@ -87,7 +87,8 @@
 #
 # Ownership: STATE_DIR/owned/<CertName> records the SecretId, version and sha256 of each file written. A run
 # replaces or deletes only its own links and store: anything else at a stable or .prev name, and a
-# CertName recorded for another SecretId, is refused (exit 15, nothing changed). Plain files of the
+# CertName recorded for another SecretId, is refused (exit 15, nothing changed); the latter unless that
+# secret is of this target and deleted (holder_released: where POST /exports frees the name). Plain files of the
 # previous layout are adopted only when its inventory entry names this SecretId and their serial. Plain files
 # at stable names (not .prev) are taken over only when the operator's takeover file TAKEOVER_DIR/<CertName>
 # exists (default /etc/acm-export/takeover.d, ACM_EXPORT_TAKEOVER_DIR in local mode and tests; checked like
@@ -272,6 +273,19 @@ version_created_at() {
   rm -f -- "$WORK/version.json"
   if [[ $raw =~ ^[0-9]{1,12}(\.[0-9]+)?$ ]]; then printf '%s' "${raw%%.*}"; return 0; fi
   [[ $raw =~ ^[0-9T:.+Z\ -]+$ ]] && date -u -d "$raw" +%s 2>/dev/null
+}
+
+# Whether CertName's record may pass from secret $1 to SecretId: only where POST /exports frees the name,
+# i.e. $1 is a secret of this target (same prefix and target hash; AWS's 6-character suffix aside) and
+# its target was deleted (DeletedDate set, or the secret gone). One DescribeSecret, only in this case.
+holder_released() { # recorded SecretId
+  local mine=${SecretId%-??????} held=${1%-??????} out
+  [ "${mine%/*/*}" = "${held%/*/*}" ] && [ "${mine##*/}" = "${held##*/}" ] && [[ ${held##*/} =~ ^[0-9a-f]{16}$ ]] || return 1
+  if out=$(aws secretsmanager describe-secret --region "$Region" --secret-id "$1" --query DeletedDate --output text 2>"$WORK/aws.err" </dev/null); then
+    [ -n "$out" ] && [ "$out" != None ]
+  else
+    [[ $(<"$WORK/aws.err") == *'(ResourceNotFoundException)'* ]]
+  fi
 }
 
 epoch_iso() { date -u -d "@$1" '+%Y-%m-%dT%H:%M:%SZ'; } # epoch seconds
@@ -555,7 +569,10 @@ main() {
   # Only files this node's record (or the previous layout's proven state) says acm-export wrote are replaced.
   owner=$(record_field SecretId)
   if [ -n "$owner" ] && [ "$owner" != "$SecretId" ]; then
-    fail install "$CertName on this node holds the certificate of secret $owner, not of $SecretId; refusing to replace it (remove that target first; nothing was changed)"
+    if ! holder_released "$owner"; then
+      fail install "$CertName on this node holds the certificate of secret $owner, not of $SecretId; refusing to replace it (remove that target first; nothing was changed)"
+    fi
+    log "$CertName was installed from secret $owner of this target, which is deleted; taking the name over"
   fi
   check_names replace
   KEY_DIR_GROUP=$key_dir_group

@@ -65,10 +65,10 @@ export const NODE_CALLS: readonly NodeCall[] = [
     action: 'secretsmanager:DescribeSecret',
     caller: 'install script (aws secretsmanager describe-secret)',
     resource: 'certificate-secret',
-    why: 'an association run reads which version is AWSCURRENT (VersionIdsToStages; metadata only, no value, no KMS decrypt) and, when the node already holds it, fetches nothing; same secrets as GetSecretValue',
+    why: 'an association run reads which version is AWSCURRENT (VersionIdsToStages; metadata only, no value, no KMS decrypt) and, when the node already holds it, fetches nothing; an install over a certificate name recorded for another secret of the same target reads whether that secret was deleted (DeletedDate); same secrets as GetSecretValue',
     grantedBy: 'node-policy',
     evidence:
-      'ssm-documents/install.sh: an association run (SecretVersionStage) calls describe-secret --query VersionIdsToStages before any get-secret-value',
+      'ssm-documents/install.sh: an association run (SecretVersionStage) calls describe-secret --query VersionIdsToStages before any get-secret-value; holder_released calls describe-secret --query DeletedDate on the recorded secret',
   },
   {
     action: 'kms:Decrypt',

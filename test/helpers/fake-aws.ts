@@ -15,10 +15,13 @@
  *   aws secretsmanager describe-secret --region R --secret-id ID --query VersionIdsToStages --output json
  *                                      -> {"<id>": ["AWSCURRENT"], "<other id>": ["AWSPREVIOUS"], ...} as the
  *                                         CLI prints it; AccessDeniedException (exit 254) after denyDescribe()
+ *   aws secretsmanager describe-secret --region R --secret-id ID --query DeletedDate --output text
+ *                                      -> the date given to deleteSecret(), else "None" for a stored secret;
+ *                                         unknown -> ResourceNotFoundException (exit 254)
  * Every call's arguments are recorded; read them with calls().
  */
 import { createHash } from 'node:crypto';
-import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 export interface SecretVersion {
@@ -37,8 +40,10 @@ export interface FakeAws {
   addSecretVersion(version: SecretVersion): void;
   /** Moves AWSCURRENT of the version's secret to this version (addSecretVersion does it too). */
   setCurrent(versionId: string): void;
-  /** From now on DescribeSecret is denied (a node role from before the version check). */
-  denyDescribe(): void;
+  /** From now on DescribeSecret is denied (a node role from before the version check); `false` allows it again. */
+  denyDescribe(denied?: boolean): void;
+  /** Schedules the secret for deletion: DescribeSecret reports `deletedDate` as its DeletedDate. */
+  deleteSecret(region: string, secretId: string, deletedDate?: string): void;
   /** Arguments of every call so far, oldest first. */
   calls(): string[][];
 }
@@ -86,13 +91,19 @@ if [ "$#" -eq 10 ] && [ "$1" = secretsmanager ] && [ "$2" = get-secret-value ] &
   exit 254
 fi
 if [ "$#" -eq 10 ] && [ "$1" = secretsmanager ] && [ "$2" = describe-secret ] && [ "$3" = --region ] &&
-  [ "$5" = --secret-id ] && [ "$7" = --query ] && [ "$8" = VersionIdsToStages ] && [ "$9" = --output ] &&
-  [ "\${10}" = json ]; then
+  [ "$5" = --secret-id ] && [ "$7" = --query ] && [ "$9" = --output ] &&
+  { [ "$8 \${10}" = "VersionIdsToStages json" ] || [ "$8 \${10}" = "DeletedDate text" ]; }; then
   if [ -f "$store/deny-describe" ]; then
     echo "An error occurred (AccessDeniedException) when calling the DescribeSecret operation: User is not authorized to perform: secretsmanager:DescribeSecret" >&2
     exit 254
   fi
   key=$(printf '%s' "$4 $6" | sha256sum | cut -c1-32)
+  if [ "$8" = DeletedDate ]; then
+    if [ -f "$store/deleted-$key" ]; then cat "$store/deleted-$key"; printf '\n'; exit 0; fi
+    if [ -f "$store/current-$key" ]; then echo None; exit 0; fi
+    echo "An error occurred (ResourceNotFoundException) when calling the DescribeSecret operation: Secrets Manager can't find the specified secret." >&2
+    exit 254
+  fi
   current=$(cat "$store/current-$key" 2>/dev/null || true)
   out=""
   for f in "$store"/*.id; do
@@ -139,8 +150,12 @@ export function createFakeAws(dir: string): FakeAws {
       writeFileSync(path.join(store, `${versionId}.secret`), secretString);
       writeFileSync(path.join(store, `current-${currentKey(region, secretId)}`), versionId);
     },
-    denyDescribe() {
-      writeFileSync(path.join(store, 'deny-describe'), '');
+    deleteSecret(region, secretId, deletedDate = '2026-01-02T00:00:00.000000+00:00') {
+      writeFileSync(path.join(store, `deleted-${currentKey(region, secretId)}`), deletedDate);
+    },
+    denyDescribe(denied = true) {
+      if (denied) writeFileSync(path.join(store, 'deny-describe'), '');
+      else rmSync(path.join(store, 'deny-describe'), { force: true });
     },
     setCurrent(versionId) {
       const region = readFileSync(path.join(store, `${versionId}.region`), 'utf8');

@@ -68,6 +68,72 @@ test('a certificate name held by another secret is refused, naming both', async 
   expect(readFileSync(path.join(params.CertDir!, 'site.crt'), 'utf8')).toBe(cert.certificate);
 });
 
+/**
+ * A name recorded for another secret passes to this one only where `POST /exports` frees it too: the other
+ * secret is of the same target (`<prefix>/<certificate id>/<target hash>`) and its target was deleted.
+ */
+test('a name held by another secret of this target passes to a new secret only once that secret is deleted or gone', async () => {
+  const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:acm-export/stack';
+  const HASH = '0123456789abcdef';
+  const holder = `${ARN}/cert-a/${HASH}-AbC123`;
+  const next = `${ARN}/cert-b/${HASH}-XyZ789`;
+  const describeCalls = () => f.aws.calls().filter((c) => c[1] === 'describe-secret' && c[7] === 'DeletedDate');
+  /** A new version of `secretId` holding `issued`. */
+  const store = (secretId: string, issued: ReturnType<Fixture['publish']>) => {
+    const versionId = randomUUID();
+    const secretString = formatSecret({
+      certificate: issued.certificate,
+      chain: issued.chain,
+      encryptedPrivateKey: issued.encryptedPrivateKey,
+      passphrase: issued.passphrase,
+    });
+    f.aws.addSecretVersion({ region: REGION, secretId, versionId, secretString });
+    return { SecretId: secretId, SecretVersionId: versionId };
+  };
+  const first = f.publish({ names: ['holder.example.test'] });
+  const params = f.params(first.versionId, 'released', store(holder, first));
+  const env = { ACM_EXPORT_STATE_DIR: path.join(f.root, 'released', 'state') };
+  const owned = path.join(env.ACM_EXPORT_STATE_DIR, 'owned', 'site');
+  const crt = () => readFileSync(path.join(params.CertDir!, 'site.crt'), 'utf8');
+  expect((await f.run(params, env)).code).toBe(0);
+  const second = f.publish({ names: ['next.example.test'] });
+  /** Installs `second` from `secretId`: the failure line ('' on success) and the DescribeSecret calls made. */
+  const attempt = async (secretId: string) => {
+    const callsBefore = describeCalls().length;
+    const r = await f.run({ ...params, ...store(secretId, second) }, env);
+    return { failure: r.code === 0 ? '' : r.failure, describeCalls: describeCalls().length - callsBefore, r };
+  };
+  const refusal = (of: string) =>
+    `acm-export: FAILED at install: site on this node holds the certificate of secret ${holder}, not of ${of}; refusing to replace it (remove that target first; nothing was changed)`;
+
+  // The holder's target still exists: refused, after one DescribeSecret.
+  expect(await attempt(next)).toMatchObject({ failure: refusal(next), describeCalls: 1 });
+  f.aws.deleteSecret(REGION, holder);
+  // Deleted, but the node cannot tell (DescribeSecret denied): refused.
+  f.aws.denyDescribe();
+  expect((await attempt(next)).failure).toBe(refusal(next));
+  f.aws.denyDescribe(false);
+  // Deleted, but the new secret is of another target or another stack's prefix: refused without asking AWS.
+  for (const other of [`${ARN}/cert-b/fedcba9876543210-XyZ789`, `${ARN}-other/cert-b/${HASH}-XyZ789`])
+    expect(await attempt(other)).toMatchObject({ failure: refusal(other), describeCalls: 0 });
+  expect(crt()).toBe(first.certificate);
+
+  // Deleted (its target was): the new secret takes the name over; the record names it from now on.
+  const taken = await attempt(next);
+  expect(taken).toMatchObject({ failure: '', describeCalls: 1 });
+  expect(taken.r.stderr).toContain(`site was installed from secret ${holder} of this target, which is deleted`);
+  expect(crt()).toBe(second.certificate);
+  expect(readFileSync(owned, 'utf8')).toContain(`SecretId=${next}\n`);
+
+  // Gone altogether (ResourceNotFoundException): taken over too.
+  const gone = `${ARN}/cert-gone/${HASH}-QqQ111`;
+  writeFileSync(owned, readFileSync(owned, 'utf8').replace(`SecretId=${next}\n`, `SecretId=${gone}\n`));
+  const third = f.publish({ names: ['third.example.test'] });
+  const later = `${ARN}/cert-c/${HASH}-ZzZ222`;
+  expect((await f.run({ ...params, ...store(later, third) }, env)).code).toBe(0);
+  expect(crt()).toBe(third.certificate);
+});
+
 test('the record lists the secret, its version and the sha256 of each file written', async () => {
   const cert = f.publish({ names: ['record.example.test'] });
   const params = f.params(cert.versionId, 'record');
