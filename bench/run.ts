@@ -12,6 +12,7 @@
  *
  * Loopback only: dynalite, the local AWS emulator, local nodes. Progress goes to stderr.
  */
+import './start-env';
 import { availableParallelism, cpus } from 'node:os';
 import { benchColdStart } from './cold-start';
 import { benchCompletion, FINISH_TIMES } from './completion';

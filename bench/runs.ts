@@ -223,7 +223,7 @@ export async function benchRuns(options: { nodes: number }, notes: string[]): Pr
       `Of the renewal's script runs per node, ${m.associationRunsPerNode} came from association runs; the push is the other. ` +
       `Baseline: the same renewal with both associations re-applied by an UpdateAssociation of unchanged fields, as ssm-run sent it on every export before it compared (${before.associationRunsPerNode} association runs per node). ` +
       "A KMS decrypt is counted for each secret value Secrets Manager returns (it decrypts with the caller's permissions). " +
-      'The unchanged-node goal waits for the node-side version check (DescribeSecret, then no GetSecretValue).',
+      "An association run on a node that holds the current version reads it with DescribeSecret and fetches nothing, so the baseline's re-applied runs cost no fetch either.",
   );
   return rows;
 }

@@ -11,6 +11,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { row, type BenchRow } from './report';
+import { START_ENV } from './start-env';
 
 /** `npm test` should finish within this on a 2-CPU machine with nothing else running. */
 export const TEST_SUITE_BUDGET_SECONDS = 300;
@@ -23,8 +24,30 @@ const JestReport = z.object({
   numTotalTests: z.number(),
   numFailedTests: z.number(),
   numFailedTestSuites: z.number(),
-  testResults: z.array(z.object({ name: z.string(), startTime: z.number(), endTime: z.number() })),
+  testResults: z.array(
+    z.object({
+      name: z.string(),
+      startTime: z.number(),
+      endTime: z.number(),
+      assertionResults: z
+        .array(z.object({ fullName: z.string(), status: z.string(), failureMessages: z.array(z.string()).default([]) }))
+        .default([]),
+    }),
+  ),
 });
+
+/** `file: test name` of each failed test, so that a flaky one can be found again. */
+export function failedTestNames(report: JestReport): string[] {
+  return report.testResults.flatMap((suite) =>
+    suite.assertionResults
+      .filter((t) => t.status === 'failed')
+      .map((t) => {
+        // The first line of the failure (the matcher's or the error's), bounded: enough to tell flakes apart.
+        const first = (t.failureMessages[0] ?? '').split('\n').find((line) => line.trim() !== '') ?? '';
+        return `${path.relative(ROOT, suite.name)}: ${t.fullName}${first ? ` (${first.trim().slice(0, 200)})` : ''}`;
+      }),
+  );
+}
 type JestReport = z.infer<typeof JestReport>;
 
 /** CPU seconds of this process's waited-for children (and theirs), from /proc; undefined off Linux. */
@@ -64,6 +87,7 @@ function runNpmTest(reportFile: string): Promise<{ code: number | null; stderrTa
     const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
     const child = spawn(npm, ['test', '--', '--json', `--outputFile=${reportFile}`], {
       cwd: ROOT,
+      env: START_ENV,
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
@@ -118,6 +142,8 @@ export async function benchTestSuite(notes: string[]): Promise<BenchRow[]> {
         ),
       );
     }
+    const failedNames = failedTestNames(report);
+    if (failedNames.length > 0) notes.push(`Failed: ${failedNames.join('; ')}.`);
     notes.push(
       `Slowest suites: ${slowestSuites(report, 5).join(', ')}. The wall time counts every other process on the machine; ` +
         'the CPU time (Jest, its workers and every process the tests start) does not.',

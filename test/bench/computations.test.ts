@@ -21,7 +21,7 @@ import { renderTable, row } from '../../bench/report';
 import { inventoryTableInput } from '../../bench/stack';
 import { formatNumber, formatRatio, mean, median, ratio } from '../../bench/stats';
 import { parseArgs, SECTIONS, selectSections } from '../../bench/run';
-import { parseChildCpuSeconds, slowestSuites } from '../../bench/test-suite';
+import { failedTestNames, parseChildCpuSeconds, slowestSuites } from '../../bench/test-suite';
 import { buildStack } from '../lib/fixture';
 
 const { stack, template } = buildStack();
@@ -131,12 +131,38 @@ describe('test-suite section', () => {
       numFailedTests: 0,
       numFailedTestSuites: 0,
       testResults: [
-        { name: path.join(root, 'test/a.test.ts'), startTime: 0, endTime: 1_000 },
-        { name: path.join(root, 'test/b.test.ts'), startTime: 0, endTime: 30_000 },
-        { name: path.join(root, 'test/c.test.ts'), startTime: 5_000, endTime: 12_500 },
+        { name: path.join(root, 'test/a.test.ts'), startTime: 0, endTime: 1_000, assertionResults: [] },
+        { name: path.join(root, 'test/b.test.ts'), startTime: 0, endTime: 30_000, assertionResults: [] },
+        { name: path.join(root, 'test/c.test.ts'), startTime: 5_000, endTime: 12_500, assertionResults: [] },
       ],
     };
     expect(slowestSuites(report, 2)).toEqual(['test/b.test.ts 30.0 s', 'test/c.test.ts 7.5 s']);
+  });
+
+  test('a failed test is named by its file and full name, so a flaky one can be found again', () => {
+    const root = path.join(__dirname, '..', '..');
+    const report = {
+      numTotalTestSuites: 1,
+      numTotalTests: 2,
+      numFailedTests: 1,
+      numFailedTestSuites: 1,
+      testResults: [
+        {
+          name: path.join(root, 'test/a.test.ts'),
+          startTime: 0,
+          endTime: 1_000,
+          assertionResults: [
+            { fullName: 'passes', status: 'passed', failureMessages: [] },
+            {
+              fullName: 'group fails',
+              status: 'failed',
+              failureMessages: ['\nError: expect(received).toBe(expected)\n  at x'],
+            },
+          ],
+        },
+      ],
+    };
+    expect(failedTestNames(report)).toEqual(['test/a.test.ts: group fails (Error: expect(received).toBe(expected))']);
   });
 });
 

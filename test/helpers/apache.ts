@@ -15,9 +15,8 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import * as path from 'node:path';
-import { freePort } from './nginx';
+import { canConnect, freePort, sleep } from './nginx';
 
 export interface TestApache {
   /** ServerRoot and configuration directory (pass as APACHE_CONFDIR). */
@@ -72,19 +71,6 @@ function config(dir: string, port: number, certificate: string, key: string, inc
     '',
   ].join('\n');
 }
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Starts Apache in `dir` (created if needed) serving `certificate` and `key`; resolves once its port accepts connections. */
 export async function startApache(options: { dir: string; certificate: string; key: string }): Promise<TestApache> {

@@ -55,7 +55,8 @@ export function freePort(): Promise<number> {
   });
 }
 
-function canConnect(port: number): Promise<boolean> {
+/** Whether 127.0.0.1:`port` accepts a TCP connection (a server started by a test is up). */
+export function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection({ host: '127.0.0.1', port });
     socket.once('connect', () => {
@@ -66,7 +67,7 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function config(dir: string, servers: NginxServer[], ports: number[], includeDir: string): string {
   const tmp = path.join(dir, 'tmp');

@@ -22,7 +22,12 @@ import { CERT_ARN, INPUT, SECRET_ARN, fakeAssociationId, mockAwsClient } from '.
 
 const ssm = mockAwsClient(SSMClient);
 const DOCUMENT = 'Install-ACMCertificate-Test';
-const deps = { ssm: new SSMClient({ region: 'us-east-1' }), documentName: DOCUMENT, reportDocumentName: 'Report-Doc', stackName: 'AcmExportTest' };
+const deps = {
+  ssm: new SSMClient({ region: 'us-east-1' }),
+  documentName: DOCUMENT,
+  reportDocumentName: 'Report-Doc',
+  stackName: 'AcmExportTest',
+};
 const PROFILE: TargetProfile = profileFromRequest(withDefaults(INPUT));
 
 function installSpec(over: Partial<AssociationSpec> = {}): AssociationSpec {

@@ -21,21 +21,12 @@ import {
   executionArn,
   mockAwsClient,
   startInventory,
+  TARGET_WWW,
 } from './support';
 
 const ITEM: InventoryItem = {
   certificateArn: CERT_ARN,
-  target: 'Role=web',
-  itemType: 'target',
-  CertName: 'www',
-  TargetTagKey: 'Role',
-  TargetTagValue: 'web',
-  CertDir: '/etc/ssl/certs',
-  KeyDir: '/etc/ssl/private',
-  Service: 'nginx',
-  VerifyPort: 443,
-  MaxConcurrency: '10%',
-  MaxErrors: '0',
+  ...TARGET_WWW,
   certExpiryDate: '2027-07-01T00:00:00.000Z',
   lastExportedDate: '2026-12-04T08:00:00.000Z',
   lastExportStartedAt: '2026-12-04T08:00:00.000Z',

@@ -144,14 +144,19 @@ test('no handler output contains the key, passphrase or certificate', async () =
   ssm.on(SendCommandCommand).resolves({ Command: { CommandId: COMMAND_ID } });
   const exportResult = exported as never;
   const install = await run(() =>
-    installHandler({ ...common, documentName: 'Doc', reportDocumentName: 'ReportDoc', stackName: 'AcmExport', logGroupName: '/l', timeoutSeconds: 600 })(
-      {
-        input: INPUT,
-        export: exportResult,
-        executionArn: executionArn('leak'),
-        executionStartTime: '2026-11-20T10:00:00.000Z',
-      },
-    ),
+    installHandler({
+      ...common,
+      documentName: 'Doc',
+      reportDocumentName: 'ReportDoc',
+      stackName: 'AcmExport',
+      logGroupName: '/l',
+      timeoutSeconds: 600,
+    })({
+      input: INPUT,
+      export: exportResult,
+      executionArn: executionArn('leak'),
+      executionStartTime: '2026-11-20T10:00:00.000Z',
+    }),
   );
   const params = JSON.stringify(ssm.commandCalls(SendCommandCommand)[0].args[0].input);
   ssm.on(ListCommandsCommand).resolves({

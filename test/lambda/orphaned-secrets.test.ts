@@ -17,7 +17,7 @@ import 'aws-sdk-client-mock-jest';
 import { createHandler } from '../../lambda/drift-check/handler';
 import type { InventoryItem } from '../../lambda/shared/contract';
 import { secretName } from '../../lambda/shared/target-secret';
-import { ACCOUNT, REGION, executionArn, mockAwsClient, startInventory } from './support';
+import { ACCOUNT, REGION, executionArn, mockAwsClient, startInventory, TARGET_WWW } from './support';
 
 const secrets = mockAwsClient(SecretsManagerClient);
 const sns = mockAwsClient(SNSClient);
@@ -42,17 +42,7 @@ beforeAll(async () => {
   // One target in the inventory: its secret is not an orphan (found by ARN, and by name).
   const owned: InventoryItem = {
     certificateArn: certArn(1),
-    target: 'Role=web',
-    itemType: 'target',
-    CertName: 'www',
-    TargetTagKey: 'Role',
-    TargetTagValue: 'web',
-    CertDir: '/etc/ssl/certs',
-    KeyDir: '/etc/ssl/private',
-    Service: 'nginx',
-    VerifyPort: 443,
-    MaxConcurrency: '10%',
-    MaxErrors: '0',
+    ...TARGET_WWW,
     certExpiryDate: '2027-06-01T00:00:00.000Z',
     lastExportedDate: HOURS_AGO(1).toISOString(),
     lastExportStartedAt: HOURS_AGO(1).toISOString(),

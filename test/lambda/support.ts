@@ -24,6 +24,20 @@ export const STATE_MACHINE_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachi
 export const SECRET_ARN = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:acm-export/${CERT_ID}/abcdef0123456789-AbCdEf`;
 export const KMS_KEY = `arn:aws:kms:${REGION}:${ACCOUNT}:key/11111111-2222-3333-4444-555555555555`;
 export const COMMAND_ID = '12345678-90ab-cdef-1234-567890abcdef';
+/** The stored target options of the `www` certificate on Role=web, as an inventory item holds them. */
+export const TARGET_WWW = {
+  target: 'Role=web',
+  itemType: 'target',
+  CertName: 'www',
+  TargetTagKey: 'Role',
+  TargetTagValue: 'web',
+  CertDir: '/etc/ssl/certs',
+  KeyDir: '/etc/ssl/private',
+  Service: 'nginx',
+  VerifyPort: 443,
+  MaxConcurrency: '10%',
+  MaxErrors: '0',
+} as const;
 
 /** An association id shaped like SSM's (a UUID, as the model requires); `n` tells fixtures apart. */
 export function fakeAssociationId(n: number): string {

@@ -140,14 +140,14 @@ describe('calls per caller', () => {
     await nodeAws('mi-0000000000000000a', 'get-secret-value', '--version-id', versionId);
     await nodeAws('mi-0000000000000000b', 'get-secret-value', '--version-id', versionId);
     await sm.send(new PutSecretValueCommand({ SecretId: secretArn, SecretString: '{"v":3}' }));
-    expect(aws.callCountsByCaller()).toEqual({
-      'mi-0000000000000000a': {
-        'secretsmanager:DescribeSecret': 1,
-        'secretsmanager:GetSecretValue': 2,
-        'kms:Decrypt': 2,
-      },
-      'mi-0000000000000000b': { 'secretsmanager:GetSecretValue': 1, 'kms:Decrypt': 1 },
-      unknown: { 'secretsmanager:PutSecretValue': 1 },
+    // This process's own client is counted under whatever app id its environment gives the SDK (none, or
+    // one a library set, as Powertools does): only the nodes' entries are asserted, and nothing else read.
+    const counts = aws.callCountsByCaller();
+    const { 'mi-0000000000000000a': a, 'mi-0000000000000000b': b, ...others } = counts;
+    expect({ a, b }).toEqual({
+      a: { 'secretsmanager:DescribeSecret': 1, 'secretsmanager:GetSecretValue': 2, 'kms:Decrypt': 2 },
+      b: { 'secretsmanager:GetSecretValue': 1, 'kms:Decrypt': 1 },
     });
+    expect(Object.values(others)).toEqual([{ 'secretsmanager:PutSecretValue': 1 }]);
   });
 });

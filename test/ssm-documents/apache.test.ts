@@ -4,14 +4,14 @@
  * names the instance). The cases run in order and share its state: first install, no-change re-run, renewal,
  * then the failures that must leave the old certificate served.
  */
-import { readFileSync, rmSync, statSync, mkdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { startApache, type TestApache } from '../helpers/apache';
 import type { DocumentKind } from '../../ssm-documents/load';
 import { EXIT, type InstallParams, type InstallRun } from '../helpers/install-script';
 import { freePort, servedSerial } from '../helpers/nginx';
-import { createFixture, hooksDirOf, secretFragments, type Fixture } from './fixture';
+import { createFixture, writeFailingHook, secretFragments, type Fixture } from './fixture';
 
 const NAME = 'www.example.test';
 const FRESH = 'fresh.example.test';
@@ -188,9 +188,7 @@ describe('failures leave the old certificate served by Apache', () => {
 
   test('a deploy hook fails after the graceful restart: rolled back, Apache restarted again, old certificate served', async () => {
     const before = liveFiles();
-    mkdirSync(hooksDirOf(params), { recursive: true, mode: 0o755 });
-    const hook = path.join(hooksDirOf(params), '50-fail');
-    writeFileSync(hook, '#!/bin/sh\necho "deploy hook saw $ACM_EXPORT_SERIAL" >&2\nexit 7\n', { mode: 0o755 });
+    const hook = writeFailingHook(params);
     try {
       const next = f.publish({ names: [NAME] });
       const r = await run({ SecretVersionId: next.versionId });

@@ -1,6 +1,6 @@
 /** Shared set-up for the install script tests: a temp root, a test CA, the fake aws and a secret store. */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { formatSecret, type CertificateBundle } from '../../lambda/acm-export/secret-format';
@@ -108,6 +108,14 @@ export function createFixture(name: string): Fixture {
  */
 export function hooksDirOf(params: InstallParams): string {
   return path.join(path.dirname(params.CertDir ?? '/etc/ssl/certs'), 'hooks.d');
+}
+
+/** A deploy hook that prints the serial it saw and exits 7; returns its path (remove it after the test). */
+export function writeFailingHook(params: InstallParams): string {
+  mkdirSync(hooksDirOf(params), { recursive: true, mode: 0o755 });
+  const hook = path.join(hooksDirOf(params), '50-fail');
+  writeFileSync(hook, '#!/bin/sh\necho "deploy hook saw $ACM_EXPORT_SERIAL" >&2\nexit 7\n', { mode: 0o755 });
+  return hook;
 }
 
 /** Lines of base64 from PEM bodies (and raw passphrases) that must never appear in output. */

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { EXIT, type InstallParams, type InstallRun } from '../helpers/install-script';
 import { freePort, servedSerial, startNginx, type TestNginx } from '../helpers/nginx';
 import { waitFor } from '../helpers/wait';
-import { createFixture, hooksDirOf, secretFragments, type Fixture } from './fixture';
+import { createFixture, hooksDirOf, writeFailingHook, secretFragments, type Fixture } from './fixture';
 
 const NAME = 'www.example.test';
 let f: Fixture;
@@ -216,9 +216,7 @@ describe('failures leave the old certificate served', () => {
 
   test('a hook fails after the reload: files rolled back, nginx reloaded again, old certificate served', async () => {
     const before = liveFiles();
-    mkdirSync(hooksDirOf(params), { recursive: true, mode: 0o755 });
-    const hook = path.join(hooksDirOf(params), '50-fail');
-    writeFileSync(hook, '#!/bin/sh\necho "deploy hook saw $ACM_EXPORT_SERIAL" >&2\nexit 7\n', { mode: 0o755 });
+    const hook = writeFailingHook(params);
     try {
       const next = f.publish({ names: [NAME] });
       const r = await run({ SecretVersionId: next.versionId });

@@ -32,6 +32,7 @@ import {
   executionArn,
   mockAwsClient,
   startInventory,
+  TARGET_WWW,
 } from '../support';
 
 const ssm = mockAwsClient(SSMClient);
@@ -60,17 +61,7 @@ async function storeItem(over: Partial<InventoryItem> = {}): Promise<InventoryIt
   const n = String(serial).padStart(4, '0');
   const item: InventoryItem = {
     certificateArn: CERT_ARN.replace(/[0-9a-f]{4}$/, n),
-    target: 'Role=web',
-    itemType: 'target',
-    CertName: 'www',
-    TargetTagKey: 'Role',
-    TargetTagValue: 'web',
-    CertDir: '/etc/ssl/certs',
-    KeyDir: '/etc/ssl/private',
-    Service: 'nginx',
-    VerifyPort: 443,
-    MaxConcurrency: '10%',
-    MaxErrors: '0',
+    ...TARGET_WWW,
     certExpiryDate: '2027-06-01T00:00:00.000Z',
     lastExportedDate: '2026-11-30T00:00:00.000Z',
     lastExportStartedAt: '2026-11-30T00:00:00.000Z',
