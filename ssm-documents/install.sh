@@ -147,7 +147,8 @@
 # symbolic link or not a regular file is refused; so is a lock file that is one.
 
 # Failed install runs are recorded in the custom inventory (report and remove runs leave the entry as it was).
-record_failure() { report_or_warn failed "$1"; }
+# Not before the node library (lib/library.sh) is loaded: report_or_warn is one of its functions.
+record_failure() { if declare -F report_or_warn >/dev/null; then report_or_warn failed "$1"; fi; }
 
 # Preflight checks only an install makes: the AWS CLI that reads the secret, and the accounts that will own
 # the files. The CLI's version is asked only when the run fails anyway or an aws call failed (a process less
@@ -434,6 +435,9 @@ main() {
   fi
   check_params
   set_paths
+  # The node library (file handling, inventory) before anything uses it; a bad or unreachable one stops here.
+  make_work_dir
+  load_library
   set_store
   if [ -z "$KeyMode" ]; then
     if [ -n "$KeyGroup" ]; then KeyMode=0640; else KeyMode=0600; fi
@@ -449,7 +453,6 @@ main() {
   check_service_tools
   check_accounts
   check_dirs
-  make_work_dir
   fetch_secret
   end_preflight
   if [ "${UNCHANGED_CANDIDATE:-0}" = 1 ]; then unchanged_or_fetch; fi

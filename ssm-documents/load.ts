@@ -12,9 +12,15 @@
  * What is per parameter comes from the field registry (lambda/shared/fields.ts): each document's `parameters:`
  * block, and the rules its program checks them with, written into lib/params.sh at its `#parameter-rules`
  * line. The YAML files hold only each document's description and step.
+ *
+ * The node library (NODE_LIBRARY_FILES, stripped the same way) is not embedded in the install document: the
+ * stack ships it as an S3 asset, and the document carries its location and sha256 (written at the
+ * `#library-object` line of lib/library.sh, which fetches, checks and sources it on the node).
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { Token } from 'aws-cdk-lib';
 import { parse } from 'yaml';
 import { FIELDS, Registry, bashParamPrelude, documentParameters } from '../lambda/shared/fields';
 import { FIELD_RULES } from '../lambda/shared/patterns';
@@ -192,6 +198,59 @@ export function renderInstallScript(script: string, placement: PlacementPolicy):
   return out;
 }
 
+/** The files the node library is made of; a document including lib/library.sh sources them instead. */
+export const NODE_LIBRARY_FILES = ['lib/files.sh', 'lib/inventory.sh'] as const;
+/** The include that loads the node library on the node. */
+const LIBRARY_LOADER = 'lib/library.sh';
+/** The line of lib/library.sh that the library's location and sha256 replace. */
+const LIBRARY_OBJECT = /^#library-object$/m;
+
+/** The node library as shipped: its text and the sha256 (hex) the documents check it against. */
+export interface NodeLibrary {
+  readonly text: string;
+  readonly sha256: string;
+}
+
+/** The node library, joined and stripped like a document's script (no shebang: the program sources it). */
+export function nodeLibrary(dir: string = __dirname): NodeLibrary {
+  const joined = NODE_LIBRARY_FILES.map((name) => readFileSync(path.join(dir, name), 'utf8')).join('\n');
+  const text = joinedLines(scriptLines(joined)).join('\n') + '\n';
+  return { text, sha256: createHash('sha256').update(text).digest('hex') };
+}
+
+/** Where the node library lies: an S3 object, and the region the node fetches it from. */
+export interface LibraryLocation {
+  readonly bucket: string;
+  readonly key: string;
+  readonly region: string;
+}
+
+/**
+ * A location as long as a deployed one (the CDK bootstrap bucket of a 12-digit account in a 14-character region,
+ * key `<sha256>.sh`): what documents carry where no stack says where the library lies (tests, sizes).
+ */
+export const EXAMPLE_LIBRARY_LOCATION: LibraryLocation = {
+  bucket: 'cdk-hnb659fds-assets-123456789012-ap-southeast-1',
+  key: `${'0'.repeat(64)}.sh`,
+  region: 'ap-southeast-1',
+};
+
+/**
+ * The shell line that tells lib/library.sh where the library lies. A value is either a CDK token (the stack's
+ * own asset bucket, key and region, resolved by CloudFormation) or matches its S3 / region rule, so no quote
+ * or `$` reaches the shell text.
+ */
+function libraryObjectLine(location: LibraryLocation, sha256: string): string {
+  const checked = (value: string, rule: RegExp, what: string) => {
+    if (!Token.isUnresolved(value) && !rule.test(value)) throw new Error(`node library: ${what} is not valid`);
+    return value;
+  };
+  const bucket = checked(location.bucket, /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'bucket');
+  const key = checked(location.key, /^[A-Za-z0-9!_.*()/-]{1,512}$/, 'key');
+  const region = checked(location.region, /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, 'region');
+  return `declare -r LIB_OBJECT='s3://${bucket}/${key}' LIB_REGION='${region}' LIB_SHA256='${sha256}'`;
+}
+
 /** The line of lib/params.sh that the document's generated parameter rules replace. */
 const PARAMETER_RULES = /^#parameter-rules$/m;
 
@@ -205,6 +264,8 @@ export interface ScriptOptions {
   keepComments?: boolean;
   /** Keep library functions the program cannot reach. @default false */
   keepUnreachable?: boolean;
+  /** Where the node library lies, for a document that loads it. @default EXAMPLE_LIBRARY_LOCATION */
+  library?: LibraryLocation;
 }
 
 /** A function definition at the start of a line: `name() {`. */
@@ -257,7 +318,7 @@ export function scriptSegments(lines: readonly string[]): Segment[] {
  * covers calls, `trap` strings, `declare -F` tests and `"$fn"` calls of a name written out anywhere; a name
  * built at run time would not be seen, and no file builds one.
  */
-export function reachableOnly(lines: readonly string[]): string[] {
+export function reachableOnly(lines: readonly string[], roots: readonly string[] = []): string[] {
   const segments = scriptSegments(lines);
   const defined = new Set<string>();
   for (const { defines } of segments) {
@@ -268,7 +329,7 @@ export function reachableOnly(lines: readonly string[]): string[] {
   }
   const words = (segment: Segment) => scriptLines(segment.lines.join('\n')).join('\n').match(WORD) ?? [];
   const reached = new Set<string>();
-  const pending = segments.filter((s) => s.defines === undefined).flatMap(words);
+  const pending = [...roots, ...segments.filter((s) => s.defines === undefined).flatMap(words)];
   for (let name = pending.pop(); name !== undefined; name = pending.pop()) {
     if (!defined.has(name) || reached.has(name)) continue;
     reached.add(name);
@@ -305,16 +366,20 @@ export function joinScript(
   const rules = bashParamPrelude(kind, options.registry ?? FIELDS).replace(/\n$/, '');
   if (texts.filter((text) => PARAMETER_RULES.test(text)).length !== 1)
     throw new Error(`${kind}: the included files have no single #parameter-rules line`);
+  // The node library's code runs in this program: what it calls here is reachable.
+  const library = includes.includes(LIBRARY_LOADER) ? nodeLibrary(dir) : undefined;
+  const libraryLine = library && libraryObjectLine(options.library ?? EXAMPLE_LIBRARY_LOCATION, library.sha256);
   const joined = texts.flatMap((text) => {
     let rendered = carriesPlacement(text) ? renderInstallScript(text, options.placement ?? DEFAULT_PLACEMENT) : text;
     rendered = rendered.replace(PARAMETER_RULES, () => rules);
+    if (libraryLine !== undefined) rendered = rendered.replace(LIBRARY_OBJECT, () => libraryLine);
     // The whole text, minus each shebang.
     return rendered
       .replace(/\n$/, '')
       .split('\n')
       .filter((l) => !l.startsWith('#!'));
   });
-  const kept = options.keepUnreachable ? joined : reachableOnly(joined);
+  const kept = options.keepUnreachable ? joined : reachableOnly(joined, library?.text.match(WORD) ?? []);
   const lines = options.keepComments ? kept : joinedLines(scriptLines(kept.join('\n')));
   return [shebang, ...lines].join('\n') + '\n';
 }
@@ -337,6 +402,7 @@ export function loadDocument(
   kind: DocumentKind | { file: string; kind: DocumentKind },
   placement: PlacementPolicy = DEFAULT_PLACEMENT,
   registry: Registry = FIELDS,
+  library: LibraryLocation = EXAMPLE_LIBRARY_LOCATION,
 ): SsmCommandDocument {
   const [file, name] = typeof kind === 'string' ? [documentPath(kind), kind] : [kind.file, kind.kind];
   const source = parse(readFileSync(file, 'utf8')) as Omit<SsmCommandDocument, 'parameters'> & {
@@ -353,7 +419,7 @@ export function loadDocument(
     if (includes.length === 0) continue;
     if (other.length > 0) throw new Error(`${path.basename(file)}: a step with #include lines has no other lines`);
     // One string: a list entry per line would cost a byte more per line of SSM's 64 KB quota.
-    step.inputs.runCommand = [joinScript(name, includes, path.dirname(file), { placement, registry })];
+    step.inputs.runCommand = [joinScript(name, includes, path.dirname(file), { placement, registry, library })];
   }
   return {
     schemaVersion: source.schemaVersion,

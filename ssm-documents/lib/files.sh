@@ -6,7 +6,8 @@
 # directories owned by this uid) before it is followed.
 
 MEMBERS=(cert.pem chain.pem fullchain.pem key.pem)
-declare -A STABLE=() LINK_TO=()
+# -g: the install program sources this file from a function (lib/library.sh), where a plain declare is local.
+declare -gA STABLE=() LINK_TO=()
 
 # Paths of the store, the stable name of each member (STABLE) and what its link points at (LINK_TO), the
 # members this profile writes (MEMBERS) and their stable names (LINKS). Called after set_paths.

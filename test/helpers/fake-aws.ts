@@ -18,11 +18,16 @@
  *   aws secretsmanager describe-secret --region R --secret-id ID --query DeletedDate --output text
  *                                      -> the date given to deleteSecret(), else "None" for a stored secret;
  *                                         unknown -> ResourceNotFoundException (exit 254)
+ *   aws s3 cp --region R --only-show-errors s3://B/K FILE
+ *                                      -> copies the object put with putObject(B, K) (the node library at
+ *                                         EXAMPLE_LIBRARY_LOCATION is there from the start) to FILE; unknown ->
+ *                                         the CLI's 404 line, exit 1
  * Every call's arguments are recorded; read them with calls().
  */
 import { createHash } from 'node:crypto';
 import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { EXAMPLE_LIBRARY_LOCATION, nodeLibrary } from '../../ssm-documents/load';
 
 export interface SecretVersion {
   region: string;
@@ -44,6 +49,8 @@ export interface FakeAws {
   denyDescribe(denied?: boolean): void;
   /** Schedules the secret for deletion: DescribeSecret reports `deletedDate` as its DeletedDate. */
   deleteSecret(region: string, secretId: string, deletedDate?: string): void;
+  /** Stores an S3 object `aws s3 cp` will return (replacing any). */
+  putObject(bucket: string, key: string, body: string): void;
   /** Arguments of every call so far, oldest first. */
   calls(): string[][];
 }
@@ -123,6 +130,21 @@ if [ "$#" -eq 10 ] && [ "$1" = secretsmanager ] && [ "$2" = describe-secret ] &&
   printf '{%s\n}\n' "$out"
   exit 0
 fi
+if [ "$#" -eq 6 ] && [ "$1" = s3 ] && [ "$2" = cp ] && [ "$3" = --region ] && [ "$5" = --only-show-errors ] &&
+  [[ $6 == s3://?* ]]; then
+  echo "aws (test double): s3 cp needs a destination" >&2
+  exit 252
+fi
+if [ "$#" -eq 7 ] && [ "$1" = s3 ] && [ "$2" = cp ] && [ "$3" = --region ] && [ "$5" = --only-show-errors ] &&
+  [[ $6 =~ ^s3://([a-z0-9.-]+)/(.+)$ ]]; then
+  object="$store/s3/$(printf '%s/%s' "\${BASH_REMATCH[1]}" "\${BASH_REMATCH[2]}" | sha256sum | cut -c1-32)"
+  if [ ! -f "$object" ]; then
+    echo "fatal error: An error occurred (404) when calling the HeadObject operation: Key \"\${BASH_REMATCH[2]}\" does not exist" >&2
+    exit 1
+  fi
+  cp -- "$object" "$7"
+  exit 0
+fi
 echo "aws (test double): unsupported invocation" >&2
 exit 252
 `;
@@ -141,8 +163,16 @@ export function createFakeAws(dir: string): FakeAws {
   writeFileSync(path.join(binDir, 'aws'), SCRIPT);
   chmodSync(path.join(binDir, 'aws'), 0o755);
   appendFileSync(path.join(store, 'calls'), '');
+  mkdirSync(path.join(store, 's3'));
+  const putObject = (bucket: string, key: string, body: string) =>
+    writeFileSync(
+      path.join(store, 's3', createHash('sha256').update(`${bucket}/${key}`).digest('hex').slice(0, 32)),
+      body,
+    );
+  putObject(EXAMPLE_LIBRARY_LOCATION.bucket, EXAMPLE_LIBRARY_LOCATION.key, nodeLibrary().text);
   return {
     binDir,
+    putObject,
     addSecretVersion({ region, secretId, versionId, secretString, createdDate }) {
       if (createdDate) writeFileSync(path.join(store, `${versionId}.created`), createdDate);
       writeFileSync(path.join(store, `${versionId}.region`), region);
