@@ -139,7 +139,7 @@ if [ "$#" -eq 7 ] && [ "$1" = s3 ] && [ "$2" = cp ] && [ "$3" = --region ] && [ 
   [[ $6 =~ ^s3://([a-z0-9.-]+)/(.+)$ ]]; then
   object="$store/s3/$(printf '%s/%s' "\${BASH_REMATCH[1]}" "\${BASH_REMATCH[2]}" | sha256sum | cut -c1-32)"
   if [ ! -f "$object" ]; then
-    echo "fatal error: An error occurred (404) when calling the HeadObject operation: Key \"\${BASH_REMATCH[2]}\" does not exist" >&2
+    echo "fatal error: An error occurred (404) when calling the HeadObject operation: Key \\"\${BASH_REMATCH[2]}\\" does not exist" >&2
     exit 1
   fi
   cp -- "$object" "$7"
