@@ -19,8 +19,9 @@ load_library() {
   file="$dir/$LIB_SHA256.sh"
   # mkdir never follows a symbolic link at its own name; a planted link (or anything not a root-only
   # directory of this uid) is refused below, before anything in it is read or written.
-  (umask 022 && mkdir -p -- "$state_dir") && { [ -e "$dir" ] || [ -L "$dir" ] || mkdir -m 0700 -- "$dir"; } ||
+  if ! (umask 022 && mkdir -p -- "$state_dir") || ! { [ -e "$dir" ] || [ -L "$dir" ] || mkdir -m 0700 -- "$dir"; }; then
     fail preflight "cannot create the library cache $dir (nothing was changed)"
+  fi
   if [ -L "$dir" ] || [ ! -d "$dir" ] || ! info=$(stat -c '%u %a' -- "$dir") || [ "${info% *}" != "$MY_UID" ] ||
     (( 8#${info#* } & 8#077 )); then
     fail preflight "$dir is not a directory of uid $MY_UID closed to others; refusing to keep the node library in it (nothing was changed)"
@@ -36,8 +37,9 @@ load_library() {
       fail preflight "node library $LIB_OBJECT has sha256 ${found:-(unreadable)}, expected $LIB_SHA256; refusing to run it (nothing was changed)"
     fi
     rm -f -- "$file"
-    chmod 0600 -- "$WORK/library.sh" && mv -fT -- "$WORK/library.sh" "$file" ||
+    if ! chmod 0600 -- "$WORK/library.sh" || ! mv -fT -- "$WORK/library.sh" "$file"; then
       fail preflight "could not store the node library in $dir (nothing was changed)"
+    fi
   fi
   # Earlier versions' files: the stack ships one library per document version.
   for old in "$dir"/*.sh; do

@@ -51,6 +51,8 @@ export interface FakeAws {
   deleteSecret(region: string, secretId: string, deletedDate?: string): void;
   /** Stores an S3 object `aws s3 cp` will return (replacing any). */
   putObject(bucket: string, key: string, body: string): void;
+  /** Deletes an S3 object: `aws s3 cp` of it then fails as the CLI does (404). */
+  deleteObject(bucket: string, key: string): void;
   /** Arguments of every call so far, oldest first. */
   calls(): string[][];
 }
@@ -164,15 +166,16 @@ export function createFakeAws(dir: string): FakeAws {
   chmodSync(path.join(binDir, 'aws'), 0o755);
   appendFileSync(path.join(store, 'calls'), '');
   mkdirSync(path.join(store, 's3'));
-  const putObject = (bucket: string, key: string, body: string) =>
-    writeFileSync(
-      path.join(store, 's3', createHash('sha256').update(`${bucket}/${key}`).digest('hex').slice(0, 32)),
-      body,
-    );
+  const objectFile = (bucket: string, key: string) =>
+    path.join(store, 's3', createHash('sha256').update(`${bucket}/${key}`).digest('hex').slice(0, 32));
+  const putObject = (bucket: string, key: string, body: string) => writeFileSync(objectFile(bucket, key), body);
   putObject(EXAMPLE_LIBRARY_LOCATION.bucket, EXAMPLE_LIBRARY_LOCATION.key, nodeLibrary().text);
   return {
     binDir,
     putObject,
+    deleteObject(bucket, key) {
+      rmSync(objectFile(bucket, key), { force: true });
+    },
     addSecretVersion({ region, secretId, versionId, secretString, createdDate }) {
       if (createdDate) writeFileSync(path.join(store, `${versionId}.created`), createdDate);
       writeFileSync(path.join(store, `${versionId}.region`), region);

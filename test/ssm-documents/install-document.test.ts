@@ -14,6 +14,7 @@ import { FIELD_RULES, INSTALL_DEFAULTS } from '../../lambda/shared/patterns';
 import {
   DOCUMENT_KINDS,
   INSTALL_DOCUMENT_PATH,
+  NODE_LIBRARY_FILES,
   documentIncludes,
   documentPath,
   documentScript,
@@ -123,7 +124,7 @@ describe('document structure', () => {
     expect(Number(step.inputs.timeoutSeconds)).toBeGreaterThanOrEqual(5);
     expect(Number(step.inputs.timeoutSeconds)).toBeLessThanOrEqual(172800);
     expect(raw.mainSteps[0].inputs.runCommand).toEqual([
-      ...['prelude', 'run', 'params', 'lock', 'files', 'service', 'inventory', 'node', 'hooks'].map(
+      ...['prelude', 'run', 'params', 'lock', 'library', 'service', 'node', 'hooks'].map(
         (lib) => `#include lib/${lib}.sh`,
       ),
       '#include install.sh',
@@ -486,12 +487,15 @@ describe('shell', () => {
   // Each program is checked as its document joins it (every library file and program is in one of them,
   // comments kept for shellcheck's directives, functions it cannot reach left out). install uses every library
   // global; the others use a part, so there unused globals (SC2034) are expected, and functions only a trap
-  // calls (SC2317).
+  // calls (SC2317). The install program sources the node library: it is checked with the library's files after it.
   test.each(DOCUMENT_KINDS)('shellcheck is clean on the %s program and its library files', (kind) => {
     const dir = mkdtempSync(path.join(tmpdir(), 'acm-export-shellcheck-'));
     try {
       const file = path.join(dir, `${kind}.sh`);
-      writeFileSync(file, documentScript(kind, DEFAULT_PLACEMENT, { keepComments: true }));
+      const sourced = documentIncludes(documentPath(kind)).includes('lib/library.sh')
+        ? NODE_LIBRARY_FILES.map((name) => readFileSync(path.join(path.dirname(documentPath(kind)), name), 'utf8'))
+        : [];
+      writeFileSync(file, [documentScript(kind, DEFAULT_PLACEMENT, { keepComments: true }), ...sourced].join('\n'));
       const exclude = kind === 'install' ? [] : ['--exclude=SC2034,SC2317'];
       const r = spawnSync('shellcheck', ['--shell=bash', '--severity=style', '--format=gcc', ...exclude, file], {
         encoding: 'utf8',
