@@ -13,6 +13,7 @@ import {
 } from '@aws-sdk/client-ssm';
 import { formatSecret } from '../../lambda/acm-export/secret-format';
 import { DOCUMENT_KINDS, loadDocument } from '../../ssm-documents/load';
+import { localLibraryLocation } from '../../local/aws-emulator/s3';
 import {
   LOCAL_DOCUMENT_NAMES,
   LOCAL_INSTALL_DOCUMENT_NAME,
@@ -302,7 +303,10 @@ describe('the real install document end to end', () => {
   beforeAll(async () => {
     fleetRoot = mkdtempSync(path.join(tmpdir(), 'acm-export-fleet-'));
     for (const kind of DOCUMENT_KINDS)
-      aws.ssm.registerDocument(LOCAL_DOCUMENT_NAMES[kind], loadDocument(kind, localPlacement(fleetRoot)));
+      aws.ssm.registerDocument(
+        LOCAL_DOCUMENT_NAMES[kind],
+        loadDocument(kind, localPlacement(fleetRoot), undefined, localLibraryLocation()),
+      );
     fleet = await startLocalNodes(aws, {
       root: fleetRoot,
       count: 3,
