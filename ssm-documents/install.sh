@@ -21,6 +21,10 @@
 # The other actions are programs of their own, each with its own document: report.sh (re-read what the
 # node holds and serves), remove.sh (delete CertName's files) and preflight.sh (is this node ready).
 #
+# The file handling and inventory code (lib/files.sh, lib/inventory.sh) is not in this document: lib/library.sh
+# fetches it once from the stack's S3 asset into <state dir>/lib/<sha256>.sh (0700), checks its sha256 and
+# sources it before anything uses it; a bad or unreachable copy fails the run at preflight, nothing changed.
+#
 # Requires bash 4 or later on the node (with coreutils, util-linux flock, openssl >= 1.1.1, AWS CLI v2).
 # The preflight reports every other missing tool, but it cannot report a missing bash: it is bash. The
 # SSM Agent runs the runCommand lines as a file through `sh -c`, so the kernel follows the first line
