@@ -1,2 +1,0 @@
-import { loadDocument } from './ssm-documents/load';
-for (const k of ['install','report','remove','preflight'] as const) { const d = loadDocument(k); const one = d.mainSteps[0].inputs.runCommand[0]; const asList = { ...d, mainSteps: [{ ...d.mainSteps[0], inputs: { ...d.mainSteps[0].inputs, runCommand: one.replace(/\n$/, '').split('\n') } }] }; console.log(k, 'one', JSON.stringify(d).length, 'list', JSON.stringify(asList).length, 'script', one.length); }
