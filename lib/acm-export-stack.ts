@@ -137,6 +137,7 @@ export class AcmExportStack extends Stack {
       canarySecretArn: this.secrets.canary.secretArn,
       secretsKey: this.secrets.key,
       commandLogGroup: this.installDocument.commandLogGroup,
+      nodeLibraryArn: this.installDocument.nodeLibraryArn,
     });
 
     new CfnOutput(this, OUTPUTS.apiUrl, { value: this.exportApi.api.url, description: 'Export API base URL (SigV4)' });

@@ -26,6 +26,7 @@ import type { APIGatewayProxyResult } from 'aws-lambda';
 import { ENV } from '../lambda/shared/contract';
 import type { RenewResult } from '../lambda/acm-renew/acm-renew';
 import { DOCUMENT_KINDS, loadDocument } from '../ssm-documents/load';
+import { localLibraryLocation } from './aws-emulator/s3';
 import { AlertRecorder, type LocalAlert } from './alerts';
 import { LocalApi, type ApiCallRecord, type LocalAssociationRunRequest } from './api';
 import { runAssociationsNow, type LocalAssociationRunResult } from './association-runs';
@@ -456,7 +457,10 @@ async function startEmulator(
     ssmMsPerSecond: options.ssmMsPerSecond ?? 50,
     associationMsPerSecond: options.associationMsPerSecond ?? options.ssmMsPerSecond ?? 50,
     documents: Object.fromEntries(
-      DOCUMENT_KINDS.map((kind) => [LOCAL_DOCUMENT_NAMES[kind], loadDocument(kind, localPlacement(root))]),
+      DOCUMENT_KINDS.map((kind) => [
+        LOCAL_DOCUMENT_NAMES[kind],
+        loadDocument(kind, localPlacement(root), undefined, localLibraryLocation()),
+      ]),
     ),
   });
   undo.push(() => aws.close());

@@ -21,6 +21,10 @@
 # The other actions are programs of their own, each with its own document: report.sh (re-read what the
 # node holds and serves), remove.sh (delete CertName's files) and preflight.sh (is this node ready).
 #
+# The file handling and inventory code (lib/files.sh, lib/inventory.sh) is not in this document: lib/library.sh
+# fetches it once from the stack's S3 asset into <state dir>/lib/<sha256>.sh (0700), checks its sha256 and
+# sources it before anything uses it; a bad or unreachable copy fails the run at preflight, nothing changed.
+#
 # Requires bash 4 or later on the node (with coreutils, util-linux flock, openssl >= 1.1.1, AWS CLI v2).
 # The preflight reports every other missing tool, but it cannot report a missing bash: it is bash. The
 # SSM Agent runs the runCommand lines as a file through `sh -c`, so the kernel follows the first line
@@ -52,6 +56,8 @@
 #                                ACM_EXPORT_INVENTORY_DIR/.acm-export-state when that is set)
 #     ACM_EXPORT_HOOKS_DIR       deploy hooks directory instead of /etc/acm-export/hooks.d (local mode,
 #                                tests; Run Command sets no variable but SSM_<parameter>, see "Hooks")
+#     ACM_EXPORT_TAKEOVER_DIR    takeover directory instead of /etc/acm-export/takeover.d (local mode,
+#                                tests; see "Ownership")
 #     ACM_EXPORT_LOG_DIR         where hooks.log goes instead of /var/log/acm-export (local mode, tests)
 #     TMPDIR                     where the private work directory is created
 #
@@ -76,10 +82,23 @@
 # KeyDir/<CertName>.key (KeyOwner:KeyGroup, KeyMode: 0600, or 0640 with KeyGroup), and with the same
 # owner and mode KeyDir/<CertName>.combined.pem (key + full chain, CombinedPem=true) and
 # KeyDir/<CertName>.p12 (PKCS#12 with key, leaf and chain, AES-256-CBC/PBKDF2/SHA-256 MAC, Pkcs12=true;
-# its passphrase is the secret version's PFX passphrase block). The set replaced by a successful install
-# is kept as <file>.prev. During a run the old files are hard-linked as .<file>.acm-export-rollback
-# (removed when the run ends). All runs for one CertName and KeyDir (pushes and association runs alike)
-# are serialized with flock on KeyDir/.<CertName>.acm-export.lock; the idempotency check, the writes, the
+# its passphrase is the secret version's PFX passphrase block). These names are links, created once, into
+# a store: CertDir/.acm-export/<CertName>/current -> v<time>-<random>/ (cert, chain, fullchain; key
+# members linked to KeyDir/.acm-export/<CertName>/v.../); a new version is written and synced, then one
+# rename of `current` switches the whole set (`previous`, the <file>.prev names, is the replaced one; older
+# versions are deleted). A run killed at any step (ACM_EXPORT_TEST_KILL_AT=N, tests only: kill -9 at the
+# N-th file operation; a counter otherwise) leaves the old or the new set.
+#
+# Ownership: STATE_DIR/owned/<CertName> records the SecretId, version and sha256 of each file written. A run
+# replaces or deletes only its own links and store: anything else at a stable or .prev name, and a
+# CertName recorded for another SecretId, is refused (exit 15, nothing changed); the latter unless that
+# secret is of this target and deleted (holder_released: where POST /exports frees the name). Plain files of the
+# previous layout are adopted only when its inventory entry names this SecretId and their serial. Plain files
+# at stable names (not .prev) are taken over only when the operator's takeover file TAKEOVER_DIR/<CertName>
+# exists (default /etc/acm-export/takeover.d, ACM_EXPORT_TAKEOVER_DIR in local mode and tests; checked like
+# the hooks directory, exit 11 if it is not trusted): each is kept in the store as the original and put back
+# by remove or by the rollback of that first install. All runs
+# for one CertName and KeyDir (pushes and association runs alike) are serialized with flock on KeyDir/.<CertName>.acm-export.lock; the idempotency check, the writes, the
 # reload, the hooks and the verification all happen under it.
 #
 # Older versions: a certificate whose notAfter is earlier than that of the certificate installed for the
@@ -132,7 +151,8 @@
 # symbolic link or not a regular file is refused; so is a lock file that is one.
 
 # Failed install runs are recorded in the custom inventory (report and remove runs leave the entry as it was).
-record_failure() { report_or_warn failed "$1"; }
+# Not before the node library (lib/library.sh) is loaded: report_or_warn is one of its functions.
+record_failure() { if declare -F report_or_warn >/dev/null; then report_or_warn failed "$1"; fi; }
 
 # Preflight checks only an install makes: the AWS CLI that reads the secret, and the accounts that will own
 # the files. The CLI's version is asked only when the run fails anyway or an aws call failed (a process less
@@ -260,6 +280,21 @@ version_created_at() {
   [[ $raw =~ ^[0-9T:.+Z\ -]+$ ]] && date -u -d "$raw" +%s 2>/dev/null
 }
 
+# Whether CertName's record may pass from secret $1 to SecretId: only where POST /exports frees the name,
+# i.e. $1 is a secret of this target (same prefix and target hash; AWS's 6-character suffix aside) and
+# its target was deleted (DeletedDate set, or the secret gone). One DescribeSecret, only in this case.
+holder_released() { # recorded SecretId
+  local mine=${SecretId%-??????} held=${1%-??????} out
+  [ "${mine%/*/*}" = "${held%/*/*}" ] && [ "${mine##*/}" = "${held##*/}" ] && [[ ${held##*/} =~ ^[0-9a-f]{16}$ ]] || return 1
+  if out=$(aws secretsmanager describe-secret --region "$Region" --secret-id "$1" --query DeletedDate --output text 2>"$WORK/aws.err" </dev/null); then
+    [ -n "$out" ] && [ "$out" != None ]
+  else
+    [[ $(<"$WORK/aws.err") == *'(ResourceNotFoundException)'* ]]
+  fi
+}
+
+epoch_iso() { date -u -d "@$1" '+%Y-%m-%dT%H:%M:%SZ'; } # epoch seconds
+
 make_dir() { # dir mode [group]
   if [ ! -d "$1" ]; then
     (umask 022 && mkdir -p -- "$1")
@@ -285,17 +320,21 @@ p12_matches() { # file
     [ "$(openssl pkey -in "$WORK/p12.key" -pubout 2>/dev/null)" = "$(<"$WORK/cert.pub")" ]
 }
 
-# Which live file differs from the desired state (empty: none).
+# What differs from the desired state (empty: nothing): the current version's members (content, owner,
+# group, mode), the stable links, and the served serial.
 out_of_sync() {
-  local i dest
-  for i in "${!LIVE[@]}"; do
-    dest=${LIVE[$i]}
-    if [ -L "$dest" ] || [ ! -f "$dest" ]; then echo "$dest is missing"; return; fi
-    if [ "$(stat -c '%u:%g:%a' -- "$dest")" != "${OWN[$i]}:${MODE[$i]#0}" ]; then echo "$dest has another owner, group or mode"; return; fi
-    if [ "$dest" = "$P12_FILE" ]; then
-      p12_matches "$dest" || { echo "$dest does not hold this certificate and key"; return; }
+  local i m v name dest
+  v=$(store_version current) || { echo "$CertName is not installed"; return; }
+  for i in "${!MEMBERS[@]}"; do
+    m=${MEMBERS[$i]}
+    name=${STABLE[$m]}
+    if ! our_link "$name" "${LINK_TO[$m]}" || ! member_ok "$v" "$m"; then echo "$name is missing"; return; fi
+    dest=$(member_path "$v" "$m")
+    if [ "$(stat -c '%u:%g:%a' -- "$dest")" != "${OWN[$i]}:${MODE[$i]#0}" ]; then echo "$name has another owner, group or mode"; return; fi
+    if [ "$m" = bundle.p12 ]; then
+      p12_matches "$dest" || { echo "$name does not hold this certificate and key"; return; }
     elif ! cmp -s -- "${SRC[$i]}" "$dest"; then
-      echo "$dest differs"; return
+      echo "$name differs"; return
     fi
   done
   if [ "$VerifyPort" != 0 ]; then
@@ -304,44 +343,21 @@ out_of_sync() {
   fi
 }
 
-# Staged files are created by mktemp (O_EXCL, mode 0600); each later step by path re-checks that the name
-# is still our regular file (never a symbolic link), and the final owner/mode/link count is verified.
-staged_intact() { # file uid:gid mode
-  [ ! -L "$1" ] && [ -f "$1" ] && [ "$(stat -c '%u:%g:%a:%h' -- "$1")" = "$2:${3#0}:1" ]
-}
-
-stage() { # src dest mode uid:gid -> sets STAGED
-  local dir=${2%/*}
-  STAGED=$(mktemp -- "$dir/.$CertName.acm-export.XXXXXXXX")
-  PENDING+=("$STAGED")
-  staged_intact "$STAGED" "$MY_UID:$(id -g)" 0600 || fail install "staged file $STAGED was replaced before it was written"
-  cat -- "$1" >"$STAGED"
-  if [ "$IS_ROOT" = 1 ]; then chown -h "$4" -- "$STAGED"; elif [ "${4#*:}" != "$(id -g)" ]; then chgrp -h -- "${4#*:}" "$STAGED"; fi
-  [ ! -L "$STAGED" ] || fail install "staged file $STAGED was replaced by a symbolic link"
-  chmod "$3" -- "$STAGED"
-  staged_intact "$STAGED" "$4" "$3" || fail install "staged file $STAGED was changed by someone else"
-  sync -- "$STAGED"
-}
-
 # The result line on stdout (see "Output" in the header).
 print_result() {
-  node=${node_id:-$HOSTNAME}
-  names_json=""
-  for n in "${NAMES[@]}"; do names_json="$names_json${names_json:+,}$(json_str "$n")"; done
-  extra_files=""
-  if [ "$CombinedPem" = true ]; then extra_files="$extra_files,\"combined\":$(json_str "$COMBINED_FILE")"; fi
-  if [ "$Pkcs12" = true ]; then extra_files="$extra_files,\"pkcs12\":$(json_str "$P12_FILE")"; fi
-  skipped_json=""
+  local n names="" files=(cert "$CERT_FILE" chain "$CHAIN_FILE" fullchain "$FULLCHAIN_FILE" key "$KEY_FILE") skipped=()
+  for n in "${NAMES[@]}"; do names+=${names:+,}$(json_str "$n"); done
+  if [ "$CombinedPem" = true ]; then files+=(combined "$COMBINED_FILE"); fi
+  if [ "$Pkcs12" = true ]; then files+=(pkcs12 "$P12_FILE"); fi
   if [ -n "$SKIPPED" ]; then
-    skipped_json=",\"skipped\":$(json_str "$SKIPPED")"
+    skipped=(skipped "$SKIPPED")
     if [ -n "$INSTALLED_SERIAL" ]; then
-      skipped_json="$skipped_json,\"installedSerial\":$(json_str "$INSTALLED_SERIAL"),\"installedNotAfter\":$(json_str "$INSTALLED_NOT_AFTER")"
+      skipped+=(installedSerial "$INSTALLED_SERIAL" installedNotAfter "$INSTALLED_NOT_AFTER")
     fi
   fi
-  printf '{"node":%s,"certName":%s,"serial":%s,"notAfter":%s,"names":[%s],"files":{"cert":%s,"chain":%s,"fullchain":%s,"key":%s%s},"service":%s,"requestedService":%s,"reloaded":%s,"verified":%s,"changed":%s,"secretVersionId":%s%s}\n' \
-    "$(json_str "$node")" "$(json_str "$CertName")" "$(json_str "$SERIAL")" "$(json_str "$NOT_AFTER")" "$names_json" \
-    "$(json_str "$CERT_FILE")" "$(json_str "$CHAIN_FILE")" "$(json_str "$FULLCHAIN_FILE")" "$(json_str "$KEY_FILE")" "$extra_files" \
-    "$(json_str "$Service")" "$(json_str "$RequestedService")" "$RELOADED" "$VERIFIED" "$CHANGED" "$(json_str "$SecretVersionId")" "$skipped_json"
+  json_obj node "${node_id:-$HOSTNAME}" certName "$CertName" serial "$SERIAL" notAfter "$NOT_AFTER" @names "[$names]" \
+    @files "$(json_obj "${files[@]}")" service "$Service" requestedService "$RequestedService" @reloaded "$RELOADED" \
+    @verified "$VERIFIED" @changed "$CHANGED" secretVersionId "$SecretVersionId" "${skipped[@]}"
 }
 
 # The owners the live files must have (uid and gid numbers).
@@ -359,23 +375,25 @@ set_owners() {
 # copy of an interrupted run is left, and VerifyPort serves the serial. Any doubt (a PKCS#12 bundle, which
 # only the secret's passphrase opens, included) returns 1: the caller takes the full path.
 live_set_unchanged() {
-  local i want="" stats cert chain fullchain key combined key_pub=""
+  local m f want="" stats cert="" chain="" fullchain="" key="" combined="" key_pub="" files=()
   [ "$Pkcs12" != true ] && [ -n "${LOCK_FILE:-}" ] || return 1
   set_owners
-  OWN=("$CERT_UID:$CERT_GID" "$CERT_UID:$CERT_GID" "$CERT_UID:$CERT_GID" "$KEY_UID:$KEY_GID" "$KEY_UID:$KEY_GID")
-  MODE=("$CertMode" "$CertMode" "$CertMode" "$KeyMode" "$KeyMode")
-  for i in "${!LIVE[@]}"; do
-    [ -f "${LIVE[$i]}" ] && [ ! -L "${LIVE[$i]}" ] && ! [ -e "$(backup_of "${LIVE[$i]}")" ] || return 1
-    want+="${OWN[$i]}:${MODE[$i]#0}"$'\n'
+  # Every stable name is our link, and every member of the verified current version has its owner and mode.
+  for m in "${MEMBERS[@]}"; do
+    our_link "${STABLE[$m]}" "${LINK_TO[$m]}" && f=$(live_member "$m") || return 1
+    files+=("$f")
+    if key_side "$m"; then want+="$KEY_UID:$KEY_GID:${KeyMode#0}"$'\n'; else want+="$CERT_UID:$CERT_GID:${CertMode#0}"$'\n'; fi
   done
-  stats=$(stat -c '%u:%g:%a' -- "${LIVE[@]}") && [ "$stats"$'\n' = "$want" ] || return 1
-  read_leaf "$CERT_FILE"
+  stats=$(stat -c '%u:%g:%a' -- "${files[@]}") && [ "$stats"$'\n' = "$want" ] || return 1
+  read_leaf "${files[0]}"
   [ "$LEAF_SERIAL" = "$HELD_SERIAL" ] && [ -n "$LEAF_SERIAL$LEAF_NOT_AFTER" ] && [ "$LEAF_EXPIRED" = 0 ] && [ -n "${LEAF_NAMES[0]:-}" ] || return 1
-  openssl pkey -in "$KEY_FILE" -pubout -out "$WORK/key.pub" 2>/dev/null || return 1
-  for i in key_pub:key.pub cert:$CERT_FILE chain:$CHAIN_FILE fullchain:$FULLCHAIN_FILE key:$KEY_FILE combined:$COMBINED_FILE; do
-    [[ ${i#*:} == /* ]] || i=${i%%:*}:$WORK/${i#*:}
-    IFS= read -r -d '' "${i%%:*}" 2>/dev/null <"${i#*:}" || true
-  done
+  openssl pkey -in "${files[3]}" -pubout -out "$WORK/key.pub" 2>/dev/null || return 1
+  IFS= read -r -d '' key_pub <"$WORK/key.pub" || true
+  IFS= read -r -d '' cert <"${files[0]}" || true
+  IFS= read -r -d '' chain <"${files[1]}" || true
+  IFS= read -r -d '' fullchain <"${files[2]}" || true
+  IFS= read -r -d '' key <"${files[3]}" || true
+  if [ "$CombinedPem" = true ]; then IFS= read -r -d '' combined <"${files[4]}" || true; fi
   [ "$key_pub" = "$LEAF_PUB" ] && [ -n "$chain" ] && [ "$fullchain" = "$cert$chain" ] || return 1
   [ "$CombinedPem" != true ] || [ "$combined" = "$key$fullchain" ] || return 1
   if [ "$VerifyPort" != 0 ]; then
@@ -411,25 +429,7 @@ main() {
   # A version id (push) or, in association mode, a stage.
   local required="CertName SecretId SecretVersionId Region"
   if [ -n "${SSM_SecretVersionStage+set}" ]; then required="CertName SecretId Region"; fi
-  # The document's parameters: SSM_<Name>, else the document default (parameter tables in lib/params.sh).
-  CertName=${SSM_CertName-}
-  SecretId=${SSM_SecretId-}
-  SecretVersionId=${SSM_SecretVersionId-${DEFAULT[SecretVersionId]}}
-  SecretVersionStage=${SSM_SecretVersionStage-${DEFAULT[SecretVersionStage]}}
-  Region=${SSM_Region-}
-  CertDir=${SSM_CertDir-${DEFAULT[CertDir]}}
-  KeyDir=${SSM_KeyDir-${DEFAULT[KeyDir]}}
-  KeyGroup=${SSM_KeyGroup-${DEFAULT[KeyGroup]}}
-  Service=${SSM_Service-${DEFAULT[Service]}}
-  VerifyPort=${SSM_VerifyPort-${DEFAULT[VerifyPort]}}
-  KeyOwner=${SSM_KeyOwner-${DEFAULT[KeyOwner]}}
-  KeyMode=${SSM_KeyMode-${DEFAULT[KeyMode]}}
-  CertOwner=${SSM_CertOwner-${DEFAULT[CertOwner]}}
-  CertGroup=${SSM_CertGroup-${DEFAULT[CertGroup]}}
-  CertMode=${SSM_CertMode-${DEFAULT[CertMode]}}
-  Pkcs12=${SSM_Pkcs12-${DEFAULT[Pkcs12]}}
-  CombinedPem=${SSM_CombinedPem-${DEFAULT[CombinedPem]}}
-  Target=${SSM_Target-${DEFAULT[Target]}}
+  # The document's parameters: read_params sets each from SSM_<Name>, else its default (tables in lib/params.sh).
   read_params "$required" CertName SecretId SecretVersionId SecretVersionStage Region CertDir KeyDir KeyGroup \
     Service VerifyPort KeyOwner KeyMode CertOwner CertGroup CertMode Pkcs12 CombinedPem Target
   if [ -n "$SecretVersionId" ] && [ -n "$SecretVersionStage" ]; then
@@ -439,6 +439,10 @@ main() {
   fi
   check_params
   set_paths
+  # The node library (file handling, inventory) before anything uses it; a bad or unreachable one stops here.
+  make_work_dir
+  load_library
+  set_store
   if [ -z "$KeyMode" ]; then
     if [ -n "$KeyGroup" ]; then KeyMode=0640; else KeyMode=0600; fi
   fi
@@ -453,7 +457,6 @@ main() {
   check_service_tools
   check_accounts
   check_dirs
-  make_work_dir
   fetch_secret
   end_preflight
   if [ "${UNCHANGED_CANDIDATE:-0}" = 1 ]; then unchanged_or_fetch; fi
@@ -562,16 +565,26 @@ main() {
   if REMOVED_AT=$(removed_at); then
     # Not recorded as a failed install either: that would bring the removed entry back into the inventory.
     REPORT_READY=0
-    created_at=$(version_created_at) || fail install "$CertName was removed from this node at $(date -u -d "@$REMOVED_AT" '+%Y-%m-%dT%H:%M:%SZ'); could not read when secret version $SecretVersionId was created ($(one_line "$WORK/aws.err")), so nothing was installed"
+    created_at=$(version_created_at) || fail install "$CertName was removed from this node at $(epoch_iso "$REMOVED_AT"); could not read when secret version $SecretVersionId was created ($(one_line "$WORK/aws.err")), so nothing was installed"
     if [ "$created_at" -le "$REMOVED_AT" ]; then
       SKIPPED="target removed from this node"
-      log "refused: $CertName was removed from this node at $(date -u -d "@$REMOVED_AT" '+%Y-%m-%dT%H:%M:%SZ') and secret version $SecretVersionId was created before that ($(date -u -d "@$created_at" '+%Y-%m-%dT%H:%M:%SZ')): this run was already under way; nothing written, nothing reloaded (a new export installs it again)"
+      log "refused: $CertName was removed from this node at $(epoch_iso "$REMOVED_AT") and secret version $SecretVersionId was created before that ($(epoch_iso "$created_at")): this run was already under way; nothing written, nothing reloaded (a new export installs it again)"
     else
       REPORT_READY=1
     fi
   fi
-  check_live_names replace
-  remove_stale_staged
+  # Only files this node's record (or the previous layout's proven state) says acm-export wrote are replaced.
+  owner=$(record_field SecretId)
+  if [ -n "$owner" ] && [ "$owner" != "$SecretId" ]; then
+    if ! holder_released "$owner"; then
+      fail install "$CertName on this node holds the certificate of secret $owner, not of $SecretId; refusing to replace it (remove that target first; nothing was changed)"
+    fi
+    log "$CertName was installed from secret $owner of this target, which is deleted; taking the name over"
+  fi
+  check_names replace
+  KEY_DIR_GROUP=$key_dir_group
+  if [ "$ADOPT" = 1 ] && [ -z "$SKIPPED" ]; then adopt_legacy; fi
+  if [ -d "$STORE" ]; then store_gc; fi
   : >"$WORK/chain.pem"
   for ((i = 2; i <= n_cert; i++)); do cat -- "$WORK/cert$i.pem" >>"$WORK/chain.pem"; done
   cat -- "$LEAF" "$WORK/chain.pem" >"$WORK/fullchain.pem"
@@ -589,8 +602,8 @@ main() {
   # another serial) that expires before it is not installed; the run succeeds with "changed": false.
   INSTALLED_SERIAL=""
   INSTALLED_NOT_AFTER=""
-  if [ -z "$SKIPPED" ] && [ -f "$CERT_FILE" ] && [ ! -L "$CERT_FILE" ]; then
-    read_leaf "$CERT_FILE"
+  if [ -z "$SKIPPED" ] && live_cert=$(live_member cert.pem); then
+    read_leaf "$live_cert"
     inst_serial=$LEAF_SERIAL
     # ISO 8601 UTC times compare as text.
     inst_epoch=$LEAF_NOT_AFTER
@@ -605,28 +618,21 @@ main() {
       INSTALLED_NOT_AFTER=$inst_epoch
     fi
   fi
-  if [ -n "$SKIPPED" ] && [ -n "$REMOVED_AT" ] && [ "$REPORT_READY" = 0 ]; then
-    drift=""
-  elif [ -n "$SKIPPED" ]; then
-    drift=""
+  CHANGED=false
+  RELOADED=false
+  VERIFIED=false
+  if [ -n "$INSTALLED_SERIAL" ]; then
     log "skipped: serial $SERIAL (version $SecretVersionId, not after $NOT_AFTER) is older than the installed serial $INSTALLED_SERIAL (not after $INSTALLED_NOT_AFTER); nothing written, nothing reloaded"
-  else
+  elif [ -z "$SKIPPED" ]; then
     out_of_sync >"$WORK/drift"
     drift=$(<"$WORK/drift")
-  fi
-  if [ -n "$SKIPPED" ]; then
-    CHANGED=false
-    RELOADED=false
-    VERIFIED=false
-  elif [ -z "$drift" ]; then
-    log "unchanged: the live files already hold serial $SERIAL (version $SecretVersionId); nothing written, nothing reloaded"
-    CHANGED=false
-    RELOADED=false
-    VERIFIED=false
-    if [ "$VerifyPort" != 0 ]; then VERIFIED=true; fi
-  else
-    log "installing: $drift"
-    CHANGED=true
+    if [ -z "$drift" ]; then
+      log "unchanged: the live files already hold serial $SERIAL (version $SecretVersionId); nothing written, nothing reloaded"
+      if [ "$VerifyPort" != 0 ]; then VERIFIED=true; fi
+    else
+      log "installing: $drift"
+      CHANGED=true
+    fi
   fi
 
   if [ "$CHANGED" = true ]; then
@@ -638,37 +644,36 @@ main() {
         fail install "could not build the PKCS#12 bundle: $(one_line "$WORK/openssl.err")"
       fi
     fi
-    STAGED_FILES=()
-    for i in "${!LIVE[@]}"; do
-      stage "${SRC[$i]}" "${LIVE[$i]}" "${MODE[$i]}" "${OWN[$i]}"
-      STAGED_FILES+=("$STAGED")
-    done
-    rm -f -- "$WORK/key.pem" "$WORK/combined.pem" "$WORK/bundle.p12"
-
+    # A new version directory, complete and synced before anything names it.
+    store_dirs
+    for i in "${TAKEOVER[@]}"; do keep_original "$i"; done
+    OLD_VERSION=$(store_version current || true)
+    OLD_PREVIOUS=$(store_version previous || true)
+    if [ -f "$OWNED" ]; then cp -p -- "$OWNED" "$WORK/owned.before"; fi
+    # From here a failure puts current, previous and the record back and deletes the new version.
     FILES_TOUCHED=1
-    for i in "${!LIVE[@]}"; do
-      dest=${LIVE[$i]}
-      backup=$(backup_of "$dest")
-      if [ -e "$backup" ] || [ -L "$backup" ]; then
-        log "kept $backup from an interrupted earlier run as the rollback copy"
-      elif [ -e "$dest" ]; then
-        ln -PT -- "$dest" "$backup" || fail install "could not keep a rollback copy of $dest"
-      fi
-    done
-    for i in "${!LIVE[@]}"; do
-      staged_intact "${STAGED_FILES[$i]}" "${OWN[$i]}" "${MODE[$i]}" || fail install "staged file ${STAGED_FILES[$i]} was changed by someone else"
-      mv -fT -- "${STAGED_FILES[$i]}" "${LIVE[$i]}" || fail install "could not rename the new file onto ${LIVE[$i]}"
-      RENAMED[i]=1
-    done
-    PENDING=()
+    STORE_SWITCHED=1
+    new_version
+    for i in "${!MEMBERS[@]}"; do put_member "${SRC[$i]}" "${MEMBERS[$i]}" "${MODE[$i]}" "${OWN[$i]}"; done
+    rm -f -- "$WORK/key.pem" "$WORK/combined.pem" "$WORK/bundle.p12"
+    version_ok "$NEW_VERSION" || fail install "the new version $STORE/$NEW_VERSION is incomplete"
+    sync -- "$STORE/$NEW_VERSION" "$KSTORE/$NEW_VERSION" "$STORE" "$KSTORE"
+    kill_point
+
+    # The switch: one rename of `current` (after `previous` names the set being replaced).
+    write_record "$NEW_VERSION" || fail install "could not write the ownership record $OWNED"
+    kill_point
+    if [ -n "$OLD_VERSION" ]; then switch_to previous "$OLD_VERSION" || fail install "could not switch $STORE/previous"; fi
+    switch_to current "$NEW_VERSION" || fail install "could not switch $STORE/current"
+    put_stable_links
+    drop_stale_links
     sync -- "$CertDir" "$KeyDir"
-    log "installed ${LIVE[*]}"
+    log "installed $CertName as $STORE/$NEW_VERSION: ${LINKS[*]}"
   fi
   rm -f -- "$WORK/key.pem" "$WORK/combined.pem" "$WORK/p12.key"
 
 
   if [ "$CHANGED" = true ]; then
-  RELOADED=false
   if [ "$Service" != none ]; then
     STEP=configtest
     service_configtest || fail configtest "$Service configuration test failed: $(reason_line "$WORK/service.out")"
@@ -713,7 +718,6 @@ main() {
 
   # ---------------------------------------------------------------------------------------------------
   # verify: the served serial on 127.0.0.1:VerifyPort (SNI = first name) must be the new one.
-  VERIFIED=false
   if [ "$VerifyPort" != 0 ]; then
     STEP=verify
     if ! wait_served "$SERIAL"; then
@@ -729,15 +733,10 @@ main() {
   fi # CHANGED
 
   # ---------------------------------------------------------------------------------------------------
-  # Done: the replaced set becomes <file>.prev; print the result.
+  # Done: the replaced version stays as `previous` (the .prev names); older ones go.
   STEP=finish
   FILES_TOUCHED=0
-  for dest in "${LIVE[@]}"; do
-    backup=$(backup_of "$dest")
-    if [ -e "$backup" ] || [ -L "$backup" ]; then
-      mv -fT -- "$backup" "$dest.prev" || log "warning: could not keep the previous file as $dest.prev"
-    fi
-  done
+  if [ "$CHANGED" = true ]; then store_gc; fi
   sync -- "$CertDir" "$KeyDir" || true
 
   if [ -n "$REMOVED_AT" ] && [ "$REPORT_READY" = 1 ]; then

@@ -4,16 +4,23 @@
  * in tests: shared functions in lib/*.sh, one small program per action (install.sh, report.sh, remove.sh,
  * preflight.sh, each ending in `main "$@"`). A document's step names them with `#include <file>` lines in
  * its `runCommand` (library files first, the program last); they are joined here into one script: the
- * program's shebang, then every file's lines without their comment-only and blank lines, their trailing comments
- * and their indentation, so the commented source stays in the repository and each document stays well under
- * SSM's 64 KB content limit (which counts parameter values too).
+ * program's shebang, then every file's lines without their comment-only and blank lines, their trailing comments,
+ * their indentation and the library functions the program cannot reach, each line after which bash reads on
+ * (`then`, `{`, `&&`, a `\` continuation ...) joined to the next, so the commented source stays in the
+ * repository and each document stays well under SSM's 64 KB content limit (which counts parameter values too).
  *
  * What is per parameter comes from the field registry (lambda/shared/fields.ts): each document's `parameters:`
  * block, and the rules its program checks them with, written into lib/params.sh at its `#parameter-rules`
  * line. The YAML files hold only each document's description and step.
+ *
+ * The node library (NODE_LIBRARY_FILES, stripped the same way) is not embedded in the install document: the
+ * stack ships it as an S3 asset, and the document carries its location and sha256 (written at the
+ * `#library-object` line of lib/library.sh, which fetches, checks and sources it on the node).
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { Token } from 'aws-cdk-lib';
 import { parse } from 'yaml';
 import { FIELDS, Registry, bashParamPrelude, documentParameters } from '../lambda/shared/fields';
 import { FIELD_RULES } from '../lambda/shared/patterns';
@@ -118,7 +125,45 @@ export function scriptLines(script: string): string[] {
   return out;
 }
 
-/** Whether a script file carries the placement policy lines (lib/params.sh). */
+/** A line after which bash reads on: a keyword, an opening brace, `&&`, `||`, `|`, a case arm's `;;`. */
+const READS_ON = [
+  /^(?:if|elif) .*; then$/,
+  /^(?:for|while|until) .*; do$/,
+  /^(?:else|then|do|\{)$/,
+  /^case .* in$/,
+  /(?:\(\) | )\{$/,
+  /(?:&&|\|\||\||;;)$/,
+];
+
+/**
+ * Script lines with each line after which bash reads on (see READS_ON) or that ends in a `\` continuation
+ * joined to the next by a space: a newline costs two bytes of the document's JSON, a space one. Never inside
+ * a multi-line string. Tests check that bash parses the result to the same program.
+ */
+export function joinedLines(lines: readonly string[]): string[] {
+  const out: string[] = [];
+  let open: string | undefined;
+  let joinNext = false;
+  for (const line of lines) {
+    const inside = open !== undefined;
+    if (joinNext) out[out.length - 1] += line;
+    else out.push(line);
+    open = scanLine(line, open).open;
+    joinNext = false;
+    if (inside || open !== undefined) continue;
+    const last = out[out.length - 1];
+    const backslashes = /\\*$/.exec(last)?.[0].length ?? 0;
+    if (backslashes % 2 === 1 && / \\$/.test(last)) {
+      out[out.length - 1] = last.slice(0, -1);
+      joinNext = true;
+    } else if (READS_ON.some((re) => re.test(line))) {
+      out[out.length - 1] += ' ';
+      joinNext = true;
+    }
+  }
+  return out;
+}
+
 export function carriesPlacement(script: string): boolean {
   return /^declare -ra ALLOWED_DIRS=/m.test(script);
 }
@@ -153,6 +198,59 @@ export function renderInstallScript(script: string, placement: PlacementPolicy):
   return out;
 }
 
+/** The files the node library is made of; a document including lib/library.sh sources them instead. */
+export const NODE_LIBRARY_FILES = ['lib/files.sh', 'lib/inventory.sh'] as const;
+/** The include that loads the node library on the node. */
+const LIBRARY_LOADER = 'lib/library.sh';
+/** The line of lib/library.sh that the library's location and sha256 replace. */
+const LIBRARY_OBJECT = /^#library-object$/m;
+
+/** The node library as shipped: its text and the sha256 (hex) the documents check it against. */
+export interface NodeLibrary {
+  readonly text: string;
+  readonly sha256: string;
+}
+
+/** The node library, joined and stripped like a document's script (no shebang: the program sources it). */
+export function nodeLibrary(dir: string = __dirname): NodeLibrary {
+  const joined = NODE_LIBRARY_FILES.map((name) => readFileSync(path.join(dir, name), 'utf8')).join('\n');
+  const text = joinedLines(scriptLines(joined)).join('\n') + '\n';
+  return { text, sha256: createHash('sha256').update(text).digest('hex') };
+}
+
+/** Where the node library lies: an S3 object, and the region the node fetches it from. */
+export interface LibraryLocation {
+  readonly bucket: string;
+  readonly key: string;
+  readonly region: string;
+}
+
+/**
+ * A location as long as a deployed one (the CDK bootstrap bucket of a 12-digit account in a 14-character region,
+ * key `<sha256>.sh`): what documents carry where no stack says where the library lies (tests, sizes).
+ */
+export const EXAMPLE_LIBRARY_LOCATION: LibraryLocation = {
+  bucket: 'cdk-hnb659fds-assets-123456789012-ap-southeast-1',
+  key: `${'0'.repeat(64)}.sh`,
+  region: 'ap-southeast-1',
+};
+
+/**
+ * The shell line that tells lib/library.sh where the library lies. A value is either a CDK token (the stack's
+ * own asset bucket, key and region, resolved by CloudFormation) or matches its S3 / region rule, so no quote
+ * or `$` reaches the shell text.
+ */
+function libraryObjectLine(location: LibraryLocation, sha256: string): string {
+  const checked = (value: string, rule: RegExp, what: string) => {
+    if (!Token.isUnresolved(value) && !rule.test(value)) throw new Error(`node library: ${what} is not valid`);
+    return value;
+  };
+  const bucket = checked(location.bucket, /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'bucket');
+  const key = checked(location.key, /^[A-Za-z0-9!_.*()/-]{1,512}$/, 'key');
+  const region = checked(location.region, /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, 'region');
+  return `declare -r LIB_OBJECT='s3://${bucket}/${key}' LIB_REGION='${region}' LIB_SHA256='${sha256}'`;
+}
+
 /** The line of lib/params.sh that the document's generated parameter rules replace. */
 const PARAMETER_RULES = /^#parameter-rules$/m;
 
@@ -164,6 +262,80 @@ export interface ScriptOptions {
   registry?: Registry;
   /** Keep comments and blank lines (for shellcheck, whose directives are comments). @default false */
   keepComments?: boolean;
+  /** Keep library functions the program cannot reach. @default false */
+  keepUnreachable?: boolean;
+  /** Where the node library lies, for a document that loads it. @default EXAMPLE_LIBRARY_LOCATION */
+  library?: LibraryLocation;
+}
+
+/** A function definition at the start of a line: `name() {`. */
+const FUNCTION_START = /^([A-Za-z_][A-Za-z0-9_]*)\(\) \{/;
+/** A shell word that may name a function. */
+const WORD = /[A-Za-z_][A-Za-z0-9_]*/g;
+
+/** One piece of a joined script: a function definition (with the comment lines just above it) or other text. */
+interface Segment {
+  lines: string[];
+  /** The function it defines; undefined for top-level text. */
+  defines?: string;
+}
+
+/**
+ * Splits script lines into function definitions and the text between them. A definition starts at a line
+ * `name() {` in column 0 and ends on that line when it ends with `}` (one-line form), else at the next line
+ * that is exactly `}`; the comment lines directly above it belong to it.
+ */
+export function scriptSegments(lines: readonly string[]): Segment[] {
+  const segments: Segment[] = [];
+  let top: string[] = [];
+  for (let i = 0; i < lines.length; i += 1) {
+    const name = FUNCTION_START.exec(lines[i])?.[1];
+    if (name === undefined) {
+      top.push(lines[i]);
+      continue;
+    }
+    let end = i;
+    if (!/\}\s*$/.test(scriptLines(lines[i]).join(''))) {
+      end = lines.indexOf('}', i + 1);
+      if (end < 0) throw new Error(`function ${name} has no closing } line`);
+      const nested = lines.slice(i + 1, end).find((line) => FUNCTION_START.test(line));
+      if (nested !== undefined) throw new Error(`function ${name}: a definition inside it (${nested})`);
+    }
+    let start = top.length;
+    while (start > 0 && /^#(?!!)/.test(top[start - 1])) start -= 1;
+    segments.push({ lines: top.slice(0, start) });
+    segments.push({ lines: [...top.slice(start), ...lines.slice(i, end + 1)], defines: name });
+    top = [];
+    i = end;
+  }
+  segments.push({ lines: top });
+  return segments.filter((segment) => segment.lines.length > 0);
+}
+
+/**
+ * The script without the functions its program cannot reach. Reachable: every function whose name is a word of
+ * the top-level code (which ends in `main "$@"`) or of a reachable function's code, comments aside. That
+ * covers calls, `trap` strings, `declare -F` tests and `"$fn"` calls of a name written out anywhere; a name
+ * built at run time would not be seen, and no file builds one.
+ */
+export function reachableOnly(lines: readonly string[], roots: readonly string[] = []): string[] {
+  const segments = scriptSegments(lines);
+  const defined = new Set<string>();
+  for (const { defines } of segments) {
+    if (defines === undefined) continue;
+    // Two files defining one name: the later would silently replace the earlier in the joined script.
+    if (defined.has(defines)) throw new Error(`function ${defines} is defined twice`);
+    defined.add(defines);
+  }
+  const words = (segment: Segment) => scriptLines(segment.lines.join('\n')).join('\n').match(WORD) ?? [];
+  const reached = new Set<string>();
+  const pending = [...roots, ...segments.filter((s) => s.defines === undefined).flatMap(words)];
+  for (let name = pending.pop(); name !== undefined; name = pending.pop()) {
+    if (!defined.has(name) || reached.has(name)) continue;
+    reached.add(name);
+    for (const segment of segments) if (segment.defines === name) pending.push(...words(segment));
+  }
+  return segments.filter((s) => s.defines === undefined || reached.has(s.defines)).flatMap((s) => s.lines);
 }
 
 /** The `#include` files of a document's single step, in order (library files, then the program). */
@@ -194,17 +366,21 @@ export function joinScript(
   const rules = bashParamPrelude(kind, options.registry ?? FIELDS).replace(/\n$/, '');
   if (texts.filter((text) => PARAMETER_RULES.test(text)).length !== 1)
     throw new Error(`${kind}: the included files have no single #parameter-rules line`);
-  const lines = texts.flatMap((text) => {
+  // The node library's code runs in this program: what it calls here is reachable.
+  const library = includes.includes(LIBRARY_LOADER) ? nodeLibrary(dir) : undefined;
+  const libraryLine = library && libraryObjectLine(options.library ?? EXAMPLE_LIBRARY_LOCATION, library.sha256);
+  const joined = texts.flatMap((text) => {
     let rendered = carriesPlacement(text) ? renderInstallScript(text, options.placement ?? DEFAULT_PLACEMENT) : text;
     rendered = rendered.replace(PARAMETER_RULES, () => rules);
-    // keepComments: the whole text, minus each shebang.
-    return options.keepComments
-      ? rendered
-          .replace(/\n$/, '')
-          .split('\n')
-          .filter((l) => !l.startsWith('#!'))
-      : scriptLines(rendered);
+    if (libraryLine !== undefined) rendered = rendered.replace(LIBRARY_OBJECT, () => libraryLine);
+    // The whole text, minus each shebang.
+    return rendered
+      .replace(/\n$/, '')
+      .split('\n')
+      .filter((l) => !l.startsWith('#!'));
   });
+  const kept = options.keepUnreachable ? joined : reachableOnly(joined, library?.text.match(WORD) ?? []);
+  const lines = options.keepComments ? kept : joinedLines(scriptLines(kept.join('\n')));
   return [shebang, ...lines].join('\n') + '\n';
 }
 
@@ -226,6 +402,7 @@ export function loadDocument(
   kind: DocumentKind | { file: string; kind: DocumentKind },
   placement: PlacementPolicy = DEFAULT_PLACEMENT,
   registry: Registry = FIELDS,
+  library: LibraryLocation = EXAMPLE_LIBRARY_LOCATION,
 ): SsmCommandDocument {
   const [file, name] = typeof kind === 'string' ? [documentPath(kind), kind] : [kind.file, kind.kind];
   const source = parse(readFileSync(file, 'utf8')) as Omit<SsmCommandDocument, 'parameters'> & {
@@ -241,9 +418,8 @@ export function loadDocument(
     const other = step.inputs.runCommand.filter((line) => !INCLUDE.test(line.trim()));
     if (includes.length === 0) continue;
     if (other.length > 0) throw new Error(`${path.basename(file)}: a step with #include lines has no other lines`);
-    step.inputs.runCommand = joinScript(name, includes, path.dirname(file), { placement, registry })
-      .replace(/\n$/, '')
-      .split('\n');
+    // One string: a list entry per line would cost a byte more per line of SSM's 64 KB quota.
+    step.inputs.runCommand = [joinScript(name, includes, path.dirname(file), { placement, registry, library })];
   }
   return {
     schemaVersion: source.schemaVersion,

@@ -40,9 +40,7 @@ report_readiness() {
 
 main() {
   set_traps
-  # The document's parameters: SSM_<Name>, else the document default (parameter tables in lib/params.sh).
-  SecretId=${SSM_SecretId-}
-  Region=${SSM_Region-}
+  # The document's parameters: read_params sets each from SSM_<Name>, else its default (tables in lib/params.sh).
   read_params "SecretId Region" SecretId Region
   check_params
   report_readiness

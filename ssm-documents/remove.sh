@@ -18,42 +18,53 @@ remove_files() {
   STEP=lock
   if [ -d "$KeyDir" ]; then take_lock; fi
   STEP=install
-  local owner dest backup i
+  local owner m name d
   local -a gone=()
-  owner=$(fragment_field SecretId)
+  # The record names the secret; a node upgraded from the previous layout has only its inventory entry.
+  owner=$(record_field SecretId)
+  if [ -z "$owner" ] && [ ! -e "$OWNED" ]; then owner=$(fragment_field SecretId); fi
   if [ -n "$owner" ] && [ "$owner" != "$SecretId" ]; then
-    fail install "$CertName on this node was installed from another secret ($owner); nothing was removed"
+    fail install "$CertName on this node holds the certificate of secret $owner, not of $SecretId; nothing was removed"
   fi
-  check_live_names remove
-  for dest in "${LIVE[@]}"; do
-    backup=$(backup_of "$dest")
-    if [ -e "$backup" ]; then
-      fail install "$backup was left by an interrupted run (the next install run resolves it); nothing was removed"
-    fi
+  # Anything at a stable or .prev name that acm-export did not write is refused here, before any change.
+  check_names remove
+  if [ "$ADOPT" = 1 ]; then
+    KEY_DIR_GROUP=""
+    if (( 8#$(stat -c %a -- "$KeyDir") & 8#010 )); then KEY_DIR_GROUP=$(stat -c %G -- "$KeyDir"); fi
+    adopt_legacy
+  fi
+  # Move our stable links aside (kept as rollback names), then test the server without them.
+  LIVE=()
+  for m in "${ALL_MEMBERS[@]}"; do
+    if our_link "${STABLE[$m]}" "${LINK_TO[$m]}"; then LIVE+=("${STABLE[$m]}"); fi
   done
-  remove_stale_staged
-  # Move the live files aside (hard links kept as rollback copies), then test the server without them.
   FILES_TOUCHED=1
-  for i in "${!LIVE[@]}"; do
-    dest=${LIVE[$i]}
-    [ -e "$dest" ] || continue
-    ln -PT -- "$dest" "$(backup_of "$dest")" || fail install "could not keep a rollback copy of $dest"
-    rm -f -- "$dest" || fail install "could not remove $dest"
-    gone+=("$dest")
+  for name in "${LIVE[@]}"; do
+    mv -fT -- "$name" "$(backup_of "$name")" || fail install "could not move $name aside"
+    gone+=("$name")
   done
+  # Originals an install replaced (a takeover, or the previous layout's .prev files) go back to their names
+  # first: the server may name them.
+  put_back_originals
   if [ "${#gone[@]}" -gt 0 ] && [ "$Service" != none ]; then
     STEP=configtest
     service_configtest ||
       fail configtest "$Service configuration test fails without the files, so the server still uses them (point it at other files first): $(reason_line "$WORK/service.out")"
   fi
-  # Recorded before the rollback copies go: an install already in flight must find it (header: "Removed targets").
+  # Recorded before anything is deleted: an install already in flight must find it (header: "Removed targets").
   record_removal || fail install "could not record the removal in $state_dir/removed; nothing was removed"
   STEP=finish
-  for dest in "${LIVE[@]}"; do
-    rm -f -- "$(backup_of "$dest")"
-    if [ -f "$dest.prev" ]; then rm -f -- "$dest.prev" && gone+=("$dest.prev"); fi
-  done
+  for name in "${LIVE[@]}"; do rm -f -- "$(backup_of "$name")"; done
   FILES_TOUCHED=0
+  for m in "${ALL_MEMBERS[@]}"; do
+    name=${STABLE[$m]}.prev
+    if our_link "$name" "$(prev_target "${LINK_TO[$m]}")"; then rm -f -- "$name" && gone+=("$name"); fi
+  done
+  for d in "$STORE" "$KSTORE"; do
+    if our_dir "$d"; then rm -rf -- "$d"; fi
+  done
+  rmdir -- "$CertDir/.acm-export" "$KeyDir/.acm-export" 2>/dev/null || true
+  rm -f -- "$OWNED"
   sync -- "$CertDir" "$KeyDir" 2>/dev/null || true
   if [ -n "$inventory_dir" ] && [ -e "$state_dir/inventory/$CertName.json" ]; then
     rm -f -- "$state_dir/inventory/$CertName.json"
@@ -63,24 +74,17 @@ remove_files() {
   for f in "${gone[@]}"; do removed_json="$removed_json${removed_json:+,}$(json_str "$f")"; done
   if [ "${#gone[@]}" -gt 0 ]; then changed=true; fi
   log "removed ${#gone[@]} file(s) of $CertName${gone[*]:+: ${gone[*]}}"
-  printf '{"node":%s,"certName":%s,"action":"remove","removed":[%s],"changed":%s}\n' \
-    "$(json_str "${node_id:-$(uname -n)}")" "$(json_str "$CertName")" "$removed_json" "$changed"
+  json_obj node "${node_id:-$(uname -n)}" certName "$CertName" action remove @removed "[$removed_json]" @changed "$changed"
   exit 0
 }
 
 main() {
   set_traps
-  # The document's parameters: SSM_<Name>, else the document default (parameter tables in lib/params.sh).
-  CertName=${SSM_CertName-}
-  SecretId=${SSM_SecretId-}
-  CertDir=${SSM_CertDir-${DEFAULT[CertDir]}}
-  KeyDir=${SSM_KeyDir-${DEFAULT[KeyDir]}}
-  Service=${SSM_Service-${DEFAULT[Service]}}
+  # The document's parameters: read_params sets each from SSM_<Name>, else its default (tables in lib/params.sh).
   read_params "CertName SecretId" CertName SecretId CertDir KeyDir Service
   check_params
   set_paths
-  # A removal takes every file an install of CertName may have written, whatever the profile says now.
-  LIVE=("$CERT_FILE" "$CHAIN_FILE" "$FULLCHAIN_FILE" "$KEY_FILE" "$COMBINED_FILE" "$P12_FILE")
+  set_store
   REPORT_READY=1
   STEP=preflight
   problems=()

@@ -18,17 +18,20 @@ report_node() {
   STEP=lock
   if [ -d "$KeyDir" ]; then take_lock; fi
   STEP=finish
-  local dest sni present=0
+  local m name sni present=0 live_cert="" live_key="" live_chain="" live_full=""
   local -a missing=()
-  for dest in "${LIVE[@]}"; do
-    if [ -L "$dest" ] || { [ -e "$dest" ] && [ ! -f "$dest" ]; }; then
-      PROBLEM=${PROBLEM:-"$dest is not a regular file"}
-      present=1
-    elif [ -e "$dest" ]; then
-      present=1
-    else
-      missing+=("$dest")
-    fi
+  # Through the stable links acm-export created and the verified current version (lib/files.sh) only.
+  for m in "${MEMBERS[@]}"; do
+    name=${STABLE[$m]}
+    case $(name_state "$name" "${LINK_TO[$m]}") in
+      ours)
+        present=1
+        live_member "$m" >/dev/null || missing+=("$name") ;;
+      absent) missing+=("$name") ;;
+      *)
+        PROBLEM=${PROBLEM:-"$name is not a file acm-export installed"}
+        present=1 ;;
+    esac
   done
   if [ "$present" = 0 ]; then
     PROBLEM="not installed"
@@ -38,18 +41,21 @@ report_node() {
   local serial="" key_pub="" cert="" chain="" fullchain=""
   # One openssl call reads the certificate (serial, names, public key); files are compared with builtins.
   LEAF_NAMES=()
-  if [ -f "$CERT_FILE" ] && [ ! -L "$CERT_FILE" ]; then
-    read_leaf "$CERT_FILE"
+  if live_cert=$(live_member cert.pem); then
+    read_leaf "$live_cert"
     serial=$LEAF_SERIAL
     [[ $serial =~ ^[0-9A-F]{1,80}$ ]] || serial=""
   fi
   if [ -z "$PROBLEM" ]; then
+    live_chain=$(live_member chain.pem)
+    live_full=$(live_member fullchain.pem)
+    live_key=$(live_member key.pem)
     # The set must be consistent: the key belongs to the certificate, the full chain is leaf + chain.
-    openssl pkey -in "$KEY_FILE" -pubout -out "$WORK/key.pub" 2>/dev/null || : >"$WORK/key.pub"
+    openssl pkey -in "$live_key" -pubout -out "$WORK/key.pub" 2>/dev/null || : >"$WORK/key.pub"
     IFS= read -r -d '' key_pub <"$WORK/key.pub" || true
-    IFS= read -r -d '' cert <"$CERT_FILE" || true
-    IFS= read -r -d '' chain <"$CHAIN_FILE" || true
-    IFS= read -r -d '' fullchain <"$FULLCHAIN_FILE" || true
+    IFS= read -r -d '' cert <"$live_cert" || true
+    IFS= read -r -d '' chain <"$live_chain" || true
+    IFS= read -r -d '' fullchain <"$live_full" || true
     if [ -z "$serial" ]; then
       PROBLEM="$CERT_FILE is not a certificate"
     elif [ -z "$key_pub" ] || [ "$key_pub" != "$LEAF_PUB" ]; then
@@ -73,26 +79,18 @@ report_node() {
     report_or_warn report
   fi
   log "report: $CertName holds serial ${serial:-none}${SERVED:+, 127.0.0.1:$VerifyPort serves $SERVED}${PROBLEM:+; problem: $PROBLEM}"
-  printf '{"node":%s,"certName":%s,"action":"report","serial":%s,"servedSerial":%s,"problem":%s}\n' \
-    "$(json_str "${node_id:-$HOSTNAME}")" "$(json_str "$CertName")" "$(json_str "$serial")" "$(json_str "$SERVED")" "$(json_str "$PROBLEM")"
+  json_obj node "${node_id:-$HOSTNAME}" certName "$CertName" action report serial "$serial" servedSerial "$SERVED" \
+    problem "$PROBLEM"
   exit 0
 }
 
 main() {
   set_traps
-  # The document's parameters: SSM_<Name>, else the document default (parameter tables in lib/params.sh).
-  CertName=${SSM_CertName-}
-  SecretId=${SSM_SecretId-}
-  CertDir=${SSM_CertDir-${DEFAULT[CertDir]}}
-  KeyDir=${SSM_KeyDir-${DEFAULT[KeyDir]}}
-  Service=${SSM_Service-${DEFAULT[Service]}}
-  VerifyPort=${SSM_VerifyPort-${DEFAULT[VerifyPort]}}
-  Pkcs12=${SSM_Pkcs12-${DEFAULT[Pkcs12]}}
-  CombinedPem=${SSM_CombinedPem-${DEFAULT[CombinedPem]}}
-  Target=${SSM_Target-${DEFAULT[Target]}}
+  # The document's parameters: read_params sets each from SSM_<Name>, else its default (tables in lib/params.sh).
   read_params "CertName SecretId" CertName SecretId CertDir KeyDir Service VerifyPort Pkcs12 CombinedPem Target
   check_params
   set_paths
+  set_store
   REPORT_READY=1
   STEP=preflight
   problems=()

@@ -556,6 +556,8 @@ export function bashParamPrelude(document: DocumentName, registry: Registry = FI
   return [
     `# Parameter rules of the ${document} document (generated from lambda/shared/fields.ts).`,
     'declare -A RE=() MAX=() DEFAULT=() LARGEST=()',
+    // The parameters themselves, which read_params sets by name (declared here so shellcheck sees them).
+    `declare ${declared.map(([name]) => name).join(' ')}`,
     ...lines,
     'readonly RE MAX DEFAULT LARGEST',
     '',

@@ -157,7 +157,10 @@ export const FIELD_RULES = {
   },
   SecretId: {
     pattern: `^arn:${PARTITION}:secretsmanager:${REGION}:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}$`,
-    maxLength: 2048,
+    // A secret's ARN is at most about 600 characters (a 512-character name, its 7-character suffix, the longest
+    // partition and region). SSM counts run-time parameter values in a document's 64 KB quota, so the bound
+    // is kept near that rather than at the API's 2048.
+    maxLength: 1024,
     rule: 'must be the ARN of a Secrets Manager secret',
   },
   /**

@@ -1,8 +1,12 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
-import { DOCUMENT_KINDS, DocumentKind, loadDocument } from '../../ssm-documents/load';
+import { DOCUMENT_KINDS, DocumentKind, LibraryLocation, loadDocument, nodeLibrary } from '../../ssm-documents/load';
 import { DEFAULT_PLACEMENT, PlacementPolicy, parsePlacementPolicy } from '../../lambda/shared/placement';
 
 export interface InstallDocumentProps {
@@ -48,15 +52,33 @@ export class InstallDocument extends Construct {
   public readonly documentArn: string;
   /** Run Command output of the installs (nodes write to it; the script never prints key material). */
   public readonly commandLogGroup: logs.LogGroup;
+  /** The node library the install document fetches and checks by sha256 (see ssm-documents/lib/library.sh). */
+  public readonly nodeLibrary: Asset;
+  /** The node library's sha256 (hex), as the install document carries it. */
+  public readonly nodeLibrarySha256: string;
+  /** ARN of the node library object: what nodes may read of the asset bucket, and nothing else. */
+  public readonly nodeLibraryArn: string;
 
   constructor(scope: Construct, id: string, props: InstallDocumentProps = {}) {
     super(scope, id);
     const placement = parsePlacementPolicy(props.placement ?? DEFAULT_PLACEMENT, 'InstallDocument placement');
+    // The asset is staged from a file written at synth (a fresh private directory); its hash is its content's.
+    const library = nodeLibrary();
+    const libraryFile = path.join(mkdtempSync(path.join(tmpdir(), 'acm-export-library-')), 'node-library.sh');
+    writeFileSync(libraryFile, library.text, { mode: 0o644 });
+    this.nodeLibrary = new Asset(this, 'NodeLibrary', { path: libraryFile });
+    this.nodeLibrarySha256 = library.sha256;
+    this.nodeLibraryArn = this.nodeLibrary.bucket.arnForObjects(this.nodeLibrary.s3ObjectKey);
+    const location: LibraryLocation = {
+      bucket: this.nodeLibrary.s3BucketName,
+      key: this.nodeLibrary.s3ObjectKey,
+      region: Stack.of(this).region,
+    };
     const entries = DOCUMENT_KINDS.map((kind): [DocumentKind, NodeDocument] => {
       const document = new ssm.CfnDocument(this, DOCUMENT_IDS[kind], {
         documentType: 'Command',
         updateMethod: 'NewVersion',
-        content: loadDocument(kind, placement),
+        content: loadDocument(kind, placement, undefined, location),
       });
       const arn = document.stack.formatArn({ service: 'ssm', resource: 'document', resourceName: document.ref });
       return [kind, { document, name: document.ref, arn }];

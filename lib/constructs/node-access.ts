@@ -17,6 +17,8 @@ export interface NodeAccessProps {
   readonly secretsKey: kms.IKey;
   /** Log group receiving the Run Command output of the install document. */
   readonly commandLogGroup: logs.ILogGroup;
+  /** ARN of the node library object (the install document's S3 asset), which every node may read. */
+  readonly nodeLibraryArn: string;
 }
 
 /**
@@ -58,6 +60,13 @@ export class NodeAccess extends Construct {
           sid: 'DescribeCertificateSecrets',
           actions: ['secretsmanager:DescribeSecret'],
           resources: readableSecrets,
+        }),
+        // Exactly the one object (not the bucket, not a prefix): the asset bucket holds every asset of the
+        // account and region. Written out rather than asset.grantRead, which grants bucket-level reads too.
+        new iam.PolicyStatement({
+          sid: 'ReadNodeLibrary',
+          actions: ['s3:GetObject'],
+          resources: [props.nodeLibraryArn],
         }),
         new iam.PolicyStatement({
           sid: 'DecryptCertificateSecrets',

@@ -22,6 +22,7 @@ export type NodeCallGrant = 'node-policy' | 'AmazonSSMManagedInstanceCore';
 export type NodeCallResource =
   | 'certificate-secret' // a secret of the target named by the role's acm-export:target-hash tag
   | 'secrets-key' // the KMS key of the certificate secrets
+  | 'node-library' // the node library object (the stack's S3 asset the install document names by sha256)
   | 'command-log-group' // the stack's Run Command output log group
   | 'command-log-stream' // a stream in that group (`<command id>/<node id>/<step>/stdout|stderr`)
   | 'managed-node' // the calling node itself
@@ -65,10 +66,18 @@ export const NODE_CALLS: readonly NodeCall[] = [
     action: 'secretsmanager:DescribeSecret',
     caller: 'install script (aws secretsmanager describe-secret)',
     resource: 'certificate-secret',
-    why: 'an association run reads which version is AWSCURRENT (VersionIdsToStages; metadata only, no value, no KMS decrypt) and, when the node already holds it, fetches nothing; same secrets as GetSecretValue',
+    why: 'an association run reads which version is AWSCURRENT (VersionIdsToStages; metadata only, no value, no KMS decrypt) and, when the node already holds it, fetches nothing; an install over a certificate name recorded for another secret of the same target reads whether that secret was deleted (DeletedDate); same secrets as GetSecretValue',
     grantedBy: 'node-policy',
     evidence:
-      'ssm-documents/install.sh: an association run (SecretVersionStage) calls describe-secret --query VersionIdsToStages before any get-secret-value',
+      'ssm-documents/install.sh: an association run (SecretVersionStage) calls describe-secret --query VersionIdsToStages before any get-secret-value; holder_released calls describe-secret --query DeletedDate on the recorded secret',
+  },
+  {
+    action: 's3:GetObject',
+    caller: 'install program (aws s3 cp, lib/library.sh)',
+    resource: 'node-library',
+    why: "fetch the node library (the install program's file handling and inventory code) when <state dir>/lib holds no copy with the sha256 the document names; exactly that object of the asset bucket",
+    grantedBy: 'node-policy',
+    evidence: 'ssm-documents/lib/library.sh: load_library, the only S3 call of the node programs',
   },
   {
     action: 'kms:Decrypt',

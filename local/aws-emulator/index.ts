@@ -16,6 +16,7 @@ import { generateLocalCredentials, LOCAL_ACCOUNT_ID, LOCAL_REGION, type LocalCre
 import { faultsFromEnv, Throttles, type FaultSpec } from '../faults';
 import { AcmService } from './acm';
 import { SecretsManagerService } from './secrets';
+import { LocalS3 } from './s3';
 import { JsonProtocolServer, type ApiRecord, type EmulatedService } from './server';
 import { SsmService } from './ssm';
 
@@ -68,6 +69,8 @@ export class AwsEmulator {
   readonly throttles = new Throttles();
   /** Armed call failures (fault switch `fail`). */
   readonly failures = new Throttles();
+  /** S3 GetObject of the node library (and any object a test puts). */
+  readonly s3 = new LocalS3();
   private server!: JsonProtocolServer;
   private port = 0;
   private saveTimer: NodeJS.Timeout | undefined;
@@ -132,6 +135,7 @@ export class AwsEmulator {
       credentials,
       throttles: emulator.throttles,
       failures: emulator.failures,
+      s3: emulator.s3,
       ...(options.verifySignatures !== undefined ? { verifySignatures: options.verifySignatures } : {}),
     });
     emulator.port = await emulator.server.listen(options.port ?? 0);

@@ -11,6 +11,7 @@ import type { LocalCredentials } from '../credentials';
 import { failureFor, type Throttles } from '../faults';
 import { parseAuthorization, verifySigV4 } from '../sigv4';
 import { serviceForTargetPrefix, validateRequest, validationError } from './constraints/validate';
+import { serveS3Get, type LocalS3 } from './s3';
 import { AwsServiceError } from './errors';
 import type { JsonObject } from './input';
 
@@ -73,6 +74,8 @@ export interface ServerOptions {
   failures?: Throttles;
   /** Full signature check (default true); the access key id is always checked. */
   verifySignatures?: boolean;
+  /** S3 objects served to `GET /<bucket>/<key>` (S3's GetObject, path style). */
+  s3?: LocalS3;
 }
 
 const MAX_BODY = 6 * 1024 * 1024;
@@ -161,6 +164,11 @@ export class JsonProtocolServer {
       chunks.push(chunk as Buffer);
     }
     const body = Buffer.concat(chunks);
+    if (req.method === 'GET' && this.options.s3) {
+      this.calls.set('s3:GetObject', (this.calls.get('s3:GetObject') ?? 0) + 1);
+      this.countCallerCall(callerOf(req.headers), 's3:GetObject');
+      return serveS3Get(req, res, this.options.s3, this.options.credentials, this.options.verifySignatures !== false);
+    }
     const target = String(req.headers['x-amz-target'] ?? '');
     const dot = target.lastIndexOf('.');
     const prefix = target.slice(0, dot);

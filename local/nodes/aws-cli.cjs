@@ -9,6 +9,9 @@
  *       [--query SecretString --output text | --output json]
  *   aws secretsmanager describe-secret --region R --secret-id ID [--query FIELD] [--output json | text]
  *       (text only for a field whose value is a string)
+ *   aws s3 cp [--region R] [--only-show-errors] s3://BUCKET/KEY FILE
+ *       (GetObject, path style; errors as the CLI prints them: exit 1, "fatal error: ..." for a missing or
+ *       forbidden object; 255 when the endpoint cannot be reached)
  *
  * Environment: AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY; fault switches
  * ACM_EXPORT_LOCAL_AWS_FAIL (endpoint unreachable) and ACM_EXPORT_LOCAL_AWS_DENY (access denied).
@@ -174,9 +177,100 @@ async function call(operation, input, region) {
   }
 }
 
+/** `s3 cp [--region R] [--only-show-errors] s3://bucket/key file`: the one S3 call of the node programs. */
+function parseCopy(args) {
+  const options = {};
+  const positional = [];
+  for (let i = 2; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--only-show-errors') options.quiet = true;
+    else if (a === '--region' && i + 1 < args.length) options.region = args[++i];
+    else if (a.startsWith('--')) throw usage(`aws (local mode): s3 cp option ${a} is not implemented`);
+    else positional.push(a);
+  }
+  if (positional.length !== 2) throw usage('aws: error: the following arguments are required: paths');
+  const source = /^s3:\/\/([^/]+)\/(.+)$/.exec(positional[0]);
+  if (!source) throw usage('aws (local mode): s3 cp is implemented from s3://bucket/key to a local file only');
+  return { bucket: source[1], key: source[2], file: positional[1], region: options.region };
+}
+
+/** GetObject, signed for s3; the object body, or the CLI's fatal error line (exit 1). */
+async function copyFromS3({ bucket, key, file, region }) {
+  const endpoint = new URL(process.env.AWS_ENDPOINT_URL);
+  const transport = require(endpoint.protocol === 'https:' ? 'node:https' : 'node:http');
+  const objectPath = `/${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
+  const send = () =>
+    new Promise((resolve, reject) => {
+      const headers = signRequest({
+        method: 'GET',
+        path: objectPath,
+        headers: {
+          host: endpoint.host,
+          'x-amz-content-sha256': 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+        },
+        body: '',
+        region,
+        service: 's3',
+        accessKeyId: process.env.AWS_ACCESS_KEY_ID || '',
+        secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY || '',
+      });
+      const req = transport.request(
+        endpoint,
+        {
+          method: 'GET',
+          path: objectPath,
+          headers: {
+            ...headers,
+            'user-agent': `aws-cli/2.22.0 md/local${process.env.AWS_SSM_INSTANCE_ID ? ` app/${process.env.AWS_SSM_INSTANCE_ID}` : ''}`,
+          },
+        },
+        (res) => {
+          const chunks = [];
+          res.on('data', (d) => chunks.push(d));
+          res.on('end', () => resolve({ status: res.statusCode || 0, body: Buffer.concat(chunks) }));
+        },
+      );
+      req.setTimeout(60_000, () => req.destroy(new Error('read timeout')));
+      req.on('error', reject);
+      req.end();
+    });
+  let answer;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      answer = await send();
+    } catch {
+      if (attempt < 3) {
+        await sleep(50 * 2 ** attempt);
+        continue;
+      }
+      throw new CliExit(255, `\nCould not connect to the endpoint URL: "${endpoint.origin}${objectPath}"`);
+    }
+    if (answer.status >= 500 && attempt < 3) {
+      await sleep(50 * 2 ** attempt);
+      continue;
+    }
+    break;
+  }
+  if (answer.status === 200) {
+    require('node:fs').writeFileSync(file, answer.body);
+    return;
+  }
+  // The CLI asks HeadObject first: its error carries the status and reason only, no S3 error code.
+  const reason = { 403: 'Forbidden', 404: 'Not Found' }[answer.status] || 'Error';
+  throw new CliExit(
+    1,
+    `fatal error: An error occurred (${answer.status}) when calling the HeadObject operation: ${reason}`,
+  );
+}
+
 async function main(args) {
   if (process.env.ACM_EXPORT_LOCAL_AWS_FAIL)
     throw new CliExit(255, `\nCould not connect to the endpoint URL: "${process.env.AWS_ENDPOINT_URL}/"`);
+  if (args[0] === 's3' && args[1] === 'cp') {
+    // ACM_EXPORT_LOCAL_AWS_DENY denies the node's secret calls only (the fault switch secretDenied).
+    const copy = parseCopy(args);
+    return copyFromS3({ ...copy, region: copy.region || process.env.AWS_REGION || '' });
+  }
   const { operation, options } = parseArgs(args);
   if (process.env.ACM_EXPORT_LOCAL_AWS_DENY)
     throw new CliExit(
@@ -196,4 +290,4 @@ if (require.main === module)
     process.exitCode = error instanceof CliExit ? error.code : 255;
   });
 
-module.exports = { isoTimestamp, render, parseArgs };
+module.exports = { isoTimestamp, render, parseArgs, parseCopy };

@@ -8,7 +8,8 @@
  * mapped inside the node directory and VerifyPort is mapped to the node's own HTTPS port, plus
  * AWS_SSM_INSTANCE_ID, ACM_EXPORT_NGINX_CONF, ACM_EXPORT_INVENTORY_DIR / ACM_EXPORT_STATE_DIR (the node's
  * custom inventory, collected by the emulator after every run), ACM_EXPORT_HOOKS_DIR / ACM_EXPORT_LOG_DIR
- * (the node's fixed hooks directory and its hooks.log, mapped like the paths; not document parameters) and
+ * (the node's fixed hooks directory and its hooks.log, mapped like the paths; not document parameters),
+ * ACM_EXPORT_TAKEOVER_DIR (the node's takeover directory, mapped the same way) and
  * a PATH whose first entry holds the node's `aws` shim. The script creates CertDir and KeyDir itself and checks that nobody but
  * the running user (or root) can change them or any directory above them up to the nearest sticky
  * world-writable one (/tmp), so every directory local mode creates is 0755 (0700 for keys) and owned by
@@ -65,6 +66,8 @@ const DEFAULT_DIRS = {
   KeyDir: '/etc/ssl/private',
   /** Not a parameter: the one directory the script runs hooks from (ACM_EXPORT_HOOKS_DIR here). */
   HooksDir: '/etc/acm-export/hooks.d',
+  /** Not a parameter: where the operator allows acm-export to take over files it did not write. */
+  TakeoverDir: '/etc/acm-export/takeover.d',
   HooksLogDir: '/var/log/acm-export',
 } as const;
 const FAULT_HOOK = '50-local-fault-fail-install';
@@ -180,6 +183,10 @@ export class LocalNode implements NodeExecutor {
     return this.mapPath(DEFAULT_DIRS.HooksDir);
   }
 
+  get takeoverDir(): string {
+    return this.mapPath(DEFAULT_DIRS.TakeoverDir);
+  }
+
   get confPath(): string {
     return path.join(this.dir, 'server', this.serverKind === 'nginx' ? 'nginx.conf' : 'server.json');
   }
@@ -227,7 +234,8 @@ export class LocalNode implements NodeExecutor {
       path.join(this.dir, 'work'),
     ])
       ensureDir(d, 0o755);
-    // The server needs a certificate before the first install: a placeholder in the default locations.
+    // The server needs a certificate before the first install: a placeholder in the default locations, and
+    // (as an operator would) the takeover file that lets the first install replace it.
     ensureDirs(this.rootDir, this.certDir, 0o755);
     ensureDirs(this.rootDir, this.keyDir, 0o700);
     writeFileSync(
@@ -240,6 +248,9 @@ export class LocalNode implements NodeExecutor {
       const placeholder = await selfSignedPlaceholder(`${this.name}.local`);
       writeFileSync(this.certFile, placeholder.certificatePem, { mode: 0o644 });
       writeFileSync(this.keyFile, placeholder.privateKeyPem, { mode: 0o600 });
+      ensureDirs(this.rootDir, this.takeoverDir, 0o755);
+      writeFileSync(path.join(this.takeoverDir, this.certName), '');
+      chmodSync(path.join(this.takeoverDir, this.certName), 0o644);
     }
     this.port = await freePort();
     if (this.serverKind === 'nginx') await this.startNginx();
@@ -564,6 +575,7 @@ export class LocalNode implements NodeExecutor {
       ACM_EXPORT_INVENTORY_DIR: this.inventoryDir,
       ACM_EXPORT_STATE_DIR: this.stateDir,
       ACM_EXPORT_HOOKS_DIR: this.hooksDir,
+      ACM_EXPORT_TAKEOVER_DIR: this.takeoverDir,
       ACM_EXPORT_LOG_DIR: this.mapPath(DEFAULT_DIRS.HooksLogDir),
       ACM_EXPORT_ALLOW_STICKY_ANCESTOR: '1',
       ...(this.options.env ?? {}),

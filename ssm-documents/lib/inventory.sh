@@ -39,11 +39,13 @@ report_inventory() { # installed|unchanged|skipped|failed|report [step]
   TZ=UTC printf -v now '%(%Y-%m-%dT%H:%M:%SZ)T' -1
   run_at=$now
   frag="$frag_dir/$CertName.json"
-  if [ -f "$CERT_FILE" ] && [ ! -L "$CERT_FILE" ]; then
-    read_leaf "$CERT_FILE"
+  local live_cert
+  # Through the verified current version only (lib/files.sh), never through a link it did not check.
+  if live_cert=$(live_member cert.pem); then
+    read_leaf "$live_cert"
     serial=$LEAF_SERIAL
     not_after=$LEAF_NOT_AFTER
-    installed_at=$(date -u -r "$CERT_FILE" '+%Y-%m-%dT%H:%M:%SZ')
+    installed_at=$(date -u -r "$live_cert" '+%Y-%m-%dT%H:%M:%SZ')
   fi
   [[ $serial =~ ^[0-9A-F]{1,80}$ ]] || serial=""
   case $status in
@@ -61,11 +63,10 @@ report_inventory() { # installed|unchanged|skipped|failed|report [step]
   esac
   (umask 022 && mkdir -p -- "$frag_dir" "$inventory_dir") || return 1
   tmp=$(mktemp -- "$frag_dir/.$CertName.XXXXXXXX") || return 1
-  printf '{"CertName":%s,"Target":%s,"SecretId":%s,"SecretVersionId":%s,"Serial":%s,"ServedSerial":%s,"NotAfter":%s,"Verified":"%s","InstalledAt":%s,"LastRun":%s,"FailedStep":%s,"LastRunAt":%s,"CheckedAt":%s,"Problem":%s,"Service":%s,"Node":%s}\n' \
-    "$(json_str "$CertName")" "$(json_str "$Target")" "$(json_str "$SecretId")" "$(json_str "$version")" \
-    "$(json_str "$serial")" "$(json_str "$SERVED")" "$(json_str "$not_after")" "$verified" "$(json_str "$installed_at")" \
-    "$(json_str "$status")" "$(json_str "$step")" "$(json_str "$run_at")" "$(json_str "$now")" "$(json_str "$PROBLEM")" \
-    "$(json_str "$Service")" "$(json_str "$node_id")" >"$tmp" || { rm -f -- "$tmp"; return 1; }
+  json_obj CertName "$CertName" Target "$Target" SecretId "$SecretId" SecretVersionId "$version" Serial "$serial" \
+    ServedSerial "$SERVED" NotAfter "$not_after" Verified "$verified" InstalledAt "$installed_at" LastRun "$status" \
+    FailedStep "$step" LastRunAt "$run_at" CheckedAt "$now" Problem "$PROBLEM" Service "$Service" Node "$node_id" \
+    >"$tmp" || { rm -f -- "$tmp"; return 1; }
   chmod 0644 -- "$tmp" && mv -fT -- "$tmp" "$frag" || return 1
   assemble_inventory || return 1
   log "custom inventory: Custom:$INVENTORY_TYPE entry for $CertName written (${1})"

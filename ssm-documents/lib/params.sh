@@ -4,7 +4,7 @@
 #
 # Sets (globals read by the other library files): PARAMS (the names of the program's parameters, which
 # the program assigns to variables of those names: CertName, CertDir, ...), problems (what is wrong, one line each), verify_seconds,
-# lock_seconds, nginx_conf, inventory_dir, state_dir, hooks_dir, log_dir, node_id, IS_ROOT, MY_UID.
+# lock_seconds, nginx_conf, inventory_dir, state_dir, hooks_dir, takeover_dir, log_dir, node_id, IS_ROOT, MY_UID.
 
 # Parameter rules of the document's own parameters: RE (pattern), MAX (length), DEFAULT (of those that have
 # one) and LARGEST (an integer's upper bound). Generated from lambda/shared/fields.ts: ssm-documents/load.ts
@@ -32,8 +32,8 @@ check_param() { # name value
   fi
 }
 
-# Checks the program's parameters (each program assigns its own from SSM_<Name>, else the document default)
-# against their rules. A required one that is unset means an agent too old for ENV_VAR parameters.
+# Sets each of the program's parameters from SSM_<Name>, else the document default, and checks it against its
+# rule. A required one that is unset means an agent too old for ENV_VAR parameters.
 read_params() { # "required names" names...
   local required=" $1 " name var
   local -a missing=()
@@ -43,6 +43,7 @@ read_params() { # "required names" names...
   for name in "$@"; do
     var="SSM_$name"
     if [[ $required == *" $name "* ]] && [ -z "${!var+set}" ]; then missing+=("$var"); fi
+    printf -v "$name" %s "${!var-${DEFAULT[$name]-}}"
   done
   if [ "${#missing[@]}" -gt 0 ]; then
     fail parameters "${missing[*]} not set: this document passes its parameters as environment variables (interpolationType ENV_VAR), which needs SSM Agent >= 3.3.2746.0; update the agent on this node"
@@ -101,9 +102,10 @@ check_params() {
   # Not parameters: Run Command sets only SSM_<parameter> variables, so only root's own environment (local
   # mode, tests) can move these.
   hooks_dir=${ACM_EXPORT_HOOKS_DIR:-/etc/acm-export/hooks.d}
+  takeover_dir=${ACM_EXPORT_TAKEOVER_DIR:-/etc/acm-export/takeover.d}
   log_dir=${ACM_EXPORT_LOG_DIR:-/var/log/acm-export}
   node_id=${AWS_SSM_INSTANCE_ID:-}
-  for name in inventory_dir state_dir hooks_dir log_dir; do
+  for name in inventory_dir state_dir hooks_dir takeover_dir log_dir; do
     if [ -n "${!name}" ] && ! [[ ${!name} =~ ^(/[A-Za-z0-9_][A-Za-z0-9._-]{0,63}){1,32}$ ]]; then
       problems+=("${name^^} must be an absolute directory path without . or .. components")
     fi

@@ -5,7 +5,7 @@
 #   REPORTED         set once the failure line was printed
 #   WORK             private work directory (removed on exit)
 #   PENDING          staged temp files beside the live files, removed on every exit path
-#   LIVE             live file paths, in install order; RENAMED[i]=1 once this run renamed a new file onto LIVE[i]
+#   LIVE             live file paths (a removal: the links it moves aside)
 #   FILES_TOUCHED    1 while live files may differ from before the run (a failure then restores them)
 #   RELOAD_ATTEMPTED 1 once the web server was told to reload (a rollback then reloads it again)
 #   REPORT_READY     1 once the parameters are valid: failures are then reported with the node id (and, for
@@ -19,7 +19,6 @@ REPORTED=
 WORK=
 declare -a PENDING=()
 declare -a LIVE=()
-declare -a RENAMED=()
 declare -a PARAMS=()
 declare -a problems=()
 FILES_TOUCHED=0
@@ -72,17 +71,29 @@ json_str() {
   printf '"%s"' "$s"
 }
 
+# One JSON object on a line: json_obj key value [key value]...; each value a string, or already JSON when its
+# key starts with @ (a number, a boolean, an array, an object).
+json_obj() {
+  local sep='{'
+  while [ "$#" -gt 1 ]; do
+    if [[ $1 == @* ]]; then printf '%s"%s":%s' "$sep" "${1#@}" "$2"; else printf '%s"%s":' "$sep" "$1"; json_str "$2"; fi
+    sep=,
+    shift 2
+  done
+  printf '}\n'
+}
+
 # The failure as one JSON line on stdout too: the agent keeps the start of stdout and cuts stderr's tail when
 # the output is long, so the FAILED line can be lost there. Node id only once the parameters are valid.
 failure_json() { # step code text
-  local node_json="" text=$3 listed
-  if [ "$REPORT_READY" = 1 ]; then node_json="\"node\":$(json_str "${node_id:-$HOSTNAME}"),"; fi
+  local node=() text=$3 listed
+  if [ "$REPORT_READY" = 1 ]; then node=(node "${node_id:-$HOSTNAME}"); fi
   # Parameter and preflight failures list their problems on lines of their own: the first ones go here.
   if [[ $1 =~ ^(parameters|preflight)$ ]] && [ "${#problems[@]}" -gt 0 ]; then
     listed=$(printf '%s; ' "${problems[@]}")
     text="${listed%; }: $text"
   fi
-  printf '{%s"failedStep":"%s","exitCode":%s,"reason":%s}\n' "$node_json" "$1" "$2" "$(json_str "${text:0:600}")"
+  json_obj "${node[@]}" failedStep "$1" @exitCode "$2" reason "${text:0:600}"
 }
 
 fail() {

@@ -15,11 +15,19 @@
  *   aws secretsmanager describe-secret --region R --secret-id ID --query VersionIdsToStages --output json
  *                                      -> {"<id>": ["AWSCURRENT"], "<other id>": ["AWSPREVIOUS"], ...} as the
  *                                         CLI prints it; AccessDeniedException (exit 254) after denyDescribe()
+ *   aws secretsmanager describe-secret --region R --secret-id ID --query DeletedDate --output text
+ *                                      -> the date given to deleteSecret(), else "None" for a stored secret;
+ *                                         unknown -> ResourceNotFoundException (exit 254)
+ *   aws s3 cp --region R --only-show-errors s3://B/K FILE
+ *                                      -> copies the object put with putObject(B, K) (the node library at
+ *                                         EXAMPLE_LIBRARY_LOCATION is there from the start) to FILE; unknown ->
+ *                                         the CLI's 404 line, exit 1
  * Every call's arguments are recorded; read them with calls().
  */
 import { createHash } from 'node:crypto';
-import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { EXAMPLE_LIBRARY_LOCATION, nodeLibrary } from '../../ssm-documents/load';
 
 export interface SecretVersion {
   region: string;
@@ -37,8 +45,14 @@ export interface FakeAws {
   addSecretVersion(version: SecretVersion): void;
   /** Moves AWSCURRENT of the version's secret to this version (addSecretVersion does it too). */
   setCurrent(versionId: string): void;
-  /** From now on DescribeSecret is denied (a node role from before the version check). */
-  denyDescribe(): void;
+  /** From now on DescribeSecret is denied (a node role from before the version check); `false` allows it again. */
+  denyDescribe(denied?: boolean): void;
+  /** Schedules the secret for deletion: DescribeSecret reports `deletedDate` as its DeletedDate. */
+  deleteSecret(region: string, secretId: string, deletedDate?: string): void;
+  /** Stores an S3 object `aws s3 cp` will return (replacing any). */
+  putObject(bucket: string, key: string, body: string): void;
+  /** Deletes an S3 object: `aws s3 cp` of it then fails as the CLI does (404). */
+  deleteObject(bucket: string, key: string): void;
   /** Arguments of every call so far, oldest first. */
   calls(): string[][];
 }
@@ -86,13 +100,19 @@ if [ "$#" -eq 10 ] && [ "$1" = secretsmanager ] && [ "$2" = get-secret-value ] &
   exit 254
 fi
 if [ "$#" -eq 10 ] && [ "$1" = secretsmanager ] && [ "$2" = describe-secret ] && [ "$3" = --region ] &&
-  [ "$5" = --secret-id ] && [ "$7" = --query ] && [ "$8" = VersionIdsToStages ] && [ "$9" = --output ] &&
-  [ "\${10}" = json ]; then
+  [ "$5" = --secret-id ] && [ "$7" = --query ] && [ "$9" = --output ] &&
+  { [ "$8 \${10}" = "VersionIdsToStages json" ] || [ "$8 \${10}" = "DeletedDate text" ]; }; then
   if [ -f "$store/deny-describe" ]; then
     echo "An error occurred (AccessDeniedException) when calling the DescribeSecret operation: User is not authorized to perform: secretsmanager:DescribeSecret" >&2
     exit 254
   fi
   key=$(printf '%s' "$4 $6" | sha256sum | cut -c1-32)
+  if [ "$8" = DeletedDate ]; then
+    if [ -f "$store/deleted-$key" ]; then cat "$store/deleted-$key"; printf '\n'; exit 0; fi
+    if [ -f "$store/current-$key" ]; then echo None; exit 0; fi
+    echo "An error occurred (ResourceNotFoundException) when calling the DescribeSecret operation: Secrets Manager can't find the specified secret." >&2
+    exit 254
+  fi
   current=$(cat "$store/current-$key" 2>/dev/null || true)
   out=""
   for f in "$store"/*.id; do
@@ -110,6 +130,21 @@ if [ "$#" -eq 10 ] && [ "$1" = secretsmanager ] && [ "$2" = describe-secret ] &&
     exit 254
   fi
   printf '{%s\n}\n' "$out"
+  exit 0
+fi
+if [ "$#" -eq 6 ] && [ "$1" = s3 ] && [ "$2" = cp ] && [ "$3" = --region ] && [ "$5" = --only-show-errors ] &&
+  [[ $6 == s3://?* ]]; then
+  echo "aws (test double): s3 cp needs a destination" >&2
+  exit 252
+fi
+if [ "$#" -eq 7 ] && [ "$1" = s3 ] && [ "$2" = cp ] && [ "$3" = --region ] && [ "$5" = --only-show-errors ] &&
+  [[ $6 =~ ^s3://([a-z0-9.-]+)/(.+)$ ]]; then
+  object="$store/s3/$(printf '%s/%s' "\${BASH_REMATCH[1]}" "\${BASH_REMATCH[2]}" | sha256sum | cut -c1-32)"
+  if [ ! -f "$object" ]; then
+    echo "fatal error: An error occurred (404) when calling the HeadObject operation: Key \\"\${BASH_REMATCH[2]}\\" does not exist" >&2
+    exit 1
+  fi
+  cp -- "$object" "$7"
   exit 0
 fi
 echo "aws (test double): unsupported invocation" >&2
@@ -130,8 +165,17 @@ export function createFakeAws(dir: string): FakeAws {
   writeFileSync(path.join(binDir, 'aws'), SCRIPT);
   chmodSync(path.join(binDir, 'aws'), 0o755);
   appendFileSync(path.join(store, 'calls'), '');
+  mkdirSync(path.join(store, 's3'));
+  const objectFile = (bucket: string, key: string) =>
+    path.join(store, 's3', createHash('sha256').update(`${bucket}/${key}`).digest('hex').slice(0, 32));
+  const putObject = (bucket: string, key: string, body: string) => writeFileSync(objectFile(bucket, key), body);
+  putObject(EXAMPLE_LIBRARY_LOCATION.bucket, EXAMPLE_LIBRARY_LOCATION.key, nodeLibrary().text);
   return {
     binDir,
+    putObject,
+    deleteObject(bucket, key) {
+      rmSync(objectFile(bucket, key), { force: true });
+    },
     addSecretVersion({ region, secretId, versionId, secretString, createdDate }) {
       if (createdDate) writeFileSync(path.join(store, `${versionId}.created`), createdDate);
       writeFileSync(path.join(store, `${versionId}.region`), region);
@@ -139,8 +183,12 @@ export function createFakeAws(dir: string): FakeAws {
       writeFileSync(path.join(store, `${versionId}.secret`), secretString);
       writeFileSync(path.join(store, `current-${currentKey(region, secretId)}`), versionId);
     },
-    denyDescribe() {
-      writeFileSync(path.join(store, 'deny-describe'), '');
+    deleteSecret(region, secretId, deletedDate = '2026-01-02T00:00:00.000000+00:00') {
+      writeFileSync(path.join(store, `deleted-${currentKey(region, secretId)}`), deletedDate);
+    },
+    denyDescribe(denied = true) {
+      if (denied) writeFileSync(path.join(store, 'deny-describe'), '');
+      else rmSync(path.join(store, 'deny-describe'), { force: true });
     },
     setCurrent(versionId) {
       const region = readFileSync(path.join(store, `${versionId}.region`), 'utf8');

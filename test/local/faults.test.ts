@@ -5,7 +5,8 @@ import { ACMClient, DescribeCertificateCommand, RequestCertificateCommand } from
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetCommandInvocationCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { formatSecret } from '../../lambda/acm-export/secret-format';
-import { loadInstallDocument } from '../../ssm-documents/load';
+import { loadDocument } from '../../ssm-documents/load';
+import { localLibraryLocation } from '../../local/aws-emulator/s3';
 import { LOCAL_INSTALL_DOCUMENT_NAME, startAwsEmulator } from '../../local/aws-emulator';
 import { faultsFromEnv } from '../../local/faults';
 import { localPlacement, startLocalNodes } from '../../local/nodes';
@@ -66,7 +67,9 @@ test('environment faults reach ACM and the nodes; built-in server: config test f
       ACM_EXPORT_LOCAL_FAIL_CONFIG_TEST: 'node-2',
       ACM_EXPORT_LOCAL_DELAY_NODE: 'node-1=300',
     }),
-    documents: { [LOCAL_INSTALL_DOCUMENT_NAME]: loadInstallDocument(undefined, localPlacement(root)) },
+    documents: {
+      [LOCAL_INSTALL_DOCUMENT_NAME]: loadDocument('install', localPlacement(root), undefined, localLibraryLocation()),
+    },
   });
   const acm = new ACMClient({ ...aws.clientConfig(), maxAttempts: 1 });
   const sm = new SecretsManagerClient(aws.clientConfig());

@@ -1,8 +1,9 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { ACMClient, ExportCertificateCommand, RequestCertificateCommand } from '@aws-sdk/client-acm';
-import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import {
   DescribeInstanceInformationCommand,
   GetCommandInvocationCommand,
@@ -12,7 +13,8 @@ import {
   SSMClient,
 } from '@aws-sdk/client-ssm';
 import { formatSecret } from '../../lambda/acm-export/secret-format';
-import { DOCUMENT_KINDS, loadDocument } from '../../ssm-documents/load';
+import { DOCUMENT_KINDS, loadDocument, nodeLibrary } from '../../ssm-documents/load';
+import { localLibraryLocation } from '../../local/aws-emulator/s3';
 import {
   LOCAL_DOCUMENT_NAMES,
   LOCAL_INSTALL_DOCUMENT_NAME,
@@ -302,7 +304,10 @@ describe('the real install document end to end', () => {
   beforeAll(async () => {
     fleetRoot = mkdtempSync(path.join(tmpdir(), 'acm-export-fleet-'));
     for (const kind of DOCUMENT_KINDS)
-      aws.ssm.registerDocument(LOCAL_DOCUMENT_NAMES[kind], loadDocument(kind, localPlacement(fleetRoot)));
+      aws.ssm.registerDocument(
+        LOCAL_DOCUMENT_NAMES[kind],
+        loadDocument(kind, localPlacement(fleetRoot), undefined, localLibraryLocation()),
+      );
     fleet = await startLocalNodes(aws, {
       root: fleetRoot,
       count: 3,
@@ -412,6 +417,61 @@ describe('the real install document end to end', () => {
     expect(agg).toMatchObject({ TargetCount: 3, CompletedCount: 3, ErrorCount: 1 });
     fleet[2].setFaults({});
     acm.destroy();
+    sm.destroy();
+    ssmClient.destroy();
+  });
+
+  test('a node fetches the node library once, then runs its cached copy; a tampered object is refused, nothing written', async () => {
+    const sm = new SecretsManagerClient(aws.clientConfig());
+    const ssmClient = new SSMClient(aws.clientConfig());
+    const secret = await sm.send(new GetSecretValueCommand({ SecretId: 'acm-export/shop' }));
+    const library = nodeLibrary();
+    const { bucket, key } = localLibraryLocation();
+    const install = async (node: LocalNode) => {
+      const sent = await ssmClient.send(
+        new SendCommandCommand({
+          DocumentName: LOCAL_INSTALL_DOCUMENT_NAME,
+          InstanceIds: [node.instanceId],
+          Parameters: {
+            CertName: ['shop'],
+            SecretId: [secret.ARN!],
+            SecretVersionId: [secret.VersionId!],
+            Region: [aws.region],
+            Service: ['nginx'],
+            VerifyPort: ['443'],
+          },
+        }),
+      );
+      await aws.ssm.waitForCommand(sent.Command!.CommandId!);
+      return ssmClient.send(
+        new GetCommandInvocationCommand({ CommandId: sent.Command!.CommandId, InstanceId: node.instanceId }),
+      );
+    };
+    const fetchesBy = (node: LocalNode) => aws.callCountsByCaller()[node.instanceId]?.['s3:GetObject'] ?? 0;
+    const cached = (node: LocalNode) => path.join(node.stateDir, 'lib', `${library.sha256}.sh`);
+    const [first, second] = fleet;
+    expect(fetchesBy(first)).toBe(1);
+    expect(readFileSync(cached(first), 'utf8')).toBe(library.text);
+    expect((await install(first)).Status).toBe('Success');
+    expect(fetchesBy(first)).toBe(1);
+
+    const liveCert = readFileSync(path.join(second.certDir, 'shop.crt'), 'utf8');
+    const tampered = library.text.replace('set_store() {', 'set_store() { : tampered;');
+    aws.s3.putObject(bucket, key, tampered);
+    rmSync(cached(second));
+    try {
+      const refused = await install(second);
+      expect(refused.Status).toBe('Failed');
+      const found = createHash('sha256').update(tampered).digest('hex');
+      expect(refused.StandardErrorContent).toContain(
+        `FAILED at preflight: node library s3://${bucket}/${key} has sha256 ${found}, expected ${library.sha256}`,
+      );
+      expect(fetchesBy(second)).toBe(2);
+      expect(readFileSync(path.join(second.certDir, 'shop.crt'), 'utf8')).toBe(liveCert);
+      expect(existsSync(cached(second))).toBe(false);
+    } finally {
+      aws.s3.putObject(bucket, key, library.text);
+    }
     sm.destroy();
     ssmClient.destroy();
   });

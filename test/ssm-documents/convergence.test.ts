@@ -6,7 +6,17 @@
 import { loadDocument, type DocumentKind } from '../../ssm-documents/load';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import * as path from 'node:path';
 import { EXIT, type InstallParams, type InstallRun } from '../helpers/install-script';
 import { waitFor } from '../helpers/wait';
@@ -568,10 +578,16 @@ describe('report program', () => {
     writeFileSync(fullchain, saved);
     const key = path.join(keyDir(), 'site.key');
     const keyText = readFileSync(key, 'utf8');
+    const keyLink = readlinkSync(key);
     rmSync(key);
     r = await run(actionParams('report', slot), inventoryEnv(slot, node), 'report');
     expect(JSON.parse(r.stdout)).toMatchObject({ problem: `missing ${key}` });
+    // A file put there by hand is not the installed set, even with the same bytes.
     writeFileSync(key, keyText, { mode: 0o600 });
+    r = await run(actionParams('report', slot), inventoryEnv(slot, node), 'report');
+    expect(JSON.parse(r.stdout)).toMatchObject({ problem: `${key} is not a file acm-export installed` });
+    rmSync(key);
+    symlinkSync(keyLink, key);
     r = await run(actionParams('report', slot), inventoryEnv(slot, node), 'report');
     expect(JSON.parse(r.stdout)).toMatchObject({ serial: installed.serial, problem: '' });
   });
@@ -661,7 +677,7 @@ describe('remove program', () => {
     const r = await run(actionParams('remove', own, { SecretId: otherSecret }), inventoryEnv(own, node), 'remove');
     expect(r.code).toBe(EXIT.install);
     expect(r.failure).toMatch(
-      /^acm-export: FAILED at install: site on this node was installed from another secret \(arn:aws:secretsmanager:[^)]+\); nothing was removed$/,
+      /^acm-export: FAILED at install: site on this node holds the certificate of secret arn:aws:secretsmanager:\S+-AbC123, not of arn:aws:secretsmanager:\S+someone-else-AbCdEf; nothing was removed$/,
     );
     expect(existsSync(path.join(f.root, own, 'certs', 'site.crt'))).toBe(true);
     expect(existsSync(path.join(f.root, own, 'private', 'site.key'))).toBe(true);
@@ -678,7 +694,7 @@ describe('remove program', () => {
     const r = await run(actionParams('remove', own), inventoryEnv(own, node), 'remove');
     expect(r.code).toBe(EXIT.install);
     expect(r.failure).toBe(
-      `acm-export: FAILED at install: ${chain} is a symbolic link; refusing to remove it (nothing was changed)`,
+      `acm-export: FAILED at install: ${chain} is a symbolic link acm-export did not create; refusing to remove it (nothing was changed)`,
     );
     expect(existsSync(path.join(f.root, own, 'private', 'site.key'))).toBe(true);
     expect(existsSync(path.join(f.root, own, 'certs', 'site.crt'))).toBe(true);

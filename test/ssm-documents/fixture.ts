@@ -92,6 +92,7 @@ export function createFixture(name: string): Fixture {
         ACM_EXPORT_HOOKS_DIR: /^(\/[\w.-]+)+$/.test(params.CertDir ?? '')
           ? hooksDirOf(params)
           : path.join(root, 'hooks.d'),
+        ACM_EXPORT_TAKEOVER_DIR: path.join(root, 'takeover.d'),
       };
       return runInstall({ program, params, path: [aws.binDir], tmpDir, env: { ...where, ...env } });
     },

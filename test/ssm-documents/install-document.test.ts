@@ -14,12 +14,16 @@ import { FIELD_RULES, INSTALL_DEFAULTS } from '../../lambda/shared/patterns';
 import {
   DOCUMENT_KINDS,
   INSTALL_DOCUMENT_PATH,
+  NODE_LIBRARY_FILES,
   documentIncludes,
   documentPath,
   documentScript,
+  joinScript,
   loadDocument,
   loadInstallDocument,
+  joinedLines,
   scriptLines,
+  scriptSegments,
 } from '../../ssm-documents/load';
 import { DEFAULT_PLACEMENT } from '../../lambda/shared/placement';
 import { documentParameters as registryDocumentParameters } from '../../lambda/shared/fields';
@@ -120,18 +124,19 @@ describe('document structure', () => {
     expect(Number(step.inputs.timeoutSeconds)).toBeGreaterThanOrEqual(5);
     expect(Number(step.inputs.timeoutSeconds)).toBeLessThanOrEqual(172800);
     expect(raw.mainSteps[0].inputs.runCommand).toEqual([
-      ...['prelude', 'run', 'params', 'lock', 'files', 'service', 'inventory', 'node', 'hooks'].map(
+      ...['prelude', 'run', 'params', 'lock', 'library', 'service', 'node', 'hooks'].map(
         (lib) => `#include lib/${lib}.sh`,
       ),
       '#include install.sh',
     ]);
   });
 
-  test('runCommand is the joined script without its comment-only and blank lines and its indentation, starting with its bash shebang (the agent runs it via sh -c <file>)', () => {
-    const lines = doc.mainSteps[0].inputs.runCommand;
+  test('runCommand is the joined script without its comment-only and blank lines and its indentation, continued lines joined, starting with its bash shebang (the agent runs it via sh -c <file>)', () => {
+    const lines = doc.mainSteps[0].inputs.runCommand[0].replace(/\n$/, '').split('\n');
     expect(lines[0]).toBe('#!/usr/bin/env bash');
-    // The comment-free lines of the commented script (that bash reads them alike: the shell tests below).
-    const code = scriptLines(script);
+    // The comment-free lines of the commented script, continued lines joined (that bash reads them alike: the
+    // shell tests below).
+    const code = joinedLines(scriptLines(script));
     expect(lines.slice(1)).toEqual(code);
     expect(lines[lines.length - 1]).toBe('main "$@"');
     expect(lines).toContain('set -Eeuo pipefail');
@@ -177,23 +182,37 @@ describe('document structure', () => {
   });
 });
 
+// SSM allows 64 KB (65536 bytes) of document content, and per AWS that quota "also includes the content specified
+// for input parameters at runtime": a document's JSON plus the longest values its parameters accept must fit.
 // Sizes are in the test names, so every run prints them (the quiet test environment holds console output back).
+const SSM_DOCUMENT_QUOTA = 65536;
+/** Room kept under the quota, for how SSM may encode what it stores (escaping, field names) beyond our JSON. */
+const QUOTA_MARGIN = 4 * 1024;
+/** Each document's own budget, with room for the next features (install needs every library file). */
 const SIZE_BUDGET: Record<(typeof DOCUMENT_KINDS)[number], number> = {
-  // The install program needs every library file; the other three only a part of them.
-  install: 58 * 1024,
+  install: 56 * 1024,
   report: 40 * 1024,
   remove: 40 * 1024,
   preflight: 20 * 1024,
 };
-const SIZES = DOCUMENT_KINDS.map((kind) => ({
-  kind,
-  bytes: Buffer.byteLength(JSON.stringify(loadDocument(kind))),
-  budget: SIZE_BUDGET[kind],
-}));
-describe('document sizes (JSON, of the 65536 bytes SSM allows)', () => {
-  test.each(SIZES)('$kind document: $bytes bytes, under $budget', ({ bytes, budget }) => {
-    expect(bytes).toBeLessThan(budget);
-  });
+const SIZES = DOCUMENT_KINDS.map((kind) => {
+  const loaded = loadDocument(kind);
+  const bytes = Buffer.byteLength(JSON.stringify(loaded));
+  // The longest runtime content: every parameter at its maxChars, with its name.
+  const parameterBytes = Object.entries(loaded.parameters).reduce(
+    (sum, [name, p]) => sum + Buffer.byteLength(name) + (p.maxChars ?? 0),
+    0,
+  );
+  return { kind, bytes, parameterBytes, total: bytes + parameterBytes, budget: SIZE_BUDGET[kind] };
+});
+describe(`document sizes (JSON + longest parameter values, of the ${SSM_DOCUMENT_QUOTA} bytes SSM allows, ${QUOTA_MARGIN} kept free)`, () => {
+  test.each(SIZES)(
+    '$kind document: $bytes bytes of JSON (budget $budget) + $parameterBytes of parameters = $total',
+    ({ bytes, total, budget }) => {
+      expect(bytes).toBeLessThanOrEqual(budget);
+      expect(total).toBeLessThanOrEqual(SSM_DOCUMENT_QUOTA - QUOTA_MARGIN);
+    },
+  );
 });
 
 describe('the four documents', () => {
@@ -208,7 +227,9 @@ describe('the four documents', () => {
     expect(includes[0]).toBe('lib/prelude.sh');
     expect(includes[includes.length - 1]).toBe(`${kind}.sh`);
     expect(includes.slice(0, -1).every((file) => file.startsWith('lib/'))).toBe(true);
-    const lines = loaded.mainSteps[0].inputs.runCommand;
+    // One string (a list entry per line costs a byte more per line of the 64 KB quota).
+    expect(loaded.mainSteps[0].inputs.runCommand).toHaveLength(1);
+    const lines = loaded.mainSteps[0].inputs.runCommand[0].replace(/\n$/, '').split('\n');
     expect(lines[0]).toBe('#!/usr/bin/env bash');
     expect(lines[lines.length - 1]).toBe('main "$@"');
   });
@@ -243,11 +264,9 @@ describe('the four documents', () => {
   test.each(DOCUMENT_KINDS)('%s: its program reads and checks exactly the parameters its document declares', (kind) => {
     const program = readFileSync(path.join(path.dirname(documentPath(kind)), `${kind}.sh`), 'utf8');
     const declared = loadDocument(kind).parameters;
-    // What it takes from the environment (`Name=${SSM_Name-...}`) ...
-    const assigned = [...program.matchAll(/^\s*(\w+)=\$\{SSM_(\w+)-/gm)];
-    expect(assigned.every((m) => m[1] === m[2])).toBe(true);
-    expect(assigned.map((m) => m[1]).sort()).toEqual(Object.keys(declared).sort());
-    // ... and what it checks: read_params "<required>" <names...> (one call, continued over lines).
+    // What it sets from SSM_<Name> and checks: read_params "<required>" <names...> (one call, continued over lines);
+    // nothing else reads SSM_<Name> but install's choice of what is required.
+    expect([...program.matchAll(/\$\{SSM_(\w+)-/g)]).toEqual([]);
     const calls = [...program.replace(/\\\n\s*/g, '').matchAll(/^\s*read_params ("[^"]*") (.*)$/gm)];
     expect(calls).toHaveLength(1);
     const [, requiredArg, names] = calls[0];
@@ -295,6 +314,94 @@ describe('the four documents', () => {
       expect(r.stdout + r.stderr).not.toContain(bad);
     },
   );
+});
+
+describe('the loader ships only the functions a program can reach', () => {
+  test('a function is kept when its name is a word of reachable code: a call, a trap string, a "$fn" call', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'acm-export-reach-'));
+    try {
+      const lib = [
+        '# shellcheck shell=bash',
+        '#parameter-rules',
+        '# Called by main.',
+        'called() { helper; }',
+        '# Only called by called.',
+        'helper() {',
+        '  echo helper',
+        '}',
+        'on_exit() { echo bye; }',
+        'by_name() { echo by-name; }',
+        'unused() {',
+        '  only_from_unused',
+        '}',
+        'only_from_unused() { echo never; }',
+        'in_a_comment_only() { echo never; }',
+        'GLOBAL=kept',
+      ];
+      const program = [
+        '#!/usr/bin/env bash',
+        "trap 'on_exit' EXIT",
+        'main() {',
+        '  local fn=by_name',
+        '  called',
+        '  "$fn" # in_a_comment_only is named here, in a comment',
+        '  echo "$GLOBAL"',
+        '}',
+        'main "$@"',
+      ];
+      writeFileSync(path.join(dir, 'lib.sh'), `${lib.join('\n')}\n`);
+      writeFileSync(path.join(dir, 'prog.sh'), `${program.join('\n')}\n`);
+      const defined = (text: string) => [...text.matchAll(/^(\w+)\(\) \{/gm)].map((m) => m[1]).sort();
+      const shipped = joinScript('preflight', ['lib.sh', 'prog.sh'], dir);
+      expect(defined(shipped)).toEqual(['by_name', 'called', 'helper', 'main', 'on_exit']);
+      // The comment above a dropped function goes with it; the one above a kept function stays (keepComments).
+      const commented = joinScript('preflight', ['lib.sh', 'prog.sh'], dir, { keepComments: true });
+      expect(commented).toContain('# Only called by called.\nhelper() {');
+      expect(commented).not.toContain('only_from_unused');
+      const r = spawnSync('bash', ['-c', shipped], { encoding: 'utf8' });
+      expect({ status: r.status, stdout: r.stdout, stderr: r.stderr }).toEqual({
+        status: 0,
+        stdout: 'helper\nby-name\nkept\nbye\n',
+        stderr: '',
+      });
+      expect(defined(joinScript('preflight', ['lib.sh', 'prog.sh'], dir, { keepUnreachable: true }))).toEqual([
+        'by_name',
+        'called',
+        'helper',
+        'in_a_comment_only',
+        'main',
+        'on_exit',
+        'only_from_unused',
+        'unused',
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a definition whose end cannot be found is an error, not a guess', () => {
+    expect(() => scriptSegments(['f() {', '  echo', '  }'])).toThrow('function f has no closing } line');
+    expect(() => scriptSegments(['f() {', 'g() {', '}', '}'])).toThrow('function f: a definition inside it');
+  });
+
+  // Every test that runs a program runs this shipped text, so a function wrongly left out fails there; here,
+  // the name of every function left out appears nowhere in the code that is shipped.
+  const DROPPED = DOCUMENT_KINDS.map((kind) => {
+    const all = documentScript(kind, DEFAULT_PLACEMENT, { keepUnreachable: true });
+    const shipped = documentScript(kind);
+    const names = (text: string) => new Set([...text.matchAll(/^(\w+)\(\) \{/gm)].map((m) => m[1]));
+    const kept = names(shipped);
+    const dropped = [...names(all)].filter((name) => !kept.has(name));
+    return { kind, shipped, kept: kept.size, dropped, count: dropped.length };
+  });
+  test.each(DROPPED)('$kind: $kept functions shipped, $count left out, none of them named in it', (d) => {
+    const words = new Set(
+      scriptLines(d.shipped)
+        .join('\n')
+        .match(/[A-Za-z_]\w*/g),
+    );
+    expect(d.dropped.filter((name) => words.has(name))).toEqual([]);
+  });
 });
 
 describe('parameter patterns', () => {
@@ -378,13 +485,17 @@ describe('parameter patterns', () => {
 
 describe('shell', () => {
   // Each program is checked as its document joins it (every library file and program is in one of them,
-  // comments kept for shellcheck's directives). install uses every library function and global; the others
-  // use a part, so there unused globals (SC2034) and functions they never call (SC2317) are expected.
+  // comments kept for shellcheck's directives, functions it cannot reach left out). install uses every library
+  // global; the others use a part, so there unused globals (SC2034) are expected, and functions only a trap
+  // calls (SC2317). The install program sources the node library: it is checked with the library's files after it.
   test.each(DOCUMENT_KINDS)('shellcheck is clean on the %s program and its library files', (kind) => {
     const dir = mkdtempSync(path.join(tmpdir(), 'acm-export-shellcheck-'));
     try {
       const file = path.join(dir, `${kind}.sh`);
-      writeFileSync(file, documentScript(kind, DEFAULT_PLACEMENT, { keepComments: true }));
+      const sourced = documentIncludes(documentPath(kind)).includes('lib/library.sh')
+        ? NODE_LIBRARY_FILES.map((name) => readFileSync(path.join(path.dirname(documentPath(kind)), name), 'utf8'))
+        : [];
+      writeFileSync(file, [documentScript(kind, DEFAULT_PLACEMENT, { keepComments: true }), ...sourced].join('\n'));
       const exclude = kind === 'install' ? [] : ['--exclude=SC2034,SC2317'];
       const r = spawnSync('shellcheck', ['--shell=bash', '--severity=style', '--format=gcc', ...exclude, file], {
         encoding: 'utf8',
@@ -436,6 +547,36 @@ describe('shell', () => {
       '      # inside the program',
       "      { print $1 }' \\",
       'file',
+      '}',
+    ]);
+  });
+
+  test('lines after which bash reads on are joined by a space, never inside a multi-line string', () => {
+    const source = [
+      'if a; then',
+      'b &&',
+      'c',
+      'fi',
+      'f() {',
+      'echo x \\',
+      'y',
+      'echo x\\\\',
+      "awk '",
+      '{ print $1 } &&',
+      "' file |",
+      'cat',
+      '}',
+    ];
+    expect(joinedLines(source)).toEqual([
+      'if a; then b && c',
+      'fi',
+      'f() { echo x y',
+      'echo x\\\\',
+      "awk '",
+      '{ print $1 } &&',
+      // A line that starts inside a string is kept as it is.
+      "' file |",
+      'cat',
       '}',
     ]);
   });

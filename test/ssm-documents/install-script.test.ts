@@ -13,6 +13,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -112,8 +113,8 @@ describe('fresh install', () => {
       expect(statSync(path.join(certDir, name)).mode & 0o777).toBe(0o644);
     if (process.getuid?.() === 0) expect(statSync(path.join(keyDir, 'site.key')).uid).toBe(0);
     // Nothing but the four files (and the lock file) in the target dirs; no .prev on a fresh install.
-    expect(readdirSync(certDir).sort()).toEqual(['site.chain.pem', 'site.crt', 'site.fullchain.pem']);
-    expect(readdirSync(keyDir).sort()).toEqual(['.site.acm-export.lock', 'site.key']);
+    expect(readdirSync(certDir).sort()).toEqual(['.acm-export', 'site.chain.pem', 'site.crt', 'site.fullchain.pem']);
+    expect(readdirSync(keyDir).sort()).toEqual(['.acm-export', '.site.acm-export.lock', 'site.key']);
     // The exact aws invocation.
     expect(f.aws.calls()).toContainEqual([
       'secretsmanager',
@@ -193,7 +194,7 @@ describe('replacement', () => {
     expect(readFileSync(path.join(d, 'site.crt.prev'), 'utf8')).toBe(first.certificate);
     expect(readFileSync(path.join(d, 'site.fullchain.pem.prev'), 'utf8')).toBe(first.certificate + first.chain);
     expect(statSync(path.join(params.KeyDir!, 'site.key.prev')).mode & 0o777).toBe(0o600);
-    expect(readdirSync(d).filter((n) => n.startsWith('.'))).toEqual([]);
+    expect(readdirSync(d).filter((n) => n.startsWith('.'))).toEqual(['.acm-export']);
     const lines = readFileSync(log, 'utf8').trim().split('\n');
     const expected40 = process.getuid?.() === 0 ? [] : ['40'];
     expect(lines).toEqual([
@@ -224,38 +225,7 @@ describe('replacement', () => {
   });
 });
 
-describe('interrupted runs', () => {
-  test('after a run killed mid-install, the next failure restores the last complete set, and stale staged files go', async () => {
-    const good = f.publish({ names: ['crash.example.test'] });
-    const params = f.params(good.versionId, 'crash');
-    expect((await run(params)).code).toBe(0);
-    const certDir = params.CertDir!;
-    const keyDir = params.KeyDir!;
-    const files = [
-      path.join(certDir, 'site.crt'),
-      path.join(certDir, 'site.chain.pem'),
-      path.join(certDir, 'site.fullchain.pem'),
-      path.join(keyDir, 'site.key'),
-    ];
-    const complete = Object.fromEntries(files.map((p) => [p, readFileSync(p, 'utf8')]));
-    // Simulate a run killed after keeping its rollback links and renaming only the leaf.
-    for (const p of files)
-      execFileSync('ln', [p, path.join(path.dirname(p), `.${path.basename(p)}.acm-export-rollback`)]);
-    const half = f.publish({ names: ['crash.example.test'] });
-    execFileSync('sh', ['-c', 'cat >"$1.new" && mv "$1.new" "$1"', 'sh', files[0]], { input: half.certificate });
-    writeFileSync(path.join(keyDir, '.site.acm-export.AbCdEfGh'), 'staged by the killed run');
-    // The next run fails at a hook: it must go back to the complete set, not to the mixed one.
-    mkdirSync(hooksDirOf(params), { recursive: true, mode: 0o755 });
-    writeFileSync(path.join(hooksDirOf(params), '10-fail'), '#!/bin/sh\nexit 1\n', { mode: 0o755 });
-    const next = f.publish({ names: ['crash.example.test'] });
-    const r = await run({ ...params, SecretVersionId: next.versionId });
-    expect(r.code).toBe(EXIT.hooks);
-    expect(r.stderr).toContain('from an interrupted earlier run as the rollback copy');
-    expect(Object.fromEntries(files.map((p) => [p, readFileSync(p, 'utf8')]))).toEqual(complete);
-    expect(readdirSync(certDir).filter((n) => n.startsWith('.'))).toEqual([]);
-    expect(readdirSync(keyDir).filter((n) => n.startsWith('.'))).toEqual(['.site.acm-export.lock']);
-  });
-});
+// Runs killed at every step: test/ssm-documents/atomic-switch.test.ts.
 
 describe('signals', () => {
   test('SIGTERM during the hooks: files rolled back, temp dir removed, the step named', async () => {
@@ -699,18 +669,18 @@ describe('directory trust: no directory on the way to the files may be changed b
       path.join(params.KeyDir!, 'site.key'),
       path.join(params.CertDir!, 'site.fullchain.pem.prev'),
     ]) {
-      const saved = existsSync(live) ? readFileSync(live) : undefined;
+      const saved = existsSync(live) ? readlinkSync(live) : undefined;
       rmSync(live, { force: true });
       symlinkSync(victim, live);
       const next = f.publish({ names: ['trust.example.test'] });
       const r = await run({ ...params, SecretVersionId: next.versionId });
       expect(r.code).toBe(EXIT.install);
       expect(r.failure).toBe(
-        `acm-export: FAILED at install: ${live} is a symbolic link; refusing to replace it (nothing was changed)`,
+        `acm-export: FAILED at install: ${live} is a symbolic link acm-export did not create; refusing to replace it (nothing was changed)`,
       );
       expect(lstatSync(live).isSymbolicLink()).toBe(true);
       rmSync(live);
-      if (saved) writeFileSync(live, saved);
+      if (saved) symlinkSync(saved, live);
     }
     const victimAfter = statSync(victim);
     expect(readFileSync(victim, 'utf8')).toBe('victim: root-only content\n');

@@ -1,9 +1,32 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { ENV } from '../../../lambda/shared/contract';
-import { DOCUMENT_KINDS, loadDocument } from '../../../ssm-documents/load';
-import { buildStack, logicalId } from '../fixture';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { DOCUMENT_KINDS, loadDocument, nodeLibrary } from '../../../ssm-documents/load';
+import { ACCOUNT, REGION, buildStack, logicalId } from '../fixture';
 
 const { stack, template } = buildStack();
+/** Where the stack's node library asset lies: the bootstrap bucket of the fixture's account and region. */
+const NODE_LIBRARY_LOCATION = {
+  bucket: `cdk-hnb659fds-assets-${ACCOUNT}-${REGION}`,
+  key: stack.installDocument.nodeLibrary.s3ObjectKey,
+  region: REGION,
+};
+
+describe('node library', () => {
+  test('shipped as a file asset whose content is the library the install document checks by sha256', () => {
+    const staged = path.join(
+      stack.node.root instanceof App ? stack.node.root.outdir : '',
+      stack.installDocument.nodeLibrary.assetPath,
+    );
+    const text = readFileSync(staged, 'utf8');
+    expect(text).toBe(nodeLibrary().text);
+    expect(stack.installDocument.nodeLibrarySha256).toBe(createHash('sha256').update(text).digest('hex'));
+    expect(stack.installDocument.nodeLibrary.s3ObjectKey).toMatch(/^[0-9a-f]{64}\.sh$/);
+  });
+});
 
 describe('node documents and outputs', () => {
   test('four Command documents (install, report, remove, preflight), new versions on update, no fixed name', () => {
@@ -13,7 +36,7 @@ describe('node documents and outputs', () => {
       const document = documents[logicalId(stack.installDocument.documents[kind].document)];
       expect(document.Properties).toMatchObject({ DocumentType: 'Command', UpdateMethod: 'NewVersion' });
       expect(document.Properties.Name).toBeUndefined();
-      expect(document.Properties.Content).toEqual(loadDocument(kind));
+      expect(document.Properties.Content).toEqual(loadDocument(kind, undefined, undefined, NODE_LIBRARY_LOCATION));
     }
     // The install document keeps its construct id, so a deployed stack keeps its name.
     expect(stack.installDocument.documents.install.document.node.id).toBe('Document');

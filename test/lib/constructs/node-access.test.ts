@@ -99,8 +99,13 @@ const roleTaggedFor = (target: string): Record<string, string> => ({
 const SECRET_VERSION_ID = '5d6e7f80-91a2-4b3c-8d4e-5f6a7b8c9d0e';
 const COMMAND_ID = '8a7b6c5d-4e3f-4a2b-9c1d-0e1f2a3b4c5d';
 
+// The CDK bootstrap's asset bucket of that deployment, and the node library's object in it.
+const ASSET_BUCKET_ARN = `arn:aws:s3:::cdk-hnb659fds-assets-${ACCOUNT}-${REGION}`;
+const NODE_LIBRARY_ARN = `${ASSET_BUCKET_ARN}/${stack.installDocument.nodeLibrary.s3ObjectKey}`;
+
 const RESOURCE_ARNS: Record<NodeCallResource, string> = {
   'certificate-secret': CERTIFICATE_SECRET_ARN,
+  'node-library': NODE_LIBRARY_ARN,
   'secrets-key': SECRETS_KEY_ARN,
   'command-log-group': COMMAND_LOG_GROUP_ARN,
   'command-log-stream': `${COMMAND_LOG_GROUP_ARN}:log-stream:${COMMAND_ID}/i-0123456789abcdef0/InstallCertificate/stdout`,
@@ -215,6 +220,20 @@ const policyActions = (policy: PolicyDocument) =>
   allowStatements(policy).flatMap((statement) => asArray(statement.Action));
 const listedActions = (grantedBy: NodeCallGrant) =>
   NODE_CALLS.filter((call) => call.grantedBy === grantedBy).map((call) => call.action);
+
+describe('the node library object', () => {
+  test('a node may get exactly that object of the asset bucket: no other key, no listing, no write', async () => {
+    expect(NODE_LIBRARY_ARN).toMatch(/\/[0-9a-f]{64}\.sh$/);
+    expect(await decide({ action: 's3:GetObject', resource: NODE_LIBRARY_ARN }, NODE_ROLE)).toBe('Allowed');
+    const otherObject = `${ASSET_BUCKET_ARN}/${'0'.repeat(64)}.zip`;
+    expect(await decide({ action: 's3:GetObject', resource: otherObject }, NODE_ROLE)).toBe('ImplicitlyDenied');
+    expect(await decide({ action: 's3:GetObject', resource: `${NODE_LIBRARY_ARN}.old` }, NODE_ROLE)).toBe(
+      'ImplicitlyDenied',
+    );
+    expect(await decide({ action: 's3:ListBucket', resource: ASSET_BUCKET_ARN }, NODE_ROLE)).toBe('ImplicitlyDenied');
+    expect(await decide({ action: 's3:PutObject', resource: NODE_LIBRARY_ARN }, NODE_ROLE)).toBe('ImplicitlyDenied');
+  });
+});
 
 describe('node role = exactly what nodes call', () => {
   test('the rendered node policy and the key policy contain no unresolved intrinsics', () => {
@@ -482,7 +501,7 @@ describe('secrets', () => {
   };
   const canary = { Ref: logicalId(stack.secrets.canary) };
 
-  test("node policy: read its target's secrets, decrypt only via Secrets Manager, keep tags, write install output", () => {
+  test("node policy: read its target's secrets and the node library object, decrypt only via Secrets Manager, keep tags, write install output", () => {
     const policy = template.findResources('AWS::IAM::ManagedPolicy');
     expect(Object.keys(policy)).toHaveLength(1);
     const statements = Object.values(policy)[0].Properties.PolicyDocument.Statement;
@@ -498,6 +517,21 @@ describe('secrets', () => {
         Effect: 'Allow',
         Action: 'secretsmanager:DescribeSecret',
         Resource: [ownTargetSecrets, canary],
+      },
+      {
+        Sid: 'ReadNodeLibrary',
+        Effect: 'Allow',
+        Action: 's3:GetObject',
+        Resource: {
+          'Fn::Join': [
+            '',
+            [
+              'arn:',
+              { Ref: 'AWS::Partition' },
+              `:s3:::cdk-hnb659fds-assets-${ACCOUNT}-${REGION}/${stack.installDocument.nodeLibrary.s3ObjectKey}`,
+            ],
+          ],
+        },
       },
       {
         Sid: 'DecryptCertificateSecrets',

@@ -1,0 +1,50 @@
+# shellcheck shell=bash
+# The node library: lib/files.sh and lib/inventory.sh, joined and stripped at synth into one file that the
+# stack ships as an S3 asset, so the install document stays well under SSM's 64 KB content limit. The loader
+# (ssm-documents/load.ts) writes the asset's location and sha256 at the #library-object line. The run uses
+# <state dir>/lib/<sha256>.sh when its sha256 matches, else fetches the object into its private work
+# directory, checks the sha256 and moves it into that root-only cache; any other outcome stops the run at
+# preflight before any live file is touched. Only openssl and the AWS CLI: nothing a node lacks.
+#library-object
+
+# sha256 (hex) of a file, or nothing when it cannot be read.
+lib_sha256() { # file
+  local out
+  out=$(openssl dgst -sha256 -r <"$1" 2>/dev/null) || return 0
+  printf '%s' "${out:0:64}"
+}
+
+load_library() {
+  local dir="$state_dir/lib" file info found old
+  file="$dir/$LIB_SHA256.sh"
+  # mkdir never follows a symbolic link at its own name; a planted link (or anything not a root-only
+  # directory of this uid) is refused below, before anything in it is read or written.
+  if ! (umask 022 && mkdir -p -- "$state_dir") || ! { [ -e "$dir" ] || [ -L "$dir" ] || mkdir -m 0700 -- "$dir"; }; then
+    fail preflight "cannot create the library cache $dir (nothing was changed)"
+  fi
+  if [ -L "$dir" ] || [ ! -d "$dir" ] || ! info=$(stat -c '%u %a' -- "$dir") || [ "${info% *}" != "$MY_UID" ] ||
+    (( 8#${info#* } & 8#077 )); then
+    fail preflight "$dir is not a directory of uid $MY_UID closed to others; refusing to keep the node library in it (nothing was changed)"
+  fi
+  if [ -L "$file" ] || [ ! -f "$file" ] || [ "$(lib_sha256 "$file")" != "$LIB_SHA256" ]; then
+    command -v aws >/dev/null 2>&1 ||
+      fail preflight "AWS CLI v2 is not installed (aws not found on PATH); cannot fetch the node library $LIB_OBJECT (nothing was changed)"
+    if ! aws s3 cp --region "$LIB_REGION" --only-show-errors "$LIB_OBJECT" "$WORK/library.sh" >"$WORK/library.err" 2>&1 </dev/null; then
+      fail preflight "could not fetch the node library $LIB_OBJECT: $(one_line "$WORK/library.err" 3) (nothing was changed)"
+    fi
+    found=$(lib_sha256 "$WORK/library.sh")
+    if [ "$found" != "$LIB_SHA256" ]; then
+      fail preflight "node library $LIB_OBJECT has sha256 ${found:-(unreadable)}, expected $LIB_SHA256; refusing to run it (nothing was changed)"
+    fi
+    rm -f -- "$file"
+    if ! chmod 0600 -- "$WORK/library.sh" || ! mv -fT -- "$WORK/library.sh" "$file"; then
+      fail preflight "could not store the node library in $dir (nothing was changed)"
+    fi
+  fi
+  # Earlier versions' files: the stack ships one library per document version.
+  for old in "$dir"/*.sh; do
+    if [ "$old" != "$file" ] && [ -f "$old" ] && [ ! -L "$old" ]; then rm -f -- "$old"; fi
+  done
+  # shellcheck source=/dev/null
+  source "$file"
+}

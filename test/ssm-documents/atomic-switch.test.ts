@@ -1,0 +1,90 @@
+/**
+ * The whole set switches at once: a run killed (SIGKILL, no trap) at each of its file operations never
+ * leaves a certificate with a key that does not match it, and the next run completes with the new set.
+ * Uses the test-only kill points of lib/files.sh (ACM_EXPORT_TEST_KILL_AT=N: the run kills itself at its
+ * N-th file operation).
+ */
+import { execFileSync } from 'node:child_process';
+import { lstatSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import * as path from 'node:path';
+import { createFixture, type Fixture } from './fixture';
+import type { InstallParams } from '../helpers/install-script';
+
+let f: Fixture;
+beforeAll(() => {
+  f = createFixture('atomic');
+});
+afterAll(() => f.cleanup());
+
+const publicKey = (args: string[], file: string) =>
+  execFileSync('openssl', [...args, '-in', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+
+/** The serial behind the stable certificate name, after checking that the stable key name belongs to it. */
+function livePair(params: InstallParams): string {
+  const crt = path.join(params.CertDir!, 'site.crt');
+  const key = path.join(params.KeyDir!, 'site.key');
+  const certPub = publicKey(['x509', '-noout', '-pubkey'], crt);
+  expect(publicKey(['pkey', '-pubout'], key)).toBe(certPub);
+  for (const [full, parts] of [
+    [path.join(params.CertDir!, 'site.fullchain.pem'), ['site.crt', 'site.chain.pem']],
+  ] as const)
+    expect(readFileSync(full, 'utf8')).toBe(
+      parts.map((p) => readFileSync(path.join(params.CertDir!, p), 'utf8')).join(''),
+    );
+  return execFileSync('openssl', ['x509', '-noout', '-serial', '-in', crt], { encoding: 'utf8' }).trim();
+}
+
+test('a run killed at any step leaves the old or the new set, never a mix, and the next run completes', async () => {
+  // Two certificates with different names (a renewal of the same names that expires earlier would be skipped).
+  const a = f.publish({ names: ['a.example.test'] });
+  const b = f.publish({ names: ['b.example.test'] });
+  const serial = (c: { serial: string }) => `serial=${c.serial}`;
+  const params = f.params(a.versionId, 'kill', { CombinedPem: 'true' });
+  expect((await f.run(params)).code).toBe(0);
+  let live = a;
+  let killedAt = 0;
+  for (let n = 1; n < 40; n += 1) {
+    const next = live === a ? b : a;
+    const killed = await f.run({ ...params, SecretVersionId: next.versionId }, { ACM_EXPORT_TEST_KILL_AT: String(n) });
+    if (killed.code === 0) break; // fewer than n file operations: every step was covered
+    expect(killed.code).toBeNull(); // killed by the signal, no exit code
+    killedAt = n;
+    expect([serial(live), serial(next)]).toContain(livePair(params));
+    const combined = path.join(params.KeyDir!, 'site.combined.pem');
+    expect(publicKey(['pkey', '-pubout'], combined)).toBe(
+      publicKey(['pkey', '-pubout'], path.join(params.KeyDir!, 'site.key')),
+    );
+    // The next run completes and leaves the new set.
+    const after = await f.run({ ...params, SecretVersionId: next.versionId });
+    expect(after.code).toBe(0);
+    expect(livePair(params)).toBe(serial(next));
+    live = next;
+  }
+  // Every operation was a kill point, up to the last one.
+  expect(killedAt).toBeGreaterThanOrEqual(5);
+  // Two versions kept (current and previous), nothing else left by the killed runs.
+  const store = path.join(params.CertDir!, '.acm-export', 'site');
+  const versions = readdirSync(store).filter((n) => n.startsWith('v'));
+  expect(versions).toHaveLength(2);
+  expect(versions).toContain(readlinkSync(path.join(store, 'current')));
+  expect(versions).toContain(readlinkSync(path.join(store, 'previous')));
+  expect(readdirSync(path.join(params.KeyDir!, '.acm-export', 'site')).sort()).toEqual(versions.sort());
+  expect(readdirSync(params.CertDir!).filter((n) => n.includes('acm-export-link'))).toEqual([]);
+}, 60_000);
+
+test('the stable names are links into the current version; the key stays below KeyDir', async () => {
+  const c = f.publish({ names: ['layout.example.test'] });
+  const params = f.params(c.versionId, 'layout');
+  expect((await f.run(params)).code).toBe(0);
+  const crt = path.join(params.CertDir!, 'site.crt');
+  const key = path.join(params.KeyDir!, 'site.key');
+  expect(readlinkSync(crt)).toBe('.acm-export/site/current/cert.pem');
+  expect(readlinkSync(key)).toBe(path.join(params.CertDir!, '.acm-export/site/current/key.pem'));
+  const store = path.join(params.CertDir!, '.acm-export', 'site');
+  const version = readlinkSync(path.join(store, 'current'));
+  const keyFile = path.join(params.KeyDir!, '.acm-export', 'site', version, 'key.pem');
+  expect(readlinkSync(path.join(store, version, 'key.pem'))).toBe(keyFile);
+  expect(lstatSync(keyFile).isFile()).toBe(true);
+  expect(lstatSync(keyFile).mode & 0o777).toBe(0o600);
+  expect(lstatSync(path.dirname(keyFile)).mode & 0o777).toBe(0o700);
+});
