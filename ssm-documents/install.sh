@@ -301,14 +301,25 @@ make_dir() { # dir mode [group]
     [ ! -L "$1" ] || fail install "$1 turned into a symbolic link while it was being created"
     if [ -n "${3:-}" ]; then chgrp -h -- "$3" "$1"; fi
     chmod "$2" -- "$1"
+    paths_changed
     log "created $1"
   fi
 }
 
-# Who owns what: root (or, when not run as root, the current user) unless the profile names someone.
-uid_of() { if [ -n "$1" ]; then id -u "$1"; else echo "$MY_UID"; fi; }
-
-gid_of() { if [ -n "$1" ]; then getent group "$1" | cut -d: -f3; elif [ "$IS_ROOT" = 1 ]; then echo 0; else id -g; fi; }
+# Who owns what: root (or, when not run as root, the current user) unless the profile names someone. Sets
+# the variable named by the second argument (no process unless the profile names an account).
+uid_of() { # account var
+  if [ -n "$1" ]; then printf -v "$2" '%s' "$(id -u "$1")"; else printf -v "$2" '%s' "$MY_UID"; fi
+}
+gid_of() { # group var
+  local entry
+  if [ -n "$1" ]; then
+    entry=$(getent group "$1") || entry=""
+    entry=${entry#*:*:}
+    printf -v "$2" '%s' "${entry%%:*}"
+  elif [ "$IS_ROOT" = 1 ]; then printf -v "$2" 0
+  else printf -v "$2" '%s' "${GROUPS[0]}"; fi
+}
 
 # A PKCS#12 file is never byte-identical twice (random salts), so it matches when it opens with the
 # passphrase and holds this leaf and a key for it.
@@ -322,33 +333,47 @@ p12_matches() { # file
 
 # What differs from the desired state (empty: nothing): the current version's members (content, owner,
 # group, mode), the stable links, and the served serial.
+# Sets DRIFT.
 out_of_sync() {
-  local i m v name dest
-  v=$(store_version current) || { echo "$CertName is not installed"; return; }
+  local i m v name dest want have
+  DRIFT=""
+  store_version current || { DRIFT="$CertName is not installed"; return; }
+  v=$SV
   for i in "${!MEMBERS[@]}"; do
     m=${MEMBERS[$i]}
     name=${STABLE[$m]}
-    if ! our_link "$name" "${LINK_TO[$m]}" || ! member_ok "$v" "$m"; then echo "$name is missing"; return; fi
-    dest=$(member_path "$v" "$m")
-    if [ "$(stat -c '%u:%g:%a' -- "$dest")" != "${OWN[$i]}:${MODE[$i]#0}" ]; then echo "$name has another owner, group or mode"; return; fi
+    if ! our_link "$name" "${LINK_TO[$m]}" || ! member_ok "$v" "$m"; then DRIFT="$name is missing"; return; fi
+    member_path "$v" "$m"
+    dest=$MP
+    path_info "$dest" || { DRIFT="$name is missing"; return; }
+    local identity="$dest $PI_INODE $PI_CTIME $PI_SIZE"
+    if [ "$PI_UID:$PI_GID:$PI_MODE" != "${OWN[$i]}:${MODE[$i]#0}" ]; then DRIFT="$name has another owner, group or mode"; return; fi
     if [ "$m" = bundle.p12 ]; then
-      p12_matches "$dest" || { echo "$name does not hold this certificate and key"; return; }
-    elif ! cmp -s -- "${SRC[$i]}" "$dest"; then
-      echo "$name differs"; return
+      p12_matches "$dest" || { DRIFT="$name does not hold this certificate and key"; return; }
+    else
+      # Text members compared by the shell: same size and same bytes (a NUL would stop read short of the size).
+      want="" have=""
+      { IFS= read -r -d '' want <"${SRC[$i]}"; } 2>/dev/null || true
+      { IFS= read -r -d '' have <"$dest"; } 2>/dev/null || true
+      if [ "$PI_SIZE" != "${#want}" ] || [ "$want" != "$have" ]; then DRIFT="$name differs"; return; fi
+      # The live certificate is this leaf: the inventory need not read it again.
+      if [ "$m" = cert.pem ]; then LIVE_KNOWN=$identity LIVE_SERIAL=$SERIAL LIVE_NOT_AFTER=$NOT_AFTER; fi
     fi
   done
   if [ "$VerifyPort" != 0 ]; then
     SERVED=$(served_serial)
-    if [ "$SERVED" != "$SERIAL" ]; then echo "127.0.0.1:$VerifyPort serves ${SERVED:-no certificate}, not $SERIAL"; return; fi
+    if [ "$SERVED" != "$SERIAL" ]; then DRIFT="127.0.0.1:$VerifyPort serves ${SERVED:-no certificate}, not $SERIAL"; return; fi
   fi
 }
 
 # The result line on stdout (see "Output" in the header).
 print_result() {
   local n names="" files=(cert "$CERT_FILE" chain "$CHAIN_FILE" fullchain "$FULLCHAIN_FILE" key "$KEY_FILE") skipped=()
-  for n in "${NAMES[@]}"; do names+=${names:+,}$(json_str "$n"); done
+  local files_json="" i
+  for n in "${NAMES[@]}"; do json_quote "$n"; names+=${names:+,}$JQ; done
   if [ "$CombinedPem" = true ]; then files+=(combined "$COMBINED_FILE"); fi
   if [ "$Pkcs12" = true ]; then files+=(pkcs12 "$P12_FILE"); fi
+  for ((i = 0; i < ${#files[@]}; i += 2)); do json_quote "${files[i + 1]}"; files_json+="${files_json:+,}\"${files[i]}\":$JQ"; done
   if [ -n "$SKIPPED" ]; then
     skipped=(skipped "$SKIPPED")
     if [ -n "$INSTALLED_SERIAL" ]; then
@@ -356,16 +381,16 @@ print_result() {
     fi
   fi
   json_obj node "${node_id:-$HOSTNAME}" certName "$CertName" serial "$SERIAL" notAfter "$NOT_AFTER" @names "[$names]" \
-    @files "$(json_obj "${files[@]}")" service "$Service" requestedService "$RequestedService" @reloaded "$RELOADED" \
+    @files "{$files_json}" service "$Service" requestedService "$RequestedService" @reloaded "$RELOADED" \
     @verified "$VERIFIED" @changed "$CHANGED" secretVersionId "$SecretVersionId" "${skipped[@]}"
 }
 
 # The owners the live files must have (uid and gid numbers).
 set_owners() {
-  CERT_UID=$(uid_of "$CertOwner")
-  CERT_GID=$(gid_of "$CertGroup")
-  KEY_UID=$(uid_of "$KeyOwner")
-  KEY_GID=$(gid_of "$KeyGroup")
+  uid_of "$CertOwner" CERT_UID
+  gid_of "$CertGroup" CERT_GID
+  uid_of "$KeyOwner" KEY_UID
+  gid_of "$KeyGroup" KEY_GID
 }
 
 # Association run on a node whose state says it holds the AWSCURRENT version (fetch_secret): the live set is
@@ -375,20 +400,27 @@ set_owners() {
 # copy of an interrupted run is left, and VerifyPort serves the serial. Any doubt (a PKCS#12 bundle, which
 # only the secret's passphrase opens, included) returns 1: the caller takes the full path.
 live_set_unchanged() {
-  local m f want="" stats cert="" chain="" fullchain="" key="" combined="" key_pub="" files=()
+  local m f want cert="" chain="" fullchain="" key="" combined="" key_pub="" files=()
   [ "$Pkcs12" != true ] && [ -n "${LOCK_FILE:-}" ] || return 1
   set_owners
   # Every stable name is our link, and every member of the verified current version has its owner and mode.
   for m in "${MEMBERS[@]}"; do
-    our_link "${STABLE[$m]}" "${LINK_TO[$m]}" && f=$(live_member "$m") || return 1
+    our_link "${STABLE[$m]}" "${LINK_TO[$m]}" && live_member "$m" || return 1
+    f=$LM
     files+=("$f")
-    if key_side "$m"; then want+="$KEY_UID:$KEY_GID:${KeyMode#0}"$'\n'; else want+="$CERT_UID:$CERT_GID:${CertMode#0}"$'\n'; fi
+    if key_side "$m"; then want="$KEY_UID:$KEY_GID:${KeyMode#0}"; else want="$CERT_UID:$CERT_GID:${CertMode#0}"; fi
+    path_info "$f" && [ "$PI_UID:$PI_GID:$PI_MODE" = "$want" ] || return 1
   done
-  stats=$(stat -c '%u:%g:%a' -- "${files[@]}") && [ "$stats"$'\n' = "$want" ] || return 1
   read_leaf "${files[0]}"
+  if path_info "${files[0]}"; then LIVE_KNOWN="${files[0]} $PI_INODE $PI_CTIME $PI_SIZE" LIVE_SERIAL=$LEAF_SERIAL LIVE_NOT_AFTER=$LEAF_NOT_AFTER; fi
   [ "$LEAF_SERIAL" = "$HELD_SERIAL" ] && [ -n "$LEAF_SERIAL$LEAF_NOT_AFTER" ] && [ "$LEAF_EXPIRED" = 0 ] && [ -n "${LEAF_NAMES[0]:-}" ] || return 1
-  openssl pkey -in "${files[3]}" -pubout -out "$WORK/key.pub" 2>/dev/null || return 1
-  IFS= read -r -d '' key_pub <"$WORK/key.pub" || true
+  # The key matches: proven by the record (the very files checked at install), else by openssl.
+  if recorded_pair "${files[0]}" "${files[3]}"; then
+    key_pub=$LEAF_PUB
+  else
+    openssl pkey -in "${files[3]}" -pubout -out "$WORK/key.pub" 2>/dev/null || return 1
+    IFS= read -r -d '' key_pub <"$WORK/key.pub" || true
+  fi
   IFS= read -r -d '' cert <"${files[0]}" || true
   IFS= read -r -d '' chain <"${files[1]}" || true
   IFS= read -r -d '' fullchain <"${files[2]}" || true
@@ -397,7 +429,7 @@ live_set_unchanged() {
   [ "$key_pub" = "$LEAF_PUB" ] && [ -n "$chain" ] && [ "$fullchain" = "$cert$chain" ] || return 1
   [ "$CombinedPem" != true ] || [ "$combined" = "$key$fullchain" ] || return 1
   if [ "$VerifyPort" != 0 ]; then
-    VERIFY_SNI=$(sni_for "${LEAF_NAMES[0]}")
+    sni_for "${LEAF_NAMES[0]}"
     SERVED=$(served_serial)
     [ "$SERVED" = "$LEAF_SERIAL" ] || return 1
   fi
@@ -562,7 +594,7 @@ main() {
   # A run that was in flight when this target was removed here installs nothing (header: "Removed targets").
   SKIPPED=""
   REMOVED_AT=""
-  if REMOVED_AT=$(removed_at); then
+  if removed_at; then
     # Not recorded as a failed install either: that would bring the removed entry back into the inventory.
     REPORT_READY=0
     created_at=$(version_created_at) || fail install "$CertName was removed from this node at $(epoch_iso "$REMOVED_AT"); could not read when secret version $SecretVersionId was created ($(one_line "$WORK/aws.err")), so nothing was installed"
@@ -574,7 +606,7 @@ main() {
     fi
   fi
   # Only files this node's record (or the previous layout's proven state) says acm-export wrote are replaced.
-  owner=$(record_field SecretId)
+  record_get SecretId owner
   if [ -n "$owner" ] && [ "$owner" != "$SecretId" ]; then
     if ! holder_released "$owner"; then
       fail install "$CertName on this node holds the certificate of secret $owner, not of $SecretId; refusing to replace it (remove that target first; nothing was changed)"
@@ -585,10 +617,17 @@ main() {
   KEY_DIR_GROUP=$key_dir_group
   if [ "$ADOPT" = 1 ] && [ -z "$SKIPPED" ]; then adopt_legacy; fi
   if [ -d "$STORE" ]; then store_gc; fi
-  : >"$WORK/chain.pem"
-  for ((i = 2; i <= n_cert; i++)); do cat -- "$WORK/cert$i.pem" >>"$WORK/chain.pem"; done
-  cat -- "$LEAF" "$WORK/chain.pem" >"$WORK/fullchain.pem"
-  if [ "$CombinedPem" = true ]; then cat -- "$WORK/key.pem" "$WORK/fullchain.pem" >"$WORK/combined.pem"; fi
+    # Joined by the shell (PEM text).
+  chain_text=""
+  for ((i = 2; i <= n_cert; i++)); do IFS= read -r -d '' pem <"$WORK/cert$i.pem" || true; chain_text+=$pem; done
+  IFS= read -r -d '' leaf_text <"$LEAF" || true
+  printf '%s' "$chain_text" >"$WORK/chain.pem"
+  printf '%s' "$leaf_text$chain_text" >"$WORK/fullchain.pem"
+  if [ "$CombinedPem" = true ]; then
+    IFS= read -r -d '' pem <"$WORK/key.pem" || true
+    printf '%s' "$pem$leaf_text$chain_text" >"$WORK/combined.pem"
+    pem=""
+  fi
 
   # Desired state of each live file: source in WORK, owner, group, mode (same order as LIVE).
   SRC=("$LEAF" "$WORK/chain.pem" "$WORK/fullchain.pem" "$WORK/key.pem")
@@ -597,13 +636,13 @@ main() {
   if [ "$CombinedPem" = true ]; then SRC+=("$WORK/combined.pem"); OWN+=("$KEY_UID:$KEY_GID"); MODE+=("$KeyMode"); fi
   if [ "$Pkcs12" = true ]; then SRC+=("$WORK/bundle.p12"); OWN+=("$KEY_UID:$KEY_GID"); MODE+=("$KeyMode"); fi
 
-  VERIFY_SNI=$(sni_for "${NAMES[0]}")
+  sni_for "${NAMES[0]}"
   # Never downgrade (see "Older versions" in the header): a renewal of the installed certificate (same names,
   # another serial) that expires before it is not installed; the run succeeds with "changed": false.
   INSTALLED_SERIAL=""
   INSTALLED_NOT_AFTER=""
-  if [ -z "$SKIPPED" ] && live_cert=$(live_member cert.pem); then
-    read_leaf "$live_cert"
+  if [ -z "$SKIPPED" ] && live_member cert.pem; then
+    read_leaf "$LM"
     inst_serial=$LEAF_SERIAL
     # ISO 8601 UTC times compare as text.
     inst_epoch=$LEAF_NOT_AFTER
@@ -624,8 +663,8 @@ main() {
   if [ -n "$INSTALLED_SERIAL" ]; then
     log "skipped: serial $SERIAL (version $SecretVersionId, not after $NOT_AFTER) is older than the installed serial $INSTALLED_SERIAL (not after $INSTALLED_NOT_AFTER); nothing written, nothing reloaded"
   elif [ -z "$SKIPPED" ]; then
-    out_of_sync >"$WORK/drift"
-    drift=$(<"$WORK/drift")
+    out_of_sync
+    drift=$DRIFT
     if [ -z "$drift" ]; then
       log "unchanged: the live files already hold serial $SERIAL (version $SecretVersionId); nothing written, nothing reloaded"
       if [ "$VerifyPort" != 0 ]; then VERIFIED=true; fi
@@ -647,14 +686,19 @@ main() {
     # A new version directory, complete and synced before anything names it.
     store_dirs
     for i in "${TAKEOVER[@]}"; do keep_original "$i"; done
-    OLD_VERSION=$(store_version current || true)
-    OLD_PREVIOUS=$(store_version previous || true)
-    if [ -f "$OWNED" ]; then cp -p -- "$OWNED" "$WORK/owned.before"; fi
+    store_version current || true
+    OLD_VERSION=$SV
+    store_version previous || true
+    OLD_PREVIOUS=$SV
+    if [ -f "$OWNED" ]; then
+      IFS= read -r -d '' record <"$OWNED" || true
+      printf '%s' "$record" >"$WORK/owned.before"
+    fi
     # From here a failure puts current, previous and the record back and deletes the new version.
     FILES_TOUCHED=1
     STORE_SWITCHED=1
     new_version
-    for i in "${!MEMBERS[@]}"; do put_member "${SRC[$i]}" "${MEMBERS[$i]}" "${MODE[$i]}" "${OWN[$i]}"; done
+    put_members
     rm -f -- "$WORK/key.pem" "$WORK/combined.pem" "$WORK/bundle.p12"
     version_ok "$NEW_VERSION" || fail install "the new version $STORE/$NEW_VERSION is incomplete"
     sync -- "$STORE/$NEW_VERSION" "$KSTORE/$NEW_VERSION" "$STORE" "$KSTORE"
@@ -667,11 +711,14 @@ main() {
     switch_to current "$NEW_VERSION" || fail install "could not switch $STORE/current"
     put_stable_links
     drop_stale_links
+    member_path "$NEW_VERSION" cert.pem
+    if path_info "$MP"; then LIVE_KNOWN="$MP $PI_INODE $PI_CTIME $PI_SIZE" LIVE_SERIAL=$SERIAL LIVE_NOT_AFTER=$NOT_AFTER; fi
     sync -- "$CertDir" "$KeyDir"
     log "installed $CertName as $STORE/$NEW_VERSION: ${LINKS[*]}"
   fi
-  rm -f -- "$WORK/key.pem" "$WORK/combined.pem" "$WORK/p12.key"
-
+  if [ -e "$WORK/key.pem" ] || [ -e "$WORK/combined.pem" ] || [ -e "$WORK/p12.key" ]; then
+    rm -f -- "$WORK/key.pem" "$WORK/combined.pem" "$WORK/p12.key"
+  fi
 
   if [ "$CHANGED" = true ]; then
   if [ "$Service" != none ]; then

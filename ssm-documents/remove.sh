@@ -43,6 +43,7 @@ remove_files() {
     mv -fT -- "$name" "$(backup_of "$name")" || fail install "could not move $name aside"
     gone+=("$name")
   done
+  paths_changed
   # Originals an install replaced (a takeover, or the previous layout's .prev files) go back to their names
   # first: the server may name them.
   put_back_originals
@@ -58,10 +59,12 @@ remove_files() {
   FILES_TOUCHED=0
   for m in "${ALL_MEMBERS[@]}"; do
     name=${STABLE[$m]}.prev
-    if our_link "$name" "$(prev_target "${LINK_TO[$m]}")"; then rm -f -- "$name" && gone+=("$name"); fi
+    prev_target "${LINK_TO[$m]}"
+    if our_link "$name" "$PT"; then rm -f -- "$name" && gone+=("$name"); fi
   done
+  paths_changed
   for d in "$STORE" "$KSTORE"; do
-    if our_dir "$d"; then rm -rf -- "$d"; fi
+    if our_dir "$d"; then rm -rf -- "$d"; paths_changed; fi
   done
   rmdir -- "$CertDir/.acm-export" "$KeyDir/.acm-export" 2>/dev/null || true
   rm -f -- "$OWNED"

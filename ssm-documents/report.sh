@@ -23,10 +23,11 @@ report_node() {
   # Through the stable links acm-export created and the verified current version (lib/files.sh) only.
   for m in "${MEMBERS[@]}"; do
     name=${STABLE[$m]}
-    case $(name_state "$name" "${LINK_TO[$m]}") in
+    name_state "$name" "${LINK_TO[$m]}"
+    case $NS in
       ours)
         present=1
-        live_member "$m" >/dev/null || missing+=("$name") ;;
+        live_member "$m" || missing+=("$name") ;;
       absent) missing+=("$name") ;;
       *)
         PROBLEM=${PROBLEM:-"$name is not a file acm-export installed"}
@@ -41,18 +42,29 @@ report_node() {
   local serial="" key_pub="" cert="" chain="" fullchain=""
   # One openssl call reads the certificate (serial, names, public key); files are compared with builtins.
   LEAF_NAMES=()
-  if live_cert=$(live_member cert.pem); then
+  if live_member cert.pem; then
+    live_cert=$LM
     read_leaf "$live_cert"
     serial=$LEAF_SERIAL
     [[ $serial =~ ^[0-9A-F]{1,80}$ ]] || serial=""
+    # The inventory entry below reads the same file: no second openssl call.
+    if path_info "$live_cert"; then LIVE_KNOWN="$live_cert $PI_INODE $PI_CTIME $PI_SIZE" LIVE_SERIAL=$serial LIVE_NOT_AFTER=$LEAF_NOT_AFTER; fi
   fi
   if [ -z "$PROBLEM" ]; then
-    live_chain=$(live_member chain.pem)
-    live_full=$(live_member fullchain.pem)
-    live_key=$(live_member key.pem)
-    # The set must be consistent: the key belongs to the certificate, the full chain is leaf + chain.
-    openssl pkey -in "$live_key" -pubout -out "$WORK/key.pub" 2>/dev/null || : >"$WORK/key.pub"
-    IFS= read -r -d '' key_pub <"$WORK/key.pub" || true
+    live_member chain.pem || true
+    live_chain=$LM
+    live_member fullchain.pem || true
+    live_full=$LM
+    live_member key.pem || true
+    live_key=$LM
+    # The set must be consistent: the key belongs to the certificate (proven by the record when both are the
+    # files installed together, else by openssl), the full chain is leaf + chain.
+    if [ -n "$serial" ] && recorded_pair "$live_cert" "$live_key"; then
+      key_pub=$LEAF_PUB
+    else
+      openssl pkey -in "$live_key" -pubout -out "$WORK/key.pub" 2>/dev/null || : >"$WORK/key.pub"
+      IFS= read -r -d '' key_pub <"$WORK/key.pub" || true
+    fi
     IFS= read -r -d '' cert <"$live_cert" || true
     IFS= read -r -d '' chain <"$live_chain" || true
     IFS= read -r -d '' fullchain <"$live_full" || true
@@ -68,12 +80,12 @@ report_node() {
   if [ "$VerifyPort" != 0 ] && [ -n "$serial" ]; then
     sni=${LEAF_NAMES[0]:-}
     [[ $sni =~ ^(\*\.)?[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}$ ]] || sni=localhost
-    VERIFY_SNI=$(sni_for "$sni")
+    sni_for "$sni"
     SERVED=$(served_serial)
     [[ $SERVED =~ ^[0-9A-F]{1,80}$ ]] || SERVED=""
     if [ "$SERVED" = "$serial" ]; then VERIFIED=true; fi
   fi
-  if [ "$present" = 0 ] && removed_at >/dev/null; then
+  if [ "$present" = 0 ] && removed_at; then
     log "report: $CertName was removed from this node; no inventory entry written"
   else
     report_or_warn report

@@ -28,6 +28,12 @@ set_store() {
   if [ "${Pkcs12:-false}" = true ]; then MEMBERS+=(bundle.p12); fi
   LINKS=()
   for m in "${MEMBERS[@]}"; do LINKS+=("${STABLE[$m]}"); done
+  # What the checks below read, in one scan after each change (path_info, lib/node.sh).
+  SCAN_NAMES=("$CertDir/.acm-export" "$KeyDir/.acm-export")
+  for m in "${ALL_MEMBERS[@]}"; do SCAN_NAMES+=("${STABLE[$m]}" "${STABLE[$m]}.prev"); done
+  SCAN_TREES=("$STORE")
+  if [ "$KSTORE" != "$STORE" ]; then SCAN_TREES+=("$KSTORE"); fi
+  paths_changed
 }
 # Members on the KeyDir side.
 key_side() { case $1 in key.pem | combined.pem | bundle.p12) return 0 ;; esac; return 1; }
@@ -45,19 +51,20 @@ kill_point() {
 # A directory this run may write in and follow: a real directory (no link) owned by this uid, not writable by
 # group or others.
 our_dir() {
-  local info
-  [ -d "$1" ] && [ ! -L "$1" ] && info=$(stat -c '%u %a' -- "$1" 2>/dev/null) &&
-    [ "${info% *}" = "$MY_UID" ] && ! (( 8#${info#* } & 8#022 ))
+  [ -d "$1" ] && [ ! -L "$1" ] && path_info "$1" && [ "$PI_TYPE" = d ] && [ "$PI_UID" = "$MY_UID" ] &&
+    ! (( 8#$PI_MODE & 8#022 ))
 }
 # A regular file, not a link to one.
 plain_file() { [ -f "$1" ] && [ ! -L "$1" ]; }
 VERSION_RE='^v[0-9]{14}-[A-Za-z0-9]{8}$'
-# The version a store link (current, previous) names, once it and the version are verified as ours.
+# The version a store link (current, previous) names (SV, '' when none), once it and the version are
+# verified as ours.
 store_version() { # current|previous
   local t
-  [ -L "$STORE/$1" ] || return 1
-  t=$(readlink -- "$STORE/$1") || return 1
-  [[ $t =~ $VERSION_RE ]] && version_ok "$t" && printf '%s' "$t"
+  SV=""
+  [ -L "$STORE/$1" ] && link_text "$STORE/$1" || return 1
+  t=$PI_LINK
+  [[ $t =~ $VERSION_RE ]] && version_ok "$t" && SV=$t
 }
 # A complete version: real directories of ours, regular member files, key members linked to their own
 # version directory in KeyDir and nowhere else.
@@ -70,60 +77,96 @@ version_ok() { # version
 member_ok() { # version member
   local in="$STORE/$1/$2"
   if key_side "$2" && [ "$KSTORE" != "$STORE" ]; then
-    [ -L "$in" ] && [ "$(readlink -- "$in")" = "$KSTORE/$1/$2" ] || return 1
+    [ -L "$in" ] && link_text "$in" && [ "$PI_LINK" = "$KSTORE/$1/$2" ] || return 1
     in="$KSTORE/$1/$2"
   fi
   plain_file "$in"
 }
-# Where a member of a version really is (no link left to follow).
+# Where a member of a version really is (MP; no link left to follow).
 member_path() { # version member
-  if key_side "$2" && [ "$KSTORE" != "$STORE" ]; then printf '%s' "$KSTORE/$1/$2"; else printf '%s' "$STORE/$1/$2"; fi
+  if key_side "$2" && [ "$KSTORE" != "$STORE" ]; then MP="$KSTORE/$1/$2"; else MP="$STORE/$1/$2"; fi
 }
-# The live certificate (through the verified current version), for the inventory and the idempotency check.
+# The live file of a member (LM), through the verified current version; for the inventory and the checks.
 live_member() { # member
-  local v
-  v=$(store_version current) && member_ok "$v" "$1" && member_path "$v" "$1"
+  LM=""
+  store_version current && member_ok "$SV" "$1" && member_path "$SV" "$1" && LM=$MP
 }
 
 # What a stable name (or its .prev name) is: ours (our link, or absent), legacy (a regular file that the
-# previous layout may have written) or foreign (anything else). Prints the state.
+# previous layout may have written) or foreign (anything else). Sets NS to the state.
 name_state() { # name expected-target
   if [ -L "$1" ]; then
-    if [ "$(readlink -- "$1")" = "$2" ]; then echo ours; else echo foreign; fi
+    if link_text "$1" && [ "$PI_LINK" = "$2" ]; then NS=ours; else NS=foreign; fi
   elif [ ! -e "$1" ]; then
-    echo absent
+    NS=absent
   elif [ -f "$1" ]; then
-    echo file
+    NS='file'
   else
-    echo foreign
+    NS=foreign
   fi
 }
 # Our link: a link whose text is exactly the expected target.
-our_link() { [ -L "$1" ] && [ "$(readlink -- "$1")" = "$2" ]; }
-prev_target() { printf '%s' "${1/\/current\//\/previous\/}"; }
+our_link() { [ -L "$1" ] && link_text "$1" && [ "$PI_LINK" = "$2" ]; }
+# The .prev name's link text for a stable name's (PT).
+prev_target() { PT=${1/\/current\//\/previous\/}; }
 
 # The record of what acm-export installed for CertName: certificate name, secret, version, the store's
 # version and the sha256 of each member. Written atomically (temp file + rename) under the state directory.
-record_field() { # name
+# record_get sets the variable named by its second argument ('' when none), record_field prints the value.
+record_get() { # name var
+  local _t="" _r=$'(^|\n)'"$1"$'=([^\n]*)'
+  printf -v "$2" '%s' ""
   plain_file "$OWNED" || return 0
-  sed -n "s/^$1=//p" -- "$OWNED" | head -n1
+  { IFS= read -r -d '' _t <"$OWNED"; } 2>/dev/null || true
+  if [[ $_t =~ $_r ]]; then printf -v "$2" '%s' "${BASH_REMATCH[2]}"; fi
 }
+record_field() { local value; record_get "$1" value; printf '%s' "$value"; }
+# Each member also gets Stat:<member>=<inode>:<change time>:<size> as written: a file that still has them was
+# not written since (report_node's proof that the live key is the one checked against this certificate).
 write_record() { # version [adopted]
-  local dir="$state_dir/owned" tmp m orig
-  (umask 022 && mkdir -p -- "$dir") || return 1
-  tmp=$(mktemp -- "$dir/.$CertName.XXXXXXXX") || return 1
+  local dir="$state_dir/owned" tmp m orig version=${SecretVersionId:-} i=0 rc=0
+  local -a members=() files=() sums=()
+  if [ ! -d "$dir" ]; then (umask 022 && mkdir -p -- "$dir") || return 1; fi
+  if [ -z "$version" ]; then record_get SecretVersionId version; fi
+  for m in "${ALL_MEMBERS[@]}"; do
+    if member_ok "$1" "$m" 2>/dev/null; then member_path "$1" "$m"; members+=("$m"); files+=("$MP"); fi
+  done
+  # One sha256sum for every member: "<hash>  <file>" lines in member order.
+  if [ "${#files[@]}" -gt 0 ]; then mapfile -t sums < <(sha256sum -- "${files[@]}" || true); fi
+  [ "${#sums[@]}" = "${#files[@]}" ] || return 1
+  # Created here and nowhere else (noclobber: an existing name fails), 0600 by the program's umask.
+  tmp="$dir/.$CertName.$$.$RANDOM$RANDOM"
+  if [ -e "$tmp" ] || [ -L "$tmp" ]; then return 1; fi
+  set -C
   {
     printf 'CertName=%s\nSecretId=%s\nSecretVersionId=%s\nCertDir=%s\nKeyDir=%s\nVersion=%s\nWrittenAt=%s\n' \
-      "$CertName" "$SecretId" "${SecretVersionId:-$(record_field SecretVersionId)}" "$CertDir" "$KeyDir" "$1" "$(date -u +%s)"
-    for m in "${ALL_MEMBERS[@]}"; do
-      if member_ok "$1" "$m" 2>/dev/null; then printf 'Sha256:%s=%s\n' "$m" "$(sha256sum -- "$(member_path "$1" "$m")" | cut -c1-64)"; fi
+      "$CertName" "$SecretId" "$version" "$CertDir" "$KeyDir" "$1" "$EPOCHSECONDS"
+    for m in "${members[@]}"; do
+      printf 'Sha256:%s=%s\n' "$m" "${sums[$i]:0:64}"
+      if path_info "${files[$i]}"; then printf 'Stat:%s=%s:%s:%s\n' "$m" "$PI_INODE" "$PI_CTIME" "$PI_SIZE"; fi
+      i=$((i + 1))
     done
     for orig in "$STORE/original/"* "$KSTORE/original/"*; do
       if plain_file "$orig"; then printf 'Original=%s\n' "$orig"; fi
     done
-  } >"$tmp" && chmod 0600 -- "$tmp" && sync -- "$tmp" && mv -fT -- "$tmp" "$OWNED" && return 0
+  } >"$tmp" || rc=1
+  set +C
+  if [ "$rc" = 0 ] && sync -- "$tmp" && mv -fT -- "$tmp" "$OWNED"; then return 0; fi
   rm -f -- "$tmp"
   return 1
+}
+
+# Whether the live certificate and key are the very files recorded by write_record (inode, change time and
+# size unchanged since): then the key is the one checked against this certificate when it was installed, and
+# need not be read by openssl again.
+recorded_pair() { # cert-file key-file
+  local rec="" want
+  plain_file "$OWNED" && path_info "$1" || return 1
+  { IFS= read -r -d '' rec <"$OWNED"; } 2>/dev/null || true
+  want="Stat:cert.pem=$PI_INODE:$PI_CTIME:$PI_SIZE"
+  if [[ $'\n'$rec != *$'\n'"$want"$'\n'* ]] || ! path_info "$2"; then return 1; fi
+  want="Stat:key.pem=$PI_INODE:$PI_CTIME:$PI_SIZE"
+  [[ $'\n'$rec == *$'\n'"$want"$'\n'* ]]
 }
 
 # The previous layout (plain files at the stable names, <name>.prev copies, no record) is adopted only
@@ -154,8 +197,10 @@ check_names() { # verb
   for i in "${!ALL_MEMBERS[@]}"; do
     name=${STABLE[${ALL_MEMBERS[$i]}]}
     target=${LINK_TO[${ALL_MEMBERS[$i]}]}
-    for state in "$name:$target" "$name.prev:$(prev_target "$target")"; do
-      case $(name_state "${state%%:*}" "${state#*:}") in
+    prev_target "$target"
+    for state in "$name:$target" "$name.prev:$PT"; do
+      name_state "${state%%:*}" "${state#*:}"
+      case $NS in
         ours | absent) ;;
         file)
           # A regular file: our own only when it is the same file as a member of the current version (an
@@ -185,11 +230,10 @@ check_names() { # verb
 # The operator's takeover file for CertName (header "Ownership"): when it is present, it and the directories
 # up to it are checked like the hooks directory; any problem fails the run at preflight (nothing changed).
 takeover_ok() {
-  local t="$takeover_dir/$CertName" info
+  local t="$takeover_dir/$CertName"
   [ -e "$t" ] || [ -L "$t" ] || return 1
   check_tree "takeover directory" "$takeover_dir"
-  info=$(stat -c '%u %a' -- "$t")
-  plain_file "$t" && trusted_uid "${info% *}" && ! ((8#${info#* } & 8#022)) ||
+  path_info "$t" && plain_file "$t" && trusted_uid "$PI_UID" && ! ((8#$PI_MODE & 8#022)) ||
     problems+=("takeover file $t must be a regular file owned by root and not writable by group or others")
   end_preflight
 }
@@ -199,6 +243,7 @@ keep_original() { # file
   if [ "${1%/*}" = "$CertDir" ]; then v="$STORE/original"; fi
   (umask 077 && mkdir -p -- "$v") && ln -PT -- "$1" "$v/${1##*/}" 2>/dev/null || [ "$1" -ef "$v/${1##*/}" ] ||
     fail install "could not keep $1 as the original file"
+  paths_changed
 }
 # Originals kept in the store go back to their names where nothing is left (remove; the rollback of a first
 # install that took them over): hard links, so the store keeps them until it is deleted (a removal that fails
@@ -212,14 +257,16 @@ put_back_originals() {
     dest=${dest%.prev}
     if [ ! -e "$dest" ] && [ ! -L "$dest" ] && ln -PT -- "$orig" "$dest"; then log "restored the original $dest"; fi
   done
+  paths_changed
 }
 # A regular file at a stable or .prev name that is the very file (same inode) of a verified version member.
 same_as_member() { # name
   local n=${1%.prev} link=current m v
   if [ "$n" != "$1" ]; then link=previous; fi
-  v=$(store_version "$link") || return 1
+  store_version "$link" || return 1
+  v=$SV
   for m in "${ALL_MEMBERS[@]}"; do
-    if [ "${STABLE[$m]}" = "$n" ]; then member_ok "$v" "$m" && [ "$1" -ef "$(member_path "$v" "$m")" ]; return; fi
+    if [ "${STABLE[$m]}" = "$n" ]; then member_ok "$v" "$m" && member_path "$v" "$m" && [ "$1" -ef "$MP" ]; return; fi
   done
   return 1
 }
@@ -228,7 +275,7 @@ same_as_member() { # name
 store_dirs() {
   local d
   for d in "$CertDir/.acm-export" "$STORE"; do
-    if [ ! -d "$d" ]; then mkdir -m 0755 -- "$d" || fail install "could not create $d"; fi
+    if [ ! -d "$d" ]; then mkdir -m 0755 -- "$d" || fail install "could not create $d"; paths_changed; fi
     our_dir "$d" || fail install "$d is not a directory of uid $MY_UID closed to others"
   done
   for d in "$KeyDir/.acm-export" "$KSTORE"; do
@@ -240,36 +287,76 @@ store_dirs() {
 key_store_dir() { # dir: created 0700, or 0710 with the key's group
   mkdir -m 0700 -- "$1" || fail install "could not create $1"
   if [ -n "${KEY_DIR_GROUP:-}" ]; then chgrp -h -- "$KEY_DIR_GROUP" "$1" && chmod 0710 -- "$1"; fi
+  paths_changed
 }
 # A new, empty version directory on each side (sets NEW_VERSION).
+# v<UTC time>-<8 random characters>, created exclusively (mkdir fails on an existing name: another is tried).
 new_version() {
-  local dir
-  dir=$(mktemp -d -- "$STORE/v$(date -u +%Y%m%d%H%M%S)-XXXXXXXX") || fail install "could not create a version directory in $STORE"
-  NEW_VERSION=${dir##*/}
-  chmod 0755 -- "$dir"
+  local chars=ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 name tries=0 i
+  while :; do
+    TZ=UTC printf -v name 'v%(%Y%m%d%H%M%S)T-' -1
+    for ((i = 0; i < 8; i++)); do name+=${chars:RANDOM % 62:1}; done
+    if mkdir -m 0755 -- "$STORE/$name" 2>/dev/null; then break; fi
+    tries=$((tries + 1))
+    [ "$tries" -lt 5 ] || fail install "could not create a version directory in $STORE"
+  done
+  NEW_VERSION=$name
   if [ "$KSTORE" != "$STORE" ]; then key_store_dir "$KSTORE/$NEW_VERSION"; fi
+  paths_changed
   kill_point
 }
-# Writes one member of NEW_VERSION: created exclusively, owner and mode set, checked, synced.
-put_member() { # src member mode uid:gid
-  local dest
-  dest=$(member_path "$NEW_VERSION" "$2")
-  (set -C && cat -- "$1" >"$dest") || fail install "could not write $dest"
-  if [ "$IS_ROOT" = 1 ]; then chown -h "$4" -- "$dest"; elif [ "${4#*:}" != "$(id -g)" ]; then chgrp -h -- "${4#*:}" "$dest"; fi
-  chmod "$3" -- "$dest"
-  staged_intact "$dest" "$4" "$3" || fail install "$dest was changed by someone else while it was written"
-  if [ "$dest" != "$STORE/$NEW_VERSION/$2" ]; then ln -sT -- "$dest" "$STORE/$NEW_VERSION/$2"; fi
+# Writes the members of NEW_VERSION (MEMBERS, from SRC with OWN and MODE): each created exclusively, then the
+# owner and mode of all the files that share them set at once, then each checked and the key side linked.
+put_members() {
+  local i dest text group gid
+  local -a dests=() idx=() these=()
+  local -A same=()
+  for i in "${!MEMBERS[@]}"; do
+    member_path "$NEW_VERSION" "${MEMBERS[$i]}"
+    dest=$MP
+    dests+=("$dest")
+    if [ "${MEMBERS[$i]}" = bundle.p12 ]; then
+      (set -C && cat -- "${SRC[$i]}" >"$dest") || fail install "could not write $dest"
+    else
+      # Text (PEM) members are written by the shell itself; noclobber: created here and nowhere else.
+      text=""
+      { IFS= read -r -d '' text <"${SRC[$i]}"; } 2>/dev/null || true
+      set -C
+      { printf '%s' "$text" >"$dest"; } 2>/dev/null || { set +C; fail install "could not write $dest"; }
+      set +C
+    fi
+    same["${OWN[$i]} ${MODE[$i]}"]+=" $i"
+    # The key side's link (the version is named by nothing until the switch).
+    if [ "$dest" != "$STORE/$NEW_VERSION/${MEMBERS[$i]}" ]; then ln -sT -- "$dest" "$STORE/$NEW_VERSION/${MEMBERS[$i]}"; fi
+  done
+  for group in "${!same[@]}"; do
+    these=()
+    read -r -a idx <<<"${same[$group]}"
+    for i in "${idx[@]}"; do these+=("${dests[$i]}"); done
+    gid=${group% *}
+    gid=${gid#*:}
+    if [ "$IS_ROOT" = 1 ]; then chown -h "${group% *}" -- "${these[@]}"
+    elif [ "$gid" != "${GROUPS[0]}" ]; then chgrp -h -- "$gid" "${these[@]}"; fi
+    chmod "${group#* }" -- "${these[@]}"
+  done
+  paths_changed
+  for i in "${!MEMBERS[@]}"; do
+    dest=${dests[$i]}
+    staged_intact "$dest" "${OWN[$i]}" "${MODE[$i]}" || fail install "$dest was changed by someone else while it was written"
+  done
 }
 # A link created or replaced in one rename (never seen half-made): link text, name.
 put_link() { # target name
   local tmp="${2%/*}/.${2##*/}.acm-export-link.$$"
+  paths_changed
+  if [ -e "$tmp" ] || [ -L "$tmp" ]; then rm -f -- "$tmp"; fi
+  if ln -sT -- "$1" "$tmp" && mv -fT -- "$tmp" "$2"; then paths_changed; return 0; fi
   rm -f -- "$tmp"
-  ln -sT -- "$1" "$tmp" && mv -fT -- "$tmp" "$2" && return 0
-  rm -f -- "$tmp"
+  paths_changed
   return 1
 }
 staged_intact() { # file uid:gid mode
-  [ ! -L "$1" ] && [ -f "$1" ] && [ "$(stat -c '%u:%g:%a:%h' -- "$1")" = "$2:${3#0}:1" ]
+  [ ! -L "$1" ] && [ -f "$1" ] && path_info "$1" && [ "$PI_TYPE:$PI_UID:$PI_GID:$PI_MODE:$PI_LINKS" = "f:$2:${3#0}:1" ]
 }
 
 # The switch: `current` (and `previous`) renamed onto a new link in one rename each; either version is a
@@ -280,6 +367,7 @@ switch_to() { # link version|''
   else
     rm -f -- "$STORE/$1" || return 1
   fi
+  paths_changed
   sync -- "$STORE" 2>/dev/null || true
   kill_point
 }
@@ -287,15 +375,17 @@ switch_to() { # link version|''
 # once; a regular file there that is the same file as the current member (adoption) is replaced by the link.
 put_stable_links() {
   local m name prev
-  prev=$(store_version previous || true)
+  store_version previous || true
+  prev=$SV
   for m in "${MEMBERS[@]}"; do
     name=${STABLE[$m]}
     if ! our_link "$name" "${LINK_TO[$m]}"; then
       put_link "${LINK_TO[$m]}" "$name" || fail install "could not create the link $name"
       kill_point
     fi
-    if [ -n "$prev" ] && member_ok "$prev" "$m" && ! our_link "$name.prev" "$(prev_target "${LINK_TO[$m]}")"; then
-      put_link "$(prev_target "${LINK_TO[$m]}")" "$name.prev" || fail install "could not create the link $name.prev"
+    prev_target "${LINK_TO[$m]}"
+    if [ -n "$prev" ] && member_ok "$prev" "$m" && ! our_link "$name.prev" "$PT"; then
+      put_link "$PT" "$name.prev" || fail install "could not create the link $name.prev"
       kill_point
     fi
   done
@@ -303,25 +393,37 @@ put_stable_links() {
 # Links of members this profile no longer writes (e.g. CombinedPem turned off) would dangle: removed.
 drop_stale_links() {
   local m name
+  local -a stale=()
   for m in "${ALL_MEMBERS[@]}"; do
     name=${STABLE[$m]}
-    if our_link "$name" "${LINK_TO[$m]}" && [ ! -e "$name" ]; then rm -f -- "$name"; fi
-    if our_link "$name.prev" "$(prev_target "${LINK_TO[$m]}")" && [ ! -e "$name.prev" ]; then rm -f -- "$name.prev"; fi
+    if our_link "$name" "${LINK_TO[$m]}" && [ ! -e "$name" ]; then stale+=("$name"); fi
+    prev_target "${LINK_TO[$m]}"
+    if our_link "$name.prev" "$PT" && [ ! -e "$name.prev" ]; then stale+=("$name.prev"); fi
   done
+  if [ "${#stale[@]}" -gt 0 ]; then rm -f -- "${stale[@]}"; paths_changed; fi
 }
 # Removes what runs that were killed left behind and every version but current and previous (only names
 # this file writes: version directories and link temp names).
 store_gc() {
   local keep1 keep2 d
-  keep1=$(store_version current || true)
-  keep2=$(store_version previous || true)
+  local -a old=() left=()
+  store_version current || true
+  keep1=$SV
+  store_version previous || true
+  keep2=$SV
   for d in "$STORE"/v* "$KSTORE"/v*; do
     [[ ${d##*/} =~ $VERSION_RE ]] || continue
     case ${d##*/} in "$keep1" | "$keep2") continue ;; esac
-    [ -d "$d" ] && [ ! -L "$d" ] && rm -rf -- "$d"
+    if [ -d "$d" ] && [ ! -L "$d" ]; then old+=("$d"); fi
   done
-  rm -f -- "$STORE"/.current.acm-export-link.* "$STORE"/.previous.acm-export-link.* \
-    "$CertDir"/."$CertName".*.acm-export-link.* "$KeyDir"/."$CertName".*.acm-export-link.* 2>/dev/null || true
+  # Link temp names only when the globs find any (no process otherwise).
+  for d in "$STORE"/.current.acm-export-link.* "$STORE"/.previous.acm-export-link.* \
+    "$CertDir"/."$CertName".*.acm-export-link.* "$KeyDir"/."$CertName".*.acm-export-link.*; do
+    if [ -e "$d" ] || [ -L "$d" ]; then left+=("$d"); fi
+  done
+  if [ "${#old[@]}" -gt 0 ]; then rm -rf -- "${old[@]}"; fi
+  if [ "${#left[@]}" -gt 0 ]; then rm -f -- "${left[@]}" 2>/dev/null || true; fi
+  paths_changed
 }
 
 # Adoption of an install made by the previous layout (proven by legacy_proven): its files become a version
@@ -354,6 +456,7 @@ adopt_legacy() {
     name=${STABLE[$m]}
     if plain_file "$name"; then put_link "${LINK_TO[$m]}" "$name" || fail install "could not replace $name by its link"; kill_point; fi
     if plain_file "$name.prev"; then rm -f -- "$name.prev"; fi
+    paths_changed
   done
   log "adopted the files of the previous acm-export layout for $CertName into $STORE"
 }
@@ -362,9 +465,11 @@ dns_names() { openssl x509 -in "$1" -noout -ext subjectAltName 2>/dev/null | tr 
 legacy_link() { # file member: hard link of a regular file into NEW_VERSION
   local dest
   plain_file "$1" || return 0
-  dest=$(member_path "$NEW_VERSION" "$2")
+  member_path "$NEW_VERSION" "$2"
+  dest=$MP
   ln -PT -- "$1" "$dest" || fail install "could not adopt $1"
   if [ "$dest" != "$STORE/$NEW_VERSION/$2" ]; then ln -sT -- "$dest" "$STORE/$NEW_VERSION/$2"; fi
+  paths_changed
 }
 
 # Rollback of an install: `current` and `previous` renamed back, the record put back, links this run
@@ -377,6 +482,7 @@ restore_store() {
   drop_stale_links
   put_back_originals
   if [ -f "$WORK/owned.before" ]; then mv -fT -- "$WORK/owned.before" "$OWNED" || ok=1; else rm -f -- "$OWNED"; fi
+  paths_changed
   store_gc
   return "$ok"
 }
@@ -387,9 +493,10 @@ restore_files() {
   local i dest backup ok=0
   for i in "${!LIVE[@]}"; do
     dest=${LIVE[$i]}
-    backup=$(backup_of "$dest")
+    backup="${dest%/*}/.${dest##*/}.acm-export-rollback"
     if [ -L "$backup" ]; then mv -fT -- "$backup" "$dest" || ok=1; fi
   done
+  paths_changed
   return "$ok"
 }
 

@@ -35,77 +35,95 @@ report_inventory() { # installed|unchanged|skipped|failed|report [step]
     return 0
   fi
   local status=$1 step=${2:-} serial="" not_after="" installed_at="" version=${SecretVersionId:-} verified=false
-  local now run_at frag_dir="$state_dir/inventory" frag tmp
+  local now run_at frag_dir="$state_dir/inventory" frag tmp rc=0
   TZ=UTC printf -v now '%(%Y-%m-%dT%H:%M:%SZ)T' -1
   run_at=$now
   frag="$frag_dir/$CertName.json"
-  local live_cert
-  # Through the verified current version only (lib/files.sh), never through a link it did not check.
-  if live_cert=$(live_member cert.pem); then
-    read_leaf "$live_cert"
-    serial=$LEAF_SERIAL
-    not_after=$LEAF_NOT_AFTER
-    installed_at=$(date -u -r "$live_cert" '+%Y-%m-%dT%H:%M:%SZ')
+  # Through the verified current version only (lib/files.sh), never through a link it did not check. The run
+  # may have read that very file already (LIVE_KNOWN: its path, LIVE_SERIAL, LIVE_NOT_AFTER): no second read.
+  if live_member cert.pem; then
+    path_info "$LM" || true
+    if [ "${LIVE_KNOWN:-}" = "$LM $PI_INODE $PI_CTIME $PI_SIZE" ] && [ "$status" != failed ] && [ "$status" != skipped ]; then
+      serial=$LIVE_SERIAL
+      not_after=$LIVE_NOT_AFTER
+    else
+      read_leaf "$LM"
+      serial=$LEAF_SERIAL
+      not_after=$LEAF_NOT_AFTER
+    fi
+    if path_info "$LM"; then TZ=UTC printf -v installed_at '%(%Y-%m-%dT%H:%M:%SZ)T' "${PI_MTIME%.*}"; fi
   fi
   [[ $serial =~ ^[0-9A-F]{1,80}$ ]] || serial=""
   case $status in
     failed | skipped)
       # The live files are the previous ones: keep the version id recorded when they were installed.
-      version=$(fragment_field SecretVersionId) ;;
+      fragment_get SecretVersionId version ;;
     report)
       # A report is not an install run: the last install run's outcome stays as it was recorded.
-      version=$(fragment_field SecretVersionId)
-      status=$(fragment_field LastRun)
-      step=$(fragment_field FailedStep)
-      run_at=$(fragment_field LastRunAt)
+      fragment_get SecretVersionId version
+      fragment_get LastRun status
+      fragment_get FailedStep step
+      fragment_get LastRunAt run_at
       if [ "${VERIFIED:-false}" = true ]; then verified=true; fi ;;
     *) if [ "${VERIFIED:-false}" = true ]; then verified=true; fi ;;
   esac
-  (umask 022 && mkdir -p -- "$frag_dir" "$inventory_dir") || return 1
-  tmp=$(mktemp -- "$frag_dir/.$CertName.XXXXXXXX") || return 1
+  if [ ! -d "$frag_dir" ] || [ ! -d "$inventory_dir" ]; then (umask 022 && mkdir -p -- "$frag_dir" "$inventory_dir") || return 1; fi
+  # A new name (noclobber), 0644 (umask 022 for this one file).
+  tmp="$frag_dir/.$CertName.$$.$RANDOM$RANDOM"
+  if [ -e "$tmp" ] || [ -L "$tmp" ]; then return 1; fi
+  umask 022
+  set -C
   json_obj CertName "$CertName" Target "$Target" SecretId "$SecretId" SecretVersionId "$version" Serial "$serial" \
     ServedSerial "$SERVED" NotAfter "$not_after" Verified "$verified" InstalledAt "$installed_at" LastRun "$status" \
     FailedStep "$step" LastRunAt "$run_at" CheckedAt "$now" Problem "$PROBLEM" Service "$Service" Node "$node_id" \
-    >"$tmp" || { rm -f -- "$tmp"; return 1; }
-  chmod 0644 -- "$tmp" && mv -fT -- "$tmp" "$frag" || return 1
+    >"$tmp" || rc=1
+  set +C
+  umask 077
+  if [ "$rc" != 0 ]; then rm -f -- "$tmp"; return 1; fi
+  mv -fT -- "$tmp" "$frag" || return 1
   assemble_inventory || return 1
   log "custom inventory: Custom:$INVENTORY_TYPE entry for $CertName written (${1})"
 }
 # The one file the agent reads: every CertName's fragment (none: an empty list, so removals show).
+# Built by the shell under the inventory lock (fd 8, closed again before returning): the first line of each
+# fragment, joined.
 assemble_inventory() {
-  local frag_dir="$state_dir/inventory"
-  (umask 022 && mkdir -p -- "$frag_dir" "$inventory_dir") || return 1
-  (
-    exec 8>>"$frag_dir/.lock"
-    flock -w 30 8 || exit 1
-    shopt -s nullglob
-    frags=("$frag_dir"/*.json)
-    out=$(mktemp -- "$inventory_dir/.$INVENTORY_TYPE.XXXXXXXX") || exit 1
-    if ! {
-      printf '{"SchemaVersion":"1.0","TypeName":"Custom:%s","Content":[' "$INVENTORY_TYPE"
-      if [ "${#frags[@]}" -gt 0 ]; then awk 'FNR == 1 { if (n++) printf ","; printf "%s", $0 }' "${frags[@]}"; fi
-      printf ']}\n'
-    } >"$out" || ! chmod 0644 -- "$out" || ! mv -fT -- "$out" "$inventory_dir/$INVENTORY_TYPE.json"; then
-      rm -f -- "$out"
-      exit 1
-    fi
-  )
+  local frag_dir="$state_dir/inventory" out f line content="" rc=0
+  if [ ! -d "$frag_dir" ] || [ ! -d "$inventory_dir" ]; then (umask 022 && mkdir -p -- "$frag_dir" "$inventory_dir") || return 1; fi
+  exec 8>>"$frag_dir/.lock"
+  if ! flock -w 30 8; then exec 8>&-; return 1; fi
+  for f in "$frag_dir"/*.json; do
+    [ -f "$f" ] || continue
+    line=""
+    if IFS= read -r line <"$f" || [ -n "$line" ]; then content+=${content:+,}$line; fi
+  done
+  out="$inventory_dir/.$INVENTORY_TYPE.$$.$RANDOM$RANDOM"
+  if [ -e "$out" ] || [ -L "$out" ]; then exec 8>&-; return 1; fi
+  umask 022
+  set -C
+  printf '{"SchemaVersion":"1.0","TypeName":"Custom:%s","Content":[%s]}\n' "$INVENTORY_TYPE" "$content" >"$out" || rc=1
+  set +C
+  umask 077
+  if [ "$rc" = 0 ] && mv -fT -- "$out" "$inventory_dir/$INVENTORY_TYPE.json"; then exec 8>&-; return 0; fi
+  rm -f -- "$out"
+  exec 8>&-
+  return 1
 }
 report_or_warn() { report_inventory "$@" || log "warning: could not write the custom inventory"; }
 
 # Tombstones of removed targets (see "Removed targets" in the header): STATE_DIR/removed/<CertName>.
 tombstone_file() { printf '%s/removed/%s' "$state_dir" "$CertName"; }
-# When CertName was removed from this secret on this node (epoch seconds); fails when it was not.
+# When CertName was removed from this secret on this node (REMOVED_AT, epoch seconds); fails when it was not.
 removed_at() {
-  local file secret="" at=""
-  file=$(tombstone_file)
+  local file="$state_dir/removed/$CertName" secret="" at=""
+  REMOVED_AT=""
   [ -f "$file" ] && [ ! -L "$file" ] || return 1
   local text="" re_secret=$'(^|\n)SecretId=([^\n]*)' re_at=$'(^|\n)RemovedAt=([^\n]*)'
   IFS= read -r -d '' text <"$file" || true
   [[ $text =~ $re_secret ]] && secret=${BASH_REMATCH[2]}
   [[ $text =~ $re_at ]] && at=${BASH_REMATCH[2]}
   [ "$secret" = "$SecretId" ] && [[ $at =~ ^[0-9]{1,12}$ ]] || return 1
-  printf '%s' "$at"
+  REMOVED_AT=$at
 }
 record_removal() {
   local dir="$state_dir/removed" tmp

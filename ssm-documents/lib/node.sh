@@ -35,6 +35,61 @@ check_dir() { # name dir
     problems+=("$1 $2 is not writable")
   fi
 }
+# What the checks read of a path (type, owner, group, mode, link count, inode, change time, size, link text),
+# from one find for many paths instead of one stat or readlink each (a process costs more than the check).
+# PATH_INFO[path] is "type uid gid mode links inode ctime size mtime/link text", or "-" when the path is absent. Valid
+# until this run changes a path: every change calls paths_changed, which forgets everything read.
+declare -gA PATH_INFO=()
+declare -ga SCANNED_TREES=() SCAN_NAMES=() SCAN_TREES=()
+paths_changed() { PATH_INFO=(); SCANNED_TREES=(); }
+# Reads into PATH_INFO each name (itself) and each tree with what lies below it, to depth 2; one find call.
+scan_paths() { # name... [-- tree...]
+  local p t l
+  local -a scan_names_=() scan_trees_=() scan_expr_=()
+  while [ "$#" -gt 0 ] && [ "$1" != -- ]; do scan_names_+=("$1"); shift; done
+  if [ "$#" -gt 0 ]; then shift; scan_trees_=("$@"); fi
+  [ "$((${#scan_names_[@]} + ${#scan_trees_[@]}))" -gt 0 ] || return 0
+  for p in "${scan_names_[@]}" "${scan_trees_[@]}"; do PATH_INFO[$p]=-; done
+  for p in "${scan_trees_[@]}"; do SCANNED_TREES+=("$p"); scan_expr_+=(-path "$p" -o -path "$p/*" -o); done
+  while IFS= read -r -d '' p && IFS= read -r -d '' t && IFS= read -r -d '' l; do
+    PATH_INFO[$p]="$t/$l"
+  done < <(find -P "${scan_names_[@]}" "${scan_trees_[@]}" -maxdepth 2 \( "${scan_expr_[@]}" -prune \) \
+    -printf '%p\0%y %U %G %m %n %i %C@ %s %T@\0%l\0' 2>/dev/null || true)
+}
+# Sets PI_TYPE (f d l ..., "-": absent), PI_UID, PI_GID, PI_MODE, PI_LINKS, PI_INODE, PI_CTIME, PI_SIZE,
+# PI_MTIME and PI_LINK (a link's text) for a path; fails when it is absent. The first miss after a change reads the
+# program's usual paths (SCAN_NAMES, SCAN_TREES) at once; a path below a scanned tree that it did not list is
+# absent.
+path_info() { # path
+  local info t
+  if [ -z "${PATH_INFO[$1]+set}" ] && [ "${#SCANNED_TREES[@]}" = 0 ] && [ "${#SCAN_TREES[@]}" -gt 0 ]; then
+    scan_paths "${SCAN_NAMES[@]}" -- "${SCAN_TREES[@]}"
+  fi
+  if [ -z "${PATH_INFO[$1]+set}" ]; then
+    for t in "${SCANNED_TREES[@]}"; do
+      if [[ $1 == "$t"/* && ${1#"$t"/} != */*/* ]]; then PATH_INFO[$1]=-; break; fi
+    done
+  fi
+  if [ -z "${PATH_INFO[$1]+set}" ]; then scan_paths "$1"; fi
+  info=${PATH_INFO[$1]}
+  PI_LINK=${info#*/}
+  read -r PI_TYPE PI_UID PI_GID PI_MODE PI_LINKS PI_INODE PI_CTIME PI_SIZE PI_MTIME <<<"${info%%/*}"
+  [ "$PI_TYPE" != - ]
+}
+# The link text of a symbolic link (PI_LINK); fails for anything else.
+link_text() { path_info "$1" && [ "$PI_TYPE" = l ]; }
+# Every directory a walk from / to the path passes (the path itself included), for one scan_paths.
+path_prefixes() { # path...
+  local p cur comp
+  local -a comps=()
+  PREFIXES=(/)
+  for p in "$@"; do
+    cur=""
+    IFS=/ read -r -a comps <<<"${p#/}"
+    for comp in "${comps[@]}"; do cur+=/$comp; PREFIXES+=("$cur"); done
+  done
+}
+
 # Directory trust: nobody but root (or, when not run as root, the current user) may be able to change
 # any directory on the way to the files this run writes, or they could swap a staged file, the lock or a
 # rollback link for a symlink between two of this script's steps. Walks the path from / the way the
@@ -46,9 +101,9 @@ check_tree() { # name path
   if [ "$IS_ROOT" != 1 ]; then who="root or uid $MY_UID"; fi
   while :; do
     # cur is a real directory (no symlink in its path); judge it.
-    info=$(stat -c '%u %a' -- "$cur" 2>/dev/null) || { found+=("cannot inspect $cur"); break; }
-    uid=${info% *}
-    mode=${info#* }
+    path_info "$cur" || { found+=("cannot inspect $cur"); break; }
+    uid=$PI_UID
+    mode=$PI_MODE
     sticky=0
     if [ "$sticky_ok" = 1 ] && (( (8#$mode & 01002) == 01002 )); then
       # Sticky and world-writable (/tmp): only the owner of an entry may rename or remove it, so what is
@@ -71,9 +126,11 @@ check_tree() { # name path
       if [ -L "$next" ]; then
         hops=$((hops + 1))
         if [ "$hops" -gt 40 ]; then found+=("too many symbolic links below $cur"); break 2; fi
-        uid=$(stat -c '%u' -- "$next" 2>/dev/null || echo '?')
+        uid='?'
+        if path_info "$next"; then uid=$PI_UID; fi
         trusted_uid "$uid" || found+=("symbolic link $next is owned by uid $uid, not by $who")
-        link=$(readlink -- "$next") || { found+=("cannot read symbolic link $next"); break 2; }
+        if ! link_text "$next"; then found+=("cannot read symbolic link $next"); break 2; fi
+        link=$PI_LINK
         case $link in
           /*) # start again at /, judging it again; what was found so far stands
             kept+=("${found[@]}"); found=(); cur=/; rest=${link#/}${rest:+/$rest}; break ;;
@@ -97,6 +154,9 @@ check_dirs() {
   local hooks_perm
   check_dir CertDir "$CertDir"
   check_dir KeyDir "$KeyDir"
+  # The directories of the three walks below, read at once.
+  path_prefixes "$CertDir" "$KeyDir" "$hooks_dir"
+  scan_paths "${PREFIXES[@]}"
   sticky_ok=0
   if [ "$IS_ROOT" != 1 ] || [ "${ACM_EXPORT_ALLOW_STICKY_ANCESTOR:-0}" = 1 ]; then sticky_ok=1; fi
   check_tree CertDir "$CertDir"
@@ -104,7 +164,9 @@ check_dirs() {
   # The hooks directory and every directory above it: a hook is run as root, so nobody else may add one.
   check_tree "hooks directory" "$hooks_dir"
   if [ "$IS_ROOT" = 1 ] && [ -d "$hooks_dir" ]; then
-    hooks_perm=$(stat -L -c '%u %a' -- "$hooks_dir")
+    hooks_perm=""
+    if [ ! -L "$hooks_dir" ] && path_info "$hooks_dir"; then hooks_perm="$PI_UID $PI_MODE"; fi
+    hooks_perm=${hooks_perm:-$(stat -L -c '%u %a' -- "$hooks_dir")}
     if [ "${hooks_perm%% *}" != 0 ] || (( 8#${hooks_perm##* } & 8#022 )); then
       problems+=("hooks directory $hooks_dir must be owned by root and not writable by group or others")
     fi

@@ -63,13 +63,15 @@ reason_line() {
   fi
 }
 
-json_str() {
+# A JSON string: json_quote sets JQ, json_str prints it.
+json_quote() {
   local s=$1
   s=${s//\\/\\\\}
   s=${s//\"/\\\"}
   s=${s//[$'\001'-$'\037']/}
-  printf '"%s"' "$s"
+  JQ="\"$s\""
 }
+json_str() { json_quote "$1"; printf '%s' "$JQ"; }
 
 # One JSON object on a line: json_obj key value [key value]...; each value a string, or already JSON when its
 # key starts with @ (a number, a boolean, an array, an object).

@@ -24,10 +24,10 @@ service_reload() {
   esac >"$WORK/service.out" 2>&1 </dev/null 9>&-
 }
 
-# The SNI name the served-serial check sends for a certificate's first DNS name (a wildcard gets a
-# concrete name below it).
+# The SNI name the served-serial check sends for a certificate's first DNS name (VERIFY_SNI; a wildcard gets
+# a concrete name below it).
 sni_for() { # name
-  if [[ $1 == \*.* ]]; then printf 'acm-export-verify.%s' "${1#\*.}"; else printf '%s' "$1"; fi
+  if [[ $1 == \*.* ]]; then VERIFY_SNI="acm-export-verify.${1#\*.}"; else VERIFY_SNI=$1; fi
 }
 served_serial() {
   (timeout 5 openssl s_client -connect "127.0.0.1:$VerifyPort" -servername "$VERIFY_SNI" </dev/null 2>/dev/null || true) |
