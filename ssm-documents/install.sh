@@ -89,7 +89,9 @@
 # versions are deleted). A run killed at any step (ACM_EXPORT_TEST_KILL_AT=N, tests only: kill -9 at the
 # N-th file operation; a counter otherwise) leaves the old or the new set.
 #
-# Ownership: STATE_DIR/owned/<CertName> records the SecretId, version and sha256 of each file written. A run
+# Ownership: STATE_DIR/owned/<CertName> records the SecretId, version, and the sha256 and inode, change time
+# and size of each file written (files still exactly as written need no openssl call to prove the key matches
+# the certificate; any difference falls back to openssl). A run
 # replaces or deletes only its own links and store: anything else at a stable or .prev name, and a
 # CertName recorded for another SecretId, is refused (exit 15, nothing changed); the latter unless that
 # secret is of this target and deleted (holder_released: where POST /exports frees the name). Plain files of the
@@ -262,11 +264,11 @@ one_token() { # file
 # Whether the installed certificate (LEAF_NAMES) names the same set of DNS names as the new one (NAMES).
 same_names() {
   local n
-  local -A new=() old=()
-  for n in "${NAMES[@]}"; do new[$n]=1; done
-  for n in "${LEAF_NAMES[@]}"; do old[$n]=1; done
-  [ "${#new[@]}" = "${#old[@]}" ] || return 1
-  for n in "${!new[@]}"; do [ -n "${old[$n]:-}" ] || return 1; done
+  local -A new_names=() live_names=()
+  for n in "${NAMES[@]}"; do new_names[$n]=1; done
+  for n in "${LEAF_NAMES[@]}"; do live_names[$n]=1; done
+  [ "${#new_names[@]}" = "${#live_names[@]}" ] || return 1
+  for n in "${!new_names[@]}"; do [ -n "${live_names[$n]:-}" ] || return 1; done
 }
 
 # When Secrets Manager created SecretVersionId (epoch seconds; the CLI prints ISO 8601 or epoch seconds).

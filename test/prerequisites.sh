@@ -13,6 +13,8 @@ REQUIRED=(
   shellcheck:shellcheck
   flock:util-linux
   timeout:coreutils
+  sha256sum:coreutils
+  find:findutils
   getent:libc-bin
 )
 

@@ -19,7 +19,7 @@ set_paths() {
 
 check_tools() {
   local tool
-  for tool in openssl awk sed grep flock mktemp sync timeout stat date; do
+  for tool in openssl awk sed grep flock mktemp sync timeout stat date find sha256sum; do
     command -v "$tool" >/dev/null 2>&1 || problems+=("$tool is not installed")
   done
   if command -v openssl >/dev/null 2>&1 && ! [[ $(openssl version 2>/dev/null) =~ ^OpenSSL\ (1\.1\.1|[3-9]\.) ]]; then
