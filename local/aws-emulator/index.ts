@@ -17,11 +17,13 @@ import { faultsFromEnv, Throttles, type FaultSpec } from '../faults';
 import { AcmService } from './acm';
 import { SecretsManagerService } from './secrets';
 import { JsonProtocolServer, type ApiRecord, type EmulatedService } from './server';
+import { LocalEventBus } from './event-bus';
 import { SsmService } from './ssm';
 
 export { AcmService, type AcmCertificateAvailableEvent } from './acm';
 export { SecretsManagerService } from './secrets';
 export { SsmService } from './ssm';
+export { LocalEventBus, type BusEvent } from './event-bus';
 export type { CustomInventoryItem, ManagedNode, NodeExecutor, StepRequest, StepResult } from './managed-nodes';
 export { StateManager, type AssociationRun, type AssociationRunReason } from './associations';
 export { InventoryStore } from './inventory';
@@ -80,6 +82,8 @@ export class AwsEmulator {
     readonly acm: AcmService,
     readonly secrets: SecretsManagerService,
     readonly ssm: SsmService,
+    /** EventBridge's default bus, locally: Run Command publishes its command status changes here. */
+    readonly events: LocalEventBus,
     readonly faults: FaultSpec,
     private readonly stateFile: string | undefined,
   ) {}
@@ -108,16 +112,18 @@ export class AwsEmulator {
       onChange,
       onDecrypt: (caller) => ref.emulator?.server.countCallerCall(caller, 'kms:Decrypt'),
     });
+    const events = new LocalEventBus();
     const ssm = new SsmService({
       region,
       accountId,
+      eventBus: events,
       ...(options.ssmMsPerSecond !== undefined ? { msPerSecond: options.ssmMsPerSecond } : {}),
       ...(options.associationMsPerSecond !== undefined
         ? { associationMsPerSecond: options.associationMsPerSecond }
         : {}),
     });
     const stateFile = dir ? path.join(dir, 'state.json') : undefined;
-    const emulator = new AwsEmulator(region, accountId, credentials, ca, acm, secrets, ssm, faults, stateFile);
+    const emulator = new AwsEmulator(region, accountId, credentials, ca, acm, secrets, ssm, events, faults, stateFile);
     ref.emulator = emulator;
     if (stateFile && existsSync(stateFile)) {
       const state = JSON.parse(readFileSync(stateFile, 'utf8')) as { acm?: unknown; secrets?: unknown };
