@@ -1,14 +1,32 @@
 /**
  * Runs the REAL rendered definition with aws-local-stepfunctions against the local SSM emulator and a
  * virtual fleet whose last node finishes at a given (virtual) time. Time is scaled: one definition second
- * lasts `msPerSecond` real milliseconds for the Wait states and for the fleet. The status-check task runs
- * the project's status-check logic (lambda/status-check/status-check.ts) against the emulator.
+ * lasts `msPerSecond` real milliseconds for the Wait states, the task timeouts and the fleet. The status-check
+ * task runs the project's status-check logic (lambda/status-check/status-check.ts) against the emulator. A
+ * definition with the event path (await-command) runs on local Step Functions (local/stepfunctions.ts, which
+ * runs `.waitForTaskToken` tasks): await-command's and command-events' own logic store and complete the token,
+ * the event coming from the emulator's event bus when the virtual fleet's command ends.
  */
 import '../local/polyfills';
 import { StateMachine } from 'aws-local-stepfunctions';
+import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { awaitCommand } from '../lambda/await-command/await-command';
+import {
+  COMMAND_STATUS_DETAIL_TYPE,
+  COMMAND_STATUS_SOURCE,
+  handleCommandEvent,
+} from '../lambda/command-events/command-events';
 import { checkStatus } from '../lambda/status-check/status-check';
-import { STATES, type ExportTaskResult, type InstallTaskResult, type PollState } from '../lambda/shared/contract';
+import {
+  STATES,
+  type ExportTaskResult,
+  type InstallTaskResult,
+  type NodesTaskResult,
+  type PollState,
+} from '../lambda/shared/contract';
+import type { Operation } from '../local/aws-emulator/server';
+import { LocalStepFunctions, type LocalTask } from '../local/stepfunctions';
 import { withDefaults } from '../lambda/shared/schemas';
 import type { AwsEmulator } from '../local/aws-emulator';
 import type { AslDefinition } from '../lib/render-definition';
@@ -27,6 +45,10 @@ export interface LocalRunResult {
   statusCalls: number;
   /** Real milliseconds the run took. */
   wallMs: number;
+  /** Event path: status-change events delivered to command-events. */
+  events?: number;
+  /** Event path: real milliseconds from the last node finishing to the execution's end, handlers included. */
+  realLatencyMs?: number;
 }
 
 export interface LocalRunContext {
@@ -72,6 +94,7 @@ export async function runLocalExport(
   const virtualNow = (): number =>
     (Date.now() - sentAt - taskMs - (inTaskSince === undefined ? 0 : Date.now() - inTaskSince)) / msPerSecond;
   const finishedAt: number[] = [];
+  let lastFinishReal = 0;
   const finishAtVirtual = (i: number): number => (finishAt * (i + 1)) / fleetSize;
   const fleet = addVirtualNodes(ctx.aws, fleetSize, { Fleet: tagValue }, undefined, async (_req, i) => {
     const deadline = Date.now() + (finishAt + 60) * msPerSecond * 4;
@@ -80,66 +103,166 @@ export async function runLocalExport(
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
     finishedAt.push(virtualNow());
+    lastFinishReal = Math.max(lastFinishReal, Date.now());
   });
+  // Reentrant: command-events may run while await-command's own invocation is still in progress.
+  let depth = 0;
   const timed =
     <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
     async (...args: A): Promise<R> => {
-      inTaskSince = Date.now();
+      if (depth++ === 0) inTaskSince = Date.now();
       try {
         return await fn(...args);
       } finally {
-        if (sentAt > 0) taskMs += Date.now() - Math.max(inTaskSince, sentAt);
-        inTaskSince = undefined;
+        if (--depth === 0 && inTaskSince !== undefined) {
+          if (sentAt > 0) taskMs += Date.now() - Math.max(inTaskSince, sentAt);
+          inTaskSince = undefined;
+        }
       }
     };
-
-  const { init, wait, check } = pollLoop(asl);
-  const resultPath = String(check.ResultPath ?? '$');
-  let lastPoll = readPath(writePath({}, String(init.ResultPath ?? '$'), init.Result), resultPath) as PollState;
+  const executionArn = `arn:aws:states:us-east-1:111111111111:execution:AcmExport:${tagValue}`;
+  const sendCommand = timed(async (): Promise<InstallTaskResult> => {
+    sentAt = Date.now();
+    const out = await ctx.ssm.send(
+      new SendCommandCommand({
+        DocumentName: VIRTUAL_DOCUMENT_NAME,
+        Targets: [{ Key: 'tag:Fleet', Values: [tagValue] }],
+        MaxConcurrency: '100%',
+        MaxErrors: '0',
+      }),
+    );
+    return { outcome: 'Sent', commandId: out.Command?.CommandId ?? '', targetCount: out.Command?.TargetCount ?? 0 };
+  });
+  const found: NodesTaskResult = { outcome: 'Export', targetCount: fleetSize };
+  const statusDeps = { ssm: ctx.ssm, ddb: ctx.table.ddb, tableName: ctx.table.tableName };
   let polls = 0;
+  const check = timed(
+    async (payload: { install: InstallTaskResult; poll: PollState; executionArn: string }): Promise<PollState> => {
+      polls++;
+      return checkStatus(
+        {
+          input: withDefaults(request),
+          commandId: payload.install.commandId ?? '',
+          poll: payload.poll,
+          executionArn: payload.executionArn,
+        },
+        statusDeps,
+      );
+    },
+  );
+  const before = ctx.aws.callCount('ssm:ListCommands') + ctx.aws.callCount('ssm:ListCommandInvocations');
+  const statusCalls = (): number =>
+    ctx.aws.callCount('ssm:ListCommands') + ctx.aws.callCount('ssm:ListCommandInvocations') - before;
+  const checkFleet = (succeeded: boolean, output: unknown): void => {
+    if (!succeeded) throw new Error(`export did not succeed: ${JSON.stringify(output)}`);
+    if (finishedAt.length !== fleet.length)
+      throw new Error(`${fleet.length - finishedAt.length} virtual nodes never finished`);
+  };
+  const cleanUp = (): void => {
+    for (const [id, node] of ctx.aws.ssm.nodes) if (node.tags.Fleet === tagValue) ctx.aws.ssm.deregisterNode(id);
+  };
+
+  if (asl.States[STATES.awaitCommand]) {
+    // The event path, on local Step Functions (it runs the `.waitForTaskToken` task).
+    const sfn = eventPathService(ctx);
+    const lambda = (run: (payload: unknown) => Promise<unknown>): LocalTask => ({
+      kind: 'lambda',
+      resource: 'bench',
+      run,
+    });
+    const decideDeps = { ...statusDeps, sfn: sfn.client, log: () => undefined };
+    const machine = new LocalStepFunctions({
+      definition: asl,
+      stateMachineArn: executionArn.replace(':execution:', ':stateMachine:').replace(/:[^:]+$/, ''),
+      msPerSecond,
+      tasks: {
+        [STATES.findNodes]: lambda(async () => found),
+        [STATES.exportCertificate]: lambda(async () => EXPORTED),
+        [STATES.installOnNodes]: lambda(() => sendCommand()),
+        [STATES.checkInstall]: lambda((payload) => check(payload as never)),
+        [STATES.awaitCommand]: {
+          kind: 'lambda',
+          resource: 'bench',
+          waitForTaskToken: true,
+          run: timed((parameters: unknown) =>
+            awaitCommand((parameters as { Payload: unknown }).Payload, 'us-east-1', decideDeps),
+          ),
+        },
+        [STATES.notifyFailure]: { kind: 'service', resource: 'arn:aws:states:::sns:publish', run: async () => ({}) },
+      },
+    });
+    sfn.current = machine;
+    let events = 0;
+    const unsubscribe = ctx.aws.events.subscribe({
+      matches: (event) =>
+        event.source === COMMAND_STATUS_SOURCE &&
+        event['detail-type'] === COMMAND_STATUS_DETAIL_TYPE &&
+        event.detail['document-name'] === VIRTUAL_DOCUMENT_NAME,
+      deliver: timed(async (event) => {
+        events++;
+        return handleCommandEvent(event, { ...decideDeps, documentName: VIRTUAL_DOCUMENT_NAME });
+      }),
+    });
+    const start = Date.now();
+    try {
+      const started = await sfn.client.send(
+        new StartExecutionCommand({
+          stateMachineArn: machine.stateMachineArn,
+          name: tagValue,
+          input: JSON.stringify(request),
+        }),
+      );
+      const execution = await machine.waitFor(started.executionArn ?? '');
+      const endedAt = Date.now();
+      // The clock stopped when the execution ended (its end is stamped on the last history event).
+      const ended = virtualNow() - (endedAt - (execution.stopDate?.getTime() ?? endedAt)) / msPerSecond;
+      const output = JSON.parse(execution.output ?? '{}') as { poll?: PollState };
+      checkFleet(execution.status === 'SUCCEEDED' && output.poll?.status === 'Succeeded', execution.output);
+      return {
+        latency: ended - Math.max(...finishedAt),
+        transitions: execution.history.filter((e) => e.type.endsWith('StateEntered')).length,
+        polls,
+        statusCalls: statusCalls(),
+        wallMs: endedAt - start,
+        events,
+        realLatencyMs: (execution.stopDate?.getTime() ?? endedAt) - lastFinishReal,
+      };
+    } finally {
+      unsubscribe();
+      machine.close();
+      sfn.current = undefined;
+      cleanUp();
+    }
+  }
+
+  const { init, wait, check: checkState } = pollLoop(asl);
+  const resultPath = String(checkState.ResultPath ?? '$');
+  let lastPoll = readPath(writePath({}, String(init.ResultPath ?? '$'), init.Result), resultPath) as PollState;
   // Read at every entry into the Wait state: the definition's own wait (Seconds or SecondsPath), scaled.
   const waitTimeOverrides = {
     get [STATES.waitForNodes](): number {
       return waitSecondsOf(wait, writePath({}, resultPath, lastPoll)) * msPerSecond;
     },
   };
-  const before = ctx.aws.callCount('ssm:ListCommands') + ctx.aws.callCount('ssm:ListCommandInvocations');
   const handlers = {
+    [STATES.findNodes]: async (): Promise<NodesTaskResult> => found,
     [STATES.exportCertificate]: async (): Promise<ExportTaskResult> => EXPORTED,
-    [STATES.installOnNodes]: timed(async (): Promise<InstallTaskResult> => {
-      sentAt = Date.now();
-      const out = await ctx.ssm.send(
-        new SendCommandCommand({
-          DocumentName: VIRTUAL_DOCUMENT_NAME,
-          Targets: [{ Key: 'tag:Fleet', Values: [tagValue] }],
-          MaxConcurrency: '100%',
-          MaxErrors: '0',
-        }),
-      );
-      return { outcome: 'Sent', commandId: out.Command?.CommandId ?? '', targetCount: out.Command?.TargetCount ?? 0 };
-    }),
-    [STATES.checkInstall]: timed(
-      async (payload: { install: InstallTaskResult; poll: PollState; executionArn: string }): Promise<PollState> => {
-        polls++;
-        lastPoll = await checkStatus(
-          {
-            input: withDefaults(request),
-            commandId: payload.install.commandId ?? '',
-            poll: payload.poll,
-            executionArn: payload.executionArn,
-          },
-          { ssm: ctx.ssm, ddb: ctx.table.ddb, tableName: ctx.table.tableName },
-        );
-        return lastPoll;
-      },
-    ),
+    [STATES.installOnNodes]: () => sendCommand(),
+    [STATES.checkInstall]: async (payload: {
+      install: InstallTaskResult;
+      poll: PollState;
+      executionArn: string;
+    }): Promise<PollState> => {
+      lastPoll = await check(payload);
+      return lastPoll;
+    },
     [STATES.notifyFailure]: async (): Promise<Record<string, string>> => ({ MessageId: 'bench' }),
   };
   const machine = new StateMachine(asl as never, { validationOptions: { checkArn: false } });
   const start = Date.now();
   const execution = machine.run(request, {
     overrides: { taskResourceLocalHandlers: handlers as never, waitTimeOverrides },
-    context: { Execution: { Id: `arn:aws:states:us-east-1:111111111111:execution:AcmExport:${tagValue}` } },
+    context: { Execution: { Id: executionArn } },
   });
   let transitions = 0;
   const counting = (async () => {
@@ -150,17 +273,45 @@ export async function runLocalExport(
     const endedAt = Date.now();
     const ended = virtualNow();
     await counting;
-    if (output.poll?.status !== 'Succeeded') throw new Error(`export did not succeed: ${JSON.stringify(output.poll)}`);
-    if (finishedAt.length !== fleet.length)
-      throw new Error(`${fleet.length - finishedAt.length} virtual nodes never finished`);
+    checkFleet(output.poll?.status === 'Succeeded', output.poll);
     return {
       latency: ended - Math.max(...finishedAt),
       transitions,
       polls,
-      statusCalls: ctx.aws.callCount('ssm:ListCommands') + ctx.aws.callCount('ssm:ListCommandInvocations') - before,
+      statusCalls: statusCalls(),
       wallMs: endedAt - start,
     };
   } finally {
-    for (const [id, node] of ctx.aws.ssm.nodes) if (node.tags.Fleet === tagValue) ctx.aws.ssm.deregisterNode(id);
+    cleanUp();
   }
+}
+
+/**
+ * Local Step Functions behind the emulator for the event path: one served API per emulator (the emulator
+ * serves a service once), handing SendTaskSuccess/SendTaskFailure to the run in progress.
+ */
+const eventPathServices = new WeakMap<AwsEmulator, { client: SFNClient; current?: LocalStepFunctions }>();
+function eventPathService(ctx: LocalRunContext): { client: SFNClient; current?: LocalStepFunctions } {
+  const existing = eventPathServices.get(ctx.aws);
+  if (existing) return existing;
+  const holder: { client: SFNClient; current?: LocalStepFunctions } = {
+    client: new SFNClient({ ...ctx.aws.clientConfig(), maxAttempts: 1 }),
+  };
+  const forward =
+    (operation: string): Operation =>
+    (input, context) => {
+      if (!holder.current) throw new Error('no event-path run in progress');
+      return holder.current.service().operations[operation](input, context);
+    };
+  ctx.aws.addService({
+    targetPrefix: 'AWSStepFunctions',
+    signingName: 'states',
+    namespace: 'com.amazonaws.states',
+    jsonVersion: '1.0',
+    operations: Object.fromEntries(
+      ['StartExecution', 'SendTaskSuccess', 'SendTaskFailure'].map((op) => [op, forward(op)]),
+    ),
+  });
+  eventPathServices.set(ctx.aws, holder);
+  return holder;
 }

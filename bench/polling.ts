@@ -83,6 +83,24 @@ export function pollLoop(asl: AslDefinition): {
   return { init, wait, check };
 }
 
+/**
+ * The poll path of a definition: the event path's wait on a task token (await-command) replaced by the Wait
+ * whose seconds status-check grows (WaitForNodes), InitPoll → WaitForNodes → status-check → InstallFinished?,
+ * back to the Wait while InProgress. A definition that already polls is returned as a copy.
+ */
+export function withPollLoop(asl: AslDefinition): AslDefinition {
+  const copy = JSON.parse(JSON.stringify(asl)) as AslDefinition;
+  if (!copy.States[STATES.awaitCommand]) return copy;
+  delete copy.States[STATES.awaitCommand];
+  copy.States[STATES.waitForNodes] = { Type: 'Wait', SecondsPath: '$.poll.waitSeconds', Next: STATES.checkInstall };
+  stateOf(copy, STATES.initPoll).Next = STATES.waitForNodes;
+  for (const choice of (stateOf(copy, STATES.pollResult).Choices ?? []) as { Next?: string }[])
+    if (choice.Next === STATES.awaitCommand) choice.Next = STATES.waitForNodes;
+  if (JSON.stringify(copy).includes(`"${STATES.awaitCommand}"`))
+    throw new Error(`${STATES.awaitCommand} is still referenced after rendering the poll path`);
+  return copy;
+}
+
 /** The definition with its poll wait replaced by a fixed `seconds` Wait (the baseline's 15-second loop). */
 export function withFixedWait(asl: AslDefinition, seconds: number): AslDefinition {
   const copy = JSON.parse(JSON.stringify(asl)) as AslDefinition;

@@ -28,6 +28,7 @@ export const FUNCTION_NAMES = {
   acmRenew: 'acm-renew',
   driftCheck: 'drift-check',
   executionEnd: 'execution-end',
+  commandEvents: 'command-events',
 } as const;
 
 /** A function of the stack, in-process: its handler module, called inside the function's own environment. */

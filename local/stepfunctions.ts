@@ -8,11 +8,13 @@
  * payload as Lambda would receive it); the history records what the service records for Lambda tasks
  * (LambdaFunctionScheduled/Started/Succeeded/Failed, with a Lambda-style JSON cause) and SNS tasks.
  * Waits and retry intervals are shortened by `msPerSecond` (real milliseconds per definition second),
- * never by changing the definition. Each ended execution is handed, as the "Step Functions Execution Status
+ * never by changing the definition. `.waitForTaskToken` tasks (which aws-local-stepfunctions does not run)
+ * get a fresh token in `$$.Task.Token`, invoke their function, then wait for SendTaskSuccess/SendTaskFailure
+ * on this API, for their TimeoutSeconds/HeartbeatSeconds (scaled), or for the execution to be stopped. Each ended execution is handed, as the "Step Functions Execution Status
  * Change" event EventBridge would receive, to `onExecutionEnd` (the stack's rules on that event).
  */
 import './polyfills';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { StateMachine } from 'aws-local-stepfunctions';
 import type { AslDefinition } from '../lib/render-definition';
 import { AwsServiceError } from './aws-emulator/errors';
@@ -27,6 +29,15 @@ export interface LocalTask {
   /** Resource ARN shown in the history. */
   resource: string;
   run: TaskFunction;
+  /** A `.waitForTaskToken` task: its result is the token's completion, not `run`'s return value. */
+  waitForTaskToken?: boolean;
+}
+
+/** A task token handed out by a `.waitForTaskToken` task; closed once completed, timed out or stopped. */
+interface TaskTokenState {
+  executionArn: string;
+  open: boolean;
+  complete: (outcome: { output: unknown } | { error: string; cause?: string }) => void;
 }
 
 export interface LocalStepFunctionsOptions {
@@ -107,6 +118,15 @@ const MAX_INPUT = 256 * 1024;
 const STATE_EVENT_TYPES = new Set(['Task', 'Pass', 'Wait', 'Choice', 'Succeed', 'Fail', 'Map', 'Parallel']);
 
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+/** Local task tokens: 64 URL-safe base64 characters (the service's are longer and opaque). */
+const TOKEN_FORMAT = /^[A-Za-z0-9_-]{64}$/;
+
+/** An error whose name a Catch or Retry matches (`States.Timeout`, a SendTaskFailure error...). */
+function namedError(name: string, message: string): Error {
+  const error = new Error(message);
+  error.name = name;
+  return error;
+}
 
 /** Lambda's error cause: `{"errorType","errorMessage"}` as a JSON string. */
 function lambdaCause(error: Error): string {
@@ -115,6 +135,7 @@ function lambdaCause(error: Error): string {
 
 export class LocalStepFunctions {
   readonly executions = new Map<string, LocalExecution>();
+  private readonly tokens = new Map<string, TaskTokenState>();
   private readonly machine: StateMachine;
   private readonly msPerSecond: number;
   private closed = false;
@@ -144,6 +165,8 @@ export class LocalStepFunctions {
         GetExecutionHistory: (i) => this.getExecutionHistory(new Input(i)),
         ListExecutions: (i) => this.listExecutions(new Input(i)),
         StopExecution: (i) => this.stopExecution(new Input(i)),
+        SendTaskSuccess: (i) => this.sendTaskSuccess(new Input(i)),
+        SendTaskFailure: (i) => this.sendTaskFailure(new Input(i)),
       },
     };
   }
@@ -283,6 +306,38 @@ export class LocalStepFunctions {
     return { stopDate: Date.now() / 1000 };
   }
 
+  /** The open task a token names, or the error the service answers with for that token. */
+  private openToken(input: Input): TaskTokenState {
+    const token = input.string('taskToken', { min: 1, max: 2048 });
+    const state = this.tokens.get(token);
+    if (!state) {
+      if (!TOKEN_FORMAT.test(token)) throw new AwsServiceError('InvalidToken', 'Invalid Token');
+      throw new AwsServiceError('TaskDoesNotExist', 'Task Does Not Exist');
+    }
+    if (!state.open)
+      throw new AwsServiceError('TaskTimedOut', "Task Timed Out: 'Provided task does not exist anymore'");
+    return state;
+  }
+
+  private sendTaskSuccess(input: Input): JsonObject {
+    const text = input.string('output', { min: 0, max: MAX_INPUT });
+    let output: unknown;
+    try {
+      output = JSON.parse(text);
+    } catch {
+      throw new AwsServiceError('InvalidOutput', 'Invalid Output: the output is not valid JSON.');
+    }
+    this.openToken(input).complete({ output });
+    return {};
+  }
+
+  private sendTaskFailure(input: Input): JsonObject {
+    const state = this.openToken(input);
+    const cause = input.optString('cause');
+    state.complete({ error: input.optString('error') ?? '', ...(cause !== undefined ? { cause } : {}) });
+    return {};
+  }
+
   /** The status-change event of an ended execution, with the fields the service sends. */
   private statusChangeEvent(e: LocalExecution): ExecutionStatusChangeEvent {
     const [, , , region = '', account = ''] = this.options.stateMachineArn.split(':');
@@ -314,6 +369,78 @@ export class LocalStepFunctions {
 
   // ---- running ----------------------------------------------------------------------------------
 
+  /**
+   * One `.waitForTaskToken` task: the token is open before the function runs (it may complete the token
+   * itself), then the task waits for SendTaskSuccess/SendTaskFailure, its TimeoutSeconds (counted from the
+   * task's start) or HeartbeatSeconds (nothing here sends heartbeats), both scaled, or the execution's stop.
+   */
+  private async waitForToken(
+    executionArn: string,
+    token: string,
+    openTokens: Set<string>,
+    task: LocalTask,
+    payload: unknown,
+    state: { TimeoutSeconds?: number; HeartbeatSeconds?: number },
+    add: (type: string, details?: Record<string, unknown>) => number,
+  ): Promise<unknown> {
+    const [, , , , , ...rest] = task.resource.split(':');
+    const resource = rest.join(':') || 'task';
+    const timers: NodeJS.Timeout[] = [];
+    const settled = new Promise<{ output: unknown } | { error: string; cause?: string }>((resolve) => {
+      const tokenState: TaskTokenState = {
+        executionArn,
+        open: true,
+        complete: (outcome) => {
+          if (!tokenState.open) return;
+          tokenState.open = false;
+          openTokens.delete(token);
+          for (const timer of timers) clearTimeout(timer);
+          resolve(outcome);
+        },
+      };
+      this.tokens.set(token, tokenState);
+      openTokens.add(token);
+      const after = (seconds: number | undefined, error: string): void => {
+        if (seconds !== undefined)
+          timers.push(setTimeout(() => tokenState.complete({ error }), Math.round(seconds * this.msPerSecond)));
+      };
+      after(state.TimeoutSeconds, 'States.Timeout');
+      after(state.HeartbeatSeconds, 'States.HeartbeatTimeout');
+    });
+    add('TaskScheduled', {
+      taskScheduledEventDetails: {
+        resourceType: 'lambda',
+        resource,
+        region: 'local',
+        parameters: JSON.stringify(payload),
+        ...(state.TimeoutSeconds !== undefined ? { timeoutInSeconds: state.TimeoutSeconds } : {}),
+      },
+    });
+    add('TaskStarted', { taskStartedEventDetails: { resourceType: 'lambda', resource } });
+    try {
+      await task.run(payload);
+    } catch (err) {
+      // The invocation itself failed: the task fails with the function's error, the token is dropped.
+      const error = err instanceof Error ? err : new Error(String(err));
+      this.tokens.get(token)?.complete({ error: error.name, cause: lambdaCause(error) });
+    }
+    add('TaskSubmitted', { taskSubmittedEventDetails: { resourceType: 'lambda', resource } });
+    const outcome = await settled;
+    if ('output' in outcome) {
+      add('TaskSucceeded', {
+        taskSucceededEventDetails: { resourceType: 'lambda', resource, output: JSON.stringify(outcome.output) },
+      });
+      return outcome.output;
+    }
+    if (outcome.error === 'States.Timeout' || outcome.error === 'States.HeartbeatTimeout')
+      add('TaskTimedOut', { taskTimedOutEventDetails: { resourceType: 'lambda', resource, error: outcome.error } });
+    else if (outcome.error !== 'States.Aborted')
+      add('TaskFailed', {
+        taskFailedEventDetails: { resourceType: 'lambda', resource, error: outcome.error, cause: outcome.cause ?? '' },
+      });
+    throw namedError(outcome.error, outcome.cause ?? '');
+  }
+
   private run(executionArn: string, name: string, text: string, input: unknown): LocalExecution {
     const history: HistoryEvent[] = [];
     const add = (type: string, details: Record<string, unknown> = {}): number => {
@@ -324,8 +451,32 @@ export class LocalStepFunctions {
     const scale = this.msPerSecond / 1000;
     let waitSeconds: number | undefined;
 
+    // $$.Task.Token: a fresh token each time a state's parameters read it (one per task entry, as in the service).
+    let issuedToken: string | undefined;
+    const taskContext = {
+      get Token(): string {
+        issuedToken = randomBytes(48).toString('base64url');
+        return issuedToken;
+      },
+    };
+    const openTokens = new Set<string>();
+
     const taskHandlers: Record<string, (payload: unknown) => Promise<unknown>> = {};
     for (const [stateName, task] of Object.entries(this.options.tasks)) {
+      if (task.waitForTaskToken) {
+        const state = this.options.definition.States[stateName] as {
+          TimeoutSeconds?: number;
+          HeartbeatSeconds?: number;
+        };
+        taskHandlers[stateName] = async (payload: unknown) => {
+          await tick();
+          const token = issuedToken;
+          issuedToken = undefined;
+          if (!token) throw namedError('States.Runtime', `${stateName}: its parameters do not read $$.Task.Token`);
+          return this.waitForToken(executionArn, token, openTokens, task, payload, state, add);
+        };
+        continue;
+      }
       taskHandlers[stateName] = async (payload: unknown) => {
         // Let the event-log reader record the state entry first.
         await tick();
@@ -404,7 +555,10 @@ export class LocalStepFunctions {
     const startDate = new Date();
     const running = this.machine.run(input as never, {
       overrides: { taskResourceLocalHandlers: taskHandlers as never, waitTimeOverrides, retryIntervalOverrides },
-      context: { Execution: { Id: executionArn, Name: name, RoleArn: this.options.roleArn ?? '' } } as never,
+      context: {
+        Execution: { Id: executionArn, Name: name, RoleArn: this.options.roleArn ?? '' },
+        Task: taskContext,
+      } as never,
       noThrowOnAbort: true,
     });
     let aborted = false;
@@ -412,6 +566,8 @@ export class LocalStepFunctions {
     const abort = (reason: { error?: string; cause?: string } = {}): void => {
       aborted = true;
       abortReason = reason;
+      // A stopped execution's tokens are closed: a late SendTaskSuccess gets TaskTimedOut, as in the service.
+      for (const token of openTokens) this.tokens.get(token)?.complete({ error: 'States.Aborted' });
       running.abort();
     };
     const execution: LocalExecution = {

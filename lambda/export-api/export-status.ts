@@ -155,7 +155,7 @@ export async function exportStatus(exportId: string, deps: ExportStatusDeps): Pr
     if (state === STATES.findNodes) nodes = result as Partial<NodesTaskResult>;
     if (state === STATES.exportCertificate) exported = result as Partial<ExportTaskResult>;
     if (state === STATES.installOnNodes) install = result as Partial<InstallTaskResult>;
-    if (state === STATES.checkInstall) poll = result as Partial<PollState>;
+    if (state === STATES.checkInstall || state === STATES.awaitCommand) poll = result as Partial<PollState>;
   };
   const takeState = (state: Json | undefined): void => {
     if (!state) return;
@@ -173,16 +173,20 @@ export async function exportStatus(exportId: string, deps: ExportStatusDeps): Pr
       lastEntered = entered;
       if (entered === STATES.exportCertificate) phases.exportStarted ??= at;
       if (entered === STATES.installOnNodes) phases.installStarted ??= at;
-      if (entered === STATES.waitForNodes) phases.pollingStarted ??= at;
+      if (entered === STATES.waitForNodes || entered === STATES.awaitCommand) phases.pollingStarted ??= at;
     }
     const taskOutput = event.lambdaFunctionSucceededEventDetails?.output ?? event.taskSucceededEventDetails?.output;
     if (taskOutput) take(current, unwrap(parseJson(taskOutput)));
     const exited = event.stateExitedEventDetails;
     if (
       exited?.name &&
-      [STATES.findNodes, STATES.exportCertificate, STATES.installOnNodes, STATES.checkInstall].includes(
-        exited.name as never,
-      )
+      [
+        STATES.findNodes,
+        STATES.exportCertificate,
+        STATES.installOnNodes,
+        STATES.checkInstall,
+        STATES.awaitCommand,
+      ].includes(exited.name as never)
     ) {
       takeState(parseJson(exited.output));
     }

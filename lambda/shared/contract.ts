@@ -51,8 +51,14 @@ export const STATES = {
   installOnNodes: 'ssm-run',
   afterInstall: 'InstallStarted?',
   initPoll: 'InitPoll',
+  /**
+   * The poll path's Wait (status-check's growing wait). Not in the deployed definition since the event path:
+   * the bench renders a poll-path variant with it, and histories of executions started before still name it.
+   */
   waitForNodes: 'WaitForNodes',
   checkInstall: 'status-check',
+  /** Task (`.waitForTaskToken`): stores the token, checks the command once; its event completes the token. */
+  awaitCommand: 'await-command',
   pollResult: 'InstallFinished?',
   notifyFailure: 'NotifyFailure',
   failed: 'ExportFailed',
@@ -225,6 +231,27 @@ export const INITIAL_POLL: PollState = { status: 'InProgress', attempt: 0, waitS
  * each, and one ListCommands call): a 300-s rollout takes 32 polls instead of 20, about $0.0009 more.
  */
 export const POLL_BACKOFF = { firstSeconds: 2, factor: 2, capSeconds: 10 } as const;
+
+/**
+ * The event path's wait on a task token (await-command): how long it waits for the command's status-change
+ * event before one status-check (the fallback when an event is late or lost), then it waits again with a
+ * fresh token. Longer than most rollouts, so a rollout normally costs no fallback check at all; if events
+ * are lost altogether, completion is seen at most this late.
+ */
+export const COMMAND_WAIT_TIMEOUT_SECONDS = 600;
+
+/**
+ * The stored task token of a command the workflow waits on: one inventory item per command, outside the
+ * target items' key space (no `itemType`, so never in ByExpiry; its sort key is not a `Key=Value` target).
+ * DynamoDB deletes it after `expiresAt` (epoch seconds) if nobody did first.
+ */
+export const COMMAND_WAIT = {
+  partitionKeyPrefix: 'command-wait#',
+  sortKey: 'task-token',
+  ttlAttribute: 'expiresAt',
+  /** Seconds the item outlives the wait's timeout. */
+  ttlMarginSeconds: 600,
+} as const;
 
 /** Whole-execution timeout of the workflow (seconds). */
 export const WORKFLOW_TIMEOUT_SECONDS = 3600;

@@ -38,7 +38,8 @@ export interface StatusDeps extends InventoryDeps {
 }
 
 export interface StatusRequest {
-  input: ResolvedExportRequest;
+  /** The target: only the certificate and the tag are read (the event path stores just these). */
+  input: Pick<ResolvedExportRequest, 'CertificateArn' | 'TargetTagKey' | 'TargetTagValue'>;
   commandId: string;
   poll: PollState;
   executionArn: string;

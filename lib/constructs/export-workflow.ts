@@ -1,4 +1,6 @@
 import { Arn, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -8,11 +10,17 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import {
   ASSOCIATION_STACK_TAG,
+  COMMAND_WAIT_TIMEOUT_SECONDS,
   ENV,
   INITIAL_POLL,
   STATES,
   WORKFLOW_TIMEOUT_SECONDS,
 } from '../../lambda/shared/contract';
+import {
+  COMMAND_STATUS_DETAIL_TYPE,
+  COMMAND_STATUS_SOURCE,
+  TERMINAL_COMMAND_STATUSES,
+} from '../../lambda/command-events/command-events';
 import { DEFAULT_CONVERGENCE_SCHEDULE, DEFAULT_DRIFT_REPORT_SCHEDULE, FIELD_RULES } from '../../lambda/shared/patterns';
 import { INSTALL_FAILED_ERROR, RETRYABLE_ERRORS } from '../../lambda/shared/errors';
 import { ExportOptIn, exportOptInEnvironment, exportOptInSetting } from '../../lambda/shared/export-opt-in';
@@ -83,16 +91,31 @@ export { INSTALL_FAILED_ERROR };
 /** Fixed error name when ssm-run returns an outcome the workflow does not know. */
 export const UNEXPECTED_OUTCOME_ERROR = 'UnexpectedInstallOutcome';
 
+/** Event pattern: a command of the install document reached a terminal status. */
+export function commandEndPattern(documentName: string): events.EventPattern {
+  return {
+    source: [COMMAND_STATUS_SOURCE],
+    detailType: [COMMAND_STATUS_DETAIL_TYPE],
+    detail: { 'document-name': [documentName], status: [...TERMINAL_COMMAND_STATUSES] },
+  };
+}
+
 /**
- * The four workflow functions (find-nodes, acm-export, ssm-run, status-check) and the STANDARD export workflow:
- * find-nodes → (DryRun | acm-export → ssm-run → (Superseded | Sent → wait/poll loop)) → success,
- * or NotifyFailure (SNS) → ExportFailed. State carries identifiers only (ARNs, version ids, counts).
+ * The workflow functions (find-nodes, acm-export, ssm-run, await-command, status-check, and command-events
+ * with its rule) and the STANDARD export workflow: find-nodes → (DryRun | acm-export → ssm-run → (Superseded |
+ * Sent → await-command: a wait on a task token that the command's status-change event completes, with one
+ * status-check after each timeout)) → success, or NotifyFailure (SNS) → ExportFailed. State carries
+ * identifiers only (ARNs, version ids, counts).
  */
 export class ExportWorkflow extends Construct {
   public readonly findNodesFunction: NodeFunction;
   public readonly acmExportFunction: NodeFunction;
   public readonly ssmRunFunction: NodeFunction;
   public readonly statusCheckFunction: NodeFunction;
+  public readonly awaitCommandFunction: NodeFunction;
+  public readonly commandEventsFunction: NodeFunction;
+  /** The rule on the install document's command status changes (targets command-events). */
+  public readonly commandEventsRule: events.Rule;
   public readonly stateMachine: sfn.StateMachine;
   public readonly logGroup: logs.LogGroup;
   /** SendCommand delivery timeout of the install runs, seconds (the export API's remove run uses the same). */
@@ -293,6 +316,70 @@ export class ExportWorkflow extends Construct {
       'ssm:ListCommands and ssm:ListCommandInvocations have no resource-level permissions (AWS requires "*"); xray:Put* likewise.',
     );
 
+    // The event path: await-command stores the task token and checks once; command-events completes it.
+    const statusCheckAccess = (fn: NodeFunction) =>
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          // Same calls as status-check (its logic decides); no resource-level permissions.
+          actions: ['ssm:ListCommands', 'ssm:ListCommandInvocations'],
+          resources: ['*'],
+        }),
+      );
+    const taskResponse = (fn: NodeFunction) =>
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          // The token names the task; these actions take no resource (the Service Authorization Reference
+          // lists none for them), so a narrower Resource than "*" would deny every call.
+          actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'],
+          resources: ['*'],
+        }),
+      );
+    this.awaitCommandFunction = new NodeFunction(this, 'await-command', {
+      handlerDir: 'await-command',
+      description: "Stores the workflow's task token for the install command and checks the command once",
+      logRemovalPolicy,
+      environment: { [ENV.TABLE_NAME]: table.tableName },
+    });
+    // storeCommandWait, recordDeployOutcome (UpdateItem); deleteCommandWait after completing the token itself.
+    inventory.grantUpdate(this.awaitCommandFunction);
+    inventory.grantDelete(this.awaitCommandFunction);
+    statusCheckAccess(this.awaitCommandFunction);
+    taskResponse(this.awaitCommandFunction);
+
+    this.commandEventsFunction = new NodeFunction(this, 'command-events', {
+      handlerDir: 'command-events',
+      description: "Completes the workflow's wait when the install command reaches a terminal status",
+      logRemovalPolicy,
+      environment: {
+        [ENV.TABLE_NAME]: table.tableName,
+        [ENV.DOCUMENT_NAME]: props.installDocument.documentName,
+      },
+    });
+    // readCommandWait (GetItem), recordDeployOutcome (UpdateItem), deleteCommandWait (DeleteItem).
+    inventory.grantGetItem(this.commandEventsFunction);
+    inventory.grantUpdate(this.commandEventsFunction);
+    inventory.grantDelete(this.commandEventsFunction);
+    statusCheckAccess(this.commandEventsFunction);
+    taskResponse(this.commandEventsFunction);
+    for (const fn of [this.awaitCommandFunction, this.commandEventsFunction]) {
+      acknowledgeWildcardResource(
+        fn.executionRole,
+        '*',
+        'ssm:ListCommands/ListCommandInvocations and states:SendTaskSuccess/SendTaskFailure have no resource-level permissions (AWS requires "*"; a task token is only valid for the task it names); xray:Put* likewise.',
+      );
+    }
+    // Events are best effort: a lost one is made up for by the wait's timeout and one status check.
+    this.commandEventsRule = new events.Rule(this, 'CommandEventsRule', {
+      description: 'An install command reached a terminal status: complete the export workflow waiting on it',
+      eventPattern: commandEndPattern(props.installDocument.documentName),
+      targets: [
+        new targets.LambdaFunction(this.commandEventsFunction, {
+          retryAttempts: 4,
+          maxEventAge: Duration.minutes(15),
+        }),
+      ],
+    });
+
     const alertTopic = props.alertTopic;
     this.logGroup = new logs.LogGroup(this, 'StateMachineLogs', {
       retention: logs.RetentionDays.ONE_YEAR,
@@ -308,6 +395,7 @@ export class ExportWorkflow extends Construct {
           acmExport: this.acmExportFunction,
           ssmRun: this.ssmRunFunction,
           statusCheck: this.statusCheckFunction,
+          awaitCommand: this.awaitCommandFunction,
           alertTopic,
         }),
       ),
@@ -323,7 +411,13 @@ export class ExportWorkflow extends Construct {
     );
     // Topic.grantPublish (used by SnsPublish) does not cover the topic's key; SNS needs both to publish.
     props.alertTopicKey.grant(this.stateMachine, 'kms:Decrypt', 'kms:GenerateDataKey');
-    for (const fn of [this.findNodesFunction, this.acmExportFunction, this.ssmRunFunction, this.statusCheckFunction]) {
+    for (const fn of [
+      this.findNodesFunction,
+      this.acmExportFunction,
+      this.ssmRunFunction,
+      this.statusCheckFunction,
+      this.awaitCommandFunction,
+    ]) {
       acknowledgeWildcardResource(
         this.stateMachine.role,
         `${fn.functionArn}:*`,
@@ -338,6 +432,7 @@ interface DefinitionParts {
   acmExport: NodeFunction;
   ssmRun: NodeFunction;
   statusCheck: NodeFunction;
+  awaitCommand: NodeFunction;
   alertTopic: sns.ITopic;
 }
 
@@ -419,10 +514,29 @@ function buildDefinition(scope: Construct, parts: DefinitionParts): sfn.IChainab
     result: sfn.Result.fromObject({ ...INITIAL_POLL }),
     resultPath: '$.poll',
   });
-  // The loop is bounded by the workflow timeout; status-check grows $.poll.waitSeconds up to its cap.
-  const waitForNodes = new sfn.Wait(scope, STATES.waitForNodes, {
-    time: sfn.WaitTime.secondsPath('$.poll.waitSeconds'),
+  // The event path: a wait on a task token, completed with status-check's result by await-command (the
+  // command already ended) or command-events (its status-change event). No event before the timeout (late or
+  // lost): one status-check, then a new wait with a fresh token while the command runs. The loop is bounded by
+  // the workflow timeout.
+  const awaitCommand = new tasks.LambdaInvoke(scope, STATES.awaitCommand, {
+    lambdaFunction: parts.awaitCommand,
+    integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+    payload: sfn.TaskInput.fromObject({
+      input: executionInput,
+      install: sfn.JsonPath.objectAt('$.install'),
+      poll: sfn.JsonPath.objectAt('$.poll'),
+      executionArn,
+      taskToken: sfn.JsonPath.taskToken,
+    }),
+    resultPath: '$.poll',
+    taskTimeout: sfn.Timeout.duration(Duration.seconds(COMMAND_WAIT_TIMEOUT_SECONDS)),
   });
+  awaitCommand.addRetry(TASK_RETRY);
+  awaitCommand.addCatch(checkInstall, {
+    errors: ['States.Timeout', 'States.HeartbeatTimeout'],
+    resultPath: sfn.JsonPath.DISCARD,
+  });
+  awaitCommand.addCatch(notifyFailure, { errors: ['States.ALL'], resultPath: '$.error' });
   // A Choice cannot Catch, so failures found by polling get their $.error here before the alert. The cause
   // is status-check's plain-text report (the summary, then one line per failed node), read as is in the alert.
   const recordInstallFailure = new sfn.Pass(scope, STATES.recordInstallFailure, {
@@ -445,7 +559,7 @@ function buildDefinition(scope: Construct, parts: DefinitionParts): sfn.IChainab
   const absent = (path: string) => sfn.Condition.not(sfn.Condition.isPresent(path));
   const pollResult = new sfn.Choice(scope, STATES.pollResult)
     .when(absent('$.poll.status'), recordUnexpectedPoll)
-    .when(sfn.Condition.stringEquals('$.poll.status', 'InProgress'), waitForNodes)
+    .when(sfn.Condition.stringEquals('$.poll.status', 'InProgress'), awaitCommand)
     .when(sfn.Condition.stringEquals('$.poll.status', 'Succeeded'), new sfn.Succeed(scope, STATES.succeeded))
     .when(sfn.Condition.isPresent('$.poll.report'), recordInstallFailure)
     .otherwise(recordUnexpectedPoll);
@@ -453,10 +567,7 @@ function buildDefinition(scope: Construct, parts: DefinitionParts): sfn.IChainab
   const afterInstall = new sfn.Choice(scope, STATES.afterInstall)
     .when(absent('$.install.outcome'), recordUnexpectedOutcome)
     .when(sfn.Condition.stringEquals('$.install.outcome', 'Superseded'), new sfn.Succeed(scope, STATES.superseded))
-    .when(
-      sfn.Condition.stringEquals('$.install.outcome', 'Sent'),
-      initPoll.next(waitForNodes).next(checkInstall).next(pollResult),
-    )
+    .when(sfn.Condition.stringEquals('$.install.outcome', 'Sent'), initPoll.next(awaitCommand).next(pollResult))
     .otherwise(recordUnexpectedOutcome);
 
   const recordUnexpectedNodes = new sfn.Pass(scope, STATES.recordUnexpectedNodes, {
@@ -472,5 +583,6 @@ function buildDefinition(scope: Construct, parts: DefinitionParts): sfn.IChainab
     )
     .otherwise(recordUnexpectedNodes);
 
+  checkInstall.next(pollResult);
   return findNodes.next(afterFindNodes);
 }

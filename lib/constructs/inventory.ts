@@ -3,7 +3,7 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
-import { INVENTORY } from '../../lambda/shared/contract';
+import { COMMAND_WAIT, INVENTORY } from '../../lambda/shared/contract';
 import { REASONS, acknowledgeWildcardAction } from '../nag';
 
 /** What {@link Inventory.grantQuery} can grant Query on: the base table or one of its indexes. */
@@ -45,6 +45,8 @@ export class Inventory extends Construct {
       encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
       encryptionKey: this.key,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      // Only the workflow's stored task tokens carry it: DynamoDB removes a token nobody removed after its wait.
+      timeToLiveAttribute: COMMAND_WAIT.ttlAttribute,
       deletionProtection: removalPolicy === RemovalPolicy.RETAIN,
       removalPolicy,
     });

@@ -18,11 +18,13 @@ import { AcmService } from './acm';
 import { SecretsManagerService } from './secrets';
 import { LocalS3 } from './s3';
 import { JsonProtocolServer, type ApiRecord, type EmulatedService } from './server';
+import { LocalEventBus } from './event-bus';
 import { SsmService } from './ssm';
 
 export { AcmService, type AcmCertificateAvailableEvent } from './acm';
 export { SecretsManagerService } from './secrets';
 export { SsmService } from './ssm';
+export { LocalEventBus, type BusEvent } from './event-bus';
 export type { CustomInventoryItem, ManagedNode, NodeExecutor, StepRequest, StepResult } from './managed-nodes';
 export { StateManager, type AssociationRun, type AssociationRunReason } from './associations';
 export { InventoryStore } from './inventory';
@@ -83,6 +85,8 @@ export class AwsEmulator {
     readonly acm: AcmService,
     readonly secrets: SecretsManagerService,
     readonly ssm: SsmService,
+    /** EventBridge's default bus, locally: Run Command publishes its command status changes here. */
+    readonly events: LocalEventBus,
     readonly faults: FaultSpec,
     private readonly stateFile: string | undefined,
   ) {}
@@ -111,16 +115,18 @@ export class AwsEmulator {
       onChange,
       onDecrypt: (caller) => ref.emulator?.server.countCallerCall(caller, 'kms:Decrypt'),
     });
+    const events = new LocalEventBus();
     const ssm = new SsmService({
       region,
       accountId,
+      eventBus: events,
       ...(options.ssmMsPerSecond !== undefined ? { msPerSecond: options.ssmMsPerSecond } : {}),
       ...(options.associationMsPerSecond !== undefined
         ? { associationMsPerSecond: options.associationMsPerSecond }
         : {}),
     });
     const stateFile = dir ? path.join(dir, 'state.json') : undefined;
-    const emulator = new AwsEmulator(region, accountId, credentials, ca, acm, secrets, ssm, faults, stateFile);
+    const emulator = new AwsEmulator(region, accountId, credentials, ca, acm, secrets, ssm, events, faults, stateFile);
     ref.emulator = emulator;
     if (stateFile && existsSync(stateFile)) {
       const state = JSON.parse(readFileSync(stateFile, 'utf8')) as { acm?: unknown; secrets?: unknown };

@@ -18,6 +18,7 @@ import {
   type NodeExecutor,
 } from './managed-nodes';
 import { AwsServiceError } from './errors';
+import type { LocalEventBus } from './event-bus';
 import { epochSeconds, Input, paginate, type JsonObject } from './input';
 import { InventoryStore } from './inventory';
 import { defaultValues, resolveParameters } from './parameters';
@@ -35,6 +36,18 @@ export interface SsmOptions {
   msPerSecond?: number;
   /** Real milliseconds per emulated second of association schedules (default: msPerSecond). */
   associationMsPerSecond?: number;
+  /** Where Run Command's status-change events go (EventBridge's default bus). */
+  eventBus?: LocalEventBus;
+}
+
+/** Detail of SSM's "EC2 Command Status-change Notification" event (per command, not per node). */
+export interface CommandStatusChangeDetail {
+  'command-id': string;
+  'document-name': string;
+  'expire-after': string;
+  parameters: Record<string, string[]>;
+  'requested-date-time': string;
+  status: string;
 }
 
 export class SsmService {
@@ -341,10 +354,41 @@ export class SsmService {
       done: Promise.resolve(),
     };
     this.commands.set(command.commandId, command);
-    command.done = new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
-      this.runner.run(command, doc.content),
-    );
+    command.done = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.runner.run(command, doc.content))
+      .then(() => this.publishStatusChange(command));
     return { Command: this.commandShape(command) };
+  }
+
+  /**
+   * SSM's status-change event for a command that reached its terminal status, with the fields AWS documents
+   * (event examples for Systems Manager, Run Command): resources are the targeted instances' ARNs.
+   */
+  private publishStatusChange(c: Command): void {
+    const bus = this.options.eventBus;
+    if (!bus) return;
+    const status = this.aggregate(c).status;
+    const detail: CommandStatusChangeDetail = {
+      'command-id': c.commandId,
+      'document-name': c.documentName,
+      'expire-after': c.expiresAfter.toISOString(),
+      parameters: c.parameters,
+      'requested-date-time': c.requestedAt.toISOString(),
+      status,
+    };
+    bus.publish({
+      version: '0',
+      id: randomUUID(),
+      'detail-type': 'EC2 Command Status-change Notification',
+      source: 'aws.ssm',
+      account: this.options.accountId,
+      time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      region: this.options.region,
+      resources: c.invocations.map(
+        (i) => `arn:aws:ssm:${this.options.region}:${this.options.accountId}:managed-instance/${i.instanceId}`,
+      ),
+      detail: detail as unknown as Record<string, unknown>,
+    });
   }
 
   // ---- aggregate status -------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import {
   readPath,
   waitSecondsOf,
   withFixedWait,
+  withPollLoop,
   writePath,
 } from '../../bench/polling';
 import { renderTable, row } from '../../bench/report';
@@ -25,7 +26,9 @@ import { failedTestNames, parseChildCpuSeconds, slowestSuites } from '../../benc
 import { buildStack } from '../lib/fixture';
 
 const { stack, template } = buildStack();
-const asl = renderStateMachineDefinition(stack);
+const deployed = renderStateMachineDefinition(stack);
+/** The poll path (what the stack deployed before the event path), rendered from the deployed definition. */
+const asl = withPollLoop(deployed);
 const fixed = withFixedWait(asl, 15);
 
 describe('stats', () => {
@@ -191,6 +194,18 @@ describe('completion detection from the rendered definition', () => {
     expect(waitSecondsOf({ Type: 'Wait', SecondsPath: '$.poll.waitSeconds' }, { poll: { waitSeconds: 2 } })).toBe(2);
     expect(() => waitSecondsOf({ Type: 'Wait', SecondsPath: '$.x' }, {})).toThrow(/not a non-negative integer/);
     expect(() => waitSecondsOf({ Type: 'Pass' }, {})).toThrow(/not a Wait/);
+  });
+
+  test('the poll path replaces only the event path wait: InitPoll → WaitForNodes → status-check, back while InProgress', () => {
+    expect(deployed.States[STATES.waitForNodes]).toBeUndefined();
+    expect(asl.States[STATES.awaitCommand]).toBeUndefined();
+    expect(asl.States[STATES.initPoll].Next).toBe(STATES.waitForNodes);
+    const { [STATES.awaitCommand]: _wait, ...unchanged } = deployed.States;
+    for (const [name, state] of Object.entries(unchanged)) {
+      if (name === STATES.initPoll || name === STATES.pollResult) continue;
+      expect([name, asl.States[name]]).toEqual([name, state]);
+    }
+    expect(withPollLoop(asl)).toEqual(asl); // already polling: unchanged
   });
 
   test('the loop is found in the real definition; the baseline only changes the Wait', () => {

@@ -128,6 +128,25 @@ function nestedProperties(type: GenericPropertyType<EventTypeDefinition>): Event
   return undefined;
 }
 
+/**
+ * Events AWS documents but the packaged schema registry lacks (its aws.ssm has only "Calendar State Change"),
+ * each with its documented detail fields and where they are documented. Checked like a schema's top level.
+ */
+export const DOCUMENTED_EVENTS: readonly {
+  source: string;
+  detailType: string;
+  detail: string[];
+  documentedIn: string;
+}[] = [
+  {
+    source: 'aws.ssm',
+    detailType: 'EC2 Command Status-change Notification',
+    detail: ['command-id', 'document-name', 'expire-after', 'parameters', 'requested-date-time', 'status'],
+    documentedIn:
+      'AWS Systems Manager User Guide, "Amazon EventBridge event examples for Systems Manager", Run Command events',
+  },
+];
+
 /** Findings for one pattern: syntax, envelope fields, and detail-type/detail against the source's schemas. */
 export function eventPatternFindings(where: string, pattern: Record<string, unknown>): Finding[] {
   const findings = syntaxFindings(where, pattern);
@@ -151,6 +170,13 @@ export function eventPatternFindings(where: string, pattern: Record<string, unkn
     : [];
   const matched = detailTypes.length > 0 ? events.filter((event) => detailTypes.includes(event.detailType)) : events;
   for (const detailType of detailTypes) {
+    const documented = DOCUMENTED_EVENTS.find((d) => awsSources.includes(d.source) && d.detailType === detailType);
+    if (documented) {
+      const detail = isObject(pattern.detail) ? Object.keys(pattern.detail) : [];
+      for (const name of detail.filter((field) => !documented.detail.includes(field)))
+        findings.push(`${where}.detail.${name}: not a documented field of "${detailType}"`);
+      continue;
+    }
     if (!events.some((event) => event.detailType === detailType))
       findings.push(`${where}.detail-type: ${sources.join(', ')} publishes no "${detailType}" event`);
   }

@@ -15,7 +15,7 @@ describe('EventBridge rule patterns', () => {
     const rulesWithPatterns = Object.values(template.Resources).filter(
       (resource) => resource.Type === 'AWS::Events::Rule' && resource.Properties?.EventPattern,
     );
-    expect(rulesWithPatterns).toHaveLength(6);
+    expect(rulesWithPatterns).toHaveLength(7);
     expect(rulePatternFindings(template)).toEqual([]);
   });
 

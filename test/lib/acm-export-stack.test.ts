@@ -64,6 +64,9 @@ describe('IAM', () => {
         'ssm:GetInventory',
         'ssm:ListCommandInvocations',
         'ssm:ListCommands',
+        // await-command and command-events complete the workflow's task token (no resource types: the token names the task)
+        'states:SendTaskFailure',
+        'states:SendTaskSuccess',
       ].sort(),
     );
   });

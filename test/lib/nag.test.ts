@@ -48,7 +48,7 @@ test('the app synthesizes with real (local esbuild) bundling and zero unacknowle
   // Every function was bundled to a single index.js by the local esbuild.
   const assets = readdirSync(outdir).filter((name) => name.startsWith('asset.'));
   const bundles = assets.filter((name) => existsSync(path.join(outdir, name, 'index.js')));
-  expect(bundles).toHaveLength(8); // find-nodes, acm-export, ssm-run, status-check, export-api, acm-renew, drift-check, execution-end
+  expect(bundles).toHaveLength(10); // find-nodes, acm-export, ssm-run, status-check, await-command, command-events, export-api, acm-renew, drift-check, execution-end
   // Typed errors are named after their class and the workflow's Retry/Catch match those names: the
   // minified bundles must keep class names (esbuild keepNames), or "Throttled" would arrive as e.g. "bt".
   for (const name of bundles) {

@@ -60,6 +60,8 @@ test('every function of the template carries its handler entry and name, and the
   expect(functions.map((f) => f.name).sort()).toEqual([
     'acm-export',
     'acm-renew',
+    'await-command',
+    'command-events',
     'drift-check',
     'execution-end',
     'export-api',

@@ -4,7 +4,12 @@ import { ExecutionError, StateMachine } from 'aws-local-stepfunctions';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { ExportTaskResult, InstallTaskResult, NodesTaskResult, PollState } from '../../../lambda/shared/contract';
-import { INITIAL_POLL, STATES, WORKFLOW_TIMEOUT_SECONDS } from '../../../lambda/shared/contract';
+import {
+  COMMAND_WAIT_TIMEOUT_SECONDS,
+  INITIAL_POLL,
+  STATES,
+  WORKFLOW_TIMEOUT_SECONDS,
+} from '../../../lambda/shared/contract';
 import * as errors from '../../../lambda/shared/errors';
 import { INSTALL_FAILED_ERROR, InstallFailed, RETRYABLE_ERRORS, Throttled } from '../../../lambda/shared/errors';
 import { AslDefinition, renderIntrinsics, renderStateMachineDefinition } from '../../../lib/render-definition';
@@ -63,14 +68,15 @@ function run(handlers: Partial<Record<string, Handler>>) {
         [STATES.exportCertificate]: record(STATES.exportCertificate),
         [STATES.installOnNodes]: record(STATES.installOnNodes),
         [STATES.checkInstall]: record(STATES.checkInstall),
+        [STATES.awaitCommand]: record(STATES.awaitCommand),
         [STATES.notifyFailure]: record(STATES.notifyFailure),
       } as never,
-      waitTimeOverrides: { [STATES.waitForNodes]: 0 },
       retryIntervalOverrides: {
         [STATES.findNodes]: 0,
         [STATES.exportCertificate]: 0,
         [STATES.installOnNodes]: 0,
         [STATES.checkInstall]: 0,
+        [STATES.awaitCommand]: 0,
         [STATES.notifyFailure]: 0,
       },
     },
@@ -79,7 +85,9 @@ function run(handlers: Partial<Record<string, Handler>>) {
         Id: 'arn:aws:states:us-east-1:111111111111:execution:sm:req-1',
         StartTime: '2026-11-23T10:00:00.000Z',
       },
-    },
+      // What $$.Task.Token reads in a `.waitForTaskToken` task (a new token per entry in the service).
+      Task: { Token: 'token-1' },
+    } as never,
   });
   return { execution, calls };
 }
@@ -114,7 +122,10 @@ describe('rendered definition', () => {
   });
 
   test('has exactly the contract state names, a timeout, and starts by finding the nodes', () => {
-    const expected = Object.values(STATES).sort();
+    // WaitForNodes is the poll path's Wait: only in the bench's poll-path rendering and older executions.
+    const expected = Object.values(STATES)
+      .filter((name) => name !== STATES.waitForNodes)
+      .sort();
     expect(Object.keys(fromStack.States).sort()).toEqual(expected);
     expect(fromStack.StartAt).toBe(STATES.findNodes);
     expect(fromStack.TimeoutSeconds).toBe(WORKFLOW_TIMEOUT_SECONDS);
@@ -145,7 +156,33 @@ describe('rendered definition', () => {
       Result: INITIAL_POLL,
       ResultPath: '$.poll',
     });
-    expect(fromStack.States[STATES.waitForNodes]).toMatchObject({ Type: 'Wait', SecondsPath: '$.poll.waitSeconds' });
+    expect(fromStack.States[STATES.initPoll].Next).toBe(STATES.awaitCommand);
+  });
+
+  test('await-command waits on a task token, with a timeout that falls back to one status-check', () => {
+    const wait = fromStack.States[STATES.awaitCommand] as Record<string, unknown> & {
+      Parameters: { FunctionName: string; Payload: Record<string, unknown> };
+      Catch: { ErrorEquals: string[]; Next: string; ResultPath?: unknown }[];
+      Retry: { ErrorEquals: string[] }[];
+    };
+    expect(wait.Resource).toBe('arn:aws:states:::lambda:invoke.waitForTaskToken');
+    expect(wait.Parameters.FunctionName).toMatch(/^arn:aws:lambda:us-east-1:111111111111:function:/);
+    expect(wait.Parameters.Payload).toEqual({
+      'input.$': '$$.Execution.Input',
+      'install.$': '$.install',
+      'poll.$': '$.poll',
+      'executionArn.$': '$$.Execution.Id',
+      'taskToken.$': '$$.Task.Token',
+    });
+    expect(wait.TimeoutSeconds).toBe(COMMAND_WAIT_TIMEOUT_SECONDS);
+    expect(wait.ResultPath).toBe('$.poll');
+    expect(wait.Next).toBe(STATES.pollResult);
+    expect(wait.Catch).toEqual([
+      { ErrorEquals: ['States.Timeout', 'States.HeartbeatTimeout'], ResultPath: null, Next: STATES.checkInstall },
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: STATES.notifyFailure },
+    ]);
+    expect(wait.Retry.some((r) => r.ErrorEquals.includes(RETRYABLE_ERRORS[0]))).toBe(true);
+    expect(fromStack.States[STATES.checkInstall].Next).toBe(STATES.pollResult);
   });
 
   test('renderIntrinsics rejects what it cannot render', () => {
@@ -154,11 +191,39 @@ describe('rendered definition', () => {
 });
 
 describe('running the real definition locally', () => {
-  test('success: export, install, poll until the nodes finish', async () => {
-    let polls = 0;
+  test('success: export, install, the command event completes the wait; no polling', async () => {
     const { execution, calls } = run({
       [STATES.exportCertificate]: async () => EXPORTED,
       [STATES.installOnNodes]: async () => sent,
+      [STATES.awaitCommand]: async () => ({ status: 'Succeeded', attempt: 1, waitSeconds: 0 }),
+    });
+    const output = (await execution.result) as Record<string, unknown>;
+    expect(output).toMatchObject({ install: sent, poll: { status: 'Succeeded', attempt: 1 } });
+    expect(calls[STATES.awaitCommand]).toEqual([
+      {
+        FunctionName: expect.stringMatching(/:function:/),
+        Payload: {
+          input: REQUEST,
+          install: sent,
+          poll: INITIAL_POLL,
+          executionArn: 'arn:aws:states:us-east-1:111111111111:execution:sm:req-1',
+          taskToken: 'token-1',
+        },
+      },
+    ]);
+    expect(calls[STATES.checkInstall]).toBeUndefined();
+  });
+
+  test('no event before the timeout: one status-check, then a fresh wait while the command runs', async () => {
+    let polls = 0;
+    let waits = 0;
+    const { execution, calls } = run({
+      [STATES.exportCertificate]: async () => EXPORTED,
+      [STATES.installOnNodes]: async () => sent,
+      [STATES.awaitCommand]: async () => {
+        waits += 1;
+        throw taskError('States.Timeout', 'no event');
+      },
       [STATES.checkInstall]: async (input) => {
         polls += 1;
         const poll = input.poll as PollState;
@@ -172,6 +237,7 @@ describe('running the real definition locally', () => {
     });
     const output = (await execution.result) as Record<string, unknown>;
     expect(output).toMatchObject({ export: EXPORTED, install: sent, poll: { status: 'Succeeded', attempt: 3 } });
+    expect(waits).toBe(3); // one wait before each fallback check
     expect(calls[STATES.exportCertificate]).toEqual([
       { input: REQUEST, executionArn: 'arn:aws:states:us-east-1:111111111111:execution:sm:req-1' },
     ]);
@@ -184,6 +250,7 @@ describe('running the real definition locally', () => {
     });
     expect(calls[STATES.checkInstall][0]).toMatchObject({ install: sent, poll: INITIAL_POLL, export: EXPORTED });
     expect(calls[STATES.checkInstall]).toHaveLength(3);
+    expect(calls[STATES.awaitCommand]).toHaveLength(3);
     expect(calls[STATES.notifyFailure]).toBeUndefined();
   });
 
@@ -232,6 +299,24 @@ describe('running the real definition locally', () => {
     expect(calls[STATES.exportCertificate]).toBeUndefined();
   });
 
+  test('a failed task token (the check failed for good) is alerted with its error', async () => {
+    const { execution, calls } = run({
+      [STATES.exportCertificate]: async () => EXPORTED,
+      [STATES.installOnNodes]: async () => sent,
+      [STATES.awaitCommand]: async () => {
+        throw taskError('AccessDeniedException', 'not allowed to list commands');
+      },
+      [STATES.notifyFailure]: async () => ({ MessageId: 'm-7' }),
+    });
+    const error = (await execution.result.then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as ExecutionError & { cause: Error };
+    expect(error.cause.name).toBe('AccessDeniedException');
+    expect(calls[STATES.checkInstall]).toBeUndefined();
+    expect(calls[STATES.notifyFailure]).toHaveLength(1);
+  });
+
   test('Superseded ends without polling', async () => {
     const { execution, calls } = run({
       [STATES.exportCertificate]: async () => EXPORTED,
@@ -239,6 +324,7 @@ describe('running the real definition locally', () => {
     });
     await expect(execution.result).resolves.toMatchObject({ install: { outcome: 'Superseded' } });
     expect(calls[STATES.checkInstall]).toBeUndefined();
+    expect(calls[STATES.awaitCommand]).toBeUndefined();
   });
 
   test('throttling is retried, then the export succeeds', async () => {
@@ -283,7 +369,7 @@ describe('running the real definition locally', () => {
     const { execution, calls } = run({
       [STATES.exportCertificate]: async () => EXPORTED,
       [STATES.installOnNodes]: async () => sent,
-      [STATES.checkInstall]: async () => ({
+      [STATES.awaitCommand]: async () => ({
         status: 'Failed',
         attempt: 1,
         waitSeconds: 4,
@@ -313,7 +399,7 @@ describe('running the real definition locally', () => {
     const { execution, calls } = run({
       [STATES.exportCertificate]: async () => EXPORTED,
       [STATES.installOnNodes]: async () => sent,
-      [STATES.checkInstall]: async () => ({ status: 'Failed', attempt: 1, waitSeconds: 4, reason: 'odd' }),
+      [STATES.awaitCommand]: async () => ({ status: 'Failed', attempt: 1, waitSeconds: 4, reason: 'odd' }),
       [STATES.notifyFailure]: async () => ({ MessageId: 'm-4' }),
     });
     const error = (await execution.result.then(

@@ -47,6 +47,38 @@ describe('state machine', () => {
   });
 });
 
+describe('completion events', () => {
+  test('a rule on the install document’s terminal command statuses targets command-events', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.ssm'],
+        'detail-type': ['EC2 Command Status-change Notification'],
+        detail: {
+          'document-name': [{ Ref: logicalId(stack.installDocument.document) }],
+          status: ['Success', 'Failed', 'TimedOut', 'Cancelled'],
+        },
+      },
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [logicalId(stack.workflow.commandEventsFunction), 'Arn'] } })],
+    });
+  });
+
+  test('only await-command and command-events may complete task tokens', () => {
+    const responders = identityStatements(template)
+      .filter(({ statement }) => asArray(statement.Action).some((a) => String(a).startsWith('states:SendTask')))
+      .map(({ statement }) => statement);
+    expect(responders).toHaveLength(2);
+    for (const s of responders) {
+      expect(asArray(s.Action).sort()).toEqual(['states:SendTaskFailure', 'states:SendTaskSuccess']);
+      expect(s.Resource).toBe('*'); // no resource types for these actions (Service Authorization Reference)
+    }
+    for (const fn of [stack.workflow.awaitCommandFunction, stack.workflow.commandEventsFunction]) {
+      expect(statementsOf(template, fn).flatMap((s) => asArray(s.Action))).toEqual(
+        expect.arrayContaining(['states:SendTaskSuccess', 'ssm:ListCommands']),
+      );
+    }
+  });
+});
+
 describe('fleet convergence', () => {
   const associationArn = `arn:aws:ssm:${REGION}:${ACCOUNT}:association/*`;
 

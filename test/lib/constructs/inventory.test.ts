@@ -55,7 +55,7 @@ describe('IAM', () => {
     ].sort();
 
   test('inventory: each function gets exactly the item actions its code calls; none may Scan or batch-write', () => {
-    expect(functionRoles(template)).toHaveLength(8);
+    expect(functionRoles(template)).toHaveLength(10);
     for (const role of functionRoles(template)) {
       const actions = actionsOfRole(template, role);
       for (const forbidden of [
@@ -73,6 +73,17 @@ describe('IAM', () => {
     expect(dynamoActionsOf(stack.workflow.acmExportFunction)).toEqual([]);
     expect(dynamoActionsOf(stack.workflow.ssmRunFunction)).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
     expect(dynamoActionsOf(stack.workflow.statusCheckFunction)).toEqual(['dynamodb:UpdateItem']);
+    // The event path: await-command stores the token (and removes it when its own check completed the wait);
+    // command-events reads it, records the outcome and removes it.
+    expect(dynamoActionsOf(stack.workflow.awaitCommandFunction)).toEqual([
+      'dynamodb:DeleteItem',
+      'dynamodb:UpdateItem',
+    ]);
+    expect(dynamoActionsOf(stack.workflow.commandEventsFunction)).toEqual([
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:UpdateItem',
+    ]);
     expect(dynamoActionsOf(stack.renewalTrigger.function)).toEqual(['dynamodb:Query']);
     expect(dynamoActionsOf(stack.exportApi.function)).toEqual([
       'dynamodb:DeleteItem',

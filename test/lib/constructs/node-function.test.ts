@@ -27,9 +27,9 @@ describe('IAM', () => {
 });
 
 describe('Lambda functions', () => {
-  test('eight functions: Node.js 24, arm64, X-Ray, JSON logs into an explicit log group', () => {
+  test('ten functions: Node.js 24, arm64, X-Ray, JSON logs into an explicit log group', () => {
     const functions = template.findResources('AWS::Lambda::Function');
-    expect(Object.keys(functions)).toHaveLength(8);
+    expect(Object.keys(functions)).toHaveLength(10);
     for (const fn of Object.values(functions)) {
       expect(fn.Properties.Runtime).toBe('nodejs24.x');
       expect(fn.Properties.Architectures).toEqual(['arm64']);
