@@ -3,7 +3,7 @@
  * then checks the command ONCE, so a command that finished before the token was stored (its event found no
  * token) still completes the wait; otherwise the command's status-change event (or the wait's timeout) does.
  */
-import { z } from 'zod';
+import * as z from '../shared/zod';
 import { InvalidInput } from '../shared/errors';
 import {
   type CommandWaitOutcome,

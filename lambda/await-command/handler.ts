@@ -3,7 +3,9 @@
  * event and checks the command once. Its return value is not the task's result: the token's completion is.
  */
 import type { Context } from 'aws-lambda';
-import { client } from '../shared/clients';
+import { ddbClient } from '../shared/clients/ddb';
+import { sfnClient } from '../shared/clients/sfn';
+import { ssmClient } from '../shared/clients/ssm';
 import type { DecideDeps } from '../shared/command-wait';
 import { ENV } from '../shared/contract';
 import { requireEnv } from '../shared/env';
@@ -14,9 +16,9 @@ import { awaitCommand, type AwaitCommandResult } from './await-command';
 export type AwaitCommandDeps = Omit<DecideDeps, 'log'> & { region: string };
 
 const factories = {
-  ssm: () => client('ssm'),
-  ddb: () => client('ddb'),
-  sfn: () => client('sfn'),
+  ssm: ssmClient,
+  ddb: ddbClient,
+  sfn: sfnClient,
   tableName: () => requireEnv(ENV.TABLE_NAME),
   region: () => requireEnv('AWS_REGION'),
   now: () => undefined,

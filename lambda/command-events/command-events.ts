@@ -5,7 +5,7 @@
  * nobody waits on (a duplicate, a command that await-command already completed, a stopped execution whose
  * token is gone) is logged and ignored; so is a token that is no longer open.
  */
-import { z } from 'zod';
+import * as z from '../shared/zod';
 import {
   type CommandWaitOutcome,
   commandIdSchema,
@@ -30,8 +30,10 @@ export const commandStatusEventSchema = z.object({
     'command-id': commandIdSchema,
     'document-name': z
       .string({ error: 'must be a string' })
-      .min(1, { error: 'must not be empty' })
-      .max(128, { error: 'must be at most 128 characters' }),
+      .check(
+        z.minLength(1, { error: 'must not be empty' }),
+        z.maxLength(128, { error: 'must be at most 128 characters' }),
+      ),
     status: z.enum(TERMINAL_COMMAND_STATUSES, { error: `must be one of ${TERMINAL_COMMAND_STATUSES.join(', ')}` }),
   }),
 });

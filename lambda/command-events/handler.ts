@@ -3,7 +3,9 @@
  * workflow's wait on the command (see command-events.ts). The task token is never logged.
  */
 import type { Context } from 'aws-lambda';
-import { client } from '../shared/clients';
+import { ddbClient } from '../shared/clients/ddb';
+import { sfnClient } from '../shared/clients/sfn';
+import { ssmClient } from '../shared/clients/ssm';
 import { ENV } from '../shared/contract';
 import { requireEnv } from '../shared/env';
 import { info, resolveDeps } from '../shared/handler-support';
@@ -11,9 +13,9 @@ import { observe } from '../shared/powertools';
 import { type CommandEventDeps, type CommandEventResult, handleCommandEvent } from './command-events';
 
 const factories = {
-  ssm: () => client('ssm'),
-  ddb: () => client('ddb'),
-  sfn: () => client('sfn'),
+  ssm: ssmClient,
+  ddb: ddbClient,
+  sfn: sfnClient,
   tableName: () => requireEnv(ENV.TABLE_NAME),
   documentName: () => requireEnv(ENV.DOCUMENT_NAME),
   now: () => undefined,

@@ -6,7 +6,7 @@
  */
 import { SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { DeleteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from './zod';
 import { COMMAND_WAIT, COMMAND_WAIT_TIMEOUT_SECONDS, INVENTORY, type PollState } from './contract';
 import { rethrowThrottling } from './errors';
 import type { Log } from './handler-support';
@@ -17,13 +17,19 @@ import { safeLine } from './redact';
 /** SendTaskSuccess/SendTaskFailure's taskToken: 1 to 2048 characters (the Step Functions model). */
 export const taskTokenSchema = z
   .string({ error: 'must be a string' })
-  .min(1, { error: 'must not be empty' })
-  .max(2048, { error: 'must be at most 2048 characters' });
+  .check(
+    z.minLength(1, { error: 'must not be empty' }),
+    z.maxLength(2048, { error: 'must be at most 2048 characters' }),
+  );
 
 /** Run Command ids are UUIDs (36 characters). */
 export const commandIdSchema = z
   .string({ error: 'must be a string' })
-  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, { error: 'must be a command id (UUID)' });
+  .check(
+    z.regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, {
+      error: 'must be a command id (UUID)',
+    }),
+  );
 
 /** What the event path needs to decide a command's outcome later: identifiers only. */
 export interface CommandWait {
@@ -40,11 +46,11 @@ export interface CommandWait {
 const storedWaitSchema = z.object({
   commandId: commandIdSchema,
   taskToken: taskTokenSchema,
-  executionArn: z.string().min(1).max(2048),
-  certificateArn: z.string().min(1).max(2048),
-  targetTagKey: z.string().min(1).max(128),
-  targetTagValue: z.string().max(256),
-  attempt: z.number().int().min(0),
+  executionArn: z.string().check(z.minLength(1), z.maxLength(2048)),
+  certificateArn: z.string().check(z.minLength(1), z.maxLength(2048)),
+  targetTagKey: z.string().check(z.minLength(1), z.maxLength(128)),
+  targetTagValue: z.string().check(z.maxLength(256)),
+  attempt: z.int().check(z.minimum(0)),
 });
 
 function itemKey(commandId: string): Record<string, string> {
