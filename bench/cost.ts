@@ -22,6 +22,7 @@ import { DEFAULT_CONVERGENCE_SCHEDULE, DEFAULT_DRIFT_REPORT_SCHEDULE } from '../
 import { FUNCTION_NAMES } from '../local/functions';
 import { startLocalMode, type LocalMode } from '../local/runtime';
 import { LocalStepFunctions, type LocalExecution, type LocalTask } from '../local/stepfunctions';
+import type { AslDefinition } from '../lib/render-definition';
 import { taskFunction } from '../local/template';
 import { BASELINE_WAIT_SECONDS } from './completion';
 import {
@@ -36,7 +37,7 @@ import {
   type MonthModel,
   type Usage,
 } from './cost-model';
-import { withFixedWait } from './polling';
+import { withFixedWait, withPollLoop } from './polling';
 import { PRICES } from './prices';
 import { scanForCertificate } from './renewal';
 import { row, type BenchRow } from './report';
@@ -137,7 +138,16 @@ export function historyCounts(history: LocalExecution['history']): { transitions
   for (const event of history) {
     if (event.type.endsWith('StateEntered')) transitions++;
     else if (event.type === 'LambdaFunctionStarted') started = event.timestamp;
+    // A `.waitForTaskToken` Lambda task: the invocation runs from TaskStarted to TaskSubmitted (then the wait).
     else if (
+      event.type === 'TaskStarted' &&
+      (event.taskStartedEventDetails as { resourceType?: string } | undefined)?.resourceType === 'lambda'
+    )
+      started = event.timestamp;
+    else if (event.type === 'TaskSubmitted' && started !== undefined) {
+      lambdaMs.push(event.timestamp - started);
+      started = undefined;
+    } else if (
       (event.type === 'LambdaFunctionSucceeded' || event.type === 'LambdaFunctionFailed') &&
       started !== undefined
     ) {
@@ -152,9 +162,8 @@ function logBytes(lines: readonly string[]): number {
   return lines.reduce((sum, line) => sum + Buffer.byteLength(line) + 1, 0);
 }
 
-/** The stack's state machine with the baseline's fixed Wait, run by the same in-process handlers. */
-function baselineWorkflow(local: LocalMode, msPerSecond: number): LocalStepFunctions {
-  const definition = withFixedWait(local.model.definition, BASELINE_WAIT_SECONDS);
+/** A variant of the stack's state machine (the poll path, the baseline's fixed Wait), run by the same in-process handlers. */
+function variantWorkflow(local: LocalMode, definition: AslDefinition, msPerSecond: number): LocalStepFunctions {
   const tasks: Record<string, LocalTask> = {};
   for (const [name, state] of Object.entries(definition.States)) {
     if (state.Type !== 'Task') continue;
@@ -170,8 +179,55 @@ function baselineWorkflow(local: LocalMode, msPerSecond: number): LocalStepFunct
     stateMachineArn: local.stateMachineArn,
     msPerSecond,
     defaultWaitSeconds: INITIAL_POLL.waitSeconds,
+    // The poll path's Wait reads the seconds status-check returns (as local/workflow.ts follows them).
+    waitSecondsFrom: (_state, output) =>
+      output && typeof output === 'object' && typeof (output as { waitSeconds?: unknown }).waitSeconds === 'number'
+        ? (output as { waitSeconds: number }).waitSeconds
+        : undefined,
     tasks,
   });
+}
+
+/** Runs `input` once on a variant of the definition; the variant's history and nothing else. */
+async function runVariant(
+  local: LocalMode,
+  definition: AslDefinition,
+  name: string,
+  input: string,
+  msPerSecond: number,
+): Promise<LocalExecution> {
+  const workflow = variantWorkflow(local, definition, msPerSecond);
+  try {
+    const started = workflow
+      .service()
+      .operations.StartExecution({ stateMachineArn: local.stateMachineArn, name, input }, undefined as never) as {
+      executionArn: string;
+    };
+    const execution = await workflow.waitFor(started.executionArn);
+    if (execution.status !== 'SUCCEEDED') throw new Error(`the ${name} execution ended ${execution.status}`);
+    return execution;
+  } finally {
+    workflow.close();
+  }
+}
+
+/**
+ * Times every invocation of the command-events function (the event path's completion: EventBridge invokes it,
+ * so it is not in the execution history).
+ */
+function timeCommandEvents(local: LocalMode): { ms: number[] } {
+  const fn = local.functions.get(FUNCTION_NAMES.commandEvents);
+  const timedCalls = { ms: [] as number[] };
+  const invoke = fn.invoke.bind(fn);
+  fn.invoke = async (payload: unknown) => {
+    const start = process.hrtime.bigint();
+    try {
+      return await invoke(payload);
+    } finally {
+      timedCalls.ms.push(Number(process.hrtime.bigint() - start) / 1e6);
+    }
+  };
+  return timedCalls;
 }
 
 interface Window {
@@ -258,9 +314,12 @@ export async function measureDesigns(options: CostOptions): Promise<MeasuredDesi
     const certificateArn = requested.CertificateArn!;
     await runExport(local, api, certificateArn);
 
-    // Ours: ACM's renewal event → acm-renew → one execution per target.
+    // Ours (event path, the stack's definition): ACM's renewal event → acm-renew → one execution per target;
+    // command-events, which EventBridge invokes on the command's end, completes the execution's wait.
+    const commandEvents = timeCommandEvents(local);
     const event = await local.aws.acm.renew(certificateArn);
     counted.start();
+    commandEvents.ms.length = 0;
     const renew = await timed(() => local.deliverEvent(event));
     const executions: LocalExecution[] = [];
     for (const arn of renew.value.executionArns) executions.push(await local.stepFunctions.waitFor(arn));
@@ -269,26 +328,44 @@ export async function measureDesigns(options: CostOptions): Promise<MeasuredDesi
         `the renewal ran ${executions.length} execution(s): ${executions.map((e) => e.status).join(', ')}`,
       );
     await local.waitForAssociations();
+    // command-events completes the wait before it returns: let its invocation end before counting.
+    await local.aws.events.idle();
     const ours = historyCounts(executions[0].history);
-    const oursRenewal = counted.usage({ transitions: ours.transitions, lambdaMs: [renew.ms, ...ours.lambdaMs] });
+    const oursRenewal = counted.usage({
+      transitions: ours.transitions,
+      lambdaMs: [renew.ms, ...ours.lambdaMs, ...commandEvents.ms],
+    });
+    const input = executions[0].input;
 
-    // Baseline: the same execution input on the definition with the fixed Wait; its lookup a Scan.
-    const baseline = baselineWorkflow(local, options.msPerSecond);
+    // The poll path and the baseline: the same execution input on variants of the definition, with no events
+    // delivered (neither waits for one). The same renewal function starts the poll path; the baseline's
+    // lookup is a Scan.
+    local.aws.events.dropEvents = true;
+    counted.start();
+    const pollExecution = await runVariant(
+      local,
+      withPollLoop(local.model.definition),
+      'cost-poll',
+      input,
+      options.msPerSecond,
+    );
+    const poll = historyCounts(pollExecution.history);
+    const pollRenewal = counted.usage({ transitions: poll.transitions, lambdaMs: [renew.ms, ...poll.lambdaMs] });
+
     counted.start();
     const lookup = await timed(() =>
       scanForCertificate({ ddb: local.ddb, tableName: tableNameOf(local) } as never, certificateArn),
     );
-    const started = baseline
-      .service()
-      .operations.StartExecution(
-        { stateMachineArn: local.stateMachineArn, name: 'cost-baseline', input: executions[0].input },
-        undefined as never,
-      ) as { executionArn: string };
-    const baseExecution = await baseline.waitFor(started.executionArn);
-    baseline.close();
-    if (baseExecution.status !== 'SUCCEEDED') throw new Error(`the baseline execution ended ${baseExecution.status}`);
+    const baseExecution = await runVariant(
+      local,
+      withFixedWait(withPollLoop(local.model.definition), BASELINE_WAIT_SECONDS),
+      'cost-baseline',
+      input,
+      options.msPerSecond,
+    );
     const base = historyCounts(baseExecution.history);
     const baselineRenewal = counted.usage({ transitions: base.transitions, lambdaMs: [lookup.ms, ...base.lambdaMs] });
+    local.aws.events.dropEvents = false;
 
     // Drift check (ours only): one run over the inventory of this run (one target of FLEET nodes).
     counted.start();
@@ -319,15 +396,23 @@ export async function measureDesigns(options: CostOptions): Promise<MeasuredDesi
         logBytes: perTargetDrift.logBytes * model.certificates,
       },
     );
+    const ourRuns = {
+      perInstallRunPerNode: nodeUsage(nodeRuns.unchangedRunCalls.install, 1),
+      perReportRunPerNode: nodeUsage(nodeRuns.unchangedRunCalls.report, 1),
+      perDriftCheck: driftAtScale,
+      // One secret per certificate and target, the nodes' canary; the certificate, inventory and alert keys.
+      fixed: { secrets: model.certificates + 1, kmsKeys: countKmsKeys() },
+    };
     const designs: CountedDesign[] = [
       {
-        design: 'ours (poll path)',
+        design: 'ours (event path)',
         perRenewal: addUsage(oursRenewal, nodeUsage(nodeRuns.renewalCallsPerNode, FLEET)),
-        perInstallRunPerNode: nodeUsage(nodeRuns.unchangedRunCalls.install, 1),
-        perReportRunPerNode: nodeUsage(nodeRuns.unchangedRunCalls.report, 1),
-        perDriftCheck: driftAtScale,
-        // One secret per certificate and target, the nodes' canary; the certificate, inventory and alert keys.
-        fixed: { secrets: model.certificates + 1, kmsKeys: countKmsKeys() },
+        ...ourRuns,
+      },
+      {
+        design: 'ours (poll path, before the event path)',
+        perRenewal: addUsage(pollRenewal, nodeUsage(nodeRuns.renewalCallsPerNode, FLEET)),
+        ...ourRuns,
       },
       {
         design: 'baseline',
@@ -463,7 +548,7 @@ export async function benchCost(options: CostOptions, notes: string[]): Promise<
   const { designs, model } = measured;
   const rows = costRows(designs, model);
   notes.push(
-    `Per renewal: local mode, real handlers and definition, ${FLEET} virtual nodes finishing over a ${ROLLOUT_SECONDS}-s rollout (1 s = ${options.msPerSecond} ms); transitions and Lambda invocations from the execution history plus the acm-renew invocation (baseline: its Scan lookup timed as its renew function); each invocation's local wall ms stands in for Lambda's billed ms at ${FUNCTION_MEMORY_MB} MB arm64; Secrets Manager and KMS calls counted at the emulator (plus one KMS data key per stored secret value); DynamoDB units as dynalite reports them per call; log bytes are the handlers' own lines (Lambda's START/END/REPORT lines are not counted).`,
+    `Per renewal: local mode, real handlers and definition, ${FLEET} virtual nodes finishing over a ${ROLLOUT_SECONDS}-s rollout (1 s = ${options.msPerSecond} ms); transitions and Lambda invocations from the execution history plus the acm-renew invocation and, on the event path, the command-events invocations EventBridge makes (baseline: its Scan lookup timed as its renew function); each invocation's local wall ms stands in for Lambda's billed ms at ${FUNCTION_MEMORY_MB} MB arm64; Secrets Manager and KMS calls counted at the emulator (plus one KMS data key per stored secret value); DynamoDB units as dynalite reports them per call; log bytes are the handlers' own lines (Lambda's START/END/REPORT lines are not counted).`,
   );
   notes.push(
     `Per month: ${model.certificates} certificates, one target of ${model.nodesPerCertificate} nodes each, renewed every ${RENEWAL_INTERVAL_DAYS} days (198-day exportable certificates renewed 45 days before expiry); install associations ${DEFAULT_CONVERGENCE_SCHEDULE} and report associations ${DEFAULT_DRIFT_REPORT_SCHEDULE} on every node, the drift check ${driftSchedule()} (counted on one target, its per-target work × ${model.certificates}). Fixed: $${PRICES.secretMonth.usd}/secret-month, $${PRICES.kmsKeyMonth.usd}/key-month. List prices in ${'bench/prices.ts'} (us-east-1, no free tier); log storage: price not found, left out. Run Command, State Manager and the stack's EventBridge rules (AWS service events and schedules on the default bus) cost nothing.`,
