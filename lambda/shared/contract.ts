@@ -224,7 +224,9 @@ export interface StatusTaskPayload {
 export const INITIAL_POLL: PollState = { status: 'InProgress', attempt: 0, waitSeconds: 2 };
 
 /**
- * Polling backoff: first wait, growth factor, cap (seconds): waits 2, 4, 8, 10, 10, ... The cap decides
+ * Polling backoff: first wait, growth factor, cap (seconds): waits 2, 4, 8, 10, 10, ... The workflow waits
+ * for the command's status-change event; status-check's poll state (and this backoff) serve the fallback
+ * check after a wait times out, and the poll path the benchmarks render for comparison. The cap decides
  * how late a longer rollout is seen. With 10 s, completion is detected 4.9 s after the last node finishes
  * on average (finish uniform in (0, 300] s), against 7.45 s for a fixed 15-s loop and 14 s with a 30-s cap.
  * Trade-off: long rollouts poll more often than the 15-s loop (3 state transitions per poll at $0.000025
