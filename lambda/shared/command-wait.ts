@@ -23,13 +23,11 @@ export const taskTokenSchema = z
   );
 
 /** Run Command ids are UUIDs (36 characters). */
-export const commandIdSchema = z
-  .string({ error: 'must be a string' })
-  .check(
-    z.regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, {
-      error: 'must be a command id (UUID)',
-    }),
-  );
+export const commandIdSchema = z.string({ error: 'must be a string' }).check(
+  z.regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, {
+    error: 'must be a command id (UUID)',
+  }),
+);
 
 /** What the event path needs to decide a command's outcome later: identifiers only. */
 export interface CommandWait {
