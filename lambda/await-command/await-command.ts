@@ -4,6 +4,7 @@
  * token) still completes the wait; otherwise the command's status-change event (or the wait's timeout) does.
  */
 import * as z from '../shared/zod';
+import type { PollState } from '../shared/contract';
 import { InvalidInput } from '../shared/errors';
 import {
   type CommandWaitOutcome,
@@ -35,6 +36,8 @@ export interface AwaitCommandResult {
   commandId: string;
   /** InProgress: the token waits for the event; otherwise this check completed it. */
   outcome: CommandWaitOutcome['outcome'];
+  /** The verdict this check completed the wait with (the command had already ended). */
+  state?: PollState;
 }
 
 export async function awaitCommand(
@@ -61,5 +64,9 @@ export async function awaitCommand(
   // Stored first: an event from now on finds the token; one that came earlier is made up for by the check below.
   await storeCommandWait(deps, wait, now);
   const decided = await decideCommandWait(wait, deps);
-  return { commandId, outcome: decided.outcome };
+  return {
+    commandId,
+    outcome: decided.outcome,
+    ...(decided.outcome === 'Completed' && decided.state ? { state: decided.state } : {}),
+  };
 }

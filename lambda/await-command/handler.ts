@@ -10,7 +10,7 @@ import type { DecideDeps } from '../shared/command-wait';
 import { ENV } from '../shared/contract';
 import { requireEnv } from '../shared/env';
 import { certificateArnOf, correlationFromPayload, info, resolveDeps } from '../shared/handler-support';
-import { observe } from '../shared/powertools';
+import { countInstallVerdict, observe } from '../shared/powertools';
 import { awaitCommand, type AwaitCommandResult } from './await-command';
 
 export type AwaitCommandDeps = Omit<DecideDeps, 'log'> & { region: string };
@@ -37,6 +37,7 @@ export function createHandler(overrides: Partial<AwaitCommandDeps> = {}) {
         const result = await awaitCommand(payload, deps.region, { ...deps, log: info }, deps.now?.() ?? new Date());
         // The token is never logged: the command id and what the check found identify the wait.
         info('waiting on command', { commandId: result.commandId, outcome: result.outcome });
+        if (result.state) countInstallVerdict(result.state);
         return result;
       },
     );

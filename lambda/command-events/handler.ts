@@ -9,7 +9,7 @@ import { ssmClient } from '../shared/clients/ssm';
 import { ENV } from '../shared/contract';
 import { requireEnv } from '../shared/env';
 import { info, resolveDeps } from '../shared/handler-support';
-import { observe } from '../shared/powertools';
+import { countInstallVerdict, observe } from '../shared/powertools';
 import { type CommandEventDeps, type CommandEventResult, handleCommandEvent } from './command-events';
 
 const factories = {
@@ -34,6 +34,8 @@ export function createHandler(overrides: Partial<Omit<CommandEventDeps, 'log'>> 
     return observe('command-events', context, commandId, { commandId }, async () => {
       const deps = resolveDeps<Omit<CommandEventDeps, 'log'>>(overrides, factories);
       const result = await handleCommandEvent(event, { ...deps, log: info });
+      // Counted once: only the function that completed the token (a duplicate event finds it closed).
+      if (result.outcome === 'Completed' && result.state) countInstallVerdict(result.state);
       info('command event handled', {
         outcome: result.outcome,
         ...('status' in result ? { status: result.status } : {}),

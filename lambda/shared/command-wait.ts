@@ -172,7 +172,12 @@ export interface DecideDeps extends StatusDeps, InventoryDeps {
 export type CommandWaitOutcome =
   /** The command is still running: the token stays stored for its event (or the wait's timeout). */
   | { outcome: 'InProgress' }
-  | { outcome: 'Completed' | 'AlreadyClosed'; status: 'Succeeded' | 'Failed' | 'CheckFailed' };
+  | {
+      outcome: 'Completed' | 'AlreadyClosed';
+      status: 'Succeeded' | 'Failed' | 'CheckFailed';
+      /** The verdict the token was completed with (not for CheckFailed). */
+      state?: PollState;
+    };
 
 /**
  * One status check of the waited-on command (status-check's logic and counts); a terminal result completes
@@ -205,5 +210,5 @@ export async function decideCommandWait(wait: CommandWait, deps: DecideDeps): Pr
   if (state.status === 'InProgress') return { outcome: 'InProgress' };
   const completion = await completeTask(deps.sfn, wait.taskToken, state, deps.log);
   await deleteCommandWait(deps, wait.commandId, wait.taskToken);
-  return { outcome: completion, status: state.status };
+  return { outcome: completion, status: state.status, state };
 }

@@ -7,6 +7,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Tracer } from '@aws-lambda-powertools/tracer';
 import type { Context } from 'aws-lambda';
+import type { PollState } from './contract';
 import { AcmExportError } from './errors';
 
 const serviceName = process.env.POWERTOOLS_SERVICE_NAME ?? 'acm-export';
@@ -45,7 +46,7 @@ export const METRIC = {
   exportsStarted: 'ExportsStarted',
   exportsSucceeded: 'ExportsSucceeded',
   /**
-   * Failures a function sees (typed task errors, polls that find failed nodes). Timed-out, aborted and
+   * Failures a function sees (typed task errors, commands whose nodes failed). Timed-out, aborted and
    * crashed executions are not counted here: AWS/States ExecutionsFailed/TimedOut/Aborted count those.
    */
   exportsFailed: 'ExportsFailed',
@@ -60,6 +61,23 @@ export const METRIC = {
 
 export function count(name: (typeof METRIC)[keyof typeof METRIC], value = 1): void {
   if (value > 0) metrics.addMetric(name, MetricUnit.Count, value);
+}
+
+/**
+ * The metrics of an install's verdict (a PollState that is no longer InProgress), counted once per command by
+ * whichever function decided it: status-check on the fallback path, await-command or command-events when they
+ * completed the workflow's wait (a token that was already closed is not counted again).
+ */
+export function countInstallVerdict(state: PollState): void {
+  if (state.status === 'InProgress') return;
+  const failed = (state.errorCount ?? 0) + (state.deliveryTimedOutCount ?? 0);
+  // Nodes that wrote the new files, from their result lines (unchanged and skipped nodes updated nothing).
+  count(
+    METRIC.nodesUpdated,
+    state.outcomes ? state.outcomes.installed : Math.max(0, (state.completedCount ?? 0) - (state.errorCount ?? 0)),
+  );
+  count(METRIC.nodesFailed, failed);
+  count(state.status === 'Succeeded' ? METRIC.exportsSucceeded : METRIC.exportsFailed);
 }
 
 /** A gauge-like count published even when it is zero (e.g. DriftingNodes: zero is the good news). */

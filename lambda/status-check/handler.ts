@@ -9,7 +9,7 @@ import { ENV, PollState, StatusTaskPayload } from '../shared/contract';
 import { requireEnv } from '../shared/env';
 import { InvalidInput } from '../shared/errors';
 import { certificateArnOf, correlationFromPayload, info, resolveDeps } from '../shared/handler-support';
-import { METRIC, count, observe } from '../shared/powertools';
+import { countInstallVerdict, observe } from '../shared/powertools';
 import { StatusDeps, checkStatus } from './status-check';
 import { parsePayload, parseWorkflowInput, scopeFromExecutionArn, statusTaskPayloadSchema } from '../shared/workflow';
 
@@ -59,18 +59,7 @@ export function createHandler(overrides: Partial<StatusCheckDeps> = {}) {
               }
             : {}),
         });
-        if (state.status !== 'InProgress') {
-          const failed = (state.errorCount ?? 0) + (state.deliveryTimedOutCount ?? 0);
-          // Nodes that wrote the new files, from their result lines (unchanged and skipped nodes updated nothing).
-          count(
-            METRIC.nodesUpdated,
-            state.outcomes
-              ? state.outcomes.installed
-              : Math.max(0, (state.completedCount ?? 0) - (state.errorCount ?? 0)),
-          );
-          count(METRIC.nodesFailed, failed);
-          count(state.status === 'Succeeded' ? METRIC.exportsSucceeded : METRIC.exportsFailed);
-        }
+        countInstallVerdict(state);
         return state;
       },
     );

@@ -17,6 +17,7 @@ import {
   type InstallTaskResult,
   type PollState,
 } from '../../lambda/shared/contract';
+import { metrics } from '../../lambda/shared/powertools';
 import { COMMAND_ID, INPUT, executionArn, mockAwsClient, startInventory } from './support';
 
 const ssm = mockAwsClient(SSMClient);
@@ -114,7 +115,7 @@ describe('await-command', () => {
 
   test('a command that finished before the token was stored completes the wait at once', async () => {
     command('Success');
-    await expect(awaitCommand(waitPayload('token-early'))).resolves.toEqual({
+    await expect(awaitCommand(waitPayload('token-early'))).resolves.toMatchObject({
       commandId: COMMAND_ID,
       outcome: 'Completed',
     });
@@ -190,5 +191,47 @@ describe('command-events', () => {
     );
     await expect(commandEvents(statusEvent({ 'document-name': 'Other' }))).rejects.toThrow(/install document/);
     expect(sfn).not.toHaveReceivedCommand(SendTaskSuccessCommand);
+  });
+});
+
+describe('the verdict metrics on the event path (status-check counts them only on the fallback)', () => {
+  let added: [string, number][];
+  let spy: jest.SpyInstance;
+  beforeEach(() => {
+    added = [];
+    spy = jest.spyOn(metrics, 'addMetric').mockImplementation((name: string, _unit: unknown, value: number) => {
+      added.push([name, value]);
+      return undefined as never;
+    });
+  });
+  afterEach(() => spy.mockRestore());
+
+  test('a success completed by the event is counted once, even when the event comes twice', async () => {
+    command('InProgress');
+    await awaitCommand(waitPayload());
+    expect(added).toEqual([]);
+    command('Success');
+    await commandEvents(statusEvent());
+    await commandEvents(statusEvent());
+    // NodesUpdated comes from the nodes' result lines, which this listing has none of.
+    expect(added).toEqual([['ExportsSucceeded', 1]]);
+  });
+
+  test('a failure is counted with its failed nodes; a command already ended when the wait began is counted by await-command', async () => {
+    command('Failed', { completed: 2, errors: 1 });
+    await awaitCommand(waitPayload('token-failed'));
+    expect(added).toEqual([
+      ['NodesFailed', 1],
+      ['ExportsFailed', 1],
+    ]);
+  });
+
+  test('a token that was already closed counts nothing', async () => {
+    command('InProgress');
+    await awaitCommand(waitPayload());
+    command('Success');
+    sfn.on(SendTaskSuccessCommand).rejects(Object.assign(new Error('closed'), { name: 'TaskTimedOut' }));
+    await commandEvents(statusEvent());
+    expect(added).toEqual([]);
   });
 });
