@@ -45,6 +45,7 @@ report_node() {
   if live_member cert.pem; then
     live_cert=$LM
     read_leaf "$live_cert"
+    if [ -z "$LEAF_SERIAL" ]; then fail_if_openssl_too_old; fi
     serial=$LEAF_SERIAL
     [[ $serial =~ ^[0-9A-F]{1,80}$ ]] || serial=""
     # The inventory entry below reads the same file: no second openssl call.
@@ -62,8 +63,10 @@ report_node() {
     if [ -n "$serial" ] && recorded_pair "$live_cert" "$live_key"; then
       key_pub=$LEAF_PUB
     else
-      openssl pkey -in "$live_key" -pubout -out "$WORK/key.pub" 2>/dev/null || : >"$WORK/key.pub"
-      IFS= read -r -d '' key_pub <"$WORK/key.pub" || true
+      # No work directory in a report (two processes less): the public key read by a command substitution,
+      # its final newline put back.
+      key_pub=$(exec openssl pkey -in "$live_key" -pubout 2>/dev/null) || key_pub=""
+      key_pub=${key_pub:+$key_pub$'\n'}
     fi
     IFS= read -r -d '' cert <"$live_cert" || true
     IFS= read -r -d '' chain <"$live_chain" || true
@@ -108,7 +111,8 @@ main() {
   problems=()
   check_tools
   check_dirs
-  make_work_dir
+  # No work directory (a report writes no temp file): only the cleanup of those killed runs left.
+  [ "${#problems[@]}" -gt 0 ] || clean_work_dirs
   end_preflight
   report_node
 }
