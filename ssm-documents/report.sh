@@ -39,13 +39,16 @@ report_node() {
   elif [ "${#missing[@]}" -gt 0 ]; then
     PROBLEM=${PROBLEM:-"missing ${missing[*]}"}
   fi
-  local serial="" key_pub="" cert="" chain="" fullchain=""
-  # One openssl call reads the certificate (serial, names, public key); files are compared with builtins.
+  local serial="" key_pub="" cert="" chain="" fullchain="" key_ok=0
+  # The certificate as the install that wrote it read it, when it is still that very file (the record);
+  # else one openssl call reads it (serial, names, public key). Files are compared with builtins.
   LEAF_NAMES=()
   if live_member cert.pem; then
     live_cert=$LM
-    read_leaf "$live_cert"
-    if [ -z "$LEAF_SERIAL" ]; then fail_if_openssl_too_old; fi
+    if ! recorded_leaf "$live_cert"; then
+      read_leaf "$live_cert"
+      if [ -z "$LEAF_SERIAL" ]; then fail_if_openssl_too_old; fi
+    fi
     serial=$LEAF_SERIAL
     [[ $serial =~ ^[0-9A-F]{1,80}$ ]] || serial=""
     # The inventory entry below reads the same file: no second openssl call.
@@ -61,19 +64,22 @@ report_node() {
     # The set must be consistent: the key belongs to the certificate (proven by the record when both are the
     # files installed together, else by openssl), the full chain is leaf + chain.
     if [ -n "$serial" ] && recorded_pair "$live_cert" "$live_key"; then
-      key_pub=$LEAF_PUB
+      key_ok=1
     else
+      # A key not proven by the record: the certificate's public key is needed (not in the record).
+      if [ -z "$LEAF_PUB" ] && [ -n "$serial" ]; then read_leaf "$live_cert"; fi
       # No work directory in a report (two processes less): the public key read by a command substitution,
       # its final newline put back.
       key_pub=$(exec openssl pkey -in "$live_key" -pubout 2>/dev/null) || key_pub=""
       key_pub=${key_pub:+$key_pub$'\n'}
+      if [ -n "$key_pub" ] && [ "$key_pub" = "$LEAF_PUB" ]; then key_ok=1; fi
     fi
     IFS= read -r -d '' cert <"$live_cert" || true
     IFS= read -r -d '' chain <"$live_chain" || true
     IFS= read -r -d '' fullchain <"$live_full" || true
     if [ -z "$serial" ]; then
       PROBLEM="$CERT_FILE is not a certificate"
-    elif [ -z "$key_pub" ] || [ "$key_pub" != "$LEAF_PUB" ]; then
+    elif [ "$key_ok" != 1 ]; then
       PROBLEM="the key does not match the certificate"
     elif [ "$fullchain" != "$cert$chain" ]; then
       PROBLEM="$FULLCHAIN_FILE is not the certificate followed by the chain"
