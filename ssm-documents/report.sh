@@ -3,8 +3,9 @@
 # inventory (the report document's program, run by the per-target report association between installs so
 # that the drift check sees files changed by hand). Reads no secret; takes the same lock as the install.
 #
-# Changes nothing: re-reads the live files (serial; a Problem when one is missing, the key does not match
-# the certificate or the full chain is not leaf + chain) and the served serial, and rewrites the entry
+# Changes nothing: re-reads the live files (serial, from the ownership record while the certificate is the
+# very file installed; a Problem when one is missing, the key does not match the certificate or the full
+# chain is not leaf + chain) and the served serial, and rewrites the entry
 # (CheckedAt, Problem; LastRun, LastRunAt, FailedStep and SecretVersionId stay those of the last install
 # run). Parameters: SSM_CertName SSM_SecretId (required), SSM_CertDir SSM_KeyDir SSM_Pkcs12 SSM_CombinedPem
 # (which files an install wrote), SSM_Service SSM_Target (reported), SSM_VerifyPort (0: no served check);
