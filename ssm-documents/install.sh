@@ -402,7 +402,7 @@ set_owners() {
 # copy of an interrupted run is left, and VerifyPort serves the serial. Any doubt (a PKCS#12 bundle, which
 # only the secret's passphrase opens, included) returns 1: the caller takes the full path.
 live_set_unchanged() {
-  local m f want cert="" chain="" fullchain="" key="" combined="" key_pub="" files=()
+  local m f want cert="" chain="" fullchain="" key="" combined="" key_pub="" files=() pair_recorded
   [ "$Pkcs12" != true ] && [ -n "${LOCK_FILE:-}" ] || return 1
   set_owners
   # Every stable name is our link, and every member of the verified current version has its owner and mode.
@@ -413,15 +413,22 @@ live_set_unchanged() {
     if key_side "$m"; then want="$KEY_UID:$KEY_GID:${KeyMode#0}"; else want="$CERT_UID:$CERT_GID:${CertMode#0}"; fi
     path_info "$f" && [ "$PI_UID:$PI_GID:$PI_MODE" = "$want" ] || return 1
   done
-  read_leaf "${files[0]}"
+  # The certificate and the key are the very files checked at install (the record): the certificate as read
+  # then, and the key matches it. Else both are read by openssl.
+  if recorded_pair "${files[0]}" "${files[3]}" && recorded_leaf "${files[0]}"; then
+    pair_recorded=1
+  else
+    pair_recorded=0
+    read_leaf "${files[0]}"
+  fi
   if path_info "${files[0]}"; then LIVE_KNOWN="${files[0]} $PI_INODE $PI_CTIME $PI_SIZE" LIVE_SERIAL=$LEAF_SERIAL LIVE_NOT_AFTER=$LEAF_NOT_AFTER; fi
   [ "$LEAF_SERIAL" = "$HELD_SERIAL" ] && [ -n "$LEAF_SERIAL$LEAF_NOT_AFTER" ] && [ "$LEAF_EXPIRED" = 0 ] && [ -n "${LEAF_NAMES[0]:-}" ] || return 1
-  # The key matches: proven by the record (the very files checked at install), else by openssl.
-  if recorded_pair "${files[0]}" "${files[3]}"; then
+  if [ "$pair_recorded" = 1 ]; then
     key_pub=$LEAF_PUB
   else
     openssl pkey -in "${files[3]}" -pubout -out "$WORK/key.pub" 2>/dev/null || return 1
     IFS= read -r -d '' key_pub <"$WORK/key.pub" || true
+    [ -n "$key_pub" ] || return 1
   fi
   IFS= read -r -d '' cert <"${files[0]}" || true
   IFS= read -r -d '' chain <"${files[1]}" || true
@@ -644,7 +651,8 @@ main() {
   INSTALLED_SERIAL=""
   INSTALLED_NOT_AFTER=""
   if [ -z "$SKIPPED" ] && live_member cert.pem; then
-    read_leaf "$LM"
+    # As the install that wrote it read it, when it is still that very file (the record).
+    recorded_leaf "$LM" || read_leaf "$LM"
     inst_serial=$LEAF_SERIAL
     # ISO 8601 UTC times compare as text.
     inst_epoch=$LEAF_NOT_AFTER
@@ -707,6 +715,7 @@ main() {
     kill_point
 
     # The switch: one rename of `current` (after `previous` names the set being replaced).
+    RECORD_LEAF="$SERIAL $NOT_AFTER ${NAMES[*]}"
     write_record "$NEW_VERSION" || fail install "could not write the ownership record $OWNED"
     kill_point
     if [ -n "$OLD_VERSION" ]; then switch_to previous "$OLD_VERSION" || fail install "could not switch $STORE/previous"; fi

@@ -3,8 +3,9 @@
 # inventory (the report document's program, run by the per-target report association between installs so
 # that the drift check sees files changed by hand). Reads no secret; takes the same lock as the install.
 #
-# Changes nothing: re-reads the live files (serial; a Problem when one is missing, the key does not match
-# the certificate or the full chain is not leaf + chain) and the served serial, and rewrites the entry
+# Changes nothing: re-reads the live files (serial, from the ownership record while the certificate is the
+# very file installed; a Problem when one is missing, the key does not match the certificate or the full
+# chain is not leaf + chain) and the served serial, and rewrites the entry
 # (CheckedAt, Problem; LastRun, LastRunAt, FailedStep and SecretVersionId stay those of the last install
 # run). Parameters: SSM_CertName SSM_SecretId (required), SSM_CertDir SSM_KeyDir SSM_Pkcs12 SSM_CombinedPem
 # (which files an install wrote), SSM_Service SSM_Target (reported), SSM_VerifyPort (0: no served check);
@@ -39,12 +40,16 @@ report_node() {
   elif [ "${#missing[@]}" -gt 0 ]; then
     PROBLEM=${PROBLEM:-"missing ${missing[*]}"}
   fi
-  local serial="" key_pub="" cert="" chain="" fullchain=""
-  # One openssl call reads the certificate (serial, names, public key); files are compared with builtins.
+  local serial="" key_pub="" cert="" chain="" fullchain="" key_ok=0
+  # The certificate as the install that wrote it read it, when it is still that very file (the record);
+  # else one openssl call reads it (serial, names, public key). Files are compared with builtins.
   LEAF_NAMES=()
   if live_member cert.pem; then
     live_cert=$LM
-    read_leaf "$live_cert"
+    if ! recorded_leaf "$live_cert"; then
+      read_leaf "$live_cert"
+      if [ -z "$LEAF_SERIAL" ]; then fail_if_openssl_too_old; fi
+    fi
     serial=$LEAF_SERIAL
     [[ $serial =~ ^[0-9A-F]{1,80}$ ]] || serial=""
     # The inventory entry below reads the same file: no second openssl call.
@@ -60,17 +65,22 @@ report_node() {
     # The set must be consistent: the key belongs to the certificate (proven by the record when both are the
     # files installed together, else by openssl), the full chain is leaf + chain.
     if [ -n "$serial" ] && recorded_pair "$live_cert" "$live_key"; then
-      key_pub=$LEAF_PUB
+      key_ok=1
     else
-      openssl pkey -in "$live_key" -pubout -out "$WORK/key.pub" 2>/dev/null || : >"$WORK/key.pub"
-      IFS= read -r -d '' key_pub <"$WORK/key.pub" || true
+      # A key not proven by the record: the certificate's public key is needed (not in the record).
+      if [ -z "$LEAF_PUB" ] && [ -n "$serial" ]; then read_leaf "$live_cert"; fi
+      # No work directory in a report (two processes less): the public key read by a command substitution,
+      # its final newline put back.
+      key_pub=$(exec openssl pkey -in "$live_key" -pubout 2>/dev/null) || key_pub=""
+      key_pub=${key_pub:+$key_pub$'\n'}
+      if [ -n "$key_pub" ] && [ "$key_pub" = "$LEAF_PUB" ]; then key_ok=1; fi
     fi
     IFS= read -r -d '' cert <"$live_cert" || true
     IFS= read -r -d '' chain <"$live_chain" || true
     IFS= read -r -d '' fullchain <"$live_full" || true
     if [ -z "$serial" ]; then
       PROBLEM="$CERT_FILE is not a certificate"
-    elif [ -z "$key_pub" ] || [ "$key_pub" != "$LEAF_PUB" ]; then
+    elif [ "$key_ok" != 1 ]; then
       PROBLEM="the key does not match the certificate"
     elif [ "$fullchain" != "$cert$chain" ]; then
       PROBLEM="$FULLCHAIN_FILE is not the certificate followed by the chain"
@@ -108,7 +118,8 @@ main() {
   problems=()
   check_tools
   check_dirs
-  make_work_dir
+  # No work directory (a report writes no temp file): only the cleanup of those killed runs left.
+  [ "${#problems[@]}" -gt 0 ] || clean_work_dirs
   end_preflight
   report_node
 }

@@ -141,6 +141,8 @@ write_record() { # version [adopted]
   {
     printf 'CertName=%s\nSecretId=%s\nSecretVersionId=%s\nCertDir=%s\nKeyDir=%s\nVersion=%s\nWrittenAt=%s\n' \
       "$CertName" "$SecretId" "$version" "$CertDir" "$KeyDir" "$1" "$EPOCHSECONDS"
+    # What the install read of the certificate it wrote (recorded_leaf); not for adopted files.
+    if [ -n "${RECORD_LEAF:-}" ]; then printf 'Leaf=%s\n' "$RECORD_LEAF"; fi
     for m in "${members[@]}"; do
       printf 'Sha256:%s=%s\n' "$m" "${sums[$i]:0:64}"
       if path_info "${files[$i]}"; then printf 'Stat:%s=%s:%s:%s\n' "$m" "$PI_INODE" "$PI_CTIME" "$PI_SIZE"; fi
@@ -167,6 +169,22 @@ recorded_pair() { # cert-file key-file
   if [[ $'\n'$rec != *$'\n'"$want"$'\n'* ]] || ! path_info "$2"; then return 1; fi
   want="Stat:key.pem=$PI_INODE:$PI_CTIME:$PI_SIZE"
   [[ $'\n'$rec == *$'\n'"$want"$'\n'* ]]
+}
+
+# The certificate as the install that wrote it read it (the record's Leaf line: serial, notAfter in ISO 8601
+# UTC, DNS names), when the live certificate is that very file (inode, change time and size as recorded): no
+# openssl read. Sets LEAF_SERIAL, LEAF_NOT_AFTER, LEAF_NAMES and LEAF_EXPIRED (notAfter against the clock);
+# LEAF_PUB stays empty (recorded_pair proves the key). Fails otherwise: the caller reads the file.
+recorded_leaf() { # cert-file
+  local rec="" now re=$'(^|\n)Leaf=([0-9A-F]+) ([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z) ([^\n]+)'
+  plain_file "$OWNED" && path_info "$1" || return 1
+  { IFS= read -r -d '' rec <"$OWNED"; } 2>/dev/null || true
+  [[ $'\n'$rec == *$'\n'"Stat:cert.pem=$PI_INODE:$PI_CTIME:$PI_SIZE"$'\n'* && $rec =~ $re ]] || return 1
+  LEAF_SERIAL=${BASH_REMATCH[2]} LEAF_NOT_AFTER=${BASH_REMATCH[3]} LEAF_NOT_AFTER_RAW="" LEAF_PUB="" LEAF_CN=""
+  read -r -a LEAF_NAMES <<<"${BASH_REMATCH[4]}"
+  TZ=UTC printf -v now '%(%Y-%m-%dT%H:%M:%SZ)T' -1
+  LEAF_EXPIRED=0
+  if [[ $LEAF_NOT_AFTER < $now ]]; then LEAF_EXPIRED=1; fi
 }
 
 # The previous layout (plain files at the stable names, <name>.prev copies, no record) is adopted only

@@ -47,7 +47,7 @@ report_inventory() { # installed|unchanged|skipped|failed|report [step]
       serial=$LIVE_SERIAL
       not_after=$LIVE_NOT_AFTER
     else
-      read_leaf "$LM"
+      recorded_leaf "$LM" || read_leaf "$LM"
       serial=$LEAF_SERIAL
       not_after=$LEAF_NOT_AFTER
     fi

@@ -4,29 +4,46 @@
 # (ssm-documents/load.ts) writes the asset's location and sha256 at the #library-object line. The run uses
 # <state dir>/lib/<sha256>.sh when its sha256 matches, else fetches the object into its private work
 # directory, checks the sha256 and moves it into that root-only cache; any other outcome stops the run at
-# preflight before any live file is touched. Only openssl and the AWS CLI: nothing a node lacks.
+# preflight before any live file is touched. The cached file is hashed again only when its inode, change
+# time or size differ from those recorded (lib/.verified) when it was last hashed. Only openssl and the AWS
+# CLI: nothing a node lacks.
 #library-object
 
 # sha256 (hex) of a file, or nothing when it cannot be read.
 lib_sha256() { # file
   local out
-  out=$(openssl dgst -sha256 -r <"$1" 2>/dev/null) || return 0
+  out=$(exec openssl dgst -sha256 -r <"$1" 2>/dev/null) || return 0
   printf '%s' "${out:0:64}"
 }
 
 load_library() {
-  local dir="$state_dir/lib" file info found old
+  local dir="$state_dir/lib" file known="" verified="" found old
   file="$dir/$LIB_SHA256.sh"
   # mkdir never follows a symbolic link at its own name; a planted link (or anything not a root-only
   # directory of this uid) is refused below, before anything in it is read or written.
-  if ! (umask 022 && mkdir -p -- "$state_dir") || ! { [ -e "$dir" ] || [ -L "$dir" ] || mkdir -m 0700 -- "$dir"; }; then
+  if ! { [ -d "$state_dir" ] || (umask 022 && mkdir -p -- "$state_dir"); } ||
+    ! { [ -e "$dir" ] || [ -L "$dir" ] || mkdir -m 0700 -- "$dir"; }; then
     fail preflight "cannot create the library cache $dir (nothing was changed)"
   fi
-  if [ -L "$dir" ] || [ ! -d "$dir" ] || ! info=$(stat -c '%u %a' -- "$dir") || [ "${info% *}" != "$MY_UID" ] ||
-    (( 8#${info#* } & 8#077 )); then
+  # One find reads the cache directory, the file and the record of its last check.
+  scan_paths "$dir" "$file" "$dir/.verified"
+  if ! path_info "$dir" || [ "$PI_TYPE" != d ] || [ "$PI_UID" != "$MY_UID" ] || (( 8#$PI_MODE & 8#077 )); then
     fail preflight "$dir is not a directory of uid $MY_UID closed to others; refusing to keep the node library in it (nothing was changed)"
   fi
-  if [ -L "$file" ] || [ ! -f "$file" ] || [ "$(lib_sha256 "$file")" != "$LIB_SHA256" ]; then
+  # The file is hashed again only when it is not the very file last hashed (inode, change time and size as
+  # recorded then): nobody but this uid can write in the directory, and no write leaves all three unchanged.
+  if path_info "$file" && [ "$PI_TYPE" = f ]; then known="$LIB_SHA256 $PI_INODE $PI_CTIME $PI_SIZE"; fi
+  if [ -n "$known" ] && path_info "$dir/.verified" && [ "$PI_TYPE" = f ]; then
+    { IFS= read -r verified <"$dir/.verified"; } 2>/dev/null || verified=""
+  fi
+  if [ -n "$known" ] && [ "$verified" != "$known" ]; then
+    if [ "$(lib_sha256 "$file")" = "$LIB_SHA256" ]; then
+      printf '%s\n' "$known" >"$dir/.verified" 2>/dev/null || true
+    else
+      known=""
+    fi
+  fi
+  if [ -z "$known" ]; then
     command -v aws >/dev/null 2>&1 ||
       fail preflight "AWS CLI v2 is not installed (aws not found on PATH); cannot fetch the node library $LIB_OBJECT (nothing was changed)"
     if ! aws s3 cp --region "$LIB_REGION" --only-show-errors "$LIB_OBJECT" "$WORK/library.sh" >"$WORK/library.err" 2>&1 </dev/null; then
@@ -36,11 +53,17 @@ load_library() {
     if [ "$found" != "$LIB_SHA256" ]; then
       fail preflight "node library $LIB_OBJECT has sha256 ${found:-(unreadable)}, expected $LIB_SHA256; refusing to run it (nothing was changed)"
     fi
-    rm -f -- "$file"
+    rm -f -- "$file" "$dir/.verified"
     if ! chmod 0600 -- "$WORK/library.sh" || ! mv -fT -- "$WORK/library.sh" "$file"; then
       fail preflight "could not store the node library in $dir (nothing was changed)"
     fi
+    # The rename changed its change time: the record is of the file as it lies now.
+    scan_paths "$file"
+    if path_info "$file" && [ "$PI_TYPE" = f ]; then
+      printf '%s\n' "$LIB_SHA256 $PI_INODE $PI_CTIME $PI_SIZE" >"$dir/.verified" 2>/dev/null || true
+    fi
   fi
+  paths_changed
   # Earlier versions' files: the stack ships one library per document version.
   for old in "$dir"/*.sh; do
     if [ "$old" != "$file" ] && [ -f "$old" ] && [ ! -L "$old" ]; then rm -f -- "$old"; fi

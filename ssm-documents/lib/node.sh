@@ -22,9 +22,24 @@ check_tools() {
   for tool in openssl awk sed grep flock mktemp sync timeout stat date find sha256sum; do
     command -v "$tool" >/dev/null 2>&1 || problems+=("$tool is not installed")
   done
-  if command -v openssl >/dev/null 2>&1 && ! [[ $(openssl version 2>/dev/null) =~ ^OpenSSL\ (1\.1\.1|[3-9]\.) ]]; then
-    problems+=("OpenSSL 1.1.1 or later is required (found: $(openssl version 2>/dev/null | tr -c '[:print:]' ' '))")
-  fi
+}
+# OpenSSL older than 1.1.1 lacks options the programs use, so every openssl call then fails: its version is
+# asked only when a run fails anyway (end_preflight, fail) or a certificate could not be read (a
+# process less on every run). Adds the problem once; fails when there is none.
+check_openssl_version() {
+  [ -z "${OPENSSL_CHECKED:-}" ] && command -v openssl >/dev/null 2>&1 || return 1
+  OPENSSL_CHECKED=1
+  ! [[ $(openssl version 2>/dev/null) =~ ^OpenSSL\ (1\.1\.1|[3-9]\.) ]] || return 1
+  problems+=("OpenSSL 1.1.1 or later is required (found: $(openssl version 2>/dev/null | tr -c '[:print:]' ' '))")
+}
+# A failure before any live file was touched, on a node whose openssl is too old: that preflight problem is
+# the failure (exit code and line as when it was checked up front).
+fail_if_openssl_too_old() {
+  [ "$FILES_TOUCHED" != 1 ] && [ "$STEP" != parameters ] && [ "$STEP" != preflight ] || return 0
+  problems=()
+  check_openssl_version || return 0
+  STEP=preflight
+  end_preflight
 }
 check_dir() { # name dir
   local d=$2
@@ -42,7 +57,8 @@ check_dir() { # name dir
 declare -gA PATH_INFO=()
 declare -ga SCANNED_TREES=() SCAN_NAMES=() SCAN_TREES=()
 paths_changed() { PATH_INFO=(); SCANNED_TREES=(); }
-# Reads into PATH_INFO each name (itself) and each tree with what lies below it, to depth 2; one find call.
+# Reads into PATH_INFO each name (itself) and each tree with what lies below it, to depth 2; one find call (exec:
+# no subshell around it; its status does not matter, a missing name is absent).
 scan_paths() { # name... [-- tree...]
   local p t l
   local -a scan_names_=() scan_trees_=() scan_expr_=()
@@ -53,8 +69,8 @@ scan_paths() { # name... [-- tree...]
   for p in "${scan_trees_[@]}"; do SCANNED_TREES+=("$p"); scan_expr_+=(-path "$p" -o -path "$p/*" -o); done
   while IFS= read -r -d '' p && IFS= read -r -d '' t && IFS= read -r -d '' l; do
     PATH_INFO[$p]="$t/$l"
-  done < <(find -P "${scan_names_[@]}" "${scan_trees_[@]}" -maxdepth 2 \( "${scan_expr_[@]}" -prune \) \
-    -printf '%p\0%y %U %G %m %n %i %C@ %s %T@\0%l\0' 2>/dev/null || true)
+  done < <(exec find -P "${scan_names_[@]}" "${scan_trees_[@]}" -maxdepth 2 \( "${scan_expr_[@]}" -prune \) \
+    -printf '%p\0%y %U %G %m %n %i %C@ %s %T@\0%l\0' 2>/dev/null)
 }
 # Sets PI_TYPE (f d l ..., "-": absent), PI_UID, PI_GID, PI_MODE, PI_LINKS, PI_INODE, PI_CTIME, PI_SIZE,
 # PI_MTIME and PI_LINK (a link's text) for a path; fails when it is absent. The first miss after a change reads the
@@ -176,6 +192,10 @@ check_dirs() {
 make_work_dir() {
   export AWS_PAGER=""
   [ "${#problems[@]}" -eq 0 ] || return 0
+  clean_work_dirs
+  WORK=$(exec mktemp -d -t acm-export-work.XXXXXXXX)
+}
+clean_work_dirs() {
   # A run killed at its execution timeout runs no EXIT trap: its private work directory (which may hold
   # the decrypted key while it waited for the lock) is removed by a later run once it is older than any
   # run can last (the document's step timeout is 600 s).
@@ -183,17 +203,20 @@ make_work_dir() {
   local left=("${TMPDIR:-/tmp}"/acm-export-work.*)
   [ ! -e "${left[0]}" ] || find "${TMPDIR:-/tmp}" -mindepth 1 -maxdepth 1 -type d -name 'acm-export-work.*' -user "$MY_UID" -mmin +60 \
     -exec rm -rf -- {} + 2>/dev/null || true
-  WORK=$(mktemp -d -t acm-export-work.XXXXXXXX)
 }
 end_preflight() {
   local p
   if [ "${#problems[@]}" -gt 0 ]; then
+    check_openssl_version || true
     for p in "${problems[@]}"; do log "preflight: $p"; done
     fail preflight "${#problems[@]} problem(s); nothing was changed"
   fi
 }
 
-# One openssl call for what the programs read of a certificate file (builtins parse its output):
+# One openssl call for what the programs read of a certificate file (builtins parse its output). The ERR trap
+# (set -E) keeps bash from running the last command of a subshell in place: exec does, one process less.
+# OpenSSL 3's x509 command loads the default CA bundle whether or not it is used (about 20 ms): a read trusts
+# nothing, so SSL_CERT_FILE points it at an empty file.
 # LEAF_SERIAL (as printed: upper-case hex; '' when not a certificate), LEAF_NOT_AFTER_RAW (openssl's text),
 # LEAF_NOT_AFTER (ISO 8601 UTC), LEAF_NAMES (DNS names of the SAN, else the subject CN), LEAF_PUB (its
 # public key PEM) and LEAF_EXPIRED (1 when notAfter has passed).
@@ -203,7 +226,7 @@ read_leaf() { # file
   local -a san=()
   LEAF_SERIAL="" LEAF_NOT_AFTER_RAW="" LEAF_NOT_AFTER="" LEAF_PUB="" LEAF_EXPIRED=0 LEAF_CN=""
   LEAF_NAMES=()
-  out=$(openssl x509 -in "$1" -noout -serial -enddate -subject -nameopt multiline -ext subjectAltName -pubkey \
+  out=$(SSL_CERT_FILE=/dev/null exec openssl x509 -in "$1" -noout -serial -enddate -subject -nameopt multiline -ext subjectAltName -pubkey \
     -checkend 0 2>/dev/null) || LEAF_EXPIRED=1
   while IFS= read -r line; do
     if [ "$in_pub" = 1 ]; then
@@ -229,14 +252,17 @@ read_leaf() { # file
     case $entry in DNS:*) LEAF_NAMES+=("${entry#DNS:}") ;; esac
   done
   if [ "${#LEAF_NAMES[@]}" -eq 0 ] && [ -n "$LEAF_CN" ]; then LEAF_NAMES=("$LEAF_CN"); fi
-  LEAF_NOT_AFTER=$(iso_time "$LEAF_NOT_AFTER_RAW")
+  iso_time "$LEAF_NOT_AFTER_RAW"
+  LEAF_NOT_AFTER=$ISO_TIME
 }
 
-# openssl's "Mon DD HH:MM:SS YYYY GMT" as ISO 8601 UTC, with builtins ('' when it is not that form).
+# openssl's "Mon DD HH:MM:SS YYYY GMT" as ISO 8601 UTC in ISO_TIME, with builtins and no subshell ('' when it
+# is not that form).
 iso_time() { # text
   local re='^([A-Z][a-z]{2}) +([0-9]{1,2}) ([0-9:]{8}) ([0-9]{4}) GMT$' m=JanFebMarAprMayJunJulAugSepOctNovDec before
+  ISO_TIME=""
   [[ $1 =~ $re ]] || return 0
   before=${m%%"${BASH_REMATCH[1]}"*}
   ((${#before} < 36 && ${#before} % 3 == 0)) || return 0
-  printf '%s-%02d-%02dT%sZ' "${BASH_REMATCH[4]}" "$((${#before} / 3 + 1))" "$((10#${BASH_REMATCH[2]}))" "${BASH_REMATCH[3]}"
+  printf -v ISO_TIME '%s-%02d-%02dT%sZ' "${BASH_REMATCH[4]}" "$((${#before} / 3 + 1))" "$((10#${BASH_REMATCH[2]}))" "${BASH_REMATCH[3]}"
 }

@@ -101,6 +101,7 @@ failure_json() { # step code text
 fail() {
   local step=$1 code
   shift
+  if [ -z "$REPORTED" ] && declare -F fail_if_openssl_too_old >/dev/null; then STEP=$step; fail_if_openssl_too_old; fi
   code=$(step_code "$step")
   REPORTED=1
   set +e

@@ -547,6 +547,28 @@ describe('report program', () => {
     expect(after.CheckedAt > before.CheckedAt).toBe(true);
   });
 
+  test('files unchanged since the install are judged from the ownership record: no openssl call, same entry', async () => {
+    // An openssl that logs each call, then runs the real one.
+    const bin = path.join(f.root, 'openssl-report-bin');
+    const log = path.join(f.root, 'openssl-report.log');
+    mkdirSync(bin, { recursive: true });
+    const real = execFileSync('bash', ['-c', 'command -v openssl'], { encoding: 'utf8' }).trim();
+    writeFileSync(path.join(bin, 'openssl'), `#!/bin/sh\nprintf '%s\\n' "$1" >>'${log}'\nexec '${real}' "$@"\n`, {
+      mode: 0o755,
+    });
+    const before = inventoryFile(path.join(f.root, slot, 'inventory')).Content[0];
+    const env = {
+      ...inventoryEnv(slot, node),
+      PATH: [bin, f.aws.binDir, process.env.PATH ?? '/usr/bin:/bin'].join(':'),
+    };
+    const r = await run(actionParams('report', slot), env, 'report');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ serial: installed.serial, problem: '' });
+    expect(existsSync(log) ? readFileSync(log, 'utf8') : '').toBe('');
+    const after = inventoryFile(path.join(f.root, slot, 'inventory')).Content[0];
+    expect(after).toEqual({ ...before, CheckedAt: expect.any(String) });
+  });
+
   test('a certificate copied over the live one by hand: its serial and "the key does not match the certificate"; nothing repaired', async () => {
     const other = f.publish({ names: ['report.example.test'] });
     writeFileSync(path.join(certDir(), 'site.crt'), other.certificate);

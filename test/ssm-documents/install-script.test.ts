@@ -556,6 +556,44 @@ describe('preflight', () => {
     expect(existsSync(path.join(f.root, 'pre'))).toBe(false);
   });
 
+  test('the OpenSSL version is asked only when an openssl call failed; a too old one is the preflight problem', async () => {
+    // An openssl that logs its subcommand; with OLD_OPENSSL=1 it is a 1.0.2 that knows none of the options used
+    // (dgst passes, so that the node library still loads).
+    const bin = path.join(f.root, 'openssl-old-bin');
+    const log = path.join(f.root, 'openssl-old.log');
+    mkdirSync(bin, { recursive: true });
+    const real = execFileSync('bash', ['-c', 'command -v openssl'], { encoding: 'utf8' }).trim();
+    writeFileSync(
+      path.join(bin, 'openssl'),
+      `#!/bin/sh\nprintf '%s\\n' "$1" >>'${log}'\n` +
+        `if [ "$OLD_OPENSSL" = 1 ] && [ "$1" = version ]; then echo 'OpenSSL 1.0.2k-fips  26 Jan 2017'; exit 0; fi\n` +
+        `if [ "$OLD_OPENSSL" = 1 ] && [ "$1" != dgst ]; then exit 1; fi\nexec '${real}' "$@"\n`,
+      { mode: 0o755 },
+    );
+    const subcommands = () => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : []);
+    const install = (old: boolean) => {
+      const cert = f.publish({ names: ['old-openssl.example.test'] });
+      return runInstall({
+        params: f.params(cert.versionId, 'old-openssl'),
+        path: [bin, f.aws.binDir],
+        tmpDir: f.tmpDir,
+        env: { OLD_OPENSSL: old ? '1' : '0' },
+      });
+    };
+    const ok = await install(false);
+    runs.push(ok);
+    expect(ok.code).toBe(0);
+    expect(subcommands()).not.toContain('version');
+    const r = await install(true);
+    runs.push(r);
+    expect(r.code).toBe(EXIT.preflight);
+    expect(r.stderr).toContain(
+      'acm-export: preflight: OpenSSL 1.1.1 or later is required (found: OpenSSL 1.0.2k-fips  26 Jan 2017',
+    );
+    expect(r.failure).toBe('acm-export: FAILED at preflight: 1 problem(s); nothing was changed');
+    expect(JSON.parse(r.stdout)).toMatchObject({ failedStep: 'preflight', exitCode: EXIT.preflight });
+  });
+
   test('a target path blocked by a file', async () => {
     const cert = f.publish({ names: ['blocked.example.test'] });
     writeFileSync(path.join(f.root, 'blocked-file'), '');

@@ -3,8 +3,18 @@
  * location and sha256: the node fetches it once into a root-only cache, runs only a copy with that sha256, and
  * stops before touching any live file when it cannot get one.
  */
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import * as path from 'node:path';
 import { DEFAULT_PLACEMENT } from '../../lambda/shared/placement';
 import { EXAMPLE_LIBRARY_LOCATION, loadDocument, nodeLibrary } from '../../ssm-documents/load';
@@ -63,7 +73,42 @@ describe('on the node', () => {
     const renewal = f.publish({ names: ['cache.example.test'] });
     expect((await f.run(f.params(renewal.versionId, 'cache'), { ACM_EXPORT_STATE_DIR: state })).code).toBe(0);
     expect(fetches()).toBe(before + 1);
-    expect(readdirSync(path.join(state, 'lib'))).toEqual([`${LIBRARY.sha256}.sh`]);
+    // Beside it only the record of its last check (.verified: sha256, inode, change time, size).
+    expect(readdirSync(path.join(state, 'lib')).sort()).toEqual(['.verified', `${LIBRARY.sha256}.sh`]);
+  });
+
+  test('the cached copy is hashed again only when it is not the file last hashed (inode, change time, size)', async () => {
+    const state = stateDir('rehash');
+    // An openssl that logs its subcommand, then runs the real one.
+    const bin = path.join(f.root, 'openssl-log-bin');
+    const log = path.join(f.root, 'openssl-subcommands.log');
+    mkdirSync(bin, { recursive: true });
+    const real = execFileSync('bash', ['-c', 'command -v openssl'], { encoding: 'utf8' }).trim();
+    writeFileSync(path.join(bin, 'openssl'), `#!/bin/sh\nprintf '%s\\n' "$1" >>'${log}'\nexec '${real}' "$@"\n`, {
+      mode: 0o755,
+    });
+    const env = {
+      ACM_EXPORT_STATE_DIR: state,
+      PATH: [bin, f.aws.binDir, process.env.PATH ?? '/usr/bin:/bin'].join(':'),
+    };
+    const digests = () =>
+      existsSync(log)
+        ? readFileSync(log, 'utf8')
+            .split('\n')
+            .filter((l) => l === 'dgst').length
+        : 0;
+    const install = async () => {
+      const cert = f.publish({ names: ['rehash.example.test'] });
+      expect((await f.run(f.params(cert.versionId, 'rehash'), env)).code).toBe(0);
+    };
+    await install();
+    expect(digests()).toBe(1); // the fetched object
+    await install();
+    expect(digests()).toBe(1); // the cached copy, untouched since it was hashed
+    // Same content, but written to since (a new change time): hashed again before it is run.
+    chmodSync(path.join(state, 'lib', `${LIBRARY.sha256}.sh`), 0o600);
+    await install();
+    expect(digests()).toBe(2);
   });
 
   test('a tampered object is refused: the checksum named, nothing written, the live pair unchanged', async () => {
