@@ -14,10 +14,7 @@
  *
  * Each design is one entry of a list of counted designs: another variant of the workflow is one more entry.
  */
-import { ACMClient, RequestCertificateCommand } from '@aws-sdk/client-acm';
-import { ApiClient } from '../cli/api-client';
 import { INITIAL_POLL } from '../lambda/shared/contract';
-import { DEFAULT_EXPORT_TAG } from '../lambda/shared/export-opt-in';
 import { DEFAULT_CONVERGENCE_SCHEDULE, DEFAULT_DRIFT_REPORT_SCHEDULE } from '../lambda/shared/patterns';
 import { FUNCTION_NAMES } from '../local/functions';
 import { startLocalMode, type LocalMode } from '../local/runtime';
@@ -41,7 +38,7 @@ import { withFixedWait, withPollLoop } from './polling';
 import { PRICES } from './prices';
 import { scanForCertificate } from './renewal';
 import { row, type BenchRow } from './report';
-import { measureRunsPerRenewal, runExport } from './runs';
+import { exportNewCertificate, measureRunsPerRenewal } from './runs';
 import { builtStack } from './stack';
 import { addVirtualNodes } from './virtual-nodes';
 
@@ -287,7 +284,6 @@ export async function measureDesigns(options: CostOptions): Promise<MeasuredDesi
   const notes: string[] = [];
   const nodeRuns = await measureRunsPerRenewal(options.realNodes);
   const local = await startLocalMode({ nodes: 0, waitScale: options.msPerSecond, ssmMsPerSecond: options.msPerSecond });
-  const acm = new ACMClient(local.aws.clientConfig());
   try {
     // Virtual nodes: node i of a command finishes (i+1)/FLEET of the rollout after the command first reached a node.
     const firstSeen = new Map<string, number>();
@@ -298,21 +294,7 @@ export async function measureDesigns(options: CostOptions): Promise<MeasuredDesi
     });
     const dynamo = countDynamo(local);
     const counted = window(local, dynamo);
-    const api = new ApiClient({
-      endpoint: new URL(local.apiEndpoint),
-      region: local.region,
-      credentials: { ...local.credentials },
-      fetch: (input, init) => fetch(input, init),
-    });
-    const requested = await acm.send(
-      new RequestCertificateCommand({
-        DomainName: 'cost.bench.acm-export.test',
-        Options: { Export: 'ENABLED' },
-        Tags: [{ Key: DEFAULT_EXPORT_TAG.key, Value: DEFAULT_EXPORT_TAG.value }],
-      }),
-    );
-    const certificateArn = requested.CertificateArn!;
-    await runExport(local, api, certificateArn);
+    const certificateArn = await exportNewCertificate(local, 'cost.bench.acm-export.test');
 
     // Ours (event path, the stack's definition): ACM's renewal event → acm-renew → one execution per target;
     // command-events, which EventBridge invokes on the command's end, completes the execution's wait.
@@ -431,7 +413,6 @@ export async function measureDesigns(options: CostOptions): Promise<MeasuredDesi
     );
     return { designs, model, notes };
   } finally {
-    acm.destroy();
     await local.close();
   }
 }

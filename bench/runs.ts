@@ -66,7 +66,35 @@ function callsOf(local: LocalMode, instanceId: string, key: string): number {
   return local.aws.callCountsByCaller()[instanceId]?.[key] ?? 0;
 }
 
-export async function runExport(local: LocalMode, api: ApiClient, certificateArn: string): Promise<void> {
+/**
+ * Requests an exportable certificate (tagged for export) in the local ACM and exports it to local mode's
+ * target through the local API; resolves with its ARN once the export succeeded and the associations ran.
+ */
+export async function exportNewCertificate(local: LocalMode, domainName: string): Promise<string> {
+  const acm = new ACMClient(local.aws.clientConfig());
+  try {
+    const api = new ApiClient({
+      endpoint: new URL(local.apiEndpoint),
+      region: local.region,
+      credentials: { ...local.credentials },
+      fetch: (input, init) => fetch(input, init),
+    });
+    const requested = await acm.send(
+      new RequestCertificateCommand({
+        DomainName: domainName,
+        Options: { Export: 'ENABLED' },
+        Tags: [{ Key: DEFAULT_EXPORT_TAG.key, Value: DEFAULT_EXPORT_TAG.value }],
+      }),
+    );
+    const certificateArn = requested.CertificateArn!;
+    await runExport(local, api, certificateArn);
+    return certificateArn;
+  } finally {
+    acm.destroy();
+  }
+}
+
+async function runExport(local: LocalMode, api: ApiClient, certificateArn: string): Promise<void> {
   const [[key, value]] = Object.entries(local.tags);
   const body = validateExportRequest({
     CertificateArn: certificateArn,
@@ -116,23 +144,8 @@ async function reapplyAssociations(ssm: SSMClient, ids: string[]): Promise<void>
 export async function measureRunsPerRenewal(nodes: number, reapply = false): Promise<RunsPerRenewal> {
   const local = await startLocalMode({ nodes, tags: { Role: 'web' }, nginx: 'auto' });
   const ssm = new SSMClient(local.aws.clientConfig());
-  const acm = new ACMClient(local.aws.clientConfig());
   try {
-    const api = new ApiClient({
-      endpoint: new URL(local.apiEndpoint),
-      region: local.region,
-      credentials: { ...local.credentials },
-      fetch: (input, init) => fetch(input, init),
-    });
-    const requested = await acm.send(
-      new RequestCertificateCommand({
-        DomainName: 'runs.bench.acm-export.test',
-        Options: { Export: 'ENABLED' },
-        Tags: [{ Key: DEFAULT_EXPORT_TAG.key, Value: DEFAULT_EXPORT_TAG.value }],
-      }),
-    );
-    const certificateArn = requested.CertificateArn!;
-    await runExport(local, api, certificateArn);
+    const certificateArn = await exportNewCertificate(local, 'runs.bench.acm-export.test');
 
     // The renewal: ACM re-issues, the renewal event starts one export per stored target.
     local.aws.resetCallCounts();
@@ -188,7 +201,6 @@ export async function measureRunsPerRenewal(nodes: number, reapply = false): Pro
     };
   } finally {
     ssm.destroy();
-    acm.destroy();
     await local.close();
   }
 }

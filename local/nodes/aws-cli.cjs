@@ -103,51 +103,64 @@ function render(operation, options, response) {
   return `${value}\n`;
 }
 
+/**
+ * One request to the local endpoint, signed like the CLI's (SigV4 for `service`), with the CLI's user agent;
+ * resolves with the status and the body as a Buffer. `body` is sent as is ('' for none).
+ */
+function signedRequest({ method, path, headers, body, region, service }) {
+  const endpoint = new URL(process.env.AWS_ENDPOINT_URL);
+  const transport = require(endpoint.protocol === 'https:' ? 'node:https' : 'node:http');
+  return new Promise((resolve, reject) => {
+    const signed = signRequest({
+      method,
+      path,
+      headers: { host: endpoint.host, ...headers },
+      body,
+      region,
+      service,
+      accessKeyId: process.env.AWS_ACCESS_KEY_ID || '',
+      secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY || '',
+    });
+    const req = transport.request(
+      endpoint,
+      {
+        method,
+        path,
+        headers: {
+          ...signed,
+          ...(body ? { 'content-length': Buffer.byteLength(body) } : {}),
+          // Unsigned, as the CLI's: the emulator counts calls per node by this id (on AWS, the instance
+          // role's session names the node).
+          'user-agent': `aws-cli/2.22.0 md/local${process.env.AWS_SSM_INSTANCE_ID ? ` app/${process.env.AWS_SSM_INSTANCE_ID}` : ''}`,
+        },
+      },
+      (res) => {
+        const chunks = [];
+        res.on('data', (d) => chunks.push(d));
+        res.on('end', () => resolve({ status: res.statusCode || 0, body: Buffer.concat(chunks) }));
+      },
+    );
+    req.setTimeout(60_000, () => req.destroy(new Error('read timeout')));
+    req.on('error', reject);
+    req.end(body || undefined);
+  });
+}
+
 /** One signed JSON 1.1 call; retried like the CLI's standard mode on throttling, 5xx and refused connections. */
 async function call(operation, input, region) {
   const endpoint = new URL(process.env.AWS_ENDPOINT_URL);
   const body = JSON.stringify(input);
-  const transport = require(endpoint.protocol === 'https:' ? 'node:https' : 'node:http');
-  const send = () =>
-    new Promise((resolve, reject) => {
-      const headers = signRequest({
-        method: 'POST',
-        path: '/',
-        headers: {
-          host: endpoint.host,
-          'content-type': 'application/x-amz-json-1.1',
-          'x-amz-target': `secretsmanager.${operation.name}`,
-        },
-        body,
-        region,
-        service: 'secretsmanager',
-        accessKeyId: process.env.AWS_ACCESS_KEY_ID || '',
-        secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY || '',
-      });
-      const req = transport.request(
-        endpoint,
-        {
-          method: 'POST',
-          path: '/',
-          headers: {
-            ...headers,
-            'content-length': Buffer.byteLength(body),
-            // Unsigned, as the CLI's: the emulator counts calls per node by this id (on AWS, the instance
-            // role's session names the node).
-            'user-agent': `aws-cli/2.22.0 md/local${process.env.AWS_SSM_INSTANCE_ID ? ` app/${process.env.AWS_SSM_INSTANCE_ID}` : ''}`,
-          },
-        },
-        (res) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (d) => (text += d));
-          res.on('end', () => resolve({ status: res.statusCode || 0, text }));
-        },
-      );
-      req.setTimeout(60_000, () => req.destroy(new Error('read timeout')));
-      req.on('error', reject);
-      req.end(body);
+  const send = async () => {
+    const answer = await signedRequest({
+      method: 'POST',
+      path: '/',
+      headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': `secretsmanager.${operation.name}` },
+      body,
+      region,
+      service: 'secretsmanager',
     });
+    return { status: answer.status, text: answer.body.toString('utf8') };
+  };
   for (let attempt = 1; ; attempt++) {
     let answer;
     try {
@@ -197,42 +210,16 @@ function parseCopy(args) {
 /** GetObject, signed for s3; the object body, or the CLI's fatal error line (exit 1). */
 async function copyFromS3({ bucket, key, file, region }) {
   const endpoint = new URL(process.env.AWS_ENDPOINT_URL);
-  const transport = require(endpoint.protocol === 'https:' ? 'node:https' : 'node:http');
   const objectPath = `/${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
   const send = () =>
-    new Promise((resolve, reject) => {
-      const headers = signRequest({
-        method: 'GET',
-        path: objectPath,
-        headers: {
-          host: endpoint.host,
-          'x-amz-content-sha256': 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
-        },
-        body: '',
-        region,
-        service: 's3',
-        accessKeyId: process.env.AWS_ACCESS_KEY_ID || '',
-        secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY || '',
-      });
-      const req = transport.request(
-        endpoint,
-        {
-          method: 'GET',
-          path: objectPath,
-          headers: {
-            ...headers,
-            'user-agent': `aws-cli/2.22.0 md/local${process.env.AWS_SSM_INSTANCE_ID ? ` app/${process.env.AWS_SSM_INSTANCE_ID}` : ''}`,
-          },
-        },
-        (res) => {
-          const chunks = [];
-          res.on('data', (d) => chunks.push(d));
-          res.on('end', () => resolve({ status: res.statusCode || 0, body: Buffer.concat(chunks) }));
-        },
-      );
-      req.setTimeout(60_000, () => req.destroy(new Error('read timeout')));
-      req.on('error', reject);
-      req.end();
+    signedRequest({
+      method: 'GET',
+      path: objectPath,
+      // The SHA-256 of an empty body: S3 requires the payload hash header.
+      headers: { 'x-amz-content-sha256': 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' },
+      body: '',
+      region,
+      service: 's3',
     });
   let answer;
   for (let attempt = 1; ; attempt++) {
