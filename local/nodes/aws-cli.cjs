@@ -146,6 +146,30 @@ function signedRequest({ method, path, headers, body, region, service }) {
   });
 }
 
+/**
+ * `send()` retried like the CLI's standard mode: 3 attempts with backoff on a refused connection (then the
+ * CLI's exit 255 naming `url`) and on answers `retryable(answer)` says are worth another try.
+ */
+async function sendWithRetries(send, retryable, url) {
+  for (let attempt = 1; ; attempt++) {
+    let answer;
+    try {
+      answer = await send();
+    } catch {
+      if (attempt < 3) {
+        await sleep(50 * 2 ** attempt);
+        continue;
+      }
+      throw new CliExit(255, `\nCould not connect to the endpoint URL: "${url}"`);
+    }
+    if (attempt < 3 && retryable(answer)) {
+      await sleep(50 * 2 ** attempt);
+      continue;
+    }
+    return answer;
+  }
+}
+
 /** One signed JSON 1.1 call; retried like the CLI's standard mode on throttling, 5xx and refused connections. */
 async function call(operation, input, region) {
   const endpoint = new URL(process.env.AWS_ENDPOINT_URL);
@@ -161,33 +185,26 @@ async function call(operation, input, region) {
     });
     return { status: answer.status, text: answer.body.toString('utf8') };
   };
-  for (let attempt = 1; ; attempt++) {
-    let answer;
+  const parse = (text) => {
     try {
-      answer = await send();
+      return text ? JSON.parse(text) : {};
     } catch {
-      if (attempt < 3) {
-        await sleep(50 * 2 ** attempt);
-        continue;
-      }
-      throw new CliExit(255, `\nCould not connect to the endpoint URL: "${endpoint.origin}/"`);
+      return { message: text.slice(0, 200) };
     }
-    let parsed = {};
-    try {
-      parsed = answer.text ? JSON.parse(answer.text) : {};
-    } catch {
-      parsed = { message: answer.text.slice(0, 200) };
-    }
-    if (answer.status === 200) return parsed;
-    const type = String(parsed.__type || 'Unknown').replace(/^.*#/, '');
-    const retryable = answer.status >= 500 || /Throttl|TooManyRequests/.test(type);
-    if (retryable && attempt < 3) {
-      await sleep(50 * 2 ** attempt);
-      continue;
-    }
-    const message = parsed.message || parsed.Message || '';
-    throw new CliExit(254, `\nAn error occurred (${type}) when calling the ${operation.name} operation: ${message}`);
-  }
+  };
+  const typeOf = (parsed) => String(parsed.__type || 'Unknown').replace(/^.*#/, '');
+  const answer = await sendWithRetries(
+    send,
+    (a) => a.status >= 500 || (a.status !== 200 && /Throttl|TooManyRequests/.test(typeOf(parse(a.text)))),
+    `${endpoint.origin}/`,
+  );
+  const parsed = parse(answer.text);
+  if (answer.status === 200) return parsed;
+  const message = parsed.message || parsed.Message || '';
+  throw new CliExit(
+    254,
+    `\nAn error occurred (${typeOf(parsed)}) when calling the ${operation.name} operation: ${message}`,
+  );
 }
 
 /** `s3 cp [--region R] [--only-show-errors] s3://bucket/key file`: the one S3 call of the node programs. */
@@ -221,23 +238,7 @@ async function copyFromS3({ bucket, key, file, region }) {
       region,
       service: 's3',
     });
-  let answer;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      answer = await send();
-    } catch {
-      if (attempt < 3) {
-        await sleep(50 * 2 ** attempt);
-        continue;
-      }
-      throw new CliExit(255, `\nCould not connect to the endpoint URL: "${endpoint.origin}${objectPath}"`);
-    }
-    if (answer.status >= 500 && attempt < 3) {
-      await sleep(50 * 2 ** attempt);
-      continue;
-    }
-    break;
-  }
+  const answer = await sendWithRetries(send, (a) => a.status >= 500, `${endpoint.origin}${objectPath}`);
   if (answer.status === 200) {
     require('node:fs').writeFileSync(file, answer.body);
     return;
