@@ -13,10 +13,10 @@
  * test can tell which calls the install script made, synchronously (a graceful restart is only logged once
  * Apache handled the signal).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { canConnect, freePort, sleep } from './nginx';
+import { startServerProcess } from './server-process';
 
 export interface TestApache {
   /** ServerRoot and configuration directory (pass as APACHE_CONFDIR). */
@@ -97,55 +97,32 @@ export async function startApache(options: { dir: string; certificate: string; k
     mode: 0o755,
   });
   const readLog = () => (existsSync(errorLog) ? readFileSync(errorLog, 'utf8') : '');
-  for (let attempt = 0; ; attempt++) {
-    const port = await freePort();
-    writeFileSync(conf, config(dir, port, certificate, key, includeDir));
-    const child: ChildProcess = spawn('apache2', ['-d', dir, '-f', conf, '-DFOREGROUND'], {
-      stdio: 'ignore',
-      env: { ...process.env, PATH: `${process.env.PATH ?? '/usr/bin:/bin'}:/usr/sbin:/sbin` },
-    });
-    let exited = false;
-    let spawnError: Error | undefined;
-    child.once('exit', () => {
-      exited = true;
-    });
-    child.once('error', (err) => {
-      exited = true;
-      spawnError = err;
-    });
-    const deadline = Date.now() + 10_000;
-    while (!exited && Date.now() < deadline) {
-      if (await canConnect(port)) {
-        return {
-          confDir: dir,
-          port,
-          includeDir,
-          binDir,
-          calls: () => (existsSync(callLog) ? readFileSync(callLog, 'utf8').trim().split('\n').filter(Boolean) : []),
-          clearCalls: () => writeFileSync(callLog, ''),
-          gracefulRestarts: () => (readLog().match(/AH00493: SIGUSR1 received/g) ?? []).length,
-          errorLog: readLog,
-          stop: () => stopChild(child),
-        };
-      }
-      await sleep(50);
-    }
-    // Never a skip: the tests' prerequisites install apache2, so a missing one is a failure.
-    if (spawnError) throw new Error(`cannot run apache2 (install apache2): ${spawnError.message}`);
-    await stopChild(child);
-    if (attempt >= 4) throw new Error(`Apache did not start: ${readLog().slice(-2000)}`);
-  }
-}
-
-/** SIGTERM stops Apache and its children at once (SIGWINCH would wait for open connections). */
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
-    child.once('exit', () => {
-      clearTimeout(kill);
-      resolve();
-    });
-    child.kill('SIGTERM');
+  const {
+    ports: [port],
+    stop,
+  } = await startServerProcess({
+    ports: 1,
+    spawn: ([port]) => {
+      writeFileSync(conf, config(dir, port, certificate, key, includeDir));
+      return spawn('apache2', ['-d', dir, '-f', conf, '-DFOREGROUND'], {
+        stdio: 'ignore',
+        env: { ...process.env, PATH: `${process.env.PATH ?? '/usr/bin:/bin'}:/usr/sbin:/sbin` },
+      });
+    },
+    // SIGTERM stops Apache and its children at once (SIGWINCH would wait for open connections).
+    stopSignal: 'SIGTERM',
+    cannotRun: (error) => `cannot run apache2 (install apache2): ${error.message}`,
+    didNotStart: () => `Apache did not start: ${readLog().slice(-2000)}`,
   });
+  return {
+    confDir: dir,
+    port,
+    includeDir,
+    binDir,
+    calls: () => (existsSync(callLog) ? readFileSync(callLog, 'utf8').trim().split('\n').filter(Boolean) : []),
+    clearCalls: () => writeFileSync(callLog, ''),
+    gracefulRestarts: () => (readLog().match(/AH00493: SIGUSR1 received/g) ?? []).length,
+    errorLog: readLog,
+    stop,
+  };
 }

@@ -9,10 +9,10 @@
  *
  * `includeDir` is included inside `http {}`: drop a *.conf there to change (or break) the configuration.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
 import * as path from 'node:path';
+import { startServerProcess } from './server-process';
 import { waitFor } from './wait';
 
 export interface NginxServer {
@@ -41,33 +41,7 @@ export interface TestNginx {
   stop(): Promise<void>;
 }
 
-/** A TCP port that was free on 127.0.0.1 a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
-
-/** Whether 127.0.0.1:`port` accepts a TCP connection (a server started by a test is up). */
-export function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export { canConnect, freePort, sleep } from './server-process';
 
 function config(dir: string, servers: NginxServer[], ports: number[], includeDir: string): string {
   const tmp = path.join(dir, 'tmp');
@@ -105,59 +79,32 @@ export async function startNginx(options: { dir: string; servers: NginxServer[] 
   mkdirSync(path.join(dir, 'tmp'), { recursive: true });
   mkdirSync(includeDir, { recursive: true });
   const conf = path.join(dir, 'nginx.conf');
-  for (let attempt = 0; ; attempt++) {
-    const ports = await Promise.all(servers.map(() => freePort()));
-    writeFileSync(conf, config(dir, servers, ports, includeDir));
-    const child: ChildProcess = spawn('nginx', ['-c', conf, '-e', path.join(dir, 'error.log')], { stdio: 'ignore' });
-    let exited = false;
-    let spawnError: Error | undefined;
-    child.once('exit', () => {
-      exited = true;
-    });
-    child.once('error', (err) => {
-      exited = true;
-      spawnError = err;
-    });
-    const deadline = Date.now() + 10_000;
-    while (!exited && Date.now() < deadline) {
-      const up = await Promise.all(ports.map(canConnect));
-      if (up.every(Boolean)) {
-        return {
-          conf,
-          ports,
-          includeDir,
-          errorLog: () => readFileSync(path.join(dir, 'error.log'), 'utf8'),
-          settled: async () => {
-            const reopens = () =>
-              (readFileSync(path.join(dir, 'error.log'), 'utf8').match(/signal 10 \(SIGUSR1\) received/g) ?? []).length;
-            const before = reopens();
-            if (!child.pid) throw new Error('nginx has no pid');
-            process.kill(child.pid, 'SIGUSR1');
-            await waitFor(() => reopens() > before, 5000, 'nginx to log the SIGUSR1 sent to settle it');
-          },
-          stop: () => stopChild(child),
-        };
-      }
-      await sleep(50);
-    }
-    if (spawnError) throw new Error(`cannot run nginx (install nginx-light): ${spawnError.message}`);
-    await stopChild(child);
-    if (attempt >= 4) {
-      throw new Error(`nginx did not start: ${readFileSync(path.join(dir, 'error.log'), 'utf8').slice(-2000)}`);
-    }
-  }
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
-    child.once('exit', () => {
-      clearTimeout(kill);
-      resolve();
-    });
-    child.kill('SIGQUIT');
+  const errorLog = path.join(dir, 'error.log');
+  const { ports, child, stop } = await startServerProcess({
+    ports: servers.length,
+    spawn: (ports) => {
+      writeFileSync(conf, config(dir, servers, ports, includeDir));
+      return spawn('nginx', ['-c', conf, '-e', errorLog], { stdio: 'ignore' });
+    },
+    // nginx's quick shutdown.
+    stopSignal: 'SIGQUIT',
+    cannotRun: (error) => `cannot run nginx (install nginx-light): ${error.message}`,
+    didNotStart: () => `nginx did not start: ${readFileSync(errorLog, 'utf8').slice(-2000)}`,
   });
+  return {
+    conf,
+    ports,
+    includeDir,
+    errorLog: () => readFileSync(errorLog, 'utf8'),
+    settled: async () => {
+      const reopens = () => (readFileSync(errorLog, 'utf8').match(/signal 10 \(SIGUSR1\) received/g) ?? []).length;
+      const before = reopens();
+      if (!child.pid) throw new Error('nginx has no pid');
+      process.kill(child.pid, 'SIGUSR1');
+      await waitFor(() => reopens() > before, 5000, 'nginx to log the SIGUSR1 sent to settle it');
+    },
+    stop,
+  };
 }
 
 /** Serial (upper-case hex) served on 127.0.0.1:port for SNI `serverName`, or '' if none. */
