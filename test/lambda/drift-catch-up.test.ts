@@ -12,7 +12,7 @@ import { checkDrift } from '../../lambda/drift-check/drift-check';
 import { listCertificates } from '../../lambda/export-api/list-certificates';
 import type { InventoryItem } from '../../lambda/shared/contract';
 import { CUSTOM_INVENTORY_TYPE } from '../../lambda/shared/node-reports';
-import { ACCOUNT, CERT_ARN, REGION, executionArn, mockAwsClient, startInventory } from './support';
+import { ACCOUNT, CERT_ARN, REGION, TARGET_WWW, executionArn, mockAwsClient, startInventory } from './support';
 
 const ssm = mockAwsClient(SSMClient);
 const sns = mockAwsClient(SNSClient);
@@ -24,17 +24,10 @@ const NODES = ['i-00000000000000091', 'i-00000000000000092', 'mi-000000000000000
 
 const ITEM: InventoryItem = {
   certificateArn: CERT_ARN,
+  ...TARGET_WWW,
   target: 'Role=web9',
-  itemType: 'target',
   CertName: 'site9',
-  TargetTagKey: 'Role',
   TargetTagValue: 'web9',
-  CertDir: '/etc/ssl/certs',
-  KeyDir: '/etc/ssl/private',
-  Service: 'nginx',
-  VerifyPort: 443,
-  MaxConcurrency: '10%',
-  MaxErrors: '0',
   certExpiryDate: '2027-07-01T00:00:00.000Z',
   lastExportedDate: '2026-12-04T08:00:00.000Z',
   lastExportStartedAt: '2026-12-04T08:00:00.000Z',

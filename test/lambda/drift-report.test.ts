@@ -12,7 +12,7 @@ import { checkDrift, driftAlert } from '../../lambda/drift-check/drift-check';
 import { findDrift } from '../../lambda/shared/drift';
 import { listCertificates } from '../../lambda/export-api/list-certificates';
 import { CUSTOM_INVENTORY_TYPE, observationOf, parseReport } from '../../lambda/shared/node-reports';
-import { CERT_ARN, REGION, ACCOUNT, executionArn, startInventory, mockAwsClient } from './support';
+import { CERT_ARN, REGION, ACCOUNT, TARGET_WWW, executionArn, startInventory, mockAwsClient } from './support';
 
 const ssm = mockAwsClient(SSMClient);
 const sns = mockAwsClient(SNSClient);
@@ -25,17 +25,10 @@ const ARN = CERT_ARN.replace(/[0-9a-f]{4}$/, '0700');
 
 const ITEM: InventoryItem = {
   certificateArn: ARN,
+  ...TARGET_WWW,
   target: 'Role=web7',
-  itemType: 'target',
   CertName: 'site7',
-  TargetTagKey: 'Role',
   TargetTagValue: 'web7',
-  CertDir: '/etc/ssl/certs',
-  KeyDir: '/etc/ssl/private',
-  Service: 'nginx',
-  VerifyPort: 443,
-  MaxConcurrency: '10%',
-  MaxErrors: '0',
   certExpiryDate: '2027-07-01T00:00:00.000Z',
   lastExportedDate: '2026-11-30T00:00:00.000Z',
   lastExportStartedAt: '2026-11-30T00:00:00.000Z',
