@@ -21,7 +21,7 @@ import { startLocalMode, type LocalMode } from '../local/runtime';
 import { LocalStepFunctions, type LocalExecution, type LocalTask } from '../local/stepfunctions';
 import type { AslDefinition } from '../lib/render-definition';
 import { taskFunction } from '../local/template';
-import { BASELINE_WAIT_SECONDS } from './completion';
+import { BASELINE_WAIT_SECONDS, FINISH_TIMES } from './completion';
 import {
   addUsage,
   costOf,
@@ -273,8 +273,16 @@ function nodeUsage(callsPerNode: Record<string, number>, nodes: number): Usage {
   return { ...NO_USAGE, secretsManagerCalls: secretsManager * nodes, kmsRequests: kms * nodes };
 }
 
+/** One renewal of ours (event path, nodes included) and of the baseline at one rollout length. */
+export interface RolloutCost {
+  rolloutSeconds: number;
+  ours: Usage;
+  baseline: Usage;
+}
+
 export interface MeasuredDesigns {
   designs: CountedDesign[];
+  byRollout: RolloutCost[];
   model: MonthModel;
   notes: string[];
 }
@@ -286,42 +294,71 @@ export async function measureDesigns(options: CostOptions): Promise<MeasuredDesi
   const local = await startLocalMode({ nodes: 0, waitScale: options.msPerSecond, ssmMsPerSecond: options.msPerSecond });
   try {
     // Virtual nodes: node i of a command finishes (i+1)/FLEET of the rollout after the command first reached a node.
+    let rolloutSeconds = ROLLOUT_SECONDS;
     const firstSeen = new Map<string, number>();
     addVirtualNodes(local.aws, FLEET, local.tags, (request, i) => {
       const start = firstSeen.get(request.commandId) ?? Date.now();
       firstSeen.set(request.commandId, start);
-      return start + (ROLLOUT_SECONDS * options.msPerSecond * (i + 1)) / FLEET;
+      return start + (rolloutSeconds * options.msPerSecond * (i + 1)) / FLEET;
     });
     const dynamo = countDynamo(local);
     const counted = window(local, dynamo);
     const certificateArn = await exportNewCertificate(local, 'cost.bench.acm-export.test');
+    const commandEvents = timeCommandEvents(local);
 
     // Ours (event path, the stack's definition): ACM's renewal event → acm-renew → one execution per target;
     // command-events, which EventBridge invokes on the command's end, completes the execution's wait.
-    const commandEvents = timeCommandEvents(local);
-    const event = await local.aws.acm.renew(certificateArn);
-    counted.start();
-    commandEvents.ms.length = 0;
-    const renew = await timed(() => local.deliverEvent(event));
-    const executions: LocalExecution[] = [];
-    for (const arn of renew.value.executionArns) executions.push(await local.stepFunctions.waitFor(arn));
-    if (executions.length !== 1 || executions[0].status !== 'SUCCEEDED')
-      throw new Error(
-        `the renewal ran ${executions.length} execution(s): ${executions.map((e) => e.status).join(', ')}`,
-      );
-    await local.waitForAssociations();
-    // command-events completes the wait before it returns: let its invocation end before counting.
-    await local.aws.events.idle();
-    const ours = historyCounts(executions[0].history);
-    const oursRenewal = counted.usage({
-      transitions: ours.transitions,
-      lambdaMs: [renew.ms, ...ours.lambdaMs, ...commandEvents.ms],
-    });
-    const input = executions[0].input;
+    const renewOurs = async (): Promise<{ usage: Usage; input: string; renewMs: number }> => {
+      const event = await local.aws.acm.renew(certificateArn);
+      counted.start();
+      commandEvents.ms.length = 0;
+      const renew = await timed(() => local.deliverEvent(event));
+      const executions: LocalExecution[] = [];
+      for (const arn of renew.value.executionArns) executions.push(await local.stepFunctions.waitFor(arn));
+      if (executions.length !== 1 || executions[0].status !== 'SUCCEEDED')
+        throw new Error(
+          `the renewal ran ${executions.length} execution(s): ${executions.map((e) => e.status).join(', ')}`,
+        );
+      await local.waitForAssociations();
+      // command-events completes the wait before it returns: let its invocation end before counting.
+      await local.aws.events.idle();
+      const ours = historyCounts(executions[0].history);
+      const usage = counted.usage({
+        transitions: ours.transitions,
+        lambdaMs: [renew.ms, ...ours.lambdaMs, ...commandEvents.ms],
+      });
+      return { usage, input: executions[0].input, renewMs: renew.ms };
+    };
+    // The baseline: the same execution input on the definition with the fixed Wait, no events delivered (it
+    // waits for none); its renewal lookup is a Scan.
+    const renewBaseline = async (input: string, name: string): Promise<Usage> => {
+      local.aws.events.dropEvents = true;
+      try {
+        counted.start();
+        const lookup = await timed(() =>
+          scanForCertificate({ ddb: local.ddb, tableName: tableNameOf(local) } as never, certificateArn),
+        );
+        const baseExecution = await runVariant(
+          local,
+          withFixedWait(withPollLoop(local.model.definition), BASELINE_WAIT_SECONDS),
+          name,
+          input,
+          options.msPerSecond,
+        );
+        const base = historyCounts(baseExecution.history);
+        return counted.usage({ transitions: base.transitions, lambdaMs: [lookup.ms, ...base.lambdaMs] });
+      } finally {
+        local.aws.events.dropEvents = false;
+      }
+    };
 
-    // The poll path and the baseline: the same execution input on variants of the definition, with no events
-    // delivered (neither waits for one). The same renewal function starts the poll path; the baseline's
-    // lookup is a Scan.
+    rolloutSeconds = ROLLOUT_SECONDS;
+    const main = await renewOurs();
+    const oursRenewal = main.usage;
+    const input = main.input;
+
+    // The poll path (the stack before the event path): the same input on the definition with the wait rendered
+    // as the backoff loop, started by the same renewal function.
     local.aws.events.dropEvents = true;
     counted.start();
     const pollExecution = await runVariant(
@@ -332,22 +369,22 @@ export async function measureDesigns(options: CostOptions): Promise<MeasuredDesi
       options.msPerSecond,
     );
     const poll = historyCounts(pollExecution.history);
-    const pollRenewal = counted.usage({ transitions: poll.transitions, lambdaMs: [renew.ms, ...poll.lambdaMs] });
-
-    counted.start();
-    const lookup = await timed(() =>
-      scanForCertificate({ ddb: local.ddb, tableName: tableNameOf(local) } as never, certificateArn),
-    );
-    const baseExecution = await runVariant(
-      local,
-      withFixedWait(withPollLoop(local.model.definition), BASELINE_WAIT_SECONDS),
-      'cost-baseline',
-      input,
-      options.msPerSecond,
-    );
-    const base = historyCounts(baseExecution.history);
-    const baselineRenewal = counted.usage({ transitions: base.transitions, lambdaMs: [lookup.ms, ...base.lambdaMs] });
+    const pollRenewal = counted.usage({ transitions: poll.transitions, lambdaMs: [main.renewMs, ...poll.lambdaMs] });
     local.aws.events.dropEvents = false;
+
+    const baselineRenewal = await renewBaseline(input, 'cost-baseline');
+    const nodesPerRenewal = nodeUsage(nodeRuns.renewalCallsPerNode, FLEET);
+
+    // The same two designs at each rollout length (the baseline's polling grows with it, the event path's not).
+    const byRollout: RolloutCost[] = [];
+    for (const seconds of FINISH_TIMES) {
+      rolloutSeconds = seconds;
+      const ours = seconds === ROLLOUT_SECONDS ? main : await renewOurs();
+      const baseline =
+        seconds === ROLLOUT_SECONDS ? baselineRenewal : await renewBaseline(ours.input, `cost-baseline-${seconds}s`);
+      byRollout.push({ rolloutSeconds: seconds, ours: addUsage(ours.usage, nodesPerRenewal), baseline });
+    }
+    rolloutSeconds = ROLLOUT_SECONDS;
 
     // Drift check (ours only): one run over the inventory of this run (one target of FLEET nodes).
     counted.start();
@@ -388,12 +425,12 @@ export async function measureDesigns(options: CostOptions): Promise<MeasuredDesi
     const designs: CountedDesign[] = [
       {
         design: 'ours (event path)',
-        perRenewal: addUsage(oursRenewal, nodeUsage(nodeRuns.renewalCallsPerNode, FLEET)),
+        perRenewal: addUsage(oursRenewal, nodesPerRenewal),
         ...ourRuns,
       },
       {
         design: 'ours (poll path, before the event path)',
-        perRenewal: addUsage(pollRenewal, nodeUsage(nodeRuns.renewalCallsPerNode, FLEET)),
+        perRenewal: addUsage(pollRenewal, nodesPerRenewal),
         ...ourRuns,
       },
       {
@@ -411,7 +448,7 @@ export async function measureDesigns(options: CostOptions): Promise<MeasuredDesi
       `Nodes' calls per renewal and per association run measured by the runs section with ${nodeRuns.nodes} real local nodes, per node × ${FLEET}: ` +
         `renewal ${fmtCalls(nodeRuns.renewalCallsPerNode)}; unchanged install run ${fmtCalls(nodeRuns.unchangedRunCalls.install)}; report run ${fmtCalls(nodeRuns.unchangedRunCalls.report)}.`,
     );
-    return { designs, model, notes };
+    return { designs, model, notes, byRollout };
   } finally {
     await local.close();
   }
@@ -524,15 +561,38 @@ export function costRows(designs: readonly CountedDesign[], model: MonthModel): 
   return rows;
 }
 
+/**
+ * Per renewal at each rollout length: ours (event path, its nodes' calls included) against the baseline, with
+ * both designs' state transitions, the one cost that grows with the rollout.
+ */
+export function rolloutRows(byRollout: readonly RolloutCost[], nodes: number): BenchRow[] {
+  const rows = byRollout.map((r) => {
+    const ours = costOf(r.ours).total;
+    const baseline = costOf(r.baseline).total;
+    return row(
+      SECTION,
+      `ours (event path): $ per renewal, 1 certificate on ${nodes} nodes, last node done at t=${r.rolloutSeconds} s`,
+      'USD',
+      usd(ours),
+      usd(baseline),
+      `${r.ours.stateTransitions} vs ${r.baseline.stateTransitions} transitions; goal: at most the baseline's, ${ours <= baseline ? 'met' : 'not met'}`,
+    );
+  });
+  return rows;
+}
+
 export async function benchCost(options: CostOptions, notes: string[]): Promise<BenchRow[]> {
   const measured = await measureDesigns(options);
   const { designs, model } = measured;
-  const rows = costRows(designs, model);
+  const rows = [...costRows(designs, model), ...rolloutRows(measured.byRollout, model.nodesPerCertificate)];
   notes.push(
     `Per renewal: local mode, real handlers and definition, ${FLEET} virtual nodes finishing over a ${ROLLOUT_SECONDS}-s rollout (1 s = ${options.msPerSecond} ms); transitions and Lambda invocations from the execution history plus the acm-renew invocation and, on the event path, the command-events invocations EventBridge makes (baseline: its Scan lookup timed as its renew function); each invocation's local wall ms stands in for Lambda's billed ms at ${FUNCTION_MEMORY_MB} MB arm64; Secrets Manager and KMS calls counted at the emulator (plus one KMS data key per stored secret value); DynamoDB units as dynalite reports them per call; log bytes are the handlers' own lines (Lambda's START/END/REPORT lines are not counted).`,
   );
   notes.push(
     `Per month: ${model.certificates} certificates, one target of ${model.nodesPerCertificate} nodes each, renewed every ${RENEWAL_INTERVAL_DAYS} days (198-day exportable certificates renewed 45 days before expiry); install associations ${DEFAULT_CONVERGENCE_SCHEDULE} and report associations ${DEFAULT_DRIFT_REPORT_SCHEDULE} on every node, the drift check ${driftSchedule()} (counted on one target, its per-target work × ${model.certificates}). Fixed: $${PRICES.secretMonth.usd}/secret-month, $${PRICES.kmsKeyMonth.usd}/key-month. List prices in ${'bench/prices.ts'} (us-east-1, no free tier); log storage: price not found, left out. Run Command, State Manager and the stack's EventBridge rules (AWS service events and schedules on the default bus) cost nothing.`,
+  );
+  notes.push(
+    `Per renewal by rollout length: one more renewal of each design per length, the virtual nodes finishing evenly up to that time; the ${ROLLOUT_SECONDS}-s rows are the renewal above. Ours includes its nodes' calls (below), the baseline's nodes fetch nothing.`,
   );
   for (const d of designs) if (d.lacks) notes.push(`${d.design} lacks: ${d.lacks}.`);
   notes.push(...measured.notes);

@@ -14,7 +14,7 @@ import {
   type MonthModel,
   type Usage,
 } from '../../bench/cost-model';
-import { costRows, historyCounts } from '../../bench/cost';
+import { costRows, historyCounts, rolloutRows } from '../../bench/cost';
 import { dollars, PRICES } from '../../bench/prices';
 
 const RENEWAL: Usage = {
@@ -182,6 +182,23 @@ describe('cost table', () => {
 
   test('without a baseline entry there is no table', () => {
     expect(() => costRows([design()], MODEL)).toThrow(/baseline/);
+  });
+
+  test('per rollout length: one row each, met only where ours costs at most the baseline', () => {
+    const ours = { ...RENEWAL, stateTransitions: 9 };
+    const rows = rolloutRows(
+      [
+        { rolloutSeconds: 5, ours, baseline: { ...RENEWAL, stateTransitions: 10, secretsManagerCalls: 2 } },
+        { rolloutSeconds: 300, ours, baseline: { ...RENEWAL, stateTransitions: 67 } },
+      ],
+      50,
+    );
+    expect(rows.map((r) => [r.metric.replace(/.*t=/, ''), /, met$/.test(r.note ?? '')])).toEqual([
+      ['5 s', false],
+      ['300 s', true],
+    ]);
+    expect(rows[0].note).toMatch(/^9 vs 10 transitions/);
+    expect(rows[1].ours).toBeCloseTo(Number(costOf(ours).total.toPrecision(3)), 12);
   });
 });
 
