@@ -4,7 +4,9 @@
  * the bundle (`require`) and exit, median of N, with the function's literal environment (NODE_OPTIONS
  * --enable-source-maps and the Powertools settings). The AWS SDK is bundled, as deployed. Every function of the
  * stack is measured (found by its metadata, so a new function is measured without editing this file), each as a
- * ratio to a bare `node` start in the same run, and once more as in Lambda with X-Ray tracing active. The
+ * ratio to a bare `node` start in the same run, and once more as in Lambda with X-Ray tracing active. Beside each
+ * handler, its SDK floor (bench/sdk-floor.ts): a bundle with the same options that only constructs the SDK
+ * clients the handler's bundle contains, so the goal can be read against what the SDK alone costs. The
  * baseline design's functions are Python: `import boto3` and its two clients beside a bare `python3`.
  */
 import { spawnSync } from 'node:child_process';
@@ -16,12 +18,15 @@ import { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { AcmExportStack } from '../lib/acm-export-stack';
 import { FUNCTION_METADATA } from '../lib/constructs/node-function';
 import { row, type BenchRow } from './report';
+import { bundledClientModules, buildSdkFloor, clientName } from './sdk-floor';
 import { median } from './stats';
 
 const ROOT = path.join(__dirname, '..');
 
 interface Bundle {
   name: string;
+  /** The handler's source, repository-relative (`lambda/<name>/handler.ts`). */
+  entry: string;
   file: string;
   bytes: number;
   mapBytes: number;
@@ -40,6 +45,8 @@ export function bundleHandlers(outdir: string): Bundle[] {
     .filter((e): e is readonly [string, CfnFunction] => e[0] !== undefined);
   app.synth();
   return functions.map(([name, cfn]) => {
+    const entry = cfn.getMetadata(FUNCTION_METADATA.entry) as string | undefined;
+    if (!entry) throw new Error(`${name}: no handler entry in the function's metadata`);
     const assetPath = cfn.getMetadata('aws:asset:path') as string | undefined;
     if (!assetPath) throw new Error(`${name}: no asset path in the function's metadata`);
     const dir = path.join(outdir, assetPath);
@@ -50,7 +57,14 @@ export function bundleHandlers(outdir: string): Bundle[] {
     const env = Object.fromEntries(
       Object.entries(variables).filter((e): e is [string, string] => typeof e[1] === 'string'),
     );
-    return { name, file, bytes: statSync(file).size, mapBytes: map ? statSync(path.join(dir, map)).size : 0, env };
+    return {
+      name,
+      entry,
+      file,
+      bytes: statSync(file).size,
+      mapBytes: map ? statSync(path.join(dir, map)).size : 0,
+      env,
+    };
   });
 }
 
@@ -103,17 +117,43 @@ function pythonTimes(runs: number): { bare: number; boto3: number } | { missing:
 const LAMBDA_TRACING_ENV = { AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x' };
 
 /**
- * A handler's load time and a bare node start measured alternately (bare, load, bare, load, ...), so that both
- * see the same machine load: medians of `runs` each.
+ * A handler's load time, its SDK floor's (when given) and a bare node start measured alternately (bare, load,
+ * floor, bare, load, floor, ...), so that all see the same machine load: medians of `runs` each.
  */
-function sideBySide(file: string, env: Record<string, string>, runs: number): { bare: number; load: number } {
+function sideBySide(
+  file: string,
+  env: Record<string, string>,
+  runs: number,
+  floorFile?: string,
+): { bare: number; load: number; floor?: number } {
   const bare: number[] = [];
   const load: number[] = [];
+  const floor: number[] = [];
   for (let i = 0; i < runs; i++) {
     bare.push(processTime('0', [], {}, 1));
     load.push(processTime(LOAD, [file], env, 1));
+    if (floorFile) floor.push(processTime(LOAD, [floorFile], env, 1));
   }
-  return { bare: median(bare), load: median(load) };
+  return { bare: median(bare), load: median(load), ...(floorFile ? { floor: median(floor) } : {}) };
+}
+
+interface SdkFloor {
+  file: string;
+  /** The client names, e.g. `ddb, ssm`. */
+  clients: string;
+  bytes: number;
+}
+
+/** Builds each handler's SDK floor bundle into `outdir`. */
+async function buildSdkFloors(bundles: readonly Bundle[], outdir: string): Promise<Map<string, SdkFloor>> {
+  const floors = new Map<string, SdkFloor>();
+  for (const b of bundles) {
+    const modules = await bundledClientModules(b.entry);
+    const file = path.join(outdir, `sdk-floor-${b.name}.js`);
+    await buildSdkFloor(modules, file);
+    floors.set(b.name, { file, clients: modules.map(clientName).join(', ') || 'none', bytes: statSync(file).size });
+  }
+  return floors;
 }
 
 const LOAD =
@@ -125,6 +165,7 @@ export async function benchColdStart(options: { runs: number }, notes: string[])
     const started = Date.now();
     const bundles = bundleHandlers(outdir);
     const bundleSeconds = (Date.now() - started) / 1000;
+    const floors = await buildSdkFloors(bundles, outdir);
     const empty = processTime('0', [], {}, options.runs);
     const python = pythonTimes(options.runs);
     const pythonNote = 'missing' in python ? `baseline n/a: ${python.missing}` : undefined;
@@ -139,8 +180,10 @@ export async function benchColdStart(options: { runs: number }, notes: string[])
       ),
     ];
     const ratios: string[] = [];
+    const floorRatios: string[] = [];
     for (const b of bundles) {
-      const { bare, load: ms } = sideBySide(b.file, b.env, options.runs);
+      const sdk = floors.get(b.name);
+      const { bare, load: ms, floor } = sideBySide(b.file, b.env, options.runs, sdk?.file);
       const x = ms / bare;
       ratios.push(`${b.name} ${x.toFixed(2)}x`);
       rows.push(
@@ -153,6 +196,20 @@ export async function benchColdStart(options: { runs: number }, notes: string[])
           `median of ${options.runs}; ${x.toFixed(2)}x a bare node start of ${Math.round(bare)} ms beside it (goal 2.5x); ${(b.bytes / 1024).toFixed(0)} KiB minified`,
         ),
       );
+      if (sdk && floor !== undefined) {
+        const f = floor / bare;
+        floorRatios.push(`${b.name} ${f.toFixed(2)}x (handler ${x.toFixed(2)}x)`);
+        rows.push(
+          row(
+            'cold-start',
+            `SDK floor of ${b.name}: a bundle with the same options that only constructs its SDK clients (${sdk.clients})`,
+            'ms',
+            Math.round(floor),
+            undefined,
+            `median of ${options.runs}; ${f.toFixed(2)}x the same bare node start; the handler adds ${Math.round(ms - floor)} ms (${(x - f).toFixed(2)}x) to it; ${(sdk.bytes / 1024).toFixed(0)} KiB minified`,
+          ),
+        );
+      }
     }
     for (const b of bundles) {
       const { bare, load: ms } = sideBySide(b.file, { ...b.env, ...LAMBDA_TRACING_ENV }, options.runs);
@@ -187,6 +244,9 @@ export async function benchColdStart(options: { runs: number }, notes: string[])
     );
     notes.push(
       `Load time as a ratio to a bare \`node\` start in this run (goal: at most 2.5x): ${ratios.join(', ')}. Without tracing the X-Ray SDK is not loaded; in Lambda (tracing active) it is, see the "X-Ray tracing active" rows.`,
+    );
+    notes.push(
+      `SDK floor (a bundle with the handler bundles' esbuild options and the function's environment that only constructs the SDK clients the handler's bundle contains, found from its esbuild metafile) as a ratio to the same bare start: ${floorRatios.join(', ')}. What the handler adds above its floor is ours (Powertools, zod, our modules); the floor is the SDK's.`,
     );
     notes.push(
       `Baseline: the blog sample's Lambdas are Python; its start is \`python3 -c "${PYTHON_BASELINE}"\` beside a bare \`python3 -c 0\`${'missing' in python ? ` (not measured: ${python.missing})` : ''}. On AWS, the Lambda runtime's init phase also includes sandbox start-up, not measured here.`,

@@ -27,6 +27,17 @@ export const FUNCTION_METADATA = { entry: 'acm-export:handler', name: 'acm-expor
 export const METRICS_NAMESPACE = 'AcmExport';
 
 /**
+ * Import paths the deployed bundles resolve to a module of ours instead (esbuild `alias`; the replacement is
+ * resolved from the project root). In Lambda the runtime always sets the role's credentials in the
+ * environment, so the SDK's default credential chain gives way to an environment-only provider: the chain's
+ * SSO, INI, process, web-identity and instance-metadata providers (about 140 KiB of bundle) never run there.
+ * Tests and local mode run the handlers from source and keep the default chain.
+ */
+export const HANDLER_ALIASES: Readonly<Record<string, string>> = {
+  '@aws-sdk/credential-provider-node': './lambda/shared/lambda-credentials.ts',
+};
+
+/**
  * esbuild settings of every handler bundle (also what the bundle tests build with). Local esbuild only:
  * bundling must work offline and without Docker.
  */
@@ -46,6 +57,7 @@ export const HANDLER_BUNDLING = {
   // File and line only: stack traces still name lambda/<fn>/<file>.ts:line, and the map the runtime
   // parses at load is a fraction of the size.
   sourcesContent: false,
+  esbuildArgs: { '--alias': Object.entries(HANDLER_ALIASES).map(([from, to]) => `${from}=${to}`) },
   // esbuild's default (info) prints a size summary per function on every synth; warnings and errors stay.
   logLevel: LogLevel.WARNING,
 } as const satisfies NonNullable<NodejsFunctionProps['bundling']>;

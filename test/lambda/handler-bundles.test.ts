@@ -1,16 +1,20 @@
 /**
  * The handler bundles as the stack builds them (lib/constructs/node-function.ts's esbuild settings): each
  * carries only the AWS SDK clients its handler imports (a cold start pays for every client in the bundle),
- * no zod classic API, and loads in a fresh Node process with its `handler` export. Every `lambda/<name>/handler.ts`
+ * no zod classic API, no credential provider but the environment's, and loads in a fresh Node process with its
+ * `handler` export (and signs its requests with the environment's credentials). Every `lambda/<name>/handler.ts`
  * is covered, so a new function is checked without editing this file.
  */
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { build, type Metafile } from 'esbuild';
-import { HANDLER_BUNDLING } from '../../lib/constructs/node-function';
+import { HANDLER_ALIASES, HANDLER_BUNDLING } from '../../lib/constructs/node-function';
 import { CLIENT_PACKAGES, type AwsClients } from '../../lambda/shared/clients';
+import { ACCOUNT, INPUT, REGION, STATE_MACHINE_ARN, executionArn } from './support';
 
 const ROOT = path.join(__dirname, '..', '..');
 const HANDLERS = readdirSync(path.join(ROOT, 'lambda')).filter((dir) =>
@@ -35,6 +39,7 @@ beforeAll(async () => {
     minify: HANDLER_BUNDLING.minify,
     keepNames: HANDLER_BUNDLING.keepNames,
     mainFields: [...HANDLER_BUNDLING.mainFields],
+    alias: { ...HANDLER_ALIASES },
     // bundleAwsSDK: nothing is external.
     external: [],
     metafile: true,
@@ -45,10 +50,13 @@ beforeAll(async () => {
 
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
+/** The source files that put code into a handler's bundle. */
 function inputsOf(name: string): string[] {
   const output = Object.entries(metafile.outputs).find(([file]) => path.basename(file) === `${name}.js`);
   if (!output) throw new Error(`no bundle for ${name}`);
-  return Object.keys(output[1].inputs);
+  return Object.entries(output[1].inputs)
+    .filter(([, input]) => input.bytesInOutput > 0)
+    .map(([file]) => file);
 }
 
 /** The clients a handler imports: `../shared/clients/<client>`. */
@@ -91,4 +99,97 @@ test('each bundle loads in a fresh node process and exports a handler function',
   });
   expect(run.stderr).toBe('');
   expect(run.status).toBe(0);
+});
+
+/** The SDK's credential providers other than the environment's, and the clients only they use. */
+const OTHER_CREDENTIAL_SOURCES =
+  /node_modules\/(@aws-sdk\/(credential-provider-(?!env\/)[a-z-]+|nested-clients|token-providers)|@smithy\/credential-provider-imds)\//;
+
+test.each(HANDLERS)('%s bundles the environment credential provider only, not the default chain', (name) => {
+  const inputs = inputsOf(name);
+  expect(inputs.filter((input) => OTHER_CREDENTIAL_SOURCES.test(input))).toEqual([]);
+  expect(inputs).toContain('lambda/shared/lambda-credentials.ts');
+});
+
+describe('credentials of a bundled handler (execution-end, which writes to DynamoDB)', () => {
+  const event = {
+    version: '0',
+    id: '315c1398-40ff-a850-213b-158f73e60175',
+    'detail-type': 'Step Functions Execution Status Change',
+    source: 'aws.states',
+    account: ACCOUNT,
+    time: '2026-12-04T09:00:00Z',
+    region: REGION,
+    resources: [executionArn('exec-1')],
+    detail: {
+      executionArn: executionArn('exec-1'),
+      stateMachineArn: STATE_MACHINE_ARN,
+      name: 'exec-1',
+      status: 'FAILED',
+      input: JSON.stringify(INPUT),
+      error: 'States.Timeout',
+      cause: null,
+    },
+  };
+  const requests: IncomingHttpHeaders[] = [];
+  const server = createServer((req, res) => {
+    requests.push(req.headers);
+    req.resume();
+    req.on('end', () => {
+      res.setHeader('content-type', 'application/x-amz-json-1.0');
+      res.end('{}');
+    });
+  });
+  let endpoint: string;
+  beforeAll(async () => {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  beforeEach(() => (requests.length = 0));
+
+  /** Runs the bundled handler on the event in a fresh process: its error message, or '' when it resolved. */
+  function invoke(credentials: Record<string, string>): Promise<string> {
+    const script = `require(process.argv[1]).handler(${JSON.stringify(event)}).then(() => {}, (e) => { console.error(e.message); process.exitCode = 4; })`;
+    return new Promise((resolve, reject) =>
+      execFile(
+        process.execPath,
+        ['--no-warnings', '-e', script, path.join(outdir, 'execution-end.js')],
+        {
+          // HOME points nowhere: a default chain would find no profile either way.
+          env: {
+            PATH: process.env.PATH ?? '',
+            HOME: outdir,
+            AWS_REGION: REGION,
+            TABLE_NAME: 'inventory',
+            AWS_ENDPOINT_URL: endpoint,
+            ...credentials,
+          },
+          timeout: 20_000,
+        },
+        (error, _stdout, stderr) => {
+          if (error && error.code !== 4) reject(new Error(`${error.message}: ${stderr}`));
+          else resolve(stderr.trim());
+        },
+      ),
+    );
+  }
+
+  test('signs its requests with the environment credentials the Lambda runtime sets', async () => {
+    const stderr = await invoke({
+      AWS_ACCESS_KEY_ID: 'ASIAENVONLYEXAMPLE01',
+      AWS_SECRET_ACCESS_KEY: 'secret-of-the-test',
+      AWS_SESSION_TOKEN: 'session-token-of-the-test',
+    });
+    expect(stderr).toBe('');
+    expect(requests.length).toBeGreaterThan(0);
+    expect(requests[0].authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=ASIAENVONLYEXAMPLE01\//);
+    expect(requests[0]['x-amz-security-token']).toBe('session-token-of-the-test');
+  });
+
+  test('without them, fails at the first call naming the missing variables, and sends nothing', async () => {
+    const stderr = await invoke({});
+    expect(stderr).toMatch(/AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY not set/);
+    expect(requests).toEqual([]);
+  });
 });

@@ -1,0 +1,97 @@
+/**
+ * The SDK floor of a handler's cold start: a bundle built with the handler bundles' esbuild options that only
+ * constructs the SDK clients the handler's bundle contains. The clients are found from the handler's esbuild
+ * metafile (the modules under lambda/shared/clients/ it bundles), and the floor runs those same modules, so
+ * each client is built as the handler builds it, with none of our code, Powertools or X-Ray around it.
+ */
+import * as path from 'node:path';
+import { build, type BuildOptions, type Plugin } from 'esbuild';
+import { HANDLER_ALIASES, HANDLER_BUNDLING, NODE_RUNTIME } from '../lib/constructs/node-function';
+
+const ROOT = path.join(__dirname, '..');
+const CLIENT_MODULE = /^lambda\/shared\/clients\/([a-z0-9-]+)\.ts$/;
+
+/** esbuild options equal to what NodejsFunction passes for HANDLER_BUNDLING (target from the runtime). */
+export function handlerBuildOptions(): BuildOptions {
+  const version = /nodejs(\d+)/.exec(NODE_RUNTIME.name)?.[1];
+  if (!version) throw new Error(`no Node.js version in runtime ${NODE_RUNTIME.name}`);
+  return {
+    absWorkingDir: ROOT,
+    bundle: true,
+    platform: 'node',
+    target: `node${version}`,
+    format: HANDLER_BUNDLING.format,
+    minify: HANDLER_BUNDLING.minify,
+    keepNames: HANDLER_BUNDLING.keepNames,
+    mainFields: [...HANDLER_BUNDLING.mainFields],
+    sourcemap: HANDLER_BUNDLING.sourceMap,
+    sourcesContent: HANDLER_BUNDLING.sourcesContent,
+    alias: { ...HANDLER_ALIASES },
+    // bundleAwsSDK: nothing is external.
+    external: [],
+    logLevel: 'error',
+  };
+}
+
+/** The client modules (repository-relative, e.g. `lambda/shared/clients/ssm.ts`) that `entry`'s bundle contains. */
+export async function bundledClientModules(entry: string): Promise<string[]> {
+  const result = await build({
+    ...handlerBuildOptions(),
+    entryPoints: [entry],
+    write: false,
+    outdir: ROOT,
+    metafile: true,
+  });
+  const output = Object.values(result.metafile.outputs).find((o) => o.entryPoint !== undefined);
+  if (!output) throw new Error(`${entry}: esbuild produced no bundle`);
+  return Object.entries(output.inputs)
+    .filter(([file, input]) => CLIENT_MODULE.test(file) && input.bytesInOutput > 0)
+    .map(([file]) => file)
+    .sort();
+}
+
+/** The client name of a client module (`lambda/shared/clients/ssm.ts` is `ssm`). */
+export function clientName(module: string): string {
+  const m = CLIENT_MODULE.exec(module);
+  if (!m) throw new Error(`${module} is not a module under lambda/shared/clients/`);
+  return m[1];
+}
+
+/** The client modules import `../clients` (cache, X-Ray capture); the floor resolves it to bench/sdk-floor-clients.ts. */
+const withoutClientsWrapper: Plugin = {
+  name: 'sdk-floor-clients',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/clients$/ }, (args) =>
+      path.relative(ROOT, args.importer).startsWith(path.join('lambda', 'shared', 'clients'))
+        ? { path: path.join(ROOT, 'bench', 'sdk-floor-clients.ts') }
+        : undefined,
+    );
+  },
+};
+
+/**
+ * Writes to `outfile` a bundle that constructs the clients of `clientModules` at load (every factory each
+ * module exports) and exports a `handler`, as a handler bundle does. Returns the files that put code into it.
+ */
+export async function buildSdkFloor(clientModules: readonly string[], outfile: string): Promise<string[]> {
+  for (const m of clientModules) clientName(m);
+  const imports = clientModules.map((m, i) => `import * as clients${i} from './${m.replace(/\.ts$/, '')}';`);
+  const contents = [
+    ...imports,
+    `const modules: Record<string, unknown>[] = [${clientModules.map((_, i) => `clients${i}`).join(', ')}];`,
+    'const clients = modules.flatMap((m) => Object.values(m)).map((create) => (create as () => unknown)());',
+    'export const handler = async (): Promise<number> => clients.length;',
+  ].join('\n');
+  const result = await build({
+    ...handlerBuildOptions(),
+    stdin: { contents, resolveDir: ROOT, sourcefile: 'sdk-floor.ts', loader: 'ts' },
+    outfile,
+    metafile: true,
+    plugins: [withoutClientsWrapper],
+  });
+  const output = Object.values(result.metafile.outputs).find((o) => o.entryPoint !== undefined);
+  if (!output) throw new Error('esbuild produced no SDK floor bundle');
+  return Object.entries(output.inputs)
+    .filter(([, input]) => input.bytesInOutput > 0)
+    .map(([file]) => file);
+}
