@@ -525,7 +525,6 @@ main() {
     END { printf "%d %d %d %d %d %d\n", np, nc, nk, other, bad + (label != ""), npfx }
   ' "$WORK/secret")
   read -r n_pass n_cert n_key n_other n_bad n_pfx <<<"$counts"
-  rm -f -- "$WORK/secret"
   if [ "$n_pass" != 1 ] || [ "$n_key" != 1 ] || [ "$n_cert" -lt 1 ] || [ "$n_other" != 0 ] || [ "$n_bad" != 0 ] || [ "$n_pfx" -gt 1 ]; then
     fail decrypt "the secret is not in the acm-export format (found $n_pass passphrase, $n_cert certificate, $n_key encrypted key, $n_other other and $n_bad malformed PEM blocks)"
   fi
@@ -545,7 +544,8 @@ main() {
   if ! openssl pkcs8 -in "$WORK/key.enc.pem" -passin fd:3 -out "$WORK/key.pem" 3<"$WORK/pass" 2>"$WORK/openssl.err"; then
     fail decrypt "could not decrypt the private key with the passphrase stored beside it (wrong passphrase, damaged key, or a key block that is not an encrypted PKCS#8 key)"
   fi
-  rm -f -- "$WORK/pass" "$WORK/key.enc.pem"
+  # The secret's text goes with the blocks read from it (one rm; a failure before removes the whole work dir).
+  rm -f -- "$WORK/secret" "$WORK/pass" "$WORK/key.enc.pem"
 
   # ---------------------------------------------------------------------------------------------------
   # validate: before any live file is touched.
@@ -711,23 +711,30 @@ main() {
     put_members
     rm -f -- "$WORK/key.pem" "$WORK/combined.pem" "$WORK/bundle.p12"
     version_ok "$NEW_VERSION" || fail install "the new version $STORE/$NEW_VERSION is incomplete"
-    sync -- "$STORE/$NEW_VERSION" "$KSTORE/$NEW_VERSION" "$STORE" "$KSTORE"
     kill_point
+    # The live certificate's identity for the inventory, read before the switch clears what the scan read.
+    member_path "$NEW_VERSION" cert.pem
+    if path_info "$MP"; then LIVE_KNOWN="$MP $PI_INODE $PI_CTIME $PI_SIZE" LIVE_SERIAL=$SERIAL LIVE_NOT_AFTER=$NOT_AFTER; fi
 
-    # The switch: one rename of `current` (after `previous` names the set being replaced).
+    # The record, then the switch: one rename of `current` (after `previous` names the set being replaced).
+    # The new version (member data, its directories and their entries in the store) and the record are synced
+    # in one call before the record's rename, and so before anything names the version.
     RECORD_LEAF="$SERIAL $NOT_AFTER ${NAMES[*]}"
+    RECORD_SYNC=("${MEMBER_FILES[@]}" "$STORE/$NEW_VERSION" "$KSTORE/$NEW_VERSION" "$STORE" "$KSTORE")
     write_record "$NEW_VERSION" || fail install "could not write the ownership record $OWNED"
+    RECORD_SYNC=()
     kill_point
-    if [ -n "$OLD_VERSION" ]; then switch_to previous "$OLD_VERSION" || fail install "could not switch $STORE/previous"; fi
+    # Both renames are in the store's directory: one sync after the second makes them durable.
+    if [ -n "$OLD_VERSION" ]; then switch_to previous "$OLD_VERSION" nosync || fail install "could not switch $STORE/previous"; fi
     switch_to current "$NEW_VERSION" || fail install "could not switch $STORE/current"
     put_stable_links
     drop_stale_links
-    member_path "$NEW_VERSION" cert.pem
-    if path_info "$MP"; then LIVE_KNOWN="$MP $PI_INODE $PI_CTIME $PI_SIZE" LIVE_SERIAL=$SERIAL LIVE_NOT_AFTER=$NOT_AFTER; fi
-    sync -- "$CertDir" "$KeyDir"
+    if [ "${NAMES_CHANGED:-0}" = 1 ]; then sync -- "$CertDir" "$KeyDir"; NAMES_CHANGED=0; fi
     log "installed $CertName as $STORE/$NEW_VERSION: ${LINKS[*]}"
   fi
-  if [ -e "$WORK/key.pem" ] || [ -e "$WORK/combined.pem" ] || [ -e "$WORK/p12.key" ]; then
+  # Decrypted material goes before a reload and the hooks; without them the run ends here and its work
+  # directory goes with it.
+  if [ "$CHANGED" = true ] && { [ -e "$WORK/key.pem" ] || [ -e "$WORK/combined.pem" ] || [ -e "$WORK/p12.key" ]; }; then
     rm -f -- "$WORK/key.pem" "$WORK/combined.pem" "$WORK/p12.key"
   fi
 
@@ -794,8 +801,8 @@ main() {
   # Done: the replaced version stays as `previous` (the .prev names); older ones go.
   STEP=finish
   FILES_TOUCHED=0
-  if [ "$CHANGED" = true ]; then store_gc; fi
-  sync -- "$CertDir" "$KeyDir" || true
+  # Names this run changed in CertDir or KeyDir since the last sync (an adoption).
+  if [ "${NAMES_CHANGED:-0}" = 1 ]; then sync -- "$CertDir" "$KeyDir" || true; fi
 
   if [ -n "$REMOVED_AT" ] && [ "$REPORT_READY" = 1 ]; then
     # A new export installed after the removal: the target is back.
@@ -804,6 +811,8 @@ main() {
   if [ -n "$SKIPPED" ]; then report_or_warn skipped
   elif [ "$CHANGED" = true ]; then report_or_warn installed
   else report_or_warn unchanged; fi
+  # After the inventory, which reads the live set from the same scan as the switch.
+  if [ "$CHANGED" = true ]; then store_gc; fi
 
   print_result
 }

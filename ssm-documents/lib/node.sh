@@ -167,12 +167,15 @@ check_tree() { # name path
 }
 # CertDir, KeyDir and the hooks directory: writable, and nobody but root (or the current user) can change them.
 check_dirs() {
-  local hooks_perm
+  local hooks_perm p
+  local -a unread=()
   check_dir CertDir "$CertDir"
   check_dir KeyDir "$KeyDir"
-  # The directories of the three walks below, read at once.
+  # The directories of the three walks below, read at once (those not read yet: the install reads them with
+  # its library cache).
   path_prefixes "$CertDir" "$KeyDir" "$hooks_dir"
-  scan_paths "${PREFIXES[@]}"
+  for p in "${PREFIXES[@]}"; do [ -n "${PATH_INFO[$p]+set}" ] || unread+=("$p"); done
+  scan_paths "${unread[@]}"
   sticky_ok=0
   if [ "$IS_ROOT" != 1 ] || [ "${ACM_EXPORT_ALLOW_STICKY_ANCESTOR:-0}" = 1 ]; then sticky_ok=1; fi
   check_tree CertDir "$CertDir"
