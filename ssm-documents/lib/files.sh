@@ -57,13 +57,18 @@ our_dir() {
 plain_file() { [ -f "$1" ] && [ ! -L "$1" ]; }
 VERSION_RE='^v[0-9]{14}-[A-Za-z0-9]{8}$'
 # The version a store link (current, previous) names (SV, '' when none), once it and the version are
-# verified as ours.
+# verified as ours. Kept with what the scan read (PATH_INFO[sv:<link>]): verified once until the next change.
 store_version() { # current|previous
   local t
-  SV=""
-  [ -L "$STORE/$1" ] && link_text "$STORE/$1" || return 1
-  t=$PI_LINK
-  [[ $t =~ $VERSION_RE ]] && version_ok "$t" && SV=$t
+  SV=${PATH_INFO[sv:$1]-}
+  if [ -z "${PATH_INFO[sv:$1]+set}" ]; then
+    if [ -L "$STORE/$1" ] && link_text "$STORE/$1"; then
+      t=$PI_LINK
+      if [[ $t =~ $VERSION_RE ]] && version_ok "$t"; then SV=$t; fi
+    fi
+    PATH_INFO[sv:$1]=$SV
+  fi
+  [ -n "$SV" ]
 }
 # A complete version: real directories of ours, regular member files, key members linked to their own
 # version directory in KeyDir and nowhere else.
