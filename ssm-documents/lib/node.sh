@@ -60,17 +60,15 @@ paths_changed() { PATH_INFO=(); SCANNED_TREES=(); }
 # Reads into PATH_INFO each name (itself) and each tree with what lies below it, to depth 2; one find call (exec:
 # no subshell around it; its status does not matter, a missing name is absent).
 scan_paths() { # name... [-- tree...]
-  local p t l
+  local p t
   local -a scan_names_=() scan_trees_=() scan_expr_=()
   while [ "$#" -gt 0 ] && [ "$1" != -- ]; do scan_names_+=("$1"); shift; done
   if [ "$#" -gt 0 ]; then shift; scan_trees_=("$@"); fi
   [ "$((${#scan_names_[@]} + ${#scan_trees_[@]}))" -gt 0 ] || return 0
   for p in "${scan_names_[@]}" "${scan_trees_[@]}"; do PATH_INFO[$p]=-; done
   for p in "${scan_trees_[@]}"; do SCANNED_TREES+=("$p"); scan_expr_+=(-path "$p" -o -path "$p/*" -o); done
-  while IFS= read -r -d '' p && IFS= read -r -d '' t && IFS= read -r -d '' l; do
-    PATH_INFO[$p]="$t/$l"
-  done < <(exec find -P "${scan_names_[@]}" "${scan_trees_[@]}" -maxdepth 2 \( "${scan_expr_[@]}" -prune \) \
-    -printf '%p\0%y %U %G %m %n %i %C@ %s %T@\0%l\0' 2>/dev/null)
+  while IFS= read -r -d '' p && IFS= read -r -d '' t; do PATH_INFO[$p]=$t; done < <(exec find -P \
+    "${scan_names_[@]}" "${scan_trees_[@]}" -maxdepth 2 \( "${scan_expr_[@]}" -prune \) -printf '%p\0%y %U %G %m %n %i %C@ %s %T@/%l\0' 2>/dev/null)
 }
 # Sets PI_TYPE (f d l ..., "-": absent), PI_UID, PI_GID, PI_MODE, PI_LINKS, PI_INODE, PI_CTIME, PI_SIZE,
 # PI_MTIME and PI_LINK (a link's text) for a path; fails when it is absent. The first miss after a change reads the
