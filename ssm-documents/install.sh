@@ -255,11 +255,13 @@ check_chain() {
 }
 
 # A passphrase file: one line of 4 to 128 URL-safe base64 characters (builtins only).
+# Here and below, a large bounded repeat ({4,128}) is a length check beside the pattern: bash compiles a pattern
+# at every use, and a bound of N costs N copies of its atom (about a millisecond for the larger ones).
 one_token() { # file
   local text=""
   IFS= read -r -d '' text <"$1" || true
   text=${text%$'\n'}
-  [[ $text =~ ^[A-Za-z0-9_-]{4,128}$ ]]
+  [[ $text =~ ^[A-Za-z0-9_-]+$ && ${#text} -ge 4 && ${#text} -le 128 ]]
 }
 # Whether the installed certificate (LEAF_NAMES) names the same set of DNS names as the new one (NAMES).
 same_names() {
@@ -560,7 +562,7 @@ main() {
   if [ -z "$SERIAL" ] || [ -z "$not_after_raw" ]; then
     fail validate "the first certificate block of the secret is not a valid X.509 certificate"
   fi
-  [[ $SERIAL =~ ^[0-9A-F]{1,80}$ ]] || fail validate "unexpected serial number format"
+  [[ $SERIAL =~ ^[0-9A-F]+$ && ${#SERIAL} -le 80 ]] || fail validate "unexpected serial number format"
   printf '%s' "$LEAF_PUB" >"$WORK/cert.pub"
   openssl pkey -in "$WORK/key.pem" -pubout -out "$WORK/key.pub" 2>/dev/null || : >"$WORK/key.pub"
   key_pub=""
@@ -582,7 +584,9 @@ main() {
   NAMES=("${LEAF_NAMES[@]}")
   if [ "${#NAMES[@]}" -eq 0 ]; then fail validate "the certificate names no DNS name"; fi
   for n in "${NAMES[@]}"; do
-    [[ $n =~ ^(\*\.)?[A-Za-z0-9_]([A-Za-z0-9_.-]{0,252})$ ]] || fail validate "the certificate holds a name that is not a DNS name"
+    # ^(\*\.)?[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}$
+    bare=${n#'*.'}
+    [[ $bare =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]*$ && ${#bare} -le 253 ]] || fail validate "the certificate holds a name that is not a DNS name"
   done
   log "validated $CertName: serial $SERIAL, not after $NOT_AFTER, ${#NAMES[@]} name(s), chain of $((n_cert - 1))"
 
@@ -660,7 +664,7 @@ main() {
     # Only a renewal of the same certificate (same DNS names) can be "older": a CertName pointed at a
     # different certificate is a deliberate switch and is installed whatever its expiry.
     # The CN stands in only when there is no SAN, as in NAMES.
-    if [[ $inst_serial =~ ^[0-9A-F]{1,80}$ && $inst_epoch =~ ^[0-9-]+T[0-9:]+Z$ && $new_epoch =~ ^[0-9-]+T[0-9:]+Z$ ]] &&
+    if [[ $inst_serial =~ ^[0-9A-F]+$ && ${#inst_serial} -le 80 && $inst_epoch =~ ^[0-9-]+T[0-9:]+Z$ && $new_epoch =~ ^[0-9-]+T[0-9:]+Z$ ]] &&
       [ "$inst_serial" != "$SERIAL" ] && [[ $new_epoch < $inst_epoch ]] && same_names; then
       SKIPPED="older than installed"
       INSTALLED_SERIAL=$inst_serial
@@ -709,7 +713,6 @@ main() {
     STORE_SWITCHED=1
     new_version
     put_members
-    rm -f -- "$WORK/key.pem" "$WORK/combined.pem" "$WORK/bundle.p12"
     version_ok "$NEW_VERSION" || fail install "the new version $STORE/$NEW_VERSION is incomplete"
     kill_point
     # The live certificate's identity for the inventory, read before the switch clears what the scan read.
@@ -722,23 +725,21 @@ main() {
     RECORD_LEAF="$SERIAL $NOT_AFTER ${NAMES[*]}"
     RECORD_SYNC=("${MEMBER_FILES[@]}" "$STORE/$NEW_VERSION" "$KSTORE/$NEW_VERSION" "$STORE" "$KSTORE")
     write_record "$NEW_VERSION" || fail install "could not write the ownership record $OWNED"
-    RECORD_SYNC=()
     kill_point
     # Both renames are in the store's directory: one sync after the second makes them durable.
     if [ -n "$OLD_VERSION" ]; then switch_to previous "$OLD_VERSION" nosync || fail install "could not switch $STORE/previous"; fi
     switch_to current "$NEW_VERSION" || fail install "could not switch $STORE/current"
     put_stable_links
     drop_stale_links
-    if [ "${NAMES_CHANGED:-0}" = 1 ]; then sync -- "$CertDir" "$KeyDir"; NAMES_CHANGED=0; fi
+    if [ "$NAMES_CHANGED" = 1 ]; then sync -- "$CertDir" "$KeyDir"; NAMES_CHANGED=0; fi
     log "installed $CertName as $STORE/$NEW_VERSION: ${LINKS[*]}"
   fi
-  # Decrypted material goes before a reload and the hooks; without them the run ends here and its work
-  # directory goes with it.
-  if [ "$CHANGED" = true ] && { [ -e "$WORK/key.pem" ] || [ -e "$WORK/combined.pem" ] || [ -e "$WORK/p12.key" ]; }; then
-    rm -f -- "$WORK/key.pem" "$WORK/combined.pem" "$WORK/p12.key"
-  fi
-
   if [ "$CHANGED" = true ]; then
+  # Decrypted material goes before a reload, the hooks or the served-serial check; without them the run ends
+  # here and its work directory goes with it.
+  if [ "$Service" != none ] || [ -d "$hooks_dir" ] || [ "$VerifyPort" != 0 ]; then
+    rm -f -- "$WORK/key.pem" "$WORK/combined.pem" "$WORK/bundle.p12" "$WORK/p12.key"
+  fi
   if [ "$Service" != none ]; then
     STEP=configtest
     service_configtest || fail configtest "$Service configuration test failed: $(reason_line "$WORK/service.out")"
@@ -802,7 +803,7 @@ main() {
   STEP=finish
   FILES_TOUCHED=0
   # Names this run changed in CertDir or KeyDir since the last sync (an adoption).
-  if [ "${NAMES_CHANGED:-0}" = 1 ]; then sync -- "$CertDir" "$KeyDir" || true; fi
+  if [ "$NAMES_CHANGED" = 1 ]; then sync -- "$CertDir" "$KeyDir" || true; fi
 
   if [ -n "$REMOVED_AT" ] && [ "$REPORT_READY" = 1 ]; then
     # A new export installed after the removal: the target is back.

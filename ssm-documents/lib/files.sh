@@ -126,6 +126,8 @@ record_get() { # name var
 }
 record_field() { local value; record_get "$1" value; printf '%s' "$value"; }
 RECORD_SYNC=()
+# Set when a name outside the store changed (a stable or .prev name): the program syncs CertDir and KeyDir.
+NAMES_CHANGED=0
 # Each member also gets Stat:<member>=<inode>:<change time>:<size> as written: a file that still has them was
 # not written since (report_node's proof that the live key is the one checked against this certificate).
 write_record() { # version [adopted]
