@@ -664,7 +664,7 @@ main() {
     # Only a renewal of the same certificate (same DNS names) can be "older": a CertName pointed at a
     # different certificate is a deliberate switch and is installed whatever its expiry.
     # The CN stands in only when there is no SAN, as in NAMES.
-    if [[ $inst_serial =~ ^[0-9A-F]+$ && ${#inst_serial} -le 80 && $inst_epoch =~ ^[0-9-]+T[0-9:]+Z$ && $new_epoch =~ ^[0-9-]+T[0-9:]+Z$ ]] &&
+    if [[ $inst_serial =~ ^[0-9A-F]{1,80}$ && $inst_epoch =~ ^[0-9-]+T[0-9:]+Z$ && $new_epoch =~ ^[0-9-]+T[0-9:]+Z$ ]] &&
       [ "$inst_serial" != "$SERIAL" ] && [[ $new_epoch < $inst_epoch ]] && same_names; then
       SKIPPED="older than installed"
       INSTALLED_SERIAL=$inst_serial
@@ -720,10 +720,9 @@ main() {
     if path_info "$MP"; then LIVE_KNOWN="$MP $PI_INODE $PI_CTIME $PI_SIZE" LIVE_SERIAL=$SERIAL LIVE_NOT_AFTER=$NOT_AFTER; fi
 
     # The record, then the switch: one rename of `current` (after `previous` names the set being replaced).
-    # The new version (member data, its directories and their entries in the store) and the record are synced
-    # in one call before the record's rename, and so before anything names the version.
+    # The new version (RECORD_SYNC, put_members) and the record are synced in one call before the record's
+    # rename, and so before anything names the version.
     RECORD_LEAF="$SERIAL $NOT_AFTER ${NAMES[*]}"
-    RECORD_SYNC=("${MEMBER_FILES[@]}" "$STORE/$NEW_VERSION" "$KSTORE/$NEW_VERSION" "$STORE" "$KSTORE")
     write_record "$NEW_VERSION" || fail install "could not write the ownership record $OWNED"
     kill_point
     # Both renames are in the store's directory: one sync after the second makes them durable.

@@ -334,7 +334,8 @@ new_version() {
 # Writes the members of NEW_VERSION (MEMBERS, from SRC with OWN and MODE): each created exclusively, with its
 # mode where the umask can give it (on the key side only the owner's bits: its group is set after), then the
 # owner and mode of the files that do not have them yet set at once per (owner, mode), then each checked and
-# the key side linked. MEMBER_FILES: the files written (their data is synced with the version).
+# the key side linked. RECORD_SYNC: the files written and the version's directories and their store
+# directories, for write_record to sync with the record (file data, then the entries naming them).
 put_members() {
   local i dest text group gid fix create
   local -a dests=() idx=() these=()
@@ -379,7 +380,7 @@ put_members() {
     fix=1
   done
   if [ "$fix" = 1 ]; then paths_changed; fi
-  MEMBER_FILES=("${dests[@]}")
+  RECORD_SYNC=("${dests[@]}" "$STORE/$NEW_VERSION" "$KSTORE/$NEW_VERSION" "$STORE" "$KSTORE")
   for i in "${!MEMBERS[@]}"; do
     dest=${dests[$i]}
     staged_intact "$dest" "${OWN[$i]}" "${MODE[$i]}" || fail install "$dest was changed by someone else while it was written"
