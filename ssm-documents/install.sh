@@ -546,8 +546,6 @@ main() {
   if ! openssl pkcs8 -in "$WORK/key.enc.pem" -passin fd:3 -out "$WORK/key.pem" 3<"$WORK/pass" 2>"$WORK/openssl.err"; then
     fail decrypt "could not decrypt the private key with the passphrase stored beside it (wrong passphrase, damaged key, or a key block that is not an encrypted PKCS#8 key)"
   fi
-  # The secret's text goes with the blocks read from it (one rm; a failure before removes the whole work dir).
-  rm -f -- "$WORK/secret" "$WORK/pass" "$WORK/key.enc.pem"
 
   # ---------------------------------------------------------------------------------------------------
   # validate: before any live file is touched.
@@ -734,10 +732,10 @@ main() {
     log "installed $CertName as $STORE/$NEW_VERSION: ${LINKS[*]}"
   fi
   if [ "$CHANGED" = true ]; then
-  # Decrypted material goes before a reload, the hooks or the served-serial check; without them the run ends
-  # here and its work directory goes with it.
+  # The secret and what was decrypted from it go before a reload, the hooks or the served-serial check; without
+  # them the run ends here and its work directory goes with it (as on every failure and unchanged run).
   if [ "$Service" != none ] || [ -d "$hooks_dir" ] || [ "$VerifyPort" != 0 ]; then
-    rm -f -- "$WORK/key.pem" "$WORK/combined.pem" "$WORK/bundle.p12" "$WORK/p12.key"
+    rm -f -- "$WORK/secret" "$WORK/pass" "$WORK/key.enc.pem" "$WORK/key.pem" "$WORK/combined.pem" "$WORK/bundle.p12" "$WORK/p12.key"
   fi
   if [ "$Service" != none ]; then
     STEP=configtest
