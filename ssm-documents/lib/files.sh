@@ -467,10 +467,9 @@ store_gc() {
     "$CertDir"/."$CertName".*.acm-export-link.* "$KeyDir"/."$CertName".*.acm-export-link.*; do
     if [ -e "$d" ] || [ -L "$d" ]; then left+=("$d"); fi
   done
-  if [ "${#old[@]}" -gt 0 ]; then rm -rf -- "${old[@]}"; fi
-  if [ "${#left[@]}" -gt 0 ]; then rm -f -- "${left[@]}" 2>/dev/null || true; fi
   # What was read stays true when nothing was removed.
-  if [ "$((${#old[@]} + ${#left[@]}))" -gt 0 ]; then paths_changed; fi
+  if [ "${#old[@]}" -gt 0 ]; then rm -rf -- "${old[@]}"; paths_changed; fi
+  if [ "${#left[@]}" -gt 0 ]; then rm -f -- "${left[@]}" 2>/dev/null || true; paths_changed; fi
 }
 
 # Adoption of an install made by the previous layout (proven by legacy_proven): its files become a version
