@@ -13,6 +13,9 @@
 # Parameters come as the node programs get them (SSM_CertName, SSM_SecretId, SSM_SecretVersionId, SSM_Region,
 # SSM_CertDir, SSM_KeyDir), the inventory directory as ACM_EXPORT_INVENTORY_DIR.
 set -euo pipefail
+# As the node programs do for their reads: OpenSSL 3 otherwise loads the system CA bundle on each x509 call,
+# though nothing here is verified against it.
+export SSL_CERT_FILE=/dev/null
 
 name=${SSM_CertName:?}
 cert_dir=${SSM_CertDir:?}

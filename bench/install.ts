@@ -91,7 +91,7 @@ export function floorRows(c: FloorComparison, notes: string[]): BenchRow[] {
   }
   notes.push(
     'Floor = bench/floor-install.sh: fetch the version, split the PEM blocks, decrypt the key, check it matches, write and rename the four files; ' +
-      'unchanged = fetch and compare; report = read serial and expiry, write one inventory file. Same fake aws CLI and openssl for both, runs alternated. ' +
+      'unchanged = fetch and compare; report = read serial and expiry, write one inventory file. Same fake aws CLI and openssl for both, with the same empty CA file (SSL_CERT_FILE=/dev/null) for their certificate reads, runs alternated. ' +
       (c.counted
         ? "Processes counted with strace -f (forks that returned a pid, the first process included), the fake aws CLI's own processes included."
         : 'strace is not installed, so processes and openssl calls were not counted.'),

@@ -255,11 +255,13 @@ check_chain() {
 }
 
 # A passphrase file: one line of 4 to 128 URL-safe base64 characters (builtins only).
+# Here and below, a large bounded repeat ({4,128}) is a length check beside the pattern: bash compiles a pattern
+# at every use, and a bound of N costs N copies of its atom (about a millisecond for the larger ones).
 one_token() { # file
   local text=""
   IFS= read -r -d '' text <"$1" || true
   text=${text%$'\n'}
-  [[ $text =~ ^[A-Za-z0-9_-]{4,128}$ ]]
+  [[ $text =~ ^[A-Za-z0-9_-]+$ && ${#text} -ge 4 && ${#text} -le 128 ]]
 }
 # Whether the installed certificate (LEAF_NAMES) names the same set of DNS names as the new one (NAMES).
 same_names() {
@@ -525,7 +527,6 @@ main() {
     END { printf "%d %d %d %d %d %d\n", np, nc, nk, other, bad + (label != ""), npfx }
   ' "$WORK/secret")
   read -r n_pass n_cert n_key n_other n_bad n_pfx <<<"$counts"
-  rm -f -- "$WORK/secret"
   if [ "$n_pass" != 1 ] || [ "$n_key" != 1 ] || [ "$n_cert" -lt 1 ] || [ "$n_other" != 0 ] || [ "$n_bad" != 0 ] || [ "$n_pfx" -gt 1 ]; then
     fail decrypt "the secret is not in the acm-export format (found $n_pass passphrase, $n_cert certificate, $n_key encrypted key, $n_other other and $n_bad malformed PEM blocks)"
   fi
@@ -545,7 +546,6 @@ main() {
   if ! openssl pkcs8 -in "$WORK/key.enc.pem" -passin fd:3 -out "$WORK/key.pem" 3<"$WORK/pass" 2>"$WORK/openssl.err"; then
     fail decrypt "could not decrypt the private key with the passphrase stored beside it (wrong passphrase, damaged key, or a key block that is not an encrypted PKCS#8 key)"
   fi
-  rm -f -- "$WORK/pass" "$WORK/key.enc.pem"
 
   # ---------------------------------------------------------------------------------------------------
   # validate: before any live file is touched.
@@ -560,7 +560,7 @@ main() {
   if [ -z "$SERIAL" ] || [ -z "$not_after_raw" ]; then
     fail validate "the first certificate block of the secret is not a valid X.509 certificate"
   fi
-  [[ $SERIAL =~ ^[0-9A-F]{1,80}$ ]] || fail validate "unexpected serial number format"
+  [[ $SERIAL =~ ^[0-9A-F]+$ && ${#SERIAL} -le 80 ]] || fail validate "unexpected serial number format"
   printf '%s' "$LEAF_PUB" >"$WORK/cert.pub"
   openssl pkey -in "$WORK/key.pem" -pubout -out "$WORK/key.pub" 2>/dev/null || : >"$WORK/key.pub"
   key_pub=""
@@ -582,7 +582,9 @@ main() {
   NAMES=("${LEAF_NAMES[@]}")
   if [ "${#NAMES[@]}" -eq 0 ]; then fail validate "the certificate names no DNS name"; fi
   for n in "${NAMES[@]}"; do
-    [[ $n =~ ^(\*\.)?[A-Za-z0-9_]([A-Za-z0-9_.-]{0,252})$ ]] || fail validate "the certificate holds a name that is not a DNS name"
+    # ^(\*\.)?[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}$
+    bare=${n#'*.'}
+    [[ $bare =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]*$ && ${#bare} -le 253 ]] || fail validate "the certificate holds a name that is not a DNS name"
   done
   log "validated $CertName: serial $SERIAL, not after $NOT_AFTER, ${#NAMES[@]} name(s), chain of $((n_cert - 1))"
 
@@ -709,29 +711,32 @@ main() {
     STORE_SWITCHED=1
     new_version
     put_members
-    rm -f -- "$WORK/key.pem" "$WORK/combined.pem" "$WORK/bundle.p12"
     version_ok "$NEW_VERSION" || fail install "the new version $STORE/$NEW_VERSION is incomplete"
-    sync -- "$STORE/$NEW_VERSION" "$KSTORE/$NEW_VERSION" "$STORE" "$KSTORE"
     kill_point
+    # The live certificate's identity for the inventory, read before the switch clears what the scan read.
+    member_path "$NEW_VERSION" cert.pem
+    if path_info "$MP"; then LIVE_KNOWN="$MP $PI_INODE $PI_CTIME $PI_SIZE" LIVE_SERIAL=$SERIAL LIVE_NOT_AFTER=$NOT_AFTER; fi
 
-    # The switch: one rename of `current` (after `previous` names the set being replaced).
+    # The record, then the switch: one rename of `current` (after `previous` names the set being replaced).
+    # The new version (RECORD_SYNC, put_members) and the record are synced in one call before the record's
+    # rename, and so before anything names the version.
     RECORD_LEAF="$SERIAL $NOT_AFTER ${NAMES[*]}"
     write_record "$NEW_VERSION" || fail install "could not write the ownership record $OWNED"
     kill_point
-    if [ -n "$OLD_VERSION" ]; then switch_to previous "$OLD_VERSION" || fail install "could not switch $STORE/previous"; fi
+    # Both renames are in the store's directory: one sync after the second makes them durable.
+    if [ -n "$OLD_VERSION" ]; then switch_to previous "$OLD_VERSION" nosync || fail install "could not switch $STORE/previous"; fi
     switch_to current "$NEW_VERSION" || fail install "could not switch $STORE/current"
     put_stable_links
     drop_stale_links
-    member_path "$NEW_VERSION" cert.pem
-    if path_info "$MP"; then LIVE_KNOWN="$MP $PI_INODE $PI_CTIME $PI_SIZE" LIVE_SERIAL=$SERIAL LIVE_NOT_AFTER=$NOT_AFTER; fi
-    sync -- "$CertDir" "$KeyDir"
+    if [ "$NAMES_CHANGED" = 1 ]; then sync -- "$CertDir" "$KeyDir"; NAMES_CHANGED=0; fi
     log "installed $CertName as $STORE/$NEW_VERSION: ${LINKS[*]}"
   fi
-  if [ -e "$WORK/key.pem" ] || [ -e "$WORK/combined.pem" ] || [ -e "$WORK/p12.key" ]; then
-    rm -f -- "$WORK/key.pem" "$WORK/combined.pem" "$WORK/p12.key"
-  fi
-
   if [ "$CHANGED" = true ]; then
+  # The secret and what was decrypted from it go before a reload, the hooks or the served-serial check; without
+  # them the run ends here and its work directory goes with it (as on every failure and unchanged run).
+  if [ "$Service" != none ] || [ -d "$hooks_dir" ] || [ "$VerifyPort" != 0 ]; then
+    rm -f -- "$WORK/secret" "$WORK/pass" "$WORK/key.enc.pem" "$WORK/key.pem" "$WORK/combined.pem" "$WORK/bundle.p12" "$WORK/p12.key"
+  fi
   if [ "$Service" != none ]; then
     STEP=configtest
     service_configtest || fail configtest "$Service configuration test failed: $(reason_line "$WORK/service.out")"
@@ -794,8 +799,8 @@ main() {
   # Done: the replaced version stays as `previous` (the .prev names); older ones go.
   STEP=finish
   FILES_TOUCHED=0
-  if [ "$CHANGED" = true ]; then store_gc; fi
-  sync -- "$CertDir" "$KeyDir" || true
+  # Names this run changed in CertDir or KeyDir since the last sync (an adoption).
+  if [ "$NAMES_CHANGED" = 1 ]; then sync -- "$CertDir" "$KeyDir" || true; fi
 
   if [ -n "$REMOVED_AT" ] && [ "$REPORT_READY" = 1 ]; then
     # A new export installed after the removal: the target is back.
@@ -804,6 +809,8 @@ main() {
   if [ -n "$SKIPPED" ]; then report_or_warn skipped
   elif [ "$CHANGED" = true ]; then report_or_warn installed
   else report_or_warn unchanged; fi
+  # After the inventory, which reads the live set from the same scan as the switch.
+  if [ "$CHANGED" = true ]; then store_gc; fi
 
   print_result
 }

@@ -254,6 +254,24 @@ function libraryObjectLine(location: LibraryLocation, sha256: string): string {
 /** The line of lib/params.sh that the document's generated parameter rules replace. */
 const PARAMETER_RULES = /^#parameter-rules$/m;
 
+/** A pattern ending in L[C]{1,N}$ (L one plain character), without alternation. */
+const BOUNDED_TAIL = /^[^|]*[^\\]([A-Za-z0-9:/@=_-])\[([^\]\\]+)\]\{1,(\d+)\}\$$/;
+
+/**
+ * TAIL lines for lib/params.sh's check_param: a document parameter whose pattern ends in L[C]{1,N}$ with L not
+ * in C and N of 64 or more is checked in bash as L[C]+$ plus at most N characters after the last L. That is the
+ * same set (the tail holds no L, so the last L of the value is where it starts), and bash compiles a pattern at
+ * every use, a bound of N costing N copies of its atom (about 3 ms for the SecretId pattern's {1,512}).
+ */
+export function bashTailRules(kind: DocumentKind, registry: Registry = FIELDS): string {
+  const lines = Object.entries(registry).flatMap(([name, entry]) => {
+    const m = entry.documents?.includes(kind) ? BOUNDED_TAIL.exec(entry.rule.pattern) : null;
+    if (!m || Number(m[3]) < 64 || new RegExp(`^[${m[2]}]$`).test(m[1])) return [];
+    return [`TAIL[${name}]='${m[1]} ${m[3]}'`];
+  });
+  return ['declare -A TAIL=()', ...lines].join('\n');
+}
+
 /** What a document's script is built with: the stack's placement policy and the field registry. */
 export interface ScriptOptions {
   /** @default DEFAULT_PLACEMENT */
@@ -363,7 +381,7 @@ export function joinScript(
   const texts = includes.map((name) => readFileSync(path.join(dir, name), 'utf8'));
   const shebang = texts[texts.length - 1]?.split('\n')[0] ?? '';
   if (!shebang.startsWith('#!')) throw new Error(`${includes[includes.length - 1]} does not start with a shebang`);
-  const rules = bashParamPrelude(kind, options.registry ?? FIELDS).replace(/\n$/, '');
+  const rules = `${bashParamPrelude(kind, options.registry ?? FIELDS).replace(/\n$/, '')}\n${bashTailRules(kind, options.registry)}`;
   if (texts.filter((text) => PARAMETER_RULES.test(text)).length !== 1)
     throw new Error(`${kind}: the included files have no single #parameter-rules line`);
   // The node library's code runs in this program: what it calls here is reachable.

@@ -51,7 +51,7 @@ report_node() {
       if [ -z "$LEAF_SERIAL" ]; then fail_if_openssl_too_old; fi
     fi
     serial=$LEAF_SERIAL
-    [[ $serial =~ ^[0-9A-F]{1,80}$ ]] || serial=""
+    [[ $serial =~ ^[0-9A-F]+$ && ${#serial} -le 80 ]] || serial=""
     # The inventory entry below reads the same file: no second openssl call.
     if path_info "$live_cert"; then LIVE_KNOWN="$live_cert $PI_INODE $PI_CTIME $PI_SIZE" LIVE_SERIAL=$serial LIVE_NOT_AFTER=$LEAF_NOT_AFTER; fi
   fi

@@ -33,7 +33,6 @@ set_store() {
   for m in "${ALL_MEMBERS[@]}"; do SCAN_NAMES+=("${STABLE[$m]}" "${STABLE[$m]}.prev"); done
   SCAN_TREES=("$STORE")
   if [ "$KSTORE" != "$STORE" ]; then SCAN_TREES+=("$KSTORE"); fi
-  paths_changed
 }
 # Members on the KeyDir side.
 key_side() { case $1 in key.pem | combined.pem | bundle.p12) return 0 ;; esac; return 1; }
@@ -58,13 +57,18 @@ our_dir() {
 plain_file() { [ -f "$1" ] && [ ! -L "$1" ]; }
 VERSION_RE='^v[0-9]{14}-[A-Za-z0-9]{8}$'
 # The version a store link (current, previous) names (SV, '' when none), once it and the version are
-# verified as ours.
+# verified as ours. Kept with what the scan read (PATH_INFO[sv:<link>]): verified once until the next change.
 store_version() { # current|previous
   local t
-  SV=""
-  [ -L "$STORE/$1" ] && link_text "$STORE/$1" || return 1
-  t=$PI_LINK
-  [[ $t =~ $VERSION_RE ]] && version_ok "$t" && SV=$t
+  SV=${PATH_INFO[sv:$1]-}
+  if [ -z "${PATH_INFO[sv:$1]+set}" ]; then
+    if [ -L "$STORE/$1" ] && link_text "$STORE/$1"; then
+      t=$PI_LINK
+      if [[ $t =~ $VERSION_RE ]] && version_ok "$t"; then SV=$t; fi
+    fi
+    PATH_INFO[sv:$1]=$SV
+  fi
+  [ -n "$SV" ]
 }
 # A complete version: real directories of ours, regular member files, key members linked to their own
 # version directory in KeyDir and nowhere else.
@@ -121,6 +125,9 @@ record_get() { # name var
   if [[ $_t =~ $_r ]]; then printf -v "$2" '%s' "${BASH_REMATCH[2]}"; fi
 }
 record_field() { local value; record_get "$1" value; printf '%s' "$value"; }
+RECORD_SYNC=()
+# Set when a name outside the store changed (a stable or .prev name): the program syncs CertDir and KeyDir.
+NAMES_CHANGED=0
 # Each member also gets Stat:<member>=<inode>:<change time>:<size> as written: a file that still has them was
 # not written since (report_node's proof that the live key is the one checked against this certificate).
 write_record() { # version [adopted]
@@ -153,7 +160,8 @@ write_record() { # version [adopted]
     done
   } >"$tmp" || rc=1
   set +C
-  if [ "$rc" = 0 ] && sync -- "$tmp" && mv -fT -- "$tmp" "$OWNED"; then return 0; fi
+  # RECORD_SYNC: what the caller syncs with the record, in the same call (one process).
+  if [ "$rc" = 0 ] && sync -- "${RECORD_SYNC[@]}" "$tmp" && mv -fT -- "$tmp" "$OWNED"; then return 0; fi
   rm -f -- "$tmp"
   return 1
 }
@@ -323,16 +331,23 @@ new_version() {
   paths_changed
   kill_point
 }
-# Writes the members of NEW_VERSION (MEMBERS, from SRC with OWN and MODE): each created exclusively, then the
-# owner and mode of all the files that share them set at once, then each checked and the key side linked.
+# Writes the members of NEW_VERSION (MEMBERS, from SRC with OWN and MODE): each created exclusively, with its
+# mode where the umask can give it (on the key side only the owner's bits: its group is set after), then the
+# owner and mode of the files that do not have them yet set at once per (owner, mode), then each checked and
+# the key side linked. RECORD_SYNC: the files written and the version's directories and their store
+# directories, for write_record to sync with the record (file data, then the entries naming them).
 put_members() {
-  local i dest text group gid
+  local i dest text group gid fix create
   local -a dests=() idx=() these=()
   local -A same=()
   for i in "${!MEMBERS[@]}"; do
     member_path "$NEW_VERSION" "${MEMBERS[$i]}"
     dest=$MP
     dests+=("$dest")
+    create=$((8#${MODE[$i]} & 8#666))
+    if key_side "${MEMBERS[$i]}"; then create=$((create & 8#600)); fi
+    printf -v create '%03o' "$((8#777 ^ create))"
+    umask "$create"
     if [ "${MEMBERS[$i]}" = bundle.p12 ]; then
       (set -C && cat -- "${SRC[$i]}" >"$dest") || fail install "could not write $dest"
     else
@@ -343,21 +358,29 @@ put_members() {
       { printf '%s' "$text" >"$dest"; } 2>/dev/null || { set +C; fail install "could not write $dest"; }
       set +C
     fi
+    umask 077
     same["${OWN[$i]} ${MODE[$i]}"]+=" $i"
     # The key side's link (the version is named by nothing until the switch).
     if [ "$dest" != "$STORE/$NEW_VERSION/${MEMBERS[$i]}" ]; then ln -sT -- "$dest" "$STORE/$NEW_VERSION/${MEMBERS[$i]}"; fi
   done
+  paths_changed
+  fix=0
   for group in "${!same[@]}"; do
     these=()
     read -r -a idx <<<"${same[$group]}"
-    for i in "${idx[@]}"; do these+=("${dests[$i]}"); done
+    for i in "${idx[@]}"; do
+      if ! staged_intact "${dests[$i]}" "${OWN[$i]}" "${MODE[$i]}"; then these+=("${dests[$i]}"); fi
+    done
+    [ "${#these[@]}" -gt 0 ] || continue
     gid=${group% *}
     gid=${gid#*:}
     if [ "$IS_ROOT" = 1 ]; then chown -h "${group% *}" -- "${these[@]}"
     elif [ "$gid" != "${GROUPS[0]}" ]; then chgrp -h -- "$gid" "${these[@]}"; fi
     chmod "${group#* }" -- "${these[@]}"
+    fix=1
   done
-  paths_changed
+  if [ "$fix" = 1 ]; then paths_changed; fi
+  RECORD_SYNC=("${dests[@]}" "$STORE/$NEW_VERSION" "$KSTORE/$NEW_VERSION" "$STORE" "$KSTORE")
   for i in "${!MEMBERS[@]}"; do
     dest=${dests[$i]}
     staged_intact "$dest" "${OWN[$i]}" "${MODE[$i]}" || fail install "$dest was changed by someone else while it was written"
@@ -368,7 +391,12 @@ put_link() { # target name
   local tmp="${2%/*}/.${2##*/}.acm-export-link.$$"
   paths_changed
   if [ -e "$tmp" ] || [ -L "$tmp" ]; then rm -f -- "$tmp"; fi
-  if ln -sT -- "$1" "$tmp" && mv -fT -- "$tmp" "$2"; then paths_changed; return 0; fi
+  if ln -sT -- "$1" "$tmp" && mv -fT -- "$tmp" "$2"; then
+    # A name outside the store (a stable or .prev name): synced with its directory at the end of the run.
+    case $2 in "$STORE"/*) ;; *) NAMES_CHANGED=1 ;; esac
+    paths_changed
+    return 0
+  fi
   rm -f -- "$tmp"
   paths_changed
   return 1
@@ -379,14 +407,14 @@ staged_intact() { # file uid:gid mode
 
 # The switch: `current` (and `previous`) renamed onto a new link in one rename each; either version is a
 # complete, matching set, so whichever an observer (a reload, a crash, a reboot) sees is consistent.
-switch_to() { # link version|''
+switch_to() { # link version|'' [nosync: the caller syncs the store after a second switch]
   if [ -n "$2" ]; then
     put_link "$2" "$STORE/$1" || return 1
   else
     rm -f -- "$STORE/$1" || return 1
   fi
   paths_changed
-  sync -- "$STORE" 2>/dev/null || true
+  if [ "${3:-}" != nosync ]; then sync -- "$STORE" 2>/dev/null || true; fi
   kill_point
 }
 # The stable names (and their .prev names once there is a previous version) as links into the store, made
@@ -418,7 +446,7 @@ drop_stale_links() {
     prev_target "${LINK_TO[$m]}"
     if our_link "$name.prev" "$PT" && [ ! -e "$name.prev" ]; then stale+=("$name.prev"); fi
   done
-  if [ "${#stale[@]}" -gt 0 ]; then rm -f -- "${stale[@]}"; paths_changed; fi
+  if [ "${#stale[@]}" -gt 0 ]; then rm -f -- "${stale[@]}"; NAMES_CHANGED=1; paths_changed; fi
 }
 # Removes what runs that were killed left behind and every version but current and previous (only names
 # this file writes: version directories and link temp names).
@@ -439,9 +467,9 @@ store_gc() {
     "$CertDir"/."$CertName".*.acm-export-link.* "$KeyDir"/."$CertName".*.acm-export-link.*; do
     if [ -e "$d" ] || [ -L "$d" ]; then left+=("$d"); fi
   done
-  if [ "${#old[@]}" -gt 0 ]; then rm -rf -- "${old[@]}"; fi
-  if [ "${#left[@]}" -gt 0 ]; then rm -f -- "${left[@]}" 2>/dev/null || true; fi
-  paths_changed
+  # What was read stays true when nothing was removed.
+  if [ "${#old[@]}" -gt 0 ]; then rm -rf -- "${old[@]}"; paths_changed; fi
+  if [ "${#left[@]}" -gt 0 ]; then rm -f -- "${left[@]}" 2>/dev/null || true; paths_changed; fi
 }
 
 # Adoption of an install made by the previous layout (proven by legacy_proven): its files become a version
@@ -473,7 +501,7 @@ adopt_legacy() {
   for m in "${ALL_MEMBERS[@]}"; do
     name=${STABLE[$m]}
     if plain_file "$name"; then put_link "${LINK_TO[$m]}" "$name" || fail install "could not replace $name by its link"; kill_point; fi
-    if plain_file "$name.prev"; then rm -f -- "$name.prev"; fi
+    if plain_file "$name.prev"; then rm -f -- "$name.prev"; NAMES_CHANGED=1; fi
     paths_changed
   done
   log "adopted the files of the previous acm-export layout for $CertName into $STORE"

@@ -17,7 +17,7 @@ lib_sha256() { # file
 }
 
 load_library() {
-  local dir="$state_dir/lib" file known="" verified="" found old
+  local dir="$state_dir/lib" file known="" verified="" found old changed=0
   file="$dir/$LIB_SHA256.sh"
   # mkdir never follows a symbolic link at its own name; a planted link (or anything not a root-only
   # directory of this uid) is refused below, before anything in it is read or written.
@@ -25,8 +25,10 @@ load_library() {
     ! { [ -e "$dir" ] || [ -L "$dir" ] || mkdir -m 0700 -- "$dir"; }; then
     fail preflight "cannot create the library cache $dir (nothing was changed)"
   fi
-  # One find reads the cache directory, the file and the record of its last check.
-  scan_paths "$dir" "$file" "$dir/.verified"
+  # One find reads the cache directory, the file and the record of its last check, and the directories the
+  # trust walk (check_dirs) reads next.
+  path_prefixes "$CertDir" "$KeyDir" "$hooks_dir"
+  scan_paths "$dir" "$file" "$dir/.verified" "${PREFIXES[@]}"
   if ! path_info "$dir" || [ "$PI_TYPE" != d ] || [ "$PI_UID" != "$MY_UID" ] || (( 8#$PI_MODE & 8#077 )); then
     fail preflight "$dir is not a directory of uid $MY_UID closed to others; refusing to keep the node library in it (nothing was changed)"
   fi
@@ -54,6 +56,7 @@ load_library() {
       fail preflight "node library $LIB_OBJECT has sha256 ${found:-(unreadable)}, expected $LIB_SHA256; refusing to run it (nothing was changed)"
     fi
     rm -f -- "$file" "$dir/.verified"
+    changed=1
     if ! chmod 0600 -- "$WORK/library.sh" || ! mv -fT -- "$WORK/library.sh" "$file"; then
       fail preflight "could not store the node library in $dir (nothing was changed)"
     fi
@@ -63,11 +66,11 @@ load_library() {
       printf '%s\n' "$LIB_SHA256 $PI_INODE $PI_CTIME $PI_SIZE" >"$dir/.verified" 2>/dev/null || true
     fi
   fi
-  paths_changed
   # Earlier versions' files: the stack ships one library per document version.
   for old in "$dir"/*.sh; do
-    if [ "$old" != "$file" ] && [ -f "$old" ] && [ ! -L "$old" ]; then rm -f -- "$old"; fi
+    if [ "$old" != "$file" ] && [ -f "$old" ] && [ ! -L "$old" ]; then rm -f -- "$old"; changed=1; fi
   done
+  if [ "$changed" = 1 ]; then paths_changed; fi
   # shellcheck source=/dev/null
   source "$file"
 }

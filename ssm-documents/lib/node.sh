@@ -60,17 +60,18 @@ paths_changed() { PATH_INFO=(); SCANNED_TREES=(); }
 # Reads into PATH_INFO each name (itself) and each tree with what lies below it, to depth 2; one find call (exec:
 # no subshell around it; its status does not matter, a missing name is absent).
 scan_paths() { # name... [-- tree...]
-  local p t l
-  local -a scan_names_=() scan_trees_=() scan_expr_=()
+  local p t
+  local -a scan_names_=() scan_trees_=() scan_expr_=() q
   while [ "$#" -gt 0 ] && [ "$1" != -- ]; do scan_names_+=("$1"); shift; done
   if [ "$#" -gt 0 ]; then shift; scan_trees_=("$@"); fi
   [ "$((${#scan_names_[@]} + ${#scan_trees_[@]}))" -gt 0 ] || return 0
   for p in "${scan_names_[@]}" "${scan_trees_[@]}"; do PATH_INFO[$p]=-; done
   for p in "${scan_trees_[@]}"; do SCANNED_TREES+=("$p"); scan_expr_+=(-path "$p" -o -path "$p/*" -o); done
-  while IFS= read -r -d '' p && IFS= read -r -d '' t && IFS= read -r -d '' l; do
-    PATH_INFO[$p]="$t/$l"
-  done < <(exec find -P "${scan_names_[@]}" "${scan_trees_[@]}" -maxdepth 2 \( "${scan_expr_[@]}" -prune \) \
-    -printf '%p\0%y %U %G %m %n %i %C@ %s %T@\0%l\0' 2>/dev/null)
+  q=(-P "${scan_names_[@]}" "${scan_trees_[@]}" -maxdepth 2 \( "${scan_expr_[@]}" -prune \) -printf '%p\0%y %U %G %m %n %i %C@ %s %T@/%l\0')
+  # bash reads a pipe a byte per system call, a file in blocks: through a file when the run has a work dir.
+  if [ -n "$WORK" ]; then find "${q[@]}" >"$WORK/scan" 2>/dev/null || :; exec 7<"$WORK/scan"; else exec 7< <(exec find "${q[@]}" 2>/dev/null); fi
+  while IFS= read -r -u 7 -d '' p && IFS= read -r -u 7 -d '' t; do PATH_INFO[$p]=$t; done
+  exec 7<&-
 }
 # Sets PI_TYPE (f d l ..., "-": absent), PI_UID, PI_GID, PI_MODE, PI_LINKS, PI_INODE, PI_CTIME, PI_SIZE,
 # PI_MTIME and PI_LINK (a link's text) for a path; fails when it is absent. The first miss after a change reads the
@@ -170,9 +171,10 @@ check_dirs() {
   local hooks_perm
   check_dir CertDir "$CertDir"
   check_dir KeyDir "$KeyDir"
-  # The directories of the three walks below, read at once.
+  # The directories of the three walks below, read at once (unless read already: the install reads them with
+  # its library cache, and nothing changed since when / is still known).
   path_prefixes "$CertDir" "$KeyDir" "$hooks_dir"
-  scan_paths "${PREFIXES[@]}"
+  [ -n "${PATH_INFO[/]+set}" ] || scan_paths "${PREFIXES[@]}"
   sticky_ok=0
   if [ "$IS_ROOT" != 1 ] || [ "${ACM_EXPORT_ALLOW_STICKY_ANCESTOR:-0}" = 1 ]; then sticky_ok=1; fi
   check_tree CertDir "$CertDir"

@@ -23,9 +23,12 @@ declare -ra FORBIDDEN_EXACT=('/' '/etc' '/var' '/srv' '/opt' '/home' '/tmp' '/ru
 # Whether this program declares the parameter.
 has_param() { [[ " ${PARAMS[*]} " == *" $1 "* ]]; }
 
+# A rule with a TAIL "L N" (ssm-documents/load.ts: its pattern ends in L[C]{1,N}$, L not in C) is checked as
+# L[C]+$ and at most N characters after the last L: the same answer, without compiling N copies of [C].
 check_param() { # name value
-  local name=$1 value=$2
-  if [ "${#value}" -gt "${MAX[$name]}" ] || ! [[ $value =~ ${RE[$name]} ]]; then
+  local name=$1 value=$2 re=${RE[$1]} t=${TAIL[$1]-} n=0
+  if [ -n "$t" ]; then re=${re%\{*}+\$; n=${2##*"${t%% *}"}; n=$((${#n} - ${t#* })); fi
+  if [ "${#value}" -gt "${MAX[$name]}" ] || [ "$n" -gt 0 ] || ! [[ $value =~ $re ]]; then
     problems+=("SSM_$name does not match its allowedPattern ${RE[$name]} (at most ${MAX[$name]} characters)")
   elif [ -n "${LARGEST[$name]-}" ] && [ "$value" -gt "${LARGEST[$name]}" ]; then
     problems+=("SSM_$name must be at most ${LARGEST[$name]}")

@@ -1,10 +1,13 @@
 /**
  * lib/params.sh's check of the directory settings (ACM_EXPORT_STATE_DIR and the others), on its own:
  * `plain_dir_path` must accept exactly what ^(/[A-Za-z0-9_][A-Za-z0-9._-]{0,63}){1,32}$ accepts (it checks that
- * pattern in cheaper parts), judged by bash's own regex engine on the same values.
+ * pattern in cheaper parts), judged by bash's own regex engine on the same values. Likewise `check_param` for a
+ * parameter whose bounded tail it checks as a length (TAIL, ssm-documents/load.ts).
  */
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
+import { FIELDS, bashParamPrelude } from '../../../lambda/shared/fields';
+import { bashTailRules } from '../../../ssm-documents/load';
 
 const PARAMS_SH = path.join(__dirname, '..', '..', '..', 'ssm-documents', 'lib', 'params.sh');
 const PATTERN = '^(/[A-Za-z0-9_][A-Za-z0-9._-]{0,63}){1,32}$';
@@ -70,4 +73,74 @@ test('plain_dir_path accepts exactly the values the directory pattern accepts', 
   // Both kinds are among the values.
   expect(verdicts.filter(([p]) => p).length).toBeGreaterThan(4);
   expect(verdicts.filter(([p]) => !p).length).toBeGreaterThan(4);
+});
+
+/** For each value: [accepted by the parameter's own pattern and length, accepted by check_param]. */
+function judgeParam(name: string, values: string[]): [boolean, boolean][] {
+  const script = [
+    'set -u',
+    'export LC_ALL=C',
+    bashParamPrelude('install'),
+    bashTailRules('install'),
+    `source "${PARAMS_SH}"`,
+    `name=${name}`,
+    'for v in "$@"; do',
+    '  a=0; if [ "${#v}" -le "${MAX[$name]}" ] && [[ $v =~ ${RE[$name]} ]]; then a=1; fi',
+    '  problems=(); check_param "$name" "$v"; b=0; if [ "${#problems[@]}" = 0 ]; then b=1; fi',
+    '  printf "%s%s\\n" "$a" "$b"',
+    'done',
+  ].join('\n');
+  const r = spawnSync('bash', ['-c', script, 'params', ...values], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(r.stderr);
+  return r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => [l[0] === '1', l[1] === '1']);
+}
+
+test('check_param accepts exactly the SecretId values its pattern and length accept (tail checked as a length)', () => {
+  expect(bashTailRules('install')).toContain("TAIL[SecretId]=': 512'");
+  const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:';
+  const values = [
+    `${arn}acm-export/site-AbC123`,
+    `${arn}a`,
+    arn,
+    `${arn}${'x'.repeat(511)}`,
+    `${arn}${'x'.repeat(512)}`,
+    `${arn}${'x'.repeat(513)}`,
+    `arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:${'y'.repeat(512)}`,
+    `arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:${'y'.repeat(513)}`,
+    `${arn}a:b`,
+    `${arn}${'x'.repeat(300)}:${'x'.repeat(300)}`,
+    `${arn}a/b+c=d.e@f-g_h`,
+    `${arn}a b`,
+    `${arn}abc\n`,
+    `arn:aws:secretsmanager:eu-west-1:12345678901:secret:abc`,
+    `arn:aws:secretsmanager:eu-west-1:123456789012:secretx:abc`,
+    `${'x'.repeat(600)}${arn}abc`,
+    'abc',
+    '',
+  ];
+  const verdicts = judgeParam('SecretId', values);
+  expect(verdicts).toHaveLength(values.length);
+  for (const [i, [byPattern, byFunction]] of verdicts.entries()) {
+    expect({ value: values[i], accepted: byFunction }).toEqual({ value: values[i], accepted: byPattern });
+  }
+  expect(verdicts.filter(([p]) => p).length).toBeGreaterThan(3);
+  expect(verdicts.filter(([p]) => !p).length).toBeGreaterThan(3);
+});
+
+test('bashTailRules: only a plain character not in the final class, a large bound and no alternation', () => {
+  const withPattern = (pattern: string) => ({
+    SecretId: { ...FIELDS.SecretId, rule: { ...FIELDS.SecretId.rule, pattern } },
+  });
+  expect(bashTailRules('install', withPattern('^a:[a-z]{1,100}$'))).toContain("TAIL[SecretId]=': 100'");
+  for (const pattern of [
+    '^a:[a-z:]{1,100}$',
+    '^a|b:[a-z]{1,100}$',
+    '^a:[a-z]{1,10}$',
+    '^a:[a-z]{2,100}$',
+    '^a\\:[a-z]{1,100}$',
+  ])
+    expect(bashTailRules('install', withPattern(pattern))).toBe('declare -A TAIL=()');
 });
