@@ -199,7 +199,13 @@ export function renderInstallScript(script: string, placement: PlacementPolicy):
 }
 
 /** The files the node library is made of; a document including lib/library.sh sources them instead. */
-export const NODE_LIBRARY_FILES = ['lib/files.sh', 'lib/inventory.sh'] as const;
+export const NODE_LIBRARY_FILES = [
+  'lib/files.sh',
+  'lib/inventory.sh',
+  'lib/service.sh',
+  'lib/hooks.sh',
+  'lib/install-steps.sh',
+] as const;
 /** The include that loads the node library on the node. */
 const LIBRARY_LOADER = 'lib/library.sh';
 /** The line of lib/library.sh that the library's location and sha256 replace. */

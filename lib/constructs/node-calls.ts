@@ -75,7 +75,7 @@ export const NODE_CALLS: readonly NodeCall[] = [
     action: 's3:GetObject',
     caller: 'install program (aws s3 cp, lib/library.sh)',
     resource: 'node-library',
-    why: "fetch the node library (the install program's file handling and inventory code) when <state dir>/lib holds no copy with the sha256 the document names; exactly that object of the asset bucket",
+    why: "fetch the node library (the install program's steps, file handling and inventory code) when <state dir>/lib holds no copy with the sha256 the document names; exactly that object of the asset bucket",
     grantedBy: 'node-policy',
     evidence: 'ssm-documents/lib/library.sh: load_library, the only S3 call of the node programs',
   },

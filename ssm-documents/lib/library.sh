@@ -1,7 +1,8 @@
 # shellcheck shell=bash
-# The node library: lib/files.sh and lib/inventory.sh, joined and stripped at synth into one file that the
-# stack ships as an S3 asset, so the install document stays well under SSM's 64 KB content limit. The loader
-# (ssm-documents/load.ts) writes the asset's location and sha256 at the #library-object line. The run uses
+# The node library: the install's steps, file handling, web server, hooks and inventory code (NODE_LIBRARY_FILES
+# of ssm-documents/load.ts), joined and stripped at synth into one file that the stack ships as an S3 asset,
+# so the install document stays well under SSM's 64 KB content limit. The loader (ssm-documents/load.ts)
+# writes the asset's location and sha256 at the #library-object line. The run uses
 # <state dir>/lib/<sha256>.sh when its sha256 matches, else fetches the object into its private work
 # directory, checks the sha256 and moves it into that root-only cache; any other outcome stops the run at
 # preflight before any live file is touched. The cached file is hashed again only when its inode, change
