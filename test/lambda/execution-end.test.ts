@@ -17,8 +17,8 @@ import {
   CERT_ARN,
   INPUT,
   REGION,
-  STATE_MACHINE_ARN,
   executionArn,
+  executionStatusEvent,
   mockAwsClient,
   startInventory,
   TARGET_WWW,
@@ -36,35 +36,6 @@ const ITEM: InventoryItem = {
   lastExecutionArn: executionArn('exec-1'),
   lastDeployStatus: 'InProgress',
 };
-
-/** A status-change event as Step Functions sends it to EventBridge (a Lambda target receives the whole event). */
-function statusEvent(status: string, over: Record<string, unknown> = {}) {
-  return {
-    version: '0',
-    id: '315c1398-40ff-a850-213b-158f73e60175',
-    'detail-type': 'Step Functions Execution Status Change',
-    source: 'aws.states',
-    account: ACCOUNT,
-    time: '2026-12-04T09:00:00Z',
-    region: REGION,
-    resources: [executionArn('exec-1')],
-    detail: {
-      executionArn: executionArn('exec-1'),
-      stateMachineArn: STATE_MACHINE_ARN,
-      name: 'exec-1',
-      status,
-      startDate: 1796374800000,
-      stopDate: 1796378400000,
-      input: JSON.stringify(INPUT),
-      output: null,
-      inputDetails: { included: true },
-      outputDetails: null,
-      error: null,
-      cause: null,
-      ...over,
-    },
-  };
-}
 
 let inventory: Awaited<ReturnType<typeof startInventory>>;
 
@@ -90,7 +61,7 @@ describe('execution-end: an abnormal end while the install was in progress', () 
   test('ABORTED (StopExecution): the target becomes Failed with the reason, and GET /certificates shows it', async () => {
     await store();
     const result = await handle(
-      statusEvent('ABORTED', { error: 'OperatorStopped', cause: 'stopped by the on-call engineer' }),
+      executionStatusEvent('ABORTED', { error: 'OperatorStopped', cause: 'stopped by the on-call engineer' }),
     );
     const reason =
       'the export execution was stopped before it recorded the install outcome: OperatorStopped: stopped by the on-call engineer';
@@ -105,14 +76,14 @@ describe('execution-end: an abnormal end while the install was in progress', () 
 
   test('TIMED_OUT and FAILED (a States.Runtime error no Catch sees) are recorded with their error', async () => {
     await store();
-    await handle(statusEvent('TIMED_OUT', { error: 'States.Timeout' }));
+    await handle(executionStatusEvent('TIMED_OUT', { error: 'States.Timeout' }));
     expect((await stored())?.lastDeployFailure).toBe(
       'the export execution timed out before it recorded the install outcome: States.Timeout',
     );
 
     await store({ lastExecutionArn: executionArn('exec-1') });
     await handle(
-      statusEvent('FAILED', {
+      executionStatusEvent('FAILED', {
         error: 'States.Runtime',
         cause: "An error occurred while executing the state 'InstallFinished?'.\nInvalid path '$.poll.status'",
       }),
@@ -127,7 +98,9 @@ describe('execution-end: an abnormal end while the install was in progress', () 
   test('an outcome status-check already recorded is kept (FAILED after NotifyFailure, or a late event)', async () => {
     for (const status of ['Succeeded', 'Failed'] as const) {
       await store({ lastDeployStatus: status });
-      expect(await handle(statusEvent('FAILED', { error: 'InstallFailed' }))).toMatchObject({ outcome: 'NotOwned' });
+      expect(await handle(executionStatusEvent('FAILED', { error: 'InstallFailed' }))).toMatchObject({
+        outcome: 'NotOwned',
+      });
       const item = await stored();
       expect(item?.lastDeployStatus).toBe(status);
       expect(item?.lastDeployFailure).toBeUndefined();
@@ -136,26 +109,28 @@ describe('execution-end: an abnormal end while the install was in progress', () 
 
   test("a newer export's InProgress item is not touched by the older execution's end", async () => {
     await store({ lastExecutionArn: executionArn('exec-2') });
-    expect(await handle(statusEvent('ABORTED'))).toMatchObject({ outcome: 'NotOwned' });
+    expect(await handle(executionStatusEvent('ABORTED'))).toMatchObject({ outcome: 'NotOwned' });
     expect(await stored()).toMatchObject({ lastDeployStatus: 'InProgress', lastExecutionArn: executionArn('exec-2') });
   });
 
   test('a removed target (item gone) is not brought back', async () => {
-    expect(await handle(statusEvent('ABORTED'))).toMatchObject({ outcome: 'NotOwned' });
+    expect(await handle(executionStatusEvent('ABORTED'))).toMatchObject({ outcome: 'NotOwned' });
     expect(await stored()).toBeUndefined();
   });
 
   test('an execution whose input names no target (it failed validation) records nothing', async () => {
     await store();
     const invalid = { ...INPUT, TargetTagKey: 'aws:reserved key with spaces and = signs' };
-    expect(await handle(statusEvent('FAILED', { input: JSON.stringify(invalid) }))).toMatchObject({
+    expect(await handle(executionStatusEvent('FAILED', { input: JSON.stringify(invalid) }))).toMatchObject({
       outcome: 'NoTarget',
     });
-    expect(await handle(statusEvent('FAILED', { input: '{not json' }))).toEqual({
+    expect(await handle(executionStatusEvent('FAILED', { input: '{not json' }))).toEqual({
       outcome: 'NoTarget',
       why: 'the execution input is not JSON',
     });
-    expect(await handle(statusEvent('FAILED', { input: null, inputDetails: { included: false } }))).toMatchObject({
+    expect(
+      await handle(executionStatusEvent('FAILED', { input: null, inputDetails: { included: false } })),
+    ).toMatchObject({
       outcome: 'NoTarget',
     });
     expect((await stored())?.lastDeployStatus).toBe('InProgress');
@@ -166,8 +141,9 @@ describe('execution-end: the reason holds no secrets and no control characters',
   test('key material in a cause is withheld; a malformed error name is dropped', () => {
     const pem = 'MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKjMzEfYyjiWA4R4';
     const reason = endReason(
-      parseExecutionEndEvent(statusEvent('ABORTED', { error: 'bad name\u0007 with spaces', cause: `x\n${pem}` }))
-        .detail,
+      parseExecutionEndEvent(
+        executionStatusEvent('ABORTED', { error: 'bad name\u0007 with spaces', cause: `x\n${pem}` }),
+      ).detail,
     );
     expect(reason).toBe(
       'the export execution was stopped before it recorded the install outcome: (output withheld: it looks like key or certificate material)',
@@ -181,9 +157,9 @@ describe('execution-end: the event is validated', () => {
   beforeEach(() => ddb.reset());
 
   test.each([
-    ['another source', { ...statusEvent('ABORTED'), source: 'aws.acm' }, 'source: must be aws.states'],
-    ['a status that is not an abnormal end', statusEvent('SUCCEEDED'), 'detail.status: must be one of'],
-    ['no execution ARN', statusEvent('ABORTED', { executionArn: undefined }), 'detail.executionArn:'],
+    ['another source', { ...executionStatusEvent('ABORTED'), source: 'aws.acm' }, 'source: must be aws.states'],
+    ['a status that is not an abnormal end', executionStatusEvent('SUCCEEDED'), 'detail.status: must be one of'],
+    ['no execution ARN', executionStatusEvent('ABORTED', { executionArn: undefined }), 'detail.executionArn:'],
     ['not an object', 'ABORTED', 'event:'],
   ])('%s is rejected, and nothing is written', async (_what, event, message) => {
     const handler = createHandler({ ddb: ddb as unknown as DynamoDBDocumentClient, tableName: 'Inventory' });
@@ -198,7 +174,7 @@ describe('execution-end: the event is validated', () => {
 describe('a later export or catch-up clears the recorded reason', () => {
   test('a new export of the target removes lastDeployFailure; so does the drift check catching up', async () => {
     await store();
-    await handle(statusEvent('ABORTED'));
+    await handle(executionStatusEvent('ABORTED'));
     const deps = { ddb: inventory.ddb, tableName: inventory.tableName };
     await recordCatchUp(
       deps,
@@ -210,7 +186,7 @@ describe('a later export or catch-up clears the recorded reason', () => {
     expect((await stored())?.lastDeployFailure).toBeUndefined();
 
     await store({ lastDeployStatus: 'InProgress' });
-    await handle(statusEvent('ABORTED'));
+    await handle(executionStatusEvent('ABORTED'));
     expect((await stored())?.lastDeployFailure).toEqual(expect.any(String));
     const { certificateArn: _a, target: _t, itemType: _i, lastDeployStatus: _s, ...fields } = ITEM;
     await recordExport(
@@ -229,7 +205,7 @@ describe('a later export or catch-up clears the recorded reason', () => {
 
   test('recordExecutionEnd works on the parsed event alone (no environment)', async () => {
     await store();
-    const result = await recordExecutionEnd(parseExecutionEndEvent(statusEvent('TIMED_OUT')), {
+    const result = await recordExecutionEnd(parseExecutionEndEvent(executionStatusEvent('TIMED_OUT')), {
       ddb: inventory.ddb,
       tableName: inventory.tableName,
     });

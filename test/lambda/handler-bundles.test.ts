@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { build, type Metafile } from 'esbuild';
 import { HANDLER_ALIASES, HANDLER_BUNDLING } from '../../lib/constructs/node-function';
 import { CLIENT_PACKAGES, type AwsClients } from '../../lambda/shared/clients';
-import { ACCOUNT, INPUT, REGION, STATE_MACHINE_ARN, executionArn } from './support';
+import { REGION, executionStatusEvent } from './support';
 
 const ROOT = path.join(__dirname, '..', '..');
 const HANDLERS = readdirSync(path.join(ROOT, 'lambda')).filter((dir) =>
@@ -112,25 +112,8 @@ test.each(HANDLERS)('%s bundles the environment credential provider only, not th
 });
 
 describe('credentials of a bundled handler (execution-end, which writes to DynamoDB)', () => {
-  const event = {
-    version: '0',
-    id: '315c1398-40ff-a850-213b-158f73e60175',
-    'detail-type': 'Step Functions Execution Status Change',
-    source: 'aws.states',
-    account: ACCOUNT,
-    time: '2026-12-04T09:00:00Z',
-    region: REGION,
-    resources: [executionArn('exec-1')],
-    detail: {
-      executionArn: executionArn('exec-1'),
-      stateMachineArn: STATE_MACHINE_ARN,
-      name: 'exec-1',
-      status: 'FAILED',
-      input: JSON.stringify(INPUT),
-      error: 'States.Timeout',
-      cause: null,
-    },
-  };
+  const event = executionStatusEvent('FAILED', { error: 'States.Timeout' });
+
   const requests: IncomingHttpHeaders[] = [];
   const server = createServer((req, res) => {
     requests.push(req.headers);

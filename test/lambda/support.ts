@@ -55,6 +55,35 @@ export const INPUT = {
   TargetTagValue: 'web',
 };
 
+/** A status-change event as Step Functions sends it to EventBridge (a Lambda target receives the whole event). */
+export function executionStatusEvent(status: string, over: Record<string, unknown> = {}) {
+  return {
+    version: '0',
+    id: '315c1398-40ff-a850-213b-158f73e60175',
+    'detail-type': 'Step Functions Execution Status Change',
+    source: 'aws.states',
+    account: ACCOUNT,
+    time: '2026-12-04T09:00:00Z',
+    region: REGION,
+    resources: [executionArn('exec-1')],
+    detail: {
+      executionArn: executionArn('exec-1'),
+      stateMachineArn: STATE_MACHINE_ARN,
+      name: 'exec-1',
+      status,
+      startDate: 1796374800000,
+      stopDate: 1796378400000,
+      input: JSON.stringify(INPUT),
+      output: null,
+      inputDetails: { included: true },
+      outputDetails: null,
+      error: null,
+      cause: null,
+      ...over,
+    },
+  };
+}
+
 export const EXPORT_RESULT: ExportTaskResult = {
   secretArn: SECRET_ARN,
   secretVersionId: 'aaaaaaaa-bbbb-8ccc-9ddd-eeeeeeeeeeee',

@@ -12,25 +12,31 @@ import { bashTailRules } from '../../../ssm-documents/load';
 const PARAMS_SH = path.join(__dirname, '..', '..', '..', 'ssm-documents', 'lib', 'params.sh');
 const PATTERN = '^(/[A-Za-z0-9_][A-Za-z0-9._-]{0,63}){1,32}$';
 
-/** For each value: [accepted by the pattern, accepted by plain_dir_path]. */
-function judge(values: string[]): [boolean, boolean][] {
-  const script = [
-    'set -u',
-    'export LC_ALL=C',
-    `source "${PARAMS_SH}"`,
-    `re='${PATTERN}'`,
-    'for v in "$@"; do',
-    '  a=0; if [[ $v =~ $re ]]; then a=1; fi',
-    '  b=0; if plain_dir_path "$v"; then b=1; fi',
-    '  printf "%s%s\\n" "$a" "$b"',
-    'done',
-  ].join('\n');
+/**
+ * Runs `setup` and then, for each value, `loop` (which prints two digits: the reference's verdict, then the
+ * function's) in one bash process; returns [accepted by the reference, accepted by the function] per value.
+ */
+function verdicts(setup: string[], loop: string[], values: string[]): [boolean, boolean][] {
+  const script = ['set -u', 'export LC_ALL=C', ...setup, 'for v in "$@"; do', ...loop, 'done'].join('\n');
   const r = spawnSync('bash', ['-c', script, 'params', ...values], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(r.stderr);
   return r.stdout
     .trim()
     .split('\n')
     .map((l) => [l[0] === '1', l[1] === '1']);
+}
+
+/** For each value: [accepted by the pattern, accepted by plain_dir_path]. */
+function judge(values: string[]): [boolean, boolean][] {
+  return verdicts(
+    [`source "${PARAMS_SH}"`, `re='${PATTERN}'`],
+    [
+      '  a=0; if [[ $v =~ $re ]]; then a=1; fi',
+      '  b=0; if plain_dir_path "$v"; then b=1; fi',
+      '  printf "%s%s\\n" "$a" "$b"',
+    ],
+    values,
+  );
 }
 
 test('plain_dir_path accepts exactly the values the directory pattern accepts', () => {
@@ -77,25 +83,15 @@ test('plain_dir_path accepts exactly the values the directory pattern accepts', 
 
 /** For each value: [accepted by the parameter's own pattern and length, accepted by check_param]. */
 function judgeParam(name: string, values: string[]): [boolean, boolean][] {
-  const script = [
-    'set -u',
-    'export LC_ALL=C',
-    bashParamPrelude('install'),
-    bashTailRules('install'),
-    `source "${PARAMS_SH}"`,
-    `name=${name}`,
-    'for v in "$@"; do',
-    '  a=0; if [ "${#v}" -le "${MAX[$name]}" ] && [[ $v =~ ${RE[$name]} ]]; then a=1; fi',
-    '  problems=(); check_param "$name" "$v"; b=0; if [ "${#problems[@]}" = 0 ]; then b=1; fi',
-    '  printf "%s%s\\n" "$a" "$b"',
-    'done',
-  ].join('\n');
-  const r = spawnSync('bash', ['-c', script, 'params', ...values], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(r.stderr);
-  return r.stdout
-    .trim()
-    .split('\n')
-    .map((l) => [l[0] === '1', l[1] === '1']);
+  return verdicts(
+    [bashParamPrelude('install'), bashTailRules('install'), `source "${PARAMS_SH}"`, `name=${name}`],
+    [
+      '  a=0; if [ "${#v}" -le "${MAX[$name]}" ] && [[ $v =~ ${RE[$name]} ]]; then a=1; fi',
+      '  problems=(); check_param "$name" "$v"; b=0; if [ "${#problems[@]}" = 0 ]; then b=1; fi',
+      '  printf "%s%s\\n" "$a" "$b"',
+    ],
+    values,
+  );
 }
 
 test('check_param accepts exactly the SecretId values its pattern and length accept (tail checked as a length)', () => {
