@@ -1,6 +1,7 @@
 /** Shared set-up for the install script tests: a temp root, a test CA, the fake aws and a secret store. */
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { formatSecret, type CertificateBundle } from '../../lambda/acm-export/secret-format';
@@ -116,6 +117,26 @@ export function writeFailingHook(params: InstallParams): string {
   const hook = path.join(hooksDirOf(params), '50-fail');
   writeFileSync(hook, '#!/bin/sh\necho "deploy hook saw $ACM_EXPORT_SERIAL" >&2\nexit 7\n', { mode: 0o755 });
   return hook;
+}
+
+/**
+ * A directory `<root>/<name>-bin` holding an `openssl` that logs its subcommand to `<root>/<name>.log`, runs the
+ * shell lines `before` (which may answer or fail in its place), then runs the real openssl. Put `bin` first on
+ * the script's PATH; `subcommands()` are the ones logged so far.
+ */
+export function loggingOpenssl(root: string, name: string, before = ''): { bin: string; subcommands: () => string[] } {
+  const bin = path.join(root, `${name}-bin`);
+  const log = path.join(root, `${name}.log`);
+  mkdirSync(bin, { recursive: true });
+  const real = execFileSync('bash', ['-c', 'command -v openssl'], { encoding: 'utf8' }).trim();
+  writeFileSync(
+    path.join(bin, 'openssl'),
+    `#!/bin/sh\nprintf '%s\\n' "$1" >>'${log}'\n${before}exec '${real}' "$@"\n`,
+    {
+      mode: 0o755,
+    },
+  );
+  return { bin, subcommands: () => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : []) };
 }
 
 /** Lines of base64 from PEM bodies (and raw passphrases) that must never appear in output. */

@@ -35,6 +35,7 @@ import {
   HOSTILE_VALUES,
   hooksDirOf,
   listTree,
+  loggingOpenssl,
   REGION,
   SECRET_ID,
   secretFragments,
@@ -559,18 +560,12 @@ describe('preflight', () => {
   test('the OpenSSL version is asked only when an openssl call failed; a too old one is the preflight problem', async () => {
     // An openssl that logs its subcommand; with OLD_OPENSSL=1 it is a 1.0.2 that knows none of the options used
     // (dgst passes, so that the node library still loads).
-    const bin = path.join(f.root, 'openssl-old-bin');
-    const log = path.join(f.root, 'openssl-old.log');
-    mkdirSync(bin, { recursive: true });
-    const real = execFileSync('bash', ['-c', 'command -v openssl'], { encoding: 'utf8' }).trim();
-    writeFileSync(
-      path.join(bin, 'openssl'),
-      `#!/bin/sh\nprintf '%s\\n' "$1" >>'${log}'\n` +
-        `if [ "$OLD_OPENSSL" = 1 ] && [ "$1" = version ]; then echo 'OpenSSL 1.0.2k-fips  26 Jan 2017'; exit 0; fi\n` +
-        `if [ "$OLD_OPENSSL" = 1 ] && [ "$1" != dgst ]; then exit 1; fi\nexec '${real}' "$@"\n`,
-      { mode: 0o755 },
+    const { bin, subcommands } = loggingOpenssl(
+      f.root,
+      'openssl-old',
+      `if [ "$OLD_OPENSSL" = 1 ] && [ "$1" = version ]; then echo 'OpenSSL 1.0.2k-fips  26 Jan 2017'; exit 0; fi\n` +
+        `if [ "$OLD_OPENSSL" = 1 ] && [ "$1" != dgst ]; then exit 1; fi\n`,
     );
-    const subcommands = () => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : []);
     const install = (old: boolean) => {
       const cert = f.publish({ names: ['old-openssl.example.test'] });
       return runInstall({

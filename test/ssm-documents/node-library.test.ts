@@ -3,7 +3,6 @@
  * location and sha256: the node fetches it once into a root-only cache, runs only a copy with that sha256, and
  * stops before touching any live file when it cannot get one.
  */
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   chmodSync,
@@ -19,7 +18,7 @@ import * as path from 'node:path';
 import { DEFAULT_PLACEMENT } from '../../lambda/shared/placement';
 import { EXAMPLE_LIBRARY_LOCATION, loadDocument, nodeLibrary } from '../../ssm-documents/load';
 import { EXIT } from '../helpers/install-script';
-import { createFixture, type Fixture } from './fixture';
+import { createFixture, loggingOpenssl, type Fixture } from './fixture';
 
 const LIBRARY = nodeLibrary();
 const { bucket, key } = EXAMPLE_LIBRARY_LOCATION;
@@ -80,23 +79,12 @@ describe('on the node', () => {
   test('the cached copy is hashed again only when it is not the file last hashed (inode, change time, size)', async () => {
     const state = stateDir('rehash');
     // An openssl that logs its subcommand, then runs the real one.
-    const bin = path.join(f.root, 'openssl-log-bin');
-    const log = path.join(f.root, 'openssl-subcommands.log');
-    mkdirSync(bin, { recursive: true });
-    const real = execFileSync('bash', ['-c', 'command -v openssl'], { encoding: 'utf8' }).trim();
-    writeFileSync(path.join(bin, 'openssl'), `#!/bin/sh\nprintf '%s\\n' "$1" >>'${log}'\nexec '${real}' "$@"\n`, {
-      mode: 0o755,
-    });
+    const { bin, subcommands } = loggingOpenssl(f.root, 'openssl-subcommands');
     const env = {
       ACM_EXPORT_STATE_DIR: state,
       PATH: [bin, f.aws.binDir, process.env.PATH ?? '/usr/bin:/bin'].join(':'),
     };
-    const digests = () =>
-      existsSync(log)
-        ? readFileSync(log, 'utf8')
-            .split('\n')
-            .filter((l) => l === 'dgst').length
-        : 0;
+    const digests = () => subcommands().filter((l) => l === 'dgst').length;
     const install = async () => {
       const cert = f.publish({ names: ['rehash.example.test'] });
       expect((await f.run(f.params(cert.versionId, 'rehash'), env)).code).toBe(0);
