@@ -32,6 +32,8 @@ export interface Fixture {
   ): IssuedCertificate & { versionId: string };
   /** Stores an arbitrary SecretString as a new version. */
   publishRaw(secretString: string, createdDate?: string): string;
+  /** Stores an issued certificate as a new version of another secret; returns the version id. */
+  storeAs(secretId: string, issued: IssuedCertificate): string;
   /** Document parameters for a version, installing into root/<slot>/{certs,private} (hooks: root/<slot>/hooks.d). */
   params(versionId: string, slot?: string, extra?: InstallParams): InstallParams;
   /** Runs a document's program (default: install). */
@@ -46,11 +48,18 @@ export function createFixture(name: string): Fixture {
   const ca = createTestCa(path.join(root, 'ca'));
   const aws = createFakeAws(path.join(root, 'aws'));
   const secrets: string[] = [];
-  const publishRaw = (secretString: string, createdDate?: string) => {
+  const addVersion = (secretId: string, secretString: string, createdDate?: string) => {
     const versionId = randomUUID();
-    aws.addSecretVersion({ region: REGION, secretId: SECRET_ID, versionId, secretString, createdDate });
+    aws.addSecretVersion({ region: REGION, secretId, versionId, secretString, createdDate });
     return versionId;
   };
+  const publishRaw = (secretString: string, createdDate?: string) => addVersion(SECRET_ID, secretString, createdDate);
+  const bundleOf = (issued: IssuedCertificate): CertificateBundle => ({
+    certificate: issued.certificate,
+    chain: issued.chain,
+    encryptedPrivateKey: issued.encryptedPrivateKey,
+    passphrase: issued.passphrase,
+  });
   return {
     root,
     ca,
@@ -60,15 +69,10 @@ export function createFixture(name: string): Fixture {
     publish(options, tamper = (b) => b, createdDate) {
       const issued = issueCertificate(ca, options);
       secrets.push(issued.passphrase, issued.privateKey, issued.encryptedPrivateKey);
-      const bundle = tamper({
-        certificate: issued.certificate,
-        chain: issued.chain,
-        encryptedPrivateKey: issued.encryptedPrivateKey,
-        passphrase: issued.passphrase,
-      });
-      return { ...issued, versionId: publishRaw(formatSecret(bundle), createdDate) };
+      return { ...issued, versionId: publishRaw(formatSecret(tamper(bundleOf(issued))), createdDate) };
     },
     publishRaw,
+    storeAs: (secretId, issued) => addVersion(secretId, formatSecret(bundleOf(issued))),
     params(versionId, slot = 'node', extra = {}) {
       return {
         CertName: 'site',

@@ -2,7 +2,6 @@
  * Ownership on the node: acm-export replaces or deletes only what its record (or the proven state of the
  * previous layout) says it wrote; a removal puts back an original that layout replaced.
  */
-import { randomUUID } from 'node:crypto';
 import {
   chmodSync,
   existsSync,
@@ -14,7 +13,6 @@ import {
   writeFileSync,
 } from 'node:fs';
 import * as path from 'node:path';
-import { formatSecret } from '../../lambda/acm-export/secret-format';
 import { EXIT } from '../helpers/install-script';
 import { createFixture, hooksDirOf, REGION, SECRET_ID, type Fixture } from './fixture';
 
@@ -52,14 +50,7 @@ test('a certificate name held by another secret is refused, naming both', async 
   expect((await f.run(params)).code).toBe(0);
   const other = `${SECRET_ID.replace(/site-AbC123$/, '')}other-XyZ789`;
   const issued = f.publish({ names: ['other.example.test'] });
-  const versionId = randomUUID();
-  const secretString = formatSecret({
-    certificate: issued.certificate,
-    chain: issued.chain,
-    encryptedPrivateKey: issued.encryptedPrivateKey,
-    passphrase: issued.passphrase,
-  });
-  f.aws.addSecretVersion({ region: REGION, secretId: other, versionId, secretString });
+  const versionId = f.storeAs(other, issued);
   const r = await f.run({ ...params, SecretId: other, SecretVersionId: versionId });
   expect(r.code).toBe(EXIT.install);
   expect(r.failure).toBe(
@@ -79,17 +70,10 @@ test('a name held by another secret of this target passes to a new secret only o
   const next = `${ARN}/cert-b/${HASH}-XyZ789`;
   const describeCalls = () => f.aws.calls().filter((c) => c[1] === 'describe-secret' && c[7] === 'DeletedDate');
   /** A new version of `secretId` holding `issued`. */
-  const store = (secretId: string, issued: ReturnType<Fixture['publish']>) => {
-    const versionId = randomUUID();
-    const secretString = formatSecret({
-      certificate: issued.certificate,
-      chain: issued.chain,
-      encryptedPrivateKey: issued.encryptedPrivateKey,
-      passphrase: issued.passphrase,
-    });
-    f.aws.addSecretVersion({ region: REGION, secretId, versionId, secretString });
-    return { SecretId: secretId, SecretVersionId: versionId };
-  };
+  const store = (secretId: string, issued: ReturnType<Fixture['publish']>) => ({
+    SecretId: secretId,
+    SecretVersionId: f.storeAs(secretId, issued),
+  });
   const first = f.publish({ names: ['holder.example.test'] });
   const params = f.params(first.versionId, 'released', store(holder, first));
   const env = { ACM_EXPORT_STATE_DIR: path.join(f.root, 'released', 'state') };
