@@ -295,9 +295,21 @@ test('throttled ListCommands and call counting', async () => {
   expect(aws.callCount('ListCommands')).toBe(2);
 });
 
-// Never skipped: a document that does not load fails every test here (the beforeAll throws).
 const SHOP_SECRET_ID = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:acm-export/shop-AbCdEf';
 
+/** The install document's parameters for CertName shop from a version of its secret, served by nginx on 443. */
+function shopInstallParameters(secret: { ARN?: string; VersionId?: string }): Record<string, string[]> {
+  return {
+    CertName: ['shop'],
+    SecretId: [secret.ARN!],
+    SecretVersionId: [secret.VersionId!],
+    Region: [aws.region],
+    Service: ['nginx'],
+    VerifyPort: ['443'],
+  };
+}
+
+// Never skipped: a document that does not load fails every test here (the beforeAll throws).
 describe('the real install document end to end', () => {
   let fleet: LocalNode[] = [];
   let fleetRoot: string | undefined;
@@ -375,14 +387,7 @@ describe('the real install document end to end', () => {
       new SendCommandCommand({
         DocumentName: LOCAL_INSTALL_DOCUMENT_NAME,
         Targets: [{ Key: 'tag:App', Values: ['shop'] }],
-        Parameters: {
-          CertName: ['shop'],
-          SecretId: [secret.ARN!],
-          SecretVersionId: [secret.VersionId!],
-          Region: [aws.region],
-          Service: ['nginx'],
-          VerifyPort: ['443'],
-        },
+        Parameters: shopInstallParameters(secret),
         MaxErrors: '1',
         MaxConcurrency: '3',
       }),
@@ -432,14 +437,7 @@ describe('the real install document end to end', () => {
         new SendCommandCommand({
           DocumentName: LOCAL_INSTALL_DOCUMENT_NAME,
           InstanceIds: [node.instanceId],
-          Parameters: {
-            CertName: ['shop'],
-            SecretId: [secret.ARN!],
-            SecretVersionId: [secret.VersionId!],
-            Region: [aws.region],
-            Service: ['nginx'],
-            VerifyPort: ['443'],
-          },
+          Parameters: shopInstallParameters(secret),
         }),
       );
       await aws.ssm.waitForCommand(sent.Command!.CommandId!);
