@@ -305,6 +305,15 @@ export async function measureDesigns(options: CostOptions): Promise<MeasuredDesi
     const counted = window(local, dynamo);
     const certificateArn = await exportNewCertificate(local, 'cost.bench.acm-export.test');
     const commandEvents = timeCommandEvents(local);
+    // The poll path and the baseline wait for no event: none is delivered while they run.
+    const withoutEvents = async <T>(run: () => Promise<T>): Promise<T> => {
+      local.aws.events.dropEvents = true;
+      try {
+        return await run();
+      } finally {
+        local.aws.events.dropEvents = false;
+      }
+    };
 
     // Ours (event path, the stack's definition): ACM's renewal event → acm-renew → one execution per target;
     // command-events, which EventBridge invokes on the command's end, completes the execution's wait.
@@ -329,11 +338,9 @@ export async function measureDesigns(options: CostOptions): Promise<MeasuredDesi
       });
       return { usage, input: executions[0].input, renewMs: renew.ms };
     };
-    // The baseline: the same execution input on the definition with the fixed Wait, no events delivered (it
-    // waits for none); its renewal lookup is a Scan.
-    const renewBaseline = async (input: string, name: string): Promise<Usage> => {
-      local.aws.events.dropEvents = true;
-      try {
+    // The baseline: the same execution input on the definition with the fixed Wait; its renewal lookup is a Scan.
+    const renewBaseline = (input: string, name: string): Promise<Usage> =>
+      withoutEvents(async () => {
         counted.start();
         const lookup = await timed(() =>
           scanForCertificate({ ddb: local.ddb, tableName: tableNameOf(local) } as never, certificateArn),
@@ -347,30 +354,26 @@ export async function measureDesigns(options: CostOptions): Promise<MeasuredDesi
         );
         const base = historyCounts(baseExecution.history);
         return counted.usage({ transitions: base.transitions, lambdaMs: [lookup.ms, ...base.lambdaMs] });
-      } finally {
-        local.aws.events.dropEvents = false;
-      }
-    };
+      });
 
-    rolloutSeconds = ROLLOUT_SECONDS;
     const main = await renewOurs();
     const oursRenewal = main.usage;
     const input = main.input;
 
     // The poll path (the stack before the event path): the same input on the definition with the wait rendered
     // as the backoff loop, started by the same renewal function.
-    local.aws.events.dropEvents = true;
-    counted.start();
-    const pollExecution = await runVariant(
-      local,
-      withPollLoop(local.model.definition),
-      'cost-poll',
-      input,
-      options.msPerSecond,
-    );
-    const poll = historyCounts(pollExecution.history);
-    const pollRenewal = counted.usage({ transitions: poll.transitions, lambdaMs: [main.renewMs, ...poll.lambdaMs] });
-    local.aws.events.dropEvents = false;
+    const pollRenewal = await withoutEvents(async () => {
+      counted.start();
+      const pollExecution = await runVariant(
+        local,
+        withPollLoop(local.model.definition),
+        'cost-poll',
+        input,
+        options.msPerSecond,
+      );
+      const poll = historyCounts(pollExecution.history);
+      return counted.usage({ transitions: poll.transitions, lambdaMs: [main.renewMs, ...poll.lambdaMs] });
+    });
 
     const baselineRenewal = await renewBaseline(input, 'cost-baseline');
     const nodesPerRenewal = nodeUsage(nodeRuns.renewalCallsPerNode, FLEET);
