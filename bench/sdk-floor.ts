@@ -5,33 +5,11 @@
  * each client is built as the handler builds it, with none of our code, Powertools or X-Ray around it.
  */
 import * as path from 'node:path';
-import { build, type BuildOptions, type Plugin } from 'esbuild';
-import { HANDLER_ALIASES, HANDLER_BUNDLING, NODE_RUNTIME } from '../lib/constructs/node-function';
+import { build, type Plugin } from 'esbuild';
+import { handlerBuildOptions } from '../lib/constructs/node-function';
 
 const ROOT = path.join(__dirname, '..');
 const CLIENT_MODULE = /^lambda\/shared\/clients\/([a-z0-9-]+)\.ts$/;
-
-/** esbuild options equal to what NodejsFunction passes for HANDLER_BUNDLING (target from the runtime). */
-export function handlerBuildOptions(): BuildOptions {
-  const version = /nodejs(\d+)/.exec(NODE_RUNTIME.name)?.[1];
-  if (!version) throw new Error(`no Node.js version in runtime ${NODE_RUNTIME.name}`);
-  return {
-    absWorkingDir: ROOT,
-    bundle: true,
-    platform: 'node',
-    target: `node${version}`,
-    format: HANDLER_BUNDLING.format,
-    minify: HANDLER_BUNDLING.minify,
-    keepNames: HANDLER_BUNDLING.keepNames,
-    mainFields: [...HANDLER_BUNDLING.mainFields],
-    sourcemap: HANDLER_BUNDLING.sourceMap,
-    sourcesContent: HANDLER_BUNDLING.sourcesContent,
-    alias: { ...HANDLER_ALIASES },
-    // bundleAwsSDK: nothing is external.
-    external: [],
-    logLevel: 'error',
-  };
-}
 
 /** The client modules (repository-relative, e.g. `lambda/shared/clients/ssm.ts`) that `entry`'s bundle contains. */
 export async function bundledClientModules(entry: string): Promise<string[]> {

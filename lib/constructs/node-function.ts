@@ -5,6 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { LogLevel, NodejsFunction, NodejsFunctionProps, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import type { BuildOptions } from 'esbuild';
 import { REASONS, acknowledgeWildcardResource } from '../nag';
 
 /** Repository root: handlers live under `lambda/<name>/handler.ts`. */
@@ -61,6 +62,31 @@ export const HANDLER_BUNDLING = {
   // esbuild's default (info) prints a size summary per function on every synth; warnings and errors stay.
   logLevel: LogLevel.WARNING,
 } as const satisfies NonNullable<NodejsFunctionProps['bundling']>;
+
+/**
+ * esbuild options equal to what NodejsFunction passes for HANDLER_BUNDLING (target from the runtime): for the
+ * bundle tests and the bench, which build handlers as the stack does.
+ */
+export function handlerBuildOptions(): BuildOptions {
+  const version = /nodejs(\d+)/.exec(NODE_RUNTIME.name)?.[1];
+  if (!version) throw new Error(`no Node.js version in runtime ${NODE_RUNTIME.name}`);
+  return {
+    absWorkingDir: PROJECT_ROOT,
+    bundle: true,
+    platform: 'node',
+    target: `node${version}`,
+    format: HANDLER_BUNDLING.format,
+    minify: HANDLER_BUNDLING.minify,
+    keepNames: HANDLER_BUNDLING.keepNames,
+    mainFields: [...HANDLER_BUNDLING.mainFields],
+    sourcemap: HANDLER_BUNDLING.sourceMap,
+    sourcesContent: HANDLER_BUNDLING.sourcesContent,
+    alias: { ...HANDLER_ALIASES },
+    // bundleAwsSDK: nothing is external.
+    external: [],
+    logLevel: 'error',
+  };
+}
 
 export interface NodeFunctionProps extends Omit<
   NodejsFunctionProps,

@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { build, type Metafile } from 'esbuild';
-import { HANDLER_ALIASES, HANDLER_BUNDLING } from '../../lib/constructs/node-function';
+import { handlerBuildOptions } from '../../lib/constructs/node-function';
 import { CLIENT_PACKAGES, type AwsClients } from '../../lambda/shared/clients';
 import { REGION, executionStatusEvent } from './support';
 
@@ -29,21 +29,10 @@ let metafile: Metafile;
 beforeAll(async () => {
   outdir = mkdtempSync(path.join(tmpdir(), 'acm-export-bundles-'));
   const result = await build({
-    absWorkingDir: ROOT,
+    ...handlerBuildOptions(),
     entryPoints: Object.fromEntries(HANDLERS.map((name) => [name, `lambda/${name}/handler.ts`])),
     outdir,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: HANDLER_BUNDLING.format,
-    minify: HANDLER_BUNDLING.minify,
-    keepNames: HANDLER_BUNDLING.keepNames,
-    mainFields: [...HANDLER_BUNDLING.mainFields],
-    alias: { ...HANDLER_ALIASES },
-    // bundleAwsSDK: nothing is external.
-    external: [],
     metafile: true,
-    logLevel: 'error',
   });
   metafile = result.metafile;
 });
