@@ -382,9 +382,8 @@ export class LocalNode implements NodeExecutor {
       ),
     );
     if (this.serverKind === 'nginx' && this.nginxStarted) {
-      const pidFile = path.join(this.dir, 'server', 'nginx.pid');
-      const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : NaN;
-      if (Number.isInteger(pid) && pid > 0) {
+      const pid = this.nginxMasterPid();
+      if (pid !== undefined) {
         try {
           process.kill(pid, 'SIGQUIT');
         } catch {
@@ -412,6 +411,40 @@ export class LocalNode implements NodeExecutor {
       await new Promise<void>((resolve) => this.control!.close(() => resolve()));
       this.control = undefined;
     }
+  }
+
+  /** The pid of this node's nginx master, from its pid file; undefined when there is none. */
+  private nginxMasterPid(): number | undefined {
+    const pidFile = path.join(this.dir, 'server', 'nginx.pid');
+    const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : NaN;
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  }
+
+  /**
+   * Resolves once the last reload has finished: the nginx master runs no worker beyond its one (worker_processes
+   * 1). Until an old worker has exited it may still accept a connection and serve the previous certificate,
+   * whatever the new worker served before. Gives up after `timeoutMs` (the caller's check then shows what is
+   * served). The built-in server swaps its certificate in place: always settled.
+   */
+  async reloadSettled(timeoutMs = 5000): Promise<void> {
+    const master = this.serverKind === 'nginx' ? this.nginxMasterPid() : undefined;
+    if (master === undefined) return;
+    const workers = () => {
+      let n = 0;
+      for (const entry of readdirSync('/proc')) {
+        if (!/^\d+$/.test(entry)) continue;
+        try {
+          // /proc/<pid>/stat: "pid (comm) state ppid ...": the comm may hold spaces, so read after its ')'.
+          const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+          if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === master) n++;
+        } catch {
+          /* the process ended while listed */
+        }
+      }
+      return n;
+    };
+    const deadline = Date.now() + timeoutMs;
+    while (workers() > 1 && Date.now() < deadline) await sleep(20);
   }
 
   /** The certificate the node serves now (TLS handshake to its port with SNI). */

@@ -97,6 +97,9 @@ export async function servedSerial(
   node: LocalNode,
   servername: string,
 ): Promise<{ serial: string; authorized: boolean }> {
+  // What nginx serves once a reload has finished: an old worker still running may answer with the previous
+  // certificate for a moment after the install verified the new one.
+  await node.reloadSettled();
   const cert = await node.servedCertificate(servername, local.aws.ca.rootPem);
   return { serial: cert.serialNumber.toUpperCase(), authorized: cert.authorized };
 }
