@@ -1,8 +1,8 @@
 /**
  * 5. Lambda cold start proxy: each handler bundled by the stack's own NodejsFunction bundling (local
  * esbuild, the options of lib/constructs/node-function.ts), then the time for a fresh Node process to load
- * the bundle (`require`) and exit, median of N, with the function's literal environment (NODE_OPTIONS
- * --enable-source-maps and the Powertools settings). The AWS SDK is bundled, as deployed. Every function of the
+ * the bundle (`require`) and exit, median of N, with the function's literal environment (the Powertools
+ * settings; the source map ships beside the bundle and is read only when a trace is formatted). The AWS SDK is bundled, as deployed. Every function of the
  * stack is measured (found by its metadata, so a new function is measured without editing this file), each as a
  * ratio to a bare `node` start in the same run, and once more as in Lambda with X-Ray tracing active. Beside each
  * handler, its SDK floor (bench/sdk-floor.ts): a bundle with the same options that only constructs the SDK

@@ -138,7 +138,7 @@ async function refuseUnlessOptedIn(
     deps.log?.('certificate not enabled for export', { certificateArn });
     return fail(403, check.message);
   } catch (error) {
-    if (errorName(error) === Throttled.name) {
+    if (errorName(error) === Throttled.errorName) {
       deps.log?.('throttled', { operation: 'acm:ListTagsForCertificate' });
       return fail(429, ACM_THROTTLED);
     }

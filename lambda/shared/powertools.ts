@@ -9,6 +9,10 @@ import type { Tracer } from '@aws-lambda-powertools/tracer';
 import type { Context } from 'aws-lambda';
 import type { PollState } from './contract';
 import { AcmExportError } from './errors';
+import { mapStackTraces } from './stack-trace';
+
+// In a deployed bundle, traces name our sources (lambda/<fn>/<file>.ts:line), mapped when one is formatted.
+mapStackTraces(__filename);
 
 const serviceName = process.env.POWERTOOLS_SERVICE_NAME ?? 'acm-export';
 

@@ -6,7 +6,7 @@
  * is covered, so a new function is checked without editing this file.
  */
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -163,5 +163,58 @@ describe('credentials of a bundled handler (execution-end, which writes to Dynam
     const stderr = await invoke({});
     expect(stderr).toMatch(/AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY not set/);
     expect(requests).toEqual([]);
+  });
+});
+
+describe('errors of a bundled handler (status-check, given a payload that is not a task payload)', () => {
+  /** Runs a bundled handler on `{}` in a fresh process: the name and trace of the error it rejects with. */
+  function failure(bundle: string): { name: string; stack: string[] } {
+    const script = `require(process.argv[1]).handler({}).then(() => process.exit(5), (e) => { process.stdout.write(JSON.stringify({ name: e.name, stack: e.stack.split('\\n') })); })`;
+    const run = spawnSync(process.execPath, ['--no-warnings', '-e', script, bundle], {
+      env: { PATH: process.env.PATH ?? '', AWS_REGION: REGION, TABLE_NAME: 'inventory' },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(run.status).toBe(0);
+    return JSON.parse(run.stdout) as { name: string; stack: string[] };
+  }
+
+  /** The source line a trace frame names, as `lambda/<path>:<line>:<column>`. */
+  function sourceAt(frame: string): string {
+    const m = /\((lambda\/[^:]+):(\d+):(\d+)\)$/.exec(frame);
+    if (!m) throw new Error(`no source position in: ${frame}`);
+    const lines = readFileSync(path.join(ROOT, m[1]), 'utf8').split('\n');
+    return lines[Number(m[2]) - 1].slice(Number(m[3]) - 1);
+  }
+
+  test('rejects with the typed error by its literal name (the workflow matches it), its trace naming our sources', () => {
+    const { name, stack } = failure(path.join(outdir, 'status-check.js'));
+    expect(name).toBe('InvalidInput');
+    expect(stack[0]).toMatch(/^InvalidInput: payload: /);
+    // The throw site, then the handler that called it: mapped through the map beside the bundle when the
+    // trace was formatted (no --enable-source-maps).
+    expect(stack[1]).toMatch(/ \(lambda\/shared\/workflow\.ts:\d+:\d+\)$/);
+    expect(sourceAt(stack[1])).toMatch(/^new InvalidInput\(/);
+    expect(stack[2]).toMatch(/ \(?lambda\/status-check\/handler\.ts:\d+:\d+\)?$/);
+    expect(stack.join('\n')).not.toContain('status-check.js:');
+  });
+
+  test('without its map beside it, or with a map that cannot be read, the trace names the bundle and nothing is lost', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'acm-export-bundle-maps-'));
+    try {
+      const bare = path.join(dir, 'no-map.js');
+      copyFileSync(path.join(outdir, 'status-check.js'), bare);
+      const broken = path.join(dir, 'broken-map.js');
+      copyFileSync(path.join(outdir, 'status-check.js'), broken);
+      writeFileSync(`${broken}.map`, '{ not json');
+      for (const bundle of [bare, broken]) {
+        const { name, stack } = failure(bundle);
+        expect(name).toBe('InvalidInput');
+        expect(stack[0]).toMatch(/^InvalidInput: payload: /);
+        expect(stack[1]).toContain(`${bundle}:`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

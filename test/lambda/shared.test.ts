@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { deterministicUuid, generatePassphrase } from '../../lambda/shared/passphrase';
 import { parseWorkflowInput, scopeFromExecutionArn, tagValue } from '../../lambda/shared/workflow';
 import { INSTALL_DEFAULTS } from '../../lambda/shared/patterns';
+import * as errors from '../../lambda/shared/errors';
 import { CERT_ARN, INPUT, executionArn } from './support';
 
 describe('shared helpers', () => {
@@ -55,6 +56,35 @@ describe('shared helpers', () => {
       expect.objectContaining({ name: 'InvalidInput' }),
     );
     expect(() => parseWorkflowInput('not an object', scope)).toThrow('request body must be a JSON object');
+  });
+});
+
+describe('typed errors', () => {
+  /** Every typed error class errors.ts exports. */
+  type TypedErrorClass = (new (message: string) => errors.AcmExportError) & { errorName: string };
+  const classes = Object.entries(errors as Record<string, unknown>).filter(
+    (e): e is [string, TypedErrorClass] => typeof e[1] === 'function' && 'errorName' in e[1],
+  );
+
+  test('each is named by a literal equal to its class name, so minified bundles report the same name', () => {
+    expect(classes.map(([exported]) => exported)).toEqual(expect.arrayContaining(['Throttled', 'InvalidInput']));
+    for (const [exported, ErrorClass] of classes) {
+      const error = new ErrorClass('m');
+      expect([exported, ErrorClass.errorName, error.name]).toEqual([exported, exported, exported]);
+      expect(error).toBeInstanceOf(errors.AcmExportError);
+      expect(String(error)).toBe(`${exported}: m`);
+      expect(error.stack?.split('\n')[0]).toBe(`${exported}: m`);
+    }
+  });
+
+  test('the names the workflow matches come from the classes', () => {
+    expect(errors.RETRYABLE_ERRORS).toEqual(['Throttled']);
+    expect(errors.INSTALL_FAILED_ERROR).toBe('InstallFailed');
+    const cause = new Error('rate exceeded');
+    cause.name = 'ThrottlingException';
+    expect(() => errors.rethrowThrottling(cause, 'ssm:SendCommand')).toThrow(
+      expect.objectContaining({ name: 'Throttled', cause }),
+    );
   });
 });
 
