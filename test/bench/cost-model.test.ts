@@ -184,21 +184,33 @@ describe('cost table', () => {
     expect(() => costRows([design()], MODEL)).toThrow(/baseline/);
   });
 
-  test('per rollout length: one row each, met only where ours costs at most the baseline', () => {
+  test('per rollout length: met only where ours costs at most the baseline; beside it, what the nodes alone cost', () => {
     const ours = { ...RENEWAL, stateTransitions: 9 };
+    // 50 nodes, each one GetSecretValue and one KMS decrypt.
+    const oursNodes = { ...NO_USAGE, secretsManagerCalls: 50, kmsRequests: 50 };
     const rows = rolloutRows(
       [
-        { rolloutSeconds: 5, ours, baseline: { ...RENEWAL, stateTransitions: 10, secretsManagerCalls: 2 } },
-        { rolloutSeconds: 300, ours, baseline: { ...RENEWAL, stateTransitions: 67 } },
+        { rolloutSeconds: 5, ours, oursNodes, baseline: { ...NO_USAGE, stateTransitions: 10 } },
+        { rolloutSeconds: 300, ours, oursNodes, baseline: { ...RENEWAL, stateTransitions: 67 } },
       ],
       50,
     );
-    expect(rows.map((r) => [r.metric.replace(/.*t=/, ''), /, met$/.test(r.note ?? '')])).toEqual([
+    const totals = rows.filter((r) => r.metric.startsWith('ours (event path)'));
+    expect(totals.map((r) => [r.metric.replace(/.*t=/, ''), /, met$/.test(r.note ?? '')])).toEqual([
       ['5 s', false],
       ['300 s', true],
     ]);
-    expect(rows[0].note).toMatch(/^9 vs 10 transitions/);
-    expect(rows[1].ours).toBeCloseTo(Number(costOf(ours).total.toPrecision(3)), 12);
+    expect(totals[0].note).toMatch(/^9 vs 10 transitions/);
+    expect(totals[1].ours).toBeCloseTo(Number(costOf(ours).total.toPrecision(3)), 12);
+    const nodeRows = rows.filter((r) =>
+      r.metric.startsWith("ours, the nodes' own secret fetches alone (50 Secrets Manager, 50 KMS"),
+    );
+    expect(nodeRows.map((r) => r.ours)).toEqual([0.0004, 0.0004]);
+    // 10 transitions cost $0.00025, less than the nodes' fetches: no workflow could meet the goal there.
+    expect(nodeRows[0].note).toMatch(/^more than the baseline's whole renewal: the goal cannot be met/);
+    expect(nodeRows[1].note).toMatch(
+      /^leaves \$[0-9.e-]+ of the baseline's cost for the workflow and functions; ours spends/,
+    );
   });
 });
 
