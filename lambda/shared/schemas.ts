@@ -71,8 +71,6 @@ export function exportRequestSchema(
   }) as unknown as ExportRequestZod;
 }
 
-export const ExportRequestSchema = exportRequestSchema();
-
 export function withDefaults(request: ExportRequest): ResolvedExportRequest {
   return applyDefaults(request) as ResolvedExportRequest;
 }
