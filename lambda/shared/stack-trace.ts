@@ -19,10 +19,13 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-/** Rewrites each `<bundle>:<line>:<column>` in `text` to the source position `map` gives it (kept when none). */
+/**
+ * Rewrites each `<bundle>:<line>:<column>` in `text` (the bundle as a path, or as a `file://` URL when it was
+ * loaded as a module) to the source position `map` gives it (kept when none).
+ */
 export function mapPositions(text: string, bundle: string, map: TraceMap): string {
   return text.replace(
-    new RegExp(`${escapeRegExp(bundle)}:(\\d+):(\\d+)`, 'g'),
+    new RegExp(`(?:file://)?${escapeRegExp(bundle)}:(\\d+):(\\d+)`, 'g'),
     (whole, line: string, column: string) => {
       // V8 counts columns from 1, source maps from 0.
       const p = originalPositionFor(map, { line: Number(line), column: Number(column) - 1 });

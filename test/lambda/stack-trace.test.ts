@@ -40,7 +40,7 @@ test("positions in the bundle become the source's; other files and unmapped posi
   const trace = [
     'TypeError: empty',
     `    at p (/var/task/index.js:${generated('throw')})`,
-    `    at /var/task/index.js:${generated('return r.length')}`,
+    `    at file:///var/task/index.js:${generated('return r.length')}`,
     // esbuild's own helper, in no source.
     `    at /var/task/index.js:${generated('var o=')}`,
     '    at Object.<anonymous> (/var/task/other.js:1:5)',
