@@ -193,7 +193,8 @@ describe('errors of a bundled handler (status-check, given a payload that is not
     expect(stack[0]).toMatch(/^InvalidInput: payload: /);
     // The throw site, then the handler that called it: mapped through the map beside the bundle when the
     // trace was formatted (no --enable-source-maps).
-    expect(stack[1]).toMatch(/ \(lambda\/shared\/workflow\.ts:\d+:\d+\)$/);
+    // With the source name of the function, as Node's own source-map support writes it.
+    expect(stack[1]).toMatch(/^ {4}at parsePayload \(lambda\/shared\/workflow\.ts:\d+:\d+\)$/);
     expect(sourceAt(stack[1])).toMatch(/^new InvalidInput\(/);
     expect(stack[2]).toMatch(/ \(?lambda\/status-check\/handler\.ts:\d+:\d+\)?$/);
     expect(stack.join('\n')).not.toContain('status-check.js:');

@@ -1,9 +1,13 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { TraceMap } from '@jridgewell/trace-mapping';
-import { transformSync } from 'esbuild';
-import { mapPositions, mapStackTraces, sourceLabel } from '../../lambda/shared/stack-trace';
+import { build, transformSync } from 'esbuild';
+import { handlerBuildOptions } from '../../lib/constructs/node-function';
+import { mapPositions, mapStackTraces, renameFrame, sourceLabel } from '../../lambda/shared/stack-trace';
+
+const ROOT = path.join(__dirname, '..', '..');
 
 /** A minified "bundle" of a two-line source and its map, as esbuild writes them. */
 const SOURCE = [
@@ -56,14 +60,22 @@ test("positions in the bundle become the source's; other files and unmapped posi
   ]);
 });
 
+test('a frame gets the source name of its function wherever V8 writes the name', () => {
+  const at = '(/var/task/index.js:1:2)';
+  expect(renameFrame(`nU ${at}`, 'nU', 'parsePayload')).toBe(`parsePayload ${at}`);
+  expect(renameFrame(`Object.nU ${at}`, 'nU', 'parsePayload')).toBe(`Object.parsePayload ${at}`);
+  expect(renameFrame(`async nU ${at}`, 'nU', 'parsePayload')).toBe(`async parsePayload ${at}`);
+  expect(renameFrame(`Ab.nU [as go] ${at}`, 'nU', 'parsePayload')).toBe(`Ab.parsePayload [as go] ${at}`);
+  expect(renameFrame(`a$b ${at}`, 'a$b', 'check')).toBe(`check ${at}`);
+  // Only the whole name, and only before the location.
+  expect(renameFrame(`nUx ${at}`, 'nU', 'parsePayload')).toBe(`nUx ${at}`);
+  expect(renameFrame('/var/task/index.js:1:2', 'nU', 'parsePayload')).toBe('/var/task/index.js:1:2');
+});
+
 describe('mapStackTraces', () => {
-  const saved = Error.prepareStackTrace;
   let dir: string;
-  beforeEach(() => (dir = mkdtempSync(path.join(tmpdir(), 'acm-export-stack-'))));
-  afterEach(() => {
-    Error.prepareStackTrace = saved;
-    rmSync(dir, { recursive: true, force: true });
-  });
+  beforeAll(() => (dir = mkdtempSync(path.join(tmpdir(), 'acm-export-stack-'))));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   test('does nothing without a map beside the bundle (handlers run from source)', () => {
     const before = Error.prepareStackTrace;
@@ -71,21 +83,38 @@ describe('mapStackTraces', () => {
     expect(Error.prepareStackTrace).toBe(before);
   });
 
-  test('reads the map when the first trace is formatted, and maps the text of a formatter installed before', () => {
-    const bundle = path.join(dir, 'index.js');
-    writeFileSync(`${bundle}.map`, '{}');
-    Error.prepareStackTrace = (error) => `${String(error)}\n    at p (${bundle}:${generated('throw')})`;
-    expect(mapStackTraces(bundle)).toBe(true);
-    // Written after the install: what the first trace reads.
-    writeFileSync(`${bundle}.map`, built.map);
-    expect(new TypeError('empty').stack).toBe('TypeError: empty\n    at p (lambda/shared/parse.ts:2:11)');
-  });
-
-  test('an unreadable map leaves traces as they were formatted', () => {
-    const bundle = path.join(dir, 'index.js');
-    writeFileSync(`${bundle}.map`, '{ not json');
-    Error.prepareStackTrace = (error) => `${String(error)}\n    at p (${bundle}:1:2)`;
-    mapStackTraces(bundle);
-    expect(new RangeError('x').stack).toBe(`RangeError: x\n    at p (${bundle}:1:2)`);
+  test('in a bundle, reads the map when the first trace is formatted, not when installed', async () => {
+    // A source under a lambda/ folder, bundled as the handlers are.
+    const source = path.join(dir, 'lambda', 'demo', 'thrower.ts');
+    mkdirSync(path.dirname(source), { recursive: true });
+    const lines = [
+      `import { mapStackTraces } from ${JSON.stringify(path.join(ROOT, 'lambda', 'shared', 'stack-trace'))};`,
+      'mapStackTraces(__filename);',
+      'export function parseThing(x: string): number {',
+      "  if (!x) throw new TypeError('empty');",
+      '  return x.length;',
+      '}',
+      'export const handler = (x: string): number => parseThing(x);',
+    ];
+    writeFileSync(source, lines.join('\n'));
+    const bundle = path.join(dir, 'out', 'index.js');
+    await build({ ...handlerBuildOptions(), entryPoints: [source], outfile: bundle });
+    /** The first two frames of the error the bundle throws, after `prepare` ran (the install is done by then). */
+    const frames = (prepare: string): string[] => {
+      const script = `const m = require(process.argv[1]); ${prepare}; try { m.handler(''); } catch (e) { process.stdout.write(e.stack); }`;
+      const run = spawnSync(process.execPath, ['-e', script, bundle], { encoding: 'utf8', timeout: 20_000 });
+      return run.stdout.split('\n').slice(0, 3);
+    };
+    expect(frames('')).toEqual([
+      'TypeError: empty',
+      '    at parseThing (lambda/demo/thrower.ts:4:17)',
+      // An arrow function: V8's name for it stays.
+      expect.stringMatching(/^ {4}at \S+ \(lambda\/demo\/thrower\.ts:7:\d+\)$/),
+    ]);
+    // The map moved away after the install, before the first trace: the trace names the bundle.
+    const moved = frames(`require('node:fs').renameSync(process.argv[1] + '.map', process.argv[1] + '.moved')`);
+    expect(moved[1]).toMatch(
+      new RegExp(`^ {4}at \\S+ \\(${bundle.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+\\)$`),
+    );
   });
 });
