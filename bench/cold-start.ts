@@ -6,7 +6,8 @@
  * stack is measured (found by its metadata, so a new function is measured without editing this file), each as a
  * ratio to a bare `node` start in the same run, and once more as in Lambda with X-Ray tracing active. Beside each
  * handler, its SDK floor (bench/sdk-floor.ts): a bundle with the same options that only constructs the SDK
- * clients the handler's bundle contains, so the goal can be read against what the SDK alone costs. The
+ * clients the handler's bundle contains, so the goal can be read against what the SDK alone costs, and its
+ * libraries floor: the same clients plus Powertools and zod/mini, what every handler loads before its own code. The
  * baseline design's functions are Python: `import boto3` and its two clients beside a bare `python3`.
  */
 import { spawnSync } from 'node:child_process';
@@ -117,28 +118,30 @@ function pythonTimes(runs: number): { bare: number; boto3: number } | { missing:
 const LAMBDA_TRACING_ENV = { AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x' };
 
 /**
- * A handler's load time, its SDK floor's (when given) and a bare node start measured alternately (bare, load,
- * floor, bare, load, floor, ...), so that all see the same machine load: medians of `runs` each.
+ * A handler's load time, its floors' (when given) and a bare node start measured alternately (bare, load,
+ * floors, bare, load, floors, ...), so that all see the same machine load: medians of `runs` each.
  */
 function sideBySide(
   file: string,
   env: Record<string, string>,
   runs: number,
-  floorFile?: string,
-): { bare: number; load: number; floor?: number } {
+  floorFiles: readonly string[] = [],
+): { bare: number; load: number; floors: number[] } {
   const bare: number[] = [];
   const load: number[] = [];
-  const floor: number[] = [];
+  const floors: number[][] = floorFiles.map(() => []);
   for (let i = 0; i < runs; i++) {
     bare.push(processTime('0', [], {}, 1));
     load.push(processTime(LOAD, [file], env, 1));
-    if (floorFile) floor.push(processTime(LOAD, [floorFile], env, 1));
+    floorFiles.forEach((f, k) => floors[k].push(processTime(LOAD, [f], env, 1)));
   }
-  return { bare: median(bare), load: median(load), ...(floorFile ? { floor: median(floor) } : {}) };
+  return { bare: median(bare), load: median(load), floors: floors.map(median) };
 }
 
 interface SdkFloor {
   file: string;
+  /** The libraries floor: the same clients plus Powertools and zod/mini, as every handler loads them. */
+  librariesFile: string;
   /** The client names, e.g. `ddb, ssm`. */
   clients: string;
   bytes: number;
@@ -151,7 +154,14 @@ async function buildSdkFloors(bundles: readonly Bundle[], outdir: string): Promi
     const modules = await bundledClientModules(b.entry);
     const file = path.join(outdir, `sdk-floor-${b.name}.js`);
     await buildSdkFloor(modules, file);
-    floors.set(b.name, { file, clients: modules.map(clientName).join(', ') || 'none', bytes: statSync(file).size });
+    const librariesFile = path.join(outdir, `libraries-floor-${b.name}.js`);
+    await buildSdkFloor(modules, librariesFile, { libraries: true });
+    floors.set(b.name, {
+      file,
+      librariesFile,
+      clients: modules.map(clientName).join(', ') || 'none',
+      bytes: statSync(file).size,
+    });
   }
   return floors;
 }
@@ -181,9 +191,14 @@ export async function benchColdStart(options: { runs: number }, notes: string[])
     ];
     const ratios: string[] = [];
     const floorRatios: string[] = [];
+    const librariesRatios: string[] = [];
     for (const b of bundles) {
       const sdk = floors.get(b.name);
-      const { bare, load: ms, floor } = sideBySide(b.file, b.env, options.runs, sdk?.file);
+      const {
+        bare,
+        load: ms,
+        floors: [floor, librariesFloor],
+      } = sideBySide(b.file, b.env, options.runs, sdk ? [sdk.file, sdk.librariesFile] : []);
       const x = ms / bare;
       ratios.push(`${b.name} ${x.toFixed(2)}x`);
       rows.push(
@@ -196,9 +211,11 @@ export async function benchColdStart(options: { runs: number }, notes: string[])
           `median of ${options.runs}; ${x.toFixed(2)}x a bare node start of ${Math.round(bare)} ms beside it (goal 2.5x); ${(b.bytes / 1024).toFixed(0)} KiB minified`,
         ),
       );
-      if (sdk && floor !== undefined) {
+      if (sdk && floor !== undefined && librariesFloor !== undefined) {
         const f = floor / bare;
+        const l = librariesFloor / bare;
         floorRatios.push(`${b.name} ${f.toFixed(2)}x (handler ${x.toFixed(2)}x)`);
+        librariesRatios.push(`${b.name} ${l.toFixed(2)}x (handler ${x.toFixed(2)}x)`);
         rows.push(
           row(
             'cold-start',
@@ -207,6 +224,14 @@ export async function benchColdStart(options: { runs: number }, notes: string[])
             Math.round(floor),
             undefined,
             `median of ${options.runs}; ${f.toFixed(2)}x the same bare node start; the handler adds ${Math.round(ms - floor)} ms (${(x - f).toFixed(2)}x) to it; ${(sdk.bytes / 1024).toFixed(0)} KiB minified`,
+          ),
+          row(
+            'cold-start',
+            `libraries floor of ${b.name}: its SDK floor plus Powertools and zod/mini, as every handler loads them`,
+            'ms',
+            Math.round(librariesFloor),
+            undefined,
+            `median of ${options.runs}; ${l.toFixed(2)}x the same bare node start; the handler's own code adds ${Math.round(ms - librariesFloor)} ms (${(x - l).toFixed(2)}x) to it`,
           ),
         );
       }
@@ -247,6 +272,9 @@ export async function benchColdStart(options: { runs: number }, notes: string[])
     );
     notes.push(
       `SDK floor (a bundle with the handler bundles' esbuild options and the function's environment that only constructs the SDK clients the handler's bundle contains, found from its esbuild metafile) as a ratio to the same bare start: ${floorRatios.join(', ')}. What the handler adds above its floor is ours (Powertools, zod, our modules); the floor is the SDK's.`,
+    );
+    notes.push(
+      `Libraries floor (the SDK floor's clients built through lambda/shared/clients.ts, with Powertools as lambda/shared/powertools.ts sets it up and zod/mini with one schema: what every handler loads before any code of its own) as a ratio to the same bare start: ${librariesRatios.join(', ')}. What the handler adds above it is its own code.`,
     );
     notes.push(
       `Baseline: the blog sample's Lambdas are Python; its start is \`python3 -c "${PYTHON_BASELINE}"\` beside a bare \`python3 -c 0\`${'missing' in python ? ` (not measured: ${python.missing})` : ''}. On AWS, the Lambda runtime's init phase also includes sandbox start-up, not measured here.`,

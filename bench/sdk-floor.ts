@@ -3,6 +3,9 @@
  * constructs the SDK clients the handler's bundle contains. The clients are found from the handler's esbuild
  * metafile (the modules under lambda/shared/clients/ it bundles), and the floor runs those same modules, so
  * each client is built as the handler builds it, with none of our code, Powertools or X-Ray around it.
+ * The libraries floor adds what every handler loads beside the SDK: the clients built through
+ * lambda/shared/clients.ts (X-Ray capture when tracing), Powertools as lambda/shared/powertools.ts sets it up,
+ * and zod/mini with one schema; above it is the handler's own code.
  */
 import * as path from 'node:path';
 import { build, type Plugin } from 'esbuild';
@@ -50,22 +53,40 @@ const withoutClientsWrapper: Plugin = {
 /**
  * Writes to `outfile` a bundle that constructs the clients of `clientModules` at load (every factory each
  * module exports) and exports a `handler`, as a handler bundle does. Returns the files that put code into it.
+ * With `libraries`, the libraries floor: the clients through lambda/shared/clients.ts, Powertools and zod/mini.
  */
-export async function buildSdkFloor(clientModules: readonly string[], outfile: string): Promise<string[]> {
+export async function buildSdkFloor(
+  clientModules: readonly string[],
+  outfile: string,
+  options: { libraries?: boolean } = {},
+): Promise<string[]> {
   for (const m of clientModules) clientName(m);
   const imports = clientModules.map((m, i) => `import * as clients${i} from './${m.replace(/\.ts$/, '')}';`);
+  const libraries = options.libraries
+    ? [
+        "import { logger, metrics } from './lambda/shared/powertools';",
+        "import * as z from './lambda/shared/zod';",
+        'const used = [logger, metrics, z.object({ id: z.string() })];',
+      ]
+    : ['const used: unknown[] = [];'];
   const contents = [
     ...imports,
+    ...libraries,
     `const modules: Record<string, unknown>[] = [${clientModules.map((_, i) => `clients${i}`).join(', ')}];`,
     'const clients = modules.flatMap((m) => Object.values(m)).map((create) => (create as () => unknown)());',
-    'export const handler = async (): Promise<number> => clients.length;',
+    'export const handler = async (): Promise<number> => clients.length + used.length;',
   ].join('\n');
   const result = await build({
     ...handlerBuildOptions(),
-    stdin: { contents, resolveDir: ROOT, sourcefile: 'sdk-floor.ts', loader: 'ts' },
+    stdin: {
+      contents,
+      resolveDir: ROOT,
+      sourcefile: options.libraries ? 'libraries-floor.ts' : 'sdk-floor.ts',
+      loader: 'ts',
+    },
     outfile,
     metafile: true,
-    plugins: [withoutClientsWrapper],
+    plugins: options.libraries ? [] : [withoutClientsWrapper],
   });
   const output = Object.values(result.metafile.outputs).find((o) => o.entryPoint !== undefined);
   if (!output) throw new Error('esbuild produced no SDK floor bundle');

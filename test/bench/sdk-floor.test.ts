@@ -38,3 +38,27 @@ test('the floor bundle constructs those clients at load, with no Powertools, zod
   // One client per module: the document client (ddb) and the SSM client.
   expect(run.stdout.trim()).toBe('2');
 });
+
+test('the libraries floor adds Powertools and zod/mini, and the clients built as the handlers build them, no handler code', async () => {
+  const file = path.join(outdir, 'libraries.js');
+  const inputs = await buildSdkFloor(['lambda/shared/clients/ddb.ts'], file, { libraries: true });
+  const packages = new Set(inputs.map((i) => /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(i)?.[1] ?? i));
+  for (const p of [
+    '@aws-sdk/client-dynamodb',
+    '@aws-lambda-powertools/logger',
+    '@aws-lambda-powertools/metrics',
+    'zod',
+    'lambda/shared/clients.ts',
+    'lambda/shared/powertools.ts',
+  ])
+    expect(packages).toContain(p);
+  expect([...packages].filter((p) => /^lambda\/(?!shared\/)/.test(p))).toEqual([]);
+  const run = spawnSync(
+    process.execPath,
+    ['--no-warnings', '-e', 'require(process.argv[1]).handler().then((n) => console.log(n))', file],
+    { env: { PATH: process.env.PATH ?? '', AWS_REGION: 'us-east-1' }, encoding: 'utf8', timeout: 20_000 },
+  );
+  expect(run.stderr).toBe('');
+  // The document client, then the logger, the metrics and the schema.
+  expect(run.stdout.trim()).toBe('4');
+});
