@@ -102,14 +102,22 @@ export function mapStackTraces(bundle: string): boolean {
   if (!existsSync(mapFile)) return false;
   let map: TraceMap | null | undefined;
   Error.prepareStackTrace = (error, sites) => {
-    try {
-      map ??= new TraceMap(readFileSync(mapFile, 'utf8'));
-      return mapPositions(v8Format(error, sites, bundle, map), bundle, map);
-    } catch {
-      // A map that cannot be read or used leaves traces as V8 writes them rather than losing the error.
-      map = null;
-      return v8Format(error, sites, bundle, null);
+    if (map === undefined) {
+      try {
+        map = new TraceMap(readFileSync(mapFile, 'utf8'));
+      } catch {
+        // Read once: a map that cannot be read leaves traces as V8 writes them rather than losing the error.
+        map = null;
+      }
     }
+    if (map) {
+      try {
+        return mapPositions(v8Format(error, sites, bundle, map), bundle, map);
+      } catch {
+        map = null;
+      }
+    }
+    return v8Format(error, sites, bundle, null);
   };
   return true;
 }

@@ -113,6 +113,11 @@ describe('mapStackTraces', () => {
     ]);
     // The map moved away after the install, before the first trace: the trace names the bundle.
     const moved = frames(`require('node:fs').renameSync(process.argv[1] + '.map', process.argv[1] + '.moved')`);
+    // Read once: a map that could not be read is not read again when it is back.
+    const again = frames(
+      `const fs = require('node:fs'); fs.renameSync(process.argv[1] + '.moved', process.argv[1] + '.away'); new Error().stack; fs.renameSync(process.argv[1] + '.away', process.argv[1] + '.map')`,
+    );
+    expect(again[1]).toBe(moved[1]);
     expect(moved[1]).toMatch(
       new RegExp(`^ {4}at \\S+ \\(${bundle.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+\\)$`),
     );
