@@ -271,7 +271,7 @@ export async function benchColdStart(options: { runs: number }, notes: string[])
       `Load time as a ratio to a bare \`node\` start in this run (goal: at most 2.5x): ${ratios.join(', ')}. Without tracing the X-Ray SDK is not loaded; in Lambda (tracing active) it is, see the "X-Ray tracing active" rows.`,
     );
     notes.push(
-      `SDK floor (a bundle with the handler bundles' esbuild options and the function's environment that only constructs the SDK clients the handler's bundle contains, found from its esbuild metafile) as a ratio to the same bare start: ${floorRatios.join(', ')}. What the handler adds above its floor is ours (Powertools, zod, our modules); the floor is the SDK's.`,
+      `SDK floor (a bundle with the handler bundles' esbuild options and the function's environment that only constructs the SDK clients the handler's bundle contains, found from its esbuild metafile) as a ratio to the same bare start: ${floorRatios.join(', ')}. The floor is the SDK's; above it come Powertools, zod and the handler's own code (the libraries floor below separates them).`,
     );
     notes.push(
       `Libraries floor (the SDK floor's clients built through lambda/shared/clients.ts, with Powertools as lambda/shared/powertools.ts sets it up and zod/mini with one schema: what every handler loads before any code of its own) as a ratio to the same bare start: ${librariesRatios.join(', ')}. What the handler adds above it is its own code.`,
