@@ -12,6 +12,17 @@ let outdir: string;
 beforeAll(() => (outdir = mkdtempSync(path.join(tmpdir(), 'acm-export-sdk-floor-'))));
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
+/** What a floor bundle's handler resolves to, run in a fresh process that must write nothing to stderr. */
+function handlerResult(file: string): string {
+  const run = spawnSync(
+    process.execPath,
+    ['--no-warnings', '-e', 'require(process.argv[1]).handler().then((n) => console.log(n))', file],
+    { env: { PATH: process.env.PATH ?? '', AWS_REGION: 'us-east-1' }, encoding: 'utf8', timeout: 20_000 },
+  );
+  expect(run.stderr).toBe('');
+  return run.stdout.trim();
+}
+
 test('the clients of a handler are the client modules its bundle contains', async () => {
   // status-check imports the SSM and DynamoDB clients; execution-end only DynamoDB's.
   expect((await bundledClientModules('lambda/status-check/handler.ts')).map(clientName)).toEqual(['ddb', 'ssm']);
@@ -29,14 +40,8 @@ test('the floor bundle constructs those clients at load, with no Powertools, zod
       /^@aws-lambda-powertools\/|^zod$|^aws-xray-sdk|^lambda\/(?!shared\/(clients\/|lambda-credentials))/.test(p),
     ),
   ).toEqual([]);
-  const run = spawnSync(
-    process.execPath,
-    ['--no-warnings', '-e', 'require(process.argv[1]).handler().then((n) => console.log(n))', file],
-    { env: { PATH: process.env.PATH ?? '', AWS_REGION: 'us-east-1' }, encoding: 'utf8', timeout: 20_000 },
-  );
-  expect(run.stderr).toBe('');
   // One client per module: the document client (ddb) and the SSM client.
-  expect(run.stdout.trim()).toBe('2');
+  expect(handlerResult(file)).toBe('2');
 });
 
 test('the libraries floor adds Powertools and zod/mini, and the clients built as the handlers build them, no handler code', async () => {
@@ -53,12 +58,6 @@ test('the libraries floor adds Powertools and zod/mini, and the clients built as
   ])
     expect(packages).toContain(p);
   expect([...packages].filter((p) => /^lambda\/(?!shared\/)/.test(p))).toEqual([]);
-  const run = spawnSync(
-    process.execPath,
-    ['--no-warnings', '-e', 'require(process.argv[1]).handler().then((n) => console.log(n))', file],
-    { env: { PATH: process.env.PATH ?? '', AWS_REGION: 'us-east-1' }, encoding: 'utf8', timeout: 20_000 },
-  );
-  expect(run.stderr).toBe('');
   // The document client, then the logger, the metrics and the schema.
-  expect(run.stdout.trim()).toBe('4');
+  expect(handlerResult(file)).toBe('4');
 });

@@ -31,7 +31,7 @@ function generated(token: string): string {
 }
 
 test('sources are shown from lambda/ for ours and from node_modules/ for packages', () => {
-  expect(sourceLabel('../../../../work/x/lambda/shared/errors.ts')).toBe('lambda/shared/errors.ts');
+  expect(sourceLabel('../../../../build/host/lambda/shared/errors.ts')).toBe('lambda/shared/errors.ts');
   expect(sourceLabel('../../node_modules/@smithy/core/dist-es/index.js')).toBe(
     'node_modules/@smithy/core/dist-es/index.js',
   );
