@@ -13,12 +13,12 @@ import {
   UpdateAssociationCommand,
   type CommandInvocation,
 } from '@aws-sdk/client-ssm';
-import { ACMClient, RequestCertificateCommand } from '@aws-sdk/client-acm';
+import { ACMClient } from '@aws-sdk/client-acm';
 import { ApiClient } from '../cli/api-client';
 import { validateExportRequest } from '../cli/export';
 import type { StartExportResponse } from '../lambda/export-api/api-types';
 import { associationName, reportAssociationName } from '../lambda/shared/associations';
-import { DEFAULT_EXPORT_TAG } from '../lambda/shared/export-opt-in';
+import { requestExportableCertificate } from '../local/demo';
 import { startLocalMode, type LocalMode } from '../local/runtime';
 import { row, type BenchRow } from './report';
 
@@ -79,14 +79,7 @@ export async function exportNewCertificate(local: LocalMode, domainName: string)
       credentials: { ...local.credentials },
       fetch: (input, init) => fetch(input, init),
     });
-    const requested = await acm.send(
-      new RequestCertificateCommand({
-        DomainName: domainName,
-        Options: { Export: 'ENABLED' },
-        Tags: [{ Key: DEFAULT_EXPORT_TAG.key, Value: DEFAULT_EXPORT_TAG.value }],
-      }),
-    );
-    const certificateArn = requested.CertificateArn!;
+    const certificateArn = await requestExportableCertificate(acm, domainName);
     await runExport(local, api, certificateArn);
     return certificateArn;
   } finally {

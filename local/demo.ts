@@ -46,6 +46,22 @@ const TIMEOUT_MS = 60_000;
 /** Colon hex as ACM shows it → the upper-case hex Node's TLS reports. */
 const plainSerial = (serial: string): string => serial.replace(/:/g, '').toUpperCase();
 
+/**
+ * Requests an exportable public certificate in (local) ACM, opted in to export (the tag the API requires
+ * before it accepts a certificate); resolves with its ARN.
+ */
+export async function requestExportableCertificate(acm: ACMClient, domainName: string): Promise<string> {
+  const requested = await acm.send(
+    new RequestCertificateCommand({
+      DomainName: domainName,
+      Options: { Export: 'ENABLED' },
+      Tags: [{ Key: DEFAULT_EXPORT_TAG.key, Value: DEFAULT_EXPORT_TAG.value }],
+    }),
+  );
+  if (!requested.CertificateArn) throw new Error(`ACM returned no certificate ARN for ${domainName}`);
+  return requested.CertificateArn;
+}
+
 export async function runDemo(io: Pick<CliIo, 'stdout' | 'fetch'>, options: DemoOptions = {}): Promise<DemoSummary> {
   const say = (line: string): void => {
     io.stdout.write(`${line}\n`);
@@ -80,15 +96,7 @@ export async function runDemo(io: Pick<CliIo, 'stdout' | 'fetch'>, options: Demo
 
     // 1. An exportable public certificate from (local) ACM.
     const t1 = Date.now();
-    const requested = await acm.send(
-      new RequestCertificateCommand({
-        DomainName: DEMO_DOMAIN,
-        Options: { Export: 'ENABLED' },
-        // Opted in to export, as a certificate must be before the API accepts it.
-        Tags: [{ Key: DEFAULT_EXPORT_TAG.key, Value: DEFAULT_EXPORT_TAG.value }],
-      }),
-    );
-    const certificateArn = requested.CertificateArn!;
+    const certificateArn = await requestExportableCertificate(acm, DEMO_DOMAIN);
     const requestCertificate = Date.now() - t1;
     say(`certificate requested (${ms(requestCertificate)}): ${certificateArn}`);
 
