@@ -17,7 +17,8 @@ export function sourceLabel(source: string): string {
   return source.replace(/^(\.\.?\/)+/, '');
 }
 
-function escapeRegExp(text: string): string {
+/** `text` as a regular expression that matches exactly it. */
+export function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { TraceMap } from '@jridgewell/trace-mapping';
 import { build, transformSync } from 'esbuild';
 import { handlerBuildOptions } from '../../lib/constructs/node-function';
-import { mapPositions, mapStackTraces, renameFrame, sourceLabel } from '../../lambda/shared/stack-trace';
+import { escapeRegExp, mapPositions, mapStackTraces, renameFrame, sourceLabel } from '../../lambda/shared/stack-trace';
 
 const ROOT = path.join(__dirname, '..', '..');
 
@@ -119,8 +119,6 @@ describe('mapStackTraces', () => {
       `const fs = require('node:fs'); fs.renameSync(process.argv[1] + '.map', process.argv[1] + '.away'); new Error().stack; fs.renameSync(process.argv[1] + '.away', process.argv[1] + '.map')`,
     );
     expect(again[1]).toBe(moved[1]);
-    expect(moved[1]).toMatch(
-      new RegExp(`^ {4}at \\S+ \\(${bundle.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+\\)$`),
-    );
+    expect(moved[1]).toMatch(new RegExp(`^ {4}at \\S+ \\(${escapeRegExp(bundle)}:\\d+:\\d+\\)$`));
   });
 });
