@@ -189,7 +189,11 @@ recorded_leaf() { # cert-file
   { IFS= read -r -d '' rec <"$OWNED"; } 2>/dev/null || true
   [[ $'\n'$rec == *$'\n'"Stat:cert.pem=$PI_INODE:$PI_CTIME:$PI_SIZE"$'\n'* && $rec =~ $re ]] || return 1
   LEAF_SERIAL=${BASH_REMATCH[2]} LEAF_NOT_AFTER=${BASH_REMATCH[3]} LEAF_NOT_AFTER_RAW="" LEAF_PUB="" LEAF_CN=""
-  read -r -a LEAF_NAMES <<<"${BASH_REMATCH[4]}"
+  # Split at the spaces; the names' wildcards are not patterns here.
+  set -f
+  # shellcheck disable=SC2206
+  LEAF_NAMES=(${BASH_REMATCH[4]})
+  set +f
   TZ=UTC printf -v now '%(%Y-%m-%dT%H:%M:%SZ)T' -1
   LEAF_EXPIRED=0
   if [[ $LEAF_NOT_AFTER < $now ]]; then LEAF_EXPIRED=1; fi
@@ -367,7 +371,9 @@ put_members() {
   fix=0
   for group in "${!same[@]}"; do
     these=()
-    read -r -a idx <<<"${same[$group]}"
+    # Indices (digits) split by the default IFS.
+    # shellcheck disable=SC2206
+    idx=(${same[$group]})
     for i in "${idx[@]}"; do
       if ! staged_intact "${dests[$i]}" "${OWN[$i]}" "${MODE[$i]}"; then these+=("${dests[$i]}"); fi
     done

@@ -86,19 +86,54 @@ read_secret_version() {
 # A chain longer than any real one, or a certificate given twice, is refused before openssl reads it: each
 # link costs a verify call, and a repeated intermediate would pass the link-by-link check.
 MAX_CHAIN=10
-check_chain() {
+# What is wrong with the chain's shape (CHAIN_PROBLEM; empty: nothing). check_chain fails the run with it.
+chain_problem() {
   local i pem
   local -A seen=()
+  CHAIN_PROBLEM=""
   if [ "$((n_cert - 1))" -gt "$MAX_CHAIN" ]; then
-    fail validate "the chain holds $((n_cert - 1)) certificates; at most $MAX_CHAIN are accepted"
+    CHAIN_PROBLEM="the chain holds $((n_cert - 1)) certificates; at most $MAX_CHAIN are accepted"
+    return
   fi
   for ((i = 1; i <= n_cert; i++)); do
     IFS= read -r -d '' pem <"$WORK/cert$i.pem" || true
     if [ -n "${seen[$pem]:-}" ]; then
-      fail validate "certificate $i of the secret repeats certificate ${seen[$pem]}"
+      CHAIN_PROBLEM="certificate $i of the secret repeats certificate ${seen[$pem]}"
+      return
     fi
     seen[$pem]=$i
   done
+}
+check_chain() {
+  chain_problem
+  if [ -n "$CHAIN_PROBLEM" ]; then fail validate "$CHAIN_PROBLEM"; fi
+}
+
+# The reads of the certificates need no key: started in the background before the key is decrypted (each
+# openssl call is a process of its own, so they run beside the decrypt on another CPU) and judged in
+# validate, in the order the checks were always made. LEAF_JOB reads the leaf (x509_leaf, into
+# WORK/leaf.txt); VERIFY_JOBS[i] checks that certificate i+1 issued certificate i (WORK/verify<i>.out).
+# Chains that check_chain refuses are not read. on_exit waits for the jobs before removing WORK.
+declare -a VERIFY_JOBS=()
+start_certificate_reads() {
+  local i
+  x509_leaf "$LEAF" >"$WORK/leaf.txt" &
+  LEAF_JOB=$!
+  [ "$n_cert" -ge 2 ] || return 0
+  chain_problem
+  [ -z "$CHAIN_PROBLEM" ] || return 0
+  for ((i = 1; i < n_cert; i++)); do
+    openssl verify -no-CAfile -no-CApath -partial_chain -trusted "$WORK/cert$((i + 1)).pem" "$WORK/cert$i.pem" \
+      >"$WORK/verify$i.out" 2>&1 &
+    VERIFY_JOBS[i]=$!
+  done
+}
+# The leaf read started by start_certificate_reads (the LEAF_* variables, as read_leaf sets them).
+finish_leaf_read() {
+  local status=0 out=""
+  wait "$LEAF_JOB" || status=$?
+  { IFS= read -r -d '' out <"$WORK/leaf.txt"; } 2>/dev/null || true
+  parse_leaf "$out" "$status"
 }
 
 # A passphrase file: one line of 4 to 128 URL-safe base64 characters (builtins only).
@@ -358,7 +393,11 @@ install_certificate() {
     label != "" { body = body $0 "\n" }
     END { printf "%d %d %d %d %d %d\n", np, nc, nk, other, bad + (label != ""), npfx }
   ' "$WORK/secret")
-  read -r n_pass n_cert n_key n_other n_bad n_pfx <<<"$counts"
+  # Six counts (digits) split by the default IFS.
+  # shellcheck disable=SC2206
+  local -a pem_counts=($counts)
+  n_pass=${pem_counts[0]-} n_cert=${pem_counts[1]-} n_key=${pem_counts[2]-} n_other=${pem_counts[3]-}
+  n_bad=${pem_counts[4]-} n_pfx=${pem_counts[5]-}
   if [ "$n_pass" != 1 ] || [ "$n_key" != 1 ] || [ "$n_cert" -lt 1 ] || [ "$n_other" != 0 ] || [ "$n_bad" != 0 ] || [ "$n_pfx" -gt 1 ]; then
     fail decrypt "the secret is not in the acm-export format (found $n_pass passphrase, $n_cert certificate, $n_key encrypted key, $n_other other and $n_bad malformed PEM blocks)"
   fi
@@ -373,6 +412,8 @@ install_certificate() {
       fail decrypt "the PFX passphrase block of the secret is malformed"
     fi
   fi
+  LEAF="$WORK/cert1.pem"
+  start_certificate_reads
   # pkcs8, not pkey: it reads only an EncryptedPrivateKeyInfo, so a plain key put under the ENCRYPTED label
   # (which pkey would take without the passphrase) is refused.
   if ! openssl pkcs8 -in "$WORK/key.enc.pem" -passin fd:3 -out "$WORK/key.pem" 3<"$WORK/pass" 2>"$WORK/openssl.err"; then
@@ -382,11 +423,10 @@ install_certificate() {
   # ---------------------------------------------------------------------------------------------------
   # validate: before any live file is touched.
   STEP=validate
-  LEAF="$WORK/cert1.pem"
   if [ "$n_cert" -lt 2 ]; then fail validate "the secret holds no certificate chain"; fi
   check_chain
   # One openssl call for the leaf: serial, notAfter, names, public key, and (exit status) not expired.
-  read_leaf "$LEAF"
+  finish_leaf_read
   SERIAL=$LEAF_SERIAL
   not_after_raw=$LEAF_NOT_AFTER_RAW
   if [ -z "$SERIAL" ] || [ -z "$not_after_raw" ]; then
@@ -404,9 +444,8 @@ install_certificate() {
     fail validate "the certificate has expired ($not_after_raw)"
   fi
   for ((i = 1; i < n_cert; i++)); do
-    if ! openssl verify -no-CAfile -no-CApath -partial_chain -trusted "$WORK/cert$((i + 1)).pem" \
-      "$WORK/cert$i.pem" >"$WORK/verify.out" 2>&1; then
-      fail validate "the chain is not in order or does not verify: certificate $((i + 1)) did not issue certificate $i ($(one_line "$WORK/verify.out" 2))"
+    if ! wait "${VERIFY_JOBS[i]}"; then
+      fail validate "the chain is not in order or does not verify: certificate $((i + 1)) did not issue certificate $i ($(one_line "$WORK/verify$i.out" 2))"
     fi
   done
   NOT_AFTER=${LEAF_NOT_AFTER:-$not_after_raw}

@@ -90,20 +90,26 @@ path_info() { # path
   if [ -z "${PATH_INFO[$1]+set}" ]; then scan_paths "$1"; fi
   info=${PATH_INFO[$1]}
   PI_LINK=${info#*/}
-  read -r PI_TYPE PI_UID PI_GID PI_MODE PI_LINKS PI_INODE PI_CTIME PI_SIZE PI_MTIME <<<"${info%%/*}"
+  # Nine fields of digits, dots and a type letter (no pattern character), split by the default IFS: a
+  # here-string would be read a byte per system call.
+  # shellcheck disable=SC2086
+  set -- ${info%%/*}
+  PI_TYPE=$1 PI_UID=${2-} PI_GID=${3-} PI_MODE=${4-} PI_LINKS=${5-} PI_INODE=${6-} PI_CTIME=${7-} PI_SIZE=${8-} PI_MTIME=${9-}
   [ "$PI_TYPE" != - ]
 }
 # The link text of a symbolic link (PI_LINK); fails for anything else.
 link_text() { path_info "$1" && [ "$PI_TYPE" = l ]; }
 # Every directory a walk from / to the path passes (the path itself included), for one scan_paths.
 path_prefixes() { # path...
-  local p cur comp
-  local -a comps=()
+  local p cur comp rest
   PREFIXES=(/)
   for p in "$@"; do
-    cur=""
-    IFS=/ read -r -a comps <<<"${p#/}"
-    for comp in "${comps[@]}"; do cur+=/$comp; PREFIXES+=("$cur"); done
+    cur="" rest=${p#/}/
+    while [ -n "$rest" ]; do
+      comp=${rest%%/*}
+      rest=${rest#*/}
+      if [ -n "$comp" ]; then cur+=/$comp; PREFIXES+=("$cur"); fi
+    done
   done
 }
 
@@ -224,32 +230,43 @@ end_preflight() {
 # public key PEM) and LEAF_EXPIRED (1 when notAfter has passed).
 declare -a LEAF_NAMES=()
 read_leaf() { # file
-  local out="" line in_pub=0 in_san=0 entry
-  local -a san=()
+  local out="" status=0
+  out=$(x509_leaf "$1") || status=1
+  parse_leaf "$out" "$status"
+}
+# The openssl call (in a subshell or a background job: it replaces that process).
+x509_leaf() { # file
+  SSL_CERT_FILE=/dev/null exec openssl x509 -in "$1" -noout -serial -enddate -subject -nameopt multiline \
+    -ext subjectAltName -pubkey -checkend 0 2>/dev/null
+}
+# The LEAF_* variables from what x509_leaf printed and its exit status (not 0: expired,
+# or not a certificate, which leaves LEAF_SERIAL empty). Lines split by builtins: a here-string or a pipe
+# would be read a byte per system call.
+parse_leaf() { # output status
+  local rest=$1 line in_pub=0 san="" entry
   LEAF_SERIAL="" LEAF_NOT_AFTER_RAW="" LEAF_NOT_AFTER="" LEAF_PUB="" LEAF_EXPIRED=0 LEAF_CN=""
   LEAF_NAMES=()
-  out=$(SSL_CERT_FILE=/dev/null exec openssl x509 -in "$1" -noout -serial -enddate -subject -nameopt multiline -ext subjectAltName -pubkey \
-    -checkend 0 2>/dev/null) || LEAF_EXPIRED=1
-  while IFS= read -r line; do
+  if [ "$2" != 0 ]; then LEAF_EXPIRED=1; fi
+  while [ -n "$rest" ]; do
+    line=${rest%%$'\n'*}
+    if [ "$line" = "$rest" ]; then rest=""; else rest=${rest#*$'\n'}; fi
     if [ "$in_pub" = 1 ]; then
       LEAF_PUB+=$line$'\n'
       [ "$line" != "-----END PUBLIC KEY-----" ] || in_pub=0
-      continue
-    fi
-    if [ "$in_san" = 1 ]; then
-      IFS=',' read -r -a san <<<"$line"
-      in_san=0
       continue
     fi
     case $line in
       serial=*) LEAF_SERIAL=${line#serial=} ;;
       notAfter=*) LEAF_NOT_AFTER_RAW=${line#notAfter=} ;;
       "-----BEGIN PUBLIC KEY-----") LEAF_PUB=$line$'\n' in_pub=1 ;;
-      "X509v3 Subject Alternative Name:"*) in_san=1 ;;
+      # The entries are on the next line: "DNS:a, DNS:b".
+      "X509v3 Subject Alternative Name:"*) san=${rest%%$'\n'*}, ;;
       *commonName*=*) LEAF_CN=${LEAF_CN:-${line##*= }} ;;
     esac
-  done <<<"$out"
-  for entry in "${san[@]}"; do
+  done
+  while [ -n "$san" ]; do
+    entry=${san%%,*}
+    san=${san#*,}
     entry=${entry#"${entry%%[! ]*}"}
     case $entry in DNS:*) LEAF_NAMES+=("${entry#DNS:}") ;; esac
   done

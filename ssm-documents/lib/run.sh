@@ -131,6 +131,8 @@ on_exit() {
   fi
   local f
   for f in "${PENDING[@]}"; do rm -f -- "$f"; done
+  # Reads still running in the background (the run failed beside them) end before their directory goes.
+  wait
   if [ -n "$WORK" ]; then rm -rf -- "$WORK"; fi
   exit "$rc"
 }

@@ -480,9 +480,16 @@ describe('validation happens before any live file is touched', () => {
       ...b,
       chain: f.ca.intermediateCertificate.repeat(300) + f.ca.rootCertificate,
     }));
-    const r = await run({ ...params, SecretVersionId: bad.versionId });
+    // The chain checks start beside the decrypt: none may start for a chain that is refused.
+    const { bin, subcommands } = loggingOpenssl(f.root, 'openssl-long-chain');
+    const r = await run(
+      { ...params, SecretVersionId: bad.versionId },
+      { PATH: [bin, f.aws.binDir, process.env.PATH].join(':') },
+    );
     expect(r.code).toBe(EXIT.validate);
     expect(r.failure).toBe('acm-export: FAILED at validate: the chain holds 301 certificates; at most 10 are accepted');
+    expect(subcommands()).toContain('pkcs8');
+    expect(subcommands()).not.toContain('verify');
   });
 
   test('a certificate given twice in the chain is refused', async () => {
