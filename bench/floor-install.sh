@@ -6,12 +6,15 @@
 #   floor-install.sh install     fetch the secret version, split its PEM blocks, decrypt the key (passphrase
 #                                on a file descriptor), check that the key matches the certificate, write
 #                                <CertName>.crt, .chain.pem, .fullchain.pem (0644) and .key (0600) and rename
-#                                each into place
-#   floor-install.sh unchanged   fetch the secret version and compare its certificate with the live one; no writes
+#                                each into place; note the version id beside them (<CertName>.version)
+#   floor-install.sh unchanged   an association run on a node that holds the current version: ask which version
+#                                is AWSCURRENT (DescribeSecret, no secret value) and compare it with the one
+#                                noted at install; no writes
 #   floor-install.sh report      read the live certificate's serial and expiry, write one inventory JSON file
 #
 # Parameters come as the node programs get them (SSM_CertName, SSM_SecretId, SSM_SecretVersionId, SSM_Region,
-# SSM_CertDir, SSM_KeyDir), the inventory directory as ACM_EXPORT_INVENTORY_DIR.
+# SSM_CertDir, SSM_KeyDir), the inventory directory as ACM_EXPORT_INVENTORY_DIR. Only the install needs a
+# work directory.
 set -euo pipefail
 # As the node programs do for their reads: OpenSSL 3 otherwise loads the system CA bundle on each x509 call,
 # though nothing here is verified against it.
@@ -20,8 +23,6 @@ export SSL_CERT_FILE=/dev/null
 name=${SSM_CertName:?}
 cert_dir=${SSM_CertDir:?}
 cert="$cert_dir/$name.crt"
-work=$(mktemp -d)
-trap 'rm -rf -- "$work"' EXIT
 
 fetch() {
   aws secretsmanager get-secret-value --region "${SSM_Region:?}" --secret-id "${SSM_SecretId:?}" \
@@ -42,6 +43,8 @@ split_secret() {
 
 case ${1:-} in
   install)
+    work=$(mktemp -d)
+    trap 'rm -rf -- "$work"' EXIT
     umask 077
     fetch
     split_secret
@@ -59,11 +62,14 @@ case ${1:-} in
     for f in "$cert" "$cert_dir/$name.chain.pem" "$cert_dir/$name.fullchain.pem" "$key"; do
       mv -f -- "$f.new" "$f"
     done
+    printf '%s\n' "$SSM_SecretVersionId" >"$cert_dir/$name.version"
     ;;
   unchanged)
-    fetch
-    split_secret
-    [[ $(<"$work/cert.pem") == $(<"$cert") ]] || { echo "floor: the live certificate differs" >&2; exit 1; }
+    stages=$(aws secretsmanager describe-secret --region "${SSM_Region:?}" --secret-id "${SSM_SecretId:?}" \
+      --query VersionIdsToStages --output json </dev/null)
+    read -r held <"$cert_dir/$name.version"
+    [[ ${stages//$'\n'/ } =~ \"$held\"\ *:\ *\[[^]]*\"AWSCURRENT\" ]] ||
+      { echo "floor: the version installed here is not the current one" >&2; exit 1; }
     ;;
   report)
     dates=$(openssl x509 -in "$cert" -noout -serial -enddate)

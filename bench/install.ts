@@ -57,7 +57,7 @@ export const FLOOR_GOALS: Record<RunKind, number | undefined> = { push: 2, uncha
 
 const KIND_LABEL: Record<RunKind, string> = {
   push: 'push (first install of a new version), Service=none',
-  unchanged: 'unchanged association run (same version again), Service=none',
+  unchanged: 'unchanged association run (AWSCURRENT = the version held), Service=none',
   report: 'report run',
 };
 
@@ -91,7 +91,7 @@ export function floorRows(c: FloorComparison, notes: string[]): BenchRow[] {
   }
   notes.push(
     'Floor = bench/floor-install.sh: fetch the version, split the PEM blocks, decrypt the key, check it matches, write and rename the four files; ' +
-      'unchanged = fetch and compare; report = read serial and expiry, write one inventory file. Same fake aws CLI and openssl for both, with the same empty CA file (SSL_CERT_FILE=/dev/null) for their certificate reads, runs alternated. ' +
+      'note the version id; unchanged = ask which version is AWSCURRENT (DescribeSecret) and compare it with the one noted; report = read serial and expiry, write one inventory file. Same fake aws CLI and openssl for both, with the same empty CA file (SSL_CERT_FILE=/dev/null) for their certificate reads, runs alternated. ' +
       (c.counted
         ? "Processes counted with strace -f (forks that returned a pid, the first process included), the fake aws CLI's own processes included."
         : 'strace is not installed, so processes and openssl calls were not counted.'),

@@ -1,8 +1,9 @@
 /**
  * The node programs against the floor (bench/floor-install.sh): a push (first install of a new version), an
- * unchanged association run (same version again) and a report run, each timed for the real program and the
- * floor alternately in one process, with the same openssl, the same fake aws CLI (test/helpers/fake-aws.ts)
- * and Service=none; then one more run of each under strace to count processes and openssl calls.
+ * unchanged association run (SecretVersionStage=AWSCURRENT, which names the version just pushed; neither may
+ * read the secret value) and a report run, each timed for the real program and the floor alternately in one
+ * process, with the same openssl, the same fake aws CLI (test/helpers/fake-aws.ts) and Service=none; then one
+ * more run of each under strace to count processes and openssl calls.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -157,17 +158,27 @@ export async function compareWithFloor(runs: number): Promise<FloorComparison> {
       unchanged: { real: [], floor: [] },
       report: { real: [], floor: [] },
     };
+    const secretReads = () => f.aws.calls().filter((call) => call[1] === 'get-secret-value').length;
     const once = async (kind: RunKind, which: 'real' | 'floor', versionId: string, straceTo?: string) => {
       const s = which === 'real' ? real : floor;
       const program = which === 'real' ? scriptFor(ACTION_OF[kind]) : floorFor(kind);
       const params = s.params(versionId);
       // The report reads no secret and refuses a version parameter.
       if (which === 'real' && kind === 'report') delete params.SecretVersionId;
+      if (kind === 'unchanged') {
+        // As State Manager runs the install association: the stage, which now names the version just pushed.
+        f.aws.setCurrent(versionId);
+        delete params.SecretVersionId;
+        params.SecretVersionStage = 'AWSCURRENT';
+      }
+      const readsBefore = secretReads();
       const r = await runProgram(f, program, params, s.env, straceTo);
       if (which === 'real' && kind !== 'report') {
         const changed = (JSON.parse(r.stdout) as { changed?: boolean }).changed;
         if (changed !== (kind === 'push')) throw new Error(`the ${kind} run reported changed=${String(changed)}`);
       }
+      if (kind === 'unchanged' && secretReads() !== readsBefore)
+        throw new Error(`the ${which} unchanged association run read the secret value`);
       return r.ms;
     };
     // The first install creates the directories and state of each slot: not timed.

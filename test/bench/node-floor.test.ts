@@ -14,7 +14,7 @@ describe('floor-install.sh', () => {
   });
   afterAll(() => f.cleanup());
 
-  test('install writes the four files with their modes; unchanged compares; report writes the inventory file', async () => {
+  test('install writes the four files with their modes and notes the version; unchanged asks for AWSCURRENT and compares; report writes the inventory file', async () => {
     const issued = f.publish({ names: ['www.example.test'] });
     const params = node.params(issued.versionId);
     await runProgram(f, floorFor('push'), params, node.env);
@@ -28,11 +28,22 @@ describe('floor-install.sh', () => {
     expect(statSync(file(certDir, 'site.crt')).mode & 0o777).toBe(0o644);
     expect(existsSync(file(certDir, 'site.crt.new'))).toBe(false);
 
-    await expect(runProgram(f, floorFor('unchanged'), params, node.env)).resolves.toMatchObject({ stdout: '' });
-    const other = f.publish({ names: ['www.example.test'] });
-    await expect(runProgram(f, floorFor('unchanged'), node.params(other.versionId), node.env)).rejects.toThrow(
-      /the live certificate differs/,
+    expect(readFileSync(file(certDir, 'site.version'), 'utf8')).toBe(`${issued.versionId}\n`);
+
+    // An association run: AWSCURRENT (DescribeSecret) against the version noted at install, no secret read.
+    const association = { ...params, SecretVersionId: undefined, SecretVersionStage: 'AWSCURRENT' };
+    const secretReads = () => f.aws.calls().filter((call) => call[1] === 'get-secret-value').length;
+    const reads = secretReads();
+    await expect(runProgram(f, floorFor('unchanged'), association, node.env)).resolves.toMatchObject({ stdout: '' });
+    expect(secretReads()).toBe(reads);
+    expect(f.aws.calls().at(-1)?.slice(0, 2)).toEqual(['secretsmanager', 'describe-secret']);
+    // A new version (a renewal) is AWSCURRENT now.
+    f.publish({ names: ['www.example.test'] });
+    await expect(runProgram(f, floorFor('unchanged'), association, node.env)).rejects.toThrow(
+      /the version installed here is not the current one/,
     );
+    f.aws.setCurrent(issued.versionId);
+    await expect(runProgram(f, floorFor('unchanged'), association, node.env)).resolves.toMatchObject({ stdout: '' });
 
     await runProgram(f, floorFor('report'), params, node.env);
     const item = JSON.parse(readFileSync(path.join(node.env.ACM_EXPORT_INVENTORY_DIR, 'site.json'), 'utf8')) as Record<

@@ -115,9 +115,14 @@ if [ "$#" -eq 10 ] && [ "$1" = secretsmanager ] && [ "$2" = describe-secret ] &&
   fi
   current=$(cat "$store/current-$key" 2>/dev/null || true)
   out=""
+  # Builtins in the loop: a process per stored version would make the answer slower with every version added.
   for f in "$store"/*.id; do
-    [ -f "$f" ] && [ "$(cat "$f")" = "$6" ] || continue
-    v=$(basename "$f" .id)
+    [ -f "$f" ] || continue
+    id=""
+    read -r id <"$f" || true
+    [ "$id" = "$6" ] || continue
+    v=\${f##*/}
+    v=\${v%.id}
     stage=AWSPREVIOUS
     if [ "$v" = "$current" ]; then stage=AWSCURRENT; fi
     out="$out\${out:+,}
