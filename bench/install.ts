@@ -82,16 +82,37 @@ export function floorRows(c: FloorComparison, notes: string[]): BenchRow[] {
       rows.push(row('install', `processes per ${r.kind} run vs floor`, '', r.real.processes, r.floor.processes));
       rows.push(row('install', `openssl calls per ${r.kind} run vs floor`, '', r.real.openssl, r.floor.openssl));
     }
+    if (r.requiredMs !== undefined) {
+      const own = r.realMs - r.requiredMs;
+      rows.push(
+        row(
+          'install',
+          `the processes a ${r.kind} requires, no logic between them, vs floor`,
+          'ms',
+          Math.round(r.requiredMs),
+          Math.round(r.floorMs),
+          `${(r.requiredMs / r.floorMs).toFixed(1)}x the floor` +
+            (r.required ? `; ${r.required.processes} processes` : '') +
+            `; ours spends ${Math.round(own)} ms more on its own shell work`,
+        ),
+      );
+    }
     notes.push(
       `${r.kind}: ${Math.round(r.realMs)} ms against the floor's ${Math.round(r.floorMs)} ms = ${times.toFixed(1)}x (${verdict})` +
         (r.real && r.floor
           ? `; ${r.real.processes} processes (${r.real.execs} programs, ${r.real.openssl} openssl) against ${r.floor.processes} (${r.floor.execs}, ${r.floor.openssl}).`
           : '.'),
     );
+    if (r.requiredMs !== undefined && goal !== undefined)
+      notes.push(
+        `${r.kind}: the processes it requires alone take ${Math.round(r.requiredMs)} ms of the goal's ${Math.round(goal * r.floorMs)} ms, ` +
+          `leaving ${Math.round(goal * r.floorMs - r.requiredMs)} ms for parsing the program and every check and decision in it; ours takes ${Math.round(r.realMs - r.requiredMs)} ms for those.`,
+      );
   }
   notes.push(
-    'Floor = bench/floor-install.sh: fetch the version, split the PEM blocks, decrypt the key, check it matches, write and rename the four files; ' +
-      'note the version id; unchanged = ask which version is AWSCURRENT (DescribeSecret) and compare it with the one noted; report = read serial and expiry, write one inventory file. Same fake aws CLI and openssl for both, with the same empty CA file (SSL_CERT_FILE=/dev/null) for their certificate reads, runs alternated. ' +
+    'Required processes = bench/required-processes.sh: the programs a push or a report starts because a requirement asks for it (directory trust, the CertName lock, the ownership scans and record, the chain checks, the synced switch of versioned directories, the shared inventory file under its lock), with no parsing or check between them. ' +
+      'Floor = bench/floor-install.sh: fetch the version, split the PEM blocks, decrypt the key, check it matches, write and rename the four files; ' +
+      'note the version id; unchanged = ask which version is AWSCURRENT (DescribeSecret) and compare it with the one noted; report = read serial and expiry, write one inventory file. Same fake aws CLI and openssl for all three, with the same empty CA file (SSL_CERT_FILE=/dev/null) for their certificate reads, runs rotated. ' +
       (c.counted
         ? "Processes counted with strace -f (forks that returned a pid, the first process included), the fake aws CLI's own processes included."
         : 'strace is not installed, so processes and openssl calls were not counted.'),

@@ -33,6 +33,13 @@ export function floorFor(kind: RunKind): NodeProgram {
   return { script: FLOOR_SCRIPT, args: [kind === 'push' ? 'install' : kind], env: {} };
 }
 
+export const REQUIRED_SCRIPT = path.join(__dirname, 'required-processes.sh');
+
+/** The processes a push or a report requires, with no logic between them (none for the unchanged run). */
+export function requiredFor(kind: RunKind): NodeProgram | undefined {
+  return kind === 'unchanged' ? undefined : { script: REQUIRED_SCRIPT, args: [kind], env: {} };
+}
+
 export type RunKind = 'push' | 'unchanged' | 'report';
 export const RUN_KINDS: readonly RunKind[] = ['push', 'unchanged', 'report'];
 const ACTION_OF: Record<RunKind, NodeAction> = { push: 'install', unchanged: 'install', report: 'report' };
@@ -74,13 +81,20 @@ export function straceAvailable(): boolean {
   return spawnSync('strace', ['-V'], { stdio: 'ignore' }).status === 0;
 }
 
+/** The three programs of a comparison: ours, the floor, and the processes ours requires with no logic. */
+type Which = 'real' | 'floor' | 'required';
+const WHICH: readonly Which[] = ['real', 'floor', 'required'];
+
 export interface KindResult {
   kind: RunKind;
   /** Milliseconds per run, median. */
   realMs: number;
   floorMs: number;
+  /** The required processes alone (required-processes.sh), for a push and a report. */
+  requiredMs?: number;
   real?: ProcessCounts;
   floor?: ProcessCounts;
+  required?: ProcessCounts;
 }
 
 export interface FloorComparison {
@@ -151,17 +165,19 @@ export async function compareWithFloor(runs: number): Promise<FloorComparison> {
       (_, i) =>
         f.publish({ names: ['www.example.test'], keyAlgorithm: i % 2 ? 'RSA_2048' : 'EC_prime256v1' }).versionId,
     );
-    const real = slot(f, 'real');
-    const floor = slot(f, 'floor');
-    const times: Record<RunKind, { real: number[]; floor: number[] }> = {
-      push: { real: [], floor: [] },
-      unchanged: { real: [], floor: [] },
-      report: { real: [], floor: [] },
+    const slots = { real: slot(f, 'real'), floor: slot(f, 'floor'), required: slot(f, 'required') };
+    const times: Record<RunKind, Record<Which, number[]>> = {
+      push: { real: [], floor: [], required: [] },
+      unchanged: { real: [], floor: [], required: [] },
+      report: { real: [], floor: [], required: [] },
     };
     const secretReads = () => f.aws.calls().filter((call) => call[1] === 'get-secret-value').length;
-    const once = async (kind: RunKind, which: 'real' | 'floor', versionId: string, straceTo?: string) => {
-      const s = which === 'real' ? real : floor;
-      const program = which === 'real' ? scriptFor(ACTION_OF[kind]) : floorFor(kind);
+    const programOf = (kind: RunKind, which: Which): NodeProgram | undefined =>
+      which === 'real' ? scriptFor(ACTION_OF[kind]) : which === 'floor' ? floorFor(kind) : requiredFor(kind);
+    const once = async (kind: RunKind, which: Which, versionId: string, straceTo?: string) => {
+      const s = slots[which];
+      const program = programOf(kind, which);
+      if (!program) return undefined;
       const params = s.params(versionId);
       // The report reads no secret and refuses a version parameter.
       if (which === 'real' && kind === 'report') delete params.SecretVersionId;
@@ -182,24 +198,26 @@ export async function compareWithFloor(runs: number): Promise<FloorComparison> {
       return r.ms;
     };
     // The first install creates the directories and state of each slot: not timed.
-    await once('push', 'real', versions[0]);
-    await once('push', 'floor', versions[0]);
+    for (const which of WHICH) await once('push', which, versions[0]);
     for (let i = 1; i <= runs; i++) {
-      // Alternate which program goes first, so that neither always runs on a warmer cache.
-      const order: ('real' | 'floor')[] = i % 2 ? ['real', 'floor'] : ['floor', 'real'];
+      // Rotate which program goes first, so that none always runs on a warmer cache.
+      const order = WHICH.map((_, k) => WHICH[(i + k) % WHICH.length]);
       for (const kind of RUN_KINDS)
-        for (const which of order) times[kind][which].push(await once(kind, which, versions[i]));
+        for (const which of order) {
+          const ms = await once(kind, which, versions[i]);
+          if (ms !== undefined) times[kind][which].push(ms);
+        }
     }
     const counted = straceAvailable();
-    const counts: Partial<Record<RunKind, { real: ProcessCounts; floor: ProcessCounts }>> = {};
+    const counts: Partial<Record<RunKind, Partial<Record<Which, ProcessCounts>>>> = {};
     if (counted) {
       const last = versions[runs + 1];
       for (const kind of RUN_KINDS) {
-        const c = { real: { processes: 0, execs: 0, openssl: 0 }, floor: { processes: 0, execs: 0, openssl: 0 } };
-        for (const which of ['real', 'floor'] as const) {
+        const c: Partial<Record<Which, ProcessCounts>> = {};
+        for (const which of WHICH) {
           const file = path.join(f.root, `strace-${kind}-${which}.txt`);
-          await once(kind, which, last, file);
-          c[which] = countProcesses(readFileSync(file, 'utf8'));
+          if ((await once(kind, which, last, file)) !== undefined)
+            c[which] = countProcesses(readFileSync(file, 'utf8'));
         }
         counts[kind] = c;
       }
@@ -211,7 +229,8 @@ export async function compareWithFloor(runs: number): Promise<FloorComparison> {
         kind,
         realMs: median(times[kind].real),
         floorMs: median(times[kind].floor),
-        ...(counts[kind] ? { real: counts[kind]!.real, floor: counts[kind]!.floor } : {}),
+        ...(times[kind].required.length > 0 ? { requiredMs: median(times[kind].required) } : {}),
+        ...counts[kind],
       })),
     };
   } finally {
