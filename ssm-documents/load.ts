@@ -264,7 +264,7 @@ const PARAMETER_RULES = /^#parameter-rules$/m;
 const BOUNDED_TAIL = /^[^|]*[^\\]([A-Za-z0-9:/@=_-])\[([^\]\\]+)\]\{1,(\d+)\}\$$/;
 
 /**
- * TAIL lines for lib/params.sh's check_param: a document parameter whose pattern ends in L[C]{1,N}$ with L not
+ * TAIL (and PAIR, bashPairRules) lines for lib/params.sh's check_param: a document parameter whose pattern ends in L[C]{1,N}$ with L not
  * in C and N of 64 or more is checked in bash as L[C]+$ plus at most N characters after the last L. That is the
  * same set (the tail holds no L, so the last L of the value is where it starts), and bash compiles a pattern at
  * every use, a bound of N costing N copies of its atom (about 3 ms for the SecretId pattern's {1,512}).
@@ -275,7 +275,30 @@ export function bashTailRules(kind: DocumentKind, registry: Registry = FIELDS): 
     if (!m || Number(m[3]) < 64 || new RegExp(`^[${m[2]}]$`).test(m[1])) return [];
     return [`TAIL[${name}]='${m[1]} ${m[3]}'`];
   });
-  return ['declare -A TAIL=()', ...lines].join('\n');
+  return ['declare -A TAIL=() PAIR=()', ...lines, ...bashPairRules(kind, registry)].join('\n');
+}
+
+/** `^([K]{1,A}D[V]([W]{0,B}[V])?)?$`: an optional KEY<D>VALUE pair (D a plain character, V the same class twice). */
+const BOUNDED_PAIR =
+  /^\^\(\[([^\]\\{}]+)\]\{1,(\d+)\}([A-Za-z0-9:/@=_-])\[([^\]\\{}]+)\]\(\[([^\]\\{}]+)\]\{0,(\d+)\}\[([^\]\\{}]+)\]\)\?\)\?\$$/;
+
+/**
+ * PAIR lines for lib/params.sh's check_param: a document parameter whose pattern is an optional KEY<D>VALUE
+ * pair, ^([K]{1,A}D[V]([W]{0,B}[V])?)?$ with D not in K and a bound of 64 or more, is checked in bash as the same
+ * pattern with + and * for the two bounds, plus at most A characters before the first D and at most B + 2 after
+ * it (PAIR: 'D A B'). That is the same set: the key holds no D, so the first D ends it, and a value of more than
+ * one character is V, then B or fewer W, then V. Bash compiles a pattern at every use, and a bound of N costs N
+ * copies of its atom (about 1.5 ms for the Target pattern's {0,254}). The TAIL table's declaration declares PAIR.
+ */
+export function bashPairRules(kind: DocumentKind, registry: Registry = FIELDS): string[] {
+  return Object.entries(registry).flatMap(([name, entry]) => {
+    const m = entry.documents?.includes(kind) ? BOUNDED_PAIR.exec(entry.rule.pattern) : null;
+    if (!m) return [];
+    const [, key, keyMax, delimiter, first, , middleMax, last] = m;
+    if (first !== last || new RegExp(`^[${key}]$`).test(delimiter)) return [];
+    if (Math.max(Number(keyMax), Number(middleMax)) < 64) return [];
+    return [`PAIR[${name}]='${delimiter} ${keyMax} ${middleMax}'`];
+  });
 }
 
 /** What a document's script is built with: the stack's placement policy and the field registry. */

@@ -2,12 +2,12 @@
  * lib/params.sh's check of the directory settings (ACM_EXPORT_STATE_DIR and the others), on its own:
  * `plain_dir_path` must accept exactly what ^(/[A-Za-z0-9_][A-Za-z0-9._-]{0,63}){1,32}$ accepts (it checks that
  * pattern in cheaper parts), judged by bash's own regex engine on the same values. Likewise `check_param` for a
- * parameter whose bounded tail it checks as a length (TAIL, ssm-documents/load.ts).
+ * parameter whose bounded tail (TAIL) or key and value (PAIR) it checks as lengths (ssm-documents/load.ts).
  */
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { FIELDS, bashParamPrelude } from '../../../lambda/shared/fields';
-import { bashTailRules } from '../../../ssm-documents/load';
+import { bashPairRules, bashTailRules } from '../../../ssm-documents/load';
 
 const PARAMS_SH = path.join(__dirname, '..', '..', '..', 'ssm-documents', 'lib', 'params.sh');
 const PATTERN = '^(/[A-Za-z0-9_][A-Za-z0-9._-]{0,63}){1,32}$';
@@ -126,6 +126,60 @@ test('check_param accepts exactly the SecretId values its pattern and length acc
   expect(verdicts.filter(([p]) => !p).length).toBeGreaterThan(3);
 });
 
+test('check_param accepts exactly the Target values its pattern and length accept (key and value checked as lengths)', () => {
+  expect(bashTailRules('install')).toContain("PAIR[Target]='= 128 254'");
+  const key = (n: number) => 'k'.repeat(n);
+  const value = (n: number) => (n === 1 ? 'v' : `v${' '.repeat(n - 2)}v`);
+  const values = [
+    '',
+    'Env=prod',
+    'aws:cloudformation:stack-name=acm-export-prod',
+    `${key(128)}=${value(256)}`,
+    `${key(129)}=v`,
+    `k=${value(257)}`,
+    `${key(128)}=${value(257)}`,
+    `k=${'='.repeat(256)}`,
+    `k=${'='.repeat(257)}`,
+    'k=v=w',
+    'k==',
+    '=v',
+    'k=',
+    'k= v',
+    'k=v ',
+    'k=a b',
+    'k v=w',
+    'kv',
+    'k=v\n',
+    `${key(200)}`,
+    `${key(60)}=${value(200)}=${value(60)}`,
+  ];
+  const verdicts = judgeParam('Target', values);
+  expect(verdicts).toHaveLength(values.length);
+  for (const [i, [byPattern, byFunction]] of verdicts.entries()) {
+    expect({ value: values[i], accepted: byFunction }).toEqual({ value: values[i], accepted: byPattern });
+  }
+  expect(verdicts.filter(([p]) => p).length).toBeGreaterThan(5);
+  expect(verdicts.filter(([p]) => !p).length).toBeGreaterThan(5);
+});
+
+test('bashPairRules: an optional KEY<D>VALUE pair with D not in the key, one value class twice and a large bound', () => {
+  const withPattern = (pattern: string) => ({
+    Target: { ...FIELDS.Target, rule: { ...FIELDS.Target.rule, pattern } },
+  });
+  expect(bashPairRules('install', withPattern('^([a-z]{1,100}=[a-z]([a-z ]{0,10}[a-z])?)?$'))).toEqual([
+    "PAIR[Target]='= 100 10'",
+  ]);
+  for (const pattern of [
+    '^([a-z=]{1,100}=[a-z]([a-z ]{0,10}[a-z])?)?$',
+    '^([a-z]{1,10}=[a-z]([a-z ]{0,10}[a-z])?)?$',
+    '^([a-z]{1,100}=[a-z]([a-z ]{0,10}[0-9])?)?$',
+    '^([a-z]{1,100}=[a-z]([a-z ]{0,10}[a-z]))?$',
+    '^([a-z]{2,100}=[a-z]([a-z ]{0,10}[a-z])?)?$',
+  ])
+    expect(bashPairRules('install', withPattern(pattern))).toEqual([]);
+  expect(bashPairRules('remove')).toEqual([]);
+});
+
 test('bashTailRules: only a plain character not in the final class, a large bound and no alternation', () => {
   const withPattern = (pattern: string) => ({
     SecretId: { ...FIELDS.SecretId, rule: { ...FIELDS.SecretId.rule, pattern } },
@@ -138,5 +192,5 @@ test('bashTailRules: only a plain character not in the final class, a large boun
     '^a:[a-z]{2,100}$',
     '^a\\:[a-z]{1,100}$',
   ])
-    expect(bashTailRules('install', withPattern(pattern))).toBe('declare -A TAIL=()');
+    expect(bashTailRules('install', withPattern(pattern))).toBe('declare -A TAIL=() PAIR=()');
 });
