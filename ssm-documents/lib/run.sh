@@ -74,15 +74,14 @@ json_quote() {
 json_str() { json_quote "$1"; printf '%s' "$JQ"; }
 
 # One JSON object on a line: json_obj key value [key value]...; each value a string, or already JSON when its
-# key starts with @ (a number, a boolean, an array, an object).
+# key starts with @ (a number, a boolean, an array, an object). Built first and written at once (one write).
 json_obj() {
-  local sep='{'
+  local out=''
   while [ "$#" -gt 1 ]; do
-    if [[ $1 == @* ]]; then printf '%s"%s":%s' "$sep" "${1#@}" "$2"; else printf '%s"%s":' "$sep" "$1"; json_str "$2"; fi
-    sep=,
+    if [[ $1 == @* ]]; then out+=",\"${1#@}\":$2"; else json_quote "$2"; out+=",\"$1\":$JQ"; fi
     shift 2
   done
-  printf '}\n'
+  printf '{%s}\n' "${out#,}"
 }
 
 # The failure as one JSON line on stdout too: the agent keeps the start of stdout and cuts stderr's tail when
