@@ -264,10 +264,11 @@ const PARAMETER_RULES = /^#parameter-rules$/m;
 const BOUNDED_TAIL = /^[^|]*[^\\]([A-Za-z0-9:/@=_-])\[([^\]\\]+)\]\{1,(\d+)\}\$$/;
 
 /**
- * TAIL (and PAIR, bashPairRules) lines for lib/params.sh's check_param: a document parameter whose pattern ends in L[C]{1,N}$ with L not
- * in C and N of 64 or more is checked in bash as L[C]+$ plus at most N characters after the last L. That is the
- * same set (the tail holds no L, so the last L of the value is where it starts), and bash compiles a pattern at
- * every use, a bound of N costing N copies of its atom (about 3 ms for the SecretId pattern's {1,512}).
+ * TAIL lines (then the PAIR lines of bashPairRules) for lib/params.sh's check_param: a document parameter whose
+ * pattern ends in L[C]{1,N}$ with L not in C and N of 64 or more is checked in bash as L[C]+$ plus at most N
+ * characters after the last L. That is the same set (the tail holds no L, so the last L of the value is where it
+ * starts), and bash compiles a pattern at every use, a bound of N costing N copies of its atom (about 3 ms for the
+ * SecretId pattern's {1,512}).
  */
 export function bashTailRules(kind: DocumentKind, registry: Registry = FIELDS): string {
   const lines = Object.entries(registry).flatMap(([name, entry]) => {

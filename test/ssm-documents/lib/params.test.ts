@@ -26,6 +26,19 @@ function verdicts(setup: string[], loop: string[], values: string[]): [boolean, 
     .map((l) => [l[0] === '1', l[1] === '1']);
 }
 
+/**
+ * Each value judged alike by the reference and the function, and both kinds (accepted, refused) more than
+ * `atLeast` times among the values.
+ */
+function expectSameVerdicts(values: string[], verdicts: [boolean, boolean][], atLeast: number): void {
+  expect(verdicts).toHaveLength(values.length);
+  for (const [i, [byPattern, byFunction]] of verdicts.entries()) {
+    expect({ value: values[i], accepted: byFunction }).toEqual({ value: values[i], accepted: byPattern });
+  }
+  expect(verdicts.filter(([p]) => p).length).toBeGreaterThan(atLeast);
+  expect(verdicts.filter(([p]) => !p).length).toBeGreaterThan(atLeast);
+}
+
 /** For each value: [accepted by the pattern, accepted by plain_dir_path]. */
 function judge(values: string[]): [boolean, boolean][] {
   return verdicts(
@@ -72,13 +85,7 @@ test('plain_dir_path accepts exactly the values the directory pattern accepts', 
     '/a*',
   ];
   const verdicts = judge(values);
-  expect(verdicts).toHaveLength(values.length);
-  for (const [i, [byPattern, byFunction]] of verdicts.entries()) {
-    expect({ value: values[i], accepted: byFunction }).toEqual({ value: values[i], accepted: byPattern });
-  }
-  // Both kinds are among the values.
-  expect(verdicts.filter(([p]) => p).length).toBeGreaterThan(4);
-  expect(verdicts.filter(([p]) => !p).length).toBeGreaterThan(4);
+  expectSameVerdicts(values, verdicts, 4);
 });
 
 /** For each value: [accepted by the parameter's own pattern and length, accepted by check_param]. */
@@ -118,12 +125,7 @@ test('check_param accepts exactly the SecretId values its pattern and length acc
     '',
   ];
   const verdicts = judgeParam('SecretId', values);
-  expect(verdicts).toHaveLength(values.length);
-  for (const [i, [byPattern, byFunction]] of verdicts.entries()) {
-    expect({ value: values[i], accepted: byFunction }).toEqual({ value: values[i], accepted: byPattern });
-  }
-  expect(verdicts.filter(([p]) => p).length).toBeGreaterThan(3);
-  expect(verdicts.filter(([p]) => !p).length).toBeGreaterThan(3);
+  expectSameVerdicts(values, verdicts, 3);
 });
 
 test('check_param accepts exactly the Target values its pattern and length accept (key and value checked as lengths)', () => {
@@ -154,12 +156,7 @@ test('check_param accepts exactly the Target values its pattern and length accep
     `${key(60)}=${value(200)}=${value(60)}`,
   ];
   const verdicts = judgeParam('Target', values);
-  expect(verdicts).toHaveLength(values.length);
-  for (const [i, [byPattern, byFunction]] of verdicts.entries()) {
-    expect({ value: values[i], accepted: byFunction }).toEqual({ value: values[i], accepted: byPattern });
-  }
-  expect(verdicts.filter(([p]) => p).length).toBeGreaterThan(5);
-  expect(verdicts.filter(([p]) => !p).length).toBeGreaterThan(5);
+  expectSameVerdicts(values, verdicts, 5);
 });
 
 test('bashPairRules: an optional KEY<D>VALUE pair with D not in the key, one value class twice and a large bound', () => {
