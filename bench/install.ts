@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { nginxAvailable } from '../local/nodes';
-import { compareWithFloor, type FloorComparison, type RunKind } from './node-floor';
+import type { FloorComparison, RunKind } from './node-floor';
 import { row, type BenchRow } from './report';
 
 interface Summary {
@@ -25,31 +25,37 @@ interface MeasureOutput {
 
 const ROOT = path.join(__dirname, '..');
 
-export function runMeasureInstall(runs: number): Promise<MeasureOutput> {
+/**
+ * Runs a TypeScript file in a child Node (tsx) and resolves with the JSON of its last stdout line. The node
+ * programs are timed there, not in the bench's own process: a process that earlier sections have grown takes
+ * longer to start each program, ours and the floor alike, and that shared cost pulls every ratio towards 1.
+ */
+function runJsonChild<T>(file: string, args: string[]): Promise<T> {
   return new Promise((resolve, reject) => {
     const tsx = path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
-    const child = spawn(
-      process.execPath,
-      [tsx, path.join(ROOT, 'test', 'ssm-documents', 'measure-install.ts'), String(runs)],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = spawn(process.execPath, [tsx, file, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const timer = setTimeout(() => child.kill('SIGTERM'), 10 * 60_000);
+    const name = path.basename(file, '.ts');
     child.on('close', (code) => {
       clearTimeout(timer);
       const last = out.trim().split('\n').pop() ?? '';
       if (code !== 0)
-        return reject(new Error(`measure-install exited ${code}: ${err.trim().split('\n').slice(-3).join(' | ')}`));
+        return reject(new Error(`${name} exited ${code}: ${err.trim().split('\n').slice(-3).join(' | ')}`));
       try {
-        resolve(JSON.parse(last) as MeasureOutput);
+        resolve(JSON.parse(last) as T);
       } catch {
-        reject(new Error(`measure-install printed no JSON line: ${last.slice(0, 200)}`));
+        reject(new Error(`${name} printed no JSON line: ${last.slice(0, 200)}`));
       }
     });
   });
+}
+
+export function runMeasureInstall(runs: number): Promise<MeasureOutput> {
+  return runJsonChild(path.join(ROOT, 'test', 'ssm-documents', 'measure-install.ts'), [String(runs)]);
 }
 
 /** Goal for real / floor per kind of run (issue: push within 2x the floor, report within 1.5x). */
@@ -121,7 +127,7 @@ export function floorRows(c: FloorComparison, notes: string[]): BenchRow[] {
 }
 
 export async function benchInstall(options: { runs: number }, notes: string[]): Promise<BenchRow[] | string> {
-  const floor = await compareWithFloor(options.runs);
+  const floor = await runJsonChild<FloorComparison>(path.join(__dirname, 'node-floor.ts'), [String(options.runs)]);
   const rows = floorRows(floor, notes);
   if (!nginxAvailable()) {
     notes.push('nginx is not installed: the rows with an nginx reload were not measured.');

@@ -237,3 +237,15 @@ export async function compareWithFloor(runs: number): Promise<FloorComparison> {
     f.cleanup();
   }
 }
+
+// Run on its own (bench/install.ts does, in a child of its own): `tsx bench/node-floor.ts [runs]` prints the
+// comparison as one JSON line.
+if (require.main === module) {
+  compareWithFloor(Number(process.argv[2] ?? 20)).then(
+    (c) => process.stdout.write(`${JSON.stringify(c)}\n`),
+    (e: unknown) => {
+      console.error(e instanceof Error ? e.message : String(e));
+      process.exitCode = 1;
+    },
+  );
+}
