@@ -1,9 +1,10 @@
 /**
  * The node programs against the floor (bench/floor-install.sh): a push (first install of a new version), an
  * unchanged association run (SecretVersionStage=AWSCURRENT, which names the version just pushed; neither may
- * read the secret value) and a report run, each timed for the real program and the floor alternately in one
- * process, with the same openssl, the same fake aws CLI (test/helpers/fake-aws.ts) and Service=none; then one
- * more run of each under strace to count processes and openssl calls.
+ * read the secret value) and a report run, each timed for the real program, the floor and (push, report) the
+ * processes the program requires (bench/required-processes.sh) in turn in one process, with the same openssl,
+ * the same fake aws CLI (test/helpers/fake-aws.ts) and Service=none; then one more run of each under strace to
+ * count processes and openssl calls.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -156,7 +157,7 @@ export function runProgram(
   });
 }
 
-/** Runs the comparison: `runs` timed rounds of push, unchanged and report for both programs. */
+/** Runs the comparison: `runs` timed rounds of push, unchanged and report, each program in turn. */
 export async function compareWithFloor(runs: number): Promise<FloorComparison> {
   const f = createFixture('floor-bench');
   try {
