@@ -448,6 +448,16 @@ describe('validation happens before any live file is touched', () => {
     );
   });
 
+  test('with two faults, the one checked first is reported: the checks run beside the decrypt, their verdicts in order', async () => {
+    const bad = f.publish({ names: ['valid.example.test'], expired: true }, (b) => ({
+      ...b,
+      chain: f.ca.rootCertificate + f.ca.intermediateCertificate,
+    }));
+    const r = await run({ ...params, SecretVersionId: bad.versionId });
+    expect(r.code).toBe(EXIT.validate);
+    expect(r.failure).toMatch(/^acm-export: FAILED at validate: the certificate has expired /);
+  });
+
   test('chain out of order', async () => {
     const bad = f.publish({ names: ['valid.example.test'] }, (b) => ({
       ...b,
