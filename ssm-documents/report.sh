@@ -51,7 +51,7 @@ report_node() {
       if [ -z "$LEAF_SERIAL" ]; then fail_if_openssl_too_old; fi
     fi
     serial=$LEAF_SERIAL
-    [[ $serial =~ ^[0-9A-F]+$ && ${#serial} -le 80 ]] || serial=""
+    serial_ok "$serial" || serial=""
     # The inventory entry below reads the same file: no second openssl call.
     if path_info "$live_cert"; then LIVE_KNOWN="$live_cert $PI_INODE $PI_CTIME $PI_SIZE" LIVE_SERIAL=$serial LIVE_NOT_AFTER=$LEAF_NOT_AFTER; fi
   fi
@@ -89,10 +89,10 @@ report_node() {
   VERIFIED=false
   if [ "$VerifyPort" != 0 ] && [ -n "$serial" ]; then
     sni=${LEAF_NAMES[0]:-}
-    [[ $sni =~ ^(\*\.)?[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}$ ]] || sni=localhost
+    dns_name_ok "$sni" || sni=localhost
     sni_for "$sni"
     SERVED=$(served_serial)
-    [[ $SERVED =~ ^[0-9A-F]{1,80}$ ]] || SERVED=""
+    serial_ok "$SERVED" || SERVED=""
     if [ "$SERVED" = "$serial" ]; then VERIFIED=true; fi
   fi
   if [ "$present" = 0 ] && removed_at; then

@@ -432,7 +432,7 @@ install_certificate() {
   if [ -z "$SERIAL" ] || [ -z "$not_after_raw" ]; then
     fail validate "the first certificate block of the secret is not a valid X.509 certificate"
   fi
-  [[ $SERIAL =~ ^[0-9A-F]+$ && ${#SERIAL} -le 80 ]] || fail validate "unexpected serial number format"
+  serial_ok "$SERIAL" || fail validate "unexpected serial number format"
   printf '%s' "$LEAF_PUB" >"$WORK/cert.pub"
   openssl pkey -in "$WORK/key.pem" -pubout -out "$WORK/key.pub" 2>/dev/null || : >"$WORK/key.pub"
   key_pub=""
@@ -453,9 +453,7 @@ install_certificate() {
   NAMES=("${LEAF_NAMES[@]}")
   if [ "${#NAMES[@]}" -eq 0 ]; then fail validate "the certificate names no DNS name"; fi
   for n in "${NAMES[@]}"; do
-    # ^(\*\.)?[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}$
-    bare=${n#'*.'}
-    [[ $bare =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]*$ && ${#bare} -le 253 ]] || fail validate "the certificate holds a name that is not a DNS name"
+    dns_name_ok "$n" || fail validate "the certificate holds a name that is not a DNS name"
   done
   log "validated $CertName: serial $SERIAL, not after $NOT_AFTER, ${#NAMES[@]} name(s), chain of $((n_cert - 1))"
 
@@ -533,7 +531,7 @@ install_certificate() {
     # Only a renewal of the same certificate (same DNS names) can be "older": a CertName pointed at a
     # different certificate is a deliberate switch and is installed whatever its expiry.
     # The CN stands in only when there is no SAN, as in NAMES.
-    if [[ $inst_serial =~ ^[0-9A-F]+$ && ${#inst_serial} -le 80 && $inst_epoch =~ ^[0-9-]+T[0-9:]+Z$ && $new_epoch =~ ^[0-9-]+T[0-9:]+Z$ ]] &&
+    if serial_ok "$inst_serial" && [[ $inst_epoch =~ ^[0-9-]+T[0-9:]+Z$ && $new_epoch =~ ^[0-9-]+T[0-9:]+Z$ ]] &&
       [ "$inst_serial" != "$SERIAL" ] && [[ $new_epoch < $inst_epoch ]] && same_names; then
       SKIPPED="older than installed"
       INSTALLED_SERIAL=$inst_serial
@@ -655,7 +653,7 @@ install_certificate() {
   if [ "$VerifyPort" != 0 ]; then
     STEP=verify
     if ! wait_served "$SERIAL"; then
-      if [[ $LAST_SERVED =~ ^[0-9A-F]{1,80}$ ]]; then
+      if serial_ok "$LAST_SERVED"; then
         fail verify "127.0.0.1:$VerifyPort serves serial $LAST_SERVED for $VERIFY_SNI, not the new $SERIAL"
       fi
       fail verify "no certificate could be read from 127.0.0.1:$VerifyPort for $VERIFY_SNI within ${verify_seconds}s"

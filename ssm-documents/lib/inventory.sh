@@ -53,7 +53,7 @@ report_inventory() { # installed|unchanged|skipped|failed|report [step]
     fi
     if path_info "$LM"; then TZ=UTC printf -v installed_at '%(%Y-%m-%dT%H:%M:%SZ)T' "${PI_MTIME%.*}"; fi
   fi
-  [[ $serial =~ ^[0-9A-F]+$ && ${#serial} -le 80 ]] || serial=""
+  serial_ok "$serial" || serial=""
   case $status in
     failed | skipped)
       # The live files are the previous ones: keep the version id recorded when they were installed.

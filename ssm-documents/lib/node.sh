@@ -229,6 +229,11 @@ end_preflight() {
 # LEAF_NOT_AFTER (ISO 8601 UTC), LEAF_NAMES (DNS names of the SAN, else the subject CN), LEAF_PUB (its
 # public key PEM) and LEAF_EXPIRED (1 when notAfter has passed).
 declare -a LEAF_NAMES=()
+# A serial as openssl prints it (upper-case hex) and a DNS name as a certificate names it
+# (^(\*\.)?[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}$), each bound checked as a length beside an unbounded pattern:
+# bash compiles a pattern at every use, and a bound of N costs N copies of its atom.
+serial_ok() { [[ $1 =~ ^[0-9A-F]+$ && ${#1} -le 80 ]]; }
+dns_name_ok() { local bare=${1#'*.'}; [[ $bare =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]*$ && ${#bare} -le 253 ]]; }
 read_leaf() { # file
   local out="" status=0
   out=$(x509_leaf "$1") || status=1
