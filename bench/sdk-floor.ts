@@ -8,7 +8,7 @@
  * and zod/mini with one schema; above it is the handler's own code.
  */
 import * as path from 'node:path';
-import { build, type Plugin } from 'esbuild';
+import { build, type Metafile, type Plugin } from 'esbuild';
 import { handlerBuildOptions } from '../lib/constructs/node-function';
 
 const ROOT = path.join(__dirname, '..');
@@ -23,12 +23,18 @@ export async function bundledClientModules(entry: string): Promise<string[]> {
     outdir: ROOT,
     metafile: true,
   });
-  const output = Object.values(result.metafile.outputs).find((o) => o.entryPoint !== undefined);
-  if (!output) throw new Error(`${entry}: esbuild produced no bundle`);
-  return Object.entries(output.inputs)
-    .filter(([file, input]) => CLIENT_MODULE.test(file) && input.bytesInOutput > 0)
-    .map(([file]) => file)
+  return bundledInputs(result.metafile, entry)
+    .filter((file) => CLIENT_MODULE.test(file))
     .sort();
+}
+
+/** The source files that put code into the bundle of a one-entry build (`what` names it in the error). */
+function bundledInputs(metafile: Metafile, what: string): string[] {
+  const output = Object.values(metafile.outputs).find((o) => o.entryPoint !== undefined);
+  if (!output) throw new Error(`${what}: esbuild produced no bundle`);
+  return Object.entries(output.inputs)
+    .filter(([, input]) => input.bytesInOutput > 0)
+    .map(([file]) => file);
 }
 
 /** The client name of a client module (`lambda/shared/clients/ssm.ts` is `ssm`). */
@@ -88,9 +94,5 @@ export async function buildSdkFloor(
     metafile: true,
     plugins: options.libraries ? [] : [withoutClientsWrapper],
   });
-  const output = Object.values(result.metafile.outputs).find((o) => o.entryPoint !== undefined);
-  if (!output) throw new Error('esbuild produced no SDK floor bundle');
-  return Object.entries(output.inputs)
-    .filter(([, input]) => input.bytesInOutput > 0)
-    .map(([file]) => file);
+  return bundledInputs(result.metafile, 'the SDK floor');
 }
