@@ -8,14 +8,14 @@ import { countProcesses, floorFor, requiredFor, runProgram, slot, type Slot } fr
 import { floorRows } from '../../bench/install';
 import { createFixture, type Fixture } from '../ssm-documents/fixture';
 
+// One fixture (test CA, fake aws CLI, secret store) for both scripts; each runs in a node slot of its own.
+let f: Fixture;
+beforeAll(() => (f = createFixture('floor-test')));
+afterAll(() => f.cleanup());
+
 describe('floor-install.sh', () => {
-  let f: Fixture;
   let node: Slot;
-  beforeAll(() => {
-    f = createFixture('floor-test');
-    node = slot(f, 'floor');
-  });
-  afterAll(() => f.cleanup());
+  beforeAll(() => (node = slot(f, 'floor')));
 
   test('install writes the four files with their modes and notes the version; unchanged asks for AWSCURRENT and compares; report writes the inventory file', async () => {
     const issued = f.publish({ names: ['www.example.test'] });
@@ -73,13 +73,8 @@ describe('floor-install.sh', () => {
 });
 
 describe('required-processes.sh', () => {
-  let f: Fixture;
   let node: Slot;
-  beforeAll(() => {
-    f = createFixture('required-test');
-    node = slot(f, 'required');
-  });
-  afterAll(() => f.cleanup());
+  beforeAll(() => (node = slot(f, 'required')));
 
   test('push writes a versioned set and switches `current` (the previous one kept, older ones deleted); report rewrites the inventory', async () => {
     const pushed = [];
