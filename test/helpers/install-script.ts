@@ -85,6 +85,25 @@ export const DOCUMENT_PARAMETERS = [
 ] as const;
 export type InstallParams = Partial<Record<(typeof DOCUMENT_PARAMETERS)[number], string>>;
 
+/**
+ * The install document's Run Command parameters for a push of a secret version (as CreateSecret or
+ * PutSecretValue answered) to local nodes whose nginx serves it on 443.
+ */
+export function nginxPushParameters(
+  certName: string,
+  secret: { ARN?: string; VersionId?: string },
+  region: string,
+): Record<string, string[]> {
+  return {
+    CertName: [certName],
+    SecretId: [secret.ARN!],
+    SecretVersionId: [secret.VersionId!],
+    Region: [region],
+    Service: ['nginx'],
+    VerifyPort: ['443'],
+  };
+}
+
 /** The success line (see the script header). */
 export interface InstallResult {
   node: string;

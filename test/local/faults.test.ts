@@ -10,6 +10,7 @@ import { localLibraryLocation } from '../../local/aws-emulator/s3';
 import { LOCAL_INSTALL_DOCUMENT_NAME, startAwsEmulator } from '../../local/aws-emulator';
 import { faultsFromEnv } from '../../local/faults';
 import { localPlacement, startLocalNodes } from '../../local/nodes';
+import { nginxPushParameters } from '../helpers/install-script';
 import { ExportCertificateCommand } from '@aws-sdk/client-acm';
 
 test('fault switches parse from the environment', () => {
@@ -123,14 +124,7 @@ test('environment faults reach ACM and the nodes; built-in server: config test f
       new SendCommandCommand({
         DocumentName: LOCAL_INSTALL_DOCUMENT_NAME,
         Targets: [{ Key: 'tag:Env', Values: ['test'] }],
-        Parameters: {
-          CertName: ['api'],
-          SecretId: [secret.ARN!],
-          SecretVersionId: [secret.VersionId!],
-          Region: [aws.region],
-          Service: ['nginx'],
-          VerifyPort: ['443'],
-        },
+        Parameters: nginxPushParameters('api', secret, aws.region),
         MaxErrors: '1',
       }),
     );

@@ -22,6 +22,7 @@ import {
   type AwsEmulator,
 } from '../../local/aws-emulator';
 import { localPlacement, startLocalNodes, type LocalNode } from '../../local/nodes';
+import { nginxPushParameters } from '../helpers/install-script';
 import type { SsmCommandDocument } from '../../ssm-documents/load';
 
 const NO_FAULTS = { throttle: {}, notExportable: [], pending: [], nodes: {} };
@@ -297,18 +298,6 @@ test('throttled ListCommands and call counting', async () => {
 
 const SHOP_SECRET_ID = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:acm-export/shop-AbCdEf';
 
-/** The install document's parameters for CertName shop from a version of its secret, served by nginx on 443. */
-function shopInstallParameters(secret: { ARN?: string; VersionId?: string }): Record<string, string[]> {
-  return {
-    CertName: ['shop'],
-    SecretId: [secret.ARN!],
-    SecretVersionId: [secret.VersionId!],
-    Region: [aws.region],
-    Service: ['nginx'],
-    VerifyPort: ['443'],
-  };
-}
-
 // Never skipped: a document that does not load fails every test here (the beforeAll throws).
 describe('the real install document end to end', () => {
   let fleet: LocalNode[] = [];
@@ -387,7 +376,7 @@ describe('the real install document end to end', () => {
       new SendCommandCommand({
         DocumentName: LOCAL_INSTALL_DOCUMENT_NAME,
         Targets: [{ Key: 'tag:App', Values: ['shop'] }],
-        Parameters: shopInstallParameters(secret),
+        Parameters: nginxPushParameters('shop', secret, aws.region),
         MaxErrors: '1',
         MaxConcurrency: '3',
       }),
@@ -437,7 +426,7 @@ describe('the real install document end to end', () => {
         new SendCommandCommand({
           DocumentName: LOCAL_INSTALL_DOCUMENT_NAME,
           InstanceIds: [node.instanceId],
-          Parameters: shopInstallParameters(secret),
+          Parameters: nginxPushParameters('shop', secret, aws.region),
         }),
       );
       await aws.ssm.waitForCommand(sent.Command!.CommandId!);
