@@ -86,7 +86,7 @@ read_secret_version() {
 # A chain longer than any real one, or a certificate given twice, is refused before openssl reads it: each
 # link costs a verify call, and a repeated intermediate would pass the link-by-link check.
 MAX_CHAIN=10
-# What is wrong with the chain's shape (CHAIN_PROBLEM; empty: nothing). check_chain fails the run with it.
+# What is wrong with the chain's shape (CHAIN_PROBLEM; empty: nothing); validate fails the run with it.
 chain_problem() {
   local i pem
   local -A seen=()
@@ -104,21 +104,18 @@ chain_problem() {
     seen[$pem]=$i
   done
 }
-check_chain() {
-  chain_problem
-  if [ -n "$CHAIN_PROBLEM" ]; then fail validate "$CHAIN_PROBLEM"; fi
-}
-
 # The reads of the certificates need no key: started in the background before the key is decrypted (each
 # openssl call is a process of its own, so they run beside the decrypt on another CPU) and judged in
 # validate, in the order the checks were always made. LEAF_JOB reads the leaf (x509_leaf, into
 # WORK/leaf.txt); VERIFY_JOBS[i] checks that certificate i+1 issued certificate i (WORK/verify<i>.out).
-# Chains that check_chain refuses are not read. on_exit waits for the jobs before removing WORK.
+# The chain's shape is judged first (CHAIN_PROBLEM): a chain validate refuses is not read. on_exit waits for the
+# jobs before removing WORK.
 declare -a VERIFY_JOBS=()
 start_certificate_reads() {
   local i
   x509_leaf "$LEAF" >"$WORK/leaf.txt" &
   LEAF_JOB=$!
+  CHAIN_PROBLEM=""
   [ "$n_cert" -ge 2 ] || return 0
   chain_problem
   [ -z "$CHAIN_PROBLEM" ] || return 0
@@ -424,7 +421,7 @@ install_certificate() {
   # validate: before any live file is touched.
   STEP=validate
   if [ "$n_cert" -lt 2 ]; then fail validate "the secret holds no certificate chain"; fi
-  check_chain
+  if [ -n "$CHAIN_PROBLEM" ]; then fail validate "$CHAIN_PROBLEM"; fi
   # One openssl call for the leaf: serial, notAfter, names, public key, and (exit status) not expired.
   finish_leaf_read
   SERIAL=$LEAF_SERIAL
