@@ -1,7 +1,6 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack, Stage } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
@@ -62,9 +61,12 @@ export class InstallDocument extends Construct {
   constructor(scope: Construct, id: string, props: InstallDocumentProps = {}) {
     super(scope, id);
     const placement = parsePlacementPolicy(props.placement ?? DEFAULT_PLACEMENT, 'InstallDocument placement');
-    // The asset is staged from a file written at synth (a fresh private directory); its hash is its content's.
+    // The asset is staged from a file written at synth into the cloud assembly's directory (so nothing is left
+    // outside it, and `--no-staging` still finds it); its hash is its content's.
     const library = nodeLibrary();
-    const libraryFile = path.join(mkdtempSync(path.join(tmpdir(), 'acm-export-library-')), 'node-library.sh');
+    const assemblyDir = Stage.of(this)?.assetOutdir;
+    if (!assemblyDir) throw new Error('InstallDocument must be defined within an App or a Stage');
+    const libraryFile = path.join(assemblyDir, `node-library.${library.sha256}.sh`);
     writeFileSync(libraryFile, library.text, { mode: 0o644 });
     this.nodeLibrary = new Asset(this, 'NodeLibrary', { path: libraryFile });
     this.nodeLibrarySha256 = library.sha256;

@@ -1,10 +1,12 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { ENV } from '../../../lambda/shared/contract';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { App } from 'aws-cdk-lib';
+import { App, Stack } from 'aws-cdk-lib';
 import { DOCUMENT_KINDS, loadDocument, nodeLibrary } from '../../../ssm-documents/load';
+import { InstallDocument } from '../../../lib/constructs/install-document';
 import { ACCOUNT, REGION, buildStack, logicalId } from '../fixture';
 
 const { stack, template } = buildStack();
@@ -25,6 +27,25 @@ describe('node library', () => {
     expect(text).toBe(nodeLibrary().text);
     expect(stack.installDocument.nodeLibrarySha256).toBe(createHash('sha256').update(text).digest('hex'));
     expect(stack.installDocument.nodeLibrary.s3ObjectKey).toMatch(/^[0-9a-f]{64}\.sh$/);
+  });
+
+  test('written inside the cloud assembly only: a synth leaves nothing in the temporary directory', () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'synth-'));
+    const saved = process.env.TMPDIR;
+    try {
+      const temp = path.join(root, 'tmp');
+      const outdir = path.join(root, 'cdk.out');
+      process.env.TMPDIR = temp;
+      mkdirSync(temp);
+      const app = new App({ outdir });
+      new InstallDocument(new Stack(app, 'Documents'), 'Install');
+      app.synth();
+      expect(readdirSync(temp)).toEqual([]);
+      expect(readdirSync(outdir).filter((f) => f.endsWith('.sh'))).toHaveLength(2); // the written file, the staged asset
+    } finally {
+      process.env.TMPDIR = saved;
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 
