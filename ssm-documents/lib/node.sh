@@ -78,24 +78,26 @@ scan_paths() { # name... [-- tree...]
 # program's usual paths (SCAN_NAMES, SCAN_TREES) at once; a path below a scanned tree that it did not list is
 # absent.
 path_info() { # path
-  local info t
-  if [ -z "${PATH_INFO[$1]+set}" ] && [ "${#SCANNED_TREES[@]}" = 0 ] && [ "${#SCAN_TREES[@]}" -gt 0 ]; then
-    scan_paths "${SCAN_NAMES[@]}" -- "${SCAN_TREES[@]}"
-  fi
-  if [ -z "${PATH_INFO[$1]+set}" ]; then
-    for t in "${SCANNED_TREES[@]}"; do
-      if [[ $1 == "$t"/* && ${1#"$t"/} != */*/* ]]; then PATH_INFO[$1]=-; break; fi
-    done
-  fi
-  if [ -z "${PATH_INFO[$1]+set}" ]; then scan_paths "$1"; fi
-  info=${PATH_INFO[$1]}
-  PI_LINK=${info#*/}
+  [ -n "${PATH_INFO[$1]+set}" ] || path_miss "$1"
   # Nine fields of digits, dots and a type letter (no pattern character), split by the default IFS: a
-  # here-string would be read a byte per system call.
+  # here-string would be read a byte per system call. The link text only for a link: its pattern costs more
+  # than the rest of the call.
   # shellcheck disable=SC2086
-  set -- ${info%%/*}
-  PI_TYPE=$1 PI_UID=${2-} PI_GID=${3-} PI_MODE=${4-} PI_LINKS=${5-} PI_INODE=${6-} PI_CTIME=${7-} PI_SIZE=${8-} PI_MTIME=${9-}
-  [ "$PI_TYPE" != - ]
+  set -- "$1" ${PATH_INFO[$1]%%/*}
+  PI_TYPE=$2 PI_UID=${3-} PI_GID=${4-} PI_MODE=${5-} PI_LINKS=${6-} PI_INODE=${7-} PI_CTIME=${8-} PI_SIZE=${9-} PI_MTIME=${10-} PI_LINK=""
+  if [ "$2" = l ]; then PI_LINK=${PATH_INFO[$1]#*/}; fi
+  [ "$2" != - ]
+}
+# A path not read since the last change: the program's usual paths first, then the path alone unless it lies
+# below a scanned tree (absent, then).
+path_miss() { # path
+  local t
+  if [ "${#SCANNED_TREES[@]}" = 0 ] && [ "${#SCAN_TREES[@]}" -gt 0 ]; then scan_paths "${SCAN_NAMES[@]}" -- "${SCAN_TREES[@]}"; fi
+  [ -z "${PATH_INFO[$1]+set}" ] || return 0
+  for t in "${SCANNED_TREES[@]}"; do
+    if [[ $1 == "$t"/* && ${1#"$t"/} != */*/* ]]; then PATH_INFO[$1]=-; return 0; fi
+  done
+  scan_paths "$1"
 }
 # The link text of a symbolic link (PI_LINK); fails for anything else.
 link_text() { path_info "$1" && [ "$PI_TYPE" = l ]; }
