@@ -62,17 +62,19 @@ read_params() { # "required names" names...
   for name in "$@"; do check_param "$name" "${!name}"; done
 }
 
-# Placement: CertDir and KeyDir inside the stack's allowed directories, the key owned by allowed accounts.
-at_or_below() { [ "$2" = / ] || [ "$1" = "$2" ] || [[ $1 == "$2"/* ]]; }
+# Placement: CertDir and KeyDir inside the stack's allowed directories, the key owned by allowed accounts. A
+# directory is at or below another when it is that one, lies below it, or the other is /. The value passed
+# its pattern (no space), so the exact list is matched as one string; each test inline, not a call per entry.
 check_placement() { # name dir
   local f
-  for f in "${FORBIDDEN_EXACT[@]}"; do
-    if [ "$2" = "$f" ]; then problems+=("SSM_$1 $2 is never allowed (a system directory, a web root or too broad a parent)"); return; fi
-  done
+  if [[ " ${FORBIDDEN_EXACT[*]} " == *" $2 "* ]]; then
+    problems+=("SSM_$1 $2 is never allowed (a system directory, a web root or too broad a parent)")
+    return
+  fi
   for f in "${FORBIDDEN_TREES[@]}"; do
-    if at_or_below "$2" "$f"; then problems+=("SSM_$1 $2 is below $f, which is never allowed (a system directory or a web root)"); return; fi
+    if [[ $f == / || $2 == "$f" || $2 == "$f"/* ]]; then problems+=("SSM_$1 $2 is below $f, which is never allowed (a system directory or a web root)"); return; fi
   done
-  for f in "${ALLOWED_DIRS[@]}"; do if at_or_below "$2" "$f"; then return; fi; done
+  for f in "${ALLOWED_DIRS[@]}"; do if [[ $f == / || $2 == "$f" || $2 == "$f"/* ]]; then return; fi; done
   problems+=("SSM_$1 $2 is not under an allowed directory (${ALLOWED_DIRS[*]})")
 }
 
