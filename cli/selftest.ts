@@ -453,7 +453,7 @@ export const registerSelftest: CommandModule = (program, context) => {
     .command('selftest')
     .summary('check that the deployed pipeline and the servers with a tag are ready, changing nothing')
     .description(
-      'Check a deployment before the first export: the install document is registered, a dry-run export to the ' +
+      'Check a deployment before the first export: the preflight document is registered, a dry-run export to the ' +
         "tag lists its nodes (with --certificate-arn), and the document's read-only preflight runs on every node " +
         "with the tag (SSM Agent, AWS CLI v2, OpenSSL, bash, web server, access to the stack's canary secret, " +
         'output in the log group). The preflight takes no lock, writes no file and reloads nothing.',
@@ -461,7 +461,7 @@ export const registerSelftest: CommandModule = (program, context) => {
     .requiredOption('--tag <key=value>', 'check the managed nodes with this tag')
     .option(
       '--certificate-arn <arn>',
-      'also run a dry-run export of this certificate to the tag (it exports into the secret, installs nothing)',
+      'also run a dry-run export of this certificate to the tag (lists the nodes; exports nothing, installs nothing)',
     )
     .option('--local', 'check the running local mode instead of a deployed stack')
     .option(

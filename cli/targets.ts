@@ -217,7 +217,7 @@ const HELP = `
 Removes the target's State Manager associations (no more convergence or report runs) and its inventory item
 (no more renewals to it, no drift alerts). Certificate files already installed on the nodes are left alone,
 unless --remove-files: then the inventory item is kept, marked Removing (renewals and drift alerts skip it),
-the associations are deleted and the nodes are sent a removal run of the install document. Each node moves
+the associations are deleted and the nodes are sent a run of the remove document. Each node moves
 the files aside, runs the web server's configuration test, and deletes them only if the test passes (a
 server that still uses them keeps them, and that node's run fails). The command waits for the outcome
 (--no-wait: it does not; "targets removal" checks later): when every node removed the files the inventory
