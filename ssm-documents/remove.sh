@@ -33,6 +33,8 @@ remove_files() {
     if (( 8#$(stat -c %a -- "$KeyDir") & 8#010 )); then KEY_DIR_GROUP=$(stat -c %G -- "$KeyDir"); fi
     adopt_legacy
   fi
+  # An adoption a killed run left half done is finished first: its plain names become links, removed below.
+  if [ "$ADOPT_LEFT" = 1 ]; then finish_adoption; fi
   # Move our stable links aside (kept as rollback names), then test the server without them.
   LIVE=()
   for m in "${ALL_MEMBERS[@]}"; do

@@ -70,6 +70,13 @@ store_version() { # current|previous
   fi
   [ -n "$SV" ]
 }
+# The version name a store link holds (RL), checked for its form only ('' when none): what a rollback puts
+# back and garbage collection keeps, whether or not that version verifies (a version written for another
+# KeyDir, a snapshot of taken-over files).
+raw_version_link() { # current|previous
+  RL=""
+  if link_text "$STORE/$1" && [[ $PI_LINK =~ $VERSION_RE ]]; then RL=$PI_LINK; fi
+}
 # A complete version: real directories of ours, regular member files, key members linked to their own
 # version directory in KeyDir and nowhere else.
 version_ok() { # version
@@ -215,8 +222,9 @@ legacy_proven() {
 # plain files at stable names that the operator's takeover file lets this run take over.
 check_names() { # verb
   local i d name target state
-  local -a files=()
+  local -a files=() kept=()
   ADOPT=0
+  ADOPT_LEFT=0
   TAKEOVER=()
   if [ -L "$CertDir/.acm-export" ] || [ -L "$STORE" ] || [ -L "$KeyDir/.acm-export" ] || [ -L "$KSTORE" ]; then
     fail install "$STORE or $KSTORE is a symbolic link; refusing to $1 anything through it (nothing was changed)"
@@ -235,7 +243,13 @@ check_names() { # verb
         file)
           # A regular file: our own only when it is the same file as a member of the current version (an
           # adoption that was interrupted), or part of a proven install of the previous layout.
-          if same_as_member "${state%%:*}"; then continue; fi
+          if same_as_member "${state%%:*}"; then ADOPT_LEFT=1; continue; fi
+          # The very file an earlier run kept as the original (a takeover or an adoption it did not finish):
+          # a stable name is taken over again, a .prev copy goes (finish_adoption).
+          if same_as_original "${state%%:*}"; then
+            if [ "${state%%:*}" = "$name" ]; then kept+=("$name"); else ADOPT_LEFT=1; fi
+            continue
+          fi
           # .prev names first: they are never taken over.
           if [ "${state%%:*}" = "$name" ]; then files+=("$name"); else files=("$name.prev" "${files[@]}"); fi ;;
         *)
@@ -244,6 +258,7 @@ check_names() { # verb
       esac
     done
   done
+  TAKEOVER=("${kept[@]}")
   if [ "${#files[@]}" -gt 0 ]; then
     if legacy_proven; then
       ADOPT=1
@@ -251,7 +266,7 @@ check_names() { # verb
     fi
     d=""
     if [[ ${files[0]} != *.prev ]]; then
-      if takeover_ok; then TAKEOVER=("${files[@]}"); return 0; fi
+      if takeover_ok; then TAKEOVER+=("${files[@]}"); return 0; fi
       d="; $takeover_dir/$CertName would let acm-export take it over"
     fi
     fail install "${files[0]} is a file acm-export did not write (no record of it on this node); refusing to $1 it (nothing was changed$d)"
@@ -274,6 +289,57 @@ keep_original() { # file
   (umask 077 && mkdir -p -- "$v") && ln -PT -- "$1" "$v/${1##*/}" 2>/dev/null || [ "$1" -ef "$v/${1##*/}" ] ||
     fail install "could not keep $1 as the original file"
   paths_changed
+}
+# A regular file at a stable or .prev name that is the very file (same inode) kept as its original.
+same_as_original() { # name
+  local v="$KSTORE/original"
+  if [ "${1%/*}" = "$CertDir" ]; then v="$STORE/original"; fi
+  plain_file "$v/${1##*/}" && [ "$1" -ef "$v/${1##*/}" ]
+}
+# Takeover (TAKEOVER: plain files at stable names) without a moment where the names show a certificate and a
+# key of different sets: first a version holding, by hard links, what every stable name shows now (a plain
+# file, or the member its link names), which `current` then names; each taken-over name is then replaced by
+# its link, which shows the same bytes. The switch to the new version then changes every name at once.
+# Sets SNAP_VERSION.
+take_over_names() {
+  local m name
+  new_version
+  SNAP_VERSION=$NEW_VERSION
+  for m in "${ALL_MEMBERS[@]}"; do
+    name=${STABLE[$m]}
+    # A link of ours (its text checked by check_names) is followed to the file it shows: the store's own links.
+    [ -e "$name" ] || continue
+    member_path "$SNAP_VERSION" "$m"
+    ln -LT -- "$name" "$MP" || fail install "could not keep $name before taking it over"
+    if [ "$MP" != "$STORE/$SNAP_VERSION/$m" ]; then ln -sT -- "$MP" "$STORE/$SNAP_VERSION/$m" || fail install "could not keep $name before taking it over"; fi
+  done
+  paths_changed
+  kill_point
+  switch_to current "$SNAP_VERSION" || fail install "could not switch $STORE/current"
+  for m in "${ALL_MEMBERS[@]}"; do
+    name=${STABLE[$m]}
+    if ! plain_file "$name" || [[ " ${TAKEOVER[*]} " != *" $name "* ]]; then continue; fi
+    put_link "${LINK_TO[$m]}" "$name" || fail install "could not take over $name"
+    kill_point
+  done
+  NEW_VERSION=""
+}
+# The rollback of a takeover: with `current` back on the snapshot, each taken-over name becomes its original
+# plain file again (a hard link renamed over the link: the same bytes), before `current` goes back.
+give_back_names() {
+  local m name orig tmp ok=0
+  for m in "${ALL_MEMBERS[@]}"; do
+    name=${STABLE[$m]}
+    [[ " ${TAKEOVER[*]} " == *" $name "* ]] || continue
+    orig="$KSTORE/original/${name##*/}"
+    if [ "${name%/*}" = "$CertDir" ]; then orig="$STORE/original/${name##*/}"; fi
+    plain_file "$orig" || { ok=1; continue; }
+    tmp="${name%/*}/.${name##*/}.acm-export-link.$$"
+    rm -f -- "$tmp"
+    if ln -PT -- "$orig" "$tmp" && mv -fT -- "$tmp" "$name"; then NAMES_CHANGED=1; else rm -f -- "$tmp"; ok=1; fi
+    paths_changed
+  done
+  return "$ok"
 }
 # Originals kept in the store go back to their names where nothing is left (remove; the rollback of a first
 # install that took them over): hard links, so the store keeps them until it is deleted (a removal that fails
@@ -457,15 +523,20 @@ drop_stale_links() {
 # Removes what runs that were killed left behind and every version but current and previous (only names
 # this file writes: version directories and link temp names).
 store_gc() {
-  local keep1 keep2 d
+  local keep1 keep2 keep3 keep4 d
   local -a old=() left=()
   store_version current || true
   keep1=$SV
   store_version previous || true
   keep2=$SV
+  # What the links name, verified or not, stays too (a rollback put it back).
+  raw_version_link current
+  keep3=$RL
+  raw_version_link previous
+  keep4=$RL
   for d in "$STORE"/v* "$KSTORE"/v*; do
     [[ ${d##*/} =~ $VERSION_RE ]] || continue
-    case ${d##*/} in "$keep1" | "$keep2") continue ;; esac
+    case ${d##*/} in "$keep1" | "$keep2" | "$keep3" | "$keep4") continue ;; esac
     if [ -d "$d" ] && [ ! -L "$d" ]; then old+=("$d"); fi
   done
   # Link temp names only when the globs find any (no process otherwise).
@@ -503,14 +574,26 @@ adopt_legacy() {
   version_ok "$NEW_VERSION" || fail install "the files of $CertName at the stable names are not a complete set; nothing was adopted"
   switch_to current "$NEW_VERSION"
   write_record "$NEW_VERSION" || fail install "could not write $OWNED"
-  # The stable names become links to the same files; the .prev copies go (kept in the store above).
+  finish_adoption
+  log "adopted the files of the previous acm-export layout for $CertName into $STORE"
+}
+# The end of an adoption (also of one a killed run left half done, ADOPT_LEFT of check_names): each stable
+# name that is still the very file of the current member becomes its link (the same bytes), and each .prev
+# copy kept in the store (a previous member or an original) goes.
+finish_adoption() {
+  local m name
   for m in "${ALL_MEMBERS[@]}"; do
     name=${STABLE[$m]}
-    if plain_file "$name"; then put_link "${LINK_TO[$m]}" "$name" || fail install "could not replace $name by its link"; kill_point; fi
-    if plain_file "$name.prev"; then rm -f -- "$name.prev"; NAMES_CHANGED=1; fi
-    paths_changed
+    if plain_file "$name" && same_as_member "$name"; then
+      put_link "${LINK_TO[$m]}" "$name" || fail install "could not replace $name by its link"
+      kill_point
+    fi
+    if plain_file "$name.prev" && { same_as_member "$name.prev" || same_as_original "$name.prev"; }; then
+      rm -f -- "$name.prev"
+      NAMES_CHANGED=1
+      paths_changed
+    fi
   done
-  log "adopted the files of the previous acm-export layout for $CertName into $STORE"
 }
 # The DNS names of a certificate file, sorted, one per line.
 dns_names() { openssl x509 -in "$1" -noout -ext subjectAltName 2>/dev/null | tr ',' '\n' | sed -n 's/^[[:space:]]*DNS://p' | sort -u; }
@@ -528,8 +611,14 @@ legacy_link() { # file member: hard link of a regular file into NEW_VERSION
 # created removed, the new version deleted. Returns non-zero if that could not be done.
 restore_store() {
   local ok=0
-  switch_to current "$OLD_VERSION" || ok=1
-  switch_to previous "$OLD_PREVIOUS" || ok=1
+  # A takeover: back on the snapshot first, the names then made plain files again.
+  if [ -n "${SNAP_VERSION:-}" ]; then
+    switch_to current "$SNAP_VERSION" || ok=1
+    give_back_names || ok=1
+  fi
+  # The links as they were before the run (whether or not the versions they name verify here).
+  switch_to current "$PRE_CURRENT" || ok=1
+  switch_to previous "$PRE_PREVIOUS" || ok=1
   # Links that now name nothing (a first install, or .prev names of a first replacement) go.
   drop_stale_links
   put_back_originals

@@ -493,6 +493,7 @@ install_certificate() {
   check_names replace
   KEY_DIR_GROUP=$key_dir_group
   if [ "$ADOPT" = 1 ] && [ -z "$SKIPPED" ]; then adopt_legacy; fi
+  if [ "$ADOPT_LEFT" = 1 ] && [ -z "$SKIPPED" ]; then finish_adoption; fi
   if [ -d "$STORE" ]; then store_gc; fi
     # Joined by the shell (PEM text).
   chain_text=""
@@ -566,8 +567,11 @@ install_certificate() {
     for i in "${TAKEOVER[@]}"; do keep_original "$i"; done
     store_version current || true
     OLD_VERSION=$SV
-    store_version previous || true
-    OLD_PREVIOUS=$SV
+    # What a rollback puts back: the links as they are now, whatever they name.
+    raw_version_link current
+    PRE_CURRENT=$RL
+    raw_version_link previous
+    PRE_PREVIOUS=$RL
     if [ -f "$OWNED" ]; then
       IFS= read -r -d '' record <"$OWNED" || true
       printf '%s' "$record" >"$WORK/owned.before"
@@ -575,6 +579,8 @@ install_certificate() {
     # From here a failure puts current, previous and the record back and deletes the new version.
     FILES_TOUCHED=1
     STORE_SWITCHED=1
+    # Taken-over names become links to what they show now before anything new is named (take_over_names).
+    if [ "${#TAKEOVER[@]}" -gt 0 ]; then take_over_names; fi
     new_version
     put_members
     version_ok "$NEW_VERSION" || fail install "the new version $STORE/$NEW_VERSION is incomplete"

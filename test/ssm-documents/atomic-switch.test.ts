@@ -7,8 +7,8 @@
 import { execFileSync } from 'node:child_process';
 import { lstatSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import * as path from 'node:path';
-import { createFixture, type Fixture } from './fixture';
-import type { InstallParams } from '../helpers/install-script';
+import { createFixture, writeFailingHook, type Fixture } from './fixture';
+import { EXIT, type InstallParams } from '../helpers/install-script';
 
 let f: Fixture;
 beforeAll(() => {
@@ -87,4 +87,22 @@ test('the stable names are links into the current version; the key stays below K
   expect(lstatSync(keyFile).isFile()).toBe(true);
   expect(lstatSync(keyFile).mode & 0o777).toBe(0o600);
   expect(lstatSync(path.dirname(keyFile)).mode & 0o777).toBe(0o700);
+});
+
+test('a failed install that moves the key to another KeyDir rolls back to the set it replaced', async () => {
+  const a = f.publish({ names: ['keydir-a.example.test'] });
+  const b = f.publish({ names: ['keydir-b.example.test'] });
+  const params = f.params(a.versionId, 'keydir');
+  expect((await f.run(params)).code).toBe(0);
+  const store = path.join(params.CertDir!, '.acm-export', 'site');
+  const before = readlinkSync(path.join(store, 'current'));
+  // Same CertName and CertDir, the key moved to a new KeyDir, and a deploy hook that fails.
+  writeFailingHook(params);
+  const moved = { ...params, SecretVersionId: b.versionId, KeyDir: path.join(f.root, 'keydir', 'private2') };
+  const r = await f.run(moved);
+  expect(r.code).toBe(EXIT.hooks);
+  expect(r.failure).toContain('rolled back to the previous files');
+  // The names show the first set again, through the version they named before the run.
+  expect(readlinkSync(path.join(store, 'current'))).toBe(before);
+  expect(livePair(params)).toBe(`serial=${a.serial}`);
 });

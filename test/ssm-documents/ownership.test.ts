@@ -12,6 +12,7 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { EXIT } from '../helpers/install-script';
 import { createFixture, hooksDirOf, REGION, SECRET_ID, type Fixture } from './fixture';
@@ -173,6 +174,48 @@ test('upgrade: a proven install of the previous layout is adopted; the original 
   expect(existsSync(path.join(keyDir, '.acm-export'))).toBe(false);
 });
 
+/** The public key of a certificate or key file, to compare a live pair ('' when it cannot be read). */
+function publicKeyOf(file: string, kind: 'x509' | 'pkey'): string {
+  const args = kind === 'x509' ? ['x509', '-noout', '-pubkey'] : ['pkey', '-pubout'];
+  try {
+    return execFileSync('openssl', [...args, '-in', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    return '';
+  }
+}
+
+test('upgrade: an adoption killed at any step is finished by the next run, which installs', async () => {
+  let killedAt = 0;
+  for (let n = 1; n < 40; n += 1) {
+    const old = f.publish({ names: [`adopt${n}.example.test`] });
+    const original = f.publish({ names: [`original${n}.example.test`] });
+    const { params, env, certDir, keyDir } = legacyInstall(`adopt-kill-${n}`, old, {
+      crt: original.certificate,
+      key: original.privateKey,
+    });
+    const next = f.publish({ names: [`adopt${n}.example.test`] });
+    const killed = await f.run(
+      { ...params, SecretVersionId: next.versionId },
+      { ...env, ACM_EXPORT_TEST_KILL_AT: String(n) },
+    );
+    if (killed.code === 0) break;
+    expect(killed.code).toBeNull();
+    killedAt = n;
+    // The live pair matches at every step (hard links, then links to the same files).
+    const crt = path.join(certDir, 'site.crt');
+    expect(publicKeyOf(crt, 'x509')).not.toBe('');
+    expect(publicKeyOf(path.join(keyDir, 'site.key'), 'pkey')).toBe(publicKeyOf(crt, 'x509'));
+    const again = await f.run({ ...params, SecretVersionId: next.versionId }, env);
+    expect({ n, code: again.code, failure: again.failure }).toEqual({ n, code: 0, failure: undefined });
+    expect(readFileSync(crt, 'utf8')).toBe(next.certificate);
+    expect(readlinkSync(path.join(keyDir, 'site.key'))).toBe(path.join(certDir, '.acm-export/site/current/key.pem'));
+    // No plain .prev copy is left behind (each is kept in the store until a removal puts it back).
+    for (const prev of [path.join(certDir, 'site.crt.prev'), path.join(keyDir, 'site.key.prev')])
+      expect(existsSync(prev) && lstatSync(prev).isFile()).toBe(false);
+  }
+  expect(killedAt).toBeGreaterThanOrEqual(5);
+}, 120_000);
+
 test('upgrade: plain files without the previous layout state proving them are refused', async () => {
   const old = f.publish({ names: ['unproven.example.test'] });
   const { params, env, certDir, keyDir } = legacyInstall('unproven', old, {
@@ -267,6 +310,37 @@ describe('takeover of files at the stable names', () => {
     expect(r.code).toBe(EXIT.hooks);
     expectPlaceholder(fullchain, key);
   });
+
+  test("a takeover killed at any step leaves the operator's pair or the new one, never a mix; the next run completes", async () => {
+    let killedAt = 0;
+    for (let n = 1; n < 40; n += 1) {
+      const slot = `takeover-kill-${n}`;
+      const operator = f.publish({ names: [`operator${n}.example.test`] });
+      const next = f.publish({ names: [`next${n}.example.test`] });
+      const params = f.params(next.versionId, slot);
+      const crt = path.join(params.CertDir!, 'site.crt');
+      const key = path.join(params.KeyDir!, 'site.key');
+      mkdirSync(params.CertDir!, { recursive: true, mode: 0o755 });
+      mkdirSync(params.KeyDir!, { recursive: true, mode: 0o700 });
+      writeFileSync(crt, operator.certificate, { mode: 0o644 });
+      writeFileSync(key, operator.privateKey, { mode: 0o600 });
+      const takeoverDir = path.join(f.root, slot, 'takeover.d');
+      allowTakeover(takeoverDir);
+      const env = { ACM_EXPORT_TAKEOVER_DIR: takeoverDir, ACM_EXPORT_STATE_DIR: path.join(f.root, slot, 'state') };
+      const killed = await f.run(params, { ...env, ACM_EXPORT_TEST_KILL_AT: String(n) });
+      if (killed.code === 0) break;
+      expect(killed.code).toBeNull();
+      killedAt = n;
+      const shown = publicKeyOf(crt, 'x509');
+      expect([publicKeyOf(crt, 'x509'), publicKeyOf(key, 'pkey')]).toEqual([shown, shown]);
+      expect([operator.certificate, next.certificate]).toContain(readFileSync(crt, 'utf8'));
+      const again = await f.run(params, env);
+      expect({ n, code: again.code, failure: again.failure }).toEqual({ n, code: 0, failure: undefined });
+      expect(readFileSync(crt, 'utf8')).toBe(next.certificate);
+      expect(publicKeyOf(key, 'pkey')).toBe(publicKeyOf(crt, 'x509'));
+    }
+    expect(killedAt).toBeGreaterThanOrEqual(5);
+  }, 120_000);
 
   test('a takeover file others can write is refused, as the hooks directory would be', async () => {
     const { params, fullchain, key, takeoverDir, env } = placeholder('takeover-open');
