@@ -6,11 +6,13 @@
 #
 #   required-processes.sh push     each process, and what requires it:
 #     mktemp -d          a private directory for the decrypted key (the floor has it too)
-#     find               directory trust: owner and mode of every directory on the way to CertDir and KeyDir
+#     find               directory trust: owner and mode of every directory on the way to CertDir, KeyDir
+#                        and the state and inventory directories
 #     aws, awk           GetSecretValue of the version, its PEM blocks split (the floor too)
 #     openssl x 3+links  the leaf read and one verify per chain link (the chain check) in the background,
 #                        beside the decrypt (pkcs8: only an encrypted key) and the key's public key
-#     flock              runs for one CertName serialized: none meets a half-written set
+#     flock              runs for one CertName serialized (the lock in the state directory): none meets a
+#                        half-written set
 #     find               the store as it is (the ownership checks)
 #     mkdir x 2          a new version directory on the certificate side and on the key side (the switch)
 #     ln                 the key member linked into the certificate-side version
@@ -40,9 +42,9 @@ store="$cert_dir/.required/$name"
 key_store="$key_dir/.required/$name"
 stat_format='%p\0%y %U %G %m %n %i %C@ %s\0'
 
-# Every directory on the way from / to CertDir and KeyDir, for one find.
+# Every directory on the way from / to CertDir, KeyDir, the state and the inventory directories, for one find.
 prefixes=(/)
-for dir in "$cert_dir" "$key_dir"; do
+for dir in "$cert_dir" "$key_dir" "$state" "$inventory"; do
   at="" rest=${dir#/}/
   while [ -n "$rest" ]; do
     part=${rest%%/*}
@@ -52,7 +54,7 @@ for dir in "$cert_dir" "$key_dir"; do
 done
 trust_walk() { find -P "${prefixes[@]}" -maxdepth 0 -printf "$stat_format" >/dev/null; }
 lock_name() {
-  exec 9>>"$key_dir/.$name.required.lock"
+  exec 9>>"$state/required-locks/$name.lock"
   flock -n 9
 }
 scan_store() { find -P "$store" "$key_store" -maxdepth 2 -printf "$stat_format" >/dev/null; }
@@ -63,7 +65,7 @@ write_inventory() {
     >"$inventory/.required.json.new"
   mv -fT -- "$inventory/.required.json.new" "$inventory/required.json"
 }
-if [ ! -d "$store" ] || [ ! -d "$state" ]; then mkdir -p -- "$store" "$key_store" "$state"; fi
+if [ ! -d "$store" ] || [ ! -d "$state/required-locks" ]; then mkdir -p -- "$store" "$key_store" "$state/required-locks"; fi
 
 case ${1:-} in
   push)

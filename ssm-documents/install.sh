@@ -102,7 +102,8 @@
 # exists (default /etc/acm-export/takeover.d, ACM_EXPORT_TAKEOVER_DIR in local mode and tests; checked like
 # the hooks directory, exit 11 if it is not trusted): each is kept in the store as the original and put back
 # by remove or by the rollback of that first install. All runs
-# for one CertName and KeyDir (pushes and association runs alike) are serialized with flock on KeyDir/.<CertName>.acm-export.lock; the idempotency check, the writes, the
+# for one CertName (pushes, association runs, reports and removals alike, whatever their KeyDir, and before KeyDir
+# exists) are serialized with flock on STATE_DIR/locks/<CertName>.lock; the idempotency check, the writes, the
 # reload, the hooks and the verification all happen under it.
 #
 # Older versions: a certificate whose notAfter is earlier than that of the certificate installed for the
@@ -138,8 +139,9 @@
 # with "changed": false and "skipped": "target removed from this node". A version created after the
 # removal (a new export) installs and clears the tombstone. The comparison uses this node's clock.
 #
-# Directory trust (preflight, before anything is written): as root, CertDir, KeyDir and the hooks directory and every
-# directory on the way to them from / (symbolic links resolved, each link owned by root too) must be
+# Directory trust (preflight, before anything is written): as root, CertDir, KeyDir, the state directory, the
+# custom inventory directory and the hooks directory and every directory on the way to them from / (symbolic
+# links resolved, each link owned by root too) must be
 # owned by root and not writable by group or others; anything else is refused with one line per problem
 # (exit 11), because whoever can change one of those directories could swap a staged file, the lock or a
 # rollback link for a symbolic link between two steps and make root write, chown or chmod any file.
@@ -152,7 +154,8 @@
 # too, for test and local-mode roots under /tmp. Beyond the check, file operations do not follow
 # symbolic links: staged files are re-checked (regular file, owner, mode, one link) before the rename,
 # chown/chgrp use -h, renames and rollback links use -T, and a live, .prev or rollback name that is a
-# symbolic link or not a regular file is refused; so is a lock file that is one.
+# symbolic link or not a regular file is refused; so is a lock file that is one, and a directory of the state
+# directory (locks, owned, inventory, removed) that is a symbolic link.
 
 # Failed install runs are recorded in the custom inventory (report and remove runs leave the entry as it was).
 # Not before the node library (lib/library.sh) is loaded: report_or_warn is one of its functions.

@@ -16,7 +16,7 @@
 # The empty lock file stays (removing a lock another run may be waiting on would let two runs in at once).
 remove_files() {
   STEP=lock
-  if [ -d "$KeyDir" ]; then take_lock; fi
+  take_lock
   STEP=install
   local owner m name d
   local -a gone=()

@@ -17,7 +17,7 @@
 # reloads nothing; the last install run's outcome (LastRun, LastRunAt, FailedStep, SecretVersionId) stays.
 report_node() {
   STEP=lock
-  if [ -d "$KeyDir" ]; then take_lock; fi
+  take_lock
   STEP=finish
   local m name sni present=0 live_cert="" live_key="" live_chain="" live_full=""
   local -a missing=()

@@ -140,7 +140,7 @@ NAMES_CHANGED=0
 write_record() { # version [adopted]
   local dir="$state_dir/owned" tmp m orig version=${SecretVersionId:-} i=0 rc=0
   local -a members=() files=() sums=()
-  if [ ! -d "$dir" ]; then (umask 022 && mkdir -p -- "$dir") || return 1; fi
+  state_subdir "$dir" || return 1
   if [ -z "$version" ]; then record_get SecretVersionId version; fi
   for m in "${ALL_MEMBERS[@]}"; do
     if member_ok "$1" "$m" 2>/dev/null; then member_path "$1" "$m"; members+=("$m"); files+=("$MP"); fi
@@ -523,7 +523,7 @@ drop_stale_links() {
 # Removes what runs that were killed left behind and every version but current and previous (only names
 # this file writes: version directories and link temp names).
 store_gc() {
-  local keep1 keep2 keep3 keep4 d
+  local keep1 keep2 keep3 keep4 d m n
   local -a old=() left=()
   store_version current || true
   keep1=$SV
@@ -539,10 +539,17 @@ store_gc() {
     case ${d##*/} in "$keep1" | "$keep2" | "$keep3" | "$keep4") continue ;; esac
     if [ -d "$d" ] && [ ! -L "$d" ]; then old+=("$d"); fi
   done
-  # Link temp names only when the globs find any (no process otherwise).
-  for d in "$STORE"/.current.acm-export-link.* "$STORE"/.previous.acm-export-link.* \
-    "$CertDir"/."$CertName".*.acm-export-link.* "$KeyDir"/."$CertName".*.acm-export-link.*; do
+  # Link temp names only when the globs find any (no process otherwise); one glob per name this CertName has,
+  # never a prefix that another CertName's names share (CertName a, a.b's .a.b.crt.acm-export-link.<pid>).
+  for d in "$STORE"/.current.acm-export-link.* "$STORE"/.previous.acm-export-link.*; do
     if [ -e "$d" ] || [ -L "$d" ]; then left+=("$d"); fi
+  done
+  for m in "${ALL_MEMBERS[@]}"; do
+    for n in "${STABLE[$m]}" "${STABLE[$m]}.prev"; do
+      for d in "${n%/*}/.${n##*/}.acm-export-link."*; do
+        if [ -e "$d" ] || [ -L "$d" ]; then left+=("$d"); fi
+      done
+    done
   done
   # What was read stays true when nothing was removed.
   if [ "${#old[@]}" -gt 0 ]; then rm -rf -- "${old[@]}"; paths_changed; fi

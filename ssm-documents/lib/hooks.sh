@@ -30,7 +30,8 @@ keep_hook_output() { # name status
 }
 # What the run output may show of a hook's output: its last 3 non-empty lines, each cut to 160 characters,
 # with PEM blocks, lines naming a private key, long or random-looking base64 runs (passphrases, key bodies;
-# not hex, such as a serial) and every path under KeyDir replaced.
+# not hex, such as a serial), runs of colon-separated hex octets (a key dumped as text) and every path under
+# KeyDir replaced.
 hook_summary() { # file
   local lines
   lines=$(awk -v keydir="$KeyDir" '
@@ -39,6 +40,13 @@ hook_summary() { # file
         out = out substr(text, 1, i - 1) "[path under KeyDir]"
         text = substr(text, i + length(keydir))
         sub(/^[^ \t"'\'':;,]*/, "", text)
+      }
+      text = out text
+      out = ""
+      # A key dumped by openssl -text (its primes, exponents, coefficient): colon-separated hex octets.
+      while (match(text, /[0-9A-Fa-f][0-9A-Fa-f]:[0-9A-Fa-f][0-9A-Fa-f]:[0-9A-Fa-f][0-9A-Fa-f]:[0-9A-Fa-f:]*/)) {
+        out = out substr(text, 1, RSTART - 1) "[withheld]"
+        text = substr(text, RSTART + RLENGTH)
       }
       text = out text
       out = ""

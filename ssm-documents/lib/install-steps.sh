@@ -329,7 +329,7 @@ live_set_unchanged() {
 # secret is read now and the run goes on as any install.
 unchanged_or_fetch() {
   STEP=lock
-  if [ -d "$KeyDir" ]; then take_lock; fi
+  take_lock
   STEP=install
   if live_set_unchanged; then
     SERIAL=$LEAF_SERIAL NOT_AFTER=$LEAF_NOT_AFTER NAMES=("${LEAF_NAMES[@]}")

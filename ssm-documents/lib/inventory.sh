@@ -67,7 +67,8 @@ report_inventory() { # installed|unchanged|skipped|failed|report [step]
       if [ "${VERIFIED:-false}" = true ]; then verified=true; fi ;;
     *) if [ "${VERIFIED:-false}" = true ]; then verified=true; fi ;;
   esac
-  if [ ! -d "$frag_dir" ] || [ ! -d "$inventory_dir" ]; then (umask 022 && mkdir -p -- "$frag_dir" "$inventory_dir") || return 1; fi
+  state_subdir "$frag_dir" || return 1
+  if [ ! -d "$inventory_dir" ]; then (umask 022 && mkdir -p -- "$inventory_dir") || return 1; fi
   # A new name (noclobber), 0644 (umask 022 for this one file).
   tmp="$frag_dir/.$CertName.$$.$RANDOM$RANDOM"
   if [ -e "$tmp" ] || [ -L "$tmp" ]; then return 1; fi
@@ -89,9 +90,12 @@ report_inventory() { # installed|unchanged|skipped|failed|report [step]
 # fragment, joined.
 assemble_inventory() {
   local frag_dir="$state_dir/inventory" out f line content="" rc=0
-  if [ ! -d "$frag_dir" ] || [ ! -d "$inventory_dir" ]; then (umask 022 && mkdir -p -- "$frag_dir" "$inventory_dir") || return 1; fi
+  state_subdir "$frag_dir" || return 1
+  if [ ! -d "$inventory_dir" ]; then (umask 022 && mkdir -p -- "$inventory_dir") || return 1; fi
+  # Never through a link (lock.sh).
+  lock_file_ok "$frag_dir/.lock" || return 1
   exec 8>>"$frag_dir/.lock"
-  if ! flock -w 30 8; then exec 8>&-; return 1; fi
+  if [ -L "$frag_dir/.lock" ] || ! [ /dev/fd/8 -ef "$frag_dir/.lock" ] || ! flock -w 30 8; then exec 8>&-; return 1; fi
   for f in "$frag_dir"/*.json; do
     [ -f "$f" ] || continue
     line=""
@@ -127,7 +131,7 @@ removed_at() {
 }
 record_removal() {
   local dir="$state_dir/removed" tmp
-  (umask 022 && mkdir -p -- "$dir") || return 1
+  state_subdir "$dir" || return 1
   tmp=$(mktemp -- "$dir/.$CertName.XXXXXXXX") || return 1
   if ! printf 'SecretId=%s\nRemovedAt=%s\n' "$SecretId" "$(date -u +%s)" >"$tmp" || ! chmod 0644 -- "$tmp" ||
     ! mv -fT -- "$tmp" "$dir/$CertName"; then

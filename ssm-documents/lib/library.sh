@@ -20,16 +20,22 @@ lib_sha256() { # file
 load_library() {
   local dir="$state_dir/lib" file known="" verified="" found old changed=0
   file="$dir/$LIB_SHA256.sh"
+  # One find reads the cache directory, the file and the record of its last check, and the directories the
+  # trust walks read; they judge the way to every directory the run writes in (the state directory included)
+  # before anything is created or written there.
+  trust_prefixes
+  scan_paths "$dir" "$file" "$dir/.verified" "${PREFIXES[@]}"
+  check_dirs
+  end_preflight
   # mkdir never follows a symbolic link at its own name; a planted link (or anything not a root-only
   # directory of this uid) is refused below, before anything in it is read or written.
-  if ! { [ -d "$state_dir" ] || (umask 022 && mkdir -p -- "$state_dir"); } ||
-    ! { [ -e "$dir" ] || [ -L "$dir" ] || mkdir -m 0700 -- "$dir"; }; then
-    fail preflight "cannot create the library cache $dir (nothing was changed)"
+  if [ ! -d "$dir" ]; then
+    if ! { [ -d "$state_dir" ] || (umask 022 && mkdir -p -- "$state_dir"); } ||
+      ! { [ -e "$dir" ] || [ -L "$dir" ] || mkdir -m 0700 -- "$dir"; }; then
+      fail preflight "cannot create the library cache $dir (nothing was changed)"
+    fi
+    paths_changed
   fi
-  # One find reads the cache directory, the file and the record of its last check, and the directories the
-  # trust walk (check_dirs) reads next.
-  path_prefixes "$CertDir" "$KeyDir" "$hooks_dir"
-  scan_paths "$dir" "$file" "$dir/.verified" "${PREFIXES[@]}"
   if ! path_info "$dir" || [ "$PI_TYPE" != d ] || [ "$PI_UID" != "$MY_UID" ] || (( 8#$PI_MODE & 8#077 )); then
     fail preflight "$dir is not a directory of uid $MY_UID closed to others; refusing to keep the node library in it (nothing was changed)"
   fi

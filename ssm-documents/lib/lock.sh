@@ -1,15 +1,16 @@
 # shellcheck shell=bash
 
-# The per-CertName lock that serializes pushes, association runs, reports and removals on this node.
+# The per-CertName lock that serializes pushes, association runs, reports and removals on this node. It lies in
+# the state directory (checked like CertDir at preflight): there whatever KeyDir a run names, and before
+# KeyDir exists (a removal or a report sent while a first install is under way waits for it).
 LOCK_FD=9
 take_lock() {
   # Taken once a run (an association run takes it before its unchanged check, and keeps it).
   [ "${LOCK_HELD:-0}" = 0 ] || return 0
+  state_subdir "$state_dir/locks" || fail lock "$state_dir/locks is not a directory this run can create or use (a symbolic link?); refusing to lock in it"
   # Never open the lock through a symbolic link or anything but a regular file (a FIFO would block).
-  LOCK_FILE="$KeyDir/.$CertName.acm-export.lock"
-  if [ -L "$LOCK_FILE" ] || { [ -e "$LOCK_FILE" ] && [ ! -f "$LOCK_FILE" ]; }; then
-    fail lock "$LOCK_FILE is a symbolic link or not a regular file; refusing to open it"
-  fi
+  LOCK_FILE="$state_dir/locks/$CertName.lock"
+  lock_file_ok "$LOCK_FILE" || fail lock "$LOCK_FILE is a symbolic link or not a regular file; refusing to open it"
   exec 9>>"$LOCK_FILE"
   if [ -L "$LOCK_FILE" ] || ! [ /dev/fd/9 -ef "$LOCK_FILE" ]; then
     fail lock "$LOCK_FILE was replaced while it was being opened"
@@ -20,4 +21,12 @@ take_lock() {
   fi
   LOCK_HELD=1
 }
-
+# A lock file is opened only when it is absent or a regular file, never through a link (>> would create or
+# append to its target).
+lock_file_ok() { [ ! -L "$1" ] && { [ ! -e "$1" ] || [ -f "$1" ]; }; }
+# A directory of the state directory this run writes in (locks, owned, inventory, removed): created when
+# missing; never a symbolic link (whoever planted it would choose where records and locks go).
+state_subdir() { # dir
+  if [ ! -e "$1" ] && [ ! -L "$1" ]; then (umask 022 && mkdir -p -- "$1") || return 1; fi
+  [ -d "$1" ] && [ ! -L "$1" ]
+}

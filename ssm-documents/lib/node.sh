@@ -43,7 +43,12 @@ fail_if_openssl_too_old() {
 }
 check_dir() { # name dir
   local d=$2
-  while [ ! -e "$d" ] && [ "$d" != / ]; do d=${d%/*}; d=${d:-/}; done
+  while [ ! -e "$d" ] && [ "$d" != / ]; do
+    # A symbolic link to nothing: mkdir -p would fail on it later, with a line that says nothing.
+    if [ -L "$d" ]; then problems+=("$1 $2: $d is a symbolic link to a path that does not exist"); return; fi
+    d=${d%/*}
+    d=${d:-/}
+  done
   if [ ! -d "$d" ]; then
     problems+=("$1 $2 is not a directory ($d is in the way)")
   elif [ ! -w "$d" ]; then
@@ -101,6 +106,8 @@ path_miss() { # path
 }
 # The link text of a symbolic link (PI_LINK); fails for anything else.
 link_text() { path_info "$1" && [ "$PI_TYPE" = l ]; }
+# The directories every trust walk of check_dirs reads (PREFIXES).
+trust_prefixes() { path_prefixes "$CertDir" "$KeyDir" "$state_dir" ${inventory_dir:+"$inventory_dir"} "$hooks_dir"; }
 # Every directory a walk from / to the path passes (the path itself included), for one scan_paths.
 path_prefixes() { # path...
   local p cur comp rest
@@ -125,8 +132,9 @@ check_tree() { # name path
   local -a found=() kept=()  # found: since the walk last (re)started at /, kept: earlier walks
   if [ "$IS_ROOT" != 1 ]; then who="root or uid $MY_UID"; fi
   while :; do
-    # cur is a real directory (no symlink in its path); judge it.
-    path_info "$cur" || { found+=("cannot inspect $cur"); break; }
+    # cur is a real directory (no symlink in its path); judge it. One that another run created after the scan
+    # (an inventory directory, a first install's KeyDir) is read again.
+    path_info "$cur" || { scan_paths "$cur" && path_info "$cur"; } || { found+=("cannot inspect $cur"); break; }
     uid=$PI_UID
     mode=$PI_MODE
     sticky=0
@@ -174,19 +182,26 @@ check_tree() { # name path
   local p
   for p in "${kept[@]}" "${found[@]}"; do problems+=("$name $2 is not safe to write as uid $MY_UID: $p"); done
 }
-# CertDir, KeyDir and the hooks directory: writable, and nobody but root (or the current user) can change them.
+# CertDir, KeyDir, the state, inventory and hooks directories: writable, and nobody but root (or the current
+# user) can change them. Once a run (the install judges them before its library cache is written).
 check_dirs() {
   local hooks_perm
+  [ -z "${DIRS_CHECKED:-}" ] || return 0
+  DIRS_CHECKED=1
   check_dir CertDir "$CertDir"
   check_dir KeyDir "$KeyDir"
-  # The directories of the three walks below, read at once (unless read already: the install reads them with
+  # The directories of the walks below, read at once (unless read already: the install reads them with
   # its library cache, and nothing changed since when / is still known).
-  path_prefixes "$CertDir" "$KeyDir" "$hooks_dir"
+  trust_prefixes
   [ -n "${PATH_INFO[/]+set}" ] || scan_paths "${PREFIXES[@]}"
   sticky_ok=0
   if [ "$IS_ROOT" != 1 ] || [ "${ACM_EXPORT_ALLOW_STICKY_ANCESTOR:-0}" = 1 ]; then sticky_ok=1; fi
+  # The state directory (records, the lock, inventory fragments, tombstones, the library cache) and the
+  # custom inventory directory: written by every run, so nobody else may change the way to them either.
+  check_tree "state directory" "$state_dir"
   check_tree CertDir "$CertDir"
   check_tree KeyDir "$KeyDir"
+  if [ -n "$inventory_dir" ]; then check_tree "inventory directory" "$inventory_dir"; fi
   # The hooks directory and every directory above it: a hook is run as root, so nobody else may add one.
   check_tree "hooks directory" "$hooks_dir"
   if [ "$IS_ROOT" = 1 ] && [ -d "$hooks_dir" ]; then

@@ -95,7 +95,10 @@ failure_json() { # step code text
   # Parameter and preflight failures list their problems on lines of their own: the first ones go here.
   if [[ $1 =~ ^(parameters|preflight)$ ]] && [ "${#problems[@]}" -gt 0 ]; then
     listed=$(printf '%s; ' "${problems[@]}")
-    text="${listed%; }: $text"
+    listed=${listed%; }
+    # The line is cut at 600 characters: the list gives way, so that its end (the count) is always there.
+    if [ "$((${#listed} + ${#text} + 2))" -gt 600 ]; then listed="${listed:0:$((595 - ${#text}))}..."; fi
+    text="$listed: $text"
   fi
   json_obj "${node[@]}" failedStep "$1" @exitCode "$2" reason "${text:0:600}"
 }

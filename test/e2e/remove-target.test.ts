@@ -65,14 +65,13 @@ async function exportTo(domain: string, certName: string): Promise<string> {
 
 /**
  * Every file in the node's certificate and key directories whose name mentions `certName` (live, .prev,
- * rollback copies), except the run lock, which stays (another run may be waiting on it).
+ * rollback copies; the run lock lies in the node's state directory).
  */
 function filesOf(node: LocalNode, certName: string): string[] {
-  const lock = `.${certName}.acm-export.lock`;
   return [node.certDir, node.keyDir]
     .flatMap((dir) =>
       readdirSync(dir)
-        .filter((f) => f.includes(certName) && f !== lock)
+        .filter((f) => f.includes(certName))
         .map((f) => path.join(dir, f)),
     )
     .sort();

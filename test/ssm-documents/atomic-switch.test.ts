@@ -5,7 +5,7 @@
  * N-th file operation).
  */
 import { execFileSync } from 'node:child_process';
-import { lstatSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { lstatSync, readFileSync, readdirSync, readlinkSync, symlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import { createFixture, writeFailingHook, type Fixture } from './fixture';
 import { EXIT, type InstallParams } from '../helpers/install-script';
@@ -106,3 +106,28 @@ test('a failed install that moves the key to another KeyDir rolls back to the se
   expect(readlinkSync(path.join(store, 'current'))).toBe(before);
   expect(livePair(params)).toBe(`serial=${a.serial}`);
 });
+
+test("a run's clean-up of half-made links never takes another CertName's (a and a.b share a prefix)", async () => {
+  const c = f.publish({ names: ['prefix.example.test'] });
+  const params = f.params(c.versionId, 'prefix', { CertName: 'a' });
+  expect((await f.run(params)).code).toBe(0);
+  // CertName a.b's temporary link, as a run of a.b would have it between its ln and its rename.
+  const other = path.join(params.CertDir!, '.a.b.crt.acm-export-link.424242');
+  symlinkSync('.acm-export/a.b/current/cert.pem', other);
+  // And one of a's own, left by a killed run: that one goes.
+  const own = path.join(params.CertDir!, '.a.crt.acm-export-link.424242');
+  symlinkSync('.acm-export/a/current/cert.pem', own);
+  const next = f.publish({ names: ['prefix2.example.test'] });
+  expect((await f.run({ ...params, SecretVersionId: next.versionId })).code).toBe(0);
+  expect(lstatSync(other).isSymbolicLink()).toBe(true);
+  expect(lstatSafe(own)).toBe(false);
+});
+
+function lstatSafe(p: string): boolean {
+  try {
+    lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}

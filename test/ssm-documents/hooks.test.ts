@@ -3,6 +3,7 @@
  * point them anywhere else), and what they print stays in a root-only log on the node; the run output gets
  * a short, redacted summary per hook.
  */
+import { execFileSync } from 'node:child_process';
 import { appendFileSync, chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { loadInstallDocument } from '../../ssm-documents/load';
@@ -85,6 +86,20 @@ describe('hook output', () => {
     for (const fragment of secretFragments([next.privateKey])) expect(output(r)).not.toContain(fragment);
     expect(r.stderr).toContain('hook 20-fail exited with status 4; last output (redacted;');
     expect(r.stderr).toContain('"[PEM block withheld]" | "cannot restart: see journal"');
+  });
+
+  test('a hook that dumps the key as text (openssl -text): none of its hex reaches the run output', async () => {
+    const params = await withHooks('dump', { '40-dump': 'openssl pkey -in "$ACM_EXPORT_KEY" -text -noout' });
+    const next = f.publish({ names: ['dump.example.test'], keyAlgorithm: 'RSA_2048' });
+    const r = await f.run({ ...params, SecretVersionId: next.versionId });
+    expect(r.code).toBe(0);
+    // The key's own dump: every run of three or more hex octets in it stays out of the run output.
+    const dump = execFileSync('openssl', ['pkey', '-text', '-noout'], { input: next.privateKey, encoding: 'utf8' });
+    const octets = dump.match(/[0-9a-f]{2}(:[0-9a-f]{2}){2,}/g) ?? [];
+    expect(octets.length).toBeGreaterThan(20);
+    for (const run of octets) expect(output(r)).not.toContain(run);
+    expect(r.stderr).toContain('hook 40-dump exited with status 0; last output (redacted;');
+    expect(r.stderr).toMatch(/"\[withheld\]" \| "\[withheld\]"/);
   });
 
   test('the log is bounded: at most 256 KiB kept per hook run, and a log past 1 MiB is rotated once', async () => {

@@ -113,9 +113,11 @@ describe('fresh install', () => {
     for (const name of ['site.crt', 'site.chain.pem', 'site.fullchain.pem'])
       expect(statSync(path.join(certDir, name)).mode & 0o777).toBe(0o644);
     if (process.getuid?.() === 0) expect(statSync(path.join(keyDir, 'site.key')).uid).toBe(0);
-    // Nothing but the four files (and the lock file) in the target dirs; no .prev on a fresh install.
+    // Nothing but the four files in the target dirs (the lock is in the state directory); no .prev on a fresh
+    // install.
     expect(readdirSync(certDir).sort()).toEqual(['.acm-export', 'site.chain.pem', 'site.crt', 'site.fullchain.pem']);
-    expect(readdirSync(keyDir).sort()).toEqual(['.acm-export', '.site.acm-export.lock', 'site.key']);
+    expect(readdirSync(keyDir).sort()).toEqual(['.acm-export', 'site.key']);
+    expect(readdirSync(path.join(f.root, 'state', 'locks'))).toEqual(['site.lock']);
     // The exact aws invocation.
     expect(f.aws.calls()).toContainEqual([
       'secretsmanager',
@@ -697,6 +699,63 @@ describe('directory trust: no directory on the way to the files may be changed b
     expect(readdirSync(parent)).toEqual([]);
   });
 
+  test('a state directory inside a group- or world-writable directory is refused, as CertDir would be', async () => {
+    const cert = f.publish({ names: ['trust.example.test'] });
+    const parent = path.join(f.root, 'trust-state-0777');
+    mkdirSync(parent);
+    chmodSync(parent, 0o777);
+    const params = f.params(cert.versionId, 'trust-state-slot');
+    const r = await run(params, { ACM_EXPORT_STATE_DIR: path.join(parent, 'state') });
+    refused(r, `state directory ${path.join(parent, 'state')} is not safe to write as uid`);
+    expect(r.stderr).toContain(`${parent} is writable by group or others (mode 777)`);
+    expect(readdirSync(parent)).toEqual([]);
+    expect(existsSync(params.CertDir!)).toBe(false);
+  });
+
+  test('directories of the state directory that are symbolic links are never written through', async () => {
+    const cert = f.publish({ names: ['trust.example.test'] });
+    const state = path.join(f.root, 'trust-state-links');
+    const victim = path.join(f.root, 'trust-state-victim');
+    mkdirSync(path.join(state, 'inventory'), { recursive: true });
+    mkdirSync(victim);
+    writeFileSync(path.join(victim, 'site'), 'not the record\n');
+    symlinkSync(victim, path.join(state, 'owned'));
+    const lockTarget = path.join(f.root, 'trust-state-lock-target');
+    symlinkSync(lockTarget, path.join(state, 'inventory', '.lock'));
+    const params = f.params(cert.versionId, 'trust-state-links-slot');
+    const r = await run(params, { ACM_EXPORT_STATE_DIR: state });
+    expect(r.code).toBe(EXIT.install);
+    expect(r.failure).toContain(`could not write the ownership record ${path.join(state, 'owned', 'site')}`);
+    expect(readFileSync(path.join(victim, 'site'), 'utf8')).toBe('not the record\n');
+    expect(existsSync(lockTarget)).toBe(false); // `>>` through the link would have created it
+    expect(r.stderr).toContain('acm-export: warning: could not write the custom inventory');
+  });
+
+  test('a directory another run creates between the scan and the walk is read again, not refused', async () => {
+    const cert = f.publish({ names: ['trust.example.test'] });
+    const inventory = path.join(f.root, 'trust-late', 'inventory');
+    // A find that lets another run create the inventory directory right after each scan.
+    const bin = path.join(f.root, 'trust-late-bin');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(path.join(bin, 'find'), `#!/bin/sh\n/usr/bin/find "$@"\nrc=$?\nmkdir -p ${inventory}\nexit $rc\n`, {
+      mode: 0o755,
+    });
+    const r = await run(f.params(cert.versionId, 'trust-late-slot'), {
+      ACM_EXPORT_INVENTORY_DIR: inventory,
+      PATH: `${bin}:${f.aws.binDir}:${process.env.PATH}`,
+    });
+    expect(r.failure).toBeUndefined();
+    expect(r.code).toBe(0);
+  });
+
+  test('a CertDir that is a symbolic link to nothing is refused at preflight with its own line', async () => {
+    const cert = f.publish({ names: ['trust.example.test'] });
+    const link = path.join(f.root, 'trust-dangling');
+    symlinkSync(path.join(f.root, 'trust-dangling-missing'), link);
+    const r = await run(f.params(cert.versionId, 'trust-dangling-slot', { CertDir: link }));
+    refused(r, `CertDir ${link}: ${link} is a symbolic link to a path that does not exist`);
+  });
+
   test('a target that is itself a sticky world-writable directory is refused, also where the sticky rule applies', async () => {
     const cert = f.publish({ names: ['trust.example.test'] });
     const tmpLike = path.join(f.root, 'trust-tmp-like');
@@ -748,7 +807,7 @@ describe('directory trust: no directory on the way to the files may be changed b
     const first = f.publish({ names: ['trust.example.test'] });
     const params = f.params(first.versionId, 'trust-lock');
     expect((await run(params)).code).toBe(0);
-    const lock = path.join(params.KeyDir!, '.site.acm-export.lock');
+    const lock = path.join(f.root, 'state', 'locks', 'site.lock');
     const victim = path.join(f.root, 'trust-lock-victim-does-not-exist');
     rmSync(lock);
     symlinkSync(victim, lock);
@@ -760,6 +819,7 @@ describe('directory trust: no directory on the way to the files may be changed b
     );
     expect(existsSync(victim)).toBe(false); // `>>` through the link would have created it
     expect(readFileSync(path.join(params.CertDir!, 'site.crt'), 'utf8')).toBe(first.certificate);
+    rmSync(lock); // the state directory (and its lock) is shared by every run of this file
   });
 });
 

@@ -4,9 +4,10 @@
  * in flight) changes nothing; a new export (a version created after the removal) installs again.
  */
 import type { DocumentKind } from '../../ssm-documents/load';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { InstallParams, InstallRun } from '../helpers/install-script';
+import { EXIT, type InstallParams, type InstallRun } from '../helpers/install-script';
 import { createFixture, listTree, secretFragments, type Fixture } from './fixture';
 
 let f: Fixture;
@@ -130,5 +131,31 @@ describe('installs that were under way when the target was removed', () => {
   test('no key material in any output', () => {
     const fragments = secretFragments(f.secrets);
     for (const r of runs) for (const fragment of fragments) expect(`${r.stdout}${r.stderr}`).not.toContain(fragment);
+  });
+});
+
+/**
+ * The CertName lock lies in the state directory, so a removal or a report sent while a first install is under
+ * way (KeyDir not created yet) waits for it instead of deleting the store it is filling.
+ */
+describe('the lock before KeyDir exists', () => {
+  test.each(['remove', 'report'] as const)('a %s run waits for the lock that another run holds', async (program) => {
+    const lockSlot = `lock-${program}`;
+    const state = path.join(f.root, lockSlot, 'state');
+    const lockFile = path.join(state, 'locks', 'site.lock');
+    mkdirSync(path.dirname(lockFile), { recursive: true });
+    // Another run holds the lock (flock on the same file) until it is killed.
+    const holder = spawn('flock', [lockFile, 'sleep', '30'], { stdio: 'ignore' });
+    try {
+      while (spawnSync('flock', ['-n', lockFile, 'true']).status === 0) await new Promise((r) => setTimeout(r, 20));
+      const { SecretVersionId: _unused, ...params } = f.params('unused', lockSlot);
+      void _unused;
+      expect(existsSync(params.KeyDir!)).toBe(false);
+      const r = await f.run(params, { ACM_EXPORT_STATE_DIR: state, ACM_EXPORT_LOCK_SECONDS: '1' }, program);
+      expect(r.code).toBe(EXIT.lock);
+      expect(r.failure).toBe('acm-export: FAILED at lock: another run for site held the lock for more than 1s');
+    } finally {
+      holder.kill();
+    }
   });
 });
