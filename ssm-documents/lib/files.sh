@@ -316,7 +316,8 @@ take_over_names() {
   paths_changed
   kill_point
   switch_to current "$SNAP_VERSION" || fail install "could not switch $STORE/current"
-  for m in "${ALL_MEMBERS[@]}"; do
+  # Only the names this profile writes (a name it does not write stays the operator's file).
+  for m in "${MEMBERS[@]}"; do
     name=${STABLE[$m]}
     if ! plain_file "$name" || [[ " ${TAKEOVER[*]} " != *" $name "* ]]; then continue; fi
     put_link "${LINK_TO[$m]}" "$name" || fail install "could not take over $name"
@@ -330,7 +331,8 @@ give_back_names() {
   local m name orig tmp ok=0
   for m in "${ALL_MEMBERS[@]}"; do
     name=${STABLE[$m]}
-    [[ " ${TAKEOVER[*]} " == *" $name "* ]] || continue
+    # A taken-over name that is our link again (one not written by this profile stayed a plain file).
+    if [[ " ${TAKEOVER[*]} " != *" $name "* ]] || [ ! -L "$name" ]; then continue; fi
     orig="$KSTORE/original/${name##*/}"
     if [ "${name%/*}" = "$CertDir" ]; then orig="$STORE/original/${name##*/}"; fi
     plain_file "$orig" || { ok=1; continue; }

@@ -342,6 +342,19 @@ describe('takeover of files at the stable names', () => {
     expect(killedAt).toBeGreaterThanOrEqual(5);
   }, 120_000);
 
+  test('a takeover leaves a file at a name this install does not write as it was', async () => {
+    const { cert, params, key, takeoverDir, env } = placeholder('takeover-unwritten');
+    allowTakeover(takeoverDir);
+    // CombinedPem is off: the combined name is not one this install writes.
+    const combined = path.join(params.KeyDir!, 'site.combined.pem');
+    writeFileSync(combined, PLACEHOLDER_KEY, { mode: 0o600 });
+    const r = await f.run(params, env);
+    expect(r.code).toBe(0);
+    expect(readFileSync(key, 'utf8')).toBe(cert.privateKey);
+    expect(lstatSync(combined).isFile()).toBe(true);
+    expect(readFileSync(combined, 'utf8')).toBe(PLACEHOLDER_KEY);
+  });
+
   test('a takeover file others can write is refused, as the hooks directory would be', async () => {
     const { params, fullchain, key, takeoverDir, env } = placeholder('takeover-open');
     allowTakeover(takeoverDir, 0o646);
