@@ -96,7 +96,8 @@
 # the certificate; any difference falls back to openssl). A run
 # replaces or deletes only its own links and store: anything else at a stable or .prev name, and a
 # CertName recorded for another SecretId, is refused (exit 15, nothing changed); the latter unless that
-# secret is of this target and deleted (holder_released: where POST /exports frees the name). Plain files of the
+# secret is of this target and deleted (holder_released: where POST /exports frees the name). So is a CertName
+# recorded in other CertDir/KeyDir (check_recorded_dirs: those files would be left behind). Plain files of the
 # previous layout are adopted only when its inventory entry names this SecretId and their serial. Plain files
 # at stable names (not .prev) are taken over only when the operator's takeover file TAKEOVER_DIR/<CertName>
 # exists (default /etc/acm-export/takeover.d, ACM_EXPORT_TAKEOVER_DIR in local mode and tests; checked like

@@ -26,6 +26,7 @@ remove_files() {
   if [ -n "$owner" ] && [ "$owner" != "$SecretId" ]; then
     fail install "$CertName on this node holds the certificate of secret $owner, not of $SecretId; nothing was removed"
   fi
+  check_recorded_dirs remove
   # Anything at a stable or .prev name that acm-export did not write is refused here, before any change.
   check_names remove
   if [ "$ADOPT" = 1 ]; then

@@ -173,6 +173,19 @@ write_record() { # version [adopted]
   return 1
 }
 
+# The directories this node's record says CertName is installed in: a run for other directories would leave
+# those files (the key among them) behind, unowned by any record. Refused before any change.
+check_recorded_dirs() { # install|remove
+  local rc rk
+  record_get CertDir rc
+  record_get KeyDir rk
+  [ -n "$rc$rk" ] || return 0
+  if [ "$rc" = "$CertDir" ] && [ "$rk" = "$KeyDir" ]; then return 0; fi
+  if [ "$1" = remove ]; then
+    fail install "$CertName is installed on this node in CertDir $rc and KeyDir $rk (its record), not in $CertDir and $KeyDir; a removal there would leave those files behind: send it for the directories of the record (nothing was removed)"
+  fi
+  fail install "$CertName is installed on this node in CertDir $rc and KeyDir $rk (its record), not in $CertDir and $KeyDir; installing there would leave those files behind: remove the target with its files first, or keep its directories (nothing was changed)"
+}
 # Whether the live certificate and key are the very files recorded by write_record (inode, change time and
 # size unchanged since): then the key is the one checked against this certificate when it was installed, and
 # need not be read by openssl again.
@@ -222,7 +235,7 @@ legacy_proven() {
 # plain files at stable names that the operator's takeover file lets this run take over.
 check_names() { # verb
   local i d name target state
-  local -a files=() kept=()
+  local -a files=()
   ADOPT=0
   ADOPT_LEFT=0
   TAKEOVER=()
@@ -244,11 +257,12 @@ check_names() { # verb
           # A regular file: our own only when it is the same file as a member of the current version (an
           # adoption that was interrupted), or part of a proven install of the previous layout.
           if same_as_member "${state%%:*}"; then ADOPT_LEFT=1; continue; fi
-          # The very file an earlier run kept as the original (a takeover or an adoption it did not finish):
-          # a stable name is taken over again, a .prev copy goes (finish_adoption).
+          # The very file kept in the store as the original: a .prev copy of an adoption a killed run left goes
+          # (finish_adoption); at a stable name it is the operator's file given back (a rolled-back or killed
+          # takeover): a removal leaves it, an install takes it over again only with the takeover file.
           if same_as_original "${state%%:*}"; then
-            if [ "${state%%:*}" = "$name" ]; then kept+=("$name"); else ADOPT_LEFT=1; fi
-            continue
+            if [ "${state%%:*}" != "$name" ]; then ADOPT_LEFT=1; continue; fi
+            if [ "$1" = remove ]; then continue; fi
           fi
           # .prev names first: they are never taken over.
           if [ "${state%%:*}" = "$name" ]; then files+=("$name"); else files=("$name.prev" "${files[@]}"); fi ;;
@@ -258,7 +272,6 @@ check_names() { # verb
       esac
     done
   done
-  TAKEOVER=("${kept[@]}")
   if [ "${#files[@]}" -gt 0 ]; then
     if legacy_proven; then
       ADOPT=1
@@ -266,7 +279,7 @@ check_names() { # verb
     fi
     d=""
     if [[ ${files[0]} != *.prev ]]; then
-      if takeover_ok; then TAKEOVER+=("${files[@]}"); return 0; fi
+      if takeover_ok; then TAKEOVER=("${files[@]}"); return 0; fi
       d="; $takeover_dir/$CertName would let acm-export take it over"
     fi
     fail install "${files[0]} is a file acm-export did not write (no record of it on this node); refusing to $1 it (nothing was changed$d)"
@@ -284,10 +297,16 @@ takeover_ok() {
 }
 # Keeps a file acm-export replaces as the original (a hard link in the store), put back by remove.
 keep_original() { # file
-  local v="$KSTORE/original"
+  local v="$KSTORE/original" tmp
   if [ "${1%/*}" = "$CertDir" ]; then v="$STORE/original"; fi
-  (umask 077 && mkdir -p -- "$v") && ln -PT -- "$1" "$v/${1##*/}" 2>/dev/null || [ "$1" -ef "$v/${1##*/}" ] ||
+  tmp="$v/.${1##*/}.acm-export-link.$$"
+  # Kept already, or another file kept before it (a takeover given back, then the operator's file rewritten):
+  # the file at the name now is the one a removal puts back.
+  if ! (umask 077 && mkdir -p -- "$v") || ! { [ "$1" -ef "$v/${1##*/}" ] || ln -PT -- "$1" "$v/${1##*/}" 2>/dev/null ||
+    { rm -f -- "$tmp" && ln -PT -- "$1" "$tmp" && mv -fT -- "$tmp" "$v/${1##*/}"; }; }; then
+    rm -f -- "$tmp"
     fail install "could not keep $1 as the original file"
+  fi
   paths_changed
 }
 # A regular file at a stable or .prev name that is the very file (same inode) kept as its original.
@@ -325,17 +344,17 @@ take_over_names() {
   done
   NEW_VERSION=""
 }
-# The rollback of a takeover: with `current` back on the snapshot, each taken-over name becomes its original
-# plain file again (a hard link renamed over the link: the same bytes), before `current` goes back.
+# The rollback of a takeover: with `current` back on a snapshot, each name this install writes whose link
+# shows the very file kept as its original becomes that plain file again (a hard link renamed over the link:
+# the same bytes). Also after a rollback that a killed run left half done (the names still links into the
+# snapshot).
 give_back_names() {
   local m name orig tmp ok=0
-  for m in "${ALL_MEMBERS[@]}"; do
+  for m in "${MEMBERS[@]}"; do
     name=${STABLE[$m]}
-    # A taken-over name that is our link again (one not written by this profile stayed a plain file).
-    if [[ " ${TAKEOVER[*]} " != *" $name "* ]] || [ ! -L "$name" ]; then continue; fi
     orig="$KSTORE/original/${name##*/}"
     if [ "${name%/*}" = "$CertDir" ]; then orig="$STORE/original/${name##*/}"; fi
-    plain_file "$orig" || { ok=1; continue; }
+    if ! our_link "$name" "${LINK_TO[$m]}" || ! plain_file "$orig" || ! [ "$name" -ef "$orig" ]; then continue; fi
     tmp="${name%/*}/.${name##*/}.acm-export-link.$$"
     rm -f -- "$tmp"
     if ln -PT -- "$orig" "$tmp" && mv -fT -- "$tmp" "$name"; then NAMES_CHANGED=1; else rm -f -- "$tmp"; ok=1; fi
@@ -620,11 +639,10 @@ legacy_link() { # file member: hard link of a regular file into NEW_VERSION
 # created removed, the new version deleted. Returns non-zero if that could not be done.
 restore_store() {
   local ok=0
-  # A takeover: back on the snapshot first, the names then made plain files again.
-  if [ -n "${SNAP_VERSION:-}" ]; then
-    switch_to current "$SNAP_VERSION" || ok=1
-    give_back_names || ok=1
-  fi
+  # A takeover: back on the snapshot first, the names then made plain files again (also those of a snapshot
+  # that `current` named before the run: a rollback a killed run left half done).
+  switch_to current "${SNAP_VERSION:-$PRE_CURRENT}" || ok=1
+  give_back_names || ok=1
   # The links as they were before the run (whether or not the versions they name verify here).
   switch_to current "$PRE_CURRENT" || ok=1
   switch_to previous "$PRE_PREVIOUS" || ok=1

@@ -30,8 +30,8 @@ keep_hook_output() { # name status
 }
 # What the run output may show of a hook's output: its last 3 non-empty lines, each cut to 160 characters,
 # with PEM blocks, lines naming a private key, long or random-looking base64 runs (passphrases, key bodies;
-# not hex, such as a serial), runs of colon-separated hex octets (a key dumped as text) and every path under
-# KeyDir replaced.
+# not hex, such as a serial), runs of two or more colon-separated hex octets and indented lines of octets (a
+# key dumped as text) and every path under KeyDir replaced.
 hook_summary() { # file
   local lines
   lines=$(awk -v keydir="$KeyDir" '
@@ -44,7 +44,7 @@ hook_summary() { # file
       text = out text
       out = ""
       # A key dumped by openssl -text (its primes, exponents, coefficient): colon-separated hex octets.
-      while (match(text, /[0-9A-Fa-f][0-9A-Fa-f]:[0-9A-Fa-f][0-9A-Fa-f]:[0-9A-Fa-f][0-9A-Fa-f]:[0-9A-Fa-f:]*/)) {
+      while (match(text, /[0-9A-Fa-f][0-9A-Fa-f]:[0-9A-Fa-f][0-9A-Fa-f][0-9A-Fa-f:]*/)) {
         out = out substr(text, 1, RSTART - 1) "[withheld]"
         text = substr(text, RSTART + RLENGTH)
       }
@@ -63,6 +63,8 @@ hook_summary() { # file
     inblock { if ($0 ~ /-----END /) inblock = 0; next }
     /-----BEGIN / { inblock = ($0 !~ /-----END /); keep("[PEM block withheld]"); next }
     /PRIVATE KEY|-----END / { keep("[withheld]"); next }
+    # The last line of such a dump: an indented octet or two.
+    /^ +[0-9A-Fa-f][0-9A-Fa-f](:[0-9A-Fa-f][0-9A-Fa-f])*:? *$/ { keep("[withheld]"); next }
     { keep(masked($0)) }
     END { for (i = (n > 3 ? n - 3 : 0); i < n; i++) printf "%s\"%s\"", (i > (n > 3 ? n - 3 : 0) ? " | " : ""), last[i % 3] }
   ' "$1" 2>/dev/null || true)

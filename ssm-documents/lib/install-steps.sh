@@ -490,6 +490,7 @@ install_certificate() {
     fi
     log "$CertName was installed from secret $owner of this target, which is deleted; taking the name over"
   fi
+  check_recorded_dirs install
   check_names replace
   KEY_DIR_GROUP=$key_dir_group
   if [ "$ADOPT" = 1 ] && [ -z "$SKIPPED" ]; then adopt_legacy; fi

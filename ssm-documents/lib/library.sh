@@ -29,12 +29,13 @@ load_library() {
   end_preflight
   # mkdir never follows a symbolic link at its own name; a planted link (or anything not a root-only
   # directory of this uid) is refused below, before anything in it is read or written.
-  if [ ! -d "$dir" ]; then
+  if ! path_info "$dir"; then
+    # Absent when read: created now (or by a run beside this one), then read again.
     if ! { [ -d "$state_dir" ] || (umask 022 && mkdir -p -- "$state_dir"); } ||
       ! { [ -e "$dir" ] || [ -L "$dir" ] || mkdir -m 0700 -- "$dir"; }; then
       fail preflight "cannot create the library cache $dir (nothing was changed)"
     fi
-    paths_changed
+    scan_paths "$dir" "$file" "$dir/.verified"
   fi
   if ! path_info "$dir" || [ "$PI_TYPE" != d ] || [ "$PI_UID" != "$MY_UID" ] || (( 8#$PI_MODE & 8#077 )); then
     fail preflight "$dir is not a directory of uid $MY_UID closed to others; refusing to keep the node library in it (nothing was changed)"
@@ -62,7 +63,9 @@ load_library() {
     if [ "$found" != "$LIB_SHA256" ]; then
       fail preflight "node library $LIB_OBJECT has sha256 ${found:-(unreadable)}, expected $LIB_SHA256; refusing to run it (nothing was changed)"
     fi
-    rm -f -- "$file" "$dir/.verified"
+    # Replaced in one rename, never removed first: a run beside this one may be about to source it (its
+    # name is its sha256, so whichever copy it reads is the same library).
+    rm -f -- "$dir/.verified"
     changed=1
     if ! chmod 0600 -- "$WORK/library.sh" || ! mv -fT -- "$WORK/library.sh" "$file"; then
       fail preflight "could not store the node library in $dir (nothing was changed)"

@@ -185,6 +185,16 @@ export function installEnv(options: RunInstallOptions): Record<string, string> {
   // Test roots live under os.tmpdir() (sticky, world-writable): as root the script refuses targets below
   // such a directory unless told otherwise (see "Directory trust" in the script). Override with '0'.
   env.ACM_EXPORT_ALLOW_STICKY_ANCESTOR = '1';
+  // State and custom inventory of a node of its own (`nodes/<slot>` beside the slot of the target
+  // directories), unless the test names them: never the machine's /var/lib (the record and the lock of one
+  // test would meet another's).
+  const certDir = options.params.CertDir ?? '';
+  if (/^(\/[\w.-]+)+$/.test(certDir)) {
+    const slot = path.dirname(certDir);
+    const node = path.join(path.dirname(slot), 'nodes', path.basename(slot));
+    env.ACM_EXPORT_STATE_DIR = path.join(node, 'state');
+    env.ACM_EXPORT_INVENTORY_DIR = path.join(node, 'inventory');
+  }
   for (const [name, value] of Object.entries(options.params)) {
     if (value !== undefined) env[`SSM_${name}`] = value;
   }

@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { lstatSync, readFileSync, readdirSync, readlinkSync, symlinkSync } from 'node:fs';
 import * as path from 'node:path';
-import { createFixture, writeFailingHook, type Fixture } from './fixture';
+import { createFixture, type Fixture } from './fixture';
 import { EXIT, type InstallParams } from '../helpers/install-script';
 
 let f: Fixture;
@@ -89,22 +89,36 @@ test('the stable names are links into the current version; the key stays below K
   expect(lstatSync(path.dirname(keyFile)).mode & 0o777).toBe(0o700);
 });
 
-test('a failed install that moves the key to another KeyDir rolls back to the set it replaced', async () => {
+test('an install or a removal for other directories than the record is refused: nothing is left behind unowned', async () => {
   const a = f.publish({ names: ['keydir-a.example.test'] });
   const b = f.publish({ names: ['keydir-b.example.test'] });
   const params = f.params(a.versionId, 'keydir');
   expect((await f.run(params)).code).toBe(0);
   const store = path.join(params.CertDir!, '.acm-export', 'site');
   const before = readlinkSync(path.join(store, 'current'));
-  // Same CertName and CertDir, the key moved to a new KeyDir, and a deploy hook that fails.
-  writeFailingHook(params);
-  const moved = { ...params, SecretVersionId: b.versionId, KeyDir: path.join(f.root, 'keydir', 'private2') };
+  // Same CertName and CertDir, the key moved to a new KeyDir.
+  const otherKeyDir = path.join(f.root, 'keydir', 'private2');
+  const moved = { ...params, SecretVersionId: b.versionId, KeyDir: otherKeyDir };
   const r = await f.run(moved);
-  expect(r.code).toBe(EXIT.hooks);
-  expect(r.failure).toContain('rolled back to the previous files');
-  // The names show the first set again, through the version they named before the run.
+  expect(r.code).toBe(EXIT.install);
+  expect(r.failure).toBe(
+    `acm-export: FAILED at install: site is installed on this node in CertDir ${params.CertDir} and KeyDir ${params.KeyDir} (its record), not in ${params.CertDir} and ${otherKeyDir}; installing there would leave those files behind: remove the target with its files first, or keep its directories (nothing was changed)`,
+  );
   expect(readlinkSync(path.join(store, 'current'))).toBe(before);
   expect(livePair(params)).toBe(`serial=${a.serial}`);
+  const { SecretVersionId: _unused, ...removal } = moved;
+  void _unused;
+  const removed = await f.run(removal, {}, 'remove');
+  expect(removed.code).toBe(EXIT.install);
+  expect(removed.failure).toContain(
+    'a removal there would leave those files behind: send it for the directories of the record (nothing was removed)',
+  );
+  expect(livePair(params)).toBe(`serial=${a.serial}`);
+  // For the recorded directories the removal goes through, and leaves nothing of ours.
+  const { SecretVersionId: _v, ...own } = params;
+  void _v;
+  expect((await f.run(own, {}, 'remove')).code).toBe(0);
+  expect(readdirSync(params.KeyDir!)).toEqual([]);
 });
 
 test("a run's clean-up of half-made links never takes another CertName's (a and a.b share a prefix)", async () => {

@@ -20,7 +20,7 @@ import {
 import * as path from 'node:path';
 import { EXIT, type InstallParams, type InstallRun } from '../helpers/install-script';
 import { waitFor } from '../helpers/wait';
-import { createFixture, loggingOpenssl, secretFragments, type Fixture } from './fixture';
+import { createFixture, loggingOpenssl, nodeDirOf, secretFragments, type Fixture } from './fixture';
 
 let f: Fixture;
 const runs: InstallRun[] = [];
@@ -333,11 +333,13 @@ describe('custom inventory', () => {
     expect(content.find((c) => c.CertName === 'beta')).toMatchObject({ Serial: b.serial, LastRun: 'installed' });
   });
 
-  test('without an SSM Agent directory and no override, nothing is written outside the target dirs', async () => {
+  test('without an SSM Agent directory and no inventory override, no custom inventory is written', async () => {
     const cert = f.publish({ names: ['www.example.test'] });
-    const r = await run(f.params(cert.versionId, 'noagent'), {
+    const params = f.params(cert.versionId, 'noagent');
+    const r = await run(params, {
       ACM_EXPORT_INVENTORY_DIR: '',
-      ACM_EXPORT_STATE_DIR: '',
+      // The state stays in the test's node (its default is the machine's /var/lib/acm-export).
+      ACM_EXPORT_STATE_DIR: path.join(nodeDirOf(f.root, params), 'state'),
       AWS_SSM_INSTANCE_ID: 'i-0fedcba9876543210',
     });
     expect(r.code).toBe(0);

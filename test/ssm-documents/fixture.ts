@@ -88,10 +88,12 @@ export function createFixture(name: string): Fixture {
       };
     },
     run(params, env = {}, program = 'install') {
-      // Custom inventory goes under the test root, never to the machine's /var/lib.
+      // Custom inventory goes under the test root, never to the machine's /var/lib. Each slot is a node of its
+      // own: its state (record, lock, inventory fragments) and custom inventory beside its directories.
+      const node = nodeDirOf(root, params);
       const where = {
-        ACM_EXPORT_INVENTORY_DIR: path.join(root, 'inventory'),
-        ACM_EXPORT_STATE_DIR: path.join(root, 'state'),
+        ACM_EXPORT_INVENTORY_DIR: path.join(node, 'inventory'),
+        ACM_EXPORT_STATE_DIR: path.join(node, 'state'),
         ACM_EXPORT_LOG_DIR: path.join(root, 'log'),
         // A hostile CertDir (the parameter tests) gets a hooks directory of its own.
         ACM_EXPORT_HOOKS_DIR: /^(\/[\w.-]+)+$/.test(params.CertDir ?? '')
@@ -105,6 +107,18 @@ export function createFixture(name: string): Fixture {
       rmSync(root, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The node directory of a run: `<root>/nodes/<slot>` for a CertDir in a slot (`<root>/<slot>/...`), beside
+ * the slot so that a snapshot of the slot holds only its files; the root for a CertDir outside it (the
+ * hostile-value tests). Its state and inventory directories are `state` and `inventory` below it, unless the
+ * test sets them.
+ */
+export function nodeDirOf(root: string, params: InstallParams): string {
+  const rel = path.relative(root, params.CertDir ?? '');
+  const first = rel.split(path.sep)[0];
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) && first ? path.join(root, 'nodes', first) : root;
 }
 
 /**

@@ -36,6 +36,7 @@ import {
   hooksDirOf,
   listTree,
   loggingOpenssl,
+  nodeDirOf,
   REGION,
   SECRET_ID,
   secretFragments,
@@ -117,7 +118,7 @@ describe('fresh install', () => {
     // install.
     expect(readdirSync(certDir).sort()).toEqual(['.acm-export', 'site.chain.pem', 'site.crt', 'site.fullchain.pem']);
     expect(readdirSync(keyDir).sort()).toEqual(['.acm-export', 'site.key']);
-    expect(readdirSync(path.join(f.root, 'state', 'locks'))).toEqual(['site.lock']);
+    expect(readdirSync(path.join(nodeDirOf(f.root, params), 'state', 'locks'))).toEqual(['site.lock']);
     // The exact aws invocation.
     expect(f.aws.calls()).toContainEqual([
       'secretsmanager',
@@ -327,8 +328,8 @@ describe('Service=auto: the web server the node runs', () => {
         path: [bin, f.aws.binDir],
         tmpDir: f.tmpDir,
         env: {
-          ACM_EXPORT_INVENTORY_DIR: path.join(f.root, 'inventory'),
-          ACM_EXPORT_STATE_DIR: path.join(f.root, 'state'),
+          ACM_EXPORT_INVENTORY_DIR: path.join(nodeDirOf(f.root, params), 'inventory'),
+          ACM_EXPORT_STATE_DIR: path.join(nodeDirOf(f.root, params), 'state'),
         },
       });
       runs.push(r);
@@ -556,6 +557,11 @@ describe('preflight', () => {
     writeFileSync(path.join(bin, 'aws'), '#!/bin/sh\necho "aws-cli/1.18.0 Python/2.7"\n', { mode: 0o755 });
     const cert = f.publish({ names: ['pre.example.test'] });
     const params = f.params(cert.versionId, 'pre', { Service: 'httpd', KeyGroup: 'no-such-group-xyz' });
+    // The node holds the node library already (an install of another name fetched it): the run goes on to
+    // its checks.
+    const state = path.join(nodeDirOf(f.root, params), 'state');
+    const seed = await run(f.params(cert.versionId, 'pre-seed', { CertName: 'seed' }), { ACM_EXPORT_STATE_DIR: state });
+    expect(seed.code).toBe(0);
     const r = await runInstall({
       params,
       path: [bin],
@@ -807,7 +813,7 @@ describe('directory trust: no directory on the way to the files may be changed b
     const first = f.publish({ names: ['trust.example.test'] });
     const params = f.params(first.versionId, 'trust-lock');
     expect((await run(params)).code).toBe(0);
-    const lock = path.join(f.root, 'state', 'locks', 'site.lock');
+    const lock = path.join(nodeDirOf(f.root, params), 'state', 'locks', 'site.lock');
     const victim = path.join(f.root, 'trust-lock-victim-does-not-exist');
     rmSync(lock);
     symlinkSync(victim, lock);

@@ -9,6 +9,7 @@ import {
   mkdirSync,
   readFileSync,
   readlinkSync,
+  rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
@@ -266,6 +267,15 @@ describe('takeover of files at the stable names', () => {
     writeFileSync(path.join(takeoverDir, 'site'), '', { mode });
     chmodSync(path.join(takeoverDir, 'site'), mode);
   }
+  /** A deploy hook that fails, so that the install rolls back after the switch; returns its path. */
+  function writeFailingHookAt(params: ReturnType<typeof f.params>): string {
+    const hooks = hooksDirOf(params);
+    mkdirSync(hooks, { recursive: true, mode: 0o755 });
+    const hook = path.join(hooks, '10-fail');
+    writeFileSync(hook, '#!/bin/sh\nexit 3\n', { mode: 0o755 });
+    chmodSync(hook, 0o755);
+    return hook;
+  }
   function expectPlaceholder(fullchain: string, key: string) {
     expect(lstatSync(fullchain).isFile()).toBe(true);
     expect(readFileSync(fullchain, 'utf8')).toBe(PLACEHOLDER_CERT);
@@ -340,6 +350,70 @@ describe('takeover of files at the stable names', () => {
       expect(publicKeyOf(key, 'pkey')).toBe(publicKeyOf(crt, 'x509'));
     }
     expect(killedAt).toBeGreaterThanOrEqual(5);
+  }, 120_000);
+
+  test('a takeover rolled back: without the takeover file the placeholder is not taken again, and a removal leaves it', async () => {
+    const { params, fullchain, key, takeoverDir, env } = placeholder('takeover-withdrawn');
+    allowTakeover(takeoverDir);
+    const hook = writeFailingHookAt(params);
+    expect((await f.run(params, env)).code).toBe(EXIT.hooks);
+    expectPlaceholder(fullchain, key);
+    rmSync(hook);
+    rmSync(path.join(takeoverDir, 'site'));
+    const again = await f.run(params, env);
+    expect(again.code).toBe(EXIT.install);
+    expect(again.failure).toContain(`${fullchain} is a file acm-export did not write`);
+    expectPlaceholder(fullchain, key);
+    const removal = await f.run(params, env, 'remove');
+    expect(removal.code).toBe(0);
+    expectPlaceholder(fullchain, key);
+  });
+
+  test('a takeover rolled back, then the placeholder rewritten: the next takeover keeps the new one as the original', async () => {
+    const { cert, params, fullchain, takeoverDir, env } = placeholder('takeover-rewritten');
+    allowTakeover(takeoverDir);
+    const hook = writeFailingHookAt(params);
+    expect((await f.run(params, env)).code).toBe(EXIT.hooks);
+    rmSync(hook);
+    // The operator writes a new placeholder (a new file at the name, as cp or an editor does).
+    rmSync(fullchain);
+    writeFileSync(fullchain, `${PLACEHOLDER_CERT}# renewed by hand\n`, { mode: 0o644 });
+    const r = await f.run(params, env);
+    expect(r.code).toBe(0);
+    expect(readFileSync(fullchain, 'utf8')).toBe(cert.certificate + cert.chain);
+    expect((await f.run(params, env, 'remove')).code).toBe(0);
+    expect(readFileSync(fullchain, 'utf8')).toBe(`${PLACEHOLDER_CERT}# renewed by hand\n`);
+    expect(lstatSync(fullchain).isFile()).toBe(true);
+  });
+
+  test('a failing takeover killed at any step: the next failing run rolls back to what the names showed, a placeholder as plain files', async () => {
+    let killedAt = 0;
+    let placeholderShown = 0;
+    for (let n = 1; n < 60; n += 1) {
+      const { params, fullchain, key, takeoverDir, env } = placeholder(`takeover-undo-${n}`);
+      allowTakeover(takeoverDir);
+      writeFailingHookAt(params);
+      const killed = await f.run(params, { ...env, ACM_EXPORT_TEST_KILL_AT: String(n) });
+      if (killed.code === EXIT.hooks) break; // fewer than n file operations, the rollback included
+      expect(killed.code).toBeNull();
+      killedAt = n;
+      // What the names showed when the run was killed: the placeholder (plain, or through links into the
+      // snapshot) or the set that run had switched to.
+      const shown = [readFileSync(fullchain, 'utf8'), readFileSync(key, 'utf8')];
+      const again = await f.run(params, env);
+      if (shown[0] === PLACEHOLDER_CERT) {
+        placeholderShown += 1;
+        expect({ n, code: again.code }).toEqual({ n, code: EXIT.hooks });
+        expectPlaceholder(fullchain, key);
+      } else {
+        // The new set was live already: the next run finds it complete (unchanged) or rolls back to it.
+        expect([0, EXIT.hooks]).toContain(again.code);
+        expect([readFileSync(fullchain, 'utf8'), readFileSync(key, 'utf8')]).toEqual(shown);
+      }
+    }
+    expect(killedAt).toBeGreaterThanOrEqual(10);
+    // Kills before the switch and during the first run's own rollback both left the placeholder showing.
+    expect(placeholderShown).toBeGreaterThan(killedAt / 2);
   }, 120_000);
 
   test('a takeover leaves a file at a name this install does not write as it was', async () => {
