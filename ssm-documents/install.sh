@@ -105,7 +105,9 @@
 # by remove or by the rollback of that first install. All runs
 # for one CertName (pushes, association runs, reports and removals alike, whatever their KeyDir, and before KeyDir
 # exists) are serialized with flock on STATE_DIR/locks/<CertName>.lock; the idempotency check, the writes, the
-# reload, the hooks and the verification all happen under it.
+# reload, the hooks and the verification all happen under it. A run killed after its switch leaves
+# STATE_DIR/pending/<CertName> naming the version: the next run with nothing to write runs the reload, the
+# hooks and the verification it missed (switch_pending).
 #
 # Older versions: a certificate whose notAfter is earlier than that of the certificate installed for the
 # same CertName (and whose serial differs, with the same DNS names) is never installed: the run prints "acm-export: skipped: ..."

@@ -173,6 +173,22 @@ write_record() { # version [adopted]
   return 1
 }
 
+# A switch whose reload, hooks and served-serial check have not completed yet (a run killed after its switch):
+# STATE_DIR/pending/<CertName> names the version switched to, and is emptied (not removed: no process) once
+# they passed. A later run that finds `current` on that version with nothing to write completes them.
+mark_pending() { # version|'' (done)
+  local f="$state_dir/pending/$CertName"
+  state_subdir "$state_dir/pending" && lock_file_ok "$f" || return 1
+  if [ -n "$1" ]; then printf '%s\n' "$1" >"$f"; else : >"$f"; fi
+}
+switch_pending() {
+  local f="$state_dir/pending/$CertName" v=""
+  [ -f "$f" ] && [ ! -L "$f" ] || return 1
+  { IFS= read -r v <"$f"; } 2>/dev/null || return 1
+  [ -n "$v" ] || return 1
+  raw_version_link current
+  [ "$RL" = "$v" ]
+}
 # The directories this node's record says CertName is installed in: a run for other directories would leave
 # those files (the key among them) behind, unowned by any record. Refused before any change.
 check_recorded_dirs() { # install|remove

@@ -331,7 +331,7 @@ unchanged_or_fetch() {
   STEP=lock
   take_lock
   STEP=install
-  if live_set_unchanged; then
+  if ! switch_pending && live_set_unchanged; then
     SERIAL=$LEAF_SERIAL NOT_AFTER=$LEAF_NOT_AFTER NAMES=("${LEAF_NAMES[@]}")
     CHANGED=false RELOADED=false VERIFIED=false SKIPPED="" INSTALLED_SERIAL="" STEP=finish
     if [ "$VerifyPort" != 0 ]; then VERIFIED=true; fi
@@ -538,6 +538,7 @@ install_certificate() {
     fi
   fi
   CHANGED=false
+  RESUMED=0
   RELOADED=false
   VERIFIED=false
   if [ -n "$INSTALLED_SERIAL" ]; then
@@ -545,7 +546,10 @@ install_certificate() {
   elif [ -z "$SKIPPED" ]; then
     out_of_sync
     drift=$DRIFT
-    if [ -z "$drift" ]; then
+    if [ -z "$drift" ] && switch_pending; then
+      log "completing an earlier run: the live files hold serial $SERIAL (version $SecretVersionId), but the run that switched to them stopped before its reload, hooks and check"
+      RESUMED=1
+    elif [ -z "$drift" ]; then
       log "unchanged: the live files already hold serial $SERIAL (version $SecretVersionId); nothing written, nothing reloaded"
       if [ "$VerifyPort" != 0 ]; then VERIFIED=true; fi
     else
@@ -596,6 +600,8 @@ install_certificate() {
     RECORD_LEAF="$SERIAL $NOT_AFTER ${NAMES[*]}"
     write_record "$NEW_VERSION" || fail install "could not write the ownership record $OWNED"
     kill_point
+    # Until the reload, hooks and check below pass, a later run completes them (switch_pending).
+    mark_pending "$NEW_VERSION" || fail install "could not write $state_dir/pending/$CertName"
     # Both renames are in the store's directory: one sync after the second makes them durable.
     if [ -n "$OLD_VERSION" ]; then switch_to previous "$OLD_VERSION" nosync || fail install "could not switch $STORE/previous"; fi
     switch_to current "$NEW_VERSION" || fail install "could not switch $STORE/current"
@@ -604,7 +610,7 @@ install_certificate() {
     if [ "$NAMES_CHANGED" = 1 ]; then sync -- "$CertDir" "$KeyDir"; NAMES_CHANGED=0; fi
     log "installed $CertName as $STORE/$NEW_VERSION: ${LINKS[*]}"
   fi
-  if [ "$CHANGED" = true ]; then
+  if [ "$CHANGED" = true ] || [ "$RESUMED" = 1 ]; then
   # The secret and what was decrypted from it go before a reload, the hooks or the served-serial check; without
   # them the run ends here and its work directory goes with it (as on every failure and unchanged run).
   if [ "$Service" != none ] || [ -d "$hooks_dir" ] || [ "$VerifyPort" != 0 ]; then
@@ -666,7 +672,8 @@ install_certificate() {
     SERVED=$SERIAL
     log "verified: 127.0.0.1:$VerifyPort serves serial $SERIAL for $VERIFY_SNI"
   fi
-  fi # CHANGED
+  mark_pending "" || true
+  fi # CHANGED or RESUMED
 
   # ---------------------------------------------------------------------------------------------------
   # Done: the replaced version stays as `previous` (the .prev names); older ones go.
@@ -680,7 +687,7 @@ install_certificate() {
     rm -f -- "$(tombstone_file)"
   fi
   if [ -n "$SKIPPED" ]; then report_or_warn skipped
-  elif [ "$CHANGED" = true ]; then report_or_warn installed
+  elif [ "$CHANGED" = true ] || [ "$RESUMED" = 1 ]; then report_or_warn installed
   else report_or_warn unchanged; fi
   # After the inventory, which reads the live set from the same scan as the switch.
   if [ "$CHANGED" = true ]; then store_gc; fi

@@ -30,9 +30,10 @@ load_library() {
   # mkdir never follows a symbolic link at its own name; a planted link (or anything not a root-only
   # directory of this uid) is refused below, before anything in it is read or written.
   if ! path_info "$dir"; then
-    # Absent when read: created now (or by a run beside this one), then read again.
+    # Absent when read: created now (or by a run beside this one: its mkdir won), then read again and judged
+    # below like any other.
     if ! { [ -d "$state_dir" ] || (umask 022 && mkdir -p -- "$state_dir"); } ||
-      ! { [ -e "$dir" ] || [ -L "$dir" ] || mkdir -m 0700 -- "$dir"; }; then
+      ! { [ -e "$dir" ] || [ -L "$dir" ] || mkdir -m 0700 -- "$dir" 2>/dev/null || [ -d "$dir" ]; }; then
       fail preflight "cannot create the library cache $dir (nothing was changed)"
     fi
     scan_paths "$dir" "$file" "$dir/.verified"

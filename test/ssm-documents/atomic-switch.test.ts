@@ -5,9 +5,9 @@
  * N-th file operation).
  */
 import { execFileSync } from 'node:child_process';
-import { lstatSync, readFileSync, readdirSync, readlinkSync, symlinkSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { createFixture, type Fixture } from './fixture';
+import { createFixture, hooksDirOf, type Fixture } from './fixture';
 import { EXIT, type InstallParams } from '../helpers/install-script';
 
 let f: Fixture;
@@ -145,3 +145,39 @@ function lstatSafe(p: string): boolean {
     return false;
   }
 }
+
+test('a run killed after its switch, before its hooks: the next run, with nothing to write, runs them', async () => {
+  const a = f.publish({ names: ['resume-a.example.test'] });
+  const b = f.publish({ names: ['resume-b.example.test'] });
+  let resumed = 0;
+  for (let n = 1; n < 40; n += 1) {
+    const params = f.params(a.versionId, `resume-${n}`);
+    const hooks = hooksDirOf(params);
+    mkdirSync(hooks, { recursive: true, mode: 0o755 });
+    const log = path.join(f.root, `resume-${n}.log`);
+    writeFileSync(path.join(hooks, '10-log'), `#!/bin/sh\necho "$ACM_EXPORT_SERIAL" >>${log}\n`, { mode: 0o755 });
+    expect((await f.run(params)).code).toBe(0);
+    const next = { ...params, SecretVersionId: b.versionId };
+    const killed = await f.run(next, { ACM_EXPORT_TEST_KILL_AT: String(n) });
+    if (killed.code === 0) break;
+    const hookRan = () => readFileSync(log, 'utf8').includes(b.serial);
+    const switched = readFileSync(path.join(params.CertDir!, 'site.crt'), 'utf8') === b.certificate;
+    if (!switched || hookRan()) continue;
+    // The new set is live and its hooks never ran: the next run (here the association's, which names the
+    // version by its stage) completes them.
+    f.aws.setCurrent(b.versionId);
+    const { SecretVersionId: _unused, ...association } = next;
+    void _unused;
+    const again = await f.run({ ...association, SecretVersionStage: 'AWSCURRENT' });
+    expect(again.code).toBe(0);
+    expect(again.stderr).toContain('completing an earlier run');
+    expect(hookRan()).toBe(true);
+    expect(livePair(params)).toBe(`serial=${b.serial}`);
+    // And only once: the run after it is unchanged and runs nothing.
+    const third = await f.run(next);
+    expect(third.stderr).not.toContain('completing an earlier run');
+    expect(readFileSync(log, 'utf8').split(b.serial).length - 1).toBe(1);
+    resumed += 1;
+  }
+  expect(resumed).toBeGreaterThanOrEqual(1);
+}, 120_000);
