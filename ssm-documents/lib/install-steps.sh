@@ -610,6 +610,12 @@ install_certificate() {
     if [ "$NAMES_CHANGED" = 1 ]; then sync -- "$CertDir" "$KeyDir"; NAMES_CHANGED=0; fi
     log "installed $CertName as $STORE/$NEW_VERSION: ${LINKS[*]}"
   fi
+  if [ "$RESUMED" = 1 ]; then
+    # The names that run did not get to (its .prev links): made as it would have made them.
+    put_stable_links
+    drop_stale_links
+    if [ "$NAMES_CHANGED" = 1 ]; then sync -- "$CertDir" "$KeyDir"; NAMES_CHANGED=0; fi
+  fi
   if [ "$CHANGED" = true ] || [ "$RESUMED" = 1 ]; then
   # The secret and what was decrypted from it go before a reload, the hooks or the served-serial check; without
   # them the run ends here and its work directory goes with it (as on every failure and unchanged run).

@@ -173,6 +173,11 @@ test('a run killed after its switch, before its hooks: the next run, with nothin
     expect(again.stderr).toContain('completing an earlier run');
     expect(hookRan()).toBe(true);
     expect(livePair(params)).toBe(`serial=${b.serial}`);
+    // The names that run did not get to are made too: the .prev pair names the set it replaced.
+    expect(readFileSync(path.join(params.CertDir!, 'site.crt.prev'), 'utf8')).toBe(a.certificate);
+    expect(publicKey(['pkey', '-pubout'], path.join(params.KeyDir!, 'site.key.prev'))).toBe(
+      publicKey(['x509', '-noout', '-pubkey'], path.join(params.CertDir!, 'site.crt.prev')),
+    );
     // And only once: the run after it is unchanged and runs nothing.
     const third = await f.run(next);
     expect(third.stderr).not.toContain('completing an earlier run');
