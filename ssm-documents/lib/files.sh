@@ -178,12 +178,12 @@ write_record() { # version [adopted]
 # they passed. A later run that finds `current` on that version with nothing to write completes them.
 mark_pending() { # version|'' (done)
   local f="$state_dir/pending/$CertName"
-  state_subdir "$state_dir/pending" && lock_file_ok "$f" || return 1
+  state_subdir "$state_dir/pending" && regular_or_absent "$f" || return 1
   if [ -n "$1" ]; then printf '%s\n' "$1" >"$f"; else : >"$f"; fi
 }
 switch_pending() {
   local f="$state_dir/pending/$CertName" v=""
-  [ -f "$f" ] && [ ! -L "$f" ] || return 1
+  plain_file "$f" || return 1
   { IFS= read -r v <"$f"; } 2>/dev/null || return 1
   [ -n "$v" ] || return 1
   raw_version_link current
@@ -313,14 +313,11 @@ takeover_ok() {
 }
 # Keeps a file acm-export replaces as the original (a hard link in the store), put back by remove.
 keep_original() { # file
-  local v="$KSTORE/original" tmp
+  local v="$KSTORE/original"
   if [ "${1%/*}" = "$CertDir" ]; then v="$STORE/original"; fi
-  tmp="$v/.${1##*/}.acm-export-link.$$"
   # Kept already, or another file kept before it (a takeover given back, then the operator's file rewritten):
   # the file at the name now is the one a removal puts back.
-  if ! (umask 077 && mkdir -p -- "$v") || ! { [ "$1" -ef "$v/${1##*/}" ] || ln -PT -- "$1" "$v/${1##*/}" 2>/dev/null ||
-    { rm -f -- "$tmp" && ln -PT -- "$1" "$tmp" && mv -fT -- "$tmp" "$v/${1##*/}"; }; }; then
-    rm -f -- "$tmp"
+  if ! (umask 077 && mkdir -p -- "$v") || ! { [ "$1" -ef "$v/${1##*/}" ] || put_link -P "$1" "$v/${1##*/}"; }; then
     fail install "could not keep $1 as the original file"
   fi
   paths_changed
@@ -343,12 +340,8 @@ take_over_names() {
   for m in "${ALL_MEMBERS[@]}"; do
     name=${STABLE[$m]}
     # A link of ours (its text checked by check_names) is followed to the file it shows: the store's own links.
-    [ -e "$name" ] || continue
-    member_path "$SNAP_VERSION" "$m"
-    ln -LT -- "$name" "$MP" || fail install "could not keep $name before taking it over"
-    if [ "$MP" != "$STORE/$SNAP_VERSION/$m" ]; then ln -sT -- "$MP" "$STORE/$SNAP_VERSION/$m" || fail install "could not keep $name before taking it over"; fi
+    if [ -e "$name" ]; then link_member "$name" "$m"; fi
   done
-  paths_changed
   kill_point
   switch_to current "$SNAP_VERSION" || fail install "could not switch $STORE/current"
   # Only the names this profile writes (a name it does not write stays the operator's file).
@@ -365,16 +358,13 @@ take_over_names() {
 # the same bytes). Also after a rollback that a killed run left half done (the names still links into the
 # snapshot).
 give_back_names() {
-  local m name orig tmp ok=0
+  local m name orig ok=0
   for m in "${MEMBERS[@]}"; do
     name=${STABLE[$m]}
     orig="$KSTORE/original/${name##*/}"
     if [ "${name%/*}" = "$CertDir" ]; then orig="$STORE/original/${name##*/}"; fi
     if ! our_link "$name" "${LINK_TO[$m]}" || ! plain_file "$orig" || ! [ "$name" -ef "$orig" ]; then continue; fi
-    tmp="${name%/*}/.${name##*/}.acm-export-link.$$"
-    rm -f -- "$tmp"
-    if ln -PT -- "$orig" "$tmp" && mv -fT -- "$tmp" "$name"; then NAMES_CHANGED=1; else rm -f -- "$tmp"; ok=1; fi
-    paths_changed
+    put_link -P "$orig" "$name" || ok=1
   done
   return "$ok"
 }
@@ -495,14 +485,17 @@ put_members() {
     staged_intact "$dest" "${OWN[$i]}" "${MODE[$i]}" || fail install "$dest was changed by someone else while it was written"
   done
 }
-# A link created or replaced in one rename (never seen half-made): link text, name.
-put_link() { # target name
+# A link created or replaced in one rename (never seen half-made): link text, name; with -P a hard link of
+# the file given instead of a symbolic link.
+put_link() { # [-P] target name
+  local kind=-s
+  if [ "$1" = -P ]; then kind=-P; shift; fi
   local tmp="${2%/*}/.${2##*/}.acm-export-link.$$"
   paths_changed
   if [ -e "$tmp" ] || [ -L "$tmp" ]; then rm -f -- "$tmp"; fi
-  if ln -sT -- "$1" "$tmp" && mv -fT -- "$tmp" "$2"; then
-    # A name outside the store (a stable or .prev name): synced with its directory at the end of the run.
-    case $2 in "$STORE"/*) ;; *) NAMES_CHANGED=1 ;; esac
+  if ln "$kind"T -- "$1" "$tmp" && mv -fT -- "$tmp" "$2"; then
+    # A name outside the stores (a stable or .prev name): synced with its directory at the end of the run.
+    case $2 in "$STORE"/* | "$KSTORE"/*) ;; *) NAMES_CHANGED=1 ;; esac
     paths_changed
     return 0
   fi
@@ -642,12 +635,15 @@ finish_adoption() {
 # The DNS names of a certificate file, sorted, one per line.
 dns_names() { openssl x509 -in "$1" -noout -ext subjectAltName 2>/dev/null | tr ',' '\n' | sed -n 's/^[[:space:]]*DNS://p' | sort -u; }
 legacy_link() { # file member: hard link of a regular file into NEW_VERSION
-  local dest
-  plain_file "$1" || return 0
+  if plain_file "$1"; then link_member "$1" "$2"; fi
+}
+# The file a name shows (a link followed), hard-linked as a member of NEW_VERSION (the key side linked too).
+link_member() { # name member
   member_path "$NEW_VERSION" "$2"
-  dest=$MP
-  ln -PT -- "$1" "$dest" || fail install "could not adopt $1"
-  if [ "$dest" != "$STORE/$NEW_VERSION/$2" ]; then ln -sT -- "$dest" "$STORE/$NEW_VERSION/$2"; fi
+  ln -LT -- "$1" "$MP" || fail install "could not link $1 into $STORE/$NEW_VERSION"
+  if [ "$MP" != "$STORE/$NEW_VERSION/$2" ]; then
+    ln -sT -- "$MP" "$STORE/$NEW_VERSION/$2" || fail install "could not link $1 into $STORE/$NEW_VERSION"
+  fi
   paths_changed
 }
 

@@ -92,10 +92,7 @@ assemble_inventory() {
   local frag_dir="$state_dir/inventory" out f line content="" rc=0
   state_subdir "$frag_dir" || return 1
   if [ ! -d "$inventory_dir" ]; then (umask 022 && mkdir -p -- "$inventory_dir") || return 1; fi
-  # Never through a link (lock.sh).
-  lock_file_ok "$frag_dir/.lock" || return 1
-  exec 8>>"$frag_dir/.lock"
-  if [ -L "$frag_dir/.lock" ] || ! [ /dev/fd/8 -ef "$frag_dir/.lock" ] || ! flock -w 30 8; then exec 8>&-; return 1; fi
+  if ! open_lock 8 "$frag_dir/.lock" || ! flock -w 30 8; then exec 8>&-; return 1; fi
   for f in "$frag_dir"/*.json; do
     [ -f "$f" ] || continue
     line=""

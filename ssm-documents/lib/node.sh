@@ -192,8 +192,10 @@ check_dirs() {
   check_dir KeyDir "$KeyDir"
   # The directories of the walks below, read at once (unless read already: the install reads them with
   # its library cache, and nothing changed since when / is still known).
-  trust_prefixes
-  [ -n "${PATH_INFO[/]+set}" ] || scan_paths "${PREFIXES[@]}"
+  if [ -z "${PATH_INFO[/]+set}" ]; then
+    trust_prefixes
+    scan_paths "${PREFIXES[@]}"
+  fi
   sticky_ok=0
   if [ "$IS_ROOT" != 1 ] || [ "${ACM_EXPORT_ALLOW_STICKY_ANCESTOR:-0}" = 1 ]; then sticky_ok=1; fi
   # The state directory (records, the lock, inventory fragments, tombstones, the library cache) and the
