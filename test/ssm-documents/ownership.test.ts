@@ -16,7 +16,7 @@ import {
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { EXIT } from '../helpers/install-script';
-import { createFixture, hooksDirOf, REGION, SECRET_ID, type Fixture } from './fixture';
+import { createFixture, hooksDirOf, REGION, SECRET_ID, writeFailingHook, type Fixture } from './fixture';
 
 let f: Fixture;
 beforeAll(() => {
@@ -267,15 +267,6 @@ describe('takeover of files at the stable names', () => {
     writeFileSync(path.join(takeoverDir, 'site'), '', { mode });
     chmodSync(path.join(takeoverDir, 'site'), mode);
   }
-  /** A deploy hook that fails, so that the install rolls back after the switch; returns its path. */
-  function writeFailingHookAt(params: ReturnType<typeof f.params>): string {
-    const hooks = hooksDirOf(params);
-    mkdirSync(hooks, { recursive: true, mode: 0o755 });
-    const hook = path.join(hooks, '10-fail');
-    writeFileSync(hook, '#!/bin/sh\nexit 3\n', { mode: 0o755 });
-    chmodSync(hook, 0o755);
-    return hook;
-  }
   function expectPlaceholder(fullchain: string, key: string) {
     expect(lstatSync(fullchain).isFile()).toBe(true);
     expect(readFileSync(fullchain, 'utf8')).toBe(PLACEHOLDER_CERT);
@@ -355,7 +346,7 @@ describe('takeover of files at the stable names', () => {
   test('a takeover rolled back: without the takeover file the placeholder is not taken again, and a removal leaves it', async () => {
     const { params, fullchain, key, takeoverDir, env } = placeholder('takeover-withdrawn');
     allowTakeover(takeoverDir);
-    const hook = writeFailingHookAt(params);
+    const hook = writeFailingHook(params);
     expect((await f.run(params, env)).code).toBe(EXIT.hooks);
     expectPlaceholder(fullchain, key);
     rmSync(hook);
@@ -372,7 +363,7 @@ describe('takeover of files at the stable names', () => {
   test('a takeover rolled back, then the placeholder rewritten: the next takeover keeps the new one as the original', async () => {
     const { cert, params, fullchain, takeoverDir, env } = placeholder('takeover-rewritten');
     allowTakeover(takeoverDir);
-    const hook = writeFailingHookAt(params);
+    const hook = writeFailingHook(params);
     expect((await f.run(params, env)).code).toBe(EXIT.hooks);
     rmSync(hook);
     // The operator writes a new placeholder (a new file at the name, as cp or an editor does).
@@ -392,7 +383,7 @@ describe('takeover of files at the stable names', () => {
     for (let n = 1; n < 60; n += 1) {
       const { params, fullchain, key, takeoverDir, env } = placeholder(`takeover-undo-${n}`);
       allowTakeover(takeoverDir);
-      writeFailingHookAt(params);
+      writeFailingHook(params);
       const killed = await f.run(params, { ...env, ACM_EXPORT_TEST_KILL_AT: String(n) });
       if (killed.code === EXIT.hooks) break; // fewer than n file operations, the rollback included
       expect(killed.code).toBeNull();
