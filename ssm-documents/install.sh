@@ -166,6 +166,7 @@ record_failure() { if declare -F report_or_warn >/dev/null; then report_or_warn 
 
 main() {
   set_traps
+  UNDO=rollback
   # A version id (push) or, in association mode, a stage.
   local required="CertName SecretId SecretVersionId Region"
   if [ -n "${SSM_SecretVersionStage+set}" ]; then required="CertName SecretId Region"; fi

@@ -86,6 +86,7 @@ remove_files() {
 
 main() {
   set_traps
+  UNDO=rollback
   # The document's parameters: read_params sets each from SSM_<Name>, else its default (tables in lib/params.sh).
   read_params "CertName SecretId" CertName SecretId CertDir KeyDir Service
   check_params

@@ -116,6 +116,7 @@ main() {
   REPORT_READY=1
   STEP=preflight
   problems=()
+  lock_early
   check_tools
   check_dirs
   # No work directory (a report writes no temp file): only the cleanup of those killed runs left.

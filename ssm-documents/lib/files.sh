@@ -97,10 +97,15 @@ member_ok() { # version member
 member_path() { # version member
   if key_side "$2" && [ "$KSTORE" != "$STORE" ]; then MP="$KSTORE/$1/$2"; else MP="$STORE/$1/$2"; fi
 }
-# The live file of a member (LM), through the verified current version; for the inventory and the checks.
+# The live file of a member (LM), through the verified current version; for the inventory and the checks. Kept
+# with what the scan read (PATH_INFO[lm:<member>]) until the next change.
 live_member() { # member
-  LM=""
-  store_version current && member_ok "$SV" "$1" && member_path "$SV" "$1" && LM=$MP
+  LM=${PATH_INFO[lm:$1]-}
+  if [ -z "${PATH_INFO[lm:$1]+set}" ]; then
+    if store_version current && member_ok "$SV" "$1" && member_path "$SV" "$1"; then LM=$MP; fi
+    PATH_INFO[lm:$1]=$LM
+  fi
+  [ -n "$LM" ]
 }
 
 # What a stable name (or its .prev name) is: ours (our link, or absent), legacy (a regular file that the

@@ -57,10 +57,13 @@ check_dir() { # name dir
 }
 # What the checks read of a path (type, owner, group, mode, link count, inode, change time, size, link text),
 # from one find for many paths instead of one stat or readlink each (a process costs more than the check).
-# PATH_INFO[path] is "type uid gid mode links inode ctime size mtime/link text", or "-" when the path is absent. Valid
-# until this run changes a path: every change calls paths_changed, which forgets everything read.
+# PATH_INFO[path] is "trust type uid gid mode links inode ctime size mtime/link text", or "-" when the path is
+# absent. trust is find's own verdict for the directory-trust walks: T a directory of a trusted uid (root, or this
+# uid when not root) closed to group and others, S a sticky world-writable directory, U anything else. Valid until
+# this run changes a path: every change calls paths_changed, which forgets everything read.
 declare -gA PATH_INFO=()
 declare -ga SCANNED_TREES=() SCAN_NAMES=() SCAN_TREES=()
+declare -ga TRUSTED_UIDS=(-uid 0)
 paths_changed() { PATH_INFO=(); SCANNED_TREES=(); }
 # Reads into PATH_INFO each name (itself) and each tree with what lies below it, to depth 2; one find call (exec:
 # no subshell around it; its status does not matter, a missing name is absent).
@@ -72,13 +75,15 @@ scan_paths() { # name... [-- tree...]
   [ "$((${#scan_names_[@]} + ${#scan_trees_[@]}))" -gt 0 ] || return 0
   for p in "${scan_names_[@]}" "${scan_trees_[@]}"; do PATH_INFO[$p]=-; done
   for p in "${scan_trees_[@]}"; do SCANNED_TREES+=("$p"); scan_expr_+=(-path "$p" -o -path "$p/*" -o); done
-  q=(-P "${scan_names_[@]}" "${scan_trees_[@]}" -maxdepth 2 \( "${scan_expr_[@]}" -prune \) -printf '%p\0%y %U %G %m %n %i %C@ %s %T@/%l\0')
+  q=(-P "${scan_names_[@]}" "${scan_trees_[@]}" -maxdepth 2 \( "${scan_expr_[@]}" -prune \) -printf '%p\0'
+    \( -type d "${TRUSTED_UIDS[@]}" ! -perm /022 -printf T -o -type d -perm -1002 -printf S -o -printf U \)
+    -printf ' %y %U %G %m %n %i %C@ %s %T@/%l\0')
   # bash reads a pipe a byte per system call, a file in blocks: through a file when the run has a work dir.
   if [ -n "$WORK" ]; then find "${q[@]}" >"$WORK/scan" 2>/dev/null || :; exec 7<"$WORK/scan"; else exec 7< <(exec find "${q[@]}" 2>/dev/null); fi
   while IFS= read -r -u 7 -d '' p && IFS= read -r -u 7 -d '' t; do PATH_INFO[$p]=$t; done
   exec 7<&-
 }
-# Sets PI_TYPE (f d l ..., "-": absent), PI_UID, PI_GID, PI_MODE, PI_LINKS, PI_INODE, PI_CTIME, PI_SIZE,
+# Sets PI_TYPE (f d l ..., "-": absent; the trust verdict is for trust_clean only), PI_UID, PI_GID, PI_MODE, PI_LINKS, PI_INODE, PI_CTIME, PI_SIZE,
 # PI_MTIME and PI_LINK (a link's text) for a path; fails when it is absent. The first miss after a change reads the
 # program's usual paths (SCAN_NAMES, SCAN_TREES) at once; a path below a scanned tree that it did not list is
 # absent.
@@ -89,8 +94,8 @@ path_info() { # path
   # than the rest of the call.
   # shellcheck disable=SC2086
   set -- "$1" ${PATH_INFO[$1]%%/*}
-  PI_TYPE=$2 PI_UID=${3-} PI_GID=${4-} PI_MODE=${5-} PI_LINKS=${6-} PI_INODE=${7-} PI_CTIME=${8-} PI_SIZE=${9-} PI_MTIME=${10-} PI_LINK=""
-  if [ "$2" = l ]; then PI_LINK=${PATH_INFO[$1]#*/}; fi
+  PI_TYPE=${3:--} PI_UID=${4-} PI_GID=${5-} PI_MODE=${6-} PI_LINKS=${7-} PI_INODE=${8-} PI_CTIME=${9-} PI_SIZE=${10-} PI_MTIME=${11-} PI_LINK=""
+  if [ "$PI_TYPE" = l ]; then PI_LINK=${PATH_INFO[$1]#*/}; fi
   [ "$2" != - ]
 }
 # A path not read since the last change: the program's usual paths first, then the path alone unless it lies
@@ -108,17 +113,14 @@ path_miss() { # path
 link_text() { path_info "$1" && [ "$PI_TYPE" = l ]; }
 # The directories every trust walk of check_dirs reads (PREFIXES).
 trust_prefixes() { path_prefixes "$CertDir" "$KeyDir" "$state_dir" ${inventory_dir:+"$inventory_dir"} "$hooks_dir"; }
-# Every directory a walk from / to the path passes (the path itself included), for one scan_paths.
+# Every directory a walk from / to the path passes (the path itself included), each once, for one scan_paths.
+# The paths passed their patterns: absolute, no empty, . or .. component.
 path_prefixes() { # path...
-  local p cur comp rest
+  local p
+  local -A seen_=()
   PREFIXES=(/)
   for p in "$@"; do
-    cur="" rest=${p#/}/
-    while [ -n "$rest" ]; do
-      comp=${rest%%/*}
-      rest=${rest#*/}
-      if [ -n "$comp" ]; then cur+=/$comp; PREFIXES+=("$cur"); fi
-    done
+    while [ -n "$p" ] && [ -z "${seen_[$p]+set}" ]; do seen_[$p]=1; PREFIXES+=("$p"); p=${p%/*}; done
   done
 }
 
@@ -182,6 +184,26 @@ check_tree() { # name path
   local p
   for p in "${kept[@]}" "${found[@]}"; do problems+=("$name $2 is not safe to write as uid $MY_UID: $p"); done
 }
+# Whether every walk of check_dirs would find nothing, from find's trust verdicts alone: each directory on the way
+# is a real directory of a trusted uid closed to others (T), or (sticky_ok) a sticky world-writable one that is not
+# the last directory of a walk (the walk's directory is then created in it). Anything else (a link, a file in
+# the way, an untrusted directory) or a path not read: the walks judge it.
+trust_clean() {
+  local p t
+  for p in "${PREFIXES[@]}"; do
+    t=${PATH_INFO[$p]-U}
+    case $t in
+      T* | -) ;;
+      S*) [ "$sticky_ok" = 1 ] || return 1 ;;
+      *) return 1 ;;
+    esac
+  done
+  for p in "$state_dir" "$CertDir" "$KeyDir" "$inventory_dir" "$hooks_dir"; do
+    [ -n "$p" ] || continue
+    while [[ ${PATH_INFO[$p]-} == - ]]; do p=${p%/*}; p=${p:-/}; done
+    [[ ${PATH_INFO[$p]-} == T* ]] || return 1
+  done
+}
 # CertDir, KeyDir, the state, inventory and hooks directories: writable, and nobody but root (or the current
 # user) can change them. Once a run (the install judges them before its library cache is written).
 check_dirs() {
@@ -191,21 +213,30 @@ check_dirs() {
   check_dir CertDir "$CertDir"
   check_dir KeyDir "$KeyDir"
   # The directories of the walks below, read at once (unless read already: the install reads them with
-  # its library cache, and nothing changed since when / is still known).
+  # its library cache, and nothing changed since when / is still known); with the CertName lock held, the
+  # program's usual paths in the same find.
   if [ -z "${PATH_INFO[/]+set}" ]; then
     trust_prefixes
-    scan_paths "${PREFIXES[@]}"
+    if [ "${LOCK_HELD:-0}" = 1 ]; then
+      scan_paths "${PREFIXES[@]}" "${SCAN_NAMES[@]}" -- "${SCAN_TREES[@]}"
+    else
+      scan_paths "${PREFIXES[@]}"
+    fi
   fi
   sticky_ok=0
   if [ "$IS_ROOT" != 1 ] || [ "${ACM_EXPORT_ALLOW_STICKY_ANCESTOR:-0}" = 1 ]; then sticky_ok=1; fi
+  # The walks below only when a directory on the way is not plainly trusted (they then name what is wrong).
+  if trust_clean; then set -- ; else set -- walk; fi
   # The state directory (records, the lock, inventory fragments, tombstones, the library cache) and the
   # custom inventory directory: written by every run, so nobody else may change the way to them either.
-  check_tree "state directory" "$state_dir"
-  check_tree CertDir "$CertDir"
-  check_tree KeyDir "$KeyDir"
-  if [ -n "$inventory_dir" ]; then check_tree "inventory directory" "$inventory_dir"; fi
-  # The hooks directory and every directory above it: a hook is run as root, so nobody else may add one.
-  check_tree "hooks directory" "$hooks_dir"
+  if [ "$#" -gt 0 ]; then
+    check_tree "state directory" "$state_dir"
+    check_tree CertDir "$CertDir"
+    check_tree KeyDir "$KeyDir"
+    if [ -n "$inventory_dir" ]; then check_tree "inventory directory" "$inventory_dir"; fi
+    # The hooks directory and every directory above it: a hook is run as root, so nobody else may add one.
+    check_tree "hooks directory" "$hooks_dir"
+  fi
   if [ "$IS_ROOT" = 1 ] && [ -d "$hooks_dir" ]; then
     hooks_perm=""
     if [ ! -L "$hooks_dir" ] && path_info "$hooks_dir"; then hooks_perm="$PI_UID $PI_MODE"; fi

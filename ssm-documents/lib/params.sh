@@ -71,11 +71,25 @@ check_placement() { # name dir
     problems+=("SSM_$1 $2 is never allowed (a system directory, a web root or too broad a parent)")
     return
   fi
+  # The usual answer (not forbidden, allowed) from one match against each list; the loops name the entry.
+  tree_re "${FORBIDDEN_TREES[@]}"
+  if ! [[ $2 =~ $TREE_RE ]]; then
+    tree_re "${ALLOWED_DIRS[@]}"
+    if [[ $2 =~ $TREE_RE ]]; then return; fi
+  fi
   for f in "${FORBIDDEN_TREES[@]}"; do
     if [[ $f == / || $2 == "$f" || $2 == "$f"/* ]]; then problems+=("SSM_$1 $2 is below $f, which is never allowed (a system directory or a web root)"); return; fi
   done
   for f in "${ALLOWED_DIRS[@]}"; do if [[ $f == / || $2 == "$f" || $2 == "$f"/* ]]; then return; fi; done
   problems+=("SSM_$1 $2 is not under an allowed directory (${ALLOWED_DIRS[*]})")
+}
+
+# A pattern (TREE_RE) matching a path at or below any of the directories ("/" matches every path). The
+# entries passed the directory pattern: "." is their only pattern character.
+tree_re() { # dir...
+  local -a dirs_=("${@%/}")
+  printf -v TREE_RE '|%s' "${dirs_[@]//./[.]}"
+  TREE_RE="^(${TREE_RE#|})(/|\$)"
 }
 
 # Whether a path matches ^(/[A-Za-z0-9_][A-Za-z0-9._-]{0,63}){1,32}$: absolute, 1 to 32 components, each a
@@ -150,4 +164,7 @@ check_params() {
   IS_ROOT=0
   if [ "$EUID" = 0 ]; then IS_ROOT=1; fi
   MY_UID=$EUID
+  # The owners a directory on the way may have (lib/node.sh, "Directory trust"), as find tests.
+  TRUSTED_UIDS=(-uid 0)
+  if [ "$IS_ROOT" != 1 ]; then TRUSTED_UIDS=(\( -uid 0 -o -uid "$MY_UID" \)); fi
 }

@@ -28,6 +28,9 @@ SERVED=""
 LAST_SERVED=""
 PROBLEM=""
 ROLLBACK_NOTE=""
+# The program's undo (install and remove name rollback, lib/files.sh), run when a run that touched files fails. A
+# variable, not a call: a program that changes no file carries none of that code. None named: incomplete.
+UNDO=""
 
 log() { printf 'acm-export: %s\n' "$*" >&2; }
 
@@ -79,7 +82,13 @@ json_str() { json_quote "$1"; printf '%s' "$JQ"; }
 # One JSON object on a line: json_obj key value [key value]...; each value a string, or already JSON when its
 # key starts with @ (a number, a boolean, an array, an object). Built first and written at once (one write).
 json_obj() {
-  local out=''
+  local out='' IFS=' '
+  # No key to take as JSON and no value to escape (the usual case): one printf for every pair.
+  if [[ " $*" != *" @"* && $* != *[\\\"$'\001'-$'\037']* ]]; then
+    printf -v out ',"%s":"%s"' "$@"
+    printf '{%s}\n' "${out#,}"
+    return
+  fi
   while [ "$#" -gt 1 ]; do
     if [[ $1 == @* ]]; then out+=",\"${1#@}\":$2"; else json_quote "$2"; out+=",\"$1\":$JQ"; fi
     shift 2
@@ -111,7 +120,7 @@ fail() {
   REPORTED=1
   set +e
   ROLLBACK_NOTE=""
-  if [ "$FILES_TOUCHED" = 1 ] && ! rollback; then code=21; fi
+  if [ "$FILES_TOUCHED" = 1 ] && ! { [ -n "$UNDO" ] && "$UNDO"; }; then code=21; fi
   # Only an install run is recorded as failed: a report or a removal that failed left the entry as it was.
   if declare -F record_failure >/dev/null; then record_failure "$step"; fi
   log "FAILED at $step: $*$ROLLBACK_NOTE"
@@ -128,7 +137,7 @@ on_exit() {
     ROLLBACK_NOTE=""
     local code
     code=$(step_code "$STEP")
-    if [ "$FILES_TOUCHED" = 1 ] && ! rollback; then code=21; fi
+    if [ "$FILES_TOUCHED" = 1 ] && ! { [ -n "$UNDO" ] && "$UNDO"; }; then code=21; fi
     if declare -F record_failure >/dev/null; then record_failure "$STEP"; fi
     log "FAILED at $STEP: unexpected error (status $rc near line ${ERR_LINE:-?})$ROLLBACK_NOTE"
     failure_json "$STEP" "$code" "unexpected error (status $rc near line ${ERR_LINE:-?})$ROLLBACK_NOTE"
