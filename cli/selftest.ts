@@ -150,8 +150,9 @@ export function judgeNode(input: {
     else problem(report.awsCli ? `aws-cli ${report.awsCli} (needs v2)` : 'aws-cli missing');
     if (/^(1\.1\.1|[3-9]\.)/.test(report.openssl)) details.push(`openssl ${report.openssl}`);
     else problem(report.openssl ? `openssl ${report.openssl} (needs >= 1.1.1)` : 'openssl missing');
-    if (Number(report.bash.split('.')[0]) >= 4) details.push(`bash ${report.bash}`);
-    else problem(`bash ${report.bash} (needs >= 4)`);
+    const [major = 0, minor = 0] = report.bash.split('.').map(Number);
+    if (major * 100 + minor >= 404) details.push(`bash ${report.bash}`);
+    else problem(`bash ${report.bash} (needs >= 4.4)`);
     details.push(report.server === 'none' ? 'no web server' : report.server);
     const missing = report.missing.filter((tool) => tool !== 'aws' && tool !== 'openssl');
     if (missing.length) problem(`missing ${missing.join(',')}`);

@@ -27,7 +27,7 @@
 # once from the stack's S3 asset into <state dir>/lib/<sha256>.sh (0700), checks its sha256 and sources it
 # before anything uses it; a bad or unreachable copy fails the run at preflight, nothing changed.
 #
-# Requires bash 4 or later on the node (with coreutils, util-linux flock, openssl >= 1.1.1, AWS CLI v2).
+# Requires bash 4.4 or later on the node (with coreutils, util-linux flock, openssl >= 1.1.1, AWS CLI v2).
 # The preflight reports every other missing tool, but it cannot report a missing bash: it is bash. The
 # SSM Agent runs the runCommand lines as a file through `sh -c`, so the kernel follows the first line
 # (#!/usr/bin/env bash); without bash the command fails with env's own "No such file or directory" and

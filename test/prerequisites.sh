@@ -24,9 +24,9 @@ missing_packages=()
 check() {
   missing_commands=()
   missing_packages=()
-  # The install script refuses bash older than 4; the tests run it with this bash.
-  if [ "${BASH_VERSINFO[0]:-0}" -lt 4 ]; then
-    missing_commands+=("bash>=4")
+  # The node programs refuse bash older than 4.4; the tests run them with this bash.
+  if [ "$((${BASH_VERSINFO[0]:-0} * 100 + ${BASH_VERSINFO[1]:-0}))" -lt 404 ]; then
+    missing_commands+=("bash>=4.4")
     missing_packages+=(bash)
   fi
   local entry

@@ -143,8 +143,10 @@ NAMES_CHANGED=0
 # Each member also gets Stat:<member>=<inode>:<change time>:<size> as written: a file that still has them was
 # not written since (report_node's proof that the live key is the one checked against this certificate).
 write_record() { # version [adopted]
-  local dir="$state_dir/owned" tmp m orig version=${SecretVersionId:-} i=0 rc=0
+  local dir="$state_dir/owned" tmp m orig version=${SecretVersionId:-} i=0 rc=0 written_at
   local -a members=() files=() sums=()
+  # The time as printf reads it (bash 4.2): EPOCHSECONDS is bash 5 only.
+  printf -v written_at '%(%s)T' -1
   state_subdir "$dir" || return 1
   if [ -z "$version" ]; then record_get SecretVersionId version; fi
   for m in "${ALL_MEMBERS[@]}"; do
@@ -159,7 +161,7 @@ write_record() { # version [adopted]
   set -C
   {
     printf 'CertName=%s\nSecretId=%s\nSecretVersionId=%s\nCertDir=%s\nKeyDir=%s\nVersion=%s\nWrittenAt=%s\n' \
-      "$CertName" "$SecretId" "$version" "$CertDir" "$KeyDir" "$1" "$EPOCHSECONDS"
+      "$CertName" "$SecretId" "$version" "$CertDir" "$KeyDir" "$1" "$written_at"
     # What the install read of the certificate it wrote (recorded_leaf); not for adopted files.
     if [ -n "${RECORD_LEAF:-}" ]; then printf 'Leaf=%s\n' "$RECORD_LEAF"; fi
     for m in "${members[@]}"; do

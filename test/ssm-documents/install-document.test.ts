@@ -21,6 +21,7 @@ import {
   joinScript,
   loadDocument,
   loadInstallDocument,
+  nodeLibrary,
   joinedLines,
   scriptLines,
   scriptSegments,
@@ -151,16 +152,18 @@ describe('document structure', () => {
   test('bash is a documented requirement: a node without it fails with 127 before any acm-export line', () => {
     // The minimum the script enforces, read from its version check; its header and docs/security.md must
     // state that minimum, and the page the exit code such a node really gets (run below).
-    const enforced = /BASH_VERSINFO\[0\]:-0\}" -lt (\d+) \]/.exec(script)?.[1];
-    expect(enforced).toMatch(/^\d+$/);
+    const check = /BASH_VERSINFO\[1\]:-0\}\)\)" -lt (\d+)(\d\d) \]/.exec(script);
+    expect(check).not.toBeNull();
+    const enforced = `${Number(check?.[1])}.${Number(check?.[2])}`;
+    expect(enforced).toBe('4.4');
     const header = installHeader;
-    expect([...header.matchAll(/bash (\d+) or later/g)].map((m) => m[1])).toEqual([enforced]);
+    expect([...header.matchAll(/bash ([\d.]+) or later/g)].map((m) => m[1])).toEqual([enforced]);
     const page = readFileSync(path.join(__dirname, '..', '..', 'docs', 'security.md'), 'utf8');
     // The security bullets: everything before the page's first section.
     const security = page.slice(0, page.indexOf('\n## '));
-    const bullets = security.split(/\n(?=- )/).filter((bullet) => /bash \d+ or later/.test(bullet));
+    const bullets = security.split(/\n(?=- )/).filter((bullet) => /bash [\d.]+ or later/.test(bullet));
     expect(bullets).toHaveLength(1);
-    expect(/bash (\d+) or later/.exec(bullets[0])?.[1]).toBe(enforced);
+    expect(/bash ([\d.]+) or later/.exec(bullets[0])?.[1]).toBe(enforced);
     const documentedExit = Number(/exit code (\d+)/.exec(bullets[0])?.[1]);
     // As the agent runs it (sh -c <file>) on a node where no bash is found: exit 127, no acm-export line.
     const dir = mkdtempSync(path.join(tmpdir(), 'acm-export-nobash-'));
@@ -175,6 +178,14 @@ describe('document structure', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  test('the programs use nothing newer than the bash they require (4.4)', () => {
+    // Unset on an older bash, so set -u stops the run where they are read: EPOCHSECONDS, EPOCHREALTIME and
+    // BASH_ARGV0 are bash 5.0, SRANDOM, `wait -p` and the U/u/L/K/k transformations 5.1.
+    const newer = /\b(EPOCHSECONDS|EPOCHREALTIME|SRANDOM|BASH_ARGV0)\b|\bwait -p\b|\$\{[^}]*@[UuLKk]\}/;
+    const texts = [...DOCUMENT_KINDS.map((kind) => documentScript(kind)), nodeLibrary().text];
+    for (const text of texts) expect(text.split('\n').filter((line) => newer.test(line))).toEqual([]);
   });
 
   test('no {{ }} interpolation anywhere: values arrive only as SSM_<Name> environment variables', () => {
