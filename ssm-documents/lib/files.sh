@@ -50,8 +50,9 @@ kill_point() {
 # A directory this run may write in and follow: a real directory (no link) owned by this uid, not writable by
 # group or others.
 our_dir() {
-  [ -d "$1" ] && [ ! -L "$1" ] && path_info "$1" && [ "$PI_TYPE" = d ] && [ "$PI_UID" = "$MY_UID" ] &&
-    ! (( 8#$PI_MODE & 8#022 ))
+  # find's trust verdict T (lib/node.sh, scan_paths): a directory of a trusted uid closed to others; ours: this uid.
+  [ -n "${PATH_INFO[$1]+set}" ] || path_miss "$1"
+  [[ ${PATH_INFO[$1]} == "T d $MY_UID "* ]] && [ -d "$1" ] && [ ! -L "$1" ]
 }
 # A regular file, not a link to one.
 plain_file() { [ -f "$1" ] && [ ! -L "$1" ]; }

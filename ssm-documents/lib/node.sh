@@ -19,7 +19,10 @@ set_paths() {
 
 check_tools() {
   local tool
-  for tool in openssl awk sed grep flock mktemp sync timeout stat date find sha256sum; do
+  local -a tools=(openssl awk sed grep flock mktemp sync timeout stat date find sha256sum)
+  # All found (the usual case): one builtin call, which also remembers where each is.
+  hash -- "${tools[@]}" 2>/dev/null && return 0
+  for tool in "${tools[@]}"; do
     command -v "$tool" >/dev/null 2>&1 || problems+=("$tool is not installed")
   done
 }
@@ -64,24 +67,36 @@ check_dir() { # name dir
 declare -gA PATH_INFO=()
 declare -ga SCANNED_TREES=() SCAN_NAMES=() SCAN_TREES=()
 declare -ga TRUSTED_UIDS=(-uid 0)
-paths_changed() { PATH_INFO=(); SCANNED_TREES=(); }
-# Reads into PATH_INFO each name (itself) and each tree with what lies below it, to depth 2; one find call (exec:
-# no subshell around it; its status does not matter, a missing name is absent).
-scan_paths() { # name... [-- tree...]
-  local p t
-  local -a scan_names_=() scan_trees_=() scan_expr_=() q
-  while [ "$#" -gt 0 ] && [ "$1" != -- ]; do scan_names_+=("$1"); shift; done
-  if [ "$#" -gt 0 ]; then shift; scan_trees_=("$@"); fi
-  [ "$((${#scan_names_[@]} + ${#scan_trees_[@]}))" -gt 0 ] || return 0
-  for p in "${scan_names_[@]}" "${scan_trees_[@]}"; do PATH_INFO[$p]=-; done
-  for p in "${scan_trees_[@]}"; do SCANNED_TREES+=("$p"); scan_expr_+=(-path "$p" -o -path "$p/*" -o); done
-  q=(-P "${scan_names_[@]}" "${scan_trees_[@]}" -maxdepth 2 \( "${scan_expr_[@]}" -prune \) -printf '%p\0'
-    \( -type d "${TRUSTED_UIDS[@]}" ! -perm /022 -printf T -o -type d -perm -1002 -printf S -o -printf U \)
-    -printf ' %y %U %G %m %n %i %C@ %s %T@/%l\0')
-  # bash reads a pipe a byte per system call, a file in blocks: through a file when the run has a work dir.
-  if [ -n "$WORK" ]; then find "${q[@]}" >"$WORK/scan" 2>/dev/null || :; exec 7<"$WORK/scan"; else exec 7< <(exec find "${q[@]}" 2>/dev/null); fi
-  while IFS= read -r -u 7 -d '' p && IFS= read -r -u 7 -d '' t; do PATH_INFO[$p]=$t; done
-  exec 7<&-
+# The names scanned since the last change, one a line: one not in PATH_INFO was absent (path_miss).
+SCANNED_NAMES=$'\n'
+paths_changed() { PATH_INFO=(); SCANNED_TREES=(); SCANNED_NAMES=$'\n'; }
+# Reads into PATH_INFO each name (itself) and the count trees after -t, each with what lies below it, to depth 2;
+# one find call (exec: no subshell around it; its status does not matter, a missing name is absent).
+scan_paths() { # [-t count tree...] name...
+  local i=0 p
+  local -a trees_=() names_=() found_=() expr_=() q trust_
+  if [ "${1:-}" = -t ]; then i=$2; shift 2; trees_=("${@:1:i}"); fi
+  names_=("${@:i+1}")
+  [ "$#" -gt 0 ] || return 0
+  if [ "${#names_[@]}" -gt 0 ]; then printf -v p '%s\n' "${names_[@]}"; SCANNED_NAMES+=$p; fi
+  for p in "${trees_[@]}"; do PATH_INFO[$p]=-; SCANNED_TREES+=("$p"); expr_+=(-path "$p" -o -path "$p/*" -o); done
+  q=(-P "${names_[@]}" "${trees_[@]}" -maxdepth 2 \( "${expr_[@]}" -prune \))
+  trust_=(\( -type d "${TRUSTED_UIDS[@]}" ! -perm /022 -printf T -o -type d -perm -1002 -printf S -o -printf U \))
+  # A path and its fields a line each, read by a command substitution (in blocks: read and mapfile take a pipe a
+  # byte per system call) and split on newlines with globbing off. A name or link text with a newline (only
+  # below a start point: those passed their patterns) would shift the lines, so that a name could pose as
+  # another path: it is not listed but prints a line no path can be ("?"), and the scan is read again with NULs.
+  p=$(exec find "${q[@]}" \( \( -name $'*\n*' -o -lname $'*\n*' \) -prune -printf '?\n' -o -printf '%p\n' \
+    "${trust_[@]}" -printf ' %y %U %G %m %n %i %C@ %s %T@/%l\n' \) 2>/dev/null) || :
+  if [[ $'\n'$p$'\n' == *$'\n?\n'* ]]; then
+    mapfile -t -d '' found_ < <(exec find "${q[@]}" -printf '%p\0' "${trust_[@]}" -printf ' %y %U %G %m %n %i %C@ %s %T@/%l\0' 2>/dev/null)
+  else
+    local - IFS=$'\n'
+    set -f
+    # shellcheck disable=SC2206 # split on newlines on purpose, globbing off
+    found_=($p)
+  fi
+  for ((i = 0; i + 1 < ${#found_[@]}; i += 2)); do PATH_INFO[${found_[i]}]=${found_[i + 1]}; done
 }
 # Sets PI_TYPE (f d l ..., "-": absent; the trust verdict is for trust_clean only), PI_UID, PI_GID, PI_MODE, PI_LINKS, PI_INODE, PI_CTIME, PI_SIZE,
 # PI_MTIME and PI_LINK (a link's text) for a path; fails when it is absent. The first miss after a change reads the
@@ -102,8 +117,11 @@ path_info() { # path
 # below a scanned tree (absent, then).
 path_miss() { # path
   local t
-  if [ "${#SCANNED_TREES[@]}" = 0 ] && [ "${#SCAN_TREES[@]}" -gt 0 ]; then scan_paths "${SCAN_NAMES[@]}" -- "${SCAN_TREES[@]}"; fi
+  if [ "${#SCANNED_TREES[@]}" = 0 ] && [ "${#SCAN_TREES[@]}" -gt 0 ]; then
+    scan_paths -t "${#SCAN_TREES[@]}" "${SCAN_TREES[@]}" "${SCAN_NAMES[@]}"
+  fi
   [ -z "${PATH_INFO[$1]+set}" ] || return 0
+  if [[ $SCANNED_NAMES == *$'\n'"$1"$'\n'* ]]; then PATH_INFO[$1]=-; return 0; fi
   for t in "${SCANNED_TREES[@]}"; do
     if [[ $1 == "$t"/* && ${1#"$t"/} != */*/* ]]; then PATH_INFO[$1]=-; return 0; fi
   done
@@ -191,16 +209,17 @@ check_tree() { # name path
 trust_clean() {
   local p t
   for p in "${PREFIXES[@]}"; do
-    t=${PATH_INFO[$p]-U}
+    t=${PATH_INFO[$p]-}
     case $t in
-      T* | -) ;;
+      T*) ;;
       S*) [ "$sticky_ok" = 1 ] || return 1 ;;
+      - | '') [[ $SCANNED_NAMES == *$'\n'"$p"$'\n'* ]] || return 1 ;;
       *) return 1 ;;
     esac
   done
   for p in "$state_dir" "$CertDir" "$KeyDir" "$inventory_dir" "$hooks_dir"; do
     [ -n "$p" ] || continue
-    while [[ ${PATH_INFO[$p]-} == - ]]; do p=${p%/*}; p=${p:-/}; done
+    while ! path_info "$p" && [ "$p" != / ]; do p=${p%/*}; p=${p:-/}; done
     [[ ${PATH_INFO[$p]-} == T* ]] || return 1
   done
 }
@@ -218,7 +237,7 @@ check_dirs() {
   if [ -z "${PATH_INFO[/]+set}" ]; then
     trust_prefixes
     if [ "${LOCK_HELD:-0}" = 1 ]; then
-      scan_paths "${PREFIXES[@]}" "${SCAN_NAMES[@]}" -- "${SCAN_TREES[@]}"
+      scan_paths -t "${#SCAN_TREES[@]}" "${SCAN_TREES[@]}" "${PREFIXES[@]}" "${SCAN_NAMES[@]}"
     else
       scan_paths "${PREFIXES[@]}"
     fi

@@ -72,11 +72,13 @@ check_placement() { # name dir
     return
   fi
   # The usual answer (not forbidden, allowed) from one match against each list; the loops name the entry.
-  tree_re "${FORBIDDEN_TREES[@]}"
-  if ! [[ $2 =~ $TREE_RE ]]; then
+  if [ -z "${FORBIDDEN_RE:-}" ]; then
+    tree_re "${FORBIDDEN_TREES[@]}"
+    FORBIDDEN_RE=$TREE_RE
     tree_re "${ALLOWED_DIRS[@]}"
-    if [[ $2 =~ $TREE_RE ]]; then return; fi
+    ALLOWED_RE=$TREE_RE
   fi
+  if ! [[ $2 =~ $FORBIDDEN_RE ]] && [[ $2 =~ $ALLOWED_RE ]]; then return; fi
   for f in "${FORBIDDEN_TREES[@]}"; do
     if [[ $f == / || $2 == "$f" || $2 == "$f"/* ]]; then problems+=("SSM_$1 $2 is below $f, which is never allowed (a system directory or a web root)"); return; fi
   done

@@ -705,6 +705,23 @@ describe('directory trust: no directory on the way to the files may be changed b
     expect(readdirSync(parent)).toEqual([]);
   });
 
+  test('a link whose text holds newlines cannot pass an untrusted directory off as trusted (the scan reads it NUL-separated)', async () => {
+    const cert = f.publish({ names: ['trust.example.test'] });
+    const params = f.params(cert.versionId, 'trust-forge-slot');
+    expect((await run(params)).code).toBe(0);
+    const certDir = params.CertDir!;
+    // CertDir writable by its group: a real trust problem. Whoever can write there plants a .prev name (one the
+    // report's scan reads) whose link text, were the scan read a line per field, would end the link's own line
+    // and add a line pair claiming CertDir is a root-owned 0755 directory.
+    chmodSync(certDir, 0o775);
+    symlinkSync(`x\n${certDir}\nT d 0 0 755 2 1 1.0 4096 1.0`, path.join(certDir, 'site.chain.pem.prev'));
+    const { SecretVersionId: _unused, ...reportParams } = params;
+    void _unused;
+    const r = await run(reportParams, {}, 'report');
+    refused(r, `CertDir ${certDir} is not safe to write as uid`);
+    expect(r.stderr).toContain(`${certDir} is writable by group or others (mode 775)`);
+  });
+
   test('a state directory inside a group- or world-writable directory is refused, as CertDir would be', async () => {
     const cert = f.publish({ names: ['trust.example.test'] });
     const parent = path.join(f.root, 'trust-state-0777');
