@@ -23,10 +23,9 @@
 #     flock, mv          the node's one custom-inventory file, shared by every certificate: rewritten under a
 #                        lock, renamed into place
 #     rm, rm             the version before the previous one, and the private directory, deleted
-#   required-processes.sh report   flock (the CertName lock: its file is there after the first run, and
-#                                  opening it writes nothing, so it comes before the trust walk), one find
-#                                  (directory trust and, under the lock, the ownership proof: no openssl, the
-#                                  record holds what it reads), flock and mv (the shared inventory file)
+#   required-processes.sh report   find (directory trust), flock (the CertName lock), find (the ownership
+#                                  proof: no openssl, the record holds what it reads), flock and mv (the
+#                                  shared inventory file)
 #
 # Parameters come as the node programs get them (SSM_CertName, SSM_SecretId, SSM_SecretVersionId, SSM_Region,
 # SSM_CertDir, SSM_KeyDir); the state and inventory directories as ACM_EXPORT_STATE_DIR and
@@ -138,9 +137,9 @@ case ${1:-} in
     if [ "${#gone[@]}" -gt 0 ]; then rm -rf -- "${gone[@]}"; fi
     ;;
   report)
+    trust_walk
     lock_name
-    find -P "${prefixes[@]}" "$store" "$key_store" -maxdepth 2 \( -path "$store" -o -path "$store/*" -o \
-      -path "$key_store" -o -path "$key_store/*" -o -prune \) -printf "$stat_format" >/dev/null
+    scan_store
     write_inventory
     ;;
   *)

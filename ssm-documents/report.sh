@@ -116,7 +116,6 @@ main() {
   REPORT_READY=1
   STEP=preflight
   problems=()
-  lock_early
   check_tools
   check_dirs
   # No work directory (a report writes no temp file): only the cleanup of those killed runs left.

@@ -35,7 +35,7 @@ report_inventory() { # installed|unchanged|skipped|failed|report [step]
     return 0
   fi
   local status=$1 step=${2:-} serial="" not_after="" installed_at="" version=${SecretVersionId:-} verified=false
-  local now run_at frag_dir="$state_dir/inventory" frag rc=0
+  local now run_at frag_dir="$state_dir/inventory" frag tmp rc=0
   TZ=UTC printf -v now '%(%Y-%m-%dT%H:%M:%SZ)T' -1
   run_at=$now
   frag="$frag_dir/$CertName.json"
@@ -67,34 +67,32 @@ report_inventory() { # installed|unchanged|skipped|failed|report [step]
       if [ "${VERIFIED:-false}" = true ]; then verified=true; fi ;;
     *) if [ "${VERIFIED:-false}" = true ]; then verified=true; fi ;;
   esac
-  lock_inventory || return 1
-  # Rewritten in place under the inventory lock, which every reader of another CertName's fragment holds (the
-  # runs of this CertName hold its lock as well): no rename, so no process. A run killed between the truncation
-  # and the write leaves it empty, which reads as no entry: the next run of this CertName writes it again, and
-  # an association run meanwhile knows no version held, so it fetches and compares the files.
-  if ! regular_or_absent "$frag"; then exec 8>&-; return 1; fi
+  state_subdir "$frag_dir" || return 1
+  if [ ! -d "$inventory_dir" ]; then (umask 022 && mkdir -p -- "$inventory_dir") || return 1; fi
+  # A new name (noclobber), 0644 (umask 022 for this one file).
+  tmp="$frag_dir/.$CertName.$$.$RANDOM$RANDOM"
+  if [ -e "$tmp" ] || [ -L "$tmp" ]; then return 1; fi
   umask 022
+  set -C
   json_obj CertName "$CertName" Target "$Target" SecretId "$SecretId" SecretVersionId "$version" Serial "$serial" \
     ServedSerial "$SERVED" NotAfter "$not_after" Verified "$verified" InstalledAt "$installed_at" LastRun "$status" \
     FailedStep "$step" LastRunAt "$run_at" CheckedAt "$now" Problem "$PROBLEM" Service "$Service" Node "$node_id" \
-    >"$frag" || rc=1
+    >"$tmp" || rc=1
+  set +C
   umask 077
-  if [ "$rc" != 0 ] || ! assemble_inventory held; then exec 8>&-; return 1; fi
-  exec 8>&-
+  if [ "$rc" != 0 ]; then rm -f -- "$tmp"; return 1; fi
+  mv -fT -- "$tmp" "$frag" || return 1
+  assemble_inventory || return 1
   log "custom inventory: Custom:$INVENTORY_TYPE entry for $CertName written (${1})"
 }
-# The inventory lock (fd 8, in the state directory's inventory/): held by every writer of a fragment and of the
-# file the agent reads. Creates both directories when missing.
-lock_inventory() {
-  state_subdir "$state_dir/inventory" || return 1
-  if [ ! -d "$inventory_dir" ]; then (umask 022 && mkdir -p -- "$inventory_dir") || return 1; fi
-  if ! open_lock 8 "$state_dir/inventory/.lock" || ! flock -w 30 8; then exec 8>&-; return 1; fi
-}
-# The one file the agent reads: every CertName's fragment (none: an empty list, so removals show), the first
-# line of each, joined. Under the inventory lock: taken here (and released) unless the caller holds it.
+# The one file the agent reads: every CertName's fragment (none: an empty list, so removals show).
+# Built by the shell under the inventory lock (fd 8, closed again before returning): the first line of each
+# fragment, joined.
 assemble_inventory() {
-  local frag_dir="$state_dir/inventory" out f line content="" rc=0 held=${1:-}
-  if [ "$held" != held ]; then lock_inventory || return 1; fi
+  local frag_dir="$state_dir/inventory" out f line content="" rc=0
+  state_subdir "$frag_dir" || return 1
+  if [ ! -d "$inventory_dir" ]; then (umask 022 && mkdir -p -- "$inventory_dir") || return 1; fi
+  if ! open_lock 8 "$frag_dir/.lock" || ! flock -w 30 8; then exec 8>&-; return 1; fi
   for f in "$frag_dir"/*.json; do
     [ -f "$f" ] || continue
     line=""
@@ -107,9 +105,10 @@ assemble_inventory() {
   printf '{"SchemaVersion":"1.0","TypeName":"Custom:%s","Content":[%s]}\n' "$INVENTORY_TYPE" "$content" >"$out" || rc=1
   set +C
   umask 077
-  if [ "$rc" = 0 ] && mv -fT -- "$out" "$inventory_dir/$INVENTORY_TYPE.json"; then rc=0; else rm -f -- "$out"; rc=1; fi
-  if [ "$held" != held ]; then exec 8>&-; fi
-  return "$rc"
+  if [ "$rc" = 0 ] && mv -fT -- "$out" "$inventory_dir/$INVENTORY_TYPE.json"; then exec 8>&-; return 0; fi
+  rm -f -- "$out"
+  exec 8>&-
+  return 1
 }
 report_or_warn() { report_inventory "$@" || log "warning: could not write the custom inventory"; }
 

@@ -22,18 +22,6 @@ take_lock() {
   fi
   LOCK_HELD=1
 }
-# The lock before the preflight's scan, once its file is there (every run after the first): opening an existing
-# regular file writes nothing, so it may come before the directory-trust walk; and with the lock held the store
-# cannot change, so that one scan reads both the way to every directory and the store (lib/node.sh, check_dirs).
-# A first run, or anything but a plain file and directory there, takes it where the program does.
-lock_early() {
-  local step=$STEP
-  [ -d "$state_dir/locks" ] && [ ! -L "$state_dir/locks" ] && [ -f "$state_dir/locks/$CertName.lock" ] &&
-    [ ! -L "$state_dir/locks/$CertName.lock" ] || return 0
-  STEP=lock
-  take_lock
-  STEP=$step
-}
 # A lock file (the CertName lock on fd 9, the inventory's on fd 8) is opened only when it is absent or a
 # regular file, never through a symbolic link (>> would create or append to its target; a FIFO would block),
 # and used only when the name still is the file opened. 1: refused, 2: replaced while it was being opened,

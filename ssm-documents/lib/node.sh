@@ -78,15 +78,21 @@ scan_paths() { # [-t count tree...] name...
   if [ "${1:-}" = -t ]; then i=$2; shift 2; trees_=("${@:1:i}"); fi
   names_=("${@:i+1}")
   [ "$#" -gt 0 ] || return 0
-  if [ "${#names_[@]}" -gt 0 ]; then printf -v p '%s\n' "${names_[@]}"; SCANNED_NAMES+=$p; fi
+  # A name with a newline (a walk's link text) would add other names to that list: those names are marked one by one.
+  if [[ ${names_[*]} == *$'\n'* ]]; then
+    for p in "${names_[@]}"; do PATH_INFO[$p]=-; done
+  elif [ "${#names_[@]}" -gt 0 ]; then
+    printf -v p '%s\n' "${names_[@]}"
+    SCANNED_NAMES+=$p
+  fi
   for p in "${trees_[@]}"; do PATH_INFO[$p]=-; SCANNED_TREES+=("$p"); expr_+=(-path "$p" -o -path "$p/*" -o); done
   q=(-P "${names_[@]}" "${trees_[@]}" -maxdepth 2 \( "${expr_[@]}" -prune \))
   trust_=(\( -type d "${TRUSTED_UIDS[@]}" ! -perm /022 -printf T -o -type d -perm -1002 -printf S -o -printf U \))
   # A path and its fields a line each, read by a command substitution (in blocks: read and mapfile take a pipe a
-  # byte per system call) and split on newlines with globbing off. A name or link text with a newline (only
-  # below a start point: those passed their patterns) would shift the lines, so that a name could pose as
+  # byte per system call) and split on newlines with globbing off. A path or link text with a newline (a start
+  # point from a walk's link text, or a name below one) would shift the lines, so that a name could pose as
   # another path: it is not listed but prints a line no path can be ("?"), and the scan is read again with NULs.
-  p=$(exec find "${q[@]}" \( \( -name $'*\n*' -o -lname $'*\n*' \) -prune -printf '?\n' -o -printf '%p\n' \
+  p=$(exec find "${q[@]}" \( \( -path $'*\n*' -o -lname $'*\n*' \) -prune -printf '?\n' -o -printf '%p\n' \
     "${trust_[@]}" -printf ' %y %U %G %m %n %i %C@ %s %T@/%l\n' \) 2>/dev/null) || :
   if [[ $'\n'$p$'\n' == *$'\n?\n'* ]]; then
     mapfile -t -d '' found_ < <(exec find "${q[@]}" -printf '%p\0' "${trust_[@]}" -printf ' %y %U %G %m %n %i %C@ %s %T@/%l\0' 2>/dev/null)
@@ -126,6 +132,7 @@ path_miss() { # path
     if [[ $1 == "$t"/* && ${1#"$t"/} != */*/* ]]; then PATH_INFO[$1]=-; return 0; fi
   done
   scan_paths "$1"
+  [ -n "${PATH_INFO[$1]+set}" ] || PATH_INFO[$1]=-
 }
 # The link text of a symbolic link (PI_LINK); fails for anything else.
 link_text() { path_info "$1" && [ "$PI_TYPE" = l ]; }
@@ -232,15 +239,10 @@ check_dirs() {
   check_dir CertDir "$CertDir"
   check_dir KeyDir "$KeyDir"
   # The directories of the walks below, read at once (unless read already: the install reads them with
-  # its library cache, and nothing changed since when / is still known); with the CertName lock held, the
-  # program's usual paths in the same find.
+  # its library cache, and nothing changed since when / is still known).
   if [ -z "${PATH_INFO[/]+set}" ]; then
     trust_prefixes
-    if [ "${LOCK_HELD:-0}" = 1 ]; then
-      scan_paths -t "${#SCAN_TREES[@]}" "${SCAN_TREES[@]}" "${PREFIXES[@]}" "${SCAN_NAMES[@]}"
-    else
-      scan_paths "${PREFIXES[@]}"
-    fi
+    scan_paths "${PREFIXES[@]}"
   fi
   sticky_ok=0
   if [ "$IS_ROOT" != 1 ] || [ "${ACM_EXPORT_ALLOW_STICKY_ANCESTOR:-0}" = 1 ]; then sticky_ok=1; fi

@@ -86,9 +86,12 @@ check_placement() { # name dir
   problems+=("SSM_$1 $2 is not under an allowed directory (${ALLOWED_DIRS[*]})")
 }
 
-# A pattern (TREE_RE) matching a path at or below any of the directories ("/" matches every path). The
+# A pattern (TREE_RE) matching a path at or below any of the directories ("/" matches every path; none, no
+# path). The
 # entries passed the directory pattern: "." is their only pattern character.
 tree_re() { # dir...
+  # No directory: a pattern that no path (absolute: it starts with /) matches.
+  if [ "$#" = 0 ]; then TREE_RE='^[^/]'; return; fi
   local -a dirs_=("${@%/}")
   printf -v TREE_RE '|%s' "${dirs_[@]//./[.]}"
   TREE_RE="^(${TREE_RE#|})(/|\$)"

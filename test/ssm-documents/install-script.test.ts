@@ -3,7 +3,7 @@
  * line, validation before any live file is touched, rollback copies, parameter hardening, locking,
  * no secret in the output, and the private temp dir removed on every exit path.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   chownSync,
@@ -30,6 +30,7 @@ import {
   type InstallParams,
   type InstallRun,
 } from '../helpers/install-script';
+import { waitFor } from '../helpers/wait';
 import {
   createFixture,
   HOSTILE_VALUES,
@@ -721,6 +722,52 @@ describe('directory trust: no directory on the way to the files may be changed b
     refused(r, `CertDir ${certDir} is not safe to write as uid`);
     expect(r.stderr).toContain(`${certDir} is writable by group or others (mode 775)`);
   });
+
+  rootTest(
+    'as root: a report refuses a state directory owned by someone else at once, though that user holds the lock in it (skipped when not root)',
+    async () => {
+      const state = path.join(f.root, 'trust-lockholder-state');
+      const lockFile = path.join(state, 'locks', 'site.lock');
+      mkdirSync(path.dirname(lockFile), { recursive: true, mode: 0o755 });
+      writeFileSync(lockFile, '');
+      for (const p of [state, path.dirname(lockFile), lockFile]) chownSync(p, NOBODY, NOBODY);
+      // The other user holds the lock file's lock: a run that locked before judging the directory would wait.
+      const holder = spawn('flock', [lockFile, 'sleep', '60'], { stdio: 'ignore' });
+      try {
+        await waitFor(
+          () => spawnSync('flock', ['-n', lockFile, 'true']).status === 1,
+          5000,
+          'the other user to hold the lock',
+        );
+        const { SecretVersionId: _unused, ...params } = f.params('unused', 'trust-lockholder-slot');
+        void _unused;
+        const r = await run(params, { ACM_EXPORT_STATE_DIR: state, ACM_EXPORT_LOCK_SECONDS: '5' }, 'report');
+        refused(
+          r,
+          `state directory ${state} is not safe to write as uid 0: ${state} is owned by uid ${NOBODY}, not by root`,
+        );
+        expect(r.stderr).not.toContain('held the lock');
+      } finally {
+        holder.kill('SIGKILL');
+      }
+    },
+  );
+
+  rootTest(
+    'as root: a link on the way whose text holds a newline is judged like any other link (skipped when not root)',
+    async () => {
+      const cert = f.publish({ names: ['trust.example.test'] });
+      const base = path.join(f.root, 'trust-nl');
+      // The link's target exists: a directory named "a<newline>b" holding c.
+      mkdirSync(path.join(base, 'a\nb', 'c'), { recursive: true, mode: 0o755 });
+      const link = path.join(base, 'cd');
+      symlinkSync('a\nb/c', link);
+      lchownSync(link, NOBODY, NOBODY);
+      const r = await run(f.params(cert.versionId, 'trust-nl-slot', { CertDir: link, KeyDir: link }));
+      refused(r, `symbolic link ${link} is owned by uid ${NOBODY}, not by root`);
+      expect(r.stderr).not.toContain('unexpected error');
+    },
+  );
 
   test('a state directory inside a group- or world-writable directory is refused, as CertDir would be', async () => {
     const cert = f.publish({ names: ['trust.example.test'] });

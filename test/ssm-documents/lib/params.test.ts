@@ -5,9 +5,11 @@
  * parameter whose bounded tail (TAIL) or key and value (PAIR) it checks as lengths (ssm-documents/load.ts).
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { FIELDS, bashParamPrelude } from '../../../lambda/shared/fields';
 import { bashPairRules, bashTailRules } from '../../../ssm-documents/load';
+import { placementProblems } from '../../../lambda/shared/placement';
 
 const PARAMS_SH = path.join(__dirname, '..', '..', '..', 'ssm-documents', 'lib', 'params.sh');
 const PATTERN = '^(/[A-Za-z0-9_][A-Za-z0-9._-]{0,63}){1,32}$';
@@ -190,4 +192,56 @@ test('bashTailRules: only a plain character not in the final class, a large boun
     '^a\\:[a-z]{1,100}$',
   ])
     expect(bashTailRules('install', withPattern(pattern))).toBe('declare -A TAIL=() PAIR=()');
+});
+
+test('check_placement judges as the API does (lambda/shared/placement.ts) whatever the allowed list, an empty one too', () => {
+  const dirs = [
+    '/etc/ssl',
+    '/etc/ssl/private',
+    '/etc/ssl2',
+    '/srv/a.b/c',
+    '/srv/aXb/c',
+    '/var/www/html',
+    '/usr/share/nginx/html/x',
+    '/usr/local/tls',
+    '/etc',
+    '/opt/app/tls',
+    '/home/u/certs',
+  ];
+  // What a problem line says, whichever side wrote it: allowed, never allowed, below which entry, or not allowed.
+  const kind = (line: string | undefined) =>
+    line === undefined
+      ? 'ok'
+      : / is never allowed /.test(line)
+        ? 'never'
+        : (/ is below (\S+), /.exec(line)?.[1] ??
+          (/ is not under an allowed directory /.test(line) ? 'not under' : line));
+  for (const allowed of [[], ['/'], ['/etc/ssl'], ['/etc/ssl', '/srv/a.b'], ['/opt', '/usr/local']]) {
+    const policy = `declare -ra ALLOWED_DIRS=(${allowed.map((d) => `'${d}'`).join(' ')})`;
+    const script = readFileSync(PARAMS_SH, 'utf8').replace(/^declare -ra ALLOWED_DIRS=\(.*\)$/m, () => policy);
+    const r = spawnSync(
+      'bash',
+      [
+        '-c',
+        'set -u; eval "$PARAMS"; for d in "$@"; do problems=(); check_placement CertDir "$d"; printf "%s\\n" "${problems[0]:-}"; done',
+        'placement',
+        ...dirs,
+      ],
+      { encoding: 'utf8', env: { ...process.env, PARAMS: script } },
+    );
+    expect(r.stderr).toBe('');
+    const byScript = r.stdout
+      .split('\n')
+      .slice(0, dirs.length)
+      .map((line) => kind(line || undefined));
+    const byApi = dirs.map((dir) =>
+      kind(
+        placementProblems(
+          { CertDir: dir, KeyDir: dir, KeyOwner: '', KeyGroup: '' },
+          { allowedDirs: allowed, keyAccounts: [] },
+        ).find((p) => p.startsWith('CertDir:')),
+      ),
+    );
+    expect({ allowed, verdicts: byScript }).toEqual({ allowed, verdicts: byApi });
+  }
 });
