@@ -142,8 +142,9 @@
 # with "changed": false and "skipped": "target removed from this node". A version created after the
 # removal (a new export) installs and clears the tombstone. The comparison uses this node's clock.
 #
-# Directory trust (preflight, before anything is written): as root, CertDir, KeyDir, the state directory, the
-# custom inventory directory and the hooks directory and every directory on the way to them from / (symbolic
+# Directory trust (preflight, before anything is written): as root, CertDir, KeyDir, the state directory and its
+# own directories, the custom inventory directory and the hooks directory and every directory on the way to them
+# from / (symbolic
 # links resolved, each link owned by root too) must be
 # owned by root and not writable by group or others; anything else is refused with one line per problem
 # (exit 11), because whoever can change one of those directories could swap a staged file, the lock or a

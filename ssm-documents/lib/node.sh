@@ -136,8 +136,13 @@ path_miss() { # path
 }
 # The link text of a symbolic link (PI_LINK); fails for anything else.
 link_text() { path_info "$1" && [ "$PI_TYPE" = l ]; }
+# The state directory's own directories (records, locks, fragments, pending marks, tombstones, the library cache):
+# judged like the state directory, since whoever could change one could swap what a run writes there.
+STATE_SUBDIRS=(lib locks owned inventory pending removed)
 # The directories every trust walk of check_dirs reads (PREFIXES).
-trust_prefixes() { path_prefixes "$CertDir" "$KeyDir" "$state_dir" ${inventory_dir:+"$inventory_dir"} "$hooks_dir"; }
+trust_prefixes() {
+  path_prefixes "$CertDir" "$KeyDir" "${STATE_SUBDIRS[@]/#/$state_dir/}" ${inventory_dir:+"$inventory_dir"} "$hooks_dir"
+}
 # Every directory a walk from / to the path passes (the path itself included), each once, for one scan_paths.
 # The paths passed their patterns: absolute, no empty, . or .. component.
 path_prefixes() { # path...
@@ -224,7 +229,7 @@ trust_clean() {
       *) return 1 ;;
     esac
   done
-  for p in "$state_dir" "$CertDir" "$KeyDir" "$inventory_dir" "$hooks_dir"; do
+  for p in "${STATE_SUBDIRS[@]/#/$state_dir/}" "$CertDir" "$KeyDir" "$inventory_dir" "$hooks_dir"; do
     [ -n "$p" ] || continue
     while ! path_info "$p" && [ "$p" != / ]; do p=${p%/*}; p=${p:-/}; done
     [[ ${PATH_INFO[$p]-} == T* ]] || return 1
@@ -233,7 +238,7 @@ trust_clean() {
 # CertDir, KeyDir, the state, inventory and hooks directories: writable, and nobody but root (or the current
 # user) can change them. Once a run (the install judges them before its library cache is written).
 check_dirs() {
-  local hooks_perm
+  local hooks_perm d
   [ -z "${DIRS_CHECKED:-}" ] || return 0
   DIRS_CHECKED=1
   check_dir CertDir "$CertDir"
@@ -251,7 +256,14 @@ check_dirs() {
   # The state directory (records, the lock, inventory fragments, tombstones, the library cache) and the
   # custom inventory directory: written by every run, so nobody else may change the way to them either.
   if [ "$#" -gt 0 ]; then
+    d=${#problems[@]}
     check_tree "state directory" "$state_dir"
+    # Its own directories once the way to it passed (else each would repeat what is wrong above them).
+    if [ "${#problems[@]}" = "$d" ]; then
+      for d in "${STATE_SUBDIRS[@]}"; do
+        if [ -e "$state_dir/$d" ] || [ -L "$state_dir/$d" ]; then check_tree "state directory" "$state_dir/$d"; fi
+      done
+    fi
     check_tree CertDir "$CertDir"
     check_tree KeyDir "$KeyDir"
     if [ -n "$inventory_dir" ]; then check_tree "inventory directory" "$inventory_dir"; fi

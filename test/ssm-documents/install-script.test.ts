@@ -769,6 +769,24 @@ describe('directory trust: no directory on the way to the files may be changed b
     },
   );
 
+  rootTest(
+    'as root: a directory of the state directory owned by someone else is refused before anything is written (skipped when not root)',
+    async () => {
+      const cert = f.publish({ names: ['trust.example.test'] });
+      const state = path.join(f.root, 'trust-state-subdir');
+      mkdirSync(path.join(state, 'owned'), { recursive: true, mode: 0o755 });
+      chownSync(path.join(state, 'owned'), NOBODY, NOBODY);
+      const params = f.params(cert.versionId, 'trust-state-subdir-slot');
+      const r = await run(params, { ACM_EXPORT_STATE_DIR: state });
+      refused(
+        r,
+        `state directory ${path.join(state, 'owned')} is not safe to write as uid 0: ${path.join(state, 'owned')} is owned by uid ${NOBODY}, not by root`,
+      );
+      expect(readdirSync(path.join(state, 'owned'))).toEqual([]);
+      expect(existsSync(params.CertDir!)).toBe(false);
+    },
+  );
+
   test('a state directory inside a group- or world-writable directory is refused, as CertDir would be', async () => {
     const cert = f.publish({ names: ['trust.example.test'] });
     const parent = path.join(f.root, 'trust-state-0777');
