@@ -193,7 +193,8 @@ check_tree() { # name path
         if [ "$hops" -gt 40 ]; then found+=("too many symbolic links below $cur"); break 2; fi
         uid='?'
         if path_info "$next"; then uid=$PI_UID; fi
-        trusted_uid "$uid" || found+=("symbolic link $next is owned by uid $uid, not by $who")
+        # Kept whatever the walk meets after it: a sticky directory it then reaches does not make the link safe.
+        trusted_uid "$uid" || kept+=("symbolic link $next is owned by uid $uid, not by $who")
         if ! link_text "$next"; then found+=("cannot read symbolic link $next"); break 2; fi
         link=$PI_LINK
         case $link in

@@ -787,6 +787,27 @@ describe('directory trust: no directory on the way to the files may be changed b
     },
   );
 
+  rootTest(
+    'as root: a relative link of another user is refused though the walk then reaches a sticky directory it may pass (skipped when not root)',
+    async () => {
+      const cert = f.publish({ names: ['trust.example.test'] });
+      const dir = path.join(f.root, 'trust-rel-link');
+      mkdirSync(dir, { mode: 0o755 });
+      // Up to / and back down through the sticky directory the fixture lies in (ACM_EXPORT_ALLOW_STICKY_ANCESTOR=1).
+      let sticky = path.dirname(f.root);
+      while ((statSync(sticky).mode & 0o1000) === 0 && sticky !== '/') sticky = path.dirname(sticky);
+      const target = path.join(f.root, 'trust-rel-target');
+      mkdirSync(target, { mode: 0o755 });
+      const link = path.join(dir, 'certs');
+      symlinkSync(`${'../'.repeat(dir.split('/').length - 1)}${path.relative('/', target)}`, link);
+      lchownSync(link, NOBODY, NOBODY);
+      expect(sticky).not.toBe('/');
+      const r = await run(f.params(cert.versionId, 'trust-rel-slot', { CertDir: link }));
+      refused(r, `symbolic link ${link} is owned by uid ${NOBODY}, not by root`);
+      expect(readdirSync(target)).toEqual([]);
+    },
+  );
+
   test('a state directory inside a group- or world-writable directory is refused, as CertDir would be', async () => {
     const cert = f.publish({ names: ['trust.example.test'] });
     const parent = path.join(f.root, 'trust-state-0777');
