@@ -151,10 +151,10 @@
 # rollback link for a symbolic link between two steps and make root write, chown or chmod any file.
 # Sticky world-writable directories (/tmp) count as writable by others, so targets below /tmp are
 # refused too. Not as root (local mode, tests), the same walk accepts directories owned by root or the
-# current user, and a sticky world-writable directory ends it: only the owner of an entry there may
-# rename or remove it, so the directories from the target up to (not including) the nearest sticky
-# world-writable one are checked, and the target must not be that directory or be created directly in
-# it. ACM_EXPORT_ALLOW_STICKY_ANCESTOR=1 (not a document parameter) applies that sticky rule as root
+# current user, and a sticky world-writable directory of such an owner ends it: only the owner of an entry
+# there (or of the directory) may rename or remove it, so the directories from the target up to (not
+# including) the nearest such directory are checked, and the target must not be that directory or be created
+# directly in it; a symbolic link met on the way, and what was found before it, still count. ACM_EXPORT_ALLOW_STICKY_ANCESTOR=1 (not a document parameter) applies that sticky rule as root
 # too, for test and local-mode roots under /tmp. Beyond the check, file operations do not follow
 # symbolic links: staged files are re-checked (regular file, owner, mode, one link) before the rename,
 # chown/chgrp use -h, renames and rollback links use -T, and a live, .prev or rollback name that is a

@@ -62,8 +62,8 @@ check_dir() { # name dir
 # from one find for many paths instead of one stat or readlink each (a process costs more than the check).
 # PATH_INFO[path] is "trust type uid gid mode links inode ctime size mtime/link text", or "-" when the path is
 # absent. trust is find's own verdict for the directory-trust walks: T a directory of a trusted uid (root, or this
-# uid when not root) closed to group and others, S a sticky world-writable directory, U anything else. Valid until
-# this run changes a path: every change calls paths_changed, which forgets everything read.
+# uid when not root) closed to group and others, S a sticky world-writable directory of a trusted uid, U anything
+# else. Valid until this run changes a path: every change calls paths_changed, which forgets everything read.
 declare -gA PATH_INFO=()
 declare -ga SCANNED_TREES=() SCAN_NAMES=() SCAN_TREES=()
 declare -ga TRUSTED_UIDS=(-uid 0)
@@ -87,7 +87,7 @@ scan_paths() { # [-t count tree...] name...
   fi
   for p in "${trees_[@]}"; do PATH_INFO[$p]=-; SCANNED_TREES+=("$p"); expr_+=(-path "$p" -o -path "$p/*" -o); done
   q=(-P "${names_[@]}" "${trees_[@]}" -maxdepth 2 \( "${expr_[@]}" -prune \))
-  trust_=(\( -type d "${TRUSTED_UIDS[@]}" ! -perm /022 -printf T -o -type d -perm -1002 -printf S -o -printf U \))
+  trust_=(\( -type d "${TRUSTED_UIDS[@]}" ! -perm /022 -printf T -o -type d -perm -1002 "${TRUSTED_UIDS[@]}" -printf S -o -printf U \))
   # A path and its fields a line each, read by a command substitution (in blocks: read and mapfile take a pipe a
   # byte per system call) and split on newlines with globbing off. A path or link text with a newline (a start
   # point from a walk's link text, or a name below one) would shift the lines, so that a name could pose as
@@ -127,7 +127,7 @@ path_miss() { # path
     scan_paths -t "${#SCAN_TREES[@]}" "${SCAN_TREES[@]}" "${SCAN_NAMES[@]}"
   fi
   [ -z "${PATH_INFO[$1]+set}" ] || return 0
-  if [[ $SCANNED_NAMES == *$'\n'"$1"$'\n'* ]]; then PATH_INFO[$1]=-; return 0; fi
+  if [[ $1 != *$'\n'* && $SCANNED_NAMES == *$'\n'"$1"$'\n'* ]]; then PATH_INFO[$1]=-; return 0; fi
   for t in "${SCANNED_TREES[@]}"; do
     if [[ $1 == "$t"/* && ${1#"$t"/} != */*/* ]]; then PATH_INFO[$1]=-; return 0; fi
   done
@@ -170,9 +170,10 @@ check_tree() { # name path
     uid=$PI_UID
     mode=$PI_MODE
     sticky=0
-    if [ "$sticky_ok" = 1 ] && (( (8#$mode & 01002) == 01002 )); then
-      # Sticky and world-writable (/tmp): only the owner of an entry may rename or remove it, so what is
-      # above it no longer matters; what is below it must still pass (header: "Directory trust").
+    if [ "$sticky_ok" = 1 ] && (( (8#$mode & 01002) == 01002 )) && trusted_uid "$uid"; then
+      # Sticky and world-writable (/tmp) and owned by a trusted uid: only the owner of an entry (or of the
+      # directory) may rename or remove it, so what is above it no longer matters; what is below it must still
+      # pass (header: "Directory trust").
       found=()
       sticky=1
     else
@@ -200,7 +201,8 @@ check_tree() { # name path
         case $link in
           /*) # start again at /, judging it again; what was found so far stands
             kept+=("${found[@]}"); found=(); cur=/; rest=${link#/}${rest:+/$rest}; break ;;
-          *) rest=$link${rest:+/$rest}; continue ;;
+          *) # go on from cur; what was found so far stands too (whoever could change it could change the link)
+            kept+=("${found[@]}"); found=(); rest=$link${rest:+/$rest}; continue ;;
         esac
       fi
       # A missing component ends the walk: the rest is created by this run inside cur.
@@ -230,7 +232,7 @@ trust_clean() {
       *) return 1 ;;
     esac
   done
-  for p in "${STATE_SUBDIRS[@]/#/$state_dir/}" "$CertDir" "$KeyDir" "$inventory_dir" "$hooks_dir"; do
+  for p in "$state_dir" "${STATE_SUBDIRS[@]/#/$state_dir/}" "$CertDir" "$KeyDir" "$inventory_dir" "$hooks_dir"; do
     [ -n "$p" ] || continue
     while ! path_info "$p" && [ "$p" != / ]; do p=${p%/*}; p=${p:-/}; done
     [[ ${PATH_INFO[$p]-} == T* ]] || return 1
@@ -271,6 +273,10 @@ check_dirs() {
     # The hooks directory and every directory above it: a hook is run as root, so nobody else may add one.
     check_tree "hooks directory" "$hooks_dir"
   fi
+  # A directory of the state directory is never used through a link (state_subdir): refused here, before any change.
+  for d in "${STATE_SUBDIRS[@]}"; do
+    if [ -L "$state_dir/$d" ]; then problems+=("state directory $state_dir/$d is a symbolic link; refusing to use it"); fi
+  done
   if [ "$IS_ROOT" = 1 ] && [ -d "$hooks_dir" ]; then
     hooks_perm=""
     if [ ! -L "$hooks_dir" ] && path_info "$hooks_dir"; then hooks_perm="$PI_UID $PI_MODE"; fi
