@@ -631,6 +631,19 @@ describe('directory trust: no directory on the way to the files may be changed b
   /** Runs as root only; elsewhere the test is reported as skipped, with the reason in its name. */
   const rootTest = asRoot ? test : test.skip;
   const NOBODY = 65534;
+  /**
+   * <root>/<name>/certs, a relative link up to / and back down to <root>/<name>-target (both directories root's,
+   * 0755): a walk of it passes every directory above the fixture, the sticky one included.
+   */
+  const linkUpAndDown = (name: string) => {
+    const dir = path.join(f.root, name);
+    const target = path.join(f.root, `${name}-target`);
+    mkdirSync(dir, { mode: 0o755 });
+    mkdirSync(target, { mode: 0o755 });
+    const link = path.join(dir, 'certs');
+    symlinkSync(`${'../'.repeat(dir.split('/').length - 1)}${path.relative('/', target)}`, link);
+    return { dir, target, link };
+  };
   const refused = (r: InstallRun, needle: string) => {
     expect(r.code).toBe(EXIT.preflight);
     expect(r.failure).toMatch(/^acm-export: FAILED at preflight: \d+ problem\(s\); nothing was changed$/);
@@ -791,17 +804,12 @@ describe('directory trust: no directory on the way to the files may be changed b
     'as root: a relative link of another user is refused though the walk then reaches a sticky directory it may pass (skipped when not root)',
     async () => {
       const cert = f.publish({ names: ['trust.example.test'] });
-      const dir = path.join(f.root, 'trust-rel-link');
-      mkdirSync(dir, { mode: 0o755 });
-      // Up to / and back down through the sticky directory the fixture lies in (ACM_EXPORT_ALLOW_STICKY_ANCESTOR=1).
+      // The walk passes the sticky directory the fixture lies in (ACM_EXPORT_ALLOW_STICKY_ANCESTOR=1).
       let sticky = path.dirname(f.root);
       while ((statSync(sticky).mode & 0o1000) === 0 && sticky !== '/') sticky = path.dirname(sticky);
-      const target = path.join(f.root, 'trust-rel-target');
-      mkdirSync(target, { mode: 0o755 });
-      const link = path.join(dir, 'certs');
-      symlinkSync(`${'../'.repeat(dir.split('/').length - 1)}${path.relative('/', target)}`, link);
-      lchownSync(link, NOBODY, NOBODY);
       expect(sticky).not.toBe('/');
+      const { target, link } = linkUpAndDown('trust-rel-link');
+      lchownSync(link, NOBODY, NOBODY);
       const r = await run(f.params(cert.versionId, 'trust-rel-slot', { CertDir: link }));
       refused(r, `symbolic link ${link} is owned by uid ${NOBODY}, not by root`);
       expect(readdirSync(target)).toEqual([]);
@@ -843,14 +851,9 @@ describe('directory trust: no directory on the way to the files may be changed b
     'as root: what lies above a relative link stays a problem when the walk then reaches a sticky directory (skipped when not root)',
     async () => {
       const cert = f.publish({ names: ['trust.example.test'] });
-      const dir = path.join(f.root, 'trust-rel-nobody');
-      mkdirSync(dir, { mode: 0o755 });
-      chownSync(dir, NOBODY, NOBODY);
-      const target = path.join(f.root, 'trust-rel-nobody-target');
-      mkdirSync(target, { mode: 0o755 });
       // A root-owned link, in a directory whose owner can replace it.
-      const link = path.join(dir, 'certs');
-      symlinkSync(`${'../'.repeat(dir.split('/').length - 1)}${path.relative('/', target)}`, link);
+      const { dir, target, link } = linkUpAndDown('trust-rel-nobody');
+      chownSync(dir, NOBODY, NOBODY);
       // The hooks directory elsewhere: its default lies beside CertDir, which would be refused on its own.
       const r = await run(f.params(cert.versionId, 'trust-rel-nobody-slot', { CertDir: link }), {
         ACM_EXPORT_HOOKS_DIR: path.join(f.root, 'trust-rel-nobody-hooks.d'),
