@@ -214,8 +214,14 @@ check_tree() { # name path
   if [ "$sticky" = 1 ]; then
     found+=("$cur is a world-writable directory; $name must be a directory below it owned by $who")
   fi
+  # Each once: a walk that meets a link or a directory again (a cycle of links) found the same again.
   local p
-  for p in "${kept[@]}" "${found[@]}"; do problems+=("$name $2 is not safe to write as uid $MY_UID: $p"); done
+  local -A said_=()
+  for p in "${kept[@]}" "${found[@]}"; do
+    [ -z "${said_[$p]+set}" ] || continue
+    said_[$p]=1
+    problems+=("$name $2 is not safe to write as uid $MY_UID: $p")
+  done
 }
 # Whether every walk of check_dirs would find nothing, from find's trust verdicts alone: each directory on the way
 # is a real directory of a trusted uid closed to others (T), or (sticky_ok) a sticky world-writable one that is not

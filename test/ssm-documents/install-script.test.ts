@@ -817,6 +817,31 @@ describe('directory trust: no directory on the way to the files may be changed b
   );
 
   rootTest(
+    'as root: a cycle of links of another user is refused with each problem once (skipped when not root)',
+    async () => {
+      const cert = f.publish({ names: ['trust.example.test'] });
+      const dir = path.join(f.root, 'trust-cycle');
+      mkdirSync(dir, { mode: 0o755 });
+      for (const [name, text] of [
+        ['a', 'b'],
+        ['b', 'a'],
+      ]) {
+        symlinkSync(text, path.join(dir, name));
+        lchownSync(path.join(dir, name), NOBODY, NOBODY);
+      }
+      const certDir = path.join(dir, 'a', 'certs');
+      const r = await run(f.params(cert.versionId, 'trust-cycle-slot', { CertDir: certDir }));
+      refused(r, `symbolic link ${path.join(dir, 'a')} is owned by uid ${NOBODY}, not by root`);
+      const lines = r.stderr
+        .split('\n')
+        .filter((line) => line.startsWith(`acm-export: preflight: CertDir ${certDir} `));
+      expect(lines.length).toBeGreaterThan(0);
+      expect(new Set(lines).size).toBe(lines.length);
+      expect(lines.some((line) => line.endsWith('too many symbolic links below ' + dir))).toBe(true);
+    },
+  );
+
+  rootTest(
     'as root: a sticky world-writable state directory is refused though all its own directories are trusted (skipped when not root)',
     async () => {
       const cert = f.publish({ names: ['trust.example.test'] });
