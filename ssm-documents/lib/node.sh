@@ -104,8 +104,8 @@ scan_paths() { # [-t count tree...] name...
   fi
   for ((i = 0; i + 1 < ${#found_[@]}; i += 2)); do PATH_INFO[${found_[i]}]=${found_[i + 1]}; done
 }
-# Sets PI_TYPE (f d l ..., "-": absent; the trust verdict is for trust_clean only), PI_UID, PI_GID, PI_MODE, PI_LINKS, PI_INODE, PI_CTIME, PI_SIZE,
-# PI_MTIME and PI_LINK (a link's text) for a path; fails when it is absent. The first miss after a change reads the
+# Sets PI_TYPE (f d l ..., "-": absent), PI_UID, PI_GID, PI_MODE, PI_LINKS, PI_INODE, PI_CTIME, PI_SIZE, PI_MTIME
+# and PI_LINK (a link's text) for a path (the trust verdict is for trust_clean and our_dir); fails when it is absent. The first miss after a change reads the
 # program's usual paths (SCAN_NAMES, SCAN_TREES) at once; a path below a scanned tree that it did not list is
 # absent.
 path_info() { # path
@@ -224,8 +224,8 @@ check_tree() { # name path
   done
 }
 # Whether every walk of check_dirs would find nothing, from find's trust verdicts alone: each directory on the way
-# is a real directory of a trusted uid closed to others (T), or (sticky_ok) a sticky world-writable one that is not
-# the last directory of a walk (the walk's directory is then created in it). Anything else (a link, a file in
+# is a real directory of a trusted uid closed to others (T), or (sticky_ok) a sticky world-writable one of a trusted
+# uid (S) that is not the last directory of a walk (the walk's directory would then be created in it). Anything else (a link, a file in
 # the way, an untrusted directory) or a path not read: the walks judge it.
 trust_clean() {
   local p t
@@ -247,7 +247,7 @@ trust_clean() {
 # CertDir, KeyDir, the state, inventory and hooks directories: writable, and nobody but root (or the current
 # user) can change them. Once a run (the install judges them before its library cache is written).
 check_dirs() {
-  local hooks_perm d
+  local hooks_perm d walk=1
   [ -z "${DIRS_CHECKED:-}" ] || return 0
   DIRS_CHECKED=1
   check_dir CertDir "$CertDir"
@@ -261,10 +261,10 @@ check_dirs() {
   sticky_ok=0
   if [ "$IS_ROOT" != 1 ] || [ "${ACM_EXPORT_ALLOW_STICKY_ANCESTOR:-0}" = 1 ]; then sticky_ok=1; fi
   # The walks below only when a directory on the way is not plainly trusted (they then name what is wrong).
-  if trust_clean; then set -- ; else set -- walk; fi
+  if trust_clean; then walk=0; fi
   # The state directory (records, the lock, inventory fragments, tombstones, the library cache) and the
   # custom inventory directory: written by every run, so nobody else may change the way to them either.
-  if [ "$#" -gt 0 ]; then
+  if [ "$walk" = 1 ]; then
     d=${#problems[@]}
     check_tree "state directory" "$state_dir"
     # Its own directories once the way to it passed (else each would repeat what is wrong above them).
