@@ -144,22 +144,21 @@
 #
 # Directory trust (preflight, before anything is written): as root, CertDir, KeyDir, the state directory and its
 # own directories, the custom inventory directory and the hooks directory and every directory on the way to them
-# from / (symbolic
-# links resolved, each link owned by root too) must be
-# owned by root and not writable by group or others; anything else is refused with one line per problem
-# (exit 11), because whoever can change one of those directories could swap a staged file, the lock or a
-# rollback link for a symbolic link between two steps and make root write, chown or chmod any file.
-# Sticky world-writable directories (/tmp) count as writable by others, so targets below /tmp are
-# refused too. Not as root (local mode, tests), the same walk accepts directories owned by root or the
-# current user, and a sticky world-writable directory of such an owner ends it: only the owner of an entry
-# there (or of the directory) may rename or remove it, so the directories from the target up to (not
-# including) the nearest such directory are checked, and the target must not be that directory or be created
-# directly in it; a symbolic link met on the way, and what was found before it, still count. ACM_EXPORT_ALLOW_STICKY_ANCESTOR=1 (not a document parameter) applies that sticky rule as root
-# too, for test and local-mode roots under /tmp. Beyond the check, file operations do not follow
-# symbolic links: staged files are re-checked (regular file, owner, mode, one link) before the rename,
-# chown/chgrp use -h, renames and rollback links use -T, and a live, .prev or rollback name that is a
-# symbolic link or not a regular file is refused; so is a lock file that is one, and a directory of the state
-# directory (locks, owned, inventory, removed) that is a symbolic link.
+# from / (symbolic links resolved, each link owned by root too) must be owned by root and not writable by group
+# or others; anything else is refused with one line per problem (exit 11), because whoever can change one of
+# those directories could swap a staged file, the lock or a rollback link for a symbolic link between two steps
+# and make root write, chown or chmod any file. Sticky world-writable directories (/tmp) count as writable by
+# others, so targets below /tmp are refused too. Not as root (local mode, tests), the same walk accepts
+# directories owned by root or the current user, and a sticky world-writable directory of such an owner ends it:
+# only the owner of an entry there (or of the directory) may rename or remove it, so the directories from the
+# target up to (not including) the nearest such directory are checked, and the target must not be that directory
+# or be created directly in it; a symbolic link met on the way, and what was found before it, still count.
+# ACM_EXPORT_ALLOW_STICKY_ANCESTOR=1 (not a document parameter) applies that sticky rule as root too, for test
+# and local-mode roots under /tmp. Beyond the check, file operations do not follow symbolic links: staged files
+# are re-checked (regular file, owner, mode, one link) before the rename, chown/chgrp use -h, renames and
+# rollback links use -T, and a live, .prev or rollback name that is a symbolic link or not a regular file is
+# refused; so is a lock file that is one, and, at preflight, a directory of the state directory (lib, locks,
+# owned, inventory, pending, removed) that is a symbolic link.
 
 # Failed install runs are recorded in the custom inventory (report and remove runs leave the entry as it was).
 # Not before the node library (lib/library.sh) is loaded: report_or_warn is one of its functions.

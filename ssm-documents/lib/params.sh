@@ -87,8 +87,7 @@ check_placement() { # name dir
 }
 
 # A pattern (TREE_RE) matching a path at or below any of the directories ("/" matches every path; none, no
-# path). The
-# entries passed the directory pattern: "." is their only pattern character.
+# path). The entries passed the directory pattern: "." is their only pattern character.
 tree_re() { # dir...
   # No directory: a pattern that no path (absolute: it starts with /) matches.
   if [ "$#" = 0 ]; then TREE_RE='^[^/]'; return; fi
