@@ -4,13 +4,16 @@
  * read the secret value) and a report run, each timed for the real program, the floor and (push, report) the
  * processes the program requires (bench/required-processes.sh) in turn in one process, with the same openssl,
  * the same fake aws CLI (test/helpers/fake-aws.ts) and Service=none; then one more run of each under strace to
- * count processes and openssl calls.
+ * count processes and openssl calls. Beside them, for a push and a report: bash parsing the program as the node
+ * gets it (the install with its library) and running none of it, and bash running an empty script, whose
+ * difference is what parsing the program costs before any of its lines runs.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { installEnv, installScriptWith, type InstallParams } from '../test/helpers/install-script';
 import { createFixture, type Fixture } from '../test/ssm-documents/fixture';
+import { nodeLibrary } from '../ssm-documents/load';
 import { median } from './stats';
 
 export type NodeAction = 'install' | 'report';
@@ -82,9 +85,35 @@ export function straceAvailable(): boolean {
   return spawnSync('strace', ['-V'], { stdio: 'ignore' }).status === 0;
 }
 
-/** The three programs of a comparison: ours, the floor, and the processes ours requires with no logic. */
-type Which = 'real' | 'floor' | 'required';
-const WHICH: readonly Which[] = ['real', 'floor', 'required'];
+/**
+ * The programs of a comparison: ours, the floor, the processes ours requires with no logic, ours parsed and not
+ * run (parse), and an empty script (bash: what starting bash costs).
+ */
+type Which = 'real' | 'floor' | 'required' | 'parse' | 'bash';
+const WHICH: readonly Which[] = ['real', 'floor', 'required', 'parse', 'bash'];
+/** The programs run under strace (the other two start no process). */
+const COUNTED: readonly Which[] = ['real', 'floor', 'required'];
+
+/**
+ * Ours as bash parses it on a node, run no further: the document's script (the install's with the node library it
+ * sources) as the body of a function that is never called. Written under `dir`.
+ */
+export function parseOnlyFor(kind: RunKind, dir: string): NodeProgram | undefined {
+  if (kind === 'unchanged') return undefined;
+  const script = readFileSync(scriptFor(ACTION_OF[kind]).script, 'utf8').replace(/^#![^\n]*\n/, '');
+  const library = kind === 'push' ? nodeLibrary().text : '';
+  const file = path.join(dir, `parse-only-${kind}.sh`);
+  writeFileSync(file, `#!/usr/bin/env bash\nparse_only_() {\n${script}${library}}\n`);
+  return { script: file, args: [], env: {} };
+}
+
+/** An empty script: bash started and nothing else. */
+export function emptyFor(kind: RunKind, dir: string): NodeProgram | undefined {
+  if (kind === 'unchanged') return undefined;
+  const file = path.join(dir, 'empty.sh');
+  writeFileSync(file, '#!/usr/bin/env bash\n');
+  return { script: file, args: [], env: {} };
+}
 
 export interface KindResult {
   kind: RunKind;
@@ -93,6 +122,8 @@ export interface KindResult {
   floorMs: number;
   /** The required processes alone (required-processes.sh), for a push and a report. */
   requiredMs?: number;
+  /** Bash parsing ours and running none of it, less bash running an empty script: for a push and a report. */
+  parseMs?: number;
   real?: ProcessCounts;
   floor?: ProcessCounts;
   required?: ProcessCounts;
@@ -166,15 +197,23 @@ export async function compareWithFloor(runs: number): Promise<FloorComparison> {
       (_, i) =>
         f.publish({ names: ['www.example.test'], keyAlgorithm: i % 2 ? 'RSA_2048' : 'EC_prime256v1' }).versionId,
     );
-    const slots = { real: slot(f, 'real'), floor: slot(f, 'floor'), required: slot(f, 'required') };
+    const real = slot(f, 'real');
+    const slots = { real, floor: slot(f, 'floor'), required: slot(f, 'required'), parse: real, bash: real };
+    const noTimes = (): Record<Which, number[]> => ({ real: [], floor: [], required: [], parse: [], bash: [] });
     const times: Record<RunKind, Record<Which, number[]>> = {
-      push: { real: [], floor: [], required: [] },
-      unchanged: { real: [], floor: [], required: [] },
-      report: { real: [], floor: [], required: [] },
+      push: noTimes(),
+      unchanged: noTimes(),
+      report: noTimes(),
     };
     const secretReads = () => f.aws.calls().filter((call) => call[1] === 'get-secret-value').length;
-    const programOf = (kind: RunKind, which: Which): NodeProgram | undefined =>
-      which === 'real' ? scriptFor(ACTION_OF[kind]) : which === 'floor' ? floorFor(kind) : requiredFor(kind);
+    const programs: Record<Which, (kind: RunKind) => NodeProgram | undefined> = {
+      real: (kind) => scriptFor(ACTION_OF[kind]),
+      floor: floorFor,
+      required: requiredFor,
+      parse: (kind) => parseOnlyFor(kind, f.root),
+      bash: (kind) => emptyFor(kind, f.root),
+    };
+    const programOf = (kind: RunKind, which: Which): NodeProgram | undefined => programs[which](kind);
     const once = async (kind: RunKind, which: Which, versionId: string, straceTo?: string) => {
       const s = slots[which];
       const program = programOf(kind, which);
@@ -215,7 +254,7 @@ export async function compareWithFloor(runs: number): Promise<FloorComparison> {
       const last = versions[runs + 1];
       for (const kind of RUN_KINDS) {
         const c: Partial<Record<Which, ProcessCounts>> = {};
-        for (const which of WHICH) {
+        for (const which of COUNTED) {
           const file = path.join(f.root, `strace-${kind}-${which}.txt`);
           if ((await once(kind, which, last, file)) !== undefined)
             c[which] = countProcesses(readFileSync(file, 'utf8'));
@@ -231,6 +270,9 @@ export async function compareWithFloor(runs: number): Promise<FloorComparison> {
         realMs: median(times[kind].real),
         floorMs: median(times[kind].floor),
         ...(times[kind].required.length > 0 ? { requiredMs: median(times[kind].required) } : {}),
+        ...(times[kind].parse.length > 0
+          ? { parseMs: Math.max(0, median(times[kind].parse) - median(times[kind].bash)) }
+          : {}),
         ...counts[kind],
       })),
     };

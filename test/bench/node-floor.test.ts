@@ -2,9 +2,19 @@
  * The floor script the node programs are measured against, the required-processes script set beside it, and the
  * bench's process counting and verdicts.
  */
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { countProcesses, floorFor, requiredFor, runProgram, slot, type Slot } from '../../bench/node-floor';
+import { spawnSync } from 'node:child_process';
+import {
+  countProcesses,
+  emptyFor,
+  floorFor,
+  parseOnlyFor,
+  requiredFor,
+  runProgram,
+  slot,
+  type Slot,
+} from '../../bench/node-floor';
 import { floorRows } from '../../bench/install';
 import { createFixture, type Fixture } from '../ssm-documents/fixture';
 
@@ -98,6 +108,30 @@ describe('required-processes.sh', () => {
   });
 });
 
+test('parse-only programs: bash reads the whole program (the install with its library) and runs none of it', () => {
+  const dir = path.join(f.root, 'parse-only');
+  mkdirSync(dir, { recursive: true });
+  for (const kind of ['push', 'report'] as const) {
+    const program = parseOnlyFor(kind, dir)!;
+    const text = readFileSync(program.script, 'utf8');
+    // The install's own main and (push only) a function of the node library it sources on a node.
+    expect(text).toMatch(/^main\(\) \{/m);
+    expect(/^install_certificate\(\) \{/m.test(text)).toBe(kind === 'push');
+    // Parsed in full: a syntax error at its end fails the run. Nothing runs: no output, no file.
+    const run = spawnSync('bash', [program.script], { encoding: 'utf8', cwd: dir });
+    expect([run.status, run.stdout, run.stderr]).toEqual([0, '', '']);
+    expect(readdirSync(dir).sort()).toEqual(
+      kind === 'push' ? ['parse-only-push.sh'] : ['parse-only-push.sh', 'parse-only-report.sh'],
+    );
+    const broken = path.join(dir, 'broken.sh');
+    writeFileSync(broken, text.replace(/\}\n$/, 'if true; then :\n}\n'));
+    expect(spawnSync('bash', [broken], { encoding: 'utf8' }).status).not.toBe(0);
+    rmSync(broken);
+  }
+  expect(parseOnlyFor('unchanged', dir)).toBeUndefined();
+  expect(spawnSync('bash', [emptyFor('report', dir)!.script]).status).toBe(0);
+});
+
 test('countProcesses: forks that returned a pid (not threads), successful execs, openssl among them', () => {
   const trace = [
     '100 execve("/usr/bin/bash", ["bash", "x.sh"], 0x7ffd /* 3 vars */) = 0',
@@ -130,6 +164,7 @@ test('floorRows: the ratio to the floor and the goal verdict, and counts when th
           realMs: 300,
           floorMs: 100,
           requiredMs: 160,
+          parseMs: 12.5,
           real: { processes: 200, execs: 100, openssl: 10 },
           floor: { processes: 17, execs: 17, openssl: 3 },
           required: { processes: 30, execs: 29, openssl: 5 },
@@ -144,13 +179,15 @@ test('floorRows: the ratio to the floor and the goal verdict, and counts when th
     ['processes per push run vs floor', 200, 17],
     ['openssl calls per push run vs floor', 10, 3],
     ['the processes a push requires, no logic between them, vs floor', 160, 100],
+    ["bash parsing the push's program, none of it run (an empty script's time subtracted), vs floor", 13, 100],
     ['report run vs floor', 140, 100],
   ]);
   expect(rows[0].note).toBe('median of 5; 3.0x the floor, goal <= 2x: not met');
   expect(rows[3].note).toBe('1.6x the floor; 30 processes; ours spends 140 ms more on its own shell work');
-  expect(rows[4].note).toBe('median of 5; 1.4x the floor, goal <= 1.5x: met');
+  expect(rows[4].note).toBe('0.1x the floor');
+  expect(rows[5].note).toBe('median of 5; 1.4x the floor, goal <= 1.5x: met');
   expect(notes[0]).toContain('200 processes (100 programs, 10 openssl) against 17 (17, 3)');
   expect(notes[1]).toBe(
-    "push: the processes it requires alone take 160 ms of the goal's 200 ms, leaving 40 ms for parsing the program and every check and decision in it; ours takes 140 ms for those.",
+    "push: the processes it requires take 160 ms of the goal's 200 ms and parsing the program 12.5 ms, leaving 27.5 ms for every check and decision in it; ours takes 127.5 ms for those.",
   );
 });
