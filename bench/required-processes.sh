@@ -20,12 +20,13 @@
 #     sync, mv           the files and the record on disk, then the record put in place
 #     ln, mv, ln, mv     `previous`, then `current` switched, one rename each
 #     sync               the switch on disk before the run reports success
+#     mv                 the CertName's own entry (the version it holds, for the next run) renamed into place
 #     flock, mv          the node's one custom-inventory file, shared by every certificate: rewritten under a
 #                        lock, renamed into place
 #     rm, rm             the version before the previous one, and the private directory, deleted
-#   required-processes.sh report   find (directory trust), flock (the CertName lock), find (the ownership
-#                                  proof: no openssl, the record holds what it reads), flock and mv (the
-#                                  shared inventory file)
+#   required-processes.sh report   find (directory trust and the store for the ownership proof, in one: no
+#                                  openssl, the record holds what it reads), flock (the CertName lock), mv
+#                                  (the CertName's entry), flock and mv (the shared inventory file)
 #
 # Parameters come as the node programs get them (SSM_CertName, SSM_SecretId, SSM_SecretVersionId, SSM_Region,
 # SSM_CertDir, SSM_KeyDir); the state and inventory directories as ACM_EXPORT_STATE_DIR and
@@ -58,10 +59,17 @@ lock_name() {
   flock -n 9
 }
 scan_store() { find -P "$store" "$key_store" -maxdepth 2 -printf "$stat_format" >/dev/null; }
+# The trust walk's directories and the store in one find (the report's).
+trust_walk_and_store() {
+  find -P "${prefixes[@]}" "$store" "$key_store" -maxdepth 2 \( -path "$store" -o -path "$store/*" -o \
+    -path "$key_store" -o -path "$key_store/*" -o -prune \) -printf "$stat_format" >/dev/null
+}
 write_inventory() {
+  printf '{"CertName":"%s"}\n' "$name" >"$state/.required-entry.new"
+  mv -fT -- "$state/.required-entry.new" "$state/required-entry.json"
   exec 8>>"$state/.required-inventory.lock"
   flock -w 30 8
-  printf '{"SchemaVersion":"1.0","TypeName":"Custom:Required","Content":[{"CertName":"%s"}]}\n' "$name" \
+  printf '{"SchemaVersion":"1.0","TypeName":"Custom:Required","Content":[%s]}\n' "$(<"$state/required-entry.json")" \
     >"$inventory/.required.json.new"
   mv -fT -- "$inventory/.required.json.new" "$inventory/required.json"
 }
@@ -137,9 +145,8 @@ case ${1:-} in
     if [ "${#gone[@]}" -gt 0 ]; then rm -rf -- "${gone[@]}"; fi
     ;;
   report)
-    trust_walk
+    trust_walk_and_store
     lock_name
-    scan_store
     write_inventory
     ;;
   *)
