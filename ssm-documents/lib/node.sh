@@ -253,11 +253,10 @@ check_dirs() {
   check_dir CertDir "$CertDir"
   check_dir KeyDir "$KeyDir"
   # The directories of the walks below, read at once (unless read already: the install reads them with
-  # its library cache, and nothing changed since when / is still known); with them the store of CertName
-  # when set_store named it (the report and the removal read it next): one find for both.
+  # its library cache, and nothing changed since when / is still known).
   if [ -z "${PATH_INFO[/]+set}" ]; then
     trust_prefixes
-    scan_paths -t "${#SCAN_TREES[@]}" "${SCAN_TREES[@]}" "${SCAN_NAMES[@]}" "${PREFIXES[@]}"
+    scan_paths "${PREFIXES[@]}"
   fi
   sticky_ok=0
   if [ "$IS_ROOT" != 1 ] || [ "${ACM_EXPORT_ALLOW_STICKY_ANCESTOR:-0}" = 1 ]; then sticky_ok=1; fi
