@@ -21,6 +21,8 @@ take_lock() {
     flock -w "$lock_seconds" "$LOCK_FD" || fail lock "another run for $CertName held the lock for more than ${lock_seconds}s"
   fi
   LOCK_HELD=1
+  # What was read before may be what the run that held the lock has changed since: read again under the lock.
+  paths_changed
 }
 # A lock file (the CertName lock on fd 9, the inventory's on fd 8) is opened only when it is absent or a
 # regular file, never through a symbolic link (>> would create or append to its target; a FIFO would block),

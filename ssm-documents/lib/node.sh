@@ -123,6 +123,9 @@ path_info() { # path
 # below a scanned tree (absent, then).
 path_miss() { # path
   local t
+  # A name the last scan listed and find did not print is absent: no scan (a trust walk's absent directory
+  # never makes a run read its store before it holds the lock).
+  if [[ $1 != *$'\n'* && $SCANNED_NAMES == *$'\n'"$1"$'\n'* ]]; then PATH_INFO[$1]=-; return 0; fi
   if [ "${#SCANNED_TREES[@]}" = 0 ] && [ "${#SCAN_TREES[@]}" -gt 0 ]; then
     scan_paths -t "${#SCAN_TREES[@]}" "${SCAN_TREES[@]}" "${SCAN_NAMES[@]}"
   fi
