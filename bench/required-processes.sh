@@ -24,9 +24,10 @@
 #     flock, mv          the node's one custom-inventory file, shared by every certificate: rewritten under a
 #                        lock, renamed into place
 #     rm, rm             the version before the previous one, and the private directory, deleted
-#   required-processes.sh report   find (directory trust and the store for the ownership proof, in one: no
-#                                  openssl, the record holds what it reads), flock (the CertName lock), mv
-#                                  (the CertName's entry), flock and mv (the shared inventory file)
+#   required-processes.sh report   find (directory trust), flock (the CertName lock), find (the store, read
+#                                  under the lock, for the ownership proof: no openssl, the record holds what
+#                                  it reads), mv (the CertName's entry), flock and mv (the shared inventory
+#                                  file)
 #
 # Parameters come as the node programs get them (SSM_CertName, SSM_SecretId, SSM_SecretVersionId, SSM_Region,
 # SSM_CertDir, SSM_KeyDir); the state and inventory directories as ACM_EXPORT_STATE_DIR and
@@ -59,11 +60,6 @@ lock_name() {
   flock -n 9
 }
 scan_store() { find -P "$store" "$key_store" -maxdepth 2 -printf "$stat_format" >/dev/null; }
-# The trust walk's directories and the store in one find (the report's).
-trust_walk_and_store() {
-  find -P "${prefixes[@]}" "$store" "$key_store" -maxdepth 2 \( -path "$store" -o -path "$store/*" -o \
-    -path "$key_store" -o -path "$key_store/*" -o -prune \) -printf "$stat_format" >/dev/null
-}
 write_inventory() {
   printf '{"CertName":"%s"}\n' "$name" >"$state/.required-entry.new"
   mv -fT -- "$state/.required-entry.new" "$state/required-entry.json"
@@ -145,8 +141,9 @@ case ${1:-} in
     if [ "${#gone[@]}" -gt 0 ]; then rm -rf -- "${gone[@]}"; fi
     ;;
   report)
-    trust_walk_and_store
+    trust_walk
     lock_name
+    scan_store
     write_inventory
     ;;
   *)
