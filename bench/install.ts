@@ -128,7 +128,10 @@ export function floorRows(c: FloorComparison, notes: string[]): BenchRow[] {
       notes.push(
         `${r.kind}: the processes it requires take ${Math.round(r.requiredMs)} ms of the goal's ${Math.round(budget)} ms` +
           (r.parseMs === undefined ? '' : ` and parsing the program ${parse.toFixed(1)} ms`) +
-          `, leaving ${left.toFixed(1)} ms for every check and decision in it; ours takes ${(r.realMs - r.requiredMs - parse).toFixed(1)} ms for those.`,
+          (left >= 0
+            ? `, leaving ${left.toFixed(1)} ms for every check and decision in it`
+            : `, ${(-left).toFixed(1)} ms over the goal before any check or decision in it`) +
+          `; ours takes ${(r.realMs - r.requiredMs - parse).toFixed(1)} ms for those.`,
       );
     }
   }

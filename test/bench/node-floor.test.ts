@@ -169,7 +169,7 @@ test('floorRows: the ratio to the floor and the goal verdict, and counts when th
           floor: { processes: 17, execs: 17, openssl: 3 },
           required: { processes: 30, execs: 29, openssl: 5 },
         },
-        { kind: 'report', realMs: 140, floorMs: 100 },
+        { kind: 'report', realMs: 180, floorMs: 100, requiredMs: 120, parseMs: 40 },
       ],
     },
     notes,
@@ -180,14 +180,20 @@ test('floorRows: the ratio to the floor and the goal verdict, and counts when th
     ['openssl calls per push run vs floor', 10, 3],
     ['the processes a push requires, no logic between them, vs floor', 160, 100],
     ["bash parsing the push's program, none of it run (an empty script's time subtracted), vs floor", 13, 100],
-    ['report run vs floor', 140, 100],
+    ['report run vs floor', 180, 100],
+    ['the processes a report requires, no logic between them, vs floor', 120, 100],
+    ["bash parsing the report's program, none of it run (an empty script's time subtracted), vs floor", 40, 100],
   ]);
   expect(rows[0].note).toBe('median of 5; 3.0x the floor, goal <= 2x: not met');
   expect(rows[3].note).toBe('1.6x the floor; 30 processes; ours spends 140 ms more on its own shell work');
   expect(rows[4].note).toBe('0.1x the floor');
-  expect(rows[5].note).toBe('median of 5; 1.4x the floor, goal <= 1.5x: met');
+  expect(rows[5].note).toBe('median of 5; 1.8x the floor, goal <= 1.5x: not met');
   expect(notes[0]).toContain('200 processes (100 programs, 10 openssl) against 17 (17, 3)');
   expect(notes[1]).toBe(
     "push: the processes it requires take 160 ms of the goal's 200 ms and parsing the program 12.5 ms, leaving 27.5 ms for every check and decision in it; ours takes 127.5 ms for those.",
+  );
+  // Required processes and parsing alone past the goal: by how much, not a negative budget.
+  expect(notes[3]).toBe(
+    "report: the processes it requires take 120 ms of the goal's 150 ms and parsing the program 40.0 ms, 10.0 ms over the goal before any check or decision in it; ours takes 20.0 ms for those.",
   );
 });
