@@ -16,7 +16,9 @@
 # Either way the run is idempotent: when the live files (content, owner, group, mode) already hold that
 # version and the server serves its serial, nothing is written and nothing is reloaded ("changed": false).
 # After every run past parameter validation the node's state is written as custom inventory
-# (Custom:AcmExportCertificate, one entry per CertName, no secrets) for the SSM Agent to collect.
+# (Custom:AcmExportCertificate, one entry per CertName, no secrets) for the SSM Agent to collect: under the
+# CertName lock only (a run that failed before it took the lock takes it without waiting, and writes nothing
+# while another run holds it or when its target was removed from this node).
 #
 # The other actions are programs of their own, each with its own document: report.sh (re-read what the
 # node holds and serves), remove.sh (delete CertName's files) and preflight.sh (is this node ready).
@@ -105,7 +107,10 @@
 # by remove or by the rollback of that first install. All runs
 # for one CertName (pushes, association runs, reports and removals alike, whatever their KeyDir, and before KeyDir
 # exists) are serialized with flock on STATE_DIR/locks/<CertName>.lock; the idempotency check, the writes, the
-# reload, the hooks and the verification all happen under it. A run killed after its switch leaves
+# reload, the hooks and the verification all happen under it, and what a run read before it took the lock is
+# read again under it (the run it waited for may have changed it). An association run that waited asks again
+# which version holds its stage: when the stage moved on meanwhile, it installs nothing and succeeds with
+# "changed": false and "skipped": "<stage> moved on while this run waited". A run killed after its switch leaves
 # STATE_DIR/pending/<CertName> naming the version: the next run with nothing to write runs the reload, the
 # hooks and the verification it missed (switch_pending).
 #
@@ -160,7 +165,8 @@
 # refused; so is a lock file that is one, and, at preflight, a directory of the state directory (lib, locks,
 # owned, inventory, pending, removed) that is a symbolic link.
 
-# Failed install runs are recorded in the custom inventory (report and remove runs leave the entry as it was).
+# Failed install runs are recorded in the custom inventory, under the lock (report and remove runs leave the
+# entry as it was).
 # Not before the node library (lib/library.sh) is loaded: report_or_warn is one of its functions.
 record_failure() { if declare -F report_or_warn >/dev/null; then report_or_warn failed "$1"; fi; }
 

@@ -13,12 +13,14 @@
 # server's configuration test passes without them (else everything is put back and the run fails at
 # configtest: the server still uses them). Never reloads: a server whose configuration no longer names the
 # files does not need them. Refuses when this node recorded CertName as installed from another secret.
+# A removal stopped after it moved names aside (kill -9, a reboot) left them as rollback links: the next removal
+# puts them back first and goes on as any removal, its configuration test included.
 # The empty lock file stays (removing a lock another run may be waiting on would let two runs in at once).
 remove_files() {
   STEP=lock
   take_lock
   STEP=install
-  local owner m name d
+  local owner m name d backup put_back=0
   local -a gone=()
   # The record names the secret; a node upgraded from the previous layout has only its inventory entry.
   owner=$(record_field SecretId)
@@ -27,6 +29,22 @@ remove_files() {
     fail install "$CertName on this node holds the certificate of secret $owner, not of $SecretId; nothing was removed"
   fi
   check_recorded_dirs remove
+  # A removal killed after it moved names aside left them as rollback links: put back first, so that this run
+  # moves them aside and tests the server without them as that one would have. A rollback link beside a name
+  # that is there again (an install since) is only left over.
+  for m in "${ALL_MEMBERS[@]}"; do
+    name=${STABLE[$m]}
+    backup="${name%/*}/.${name##*/}.acm-export-rollback"
+    if ! [ -L "$backup" ] || ! our_link "$backup" "${LINK_TO[$m]}"; then continue; fi
+    if [ -e "$name" ] || [ -L "$name" ]; then
+      rm -f -- "$backup"
+    else
+      mv -fT -- "$backup" "$name" || fail install "could not put $name back from $backup"
+      log "put back $name, which a removal that was stopped had moved aside"
+    fi
+    put_back=1
+  done
+  if [ "$put_back" = 1 ]; then paths_changed; fi
   # Anything at a stable or .prev name that acm-export did not write is refused here, before any change.
   check_names remove
   if [ "$ADOPT" = 1 ]; then
@@ -72,7 +90,13 @@ remove_files() {
   rmdir -- "$CertDir/.acm-export" "$KeyDir/.acm-export" 2>/dev/null || true
   rm -f -- "$OWNED"
   sync -- "$CertDir" "$KeyDir" 2>/dev/null || true
-  if [ -n "$inventory_dir" ] && [ -e "$state_dir/inventory/$CertName.json" ]; then
+  # The node's inventory without CertName: also when a removal stopped between the two left the entry only
+  # in the shared file.
+  local listed=""
+  if [ -n "$inventory_dir" ]; then
+    { IFS= read -r -d '' listed <"$inventory_dir/$INVENTORY_TYPE.json"; } 2>/dev/null || true
+  fi
+  if [ -n "$inventory_dir" ] && { [ -e "$state_dir/inventory/$CertName.json" ] || [[ $listed == *"{\"CertName\":\"$CertName\","* ]]; }; then
     rm -f -- "$state_dir/inventory/$CertName.json"
     assemble_inventory || log "warning: could not write the custom inventory"
   fi

@@ -403,20 +403,35 @@ same_as_member() { # name
 }
 
 # Directories of the store: CertDir side 0755, KeyDir side like KeyDir (0700, or 0710 with the key's group).
+# The removal of another CertName deletes .acm-export when it empties it, perhaps between the two mkdirs: then
+# both are made again (three times at most).
 store_dirs() {
-  local d
+  local d try
+  for ((try = 0; try < 3; try++)); do
+    for d in "$CertDir/.acm-export" "$STORE"; do
+      if [ ! -d "$d" ]; then mkdir -m 0755 -- "$d" 2>"$WORK/mkdir.err" || true; paths_changed; fi
+    done
+    if [ -d "$STORE" ]; then break; fi
+  done
+  [ -d "$STORE" ] || fail install "could not create $STORE: $(one_line "$WORK/mkdir.err")"
   for d in "$CertDir/.acm-export" "$STORE"; do
-    if [ ! -d "$d" ]; then mkdir -m 0755 -- "$d" || fail install "could not create $d"; paths_changed; fi
     our_dir "$d" || fail install "$d is not a directory of uid $MY_UID closed to others"
   done
+  for ((try = 0; try < 3; try++)); do
+    for d in "$KeyDir/.acm-export" "$KSTORE"; do
+      case $d in "$CertDir/.acm-export" | "$STORE") continue ;; esac
+      if [ ! -d "$d" ]; then key_store_dir "$d" || true; fi
+    done
+    if [ -d "$KSTORE" ]; then break; fi
+  done
+  [ -d "$KSTORE" ] || fail install "could not create $KSTORE: $(one_line "$WORK/mkdir.err")"
   for d in "$KeyDir/.acm-export" "$KSTORE"; do
     case $d in "$CertDir/.acm-export" | "$STORE") continue ;; esac
-    if [ ! -d "$d" ]; then key_store_dir "$d"; fi
     our_dir "$d" || fail install "$d is not a directory of uid $MY_UID closed to others"
   done
 }
-key_store_dir() { # dir: created 0700, or 0710 with the key's group
-  mkdir -m 0700 -- "$1" || fail install "could not create $1"
+key_store_dir() { # dir: created 0700, or 0710 with the key's group; 1: mkdir failed (WORK/mkdir.err)
+  mkdir -m 0700 -- "$1" 2>"$WORK/mkdir.err" || return 1
   if [ -n "${KEY_DIR_GROUP:-}" ]; then chgrp -h -- "$KEY_DIR_GROUP" "$1" && chmod 0710 -- "$1"; fi
   paths_changed
 }
@@ -432,7 +447,9 @@ new_version() {
     [ "$tries" -lt 5 ] || fail install "could not create a version directory in $STORE"
   done
   NEW_VERSION=$name
-  if [ "$KSTORE" != "$STORE" ]; then key_store_dir "$KSTORE/$NEW_VERSION"; fi
+  if [ "$KSTORE" != "$STORE" ] && ! key_store_dir "$KSTORE/$NEW_VERSION"; then
+    fail install "could not create $KSTORE/$NEW_VERSION: $(one_line "$WORK/mkdir.err")"
+  fi
   paths_changed
   kill_point
 }

@@ -49,12 +49,35 @@ resolve_stage() { # describe|value
   SecretVersionId=${BASH_REMATCH[1]}
 }
 
+# An association run asks again under the lock which version holds its stage when another run of CertName
+# wrote its inventory entry since it first asked (it waited for that run, or ran beside it): when the stage moved
+# on meanwhile (a renewal, whose push may be that run), the version it read is no longer the one to install,
+# and the run skips (SKIPPED). The version this run read stays its SecretVersionId.
+stage_moved() {
+  local read=$SecretVersionId
+  [ -n "$SecretVersionStage" ] || return 0
+  fragment_text
+  [ "$FT" != "${STAGE_FRAGMENT-}" ] || return 0
+  if resolve_stage describe || resolve_stage value; then
+    if [ "$SecretVersionId" != "$read" ]; then
+      SKIPPED="$SecretVersionStage moved on while this run waited"
+      log "skipped: $SecretVersionStage is version $SecretVersionId now, not $read as when this run started; it waited for another run of $CertName, and the version $SecretVersionStage names now is installed by its own run; nothing written, nothing reloaded"
+    fi
+  else
+    log "warning: could not ask again which version $SecretVersionStage names after waiting for the lock: $(one_line "$WORK/aws.err"); installing version $read"
+  fi
+  SecretVersionId=$read
+}
+
 # Reads the secret version into WORK/secret. Association mode resolves the stage first; when this node
 # already holds that version (held_version), the fetch waits for the unchanged check under the lock
 # (UNCHANGED_CANDIDATE=1) and may never happen.
 fetch_secret() {
   if [ "${#problems[@]}" -gt 0 ]; then check_aws_version; return 0; fi
   if [ -n "$SecretVersionStage" ]; then
+    # The entry as it is before the stage is read (stage_moved compares it under the lock).
+    fragment_text
+    STAGE_FRAGMENT=$FT
     if resolve_stage describe; then
       held_version
       if [ "$HELD_VERSION" = "$SecretVersionId" ]; then UNCHANGED_CANDIDATE=1; return 0; fi
@@ -331,7 +354,10 @@ unchanged_or_fetch() {
   STEP=lock
   take_lock
   STEP=install
-  if ! switch_pending && live_set_unchanged; then
+  # Which version this node holds, read again under the lock: the run that held it may have installed
+  # another version, or another secret's, or removed the target.
+  held_version
+  if [ "$HELD_VERSION" = "$SecretVersionId" ] && ! switch_pending && live_set_unchanged; then
     SERIAL=$LEAF_SERIAL NOT_AFTER=$LEAF_NOT_AFTER NAMES=("${LEAF_NAMES[@]}")
     CHANGED=false RELOADED=false VERIFIED=false SKIPPED="" INSTALLED_SERIAL="" STEP=finish
     if [ "$VerifyPort" != 0 ]; then VERIFIED=true; fi
@@ -482,6 +508,7 @@ install_certificate() {
       REPORT_READY=1
     fi
   fi
+  if [ -z "$SKIPPED" ]; then stage_moved; fi
   # Only files this node's record (or the previous layout's proven state) says acm-export wrote are replaced.
   record_get SecretId owner
   if [ -n "$owner" ] && [ "$owner" != "$SecretId" ]; then

@@ -11,6 +11,8 @@ fragment_get() { # name var
   if [[ $_t =~ $_r ]]; then printf -v "$2" '%s' "${BASH_REMATCH[1]}"; else printf -v "$2" '%s' ""; fi
 }
 fragment_field() { local value; fragment_get "$1" value; printf '%s' "$value"; }
+# The fragment's whole text (FT; '' when there is none): what a run compares before and after it takes the lock.
+fragment_text() { FT=""; { IFS= read -r -d '' FT <"$state_dir/inventory/$CertName.json"; } 2>/dev/null || true; }
 # Which secret version this node's live files hold for CertName, by its state (HELD_VERSION, HELD_SERIAL;
 # empty when unknown): the last install run's entry, when it installed or confirmed a version of this
 # SecretId and no report run has rewritten it since. The one place that reads it, so that another record of what was installed can replace it.
@@ -30,6 +32,17 @@ held_version() {
 # shellcheck disable=SC2154 # Target: a parameter of the programs that write an entry (install, report)
 report_inventory() { # installed|unchanged|skipped|failed|report [step]
   [ "$REPORT_READY" = 1 ] || return 0
+  # Only under the CertName lock: a run that failed before it took the lock (in its preflight, decrypt or
+  # validate) takes it now without waiting; while another run holds it (a lock timeout) its entry is that run's.
+  if [ "${LOCK_HELD:-0}" != 1 ] && ! { [ "$1" = failed ] && try_lock; }; then
+    log "custom inventory not written: another run of $CertName holds the lock, or this run stopped before its directories were judged"
+    return 0
+  fi
+  # A failed run of a target removed from this node (its files gone) does not bring its entry back.
+  if [ "$1" = failed ] && ! live_member cert.pem && removed_at; then
+    log "custom inventory not written: $CertName was removed from this node"
+    return 0
+  fi
   if [ -z "$inventory_dir" ]; then
     log "custom inventory not written: no SSM Agent directory for this node (AWS_SSM_INSTANCE_ID unset or /var/lib/amazon/ssm/<id> missing)"
     return 0

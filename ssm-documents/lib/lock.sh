@@ -24,6 +24,18 @@ take_lock() {
   # What was read before may be what the run that held the lock has changed since: read again under the lock.
   paths_changed
 }
+# The CertName lock without waiting and without failing the run (1: not taken), for a run that failed before
+# it took the lock and records its failure: only once a preflight judged the directories (the lock lies in the
+# state directory).
+try_lock() {
+  [ "${LOCK_HELD:-0}" = 0 ] || return 0
+  [ "${DIRS_TRUSTED:-0}" = 1 ] && state_subdir "$state_dir/locks" || return 1
+  LOCK_FILE="$state_dir/locks/$CertName.lock"
+  if ! open_lock 9 "$LOCK_FILE"; then exec 9>&-; return 1; fi
+  flock -n "$LOCK_FD" || return 1
+  LOCK_HELD=1
+  paths_changed
+}
 # A lock file (the CertName lock on fd 9, the inventory's on fd 8) is opened only when it is absent or a
 # regular file, never through a symbolic link (>> would create or append to its target; a FIFO would block),
 # and used only when the name still is the file opened. 1: refused, 2: replaced while it was being opened,

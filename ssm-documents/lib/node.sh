@@ -318,6 +318,8 @@ end_preflight() {
     for p in "${problems[@]}"; do log "preflight: $p"; done
     fail preflight "${#problems[@]} problem(s); nothing was changed"
   fi
+  # The directories passed their trust checks (try_lock may open the lock file in the state directory).
+  if [ -n "${DIRS_CHECKED:-}" ]; then DIRS_TRUSTED=1; fi
 }
 
 # One openssl call for what the programs read of a certificate file (builtins parse its output). The ERR trap

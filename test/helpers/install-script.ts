@@ -121,8 +121,11 @@ export interface InstallResult {
   /** False when the live files already held this version and nothing was written or reloaded. */
   changed: boolean;
   secretVersionId: string;
-  /** Set when the requested certificate expires before the installed one (never downgraded). */
-  skipped?: 'older than installed';
+  /**
+   * Why the run installed nothing on purpose: `older than installed` (never downgraded), `target removed from this
+   * node`, `<stage> moved on while this run waited`.
+   */
+  skipped?: string;
   installedSerial?: string;
   installedNotAfter?: string;
 }

@@ -211,7 +211,9 @@ const QUOTA_MARGIN = 4 * 1024;
 const SIZE_BUDGET: Record<(typeof DOCUMENT_KINDS)[number], number> = {
   install: 40 * 1024,
   report: 40 * 1024,
-  remove: 47 * 1024,
+  // 48.9 KB since a removal puts back what a stopped one moved aside; the next feature of remove should load
+  // the node library as install does rather than raise this again.
+  remove: 50 * 1024,
   preflight: 20 * 1024,
 };
 const SIZES = DOCUMENT_KINDS.map((kind) => {

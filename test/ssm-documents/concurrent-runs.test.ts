@@ -1,0 +1,244 @@
+/**
+ * Runs that meet on one node: a run that waited for the CertName lock acts on what it reads under the lock, not
+ * on what it read before; a run that failed before it took the lock never writes over the entry of the run that
+ * holds it; a removal stopped half way is completed by the next one as any removal (its configuration test
+ * included); one CertName's removal does not break another's first install in the same directories.
+ *
+ * A run is paused or killed at an exact step by a wrapper first on its PATH around one of the programs it starts
+ * (flock, mkdir, mv, rm): `gate` holds that call until the test lets it go, `killAfter` runs it and then kills
+ * the run with SIGKILL (no trap runs).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { EXIT, type InstallParams } from '../helpers/install-script';
+import { createFixture, type Fixture } from './fixture';
+
+let f: Fixture;
+beforeAll(() => (f = createFixture('concurrent')));
+afterAll(() => f.cleanup());
+
+const nodeDir = (slot: string) => path.join(f.root, 'nodes', slot);
+const inventory = (slot: string) =>
+  (
+    JSON.parse(readFileSync(path.join(nodeDir(slot), 'inventory', 'AcmExportCertificate.json'), 'utf8')) as {
+      Content: Record<string, string>[];
+    }
+  ).Content;
+const withoutVersion = (p: InstallParams): InstallParams => {
+  const { SecretVersionId: _unused, ...rest } = p;
+  void _unused;
+  return rest;
+};
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+async function until(file: string) {
+  while (!existsSync(file)) await sleep(20);
+}
+/** The real program behind a name on this machine's PATH. */
+const realCommand = (cmd: string) => spawnSync('bash', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).stdout.trim();
+
+/**
+ * A PATH directory whose `cmd` stops on its first call for which `match` (a shell test on "$@") holds, touching
+ * `ready`, until `go` exists; then it runs the real command.
+ */
+function gate(name: string, cmd: string, match: string): { bin: string; ready: string; go: string } {
+  const bin = path.join(f.root, `gate-${name}`);
+  mkdirSync(bin, { recursive: true });
+  const ready = path.join(bin, 'ready');
+  const go = path.join(bin, 'go');
+  writeFileSync(
+    path.join(bin, cmd),
+    `#!/bin/bash\nif [ ! -e '${ready}' ] && ${match}; then : >'${ready}'; while [ ! -e '${go}' ]; do sleep 0.05; done; fi\nexec '${realCommand(cmd)}' "$@"\n`,
+    { mode: 0o755 },
+  );
+  return { bin, ready, go };
+}
+
+/** A PATH directory whose `cmd` runs, then kills the run that started it (SIGKILL) when `match` holds. */
+function killAfter(name: string, cmd: string, match: string): string {
+  const bin = path.join(f.root, `kill-${name}`);
+  mkdirSync(bin, { recursive: true });
+  writeFileSync(
+    path.join(bin, cmd),
+    `#!/bin/bash\n'${realCommand(cmd)}' "$@"; rc=$?\nif ${match}; then kill -KILL $PPID; fi\nexit $rc\n`,
+    { mode: 0o755 },
+  );
+  return bin;
+}
+const pathWith = (bin: string) => `${bin}:${f.aws.binDir}:${process.env.PATH}`;
+
+describe('a run that failed before it took the lock', () => {
+  test('does not bring back the entry of a target removed from this node', async () => {
+    const slot = 'failed-after-removal';
+    const issued = f.publish({ names: ['removed.example.test'] });
+    expect((await f.run(f.params(issued.versionId, slot))).code).toBe(0);
+    expect((await f.run(withoutVersion(f.params('unused', slot)), {}, 'remove')).code).toBe(0);
+    expect(inventory(slot)).toEqual([]);
+    // A push that was in flight, whose version cannot be read any more.
+    const late = await f.run(f.params('00000000-0000-4000-8000-000000000000', slot));
+    expect(late.code).toBe(EXIT.preflight);
+    expect(late.stderr).toContain(`custom inventory not written: site was removed from this node`);
+    expect(inventory(slot)).toEqual([]);
+  });
+
+  test('leaves the entry to the run that holds the lock (a lock timeout)', async () => {
+    const slot = 'lock-timeout';
+    const issued = f.publish({ names: ['timeout.example.test'] });
+    expect((await f.run(f.params(issued.versionId, slot))).code).toBe(0);
+    const fragment = path.join(nodeDir(slot), 'state', 'inventory', 'site.json');
+    const before = readFileSync(fragment, 'utf8');
+    const lockFile = path.join(nodeDir(slot), 'state', 'locks', 'site.lock');
+    // -o: the lock is flock's own, not its child's, so killing flock releases it.
+    const holder = spawn('flock', ['-o', lockFile, 'sleep', '30'], { stdio: 'ignore' });
+    try {
+      while (spawnSync('flock', ['-n', lockFile, 'true']).status === 0) await sleep(20);
+      const r = await f.run(f.params(issued.versionId, slot), { ACM_EXPORT_LOCK_SECONDS: '1' });
+      expect(r.code).toBe(EXIT.lock);
+      expect(readFileSync(fragment, 'utf8')).toBe(before);
+    } finally {
+      holder.kill();
+    }
+  });
+
+  test('still records a failure of its own (a secret that does not decrypt) when nobody holds the lock', async () => {
+    const slot = 'failed-decrypt';
+    const issued = f.publish({ names: ['decrypt.example.test'] });
+    expect((await f.run(f.params(issued.versionId, slot))).code).toBe(0);
+    const broken = f.publish({ names: ['decrypt.example.test'] }, (b) => ({
+      ...b,
+      passphrase: 'wrong-passphrase-0123456789',
+    }));
+    const r = await f.run(f.params(broken.versionId, slot));
+    expect(r.code).toBe(EXIT.decrypt);
+    expect(inventory(slot).map((e) => [e.LastRun, e.FailedStep, e.Serial])).toEqual([
+      ['failed', 'decrypt', issued.serial],
+    ]);
+  });
+});
+
+describe('an association run that waited for the lock', () => {
+  test('does not answer "unchanged" from the entry it read before: the target was removed and another secret installed', async () => {
+    const slot = 'waited-unchanged';
+    const issued = f.publish({ names: ['waited.example.test'] });
+    const params = f.params(issued.versionId, slot);
+    expect((await f.run(params)).code).toBe(0);
+    // The association run of this target reads which version the node holds, then waits for the lock.
+    const g = gate('unchanged', 'flock', '[ "$1" = -n ] && [ "$2" = 9 ]');
+    const association = { ...withoutVersion(params), SecretVersionStage: 'AWSCURRENT' };
+    const waiting = f.run(association, { PATH: pathWith(g.bin) });
+    await until(g.ready);
+    // Meanwhile the target is removed, and another target (another secret) installs the same certificate as
+    // CertName site.
+    expect((await f.run(withoutVersion(params), {}, 'remove')).code).toBe(0);
+    const other = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:acm-export/other-XyZ987';
+    const otherVersion = '22222222-3333-4444-8555-666666666666';
+    f.aws.addSecretVersion({
+      region: 'eu-west-1',
+      secretId: other,
+      versionId: otherVersion,
+      secretString: readFileSync(path.join(f.root, 'aws', 'store', `${issued.versionId}.secret`), 'utf8'),
+    });
+    expect((await f.run({ ...params, SecretId: other, SecretVersionId: otherVersion })).code).toBe(0);
+    writeFileSync(g.go, '');
+    const r = await waiting;
+    expect(r.stderr).not.toMatch(/unchanged: version/);
+    // As the same run would without the wait: the name is the other target's now.
+    expect([r.code, r.failure]).toEqual([
+      EXIT.install,
+      `acm-export: FAILED at install: site on this node holds the certificate of secret ${other}, not of ${params.SecretId}; refusing to replace it (remove that target first; nothing was changed)`,
+    ]);
+    // The other target's entry and record stand.
+    expect(inventory(slot).map((e) => [e.SecretId, e.LastRun])).toEqual([[other, 'installed']]);
+    expect(readFileSync(path.join(nodeDir(slot), 'state', 'owned', 'site'), 'utf8')).toContain(`SecretId=${other}`);
+  });
+
+  test('installs nothing when its stage moved on meanwhile (the push of a newer version it waited for)', async () => {
+    const slot = 'waited-stage';
+    const first = f.publish({ names: ['stage.example.test'] });
+    const params = f.params(first.versionId, slot);
+    expect((await f.run(params)).code).toBe(0);
+    const resolved = f.publish({ names: ['stage.example.test', 'www.stage.example.test'] });
+    const g = gate('stage', 'flock', '[ "$1" = -n ] && [ "$2" = 9 ]');
+    const waiting = f.run({ ...withoutVersion(params), SecretVersionStage: 'AWSCURRENT' }, { PATH: pathWith(g.bin) });
+    await until(g.ready);
+    // A renewal: a newer version (other names, so the never-downgrade rule does not apply) is pushed and installed.
+    const newer = f.publish({ names: ['stage.example.test', 'www.stage.example.test', 'api.stage.example.test'] });
+    expect((await f.run(f.params(newer.versionId, slot))).code).toBe(0);
+    writeFileSync(g.go, '');
+    const r = await waiting;
+    expect(r.code).toBe(0);
+    expect(r.result).toMatchObject({
+      changed: false,
+      secretVersionId: resolved.versionId,
+      skipped: 'AWSCURRENT moved on while this run waited',
+    });
+    expect(readFileSync(path.join(params.CertDir!, 'site.crt'), 'utf8')).toBe(newer.certificate);
+  });
+});
+
+describe('a removal stopped half way (SIGKILL)', () => {
+  test('after it moved the names aside: the next removal puts them back and still runs the configuration test', async () => {
+    const slot = 'removal-killed';
+    const issued = f.publish({ names: ['killed.example.test'] });
+    const params = f.params(issued.versionId, slot);
+    expect((await f.run(params)).code).toBe(0);
+    // nginx's configuration names the files: a removal is refused at its configuration test.
+    const dir = path.join(f.root, 'nginx-removal-killed');
+    mkdirSync(dir, { recursive: true });
+    const conf = path.join(dir, 'nginx.conf');
+    writeFileSync(
+      conf,
+      `pid ${dir}/nginx.pid; error_log ${dir}/error.log; events {}\nhttp { access_log off; client_body_temp_path ${dir}/cb; proxy_temp_path ${dir}/p; fastcgi_temp_path ${dir}/f; uwsgi_temp_path ${dir}/u; scgi_temp_path ${dir}/s;\n` +
+        ` server { listen 127.0.0.1:1; ssl_certificate ${params.CertDir}/site.fullchain.pem; ssl_certificate_key ${params.KeyDir}/site.key; } }\n`,
+    );
+    const removal = { ...withoutVersion(params), Service: 'nginx' };
+    const env = { ACM_EXPORT_NGINX_CONF: conf };
+    const key = path.join(params.KeyDir!, 'site.key');
+    const keyLink = readlinkSync(key);
+    expect((await f.run(removal, env, 'remove')).code).toBe(EXIT.configtest);
+    // Killed right after it moved the last name aside, before its configuration test.
+    const bin = killAfter('removal', 'mv', `[[ "\${@: -1}" == */.site.key.acm-export-rollback ]]`);
+    expect((await f.run(removal, { ...env, PATH: pathWith(bin) }, 'remove')).code).toBeNull();
+    expect(existsSync(key)).toBe(false);
+    const again = await f.run(removal, env, 'remove');
+    expect(again.code).toBe(EXIT.configtest);
+    expect(again.stderr).toContain(`put back ${key}, which a removal that was stopped had moved aside`);
+    // Everything as before the first removal: the names are links into the store again, no rollback link left.
+    expect(readlinkSync(key)).toBe(keyLink);
+    expect(existsSync(path.join(params.KeyDir!, '.site.key.acm-export-rollback'))).toBe(false);
+    expect(spawnSync('nginx', ['-c', conf, '-t'], { stdio: 'ignore' }).status).toBe(0);
+    // Without nginx naming them, a removal then deletes them.
+    expect((await f.run(withoutVersion(params), {}, 'remove')).code).toBe(0);
+    expect(() => lstatSync(key)).toThrow();
+  });
+
+  test('between deleting the entry and rewriting the inventory: the next removal takes it out', async () => {
+    const slot = 'removal-killed-inventory';
+    const issued = f.publish({ names: ['entry.example.test'] });
+    const params = f.params(issued.versionId, slot);
+    expect((await f.run(params)).code).toBe(0);
+    const bin = killAfter('inventory', 'rm', `[[ "\${@: -1}" == */state/inventory/site.json ]]`);
+    expect((await f.run(withoutVersion(params), { PATH: pathWith(bin) }, 'remove')).code).toBeNull();
+    expect(inventory(slot).map((e) => e.CertName)).toEqual(['site']);
+    expect((await f.run(withoutVersion(params), {}, 'remove')).code).toBe(0);
+    expect(inventory(slot)).toEqual([]);
+  });
+});
+
+test("one CertName's removal empties .acm-export while another's first install is about to create its store there", async () => {
+  const slot = 'shared-store-dir';
+  const issued = f.publish({ names: ['shared.example.test'] });
+  const a = f.params(issued.versionId, slot, { CertName: 'a' } as InstallParams);
+  expect((await f.run(a)).code).toBe(0);
+  const b = f.params(issued.versionId, slot, { CertName: 'b' } as InstallParams);
+  const store = path.join(b.CertDir!, '.acm-export', 'b');
+  // b stops just before it creates its store; a's removal then deletes the (empty) .acm-export.
+  const g = gate('shared', 'mkdir', `[ "\${@: -1}" = '${store}' ]`);
+  const install = f.run(b, { PATH: pathWith(g.bin) });
+  await until(g.ready);
+  expect((await f.run(withoutVersion(a), {}, 'remove')).code).toBe(0);
+  writeFileSync(g.go, '');
+  const r = await install;
+  expect(r.code).toBe(0);
+  expect(readFileSync(path.join(b.CertDir!, 'b.crt'), 'utf8')).toBe(issued.certificate);
+});
