@@ -18,7 +18,7 @@ lib_sha256() { # file
 }
 
 load_library() {
-  local dir="$state_dir/lib" file known="" verified="" found old changed=0
+  local dir="$state_dir/lib" file known="" verified="" found old changed=0 tries
   file="$dir/$LIB_SHA256.sh"
   # One find reads the cache directory, the file and the record of its last check, and the directories the
   # trust walks read; they judge the way to every directory the run writes in (the state directory included)
@@ -54,34 +54,43 @@ load_library() {
       known=""
     fi
   fi
-  if [ -z "$known" ]; then
-    command -v aws >/dev/null 2>&1 ||
-      fail preflight "AWS CLI v2 is not installed (aws not found on PATH); cannot fetch the node library $LIB_OBJECT (nothing was changed)"
-    if ! aws s3 cp --region "$LIB_REGION" --only-show-errors "$LIB_OBJECT" "$WORK/library.sh" >"$WORK/library.err" 2>&1 </dev/null; then
-      fail preflight "could not fetch the node library $LIB_OBJECT: $(one_line "$WORK/library.err" 3) (nothing was changed)"
+  # The file is opened before older versions are pruned (below, and by runs of other document versions beside
+  # this one, during a stack update): the open file is what is sourced, so once open nobody can take it away. One
+  # pruned between its check and the open is fetched again, once.
+  for ((tries = 0; ; tries++)); do
+    if [ -z "$known" ]; then
+      command -v aws >/dev/null 2>&1 ||
+        fail preflight "AWS CLI v2 is not installed (aws not found on PATH); cannot fetch the node library $LIB_OBJECT (nothing was changed)"
+      if ! aws s3 cp --region "$LIB_REGION" --only-show-errors "$LIB_OBJECT" "$WORK/library.sh" >"$WORK/library.err" 2>&1 </dev/null; then
+        fail preflight "could not fetch the node library $LIB_OBJECT: $(one_line "$WORK/library.err" 3) (nothing was changed)"
+      fi
+      found=$(lib_sha256 "$WORK/library.sh")
+      if [ "$found" != "$LIB_SHA256" ]; then
+        fail preflight "node library $LIB_OBJECT has sha256 ${found:-(unreadable)}, expected $LIB_SHA256; refusing to run it (nothing was changed)"
+      fi
+      # Replaced in one rename, never removed first: a run beside this one may be about to source it (its
+      # name is its sha256, so whichever copy it reads is the same library).
+      rm -f -- "$dir/.verified"
+      changed=1
+      if ! chmod 0600 -- "$WORK/library.sh" || ! mv -fT -- "$WORK/library.sh" "$file"; then
+        fail preflight "could not store the node library in $dir (nothing was changed)"
+      fi
+      # The rename changed its change time: the record is of the file as it lies now.
+      scan_paths "$file"
+      if path_info "$file" && [ "$PI_TYPE" = f ]; then
+        printf '%s\n' "$LIB_SHA256 $PI_INODE $PI_CTIME $PI_SIZE" >"$dir/.verified" 2>/dev/null || true
+      fi
     fi
-    found=$(lib_sha256 "$WORK/library.sh")
-    if [ "$found" != "$LIB_SHA256" ]; then
-      fail preflight "node library $LIB_OBJECT has sha256 ${found:-(unreadable)}, expected $LIB_SHA256; refusing to run it (nothing was changed)"
-    fi
-    # Replaced in one rename, never removed first: a run beside this one may be about to source it (its
-    # name is its sha256, so whichever copy it reads is the same library).
-    rm -f -- "$dir/.verified"
-    changed=1
-    if ! chmod 0600 -- "$WORK/library.sh" || ! mv -fT -- "$WORK/library.sh" "$file"; then
-      fail preflight "could not store the node library in $dir (nothing was changed)"
-    fi
-    # The rename changed its change time: the record is of the file as it lies now.
-    scan_paths "$file"
-    if path_info "$file" && [ "$PI_TYPE" = f ]; then
-      printf '%s\n' "$LIB_SHA256 $PI_INODE $PI_CTIME $PI_SIZE" >"$dir/.verified" 2>/dev/null || true
-    fi
-  fi
+    if { exec {LIB_FD}<"$file"; } 2>/dev/null; then break; fi
+    [ "$tries" = 0 ] || fail preflight "the node library $file was deleted twice while this run loaded it (nothing was changed)"
+    known=""
+  done
   # Earlier versions' files: the stack ships one library per document version.
   for old in "$dir"/*.sh; do
     if [ "$old" != "$file" ] && [ -f "$old" ] && [ ! -L "$old" ]; then rm -f -- "$old"; changed=1; fi
   done
   if [ "$changed" = 1 ]; then paths_changed; fi
   # shellcheck source=/dev/null
-  source "$file"
+  source "/dev/fd/$LIB_FD"
+  exec {LIB_FD}<&-
 }

@@ -2,16 +2,19 @@
  * Runs that meet on one node: a run that waited for the CertName lock acts on what it reads under the lock, not
  * on what it read before; a run that failed before it took the lock never writes over the entry of the run that
  * holds it; a removal stopped half way is completed by the next one as any removal (its configuration test
- * included); one CertName's removal does not break another's first install in the same directories.
+ * included); one CertName's removal does not break another's first install in the same directories; a run of
+ * another document version (a stack update) pruning the node library cache does not take this run's library away.
  *
  * A run is paused or killed at an exact step by a wrapper first on its PATH around one of the programs it starts
  * (flock, mkdir, mv, rm): `gate` holds that call until the test lets it go, `killAfter` runs it and then kills
  * the run with SIGKILL (no trap runs).
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { EXIT, type InstallParams } from '../helpers/install-script';
+import { EXAMPLE_LIBRARY_LOCATION, nodeLibrary } from '../../ssm-documents/load';
+import { EXIT, installEnv, installScriptWith, type InstallParams } from '../helpers/install-script';
 import { createFixture, type Fixture } from './fixture';
 
 let f: Fixture;
@@ -241,4 +244,84 @@ test("one CertName's removal empties .acm-export while another's first install i
   const r = await install;
   expect(r.code).toBe(0);
   expect(readFileSync(path.join(b.CertDir!, 'b.crt'), 'utf8')).toBe(issued.certificate);
+});
+
+describe('two document versions on one node (a stack update): each prunes the library cache of the other', () => {
+  /**
+   * The install program of another document version: the same programs, naming a library of another sha256 (put
+   * where the fake S3 serves it). Runs in the slot's node like `f.run`, with `bin` first on its PATH.
+   */
+  function otherVersion(slot: string) {
+    const library = nodeLibrary();
+    const text = `${library.text}: another document version\n`;
+    const sha256 = createHash('sha256').update(text).digest('hex');
+    const key = `${'1'.repeat(64)}.sh`;
+    f.aws.putObject(EXAMPLE_LIBRARY_LOCATION.bucket, key, text);
+    const script = path.join(f.root, `install-${slot}.sh`);
+    writeFileSync(
+      script,
+      readFileSync(installScriptWith(), 'utf8')
+        .replace(EXAMPLE_LIBRARY_LOCATION.key, key)
+        .replace(library.sha256, sha256),
+    );
+    const libraryFile = path.join(nodeDir(slot), 'state', 'lib', `${sha256}.sh`);
+    const run = (params: InstallParams, bin: string) =>
+      new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const env = installEnv({
+          params,
+          path: [bin, f.aws.binDir],
+          tmpDir: f.tmpDir,
+          env: {
+            ACM_EXPORT_STATE_DIR: path.join(nodeDir(slot), 'state'),
+            ACM_EXPORT_INVENTORY_DIR: path.join(nodeDir(slot), 'inventory'),
+            ACM_EXPORT_HOOKS_DIR: path.join(f.root, 'hooks.d'),
+            ACM_EXPORT_TAKEOVER_DIR: path.join(f.root, 'takeover.d'),
+          },
+        });
+        let stderr = '';
+        const child = spawn('bash', [script], { env });
+        child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+        child.on('close', (code) => resolve({ code, stderr }));
+      });
+    return { libraryFile, run };
+  }
+
+  test('a library pruned between its check and its use is fetched again', async () => {
+    const slot = 'library-pruned-before-open';
+    const issued = f.publish({ names: ['pruned.example.test'] });
+    const other = otherVersion(slot);
+    // The other version's run stops right after it stored its library (the scan that reads it again)...
+    const g = gate('pruned-before', 'find', `[ "$2" = '${other.libraryFile}' ] && [ "$3" = -maxdepth ]`);
+    const waiting = other.run(f.params(issued.versionId, slot, { CertName: 'other' } as InstallParams), g.bin);
+    await until(g.ready);
+    // ...while a run of this version stores its own and prunes every other.
+    expect((await f.run(f.params(issued.versionId, slot))).code).toBe(0);
+    expect(existsSync(other.libraryFile)).toBe(false);
+    writeFileSync(g.go, '');
+    const r = await waiting;
+    expect(r.code).toBe(0);
+    expect(readFileSync(path.join(f.root, slot, 'certs', 'other.crt'), 'utf8')).toBe(issued.certificate);
+  });
+
+  test('a library pruned once it was opened still runs', async () => {
+    const slot = 'library-pruned-after-open';
+    const issued = f.publish({ names: ['opened.example.test'] });
+    const other = otherVersion(slot);
+    // This version's library is cached; the other version's run opens its own, then stops as it prunes this one's.
+    expect((await f.run(f.params(issued.versionId, slot))).code).toBe(0);
+    const g = gate(
+      'pruned-after',
+      'rm',
+      `[ "\${@: -1}" != '${other.libraryFile}' ] && [[ "\${@: -1}" == */state/lib/*.sh ]]`,
+    );
+    const waiting = other.run(f.params(issued.versionId, slot, { CertName: 'other' } as InstallParams), g.bin);
+    await until(g.ready);
+    // A run of this version prunes the other's library meanwhile.
+    expect((await f.run(f.params(issued.versionId, slot))).code).toBe(0);
+    expect(existsSync(other.libraryFile)).toBe(false);
+    writeFileSync(g.go, '');
+    const r = await waiting;
+    expect(r.code).toBe(0);
+    expect(readFileSync(path.join(f.root, slot, 'certs', 'other.crt'), 'utf8')).toBe(issued.certificate);
+  });
 });
