@@ -38,10 +38,19 @@ report_inventory() { # installed|unchanged|skipped|failed|report [step]
     log "custom inventory not written: another run of $CertName holds the lock, or this run stopped before its directories were judged"
     return 0
   fi
-  # A failed run of a target removed from this node (its files gone) does not bring its entry back.
-  if [ "$1" = failed ] && ! live_member cert.pem && removed_at; then
-    log "custom inventory not written: $CertName was removed from this node"
-    return 0
+  # A failed run of a target removed from this node (its files gone) does not bring its entry back, and one
+  # refused because CertName holds another secret's certificate leaves that target's entry alone.
+  if [ "$1" = failed ]; then
+    local holder=""
+    if ! live_member cert.pem && removed_at; then
+      log "custom inventory not written: $CertName was removed from this node"
+      return 0
+    fi
+    record_get SecretId holder
+    if [ -n "$holder" ] && [ "$holder" != "$SecretId" ]; then
+      log "custom inventory not written: the entry of $CertName is that of secret $holder"
+      return 0
+    fi
   fi
   if [ -z "$inventory_dir" ]; then
     log "custom inventory not written: no SSM Agent directory for this node (AWS_SSM_INSTANCE_ID unset or /var/lib/amazon/ssm/<id> missing)"

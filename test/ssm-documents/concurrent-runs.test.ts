@@ -103,6 +103,25 @@ describe('a run that failed before it took the lock', () => {
     }
   });
 
+  test("leaves the entry of another secret's target alone when it is refused the CertName that target holds", async () => {
+    const slot = 'refused-name';
+    const issued = f.publish({ names: ['held.example.test'] });
+    expect((await f.run(f.params(issued.versionId, slot))).code).toBe(0);
+    const entry = inventory(slot);
+    const other = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:acm-export/elsewhere-QwE456';
+    const otherVersion = '33333333-4444-4555-8666-777777777777';
+    f.aws.addSecretVersion({
+      region: 'eu-west-1',
+      secretId: other,
+      versionId: otherVersion,
+      secretString: readFileSync(path.join(f.root, 'aws', 'store', `${issued.versionId}.secret`), 'utf8'),
+    });
+    const r = await f.run({ ...f.params(otherVersion, slot), SecretId: other });
+    expect(r.code).toBe(EXIT.install);
+    expect(r.failure).toContain('site on this node holds the certificate of secret');
+    expect(inventory(slot)).toEqual(entry);
+  });
+
   test('still records a failure of its own (a secret that does not decrypt) when nobody holds the lock', async () => {
     const slot = 'failed-decrypt';
     const issued = f.publish({ names: ['decrypt.example.test'] });
