@@ -143,7 +143,10 @@ export interface NodeView {
   notAfter: string;
   verified: boolean;
   installedAt: string;
-  /** installed | unchanged | skipped (an older version arrived late) | failed (then failedStep names the step). */
+  /**
+   * installed | unchanged | skipped (an older version arrived late, or an association run's stage moved on while it
+   * waited for another run) | failed (then failedStep names the step).
+   */
   lastRun: string;
   failedStep?: string;
   lastRunAt: string;

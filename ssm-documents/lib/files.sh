@@ -397,7 +397,7 @@ same_as_member() { # name
   store_version "$link" || return 1
   v=$SV
   for m in "${ALL_MEMBERS[@]}"; do
-    if [ "${STABLE[$m]}" = "$n" ]; then member_ok "$v" "$m" && member_path "$v" "$m" && [ "$1" -ef "$MP" ]; return; fi
+    if [ "${STABLE[$m]}" = "$n" ]; then member_ok "$v" "$m" && member_path "$v" "$m" && [ "$1" -ef "$MP" ]; return $?; fi
   done
   return 1
 }

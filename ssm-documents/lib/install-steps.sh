@@ -50,14 +50,14 @@ resolve_stage() { # describe|value
 }
 
 # An association run asks again under the lock which version holds its stage when another run of CertName
-# wrote its inventory entry since it first asked (it waited for that run, or ran beside it): when the stage moved
+# wrote its inventory entry or its record since it first asked (it waited for that run, or ran beside it): when the stage moved
 # on meanwhile (a renewal, whose push may be that run), the version it read is no longer the one to install,
 # and the run skips (SKIPPED). The version this run read stays its SecretVersionId.
 stage_moved() {
   local read=$SecretVersionId
   [ -n "$SecretVersionStage" ] || return 0
-  fragment_text
-  [ "$FT" != "${STAGE_FRAGMENT-}" ] || return 0
+  seen_state
+  [ "$SEEN" != "${STAGE_SEEN-}" ] || return 0
   if resolve_stage describe || resolve_stage value; then
     if [ "$SecretVersionId" != "$read" ]; then
       SKIPPED="$SecretVersionStage moved on while this run waited"
@@ -75,9 +75,9 @@ stage_moved() {
 fetch_secret() {
   if [ "${#problems[@]}" -gt 0 ]; then check_aws_version; return 0; fi
   if [ -n "$SecretVersionStage" ]; then
-    # The entry as it is before the stage is read (stage_moved compares it under the lock).
-    fragment_text
-    STAGE_FRAGMENT=$FT
+    # The entry and the record as they are before the stage is read (stage_moved compares them under the lock).
+    seen_state
+    STAGE_SEEN=$SEEN
     if resolve_stage describe; then
       held_version
       if [ "$HELD_VERSION" = "$SecretVersionId" ]; then UNCHANGED_CANDIDATE=1; return 0; fi
@@ -116,13 +116,13 @@ chain_problem() {
   CHAIN_PROBLEM=""
   if [ "$((n_cert - 1))" -gt "$MAX_CHAIN" ]; then
     CHAIN_PROBLEM="the chain holds $((n_cert - 1)) certificates; at most $MAX_CHAIN are accepted"
-    return
+    return 0
   fi
   for ((i = 1; i <= n_cert; i++)); do
     IFS= read -r -d '' pem <"$WORK/cert$i.pem" || true
     if [ -n "${seen[$pem]:-}" ]; then
       CHAIN_PROBLEM="certificate $i of the secret repeats certificate ${seen[$pem]}"
-      return
+      return 0
     fi
     seen[$pem]=$i
   done
@@ -243,32 +243,32 @@ p12_matches() { # file
 out_of_sync() {
   local i m v name dest want have
   DRIFT=""
-  store_version current || { DRIFT="$CertName is not installed"; return; }
+  store_version current || { DRIFT="$CertName is not installed"; return 0; }
   v=$SV
   for i in "${!MEMBERS[@]}"; do
     m=${MEMBERS[$i]}
     name=${STABLE[$m]}
-    if ! our_link "$name" "${LINK_TO[$m]}" || ! member_ok "$v" "$m"; then DRIFT="$name is missing"; return; fi
+    if ! our_link "$name" "${LINK_TO[$m]}" || ! member_ok "$v" "$m"; then DRIFT="$name is missing"; return 0; fi
     member_path "$v" "$m"
     dest=$MP
-    path_info "$dest" || { DRIFT="$name is missing"; return; }
+    path_info "$dest" || { DRIFT="$name is missing"; return 0; }
     local identity="$dest $PI_INODE $PI_CTIME $PI_SIZE"
-    if [ "$PI_UID:$PI_GID:$PI_MODE" != "${OWN[$i]}:${MODE[$i]#0}" ]; then DRIFT="$name has another owner, group or mode"; return; fi
+    if [ "$PI_UID:$PI_GID:$PI_MODE" != "${OWN[$i]}:${MODE[$i]#0}" ]; then DRIFT="$name has another owner, group or mode"; return 0; fi
     if [ "$m" = bundle.p12 ]; then
-      p12_matches "$dest" || { DRIFT="$name does not hold this certificate and key"; return; }
+      p12_matches "$dest" || { DRIFT="$name does not hold this certificate and key"; return 0; }
     else
       # Text members compared by the shell: same size and same bytes (a NUL would stop read short of the size).
       want="" have=""
       { IFS= read -r -d '' want <"${SRC[$i]}"; } 2>/dev/null || true
       { IFS= read -r -d '' have <"$dest"; } 2>/dev/null || true
-      if [ "$PI_SIZE" != "${#want}" ] || [ "$want" != "$have" ]; then DRIFT="$name differs"; return; fi
+      if [ "$PI_SIZE" != "${#want}" ] || [ "$want" != "$have" ]; then DRIFT="$name differs"; return 0; fi
       # The live certificate is this leaf: the inventory need not read it again.
       if [ "$m" = cert.pem ]; then LIVE_KNOWN=$identity LIVE_SERIAL=$SERIAL LIVE_NOT_AFTER=$NOT_AFTER; fi
     fi
   done
   if [ "$VerifyPort" != 0 ]; then
     SERVED=$(served_serial)
-    if [ "$SERVED" != "$SERIAL" ]; then DRIFT="127.0.0.1:$VerifyPort serves ${SERVED:-no certificate}, not $SERIAL"; return; fi
+    if [ "$SERVED" != "$SERIAL" ]; then DRIFT="127.0.0.1:$VerifyPort serves ${SERVED:-no certificate}, not $SERIAL"; return 0; fi
   fi
 }
 
@@ -497,6 +497,7 @@ install_certificate() {
   # A run that was in flight when this target was removed here installs nothing (header: "Removed targets").
   SKIPPED=""
   REMOVED_AT=""
+  REMOVAL_CHECKED=1
   if removed_at; then
     # Not recorded as a failed install either: that would bring the removed entry back into the inventory.
     REPORT_READY=0
@@ -516,6 +517,7 @@ install_certificate() {
       fail install "$CertName on this node holds the certificate of secret $owner, not of $SecretId; refusing to replace it (remove that target first; nothing was changed)"
     fi
     log "$CertName was installed from secret $owner of this target, which is deleted; taking the name over"
+    NAME_RELEASED=1
   fi
   check_recorded_dirs install
   check_names replace

@@ -11,8 +11,15 @@ fragment_get() { # name var
   if [[ $_t =~ $_r ]]; then printf -v "$2" '%s' "${BASH_REMATCH[1]}"; else printf -v "$2" '%s' ""; fi
 }
 fragment_field() { local value; fragment_get "$1" value; printf '%s' "$value"; }
-# The fragment's whole text (FT; '' when there is none): what a run compares before and after it takes the lock.
-fragment_text() { FT=""; { IFS= read -r -d '' FT <"$state_dir/inventory/$CertName.json"; } 2>/dev/null || true; }
+# What another run of CertName rewrites when it installs, fails or removes (its inventory fragment, written only
+# where there is an inventory directory, and its ownership record), as one text (SEEN): what a run compares
+# before and after it takes the lock.
+seen_state() {
+  local fragment="" record=""
+  { IFS= read -r -d '' fragment <"$state_dir/inventory/$CertName.json"; } 2>/dev/null || true
+  { IFS= read -r -d '' record <"$OWNED"; } 2>/dev/null || true
+  SEEN="$fragment"$'\n'"$record"
+}
 # Which secret version this node's live files hold for CertName, by its state (HELD_VERSION, HELD_SERIAL;
 # empty when unknown): the last install run's entry, when it installed or confirmed a version of this
 # SecretId and no report run has rewritten it since. The one place that reads it, so that another record of what was installed can replace it.
@@ -38,17 +45,23 @@ report_inventory() { # installed|unchanged|skipped|failed|report [step]
     log "custom inventory not written: another run of $CertName holds the lock, or this run stopped before its directories were judged"
     return 0
   fi
-  # A failed run of a target removed from this node (its files gone) does not bring its entry back, and one
-  # refused because CertName holds another secret's certificate leaves that target's entry alone.
-  if [ "$1" = failed ]; then
-    local holder=""
-    if ! live_member cert.pem && removed_at; then
+  # A failed run of a target removed from this node (its files gone) does not bring its entry back, unless its
+  # version was created after the removal (a new export: the target is back). The install's removal check
+  # decided that under the lock (REMOVAL_CHECKED); a run that failed before it asks here.
+  local holder="" created=""
+  if [ "$1" = failed ] && [ "${REMOVAL_CHECKED:-0}" != 1 ] && ! live_member cert.pem && removed_at; then
+    created=$(version_created_at 2>/dev/null) || created=""
+    if ! [[ $created =~ ^[0-9]{1,12}$ ]] || [ "$created" -le "$REMOVED_AT" ]; then
       log "custom inventory not written: $CertName was removed from this node"
       return 0
     fi
+  fi
+  # A run for a CertName whose record names another secret (an install refused it, a report of that refused
+  # target) leaves that target's entry alone; not a takeover of a name whose secret was deleted (NAME_RELEASED).
+  if [ "$1" = failed ] || [ "$1" = report ]; then
     record_get SecretId holder
-    if [ -n "$holder" ] && [ "$holder" != "$SecretId" ]; then
-      log "custom inventory not written: the entry of $CertName is that of secret $holder"
+    if [ -n "$holder" ] && [ "$holder" != "$SecretId" ] && [ "${NAME_RELEASED:-0}" != 1 ]; then
+      log "custom inventory not written: $CertName on this node holds the certificate of secret $holder"
       return 0
     fi
   fi

@@ -48,7 +48,7 @@ check_dir() { # name dir
   local d=$2
   while [ ! -e "$d" ] && [ "$d" != / ]; do
     # A symbolic link to nothing: mkdir -p would fail on it later, with a line that says nothing.
-    if [ -L "$d" ]; then problems+=("$1 $2: $d is a symbolic link to a path that does not exist"); return; fi
+    if [ -L "$d" ]; then problems+=("$1 $2: $d is a symbolic link to a path that does not exist"); return 0; fi
     d=${d%/*}
     d=${d:-/}
   done

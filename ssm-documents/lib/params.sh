@@ -69,7 +69,7 @@ check_placement() { # name dir
   local f
   if [[ " ${FORBIDDEN_EXACT[*]} " == *" $2 "* ]]; then
     problems+=("SSM_$1 $2 is never allowed (a system directory, a web root or too broad a parent)")
-    return
+    return 0
   fi
   # The usual answer (not forbidden, allowed) from one match against each list; the loops name the entry.
   if [ -z "${FORBIDDEN_RE:-}" ]; then
@@ -78,11 +78,11 @@ check_placement() { # name dir
     tree_re "${ALLOWED_DIRS[@]}"
     ALLOWED_RE=$TREE_RE
   fi
-  if ! [[ $2 =~ $FORBIDDEN_RE ]] && [[ $2 =~ $ALLOWED_RE ]]; then return; fi
+  if ! [[ $2 =~ $FORBIDDEN_RE ]] && [[ $2 =~ $ALLOWED_RE ]]; then return 0; fi
   for f in "${FORBIDDEN_TREES[@]}"; do
-    if [[ $f == / || $2 == "$f" || $2 == "$f"/* ]]; then problems+=("SSM_$1 $2 is below $f, which is never allowed (a system directory or a web root)"); return; fi
+    if [[ $f == / || $2 == "$f" || $2 == "$f"/* ]]; then problems+=("SSM_$1 $2 is below $f, which is never allowed (a system directory or a web root)"); return 0; fi
   done
-  for f in "${ALLOWED_DIRS[@]}"; do if [[ $f == / || $2 == "$f" || $2 == "$f"/* ]]; then return; fi; done
+  for f in "${ALLOWED_DIRS[@]}"; do if [[ $f == / || $2 == "$f" || $2 == "$f"/* ]]; then return 0; fi; done
   problems+=("SSM_$1 $2 is not under an allowed directory (${ALLOWED_DIRS[*]})")
 }
 
@@ -90,7 +90,7 @@ check_placement() { # name dir
 # path). The entries passed the directory pattern: "." is their only pattern character.
 tree_re() { # dir...
   # No directory: a pattern that no path (absolute: it starts with /) matches.
-  if [ "$#" = 0 ]; then TREE_RE='^[^/]'; return; fi
+  if [ "$#" = 0 ]; then TREE_RE='^[^/]'; return 0; fi
   local -a dirs_=("${@%/}")
   printf -v TREE_RE '|%s' "${dirs_[@]//./[.]}"
   TREE_RE="^(${TREE_RE#|})(/|\$)"

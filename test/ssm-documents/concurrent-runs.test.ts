@@ -10,12 +10,13 @@
  * the run with SIGKILL (no trap runs).
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { EXAMPLE_LIBRARY_LOCATION, nodeLibrary } from '../../ssm-documents/load';
 import { EXIT, installEnv, installScriptWith, type InstallParams } from '../helpers/install-script';
-import { createFixture, type Fixture } from './fixture';
+import { createFixture, REGION, writeFailingHook, type Fixture } from './fixture';
 
 let f: Fixture;
 beforeAll(() => (f = createFixture('concurrent')));
@@ -122,6 +123,80 @@ describe('a run that failed before it took the lock', () => {
     expect(inventory(slot)).toEqual(entry);
   });
 
+  test("nor does that target's report association, which runs all the same", async () => {
+    const slot = 'refused-report';
+    const issued = f.publish({ names: ['heldreport.example.test'] });
+    expect((await f.run(f.params(issued.versionId, slot))).code).toBe(0);
+    const entry = inventory(slot);
+    const other = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:acm-export/elsewhere-RtY789';
+    expect((await f.run({ ...f.params(f.storeAs(other, issued), slot), SecretId: other })).code).toBe(EXIT.install);
+    const r = await f.run({ ...withoutVersion(f.params('unused', slot)), SecretId: other }, {}, 'report');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(
+      `custom inventory not written: site on this node holds the certificate of secret ${entry[0].SecretId}`,
+    );
+    expect(inventory(slot)).toEqual(entry);
+  });
+
+  test('records the failure of a takeover of a name whose secret was deleted (the name was released)', async () => {
+    const target = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:acm-export/stack';
+    const hash = '0123456789abcdef';
+    const holder = `${target}/cert-a/${hash}-AbC123`;
+    const next = `${target}/cert-b/${hash}-XyZ789`;
+    const slot = 'released-name';
+    const first = f.publish({ names: ['holder.example.test'] });
+    const params = f.params(f.storeAs(holder, first), slot, { SecretId: holder });
+    expect((await f.run(params)).code).toBe(0);
+    f.aws.deleteSecret(REGION, holder);
+    const second = f.publish({ names: ['next.example.test'] });
+    const hook = writeFailingHook(params);
+    try {
+      const r = await f.run({ ...params, SecretId: next, SecretVersionId: f.storeAs(next, second) });
+      expect(r.code).toBe(EXIT.hooks);
+    } finally {
+      rmSync(hook);
+    }
+    expect(inventory(slot).map((e) => [e.SecretId, e.LastRun, e.FailedStep])).toEqual([[next, 'failed', 'hooks']]);
+  });
+
+  test('records the failure of a new export of a removed target (its version created after the removal)', async () => {
+    const slot = 'readded';
+    const issued = f.publish({ names: ['readded.example.test'] });
+    const params = f.params(issued.versionId, slot);
+    expect((await f.run(params)).code).toBe(0);
+    expect((await f.run(withoutVersion(params), {}, 'remove')).code).toBe(0);
+    const fresh = f.publish({ names: ['readded.example.test'] }, undefined, '2030-01-01T00:00:00+00:00');
+    // Failing at its deploy hook (under the lock, rolled back) and, without it, at decrypt (before the lock).
+    const hook = writeFailingHook(params);
+    try {
+      expect((await f.run(f.params(fresh.versionId, slot))).code).toBe(EXIT.hooks);
+    } finally {
+      rmSync(hook);
+    }
+    expect(inventory(slot).map((e) => [e.LastRun, e.FailedStep])).toEqual([['failed', 'hooks']]);
+    const broken = f.publish(
+      { names: ['readded.example.test'] },
+      (b) => ({ ...b, passphrase: 'wrong-passphrase-0123456789' }),
+      '2030-01-02T00:00:00+00:00',
+    );
+    expect((await f.run(f.params(broken.versionId, slot))).code).toBe(EXIT.decrypt);
+    expect(inventory(slot).map((e) => [e.LastRun, e.FailedStep])).toEqual([['failed', 'decrypt']]);
+  });
+
+  test('records an unexpected error (ended through the EXIT trap) like any other failure', async () => {
+    const slot = 'unexpected';
+    const issued = f.publish({ names: ['unexpected.example.test'] });
+    expect((await f.run(f.params(issued.versionId, slot))).code).toBe(0);
+    // An awk that fails: the secret's split fails with no message of the program's own.
+    const bin = path.join(f.root, 'failing-awk');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(path.join(bin, 'awk'), '#!/bin/sh\nexit 2\n', { mode: 0o755 });
+    const r = await f.run(f.params(issued.versionId, slot), { PATH: pathWith(bin) });
+    expect(r.code).toBe(EXIT.decrypt);
+    expect(r.failure).toMatch(/^acm-export: FAILED at decrypt: unexpected error \(status 2 near line \d+\)$/);
+    expect(inventory(slot).map((e) => [e.LastRun, e.FailedStep])).toEqual([['failed', 'decrypt']]);
+  });
+
   test('still records a failure of its own (a secret that does not decrypt) when nobody holds the lock', async () => {
     const slot = 'failed-decrypt';
     const issued = f.publish({ names: ['decrypt.example.test'] });
@@ -174,28 +249,36 @@ describe('an association run that waited for the lock', () => {
     expect(readFileSync(path.join(nodeDir(slot), 'state', 'owned', 'site'), 'utf8')).toContain(`SecretId=${other}`);
   });
 
-  test('installs nothing when its stage moved on meanwhile (the push of a newer version it waited for)', async () => {
-    const slot = 'waited-stage';
-    const first = f.publish({ names: ['stage.example.test'] });
-    const params = f.params(first.versionId, slot);
-    expect((await f.run(params)).code).toBe(0);
-    const resolved = f.publish({ names: ['stage.example.test', 'www.stage.example.test'] });
-    const g = gate('stage', 'flock', '[ "$1" = -n ] && [ "$2" = 9 ]');
-    const waiting = f.run({ ...withoutVersion(params), SecretVersionStage: 'AWSCURRENT' }, { PATH: pathWith(g.bin) });
-    await until(g.ready);
-    // A renewal: a newer version (other names, so the never-downgrade rule does not apply) is pushed and installed.
-    const newer = f.publish({ names: ['stage.example.test', 'www.stage.example.test', 'api.stage.example.test'] });
-    expect((await f.run(f.params(newer.versionId, slot))).code).toBe(0);
-    writeFileSync(g.go, '');
-    const r = await waiting;
-    expect(r.code).toBe(0);
-    expect(r.result).toMatchObject({
-      changed: false,
-      secretVersionId: resolved.versionId,
-      skipped: 'AWSCURRENT moved on while this run waited',
-    });
-    expect(readFileSync(path.join(params.CertDir!, 'site.crt'), 'utf8')).toBe(newer.certificate);
-  });
+  test.each([
+    ['with', 'waited-stage', {}],
+    ['without', 'waited-stage-no-inventory', { ACM_EXPORT_INVENTORY_DIR: '' }],
+  ])(
+    'installs nothing when its stage moved on meanwhile (a renewal pushed), %s a custom inventory directory',
+    async (_with, slot, env: Record<string, string>) => {
+      const first = f.publish({ names: ['stage.example.test'] });
+      const params = f.params(first.versionId, slot);
+      expect((await f.run(params, env)).code).toBe(0);
+      const resolved = f.publish({ names: ['stage.example.test', 'www.stage.example.test'] });
+      const g = gate(slot, 'flock', '[ "$1" = -n ] && [ "$2" = 9 ]');
+      const waiting = f.run(
+        { ...withoutVersion(params), SecretVersionStage: 'AWSCURRENT' },
+        { ...env, PATH: pathWith(g.bin) },
+      );
+      await until(g.ready);
+      // A renewal: a newer version (other names, so the never-downgrade rule does not apply) is pushed and installed.
+      const newer = f.publish({ names: ['stage.example.test', 'www.stage.example.test', 'api.stage.example.test'] });
+      expect((await f.run(f.params(newer.versionId, slot), env)).code).toBe(0);
+      writeFileSync(g.go, '');
+      const r = await waiting;
+      expect(r.code).toBe(0);
+      expect(r.result).toMatchObject({
+        changed: false,
+        secretVersionId: resolved.versionId,
+        skipped: 'AWSCURRENT moved on while this run waited',
+      });
+      expect(readFileSync(path.join(params.CertDir!, 'site.crt'), 'utf8')).toBe(newer.certificate);
+    },
+  );
 });
 
 describe('a removal stopped half way (SIGKILL)', () => {

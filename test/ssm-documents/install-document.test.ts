@@ -188,6 +188,14 @@ describe('document structure', () => {
     for (const text of texts) expect(text.split('\n').filter((line) => newer.test(line))).toEqual([]);
   });
 
+  test('every return names its status', () => {
+    // A bare `return` in a function run from the EXIT trap (a failure recorded in the inventory, a rollback)
+    // returns the status the trap was entered with, not that of its last command: the failure went unrecorded.
+    const bare = /\breturn(?=\s*$|\s*;|\s+\})/;
+    const texts = [...DOCUMENT_KINDS.map((kind) => documentScript(kind)), nodeLibrary().text];
+    for (const text of texts) expect(text.split('\n').filter((line) => bare.test(line))).toEqual([]);
+  });
+
   test('no {{ }} interpolation anywhere: values arrive only as SSM_<Name> environment variables', () => {
     const text = doc.mainSteps[0].inputs.runCommand.join('\n');
     expect(text).not.toContain('{{');
