@@ -18,8 +18,9 @@
 # After every run past parameter validation the node's state is written as custom inventory
 # (Custom:AcmExportCertificate, one entry per CertName, no secrets) for the SSM Agent to collect: under the
 # CertName lock only (a run that failed before it took the lock takes it without waiting, and writes nothing
-# while another run holds it). A failed run writes nothing for a target removed from this node (unless its
-# version was created after the removal) or for a CertName whose record names another secret (unless that
+# while another run holds it). A failed run writes nothing for a target removed from this node (unless the
+# removal check under the lock found its version created after the removal) or for a CertName whose record
+# names another secret (unless that
 # secret's target was deleted and this run took the name over); neither does a report run for the latter.
 #
 # The other actions are programs of their own, each with its own document: report.sh (re-read what the

@@ -45,16 +45,14 @@ report_inventory() { # installed|unchanged|skipped|failed|report [step]
     log "custom inventory not written: another run of $CertName holds the lock, or this run stopped before its directories were judged"
     return 0
   fi
-  # A failed run of a target removed from this node (its files gone) does not bring its entry back, unless its
-  # version was created after the removal (a new export: the target is back). The install's removal check
-  # decided that under the lock (REMOVAL_CHECKED); a run that failed before it asks here.
-  local holder="" created=""
+  # A failed run of a target removed from this node (its files gone) does not bring its entry back, unless the
+  # install's removal check found its version created after the removal (a new export: the target is back;
+  # REMOVAL_CHECKED, under the lock). A run that failed before that check makes no AWS call to find out: it
+  # writes nothing.
+  local holder=""
   if [ "$1" = failed ] && [ "${REMOVAL_CHECKED:-0}" != 1 ] && ! live_member cert.pem && removed_at; then
-    created=$(version_created_at 2>/dev/null) || created=""
-    if ! [[ $created =~ ^[0-9]{1,12}$ ]] || [ "$created" -le "$REMOVED_AT" ]; then
-      log "custom inventory not written: $CertName was removed from this node"
-      return 0
-    fi
+    log "custom inventory not written: $CertName was removed from this node"
+    return 0
   fi
   # A run for a CertName whose record names another secret (an install refused it, a report of that refused
   # target) leaves that target's entry alone; not a takeover of a name whose secret was deleted (NAME_RELEASED).

@@ -87,7 +87,8 @@ json_obj() {
   if [[ " $*" != *" @"* && $* != *[\\\"$'\001'-$'\037']* ]]; then
     printf -v out ',"%s":"%s"' "$@"
     printf '{%s}\n' "${out#,}"
-    return 0
+    # The write's status: a full disk must fail the entry, not leave it empty.
+    return $?
   fi
   while [ "$#" -gt 1 ]; do
     if [[ $1 == @* ]]; then out+=",\"${1#@}\":$2"; else json_quote "$2"; out+=",\"$1\":$JQ"; fi

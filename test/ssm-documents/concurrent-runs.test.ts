@@ -166,7 +166,7 @@ describe('a run that failed before it took the lock', () => {
     expect((await f.run(params)).code).toBe(0);
     expect((await f.run(withoutVersion(params), {}, 'remove')).code).toBe(0);
     const fresh = f.publish({ names: ['readded.example.test'] }, undefined, '2030-01-01T00:00:00+00:00');
-    // Failing at its deploy hook (under the lock, rolled back) and, without it, at decrypt (before the lock).
+    // Failing at its deploy hook (under the lock, rolled back): recorded.
     const hook = writeFailingHook(params);
     try {
       expect((await f.run(f.params(fresh.versionId, slot))).code).toBe(EXIT.hooks);
@@ -174,13 +174,17 @@ describe('a run that failed before it took the lock', () => {
       rmSync(hook);
     }
     expect(inventory(slot).map((e) => [e.LastRun, e.FailedStep])).toEqual([['failed', 'hooks']]);
+    // One that fails before the lock (at decrypt) makes no AWS call to learn when its version was created: it
+    // writes nothing while the target is still removed here.
     const broken = f.publish(
       { names: ['readded.example.test'] },
       (b) => ({ ...b, passphrase: 'wrong-passphrase-0123456789' }),
       '2030-01-02T00:00:00+00:00',
     );
-    expect((await f.run(f.params(broken.versionId, slot))).code).toBe(EXIT.decrypt);
-    expect(inventory(slot).map((e) => [e.LastRun, e.FailedStep])).toEqual([['failed', 'decrypt']]);
+    const r = await f.run(f.params(broken.versionId, slot));
+    expect(r.code).toBe(EXIT.decrypt);
+    expect(r.stderr).toContain('custom inventory not written: site was removed from this node');
+    expect(inventory(slot).map((e) => [e.LastRun, e.FailedStep])).toEqual([['failed', 'hooks']]);
   });
 
   test('records an unexpected error (ended through the EXIT trap) like any other failure', async () => {
