@@ -2,7 +2,8 @@
  * Runs that meet on one node: a run that waited for the CertName lock acts on what it reads under the lock, not
  * on what it read before; a run that failed before it took the lock never writes over the entry of the run that
  * holds it; a removal stopped half way is completed by the next one as any removal (its configuration test
- * included); one CertName's removal does not break another's first install in the same directories; a run of
+ * included); a report or a removal that waited for the lock judges the files as the run it waited for left them;
+ * one CertName's removal does not break another's first install in the same directories; a run of
  * another document version (a stack update) pruning the node library cache does not take this run's library away.
  *
  * A run is paused or killed at an exact step by a wrapper first on its PATH around one of the programs it starts
@@ -10,11 +11,19 @@
  * the run with SIGKILL (no trap runs).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import * as path from 'node:path';
-import { EXAMPLE_LIBRARY_LOCATION, nodeLibrary } from '../../ssm-documents/load';
+import { EXAMPLE_LIBRARY_LOCATION, nodeLibrary, type DocumentKind } from '../../ssm-documents/load';
 import { EXIT, installEnv, installScriptWith, type InstallParams } from '../helpers/install-script';
 import { createFixture, REGION, writeFailingHook, type Fixture } from './fixture';
 
@@ -110,13 +119,7 @@ describe('a run that failed before it took the lock', () => {
     expect((await f.run(f.params(issued.versionId, slot))).code).toBe(0);
     const entry = inventory(slot);
     const other = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:acm-export/elsewhere-QwE456';
-    const otherVersion = '33333333-4444-4555-8666-777777777777';
-    f.aws.addSecretVersion({
-      region: 'eu-west-1',
-      secretId: other,
-      versionId: otherVersion,
-      secretString: readFileSync(path.join(f.root, 'aws', 'store', `${issued.versionId}.secret`), 'utf8'),
-    });
+    const otherVersion = f.storeAs(other, issued);
     const r = await f.run({ ...f.params(otherVersion, slot), SecretId: other });
     expect(r.code).toBe(EXIT.install);
     expect(r.failure).toContain('site on this node holds the certificate of secret');
@@ -232,13 +235,7 @@ describe('an association run that waited for the lock', () => {
     // CertName site.
     expect((await f.run(withoutVersion(params), {}, 'remove')).code).toBe(0);
     const other = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:acm-export/other-XyZ987';
-    const otherVersion = '22222222-3333-4444-8555-666666666666';
-    f.aws.addSecretVersion({
-      region: 'eu-west-1',
-      secretId: other,
-      versionId: otherVersion,
-      secretString: readFileSync(path.join(f.root, 'aws', 'store', `${issued.versionId}.secret`), 'utf8'),
-    });
+    const otherVersion = f.storeAs(other, issued);
     expect((await f.run({ ...params, SecretId: other, SecretVersionId: otherVersion })).code).toBe(0);
     writeFileSync(g.go, '');
     const r = await waiting;
@@ -392,42 +389,105 @@ describe('two document versions on one node (a stack update): each prunes the li
     return { libraryFile, run };
   }
 
-  test('a library pruned between its check and its use is fetched again', async () => {
-    const slot = 'library-pruned-before-open';
-    const issued = f.publish({ names: ['pruned.example.test'] });
+  /**
+   * The other version's run stops at `stopAt` (a program call, given its library's path); meanwhile a run of this
+   * version prunes every other library; then the other run goes on and must install.
+   */
+  async function prunedMeanwhile(slot: string, cachedFirst: boolean, stopAt: (library: string) => [string, string]) {
+    const issued = f.publish({ names: [`${slot}.example.test`] });
     const other = otherVersion(slot);
-    // The other version's run stops right after it stored its library (the scan that reads it again)...
-    const g = gate('pruned-before', 'find', `[ "$2" = '${other.libraryFile}' ] && [ "$3" = -maxdepth ]`);
+    if (cachedFirst) expect((await f.run(f.params(issued.versionId, slot))).code).toBe(0);
+    const g = gate(slot, ...stopAt(other.libraryFile));
     const waiting = other.run(f.params(issued.versionId, slot, { CertName: 'other' } as InstallParams), g.bin);
     await until(g.ready);
-    // ...while a run of this version stores its own and prunes every other.
     expect((await f.run(f.params(issued.versionId, slot))).code).toBe(0);
     expect(existsSync(other.libraryFile)).toBe(false);
     writeFileSync(g.go, '');
-    const r = await waiting;
-    expect(r.code).toBe(0);
+    expect((await waiting).code).toBe(0);
     expect(readFileSync(path.join(f.root, slot, 'certs', 'other.crt'), 'utf8')).toBe(issued.certificate);
+  }
+
+  test('a library pruned between its check and its use is fetched again', async () => {
+    // Stopped right after it stored its library (the scan that reads it again), before it opened it.
+    await prunedMeanwhile('pruned-before-open', false, (library) => [
+      'find',
+      `[ "$2" = '${library}' ] && [ "$3" = -maxdepth ]`,
+    ]);
   });
 
   test('a library pruned once it was opened still runs', async () => {
-    const slot = 'library-pruned-after-open';
-    const issued = f.publish({ names: ['opened.example.test'] });
-    const other = otherVersion(slot);
-    // This version's library is cached; the other version's run opens its own, then stops as it prunes this one's.
-    expect((await f.run(f.params(issued.versionId, slot))).code).toBe(0);
-    const g = gate(
-      'pruned-after',
+    // This version's library is cached first; the other run opened its own and stops as it prunes this one's.
+    await prunedMeanwhile('pruned-after-open', true, (library) => [
       'rm',
-      `[ "\${@: -1}" != '${other.libraryFile}' ] && [[ "\${@: -1}" == */state/lib/*.sh ]]`,
+      `[ "\${@: -1}" != '${library}' ] && [[ "\${@: -1}" == */state/lib/*.sh ]]`,
+    ]);
+  });
+});
+
+/**
+ * A run that waited for the CertName lock reads the store as the run that held the lock left it: what it read
+ * before the lock (the directory-trust walk) says nothing about the store, which that run may have switched,
+ * collected or removed meanwhile.
+ */
+describe('a run that waited for the lock', () => {
+  /** Installs in a slot of its own, then starts `program` while another process holds the lock; `meanwhile` runs
+   * once the program waits for it, then the lock is released. */
+  async function waitedRun(lockSlot: string, program: DocumentKind, meanwhile: (params: InstallParams) => void) {
+    const issued = f.publish({ names: ['waited.example.test'] });
+    const params = f.params(issued.versionId, lockSlot);
+    expect((await f.run(params)).code).toBe(0);
+    const { SecretVersionId: _unused, ...runParams } = params;
+    void _unused;
+    const lockFile = path.join(f.root, 'nodes', lockSlot, 'state', 'locks', 'site.lock');
+    // -o: the lock is flock's own, not its child's, so killing flock releases it.
+    const holder = spawn('flock', ['-o', lockFile, 'sleep', '30'], { stdio: 'ignore' });
+    try {
+      while (spawnSync('flock', ['-n', lockFile, 'true']).status === 0) await new Promise((r) => setTimeout(r, 20));
+      const waiting = f.run(runParams, { ACM_EXPORT_LOCK_SECONDS: '29' }, program);
+      while (spawnSync('pgrep', ['-f', 'flock -w 29 9']).status !== 0) await new Promise((r) => setTimeout(r, 20));
+      meanwhile(params);
+      holder.kill();
+      return { params, run: await waiting };
+    } finally {
+      holder.kill();
+    }
+  }
+  /** The certificate's stable name made a link of someone else's: the same kind of file, another target. */
+  function foreignLink(lockSlot: string, params: InstallParams) {
+    const stable = path.join(params.CertDir!, 'site.crt');
+    const foreign = path.join(f.root, lockSlot, 'foreign.crt');
+    writeFileSync(foreign, 'not ours\n');
+    rmSync(stable);
+    symlinkSync(foreign, stable);
+    return { stable, foreign };
+  }
+
+  test('a report reads the files as they are once it has the lock', async () => {
+    let names = { stable: '', foreign: '' };
+    const { run: r } = await waitedRun(
+      'lock-waited-report',
+      'report',
+      (p) => (names = foreignLink('lock-waited-report', p)),
     );
-    const waiting = other.run(f.params(issued.versionId, slot, { CertName: 'other' } as InstallParams), g.bin);
-    await until(g.ready);
-    // A run of this version prunes the other's library meanwhile.
-    expect((await f.run(f.params(issued.versionId, slot))).code).toBe(0);
-    expect(existsSync(other.libraryFile)).toBe(false);
-    writeFileSync(g.go, '');
-    const r = await waiting;
     expect(r.code).toBe(0);
-    expect(readFileSync(path.join(f.root, slot, 'certs', 'other.crt'), 'utf8')).toBe(issued.certificate);
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      action: 'report',
+      problem: `${names.stable} is not a file acm-export installed`,
+    });
+  });
+
+  test('a removal leaves a link it did not make, though it was its own when the removal started', async () => {
+    let names = { stable: '', foreign: '' };
+    const { run: r } = await waitedRun(
+      'lock-waited-remove',
+      'remove',
+      (p) => (names = foreignLink('lock-waited-remove', p)),
+    );
+    expect([r.code, r.failure]).toEqual([
+      EXIT.install,
+      `acm-export: FAILED at install: ${names.stable} is a symbolic link acm-export did not create; refusing to remove it (nothing was changed)`,
+    ]);
+    expect(readlinkSync(names.stable)).toBe(names.foreign);
+    expect(readFileSync(names.foreign, 'utf8')).toBe('not ours\n');
   });
 });

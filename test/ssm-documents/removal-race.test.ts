@@ -5,7 +5,7 @@
  */
 import type { DocumentKind } from '../../ssm-documents/load';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { EXIT, type InstallParams, type InstallRun } from '../helpers/install-script';
 import { createFixture, listTree, secretFragments, type Fixture } from './fixture';
@@ -157,73 +157,5 @@ describe('the lock before KeyDir exists', () => {
     } finally {
       holder.kill();
     }
-  });
-});
-
-/**
- * A run that waited for the CertName lock reads the store as the run that held the lock left it: what it read
- * before the lock (the directory-trust walk) says nothing about the store, which that run may have switched,
- * collected or removed meanwhile.
- */
-describe('a run that waited for the lock', () => {
-  /** Installs in a slot of its own, then starts `program` while another process holds the lock; `meanwhile` runs
-   * once the program waits for it, then the lock is released. */
-  async function waitedRun(lockSlot: string, program: DocumentKind, meanwhile: (params: InstallParams) => void) {
-    const issued = f.publish({ names: ['waited.example.test'] });
-    const params = f.params(issued.versionId, lockSlot);
-    expect((await f.run(params)).code).toBe(0);
-    const { SecretVersionId: _unused, ...runParams } = params;
-    void _unused;
-    const lockFile = path.join(f.root, 'nodes', lockSlot, 'state', 'locks', 'site.lock');
-    // -o: the lock is flock's own, not its child's, so killing flock releases it.
-    const holder = spawn('flock', ['-o', lockFile, 'sleep', '30'], { stdio: 'ignore' });
-    try {
-      while (spawnSync('flock', ['-n', lockFile, 'true']).status === 0) await new Promise((r) => setTimeout(r, 20));
-      const waiting = f.run(runParams, { ACM_EXPORT_LOCK_SECONDS: '29' }, program);
-      while (spawnSync('pgrep', ['-f', 'flock -w 29 9']).status !== 0) await new Promise((r) => setTimeout(r, 20));
-      meanwhile(params);
-      holder.kill();
-      return { params, run: await waiting };
-    } finally {
-      holder.kill();
-    }
-  }
-  /** The certificate's stable name made a link of someone else's: the same kind of file, another target. */
-  function foreignLink(lockSlot: string, params: InstallParams) {
-    const stable = path.join(params.CertDir!, 'site.crt');
-    const foreign = path.join(f.root, lockSlot, 'foreign.crt');
-    writeFileSync(foreign, 'not ours\n');
-    rmSync(stable);
-    symlinkSync(foreign, stable);
-    return { stable, foreign };
-  }
-
-  test('a report reads the files as they are once it has the lock', async () => {
-    let names = { stable: '', foreign: '' };
-    const { run: r } = await waitedRun(
-      'lock-waited-report',
-      'report',
-      (p) => (names = foreignLink('lock-waited-report', p)),
-    );
-    expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({
-      action: 'report',
-      problem: `${names.stable} is not a file acm-export installed`,
-    });
-  });
-
-  test('a removal leaves a link it did not make, though it was its own when the removal started', async () => {
-    let names = { stable: '', foreign: '' };
-    const { run: r } = await waitedRun(
-      'lock-waited-remove',
-      'remove',
-      (p) => (names = foreignLink('lock-waited-remove', p)),
-    );
-    expect([r.code, r.failure]).toEqual([
-      EXIT.install,
-      `acm-export: FAILED at install: ${names.stable} is a symbolic link acm-export did not create; refusing to remove it (nothing was changed)`,
-    ]);
-    expect(readlinkSync(names.stable)).toBe(names.foreign);
-    expect(readFileSync(names.foreign, 'utf8')).toBe('not ours\n');
   });
 });
