@@ -49,10 +49,10 @@ resolve_stage() { # describe|value
   SecretVersionId=${BASH_REMATCH[1]}
 }
 
-# An association run asks again under the lock which version holds its stage when another run of CertName
-# wrote its inventory entry or its record since it first asked (it waited for that run, or ran beside it): when the stage moved
-# on meanwhile (a renewal, whose push may be that run), the version it read is no longer the one to install,
-# and the run skips (SKIPPED). The version this run read stays its SecretVersionId.
+# An association run asks again under the lock which version holds its stage when another run of CertName wrote
+# its inventory entry or its record since it first asked (it waited for that run, or ran beside it). When the
+# stage moved on meanwhile (a renewal, whose push may be that run), the version it read is no longer the one to
+# install, and the run skips (SKIPPED). The version this run read stays its SecretVersionId.
 stage_moved() {
   local read=$SecretVersionId
   [ -n "$SecretVersionStage" ] || return 0
@@ -61,10 +61,10 @@ stage_moved() {
   if resolve_stage describe || resolve_stage value; then
     if [ "$SecretVersionId" != "$read" ]; then
       SKIPPED="$SecretVersionStage moved on while this run waited"
-      log "skipped: $SecretVersionStage is version $SecretVersionId now, not $read as when this run started; it waited for another run of $CertName, and the version $SecretVersionStage names now is installed by its own run; nothing written, nothing reloaded"
+      log "skipped: $SecretVersionStage is version $SecretVersionId now, not $read as when this run started, and another run of $CertName changed this node since; the version $SecretVersionStage names now is installed by its own run; nothing written, nothing reloaded"
     fi
   else
-    log "warning: could not ask again which version $SecretVersionStage names after waiting for the lock: $(one_line "$WORK/aws.err"); installing version $read"
+    log "warning: could not ask again under the lock which version $SecretVersionStage names: $(one_line "$WORK/aws.err"); installing version $read"
   fi
   SecretVersionId=$read
 }
