@@ -17,6 +17,7 @@ import {
   lstatSync,
   mkdirSync,
   readFileSync,
+  readdirSync,
   readlinkSync,
   rmSync,
   symlinkSync,
@@ -282,6 +283,19 @@ describe('an association run that waited for the lock', () => {
   );
 });
 
+/** An nginx configuration (not started: for `nginx -t`) whose server names the slot's full chain and key. */
+function nginxNaming(params: InstallParams, name: string): string {
+  const dir = path.join(f.root, name);
+  mkdirSync(dir, { recursive: true });
+  const conf = path.join(dir, 'nginx.conf');
+  writeFileSync(
+    conf,
+    `pid ${dir}/nginx.pid; error_log ${dir}/error.log; events {}\nhttp { access_log off; client_body_temp_path ${dir}/cb; proxy_temp_path ${dir}/p; fastcgi_temp_path ${dir}/f; uwsgi_temp_path ${dir}/u; scgi_temp_path ${dir}/s;\n` +
+      ` server { listen 127.0.0.1:1; ssl_certificate ${params.CertDir}/site.fullchain.pem; ssl_certificate_key ${params.KeyDir}/site.key; } }\n`,
+  );
+  return conf;
+}
+
 describe('a removal stopped half way (SIGKILL)', () => {
   test('after it moved the names aside: the next removal puts them back and still runs the configuration test', async () => {
     const slot = 'removal-killed';
@@ -289,14 +303,7 @@ describe('a removal stopped half way (SIGKILL)', () => {
     const params = f.params(issued.versionId, slot);
     expect((await f.run(params)).code).toBe(0);
     // nginx's configuration names the files: a removal is refused at its configuration test.
-    const dir = path.join(f.root, 'nginx-removal-killed');
-    mkdirSync(dir, { recursive: true });
-    const conf = path.join(dir, 'nginx.conf');
-    writeFileSync(
-      conf,
-      `pid ${dir}/nginx.pid; error_log ${dir}/error.log; events {}\nhttp { access_log off; client_body_temp_path ${dir}/cb; proxy_temp_path ${dir}/p; fastcgi_temp_path ${dir}/f; uwsgi_temp_path ${dir}/u; scgi_temp_path ${dir}/s;\n` +
-        ` server { listen 127.0.0.1:1; ssl_certificate ${params.CertDir}/site.fullchain.pem; ssl_certificate_key ${params.KeyDir}/site.key; } }\n`,
-    );
+    const conf = nginxNaming(params, 'nginx-removal-killed');
     const removal = { ...withoutVersion(params), Service: 'nginx' };
     const env = { ACM_EXPORT_NGINX_CONF: conf };
     const key = path.join(params.KeyDir!, 'site.key');
@@ -317,6 +324,97 @@ describe('a removal stopped half way (SIGKILL)', () => {
     expect((await f.run(withoutVersion(params), {}, 'remove')).code).toBe(0);
     expect(() => lstatSync(key)).toThrow();
   });
+
+  /**
+   * A PATH directory whose programs that change files count their calls in one file and kill the run (SIGKILL)
+   * right after call `n`.
+   */
+  function killAtCall(name: string, n: number): string {
+    const bin = path.join(f.root, `kill-at-${name}`);
+    mkdirSync(bin, { recursive: true });
+    const counter = path.join(bin, 'count');
+    writeFileSync(counter, '0');
+    for (const cmd of ['mv', 'rm', 'rmdir', 'ln', 'mkdir', 'chmod', 'mktemp', 'sync', 'flock']) {
+      writeFileSync(
+        path.join(bin, cmd),
+        `#!/bin/bash\n'${realCommand(cmd)}' "$@"; rc=$?\nc=$(($(cat '${counter}') + 1)); echo $c >'${counter}'\n` +
+          `if [ "$c" = ${n} ]; then kill -KILL $PPID; fi\nexit $rc\n`,
+        { mode: 0o755 },
+      );
+    }
+    return bin;
+  }
+  /** Whether a path exists, as a link or anything else. */
+  const present = (p: string) => {
+    try {
+      lstatSync(p);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  test('at any step: the next removal completes it, and leaves nothing of it behind', async () => {
+    const issued = f.publish({ names: ['every-step.example.test'] });
+    let steps = 0;
+    for (let n = 1; n <= 80; n += 1) {
+      const slot = `removal-step-${n}`;
+      const params = f.params(issued.versionId, slot);
+      expect((await f.run(params)).code).toBe(0);
+      const killed = await f.run(withoutVersion(params), { PATH: pathWith(killAtCall(slot, n)) }, 'remove');
+      if (killed.code === 0) break; // fewer than n such calls: every step was covered
+      steps = n;
+      const again = await f.run(withoutVersion(params), {}, 'remove');
+      expect([n, again.code, again.failure]).toEqual([n, 0, undefined]);
+      const names = ['site.crt', 'site.chain.pem', 'site.fullchain.pem'].map((x) => path.join(params.CertDir!, x));
+      names.push(path.join(params.KeyDir!, 'site.key'));
+      for (const name of names) {
+        expect([n, name, present(name), present(`${name}.prev`)]).toEqual([n, name, false, false]);
+        expect([n, present(path.join(path.dirname(name), `.${path.basename(name)}.acm-export-rollback`))]).toEqual([
+          n,
+          false,
+        ]);
+      }
+      expect([
+        n,
+        present(path.join(params.CertDir!, '.acm-export')),
+        present(path.join(params.KeyDir!, '.acm-export')),
+      ]).toEqual([n, false, false]);
+      expect([n, present(path.join(nodeDir(slot), 'state', 'owned', 'site'))]).toEqual([n, false]);
+      expect([n, inventory(slot)]).toEqual([n, []]);
+    }
+    expect(steps).toBeGreaterThanOrEqual(5);
+  }, 180_000);
+
+  test('at any step while the server still names the files: the next removal puts every name back', async () => {
+    const issued = f.publish({ names: ['every-step-served.example.test'] });
+    let steps = 0;
+    for (let n = 1; n <= 40; n += 1) {
+      const slot = `removal-served-step-${n}`;
+      const params = f.params(issued.versionId, slot);
+      expect((await f.run(params)).code).toBe(0);
+      const removal = { ...withoutVersion(params), Service: 'nginx' };
+      const env = { ACM_EXPORT_NGINX_CONF: nginxNaming(params, `nginx-${slot}`) };
+      const killed = await f.run(removal, { ...env, PATH: pathWith(killAtCall(slot, n)) }, 'remove');
+      if (killed.code === EXIT.configtest) break; // refused before call n: every step was covered
+      steps = n;
+      const again = await f.run(removal, env, 'remove');
+      expect([n, again.code]).toEqual([n, EXIT.configtest]);
+      // The set as the install left it: every name, the pair matching, no rollback link, the server's test passes.
+      expect([n, readFileSync(path.join(params.CertDir!, 'site.fullchain.pem'), 'utf8')]).toEqual([
+        n,
+        issued.certificate + issued.chain,
+      ]);
+      expect([n, readFileSync(path.join(params.KeyDir!, 'site.key'), 'utf8')]).toEqual([n, issued.privateKey]);
+      for (const dir of [params.CertDir!, params.KeyDir!])
+        expect([n, readdirSync(dir).filter((x) => x.endsWith('.acm-export-rollback'))]).toEqual([n, []]);
+      expect([n, spawnSync('nginx', ['-c', env.ACM_EXPORT_NGINX_CONF, '-t'], { stdio: 'ignore' }).status]).toEqual([
+        n,
+        0,
+      ]);
+    }
+    expect(steps).toBeGreaterThanOrEqual(3);
+  }, 120_000);
 
   test('between deleting the entry and rewriting the inventory: the next removal takes it out', async () => {
     const slot = 'removal-killed-inventory';
