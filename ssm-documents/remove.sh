@@ -20,7 +20,7 @@ remove_files() {
   STEP=lock
   take_lock
   STEP=install
-  local owner m name d backup put_back=0
+  local owner m name d put_back=0
   local -a gone=()
   # The record names the secret; a node upgraded from the previous layout has only its inventory entry.
   owner=$(record_field SecretId)
@@ -34,12 +34,12 @@ remove_files() {
   # that is there again (an install since) is only left over.
   for m in "${ALL_MEMBERS[@]}"; do
     name=${STABLE[$m]}
-    backup="${name%/*}/.${name##*/}.acm-export-rollback"
-    if ! [ -L "$backup" ] || ! our_link "$backup" "${LINK_TO[$m]}"; then continue; fi
+    backup_of "$name"
+    if ! [ -L "$BACKUP" ] || ! our_link "$BACKUP" "${LINK_TO[$m]}"; then continue; fi
     if [ -e "$name" ] || [ -L "$name" ]; then
-      rm -f -- "$backup"
+      rm -f -- "$BACKUP"
     else
-      mv -fT -- "$backup" "$name" || fail install "could not put $name back from $backup"
+      mv -fT -- "$BACKUP" "$name" || fail install "could not put $name back from $BACKUP"
       log "put back $name, which a removal that was stopped had moved aside"
     fi
     put_back=1
@@ -61,7 +61,8 @@ remove_files() {
   done
   FILES_TOUCHED=1
   for name in "${LIVE[@]}"; do
-    mv -fT -- "$name" "$(backup_of "$name")" || fail install "could not move $name aside"
+    backup_of "$name"
+    mv -fT -- "$name" "$BACKUP" || fail install "could not move $name aside"
     gone+=("$name")
   done
   paths_changed
@@ -76,7 +77,7 @@ remove_files() {
   # Recorded before anything is deleted: an install already in flight must find it (header: "Removed targets").
   record_removal || fail install "could not record the removal in $state_dir/removed; nothing was removed"
   STEP=finish
-  for name in "${LIVE[@]}"; do rm -f -- "$(backup_of "$name")"; done
+  for name in "${LIVE[@]}"; do backup_of "$name"; rm -f -- "$BACKUP"; done
   FILES_TOUCHED=0
   for m in "${ALL_MEMBERS[@]}"; do
     name=${STABLE[$m]}.prev

@@ -693,13 +693,14 @@ restore_store() {
 }
 
 # Removal: put the stable links moved aside back (the server still needs them).
-backup_of() { printf '%s/.%s.acm-export-rollback' "${1%/*}" "${1##*/}"; }
+# The rollback name a removal moves a stable name to (BACKUP).
+backup_of() { BACKUP="${1%/*}/.${1##*/}.acm-export-rollback"; }
 restore_files() {
-  local i dest backup ok=0
+  local i dest ok=0
   for i in "${!LIVE[@]}"; do
     dest=${LIVE[$i]}
-    backup="${dest%/*}/.${dest##*/}.acm-export-rollback"
-    if [ -L "$backup" ]; then mv -fT -- "$backup" "$dest" || ok=1; fi
+    backup_of "$dest"
+    if [ -L "$BACKUP" ]; then mv -fT -- "$BACKUP" "$dest" || ok=1; fi
   done
   paths_changed
   return "$ok"

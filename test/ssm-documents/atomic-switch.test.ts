@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { createFixture, hooksDirOf, type Fixture } from './fixture';
+import { createFixture, hooksDirOf, present, type Fixture } from './fixture';
 import { EXIT, type InstallParams } from '../helpers/install-script';
 
 let f: Fixture;
@@ -134,17 +134,8 @@ test("a run's clean-up of half-made links never takes another CertName's (a and 
   const next = f.publish({ names: ['prefix2.example.test'] });
   expect((await f.run({ ...params, SecretVersionId: next.versionId })).code).toBe(0);
   expect(lstatSync(other).isSymbolicLink()).toBe(true);
-  expect(lstatSafe(own)).toBe(false);
+  expect(present(own)).toBe(false);
 });
-
-function lstatSafe(p: string): boolean {
-  try {
-    lstatSync(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 test('a run killed after its switch, before its hooks: the next run, with nothing to write, runs them', async () => {
   const a = f.publish({ names: ['resume-a.example.test'] });

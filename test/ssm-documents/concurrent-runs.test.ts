@@ -26,7 +26,7 @@ import {
 import * as path from 'node:path';
 import { EXAMPLE_LIBRARY_LOCATION, nodeLibrary, type DocumentKind } from '../../ssm-documents/load';
 import { EXIT, installEnv, installScriptWith, type InstallParams } from '../helpers/install-script';
-import { createFixture, REGION, writeFailingHook, type Fixture } from './fixture';
+import { createFixture, present, REGION, writeFailingHook, type Fixture } from './fixture';
 
 let f: Fixture;
 beforeAll(() => (f = createFixture('concurrent')));
@@ -344,15 +344,6 @@ describe('a removal stopped half way (SIGKILL)', () => {
     }
     return bin;
   }
-  /** Whether a path exists, as a link or anything else. */
-  const present = (p: string) => {
-    try {
-      lstatSync(p);
-      return true;
-    } catch {
-      return false;
-    }
-  };
 
   test('at any step: the next removal completes it, and leaves nothing of it behind', async () => {
     const issued = f.publish({ names: ['every-step.example.test'] });

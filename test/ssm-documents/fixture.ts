@@ -1,7 +1,16 @@
 /** Shared set-up for the install script tests: a temp root, a test CA, the fake aws and a secret store. */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { formatSecret, type CertificateBundle } from '../../lambda/acm-export/secret-format';
@@ -171,6 +180,16 @@ export function secretFragments(secrets: string[]): string[] {
 }
 
 /** Files under dir, relative, sorted (for "nothing else was written" checks). */
+/** Whether anything is at a path: a file, a directory or a link (a dangling one too). */
+export function present(p: string): boolean {
+  try {
+    lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function listTree(dir: string): string[] {
   const out: string[] = [];
   const walk = (d: string, rel: string) => {
